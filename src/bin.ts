@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+/** The `peerpost` executable (package.json bin). */
+import { main } from './cli.js';
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`peerpost: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(4);
+  },
+);

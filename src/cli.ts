@@ -1,0 +1,355 @@
+/**
+ * The peerpost command: start, check, post, outbox, status.
+ * Output is for people; --json where a program wants to read it.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfigFile, formatConfigError } from './config/load.js';
+import type { PeerpostConfig } from './config/types.js';
+import { lookupPlugin } from './loader.js';
+import { Daemon, EXIT, pluginsFor, stylesOf } from './daemon.js';
+import { createLogger, LEVELS } from './log.js';
+import { ask, type ControlRequest } from './control.js';
+import { Store, type OutboxRow } from './store.js';
+import { Router } from './router.js';
+import { Core } from './core.js';
+import { Outbox } from './outbox.js';
+import { VERSION } from './accounts.js';
+import { formatDuration } from './util.js';
+import type { IngestVerdict } from './plugin.js';
+import { shapeFor } from './router.js';
+
+const HELP: Record<string, string> = {
+  main: `peerpost ${VERSION}: bridge IRC, Usenet, mailing lists, finger and the web.
+
+Usage: peerpost <command> [options]
+
+Commands:
+  start     run the daemon
+  check     validate the config and show each bridge
+  post      put a post into a bridge
+  outbox    see and act on pending and failed deliveries
+  status    show each account's state, the outbox and uptime
+
+Every command takes -c FILE (default: $PEERPOST_CONFIG, else ./config/peerpost.yaml,
+else the config shipped with peerpost) and --help.
+
+Exit codes:
+  0  success
+  1  the config has errors (each printed as FILE:LINE:COL  key: problem)
+  2  the command line is wrong
+  3  peerpost is not running (status)
+  4  the daemon could not start, or failed (store, listener, plugin)
+  5  no such bridge or outbox row
+  6  the post was refused (the reason is printed)
+`,
+  start: `Usage: peerpost start [-c FILE] [--log-level LEVEL] [--pretty | --json-logs]
+
+Run the daemon in the foreground. Logs go to standard output: readable on a
+terminal, JSON lines otherwise (--pretty / --json-logs to choose).
+LEVEL: fatal, error, warn, info (default), debug, trace, silent.
+SIGTERM or SIGINT: stop accepting, finish deliveries in flight (delivery.shutdownGrace),
+close every account, exit 0. A second signal stops at once. SIGHUP: reload the config;
+an invalid new config is refused with its errors and the running one stays.
+`,
+  check: `Usage: peerpost check [-c FILE] [--json]
+
+Validate the config and print each bridge with its endpoints, directions and
+shapes. On errors, print every one as FILE:LINE:COL  path.to.key: problem, exit 1.
+`,
+  post: `Usage: peerpost post -b BRIDGE [--from NAME] [--subject S] [TEXT | -]
+
+Put a post into a bridge: TEXT, or standard input with "-" (or when TEXT is left out).
+Through the running daemon when one runs; otherwise straight into the store,
+delivered when peerpost next starts. Prints the post's Message-ID.
+`,
+  outbox: `Usage: peerpost outbox [-c FILE] [--bridge B] [--dead] [--json]
+       peerpost outbox --retry ROW | --all [--bridge B]
+       peerpost outbox --drop ROW
+
+List pending deliveries (or, with --dead, the failed ones) with the reason of
+each failure. --retry ROW puts one row back in line to be tried now; --all does
+so for every dead row (of one bridge with --bridge). --drop ROW deletes a row:
+that post will never reach that endpoint.
+`,
+  status: `Usage: peerpost status [-c FILE] [--json]
+
+Show each account's state (connected, listening, retrying since, last error),
+the outbox depth per endpoint, and uptime. Exit 3 when peerpost is not running.
+`,
+};
+
+const COMMON = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+class UsageError extends Error {}
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionals = false) {
+  try {
+    return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: positionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+
+/** -c, else $PEERPOST_CONFIG, else ./config/peerpost.yaml, else the shipped default. */
+export function configPath(given?: string): string {
+  if (given) return resolve(given);
+  if (process.env.PEERPOST_CONFIG) return resolve(process.env.PEERPOST_CONFIG);
+  const local = resolve('config/peerpost.yaml');
+  if (existsSync(local)) return local;
+  return fileURLToPath(new URL('../../config/peerpost.yaml', import.meta.url));
+}
+
+async function loadOrReport(file: string): Promise<PeerpostConfig | undefined> {
+  const r = await loadConfigFile(file, { lookup: lookupPlugin });
+  if (r.ok) return r.config;
+  for (const e of r.errors) err(formatConfigError(e));
+  err(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${file}; nothing was started or changed.`);
+  return undefined;
+}
+
+async function cmdStart(args: string[]): Promise<number> {
+  const { values } = parse(args, { 'log-level': { type: 'string' }, pretty: { type: 'boolean' }, 'json-logs': { type: 'boolean' } });
+  if (values.help) return help('start');
+  const level = values['log-level'] ?? process.env.PEERPOST_LOG_LEVEL ?? 'info';
+  if (!LEVELS.includes(level as never)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+  const log = createLogger({ level, ...(values.pretty ? { pretty: true } : values['json-logs'] ? { pretty: false } : {}) });
+  const daemon = new Daemon({ configFile: configPath(values.config), log });
+  const code = await daemon.start();
+  if (code !== EXIT.OK) return code;
+  return daemon.done;
+}
+
+async function cmdCheck(args: string[]): Promise<number> {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  if (values.help) return help('check');
+  const file = configPath(values.config);
+  const config = await loadOrReport(file);
+  if (!config) return EXIT.CONFIG;
+  const defs = await pluginsFor(config);
+  const styles = stylesOf(config, defs);
+  const bridges = Object.values(config.bridges);
+  if (values.json) {
+    out(JSON.stringify({ file, node: config.node, accounts: Object.keys(config.accounts), bridges: bridges.map((b) => ({ name: b.name, endpoints: b.endpoints.map((e) => ({ endpoint: e.key, direction: e.direction, shape: e.shape ?? null })) })) }, null, 2));
+    return EXIT.OK;
+  }
+  out(`${file}: OK`);
+  out(`node ${config.node.hostname}, data in ${config.node.data}, ${Object.keys(config.accounts).length} account(s), ${bridges.length} bridge(s)`);
+  for (const a of Object.values(config.accounts)) out(`  account ${a.name} (${a.protocol}, ${styles.get(a.name)})`);
+  for (const b of bridges) {
+    out(`\nbridge ${b.name}${b.description ? `: ${b.description}` : ''}`);
+    for (const e of b.endpoints) {
+      const style = styles.get(e.account)!;
+      const arrow = e.direction === 'in' ? 'in only ' : e.direction === 'out' ? 'out only' : 'in + out';
+      const recv = e.direction === 'in' ? '' : `  receives chat as ${shapeFor('chat', style, e.shape)}, articles as ${shapeFor('article', style, e.shape)}${e.shape === 'command' ? ` (lines starting with ${e.prefix})` : ''}`;
+      out(`  ${arrow}  ${e.key}${recv}`);
+    }
+  }
+  if (bridges.length === 0) out('\nno bridges yet: add one under bridges: (see README.md)');
+  return EXIT.OK;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function explainVerdict(v: IngestVerdict, bridge: string, offline: boolean): number {
+  switch (v.status) {
+    case 'accepted':
+      out(offline ? `stored <${v.id}> in bridge ${bridge}; peerpost is not running, so it is delivered when peerpost next starts` : `posted <${v.id}> to bridge ${bridge}`);
+      return EXIT.OK;
+    case 'duplicate':
+      out(`<${v.id}> is already in the store; nothing was posted twice`);
+      return EXIT.OK;
+    case 'ignored':
+      out(`<${v.id}> was not relayed: ${v.reason}`);
+      return EXIT.OK;
+    case 'rejected':
+    case 'tempfail':
+      err(`the post was refused: ${v.reason}`);
+      return /no bridge/.test(v.reason) ? EXIT.NOT_FOUND : EXIT.REFUSED;
+  }
+}
+
+async function cmdPost(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { bridge: { type: 'string', short: 'b' }, from: { type: 'string' }, subject: { type: 'string', short: 's' } }, true);
+  if (values.help) return help('post');
+  if (!values.bridge) throw new UsageError('which bridge? give -b BRIDGE');
+  if (positionals.length > 1) throw new UsageError('give the text as one argument (quote it), or "-" to read standard input');
+  const body = positionals.length === 0 || positionals[0] === '-' ? await readStdin() : positionals[0]!;
+  if (body.trim() === '') throw new UsageError('the post is empty');
+  const config = await loadOrReport(configPath(values.config));
+  if (!config) return EXIT.CONFIG;
+  const req: ControlRequest = { cmd: 'post', bridge: values.bridge, body, ...(values.from ? { from: values.from } : {}), ...(values.subject ? { subject: values.subject } : {}) };
+  const answer = (await ask(config.node.data, req)) as IngestVerdict | { error: string } | undefined;
+  if (answer !== undefined) {
+    if ('error' in answer) { err(`peerpost refused: ${answer.error}`); return EXIT.FAILED; }
+    return explainVerdict(answer, values.bridge, false);
+  }
+  // No daemon: straight into the store; the next start delivers it.
+  const store = Store.open(config.node.data, { durability: config.node.durability });
+  try {
+    const router = new Router(config, stylesOf(config, await pluginsFor(config)));
+    const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
+    const outbox = new Outbox(store, config.delivery, () => ({ ready: false, reason: 'offline' }), log);
+    const core = new Core(store, router, config, outbox, log);
+    (outbox as { kick: (e: string) => void }).kick = () => undefined;
+    const from = values.from ?? process.env.USER ?? 'peerpost';
+    const v = core.inject(values.bridge, { target: from, author: { name: from, via: 'cli' }, body, ...(values.subject ? { subject: values.subject } : {}) });
+    return explainVerdict(v, values.bridge, true);
+  } finally {
+    store.close();
+  }
+}
+
+function age(ms: number): string {
+  return formatDuration(Math.max(0, ms));
+}
+
+function printRows(rows: OutboxRow[], dead: boolean): void {
+  if (rows.length === 0) {
+    out(dead ? 'no dead letters' : 'the outbox is empty: every post reached every endpoint');
+    return;
+  }
+  const now = Date.now();
+  out(['ROW', 'AGE', 'TRIES', 'ENDPOINT', 'POST', dead ? 'WHY IT FAILED' : 'STATE'].join('\t'));
+  for (const r of rows) {
+    const state = r.state === 'dead' ? `dead ${age(now - (r.deadAt ?? now))} ago: ${r.lastError}`
+      : r.lastError ? `retry ${r.nextAt > now ? `in ${age(r.nextAt - now)}` : 'now'}: ${r.lastError}` : 'waiting';
+    out([r.row, age(now - r.createdAt), r.attempts, r.endpoint, `<${r.postId}>`, state].join('\t'));
+  }
+}
+
+async function cmdOutbox(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    bridge: { type: 'string', short: 'b' }, dead: { type: 'boolean' }, retry: { type: 'string' }, all: { type: 'boolean' },
+    drop: { type: 'string' }, json: { type: 'boolean' },
+  });
+  if (values.help) return help('outbox');
+  const acts = [values.retry !== undefined, values.all === true, values.drop !== undefined].filter(Boolean).length;
+  if (acts > 1) throw new UsageError('give one of --retry ROW, --all, --drop ROW');
+  const rowArg = (v: string | undefined, flag: string) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new UsageError(`${flag} takes an outbox row number (the ROW column of peerpost outbox)`);
+    return Number(v);
+  };
+  const retryRow = rowArg(values.retry, '--retry');
+  const dropRow = rowArg(values.drop, '--drop');
+  const config = await loadOrReport(configPath(values.config));
+  if (!config) return EXIT.CONFIG;
+  if (values.bridge && !config.bridges[values.bridge] && acts === 0) err(`note: the config has no bridge "${values.bridge}"; showing what the store holds for it`);
+  if (acts === 1) {
+    const req: ControlRequest = retryRow !== undefined ? { cmd: 'retry', row: retryRow } : dropRow !== undefined ? { cmd: 'drop', row: dropRow } : { cmd: 'retry', all: true, ...(values.bridge ? { bridge: values.bridge } : {}) };
+    let answer = (await ask(config.node.data, req)) as { ok: boolean; error?: string; count?: number } | undefined;
+    const live = answer !== undefined;
+    if (!live) {
+      const store = Store.open(config.node.data);
+      try {
+        if (retryRow !== undefined) answer = store.requeue(retryRow) ? { ok: true, count: 1 } : { ok: false, error: `there is no outbox row ${retryRow}` };
+        else if (dropRow !== undefined) answer = store.dropRow(dropRow) ? { ok: true } : { ok: false, error: `there is no outbox row ${dropRow}` };
+        else answer = { ok: true, count: store.requeueAllDead(values.bridge).count };
+      } finally {
+        store.close();
+      }
+    }
+    if (!answer!.ok) { err(answer!.error ?? 'refused'); return EXIT.NOT_FOUND; }
+    const when = live ? 'now' : 'when peerpost next starts';
+    if (dropRow !== undefined) out(`dropped outbox row ${dropRow}: that post will not reach that endpoint`);
+    else out(`${answer!.count} row${answer!.count === 1 ? '' : 's'} back in line, tried ${when}`);
+    return EXIT.OK;
+  }
+  const store = Store.open(config.node.data);
+  try {
+    const rows = store.listOutbox({ state: values.dead ? 'dead' : 'pending', ...(values.bridge ? { bridge: values.bridge } : {}) });
+    if (values.json) out(JSON.stringify(rows, null, 2));
+    else printRows(rows, values.dead === true);
+  } finally {
+    store.close();
+  }
+  return EXIT.OK;
+}
+
+type Status = ReturnType<Daemon['status']>;
+
+async function cmdStatus(args: string[]): Promise<number> {
+  const { values } = parse(args, { json: { type: 'boolean' } });
+  if (values.help) return help('status');
+  const config = await loadOrReport(configPath(values.config));
+  if (!config) return EXIT.CONFIG;
+  const s = (await ask(config.node.data, { cmd: 'status' })) as Status | undefined;
+  if (s === undefined) {
+    let depth = 0;
+    if (existsSync(resolve(config.node.data, 'peerpost.db'))) {
+      const store = Store.open(config.node.data);
+      depth = store.outboxStats().reduce((n, x) => n + x.pending, 0);
+      store.close();
+    }
+    if (values.json) out(JSON.stringify({ running: false, pending: depth }));
+    else out(`peerpost is not running (no daemon answers in ${config.node.data}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox`);
+    return EXIT.NOT_RUNNING;
+  }
+  if (values.json) {
+    out(JSON.stringify({ running: true, ...s }, null, 2));
+    return EXIT.OK;
+  }
+  const now = Date.now();
+  out(`peerpost ${s.version}, pid ${s.pid}, up ${formatDuration(s.uptimeMs)}; config ${s.config}; data ${s.data}`);
+  out(s.accounts.length ? '\naccounts:' : '\nno accounts configured');
+  for (const a of s.accounts) {
+    out(`  ${a.name.padEnd(20)} ${a.state} for ${formatDuration(now - a.since)}${a.detail ? ` (${a.detail})` : ''}; ${a.delivered} delivered`);
+    if (a.lastError) out(`  ${''.padEnd(20)} last error ${formatDuration(now - a.lastError.at)} ago: ${a.lastError.message}`);
+  }
+  const pending = s.outbox.reduce((n, x) => n + x.pending, 0);
+  const dead = s.outbox.reduce((n, x) => n + x.dead, 0);
+  out(`\noutbox: ${pending} pending, ${dead} dead`);
+  for (const o of s.outbox) {
+    out(`  ${o.endpoint.padEnd(32)} ${o.pending} pending${o.oldest ? `, oldest ${formatDuration(now - o.oldest)}` : ''}, ${o.dead} dead${o.waiting ? `; waiting since ${formatDuration(now - o.waiting.since)}: ${o.waiting.reason}` : ''}`);
+  }
+  const open = Object.entries(s.digests);
+  if (open.length) out(`\nopen conversations (digest): ${open.map(([b, n]) => `${b} ${n} lines`).join(', ')}`);
+  return EXIT.OK;
+}
+
+function help(cmd: string): number {
+  out(HELP[cmd] ?? HELP.main!);
+  return EXIT.OK;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'start': return await cmdStart(rest);
+      case 'check': return await cmdCheck(rest);
+      case 'post': return await cmdPost(rest);
+      case 'outbox': return await cmdOutbox(rest);
+      case 'status': return await cmdStatus(rest);
+      case undefined: case 'help': case '--help': case '-h':
+        return help(rest[0] ?? 'main');
+      case '--version': case '-V': case 'version':
+        out(VERSION);
+        return EXIT.OK;
+      default:
+        err(`peerpost: unknown command "${cmd}"\n`);
+        err(HELP.main!);
+        return EXIT.USAGE;
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`peerpost ${cmd}: ${e.message}\n(see peerpost ${cmd} --help)`);
+      return EXIT.USAGE;
+    }
+    err(`peerpost ${cmd}: ${(e as Error).message}`);
+    return EXIT.FAILED;
+  }
+}

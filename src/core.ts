@@ -1,0 +1,245 @@
+/**
+ * The core: ingest (dedup, loop guard, bridge filters, routing, one store
+ * transaction) and the digest keeper that turns buffered chat lines into
+ * conversation articles. Delivery is the outbox's.
+ */
+import type { Logger } from 'pino';
+import type { PeerpostConfig, Style } from './config/types.js';
+import type { IncomingPost, Post } from './post.js';
+import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from './post.js';
+import type { IngestVerdict } from './plugin.js';
+import type { Router } from './router.js';
+import type { Outbox } from './outbox.js';
+import { Store, isTemporaryStoreError, describeStoreError } from './store.js';
+import { renderDigest, participantsLabel } from './shape.js';
+
+/** How many ancestors a digest keeps in References. */
+const MAX_REFERENCES = 20;
+
+export interface IngestStats {
+  accepted: number;
+  duplicate: number;
+  ignored: number;
+  rejected: number;
+  tempfail: number;
+}
+
+interface DigestState {
+  n: number;
+  first: number;
+  last: number;
+  timer?: NodeJS.Timeout;
+}
+
+export class Core {
+  private closing = false;
+  private readonly digests = new Map<string, DigestState>();
+  /** Per origin account. */
+  readonly stats = new Map<string, IngestStats>();
+
+  constructor(
+    private readonly store: Store,
+    private router: Router,
+    private config: PeerpostConfig,
+    private readonly outbox: Outbox,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get hostname(): string {
+    return this.config.node.hostname;
+  }
+
+  setRouting(router: Router, config: PeerpostConfig): void {
+    this.router = router;
+    this.config = config;
+    for (const bridge of this.digests.keys()) this.scheduleDigest(bridge);
+  }
+
+  /** Refuse new posts from now on (shutdown): senders are told to try later. */
+  close(): void {
+    this.closing = true;
+    for (const d of this.digests.values()) clearTimeout(d.timer);
+  }
+
+  /** Pick up conversations buffered before a restart. */
+  startDigests(): void {
+    for (const s of this.store.digestSummary()) {
+      this.digests.set(s.bridge, { n: s.n, first: s.first, last: s.last });
+      this.scheduleDigest(s.bridge);
+    }
+  }
+
+  /** A post arriving at an account's target (a plugin's ingest). */
+  ingest(account: string, inc: IncomingPost): IngestVerdict {
+    const endpoint = this.router.endpointAt(account, inc.target);
+    if (!endpoint) return this.count(account, { status: 'rejected', reason: `${account}/${inc.target} is not an endpoint of any bridge` });
+    if (endpoint.direction === 'out')
+      return this.count(account, { status: 'rejected', reason: `${endpoint.key} only receives (direction: out); what arrives there is not relayed` });
+    return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account));
+  }
+
+  /** A post injected into a bridge from outside any endpoint (peerpost post, the web API). */
+  inject(bridge: string, inc: IncomingPost, via = 'cli'): IngestVerdict {
+    if (!this.router.bridge(bridge)) return this.count(via, { status: 'rejected', reason: `there is no bridge "${bridge}"` });
+    return this.accept(via, bridge, inc, undefined, undefined);
+  }
+
+  private accept(account: string, bridgeName: string, inc: IncomingPost, originEndpoint: string | undefined, style: Style | undefined): IngestVerdict {
+    if (this.closing) return this.count(account, { status: 'tempfail', reason: 'peerpost is shutting down; try again in a moment' });
+    const bridge = this.router.bridge(bridgeName)!;
+    const id = inc.id === undefined || inc.id.trim() === '' ? mintId(this.hostname) : bareId(inc.id);
+    const problem = idProblem(id);
+    if (problem) return this.count(account, { status: 'rejected', reason: problem });
+    const hops = inc.hops ?? 0;
+    if (!Number.isInteger(hops) || hops < 0) return this.count(account, { status: 'rejected', reason: `hops must be a whole number, got ${hops}` });
+    if (hops > this.config.node.maxHops)
+      return this.count(account, { status: 'rejected', reason: `the post crossed ${hops} relays (node.maxHops is ${this.config.node.maxHops}): refused as a probable loop` });
+    if (this.store.hasPost(id)) return this.count(account, { status: 'duplicate', id });
+    const kind = inc.kind ?? 'message';
+    if (!POST_KINDS.includes(kind)) return this.count(account, { status: 'rejected', reason: `unknown post kind "${kind}"` });
+
+    const nick = inc.author.name.toLowerCase();
+    if (bridge.ignore.nicks.includes(nick)) return this.ignore(account, id, `${inc.author.name} is in bridges.${bridgeName}.ignore.nicks`);
+    let body = normaliseBody(inc.body);
+    for (const re of bridge.ignore.patterns) {
+      re.lastIndex = 0;
+      if (re.test(body)) return this.ignore(account, id, `the text matches bridges.${bridgeName}.ignore.patterns ${re}`);
+    }
+    for (const r of bridge.replace) body = body.replace(r.pattern, r.with);
+
+    const date = inc.date === undefined ? new Date(this.now()) : new Date(inc.date);
+    const post: Post = {
+      id,
+      bridge: bridgeName,
+      origin: { account, target: inc.target },
+      author: { name: inc.author.name || 'unknown', via: inc.author.via, ...(inc.author.address ? { address: inc.author.address } : {}) },
+      ...(inc.subject !== undefined && inc.subject !== '' ? { subject: inc.subject } : {}),
+      body,
+      kind,
+      ...(inc.inReplyTo ? { inReplyTo: bareId(inc.inReplyTo) } : {}),
+      references: (inc.references ?? []).map(bareId),
+      hops,
+      date: (Number.isNaN(date.getTime()) ? new Date(this.now()) : date).toISOString(),
+      attachments: inc.attachments ?? [],
+    };
+    const plan = this.router.plan(post, originEndpoint, style);
+    const now = this.now();
+    let seq: number | undefined;
+    try {
+      seq = this.store.transaction(() => {
+        const s = this.store.insertPost(post, now);
+        if (s === undefined) return undefined;
+        for (const d of plan.deliveries) this.store.addDelivery(s, d.endpoint.key, d.shape, now);
+        if (plan.digest.length > 0) this.store.addDigestLine(bridgeName, s, now);
+        return s;
+      });
+    } catch (err) {
+      const e = describeStoreError(err, this.store.file);
+      if (isTemporaryStoreError(err)) {
+        this.log.error({ err, post: id }, `a post could not be stored, the sender is told to try later: ${e.message}`);
+        return this.count(account, { status: 'tempfail', reason: e.message });
+      }
+      throw e;
+    }
+    if (seq === undefined) return this.count(account, { status: 'duplicate', id });
+    for (const d of plan.deliveries) this.outbox.kick(d.endpoint.key);
+    if (plan.digest.length > 0) this.touchDigest(bridgeName, now);
+    return this.count(account, { status: 'accepted', id, seq });
+  }
+
+  private ignore(account: string, id: string, reason: string): IngestVerdict {
+    this.log.info({ account, post: id, reason }, `not relayed: ${reason}`);
+    return this.count(account, { status: 'ignored', id, reason });
+  }
+
+  private count(account: string, v: IngestVerdict): IngestVerdict {
+    let s = this.stats.get(account);
+    if (!s) this.stats.set(account, (s = { accepted: 0, duplicate: 0, ignored: 0, rejected: 0, tempfail: 0 }));
+    s[v.status]++;
+    if (v.status === 'rejected') this.log.info({ account, reason: v.reason }, `refused a post: ${v.reason}`);
+    return v;
+  }
+
+  // ---- digests ----
+
+  private touchDigest(bridge: string, at: number): void {
+    const d = this.digests.get(bridge) ?? { n: 0, first: at, last: at };
+    d.n++;
+    d.last = at;
+    this.digests.set(bridge, d);
+    const cfg = this.router.bridge(bridge)?.digest;
+    if (cfg && d.n >= cfg.maxLines) this.closeDigest(bridge);
+    else this.scheduleDigest(bridge);
+  }
+
+  private scheduleDigest(bridge: string): void {
+    const d = this.digests.get(bridge);
+    if (!d || this.closing) return;
+    clearTimeout(d.timer);
+    const cfg = this.router.bridge(bridge)?.digest ?? { quietMs: 600_000, maxAgeMs: 7_200_000, maxLines: 100 };
+    const due = Math.min(d.last + cfg.quietMs, d.first + cfg.maxAgeMs);
+    const delay = Math.max(0, due - this.now());
+    d.timer = setTimeout(() => this.closeDigest(bridge), Math.min(delay, 2 ** 31 - 1));
+    d.timer.unref();
+  }
+
+  /** Close the bridge's open conversation into one digest post, now. Returns its id, if one was made. */
+  closeDigest(bridge: string): string | undefined {
+    const d = this.digests.get(bridge);
+    if (d) clearTimeout(d.timer);
+    this.digests.delete(bridge);
+    const targets = this.router.digestEndpoints(bridge);
+    try {
+      const made = this.store.transaction(() => {
+        const lines = this.store.digestLines(bridge);
+        if (lines.length === 0) return undefined;
+        const lastId = lines[lines.length - 1]!.id;
+        if (targets.length === 0) {
+          this.store.clearDigestLines(bridge, lastId);
+          this.log.info({ bridge, lines: lines.length }, `bridge ${bridge} no longer has digest endpoints; ${lines.length} buffered lines stay in the archive only`);
+          return undefined;
+        }
+        const text = renderDigest(lines.map((l) => l.post));
+        const prev = this.store.kvGet<{ id: string; references: string[] }>('core', `digest:${bridge}`);
+        const first = lines[0]!.post;
+        const post: Post = {
+          id: mintId(this.hostname),
+          bridge,
+          origin: { account: first.origin.account, target: first.origin.target },
+          author: { name: participantsLabel(text.participants), via: first.author.via },
+          subject: text.subject,
+          body: text.body,
+          kind: 'digest',
+          ...(prev ? { inReplyTo: prev.id } : {}),
+          references: prev ? [...prev.references, prev.id].slice(-MAX_REFERENCES) : [],
+          hops: 0,
+          date: new Date(this.now()).toISOString(),
+          attachments: [],
+        };
+        const now = this.now();
+        const seq = this.store.insertPost(post, now)!;
+        for (const e of targets) this.store.addDelivery(seq, e.key, 'digest', now);
+        this.store.clearDigestLines(bridge, lastId);
+        this.store.kvSet('core', `digest:${bridge}`, { id: post.id, references: post.references });
+        return post;
+      });
+      if (!made) return undefined;
+      this.log.info({ bridge, post: made.id, subject: made.subject }, `digest closed: ${made.subject}`);
+      for (const e of targets) this.outbox.kick(e.key);
+      return made.id;
+    } catch (err) {
+      this.log.error({ err, bridge }, `closing the digest of ${bridge} failed; the lines stay buffered and it is tried again in a minute`);
+      this.digests.set(bridge, { n: 0, first: this.now(), last: this.now() - 1 });
+      const t = setTimeout(() => this.closeDigest(bridge), 60_000);
+      t.unref();
+      this.digests.get(bridge)!.timer = t;
+      return undefined;
+    }
+  }
+
+  /** Number of lines waiting in each bridge's open conversation. */
+  openDigests(): Record<string, number> {
+    return Object.fromEntries([...this.digests].map(([b, d]) => [b, d.n]));
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * The daemon: load the config, open the store, start every account, deliver;
+ * reload on SIGHUP; stop in order on SIGTERM/SIGINT.
+ */
+import type { Server } from 'node:net';
+import type { Logger } from 'pino';
+import { loadConfigFile, formatConfigError } from './config/load.js';
+import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
+import { lookupPlugin, type PluginLookup } from './loader.js';
+import type { PluginDefinition } from './plugin.js';
+import { Store, StoreError } from './store.js';
+import { Router } from './router.js';
+import { Outbox, type Resolution } from './outbox.js';
+import { Core } from './core.js';
+import { AccountRuntime, AccountError, VERSION } from './accounts.js';
+import { serveControl, closeControl, type ControlRequest } from './control.js';
+import { formatDuration } from './util.js';
+
+export const EXIT = { OK: 0, CONFIG: 1, USAGE: 2, NOT_RUNNING: 3, FAILED: 4, NOT_FOUND: 5, REFUSED: 6 } as const;
+
+/** The plugin definition of every account's protocol (config validation already proved they load). */
+export async function pluginsFor(config: PeerpostConfig, lookup: PluginLookup = lookupPlugin): Promise<Map<string, PluginDefinition>> {
+  const defs = new Map<string, PluginDefinition>();
+  for (const a of Object.values(config.accounts)) {
+    if (defs.has(a.protocol)) continue;
+    const def = await lookup(a.protocol, config.plugins[a.protocol]);
+    if (typeof def === 'string') throw new Error(def);
+    defs.set(a.protocol, def);
+  }
+  return defs;
+}
+
+export function stylesOf(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Map<string, Style> {
+  return new Map(Object.values(config.accounts).map((a) => [a.name, defs.get(a.protocol)!.style]));
+}
+
+export interface DaemonOptions {
+  configFile: string;
+  log: Logger;
+  lookup?: PluginLookup;
+}
+
+export class Daemon {
+  private config!: PeerpostConfig;
+  private store!: Store;
+  private router!: Router;
+  private outbox!: Outbox;
+  private core!: Core;
+  private control?: Server;
+  private defs = new Map<string, PluginDefinition>();
+  /** In start order. */
+  private accounts = new Map<string, AccountRuntime>();
+  private readonly startedAt = Date.now();
+  private stopping?: Promise<number>;
+  private reloading: Promise<unknown> = Promise.resolve();
+  private readonly log: Logger;
+  private readonly lookup: PluginLookup;
+  /** Resolves with the exit code once the daemon has stopped. */
+  readonly done: Promise<number>;
+  private finish!: (code: number) => void;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.log = opts.log;
+    this.lookup = opts.lookup ?? lookupPlugin;
+    this.done = new Promise((r) => { this.finish = r; });
+  }
+
+  /** Start everything; on failure, print why, undo what started, and return the exit code. */
+  async start(): Promise<number> {
+    const loaded = await loadConfigFile(this.opts.configFile, { lookup: this.lookup });
+    if (!loaded.ok) {
+      reportConfigErrors(this.log, loaded.errors, 'peerpost did not start: the config has errors');
+      return EXIT.CONFIG;
+    }
+    this.config = loaded.config;
+    try {
+      this.store = Store.open(this.config.node.data, { durability: this.config.node.durability });
+    } catch (err) {
+      this.log.fatal({ err: err instanceof StoreError ? undefined : err }, `peerpost did not start: ${(err as Error).message}`);
+      return EXIT.FAILED;
+    }
+    try {
+      this.control = await serveControl(this.config.node.data, (req) => this.handle(req));
+    } catch (err) {
+      this.log.fatal(`peerpost did not start: ${(err as Error).message}`);
+      this.store.close();
+      return EXIT.FAILED;
+    }
+    this.defs = await pluginsFor(this.config, this.lookup);
+    this.router = new Router(this.config, stylesOf(this.config, this.defs));
+    this.outbox = new Outbox(this.store, this.config.delivery, (e) => this.resolveEndpoint(e), this.log.child({ part: 'outbox' }));
+    this.outbox.on('delivered', (_row, account) => {
+      const a = this.accounts.get(account);
+      if (a) { a.delivered.count++; a.delivered.lastAt = Date.now(); }
+    });
+    this.core = new Core(this.store, this.router, this.config, this.outbox, this.log.child({ part: 'core' }));
+
+    for (const acfg of Object.values(this.config.accounts)) {
+      const rt = this.newAccount(acfg.name);
+      try {
+        await rt.start();
+      } catch (err) {
+        this.log.fatal(`peerpost did not start: ${(err as Error).message}`);
+        await this.teardown();
+        return EXIT.FAILED;
+      }
+    }
+    this.outbox.start();
+    this.core.startDigests();
+    this.installSignals();
+    const bridges = Object.keys(this.config.bridges).length;
+    this.log.info({ config: this.config.file, data: this.config.node.data, accounts: this.accounts.size, bridges, version: VERSION },
+      `peerpost ${VERSION} is up: ${this.accounts.size} account${this.accounts.size === 1 ? '' : 's'}, ${bridges} bridge${bridges === 1 ? '' : 's'}, data in ${this.config.node.data}`);
+    return EXIT.OK;
+  }
+
+  private newAccount(name: string): AccountRuntime {
+    const acfg = this.config.accounts[name]!;
+    const rt = new AccountRuntime(acfg, this.defs.get(acfg.protocol)!, {
+      store: this.store,
+      router: () => this.router,
+      ingest: (account, post) => this.core.ingest(account, post),
+      wake: (endpoints) => this.outbox.wake(endpoints),
+      hostname: this.config.node.hostname,
+      log: this.log,
+    });
+    this.accounts.set(name, rt);
+    return rt;
+  }
+
+  private resolveEndpoint(key: string): Resolution {
+    const e = this.router.endpoint(key);
+    if (!e) return { ready: false, reason: `${key} is no longer in the config` };
+    const a = this.accounts.get(e.account);
+    if (!a || !a.handle) return { ready: false, reason: `account ${e.account} is not running${a?.lastError ? ` (${a.lastError.message})` : ''}` };
+    if (a.state === 'stopped' || a.state === 'starting') return { ready: false, reason: `account ${e.account} is ${a.state}` };
+    const handle = a.handle;
+    return { ready: true, endpoint: e, deliver: (post, to) => handle.deliver(post, to) };
+  }
+
+  private installSignals(): void {
+    const onStop = (sig: NodeJS.Signals) => {
+      if (this.stopping) {
+        this.log.warn(`${sig} again: stopping at once; undelivered posts stay in the outbox`);
+        process.exit(EXIT.FAILED);
+      }
+      this.log.info(`${sig}: stopping (deliveries in flight get ${formatDuration(this.config.delivery.shutdownGraceMs)})`);
+      void this.stop();
+    };
+    const onHup = () => {
+      this.log.info('SIGHUP: reloading the config');
+      void this.reload();
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onHup);
+    void this.done.then(() => {
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      process.off('SIGHUP', onHup);
+    });
+  }
+
+  /** Stop accepting, finish deliveries in flight up to the grace time, close accounts in reverse order, close the store. */
+  stop(): Promise<number> {
+    this.stopping ??= (async () => {
+      this.core.close();
+      const left = await this.outbox.stop(this.config.delivery.shutdownGraceMs);
+      if (left > 0) this.log.warn(`${left} deliver${left === 1 ? 'y was' : 'ies were'} still running at the deadline; they stay in the outbox and are retried at the next start`);
+      await this.teardown();
+      this.log.info('peerpost stopped');
+      this.finish(EXIT.OK);
+      return EXIT.OK;
+    })();
+    return this.stopping;
+  }
+
+  private async teardown(): Promise<void> {
+    for (const rt of [...this.accounts.values()].reverse()) await rt.stop();
+    if (this.control) await closeControl(this.control, this.config.node.data);
+    this.store.close();
+  }
+
+  /** Reload the config; an invalid one is refused and the running one stays. */
+  reload(): Promise<{ ok: boolean; errors?: string[]; changes?: string[] }> {
+    const run = this.reloading.then(() => this.doReload());
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doReload(): Promise<{ ok: boolean; errors?: string[]; changes?: string[] }> {
+    if (this.stopping) return { ok: false, errors: ['peerpost is stopping'] };
+    const loaded = await loadConfigFile(this.opts.configFile, { lookup: this.lookup });
+    if (!loaded.ok) {
+      reportConfigErrors(this.log, loaded.errors, 'the new config was refused; the running one stays');
+      return { ok: false, errors: loaded.errors.map(formatConfigError) };
+    }
+    const next = loaded.config;
+    const changes: string[] = [];
+    for (const key of ['data', 'hostname', 'durability'] as const) {
+      if (next.node[key] !== this.config.node[key]) {
+        this.log.warn(`node.${key} changed; that takes effect at the next restart`);
+        changes.push(`node.${key}: at the next restart`);
+      }
+    }
+    const keep = { ...next, node: this.config.node };
+    const defs = await pluginsFor(keep, this.lookup);
+    const old = this.config;
+    this.config = keep;
+    this.defs = defs;
+    // Stop removed and restart changed accounts; start new ones.
+    for (const [name, rt] of [...this.accounts]) {
+      const n = next.accounts[name];
+      if (!n || n.protocol !== rt.cfg.protocol) {
+        await rt.stop();
+        this.accounts.delete(name);
+        changes.push(`account ${name}: stopped`);
+      }
+    }
+    this.router = new Router(keep, stylesOf(keep, defs));
+    this.core.setRouting(this.router, keep);
+    this.outbox.setConfig(keep.delivery);
+    for (const acfg of Object.values(keep.accounts)) {
+      const rt = this.accounts.get(acfg.name);
+      if (rt && JSON.stringify(rt.cfg.settings) === JSON.stringify(acfg.settings)) continue;
+      if (rt) {
+        const how = rt.handle?.reload ? await rt.handle.reload(acfg.settings).catch(() => 'restart' as const) : 'restart';
+        if (how === 'applied') {
+          (rt as { cfg: typeof acfg }).cfg = acfg;
+          changes.push(`account ${acfg.name}: settings applied`);
+          continue;
+        }
+        await rt.stop();
+        this.accounts.delete(acfg.name);
+      }
+      const fresh = this.newAccount(acfg.name);
+      try {
+        await fresh.start();
+        changes.push(`account ${acfg.name}: ${rt ? 'restarted' : 'started'}`);
+      } catch (err) {
+        this.log.error(`${(err as Error).message}; the rest of the config is applied`);
+        changes.push(`account ${acfg.name}: failed to start (${(err as Error).message})`);
+      }
+    }
+    if (JSON.stringify(old.bridges, replacer) !== JSON.stringify(keep.bridges, replacer)) changes.push('bridges: updated');
+    this.outbox.kickAll();
+    this.log.info({ changes }, `config reloaded${changes.length ? `: ${changes.join('; ')}` : ' (no changes)'}`);
+    return { ok: true, changes };
+  }
+
+  private async handle(req: ControlRequest): Promise<unknown> {
+    switch (req.cmd) {
+      case 'status':
+        return this.status();
+      case 'post': {
+        const v = this.core.inject(req.bridge, {
+          target: req.from ?? 'cli',
+          author: { name: req.from ?? process.env.USER ?? 'peerpost', via: 'cli' },
+          body: req.body,
+          ...(req.subject ? { subject: req.subject } : {}),
+        });
+        return v;
+      }
+      case 'retry': {
+        if (req.row !== undefined) {
+          const r = this.store.outboxRow(req.row);
+          if (!r || !this.store.requeue(req.row)) return { ok: false, error: `there is no outbox row ${req.row}` };
+          this.outbox.kick(r.endpoint);
+          return { ok: true, count: 1 };
+        }
+        const { count, endpoints } = this.store.requeueAllDead(req.bridge);
+        this.outbox.wake(endpoints);
+        return { ok: true, count };
+      }
+      case 'drop': {
+        const r = this.store.dropRow(req.row);
+        if (!r) return { ok: false, error: `there is no outbox row ${req.row}` };
+        this.log.warn({ row: r.row, post: r.postId, endpoint: r.endpoint }, `outbox row ${r.row} (${r.postId} to ${r.endpoint}) dropped by the operator`);
+        return { ok: true, row: r };
+      }
+      case 'reload':
+        return this.reload();
+      default:
+        return { error: `unknown command ${(req as { cmd: string }).cmd}` };
+    }
+  }
+
+  status() {
+    const stats = this.store.outboxStats();
+    return {
+      pid: process.pid,
+      version: VERSION,
+      uptimeMs: Date.now() - this.startedAt,
+      config: this.config.file,
+      data: this.config.node.data,
+      accounts: [...this.accounts.values()].map((a) => ({
+        name: a.name, protocol: a.cfg.protocol, state: a.state, since: a.since, detail: a.detail ?? null,
+        lastError: a.lastError ?? null, endpoints: a.endpoints().map((e) => e.key),
+        delivered: a.delivered.count, ingested: this.core.stats.get(a.name) ?? null,
+      })),
+      outbox: stats.map((s) => ({ ...s, waiting: this.outbox.waiting.get(s.endpoint) ?? null })),
+      digests: this.core.openDigests(),
+    };
+  }
+}
+
+const replacer = (_k: string, v: unknown) => (v instanceof RegExp ? v.toString() : v);
+
+export function reportConfigErrors(log: Logger, errors: ConfigError[], headline: string): void {
+  const lines = errors.map(formatConfigError);
+  log.error({ errors: lines }, `${headline}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+}

@@ -1,0 +1,178 @@
+/**
+ * The plugin API: the only module of src/ that a plugin imports.
+ *
+ * A plugin is a module whose default export is a PluginDefinition. The core
+ * loads it by protocol name from plugins/<protocol>/index.js (or from the
+ * module a config names under `plugins:`), validates each account block of that
+ * protocol with the plugin's schema, and calls start() once per account.
+ *
+ *   import { definePlugin, z, delivered, retry } from '../../src/plugin.js';
+ *   export default definePlugin({
+ *     protocol: 'echo', style: 'chat',
+ *     account: z.strictObject({ greeting: z.string().default('hi') }),
+ *     async start(ctx) {
+ *       return { async deliver(post, to) { ...; return delivered(); } };
+ *     },
+ *   });
+ */
+import type { Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Post, StoredPost, IncomingPost, Attachment, Author, PostKind } from './post.js';
+import type { Direction, Shape, Style } from './config/types.js';
+
+export { z };
+export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
+export { duration, listenAddress, hostPort, type ListenAddress } from './config/schema-helpers.js';
+export { announce, digestLine, stripQuotesAndSignature } from './shape.js';
+export { bareId, idProblem, mintId } from './post.js';
+
+/** One endpoint of this account, as the current config has it. */
+export interface EndpointView {
+  /** "irc.libera/#commons" */
+  key: string;
+  target: string;
+  bridge: string;
+  direction: Direction;
+  /** Explicit shape from the config, or undefined for the default by protocol pair. */
+  shape?: Shape;
+  /** The plugin's own endpoint keys, validated by its `endpoint` schema. */
+  options: Readonly<Record<string, unknown>>;
+  /** The bridge's description, for banners and plans. */
+  description: string;
+}
+
+/** Where one delivery goes, with how the endpoint wants the post shaped. */
+export interface DeliveryTarget {
+  /** Outbox row id: stable across retries and restarts. */
+  row: number;
+  endpoint: string;
+  target: string;
+  bridge: string;
+  shape: Shape;
+  /** For the `announce` shape: how many body lines to show. */
+  announceLines: number;
+  options: Readonly<Record<string, unknown>>;
+  /** 1 on the first try. */
+  attempt: number;
+}
+
+export type Outcome =
+  | { result: 'delivered'; nativeId?: string }
+  | { result: 'retry'; reason: string; delayMs?: number }
+  | { result: 'failed'; reason: string };
+
+/** The post reached the endpoint. nativeId (an NNTP article number, ...) is recorded in the id map. */
+export const delivered = (nativeId?: string): Outcome => (nativeId === undefined ? { result: 'delivered' } : { result: 'delivered', nativeId });
+/** Try again later: after delayMs, or by the outbox's backoff. Use ctx.resume() to retry sooner (after a reconnect). */
+export const retry = (reason: string, delayMs?: number): Outcome => (delayMs === undefined ? { result: 'retry', reason } : { result: 'retry', reason, delayMs });
+/** Never going to work: the row becomes a dead letter with this reason. */
+export const failed = (reason: string): Outcome => ({ result: 'failed', reason });
+
+/**
+ * What ingest() answers; map it onto the protocol's reply:
+ * accepted / duplicate → success (SMTP 250, NNTP 240); ignored → success, not relayed (a filter matched);
+ * rejected → permanent refusal (SMTP 550, NNTP 441); tempfail → try later (SMTP 451, NNTP 436).
+ */
+export type IngestVerdict =
+  | { status: 'accepted'; id: string; seq: number }
+  | { status: 'duplicate'; id: string }
+  | { status: 'ignored'; id: string; reason: string }
+  | { status: 'rejected'; reason: string }
+  | { status: 'tempfail'; reason: string };
+
+export type AccountState = 'starting' | 'connecting' | 'connected' | 'listening' | 'retrying' | 'down' | 'banned' | 'stopped';
+
+/** A plugin's own slice of the store. */
+export interface PluginStore {
+  /** Key-value pairs private to this account; values are JSON. */
+  get<T = unknown>(key: string): T | undefined;
+  set(key: string, value: unknown): void;
+  delete(key: string): void;
+  keys(prefix?: string): string[];
+  /** The id map: this post's id on this account's protocol (article number, ...). */
+  ids: {
+    set(postId: string, target: string, nativeId: string): void;
+    /** The post id behind a native id, if any. */
+    post(target: string, nativeId: string): string | undefined;
+    native(postId: string, target: string): string | undefined;
+  };
+  /**
+   * Append-only migrations for tables of the plugin's own; every table and index
+   * name must start with "<protocol>_". Applied once each, in order, at start.
+   */
+  migrate(migrations: readonly string[]): void;
+  /** Prepared statements on the plugin's own tables (and read-only use of core tables). */
+  prepare(sql: string): import('better-sqlite3').Statement;
+  transaction<T>(fn: () => T): T;
+}
+
+/** Read access to the posts in the store. */
+export interface PostReader {
+  get(id: string): StoredPost | undefined;
+  /** Newest first; `before` is a seq cursor (exclusive). */
+  latest(bridge: string, opts?: { limit?: number; before?: number }): StoredPost[];
+  /** Oldest first, strictly after the seq cursor. */
+  since(bridge: string, after: number, limit?: number): StoredPost[];
+  count(bridge: string): number;
+}
+
+export interface PluginContext<C = Record<string, unknown>> {
+  /** "irc.libera" */
+  account: string;
+  protocol: string;
+  instance: string;
+  /** The validated account block, frozen. */
+  config: Readonly<C>;
+  node: { hostname: string; version: string };
+  log: Logger;
+  /** Aborted when the account is being stopped (shutdown, reload, removal). */
+  signal: AbortSignal;
+  store: PluginStore;
+  posts: PostReader;
+  /** This account's endpoints in the current config (changes on reload). */
+  endpoints(): EndpointView[];
+  /** Hand a post to the core. Resolves only after it is committed (or refused). */
+  ingest(post: IncomingPost): Promise<IngestVerdict>;
+  /** Report the account's state for `peerpost status` and the web. */
+  setState(state: AccountState, detail?: string): void;
+  /** Retry now what waits for this account (all its endpoints, or one target). */
+  resume(target?: string): void;
+  /** Run at stop, in reverse order of registration; bounded by a timeout. */
+  onClose(fn: () => unknown): void;
+  /**
+   * Listen with clear errors: "account nntp.local cannot listen on 127.0.0.1:1119:
+   * the port is already in use". Closes the server at stop.
+   */
+  listen(server: Server, at: import('./config/schema-helpers.js').ListenAddress): Promise<AddressInfo>;
+}
+
+export interface AccountHandle {
+  deliver(post: Post, to: DeliveryTarget): Promise<Outcome>;
+  /**
+   * Apply a changed account block without a restart. Return 'restart' (or leave
+   * reload out) to have the core stop and start the account instead.
+   */
+  reload?(config: Readonly<Record<string, unknown>>): Promise<'applied' | 'restart'>;
+}
+
+export interface PluginDefinition<C = any> {
+  protocol: string;
+  style: Style;
+  /** One line for `peerpost check` and the docs. */
+  summary?: string;
+  /** Schema of an account block (use z.strictObject so unknown keys are errors). */
+  account: z.ZodType<C>;
+  /** Extra keys an endpoint block of this protocol may carry (z.strictObject). */
+  endpoint?: z.ZodType<Record<string, unknown>>;
+  /** An error message when `target` cannot be an endpoint target of this protocol. */
+  validateTarget?(target: string): string | undefined;
+  /** Milliseconds start() may take before the account is reported as failed (default 15 s). */
+  startTimeoutMs?: number;
+  start(ctx: PluginContext<C>): Promise<AccountHandle> | AccountHandle;
+}
+
+export function definePlugin<C>(def: PluginDefinition<C>): PluginDefinition<C> {
+  return def;
+}

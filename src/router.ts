@@ -1,0 +1,134 @@
+/**
+ * Routing: which endpoints a post reaches, and in what shape. Pure: built from
+ * the config and each account's declared style; no I/O, so it is tested from
+ * inline config with no network.
+ */
+import type { BridgeConfig, EndpointConfig, PeerpostConfig, Shape, Style } from './config/types.js';
+import type { Post } from './post.js';
+
+/** Whether a post reads as a chat line or as an article, for choosing a shape. */
+export type Flavour = 'chat' | 'article';
+
+/** Targets compare case-insensitively where the protocol does (IRC channels). */
+export function targetKey(target: string): string {
+  return /^[#&!+]/.test(target) ? target.toLowerCase() : target;
+}
+
+export interface Route {
+  endpoint: EndpointConfig;
+  shape: Shape;
+}
+
+export interface RoutePlan {
+  /** Deliveries to make now, one outbox row each. */
+  deliveries: Route[];
+  /** Endpoints that receive this post later, inside the bridge's next digest. */
+  digest: EndpointConfig[];
+}
+
+/** The flavour of a post: chat lines from chat protocols; articles from mail/news; the rest by content. */
+export function flavourOf(post: Pick<Post, 'subject' | 'body' | 'kind'>, originStyle: Style | undefined): Flavour {
+  if (post.kind === 'digest' || post.kind === 'plan') return 'article';
+  if (originStyle === 'chat') return 'chat';
+  if (originStyle === 'article') return 'article';
+  return post.subject || post.body.includes('\n') ? 'article' : 'chat';
+}
+
+/**
+ * The shape an endpoint receives a post of the given flavour in.
+ * Defaults by protocol pair (DESIGN.md): chat → article: digest; article → chat: announce; else stream.
+ * An explicit shape applies where it means something (digest and command to chat lines,
+ * announce to articles); other posts stream.
+ */
+export function shapeFor(flavour: Flavour, targetStyle: Style, explicit: Shape | undefined): Shape {
+  if (explicit === undefined) {
+    if (flavour === 'chat' && targetStyle === 'article') return 'digest';
+    if (flavour === 'article' && targetStyle === 'chat') return 'announce';
+    return 'stream';
+  }
+  if (explicit === 'digest' || explicit === 'command') return flavour === 'chat' ? explicit : 'stream';
+  if (explicit === 'announce') return flavour === 'article' ? 'announce' : 'stream';
+  return 'stream';
+}
+
+export class Router {
+  private readonly byEndpoint = new Map<string, EndpointConfig>();
+  private readonly byAccountTarget = new Map<string, EndpointConfig>();
+
+  constructor(
+    readonly config: PeerpostConfig,
+    /** account name → its plugin's style */
+    private readonly styles: ReadonlyMap<string, Style>,
+  ) {
+    for (const bridge of Object.values(config.bridges)) {
+      for (const e of bridge.endpoints) {
+        this.byEndpoint.set(e.key, e);
+        this.byAccountTarget.set(`${e.account}\0${targetKey(e.target)}`, e);
+      }
+    }
+  }
+
+  bridge(name: string): BridgeConfig | undefined {
+    return this.config.bridges[name];
+  }
+
+  endpoint(key: string): EndpointConfig | undefined {
+    return this.byEndpoint.get(key);
+  }
+
+  /** The endpoint a post arriving at account/target comes in by. */
+  endpointAt(account: string, target: string): EndpointConfig | undefined {
+    return this.byAccountTarget.get(`${account}\0${targetKey(target)}`);
+  }
+
+  endpointsOf(account: string): EndpointConfig[] {
+    return [...this.byEndpoint.values()].filter((e) => e.account === account);
+  }
+
+  styleOf(account: string): Style | undefined {
+    return this.styles.get(account);
+  }
+
+  /**
+   * Where a post goes: every endpoint of its bridge but the one it came in by,
+   * that receives (direction out or inout), in the shape that endpoint wants.
+   * Events (joins, parts) reach chat endpoints only.
+   */
+  plan(post: Post, originEndpoint: string | undefined, originStyle: Style | undefined): RoutePlan {
+    const bridge = this.config.bridges[post.bridge];
+    const plan: RoutePlan = { deliveries: [], digest: [] };
+    if (!bridge) return plan;
+    const flavour = flavourOf(post, originStyle);
+    for (const e of bridge.endpoints) {
+      if (e.key === originEndpoint || e.direction === 'in') continue;
+      const style = this.styles.get(e.account);
+      if (style === undefined) continue;
+      if (post.kind === 'event' && style !== 'chat') continue;
+      const shape = post.kind === 'event' ? 'stream' : shapeFor(flavour, style, e.shape);
+      if (shape === 'digest') plan.digest.push(e);
+      else if (shape === 'command') {
+        if (startsWithCommand(post.body, e.prefix)) plan.deliveries.push({ endpoint: e, shape });
+      } else plan.deliveries.push({ endpoint: e, shape });
+    }
+    return plan;
+  }
+
+  /** Endpoints that take a bridge's digests now (for closing a digest). */
+  digestEndpoints(bridgeName: string): EndpointConfig[] {
+    const bridge = this.config.bridges[bridgeName];
+    if (!bridge) return [];
+    return bridge.endpoints.filter((e) => {
+      const style = this.styles.get(e.account);
+      return e.direction !== 'in' && style !== undefined && shapeFor('chat', style, e.shape) === 'digest';
+    });
+  }
+}
+
+export function startsWithCommand(body: string, prefix: string): boolean {
+  return body.startsWith(prefix) && (body.length === prefix.length || /\s/.test(body[prefix.length]!));
+}
+
+/** The body a `command` endpoint receives: the line without its prefix. */
+export function stripCommand(body: string, prefix: string): string {
+  return body.slice(prefix.length).trimStart();
+}

@@ -1,0 +1,398 @@
+/**
+ * The store: one SQLite file (better-sqlite3, WAL) holding posts, the outbox,
+ * the id map, the digest buffer and each plugin's key-value slice. Migrations
+ * are append-only and numbered by PRAGMA user_version.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync, accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Post, StoredPost } from './post.js';
+
+/** Never edit a migration that has shipped; append a new one. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE posts (
+     seq INTEGER PRIMARY KEY,
+     id TEXT NOT NULL UNIQUE,
+     bridge TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     data TEXT NOT NULL
+   );
+   CREATE INDEX posts_by_bridge ON posts(bridge, seq);
+   CREATE TABLE outbox (
+     row INTEGER PRIMARY KEY,
+     post_seq INTEGER NOT NULL REFERENCES posts(seq),
+     endpoint TEXT NOT NULL,
+     shape TEXT NOT NULL,
+     state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     last_error TEXT,
+     dead_at INTEGER
+   );
+   CREATE INDEX outbox_queue ON outbox(endpoint, state, row);
+   CREATE TABLE native_ids (
+     account TEXT NOT NULL,
+     target TEXT NOT NULL,
+     native_id TEXT NOT NULL,
+     post_id TEXT NOT NULL,
+     PRIMARY KEY (account, target, native_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX native_ids_by_post ON native_ids(post_id, account, target);
+   CREATE TABLE kv (
+     scope TEXT NOT NULL,
+     key TEXT NOT NULL,
+     value TEXT NOT NULL,
+     PRIMARY KEY (scope, key)
+   ) WITHOUT ROWID;
+   CREATE TABLE digest_lines (
+     id INTEGER PRIMARY KEY,
+     bridge TEXT NOT NULL,
+     post_seq INTEGER NOT NULL REFERENCES posts(seq),
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX digest_lines_by_bridge ON digest_lines(bridge, id);
+   CREATE TABLE plugin_migrations (
+     scope TEXT NOT NULL,
+     n INTEGER NOT NULL,
+     applied_at INTEGER NOT NULL,
+     PRIMARY KEY (scope, n)
+   ) WITHOUT ROWID;`,
+];
+
+export class StoreError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+  }
+}
+
+export interface OutboxRow {
+  row: number;
+  postSeq: number;
+  postId: string;
+  bridge: string;
+  endpoint: string;
+  shape: string;
+  state: 'pending' | 'dead';
+  attempts: number;
+  nextAt: number;
+  createdAt: number;
+  lastError: string | null;
+  deadAt: number | null;
+}
+
+interface RawOutbox {
+  row: number; post_seq: number; post_id: string; bridge: string; endpoint: string; shape: string;
+  state: 'pending' | 'dead'; attempts: number; next_at: number; created_at: number; last_error: string | null; dead_at: number | null;
+}
+
+const toRow = (r: RawOutbox): OutboxRow => ({
+  row: r.row, postSeq: r.post_seq, postId: r.post_id, bridge: r.bridge, endpoint: r.endpoint, shape: r.shape,
+  state: r.state, attempts: r.attempts, nextAt: r.next_at, createdAt: r.created_at, lastError: r.last_error, deadAt: r.dead_at,
+});
+
+export interface QueuedDelivery extends OutboxRow {
+  post: Post;
+}
+
+export const STORE_FILE = 'peerpost.db';
+
+/** Translate SQLite's failures into what an operator can act on. */
+export function describeStoreError(err: unknown, file: string): StoreError {
+  const e = err as { code?: string; message?: string };
+  const code = e.code ?? 'UNKNOWN';
+  const msg = e.message ?? String(err);
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
+    return new StoreError(`the store ${file} is damaged or is not a peerpost database (${msg}). Nothing was changed. Restore it from a backup, or move it aside to start with an empty store.`, code);
+  if (code === 'SQLITE_FULL') return new StoreError(`the disk holding ${file} is full: nothing more can be stored until space is freed`, code);
+  if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'EACCES' || code === 'EROFS')
+    return new StoreError(`the store ${file} cannot be written (${msg}): check the permissions of the data directory`, code);
+  if (code === 'SQLITE_BUSY') return new StoreError(`the store ${file} is locked by another process (${msg})`, code);
+  return new StoreError(`the store ${file} failed: ${msg}`, code);
+}
+
+/** Codes after which a write may succeed later: answer the sender "try again later". */
+export function isTemporaryStoreError(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|PROTOCOL)/.test(code);
+}
+
+export interface StoreOptions {
+  durability?: 'process' | 'power';
+  readonly?: boolean;
+}
+
+export class Store {
+  readonly db: Database.Database;
+  readonly file: string;
+
+  private readonly q;
+
+  /** Open (creating when needed) the store in the data directory. Throws StoreError with a clear message. */
+  static open(dataDir: string, opts: StoreOptions = {}): Store {
+    if (dataDir !== ':memory:') {
+      try {
+        mkdirSync(dataDir, { recursive: true });
+        if (!statSync(dataDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+        accessSync(dataDir, constants.W_OK | constants.X_OK);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new StoreError(`the data directory ${dataDir} cannot be used: ${e.code === 'ENOTDIR' ? 'a part of its path is a file, not a directory' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'the file system is read-only' : e.message}. Set node.data to a writable directory.`, e.code ?? 'EIO');
+      }
+    }
+    const file = dataDir === ':memory:' ? ':memory:' : join(dataDir, STORE_FILE);
+    try {
+      return new Store(file, opts);
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw describeStoreError(err, file);
+    }
+  }
+
+  private constructor(file: string, opts: StoreOptions) {
+    this.file = file;
+    this.db = new Database(file, { readonly: opts.readonly ?? false, timeout: 5000 });
+    const db = this.db;
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      // 'process' (NORMAL): in WAL mode a commit is in the OS before ingest returns,
+      // so a kill -9 of peerpost loses nothing; only a power cut may lose the newest
+      // commits. 'power' (FULL): fsync on every commit.
+      db.pragma(`synchronous = ${opts.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+      db.pragma('foreign_keys = ON');
+    }
+    // Reading the schema proves the file is a database (SQLITE_NOTADB otherwise).
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length)
+      throw new StoreError(`the store ${file} was written by a newer peerpost (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade peerpost`, 'SCHEMA');
+    if (!opts.readonly) this.migrate(version);
+    this.q = this.prepareAll();
+  }
+
+  private migrate(from: number): void {
+    for (let n = from; n < MIGRATIONS.length; n++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[n]!);
+        this.db.pragma(`user_version = ${n + 1}`);
+      })();
+    }
+  }
+
+  private prepareAll() {
+    const db = this.db;
+    return {
+      insertPost: db.prepare('INSERT OR IGNORE INTO posts (id, bridge, received_at, data) VALUES (?, ?, ?, ?)'),
+      insertOutbox: db.prepare('INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (?, ?, ?, ?)'),
+      insertDigestLine: db.prepare('INSERT INTO digest_lines (bridge, post_seq, at) VALUES (?, ?, ?)'),
+      hasPost: db.prepare('SELECT 1 FROM posts WHERE id = ?').pluck(),
+      postById: db.prepare('SELECT seq, received_at, data FROM posts WHERE id = ?'),
+      postBySeq: db.prepare('SELECT seq, received_at, data FROM posts WHERE seq = ?'),
+      latest: db.prepare('SELECT seq, received_at, data FROM posts WHERE bridge = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
+      since: db.prepare('SELECT seq, received_at, data FROM posts WHERE bridge = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      countPosts: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
+      head: db.prepare(`SELECT o.*, p.id AS post_id, p.bridge AS bridge, p.data AS data FROM outbox o JOIN posts p ON p.seq = o.post_seq
+                        WHERE o.endpoint = ? AND o.state = 'pending' AND o.row > ? ORDER BY o.row LIMIT ?`),
+      pendingEndpoints: db.prepare(`SELECT DISTINCT endpoint FROM outbox WHERE state = 'pending'`).pluck(),
+      deleteRow: db.prepare('DELETE FROM outbox WHERE row = ?'),
+      retryRow: db.prepare('UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE row = ?'),
+      killRow: db.prepare(`UPDATE outbox SET state = 'dead', attempts = ?, last_error = ?, dead_at = ? WHERE row = ?`),
+      wakeEndpoint: db.prepare(`UPDATE outbox SET next_at = 0 WHERE endpoint = ? AND state = 'pending'`),
+      kvGet: db.prepare('SELECT value FROM kv WHERE scope = ? AND key = ?').pluck(),
+      kvSet: db.prepare('INSERT INTO kv (scope, key, value) VALUES (?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value'),
+      kvDelete: db.prepare('DELETE FROM kv WHERE scope = ? AND key = ?'),
+      kvKeys: db.prepare(`SELECT key FROM kv WHERE scope = ? AND key >= ? AND key < ? ORDER BY key`).pluck(),
+      idSet: db.prepare('INSERT OR REPLACE INTO native_ids (account, target, native_id, post_id) VALUES (?, ?, ?, ?)'),
+      idPost: db.prepare('SELECT post_id FROM native_ids WHERE account = ? AND target = ? AND native_id = ?').pluck(),
+      idNative: db.prepare('SELECT native_id FROM native_ids WHERE post_id = ? AND account = ? AND target = ? LIMIT 1').pluck(),
+      digestLines: db.prepare(`SELECT d.id, d.at, p.seq, p.received_at, p.data FROM digest_lines d JOIN posts p ON p.seq = d.post_seq WHERE d.bridge = ? ORDER BY d.id`),
+      digestSummary: db.prepare(`SELECT bridge, count(*) AS n, min(at) AS first, max(at) AS last FROM digest_lines GROUP BY bridge`),
+      digestDelete: db.prepare('DELETE FROM digest_lines WHERE bridge = ? AND id <= ?'),
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // ---- posts ----
+
+  /** Insert a post; returns its seq, or undefined when a post with this id is already stored. */
+  insertPost(post: Post, now: number): number | undefined {
+    const r = this.q.insertPost.run(post.id, post.bridge, now, JSON.stringify(post));
+    return r.changes === 0 ? undefined : Number(r.lastInsertRowid);
+  }
+
+  hasPost(id: string): boolean {
+    return this.q.hasPost.get(id) !== undefined;
+  }
+
+  getPost(id: string): StoredPost | undefined {
+    const r = this.q.postById.get(id) as RawPost | undefined;
+    return r && toStored(r);
+  }
+
+  getPostBySeq(seq: number): StoredPost | undefined {
+    const r = this.q.postBySeq.get(seq) as RawPost | undefined;
+    return r && toStored(r);
+  }
+
+  latestPosts(bridge: string, limit = 50, before = Number.MAX_SAFE_INTEGER): StoredPost[] {
+    return (this.q.latest.all(bridge, before, limit) as RawPost[]).map(toStored);
+  }
+
+  postsSince(bridge: string, after: number, limit = 500): StoredPost[] {
+    return (this.q.since.all(bridge, after, limit) as RawPost[]).map(toStored);
+  }
+
+  countPosts(bridge: string): number {
+    return this.q.countPosts.get(bridge) as number;
+  }
+
+  // ---- outbox ----
+
+  addDelivery(postSeq: number, endpoint: string, shape: string, now: number): number {
+    return Number(this.q.insertOutbox.run(postSeq, endpoint, shape, now).lastInsertRowid);
+  }
+
+  /** The first `limit` pending rows of an endpoint after `afterRow`, in order, with their posts. */
+  queue(endpoint: string, limit: number, afterRow = 0): QueuedDelivery[] {
+    return (this.q.head.all(endpoint, afterRow, limit) as (RawOutbox & { data: string })[]).map((r) => ({ ...toRow(r), post: JSON.parse(r.data) as Post }));
+  }
+
+  pendingEndpoints(): string[] {
+    return this.q.pendingEndpoints.all() as string[];
+  }
+
+  markDelivered(row: number): void {
+    this.q.deleteRow.run(row);
+  }
+
+  markRetry(row: number, attempts: number, nextAt: number, reason: string): void {
+    this.q.retryRow.run(attempts, nextAt, reason, row);
+  }
+
+  markDead(row: number, attempts: number, reason: string, now: number): void {
+    this.q.killRow.run(attempts, reason, now, row);
+  }
+
+  wakeEndpoint(endpoint: string): number {
+    return this.q.wakeEndpoint.run(endpoint).changes;
+  }
+
+  /** Rows for `peerpost outbox`, oldest first. */
+  listOutbox(filter: { bridge?: string; state?: 'pending' | 'dead'; endpoint?: string; limit?: number } = {}): OutboxRow[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.bridge !== undefined) { where.push('p.bridge = ?'); args.push(filter.bridge); }
+    if (filter.state !== undefined) { where.push('o.state = ?'); args.push(filter.state); }
+    if (filter.endpoint !== undefined) { where.push('o.endpoint = ?'); args.push(filter.endpoint); }
+    const sql = `SELECT o.*, p.id AS post_id, p.bridge AS bridge FROM outbox o JOIN posts p ON p.seq = o.post_seq
+                 ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY o.row LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as RawOutbox[]).map(toRow);
+  }
+
+  outboxRow(row: number): OutboxRow | undefined {
+    const r = this.db.prepare(`SELECT o.*, p.id AS post_id, p.bridge AS bridge FROM outbox o JOIN posts p ON p.seq = o.post_seq WHERE o.row = ?`).get(row) as RawOutbox | undefined;
+    return r && toRow(r);
+  }
+
+  /** Depth and age of the outbox, per endpoint. */
+  outboxStats(): { endpoint: string; pending: number; dead: number; oldest: number | null }[] {
+    return this.db.prepare(`SELECT endpoint, sum(state = 'pending') AS pending, sum(state = 'dead') AS dead,
+                              min(CASE WHEN state = 'pending' THEN created_at END) AS oldest
+                            FROM outbox GROUP BY endpoint ORDER BY endpoint`).all() as { endpoint: string; pending: number; dead: number; oldest: number | null }[];
+  }
+
+  /** Put a dead (or waiting) row back in line, to be tried at once. Returns false when there is no such row. */
+  requeue(row: number): boolean {
+    return this.db.prepare(`UPDATE outbox SET state = 'pending', attempts = 0, next_at = 0, dead_at = NULL WHERE row = ?`).run(row).changes > 0;
+  }
+
+  /** Requeue every dead row (of one bridge); returns the endpoints touched. */
+  requeueAllDead(bridge?: string): { count: number; endpoints: string[] } {
+    const rows = this.listOutbox({ state: 'dead', ...(bridge !== undefined ? { bridge } : {}), limit: 1e9 });
+    this.transaction(() => rows.forEach((r) => this.requeue(r.row)));
+    return { count: rows.length, endpoints: [...new Set(rows.map((r) => r.endpoint))] };
+  }
+
+  dropRow(row: number): OutboxRow | undefined {
+    const r = this.outboxRow(row);
+    if (r) this.q.deleteRow.run(row);
+    return r;
+  }
+
+  // ---- digest buffer ----
+
+  addDigestLine(bridge: string, postSeq: number, at: number): void {
+    this.q.insertDigestLine.run(bridge, postSeq, at);
+  }
+
+  digestLines(bridge: string): { id: number; at: number; post: StoredPost }[] {
+    return (this.q.digestLines.all(bridge) as (RawPost & { id: number; at: number })[]).map((r) => ({ id: r.id, at: r.at, post: toStored(r) }));
+  }
+
+  digestSummary(): { bridge: string; n: number; first: number; last: number }[] {
+    return this.q.digestSummary.all() as { bridge: string; n: number; first: number; last: number }[];
+  }
+
+  clearDigestLines(bridge: string, upToId: number): void {
+    this.q.digestDelete.run(bridge, upToId);
+  }
+
+  // ---- key-value and id map ----
+
+  kvGet<T>(scope: string, key: string): T | undefined {
+    const v = this.q.kvGet.get(scope, key) as string | undefined;
+    return v === undefined ? undefined : (JSON.parse(v) as T);
+  }
+
+  kvSet(scope: string, key: string, value: unknown): void {
+    this.q.kvSet.run(scope, key, JSON.stringify(value));
+  }
+
+  kvDelete(scope: string, key: string): void {
+    this.q.kvDelete.run(scope, key);
+  }
+
+  kvKeys(scope: string, prefix = ''): string[] {
+    return this.q.kvKeys.all(scope, prefix, prefix + '\uffff') as string[];
+  }
+
+  setNativeId(account: string, target: string, nativeId: string, postId: string): void {
+    this.q.idSet.run(account, target, nativeId, postId);
+  }
+
+  postForNative(account: string, target: string, nativeId: string): string | undefined {
+    return this.q.idPost.get(account, target, nativeId) as string | undefined;
+  }
+
+  nativeForPost(postId: string, account: string, target: string): string | undefined {
+    return this.q.idNative.get(postId, account, target) as string | undefined;
+  }
+
+  /** Apply a plugin's own migrations once each, in order. */
+  migratePlugin(scope: string, tablePrefix: string, migrations: readonly string[]): void {
+    const applied = new Set(this.db.prepare('SELECT n FROM plugin_migrations WHERE scope = ?').pluck().all(scope) as number[]);
+    migrations.forEach((sql, n) => {
+      if (applied.has(n)) return;
+      for (const m of sql.matchAll(/\bCREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`]?(\w+)/gi)) {
+        if (!m[1]!.startsWith(tablePrefix))
+          throw new StoreError(`migration ${n} of ${scope} creates "${m[1]}": plugin tables must be named ${tablePrefix}...`, 'SCHEMA');
+      }
+      this.transaction(() => {
+        this.db.exec(sql);
+        this.db.prepare('INSERT INTO plugin_migrations (scope, n, applied_at) VALUES (?, ?, ?)').run(scope, n, Date.now());
+      });
+    });
+  }
+}
+
+interface RawPost { seq: number; received_at: number; data: string }
+
+function toStored(r: RawPost): StoredPost {
+  return { ...(JSON.parse(r.data) as Post), seq: r.seq, receivedAt: new Date(r.received_at).toISOString() };
+}

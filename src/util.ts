@@ -1,0 +1,33 @@
+/** Small helpers with no better home. */
+
+/** 1500 → "1.5s", 90000 → "1m30s", 259200000 → "3d". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
+  const units: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+  let rest = Math.round(ms / 1000) * 1000;
+  let out = '';
+  for (const [u, n] of units) {
+    if (rest >= n) {
+      out += `${Math.floor(rest / n)}${u}`;
+      rest %= n;
+    }
+    if (out.length >= 4) break;
+  }
+  return out;
+}
+
+/** Settle within ms or reject with a timeout error saying what was being waited for. */
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) => {
+        timer = setTimeout(() => rej(Object.assign(new Error(`${what} did not finish within ${formatDuration(ms)}`), { code: 'ETIMEDOUT' })), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Router, shapeFor, flavourOf, startsWithCommand } from '../../src/router.js';
+import { makeConfig } from '../helpers/core-fixture.js';
+import type { Post } from '../../src/post.js';
+
+const post = (over: Partial<Post> = {}): Post => ({
+  id: 'x@y', bridge: 'commons', origin: { account: 'irc.a', target: '#commons' }, author: { name: 'alice', via: 'irc' },
+  body: 'hello', kind: 'message', references: [], hops: 0, date: new Date(0).toISOString(), attachments: [], ...over,
+});
+
+test('default shapes by protocol pair follow DESIGN.md', () => {
+  assert.equal(shapeFor('chat', 'chat', undefined), 'stream');
+  assert.equal(shapeFor('chat', 'article', undefined), 'digest');
+  assert.equal(shapeFor('article', 'chat', undefined), 'announce');
+  assert.equal(shapeFor('article', 'article', undefined), 'stream');
+  assert.equal(shapeFor('chat', 'plan', undefined), 'stream');
+  assert.equal(shapeFor('article', 'feed', undefined), 'stream');
+});
+
+test('an explicit shape applies where it means something; other posts stream', () => {
+  assert.equal(shapeFor('chat', 'article', 'stream'), 'stream');
+  assert.equal(shapeFor('chat', 'article', 'command'), 'command');
+  assert.equal(shapeFor('article', 'article', 'command'), 'stream');
+  assert.equal(shapeFor('article', 'chat', 'stream'), 'stream');
+  assert.equal(shapeFor('chat', 'chat', 'announce'), 'stream');
+  assert.equal(shapeFor('chat', 'chat', 'digest'), 'digest');
+});
+
+test('flavour: chat lines from chat, articles from mail and news, the rest by content', () => {
+  assert.equal(flavourOf({ body: 'hi', kind: 'message' }, 'chat'), 'chat');
+  assert.equal(flavourOf({ body: 'hi', kind: 'message' }, 'article'), 'article');
+  assert.equal(flavourOf({ body: 'hi', kind: 'message' }, undefined), 'chat');
+  assert.equal(flavourOf({ body: 'hi', subject: 'S', kind: 'message' }, undefined), 'article');
+  assert.equal(flavourOf({ body: 'a\nb', kind: 'message' }, 'feed'), 'article');
+  assert.equal(flavourOf({ body: 'x', kind: 'digest' }, 'chat'), 'article');
+});
+
+const config = makeConfig(
+  { 'irc.a': 'chat', 'irc.b': 'chat', 'mail.l': 'article', 'nntp.n': 'article', 'finger.f': 'plan', 'web.w': 'feed' },
+  {
+    commons: {
+      endpoints: [
+        'irc.a/#commons',
+        'irc.b/#Commons',
+        'mail.l/commons',
+        { key: 'nntp.n/peerpost.commons', shape: 'command', prefix: '!news' },
+        { key: 'finger.f/commons', direction: 'out' },
+        { key: 'web.w/commons', direction: 'in' },
+      ],
+    },
+    other: { endpoints: ['irc.a/#other', 'mail.l/other'] },
+  },
+);
+const router = new Router(config, new Map(Object.entries({ 'irc.a': 'chat', 'irc.b': 'chat', 'mail.l': 'article', 'nntp.n': 'article', 'finger.f': 'plan', 'web.w': 'feed' } as const)));
+
+test('a chat line reaches every other endpoint that receives, in its shape; never its origin or an in-only endpoint', () => {
+  const plan = router.plan(post(), 'irc.a/#commons', 'chat');
+  assert.deepEqual(plan.deliveries.map((d) => [d.endpoint.key, d.shape]), [['irc.b/#Commons', 'stream'], ['finger.f/commons', 'stream']]);
+  assert.deepEqual(plan.digest.map((e) => e.key), ['mail.l/commons']);
+});
+
+test('the command shape takes only lines that start with its prefix', () => {
+  const plan = router.plan(post({ body: '!news the meeting moved' }), 'irc.a/#commons', 'chat');
+  assert.ok(plan.deliveries.some((d) => d.endpoint.key === 'nntp.n/peerpost.commons' && d.shape === 'command'));
+  assert.ok(!router.plan(post({ body: '!newsletter' }), 'irc.a/#commons', 'chat').deliveries.some((d) => d.endpoint.key.startsWith('nntp')));
+  assert.equal(startsWithCommand('!post', '!post'), true);
+  assert.equal(startsWithCommand('!posted', '!post'), false);
+});
+
+test('an article is announced to chat and streamed to mail and news', () => {
+  const plan = router.plan(post({ origin: { account: 'mail.l', target: 'commons' }, subject: 'Meeting', body: 'Text' }), 'mail.l/commons', 'article');
+  assert.deepEqual(plan.deliveries.map((d) => [d.endpoint.key, d.shape]), [
+    ['irc.a/#commons', 'announce'], ['irc.b/#Commons', 'announce'], ['nntp.n/peerpost.commons', 'stream'], ['finger.f/commons', 'stream'],
+  ]);
+  assert.equal(plan.digest.length, 0);
+});
+
+test('events (joins, parts) reach chat endpoints only', () => {
+  const plan = router.plan(post({ kind: 'event', body: 'alice joined' }), 'irc.a/#commons', 'chat');
+  assert.deepEqual(plan.deliveries.map((d) => d.endpoint.key), ['irc.b/#Commons']);
+  assert.equal(plan.digest.length, 0);
+});
+
+test('posts stay inside their bridge', () => {
+  const plan = router.plan(post({ bridge: 'other' }), 'irc.a/#other', 'chat');
+  assert.deepEqual(plan.deliveries.map((d) => d.endpoint.key), []);
+  assert.deepEqual(plan.digest.map((e) => e.key), ['mail.l/other']);
+});
+
+test('IRC channel targets match case-insensitively; other targets exactly', () => {
+  assert.equal(router.endpointAt('irc.b', '#COMMONS')?.key, 'irc.b/#Commons');
+  assert.equal(router.endpointAt('mail.l', 'Commons'), undefined);
+  assert.equal(router.endpointAt('mail.l', 'commons')?.bridge, 'commons');
+});
+
+test('digest endpoints of a bridge', () => {
+  assert.deepEqual(router.digestEndpoints('commons').map((e) => e.key), ['mail.l/commons']);
+});
