@@ -1,0 +1,390 @@
+/**
+ * Core benchmark: durable ingest rate through the real Core + Store (NORMAL and
+ * FULL), the bare better-sqlite3 ceiling for the same writes, ingest→deliver
+ * latency at 1,000 posts/s, and peak RSS (of this process, and of a fresh child
+ * process that runs only the latency test, which is the figure that stands for
+ * the daemon).
+ *
+ *   node dist/bench/core.js                  all of it, printed as a table
+ *   node dist/bench/core.js --latency-only   the latency test alone; prints one JSON line (used as the child)
+ *   node dist/bench/core.js --ingest-only [process|power] [posts]
+ *                                            one ingest run, for profiling with --cpu-prof
+ *
+ * Prints figures; asserts nothing about time (it does check that every post was stored).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { Store } from '../src/store.js';
+import { Router } from '../src/router.js';
+import { Outbox, type Resolution } from '../src/outbox.js';
+import { Core } from '../src/core.js';
+import type { IncomingPost, Post } from '../src/post.js';
+import type { Style } from '../src/config/types.js';
+import { makeConfig } from '../test/helpers/core-fixture.js';
+import { percentile, peakRssMb, summarise, machine, table, type Result } from './lib/result.js';
+
+export const title = 'core: ingest, delivery latency, memory';
+
+const log = pino({ level: 'silent' });
+
+// ---- sizes (from the issue) ----
+const NORMAL_POSTS = 50_000;
+const FULL_POSTS = 10_000;
+const RUNS = 5;
+const WARMUP_POSTS = 5_000;
+const LATENCY_RATE = 1_000; // posts/s offered
+const LATENCY_TICK_MS = 10;
+const LATENCY_SECONDS = 10;
+const LATENCY_WARMUP_SECONDS = 1; // offered but not counted
+const TARGET_INGEST = 15_000;
+const TARGET_P99_MS = 5;
+const TARGET_RSS_MB = 80;
+
+// ---- the bridge: five chat endpoints; a post arriving at one goes to the other four ----
+const CHAT_ACCOUNTS: Record<string, Style> = { 'irc.libera': 'chat', 'irc.oftc': 'chat', 'irc.hackint': 'chat', 'irc.tilde': 'chat', 'irc.rizon': 'chat' };
+const FIVE_ENDPOINTS = Object.keys(CHAT_ACCOUNTS).map((a) => `${a}/#commons`);
+const ORIGIN_ACCOUNT = 'irc.libera';
+const TARGETS = 4;
+
+// ---- posts: IRC-like lines of varied length, generated deterministically ----
+const NICKS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'oscar'];
+const WORDS = 'the a of to and in is it that for on was with as be at by this from or have an they which one you were all we when there can more if out so what up its about into than them only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split(' ');
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** A pool of chat lines, 20–300 characters (mean about 110), cycled through by every run. */
+function linePool(size: number, target: string): IncomingPost[] {
+  const rnd = prng(20261127);
+  const pool: IncomingPost[] = [];
+  for (let i = 0; i < size; i++) {
+    const len = rnd() < 0.85 ? 20 + Math.floor(rnd() * 140) : 160 + Math.floor(rnd() * 140);
+    let body = '';
+    while (body.length < len) body += (body ? ' ' : '') + WORDS[Math.floor(rnd() * WORDS.length)];
+    pool.push({ target, author: { name: NICKS[Math.floor(rnd() * NICKS.length)]!, via: 'irc' }, body: body.slice(0, len) });
+  }
+  return pool;
+}
+
+const POOL = linePool(1024, '#commons');
+
+function freshDir(tag: string): string {
+  return mkdtempSync(join(tmpdir(), `peerpost-bench-${tag}-`));
+}
+
+// ---- 1. durable ingest through the core ----
+
+/** One run: a fresh store, `posts` chat lines ingested back to back with delivery off. Returns posts/s. */
+export function ingestRun(durability: 'process' | 'power', posts: number): number {
+  const dir = freshDir(durability);
+  const store = Store.open(dir, { durability });
+  try {
+    const config = makeConfig(CHAT_ACCOUNTS, { commons: { endpoints: FIVE_ENDPOINTS } });
+    const router = new Router(config, new Map(Object.entries(CHAT_ACCOUNTS)));
+    const outbox = new Outbox(store, config.delivery, (): Resolution => ({ ready: false, reason: 'delivery is off while ingest is measured' }), log);
+    // Delivery off: only ingest (dedup, routing, the one transaction) is measured.
+    outbox.kick = () => {};
+    const core = new Core(store, router, config, outbox, log);
+    const pool = POOL;
+    const t0 = performance.now();
+    for (let i = 0; i < posts; i++) core.ingest(ORIGIN_ACCOUNT, pool[i & 1023]!);
+    const elapsed = performance.now() - t0;
+    const s = core.stats.get(ORIGIN_ACCOUNT);
+    const outboxRows = store.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+    if (s?.accepted !== posts || store.countPosts('commons') !== posts || outboxRows !== posts * TARGETS)
+      throw new Error(`ingest run stored the wrong amount: stats ${JSON.stringify(s)}, outbox rows ${outboxRows}`);
+    core.close();
+    return posts / (elapsed / 1000);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- 2. the ceiling: bare better-sqlite3, the same writes ----
+
+const BARE_SCHEMA = `
+  CREATE TABLE posts (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    bridge TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+  );
+  CREATE INDEX posts_by_bridge ON posts(bridge, seq);
+  CREATE TABLE outbox (
+    row INTEGER PRIMARY KEY,
+    post_seq INTEGER NOT NULL REFERENCES posts(seq),
+    endpoint TEXT NOT NULL,
+    shape TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    last_error TEXT,
+    dead_at INTEGER
+  );
+  CREATE INDEX outbox_queue ON outbox(endpoint, state, row);`;
+
+/**
+ * One run of the ceiling: WAL, synchronous=NORMAL, foreign keys on, one transaction per
+ * post writing one post row (fresh UUID id, the post serialised as JSON like the core
+ * does) and four outbox rows. Returns posts/s.
+ */
+export function bareRun(posts: number): number {
+  const dir = freshDir('bare');
+  const db = new Database(join(dir, 'bare.db'));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.exec(BARE_SCHEMA);
+    const insertPost = db.prepare('INSERT INTO posts (id, bridge, received_at, data) VALUES (?, ?, ?, ?)');
+    const insertOutbox = db.prepare('INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (?, ?, ?, ?)');
+    const targets = FIVE_ENDPOINTS.slice(1);
+    const write = db.transaction((id: string, data: string, now: number) => {
+      const seq = insertPost.run(id, 'commons', now, data).lastInsertRowid;
+      for (const t of targets) insertOutbox.run(seq, t, 'stream', now);
+    });
+    const pool = POOL;
+    const t0 = performance.now();
+    for (let i = 0; i < posts; i++) {
+      const inc = pool[i & 1023]!;
+      const now = Date.now();
+      const id = `${randomUUID()}@test.example`;
+      const post: Post = {
+        id, bridge: 'commons', origin: { account: ORIGIN_ACCOUNT, target: inc.target }, author: inc.author,
+        body: inc.body, kind: 'message', references: [], hops: 0, date: new Date(now).toISOString(), attachments: [],
+      };
+      write(id, JSON.stringify(post), now);
+    }
+    const elapsed = performance.now() - t0;
+    const n = db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+    if (n !== posts * TARGETS) throw new Error(`bare run wrote ${n} outbox rows, expected ${posts * TARGETS}`);
+    return posts / (elapsed / 1000);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- 3. ingest → deliver latency ----
+
+export interface LatencyFigures {
+  offered: number;
+  measured: number;
+  undelivered: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+  /** Achieved offered rate over the measured window, posts/s. */
+  rate: number;
+  peakRssMb: number;
+}
+
+/**
+ * Offer LATENCY_RATE posts/s (every LATENCY_TICK_MS, the posts due by then) to a bridge
+ * with one origin endpoint and one in-process target whose deliver() resolves at once
+ * and records performance.now(). Latency = deliver call − start of that post's ingest.
+ * The first LATENCY_WARMUP_SECONDS are offered but not counted.
+ */
+export async function latencyRun(): Promise<LatencyFigures> {
+  const dir = freshDir('latency');
+  const store = Store.open(dir, { durability: 'process' });
+  const accounts: Record<string, Style> = { 'irc.libera': 'chat', 'irc.oftc': 'chat' };
+  const config = makeConfig(accounts, { lat: { endpoints: ['irc.libera/#lat', 'irc.oftc/#lat'] } });
+  const router = new Router(config, new Map(Object.entries(accounts)));
+  const targetKey = 'irc.oftc/#lat';
+  const warm = LATENCY_WARMUP_SECONDS * LATENCY_RATE;
+  const total = warm + LATENCY_SECONDS * LATENCY_RATE;
+  const started = new Float64Array(total);
+  const delivered = new Float64Array(total).fill(NaN);
+  const index = new Map<string, number>();
+  let deliveredCount = 0;
+  const outbox = new Outbox(store, config.delivery, (key): Resolution => key === targetKey
+    ? {
+        ready: true, endpoint: router.endpoint(key)!,
+        deliver: async (post) => {
+          const i = index.get(post.id);
+          if (i !== undefined && Number.isNaN(delivered[i]!)) {
+            delivered[i] = performance.now();
+            deliveredCount++;
+          }
+          return { result: 'delivered' };
+        },
+      }
+    : { ready: false, reason: 'not the measured endpoint' }, log);
+  const core = new Core(store, router, config, outbox, log);
+  const pool = linePool(1024, '#lat');
+  try {
+    let sent = 0;
+    let measureStart = 0;
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const tick = () => {
+        try {
+          const now = performance.now();
+          const due = Math.min(total, Math.floor(((now - t0) * LATENCY_RATE) / 1000));
+          while (sent < due) {
+            if (sent === warm) measureStart = performance.now();
+            const id = `lat-${sent}@bench.example`;
+            index.set(id, sent);
+            started[sent] = performance.now();
+            const v = core.ingest('irc.libera', { ...pool[sent & 1023]!, id });
+            if (v.status !== 'accepted') throw new Error(`post ${sent} was not accepted: ${JSON.stringify(v)}`);
+            sent++;
+          }
+          if (sent >= total) resolve();
+          else setTimeout(tick, LATENCY_TICK_MS);
+        } catch (err) {
+          reject(err);
+        }
+      };
+      setTimeout(tick, LATENCY_TICK_MS);
+    });
+    const measureEnd = started[total - 1]!;
+    // Let the last deliveries finish (they are immediate; allow up to 5 s).
+    const deadline = performance.now() + 5000;
+    while (deliveredCount < total && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const lat: number[] = [];
+    let undelivered = 0;
+    for (let i = warm; i < total; i++) {
+      if (Number.isNaN(delivered[i]!)) undelivered++;
+      else lat.push(delivered[i]! - started[i]!);
+    }
+    lat.sort((a, b) => a - b);
+    return {
+      offered: total - warm,
+      measured: lat.length,
+      undelivered,
+      p50: percentile(lat, 50),
+      p90: percentile(lat, 90),
+      p99: percentile(lat, 99),
+      max: lat[lat.length - 1] ?? NaN,
+      mean: lat.reduce((a, b) => a + b, 0) / lat.length,
+      rate: ((total - warm) / (measureEnd - measureStart)) * 1000,
+      peakRssMb: peakRssMb(),
+    };
+  } finally {
+    core.close();
+    await outbox.stop(1000);
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+
+/** The latency test in a fresh node process: its figures and that process's peak RSS. */
+async function latencyInChild(): Promise<LatencyFigures> {
+  const { stdout } = await promisify(execFile)(process.execPath, [THIS_FILE, '--latency-only'], { maxBuffer: 1 << 20, timeout: 60_000 });
+  const last = stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as LatencyFigures;
+}
+
+function latencyResults(where: string, f: LatencyFigures): Result[] {
+  const note = `${f.measured} of ${f.offered} posts measured at ${Math.round(f.rate)} posts/s offered` +
+    (f.undelivered ? `, ${f.undelivered} NOT delivered within 5 s` : '') + `; mean ${f.mean.toFixed(3)} ms`;
+  return [
+    { figure: `ingest→deliver p50, ${where}`, value: f.p50, unit: 'ms', digits: 3 },
+    { figure: `ingest→deliver p90, ${where}`, value: f.p90, unit: 'ms', digits: 3 },
+    { figure: `ingest→deliver p99, ${where}`, value: f.p99, unit: 'ms', digits: 3, target: { atMost: TARGET_P99_MS } },
+    { figure: `ingest→deliver max, ${where}`, value: f.max, unit: 'ms', digits: 3, note },
+  ];
+}
+
+// ---- the benchmark ----
+
+export async function run(): Promise<Result[]> {
+  const progress = (s: string) => process.stderr.write(`  core: ${s}\n`);
+
+  progress(`warm-up (${WARMUP_POSTS} posts through core and bare)`);
+  ingestRun('process', WARMUP_POSTS);
+  bareRun(WARMUP_POSTS);
+
+  // Core and bare interleaved run by run, so drift on the machine hits both alike.
+  const core: number[] = [];
+  const bare: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    progress(`run ${r + 1}/${RUNS}: core NORMAL ${NORMAL_POSTS} posts, bare ${NORMAL_POSTS} posts`);
+    core.push(ingestRun('process', NORMAL_POSTS));
+    bare.push(bareRun(NORMAL_POSTS));
+  }
+  const full: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    progress(`run ${r + 1}/${RUNS}: core FULL ${FULL_POSTS} posts`);
+    full.push(ingestRun('power', FULL_POSTS));
+  }
+  progress(`latency: ${LATENCY_RATE} posts/s for ${LATENCY_WARMUP_SECONDS}+${LATENCY_SECONDS} s, in this process`);
+  const latHere = await latencyRun();
+  const rssHere = peakRssMb();
+  progress(`latency: the same in a fresh child process`);
+  const latChild = await latencyInChild();
+
+  const ratios = core.map((c, i) => c / bare[i]!);
+  const coreMedian = summarise('', '', core).value;
+  const bareMedian = summarise('', '', bare).value;
+  return [
+    summarise('durable ingest, core, synchronous=NORMAL', 'posts/s', core, {
+      target: { atLeast: TARGET_INGEST },
+      note: `${NORMAL_POSTS} posts per run, each 1 post row + ${TARGETS} outbox rows in one transaction; delivery off`,
+    }),
+    summarise('durable ingest, core, synchronous=FULL', 'posts/s', full, { note: `${FULL_POSTS} posts per run; fsync on every commit` }),
+    summarise('ceiling: bare better-sqlite3, NORMAL', 'posts/s', bare, {
+      note: 'same schema and pragmas (WAL, NORMAL, foreign_keys), UUID id + JSON.stringify of the post per row, one transaction per post',
+    }),
+    { figure: 'ratio core / bare (medians)', value: coreMedian / bareMedian, unit: '×', min: Math.min(...ratios), max: Math.max(...ratios), runs: ratios.length, digits: 2,
+      note: 'spread is over the per-run ratios of the interleaved core and bare runs' },
+    ...latencyResults('bench process', latHere),
+    ...latencyResults('fresh process', latChild),
+    { figure: 'peak RSS, bench process (after all core runs)', value: rssHere, unit: 'MB', digits: 1, note: 'includes the bare-sqlite and FULL runs; not the daemon figure' },
+    { figure: 'peak RSS, fresh process (latency test only)', value: latChild.peakRssMb, unit: 'MB', digits: 1, target: { atMost: TARGET_RSS_MB },
+      note: 'a fresh node running only the latency test: the figure that stands for the daemon' },
+  ];
+}
+
+// ---- run directly ----
+
+async function main(argv: string[]): Promise<void> {
+  if (argv.includes('--latency-only')) {
+    process.stdout.write(JSON.stringify(await latencyRun()) + '\n');
+    return;
+  }
+  const i = argv.indexOf('--ingest-only');
+  if (i >= 0) {
+    const durability = argv[i + 1] === 'power' ? 'power' : 'process';
+    const posts = Number(argv[i + 2] ?? NORMAL_POSTS);
+    ingestRun(durability, WARMUP_POSTS);
+    console.log(`${durability}: ${Math.round(ingestRun(durability, posts))} posts/s`);
+    return;
+  }
+  console.log(machine());
+  const results = await run();
+  console.log(table([{ title, results }]));
+  console.log(`peak RSS of this process: ${peakRssMb().toFixed(1)} MB`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

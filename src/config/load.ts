@@ -1,0 +1,659 @@
+/**
+ * Reads peerpost.yaml into a PeerpostConfig, or into every problem it has.
+ *
+ * Steps: parse with `yaml` (keeping node positions), turn the node tree into
+ * plain values while substituting ${ENV} in string scalars and remembering
+ * where each value came from, then validate: the core keys with the schemas
+ * below, each account block with its plugin's schema, each endpoint by hand.
+ * Every problem becomes a ConfigError pointing at the YAML node it is about;
+ * nothing here throws for bad input.
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import type { PluginLookup } from '../loader.js';
+import type { PluginDefinition } from '../plugin.js';
+import { duration } from './schema-helpers.js';
+import {
+  DIRECTIONS, SHAPES,
+  type AccountConfig, type BridgeConfig, type ConfigError, type Direction, type EndpointConfig, type PeerpostConfig, type Shape,
+} from './types.js';
+import { formatConfigError, formatPath, humanizeIssues, nearest, objectKeys, showValue, type Path, type PathSeg } from './format.js';
+
+export { formatConfigError };
+
+export interface LoadOptions {
+  lookup: PluginLookup;
+  /** For ${NAME} substitution; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** For resolving node.data (and a relative file name); default process.cwd(). */
+  cwd?: string;
+}
+
+export type LoadResult = { ok: true; config: PeerpostConfig } | { ok: false; errors: ConfigError[] };
+
+// ---------------------------------------------------------------------------
+// Core schemas (plugins bring the rest)
+
+const DURATION = 'a duration such as 500ms, 30s, 10m, 2h or 7d';
+const dur = (def: string) => duration(def).describe(DURATION);
+const int = (min: number, max: number, def: number) => z.number().int().min(min).max(max).default(def);
+/** A block that may be left out or written empty (`node:`): both mean all defaults. */
+const block = <T extends z.ZodRawShape>(shape: T) => z.preprocess((v) => v ?? {}, z.strictObject(shape));
+const list = <T extends z.ZodType>(el: T) => z.preprocess((v) => v ?? [], z.array(el));
+const text = (def: string) => z.preprocess((v) => v ?? def, z.string());
+
+const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const ACCOUNT_NAME = /^[a-z][a-z0-9-]*\.[A-Za-z0-9_-]+$/;
+const BRIDGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const PROTOCOL_NAME = /^[a-z][a-z0-9-]*$/;
+/** Targets that are IRC channels compare case-insensitively. */
+const CHANNEL = /^[#&!+]/;
+
+const hostnameSchema = z.string().superRefine((v, ctx) => {
+  if (v.length > 253 || !HOSTNAME.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `expected a hostname (letters, digits, dots and hyphens, e.g. lists.example.org), got ${JSON.stringify(v)}` });
+  }
+});
+
+const TOP_KEYS = ['node', 'delivery', 'plugins', 'accounts', 'bridges'] as const;
+const topKeysSchema = z.strictObject(Object.fromEntries(TOP_KEYS.map((k) => [k, z.unknown().optional()])));
+
+const nodeSchema = block({
+  hostname: hostnameSchema.optional(),
+  data: z.string().min(1).default('./data'),
+  maxHops: int(1, 100, 10),
+  durability: z.enum(['process', 'power']).default('process'),
+});
+
+const deliverySchema = block({
+  retry: block({ first: dur('2s'), max: dur('10m') }),
+  giveUpAfter: dur('3d'),
+  timeout: dur('1m'),
+  shutdownGrace: dur('10s'),
+});
+
+const pluginsSchema = z
+  .preprocess((v) => v ?? {}, z.record(z.string(), z.string().min(1)))
+  .describe('a mapping of protocol: module, e.g. gopher: ./gopher.js');
+const accountsSchema = z
+  .preprocess((v) => v ?? {}, z.record(z.string(), z.unknown()))
+  .describe('a mapping of accounts by protocol.instance, e.g. irc.libera: { host: irc.libera.chat }');
+const bridgesSchema = z
+  .preprocess((v) => v ?? {}, z.record(z.string(), z.unknown()))
+  .describe('a mapping of bridges by name, e.g. commons: { endpoints: [irc.libera/#commons] }');
+
+/**
+ * A regular expression as JS source; a leading "(?i)" makes it case-insensitive.
+ * Checked in the schema so a bad pattern is reported with the bridge's other problems.
+ */
+const pattern = (flags: string) =>
+  z.string().transform((src, ctx) => {
+    let body = src;
+    let f = flags;
+    if (body.startsWith('(?i)')) { body = body.slice(4); f += 'i'; }
+    if (body === '') {
+      ctx.addIssue({ code: 'custom', message: 'an empty pattern matches every line (expected a regular expression, e.g. "^!" or "(?i)spam")' });
+      return z.NEVER;
+    }
+    try {
+      return new RegExp(body, f);
+    } catch (err) {
+      const why = (err as Error).message.replace(/^.*: /, '');
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(src)} is not a valid regular expression: ${why}` });
+      return z.NEVER;
+    }
+  });
+
+/** A bridge block; `endpoints` is checked by hand (string or mapping items, plugin keys). */
+const bridgeSchema = z.strictObject({
+  description: text(''),
+  endpoints: z.unknown().optional(),
+  ignore: block({ nicks: list(z.string().min(1)), patterns: list(pattern('')) }),
+  replace: list(z.strictObject({ pattern: pattern('g'), with: text('') })),
+  digest: block({ quiet: dur('10m'), maxLines: int(1, 10000, 100), maxAge: dur('2h') }),
+});
+
+const ENDPOINT_KEYS = ['endpoint', 'direction', 'shape', 'prefix', 'announceLines'];
+const endpointSchema = z.strictObject({
+  endpoint: z.string(),
+  direction: z.enum(DIRECTIONS as [Direction, ...Direction[]]).default('inout'),
+  shape: z.enum(SHAPES as [Shape, ...Shape[]]).optional(),
+  prefix: z.string().min(1).default('!post'),
+  announceLines: int(1, 50, 4),
+});
+const ENDPOINT_DEFAULTS: { direction: Direction; shape?: Shape | undefined; prefix: string; announceLines: number } = { direction: 'inout', prefix: '!post', announceLines: 4 };
+
+/** Alias expansion can blow a small file up; stop walking past this many nodes. */
+const MAX_NODES = 100_000;
+
+// ---------------------------------------------------------------------------
+// Entry points
+
+export async function loadConfigFile(file: string, opts: LoadOptions): Promise<LoadResult> {
+  const abs = resolve(opts.cwd ?? process.cwd(), file);
+  let source: string;
+  try {
+    source = await readFile(abs, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'there is no such file'
+      : e.code === 'EACCES' ? 'permission denied'
+      : e.code === 'EISDIR' ? 'it is a directory, not a file'
+      : e.message;
+    return { ok: false, errors: [{ file, line: 0, col: 0, path: '', message: `cannot read the config file: ${why}` }] };
+  }
+  return parseConfig(source, file, opts);
+}
+
+export async function parseConfig(source: string, file: string, opts: LoadOptions): Promise<LoadResult> {
+  try {
+    return await new Run(source, file, opts).run();
+  } catch (err) {
+    // A bug here must still come out as an error the user can report, not a crash.
+    return { ok: false, errors: [{ file, line: 0, col: 0, path: '', message: `internal error while reading the config: ${(err as Error).stack ?? String(err)}` }] };
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+type YNode = { range?: [number, number, number] | null };
+interface Loc { node: unknown; key?: unknown }
+/** syntax: a YAML error; always: kept even after a syntax error; schema: may be a consequence of one. */
+type Kind = 'syntax' | 'always' | 'schema';
+/** offset: where the error points; end: where the node it is about ends. */
+interface Pending { offset: number | undefined; end?: number | undefined; kind: Kind; error: ConfigError }
+
+/** What the accounts pass tells the endpoints. */
+interface Accounts {
+  /** undefined when some account is invalid. */
+  configs: Record<string, AccountConfig> | undefined;
+  /** Every well-named account in the file, valid or not (an endpoint naming a broken one is not reported twice). */
+  declared: Set<string>;
+  pluginOf: Map<string, PluginDefinition>;
+}
+/** Endpoint keys already in some bridge (normalized) -> where. */
+type Claimed = Map<string, { bridge: string; line: number }>;
+
+const pk = (p: Path) => JSON.stringify(p);
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** One load: the source, its positions, and the problems found so far. */
+class Run {
+  private readonly lc = new LineCounter();
+  private doc!: Document;
+  private readonly pending: Pending[] = [];
+  /** Where the value at each path came from: its node and, in a mapping, its key node. */
+  private readonly locs = new Map<string, Loc>();
+  /** Paths whose value had ${...} substituted, with the text as written (to name it instead of showing a secret). */
+  private readonly fromEnv = new Map<string, string>();
+  /** Paths whose substitution failed; errors about their (broken) value would only be noise. */
+  private readonly poisoned = new Set<string>();
+  private visits = 0;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly cwd: string;
+
+  constructor(private readonly source: string, private readonly file: string, private readonly opts: LoadOptions) {
+    this.env = opts.env ?? process.env;
+    this.cwd = opts.cwd ?? process.cwd();
+  }
+
+  async run(): Promise<LoadResult> {
+    this.doc = parseDocument(this.source, { lineCounter: this.lc, prettyErrors: false, uniqueKeys: true });
+    for (const e of [...this.doc.errors, ...this.doc.warnings]) {
+      if (e.code === 'DUPLICATE_KEY') continue; // reported by toValue() with the key's name and path
+      const message = e.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document: remove the second "---" and what follows, or merge them' : e.message;
+      this.pending.push({ offset: e.pos[0], kind: e.code === 'TAG_RESOLVE_FAILED' ? 'always' : 'syntax', error: this.at(e.pos[0], '', message) });
+    }
+    this.locs.set(pk([]), { node: this.doc.contents });
+    const raw = this.toValue(this.doc.contents, []);
+    const config = await this.check(raw);
+    const errors = this.finish();
+    if (errors.length === 0 && !config) errors.push(this.at(undefined, '', 'the config was not accepted, yet no error was found: this is a bug in peerpost'));
+    return errors.length === 0 && config ? { ok: true, config: deepFreeze(config) } : { ok: false, errors };
+  }
+
+  // -------------------------------------------------------------------------
+  // Errors and positions
+
+  private at(offset: number | undefined, path: string, message: string, expected?: string): ConfigError {
+    const pos = offset === undefined ? { line: 0, col: 0 } : this.lc.linePos(offset);
+    return { file: this.file, line: pos.line, col: pos.col, path, message, ...(expected ? { expected } : {}) };
+  }
+
+  /** [start, end] of the node for `path` (or of its key), or of the nearest ancestor that has a position. */
+  private spanOf(path: Path, key = false): [number, number] | undefined {
+    for (let n = path.length; n >= 0; n--) {
+      const loc = this.locs.get(pk(path.slice(0, n)));
+      if (!loc) continue;
+      const k = (loc.key as YNode | undefined)?.range;
+      const v = loc.node as YNode | null | undefined;
+      if (key && n === path.length && k) return [k[0], k[1]];
+      // An empty value (`accounts:`) has a zero-width node at the end of the line: the key reads better.
+      const empty = isScalar(v) && v.value === null && v.range && v.range[0] === v.range[1];
+      if (v?.range && !(empty && k)) return [v.range[0], v.range[2]];
+      if (k) return [k[0], k[1]];
+    }
+    return undefined;
+  }
+
+  /** Record a problem about the value at `at` (or its key); `shown` is the path printed. */
+  private add(at: Path, message: string, o: { shown?: Path; key?: boolean; expected?: string | undefined; kind?: Kind } = {}): void {
+    const kind = o.kind ?? 'schema';
+    if (kind === 'schema') {
+      for (let n = at.length; n > 0; n--) if (this.poisoned.has(pk(at.slice(0, n)))) return;
+    }
+    const [offset, end] = this.spanOf(at, o.key) ?? [undefined, undefined];
+    this.pending.push({ offset, end, kind, error: this.at(offset, formatPath(o.shown ?? at), message, o.expected) });
+  }
+
+  /**
+   * All errors, sorted. A schema error about a node that reaches a YAML syntax
+   * error (a mapping "missing" a key the broken line held, a key misread after
+   * it) is likely its echo: those are dropped, and show up on the next run if real.
+   */
+  private finish(): ConfigError[] {
+    const syntax = this.pending.filter((p) => p.kind === 'syntax').map((p) => p.offset ?? 0);
+    const cut = syntax.length ? Math.min(...syntax) : Infinity;
+    return this.pending
+      .filter((p) => p.kind !== 'schema' || (p.end ?? p.offset ?? 0) < cut)
+      .map((p) => p.error)
+      .sort((a, b) => a.line - b.line || a.col - b.col);
+  }
+
+  /** "got ..." for a value, without showing what came from the environment (it may be a secret). */
+  private show(path: Path, v: unknown): string {
+    const src = this.fromEnv.get(pk(path));
+    if (src === undefined) return showValue(v);
+    const kind = typeof v === 'string' ? 'text' : typeof v === 'number' ? 'a number' : showValue(v);
+    return `${kind} (from ${JSON.stringify(src)})`;
+  }
+
+  /** Validate with a zod schema, reporting its issues at their nodes under `base`. */
+  private async validate<T>(schema: z.ZodType<T>, value: unknown, base: Path, extraRootKeys?: readonly string[]): Promise<T | undefined> {
+    let r: z.ZodSafeParseResult<T>;
+    try {
+      r = await schema.safeParseAsync(value);
+    } catch (err) {
+      this.add(base, `could not be checked: ${(err as Error).message}`);
+      return undefined;
+    }
+    if (r.success) return r.data;
+    const problems = humanizeIssues(r.error.issues as never, {
+      schema, value, ...(extraRootKeys ? { extraRootKeys } : {}), show: (p, v) => this.show([...base, ...p], v),
+    });
+    for (const p of problems) this.add([...base, ...p.at], p.message, { shown: [...base, ...p.path], key: !!p.key, expected: p.expected });
+    return undefined;
+  }
+
+  /**
+   * Validate with a plugin's schema. Unknown keys are errors everywhere, even
+   * where a plugin used z.object() (which drops them silently) instead of
+   * z.strictObject(): keys it would drop are reported here.
+   */
+  private async validatePlugin<T>(schema: z.ZodType<T>, value: unknown, base: Path, extraRootKeys?: readonly string[]) {
+    const def = (schema as { _zod?: { def?: { type?: string; catchall?: unknown } } })._zod?.def;
+    const known = objectKeys(schema);
+    if (def?.type === 'object' && def.catchall === undefined && known && isObj(value)) {
+      for (const k of Object.keys(value).filter((k) => !known.includes(k))) {
+        const near = nearest(k, [...known, ...(extraRootKeys ?? [])]);
+        this.add([...base, k], `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`, {
+          shown: base, key: true, ...(near ? {} : { expected: known.length ? `one of ${known.join(', ')}` : 'no keys here' }),
+        });
+      }
+    }
+    return this.validate(schema, value, base, extraRootKeys);
+  }
+
+  // -------------------------------------------------------------------------
+  // YAML nodes to values
+
+  private toValue(node: unknown, path: PathSeg[], aliasDepth = 0): unknown {
+    if (++this.visits > MAX_NODES) {
+      if (this.visits === MAX_NODES + 1) this.add(path, `the file expands to more than ${MAX_NODES} values (aliases?)`, { kind: 'always' });
+      return null;
+    }
+    if (node === null || node === undefined) return null;
+    if (isAlias(node)) {
+      const target = aliasDepth < 50 ? node.resolve(this.doc) : undefined;
+      return target ? this.toValue(target, path, aliasDepth + 1) : null;
+    }
+    if (isScalar(node)) {
+      return typeof node.value === 'string' ? this.substitute(node.value, node.type === 'PLAIN', path) : node.value;
+    }
+    if (isMap(node)) {
+      const out: Record<string, unknown> = {};
+      const seen = new Map<string, unknown>();
+      for (const pair of node.items) {
+        const keyNode = pair.key as YNode | null;
+        if (!isScalar(pair.key) || pair.key.value === null || typeof pair.key.value === 'object') {
+          this.locs.set(pk([...path, '?']), { node: null, key: keyNode });
+          this.add([...path, '?'], 'a key must be plain text, like name:', { key: true, kind: 'always', shown: path });
+          continue;
+        }
+        const k = String(pair.key.value);
+        const first = seen.get(k) as YNode | undefined;
+        if (first) {
+          const line = first.range ? this.lc.linePos(first.range[0]).line : 0;
+          const off = keyNode?.range?.[0];
+          this.pending.push({ offset: off, kind: 'always', error: this.at(off, formatPath(path), `duplicate key "${k}" (first at line ${line}): remove one, or merge them`) });
+          continue;
+        }
+        seen.set(k, keyNode);
+        const p = [...path, k];
+        this.locs.set(pk(p), { node: pair.value, key: pair.key });
+        // defineProperty: a key named __proto__ stays a plain key
+        Object.defineProperty(out, k, { value: this.toValue(pair.value, p, aliasDepth), enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    }
+    if (isSeq(node)) {
+      return node.items.map((item, i) => {
+        this.locs.set(pk([...path, i]), { node: item });
+        return this.toValue(item, [...path, i], aliasDepth);
+      });
+    }
+    return null;
+  }
+
+  /**
+   * ${NAME}, ${NAME:-default} (when unset or empty), $${ for a literal ${.
+   * A plain (unquoted) scalar is then read as YAML would read the result, so
+   * `port: ${PORT}` is a number; quote it to keep text.
+   */
+  private substitute(s: string, plain: boolean, path: Path): unknown {
+    if (!s.includes('${')) return s;
+    let used = false;
+    const out = s.replace(/\$\$\{|\$\{([^}]*)\}|\$\{/g, (m, inner: string | undefined) => {
+      if (m === '$${') return '${';
+      used = true;
+      const ref = inner === undefined ? undefined : /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(inner);
+      if (!ref) {
+        this.poisoned.add(pk(path));
+        this.add(path, `${JSON.stringify(m === '${' ? s : m)} is not a valid substitution`, {
+          kind: 'always', expected: '${NAME} or ${NAME:-default}; write $${ for a literal ${',
+        });
+        return '';
+      }
+      const [, name, def] = ref;
+      const v = this.env[name!];
+      if (def !== undefined && (v === undefined || v === '')) return def;
+      if (v === undefined) {
+        this.poisoned.add(pk(path));
+        this.add(path, `environment variable ${name} is not set (used in ${formatPath(path)})`, { kind: 'always', shown: [] });
+        return '';
+      }
+      return v;
+    });
+    if (!used) return out;
+    this.fromEnv.set(pk(path), s);
+    if (plain && out.trim() !== '') {
+      const d = parseDocument(out);
+      const v = isScalar(d.contents) ? d.contents.value : undefined;
+      if (d.errors.length === 0 && (typeof v === 'number' || typeof v === 'boolean' || v === null)) return v;
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------------------
+  // Validation
+
+  private async check(raw: unknown): Promise<PeerpostConfig | undefined> {
+    const top = raw ?? {}; // an empty file (or only comments) is all defaults
+    if (!isObj(top)) {
+      this.add([], `the file must be a mapping of keys (${TOP_KEYS.join(', ')}), got ${showValue(top)}`);
+      return undefined;
+    }
+    await this.validate(topKeysSchema, top, []);
+    const node = await this.validate(nodeSchema, top.node, ['node']);
+    const delivery = await this.validate(deliverySchema, top.delivery, ['delivery']);
+    const plugins = await this.plugins(top.plugins);
+    const accounts = await this.accounts(top.accounts, plugins);
+    const bridges = await this.bridges(top.bridges, accounts);
+
+    if (delivery) {
+      const d = delivery;
+      if (d.retry.first <= 0) this.add(['delivery', 'retry', 'first'], 'must be longer than 0');
+      if (d.timeout <= 0) this.add(['delivery', 'timeout'], 'must be longer than 0');
+      if (d.retry.max < d.retry.first) this.add(['delivery', 'retry', 'max'], 'must not be shorter than delivery.retry.first');
+    }
+    if (!node || !delivery || !plugins || !accounts?.configs || !bridges) return undefined;
+    return {
+      file: resolve(this.cwd, this.file),
+      node: { hostname: node.hostname ?? osHostname(), data: resolve(this.cwd, node.data), maxHops: node.maxHops, durability: node.durability },
+      delivery: {
+        retryFirstMs: delivery.retry.first, retryMaxMs: delivery.retry.max, giveUpAfterMs: delivery.giveUpAfter,
+        timeoutMs: delivery.timeout, shutdownGraceMs: delivery.shutdownGrace,
+      },
+      plugins,
+      accounts: accounts.configs,
+      bridges,
+    };
+  }
+
+  /** protocol -> module; paths are resolved against the config file's directory. */
+  private async plugins(raw: unknown): Promise<Record<string, string> | undefined> {
+    const map = await this.validate(pluginsSchema, raw, ['plugins']);
+    if (!map) return undefined;
+    const base = dirname(resolve(this.cwd, this.file));
+    const out: Record<string, string> = {};
+    for (const [protocol, spec] of Object.entries(map)) {
+      if (!PROTOCOL_NAME.test(protocol)) {
+        this.add(['plugins', protocol], `"${protocol}" is not a protocol name`, { key: true, expected: 'lowercase letters, digits and hyphens, starting with a letter' });
+      }
+      out[protocol] = spec.startsWith('.') || isAbsolute(spec) ? resolve(base, spec) : spec;
+    }
+    return out;
+  }
+
+  private async accounts(raw: unknown, modules: Record<string, string> | undefined): Promise<Accounts | undefined> {
+    const map = await this.validate(accountsSchema, raw, ['accounts']);
+    if (!map) return undefined;
+    const configs: Record<string, AccountConfig> = {};
+    const declared = new Set(Object.keys(map).filter((n) => ACCOUNT_NAME.test(n)));
+    const pluginOf = new Map<string, PluginDefinition>();
+    const lookups = new Map<string, Promise<PluginDefinition | string>>();
+    let ok = true;
+    for (const [name, blk] of Object.entries(map)) {
+      const path = ['accounts', name];
+      if (!ACCOUNT_NAME.test(name)) {
+        this.add(path, `account name "${name}" is not protocol.instance`, { key: true, expected: 'e.g. irc.libera or nntp.local: a lowercase protocol, a dot, then letters, digits, "_" or "-"' });
+        ok = false;
+        continue;
+      }
+      const protocol = name.slice(0, name.indexOf('.'));
+      if (!lookups.has(protocol)) lookups.set(protocol, this.lookup(protocol, modules?.[protocol]));
+      const plugin = await lookups.get(protocol)!;
+      if (typeof plugin === 'string') {
+        this.add(path, plugin, { key: true });
+        ok = false;
+        continue;
+      }
+      pluginOf.set(name, plugin);
+      const settings = await this.validatePlugin(plugin.account, blk ?? {}, path);
+      if (settings === undefined) { ok = false; continue; }
+      configs[name] = { name, protocol, instance: name.slice(protocol.length + 1), settings: deepFreeze(settings as Record<string, unknown>) };
+    }
+    return { configs: ok ? configs : undefined, declared, pluginOf };
+  }
+
+  private async lookup(protocol: string, module: string | undefined): Promise<PluginDefinition | string> {
+    try {
+      return await this.opts.lookup(protocol, module);
+    } catch (err) {
+      return `the plugin for "${protocol}" could not be loaded: ${(err as Error).message}`;
+    }
+  }
+
+  private async bridges(raw: unknown, accounts: Accounts | undefined): Promise<Record<string, BridgeConfig> | undefined> {
+    const map = await this.validate(bridgesSchema, raw, ['bridges']);
+    if (!map) return undefined;
+    const out: Record<string, BridgeConfig> = {};
+    const claimed: Claimed = new Map();
+    let ok = true;
+    for (const [name, blk] of Object.entries(map)) {
+      const path = ['bridges', name];
+      if (!BRIDGE_NAME.test(name)) {
+        this.add(path, `bridge name "${name}" may hold only letters, digits, ".", "_" and "-", and must start with a letter or digit`, { key: true });
+        ok = false;
+      }
+      if (blk !== null && !isObj(blk)) {
+        this.add(path, `expected a mapping with endpoints:, got ${showValue(blk)}`);
+        ok = false;
+        continue;
+      }
+      const b = blk ?? {};
+      const core = await this.validate(bridgeSchema, b, path);
+      const endpoints = await this.endpoints(name, b.endpoints, accounts, claimed);
+      if (!core || !endpoints) { ok = false; continue; }
+      out[name] = {
+        name, description: core.description, endpoints,
+        ignore: { nicks: core.ignore.nicks.map((n) => n.toLowerCase()), patterns: core.ignore.patterns },
+        replace: core.replace,
+        digest: { quietMs: core.digest.quiet, maxLines: core.digest.maxLines, maxAgeMs: core.digest.maxAge },
+      };
+    }
+    return ok ? out : undefined;
+  }
+
+  private async endpoints(bridge: string, raw: unknown, accounts: Accounts | undefined, claimed: Claimed): Promise<EndpointConfig[] | undefined> {
+    const path = ['bridges', bridge, 'endpoints'];
+    const example = 'a list of account/target, e.g. - irc.libera/#commons';
+    if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) {
+      this.add(raw === undefined ? path.slice(0, -1) : path, `bridge "${bridge}" has no endpoints`, { expected: `endpoints: ${example}` });
+      return undefined;
+    }
+    if (!Array.isArray(raw)) {
+      this.add(path, `expected ${example}, got ${showValue(raw)}`);
+      return undefined;
+    }
+    const out: EndpointConfig[] = [];
+    let ok = true;
+    for (let i = 0; i < raw.length; i++) {
+      const ep = await this.endpoint(bridge, raw[i], [...path, i], accounts, claimed);
+      if (ep) out.push(ep);
+      else ok = false;
+    }
+    return ok ? out : undefined;
+  }
+
+  private async endpoint(bridge: string, item: unknown, path: PathSeg[], accounts: Accounts | undefined, claimed: Claimed): Promise<EndpointConfig | undefined> {
+    // The two forms: "account/target", or a mapping with endpoint: and more keys.
+    let spec: unknown;
+    let specPath: PathSeg[];
+    let core: typeof ENDPOINT_DEFAULTS | undefined = ENDPOINT_DEFAULTS;
+    let extra: Record<string, unknown> = {};
+    if (typeof item === 'string') {
+      spec = item;
+      specPath = path;
+    } else if (isObj(item)) {
+      spec = item.endpoint;
+      specPath = [...path, 'endpoint'];
+      const corePart = Object.fromEntries(Object.entries(item).filter(([k]) => ENDPOINT_KEYS.includes(k)));
+      extra = Object.fromEntries(Object.entries(item).filter(([k]) => !ENDPOINT_KEYS.includes(k)));
+      core = await this.validate(endpointSchema, corePart, path);
+    } else {
+      this.add(path, `expected "account/target" or a mapping with endpoint: account/target, got ${showValue(item)}`);
+      return undefined;
+    }
+    if (typeof spec !== 'string') return undefined; // reported by the schema above
+
+    const target = this.splitEndpoint(spec, specPath, accounts);
+    if (!target) return undefined;
+    const { account, protocol, plugin } = target;
+
+    // Keys beyond the core ones belong to the plugin's endpoint schema.
+    let options: Record<string, unknown> | undefined = {};
+    if (plugin?.endpoint) {
+      options = await this.validatePlugin(plugin.endpoint, extra, path, ENDPOINT_KEYS);
+    } else if (plugin) {
+      for (const k of Object.keys(extra)) {
+        const near = nearest(k, ENDPOINT_KEYS);
+        this.add([...path, k], `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`, {
+          shown: path, key: true, ...(near ? {} : { expected: `one of ${ENDPOINT_KEYS.join(', ')}; the ${protocol} plugin takes no endpoint keys of its own` }),
+        });
+        options = undefined;
+      }
+    }
+
+    // One endpoint, one bridge: a second claim would leak posts across bridges (or double them).
+    const key = `${account}/${target.target}`;
+    const norm = `${account}/${CHANNEL.test(target.target) ? target.target.toLowerCase() : target.target}`;
+    const first = claimed.get(norm);
+    const offset = this.spanOf(specPath)?.[0];
+    const line = offset === undefined ? 0 : this.lc.linePos(offset).line;
+    if (first) {
+      this.add(specPath, first.bridge === bridge
+        ? `endpoint "${key}" is listed twice in this bridge (first at line ${first.line})`
+        : `endpoint "${key}" is already in bridge "${first.bridge}" (line ${first.line}): an endpoint can be in one bridge only, or posts would leak across bridges`);
+      return undefined;
+    }
+    claimed.set(norm, { bridge, line });
+    if (!core || !options || !plugin) return undefined;
+    return {
+      key, account, protocol, target: target.target, bridge,
+      direction: core.direction, ...(core.shape ? { shape: core.shape } : {}),
+      prefix: core.prefix, announceLines: core.announceLines, options: deepFreeze(options),
+    };
+  }
+
+  /** "account/target" split at the first "/", checked against the accounts and the plugin. */
+  private splitEndpoint(spec: string, path: Path, accounts: Accounts | undefined) {
+    const slash = spec.indexOf('/');
+    const account = slash < 0 ? spec : spec.slice(0, slash);
+    const target = slash < 0 ? '' : spec.slice(slash + 1);
+    const plugin = accounts?.pluginOf.get(account);
+    if (account === '') {
+      this.add(path, `endpoint "${spec}" has no account: write account/target, e.g. irc.libera/#commons`);
+      return undefined;
+    }
+    if (target === '') {
+      const eg = plugin ? `${account}/${plugin.style === 'chat' ? '#commons' : 'commons'}` : 'irc.libera/#commons';
+      let msg = `endpoint "${spec}" has no target: write account/target, e.g. ${eg}`;
+      // THE COMMENT TRAP: `- irc.libera #commons` is "irc.libera" and a YAML comment.
+      const comment = this.trailingComment(path);
+      if (comment) msg += ` (" #${comment}" after a space was read as a YAML comment: write ${account}/#${comment})`;
+      this.add(path, msg);
+      return undefined;
+    }
+    if (accounts && !accounts.declared.has(account)) {
+      const names = [...accounts.declared];
+      this.add(path, `endpoint "${spec}": no account "${account}" (${names.length ? `accounts: ${names.join(', ')}` : 'no accounts are configured'})`);
+      return undefined;
+    }
+    let problem: string | undefined;
+    try {
+      problem = plugin?.validateTarget?.(target);
+    } catch (err) {
+      problem = `the ${plugin?.protocol} plugin could not check the target: ${(err as Error).message}`;
+    }
+    if (problem) {
+      this.add(path, `endpoint "${spec}": ${problem}`);
+      return undefined;
+    }
+    return { account, protocol: account.slice(0, account.indexOf('.')), target, plugin };
+  }
+
+  /** The first word of a comment right after the scalar at `path` on the same line. */
+  private trailingComment(path: Path): string | undefined {
+    const node = this.locs.get(pk(path))?.node;
+    if (!isScalar(node) || !node.range) return undefined;
+    const end = node.range[1];
+    const eol = this.source.indexOf('\n', end);
+    const rest = this.source.slice(end, eol < 0 ? undefined : eol);
+    const m = /^[ \t]+#(\S+)/.exec(rest);
+    return m?.[1];
+  }
+}
+
+/** Freeze plain objects and arrays, deeply. RegExps stay unfrozen: exec() writes lastIndex. */
+function deepFreeze<T>(v: T): T {
+  if (v === null || typeof v !== 'object' || Object.isFrozen(v)) return v;
+  const proto = Object.getPrototypeOf(v);
+  if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) return v;
+  Object.freeze(v);
+  for (const x of Object.values(v)) deepFreeze(x);
+  return v;
+}

@@ -1,0 +1,58 @@
+/**
+ * Fake plugin definitions for unit tests of the config loader: schemas and
+ * target rules only; start() is never called.
+ *
+ *   irc    (chat)    account { host, port = 6667, nick, password?, tls = false },
+ *                    endpoint keys { nickFormat? }, targets must start with "#"
+ *   nntp   (article) account { listen = 127.0.0.1:1119, path? }, no endpoint keys
+ *   finger (plan)    account {} (a block may be empty)
+ */
+import { definePlugin, z, delivered, listenAddress, type PluginDefinition } from '../../src/plugin.js';
+import type { PluginLookup } from '../../src/loader.js';
+
+const noop = () => ({ deliver: async () => delivered() });
+
+export const ircPlugin = definePlugin({
+  protocol: 'irc',
+  style: 'chat',
+  account: z.strictObject({
+    host: z.string(),
+    port: z.number().int().min(1).max(65535).default(6667),
+    nick: z.string(),
+    password: z.string().optional(),
+    tls: z.boolean().default(false),
+  }),
+  endpoint: z.strictObject({ nickFormat: z.string().optional() }),
+  validateTarget: (t) => (t.startsWith('#') ? undefined : `an IRC target is a channel starting with "#", e.g. #${t}`),
+  start: noop,
+});
+
+export const nntpPlugin = definePlugin({
+  protocol: 'nntp',
+  style: 'article',
+  account: z.strictObject({ listen: listenAddress('127.0.0.1:1119'), path: z.string().optional() }),
+  start: noop,
+});
+
+export const fingerPlugin = definePlugin({
+  protocol: 'finger',
+  style: 'plan',
+  account: z.strictObject({}),
+  start: noop,
+});
+
+const FAKES: Record<string, PluginDefinition> = { irc: ircPlugin, nntp: nntpPlugin, finger: fingerPlugin };
+
+/** A lookup over the fakes that records how it was called. */
+export function fakeLookup(): { lookup: PluginLookup; calls: { protocol: string; module?: string | undefined }[] } {
+  const calls: { protocol: string; module?: string | undefined }[] = [];
+  const lookup: PluginLookup = async (protocol, module) => {
+    calls.push({ protocol, module });
+    if (module !== undefined) {
+      // A custom module "provides" any protocol, with the nntp schema.
+      return { ...nntpPlugin, protocol };
+    }
+    return FAKES[protocol] ?? `no plugin for protocol "${protocol}" (shipped: ${Object.keys(FAKES).join(', ')}; name a module for it under plugins:)`;
+  };
+  return { lookup, calls };
+}
