@@ -11,7 +11,7 @@ import type { AccountHandle, AccountState, EndpointView, PluginContext, PluginDe
 import type { Store } from './store.js';
 import type { Router } from './router.js';
 import type { IncomingPost } from './post.js';
-import type { IngestVerdict } from './plugin.js';
+import type { IngestVerdict, DaemonStatus } from './plugin.js';
 import { withTimeout } from './util.js';
 
 export const VERSION = '0.1.0';
@@ -24,6 +24,8 @@ export interface AccountDeps {
   wake: (endpoints: string[]) => void;
   hostname: string;
   log: Logger;
+  status: () => DaemonStatus;
+  secret: (purpose: string) => Buffer;
 }
 
 export class AccountError extends Error {}
@@ -113,6 +115,8 @@ export class AccountRuntime {
       resume: (target) => this.deps.wake(this.endpoints().filter((e) => target === undefined || e.target === target).map((e) => e.key)),
       onClose: (fn) => { this.closers.push(fn); },
       listen: (server, at) => this.listen(server, at),
+      status: () => this.deps.status(),
+      secret: (purpose) => this.deps.secret(purpose),
     };
   }
 

@@ -15,10 +15,9 @@ import { ask, type ControlRequest } from './control.js';
 import { Store, type OutboxRow } from './store.js';
 import { Router } from './router.js';
 import { Core } from './core.js';
-import { Outbox } from './outbox.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
-import type { IngestVerdict } from './plugin.js';
+import type { IngestVerdict, DaemonStatus } from './plugin.js';
 import { shapeFor } from './router.js';
 
 const HELP: Record<string, string> = {
@@ -201,9 +200,7 @@ async function cmdPost(args: string[]): Promise<number> {
   try {
     const router = new Router(config, stylesOf(config, await pluginsFor(config)));
     const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
-    const outbox = new Outbox(store, config.delivery, () => ({ ready: false, reason: 'offline' }), log);
-    const core = new Core(store, router, config, outbox, log);
-    (outbox as { kick: (e: string) => void }).kick = () => undefined;
+    const core = new Core(store, router, config, { kick: () => undefined }, log);
     const from = values.from ?? process.env.USER ?? 'peerpost';
     const v = core.inject(values.bridge, { target: from, author: { name: from, via: 'cli' }, body, ...(values.subject ? { subject: values.subject } : {}) });
     return explainVerdict(v, values.bridge, true);
@@ -279,7 +276,7 @@ async function cmdOutbox(args: string[]): Promise<number> {
   return EXIT.OK;
 }
 
-type Status = ReturnType<Daemon['status']>;
+type Status = DaemonStatus;
 
 async function cmdStatus(args: string[]): Promise<number> {
   const { values } = parse(args, { json: { type: 'boolean' } });

@@ -41,7 +41,8 @@ export class Core {
     private readonly store: Store,
     private router: Router,
     private config: PeerpostConfig,
-    private readonly outbox: Outbox,
+    /** Told when an endpoint has new rows (the outbox; a no-op when nothing delivers, as in `peerpost post` offline). */
+    private readonly outbox: Pick<Outbox, 'kick'>,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}

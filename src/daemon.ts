@@ -3,11 +3,12 @@
  * reload on SIGHUP; stop in order on SIGTERM/SIGINT.
  */
 import type { Server } from 'node:net';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
 import { lookupPlugin, type PluginLookup } from './loader.js';
-import type { PluginDefinition } from './plugin.js';
+import type { PluginDefinition, DaemonStatus } from './plugin.js';
 import { Store, StoreError } from './store.js';
 import { Router } from './router.js';
 import { Outbox, type Resolution } from './outbox.js';
@@ -48,6 +49,7 @@ export class Daemon {
   private core!: Core;
   private control?: Server;
   private defs = new Map<string, PluginDefinition>();
+  private nodeSecret: Buffer = Buffer.alloc(0);
   /** In start order. */
   private accounts = new Map<string, AccountRuntime>();
   private readonly startedAt = Date.now();
@@ -86,6 +88,7 @@ export class Daemon {
       this.store.close();
       return EXIT.FAILED;
     }
+    this.nodeSecret = this.loadSecret();
     this.defs = await pluginsFor(this.config, this.lookup);
     this.router = new Router(this.config, stylesOf(this.config, this.defs));
     this.outbox = new Outbox(this.store, this.config.delivery, (e) => this.resolveEndpoint(e), this.log.child({ part: 'outbox' }));
@@ -123,6 +126,8 @@ export class Daemon {
       wake: (endpoints) => this.outbox.wake(endpoints),
       hostname: this.config.node.hostname,
       log: this.log,
+      status: () => this.status(),
+      secret: (purpose) => createHmac('sha256', this.nodeSecret).update(purpose).digest(),
     });
     this.accounts.set(name, rt);
     return rt;
@@ -285,7 +290,17 @@ export class Daemon {
     }
   }
 
-  status() {
+  /** This node's signing secret: made once, kept in the store. */
+  private loadSecret(): Buffer {
+    let s = this.store.kvGet<string>('core', 'secret');
+    if (!s) {
+      s = randomBytes(32).toString('base64');
+      this.store.kvSet('core', 'secret', s);
+    }
+    return Buffer.from(s, 'base64');
+  }
+
+  status(): DaemonStatus {
     const stats = this.store.outboxStats();
     return {
       pid: process.pid,

@@ -118,6 +118,50 @@ export interface PostReader {
   count(bridge: string): number;
 }
 
+export interface IngestCounts {
+  accepted: number;
+  duplicate: number;
+  ignored: number;
+  rejected: number;
+  tempfail: number;
+}
+
+export interface AccountStatus {
+  name: string;
+  protocol: string;
+  state: AccountState;
+  /** ms since the epoch when the state began. */
+  since: number;
+  detail: string | null;
+  lastError: { message: string; at: number } | null;
+  endpoints: string[];
+  delivered: number;
+  ingested: IngestCounts | null;
+}
+
+export interface EndpointQueueStatus {
+  endpoint: string;
+  pending: number;
+  dead: number;
+  /** created_at (ms) of the oldest pending row. */
+  oldest: number | null;
+  /** Why deliveries to it wait, and since when. */
+  waiting: { reason: string; since: number } | null;
+}
+
+/** What `peerpost status` shows; also given to plugins (the web's health page). */
+export interface DaemonStatus {
+  pid: number;
+  version: string;
+  uptimeMs: number;
+  config: string;
+  data: string;
+  accounts: AccountStatus[];
+  outbox: EndpointQueueStatus[];
+  /** Lines waiting in each bridge's open conversation. */
+  digests: Record<string, number>;
+}
+
 export interface PluginContext<C = Record<string, unknown>> {
   /** "irc.libera" */
   account: string;
@@ -146,6 +190,14 @@ export interface PluginContext<C = Record<string, unknown>> {
    * the port is already in use". Closes the server at stop.
    */
   listen(server: Server, at: import('./config/schema-helpers.js').ListenAddress): Promise<AddressInfo>;
+  /** The whole daemon's state: every account, the outbox, open digests. */
+  status(): DaemonStatus;
+  /**
+   * A 32-byte key for signing tokens, derived from this node's secret (made at
+   * first start, kept in the store). The same purpose gives the same key in every
+   * plugin, so one plugin can verify what another signed (an unsubscribe link).
+   */
+  secret(purpose: string): Buffer;
 }
 
 export interface AccountHandle {

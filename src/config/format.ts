@@ -77,6 +77,30 @@ export function showValue(v: unknown): string {
 }
 
 // ---------------------------------------------------------------------------
+// THE COMMENT TRAP: in YAML, " #" starts a comment, so `- irc.libera #commons`
+// is the endpoint "irc.libera" followed by the comment "commons".
+
+/** The first word of a comment after `end` (the end of a scalar) on the same line. */
+export function trailingComment(source: string, end: number): string | undefined {
+  const eol = source.indexOf('\n', end);
+  return /^[ \t]+#(\S+)/.exec(source.slice(end, eol < 0 ? undefined : eol))?.[1];
+}
+
+/**
+ * The trap inside [...] or {...}: in `[irc.libera #commons]` the comment also
+ * swallows the closing bracket, and yaml reports an unclosed collection at a
+ * later line. Looks back from that line for the one that did it; '' if none.
+ */
+export function flowCommentHint(source: string, lineStarts: readonly number[], errLine: number): string {
+  for (let l = errLine; l >= 1 && l > errLine - 20; l--) {
+    const text = source.slice(lineStarts[l - 1], lineStarts[l]);
+    const m = /[[{].*?([^\s[{,]+)[ \t]+#([^\s\]},]+)/.exec(text);
+    if (m) return ` (line ${l}: " #${m[2]}" after a space was read as a YAML comment, with the rest of the line: write ${m[1]!.replace(/\/$/, '')}/#${m[2]})`;
+  }
+  return '';
+}
+
+// ---------------------------------------------------------------------------
 // zod v4 introspection
 
 /** The parts of a zod schema this module reads. */

@@ -20,7 +20,9 @@ import {
   DIRECTIONS, SHAPES,
   type AccountConfig, type BridgeConfig, type ConfigError, type Direction, type EndpointConfig, type PeerpostConfig, type Shape,
 } from './types.js';
-import { formatConfigError, formatPath, humanizeIssues, nearest, objectKeys, showValue, type Path, type PathSeg } from './format.js';
+import {
+  flowCommentHint, formatConfigError, formatPath, humanizeIssues, nearest, objectKeys, showValue, trailingComment, type Path, type PathSeg,
+} from './format.js';
 
 export { formatConfigError };
 
@@ -202,9 +204,13 @@ class Run {
 
   async run(): Promise<LoadResult> {
     this.doc = parseDocument(this.source, { lineCounter: this.lc, prettyErrors: false, uniqueKeys: true });
+    const at = new Set<number>();
     for (const e of [...this.doc.errors, ...this.doc.warnings]) {
       if (e.code === 'DUPLICATE_KEY') continue; // reported by toValue() with the key's name and path
-      const message = e.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document: remove the second "---" and what follows, or merge them' : e.message;
+      if (at.has(e.pos[0])) continue; // an unclosed bracket is reported once per enclosing collection
+      at.add(e.pos[0]);
+      let message = e.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document: remove the second "---" and what follows, or merge them' : e.message;
+      if (/^Flow (map|sequence)/.test(e.message)) message += flowCommentHint(this.source, this.lc.lineStarts, this.lc.linePos(e.pos[0]).line);
       this.pending.push({ offset: e.pos[0], kind: e.code === 'TAG_RESOLVE_FAILED' ? 'always' : 'syntax', error: this.at(e.pos[0], '', message) });
     }
     this.locs.set(pk([]), { node: this.doc.contents });
@@ -297,14 +303,18 @@ class Run {
     const def = (schema as { _zod?: { def?: { type?: string; catchall?: unknown } } })._zod?.def;
     const known = objectKeys(schema);
     if (def?.type === 'object' && def.catchall === undefined && known && isObj(value)) {
-      for (const k of Object.keys(value).filter((k) => !known.includes(k))) {
-        const near = nearest(k, [...known, ...(extraRootKeys ?? [])]);
-        this.add([...base, k], `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`, {
-          shown: base, key: true, ...(near ? {} : { expected: known.length ? `one of ${known.join(', ')}` : 'no keys here' }),
-        });
-      }
+      const unknown = Object.keys(value).filter((k) => !known.includes(k));
+      this.unknownKeys(unknown, base, [...known, ...(extraRootKeys ?? [])], known.length ? `one of ${known.join(', ')}` : 'no keys here');
     }
     return this.validate(schema, value, base, extraRootKeys);
+  }
+
+  /** `unknown key "x" (did you mean "y"?)` at each key, else what is allowed. */
+  private unknownKeys(keys: readonly string[], base: Path, known: readonly string[], expected: string): void {
+    for (const k of keys) {
+      const near = nearest(k, known);
+      this.add([...base, k], `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`, { shown: base, key: true, ...(near ? {} : { expected }) });
+    }
   }
 
   // -------------------------------------------------------------------------
@@ -321,7 +331,14 @@ class Run {
       return target ? this.toValue(target, path, aliasDepth + 1) : null;
     }
     if (isScalar(node)) {
-      return typeof node.value === 'string' ? this.substitute(node.value, node.type === 'PLAIN', path) : node.value;
+      const v = node.value;
+      if (typeof v === 'string') return this.substitute(v, node.type === 'PLAIN', path);
+      if (v !== null && typeof v === 'object') { // !!binary and the like
+        const tag = (node.tag ?? 'tagged').replace('tag:yaml.org,2002:', '!!');
+        this.add(path, `a ${tag} value has no use in a peerpost config`, { kind: 'always' });
+        return null;
+      }
+      return v;
     }
     if (isMap(node)) {
       const out: Record<string, unknown> = {};
@@ -568,14 +585,9 @@ class Run {
     let options: Record<string, unknown> | undefined = {};
     if (plugin?.endpoint) {
       options = await this.validatePlugin(plugin.endpoint, extra, path, ENDPOINT_KEYS);
-    } else if (plugin) {
-      for (const k of Object.keys(extra)) {
-        const near = nearest(k, ENDPOINT_KEYS);
-        this.add([...path, k], `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`, {
-          shown: path, key: true, ...(near ? {} : { expected: `one of ${ENDPOINT_KEYS.join(', ')}; the ${protocol} plugin takes no endpoint keys of its own` }),
-        });
-        options = undefined;
-      }
+    } else if (plugin && Object.keys(extra).length) {
+      this.unknownKeys(Object.keys(extra), path, ENDPOINT_KEYS, `one of ${ENDPOINT_KEYS.join(', ')}; the ${protocol} plugin takes no endpoint keys of its own`);
+      options = undefined;
     }
 
     // One endpoint, one bridge: a second claim would leak posts across bridges (or double them).
@@ -613,7 +625,8 @@ class Run {
       const eg = plugin ? `${account}/${plugin.style === 'chat' ? '#commons' : 'commons'}` : 'irc.libera/#commons';
       let msg = `endpoint "${spec}" has no target: write account/target, e.g. ${eg}`;
       // THE COMMENT TRAP: `- irc.libera #commons` is "irc.libera" and a YAML comment.
-      const comment = this.trailingComment(path);
+      const node = this.locs.get(pk(path))?.node;
+      const comment = isScalar(node) && node.range ? trailingComment(this.source, node.range[1]) : undefined;
       if (comment) msg += ` (" #${comment}" after a space was read as a YAML comment: write ${account}/#${comment})`;
       this.add(path, msg);
       return undefined;
@@ -636,16 +649,6 @@ class Run {
     return { account, protocol: account.slice(0, account.indexOf('.')), target, plugin };
   }
 
-  /** The first word of a comment right after the scalar at `path` on the same line. */
-  private trailingComment(path: Path): string | undefined {
-    const node = this.locs.get(pk(path))?.node;
-    if (!isScalar(node) || !node.range) return undefined;
-    const end = node.range[1];
-    const eol = this.source.indexOf('\n', end);
-    const rest = this.source.slice(end, eol < 0 ? undefined : eol);
-    const m = /^[ \t]+#(\S+)/.exec(rest);
-    return m?.[1];
-  }
 }
 
 /** Freeze plain objects and arrays, deeply. RegExps stay unfrozen: exec() writes lastIndex. */

@@ -5,7 +5,7 @@
  *   irc    (chat)    account { host, port = 6667, nick, password?, tls = false },
  *                    endpoint keys { nickFormat? }, targets must start with "#"
  *   nntp   (article) account { listen = 127.0.0.1:1119, path? }, no endpoint keys
- *   finger (plan)    account {} (a block may be empty)
+ *   finger (plan)    account { plan = "" } as a z.object() (not strict: the loader must still refuse unknown keys)
  */
 import { definePlugin, z, delivered, listenAddress, type PluginDefinition } from '../../src/plugin.js';
 import type { PluginLookup } from '../../src/loader.js';
@@ -37,7 +37,7 @@ export const nntpPlugin = definePlugin({
 export const fingerPlugin = definePlugin({
   protocol: 'finger',
   style: 'plan',
-  account: z.strictObject({}),
+  account: z.object({ plan: z.string().default('') }),
   start: noop,
 });
 

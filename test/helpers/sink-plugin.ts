@@ -39,7 +39,7 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
     account: schema,
     validateTarget: (t) => (t.includes(' ') ? 'a sink target has no spaces' : undefined),
     async start(ctx) {
-      const cfg = ctx.config;
+      let cfg = ctx.config;
       const tries = new Map<number, number>();
       if (cfg.listen) {
         await ctx.listen(createServer((s) => s.end('sink\r\n')), cfg.listen);
@@ -69,6 +69,14 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
         ctx.onClose(() => clearInterval(poll));
       }
       return {
+        // Delivery behaviour changes in place; anything else restarts the account.
+        async reload(next) {
+          const n = schema.parse(next);
+          const same = (k: keyof Config) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
+          if (!same('file') || !same('spool') || !same('listen')) return 'restart';
+          cfg = n;
+          return 'applied';
+        },
         async deliver(post, to) {
           if (cfg.delayMs > 0) await new Promise((r) => setTimeout(r, cfg.delayMs));
           if (cfg.failWith) return failed(cfg.failWith);

@@ -141,6 +141,7 @@ test('SIGHUP applies a changed config without a restart; an invalid one is refus
   w.writeConfig(`${twoSinks(w)}  extra:\n    endpoints: [sink.c/three, sink.b/four]\n`.replace('bridges:', `  sink.c: { file: ${w.sink('c')} }\nbridges:`));
   d.proc.kill('SIGHUP');
   await d.waitForLog(/config reloaded.*account sink\.c: started/);
+  assert.ok(d.logs.some((l) => /config reloaded.*bridges: updated/.test(l)));
   const r = await cli(['post', '-c', w.config, '-b', 'extra', 'to the new bridge']);
   assert.equal(r.code, 0, r.stderr);
   await until(() => w.delivered('c').length === 1 && w.delivered('b').some((x) => x.endpoint === 'sink.b/four'), 'delivery in the new bridge');
@@ -171,7 +172,7 @@ test('a permanent failure is a dead letter with its reason; --retry sends it onc
   const row = /^(\d+)\t/m.exec(dead.stdout)![1]!;
   w.writeConfig(twoSinks(w));
   d.proc.kill('SIGHUP');
-  await d.waitForLog(/config reloaded/);
+  await d.waitForLog(/config reloaded: account sink\.b: settings applied/);
   const retry = await cli(['outbox', '-c', w.config, '--retry', row]);
   assert.equal(retry.code, 0, retry.stderr);
   assert.match(retry.stdout, /1 row back in line, tried now/);

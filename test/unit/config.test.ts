@@ -152,6 +152,13 @@ test('an unknown key in an account block (the plugin schema) points at the key',
   ]);
 });
 
+test('unknown keys are errors even where a plugin schema is not strict', async () => {
+  assert.deepEqual(await errors(Y('accounts:', '  finger.local:', '    plann: hello', '    motd: hi')), [
+    'test.yaml:3:5  accounts.finger.local: unknown key "plann" (did you mean "plan"?)',
+    'test.yaml:4:5  accounts.finger.local: unknown key "motd" (expected one of plan)',
+  ]);
+});
+
 test('a value of the wrong type points at the value', async () => {
   assert.deepEqual(await errors(Y(...ACCOUNTS.slice(0, 4), '    port: abc', '    tls: maybe')), [
     'test.yaml:5:11  accounts.irc.libera.port: expected a whole number from 1 to 65535, got "abc"',
@@ -216,6 +223,17 @@ test('an endpoint without a target says how to write one, and catches the commen
     'test.yaml:9:9  bridges.commons.endpoints[0]: endpoint "irc.libera" has no target: write account/target, e.g. irc.libera/#commons (" #commons" after a space was read as a YAML comment: write irc.libera/#commons)',
     'test.yaml:10:9  bridges.commons.endpoints[1]: endpoint "irc.libera" has no target: write account/target, e.g. irc.libera/#commons',
     'test.yaml:11:21  bridges.commons.endpoints[2].endpoint: endpoint "nntp.local/" has no target: write account/target, e.g. nntp.local/commons',
+  ]);
+});
+
+test('the comment trap inside a flow list is named at the syntax error it causes', async () => {
+  assert.deepEqual(await errors(Y(
+    ...ACCOUNTS,
+    'bridges:',
+    '  commons:',
+    '    endpoints: [irc.libera #commons]',
+  )), [
+    'test.yaml:9:1  Flow sequence in block collection must be sufficiently indented and end with a ] (line 8: " #commons" after a space was read as a YAML comment, with the rest of the line: write irc.libera/#commons)',
   ]);
 });
 
