@@ -155,7 +155,7 @@ export async function parseConfig(source: string, file: string, opts: LoadOption
     return await new Run(source, file, opts).run();
   } catch (err) {
     // A bug here must still come out as an error the user can report, not a crash.
-    return { ok: false, errors: [{ file, line: 0, col: 0, path: '', message: `internal error while reading the config: ${(err as Error).stack ?? String(err)}` }] };
+    return { ok: false, errors: [{ file, line: 0, col: 0, path: '', message: `internal error while reading the config (a bug in peerpost, please report it): ${(err as Error).message ?? String(err)}` }] };
   }
 }
 
@@ -648,7 +648,6 @@ class Run {
     }
     return { account, protocol: account.slice(0, account.indexOf('.')), target, plugin };
   }
-
 }
 
 /** Freeze plain objects and arrays, deeply. RegExps stay unfrozen: exec() writes lastIndex. */
