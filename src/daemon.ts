@@ -13,7 +13,7 @@ import { Store, StoreError } from './store.js';
 import { Router } from './router.js';
 import { Outbox, type Resolution } from './outbox.js';
 import { Core } from './core.js';
-import { AccountRuntime, AccountError, VERSION } from './accounts.js';
+import { AccountRuntime, VERSION } from './accounts.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from './util.js';
 
