@@ -189,7 +189,8 @@ async function cmdPost(args: string[]): Promise<number> {
   if (body.trim() === '') throw new UsageError('the post is empty');
   const config = await loadOrReport(configPath(values.config));
   if (!config) return EXIT.CONFIG;
-  const req: ControlRequest = { cmd: 'post', bridge: values.bridge, body, ...(values.from ? { from: values.from } : {}), ...(values.subject ? { subject: values.subject } : {}) };
+  const from = values.from ?? process.env.USER ?? 'peerpost';
+  const req: ControlRequest = { cmd: 'post', bridge: values.bridge, body, from, ...(values.subject ? { subject: values.subject } : {}) };
   const answer = (await ask(config.node.data, req)) as IngestVerdict | { error: string } | undefined;
   if (answer !== undefined) {
     if ('error' in answer) { err(`peerpost refused: ${answer.error}`); return EXIT.FAILED; }
@@ -201,7 +202,6 @@ async function cmdPost(args: string[]): Promise<number> {
     const router = new Router(config, stylesOf(config, await pluginsFor(config)));
     const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
     const core = new Core(store, router, config, { kick: () => undefined }, log);
-    const from = values.from ?? process.env.USER ?? 'peerpost';
     const v = core.inject(values.bridge, { target: from, author: { name: from, via: 'cli' }, body, ...(values.subject ? { subject: values.subject } : {}) });
     return explainVerdict(v, values.bridge, true);
   } finally {

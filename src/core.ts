@@ -144,6 +144,7 @@ export class Core {
       throw e;
     }
     if (seq === undefined) return this.count(account, { status: 'duplicate', id });
+    this.log.debug({ account, post: id, bridge: bridgeName, to: plan.deliveries.map((d) => d.endpoint.key), digest: plan.digest.length > 0 }, 'post accepted');
     for (const d of plan.deliveries) this.outbox.kick(d.endpoint.key);
     if (plan.digest.length > 0) this.touchDigest(bridgeName, now);
     return this.count(account, { status: 'accepted', id, seq });

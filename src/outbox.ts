@@ -36,7 +36,10 @@ export function backoff(failures: number, cfg: Pick<DeliveryConfig, 'retryFirstM
 interface Worker {
   endpoint: string;
   running: boolean;
+  /** A kick arrived while running: look at the queue again. */
   dirty: boolean;
+  /** wake() arrived while running: a retry answered now is tried again at once. */
+  woken: boolean;
   timer?: NodeJS.Timeout;
 }
 
@@ -82,7 +85,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     if (this.stopping) return;
     let w = this.workers.get(endpoint);
     if (!w) {
-      w = { endpoint, running: false, dirty: false };
+      w = { endpoint, running: false, dirty: false, woken: false };
       this.workers.set(endpoint, w);
     }
     if (w.running) {
@@ -100,6 +103,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   wake(endpoints: Iterable<string>): void {
     for (const e of endpoints) {
       this.store.wakeEndpoint(e);
+      const w = this.workers.get(e);
+      if (w?.running) w.woken = true;
       this.kick(e);
     }
   }
@@ -159,7 +164,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
             this.waiting.set(w.endpoint, { reason: res.reason, since: now });
             break outer;
           }
-          const ok = await this.attempt(row, res);
+          w.woken = false;
+          const ok = await this.attempt(row, res, w);
           if (!ok) {
             if (w.dirty) continue outer;
             break outer;
@@ -176,7 +182,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 
   /** One try of one row. Returns false when the endpoint must wait (retry). */
-  private async attempt(row: QueuedDelivery, res: Extract<Resolution, { ready: true }>): Promise<boolean> {
+  private async attempt(row: QueuedDelivery, res: Extract<Resolution, { ready: true }>, w: Worker): Promise<boolean> {
     const e = res.endpoint;
     const attempt = row.attempts + 1;
     const target: DeliveryTarget = {
@@ -218,7 +224,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         this.kill(row, attempt, outcome.reason);
         return true;
       case 'retry': {
-        const delay = outcome.delayMs ?? backoff(attempt, this.cfg);
+        // Woken (the account reconnected) while this attempt ran: try again at once.
+        const delay = w.woken ? 0 : outcome.delayMs ?? backoff(attempt, this.cfg);
         this.store.markRetry(row.row, attempt, now + delay, outcome.reason);
         this.waiting.set(e.key, { reason: outcome.reason, since: this.waiting.get(e.key)?.since ?? now });
         this.emit('retry', row, outcome.reason, delay);

@@ -159,3 +159,18 @@ test('what was committed survives a restart and is delivered then, once', async 
   assert.deepEqual(f2.attempts.map((a) => [a.endpoint, a.post.id]).sort(), [['irc.b/#c', 's@x'], ['irc.c/#c', 's@x']]);
   assert.equal(f2.core.ingest('irc.a', line('#c', 'alice', 'survives', { id: 's@x' })).status, 'duplicate');
 });
+
+test('a wake() that arrives while an attempt runs makes its retry immediate (reconnected meanwhile)', async (t) => {
+  const f = fixture(accounts, bridges, { retryFirstMs: 60_000 });
+  t.after(() => f.close());
+  let calls = 0;
+  f.deliverers.set('irc.b/#c', async () => {
+    if (++calls > 1) return { result: 'delivered' };
+    f.outbox.wake(['irc.b/#c']); // the plugin reconnects before this attempt answers
+    return { result: 'retry', reason: 'disconnected' };
+  });
+  f.core.ingest('irc.a', line('#c', 'alice', 'x'));
+  await settle();
+  assert.equal(calls, 2);
+  assert.equal(f.store.listOutbox({ endpoint: 'irc.b/#c' }).length, 0);
+});
