@@ -3,7 +3,8 @@
  * FULL), the bare better-sqlite3 ceiling for the same writes, ingest→deliver
  * latency at 1,000 posts/s, and peak RSS (of this process, and of a fresh child
  * process that runs only the latency test, which is the figure that stands for
- * the daemon).
+ * the daemon). On Linux the NORMAL runs are repeated in /dev/shm as a diagnostic
+ * (no disk), to tell what the disk costs from what the code costs.
  *
  *   node dist/bench/core.js                  all of it, printed as a table
  *   node dist/bench/core.js --latency-only   the latency test alone; prints one JSON line (used as the child)
@@ -12,7 +13,7 @@
  *
  * Prints figures; asserts nothing about time (it does check that every post was stored).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -39,6 +40,7 @@ const log = pino({ level: 'silent' });
 const NORMAL_POSTS = 50_000;
 const FULL_POSTS = 10_000;
 const RUNS = 5;
+const RAM_RUNS = 3; // diagnostic runs on a RAM file system
 const WARMUP_POSTS = 5_000;
 const LATENCY_RATE = 1_000; // posts/s offered
 const LATENCY_TICK_MS = 10;
@@ -84,23 +86,37 @@ function linePool(size: number, target: string): IncomingPost[] {
 
 const POOL = linePool(1024, '#commons');
 
-function freshDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `peerpost-bench-${tag}-`));
+function freshDir(tag: string, base = tmpdir()): string {
+  return mkdtempSync(join(base, `peerpost-bench-${tag}-`));
+}
+
+/** A RAM-backed directory for the diagnostic "no disk" runs, when the machine has one (and tmpdir is not it already). */
+function ramDir(): string | undefined {
+  if (process.platform !== 'linux' || tmpdir().startsWith('/dev/shm')) return undefined;
+  try {
+    return statSync('/dev/shm').isDirectory() ? '/dev/shm' : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---- 1. durable ingest through the core ----
 
-/** One run: a fresh store, `posts` chat lines ingested back to back with delivery off. Returns posts/s. */
-export function ingestRun(durability: 'process' | 'power', posts: number): number {
-  const dir = freshDir(durability);
+/**
+ * One run: a fresh store, `posts` chat lines ingested back to back with delivery off. Returns posts/s.
+ * `tune` may adjust the fresh store before the run (for experiments; the benchmark passes none);
+ * `base` is the parent of the fresh directory (default os.tmpdir()).
+ */
+export function ingestRun(durability: 'process' | 'power', posts: number, tune?: (store: Store) => void, base?: string): number {
+  const dir = freshDir(durability, base);
   const store = Store.open(dir, { durability });
   try {
+    tune?.(store);
     const config = makeConfig(CHAT_ACCOUNTS, { commons: { endpoints: FIVE_ENDPOINTS } });
     const router = new Router(config, new Map(Object.entries(CHAT_ACCOUNTS)));
-    const outbox = new Outbox(store, config.delivery, (): Resolution => ({ ready: false, reason: 'delivery is off while ingest is measured' }), log);
-    // Delivery off: only ingest (dedup, routing, the one transaction) is measured.
-    outbox.kick = () => {};
-    const core = new Core(store, router, config, outbox, log);
+    // Delivery off: the core is told of new rows by a kick that does nothing, so only
+    // ingest (dedup, routing, the one transaction) is measured.
+    const core = new Core(store, router, config, { kick: () => {} }, log);
     const pool = POOL;
     const t0 = performance.now();
     for (let i = 0; i < posts; i++) core.ingest(ORIGIN_ACCOUNT, pool[i & 1023]!);
@@ -147,8 +163,8 @@ const BARE_SCHEMA = `
  * post writing one post row (fresh UUID id, the post serialised as JSON like the core
  * does) and four outbox rows. Returns posts/s.
  */
-export function bareRun(posts: number): number {
-  const dir = freshDir('bare');
+export function bareRun(posts: number, base?: string): number {
+  const dir = freshDir('bare', base);
   const db = new Database(join(dir, 'bare.db'));
   try {
     db.pragma('journal_mode = WAL');
@@ -204,11 +220,13 @@ export interface LatencyFigures {
  * Offer LATENCY_RATE posts/s (every LATENCY_TICK_MS, the posts due by then) to a bridge
  * with one origin endpoint and one in-process target whose deliver() resolves at once
  * and records performance.now(). Latency = deliver call − start of that post's ingest.
- * The first LATENCY_WARMUP_SECONDS are offered but not counted.
+ * The first LATENCY_WARMUP_SECONDS are offered but not counted. `tune` may adjust the
+ * fresh store (for experiments) and return a function undoing it; the benchmark passes none.
  */
-export async function latencyRun(): Promise<LatencyFigures> {
+export async function latencyRun(tune?: (store: Store) => void | (() => void)): Promise<LatencyFigures> {
   const dir = freshDir('latency');
   const store = Store.open(dir, { durability: 'process' });
+  const untune = tune?.(store);
   const accounts: Record<string, Style> = { 'irc.libera': 'chat', 'irc.oftc': 'chat' };
   const config = makeConfig(accounts, { lat: { endpoints: ['irc.libera/#lat', 'irc.oftc/#lat'] } });
   const router = new Router(config, new Map(Object.entries(accounts)));
@@ -217,14 +235,13 @@ export async function latencyRun(): Promise<LatencyFigures> {
   const total = warm + LATENCY_SECONDS * LATENCY_RATE;
   const started = new Float64Array(total);
   const delivered = new Float64Array(total).fill(NaN);
-  const index = new Map<string, number>();
   let deliveredCount = 0;
   const outbox = new Outbox(store, config.delivery, (key): Resolution => key === targetKey
     ? {
         ready: true, endpoint: router.endpoint(key)!,
         deliver: async (post) => {
-          const i = index.get(post.id);
-          if (i !== undefined && Number.isNaN(delivered[i]!)) {
+          const i = post.id.startsWith('lat-') ? Number(post.id.slice(4, post.id.indexOf('@'))) : -1;
+          if (i >= 0 && i < total && Number.isNaN(delivered[i]!)) {
             delivered[i] = performance.now();
             deliveredCount++;
           }
@@ -246,7 +263,6 @@ export async function latencyRun(): Promise<LatencyFigures> {
           while (sent < due) {
             if (sent === warm) measureStart = performance.now();
             const id = `lat-${sent}@bench.example`;
-            index.set(id, sent);
             started[sent] = performance.now();
             const v = core.ingest('irc.libera', { ...pool[sent & 1023]!, id });
             if (v.status !== 'accepted') throw new Error(`post ${sent} was not accepted: ${JSON.stringify(v)}`);
@@ -286,6 +302,7 @@ export async function latencyRun(): Promise<LatencyFigures> {
   } finally {
     core.close();
     await outbox.stop(1000);
+    if (typeof untune === 'function') untune();
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -324,7 +341,7 @@ export async function run(): Promise<Result[]> {
   const core: number[] = [];
   const bare: number[] = [];
   for (let r = 0; r < RUNS; r++) {
-    progress(`run ${r + 1}/${RUNS}: core NORMAL ${NORMAL_POSTS} posts, bare ${NORMAL_POSTS} posts`);
+    progress(`run ${r + 1}/${RUNS}: core NORMAL ${NORMAL_POSTS} posts, bare ${NORMAL_POSTS} posts (${tmpdir()})`);
     core.push(ingestRun('process', NORMAL_POSTS));
     bare.push(bareRun(NORMAL_POSTS));
   }
@@ -333,32 +350,53 @@ export async function run(): Promise<Result[]> {
     progress(`run ${r + 1}/${RUNS}: core FULL ${FULL_POSTS} posts`);
     full.push(ingestRun('power', FULL_POSTS));
   }
+  // Diagnostic: the same NORMAL runs on a RAM file system, to tell the cost of the disk from the cost of the code.
+  const ram = ramDir();
+  const coreRam: number[] = [];
+  const bareRam: number[] = [];
+  if (ram) {
+    for (let r = 0; r < RAM_RUNS; r++) {
+      progress(`diagnostic run ${r + 1}/${RAM_RUNS}: core and bare NORMAL ${NORMAL_POSTS} posts in ${ram}`);
+      coreRam.push(ingestRun('process', NORMAL_POSTS, undefined, ram));
+      bareRam.push(bareRun(NORMAL_POSTS, ram));
+    }
+  }
   progress(`latency: ${LATENCY_RATE} posts/s for ${LATENCY_WARMUP_SECONDS}+${LATENCY_SECONDS} s, in this process`);
   const latHere = await latencyRun();
-  const rssHere = peakRssMb();
   progress(`latency: the same in a fresh child process`);
   const latChild = await latencyInChild();
+  const rssHere = peakRssMb();
 
+  const ratio = (a: number[], b: number[]): Result['value'] => summarise('', '', a).value / summarise('', '', b).value;
   const ratios = core.map((c, i) => c / bare[i]!);
-  const coreMedian = summarise('', '', core).value;
-  const bareMedian = summarise('', '', bare).value;
-  return [
+  const results: Result[] = [
     summarise('durable ingest, core, synchronous=NORMAL', 'posts/s', core, {
       target: { atLeast: TARGET_INGEST },
-      note: `${NORMAL_POSTS} posts per run, each 1 post row + ${TARGETS} outbox rows in one transaction; delivery off`,
+      note: `${NORMAL_POSTS} posts per run into a fresh store in ${tmpdir()}; each post = 1 post row + ${TARGETS} outbox rows in one transaction; delivery off`,
     }),
     summarise('durable ingest, core, synchronous=FULL', 'posts/s', full, { note: `${FULL_POSTS} posts per run; fsync on every commit` }),
     summarise('ceiling: bare better-sqlite3, NORMAL', 'posts/s', bare, {
       note: 'same schema and pragmas (WAL, NORMAL, foreign_keys), UUID id + JSON.stringify of the post per row, one transaction per post',
     }),
-    { figure: 'ratio core / bare (medians)', value: coreMedian / bareMedian, unit: '×', min: Math.min(...ratios), max: Math.max(...ratios), runs: ratios.length, digits: 2,
+    { figure: 'ratio core / bare (medians)', value: ratio(core, bare), unit: '×', min: Math.min(...ratios), max: Math.max(...ratios), runs: ratios.length, digits: 2,
       note: 'spread is over the per-run ratios of the interleaved core and bare runs' },
+  ];
+  if (ram) {
+    const ramRatios = coreRam.map((c, i) => c / bareRam[i]!);
+    results.push(
+      summarise(`diagnostic: core, NORMAL, in ${ram} (no disk)`, 'posts/s', coreRam, { note: 'not durable: shows what the code costs without the disk' }),
+      summarise(`diagnostic: bare, NORMAL, in ${ram} (no disk)`, 'posts/s', bareRam),
+      { figure: `diagnostic: ratio core / bare in ${ram}`, value: ratio(coreRam, bareRam), unit: '×', min: Math.min(...ramRatios), max: Math.max(...ramRatios), runs: ramRatios.length, digits: 2 },
+    );
+  }
+  results.push(
     ...latencyResults('bench process', latHere),
     ...latencyResults('fresh process', latChild),
-    { figure: 'peak RSS, bench process (after all core runs)', value: rssHere, unit: 'MB', digits: 1, note: 'includes the bare-sqlite and FULL runs; not the daemon figure' },
+    { figure: 'peak RSS, bench process (all core runs)', value: rssHere, unit: 'MB', digits: 1, note: 'includes the bare-sqlite, FULL and diagnostic runs; not the daemon figure' },
     { figure: 'peak RSS, fresh process (latency test only)', value: latChild.peakRssMb, unit: 'MB', digits: 1, target: { atMost: TARGET_RSS_MB },
       note: 'a fresh node running only the latency test: the figure that stands for the daemon' },
-  ];
+  );
+  return results;
 }
 
 // ---- run directly ----
