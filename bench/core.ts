@@ -8,7 +8,7 @@
  *
  *   node dist/bench/core.js                  all of it, printed as a table
  *   node dist/bench/core.js --latency-only   the latency test alone; prints one JSON line (used as the child)
- *   node dist/bench/core.js --ingest-only [process|power] [posts]
+ *   node dist/bench/core.js --ingest-only [process|power] [posts] [senders]
  *                                            one ingest run, for profiling with --cpu-prof
  *
  * Prints figures; asserts nothing about time (it does check that every post was stored).
@@ -47,6 +47,10 @@ const LATENCY_TICK_MS = 10;
 const LATENCY_SECONDS = 10;
 const LATENCY_WARMUP_SECONDS = 1; // offered but not counted
 const TARGET_INGEST = 15_000;
+/** The flags `peerpost start` runs node with (the shebang of src/bin.ts, and npm start). */
+const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2'];
+/** Concurrent senders for the group-commit figures (SMTP, NNTP and IRC connections at once). */
+const SENDERS = 64;
 const TARGET_P99_MS = 5;
 const TARGET_RSS_MB = 80;
 
@@ -107,7 +111,7 @@ function ramDir(): string | undefined {
  * `tune` may adjust the fresh store before the run (for experiments; the benchmark passes none);
  * `base` is the parent of the fresh directory (default os.tmpdir()).
  */
-export function ingestRun(durability: 'process' | 'power', posts: number, tune?: (store: Store) => void, base?: string): number {
+export async function ingestRun(durability: 'process' | 'power', posts: number, producers = 1, tune?: (store: Store) => void, base?: string): Promise<number> {
   const dir = freshDir(durability, base);
   const store = Store.open(dir, { durability });
   try {
@@ -119,7 +123,17 @@ export function ingestRun(durability: 'process' | 'power', posts: number, tune?:
     const core = new Core(store, router, config, { kick: () => {} }, log);
     const pool = POOL;
     const t0 = performance.now();
-    for (let i = 0; i < posts; i++) core.ingest(ORIGIN_ACCOUNT, pool[i & 1023]!);
+    // `producers` senders, each waiting for its post to be committed before it sends the next
+    // (as SMTP and NNTP clients wait for 250 / 240). With one, every post is its own commit;
+    // with many, posts that arrive together share a commit (group commit).
+    let next = 0;
+    const producer = async () => {
+      while (next < posts) {
+        const v = await core.ingest(ORIGIN_ACCOUNT, pool[next++ & 1023]!);
+        if (v.status !== 'accepted') throw new Error(`a post was not accepted: ${JSON.stringify(v)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: producers }, producer));
     const elapsed = performance.now() - t0;
     const s = core.stats.get(ORIGIN_ACCOUNT);
     const outboxRows = store.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
@@ -223,9 +237,9 @@ export interface LatencyFigures {
  * The first LATENCY_WARMUP_SECONDS are offered but not counted. `tune` may adjust the
  * fresh store (for experiments) and return a function undoing it; the benchmark passes none.
  */
-export async function latencyRun(tune?: (store: Store) => void | (() => void)): Promise<LatencyFigures> {
+export async function latencyRun(durability: 'process' | 'power' = 'process', tune?: (store: Store) => void | (() => void)): Promise<LatencyFigures> {
   const dir = freshDir('latency');
-  const store = Store.open(dir, { durability: 'process' });
+  const store = Store.open(dir, { durability });
   const untune = tune?.(store);
   const accounts: Record<string, Style> = { 'irc.libera': 'chat', 'irc.oftc': 'chat' };
   const config = makeConfig(accounts, { lat: { endpoints: ['irc.libera/#lat', 'irc.oftc/#lat'] } });
@@ -264,8 +278,10 @@ export async function latencyRun(tune?: (store: Store) => void | (() => void)): 
             if (sent === warm) measureStart = performance.now();
             const id = `lat-${sent}@bench.example`;
             started[sent] = performance.now();
-            const v = core.ingest('irc.libera', { ...pool[sent & 1023]!, id });
-            if (v.status !== 'accepted') throw new Error(`post ${sent} was not accepted: ${JSON.stringify(v)}`);
+            const n = sent;
+            core.ingest('irc.libera', { ...pool[sent & 1023]!, id }).then((v) => {
+              if (v.status !== 'accepted') reject(new Error(`post ${n} was not accepted: ${JSON.stringify(v)}`));
+            }, reject);
             sent++;
           }
           if (sent >= total) resolve();
@@ -312,7 +328,8 @@ const THIS_FILE = fileURLToPath(import.meta.url);
 
 /** The latency test in a fresh node process: its figures and that process's peak RSS. */
 async function latencyInChild(): Promise<LatencyFigures> {
-  const { stdout } = await promisify(execFile)(process.execPath, [THIS_FILE, '--latency-only'], { maxBuffer: 1 << 20, timeout: 60_000 });
+  // With the V8 flags the daemon runs with (src/bin.ts's first line, npm start).
+  const { stdout } = await promisify(execFile)(process.execPath, [...DAEMON_NODE_FLAGS, THIS_FILE, '--latency-only'], { maxBuffer: 1 << 20, timeout: 60_000 });
   const last = stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(last) as LatencyFigures;
 }
@@ -334,21 +351,25 @@ export async function run(): Promise<Result[]> {
   const progress = (s: string) => process.stderr.write(`  core: ${s}\n`);
 
   progress(`warm-up (${WARMUP_POSTS} posts through core and bare)`);
-  ingestRun('process', WARMUP_POSTS);
+  await ingestRun('process', WARMUP_POSTS);
   bareRun(WARMUP_POSTS);
 
   // Core and bare interleaved run by run, so drift on the machine hits both alike.
   const core: number[] = [];
+  const group: number[] = [];
   const bare: number[] = [];
   for (let r = 0; r < RUNS; r++) {
-    progress(`run ${r + 1}/${RUNS}: core NORMAL ${NORMAL_POSTS} posts, bare ${NORMAL_POSTS} posts (${tmpdir()})`);
-    core.push(ingestRun('process', NORMAL_POSTS));
+    progress(`run ${r + 1}/${RUNS}: core NORMAL ${NORMAL_POSTS} posts from 1 and from ${SENDERS} senders, bare ${NORMAL_POSTS} posts (${tmpdir()})`);
+    core.push(await ingestRun('process', NORMAL_POSTS, 1));
+    group.push(await ingestRun('process', NORMAL_POSTS, SENDERS));
     bare.push(bareRun(NORMAL_POSTS));
   }
   const full: number[] = [];
+  const fullGroup: number[] = [];
   for (let r = 0; r < RUNS; r++) {
-    progress(`run ${r + 1}/${RUNS}: core FULL ${FULL_POSTS} posts`);
-    full.push(ingestRun('power', FULL_POSTS));
+    progress(`run ${r + 1}/${RUNS}: core FULL ${FULL_POSTS} posts from 1 sender, ${NORMAL_POSTS} from ${SENDERS}`);
+    full.push(await ingestRun('power', FULL_POSTS, 1));
+    fullGroup.push(await ingestRun('power', NORMAL_POSTS, SENDERS));
   }
   // Diagnostic: the same NORMAL runs on a RAM file system, to tell the cost of the disk from the cost of the code.
   const ram = ramDir();
@@ -356,8 +377,8 @@ export async function run(): Promise<Result[]> {
   const bareRam: number[] = [];
   if (ram) {
     for (let r = 0; r < RAM_RUNS; r++) {
-      progress(`diagnostic run ${r + 1}/${RAM_RUNS}: core and bare NORMAL ${NORMAL_POSTS} posts in ${ram}`);
-      coreRam.push(ingestRun('process', NORMAL_POSTS, undefined, ram));
+      progress(`diagnostic run ${r + 1}/${RAM_RUNS}: core (1 sender) and bare NORMAL ${NORMAL_POSTS} posts in ${ram}`);
+      coreRam.push(await ingestRun('process', NORMAL_POSTS, 1, undefined, ram));
       bareRam.push(bareRun(NORMAL_POSTS, ram));
     }
   }
@@ -370,15 +391,19 @@ export async function run(): Promise<Result[]> {
   const ratio = (a: number[], b: number[]): Result['value'] => summarise('', '', a).value / summarise('', '', b).value;
   const ratios = core.map((c, i) => c / bare[i]!);
   const results: Result[] = [
-    summarise('durable ingest, core, synchronous=NORMAL', 'posts/s', core, {
+    summarise(`durable ingest, core, NORMAL, ${SENDERS} senders`, 'posts/s', group, {
       target: { atLeast: TARGET_INGEST },
-      note: `${NORMAL_POSTS} posts per run into a fresh store in ${tmpdir()}; each post = 1 post row + ${TARGETS} outbox rows in one transaction; delivery off`,
+      note: `${NORMAL_POSTS} posts per run into a fresh store in ${tmpdir()}; each post = 1 post row + ${TARGETS} outbox rows; ${SENDERS} senders each wait for their commit, posts that arrive together share one (group commit); delivery off`,
     }),
-    summarise('durable ingest, core, synchronous=FULL', 'posts/s', full, { note: `${FULL_POSTS} posts per run; fsync on every commit` }),
+    summarise('durable ingest, core, NORMAL, 1 sender', 'posts/s', core, {
+      note: 'one sender waiting for each commit: a transaction per post, the same work as the bare ceiling',
+    }),
+    summarise(`durable ingest, core, FULL, ${SENDERS} senders`, 'posts/s', fullGroup, { note: `${NORMAL_POSTS} posts per run; an fsync per commit, shared by the posts of the commit` }),
+    summarise('durable ingest, core, FULL, 1 sender', 'posts/s', full, { note: `${FULL_POSTS} posts per run; an fsync per post` }),
     summarise('ceiling: bare better-sqlite3, NORMAL', 'posts/s', bare, {
       note: 'same schema and pragmas (WAL, NORMAL, foreign_keys), UUID id + JSON.stringify of the post per row, one transaction per post',
     }),
-    { figure: 'ratio core / bare (medians)', value: ratio(core, bare), unit: '×', min: Math.min(...ratios), max: Math.max(...ratios), runs: ratios.length, digits: 2,
+    { figure: 'ratio core (1 sender) / bare (medians)', value: ratio(core, bare), unit: '×', min: Math.min(...ratios), max: Math.max(...ratios), runs: ratios.length, digits: 2,
       note: 'spread is over the per-run ratios of the interleaved core and bare runs' },
   ];
   if (ram) {
@@ -403,15 +428,17 @@ export async function run(): Promise<Result[]> {
 
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--latency-only')) {
-    process.stdout.write(JSON.stringify(await latencyRun()) + '\n');
+    const d = argv[argv.indexOf('--latency-only') + 1] === 'power' ? 'power' : 'process';
+    process.stdout.write(JSON.stringify(await latencyRun(d)) + '\n');
     return;
   }
   const i = argv.indexOf('--ingest-only');
   if (i >= 0) {
     const durability = argv[i + 1] === 'power' ? 'power' : 'process';
     const posts = Number(argv[i + 2] ?? NORMAL_POSTS);
-    ingestRun(durability, WARMUP_POSTS);
-    console.log(`${durability}: ${Math.round(ingestRun(durability, posts))} posts/s`);
+    const senders = Number(argv[i + 3] ?? 1);
+    await ingestRun(durability, WARMUP_POSTS, senders);
+    console.log(`${durability}, ${senders} sender(s): ${Math.round(await ingestRun(durability, posts, senders))} posts/s`);
     return;
   }
   console.log(machine());

@@ -20,7 +20,7 @@ const CLOSE_TIMEOUT_MS = 5_000;
 export interface AccountDeps {
   store: Store;
   router: () => Router;
-  ingest: (account: string, post: IncomingPost) => IngestVerdict;
+  ingest: (account: string, post: IncomingPost) => Promise<IngestVerdict>;
   wake: (endpoints: string[]) => void;
   hostname: string;
   log: Logger;
@@ -110,7 +110,7 @@ export class AccountRuntime {
       store: pluginStore,
       posts,
       endpoints: () => this.endpoints(),
-      ingest: async (post) => this.deps.ingest(account, post),
+      ingest: (post) => this.deps.ingest(account, post),
       setState: (state, detail) => this.setState(state, detail),
       resume: (target) => this.deps.wake(this.endpoints().filter((e) => target === undefined || e.target === target).map((e) => e.key)),
       onClose: (fn) => { this.closers.push(fn); },

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 /** The `peerpost` executable (package.json bin). */
 import { main } from './cli.js';
 

@@ -8,7 +8,7 @@ import type { PeerpostConfig, Style } from './config/types.js';
 import type { IncomingPost, Post } from './post.js';
 import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from './post.js';
 import type { IngestVerdict } from './plugin.js';
-import type { Router } from './router.js';
+import type { Router, RoutePlan } from './router.js';
 import type { Outbox } from './outbox.js';
 import { Store, isTemporaryStoreError, describeStoreError } from './store.js';
 import { renderDigest, participantsLabel } from './shape.js';
@@ -24,6 +24,13 @@ export interface IngestStats {
   tempfail: number;
 }
 
+interface PendingPost {
+  post: Post;
+  plan: RoutePlan;
+  account: string;
+  resolve: (v: IngestVerdict) => void;
+}
+
 interface DigestState {
   n: number;
   first: number;
@@ -33,6 +40,9 @@ interface DigestState {
 
 export class Core {
   private closing = false;
+  /** Posts checked and routed, waiting for the next group commit. */
+  private readonly pending: PendingPost[] = [];
+  private flushScheduled = false;
   private readonly digests = new Map<string, DigestState>();
   /** Per origin account. */
   readonly stats = new Map<string, IngestStats>();
@@ -71,22 +81,44 @@ export class Core {
     }
   }
 
-  /** A post arriving at an account's target (a plugin's ingest). */
-  ingest(account: string, inc: IncomingPost): IngestVerdict {
+  /**
+   * A post arriving at an account's target (a plugin's ingest). Resolves once
+   * the post is committed (accepted) or refused. Posts that arrive in the same
+   * turn of the event loop are committed together in one transaction (group
+   * commit), in the order they arrived.
+   */
+  ingest(account: string, inc: IncomingPost): Promise<IngestVerdict> {
     const endpoint = this.router.endpointAt(account, inc.target);
-    if (!endpoint) return this.count(account, { status: 'rejected', reason: `${account}/${inc.target} is not an endpoint of any bridge` });
+    if (!endpoint) return this.done(account, { status: 'rejected', reason: `${account}/${inc.target} is not an endpoint of any bridge` });
     if (endpoint.direction === 'out')
-      return this.count(account, { status: 'rejected', reason: `${endpoint.key} only receives (direction: out); what arrives there is not relayed` });
+      return this.done(account, { status: 'rejected', reason: `${endpoint.key} only receives (direction: out); what arrives there is not relayed` });
     return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account));
   }
 
   /** A post injected into a bridge from outside any endpoint (peerpost post, the web API). */
-  inject(bridge: string, inc: IncomingPost, via = 'cli'): IngestVerdict {
-    if (!this.router.bridge(bridge)) return this.count(via, { status: 'rejected', reason: `there is no bridge "${bridge}"` });
+  inject(bridge: string, inc: IncomingPost, via = 'cli'): Promise<IngestVerdict> {
+    if (!this.router.bridge(bridge)) return this.done(via, { status: 'rejected', reason: `there is no bridge "${bridge}"` });
     return this.accept(via, bridge, inc, undefined, undefined);
   }
 
-  private accept(account: string, bridgeName: string, inc: IncomingPost, originEndpoint: string | undefined, style: Style | undefined): IngestVerdict {
+  private done(account: string, v: IngestVerdict): Promise<IngestVerdict> {
+    return Promise.resolve(this.count(account, v));
+  }
+
+  private accept(account: string, bridgeName: string, inc: IncomingPost, originEndpoint: string | undefined, style: Style | undefined): Promise<IngestVerdict> {
+    const v = this.prepare(account, bridgeName, inc, originEndpoint, style);
+    if ('status' in v) return Promise.resolve(v);
+    return new Promise((resolve) => {
+      this.pending.push({ ...v, account, resolve });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Check and route a post; a verdict when it is refused here, else what to commit. */
+  private prepare(account: string, bridgeName: string, inc: IncomingPost, originEndpoint: string | undefined, style: Style | undefined): IngestVerdict | { post: Post; plan: RoutePlan } {
     if (this.closing) return this.count(account, { status: 'tempfail', reason: 'peerpost is shutting down; try again in a moment' });
     const bridge = this.router.bridge(bridgeName)!;
     const id = inc.id === undefined || inc.id.trim() === '' ? mintId(this.hostname) : bareId(inc.id);
@@ -124,30 +156,56 @@ export class Core {
       date: (Number.isNaN(date.getTime()) ? new Date(this.now()) : date).toISOString(),
       attachments: inc.attachments ?? [],
     };
-    const plan = this.router.plan(post, originEndpoint, style);
+    return { post, plan: this.router.plan(post, originEndpoint, style) };
+  }
+
+  /** Commit every post waiting since the last turn in one transaction, then answer each. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending.splice(0, this.pending.length);
+    if (batch.length === 0) return;
     const now = this.now();
-    let seq: number | undefined;
+    const write = (items: PendingPost[]) =>
+      this.store.transaction(() => items.map(({ post, plan }) => {
+        const seq = this.store.insertPost(post, now);
+        if (seq === undefined) return undefined;
+        for (const d of plan.deliveries) this.store.addDelivery(seq, d.endpoint.key, d.shape, now);
+        if (plan.digest.length > 0) this.store.addDigestLine(post.bridge, seq, now);
+        return seq;
+      }));
+    let seqs: (number | undefined | Error)[];
     try {
-      seq = this.store.transaction(() => {
-        const s = this.store.insertPost(post, now);
-        if (s === undefined) return undefined;
-        for (const d of plan.deliveries) this.store.addDelivery(s, d.endpoint.key, d.shape, now);
-        if (plan.digest.length > 0) this.store.addDigestLine(bridgeName, s, now);
-        return s;
-      });
+      seqs = write(batch);
     } catch (err) {
-      const e = describeStoreError(err, this.store.file);
-      if (isTemporaryStoreError(err)) {
-        this.log.error({ err, post: id }, `a post could not be stored, the sender is told to try later: ${e.message}`);
-        return this.count(account, { status: 'tempfail', reason: e.message });
-      }
-      throw e;
+      // One by one, so that one post that cannot be written does not take the others with it.
+      if (batch.length === 1) seqs = [err as Error];
+      else seqs = batch.map((item) => {
+        try {
+          return write([item])[0];
+        } catch (e) {
+          return e as Error;
+        }
+      });
     }
-    if (seq === undefined) return this.count(account, { status: 'duplicate', id });
-    this.log.debug({ account, post: id, bridge: bridgeName, to: plan.deliveries.map((d) => d.endpoint.key), digest: plan.digest.length > 0 }, 'post accepted');
-    for (const d of plan.deliveries) this.outbox.kick(d.endpoint.key);
-    if (plan.digest.length > 0) this.touchDigest(bridgeName, now);
-    return this.count(account, { status: 'accepted', id, seq });
+    batch.forEach((item, i) => {
+      const seq = seqs[i];
+      const { post, plan, account } = item;
+      if (seq instanceof Error) {
+        const e = describeStoreError(seq, this.store.file);
+        const temporary = isTemporaryStoreError(seq);
+        this.log.error({ err: seq, post: post.id }, `a post could not be stored; the sender is told ${temporary ? 'to try later' : 'it failed'}: ${e.message}`);
+        item.resolve(this.count(account, temporary ? { status: 'tempfail', reason: e.message } : { status: 'tempfail', reason: `the store failed: ${e.message}` }));
+        return;
+      }
+      if (seq === undefined) {
+        item.resolve(this.count(account, { status: 'duplicate', id: post.id }));
+        return;
+      }
+      this.log.debug({ account, post: post.id, bridge: post.bridge, to: plan.deliveries.map((d) => d.endpoint.key), digest: plan.digest.length > 0 }, 'post accepted');
+      for (const d of plan.deliveries) this.outbox.kick(d.endpoint.key);
+      if (plan.digest.length > 0) this.touchDigest(post.bridge, now);
+      item.resolve(this.count(account, { status: 'accepted', id: post.id, seq }));
+    });
   }
 
   private ignore(account: string, id: string, reason: string): IngestVerdict {

@@ -258,7 +258,7 @@ export class Daemon {
       case 'status':
         return this.status();
       case 'post': {
-        const v = this.core.inject(req.bridge, {
+        const v = await this.core.inject(req.bridge, {
           target: req.from ?? 'cli',
           author: { name: req.from ?? process.env.USER ?? 'peerpost', via: 'cli' },
           body: req.body,

@@ -122,11 +122,22 @@ export interface StoreOptions {
   readonly?: boolean;
 }
 
+/**
+ * WAL pages after which a commit checkpoints (copies the log into the database
+ * and fsyncs it). SQLite's default of 1,000 stalls a busy daemon every ~100 posts
+ * for a few ms; 4,000 (16 MB of log) makes the stalls four times rarer: at 1,000
+ * posts/s the ingest→deliver p99 fell from 5.3 ms to 1.7 ms (max 17 ms). A worker
+ * thread checkpointing in the background did as well (max 4 ms) but cost 9 MB.
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 4000;
+
 export class Store {
   readonly db: Database.Database;
   readonly file: string;
 
   private readonly q;
+  /** One transaction wrapper, made once (better-sqlite3 builds four functions per db.transaction() call). */
+  private readonly tx: <T>(fn: () => T) => T;
 
   /** Open (creating when needed) the store in the data directory. Throws StoreError with a clear message. */
   static open(dataDir: string, opts: StoreOptions = {}): Store {
@@ -160,6 +171,7 @@ export class Store {
       // commits. 'power' (FULL): fsync on every commit.
       db.pragma(`synchronous = ${opts.durability === 'power' ? 'FULL' : 'NORMAL'}`);
       db.pragma('foreign_keys = ON');
+      db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     }
     // Reading the schema proves the file is a database (SQLITE_NOTADB otherwise).
     const version = db.pragma('user_version', { simple: true }) as number;
@@ -167,6 +179,8 @@ export class Store {
       throw new StoreError(`the store ${file} was written by a newer peerpost (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade peerpost`, 'SCHEMA');
     if (!opts.readonly) this.migrate(version);
     this.q = this.prepareAll();
+    const run = this.db.transaction((fn: () => unknown) => fn());
+    this.tx = <T>(fn: () => T) => run(fn) as T;
   }
 
   private migrate(from: number): void {
@@ -214,8 +228,9 @@ export class Store {
     if (this.db.open) this.db.close();
   }
 
+  /** Run fn in a transaction (a savepoint when nested); rolled back if it throws. */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.tx(fn);
   }
 
   // ---- posts ----

@@ -13,10 +13,10 @@ test('chat lines reach mail and news as one digest per conversation, the same ar
   const f = fixture(accounts, bridges({ maxLines: 3 }));
   t.after(() => f.close());
   const base = f.clock.now;
-  ['hi', 'hello', 'bye'].forEach((text, i) => {
+  for (const [i, text] of ['hi', 'hello', 'bye'].entries()) {
     f.clock.now = base + i * 60_000;
-    f.core.ingest(i === 1 ? 'irc.b' : 'irc.a', line('#commons', i === 1 ? 'bob' : 'alice', text));
-  });
+    await f.core.ingest(i === 1 ? 'irc.b' : 'irc.a', line('#commons', i === 1 ? 'bob' : 'alice', text));
+  }
   await settle();
   const toMail = f.attempts.filter((a) => a.endpoint === 'mail.l/commons');
   const toNews = f.attempts.filter((a) => a.endpoint === 'nntp.n/peerpost.commons');
@@ -35,9 +35,9 @@ test('chat lines reach mail and news as one digest per conversation, the same ar
 test('the next digest of a channel is a reply to the previous one', async (t) => {
   const f = fixture(accounts, bridges({ maxLines: 1 }));
   t.after(() => f.close());
-  f.core.ingest('irc.a', line('#commons', 'alice', 'one'));
-  f.core.ingest('irc.a', line('#commons', 'alice', 'two'));
-  f.core.ingest('irc.a', line('#commons', 'alice', 'three'));
+  await f.core.ingest('irc.a', line('#commons', 'alice', 'one'));
+  await f.core.ingest('irc.a', line('#commons', 'alice', 'two'));
+  await f.core.ingest('irc.a', line('#commons', 'alice', 'three'));
   await settle();
   const digests = f.attempts.filter((a) => a.endpoint === 'mail.l/commons').map((a) => a.post);
   assert.equal(digests.length, 3);
@@ -49,7 +49,7 @@ test('the next digest of a channel is a reply to the previous one', async (t) =>
 test('a conversation closes after the quiet time', async (t) => {
   const f = fixture(accounts, bridges({ quietMs: 40 }));
   t.after(() => f.close());
-  f.core.ingest('irc.a', line('#commons', 'alice', 'anyone?'));
+  await f.core.ingest('irc.a', line('#commons', 'alice', 'anyone?'));
   await settle();
   assert.equal(f.attempts.filter((a) => a.endpoint === 'mail.l/commons').length, 0, 'still open');
   await new Promise((r) => setTimeout(r, 120));
@@ -63,8 +63,8 @@ test('buffered lines live in the store: a restart loses none and closes the conv
   const s1 = Store.open(dir);
   const f1 = fixture(accounts, bridges({ quietMs: 600_000 }), {}, { store: s1 });
   f1.outbox.kick = () => undefined;
-  f1.core.ingest('irc.a', line('#commons', 'alice', 'before the crash'));
-  f1.core.ingest('irc.a', line('#commons', 'bob', 'me too'));
+  await f1.core.ingest('irc.a', line('#commons', 'alice', 'before the crash'));
+  await f1.core.ingest('irc.a', line('#commons', 'bob', 'me too'));
   s1.close(); // no orderly shutdown
   const clock = { now: f1.clock.now + 600_001 };
   const f2 = fixture(accounts, bridges({ quietMs: 600_000 }), {}, { store: Store.open(dir), clock });

@@ -16,7 +16,7 @@ test('ingest stores the post and one outbox row per target endpoint, in one go',
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   f.outbox.kick = () => undefined; // look at the rows before they are delivered
-  const v = f.core.ingest('irc.a', line('#commons', 'alice', 'hello'));
+  const v = await f.core.ingest('irc.a', line('#commons', 'alice', 'hello'));
   assert.equal(v.status, 'accepted');
   if (v.status !== 'accepted') return;
   assert.match(v.id, /^[0-9a-f-]{36}@test\.example$/, 'a minted id is <uuid@node.hostname>');
@@ -29,8 +29,8 @@ test('ingest stores the post and one outbox row per target endpoint, in one go',
 test('the same id twice is accepted once: one post, one set of deliveries', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  const first = f.core.ingest('irc.a', line('#commons', 'alice', 'hello', { id: '<abc@example.org>' }));
-  const again = f.core.ingest('irc.b', line('#commons', 'alice', 'hello', { id: 'abc@example.org' }));
+  const first = await f.core.ingest('irc.a', line('#commons', 'alice', 'hello', { id: '<abc@example.org>' }));
+  const again = await f.core.ingest('irc.b', line('#commons', 'alice', 'hello', { id: 'abc@example.org' }));
   assert.equal(first.status, 'accepted');
   assert.deepEqual(again, { status: 'duplicate', id: 'abc@example.org' });
   await settle();
@@ -38,53 +38,53 @@ test('the same id twice is accepted once: one post, one set of deliveries', asyn
   assert.deepEqual(f.attempts.map((a) => a.endpoint).sort(), ['irc.b/#commons', 'web.w/commons']);
 });
 
-test('loop guard: a post past node.maxHops is refused; at the limit it passes', (t) => {
+test('loop guard: a post past node.maxHops is refused; at the limit it passes', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  const over = f.core.ingest('irc.a', line('#commons', 'alice', 'x', { hops: 6 }));
+  const over = await f.core.ingest('irc.a', line('#commons', 'alice', 'x', { hops: 6 }));
   assert.equal(over.status, 'rejected');
   assert.match((over as { reason: string }).reason, /crossed 6 relays \(node\.maxHops is 5\)/);
-  assert.equal(f.core.ingest('irc.a', line('#commons', 'alice', 'y', { hops: 5 })).status, 'accepted');
+  assert.equal((await f.core.ingest('irc.a', line('#commons', 'alice', 'y', { hops: 5 }))).status, 'accepted');
 });
 
-test('posts from unknown endpoints and out-only endpoints are refused with a reason', (t) => {
+test('posts from unknown endpoints and out-only endpoints are refused with a reason', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  assert.deepEqual(f.core.ingest('irc.a', line('#elsewhere', 'a', 'x')), { status: 'rejected', reason: 'irc.a/#elsewhere is not an endpoint of any bridge' });
-  const out = f.core.ingest('web.w', line('commons', 'a', 'x'));
+  assert.deepEqual(await f.core.ingest('irc.a', line('#elsewhere', 'a', 'x')), { status: 'rejected', reason: 'irc.a/#elsewhere is not an endpoint of any bridge' });
+  const out = await f.core.ingest('web.w', line('commons', 'a', 'x'));
   assert.equal(out.status, 'rejected');
   assert.match((out as { reason: string }).reason, /only receives/);
   assert.equal(f.store.countPosts('commons'), 0);
 });
 
-test('ignored nicks (any case) and patterns are not relayed, and say why', (t) => {
+test('ignored nicks (any case) and patterns are not relayed, and say why', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  const nick = f.core.ingest('irc.a', line('#commons', 'spambot', 'buy'));
+  const nick = await f.core.ingest('irc.a', line('#commons', 'spambot', 'buy'));
   assert.equal(nick.status, 'ignored');
   assert.match((nick as { reason: string }).reason, /ignore\.nicks/);
-  const pat = f.core.ingest('irc.a', line('#commons', 'bob', '[off] aside'));
+  const pat = await f.core.ingest('irc.a', line('#commons', 'bob', '[off] aside'));
   assert.equal(pat.status, 'ignored');
   assert.equal(f.store.countPosts('commons'), 0);
   assert.equal(f.store.listOutbox().length, 0);
 });
 
-test('replacements rewrite the text before it is stored', (t) => {
+test('replacements rewrite the text before it is stored', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  const v = f.core.ingest('irc.a', line('#commons', 'bob', 'my colour, your colour'));
+  const v = await f.core.ingest('irc.a', line('#commons', 'bob', 'my colour, your colour'));
   assert.equal(f.store.getPost((v as { id: string }).id)!.body, 'my color, your color');
 });
 
-test('unusable Message-IDs are refused', (t) => {
+test('unusable Message-IDs are refused', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  assert.equal(f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'no at sign' })).status, 'rejected');
-  assert.equal(f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: `${'a'.repeat(250)}@x` })).status, 'rejected');
-  assert.equal(f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'ok@x' })).status, 'accepted');
+  assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'no at sign' }))).status, 'rejected');
+  assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: `${'a'.repeat(250)}@x` }))).status, 'rejected');
+  assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'ok@x' }))).status, 'accepted');
 });
 
-test('the write is one transaction: a failure midway stores nothing', (t) => {
+test('the write is one transaction: a failure midway stores nothing', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   const orig = f.store.addDelivery.bind(f.store);
@@ -93,27 +93,42 @@ test('the write is one transaction: a failure midway stores nothing', (t) => {
     if (++n === 2) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
     return orig(...args);
   };
-  const v = f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'atomic@x' }));
+  const v = await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'atomic@x' }));
   assert.equal(v.status, 'tempfail', 'an I/O error is a temporary refusal (SMTP 451, NNTP 436)');
   assert.equal(f.store.hasPost('atomic@x'), false);
   assert.equal(f.store.listOutbox().length, 0);
   f.store.addDelivery = orig;
-  assert.equal(f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'atomic@x' })).status, 'accepted', 'the sender retries and it goes through');
+  assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'atomic@x' }))).status, 'accepted', 'the sender retries and it goes through');
 });
 
-test('after close() (shutdown) new posts get a temporary refusal', (t) => {
+test('after close() (shutdown) new posts get a temporary refusal', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   f.core.close();
-  assert.equal(f.core.ingest('irc.a', line('#commons', 'a', 'x')).status, 'tempfail');
+  assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x'))).status, 'tempfail');
 });
 
 test('inject puts a post into a bridge from outside any endpoint', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  const v = f.core.inject('commons', { target: 'operator', author: { name: 'operator', via: 'cli' }, body: 'maintenance tonight' });
+  const v = await f.core.inject('commons', { target: 'operator', author: { name: 'operator', via: 'cli' }, body: 'maintenance tonight' });
   assert.equal(v.status, 'accepted');
   await settle();
   assert.deepEqual(f.attempts.map((a) => a.endpoint).sort(), ['irc.a/#commons', 'irc.b/#commons', 'web.w/commons']);
-  assert.equal(f.core.inject('nope', { target: 'x', author: { name: 'x', via: 'cli' }, body: 'x' }).status, 'rejected');
+  assert.equal((await f.core.inject('nope', { target: 'x', author: { name: 'x', via: 'cli' }, body: 'x' })).status, 'rejected');
+});
+
+test('posts arriving together are committed together, in order; one that cannot be written does not take the others with it', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  f.outbox.kick = () => undefined;
+  const orig = f.store.insertPost.bind(f.store);
+  f.store.insertPost = (post, now) => {
+    if (post.body === 'poison') throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+    return orig(post, now);
+  };
+  const verdicts = await Promise.all(['one', 'poison', 'three'].map((body) => f.core.ingest('irc.a', line('#commons', 'a', body))));
+  assert.deepEqual(verdicts.map((v) => v.status), ['accepted', 'tempfail', 'accepted']);
+  assert.deepEqual(f.store.latestPosts('commons').map((p) => p.body).reverse(), ['one', 'three']);
+  assert.deepEqual(f.store.listOutbox({ endpoint: 'irc.b/#commons' }).map((r) => f.store.getPostBySeq(r.postSeq)!.body), ['one', 'three']);
 });

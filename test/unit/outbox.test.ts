@@ -18,7 +18,7 @@ test('each endpoint gets its posts in order; a slow endpoint does not hold up th
   let release!: () => void;
   const gate = new Promise<void>((r) => { release = r; });
   f.deliverers.set('irc.b/#c', async () => { await gate; return { result: 'delivered' }; });
-  for (let i = 0; i < 50; i++) f.core.ingest('irc.a', line('#c', 'alice', `line ${i}`));
+  for (let i = 0; i < 50; i++) await f.core.ingest('irc.a', line('#c', 'alice', `line ${i}`));
   await settle(200);
   assert.equal(bodies(f, 'irc.c/#c').length, 50, 'irc.c got everything while irc.b hangs');
   assert.deepEqual(bodies(f, 'irc.c/#c'), Array.from({ length: 50 }, (_, i) => `line ${i}`));
@@ -34,8 +34,8 @@ test('a retry blocks only its endpoint, keeps the order, and is tried again afte
   t.after(() => f.close());
   let down = true;
   f.deliverers.set('irc.b/#c', () => (down ? { result: 'retry', reason: 'disconnected' } : { result: 'delivered' }));
-  f.core.ingest('irc.a', line('#c', 'alice', 'one'));
-  f.core.ingest('irc.a', line('#c', 'alice', 'two'));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'one'));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'two'));
   await settle();
   assert.deepEqual(bodies(f, 'irc.b/#c'), ['one'], 'the second waits behind the first');
   const [row] = f.store.listOutbox({ endpoint: 'irc.b/#c' });
@@ -58,7 +58,7 @@ test('wake() (a reconnect) retries at once, without waiting out the backoff', as
   t.after(() => f.close());
   let down = true;
   f.deliverers.set('irc.b/#c', () => (down ? { result: 'retry', reason: 'disconnected' } : { result: 'delivered' }));
-  f.core.ingest('irc.a', line('#c', 'alice', 'one'));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'one'));
   await settle();
   down = false;
   f.outbox.wake(['irc.b/#c']);
@@ -80,8 +80,8 @@ test('a permanent failure is a dead letter with its reason; the next row goes on
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   f.deliverers.set('irc.b/#c', (post) => (post.body === 'bad' ? { result: 'failed', reason: 'channel is invite-only (473)' } : { result: 'delivered' }));
-  f.core.ingest('irc.a', line('#c', 'alice', 'bad'));
-  f.core.ingest('irc.a', line('#c', 'alice', 'good'));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'bad'));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'good'));
   await settle();
   assert.deepEqual(bodies(f, 'irc.b/#c'), ['bad', 'good']);
   const dead = f.store.listOutbox({ state: 'dead' });
@@ -101,7 +101,7 @@ test('a row older than delivery.giveUpAfter becomes a dead letter saying so', as
   const f = fixture(accounts, bridges, { giveUpAfterMs: 3_600_000 });
   t.after(() => f.close());
   f.deliverers.set('irc.b/#c', () => ({ result: 'retry', reason: 'server unreachable' }));
-  f.core.ingest('irc.a', line('#c', 'alice', 'x'));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'x'));
   await settle();
   f.clock.now += 3_600_001;
   f.outbox.kick('irc.b/#c');
@@ -115,7 +115,7 @@ test('a plugin that throws or hangs does not lose the post: it is retried', asyn
   t.after(() => f.close());
   f.deliverers.set('irc.b/#c', () => { throw new Error('boom'); });
   f.deliverers.set('irc.c/#c', () => new Promise(() => undefined));
-  f.core.ingest('irc.a', line('#c', 'alice', 'x'));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'x'));
   await settle();
   await new Promise((r) => setTimeout(r, 60));
   const rows = Object.fromEntries(f.store.listOutbox().map((r) => [r.endpoint, r]));
@@ -128,7 +128,7 @@ test('a native id reported on delivery lands in the id map', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   f.deliverers.set('irc.b/#c', () => ({ result: 'delivered', nativeId: '42' }));
-  const v = f.core.ingest('irc.a', line('#c', 'alice', 'x', { id: 'n@x' }));
+  const v = await f.core.ingest('irc.a', line('#c', 'alice', 'x', { id: 'n@x' }));
   await settle();
   assert.equal(v.status, 'accepted');
   assert.equal(f.store.postForNative('irc.b', '#c', '42'), 'n@x');
@@ -138,8 +138,8 @@ test('a native id reported on delivery lands in the id map', async (t) => {
 test('the command shape hands the line over without its prefix', async (t) => {
   const f = fixture({ 'irc.a': 'chat', 'mail.l': 'article' }, { commons: { endpoints: ['irc.a/#c', { key: 'mail.l/c', shape: 'command', prefix: '!post' }] } });
   t.after(() => f.close());
-  f.core.ingest('irc.a', line('#c', 'alice', 'chatter'));
-  f.core.ingest('irc.a', line('#c', 'alice', '!post The meeting is at 8'));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'chatter'));
+  await f.core.ingest('irc.a', line('#c', 'alice', '!post The meeting is at 8'));
   await settle();
   assert.deepEqual(f.attempts.map((a) => [a.endpoint, a.to.shape, a.post.body]), [['mail.l/c', 'command', 'The meeting is at 8']]);
 });
@@ -150,14 +150,14 @@ test('what was committed survives a restart and is delivered then, once', async 
   const store1 = Store.open(dir);
   const f1 = fixture(accounts, bridges, {}, { store: store1 });
   f1.outbox.kick = () => undefined; // "crash" before anything is delivered
-  f1.core.ingest('irc.a', line('#c', 'alice', 'survives', { id: 's@x' }));
+  await f1.core.ingest('irc.a', line('#c', 'alice', 'survives', { id: 's@x' }));
   store1.close();
   const f2 = fixture(accounts, bridges, {}, { store: Store.open(dir) });
   t.after(() => f2.close());
   f2.outbox.start();
   await settle();
   assert.deepEqual(f2.attempts.map((a) => [a.endpoint, a.post.id]).sort(), [['irc.b/#c', 's@x'], ['irc.c/#c', 's@x']]);
-  assert.equal(f2.core.ingest('irc.a', line('#c', 'alice', 'survives', { id: 's@x' })).status, 'duplicate');
+  assert.equal((await f2.core.ingest('irc.a', line('#c', 'alice', 'survives', { id: 's@x' }))).status, 'duplicate');
 });
 
 test('a wake() that arrives while an attempt runs makes its retry immediate (reconnected meanwhile)', async (t) => {
@@ -169,7 +169,7 @@ test('a wake() that arrives while an attempt runs makes its retry immediate (rec
     f.outbox.wake(['irc.b/#c']); // the plugin reconnects before this attempt answers
     return { result: 'retry', reason: 'disconnected' };
   });
-  f.core.ingest('irc.a', line('#c', 'alice', 'x'));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'x'));
   await settle();
   assert.equal(calls, 2);
   assert.equal(f.store.listOutbox({ endpoint: 'irc.b/#c' }).length, 0);
