@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import { Store } from '../src/store.js';
+import { Store, MIGRATIONS } from '../src/store.js';
 import { Router } from '../src/router.js';
 import { Outbox, type Resolution } from '../src/outbox.js';
 import { Core } from '../src/core.js';
@@ -149,28 +149,8 @@ export async function ingestRun(durability: 'process' | 'power', posts: number, 
 
 // ---- 2. the ceiling: bare better-sqlite3, the same writes ----
 
-const BARE_SCHEMA = `
-  CREATE TABLE posts (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    bridge TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    data TEXT NOT NULL
-  );
-  CREATE INDEX posts_by_bridge ON posts(bridge, seq);
-  CREATE TABLE outbox (
-    row INTEGER PRIMARY KEY,
-    post_seq INTEGER NOT NULL REFERENCES posts(seq),
-    endpoint TEXT NOT NULL,
-    shape TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL,
-    last_error TEXT,
-    dead_at INTEGER
-  );
-  CREATE INDEX outbox_queue ON outbox(endpoint, state, row);`;
+/** The store's own schema (its first migration), so that the ceiling writes the same tables and indexes. */
+const BARE_SCHEMA = MIGRATIONS[0]!;
 
 /**
  * One run of the ceiling: WAL, synchronous=NORMAL, foreign keys on, one transaction per

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Post, StoredPost } from './post.js';
 
 /** Never edit a migration that has shipped; append a new one. */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE posts (
      seq INTEGER PRIMARY KEY,
      id TEXT NOT NULL UNIQUE,
