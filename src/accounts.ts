@@ -54,7 +54,7 @@ export class AccountRuntime {
   private readonly log: Logger;
 
   constructor(
-    readonly cfg: AccountConfig,
+    private config: AccountConfig,
     readonly def: PluginDefinition,
     private readonly deps: AccountDeps,
   ) {
@@ -62,7 +62,16 @@ export class AccountRuntime {
   }
 
   get name(): string {
-    return this.cfg.name;
+    return this.config.name;
+  }
+
+  get cfg(): AccountConfig {
+    return this.config;
+  }
+
+  /** The plugin applied new settings in place (its reload() said 'applied'). */
+  settingsApplied(cfg: AccountConfig): void {
+    this.config = cfg;
   }
 
   setState(state: AccountState, detail?: string): void {

@@ -231,7 +231,7 @@ export class Daemon {
       if (rt) {
         const how = rt.handle?.reload ? await rt.handle.reload(acfg.settings).catch(() => 'restart' as const) : 'restart';
         if (how === 'applied') {
-          (rt as { cfg: typeof acfg }).cfg = acfg;
+          rt.settingsApplied(acfg);
           changes.push(`account ${acfg.name}: settings applied`);
           continue;
         }
