@@ -58,7 +58,7 @@ export class AccountRuntime {
     readonly def: PluginDefinition,
     private readonly deps: AccountDeps,
   ) {
-    this.log = deps.log.child({ account: cfg.name });
+    this.log = deps.log.child({ account: config.name });
   }
 
   get name(): string {
