@@ -11,7 +11,7 @@ import type { AccountHandle, AccountState, EndpointView, PluginContext, PluginDe
 import type { Store } from './store.js';
 import type { Router } from './router.js';
 import type { IncomingPost } from './post.js';
-import type { IngestVerdict, DaemonStatus } from './plugin.js';
+import type { IngestVerdict, DaemonStatus, BridgeView } from './plugin.js';
 import { withTimeout } from './util.js';
 
 export const VERSION = '0.1.0';
@@ -25,6 +25,7 @@ export interface AccountDeps {
   hostname: string;
   log: Logger;
   status: () => DaemonStatus;
+  bridges: () => BridgeView[];
   secret: (purpose: string) => Buffer;
 }
 
@@ -125,6 +126,7 @@ export class AccountRuntime {
       onClose: (fn) => { this.closers.push(fn); },
       listen: (server, at) => this.listen(server, at),
       status: () => this.deps.status(),
+      bridges: () => this.deps.bridges(),
       secret: (purpose) => this.deps.secret(purpose),
     };
   }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
 import { lookupPlugin, type PluginLookup } from './loader.js';
-import type { PluginDefinition, DaemonStatus } from './plugin.js';
+import type { PluginDefinition, DaemonStatus, BridgeView } from './plugin.js';
 import { Store, StoreError } from './store.js';
 import { Router } from './router.js';
 import { Outbox, type Resolution } from './outbox.js';
@@ -127,6 +127,7 @@ export class Daemon {
       hostname: this.config.node.hostname,
       log: this.log,
       status: () => this.status(),
+      bridges: () => this.bridgeViews(),
       secret: (purpose) => createHmac('sha256', this.nodeSecret).update(purpose).digest(),
     });
     this.accounts.set(name, rt);
@@ -288,6 +289,29 @@ export class Daemon {
       default:
         return { error: `unknown command ${(req as { cmd: string }).cmd}` };
     }
+  }
+
+  /** Every bridge with its endpoints and how to join each (for plans and pages). */
+  bridgeViews(): BridgeView[] {
+    return Object.values(this.config.bridges).map((b) => ({
+      name: b.name,
+      description: b.description,
+      endpoints: b.endpoints.map((e) => {
+        const def = this.defs.get(e.protocol);
+        const account = this.config.accounts[e.account];
+        let join: string | undefined;
+        try {
+          join = def?.joinHint && account ? def.joinHint(e.target, account.settings, { hostname: this.config.node.hostname }) : undefined;
+        } catch (err) {
+          this.log.debug({ err, endpoint: e.key }, 'joinHint failed');
+        }
+        const state = this.accounts.get(e.account)?.state;
+        return {
+          key: e.key, account: e.account, protocol: e.protocol, target: e.target, direction: e.direction,
+          ...(join ? { join } : {}), running: state !== undefined && state !== 'down' && state !== 'stopped',
+        };
+      }),
+    }));
   }
 
   /** This node's signing secret: made once, kept in the store. */

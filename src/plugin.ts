@@ -43,6 +43,23 @@ export interface EndpointView {
   description: string;
 }
 
+/** A bridge as every plugin may see it: what a finger plan or a web page shows of it. */
+export interface BridgeView {
+  name: string;
+  description: string;
+  endpoints: {
+    key: string;
+    account: string;
+    protocol: string;
+    target: string;
+    direction: Direction;
+    /** How a person joins it, from its plugin's joinHint(): "#commons on irc.libera.chat". */
+    join?: string;
+    /** Its account runs (not down or stopped). */
+    running: boolean;
+  }[];
+}
+
 /** Where one delivery goes, with how the endpoint wants the post shaped. */
 export interface DeliveryTarget {
   /** Outbox row id: stable across retries and restarts. */
@@ -192,6 +209,8 @@ export interface PluginContext<C = Record<string, unknown>> {
   listen(server: Server, at: import('./config/schema-helpers.js').ListenAddress): Promise<AddressInfo>;
   /** The whole daemon's state: every account, the outbox, open digests. */
   status(): DaemonStatus;
+  /** Every bridge of the current config, with each endpoint and how to join it. */
+  bridges(): BridgeView[];
   /**
    * A 32-byte key for signing tokens, derived from this node's secret (made at
    * first start, kept in the store). The same purpose gives the same key in every
@@ -220,6 +239,11 @@ export interface PluginDefinition<C = any> {
   endpoint?: z.ZodType<Record<string, unknown>>;
   /** An error message when `target` cannot be an endpoint target of this protocol. */
   validateTarget?(target: string): string | undefined;
+  /**
+   * How a person joins this endpoint, in a few words, for other plugins' pages and
+   * plans: "#commons on irc.libera.chat:6697", "commons@lists.example.org".
+   */
+  joinHint?(target: string, config: C, node: { hostname: string }): string | undefined;
   /** Milliseconds start() may take before the account is reported as failed (default 15 s). */
   startTimeoutMs?: number;
   start(ctx: PluginContext<C>): Promise<AccountHandle> | AccountHandle;
