@@ -227,6 +227,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         // Woken (the account reconnected) while this attempt ran: try again at once.
         const delay = w.woken ? 0 : outcome.delayMs ?? backoff(attempt, this.cfg);
         this.store.markRetry(row.row, attempt, now + delay, outcome.reason);
+        this.schedule(w, delay);
         this.waiting.set(e.key, { reason: outcome.reason, since: this.waiting.get(e.key)?.since ?? now });
         this.emit('retry', row, outcome.reason, delay);
         this.log.warn({ endpoint: e.key, post: row.postId, attempt, delayMs: delay, reason: outcome.reason }, `delivery to ${e.key} will be retried in ${formatDuration(delay)}: ${outcome.reason}`);
@@ -236,6 +237,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         const reason = `the ${e.protocol} plugin returned no outcome (expected delivered, retry or failed)`;
         const delay = backoff(attempt, this.cfg);
         this.store.markRetry(row.row, attempt, now + delay, reason);
+        this.schedule(w, delay);
         this.log.error({ endpoint: e.key, post: row.postId }, reason);
         return false;
       }

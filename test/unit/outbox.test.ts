@@ -174,3 +174,18 @@ test('a wake() that arrives while an attempt runs makes its retry immediate (rec
   assert.equal(calls, 2);
   assert.equal(f.store.listOutbox({ endpoint: 'irc.b/#c' }).length, 0);
 });
+
+test('a retry is tried again by itself once its delay is over, with no other event', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  let calls = 0;
+  f.deliverers.set('irc.b/#c', () => (++calls === 1 ? { result: 'retry', reason: 'flood control', delayMs: 30 } : { result: 'delivered' }));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'x'));
+  await settle();
+  assert.equal(calls, 1);
+  f.clock.now += 30; // the fixture's clock; the timer itself is real
+  await new Promise((r) => setTimeout(r, 80));
+  await settle();
+  assert.equal(calls, 2);
+  assert.equal(f.store.listOutbox({ endpoint: 'irc.b/#c' }).length, 0);
+});

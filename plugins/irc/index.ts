@@ -1,0 +1,585 @@
+/**
+ * The irc plugin: one IRC connection per account (irc-framework), joined to the
+ * channels the bridges name, relaying both ways. See plugins/irc/README.md.
+ *
+ * - Connection: reconnects forever (our own backoff with jitter; irc-framework's
+ *   gives up), rejoins every channel after each connect, takes an alternate nick
+ *   when the configured one is in use and reclaims it later.
+ * - In: PRIVMSG, ACTION and (by config) NOTICE in a configured channel become
+ *   posts, formatting stripped, dated by server-time when the server sends it.
+ * - Out: each post becomes lines that fit the server's 512 bytes with the prefix
+ *   the server adds, sent through a token bucket; a line is "delivered" only once
+ *   written to the socket, and a post cut short by a disconnect continues where
+ *   it stopped on the next try.
+ */
+import irc, { type Client } from 'irc-framework';
+import {
+  definePlugin, z, delivered, retry, failed, duration, announce,
+  type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost,
+} from '../../src/plugin.js';
+import { TokenBucket } from './bucket.js';
+import { IrcTransport, FINGERPRINT_OPTION, normalFingerprint } from './transport.js';
+import { translate, type MessageEvent, type MessageType } from './events.js';
+import { capLines, formatPrefix, formatProblem, ircLines, textBudget } from './text.js';
+
+const NICK = /^[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*$/;
+const nick = () => z.string().regex(NICK, 'not a valid IRC nick (a letter or one of [ ] \\ ` _ ^ { | } first, then also digits and -)');
+
+/** Why a channel name cannot be a target, or undefined. */
+export function channelProblem(t: string): string | undefined {
+  if (!/^[#&!+]/.test(t)) return 'an IRC channel starts with #, &, ! or +';
+  if (t.length < 2) return 'a channel name needs more than its first character';
+  if (/[\s,\x00-\x1f\x7f]/.test(t)) return 'an IRC channel name has no spaces, commas or control characters';
+  if (Buffer.byteLength(t) > 200) return 'an IRC channel name is at most 200 bytes';
+  return undefined;
+}
+
+/** A block that may be left out or written empty: both mean all defaults. */
+const block = <T extends z.ZodRawShape>(shape: T) => z.preprocess((v) => v ?? {}, z.strictObject(shape));
+
+export const accountSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).optional(),
+  tls: z.boolean().default(true),
+  tlsVerify: z.boolean().default(true),
+  tlsFingerprint: z.string().superRefine((v, c) => {
+    if (!normalFingerprint(v)) c.addIssue({ code: 'custom', message: 'expected the SHA-256 fingerprint of the server\'s certificate: 32 bytes in hex, e.g. AB:CD:… (openssl x509 -noout -fingerprint -sha256)' });
+  }).optional(),
+  nick: nick(),
+  altNicks: z.array(nick()).default([]),
+  reclaimNick: duration('1m'),
+  username: z.string().regex(/^[^\s@!:]+$/, 'a username has no spaces, "@", "!" or ":"').optional(),
+  realname: z.string().min(1).default('peerpost relay'),
+  password: z.string().optional(),
+  sasl: z.strictObject({ account: z.string().min(1), password: z.string().min(1) }).optional(),
+  nickserv: z.strictObject({
+    password: z.string().min(1),
+    account: z.string().min(1).optional(),
+    service: nick().default('NickServ'),
+  }).optional(),
+  notices: z.boolean().default(false),
+  format: z.string().default('<{nick}> ').superRefine((f, c) => {
+    const p = formatProblem(f);
+    if (p) c.addIssue({ code: 'custom', message: p });
+  }),
+  maxLines: z.number().int().min(1).max(1000).default(10),
+  flood: block({
+    burst: z.number().int().min(1).default(5),
+    interval: duration('500ms'),
+    maxWait: duration('30s'),
+  }),
+  reconnect: block({
+    first: duration('2s'),
+    max: duration('5m'),
+  }),
+  rejoinAfterKick: duration('10s'),
+  rejoinAfterFail: duration('1m'),
+}).superRefine((c, ctx) => {
+  if (c.tlsFingerprint !== undefined && !c.tls) ctx.addIssue({ code: 'custom', path: ['tlsFingerprint'], message: 'a certificate fingerprint needs tls: true' });
+});
+export type IrcConfig = z.infer<typeof accountSchema>;
+
+export const endpointSchema = z.strictObject({
+  key: z.string().min(1).regex(/^[^\s,\x00-\x1f]+$/, 'a channel key has no spaces, commas or control characters').optional(),
+});
+
+/** Keys whose change needs a new connection; the others are applied in place. */
+const CONNECTION_KEYS = ['host', 'port', 'tls', 'tlsVerify', 'tlsFingerprint', 'nick', 'altNicks', 'username', 'realname', 'password', 'sasl', 'nickserv', 'reconnect'] as const;
+
+/** Exponential backoff with "equal jitter": between half and all of min(max, first·2^(n-1)). */
+export function backoff(attempt: number, firstMs: number, maxMs: number, random = Math.random): number {
+  const base = Math.min(maxMs, firstMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
+  return Math.round(base / 2 + (random() * base) / 2);
+}
+
+/** How long a connection may take from the TCP connect to the server's welcome (001). */
+const REGISTRATION_TIMEOUT = 60_000;
+
+const secs = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
+
+interface ChannelState {
+  /** The configured spelling. */
+  name: string;
+  joined: boolean;
+  /** A JOIN was sent and has not been answered. */
+  joining: boolean;
+  /** Why we are not in it (ban, bad key, kick …). */
+  problem?: string;
+  /** Do not try to join before this (after a kick or a refusal). */
+  notBefore: number;
+}
+
+class IrcAccount {
+  private cfg: IrcConfig;
+  private client: Client | undefined;
+  private readonly bucket: TokenBucket;
+  private registered = false;
+  private stopping = false;
+  private attempt = 0;
+  private lastError: string | undefined;
+  /** The server said we are banned (465): shown as state "banned" while we keep trying, slowly. */
+  private banned = false;
+  /** Why SASL failed on this connection, shown in the status. */
+  private saslProblem: string | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private triedNicks: string[] = [];
+  /** Our user@host as the server shows it to others, learned from our own JOIN. */
+  private self: { user?: string; host?: string } = {};
+  private readonly channels = new Map<string, ChannelState>();
+  private closed: Promise<void> | undefined;
+
+  constructor(private readonly ctx: PluginContext<IrcConfig>) {
+    this.cfg = ctx.config;
+    this.bucket = new TokenBucket(this.cfg.flood.burst, this.cfg.flood.interval);
+  }
+
+  private get port(): number {
+    return this.cfg.port ?? (this.cfg.tls ? 6697 : 6667);
+  }
+
+  private get where(): string {
+    return `${this.cfg.host}:${this.port}${this.cfg.tls ? ' (TLS)' : ''}`;
+  }
+
+  private key(target: string): string {
+    return this.client ? this.client.caseLower(target) : target.toLowerCase();
+  }
+
+  private later(fn: () => void, ms: number): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+    return t;
+  }
+
+  // ── connection ────────────────────────────────────────────────────────────
+
+  start(): void {
+    const every = this.later.bind(this);
+    const sync = () => {
+      if (this.stopping) return;
+      this.syncChannels();
+      every(sync, 5_000);
+    };
+    every(sync, 5_000);
+    const reclaim = () => {
+      if (this.stopping) return;
+      if (this.registered && this.client && !this.client.caseCompare(this.client.user.nick, this.cfg.nick)) {
+        this.ctx.log.debug({ nick: this.cfg.nick }, 'trying to reclaim the configured nick');
+        this.client.changeNick(this.cfg.nick);
+      }
+      every(reclaim, this.cfg.reclaimNick);
+    };
+    every(reclaim, this.cfg.reclaimNick);
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.stopping) return;
+    this.attempt += 1;
+    this.registered = false;
+    this.lastError = undefined;
+    this.saslProblem = undefined;
+    this.triedNicks = [this.cfg.nick];
+    for (const c of this.channels.values()) {
+      c.joined = false;
+      c.joining = false;
+    }
+    const client = new irc.Client();
+    this.client = client;
+    this.wire(client);
+    this.ctx.setState('connecting', `connecting to ${this.where} as ${this.cfg.nick}${this.attempt > 1 ? ` (attempt ${this.attempt})` : ''}`);
+    // A server that takes the connection but never welcomes us (or a black hole) must not hang us.
+    this.later(() => {
+      if (this.client !== client || this.registered || this.stopping) return;
+      this.lastError = `no welcome from the server within ${secs(REGISTRATION_TIMEOUT)}`;
+      client.connection.end(undefined, true);
+    }, REGISTRATION_TIMEOUT);
+    client.connect({
+      host: this.cfg.host,
+      port: this.port,
+      tls: this.cfg.tls,
+      // A pinned fingerprint replaces the chain check (a self-signed server); the transport checks the pin.
+      rejectUnauthorized: this.cfg.tlsVerify && this.cfg.tlsFingerprint === undefined,
+      ...(this.cfg.tlsFingerprint !== undefined ? { [FINGERPRINT_OPTION]: this.cfg.tlsFingerprint } : {}),
+      nick: this.cfg.nick,
+      username: this.cfg.username ?? this.cfg.nick,
+      gecos: this.cfg.realname,
+      ...(this.cfg.password !== undefined ? { password: this.cfg.password } : {}),
+      // An account object without credentials keeps irc-framework from using the server password for SASL.
+      account: this.cfg.sasl ? { account: this.cfg.sasl.account, password: this.cfg.sasl.password } : {},
+      sasl_disconnect_on_fail: false,
+      auto_reconnect: false,
+      encoding: 'utf8',
+      transport: IrcTransport,
+      version: `peerpost ${this.ctx.node.version}`,
+      ping_interval: 30,
+      ping_timeout: 120,
+      enable_echomessage: false,
+    });
+  }
+
+  private wire(client: Client): void {
+    const log = this.ctx.log;
+    const mine = () => this.client === client;
+    // irc-framework hands the socket's error (refused, TLS verification, reset …) to 'socket close'.
+    client.on('socket close', (err?: Error | false) => {
+      if (!mine() || !err) return;
+      this.lastError = err.message ?? String(err);
+      log.warn({ err: this.lastError }, `IRC connection error (${this.where})`);
+    });
+    client.on('irc error', (ev: { error: string; channel?: string; reason?: string }) => {
+      if (!mine()) return;
+      const refusals = ['banned_from_channel', 'invite_only_channel', 'bad_channel_key', 'channel_is_full', 'too_many_channels', 'no_such_channel', 'cannot_send_to_channel'];
+      if (ev.channel && refusals.includes(ev.error)) {
+        const c = this.channels.get(this.key(ev.channel));
+        if (c && ev.error !== 'cannot_send_to_channel') {
+          c.joining = false;
+          c.problem = `cannot join ${c.name}: ${ev.error.replace(/_/g, ' ')}${ev.reason ? ` (${ev.reason})` : ''}`;
+          c.notBefore = Date.now() + this.cfg.rejoinAfterFail;
+          log.warn({ channel: c.name }, c.problem);
+          this.reportState();
+        } else if (c) {
+          log.warn({ channel: c.name, reason: ev.reason }, `cannot send to ${c.name}`);
+        }
+      } else if (ev.error === 'irc' || ev.error === 'password_mismatch' || ev.error === 'banned_from_network') {
+        // ERROR (the server closes the link), 464 (bad server password), 465 (banned from the server).
+        const what = ev.error === 'password_mismatch' ? 'the server refused the password' : ev.error === 'banned_from_network' ? 'banned from the server' : 'the server closed the link';
+        this.lastError = `${what}${ev.reason ? `: ${ev.reason}` : ''}`;
+        this.banned = ev.error === 'banned_from_network';
+        log.warn(this.lastError);
+      } else {
+        log.debug({ ev }, 'IRC error reply');
+      }
+    });
+    client.on('sasl failed', (ev: { reason: string; message?: string }) => {
+      if (!mine()) return;
+      this.saslProblem = `SASL failed: ${ev.reason.replace(/_/g, ' ')}${ev.message ? ` (${ev.message})` : ''}`;
+      log.error(`${this.saslProblem}; going on without an account`);
+    });
+    const nickRefused = (ev: { nick: string; reason: string }) => {
+      if (!mine() || this.registered) return;
+      const next = this.nextNick();
+      log.warn({ refused: ev.nick, next }, `nick ${ev.nick} refused (${ev.reason}); trying ${next}`);
+      client.changeNick(next);
+      client.user.nick = next;
+    };
+    client.on('nick in use', nickRefused);
+    client.on('nick invalid', nickRefused);
+    client.on('registered', () => {
+      if (!mine()) return;
+      this.registered = true;
+      this.banned = false;
+      this.attempt = 0;
+      this.lastError = undefined;
+      this.self = {};
+      log.info({ nick: client.user.nick }, `connected to ${this.where} as ${client.user.nick}`);
+      // NickServ IDENTIFY: the fallback when SASL is not configured or failed.
+      const ns = this.cfg.nickserv;
+      if (ns && (!this.cfg.sasl || this.saslProblem)) {
+        log.info({ service: ns.service }, `identifying to ${ns.service}`);
+        void this.write(client, `PRIVMSG ${ns.service} :IDENTIFY ${ns.account ?? this.cfg.nick} ${ns.password}`);
+      }
+      this.reportState();
+      this.syncChannels();
+    });
+    client.on('nick', (ev: { nick: string; new_nick: string }) => {
+      if (!mine()) return;
+      if (client.caseCompare(ev.new_nick, client.user.nick)) {
+        log.info({ from: ev.nick, to: ev.new_nick }, `now known as ${ev.new_nick}`);
+        this.reportState();
+      }
+    });
+    client.on('join', (ev: { nick: string; ident: string; hostname: string; channel: string }) => {
+      if (!mine() || !client.caseCompare(ev.nick, client.user.nick)) return;
+      if (ev.ident) this.self.user = ev.ident;
+      if (ev.hostname) this.self.host = ev.hostname;
+      const c = this.channels.get(this.key(ev.channel));
+      if (!c) {
+        log.info({ channel: ev.channel }, `joined ${ev.channel}, which no bridge names; leaving`);
+        client.part(ev.channel, 'not bridged here');
+        return;
+      }
+      c.joined = true;
+      c.joining = false;
+      delete c.problem;
+      log.info({ channel: c.name, self: `${ev.nick}!${ev.ident}@${ev.hostname}` }, `joined ${c.name}`);
+      this.reportState();
+      // Whatever waited for this channel goes out now, in order.
+      this.ctx.resume(c.name);
+    });
+    const left = (channel: string, why: string, rejoinMs: number) => {
+      const c = this.channels.get(this.key(channel));
+      if (!c) return;
+      c.joined = false;
+      c.joining = false;
+      c.problem = why;
+      c.notBefore = Date.now() + rejoinMs;
+      log.warn({ channel: c.name }, why);
+      this.reportState();
+      this.later(() => this.syncChannels(), rejoinMs + 10);
+    };
+    client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string }) => {
+      if (!mine() || !client.caseCompare(ev.kicked, client.user.nick)) return;
+      left(ev.channel, `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`, this.cfg.rejoinAfterKick);
+    });
+    client.on('part', (ev: { nick: string; channel: string }) => {
+      if (!mine() || !client.caseCompare(ev.nick, client.user.nick)) return;
+      const c = this.channels.get(this.key(ev.channel));
+      if (c) left(ev.channel, `left ${ev.channel}; rejoining`, 0);
+    });
+    for (const type of ['privmsg', 'action', 'notice'] as MessageType[]) {
+      client.on(type, (ev: MessageEvent) => {
+        if (mine()) this.incoming(type, ev);
+      });
+    }
+    client.on('close', () => {
+      if (!mine()) return;
+      this.registered = false;
+      for (const c of this.channels.values()) {
+        c.joined = false;
+        c.joining = false;
+      }
+      if (this.stopping) return;
+      const wait = backoff(Math.max(1, this.attempt), this.cfg.reconnect.first, this.cfg.reconnect.max);
+      const why = this.lastError ?? 'the server closed the connection';
+      log.warn({ wait, attempt: this.attempt }, `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)}`);
+      this.ctx.setState(this.banned ? 'banned' : 'retrying', `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)} (attempt ${this.attempt + 1})`);
+      this.reconnectTimer = this.later(() => this.connect(), wait);
+    });
+  }
+
+  private nextNick(): string {
+    const tried = new Set(this.triedNicks.map((n) => n.toLowerCase()));
+    const candidates = [...this.cfg.altNicks, `${this.cfg.nick}_`, `${this.cfg.nick}__`, `${this.cfg.nick}-`];
+    let next = candidates.find((n) => !tried.has(n.toLowerCase()));
+    if (!next) next = `${this.cfg.nick.slice(0, 12)}${Math.floor(Math.random() * 10_000)}`;
+    this.triedNicks.push(next);
+    return next;
+  }
+
+  /** Join every configured channel we are not in (after a connect, a kick, a config change); leave those no longer named. */
+  private syncChannels(): void {
+    const want = new Map<string, { name: string; key?: string }>();
+    for (const e of this.ctx.endpoints()) {
+      const k = this.key(e.target);
+      if (!want.has(k)) want.set(k, { name: e.target, ...(typeof e.options.key === 'string' ? { key: e.options.key } : {}) });
+    }
+    for (const [k, c] of this.channels) {
+      if (!want.has(k)) {
+        this.channels.delete(k);
+        if (c.joined && this.registered) this.client?.part(c.name, 'no longer bridged');
+      }
+    }
+    for (const [k, w] of want) {
+      let c = this.channels.get(k);
+      if (!c) {
+        c = { name: w.name, joined: false, joining: false, notBefore: 0 };
+        this.channels.set(k, c);
+      }
+      if (!this.registered || !this.client || c.joined || c.joining || Date.now() < c.notBefore) continue;
+      c.joining = true;
+      this.ctx.log.debug({ channel: c.name }, `joining ${c.name}`);
+      if (w.key !== undefined) this.client.join(c.name, w.key);
+      else this.client.join(c.name);
+      // An answer that never comes (a server that ignores us) must not stop later tries.
+      this.later(() => {
+        if (c && c.joining && !c.joined) c.joining = false;
+      }, 30_000);
+    }
+  }
+
+  private reportState(): void {
+    if (!this.registered || !this.client) return;
+    const all = [...this.channels.values()];
+    const joined = all.filter((c) => c.joined).map((c) => c.name);
+    const problems = all.filter((c) => !c.joined && c.problem).map((c) => c.problem);
+    const nickNote = this.client.caseCompare(this.client.user.nick, this.cfg.nick) ? '' : ` (${this.cfg.nick} is taken)`;
+    this.ctx.setState('connected', `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${all.length} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`);
+  }
+
+  // ── in ────────────────────────────────────────────────────────────────────
+
+  private incoming(type: MessageType, ev: MessageEvent): void {
+    const client = this.client!;
+    const r = translate(type, ev, {
+      ownNick: client.user.nick,
+      sameNick: (a, b) => client.caseCompare(a, b),
+      channel: (t) => this.channels.get(this.key(t))?.name,
+      notices: this.cfg.notices,
+    });
+    if ('skip' in r) {
+      this.ctx.log.trace({ type, nick: ev.nick, target: ev.target, why: r.skip }, 'IRC line not relayed');
+      return;
+    }
+    void this.ingest(r);
+  }
+
+  private async ingest(post: IncomingPost): Promise<void> {
+    // IRC cannot be asked to send a line again: a temporary refusal is retried here for a while.
+    for (let tries = 1; ; tries++) {
+      const v = await this.ctx.ingest(post);
+      if (v.status !== 'tempfail') {
+        if (v.status === 'rejected') this.ctx.log.warn({ target: post.target, reason: v.reason }, `a line from ${post.author.name} was refused: ${v.reason}`);
+        return;
+      }
+      if (tries >= 30 || this.ctx.signal.aborted) {
+        this.ctx.log.error({ target: post.target, reason: v.reason, body: post.body }, `a line from ${post.author.name} could not be stored: ${v.reason}`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  // ── out ───────────────────────────────────────────────────────────────────
+
+  /** The IRC lines of a post for one endpoint (before the byte budget is known, as logical lines). */
+  private lines(post: Post, to: DeliveryTarget, budget: number): string[] {
+    if (to.shape === 'announce') {
+      const a = announce(post, to.announceLines);
+      const body = [a.head, ...a.lines];
+      if (a.more > 0) body.push(`(${a.more} more ${a.more === 1 ? 'line' : 'lines'})`);
+      return capLines(ircLines(body, '', budget), this.cfg.maxLines);
+    }
+    const prefix = formatPrefix(this.cfg.format, {
+      nick: post.author.name,
+      bridge: post.bridge,
+      protocol: post.author.via,
+      origin: post.origin.account,
+    });
+    const body = post.kind === 'action' ? post.body.split('\n').map((l) => `* ${post.author.name} ${l}`) : post.body.split('\n');
+    return capLines(ircLines(body, post.kind === 'action' ? '' : prefix, budget), this.cfg.maxLines);
+  }
+
+  /** Rows being sent now: a try the outbox gave up on (delivery.timeout) may still be writing. */
+  private readonly sending = new Set<number>();
+
+  async deliver(post: Post, to: DeliveryTarget): Promise<Outcome> {
+    // Never two tries of one row at once: the second could repeat lines the first is still writing.
+    if (this.sending.has(to.row)) return retry('the previous try of this post is still being sent');
+    this.sending.add(to.row);
+    try {
+      return await this.deliverRow(post, to);
+    } finally {
+      this.sending.delete(to.row);
+    }
+  }
+
+  private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
+    if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`);
+    const c = this.channels.get(this.key(to.target));
+    if (!c) {
+      this.syncChannels();
+      if (!this.channels.get(this.key(to.target))) return failed(`${to.target} is not a channel of ${this.ctx.account} in the config`);
+      return retry(`not in ${to.target} yet`);
+    }
+    const client = this.client;
+    if (!client || !this.registered || !client.connected) return retry(`disconnected from ${this.where}${this.lastError ? `: ${this.lastError}` : ''}`);
+    if (!c.joined) {
+      this.syncChannels();
+      return retry(c.problem ?? `not in ${c.name} yet (joining)`);
+    }
+    const budget = textBudget({ nick: client.user.nick, ...this.self }, c.name);
+    const lines = this.lines(post, to, budget);
+    // Lines of this post already written on an earlier try (kept in the store, so a restart does not repeat them).
+    const key = `progress:${to.row}`;
+    const done = this.ctx.store.get<{ id: string; sent: number }>(key);
+    let sent = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;
+    const deadline = Date.now() + this.cfg.flood.maxWait;
+    const stop = (why: string, delayMs?: number): Outcome => {
+      if (sent > 0) this.ctx.store.set(key, { id: post.id, sent });
+      const note = sent > 0 ? ` (${sent} of ${lines.length} lines sent; the rest follows)` : '';
+      // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
+      // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
+      if (delayMs !== undefined) this.later(() => this.ctx.resume(c.name), delayMs + 5);
+      return retry(why + note, delayMs);
+    };
+    while (sent < lines.length) {
+      const wait = this.bucket.estimate();
+      if (Date.now() + wait > deadline) return stop('flood control', Math.min(wait, this.cfg.flood.maxWait));
+      try {
+        await this.bucket.take(this.ctx.signal);
+      } catch {
+        return stop('stopping');
+      }
+      if (this.client !== client || !this.registered || !client.connected) return stop(`disconnected from ${this.where}`);
+      if (!c.joined) return stop(c.problem ?? `not in ${c.name}`);
+      const ok = await this.write(client, `PRIVMSG ${c.name} :${lines[sent]}`);
+      if (!ok) return stop(`disconnected from ${this.where} while sending`);
+      sent += 1;
+    }
+    if (done) this.ctx.store.delete(key);
+    return delivered();
+  }
+
+  /** Write one line; true once the socket took it. */
+  private write(client: Client, line: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (!client.connection.connected) return resolve(false);
+      const r = client.connection.write(line, (err) => resolve(!err));
+      if (r === false) resolve(false);
+    });
+  }
+
+  // ── reload, stop ──────────────────────────────────────────────────────────
+
+  reload(next: IrcConfig): 'applied' | 'restart' {
+    for (const k of CONNECTION_KEYS) if (JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k])) return 'restart';
+    this.cfg = next;
+    this.bucket.configure(next.flood.burst, next.flood.interval);
+    return 'applied';
+  }
+
+  stop(): Promise<void> {
+    if (this.closed) return this.closed;
+    this.stopping = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.bucket.close();
+    const client = this.client;
+    this.closed = new Promise<void>((resolve) => {
+      if (!client || !client.connected) {
+        client?.connection.end();
+        return resolve();
+      }
+      const t = setTimeout(() => {
+        client.connection.end();
+        resolve();
+      }, 2_000);
+      client.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      client.quit('peerpost stopping');
+    });
+    this.ctx.setState('stopped');
+    return this.closed;
+  }
+}
+
+export default definePlugin<IrcConfig>({
+  protocol: 'irc',
+  style: 'chat',
+  summary: 'IRC channels on any number of networks (irc-framework)',
+  account: accountSchema,
+  endpoint: endpointSchema,
+  validateTarget: channelProblem,
+  joinHint: (target, config) => `${target} on ${config.host}:${config.port ?? (config.tls === false ? 6667 : 6697)}${config.tls === false ? '' : ' (TLS)'}`,
+  start(ctx) {
+    const account = new IrcAccount(ctx);
+    ctx.onClose(() => account.stop());
+    ctx.signal.addEventListener('abort', () => void account.stop(), { once: true });
+    account.start();
+    return {
+      deliver: (post, to) => account.deliver(post, to),
+      async reload(next) {
+        const parsed = accountSchema.safeParse(next);
+        return parsed.success ? account.reload(parsed.data) : 'restart';
+      },
+    };
+  },
+});

@@ -1,0 +1,178 @@
+/**
+ * IRC text: formatting codes, safe lines, the nick prefix, and splitting a line
+ * into pieces that fit the 512-byte limit once the server adds its prefix.
+ * Pure functions, no I/O: unit-tested in test/unit/irc-text.test.ts.
+ */
+
+const encoder = new TextEncoder();
+export const byteLength = (s: string): number => encoder.encode(s).length;
+
+/**
+ * mIRC formatting: \x02 bold, \x03 colour (fg[,bg], one or two digits each),
+ * \x04 hex colour (RRGGBB[,RRGGBB]), \x0f reset, \x11 monospace, \x16 reverse,
+ * \x1d italic, \x1e strikethrough, \x1f underline.
+ */
+const FORMATTING = /\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g;
+/** Every other control character but tab and line feed. */
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
+
+/** IRC text as plain text for other protocols: formatting codes and other control characters removed. */
+export function stripFormatting(text: string): string {
+  return text.replace(FORMATTING, '').replace(CONTROLS, '');
+}
+
+/**
+ * One line that is safe to put after "PRIVMSG #chan :": no CR, LF or NUL (a
+ * relayed text can never inject a command), no other control characters, tabs
+ * as spaces.
+ */
+export function safeLine(text: string): string {
+  return text.replace(/[\r\n\t]/g, ' ').replace(/[\x00-\x1f\x7f]/g, '');
+}
+
+export interface PrefixVars {
+  nick: string;
+  bridge: string;
+  protocol: string;
+  origin: string;
+}
+
+/** "<{nick}> " with its placeholders filled; unknown placeholders are left as they are. */
+export function formatPrefix(format: string, vars: PrefixVars): string {
+  return safeLine(format.replace(/\{(nick|bridge|protocol|origin)\}/g, (_, k: keyof PrefixVars) => safeLine(vars[k])));
+}
+
+/** The placeholders a prefix format may use; anything else in braces is a config error. */
+export function formatProblem(format: string): string | undefined {
+  const bad = [...format.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((k) => !['nick', 'bridge', 'protocol', 'origin'].includes(k!));
+  return bad.length ? `unknown placeholder {${bad[0]}} (expected {nick}, {bridge}, {protocol} or {origin})` : undefined;
+}
+
+/** The most a server may add in front of our text: USERLEN 10 (with "~"), HOSTLEN 63. */
+export const WORST_USER = 10;
+export const WORST_HOST = 63;
+
+/**
+ * Bytes left for the text of "PRIVMSG target :text" as other clients receive it:
+ * 512 minus CRLF minus ":nick!user@host PRIVMSG target :".
+ */
+export function textBudget(self: { nick: string; user?: string; host?: string }, target: string, command = 'PRIVMSG'): number {
+  const user = self.user ?? 'u'.repeat(WORST_USER);
+  const host = self.host ?? 'h'.repeat(WORST_HOST);
+  return 512 - 2 - byteLength(`:${self.nick}!${user}@${host} ${command} ${target} :`);
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** Cut a word that is longer than `budget` bytes into pieces, between graphemes (or code points, for an absurd grapheme). */
+function cutWord(word: string, budget: number): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let curBytes = 0;
+  const push = (piece: string, bytes: number) => {
+    if (curBytes + bytes > budget && cur !== '') {
+      out.push(cur);
+      cur = '';
+      curBytes = 0;
+    }
+    cur += piece;
+    curBytes += bytes;
+  };
+  for (const { segment } of graphemes.segment(word)) {
+    const b = byteLength(segment);
+    if (b <= budget) push(segment, b);
+    else for (const cp of segment) push(cp, byteLength(cp));
+  }
+  if (cur !== '') out.push(cur);
+  return out;
+}
+
+/**
+ * Split one line of text into pieces of at most `budget` UTF-8 bytes: between
+ * words where it can, inside a word only when the word alone is longer than the
+ * budget, and then between graphemes — never inside a character or a grapheme
+ * (unless one grapheme alone exceeds the budget). Spaces inside a piece are
+ * kept; the spaces where it breaks are dropped.
+ */
+export function splitToBudget(text: string, budget: number): string[] {
+  if (budget < 4) throw new Error(`splitToBudget: a budget of ${budget} bytes cannot hold a UTF-8 character`);
+  const out: string[] = [];
+  let cur = '';
+  let curBytes = 0;
+  let space = '';
+  for (const m of text.matchAll(/\s+|\S+/g)) {
+    const tok = m[0];
+    if (/^\s/.test(tok)) {
+      space = tok;
+      continue;
+    }
+    const wb = byteLength(tok);
+    const sb = cur === '' ? 0 : byteLength(space);
+    if (curBytes + sb + wb <= budget) {
+      cur += (cur === '' ? '' : space) + tok;
+      curBytes += sb + wb;
+    } else if (wb <= budget) {
+      if (cur !== '') out.push(cur);
+      cur = tok;
+      curBytes = wb;
+    } else {
+      // A word longer than a whole line: start it on the current line when there is a fair amount of room left.
+      const room = budget - curBytes - sb;
+      let pieces: string[];
+      if (cur !== '' && room >= 16) {
+        const first = cutWord(tok, room)[0]!;
+        cur += space + first;
+        out.push(cur);
+        pieces = cutWord(tok.slice(first.length), budget);
+      } else {
+        if (cur !== '') out.push(cur);
+        pieces = cutWord(tok, budget);
+      }
+      cur = pieces.pop() ?? '';
+      curBytes = byteLength(cur);
+      out.push(...pieces);
+    }
+    space = '';
+  }
+  if (cur !== '') out.push(cur);
+  return out;
+}
+
+/**
+ * The IRC lines for some logical lines: each split to fit with its prefix;
+ * every continuation keeps the prefix. Empty lines are left out (IRC cannot
+ * send them). A prefix that would take more than half the budget is cut.
+ */
+export function ircLines(lines: readonly string[], prefix: string, budget: number): string[] {
+  let p = safeLine(prefix);
+  if (byteLength(p) > budget / 2) p = cutWord(p, Math.floor(budget / 2))[0] ?? '';
+  const room = budget - byteLength(p);
+  const out: string[] = [];
+  for (const line of lines) {
+    const clean = safeLine(line).trimEnd();
+    if (clean.trim() === '') continue;
+    for (const piece of splitToBudget(clean, room)) out.push(p + piece);
+  }
+  return out;
+}
+
+/** At most `max` lines: the rest replaced by one "… (N more lines)" line. */
+export function capLines(lines: string[], max: number, more = (n: number) => `… (${n} more ${n === 1 ? 'line' : 'lines'})`): string[] {
+  if (lines.length <= max) return lines;
+  const keep = lines.slice(0, Math.max(0, max - 1));
+  return [...keep, more(lines.length - keep.length)];
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * One line from the server as text: UTF-8 when it is valid UTF-8, else latin-1
+ * (what old clients send), so that nothing becomes U+FFFD and nothing throws.
+ */
+export function decodeLenient(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  }
+}
