@@ -240,6 +240,12 @@ export interface PluginDefinition<C = any> {
   /** An error message when `target` cannot be an endpoint target of this protocol. */
   validateTarget?(target: string): string | undefined;
   /**
+   * An error message when this endpoint, as a whole, cannot work (a direction or
+   * an option that does not fit its target). Called by `peerpost check` and at
+   * every load, so the mistake is reported with its line and column.
+   */
+  validateEndpoint?(endpoint: Pick<EndpointView, 'key' | 'target' | 'bridge' | 'direction' | 'shape' | 'options'>): string | undefined;
+  /**
    * How a person joins this endpoint, in a few words, for other plugins' pages and
    * plans: "#commons on irc.libera.chat:6697", "commons@lists.example.org".
    */

@@ -65,7 +65,7 @@ const isFollow = (e: { target: string }) => e.target.startsWith(FOLLOW_PREFIX);
 const opts = (e: EndpointView) => e.options as EndpointOptions;
 
 /** What is wrong with an endpoint of this account, if anything (checked at start and when the bridges change). */
-export function endpointProblem(e: EndpointView): string | undefined {
+export function endpointProblem(e: Pick<EndpointView, 'key' | 'target' | 'direction' | 'options'>): string | undefined {
   const keys = Object.keys(e.options).filter((k) => e.options[k] !== undefined);
   if (isFollow(e)) {
     if (e.direction !== 'in')
@@ -93,6 +93,7 @@ export default definePlugin<Config>({
   account,
   endpoint,
   validateTarget: targetProblem,
+  validateEndpoint: endpointProblem,
   joinHint: (target, config, node) => (target.startsWith('follow:') ? undefined : fingerAddress(target, node.hostname, config.listen.port)),
   async start(ctx: PluginContext<Config>) {
     let cfg = ctx.config;

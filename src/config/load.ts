@@ -508,11 +508,22 @@ class Run {
     }
     claimed.set(norm, { bridge, line });
     if (!core || !options || !plugin) return undefined;
-    return {
+    const endpoint: EndpointConfig = {
       key, account, protocol, target: target.target, bridge,
       direction: core.direction, ...(core.shape ? { shape: core.shape } : {}),
       prefix: core.prefix, announceLines: core.announceLines, options: deepFreeze(options),
     };
+    let problem: string | undefined;
+    try {
+      problem = plugin.validateEndpoint?.(endpoint);
+    } catch (err) {
+      problem = `the ${protocol} plugin could not check the endpoint: ${(err as Error).message}`;
+    }
+    if (problem) {
+      this.add(path, problem);
+      return undefined;
+    }
+    return endpoint;
   }
 
   /** "account/target" split at the first "/", checked against the accounts and the plugin. */

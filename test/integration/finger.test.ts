@@ -186,9 +186,13 @@ bridges:
   b:
     endpoints: [finger.t/commons, finger.t/follow:dk@127.0.0.1:1]
 `);
+  // `peerpost check` catches it, with its position; `start` refuses the same config.
+  const checked = await cli(['check', '-c', w.config]);
+  assert.equal(checked.code, 1);
+  assert.match(checked.stderr, /:12:35 {2}bridges\.b\.endpoints\[1\]: endpoint finger\.t\/follow:dk@127\.0\.0\.1:1 follows a remote plan, so it can only feed the bridge: write it as \{ endpoint: finger\.t\/follow:dk@127\.0\.0\.1:1, direction: in \}/);
   const d = await startDaemon(w.config, [], { waitUp: false });
-  assert.equal(await d.exited, 4);
-  assert.ok(d.logs.some((l) => l.includes('follows a remote plan, so it can only feed the bridge: write it as { endpoint: finger.t/follow:dk@127.0.0.1:1, direction: in }')), d.logs.join('\n'));
+  assert.equal(await d.exited, 1);
+  assert.ok(d.logs.some((l) => l.includes('follows a remote plan, so it can only feed the bridge')), d.logs.join('\n'));
 
   w.writeConfig(`
 accounts:
