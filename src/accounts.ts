@@ -25,6 +25,7 @@ export interface AccountDeps {
   hostname: string;
   log: Logger;
   status: () => DaemonStatus;
+  deliveryTimeoutMs: () => number;
   bridges: () => BridgeView[];
   secret: (purpose: string) => Buffer;
 }
@@ -126,6 +127,7 @@ export class AccountRuntime {
       onClose: (fn) => { this.closers.push(fn); },
       listen: (server, at) => this.listen(server, at),
       status: () => this.deps.status(),
+      deliveryTimeoutMs: () => this.deps.deliveryTimeoutMs(),
       bridges: () => this.deps.bridges(),
       secret: (purpose) => this.deps.secret(purpose),
     };

@@ -146,7 +146,11 @@ export class Core {
       id,
       bridge: bridgeName,
       origin: { account, target: inc.target },
-      author: { name: inc.author.name || 'unknown', via: inc.author.via, ...(inc.author.address ? { address: inc.author.address } : {}) },
+      author: {
+        name: inc.author.name || 'unknown', via: inc.author.via,
+        ...(inc.author.address ? { address: inc.author.address } : {}),
+        ...(inc.author.account ? { account: inc.author.account } : {}),
+      },
       ...(inc.subject !== undefined && inc.subject !== '' ? { subject: inc.subject } : {}),
       body,
       kind,

@@ -127,6 +127,7 @@ export class Daemon {
       hostname: this.config.node.hostname,
       log: this.log,
       status: () => this.status(),
+      deliveryTimeoutMs: () => this.config.delivery.timeoutMs,
       bridges: () => this.bridgeViews(),
       secret: (purpose) => createHmac('sha256', this.nodeSecret).update(purpose).digest(),
     });
@@ -248,7 +249,16 @@ export class Daemon {
         changes.push(`account ${acfg.name}: failed to start (${(err as Error).message})`);
       }
     }
-    if (JSON.stringify(old.bridges, replacer) !== JSON.stringify(keep.bridges, replacer)) changes.push('bridges: updated');
+    if (JSON.stringify(old.bridges, replacer) !== JSON.stringify(keep.bridges, replacer)) {
+      changes.push('bridges: updated');
+      for (const rt of this.accounts.values()) {
+        try {
+          rt.handle?.endpointsChanged?.();
+        } catch (err) {
+          this.log.error({ err, account: rt.name }, `${rt.name} failed to take the new bridges: ${(err as Error).message}`);
+        }
+      }
+    }
     this.outbox.kickAll();
     this.log.info({ changes }, `config reloaded${changes.length ? `: ${changes.join('; ')}` : ' (no changes)'}`);
     return { ok: true, changes };

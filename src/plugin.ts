@@ -207,6 +207,8 @@ export interface PluginContext<C = Record<string, unknown>> {
    * the port is already in use". Closes the server at stop.
    */
   listen(server: Server, at: import('./config/schema-helpers.js').ListenAddress): Promise<AddressInfo>;
+  /** delivery.timeout of the current config: a deliver() that takes longer is counted as failed and retried. */
+  deliveryTimeoutMs(): number;
   /** The whole daemon's state: every account, the outbox, open digests. */
   status(): DaemonStatus;
   /** Every bridge of the current config, with each endpoint and how to join it. */
@@ -226,6 +228,8 @@ export interface AccountHandle {
    * reload out) to have the core stop and start the account instead.
    */
   reload?(config: Readonly<Record<string, unknown>>): Promise<'applied' | 'restart'>;
+  /** The bridges changed on a reload (ctx.endpoints() now answers the new set): join, leave, re-render. */
+  endpointsChanged?(): void;
 }
 
 export interface PluginDefinition<C = any> {

@@ -21,6 +21,8 @@ export interface Author {
   address?: string;
   /** Protocol it came in by: "irc", "mail", "nntp", "finger", "web", "cli". */
   via: string;
+  /** The services account the network vouches for (IRCv3 account-tag), when there is one. */
+  account?: string;
 }
 
 export interface Post {

@@ -77,6 +77,9 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
           cfg = n;
           return 'applied';
         },
+        endpointsChanged() {
+          ctx.log.info({ endpoints: ctx.endpoints().map((e) => e.key) }, `sink ${ctx.account}: endpoints changed`);
+        },
         async deliver(post, to) {
           if (cfg.delayMs > 0) await new Promise((r) => setTimeout(r, cfg.delayMs));
           if (cfg.failWith) return failed(cfg.failWith);

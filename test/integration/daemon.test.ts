@@ -142,6 +142,7 @@ test('SIGHUP applies a changed config without a restart; an invalid one is refus
   d.proc.kill('SIGHUP');
   await d.waitForLog(/config reloaded.*account sink\.c: started/);
   assert.ok(d.logs.some((l) => /config reloaded.*bridges: updated/.test(l)));
+  assert.ok(d.logs.some((l) => /"endpoints":\["sink\.b\/two","sink\.b\/four"\].*sink sink\.b: endpoints changed/.test(l)), 'a running account is told of its new endpoints');
   const r = await cli(['post', '-c', w.config, '-b', 'extra', 'to the new bridge']);
   assert.equal(r.code, 0, r.stderr);
   await until(() => w.delivered('c').length === 1 && w.delivered('b').some((x) => x.endpoint === 'sink.b/four'), 'delivery in the new bridge');

@@ -14,7 +14,7 @@ function runtime(def: ReturnType<typeof definePlugin>, settings: Record<string, 
   const woken: string[][] = [];
   const rt = new AccountRuntime({ name: 'x.a', protocol: 'x', instance: 'a', settings }, def, {
     store, router: () => router, ingest: async () => ({ status: 'rejected', reason: 'test' }), wake: (e) => woken.push(e),
-    hostname: 'test.example', log: silent, status: () => ({}) as DaemonStatus, bridges: () => [], secret: () => Buffer.alloc(32),
+    hostname: 'test.example', log: silent, status: () => ({}) as DaemonStatus, deliveryTimeoutMs: () => 60_000, bridges: () => [], secret: () => Buffer.alloc(32),
   });
   return { rt, store, woken };
 }
