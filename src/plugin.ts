@@ -90,7 +90,7 @@ export const failed = (reason: string): Outcome => ({ result: 'failed', reason }
 /**
  * What ingest() answers; map it onto the protocol's reply:
  * accepted / duplicate → success (SMTP 250, NNTP 240); ignored → success, not relayed (a filter matched);
- * rejected → permanent refusal (SMTP 550, NNTP 441); tempfail → try later (SMTP 451, NNTP 436).
+ * rejected → permanent refusal (SMTP 550, NNTP 441); tempfail → try later (SMTP 451, NNTP 403; 436 for IHAVE).
  */
 export type IngestVerdict =
   | { status: 'accepted'; id: string; seq: number }

@@ -1,0 +1,361 @@
+/**
+ * The nntp plugin's built-in news server, as newsreaders see it: the real
+ * daemon as a child process on an ephemeral 127.0.0.1 port, driven by a real
+ * client (Python's stdlib nntplib, through test/peers/nntp_client.py) and by
+ * raw sockets for what no polite client sends.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { world, cli, startDaemon, until, sleep, type Running } from '../helpers/daemon.js';
+import { hashPassword } from '../../plugins/nntp/index.js';
+
+const CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
+const INSTALL = 'apt-get install -y --no-install-recommends python3 (nntplib is in the standard library up to Python 3.12; on 3.13 and later: pip install standard-nntplib)';
+
+before(() => {
+  try {
+    execFileSync('python3', ['-W', 'ignore', '-c', 'import nntplib'], { stdio: 'pipe' });
+  } catch (err) {
+    throw new Error(`the nntp tests need Python's nntplib (${(err as Error).message.split('\n')[0]}); install it with:\n  ${INSTALL}`);
+  }
+});
+
+type Op = (string | number)[];
+interface OpResult { ok: boolean; value?: any; code?: string; error?: string }
+
+/** Run operations on one nntplib connection; one result per operation. */
+function nntplib(port: number, ops: Op[]): Promise<OpResult[]> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('python3', [CLIENT, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        reject(new Error(`nntp_client.py exited ${code}: ${err}${out}`));
+      }
+    });
+    p.stdin.end(JSON.stringify(ops));
+  });
+}
+const ok = (r: OpResult) => {
+  assert.ok(r.ok, `nntplib: ${r.error}`);
+  return r.value;
+};
+
+/** A raw NNTP connection: send lines, read response lines. */
+class Raw {
+  private buf = '';
+  private waiters: (() => void)[] = [];
+  closed = false;
+  constructor(readonly sock: Socket) {
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => { this.buf += d; this.wake(); });
+    sock.on('close', () => { this.closed = true; this.wake(); });
+    sock.on('error', () => {});
+  }
+  static open(port: number): Promise<Raw> {
+    return new Promise((res, rej) => {
+      const s = connect(port, '127.0.0.1', () => res(new Raw(s)));
+      s.once('error', rej);
+    });
+  }
+  private wake() { for (const w of this.waiters.splice(0)) w(); }
+  async line(timeoutMs = 5000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.buf.indexOf('\r\n');
+      if (i >= 0) { const l = this.buf.slice(0, i); this.buf = this.buf.slice(i + 2); return l; }
+      if (this.closed) return '(closed)';
+      if (Date.now() > end) throw new Error(`no line within ${timeoutMs} ms (have ${JSON.stringify(this.buf)})`);
+      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 50); });
+    }
+  }
+  async block(): Promise<string[]> {
+    const out: string[] = [];
+    for (let l = await this.line(); l !== '.'; l = await this.line()) out.push(l);
+    return out;
+  }
+  send(s: string) { this.sock.write(s); }
+  async cmd(s: string): Promise<string> { this.send(`${s}\r\n`); return this.line(); }
+  close() { this.sock.destroy(); }
+}
+
+async function listeningPort(d: Running, account: string): Promise<number> {
+  const re = new RegExp(`${account.replace('.', '\\.')} is listening: 127\\.0\\.0\\.1:(\\d+)`);
+  return Number(re.exec(await d.waitForLog(re))![1]);
+}
+
+async function post(w: ReturnType<typeof world>, bridge: string, from: string, text: string, subject?: string) {
+  const r = await cli(['post', '-c', w.config, '-b', bridge, '--from', from, ...(subject ? ['--subject', subject] : []), text]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+const config = (w: ReturnType<typeof world>, extra = '') => `
+accounts:
+  nntp.t: { listen: 127.0.0.1:0, idleTimeout: 1500ms, maxClients: 6${extra} }
+  sink.s: { file: ${w.sink('s')} }
+bridges:
+  commons:
+    description: The commons discussion
+    digest: { quiet: 300ms }
+    endpoints: [nntp.t/peerpost.commons, sink.s/out]
+  news:
+    description: Announcements
+    endpoints: [{ endpoint: nntp.t/peerpost.news, direction: out }, sink.s/news]
+`;
+
+/** UTF-8 B encoded words back to text (what a newsreader shows). */
+const decode2047 = (s: string) => s.replace(/\?=\s+=\?/g, '?==?').replace(/=\?UTF-8\?B\?([^?]*)\?=/gi, (_, b: string) => Buffer.from(b, 'base64').toString('utf8'));
+
+const article = (headers: Record<string, string>, body: string) =>
+  Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n' + body;
+
+test('nntplib reads and posts: LIST, GROUP, OVER, ARTICLE by number and id, POST once, duplicates and bad articles refused', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w));
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  const port = await listeningPort(d, 'nntp.t');
+
+  await post(w, 'commons', 'alice', 'first article\n.dot line\nJürgen says hi', 'Hello news');
+  await post(w, 'commons', 'bob', 'a chat line'); // a chat line: becomes a digest after 300 ms of quiet
+  let g: any;
+  for (let i = 0; i < 100; i++) {
+    g = ok((await nntplib(port, [['group', 'peerpost.commons']]))[0]!);
+    if (g[1] >= 2) break;
+    await sleep(100);
+  }
+  assert.deepEqual(g.slice(1), [2, 1, 2, 'peerpost.commons']);
+
+  const r = await nntplib(port, [
+    ['welcome'], ['caps'], ['list'], ['descriptions', 'peerpost.*'], ['group', 'peerpost.commons'], ['over', '1-'],
+    ['article', '1'], ['head', '2'], ['body', '1'], ['stat', '2'], ['last'], ['next'], ['hdr', 'Subject', '1-'], ['date'],
+    ['group', 'no.such.group'], ['article', '99'],
+  ]);
+  assert.match(ok(r[0]!), /^200 /, 'posting allowed from loopback by default: 200');
+  const caps = ok(r[1]!);
+  assert.ok('READER' in caps && 'POST' in caps && 'OVER' in caps && 'HDR' in caps, JSON.stringify(caps));
+  assert.deepEqual(ok(r[2]!), [['peerpost.commons', '2', '1', 'y'], ['peerpost.news', '0', '1', 'n']]);
+  assert.deepEqual(ok(r[3]!)[1], { 'peerpost.commons': 'The commons discussion', 'peerpost.news': 'Announcements' });
+  const over = ok(r[5]!);
+  assert.equal(over.length, 2);
+  assert.equal(over[0][0], 1);
+  assert.equal(over[0][1].subject, 'Hello news');
+  assert.match(over[0][1].from, /^alice <alice@invalid>$/);
+  assert.match(over[0][1]['message-id'], /^<[^>]+@test\.example>$/);
+  assert.match(over[0][1].xref, /test\.example peerpost\.commons:1/);
+  assert.match(decode2047(over[1][1].subject), /^\[bob\] conversation, \d\d:\d\d–\d\d:\d\d UTC \(1 line\)$/, 'the chat line arrives as a digest article');
+  const a1 = ok(r[6]!);
+  assert.equal(a1.number, 1);
+  const head = a1.lines.slice(0, a1.lines.indexOf(''));
+  for (const h of ['Path: test.example!not-for-mail', 'Newsgroups: peerpost.commons', 'Subject: Hello news', 'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=UTF-8', 'Content-Transfer-Encoding: 8bit', 'Xref: test.example peerpost.commons:1'])
+    assert.ok(head.includes(h), `${h} in\n${head.join('\n')}`);
+  assert.ok(head.some((l: string) => /^Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000$/.test(l)));
+  assert.ok(head.some((l: string) => /^Injection-Date: /.test(l)));
+  assert.deepEqual(a1.lines.slice(a1.lines.indexOf('') + 1), ['first article', '.dot line', 'Jürgen says hi'], 'dot-stuffing undone by the client; UTF-8 intact');
+  const id1 = a1.id;
+  const h2 = ok(r[7]!).lines as string[];
+  assert.ok(h2.some((l) => l.startsWith('Subject: =?UTF-8?B?') && decode2047(l).startsWith('Subject: [bob] conversation')), h2.join('\n'));
+  assert.ok(h2.includes('X-Peerpost-Kind: digest'));
+  assert.deepEqual(ok(r[8]!).lines, ['first article', '.dot line', 'Jürgen says hi']);
+  assert.equal(ok(r[9]!)[1], 2);
+  assert.equal(ok(r[10]!)[1], 1, 'LAST from 2 is 1');
+  assert.equal(ok(r[11]!)[1], 2, 'NEXT from 1 is 2');
+  assert.deepEqual(ok(r[12]!)[0], ['1', 'Hello news']);
+  assert.match(ok(r[13]!), /^\d{14}$/);
+  assert.equal(r[14]!.code, '411');
+  assert.equal(r[15]!.code, '423');
+
+  // By Message-ID, from a fresh connection with no group selected.
+  const byId = await nntplib(port, [['article', id1], ['stat', '<nope@nowhere.example>']]);
+  assert.equal(ok(byId[0]!).number, 0, 'by message-id the number is 0');
+  assert.equal(ok(byId[0]!).id, id1);
+  assert.equal(byId[1]!.code, '430');
+
+  // POST: reaches the sink once, keeps its Message-ID and References; the same id again is 441.
+  const mid = '<t1.' + Date.now() + '@client.example>';
+  const good = article({
+    From: '=?UTF-8?Q?J=C3=BCrgen?= <juergen@example.org>', Newsgroups: 'peerpost.commons', Subject: '=?ISO-8859-1?Q?R=E9ponse?=',
+    'Message-ID': mid, References: id1, 'Content-Type': 'text/plain; charset=iso-8859-1',
+  }, 'hello from nntplib\r\n.leading dot\r\n');
+  const p = await nntplib(port, [
+    ['post', good], ['post', good],
+    ['post', article({ From: 'x@example.org', Newsgroups: 'peerpost.commons' }, 'no subject\r\n')],
+    ['post', article({ From: 'x@example.org', Newsgroups: 'alt.elsewhere', Subject: 's' }, 'b\r\n')],
+    ['post', article({ From: 'x@example.org', Newsgroups: 'peerpost.news', Subject: 's' }, 'b\r\n')],
+    ['post', article({ From: 'x@example.org', Newsgroups: 'peerpost.commons', Subject: 's', 'Message-ID': `<${'x'.repeat(260)}@example.org>` }, 'b\r\n')],
+    ['post', article({ From: 'x@example.org', Newsgroups: 'peerpost.commons', Subject: 's', Path: 'test.example!not-for-mail' }, 'b\r\n')],
+    ['group', 'peerpost.commons'], ['article', mid], ['newnews', 'peerpost.*', '20000101 000000'],
+  ]);
+  assert.match(ok(p[0]!), /^240 /);
+  assert.equal(p[1]!.code, '441', 'a duplicate Message-ID is refused');
+  assert.match(p[1]!.error!, /duplicate/);
+  assert.equal(p[2]!.code, '441');
+  assert.match(p[2]!.error!, /no Subject/);
+  assert.match(p[3]!.error!, /^441 not a newsgroup here: alt\.elsewhere/);
+  assert.match(p[4]!.error!, /^441 .*read-only/);
+  assert.match(p[5]!.error!, /^441 .*250 octets/);
+  assert.match(p[6]!.error!, /^441 .*Path already holds test\.example/);
+  assert.deepEqual(ok(p[7]!).slice(1), [3, 1, 3, 'peerpost.commons']);
+  const a3 = ok(p[8]!);
+  assert.ok(a3.lines.includes(`References: ${id1}`), a3.lines.join('\n'));
+  assert.ok(a3.lines.includes('Subject: =?UTF-8?B?UsOpcG9uc2U=?='), 'Subject decoded from latin-1 Q, re-encoded as UTF-8 B');
+  assert.ok(a3.lines.includes('From: =?UTF-8?B?SsO8cmdlbg==?= <juergen@example.org>'));
+  assert.ok(a3.lines.includes('.leading dot'));
+  assert.ok(ok(p[9]!).includes(mid), 'NEWNEWS lists the posted article');
+
+  const got = await until(() => { const a = w.delivered('s').filter((x) => `<${x.id}>` === mid); return a.length ? a : undefined; }, 'the posted article at the sink');
+  await sleep(300);
+  assert.equal(w.delivered('s').filter((x) => `<${x.id}>` === mid).length, 1, 'delivered once');
+  assert.equal(got[0]!.subject, 'Réponse');
+  assert.equal(got[0]!.body, 'hello from nntplib\n.leading dot');
+});
+
+test('article numbers are stable across a restart; a post made while stopped gets the next number', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w));
+  let d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  let port = await listeningPort(d, 'nntp.t');
+  await post(w, 'commons', 'alice', 'one', 'First');
+  await post(w, 'commons', 'alice', 'two', 'Second');
+  let over: any[] = [];
+  for (let i = 0; i < 100 && over.length < 2; i++) {
+    await sleep(100);
+    const r = await nntplib(port, [['group', 'peerpost.commons'], ['over', '1-']]);
+    over = r[1]!.ok ? r[1]!.value : [];
+  }
+  const posted = ok((await nntplib(port, [['post', article({ From: 'c@example.org', Newsgroups: 'peerpost.commons', Subject: 'Third', 'Message-ID': '<third@client.example>' }, 'three\r\n')]]))[0]!);
+  assert.match(posted, /^240/);
+  const before = ok((await nntplib(port, [['group', 'peerpost.commons'], ['over', '1-']]))[1]!).map((o: any) => [o[0], o[1]['message-id'], o[1].subject]);
+  assert.deepEqual(before.map((b: any) => b[2]), ['First', 'Second', 'Third']);
+  assert.equal(await d.stop('SIGTERM'), 0);
+
+  await post(w, 'commons', 'bob', 'while stopped', 'Fourth'); // straight into the store
+  d = await startDaemon(w.config);
+  port = await listeningPort(d, 'nntp.t');
+  let after: any[] = [];
+  for (let i = 0; i < 100 && after.length < 4; i++) {
+    const r = await nntplib(port, [['group', 'peerpost.commons'], ['over', '1-']]);
+    after = r[1]!.ok ? r[1]!.value.map((o: any) => [o[0], o[1]['message-id'], o[1].subject]) : [];
+    if (after.length < 4) await sleep(100);
+  }
+  assert.deepEqual(after.slice(0, 3), before, 'the same numbers for the same articles');
+  assert.deepEqual([after[3][0], after[3][2]], [4, 'Fourth']);
+  const third = ok((await nntplib(port, [['stat', '<third@client.example>'], ['group', 'peerpost.commons'], ['stat', '3']]))[2]!);
+  assert.equal(third[2], '<third@client.example>');
+});
+
+test('malformed input gets 500/501/441 while another client keeps being served; idle timeout; connection cap', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w));
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  const port = await listeningPort(d, 'nntp.t');
+  await post(w, 'commons', 'alice', 'body', 'Subject here');
+
+  const other = await Raw.open(port);
+  assert.match(await other.line(), /^200 /);
+  const bad = await Raw.open(port);
+  assert.match(await bad.line(), /^200 /);
+
+  assert.match(await bad.cmd('FROBNICATE now'), /^500 /);
+  assert.match(await bad.cmd(''), /^500 /);
+  assert.match(await bad.cmd('X'.repeat(600)), /^501 .*512/, 'a 600-byte line is refused');
+  assert.match(await bad.cmd('GROUP'), /^501 /);
+  assert.match(await bad.cmd('LIST BOGUS'), /^501 /);
+  assert.match(await bad.cmd('ARTICLE abc'), /^501 /);
+  assert.match(await bad.cmd('ARTICLE 1'), /^412 /);
+  assert.match(await bad.cmd('NEXT'), /^412 /);
+  assert.match(await bad.cmd('NEWNEWS * 2026 x'), /^501 /);
+  assert.match(await bad.cmd('AUTHINFO PASS x'), /^502 /, 'no users here');
+  bad.send('\x00\xff\xfe\x01garbage\r\n');
+  assert.match(await bad.line(), /^500 /);
+  assert.match(await bad.cmd('DATE'), /^111 \d{14}$/, 'still serving after garbage');
+  // The other client is served meanwhile.
+  let gl = '';
+  for (let i = 0; i < 50; i++) {
+    gl = await other.cmd('GROUP peerpost.commons');
+    if (/^211 1 /.test(gl)) break;
+    await sleep(100);
+  }
+  assert.match(gl, /^211 1 1 1 peerpost\.commons$/);
+  // A bad article: no From; then one too large to take; then a pipelined pair.
+  assert.match(await bad.cmd('POST'), /^340 /);
+  bad.send('Newsgroups: peerpost.commons\r\nSubject: x\r\n\r\nbody\r\n.\r\n');
+  assert.match(await bad.line(), /^441 .*From/);
+  assert.match(await bad.cmd('POST'), /^340 /);
+  bad.send('From: a@b.example\r\nNewsgroups: peerpost.commons\r\nSubject: big\r\n\r\n' + ('y'.repeat(1000) + '\r\n').repeat(1100) + '.\r\n');
+  assert.match(await bad.line(), /^441 .*larger than 1048576/);
+  assert.match(await bad.cmd('POST'), /^340 /);
+  bad.send('From: a@b.example\r\nNewsgroups: peerpost.commons\r\nSubject: one huge line\r\n\r\n' + 'z'.repeat(1_200_000) + '.\r\n.\r\n');
+  assert.match(await bad.line(), /^441 .*larger than 1048576/, 'one 1.2 MB line: refused, and its tail ".\\r\\n" is not taken as the end');
+  bad.send('GROUP peerpost.commons\r\nSTAT\r\n');
+  assert.match(await bad.line(), /^211 1 1 1 /);
+  assert.match(await bad.line(), /^223 1 </);
+  other.send('HEAD 1\r\n');
+  assert.match(await other.line(), /^221 1 </);
+  assert.ok((await other.block()).includes('Subject: Subject here'));
+  assert.equal(await other.cmd('QUIT'), '205 closing connection');
+
+  // Idle timeout (1.5 s here): a silent client gets 400 and is closed.
+  const idle = await Raw.open(port);
+  await idle.line();
+  await sleep(1800);
+  assert.match(await idle.line(), /^400 .*idle/);
+  assert.equal(await idle.line(), '(closed)');
+
+  // Connection cap (maxClients 6; "bad" was closed by the idle timeout meanwhile): of 7 at once, one is told 400.
+  assert.equal(await bad.line(), '400 idle timeout; closing connection');
+  const many = await Promise.all(Array.from({ length: 7 }, () => Raw.open(port)));
+  t.after(() => many.forEach((m) => m.close()));
+  const greetings = await Promise.all(many.map((m) => m.line()));
+  const refused = greetings.filter((g) => g.startsWith('400')).length;
+  assert.equal(refused, 1, `one of seven is refused: ${greetings.join(' | ')}`);
+  const served = many[greetings.findIndex((g) => g.startsWith('200'))]!;
+  assert.match(await served.cmd('GROUP peerpost.commons'), /^211 /);
+});
+
+test('AUTHINFO and the posting policy: 201 before, 480 for POST, 281 and posting after; 481 for a wrong password', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  process.env.PP_NNTP_BOB = 'bob-secret';
+  const hash = await hashPassword('alice-secret');
+  w.writeConfig(config(w, `, posting: { allow: authenticated }, users: { alice: "${hash}", bob: "\${PP_NNTP_BOB}" }`));
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  const port = await listeningPort(d, 'nntp.t');
+  const art = (id: string) => article({ From: 'a@example.org', Newsgroups: 'peerpost.commons', Subject: 'auth', 'Message-ID': `<${id}@client.example>` }, 'x\r\n');
+  const r = await nntplib(port, [['welcome'], ['caps'], ['post', art('before')], ['login', 'alice', 'alice-secret'], ['post', art('after')], ['list']]);
+  assert.match(ok(r[0]!), /^201 /);
+  assert.ok(!('POST' in ok(r[1]!)) && 'AUTHINFO' in ok(r[1]!));
+  assert.equal(r[2]!.code, '480');
+  assert.equal(ok(r[3]!), true, 'POST advertised after AUTHINFO');
+  assert.match(ok(r[4]!), /^240 /);
+  assert.equal(ok(r[5]!)[0][3], 'y');
+  const bob = await nntplib(port, [['login', 'bob', 'bob-secret'], ['post', art('bob')]]);
+  assert.equal(ok(bob[0]!), true, 'a plain password from ${ENV} works');
+  const wrong = await Raw.open(port);
+  await wrong.line();
+  assert.equal(await wrong.cmd('AUTHINFO PASS x'), '482 AUTHINFO USER first');
+  assert.equal(await wrong.cmd('AUTHINFO USER alice'), '381 password required');
+  assert.equal(await wrong.cmd('AUTHINFO PASS nope'), '481 authentication failed');
+  assert.equal(await wrong.cmd('AUTHINFO USER mallory'), '381 password required');
+  assert.equal(await wrong.cmd('AUTHINFO PASS nope'), '481 authentication failed');
+  assert.equal(await wrong.cmd('POST'), '480 authentication required to post');
+  wrong.close();
+  await until(() => w.delivered('s').filter((x) => /^(after|bob)@client/.test(x.id)).length === 2 || undefined, 'both posts delivered');
+  assert.equal(w.delivered('s').filter((x) => x.id === 'before@client.example').length, 0);
+});
