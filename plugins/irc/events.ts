@@ -16,6 +16,8 @@ export interface MessageEvent {
   time?: number;
   account?: string | false;
   from_server?: boolean;
+  /** IRCv3 message tags, unescaped. */
+  tags?: Record<string, string | true | undefined>;
 }
 
 export type MessageType = 'privmsg' | 'action' | 'notice';

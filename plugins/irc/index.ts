@@ -18,9 +18,13 @@ import {
   type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost,
 } from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
-import { IrcTransport, FINGERPRINT_OPTION, normalFingerprint } from './transport.js';
+import { readFileSync } from 'node:fs';
+import { IrcTransport, CA_OPTION, FINGERPRINT_OPTION, normalFingerprint } from './transport.js';
 import { translate, type MessageEvent, type MessageType } from './events.js';
-import { capLines, formatPrefix, formatProblem, ircLines, textBudget } from './text.js';
+import {
+  byteLength, capLines, formatPrefix, formatProblem, ircLines, moreLink, moreText, normalText, styleNick, textBudget, urlTemplateProblem,
+} from './text.js';
+import { ID_TAG, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, type ChannelEvent, type EventsMode, type Said } from './relay.js';
 
 const NICK = /^[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*$/;
 const nick = () => z.string().regex(NICK, 'not a valid IRC nick (a letter or one of [ ] \\ ` _ ^ { | } first, then also digits and -)');
@@ -33,6 +37,9 @@ export function channelProblem(t: string): string | undefined {
   if (Buffer.byteLength(t) > 200) return 'an IRC channel name is at most 200 bytes';
   return undefined;
 }
+
+/** `events`: false (off), true (both ways), 'in' (post this channel's), 'out' (show other places'). */
+const eventsOption = () => z.union([z.boolean(), z.enum(['in', 'out'])]);
 
 /** A block that may be left out or written empty: both mean all defaults. */
 const block = <T extends z.ZodRawShape>(shape: T) => z.preprocess((v) => v ?? {}, z.strictObject(shape));
@@ -51,7 +58,13 @@ export const accountSchema = z.strictObject({
   username: z.string().regex(/^[^\s@!:]+$/, 'a username has no spaces, "@", "!" or ":"').optional(),
   realname: z.string().min(1).default('peerpost relay'),
   password: z.string().optional(),
-  sasl: z.strictObject({ account: z.string().min(1), password: z.string().min(1) }).optional(),
+  tlsCa: z.string().min(1).optional(),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  sasl: z.union([
+    z.strictObject({ mechanism: z.literal('PLAIN').optional(), account: z.string().min(1), password: z.string().min(1) }),
+    z.strictObject({ mechanism: z.literal('EXTERNAL') }),
+  ]).optional(),
   nickserv: z.strictObject({
     password: z.string().min(1),
     account: z.string().min(1).optional(),
@@ -63,6 +76,24 @@ export const accountSchema = z.strictObject({
     if (p) c.addIssue({ code: 'custom', message: p });
   }),
   maxLines: z.number().int().min(1).max(1000).default(10),
+  moreUrl: z.string().superRefine((u, c) => {
+    const p = urlTemplateProblem(u);
+    if (p) c.addIssue({ code: 'custom', message: p });
+  }).optional(),
+  antiHighlight: z.boolean().default(false),
+  nickColours: z.boolean().default(false),
+  events: eventsOption().default(false),
+  eventFormat: z.string().default('*** ').superRefine((f, c) => {
+    const p = formatProblem(f);
+    if (p) c.addIssue({ code: 'custom', message: p });
+  }),
+  relays: block({
+    nicks: z.array(nick()).default([]),
+    detect: z.boolean().default(true),
+    lines: z.enum(['ignore', 'relay']).default('ignore'),
+    remember: duration('10m'),
+    tags: z.boolean().default(true),
+  }),
   flood: block({
     burst: z.number().int().min(1).default(5),
     interval: duration('500ms'),
@@ -76,15 +107,22 @@ export const accountSchema = z.strictObject({
   rejoinAfterFail: duration('1m'),
 }).superRefine((c, ctx) => {
   if (c.tlsFingerprint !== undefined && !c.tls) ctx.addIssue({ code: 'custom', path: ['tlsFingerprint'], message: 'a certificate fingerprint needs tls: true' });
+  for (const k of ['tlsCa', 'tlsCert', 'tlsKey'] as const) if (c[k] !== undefined && !c.tls) ctx.addIssue({ code: 'custom', path: [k], message: `${k} needs tls: true` });
+  if (c.tlsKey !== undefined && c.tlsCert === undefined) ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: 'a client key needs its certificate (tlsCert)' });
+  if (c.sasl?.mechanism === 'EXTERNAL' && c.tlsCert === undefined) ctx.addIssue({ code: 'custom', path: ['sasl', 'mechanism'], message: 'SASL EXTERNAL logs in with a client certificate: set tlsCert (and tlsKey)' });
 });
 export type IrcConfig = z.infer<typeof accountSchema>;
 
 export const endpointSchema = z.strictObject({
+  events: eventsOption().optional(),
   key: z.string().min(1).regex(/^[^\s,\x00-\x1f]+$/, 'a channel key has no spaces, commas or control characters').optional(),
 });
 
 /** Keys whose change needs a new connection; the others are applied in place. */
-const CONNECTION_KEYS = ['host', 'port', 'tls', 'tlsVerify', 'tlsFingerprint', 'nick', 'altNicks', 'username', 'realname', 'password', 'sasl', 'nickserv', 'reconnect'] as const;
+const CONNECTION_KEYS = ['host', 'port', 'tls', 'tlsVerify', 'tlsFingerprint', 'tlsCa', 'tlsCert', 'tlsKey', 'nick', 'altNicks', 'username', 'realname', 'password', 'sasl', 'nickserv', 'reconnect'] as const;
+
+/** A message tag value, escaped (IRCv3 message-tags). */
+export const escapeTag = (v: string): string => v.replace(/[\\; \r\n]/g, (ch) => ({ '\\': '\\\\', ';': '\\:', ' ': '\\s', '\r': '\\r', '\n': '\\n' })[ch]!);
 
 /** Exponential backoff with "equal jitter": between half and all of min(max, first·2^(n-1)). */
 export function backoff(attempt: number, firstMs: number, maxMs: number, random = Math.random): number {
@@ -128,10 +166,61 @@ class IrcAccount {
   private self: { user?: string; host?: string } = {};
   private readonly channels = new Map<string, ChannelState>();
   private closed: Promise<void> | undefined;
+  /** Who is in each channel (lower-cased nicks), for quits and nick changes, which name no channel. */
+  private readonly members = new Map<string, Set<string>>();
+  /** Nicks recognised as other relays on this connection (by real name), lower case. */
+  private readonly detectedRelays = new Set<string>();
+  /** Nicks to ask WHO about (they joined), sent in one go. */
+  private readonly whoPending = new Set<string>();
+  private whoTimer: NodeJS.Timeout | undefined;
+  /** What each channel already shows (the loop guard). */
+  private readonly memory: RelayMemory;
 
   constructor(private readonly ctx: PluginContext<IrcConfig>) {
     this.cfg = ctx.config;
     this.bucket = new TokenBucket(this.cfg.flood.burst, this.cfg.flood.interval);
+    this.memory = new RelayMemory(this.cfg.relays.remember);
+  }
+
+  /** Another relay: named in relays.nicks, or recognised by its real name. */
+  private isRelay(nick: string | undefined): boolean {
+    if (!nick) return false;
+    const client = this.client;
+    if (client && this.cfg.relays.nicks.some((n) => client.caseCompare(n, nick))) return true;
+    return this.detectedRelays.has(this.key(nick));
+  }
+
+  /** The `events` setting of a channel: its endpoint's, else the account's. */
+  private eventsMode(channel: string): EventsMode {
+    const k = this.key(channel);
+    const e = this.ctx.endpoints().find((x) => this.key(x.target) === k);
+    const v = e?.options.events;
+    return v === true || v === false || v === 'in' || v === 'out' ? v : this.cfg.events;
+  }
+
+  private whoSoon(nick: string): void {
+    if (!this.cfg.relays.detect) return;
+    this.whoPending.add(nick);
+    if (this.whoTimer) return;
+    this.whoTimer = this.later(() => {
+      this.whoTimer = undefined;
+      const nicks = [...this.whoPending];
+      this.whoPending.clear();
+      const client = this.client;
+      if (!this.registered || !client) return;
+      // Through flood control, like every line: a busy channel's joins must not flood the server.
+      void (async () => {
+        for (const n of nicks) {
+          try {
+            await this.bucket.take(this.ctx.signal);
+          } catch {
+            return;
+          }
+          if (this.client !== client || !this.registered) return;
+          await this.write(client, `WHO ${n}`);
+        }
+      })();
+    }, 1_000);
   }
 
   private get port(): number {
@@ -184,9 +273,27 @@ class IrcAccount {
     this.lastError = undefined;
     this.saslProblem = undefined;
     this.triedNicks = [this.cfg.nick];
+    this.members.clear();
+    this.detectedRelays.clear();
     for (const c of this.channels.values()) {
       c.joined = false;
       c.joining = false;
+    }
+    // The CA and client certificate files are read at every connect (a renewed certificate is picked up).
+    let files: { ca?: string; cert?: string; key?: string };
+    try {
+      files = {
+        ...(this.cfg.tlsCa !== undefined ? { ca: readFileSync(this.cfg.tlsCa, 'utf8') } : {}),
+        ...(this.cfg.tlsCert !== undefined ? { cert: readFileSync(this.cfg.tlsCert, 'utf8'), key: readFileSync(this.cfg.tlsKey ?? this.cfg.tlsCert, 'utf8') } : {}),
+      };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      this.lastError = `cannot read ${e.path ?? 'a TLS file'}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}`;
+      const wait = backoff(this.attempt, this.cfg.reconnect.first, this.cfg.reconnect.max);
+      this.ctx.log.error(`${this.lastError}; trying again in ${secs(wait)}`);
+      this.ctx.setState('retrying', `${this.lastError}; trying again in ${secs(wait)} (attempt ${this.attempt + 1})`);
+      this.reconnectTimer = this.later(() => this.connect(), wait);
+      return;
     }
     const client = new irc.Client();
     this.client = client;
@@ -210,7 +317,10 @@ class IrcAccount {
       gecos: this.cfg.realname,
       ...(this.cfg.password !== undefined ? { password: this.cfg.password } : {}),
       // An account object without credentials keeps irc-framework from using the server password for SASL.
-      account: this.cfg.sasl ? { account: this.cfg.sasl.account, password: this.cfg.sasl.password } : {},
+      account: this.cfg.sasl && 'account' in this.cfg.sasl ? { account: this.cfg.sasl.account, password: this.cfg.sasl.password } : {},
+      ...(this.cfg.sasl?.mechanism === 'EXTERNAL' ? { sasl_mechanism: 'EXTERNAL' } : {}),
+      ...(files.ca !== undefined ? { [CA_OPTION]: files.ca } : {}),
+      ...(files.cert !== undefined ? { client_certificate: { certificate: files.cert, private_key: files.key } } : {}),
       sasl_disconnect_on_fail: false,
       auto_reconnect: false,
       encoding: 'utf8',
@@ -286,15 +396,36 @@ class IrcAccount {
       this.reportState();
       this.syncChannels();
     });
-    client.on('nick', (ev: { nick: string; new_nick: string }) => {
+    client.on('nick', (ev: { nick: string; new_nick: string; time?: number }) => {
       if (!mine()) return;
       if (client.caseCompare(ev.new_nick, client.user.nick)) {
         log.info({ from: ev.nick, to: ev.new_nick }, `now known as ${ev.new_nick}`);
         this.reportState();
+        return;
+      }
+      const from = this.key(ev.nick);
+      const to = this.key(ev.new_nick);
+      if (this.detectedRelays.delete(from)) this.detectedRelays.add(to);
+      for (const [ck, set] of this.members) {
+        if (!set.delete(from)) continue;
+        set.add(to);
+        const c = this.channels.get(ck);
+        if (c) this.channelEvent(c.name, { type: 'nick', nick: ev.nick, newNick: ev.new_nick }, ev.time);
       }
     });
-    client.on('join', (ev: { nick: string; ident: string; hostname: string; channel: string }) => {
-      if (!mine() || !client.caseCompare(ev.nick, client.user.nick)) return;
+    client.on('join', (ev: { nick: string; ident: string; hostname: string; channel: string; gecos?: string; time?: number }) => {
+      if (!mine()) return;
+      if (!client.caseCompare(ev.nick, client.user.nick)) {
+        const ck = this.key(ev.channel);
+        if (!this.channels.has(ck)) return;
+        this.members.get(ck)?.add(this.key(ev.nick));
+        // extended-join gives the real name at once; else ask WHO.
+        if (ev.gecos) {
+          if (isRelayRealname(ev.gecos)) this.detectedRelays.add(this.key(ev.nick));
+        } else this.whoSoon(ev.nick);
+        this.channelEvent(ev.channel, { type: 'join', nick: ev.nick }, ev.time);
+        return;
+      }
       if (ev.ident) this.self.user = ev.ident;
       if (ev.hostname) this.self.host = ev.hostname;
       const c = this.channels.get(this.key(ev.channel));
@@ -306,6 +437,9 @@ class IrcAccount {
       c.joined = true;
       c.joining = false;
       delete c.problem;
+      this.members.set(this.key(c.name), new Set());
+      // Who here is another relay? (the real name of every member)
+      if (this.cfg.relays.detect) void this.write(client, `WHO ${c.name}`);
       log.info({ channel: c.name, self: `${ev.nick}!${ev.ident}@${ev.hostname}` }, `joined ${c.name}`);
       this.reportState();
       // Whatever waited for this channel goes out now, in order.
@@ -322,12 +456,54 @@ class IrcAccount {
       this.reportState();
       this.later(() => this.syncChannels(), rejoinMs + 10);
     };
-    client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string }) => {
-      if (!mine() || !client.caseCompare(ev.kicked, client.user.nick)) return;
+    client.on('userlist', (ev: { channel: string; users: { nick: string }[] }) => {
+      if (!mine()) return;
+      const ck = this.key(ev.channel);
+      if (!this.channels.has(ck)) return;
+      const set = this.members.get(ck) ?? new Set<string>();
+      for (const u of ev.users) if (u.nick) set.add(this.key(u.nick));
+      this.members.set(ck, set);
+    });
+    client.on('wholist', (ev: { users: { nick: string; real_name?: string }[] }) => {
+      if (!mine()) return;
+      for (const u of ev.users) {
+        if (!u.nick || client.caseCompare(u.nick, client.user.nick)) continue;
+        if (isRelayRealname(u.real_name)) {
+          if (!this.detectedRelays.has(this.key(u.nick))) log.info({ nick: u.nick, realname: u.real_name }, `${u.nick} is another peerpost relay (by its real name): its lines are treated as relayed`);
+          this.detectedRelays.add(this.key(u.nick));
+        }
+      }
+    });
+    client.on('quit', (ev: { nick: string; message: string; time?: number }) => {
+      if (!mine() || !ev.nick) return;
+      const nk = this.key(ev.nick);
+      for (const [ck, set] of this.members) {
+        if (!set.delete(nk)) continue;
+        const c = this.channels.get(ck);
+        if (c) this.channelEvent(c.name, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
+      }
+      this.detectedRelays.delete(nk);
+    });
+    client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string; time?: number }) => {
+      if (!mine()) return;
+      if (!client.caseCompare(ev.kicked, client.user.nick)) {
+        const ck = this.key(ev.channel);
+        if (!this.channels.has(ck)) return;
+        this.members.get(ck)?.delete(this.key(ev.kicked));
+        this.channelEvent(ev.channel, { type: 'kick', nick: ev.kicked, by: ev.nick, message: ev.message }, ev.time);
+        return;
+      }
       left(ev.channel, `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`, this.cfg.rejoinAfterKick);
     });
-    client.on('part', (ev: { nick: string; channel: string }) => {
-      if (!mine() || !client.caseCompare(ev.nick, client.user.nick)) return;
+    client.on('part', (ev: { nick: string; channel: string; message?: string; time?: number }) => {
+      if (!mine()) return;
+      if (!client.caseCompare(ev.nick, client.user.nick)) {
+        const ck = this.key(ev.channel);
+        if (!this.channels.has(ck)) return;
+        this.members.get(ck)?.delete(this.key(ev.nick));
+        this.channelEvent(ev.channel, { type: 'part', nick: ev.nick, ...(ev.message ? { message: ev.message } : {}) }, ev.time);
+        return;
+      }
       const c = this.channels.get(this.key(ev.channel));
       if (c) left(ev.channel, `left ${ev.channel}; rejoining`, 0);
     });
@@ -415,7 +591,31 @@ class IrcAccount {
       this.ctx.log.trace({ type, nick: ev.nick, target: ev.target, why: r.skip }, 'IRC line not relayed');
       return;
     }
+    const tagged = ev.tags?.[ID_TAG];
+    const tagId = typeof tagged === 'string' && tagged !== '' ? tagged : undefined;
+    if (tagId !== undefined || this.isRelay(ev.nick)) {
+      // Another relay's line: this channel now shows it (the loop guard's memory); by default it is not relayed again.
+      this.memory.seen(this.key(r.target), ev.nick!, ev.message, tagId);
+      if (this.cfg.relays.lines === 'ignore') {
+        this.ctx.log.debug({ nick: ev.nick, target: r.target, id: tagId }, `a line from the relay ${ev.nick} is not relayed again (relays.lines: ignore)`);
+        return;
+      }
+      if (tagId !== undefined && this.ctx.posts.get(tagId)) {
+        this.ctx.log.debug({ nick: ev.nick, id: tagId }, 'a relayed line of a post we already have');
+        return;
+      }
+    }
     void this.ingest(r);
+  }
+
+  /** A join, part, quit, kick or nick change in a channel: a post of kind `event` when the channel's `events` say so. */
+  private channelEvent(channel: string, e: ChannelEvent, time?: number): void {
+    const c = this.channels.get(this.key(channel));
+    if (!c || !eventsIn(this.eventsMode(c.name))) return;
+    if (this.isRelay(e.nick)) return;
+    const post: IncomingPost = { target: c.name, author: { name: e.nick, via: 'irc' }, body: eventText(e), kind: 'event' };
+    if (typeof time === 'number' && Number.isFinite(time)) post.date = new Date(time);
+    void this.ingest(post);
   }
 
   private async ingest(post: IncomingPost): Promise<void> {
@@ -436,22 +636,45 @@ class IrcAccount {
 
   // ── out ───────────────────────────────────────────────────────────────────
 
-  /** The IRC lines of a post for one endpoint (before the byte budget is known, as logical lines). */
+  /** The IRC lines of a post for one endpoint, split to `budget` bytes and capped at maxLines. */
   private lines(post: Post, to: DeliveryTarget, budget: number): string[] {
+    const link = this.cfg.moreUrl !== undefined ? moreLink(this.cfg.moreUrl, post) : undefined;
+    // The tail must fit in one line: a link too long for it is left out.
+    const tail = (n: number, wrap: (t: string) => string) => {
+      const withLink = wrap(moreText(n, link));
+      return link && byteLength(withLink) > budget ? wrap(moreText(n)) : withLink;
+    };
     if (to.shape === 'announce') {
       const a = announce(post, to.announceLines);
-      const body = [a.head, ...a.lines];
-      if (a.more > 0) body.push(`(${a.more} more ${a.more === 1 ? 'line' : 'lines'})`);
-      return capLines(ircLines(body, '', budget), this.cfg.maxLines);
+      const lines = ircLines([a.head, ...a.lines], '', budget);
+      if (lines.length + (a.more > 0 ? 1 : 0) <= this.cfg.maxLines) return a.more > 0 ? [...lines, tail(a.more, (t) => `(${t})`)] : lines;
+      // Cut further by maxLines: the tail counts the lines left out of the announcement and those it never showed.
+      return capLines(lines, this.cfg.maxLines, (n) => tail(n + a.more, (t) => `… (${t})`)).slice(0, this.cfg.maxLines);
     }
-    const prefix = formatPrefix(this.cfg.format, {
-      nick: post.author.name,
-      bridge: post.bridge,
-      protocol: post.author.via,
-      origin: post.origin.account,
-    });
-    const body = post.kind === 'action' ? post.body.split('\n').map((l) => `* ${post.author.name} ${l}`) : post.body.split('\n');
-    return capLines(ircLines(body, post.kind === 'action' ? '' : prefix, budget), this.cfg.maxLines);
+    const style = (n: string) => styleNick(n, { antiHighlight: this.cfg.antiHighlight, colour: this.cfg.nickColours });
+    const vars = { nick: post.author.name, bridge: post.bridge, protocol: post.author.via, origin: post.origin.account };
+    let prefix: string;
+    let body = post.body.split('\n');
+    if (post.kind === 'action') {
+      prefix = `* ${style(formatPrefix('{nick}', vars))} `;
+    } else if (post.kind === 'event') {
+      // "alice joined": the nick at its start is styled like a nick in a prefix.
+      prefix = formatPrefix(this.cfg.eventFormat, vars);
+      const first = body[0] ?? '';
+      if ((this.cfg.antiHighlight || this.cfg.nickColours) && first.startsWith(`${post.author.name} `)) {
+        prefix += `${style(formatPrefix('{nick}', vars))} `;
+        body = [first.slice(post.author.name.length + 1), ...body.slice(1)];
+      }
+    } else {
+      prefix = formatPrefix(this.cfg.format, vars, style);
+    }
+    return capLines(ircLines(body, prefix, budget), this.cfg.maxLines, (n) => tail(n, (t) => `… (${t})`));
+  }
+
+  /** What the loop guard remembers of a post: its id, author, first line (an article's subject) and the path it came by. */
+  private said(post: Post): Said {
+    const first = post.subject?.trim() || post.body.split('\n').find((l) => l.trim() !== '') || '';
+    return { id: post.id, author: post.author.name, text: first, origin: `${post.origin.account}/${post.origin.target}` };
   }
 
   /** Rows being sent now: a try the outbox gave up on (delivery.timeout) may still be writing. */
@@ -470,6 +693,10 @@ class IrcAccount {
 
   private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
     if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`);
+    if (post.kind === 'event' && !eventsOut(to.options.events as EventsMode | undefined ?? this.cfg.events)) {
+      this.ctx.log.trace({ target: to.target, post: post.id }, 'an event not shown here (events is off or "in")');
+      return delivered();
+    }
     const c = this.channels.get(this.key(to.target));
     if (!c) {
       this.syncChannels();
@@ -488,6 +715,17 @@ class IrcAccount {
     const key = `progress:${to.row}`;
     const done = this.ctx.store.get<{ id: string; sent: number }>(key);
     let sent = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;
+    const said = this.said(post);
+    if (sent === 0) {
+      const why = this.memory.shown(this.key(c.name), said);
+      if (why) {
+        this.ctx.log.info({ target: c.name, post: post.id, author: post.author.name }, `not said in ${c.name} again: ${why}`);
+        return delivered();
+      }
+    }
+    // Where the server takes client-only tags, every line carries the post id, so another relay can tell.
+    const tagsOk = this.cfg.relays.tags && client.network.cap.isEnabled('message-tags') && !this.tagDenied(client);
+    const tag = tagsOk ? `@${ID_TAG}=${escapeTag(post.id)} ` : '';
     const deadline = Date.now() + this.cfg.flood.maxWait;
     const stop = (why: string, delayMs?: number): Outcome => {
       if (sent > 0) this.ctx.store.set(key, { id: post.id, sent });
@@ -507,12 +745,21 @@ class IrcAccount {
       }
       if (this.client !== client || !this.registered || !client.connected) return stop(`disconnected from ${this.where}`);
       if (!c.joined) return stop(c.problem ?? `not in ${c.name}`);
-      const ok = await this.write(client, `PRIVMSG ${c.name} :${lines[sent]}`);
+      const ok = await this.write(client, `${tag}PRIVMSG ${c.name} :${lines[sent]}`);
       if (!ok) return stop(`disconnected from ${this.where} while sending`);
       sent += 1;
     }
     if (done) this.ctx.store.delete(key);
+    this.memory.sent(this.key(c.name), said);
     return delivered();
+  }
+
+  /** The server's CLIENTTAGDENY forbids our tag. */
+  private tagDenied(client: Client): boolean {
+    const deny = (client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? [];
+    const name = ID_TAG.slice(1);
+    const allowed = deny.includes(`-${name}`);
+    return !allowed && (deny.includes('*') || deny.includes(name));
   }
 
   /** Write one line; true once the socket took it. */
@@ -530,6 +777,7 @@ class IrcAccount {
     for (const k of CONNECTION_KEYS) if (JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k])) return 'restart';
     this.cfg = next;
     this.bucket.configure(next.flood.burst, next.flood.interval);
+    this.memory.setWindow(next.relays.remember);
     return 'applied';
   }
 

@@ -37,9 +37,73 @@ export interface PrefixVars {
   origin: string;
 }
 
-/** "<{nick}> " with its placeholders filled; unknown placeholders are left as they are. */
-export function formatPrefix(format: string, vars: PrefixVars): string {
-  return safeLine(format.replace(/\{(nick|bridge|protocol|origin)\}/g, (_, k: keyof PrefixVars) => safeLine(vars[k])));
+/**
+ * "<{nick}> " with its placeholders filled; unknown placeholders are left as they
+ * are. `nickStyle` decorates the (already safe) nick: anti-highlight, colour.
+ */
+export function formatPrefix(format: string, vars: PrefixVars, nickStyle?: (nick: string) => string): string {
+  return format.split(/(\{(?:nick|bridge|protocol|origin)\})/).map((part) => {
+    const m = /^\{(nick|bridge|protocol|origin)\}$/.exec(part);
+    if (!m) return safeLine(part);
+    const v = safeLine(vars[m[1] as keyof PrefixVars]);
+    return m[1] === 'nick' && nickStyle ? nickStyle(v) : v;
+  }).join('');
+}
+
+/** A prefix made by formatPrefix: safe, but colour, bold, italics, underline and reset codes are kept. */
+export function safePrefix(prefix: string): string {
+  return prefix.replace(/[\r\n\t]/g, ' ').replace(/[\x00\x01\x04-\x0e\x10-\x1c\x1e\x7f]/g, '');
+}
+
+/** U+200B ZERO WIDTH SPACE after the first grapheme: the nick reads the same but highlights nobody. */
+export function antiHighlight(nick: string): string {
+  const first = graphemes.segment(nick)[Symbol.iterator]().next();
+  if (first.done || first.value.segment.length >= nick.length) return nick;
+  return `${first.value.segment}\u200b${nick.slice(first.value.segment.length)}`;
+}
+
+/** mIRC colours readable on dark and light backgrounds (no white, black or greys). */
+const NICK_COLOURS = [2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13];
+
+/** The same colour for the same nick, always (a hash of its lower-case form). */
+export function nickColour(nick: string): number {
+  let h = 2166136261;
+  for (const ch of nick.toLowerCase()) h = Math.imul(h ^ ch.codePointAt(0)!, 16777619) >>> 0;
+  return NICK_COLOURS[h % NICK_COLOURS.length]!;
+}
+
+/** The nick as it is shown in a prefix: with a zero-width space inside (`antiHighlight`) and/or in its colour (`colour`). */
+export function styleNick(nick: string, opts: { antiHighlight?: boolean; colour?: boolean }): string {
+  let n = opts.antiHighlight ? antiHighlight(nick) : nick;
+  if (opts.colour && n !== '') n = `\x03${String(nickColour(nick)).padStart(2, '0')}${n}\x03`;
+  return n;
+}
+
+/**
+ * Text as compared by the loop guard: formatting and zero-width characters
+ * removed, white space collapsed, lower case.
+ */
+export function normalText(text: string): string {
+  return stripFormatting(text).replace(/[\u200b-\u200d\u2060\ufeff]/g, '').replace(/\s+/g, ' ').trim().toLowerCase();
+}
+
+/** The placeholders of `moreUrl`. */
+export function urlTemplateProblem(t: string): string | undefined {
+  if (/[\s\x00-\x1f\x7f]/.test(t)) return 'a URL has no spaces or control characters';
+  const bad = [...t.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((k) => !['id', 'bridge'].includes(k!));
+  if (bad.length) return `unknown placeholder {${bad[0]}} (expected {id} or {bridge})`;
+  if (!t.includes('{id}')) return 'the URL needs {id} (the post\'s Message-ID) to say which post';
+  return undefined;
+}
+
+/** moreUrl with {id} and {bridge} filled in, URL-encoded. */
+export function moreLink(template: string, post: { id: string; bridge: string }): string {
+  return template.replace(/\{(id|bridge)\}/g, (_, k: 'id' | 'bridge') => encodeURIComponent(post[k]));
+}
+
+/** "N more line(s)", with where to read the rest when there is a link. */
+export function moreText(n: number, link?: string): string {
+  return `${n} more ${n === 1 ? 'line' : 'lines'}${link ? `: ${link}` : ''}`;
 }
 
 /** The placeholders a prefix format may use; anything else in braces is a config error. */
@@ -144,7 +208,7 @@ export function splitToBudget(text: string, budget: number): string[] {
  * send them). A prefix that would take more than half the budget is cut.
  */
 export function ircLines(lines: readonly string[], prefix: string, budget: number): string[] {
-  let p = safeLine(prefix);
+  let p = safePrefix(prefix);
   if (byteLength(p) > budget / 2) p = cutWord(p, Math.floor(budget / 2))[0] ?? '';
   const room = budget - byteLength(p);
   const out: string[] = [];

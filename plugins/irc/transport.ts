@@ -5,10 +5,13 @@
  *   text into U+FFFD); lines are split exactly as irc-framework 4.x does it;
  * - no Nagle: a relayed line goes out at once;
  * - a pinned certificate fingerprint (`tlsFingerprint`) is checked before a byte
- *   is sent; a mismatch closes the connection with an error saying so.
+ *   is sent; a mismatch closes the connection with an error saying so;
+ * - a CA (`tlsCa`, PEM) to verify the server with: irc-framework 4.x passes the
+ *   client certificate to tls.connect but not `ca`, so a TLS connection is made
+ *   here (the same options as irc-framework's, plus `ca`).
  */
 import { createRequire } from 'node:module';
-import { TLSSocket } from 'node:tls';
+import { TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Socket } from 'node:net';
 import { decodeLenient } from './text.js';
 
@@ -16,6 +19,13 @@ const require = createRequire(import.meta.url);
 
 interface NetTransportBase {
   options: Record<string, unknown>;
+  state: number;
+  requested_disconnect: boolean;
+  connect(): void;
+  disposeSocket(): void;
+  setEncoding(encoding: string): boolean;
+  getAddressFamily(addr: unknown): string | undefined;
+  _onSocketCreate(options: Record<string, unknown>, socket: Socket): void;
   incoming_buffer: Buffer;
   last_socket_error: Error | null;
   socket: (Socket & { socket?: Socket }) | null;
@@ -35,10 +45,41 @@ export function normalFingerprint(fp: string): string | undefined {
   return hex.match(/../g)!.join(':');
 }
 
+/** The client option that carries the CA certificates (PEM) to the transport. */
+export const CA_OPTION = 'peerpost_tls_ca';
+
 /** The client option that carries the pin to the transport. */
 export const FINGERPRINT_OPTION = 'peerpost_tls_fingerprint';
 
+/** irc-framework's "connecting" socket state. */
+const SOCK_CONNECTING = 1;
+
 export class IrcTransport extends NetTransport {
+  override connect(): void {
+    const o = this.options;
+    const ca = o[CA_OPTION];
+    if (!o.tls || typeof ca !== 'string' || o.socks) return super.connect();
+    // irc-framework's own TLS connect (transports/net.js), with `ca`.
+    const host = String(o.host);
+    this.disposeSocket();
+    this.requested_disconnect = false;
+    this.incoming_buffer = Buffer.from('');
+    if (typeof o.encoding !== 'string' || !this.setEncoding(o.encoding)) this.setEncoding('utf8');
+    this.state = SOCK_CONNECTING;
+    const cc = o.client_certificate as { private_key?: string; certificate?: string } | undefined;
+    const socket = tlsConnect({
+      ...(this.getAddressFamily(host) ? {} : { servername: host }),
+      host,
+      port: Number(o.port) || 6697,
+      ca,
+      rejectUnauthorized: o.rejectUnauthorized !== false,
+      ...(cc?.private_key ? { key: cc.private_key } : {}),
+      ...(cc?.certificate ? { cert: cc.certificate } : {}),
+    });
+    this.socket = socket;
+    this._onSocketCreate(o, socket);
+  }
+
   override onSocketRawConnected(): void {
     (this.socket?.socket ?? this.socket)?.setNoDelay(true);
     super.onSocketRawConnected();

@@ -1,0 +1,172 @@
+/**
+ * IRC benchmark: lines relayed IRC → IRC through the daemon (`peerpost start`,
+ * a child process) between two real ngircd servers on 127.0.0.1.
+ *
+ *   node dist/bench/run.js irc      (or: node dist/bench/irc.js)
+ *
+ * - Latency: a user on network A says a line every 50 ms in #lat; a user on
+ *   network B sees it in #lat. Both ngircd with penalties off and the account's
+ *   flood control off, so the figure is the relay's own time. p50 and p99 per
+ *   run of LAT_LINES lines; the median over LAT_RUNS runs.
+ * - Bursts: the user on A says 100 (then 200) lines at once in #burst; the relay
+ *   says them in #burst on network C, an ngircd with its DEFAULT penalties, through
+ *   the account's flood control (BURST_FLOOD). Lines delivered, lost, out of
+ *   order, and the time from the first line said to the last line seen.
+ *
+ * Prints figures; asserts nothing about time (it fails only when it cannot run).
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { world, startDaemon, until, sleep } from '../test/helpers/daemon.js';
+import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from '../test/integration/irc-helpers.js';
+import { machine, percentile, summarise, table, type Result } from './lib/result.js';
+
+export const title = 'irc: IRC → IRC relay through the daemon, real ngircd';
+
+const LAT_RUNS = 3;
+const LAT_LINES = 100;
+const LAT_PACE_MS = 50;
+const BURSTS = [100, 200];
+/** The relay's flood control for the bursts: 4 lines/s after 5 at once, which ngircd's default penalties let through (measured: 4.1 lines/s end to end). */
+const BURST_FLOOD = { burst: 5, interval: '250ms' };
+
+export async function run(): Promise<Result[]> {
+  const progress = (s: string) => process.stderr.write(`  irc: ${s}\n`);
+  ensureNgircd();
+  const dirs: string[] = [];
+  const mkdir = () => {
+    const d = mkdtempSync('/tmp/pp-bench-ngircd-');
+    chmodSync(d, 0o755);
+    dirs.push(d);
+    return d;
+  };
+  const servers: Ircd[] = [];
+  const users: User[] = [];
+  const w = world();
+  try {
+    const a = startIrcd(await freePort(), mkdir(), '0', 'irc.a.local');
+    const b = startIrcd(await freePort(), mkdir(), '0', 'irc.b.local');
+    const c = startIrcd(await freePort(), mkdir(), 'default', 'irc.c.local');
+    servers.push(a, b, c);
+    const src = await new User('src').connect(a.port, '#lat');
+    await src.join('#burst');
+    const dst = await new User('dst').connect(b.port, '#lat');
+    const far = await new User('far').connect(c.port, '#burst');
+    users.push(src, dst, far);
+    w.writeConfig(`
+accounts:
+  irc.a: { host: 127.0.0.1, port: ${a.port}, tls: false, nick: relay, flood: { burst: 1000, interval: 0ms } }
+  irc.b: { host: 127.0.0.1, port: ${b.port}, tls: false, nick: relay, flood: { burst: 1000, interval: 0ms } }
+  irc.c: { host: 127.0.0.1, port: ${c.port}, tls: false, nick: relay, flood: { burst: ${BURST_FLOOD.burst}, interval: ${BURST_FLOOD.interval}, maxWait: 50s } }
+bridges:
+  lat:
+    endpoints: [irc.a/#lat, irc.b/#lat]
+  burst:
+    endpoints: [irc.a/#burst, irc.c/#burst]
+`);
+    const d = await startDaemon(w.config);
+    try {
+      await dst.waitFor((l) => /^:relay!\S+ JOIN :?#lat/.test(l), 'the relay joins #lat on B', 20_000);
+      await far.waitFor((l) => /^:relay!\S+ JOIN :?#burst/.test(l), 'the relay joins #burst on C', 20_000);
+      await src.waitFor((l) => /^:relay!\S+ JOIN :?#burst/.test(l), 'the relay joins #burst on A', 20_000);
+      await sleep(500);
+
+      // Latency, at a calm pace.
+      const p50s: number[] = [];
+      const p99s: number[] = [];
+      const maxes: number[] = [];
+      for (let r = 0; r < LAT_RUNS; r++) {
+        progress(`latency run ${r + 1}/${LAT_RUNS}: ${LAT_LINES} lines, one every ${LAT_PACE_MS} ms`);
+        const sentAt = new Map<string, number>();
+        const took: number[] = [];
+        const onLine = (l: string) => {
+          const m = / PRIVMSG #lat :<src> (lat \d+ \d+)$/.exec(l);
+          const t0 = m ? sentAt.get(m[1]!) : undefined;
+          if (t0 !== undefined) took.push(performance.now() - t0);
+        };
+        const from = dst.lines.length;
+        dst.onLine = onLine;
+        try {
+          for (let i = 0; i < LAT_LINES; i++) {
+            const text = `lat ${r} ${i}`;
+            sentAt.set(text, performance.now());
+            src.send(`PRIVMSG #lat :${text}`);
+            await sleep(LAT_PACE_MS);
+          }
+          await until(() => took.length >= LAT_LINES, 'every latency line', 10_000).catch(() => undefined);
+        } finally {
+          dst.onLine = undefined;
+        }
+        if (took.length < LAT_LINES) throw new Error(`latency run ${r + 1}: ${took.length} of ${LAT_LINES} lines arrived (${dst.lines.length - from} lines seen)`);
+        took.sort((x, y) => x - y);
+        p50s.push(percentile(took, 50));
+        p99s.push(percentile(took, 99));
+        maxes.push(took[took.length - 1]!);
+      }
+
+      // Bursts, through ngircd's default penalties and the relay's flood control.
+      const burstResults: Result[] = [];
+      for (const n of BURSTS) {
+        progress(`burst of ${n} lines to an ngircd with its default penalties (flood control ${BURST_FLOOD.burst} at once, then one per ${BURST_FLOOD.interval})`);
+        const tag = `b${n}`;
+        const re = new RegExp(`^:relay!\\S+ PRIVMSG #burst :<src> ${tag} (\\d+)$`);
+        const got = () => far.lines.map((l) => re.exec(l)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+        const t0 = performance.now();
+        let last = t0;
+        // Said on network A (no penalties there) as fast as the socket takes it.
+        src.send(Array.from({ length: n }, (_, i) => `PRIVMSG #burst :${tag} ${i}`).join('\r\n'));
+        // Wait until every line is there, or nothing new came for 15 s.
+        let seen = 0;
+        let quietSince = performance.now();
+        while (seen < n && performance.now() - quietSince < 15_000) {
+          await sleep(50);
+          const now = got().length;
+          if (now > seen) {
+            seen = now;
+            last = performance.now();
+            quietSince = last;
+          }
+        }
+        const seq = got();
+        const unique = new Set(seq);
+        let outOfOrder = 0;
+        for (let i = 1; i < seq.length; i++) if (seq[i]! < seq[i - 1]!) outOfOrder++;
+        const lost = n - unique.size;
+        const secs = (last - t0) / 1000;
+        burstResults.push(
+          { figure: `${n}-line burst: lines delivered`, value: unique.size, unit: 'lines', digits: 0, target: { atLeast: n } },
+          { figure: `${n}-line burst: lines lost`, value: lost, unit: 'lines', digits: 0, target: { atMost: 0 } },
+          { figure: `${n}-line burst: lines out of order`, value: outOfOrder, unit: 'lines', digits: 0, target: { atMost: 0 } },
+          { figure: `${n}-line burst: lines delivered twice`, value: seq.length - unique.size, unit: 'lines', digits: 0, target: { atMost: 0 } },
+          { figure: `${n}-line burst: time to deliver`, value: secs, unit: 's', digits: 1, note: n === BURSTS[0] ? `one run; from the first line said on network A to the last seen on network C; ${(unique.size / secs).toFixed(2)} lines/s` : `one run; ${(unique.size / secs).toFixed(2)} lines/s` },
+        );
+        await sleep(1000);
+      }
+      return [
+        summarise(`relay latency IRC → IRC, one line per ${LAT_PACE_MS} ms, p50`, 'ms', p50s, {
+          digits: 2,
+          note: `${LAT_LINES} lines per run, the median of ${LAT_RUNS} runs; a user on ngircd A to a user on ngircd B (penalties off, flood control off), through ingest, the store and the outbox; matterbridge measured about 1 ms p50`,
+        }),
+        summarise(`relay latency IRC → IRC, one line per ${LAT_PACE_MS} ms, p99`, 'ms', p99s, { digits: 2 }),
+        summarise(`relay latency IRC → IRC, one line per ${LAT_PACE_MS} ms, max`, 'ms', maxes, { digits: 2 }),
+        ...burstResults,
+      ];
+    } finally {
+      await d.stop('SIGTERM');
+    }
+  } finally {
+    for (const u of users) u.close();
+    for (const s of servers) stopIrcd(s);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    w.cleanup();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(machine());
+  run().then((results) => console.log(table([{ title, results }])), (err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,133 @@
+/**
+ * Helpers for the irc plugin's integration tests and bench/irc.ts: a real ngircd
+ * (test/peers/ngircd.sh) on 127.0.0.1, and IRC users on raw sockets.
+ * The same as the helpers inside irc.test.ts (which keeps its own copy).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, execSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const NGIRCD_SH = fileURLToPath(new URL('../../../test/peers/ngircd.sh', import.meta.url));
+
+/** A program the tests need: installed from Debian when missing and we are root; otherwise a failure that says how. */
+export function ensure(bin: string, pkg: string): void {
+  const install = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${pkg}`;
+  if (existsSync(bin)) return;
+  if (process.getuid?.() === 0) {
+    execSync(install, { stdio: 'inherit', shell: '/bin/bash' });
+    if (existsSync(bin)) return;
+  }
+  throw new Error(`${pkg} is not installed (${bin} is missing); install it as root with:\n  ${install}`);
+}
+export const ensureNgircd = () => ensure('/usr/sbin/ngircd', 'ngircd');
+export const ensureOpenssl = () => ensure('/usr/bin/openssl', 'openssl');
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+export interface Ircd { pid: number; port: number; dir: string }
+
+/** ngircd on 127.0.0.1:port; penalties 'default' is ngircd's own flood throttling, '0' turns it off. */
+export function startIrcd(port: number, dir: string, penalties: 'default' | '0' = 'default', name = 'irc.test.local'): Ircd {
+  const out = execFileSync('bash', [NGIRCD_SH, 'start', String(port), dir], {
+    env: { ...process.env, NGIRCD_MAX_PENALTY: penalties, NGIRCD_NAME: name },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = Number(out.trim().split('\n').pop());
+  assert.ok(pid > 0, `ngircd.sh printed no pid: ${out}`);
+  return { pid, port, dir };
+}
+
+export function stopIrcd(d: Ircd | undefined): void {
+  if (d) execFileSync('bash', [NGIRCD_SH, 'stop', String(d.pid)]);
+}
+
+/** A user on a raw socket: every line it received, PINGs answered. */
+export class User {
+  readonly lines: string[] = [];
+  private waiters: { pred: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  private buf = Buffer.alloc(0);
+  private sock!: Socket;
+  /** Called with every line as it arrives (for timing). */
+  onLine: ((line: string) => void) | undefined;
+  constructor(readonly nick: string, private readonly password?: string) {}
+
+  async connect(port: number, channel: string): Promise<this> {
+    this.sock = connect(port, '127.0.0.1');
+    this.sock.on('error', () => {});
+    this.sock.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      let i: number;
+      while ((i = this.buf.indexOf('\r\n')) >= 0) {
+        const raw = this.buf.subarray(0, i);
+        this.buf = this.buf.subarray(i + 2);
+        const line = raw.toString('utf8');
+        assert.ok(!line.includes('\uFFFD'), `${this.nick} received invalid UTF-8: ${raw.toString('hex')}`);
+        if (line.startsWith('PING')) this.send(`PONG${line.slice(4)}`);
+        this.lines.push(line);
+        this.onLine?.(line);
+        for (const w of [...this.waiters]) if (w.pred(line)) { this.waiters.splice(this.waiters.indexOf(w), 1); w.resolve(line); }
+      }
+    });
+    await new Promise<void>((r, j) => { this.sock.once('connect', r); this.sock.once('error', j); });
+    if (this.password) this.send(`PASS ${this.password}`);
+    this.send(`NICK ${this.nick}`);
+    this.send(`USER ${this.nick} 0 * :${this.nick}`);
+    await this.waitFor((l) => / 001 /.test(l), 'welcome');
+    this.send(`JOIN ${channel}`);
+    await this.waitFor((l) => / 366 /.test(l), `joined ${channel}`);
+    return this;
+  }
+
+  /** Join another channel; resolves at the end of its NAMES. */
+  async join(channel: string): Promise<void> {
+    const end = (l: string) => l.split(' ')[1] === '366' && l.split(' ')[3]?.toLowerCase() === channel.toLowerCase();
+    const before = this.lines.filter(end).length;
+    this.send(`JOIN ${channel}`);
+    for (const t0 = Date.now(); this.lines.filter(end).length <= before; ) {
+      if (Date.now() - t0 > 15_000) throw new Error(`${this.nick}: timed out joining ${channel}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  send(line: string | Buffer): void {
+    this.sock.write(typeof line === 'string' ? `${line}\r\n` : Buffer.concat([line, Buffer.from('\r\n')]));
+  }
+
+  /** The first line so far, or from now on, that matches; rejects after timeoutMs. */
+  waitFor(pred: (l: string) => boolean, what: string, timeoutMs = 15_000): Promise<string> {
+    const seen = this.lines.find(pred);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const w = { pred, resolve: (l: string) => { clearTimeout(timer); resolve(l); } };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        reject(new Error(`${this.nick}: timed out waiting for ${what}; last lines:\n${this.lines.slice(-10).join('\n')}`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  /** The PRIVMSG texts to a channel from a nick, as raw lines. */
+  said(from: string, channel: string): string[] {
+    return this.lines.filter((l) => l.startsWith(`:${from}!`) && l.includes(` PRIVMSG ${channel} :`));
+  }
+
+  text(raw: string): string {
+    return raw.slice(raw.indexOf(' :', 1) + 2);
+  }
+
+  close(): void {
+    try { this.send('QUIT :bye'); } catch { /* gone */ }
+    this.sock.destroy();
+  }
+}
+
