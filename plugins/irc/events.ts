@@ -31,6 +31,19 @@ export interface Translation {
   channel(target: string): string | undefined;
   /** Relay NOTICEs (config `notices`). */
   notices: boolean;
+  /**
+   * The services account of a nick as known from `extended-join` and `account-notify`
+   * (for a server that offers those but not `account-tag`); undefined when not known.
+   */
+  accountOf?(nick: string): string | undefined;
+}
+
+/** An account name as it may go into a post: a string without spaces or control characters, not "*". */
+export function accountName(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const a = v.trim();
+  if (a === '' || a === '*' || a.length > 100 || /[\s\x00-\x1f\x7f]/.test(a)) return undefined;
+  return a;
 }
 
 /** The post an IRC message makes, or why it makes none. */
@@ -48,6 +61,9 @@ export function translate(type: MessageType, ev: MessageEvent, t: Translation): 
     body,
     kind: type === 'action' ? 'action' : type === 'notice' ? 'notice' : 'message',
   };
+  // IRCv3 account-tag (irc-framework asks for it, and for account-notify and extended-join), else what those told.
+  const account = accountName(ev.account ?? ev.tags?.account) ?? (ev.account === false ? undefined : accountName(t.accountOf?.(ev.nick)));
+  if (account !== undefined) post.author.account = account;
   if (typeof ev.time === 'number' && Number.isFinite(ev.time)) post.date = new Date(ev.time);
   return post;
 }

@@ -20,7 +20,7 @@ import {
 import { TokenBucket } from './bucket.js';
 import { readFileSync } from 'node:fs';
 import { IrcTransport, CA_OPTION, FINGERPRINT_OPTION, normalFingerprint } from './transport.js';
-import { translate, type MessageEvent, type MessageType } from './events.js';
+import { accountName, translate, type MessageEvent, type MessageType } from './events.js';
 import {
   byteLength, capLines, formatPrefix, formatProblem, ircLines, moreLink, moreText, normalText, styleNick, textBudget, urlTemplateProblem,
 } from './text.js';
@@ -168,6 +168,8 @@ class IrcAccount {
   private closed: Promise<void> | undefined;
   /** Who is in each channel (lower-cased nicks), for quits and nick changes, which name no channel. */
   private readonly members = new Map<string, Set<string>>();
+  /** Services accounts by nick (lower case), from extended-join and account-notify: for servers without account-tag. */
+  private readonly accounts = new Map<string, string>();
   /** Nicks recognised as other relays on this connection (by real name), lower case. */
   private readonly detectedRelays = new Set<string>();
   /** Nicks to ask WHO about (they joined), sent in one go. */
@@ -246,8 +248,17 @@ class IrcAccount {
 
   // ── connection ────────────────────────────────────────────────────────────
 
+  /** The bridges changed on a reload: join the new channels and leave the dropped ones now. */
+  endpointsChanged(): void {
+    if (this.stopping) return;
+    this.syncChannels();
+    this.reportState();
+  }
+
   start(): void {
     const every = this.later.bind(this);
+    // The fallback: endpointsChanged() joins and leaves at once after a reload, the refusal and kick timers rejoin;
+    // this catches what those miss (a JOIN the server never answered, a reload by a core without the hook).
     const sync = () => {
       if (this.stopping) return;
       this.syncChannels();
@@ -274,6 +285,7 @@ class IrcAccount {
     this.saslProblem = undefined;
     this.triedNicks = [this.cfg.nick];
     this.members.clear();
+    this.accounts.clear();
     this.detectedRelays.clear();
     for (const c of this.channels.values()) {
       c.joined = false;
@@ -348,10 +360,15 @@ class IrcAccount {
         const c = this.channels.get(this.key(ev.channel));
         if (c && ev.error !== 'cannot_send_to_channel') {
           c.joining = false;
-          c.problem = `cannot join ${c.name}: ${ev.error.replace(/_/g, ' ')}${ev.reason ? ` (${ev.reason})` : ''}`;
-          c.notBefore = Date.now() + this.cfg.rejoinAfterFail;
+          const wait = this.cfg.rejoinAfterFail;
+          // A ban is its own state of the channel (474): said as such in the status, and retried only every rejoinAfterFail.
+          c.problem = ev.error === 'banned_from_channel'
+            ? `banned from ${c.name}${ev.reason ? ` (${ev.reason})` : ''}; trying again every ${secs(wait)}`
+            : `cannot join ${c.name}: ${ev.error.replace(/_/g, ' ')}${ev.reason ? ` (${ev.reason})` : ''}; trying again every ${secs(wait)}`;
+          c.notBefore = Date.now() + wait;
           log.warn({ channel: c.name }, c.problem);
           this.reportState();
+          this.later(() => this.syncChannels(), wait + 10);
         } else if (c) {
           log.warn({ channel: c.name, reason: ev.reason }, `cannot send to ${c.name}`);
         }
@@ -406,6 +423,11 @@ class IrcAccount {
       const from = this.key(ev.nick);
       const to = this.key(ev.new_nick);
       if (this.detectedRelays.delete(from)) this.detectedRelays.add(to);
+      const acct = this.accounts.get(from);
+      if (acct !== undefined) {
+        this.accounts.delete(from);
+        this.accounts.set(to, acct);
+      }
       for (const [ck, set] of this.members) {
         if (!set.delete(from)) continue;
         set.add(to);
@@ -413,8 +435,10 @@ class IrcAccount {
         if (c) this.channelEvent(c.name, { type: 'nick', nick: ev.nick, newNick: ev.new_nick }, ev.time);
       }
     });
-    client.on('join', (ev: { nick: string; ident: string; hostname: string; channel: string; gecos?: string; time?: number }) => {
+    client.on('join', (ev: { nick: string; ident: string; hostname: string; channel: string; gecos?: string; account?: string | false; time?: number }) => {
       if (!mine()) return;
+      // extended-join: the services account of who joins ("*", false here, when none).
+      if (ev.account !== undefined) this.rememberAccount(ev.nick, ev.account);
       if (!client.caseCompare(ev.nick, client.user.nick)) {
         const ck = this.key(ev.channel);
         if (!this.channels.has(ck)) return;
@@ -483,6 +507,7 @@ class IrcAccount {
         if (c) this.channelEvent(c.name, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
       }
       this.detectedRelays.delete(nk);
+      this.accounts.delete(nk);
     });
     client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string; time?: number }) => {
       if (!mine()) return;
@@ -507,6 +532,10 @@ class IrcAccount {
       const c = this.channels.get(this.key(ev.channel));
       if (c) left(ev.channel, `left ${ev.channel}; rejoining`, 0);
     });
+    // account-notify: someone logged in to (or out of) services.
+    client.on('account', (ev: { nick: string; account: string | false }) => {
+      if (mine() && ev.nick) this.rememberAccount(ev.nick, ev.account);
+    });
     for (const type of ['privmsg', 'action', 'notice'] as MessageType[]) {
       client.on(type, (ev: MessageEvent) => {
         if (mine()) this.incoming(type, ev);
@@ -526,6 +555,12 @@ class IrcAccount {
       this.ctx.setState(this.banned ? 'banned' : 'retrying', `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)} (attempt ${this.attempt + 1})`);
       this.reconnectTimer = this.later(() => this.connect(), wait);
     });
+  }
+
+  private rememberAccount(nick: string, account: string | false | undefined): void {
+    const a = accountName(account);
+    if (a === undefined) this.accounts.delete(this.key(nick));
+    else this.accounts.set(this.key(nick), a);
   }
 
   private nextNick(): string {
@@ -586,6 +621,8 @@ class IrcAccount {
       sameNick: (a, b) => client.caseCompare(a, b),
       channel: (t) => this.channels.get(this.key(t))?.name,
       notices: this.cfg.notices,
+      // Known only while account-notify keeps it current (else a logout would go unseen).
+      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? this.accounts.get(this.key(n)) : undefined),
     });
     if ('skip' in r) {
       this.ctx.log.trace({ type, nick: ev.nick, target: ev.target, why: r.skip }, 'IRC line not relayed');
@@ -824,6 +861,7 @@ export default definePlugin<IrcConfig>({
     account.start();
     return {
       deliver: (post, to) => account.deliver(post, to),
+      endpointsChanged: () => account.endpointsChanged(),
       async reload(next) {
         const parsed = accountSchema.safeParse(next);
         return parsed.success ? account.reload(parsed.data) : 'restart';

@@ -130,3 +130,22 @@ test('tlsFingerprint: SHA-256 in hex, with or without colons, any case; only wit
   assert.ok(!plain.success);
   assert.match(plain.error.issues[0]!.message, /needs tls: true/);
 });
+
+test('IRCv3 account-tag: the services account goes into author.account; none, "*" or junk leaves it out', () => {
+  assert.deepEqual(translate('privmsg', ev({ account: 'alice_acct' }), t), { target: '#Commons', author: { name: 'alice', via: 'irc', account: 'alice_acct' }, body: 'hello', kind: 'message' });
+  assert.equal((translate('action', ev({ message: 'waves', account: 'Al' }), t) as { author: { account?: string } }).author.account, 'Al');
+  // irc-framework passes the tag as `account`; a raw tags object works too.
+  assert.equal((translate('privmsg', ev({ tags: { account: 'fromtag' } }), t) as { author: { account?: string } }).author.account, 'fromtag');
+  for (const bad of [undefined, false, '', '*', 'two words', 'a\r\nJOIN #x'] as const) {
+    const p = translate('privmsg', ev({ account: bad as string | false | undefined }), t) as { author: object };
+    assert.equal('account' in p.author, false, `account ${JSON.stringify(bad)}`);
+  }
+});
+
+test('without account-tag, the account known from extended-join / account-notify is used; an explicit "not logged in" wins', () => {
+  const known: Translation = { ...t, accountOf: (n) => (n.toLowerCase() === 'alice' ? 'alice_acct' : undefined) };
+  assert.equal((translate('privmsg', ev(), known) as { author: { account?: string } }).author.account, 'alice_acct');
+  assert.equal((translate('privmsg', ev({ account: 'tagged' }), known) as { author: { account?: string } }).author.account, 'tagged', 'the tag wins');
+  assert.equal('account' in (translate('privmsg', ev({ account: false }), known) as { author: object }).author, false);
+  assert.equal('account' in (translate('privmsg', ev({ nick: 'bob' }), known) as { author: object }).author, false);
+});
