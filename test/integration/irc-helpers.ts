@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-const NGIRCD_SH = fileURLToPath(new URL('../../../test/peers/ngircd.sh', import.meta.url));
+export const NGIRCD_SH = fileURLToPath(new URL('../../../test/peers/ngircd.sh', import.meta.url));
 
 /** A program the tests need: installed from Debian when missing and we are root; otherwise a failure that says how. */
 export function ensure(bin: string, pkg: string): void {
