@@ -12,7 +12,6 @@
  */
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { Store } from '../src/store.js';
 import { Router } from '../src/router.js';
@@ -21,7 +20,7 @@ import { makeConfig } from '../test/helpers/core-fixture.js';
 import { world, startDaemon } from '../test/helpers/daemon.js';
 import { listeningPort } from '../test/peers/finger.js';
 import { renderPlan } from '../plugins/finger/render.js';
-import { machine, summarise, table, type Result } from './lib/result.js';
+import { runWhenMain, summarise, type Result } from './lib/result.js';
 
 export const title = 'finger: queries/s, bridge with 10,000 posts';
 
@@ -160,10 +159,4 @@ bridges:
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(machine());
-  run().then((results) => console.log(table([{ title, results }])), (err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
-}
+runWhenMain(import.meta.url, title, run);

@@ -22,10 +22,9 @@
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { world, startDaemon, until, sleep } from '../test/helpers/daemon.js';
 import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from '../test/integration/irc-helpers.js';
-import { machine, percentile, summarise, table, type Result } from './lib/result.js';
+import { percentile, runWhenMain, summarise, type Result } from './lib/result.js';
 
 export const title = 'irc: IRC → IRC relay through the daemon, real ngircd';
 
@@ -184,10 +183,4 @@ bridges:
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(machine());
-  run().then((results) => console.log(table([{ title, results }])), (err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
-}
+runWhenMain(import.meta.url, title, run);

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 /**
  * What a benchmark module hands back, and the helpers to compute and print it.
  *
@@ -115,4 +116,14 @@ export function machine(): string {
 /** Peak resident set size of this process so far, in MB (resourceUsage().maxRSS is in KiB). */
 export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
+}
+
+/** When a benchmark module is run directly (`node dist/bench/NAME.js`): print the machine, run it, print its table. */
+export function runWhenMain(moduleUrl: string, title: string, run: () => Promise<Result[]>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  console.log(machine());
+  run().then((results) => console.log(table([{ title, results }])), (err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
 }
