@@ -1,0 +1,291 @@
+/**
+ * Header values and whole list messages, built safely from post content.
+ *
+ * Nothing from a post reaches a header line unsanitised: CR, LF and other
+ * control characters become spaces, non-ASCII text becomes RFC 2047 encoded
+ * words, and lines are folded at 78 characters (never inside a word of ours).
+ * So a subject "hi\r\nBcc: x" stays one Subject header: "hi Bcc: x".
+ */
+import { encodeWords, quoteString } from 'nodemailer/lib/mime-funcs';
+import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
+import type { Post } from '../../../src/plugin.js';
+
+/** Line length headers are folded to (RFC 5322 section 2.1.1 "SHOULD be no more than 78"). */
+export const FOLD_AT = 78;
+/** A header value longer than this (after cleaning) is cut, with an ellipsis. */
+export const MAX_VALUE_CHARS = 900;
+
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f\u0085\u2028\u2029]/g;
+
+/** One line of text fit for a header: controls (CR and LF above all) turned into spaces, runs of space collapsed, trimmed, capped. */
+export function cleanText(s: string, max = MAX_VALUE_CHARS): string {
+  let t = s.replace(CONTROL, ' ').replace(/[ \t]+/g, ' ').trim();
+  if (t.length > max) t = `${[...t.slice(0, max - 1)].join('').replace(/[\ud800-\udbff]$/, '')}…`;
+  return t;
+}
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** An unstructured header value (Subject): ASCII as it is, anything else (or a word too long to fold) as encoded words. */
+export function encodeUnstructured(text: string): string {
+  const t = cleanText(text);
+  const longWord = t.split(' ').some((w) => w.length > FOLD_AT - 12);
+  if (PRINTABLE_ASCII.test(t) && !longWord && !/=\?/.test(t)) return t;
+  return encodeWords(t, 'Q', 52, true);
+}
+
+/** A display name (phrase): a quoted string when ASCII, encoded words otherwise. Empty gives ''. */
+export function encodePhrase(name: string): string {
+  const t = cleanText(name, 200);
+  if (t === '') return '';
+  if (PRINTABLE_ASCII.test(t) && !/=\?/.test(t)) return /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/.test(t) && !/^ | $/.test(t) ? t : quoteString(t);
+  return encodeWords(t, 'Q', 52, true);
+}
+
+/** A mail address fit for a header (and an envelope): no spaces, controls, angle brackets, commas or quotes-with-tricks. */
+export function safeAddress(address: string): string | undefined {
+  const a = address.trim();
+  if (a.length > 254 || !/^[^\s<>(),;:\\"\[\]\u0000-\u001f\u007f]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(a)) return undefined;
+  return a;
+}
+
+/** "Name" <address>, or <address> when the name is empty. The address must already be safe. */
+export function formatAddress(name: string, address: string): string {
+  const p = encodePhrase(name);
+  return p ? `${p} <${address}>` : `<${address}>`;
+}
+
+/** A Message-ID (bare) in angle brackets, or undefined when it cannot be one. */
+export function msgId(id: string): string | undefined {
+  const t = id.trim().replace(/^<|>$/g, '');
+  if (t === '' || t.length > 250 || /[\s<>\u0000-\u001f\u007f]/.test(t)) return undefined;
+  return `<${t}>`;
+}
+
+/** "Name: value" folded at spaces to FOLD_AT characters a line, CRLF-terminated. */
+export function headerLine(name: string, value: string): string {
+  const words = value.split(' ');
+  const lines: string[] = [];
+  let line = `${name}:`;
+  let first = true;
+  for (const w of words) {
+    if (w === '') continue;
+    if (!first && line.length + 1 + w.length > FOLD_AT) {
+      lines.push(line);
+      line = ` ${w}`;
+    } else {
+      line += ` ${w}`;
+    }
+    first = false;
+  }
+  lines.push(line);
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/** RFC 5322 date-time in UTC: "Fri, 27 Nov 2026 07:30:36 +0000". */
+export function rfc5322Date(iso: string | Date): string {
+  const d = iso instanceof Date ? iso : new Date(iso);
+  const ok = Number.isFinite(d.getTime()) ? d : new Date();
+  return ok.toUTCString().replace(/GMT$/, '+0000');
+}
+
+/** The body as MIME text/plain: 7bit when plain ASCII with short lines, quoted-printable otherwise. CRLF line ends. */
+export function encodeBody(text: string): { cte: '7bit' | 'quoted-printable'; data: string } {
+  const crlf = text.replace(/\r\n|\r|\n/g, '\r\n');
+  const withEnd = crlf.endsWith('\r\n') ? crlf : `${crlf}\r\n`;
+  const ascii = /^[\x09\x0d\x0a\x20-\x7e]*$/.test(withEnd) && !/[^\r]\n|\r[^\n]/.test(withEnd);
+  const shortLines = withEnd.split('\r\n').every((l) => l.length <= 998);
+  if (ascii && shortLines) return { cte: '7bit', data: withEnd };
+  return { cte: 'quoted-printable', data: qpWrap(qpEncode(Buffer.from(withEnd, 'utf8')), 76) };
+}
+
+// ---- the list message ----
+
+export interface ListInfoLike {
+  name: string;
+  address: string;
+  description: string;
+  subjectTag: string | false;
+}
+
+export interface LinksLike {
+  archive?: string;
+  post?(id: string): string;
+  unsubscribe?(token: string): string;
+}
+
+/** Who the message is From, and whom replies go to. */
+export interface FromChoice {
+  from: string;
+  replyTo?: string;
+}
+
+/** The list's own addresses. */
+export function listAddresses(address: string): { local: string; domain: string; post: string; request: string; join: string; leave: string; owner: string; bounces: string } {
+  const at = address.lastIndexOf('@');
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1);
+  return {
+    local, domain, post: address,
+    request: `${local}-request@${domain}`, join: `${local}-join@${domain}`, leave: `${local}-leave@${domain}`,
+    owner: `${local}-owner@${domain}`, bounces: `${local}-bounces@${domain}`,
+  };
+}
+
+const VIA_LABEL: Record<string, string> = { irc: 'IRC', nntp: 'news', news: 'news', finger: 'finger', web: 'web', cli: 'cli', mail: 'mail' };
+
+/** "IRC #commons", "news peerpost.commons": where a post came from, for the From display name. */
+export function originLabel(post: Pick<Post, 'author' | 'origin'>): string {
+  const via = VIA_LABEL[post.author.via] ?? post.author.via;
+  return cleanText(`${via} ${post.origin.target}`, 80);
+}
+
+/** The subject with the list tag, not repeated when already there ("Re: [commons] x"). */
+export function taggedSubject(subject: string, tag: string | false): string {
+  const s = cleanText(subject);
+  if (!tag) return s;
+  const t = cleanText(tag, 60);
+  if (t === '' || s.toLowerCase().includes(t.toLowerCase())) return s;
+  return `${t} ${s}`;
+}
+
+/** A subject for a post that has none (a chat line): its first words. */
+export function subjectFromBody(post: Pick<Post, 'body' | 'author' | 'kind'>): string {
+  const first = post.body.split('\n').find((l) => l.trim() !== '') ?? '';
+  const line = cleanText(first, 200);
+  const base = post.kind === 'action' ? `* ${cleanText(post.author.name, 60)} ${line}` : line;
+  if (base === '') return '(no subject)';
+  return base.length > 72 ? `${base.slice(0, 71).replace(/\s+\S*$/, '')}…` : base;
+}
+
+/** The text that goes in the body: an IRC action as "* alice waves". */
+export function bodyText(post: Pick<Post, 'body' | 'author' | 'kind'>): string {
+  if (post.kind === 'action') return `* ${cleanText(post.author.name, 60)} ${post.body}`;
+  return post.body;
+}
+
+/**
+ * A list message, built once per post: every header but the per-recipient
+ * List-Unsubscribe (when it carries a recipient's one-click URL), and the body.
+ * message(token) gives the bytes for one transaction.
+ */
+export interface ListMessage {
+  /** True when the headers differ per recipient (a one-click unsubscribe URL): one recipient per transaction. */
+  perRecipient: boolean;
+  message(unsubscribeToken?: string): Buffer;
+}
+
+export interface ComposeInput {
+  post: Post;
+  list: ListInfoLike;
+  links: LinksLike;
+  from: FromChoice;
+  /** node.hostname, for the trace header. */
+  hostname: string;
+}
+
+export function composeListMessage({ post, list, links, from, hostname }: ComposeInput): ListMessage {
+  const addr = listAddresses(list.address);
+  const h: string[] = [];
+  h.push(headerLine('Date', rfc5322Date(post.date)));
+  h.push(headerLine('From', from.from));
+  if (from.replyTo) h.push(headerLine('Reply-To', from.replyTo));
+  h.push(headerLine('To', formatAddress('', addr.post)));
+  const subject = taggedSubject(post.subject && cleanText(post.subject) !== '' ? post.subject : subjectFromBody(post), list.subjectTag);
+  h.push(headerLine('Subject', encodeUnstructured(subject)));
+  const id = msgId(post.id);
+  if (id) h.push(headerLine('Message-ID', id));
+  const parent = post.inReplyTo ? msgId(post.inReplyTo) : undefined;
+  if (parent) h.push(headerLine('In-Reply-To', parent));
+  const refs = [...post.references, ...(post.inReplyTo && !post.references.includes(post.inReplyTo) ? [post.inReplyTo] : [])]
+    .map(msgId).filter((r): r is string => r !== undefined);
+  if (refs.length > 0) h.push(headerLine('References', [...new Set(refs)].slice(-40).join(' ')));
+  h.push(headerLine('MIME-Version', '1.0'));
+  const body = encodeBody(bodyText(post));
+  h.push(headerLine('Content-Type', 'text/plain; charset=utf-8'));
+  h.push(headerLine('Content-Transfer-Encoding', body.cte));
+  const label = `${addr.local}.${addr.domain}`;
+  const desc = encodePhrase(list.description || list.name);
+  h.push(headerLine('List-Id', desc ? `${desc} <${label}>` : `<${label}>`));
+  h.push(headerLine('List-Post', `<mailto:${addr.post}>`));
+  h.push(headerLine('List-Help', `<mailto:${addr.request}?subject=help>`));
+  h.push(headerLine('List-Subscribe', `<mailto:${addr.join}>`));
+  h.push(headerLine('List-Owner', `<mailto:${addr.owner}>`));
+  const archive = links.archive ? safeUrl(links.archive) : undefined;
+  if (archive) h.push(headerLine('List-Archive', `<${archive}>`));
+  const at = links.post ? safeUrl(links.post(post.id)) : undefined;
+  if (at) h.push(headerLine('Archived-At', `<${at}>`));
+  h.push(headerLine('Precedence', 'list'));
+  h.push(headerLine('X-Loop', addr.post));
+  h.push(headerLine('X-Peerpost-Bridge', `${cleanText(post.bridge, 100)} (via ${cleanText(post.author.via, 20)})`));
+  h.push(headerLine('X-Peerpost-Node', cleanText(hostname, 200)));
+  if (post.kind !== 'message') h.push(headerLine('X-Peerpost-Kind', cleanText(post.kind, 20)));
+
+  const head = Buffer.from(h.join(''), 'utf8');
+  const tail = Buffer.from(`\r\n${body.data}`, 'utf8');
+  const mailtoLeave = `<mailto:${addr.leave}>`;
+  const unsubscribe = links.unsubscribe;
+  if (!unsubscribe) {
+    const whole = Buffer.concat([head, Buffer.from(headerLine('List-Unsubscribe', mailtoLeave)), tail]);
+    return { perRecipient: false, message: () => whole };
+  }
+  return {
+    perRecipient: true,
+    message(token?: string) {
+      const url = token !== undefined ? safeUrl(unsubscribe(token)) : undefined;
+      if (!url || !url.startsWith('https://')) return Buffer.concat([head, Buffer.from(headerLine('List-Unsubscribe', mailtoLeave)), tail]);
+      const lines = headerLine('List-Unsubscribe', `${mailtoLeave}, <${url}>`) + headerLine('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click');
+      return Buffer.concat([head, Buffer.from(lines), tail]);
+    },
+  };
+}
+
+/** A URL fit for a header in angle brackets: http(s), no spaces, controls or brackets. */
+export function safeUrl(url: string): string | undefined {
+  const u = url.trim();
+  if (!/^https?:\/\/[^\s<>"\u0000-\u001f\u007f]+$/.test(u) || u.length > 900) return undefined;
+  return u;
+}
+
+/** Robot mail: one text/plain message with Auto-Submitted: auto-generated. */
+export function composeRobotMessage(m: {
+  from: string; to: string; subject: string; text: string; listAddress: string; listDescription: string;
+  inReplyTo?: string; headers?: Record<string, string>; messageId: string; date?: Date;
+}): Buffer {
+  const addr = listAddresses(m.listAddress);
+  const h: string[] = [];
+  h.push(headerLine('Date', rfc5322Date(m.date ?? new Date())));
+  h.push(headerLine('From', m.from));
+  h.push(headerLine('To', formatAddress('', m.to)));
+  h.push(headerLine('Subject', encodeUnstructured(m.subject)));
+  h.push(headerLine('Message-ID', `<${m.messageId}>`));
+  const parent = m.inReplyTo ? msgId(m.inReplyTo) : undefined;
+  if (parent) {
+    h.push(headerLine('In-Reply-To', parent));
+    h.push(headerLine('References', parent));
+  }
+  h.push(headerLine('Auto-Submitted', 'auto-generated'));
+  h.push(headerLine('Precedence', 'list'));
+  const desc = encodePhrase(m.listDescription);
+  h.push(headerLine('List-Id', desc ? `${desc} <${addr.local}.${addr.domain}>` : `<${addr.local}.${addr.domain}>`));
+  h.push(headerLine('X-Loop', addr.post));
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    if (!/^[A-Za-z0-9-]{1,76}$/.test(k)) continue;
+    if (k.toLowerCase() === 'reply-to') {
+      const a = safeAddress(v);
+      if (a) h.push(headerLine('Reply-To', formatAddress('', a)));
+      continue;
+    }
+    if (RESERVED.has(k.toLowerCase())) continue;
+    h.push(headerLine(k, PRINTABLE_ASCII.test(cleanText(v)) ? cleanText(v) : encodeUnstructured(v)));
+  }
+  const body = encodeBody(m.text);
+  h.push(headerLine('MIME-Version', '1.0'));
+  h.push(headerLine('Content-Type', 'text/plain; charset=utf-8'));
+  h.push(headerLine('Content-Transfer-Encoding', body.cte));
+  return Buffer.from(`${h.join('')}\r\n${body.data}`, 'utf8');
+}
+
+/** Headers a caller's extra headers may not set: the ones that decide where mail goes or how it is read. */
+const RESERVED = new Set(['to', 'cc', 'bcc', 'from', 'sender', 'reply-to', 'subject', 'date', 'message-id', 'in-reply-to', 'references',
+  'auto-submitted', 'mime-version', 'content-type', 'content-transfer-encoding', 'return-path', 'received', 'x-loop', 'list-id', 'precedence']);

@@ -1,0 +1,135 @@
+/**
+ * The durable queue for robot mail (confirmations, help, owner notices) and
+ * forwarded owner mail: a row in mail_out_queue until every recipient has it,
+ * retried with doubling backoff (retryFirst .. retryMax, with jitter) by a small
+ * timer loop, dropped with a warning once older than robotExpire.
+ */
+import type { Logger } from '../../../src/plugin.js';
+import type { OutboundStatements, QueueRow } from './state.js';
+import type { SmtpSender } from './transport.js';
+
+export interface QueueOptions {
+  retryFirstMs: number;
+  retryMaxMs: number;
+  expireMs: number;
+  now?: () => number;
+}
+
+export interface QueueBounce {
+  list: string;
+  address: string;
+  code: number;
+  reason: string;
+}
+
+const BATCH = 20;
+/** The loop looks at the table at least this often (rows written by another process, clock jumps). */
+const IDLE_CHECK_MS = 60_000;
+
+export class MailQueue {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+
+  constructor(
+    private readonly st: OutboundStatements,
+    private readonly smtp: SmtpSender,
+    private readonly log: Logger,
+    private readonly opts: QueueOptions,
+    private readonly bounced: (b: QueueBounce) => void,
+  ) {}
+
+  private now(): number {
+    return this.opts.now ? this.opts.now() : Date.now();
+  }
+
+  /** Store one message for these recipients and wake the loop. Returns the queue row id. */
+  add(kind: string, list: string, sender: string, recipients: readonly string[], raw: Buffer): number {
+    const id = Number(this.st.enqueue.run(kind, list, sender, JSON.stringify(recipients), raw, this.now(), this.now()).lastInsertRowid);
+    this.kick();
+    return id;
+  }
+
+  length(): number {
+    return this.st.queueLength.get() as number;
+  }
+
+  /** Send what is due now (and then keep the timer set for the next due row). */
+  kick(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.running = this.drain()
+      .catch((err: unknown) => this.log.error({ err }, 'mail queue: a pass failed; trying again later'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        } else this.schedule();
+      });
+  }
+
+  /** Resolves when the current pass (if any) is over. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    const next = this.st.nextDue.get() as number | null;
+    const wait = next === null ? IDLE_CHECK_MS : Math.max(0, Math.min(IDLE_CHECK_MS, next - this.now()));
+    this.timer = setTimeout(() => this.kick(), wait);
+    this.timer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      const rows = this.st.due.all(this.now(), BATCH) as QueueRow[];
+      if (rows.length === 0) return;
+      await Promise.all(rows.map((r) => this.one(r)));
+    }
+  }
+
+  private async one(row: QueueRow): Promise<void> {
+    const recipients = JSON.parse(row.recipients) as string[];
+    if (this.now() - row.created_at > this.opts.expireMs) {
+      this.st.dequeue.run(row.id);
+      this.log.warn({ id: row.id, kind: row.kind, list: row.list, recipients, lastError: row.last_error },
+        `mail queue: gave up on ${row.kind} mail for list ${row.list} to ${recipients.join(', ')} after ${row.attempts} tries (last: ${row.last_error ?? 'none'}); it was dropped`);
+      return;
+    }
+    const results = await this.smtp.send(row.sender, recipients, row.raw);
+    const waiting = results.filter((r) => r.result === 'deferred');
+    for (const b of results.filter((r) => r.result === 'bounced')) {
+      this.log.warn({ id: row.id, kind: row.kind, address: b.address, reply: b.reply }, `mail queue: ${row.kind} mail to ${b.address} refused for good: ${b.reply}`);
+      try {
+        this.bounced({ list: row.list, address: b.address, code: b.code ?? 550, reason: b.reply });
+      } catch (err) {
+        this.log.error({ err }, 'mail queue: the bounce handler failed');
+      }
+    }
+    if (waiting.length === 0) {
+      this.st.dequeue.run(row.id);
+      return;
+    }
+    const attempts = row.attempts + 1;
+    const base = Math.min(this.opts.retryMaxMs, this.opts.retryFirstMs * 2 ** Math.min(30, attempts - 1));
+    const delay = Math.round(base * (0.9 + Math.random() * 0.2));
+    const reason = waiting[0]!.reply;
+    this.st.reschedule.run(JSON.stringify(waiting.map((w) => w.address)), this.now() + delay, attempts, reason, row.id);
+    this.log.info({ id: row.id, kind: row.kind, waiting: waiting.length, delayMs: delay, reason }, `mail queue: ${row.kind} mail for ${waiting.length} recipient(s) deferred (${reason}); next try in ${Math.round(delay / 1000)} s`);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.idle();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The sending side's own tables (migration part "outbound", so it keeps its own
+ * append-only list beside the list side's):
+ *
+ *   mail_out_deliveries  one row per outbox row being delivered to a list: which post, how many recipients
+ *   mail_out_recipients  the recipients snapshotted at the first attempt, each pending / sent / bounced
+ *   mail_out_queue       robot mail and forwarded owner mail, durable, retried with backoff
+ */
+import type { PluginStore } from '../../../src/plugin.js';
+
+export const OUTBOUND_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE mail_out_deliveries (
+     row INTEGER PRIMARY KEY,
+     post_id TEXT NOT NULL,
+     list TEXT NOT NULL,
+     total INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE mail_out_recipients (
+     row INTEGER NOT NULL,
+     address TEXT NOT NULL,
+     token TEXT NOT NULL,
+     state TEXT NOT NULL DEFAULT 'pending',
+     attempts INTEGER NOT NULL DEFAULT 0,
+     code INTEGER,
+     reply TEXT,
+     updated_at INTEGER,
+     PRIMARY KEY (row, address)
+   ) WITHOUT ROWID;
+   CREATE TABLE mail_out_queue (
+     id INTEGER PRIMARY KEY,
+     kind TEXT NOT NULL,
+     list TEXT NOT NULL,
+     sender TEXT NOT NULL,
+     recipients TEXT NOT NULL,
+     raw BLOB NOT NULL,
+     created_at INTEGER NOT NULL,
+     next_at INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT
+   );
+   CREATE INDEX mail_out_queue_due ON mail_out_queue (next_at);`,
+];
+
+export type RecipientState = 'pending' | 'sent' | 'bounced';
+
+export interface RecipientResult {
+  address: string;
+  state: RecipientState;
+  code: number | null;
+  reply: string | null;
+}
+
+export interface QueueRow {
+  id: number;
+  kind: string;
+  list: string;
+  sender: string;
+  recipients: string;
+  raw: Buffer;
+  created_at: number;
+  next_at: number;
+  attempts: number;
+  last_error: string | null;
+}
+
+export function outboundStatements(store: PluginStore) {
+  const s = {
+    delivery: store.prepare('SELECT post_id, list, total FROM mail_out_deliveries WHERE row = ?'),
+    insertDelivery: store.prepare('INSERT OR REPLACE INTO mail_out_deliveries (row, post_id, list, total, created_at) VALUES (?, ?, ?, ?, ?)'),
+    deleteDelivery: store.prepare('DELETE FROM mail_out_deliveries WHERE row = ?'),
+    insertRecipient: store.prepare('INSERT OR IGNORE INTO mail_out_recipients (row, address, token) VALUES (?, ?, ?)'),
+    deleteRecipients: store.prepare('DELETE FROM mail_out_recipients WHERE row = ?'),
+    pending: store.prepare(`SELECT address, token FROM mail_out_recipients WHERE row = ? AND state = 'pending'`),
+    countPending: store.prepare(`SELECT count(*) FROM mail_out_recipients WHERE row = ? AND state = 'pending'`).pluck(),
+    counts: store.prepare('SELECT state, count(*) AS n FROM mail_out_recipients WHERE row = ? GROUP BY state'),
+    setRecipient: store.prepare('UPDATE mail_out_recipients SET state = ?, code = ?, reply = ?, attempts = attempts + 1, updated_at = ? WHERE row = ? AND address = ?'),
+    enqueue: store.prepare('INSERT INTO mail_out_queue (kind, list, sender, recipients, raw, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    due: store.prepare('SELECT * FROM mail_out_queue WHERE next_at <= ? ORDER BY next_at, id LIMIT ?'),
+    nextDue: store.prepare('SELECT min(next_at) FROM mail_out_queue').pluck(),
+    reschedule: store.prepare('UPDATE mail_out_queue SET recipients = ?, next_at = ?, attempts = ?, last_error = ? WHERE id = ?'),
+    dequeue: store.prepare('DELETE FROM mail_out_queue WHERE id = ?'),
+    queueLength: store.prepare('SELECT count(*) FROM mail_out_queue').pluck(),
+  };
+  return s;
+}
+
+export type OutboundStatements = ReturnType<typeof outboundStatements>;

@@ -1,0 +1,122 @@
+/**
+ * Real SMTP sinks on 127.0.0.1 for the mail plugin's sending tests and
+ * bench/mail.ts: aiosmtpd writing a Maildir (test/peers/smtp_maildir.py, answers
+ * controlled by rules.json) and Postfix's smtp-sink (test/peers/smtp-sink.sh).
+ */
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+export const SMTP_MAILDIR_PY = fileURLToPath(new URL('../../../test/peers/smtp_maildir.py', import.meta.url));
+export const SMTP_SINK_SH = fileURLToPath(new URL('../../../test/peers/smtp-sink.sh', import.meta.url));
+
+const APT = 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends';
+
+function ensure(check: () => boolean, what: string, install: string): void {
+  if (check()) return;
+  if (process.getuid?.() === 0) {
+    execSync(install, { stdio: 'inherit', shell: '/bin/bash' });
+    if (check()) return;
+  }
+  throw new Error(`${what} is not installed; install it as root with:\n  ${install}`);
+}
+
+function hasAiosmtpd(): boolean {
+  try {
+    execSync(`/usr/bin/python3 -c 'import aiosmtpd'`, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** aiosmtpd for Debian's python3 (python3-aiosmtpd). */
+export const ensureAiosmtpd = (): void => ensure(hasAiosmtpd, 'aiosmtpd (python3-aiosmtpd)', `${APT} python3-aiosmtpd`);
+
+/** Postfix's smtp-sink, without configuring or starting Postfix itself. */
+export const ensureSmtpSink = (): void =>
+  ensure(() => existsSync('/usr/sbin/smtp-sink'), "Postfix's smtp-sink (postfix)",
+    `echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections && ${APT} postfix`);
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+export interface MaildirSink {
+  port: number;
+  dir: string;
+  /** Change the answers: tempfail address → how many RCPTs get 451 first; reject → always 550. */
+  rules(r: { tempfail?: Record<string, number>; reject?: string[] }): void;
+  /** Every message received, as text (X-MailFrom / X-RcptTo first). */
+  messages(): string[];
+  /** Every transaction: envelope sender and recipients. */
+  transactions(): { from: string; to: string[] }[];
+  stop(): Promise<void>;
+}
+
+export async function startMaildirSink(opts: { tls?: { cert: string; key: string }; auth?: { user: string; pass: string } } = {}): Promise<MaildirSink> {
+  ensureAiosmtpd();
+  const dir = mkdtempSync(join(tmpdir(), 'peerpost-mailsink-'));
+  const args = [SMTP_MAILDIR_PY, dir];
+  if (opts.tls) args.push('--tls', opts.tls.cert, opts.tls.key);
+  if (opts.auth) args.push('--auth', `${opts.auth.user}:${opts.auth.pass}`);
+  const child: ChildProcess = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const port = await new Promise<number>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => reject(new Error(`the SMTP sink did not start in 10 s: ${stderr}`)), 10_000);
+    rl.once('line', (l) => { clearTimeout(timer); resolve(Number(l)); });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the SMTP sink exited (${code}): ${stderr}`)); });
+  });
+  const newDir = join(dir, 'Maildir', 'new');
+  return {
+    port, dir,
+    rules: (r) => writeFileSync(join(dir, 'rules.json'), JSON.stringify(r)),
+    messages: () => readdirSync(newDir).sort().map((f) => readFileSync(join(newDir, f), 'utf8')),
+    transactions: () => {
+      const p = join(dir, 'transactions.log');
+      return existsSync(p) ? readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { from: string; to: string[] }) : [];
+    },
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+export interface SmtpSink {
+  port: number;
+  pid: number;
+  stop(): void;
+}
+
+/** Postfix smtp-sink on 127.0.0.1 (nothing stored: it answers 250 to everything), for the benchmark and throughput tests. */
+export async function startSmtpSink(): Promise<SmtpSink> {
+  ensureSmtpSink();
+  const dir = mkdtempSync(join(tmpdir(), 'peerpost-smtpsink-'));
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const child = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', '-m', '1000', '-h', 'sink.test.local', `inet:127.0.0.1:${port}`, '1024'], { stdio: 'ignore', cwd: dir });
+  const pid = child.pid!;
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((r) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); r(true); });
+      s.once('error', () => r(false));
+    });
+    if (up) break;
+    if (child.exitCode !== null) throw new Error(`smtp-sink exited (${child.exitCode})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { port, pid, stop: () => { if (child.exitCode === null) child.kill('SIGTERM'); } };
+}
