@@ -1,0 +1,238 @@
+/**
+ * The mail plugin: every bridge's mail endpoint a real mailing list. People
+ * subscribe and post by mail; posts from everywhere reach every subscriber.
+ * See plugins/mail/README.md.
+ *
+ *   accounts:
+ *     mail.lists: { domain: lists.example.org, listen: 127.0.0.1:2525, smtp: { host: 127.0.0.1, port: 25 } }
+ *   bridges:
+ *     commons:
+ *       endpoints:
+ *         - { endpoint: mail.lists/commons, owners: [alice@example.org] }   # commons@lists.example.org
+ *
+ * Receiving (this folder): an SMTP receiver for the list addresses only, the
+ * double opt-in, posting policies, held posts, bounce scores, the CLI commands.
+ * Sending (./outbound): ListSender to the smarthost, headers, DMARC, VERP, DSNs.
+ */
+import { readFileSync } from 'node:fs';
+import { definePlugin, type PluginContext, type EndpointView, type Post, type DeliveryTarget } from '../../src/plugin.js';
+import { account, endpoint, type Config, type EndpointOptions } from './schema.js';
+import { listNameProblem, normaliseAddress } from './lists.js';
+import { ListStore } from './subscribe.js';
+import { ListServer } from './listserv.js';
+import { smtpReceiver } from './receive.js';
+import { signUnsubscribe, verifyUnsubscribe } from './tokens.js';
+import { commands, type MailHandleApi } from './commands.js';
+import { ListSender, parseBounce, verpDecode } from './outbound/index.js';
+import type { Links, Recipient } from './outbound/types.js';
+
+/** What an endpoint of this plugin must satisfy, besides its schema. */
+export function endpointProblem(e: Pick<EndpointView, 'key' | 'target' | 'direction' | 'options'>): string | undefined {
+  const p = listNameProblem(e.target);
+  if (p) return `endpoint ${e.key}: ${p}`;
+  const o = e.options as EndpointOptions;
+  if ((o.policy === 'announce' || o.policy === 'moderated') && !(o.owners ?? []).length)
+    return `endpoint ${e.key}: policy "${o.policy}" needs owners (only owners post to an announce list, and a moderated list's posts wait for one): add owners: [you@example.org]`;
+  return undefined;
+}
+
+// ---- one-click unsubscribe, served by the web plugin (RFC 8058) ----
+// Only one provider per service name: the first running mail account provides
+// it and answers for every mail account (the token names its account).
+
+export interface UnsubscribeInfo {
+  ok: true;
+  account: string;
+  list: string;
+  /** The subscriber the token was made for. */
+  address: string;
+  /** "commons@lists.example.org" */
+  listAddress: string;
+  description: string;
+  /** False when the address is no longer subscribed (the link was used already). */
+  subscribed: boolean;
+}
+export type UnsubscribeRefusal = { ok: false; reason: string };
+export type UnsubscribeResult = { ok: true; list: string; address: string; listAddress: string; unsubscribed: boolean } | UnsubscribeRefusal;
+
+interface Registered {
+  ctx: PluginContext<Config>;
+  info(list: string, address: string): UnsubscribeInfo | UnsubscribeRefusal;
+  unsubscribe(list: string, address: string): UnsubscribeResult;
+}
+const registry = new Map<string, Registered>();
+let provider: string | undefined;
+
+function claimOf(token: unknown): { reg: Registered; list: string; address: string } | UnsubscribeRefusal {
+  const any = registry.values().next().value as Registered | undefined;
+  if (!any) return { ok: false, reason: 'the mailing lists are not running' };
+  const c = verifyUnsubscribe(any.ctx.secret('unsubscribe'), String(token ?? ''));
+  if ('problem' in c) return { ok: false, reason: c.problem };
+  const reg = registry.get(c.account);
+  if (!reg) return { ok: false, reason: `the list ${c.list} is not served here any more` };
+  return { reg, list: c.list, address: c.address };
+}
+
+/** `list.unsubscribeInfo(token)`: what the GET page shows; changes nothing. */
+export function unsubscribeInfo(token: string): UnsubscribeInfo | UnsubscribeRefusal {
+  const c = claimOf(token);
+  return 'reg' in c ? c.reg.info(c.list, c.address) : c;
+}
+/** `list.unsubscribe(token)`: the RFC 8058 POST; unsubscribes at once (no confirmation: the signed token is the proof). */
+export async function unsubscribe(token: string): Promise<UnsubscribeResult> {
+  const c = claimOf(token);
+  return 'reg' in c ? c.reg.unsubscribe(c.list, c.address) : c;
+}
+
+function offerServices(): void {
+  if (provider && registry.has(provider)) return;
+  provider = undefined;
+  for (const [name, reg] of registry) {
+    try {
+      reg.ctx.provide('list.unsubscribe', unsubscribe);
+      reg.ctx.provide('list.unsubscribeInfo', unsubscribeInfo);
+      provider = name;
+      return;
+    } catch (err) {
+      reg.ctx.log.debug({ err }, 'list.unsubscribe is provided by another account');
+    }
+  }
+}
+
+export default definePlugin<Config>({
+  protocol: 'mail',
+  style: 'article',
+  summary: 'mailing lists (SMTP in, a smarthost out): every bridge a list people subscribe to and post to by mail',
+  account,
+  endpoint,
+  validateTarget: listNameProblem,
+  validateEndpoint: endpointProblem,
+  joinHint: (target, config, node) => `${target}@${config.domain ?? node.hostname} (subscribe: ${target}-join@${config.domain ?? node.hostname})`,
+  commands,
+  async start(ctx: PluginContext<Config>) {
+    const cfg = ctx.config;
+    for (const e of ctx.endpoints()) {
+      const problem = endpointProblem(e);
+      if (problem) throw new Error(problem);
+    }
+    const domain = (cfg.domain ?? ctx.node.hostname).toLowerCase();
+    let tls: { cert: Buffer; key: Buffer } | undefined;
+    if (cfg.tls) {
+      try {
+        tls = { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) };
+      } catch (err) {
+        throw new Error(`account ${ctx.account}: cannot read the TLS certificate or key (${(err as Error).message}); fix tls.cert and tls.key, or leave tls out (no STARTTLS)`);
+      }
+    }
+    const store = new ListStore(ctx.store, ctx.account);
+    const sender = new ListSender(ctx, cfg.smtp);
+    ctx.onClose(() => sender.close());
+    const lists = new ListServer({
+      account: ctx.account,
+      domain: () => domain,
+      endpoints: () => ctx.endpoints(),
+      store,
+      out: sender,
+      ingest: (p) => ctx.ingest(p),
+      log: ctx.log,
+      parseBounce,
+      verpDecode,
+      settings: () => ({ expireMs: cfg.subscription.expire, windowMs: cfg.subscription.window, bounces: cfg.bounces }),
+    });
+    sender.onBounce = (e) => {
+      lists.bounced(e.list, e.address, `${e.code} ${e.reason}`).catch((err: Error) => ctx.log.error({ err }, `recording a bounce failed: ${err.message}`));
+    };
+
+    // Expired confirmations and old notice marks go away now and then.
+    store.purgeExpired(Date.now(), cfg.subscription.window);
+    const purge = setInterval(() => store.purgeExpired(Date.now(), cfg.subscription.window), 3_600_000);
+    purge.unref();
+    ctx.onClose(() => clearInterval(purge));
+
+    const key = ctx.secret('unsubscribe');
+    const tokenFor = (list: string, address: string) => signUnsubscribe(key, { account: ctx.account, list, address });
+    registry.set(ctx.account, {
+      ctx,
+      info(list, address) {
+        const e = lists.endpoint(list);
+        if (!e) return { ok: false, reason: `the list ${list} is not served here any more` };
+        return { ok: true, account: ctx.account, list, address, listAddress: lists.info(e).address, description: e.description, subscribed: store.member(list, address) !== undefined };
+      },
+      unsubscribe(list, address) {
+        const e = lists.endpoint(list);
+        if (!e) return { ok: false, reason: `the list ${list} is not served here any more` };
+        const removed = store.remove(list, address);
+        if (removed) ctx.log.info({ list, address }, `${address} unsubscribed from ${list} (one-click)`);
+        return { ok: true, list, address, listAddress: lists.info(e).address, unsubscribed: removed };
+      },
+    });
+    offerServices();
+    ctx.onClose(() => {
+      registry.delete(ctx.account);
+      if (provider === ctx.account) {
+        provider = undefined;
+        // The core withdraws this account's services as it stops; another mail account takes over then.
+        setTimeout(offerServices, 0).unref();
+      }
+    });
+
+    const server = smtpReceiver(
+      {
+        name: domain,
+        maxSize: cfg.maxSize,
+        maxRecipients: cfg.maxRecipients,
+        clients: cfg.limits.clients,
+        perClient: cfg.limits.perClient,
+        messages: cfg.limits.messages,
+        perMs: cfg.limits.per,
+        idleTimeoutMs: cfg.idleTimeout,
+        ...(tls ? { tls } : {}),
+      },
+      lists,
+      ctx.log,
+    );
+    const at = await ctx.listen(server.server, cfg.listen);
+    ctx.onClose(() => new Promise<void>((r) => server.close(() => r())));
+    ctx.setState('listening', `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port} for ${domain}`);
+    ctx.log.info({ domain, port: at.port, lists: ctx.endpoints().map((e) => e.target) }, `mail lists on ${domain} listening on port ${at.port}`);
+
+    const links = (): Links => {
+      const f = ctx.service<() => { archive(bridge: string): string; post(id: string): string; unsubscribe(token: string): string }>('web.links');
+      if (!f) return {};
+      try {
+        const l = f();
+        return { post: (id) => l.post(id), unsubscribe: (t) => l.unsubscribe(t), archive: '' };
+      } catch (err) {
+        ctx.log.warn({ err }, `web.links failed; mail goes out without web links: ${(err as Error).message}`);
+        return {};
+      }
+    };
+
+    const mail: MailHandleApi = {
+      approve: (id) => lists.approve(id),
+      reject: (id, reason) => lists.reject(id, reason),
+    };
+
+    return {
+      mail,
+      async deliver(post: Post, to: DeliveryTarget) {
+        const e = lists.endpoint(to.target) ?? ctx.endpoints().find((x) => x.key === to.endpoint);
+        const info = e
+          ? lists.info(e)
+          : lists.info({ key: to.endpoint, target: to.target, bridge: to.bridge, direction: 'out', options: to.options, description: '' });
+        const l = links();
+        const webLinks: Links = { ...l };
+        const f = ctx.service<() => { archive(bridge: string): string }>('web.links');
+        if (f) {
+          try {
+            webLinks.archive = f().archive(to.bridge);
+          } catch {
+            delete webLinks.archive;
+          }
+        } else delete webLinks.archive;
+        const recipients = (): Recipient[] => store.recipients(to.target).map((address) => ({ address, unsubscribeToken: tokenFor(to.target, normaliseAddress(address)) }));
+        return sender.deliverPost(post, to, info, recipients, webLinks);
+      },
+    };
+  },
+});

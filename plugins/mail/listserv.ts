@@ -1,0 +1,374 @@
+/**
+ * What the list does with a received message, address by address (issue 4,
+ * "List addresses", "Subscription", "Posting policy"): posts go through the
+ * list's policy into the core; join, leave, request and confirm run the double
+ * opt-in; owner mail is forwarded; bounces raise a subscriber's bounce score.
+ *
+ * It answers with the SMTP reply the sender hears: 250 only after a post is
+ * committed (or held, or a command done), 451 when the store cannot take it
+ * now, 5xx with the reason when it is refused.
+ */
+import type { EndpointView, IncomingPost, IngestVerdict, Logger } from '../../src/plugin.js';
+import { classify, listAddresses, listId, normaliseAddress, splitAddress, type ListAddress } from './lists.js';
+import { commandLines, isRefusal, parseMessage, type ParsedMessage } from './parse.js';
+import { decide, loopOrRobot, type Policy } from './policy.js';
+import type { ListStore } from './subscribe.js';
+import { findConfirmToken } from './tokens.js';
+import * as T from './texts.js';
+import type { Envelope, Receiver, Reply } from './receive.js';
+import type { EndpointOptions } from './schema.js';
+import type { ListInfo, BounceRecipient } from './outbound/types.js';
+
+/** The part of MAIL-OUT's ListSender the list side uses (a fake in unit tests). */
+export interface Outbound {
+  sendRobot(msg: { list: ListInfo; to: string; subject: string; text: string; from?: string; headers?: Record<string, string>; inReplyTo?: string }): Promise<void>;
+  forward(list: ListInfo, raw: Buffer, to: string[]): Promise<void>;
+}
+
+export interface ListServerDeps {
+  account: string;
+  domain: () => string;
+  endpoints: () => EndpointView[];
+  store: ListStore;
+  out: Outbound;
+  ingest: (p: IncomingPost) => Promise<IngestVerdict>;
+  log: Logger;
+  parseBounce: (raw: Buffer) => Promise<{ recipients: BounceRecipient[] } | undefined>;
+  verpDecode: (localPart: string, list: string) => string | undefined;
+  settings: () => { expireMs: number; windowMs: number; bounces: { threshold: number; once: number; resetAfter: number } };
+}
+
+const ok = (message: string): Reply => ({ code: 250, message });
+
+export class ListServer implements Receiver {
+  constructor(private readonly d: ListServerDeps) {}
+
+  /** The list endpoints of this account (a list is its endpoint target). */
+  lists(): EndpointView[] {
+    return this.d.endpoints();
+  }
+  endpoint(list: string): EndpointView | undefined {
+    return this.lists().find((e) => e.target === list);
+  }
+  options(e: EndpointView): EndpointOptions {
+    return e.options as EndpointOptions;
+  }
+  info(e: EndpointView): ListInfo {
+    const o = this.options(e);
+    return {
+      name: e.target,
+      address: listAddresses(e.target, this.d.domain()).post,
+      bridge: e.bridge,
+      description: e.description,
+      subjectTag: o.subjectTag === undefined ? `[${e.target}]` : o.subjectTag,
+      owners: (o.owners ?? []).map(normaliseAddress),
+      attachments: o.attachments ?? 'pass',
+    };
+  }
+  private words(e: EndpointView): T.ListWords {
+    return { name: e.target, domain: this.d.domain(), description: e.description };
+  }
+
+  recipient(address: string): Reply | undefined {
+    const a = classify(address, this.lists().map((e) => e.target), this.d.domain());
+    if (!a) return { code: 550, message: `no such list here: ${address.slice(0, 200)} (this server takes mail for its lists only, and relays nothing)` };
+    const e = this.endpoint(a.list)!;
+    if (a.kind === 'post' && e.direction === 'out') return { code: 550, message: `${a.list} takes no posts by mail here (the list only sends)` };
+    if (a.kind === 'owner' && !this.info(e).owners.length) return { code: 550, message: `${a.list} has no owners configured` };
+    return undefined;
+  }
+
+  async message(raw: Buffer, env: Envelope): Promise<Reply> {
+    const targets: ListAddress[] = [];
+    for (const to of env.to) {
+      const a = classify(to, this.lists().map((e) => e.target), this.d.domain());
+      if (a && !targets.some((t) => t.list === a.list && t.kind === a.kind && t.detail === a.detail)) targets.push(a);
+    }
+    if (!targets.length) return { code: 554, message: 'no recipient of this message is a list here' };
+    const m = await parseMessage(raw);
+    if (isRefusal(m)) {
+      this.d.log.info({ remote: env.remote, from: env.from.slice(0, 254), code: m.code }, `message refused: ${m.message}`);
+      return { code: m.code, message: m.message };
+    }
+    const replies: Reply[] = [];
+    for (const t of targets) {
+      try {
+        replies.push(await this.one(t, m, raw, env));
+      } catch (err) {
+        this.d.log.error({ err, list: t.list, kind: t.kind }, `handling mail to ${t.local}@ failed: ${(err as Error).message}`);
+        replies.push({ code: 451, message: 'the message could not be handled now; try again later' });
+      }
+    }
+    return replies.find((r) => r.code >= 400 && r.code < 500) ?? replies.find((r) => r.code >= 500) ?? ok(replies.map((r) => r.message).join('; '));
+  }
+
+  private sender(m: ParsedMessage, env: Envelope): string | undefined {
+    const a = m.from?.address ?? (env.from || undefined);
+    return a ? normaliseAddress(a) : undefined;
+  }
+
+  private async one(t: ListAddress, m: ParsedMessage, raw: Buffer, env: Envelope): Promise<Reply> {
+    const e = this.endpoint(t.list);
+    if (!e) return { code: 550, message: `no such list here: ${t.list}` };
+    const info = this.info(e);
+    const own = loopOrRobot(m, listId(t.list, this.d.domain()), info.address);
+    const log = this.d.log.child({ list: t.list, address: t.kind, remote: env.remote });
+    switch (t.kind) {
+      case 'post':
+        return this.post(e, m, raw, env);
+      case 'bounces':
+        return this.bounce(e, t, raw);
+      case 'owner': {
+        if (m.xLoops.includes(info.address.toLowerCase())) {
+          log.info('owner mail not forwarded: it came from this list (X-Loop)');
+          return ok('not forwarded: it came from this list');
+        }
+        await this.d.out.forward(info, raw, info.owners);
+        log.info({ from: this.sender(m, env) }, 'owner mail forwarded');
+        return ok(`forwarded to the owners of ${t.list}`);
+      }
+      default: {
+        // join, leave, request, confirm: robot work, never for robots.
+        const who = this.sender(m, env);
+        if (own || !env.from || !who) {
+          log.info({ from: who }, `command mail not answered: ${own ?? 'it has no sender to answer (null envelope sender or no From)'}`);
+          return ok('not answered (automatic mail)');
+        }
+        if (t.kind === 'join') return this.join(e, who, m);
+        if (t.kind === 'leave') return this.leave(e, who, m);
+        if (t.kind === 'confirm') return this.confirm(e, t.detail!, who, m);
+        return this.request(e, who, m);
+      }
+    }
+  }
+
+  // ---- posting ----
+
+  /** The IncomingPost of a parsed mail to a list. */
+  static incoming(list: string, m: ParsedMessage, fallbackSender: string): IncomingPost {
+    const address = m.from?.address ?? fallbackSender;
+    const name = m.from?.name || splitAddress(address)?.local || address || 'unknown';
+    return {
+      target: list,
+      author: { name, ...(address ? { address } : {}), via: 'mail' },
+      ...(m.subject ? { subject: m.subject } : {}),
+      body: m.body,
+      kind: 'message',
+      ...(m.id ? { id: m.id } : {}),
+      ...(m.inReplyTo ? { inReplyTo: m.inReplyTo } : {}),
+      references: m.references,
+      ...(m.date ? { date: m.date } : {}),
+      attachments: m.attachments,
+    };
+  }
+
+  private async ingest(e: EndpointView, m: ParsedMessage, fallbackSender: string, how: string): Promise<Reply> {
+    const v = await this.d.ingest(ListServer.incoming(e.target, m, fallbackSender));
+    const log = this.d.log.child({ list: e.target });
+    switch (v.status) {
+      case 'accepted':
+        log.info({ id: v.id, seq: v.seq, from: m.from?.address }, `mail ${how} to ${e.target}`);
+        return ok(`posted to ${e.target} <${v.id}>`);
+      case 'duplicate':
+        return ok(`already posted <${v.id}>`);
+      case 'ignored':
+        log.info({ id: v.id, reason: v.reason }, `mail to ${e.target} taken but not relayed: ${v.reason}`);
+        return ok(`taken, not relayed: ${v.reason}`);
+      case 'rejected':
+        return { code: 550, message: `refused: ${v.reason}` };
+      case 'tempfail':
+        return { code: 451, message: `${v.reason}; try again later` };
+    }
+  }
+
+  private async post(e: EndpointView, m: ParsedMessage, raw: Buffer, env: Envelope): Promise<Reply> {
+    const info = this.info(e);
+    const log = this.d.log.child({ list: e.target, remote: env.remote });
+    const loop = loopOrRobot(m, listId(e.target, this.d.domain()), info.address);
+    if (loop) {
+      log.info({ from: m.from?.address, id: m.id }, `mail to ${e.target} not posted: ${loop}`);
+      return ok(`not posted: ${loop}`);
+    }
+    const who = this.sender(m, env);
+    if (!who) return { code: 554, message: 'the message has no From address (and no envelope sender)' };
+    if (m.idNote) log.info({ from: who }, `Message-ID not used: ${m.idNote}`);
+    const policy: Policy = this.options(e).policy ?? 'members';
+    const d = decide(policy, { member: this.d.store.member(e.target, who) !== undefined, owner: info.owners.includes(who), address: who }, e.target);
+    if (d.action === 'refuse') {
+      log.info({ from: who }, `post refused: ${d.reason}`);
+      return { code: 550, message: d.reason };
+    }
+    if (d.action === 'hold') {
+      const id = this.d.store.hold(e.target, { sender: who, subject: m.subject, reason: d.reason, ...(m.id ? { messageId: m.id } : {}) }, raw);
+      log.info({ from: who, held: id }, `post held (#${id}): ${d.reason}`);
+      const n = T.heldNotice(this.words(e), id, who, m.subject, d.reason);
+      for (const owner of info.owners) await this.d.out.sendRobot({ list: info, to: owner, ...n });
+      if (this.d.store.mayNotify(e.target, who, this.d.settings().windowMs)) await this.d.out.sendRobot({ list: info, to: who, ...T.heldForSender(this.words(e), m.subject, d.reason), ...(m.id ? { inReplyTo: m.id } : {}) });
+      return ok(`held for the owners of ${e.target} (#${id}): ${d.reason}`);
+    }
+    return this.ingest(e, m, who, 'posted');
+  }
+
+  /** Post a held message (`peerpost held approve`): the policy is not asked again. */
+  async approve(id: number): Promise<{ ok: true; reply: string } | { ok: false; exit: number; reason: string }> {
+    const h = this.d.store.heldOne(id);
+    if (!h) return { ok: false, exit: 5, reason: `no held post #${id}` };
+    const e = this.endpoint(h.list);
+    if (!e) return { ok: false, exit: 5, reason: `held post #${id} is for the list ${h.list}, which is no longer an endpoint of ${this.d.account}` };
+    const m = await parseMessage(h.raw);
+    if (isRefusal(m)) return { ok: false, exit: 6, reason: m.message };
+    const r = await this.ingest(e, m, h.sender, 'approved and posted');
+    if (r.code >= 400) return { ok: false, exit: r.code >= 500 ? 6 : 4, reason: r.message };
+    this.d.store.dropHeld(id);
+    return { ok: true, reply: r.message };
+  }
+
+  /** Refuse a held post (`peerpost held reject`): the sender is told, the post is dropped. */
+  async reject(id: number, reason: string): Promise<{ ok: true } | { ok: false; exit: number; reason: string }> {
+    const h = this.d.store.heldOne(id);
+    if (!h) return { ok: false, exit: 5, reason: `no held post #${id}` };
+    const e = this.endpoint(h.list);
+    if (e) await this.d.out.sendRobot({ list: this.info(e), to: h.sender, ...T.rejectedForSender(this.words(e), h.subject, reason), ...(h.messageId ? { inReplyTo: h.messageId } : {}) });
+    this.d.store.dropHeld(id);
+    return { ok: true };
+  }
+
+  // ---- subscription ----
+
+  private async notify(e: EndpointView, to: string, msg: { subject: string; text: string }, m?: ParsedMessage, from?: string): Promise<boolean> {
+    if (!this.d.store.mayNotify(e.target, to, this.d.settings().windowMs)) {
+      this.d.log.info({ list: e.target, to }, `no robot mail to ${to}: one went there within subscription.window (anti subscription-bombing)`);
+      return false;
+    }
+    await this.d.out.sendRobot({ list: this.info(e), to, ...msg, ...(from ? { from } : {}), ...(from ? { headers: { 'Reply-To': from } } : {}), ...(m?.id ? { inReplyTo: m.id } : {}) });
+    return true;
+  }
+
+  private async ask(e: EndpointView, who: string, action: 'subscribe' | 'unsubscribe', m: ParsedMessage): Promise<Reply> {
+    const s = this.d.settings();
+    if (!this.d.store.mayNotify(e.target, who, s.windowMs)) {
+      this.d.log.info({ list: e.target, address: who }, `${action} request not answered: a robot mail went to ${who} within subscription.window (anti subscription-bombing)`);
+      return ok(`a confirmation was sent to ${who} recently; answer that one`);
+    }
+    const p = this.d.store.createPending(e.target, who, action, s.expireMs, Date.now(), m.from?.address && normaliseAddress(m.from.address) === who ? m.from.name : '');
+    const confirmAt = listAddresses(e.target, this.d.domain()).confirm(p.token);
+    const msg = T.confirmRequest(this.words(e), action, who, p.token, s.expireMs);
+    await this.d.out.sendRobot({ list: this.info(e), to: who, ...msg, from: confirmAt, headers: { 'Reply-To': confirmAt }, ...(m.id ? { inReplyTo: m.id } : {}) });
+    this.d.log.info({ list: e.target, address: who }, `${action} confirmation sent to ${who}`);
+    return ok(`a confirmation was sent to ${who}`);
+  }
+
+  async join(e: EndpointView, who: string, m: ParsedMessage): Promise<Reply> {
+    if (this.d.store.member(e.target, who)) {
+      await this.notify(e, who, T.notice(this.words(e), 'already', who), m);
+      return ok(`${who} is subscribed already`);
+    }
+    return this.ask(e, who, 'subscribe', m);
+  }
+
+  async leave(e: EndpointView, who: string, m: ParsedMessage): Promise<Reply> {
+    if (!this.d.store.member(e.target, who)) {
+      await this.notify(e, who, T.notice(this.words(e), 'not-member', who), m);
+      return ok(`${who} is not subscribed`);
+    }
+    return this.ask(e, who, 'unsubscribe', m);
+  }
+
+  async confirm(e: EndpointView, token: string, who: string, m: ParsedMessage): Promise<Reply> {
+    const p = this.d.store.pending(token);
+    if (!p || p.list !== e.target) {
+      await this.notify(e, who, T.notice(this.words(e), 'unknown-token', who), m);
+      return ok('unknown confirmation; nothing changed');
+    }
+    if (p.expires < Date.now()) {
+      this.d.store.dropPending(token);
+      await this.notify(e, p.address, T.notice(this.words(e), 'expired', p.address), m);
+      return ok('the confirmation expired; nothing changed');
+    }
+    this.d.store.dropPending(token);
+    const info = this.info(e);
+    if (p.action === 'subscribe') {
+      const added = this.d.store.add(e.target, p.address, p.name || (who === p.address ? (m.from?.name ?? '') : ''));
+      this.d.log.info({ list: e.target, address: p.address }, `${p.address} subscribed to ${e.target} (confirmed)`);
+      if (added) await this.d.out.sendRobot({ list: info, to: p.address, ...T.welcome(this.words(e), p.address) });
+      return ok(`${p.address} is subscribed to ${e.target}`);
+    }
+    const removed = this.d.store.remove(e.target, p.address);
+    this.d.log.info({ list: e.target, address: p.address }, `${p.address} unsubscribed from ${e.target} (confirmed)`);
+    if (removed) await this.d.out.sendRobot({ list: info, to: p.address, ...T.goodbye(this.words(e), p.address) });
+    return ok(`${p.address} is unsubscribed from ${e.target}`);
+  }
+
+  async request(e: EndpointView, who: string, m: ParsedMessage): Promise<Reply> {
+    const done = new Set<string>();
+    const replies: Reply[] = [];
+    for (const line of commandLines(m.subject, m.body)) {
+      if (done.size >= 3) break;
+      const token = findConfirmToken(line);
+      const word = line.toLowerCase().split(/\s+/)[0]!.replace(/[^a-z]/g, '');
+      let cmd: string | undefined;
+      if (token) cmd = `confirm ${token}`;
+      else if (['subscribe', 'join', 'sub'].includes(word)) cmd = 'subscribe';
+      else if (['unsubscribe', 'leave', 'signoff', 'unsub', 'remove'].includes(word)) cmd = 'unsubscribe';
+      else if (['help', 'info', 'commands'].includes(word)) cmd = 'help';
+      if (!cmd || done.has(cmd)) continue;
+      done.add(cmd);
+      if (token) replies.push(await this.confirm(e, token, who, m));
+      else if (cmd === 'subscribe') replies.push(await this.join(e, who, m));
+      else if (cmd === 'unsubscribe') replies.push(await this.leave(e, who, m));
+      else {
+        await this.notify(e, who, T.help(this.words(e)), m);
+        replies.push(ok('help sent'));
+      }
+    }
+    if (!done.size) {
+      await this.notify(e, who, T.help(this.words(e)), m);
+      return ok('no command found; help sent');
+    }
+    return ok(replies.map((r) => r.message).join('; '));
+  }
+
+  // ---- bounces ----
+
+  private async bounce(e: EndpointView, t: ListAddress, raw: Buffer): Promise<Reply> {
+    const verp = t.detail ? this.d.verpDecode(t.local, e.target) : undefined;
+    let report: Awaited<ReturnType<ListServerDeps['parseBounce']>>;
+    try {
+      report = await this.d.parseBounce(raw);
+    } catch (err) {
+      this.d.log.warn({ err, list: e.target }, `a bounce could not be read: ${(err as Error).message}`);
+      report = undefined;
+    }
+    const failed = (report?.recipients ?? []).filter((r) => r.permanent);
+    if (!report && !verp) {
+      this.d.log.info({ list: e.target }, 'mail to the bounce address that is not a bounce: dropped');
+      return ok('not a bounce; dropped');
+    }
+    if (report && !failed.length) {
+      this.d.log.info({ list: e.target, recipients: report.recipients.map((r) => `${r.address} ${r.action} ${r.status}`) }, 'a delivery report with no permanent failure');
+      return ok('report taken (no permanent failure)');
+    }
+    const addresses = verp ? [verp] : failed.map((r) => r.address);
+    const reason = failed[0] ? `${failed[0].status} ${failed[0].diagnostic ?? ''}`.trim() : 'bounced (VERP)';
+    for (const a of new Set(addresses.map(normaliseAddress))) await this.bounced(e.target, a, reason);
+    return ok('bounce taken');
+  }
+
+  /** A permanent failure for a subscriber (from a DSN, or a 5xx while sending). */
+  async bounced(list: string, address: string, reason: string): Promise<void> {
+    const e = this.endpoint(list);
+    if (!e) return;
+    const s = this.d.settings().bounces;
+    const r = this.d.store.recordBounce(list, address, { threshold: s.threshold, perMs: s.once, resetMs: s.resetAfter });
+    if (!r) {
+      this.d.log.info({ list, address }, `a bounce for ${address}, who is not subscribed to ${list}: ignored`);
+      return;
+    }
+    this.d.log.info({ list, address, score: r.score, reason }, `bounce for ${address} on ${list}: score ${r.score} of ${s.threshold}`);
+    if (r.disabledNow) {
+      this.d.log.warn({ list, address, score: r.score }, `delivery to ${address} on ${list} disabled: it kept bouncing`);
+      const info = this.info(e);
+      for (const owner of info.owners) await this.d.out.sendRobot({ list: info, to: owner, ...T.bounceDisabled(this.words(e), address, r.score, reason) });
+    }
+  }
+}

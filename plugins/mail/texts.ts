@@ -1,0 +1,132 @@
+/**
+ * The words of the list's robot mail: confirmation requests, welcome and
+ * goodbye, help, notices to owners. Plain text, short, saying what happened and
+ * what to do.
+ */
+import { listAddresses } from './lists.js';
+
+export interface ListWords {
+  name: string;
+  domain: string;
+  description: string;
+}
+
+const days = (ms: number) => {
+  const d = Math.round(ms / 86_400_000);
+  return d >= 1 ? `${d} day${d === 1 ? '' : 's'}` : `${Math.max(1, Math.round(ms / 3_600_000))} hours`;
+};
+
+export function confirmRequest(l: ListWords, action: 'subscribe' | 'unsubscribe', address: string, token: string, ttlMs: number): { subject: string; text: string } {
+  const a = listAddresses(l.name, l.domain);
+  const what = action === 'subscribe' ? `subscribe ${address} to` : `unsubscribe ${address} from`;
+  return {
+    subject: `confirm ${token}`,
+    text: [
+      `Someone (hopefully you) asked to ${what} the list ${a.post}${l.description ? ` (${l.description})` : ''}.`,
+      '',
+      'To confirm, reply to this message (the reply goes to the confirmation address),',
+      `or send any mail to ${a.confirm(token)}.`,
+      '',
+      `If you did not ask for this, ignore this message: nothing happens, and the request`,
+      `expires in ${days(ttlMs)}.`,
+    ].join('\n'),
+  };
+}
+
+export function welcome(l: ListWords, address: string): { subject: string; text: string } {
+  const a = listAddresses(l.name, l.domain);
+  return {
+    subject: `Welcome to ${l.name}`,
+    text: [
+      `${address} is now subscribed to ${a.post}${l.description ? ` (${l.description})` : ''}.`,
+      '',
+      `To post, write to ${a.post}.`,
+      `To unsubscribe, send any mail to ${a.leave} (or use the unsubscribe link in every list mail).`,
+      `For help, write "help" to ${a.request}.`,
+    ].join('\n'),
+  };
+}
+
+export function goodbye(l: ListWords, address: string): { subject: string; text: string } {
+  const a = listAddresses(l.name, l.domain);
+  return {
+    subject: `You have left ${l.name}`,
+    text: [`${address} is no longer subscribed to ${a.post}.`, '', `To come back, send any mail to ${a.join}.`].join('\n'),
+  };
+}
+
+export function help(l: ListWords): { subject: string; text: string } {
+  const a = listAddresses(l.name, l.domain);
+  return {
+    subject: `Help for ${l.name}`,
+    text: [
+      `The list ${a.post}${l.description ? ` (${l.description})` : ''}:`,
+      '',
+      `  post            write to ${a.post}`,
+      `  subscribe       send any mail to ${a.join}`,
+      `  unsubscribe     send any mail to ${a.leave}`,
+      `  the owners      write to ${a.owner}`,
+      '',
+      `Or write one of these words as the subject or the first lines of a mail to ${a.request}:`,
+      '  subscribe, unsubscribe, help, confirm TOKEN',
+      '',
+      'Each subscribe and unsubscribe is confirmed by a reply to the mail that asks for it.',
+    ].join('\n'),
+  };
+}
+
+export function notice(l: ListWords, kind: 'already' | 'not-member' | 'expired' | 'unknown-token', address: string): { subject: string; text: string } {
+  const a = listAddresses(l.name, l.domain);
+  switch (kind) {
+    case 'already':
+      return { subject: `${l.name}: already subscribed`, text: `${address} is already subscribed to ${a.post}; nothing changed.\n\nTo unsubscribe, send any mail to ${a.leave}.` };
+    case 'not-member':
+      return { subject: `${l.name}: not subscribed`, text: `${address} is not subscribed to ${a.post}, so there is nothing to unsubscribe.\n\nIf you are subscribed under another address, send from that address.` };
+    case 'expired':
+      return { subject: `${l.name}: the confirmation expired`, text: `That confirmation has expired; nothing changed.\n\nTo try again, send any mail to ${a.join} (to subscribe) or ${a.leave} (to unsubscribe).` };
+    case 'unknown-token':
+      return { subject: `${l.name}: unknown confirmation`, text: `That confirmation is not known here (it was used already, or mistyped); nothing changed.\n\nFor help, write "help" to ${a.request}.` };
+  }
+}
+
+export function heldNotice(l: ListWords, id: number, sender: string, subject: string, reason: string): { subject: string; text: string } {
+  return {
+    subject: `${l.name}: post #${id} from ${sender} awaits approval`,
+    text: [
+      `A post to ${l.name} was held: ${reason}.`,
+      '',
+      `  from:     ${sender}`,
+      `  subject:  ${subject || '(none)'}`,
+      '',
+      'On the server, decide with:',
+      `  peerpost held ${l.name} approve ${id}     (post it)`,
+      `  peerpost held ${l.name} reject ${id}      (refuse it; the sender is told)`,
+      `  peerpost held ${l.name} discard ${id}     (drop it silently)`,
+    ].join('\n'),
+  };
+}
+
+export function heldForSender(l: ListWords, subject: string, reason: string): { subject: string; text: string } {
+  return {
+    subject: `${l.name}: your post waits for approval`,
+    text: `Your post "${subject || '(no subject)'}" to ${l.name}@${l.domain} waits for an owner's approval: ${reason}.\nYou will hear from the list if it is refused.`,
+  };
+}
+
+export function rejectedForSender(l: ListWords, subject: string, reason: string): { subject: string; text: string } {
+  return { subject: `${l.name}: your post was not accepted`, text: `Your post "${subject || '(no subject)'}" to ${l.name}@${l.domain} was not accepted by the owners${reason ? `: ${reason}` : ''}.` };
+}
+
+export function bounceDisabled(l: ListWords, address: string, score: number, reason: string): { subject: string; text: string } {
+  return {
+    subject: `${l.name}: delivery to ${address} disabled (bounces)`,
+    text: [
+      `Mail to ${address} kept bouncing (bounce score ${score}); the list no longer sends to it.`,
+      `Last reason: ${reason || '(none given)'}`,
+      '',
+      'The address stays subscribed. To send to it again:',
+      `  peerpost subscribers ${l.name} add ${address}      (re-enables delivery)`,
+      `To remove it:  peerpost subscribers ${l.name} remove ${address}`,
+    ].join('\n'),
+  };
+}

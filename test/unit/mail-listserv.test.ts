@@ -1,0 +1,249 @@
+/**
+ * The list logic without sockets: join → confirm → post, leave, the anti
+ * subscription-bombing window, robots never answered, held posts, announce
+ * lists, loops, bounces up to the threshold. The store is a real in-memory
+ * SQLite; the sender and the core's ingest are fakes that record.
+ */
+import { test, describe, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import type { EndpointView, IncomingPost, IngestVerdict, PluginStore } from '../../src/plugin.js';
+import { ListStore } from '../../plugins/mail/subscribe.js';
+import { ListServer, type Outbound } from '../../plugins/mail/listserv.js';
+import type { Envelope } from '../../plugins/mail/receive.js';
+
+function memoryStore(): PluginStore {
+  const db = new Database(':memory:');
+  const kv = new Map<string, unknown>();
+  return {
+    get: <T>(k: string) => kv.get(k) as T | undefined,
+    set: (k, v) => void kv.set(k, v),
+    delete: (k) => void kv.delete(k),
+    keys: (p = '') => [...kv.keys()].filter((k) => k.startsWith(p)),
+    ids: { set() {}, post: () => undefined, native: () => undefined },
+    migrate: (ms: readonly string[]) => { for (const m of ms) db.exec(m); },
+    prepare: (sql) => db.prepare(sql),
+    transaction: <T>(fn: () => T) => db.transaction(fn)(),
+  } as PluginStore;
+}
+
+const D = 'lists.example.org';
+interface Robot { to: string; subject: string; text: string; from?: string; headers?: Record<string, string> }
+
+let store: ListStore;
+let robots: Robot[];
+let forwarded: { to: string[]; raw: Buffer }[];
+let ingested: IncomingPost[];
+let verdict: (p: IncomingPost) => IngestVerdict;
+let endpoints: EndpointView[];
+let srv: ListServer;
+let clock = 0;
+
+const ep = (target: string, options: Record<string, unknown> = {}, direction: EndpointView['direction'] = 'inout'): EndpointView => ({ key: `mail.lists/${target}`, target, bridge: 'commons', direction, options, description: 'The commons' });
+
+beforeEach(() => {
+  store = new ListStore(memoryStore(), 'mail.lists');
+  robots = [];
+  forwarded = [];
+  ingested = [];
+  verdict = () => ({ status: 'accepted', id: `p${ingested.length}@x`, seq: ingested.length });
+  endpoints = [ep('commons', { owners: ['owner@example.org'] }), ep('news', { policy: 'announce', owners: ['owner@example.org'] }), ep('sendonly', {}, 'out')];
+  const out: Outbound = {
+    sendRobot: async (m) => void robots.push({ to: m.to, subject: m.subject, text: m.text, ...(m.from ? { from: m.from } : {}), ...(m.headers ? { headers: m.headers } : {}) }),
+    forward: async (_l, raw, to) => void forwarded.push({ to, raw }),
+  };
+  srv = new ListServer({
+    account: 'mail.lists',
+    domain: () => D,
+    endpoints: () => endpoints,
+    store,
+    out,
+    ingest: async (p) => { ingested.push(p); return verdict(p); },
+    log: pino({ level: 'silent' }),
+    parseBounce: async (raw) => {
+      const m = /Final-Recipient: rfc822; (\S+)/.exec(raw.toString());
+      return m ? { recipients: [{ address: m[1]!, action: 'failed', status: '5.1.1', permanent: true, diagnostic: 'no such user' }] } : undefined;
+    },
+    verpDecode: (local, list) => (local.startsWith(`${list}-bounces+`) ? local.slice(list.length + 9).replace('=', '@') : undefined),
+    settings: () => ({ expireMs: 3 * 86_400_000, windowMs: 86_400_000, bounces: { threshold: 3, once: 0, resetAfter: 7 * 86_400_000 } }),
+  });
+  clock++;
+});
+
+const env = (to: string, from = 'alice@example.org'): Envelope => ({ from, to: [to], remote: '127.0.0.1', smtpUtf8: false });
+const mail = (headers: string[], body = 'hello') => Buffer.from([...headers, '', body, ''].join('\r\n'));
+const send = (to: string, headers: string[], body?: string, from?: string) => srv.message(mail(headers, body), env(to, from));
+const tokenOf = (r: Robot) => /^confirm ([0-9a-f]{24})$/.exec(r.subject)![1]!;
+
+describe('subscribing and unsubscribing by mail', () => {
+  test('join → a confirmation request from the confirm address → reply confirms → welcome', async () => {
+    const r = await send(`commons-join@${D}`, ['From: Alice <alice@example.org>', 'Subject: join']);
+    assert.equal(r.code, 250);
+    assert.equal(robots.length, 1);
+    const req = robots[0]!;
+    assert.equal(req.to, 'alice@example.org');
+    const token = tokenOf(req);
+    assert.equal(req.from, `commons-confirm+${token}@${D}`, 'a reply goes to the confirm address');
+    assert.equal(req.headers?.['Reply-To'], `commons-confirm+${token}@${D}`);
+    assert.match(req.text, /ignore this message/);
+    assert.equal(store.member('commons', 'alice@example.org'), undefined, 'not subscribed before confirming');
+
+    const c = await send(`commons-confirm+${token}@${D}`, ['From: alice@example.org', `Subject: Re: confirm ${token}`]);
+    assert.equal(c.code, 250);
+    assert.equal(store.member('commons', 'alice@example.org')?.name, 'Alice');
+    assert.equal(robots[1]!.subject, 'Welcome to commons');
+    assert.deepEqual(store.recipients('commons'), ['alice@example.org']);
+
+    // the token is used up
+    const again = await send(`commons-confirm+${token}@${D}`, ['From: alice@example.org']);
+    assert.match(again.message, /unknown confirmation/);
+  });
+
+  test('confirming by "confirm TOKEN" to the request address works too', async () => {
+    await send(`commons-request@${D}`, ['From: bob@example.org', 'Subject: subscribe']);
+    const token = tokenOf(robots[0]!);
+    await send(`commons-request@${D}`, ['From: bob@example.org', `Subject: Re: confirm ${token}`], '> quoted old text');
+    assert.ok(store.member('commons', 'bob@example.org'));
+  });
+
+  test('anti subscription-bombing: one unrequested mail per address per window', async () => {
+    for (let i = 0; i < 5; i++) await send(`commons-join@${D}`, ['From: victim@example.org']);
+    assert.equal(robots.length, 1, 'five join requests, one confirmation mail');
+    await send(`commons-request@${D}`, ['From: victim@example.org', 'Subject: help']);
+    assert.equal(robots.length, 1, 'help to the same address in the window is not sent either');
+    const token = tokenOf(robots[0]!);
+    await send(`commons-confirm+${token}@${D}`, ['From: victim@example.org']);
+    assert.ok(store.member('commons', 'victim@example.org'), 'the first confirmation still works');
+  });
+
+  test('robot mail is never answered, and never confirms (RFC 3834)', async () => {
+    await send(`commons-join@${D}`, ['From: carol@example.org']);
+    const token = tokenOf(robots[0]!);
+    const vacation = await send(`commons-confirm+${token}@${D}`, ['From: carol@example.org', 'Auto-Submitted: auto-replied', 'Subject: Out of office']);
+    assert.equal(vacation.code, 250);
+    assert.equal(store.member('commons', 'carol@example.org'), undefined, 'a vacation reply does not confirm');
+    await send(`commons-request@${D}`, ['From: dave@example.org', 'Precedence: junk', 'Subject: help']);
+    await send(`commons-join@${D}`, ['From: erin@example.org'], 'x', '');
+    assert.equal(robots.length, 1, 'only the first confirmation request went out');
+  });
+
+  test('leave → confirm → unsubscribed, goodbye', async () => {
+    store.add('commons', 'frank@example.org');
+    await send(`commons-leave@${D}`, ['From: frank@example.org']);
+    assert.match(robots[0]!.text, /unsubscribe frank@example.org from/);
+    await send(`commons-confirm+${tokenOf(robots[0]!)}@${D}`, ['From: frank@example.org']);
+    assert.equal(store.member('commons', 'frank@example.org'), undefined);
+    assert.equal(robots[1]!.subject, 'You have left commons');
+  });
+
+  test('an expired confirmation changes nothing', async () => {
+    const p = store.createPending('commons', 'gina@example.org', 'subscribe', -1);
+    const r = await send(`commons-confirm+${p.token}@${D}`, ['From: gina@example.org']);
+    assert.match(r.message, /expired/);
+    assert.equal(store.member('commons', 'gina@example.org'), undefined);
+  });
+});
+
+describe('posting', () => {
+  test('a member posts: the post reaches the core with its ids, the author and attachments', async () => {
+    store.add('commons', 'alice@example.org');
+    const r = await send(`commons@${D}`, ['From: Alice <alice@example.org>', 'Subject: Hello all', 'Message-ID: <m1@example.org>', 'In-Reply-To: <m0@example.org>'], 'first line');
+    assert.equal(r.code, 250);
+    assert.match(r.message, /posted to commons/);
+    assert.equal(ingested.length, 1);
+    const p = ingested[0]!;
+    assert.deepEqual([p.target, p.id, p.subject, p.body, p.inReplyTo, p.author], ['commons', 'm1@example.org', 'Hello all', 'first line', 'm0@example.org', { name: 'Alice', address: 'alice@example.org', via: 'mail' }]);
+  });
+
+  test('the core\'s verdict is the SMTP reply: tempfail → 451, rejected → 550, duplicate → 250', async () => {
+    store.add('commons', 'alice@example.org');
+    verdict = () => ({ status: 'tempfail', reason: 'the store is full' });
+    assert.equal((await send(`commons@${D}`, ['From: alice@example.org'])).code, 451);
+    verdict = () => ({ status: 'rejected', reason: 'loop: too many hops' });
+    assert.equal((await send(`commons@${D}`, ['From: alice@example.org'])).code, 550);
+    verdict = () => ({ status: 'duplicate', id: 'm1@example.org' });
+    assert.equal((await send(`commons@${D}`, ['From: alice@example.org'])).code, 250);
+  });
+
+  test('a non-member is held, the owners are told, approve posts it once', async () => {
+    const r = await send(`commons@${D}`, ['From: stranger@example.net', 'Subject: hi there', 'Message-ID: <s1@example.net>']);
+    assert.equal(r.code, 250);
+    assert.match(r.message, /held/);
+    assert.equal(ingested.length, 0);
+    const held = store.held('commons');
+    assert.equal(held.length, 1);
+    assert.equal(held[0]!.sender, 'stranger@example.net');
+    const toOwner = robots.find((x) => x.to === 'owner@example.org')!;
+    assert.match(toOwner.text, new RegExp(`peerpost held commons approve ${held[0]!.id}`));
+    assert.ok(robots.some((x) => x.to === 'stranger@example.net' && /waits for approval/.test(x.subject)));
+    const a = await srv.approve(held[0]!.id);
+    assert.equal(a.ok, true);
+    assert.equal(ingested.length, 1);
+    assert.equal(ingested[0]!.id, 's1@example.net');
+    assert.equal(store.held().length, 0);
+    assert.deepEqual(await srv.approve(held[0]!.id), { ok: false, exit: 5, reason: `no held post #${held[0]!.id}` });
+  });
+
+  test('reject tells the sender; the post is gone', async () => {
+    await send(`commons@${D}`, ['From: stranger@example.net', 'Subject: spam']);
+    const id = store.held()[0]!.id;
+    assert.deepEqual(await srv.reject(id, 'off topic'), { ok: true });
+    assert.ok(robots.some((x) => x.to === 'stranger@example.net' && /not accepted/.test(x.subject) && /off topic/.test(x.text)));
+    assert.equal(store.held().length, 0);
+  });
+
+  test('announce lists take posts from owners only; others get 550', async () => {
+    store.add('news', 'alice@example.org');
+    const r = await send(`news@${D}`, ['From: alice@example.org']);
+    assert.equal(r.code, 550);
+    assert.match(r.message, /only the owners/);
+    assert.equal((await send(`news@${D}`, ['From: Owner@Example.org'])).code, 250);
+    assert.equal(ingested.length, 1);
+  });
+
+  test('mail from this list itself, or automatic mail, never becomes a post', async () => {
+    store.add('commons', 'alice@example.org');
+    await send(`commons@${D}`, ['From: alice@example.org', `List-Id: <commons.${D}>`]);
+    await send(`commons@${D}`, ['From: alice@example.org', `X-Loop: commons@${D}`]);
+    await send(`commons@${D}`, ['From: alice@example.org', 'Auto-Submitted: auto-replied']);
+    assert.equal(ingested.length, 0);
+    assert.equal(store.held().length, 0);
+  });
+});
+
+describe('recipients, owners, bounces', () => {
+  test('only list addresses are accepted at RCPT; a send-only list takes no posts', () => {
+    assert.equal(srv.recipient(`commons@${D}`), undefined);
+    assert.equal(srv.recipient(`victim@example.net`)?.code, 550);
+    assert.match(srv.recipient(`victim@example.net`)!.message, /relays nothing/);
+    assert.equal(srv.recipient(`sendonly@${D}`)?.code, 550);
+    assert.equal(srv.recipient(`sendonly-join@${D}`), undefined);
+    assert.equal(srv.recipient(`sendonly-owner@${D}`)?.code, 550, 'no owners');
+  });
+
+  test('owner mail is forwarded unchanged to the owners', async () => {
+    const raw = mail(['From: someone@example.net', 'Subject: question']);
+    await srv.message(raw, env(`commons-owner@${D}`));
+    assert.deepEqual(forwarded, [{ to: ['owner@example.org'], raw }]);
+  });
+
+  test('bounces raise the score; at the threshold delivery stops and the owners are told', async () => {
+    store.add('commons', 'gone@example.net');
+    store.add('commons', 'fine@example.net');
+    const dsn = mail(['From: MAILER-DAEMON@example.net', 'Content-Type: multipart/report; report-type=delivery-status'], 'Final-Recipient: rfc822; gone@example.net');
+    for (let i = 0; i < 2; i++) await srv.message(dsn, env(`commons-bounces@${D}`, ''));
+    assert.equal(store.member('commons', 'gone@example.net')!.bounceScore, 2);
+    assert.ok(store.member('commons', 'gone@example.net')!.delivery);
+    // VERP: the address comes from the bounce address itself
+    await srv.message(mail(['From: MAILER-DAEMON@example.net'], 'unparseable'), env(`commons-bounces+gone=example.net@${D}`, ''));
+    const s = store.member('commons', 'gone@example.net')!;
+    assert.equal(s.bounceScore, 3);
+    assert.equal(s.delivery, false);
+    assert.deepEqual(store.recipients('commons'), ['fine@example.net']);
+    assert.ok(robots.some((x) => x.to === 'owner@example.org' && /delivery to gone@example.net disabled/.test(x.subject)));
+    // a 5xx while sending counts the same way (onBounce)
+    await srv.bounced('commons', 'fine@example.net', '550 5.1.1 no such user');
+    assert.equal(store.member('commons', 'fine@example.net')!.bounceScore, 1);
+  });
+});
