@@ -3,7 +3,8 @@
  * transaction's answer means for each of its recipients.
  */
 import { readFileSync } from 'node:fs';
-import { createTransport } from 'nodemailer';
+import { Readable } from 'node:stream';
+import SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { SmtpConfig } from './schema.js';
 
 export interface Outcome1 {
@@ -69,13 +70,11 @@ export function smtpTransport(config: SmtpConfig, heloName: string): SmtpSender 
       throw new Error(`smtp.tls.ca: cannot read ${config.tls.ca}: ${(err as Error).message}`);
     }
   }
-  const transport = createTransport({
-    pool: true,
+  const pool = new SMTPPool({
     host: config.host,
     port: config.port,
     secure: config.secure,
     requireTLS: config.requireTLS,
-    ignoreTLS: false,
     name: heloName,
     tls: { rejectUnauthorized: config.tls.rejectUnauthorized, ...(ca ? { ca } : {}), ...(config.tls.servername ? { servername: config.tls.servername } : {}) },
     ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.pass } } : {}),
@@ -84,20 +83,35 @@ export function smtpTransport(config: SmtpConfig, heloName: string): SmtpSender 
     connectionTimeout: config.timeout,
     greetingTimeout: config.timeout,
     socketTimeout: config.timeout,
-    disableFileAccess: true,
-    disableUrlAccess: true,
     logger: false,
   });
   return {
     send(sender, recipients, raw) {
       return new Promise((resolve) => {
-        transport.sendMail({ envelope: { from: sender, to: [...recipients] }, raw }, (err, info) => {
+        // The pool's transport API takes a mail object; ours is the finished message already, so we hand the pool
+        // exactly what it reads (envelope, an id for its log, a fresh stream per try) and skip nodemailer's composer.
+        const envelope = { from: sender, to: [...recipients] };
+        const mail = {
+          data: {},
+          message: {
+            getEnvelope: () => ({ from: envelope.from, to: [...envelope.to] }),
+            messageId: () => '',
+            getHeader: () => '',
+            createReadStream: () => {
+              const r = new Readable({ read() {} });
+              r.push(raw);
+              r.push(null);
+              return r;
+            },
+          },
+        };
+        pool.send(mail as never, (err, info) => {
           resolve(outcomes(recipients, info as never, (err ?? undefined) as SmtpError | undefined));
         });
       });
     },
     close() {
-      transport.close();
+      pool.close();
     },
   };
 }

@@ -1,0 +1,109 @@
+/**
+ * Mail benchmark: one post to 10,000 subscribers through Postfix's smtp-sink on
+ * 127.0.0.1, driven through the mail plugin's ListSender directly (not through
+ * a daemon): a minimal plugin context on the real Store in a fresh directory
+ * (durability "process", the daemon's default), per-recipient state kept in
+ * mail_out_recipients exactly as in the daemon, nodemailer pooled (5
+ * connections, the default).
+ *
+ *   node dist/bench/run.js mail      (or: node dist/bench/mail.js)
+ *   node dist/bench/mail.js --one plain|verp PORT   one run in this process; prints one JSON line (used as the child)
+ *
+ * Figures: recipients/s and total time from deliverPost() start to the last
+ * recipient's 250 with its state committed, without VERP (50 recipients per
+ * transaction) and with VERP (one per transaction); peak RSS of the process
+ * that ran it. Each run is a fresh child process (so peak RSS is its own);
+ * median of 3. Prints figures; asserts nothing about time (it fails only when a
+ * recipient was not delivered).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { ListSender, smtpSchema, type Recipient } from '../plugins/mail/outbound/index.js';
+import { mailCtx, post, target, LIST } from '../test/unit/mail-out-ctx.js';
+import { startSmtpSink } from '../test/integration/mail-send-helpers.js';
+import { peakRssMb, runWhenMain, summarise, type Result } from './lib/result.js';
+
+export const title = 'mail: one post to 10,000 subscribers through smtp-sink';
+
+const SUBSCRIBERS = 10_000;
+const RUNS = 3;
+const DOMAINS = 20;
+const TARGET_PLAIN = 20_000;
+const TARGET_VERP = 3_000;
+/** Mailman 2, measured at about 356 recipients/s without VERP (the issue's anchor). */
+const MAILMAN2 = 356;
+
+interface One {
+  mode: 'plain' | 'verp';
+  seconds: number;
+  perSecond: number;
+  rssMb: number;
+}
+
+function people(): Recipient[] {
+  return Array.from({ length: SUBSCRIBERS }, (_, i) => ({ address: `member${i}@d${i % DOMAINS}.example.org`, unsubscribeToken: `t${i}` }));
+}
+
+/** One delivery of one post to 10,000 subscribers, in this process. */
+async function one(mode: 'plain' | 'verp', port: number): Promise<One> {
+  const dir = mkdtempSync(join(tmpdir(), 'peerpost-bench-mail-'));
+  const t = mailCtx({ dir, deliveryTimeoutMs: 600_000 });
+  const sender = new ListSender(t.ctx, smtpSchema.parse({ host: '127.0.0.1', port, verp: mode === 'verp' }));
+  try {
+    const list = people();
+    const body = 'Dear all,\n\nthe next meeting is on Friday at the usual place.\nBring ideas.\n\n-- \nalice\n';
+    const start = performance.now();
+    const out = await sender.deliverPost(post({ body, subject: 'Next meeting' }), target(1), LIST, () => list, {});
+    const seconds = (performance.now() - start) / 1000;
+    if (out.result !== 'delivered' || out.nativeId !== String(SUBSCRIBERS)) throw new Error(`not every recipient was delivered: ${JSON.stringify(out)}`);
+    return { mode, seconds, perSecond: SUBSCRIBERS / seconds, rssMb: peakRssMb() };
+  } finally {
+    await sender.close();
+    t.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const self = fileURLToPath(import.meta.url);
+
+export async function run(): Promise<Result[]> {
+  const progress = (s: string) => process.stderr.write(`  mail: ${s}\n`);
+  const sink = await startSmtpSink();
+  const results: Result[] = [];
+  try {
+    for (const mode of ['plain', 'verp'] as const) {
+      const runs: One[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const { stdout } = await promisify(execFile)(process.execPath, [self, '--one', mode, String(sink.port)], { maxBuffer: 1 << 20 });
+        const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as One;
+        progress(`${mode} run ${i + 1}: ${Math.round(r.perSecond).toLocaleString('en-US')} recipients/s, ${r.seconds.toFixed(3)} s, peak RSS ${r.rssMb.toFixed(0)} MB`);
+        runs.push(r);
+      }
+      const label = mode === 'plain' ? 'without VERP, 50 recipients per transaction' : 'with VERP, one recipient per transaction';
+      results.push(summarise(`recipients/s, ${label}`, 'recipients/s', runs.map((r) => r.perSecond), {
+        target: { atLeast: mode === 'plain' ? TARGET_PLAIN : TARGET_VERP },
+        ...(mode === 'plain' ? { note: `Mailman 2 anchor: about ${MAILMAN2} recipients/s without VERP` } : {}),
+      }));
+      results.push(summarise(`total time, deliverPost start → last 250, ${label}`, 's', runs.map((r) => r.seconds), { digits: 3 }));
+      results.push(summarise(`peak RSS of the sending process, ${label}`, 'MB', runs.map((r) => r.rssMb), { digits: 0 }));
+    }
+  } finally {
+    sink.stop();
+  }
+  return results;
+}
+
+if (process.argv[2] === '--one') {
+  const mode = process.argv[3] === 'verp' ? 'verp' : 'plain';
+  one(mode, Number(process.argv[4])).then((r) => console.log(JSON.stringify(r)), (err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+} else {
+  runWhenMain(import.meta.url, title, run);
+}
