@@ -6,7 +6,7 @@
  * words, and lines are folded at 78 characters (never inside a word of ours).
  * So a subject "hi\r\nBcc: x" stays one Subject header: "hi Bcc: x".
  */
-import { encodeWords, quoteString } from 'nodemailer/lib/mime-funcs';
+import { encodeWord, quoteString } from 'nodemailer/lib/mime-funcs';
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
 import type { Post } from '../../../src/plugin.js';
 
@@ -31,7 +31,7 @@ export function encodeUnstructured(text: string): string {
   const t = cleanText(text);
   const longWord = t.split(' ').some((w) => w.length > FOLD_AT - 12);
   if (PRINTABLE_ASCII.test(t) && !longWord && !/=\?/.test(t)) return t;
-  return encodeWords(t, 'Q', 52, true);
+  return encodeWord(t, 'Q', 52);
 }
 
 /** A display name (phrase): a quoted string when ASCII, encoded words otherwise. Empty gives ''. */
@@ -39,7 +39,7 @@ export function encodePhrase(name: string): string {
   const t = cleanText(name, 200);
   if (t === '') return '';
   if (PRINTABLE_ASCII.test(t) && !/=\?/.test(t)) return /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/.test(t) && !/^ | $/.test(t) ? t : quoteString(t);
-  return encodeWords(t, 'Q', 52, true);
+  return encodeWord(t, 'Q', 52);
 }
 
 /** A mail address fit for a header (and an envelope): no spaces, controls, angle brackets, commas or quotes-with-tricks. */
