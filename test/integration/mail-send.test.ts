@@ -49,7 +49,7 @@ test('pooled delivery: every subscriber gets the post once, grouped by domain, w
   assert.equal(parsed.from?.value[0]?.name, 'alice (IRC #commons)');
   assert.equal(parsed.from?.value[0]?.address, 'commons@lists.example.org');
   assert.equal(parsed.text?.trim(), 'Hello, list.');
-  assert.deepEqual(header(m, 'List-Id'), ['The commons <commons.lists.example.org>']);
+  assert.deepEqual(header(m, 'List-Id'), ['"The commons" <commons.lists.example.org>']);
   assert.deepEqual(header(m, 'List-Post'), ['<mailto:commons@lists.example.org>']);
   assert.deepEqual(header(m, 'List-Help'), ['<mailto:commons-request@lists.example.org?subject=help>']);
   assert.deepEqual(header(m, 'List-Subscribe'), ['<mailto:commons-join@lists.example.org>']);

