@@ -59,14 +59,17 @@ export interface MaildirSink {
   messages(): string[];
   /** Every transaction: envelope sender and recipients. */
   transactions(): { from: string; to: string[] }[];
+  /** Connections accepted so far. */
+  connections(): number;
   stop(): Promise<void>;
 }
 
-export async function startMaildirSink(opts: { tls?: { cert: string; key: string }; auth?: { user: string; pass: string } } = {}): Promise<MaildirSink> {
+export async function startMaildirSink(opts: { tls?: { cert: string; key: string }; implicitTls?: { cert: string; key: string }; auth?: { user: string; pass: string } } = {}): Promise<MaildirSink> {
   ensureAiosmtpd();
   const dir = mkdtempSync(join(tmpdir(), 'peerpost-mailsink-'));
   const args = [SMTP_MAILDIR_PY, dir];
   if (opts.tls) args.push('--tls', opts.tls.cert, opts.tls.key);
+  if (opts.implicitTls) args.push('--implicit-tls', opts.implicitTls.cert, opts.implicitTls.key);
   if (opts.auth) args.push('--auth', `${opts.auth.user}:${opts.auth.pass}`);
   const child: ChildProcess = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -86,6 +89,10 @@ export async function startMaildirSink(opts: { tls?: { cert: string; key: string
       const p = join(dir, 'transactions.log');
       return existsSync(p) ? readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { from: string; to: string[] }) : [];
     },
+    connections: () => {
+      const p = join(dir, 'connections.log');
+      return existsSync(p) ? readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).length : 0;
+    },
     stop: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once('exit', () => resolve());
@@ -100,7 +107,45 @@ export interface SmtpSink {
   stop(): void;
 }
 
-/** Postfix smtp-sink on 127.0.0.1 (nothing stored: it answers 250 to everything), for the benchmark and throughput tests. */
+/** A throwaway certificate for 127.0.0.1 (openssl), for the TLS tests. */
+export function selfSignedCert(): { cert: string; key: string; dir: string } {
+  ensure(() => existsSync('/usr/bin/openssl'), 'openssl', `${APT} openssl`);
+  const dir = mkdtempSync(join(tmpdir(), 'peerpost-mailtls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execSync(`/usr/bin/openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout ${key} -out ${cert}`, { stdio: 'ignore' });
+  return { cert, key, dir };
+}
+
+export interface DumpingSink {
+  port: number;
+  dir: string;
+  /** One entry per transaction smtp-sink dumped: its MAIL FROM and RCPT TO arguments. */
+  transactions(): { from: string; to: string[] }[];
+  stop(): void;
+}
+
+/** Postfix's smtp-sink through test/peers/smtp-sink.sh: one file per transaction in DIR/mail with the envelope in X-Mail-Args / X-Rcpt-Args. */
+export async function startDumpingSink(): Promise<DumpingSink> {
+  ensureSmtpSink();
+  const dir = mkdtempSync(join(tmpdir(), 'peerpost-smtpsink-'));
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const pid = execSync(`bash ${SMTP_SINK_SH} start ${port} ${dir}`, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1)!;
+  const mailDir = join(dir, 'mail');
+  return {
+    port, dir,
+    transactions: () => readdirSync(mailDir).sort().map((f) => {
+      const head = readFileSync(join(mailDir, f), 'utf8').split('\n');
+      const from = head.find((l) => l.startsWith('X-Mail-Args: '))!.slice(13).replace(/^<([^>]*)>.*$/, '$1');
+      const to = head.filter((l) => l.startsWith('X-Rcpt-Args: ')).map((l) => l.slice(13).replace(/^<([^>]*)>.*$/, '$1'));
+      return { from, to };
+    }),
+    stop: () => { execSync(`bash ${SMTP_SINK_SH} stop ${pid}`, { stdio: 'ignore' }); },
+  };
+}
+
+/** Postfix smtp-sink on 127.0.0.1 (nothing stored: it answers 250 to everything), for the benchmark. */
 export async function startSmtpSink(): Promise<SmtpSink> {
   ensureSmtpSink();
   const dir = mkdtempSync(join(tmpdir(), 'peerpost-smtpsink-'));

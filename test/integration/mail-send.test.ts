@@ -116,3 +116,81 @@ test('VERP: one transaction per recipient, the envelope sender names the recipie
     assert.equal(x.from, `commons-bounces+${local}=${domain}@lists.example.org`);
   }
 });
+
+test('connections are reused across transactions and posts (pool of 2)', async (t) => {
+  const sink = await startMaildirSink();
+  t.after(() => sink.stop());
+  const { ctx, close } = mailCtx();
+  t.after(close);
+  const sender = new ListSender(ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port, recipientsPerTransaction: 10, pool: { maxConnections: 2 } }));
+  t.after(() => sender.close());
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await sender.deliverPost(post({ id: `post${i}@x.example` }), target(), LIST, () => subscribers(60), {})).result, 'delivered');
+  }
+  assert.equal(sink.transactions().length, 18);
+  assert.ok(sink.connections() <= 2, `18 transactions over ${sink.connections()} connections`);
+});
+
+test('a mail post from a DMARC p=reject domain goes out "alice via commons" with Reply-To; a relaxed domain keeps its From', async (t) => {
+  const sink = await startMaildirSink();
+  t.after(() => sink.stop());
+  const { ctx, close } = mailCtx();
+  t.after(close);
+  const sender = new ListSender(ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port, dmarc: { policies: { 'strict.example': 'reject', 'relaxed.example': 'none' } } }));
+  t.after(() => sender.close());
+  const mailPost = (id: string, address: string) => post({ id, author: { name: 'Alice Example', address, via: 'mail' }, origin: { account: 'mail.lists', target: 'commons' } });
+  await sender.deliverPost(mailPost('a@strict.example', 'alice@strict.example'), target(), LIST, () => subscribers(1), {});
+  await sender.deliverPost(mailPost('b@relaxed.example', 'alice@relaxed.example'), target(), LIST, () => subscribers(1), {});
+  const [strict, relaxed] = await Promise.all(sink.messages().map((m) => simpleParser(m)));
+  const byId = new Map([strict!, relaxed!].map((p) => [p.messageId, p]));
+  const s = byId.get('<a@strict.example>')!;
+  assert.equal(s.from?.text, '"Alice Example via commons" <commons@lists.example.org>');
+  assert.equal(s.replyTo?.text, '"Alice Example" <alice@strict.example>');
+  const r = byId.get('<b@relaxed.example>')!;
+  assert.equal(r.from?.text, '"Alice Example" <alice@relaxed.example>');
+  assert.equal(r.replyTo, undefined);
+});
+
+test('with the web links: each subscriber gets an own one-click unsubscribe URL (RFC 8058), one transaction each', async (t) => {
+  const sink = await startMaildirSink();
+  t.after(() => sink.stop());
+  const { ctx, close } = mailCtx();
+  t.after(close);
+  const sender = new ListSender(ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port }));
+  t.after(() => sender.close());
+  const people = subscribers(4);
+  const links = { unsubscribe: (tok: string) => `https://web.example.org/commons/unsubscribe?t=${tok}` };
+  assert.equal((await sender.deliverPost(post(), target(), LIST, () => people, links)).result, 'delivered');
+  const msgs = sink.messages();
+  assert.equal(msgs.length, 4);
+  for (const m of msgs) {
+    const rcpt = header(m, 'X-RcptTo')[0]!;
+    const i = people.findIndex((p) => p.address === rcpt);
+    assert.deepEqual(header(m, 'List-Unsubscribe'), [`<mailto:commons-leave@lists.example.org>, <https://web.example.org/commons/unsubscribe?t=tok${i}>`]);
+    assert.deepEqual(header(m, 'List-Unsubscribe-Post'), ['List-Unsubscribe=One-Click']);
+  }
+});
+
+test('robot mail and forwarded owner mail: queued, a 4xx retried by the queue, delivered once with Auto-Submitted', async (t) => {
+  const sink = await startMaildirSink();
+  t.after(() => sink.stop());
+  sink.rules({ tempfail: { 'new@example.net': 1 } });
+  const { ctx, close } = mailCtx();
+  t.after(close);
+  const sender = new ListSender(ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port, retryFirst: '200ms', retryMax: '1s' }));
+  t.after(() => sender.close());
+  await sender.sendRobot({ list: LIST, to: 'new@example.net', subject: 'Confirm: join commons', text: 'Reply to this mail to confirm.' });
+  const owner = Buffer.from('From: someone@example.net\r\nTo: commons-owner@lists.example.org\r\nSubject: a question\r\nMessage-ID: <q1@example.net>\r\n\r\nHello owners.\r\n');
+  await sender.forward(LIST, owner, ['owner@example.org']);
+  const deadline = Date.now() + 10_000;
+  while (sender.queued() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(sender.queued(), 0, 'the queue drained by itself (timer loop)');
+  const tx = sink.transactions();
+  assert.deepEqual(tx.map((x) => x.to).sort(), [['new@example.net'], ['owner@example.org']]);
+  assert.ok(tx.every((x) => x.from === 'commons-bounces@lists.example.org'));
+  const robot = sink.messages().find((m) => m.includes('X-RcptTo: new@example.net'))!;
+  assert.deepEqual(header(robot, 'Auto-Submitted'), ['auto-generated']);
+  assert.equal((await simpleParser(robot)).subject, 'Confirm: join commons');
+  const fwd = sink.messages().find((m) => m.includes('X-RcptTo: owner@example.org'))!;
+  assert.ok(fwd.endsWith(owner.toString()), 'the owner mail unchanged');
+});

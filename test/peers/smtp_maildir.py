@@ -3,17 +3,19 @@
 (Debian package python3-aiosmtpd; run it with Debian's /usr/bin/python3)
 storing every message in a Maildir, with answers a test controls.
 
-  smtp_maildir.py DIR [--tls CERT KEY] [--auth USER:PASS]
+  smtp_maildir.py DIR [--tls CERT KEY | --implicit-tls CERT KEY] [--auth USER:PASS]
 
 Listens on an ephemeral port and prints it as the first line of stdout.
 Every accepted transaction becomes one file in DIR/Maildir/new, with the
 envelope prepended as X-MailFrom: and X-RcptTo: (comma-separated), and one JSON
-line {"from":..., "to":[...]} in DIR/transactions.log.
+line {"from":..., "to":[...]} in DIR/transactions.log; every connection a line
+in DIR/connections.log.
 
 DIR/rules.json (read at every RCPT, so a test can change it while running):
   {"tempfail": {"carol@example.net": 2},   # 451 4.7.1 for the first 2 RCPTs of carol
    "reject": ["dave@example.org"]}          # 550 5.1.1 always
---tls: STARTTLS offered and required; --auth: AUTH PLAIN/LOGIN required (after STARTTLS).
+--tls: STARTTLS offered and required; --implicit-tls: TLS from the first byte;
+--auth: AUTH PLAIN/LOGIN required (after STARTTLS when --tls).
 """
 import asyncio
 import json
@@ -32,11 +34,15 @@ def main():
         sys.exit(2)
     base = args[0]
     tls = None
+    implicit = None
     auth = None
     i = 1
     while i < len(args):
         if args[i] == '--tls':
             tls = (args[i + 1], args[i + 2])
+            i += 3
+        elif args[i] == '--implicit-tls':
+            implicit = (args[i + 1], args[i + 2])
             i += 3
         elif args[i] == '--auth':
             auth = args[i + 1].split(':', 1)
@@ -49,6 +55,7 @@ def main():
         os.makedirs(os.path.join(maildir, sub), exist_ok=True)
     rules_path = os.path.join(base, 'rules.json')
     log_path = os.path.join(base, 'transactions.log')
+    conn_path = os.path.join(base, 'connections.log')
     seen = {}
     counter = [0]
 
@@ -97,12 +104,22 @@ def main():
         ctx.load_cert_chain(tls[0], tls[1])
         kwargs.update(tls_context=ctx, require_starttls=True)
     if auth:
-        kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(tls))
+        kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(tls or implicit))
+    server_ssl = None
+    if implicit:
+        server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_ssl.load_cert_chain(implicit[0], implicit[1])
+
+    class CountingSMTP(SMTP):
+        def connection_made(self, transport):
+            with open(conn_path, 'a') as f:
+                f.write('%s\n' % (transport.get_extra_info('peername'),))
+            super().connection_made(transport)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     handler = Handler()
-    server = loop.run_until_complete(loop.create_server(lambda: SMTP(handler, **kwargs), '127.0.0.1', 0))
+    server = loop.run_until_complete(loop.create_server(lambda: CountingSMTP(handler, **kwargs), '127.0.0.1', 0, ssl=server_ssl))
     print(server.sockets[0].getsockname()[1], flush=True)
     try:
         loop.run_forever()
