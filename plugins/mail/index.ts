@@ -15,11 +15,12 @@
  * Sending (./outbound): ListSender to the smarthost, headers, DMARC, VERP, DSNs.
  */
 import { readFileSync } from 'node:fs';
-import { definePlugin, type PluginContext, type EndpointView, type Post, type DeliveryTarget } from '../../src/plugin.js';
+import { definePlugin, mintId, type PluginContext, type EndpointView, type Post, type DeliveryTarget } from '../../src/plugin.js';
 import { account, endpoint, type Config, type EndpointOptions } from './schema.js';
 import { listNameProblem, normaliseAddress } from './lists.js';
 import { ListStore } from './subscribe.js';
 import { ListServer } from './listserv.js';
+import { Fanout } from './fanout.js';
 import { smtpReceiver } from './receive.js';
 import { signUnsubscribe, verifyUnsubscribe } from './tokens.js';
 import { commands, type MailHandleApi } from './commands.js';
@@ -125,9 +126,35 @@ export default definePlugin<Config>({
       }
     }
     const store = new ListStore(ctx.store, ctx.account);
+    const key = ctx.secret('unsubscribe');
+    const tokenFor = (list: string, address: string) => signUnsubscribe(key, { account: ctx.account, list, address });
+    /** The web's links when the web plugin runs (archive, post, one-click unsubscribe); none otherwise. */
+    const links = (bridge: string): Links => {
+      const f = ctx.service<() => { archive(bridge: string): string; post(id: string): string; unsubscribe(token: string): string }>('web.links');
+      if (!f) return {};
+      try {
+        const l = f();
+        return { archive: l.archive(bridge), post: (id) => l.post(id), unsubscribe: (t) => l.unsubscribe(t) };
+      } catch (err) {
+        ctx.log.warn({ err }, `web.links failed; this mail goes out without web links: ${(err as Error).message}`);
+        return {};
+      }
+    };
+
     const sender = new ListSender(ctx, cfg.smtp);
     ctx.onClose(() => sender.close());
-    const lists = new ListServer({
+    let lists: ListServer;
+    const recipientsOf = (list: string) => (): Recipient[] => store.recipients(list).map((address) => ({ address, unsubscribeToken: tokenFor(list, normaliseAddress(address)) }));
+    const fanout = new Fanout({
+      account: ctx.account,
+      store: ctx.store,
+      posts: ctx.posts,
+      log: ctx.log,
+      endpoint: (list) => lists.endpoint(list),
+      send: (post, to) => sender.deliverPost(post, to, lists.info(lists.endpoint(to.target)!), recipientsOf(to.target), links(to.bridge)),
+    });
+    ctx.onClose(() => fanout.stop());
+    lists = new ListServer({
       account: ctx.account,
       domain: () => domain,
       endpoints: () => ctx.endpoints(),
@@ -138,6 +165,8 @@ export default definePlugin<Config>({
       parseBounce,
       verpDecode,
       settings: () => ({ expireMs: cfg.subscription.expire, windowMs: cfg.subscription.window, bounces: cfg.bounces }),
+      mintId: () => mintId(ctx.node.hostname),
+      fanout,
     });
     sender.onBounce = (e) => {
       lists.bounced(e.list, e.address, `${e.code} ${e.reason}`).catch((err: Error) => ctx.log.error({ err }, `recording a bounce failed: ${err.message}`));
@@ -149,8 +178,6 @@ export default definePlugin<Config>({
     purge.unref();
     ctx.onClose(() => clearInterval(purge));
 
-    const key = ctx.secret('unsubscribe');
-    const tokenFor = (list: string, address: string) => signUnsubscribe(key, { account: ctx.account, list, address });
     registry.set(ctx.account, {
       ctx,
       info(list, address) {
@@ -191,22 +218,11 @@ export default definePlugin<Config>({
       lists,
       ctx.log,
     );
+    fanout.start();
     const at = await ctx.listen(server.server, cfg.listen);
     ctx.onClose(() => new Promise<void>((r) => server.close(() => r())));
     ctx.setState('listening', `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port} for ${domain}`);
     ctx.log.info({ domain, port: at.port, lists: ctx.endpoints().map((e) => e.target) }, `mail lists on ${domain} listening on port ${at.port}`);
-
-    const links = (): Links => {
-      const f = ctx.service<() => { archive(bridge: string): string; post(id: string): string; unsubscribe(token: string): string }>('web.links');
-      if (!f) return {};
-      try {
-        const l = f();
-        return { post: (id) => l.post(id), unsubscribe: (t) => l.unsubscribe(t), archive: '' };
-      } catch (err) {
-        ctx.log.warn({ err }, `web.links failed; mail goes out without web links: ${(err as Error).message}`);
-        return {};
-      }
-    };
 
     const mail: MailHandleApi = {
       approve: (id) => lists.approve(id),
@@ -220,18 +236,7 @@ export default definePlugin<Config>({
         const info = e
           ? lists.info(e)
           : lists.info({ key: to.endpoint, target: to.target, bridge: to.bridge, direction: 'out', options: to.options, description: '' });
-        const l = links();
-        const webLinks: Links = { ...l };
-        const f = ctx.service<() => { archive(bridge: string): string }>('web.links');
-        if (f) {
-          try {
-            webLinks.archive = f().archive(to.bridge);
-          } catch {
-            delete webLinks.archive;
-          }
-        } else delete webLinks.archive;
-        const recipients = (): Recipient[] => store.recipients(to.target).map((address) => ({ address, unsubscribeToken: tokenFor(to.target, normaliseAddress(address)) }));
-        return sender.deliverPost(post, to, info, recipients, webLinks);
+        return sender.deliverPost(post, to, info, recipientsOf(to.target), links(to.bridge));
       },
     };
   },

@@ -36,6 +36,10 @@ export interface ListServerDeps {
   parseBounce: (raw: Buffer) => Promise<{ recipients: BounceRecipient[] } | undefined>;
   verpDecode: (localPart: string, list: string) => string | undefined;
   settings: () => { expireMs: number; windowMs: number; bounces: { threshold: number; once: number; resetAfter: number } };
+  /** A new post id (for mail without a usable Message-ID). */
+  mintId: () => string;
+  /** Sends posts that came in by mail to the list's own subscribers (see fanout.ts). */
+  fanout?: { prepare(list: string, postId: string): number | undefined; settle(row: number | undefined, accepted: boolean): void };
 }
 
 const ok = (message: string): Reply => ({ code: 250, message });
@@ -163,7 +167,17 @@ export class ListServer implements Receiver {
   }
 
   private async ingest(e: EndpointView, m: ParsedMessage, fallbackSender: string, how: string): Promise<Reply> {
-    const v = await this.d.ingest(ListServer.incoming(e.target, m, fallbackSender));
+    const inc = ListServer.incoming(e.target, m, fallbackSender);
+    inc.id ??= this.d.mintId();
+    const row = this.d.fanout?.prepare(e.target, inc.id);
+    let v: IngestVerdict;
+    try {
+      v = await this.d.ingest(inc);
+    } catch (err) {
+      this.d.fanout?.settle(row, false);
+      throw err;
+    }
+    this.d.fanout?.settle(row, v.status === 'accepted');
     const log = this.d.log.child({ list: e.target });
     switch (v.status) {
       case 'accepted':

@@ -92,14 +92,14 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage | Refusal
   const headers = rawHeaders(section);
   const header = (name: string) => headers.filter(([n]) => n === name).map(([, v]) => v);
   const ids = header('message-id');
-  if (ids.length > 1) return refuse(550, '5.6.0', `the message has ${ids.length} Message-ID headers; RFC 5322 allows one`);
-  if (header('from').length > 1) return refuse(550, '5.6.0', `the message has ${header('from').length} From headers; RFC 5322 allows one`);
+  if (ids.length > 1) return refuse(554, '5.6.0', `the message has ${ids.length} Message-ID headers; RFC 5322 allows one`);
+  if (header('from').length > 1) return refuse(554, '5.6.0', `the message has ${header('from').length} From headers; RFC 5322 allows one`);
 
   let p: ParsedMail;
   try {
     p = await simpleParser(raw, { skipHtmlToText: false, skipImageLinks: true, skipTextLinks: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
   } catch (err) {
-    return refuse(550, '5.6.0', `the message could not be read as MIME: ${oneLine((err as Error).message).slice(0, 200)}`);
+    return refuse(554, '5.6.0', `the message could not be read as MIME: ${oneLine((err as Error).message).slice(0, 200)}`);
   }
 
   const fromObj = (Array.isArray(p.from) ? p.from[0] : p.from) as AddressObject | undefined;

@@ -50,6 +50,21 @@ export const MIGRATIONS = [
      received INTEGER NOT NULL
    );
    CREATE INDEX mail_held_by_list ON mail_held(account, list);`,
+  // Posts that came in by mail, to be sent to the list's own subscribers (the core
+  // delivers a post to every endpoint but the one it came from). Written before the
+  // post is handed to the core, so a crash between the commit and the sending loses nothing.
+  `CREATE TABLE mail_fanout (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     account TEXT NOT NULL,
+     list TEXT NOT NULL,
+     post_id TEXT NOT NULL,
+     created INTEGER NOT NULL,
+     attempt INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL,
+     committed INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT
+   );
+   CREATE UNIQUE INDEX mail_fanout_by_post ON mail_fanout(account, list, post_id);`,
 ];
 export const MIGRATION_PART = 'lists';
 
@@ -86,7 +101,7 @@ export interface Held {
 export class ListStore {
   private readonly q;
   constructor(private readonly store: PluginStore, private readonly account: string) {
-    (store.migrate as (m: readonly string[], part?: string) => void)(MIGRATIONS, MIGRATION_PART);
+    store.migrate(MIGRATIONS, MIGRATION_PART);
     const p = (sql: string) => store.prepare(sql);
     this.q = {
       members: p('SELECT address, name, since, delivery, bounce_score, last_bounce FROM mail_subscribers WHERE account = ? AND list = ? ORDER BY address'),

@@ -170,7 +170,7 @@ describe('parsing received mail', () => {
   test('refused with a clear code: two Message-IDs, two Froms, a 100 KB header', async () => {
     const two = await parseMessage(crlf(['From: a@example.org', 'Message-ID: <a@x.org>', 'Message-ID: <b@x.org>', '', 'x', '']));
     assert.ok(isRefusal(two));
-    assert.equal(two.code, 550);
+    assert.equal(two.code, 554);
     assert.match(two.message, /2 Message-ID headers/);
     const froms = await parseMessage(crlf(['From: a@example.org', 'From: b@example.org', '', 'x', '']));
     assert.ok(isRefusal(froms) && /From headers/.test(froms.message));

@@ -1,0 +1,91 @@
+/**
+ * Helpers for the mail plugin's receiving tests: real clients nobody here
+ * wrote — swaks (Debian package swaks) and Python's smtplib — sending to the
+ * daemon's SMTP receiver on 127.0.0.1.
+ */
+import { execFile, execSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const APT = 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends';
+
+/** swaks, installed from Debian when missing and we are root; otherwise a failure that says how. */
+export function ensureSwaks(): void {
+  if (existsSync('/usr/bin/swaks')) return;
+  const install = `${APT} swaks`;
+  if (process.getuid?.() === 0) {
+    execSync(install, { stdio: 'inherit', shell: '/bin/bash' });
+    if (existsSync('/usr/bin/swaks')) return;
+  }
+  throw new Error(`swaks is not installed; install it as root with:\n  ${install}`);
+}
+
+export interface SwaksResult {
+  code: number;
+  out: string;
+  /** The server's replies ("250 2.0.0 ..."), in order. */
+  replies: string[];
+  /** The last reply code the server gave. */
+  last: number;
+}
+
+/** Run swaks against 127.0.0.1:port. */
+export function swaks(port: number, args: string[]): Promise<SwaksResult> {
+  return new Promise((resolve) => {
+    execFile('/usr/bin/swaks', ['--server', '127.0.0.1', '--port', String(port), '--helo', 'client.test.example', '--timeout', '20', ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const out = `${stdout}${stderr}`;
+      const replies = out.split('\n').filter((l) => /^\s*<[~*-]+\s+\d{3}[ -]/.test(l)).map((l) => l.replace(/^\s*<[~*-]+\s+/, ''));
+      const finals = replies.filter((r) => /^\d{3} /.test(r));
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, replies, last: Number(finals[finals.length - 1]?.slice(0, 3) ?? 0) });
+    });
+  });
+}
+
+const PY = String.raw`
+import json, smtplib, sys
+port, sender, rcpts, utf8 = int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]), sys.argv[4] == '1'
+raw = sys.stdin.buffer.read()
+s = smtplib.SMTP('127.0.0.1', port, local_hostname='client.test.example', timeout=20)
+s.ehlo()
+out = {'features': sorted(s.esmtp_features.keys())}
+try:
+    refused = s.sendmail(sender, rcpts, raw, mail_options=['SMTPUTF8'] if utf8 else [])
+    out.update(code=250, message='', refused={k: [v[0], v[1].decode('utf8', 'replace')] for k, v in refused.items()})
+except smtplib.SMTPRecipientsRefused as e:
+    out.update(code=list(e.recipients.values())[0][0], message=list(e.recipients.values())[0][1].decode('utf8', 'replace'), stage='rcpt')
+except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as e:
+    out.update(code=e.smtp_code, message=e.smtp_error.decode('utf8', 'replace'), stage='data')
+try:
+    s.quit()
+except Exception:
+    pass
+print(json.dumps(out))
+`;
+
+export interface PyResult {
+  code: number;
+  message: string;
+  stage?: 'rcpt' | 'data';
+  features: string[];
+  refused?: Record<string, [number, string]>;
+}
+
+/** Send raw bytes with Python's smtplib (sendmail: the bytes go as they are, bare CR/LF and 8-bit included). */
+export function pySend(port: number, from: string, to: string[], raw: Buffer | string, opts: { smtpUtf8?: boolean } = {}): Promise<PyResult> {
+  const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+  return new Promise((resolve, reject) => {
+    const child = execFile('/usr/bin/python3', ['-c', PY, String(port), from, JSON.stringify(to), opts.smtpUtf8 ? '1' : '0'], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`python smtplib failed: ${stderr || err.message}`));
+      resolve(JSON.parse(stdout) as PyResult);
+    });
+    child.stdin!.end(bytes);
+  });
+}
+
+/** A mail as CRLF lines. */
+export const rfc822 = (headers: string[], body: string) => `${headers.join('\r\n')}\r\n\r\n${body.replace(/\r?\n/g, '\r\n')}\r\n`;
+
+/** The value of a header in a raw message (unfolded), all occurrences. */
+export function header(msg: string, name: string): string[] {
+  const head = msg.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
+  return head.split(/\r?\n/).filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
+}
