@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ListSender, smtpSchema, type Recipient } from '../plugins/mail/outbound/index.js';
+import { smtpTransport, type SmtpSender } from '../plugins/mail/outbound/transport.js';
 import { mailCtx, post, target, LIST } from '../test/unit/mail-out-ctx.js';
 import { startSmtpSink } from '../test/integration/mail-send-helpers.js';
 import { peakRssMb, runWhenMain, summarise, type Result } from './lib/result.js';
@@ -53,14 +54,26 @@ function people(): Recipient[] {
 async function one(mode: 'plain' | 'verp', port: number): Promise<One> {
   const dir = mkdtempSync(join(tmpdir(), 'peerpost-bench-mail-'));
   const t = mailCtx({ dir, deliveryTimeoutMs: 600_000 });
-  const sender = new ListSender(t.ctx, smtpSchema.parse({ host: '127.0.0.1', port, verp: mode === 'verp' }));
+  const config = smtpSchema.parse({ host: '127.0.0.1', port, verp: mode === 'verp' });
+  // The real pooled transport, counting the recipients the sink answered 250 for.
+  const real = smtpTransport(config, 'bench.example');
+  let accepted = 0;
+  const smtp: SmtpSender = {
+    async send(from, to, raw) {
+      const out = await real.send(from, to, raw);
+      for (const o of out) if (o.result === 'sent') accepted++;
+      return out;
+    },
+    close: () => real.close(),
+  };
+  const sender = new ListSender(t.ctx, config, { smtp });
   try {
     const list = people();
     const body = 'Dear all,\n\nthe next meeting is on Friday at the usual place.\nBring ideas.\n\n-- \nalice\n';
     const start = performance.now();
     const out = await sender.deliverPost(post({ body, subject: 'Next meeting' }), target(1), LIST, () => list, {});
     const seconds = (performance.now() - start) / 1000;
-    if (out.result !== 'delivered' || out.nativeId !== String(SUBSCRIBERS)) throw new Error(`not every recipient was delivered: ${JSON.stringify(out)}`);
+    if (out.result !== 'delivered' || accepted !== SUBSCRIBERS) throw new Error(`not every recipient was delivered (${accepted} of ${SUBSCRIBERS}): ${JSON.stringify(out)}`);
     return { mode, seconds, perSecond: SUBSCRIBERS / seconds, rssMb: peakRssMb() };
   } finally {
     await sender.close();

@@ -188,3 +188,11 @@ test('safeAddress refuses what could smuggle a second recipient', () => {
     assert.equal(safeAddress(bad), undefined, bad);
   assert.equal(rfc5322Date('2026-01-02T03:04:05Z'), 'Fri, 02 Jan 2026 03:04:05 +0000');
 });
+
+test('attachments the original had are named at the end of the body (their content does not travel in a post)', async () => {
+  const atts = [{ filename: 'report.pdf', contentType: 'application/pdf', size: 123_456 }, { filename: 'x\r\nBcc: y', contentType: 'text/plain', size: 10 }];
+  const m = composeListMessage({ post: post({ attachments: atts }), list: LIST, links: {}, from: IRC_FROM, hostname: 'h', attachments: 'strip' }).message().toString();
+  const text = (await simpleParser(m)).text!;
+  assert.match(text, /\[Attachments of the original message, removed by the list:\n {2}report\.pdf \(application\/pdf, 121 kB\)\n {2}x Bcc: y \(text\/plain, 10 bytes\)\]/);
+  assert.doesNotMatch(build(), /Attachments of the original/);
+});

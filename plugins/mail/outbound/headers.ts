@@ -158,6 +158,25 @@ export function subjectFromBody(post: Pick<Post, 'body' | 'author' | 'kind'>): s
   return base.length > 72 ? `${base.slice(0, 71).replace(/\s+\S*$/, '')}…` : base;
 }
 
+/**
+ * A post carries what its attachments were (name, type, size), not their
+ * content; the mail names them at the end so readers know what the original had.
+ */
+export function attachmentNote(post: Pick<Post, 'attachments'>, policy: 'pass' | 'strip'): string {
+  if (post.attachments.length === 0) return '';
+  const why = policy === 'strip' ? 'removed by the list' : 'not carried by the list';
+  const items = post.attachments.slice(0, 20).map((a) => `  ${cleanText(a.filename, 100) || '(no name)'} (${cleanText(a.contentType, 60)}, ${formatSize(a.size)})`);
+  if (post.attachments.length > 20) items.push(`  ... and ${post.attachments.length - 20} more`);
+  return `\n\n[Attachments of the original message, ${why}:\n${items.join('\n')}]\n`;
+}
+
+function formatSize(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '? bytes';
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} kB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
 /** The text that goes in the body: an IRC action as "* alice waves". */
 export function bodyText(post: Pick<Post, 'body' | 'author' | 'kind'>): string {
   if (post.kind === 'action') return `* ${cleanText(post.author.name, 60)} ${post.body}`;
@@ -182,9 +201,11 @@ export interface ComposeInput {
   from: FromChoice;
   /** node.hostname, for the trace header. */
   hostname: string;
+  /** The list's attachment policy, for the note that names the attachments the original had. */
+  attachments?: 'pass' | 'strip';
 }
 
-export function composeListMessage({ post, list, links, from, hostname }: ComposeInput): ListMessage {
+export function composeListMessage({ post, list, links, from, hostname, attachments }: ComposeInput): ListMessage {
   const addr = listAddresses(list.address);
   const h: string[] = [];
   h.push(headerLine('Date', rfc5322Date(post.date)));
@@ -201,7 +222,7 @@ export function composeListMessage({ post, list, links, from, hostname }: Compos
     .map(msgId).filter((r): r is string => r !== undefined);
   if (refs.length > 0) h.push(headerLine('References', [...new Set(refs)].slice(-40).join(' ')));
   h.push(headerLine('MIME-Version', '1.0'));
-  const body = encodeBody(bodyText(post));
+  const body = encodeBody(bodyText(post) + attachmentNote(post, attachments ?? 'pass'));
   h.push(headerLine('Content-Type', 'text/plain; charset=utf-8'));
   h.push(headerLine('Content-Transfer-Encoding', body.cte));
   const label = `${addr.local}.${addr.domain}`;

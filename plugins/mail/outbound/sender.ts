@@ -88,13 +88,13 @@ export class ListSender {
     const budget = this.ctx.deliveryTimeoutMs() * TIME_BUDGET;
 
     const snap = this.snapshot(post, to.row, list, recipients);
-    if (snap.done) return delivered(String(snap.total - snap.bounced));
+    if (snap.done) return delivered();
     const total = snap.total;
     const pending = this.st.pending.all(to.row) as { address: string; token: string }[];
     if (pending.length === 0) return this.finish(to.row, list, total);
 
     const from = await this.fromFor(post, list, listAddress);
-    const message = composeListMessage({ post, list: { ...list, address: listAddress }, links, from, hostname: this.ctx.node.hostname });
+    const message = composeListMessage({ post, list: { ...list, address: listAddress }, links, from, hostname: this.ctx.node.hostname, attachments: list.attachments });
     const bounces = listAddresses(listAddress).bounces;
     const single = this.config.verp || message.perRecipient;
     const batches = single ? pending.map((p) => [p]) : groupByDomain(pending, this.config.recipientsPerTransaction, (p) => p.address);
@@ -191,7 +191,7 @@ export class ListSender {
       this.st.pruneDeliveries.run(now - DONE_KEPT_MS);
     });
     if (bounced > 0) this.ctx.log.info({ list: list.name, row, total, bounced }, `list ${list.name}: delivered to ${total - bounced} of ${total} recipients; ${bounced} refused for good (recorded as bounces)`);
-    return delivered(String(total - bounced));
+    return delivered();
   }
 
   private bounce(e: BounceEvent): void {
