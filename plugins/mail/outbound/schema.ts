@@ -64,7 +64,7 @@ export const smtpSchema = prefaulted(z
     /** Robot mail still undelivered after this long is dropped, with a warning in the log. */
     robotExpire: duration('3d'),
     /** Socket timeouts for the smarthost (connect, greeting, each reply). */
-    timeout: duration('2m'),
+    timeout: duration('30s'),
   }));
 
 export type SmtpConfig = z.infer<typeof smtpSchema>;
