@@ -33,8 +33,9 @@ export interface TestCtx {
   close(): void;
 }
 
-export function mailCtx(opts: { dir?: string; deliveryTimeoutMs?: number; hostname?: string; logLevel?: string } = {}): TestCtx {
-  const store = Store.open(opts.dir ?? ':memory:');
+export function mailCtx(opts: { dir?: string; store?: Store; deliveryTimeoutMs?: number; hostname?: string; logLevel?: string } = {}): TestCtx {
+  const own = !opts.store;
+  const store = opts.store ?? Store.open(opts.dir ?? ':memory:');
   const abort = new AbortController();
   const ctx = {
     account: 'mail.lists', protocol: 'mail', instance: 'lists', config: {},
@@ -44,7 +45,7 @@ export function mailCtx(opts: { dir?: string; deliveryTimeoutMs?: number; hostna
     store: pluginStore(store),
     deliveryTimeoutMs: () => opts.deliveryTimeoutMs ?? 60_000,
   } as unknown as PluginContext<any>;
-  return { ctx, store, close: () => { abort.abort(); store.close(); } };
+  return { ctx, store, close: () => { abort.abort(); if (own) store.close(); } };
 }
 
 let rowSeq = 1000;
