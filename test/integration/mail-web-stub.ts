@@ -1,0 +1,41 @@
+/**
+ * A stand-in for the web plugin in the mail tests (protocol "webstub"): it
+ * provides "web.links" as the web plugin does, and serves the one-click
+ * unsubscribe URL over HTTP by calling the mail plugin's services —
+ * GET /unsubscribe/TOKEN → list.unsubscribeInfo, POST → list.unsubscribe —
+ * answering with their result as JSON.
+ */
+import { createServer } from 'node:http';
+import { definePlugin, z, delivered, listenAddress } from '../../src/plugin.js';
+
+const BASE = 'https://web.test.example';
+
+export default definePlugin({
+  protocol: 'webstub',
+  style: 'feed',
+  account: z.strictObject({ listen: listenAddress('127.0.0.1:0') }),
+  async start(ctx) {
+    ctx.provide('web.links', () => ({
+      archive: (bridge: string) => `${BASE}/${bridge}`,
+      post: (id: string) => `${BASE}/p/${encodeURIComponent(id)}`,
+      unsubscribe: (token: string) => `${BASE}/unsubscribe/${token}`,
+    }));
+    const server = createServer((req, res) => {
+      const m = /^\/unsubscribe\/([^/?]+)$/.exec(req.url ?? '');
+      if (!m) return void res.writeHead(404).end();
+      const name = req.method === 'POST' ? 'list.unsubscribe' : 'list.unsubscribeInfo';
+      const svc = ctx.service<(t: string) => unknown>(name);
+      if (!svc) return void res.writeHead(503).end(`no ${name}`);
+      req.resume();
+      req.on('end', () => {
+        Promise.resolve(svc(decodeURIComponent(m[1]!))).then(
+          (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r)),
+          (e: Error) => res.writeHead(500).end(e.message),
+        );
+      });
+    });
+    const at = await ctx.listen(server, ctx.config.listen);
+    ctx.setState('listening', `127.0.0.1:${at.port}`);
+    return { deliver: async () => delivered() };
+  },
+});
