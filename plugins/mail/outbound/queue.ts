@@ -82,7 +82,12 @@ export class MailQueue {
 
   private schedule(): void {
     if (this.closed) return;
-    const next = this.st.nextDue.get() as number | null;
+    let next: number | null;
+    try {
+      next = this.st.nextDue.get() as number | null;
+    } catch {
+      next = null;
+    }
     const wait = next === null ? IDLE_CHECK_MS : Math.max(0, Math.min(IDLE_CHECK_MS, next - this.now()));
     this.timer = setTimeout(() => this.kick(), wait);
     this.timer.unref();
@@ -93,7 +98,11 @@ export class MailQueue {
       if (this.closed) return;
       const rows = this.st.due.all(this.now(), BATCH) as QueueRow[];
       if (rows.length === 0) return;
-      await Promise.all(rows.map((r) => this.one(r)));
+      await Promise.all(rows.map((r) => this.one(r).catch((err: unknown) => {
+        // Something other than SMTP went wrong (the store, a bad row): try it later like a deferral, never in a tight loop.
+        this.log.error({ err, id: r.id, kind: r.kind }, `mail queue: ${r.kind} mail ${r.id} failed: ${(err as Error).message}; trying again later`);
+        this.later(r, JSON.parse(r.recipients.startsWith('[') ? r.recipients : '[]') as string[], (err as Error).message);
+      })));
     }
   }
 
@@ -119,12 +128,18 @@ export class MailQueue {
       this.st.dequeue.run(row.id);
       return;
     }
+    const delay = this.later(row, waiting.map((w) => w.address), waiting[0]!.reply);
+    this.log.info({ id: row.id, kind: row.kind, waiting: waiting.length, delayMs: delay, reason: waiting[0]!.reply },
+      `mail queue: ${row.kind} mail for ${waiting.length} recipient(s) deferred (${waiting[0]!.reply}); next try in ${Math.round(delay / 1000)} s`);
+  }
+
+  /** Try this row again after the backoff for its attempts so far; returns the delay. */
+  private later(row: QueueRow, recipients: string[], reason: string): number {
     const attempts = row.attempts + 1;
     const base = Math.min(this.opts.retryMaxMs, this.opts.retryFirstMs * 2 ** Math.min(30, attempts - 1));
     const delay = Math.round(base * (0.9 + Math.random() * 0.2));
-    const reason = waiting[0]!.reply;
-    this.st.reschedule.run(JSON.stringify(waiting.map((w) => w.address)), this.now() + delay, attempts, reason, row.id);
-    this.log.info({ id: row.id, kind: row.kind, waiting: waiting.length, delayMs: delay, reason }, `mail queue: ${row.kind} mail for ${waiting.length} recipient(s) deferred (${reason}); next try in ${Math.round(delay / 1000)} s`);
+    this.st.reschedule.run(JSON.stringify(recipients), this.now() + delay, attempts, reason, row.id);
+    return delay;
   }
 
   async close(): Promise<void> {

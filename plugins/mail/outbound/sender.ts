@@ -106,11 +106,17 @@ export class ListSender {
     let lastDeferral: Outcome1 | undefined;
     const results: Outcome1[] = [];
     let flushScheduled = false;
+    let flushError: unknown;
     const flush = (): void => {
       flushScheduled = false;
       if (results.length === 0) return;
       const batch = results.splice(0, results.length);
-      this.record(to.row, list, batch);
+      try {
+        this.record(to.row, list, batch);
+      } catch (err) {
+        // Those recipients stay pending: sent again on the retry rather than lost.
+        flushError ??= err;
+      }
     };
     const worker = async (): Promise<void> => {
       while (next < batches.length) {
@@ -133,10 +139,15 @@ export class ListSender {
     };
     await Promise.all(Array.from({ length: Math.min(window, batches.length) }, worker));
     flush();
+    if (flushError) {
+      this.ctx.log.error({ err: flushError, list: list.name, row: to.row }, `list ${list.name}: could not record which recipients have the post; those not recorded get it again on the retry`);
+      return retry(`could not record the delivery state: ${(flushError as Error).message}`);
+    }
 
     const left = this.st.countPending.get(to.row) as number;
     if (left === 0) return this.finish(to.row, list, total);
-    if (outOfTime && !this.closed) {
+    if (this.closed) return retry(`the mail account is stopping; ${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients wait`);
+    if (outOfTime) {
       return retry(`${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients not sent yet (the time budget of one delivery ran out); continuing`, 0);
     }
     const why = lastDeferral ? `${lastDeferral.code ?? 'no answer'}: ${lastDeferral.reply}` : 'not sent';
