@@ -193,4 +193,5 @@ test('robot mail and forwarded owner mail: queued, a 4xx retried by the queue, d
   assert.equal((await simpleParser(robot)).subject, 'Confirm: join commons');
   const fwd = sink.messages().find((m) => m.includes('X-RcptTo: owner@example.org'))!;
   assert.ok(fwd.endsWith(owner.toString()), 'the owner mail unchanged');
+  assert.deepEqual(header(fwd, 'X-Loop'), ['commons@lists.example.org'], 'with X-Loop on top, so a copy that comes back is recognised');
 });

@@ -125,14 +125,15 @@ test('the smarthost unreachable: every recipient waits, the reason says why', as
   assert.match((out as { reason: string }).reason, /3 of 3 recipients deferred .*ECONNREFUSED/);
 });
 
-test('addresses that could smuggle another recipient are skipped; duplicates count once; an empty list is delivered at once', async (t) => {
+test('addresses that could smuggle another recipient, and the list\'s own addresses, are skipped; duplicates count once; an empty list is delivered at once', async (t) => {
   const h = mailCtx();
   t.after(h.close);
   const smtp = scripted();
   const sender = new ListSender(h.ctx, smtpSchema.parse({}), { smtp });
   t.after(() => sender.close());
   const bad = ['a@example.org, evil@attacker.example', 'b@example.org\r\nRCPT TO:<evil@attacker.example>', '<evil@attacker.example>', 'nobody'];
-  const list = [...bad.map((address) => ({ address, unsubscribeToken: 'x' })), { address: 'ok@Example.ORG', unsubscribeToken: 'y' }, { address: 'ok@example.org', unsubscribeToken: 'y' }];
+  const list = [...bad.map((address) => ({ address, unsubscribeToken: 'x' })), { address: 'ok@Example.ORG', unsubscribeToken: 'y' }, { address: 'ok@example.org', unsubscribeToken: 'y' },
+    { address: 'commons@lists.example.org', unsubscribeToken: 'loop' }, { address: 'commons-owner@lists.example.org', unsubscribeToken: 'loop' }];
   const out = await sender.deliverPost(post(), target(), LIST, () => list, {});
   assert.deepEqual(out, { result: 'delivered' });
   assert.deepEqual(smtp.sent.map((s) => s.to), [['ok@example.org']]);
@@ -212,9 +213,11 @@ test('forward(): the raw message unchanged to the owners; a 5xx owner is reporte
   await sender.flushQueue();
   assert.equal(sender.queued(), 0);
   assert.deepEqual(smtp.sent.map((s) => [s.sender, s.to]), [['commons-bounces@lists.example.org', ['owner@example.org']]]);
-  assert.equal(smtp.sent[0]!.raw, raw.toString());
+  assert.equal(smtp.sent[0]!.raw, `X-Loop: commons@lists.example.org\r\n${raw.toString()}`, 'unchanged but for X-Loop on top');
   assert.deepEqual(bounces.map((b) => b.address), ['gone@example.org']);
   await assert.rejects(sender.forward(LIST, raw, ['not an address']), /no usable address/);
+  await assert.rejects(sender.forward(LIST, raw, ['commons-owner@lists.example.org', 'Commons@Lists.Example.org']), /own addresses are never used/, 'owner mail never loops back to the list');
+  await assert.rejects(sender.sendRobot({ list: LIST, to: 'commons-request@lists.example.org', subject: 's', text: 't' }), /not a mail address robot mail can go to/);
 });
 
 test('outcomes(): nodemailer answers mapped per recipient', () => {

@@ -37,6 +37,16 @@ export function normaliseAddress(address: string): string | undefined {
   return `${a.slice(0, at)}@${a.slice(at + 1).toLowerCase()}`;
 }
 
+/** One of the list's own addresses (LIST@, LIST-anything@ on its domain): never a recipient, or mail would loop. */
+export function isListAddress(address: string, listAddress: string): boolean {
+  const a = address.toLowerCase();
+  const l = listAddress.toLowerCase();
+  const at = l.lastIndexOf('@');
+  const local = l.slice(0, at);
+  const domain = l.slice(at);
+  return a === l || (a.endsWith(domain) && a.startsWith(`${local}-`));
+}
+
 export class ListSender {
   /** Set by the list side: called for every permanent failure, so the bounce score is kept. */
   onBounce: (e: BounceEvent) => void = () => {};
@@ -165,7 +175,7 @@ export class ListSender {
       const seen = new Set<string>();
       for (const r of people) {
         const a = normaliseAddress(r.address);
-        if (!a) {
+        if (!a || isListAddress(a, list.address)) {
           this.ctx.log.warn({ list: list.name, address: cleanText(r.address, 100) }, `list ${list.name}: subscriber address "${cleanText(r.address, 100)}" is not usable; it is skipped`);
           continue;
         }
@@ -231,7 +241,7 @@ export class ListSender {
     const listAddress = normaliseAddress(msg.list.address);
     if (!listAddress) throw new Error(`the list address "${cleanText(msg.list.address, 100)}" is not a usable mail address`);
     const to = normaliseAddress(msg.to);
-    if (!to) throw new Error(`"${cleanText(msg.to, 100)}" is not a mail address robot mail can go to`);
+    if (!to || isListAddress(to, listAddress)) throw new Error(`"${cleanText(msg.to, 100)}" is not a mail address robot mail can go to`);
     const addr = listAddresses(listAddress);
     const fromAddress = (msg.from && normaliseAddress(msg.from)) || addr.request;
     const raw = composeRobotMessage({
@@ -247,9 +257,11 @@ export class ListSender {
   async forward(list: ListInfo, raw: Buffer, to: string[]): Promise<void> {
     const listAddress = normaliseAddress(list.address);
     if (!listAddress) throw new Error(`the list address "${cleanText(list.address, 100)}" is not a usable mail address`);
-    const rcpts = [...new Set(to.map((t) => normaliseAddress(t)).filter((t): t is string => t !== undefined))];
-    if (rcpts.length === 0) throw new Error(`list ${list.name}: no usable address to forward to (${to.map((t) => cleanText(t, 100)).join(', ') || 'none given'})`);
-    this.queue.add('forward', list.name, listAddresses(listAddress).bounces, rcpts, raw);
+    const rcpts = [...new Set(to.map((t) => normaliseAddress(t)).filter((t): t is string => t !== undefined && !isListAddress(t, listAddress)))];
+    if (rcpts.length === 0) throw new Error(`list ${list.name}: no usable address to forward to (${to.map((t) => cleanText(t, 100)).join(', ') || 'none given'}; the list's own addresses are never used)`);
+    // Unchanged but for one X-Loop line on top, so a copy that comes back to the list is recognised (and no signature breaks).
+    const stamped = Buffer.concat([Buffer.from(`X-Loop: ${listAddress}\r\n`), raw]);
+    this.queue.add('forward', list.name, listAddresses(listAddress).bounces, rcpts, stamped);
   }
 
   /** Robot and forwarded mail waiting in the queue. */
