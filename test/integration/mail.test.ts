@@ -57,6 +57,7 @@ accounts:
     listen: 127.0.0.1:${port}
     maxSize: ${MAX}
     limits: { messages: 1000 }
+    bounces: { threshold: 2, once: 0s }
     smtp: { host: 127.0.0.1, port: ${sink.port}, fromRewrite: never }
   sinkart.a: { file: ${w.sink('a')}, spool: ${join(w.dir, 'spool')} }
 bridges:
@@ -246,6 +247,48 @@ bridges:
     assert.equal(st.code, 0);
     const acct = (JSON.parse(st.stdout) as { accounts: { name: string; state: string }[] }).accounts.find((x) => x.name === 'mail.test')!;
     assert.equal(acct.state, 'listening');
+  });
+
+  test('owner mail is forwarded unchanged to the owners; `peerpost held reject` tells the sender', async () => {
+    const o = await swaks(port, ['--from', 'someone@example.net', '--to', `commons-owner@${D}`, '--header', 'Subject: A question for the owners', '--body', 'Who runs this?']);
+    assert.ok(o.replies.some((x) => /^250 .*forwarded to the owners/.test(x)), o.out);
+    const fwd = await waitMail('owner@example.org', (m) => header(m, 'Subject')[0] === 'A question for the owners', 'the forwarded owner mail');
+    assert.match(fwd, /Who runs this\?/);
+    assert.deepEqual(header(fwd, 'From'), ['someone@example.net'], 'forwarded unchanged');
+
+    const h = await swaks(port, ['--from', 'pest@example.org', '--to', LIST, '--header', 'Subject: buy now', '--body', 'cheap']);
+    assert.ok(h.replies.some((x) => /^250 .*held/.test(x)), h.out);
+    const id = /held for the owners of commons \(#(\d+)\)/.exec(h.out)![1]!;
+    const r = await cli(['held', 'commons', 'reject', id, 'off', 'topic', '-c', w.config]);
+    assert.equal(r.code, 0, r.stderr);
+    const note = await waitMail('pest@example.org', (m) => /was not accepted/.test(m), 'the rejection notice');
+    assert.match(note, /off topic/);
+    assert.doesNotMatch((await cli(['held', '-c', w.config])).stdout, new RegExp(`#${id} `));
+  });
+
+  test('bounces: a DSN to the bounce address and a 5xx from the smarthost raise the score; at the threshold delivery stops, the owner is told', async () => {
+    assert.equal((await cli(['subscribers', 'commons', 'add', 'dead@example.net', '-c', w.config])).code, 0);
+    const dsn = rfc822([
+      'From: MAILER-DAEMON@mx.example.net (Mail Delivery System)', `To: commons-bounces@${D}`, 'Subject: Undelivered Mail Returned to Sender',
+      'Auto-Submitted: auto-replied', 'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
+    ], ['--B', 'Content-Type: text/plain', '', 'I could not deliver your message.', '', '--B', 'Content-Type: message/delivery-status', '',
+      'Reporting-MTA: dns; mx.example.net', '', 'Final-Recipient: rfc822; dead@example.net', 'Action: failed', 'Status: 5.1.1',
+      'Diagnostic-Code: smtp; 550 5.1.1 <dead@example.net>: User unknown', '', '--B--'].join('\n'));
+    const b = await pySend(port, '', [`commons-bounces@${D}`], dsn);
+    assert.equal(b.code, 250, JSON.stringify(b));
+    const score = async () => (JSON.parse((await cli(['subscribers', 'commons', '--json', '-c', w.config])).stdout) as { address: string; bounceScore: number; delivery: boolean }[]).find((x) => x.address === 'dead@example.net')!;
+    assert.deepEqual(await score().then((x) => [x.bounceScore, x.delivery]), [1, true]);
+
+    sink.rules({ reject: ['dead@example.net'] });
+    try {
+      const p = await pySend(port, 'alice@example.org', [LIST], rfc822(['From: alice@example.org', 'Subject: roll call', 'Message-ID: <roll.call@example.org>'], 'who is here?'));
+      assert.equal(p.code, 250);
+      await waitMail('owner@example.org', (m) => /delivery to dead@example.net disabled/.test(m), 'the owner told of the disabled address');
+      assert.deepEqual(await score().then((x) => [x.bounceScore, x.delivery]), [2, false]);
+      assert.match((await cli(['subscribers', 'commons', '-c', w.config])).stdout, /dead@example\.net {2}\[delivery disabled: bounce score 2\]/);
+    } finally {
+      sink.rules({});
+    }
   });
 });
 
