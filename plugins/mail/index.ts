@@ -212,6 +212,7 @@ export default definePlugin<Config>({
         perClient: cfg.limits.perClient,
         messages: cfg.limits.messages,
         perMs: cfg.limits.per,
+        exempt: cfg.limits.exempt,
         idleTimeoutMs: cfg.idleTimeout,
         ...(tls ? { tls } : {}),
       },

@@ -39,6 +39,8 @@ export interface ReceiverOptions {
   perClient: number;
   messages: number;
   perMs: number;
+  /** Client addresses the per-client limits do not apply to. */
+  exempt: string[];
   idleTimeoutMs: number;
   tls?: { cert: Buffer; key: Buffer };
 }
@@ -47,9 +49,10 @@ const err = (r: Reply) => Object.assign(new Error(r.message), { responseCode: r.
 
 export function smtpReceiver(o: ReceiverOptions, r: Receiver, log: Logger): SMTPServer {
   const connections = new Map<string, number>();
+  const exempt = new Set(o.exempt.flatMap((a) => [a, `::ffff:${a}`]));
   const recent = new Map<string, number[]>();
   const rateOk = (remote: string): boolean => {
-    if (o.messages === 0) return true;
+    if (o.messages === 0 || exempt.has(remote)) return true;
     const now = Date.now();
     const times = (recent.get(remote) ?? []).filter((t) => now - t < o.perMs);
     if (times.length >= o.messages) {
@@ -81,7 +84,7 @@ export function smtpReceiver(o: ReceiverOptions, r: Receiver, log: Logger): SMTP
     logger: false,
     onConnect(session: SMTPServerSession, cb: (e?: Error | null) => void) {
       const n = (connections.get(session.remoteAddress) ?? 0) + 1;
-      if (n > o.perClient) {
+      if (n > o.perClient && !exempt.has(session.remoteAddress)) {
         log.warn({ remote: session.remoteAddress, connections: n - 1 }, 'SMTP client refused: too many connections from its address');
         return cb(err({ code: 421, message: `too many connections from ${session.remoteAddress} (at most ${o.perClient}); try again later` }));
       }

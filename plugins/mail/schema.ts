@@ -37,8 +37,10 @@ export const account = z.strictObject({
       /** Messages one client address may send per `per`; more are told 451 (try later). 0: no limit. */
       messages: z.number().int().min(0).default(60),
       per: duration('1m'),
+      /** Client addresses the per-client limits do not apply to: the local MTA, when peerpost sits behind one (all its mail comes from 127.0.0.1). */
+      exempt: z.array(z.string().regex(/^[0-9a-fA-F.:]+$/, 'expected an IP address such as 127.0.0.1 or ::1')).default([]),
     })
-    .default({ clients: 64, perClient: 8, messages: 60, per: 60_000 }),
+    .default({ clients: 64, perClient: 8, messages: 60, per: 60_000, exempt: [] }),
   /** A client silent this long is disconnected. */
   idleTimeout: duration('2m'),
   /** STARTTLS is offered when a certificate and key (PEM files) are given. */

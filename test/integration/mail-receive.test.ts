@@ -25,6 +25,7 @@ let daemon: Running;
 let port: number;
 let tightPort: number;
 let webPort: number;
+let freeP: number;
 
 /** Read the greeting of a raw connection. */
 function greet(p: number): Promise<{ sock: Socket; line: string }> {
@@ -40,7 +41,7 @@ describe('limits, STARTTLS and one-click unsubscribe', () => {
     ensureSwaks();
     ensureOpenssl();
     sink = await startMaildirSink();
-    [port, tightPort, webPort] = [await freePort(), await freePort(), await freePort()];
+    [port, tightPort, webPort, freeP] = [await freePort(), await freePort(), await freePort(), await freePort()];
     w = world();
     const cert = join(w.dir, 'cert.pem');
     const key = join(w.dir, 'key.pem');
@@ -62,6 +63,11 @@ accounts:
     listen: 127.0.0.1:${tightPort}
     limits: { perClient: 2, messages: 3, per: 1m }
     smtp: { host: 127.0.0.1, port: ${sink.port} }
+  mail.free:
+    domain: free.test.example
+    listen: 127.0.0.1:${freeP}
+    limits: { perClient: 1, messages: 1, per: 1m, exempt: [127.0.0.1] }
+    smtp: { host: 127.0.0.1, port: ${sink.port} }
   webstub.w: { listen: 127.0.0.1:${webPort} }
 bridges:
   commons:
@@ -70,6 +76,8 @@ bridges:
       - { endpoint: webstub.w/commons, direction: out }
   tight:
     endpoints: [mail.tight/tight]
+  free:
+    endpoints: [mail.free/free]
 `);
     daemon = await startDaemon(w.config);
   });
@@ -105,6 +113,16 @@ bridges:
       if (i === 3) assert.match(r.message, /too many messages from 127\.0\.0\.1/);
     }
     assert.deepEqual(codes, [250, 250, 250, 451]);
+  });
+
+  test('an exempt client address (the local MTA) is not limited', async () => {
+    const socks = await Promise.all([greet(freeP), greet(freeP), greet(freeP)]);
+    for (const x of socks) assert.match(x.line, /^220 /);
+    for (const x of socks) x.sock.destroy();
+    for (let i = 0; i < 3; i++) {
+      const r = await pySend(freeP, `q${i}@example.org`, [`free-request@free.test.example`], rfc822([`From: q${i}@example.org`, 'Subject: help'], ''));
+      assert.equal(r.code, 250, JSON.stringify(r));
+    }
   });
 
   test('one-click unsubscribe: the link in every list mail works through the web plugin, once, and only as signed', async () => {
