@@ -111,7 +111,7 @@ export default definePlugin<Config>({
   joinHint: (target, config, node) => `${target}@${config.domain ?? node.hostname} (subscribe: ${target}-join@${config.domain ?? node.hostname})`,
   commands,
   async start(ctx: PluginContext<Config>) {
-    const cfg = ctx.config;
+    let cfg = ctx.config;
     for (const e of ctx.endpoints()) {
       const problem = endpointProblem(e);
       if (problem) throw new Error(problem);
@@ -232,6 +232,14 @@ export default definePlugin<Config>({
 
     return {
       mail,
+      /** subscription and bounces apply in place; anything about the listener or the smarthost restarts the account. */
+      async reload(next) {
+        const n = next as unknown as Config; // validated by the core with this plugin's schema
+        const changed = (Object.keys(n) as (keyof Config)[]).concat(Object.keys(cfg) as (keyof Config)[]).filter((k) => JSON.stringify(n[k]) !== JSON.stringify(cfg[k]));
+        if (changed.some((k) => k !== 'subscription' && k !== 'bounces')) return 'restart';
+        cfg = n;
+        return 'applied';
+      },
       async deliver(post: Post, to: DeliveryTarget) {
         const e = lists.endpoint(to.target) ?? ctx.endpoints().find((x) => x.key === to.endpoint);
         const info = e

@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +123,19 @@ bridges:
       const r = await pySend(freeP, `q${i}@example.org`, [`free-request@free.test.example`], rfc822([`From: q${i}@example.org`, 'Subject: help'], ''));
       assert.equal(r.code, 250, JSON.stringify(r));
     }
+  });
+
+  test('SIGHUP: subscription and bounce settings apply in place; a listener setting restarts the account', async () => {
+    const text = readFileSync(w.config, 'utf8');
+    writeFileSync(w.config, text.replace('limits: { perClient: 2, messages: 3, per: 1m }', 'limits: { perClient: 2, messages: 3, per: 1m }\n    subscription: { window: 2h }'));
+    daemon.proc.kill('SIGHUP');
+    await daemon.waitForLog(/account mail\.tight: settings applied/);
+    writeFileSync(w.config, readFileSync(w.config, 'utf8').replace('subscription: { window: 2h }', 'subscription: { window: 2h }\n    maxSize: 50000'));
+    daemon.proc.kill('SIGHUP');
+    await daemon.waitForLog(/account mail\.tight: restarted/);
+    const r = await pySend(tightPort, 'z@example.org', [`tight-request@${T}`], rfc822(['From: z@example.org', 'Subject: help'], ''));
+    assert.ok(r.features.includes('size'));
+    assert.equal(r.code, 250, 'the restarted account serves again (its rate window starts anew)');
   });
 
   test('one-click unsubscribe: the link in every list mail works through the web plugin, once, and only as signed', async () => {
