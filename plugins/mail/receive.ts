@@ -45,6 +45,9 @@ export interface ReceiverOptions {
   tls?: { cert: Buffer; key: Buffer };
 }
 
+/** The longest a client waits for the answer to its DATA (RFC 5321 lets it wait 10 minutes). */
+const HANDLE_TIMEOUT_MS = 60_000;
+
 const err = (r: Reply) => Object.assign(new Error(r.message), { responseCode: r.code });
 
 export function smtpReceiver(o: ReceiverOptions, r: Receiver, log: Logger): SMTPServer {
@@ -117,24 +120,36 @@ export function smtpReceiver(o: ReceiverOptions, r: Receiver, log: Logger): SMTP
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: (e?: Error | null, message?: string) => void) {
       const chunks: Buffer[] = [];
       let size = 0;
+      let answered = false;
+      const answer = (e: Error | null, message?: string) => {
+        if (answered) return;
+        answered = true;
+        cb(e, message);
+      };
       stream.on('data', (c: Buffer) => {
         size += c.length;
         if (size <= o.maxSize) chunks.push(c);
       });
-      stream.on('error', (e) => cb(err({ code: 451, message: `the message could not be read: ${e.message}` })));
+      stream.on('error', (e) => answer(err({ code: 451, message: `the message could not be read: ${e.message}` })));
       stream.on('end', () => {
-        if (stream.sizeExceeded) return cb(err({ code: 552, message: `the message is larger than ${o.maxSize} bytes` }));
+        if (stream.sizeExceeded) return answer(err({ code: 552, message: `the message is larger than ${o.maxSize} bytes` }));
         const env: Envelope = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((x) => x.address),
           remote: session.remoteAddress,
           smtpUtf8: session.envelope.smtpUtf8 === true,
         };
-        r.message(Buffer.concat(chunks), env).then(
-          (reply) => (reply.code < 300 ? cb(null, reply.message) : cb(err(reply))),
+        // Bounded, like every hook: a client waits at most this long for its answer (a resend later is safe: a post is kept once).
+        let timer: NodeJS.Timeout | undefined;
+        const bounded = Promise.race([
+          r.message(Buffer.concat(chunks), env),
+          new Promise<Reply>((res) => { timer = setTimeout(() => res({ code: 451, message: 'the message could not be handled in time; try again later' }), HANDLE_TIMEOUT_MS); }),
+        ]).finally(() => clearTimeout(timer));
+        bounded.then(
+          (reply) => (reply.code < 300 ? answer(null, reply.message) : answer(err(reply))),
           (e: Error) => {
             log.error({ err: e }, `a received message could not be handled: ${e.message}`);
-            cb(err({ code: 451, message: 'the message could not be handled now; try again later' }));
+            answer(err({ code: 451, message: 'the message could not be handled now; try again later' }));
           },
         );
       });
