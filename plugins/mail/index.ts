@@ -165,6 +165,7 @@ export default definePlugin<Config>({
       parseBounce,
       verpDecode,
       settings: () => ({ expireMs: cfg.subscription.expire, windowMs: cfg.subscription.window, bounces: cfg.bounces }),
+      hostname: ctx.node.hostname,
       mintId: () => mintId(ctx.node.hostname),
       fanout,
     });

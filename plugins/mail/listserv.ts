@@ -36,6 +36,8 @@ export interface ListServerDeps {
   parseBounce: (raw: Buffer) => Promise<{ recipients: BounceRecipient[] } | undefined>;
   verpDecode: (localPart: string, list: string) => string | undefined;
   settings: () => { expireMs: number; windowMs: number; bounces: { threshold: number; once: number; resetAfter: number } };
+  /** node.hostname: mail that this node wrote (X-Peerpost-Node) never becomes a post here. */
+  hostname?: string;
   /** A new post id (for mail without a usable Message-ID). */
   mintId: () => string;
   /** Sends posts that came in by mail to the list's own subscribers (see fanout.ts). */
@@ -115,7 +117,7 @@ export class ListServer implements Receiver {
     const e = this.endpoint(t.list);
     if (!e) return { code: 550, message: `no such list here: ${t.list}` };
     const info = this.info(e);
-    const own = loopOrRobot(m, listId(t.list, this.d.domain()), info.address);
+    const own = loopOrRobot(m, listId(t.list, this.d.domain()), info.address, this.d.hostname);
     const log = this.d.log.child({ list: t.list, address: t.kind, remote: env.remote });
     switch (t.kind) {
       case 'post':
@@ -163,6 +165,8 @@ export class ListServer implements Receiver {
       references: m.references,
       ...(m.date ? { date: m.date } : {}),
       attachments: m.attachments,
+      // Written by another peerpost node: one relay crossed at least (the core refuses past node.maxHops).
+      ...(m.nodes.length ? { hops: m.nodes.length } : {}),
     };
   }
 
@@ -198,7 +202,7 @@ export class ListServer implements Receiver {
   private async post(e: EndpointView, m: ParsedMessage, raw: Buffer, env: Envelope): Promise<Reply> {
     const info = this.info(e);
     const log = this.d.log.child({ list: e.target, remote: env.remote });
-    const loop = loopOrRobot(m, listId(e.target, this.d.domain()), info.address);
+    const loop = loopOrRobot(m, listId(e.target, this.d.domain()), info.address, this.d.hostname);
     if (loop) {
       log.info({ from: m.from?.address, id: m.id }, `mail to ${e.target} not posted: ${loop}`);
       return ok(`not posted: ${loop}`);

@@ -38,6 +38,8 @@ export interface ParsedMessage {
   /** Lower-cased List-Id values (without <>) and X-Loop values. */
   listIds: string[];
   xLoops: string[];
+  /** X-Peerpost-Node values: the peerpost nodes that wrote this mail (lower-cased). */
+  nodes: string[];
   /** Raw header lines by lower-case name (unfolded), for a few checks. */
   header(name: string): string[];
 }
@@ -142,6 +144,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage | Refusal
     autoSubmitted,
     listIds: header('list-id').map((v) => (/<([^<>]+)>/.exec(v)?.[1] ?? v).trim().toLowerCase()),
     xLoops: header('x-loop').map((v) => (/<([^<>]+)>/.exec(v)?.[1] ?? v).trim().toLowerCase()),
+    nodes: header('x-peerpost-node').map((v) => v.trim().toLowerCase()),
     header,
   };
 }

@@ -208,6 +208,10 @@ describe('parsing received mail', () => {
     assert.match(loopOrRobot({ ...loop, listIds: [] }, 'commons.lists.example.org', 'commons@lists.example.org')!, /X-Loop/);
     assert.equal(loopOrRobot({ ...loop, listIds: ['other.example.net'], xLoops: [] }, 'commons.lists.example.org', 'commons@lists.example.org'), undefined);
     assert.match(loopOrRobot(auto, 'commons.lists.example.org', 'commons@lists.example.org')!, /automatic/);
+    const ours = await parsed(crlf(['From: a@example.org', 'X-Peerpost-Node: Node.Test.Example', '', 'x', '']));
+    assert.deepEqual(ours.nodes, ['node.test.example']);
+    assert.match(loopOrRobot(ours, 'commons.lists.example.org', 'commons@lists.example.org', 'node.test.example')!, /this node wrote it/);
+    assert.equal(loopOrRobot(ours, 'commons.lists.example.org', 'commons@lists.example.org', 'other.example'), undefined);
   });
 });
 

@@ -68,6 +68,7 @@ beforeEach(() => {
       return m ? { recipients: [{ address: m[1]!, action: 'failed', status: '5.1.1', permanent: true, diagnostic: 'no such user' }] } : undefined;
     },
     verpDecode: (local, list) => (local.startsWith(`${list}-bounces+`) ? local.slice(list.length + 9).replace('=', '@') : undefined),
+    hostname: 'node.test.example',
     settings: () => ({ expireMs: 3 * 86_400_000, windowMs: 86_400_000, bounces: { threshold: 3, once: 0, resetAfter: 7 * 86_400_000 } }),
     mintId: () => `minted${fanned.length}@test.example`,
     fanout: {
@@ -210,6 +211,14 @@ describe('posting', () => {
     assert.equal(r.code, 550);
     assert.match(r.message, /only the owners/);
     assert.equal((await send(`news@${D}`, ['From: Owner@Example.org'])).code, 250);
+    assert.equal(ingested.length, 1);
+  });
+
+  test('mail another peerpost node wrote counts as a relay crossed; mail this node wrote is never posted', async () => {
+    store.add('commons', 'alice@example.org');
+    await send(`commons@${D}`, ['From: alice@example.org', 'X-Peerpost-Node: other.example']);
+    assert.equal(ingested[0]!.hops, 1);
+    await send(`commons@${D}`, ['From: alice@example.org', 'X-Peerpost-Node: node.test.example']);
     assert.equal(ingested.length, 1);
   });
 
