@@ -1,6 +1,6 @@
 /**
  * The sending side of the mail plugin: what the list side (plugins/mail/*.ts)
- * calls. See README.md in this folder ("Sending, bounces and headers").
+ * calls. See "Sending, bounces and headers" in plugins/mail/README.md.
  *
  *   const sender = new ListSender(ctx, config.smtp);
  *   sender.onBounce = (e) => scores.bounce(e);
