@@ -173,7 +173,8 @@ export class ListServer implements Receiver {
   private async ingest(e: EndpointView, m: ParsedMessage, fallbackSender: string, how: string): Promise<Reply> {
     const inc = ListServer.incoming(e.target, m, fallbackSender);
     inc.id ??= this.d.mintId();
-    const row = this.d.fanout?.prepare(e.target, inc.id);
+    // Nobody to send it to now: no send-out row (someone subscribing later does not get posts from before).
+    const row = this.d.store.hasRecipients(e.target) ? this.d.fanout?.prepare(e.target, inc.id) : undefined;
     let v: IngestVerdict;
     try {
       v = await this.d.ingest(inc);

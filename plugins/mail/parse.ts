@@ -99,7 +99,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage | Refusal
 
   let p: ParsedMail;
   try {
-    p = await simpleParser(raw, { skipHtmlToText: false, skipImageLinks: true, skipTextLinks: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
+    p = await simpleParser(raw, { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
   } catch (err) {
     return refuse(554, '5.6.0', `the message could not be read as MIME: ${oneLine((err as Error).message).slice(0, 200)}`);
   }

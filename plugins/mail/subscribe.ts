@@ -109,6 +109,7 @@ export class ListStore {
       add: p('INSERT OR IGNORE INTO mail_subscribers (account, list, address, name, since) VALUES (?, ?, ?, ?, ?)'),
       remove: p('DELETE FROM mail_subscribers WHERE account = ? AND list = ? AND address = ?'),
       recipients: p('SELECT address FROM mail_subscribers WHERE account = ? AND list = ? AND delivery = 1 ORDER BY address').pluck(),
+      anyRecipient: p('SELECT 1 FROM mail_subscribers WHERE account = ? AND list = ? AND delivery = 1 LIMIT 1').pluck(),
       setBounce: p('UPDATE mail_subscribers SET bounce_score = ?, last_bounce = ?, delivery = ? WHERE account = ? AND list = ? AND address = ?'),
       enable: p('UPDATE mail_subscribers SET delivery = 1, bounce_score = 0, last_bounce = NULL WHERE account = ? AND list = ? AND address = ?'),
       addPending: p('INSERT INTO mail_pending (token, account, list, address, action, name, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
@@ -154,6 +155,11 @@ export class ListStore {
   /** Addresses that get the list's posts: subscribed, delivery not disabled by bounces. */
   recipients(list: string): string[] {
     return this.q.recipients.all(this.account, list) as string[];
+  }
+
+  /** Whether anyone gets the list's posts now. */
+  hasRecipients(list: string): boolean {
+    return this.q.anyRecipient.get(this.account, list) !== undefined;
   }
 
   /** A new pending confirmation; replaces an older one of the same address and action. */

@@ -73,7 +73,7 @@ beforeEach(() => {
     mintId: () => `minted${fanned.length}@test.example`,
     fanout: {
       prepare: (list, id) => fanned.push({ list, id }) - 1,
-      settle: (row, accepted) => { fanned[row!]!.accepted = accepted; },
+      settle: (row, accepted) => { if (row !== undefined) fanned[row]!.accepted = accepted; },
     },
   });
   clock++;
@@ -193,6 +193,7 @@ describe('posting', () => {
     assert.equal(a.ok, true);
     assert.equal(ingested.length, 1);
     assert.equal(ingested[0]!.id, 's1@example.net');
+    assert.deepEqual(fanned, [], 'a list with no subscribers makes no send-out row');
     assert.equal(store.held().length, 0);
     assert.deepEqual(await srv.approve(held[0]!.id), { ok: false, exit: 5, reason: `no held post #${held[0]!.id}` });
   });

@@ -1,0 +1,96 @@
+/**
+ * Mail receiving benchmark: posts taken by the mail plugin's SMTP receiver,
+ * each answered 250 only once committed — from one SMTP connection sending one
+ * message after another, and from 8 pooled connections at once. The client is
+ * nodemailer's SMTP transport; the server is the real daemon (a child process,
+ * `peerpost start`) with an open list and a second (article) endpoint, so each
+ * post makes one outbox row.
+ *
+ *   node dist/bench/run.js mail-receive      (or: node dist/bench/mail-receive.js)
+ *
+ * Medians of RUNS runs of MESSAGES messages each. Prints figures; asserts only
+ * that every message was answered 250.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { createTransport } from 'nodemailer';
+import { world, startDaemon } from '../test/helpers/daemon.js';
+import { freePort } from '../test/integration/irc-helpers.js';
+import { percentile, runWhenMain, summarise, type Result } from './lib/result.js';
+
+export const title = 'mail: posts received over SMTP (250 after commit)';
+
+const RUNS = 3;
+const MESSAGES = 1000;
+const POOL = 8;
+const D = 'lists.bench.example';
+
+const body = 'A post to the list, a few lines long.\n\n'.repeat(8);
+
+function vmHwmMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+export async function run(): Promise<Result[]> {
+  const port = await freePort();
+  const w = world();
+  w.writeConfig(`
+accounts:
+  mail.bench:
+    domain: ${D}
+    listen: 127.0.0.1:${port}
+    limits: { messages: 0, perClient: 64 }
+  sinkart.a: {}
+bridges:
+  commons:
+    endpoints:
+      - { endpoint: mail.bench/commons, policy: open }
+      - sinkart.a/x
+`);
+  const daemon = await startDaemon(w.config, ['--log-level', 'info']);
+  const seqRate: number[] = [];
+  const p50: number[] = [];
+  const p99: number[] = [];
+  const poolRate: number[] = [];
+  let n = 0;
+  const mail = () => ({ envelope: { from: 'bench@example.org', to: [`commons@${D}`] }, from: 'Bench <bench@example.org>', to: `commons@${D}`, subject: `bench ${n}`, messageId: `<bench.${n++}@example.org>`, text: body });
+  try {
+    for (let r = 0; r < RUNS; r++) {
+      const one = createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 1, maxMessages: Infinity });
+      const lat: number[] = [];
+      const t0 = performance.now();
+      for (let i = 0; i < MESSAGES; i++) {
+        const s = performance.now();
+        const info = await one.sendMail(mail());
+        if (!/^250 /.test(info.response)) throw new Error(`not accepted: ${info.response}`);
+        lat.push(performance.now() - s);
+      }
+      seqRate.push(MESSAGES / ((performance.now() - t0) / 1000));
+      lat.sort((a, b) => a - b);
+      p50.push(percentile(lat, 50));
+      p99.push(percentile(lat, 99));
+      one.close();
+
+      const pool = createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: POOL, maxMessages: Infinity });
+      const t1 = performance.now();
+      const infos = await Promise.all(Array.from({ length: MESSAGES }, () => pool.sendMail(mail())));
+      poolRate.push(MESSAGES / ((performance.now() - t1) / 1000));
+      if (infos.some((i) => !/^250 /.test(i.response))) throw new Error('a message was not accepted');
+      pool.close();
+    }
+    const rss = vmHwmMb(daemon.proc.pid!);
+    return [
+      summarise(`1 connection, ${MESSAGES} messages one after another`, 'posts/s', seqRate),
+      summarise('1 connection: DATA sent → 250, p50', 'ms', p50),
+      summarise('1 connection: DATA sent → 250, p99', 'ms', p99),
+      summarise(`${POOL} connections at once, ${MESSAGES} messages`, 'posts/s', poolRate),
+      { figure: `peak RSS of the daemon after ${RUNS * MESSAGES * 2} posts`, unit: 'MB', value: rss },
+    ];
+  } finally {
+    await daemon.stop();
+    w.cleanup();
+  }
+}
+
+runWhenMain(import.meta.url, title, run);
