@@ -9,8 +9,8 @@
  * - settle(): after the verdict. accepted → the row is due now; anything else
  *   (a duplicate, refused, try later) → the row goes (a duplicate reached the
  *   list by the core already, or was sent the first time).
- * - At start, rows whose post is in the store are due; rows whose post never
- *   got committed (a crash before the commit) go.
+ * - At start, rows whose post is in the store are due at once; rows whose post
+ *   never got committed (a crash before the commit) go.
  * - Each due row is sent by ListSender.deliverPost() with the row's negative id
  *   as its delivery row (outbox rows are positive), which keeps per-recipient
  *   state: a retry sends only to those still pending. Backoff from 30 s doubling
@@ -50,6 +50,7 @@ export class Fanout {
       next: p('SELECT MIN(next_at) FROM mail_fanout WHERE account = ? AND committed = 1').pluck(),
       uncommitted: p('SELECT id, list, post_id, created, attempt, next_at, committed FROM mail_fanout WHERE account = ? AND committed = 0'),
       later: p('UPDATE mail_fanout SET attempt = ?, next_at = ?, last_error = ? WHERE id = ?'),
+      allDue: p('UPDATE mail_fanout SET next_at = ? WHERE account = ? AND committed = 1'),
     };
   }
 
@@ -68,8 +69,9 @@ export class Fanout {
     } else this.q.drop.run(row);
   }
 
-  /** At start: rows of committed posts are due, the others go. */
+  /** At start: rows of committed posts are due now (a restart retries at once, like the outbox), the others go. */
   start(): void {
+    this.q.allDue.run(Date.now(), this.d.account);
     for (const r of this.q.uncommitted.all(this.d.account) as Row[]) {
       if (this.d.posts.get(r.post_id)) this.q.commit.run(Date.now(), r.id);
       else this.q.drop.run(r.id);
