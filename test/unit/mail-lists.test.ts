@@ -235,3 +235,23 @@ describe('commands of a request mail', () => {
     assert.deepEqual(commandLines('', 'help\n-- \nAlice'), ['help']);
   });
 });
+
+describe('endpoint checks (peerpost check)', async () => {
+  const { endpointProblem, default: plugin } = await import('../../plugins/mail/index.js');
+  const e = (target: string, options: Record<string, unknown> = {}) => ({ key: `mail.lists/${target}`, target, direction: 'inout' as const, options });
+  test('announce and moderated lists need owners; list names are checked', () => {
+    assert.equal(endpointProblem(e('commons')), undefined);
+    assert.match(endpointProblem(e('news', { policy: 'announce' }))!, /policy "announce" needs owners/);
+    assert.match(endpointProblem(e('mod', { policy: 'moderated', owners: [] }))!, /needs owners/);
+    assert.equal(endpointProblem(e('news', { policy: 'announce', owners: ['a@example.org'] })), undefined);
+    assert.match(endpointProblem(e('x-owner'))!, /ends with "-owner"/);
+  });
+  test('the endpoint schema refuses unknown keys and bad owners; the join hint names the addresses', () => {
+    assert.ok(!plugin.endpoint!.safeParse({ polciy: 'open' }).success);
+    assert.ok(!plugin.endpoint!.safeParse({ owners: ['not an address'] }).success);
+    assert.ok(plugin.endpoint!.safeParse({ policy: 'open', owners: ['a@example.org'], subjectTag: false }).success);
+    const cfg = plugin.account.parse({ domain: 'lists.example.org' });
+    assert.equal(plugin.joinHint!('commons', cfg, { hostname: 'node.example' }), 'commons@lists.example.org (subscribe: commons-join@lists.example.org)');
+    assert.deepEqual([cfg.listen, cfg.maxSize, cfg.subscription.expire, cfg.bounces.threshold], [{ host: '127.0.0.1', port: 2525 }, 10 * 1024 * 1024, 3 * 86_400_000, 5]);
+  });
+});
