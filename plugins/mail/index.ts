@@ -93,6 +93,7 @@ function offerServices(): void {
       reg.ctx.provide('list.unsubscribe', unsubscribe);
       reg.ctx.provide('list.unsubscribeInfo', unsubscribeInfo);
       provider = name;
+      reg.ctx.log.info(`${name} answers list.unsubscribe for every mail account`);
       return;
     } catch (err) {
       reg.ctx.log.debug({ err }, 'list.unsubscribe is provided by another account');
@@ -179,6 +180,15 @@ export default definePlugin<Config>({
     purge.unref();
     ctx.onClose(() => clearInterval(purge));
 
+    // Registered before provide(): hooks run in reverse, so this one runs after the core has
+    // withdrawn this account's services, and another mail account can take them over.
+    ctx.onClose(() => {
+      registry.delete(ctx.account);
+      if (provider === ctx.account) {
+        provider = undefined;
+        offerServices();
+      }
+    });
     registry.set(ctx.account, {
       ctx,
       info(list, address) {
@@ -195,14 +205,6 @@ export default definePlugin<Config>({
       },
     });
     offerServices();
-    ctx.onClose(() => {
-      registry.delete(ctx.account);
-      if (provider === ctx.account) {
-        provider = undefined;
-        // The core withdraws this account's services as it stops; another mail account takes over then.
-        setTimeout(offerServices, 0).unref();
-      }
-    });
 
     const server = smtpReceiver(
       {

@@ -165,4 +165,27 @@ bridges:
     assert.ok(after.includes('alice@example.org'));
     assert.equal((await web('POST', token)).unsubscribed, false, 'a second click is harmless');
   });
+
+  test('the unsubscribe service moves to the remaining mail account when its provider stops (SIGHUP removes two)', async () => {
+    assert.equal((await cli(['subscribers', 'free', 'add', 'fay@example.org', '-c', w.config])).code, 0);
+    const s = await pySend(freeP, 'fay@example.org', ['free@free.test.example'], rfc822(['From: fay@example.org', 'Subject: free post', 'Message-ID: <free.1@example.org>'], 'hi'));
+    assert.equal(s.code, 250, JSON.stringify(s));
+    const m = await until(() => sink.messages().find((x) => header(x, 'X-RcptTo')[0] === 'fay@example.org' && header(x, 'Message-ID')[0] === '<free.1@example.org>'), 'the post to fay');
+    const token = /<https:\/\/web\.test\.example\/unsubscribe\/([^>]+)>/.exec(header(m, 'List-Unsubscribe')[0]!)![1]!;
+    const info = () => fetch(`http://127.0.0.1:${webPort}/unsubscribe/${encodeURIComponent(token)}`).then((r) => r.json() as Promise<Record<string, unknown>>);
+    assert.equal((await info()).address, 'fay@example.org');
+
+    const text = readFileSync(w.config, 'utf8');
+    const cut = (t: string, from: string, to: string) => t.slice(0, t.indexOf(from)) + t.slice(t.indexOf(to));
+    let next = cut(text, '  mail.test:', '  mail.free:');
+    next = next.replace(/ {6}- \{ endpoint: mail\.test\/commons, policy: open \}\n/, '').replace(/ {2}tight:\n {4}endpoints: \[mail\.tight\/tight\]\n/, '');
+    writeFileSync(w.config, next);
+    const provider = daemon.logs.find((l) => /answers list\.unsubscribe/.test(l));
+    assert.match(provider ?? '', /mail\.(test|tight) answers/, 'one of the accounts to be removed provides the service now');
+    const mark = daemon.logs.length;
+    daemon.proc.kill('SIGHUP');
+    await daemon.waitForLog(/account mail\.test: stopped.*account mail\.tight: stopped|account mail\.tight: stopped.*account mail\.test: stopped/);
+    await until(() => daemon.logs.slice(mark).some((l) => /mail\.free answers list\.unsubscribe/.test(l)), 'mail.free taking the service over');
+    assert.deepEqual(await info(), { ok: true, account: 'mail.free', list: 'free', address: 'fay@example.org', listAddress: 'free@free.test.example', description: '', subscribed: true });
+  });
 });
