@@ -188,6 +188,7 @@ test('robot mail is queued durably, sent with Auto-Submitted from LIST-bounces@,
   assert.equal(smtp.sent[0]!.sender, 'commons-bounces@lists.example.org');
   assert.deepEqual(smtp.sent[0]!.to, ['new@example.net']);
   assert.match(smtp.sent[0]!.raw, /\r\nAuto-Submitted: auto-generated\r\n/);
+  assert.match(smtp.sent[0]!.raw, /\r\nX-Peerpost-Node: node\.test\.example\r\n/, 'the trace header the list side recognises its own mail by');
   assert.match(smtp.sent[0]!.raw, /\r\nFrom: "commons list" <commons-request@lists\.example\.org>\r\n/);
   assert.match(smtp.sent[0]!.raw, /\r\nReply-To: <commons-confirm\+tok@lists\.example\.org>\r\n/);
 

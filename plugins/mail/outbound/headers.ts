@@ -253,7 +253,7 @@ export function composeListMessage({ post, list, links, from, hostname, attachme
   return {
     perRecipient: true,
     message(token?: string) {
-      const url = token !== undefined ? safeUrl(unsubscribe(token)) : undefined;
+      const url = token ? safeUrl(unsubscribe(token)) : undefined;
       if (!url || !url.startsWith('https://')) return Buffer.concat([head, Buffer.from(headerLine('List-Unsubscribe', mailtoLeave)), tail]);
       const lines = headerLine('List-Unsubscribe', `${mailtoLeave}, <${url}>`) + headerLine('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click');
       return Buffer.concat([head, Buffer.from(lines), tail]);
@@ -272,6 +272,8 @@ export function safeUrl(url: string): string | undefined {
 export function composeRobotMessage(m: {
   from: string; to: string; subject: string; text: string; listAddress: string; listDescription: string;
   inReplyTo?: string; headers?: Record<string, string>; messageId: string; date?: Date;
+  /** node.hostname, for the trace header. */
+  hostname?: string;
 }): Buffer {
   const addr = listAddresses(m.listAddress);
   const h: string[] = [];
@@ -290,6 +292,7 @@ export function composeRobotMessage(m: {
   const desc = encodePhrase(m.listDescription);
   h.push(headerLine('List-Id', desc ? `${desc} <${addr.local}.${addr.domain}>` : `<${addr.local}.${addr.domain}>`));
   h.push(headerLine('X-Loop', addr.post));
+  if (m.hostname) h.push(headerLine('X-Peerpost-Node', cleanText(m.hostname, 200)));
   for (const [k, v] of Object.entries(m.headers ?? {})) {
     if (!/^[A-Za-z0-9-]{1,76}$/.test(k)) continue;
     if (k.toLowerCase() === 'reply-to') {
@@ -309,4 +312,5 @@ export function composeRobotMessage(m: {
 
 /** Headers a caller's extra headers may not set: the ones that decide where mail goes or how it is read. */
 const RESERVED = new Set(['to', 'cc', 'bcc', 'from', 'sender', 'reply-to', 'subject', 'date', 'message-id', 'in-reply-to', 'references',
-  'auto-submitted', 'mime-version', 'content-type', 'content-transfer-encoding', 'return-path', 'received', 'x-loop', 'list-id', 'precedence']);
+  'auto-submitted', 'mime-version', 'content-type', 'content-transfer-encoding', 'return-path', 'received', 'x-loop', 'list-id', 'precedence',
+  'x-peerpost-node', 'resent-to', 'resent-cc', 'resent-bcc']);

@@ -248,7 +248,7 @@ export class ListSender {
       from: formatAddress(`${cleanText(msg.list.name, 60)} list`, fromAddress), to, subject: msg.subject, text: msg.text,
       listAddress, listDescription: msg.list.description || msg.list.name,
       ...(msg.inReplyTo ? { inReplyTo: msg.inReplyTo } : {}), ...(msg.headers ? { headers: msg.headers } : {}),
-      messageId: `${randomUUID()}@${this.ctx.node.hostname}`,
+      messageId: `${randomUUID()}@${this.ctx.node.hostname}`, hostname: this.ctx.node.hostname,
     });
     this.queue.add('robot', msg.list.name, addr.bounces, [to], raw);
   }
