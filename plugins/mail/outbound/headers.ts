@@ -8,7 +8,8 @@
  */
 import { encodeWord, quoteString } from 'nodemailer/lib/mime-funcs';
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
-import type { Post } from '../../../src/plugin.js';
+import { createHash } from 'node:crypto';
+import { idProblem, type Post } from '../../../src/plugin.js';
 
 /** Line length headers are folded to (RFC 5322 section 2.1.1 "SHOULD be no more than 78"). */
 export const FOLD_AT = 78;
@@ -55,11 +56,10 @@ export function formatAddress(name: string, address: string): string {
   return p ? `${p} <${address}>` : `<${address}>`;
 }
 
-/** A Message-ID (bare) in angle brackets, or undefined when it cannot be one. */
+/** A Message-ID (bare) in angle brackets, or undefined when it cannot be one (the core's own rule: printable ASCII, left@right, at most 250 octets). */
 export function msgId(id: string): string | undefined {
   const t = id.trim().replace(/^<|>$/g, '');
-  if (t === '' || t.length > 250 || /[\s<>\u0000-\u001f\u007f]/.test(t)) return undefined;
-  return `<${t}>`;
+  return idProblem(t) === undefined ? `<${t}>` : undefined;
 }
 
 /** "Name: value" folded at spaces to FOLD_AT characters a line, CRLF-terminated. */
@@ -214,8 +214,9 @@ export function composeListMessage({ post, list, links, from, hostname, attachme
   h.push(headerLine('To', formatAddress('', addr.post)));
   const subject = taggedSubject(post.subject && cleanText(post.subject) !== '' ? post.subject : subjectFromBody(post), list.subjectTag);
   h.push(headerLine('Subject', encodeUnstructured(subject)));
-  const id = msgId(post.id);
-  if (id) h.push(headerLine('Message-ID', id));
+  // The post id is the Message-ID (the core only stores usable ids); a stable stand-in should one ever not be.
+  const id = msgId(post.id) ?? `<${createHash('sha256').update(post.id).digest('hex').slice(0, 32)}@${cleanText(hostname, 200).replace(/[^A-Za-z0-9.-]/g, '') || 'peerpost.invalid'}>`;
+  h.push(headerLine('Message-ID', id));
   const parent = post.inReplyTo ? msgId(post.inReplyTo) : undefined;
   if (parent) h.push(headerLine('In-Reply-To', parent));
   const refs = [...post.references, ...(post.inReplyTo && !post.references.includes(post.inReplyTo) ? [post.inReplyTo] : [])]
@@ -261,10 +262,10 @@ export function composeListMessage({ post, list, links, from, hostname, attachme
   };
 }
 
-/** A URL fit for a header in angle brackets: http(s), no spaces, controls or brackets. */
+/** A URL fit for a header in angle brackets: http(s), printable ASCII (percent-encoded), no spaces, quotes or brackets. */
 export function safeUrl(url: string): string | undefined {
   const u = url.trim();
-  if (!/^https?:\/\/[^\s<>"\u0000-\u001f\u007f]+$/.test(u) || u.length > 900) return undefined;
+  if (!/^https?:\/\/[\x21-\x7e]+$/.test(u) || /[<>"]/.test(u) || u.length > 900) return undefined;
   return u;
 }
 
