@@ -23,6 +23,9 @@ export const systemResolver: DmarcResolver = { resolveTxt };
 /** What we know of a domain's policy; 'unknown' when DNS did not answer (treated like quarantine: rewrite to be safe). */
 export type PolicyAnswer = DmarcPolicy | 'unknown';
 
+/** Top-level names that never resolve (RFC 6761 special-use names, and mDNS's .local). */
+const SPECIAL_USE = new Set(['test', 'example', 'invalid', 'localhost', 'local']);
+
 const SECOND_LEVEL = new Set(['co', 'com', 'net', 'org', 'ac', 'gov', 'edu', 'ne', 'or', 'go', 'gv', 'mil', 'nic', 'ltd', 'plc', 'sch']);
 
 export function organisationalDomain(domain: string): string {
@@ -70,6 +73,8 @@ export class DmarcCache {
     const d = domain.toLowerCase().replace(/\.$/, '');
     const fixed = this.opts.policies?.[d] ?? this.opts.policies?.[organisationalDomain(d)];
     if (fixed) return fixed;
+    // Names that never resolve (RFC 6761 special-use, mDNS): no record to find, so no DNS query.
+    if (SPECIAL_USE.has(d.slice(d.lastIndexOf('.') + 1))) return 'none';
     const hit = this.cache.get(d);
     if (hit && hit.until > this.now()) return hit.policy;
     const running = this.inflight.get(d);
