@@ -53,8 +53,8 @@ export async function freePort(): Promise<number> {
 export interface MaildirSink {
   port: number;
   dir: string;
-  /** Change the answers: tempfail address → how many RCPTs get 451 first; reject → always 550. */
-  rules(r: { tempfail?: Record<string, number>; reject?: string[] }): void;
+  /** Change the answers: tempfail address → how many RCPTs get 451 first; reject → always 550; maxRecipients → 452 past it. */
+  rules(r: { tempfail?: Record<string, number>; reject?: string[]; maxRecipients?: number }): void;
   /** Every message received, as text (X-MailFrom / X-RcptTo first). */
   messages(): string[];
   /** Every transaction: envelope sender and recipients. */

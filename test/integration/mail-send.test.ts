@@ -195,3 +195,18 @@ test('robot mail and forwarded owner mail: queued, a 4xx retried by the queue, d
   assert.ok(fwd.endsWith(owner.toString()), 'the owner mail unchanged');
   assert.deepEqual(header(fwd, 'X-Loop'), ['commons@lists.example.org'], 'with X-Loop on top, so a copy that comes back is recognised');
 });
+
+test('a smarthost with a low recipient limit (452 past 3): the rest go at once in smaller transactions', async (t) => {
+  const sink = await startMaildirSink();
+  t.after(() => sink.stop());
+  sink.rules({ maxRecipients: 3 });
+  const { ctx, close } = mailCtx();
+  t.after(close);
+  const sender = new ListSender(ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port }));
+  t.after(() => sender.close());
+  const people = subscribers(10, ['example.org']);
+  assert.deepEqual(await sender.deliverPost(post(), target(), LIST, () => people, {}), { result: 'delivered' });
+  const tx = sink.transactions();
+  assert.deepEqual(tx.map((x) => x.to.length).sort((a, b) => b - a), [3, 3, 3, 1]);
+  assert.deepEqual(tx.flatMap((x) => x.to).sort(), people.map((p) => p.address).sort());
+});

@@ -13,7 +13,8 @@ in DIR/connections.log.
 
 DIR/rules.json (read at every RCPT, so a test can change it while running):
   {"tempfail": {"carol@example.net": 2},   # 451 4.7.1 for the first 2 RCPTs of carol
-   "reject": ["dave@example.org"]}          # 550 5.1.1 always
+   "reject": ["dave@example.org"],          # 550 5.1.1 always
+   "maxRecipients": 3}                      # 452 4.5.3 past 3 recipients in one transaction
 --tls: STARTTLS offered and required; --implicit-tls: TLS from the first byte;
 --auth: AUTH PLAIN/LOGIN required (after STARTTLS when --tls).
 """
@@ -76,6 +77,9 @@ def main():
             if seen.get(a, 0) < want:
                 seen[a] = seen.get(a, 0) + 1
                 return '451 4.7.1 <%s>: Recipient address rejected: Greylisted, try again later' % address
+            limit = r.get('maxRecipients')
+            if limit is not None and len(envelope.rcpt_tos) >= limit:
+                return '452 4.5.3 Error: too many recipients'
             envelope.rcpt_tos.append(address)
             return '250 2.1.5 Ok'
 

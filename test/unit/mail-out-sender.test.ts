@@ -233,3 +233,22 @@ test('outcomes(): nodemailer answers mapped per recipient', () => {
   const conn = Object.assign(new Error('Connection closed'), { code: 'ECONNECTION' });
   assert.deepEqual(outcomes(['a'], undefined, conn).map((o) => [o.result, o.code]), [['deferred', null]]);
 });
+
+test('452 "too many recipients": the rest go at once in new transactions of the size the server took', async (t) => {
+  const h = mailCtx();
+  t.after(h.close);
+  const sent: string[][] = [];
+  const smtp: SmtpSender = {
+    async send(_sender, to) {
+      // A server that takes 3 recipients per transaction, like a smarthost with a low recipient limit.
+      sent.push(to.slice(0, 3));
+      return to.map((address, i) => (i < 3 ? { address, result: 'sent' as const, code: 250, reply: '250 ok' } : { address, result: 'deferred' as const, code: 452, reply: '452 4.5.3 Too many recipients' }));
+    },
+    close() {},
+  };
+  const sender = new ListSender(h.ctx, smtpSchema.parse({ recipientsPerTransaction: 10 }), { smtp });
+  t.after(() => sender.close());
+  assert.deepEqual(await sender.deliverPost(post(), target(), LIST, () => people(10), {}), { result: 'delivered' });
+  assert.deepEqual(sent.map((s) => s.length).sort((a, b) => b - a), [3, 3, 3, 1]);
+  assert.deepEqual(sent.flat().sort(), people(10).map((p) => p.address).sort());
+});

@@ -137,7 +137,16 @@ export class ListSender {
         const batch = batches[next++]!;
         const sender = this.config.verp ? verpEncode(listAddress, batch[0]!.address) : bounces;
         const raw = message.message(single ? batch[0]!.token : undefined);
-        const out = await this.smtp.send(sender, batch.map((b) => b.address), raw);
+        let out = await this.smtp.send(sender, batch.map((b) => b.address), raw);
+        // 452 "too many recipients" after some were taken (RFC 5321 section 4.5.3.1.10): the rest go in new transactions now, as many at a time as were taken.
+        const taken = out.filter((o) => o.result === 'sent').length;
+        const tooMany = taken > 0 ? out.filter((o) => o.result === 'deferred' && o.code === 452) : [];
+        if (tooMany.length > 0) {
+          const again = new Set(tooMany.map((o) => o.address));
+          const rest = batch.filter((b) => again.has(b.address));
+          for (let i = 0; i < rest.length; i += taken) batches.push(rest.slice(i, i + taken));
+          out = out.filter((o) => !again.has(o.address));
+        }
         for (const o of out) if (o.result === 'deferred') lastDeferral = o;
         results.push(...out);
         // One store transaction per SMTP transaction at most: answers that arrive in the same turn share one.
