@@ -10,8 +10,8 @@ import type { ListenAddress } from './config/schema-helpers.js';
 import type { AccountHandle, AccountState, EndpointView, PluginContext, PluginDefinition, PluginStore, PostReader } from './plugin.js';
 import type { Store } from './store.js';
 import type { Router } from './router.js';
-import type { IncomingPost } from './post.js';
-import type { IngestVerdict, DaemonStatus, BridgeView } from './plugin.js';
+import type { IncomingPost, StoredPost } from './post.js';
+import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from './plugin.js';
 import { withTimeout } from './util.js';
 
 export const VERSION = '0.1.0';
@@ -28,6 +28,56 @@ export interface AccountDeps {
   deliveryTimeoutMs: () => number;
   bridges: () => BridgeView[];
   secret: (purpose: string) => Buffer;
+  services: Services;
+  onPost: (fn: (post: StoredPost) => void) => () => void;
+  metrics: () => DaemonMetrics;
+  storeWritable: () => boolean;
+}
+
+/** Functions plugins offer each other by name (ctx.provide / ctx.service). */
+export class Services {
+  private readonly fns = new Map<string, { account: string; fn: (...args: any[]) => unknown }>();
+
+  provide(account: string, name: string, fn: (...args: any[]) => unknown): () => void {
+    const had = this.fns.get(name);
+    if (had && had.account !== account) throw new Error(`account ${account} cannot provide "${name}": account ${had.account} already provides it`);
+    if (typeof fn !== 'function') throw new Error(`account ${account} provides "${name}" without a function`);
+    const entry = { account, fn };
+    this.fns.set(name, entry);
+    return () => { if (this.fns.get(name) === entry) this.fns.delete(name); };
+  }
+
+  get<F>(name: string): F | undefined {
+    return this.fns.get(name)?.fn as F | undefined;
+  }
+}
+
+/** A plugin's slice of the store (ctx.store), for an account of a protocol. */
+export function pluginStoreFor(store: Store, account: string, protocol: string): PluginStore {
+  return {
+    get: (key) => store.kvGet(account, key),
+    set: (key, value) => store.kvSet(account, key, value),
+    delete: (key) => store.kvDelete(account, key),
+    keys: (prefix) => store.kvKeys(account, prefix),
+    ids: {
+      set: (postId, target, nativeId) => store.setNativeId(account, target, nativeId, postId),
+      post: (target, nativeId) => store.postForNative(account, target, nativeId),
+      native: (postId, target) => store.nativeForPost(postId, account, target),
+    },
+    migrate: (migrations, part) => store.migratePlugin(part ? `plugin:${protocol}:${part}` : `plugin:${protocol}`, `${protocol}_`, migrations),
+    prepare: (sql) => store.db.prepare(sql),
+    transaction: (fn) => store.transaction(fn),
+  };
+}
+
+/** Read access to the posts (ctx.posts). */
+export function postReaderFor(store: Store): PostReader {
+  return {
+    get: (id) => store.getPost(id),
+    latest: (bridge, o = {}) => store.latestPosts(bridge, o.limit ?? 50, o.before ?? Number.MAX_SAFE_INTEGER),
+    since: (bridge, after, limit) => store.postsSince(bridge, after, limit ?? 500),
+    count: (bridge) => store.countPosts(bridge),
+  };
 }
 
 export class AccountError extends Error {}
@@ -89,27 +139,8 @@ export class AccountRuntime {
   private context(): PluginContext {
     const { store } = this.deps;
     const account = this.name;
-    const scope = account;
-    const pluginStore: PluginStore = {
-      get: (key) => store.kvGet(scope, key),
-      set: (key, value) => store.kvSet(scope, key, value),
-      delete: (key) => store.kvDelete(scope, key),
-      keys: (prefix) => store.kvKeys(scope, prefix),
-      ids: {
-        set: (postId, target, nativeId) => store.setNativeId(account, target, nativeId, postId),
-        post: (target, nativeId) => store.postForNative(account, target, nativeId),
-        native: (postId, target) => store.nativeForPost(postId, account, target),
-      },
-      migrate: (migrations) => store.migratePlugin(`plugin:${this.cfg.protocol}`, `${this.cfg.protocol}_`, migrations),
-      prepare: (sql) => store.db.prepare(sql),
-      transaction: (fn) => store.transaction(fn),
-    };
-    const posts: PostReader = {
-      get: (id) => store.getPost(id),
-      latest: (bridge, o = {}) => store.latestPosts(bridge, o.limit ?? 50, o.before ?? Number.MAX_SAFE_INTEGER),
-      since: (bridge, after, limit) => store.postsSince(bridge, after, limit ?? 500),
-      count: (bridge) => store.countPosts(bridge),
-    };
+    const pluginStore = pluginStoreFor(store, account, this.cfg.protocol);
+    const posts = postReaderFor(store);
     return {
       account,
       protocol: this.cfg.protocol,
@@ -130,7 +161,16 @@ export class AccountRuntime {
       deliveryTimeoutMs: () => this.deps.deliveryTimeoutMs(),
       bridges: () => this.deps.bridges(),
       secret: (purpose) => this.deps.secret(purpose),
-    };
+      provide: (name, fn) => { this.closers.push(this.deps.services.provide(account, name, fn)); },
+      service: <F>(name: string) => this.deps.services.get<F>(name),
+      onPost: (fn) => {
+        const off = this.deps.onPost(fn);
+        this.closers.push(off);
+        return off;
+      },
+      metrics: () => this.deps.metrics(),
+      storeWritable: () => this.deps.storeWritable(),
+    } as PluginContext;
   }
 
   endpoints(): EndpointView[] {

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { PeerpostConfig } from './config/types.js';
 import { lookupPlugin } from './loader.js';
-import { Daemon, EXIT, pluginsFor, stylesOf } from './daemon.js';
+import { Daemon, EXIT, pluginsFor, stylesOf, nodeSecret, secretFor } from './daemon.js';
+import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import { ask, type ControlRequest } from './control.js';
 import { Store, type OutboxRow } from './store.js';
@@ -17,7 +18,7 @@ import { Router } from './router.js';
 import { Core } from './core.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
-import type { IngestVerdict, DaemonStatus } from './plugin.js';
+import type { IngestVerdict, DaemonStatus, PluginCommand, CommandAccount, CommandResult, PluginDefinition } from './plugin.js';
 import { shapeFor } from './router.js';
 
 const HELP: Record<string, string> = {
@@ -322,6 +323,96 @@ function help(cmd: string): number {
   return EXIT.OK;
 }
 
+/** The commands the plugins of the config add, with their protocol. */
+async function pluginCommands(config: PeerpostConfig): Promise<{ protocol: string; def: PluginDefinition; command: PluginCommand }[]> {
+  const defs = await pluginsFor(config);
+  return [...defs].flatMap(([protocol, def]) => (def.commands ?? []).map((command) => ({ protocol, def, command })));
+}
+
+async function mainHelp(): Promise<number> {
+  out(HELP.main!);
+  try {
+    const r = await loadConfigFile(configPath(), { lookup: lookupPlugin });
+    if (!r.ok) return EXIT.OK;
+    const cmds = await pluginCommands(r.config);
+    if (cmds.length) out(`Commands of this config's plugins:\n${cmds.map((c) => `  ${c.command.name.padEnd(9)} ${c.command.summary}  (${c.protocol})`).join('\n')}\n`);
+  } catch {
+    // help stays useful without a config
+  }
+  return EXIT.OK;
+}
+
+/** Split -c/--config, --json and --help out of a plugin command's arguments; the rest are the plugin's. */
+function commonArgs(args: string[]): { config?: string; json: boolean; help: boolean; rest: string[] } {
+  const rest: string[] = [];
+  let config: string | undefined;
+  let json = false;
+  let helpWanted = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') { rest.push(...args.slice(i + 1)); break; }
+    if (a === '-c' || a === '--config') {
+      if (i + 1 >= args.length) throw new UsageError(`${a} needs a file`);
+      config = args[++i];
+    } else if (a.startsWith('--config=')) config = a.slice('--config='.length);
+    else if (a === '--json') json = true;
+    else if (a === '--help' || a === '-h') helpWanted = true;
+    else rest.push(a);
+  }
+  return { ...(config !== undefined ? { config } : {}), json, help: helpWanted, rest };
+}
+
+/** A command a plugin adds: inside the running daemon, else (when it allows) here against the store. */
+async function cmdPlugin(name: string, args: string[]): Promise<number | undefined> {
+  const { config: given, json, help: helpWanted, rest } = commonArgs(args);
+  const file = configPath(given);
+  const r = await loadConfigFile(file, { lookup: lookupPlugin });
+  if (!r.ok) {
+    err(`note: ${file} has ${r.errors.length} error${r.errors.length === 1 ? '' : 's'} (see peerpost check), so the commands its plugins add are not known`);
+    return undefined;
+  }
+  const config = r.config;
+  const found = (await pluginCommands(config)).find((c) => c.command.name === name);
+  if (!found) return undefined;
+  const { protocol, command } = found;
+  if (helpWanted) {
+    out(`Usage: ${command.usage}\n\n${command.summary}`);
+    return EXIT.OK;
+  }
+  const answer = (await ask(config.node.data, { cmd: 'plugin', name, args: rest, cwd: process.cwd(), json })) as CommandResult | { error: string } | undefined;
+  let result: CommandResult;
+  if (answer !== undefined) {
+    result = 'error' in answer ? { exit: EXIT.FAILED, stderr: `peerpost refused: ${answer.error}` } : answer;
+  } else if (command.needsDaemon) {
+    result = { exit: EXIT.NOT_RUNNING, stderr: `peerpost ${name} needs the running daemon, and none answers in ${config.node.data}; start it with \`peerpost start\` (or \`npm start\`)` };
+  } else {
+    const store = Store.open(config.node.data, { durability: config.node.durability });
+    try {
+      const secret = nodeSecret(store);
+      const router = new Router(config, stylesOf(config, await pluginsFor(config)));
+      const accounts: CommandAccount[] = Object.values(config.accounts).filter((a) => a.protocol === protocol).map((a) => ({
+        account: a.name,
+        config: a.settings,
+        store: pluginStoreFor(store, a.name, protocol),
+        posts: postReaderFor(store),
+        endpoints: () => router.endpointsOf(a.name).map((e) => ({
+          key: e.key, target: e.target, bridge: e.bridge, direction: e.direction, options: e.options,
+          description: router.bridge(e.bridge)?.description ?? '', ...(e.shape ? { shape: e.shape } : {}),
+        })),
+        secret: (purpose: string) => secretFor(secret, purpose),
+        node: { hostname: config.node.hostname, version: VERSION },
+      }));
+      result = await command.run(rest, { running: false, cwd: process.cwd(), json, accounts });
+    } finally {
+      store.close();
+    }
+  }
+  if (result.stdout) out(result.stdout);
+  if (result.stderr) err(result.stderr);
+  if (result.exit === EXIT.USAGE && !result.stderr?.includes('Usage:')) err(`Usage: ${command.usage}`);
+  return result.exit;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -332,14 +423,19 @@ export async function main(argv: string[]): Promise<number> {
       case 'outbox': return await cmdOutbox(rest);
       case 'status': return await cmdStatus(rest);
       case undefined: case 'help': case '--help': case '-h':
-        return help(rest[0] ?? 'main');
+        return rest[0] && HELP[rest[0]] ? help(rest[0]) : mainHelp();
       case '--version': case '-V': case 'version':
         out(VERSION);
         return EXIT.OK;
-      default:
+      default: {
+        if (/^[a-z][a-z-]*$/.test(cmd)) {
+          const code = await cmdPlugin(cmd, rest);
+          if (code !== undefined) return code;
+        }
         err(`peerpost: unknown command "${cmd}"\n`);
         err(HELP.main!);
         return EXIT.USAGE;
+      }
     }
   } catch (e) {
     if (e instanceof UsageError) {

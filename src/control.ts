@@ -15,7 +15,8 @@ export type ControlRequest =
   | { cmd: 'post'; bridge: string; from?: string; subject?: string; body: string }
   | { cmd: 'retry'; row?: number; all?: boolean; bridge?: string }
   | { cmd: 'drop'; row: number }
-  | { cmd: 'reload' };
+  | { cmd: 'reload' }
+  | { cmd: 'plugin'; name: string; args: string[]; cwd: string; json: boolean };
 
 export type ControlHandler = (req: ControlRequest) => Promise<unknown>;
 

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { PeerpostConfig, Style } from './config/types.js';
-import type { IncomingPost, Post } from './post.js';
+import type { IncomingPost, Post, StoredPost } from './post.js';
 import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from './post.js';
 import type { IngestVerdict } from './plugin.js';
 import type { Router, RoutePlan } from './router.js';
@@ -46,6 +46,8 @@ export class Core {
   private readonly digests = new Map<string, DigestState>();
   /** Per origin account. */
   readonly stats = new Map<string, IngestStats>();
+  /** Told of every post after it is committed (ctx.onPost). */
+  private readonly listeners = new Set<(post: StoredPost) => void>();
 
   constructor(
     private readonly store: Store,
@@ -56,6 +58,25 @@ export class Core {
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Call fn after commit for every accepted post, in commit order. Returns the way to stop. */
+  onPost(fn: (post: StoredPost) => void): () => void {
+    const entry = (p: StoredPost) => fn(p);
+    this.listeners.add(entry);
+    return () => { this.listeners.delete(entry); };
+  }
+
+  private committed(post: Post, seq: number, at: number): void {
+    if (this.listeners.size === 0) return;
+    const stored: StoredPost = { ...post, seq, receivedAt: new Date(at).toISOString() };
+    for (const fn of this.listeners) {
+      try {
+        fn(stored);
+      } catch (err) {
+        this.log.error({ err, post: post.id }, `a post listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
 
   get hostname(): string {
     return this.config.node.hostname;
@@ -191,6 +212,7 @@ export class Core {
         }
       });
     }
+    const touched: string[] = [];
     batch.forEach((item, i) => {
       const seq = seqs[i];
       const { post, plan, account } = item;
@@ -207,9 +229,12 @@ export class Core {
       }
       this.log.debug({ account, post: post.id, bridge: post.bridge, to: plan.deliveries.map((d) => d.endpoint.key), digest: plan.digest.length > 0 }, 'post accepted');
       for (const d of plan.deliveries) this.outbox.kick(d.endpoint.key);
-      if (plan.digest.length > 0) this.touchDigest(post.bridge, now);
+      if (plan.digest.length > 0) touched.push(post.bridge);
       item.resolve(this.count(account, { status: 'accepted', id: post.id, seq }));
+      this.committed(post, seq, now);
     });
+    // After every post of the batch is told, so a digest this closes comes after them (commit order).
+    for (const bridge of touched) this.touchDigest(bridge, now);
   }
 
   private ignore(account: string, id: string, reason: string): IngestVerdict {
@@ -286,12 +311,13 @@ export class Core {
         for (const e of targets) this.store.addDelivery(seq, e.key, 'digest', now);
         this.store.clearDigestLines(bridge, lastId);
         this.store.kvSet('core', `digest:${bridge}`, { id: post.id, references: post.references });
-        return post;
+        return { post, seq, now };
       });
       if (!made) return undefined;
-      this.log.info({ bridge, post: made.id, subject: made.subject }, `digest closed: ${made.subject}`);
+      this.committed(made.post, made.seq, made.now);
+      this.log.info({ bridge, post: made.post.id, subject: made.post.subject }, `digest closed: ${made.post.subject}`);
       for (const e of targets) this.outbox.kick(e.key);
-      return made.id;
+      return made.post.id;
     } catch (err) {
       this.log.error({ err, bridge }, `closing the digest of ${bridge} failed; the lines stay buffered and it is tried again in a minute`);
       this.digests.set(bridge, { n: 0, first: this.now(), last: this.now() - 1 });

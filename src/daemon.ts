@@ -8,16 +8,18 @@ import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
 import { lookupPlugin, type PluginLookup } from './loader.js';
-import type { PluginDefinition, DaemonStatus, BridgeView } from './plugin.js';
+import type { PluginDefinition, DaemonStatus, BridgeView, DaemonMetrics, CommandAccount, CommandResult } from './plugin.js';
 import { Store, StoreError } from './store.js';
 import { Router } from './router.js';
 import { Outbox, type Resolution } from './outbox.js';
 import { Core } from './core.js';
-import { AccountRuntime, VERSION } from './accounts.js';
+import { AccountRuntime, Services, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
+import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from './util.js';
 
-export const EXIT = { OK: 0, CONFIG: 1, USAGE: 2, NOT_RUNNING: 3, FAILED: 4, NOT_FOUND: 5, REFUSED: 6 } as const;
+import { EXIT } from './plugin.js';
+export { EXIT };
 
 /** The plugin definition of every account's protocol (config validation already proved they load). */
 export async function pluginsFor(config: PeerpostConfig, lookup: PluginLookup = lookupPlugin): Promise<Map<string, PluginDefinition>> {
@@ -50,6 +52,8 @@ export class Daemon {
   private control?: Server;
   private defs = new Map<string, PluginDefinition>();
   private nodeSecret: Buffer = Buffer.alloc(0);
+  private readonly services = new Services();
+  private readonly deliveries = new DeliveryMetrics();
   /** In start order. */
   private accounts = new Map<string, AccountRuntime>();
   private readonly startedAt = Date.now();
@@ -92,10 +96,14 @@ export class Daemon {
     this.defs = await pluginsFor(this.config, this.lookup);
     this.router = new Router(this.config, stylesOf(this.config, this.defs));
     this.outbox = new Outbox(this.store, this.config.delivery, (e) => this.resolveEndpoint(e), this.log.child({ part: 'outbox' }));
-    this.outbox.on('delivered', (_row, account) => {
+    this.outbox.on('delivered', (_row, account, latencyMs) => {
       const a = this.accounts.get(account);
       if (a) { a.delivered.count++; a.delivered.lastAt = Date.now(); }
+      this.deliveries.delivered(account, latencyMs);
     });
+    const accountOf = (endpoint: string) => this.router.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/'));
+    this.outbox.on('retry', (row) => this.deliveries.retried(accountOf(row.endpoint)));
+    this.outbox.on('dead', (row) => this.deliveries.failed(accountOf(row.endpoint)));
     this.core = new Core(this.store, this.router, this.config, this.outbox, this.log.child({ part: 'core' }));
 
     for (const acfg of Object.values(this.config.accounts)) {
@@ -129,7 +137,11 @@ export class Daemon {
       status: () => this.status(),
       deliveryTimeoutMs: () => this.config.delivery.timeoutMs,
       bridges: () => this.bridgeViews(),
-      secret: (purpose) => createHmac('sha256', this.nodeSecret).update(purpose).digest(),
+      secret: (purpose) => this.secret(purpose),
+      services: this.services,
+      onPost: (fn) => this.core.onPost(fn),
+      metrics: () => this.metrics(),
+      storeWritable: () => this.store.writable(),
     });
     this.accounts.set(name, rt);
     return rt;
@@ -296,6 +308,8 @@ export class Daemon {
       }
       case 'reload':
         return this.reload();
+      case 'plugin':
+        return this.runCommand(req.name, req.args, req.cwd, req.json);
       default:
         return { error: `unknown command ${(req as { cmd: string }).cmd}` };
     }
@@ -324,14 +338,51 @@ export class Daemon {
     }));
   }
 
-  /** This node's signing secret: made once, kept in the store. */
-  private loadSecret(): Buffer {
-    let s = this.store.kvGet<string>('core', 'secret');
-    if (!s) {
-      s = randomBytes(32).toString('base64');
-      this.store.kvSet('core', 'secret', s);
+  private secret(purpose: string): Buffer {
+    return secretFor(this.nodeSecret, purpose);
+  }
+
+  /** Run a plugin's CLI command inside the daemon. */
+  private async runCommand(name: string, args: string[], cwd: string, json: boolean): Promise<CommandResult> {
+    for (const [protocol, def] of this.defs) {
+      const command = def.commands?.find((c) => c.name === name);
+      if (!command) continue;
+      const accounts: CommandAccount[] = Object.values(this.config.accounts).filter((a) => a.protocol === protocol).map((a) => {
+        const rt = this.accounts.get(a.name);
+        return {
+          account: a.name,
+          config: a.settings,
+          store: pluginStoreFor(this.store, a.name, protocol),
+          posts: postReaderFor(this.store),
+          endpoints: () => rt?.endpoints() ?? [],
+          secret: (purpose: string) => this.secret(purpose),
+          node: { hostname: this.config.node.hostname, version: VERSION },
+          ...(rt?.handle ? { handle: rt.handle, ingest: (post: Parameters<Core['ingest']>[1]) => this.core.ingest(a.name, post) } : {}),
+        };
+      });
+      try {
+        return await command.run(args, { running: true, cwd, json, accounts });
+      } catch (err) {
+        this.log.error({ err, command: name }, `peerpost ${name} failed: ${(err as Error).message}`);
+        return { exit: EXIT.FAILED, stderr: `peerpost ${name} failed: ${(err as Error).message}` };
+      }
     }
-    return Buffer.from(s, 'base64');
+    return { exit: EXIT.USAGE, stderr: `peerpost: no plugin of this config has a command "${name}"` };
+  }
+
+  metrics(): DaemonMetrics {
+    const now = Date.now();
+    const byBridge = this.store.countPostsByBridge();
+    return {
+      uptimeSeconds: (now - this.startedAt) / 1000,
+      accounts: Object.fromEntries([...this.accounts.values()].map((a) => [a.name, this.deliveries.account(a.name, a.cfg.protocol, a.state, this.core.stats.get(a.name))])),
+      outbox: this.store.outboxStats().map((o) => ({ endpoint: o.endpoint, pending: o.pending, dead: o.dead, oldestAgeSeconds: o.oldest === null ? null : Math.max(0, now - o.oldest) / 1000 })),
+      posts: { total: Object.values(byBridge).reduce((n, x) => n + x, 0), byBridge },
+    };
+  }
+
+  private loadSecret(): Buffer {
+    return nodeSecret(this.store);
   }
 
   status(): DaemonStatus {
@@ -351,6 +402,20 @@ export class Daemon {
       digests: this.core.openDigests(),
     };
   }
+}
+
+/** This node's signing secret: made once, kept in the store. */
+export function nodeSecret(store: Store): Buffer {
+  let s = store.kvGet<string>('core', 'secret');
+  if (!s) {
+    s = randomBytes(32).toString('base64');
+    store.kvSet('core', 'secret', s);
+  }
+  return Buffer.from(s, 'base64');
+}
+
+export function secretFor(secret: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', secret).update(purpose).digest();
 }
 
 const replacer = (_k: string, v: unknown) => (v instanceof RegExp ? v.toString() : v);

@@ -118,8 +118,10 @@ export interface PluginStore {
   /**
    * Append-only migrations for tables of the plugin's own; every table and index
    * name must start with "<protocol>_". Applied once each, in order, at start.
+   * `part` gives a separate sequence within the plugin (scope "plugin:<protocol>:<part>"),
+   * so two modules of one plugin each keep their own append-only list.
    */
-  migrate(migrations: readonly string[]): void;
+  migrate(migrations: readonly string[], part?: string): void;
   /** Prepared statements on the plugin's own tables (and read-only use of core tables). */
   prepare(sql: string): import('better-sqlite3').Statement;
   transaction<T>(fn: () => T): T;
@@ -219,7 +221,112 @@ export interface PluginContext<C = Record<string, unknown>> {
    * plugin, so one plugin can verify what another signed (an unsubscribe link).
    */
   secret(purpose: string): Buffer;
+  /**
+   * Offer a function to other plugins under a name ("list.unsubscribe", "web.links").
+   * Withdrawn when this account stops. One provider per name: a second throws.
+   */
+  provide(name: string, fn: (...args: any[]) => unknown): void;
+  /** What another running account provides under this name, or undefined. Look it up at use time. */
+  service<F extends (...args: any[]) => unknown = (...args: any[]) => unknown>(name: string): F | undefined;
+  /**
+   * Called after commit for every post accepted into the store (every bridge, in
+   * commit order: posts from plugins, the CLI and closed digests). Returns a function
+   * that stops the calls; they stop by themselves when the account stops.
+   */
+  onPost(fn: (post: StoredPost) => void): () => void;
+  /** Counters and histograms, for /metrics. */
+  metrics(): DaemonMetrics;
+  /** True when a small write to the store succeeds now (for a health check). */
+  storeWritable(): boolean;
 }
+
+/** A latency histogram: counts per bucket (not cumulative); bucket i holds values <= bounds[i], the last one the rest. */
+export interface Histogram {
+  /** Upper bounds in seconds, ascending; +Inf is implied after the last. */
+  bounds: number[];
+  /** length bounds.length + 1. */
+  counts: number[];
+  /** Seconds. */
+  sum: number;
+  count: number;
+}
+
+export interface AccountMetrics {
+  protocol: string;
+  state: AccountState;
+  /** Posts in, by verdict. */
+  ingested: IngestCounts;
+  /** Deliveries that succeeded. */
+  delivered: number;
+  /** Delivery attempts that answered retry (or threw, or timed out). */
+  retried: number;
+  /** Deliveries that became dead letters. */
+  failed: number;
+  /** From the post's arrival in the store to its delivery, per delivery. */
+  deliveryLatency: Histogram;
+}
+
+export interface DaemonMetrics {
+  uptimeSeconds: number;
+  accounts: Record<string, AccountMetrics>;
+  outbox: { endpoint: string; pending: number; dead: number; oldestAgeSeconds: number | null }[];
+  posts: { total: number; byBridge: Record<string, number> };
+}
+
+/** An account of a plugin as a plugin command sees it (inside the daemon, or from the CLI against the store). */
+export interface CommandAccount {
+  /** "mail.lists" */
+  account: string;
+  /** The validated account block. */
+  config: Readonly<Record<string, unknown>>;
+  /** The same slice of the store as ctx.store; the plugin's migrations run in start(), so a command run offline may need to apply them itself. */
+  store: PluginStore;
+  posts: PostReader;
+  endpoints(): EndpointView[];
+  secret(purpose: string): Buffer;
+  node: { hostname: string; version: string };
+  /** Only inside the running daemon: what start() returned for this account. */
+  handle?: AccountHandle;
+  /** Only inside the running daemon. */
+  ingest?: (post: IncomingPost) => Promise<IngestVerdict>;
+}
+
+export interface CommandEnv {
+  /** True inside the running daemon. */
+  running: boolean;
+  /** The CLI's working directory: resolve file arguments against it. */
+  cwd: string;
+  /** --json was given. */
+  json: boolean;
+  /** Every account of this plugin's protocol in the config. */
+  accounts: CommandAccount[];
+}
+
+/** What a command prints and its exit code (see EXIT in the README: 0 ok, 2 usage, 5 not found, 6 refused). */
+export interface CommandResult {
+  exit: number;
+  stdout?: string;
+  stderr?: string;
+}
+
+/** `peerpost NAME ...`: a command a plugin adds to the CLI. */
+export interface PluginCommand {
+  /** "subscribers" */
+  name: string;
+  /** One line for `peerpost --help`. */
+  summary: string;
+  /** "peerpost subscribers LIST [list|add|remove ADDR…|import FILE]" (shown by --help and on usage errors). */
+  usage: string;
+  /**
+   * true: needs the running daemon (exit 3 with a clear message otherwise).
+   * false (default): runs inside the daemon when it runs, else in the CLI process against the store.
+   */
+  needsDaemon?: boolean;
+  run(args: string[], env: CommandEnv): Promise<CommandResult>;
+}
+
+/** Exit codes of the peerpost command. */
+export const EXIT = { OK: 0, CONFIG: 1, USAGE: 2, NOT_RUNNING: 3, FAILED: 4, NOT_FOUND: 5, REFUSED: 6 } as const;
 
 export interface AccountHandle {
   deliver(post: Post, to: DeliveryTarget): Promise<Outcome>;
@@ -254,6 +361,8 @@ export interface PluginDefinition<C = any> {
    * plans: "#commons on irc.libera.chat:6697", "commons@lists.example.org".
    */
   joinHint?(target: string, config: C, node: { hostname: string }): string | undefined;
+  /** Commands this plugin adds to the peerpost CLI (`peerpost subscribers …`). */
+  commands?: PluginCommand[];
   /** Milliseconds start() may take before the account is reported as failed (default 15 s). */
   startTimeoutMs?: number;
   start(ctx: PluginContext<C>): Promise<AccountHandle> | AccountHandle;

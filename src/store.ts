@@ -322,6 +322,22 @@ export class Store {
                             FROM outbox GROUP BY endpoint ORDER BY endpoint`).all() as { endpoint: string; pending: number; dead: number; oldest: number | null }[];
   }
 
+  /** Posts kept, per bridge. */
+  countPostsByBridge(): Record<string, number> {
+    const rows = this.db.prepare('SELECT bridge, count(*) AS n FROM posts GROUP BY bridge').all() as { bridge: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.bridge, r.n]));
+  }
+
+  /** Can the store take a write right now (disk full, read-only, locked)? */
+  writable(): boolean {
+    try {
+      this.db.prepare(`INSERT INTO kv (scope, key, value) VALUES ('core', 'health', ?) ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(Date.now()));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Put a dead (or waiting) row back in line, to be tried at once. Returns false when there is no such row. */
   requeue(row: number): boolean {
     return this.db.prepare(`UPDATE outbox SET state = 'pending', attempts = 0, next_at = 0, dead_at = NULL WHERE row = ?`).run(row).changes > 0;

@@ -12,6 +12,9 @@
  *   (the way a protocol acknowledges only after commit). The verdict is
  *   written beside it as NAME.verdict.
  * - `listen`: a TCP listener (to test "port already in use").
+ * - Commands (the plugin-command API): `peerpost sink-note ACCOUNT add TEXT | list`
+ *   keeps notes in the account's store, with the daemon or without;
+ *   `peerpost sink-live` needs the daemon and answers from inside it.
  */
 import { appendFileSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -38,6 +41,36 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
     summary: 'test plugin: writes deliveries to a file, ingests a spool directory',
     account: schema,
     validateTarget: (t) => (t.includes(' ') ? 'a sink target has no spaces' : undefined),
+    commands: [
+      {
+        name: `${protocol}-note`,
+        summary: 'keep a note in a sink account\'s store',
+        usage: `peerpost ${protocol}-note ACCOUNT add TEXT | list`,
+        async run(args, env) {
+          const [account, verb, ...text] = args;
+          const a = env.accounts.find((x) => x.account === account);
+          if (!a) return { exit: 5, stderr: `no ${protocol} account "${account ?? ''}"; accounts: ${env.accounts.map((x) => x.account).join(', ')}` };
+          if (verb === 'add' && text.length) {
+            a.store.set(`note:${Date.now()}:${Math.random()}`, text.join(' '));
+            return { exit: 0, stdout: `noted ${env.running ? 'by the running daemon' : 'in the store (daemon not running)'}` };
+          }
+          if (verb === 'list') {
+            const notes = a.store.keys('note:').map((k) => a.store.get<string>(k)!);
+            return { exit: 0, stdout: env.json ? JSON.stringify(notes) : notes.join('\n') || '(no notes)' };
+          }
+          return { exit: 2, stderr: 'say add TEXT or list' };
+        },
+      },
+      {
+        name: `${protocol}-live`,
+        summary: 'answer from inside the running daemon',
+        usage: `peerpost ${protocol}-live`,
+        needsDaemon: true,
+        async run(_args, env) {
+          return { exit: 0, stdout: `live: ${env.accounts.map((a) => `${a.account}=${a.handle ? 'running' : 'not running'}`).join(' ')} cwd=${env.cwd}` };
+        },
+      },
+    ],
     async start(ctx) {
       let cfg = ctx.config;
       const tries = new Map<number, number>();

@@ -235,3 +235,38 @@ test('every command answers --help, and a wrong command line exits 2', async () 
   assert.equal((await cli(['post', '--bogus'])).code, 2);
   assert.equal((await cli(['post', 'text without a bridge'])).code, 2);
 });
+
+test('a plugin\'s own CLI command runs against the store without a daemon, and inside the daemon when it runs', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(twoSinks(w));
+  const offline = await cli(['sink-note', '-c', w.config, 'sink.a', 'add', 'first', 'note']);
+  assert.equal(offline.code, 0, offline.stderr);
+  assert.match(offline.stdout, /in the store \(daemon not running\)/);
+  const needs = await cli(['sink-live', '-c', w.config]);
+  assert.equal(needs.code, 3, 'a command that needs the daemon says it is not running');
+  assert.match(needs.stderr, /needs the running daemon.*peerpost start/);
+  const missing = await cli(['sink-note', '-c', w.config, 'sink.zz', 'list']);
+  assert.equal(missing.code, 5);
+  assert.match(missing.stderr, /no sink account "sink\.zz"; accounts: sink\.a, sink\.b/);
+  const usage = await cli(['sink-note', '-c', w.config, 'sink.a', 'frobnicate']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /Usage: peerpost sink-note ACCOUNT add TEXT \| list/);
+
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  const online = await cli(['sink-note', '-c', w.config, 'sink.a', 'add', 'second']);
+  assert.equal(online.code, 0, online.stderr);
+  assert.match(online.stdout, /by the running daemon/);
+  const list = await cli(['sink-note', '-c', w.config, '--json', 'sink.a', 'list']);
+  assert.deepEqual(JSON.parse(list.stdout), ['first note', 'second'], 'both notes, one kept offline and one by the daemon');
+  const live = await cli(['sink-live', '-c', w.config], { cwd: w.dir });
+  assert.equal(live.code, 0, live.stderr);
+  assert.match(live.stdout, /live: sink\.a=running sink\.b=running/);
+  assert.ok(live.stdout.includes(`cwd=${w.dir}`), 'the command learns the CLI\'s working directory');
+  const help = await cli(['--help'], { cwd: w.dir, env: { PEERPOST_CONFIG: w.config } });
+  assert.match(help.stdout, /sink-note +keep a note in a sink account's store {2}\(sink\)/);
+  const unknown = await cli(['frobnicate', '-c', w.config]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+});

@@ -1,22 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AccountRuntime, listenErrorMessage } from '../../src/accounts.js';
+import { AccountRuntime, Services, listenErrorMessage } from '../../src/accounts.js';
 import { definePlugin, z, delivered } from '../../src/plugin.js';
 import { Store } from '../../src/store.js';
 import { Router } from '../../src/router.js';
 import { makeConfig, silent } from '../helpers/core-fixture.js';
-import type { DaemonStatus } from '../../src/plugin.js';
+import type { DaemonStatus, DaemonMetrics, StoredPost, PluginContext } from '../../src/plugin.js';
 
-function runtime(def: ReturnType<typeof definePlugin>, settings: Record<string, unknown> = {}) {
+function runtime(def: ReturnType<typeof definePlugin>, settings: Record<string, unknown> = {}, services = new Services(), name = 'x.a') {
   const store = Store.open(':memory:');
+  const listeners = new Set<(p: StoredPost) => void>();
   const config = makeConfig({ 'x.a': 'chat', 'x.b': 'chat' }, { commons: { endpoints: ['x.a/one', 'x.b/two'] } });
   const router = new Router(config, new Map([['x.a', 'chat'], ['x.b', 'chat']]));
   const woken: string[][] = [];
-  const rt = new AccountRuntime({ name: 'x.a', protocol: 'x', instance: 'a', settings }, def, {
+  const rt = new AccountRuntime({ name, protocol: 'x', instance: name.slice(2), settings }, def, {
     store, router: () => router, ingest: async () => ({ status: 'rejected', reason: 'test' }), wake: (e) => woken.push(e),
     hostname: 'test.example', log: silent, status: () => ({}) as DaemonStatus, deliveryTimeoutMs: () => 60_000, bridges: () => [], secret: () => Buffer.alloc(32),
+    services, onPost: (fn) => { listeners.add(fn); return () => listeners.delete(fn); },
+    metrics: () => ({}) as DaemonMetrics, storeWritable: () => store.writable(),
   });
-  return { rt, store, woken };
+  return { rt, store, woken, listeners };
 }
 
 test('start() is bounded by the plugin\'s timeout, and a hung start is reported, not waited on forever', async () => {
@@ -88,4 +91,49 @@ test('listen errors name the account, the address and what to do', () => {
   assert.equal(listenErrorMessage('nntp.local', { host: '127.0.0.1', port: 1119 }, e('EADDRINUSE')),
     'account nntp.local cannot listen on 127.0.0.1:1119: the port is already in use (another peerpost, or another server, listens there); choose another port in the config or stop the other program');
   assert.match(listenErrorMessage('finger.local', { host: '::1', port: 79 }, e('EACCES')), /\[::1\]:79: permission denied \(ports below 1024 need root/);
+});
+
+test('one plugin calls what another provides by name; the name is withdrawn when the provider stops', async () => {
+  const services = new Services();
+  let callerCtx: PluginContext | undefined;
+  const provider = definePlugin({
+    protocol: 'x', style: 'chat', account: z.strictObject({}),
+    start: (ctx) => { ctx.provide('list.unsubscribe', (token: string) => `unsubscribed ${token}`); return { deliver: async () => delivered() }; },
+  });
+  const caller = definePlugin({
+    protocol: 'x', style: 'chat', account: z.strictObject({}),
+    start: (ctx) => { callerCtx = ctx; return { deliver: async () => delivered() }; },
+  });
+  const a = runtime(provider, {}, services, 'x.a');
+  const b = runtime(caller, {}, services, 'x.b');
+  await a.rt.start();
+  await b.rt.start();
+  const fn = callerCtx!.service<(t: string) => string>('list.unsubscribe');
+  assert.equal(fn?.('abc'), 'unsubscribed abc');
+  assert.throws(() => callerCtx!.provide('list.unsubscribe', () => 1), /already provides it/);
+  await a.rt.stop();
+  assert.equal(callerCtx!.service('list.unsubscribe'), undefined, 'a stopped account provides nothing');
+  await b.rt.stop();
+});
+
+test('onPost listeners end with the account; migrate(part) keeps a separate sequence; storeWritable answers', async () => {
+  let ctxSeen: PluginContext | undefined;
+  const def = definePlugin({
+    protocol: 'x', style: 'chat', account: z.strictObject({}),
+    start: (ctx) => {
+      ctxSeen = ctx;
+      ctx.onPost(() => undefined);
+      ctx.store.migrate(['CREATE TABLE x_one (a INTEGER)']);
+      ctx.store.migrate(['CREATE TABLE x_two (b INTEGER)'], 'second');
+      return { deliver: async () => delivered() };
+    },
+  });
+  const { rt, store, listeners } = runtime(def);
+  await rt.start();
+  assert.equal(listeners.size, 1);
+  const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'x_%' ORDER BY name").pluck().all();
+  assert.deepEqual(tables, ['x_one', 'x_two'], 'both sequences applied their first migration');
+  assert.equal(ctxSeen!.storeWritable(), true);
+  await rt.stop();
+  assert.equal(listeners.size, 0, 'the listener went with the account');
 });

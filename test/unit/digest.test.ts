@@ -77,3 +77,24 @@ test('buffered lines live in the store: a restart loses none and closes the conv
   assert.equal(d.length, 1);
   assert.match(d[0]!.post.body, /<alice> before the crash\n.*<bob> me too/);
 });
+
+test('post listeners hear of every committed post in commit order: lines, injected posts and digests; never a duplicate or a refused one', async (t) => {
+  const f = fixture(accounts, bridges({ maxLines: 2 }));
+  t.after(() => f.close());
+  const heard: { id: string; seq: number; kind: string }[] = [];
+  const off = f.core.onPost((p) => heard.push({ id: p.id, seq: p.seq, kind: p.kind }));
+  f.core.onPost(() => { throw new Error('a broken listener does not stop the others'); });
+  const a = await f.core.ingest('irc.a', line('#commons', 'alice', 'one', { id: 'one@x' }));
+  const dup = await f.core.ingest('irc.b', line('#commons', 'bob', 'one again', { id: 'one@x' }));
+  const b = await f.core.inject('commons', { target: 'cli', author: { name: 'op', via: 'cli' }, body: 'from the cli' });
+  assert.equal(dup.status, 'duplicate');
+  assert.equal(a.status, 'accepted');
+  assert.equal(b.status, 'accepted');
+  const kinds = heard.map((h) => h.kind);
+  assert.deepEqual(kinds, ['message', 'message', 'digest'], 'the digest closed by the second post is heard too, after it');
+  assert.deepEqual(heard.map((h) => h.seq), [...heard.map((h) => h.seq)].sort((x, y) => x - y), 'in commit order');
+  assert.equal(heard.filter((h) => h.id === 'one@x').length, 1);
+  off();
+  await f.core.ingest('irc.a', line('#commons', 'alice', 'after'));
+  assert.equal(heard.length, 3, 'nothing after the listener stopped');
+});

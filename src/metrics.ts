@@ -1,0 +1,69 @@
+/**
+ * Counters and latency histograms per account, for ctx.metrics() (the web
+ * plugin's /metrics). Kept in memory since the daemon started, as Prometheus
+ * counters are.
+ */
+import type { AccountMetrics, Histogram, IngestCounts } from './plugin.js';
+
+/** Seconds: from a few milliseconds (a live chat relay) to an hour (an outage). */
+export const LATENCY_BOUNDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600];
+
+export class LatencyHistogram {
+  private readonly counts = new Array<number>(LATENCY_BOUNDS.length + 1).fill(0);
+  private sum = 0;
+  private count = 0;
+
+  observe(seconds: number): void {
+    const s = Math.max(0, seconds);
+    let i = 0;
+    while (i < LATENCY_BOUNDS.length && s > LATENCY_BOUNDS[i]!) i++;
+    this.counts[i]!++;
+    this.sum += s;
+    this.count++;
+  }
+
+  snapshot(): Histogram {
+    return { bounds: [...LATENCY_BOUNDS], counts: [...this.counts], sum: this.sum, count: this.count };
+  }
+}
+
+export interface DeliveryCounters {
+  delivered: number;
+  retried: number;
+  failed: number;
+  latency: LatencyHistogram;
+}
+
+export class DeliveryMetrics {
+  private readonly byAccount = new Map<string, DeliveryCounters>();
+
+  private of(account: string): DeliveryCounters {
+    let c = this.byAccount.get(account);
+    if (!c) this.byAccount.set(account, (c = { delivered: 0, retried: 0, failed: 0, latency: new LatencyHistogram() }));
+    return c;
+  }
+
+  delivered(account: string, latencyMs: number): void {
+    const c = this.of(account);
+    c.delivered++;
+    c.latency.observe(latencyMs / 1000);
+  }
+
+  retried(account: string): void {
+    this.of(account).retried++;
+  }
+
+  failed(account: string): void {
+    this.of(account).failed++;
+  }
+
+  account(name: string, protocol: string, state: AccountMetrics['state'], ingested: IngestCounts | undefined): AccountMetrics {
+    const c = this.of(name);
+    return {
+      protocol, state,
+      ingested: { ...(ingested ?? { accepted: 0, duplicate: 0, ignored: 0, rejected: 0, tempfail: 0 }) },
+      delivered: c.delivered, retried: c.retried, failed: c.failed,
+      deliveryLatency: c.latency.snapshot(),
+    };
+  }
+}
