@@ -97,6 +97,9 @@ export function metricsText(m: DaemonMetrics, web?: WebGauges): string {
   o.family('peerpost_posts_stored_total', 'gauge', 'Posts in the store, all bridges.');
   o.sample('peerpost_posts_stored_total', {}, m.posts.total);
 
+  o.family('peerpost_uptime_seconds', 'gauge', 'Seconds since the daemon started.');
+  o.sample('peerpost_uptime_seconds', {}, m.uptimeSeconds);
+
   if (web) {
     o.family('peerpost_web_stream_clients', 'gauge', 'WebSocket clients of /api/stream connected now.');
     o.sample('peerpost_web_stream_clients', {}, web.streamClients);

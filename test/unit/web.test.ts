@@ -137,6 +137,7 @@ test('config: defaults on loopback, names on the web, tokens at least 16 charact
 
 const hist = (counts: number[]) => ({ bounds: [0.001, 0.01, 0.1], counts, sum: 0.0425, count: counts.reduce((a, b) => a + b, 0) });
 const metrics: DaemonMetrics = {
+  uptimeSeconds: 42,
   accounts: {
     'irc.libera': {
       protocol: 'irc', state: 'connected', ingested: { accepted: 5, duplicate: 1, ignored: 0, rejected: 0, tempfail: 0 },
@@ -176,5 +177,6 @@ test('metrics: Prometheus text with cumulative buckets, escaped labels, one-hot 
   assert.ok(lines.includes('peerpost_account_up{account="web.local",protocol="web"} 1'));
   assert.ok(lines.includes('peerpost_posts_stored{bridge="commons"} 9'));
   assert.ok(lines.includes('peerpost_web_stream_clients 4'));
+  assert.ok(lines.includes('peerpost_uptime_seconds 42'));
   assert.equal(labelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
 });
