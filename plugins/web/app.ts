@@ -7,8 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { AccountState, BridgeView, DaemonMetrics, DaemonStatus, EndpointView, IncomingPost, IngestVerdict, Logger, PostReader, StoredPost } from '../../src/plugin.js';
-import { archivePage, escapeHtml, indexPage, messagePage, postPage, protocolOf, relLinks, type BridgeSummary } from './html.js';
-import { LIVE_JS, STYLE_CSS } from './assets.js';
+import { archivePage, escapeHtml, indexPage, messagePage, postPage, relLinks, type BridgeSummary } from './html.js';
+import { ICON_SVG, LIVE_JS, STYLE_CSS } from './assets.js';
 import { CONTENT_TYPE as METRICS_TYPE, metricsText } from './metrics.js';
 import { parsePostInput, verdictAnswer, type PostInput } from './posting.js';
 import type { Config } from './schema.js';
@@ -269,6 +269,10 @@ export function createApp(d: AppDeps) {
       only('GET');
       return send(res, 200, 'text/css; charset=utf-8', STYLE_CSS, { 'Cache-Control': 'max-age=300' });
     }
+    if (path === '/static/icon.svg' || path === '/favicon.ico') {
+      only('GET');
+      return send(res, 200, 'image/svg+xml', ICON_SVG, { 'Cache-Control': 'max-age=86400' });
+    }
     if (path === '/static/live.js') {
       only('GET');
       return send(res, 200, 'text/javascript; charset=utf-8', LIVE_JS, { 'Cache-Control': 'max-age=300' });
@@ -425,4 +429,3 @@ function safeDecode(s: string): string {
   }
 }
 
-export { protocolOf };

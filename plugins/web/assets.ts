@@ -26,7 +26,7 @@ table.endpoints th, table.endpoints td { text-align: left; padding: .25rem .5rem
 .live { font-size: .75rem; color: #2e7d32; border: 1px solid currentColor; border-radius: .6rem; padding: 0 .4rem; }
 .live.off { color: var(--muted); }
 .thread { border-top: 1px solid var(--line); padding: .6rem 0; }
-.post { margin: .2rem 0; }
+.post { margin: .2rem 0; transition: background 3s; }
 .post > header { font-size: .9rem; color: var(--muted); }
 .post .author { font-weight: 600; color: var(--fg); }
 .post .via { font-size: .75rem; border: 1px solid var(--line); border-radius: .3rem; padding: 0 .3rem; }
@@ -39,10 +39,14 @@ table.endpoints th, table.endpoints td { text-align: left; padding: .25rem .5rem
 .replies { margin-left: 1.2rem; border-left: 2px solid var(--line); padding-left: .7rem; }
 .replies:empty { display: none; }
 .replies .replies .replies .replies .replies { margin-left: 0; }
-.post.new { background: var(--new); transition: background 3s; }
+.post.new { background: var(--new); }
 nav.pages { margin: 1rem 0; display: flex; gap: 1rem; }
 details.join ul { margin: .3rem 0; padding-left: 1.2rem; }
 form.confirm button { font: inherit; padding: .4rem 1rem; }
+`;
+
+/** A small icon, so browsers find one without asking for /favicon.ico. */
+export const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="4" cy="8" r="3" fill="#2f5d8a"/><circle cx="12" cy="8" r="3" fill="#2f5d8a"/><rect x="4" y="7" width="8" height="2" fill="#2f5d8a"/></svg>
 `;
 
 export const LIVE_JS = `// peerpost: live updates for an archive page. Posts are built as text nodes only.
@@ -100,6 +104,8 @@ export const LIVE_JS = `// peerpost: live updates for an archive page. Posts are
   function add(p) {
     if (p.seq <= cursor || find(p.id)) { cursor = Math.max(cursor, p.seq); return; }
     cursor = p.seq;
+    var total = document.getElementById('total');
+    if (total) total.textContent = String(Number(total.textContent) + 1);
     var node = render(p);
     var parents = [].concat(p.inReplyTo ? [p.inReplyTo] : [], (p.references || []).slice().reverse());
     for (var i = 0; i < parents.length; i++) {

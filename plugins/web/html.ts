@@ -131,6 +131,7 @@ export function page(o: PageOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(o.title)} · ${escapeHtml(o.site)}</title>
 <link rel="stylesheet" href="/static/style.css">
+<link rel="icon" href="/static/icon.svg" type="image/svg+xml">
 ${o.live ? '<script src="/static/live.js" defer></script>\n' : ''}</head>
 <body${live}>
 <header class="site"><a href="/">${escapeHtml(o.site)}</a></header>
@@ -188,7 +189,7 @@ export function archivePage(v: ArchiveView, links: Links): string {
   const nav = `<nav class="pages">${v.before !== undefined ? `<a href="${escapeHtml(links.archive(v.name))}">newest</a>` : ''}${v.older !== undefined ? ` <a rel="next" href="${escapeHtml(`${links.archive(v.name)}?before=${v.older}`)}">older posts</a>` : ''}</nav>`;
   const join = v.join.filter((j) => j.join).map((j) => `<li><span class="proto">${escapeHtml(j.protocol)}</span> ${escapeHtml(j.join!)}</li>`).join('');
   const body = `<h1>${escapeHtml(v.name)}</h1>
-${v.description ? `<p class="description">${escapeHtml(v.description)}</p>\n` : ''}${join ? `<details class="join"><summary>Join in</summary><ul>${join}</ul></details>\n` : ''}<p class="count">${v.total} post${v.total === 1 ? '' : 's'}, newest first${v.before === undefined ? ' <span id="live" class="live" hidden>live</span>' : ''}</p>
+${v.description ? `<p class="description">${escapeHtml(v.description)}</p>\n` : ''}${join ? `<details class="join"><summary>Join in</summary><ul>${join}</ul></details>\n` : ''}<p class="count"><span id="total">${v.total}</span> post${v.total === 1 ? '' : 's'}, newest first${v.before === undefined ? ' <span id="live" class="live" hidden>live</span>' : ''}</p>
 <div id="threads">
 ${ts.map((t) => threadHtml(t, links)).join('\n')}
 </div>
