@@ -26,6 +26,28 @@ export const SECURITY_HEADERS: Record<string, string> = {
 /** States in which an account counts as healthy: up, or on its way back by design. */
 export const HEALTHY: ReadonlySet<AccountState> = new Set(['connected', 'listening', 'connecting', 'retrying']);
 
+/**
+ * /healthz: healthy when the store takes a write now and every account is up
+ * or on its way back by design (connecting, retrying). One line per check.
+ */
+export function healthReport(storeWritable: () => boolean, status: Pick<DaemonStatus, 'accounts'>): { ok: boolean; lines: string[] } {
+  const lines: string[] = [];
+  let writable = false;
+  try {
+    writable = storeWritable();
+  } catch {
+    writable = false;
+  }
+  let ok = writable;
+  lines.push(writable ? 'store: writable' : 'store: NOT writable (new posts are turned away)');
+  for (const a of status.accounts) {
+    const good = HEALTHY.has(a.state);
+    if (!good) ok = false;
+    lines.push(`${a.name}: ${a.state}${good ? '' : ' (unhealthy)'}${a.detail ? ` — ${a.detail}` : ''}`);
+  }
+  return { ok, lines };
+}
+
 export interface Served {
   /** The name on the web: the endpoint's target. */
   name: string;
@@ -183,27 +205,6 @@ export function createApp(d: AppDeps) {
     });
   };
 
-  const health = (): { ok: boolean; lines: string[] } => {
-    const lines: string[] = [];
-    let ok = true;
-    let writable = false;
-    try {
-      writable = d.storeWritable();
-    } catch {
-      writable = false;
-    }
-    if (!writable) {
-      ok = false;
-      lines.push('store: NOT writable (new posts are turned away)');
-    } else lines.push('store: writable');
-    for (const a of d.status().accounts) {
-      const good = HEALTHY.has(a.state);
-      if (!good) ok = false;
-      lines.push(`${a.name}: ${a.state}${good ? '' : ' (unhealthy)'}${a.detail ? ` — ${a.detail}` : ''}`);
-    }
-    return { ok, lines };
-  };
-
   // ---- unsubscribe (RFC 8058) ----
   const unsubscribeToken = (raw: string): string => {
     let t: string;
@@ -279,7 +280,7 @@ export function createApp(d: AppDeps) {
     }
     if (path === '/healthz') {
       only('GET');
-      const h = health();
+      const h = healthReport(d.storeWritable, d.status());
       return send(res, h.ok ? 200 : 503, 'text/plain; charset=utf-8', `${h.ok ? 'ok' : 'unhealthy'}\n${h.lines.join('\n')}\n`, { 'Cache-Control': 'no-store' });
     }
     if (path === '/metrics') {

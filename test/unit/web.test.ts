@@ -11,6 +11,7 @@ import { parsePostInput, verdictAnswer } from '../../plugins/web/posting.js';
 import { Tokens, mayPost } from '../../plugins/web/tokens.js';
 import { account, targetProblem } from '../../plugins/web/schema.js';
 import { defaultPublicUrl } from '../../plugins/web/index.js';
+import { healthReport } from '../../plugins/web/app.js';
 
 let seq = 0;
 const post = (over: Partial<StoredPost> = {}): StoredPost => {
@@ -179,4 +180,22 @@ test('metrics: Prometheus text with cumulative buckets, escaped labels, one-hot 
   assert.ok(lines.includes('peerpost_web_stream_clients 4'));
   assert.ok(lines.includes('peerpost_uptime_seconds 42'));
   assert.equal(labelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
+});
+
+test('health: the store writable and every account up or retrying by design', () => {
+  const acct = (name: string, state: any, detail: string | null = null) => ({
+    name, protocol: name.split('.')[0]!, state, since: 0, detail, lastError: null, endpoints: [], delivered: 0, ingested: null,
+  });
+  const ok = healthReport(() => true, { accounts: [acct('web.local', 'listening'), acct('irc.libera', 'retrying', 'connection refused'), acct('irc.oftc', 'connected')] });
+  assert.equal(ok.ok, true);
+  assert.deepEqual(ok.lines, ['store: writable', 'web.local: listening', 'irc.libera: retrying — connection refused', 'irc.oftc: connected']);
+  const down = healthReport(() => true, { accounts: [acct('web.local', 'listening'), acct('irc.libera', 'banned', 'banned from #commons')] });
+  assert.equal(down.ok, false);
+  assert.ok(down.lines.includes('irc.libera: banned (unhealthy) — banned from #commons'));
+  assert.equal(healthReport(() => true, { accounts: [acct('nntp.local', 'down')] }).ok, false);
+  assert.equal(healthReport(() => true, { accounts: [acct('nntp.local', 'starting')] }).ok, false);
+  const ro = healthReport(() => false, { accounts: [acct('web.local', 'listening')] });
+  assert.equal(ro.ok, false);
+  assert.equal(ro.lines[0], 'store: NOT writable (new posts are turned away)');
+  assert.equal(healthReport(() => { throw new Error('disk I/O error'); }, { accounts: [] }).ok, false);
 });
