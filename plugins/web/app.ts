@@ -415,6 +415,7 @@ export function createApp(d: AppDeps) {
     stream,
     onPost: (p: StoredPost) => stream.onPost(p),
     setTokens: (t: Tokens) => (tokens = t),
+    endpointsChanged: () => stream.prune((bridge) => byBridge(bridge) !== undefined),
     close() {
       stream.close();
       wss.close();

@@ -53,6 +53,21 @@ export const LIVE_JS = `// peerpost: live updates for an archive page. Posts are
 (function () {
   'use strict';
   var bodyEl = document.body;
+  if (bodyEl.getAttribute('data-states') && window.fetch) {
+    // The index: keep each account's state current.
+    var cls = function (s) { return s === 'connected' || s === 'listening' ? 'up' : s === 'retrying' || s === 'connecting' || s === 'starting' ? 'wait' : 'down'; };
+    setInterval(function () {
+      fetch('/api/bridges').then(function (r) { return r.json(); }).then(function (j) {
+        var states = {};
+        j.bridges.forEach(function (b) { b.endpoints.forEach(function (e) { states[e.account] = e.state; }); });
+        document.querySelectorAll('.state[data-account]').forEach(function (el) {
+          var s = states[el.getAttribute('data-account')];
+          if (s) { el.textContent = s; el.className = 'state ' + cls(s); }
+        });
+      }).catch(function () {});
+    }, 10000);
+    return;
+  }
   var bridge = bodyEl.getAttribute('data-bridge');
   if (!bridge || !window.WebSocket) return;
   var cursor = Number(bodyEl.getAttribute('data-cursor')) || 0;

@@ -119,11 +119,12 @@ export interface PageOptions {
   body: string;
   /** Data for live.js, on <body>. */
   live?: { bridge: string; cursor: number };
-  status?: number;
+  /** The index: live.js refreshes the account states. */
+  states?: boolean;
 }
 
 export function page(o: PageOptions): string {
-  const live = o.live ? ` data-bridge="${escapeHtml(o.live.bridge)}" data-cursor="${o.live.cursor}"` : '';
+  const live = o.live ? ` data-bridge="${escapeHtml(o.live.bridge)}" data-cursor="${o.live.cursor}"` : o.states ? ' data-states="1"' : '';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -132,7 +133,7 @@ export function page(o: PageOptions): string {
 <title>${escapeHtml(o.title)} · ${escapeHtml(o.site)}</title>
 <link rel="stylesheet" href="/static/style.css">
 <link rel="icon" href="/static/icon.svg" type="image/svg+xml">
-${o.live ? '<script src="/static/live.js" defer></script>\n' : ''}</head>
+${o.live || o.states ? '<script src="/static/live.js" defer></script>\n' : ''}</head>
 <body${live}>
 <header class="site"><a href="/">${escapeHtml(o.site)}</a></header>
 <main>
@@ -167,6 +168,7 @@ ${b.endpoints.map((e) => `<tr><td><span class="proto">${escapeHtml(e.protocol)}<
     title: 'Bridges',
     site,
     body: `<h1>Bridges</h1>\n${items.length ? items.join('\n') : '<p>No bridge names a web endpoint of this account yet.</p>'}`,
+    states: true,
   });
 }
 

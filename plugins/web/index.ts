@@ -87,7 +87,8 @@ export default definePlugin<Config>({
 
     return {
       async reload(next) {
-        const n = account.parse(next);
+        // The core hands over the block already validated (durations in ms, listen as { host, port }).
+        const n = next as Config;
         const same = (k: keyof Config) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
         // The listener and the stream's limits are fixed when they are made.
         if (!same('listen') || !same('stream') || !same('requestTimeout')) return 'restart';
@@ -95,6 +96,9 @@ export default definePlugin<Config>({
         base = cfg.publicUrl ?? defaultPublicUrl(cfg.listen.host, at.port, ctx.node.hostname);
         app.setTokens(new Tokens(cfg.tokens));
         return 'applied';
+      },
+      endpointsChanged() {
+        app.endpointsChanged();
       },
       // The archive is the store: a post delivered here is already on the pages, and live clients had it from onPost.
       async deliver() {

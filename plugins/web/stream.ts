@@ -110,6 +110,15 @@ export class Stream {
     }
   }
 
+  /** Close the clients of bridges no longer served (after a reload changed the bridges). */
+  prune(served: (bridge: string) => boolean): void {
+    for (const c of this.clients) {
+      if (served(c.bridge)) continue;
+      c.closed = true;
+      c.ws.close(CLOSE_GOING_AWAY, `bridge ${c.name} is no longer served here`);
+    }
+  }
+
   close(): void {
     clearInterval(this.beat);
     for (const c of this.clients) {

@@ -371,3 +371,31 @@ bridges:
     unsubscribe: 'https://lists.test.example/unsubscribe/a%2Fb%20c',
   });
 });
+
+test('reload (SIGHUP): a new token works at once, a bridge no longer served closes its stream clients (1001) and its pages', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  const conf = (token: string, quietOnWeb: boolean) => `
+accounts:
+  web.t: { listen: 127.0.0.1:0, tokens: [{ name: bot, token: ${token}, bridges: ["*"] }] }
+  sink.s: { file: ${w.sink('s')} }
+bridges:
+  commons: { endpoints: [web.t/commons] }
+  quiet: { endpoints: [${quietOnWeb ? 'web.t/quiet, ' : ''}sink.s/quiet] }
+`;
+  const { d, port, base } = await up(w, conf(TOKEN, true));
+  t.after(() => d.stop('SIGKILL'));
+  const c = client(port, 'bridge=quiet');
+  t.after(() => c.ws.terminate());
+  await c.opened;
+  assert.equal((await apiPost(base, 'commons', { body: 'old token' })).status, 201);
+
+  writeFileSync(w.config, readFileSync(w.config, 'utf8').replace(conf(TOKEN, true), conf(OTHER_TOKEN, false)));
+  d.proc.kill('SIGHUP');
+  const closed = await c.closed;
+  assert.equal(closed.code, 1001);
+  assert.match(closed.reason, /bridge quiet is no longer served here/);
+  assert.equal((await fetch(`${base}/b/quiet`)).status, 404);
+  assert.equal((await apiPost(base, 'commons', { body: 'old token' })).status, 401);
+  assert.equal((await apiPost(base, 'commons', { body: 'new token' }, OTHER_TOKEN)).status, 201);
+});
