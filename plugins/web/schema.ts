@@ -42,7 +42,7 @@ export const account = z.strictObject({
   /** The largest request body (a post), in bytes. */
   maxBody: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
   /** Requests to finish their headers and body within this, or be cut. */
-  requestTimeout: duration('30s'),
+  requestTimeout: duration('30s').refine((ms) => ms >= 1000, 'requestTimeout must be at least 1s'),
   stream: z
     .strictObject({
       /** WebSocket clients at once; more are refused with 503. */
@@ -50,7 +50,7 @@ export const account = z.strictObject({
       /** A client with more than this many bytes sent but not yet read is cut (close code 4008). */
       maxBuffered: z.number().int().min(16 * 1024).default(4 * 1024 * 1024),
       /** Ping every client this often; one that has not answered the previous ping is cut. */
-      heartbeat: duration('30s'),
+      heartbeat: duration('30s').refine((ms) => ms >= 100, 'the heartbeat must be at least 100ms'),
       /** The largest message a client may send (a post), in bytes. */
       maxMessage: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
     })

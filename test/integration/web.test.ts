@@ -399,3 +399,29 @@ bridges:
   assert.equal((await apiPost(base, 'commons', { body: 'old token' })).status, 401);
   assert.equal((await apiPost(base, 'commons', { body: 'new token' }, OTHER_TOKEN)).status, 201);
 });
+
+test('stream heartbeats: a client that answers pings stays, one that does not is cut', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  const { d, port } = await up(w, `
+accounts:
+  web.t: { listen: 127.0.0.1:0, stream: { heartbeat: 300ms } }
+bridges:
+  commons: { endpoints: [web.t/commons] }
+`);
+  t.after(() => d.stop('SIGKILL'));
+  const good = client(port, 'bridge=commons');
+  const mute = new WebSocket(`ws://127.0.0.1:${port}/api/stream?bridge=commons`, { autoPong: false });
+  t.after(() => { good.ws.terminate(); mute.terminate(); });
+  let pings = 0;
+  good.ws.on('ping', () => pings++);
+  const muteClosed = new Promise<number>((r) => mute.on('close', (code) => r(code)));
+  await good.opened;
+  const t0 = Date.now();
+  const code = await muteClosed;
+  assert.ok(Date.now() - t0 < 3_000, 'cut within a few heartbeats');
+  assert.equal(code, 1006, 'cut without a close frame (it stopped answering)');
+  await new Promise((r) => setTimeout(r, 700));
+  assert.ok(pings >= 2, `the answering client was pinged (${pings}) and stays open`);
+  assert.equal(good.ws.readyState, WebSocket.OPEN);
+});

@@ -131,6 +131,8 @@ test('config: defaults on loopback, names on the web, tokens at least 16 charact
   assert.equal(account.parse({ publicUrl: 'https://lists.example.org/' }).publicUrl, 'https://lists.example.org');
   assert.equal(account.safeParse({ corsOrigins: ['https://a.example/path'] }).success, false);
   assert.equal(account.safeParse({ colour: 'blue' }).success, false);
+  assert.equal(account.safeParse({ stream: { heartbeat: 0 } }).success, false);
+  assert.equal(account.parse({ stream: { heartbeat: '5s' } }).stream.heartbeat, 5000);
   assert.equal(defaultPublicUrl('127.0.0.1', 8080, 'h'), 'http://127.0.0.1:8080');
   assert.equal(defaultPublicUrl('::1', 8080, 'h'), 'http://[::1]:8080');
   assert.equal(defaultPublicUrl('0.0.0.0', 80, 'lists.example.org'), 'http://lists.example.org:80');
