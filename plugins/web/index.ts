@@ -83,7 +83,12 @@ export default definePlugin<Config>({
       post: postUrl,
       unsubscribe: (token) => `${base}/unsubscribe/${encodeURIComponent(token)}`,
     });
-    ctx.provide('web.links', links);
+    try {
+      ctx.provide('web.links', links);
+    } catch (err) {
+      // One provider per name: with two web accounts, the first one started makes the links.
+      ctx.log.warn(`${ctx.account} does not provide web.links (${(err as Error).message}); links in mail and IRC point to the web account that does`);
+    }
 
     return {
       async reload(next) {

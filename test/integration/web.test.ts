@@ -425,3 +425,25 @@ bridges:
   assert.ok(pings >= 2, `the answering client was pinged (${pings}) and stays open`);
   assert.equal(good.ws.readyState, WebSocket.OPEN);
 });
+
+test('two web accounts run side by side, each with its bridges; the first provides web.links', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  const { d, base } = await up(w, `
+accounts:
+  web.t: { listen: 127.0.0.1:0 }
+  web.u: { listen: 127.0.0.1:0, title: Second site }
+bridges:
+  commons: { endpoints: [web.t/commons] }
+  other: { endpoints: [web.u/other] }
+`);
+  t.after(() => d.stop('SIGKILL'));
+  const second = await listeningPort(d.waitForLog, 'web.u');
+  assert.equal((await fetch(`${base}/b/commons`)).status, 200);
+  assert.equal((await fetch(`${base}/b/other`)).status, 404);
+  const r = await fetch(`http://127.0.0.1:${second}/b/other`);
+  assert.equal(r.status, 200);
+  assert.match(await r.text(), /<title>other · Second site<\/title>/);
+  await d.waitForLog(/does not provide web\.links/);
+  assert.equal((await fetch(`http://127.0.0.1:${second}/healthz`)).status, 200);
+});
