@@ -18,11 +18,11 @@ import { percentile, runWhenMain, summarise, type Result } from './lib/result.js
 
 export const title = 'web: 1,000 WebSocket clients, 1,000 posts';
 
-const CLIENTS = 1000;
+const CLIENTS = Number(process.env.WEB_BENCH_CLIENTS ?? 1000);
 const POSTS = 1000;
 const RATE = Number(process.env.WEB_BENCH_RATE ?? 20); // posts per second offered
 const WORKERS = 2;
-const RUNS = 3;
+const RUNS = Number(process.env.WEB_BENCH_RUNS ?? 3);
 const TOKEN = 'bench-token-0123456789abcdef';
 
 interface RunFigures { p50: number; p99: number; max: number; rssMb: number; delivered: number; outOfOrder: number; closedEarly: number }

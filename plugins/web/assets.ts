@@ -117,7 +117,8 @@ export const LIVE_JS = `// peerpost: live updates for an archive page. Posts are
     return a;
   }
   function add(p) {
-    if (p.seq <= cursor || find(p.id)) { cursor = Math.max(cursor, p.seq); return; }
+    // Joins and parts (kind "event") are not shown on the pages.
+    if (p.seq <= cursor || p.kind === 'event' || find(p.id)) { cursor = Math.max(cursor, p.seq); return; }
     cursor = p.seq;
     var total = document.getElementById('total');
     if (total) total.textContent = String(Number(total.textContent) + 1);
