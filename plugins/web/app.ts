@@ -416,8 +416,8 @@ export function createApp(d: AppDeps) {
     onPost: (p: StoredPost) => stream.onPost(p),
     setTokens: (t: Tokens) => (tokens = t),
     endpointsChanged: () => stream.prune((bridge) => byBridge(bridge) !== undefined),
-    close() {
-      stream.close();
+    async close() {
+      await stream.close();
       wss.close();
     },
   };

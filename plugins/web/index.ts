@@ -68,8 +68,10 @@ export default definePlugin<Config>({
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
-    ctx.onClose(() => app.close());
     const at = await ctx.listen(server, cfg.listen);
+    // Registered after listen() so that it runs before the listener closes (close hooks run in reverse):
+    // stream clients get 1001 at once, and the server does not wait on their sockets.
+    ctx.onClose(() => app.close());
     if (!cfg.publicUrl) base = defaultPublicUrl(cfg.listen.host, at.port, ctx.node.hostname);
     const where = `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port}`;
     ctx.setState('listening', where);

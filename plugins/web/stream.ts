@@ -119,12 +119,16 @@ export class Stream {
     }
   }
 
-  close(): void {
+  /** Tell every client (1001, with its cursor), give them `graceMs` to answer, then cut what is left. */
+  async close(graceMs = 1000): Promise<void> {
     clearInterval(this.beat);
     for (const c of this.clients) {
       c.closed = true;
       c.ws.close(CLOSE_GOING_AWAY, 'the server is stopping; reconnect with since=' + c.last);
     }
+    const end = Date.now() + graceMs;
+    while (this.clients.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.clients) c.ws.terminate();
   }
 
   private encode(p: StoredPost): Buffer {

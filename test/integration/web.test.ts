@@ -447,3 +447,25 @@ bridges:
   await d.waitForLog(/does not provide web\.links/);
   assert.equal((await fetch(`http://127.0.0.1:${second}/healthz`)).status, 200);
 });
+
+test('shutdown (SIGTERM): stream clients are told 1001 with their cursor at once, and the daemon exits promptly', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  const { d, port } = await up(w, `
+accounts:
+  web.t: { listen: 127.0.0.1:0 }
+bridges:
+  commons: { endpoints: [web.t/commons] }
+`);
+  t.after(() => d.stop('SIGKILL'));
+  await cliPost(w, 'commons', 'alice', 'one');
+  const c = client(port, 'bridge=commons&since=0');
+  await until(() => c.msgs.some((m) => m.type === 'live'), 'live');
+  const t0 = Date.now();
+  d.proc.kill('SIGTERM');
+  const closed = await c.closed;
+  assert.equal(closed.code, 1001);
+  assert.match(closed.reason, /the server is stopping; reconnect with since=1$/);
+  assert.equal(await d.exited, 0);
+  assert.ok(Date.now() - t0 < 3_000, `exited in ${Date.now() - t0} ms`);
+});
