@@ -9,20 +9,37 @@
  *
  *   npm run bench                 build, then all modules
  *   node dist/bench/run.js core   only modules whose file name contains "core"
+ *   ... --no-write                print only; leave bench/RESULTS.md alone
+ *
+ * Each module's figures also go into bench/RESULTS.md (the source tree's, not
+ * dist's), in a section of its own that a later run of that module replaces,
+ * with the date and the machine they were measured on.
  *
  * Figures are informational: the verdict column says whether a figure meets the
  * issue's target, and nothing fails on it. The exit code is non-zero only when a
  * module throws.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { isBenchModule, machine, peakRssMb, table, type Result } from './lib/result.js';
+import { isBenchModule, machine, markdown, mergeSection, peakRssMb, table, type Result } from './lib/result.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const self = basename(fileURLToPath(import.meta.url));
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const write = !process.argv.includes('--no-write');
+/** dist/bench/run.js → bench/RESULTS.md */
+const resultsFile = join(here, '..', '..', 'bench', 'RESULTS.md');
+const HEADER = `# Benchmark results
+
+Written by \`npm run bench\` (bench/run.ts): each module's section is replaced when
+that module runs again. Medians over several runs; the spread column gives the
+minimum, maximum and number of runs. Nothing is asserted about time: the
+verdict says whether a figure meets its issue's target, and the anchor column
+gives the figure of the tool the issue compares with, where it names one.
+Machines are shared and noisy; compare ratios more than absolute figures.
+`;
 
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.js') && f !== self)
@@ -42,7 +59,13 @@ for (const f of files) {
   const started = performance.now();
   try {
     const results = await mod.run();
-    groups.push({ title: `${title} — ${((performance.now() - started) / 1000).toFixed(1)} s`, results });
+    const seconds = (performance.now() - started) / 1000;
+    groups.push({ title: `${title} — ${seconds.toFixed(1)} s`, results });
+    if (write) {
+      const doc = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : HEADER;
+      const section = `${markdown(title.toLowerCase().startsWith(name) ? title : `${name}: ${title}`, results, seconds)}\n\nMeasured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine().replace(/^machine: /, '')}.`;
+      writeFileSync(resultsFile, mergeSection(doc, name, section));
+    }
   } catch (err) {
     failed++;
     console.error(`benchmark ${name} failed:`, err);
@@ -50,5 +73,6 @@ for (const f of files) {
 }
 if (groups.length === 0 && failed === 0) console.log(`no benchmark modules found in ${here}${filters.length ? ` matching ${filters.join(', ')}` : ''}`);
 if (groups.length) console.log('\n' + table(groups));
+if (write && groups.length) console.log(`\nfigures written to ${resultsFile}`);
 console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; peak RSS of the bench process ${peakRssMb().toFixed(1)} MB`);
 if (failed) process.exitCode = 1;

@@ -31,6 +31,8 @@ export interface Result {
   digits?: number;
   /** A short remark printed under the table. */
   note?: string;
+  /** The side-by-side figure of another tool, when the issue names one: "INN 2.7: 3,000 articles/s". */
+  anchor?: string;
 }
 
 export interface BenchModule {
@@ -116,6 +118,37 @@ export function machine(): string {
 /** Peak resident set size of this process so far, in MB (resourceUsage().maxRSS is in KiB). */
 export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
+}
+
+function mdCell(s: string): string {
+  return s.replace(/\|/g, '\\|');
+}
+
+/** One module's figures as a Markdown table (for bench/RESULTS.md). */
+export function markdown(title: string, results: Result[], seconds: number): string {
+  const out = [`### ${title}`, '', `(${seconds.toFixed(1)} s)`, '', '| figure | median | spread (min–max, runs) | target | verdict | anchor |', '| --- | ---: | --- | --- | --- | --- |'];
+  const notes: string[] = [];
+  for (const r of results) {
+    const spread = r.min !== undefined && r.max !== undefined ? `${fmt(r.min, r.digits)} – ${fmt(r.max, r.digits)}${r.runs !== undefined ? ` (${r.runs})` : ''}` : '';
+    out.push(`| ${[r.figure, `${fmt(r.value, r.digits)} ${r.unit}`, spread, targetText(r), verdict(r), r.anchor ?? ''].map(mdCell).join(' | ')} |`);
+    if (r.note) notes.push(`- ${r.figure}: ${r.note}`);
+  }
+  if (notes.length) out.push('', ...notes);
+  return out.join('\n');
+}
+
+/**
+ * Put one module's section into RESULTS.md text, replacing its previous section
+ * (between <!-- bench:NAME --> markers) and keeping the others.
+ */
+export function mergeSection(doc: string, name: string, section: string): string {
+  const start = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
+  const block = `${start}\n${section}\n${end}`;
+  const i = doc.indexOf(start);
+  const j = doc.indexOf(end);
+  if (i >= 0 && j > i) return doc.slice(0, i) + block + doc.slice(j + end.length);
+  return `${doc.trimEnd()}\n\n${block}\n`;
 }
 
 /** When a benchmark module is run directly (`node dist/bench/NAME.js`): print the machine, run it, print its table. */
