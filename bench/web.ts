@@ -9,6 +9,7 @@
  *   node dist/bench/run.js web      (or: node dist/bench/web.js)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'node:http';
@@ -125,8 +126,10 @@ export async function run(): Promise<Result[]> {
     summarise(`latency post sent → every client has it, p50 (${CLIENTS} clients, ${POSTS} posts at ${RATE}/s)`, 'ms', runs.map((r) => r.p50), { digits: 2 }),
     summarise('the same, p99', 'ms', runs.map((r) => r.p99), { digits: 2 }),
     summarise('the same, max', 'ms', runs.map((r) => r.max), { digits: 1 }),
-    summarise('deliveries missing or out of order, all runs', 'count', [lost + runs.reduce((n, r) => n + r.outOfOrder, 0)], { digits: 0 }),
-    summarise('peak RSS of the daemon (VmHWM)', 'MB', runs.map((r) => r.rssMb), { digits: 1 }),
+    summarise('deliveries missing or out of order, all runs', 'count', [lost + runs.reduce((n, r) => n + r.outOfOrder, 0)], { digits: 0,
+      note: `of ${RUNS * CLIENTS * POSTS} deliveries (every client must get every post, in seq order)` }),
+    summarise('peak RSS of the daemon (VmHWM)', 'MB', runs.map((r) => r.rssMb), { digits: 1,
+      note: `a fresh daemon per run; ${CLIENTS} stream clients connected; the bench's clients run in ${WORKERS} worker threads on the same machine (load average ${os.loadavg()[0]!.toFixed(1)} at the end)` }),
   ];
 }
 
