@@ -388,9 +388,10 @@ export function createApp(d: AppDeps) {
     if (url.pathname !== '/api/stream') return reject(socket, 404, 'WebSockets are served at /api/stream?bridge=NAME&since=CURSOR');
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigin(origin)) {
+      // Same origin: the page came from this server, as reached directly (Host) or through the proxy (publicUrl).
       let same = false;
       try {
-        same = new URL(origin).host === req.headers.host;
+        same = new URL(origin).host === req.headers.host || new URL(origin).origin === new URL(d.postUrl('x@y')).origin;
       } catch {
         same = false;
       }
