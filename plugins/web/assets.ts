@@ -33,6 +33,7 @@ table.endpoints th, table.endpoints td { text-align: left; padding: .25rem .5rem
 .post .time { color: var(--muted); text-decoration: none; }
 .post .time:hover { text-decoration: underline; }
 .post .subject { font-size: 1rem; margin: .1rem 0; }
+.post .parent { font-size: .8rem; color: var(--muted); }
 .post .body { white-space: pre-wrap; overflow-wrap: anywhere; margin: .1rem 0 .2rem; }
 .post.action .body { font-style: italic; }
 .post.digest .body { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .85rem; }

@@ -96,21 +96,22 @@ export const relLinks: Links = {
   post: (id) => `/p/${encodeURIComponent(id)}`,
 };
 
-/** One post as an <article>; `replies` nests its thread. */
-export function postHtml(p: StoredPost, links: Links, replies = ''): string {
+/** One post as an <article>; `replies` nests its thread; `parent` links to the post it answers when that is not on the page. */
+export function postHtml(p: StoredPost, links: Links, replies = '', parent?: string): string {
   const via = p.author.via || protocolOf(p.origin.account);
   const author = visible(p.author.name);
   const kind = p.kind === 'action' ? ' action' : p.kind === 'notice' ? ' notice' : p.kind === 'digest' ? ' digest' : '';
   return `<article class="post${kind}" id="p${p.seq}" data-id="${escapeHtml(p.id)}" data-seq="${p.seq}">
 <header><span class="author">${escapeHtml(author)}</span>${p.author.address ? ` <span class="addr">&lt;${escapeHtml(visible(p.author.address))}&gt;</span>` : ''} <span class="via" title="${escapeHtml(`${p.origin.account}/${p.origin.target}`)}">${escapeHtml(via)}</span> <a class="time" href="${escapeHtml(links.post(p.id))}"><time datetime="${escapeHtml(p.date)}">${escapeHtml(shortTime(p.date))}</time></a></header>
-${p.subject ? `<h3 class="subject">${escapeHtml(visible(p.subject))}</h3>\n` : ''}<div class="body">${bodyHtml(p.body)}</div>
+${parent ? `<a class="parent" href="${escapeHtml(links.post(parent))}">in reply to an earlier post</a>\n` : ''}${p.subject ? `<h3 class="subject">${escapeHtml(visible(p.subject))}</h3>\n` : ''}<div class="body">${bodyHtml(p.body)}</div>
 <div class="replies">${replies}</div>
 </article>`;
 }
 
 export function threadHtml(n: ThreadNode, links: Links): string {
   const render = (node: ThreadNode): string => postHtml(node.post, links, node.replies.map(render).join('\n'));
-  return `<div class="thread">${render(n)}</div>`;
+  const parent = n.post.inReplyTo ?? n.post.references[n.post.references.length - 1];
+  return `<div class="thread">${postHtml(n.post, links, n.replies.map(render).join('\n'), parent)}</div>`;
 }
 
 export interface PageOptions {

@@ -361,6 +361,11 @@ bridges:
   r = await fetch(`${base}/unsubscribe/%E0%A4%A`);
   assert.equal(r.status, 400);
 
+  // A page served through the proxy (its Origin is publicUrl) may open the stream.
+  const proxied = client(Number(new URL(base).port), 'bridge=commons', { origin: 'https://lists.test.example' });
+  await proxied.opened;
+  proxied.ws.close();
+
   const id = await cliPost(w, 'commons', 'alice', 'links please', 'An article'); // with a subject: an article, not a chat line gathered into a digest
   const line = await until(() => existsSync(file) && readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((x) => x.id === id), 'the list plugin saw the links');
   assert.deepEqual(line, {

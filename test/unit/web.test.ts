@@ -65,6 +65,8 @@ test('threads: replies under their parents by In-Reply-To or References, newest 
   assert.deepEqual(threads([y, forged]).map((t) => t.post.id), [x.id]);
   const html = archivePage({ site: 's', name: 'commons', description: '', posts: newestFirst, total: 5, join: [], older: 3 }, relLinks);
   assert.match(html, /href="\/b\/commons\?before=3"/);
+  assert.match(html, new RegExp(`<a class="parent" href="/p/gone%40elsewhere">in reply to an earlier post</a>`), 'a reply whose parent is not on the page links to it');
+  assert.equal((html.match(/class="parent"/g) ?? []).length, 1);
   assert.ok(html.indexOf(`data-id="${a1.id}"`) > html.indexOf(`data-id="${a.id}"`));
   assert.match(html, /data-bridge="commons" data-cursor="\d+"/);
 });
