@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { AccountState, BridgeView, DaemonMetrics, DaemonStatus, EndpointView, IncomingPost, IngestVerdict, Logger, PostReader, StoredPost } from '../../src/plugin.js';
-import { archivePage, escapeHtml, indexPage, messagePage, postPage, relLinks, type BridgeSummary } from './html.js';
+import { archivePage, escapeHtml, indexPage, messagePage, postPage, relLinks, statusPage, type BridgeSummary } from './html.js';
 import { ICON_SVG, LIVE_JS, STYLE_CSS } from './assets.js';
 import { CONTENT_TYPE as METRICS_TYPE, metricsText } from './metrics.js';
 import { parsePostInput, verdictAnswer, type PostInput } from './posting.js';
@@ -277,6 +277,10 @@ export function createApp(d: AppDeps) {
     if (path === '/static/live.js') {
       only('GET');
       return send(res, 200, 'text/javascript; charset=utf-8', LIVE_JS, { 'Cache-Control': 'max-age=300' });
+    }
+    if (path === '/status') {
+      only('GET');
+      return html(res, 200, statusPage(cfg().title, d.status()));
     }
     if (path === '/healthz') {
       only('GET');

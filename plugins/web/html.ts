@@ -3,7 +3,7 @@
  * (escapeHtml); nothing from a post is ever inserted as markup. The pages work
  * without JavaScript; /static/live.js only adds live updates.
  */
-import type { StoredPost } from '../../src/plugin.js';
+import type { DaemonStatus, StoredPost } from '../../src/plugin.js';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -140,7 +140,7 @@ ${o.live || o.states ? '<script src="/static/live.js" defer></script>\n' : ''}</
 <main>
 ${o.body}
 </main>
-<footer class="site">peerpost · <a href="/api/bridges">API</a></footer>
+<footer class="site">peerpost · <a href="/status">status</a> · <a href="/api/bridges">API</a></footer>
 </body>
 </html>
 `;
@@ -209,4 +209,28 @@ ${postHtml(p, links)}
 
 export function messagePage(site: string, title: string, html: string): string {
   return page({ title, site, body: `<h1>${escapeHtml(title)}</h1>\n${html}` });
+}
+
+const ago = (ms: number) => {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : s < 172800 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`;
+};
+
+/** /status: each account's state and last error, and the outbox per endpoint (what waits, why, and dead letters). */
+export function statusPage(site: string, st: DaemonStatus, now = Date.now()): string {
+  const accounts = st.accounts.map((a) => `<tr><td>${escapeHtml(a.name)}</td><td><span class="state ${stateClass(a.state)}" data-account="${escapeHtml(a.name)}">${escapeHtml(a.state)}</span> <span class="dir">for ${ago(now - a.since)}</span></td><td>${a.detail ? escapeHtml(a.detail) : ''}${a.lastError ? `<br><span class="dir">last error ${ago(now - a.lastError.at)} ago: ${escapeHtml(a.lastError.message)}</span>` : ''}</td><td>${a.delivered}</td></tr>`).join('\n');
+  const queues = st.outbox.filter((q) => q.pending > 0 || q.dead > 0);
+  const outbox = queues.map((q) => `<tr><td>${escapeHtml(q.endpoint)}</td><td>${q.pending}${q.oldest !== null ? ` <span class="dir">(oldest ${ago(now - q.oldest)})</span>` : ''}</td><td>${q.waiting ? `${escapeHtml(q.waiting.reason)} <span class="dir">(since ${ago(now - q.waiting.since)} ago)</span>` : ''}</td><td>${q.dead}</td></tr>`).join('\n');
+  const body = `<h1>Status</h1>
+<p class="count">peerpost ${escapeHtml(st.version)}, up ${ago(st.uptimeMs)}</p>
+<h2>Accounts</h2>
+<table class="endpoints"><thead><tr><th>account</th><th>state</th><th>detail</th><th>delivered</th></tr></thead><tbody>
+${accounts}
+</tbody></table>
+<h2>Outbox</h2>
+${queues.length ? `<table class="endpoints"><thead><tr><th>endpoint</th><th>waiting</th><th>why</th><th>dead letters</th></tr></thead><tbody>
+${outbox}
+</tbody></table>
+<p class="dir">Dead letters are deliveries given up for good; <code>peerpost outbox --dead</code> shows each with its reason, and <code>peerpost outbox --retry ROW</code> tries one again.</p>` : '<p>Nothing waits: every post has reached every endpoint.</p>'}`;
+  return page({ title: 'Status', site, body, states: true });
 }

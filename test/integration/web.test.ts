@@ -474,3 +474,29 @@ bridges:
   assert.equal(await d.exited, 0);
   assert.ok(Date.now() - t0 < 3_000, `exited in ${Date.now() - t0} ms`);
 });
+
+test('/status: account states, what waits in the outbox and why, dead letters', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  const { d, base } = await up(w, `
+accounts:
+  web.t: { listen: 127.0.0.1:0 }
+  sink.dead: { failWith: "no such mailbox" }
+  sink.slow: { retryTimes: 1000, retryDelayMs: 60000 }
+bridges:
+  commons: { endpoints: [web.t/commons, sink.dead/x, sink.slow/y] }
+`);
+  t.after(() => d.stop('SIGKILL'));
+  await cliPost(w, 'commons', 'alice', 'one', 'An article');
+  let html = '';
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    html = await (await fetch(`${base}/status`)).text();
+    if (/sink\.dead\/x<\/td><td>0<\/td><td><\/td><td>1<\/td>/.test(html) && /sink\.slow\/y<\/td><td>1 /.test(html)) break;
+    assert.ok(Date.now() < deadline, `the status page shows the dead letter and the waiting row:\n${html}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(html, /<td>web\.t<\/td><td><span class="state up"[^>]*>listening<\/span>/);
+  assert.match(html, /sink\.slow\/y<\/td><td>1 <span class="dir">\(oldest \d+ s\)<\/span><\/td><td>[^<]+/);
+  assert.match(html, /peerpost outbox --dead/);
+});
