@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DaemonMetrics, StoredPost } from '../../src/plugin.js';
-import { archivePage, bodyHtml, escapeHtml, indexPage, postHtml, relLinks, threads } from '../../plugins/web/html.js';
+import { archivePage, bodyHtml, escapeHtml, indexPage, postHtml, relLinks, statusPage, threads } from '../../plugins/web/html.js';
 import { labelValue, metricsText } from '../../plugins/web/metrics.js';
 import { parsePostInput, verdictAnswer } from '../../plugins/web/posting.js';
 import { Tokens, mayPost } from '../../plugins/web/tokens.js';
@@ -202,4 +202,21 @@ test('health: the store writable and every account up or retrying by design', ()
   assert.equal(ro.ok, false);
   assert.equal(ro.lines[0], 'store: NOT writable (new posts are turned away)');
   assert.equal(healthReport(() => { throw new Error('disk I/O error'); }, { accounts: [] }).ok, false);
+});
+
+test('the status page: states, last errors and waiting reasons, escaped', () => {
+  const now = 1_000_000_000;
+  const html = statusPage('peerpost', {
+    pid: 1, version: '0.1.0', uptimeMs: 90_000, config: '/c', data: '/d', digests: {},
+    accounts: [{ name: 'irc.libera', protocol: 'irc', state: 'retrying', since: now - 30_000, detail: 'reconnecting <soon>', lastError: { message: 'ECONNREFUSED <x>', at: now - 5_000 }, endpoints: [], delivered: 3, ingested: null }],
+    outbox: [
+      { endpoint: 'irc.libera/#commons', pending: 2, dead: 1, oldest: now - 60_000, waiting: { reason: 'not connected <yet>', since: now - 30_000 } },
+      { endpoint: 'nntp.local/peerpost.commons', pending: 0, dead: 0, oldest: null, waiting: null },
+    ],
+  }, now);
+  assert.match(html, /<td>irc\.libera<\/td><td><span class="state wait"[^>]*>retrying<\/span> <span class="dir">for 30 s<\/span>/);
+  assert.match(html, /reconnecting &lt;soon&gt;<br><span class="dir">last error 5 s ago: ECONNREFUSED &lt;x&gt;/);
+  assert.match(html, /<td>irc\.libera\/#commons<\/td><td>2 <span class="dir">\(oldest 60 s\)<\/span><\/td><td>not connected &lt;yet&gt; <span class="dir">\(since 30 s ago\)<\/span><\/td><td>1<\/td>/);
+  assert.doesNotMatch(html, /nntp\.local\/peerpost\.commons/, 'endpoints with nothing waiting are left out');
+  assert.match(html, /up 90 s/);
 });
