@@ -1,0 +1,438 @@
+/**
+ * The HTTP side of the web plugin: routing, pages, the JSON API, health,
+ * metrics, one-click unsubscribe, and the WebSocket upgrade of /api/stream.
+ * Plain node:http; every response carries the security headers below.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { AccountState, BridgeView, DaemonMetrics, DaemonStatus, EndpointView, IncomingPost, IngestVerdict, Logger, PostReader, StoredPost } from '../../src/plugin.js';
+import { archivePage, escapeHtml, indexPage, messagePage, postPage, relLinks, statusPage, type BridgeSummary } from './html.js';
+import { ICON_SVG, LIVE_JS, STYLE_CSS } from './assets.js';
+import { CONTENT_TYPE as METRICS_TYPE, metricsText } from './metrics.js';
+import { parsePostInput, verdictAnswer, type PostInput } from './posting.js';
+import type { Config } from './schema.js';
+import { Stream, type StreamClient } from './stream.js';
+import { mayPost, Tokens, type Grant } from './tokens.js';
+
+export const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+};
+
+/** States in which an account counts as healthy: up, or on its way back by design. */
+export const HEALTHY: ReadonlySet<AccountState> = new Set(['connected', 'listening', 'connecting', 'retrying']);
+
+/**
+ * /healthz: healthy when the store takes a write now and every account is up
+ * or on its way back by design (connecting, retrying). One line per check.
+ */
+export function healthReport(storeWritable: () => boolean, status: Pick<DaemonStatus, 'accounts'>): { ok: boolean; lines: string[] } {
+  const lines: string[] = [];
+  let writable = false;
+  try {
+    writable = storeWritable();
+  } catch {
+    writable = false;
+  }
+  let ok = writable;
+  lines.push(writable ? 'store: writable' : 'store: NOT writable (new posts are turned away)');
+  for (const a of status.accounts) {
+    const good = HEALTHY.has(a.state);
+    if (!good) ok = false;
+    lines.push(`${a.name}: ${a.state}${good ? '' : ' (unhealthy)'}${a.detail ? ` — ${a.detail}` : ''}`);
+  }
+  return { ok, lines };
+}
+
+export interface Served {
+  /** The name on the web: the endpoint's target. */
+  name: string;
+  bridge: string;
+  endpoint: EndpointView;
+}
+
+export interface AppDeps {
+  config(): Readonly<Config>;
+  log: Logger;
+  posts: PostReader;
+  endpoints(): EndpointView[];
+  bridges(): BridgeView[];
+  status(): DaemonStatus;
+  metrics(): DaemonMetrics;
+  storeWritable(): boolean;
+  service(name: string): ((...args: any[]) => unknown) | undefined;
+  ingest(post: IncomingPost): Promise<IngestVerdict>;
+  /** Absolute link to a post (publicUrl). */
+  postUrl(id: string): string;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+const MAX_TOKEN_PATH = 1024;
+
+/** A post as the API and the stream show it. */
+export function postJson(p: StoredPost, name: string, url: (id: string) => string): Record<string, unknown> {
+  return {
+    id: p.id, seq: p.seq, bridge: name, origin: p.origin, author: p.author,
+    ...(p.subject !== undefined ? { subject: p.subject } : {}),
+    body: p.body, kind: p.kind,
+    ...(p.inReplyTo !== undefined ? { inReplyTo: p.inReplyTo } : {}),
+    references: p.references, date: p.date, receivedAt: p.receivedAt, attachments: p.attachments, url: url(p.id),
+  };
+}
+
+export function createApp(d: AppDeps) {
+  let tokens = new Tokens(d.config().tokens);
+  const cfg = () => d.config();
+
+  const served = (): Served[] => d.endpoints().map((e) => ({ name: e.target, bridge: e.bridge, endpoint: e }));
+  const byName = (name: string) => served().find((s) => s.name === name);
+  const byBridge = (bridge: string) => served().find((s) => s.bridge === bridge);
+  const toJson = (p: StoredPost) => postJson(p, byBridge(p.bridge)?.name ?? p.bridge, d.postUrl);
+
+  // ---- posting (API and stream) ----
+  const post = async (grant: Grant, s: Served, input: PostInput): Promise<{ status: number; body: Record<string, unknown> }> => {
+    if (!mayPost(grant, s.bridge)) return { status: 403, body: { status: 'rejected', error: `the token "${grant.name}" may not post to bridge ${s.bridge}` } };
+    if (s.endpoint.direction === 'out')
+      return { status: 403, body: { status: 'rejected', error: `${s.endpoint.key} only receives (direction: out): posting there is off` } };
+    const v = await d.ingest({
+      target: s.name,
+      author: { name: input.from ?? grant.name, via: 'web' },
+      body: input.body,
+      kind: 'message',
+      ...(input.subject ? { subject: input.subject } : {}),
+      ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
+      ...(input.references ? { references: input.references } : {}),
+      ...(input.id ? { id: input.id } : {}),
+    });
+    if (v.status === 'accepted') d.log.info({ id: v.id, bridge: s.bridge, token: grant.name }, `posted from the web to ${s.bridge}`);
+    return verdictAnswer(v, d.postUrl);
+  };
+
+  // ---- the stream ----
+  const c0 = cfg();
+  const stream = new Stream({
+    posts: d.posts,
+    log: d.log,
+    maxBuffered: c0.stream.maxBuffered,
+    heartbeatMs: c0.stream.heartbeat,
+    stallMs: Math.max(10_000, c0.stream.heartbeat),
+    toJson,
+    async onMessage(c: StreamClient, msg: unknown) {
+      const m = msg as Record<string, unknown>;
+      const ref = typeof m?.ref === 'string' || typeof m?.ref === 'number' ? { ref: m.ref } : {};
+      if (m?.type !== 'post') return { type: 'error', ...ref, error: 'unknown message: the stream takes {"type":"post","token":"…","body":"…"}' };
+      if (!tokens.enabled) return { type: 'error', ...ref, error: 'posting from the web is off (no token is configured)' };
+      const grant = typeof m.token === 'string' ? tokens.check(m.token) : undefined;
+      if (!grant) return { type: 'error', ...ref, error: 'the token is not valid' };
+      const { type: _t, token: _k, ref: _r, ...rest } = m;
+      const input = parsePostInput(rest);
+      if (typeof input === 'string') return { type: 'error', ...ref, error: input };
+      const s = byBridge(c.bridge);
+      if (!s) return { type: 'error', ...ref, error: 'this bridge is no longer served here' };
+      const a = await post(grant, s, input);
+      return { type: 'posted', ...ref, ...a.body };
+    },
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: c0.stream.maxMessage, clientTracking: false, perMessageDeflate: false });
+
+  // ---- helpers ----
+  const allowedOrigin = (origin: string | undefined) => origin !== undefined && cfg().corsOrigins.includes(origin);
+
+  const send = (res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(body)), ...headers });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  };
+  const html = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) =>
+    send(res, status, 'text/html; charset=utf-8', body, { 'Cache-Control': 'no-cache', ...headers });
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+    send(res, status, 'application/json; charset=utf-8', JSON.stringify(body), { 'Cache-Control': 'no-cache', ...headers });
+  const errorPage = (res: ServerResponse, status: number, title: string, text: string, headers: Record<string, string> = {}) =>
+    html(res, status, messagePage(cfg().title, title, `<p>${escapeHtml(text)}</p>`), headers);
+
+  const readBody = (req: IncomingMessage): Promise<Buffer> =>
+    new Promise((resolve, reject) => {
+      const max = cfg().maxBody;
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > max) return reject(new HttpError(413, `the request body is larger than ${max} bytes`));
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > max) {
+          req.removeAllListeners('data');
+          req.resume();
+          reject(new HttpError(413, `the request body is larger than ${max} bytes`));
+        } else chunks.push(c);
+      });
+      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+
+  const cursor = (v: string | null, what: string): number | undefined => {
+    if (v === null || v === '') return undefined;
+    if (!/^\d{1,15}$/.test(v)) throw new HttpError(400, `${what} must be a post's seq number (a cursor), not ${JSON.stringify(v.slice(0, 30))}`);
+    return Number(v);
+  };
+
+  const summaries = (): BridgeSummary[] => {
+    const states = new Map(d.status().accounts.map((a) => [a.name, a]));
+    const views = new Map(d.bridges().map((b) => [b.name, b]));
+    return served().map((s) => {
+      const b = views.get(s.bridge);
+      const last = d.posts.latest(s.bridge, { limit: 1 })[0];
+      return {
+        name: s.name,
+        bridge: s.bridge,
+        description: b?.description ?? s.endpoint.description,
+        posts: d.posts.count(s.bridge),
+        ...(last ? { last: last.date } : {}),
+        endpoints: (b?.endpoints ?? []).map((e) => ({
+          key: e.key, protocol: e.protocol, direction: e.direction, account: e.account,
+          ...(e.join ? { join: e.join } : {}),
+          running: e.running,
+          state: states.get(e.account)?.state ?? (e.running ? 'running' : 'stopped'),
+        })),
+      };
+    });
+  };
+
+  // ---- unsubscribe (RFC 8058) ----
+  const unsubscribeToken = (raw: string): string => {
+    let t: string;
+    try {
+      t = decodeURIComponent(raw);
+    } catch {
+      throw new HttpError(400, 'This unsubscribe link is damaged: check that it was copied whole.');
+    }
+    if (!t || t.length > MAX_TOKEN_PATH || /[\s\u0000-\u001f]/.test(t)) throw new HttpError(400, 'This unsubscribe link is damaged: check that it was copied whole.');
+    return t;
+  };
+  const NO_LISTS = 'Unsubscribing is not available right now: the mailing lists are not running on this server. Try again in a while; if it keeps failing, write to the list owner.';
+
+  const unsubscribe = async (req: IncomingMessage, res: ServerResponse, raw: string) => {
+    const token = unsubscribeToken(raw);
+    const site = cfg().title;
+    const fn = d.service('list.unsubscribe');
+    if (req.method === 'POST') {
+      await readBody(req); // RFC 8058: "List-Unsubscribe=One-Click"; the link itself is the authority
+      if (!fn) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
+      const r = (await fn(token)) as { list: string; address: string } | undefined;
+      if (!r) return errorPage(res, 404, 'Unsubscribe', 'This unsubscribe link is not valid (or no longer is): nothing was changed.');
+      d.log.info({ list: r.list }, `unsubscribed an address from ${r.list} by its one-click link`);
+      return html(res, 200, messagePage(site, 'Unsubscribed', `<p><strong>${escapeHtml(r.address)}</strong> no longer receives <strong>${escapeHtml(r.list)}</strong>.</p>`));
+    }
+    if (!fn) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
+    const infoFn = d.service('list.unsubscribeInfo');
+    let info: { list: string; address: string } | undefined;
+    if (infoFn) {
+      info = (await infoFn(token)) as { list: string; address: string } | undefined;
+      if (!info) return errorPage(res, 404, 'Unsubscribe', 'This unsubscribe link is not valid (or no longer is): nothing was changed.');
+    }
+    const what = info ? `<p>Stop sending <strong>${escapeHtml(info.list)}</strong> to <strong>${escapeHtml(info.address)}</strong>?</p>` : '<p>Stop receiving this mailing list at the address this link was sent to?</p>';
+    return html(res, 200, messagePage(site, 'Unsubscribe', `${what}\n<form class="confirm" method="post" action="/unsubscribe/${escapeHtml(encodeURIComponent(token))}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`));
+  };
+
+  // ---- routes ----
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    const isApi = path.startsWith('/api/');
+    const origin = req.headers.origin;
+    const cors: Record<string, string> = isApi && allowedOrigin(origin) ? { 'Access-Control-Allow-Origin': origin!, Vary: 'Origin' } : isApi ? { Vary: 'Origin' } : {};
+    const get = method === 'GET' || method === 'HEAD';
+    const only = (...methods: string[]) => {
+      if (!methods.includes(method) && !(method === 'HEAD' && methods.includes('GET'))) throw new HttpError(405, `${method} is not allowed here (only ${methods.join(', ')})`, { Allow: methods.join(', ') });
+    };
+
+    if (method === 'OPTIONS') {
+      if (isApi && allowedOrigin(origin)) {
+        res.writeHead(204, { ...SECURITY_HEADERS, ...cors, 'Access-Control-Allow-Methods': 'GET, POST', 'Access-Control-Allow-Headers': 'Authorization, Content-Type', 'Access-Control-Max-Age': '600' });
+        return res.end();
+      }
+      throw new HttpError(403, 'cross-origin requests are not allowed from this origin (see corsOrigins)');
+    }
+
+    if (path === '/') {
+      only('GET');
+      return html(res, 200, indexPage(cfg().title, summaries(), relLinks));
+    }
+    if (path === '/static/style.css') {
+      only('GET');
+      return send(res, 200, 'text/css; charset=utf-8', STYLE_CSS, { 'Cache-Control': 'max-age=300' });
+    }
+    if (path === '/static/icon.svg' || path === '/favicon.ico') {
+      only('GET');
+      return send(res, 200, 'image/svg+xml', ICON_SVG, { 'Cache-Control': 'max-age=86400' });
+    }
+    if (path === '/static/live.js') {
+      only('GET');
+      return send(res, 200, 'text/javascript; charset=utf-8', LIVE_JS, { 'Cache-Control': 'max-age=300' });
+    }
+    if (path === '/status') {
+      only('GET');
+      return html(res, 200, statusPage(cfg().title, d.status()));
+    }
+    if (path === '/healthz') {
+      only('GET');
+      const h = healthReport(d.storeWritable, d.status());
+      return send(res, h.ok ? 200 : 503, 'text/plain; charset=utf-8', `${h.ok ? 'ok' : 'unhealthy'}\n${h.lines.join('\n')}\n`, { 'Cache-Control': 'no-store' });
+    }
+    if (path === '/metrics') {
+      only('GET');
+      return send(res, 200, METRICS_TYPE, metricsText(d.metrics(), { streamClients: stream.clients.size, streamSlowCuts: stream.slowCuts }), { 'Cache-Control': 'no-store' });
+    }
+    let m: RegExpExecArray | null;
+    if ((m = /^\/b\/([^/]+)\/?$/.exec(path))) {
+      only('GET');
+      const s = byName(safeDecode(m[1]!));
+      if (!s) throw new HttpError(404, `There is no bridge ${safeDecode(m[1]!)} here.`);
+      const before = cursor(url.searchParams.get('before'), 'before');
+      const size = cfg().pageSize;
+      const posts = d.posts.latest(s.bridge, { limit: size, ...(before !== undefined ? { before } : {}) });
+      const oldest = posts[posts.length - 1]?.seq;
+      const older = posts.length === size && oldest !== undefined && d.posts.latest(s.bridge, { limit: 1, before: oldest }).length ? oldest : undefined;
+      const view = d.bridges().find((b) => b.name === s.bridge);
+      return html(res, 200, archivePage({
+        site: cfg().title, name: s.name, description: view?.description ?? s.endpoint.description,
+        posts: posts.filter((p) => p.kind !== 'event'), total: d.posts.count(s.bridge),
+        ...(before !== undefined ? { before } : {}), ...(older !== undefined ? { older } : {}),
+        join: (view?.endpoints ?? []).filter((e) => e.account !== s.endpoint.key.split('/')[0]).map((e) => ({ protocol: e.protocol, key: e.key, ...(e.join ? { join: e.join } : {}) })),
+      }, relLinks));
+    }
+    if ((m = /^\/p\/(.+)$/.exec(path))) {
+      only('GET');
+      const p = d.posts.get(safeDecode(m[1]!));
+      const s = p && byBridge(p.bridge);
+      if (!p || !s) throw new HttpError(404, 'There is no such post here.');
+      const parentId = p.inReplyTo ?? p.references[p.references.length - 1];
+      const parent = parentId ? d.posts.get(parentId) : undefined;
+      return html(res, 200, postPage(cfg().title, s.name, p, relLinks, parent && parent.bridge === p.bridge ? parent : undefined));
+    }
+    if ((m = /^\/unsubscribe\/([^/]+)$/.exec(path))) {
+      only('GET', 'POST');
+      return unsubscribe(req, res, m[1]!);
+    }
+
+    // ---- API ----
+    if (path === '/api/bridges') {
+      only('GET');
+      return json(res, 200, { bridges: summaries() }, cors);
+    }
+    if ((m = /^\/api\/bridges\/([^/]+)\/posts$/.exec(path))) {
+      const s = byName(safeDecode(m[1]!));
+      if (get) {
+        only('GET');
+        if (!s) throw new HttpError(404, `no bridge ${safeDecode(m[1]!)} here`, cors);
+        const before = cursor(url.searchParams.get('before'), 'before');
+        const limitText = url.searchParams.get('limit');
+        const limit = limitText === null ? cfg().pageSize : Number(limitText);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new HttpError(400, 'limit must be a whole number from 1 to 500', cors);
+        const posts = d.posts.latest(s.bridge, { limit, ...(before !== undefined ? { before } : {}) });
+        const oldest = posts[posts.length - 1]?.seq;
+        return json(res, 200, { bridge: s.name, posts: posts.map(toJson), next: posts.length === limit && oldest !== undefined ? oldest : null }, cors);
+      }
+      only('GET', 'POST');
+      if (!tokens.enabled) throw new HttpError(403, 'posting from the web is off: no token is configured (see tokens in plugins/web/README.md)', cors);
+      const grant = tokens.fromHeader(req.headers.authorization);
+      if ('problem' in grant) throw new HttpError(401, grant.problem, { ...cors, 'WWW-Authenticate': 'Bearer realm="peerpost"' });
+      if (!s) throw new HttpError(404, `no bridge ${safeDecode(m[1]!)} here`, cors);
+      const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/json') throw new HttpError(415, 'send the post as application/json: {"body": "…", "subject": "…"}', cors);
+      const raw = await readBody(req);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new HttpError(400, 'the body is not valid JSON', cors);
+      }
+      const input = parsePostInput(parsed);
+      if (typeof input === 'string') throw new HttpError(400, input, cors);
+      const a = await post(grant, s, input);
+      return json(res, a.status, a.body, a.status === 503 ? { ...cors, 'Retry-After': '5' } : cors);
+    }
+    if ((m = /^\/api\/posts\/(.+)$/.exec(path))) {
+      only('GET');
+      const p = d.posts.get(safeDecode(m[1]!));
+      if (!p || !byBridge(p.bridge)) throw new HttpError(404, 'no such post here', cors);
+      return json(res, 200, toJson(p), cors);
+    }
+    throw new HttpError(404, isApi ? `no such API path: ${path}` : 'There is no such page here.', cors);
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((err: Error) => {
+      const isApi = (req.url ?? '').startsWith('/api/');
+      const e = err instanceof HttpError ? err : new HttpError(500, 'something went wrong on our side; nothing was kept; try again');
+      if (!(err instanceof HttpError)) d.log.error({ err, url: req.url }, `web request failed: ${err.message}`);
+      if (res.headersSent) return res.destroy();
+      const close: Record<string, string> = e.status === 413 ? { Connection: 'close' } : {};
+      if (isApi || req.url === '/healthz' || req.url === '/metrics') json(res, e.status, { error: e.message }, { ...e.headers, ...close });
+      else errorPage(res, e.status, e.status === 404 ? 'Not found' : `Error ${e.status}`, e.message, { ...e.headers, ...close });
+    });
+  };
+
+  const reject = (socket: Duplex, status: number, text: string) => {
+    const body = `${text}\n`;
+    socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/api/stream') return reject(socket, 404, 'WebSockets are served at /api/stream?bridge=NAME&since=CURSOR');
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowedOrigin(origin)) {
+      // Same origin: the page came from this server, as reached directly (Host) or through the proxy (publicUrl).
+      let same = false;
+      try {
+        same = new URL(origin).host === req.headers.host || new URL(origin).origin === new URL(d.postUrl('x@y')).origin;
+      } catch {
+        same = false;
+      }
+      if (!same) return reject(socket, 403, `pages of ${origin} may not open the stream (see corsOrigins)`);
+    }
+    const name = url.searchParams.get('bridge');
+    const s = name ? byName(name) : undefined;
+    if (!s) return reject(socket, 404, name ? `no bridge ${name} here` : 'name the bridge: /api/stream?bridge=NAME');
+    let since: number | undefined;
+    try {
+      since = cursor(url.searchParams.get('since'), 'since');
+    } catch (err) {
+      return reject(socket, 400, (err as Error).message);
+    }
+    if (stream.clients.size >= cfg().stream.maxClients) return reject(socket, 503, `too many stream clients (${cfg().stream.maxClients}); try again later`);
+    wss.handleUpgrade(req, socket, head, (ws) => stream.attach(ws, s.bridge, s.name, since));
+  };
+
+  return {
+    onRequest,
+    onUpgrade,
+    stream,
+    onPost: (p: StoredPost) => stream.onPost(p),
+    setTokens: (t: Tokens) => (tokens = t),
+    endpointsChanged: () => stream.prune((bridge) => byBridge(bridge) !== undefined),
+    async close() {
+      await stream.close();
+      wss.close();
+    },
+  };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+

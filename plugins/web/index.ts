@@ -1,0 +1,116 @@
+/**
+ * The web plugin (style `feed`): a live page per bridge, the archive, a JSON and
+ * WebSocket API, health and metrics. See plugins/web/README.md.
+ *
+ *   accounts:
+ *     web.local: { listen: 127.0.0.1:8080, publicUrl: https://lists.example.org }
+ *   bridges:
+ *     commons:
+ *       endpoints: [irc.libera/#commons, web.local/commons]   # /b/commons
+ *
+ * The web serves the bridges that name an endpoint of its account; the target
+ * is the bridge's name on the web. The archive is the store itself, so a
+ * delivery to a web endpoint has nothing left to do; live clients get each
+ * post from ctx.onPost, right after it is committed.
+ */
+import { createServer } from 'node:http';
+import { definePlugin, delivered, type PluginContext } from '../../src/plugin.js';
+import { createApp } from './app.js';
+import { account, endpoint, targetProblem, type Config } from './schema.js';
+import { Tokens } from './tokens.js';
+
+/** http://HOST:PORT as people reach a listener (an any-address listener is reached by the node's hostname). */
+export function defaultPublicUrl(host: string, port: number, hostname: string): string {
+  const h = host === '0.0.0.0' || host === '::' ? hostname : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+export interface WebLinks {
+  /** The archive page of a bridge (by bridge name), or undefined when the web does not serve it. */
+  archive(bridge: string): string | undefined;
+  /** A post's permalink. */
+  post(id: string): string;
+  /** The RFC 8058 one-click unsubscribe URL for a token of the mail plugin. */
+  unsubscribe(token: string): string;
+}
+
+export default definePlugin<Config>({
+  protocol: 'web',
+  style: 'feed',
+  summary: 'the web: a live page per bridge, the archive, a JSON and WebSocket API, health and metrics',
+  account,
+  endpoint,
+  validateTarget: targetProblem,
+  joinHint: (target, config, node) => `${config.publicUrl ?? defaultPublicUrl(config.listen.host, config.listen.port, node.hostname)}/b/${encodeURIComponent(target)}`,
+  async start(ctx: PluginContext<Config>) {
+    let cfg = ctx.config;
+    let base = cfg.publicUrl ?? defaultPublicUrl(cfg.listen.host, cfg.listen.port, ctx.node.hostname);
+    const postUrl = (id: string) => `${base}/p/${encodeURIComponent(id)}`;
+
+    const app = createApp({
+      config: () => cfg,
+      log: ctx.log,
+      posts: ctx.posts,
+      endpoints: () => ctx.endpoints(),
+      bridges: () => ctx.bridges(),
+      status: () => ctx.status(),
+      metrics: () => ctx.metrics(),
+      storeWritable: () => ctx.storeWritable(),
+      service: (name) => ctx.service(name),
+      ingest: (p) => ctx.ingest(p),
+      postUrl,
+    });
+    ctx.onPost((p) => app.onPost(p));
+
+    const server = createServer({ requestTimeout: cfg.requestTimeout, headersTimeout: Math.min(cfg.requestTimeout, 20_000), maxHeaderSize: 16 * 1024 }, app.onRequest);
+    server.on('upgrade', app.onUpgrade);
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    const at = await ctx.listen(server, cfg.listen);
+    // Registered after listen() so that it runs before the listener closes (close hooks run in reverse):
+    // stream clients get 1001 at once, and the server does not wait on their sockets.
+    ctx.onClose(() => app.close());
+    if (!cfg.publicUrl) base = defaultPublicUrl(cfg.listen.host, at.port, ctx.node.hostname);
+    const where = `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port}`;
+    ctx.setState('listening', where);
+    if (cfg.tokens.length === 0) ctx.log.info(`posting from the web is off (no token in accounts.${ctx.account}.tokens)`);
+
+    const links = (): WebLinks => ({
+      archive: (bridge) => {
+        const e = ctx.endpoints().find((x) => x.bridge === bridge);
+        return e ? `${base}/b/${encodeURIComponent(e.target)}` : undefined;
+      },
+      post: postUrl,
+      unsubscribe: (token) => `${base}/unsubscribe/${encodeURIComponent(token)}`,
+    });
+    try {
+      ctx.provide('web.links', links);
+    } catch (err) {
+      // One provider per name: with two web accounts, the first one started makes the links.
+      ctx.log.warn(`${ctx.account} does not provide web.links (${(err as Error).message}); links in mail and IRC point to the web account that does`);
+    }
+
+    return {
+      async reload(next) {
+        // The core hands over the block already validated (durations in ms, listen as { host, port }).
+        const n = next as Config;
+        const same = (k: keyof Config) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
+        // The listener and the stream's limits are fixed when they are made.
+        if (!same('listen') || !same('stream') || !same('requestTimeout')) return 'restart';
+        cfg = n;
+        base = cfg.publicUrl ?? defaultPublicUrl(cfg.listen.host, at.port, ctx.node.hostname);
+        app.setTokens(new Tokens(cfg.tokens));
+        return 'applied';
+      },
+      endpointsChanged() {
+        app.endpointsChanged();
+      },
+      // The archive is the store: a post delivered here is already on the pages, and live clients had it from onPost.
+      async deliver() {
+        return delivered();
+      },
+    };
+  },
+});

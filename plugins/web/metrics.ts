@@ -1,0 +1,110 @@
+/**
+ * /metrics: the daemon's counters in the Prometheus text exposition format
+ * (version 0.0.4): posts in and out per account, outbox depth and age, the
+ * delivery latency histogram, each account's connection state, and the web's
+ * own stream clients.
+ */
+import type { AccountState, DaemonMetrics } from '../../src/plugin.js';
+
+export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+const STATES: readonly AccountState[] = ['starting', 'connecting', 'connected', 'listening', 'retrying', 'down', 'banned', 'stopped'];
+
+/** A label value as the format wants it: backslash, double quote and newline escaped. */
+export function labelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+const labels = (l: Record<string, string>) => {
+  const parts = Object.entries(l).map(([k, v]) => `${k}="${labelValue(v)}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+};
+
+/** A number as Prometheus writes it (+Inf, NaN, integers without a fraction). */
+export function num(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Infinity) return '+Inf';
+  if (x === -Infinity) return '-Inf';
+  return String(x);
+}
+
+class Out {
+  private lines: string[] = [];
+  family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string): void {
+    this.lines.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${name} ${type}`);
+  }
+  sample(name: string, l: Record<string, string>, v: number): void {
+    this.lines.push(`${name}${labels(l)} ${num(v)}`);
+  }
+  text(): string {
+    return this.lines.join('\n') + '\n';
+  }
+}
+
+export interface WebGauges {
+  /** WebSocket stream clients connected now. */
+  streamClients: number;
+  /** Stream clients cut for reading too slowly, since start. */
+  streamSlowCuts: number;
+}
+
+export function metricsText(m: DaemonMetrics, web?: WebGauges): string {
+  const o = new Out();
+  const accounts = Object.entries(m.accounts).sort(([a], [b]) => a.localeCompare(b));
+
+  o.family('peerpost_posts_in_total', 'counter', 'Posts handed to the core by an account, by verdict (accepted, duplicate, ignored, rejected, tempfail).');
+  for (const [name, a] of accounts)
+    for (const [verdict, n] of Object.entries(a.ingested)) o.sample('peerpost_posts_in_total', { account: name, protocol: a.protocol, verdict }, n);
+
+  o.family('peerpost_posts_out_total', 'counter', 'Deliveries to an account, by result: delivered, retried (returned retry, threw or timed out), failed (became dead letters).');
+  for (const [name, a] of accounts) {
+    o.sample('peerpost_posts_out_total', { account: name, protocol: a.protocol, result: 'delivered' }, a.delivered);
+    o.sample('peerpost_posts_out_total', { account: name, protocol: a.protocol, result: 'retried' }, a.retried);
+    o.sample('peerpost_posts_out_total', { account: name, protocol: a.protocol, result: 'failed' }, a.failed);
+  }
+
+  o.family('peerpost_account_state', 'gauge', 'The state of each account: 1 for the state it is in, 0 for the others.');
+  for (const [name, a] of accounts)
+    for (const s of STATES) o.sample('peerpost_account_state', { account: name, protocol: a.protocol, state: s }, a.state === s ? 1 : 0);
+
+  o.family('peerpost_account_up', 'gauge', '1 when the account is connected or listening, else 0.');
+  for (const [name, a] of accounts) o.sample('peerpost_account_up', { account: name, protocol: a.protocol }, a.state === 'connected' || a.state === 'listening' ? 1 : 0);
+
+  o.family('peerpost_delivery_latency_seconds', 'histogram', 'From a post being received to its delivery to an endpoint of the account.');
+  for (const [name, a] of accounts) {
+    const h = a.deliveryLatency;
+    let cum = 0;
+    h.bounds.forEach((b, i) => {
+      cum += h.counts[i] ?? 0;
+      o.sample('peerpost_delivery_latency_seconds_bucket', { account: name, le: num(b) }, cum);
+    });
+    cum += h.counts[h.bounds.length] ?? 0;
+    o.sample('peerpost_delivery_latency_seconds_bucket', { account: name, le: '+Inf' }, cum);
+    o.sample('peerpost_delivery_latency_seconds_sum', { account: name }, h.sum);
+    o.sample('peerpost_delivery_latency_seconds_count', { account: name }, h.count);
+  }
+
+  const outbox = [...m.outbox].sort((a, b) => a.endpoint.localeCompare(b.endpoint));
+  o.family('peerpost_outbox_pending', 'gauge', 'Deliveries waiting in the outbox, per endpoint.');
+  for (const e of outbox) o.sample('peerpost_outbox_pending', { endpoint: e.endpoint }, e.pending);
+  o.family('peerpost_outbox_dead', 'gauge', 'Dead letters (deliveries given up, with their reason in `peerpost outbox --dead`), per endpoint.');
+  for (const e of outbox) o.sample('peerpost_outbox_dead', { endpoint: e.endpoint }, e.dead);
+  o.family('peerpost_outbox_oldest_age_seconds', 'gauge', 'Age of the oldest waiting delivery, per endpoint (0 when none waits).');
+  for (const e of outbox) o.sample('peerpost_outbox_oldest_age_seconds', { endpoint: e.endpoint }, e.oldestAgeSeconds ?? 0);
+
+  o.family('peerpost_posts_stored', 'gauge', 'Posts in the store (the archive), per bridge.');
+  for (const [bridge, n] of Object.entries(m.posts.byBridge).sort(([a], [b]) => a.localeCompare(b))) o.sample('peerpost_posts_stored', { bridge }, n);
+  o.family('peerpost_posts_stored_total', 'gauge', 'Posts in the store, all bridges.');
+  o.sample('peerpost_posts_stored_total', {}, m.posts.total);
+
+  o.family('peerpost_uptime_seconds', 'gauge', 'Seconds since the daemon started.');
+  o.sample('peerpost_uptime_seconds', {}, m.uptimeSeconds);
+
+  if (web) {
+    o.family('peerpost_web_stream_clients', 'gauge', 'WebSocket clients of /api/stream connected now.');
+    o.sample('peerpost_web_stream_clients', {}, web.streamClients);
+    o.family('peerpost_web_stream_slow_cuts_total', 'counter', 'Stream clients cut (close code 4008) because they read too slowly.');
+    o.sample('peerpost_web_stream_slow_cuts_total', {}, web.streamSlowCuts);
+  }
+  return o.text();
+}
