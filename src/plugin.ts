@@ -332,7 +332,9 @@ export interface AccountHandle {
   deliver(post: Post, to: DeliveryTarget): Promise<Outcome>;
   /**
    * Apply a changed account block without a restart. Return 'restart' (or leave
-   * reload out) to have the core stop and start the account instead.
+   * reload out) to have the core stop and start the account instead. The block is
+   * already validated by the plugin's schema (defaults filled in, durations in ms):
+   * do not parse it again.
    */
   reload?(config: Readonly<Record<string, unknown>>): Promise<'applied' | 'restart'>;
   /** The bridges changed on a reload (ctx.endpoints() now answers the new set): join, leave, re-render. */

@@ -336,7 +336,8 @@ export default definePlugin<Config>({
 
     return {
       async reload(next) {
-        const n = account.parse(next);
+        // The core hands over the block already validated (durations in ms, listen parsed).
+        const n = next as Config;
         const same = (k: keyof Config) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
         // The listener's guards are fixed when it is made; those keys restart the account.
         if (!same('listen') || !same('idleTimeout') || !same('rateLimit') || !same('maxClients')) return 'restart';

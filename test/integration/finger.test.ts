@@ -227,3 +227,21 @@ bridges:
   const plan = await rawQuery(port, 'commons\r\n');
   assert.match(plan, /^1 post, newest first/m);
 });
+
+test('SIGHUP: a changed plan length is applied in place, without a restart; a changed port restarts the account', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  const { d, port } = await up(w);
+  t.after(() => d.stop('SIGKILL'));
+  for (let i = 1; i <= 4; i++) await post(w, 'commons', 'alice', `line ${i}`);
+  const before = await rawQuery(port, 'commons\r\n');
+  assert.match(before, /line 4/);
+  w.writeConfig(config(w).replace('maxPosts: 5', 'maxPosts: 2'));
+  d.proc.kill('SIGHUP');
+  const line = await d.waitForLog(/config reloaded/);
+  assert.match(line, /account finger\.t: settings applied/, 'applied in place, not restarted');
+  const after = await rawQuery(port, 'commons\r\n');
+  assert.match(after, /line 4/);
+  assert.match(after, /line 3/);
+  assert.doesNotMatch(after, /line 2/, 'the plan now shows the newest 2 posts');
+});
