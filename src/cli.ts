@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { PeerpostConfig } from './config/types.js';
 import { lookupPlugin } from './loader.js';
-import { Daemon, EXIT, pluginsFor, stylesOf, nodeSecret, secretFor } from './daemon.js';
+import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './daemon.js';
 import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import { ask, type ControlRequest } from './control.js';
@@ -200,7 +200,7 @@ async function cmdPost(args: string[]): Promise<number> {
   // No daemon: straight into the store; the next start delivers it.
   const store = Store.open(config.node.data, { durability: config.node.durability });
   try {
-    const router = new Router(config, stylesOf(config, await pluginsFor(config)));
+    const router = routerFor(config, await pluginsFor(config));
     const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
     const core = new Core(store, router, config, { kick: () => undefined }, log);
     const v = await core.inject(values.bridge, { target: from, author: { name: from, via: 'cli' }, body, ...(values.subject ? { subject: values.subject } : {}) });
@@ -389,7 +389,7 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
     const store = Store.open(config.node.data, { durability: config.node.durability });
     try {
       const secret = nodeSecret(store);
-      const router = new Router(config, stylesOf(config, await pluginsFor(config)));
+      const router = routerFor(config, await pluginsFor(config));
       const accounts: CommandAccount[] = Object.values(config.accounts).filter((a) => a.protocol === protocol).map((a) => ({
         account: a.name,
         config: a.settings,

@@ -33,6 +33,16 @@ export async function pluginsFor(config: PeerpostConfig, lookup: PluginLookup = 
   return defs;
 }
 
+/** Accounts whose plugin delivers a post back to the endpoint it came from (a mailing list). */
+export function echoesOf(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Set<string> {
+  return new Set(Object.values(config.accounts).filter((a) => defs.get(a.protocol)?.echo === true).map((a) => a.name));
+}
+
+/** The router for a config and its plugins. */
+export function routerFor(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Router {
+  return new Router(config, stylesOf(config, defs), echoesOf(config, defs));
+}
+
 export function stylesOf(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Map<string, Style> {
   return new Map(Object.values(config.accounts).map((a) => [a.name, defs.get(a.protocol)!.style]));
 }
@@ -94,7 +104,7 @@ export class Daemon {
     }
     this.nodeSecret = this.loadSecret();
     this.defs = await pluginsFor(this.config, this.lookup);
-    this.router = new Router(this.config, stylesOf(this.config, this.defs));
+    this.router = routerFor(this.config, this.defs);
     this.outbox = new Outbox(this.store, this.config.delivery, (e) => this.resolveEndpoint(e), this.log.child({ part: 'outbox' }));
     this.outbox.on('delivered', (_row, account, latencyMs) => {
       const a = this.accounts.get(account);
@@ -236,7 +246,7 @@ export class Daemon {
         changes.push(`account ${name}: stopped`);
       }
     }
-    this.router = new Router(keep, stylesOf(keep, defs));
+    this.router = routerFor(keep, defs);
     this.core.setRouting(this.router, keep);
     this.outbox.setConfig(keep.delivery);
     for (const acfg of Object.values(keep.accounts)) {

@@ -363,6 +363,13 @@ export interface PluginDefinition<C = any> {
    * plans: "#commons on irc.libera.chat:6697", "commons@lists.example.org".
    */
   joinHint?(target: string, config: C, node: { hostname: string }): string | undefined;
+  /**
+   * Deliver what arrives through an endpoint of this plugin back to that same
+   * endpoint too, through the outbox like every other delivery: a mailing list
+   * sends a member's post to every subscriber. Off by default (an IRC channel or
+   * a newsgroup already shows what was said in it).
+   */
+  echo?: boolean;
   /** Commands this plugin adds to the peerpost CLI (`peerpost subscribers …`). */
   commands?: PluginCommand[];
   /** Milliseconds start() may take before the account is reported as failed (default 15 s). */

@@ -59,6 +59,8 @@ export class Router {
     readonly config: PeerpostConfig,
     /** account name → its plugin's style */
     private readonly styles: ReadonlyMap<string, Style>,
+    /** Accounts whose plugin wants what arrives through an endpoint delivered back to it (PluginDefinition.echo). */
+    private readonly echoes: ReadonlySet<string> = new Set(),
   ) {
     for (const bridge of Object.values(config.bridges)) {
       for (const e of bridge.endpoints) {
@@ -100,7 +102,7 @@ export class Router {
     if (!bridge) return plan;
     const flavour = flavourOf(post, originStyle);
     for (const e of bridge.endpoints) {
-      if (e.key === originEndpoint || e.direction === 'in') continue;
+      if ((e.key === originEndpoint && !this.echoes.has(e.account)) || e.direction === 'in') continue;
       const style = this.styles.get(e.account);
       if (style === undefined) continue;
       if (post.kind === 'event' && style !== 'chat') continue;

@@ -20,7 +20,6 @@ import { account, endpoint, type Config, type EndpointOptions } from './schema.j
 import { listNameProblem, normaliseAddress } from './lists.js';
 import { ListStore } from './subscribe.js';
 import { ListServer } from './listserv.js';
-import { Fanout } from './fanout.js';
 import { smtpReceiver } from './receive.js';
 import { signUnsubscribe, verifyUnsubscribe } from './tokens.js';
 import { commands, type MailHandleApi } from './commands.js';
@@ -104,6 +103,8 @@ function offerServices(): void {
 export default definePlugin<Config>({
   protocol: 'mail',
   style: 'article',
+  // A member's post goes to every subscriber of its own list too: the core delivers it back through the outbox.
+  echo: true,
   summary: 'mailing lists (SMTP in, a smarthost out): every bridge a list people subscribe to and post to by mail',
   account,
   endpoint,
@@ -144,18 +145,8 @@ export default definePlugin<Config>({
 
     const sender = new ListSender(ctx, cfg.smtp);
     ctx.onClose(() => sender.close());
-    let lists: ListServer;
     const recipientsOf = (list: string) => (): Recipient[] => store.recipients(list).map((address) => ({ address, unsubscribeToken: tokenFor(list, normaliseAddress(address)) }));
-    const fanout = new Fanout({
-      account: ctx.account,
-      store: ctx.store,
-      posts: ctx.posts,
-      log: ctx.log,
-      endpoint: (list) => lists.endpoint(list),
-      send: (post, to) => sender.deliverPost(post, to, lists.info(lists.endpoint(to.target)!), recipientsOf(to.target), links(to.bridge)),
-    });
-    ctx.onClose(() => fanout.stop());
-    lists = new ListServer({
+    const lists = new ListServer({
       account: ctx.account,
       domain: () => domain,
       endpoints: () => ctx.endpoints(),
@@ -168,7 +159,6 @@ export default definePlugin<Config>({
       settings: () => ({ expireMs: cfg.subscription.expire, windowMs: cfg.subscription.window, bounces: cfg.bounces }),
       hostname: ctx.node.hostname,
       mintId: () => mintId(ctx.node.hostname),
-      fanout,
     });
     sender.onBounce = (e) => {
       lists.bounced(e.list, e.address, `${e.code} ${e.reason}`).catch((err: Error) => ctx.log.error({ err }, `recording a bounce failed: ${err.message}`));
@@ -222,7 +212,6 @@ export default definePlugin<Config>({
       lists,
       ctx.log,
     );
-    fanout.start();
     const at = await ctx.listen(server.server, cfg.listen);
     ctx.onClose(() => new Promise<void>((r) => server.close(() => r())));
     ctx.setState('listening', `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port} for ${domain}`);

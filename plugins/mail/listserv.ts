@@ -40,8 +40,6 @@ export interface ListServerDeps {
   hostname?: string;
   /** A new post id (for mail without a usable Message-ID). */
   mintId: () => string;
-  /** Sends posts that came in by mail to the list's own subscribers (see fanout.ts). */
-  fanout?: { prepare(list: string, postId: string): number | undefined; settle(row: number | undefined, accepted: boolean): void };
 }
 
 const ok = (message: string): Reply => ({ code: 250, message });
@@ -173,16 +171,8 @@ export class ListServer implements Receiver {
   private async ingest(e: EndpointView, m: ParsedMessage, fallbackSender: string, how: string): Promise<Reply> {
     const inc = ListServer.incoming(e.target, m, fallbackSender);
     inc.id ??= this.d.mintId();
-    // Nobody to send it to now: no send-out row (someone subscribing later does not get posts from before).
-    const row = this.d.store.hasRecipients(e.target) ? this.d.fanout?.prepare(e.target, inc.id) : undefined;
-    let v: IngestVerdict;
-    try {
-      v = await this.d.ingest(inc);
-    } catch (err) {
-      this.d.fanout?.settle(row, false);
-      throw err;
-    }
-    this.d.fanout?.settle(row, v.status === 'accepted');
+    // The list's own subscribers get it from the core's outbox, like every other endpoint (the plugin echoes).
+    const v: IngestVerdict = await this.d.ingest(inc);
     const log = this.d.log.child({ list: e.target });
     switch (v.status) {
       case 'accepted':

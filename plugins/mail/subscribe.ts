@@ -65,6 +65,8 @@ export const MIGRATIONS = [
      last_error TEXT
    );
    CREATE UNIQUE INDEX mail_fanout_by_post ON mail_fanout(account, list, post_id);`,
+  // The core now delivers a mail post back to its own list through the outbox (the plugin echoes): no table of our own.
+  `DROP TABLE IF EXISTS mail_fanout;`,
 ];
 export const MIGRATION_PART = 'lists';
 

@@ -39,7 +39,7 @@ let verdict: (p: IncomingPost) => IngestVerdict;
 let endpoints: EndpointView[];
 let srv: ListServer;
 let clock = 0;
-let fanned: { list: string; id: string; accepted?: boolean }[];
+let minted = 0;
 
 const ep = (target: string, options: Record<string, unknown> = {}, direction: EndpointView['direction'] = 'inout'): EndpointView => ({ key: `mail.lists/${target}`, target, bridge: 'commons', direction, options, description: 'The commons' });
 
@@ -48,7 +48,7 @@ beforeEach(() => {
   robots = [];
   forwarded = [];
   ingested = [];
-  fanned = [];
+  minted = 0;
   verdict = () => ({ status: 'accepted', id: `p${ingested.length}@x`, seq: ingested.length });
   endpoints = [ep('commons', { owners: ['owner@example.org'] }), ep('news', { policy: 'announce', owners: ['owner@example.org'] }), ep('sendonly', {}, 'out')];
   const out: Outbound = {
@@ -70,11 +70,7 @@ beforeEach(() => {
     verpDecode: (local, list) => (local.startsWith(`${list}-bounces+`) ? local.slice(list.length + 9).replace('=', '@') : undefined),
     hostname: 'node.test.example',
     settings: () => ({ expireMs: 3 * 86_400_000, windowMs: 86_400_000, bounces: { threshold: 3, once: 0, resetAfter: 7 * 86_400_000 } }),
-    mintId: () => `minted${fanned.length}@test.example`,
-    fanout: {
-      prepare: (list, id) => fanned.push({ list, id }) - 1,
-      settle: (row, accepted) => { if (row !== undefined) fanned[row]!.accepted = accepted; },
-    },
+    mintId: () => `minted${minted++}@test.example`,
   });
   clock++;
 });
@@ -162,9 +158,8 @@ describe('posting', () => {
     assert.equal(ingested.length, 1);
     const p = ingested[0]!;
     assert.deepEqual([p.target, p.id, p.subject, p.body, p.inReplyTo, p.author], ['commons', 'm1@example.org', 'Hello all', 'first line', 'm0@example.org', { name: 'Alice', address: 'alice@example.org', via: 'mail' }]);
-    assert.deepEqual(fanned, [{ list: 'commons', id: 'm1@example.org', accepted: true }], 'the list\'s own subscribers get it too');
     await send(`commons@${D}`, ['From: alice@example.org'], 'no id');
-    assert.match(ingested[1]!.id!, /^minted1@test\.example$/, 'an id is minted before the post goes in, so the send-out row can name it');
+    assert.match(ingested[1]!.id!, /^minted0@test\.example$/, 'an id is minted before the post goes in');
   });
 
   test('the core\'s verdict is the SMTP reply: tempfail → 451, rejected → 550, duplicate → 250', async () => {
@@ -175,7 +170,6 @@ describe('posting', () => {
     assert.equal((await send(`commons@${D}`, ['From: alice@example.org'])).code, 550);
     verdict = () => ({ status: 'duplicate', id: 'm1@example.org' });
     assert.equal((await send(`commons@${D}`, ['From: alice@example.org'])).code, 250);
-    assert.deepEqual(fanned.map((f) => f.accepted), [false, false, false], 'nothing is sent to the subscribers unless the post was accepted now');
   });
 
   test('a non-member is held, the owners are told, approve posts it once', async () => {
@@ -193,7 +187,6 @@ describe('posting', () => {
     assert.equal(a.ok, true);
     assert.equal(ingested.length, 1);
     assert.equal(ingested[0]!.id, 's1@example.net');
-    assert.deepEqual(fanned, [], 'a list with no subscribers makes no send-out row');
     assert.equal(store.held().length, 0);
     assert.deepEqual(await srv.approve(held[0]!.id), { ok: false, exit: 5, reason: `no held post #${held[0]!.id}` });
   });
@@ -268,55 +261,3 @@ describe('recipients, owners, bounces', () => {
     assert.equal(store.member('commons', 'fine@example.net')!.bounceScore, 1);
   });
 });
-
-describe('sending mail posts to the list\'s own subscribers (fanout)', async () => {
-  const { Fanout } = await import('../../plugins/mail/fanout.js');
-  const { MIGRATIONS } = await import('../../plugins/mail/subscribe.js');
-  const setup = (posts: Set<string>, outcomes: string[]) => {
-    const st = memoryStore();
-    st.migrate(MIGRATIONS);
-    const sent: { id: string; row: number; attempt: number }[] = [];
-    const f = new Fanout({
-      account: 'mail.lists', store: st, log: pino({ level: 'silent' }),
-      posts: { get: (id: string) => (posts.has(id) ? ({ id } as never) : undefined), latest: () => [], since: () => [], count: () => 0 },
-      endpoint: (list) => ep(list),
-      send: async (post, to) => {
-        sent.push({ id: post.id, row: to.row, attempt: to.attempt });
-        const o = outcomes.shift() ?? 'delivered';
-        return o === 'delivered' ? { result: 'delivered' } : { result: 'retry', reason: o, delayMs: 10 };
-      },
-    });
-    return { st, f, sent };
-  };
-
-  test('an accepted post is sent (retried until delivered, with a negative row); a refused one is not', async () => {
-    const { f, sent, st } = setup(new Set(['a@x', 'b@x']), ['greylisted']);
-    f.settle(f.prepare('commons', 'a@x'), true);
-    f.settle(f.prepare('commons', 'b@x'), false);
-    assert.equal(f.prepare('commons', 'a@x'), undefined, 'a resend of the same id makes no second row');
-    await until(() => sent.length >= 2);
-    assert.deepEqual(sent.map((s) => [s.id, s.attempt]), [['a@x', 1], ['a@x', 2]]);
-    assert.ok(sent[0]!.row < 0);
-    await until(() => (st.prepare('SELECT COUNT(*) FROM mail_fanout').pluck().get() as number) === 0);
-    f.stop();
-  });
-
-  test('after a crash: a row whose post was committed is sent at start; one whose post never was goes', async () => {
-    const { f, sent, st } = setup(new Set(['kept@x']), []);
-    f.prepare('commons', 'kept@x');
-    f.prepare('commons', 'lost@x');
-    f.start();
-    await until(() => sent.length === 1);
-    assert.equal(sent[0]!.id, 'kept@x');
-    await until(() => (st.prepare('SELECT COUNT(*) FROM mail_fanout').pluck().get() as number) === 0);
-    f.stop();
-  });
-});
-
-async function until(fn: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -97,3 +97,12 @@ test('IRC channel targets match case-insensitively; other targets exactly', () =
 test('digest endpoints of a bridge', () => {
   assert.deepEqual(router.digestEndpoints('commons').map((e) => e.key), ['mail.l/commons']);
 });
+
+test('a plugin that echoes (a mailing list) gets a post that came through it back, once, as a stream; others never do', () => {
+  const echoing = new Router(config, new Map(Object.entries({ 'irc.a': 'chat', 'irc.b': 'chat', 'mail.l': 'article', 'nntp.n': 'article', 'finger.f': 'plan', 'web.w': 'feed' } as const)), new Set(['mail.l']));
+  const fromMail = echoing.plan(post({ origin: { account: 'mail.l', target: 'commons' }, subject: 'Meeting', body: 'Text' }), 'mail.l/commons', 'article');
+  assert.deepEqual(fromMail.deliveries.filter((d) => d.endpoint.key === 'mail.l/commons').map((d) => d.shape), ['stream'], 'the list sends a member\'s post to its subscribers');
+  const fromIrc = echoing.plan(post(), 'irc.a/#commons', 'chat');
+  assert.ok(!fromIrc.deliveries.some((d) => d.endpoint.key === 'irc.a/#commons'), 'a channel is not echoed');
+  assert.deepEqual(fromIrc.digest.map((e) => e.key), ['mail.l/commons'], 'and the list still gets chat as a digest, once');
+});
