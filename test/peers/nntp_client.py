@@ -2,7 +2,7 @@
 """A real newsreader for the nntp tests: Python's stdlib nntplib (3.11; deprecated,
 removed in 3.13 -- the warning is silenced here).
 
-Usage: nntp_client.py PORT < ops.json   (127.0.0.1 only)
+Usage: nntp_client.py PORT [reader] < ops.json   (127.0.0.1 only; "reader" sends MODE READER first)
 ops.json is a list of operations, run in order on one connection; prints one JSON
 list with a result per operation: {"ok": true, "value": ...} or
 {"ok": false, "code": "441", "error": "..."}.
@@ -72,7 +72,7 @@ def main():
     port = int(sys.argv[1])
     ops = json.load(sys.stdin)
     out = []
-    s = nntplib.NNTP("127.0.0.1", port, readermode=False, timeout=10)
+    s = nntplib.NNTP("127.0.0.1", port, readermode=len(sys.argv) > 2 and sys.argv[2] == "reader", timeout=10)
     try:
         for op in ops:
             try:

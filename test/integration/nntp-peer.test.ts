@@ -1,0 +1,155 @@
+/**
+ * The nntp plugin peering with a real INN 2.7 (Debian's inn2, started by
+ * test/peers/inn2.sh on an ephemeral 127.0.0.1 port), read and written with
+ * Python's stdlib nntplib (test/peers/nntp_client.py). Posts from the CLI
+ * appear in INN with their Message-ID; articles posted to INN arrive in the
+ * bridge once, also across a restart of peerpost, and never go back to INN.
+ *
+ * inn2 must be installed: as root the test installs it (test/peers/inn2.sh
+ * install); otherwise it fails with the command that does.
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, chmodSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { world, cli, startDaemon, until, sleep } from '../helpers/daemon.js';
+import { freePort } from './irc-helpers.js';
+
+const CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
+export const INN2_SH = fileURLToPath(new URL('../../../test/peers/inn2.sh', import.meta.url));
+
+/** inn2 installed, or installed now when we are root, or a failure that says how. */
+export function ensureInn(): void {
+  if (existsSync('/usr/lib/news/bin/innd')) return;
+  if (process.getuid?.() === 0) {
+    execFileSync('bash', [INN2_SH, 'install'], { stdio: 'inherit' });
+    if (existsSync('/usr/lib/news/bin/innd')) return;
+  }
+  throw new Error(`inn2 is not installed (/usr/lib/news/bin/innd is missing); install it as root with:\n  bash test/peers/inn2.sh install\n(apt-get install -y --no-install-recommends postfix inn2, after setting domain: in /etc/news/inn.conf)`);
+}
+
+export interface Inn { pid: number; port: number; dir: string; stop(): void }
+
+/** A private INN on 127.0.0.1 with these groups. */
+export async function startInn(groups: string[], env: Record<string, string> = {}): Promise<Inn> {
+  const port = await freePort();
+  const dir = mkdtempSync('/tmp/pp-inn2.');
+  chmodSync(dir, 0o755);
+  const out = execFileSync('bash', [INN2_SH, 'start', String(port), dir, ...groups], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const pid = Number(out.trim().split('\n').pop());
+  assert.ok(pid > 0, `inn2.sh start printed no pid: ${out}`);
+  return { pid, port, dir, stop: () => execFileSync('bash', [INN2_SH, 'stop', String(pid), dir], { stdio: 'ignore' }) };
+}
+
+type Op = (string | number)[];
+interface OpResult { ok: boolean; value?: any; code?: string; error?: string }
+export function nntplib(port: number, ops: Op[], readermode = false): Promise<OpResult[]> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('python3', [CLIENT, String(port), ...(readermode ? ['reader'] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      try { resolve(JSON.parse(out)); } catch { reject(new Error(`nntp_client.py exited ${code}: ${err}${out}`)); }
+    });
+    p.stdin.end(JSON.stringify(ops));
+  });
+}
+const ok = (r: OpResult) => {
+  assert.ok(r.ok, `nntplib: ${r.error}`);
+  return r.value;
+};
+const article = (headers: Record<string, string>, body: string) => Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n' + body;
+
+before(() => {
+  ensureInn();
+  execFileSync('python3', ['-W', 'ignore', '-c', 'import nntplib'], { stdio: 'pipe' });
+});
+
+const GROUP = 'peerpost.test';
+const config = (w: ReturnType<typeof world>, port: number, extra = '') => `
+accounts:
+  nntp.inn: { server: "127.0.0.1:${port}", pollInterval: 250ms${extra} }
+  sink.s: { file: ${w.sink('s')} }
+bridges:
+  commons:
+    endpoints: [nntp.inn/${GROUP}, sink.s/out]
+`;
+
+/** Every article in the INN group: number → Message-ID, read with nntplib. */
+async function innArticles(port: number): Promise<Map<string, number>> {
+  const r = await nntplib(port, [['group', GROUP], ['over', '1-']]);
+  const g = ok(r[0]!);
+  if (g[1] === 0) return new Map();
+  return new Map((ok(r[1]!) as [number, Record<string, string>][]).map(([n, o]) => [o['message-id']!, n]));
+}
+
+test('peering with INN: a CLI post appears in INN with its Message-ID; INN articles arrive once, across a restart, and are not posted back', async (t) => {
+  const inn = await startInn([GROUP]);
+  t.after(() => inn.stop());
+  // An article already in INN before peerpost first looks: not fetched (the first poll starts at the high water).
+  const old = `<old.${Date.now()}@reader.example>`;
+  ok((await nntplib(inn.port, [['post', article({ From: 'Old <old@reader.example>', Newsgroups: GROUP, Subject: 'before peerpost', 'Message-ID': old }, 'old news\r\n')]]))[0]!);
+
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w, inn.port));
+  let d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  await d.waitForLog(/first look at peerpost\.test/);
+
+  // Out: a CLI post reaches INN with peerpost's Message-ID and References.
+  const r = await cli(['post', '-c', w.config, '-b', 'commons', '--from', 'alice', '--subject', 'Hello INN', 'posted by peerpost\n.a dot line']);
+  assert.equal(r.code, 0, r.stderr);
+  const sent = await until(() => w.delivered('s').find((x) => x.subject === 'Hello INN'), 'the post in the sink');
+  const id = `<${sent.id}>`;
+  await d.waitForLog(new RegExp(`${sent.id.replace(/[.]/g, '\\.')}> sent to peerpost\\.test`));
+  const inInn = await innArticles(inn.port);
+  assert.ok(inInn.has(id), `INN holds ${id}: ${[...inInn.keys()].join(' ')}`);
+  const a = ok((await nntplib(inn.port, [['article', id]]))[0]!);
+  const body = a.lines.slice(a.lines.indexOf('') + 1);
+  assert.deepEqual(body, ['posted by peerpost', '.a dot line']);
+  const head: string[] = a.lines.slice(0, a.lines.indexOf(''));
+  assert.ok(head.includes('Subject: Hello INN'), head.join('\n'));
+  assert.ok(head.some((l) => /^Path: .*test\.example/.test(l)), `our host in Path:\n${head.join('\n')}`);
+
+  // A reply to it, posted by peerpost, keeps References.
+  // (The CLI has no --reply; a reply from INN's side is checked below instead.)
+
+  // In: an article posted to INN arrives in the bridge once, with its Message-ID and References.
+  const inId = `<in1.${Date.now()}@reader.example>`;
+  ok((await nntplib(inn.port, [['post', article({ From: 'Bob Reader <bob@reader.example>', Newsgroups: GROUP, Subject: 'Re: Hello INN', 'Message-ID': inId, References: id }, 'a reply from INN\r\n')]]))[0]!);
+  const got = await until(() => w.delivered('s').find((x) => `<${x.id}>` === inId), 'the INN article in the sink');
+  assert.equal(got.subject, 'Re: Hello INN');
+  assert.match(got.body, /a reply from INN/);
+  assert.equal(w.delivered('s').filter((x) => `<${x.id}>` === old).length, 0, 'the article from before the first poll is not fetched');
+  await sleep(800); // a few more polls
+  assert.equal(w.delivered('s').filter((x) => `<${x.id}>` === inId).length, 1, 'once');
+  assert.equal(w.delivered('s').filter((x) => x.id === sent.id).length, 1, 'our own article is not fetched back');
+
+  // Across a restart: an article posted while peerpost is down arrives once; nothing older comes again.
+  await d.stop();
+  const whileDown = `<down.${Date.now()}@reader.example>`;
+  ok((await nntplib(inn.port, [['post', article({ From: 'carol@reader.example', Newsgroups: GROUP, Subject: 'while you were out', 'Message-ID': whileDown }, 'posted while peerpost was stopped\r\n')]]))[0]!);
+  d = await startDaemon(w.config);
+  await until(() => w.delivered('s').find((x) => `<${x.id}>` === whileDown), 'the article posted while down');
+  await sleep(800);
+  const ids = w.delivered('s').map((x) => `<${x.id}>`);
+  assert.equal(ids.filter((x) => x === inId).length, 1, 'the first INN article still once after the restart');
+  assert.equal(ids.filter((x) => x === whileDown).length, 1);
+  assert.equal(ids.filter((x) => x === old).length, 0);
+
+  // Not posted back: INN holds each article once, and peerpost sent only its own.
+  const final = await innArticles(inn.port);
+  assert.deepEqual([...final.keys()].sort(), [old, id, inId, whileDown].sort());
+  assert.ok(!d.logs.some((l) => /sent to peerpost\.test/.test(l) && (l.includes(inId) || l.includes(whileDown))), 'no INN article was posted back');
+
+  // peerpost status shows the peering account connected, with the group's high-water mark.
+  const st = await cli(['status', '-c', w.config]);
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, /nntp\.inn\s+connected/);
+  assert.match(st.stdout, new RegExp(`peerpost\\.test@${final.get(whileDown)}`));
+});
