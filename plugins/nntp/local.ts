@@ -10,7 +10,12 @@ import { readArticle } from './incoming.js';
 import { listenAccount, type ListenConfig } from './schema.js';
 import { nntpServer } from './server.js';
 import type { Backend, GroupInfo } from './session.js';
+import { overviewLine, renderArticle } from './article.js';
 import { groupProblem, oneLine } from './text.js';
+
+/** Article numbers of POSTed articles are stored together: after this many ms, or this many articles. */
+const NUMBER_DELAY_MS = 20;
+const NUMBER_BATCH = 256;
 
 const MIGRATIONS = [
   `CREATE TABLE nntp_articles (
@@ -29,6 +34,8 @@ const MIGRATIONS = [
      created INTEGER NOT NULL,
      PRIMARY KEY (account, grp)
    );`,
+  // The overview line (RFC 3977 8.3), rendered once when the number is given: OVER reads it as is.
+  `ALTER TABLE nntp_articles ADD COLUMN overview TEXT;`,
 ];
 
 const isLoopback = (addr: string) => {
@@ -66,7 +73,10 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     stats: ctx.store.prepare('SELECT COUNT(*) AS n, MIN(number) AS lo, MAX(number) AS hi FROM nntp_articles WHERE account = ? AND grp = ?'),
     max: ctx.store.prepare('SELECT MAX(number) FROM nntp_articles WHERE account = ? AND grp = ?').pluck(),
     numberOf: ctx.store.prepare('SELECT number FROM nntp_articles WHERE account = ? AND post_id = ? AND grp = ?').pluck(),
-    insert: ctx.store.prepare('INSERT INTO nntp_articles (account, grp, number, post_id, added) VALUES (?, ?, ?, ?, ?)'),
+    insert: ctx.store.prepare('INSERT INTO nntp_articles (account, grp, number, post_id, added, overview) VALUES (?, ?, ?, ?, ?, ?)'),
+    overview: ctx.store.prepare('SELECT number, overview, post_id AS id FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000'),
+    setOverview: ctx.store.prepare('UPDATE nntp_articles SET overview = ? WHERE account = ? AND grp = ? AND number = ?'),
+    clearOverviews: ctx.store.prepare('UPDATE nntp_articles SET overview = NULL WHERE account = ?'),
     numbers: ctx.store.prepare('SELECT number FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000').pluck(),
     postAt: ctx.store.prepare('SELECT post_id FROM nntp_articles WHERE account = ? AND grp = ? AND number = ?').pluck(),
     byId: ctx.store.prepare('SELECT grp, number FROM nntp_articles WHERE account = ? AND post_id = ?'),
@@ -76,19 +86,58 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
   };
 
   /** The article number of a post in a group: the one it has, or the next one (numbers are never reused). */
-  const assign = (group: string, postId: string): number =>
+  const assign = (group: string, postId: string, post?: Post): number =>
     ctx.store.transaction(() => {
       const have = q.numberOf.get(acct, postId, group) as number | undefined;
       if (have !== undefined) return have;
       const n = ((q.max.get(acct, group) as number | null) ?? 0) + 1;
-      q.insert.run(acct, group, n, postId, Date.now());
+      const p = post ?? ctx.posts.get(postId);
+      q.insert.run(acct, group, n, postId, Date.now(), p ? overviewOf(p, group, n) : null);
       return n;
     });
-  const record = (group: string, postId: string) => {
-    const n = assign(group, postId);
-    ctx.store.ids.set(postId, group, String(n));
-    return n;
+  const overviewOf = (post: Post, group: string, n: number) => overviewLine(renderArticle(post, { hostname: ctx.node.hostname, group, number: n }), n);
+  // Overview lines hold the hostname (Xref): rendered again after it changed.
+  if (ctx.store.get<string>('overviewHost') !== ctx.node.hostname) {
+    q.clearOverviews.run(acct);
+    ctx.store.set('overviewHost', ctx.node.hostname);
+  }
+  /** Number a post taken by POST and put it in the id map: one transaction (one commit on the POST path). */
+  const record = (group: string, postId: string) =>
+    ctx.store.transaction(() => {
+      const n = assign(group, postId);
+      ctx.store.ids.set(postId, group, String(n));
+      return n;
+    });
+
+  /*
+   * Posts taken by POST get their numbers together, in one transaction, a
+   * moment after their 240s (each post itself is committed before its 240):
+   * within NUMBER_DELAY_MS, or at once when anyone reads the group, so a
+   * reader never misses an article that was acknowledged. A number lost to a
+   * crash is given at the next start.
+   */
+  let toNumber: { group: string; id: string }[] = [];
+  let numberTimer: NodeJS.Timeout | undefined;
+  const flushNumbers = () => {
+    if (!toNumber.length) return;
+    clearTimeout(numberTimer);
+    numberTimer = undefined;
+    const batch = toNumber;
+    toNumber = [];
+    try {
+      ctx.store.transaction(() => {
+        for (const x of batch) record(x.group, x.id);
+      });
+    } catch (err) {
+      ctx.log.error({ err }, `article numbers could not be stored now (${(err as Error).message}); they are given at the next start`);
+    }
   };
+  const numberSoon = (group: string, id: string) => {
+    toNumber.push({ group, id });
+    if (toNumber.length >= NUMBER_BATCH) flushNumbers();
+    else numberTimer ??= setTimeout(flushNumbers, NUMBER_DELAY_MS);
+  };
+  ctx.onClose(flushNumbers);
 
   const endpoints = () => ctx.endpoints();
   const known = new Set<string>();
@@ -114,7 +163,7 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
 
   // A post taken by POST whose number was not yet recorded when the daemon stopped gets it now.
   for (const e of endpoints()) {
-    for (const p of ctx.posts.latest(e.bridge, { limit: 200 }).reverse())
+    for (const p of ctx.posts.latest(e.bridge, { limit: 2 * NUMBER_BATCH }).reverse())
       if (p.origin.account === acct && p.origin.target === e.target && q.numberOf.get(acct, p.id, e.target) === undefined) record(e.target, p.id);
   }
 
@@ -150,8 +199,8 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     }
     switch (v.status) {
       case 'accepted': {
-        const n = record(e.target, v.id);
-        ctx.log.info({ id: v.id, group: e.target, number: n, remote: who.remote, user: who.user }, `article ${n} posted to ${e.target}`);
+        numberSoon(e.target, v.id);
+        ctx.log.debug({ id: v.id, group: e.target, remote: who.remote, user: who.user }, `article <${v.id}> posted to ${e.target}`);
         return `240 article received OK <${v.id}>`;
       }
       case 'duplicate': return `441 duplicate: <${v.id}> was posted already`;
@@ -164,25 +213,51 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
   const backend: Backend = {
     hostname: ctx.node.hostname,
     groups: () => {
+      flushNumbers();
       const c = createdMap();
       return endpoints().map((e) => groupInfo(e, c)).sort((x, y) => x.name.localeCompare(y.name));
     },
     group: (name) => {
+      flushNumbers();
       const e = endpoints().find((x) => x.target === name);
       return e ? groupInfo(e, createdMap()) : undefined;
     },
-    numbers: (group, low, high) => (inGroups(group) ? (q.numbers.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as number[]) : []),
+    overview: (group, low, high) => {
+      flushNumbers();
+      if (!inGroups(group)) return [];
+      const rows = q.overview.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as { number: number; overview: string | null; id: string }[];
+      const out: string[] = [];
+      for (const r of rows) {
+        if (r.overview !== null) {
+          out.push(r.overview);
+          continue;
+        }
+        const post = ctx.posts.get(r.id);
+        if (!post) continue;
+        const line = overviewOf(post, group, r.number);
+        q.setOverview.run(line, acct, group, r.number);
+        out.push(line);
+      }
+      return out;
+    },
+    numbers: (group, low, high) => {
+      flushNumbers();
+      return inGroups(group) ? (q.numbers.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as number[]) : [];
+    },
     article: (group, number) => {
+      flushNumbers();
       const id = q.postAt.get(acct, group, number) as string | undefined;
       return id ? ctx.posts.get(id) : undefined;
     },
     byId: (id) => {
+      flushNumbers();
       const groups = new Set(endpoints().map((e) => e.target));
       const row = (q.byId.all(acct, id) as { grp: string; number: number }[]).find((r) => groups.has(r.grp));
       const post = row ? ctx.posts.get(id) : undefined;
       return row && post ? { post, group: row.grp, number: row.number } : undefined;
     },
     newnews: (match, since) => {
+      flushNumbers();
       const groups = new Set(endpoints().map((e) => e.target).filter(match));
       const seen = new Set<string>();
       for (const r of q.since.all(acct, since) as { grp: string; post_id: string }[]) if (groups.has(r.grp)) seen.add(r.post_id);
@@ -231,7 +306,7 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     async deliver(post: Post, to) {
       const problem = groupProblem(to.target);
       if (problem) return failed(problem);
-      return delivered(String(assign(to.target, post.id)));
+      return delivered(String(assign(to.target, post.id, post)));
     },
   };
 }

@@ -26,6 +26,8 @@ export interface Backend {
   group(name: string): GroupInfo | undefined;
   /** Article numbers of a group within [low, high], ascending. */
   numbers(group: string, low: number, high: number): number[];
+  /** Overview lines (RFC 3977 8.3, without CRLF) of the articles numbered within [low, high], ascending. */
+  overview(group: string, low: number, high: number): string[];
   /** The post behind a number. */
   article(group: string, number: number): Post | undefined;
   /** A post by Message-ID (bare), where it is in one of our groups. */
@@ -223,6 +225,14 @@ export class Session {
 
   private over(verb: string, args: string[]): Reply {
     if (args.length > 1) return line(`501 usage: ${verb} [range]`);
+    if (args[0] !== undefined && !args[0].startsWith('<')) {
+      // A range: the stored overview lines, as they are.
+      if (!this.group) return line('412 no newsgroup selected');
+      const r = parseRange(args[0]);
+      if (!r) return line('501 bad range');
+      const rows = this.b.overview(this.group, r.low, r.high);
+      return rows.length ? { text: `224 overview information follows\r\n${rows.join('\r\n')}\r\n.\r\n` } : line('423 no articles in that range');
+    }
     const list = this.many(args[0], verb === 'OVER');
     if ('text' in list) return list;
     return multi('224 overview information follows', list.map((x) => {

@@ -163,6 +163,7 @@ function memory(policy: 'yes' | 'after-auth' | 'no' = 'yes'): Backend & { posted
     ],
     group(name) { return this.groups().find((g) => g.name === name); },
     numbers: (g, lo, hi) => (g === 'peerpost.commons' ? [...posts.keys()].filter((n) => n >= lo && n <= hi) : []),
+    overview: (g, lo, hi) => (g === 'peerpost.commons' ? [...posts].filter(([n]) => n >= lo && n <= hi).map(([n, p]) => overviewLine(renderArticle(p, { hostname: 'news.example', group: g, number: n }), n)) : []),
     article: (g, n) => (g === 'peerpost.commons' ? posts.get(n) : undefined),
     byId: (id) => {
       for (const [n, p] of posts) if (p.id === id) return { post: p, group: 'peerpost.commons', number: n };

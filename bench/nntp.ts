@@ -1,0 +1,107 @@
+/**
+ * NNTP benchmark: peerpost's built-in news server (the daemon, `peerpost
+ * start`, a child process) and INN 2.7 (innd + nnrpd, test/peers/inn2.sh) side
+ * by side, driven by the same client: Python's stdlib nntplib
+ * (bench/nntp_load.py), on 127.0.0.1.
+ *
+ *   node dist/bench/run.js nntp      (or: node dist/bench/nntp.js)
+ *   NNTP_BENCH_ARTICLES=20000 node dist/bench/nntp.js   (a smaller, quicker run)
+ *
+ * For each server, on a fresh group:
+ * - POST, one client: POST_ONE articles, each answered 240 (peerpost answers
+ *   only once the post is committed) before the next is sent; then the group
+ *   is filled to ARTICLES with 20 clients (also reported).
+ * - OVER of the newest 10,000 and of all 100,000 articles: the time of one
+ *   OVER command, median of OVER_RUNS.
+ * - ARTICLE by number (random numbers in the group), 1 client and 20 clients:
+ *   articles per second.
+ *
+ * Prints figures; asserts nothing about time (it fails only when it cannot run).
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { world, startDaemon } from '../test/helpers/daemon.js';
+import { ensureInn, startInn } from '../test/integration/nntp-helpers.js';
+import { runWhenMain, summarise, type Result } from './lib/result.js';
+
+export const title = 'nntp: built-in news server vs INN 2.7, same client (Python nntplib)';
+
+const LOAD = fileURLToPath(new URL('../../bench/nntp_load.py', import.meta.url));
+const ARTICLES = Number(process.env.NNTP_BENCH_ARTICLES ?? 100_000);
+const POST_ONE = 3000;
+const OVER_RUNS = 5;
+const ARTICLE_ONE = 2000;
+const ARTICLE_MANY = 500; // per client, 20 clients
+const GROUP = 'bench.news';
+
+function load(args: (string | number)[]): Promise<any> {
+  return new Promise((resolve, reject) => {
+    execFile('python3', [LOAD, ...args.map(String)], { maxBuffer: 1 << 20, timeout: 30 * 60_000 }, (err, out, stderr) => {
+      if (err) reject(new Error(`nntp_load.py ${args.slice(0, 1).join(' ')}: ${err.message}\n${stderr}${out}`));
+      else resolve(JSON.parse(out));
+    });
+  });
+}
+
+async function measure(name: string, port: number, progress: (s: string) => void): Promise<Result[]> {
+  const out: Result[] = [];
+  const tag = `${name.replace(/[^a-z0-9]/gi, "")}${Date.now()}`;
+  progress(`${name}: POST ${POST_ONE} articles, one client`);
+  const p1 = await load(['post', port, GROUP, POST_ONE, 1, `${tag}a`]);
+  out.push({ figure: `${name}: POST, 1 client (${POST_ONE} articles)`, value: p1.posted / p1.seconds, unit: 'articles/s', ...(name === 'peerpost' ? { target: { atLeast: 2000 } } : {}) });
+  const rest = ARTICLES - POST_ONE;
+  progress(`${name}: POST ${rest} more, 20 clients`);
+  const p20 = await load(['post', port, GROUP, rest, 20, `${tag}b`]);
+  out.push({ figure: `${name}: POST, 20 clients (${rest} articles)`, value: p20.posted / p20.seconds, unit: 'articles/s' });
+  for (const n of [...new Set([10_000, ARTICLES])]) {
+    progress(`${name}: OVER of ${n}`);
+    const o = await load(['over', port, GROUP, ARTICLES - n + 1, ARTICLES, OVER_RUNS]);
+    if (o.rows !== n) throw new Error(`${name}: OVER gave ${o.rows} rows, not ${n}`);
+    out.push(summarise(`${name}: OVER of ${n.toLocaleString('en-US')} articles`, 's', o.seconds, { digits: 3 }));
+  }
+  progress(`${name}: ARTICLE, 1 client`);
+  const a1 = await load(['article', port, GROUP, ARTICLE_ONE, 1]);
+  out.push({ figure: `${name}: ARTICLE by number, 1 client`, value: a1.articles / a1.seconds, unit: 'articles/s', ...(name === 'peerpost' ? { target: { atLeast: 1000 } } : {}) });
+  progress(`${name}: ARTICLE, 20 clients`);
+  const a20 = await load(['article', port, GROUP, ARTICLE_MANY, 20]);
+  out.push({ figure: `${name}: ARTICLE by number, 20 clients`, value: a20.articles / a20.seconds, unit: 'articles/s' });
+  return out;
+}
+
+export async function run(): Promise<Result[]> {
+  const progress = (s: string) => process.stderr.write(`  nntp: ${s}\n`);
+  ensureInn();
+  const results: Result[] = [];
+  const w = world();
+  const inn = await startInn([GROUP]);
+  try {
+    w.writeConfig(`
+accounts:
+  nntp.bench: { listen: 127.0.0.1:0, maxClients: 64 }
+bridges:
+  bench:
+    endpoints: [nntp.bench/${GROUP}]
+`);
+    const d = await startDaemon(w.config, ['--log-level', 'info']); // the default level, as a user runs it
+    try {
+      const line = await d.waitForLog(/nntp\.bench is listening: 127\.0\.0\.1:(\d+)/);
+      const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)![1]);
+      const ours = await measure('peerpost', port, progress);
+      const theirs = await measure('INN 2.7', inn.port, progress);
+      // Side by side: each figure of ours, then INN's.
+      for (let i = 0; i < ours.length; i++) results.push(ours[i]!, theirs[i]!);
+      const innOver = (n: number) => theirs.find((r) => r.figure.includes(`OVER of ${n.toLocaleString('en-US')}`))!.value;
+      for (const r of results) if (r.figure.startsWith('peerpost: OVER of')) r.target = { atMost: innOver(Number(/OVER of ([\d,]+)/.exec(r.figure)![1]!.replace(/,/g, ''))) };
+      const inn20 = theirs.find((r) => r.figure.includes('ARTICLE by number, 20'))!.value;
+      results.find((r) => r.figure === 'peerpost: ARTICLE by number, 20 clients')!.target = { atLeast: inn20 };
+    } finally {
+      await d.stop();
+    }
+  } finally {
+    inn.stop();
+    w.cleanup();
+  }
+  return results;
+}
+
+runWhenMain(import.meta.url, title, run);
