@@ -53,7 +53,7 @@ export const serverAccount = z
   })
   .superRefine((c, ctx) => {
     if ((c.user === undefined) !== (c.password === undefined))
-      ctx.addIssue({ code: 'custom', path: [c.user === undefined ? 'password' : 'user'], message: 'AUTHINFO needs both user and password' });
+      ctx.addIssue({ code: 'custom', path: [c.user === undefined ? 'user' : 'password'], message: 'AUTHINFO needs both user and password' });
     if (c.tlsCa !== undefined && c.tls === false) ctx.addIssue({ code: 'custom', path: ['tlsCa'], message: 'tlsCa needs tls: true or tls: starttls' });
     if (c.tlsVerify === false && c.tls === false) ctx.addIssue({ code: 'custom', path: ['tlsVerify'], message: 'tlsVerify only matters with tls: true or tls: starttls' });
     const hp = hostPort(c.tls === true ? 563 : 119).safeParse(c.server);

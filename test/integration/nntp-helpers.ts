@@ -24,8 +24,8 @@ export function ensureInn(): void {
 export interface Inn { pid: number; port: number; dir: string; stop(): void }
 
 /** A private INN on 127.0.0.1 with these groups. */
-export async function startInn(groups: string[], env: Record<string, string> = {}): Promise<Inn> {
-  const port = await freePort();
+export async function startInn(groups: string[], env: Record<string, string> = {}, at?: number): Promise<Inn> {
+  const port = at ?? (await freePort());
   const dir = mkdtempSync('/tmp/pp-inn2.');
   chmodSync(dir, 0o755);
   const out = execFileSync('bash', [INN2_SH, 'start', String(port), dir, ...groups], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { world, cli, startDaemon, until, sleep } from '../helpers/daemon.js';
 import { ensureInn, nntplib, startInn, type OpResult } from './nntp-helpers.js';
+import { freePort } from './irc-helpers.js';
 
 const ok = (r: OpResult) => {
   assert.ok(r.ok, `nntplib: ${r.error}`);
@@ -108,4 +109,53 @@ test('peering with INN: a CLI post appears in INN with its Message-ID; INN artic
   assert.equal(st.code, 0, st.stderr);
   assert.match(st.stdout, /nntp\.inn\s+connected/);
   assert.match(st.stdout, new RegExp(`peerpost\\.test@${final.get(whileDown)}`));
+});
+
+test('peering: backfill takes the newest N on the first look; a post made while the server is down goes out once it is up', async (t) => {
+  const a = await startInn([GROUP]);
+  t.after(() => a.stop());
+  const old: string[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const id = `<b${i}.${Date.now()}@reader.example>`;
+    old.push(id);
+    ok((await nntplib(a.port, [['post', article({ From: 'r@reader.example', Newsgroups: GROUP, Subject: `old ${i}`, 'Message-ID': id }, `old article ${i}\r\n`)]]))[0]!);
+  }
+  const laterPort = await freePort(); // nothing listens there yet
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(`
+accounts:
+  nntp.a: { server: "127.0.0.1:${a.port}", pollInterval: 250ms, backfill: 2 }
+  nntp.b: { server: "127.0.0.1:${laterPort}", pollInterval: 250ms, maxBackoff: 1s }
+  sink.s: { file: ${w.sink('s')} }
+bridges:
+  back:
+    endpoints: [nntp.a/${GROUP}, sink.s/back]
+  later:
+    endpoints: [nntp.b/${GROUP}, sink.s/later]
+`);
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+
+  await until(() => w.delivered('s').filter((x) => x.endpoint === 'sink.s/back').length >= 2, 'two backfilled articles');
+  await sleep(600);
+  const back = w.delivered('s').filter((x) => x.endpoint === 'sink.s/back').map((x) => `<${x.id}>`);
+  assert.deepEqual(back, [old[1], old[2]], 'backfill: 2 takes the newest two, in order, and not the first');
+
+  const r = await cli(['post', '-c', w.config, '-b', 'later', '--from', 'alice', '--subject', 'while the server is down', 'queued']);
+  assert.equal(r.code, 0, r.stderr);
+  const sent = await until(() => w.delivered('s').find((x) => x.endpoint === 'sink.s/later'), 'the post in the sink');
+  const st = await cli(['status', '-c', w.config]);
+  assert.match(st.stdout, /nntp\.b\s+retrying/, st.stdout);
+  assert.match(st.stdout, /could not connect/, 'the reason is shown');
+
+  const b = await startInn([GROUP], {}, laterPort);
+  t.after(() => b.stop());
+  let found = false;
+  for (let i = 0; i < 100 && !found; i++) {
+    found = (await innArticles(b.port)).has(`<${sent.id}>`);
+    if (!found) await sleep(200);
+  }
+  assert.ok(found, 'the queued post reached the news server once it came up');
+  await d.waitForLog(/connected to 127\.0\.0\.1/);
 });

@@ -42,7 +42,7 @@ start)
   mkdir -p "$dir"/{etc,db,run,log,tmp,spool/{articles,overview,incoming/bad,outgoing,archive}}
   cp -a /etc/news/. "$dir/etc/"
   # Private inn.conf: every path into $dir, loopback only, our port.
-  grep -vE '^(path[a-z]*|port|bindaddress6?|server|domain|pathhost|nnrpdpostport|organization|hismethod|ovmethod|mta|noreader|readerswhenstopped|docancels|logipaddr|nicekids|nicenewnews|nicennrpd):' /etc/news/inn.conf > "$dir/etc/inn.conf"
+  grep -vE '^(path[a-z]*|port|bindaddress6?|server|domain|pathhost|nnrpdpostport|organization|hismethod|ovmethod|mta|noreader|readerswhenstopped|docancels|logipaddr|nicekids|nicenewnews|nicennrpd|nnrpdloadlimit):' /etc/news/inn.conf > "$dir/etc/inn.conf"
   cat >> "$dir/etc/inn.conf" <<EOF
 organization:   "peerpost test"
 domain:         test.local
@@ -57,6 +57,8 @@ hismethod:      hisv6
 ovmethod:       tradindexed
 mta:            "/bin/true %s"
 logipaddr:      true
+# Serve readers however busy the machine is (the default refuses them above a load of 16).
+nnrpdloadlimit: 0
 pathnews:       /usr/lib/news
 pathbin:        /usr/lib/news/bin
 pathcontrol:    /usr/lib/news/bin/control
