@@ -46,11 +46,6 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
   const cfg = ctx.config;
   const where = `${cfg.address.host.includes(':') ? `[${cfg.address.host}]` : cfg.address.host}:${cfg.address.port}`;
   const me = ctx.node.hostname.toLowerCase();
-  let link: NntpClient | undefined;
-  let connecting: Promise<NntpClient> | undefined;
-  let failures = 0;
-  let notBefore = 0;
-  let lastError = '';
   let stopped = false;
   let pollTimer: NodeJS.Timeout | undefined;
   let polling = false;
@@ -61,62 +56,84 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     ...(cfg.tlsCa ? { ca: readFileSync(cfg.tlsCa) } : {}),
   });
 
+  /**
+   * One connection to the server, opened when needed, and after a failure not
+   * again before its backoff (1 s, doubling, up to maxBackoff, with jitter).
+   */
+  class Link {
+    client: NntpClient | undefined;
+    private connecting: Promise<NntpClient> | undefined;
+    failures = 0;
+    notBefore = 0;
+    lastError = '';
+    constructor(readonly role: string, private readonly readerMode: boolean) {}
+
+    drop(why: string) {
+      this.client?.close();
+      this.client = undefined;
+      this.failures++;
+      this.lastError = why;
+      const base = Math.min(cfg.maxBackoff, 1000 * 2 ** Math.min(this.failures - 1, 20));
+      this.notBefore = Date.now() + Math.round(base * (0.8 + Math.random() * 0.4));
+      ctx.log.warn({ server: where, failures: this.failures, link: this.role }, `news server ${where} (${this.role}): ${why}; trying again in ${Math.round((this.notBefore - Date.now()) / 1000)} s`);
+      report();
+      if (this === inLink) schedulePoll(this.notBefore - Date.now());
+      else setTimeout(() => ctx.resume(), this.notBefore - Date.now() + 50).unref();
+    }
+
+    async get(): Promise<NntpClient> {
+      if (this.client && !this.client.isClosed) return this.client;
+      if (stopped) throw new Error('the account is stopping');
+      if (Date.now() < this.notBefore) throw new Error(`not connected (${this.lastError}); next try in ${Math.round((this.notBefore - Date.now()) / 1000)} s`);
+      this.connecting ??= (async () => {
+        try {
+          const c = await NntpClient.connect({
+            host: cfg.address.host,
+            port: cfg.address.port,
+            tls: cfg.tls,
+            tlsOptions: tlsOptions(),
+            ...(cfg.user !== undefined ? { user: cfg.user, password: cfg.password! } : {}),
+            readerMode: this.readerMode,
+            timeoutMs: cfg.timeout,
+          });
+          if (stopped) {
+            c.close();
+            throw new Error('the account is stopping');
+          }
+          this.client = c;
+          ctx.log.info({ server: where, link: this.role, greeting: oneLine(c.greeting.line) }, `connected to ${where}${this.failures ? ' again' : ''} (${this.role})`);
+          this.failures = 0;
+          this.lastError = '';
+          report();
+          ctx.resume();
+          return c;
+        } catch (err) {
+          this.drop((err as Error).message);
+          throw err;
+        } finally {
+          this.connecting = undefined;
+        }
+      })();
+      return this.connecting;
+    }
+
+    close() {
+      this.client?.close();
+      this.client = undefined;
+    }
+  }
+  // A reader connection polls (and POSTs); with feed: ihave, our articles go by a feed connection of their own.
+  const inLink = new Link(cfg.feed === 'ihave' ? 'reader' : 'reader and poster', true);
+  const outLink = cfg.feed === 'ihave' ? new Link('IHAVE feed', false) : inLink;
+  const links = [...new Set([inLink, outLink])];
+
   const report = () => {
     if (stopped) return;
     const gs = [...groups.entries()].map(([g, s]) => `${g}@${s.high}${s.problem ? ` (${s.problem})` : ''}`).join(', ');
-    if (link) ctx.setState('connected', `${where}${gs ? `; ${gs}` : ''}`);
-    else if (failures) ctx.setState('retrying', `${where}: ${lastError}; next try in ${Math.max(0, Math.round((notBefore - Date.now()) / 1000))} s`);
+    const down = links.find((l) => l.failures);
+    if (down) ctx.setState('retrying', `${where}: ${down.lastError}; next try in ${Math.max(0, Math.round((down.notBefore - Date.now()) / 1000))} s`);
+    else if (links.some((l) => l.client)) ctx.setState('connected', `${where}${gs ? `; ${gs}` : ''}`);
     else ctx.setState('connecting', where);
-  };
-
-  const drop = (why: string) => {
-    link?.close();
-    link = undefined;
-    failures++;
-    lastError = why;
-    const base = Math.min(cfg.maxBackoff, 1000 * 2 ** Math.min(failures - 1, 20));
-    notBefore = Date.now() + Math.round(base * (0.8 + Math.random() * 0.4));
-    ctx.log.warn({ server: where, failures }, `news server ${where}: ${why}; trying again in ${Math.round((notBefore - Date.now()) / 1000)} s`);
-    report();
-    schedulePoll(notBefore - Date.now());
-  };
-
-  /** The connection, opened when needed (not before the backoff is over). */
-  const getLink = async (): Promise<NntpClient> => {
-    if (link && !link.isClosed) return link;
-    if (stopped) throw new Error('the account is stopping');
-    if (Date.now() < notBefore) throw new Error(`not connected (${lastError}); next try in ${Math.round((notBefore - Date.now()) / 1000)} s`);
-    connecting ??= (async () => {
-      try {
-        const c = await NntpClient.connect({
-          host: cfg.address.host,
-          port: cfg.address.port,
-          tls: cfg.tls,
-          tlsOptions: tlsOptions(),
-          ...(cfg.user !== undefined ? { user: cfg.user, password: cfg.password! } : {}),
-          readerMode: cfg.feed === 'post',
-          timeoutMs: cfg.timeout,
-        });
-        if (stopped) {
-          c.close();
-          throw new Error('the account is stopping');
-        }
-        link = c;
-        if (failures) ctx.log.info({ server: where }, `connected to ${where} again`);
-        else ctx.log.info({ server: where, greeting: oneLine(c.greeting.line) }, `connected to ${where}`);
-        failures = 0;
-        lastError = '';
-        report();
-        ctx.resume();
-        return c;
-      } catch (err) {
-        drop((err as Error).message);
-        throw err;
-      } finally {
-        connecting = undefined;
-      }
-    })();
-    return connecting;
   };
 
   /** Look for new articles in one group, fetch and ingest them. */
@@ -202,7 +219,7 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       if (!wanted.length) return;
       let c: NntpClient;
       try {
-        c = await getLink();
+        c = await inLink.get();
       } catch {
         return; // drop() has scheduled the next try
       }
@@ -217,7 +234,7 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
             if (s) s.problem = oneLine(err.line).slice(0, 80);
             continue;
           }
-          drop((err as Error).message);
+          inLink.drop((err as Error).message);
           return;
         }
       }
@@ -237,8 +254,7 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
   ctx.onClose(() => {
     stopped = true;
     clearTimeout(pollTimer);
-    link?.close();
-    link = undefined;
+    for (const l of links) l.close();
   });
 
   report();
@@ -254,20 +270,21 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     async deliver(post: Post, to: DeliveryTarget) {
       let c: NntpClient;
       try {
-        c = await getLink();
+        c = await outLink.get();
       } catch (err) {
-        return retry(`${where}: ${(err as Error).message}`, Math.max(1000, notBefore - Date.now()));
+        return retry(`${where}: ${(err as Error).message}`, Math.max(1000, outLink.notBefore - Date.now()));
       }
       try {
         // A resend after a lost answer: the server may have it already.
-        if ((await c.has(post.id)) === true) return delivered();
+        // (IHAVE asks the same question itself.)
+        if (cfg.feed === 'post' && (await c.has(post.id)) === true) return delivered();
         const text = peerArticle(post, to.target, ctx.node.hostname);
         const r = cfg.feed === 'ihave' ? await c.ihave(post.id, text) : await c.post(text);
         const out = postOutcome(r, cfg.feed);
         if (out.result === 'delivered') ctx.log.info({ id: post.id, group: to.target }, `<${post.id}> sent to ${to.target} on ${where}`);
         return out;
       } catch (err) {
-        drop((err as Error).message);
+        outLink.drop((err as Error).message);
         return retry(`${where}: ${(err as Error).message}`);
       }
     },

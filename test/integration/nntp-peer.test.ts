@@ -37,8 +37,8 @@ bridges:
 `;
 
 /** Every article in the INN group: number → Message-ID, read with nntplib. */
-async function innArticles(port: number): Promise<Map<string, number>> {
-  const r = await nntplib(port, [['group', GROUP], ['over', '1-']]);
+async function innArticles(port: number, reader = false): Promise<Map<string, number>> {
+  const r = await nntplib(port, [['group', GROUP], ['over', '1-']], reader);
   const g = ok(r[0]!);
   if (g[1] === 0) return new Map();
   return new Map((ok(r[1]!) as [number, Record<string, string>][]).map(([n, o]) => [o['message-id']!, n]));
@@ -158,4 +158,37 @@ bridges:
   }
   assert.ok(found, 'the queued post reached the news server once it came up');
   await d.waitForLog(/connected to 127\.0\.0\.1/);
+});
+
+test('peering as a feed (feed: ihave): our posts go to innd by IHAVE, articles still come in by a reader connection', async (t) => {
+  // INN_PEER=1: innd lists 127.0.0.1 as a feed peer, so IHAVE is taken; readers send MODE READER first.
+  const inn = await startInn([GROUP], { INN_PEER: '1' });
+  t.after(() => inn.stop());
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w, inn.port, ', feed: ihave'));
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  await d.waitForLog(/first look at peerpost\.test/);
+
+  const r = await cli(['post', '-c', w.config, '-b', 'commons', '--from', 'alice', '--subject', 'By IHAVE', 'fed, not posted']);
+  assert.equal(r.code, 0, r.stderr);
+  const sent = await until(() => w.delivered('s').find((x) => x.subject === 'By IHAVE'), 'the post in the sink');
+  let have = new Map<string, number>();
+  for (let i = 0; i < 100 && !have.has(`<${sent.id}>`); i++) {
+    have = await innArticles(inn.port, true);
+    if (!have.has(`<${sent.id}>`)) await sleep(200);
+  }
+  assert.ok(have.has(`<${sent.id}>`), `INN holds <${sent.id}>`);
+  const a = ok((await nntplib(inn.port, [['article', `<${sent.id}>`]], true))[0]!);
+  const head: string[] = a.lines.slice(0, a.lines.indexOf(''));
+  assert.ok(head.some((l) => /^Path: .*test\.example/.test(l)), head.join('\n'));
+  assert.ok(d.logs.some((l) => /connected to 127\.0\.0\.1:\d+ \(IHAVE feed\)/.test(l)), 'a feed connection of its own');
+
+  const inId = `<fed.${Date.now()}@reader.example>`;
+  ok((await nntplib(inn.port, [['post', article({ From: 'dave@reader.example', Newsgroups: GROUP, Subject: 'to the feed peer', 'Message-ID': inId }, 'hello\r\n')]], true))[0]!);
+  await until(() => w.delivered('s').find((x) => `<${x.id}>` === inId), 'the INN article in the sink');
+  await sleep(600);
+  assert.equal(w.delivered('s').filter((x) => `<${x.id}>` === inId).length, 1);
+  assert.ok(!d.logs.some((l) => l.includes(inId) && /sent to/.test(l)), 'not fed back');
 });
