@@ -183,7 +183,7 @@ export class NntpClient {
     const plain = this.sock;
     this.reader.detach(plain);
     this.sock = await new Promise<TLSSocket>((resolve, reject) => {
-      const s = tlsConnect({ socket: plain, ...tlsOpts });
+      const s = tlsConnect({ socket: plain, host: this.o.host, ...tlsOpts });
       const t = setTimeout(() => reject(new Error('the TLS handshake after STARTTLS timed out')), this.o.timeoutMs);
       s.once('secureConnect', () => {
         clearTimeout(t);

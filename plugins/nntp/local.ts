@@ -8,7 +8,9 @@ import { isIP } from 'node:net';
 import { delivered, failed, type AccountHandle, type Post, type PluginContext } from '../../src/plugin.js';
 import { readArticle } from './incoming.js';
 import { listenAccount, type ListenConfig } from './schema.js';
-import { nntpServer } from './server.js';
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { nntpServers } from './server.js';
 import type { Backend, GroupInfo } from './session.js';
 import { overviewLine, renderArticle } from './article.js';
 import { groupProblem, oneLine } from './text.js';
@@ -68,6 +70,24 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
   if (cfg.posting.allow === 'authenticated' && Object.keys(cfg.users).length === 0)
     throw new Error(`account ${ctx.account}: posting.allow is "authenticated" but there are no users: add users, or choose another posting.allow`);
   ctx.store.migrate(MIGRATIONS);
+  let secureContext: SecureContext | undefined;
+  let keyCert: { key: Buffer; cert: Buffer } | undefined;
+  if (cfg.tls) {
+    const read = (what: string, file: string) => {
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new Error(`account ${ctx.account}: cannot read the TLS ${what} ${file}: ${(err as Error).message}`);
+      }
+    };
+    try {
+      keyCert = { cert: read('certificate', cfg.tls.cert), key: read('key', cfg.tls.key) };
+      secureContext = createSecureContext(keyCert);
+    } catch (err) {
+      if ((err as Error).message.startsWith(`account ${ctx.account}`)) throw err;
+      throw new Error(`account ${ctx.account}: the TLS certificate ${cfg.tls.cert} and key ${cfg.tls.key} do not make a usable pair: ${(err as Error).message}`);
+    }
+  }
   const acct = ctx.account;
   const q = {
     stats: ctx.store.prepare('SELECT COUNT(*) AS n, MIN(number) AS lo, MAX(number) AS hi FROM nntp_articles WHERE account = ? AND grp = ?'),
@@ -273,6 +293,8 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       }
     },
     hasUsers: () => Object.keys(cfg.users).length > 0,
+    tls: secureContext !== undefined,
+    isLoopback,
     authenticate: async (user, pass) => {
       const ok = await checkPassword(pass, Object.hasOwn(cfg.users, user) ? cfg.users[user] : undefined);
       if (!ok) {
@@ -284,21 +306,28 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     post: ingestArticle,
   };
 
-  const server = nntpServer({
+  const servers = nntpServers({
     idleTimeoutMs: cfg.idleTimeout,
     maxClients: cfg.maxClients,
     maxArticleSize: cfg.maxArticleSize,
     backend,
+    ...(secureContext && keyCert ? { secureContext, keyCert } : {}),
     onError: (err) => ctx.log.error({ err }, `an NNTP command failed: ${err.message}`),
   });
-  const at = await ctx.listen(server, cfg.listen);
-  ctx.setState('listening', `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port}`);
+  const show = (a: { host: string }, port: number) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${port}`;
+  const at = await ctx.listen(servers.plain, cfg.listen);
+  let detail = show(cfg.listen, at.port);
+  if (servers.tls && cfg.tls) {
+    const tlsAt = await ctx.listen(servers.tls, cfg.tls.listen);
+    detail += ` (STARTTLS), TLS on ${show(cfg.tls.listen, tlsAt.port)}`;
+  }
+  ctx.setState('listening', detail);
 
   return {
     async reload(next) {
       const n = listenAccount.parse(next);
       const same = (k: keyof ListenConfig) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
-      if (!same('listen') || !same('idleTimeout') || !same('maxClients') || !same('maxArticleSize')) return 'restart';
+      if (!same('listen') || !same('idleTimeout') || !same('maxClients') || !same('maxArticleSize') || !same('tls')) return 'restart';
       if (n.posting.allow === 'authenticated' && Object.keys(n.users).length === 0) return 'restart';
       cfg = n;
       return 'applied';

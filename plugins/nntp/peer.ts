@@ -16,7 +16,7 @@ import { oneLine } from './text.js';
 const HW = (group: string) => `hw:${group}`;
 
 /** A refusal that means "the server already has this article". */
-const DUPLICATE = /duplicate|already|have it|exists/i;
+const DUPLICATE = /\b435\b|duplicate|already have/i;
 
 /** Our post as an article for the peer: no Xref or Injection-Date (the server adds its own), our host in Path. */
 export function peerArticle(post: Post, group: string, hostname: string): string {

@@ -20,6 +20,17 @@ export const listenAccount = z.strictObject({
   idleTimeout: duration('10m'),
   /** Clients served at once; more are told 400 and closed. */
   maxClients: z.number().int().min(1).max(10_000).default(64),
+  /** A certificate: STARTTLS on listen, and implicit TLS (nntps) on tls.listen. */
+  tls: z
+    .strictObject({
+      /** PEM certificate (chain) file. */
+      cert: z.string().min(1),
+      /** PEM private key file. */
+      key: z.string().min(1),
+      /** Where the implicit-TLS server listens (the nntps port is 563). */
+      listen: listenAddress('127.0.0.1:1563'),
+    })
+    .optional(),
 });
 export type ListenConfig = z.infer<typeof listenAccount>;
 

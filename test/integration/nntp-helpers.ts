@@ -36,9 +36,11 @@ export async function startInn(groups: string[], env: Record<string, string> = {
 
 export type Op = (string | number)[];
 export interface OpResult { ok: boolean; value?: any; code?: string; error?: string }
-export function nntplib(port: number, ops: Op[], readermode = false): Promise<OpResult[]> {
+/** Run operations on one nntplib connection; mode true sends MODE READER first, "ssl:CAFILE" connects with TLS. */
+export function nntplib(port: number, ops: Op[], mode: boolean | string = false): Promise<OpResult[]> {
   return new Promise((resolve, reject) => {
-    const p = spawn('python3', [CLIENT, String(port), ...(readermode ? ['reader'] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const extra = mode === true ? ['reader'] : typeof mode === 'string' ? [mode] : [];
+    const p = spawn('python3', [CLIENT, String(port), ...extra], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));

@@ -73,6 +73,8 @@ test('answers to POST and IHAVE: delivered, duplicate, retry later, or failed wi
   assert.deepEqual(o('235 Article transferred OK', 'ihave'), { result: 'delivered' });
   assert.deepEqual(o('435 Duplicate', 'ihave'), { result: 'delivered' });
   assert.deepEqual(o('437 Duplicate article', 'ihave'), { result: 'delivered' });
+  assert.deepEqual(o('441 duplicate: <a@b> was posted already'), { result: 'delivered' }, "peerpost's own answer");
+  assert.equal(o('441 the Path already holds n.example: this article came from here').result, 'failed', 'a loop refusal is no duplicate');
   const rej = o('441 Address in From header field not in Internet syntax');
   assert.equal(rej.result, 'failed');
   assert.match((rej as { reason: string }).reason, /POST: the server answered "441 Address in From/);

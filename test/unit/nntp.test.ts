@@ -172,6 +172,8 @@ function memory(policy: 'yes' | 'after-auth' | 'no' = 'yes'): Backend & { posted
     newnews: (match, since) => (match('peerpost.commons') && since < Date.now() ? ['n1@h', 'n3@h', 'n4@h'] : []),
     mayPost: (_r, user) => (user ? 'yes' : policy),
     hasUsers: () => true,
+    tls: false,
+    isLoopback: (r) => r === '127.0.0.1',
     authenticate: async (u, p) => u === 'alice' && p === 'pw',
     post: async (raw) => { posted.push(raw); return '240 article received OK'; },
   };
@@ -188,7 +190,12 @@ test('a session: every reader command with its response codes', async () => {
   assert.equal(await h('LIST NEWSGROUPS'), '215 descriptions follow\r\npeerpost.commons\tThe commons\r\npeerpost.news\tNews\r\n.\r\n');
   assert.match(await h('LIST OVERVIEW.FMT'), /^215 [^\r]*\r\nSubject:\r\nFrom:\r\nDate:\r\nMessage-ID:\r\nReferences:\r\n:bytes\r\n:lines\r\nXref:full\r\n\.\r\n$/);
   assert.match(await h('LIST HEADERS'), /^215 [^\r]*\r\n:\r\n:bytes\r\n:lines\r\n\.\r\n$/);
-  assert.match(await h('LIST ACTIVE.TIMES'), /^501 /);
+  assert.equal(await h('LIST ACTIVE.TIMES'), '215 information follows\r\npeerpost.commons 1767225600 peerpost\r\npeerpost.news 1780272000 peerpost\r\n.\r\n');
+  assert.equal(await h('LIST ACTIVE.TIMES peerpost.n*'), '215 information follows\r\npeerpost.news 1780272000 peerpost\r\n.\r\n');
+  assert.equal(await h('LIST DISTRIB.PATS'), '215 information follows\r\n.\r\n');
+  assert.match(await h('LIST DISTRIB.PATS x'), /^501 /);
+  assert.match(await h('STARTTLS'), /^580 /, 'no certificate: no TLS');
+  assert.match(await h('LIST BOGUS'), /^501 /);
   assert.match(await h('ARTICLE'), /^412 /);
   assert.match(await h('NEXT'), /^412 /);
   assert.equal(await h('GROUP peerpost.news'), '211 0 1 0 peerpost.news\r\n');
