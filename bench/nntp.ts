@@ -20,6 +20,7 @@
  * Prints figures; asserts nothing about time (it fails only when it cannot run).
  */
 import { execFile } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { world, startDaemon } from '../test/helpers/daemon.js';
 import { ensureInn, startInn } from '../test/integration/nntp-helpers.js';
@@ -95,6 +96,7 @@ async function reads(servers: { name: string; port: number }[], progress: (s: st
 export async function run(): Promise<Result[]> {
   const progress = (s: string) => process.stderr.write(`  nntp: ${s}\n`);
   ensureInn();
+  const load0 = loadavg()[0]!.toFixed(1);
   const results: Result[] = [];
   const w = world();
   const inn = await startInn([GROUP]);
@@ -121,6 +123,8 @@ bridges:
       const innOver = (n: number) => theirs.find((r) => r.figure.includes(`OVER of ${n.toLocaleString('en-US')}`))!.value;
       for (const r of results) if (r.figure.startsWith('peerpost: OVER of')) r.target = { atMost: innOver(Number(/OVER of ([\d,]+)/.exec(r.figure)![1]!.replace(/,/g, ''))) };
       const inn20 = theirs.find((r) => r.figure.includes('ARTICLE by number, 20'))!.value;
+      // The machine may be shared: say how busy it was.
+      results[0]!.note = `load average ${load0} at the start, ${loadavg()[0]!.toFixed(1)} at the end (${navigator.hardwareConcurrency} cores); POST and OVER by the client, so client time is in every figure`;
       results.find((r) => r.figure === 'peerpost: ARTICLE by number, 20 clients')!.target = { atLeast: inn20 };
     } finally {
       await d.stop();
