@@ -20,7 +20,7 @@
  * Prints figures; asserts nothing about time (it fails only when it cannot run).
  */
 import { execFile } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { world, startDaemon } from '../test/helpers/daemon.js';
 import { ensureInn, startInn } from '../test/integration/nntp-helpers.js';
@@ -124,7 +124,7 @@ bridges:
       for (const r of results) if (r.figure.startsWith('peerpost: OVER of')) r.target = { atMost: innOver(Number(/OVER of ([\d,]+)/.exec(r.figure)![1]!.replace(/,/g, ''))) };
       const inn20 = theirs.find((r) => r.figure.includes('ARTICLE by number, 20'))!.value;
       // The machine may be shared: say how busy it was.
-      results[0]!.note = `load average ${load0} at the start, ${loadavg()[0]!.toFixed(1)} at the end (${navigator.hardwareConcurrency} cores); POST and OVER by the client, so client time is in every figure`;
+      results[0]!.note = `load average ${load0} at the start, ${loadavg()[0]!.toFixed(1)} at the end (${cpus().length} cores); POST and OVER by the client, so client time is in every figure`;
       results.find((r) => r.figure === 'peerpost: ARTICLE by number, 20 clients')!.target = { atLeast: inn20 };
     } finally {
       await d.stop();

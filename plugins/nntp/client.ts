@@ -158,6 +158,8 @@ export class NntpClient {
     });
     this.sock.setNoDelay(true);
     this.reader.attach(this.sock);
+    // A server may close an idle reader: the next use opens a new connection instead of failing.
+    this.sock.once('close', () => (this.closed = true));
     this.greeting = parse(await this.reader.line(o.timeoutMs));
     if (this.greeting.code !== 200 && this.greeting.code !== 201) throw new NntpError(this.greeting.code, this.greeting.line, 'the server refused the connection');
     this.postingAllowed = this.greeting.code === 200;
@@ -197,6 +199,7 @@ export class NntpClient {
     });
     this.reader = new LineReader();
     this.reader.attach(this.sock);
+    this.sock.once('close', () => (this.closed = true));
   }
 
   get isClosed(): boolean {

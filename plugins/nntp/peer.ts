@@ -71,6 +71,7 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     drop(why: string) {
       this.client?.close();
       this.client = undefined;
+      if (stopped) return;
       this.failures++;
       this.lastError = why;
       const base = Math.min(cfg.maxBackoff, 1000 * 2 ** Math.min(this.failures - 1, 20));
@@ -132,7 +133,7 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     const gs = [...groups.entries()].map(([g, s]) => `${g}@${s.high}${s.problem ? ` (${s.problem})` : ''}`).join(', ');
     const down = links.find((l) => l.failures);
     if (down) ctx.setState('retrying', `${where}: ${down.lastError}; next try in ${Math.max(0, Math.round((down.notBefore - Date.now()) / 1000))} s`);
-    else if (links.some((l) => l.client)) ctx.setState('connected', `${where}${gs ? `; ${gs}` : ''}`);
+    else if (links.some((l) => l.client && !l.client.isClosed)) ctx.setState('connected', `${where}${gs ? `; ${gs}` : ''}`);
     else ctx.setState('connecting', where);
   };
 
@@ -158,6 +159,12 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       hw = Math.max(g.low - 1, g.high - cfg.backfill, 0);
       ctx.store.set(HW(group), hw);
       ctx.log.info({ group, high: g.high, from: hw + 1 }, `first look at ${group} on ${where}: ${cfg.backfill ? `taking up to ${cfg.backfill} recent articles` : `starting after article ${g.high}`}`);
+    }
+    if (g.high < hw) {
+      // The server's numbers went back (a rebuilt spool): start again at its end. Message-IDs keep out what we have.
+      ctx.log.warn({ group, high: g.high, hw }, `${group} on ${where} now ends at article ${g.high}, before ${hw} where we stopped: going on from ${g.high}`);
+      hw = g.high;
+      ctx.store.set(HW(group), hw);
     }
     state.high = hw;
     state.polled = Date.now();
@@ -216,10 +223,10 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     polling = true;
     try {
       const wanted = [...new Set(ctx.endpoints().filter((e) => e.direction !== 'out').map((e) => e.target))];
-      if (!wanted.length) return;
+      if (!wanted.length && outLink !== inLink) return; // a feed with nothing to read: its connection opens for the first post
       let c: NntpClient;
       try {
-        c = await inLink.get();
+        c = await inLink.get(); // also when there is nothing to read: the status then tells whether the server is reachable
       } catch {
         return; // drop() has scheduled the next try
       }

@@ -9,6 +9,8 @@
 #        inn2.sh start <port> [dir] [group ...]  -> prints innd PID on stdout
 #        inn2.sh newgroup <dir> <group>           (ctlinnd newgroup, posting 'y')
 #        inn2.sh stop <pid> [dir]                 (ctlinnd shutdown, then kill)
+# Environment: INN_PEER=1 also lists 127.0.0.1 as a feed peer in incoming.conf (IHAVE
+# to innd; readers must then send MODE READER first).
 #
 # Install (one-time, as root):
 #   apt-get install -y --no-install-recommends inn2
