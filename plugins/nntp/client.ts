@@ -88,6 +88,7 @@ class LineReader {
         return l;
       }
       if (this.ended) throw this.ended;
+      if (this.buf.length > MAX_LINE) throw new Error(`the server sent a line longer than ${MAX_LINE} octets`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no answer from the server within ${Math.round(timeoutMs / 1000)} s`);
       await new Promise<void>((res) => {
@@ -100,6 +101,9 @@ class LineReader {
     }
   }
 }
+
+/** No line of a response may be longer than this (a broken or hostile server). */
+const MAX_LINE = 1024 * 1024;
 
 const parse = (l: Buffer): Response => {
   const line = l.toString('utf8');
@@ -232,11 +236,21 @@ export class NntpClient {
     return parse(await this.reader.line(this.o.timeoutMs));
   }
 
-  private async readBlock(): Promise<Buffer[]> {
-    const lines: Buffer[] = [];
+  /** A block to its final "."; past `limit` octets its lines are read and dropped (tooBig). */
+  private async readBlock(limit = Number.MAX_SAFE_INTEGER): Promise<{ lines: Buffer[]; tooBig: boolean }> {
+    let lines: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
     for (;;) {
       const l = await this.reader.line(this.o.timeoutMs);
-      if (l.length === 1 && l[0] === 0x2e) return lines;
+      if (l.length === 1 && l[0] === 0x2e) return { lines, tooBig };
+      if (tooBig) continue;
+      size += l.length + 2;
+      if (size > limit) {
+        tooBig = true;
+        lines = [];
+        continue;
+      }
       lines.push(l.length && l[0] === 0x2e ? l.subarray(1) : l);
     }
   }
@@ -253,10 +267,10 @@ export class NntpClient {
   }
 
   /** A command whose answer is a block when its code is `ok`. */
-  multi(line: string, ok: number): Promise<MultiResponse> {
+  multi(line: string, ok: number, limit?: number): Promise<MultiResponse & { tooBig: boolean }> {
     return this.exclusive(async () => {
       const r = await this.cmd(line);
-      return { ...r, lines: r.code === ok ? await this.readBlock() : [] };
+      return { ...r, ...(r.code === ok ? await this.readBlock(limit) : { lines: [], tooBig: false }) };
     });
   }
 
@@ -285,11 +299,12 @@ export class NntpClient {
     return out;
   }
 
-  /** ARTICLE n: the article (CRLF line ends, dot-stuffing undone), or undefined when it is gone (423/430). */
-  async article(spec: number | string): Promise<Buffer | undefined> {
-    const r = await this.multi(`ARTICLE ${spec}`, 220);
+  /** ARTICLE n: the article (CRLF line ends, dot-stuffing undone); undefined when it is gone (423/430); 'too big' past maxSize octets. */
+  async article(spec: number | string, maxSize?: number): Promise<Buffer | 'too big' | undefined> {
+    const r = await this.multi(`ARTICLE ${spec}`, 220, maxSize);
     if (r.code === 423 || r.code === 430) return undefined;
     if (r.code !== 220) throw new NntpError(r.code, r.line, `ARTICLE ${spec}`);
+    if (r.tooBig) return 'too big';
     const parts: Buffer[] = [];
     for (const l of r.lines) parts.push(l, CRLF);
     return Buffer.concat(parts);

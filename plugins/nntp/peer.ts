@@ -186,13 +186,14 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
   const takeOne = async (c: NntpClient, group: string, number: number, id: string): Promise<boolean> => {
     // Ours (posted from here) or already here by another path: nothing to fetch.
     if (ctx.posts.get(id)) return true;
-    const raw = await c.article(number);
+    const raw = await c.article(number, cfg.maxArticleSize);
     if (!raw) return true; // expired or cancelled since OVER
-    const a = readArticle(raw);
     const skip = (why: string) => {
       ctx.log.warn({ group, number, id }, `article ${number} <${id}> in ${group} on ${where} is not relayed: ${why}`);
       return true;
     };
+    if (raw === 'too big') return skip(`it is larger than maxArticleSize (${cfg.maxArticleSize} octets)`);
+    const a = readArticle(raw);
     if (typeof a === 'string') return skip(a);
     if (a.path.some((p) => p.toLowerCase() === me)) {
       ctx.log.debug({ group, number, id }, `article ${number} in ${group} came from here (Path holds ${me}): skipped`);

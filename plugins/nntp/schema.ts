@@ -55,6 +55,8 @@ export const serverAccount = z
     feed: z.enum(['post', 'ihave']).default('post'),
     /** On the first poll of a group, also fetch this many of its newest articles (0: start at its current end). */
     backfill: z.number().int().min(0).max(100_000).default(0),
+    /** Larger articles are not fetched into the bridge (skipped with a warning). */
+    maxArticleSize: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     /** At most this many articles fetched per group in one poll (the rest come in the next). */
     batch: z.number().int().min(1).max(100_000).default(500),
     /** Connecting, and each answer of the server, must take at most this long. */
@@ -77,7 +79,7 @@ export type Config = ListenConfig | ServerConfig;
 export const isServerConfig = (c: Config): c is ServerConfig => 'server' in c;
 
 const LISTEN_KEYS = Object.keys(listenAccount.shape);
-const SERVER_KEYS = ['server', 'tls', 'tlsVerify', 'tlsCa', 'user', 'password', 'pollInterval', 'feed', 'backfill', 'batch', 'timeout', 'maxBackoff'];
+const SERVER_KEYS = ['server', 'tls', 'tlsVerify', 'tlsCa', 'user', 'password', 'pollInterval', 'feed', 'backfill', 'batch', 'maxArticleSize', 'timeout', 'maxBackoff'];
 
 /**
  * The account block: with `server:` a peering account, otherwise the built-in

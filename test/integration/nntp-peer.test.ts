@@ -125,7 +125,7 @@ test('peering: backfill takes the newest N on the first look; a post made while 
   t.after(() => w.cleanup());
   w.writeConfig(`
 accounts:
-  nntp.a: { server: "127.0.0.1:${a.port}", pollInterval: 250ms, backfill: 2 }
+  nntp.a: { server: "127.0.0.1:${a.port}", pollInterval: 250ms, backfill: 2, maxArticleSize: 2048 }
   nntp.b: { server: "127.0.0.1:${laterPort}", pollInterval: 250ms, maxBackoff: 1s }
   sink.s: { file: ${w.sink('s')} }
 bridges:
@@ -141,6 +141,15 @@ bridges:
   await sleep(600);
   const back = w.delivered('s').filter((x) => x.endpoint === 'sink.s/back').map((x) => `<${x.id}>`);
   assert.deepEqual(back, [old[1], old[2]], 'backfill: 2 takes the newest two, in order, and not the first');
+
+  // An article over maxArticleSize is skipped with a warning; the one after it arrives.
+  const big = `<big.${Date.now()}@reader.example>`;
+  const small = `<small.${Date.now()}@reader.example>`;
+  ok((await nntplib(a.port, [['post', article({ From: 'r@reader.example', Newsgroups: GROUP, Subject: 'big', 'Message-ID': big }, 'x'.repeat(70).concat('\r\n').repeat(60))]]))[0]!);
+  ok((await nntplib(a.port, [['post', article({ From: 'r@reader.example', Newsgroups: GROUP, Subject: 'small', 'Message-ID': small }, 'small\r\n')]]))[0]!);
+  await until(() => w.delivered('s').find((x) => `<${x.id}>` === small), 'the small article after the big one');
+  assert.equal(w.delivered('s').filter((x) => `<${x.id}>` === big).length, 0, 'the big one is not taken');
+  await d.waitForLog(/is not relayed: it is larger than maxArticleSize \(2048 octets\)/);
 
   const r = await cli(['post', '-c', w.config, '-b', 'later', '--from', 'alice', '--subject', 'while the server is down', 'queued']);
   assert.equal(r.code, 0, r.stderr);
