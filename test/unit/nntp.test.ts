@@ -259,3 +259,27 @@ test('a session: the posting policy in the greeting, CAPABILITIES and POST; AUTH
   assert.match(none.greeting(), /^201 /);
   assert.equal((await none.handle('POST')).text, '440 posting not permitted\r\n');
 });
+
+test('a session with a certificate: STARTTLS offered and answered 382; AUTHINFO from afar waits for TLS (483), loopback does not', async () => {
+  const far = new Session({ ...memory('after-auth'), tls: true }, '192.0.2.1');
+  const h = async (l: string) => (await far.handle(l)).text;
+  const caps = await h('CAPABILITIES');
+  assert.match(caps, /\r\nSTARTTLS\r\n/);
+  assert.doesNotMatch(caps, /AUTHINFO/, 'AUTHINFO is not offered in clear to a remote client');
+  assert.equal(await h('AUTHINFO USER alice'), '483 encryption required: STARTTLS first\r\n');
+  assert.match(await h('STARTTLS now'), /^501 /);
+  const r = await far.handle('STARTTLS');
+  assert.deepEqual(r, { text: '382 continue with TLS negotiation\r\n', then: 'starttls' });
+  far.secure = true; // what the server does once the handshake is done
+  assert.doesNotMatch(await h('CAPABILITIES'), /STARTTLS/);
+  assert.match(await h('CAPABILITIES'), /\r\nAUTHINFO USER\r\n/);
+  assert.equal(await h('STARTTLS'), '502 the connection is encrypted already\r\n');
+  assert.equal(await h('AUTHINFO USER alice'), '381 password required\r\n');
+  assert.equal(await h('AUTHINFO PASS pw'), '281 authentication accepted\r\n');
+
+  const near = new Session({ ...memory('after-auth'), tls: true }, '127.0.0.1');
+  const n = async (l: string) => (await near.handle(l)).text;
+  assert.equal(await n('AUTHINFO USER alice'), '381 password required\r\n', 'loopback may authenticate in clear');
+  assert.equal(await n('AUTHINFO PASS pw'), '281 authentication accepted\r\n');
+  assert.equal(await n('STARTTLS'), '502 STARTTLS is not possible after authentication\r\n');
+});
