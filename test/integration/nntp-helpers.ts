@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, chmodSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './irc-helpers.js';
 
@@ -31,7 +31,13 @@ export async function startInn(groups: string[], env: Record<string, string> = {
   const out = execFileSync('bash', [INN2_SH, 'start', String(port), dir, ...groups], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   const pid = Number(out.trim().split('\n').pop());
   assert.ok(pid > 0, `inn2.sh start printed no pid: ${out}`);
-  return { pid, port, dir, stop: () => execFileSync('bash', [INN2_SH, 'stop', String(pid), dir], { stdio: 'ignore' }) };
+  return {
+    pid, port, dir,
+    stop: () => {
+      execFileSync('bash', [INN2_SH, 'stop', String(pid), dir], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export type Op = (string | number)[];
