@@ -15,6 +15,10 @@ import { oneLine } from './text.js';
 /** Store key of a group's high-water mark: the last article number looked at. */
 const HW = (group: string) => `hw:${group}`;
 
+/** A refusal that means "no such newsgroup here" (INN: `441 No valid newsgroups in "x"`). */
+const NO_GROUP = /no valid newsgroups|no such (news)?group|not in active|unknown (news)?group/i;
+const NO_GROUP_RETRY_MS = 5 * 60_000;
+
 /** A refusal that means "the server already has this article". */
 const DUPLICATE = /\b435\b|duplicate|already have/i;
 
@@ -35,6 +39,8 @@ export function postOutcome(r: Response, feed: 'post' | 'ihave') {
   if (r.code === 435) return delivered(); // IHAVE: not wanted, the server has it
   if ((r.code === 441 || r.code === 437) && DUPLICATE.test(r.line)) return delivered();
   if (r.code === 436 || r.code === 400 || r.code === 403) return retry(why);
+  // The group is not there (yet): a config problem, or a group the server's admin has still to create. Try again slowly.
+  if (r.code === 441 && NO_GROUP.test(r.line)) return retry(`${why}: the newsgroup does not exist there (yet); trying again every ${NO_GROUP_RETRY_MS / 60_000} minutes`, NO_GROUP_RETRY_MS);
   if (r.code === 480) return failed(`${why}: the server wants AUTHINFO; set user and password`);
   if (r.code === 440) return failed(`${why}: posting is not allowed for this account there`);
   if (r.code === 441 || r.code === 437) return failed(why);
@@ -220,7 +226,12 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
   };
 
   const pollAll = async () => {
-    if (polling || stopped) return;
+    if (stopped) return;
+    if (polling) {
+      // A poll is running (waiting for a connection): look again after it, rather than losing this turn.
+      schedulePoll(250);
+      return;
+    }
     polling = true;
     try {
       const wanted = [...new Set(ctx.endpoints().filter((e) => e.direction !== 'out').map((e) => e.target))];
@@ -229,7 +240,9 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       try {
         c = await inLink.get(); // also when there is nothing to read: the status then tells whether the server is reachable
       } catch {
-        return; // drop() has scheduled the next try
+        // In its backoff (or just failed): look again when it is over.
+        schedulePoll(Math.max(250, inLink.notBefore - Date.now()));
+        return;
       }
       for (const g of wanted) {
         if (stopped) return;

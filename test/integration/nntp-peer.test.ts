@@ -165,7 +165,7 @@ bridges:
     found = (await innArticles(b.port)).has(`<${sent.id}>`);
     if (!found) await sleep(200);
   }
-  assert.ok(found, 'the queued post reached the news server once it came up');
+  assert.ok(found, `the queued post reached the news server once it came up; logs:\n${d.logs.filter((l) => /nntp\.b|outbox/.test(l)).join('\n')}`);
   await d.waitForLog(/connected to 127\.0\.0\.1/);
 });
 

@@ -98,6 +98,9 @@ access "localhost" {
 }
 EOF
   install -m 644 /usr/lib/news/examples/active "$dir/db/active"
+  # The groups asked for, in the active file before innd starts (no window in which
+  # innd answers but a group is missing); ctlinnd newgroup adds groups later.
+  for g in "$@"; do printf '%s 0000000000 0000000001 y\n' "$g" >> "$dir/db/active"; done
   install -m 644 /usr/lib/news/examples/newsgroups "$dir/db/newsgroups"
   : > "$dir/db/active.times"; : > "$dir/db/history"
   chown -R news:news "$dir"; chmod 755 "$dir"
@@ -118,7 +121,6 @@ EOF
     if ! kill -0 $pid 2>/dev/null; then echo "innd died:" >&2; cat "$dir/log/innd.stdout" "$dir/log/news.err" "$dir/log/errlog" 2>/dev/null >&2; exit 1; fi
     sleep 0.1
   done
-  for g in "$@"; do asnews $BIN/ctlinnd -s newgroup "$g" y peerpost >&2; done
   echo "dir=$dir logs=$dir/log (news.notice, news.err, errlog)  ctl: INNCONF=$dir/etc/inn.conf $BIN/ctlinnd ..." >&2
   echo "$pid"
   ;;

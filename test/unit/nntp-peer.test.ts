@@ -75,6 +75,9 @@ test('answers to POST and IHAVE: delivered, duplicate, retry later, or failed wi
   assert.deepEqual(o('437 Duplicate article', 'ihave'), { result: 'delivered' });
   assert.deepEqual(o('441 duplicate: <a@b> was posted already'), { result: 'delivered' }, "peerpost's own answer");
   assert.equal(o('441 the Path already holds n.example: this article came from here').result, 'failed', 'a loop refusal is no duplicate');
+  const nogroup = o('441 No valid newsgroups in "peerpost.nope"');
+  assert.equal(nogroup.result, 'retry', 'a group that is not there yet: retried slowly');
+  assert.equal((nogroup as { delayMs?: number }).delayMs, 300_000);
   const rej = o('441 Address in From header field not in Internet syntax');
   assert.equal(rej.result, 'failed');
   assert.match((rej as { reason: string }).reason, /POST: the server answered "441 Address in From/);
