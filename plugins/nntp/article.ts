@@ -34,11 +34,15 @@ function phrase(name: string): string {
   return /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/.test(n) ? n : `"${n.replace(/(["\\])/g, '\\$1')}"`;
 }
 
-/** From: `name <address>`, or `name <name@invalid>` for authors without an address (RFC 6761 .invalid). */
-export function fromHeader(author: Post['author']): string {
+/**
+ * From: `name <address>`, or `name <name@invalid>` for authors without an
+ * address (RFC 6761 .invalid); news servers that want a dotted domain get
+ * `name@HOST.invalid` (invalidDomain).
+ */
+export function fromHeader(author: Post['author'], invalidDomain = 'invalid'): string {
   const address = author.address && /^[^\s<>@]+@[^\s<>@]+$/.test(author.address)
     ? author.address
-    : `${author.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '').replace(/^\.+|\.+$/g, '') || 'unknown'}@invalid`;
+    : `${author.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '').replace(/^\.+|\.+$/g, '') || 'unknown'}@${invalidDomain}`;
   return `${phrase(author.name)} <${address}>`;
 }
 

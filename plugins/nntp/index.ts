@@ -1,296 +1,39 @@
 /**
- * The nntp plugin, first slice: the built-in news server (RFC 3977, AUTHINFO
- * USER/PASS of RFC 4643). Every bridge with an endpoint of this account is a
- * newsgroup any newsreader can read and post to. See plugins/nntp/README.md.
+ * The nntp plugin: every bridge a newsgroup. Two kinds of account:
  *
  *   accounts:
- *     nntp.local: { listen: 127.0.0.1:1119 }
+ *     nntp.local: { listen: 127.0.0.1:1119 }        # the built-in news server (local.ts)
+ *     nntp.inn:   { server: news.example.org:119 }  # peering with a news server (peer.ts)
  *   bridges:
  *     commons:
- *       endpoints: [irc.libera/#commons, nntp.local/peerpost.commons]
+ *       endpoints: [irc.libera/#commons, nntp.local/peerpost.commons, nntp.inn/peerpost.commons]
+ *
+ * See plugins/nntp/README.md.
  */
-import { randomBytes, scrypt, timingSafeEqual, createHash } from 'node:crypto';
-import { isIP } from 'node:net';
-import { definePlugin, z, delivered, failed, duration, listenAddress, bareId, idProblem, type Post, type PluginContext } from '../../src/plugin.js';
-import { nntpServer } from './server.js';
-import type { Backend, GroupInfo } from './session.js';
-import { bodyText, decodeWords, groupProblem, header, msgIds, oneLine, parseFrom, splitArticle } from './text.js';
+import { definePlugin, type PluginContext } from '../../src/plugin.js';
+import { startLocal } from './local.js';
+import { startPeer } from './peer.js';
+import { account, isServerConfig, type Config, type ListenConfig, type ServerConfig } from './schema.js';
+import { groupProblem } from './text.js';
 
-const POLICIES = ['none', 'authenticated', 'loopback', 'all'] as const;
-
-const account = z.strictObject({
-  /** Where the news server listens ("host:port" or a port on 127.0.0.1). */
-  listen: listenAddress('127.0.0.1:1119'),
-  /** Who may POST: nobody, AUTHINFO users, loopback clients (and users), or everyone. */
-  posting: z.strictObject({ allow: z.enum(POLICIES).default('loopback') }).default({ allow: 'loopback' }),
-  /** AUTHINFO USER/PASS: name → "scrypt$SALT$HASH" (base64, see the README) or a plain password (write it as ${ENV}). */
-  users: z.record(z.string().regex(/^[\x21-\x7e]{1,64}$/, 'a user name is 1-64 printable ASCII characters without spaces'), z.string().min(1)).default({}),
-  /** Largest article POST takes, in octets (as sent, after dot-stuffing is undone). */
-  maxArticleSize: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-  /** A client silent this long is disconnected (RFC 3977 asks for at least 3 minutes). */
-  idleTimeout: duration('10m'),
-  /** Clients served at once; more are told 400 and closed. */
-  maxClients: z.number().int().min(1).max(10_000).default(64),
-});
-type Config = z.infer<typeof account>;
-
-const MIGRATIONS = [
-  `CREATE TABLE nntp_articles (
-     account TEXT NOT NULL,
-     grp TEXT NOT NULL,
-     number INTEGER NOT NULL,
-     post_id TEXT NOT NULL,
-     added INTEGER NOT NULL,
-     PRIMARY KEY (account, grp, number)
-   );
-   CREATE UNIQUE INDEX nntp_articles_by_post ON nntp_articles(account, post_id, grp);
-   CREATE INDEX nntp_articles_by_added ON nntp_articles(account, added);
-   CREATE TABLE nntp_groups (
-     account TEXT NOT NULL,
-     grp TEXT NOT NULL,
-     created INTEGER NOT NULL,
-     PRIMARY KEY (account, grp)
-   );`,
-];
-
-const isLoopback = (addr: string) => {
-  const a = addr.replace(/^::ffff:/, '');
-  return a === '::1' || (isIP(a) === 4 && a.startsWith('127.'));
-};
-
-/** Check a password against a configured value, in constant time for equal-length work. */
-export async function checkPassword(given: string, configured: string | undefined): Promise<boolean> {
-  const m = configured ? /^scrypt\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(configured) : null;
-  if (m) {
-    const want = Buffer.from(m[2]!, 'base64');
-    const got = await new Promise<Buffer>((res, rej) => scrypt(given, Buffer.from(m[1]!, 'base64'), want.length, (e, k) => (e ? rej(e) : res(k))));
-    return got.length === want.length && timingSafeEqual(got, want);
-  }
-  // Plain (from ${ENV}) or an unknown user: compare digests, so the time does not depend on where they differ.
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(configured ?? randomBytes(16).toString('hex')).digest();
-  return timingSafeEqual(a, b) && configured !== undefined;
-}
-
-/** "scrypt$SALT$HASH" for a password (what the README tells to put under users:). */
-export function hashPassword(pw: string): Promise<string> {
-  const salt = randomBytes(16);
-  return new Promise((res, rej) => scrypt(pw, salt, 32, (e, k) => (e ? rej(e) : res(`scrypt$${salt.toString('base64')}$${k.toString('base64')}`))));
-}
+export { checkPassword, hashPassword } from './local.js';
 
 export default definePlugin<Config>({
   protocol: 'nntp',
   style: 'article',
-  summary: 'news (RFC 3977): every bridge a newsgroup on the built-in news server',
+  summary: 'news (RFC 3977): every bridge a newsgroup on the built-in news server, and peering with news servers such as INN',
   account,
   validateTarget: groupProblem,
   joinHint: (target, config) => {
+    if (isServerConfig(config)) {
+      const h = config.address.host;
+      return `${target} on news://${h.includes(':') ? `[${h}]` : h}:${config.address.port}`;
+    }
     const h = config.listen.host;
     const host = h === '0.0.0.0' || h === '::' ? undefined : h.includes(':') ? `[${h}]` : h;
     return host ? `news://${host}:${config.listen.port}/${target}` : `news://HOST:${config.listen.port}/${target}`;
   },
-  async start(ctx: PluginContext<Config>) {
-    let cfg = ctx.config;
-    if (cfg.posting.allow === 'authenticated' && Object.keys(cfg.users).length === 0)
-      throw new Error(`account ${ctx.account}: posting.allow is "authenticated" but there are no users: add users, or choose another posting.allow`);
-    ctx.store.migrate(MIGRATIONS);
-    const acct = ctx.account;
-    const q = {
-      stats: ctx.store.prepare('SELECT COUNT(*) AS n, MIN(number) AS lo, MAX(number) AS hi FROM nntp_articles WHERE account = ? AND grp = ?'),
-      max: ctx.store.prepare('SELECT MAX(number) FROM nntp_articles WHERE account = ? AND grp = ?').pluck(),
-      numberOf: ctx.store.prepare('SELECT number FROM nntp_articles WHERE account = ? AND post_id = ? AND grp = ?').pluck(),
-      insert: ctx.store.prepare('INSERT INTO nntp_articles (account, grp, number, post_id, added) VALUES (?, ?, ?, ?, ?)'),
-      numbers: ctx.store.prepare('SELECT number FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000').pluck(),
-      postAt: ctx.store.prepare('SELECT post_id FROM nntp_articles WHERE account = ? AND grp = ? AND number = ?').pluck(),
-      byId: ctx.store.prepare('SELECT grp, number FROM nntp_articles WHERE account = ? AND post_id = ?'),
-      since: ctx.store.prepare('SELECT grp, post_id FROM nntp_articles WHERE account = ? AND added >= ? ORDER BY added, number'),
-      addGroup: ctx.store.prepare('INSERT OR IGNORE INTO nntp_groups (account, grp, created) VALUES (?, ?, ?)'),
-      groups: ctx.store.prepare('SELECT grp, created FROM nntp_groups WHERE account = ?'),
-    };
-
-    /** The article number of a post in a group: the one it has, or the next one (numbers are never reused). */
-    const assign = (group: string, postId: string): number =>
-      ctx.store.transaction(() => {
-        const have = q.numberOf.get(acct, postId, group) as number | undefined;
-        if (have !== undefined) return have;
-        const n = ((q.max.get(acct, group) as number | null) ?? 0) + 1;
-        q.insert.run(acct, group, n, postId, Date.now());
-        return n;
-      });
-    const record = (group: string, postId: string) => {
-      const n = assign(group, postId);
-      ctx.store.ids.set(postId, group, String(n));
-      return n;
-    };
-
-    const endpoints = () => ctx.endpoints();
-    const known = new Set<string>();
-    const groupInfo = (e: ReturnType<typeof endpoints>[number], created: Map<string, number>): GroupInfo => {
-      if (!known.has(e.target)) {
-        q.addGroup.run(acct, e.target, Date.now());
-        known.add(e.target);
-      }
-      const s = q.stats.get(acct, e.target) as { n: number; lo: number | null; hi: number | null };
-      return {
-        name: e.target,
-        description: e.description,
-        count: s.n,
-        low: s.lo ?? 1,
-        high: s.hi ?? 0,
-        postable: e.direction !== 'out' && cfg.posting.allow !== 'none',
-        created: created.get(e.target) ?? Date.now(),
-      };
-    };
-    const createdMap = () => new Map((q.groups.all(acct) as { grp: string; created: number }[]).map((r) => [r.grp, r.created]));
-    // Record when each group first appeared (NEWGROUPS).
-    for (const e of endpoints()) groupInfo(e, new Map());
-
-    // A post taken by POST whose number was not yet recorded when the daemon stopped gets it now.
-    for (const e of endpoints()) {
-      for (const p of ctx.posts.latest(e.bridge, { limit: 200 }).reverse())
-        if (p.origin.account === acct && p.origin.target === e.target && q.numberOf.get(acct, p.id, e.target) === undefined) record(e.target, p.id);
-    }
-
-    const inGroups = (group: string) => endpoints().some((e) => e.target === group);
-
-    const ingestArticle = async (raw: Buffer, who: { remote: string; user?: string }): Promise<string> => {
-      const a = splitArticle(raw);
-      if (typeof a === 'string') return `441 ${a}`;
-      for (const h of ['From', 'Newsgroups', 'Subject']) if (!header(a, h)?.trim()) return `441 the article has no ${h} header`;
-      if (header(a, 'Control')) return '441 control messages are not taken here';
-      const mid = header(a, 'Message-ID');
-      let id: string | undefined;
-      if (mid !== undefined) {
-        if (Buffer.byteLength(mid) > 250) return '441 the Message-ID is longer than 250 octets';
-        id = bareId(mid);
-        const problem = idProblem(id);
-        if (problem) return `441 ${problem}`;
-      }
-      const named = header(a, 'Newsgroups')!.split(',').map((g) => g.trim().toLowerCase()).filter(Boolean);
-      const foreign = named.filter((g) => !inGroups(g));
-      if (!named.length || foreign.length) return `441 not a newsgroup here: ${oneLine(foreign.join(', ') || '(none)').slice(0, 200)}`;
-      const e = endpoints().find((x) => named.includes(x.target) && x.direction !== 'out');
-      if (!e) return `441 ${named.join(', ')} ${named.length === 1 ? 'is' : 'are'} read-only here`;
-      const path = (header(a, 'Path') ?? '').split('!').map((s) => s.trim()).filter(Boolean);
-      if (path.some((p) => p.toLowerCase() === ctx.node.hostname.toLowerCase())) return `441 the Path already holds ${ctx.node.hostname}: this article came from here`;
-      const hops = Math.max(0, path.length - 1);
-      if (id !== undefined) {
-        const old = ctx.posts.get(id);
-        if (old) {
-          if (old.origin.account === acct && old.origin.target === e.target) record(e.target, id);
-          return `441 duplicate: <${id}> was posted already`;
-        }
-      }
-      const body = bodyText(a);
-      if (typeof body !== 'string') return `441 ${body.problem}`;
-      const from = parseFrom(header(a, 'From')!);
-      const refs = msgIds(header(a, 'References'));
-      const irt = msgIds(header(a, 'In-Reply-To'))[0] ?? refs[refs.length - 1];
-      const dateText = header(a, 'Date');
-      const date = dateText ? new Date(dateText) : undefined;
-      let v;
-      try {
-        v = await ctx.ingest({
-          target: e.target,
-          author: { name: oneLine(from.name).slice(0, 200) || 'unknown', ...(from.address ? { address: from.address } : {}), via: 'nntp' },
-          subject: oneLine(decodeWords(header(a, 'Subject')!)),
-          body,
-          kind: 'message',
-          ...(id ? { id } : {}),
-          ...(irt ? { inReplyTo: irt } : {}),
-          references: refs,
-          hops,
-          ...(date && !Number.isNaN(date.getTime()) && date.getTime() < Date.now() + 86_400_000 ? { date } : {}),
-        });
-      } catch (err) {
-        ctx.log.error({ err }, `ingest failed: ${(err as Error).message}`);
-        return '403 the article could not be stored now; try again later';
-      }
-      switch (v.status) {
-        case 'accepted': {
-          const n = record(e.target, v.id);
-          ctx.log.info({ id: v.id, group: e.target, number: n, remote: who.remote, user: who.user }, `article ${n} posted to ${e.target}`);
-          return `240 article received OK <${v.id}>`;
-        }
-        case 'duplicate': return `441 duplicate: <${v.id}> was posted already`;
-        case 'ignored': return `240 article received OK, not relayed (${oneLine(v.reason)})`;
-        case 'rejected': return `441 ${oneLine(v.reason)}`;
-        case 'tempfail': return `403 ${oneLine(v.reason)}; try again later`;
-      }
-    };
-
-    const backend: Backend = {
-      hostname: ctx.node.hostname,
-      groups: () => {
-        const c = createdMap();
-        return endpoints().map((e) => groupInfo(e, c)).sort((x, y) => x.name.localeCompare(y.name));
-      },
-      group: (name) => {
-        const e = endpoints().find((x) => x.target === name);
-        return e ? groupInfo(e, createdMap()) : undefined;
-      },
-      numbers: (group, low, high) => (inGroups(group) ? (q.numbers.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as number[]) : []),
-      article: (group, number) => {
-        const id = q.postAt.get(acct, group, number) as string | undefined;
-        return id ? ctx.posts.get(id) : undefined;
-      },
-      byId: (id) => {
-        const groups = new Set(endpoints().map((e) => e.target));
-        const row = (q.byId.all(acct, id) as { grp: string; number: number }[]).find((r) => groups.has(r.grp));
-        const post = row ? ctx.posts.get(id) : undefined;
-        return row && post ? { post, group: row.grp, number: row.number } : undefined;
-      },
-      newnews: (match, since) => {
-        const groups = new Set(endpoints().map((e) => e.target).filter(match));
-        const seen = new Set<string>();
-        for (const r of q.since.all(acct, since) as { grp: string; post_id: string }[]) if (groups.has(r.grp)) seen.add(r.post_id);
-        return [...seen];
-      },
-      mayPost: (remote, user) => {
-        const hasUsers = Object.keys(cfg.users).length > 0;
-        switch (cfg.posting.allow) {
-          case 'none': return 'no';
-          case 'all': return 'yes';
-          case 'authenticated': return user ? 'yes' : hasUsers ? 'after-auth' : 'no';
-          case 'loopback': return user || isLoopback(remote) ? 'yes' : hasUsers ? 'after-auth' : 'no';
-        }
-      },
-      hasUsers: () => Object.keys(cfg.users).length > 0,
-      authenticate: async (user, pass) => {
-        const ok = await checkPassword(pass, Object.hasOwn(cfg.users, user) ? cfg.users[user] : undefined);
-        if (!ok) {
-          ctx.log.warn({ user: oneLine(user).slice(0, 64) }, 'AUTHINFO failed');
-          await new Promise((r) => setTimeout(r, 500)); // slow down guessing
-        }
-        return ok;
-      },
-      post: ingestArticle,
-    };
-
-    const server = nntpServer({
-      idleTimeoutMs: cfg.idleTimeout,
-      maxClients: cfg.maxClients,
-      maxArticleSize: cfg.maxArticleSize,
-      backend,
-      onError: (err) => ctx.log.error({ err }, `an NNTP command failed: ${err.message}`),
-    });
-    const at = await ctx.listen(server, cfg.listen);
-    ctx.setState('listening', `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port}`);
-
-    return {
-      async reload(next) {
-        const n = account.parse(next);
-        const same = (k: keyof Config) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
-        if (!same('listen') || !same('idleTimeout') || !same('maxClients') || !same('maxArticleSize')) return 'restart';
-        if (n.posting.allow === 'authenticated' && Object.keys(n.users).length === 0) return 'restart';
-        cfg = n;
-        return 'applied';
-      },
-      async deliver(post: Post, to) {
-        const problem = groupProblem(to.target);
-        if (problem) return failed(problem);
-        return delivered(String(assign(to.target, post.id)));
-      },
-    };
+  start(ctx: PluginContext<Config>) {
+    return isServerConfig(ctx.config) ? startPeer(ctx as PluginContext<ServerConfig>) : startLocal(ctx as PluginContext<ListenConfig>);
   },
 });

@@ -6,6 +6,7 @@
  * timeout, a cap on clients, a cap on an article's size.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, TLSSocket, type SecureContext } from 'node:tls';
 import { Session, type Backend } from './session.js';
 
 export const MAX_LINE = 512;
@@ -15,21 +16,41 @@ export interface ServerOptions {
   maxClients: number;
   maxArticleSize: number;
   backend: Backend;
+  /** The certificate, when one is configured: STARTTLS, and the implicit-TLS server. */
+  secureContext?: SecureContext;
+  /** The same certificate and key as PEM, for the implicit-TLS server. */
+  keyCert?: { key: Buffer; cert: Buffer };
   onError?(err: Error): void;
 }
 
+/** The plain server (with STARTTLS when there is a certificate) and, with a certificate, the implicit-TLS one; both count toward maxClients. */
+export function nntpServers(opts: ServerOptions): { plain: Server; tls?: Server } {
+  const clients = { n: 0 };
+  const plain = createServer((sock: Socket) => serve(sock, false, opts, clients));
+  plain.maxConnections = opts.maxClients * 2;
+  if (!opts.secureContext || !opts.keyCert) return { plain };
+  const tls = createTlsServer({ key: opts.keyCert.key, cert: opts.keyCert.cert }, (sock) => serve(sock, true, opts, clients));
+  tls.maxConnections = opts.maxClients * 2;
+  tls.on('tlsClientError', () => {}); // a failed handshake concerns that client only
+  return { plain, tls };
+}
+
 export function nntpServer(opts: ServerOptions): Server {
-  let clients = 0;
-  const server = createServer((sock: Socket) => {
-    clients++;
-    sock.once('close', () => clients--);
-    sock.on('error', () => sock.destroy());
-    sock.setNoDelay(true);
-    if (clients > opts.maxClients) {
-      sock.end('400 too many connections; try again later\r\n');
+  return nntpServers(opts).plain;
+}
+
+function serve(conn: Socket, secure: boolean, opts: ServerOptions, clients: { n: number }) {
+  {
+    let sock: Socket = conn;
+    clients.n++;
+    conn.once('close', () => clients.n--);
+    conn.on('error', () => conn.destroy());
+    conn.setNoDelay(true);
+    if (clients.n > opts.maxClients) {
+      conn.end('400 too many connections; try again later\r\n');
       return;
     }
-    const session = new Session(opts.backend, sock.remoteAddress ?? '?');
+    const session = new Session(opts.backend, conn.remoteAddress ?? '?', secure);
     sock.setTimeout(opts.idleTimeoutMs, () => {
       sock.end('400 idle timeout; closing connection\r\n');
       setTimeout(() => sock.destroy(), 1000).unref();
@@ -43,7 +64,7 @@ export function nntpServer(opts: ServerOptions): Server {
     let skipping = false;
     let busy = false;
     let closed = false;
-    sock.once('close', () => (closed = true));
+    conn.once('close', () => (closed = true));
 
     const send = (text: string) => {
       if (!closed) sock.write(text);
@@ -107,6 +128,18 @@ export function nntpServer(opts: ServerOptions): Server {
             return;
           }
           if (reply.then === 'article') article = { parts: [], size: 0, tooBig: false, midLine: false };
+          if (reply.then === 'starttls') {
+            // RFC 4642: what the client sent after STARTTLS, before the handshake, is discarded.
+            buf = Buffer.alloc(0);
+            sock.removeListener('data', onData);
+            const t = new TLSSocket(sock, { isServer: true, secureContext: opts.secureContext! });
+            t.on('error', () => conn.destroy());
+            t.on('data', onData);
+            t.once('secure', () => {
+              session.secure = true;
+            });
+            sock = t;
+          }
         }
       } catch (err) {
         opts.onError?.(err as Error);
@@ -117,13 +150,12 @@ export function nntpServer(opts: ServerOptions): Server {
       if (buf.indexOf(0x0a) >= 0) void pump();
     };
 
-    sock.on('data', (d: Buffer) => {
+    const onData = (d: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, d]) : d;
       void pump();
-    });
-  });
-  server.maxConnections = opts.maxClients * 2;
-  return server;
+    };
+    sock.on('data', onData);
+  }
 }
 
 /** Count a line of an article; true once the article passed the size cap (then its lines are dropped). */

@@ -26,6 +26,8 @@ export interface Backend {
   group(name: string): GroupInfo | undefined;
   /** Article numbers of a group within [low, high], ascending. */
   numbers(group: string, low: number, high: number): number[];
+  /** Overview lines (RFC 3977 8.3, without CRLF) of the articles numbered within [low, high], ascending. */
+  overview(group: string, low: number, high: number): string[];
   /** The post behind a number. */
   article(group: string, number: number): Post | undefined;
   /** A post by Message-ID (bare), where it is in one of our groups. */
@@ -36,6 +38,10 @@ export interface Backend {
   mayPost(remote: string, user: string | undefined): 'yes' | 'after-auth' | 'no';
   /** True when AUTHINFO has users to check. */
   hasUsers(): boolean;
+  /** A certificate is configured: STARTTLS is offered, and AUTHINFO from afar waits for TLS. */
+  tls: boolean;
+  /** True for a client on 127.0.0.0/8 or ::1. */
+  isLoopback(remote: string): boolean;
   authenticate(user: string, pass: string): Promise<boolean>;
   /** A received article (dot-stuffing undone, CRLF ends): the full response line (240, 441, 403...). */
   post(raw: Buffer, who: { remote: string; user?: string }): Promise<string>;
@@ -44,8 +50,8 @@ export interface Backend {
 export interface Reply {
   /** Complete response text, CRLF-terminated. */
   text: string;
-  /** After this reply: read an article (POST), or close the connection (QUIT). */
-  then?: 'article' | 'close';
+  /** After this reply: read an article (POST), close the connection (QUIT), or start TLS (STARTTLS). */
+  then?: 'article' | 'close' | 'starttls';
 }
 
 const line = (s: string): Reply => ({ text: `${s}\r\n` });
@@ -54,8 +60,8 @@ const multi = (first: string, body: string[]): Reply => ({ text: `${first}\r\n${
 const HELP = [
   'ARTICLE [message-id|number]', 'AUTHINFO USER name | AUTHINFO PASS password', 'BODY [message-id|number]', 'CAPABILITIES', 'DATE',
   'GROUP newsgroup', 'HDR header [message-id|range]', 'HEAD [message-id|number]', 'HELP', 'LAST',
-  'LIST [ACTIVE [wildmat]|NEWSGROUPS [wildmat]|OVERVIEW.FMT|HEADERS]', 'LISTGROUP [newsgroup [range]]', 'MODE READER', 'NEWGROUPS date time [GMT]',
-  'NEWNEWS wildmat date time [GMT]', 'NEXT', 'OVER [message-id|range]', 'POST', 'QUIT', 'STAT [message-id|number]', 'XHDR header [message-id|range]', 'XOVER [range]',
+  'LIST [ACTIVE [wildmat]|ACTIVE.TIMES [wildmat]|DISTRIB.PATS|NEWSGROUPS [wildmat]|OVERVIEW.FMT|HEADERS]', 'LISTGROUP [newsgroup [range]]', 'MODE READER', 'NEWGROUPS date time [GMT]',
+  'NEWNEWS wildmat date time [GMT]', 'NEXT', 'OVER [message-id|range]', 'POST', 'QUIT', 'STARTTLS', 'STAT [message-id|number]', 'XHDR header [message-id|range]', 'XOVER [range]',
 ];
 
 export class Session {
@@ -63,8 +69,12 @@ export class Session {
   current: number | undefined;
   user: string | undefined;
   private pendingUser: string | undefined;
+  /** The connection is encrypted (implicit TLS, or after STARTTLS). */
+  secure: boolean;
 
-  constructor(private readonly b: Backend, readonly remote: string) {}
+  constructor(private readonly b: Backend, readonly remote: string, secure = false) {
+    this.secure = secure;
+  }
 
   greeting(): string {
     return this.b.mayPost(this.remote, this.user) === 'yes'
@@ -93,6 +103,7 @@ export class Session {
       case 'NEWGROUPS': return this.newgroups(args);
       case 'POST': return this.postCmd(args);
       case 'AUTHINFO': return this.authinfo(args);
+      case 'STARTTLS': return this.starttls(args);
       case '': return line('500 empty command');
       default: return line(`500 unknown command ${oneLine(verb).slice(0, 40)}`);
     }
@@ -104,9 +115,10 @@ export class Session {
   }
 
   private capabilities(): Reply {
-    const caps = ['VERSION 2', 'READER', 'HDR', 'OVER MSGID', 'NEWNEWS', 'LIST ACTIVE NEWSGROUPS OVERVIEW.FMT HEADERS', 'IMPLEMENTATION peerpost'];
+    const caps = ['VERSION 2', 'READER', 'HDR', 'OVER MSGID', 'NEWNEWS', 'LIST ACTIVE ACTIVE.TIMES DISTRIB.PATS NEWSGROUPS OVERVIEW.FMT HEADERS', 'IMPLEMENTATION peerpost'];
     if (this.b.mayPost(this.remote, this.user) === 'yes') caps.push('POST');
-    if (!this.user && this.b.hasUsers()) caps.push('AUTHINFO USER');
+    if (this.b.tls && !this.secure && !this.user) caps.push('STARTTLS');
+    if (!this.user && this.b.hasUsers() && !this.authNeedsTls()) caps.push('AUTHINFO USER');
     return multi('101 capability list follows', caps);
   }
 
@@ -117,6 +129,12 @@ export class Session {
     switch (kw) {
       case 'ACTIVE':
         return multi('215 list of newsgroups follows', this.b.groups().filter((g) => match(g.name)).map((g) => `${g.name} ${g.high} ${g.low} ${g.postable ? 'y' : 'n'}`));
+      case 'ACTIVE.TIMES':
+        // RFC 3977 7.6.4: name, when it was created (seconds since 1970), who created it.
+        return multi('215 information follows', this.b.groups().filter((g) => match(g.name)).map((g) => `${g.name} ${Math.floor(g.created / 1000)} peerpost`));
+      case 'DISTRIB.PATS':
+        // RFC 3977 7.6.5: no distributions are defaulted here; the list is empty.
+        return args[1] ? line('501 DISTRIB.PATS takes no argument') : multi('215 information follows', []);
       case 'NEWSGROUPS':
         return multi('215 descriptions follow', this.b.groups().filter((g) => match(g.name)).map((g) => `${g.name}\t${oneLine(g.description) || g.name}`));
       case 'OVERVIEW.FMT':
@@ -223,6 +241,14 @@ export class Session {
 
   private over(verb: string, args: string[]): Reply {
     if (args.length > 1) return line(`501 usage: ${verb} [range]`);
+    if (args[0] !== undefined && !args[0].startsWith('<')) {
+      // A range: the stored overview lines, as they are.
+      if (!this.group) return line('412 no newsgroup selected');
+      const r = parseRange(args[0]);
+      if (!r) return line('501 bad range');
+      const rows = this.b.overview(this.group, r.low, r.high);
+      return rows.length ? { text: `224 overview information follows\r\n${rows.join('\r\n')}\r\n.\r\n` } : line('423 no articles in that range');
+    }
     const list = this.many(args[0], verb === 'OVER');
     if ('text' in list) return list;
     return multi('224 overview information follows', list.map((x) => {
@@ -266,11 +292,25 @@ export class Session {
     return { text: '340 send article to be posted; end it with <CR-LF>.<CR-LF>\r\n', then: 'article' };
   }
 
+  /** With a certificate, a password from beyond loopback travels only encrypted. */
+  private authNeedsTls(): boolean {
+    return this.b.tls && !this.secure && !this.b.isLoopback(this.remote);
+  }
+
+  private starttls(args: string[]): Reply {
+    if (args.length) return line('501 STARTTLS takes no argument');
+    if (!this.b.tls) return line('580 no TLS here: the server has no certificate');
+    if (this.secure) return line('502 the connection is encrypted already');
+    if (this.user) return line('502 STARTTLS is not possible after authentication');
+    return { text: '382 continue with TLS negotiation\r\n', then: 'starttls' };
+  }
+
   private async authinfo(args: string[]): Promise<Reply> {
     const sub = args[0]?.toUpperCase();
     if (sub !== 'USER' && sub !== 'PASS') return line('501 usage: AUTHINFO USER name | AUTHINFO PASS password');
     if (args.length !== 2) return line(`501 usage: AUTHINFO ${sub} ${sub === 'USER' ? 'name' : 'password'}`);
     if (this.user) return line('502 already authenticated');
+    if (this.authNeedsTls()) return line('483 encryption required: STARTTLS first');
     if (!this.b.hasUsers()) return line('502 no AUTHINFO here: this server has no users');
     if (sub === 'USER') {
       this.pendingUser = args[1]!;

@@ -2,7 +2,8 @@
 """A real newsreader for the nntp tests: Python's stdlib nntplib (3.11; deprecated,
 removed in 3.13 -- the warning is silenced here).
 
-Usage: nntp_client.py PORT < ops.json   (127.0.0.1 only)
+Usage: nntp_client.py PORT [reader|ssl:CAFILE] < ops.json   (127.0.0.1 only; "reader" sends
+MODE READER first; "ssl:CAFILE" connects with TLS, verified against CAFILE)
 ops.json is a list of operations, run in order on one connection; prints one JSON
 list with a result per operation: {"ok": true, "value": ...} or
 {"ok": false, "code": "441", "error": "..."}.
@@ -11,10 +12,10 @@ Operations: ["welcome"], ["caps"], ["list"], ["descriptions", "wildmat"],
 ["group", name], ["over", "1-"], ["article", "3" | "<id>"], ["head", ...],
 ["body", ...], ["stat", ...], ["next"], ["last"], ["post", text],
 ["newnews", group, "yyyymmdd hhmmss"], ["login", user, password],
-["hdr", field, range], ["date"], ["raw", line] (a raw command line, the response
+["hdr", field, range], ["date"], ["starttls", cafile], ["tlsversion"], ["raw", line] (a raw command line, the response
 line back).
 """
-import io, json, sys, warnings
+import io, json, ssl, sys, warnings
 warnings.simplefilter("ignore", DeprecationWarning)
 import nntplib  # noqa: E402
 import datetime  # noqa: E402
@@ -63,6 +64,11 @@ def run(s, op):
         return rows
     if kind == "date":
         return s.date()[1].strftime("%Y%m%d%H%M%S")
+    if kind == "starttls":
+        s.starttls(ssl.create_default_context(cafile=args[0]))
+        return s.sock.version()
+    if kind == "tlsversion":
+        return s.sock.version() if hasattr(s.sock, "version") else None
     if kind == "raw":
         return s._shortcmd(args[0])
     raise ValueError("unknown op " + kind)
@@ -72,7 +78,12 @@ def main():
     port = int(sys.argv[1])
     ops = json.load(sys.stdin)
     out = []
-    s = nntplib.NNTP("127.0.0.1", port, readermode=False, timeout=10)
+    mode = sys.argv[2] if len(sys.argv) > 2 else ""
+    if mode.startswith("ssl:"):
+        # Implicit TLS, verified against the CA file given after "ssl:".
+        s = nntplib.NNTP_SSL("127.0.0.1", port, ssl_context=ssl.create_default_context(cafile=mode[4:]), readermode=False, timeout=10)
+    else:
+        s = nntplib.NNTP("127.0.0.1", port, readermode=mode == "reader", timeout=10)
     try:
         for op in ops:
             try:

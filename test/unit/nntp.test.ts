@@ -163,6 +163,7 @@ function memory(policy: 'yes' | 'after-auth' | 'no' = 'yes'): Backend & { posted
     ],
     group(name) { return this.groups().find((g) => g.name === name); },
     numbers: (g, lo, hi) => (g === 'peerpost.commons' ? [...posts.keys()].filter((n) => n >= lo && n <= hi) : []),
+    overview: (g, lo, hi) => (g === 'peerpost.commons' ? [...posts].filter(([n]) => n >= lo && n <= hi).map(([n, p]) => overviewLine(renderArticle(p, { hostname: 'news.example', group: g, number: n }), n)) : []),
     article: (g, n) => (g === 'peerpost.commons' ? posts.get(n) : undefined),
     byId: (id) => {
       for (const [n, p] of posts) if (p.id === id) return { post: p, group: 'peerpost.commons', number: n };
@@ -171,6 +172,8 @@ function memory(policy: 'yes' | 'after-auth' | 'no' = 'yes'): Backend & { posted
     newnews: (match, since) => (match('peerpost.commons') && since < Date.now() ? ['n1@h', 'n3@h', 'n4@h'] : []),
     mayPost: (_r, user) => (user ? 'yes' : policy),
     hasUsers: () => true,
+    tls: false,
+    isLoopback: (r) => r === '127.0.0.1',
     authenticate: async (u, p) => u === 'alice' && p === 'pw',
     post: async (raw) => { posted.push(raw); return '240 article received OK'; },
   };
@@ -187,7 +190,12 @@ test('a session: every reader command with its response codes', async () => {
   assert.equal(await h('LIST NEWSGROUPS'), '215 descriptions follow\r\npeerpost.commons\tThe commons\r\npeerpost.news\tNews\r\n.\r\n');
   assert.match(await h('LIST OVERVIEW.FMT'), /^215 [^\r]*\r\nSubject:\r\nFrom:\r\nDate:\r\nMessage-ID:\r\nReferences:\r\n:bytes\r\n:lines\r\nXref:full\r\n\.\r\n$/);
   assert.match(await h('LIST HEADERS'), /^215 [^\r]*\r\n:\r\n:bytes\r\n:lines\r\n\.\r\n$/);
-  assert.match(await h('LIST ACTIVE.TIMES'), /^501 /);
+  assert.equal(await h('LIST ACTIVE.TIMES'), '215 information follows\r\npeerpost.commons 1767225600 peerpost\r\npeerpost.news 1780272000 peerpost\r\n.\r\n');
+  assert.equal(await h('LIST ACTIVE.TIMES peerpost.n*'), '215 information follows\r\npeerpost.news 1780272000 peerpost\r\n.\r\n');
+  assert.equal(await h('LIST DISTRIB.PATS'), '215 information follows\r\n.\r\n');
+  assert.match(await h('LIST DISTRIB.PATS x'), /^501 /);
+  assert.match(await h('STARTTLS'), /^580 /, 'no certificate: no TLS');
+  assert.match(await h('LIST BOGUS'), /^501 /);
   assert.match(await h('ARTICLE'), /^412 /);
   assert.match(await h('NEXT'), /^412 /);
   assert.equal(await h('GROUP peerpost.news'), '211 0 1 0 peerpost.news\r\n');
@@ -250,4 +258,28 @@ test('a session: the posting policy in the greeting, CAPABILITIES and POST; AUTH
   const none = new Session(memory('no'), '192.0.2.1');
   assert.match(none.greeting(), /^201 /);
   assert.equal((await none.handle('POST')).text, '440 posting not permitted\r\n');
+});
+
+test('a session with a certificate: STARTTLS offered and answered 382; AUTHINFO from afar waits for TLS (483), loopback does not', async () => {
+  const far = new Session({ ...memory('after-auth'), tls: true }, '192.0.2.1');
+  const h = async (l: string) => (await far.handle(l)).text;
+  const caps = await h('CAPABILITIES');
+  assert.match(caps, /\r\nSTARTTLS\r\n/);
+  assert.doesNotMatch(caps, /AUTHINFO/, 'AUTHINFO is not offered in clear to a remote client');
+  assert.equal(await h('AUTHINFO USER alice'), '483 encryption required: STARTTLS first\r\n');
+  assert.match(await h('STARTTLS now'), /^501 /);
+  const r = await far.handle('STARTTLS');
+  assert.deepEqual(r, { text: '382 continue with TLS negotiation\r\n', then: 'starttls' });
+  far.secure = true; // what the server does once the handshake is done
+  assert.doesNotMatch(await h('CAPABILITIES'), /STARTTLS/);
+  assert.match(await h('CAPABILITIES'), /\r\nAUTHINFO USER\r\n/);
+  assert.equal(await h('STARTTLS'), '502 the connection is encrypted already\r\n');
+  assert.equal(await h('AUTHINFO USER alice'), '381 password required\r\n');
+  assert.equal(await h('AUTHINFO PASS pw'), '281 authentication accepted\r\n');
+
+  const near = new Session({ ...memory('after-auth'), tls: true }, '127.0.0.1');
+  const n = async (l: string) => (await near.handle(l)).text;
+  assert.equal(await n('AUTHINFO USER alice'), '381 password required\r\n', 'loopback may authenticate in clear');
+  assert.equal(await n('AUTHINFO PASS pw'), '281 authentication accepted\r\n');
+  assert.equal(await n('STARTTLS'), '502 STARTTLS is not possible after authentication\r\n');
 });

@@ -1,0 +1,341 @@
+/**
+ * The built-in news server (RFC 3977, AUTHINFO USER/PASS of RFC 4643): an
+ * account with listen:. Every bridge with an endpoint of this account is a
+ * newsgroup any newsreader can read and post to. See plugins/nntp/README.md.
+ */
+import { randomBytes, scrypt, timingSafeEqual, createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { delivered, failed, type AccountHandle, type Post, type PluginContext } from '../../src/plugin.js';
+import { readArticle } from './incoming.js';
+import { listenAccount, type ListenConfig } from './schema.js';
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { nntpServers } from './server.js';
+import type { Backend, GroupInfo } from './session.js';
+import { overviewLine, renderArticle } from './article.js';
+import { groupProblem, oneLine } from './text.js';
+
+/** Article numbers of POSTed articles are stored together: after this many ms, or this many articles. */
+const NUMBER_DELAY_MS = 20;
+const NUMBER_BATCH = 256;
+
+const MIGRATIONS = [
+  `CREATE TABLE nntp_articles (
+     account TEXT NOT NULL,
+     grp TEXT NOT NULL,
+     number INTEGER NOT NULL,
+     post_id TEXT NOT NULL,
+     added INTEGER NOT NULL,
+     PRIMARY KEY (account, grp, number)
+   );
+   CREATE UNIQUE INDEX nntp_articles_by_post ON nntp_articles(account, post_id, grp);
+   CREATE INDEX nntp_articles_by_added ON nntp_articles(account, added);
+   CREATE TABLE nntp_groups (
+     account TEXT NOT NULL,
+     grp TEXT NOT NULL,
+     created INTEGER NOT NULL,
+     PRIMARY KEY (account, grp)
+   );`,
+  // The overview line (RFC 3977 8.3), rendered once when the number is given: OVER reads it as is.
+  `ALTER TABLE nntp_articles ADD COLUMN overview TEXT;`,
+];
+
+const isLoopback = (addr: string) => {
+  const a = addr.replace(/^::ffff:/, '');
+  return a === '::1' || (isIP(a) === 4 && a.startsWith('127.'));
+};
+
+/** Check a password against a configured value, in constant time for equal-length work. */
+export async function checkPassword(given: string, configured: string | undefined): Promise<boolean> {
+  const m = configured ? /^scrypt\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(configured) : null;
+  if (m) {
+    const want = Buffer.from(m[2]!, 'base64');
+    const got = await new Promise<Buffer>((res, rej) => scrypt(given, Buffer.from(m[1]!, 'base64'), want.length, (e, k) => (e ? rej(e) : res(k))));
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+  // Plain (from ${ENV}) or an unknown user: compare digests, so the time does not depend on where they differ.
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(configured ?? randomBytes(16).toString('hex')).digest();
+  return timingSafeEqual(a, b) && configured !== undefined;
+}
+
+/** "scrypt$SALT$HASH" for a password (what the README tells to put under users:). */
+export function hashPassword(pw: string): Promise<string> {
+  const salt = randomBytes(16);
+  return new Promise((res, rej) => scrypt(pw, salt, 32, (e, k) => (e ? rej(e) : res(`scrypt$${salt.toString('base64')}$${k.toString('base64')}`))));
+}
+
+export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<AccountHandle> {
+  let cfg = ctx.config;
+  if (cfg.posting.allow === 'authenticated' && Object.keys(cfg.users).length === 0)
+    throw new Error(`account ${ctx.account}: posting.allow is "authenticated" but there are no users: add users, or choose another posting.allow`);
+  ctx.store.migrate(MIGRATIONS);
+  let secureContext: SecureContext | undefined;
+  let keyCert: { key: Buffer; cert: Buffer } | undefined;
+  if (cfg.tls) {
+    const read = (what: string, file: string) => {
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new Error(`account ${ctx.account}: cannot read the TLS ${what} ${file}: ${(err as Error).message}`);
+      }
+    };
+    try {
+      keyCert = { cert: read('certificate', cfg.tls.cert), key: read('key', cfg.tls.key) };
+      secureContext = createSecureContext(keyCert);
+    } catch (err) {
+      if ((err as Error).message.startsWith(`account ${ctx.account}`)) throw err;
+      throw new Error(`account ${ctx.account}: the TLS certificate ${cfg.tls.cert} and key ${cfg.tls.key} do not make a usable pair: ${(err as Error).message}`);
+    }
+  }
+  const acct = ctx.account;
+  const q = {
+    stats: ctx.store.prepare('SELECT COUNT(*) AS n, MIN(number) AS lo, MAX(number) AS hi FROM nntp_articles WHERE account = ? AND grp = ?'),
+    max: ctx.store.prepare('SELECT MAX(number) FROM nntp_articles WHERE account = ? AND grp = ?').pluck(),
+    numberOf: ctx.store.prepare('SELECT number FROM nntp_articles WHERE account = ? AND post_id = ? AND grp = ?').pluck(),
+    insert: ctx.store.prepare('INSERT INTO nntp_articles (account, grp, number, post_id, added, overview) VALUES (?, ?, ?, ?, ?, ?)'),
+    overview: ctx.store.prepare('SELECT number, overview, post_id AS id FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000'),
+    setOverview: ctx.store.prepare('UPDATE nntp_articles SET overview = ? WHERE account = ? AND grp = ? AND number = ?'),
+    clearOverviews: ctx.store.prepare('UPDATE nntp_articles SET overview = NULL WHERE account = ?'),
+    numbers: ctx.store.prepare('SELECT number FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000').pluck(),
+    postAt: ctx.store.prepare('SELECT post_id FROM nntp_articles WHERE account = ? AND grp = ? AND number = ?').pluck(),
+    byId: ctx.store.prepare('SELECT grp, number FROM nntp_articles WHERE account = ? AND post_id = ?'),
+    since: ctx.store.prepare('SELECT grp, post_id FROM nntp_articles WHERE account = ? AND added >= ? ORDER BY added, number'),
+    addGroup: ctx.store.prepare('INSERT OR IGNORE INTO nntp_groups (account, grp, created) VALUES (?, ?, ?)'),
+    groups: ctx.store.prepare('SELECT grp, created FROM nntp_groups WHERE account = ?'),
+  };
+
+  /** The article number of a post in a group: the one it has, or the next one (numbers are never reused). */
+  const assign = (group: string, postId: string, post?: Post): number =>
+    ctx.store.transaction(() => {
+      const have = q.numberOf.get(acct, postId, group) as number | undefined;
+      if (have !== undefined) return have;
+      const n = ((q.max.get(acct, group) as number | null) ?? 0) + 1;
+      const p = post ?? ctx.posts.get(postId);
+      q.insert.run(acct, group, n, postId, Date.now(), p ? overviewOf(p, group, n) : null);
+      return n;
+    });
+  const overviewOf = (post: Post, group: string, n: number) => overviewLine(renderArticle(post, { hostname: ctx.node.hostname, group, number: n }), n);
+  // Overview lines hold the hostname (Xref): rendered again after it changed.
+  if (ctx.store.get<string>('overviewHost') !== ctx.node.hostname) {
+    q.clearOverviews.run(acct);
+    ctx.store.set('overviewHost', ctx.node.hostname);
+  }
+  /** Number a post taken by POST and put it in the id map: one transaction (one commit on the POST path). */
+  const record = (group: string, postId: string) =>
+    ctx.store.transaction(() => {
+      const n = assign(group, postId);
+      ctx.store.ids.set(postId, group, String(n));
+      return n;
+    });
+
+  /*
+   * Posts taken by POST get their numbers together, in one transaction, a
+   * moment after their 240s (each post itself is committed before its 240):
+   * within NUMBER_DELAY_MS, or at once when anyone reads the group, so a
+   * reader never misses an article that was acknowledged. A number lost to a
+   * crash is given at the next start.
+   */
+  let toNumber: { group: string; id: string }[] = [];
+  let numberTimer: NodeJS.Timeout | undefined;
+  const flushNumbers = () => {
+    if (!toNumber.length) return;
+    clearTimeout(numberTimer);
+    numberTimer = undefined;
+    const batch = toNumber;
+    toNumber = [];
+    try {
+      ctx.store.transaction(() => {
+        for (const x of batch) record(x.group, x.id);
+      });
+    } catch (err) {
+      ctx.log.error({ err }, `article numbers could not be stored now (${(err as Error).message}); they are given at the next start`);
+    }
+  };
+  const numberSoon = (group: string, id: string) => {
+    toNumber.push({ group, id });
+    if (toNumber.length >= NUMBER_BATCH) flushNumbers();
+    else numberTimer ??= setTimeout(flushNumbers, NUMBER_DELAY_MS);
+  };
+  ctx.onClose(flushNumbers);
+
+  const endpoints = () => ctx.endpoints();
+  const known = new Set<string>();
+  const groupInfo = (e: ReturnType<typeof endpoints>[number], created: Map<string, number>): GroupInfo => {
+    if (!known.has(e.target)) {
+      q.addGroup.run(acct, e.target, Date.now());
+      known.add(e.target);
+    }
+    const s = q.stats.get(acct, e.target) as { n: number; lo: number | null; hi: number | null };
+    return {
+      name: e.target,
+      description: e.description,
+      count: s.n,
+      low: s.lo ?? 1,
+      high: s.hi ?? 0,
+      postable: e.direction !== 'out' && cfg.posting.allow !== 'none',
+      created: created.get(e.target) ?? Date.now(),
+    };
+  };
+  const createdMap = () => new Map((q.groups.all(acct) as { grp: string; created: number }[]).map((r) => [r.grp, r.created]));
+  // Record when each group first appeared (NEWGROUPS).
+  for (const e of endpoints()) groupInfo(e, new Map());
+
+  // A post taken by POST whose number was not yet recorded when the daemon stopped gets it now.
+  for (const e of endpoints()) {
+    for (const p of ctx.posts.latest(e.bridge, { limit: 2 * NUMBER_BATCH }).reverse())
+      if (p.origin.account === acct && p.origin.target === e.target && q.numberOf.get(acct, p.id, e.target) === undefined) record(e.target, p.id);
+  }
+
+  const inGroups = (group: string) => endpoints().some((e) => e.target === group);
+
+  const ingestArticle = async (raw: Buffer, who: { remote: string; user?: string }): Promise<string> => {
+    const a = readArticle(raw);
+    if (typeof a === 'string') return `441 ${a}`;
+    if (a.control) return '441 control messages are not taken here';
+    const id = a.id;
+    const named = a.newsgroups;
+    const foreign = named.filter((g) => !inGroups(g));
+    if (!named.length || foreign.length) return `441 not a newsgroup here: ${oneLine(foreign.join(', ') || '(none)').slice(0, 200)}`;
+    const e = endpoints().find((x) => named.includes(x.target) && x.direction !== 'out');
+    if (!e) return `441 ${named.join(', ')} ${named.length === 1 ? 'is' : 'are'} read-only here`;
+    if (a.path.some((p) => p.toLowerCase() === ctx.node.hostname.toLowerCase())) return `441 the Path already holds ${ctx.node.hostname}: this article came from here`;
+    const hops = Math.max(0, a.path.length - 1);
+    if (id !== undefined) {
+      const old = ctx.posts.get(id);
+      if (old) {
+        if (old.origin.account === acct && old.origin.target === e.target) record(e.target, id);
+        return `441 duplicate: <${id}> was posted already`;
+      }
+    }
+    const body = a.post.body;
+    if (typeof body !== 'string') return `441 ${body.problem}`;
+    let v;
+    try {
+      v = await ctx.ingest({ ...a.post, body, target: e.target, ...(id ? { id } : {}), hops });
+    } catch (err) {
+      ctx.log.error({ err }, `ingest failed: ${(err as Error).message}`);
+      return '403 the article could not be stored now; try again later';
+    }
+    switch (v.status) {
+      case 'accepted': {
+        numberSoon(e.target, v.id);
+        ctx.log.debug({ id: v.id, group: e.target, remote: who.remote, user: who.user }, `article <${v.id}> posted to ${e.target}`);
+        return `240 article received OK <${v.id}>`;
+      }
+      case 'duplicate': return `441 duplicate: <${v.id}> was posted already`;
+      case 'ignored': return `240 article received OK, not relayed (${oneLine(v.reason)})`;
+      case 'rejected': return `441 ${oneLine(v.reason)}`;
+      case 'tempfail': return `403 ${oneLine(v.reason)}; try again later`;
+    }
+  };
+
+  const backend: Backend = {
+    hostname: ctx.node.hostname,
+    groups: () => {
+      flushNumbers();
+      const c = createdMap();
+      return endpoints().map((e) => groupInfo(e, c)).sort((x, y) => x.name.localeCompare(y.name));
+    },
+    group: (name) => {
+      flushNumbers();
+      const e = endpoints().find((x) => x.target === name);
+      return e ? groupInfo(e, createdMap()) : undefined;
+    },
+    overview: (group, low, high) => {
+      flushNumbers();
+      if (!inGroups(group)) return [];
+      const rows = q.overview.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as { number: number; overview: string | null; id: string }[];
+      const out: string[] = [];
+      for (const r of rows) {
+        if (r.overview !== null) {
+          out.push(r.overview);
+          continue;
+        }
+        const post = ctx.posts.get(r.id);
+        if (!post) continue;
+        const line = overviewOf(post, group, r.number);
+        q.setOverview.run(line, acct, group, r.number);
+        out.push(line);
+      }
+      return out;
+    },
+    numbers: (group, low, high) => {
+      flushNumbers();
+      return inGroups(group) ? (q.numbers.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as number[]) : [];
+    },
+    article: (group, number) => {
+      flushNumbers();
+      const id = q.postAt.get(acct, group, number) as string | undefined;
+      return id ? ctx.posts.get(id) : undefined;
+    },
+    byId: (id) => {
+      flushNumbers();
+      const groups = new Set(endpoints().map((e) => e.target));
+      const row = (q.byId.all(acct, id) as { grp: string; number: number }[]).find((r) => groups.has(r.grp));
+      const post = row ? ctx.posts.get(id) : undefined;
+      return row && post ? { post, group: row.grp, number: row.number } : undefined;
+    },
+    newnews: (match, since) => {
+      flushNumbers();
+      const groups = new Set(endpoints().map((e) => e.target).filter(match));
+      const seen = new Set<string>();
+      for (const r of q.since.all(acct, since) as { grp: string; post_id: string }[]) if (groups.has(r.grp)) seen.add(r.post_id);
+      return [...seen];
+    },
+    mayPost: (remote, user) => {
+      const hasUsers = Object.keys(cfg.users).length > 0;
+      switch (cfg.posting.allow) {
+        case 'none': return 'no';
+        case 'all': return 'yes';
+        case 'authenticated': return user ? 'yes' : hasUsers ? 'after-auth' : 'no';
+        case 'loopback': return user || isLoopback(remote) ? 'yes' : hasUsers ? 'after-auth' : 'no';
+      }
+    },
+    hasUsers: () => Object.keys(cfg.users).length > 0,
+    tls: secureContext !== undefined,
+    isLoopback,
+    authenticate: async (user, pass) => {
+      const ok = await checkPassword(pass, Object.hasOwn(cfg.users, user) ? cfg.users[user] : undefined);
+      if (!ok) {
+        ctx.log.warn({ user: oneLine(user).slice(0, 64) }, 'AUTHINFO failed');
+        await new Promise((r) => setTimeout(r, 500)); // slow down guessing
+      }
+      return ok;
+    },
+    post: ingestArticle,
+  };
+
+  const servers = nntpServers({
+    idleTimeoutMs: cfg.idleTimeout,
+    maxClients: cfg.maxClients,
+    maxArticleSize: cfg.maxArticleSize,
+    backend,
+    ...(secureContext && keyCert ? { secureContext, keyCert } : {}),
+    onError: (err) => ctx.log.error({ err }, `an NNTP command failed: ${err.message}`),
+  });
+  const show = (a: { host: string }, port: number) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${port}`;
+  const at = await ctx.listen(servers.plain, cfg.listen);
+  let detail = show(cfg.listen, at.port);
+  if (servers.tls && cfg.tls) {
+    const tlsAt = await ctx.listen(servers.tls, cfg.tls.listen);
+    detail += ` (STARTTLS), TLS on ${show(cfg.tls.listen, tlsAt.port)}`;
+  }
+  ctx.setState('listening', detail);
+
+  return {
+    async reload(next) {
+      const n = listenAccount.parse(next);
+      const same = (k: keyof ListenConfig) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
+      if (!same('listen') || !same('idleTimeout') || !same('maxClients') || !same('maxArticleSize') || !same('tls')) return 'restart';
+      if (n.posting.allow === 'authenticated' && Object.keys(n.users).length === 0) return 'restart';
+      cfg = n;
+      return 'applied';
+    },
+    async deliver(post: Post, to) {
+      const problem = groupProblem(to.target);
+      if (problem) return failed(problem);
+      return delivered(String(assign(to.target, post.id, post)));
+    },
+  };
+}

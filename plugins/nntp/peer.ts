@@ -1,0 +1,313 @@
+/**
+ * Peering with a news server (an account with server:): each endpoint names
+ * a newsgroup there. Out: POST (or IHAVE) with our Message-ID and References.
+ * In: poll with GROUP and OVER from the stored high-water mark, fetch new
+ * articles with ARTICLE, ingest them. One connection, reconnected with backoff.
+ */
+import { readFileSync } from 'node:fs';
+import { delivered, failed, retry, type AccountHandle, type DeliveryTarget, type Post, type PluginContext } from '../../src/plugin.js';
+import { fromHeader, renderArticle } from './article.js';
+import { NntpClient, NntpError, type Response } from './client.js';
+import { readArticle } from './incoming.js';
+import type { ServerConfig } from './schema.js';
+import { oneLine } from './text.js';
+
+/** Store key of a group's high-water mark: the last article number looked at. */
+const HW = (group: string) => `hw:${group}`;
+
+/** A refusal that means "no such newsgroup here" (INN: `441 No valid newsgroups in "x"`). */
+const NO_GROUP = /no valid newsgroups|no such (news)?group|not in active|unknown (news)?group/i;
+const NO_GROUP_RETRY_MS = 5 * 60_000;
+
+/** A refusal that means "the server already has this article". */
+const DUPLICATE = /\b435\b|duplicate|already have/i;
+
+/** Our post as an article for the peer: no Xref or Injection-Date (the server adds its own), our host in Path. */
+export function peerArticle(post: Post, group: string, hostname: string): string {
+  const a = renderArticle(post, { hostname, group, number: 0 });
+  // INN wants a dotted domain in From: an author without an address is name@HOST.invalid there.
+  const headers = a.headers
+    .filter(([n]) => n !== 'Xref' && n !== 'Injection-Date')
+    .map(([n, v]): [string, string] => (n === 'From' ? [n, fromHeader(post.author, `${hostname}.invalid`)] : [n, v]));
+  return `${headers.map(([n, v]) => `${n}: ${v}`).join('\r\n')}\r\n\r\n${a.body.join('\r\n')}`;
+}
+
+/** What an answer to POST/IHAVE (after the article, or instead of taking it) means for the outbox. */
+export function postOutcome(r: Response, feed: 'post' | 'ihave') {
+  const why = `${feed === 'post' ? 'POST' : 'IHAVE'}: the server answered "${oneLine(r.line).slice(0, 200)}"`;
+  if (r.code === 240 || r.code === 235) return delivered();
+  if (r.code === 435) return delivered(); // IHAVE: not wanted, the server has it
+  if ((r.code === 441 || r.code === 437) && DUPLICATE.test(r.line)) return delivered();
+  if (r.code === 436 || r.code === 400 || r.code === 403) return retry(why);
+  // The group is not there (yet): a config problem, or a group the server's admin has still to create. Try again slowly.
+  if (r.code === 441 && NO_GROUP.test(r.line)) return retry(`${why}: the newsgroup does not exist there (yet); trying again every ${NO_GROUP_RETRY_MS / 60_000} minutes`, NO_GROUP_RETRY_MS);
+  if (r.code === 480) return failed(`${why}: the server wants AUTHINFO; set user and password`);
+  if (r.code === 440) return failed(`${why}: posting is not allowed for this account there`);
+  if (r.code === 441 || r.code === 437) return failed(why);
+  if (r.code === 500 || r.code === 502) return failed(`${why}${feed === 'ihave' ? ': the server does not take IHAVE from us (feed: post?)' : ''}`);
+  return retry(why);
+}
+
+export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<AccountHandle> {
+  const cfg = ctx.config;
+  const where = `${cfg.address.host.includes(':') ? `[${cfg.address.host}]` : cfg.address.host}:${cfg.address.port}`;
+  const me = ctx.node.hostname.toLowerCase();
+  let stopped = false;
+  let pollTimer: NodeJS.Timeout | undefined;
+  let polling = false;
+  const groups = new Map<string, { high: number; polled: number; fetched: number; problem?: string }>();
+
+  const tlsOptions = () => ({
+    rejectUnauthorized: cfg.tlsVerify,
+    ...(cfg.tlsCa ? { ca: readFileSync(cfg.tlsCa) } : {}),
+  });
+
+  /**
+   * One connection to the server, opened when needed, and after a failure not
+   * again before its backoff (1 s, doubling, up to maxBackoff, with jitter).
+   */
+  class Link {
+    client: NntpClient | undefined;
+    private connecting: Promise<NntpClient> | undefined;
+    failures = 0;
+    notBefore = 0;
+    lastError = '';
+    constructor(readonly role: string, private readonly readerMode: boolean) {}
+
+    drop(why: string) {
+      this.client?.close();
+      this.client = undefined;
+      if (stopped) return;
+      this.failures++;
+      this.lastError = why;
+      const base = Math.min(cfg.maxBackoff, 1000 * 2 ** Math.min(this.failures - 1, 20));
+      this.notBefore = Date.now() + Math.round(base * (0.8 + Math.random() * 0.4));
+      ctx.log.warn({ server: where, failures: this.failures, link: this.role }, `news server ${where} (${this.role}): ${why}; trying again in ${Math.round((this.notBefore - Date.now()) / 1000)} s`);
+      report();
+      if (this === inLink) schedulePoll(this.notBefore - Date.now());
+      else setTimeout(() => ctx.resume(), this.notBefore - Date.now() + 50).unref();
+    }
+
+    async get(): Promise<NntpClient> {
+      if (this.client && !this.client.isClosed) return this.client;
+      if (stopped) throw new Error('the account is stopping');
+      if (Date.now() < this.notBefore) throw new Error(`not connected (${this.lastError}); next try in ${Math.round((this.notBefore - Date.now()) / 1000)} s`);
+      this.connecting ??= (async () => {
+        try {
+          const c = await NntpClient.connect({
+            host: cfg.address.host,
+            port: cfg.address.port,
+            tls: cfg.tls,
+            tlsOptions: tlsOptions(),
+            ...(cfg.user !== undefined ? { user: cfg.user, password: cfg.password! } : {}),
+            readerMode: this.readerMode,
+            timeoutMs: cfg.timeout,
+          });
+          if (stopped) {
+            c.close();
+            throw new Error('the account is stopping');
+          }
+          this.client = c;
+          ctx.log.info({ server: where, link: this.role, greeting: oneLine(c.greeting.line) }, `connected to ${where}${this.failures ? ' again' : ''} (${this.role})`);
+          this.failures = 0;
+          this.lastError = '';
+          report();
+          ctx.resume();
+          return c;
+        } catch (err) {
+          this.drop((err as Error).message);
+          throw err;
+        } finally {
+          this.connecting = undefined;
+        }
+      })();
+      return this.connecting;
+    }
+
+    close() {
+      this.client?.close();
+      this.client = undefined;
+    }
+  }
+  // A reader connection polls (and POSTs); with feed: ihave, our articles go by a feed connection of their own.
+  const inLink = new Link(cfg.feed === 'ihave' ? 'reader' : 'reader and poster', true);
+  const outLink = cfg.feed === 'ihave' ? new Link('IHAVE feed', false) : inLink;
+  const links = [...new Set([inLink, outLink])];
+
+  const report = () => {
+    if (stopped) return;
+    const gs = [...groups.entries()].map(([g, s]) => `${g}@${s.high}${s.problem ? ` (${s.problem})` : ''}`).join(', ');
+    const down = links.find((l) => l.failures);
+    if (down) ctx.setState('retrying', `${where}: ${down.lastError}; next try in ${Math.max(0, Math.round((down.notBefore - Date.now()) / 1000))} s`);
+    else if (links.some((l) => l.client && !l.client.isClosed)) ctx.setState('connected', `${where}${gs ? `; ${gs}` : ''}`);
+    else ctx.setState('connecting', where);
+  };
+
+  /** Look for new articles in one group, fetch and ingest them. */
+  const pollGroup = async (c: NntpClient, group: string) => {
+    const state = groups.get(group) ?? { high: 0, polled: 0, fetched: 0 };
+    groups.set(group, state);
+    let g;
+    try {
+      g = await c.group(group);
+    } catch (err) {
+      if (err instanceof NntpError && err.code === 411) {
+        if (state.problem !== 'no such group there') ctx.log.warn({ group }, `${where} has no newsgroup ${group}: nothing to read there (check the endpoint's name)`);
+        state.problem = 'no such group there';
+        return;
+      }
+      throw err;
+    }
+    delete state.problem;
+    let hw = ctx.store.get<number>(HW(group));
+    if (hw === undefined) {
+      // First look at this group: start at its end, or backfill newest articles.
+      hw = Math.max(g.low - 1, g.high - cfg.backfill, 0);
+      ctx.store.set(HW(group), hw);
+      ctx.log.info({ group, high: g.high, from: hw + 1 }, `first look at ${group} on ${where}: ${cfg.backfill ? `taking up to ${cfg.backfill} recent articles` : `starting after article ${g.high}`}`);
+    }
+    if (g.high < hw) {
+      // The server's numbers went back (a rebuilt spool): start again at its end. Message-IDs keep out what we have.
+      ctx.log.warn({ group, high: g.high, hw }, `${group} on ${where} now ends at article ${g.high}, before ${hw} where we stopped: going on from ${g.high}`);
+      hw = g.high;
+      ctx.store.set(HW(group), hw);
+    }
+    state.high = hw;
+    state.polled = Date.now();
+    if (g.high <= hw || g.count === 0) return;
+    const high = Math.min(g.high, hw + cfg.batch);
+    const rows = await c.over(Math.max(hw + 1, g.low), high);
+    for (const row of rows) {
+      if (stopped) return;
+      const taken = await takeOne(c, group, row.number, row.id);
+      if (!taken) return; // try again at the next poll, from this article
+      ctx.store.set(HW(group), row.number);
+      state.high = row.number;
+    }
+    ctx.store.set(HW(group), high);
+    state.high = high;
+  };
+
+  /** One article: true when it is done with (ingested, or skipped for a reason), false to try it again later. */
+  const takeOne = async (c: NntpClient, group: string, number: number, id: string): Promise<boolean> => {
+    // Ours (posted from here) or already here by another path: nothing to fetch.
+    if (ctx.posts.get(id)) return true;
+    const raw = await c.article(number, cfg.maxArticleSize);
+    if (!raw) return true; // expired or cancelled since OVER
+    const skip = (why: string) => {
+      ctx.log.warn({ group, number, id }, `article ${number} <${id}> in ${group} on ${where} is not relayed: ${why}`);
+      return true;
+    };
+    if (raw === 'too big') return skip(`it is larger than maxArticleSize (${cfg.maxArticleSize} octets)`);
+    const a = readArticle(raw);
+    if (typeof a === 'string') return skip(a);
+    if (a.path.some((p) => p.toLowerCase() === me)) {
+      ctx.log.debug({ group, number, id }, `article ${number} in ${group} came from here (Path holds ${me}): skipped`);
+      return true;
+    }
+    if (a.control) return skip('a control message');
+    if (typeof a.post.body !== 'string') return skip(a.post.body.problem);
+    const v = await ctx.ingest({ ...a.post, body: a.post.body, target: group, id: a.id ?? id, hops: a.viaPeerpost ? 1 : 0 });
+    switch (v.status) {
+      case 'accepted':
+        ctx.store.ids.set(v.id, group, String(number));
+        (groups.get(group) ?? { fetched: 0 }).fetched++;
+        ctx.log.info({ group, number, id: v.id }, `article ${number} <${v.id}> from ${group} on ${where} taken into the bridge`);
+        return true;
+      case 'duplicate':
+      case 'ignored':
+        return true;
+      case 'rejected':
+        return skip(v.reason);
+      case 'tempfail':
+        ctx.log.warn({ group, number }, `article ${number} in ${group} waits: ${v.reason}`);
+        return false;
+    }
+  };
+
+  const pollAll = async () => {
+    if (stopped) return;
+    if (polling) {
+      // A poll is running (waiting for a connection): look again after it, rather than losing this turn.
+      schedulePoll(250);
+      return;
+    }
+    polling = true;
+    try {
+      const wanted = [...new Set(ctx.endpoints().filter((e) => e.direction !== 'out').map((e) => e.target))];
+      if (!wanted.length && outLink !== inLink) return; // a feed with nothing to read: its connection opens for the first post
+      let c: NntpClient;
+      try {
+        c = await inLink.get(); // also when there is nothing to read: the status then tells whether the server is reachable
+      } catch {
+        // In its backoff (or just failed): look again when it is over.
+        schedulePoll(Math.max(250, inLink.notBefore - Date.now()));
+        return;
+      }
+      for (const g of wanted) {
+        if (stopped) return;
+        try {
+          await pollGroup(c, g);
+        } catch (err) {
+          if (err instanceof NntpError) {
+            ctx.log.warn({ group: g }, `polling ${g} on ${where}: ${err.message}`);
+            const s = groups.get(g);
+            if (s) s.problem = oneLine(err.line).slice(0, 80);
+            continue;
+          }
+          inLink.drop((err as Error).message);
+          return;
+        }
+      }
+      report();
+      schedulePoll(cfg.pollInterval);
+    } finally {
+      polling = false;
+    }
+  };
+
+  function schedulePoll(ms: number) {
+    if (stopped) return;
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(() => void pollAll(), Math.max(0, ms));
+  }
+
+  ctx.onClose(() => {
+    stopped = true;
+    clearTimeout(pollTimer);
+    for (const l of links) l.close();
+  });
+
+  report();
+  schedulePoll(0);
+
+  return {
+    async reload() {
+      return 'restart';
+    },
+    endpointsChanged() {
+      schedulePoll(0);
+    },
+    async deliver(post: Post, to: DeliveryTarget) {
+      let c: NntpClient;
+      try {
+        c = await outLink.get();
+      } catch (err) {
+        return retry(`${where}: ${(err as Error).message}`, Math.max(1000, outLink.notBefore - Date.now()));
+      }
+      try {
+        // A resend after a lost answer: the server may have it already.
+        // (IHAVE asks the same question itself.)
+        if (cfg.feed === 'post' && (await c.has(post.id)) === true) return delivered();
+        const text = peerArticle(post, to.target, ctx.node.hostname);
+        const r = cfg.feed === 'ihave' ? await c.ihave(post.id, text) : await c.post(text);
+        const out = postOutcome(r, cfg.feed);
+        if (out.result === 'delivered') ctx.log.info({ id: post.id, group: to.target }, `<${post.id}> sent to ${to.target} on ${where}`);
+        return out;
+      } catch (err) {
+        outLink.drop((err as Error).message);
+        return retry(`${where}: ${(err as Error).message}`);
+      }
+    },
+  };
+}
