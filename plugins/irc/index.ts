@@ -18,13 +18,16 @@ import {
   type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost,
 } from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
+import { Confirmer, refusalText, type Confirmation, type Refusal } from './confirm.js';
 import { readFileSync } from 'node:fs';
 import { IrcTransport, CA_OPTION, FINGERPRINT_OPTION } from './transport.js';
 import { accountName, translate, type MessageEvent, type MessageType } from './events.js';
 import {
   byteLength, capLines, formatPrefix, ircLines, moreLink, moreText, styleNick, textBudget,
 } from './text.js';
-import { ID_TAG, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, type ChannelEvent, type EventsMode, type Said } from './relay.js';
+import {
+  ID_TAG, NetsplitFolder, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, netsplitServers, type ChannelEvent, type EventsMode, type Said,
+} from './relay.js';
 import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type IrcConfig } from './schema.js';
 export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
 
@@ -52,11 +55,15 @@ interface ChannelState {
   problem?: string;
   /** Do not try to join before this (after a kick or a refusal). */
   notBefore: number;
+  /** The server refused our lines here (+m, +b …): shown in the status until a line gets through. */
+  refused?: string;
 }
 
 class IrcAccount {
   private cfg: IrcConfig;
   private client: Client | undefined;
+  /** Confirms that the server took the lines of a post (a PING after them), per connection. */
+  private confirmer: Confirmer | undefined;
   private readonly bucket: TokenBucket;
   private registered = false;
   private stopping = false;
@@ -84,6 +91,8 @@ class IrcAccount {
   private whoTimer: NodeJS.Timeout | undefined;
   /** What each channel already shows (the loop guard). */
   private readonly memory: RelayMemory;
+  /** A netsplit's quits, folded into one event per channel. */
+  private readonly netsplits = new NetsplitFolder((channel, e, time) => this.channelEvent(channel, e, time));
 
   constructor(private readonly ctx: PluginContext<IrcConfig>) {
     this.cfg = ctx.config;
@@ -216,6 +225,12 @@ class IrcAccount {
     }
     const client = new irc.Client();
     this.client = client;
+    this.confirmer?.close('the connection was replaced');
+    this.confirmer = new Confirmer({
+      take: () => this.bucket.take(this.ctx.signal),
+      write: (line) => this.write(client, line),
+      key: (channel) => this.key(channel),
+    });
     this.wire(client);
     this.ctx.setState('connecting', `connecting to ${this.where} as ${this.cfg.nick}${this.attempt > 1 ? ` (attempt ${this.attempt})` : ''}`);
     // A server that takes the connection but never welcomes us (or a black hole) must not hang us.
@@ -277,7 +292,8 @@ class IrcAccount {
           this.reportState();
           this.later(() => this.syncChannels(), wait + 10);
         } else if (c) {
-          log.warn({ channel: c.name, reason: ev.reason }, `cannot send to ${c.name}`);
+          // The delivery that sent the line learns it from the confirmer and says so (retried, shown in the status).
+          log.debug({ channel: c.name, reason: ev.reason }, `the server refused a line in ${c.name}`);
         }
       } else if (ev.error === 'irc' || ev.error === 'password_mismatch' || ev.error === 'banned_from_network') {
         // ERROR (the server closes the link), 464 (bad server password), 465 (banned from the server).
@@ -411,7 +427,11 @@ class IrcAccount {
       for (const [ck, set] of this.members) {
         if (!set.delete(nk)) continue;
         const c = this.channels.get(ck);
-        if (c) this.channelEvent(c.name, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
+        if (!c) continue;
+        // A netsplit's quits (the reason names the two servers) are folded into one event per channel.
+        const split = netsplitServers(ev.message);
+        if (split && eventsIn(this.eventsMode(c.name)) && !this.isRelay(ev.nick)) this.netsplits.add(ck, c.name, ev.nick, split, ev.time);
+        else this.channelEvent(c.name, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
       }
       this.detectedRelays.delete(nk);
       this.accounts.delete(nk);
@@ -448,8 +468,21 @@ class IrcAccount {
         if (mine()) this.incoming(type, ev);
       });
     }
+    // Every line from the server, parsed: PONGs to our PINGs and the numerics that refuse a line (the confirmer).
+    const confirmer = this.confirmer!;
+    client.connection.on('message', (m: { command: string; params: string[] }) => {
+      if (mine()) confirmer.onMessage(m.command, m.params);
+    });
+    // A mode change in a channel that refused our lines (-m, -b, +v): try its waiting posts now.
+    client.on('mode', (ev: { target: string }) => {
+      if (!mine()) return;
+      const c = this.channels.get(this.key(ev.target));
+      if (c?.refused !== undefined) this.ctx.resume(c.name);
+    });
     client.on('close', () => {
       if (!mine()) return;
+      this.netsplits.flushAll();
+      confirmer.close(`disconnected from ${this.where} before the server confirmed the lines`);
       this.registered = false;
       for (const c of this.channels.values()) {
         c.joined = false;
@@ -514,7 +547,7 @@ class IrcAccount {
     if (!this.registered || !this.client) return;
     const all = [...this.channels.values()];
     const joined = all.filter((c) => c.joined).map((c) => c.name);
-    const problems = all.filter((c) => !c.joined && c.problem).map((c) => c.problem);
+    const problems = all.map((c) => (!c.joined && c.problem ? c.problem : c.joined && c.refused ? c.refused : undefined)).filter((p) => p !== undefined);
     const nickNote = this.client.caseCompare(this.client.user.nick, this.cfg.nick) ? '' : ` (${this.cfg.nick} is taken)`;
     this.ctx.setState('connected', `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${all.length} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`);
   }
@@ -621,6 +654,27 @@ class IrcAccount {
     return { id: post.id, author: post.author.name, text: first, origin: `${post.origin.account}/${post.origin.target}` };
   }
 
+  /**
+   * Rows with lines confirmed on an earlier try (`progress:<row>` in the store): read from the store once at start,
+   * then kept here, so a delivery reads the store only when there is something to read.
+   */
+  private progressRows: Set<number> | undefined;
+
+  private getProgress(row: number): { id: string; sent: number } | undefined {
+    this.progressRows ??= new Set(this.ctx.store.keys('progress:').map((k) => Number(k.slice('progress:'.length))));
+    return this.progressRows.has(row) ? this.ctx.store.get<{ id: string; sent: number }>(`progress:${row}`) : undefined;
+  }
+
+  private setProgress(row: number, p: { id: string; sent: number } | undefined): void {
+    this.progressRows ??= new Set(this.ctx.store.keys('progress:').map((k) => Number(k.slice('progress:'.length))));
+    if (p === undefined) {
+      if (this.progressRows.delete(row)) this.ctx.store.delete(`progress:${row}`);
+    } else {
+      this.progressRows.add(row);
+      this.ctx.store.set(`progress:${row}`, p);
+    }
+  }
+
   /** Rows being sent now: a try the outbox gave up on (delivery.timeout) may still be writing. */
   private readonly sending = new Set<number>();
 
@@ -636,6 +690,7 @@ class IrcAccount {
   }
 
   private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
+    const began = Date.now();
     if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`);
     if (post.kind === 'event' && !eventsOut(to.options.events as EventsMode | undefined ?? this.cfg.events)) {
       this.ctx.log.trace({ target: to.target, post: post.id }, 'an event not shown here (events is off or "in")');
@@ -648,17 +703,18 @@ class IrcAccount {
       return retry(`not in ${to.target} yet`);
     }
     const client = this.client;
-    if (!client || !this.registered || !client.connected) return retry(`disconnected from ${this.where}${this.lastError ? `: ${this.lastError}` : ''}`);
+    const confirmer = this.confirmer;
+    if (!client || !confirmer || !this.registered || !client.connected) return retry(`disconnected from ${this.where}${this.lastError ? `: ${this.lastError}` : ''}`);
     if (!c.joined) {
       this.syncChannels();
       return retry(c.problem ?? `not in ${c.name} yet (joining)`);
     }
     const budget = textBudget({ nick: client.user.nick, ...this.self }, c.name);
     const lines = this.lines(post, to, budget);
-    // Lines of this post already written on an earlier try (kept in the store, so a restart does not repeat them).
-    const key = `progress:${to.row}`;
-    const done = this.ctx.store.get<{ id: string; sent: number }>(key);
-    let sent = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;
+    // Lines of this post the server confirmed on an earlier try (kept in the store, so a restart does not repeat them).
+    const done = this.getProgress(to.row);
+    const start = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;
+    let sent = start;
     const said = this.said(post);
     if (sent === 0) {
       const why = this.memory.shown(this.key(c.name), said);
@@ -671,8 +727,36 @@ class IrcAccount {
     const tagsOk = this.cfg.relays.tags && client.network.cap.isEnabled('message-tags') && !this.tagDenied(client);
     const tag = tagsOk ? `@${ID_TAG}=${escapeTag(post.id)} ` : '';
     const deadline = Date.now() + this.cfg.flood.maxWait;
-    const stop = (why: string, delayMs?: number): Outcome => {
-      if (sent > 0) this.ctx.store.set(key, { id: post.id, sent });
+    // Begun before the first line: a refusal can come back while later lines are still being written.
+    const d = confirmer.begin(c.name);
+    /** Wait for the server to have handled what this try wrote: a PING after it, answered. */
+    const confirm = async (): Promise<Confirmation> => {
+      const answer = confirmer.end(d);
+      // Answer the outbox before its delivery.timeout; a late confirmation still counts the lines as said.
+      const left = Math.max(1_000, began + this.ctx.deliveryTimeoutMs() - 1_000 - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([answer, new Promise<Confirmation>((res) => {
+        timer = setTimeout(() => res({ ok: false, lost: `the server did not confirm the lines within ${secs(left)} (lag)` }), left);
+      })]);
+      clearTimeout(timer);
+      if (!r.ok && 'lost' in r && !this.stopping) {
+        const upTo = sent;
+        void answer.then((late) => {
+          if (late.ok) this.setProgress(to.row, { id: post.id, sent: upTo });
+        });
+      }
+      return r;
+    };
+    /** Stop this try: what the server confirmed counts, the rest is sent on the next. */
+    const stop = async (why: string, delayMs?: number): Promise<Outcome> => {
+      if (sent > start) {
+        const r = await confirm();
+        if (!r.ok) {
+          sent = start;
+          if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
+        }
+      } else confirmer.drop(d);
+      if (sent > 0) this.setProgress(to.row, { id: post.id, sent });
       const note = sent > 0 ? ` (${sent} of ${lines.length} lines sent; the rest follows)` : '';
       // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
       // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
@@ -693,9 +777,40 @@ class IrcAccount {
       if (!ok) return stop(`disconnected from ${this.where} while sending`);
       sent += 1;
     }
-    if (done) this.ctx.store.delete(key);
+    if (sent > start) {
+      const r = await confirm();
+      if (!r.ok) {
+        if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
+        if (start > 0) this.setProgress(to.row, { id: post.id, sent: start });
+        return retry(`${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`);
+      }
+    } else confirmer.drop(d);
+    if (done) this.setProgress(to.row, undefined);
+    if (c.refused !== undefined) {
+      this.ctx.log.info({ channel: c.name }, `${c.name} takes our lines again`);
+      delete c.refused;
+      this.reportState();
+    }
     this.memory.sent(this.key(c.name), said);
     return delivered();
+  }
+
+  /**
+   * The server refused lines of this try (404 +m/+b, 442 …): they are sent again, from the first of this try, on the
+   * next one — after the outbox's backoff, or at once when a mode changes in the channel (-m, -b, +v).
+   */
+  private refusedLines(c: ChannelState, refused: readonly Refusal[], start: number, total: number): Outcome {
+    const why = refusalText(refused);
+    if (c.refused !== why) this.ctx.log.warn({ channel: c.name, codes: [...new Set(refused.map((r) => r.code))] }, `${why}; the post waits in the outbox`);
+    c.refused = why;
+    // Not (or no longer) in the channel: rejoin; whatever waits follows the JOIN.
+    if (refused.some((r) => r.code === '442' || r.code === '403')) {
+      c.joined = false;
+      c.joining = false;
+      this.syncChannels();
+    }
+    this.reportState();
+    return retry(`${why}${start > 0 ? ` (${start} of ${total} lines were said before)` : ''}`);
   }
 
   /** The server's CLIENTTAGDENY forbids our tag. */
@@ -732,6 +847,8 @@ class IrcAccount {
     this.timers.clear();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.bucket.close();
+    this.netsplits.clear();
+    this.confirmer?.close('the account is stopping');
     const client = this.client;
     this.closed = new Promise<void>((resolve) => {
       if (!client || !client.connected) {
