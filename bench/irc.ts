@@ -16,7 +16,9 @@
  * - The 200-line burst: the same into #burst on network C, an ngircd with its
  *   DEFAULT penalties, through the account's flood control (BURST_FLOOD).
  * Each burst: lines delivered, lost, out of order, twice, and the time from the
- * first line said to the last line seen.
+ * first line said to the last line seen. Every post is confirmed by a PING after
+ * its lines (through the same flood control), and one endpoint delivers one post
+ * at a time: a burst of one-line posts takes two tokens a post.
  *
  * Prints figures; asserts nothing about time (it fails only when it cannot run).
  */
@@ -82,7 +84,8 @@ bridges:
   big:
     endpoints: [irc.a/#big, irc.d/#big]
 `);
-    const d = await startDaemon(w.config);
+    // At the default log level (info), as a user runs it; the tests' helper asks for debug.
+    const d = await startDaemon(w.config, ['--log-level', 'info']);
     try {
       await dst.waitFor((l) => /^:relay!\S+ JOIN :?#lat/.test(l), 'the relay joins #lat on B', 20_000);
       await far.waitFor((l) => /^:relay!\S+ JOIN :?#burst/.test(l), 'the relay joins #burst on C', 20_000);

@@ -43,6 +43,9 @@ export function backoff(attempt: number, firstMs: number, maxMs: number, random 
 /** How long a connection may take from the TCP connect to the server's welcome (001). */
 const REGISTRATION_TIMEOUT = 60_000;
 
+/** After asking NickServ to GHOST the configured nick, take it after this long. */
+const GHOST_WAIT = 1_500;
+
 const secs = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
 
 interface ChannelState {
@@ -332,6 +335,16 @@ class IrcAccount {
       if (ns && (!this.cfg.sasl || this.saslProblem)) {
         log.info({ service: ns.service }, `identifying to ${ns.service}`);
         void this.write(client, `PRIVMSG ${ns.service} :IDENTIFY ${ns.account ?? this.cfg.nick} ${ns.password}`);
+      }
+      // The configured nick is taken (a ghost of ours after a reconnect, or someone else): with services credentials,
+      // ask NickServ to disconnect the holder (GHOST, which Atheme and Anope both know; the password proves the
+      // account), then take the nick; the reclaim loop keeps trying when the service says no.
+      if (ns && !client.caseCompare(client.user.nick, this.cfg.nick)) {
+        log.info({ service: ns.service, nick: this.cfg.nick }, `${this.cfg.nick} is taken: asking ${ns.service} to GHOST it`);
+        void this.write(client, `PRIVMSG ${ns.service} :GHOST ${this.cfg.nick} ${ns.password}`);
+        this.later(() => {
+          if (this.client === client && this.registered && !client.caseCompare(client.user.nick, this.cfg.nick)) client.changeNick(this.cfg.nick);
+        }, GHOST_WAIT);
       }
       this.reportState();
       this.syncChannels();
