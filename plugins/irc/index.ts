@@ -18,7 +18,7 @@ import {
   type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost,
 } from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
-import { Confirmer, refusalText, type Confirmation, type Refusal } from './confirm.js';
+import { Confirmer, refusalText, type Confirmation, type Refusal, type ServerMessage } from './confirm.js';
 import { readFileSync } from 'node:fs';
 import { IrcTransport, CA_OPTION, FINGERPRINT_OPTION } from './transport.js';
 import { accountName, translate, type MessageEvent, type MessageType } from './events.js';
@@ -233,6 +233,8 @@ class IrcAccount {
       take: () => this.bucket.take(this.ctx.signal),
       write: (line) => this.write(client, line),
       key: (channel) => this.key(channel),
+      echo: () => client.network.cap.isEnabled('echo-message'),
+      self: (nick) => client.caseCompare(nick, client.user.nick),
     });
     this.wire(client);
     this.ctx.setState('connecting', `connecting to ${this.where} as ${this.cfg.nick}${this.attempt > 1 ? ` (attempt ${this.attempt})` : ''}`);
@@ -265,7 +267,8 @@ class IrcAccount {
       version: `peerpost ${this.ctx.node.version}`,
       ping_interval: 30,
       ping_timeout: 120,
-      enable_echomessage: false,
+      // Where the server offers it, our own lines come back: the confirmation of a post without a PING (confirm.ts).
+      enable_echomessage: true,
     });
   }
 
@@ -483,8 +486,8 @@ class IrcAccount {
     }
     // Every line from the server, parsed: PONGs to our PINGs and the numerics that refuse a line (the confirmer).
     const confirmer = this.confirmer!;
-    client.connection.on('message', (m: { command: string; params: string[] }) => {
-      if (mine()) confirmer.onMessage(m.command, m.params);
+    client.connection.on('message', (m: ServerMessage) => {
+      if (mine()) confirmer.onMessage(m);
     });
     // A mode change in a channel that refused our lines (-m, -b, +v): try its waiting posts now.
     client.on('mode', (ev: { target: string }) => {
@@ -786,6 +789,7 @@ class IrcAccount {
       }
       if (this.client !== client || !this.registered || !client.connected) return stop(`disconnected from ${this.where}`);
       if (!c.joined) return stop(c.problem ?? `not in ${c.name}`);
+      confirmer.line(d);
       const ok = await this.write(client, `${tag}PRIVMSG ${c.name} :${lines[sent]}`);
       if (!ok) return stop(`disconnected from ${this.where} while sending`);
       sent += 1;
@@ -797,6 +801,7 @@ class IrcAccount {
         if (start > 0) this.setProgress(to.row, { id: post.id, sent: start });
         return retry(`${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`);
       }
+      this.ctx.log.debug({ target: c.name, post: post.id, lines: sent - start }, `the server took the lines (confirmed by ${d.by === 'echo' ? 'their echo' : 'a PING'})`);
     } else confirmer.drop(d);
     if (done) this.setProgress(to.row, undefined);
     if (c.refused !== undefined) {

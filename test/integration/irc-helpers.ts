@@ -23,6 +23,25 @@ export function ensure(bin: string, pkg: string): void {
 }
 export const ensureNgircd = () => ensure('/usr/sbin/ngircd', 'ngircd');
 export const ensureOpenssl = () => ensure('/usr/bin/openssl', 'openssl');
+export const ensureInspircd = () => ensure('/usr/sbin/inspircd', 'inspircd');
+
+export const INSPIRCD_SH = fileURLToPath(new URL('../../../test/peers/inspircd.sh', import.meta.url));
+
+/** InspIRCd 3 on 127.0.0.1:port with the IRCv3 modules (test/peers/inspircd.sh); stop it with stopInspircd. */
+export function startInspircd(port: number, dir: string, name = 'irc.insp.local'): Ircd {
+  const out = execFileSync('bash', [INSPIRCD_SH, 'start', String(port), dir], {
+    env: { ...process.env, INSPIRCD_NAME: name },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = Number(out.trim().split('\n').pop());
+  assert.ok(pid > 0, `inspircd.sh printed no pid: ${out}`);
+  return { pid, port, dir };
+}
+
+export function stopInspircd(d: Ircd | undefined): void {
+  if (d) execFileSync('bash', [INSPIRCD_SH, 'stop', String(d.pid)]);
+}
 
 export async function freePort(): Promise<number> {
   const s = createServer();

@@ -344,7 +344,7 @@ bridges:
     }
     assert.equal(s.state, 'connected');
     assert.match(s.detail ?? '', /in 0\/1 channels; banned from #two.*trying again every 2\.0s/);
-    // Said once the bot is out (a line relayed between the +b and the KICK is refused by the server: 404, see README "Not yet").
+    // Said once the bot is out (a line relayed between the +b and the KICK is refused with 404 and waits in the outbox).
     ann.send('PRIVMSG #one :while banned');
     // Slowly: over 3 s, at most two more JOINs of #two (one per rejoinAfterFail), not a tight loop.
     const tries = () => d2.logs.filter((l) => /joining #two/.test(l)).length;

@@ -11,6 +11,7 @@ function fake() {
   let tokens = Infinity;
   const waiting: (() => void)[] = [];
   let up = true;
+  let echo = false;
   const c = new Confirmer({
     take: () => (tokens-- > 0 ? Promise.resolve() : new Promise<void>((r) => waiting.push(r))),
     write: async (line) => {
@@ -19,6 +20,8 @@ function fake() {
       return true;
     },
     key: (ch) => ch.toLowerCase(),
+    echo: () => echo,
+    self: (nick) => nick === 'relay',
   }, 't');
   return {
     c,
@@ -26,7 +29,8 @@ function fake() {
     limit: (n: number) => (tokens = n),
     give: () => waiting.shift()?.(),
     down: () => (up = false),
-    pong: (token: string) => c.onMessage('PONG', ['irc.test', token]),
+    echoOn: () => (echo = true),
+    pong: (token: string) => c.onMessage({ command: 'PONG', params: ['irc.test', token] }),
   };
 }
 
@@ -40,7 +44,7 @@ test('a delivery is confirmed only when the PONG after its lines arrives', async
   await tick();
   assert.deepEqual(f.written, ['PING :t1']);
   assert.equal(result, undefined, 'not before the PONG');
-  assert.equal(f.c.onMessage('PONG', ['irc.test', 'other']), false, 'not ours (irc-framework\'s keep-alive)');
+  assert.equal(f.c.onMessage({ command: 'PONG', params: ['irc.test', 'other'] }), false, 'not ours (irc-framework\'s keep-alive)');
   await tick();
   assert.equal(result, undefined);
   assert.equal(f.pong('t1'), true);
@@ -53,7 +57,7 @@ test('a 404 for its channel before the PONG makes it refused, with the server\'s
   const a = f.c.begin('#A');
   const b = f.c.begin('#b');
   // The refusal comes back while the lines are still being written (before end()).
-  f.c.onMessage('404', ['relay', '#a', 'Cannot send to channel']);
+  f.c.onMessage({ command: '404', params: ['relay', '#a', 'Cannot send to channel'] });
   const ra = f.c.end(a);
   const rb = f.c.end(b);
   await tick();
@@ -121,11 +125,60 @@ test('a PING that cannot be written loses its deliveries', async () => {
 test('numerics that are not refusals, or name no channel of ours, change nothing', async () => {
   const f = fake();
   const a = f.c.begin('#a');
-  f.c.onMessage('PRIVMSG', ['#a', 'hello']);
-  f.c.onMessage('404', ['relay', '#other', 'Cannot send to channel']);
-  f.c.onMessage('404', ['relay']);
+  f.c.onMessage({ command: 'PRIVMSG', params: ['#a', 'hello'] });
+  f.c.onMessage({ command: '404', params: ['relay', '#other', 'Cannot send to channel'] });
+  f.c.onMessage({ command: '404', params: ['relay'] });
   const r = f.c.end(a);
   await tick();
   f.pong('t1');
   assert.deepEqual(await r, { ok: true });
+});
+
+test('echo-message: every line answered by its echo settles the delivery at once, with no PING', async () => {
+  const f = fake();
+  f.echoOn();
+  const d = f.c.begin('#a');
+  f.c.line(d);
+  f.c.line(d);
+  f.c.onMessage({ command: 'PRIVMSG', nick: 'relay', params: ['#A', 'one'] });
+  let result: unknown;
+  void f.c.end(d).then((r) => (result = r));
+  await tick();
+  assert.equal(result, undefined, 'one line still owes its echo');
+  f.c.onMessage({ command: 'PRIVMSG', nick: 'someone', params: ['#a', 'not ours'] });
+  await tick();
+  assert.equal(result, undefined);
+  f.c.onMessage({ command: 'PRIVMSG', nick: 'relay', params: ['#a', 'two'] });
+  await tick();
+  assert.deepEqual(result, { ok: true });
+  assert.deepEqual(f.written, [], 'no PING');
+});
+
+test('echo-message: a refusal is a line\'s answer; the delivery is refused', async () => {
+  const f = fake();
+  f.echoOn();
+  const d = f.c.begin('#a');
+  f.c.line(d);
+  f.c.line(d);
+  f.c.onMessage({ command: 'PRIVMSG', nick: 'relay', params: ['#a', 'one'] });
+  f.c.onMessage({ command: '404', params: ['relay', '#a', 'You cannot send messages to this channel whilst the +m mode is set.'] });
+  const r = await f.c.end(d);
+  assert.ok(!r.ok && 'refused' in r && r.refused[0]!.code === '404');
+  assert.deepEqual(f.written, []);
+});
+
+test('echo-message: answers that do not come within ECHO_WAIT are asked for with a PING; a line neither echoed nor refused is lost', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const f = fake();
+  f.echoOn();
+  const d = f.c.begin('#a');
+  f.c.line(d);
+  const r = f.c.end(d);
+  assert.deepEqual(f.written, []);
+  t.mock.timers.tick(3_000);
+  await tick();
+  assert.deepEqual(f.written, ['PING :t1']);
+  f.pong('t1');
+  const got = await r;
+  assert.ok(!got.ok && 'lost' in got && /neither echoed nor refused a line in #a/.test(got.lost), JSON.stringify(got));
 });
