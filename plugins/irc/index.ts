@@ -14,25 +14,23 @@
  */
 import irc, { type Client } from 'irc-framework';
 import {
-  definePlugin, delivered, retry, failed, announce,
+  definePlugin, delivered, retry, failed,
   type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost,
 } from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
 import { Confirmer, refusalText, type Confirmation, type Refusal, type ServerMessage } from './confirm.js';
-import { readFileSync } from 'node:fs';
-import { IrcTransport, CA_OPTION, FINGERPRINT_OPTION } from './transport.js';
+import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
 import { accountName, translate, type MessageEvent, type MessageType } from './events.js';
+import { textBudget } from './text.js';
+import { escapeTag, postLines, saidOf, tagDenied } from './render.js';
+import { Progress } from './progress.js';
+import { People } from './people.js';
 import {
-  byteLength, capLines, formatPrefix, ircLines, moreLink, moreText, styleNick, textBudget,
-} from './text.js';
-import {
-  ID_TAG, NetsplitFolder, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, netsplitServers, type ChannelEvent, type EventsMode, type Said,
+  ID_TAG, NetsplitFolder, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, netsplitServers, type ChannelEvent, type EventsMode,
 } from './relay.js';
 import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type IrcConfig } from './schema.js';
 export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
-
-/** A message tag value, escaped (IRCv3 message-tags). */
-export const escapeTag = (v: string): string => v.replace(/[\\; \r\n]/g, (ch) => ({ '\\': '\\\\', ';': '\\:', ' ': '\\s', '\r': '\\r', '\n': '\\n' })[ch]!);
+export { escapeTag } from './render.js';
 
 /** Exponential backoff with "equal jitter": between half and all of min(max, first·2^(n-1)). */
 export function backoff(attempt: number, firstMs: number, maxMs: number, random = Math.random): number {
@@ -83,12 +81,8 @@ class IrcAccount {
   private self: { user?: string; host?: string } = {};
   private readonly channels = new Map<string, ChannelState>();
   private closed: Promise<void> | undefined;
-  /** Who is in each channel (lower-cased nicks), for quits and nick changes, which name no channel. */
-  private readonly members = new Map<string, Set<string>>();
-  /** Services accounts by nick (lower case), from extended-join and account-notify: for servers without account-tag. */
-  private readonly accounts = new Map<string, string>();
-  /** Nicks recognised as other relays on this connection (by real name), lower case. */
-  private readonly detectedRelays = new Set<string>();
+  /** Channel members, services accounts and relays recognised by real name, on this connection. */
+  private readonly people = new People();
   /** Nicks to ask WHO about (they joined), sent in one go. */
   private readonly whoPending = new Set<string>();
   private whoTimer: NodeJS.Timeout | undefined;
@@ -101,6 +95,7 @@ class IrcAccount {
     this.cfg = ctx.config;
     this.bucket = new TokenBucket(this.cfg.flood.burst, this.cfg.flood.interval);
     this.memory = new RelayMemory(this.cfg.relays.remember);
+    this.progress = new Progress(ctx.store);
   }
 
   /** Another relay: named in relays.nicks, or recognised by its real name. */
@@ -108,7 +103,7 @@ class IrcAccount {
     if (!nick) return false;
     const client = this.client;
     if (client && this.cfg.relays.nicks.some((n) => client.caseCompare(n, nick))) return true;
-    return this.detectedRelays.has(this.key(nick));
+    return this.people.isRelay(this.key(nick));
   }
 
   /** The `events` setting of a channel: its endpoint's, else the account's. */
@@ -144,12 +139,8 @@ class IrcAccount {
     }, 1_000);
   }
 
-  private get port(): number {
-    return this.cfg.port ?? (this.cfg.tls ? 6697 : 6667);
-  }
-
   private get where(): string {
-    return `${this.cfg.host}:${this.port}${this.cfg.tls ? ' (TLS)' : ''}`;
+    return `${this.cfg.host}:${portOf(this.cfg)}${this.cfg.tls ? ' (TLS)' : ''}`;
   }
 
   private key(target: string): string {
@@ -203,20 +194,15 @@ class IrcAccount {
     this.lastError = undefined;
     this.saslProblem = undefined;
     this.triedNicks = [this.cfg.nick];
-    this.members.clear();
-    this.accounts.clear();
-    this.detectedRelays.clear();
+    this.people.clear();
     for (const c of this.channels.values()) {
       c.joined = false;
       c.joining = false;
     }
     // The CA and client certificate files are read at every connect (a renewed certificate is picked up).
-    let files: { ca?: string; cert?: string; key?: string };
+    let files: TlsFiles;
     try {
-      files = {
-        ...(this.cfg.tlsCa !== undefined ? { ca: readFileSync(this.cfg.tlsCa, 'utf8') } : {}),
-        ...(this.cfg.tlsCert !== undefined ? { cert: readFileSync(this.cfg.tlsCert, 'utf8'), key: readFileSync(this.cfg.tlsKey ?? this.cfg.tlsCert, 'utf8') } : {}),
-      };
+      files = readTlsFiles(this.cfg);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this.lastError = `cannot read ${e.path ?? 'a TLS file'}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}`;
@@ -244,35 +230,20 @@ class IrcAccount {
       this.lastError = `no welcome from the server within ${secs(REGISTRATION_TIMEOUT)}`;
       client.connection.end(undefined, true);
     }, REGISTRATION_TIMEOUT);
-    client.connect({
-      host: this.cfg.host,
-      port: this.port,
-      tls: this.cfg.tls,
-      // A pinned fingerprint replaces the chain check (a self-signed server); the transport checks the pin.
-      rejectUnauthorized: this.cfg.tlsVerify && this.cfg.tlsFingerprint === undefined,
-      ...(this.cfg.tlsFingerprint !== undefined ? { [FINGERPRINT_OPTION]: this.cfg.tlsFingerprint } : {}),
-      nick: this.cfg.nick,
-      username: this.cfg.username ?? this.cfg.nick,
-      gecos: this.cfg.realname,
-      ...(this.cfg.password !== undefined ? { password: this.cfg.password } : {}),
-      // An account object without credentials keeps irc-framework from using the server password for SASL.
-      account: this.cfg.sasl && 'account' in this.cfg.sasl ? { account: this.cfg.sasl.account, password: this.cfg.sasl.password } : {},
-      ...(this.cfg.sasl?.mechanism === 'EXTERNAL' ? { sasl_mechanism: 'EXTERNAL' } : {}),
-      ...(files.ca !== undefined ? { [CA_OPTION]: files.ca } : {}),
-      ...(files.cert !== undefined ? { client_certificate: { certificate: files.cert, private_key: files.key } } : {}),
-      sasl_disconnect_on_fail: false,
-      auto_reconnect: false,
-      encoding: 'utf8',
-      transport: IrcTransport,
-      version: `peerpost ${this.ctx.node.version}`,
-      ping_interval: 30,
-      ping_timeout: 120,
-      // Where the server offers it, our own lines come back: the confirmation of a post without a PING (confirm.ts).
-      enable_echomessage: true,
-    });
+    client.connect(clientOptions(this.cfg, files, `peerpost ${this.ctx.node.version}`));
   }
 
+  /** irc-framework's events on this connection; an event of an older connection is ignored. */
   private wire(client: Client): void {
+    this.wireErrors(client);
+    this.wireRegistration(client);
+    this.wirePeople(client);
+    this.wireMessages(client);
+    this.wireConfirmations(client);
+  }
+
+  /** Socket errors, the server's error replies (refused JOINs, ERROR, 464, 465), SASL failures. */
+  private wireErrors(client: Client): void {
     const log = this.ctx.log;
     const mine = () => this.client === client;
     // irc-framework hands the socket's error (refused, TLS verification, reset …) to 'socket close'.
@@ -316,6 +287,12 @@ class IrcAccount {
       this.saslProblem = `SASL failed: ${ev.reason.replace(/_/g, ' ')}${ev.message ? ` (${ev.message})` : ''}`;
       log.error(`${this.saslProblem}; going on without an account`);
     });
+  }
+
+  /** Registration: a refused nick, the welcome (IDENTIFY, GHOST, joins). */
+  private wireRegistration(client: Client): void {
+    const log = this.ctx.log;
+    const mine = () => this.client === client;
     const nickRefused = (ev: { nick: string; reason: string }) => {
       if (!mine() || this.registered) return;
       const next = this.nextNick();
@@ -352,6 +329,12 @@ class IrcAccount {
       this.reportState();
       this.syncChannels();
     });
+  }
+
+  /** Who is in each channel, their accounts and who is a relay; joins, parts, quits, kicks and nick changes as events. */
+  private wirePeople(client: Client): void {
+    const log = this.ctx.log;
+    const mine = () => this.client === client;
     client.on('nick', (ev: { nick: string; new_nick: string; time?: number }) => {
       if (!mine()) return;
       if (client.caseCompare(ev.new_nick, client.user.nick)) {
@@ -359,17 +342,7 @@ class IrcAccount {
         this.reportState();
         return;
       }
-      const from = this.key(ev.nick);
-      const to = this.key(ev.new_nick);
-      if (this.detectedRelays.delete(from)) this.detectedRelays.add(to);
-      const acct = this.accounts.get(from);
-      if (acct !== undefined) {
-        this.accounts.delete(from);
-        this.accounts.set(to, acct);
-      }
-      for (const [ck, set] of this.members) {
-        if (!set.delete(from)) continue;
-        set.add(to);
+      for (const ck of this.people.renamed(this.key(ev.nick), this.key(ev.new_nick))) {
         const c = this.channels.get(ck);
         if (c) this.channelEvent(c.name, { type: 'nick', nick: ev.nick, newNick: ev.new_nick }, ev.time);
       }
@@ -381,10 +354,10 @@ class IrcAccount {
       if (!client.caseCompare(ev.nick, client.user.nick)) {
         const ck = this.key(ev.channel);
         if (!this.channels.has(ck)) return;
-        this.members.get(ck)?.add(this.key(ev.nick));
+        this.people.joined(ck, this.key(ev.nick));
         // extended-join gives the real name at once; else ask WHO.
         if (ev.gecos) {
-          if (isRelayRealname(ev.gecos)) this.detectedRelays.add(this.key(ev.nick));
+          if (isRelayRealname(ev.gecos)) this.people.markRelay(this.key(ev.nick));
         } else this.whoSoon(ev.nick);
         this.channelEvent(ev.channel, { type: 'join', nick: ev.nick }, ev.time);
         return;
@@ -400,7 +373,7 @@ class IrcAccount {
       c.joined = true;
       c.joining = false;
       delete c.problem;
-      this.members.set(this.key(c.name), new Set());
+      this.people.selfJoined(this.key(c.name));
       // Who here is another relay? (the real name of every member)
       if (this.cfg.relays.detect) void this.write(client, `WHO ${c.name}`);
       log.info({ channel: c.name, self: `${ev.nick}!${ev.ident}@${ev.hostname}` }, `joined ${c.name}`);
@@ -408,40 +381,24 @@ class IrcAccount {
       // Whatever waited for this channel goes out now, in order.
       this.ctx.resume(c.name);
     });
-    const left = (channel: string, why: string, rejoinMs: number) => {
-      const c = this.channels.get(this.key(channel));
-      if (!c) return;
-      c.joined = false;
-      c.joining = false;
-      c.problem = why;
-      c.notBefore = Date.now() + rejoinMs;
-      log.warn({ channel: c.name }, why);
-      this.reportState();
-      this.later(() => this.syncChannels(), rejoinMs + 10);
-    };
     client.on('userlist', (ev: { channel: string; users: { nick: string }[] }) => {
       if (!mine()) return;
       const ck = this.key(ev.channel);
       if (!this.channels.has(ck)) return;
-      const set = this.members.get(ck) ?? new Set<string>();
-      for (const u of ev.users) if (u.nick) set.add(this.key(u.nick));
-      this.members.set(ck, set);
+      this.people.names(ck, ev.users.filter((u) => u.nick).map((u) => this.key(u.nick)));
     });
     client.on('wholist', (ev: { users: { nick: string; real_name?: string }[] }) => {
       if (!mine()) return;
       for (const u of ev.users) {
         if (!u.nick || client.caseCompare(u.nick, client.user.nick)) continue;
         if (isRelayRealname(u.real_name)) {
-          if (!this.detectedRelays.has(this.key(u.nick))) log.info({ nick: u.nick, realname: u.real_name }, `${u.nick} is another peerpost relay (by its real name): its lines are treated as relayed`);
-          this.detectedRelays.add(this.key(u.nick));
+          if (this.people.markRelay(this.key(u.nick))) log.info({ nick: u.nick, realname: u.real_name }, `${u.nick} is another peerpost relay (by its real name): its lines are treated as relayed`);
         }
       }
     });
     client.on('quit', (ev: { nick: string; message: string; time?: number }) => {
       if (!mine() || !ev.nick) return;
-      const nk = this.key(ev.nick);
-      for (const [ck, set] of this.members) {
-        if (!set.delete(nk)) continue;
+      for (const ck of this.people.quit(this.key(ev.nick))) {
         const c = this.channels.get(ck);
         if (!c) continue;
         // A netsplit's quits (the reason names the two servers) are folded into one event per channel.
@@ -449,41 +406,50 @@ class IrcAccount {
         if (split && eventsIn(this.eventsMode(c.name)) && !this.isRelay(ev.nick)) this.netsplits.add(ck, c.name, ev.nick, split, ev.time);
         else this.channelEvent(c.name, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
       }
-      this.detectedRelays.delete(nk);
-      this.accounts.delete(nk);
     });
     client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string; time?: number }) => {
       if (!mine()) return;
       if (!client.caseCompare(ev.kicked, client.user.nick)) {
         const ck = this.key(ev.channel);
         if (!this.channels.has(ck)) return;
-        this.members.get(ck)?.delete(this.key(ev.kicked));
+        this.people.left(ck, this.key(ev.kicked));
         this.channelEvent(ev.channel, { type: 'kick', nick: ev.kicked, by: ev.nick, message: ev.message }, ev.time);
         return;
       }
-      left(ev.channel, `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`, this.cfg.rejoinAfterKick);
+      this.leftChannel(ev.channel, `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`, this.cfg.rejoinAfterKick);
     });
     client.on('part', (ev: { nick: string; channel: string; message?: string; time?: number }) => {
       if (!mine()) return;
       if (!client.caseCompare(ev.nick, client.user.nick)) {
         const ck = this.key(ev.channel);
         if (!this.channels.has(ck)) return;
-        this.members.get(ck)?.delete(this.key(ev.nick));
+        this.people.left(ck, this.key(ev.nick));
         this.channelEvent(ev.channel, { type: 'part', nick: ev.nick, ...(ev.message ? { message: ev.message } : {}) }, ev.time);
         return;
       }
       const c = this.channels.get(this.key(ev.channel));
-      if (c) left(ev.channel, `left ${ev.channel}; rejoining`, 0);
+      if (c) this.leftChannel(ev.channel, `left ${ev.channel}; rejoining`, 0);
     });
     // account-notify: someone logged in to (or out of) services.
     client.on('account', (ev: { nick: string; account: string | false }) => {
       if (mine() && ev.nick) this.rememberAccount(ev.nick, ev.account);
     });
+  }
+
+  /** PRIVMSG, ACTION and NOTICE: posts. */
+  private wireMessages(client: Client): void {
+    const mine = () => this.client === client;
     for (const type of ['privmsg', 'action', 'notice'] as MessageType[]) {
       client.on(type, (ev: MessageEvent) => {
         if (mine()) this.incoming(type, ev);
       });
     }
+  }
+
+  /** What confirms or refuses our lines (confirm.ts), a mode change that may lift a refusal, and the end of the connection. */
+  private wireConfirmations(client: Client): void {
+    const log = this.ctx.log;
+    const mine = () => this.client === client;
     // Every line from the server, parsed: PONGs to our PINGs and the numerics that refuse a line (the confirmer).
     const confirmer = this.confirmer!;
     client.connection.on('message', (m: ServerMessage) => {
@@ -513,10 +479,22 @@ class IrcAccount {
     });
   }
 
+  /** Out of a channel (kicked, parted): why, and when to rejoin. */
+  private leftChannel(channel: string, why: string, rejoinMs: number): void {
+    const c = this.channels.get(this.key(channel));
+    if (!c) return;
+    c.joined = false;
+    c.joining = false;
+    c.problem = why;
+    c.notBefore = Date.now() + rejoinMs;
+    this.ctx.log.warn({ channel: c.name }, why);
+    this.reportState();
+    this.later(() => this.syncChannels(), rejoinMs + 10);
+  }
+
   private rememberAccount(nick: string, account: string | false | undefined): void {
     const a = accountName(account);
-    if (a === undefined) this.accounts.delete(this.key(nick));
-    else this.accounts.set(this.key(nick), a);
+    this.people.setAccount(this.key(nick), a);
   }
 
   private nextNick(): string {
@@ -578,7 +556,7 @@ class IrcAccount {
       channel: (t) => this.channels.get(this.key(t))?.name,
       notices: this.cfg.notices,
       // Known only while account-notify keeps it current (else a logout would go unseen).
-      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? this.accounts.get(this.key(n)) : undefined),
+      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? this.people.account(this.key(n)) : undefined),
     });
     if ('skip' in r) {
       this.ctx.log.trace({ type, nick: ev.nick, target: ev.target, why: r.skip }, 'IRC line not relayed');
@@ -629,67 +607,8 @@ class IrcAccount {
 
   // ── out ───────────────────────────────────────────────────────────────────
 
-  /** The IRC lines of a post for one endpoint, split to `budget` bytes and capped at maxLines. */
-  private lines(post: Post, to: DeliveryTarget, budget: number): string[] {
-    const link = this.cfg.moreUrl !== undefined ? moreLink(this.cfg.moreUrl, post) : undefined;
-    // The tail must fit in one line: a link too long for it is left out.
-    const tail = (n: number, wrap: (t: string) => string) => {
-      const withLink = wrap(moreText(n, link));
-      return link && byteLength(withLink) > budget ? wrap(moreText(n)) : withLink;
-    };
-    if (to.shape === 'announce') {
-      const a = announce(post, to.announceLines);
-      const lines = ircLines([a.head, ...a.lines], '', budget);
-      if (lines.length + (a.more > 0 ? 1 : 0) <= this.cfg.maxLines) return a.more > 0 ? [...lines, tail(a.more, (t) => `(${t})`)] : lines;
-      // Cut further by maxLines: the tail counts the lines left out of the announcement and those it never showed.
-      return capLines(lines, this.cfg.maxLines, (n) => tail(n + a.more, (t) => `… (${t})`)).slice(0, this.cfg.maxLines);
-    }
-    const style = (n: string) => styleNick(n, { antiHighlight: this.cfg.antiHighlight, colour: this.cfg.nickColours });
-    const vars = { nick: post.author.name, bridge: post.bridge, protocol: post.author.via, origin: post.origin.account };
-    let prefix: string;
-    let body = post.body.split('\n');
-    if (post.kind === 'action') {
-      prefix = `* ${style(formatPrefix('{nick}', vars))} `;
-    } else if (post.kind === 'event') {
-      // "alice joined": the nick at its start is styled like a nick in a prefix.
-      prefix = formatPrefix(this.cfg.eventFormat, vars);
-      const first = body[0] ?? '';
-      if ((this.cfg.antiHighlight || this.cfg.nickColours) && first.startsWith(`${post.author.name} `)) {
-        prefix += `${style(formatPrefix('{nick}', vars))} `;
-        body = [first.slice(post.author.name.length + 1), ...body.slice(1)];
-      }
-    } else {
-      prefix = formatPrefix(this.cfg.format, vars, style);
-    }
-    return capLines(ircLines(body, prefix, budget), this.cfg.maxLines, (n) => tail(n, (t) => `… (${t})`));
-  }
-
-  /** What the loop guard remembers of a post: its id, author, first line (an article's subject) and the path it came by. */
-  private said(post: Post): Said {
-    const first = post.subject?.trim() || post.body.split('\n').find((l) => l.trim() !== '') || '';
-    return { id: post.id, author: post.author.name, text: first, origin: `${post.origin.account}/${post.origin.target}` };
-  }
-
-  /**
-   * Rows with lines confirmed on an earlier try (`progress:<row>` in the store): read from the store once at start,
-   * then kept here, so a delivery reads the store only when there is something to read.
-   */
-  private progressRows: Set<number> | undefined;
-
-  private getProgress(row: number): { id: string; sent: number } | undefined {
-    this.progressRows ??= new Set(this.ctx.store.keys('progress:').map((k) => Number(k.slice('progress:'.length))));
-    return this.progressRows.has(row) ? this.ctx.store.get<{ id: string; sent: number }>(`progress:${row}`) : undefined;
-  }
-
-  private setProgress(row: number, p: { id: string; sent: number } | undefined): void {
-    this.progressRows ??= new Set(this.ctx.store.keys('progress:').map((k) => Number(k.slice('progress:'.length))));
-    if (p === undefined) {
-      if (this.progressRows.delete(row)) this.ctx.store.delete(`progress:${row}`);
-    } else {
-      this.progressRows.add(row);
-      this.ctx.store.set(`progress:${row}`, p);
-    }
-  }
+  /** Lines of each row confirmed on an earlier try. */
+  private readonly progress: Progress;
 
   /** Rows being sent now: a try the outbox gave up on (delivery.timeout) may still be writing. */
   private readonly sending = new Set<number>();
@@ -726,12 +645,12 @@ class IrcAccount {
       return retry(c.problem ?? `not in ${c.name} yet (joining)`);
     }
     const budget = textBudget({ nick: client.user.nick, ...this.self }, c.name);
-    const lines = this.lines(post, to, budget);
+    const lines = postLines(this.cfg, post, to, budget);
     // Lines of this post the server confirmed on an earlier try (kept in the store, so a restart does not repeat them).
-    const done = this.getProgress(to.row);
+    const done = this.progress.get(to.row);
     const start = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;
     let sent = start;
-    const said = this.said(post);
+    const said = saidOf(post);
     if (sent === 0) {
       const why = this.memory.shown(this.key(c.name), said);
       if (why) {
@@ -740,7 +659,7 @@ class IrcAccount {
       }
     }
     // Where the server takes client-only tags, every line carries the post id, so another relay can tell.
-    const tagsOk = this.cfg.relays.tags && client.network.cap.isEnabled('message-tags') && !this.tagDenied(client);
+    const tagsOk = this.cfg.relays.tags && client.network.cap.isEnabled('message-tags') && !tagDenied((client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? []);
     const tag = tagsOk ? `@${ID_TAG}=${escapeTag(post.id)} ` : '';
     const deadline = Date.now() + this.cfg.flood.maxWait;
     // Begun before the first line: a refusal can come back while later lines are still being written.
@@ -758,7 +677,7 @@ class IrcAccount {
       if (!r.ok && 'lost' in r && !this.stopping) {
         const upTo = sent;
         void answer.then((late) => {
-          if (late.ok) this.setProgress(to.row, { id: post.id, sent: upTo });
+          if (late.ok) this.progress.set(to.row, { id: post.id, sent: upTo });
         });
       }
       return r;
@@ -772,7 +691,7 @@ class IrcAccount {
           if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
         }
       } else confirmer.drop(d);
-      if (sent > 0) this.setProgress(to.row, { id: post.id, sent });
+      if (sent > 0) this.progress.set(to.row, { id: post.id, sent });
       const note = sent > 0 ? ` (${sent} of ${lines.length} lines sent; the rest follows)` : '';
       // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
       // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
@@ -798,12 +717,12 @@ class IrcAccount {
       const r = await confirm();
       if (!r.ok) {
         if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
-        if (start > 0) this.setProgress(to.row, { id: post.id, sent: start });
+        if (start > 0) this.progress.set(to.row, { id: post.id, sent: start });
         return retry(`${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`);
       }
       this.ctx.log.debug({ target: c.name, post: post.id, lines: sent - start }, `the server took the lines (confirmed by ${d.by === 'echo' ? 'their echo' : 'a PING'})`);
     } else confirmer.drop(d);
-    if (done) this.setProgress(to.row, undefined);
+    if (done) this.progress.delete(to.row);
     if (c.refused !== undefined) {
       this.ctx.log.info({ channel: c.name }, `${c.name} takes our lines again`);
       delete c.refused;
@@ -829,14 +748,6 @@ class IrcAccount {
     }
     this.reportState();
     return retry(`${why}${start > 0 ? ` (${start} of ${total} lines were said before)` : ''}`);
-  }
-
-  /** The server's CLIENTTAGDENY forbids our tag. */
-  private tagDenied(client: Client): boolean {
-    const deny = (client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? [];
-    const name = ID_TAG.slice(1);
-    const allowed = deny.includes(`-${name}`);
-    return !allowed && (deny.includes('*') || deny.includes(name));
   }
 
   /** Write one line; true once the socket took it. */
