@@ -337,9 +337,10 @@ class IrcAccount {
     const mine = () => this.client === client;
     client.on('nick', (ev: { nick: string; new_nick: string; time?: number }) => {
       if (!mine()) return;
-      if (client.caseCompare(ev.new_nick, client.user.nick)) {
+      // Our own change: irc-framework updates user.nick after this listener (or before, by its version).
+      if (client.caseCompare(ev.nick, client.user.nick) || client.caseCompare(ev.new_nick, client.user.nick)) {
         log.info({ from: ev.nick, to: ev.new_nick }, `now known as ${ev.new_nick}`);
-        this.reportState();
+        this.later(() => this.reportState(), 0);
         return;
       }
       for (const ck of this.people.renamed(this.key(ev.nick), this.key(ev.new_nick))) {

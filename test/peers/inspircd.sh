@@ -9,6 +9,9 @@
 #        inspircd.sh stop <pid>
 # Environment:
 #   INSPIRCD_NAME   the server name (default irc.insp.local).
+#   INSPIRCD_SERVICES_PORT  also listen for a services server on this port
+#                   (test/peers/atheme.sh, link password "linkpass"), and load
+#                   SASL, services accounts and the account-tag.
 # Install: apt-get install -y --no-install-recommends inspircd
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -49,6 +52,18 @@ start)
 <module name="ircv3_msgid">
 <module name="ircv3_batch">
 EOF
+  if [ -n "${INSPIRCD_SERVICES_PORT:-}" ]; then
+    cat >> "$dir/inspircd.conf" <<EOF
+<bind address="127.0.0.1" port="$INSPIRCD_SERVICES_PORT" type="servers">
+<module name="spanningtree">
+<module name="services_account">
+<module name="sasl">
+<module name="ircv3_accounttag">
+<link name="services.test.local" ipaddr="127.0.0.1" port="$INSPIRCD_SERVICES_PORT" allowmask="127.0.0.0/8" sendpass="linkpass" recvpass="linkpass">
+<uline server="services.test.local" silent="yes">
+<sasl target="services.test.local">
+EOF
+  fi
   # --runasroot: the tests run as root in CI; --nofork keeps $! == the server's PID.
   nohup "$bin" --runasroot --nofork --config="$dir/inspircd.conf" > "$dir/stdout.log" 2>&1 &
   pid=$!
