@@ -86,9 +86,9 @@ export async function freePort(): Promise<number> {
 export interface Ircd { pid: number; port: number; dir: string }
 
 /** ngircd on 127.0.0.1:port; penalties 'default' is ngircd's own flood throttling, '0' turns it off. */
-export function startIrcd(port: number, dir: string, penalties: 'default' | '0' = 'default', name = 'irc.test.local'): Ircd {
+export function startIrcd(port: number, dir: string, penalties: 'default' | '0' = 'default', name = 'irc.test.local', env: Record<string, string> = {}): Ircd {
   const out = execFileSync('bash', [NGIRCD_SH, 'start', String(port), dir], {
-    env: { ...process.env, NGIRCD_MAX_PENALTY: penalties, NGIRCD_NAME: name },
+    env: { ...process.env, NGIRCD_MAX_PENALTY: penalties, NGIRCD_NAME: name, ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
