@@ -2,31 +2,32 @@
  * The irc plugin: one IRC connection per account (irc-framework), joined to the
  * channels the bridges name, relaying both ways. See plugins/irc/README.md.
  *
- * - Connection: reconnects forever (our own backoff with jitter; irc-framework's
- *   gives up), rejoins every channel after each connect, takes an alternate nick
- *   when the configured one is in use and reclaims it later.
- * - In: PRIVMSG, ACTION and (by config) NOTICE in a configured channel become
- *   posts, formatting stripped, dated by server-time when the server sends it.
- * - Out: each post becomes lines that fit the server's 512 bytes with the prefix
- *   the server adds, sent through a token bucket; a line is "delivered" only once
- *   written to the socket, and a post cut short by a disconnect continues where
- *   it stopped on the next try.
+ * - Connection (here): reconnects forever (our own backoff with jitter;
+ *   irc-framework's gives up), rejoins every channel after each connect, takes an
+ *   alternate nick when the configured one is in use, GHOSTs it through NickServ
+ *   when credentials are configured, and reclaims it later. Client options:
+ *   options.ts; the transport: transport.ts.
+ * - In (here, events.ts, relay.ts): PRIVMSG, ACTION and (by config) NOTICE in a
+ *   configured channel become posts, formatting stripped, dated by server-time;
+ *   joins, parts, quits (a netsplit folded), kicks and nick changes become events
+ *   by config; who is where: people.ts; the loop guard: relay.ts.
+ * - Out (deliver.ts, render.ts, confirm.ts): each post becomes lines that fit
+ *   the server's 512 bytes, sent through a token bucket (bucket.ts) and counted
+ *   as delivered only once the server confirmed them (their echo, or a PING
+ *   after them); a refused line keeps the post pending with the server's reason.
  */
 import irc, { type Client } from 'irc-framework';
-import {
-  definePlugin, delivered, retry, failed,
-  type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost,
-} from '../../src/plugin.js';
+import { definePlugin, type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost } from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
-import { Confirmer, refusalText, type Confirmation, type Refusal, type ServerMessage } from './confirm.js';
+import { Confirmer, type ServerMessage } from './confirm.js';
 import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
 import { accountName, translate, type MessageEvent, type MessageType } from './events.js';
-import { textBudget } from './text.js';
-import { escapeTag, postLines, saidOf, tagDenied } from './render.js';
 import { Progress } from './progress.js';
+import { Outgoing } from './deliver.js';
+import type { ChannelState } from './channels.js';
 import { People } from './people.js';
 import {
-  ID_TAG, NetsplitFolder, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, netsplitServers, type ChannelEvent, type EventsMode,
+  ID_TAG, NetsplitFolder, RelayMemory, eventText, eventsIn, isRelayRealname, netsplitServers, type ChannelEvent, type EventsMode,
 } from './relay.js';
 import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type IrcConfig } from './schema.js';
 export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
@@ -45,20 +46,6 @@ const REGISTRATION_TIMEOUT = 60_000;
 const GHOST_WAIT = 1_500;
 
 const secs = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
-
-interface ChannelState {
-  /** The configured spelling. */
-  name: string;
-  joined: boolean;
-  /** A JOIN was sent and has not been answered. */
-  joining: boolean;
-  /** Why we are not in it (ban, bad key, kick …). */
-  problem?: string;
-  /** Do not try to join before this (after a kick or a refusal). */
-  notBefore: number;
-  /** The server refused our lines here (+m, +b …): shown in the status until a line gets through. */
-  refused?: string;
-}
 
 class IrcAccount {
   private cfg: IrcConfig;
@@ -88,6 +75,8 @@ class IrcAccount {
   private whoTimer: NodeJS.Timeout | undefined;
   /** What each channel already shows (the loop guard). */
   private readonly memory: RelayMemory;
+  /** Lines of each row confirmed on an earlier try. */
+  private readonly progress: Progress;
   /** A netsplit's quits, folded into one event per channel. */
   private readonly netsplits = new NetsplitFolder((channel, e, time) => this.channelEvent(channel, e, time));
 
@@ -96,6 +85,30 @@ class IrcAccount {
     this.bucket = new TokenBucket(this.cfg.flood.burst, this.cfg.flood.interval);
     this.memory = new RelayMemory(this.cfg.relays.remember);
     this.progress = new Progress(ctx.store);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const account = this;
+    this.out = new Outgoing({
+      ctx,
+      bucket: this.bucket,
+      memory: this.memory,
+      progress: this.progress,
+      cfg: () => account.cfg,
+      where: () => account.where,
+      lastError: () => account.lastError,
+      stopping: () => account.stopping,
+      live: () => {
+        const { client, confirmer } = account;
+        return client && confirmer && account.registered && client.connected ? { client, confirmer } : undefined;
+      },
+      isLive: (client) => account.client === client && account.registered && client.connected,
+      self: () => account.self,
+      channel: (target) => account.channels.get(account.key(target)),
+      key: (target) => account.key(target),
+      syncChannels: () => account.syncChannels(),
+      reportState: () => account.reportState(),
+      later: (fn, ms) => void account.later(fn, ms),
+      write: (client, line) => account.write(client, line),
+    });
   }
 
   /** Another relay: named in relays.nicks, or recognised by its real name. */
@@ -608,147 +621,11 @@ class IrcAccount {
 
   // ── out ───────────────────────────────────────────────────────────────────
 
-  /** Lines of each row confirmed on an earlier try. */
-  private readonly progress: Progress;
+  /** Bridge → IRC: a post's lines, confirmed by the server (deliver.ts). */
+  private readonly out: Outgoing;
 
-  /** Rows being sent now: a try the outbox gave up on (delivery.timeout) may still be writing. */
-  private readonly sending = new Set<number>();
-
-  async deliver(post: Post, to: DeliveryTarget): Promise<Outcome> {
-    // Never two tries of one row at once: the second could repeat lines the first is still writing.
-    if (this.sending.has(to.row)) return retry('the previous try of this post is still being sent');
-    this.sending.add(to.row);
-    try {
-      return await this.deliverRow(post, to);
-    } finally {
-      this.sending.delete(to.row);
-    }
-  }
-
-  private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
-    const began = Date.now();
-    if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`);
-    if (post.kind === 'event' && !eventsOut(to.options.events as EventsMode | undefined ?? this.cfg.events)) {
-      this.ctx.log.trace({ target: to.target, post: post.id }, 'an event not shown here (events is off or "in")');
-      return delivered();
-    }
-    const c = this.channels.get(this.key(to.target));
-    if (!c) {
-      this.syncChannels();
-      if (!this.channels.get(this.key(to.target))) return failed(`${to.target} is not a channel of ${this.ctx.account} in the config`);
-      return retry(`not in ${to.target} yet`);
-    }
-    const client = this.client;
-    const confirmer = this.confirmer;
-    if (!client || !confirmer || !this.registered || !client.connected) return retry(`disconnected from ${this.where}${this.lastError ? `: ${this.lastError}` : ''}`);
-    if (!c.joined) {
-      this.syncChannels();
-      return retry(c.problem ?? `not in ${c.name} yet (joining)`);
-    }
-    const budget = textBudget({ nick: client.user.nick, ...this.self }, c.name);
-    const lines = postLines(this.cfg, post, to, budget);
-    // Lines of this post the server confirmed on an earlier try (kept in the store, so a restart does not repeat them).
-    const done = this.progress.get(to.row);
-    const start = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;
-    let sent = start;
-    const said = saidOf(post);
-    if (sent === 0) {
-      const why = this.memory.shown(this.key(c.name), said);
-      if (why) {
-        this.ctx.log.info({ target: c.name, post: post.id, author: post.author.name }, `not said in ${c.name} again: ${why}`);
-        return delivered();
-      }
-    }
-    // Where the server takes client-only tags, every line carries the post id, so another relay can tell.
-    const tagsOk = this.cfg.relays.tags && client.network.cap.isEnabled('message-tags') && !tagDenied((client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? []);
-    const tag = tagsOk ? `@${ID_TAG}=${escapeTag(post.id)} ` : '';
-    const deadline = Date.now() + this.cfg.flood.maxWait;
-    // Begun before the first line: a refusal can come back while later lines are still being written.
-    const d = confirmer.begin(c.name);
-    /** Wait for the server to have handled what this try wrote: a PING after it, answered. */
-    const confirm = async (): Promise<Confirmation> => {
-      const answer = confirmer.end(d);
-      // Answer the outbox before its delivery.timeout; a late confirmation still counts the lines as said.
-      const left = Math.max(1_000, began + this.ctx.deliveryTimeoutMs() - 1_000 - Date.now());
-      let timer: NodeJS.Timeout | undefined;
-      const r = await Promise.race([answer, new Promise<Confirmation>((res) => {
-        timer = setTimeout(() => res({ ok: false, lost: `the server did not confirm the lines within ${secs(left)} (lag)` }), left);
-      })]);
-      clearTimeout(timer);
-      if (!r.ok && 'lost' in r && !this.stopping) {
-        const upTo = sent;
-        void answer.then((late) => {
-          if (late.ok) this.progress.set(to.row, { id: post.id, sent: upTo });
-        });
-      }
-      return r;
-    };
-    /** Stop this try: what the server confirmed counts, the rest is sent on the next. */
-    const stop = async (why: string, delayMs?: number): Promise<Outcome> => {
-      if (sent > start) {
-        const r = await confirm();
-        if (!r.ok) {
-          sent = start;
-          if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
-        }
-      } else confirmer.drop(d);
-      if (sent > 0) this.progress.set(to.row, { id: post.id, sent });
-      const note = sent > 0 ? ` (${sent} of ${lines.length} lines sent; the rest follows)` : '';
-      // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
-      // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
-      if (delayMs !== undefined) this.later(() => this.ctx.resume(c.name), delayMs + 5);
-      return retry(why + note, delayMs);
-    };
-    while (sent < lines.length) {
-      const wait = this.bucket.estimate();
-      if (Date.now() + wait > deadline) return stop('flood control', Math.min(wait, this.cfg.flood.maxWait));
-      try {
-        await this.bucket.take(this.ctx.signal);
-      } catch {
-        return stop('stopping');
-      }
-      if (this.client !== client || !this.registered || !client.connected) return stop(`disconnected from ${this.where}`);
-      if (!c.joined) return stop(c.problem ?? `not in ${c.name}`);
-      confirmer.line(d);
-      const ok = await this.write(client, `${tag}PRIVMSG ${c.name} :${lines[sent]}`);
-      if (!ok) return stop(`disconnected from ${this.where} while sending`);
-      sent += 1;
-    }
-    if (sent > start) {
-      const r = await confirm();
-      if (!r.ok) {
-        if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
-        if (start > 0) this.progress.set(to.row, { id: post.id, sent: start });
-        return retry(`${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`);
-      }
-      this.ctx.log.debug({ target: c.name, post: post.id, lines: sent - start }, `the server took the lines (confirmed by ${d.by === 'echo' ? 'their echo' : 'a PING'})`);
-    } else confirmer.drop(d);
-    if (done) this.progress.delete(to.row);
-    if (c.refused !== undefined) {
-      this.ctx.log.info({ channel: c.name }, `${c.name} takes our lines again`);
-      delete c.refused;
-      this.reportState();
-    }
-    this.memory.sent(this.key(c.name), said);
-    return delivered();
-  }
-
-  /**
-   * The server refused lines of this try (404 +m/+b, 442 …): they are sent again, from the first of this try, on the
-   * next one — after the outbox's backoff, or at once when a mode changes in the channel (-m, -b, +v).
-   */
-  private refusedLines(c: ChannelState, refused: readonly Refusal[], start: number, total: number): Outcome {
-    const why = refusalText(refused);
-    if (c.refused !== why) this.ctx.log.warn({ channel: c.name, codes: [...new Set(refused.map((r) => r.code))] }, `${why}; the post waits in the outbox`);
-    c.refused = why;
-    // Not (or no longer) in the channel: rejoin; whatever waits follows the JOIN.
-    if (refused.some((r) => r.code === '442' || r.code === '403')) {
-      c.joined = false;
-      c.joining = false;
-      this.syncChannels();
-    }
-    this.reportState();
-    return retry(`${why}${start > 0 ? ` (${start} of ${total} lines were said before)` : ''}`);
+  deliver(post: Post, to: DeliveryTarget): Promise<Outcome> {
+    return this.out.deliver(post, to);
   }
 
   /** Write one line; true once the socket took it. */
