@@ -13,17 +13,21 @@
  *   off) with flood control ON, set fast (FAST_FLOOD: 5 at once, then one line
  *   per 10 ms) so the run takes seconds, not the 8 minutes the default 2 lines/s
  *   would take.
+ * - The same 1,000 lines into #big2 on network E, an InspIRCd 3 with
+ *   echo-message: the posts are confirmed by their echoes instead of a PING.
  * - The 200-line burst: the same into #burst on network C, an ngircd with its
  *   DEFAULT penalties, through the account's flood control (BURST_FLOOD).
  * Each burst: lines delivered, lost, out of order, twice, and the time from the
- * first line said to the last line seen.
+ * first line said to the last line seen. Every post is confirmed by a PING after
+ * its lines (through the same flood control), and one endpoint delivers one post
+ * at a time: a burst of one-line posts takes two tokens a post.
  *
  * Prints figures; asserts nothing about time (it fails only when it cannot run).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { world, startDaemon, until, sleep } from '../test/helpers/daemon.js';
-import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from '../test/integration/irc-helpers.js';
+import { ensureInspircd, ensureNgircd, freePort, startInspircd, startIrcd, stopInspircd, stopIrcd, User, type Ircd } from '../test/integration/irc-helpers.js';
 import { percentile, runWhenMain, summarise, type Result } from './lib/result.js';
 
 export const title = 'irc: IRC → IRC relay through the daemon, real ngircd';
@@ -33,7 +37,8 @@ const LAT_LINES = 1000;
 const LAT_PACE_MS = 20;
 /** Bursts: lines, channel, the server they go to, and what that server does. */
 const BURSTS = [
-  { n: 1000, chan: '#big', user: 'fast' as const, how: 'flood control ON, fast bucket: 5 at once, then one line per 10 ms; ngircd penalties off' },
+  { n: 1000, chan: '#big', user: 'fast' as const, how: 'flood control ON, fast bucket: 5 at once, then one line per 10 ms; ngircd penalties off; each post confirmed by a PING' },
+  { n: 1000, chan: '#big2', user: 'insp' as const, name: '1000-line burst into InspIRCd', how: 'to InspIRCd 3 (fakelag off), the same fast bucket; each post confirmed by the echo of its line (echo-message), no PING' },
   { n: 200, chan: '#burst', user: 'far' as const, how: 'ngircd with its DEFAULT penalties; flood control 5 at once, then one line per 250 ms' },
 ];
 /** The flood control for the 1,000-line burst: fast, so it is measured in seconds (penalties off on that server). */
@@ -44,6 +49,7 @@ const BURST_FLOOD = { burst: 5, interval: '250ms' };
 export async function run(): Promise<Result[]> {
   const progress = (s: string) => process.stderr.write(`  irc: ${s}\n`);
   ensureNgircd();
+  ensureInspircd();
   const dirs: string[] = [];
   const mkdir = () => {
     const d = mkdtempSync('/tmp/pp-bench-ngircd-');
@@ -52,6 +58,7 @@ export async function run(): Promise<Result[]> {
     return d;
   };
   const servers: Ircd[] = [];
+  let insp: Ircd | undefined;
   const users: User[] = [];
   const w = world();
   try {
@@ -60,20 +67,24 @@ export async function run(): Promise<Result[]> {
     const c = startIrcd(await freePort(), mkdir(), 'default', 'irc.c.local');
     const dd = startIrcd(await freePort(), mkdir(), '0', 'irc.d.local');
     servers.push(a, b, c, dd);
+    insp = startInspircd(await freePort(), mkdir());
     const src = await new User('src').connect(a.port, '#lat');
     await src.join('#burst');
     await src.join('#big');
+    await src.join('#big2');
     const dst = await new User('dst').connect(b.port, '#lat');
     const far = await new User('far').connect(c.port, '#burst');
     const fast = await new User('fast').connect(dd.port, '#big');
-    users.push(src, dst, far, fast);
-    const sinks = { far, fast };
+    const inspUser = await new User('insp').connect(insp.port, '#big2');
+    users.push(src, dst, far, fast, inspUser);
+    const sinks = { far, fast, insp: inspUser };
     w.writeConfig(`
 accounts:
   irc.a: { host: 127.0.0.1, port: ${a.port}, tls: false, nick: relay, flood: { burst: 1000, interval: 0ms } }
   irc.b: { host: 127.0.0.1, port: ${b.port}, tls: false, nick: relay, flood: { burst: 1000, interval: 0ms } }
   irc.c: { host: 127.0.0.1, port: ${c.port}, tls: false, nick: relay, flood: { burst: ${BURST_FLOOD.burst}, interval: ${BURST_FLOOD.interval}, maxWait: 50s } }
   irc.d: { host: 127.0.0.1, port: ${dd.port}, tls: false, nick: relay, flood: { burst: ${FAST_FLOOD.burst}, interval: ${FAST_FLOOD.interval}, maxWait: 20s } }
+  irc.e: { host: 127.0.0.1, port: ${insp.port}, tls: false, nick: relay, flood: { burst: ${FAST_FLOOD.burst}, interval: ${FAST_FLOOD.interval}, maxWait: 20s } }
 bridges:
   lat:
     endpoints: [irc.a/#lat, irc.b/#lat]
@@ -81,14 +92,19 @@ bridges:
     endpoints: [irc.a/#burst, irc.c/#burst]
   big:
     endpoints: [irc.a/#big, irc.d/#big]
+  big2:
+    endpoints: [irc.a/#big2, irc.e/#big2]
 `);
-    const d = await startDaemon(w.config);
+    // At the default log level (info), as a user runs it; the tests' helper asks for debug.
+    const d = await startDaemon(w.config, ['--log-level', 'info']);
     try {
       await dst.waitFor((l) => /^:relay!\S+ JOIN :?#lat/.test(l), 'the relay joins #lat on B', 20_000);
       await far.waitFor((l) => /^:relay!\S+ JOIN :?#burst/.test(l), 'the relay joins #burst on C', 20_000);
       await src.waitFor((l) => /^:relay!\S+ JOIN :?#burst/.test(l), 'the relay joins #burst on A', 20_000);
       await fast.waitFor((l) => /^:relay!\S+ JOIN :?#big/.test(l), 'the relay joins #big on D', 20_000);
-      await src.waitFor((l) => /^:relay!\S+ JOIN :?#big/.test(l), 'the relay joins #big on A', 20_000);
+      await src.waitFor((l) => /^:relay!\S+ JOIN :?#big$/.test(l), 'the relay joins #big on A', 20_000);
+      await inspUser.waitFor((l) => /^:relay!\S+ JOIN :?#big2/.test(l), 'the relay joins #big2 on E', 20_000);
+      await src.waitFor((l) => /^:relay!\S+ JOIN :?#big2/.test(l), 'the relay joins #big2 on A', 20_000);
       await sleep(500);
 
       // Latency, at a calm pace.
@@ -126,7 +142,7 @@ bridges:
 
       // Bursts, through ngircd's default penalties and the relay's flood control.
       const burstResults: Result[] = [];
-      for (const { n, chan, user, how } of BURSTS) {
+      for (const { n, chan, user, how, name = `${n}-line burst` } of BURSTS) {
         progress(`burst of ${n} lines into ${chan} (${how})`);
         const far = sinks[user];
         const tag = `b${n}`;
@@ -155,11 +171,11 @@ bridges:
         const lost = n - unique.size;
         const secs = (last - t0) / 1000;
         burstResults.push(
-          { figure: `${n}-line burst: lines delivered`, value: unique.size, unit: 'lines', digits: 0, target: { atLeast: n } },
-          { figure: `${n}-line burst: lines lost`, value: lost, unit: 'lines', digits: 0, target: { atMost: 0 } },
-          { figure: `${n}-line burst: lines out of order`, value: outOfOrder, unit: 'lines', digits: 0, target: { atMost: 0 } },
-          { figure: `${n}-line burst: lines delivered twice`, value: seq.length - unique.size, unit: 'lines', digits: 0, target: { atMost: 0 } },
-          { figure: `${n}-line burst: time to deliver`, value: secs, unit: 's', digits: 1, note: `one run; ${how}; from the first line said on network A to the last seen on the far network; ${(unique.size / secs).toFixed(2)} lines/s` },
+          { figure: `${name}: lines delivered`, value: unique.size, unit: 'lines', digits: 0, target: { atLeast: n } },
+          { figure: `${name}: lines lost`, value: lost, unit: 'lines', digits: 0, target: { atMost: 0 } },
+          { figure: `${name}: lines out of order`, value: outOfOrder, unit: 'lines', digits: 0, target: { atMost: 0 } },
+          { figure: `${name}: lines delivered twice`, value: seq.length - unique.size, unit: 'lines', digits: 0, target: { atMost: 0 } },
+          { figure: `${name}: time to deliver`, value: secs, unit: 's', digits: 1, note: `one run; ${how}; from the first line said on network A to the last seen on the far network; ${(unique.size / secs).toFixed(2)} lines/s` },
         );
         await sleep(1000);
       }
@@ -178,6 +194,7 @@ bridges:
   } finally {
     for (const u of users) u.close();
     for (const s of servers) stopIrcd(s);
+    stopInspircd(insp);
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
     w.cleanup();
   }

@@ -2,34 +2,36 @@
  * The irc plugin: one IRC connection per account (irc-framework), joined to the
  * channels the bridges name, relaying both ways. See plugins/irc/README.md.
  *
- * - Connection: reconnects forever (our own backoff with jitter; irc-framework's
- *   gives up), rejoins every channel after each connect, takes an alternate nick
- *   when the configured one is in use and reclaims it later.
- * - In: PRIVMSG, ACTION and (by config) NOTICE in a configured channel become
- *   posts, formatting stripped, dated by server-time when the server sends it.
- * - Out: each post becomes lines that fit the server's 512 bytes with the prefix
- *   the server adds, sent through a token bucket; a line is "delivered" only once
- *   written to the socket, and a post cut short by a disconnect continues where
- *   it stopped on the next try.
+ * - Connection (here): reconnects forever (our own backoff with jitter;
+ *   irc-framework's gives up), rejoins every channel after each connect, takes an
+ *   alternate nick when the configured one is in use, GHOSTs it through NickServ
+ *   when credentials are configured, and reclaims it later. Client options:
+ *   options.ts; the transport: transport.ts.
+ * - In (here, events.ts, relay.ts): PRIVMSG, ACTION and (by config) NOTICE in a
+ *   configured channel become posts, formatting stripped, dated by server-time;
+ *   joins, parts, quits (a netsplit folded), kicks and nick changes become events
+ *   by config; who is where: people.ts; the loop guard: relay.ts.
+ * - Out (deliver.ts, render.ts, confirm.ts): each post becomes lines that fit
+ *   the server's 512 bytes, sent through a token bucket (bucket.ts) and counted
+ *   as delivered only once the server confirmed them (their echo, or a PING
+ *   after them); a refused line keeps the post pending with the server's reason.
  */
 import irc, { type Client } from 'irc-framework';
-import {
-  definePlugin, delivered, retry, failed, announce,
-  type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost,
-} from '../../src/plugin.js';
+import { definePlugin, type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost } from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
-import { readFileSync } from 'node:fs';
-import { IrcTransport, CA_OPTION, FINGERPRINT_OPTION } from './transport.js';
+import { Confirmer, type ServerMessage } from './confirm.js';
+import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
 import { accountName, translate, type MessageEvent, type MessageType } from './events.js';
+import { Progress } from './progress.js';
+import { Outgoing } from './deliver.js';
+import type { ChannelState } from './channels.js';
+import { People } from './people.js';
 import {
-  byteLength, capLines, formatPrefix, ircLines, moreLink, moreText, styleNick, textBudget,
-} from './text.js';
-import { ID_TAG, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, type ChannelEvent, type EventsMode, type Said } from './relay.js';
+  ID_TAG, NetsplitFolder, RelayMemory, eventText, eventsIn, isRelayRealname, netsplitServers, type ChannelEvent, type EventsMode,
+} from './relay.js';
 import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type IrcConfig } from './schema.js';
 export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
-
-/** A message tag value, escaped (IRCv3 message-tags). */
-export const escapeTag = (v: string): string => v.replace(/[\\; \r\n]/g, (ch) => ({ '\\': '\\\\', ';': '\\:', ' ': '\\s', '\r': '\\r', '\n': '\\n' })[ch]!);
+export { escapeTag } from './render.js';
 
 /** Exponential backoff with "equal jitter": between half and all of min(max, first·2^(n-1)). */
 export function backoff(attempt: number, firstMs: number, maxMs: number, random = Math.random): number {
@@ -40,23 +42,16 @@ export function backoff(attempt: number, firstMs: number, maxMs: number, random 
 /** How long a connection may take from the TCP connect to the server's welcome (001). */
 const REGISTRATION_TIMEOUT = 60_000;
 
-const secs = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
+/** After asking NickServ to GHOST the configured nick, take it after this long. */
+const GHOST_WAIT = 1_500;
 
-interface ChannelState {
-  /** The configured spelling. */
-  name: string;
-  joined: boolean;
-  /** A JOIN was sent and has not been answered. */
-  joining: boolean;
-  /** Why we are not in it (ban, bad key, kick …). */
-  problem?: string;
-  /** Do not try to join before this (after a kick or a refusal). */
-  notBefore: number;
-}
+const secs = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
 
 class IrcAccount {
   private cfg: IrcConfig;
   private client: Client | undefined;
+  /** Confirms that the server took the lines of a post (a PING after them), per connection. */
+  private confirmer: Confirmer | undefined;
   private readonly bucket: TokenBucket;
   private registered = false;
   private stopping = false;
@@ -73,22 +68,47 @@ class IrcAccount {
   private self: { user?: string; host?: string } = {};
   private readonly channels = new Map<string, ChannelState>();
   private closed: Promise<void> | undefined;
-  /** Who is in each channel (lower-cased nicks), for quits and nick changes, which name no channel. */
-  private readonly members = new Map<string, Set<string>>();
-  /** Services accounts by nick (lower case), from extended-join and account-notify: for servers without account-tag. */
-  private readonly accounts = new Map<string, string>();
-  /** Nicks recognised as other relays on this connection (by real name), lower case. */
-  private readonly detectedRelays = new Set<string>();
+  /** Channel members, services accounts and relays recognised by real name, on this connection. */
+  private readonly people = new People();
   /** Nicks to ask WHO about (they joined), sent in one go. */
   private readonly whoPending = new Set<string>();
   private whoTimer: NodeJS.Timeout | undefined;
   /** What each channel already shows (the loop guard). */
   private readonly memory: RelayMemory;
+  /** Lines of each row confirmed on an earlier try. */
+  private readonly progress: Progress;
+  /** A netsplit's quits, folded into one event per channel. */
+  private readonly netsplits = new NetsplitFolder((channel, e, time) => this.channelEvent(channel, e, time));
 
   constructor(private readonly ctx: PluginContext<IrcConfig>) {
     this.cfg = ctx.config;
     this.bucket = new TokenBucket(this.cfg.flood.burst, this.cfg.flood.interval);
     this.memory = new RelayMemory(this.cfg.relays.remember);
+    this.progress = new Progress(ctx.store);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const account = this;
+    this.out = new Outgoing({
+      ctx,
+      bucket: this.bucket,
+      memory: this.memory,
+      progress: this.progress,
+      cfg: () => account.cfg,
+      where: () => account.where,
+      lastError: () => account.lastError,
+      stopping: () => account.stopping,
+      live: () => {
+        const { client, confirmer } = account;
+        return client && confirmer && account.registered && client.connected ? { client, confirmer } : undefined;
+      },
+      isLive: (client) => account.client === client && account.registered && client.connected,
+      self: () => account.self,
+      channel: (target) => account.channels.get(account.key(target)),
+      key: (target) => account.key(target),
+      syncChannels: () => account.syncChannels(),
+      reportState: () => account.reportState(),
+      later: (fn, ms) => void account.later(fn, ms),
+      write: (client, line) => account.write(client, line),
+    });
   }
 
   /** Another relay: named in relays.nicks, or recognised by its real name. */
@@ -96,7 +116,7 @@ class IrcAccount {
     if (!nick) return false;
     const client = this.client;
     if (client && this.cfg.relays.nicks.some((n) => client.caseCompare(n, nick))) return true;
-    return this.detectedRelays.has(this.key(nick));
+    return this.people.isRelay(this.key(nick));
   }
 
   /** The `events` setting of a channel: its endpoint's, else the account's. */
@@ -132,12 +152,8 @@ class IrcAccount {
     }, 1_000);
   }
 
-  private get port(): number {
-    return this.cfg.port ?? (this.cfg.tls ? 6697 : 6667);
-  }
-
   private get where(): string {
-    return `${this.cfg.host}:${this.port}${this.cfg.tls ? ' (TLS)' : ''}`;
+    return `${this.cfg.host}:${portOf(this.cfg)}${this.cfg.tls ? ' (TLS)' : ''}`;
   }
 
   private key(target: string): string {
@@ -191,20 +207,15 @@ class IrcAccount {
     this.lastError = undefined;
     this.saslProblem = undefined;
     this.triedNicks = [this.cfg.nick];
-    this.members.clear();
-    this.accounts.clear();
-    this.detectedRelays.clear();
+    this.people.clear();
     for (const c of this.channels.values()) {
       c.joined = false;
       c.joining = false;
     }
     // The CA and client certificate files are read at every connect (a renewed certificate is picked up).
-    let files: { ca?: string; cert?: string; key?: string };
+    let files: TlsFiles;
     try {
-      files = {
-        ...(this.cfg.tlsCa !== undefined ? { ca: readFileSync(this.cfg.tlsCa, 'utf8') } : {}),
-        ...(this.cfg.tlsCert !== undefined ? { cert: readFileSync(this.cfg.tlsCert, 'utf8'), key: readFileSync(this.cfg.tlsKey ?? this.cfg.tlsCert, 'utf8') } : {}),
-      };
+      files = readTlsFiles(this.cfg);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this.lastError = `cannot read ${e.path ?? 'a TLS file'}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}`;
@@ -216,6 +227,14 @@ class IrcAccount {
     }
     const client = new irc.Client();
     this.client = client;
+    this.confirmer?.close('the connection was replaced');
+    this.confirmer = new Confirmer({
+      take: () => this.bucket.take(this.ctx.signal),
+      write: (line) => this.write(client, line),
+      key: (channel) => this.key(channel),
+      echo: () => client.network.cap.isEnabled('echo-message'),
+      self: (nick) => client.caseCompare(nick, client.user.nick),
+    });
     this.wire(client);
     this.ctx.setState('connecting', `connecting to ${this.where} as ${this.cfg.nick}${this.attempt > 1 ? ` (attempt ${this.attempt})` : ''}`);
     // A server that takes the connection but never welcomes us (or a black hole) must not hang us.
@@ -224,34 +243,20 @@ class IrcAccount {
       this.lastError = `no welcome from the server within ${secs(REGISTRATION_TIMEOUT)}`;
       client.connection.end(undefined, true);
     }, REGISTRATION_TIMEOUT);
-    client.connect({
-      host: this.cfg.host,
-      port: this.port,
-      tls: this.cfg.tls,
-      // A pinned fingerprint replaces the chain check (a self-signed server); the transport checks the pin.
-      rejectUnauthorized: this.cfg.tlsVerify && this.cfg.tlsFingerprint === undefined,
-      ...(this.cfg.tlsFingerprint !== undefined ? { [FINGERPRINT_OPTION]: this.cfg.tlsFingerprint } : {}),
-      nick: this.cfg.nick,
-      username: this.cfg.username ?? this.cfg.nick,
-      gecos: this.cfg.realname,
-      ...(this.cfg.password !== undefined ? { password: this.cfg.password } : {}),
-      // An account object without credentials keeps irc-framework from using the server password for SASL.
-      account: this.cfg.sasl && 'account' in this.cfg.sasl ? { account: this.cfg.sasl.account, password: this.cfg.sasl.password } : {},
-      ...(this.cfg.sasl?.mechanism === 'EXTERNAL' ? { sasl_mechanism: 'EXTERNAL' } : {}),
-      ...(files.ca !== undefined ? { [CA_OPTION]: files.ca } : {}),
-      ...(files.cert !== undefined ? { client_certificate: { certificate: files.cert, private_key: files.key } } : {}),
-      sasl_disconnect_on_fail: false,
-      auto_reconnect: false,
-      encoding: 'utf8',
-      transport: IrcTransport,
-      version: `peerpost ${this.ctx.node.version}`,
-      ping_interval: 30,
-      ping_timeout: 120,
-      enable_echomessage: false,
-    });
+    client.connect(clientOptions(this.cfg, files, `peerpost ${this.ctx.node.version}`));
   }
 
+  /** irc-framework's events on this connection; an event of an older connection is ignored. */
   private wire(client: Client): void {
+    this.wireErrors(client);
+    this.wireRegistration(client);
+    this.wirePeople(client);
+    this.wireMessages(client);
+    this.wireConfirmations(client);
+  }
+
+  /** Socket errors, the server's error replies (refused JOINs, ERROR, 464, 465), SASL failures. */
+  private wireErrors(client: Client): void {
     const log = this.ctx.log;
     const mine = () => this.client === client;
     // irc-framework hands the socket's error (refused, TLS verification, reset …) to 'socket close'.
@@ -277,7 +282,8 @@ class IrcAccount {
           this.reportState();
           this.later(() => this.syncChannels(), wait + 10);
         } else if (c) {
-          log.warn({ channel: c.name, reason: ev.reason }, `cannot send to ${c.name}`);
+          // The delivery that sent the line learns it from the confirmer and says so (retried, shown in the status).
+          log.debug({ channel: c.name, reason: ev.reason }, `the server refused a line in ${c.name}`);
         }
       } else if (ev.error === 'irc' || ev.error === 'password_mismatch' || ev.error === 'banned_from_network') {
         // ERROR (the server closes the link), 464 (bad server password), 465 (banned from the server).
@@ -294,6 +300,12 @@ class IrcAccount {
       this.saslProblem = `SASL failed: ${ev.reason.replace(/_/g, ' ')}${ev.message ? ` (${ev.message})` : ''}`;
       log.error(`${this.saslProblem}; going on without an account`);
     });
+  }
+
+  /** Registration: a refused nick, the welcome (IDENTIFY, GHOST, joins). */
+  private wireRegistration(client: Client): void {
+    const log = this.ctx.log;
+    const mine = () => this.client === client;
     const nickRefused = (ev: { nick: string; reason: string }) => {
       if (!mine() || this.registered) return;
       const next = this.nextNick();
@@ -317,27 +329,34 @@ class IrcAccount {
         log.info({ service: ns.service }, `identifying to ${ns.service}`);
         void this.write(client, `PRIVMSG ${ns.service} :IDENTIFY ${ns.account ?? this.cfg.nick} ${ns.password}`);
       }
+      // The configured nick is taken (a ghost of ours after a reconnect, or someone else): with services credentials,
+      // ask NickServ to disconnect the holder (GHOST, which Atheme and Anope both know; the password proves the
+      // account), then take the nick; the reclaim loop keeps trying when the service says no.
+      if (ns && !client.caseCompare(client.user.nick, this.cfg.nick)) {
+        log.info({ service: ns.service, nick: this.cfg.nick }, `${this.cfg.nick} is taken: asking ${ns.service} to GHOST it`);
+        void this.write(client, `PRIVMSG ${ns.service} :GHOST ${this.cfg.nick} ${ns.password}`);
+        this.later(() => {
+          if (this.client === client && this.registered && !client.caseCompare(client.user.nick, this.cfg.nick)) client.changeNick(this.cfg.nick);
+        }, GHOST_WAIT);
+      }
       this.reportState();
       this.syncChannels();
     });
+  }
+
+  /** Who is in each channel, their accounts and who is a relay; joins, parts, quits, kicks and nick changes as events. */
+  private wirePeople(client: Client): void {
+    const log = this.ctx.log;
+    const mine = () => this.client === client;
     client.on('nick', (ev: { nick: string; new_nick: string; time?: number }) => {
       if (!mine()) return;
-      if (client.caseCompare(ev.new_nick, client.user.nick)) {
+      // Our own change: irc-framework updates user.nick after this listener (or before, by its version).
+      if (client.caseCompare(ev.nick, client.user.nick) || client.caseCompare(ev.new_nick, client.user.nick)) {
         log.info({ from: ev.nick, to: ev.new_nick }, `now known as ${ev.new_nick}`);
-        this.reportState();
+        this.later(() => this.reportState(), 0);
         return;
       }
-      const from = this.key(ev.nick);
-      const to = this.key(ev.new_nick);
-      if (this.detectedRelays.delete(from)) this.detectedRelays.add(to);
-      const acct = this.accounts.get(from);
-      if (acct !== undefined) {
-        this.accounts.delete(from);
-        this.accounts.set(to, acct);
-      }
-      for (const [ck, set] of this.members) {
-        if (!set.delete(from)) continue;
-        set.add(to);
+      for (const ck of this.people.renamed(this.key(ev.nick), this.key(ev.new_nick))) {
         const c = this.channels.get(ck);
         if (c) this.channelEvent(c.name, { type: 'nick', nick: ev.nick, newNick: ev.new_nick }, ev.time);
       }
@@ -349,10 +368,10 @@ class IrcAccount {
       if (!client.caseCompare(ev.nick, client.user.nick)) {
         const ck = this.key(ev.channel);
         if (!this.channels.has(ck)) return;
-        this.members.get(ck)?.add(this.key(ev.nick));
+        this.people.joined(ck, this.key(ev.nick));
         // extended-join gives the real name at once; else ask WHO.
         if (ev.gecos) {
-          if (isRelayRealname(ev.gecos)) this.detectedRelays.add(this.key(ev.nick));
+          if (isRelayRealname(ev.gecos)) this.people.markRelay(this.key(ev.nick));
         } else this.whoSoon(ev.nick);
         this.channelEvent(ev.channel, { type: 'join', nick: ev.nick }, ev.time);
         return;
@@ -368,7 +387,7 @@ class IrcAccount {
       c.joined = true;
       c.joining = false;
       delete c.problem;
-      this.members.set(this.key(c.name), new Set());
+      this.people.selfJoined(this.key(c.name));
       // Who here is another relay? (the real name of every member)
       if (this.cfg.relays.detect) void this.write(client, `WHO ${c.name}`);
       log.info({ channel: c.name, self: `${ev.nick}!${ev.ident}@${ev.hostname}` }, `joined ${c.name}`);
@@ -376,80 +395,90 @@ class IrcAccount {
       // Whatever waited for this channel goes out now, in order.
       this.ctx.resume(c.name);
     });
-    const left = (channel: string, why: string, rejoinMs: number) => {
-      const c = this.channels.get(this.key(channel));
-      if (!c) return;
-      c.joined = false;
-      c.joining = false;
-      c.problem = why;
-      c.notBefore = Date.now() + rejoinMs;
-      log.warn({ channel: c.name }, why);
-      this.reportState();
-      this.later(() => this.syncChannels(), rejoinMs + 10);
-    };
     client.on('userlist', (ev: { channel: string; users: { nick: string }[] }) => {
       if (!mine()) return;
       const ck = this.key(ev.channel);
       if (!this.channels.has(ck)) return;
-      const set = this.members.get(ck) ?? new Set<string>();
-      for (const u of ev.users) if (u.nick) set.add(this.key(u.nick));
-      this.members.set(ck, set);
+      this.people.names(ck, ev.users.filter((u) => u.nick).map((u) => this.key(u.nick)));
     });
     client.on('wholist', (ev: { users: { nick: string; real_name?: string }[] }) => {
       if (!mine()) return;
       for (const u of ev.users) {
         if (!u.nick || client.caseCompare(u.nick, client.user.nick)) continue;
         if (isRelayRealname(u.real_name)) {
-          if (!this.detectedRelays.has(this.key(u.nick))) log.info({ nick: u.nick, realname: u.real_name }, `${u.nick} is another peerpost relay (by its real name): its lines are treated as relayed`);
-          this.detectedRelays.add(this.key(u.nick));
+          if (this.people.markRelay(this.key(u.nick))) log.info({ nick: u.nick, realname: u.real_name }, `${u.nick} is another peerpost relay (by its real name): its lines are treated as relayed`);
         }
       }
     });
     client.on('quit', (ev: { nick: string; message: string; time?: number }) => {
       if (!mine() || !ev.nick) return;
-      const nk = this.key(ev.nick);
-      for (const [ck, set] of this.members) {
-        if (!set.delete(nk)) continue;
+      for (const ck of this.people.quit(this.key(ev.nick))) {
         const c = this.channels.get(ck);
-        if (c) this.channelEvent(c.name, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
+        if (!c) continue;
+        // A netsplit's quits (the reason names the two servers) are folded into one event per channel.
+        const split = netsplitServers(ev.message);
+        if (split && eventsIn(this.eventsMode(c.name)) && !this.isRelay(ev.nick)) this.netsplits.add(ck, c.name, ev.nick, split, ev.time);
+        else this.channelEvent(c.name, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
       }
-      this.detectedRelays.delete(nk);
-      this.accounts.delete(nk);
     });
     client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string; time?: number }) => {
       if (!mine()) return;
       if (!client.caseCompare(ev.kicked, client.user.nick)) {
         const ck = this.key(ev.channel);
         if (!this.channels.has(ck)) return;
-        this.members.get(ck)?.delete(this.key(ev.kicked));
+        this.people.left(ck, this.key(ev.kicked));
         this.channelEvent(ev.channel, { type: 'kick', nick: ev.kicked, by: ev.nick, message: ev.message }, ev.time);
         return;
       }
-      left(ev.channel, `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`, this.cfg.rejoinAfterKick);
+      this.leftChannel(ev.channel, `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`, this.cfg.rejoinAfterKick);
     });
     client.on('part', (ev: { nick: string; channel: string; message?: string; time?: number }) => {
       if (!mine()) return;
       if (!client.caseCompare(ev.nick, client.user.nick)) {
         const ck = this.key(ev.channel);
         if (!this.channels.has(ck)) return;
-        this.members.get(ck)?.delete(this.key(ev.nick));
+        this.people.left(ck, this.key(ev.nick));
         this.channelEvent(ev.channel, { type: 'part', nick: ev.nick, ...(ev.message ? { message: ev.message } : {}) }, ev.time);
         return;
       }
       const c = this.channels.get(this.key(ev.channel));
-      if (c) left(ev.channel, `left ${ev.channel}; rejoining`, 0);
+      if (c) this.leftChannel(ev.channel, `left ${ev.channel}; rejoining`, 0);
     });
     // account-notify: someone logged in to (or out of) services.
     client.on('account', (ev: { nick: string; account: string | false }) => {
       if (mine() && ev.nick) this.rememberAccount(ev.nick, ev.account);
     });
+  }
+
+  /** PRIVMSG, ACTION and NOTICE: posts. */
+  private wireMessages(client: Client): void {
+    const mine = () => this.client === client;
     for (const type of ['privmsg', 'action', 'notice'] as MessageType[]) {
       client.on(type, (ev: MessageEvent) => {
         if (mine()) this.incoming(type, ev);
       });
     }
+  }
+
+  /** What confirms or refuses our lines (confirm.ts), a mode change that may lift a refusal, and the end of the connection. */
+  private wireConfirmations(client: Client): void {
+    const log = this.ctx.log;
+    const mine = () => this.client === client;
+    // Every line from the server, parsed: PONGs to our PINGs and the numerics that refuse a line (the confirmer).
+    const confirmer = this.confirmer!;
+    client.connection.on('message', (m: ServerMessage) => {
+      if (mine()) confirmer.onMessage(m);
+    });
+    // A mode change in a channel that refused our lines (-m, -b, +v): try its waiting posts now.
+    client.on('mode', (ev: { target: string }) => {
+      if (!mine()) return;
+      const c = this.channels.get(this.key(ev.target));
+      if (c?.refused !== undefined) this.ctx.resume(c.name);
+    });
     client.on('close', () => {
       if (!mine()) return;
+      this.netsplits.flushAll();
+      confirmer.close(`disconnected from ${this.where} before the server confirmed the lines`);
       this.registered = false;
       for (const c of this.channels.values()) {
         c.joined = false;
@@ -464,10 +493,22 @@ class IrcAccount {
     });
   }
 
+  /** Out of a channel (kicked, parted): why, and when to rejoin. */
+  private leftChannel(channel: string, why: string, rejoinMs: number): void {
+    const c = this.channels.get(this.key(channel));
+    if (!c) return;
+    c.joined = false;
+    c.joining = false;
+    c.problem = why;
+    c.notBefore = Date.now() + rejoinMs;
+    this.ctx.log.warn({ channel: c.name }, why);
+    this.reportState();
+    this.later(() => this.syncChannels(), rejoinMs + 10);
+  }
+
   private rememberAccount(nick: string, account: string | false | undefined): void {
     const a = accountName(account);
-    if (a === undefined) this.accounts.delete(this.key(nick));
-    else this.accounts.set(this.key(nick), a);
+    this.people.setAccount(this.key(nick), a);
   }
 
   private nextNick(): string {
@@ -514,7 +555,7 @@ class IrcAccount {
     if (!this.registered || !this.client) return;
     const all = [...this.channels.values()];
     const joined = all.filter((c) => c.joined).map((c) => c.name);
-    const problems = all.filter((c) => !c.joined && c.problem).map((c) => c.problem);
+    const problems = all.map((c) => (!c.joined && c.problem ? c.problem : c.joined && c.refused ? c.refused : undefined)).filter((p) => p !== undefined);
     const nickNote = this.client.caseCompare(this.client.user.nick, this.cfg.nick) ? '' : ` (${this.cfg.nick} is taken)`;
     this.ctx.setState('connected', `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${all.length} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`);
   }
@@ -529,7 +570,7 @@ class IrcAccount {
       channel: (t) => this.channels.get(this.key(t))?.name,
       notices: this.cfg.notices,
       // Known only while account-notify keeps it current (else a logout would go unseen).
-      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? this.accounts.get(this.key(n)) : undefined),
+      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? this.people.account(this.key(n)) : undefined),
     });
     if ('skip' in r) {
       this.ctx.log.trace({ type, nick: ev.nick, target: ev.target, why: r.skip }, 'IRC line not relayed');
@@ -580,130 +621,11 @@ class IrcAccount {
 
   // ── out ───────────────────────────────────────────────────────────────────
 
-  /** The IRC lines of a post for one endpoint, split to `budget` bytes and capped at maxLines. */
-  private lines(post: Post, to: DeliveryTarget, budget: number): string[] {
-    const link = this.cfg.moreUrl !== undefined ? moreLink(this.cfg.moreUrl, post) : undefined;
-    // The tail must fit in one line: a link too long for it is left out.
-    const tail = (n: number, wrap: (t: string) => string) => {
-      const withLink = wrap(moreText(n, link));
-      return link && byteLength(withLink) > budget ? wrap(moreText(n)) : withLink;
-    };
-    if (to.shape === 'announce') {
-      const a = announce(post, to.announceLines);
-      const lines = ircLines([a.head, ...a.lines], '', budget);
-      if (lines.length + (a.more > 0 ? 1 : 0) <= this.cfg.maxLines) return a.more > 0 ? [...lines, tail(a.more, (t) => `(${t})`)] : lines;
-      // Cut further by maxLines: the tail counts the lines left out of the announcement and those it never showed.
-      return capLines(lines, this.cfg.maxLines, (n) => tail(n + a.more, (t) => `… (${t})`)).slice(0, this.cfg.maxLines);
-    }
-    const style = (n: string) => styleNick(n, { antiHighlight: this.cfg.antiHighlight, colour: this.cfg.nickColours });
-    const vars = { nick: post.author.name, bridge: post.bridge, protocol: post.author.via, origin: post.origin.account };
-    let prefix: string;
-    let body = post.body.split('\n');
-    if (post.kind === 'action') {
-      prefix = `* ${style(formatPrefix('{nick}', vars))} `;
-    } else if (post.kind === 'event') {
-      // "alice joined": the nick at its start is styled like a nick in a prefix.
-      prefix = formatPrefix(this.cfg.eventFormat, vars);
-      const first = body[0] ?? '';
-      if ((this.cfg.antiHighlight || this.cfg.nickColours) && first.startsWith(`${post.author.name} `)) {
-        prefix += `${style(formatPrefix('{nick}', vars))} `;
-        body = [first.slice(post.author.name.length + 1), ...body.slice(1)];
-      }
-    } else {
-      prefix = formatPrefix(this.cfg.format, vars, style);
-    }
-    return capLines(ircLines(body, prefix, budget), this.cfg.maxLines, (n) => tail(n, (t) => `… (${t})`));
-  }
+  /** Bridge → IRC: a post's lines, confirmed by the server (deliver.ts). */
+  private readonly out: Outgoing;
 
-  /** What the loop guard remembers of a post: its id, author, first line (an article's subject) and the path it came by. */
-  private said(post: Post): Said {
-    const first = post.subject?.trim() || post.body.split('\n').find((l) => l.trim() !== '') || '';
-    return { id: post.id, author: post.author.name, text: first, origin: `${post.origin.account}/${post.origin.target}` };
-  }
-
-  /** Rows being sent now: a try the outbox gave up on (delivery.timeout) may still be writing. */
-  private readonly sending = new Set<number>();
-
-  async deliver(post: Post, to: DeliveryTarget): Promise<Outcome> {
-    // Never two tries of one row at once: the second could repeat lines the first is still writing.
-    if (this.sending.has(to.row)) return retry('the previous try of this post is still being sent');
-    this.sending.add(to.row);
-    try {
-      return await this.deliverRow(post, to);
-    } finally {
-      this.sending.delete(to.row);
-    }
-  }
-
-  private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
-    if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`);
-    if (post.kind === 'event' && !eventsOut(to.options.events as EventsMode | undefined ?? this.cfg.events)) {
-      this.ctx.log.trace({ target: to.target, post: post.id }, 'an event not shown here (events is off or "in")');
-      return delivered();
-    }
-    const c = this.channels.get(this.key(to.target));
-    if (!c) {
-      this.syncChannels();
-      if (!this.channels.get(this.key(to.target))) return failed(`${to.target} is not a channel of ${this.ctx.account} in the config`);
-      return retry(`not in ${to.target} yet`);
-    }
-    const client = this.client;
-    if (!client || !this.registered || !client.connected) return retry(`disconnected from ${this.where}${this.lastError ? `: ${this.lastError}` : ''}`);
-    if (!c.joined) {
-      this.syncChannels();
-      return retry(c.problem ?? `not in ${c.name} yet (joining)`);
-    }
-    const budget = textBudget({ nick: client.user.nick, ...this.self }, c.name);
-    const lines = this.lines(post, to, budget);
-    // Lines of this post already written on an earlier try (kept in the store, so a restart does not repeat them).
-    const key = `progress:${to.row}`;
-    const done = this.ctx.store.get<{ id: string; sent: number }>(key);
-    let sent = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;
-    const said = this.said(post);
-    if (sent === 0) {
-      const why = this.memory.shown(this.key(c.name), said);
-      if (why) {
-        this.ctx.log.info({ target: c.name, post: post.id, author: post.author.name }, `not said in ${c.name} again: ${why}`);
-        return delivered();
-      }
-    }
-    // Where the server takes client-only tags, every line carries the post id, so another relay can tell.
-    const tagsOk = this.cfg.relays.tags && client.network.cap.isEnabled('message-tags') && !this.tagDenied(client);
-    const tag = tagsOk ? `@${ID_TAG}=${escapeTag(post.id)} ` : '';
-    const deadline = Date.now() + this.cfg.flood.maxWait;
-    const stop = (why: string, delayMs?: number): Outcome => {
-      if (sent > 0) this.ctx.store.set(key, { id: post.id, sent });
-      const note = sent > 0 ? ` (${sent} of ${lines.length} lines sent; the rest follows)` : '';
-      // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
-      // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
-      if (delayMs !== undefined) this.later(() => this.ctx.resume(c.name), delayMs + 5);
-      return retry(why + note, delayMs);
-    };
-    while (sent < lines.length) {
-      const wait = this.bucket.estimate();
-      if (Date.now() + wait > deadline) return stop('flood control', Math.min(wait, this.cfg.flood.maxWait));
-      try {
-        await this.bucket.take(this.ctx.signal);
-      } catch {
-        return stop('stopping');
-      }
-      if (this.client !== client || !this.registered || !client.connected) return stop(`disconnected from ${this.where}`);
-      if (!c.joined) return stop(c.problem ?? `not in ${c.name}`);
-      const ok = await this.write(client, `${tag}PRIVMSG ${c.name} :${lines[sent]}`);
-      if (!ok) return stop(`disconnected from ${this.where} while sending`);
-      sent += 1;
-    }
-    if (done) this.ctx.store.delete(key);
-    this.memory.sent(this.key(c.name), said);
-    return delivered();
-  }
-
-  /** The server's CLIENTTAGDENY forbids our tag. */
-  private tagDenied(client: Client): boolean {
-    const deny = (client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? [];
-    const name = ID_TAG.slice(1);
-    const allowed = deny.includes(`-${name}`);
-    return !allowed && (deny.includes('*') || deny.includes(name));
+  deliver(post: Post, to: DeliveryTarget): Promise<Outcome> {
+    return this.out.deliver(post, to);
   }
 
   /** Write one line; true once the socket took it. */
@@ -732,6 +654,8 @@ class IrcAccount {
     this.timers.clear();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.bucket.close();
+    this.netsplits.clear();
+    this.confirmer?.close('the account is stopping');
     const client = this.client;
     this.closed = new Promise<void>((resolve) => {
       if (!client || !client.connected) {

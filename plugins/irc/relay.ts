@@ -33,7 +33,18 @@ export type ChannelEvent =
   | { type: 'part'; nick: string; message?: string }
   | { type: 'quit'; nick: string; message?: string }
   | { type: 'kick'; nick: string; by: string; message?: string }
-  | { type: 'nick'; nick: string; newNick: string };
+  | { type: 'nick'; nick: string; newNick: string }
+  /** Many quits of one netsplit, folded: `nick` is the first who left. */
+  | { type: 'netsplit'; nick: string; nicks: string[]; servers: [string, string] };
+
+/**
+ * The two servers of a netsplit, from a quit reason: the server sets it to the names of the two servers that lost
+ * each other ("hub.example.net leaf.example.net"), which no client can (a client's quit reason is prefixed or quoted).
+ */
+export function netsplitServers(reason: string | undefined): [string, string] | undefined {
+  const m = /^([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+) ([a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+)$/i.exec(reason?.trim() ?? '');
+  return m ? [m[1]!, m[2]!] : undefined;
+}
 
 /** The body of an event post: "alice joined", "alice left (bye)", "alice is now known as alicia". */
 export function eventText(e: ChannelEvent): string {
@@ -45,6 +56,69 @@ export function eventText(e: ChannelEvent): string {
     case 'quit': return `${e.nick} quit${why(e.message?.replace(/^"(.*)"$/s, '$1'))}`;
     case 'kick': return `${e.nick} was kicked by ${e.by}${why(e.message)}`;
     case 'nick': return `${e.nick} is now known as ${e.newNick}`;
+    case 'netsplit': {
+      const shown = e.nicks.slice(0, NETSPLIT_NICKS);
+      const more = e.nicks.length - shown.length;
+      return `netsplit ${e.servers[0]} ↔ ${e.servers[1]}: ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''} quit`;
+    }
+  }
+}
+
+/** The most nicks a folded netsplit line names; the rest are counted. */
+const NETSPLIT_NICKS = 20;
+
+/**
+ * Folds the quits of a netsplit into one event per channel: the first quit with a netsplit reason opens a fold for
+ * its channel and servers, later ones join it, and it is emitted `quietMs` after the last (at most `maxMs` after the
+ * first). Pure but for the timers it is given.
+ */
+export class NetsplitFolder {
+  private readonly open = new Map<string, { channel: string; servers: [string, string]; nicks: string[]; time?: number; first: number; timer: unknown }>();
+
+  constructor(
+    private readonly emit: (channel: string, e: Extract<ChannelEvent, { type: 'netsplit' }>, time?: number) => void,
+    private readonly quietMs = 2_000,
+    private readonly maxMs = 10_000,
+    private readonly timers: { set(fn: () => void, ms: number): unknown; clear(t: unknown): void } = {
+      set: (fn, ms) => setTimeout(fn, ms),
+      clear: (t) => clearTimeout(t as NodeJS.Timeout),
+    },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A netsplit quit of `nick` from `channel` (its key `ck`). */
+  add(ck: string, channel: string, nick: string, servers: [string, string], time?: number): void {
+    const k = `${ck} ${servers.join(' ')}`;
+    let f = this.open.get(k);
+    if (!f) {
+      f = { channel, servers, nicks: [], first: this.now(), timer: undefined, ...(time !== undefined ? { time } : {}) };
+      this.open.set(k, f);
+    }
+    f.nicks.push(nick);
+    this.timers.clear(f.timer);
+    const wait = Math.max(0, Math.min(this.quietMs, f.first + this.maxMs - this.now()));
+    const fold = f;
+    f.timer = this.timers.set(() => this.flush(k, fold), wait);
+  }
+
+  private flush(k: string, f: { channel: string; servers: [string, string]; nicks: string[]; time?: number }): void {
+    if (this.open.get(k) !== f) return;
+    this.open.delete(k);
+    this.emit(f.channel, { type: 'netsplit', nick: f.nicks[0]!, nicks: f.nicks, servers: f.servers }, f.time);
+  }
+
+  /** Emit every open fold now (the connection closed). */
+  flushAll(): void {
+    for (const [k, f] of [...this.open]) {
+      this.timers.clear(f.timer);
+      this.flush(k, f);
+    }
+  }
+
+  /** Forget every open fold (the account stops). */
+  clear(): void {
+    for (const f of this.open.values()) this.timers.clear(f.timer);
+    this.open.clear();
   }
 }
 
@@ -64,8 +138,20 @@ type Entry =
 /** How much of the text must match: enough to be the same post, short enough to be on the first line. */
 const MATCH_CHARS = 60;
 
+/** One place's memory: the entries in time order, and indexes over them (a busy channel remembers thousands). */
+interface Place {
+  entries: Entry[];
+  byId: Map<string, Entry>;
+  /** 'sent' entries by author and the start of the text. */
+  byText: Map<string, Entry[]>;
+  /** How many 'seen' entries (other relays' lines, matched by substring) there are. */
+  seen: number;
+}
+
+const textKey = (author: string, text: string) => `${author}\u0000${text.slice(0, MATCH_CHARS)}`;
+
 export class RelayMemory {
-  private readonly places = new Map<string, Entry[]>();
+  private readonly places = new Map<string, Place>();
 
   constructor(
     private windowMs: number,
@@ -77,43 +163,69 @@ export class RelayMemory {
     this.windowMs = ms;
   }
 
-  private list(place: string): Entry[] {
-    let l = this.places.get(place);
-    if (!l) this.places.set(place, (l = []));
+  private place(name: string): Place {
+    let p = this.places.get(name);
+    if (!p) this.places.set(name, (p = { entries: [], byId: new Map(), byText: new Map(), seen: 0 }));
+    const l = p.entries;
     const cut = this.now() - this.windowMs;
     let drop = 0;
     while (drop < l.length && l[drop]!.at < cut) drop++;
     if (l.length - drop > this.max) drop = l.length - this.max;
-    if (drop > 0) l.splice(0, drop);
-    return l;
+    for (const e of l.splice(0, drop)) {
+      if (e.id !== undefined && p.byId.get(e.id) === e) p.byId.delete(e.id);
+      if (e.kind === 'seen') p.seen -= 1;
+      else {
+        const k = textKey(e.author, e.text);
+        const same = p.byText.get(k);
+        // The oldest of its key: it is the first of its list.
+        if (same && same[0] === e) same.shift();
+        if (same && same.length === 0) p.byText.delete(k);
+      }
+    }
+    return p;
+  }
+
+  private add(p: Place, e: Entry): void {
+    p.entries.push(e);
+    if (e.id !== undefined) p.byId.set(e.id, e);
+    if (e.kind === 'seen') p.seen += 1;
+    else {
+      const k = textKey(e.author, e.text);
+      const same = p.byText.get(k);
+      if (same) same.push(e);
+      else p.byText.set(k, [e]);
+    }
   }
 
   /** We said this post at `place`. */
   sent(place: string, s: Said): void {
     if (this.windowMs <= 0) return;
-    this.list(place).push({ at: this.now(), kind: 'sent', id: s.id, author: normalText(s.author), text: normalText(s.text), origin: s.origin });
+    this.add(this.place(place), { at: this.now(), kind: 'sent', id: s.id, author: normalText(s.author), text: normalText(s.text), origin: s.origin });
   }
 
   /** Another relay (`by`) said this line at `place` (with the post id it tagged it with, if any). */
   seen(place: string, by: string, line: string, id?: string): void {
     if (this.windowMs <= 0) return;
-    this.list(place).push({ at: this.now(), kind: 'seen', by, line: normalText(line), ...(id ? { id } : {}) });
+    this.add(this.place(place), { at: this.now(), kind: 'seen', by, line: normalText(line), ...(id ? { id } : {}) });
   }
 
   /** Why `place` already shows this post (so it is not said again), or undefined. */
   shown(place: string, s: Said): string | undefined {
     if (this.windowMs <= 0) return undefined;
+    const p = this.place(place);
+    const byId = p.byId.get(s.id);
+    if (byId) return byId.kind === 'sent' ? 'already said here' : `already said here by ${byId.by} (same post id)`;
     const author = normalText(s.author);
     const text = normalText(s.text).slice(0, MATCH_CHARS);
-    for (const e of this.list(place)) {
-      if (e.id !== undefined && e.id === s.id) return e.kind === 'sent' ? 'already said here' : `already said here by ${e.by} (same post id)`;
-      if (text === '' || author === '') continue;
-      if (e.kind === 'sent') {
-        if (e.origin !== s.origin && e.author === author && e.text.slice(0, MATCH_CHARS) === text) return `already said here (the same text by ${s.author}, from ${e.origin})`;
-      } else {
-        const i = e.line.indexOf(author);
-        if (i >= 0 && e.line.indexOf(text, i + author.length) >= 0) return `already said here by ${e.by}`;
-      }
+    if (text === '' || author === '') return undefined;
+    for (const e of p.byText.get(textKey(author, text)) ?? []) {
+      if (e.kind === 'sent' && e.origin !== s.origin) return `already said here (the same text by ${s.author}, from ${e.origin})`;
+    }
+    if (p.seen === 0) return undefined;
+    for (const e of p.entries) {
+      if (e.kind !== 'seen') continue;
+      const i = e.line.indexOf(author);
+      if (i >= 0 && e.line.indexOf(text, i + author.length) >= 0) return `already said here by ${e.by}`;
     }
     return undefined;
   }

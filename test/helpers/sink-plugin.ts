@@ -124,7 +124,7 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
           if (cfg.file) {
             appendFileSync(cfg.file, JSON.stringify({
               id: post.id, endpoint: to.endpoint, target: to.target, shape: to.shape, subject: post.subject ?? null,
-              body: post.body, kind: post.kind, author: post.author.name, attempt: to.attempt, at: Date.now(),
+              body: post.body, kind: post.kind, author: post.author.name, ...(post.author.account ? { account: post.author.account } : {}), attempt: to.attempt, at: Date.now(),
             }) + '\n');
           }
           return delivered(String(to.row));

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +23,57 @@ export function ensure(bin: string, pkg: string): void {
 }
 export const ensureNgircd = () => ensure('/usr/sbin/ngircd', 'ngircd');
 export const ensureOpenssl = () => ensure('/usr/bin/openssl', 'openssl');
+export const ensureInspircd = () => ensure('/usr/sbin/inspircd', 'inspircd');
+
+export const INSPIRCD_SH = fileURLToPath(new URL('../../../test/peers/inspircd.sh', import.meta.url));
+
+/** InspIRCd 3 on 127.0.0.1:port with the IRCv3 modules (test/peers/inspircd.sh); stop it with stopInspircd. */
+export function startInspircd(port: number, dir: string, name = 'irc.insp.local'): Ircd {
+  const out = execFileSync('bash', [INSPIRCD_SH, 'start', String(port), dir], {
+    env: { ...process.env, INSPIRCD_NAME: name },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = Number(out.trim().split('\n').pop());
+  assert.ok(pid > 0, `inspircd.sh printed no pid: ${out}`);
+  return { pid, port, dir };
+}
+
+export function stopInspircd(d: Ircd | undefined): void {
+  if (d) execFileSync('bash', [INSPIRCD_SH, 'stop', String(d.pid)]);
+}
+
+export const ensureAtheme = () => ensure('/usr/bin/atheme-services', 'atheme-services');
+export const ATHEME_SH = fileURLToPath(new URL('../../../test/peers/atheme.sh', import.meta.url));
+
+/**
+ * InspIRCd with Atheme services linked (NickServ, SaslServ): the IRC port, and both processes.
+ * `dir` must have world-executable parents (Atheme runs as nobody).
+ */
+export async function startInspircdWithServices(dir: string): Promise<{ ircd: Ircd; services: Ircd }> {
+  const port = await freePort();
+  const link = await freePort();
+  const out = execFileSync('bash', [INSPIRCD_SH, 'start', String(port), dir], {
+    env: { ...process.env, INSPIRCD_SERVICES_PORT: String(link) },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ircd = { pid: Number(out.trim().split('\n').pop()), port, dir };
+  const sdir = `${dir}/services`;
+  const sout = execFileSync('bash', [ATHEME_SH, 'start', String(link), sdir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const services = { pid: Number(sout.trim().split('\n').pop()), port: link, dir: sdir };
+  // Linked once the services' burst is over: NickServ answers.
+  for (let i = 0; ; i++) {
+    if (existsSync(`${sdir}/atheme.log`) && /finished synching with uplink/.test(readFileSync(`${sdir}/atheme.log`, 'utf8'))) break;
+    if (i > 100) throw new Error(`Atheme did not link to InspIRCd within 10 s; see ${sdir}/atheme.log`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { ircd, services };
+}
+
+export function stopAtheme(d: Ircd | undefined): void {
+  if (d) execFileSync('bash', [ATHEME_SH, 'stop', String(d.pid)]);
+}
 
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -35,9 +86,9 @@ export async function freePort(): Promise<number> {
 export interface Ircd { pid: number; port: number; dir: string }
 
 /** ngircd on 127.0.0.1:port; penalties 'default' is ngircd's own flood throttling, '0' turns it off. */
-export function startIrcd(port: number, dir: string, penalties: 'default' | '0' = 'default', name = 'irc.test.local'): Ircd {
+export function startIrcd(port: number, dir: string, penalties: 'default' | '0' = 'default', name = 'irc.test.local', env: Record<string, string> = {}): Ircd {
   const out = execFileSync('bash', [NGIRCD_SH, 'start', String(port), dir], {
-    env: { ...process.env, NGIRCD_MAX_PENALTY: penalties, NGIRCD_NAME: name },
+    env: { ...process.env, NGIRCD_MAX_PENALTY: penalties, NGIRCD_NAME: name, ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -54,6 +54,8 @@ accounts:
     tls: false
     nick: ${BOT}
     reconnect: { first: 500ms, max: 2s }
+    # 4 lines/s after 5 at once: within ngircd's default penalties (bench/irc measures it).
+    flood: { burst: 5, interval: 250ms }
   sink.a: { file: ${w.sink('a')}, spool: ${join(w.dir, 'spool')} }
 bridges:
   commons:
@@ -156,7 +158,8 @@ bridges:
     await sleep(500);
     const got = bob.said(BOT, CHAN).slice(start).map((l) => bob.text(l));
     assert.deepEqual(got, Array.from({ length: N }, (_, i) => `<erin> burst line ${i}`));
-    // Default flood control: 5 at once, then one line per 500 ms (195 × 500 ms = 97.5 s).
+    // Flood control: 5 at once, then one line per 250 ms; each post is its line and the PING that confirms it
+    // (one endpoint delivers one post at a time): (2 × 200 − 5) × 250 ms = 98.75 s.
     assert.ok(ms >= 90_000, `${N} lines took ${ms} ms: faster than the token bucket allows`);
     // Every post is delivered: nothing waits, nothing dead.
     const ob = await cli(['outbox', '-c', w.config, '--json']);
@@ -341,7 +344,7 @@ bridges:
     }
     assert.equal(s.state, 'connected');
     assert.match(s.detail ?? '', /in 0\/1 channels; banned from #two.*trying again every 2\.0s/);
-    // Said once the bot is out (a line relayed between the +b and the KICK is refused by the server: 404, see README "Not yet").
+    // Said once the bot is out (a line relayed between the +b and the KICK is refused with 404 and waits in the outbox).
     ann.send('PRIVMSG #one :while banned');
     // Slowly: over 3 s, at most two more JOINs of #two (one per rejoinAfterFail), not a tight loop.
     const tries = () => d2.logs.filter((l) => /joining #two/.test(l)).length;
@@ -356,6 +359,39 @@ bridges:
     assert.ok(Date.now() - t0 < 8_000);
     await ben.waitFor((l) => / PRIVMSG #two :\[irc\.a\] <ann> while banned$/.test(l), 'what was said meanwhile', 10_000);
     assert.match((await statusB()).detail ?? '', /in 1\/1 channels \(#two\)/);
+  });
+
+  test('the server refuses the bot\'s lines (+m, then +b while it stays in): the post stays pending in `peerpost outbox` with the 404, status says so, and it is delivered once the mode is removed', async () => {
+    const pendingTwo = async () => {
+      const r = await cli(['outbox', '-c', w2.config, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { endpoint: string; lastError: string | null; postId: string }[]).filter((x) => x.endpoint === 'irc.b/#two');
+    };
+    const detailB = async () => {
+      const r = await cli(['status', '-c', w2.config, '--json']);
+      return (JSON.parse(r.stdout) as { accounts: { name: string; detail: string | null }[] }).accounts.find((x) => x.name === 'irc.b')!.detail ?? '';
+    };
+    for (const [mode, set, unset] of [['+m (moderated)', 'MODE #two +m', 'MODE #two -m'], ['+b (banned, not kicked)', 'MODE #two +b relay*!*@*', 'MODE #two -b relay*!*@*']] as const) {
+      const text = `refused while ${mode.split(' ')[0]}`;
+      ben.send(set);
+      await ben.waitFor((l) => l.includes(` ${set}`), `${mode} is set`);
+      ann.send(`PRIVMSG #one :${text}`);
+      let rows = await pendingTwo();
+      for (let i = 0; i < 100 && !rows.some((r) => /404/.test(r.lastError ?? '')); i++) {
+        await sleep(100);
+        rows = await pendingTwo();
+      }
+      assert.equal(rows.length, 1, `${mode}: one post waits for irc.b/#two: ${JSON.stringify(rows)}`);
+      assert.match(rows[0]!.lastError ?? '', /the server refused a line in #two \(404 .*\)/i, mode);
+      assert.match(await detailB(), /the server refused a line in #two \(404/, `${mode}: status says why`);
+      assert.ok(!ben.lines.some((l) => l.endsWith(`<ann> ${text}`)), `${mode}: the channel did not show it`);
+      ben.send(unset);
+      await ben.waitFor((l) => l.endsWith(` PRIVMSG #two :[irc.a] <ann> ${text}`), `${mode} removed: the post arrives`, 10_000);
+      for (let i = 0; i < 100 && (await pendingTwo()).length > 0; i++) await sleep(100);
+      assert.deepEqual(await pendingTwo(), [], `${mode}: the outbox row is gone`);
+      assert.equal(ben.lines.filter((l) => l.endsWith(`<ann> ${text}`)).length, 1, `${mode}: said once`);
+      assert.doesNotMatch(await detailB(), /refused/, `${mode}: the status no longer says refused`);
+    }
   });
 
   test('a reload that adds a channel joins it at once, and one that drops it leaves it at once (endpointsChanged, not the 5 s sync)', async () => {

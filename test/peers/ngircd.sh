@@ -11,6 +11,10 @@
 #                       (-1: penalties on, the way a real network behaves).
 #   NGIRCD_NAME         the server name (default irc.test.local).
 #   NGIRCD_PASSWORD     a server password (PASS) every client must give.
+#   NGIRCD_LINK_ACCEPT  accept a server link from this server name (password
+#                       "linkpass"): two test servers as one network.
+#   NGIRCD_LINK_CONNECT "name port": link to that server at 127.0.0.1:port
+#                       (which accepts it by NGIRCD_LINK_ACCEPT).
 #   NGIRCD_TLS_PORT, NGIRCD_TLS_CERT, NGIRCD_TLS_KEY
 #                       also listen with TLS on that port, with that certificate
 #                       and key (PEM files readable by nobody).
@@ -41,6 +45,16 @@ start)
   if [ -n "${NGIRCD_TLS_PORT:-}" ]; then
     ssl_section=$(printf '[SSL]\n\tCertFile = %s\n\tKeyFile = %s\n\tPorts = %s\n' "${NGIRCD_TLS_CERT:?}" "${NGIRCD_TLS_KEY:?}" "$NGIRCD_TLS_PORT")
   fi
+  server_section=""
+  passive=-p
+  if [ -n "${NGIRCD_LINK_ACCEPT:-}" ]; then
+    server_section=$(printf '[Server]\n\tName = %s\n\tHost = 127.0.0.1\n\tMyPassword = linkpass\n\tPeerPassword = linkpass\n' "$NGIRCD_LINK_ACCEPT")
+  fi
+  if [ -n "${NGIRCD_LINK_CONNECT:-}" ]; then
+    read -r link_name link_port <<<"$NGIRCD_LINK_CONNECT"
+    server_section=$(printf '[Server]\n\tName = %s\n\tHost = 127.0.0.1\n\tPort = %s\n\tMyPassword = linkpass\n\tPeerPassword = linkpass\n' "$link_name" "$link_port")
+    passive=""
+  fi
   cat > "$dir/ngircd.conf" <<CONF
 [Global]
 	Name = ${NGIRCD_NAME:-irc.test.local}
@@ -61,6 +75,7 @@ start)
 	$penalty_line
 	PingTimeout = 120
 	PongTimeout = 20
+	ConnectRetry = 5
 [Options]
 	DNS = no
 	Ident = no
@@ -69,9 +84,10 @@ start)
 	Name = oper
 	Password = operpass
 $ssl_section
+$server_section
 CONF
-  # -n: no fork; -p: passive (no server links); -f: our config.
-  nohup "$bin" -n -p -f "$dir/ngircd.conf" > "$dir/ngircd.log" 2>&1 &
+  # -n: no fork; -p: passive (makes no server links, unless NGIRCD_LINK_CONNECT); -f: our config.
+  nohup "$bin" -n $passive -f "$dir/ngircd.conf" > "$dir/ngircd.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do
     if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then break; fi

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname } from '../../plugins/irc/relay.js';
+import { NetsplitFolder, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, netsplitServers } from '../../plugins/irc/relay.js';
 import {
   antiHighlight, formatPrefix, ircLines, moreLink, moreText, nickColour, normalText, stripFormatting, styleNick, urlTemplateProblem,
 } from '../../plugins/irc/text.js';
@@ -135,4 +135,51 @@ test('config: tlsCa, tlsCert, tlsKey need TLS; SASL EXTERNAL needs a client cert
   assert.ok(!ok({ sasl: { mechanism: 'EXTERNAL' } }), 'EXTERNAL without a certificate');
   assert.ok(!ok({ tlsCert: '/c.pem', sasl: { mechanism: 'EXTERNAL', password: 'x' } }), 'EXTERNAL takes no password');
   assert.ok(ok({ sasl: { account: 'a', password: 'p' } }));
+});
+
+test('a netsplit quit is told by its reason: two server names, which no client can send', () => {
+  assert.deepEqual(netsplitServers('hub.example.net leaf.example.net'), ['hub.example.net', 'leaf.example.net']);
+  assert.deepEqual(netsplitServers('irc.a.local irc.b.local'), ['irc.a.local', 'irc.b.local']);
+  for (const not of [undefined, '', 'Ping timeout: 240 seconds', 'Quit: going home', '"a.b c.d"', 'a.b c.d e.f', 'hub.example.net', 'Quit: a.b c.d']) {
+    assert.equal(netsplitServers(not), undefined, `${not} is no netsplit`);
+  }
+  assert.equal(eventText({ type: 'netsplit', nick: 'alice', nicks: ['alice', 'bob'], servers: ['a.net', 'b.net'] }), 'netsplit a.net ↔ b.net: alice, bob quit');
+  const many = Array.from({ length: 25 }, (_, i) => `u${i}`);
+  assert.match(eventText({ type: 'netsplit', nick: 'u0', nicks: many, servers: ['a.net', 'b.net'] }), /: u0, u1, .*, u19 and 5 more quit$/);
+});
+
+test('the quits of one netsplit fold into one event per channel, after a quiet time (at most maxMs after the first)', () => {
+  let now = 0;
+  const timers: { fn: () => void; at: number; live: boolean }[] = [];
+  const clock = {
+    set: (fn: () => void, ms: number) => { const t = { fn, at: now + ms, live: true }; timers.push(t); return t; },
+    clear: (t: unknown) => { if (t) (t as { live: boolean }).live = false; },
+  };
+  const advance = (ms: number) => {
+    now += ms;
+    for (const t of timers) if (t.live && t.at <= now) { t.live = false; t.fn(); }
+  };
+  const out: string[] = [];
+  const f = new NetsplitFolder((channel, e) => out.push(`${channel} ${eventText(e)}`), 2_000, 5_000, clock, () => now);
+  const split: [string, string] = ['hub.net', 'leaf.net'];
+  f.add('#a', '#A', 'alice', split);
+  f.add('#b', '#B', 'alice', split);
+  advance(1_000);
+  f.add('#a', '#A', 'bob', split);
+  advance(1_500);
+  assert.deepEqual(out, ['#B netsplit hub.net ↔ leaf.net: alice quit'], '#B was quiet for 2 s; #A was not');
+  advance(600);
+  assert.deepEqual(out.slice(1), ['#A netsplit hub.net ↔ leaf.net: alice, bob quit']);
+  // A split that goes on and on is told after maxMs anyway.
+  out.length = 0;
+  for (let i = 0; i < 10; i++) {
+    f.add('#a', '#A', `n${i}`, split);
+    advance(900);
+  }
+  assert.equal(out.length, 1, `told 5 s after its first quit: ${out.join(' | ')}`);
+  assert.match(out[0]!, /: n0, n1, n2, n3, n4, n5 quit$/);
+  // The connection closes: what is open is told at once.
+  f.flushAll();
+  assert.equal(out.length, 2);
+  assert.match(out[1]!, /: n6, n7, n8, n9 quit$/);
 });

@@ -155,3 +155,12 @@ test('lines from the server: UTF-8 when valid, latin-1 otherwise, never U+FFFD',
   assert.equal(decodeLenient(Buffer.from([0xe6, 0x9d])), 'æ\x9d', 'a cut UTF-8 sequence is latin-1 too');
   assert.equal(decodeLenient(new Uint8Array(0)), '');
 });
+
+test('render: the CLIENTTAGDENY rules for our client-only tag', async () => {
+  const { tagDenied } = await import('../../plugins/irc/render.js');
+  assert.equal(tagDenied([]), false);
+  assert.equal(tagDenied(['*']), true);
+  assert.equal(tagDenied(['*', '-peerpost/id']), false, 'denied in general, ours allowed');
+  assert.equal(tagDenied(['peerpost/id']), true);
+  assert.equal(tagDenied(['typing']), false);
+});

@@ -1,0 +1,294 @@
+/**
+ * Delivery confirmation: a line written to the socket is not yet a line the
+ * channel shows. The server may refuse it (404 cannot send to channel: +m, +b,
+ * +n; 442 not on channel; 477 needs a registered nick …) and answers that with a
+ * numeric, or the connection may die before the server read it.
+ *
+ * The server handles one client's lines in order, so a PING written after a
+ * post's lines is answered (PONG) after every refusal of those lines. One
+ * Confirmer per connection: a delivery begin()s before its first line (so a
+ * refusal that comes back while later lines are still being written is not
+ * missed), end()s after its last, and its promise settles when the PONG of the
+ * first PING written after its end arrives: `ok`, or `refused` with what the
+ * server said for its channel in between. Several deliveries (of different
+ * channels: one endpoint delivers one post at a time) that end before a PING is
+ * written share it. The PING takes a token of the flood-control bucket like any
+ * line.
+ *
+ * Where the server offers IRCv3 echo-message (InspIRCd, Ergo, Solanum, UnrealIRCd)
+ * no PING is needed: the server answers every PRIVMSG line with its echo, or with a
+ * refusal, in order. A delivery whose every line got its answer is settled at once
+ * (no extra line, so a burst keeps the full line rate); one still missing answers
+ * ECHO_WAIT after its end falls back to a PING, and a line the PONG finds neither
+ * echoed nor refused was dropped without a word: the delivery is lost (sent again).
+ */
+
+/** Numerics that refuse a PRIVMSG to a channel, and what they mean. params: [me, channel, text]. */
+export const REFUSALS: Readonly<Record<string, string>> = {
+  '401': 'no such nick or channel', // ERR_NOSUCHNICK
+  '403': 'no such channel', // ERR_NOSUCHCHANNEL
+  '404': 'cannot send to channel', // ERR_CANNOTSENDTOCHAN: +m, +b, +n, +c …
+  '408': 'colours are not allowed in the channel', // ERR_NOCOLORSONCHAN (Bahamut, Unreal)
+  '442': 'not on the channel', // ERR_NOTONCHANNEL
+  '477': 'the channel needs a registered nick', // ERR_NEEDREGGEDNICK / ERR_NOCHANMODES
+  '482': 'channel operator privileges needed', // ERR_CHANOPRIVSNEEDED
+  '489': 'the channel needs a secure connection', // ERR_SECUREONLYCHAN
+  '486': 'only registered users may message', // ERR_NONONREG
+};
+
+/** A refusal the server sent for a channel. */
+export interface Refusal {
+  code: string;
+  channel: string;
+  /** The server's own words, else what the numeric means. */
+  text: string;
+}
+
+export type Confirmation =
+  | { ok: true }
+  | { ok: false; refused: Refusal[] }
+  | { ok: false; lost: string };
+
+export interface Delivery {
+  readonly channel: string;
+  readonly done: Promise<Confirmation>;
+  /** What settled it: the echoes of its lines, or the PONG after them. */
+  readonly by?: 'echo' | 'ping';
+}
+
+interface Waiter extends Delivery {
+  by?: 'echo' | 'ping';
+  key: string;
+  ended: boolean;
+  settled: boolean;
+  refused: Refusal[];
+  /** echo-message: lines written, and lines the server answered (echo or refusal). */
+  echo: boolean;
+  lines: number;
+  answered: number;
+  /** echo-message: the answers are late, a PING is due. */
+  pingDue: boolean;
+  settle: (c: Confirmation) => void;
+}
+
+/** With echo-message, how long after its end a delivery waits for its echoes before a PING asks. */
+export const ECHO_WAIT = 3_000;
+
+export interface ConfirmerIo {
+  /** Wait for a flood-control token; rejects when the account stops. */
+  take(): Promise<void>;
+  /** Write one line; false when the connection is gone. */
+  write(line: string): Promise<boolean>;
+  /** The case-folded form of a channel name (the server's CASEMAPPING). */
+  key(channel: string): string;
+  /** The server echoes our messages (IRCv3 echo-message is enabled on this connection). */
+  echo(): boolean;
+  /** This nick is ours. */
+  self(nick: string): boolean;
+}
+
+/** A line from the server as irc-framework parses it. */
+export interface ServerMessage {
+  command: string;
+  params: readonly string[];
+  /** The sender's nick (empty for a server). */
+  nick?: string;
+}
+
+export class Confirmer {
+  private seq = 0;
+  /** Begun and not yet in a PING's batch. */
+  private open: Waiter[] = [];
+  /** PINGs written and not answered, oldest first. */
+  private readonly sent: { token: string; batch: Waiter[] }[] = [];
+  private flushing = false;
+  private closed: string | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  /** `prefix` makes the tokens ours: irc-framework's own keep-alive PINGs carry other text. */
+  constructor(private readonly io: ConfirmerIo, private readonly prefix = `pp${Date.now().toString(36)}.`) {}
+
+  /** Before the first line of a delivery to `channel` is written. */
+  begin(channel: string): Delivery {
+    let resolve!: (c: Confirmation) => void;
+    const done = new Promise<Confirmation>((r) => (resolve = r));
+    const w: Waiter = {
+      channel, key: this.io.key(channel), ended: false, settled: false, refused: [], echo: this.io.echo(), lines: 0, answered: 0, pingDue: false, done,
+      settle: (c) => {
+        if (w.settled) return;
+        w.settled = true;
+        resolve(c);
+      },
+    };
+    if (this.closed !== undefined) w.settle({ ok: false, lost: this.closed });
+    else this.open.push(w);
+    return w;
+  }
+
+  /** One PRIVMSG line of the delivery was written. */
+  line(d: Delivery): void {
+    (d as Waiter).lines += 1;
+  }
+
+  private result(w: Waiter): Confirmation {
+    return w.refused.length > 0 ? { ok: false, refused: w.refused } : { ok: true };
+  }
+
+  /** After the last line of the delivery was written: ask the server to confirm (one PING for all that ended meanwhile). */
+  end(d: Delivery): Promise<Confirmation> {
+    const w = d as Waiter;
+    w.ended = true;
+    if (this.closed !== undefined) return w.done;
+    if (w.echo) {
+      if (w.answered >= w.lines) {
+        this.forget(w);
+        w.by = 'echo';
+        w.settle(this.result(w));
+        return w.done;
+      }
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (w.settled || this.closed !== undefined) return;
+        w.pingDue = true;
+        if (!this.flushing) void this.flush();
+      }, ECHO_WAIT);
+      this.timers.add(t);
+      return w.done;
+    }
+    if (!this.flushing) void this.flush();
+    return w.done;
+  }
+
+  private due(w: Waiter): boolean {
+    return w.ended && !w.settled && (!w.echo || w.pingDue);
+  }
+
+  private forget(w: Waiter): void {
+    const i = this.open.indexOf(w);
+    if (i >= 0) this.open.splice(i, 1);
+  }
+
+  /** Leave a delivery that wrote nothing (or gave up before end()). */
+  drop(d: Delivery): void {
+    const i = this.open.indexOf(d as Waiter);
+    if (i >= 0) this.open.splice(i, 1);
+  }
+
+  /** PINGs written and not yet answered. */
+  get pending(): number {
+    return this.sent.length;
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.closed === undefined && this.open.some((w) => this.due(w))) {
+        try {
+          await this.io.take();
+        } catch {
+          this.close('stopping');
+          return;
+        }
+        if (this.closed !== undefined) return;
+        // Chosen at the instant the PING is written: every line of these is before it on the wire.
+        const batch = this.open.filter((w) => this.due(w));
+        this.open = this.open.filter((w) => !this.due(w) && !w.settled);
+        const token = `${this.prefix}${++this.seq}`;
+        this.sent.push({ token, batch });
+        const ok = await this.io.write(`PING :${token}`);
+        if (!ok) {
+          this.close('the connection closed before the server confirmed the lines');
+          return;
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /**
+   * A line from the server, as parsed. Returns true when it was the answer to one of our PINGs.
+   */
+  onMessage(m: ServerMessage): boolean {
+    const { command, params } = m;
+    if (command === 'PONG') {
+      const i = this.sent.findIndex((s) => params.includes(s.token));
+      if (i < 0) return false;
+      // Answers come in order: an older PING still unanswered cannot be (its PONG was lost?): settle it too.
+      for (const s of this.sent.splice(0, i + 1)) {
+        for (const w of s.batch) {
+          if (!w.settled) w.by = 'ping';
+          const missing = w.lines - w.answered;
+          if (w.echo && missing > 0 && w.refused.length === 0) {
+            w.settle({ ok: false, lost: `the server neither echoed nor refused ${missing === 1 ? 'a line' : `${missing} lines`} in ${w.channel} (dropped without a word)` });
+          } else w.settle(this.result(w));
+        }
+      }
+      return true;
+    }
+    if ((command === 'PRIVMSG' || command === 'NOTICE') && m.nick && params.length >= 1 && this.io.self(m.nick)) {
+      // echo-message: our own line, back from the server.
+      const w = this.answering(this.io.key(params[0]!));
+      if (w) this.answered(w);
+      return false;
+    }
+    const meaning = REFUSALS[command];
+    if (meaning === undefined || params.length < 2) return false;
+    const key = this.io.key(params[1]!);
+    const r: Refusal = { code: command, channel: params[1]!, text: params.length > 2 && params[params.length - 1] ? params[params.length - 1]! : meaning };
+    const echoing = this.answering(key);
+    if (echoing) {
+      // echo-message: the refusal is this line's answer.
+      echoing.refused.push(r);
+      this.answered(echoing);
+      return false;
+    }
+    for (const w of this.waiting()) if (w.key === key && !w.echo) w.refused.push(r);
+    return false;
+  }
+
+  /** echo-message: the oldest delivery to this channel still owed an answer. */
+  private answering(key: string): Waiter | undefined {
+    for (const w of this.waiting()) if (w.echo && w.key === key && !w.settled && w.answered < w.lines) return w;
+    return undefined;
+  }
+
+  private answered(w: Waiter): void {
+    w.answered += 1;
+    if (w.ended && w.answered >= w.lines && !w.settled) {
+      this.forget(w);
+      w.by = 'echo';
+      w.settle(this.result(w));
+    }
+  }
+
+  private *waiting(): Iterable<Waiter> {
+    for (const s of this.sent) yield* s.batch;
+    yield* this.open;
+  }
+
+  /** The connection is gone (or the account stops): nothing unconfirmed is known to have arrived. */
+  close(reason: string): void {
+    if (this.closed !== undefined) return;
+    this.closed = reason;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const w of [...this.waiting()]) w.settle({ ok: false, lost: reason });
+    this.open = [];
+    this.sent.length = 0;
+  }
+}
+
+/** One line for a person: what the server refused and why. */
+export function refusalText(refused: readonly Refusal[]): string {
+  const seen = new Set<string>();
+  const parts: string[] = [];
+  for (const r of refused) {
+    const s = `${r.code} ${r.text}`;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    parts.push(s);
+  }
+  const n = refused.length;
+  return `the server refused ${n === 1 ? 'a line' : `${n} lines`} in ${refused[0]?.channel ?? 'the channel'} (${parts.join('; ')})`;
+}

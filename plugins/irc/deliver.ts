@@ -1,0 +1,190 @@
+/**
+ * Bridge → IRC: one post to one channel. Its lines (render.ts) go through the
+ * flood control and are written at once; the answer to the outbox waits until
+ * the server confirmed them (confirm.ts: their echo, or a PING after them): a
+ * refusal (404 +m/+b, 442 …) keeps the post pending with the server's reason,
+ * a connection lost before the confirmation sends the unconfirmed lines again,
+ * and a post cut short (flood control, a disconnect) goes on from its first
+ * unconfirmed line on the next try (progress.ts).
+ */
+import type { Client } from 'irc-framework';
+import { delivered, retry, failed, type PluginContext, type Post, type DeliveryTarget, type Outcome } from '../../src/plugin.js';
+import type { TokenBucket } from './bucket.js';
+import type { ChannelState } from './channels.js';
+import { refusalText, type Confirmation, type Confirmer, type Refusal } from './confirm.js';
+import type { Progress } from './progress.js';
+import { ID_TAG, eventsOut, type EventsMode, type RelayMemory } from './relay.js';
+import { escapeTag, postLines, saidOf, tagDenied } from './render.js';
+import { channelProblem, type IrcConfig } from './schema.js';
+import { textBudget } from './text.js';
+
+/** What a delivery needs of its account (index.ts). */
+export interface OutHost {
+  readonly ctx: PluginContext<IrcConfig>;
+  readonly bucket: TokenBucket;
+  readonly memory: RelayMemory;
+  readonly progress: Progress;
+  cfg(): IrcConfig;
+  /** "host:port (TLS)", for messages. */
+  where(): string;
+  lastError(): string | undefined;
+  stopping(): boolean;
+  /** The connection, when registered and connected. */
+  live(): { client: Client; confirmer: Confirmer } | undefined;
+  /** This client is still the account's, registered and connected. */
+  isLive(client: Client): boolean;
+  /** Our user@host as others see it, once learned. */
+  self(): { user?: string; host?: string };
+  channel(target: string): ChannelState | undefined;
+  key(target: string): string;
+  syncChannels(): void;
+  reportState(): void;
+  later(fn: () => void, ms: number): void;
+  write(client: Client, line: string): Promise<boolean>;
+}
+
+const secs = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
+
+export class Outgoing {
+  constructor(private readonly h: OutHost) {}
+
+  /** Rows being sent now: a try the outbox gave up on (delivery.timeout) may still be writing. */
+  private readonly sending = new Set<number>();
+
+  async deliver(post: Post, to: DeliveryTarget): Promise<Outcome> {
+    // Never two tries of one row at once: the second could repeat lines the first is still writing.
+    if (this.sending.has(to.row)) return retry('the previous try of this post is still being sent');
+    this.sending.add(to.row);
+    try {
+      return await this.deliverRow(post, to);
+    } finally {
+      this.sending.delete(to.row);
+    }
+  }
+
+  private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
+    const began = Date.now();
+    if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`);
+    if (post.kind === 'event' && !eventsOut(to.options.events as EventsMode | undefined ?? this.h.cfg().events)) {
+      this.h.ctx.log.trace({ target: to.target, post: post.id }, 'an event not shown here (events is off or "in")');
+      return delivered();
+    }
+    const c = this.h.channel(this.h.key(to.target));
+    if (!c) {
+      this.h.syncChannels();
+      if (!this.h.channel(this.h.key(to.target))) return failed(`${to.target} is not a channel of ${this.h.ctx.account} in the config`);
+      return retry(`not in ${to.target} yet`);
+    }
+    const live = this.h.live();
+    if (!live) return retry(`disconnected from ${this.h.where()}${this.h.lastError() ? `: ${this.h.lastError()}` : ''}`);
+    const { client, confirmer } = live;
+    if (!c.joined) {
+      this.h.syncChannels();
+      return retry(c.problem ?? `not in ${c.name} yet (joining)`);
+    }
+    const budget = textBudget({ nick: client.user.nick, ...this.h.self() }, c.name);
+    const lines = postLines(this.h.cfg(), post, to, budget);
+    // Lines of this post the server confirmed on an earlier try (kept in the store, so a restart does not repeat them).
+    const done = this.h.progress.get(to.row);
+    const start = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;
+    let sent = start;
+    const said = saidOf(post);
+    if (sent === 0) {
+      const why = this.h.memory.shown(this.h.key(c.name), said);
+      if (why) {
+        this.h.ctx.log.info({ target: c.name, post: post.id, author: post.author.name }, `not said in ${c.name} again: ${why}`);
+        return delivered();
+      }
+    }
+    // Where the server takes client-only tags, every line carries the post id, so another relay can tell.
+    const tagsOk = this.h.cfg().relays.tags && client.network.cap.isEnabled('message-tags') && !tagDenied((client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? []);
+    const tag = tagsOk ? `@${ID_TAG}=${escapeTag(post.id)} ` : '';
+    const deadline = Date.now() + this.h.cfg().flood.maxWait;
+    // Begun before the first line: a refusal can come back while later lines are still being written.
+    const d = confirmer.begin(c.name);
+    /** Wait for the server to have handled what this try wrote: a PING after it, answered. */
+    const confirm = async (): Promise<Confirmation> => {
+      const answer = confirmer.end(d);
+      // Answer the outbox before its delivery.timeout; a late confirmation still counts the lines as said.
+      const left = Math.max(1_000, began + this.h.ctx.deliveryTimeoutMs() - 1_000 - Date.now());
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([answer, new Promise<Confirmation>((res) => {
+        timer = setTimeout(() => res({ ok: false, lost: `the server did not confirm the lines within ${secs(left)} (lag)` }), left);
+      })]);
+      clearTimeout(timer);
+      if (!r.ok && 'lost' in r && !this.h.stopping()) {
+        const upTo = sent;
+        void answer.then((late) => {
+          if (late.ok) this.h.progress.set(to.row, { id: post.id, sent: upTo });
+        });
+      }
+      return r;
+    };
+    /** Stop this try: what the server confirmed counts, the rest is sent on the next. */
+    const stop = async (why: string, delayMs?: number): Promise<Outcome> => {
+      if (sent > start) {
+        const r = await confirm();
+        if (!r.ok) {
+          sent = start;
+          if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
+        }
+      } else confirmer.drop(d);
+      if (sent > 0) this.h.progress.set(to.row, { id: post.id, sent });
+      const note = sent > 0 ? ` (${sent} of ${lines.length} lines sent; the rest follows)` : '';
+      // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
+      // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
+      if (delayMs !== undefined) this.h.later(() => this.h.ctx.resume(c.name), delayMs + 5);
+      return retry(why + note, delayMs);
+    };
+    while (sent < lines.length) {
+      const wait = this.h.bucket.estimate();
+      if (Date.now() + wait > deadline) return stop('flood control', Math.min(wait, this.h.cfg().flood.maxWait));
+      try {
+        await this.h.bucket.take(this.h.ctx.signal);
+      } catch {
+        return stop('stopping');
+      }
+      if (!this.h.isLive(client)) return stop(`disconnected from ${this.h.where()}`);
+      if (!c.joined) return stop(c.problem ?? `not in ${c.name}`);
+      confirmer.line(d);
+      const ok = await this.h.write(client, `${tag}PRIVMSG ${c.name} :${lines[sent]}`);
+      if (!ok) return stop(`disconnected from ${this.h.where()} while sending`);
+      sent += 1;
+    }
+    if (sent > start) {
+      const r = await confirm();
+      if (!r.ok) {
+        if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
+        if (start > 0) this.h.progress.set(to.row, { id: post.id, sent: start });
+        return retry(`${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`);
+      }
+      this.h.ctx.log.debug({ target: c.name, post: post.id, lines: sent - start }, `the server took the lines (confirmed by ${d.by === 'echo' ? 'their echo' : 'a PING'})`);
+    } else confirmer.drop(d);
+    if (done) this.h.progress.delete(to.row);
+    if (c.refused !== undefined) {
+      this.h.ctx.log.info({ channel: c.name }, `${c.name} takes our lines again`);
+      delete c.refused;
+      this.h.reportState();
+    }
+    this.h.memory.sent(this.h.key(c.name), said);
+    return delivered();
+  }
+
+  /**
+   * The server refused lines of this try (404 +m/+b, 442 …): they are sent again, from the first of this try, on the
+   * next one — after the outbox's backoff, or at once when a mode changes in the channel (-m, -b, +v).
+   */
+  private refusedLines(c: ChannelState, refused: readonly Refusal[], start: number, total: number): Outcome {
+    const why = refusalText(refused);
+    if (c.refused !== why) this.h.ctx.log.warn({ channel: c.name, codes: [...new Set(refused.map((r) => r.code))] }, `${why}; the post waits in the outbox`);
+    c.refused = why;
+    // Not (or no longer) in the channel: rejoin; whatever waits follows the JOIN.
+    if (refused.some((r) => r.code === '442' || r.code === '403')) {
+      c.joined = false;
+      c.joining = false;
+      this.h.syncChannels();
+    }
+    this.h.reportState();
+    return retry(`${why}${start > 0 ? ` (${start} of ${total} lines were said before)` : ''}`);
+  }
+}
