@@ -86,6 +86,12 @@ export function tokenCounts(texts: string[], prefix: string): Map<string, number
   return m;
 }
 
+/** The tokens in some texts, in the order they occur. */
+export function tokensInOrder(texts: string[], prefix: string): string[] {
+  const re = new RegExp(`\\b${prefix}-[a-z]+-\\d{4}\\b`, 'g');
+  return texts.flatMap((t) => t.match(re) ?? []);
+}
+
 /** A token: PREFIX-source-0001. */
 export const token = (prefix: string, source: string, n: number) => `${prefix}-${source}-${String(n).padStart(4, '0')}`;
 
@@ -123,6 +129,8 @@ export class IrcPlace implements Place {
   user: User | undefined;
   /** Lines a person saw in earlier connections (kept across a reconnect). */
   private earlier: string[] = [];
+  /** The relay's reconnect backoff (`reconnect:` of the account). */
+  reconnect = { first: '300ms', max: '1s' };
   constructor(
     readonly name: string,
     readonly net: IrcNetwork,
@@ -135,7 +143,7 @@ export class IrcPlace implements Place {
   accountConfig(): Record<string, unknown> {
     return {
       host: '127.0.0.1', port: this.net.port, tls: false, nick: this.relayNick,
-      flood: { burst: 20, interval: '2ms' }, reconnect: { first: '300ms', max: '1s' },
+      flood: { burst: 20, interval: '2ms' }, reconnect: this.reconnect,
     };
   }
 
