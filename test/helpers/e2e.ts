@@ -131,6 +131,8 @@ export class IrcPlace implements Place {
   private earlier: string[] = [];
   /** The relay's reconnect backoff (`reconnect:` of the account). */
   reconnect = { first: '300ms', max: '1s' };
+  /** More keys of the account block (e.g. `relays`). */
+  extra: Record<string, unknown> = {};
   constructor(
     readonly name: string,
     readonly net: IrcNetwork,
@@ -143,7 +145,7 @@ export class IrcPlace implements Place {
   accountConfig(): Record<string, unknown> {
     return {
       host: '127.0.0.1', port: this.net.port, tls: false, nick: this.relayNick,
-      flood: { burst: 20, interval: '2ms' }, reconnect: this.reconnect,
+      flood: { burst: 20, interval: '2ms' }, reconnect: this.reconnect, ...this.extra,
     };
   }
 
