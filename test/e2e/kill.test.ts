@@ -4,7 +4,7 @@
  * articles posted with nntplib, `peerpost post`), restarted each time.
  *
  * Afterwards every post the store accepted reached every place it should, and
- * none twice — counted at each peer: the relay's lines on each IRC network,
+ * none twice (IRC: see the note at the counts) — counted at each peer: the relay's lines on each IRC network,
  * the articles (and the lines in the digests) of the newsgroup, the finger plan
  * (verbose, up to 1,000 posts). What the store
  * accepted is read from the store itself; what senders were told was accepted
@@ -182,11 +182,13 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
   // repeat per kill per network is tolerated here (and listed); news refuses a repeat by its Message-ID, so it is
   // held to exactly once.
   const repeats: string[] = [];
+  // The verbose plan shows the newest 1,000 posts (digests included): what is older is not expected there.
+  const fingerWant = tokenCounts(node.storedPosts().slice(-1000).filter((p) => p.kind !== 'digest').map((p) => p.body), P);
   const seenAnywhere = new Set(Object.values(places).flatMap((c) => [...c.keys()]));
   for (const t of new Set([...storedTokens.keys(), ...seenAnywhere])) {
     const s = storedTokens.get(t);
     for (const [name, c] of Object.entries(places)) {
-      const want = !s ? 0 : name === s.origin ? 0 : s.n;
+      const want = name === 'finger' ? fingerWant.get(t) ?? 0 : !s ? 0 : name === s.origin ? 0 : s.n;
       const got = c.get(t) ?? 0;
       if (got === want) continue;
       if (name.startsWith('irc') && want > 0 && got === want + 1) repeats.push(`${name}: ${t}`);
