@@ -150,6 +150,8 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
     return ob.length === 0 && open === 0 ? true : `${ob.length} deliveries pending, ${open} lines in an open conversation`;
   }, 'the outbox to empty', 60_000, 500);
 
+  const dead = await node.cli(['outbox', '--dead', '--json']);
+  assert.deepEqual(JSON.parse(dead.stdout), [], 'no dead letters');
   // What the store accepted: every post except the digests it made.
   const stored = node.storedPosts().filter((p) => p.kind !== 'digest');
   const tokenOf = (p: { body: string }) => tokenCounts([p.body], P);

@@ -121,6 +121,8 @@ test(`an IRC network down for ${OUTAGE_MS / 1000} s during a load: posts wait, s
   const backlog = depths[depths.length - 1]!;
   console.log(`# outage ${OUTAGE_MS} ms; outbox depth for irc.b/#out rose to ${backlog}; ${want.length} posts on B, the backlog within ${Date.now() - upAt} ms of the relay's return`);
   await eventually(async () => ((await node.outbox()).length === 0 ? true : 'outbox not empty'), 'an empty outbox');
+  const dead = await node.cli(['outbox', '--dead', '--json']);
+  assert.deepEqual(JSON.parse(dead.stdout), [], 'no dead letters');
   const st = await node.status();
   assert.equal(st.accounts.find((x: any) => x.name === 'irc.b').state, 'connected');
 });
