@@ -203,7 +203,7 @@ async function cmdPost(args: string[]): Promise<number> {
     const router = routerFor(config, await pluginsFor(config));
     const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
     const core = new Core(store, router, config, { kick: () => undefined }, log);
-    const v = await core.inject(values.bridge, { target: from, author: { name: from, via: 'cli' }, body, ...(values.subject ? { subject: values.subject } : {}) });
+    const v = await core.inject(values.bridge, { target: 'cli', author: { name: from, via: 'cli' }, body, ...(values.subject ? { subject: values.subject } : {}) });
     return explainVerdict(v, values.bridge, true);
   } finally {
     store.close();

@@ -292,7 +292,7 @@ export class Daemon {
         return this.status();
       case 'post': {
         const v = await this.core.inject(req.bridge, {
-          target: req.from ?? 'cli',
+          target: 'cli',
           author: { name: req.from ?? process.env.USER ?? 'peerpost', via: 'cli' },
           body: req.body,
           ...(req.subject ? { subject: req.subject } : {}),

@@ -57,11 +57,14 @@ export interface DigestText {
  * A conversation as one article. Subject: "[#commons] conversation, 14:02–14:31 UTC (37 lines)";
  * across midnight the dates are shown too.
  */
-export function renderDigest(lines: Pick<Post, 'date' | 'author' | 'body' | 'kind' | 'origin'>[]): DigestText {
+export function renderDigest(lines: (Pick<Post, 'date' | 'author' | 'body' | 'kind' | 'origin'> & { bridge?: string })[]): DigestText {
   if (lines.length === 0) throw new Error('renderDigest: no lines');
   const first = new Date(lines[0]!.date);
   const last = new Date(lines[lines.length - 1]!.date);
-  const places = [...new Set(lines.map((l) => l.origin.target))];
+  // Places are endpoints ("#commons"); a line put in from outside any endpoint (`peerpost post`: its origin
+  // is "cli", not an account "protocol.instance") names no place — the bridge stands for it when nothing else does.
+  const fromPlaces = lines.filter((l) => l.origin.account.includes('.')).map((l) => l.origin.target);
+  const places = [...new Set(fromPlaces.length ? fromPlaces : [lines[0]!.bridge ?? 'conversation'])];
   const tag = places.length <= 3 ? places.join(', ') : `${places.slice(0, 3).join(', ')}, …`;
   const span = day(first) === day(last) ? `${hhmm(first)}–${hhmm(last)} UTC` : `${day(first)} ${hhmm(first)}–${day(last)} ${hhmm(last)} UTC`;
   const n = lines.length;

@@ -153,7 +153,7 @@ test('nntplib reads and posts: LIST, GROUP, OVER, ARTICLE by number and id, POST
   assert.match(over[0][1].from, /^alice <alice@invalid>$/);
   assert.match(over[0][1]['message-id'], /^<[^>]+@test\.example>$/);
   assert.match(over[0][1].xref, /test\.example peerpost\.commons:1/);
-  assert.match(decode2047(over[1][1].subject), /^\[bob\] conversation, \d\d:\d\d–\d\d:\d\d UTC \(1 line\)$/, 'the chat line arrives as a digest article');
+  assert.match(decode2047(over[1][1].subject), /^\[commons\] conversation, \d\d:\d\d–\d\d:\d\d UTC \(1 line\)$/, 'the chat line arrives as a digest article');
   const a1 = ok(r[6]!);
   assert.equal(a1.number, 1);
   const head = a1.lines.slice(0, a1.lines.indexOf(''));
@@ -165,7 +165,7 @@ test('nntplib reads and posts: LIST, GROUP, OVER, ARTICLE by number and id, POST
   assert.deepEqual(a1.lines.slice(a1.lines.indexOf('') + 1), ['first article', '.dot line', 'Jürgen says hi'], 'dot-stuffing undone by the client; UTF-8 intact');
   const id1 = a1.id;
   const h2 = ok(r[7]!).lines as string[];
-  assert.ok(h2.some((l) => l.startsWith('Subject: =?UTF-8?B?') && decode2047(l).startsWith('Subject: [bob] conversation')), h2.join('\n'));
+  assert.ok(h2.some((l) => l.startsWith('Subject: =?UTF-8?B?') && decode2047(l).startsWith('Subject: [commons] conversation')), h2.join('\n'));
   assert.ok(h2.includes('X-Peerpost-Kind: digest'));
   assert.deepEqual(ok(r[8]!).lines, ['first article', '.dot line', 'Jürgen says hi']);
   assert.equal(ok(r[9]!)[1], 2);

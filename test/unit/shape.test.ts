@@ -45,3 +45,9 @@ test('participants label', () => {
   assert.equal(participantsLabel(['a', 'b', 'c']), 'a, b and c');
   assert.equal(participantsLabel(['a', 'b', 'c', 'd', 'e']), 'a, b and 3 others');
 });
+
+test('a line put in from the shell (`peerpost post`) names no place in the digest subject; only such lines: the bridge', () => {
+  const shell = { ...l('14:05', 'dave', 'from the shell'), origin: { account: 'cli', target: 'cli' }, bridge: 'commons' };
+  assert.equal(renderDigest([l('14:02', 'alice', 'hi'), shell]).subject, '[#commons] conversation, 14:02–14:05 UTC (2 lines)');
+  assert.equal(renderDigest([shell]).subject, '[commons] conversation, 14:05–14:05 UTC (1 line)');
+});

@@ -137,6 +137,8 @@ const VIA_LABEL: Record<string, string> = { irc: 'IRC', nntp: 'news', news: 'new
 /** "IRC #commons", "news peerpost.commons": where a post came from, for the From display name. */
 export function originLabel(post: Pick<Post, 'author' | 'origin'>): string {
   const via = VIA_LABEL[post.author.via] ?? post.author.via;
+  // Put in from outside any endpoint (`peerpost post`): no place to name.
+  if (!post.origin.account.includes('.')) return cleanText(via, 80);
   return cleanText(`${via} ${post.origin.target}`, 80);
 }
 
