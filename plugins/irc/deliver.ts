@@ -62,6 +62,17 @@ export class Outgoing {
     }
   }
 
+  /** The web plugin's permalink of a post, when a web account runs and serves the post's bridge. */
+  private webLink(post: Post): string | undefined {
+    try {
+      const links = this.h.ctx.service<() => { archive(bridge: string): string | undefined; post(id: string): string }>('web.links')?.();
+      return links && links.archive(post.bridge) !== undefined ? links.post(post.id) : undefined;
+    } catch (err) {
+      this.h.ctx.log.debug({ err }, 'web.links failed; no link to the rest');
+      return undefined;
+    }
+  }
+
   private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
     const began = Date.now();
     if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`);
@@ -83,7 +94,7 @@ export class Outgoing {
       return retry(c.problem ?? `not in ${c.name} yet (joining)`);
     }
     const budget = textBudget({ nick: client.user.nick, ...this.h.self() }, c.name);
-    const lines = postLines(this.h.cfg(), post, to, budget);
+    const lines = postLines(this.h.cfg(), post, to, budget, this.webLink(post));
     // Lines of this post the server confirmed on an earlier try (kept in the store, so a restart does not repeat them).
     const done = this.h.progress.get(to.row);
     const start = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;

@@ -14,9 +14,12 @@ export const escapeTag = (v: string): string => v.replace(/[\\; \r\n]/g, (ch) =>
 /** The keys of the account config that shape the lines. */
 export type RenderConfig = Pick<IrcConfig, 'moreUrl' | 'maxLines' | 'antiHighlight' | 'nickColours' | 'format' | 'eventFormat'>;
 
-/** The IRC lines of a post for one endpoint, split to `budget` bytes and capped at maxLines. */
-export function postLines(cfg: RenderConfig, post: Post, to: Pick<DeliveryTarget, 'shape' | 'announceLines'>, budget: number): string[] {
-  const link = cfg.moreUrl !== undefined ? moreLink(cfg.moreUrl, post) : undefined;
+/**
+ * The IRC lines of a post for one endpoint, split to `budget` bytes and capped at maxLines.
+ * The "read the rest" link: from `moreUrl` when configured, else `webLink` (the web plugin's permalink).
+ */
+export function postLines(cfg: RenderConfig, post: Post, to: Pick<DeliveryTarget, 'shape' | 'announceLines'>, budget: number, webLink?: string): string[] {
+  const link = cfg.moreUrl !== undefined ? moreLink(cfg.moreUrl, post) : webLink;
   // The tail must fit in one line: a link too long for it is left out.
   const tail = (n: number, wrap: (t: string) => string) => {
     const withLink = wrap(moreText(n, link));
