@@ -325,7 +325,8 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
 
   return {
     async reload(next) {
-      const n = listenAccount.parse(next);
+      // The core hands over the block already validated (durations in ms, listen parsed): do not parse it again.
+      const n = next as ListenConfig;
       const same = (k: keyof ListenConfig) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
       if (!same('listen') || !same('idleTimeout') || !same('maxClients') || !same('maxArticleSize') || !same('tls')) return 'restart';
       if (n.posting.allow === 'authenticated' && Object.keys(n.users).length === 0) return 'restart';

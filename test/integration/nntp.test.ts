@@ -359,3 +359,23 @@ test('AUTHINFO and the posting policy: 201 before, 480 for POST, 281 and posting
   await until(() => w.delivered('s').filter((x) => /^(after|bob)@client/.test(x.id)).length === 2 || undefined, 'both posts delivered');
   assert.equal(w.delivered('s').filter((x) => x.id === 'before@client.example').length, 0);
 });
+
+test('SIGHUP: a changed posting policy applies at once on the same listener, without a restart', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w));
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  const port = await listeningPort(d, 'nntp.t');
+  const before = await Raw.open(port);
+  assert.match(await before.line(), /^200 /, 'posting allowed from loopback');
+  before.close();
+  w.writeConfig(config(w, ', posting: { allow: none }'));
+  d.proc.kill('SIGHUP');
+  const reloaded = await d.waitForLog(/config reloaded/);
+  assert.match(reloaded, /account nntp\.t: settings applied/, 'applied in place, not restarted');
+  const after = await Raw.open(port);
+  assert.match(await after.line(), /^201 /, 'the same port now says: no posting');
+  assert.match(await after.cmd('POST'), /^440 /);
+  after.close();
+});
