@@ -158,7 +158,7 @@ export default definePlugin<Config>({
       log: ctx.log,
       parseBounce,
       verpDecode,
-      settings: () => ({ expireMs: cfg.subscription.expire, windowMs: cfg.subscription.window, bounces: cfg.bounces }),
+      settings: () => ({ expireMs: cfg.subscription.expire, windowMs: cfg.subscription.window, bounces: cfg.bounces, heldExpireMs: cfg.held.expire }),
       hostname: ctx.node.hostname,
       mintId: () => mintId(ctx.node.hostname),
       attachments: files,
@@ -178,9 +178,13 @@ export default definePlugin<Config>({
         ctx.log.warn({ err }, `sweeping kept attachments failed (tried again in an hour): ${(err as Error).message}`);
       }
     };
+    const expireHeld = () => {
+      lists.expireHeld().catch((err: Error) => ctx.log.warn({ err }, `expiring held posts failed (tried again in an hour): ${err.message}`));
+    };
     store.purgeExpired(Date.now(), cfg.subscription.window);
     sweepFiles();
-    const purge = setInterval(() => { store.purgeExpired(Date.now(), cfg.subscription.window); sweepFiles(); }, 3_600_000);
+    expireHeld();
+    const purge = setInterval(() => { store.purgeExpired(Date.now(), cfg.subscription.window); sweepFiles(); expireHeld(); }, 3_600_000);
     purge.unref();
     ctx.onClose(() => clearInterval(purge));
 
@@ -242,7 +246,7 @@ export default definePlugin<Config>({
       async reload(next) {
         const n = next as unknown as Config; // validated by the core with this plugin's schema
         const changed = (Object.keys(n) as (keyof Config)[]).concat(Object.keys(cfg) as (keyof Config)[]).filter((k) => JSON.stringify(n[k]) !== JSON.stringify(cfg[k]));
-        if (changed.some((k) => k !== 'subscription' && k !== 'bounces' && k !== 'keepAttachments')) return 'restart';
+        if (changed.some((k) => k !== 'subscription' && k !== 'bounces' && k !== 'keepAttachments' && k !== 'held')) return 'restart';
         cfg = n;
         return 'applied';
       },

@@ -36,7 +36,7 @@ export interface ListServerDeps {
   log: Logger;
   parseBounce: (raw: Buffer) => Promise<{ recipients: BounceRecipient[] } | undefined>;
   verpDecode: (localPart: string, list: string) => string | undefined;
-  settings: () => { expireMs: number; windowMs: number; bounces: { threshold: number; once: number; resetAfter: number } };
+  settings: () => { expireMs: number; windowMs: number; bounces: { threshold: number; once: number; resetAfter: number }; heldExpireMs?: number };
   /** node.hostname: mail that this node wrote (X-Peerpost-Node) never becomes a post here. */
   hostname?: string;
   /** A new post id (for mail without a usable Message-ID). */
@@ -149,6 +149,11 @@ export class ListServer implements Receiver {
       case 'bounces':
         return this.bounce(e, t, raw);
       case 'owner': {
+        // Checked at RCPT too; a reload between RCPT and DATA may have taken the owners away.
+        if (!info.owners.length) {
+          log.info({ from: this.sender(m, env) }, 'owner mail refused: the list has no owners');
+          return { code: 550, message: `${t.list} has no owners configured; write to the postmaster of ${this.d.domain()}` };
+        }
         if (m.xLoops.includes(info.address.toLowerCase())) {
           log.info('owner mail not forwarded: it came from this list (X-Loop)');
           return ok('not forwarded: it came from this list');
@@ -275,6 +280,32 @@ export class ListServer implements Receiver {
     if (r.code >= 400) return { ok: false, exit: r.code >= 500 ? 6 : 4, reason: r.message };
     this.d.store.dropHeld(id);
     return { ok: true, reply: r.message };
+  }
+
+  /**
+   * Held posts older than held.expire are dropped: the owners are told, and the
+   * sender (at most once per subscription.window: a held post may be spam with a
+   * forged sender). Returns how many went.
+   */
+  async expireHeld(now = Date.now()): Promise<number> {
+    const ms = this.d.settings().heldExpireMs ?? 14 * 86_400_000;
+    if (ms <= 0) return 0;
+    let n = 0;
+    for (const h of this.d.store.heldBefore(now - ms)) {
+      const e = this.endpoint(h.list);
+      const days = Math.max(1, Math.round((now - h.received) / 86_400_000));
+      if (e) {
+        const info = this.info(e);
+        const notice = T.heldExpiredNotice(this.words(e), h.id, h.sender, h.subject, days);
+        for (const owner of info.owners) await this.d.out.sendRobot({ list: info, to: owner, ...notice });
+        if (this.d.store.mayNotify(e.target, h.sender, this.d.settings().windowMs, now))
+          await this.d.out.sendRobot({ list: info, to: h.sender, ...T.heldExpiredForSender(this.words(e), h.subject, days), ...(h.messageId ? { inReplyTo: h.messageId } : {}) });
+      }
+      this.d.store.dropHeld(h.id);
+      n++;
+      this.d.log.info({ list: h.list, held: h.id, from: h.sender, days }, `held post #${h.id} to ${h.list} expired after ${days} days without a decision; dropped${e ? ', the owners were told' : ' (the list is gone)'}`);
+    }
+    return n;
   }
 
   /** Refuse a held post (`peerpost held reject`): the sender is told, the post is dropped. */

@@ -63,6 +63,12 @@ export const account = z.strictObject({
       resetAfter: duration('7d'),
     })
     .default({ threshold: 5, once: 86_400_000, resetAfter: 7 * 86_400_000 }),
+  held: z
+    .strictObject({
+      /** A held post with no decision for this long is dropped (owners told). 0: kept until decided. */
+      expire: duration('14d'),
+    })
+    .default({ expire: 14 * 86_400_000 }),
   /** How long the files of mail posts are kept for list mail (0: as long as the post). */
   keepAttachments: duration('30d'),
   /** Sending: the smarthost and how mail is made (see "Sending, bounces and headers" in the README). */
