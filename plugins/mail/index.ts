@@ -24,6 +24,7 @@ import { smtpReceiver } from './receive.js';
 import { signUnsubscribe, verifyUnsubscribe } from './tokens.js';
 import { commands, type MailHandleApi } from './commands.js';
 import { ListSender, parseBounce, verpDecode } from './outbound/index.js';
+import { AttachmentStore } from './attachments.js';
 import type { Links, Recipient } from './outbound/types.js';
 
 /** What an endpoint of this plugin must satisfy, besides its schema. */
@@ -143,6 +144,7 @@ export default definePlugin<Config>({
       }
     };
 
+    const files = new AttachmentStore(ctx.store);
     const sender = new ListSender(ctx, cfg.smtp);
     ctx.onClose(() => sender.close());
     const recipientsOf = (list: string) => (): Recipient[] => store.recipients(list).map((address) => ({ address, unsubscribeToken: tokenFor(list, normaliseAddress(address)) }));
@@ -156,17 +158,33 @@ export default definePlugin<Config>({
       log: ctx.log,
       parseBounce,
       verpDecode,
-      settings: () => ({ expireMs: cfg.subscription.expire, windowMs: cfg.subscription.window, bounces: cfg.bounces }),
+      settings: () => ({ expireMs: cfg.subscription.expire, windowMs: cfg.subscription.window, bounces: cfg.bounces, heldExpireMs: cfg.held.expire }),
       hostname: ctx.node.hostname,
       mintId: () => mintId(ctx.node.hostname),
+      attachments: files,
+      postExists: (id) => ctx.posts.get(id) !== undefined,
+      maxSize: cfg.maxSize,
     });
     sender.onBounce = (e) => {
       lists.bounced(e.list, e.address, `${e.code} ${e.reason}`).catch((err: Error) => ctx.log.error({ err }, `recording a bounce failed: ${err.message}`));
     };
 
-    // Expired confirmations and old notice marks go away now and then.
+    // Expired confirmations and old notice marks go away now and then; so do files past keepAttachments and those of posts never committed (a crash).
+    const sweepFiles = () => {
+      try {
+        const r = files.sweep((id) => ctx.posts.get(id) !== undefined, cfg.keepAttachments);
+        if (r.orphans || r.expired) ctx.log.info(r, `attachments dropped: ${r.expired} past keepAttachments, ${r.orphans} of posts never committed`);
+      } catch (err) {
+        ctx.log.warn({ err }, `sweeping kept attachments failed (tried again in an hour): ${(err as Error).message}`);
+      }
+    };
+    const expireHeld = () => {
+      lists.expireHeld().catch((err: Error) => ctx.log.warn({ err }, `expiring held posts failed (tried again in an hour): ${err.message}`));
+    };
     store.purgeExpired(Date.now(), cfg.subscription.window);
-    const purge = setInterval(() => store.purgeExpired(Date.now(), cfg.subscription.window), 3_600_000);
+    sweepFiles();
+    expireHeld();
+    const purge = setInterval(() => { store.purgeExpired(Date.now(), cfg.subscription.window); sweepFiles(); expireHeld(); }, 3_600_000);
     purge.unref();
     ctx.onClose(() => clearInterval(purge));
 
@@ -228,7 +246,7 @@ export default definePlugin<Config>({
       async reload(next) {
         const n = next as unknown as Config; // validated by the core with this plugin's schema
         const changed = (Object.keys(n) as (keyof Config)[]).concat(Object.keys(cfg) as (keyof Config)[]).filter((k) => JSON.stringify(n[k]) !== JSON.stringify(cfg[k]));
-        if (changed.some((k) => k !== 'subscription' && k !== 'bounces')) return 'restart';
+        if (changed.some((k) => k !== 'subscription' && k !== 'bounces' && k !== 'keepAttachments' && k !== 'held')) return 'restart';
         cfg = n;
         return 'applied';
       },
@@ -237,7 +255,7 @@ export default definePlugin<Config>({
         const info = e
           ? lists.info(e)
           : lists.info({ key: to.endpoint, target: to.target, bridge: to.bridge, direction: 'out', options: to.options, description: '' });
-        return sender.deliverPost(post, to, info, recipientsOf(to.target), links(to.bridge));
+        return sender.deliverPost(post, to, info, recipientsOf(to.target), links(to.bridge), () => files.files(post.id));
       },
     };
   },

@@ -18,6 +18,7 @@ import * as T from './texts.js';
 import type { Envelope, Receiver, Reply } from './receive.js';
 import type { EndpointOptions } from './schema.js';
 import type { ListInfo, BounceRecipient } from './outbound/types.js';
+import type { AttachmentStore, StoredFile } from './attachments.js';
 
 /** The part of MAIL-OUT's ListSender the list side uses (a fake in unit tests). */
 export interface Outbound {
@@ -35,11 +36,17 @@ export interface ListServerDeps {
   log: Logger;
   parseBounce: (raw: Buffer) => Promise<{ recipients: BounceRecipient[] } | undefined>;
   verpDecode: (localPart: string, list: string) => string | undefined;
-  settings: () => { expireMs: number; windowMs: number; bounces: { threshold: number; once: number; resetAfter: number } };
+  settings: () => { expireMs: number; windowMs: number; bounces: { threshold: number; once: number; resetAfter: number }; heldExpireMs?: number };
   /** node.hostname: mail that this node wrote (X-Peerpost-Node) never becomes a post here. */
   hostname?: string;
   /** A new post id (for mail without a usable Message-ID). */
   mintId: () => string;
+  /** Where the files of mail posts are kept (absent: only their names are). */
+  attachments?: AttachmentStore;
+  /** Whether a post with this id is in the store (after ingest: keep or drop its files). */
+  postExists?: (id: string) => boolean;
+  /** The account's maxSize: the default of a list's maxAttachmentBytes. */
+  maxSize?: number;
 }
 
 const ok = (message: string): Reply => ({ code: 250, message });
@@ -67,8 +74,27 @@ export class ListServer implements Receiver {
       subjectTag: o.subjectTag === undefined ? `[${e.target}]` : o.subjectTag,
       owners: (o.owners ?? []).map(normaliseAddress),
       attachments: o.attachments ?? 'pass',
+      maxAttachmentBytes: this.maxAttachmentBytes(e),
     };
   }
+  /** The most bytes of attachments a post of this list keeps and sends (its maxAttachmentBytes, else the account's maxSize). */
+  maxAttachmentBytes(e: EndpointView): number {
+    return this.options(e).maxAttachmentBytes ?? this.d.maxSize ?? 10 * 1024 * 1024;
+  }
+
+  /** The files of a mail post this list keeps: in order, as long as their total fits maxAttachmentBytes (the rest are named in the text only). */
+  keptFiles(e: EndpointView, m: ParsedMessage): StoredFile[] {
+    const cap = this.maxAttachmentBytes(e);
+    const out: StoredFile[] = [];
+    let total = 0;
+    m.files.forEach((f, n) => {
+      if (f.content.length === 0 || total + f.content.length > cap) return;
+      total += f.content.length;
+      out.push({ n, ...f });
+    });
+    return out;
+  }
+
   private words(e: EndpointView): T.ListWords {
     return { name: e.target, domain: this.d.domain(), description: e.description };
   }
@@ -123,6 +149,11 @@ export class ListServer implements Receiver {
       case 'bounces':
         return this.bounce(e, t, raw);
       case 'owner': {
+        // Checked at RCPT too; a reload between RCPT and DATA may have taken the owners away.
+        if (!info.owners.length) {
+          log.info({ from: this.sender(m, env) }, 'owner mail refused: the list has no owners');
+          return { code: 550, message: `${t.list} has no owners configured; write to the postmaster of ${this.d.domain()}` };
+        }
         if (m.xLoops.includes(info.address.toLowerCase())) {
           log.info('owner mail not forwarded: it came from this list (X-Loop)');
           return ok('not forwarded: it came from this list');
@@ -171,9 +202,17 @@ export class ListServer implements Receiver {
   private async ingest(e: EndpointView, m: ParsedMessage, fallbackSender: string, how: string): Promise<Reply> {
     const inc = ListServer.incoming(e.target, m, fallbackSender);
     inc.id ??= this.d.mintId();
-    // The list's own subscribers get it from the core's outbox, like every other endpoint (the plugin echoes).
-    const v: IngestVerdict = await this.d.ingest(inc);
     const log = this.d.log.child({ list: e.target });
+    // The files are committed before the post, so a crash never leaves a post without them (an orphan is swept later).
+    const files = this.d.attachments ? this.keptFiles(e, m) : [];
+    if (files.length && this.d.attachments!.put(inc.id, files)) log.debug({ id: inc.id, files: files.length }, 'attachments kept');
+    // The list's own subscribers get it from the core's outbox, like every other endpoint (the plugin echoes).
+    let v: IngestVerdict;
+    try {
+      v = await this.d.ingest(inc);
+    } finally {
+      if (files.length) this.settleFiles(inc.id);
+    }
     switch (v.status) {
       case 'accepted':
         log.info({ id: v.id, seq: v.seq, from: m.from?.address }, `mail ${how} to ${e.target}`);
@@ -187,6 +226,17 @@ export class ListServer implements Receiver {
         return { code: 550, message: `refused: ${v.reason}` };
       case 'tempfail':
         return { code: 451, message: `${v.reason}; try again later` };
+    }
+  }
+
+  /** After ingest: the files stay when the post is in the store, and go when it is not. */
+  private settleFiles(id: string): void {
+    try {
+      if (this.d.postExists?.(id) ?? true) this.d.attachments!.committed(id);
+      else this.d.attachments!.discard(id);
+    } catch (err) {
+      // The sweep settles them later.
+      this.d.log.warn({ err, id }, `the attachments of ${id} could not be settled now: ${(err as Error).message}`);
     }
   }
 
@@ -230,6 +280,32 @@ export class ListServer implements Receiver {
     if (r.code >= 400) return { ok: false, exit: r.code >= 500 ? 6 : 4, reason: r.message };
     this.d.store.dropHeld(id);
     return { ok: true, reply: r.message };
+  }
+
+  /**
+   * Held posts older than held.expire are dropped: the owners are told, and the
+   * sender (at most once per subscription.window: a held post may be spam with a
+   * forged sender). Returns how many went.
+   */
+  async expireHeld(now = Date.now()): Promise<number> {
+    const ms = this.d.settings().heldExpireMs ?? 14 * 86_400_000;
+    if (ms <= 0) return 0;
+    let n = 0;
+    for (const h of this.d.store.heldBefore(now - ms)) {
+      const e = this.endpoint(h.list);
+      const days = Math.max(1, Math.round((now - h.received) / 86_400_000));
+      if (e) {
+        const info = this.info(e);
+        const notice = T.heldExpiredNotice(this.words(e), h.id, h.sender, h.subject, days);
+        for (const owner of info.owners) await this.d.out.sendRobot({ list: info, to: owner, ...notice });
+        if (this.d.store.mayNotify(e.target, h.sender, this.d.settings().windowMs, now))
+          await this.d.out.sendRobot({ list: info, to: h.sender, ...T.heldExpiredForSender(this.words(e), h.subject, days), ...(h.messageId ? { inReplyTo: h.messageId } : {}) });
+      }
+      this.d.store.dropHeld(h.id);
+      n++;
+      this.d.log.info({ list: h.list, held: h.id, from: h.sender, days }, `held post #${h.id} to ${h.list} expired after ${days} days without a decision; dropped${e ? ', the owners were told' : ' (the list is gone)'}`);
+    }
+    return n;
   }
 
   /** Refuse a held post (`peerpost held reject`): the sender is told, the post is dropped. */

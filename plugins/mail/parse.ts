@@ -33,6 +33,8 @@ export interface ParsedMessage {
   references: string[];
   date?: Date;
   attachments: Attachment[];
+  /** The content of each attachment, in the order of `attachments` (the list keeps them: plugins/mail/attachments.ts). */
+  files: { filename: string; contentType: string; content: Buffer }[];
   /** Auto-Submitted other than "no", or Precedence bulk/junk: never answered, never posted. */
   autoSubmitted: boolean;
   /** Lower-cased List-Id values (without <>) and X-Loop values. */
@@ -121,9 +123,10 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage | Refusal
 
   let body = typeof p.text === 'string' ? p.text : '';
   if (!body.trim() && typeof p.html === 'string') body = '(an HTML message with no text)';
-  const attachments: Attachment[] = (p.attachments ?? [])
-    .filter((a) => !(a.related && a.contentDisposition === 'inline'))
+  const parts = (p.attachments ?? []).filter((a) => !(a.related && a.contentDisposition === 'inline'));
+  const attachments: Attachment[] = parts
     .map((a) => ({ filename: oneLine(a.filename ?? 'unnamed').slice(0, 200) || 'unnamed', contentType: oneLine(a.contentType ?? 'application/octet-stream').slice(0, 100), size: a.size ?? a.content?.length ?? 0 }));
+  const files = parts.map((a, i) => ({ filename: attachments[i]!.filename, contentType: attachments[i]!.contentType, content: Buffer.isBuffer(a.content) ? a.content : Buffer.alloc(0) }));
 
   const autoHeader = header('auto-submitted').map((v) => v.toLowerCase().split(';')[0]!.trim());
   const precedence = header('precedence').map((v) => v.toLowerCase().trim());
@@ -141,6 +144,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage | Refusal
     references,
     ...(date ? { date } : {}),
     attachments,
+    files,
     autoSubmitted,
     listIds: header('list-id').map((v) => (/<([^<>]+)>/.exec(v)?.[1] ?? v).trim().toLowerCase()),
     xLoops: header('x-loop').map((v) => (/<([^<>]+)>/.exec(v)?.[1] ?? v).trim().toLowerCase()),

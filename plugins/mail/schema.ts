@@ -63,6 +63,14 @@ export const account = z.strictObject({
       resetAfter: duration('7d'),
     })
     .default({ threshold: 5, once: 86_400_000, resetAfter: 7 * 86_400_000 }),
+  held: z
+    .strictObject({
+      /** A held post with no decision for this long is dropped (owners told). 0: kept until decided. */
+      expire: duration('14d'),
+    })
+    .default({ expire: 14 * 86_400_000 }),
+  /** How long the files of mail posts are kept for list mail (0: as long as the post). */
+  keepAttachments: duration('30d'),
   /** Sending: the smarthost and how mail is made (see "Sending, bounces and headers" in the README). */
   smtp: smtpSchema,
 });
@@ -78,5 +86,7 @@ export const endpoint = z.strictObject({
   subjectTag: z.union([z.string().min(1).max(40), z.literal(false)]).optional(),
   /** Attachments of mail posts: passed on to subscribers, or stripped (listed in the text). */
   attachments: z.enum(['pass', 'strip']).optional(),
+  /** The most bytes of attachments one post keeps and sends (in order; the rest are named in the text). Default: the account's maxSize. */
+  maxAttachmentBytes: z.number().int().min(0).max(200 * MB).optional(),
 });
 export type EndpointOptions = z.infer<typeof endpoint>;

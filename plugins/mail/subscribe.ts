@@ -235,4 +235,8 @@ export class ListStore {
   dropHeld(id: number): boolean {
     return this.q.heldDel.run(this.account, id).changes === 1;
   }
+  /** Held posts received before `cutoff` (ms), oldest first. */
+  heldBefore(cutoff: number): Held[] {
+    return this.held().filter((h) => h.received < cutoff);
+  }
 }

@@ -113,6 +113,28 @@ export function heldForSender(l: ListWords, subject: string, reason: string): { 
   };
 }
 
+export function heldExpiredNotice(l: ListWords, id: number, sender: string, subject: string, days: number): { subject: string; text: string } {
+  return {
+    subject: `${l.name}: held post #${id} from ${sender} expired`,
+    text: [
+      `Post #${id} to ${l.name}, held for the owners, waited ${days} days without a decision and was dropped (held.expire).`,
+      '',
+      `  from:     ${sender}`,
+      `  subject:  ${subject || '(none)'}`,
+      '',
+      `The sender may send it again. To let ${sender} post without approval:`,
+      `  peerpost subscribers ${l.name} add ${sender}`,
+    ].join('\n'),
+  };
+}
+
+export function heldExpiredForSender(l: ListWords, subject: string, days: number): { subject: string; text: string } {
+  return {
+    subject: `${l.name}: your post was not approved in time`,
+    text: `Your post "${subject || '(no subject)'}" to ${l.name}@${l.domain} waited ${days} days for an owner's approval and was dropped. You may send it again.`,
+  };
+}
+
 export function rejectedForSender(l: ListWords, subject: string, reason: string): { subject: string; text: string } {
   return { subject: `${l.name}: your post was not accepted`, text: `Your post "${subject || '(no subject)'}" to ${l.name}@${l.domain} was not accepted by the owners${reason ? `: ${reason}` : ''}.` };
 }

@@ -191,6 +191,24 @@ describe('posting', () => {
     assert.deepEqual(await srv.approve(held[0]!.id), { ok: false, exit: 5, reason: `no held post #${held[0]!.id}` });
   });
 
+  test('a held post with no decision for held.expire (14 days) is dropped; the owners are told, and the sender (once per window)', async () => {
+    await send(`commons@${D}`, ['From: stranger@example.net', 'Subject: old news', 'Message-ID: <old@example.net>']);
+    await send(`commons@${D}`, ['From: stranger@example.net', 'Subject: more news']);
+    const [h, h2] = store.held();
+    robots = [];
+    assert.equal(await srv.expireHeld(h!.received + 13 * 86_400_000), 0, 'not yet after 13 days');
+    assert.equal(store.held().length, 2);
+    assert.equal(await srv.expireHeld(h2!.received + 14 * 86_400_000 + 1), 2);
+    assert.deepEqual(store.held(), []);
+    const owner = robots.filter((x) => x.to === 'owner@example.org');
+    assert.deepEqual(owner.map((x) => x.subject), [`commons: held post #${h!.id} from stranger@example.net expired`, `commons: held post #${h2!.id} from stranger@example.net expired`]);
+    assert.match(owner[0]!.text, /waited 14 days without a decision/);
+    const sender = robots.filter((x) => x.to === 'stranger@example.net');
+    assert.equal(sender.length, 1, 'the sender is told once per subscription.window (a forged sender gets one mail a day at most)');
+    assert.match(sender[0]!.subject, /not approved in time/);
+    assert.deepEqual(await srv.approve(h!.id), { ok: false, exit: 5, reason: `no held post #${h!.id}` });
+  });
+
   test('reject tells the sender; the post is gone', async () => {
     await send(`commons@${D}`, ['From: stranger@example.net', 'Subject: spam']);
     const id = store.held()[0]!.id;
@@ -234,6 +252,15 @@ describe('recipients, owners, bounces', () => {
     assert.equal(srv.recipient(`sendonly@${D}`)?.code, 550);
     assert.equal(srv.recipient(`sendonly-join@${D}`), undefined);
     assert.equal(srv.recipient(`sendonly-owner@${D}`)?.code, 550, 'no owners');
+  });
+
+  test('owner mail to a list without owners: 550 at RCPT, and at DATA when a reload took them away in between; nothing forwarded', async () => {
+    assert.equal(srv.recipient(`commons-owner@${D}`), undefined);
+    endpoints[0] = ep('commons', {});
+    const r = await srv.message(mail(['From: someone@example.net', 'Subject: question']), env(`commons-owner@${D}`));
+    assert.equal(r.code, 550);
+    assert.match(r.message, /commons has no owners configured; write to the postmaster of lists\.example\.org/);
+    assert.deepEqual(forwarded, []);
   });
 
   test('owner mail is forwarded unchanged to the owners', async () => {

@@ -6,9 +6,9 @@
  * words, and lines are folded at 78 characters (never inside a word of ours).
  * So a subject "hi\r\nBcc: x" stays one Subject header: "hi Bcc: x".
  */
-import { encodeWord, quoteString } from 'nodemailer/lib/mime-funcs';
+import { encodeWord, quoteString, buildHeaderValue } from 'nodemailer/lib/mime-funcs';
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { idProblem, type Post } from '../../../src/plugin.js';
 
 /** Line length headers are folded to (RFC 5322 section 2.1.1 "SHOULD be no more than 78"). */
@@ -160,16 +160,43 @@ export function subjectFromBody(post: Pick<Post, 'body' | 'author' | 'kind'>): s
   return base.length > 72 ? `${base.slice(0, 71).replace(/\s+\S*$/, '')}…` : base;
 }
 
+/** The content of one of a post's attachments (index `n` in `post.attachments`), kept by the list side. */
+export interface AttachmentFile {
+  n: number;
+  filename: string;
+  contentType: string;
+  content: Buffer;
+}
+
 /**
- * A post carries what its attachments were (name, type, size), not their
- * content; the mail names them at the end so readers know what the original had.
+ * A post carries what its attachments were (name, type, size); the mail names
+ * at the end those it does not carry as files, so readers know what the
+ * original had: all of them under `strip`, under `pass` those whose content is
+ * not at hand (not kept, too large for the list, from another protocol).
  */
-export function attachmentNote(post: Pick<Post, 'attachments'>, policy: 'pass' | 'strip'): string {
-  if (post.attachments.length === 0) return '';
+export function attachmentNote(post: Pick<Post, 'attachments'>, policy: 'pass' | 'strip', carried: ReadonlySet<number> = new Set()): string {
+  const missing = post.attachments.map((a, n) => ({ a, n })).filter(({ n }) => policy === 'strip' || !carried.has(n));
+  if (missing.length === 0) return '';
   const why = policy === 'strip' ? 'removed by the list' : 'not carried by the list';
-  const items = post.attachments.slice(0, 20).map((a) => `  ${cleanText(a.filename, 100) || '(no name)'} (${cleanText(a.contentType, 60)}, ${formatSize(a.size)})`);
-  if (post.attachments.length > 20) items.push(`  ... and ${post.attachments.length - 20} more`);
-  return `\n\n[Attachments of the original message, ${why}:\n${items.join('\n')}]\n`;
+  const items = missing.slice(0, 20).map(({ a }) => `  ${cleanText(a.filename, 100) || '(no name)'} (${cleanText(a.contentType, 60)}, ${formatSize(a.size)})`);
+  if (missing.length > 20) items.push(`  ... and ${missing.length - 20} more`);
+  const what = missing.length === post.attachments.length ? 'Attachments of the original message' : 'Other attachments of the original message';
+  return `\n\n[${what}, ${why}:\n${items.join('\n')}]\n`;
+}
+
+const MIME_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+/** One attachment as a MIME part: base64, Content-Disposition attachment, the filename as RFC 2231 parameters when not plain ASCII. */
+export function attachmentPart(f: AttachmentFile): Buffer {
+  const type = MIME_TYPE.test(f.contentType.trim()) ? f.contentType.trim().toLowerCase() : 'application/octet-stream';
+  // Never a message/* or multipart/* type: their content is opaque bytes here, not a structure we vouch for.
+  const safeType = /^(message|multipart)\//.test(type) ? 'application/octet-stream' : type;
+  const name = cleanText(f.filename, 200).replace(/[\\/]/g, '_') || 'attachment';
+  const h = headerLine('Content-Type', buildHeaderValue({ value: safeType, params: { name } }))
+    + headerLine('Content-Disposition', buildHeaderValue({ value: 'attachment', params: { filename: name } }))
+    + headerLine('Content-Transfer-Encoding', 'base64');
+  const b64 = f.content.toString('base64').replace(/.{76}/g, '$&\r\n').replace(/\r\n$/, '');
+  return Buffer.from(`${h}\r\n${b64}\r\n`, 'ascii');
 }
 
 function formatSize(bytes: number): string {
@@ -203,11 +230,13 @@ export interface ComposeInput {
   from: FromChoice;
   /** node.hostname, for the trace header. */
   hostname: string;
-  /** The list's attachment policy, for the note that names the attachments the original had. */
+  /** The list's attachment policy: `pass` sends `files` as attachments, `strip` names them in the text only. */
   attachments?: 'pass' | 'strip';
+  /** The content of the post's attachments at hand (see plugins/mail/attachments.ts). */
+  files?: AttachmentFile[];
 }
 
-export function composeListMessage({ post, list, links, from, hostname, attachments }: ComposeInput): ListMessage {
+export function composeListMessage({ post, list, links, from, hostname, attachments, files }: ComposeInput): ListMessage {
   const addr = listAddresses(list.address);
   const h: string[] = [];
   h.push(headerLine('Date', rfc5322Date(post.date)));
@@ -225,9 +254,24 @@ export function composeListMessage({ post, list, links, from, hostname, attachme
     .map(msgId).filter((r): r is string => r !== undefined);
   if (refs.length > 0) h.push(headerLine('References', [...new Set(refs)].slice(-40).join(' ')));
   h.push(headerLine('MIME-Version', '1.0'));
-  const body = encodeBody(bodyText(post) + attachmentNote(post, attachments ?? 'pass'));
-  h.push(headerLine('Content-Type', 'text/plain; charset=utf-8'));
-  h.push(headerLine('Content-Transfer-Encoding', body.cte));
+  const policy = attachments ?? 'pass';
+  const carry = policy === 'pass' ? (files ?? []).filter((f) => post.attachments[f.n] !== undefined) : [];
+  const body = encodeBody(bodyText(post) + attachmentNote(post, policy, new Set(carry.map((f) => f.n))));
+  let content: Buffer;
+  if (carry.length === 0) {
+    h.push(headerLine('Content-Type', 'text/plain; charset=utf-8'));
+    h.push(headerLine('Content-Transfer-Encoding', body.cte));
+    content = Buffer.from(body.data, 'utf8');
+  } else {
+    // multipart/mixed: the text, then each file (RFC 2046 section 5.1.3). A random boundary: no post content can contain it.
+    const boundary = `=_peerpost_${randomBytes(12).toString('hex')}`;
+    h.push(headerLine('Content-Type', `multipart/mixed; boundary="${boundary}"`));
+    const parts: Buffer[] = [Buffer.from(`This is a message with attachments in MIME format.\r\n`)];
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: ${body.cte}\r\n\r\n${body.data}`, 'utf8'));
+    for (const f of carry) parts.push(Buffer.from(`--${boundary}\r\n`), attachmentPart(f));
+    parts.push(Buffer.from(`--${boundary}--\r\n`));
+    content = Buffer.concat(parts);
+  }
   const label = `${addr.local}.${addr.domain}`;
   const desc = encodePhrase(list.description || list.name);
   h.push(headerLine('List-Id', desc ? `${desc} <${label}>` : `<${label}>`));
@@ -246,7 +290,7 @@ export function composeListMessage({ post, list, links, from, hostname, attachme
   if (post.kind !== 'message') h.push(headerLine('X-Peerpost-Kind', cleanText(post.kind, 20)));
 
   const head = Buffer.from(h.join(''), 'utf8');
-  const tail = Buffer.from(`\r\n${body.data}`, 'utf8');
+  const tail = Buffer.concat([Buffer.from('\r\n'), content]);
   const mailtoLeave = `<mailto:${addr.leave}>`;
   const unsubscribe = links.unsubscribe;
   if (!unsubscribe) {

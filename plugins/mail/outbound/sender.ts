@@ -8,7 +8,7 @@ import { delivered, retry, failed, type PluginContext, type Post, type DeliveryT
 import type { SmtpConfig } from './schema.js';
 import type { BounceEvent, Links, ListInfo, Recipient } from './types.js';
 import { DmarcCache, systemResolver, type DmarcResolver } from './dmarc.js';
-import { composeListMessage, composeRobotMessage, formatAddress, listAddresses, originLabel, safeAddress, cleanText, type FromChoice } from './headers.js';
+import { composeListMessage, composeRobotMessage, formatAddress, listAddresses, originLabel, safeAddress, cleanText, type FromChoice, type AttachmentFile } from './headers.js';
 import { groupByDomain, domainOf } from './group.js';
 import { OUTBOUND_MIGRATIONS, outboundStatements, type OutboundStatements } from './state.js';
 import { smtpTransport, type SmtpSender, type Outcome1 } from './transport.js';
@@ -28,6 +28,18 @@ export interface ListSenderOptions {
 const TIME_BUDGET = 0.8;
 /** How long a finished delivery is remembered (so a late retry of its row sends nothing again). */
 const DONE_KEPT_MS = 7 * 86_400_000;
+
+/** The files a list mail carries: in order, as long as their total stays within the list's cap (the rest are named in the text). */
+export function withinCap(files: AttachmentFile[], cap = Infinity): AttachmentFile[] {
+  const out: AttachmentFile[] = [];
+  let total = 0;
+  for (const f of files) {
+    if (total + f.content.length > cap) continue;
+    total += f.content.length;
+    out.push(f);
+  }
+  return out;
+}
 
 /** An address as we keep and send it: domain lower-cased; undefined when unusable. */
 export function normaliseAddress(address: string): string | undefined {
@@ -77,11 +89,11 @@ export class ListSender {
   }
 
   /** Deliver one post to a list (see index.ts for the contract). */
-  async deliverPost(post: Post, to: DeliveryTarget, list: ListInfo, recipients: () => Recipient[], links: Links): Promise<Outcome> {
+  async deliverPost(post: Post, to: DeliveryTarget, list: ListInfo, recipients: () => Recipient[], links: Links, files: () => AttachmentFile[] = () => []): Promise<Outcome> {
     // A retry of a row still being sent (after delivery.timeout) waits for the first, so nobody gets it twice.
     const prev = this.inflight.get(to.row);
     if (prev) await prev.catch(() => undefined);
-    const p = this.deliverRow(post, to, list, recipients, links);
+    const p = this.deliverRow(post, to, list, recipients, links, files);
     this.inflight.set(to.row, p);
     try {
       return await p;
@@ -90,7 +102,7 @@ export class ListSender {
     }
   }
 
-  private async deliverRow(post: Post, to: DeliveryTarget, list: ListInfo, recipients: () => Recipient[], links: Links): Promise<Outcome> {
+  private async deliverRow(post: Post, to: DeliveryTarget, list: ListInfo, recipients: () => Recipient[], links: Links, files: () => AttachmentFile[]): Promise<Outcome> {
     if (this.closed) return retry('the mail account is stopping');
     const listAddress = normaliseAddress(list.address);
     if (!listAddress) return failed(`the list address "${cleanText(list.address, 100)}" is not a usable mail address`);
@@ -104,7 +116,7 @@ export class ListSender {
     if (pending.length === 0) return this.finish(to.row, list, total);
 
     const from = await this.fromFor(post, list, listAddress);
-    const message = composeListMessage({ post, list: { ...list, address: listAddress }, links, from, hostname: this.ctx.node.hostname, attachments: list.attachments });
+    const message = composeListMessage({ post, list: { ...list, address: listAddress }, links, from, hostname: this.ctx.node.hostname, attachments: list.attachments, files: list.attachments === 'pass' && post.attachments.length > 0 ? withinCap(files(), list.maxAttachmentBytes) : [] });
     const bounces = listAddresses(listAddress).bounces;
     const single = this.config.verp || message.perRecipient;
     const batches = single ? pending.map((p) => [p]) : groupByDomain(pending, this.config.recipientsPerTransaction, (p) => p.address);

@@ -11,6 +11,8 @@ export interface ListInfo {
   subjectTag: string | false;
   owners: string[];
   attachments: 'pass' | 'strip';
+  /** The most bytes of attachment files one list mail carries (pass); default: all that were kept. */
+  maxAttachmentBytes?: number;
 }
 
 /** One subscriber to send to; the token (signed by the list side) only goes into the one-click unsubscribe URL. */
