@@ -145,7 +145,10 @@ export class MailPlace implements Place {
     const dir = join(this.dir, 'Maildir', 'new');
     if (!existsSync(dir)) return [];
     const out: Mail[] = [];
-    for (const f of readdirSync(dir).sort()) {
+    // Names are TIME.PID_N: in the order the sink took them (by time, then by its counter; a restart is seconds later).
+    const order = (f: string) => f.split(/[._]/).map(Number);
+    const files = readdirSync(dir).sort((x, y) => order(x)[0]! - order(y)[0]! || order(x)[2]! - order(y)[2]!);
+    for (const f of files) {
       const raw = readFileSync(join(dir, f), 'utf8');
       const m = await simpleParser(raw);
       const h = new Map<string, string>();
@@ -190,6 +193,8 @@ export class InnPlace implements Place {
   pid = 0;
   readonly dir: string;
   pollInterval = '250ms';
+  /** More keys of the account block (e.g. `maxBackoff`). */
+  extra: Record<string, unknown> = {};
   constructor(readonly name: string, readonly account: string, readonly target: string, readonly port: number) {
     this.dir = mkdtempSync('/tmp/pp-e2e-inn.');
   }
@@ -203,10 +208,22 @@ export class InnPlace implements Place {
     return p;
   }
 
-  /** Stop innd (ctlinnd shutdown), keeping its spool. */
+  /**
+   * Stop innd (ctlinnd shutdown), keeping its spool, and the nnrpd processes it started for open reader
+   * connections: they outlive innd and would go on taking POSTs (spooling them), so INN would not be down for a
+   * client that stayed connected. Only processes of this INN (INNCONF naming this dir) are ended, by pid.
+   */
   down(): void {
     execFileSync('bash', [INN2_SH, 'stop', String(this.pid), this.dir], { stdio: 'ignore' });
     this.pid = 0;
+    const mine = `INNCONF=${this.dir}/etc/inn.conf`;
+    for (const pid of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+      try {
+        if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('nnrpd')) continue;
+        if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(mine)) continue;
+        process.kill(Number(pid), 'SIGKILL');
+      } catch { /* gone already, or not ours to read */ }
+    }
   }
 
   /** Start innd again on the same port and spool (what inn2.sh start does last, without making a new spool). */
@@ -223,7 +240,7 @@ export class InnPlace implements Place {
   }
 
   accountConfig(): Record<string, unknown> {
-    return { server: `127.0.0.1:${this.port}`, pollInterval: this.pollInterval };
+    return { server: `127.0.0.1:${this.port}`, pollInterval: this.pollInterval, ...this.extra };
   }
 
   async say(s: Said): Promise<void> {
