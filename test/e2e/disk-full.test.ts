@@ -2,8 +2,9 @@
  * End to end: the data directory on a small tmpfs, filled up. peerpost turns
  * new posts away with temporary errors rather than accepting what it cannot
  * keep (NNTP POST: 403 — RFC 3977 has no "try later" code for POST, 436
- * belongs to IHAVE; `peerpost post`: exit 6 with the reason; an IRC line: held
- * and retried, then logged as not kept), stays up, and takes posts again once
+ * belongs to IHAVE; SMTP to the list: 451, sent with Python's smtplib;
+ * `peerpost post`: exit 6 with the reason; an IRC line: held and retried, then
+ * logged as not kept), stays up, and takes posts again once
  * space is freed. Everything it acknowledged before is kept, across a kill -9.
  *
  * Mounting a tmpfs needs root (as here and on CI); not root is a failure that
@@ -15,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePeers, eventually, IrcNetwork, IrcPlace, NewsPlace, Node, nntplib, articleText, sleep, token, tokenCounts } from '../helpers/e2e.js';
+import { MailPlace } from '../helpers/e2e-places.js';
 
 const P = 'K5';
 const SIZE = '6m';
@@ -23,6 +25,7 @@ let mounted = false;
 let net: IrcNetwork;
 let irc: IrcPlace;
 let news: NewsPlace;
+let mail: MailPlace;
 let node: Node;
 
 before(async () => {
@@ -36,8 +39,10 @@ before(async () => {
   net = await IrcNetwork.start('full');
   irc = await new IrcPlace('irc', net, 'irc.a', '#full', 'relay_full', 'alice').connect();
   news = await NewsPlace.make('news', 'nntp.local', 'peerpost.full');
-  node = new Node({ hostname: 'full.e2e.example', bridge: 'full', places: [irc, news], quiet: '1s' }, join(mnt, 'data'));
+  mail = await MailPlace.make('mail', 'mail.lists', 'full', 'lists.e2e.example', ['ann@sub.example']);
+  node = new Node({ hostname: 'full.e2e.example', bridge: 'full', places: [irc, news, mail], quiet: '1s' }, join(mnt, 'data'));
   await node.start();
+  await mail.subscribe(node);
   await irc.relayJoined();
 });
 
@@ -45,6 +50,7 @@ after(async () => {
   irc?.close();
   await node?.stop();
   net?.cleanup();
+  await mail?.cleanup();
   node?.cleanup();
   if (mounted) execFileSync('umount', ['-l', mnt!]);
   if (mnt) rmSync(mnt, { recursive: true, force: true });
@@ -99,6 +105,12 @@ test(`a full disk (${SIZE} tmpfs): posts refused with temporary errors, nothing 
   const cli = await node.post(`${token(P, 'p', 1)} while full`);
   assert.equal(cli.code, 6, `peerpost post is refused: ${cli.stdout}${cli.stderr}`);
   assert.match(cli.stderr, /the post was refused: .*full/);
+  // Mail to the list: 451, a temporary error (the sending MTA keeps the mail and tries again).
+  const mailed = { from: 'mallory', subject: 'while full', id: 'k5-mail@mail.example', text: `${token(P, 'm', 1)} mailed while the disk is full` };
+  const m451 = await mail.send(mailed);
+  assert.equal(m451.code, 451, `SMTP to the list while the disk is full: ${m451.code} ${m451.message}`);
+  assert.match(m451.message, /try again later/i, m451.message);
+  console.log(`# disk full: the list answered ${m451.code} ${m451.message}`);
   // Still up: status answers, and says so.
   const st = await node.status();
   assert.equal(st.running, true);
@@ -121,23 +133,26 @@ test(`a full disk (${SIZE} tmpfs): posts refused with temporary errors, nothing 
   const p2 = await node.post(`${token(P, 'p', 2)} after space came back`);
   assert.equal(p2.code, 0, p2.stderr);
   await news.say({ from: 'carol', subject: 'after', id: 'k5-after@reader.example', text: `${token(P, 'n', 100)} after space came back` });
+  // The mail, sent again as its MTA would: taken now.
+  await mail.say(mailed);
   // Resending the refused article now works (a real newsreader keeps it and lets the user retry).
   await news.say({ from: 'carol', subject: 'small', id: 'k5-small@reader.example', text: `${token(P, 'n', 99)} small` });
   await eventually(async () => {
     const c = tokenCounts(irc.lines(), P);
-    return [token(P, 'p', 2), token(P, 'n', 100), token(P, 'n', 99)].every((t) => c.get(t) === 1) ? true : JSON.stringify([...c]);
+    return [token(P, 'p', 2), token(P, 'n', 100), token(P, 'n', 99), token(P, 'm', 1)].every((t) => c.get(t) === 1) ? true : JSON.stringify([...c]);
   }, 'the new posts on IRC');
 
   // Nothing acknowledged is lost, also across a kill -9; the refused command-line post is nowhere.
   await node.kill();
   await node.start();
   const ids = new Set((await news.articles()).map((a) => a.id));
-  for (const id of ['k5-before@reader.example', ...acked, 'k5-small@reader.example', 'k5-after@reader.example']) assert.ok(ids.has(id), `${id} is kept`);
+  for (const id of ['k5-before@reader.example', ...acked, 'k5-small@reader.example', 'k5-after@reader.example', 'k5-mail@mail.example']) assert.ok(ids.has(id), `${id} is kept`);
   const all = node.storedPosts().filter((p) => p.kind !== 'digest');
   assert.ok(!all.some((p) => p.body.includes(token(P, 'p', 1))), 'the refused post was not stored');
   assert.ok(!all.some((p) => p.body.includes(token(P, 'a', 1))), 'the IRC line given up was not stored');
   assert.equal(all.filter((p) => p.body.includes(token(P, 'a', 2))).length, 1, 'the IRC line held until space came back was stored once');
   await eventually(async () => ((await node.outbox()).length === 0 ? true : 'outbox not empty'), 'every acknowledged article delivered', 30_000, 500);
   const c = tokenCounts(irc.lines(), P);
+  assert.equal((await mail.inbox('ann@sub.example')).filter((m) => m.id === 'k5-mail@mail.example').length, 1, 'the subscriber got the mail taken after space came back, once');
   for (let i = 1; i <= acked.length; i++) assert.equal(c.get(token(P, 'n', i)), 1, `${token(P, 'n', i)} announced once on IRC`);
 });

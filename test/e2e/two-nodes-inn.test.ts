@@ -1,0 +1,113 @@
+/**
+ * End to end: two peerpost nodes (two communities) bridging the same IRC
+ * channel (one ngircd) AND the same group on one real INN — the hard case of
+ * the design's loop guard, where each node can see every post twice (once in
+ * the channel, once in the group). Over a quiet period the channel and the
+ * group show every post once, and nothing loops.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { User } from '../integration/irc-helpers.js';
+import { ensurePeers, eventually, IrcNetwork, IrcPlace, Node, sleep, token, tokenCounts } from '../helpers/e2e.js';
+import { InnPlace } from '../helpers/e2e-places.js';
+
+const P = 'K8';
+const CHAN = '#shared';
+let net: IrcNetwork;
+let inn: InnPlace;
+let watch: User;
+let irc1: IrcPlace;
+let irc2: IrcPlace;
+let node1: Node;
+let node2: Node;
+
+before(async () => {
+  ensurePeers();
+  net = await IrcNetwork.start('shared');
+  inn = await InnPlace.make('inn', 'nntp.inn', 'peerpost.shared');
+  watch = await new User('watch').connect(net.port, CHAN);
+  irc1 = await new IrcPlace('irc (node one)', net, 'irc.net', CHAN, 'node_one', 'alice').connect();
+  irc2 = await new IrcPlace('irc (node two)', net, 'irc.net', CHAN, 'node_two', 'bob').connect();
+  node1 = new Node({ hostname: 'one.e2e.example', bridge: 'commons', places: [irc1, inn], quiet: '2s' });
+  node2 = new Node({ hostname: 'two.e2e.example', bridge: 'commons', places: [irc2, inn], quiet: '2s' });
+  for (const n of [node1, node2]) {
+    const r = await n.start();
+    await r.waitForLog(/first look at peerpost\.shared/, 15_000);
+  }
+  await irc1.relayJoined();
+  await irc2.relayJoined();
+  await node1.running!.waitForLog(/node_two is another peerpost relay/, 15_000);
+  await node2.running!.waitForLog(/node_one is another peerpost relay/, 15_000);
+});
+
+after(async () => {
+  watch?.close();
+  irc1?.close();
+  irc2?.close();
+  for (const n of [node1, node2]) {
+    if (!n) continue;
+    assert.equal(await n.stop(), 0, 'peerpost stops cleanly');
+    n.cleanup();
+  }
+  inn?.cleanup();
+  net?.cleanup();
+});
+
+/** Every PRIVMSG to the channel, as "nick text". */
+const channel = () => watch.lines.filter((l) => l.includes(` PRIVMSG ${CHAN} :`)).map((l) => `${l.slice(1, l.indexOf('!'))} ${l.slice(l.indexOf(' :', 1) + 2)}`);
+
+/**
+ * TODO (a bug in plugins/ and src/, reported): each node makes its own digest of the shared channel and posts it to
+ * the shared group, so the group holds the conversation twice (two digests, one per node); and each node then takes
+ * the OTHER node's digest from INN as a plain article — plugins/nntp/incoming.ts:53 sets `kind: 'message'` whatever
+ * the article's `X-Peerpost-Kind: digest` says — and announces it in the channel (article → chat: announce), where
+ * every line of it was said already: each line shows 3× in the channel. DESIGN.md's remedy ("a short per-endpoint
+ * memory of what each place already shows (author + normalised text) stops a second copy") is not in src/. On a
+ * failure the test prints the channel and the group.
+ */
+const TODO = 'two nodes sharing a channel and an INN group: two digests in the group, each announced back in the channel (plugins/nntp/incoming.ts:53 drops X-Peerpost-Kind: digest; no per-endpoint memory in src/)';
+
+test('two nodes on one channel and one INN group: every post once in the channel and once in the group, no loop', { todo: TODO }, async () => {
+  const t = {
+    a: [1, 2].map((n) => token(P, 'a', n)),
+    b: [token(P, 'b', 1)],
+    i: [token(P, 'i', 1)],
+    p: [token(P, 'p', 1)],
+    q: [token(P, 'q', 1)],
+  };
+  for (const x of t.a) await irc1.say({ text: `${x} alice speaking` });
+  await irc2.say({ text: `${t.b[0]} bob answering` });
+  await inn.say({ from: 'ivan', subject: 'On the shared group', id: `${P}-inn@reader.example`, text: `${t.i[0]} posted on INN` });
+  const r1 = await node1.post(`${t.p[0]} from node one's shell`, 'dave');
+  assert.equal(r1.code, 0, r1.stderr);
+  const r2 = await node2.post(`${t.q[0]} from node two's shell`, 'erin');
+  assert.equal(r2.code, 0, r2.stderr);
+
+  const all = Object.values(t).flat();
+  const check = async (): Promise<true | string> => {
+    const got = { channel: tokenCounts(channel(), P), inn: tokenCounts((await inn.articles()).map((x) => x.text), P) };
+    const problems: string[] = [];
+    for (const k of ['channel', 'inn'] as const)
+      for (const x of all) if ((got[k].get(x) ?? 0) !== 1) problems.push(`${k} shows ${x} ${got[k].get(x) ?? 0}× (expected 1×)`);
+    return problems.length ? problems.join('; ') : true;
+  };
+  try {
+    await eventually(check, 'every post once in the channel and in the INN group', 12_000, 300);
+  } catch (err) {
+    const arts = await inn.articles();
+    console.log(`# the channel:\n${channel().map((l) => `#   ${l}`).join('\n')}\n# the INN group:\n${arts.map((a) => `#   ${a.id} ${a.kind || 'message'} "${a.subject}" refs=${a.references.join(' ')}`).join('\n')}`);
+    throw err;
+  }
+  const ch = channel();
+  assert.equal(ch.filter((l) => l.endsWith('[commons] ivan: On the shared group')).length, 1, `the INN article announced once:\n${ch.join('\n')}`);
+
+  // A quiet period: nothing new in the channel or the group (a loop would keep both busy), and each node is done.
+  const before = channel().length;
+  const arts = (await inn.articles()).length;
+  await sleep(5000);
+  assert.equal(await check(), true);
+  assert.equal(channel().length, before, `the channel stays quiet:\n${channel().slice(before).join('\n')}`);
+  assert.equal((await inn.articles()).length, arts, 'no new articles in the INN group');
+  assert.deepEqual(await node1.outbox(), []);
+  assert.deepEqual(await node2.outbox(), []);
+});
