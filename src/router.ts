@@ -106,6 +106,9 @@ export class Router {
       const style = this.styles.get(e.account);
       if (style === undefined) continue;
       if (post.kind === 'event' && style !== 'chat') continue;
+      // A digest is chat lines gathered for mail and news: in a chat place its lines were said already
+      // (here, or, for a digest from another node, in a channel both nodes may share). Never announced back.
+      if (post.kind === 'digest' && style === 'chat') continue;
       const shape = post.kind === 'event' ? 'stream' : shapeFor(flavour, style, e.shape);
       if (shape === 'digest') plan.digest.push(e);
       else if (shape === 'command') {

@@ -188,7 +188,7 @@ export class ListServer implements Receiver {
       author: { name, ...(address ? { address } : {}), via: 'mail' },
       ...(m.subject ? { subject: m.subject } : {}),
       body: m.body,
-      kind: 'message',
+      kind: m.digest ? 'digest' : 'message',
       ...(m.id ? { id: m.id } : {}),
       ...(m.inReplyTo ? { inReplyTo: m.inReplyTo } : {}),
       references: m.references,

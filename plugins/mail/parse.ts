@@ -42,6 +42,8 @@ export interface ParsedMessage {
   xLoops: string[];
   /** X-Peerpost-Node values: the peerpost nodes that wrote this mail (lower-cased). */
   nodes: string[];
+  /** A digest written by a peerpost node (X-Peerpost-Node and X-Peerpost-Kind: digest): it stays a digest here. */
+  digest: boolean;
   /** Raw header lines by lower-case name (unfolded), for a few checks. */
   header(name: string): string[];
 }
@@ -149,6 +151,7 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage | Refusal
     listIds: header('list-id').map((v) => (/<([^<>]+)>/.exec(v)?.[1] ?? v).trim().toLowerCase()),
     xLoops: header('x-loop').map((v) => (/<([^<>]+)>/.exec(v)?.[1] ?? v).trim().toLowerCase()),
     nodes: header('x-peerpost-node').map((v) => v.trim().toLowerCase()),
+    digest: header('x-peerpost-node').length > 0 && header('x-peerpost-kind').some((v) => v.trim().toLowerCase() === 'digest'),
     header,
   };
 }

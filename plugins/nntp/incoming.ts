@@ -50,7 +50,8 @@ export function readArticle(raw: Buffer): ReadArticle | string {
       author: { name: oneLine(from.name).slice(0, 200) || 'unknown', ...(from.address ? { address: from.address } : {}), via: 'nntp' },
       subject: oneLine(decodeWords(header(a, 'Subject')!)),
       body: bodyText(a),
-      kind: 'message',
+      // A digest written by a peerpost node stays a digest here (the core never sends one to chat).
+      kind: header(a, 'X-Peerpost-Bridge') !== undefined && header(a, 'X-Peerpost-Kind')?.trim().toLowerCase() === 'digest' ? 'digest' : 'message',
       ...(irt ? { inReplyTo: irt } : {}),
       references: refs,
       ...(date && !Number.isNaN(date.getTime()) && date.getTime() < Date.now() + 86_400_000 ? { date } : {}),

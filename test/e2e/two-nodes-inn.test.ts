@@ -57,27 +57,27 @@ after(async () => {
 const channel = () => watch.lines.filter((l) => l.includes(` PRIVMSG ${CHAN} :`)).map((l) => `${l.slice(1, l.indexOf('!'))} ${l.slice(l.indexOf(' :', 1) + 2)}`);
 
 /**
- * TODO (a bug in plugins/ and src/, reported): each node makes its own digest of the shared channel and posts it to
- * the shared group, so the group holds the conversation twice (two digests, one per node); and each node then takes
- * the OTHER node's digest from INN as a plain article — plugins/nntp/incoming.ts:53 sets `kind: 'message'` whatever
- * the article's `X-Peerpost-Kind: digest` says — and announces it in the channel (article → chat: announce), where
- * every line of it was said already: each line shows 3× in the channel. DESIGN.md's remedy ("a short per-endpoint
- * memory of what each place already shows (author + normalised text) stops a second copy") is not in src/. On a
- * failure the test prints the channel and the group.
+ * Known limitation (issue 8, left open): each node makes its own digest of the shared channel and posts it to the
+ * shared group, so the group holds each conversation twice (once per node, each with the lines that node took in).
+ * Digests are never announced back in a channel (src/router.ts), so the channel shows every line once. The group
+ * check below is a todo until digests of a shared channel are deduplicated across nodes (DESIGN.md's per-endpoint
+ * memory of what a place already shows).
  */
-const TODO = 'two nodes sharing a channel and an INN group: two digests in the group, each announced back in the channel (plugins/nntp/incoming.ts:53 drops X-Peerpost-Kind: digest; no per-endpoint memory in src/)';
+const TODO = 'two nodes sharing a channel and an INN group: each node\'s digest of the shared channel reaches the group (the conversation twice)';
 
-test('two nodes on one channel and one INN group: every post once in the channel and once in the group, no loop', { todo: TODO }, async () => {
+for (const part of ['channel', 'inn'] as const)
+test(`two nodes on one channel and one INN group: every post once in the ${part === 'channel' ? 'channel' : 'INN group'}, no loop`, part === 'inn' ? { todo: TODO } : {}, async () => {
+  const Q = part === 'channel' ? `${P}C` : `${P}G`;
   const t = {
-    a: [1, 2].map((n) => token(P, 'a', n)),
-    b: [token(P, 'b', 1)],
-    i: [token(P, 'i', 1)],
-    p: [token(P, 'p', 1)],
-    q: [token(P, 'q', 1)],
+    a: [1, 2].map((n) => token(Q, 'a', n)),
+    b: [token(Q, 'b', 1)],
+    i: [token(Q, 'i', 1)],
+    p: [token(Q, 'p', 1)],
+    q: [token(Q, 'q', 1)],
   };
   for (const x of t.a) await irc1.say({ text: `${x} alice speaking` });
   await irc2.say({ text: `${t.b[0]} bob answering` });
-  await inn.say({ from: 'ivan', subject: 'On the shared group', id: `${P}-inn@reader.example`, text: `${t.i[0]} posted on INN` });
+  await inn.say({ from: 'ivan', subject: 'On the shared group', id: `${Q}-inn@reader.example`, text: `${t.i[0]} posted on INN` });
   const r1 = await node1.post(`${t.p[0]} from node one's shell`, 'dave');
   assert.equal(r1.code, 0, r1.stderr);
   const r2 = await node2.post(`${t.q[0]} from node two's shell`, 'erin');
@@ -85,9 +85,9 @@ test('two nodes on one channel and one INN group: every post once in the channel
 
   const all = Object.values(t).flat();
   const check = async (): Promise<true | string> => {
-    const got = { channel: tokenCounts(channel(), P), inn: tokenCounts((await inn.articles()).map((x) => x.text), P) };
+    const got = { channel: tokenCounts(channel(), Q), inn: tokenCounts((await inn.articles()).map((x) => x.text), Q) };
     const problems: string[] = [];
-    for (const k of ['channel', 'inn'] as const)
+    for (const k of [part])
       for (const x of all) if ((got[k].get(x) ?? 0) !== 1) problems.push(`${k} shows ${x} ${got[k].get(x) ?? 0}× (expected 1×)`);
     return problems.length ? problems.join('; ') : true;
   };
@@ -101,6 +101,14 @@ test('two nodes on one channel and one INN group: every post once in the channel
   const ch = channel();
   assert.equal(ch.filter((l) => l.endsWith('[commons] ivan: On the shared group')).length, 1, `the INN article announced once:\n${ch.join('\n')}`);
 
+  // Every post reached the group at least once (the digests close after 2 s of quiet), and both nodes are done.
+  await eventually(async () => {
+    const inGroup = tokenCounts((await inn.articles()).map((x) => x.text), Q);
+    const missing = all.filter((x) => !inGroup.get(x));
+    return missing.length ? `not in the INN group yet: ${missing.join(', ')}` : true;
+  }, 'every post in the INN group', 15_000, 300);
+  await eventually(async () => ((await node1.outbox()).length + (await node2.outbox()).length === 0 ? true : 'outboxes not empty'), 'both outboxes empty', 15_000, 300);
+  await sleep(3000);
   // A quiet period: nothing new in the channel or the group (a loop would keep both busy), and each node is done.
   const before = channel().length;
   const arts = (await inn.articles()).length;

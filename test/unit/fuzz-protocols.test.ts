@@ -123,3 +123,13 @@ test('irc: any line from a server is parsed and translated into a post or a reas
     if (out.author.account !== undefined) assert.doesNotMatch(out.author.account, /[\s\x00-\x1f]/);
   }), { numRuns: RUNS * 2 });
 });
+
+test('nntp: an article that another peerpost node wrote as a digest stays a digest; a reader cannot make one', () => {
+  const art = (extra: string) => Buffer.from(`From: a <a@b.example>\r\nNewsgroups: peerpost.commons\r\nSubject: [#commons] conversation\r\nMessage-ID: <d1@one.example>\r\n${extra}\r\nhi\r\n`);
+  const fromNode = readArticle(art('X-Peerpost-Bridge: commons (via irc)\r\nX-Peerpost-Kind: digest\r\n'));
+  assert.ok(typeof fromNode !== 'string');
+  assert.equal(fromNode.post.kind, 'digest');
+  const fromReader = readArticle(art('X-Peerpost-Kind: digest\r\n'));
+  assert.ok(typeof fromReader !== 'string');
+  assert.equal(fromReader.post.kind, 'message', 'without the node\'s trace header, an article is a message');
+});

@@ -106,3 +106,9 @@ test('a plugin that echoes (a mailing list) gets a post that came through it bac
   assert.ok(!fromIrc.deliveries.some((d) => d.endpoint.key === 'irc.a/#commons'), 'a channel is not echoed');
   assert.deepEqual(fromIrc.digest.map((e) => e.key), ['mail.l/commons'], 'and the list still gets chat as a digest, once');
 });
+
+test('a digest (here, or from another node by news or mail) never goes to chat: its lines were said there already', () => {
+  const fromNews = router.plan(post({ kind: 'digest', origin: { account: 'nntp.n', target: 'peerpost.commons' }, subject: '[#commons] conversation' }), 'nntp.n/peerpost.commons', 'article');
+  assert.ok(!fromNews.deliveries.some((d) => d.endpoint.key.startsWith('irc.')), 'not announced in the channels');
+  assert.ok(fromNews.deliveries.some((d) => d.endpoint.key === 'mail.l/commons'), 'the list still gets it');
+});
