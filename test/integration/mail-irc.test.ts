@@ -83,6 +83,6 @@ bridges:
     const m = await until(() => sink.messages().find((x) => /I can bring six/.test(x) && (header(x, 'X-RcptTo')[0] ?? '').includes('reader@example.org')), 'the digest mail', 20_000);
     assert.match(m, /who is bringing the chairs\?/);
     const parsed = await simpleParser(m);
-    assert.match(parsed.subject ?? '', /\[#commons\] conversation, .* \(2 lines\)/);
+    assert.match(parsed.subject ?? '', /^\[commons\] #commons: conversation, .* \(2 lines\)$/);
   });
 });

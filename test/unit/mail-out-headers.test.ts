@@ -196,3 +196,11 @@ test('attachments the original had are named at the end of the body (their conte
   assert.match(text, /\[Attachments of the original message, removed by the list:\n {2}report\.pdf \(application\/pdf, 121 kB\)\n {2}x Bcc: y \(text\/plain, 10 bytes\)\]/);
   assert.doesNotMatch(build(), /Attachments of the original/);
 });
+
+test('a digest carries the list tag once: "[commons] #commons: conversation, …", not two bracketed tags', async () => {
+  const msg = build({ kind: 'digest', subject: '[#commons] conversation, 14:00–14:30 UTC (3 lines)' });
+  const parsed = await simpleParser(msg);
+  assert.equal(parsed.subject, '[commons] #commons: conversation, 14:00–14:30 UTC (3 lines)');
+  const plain = await simpleParser(build({ subject: '[#commons] not a digest' }));
+  assert.equal(plain.subject, '[commons] [#commons] not a digest', 'other subjects are left as their author wrote them');
+});

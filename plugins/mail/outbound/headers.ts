@@ -143,6 +143,15 @@ export function originLabel(post: Pick<Post, 'author' | 'origin'>): string {
 }
 
 /** The subject with the list tag, not repeated when already there ("Re: [commons] x"). */
+/**
+ * A digest's subject starts with its places in brackets ("[#commons] conversation, …"); with a list tag that
+ * would read "[commons] [#commons] conversation": the places lose their brackets ("[commons] #commons: conversation, …").
+ */
+export function untagDigest(subject: string, tag: string | false): string {
+  if (!tag) return subject;
+  return subject.replace(/^\[([^\]]+)\]\s*/, (_, places: string) => `${places}: `);
+}
+
 export function taggedSubject(subject: string, tag: string | false): string {
   const s = cleanText(subject);
   if (!tag) return s;
@@ -243,7 +252,8 @@ export function composeListMessage({ post, list, links, from, hostname, attachme
   h.push(headerLine('From', from.from));
   if (from.replyTo) h.push(headerLine('Reply-To', from.replyTo));
   h.push(headerLine('To', formatAddress('', addr.post)));
-  const subject = taggedSubject(post.subject && cleanText(post.subject) !== '' ? post.subject : subjectFromBody(post), list.subjectTag);
+  const base = post.subject && cleanText(post.subject) !== '' ? post.subject : subjectFromBody(post);
+  const subject = taggedSubject(post.kind === 'digest' ? untagDigest(base, list.subjectTag) : base, list.subjectTag);
   h.push(headerLine('Subject', encodeUnstructured(subject)));
   // The post id is the Message-ID (the core only stores usable ids); a stable stand-in should one ever not be.
   const id = msgId(post.id) ?? `<${createHash('sha256').update(post.id).digest('hex').slice(0, 32)}@${cleanText(hostname, 200).replace(/[^A-Za-z0-9.-]/g, '') || 'peerpost.invalid'}>`;
