@@ -9,7 +9,6 @@
 import { test, describe, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { simpleParser } from 'mailparser';
 import type { EndpointView, IncomingPost, IngestVerdict, PluginStore } from '../../src/plugin.js';
@@ -19,17 +18,9 @@ import { AttachmentStore, ORPHAN_AGE_MS } from '../../plugins/mail/attachments.j
 import { composeListMessage, attachmentPart } from '../../plugins/mail/outbound/headers.js';
 import { withinCap } from '../../plugins/mail/outbound/sender.js';
 import { post, LIST } from './mail-out-ctx.js';
+import { memoryPluginStore } from '../helpers/memory-store.js';
 
-function memoryStore(): PluginStore {
-  const db = new Database(':memory:');
-  return {
-    get: () => undefined, set() {}, delete() {}, keys: () => [],
-    ids: { set() {}, post: () => undefined, native: () => undefined },
-    migrate: (ms: readonly string[]) => { for (const m of ms) db.exec(m); },
-    prepare: (sql) => db.prepare(sql),
-    transaction: <T>(fn: () => T) => db.transaction(fn)(),
-  } as PluginStore;
-}
+const memoryStore = (): PluginStore => memoryPluginStore('mail', 'mail.lists');
 
 const D = 'lists.example.org';
 const PDF = randomBytes(3000);

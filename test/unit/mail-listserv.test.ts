@@ -6,27 +6,14 @@
  */
 import { test, describe, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import type { EndpointView, IncomingPost, IngestVerdict, PluginStore } from '../../src/plugin.js';
 import { ListStore } from '../../plugins/mail/subscribe.js';
 import { ListServer, type Outbound } from '../../plugins/mail/listserv.js';
 import type { Envelope } from '../../plugins/mail/receive.js';
+import { memoryPluginStore } from '../helpers/memory-store.js';
 
-function memoryStore(): PluginStore {
-  const db = new Database(':memory:');
-  const kv = new Map<string, unknown>();
-  return {
-    get: <T>(k: string) => kv.get(k) as T | undefined,
-    set: (k, v) => void kv.set(k, v),
-    delete: (k) => void kv.delete(k),
-    keys: (p = '') => [...kv.keys()].filter((k) => k.startsWith(p)),
-    ids: { set() {}, post: () => undefined, native: () => undefined },
-    migrate: (ms: readonly string[]) => { for (const m of ms) db.exec(m); },
-    prepare: (sql) => db.prepare(sql),
-    transaction: <T>(fn: () => T) => db.transaction(fn)(),
-  } as PluginStore;
-}
+const memoryStore = (): PluginStore => memoryPluginStore('mail', 'mail.lists');
 
 const D = 'lists.example.org';
 interface Robot { to: string; subject: string; text: string; from?: string; headers?: Record<string, string> }
