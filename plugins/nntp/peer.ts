@@ -194,19 +194,19 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     if (ctx.posts.get(id)) return true;
     const raw = await c.article(number, cfg.maxArticleSize);
     if (!raw) return true; // expired or cancelled since OVER
-    const skip = (why: string) => {
+    const passOver = (why: string) => {
       ctx.log.warn({ group, number, id }, `article ${number} <${id}> in ${group} on ${where} is not relayed: ${why}`);
       return true;
     };
-    if (raw === 'too big') return skip(`it is larger than maxArticleSize (${cfg.maxArticleSize} octets)`);
+    if (raw === 'too big') return passOver(`it is larger than maxArticleSize (${cfg.maxArticleSize} octets)`);
     const a = readArticle(raw);
-    if (typeof a === 'string') return skip(a);
+    if (typeof a === 'string') return passOver(a);
     if (a.path.some((p) => p.toLowerCase() === me)) {
       ctx.log.debug({ group, number, id }, `article ${number} in ${group} came from here (Path holds ${me}): skipped`);
       return true;
     }
-    if (a.control) return skip('a control message');
-    if (typeof a.post.body !== 'string') return skip(a.post.body.problem);
+    if (a.control) return passOver('a control message');
+    if (typeof a.post.body !== 'string') return passOver(a.post.body.problem);
     const v = await ctx.ingest({ ...a.post, body: a.post.body, target: group, id: a.id ?? id, hops: a.viaPeerpost ? 1 : 0 });
     switch (v.status) {
       case 'accepted':
@@ -218,7 +218,7 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       case 'ignored':
         return true;
       case 'rejected':
-        return skip(v.reason);
+        return passOver(v.reason);
       case 'tempfail':
         ctx.log.warn({ group, number }, `article ${number} in ${group} waits: ${v.reason}`);
         return false;

@@ -6,11 +6,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensurePeers, eventually, FingerPlace, IrcNetwork, IrcPlace, NewsPlace, Node, sleep, token, tokenCounts, type Place } from '../helpers/e2e.js';
+import { ensurePeers, eventually, FingerPlace, IrcPlace, NewsPlace, Node, type Place, sleep, token, tokenCounts, TwoNetworks } from '../helpers/e2e.js';
 
 const P = 'K1';
-let netA: IrcNetwork;
-let netB: IrcNetwork;
+let nets: TwoNetworks;
 let ircA: IrcPlace;
 let ircB: IrcPlace;
 let news: NewsPlace;
@@ -19,10 +18,8 @@ let node: Node;
 
 before(async () => {
   ensurePeers();
-  netA = await IrcNetwork.start('a');
-  netB = await IrcNetwork.start('b');
-  ircA = await new IrcPlace('irc.a', netA, 'irc.a', '#commons', 'relay_a', 'alice').connect();
-  ircB = await new IrcPlace('irc.b', netB, 'irc.b', '#commons', 'relay_b', 'bob').connect();
+  nets = await TwoNetworks.start('', '#commons');
+  ({ ircA, ircB } = nets);
   news = await NewsPlace.make('news', 'nntp.local', 'peerpost.commons');
   plan = await FingerPlace.make('finger', 'finger.local', 'commons');
   node = new Node({ hostname: 'one.e2e.example', bridge: 'commons', places: [ircA, ircB, news, plan], quiet: '6s' });
@@ -32,11 +29,9 @@ before(async () => {
 });
 
 after(async () => {
-  ircA?.close();
-  ircB?.close();
+  nets?.close();
   if (node) assert.equal(await node.stop(), 0, 'peerpost stops cleanly');
-  netA?.cleanup();
-  netB?.cleanup();
+  nets?.cleanup();
   node?.cleanup();
 });
 

@@ -8,13 +8,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensurePeers, eventually, FingerPlace, IrcNetwork, IrcPlace, NewsPlace, Node, sleep, token, tokenCounts, type Seen } from '../helpers/e2e.js';
+import { ensurePeers, eventually, FingerPlace, IrcPlace, NewsPlace, Node, type Seen, sleep, token, tokenCounts, TwoNetworks } from '../helpers/e2e.js';
 import { InnPlace, MailPlace, WebPlace } from '../helpers/e2e-places.js';
 
 const P = 'K7';
 const SUBSCRIBERS = ['ann@sub.example', 'ben@sub.example', 'cat@sub.example'];
-let netA: IrcNetwork;
-let netB: IrcNetwork;
+let nets: TwoNetworks;
 let ircA: IrcPlace;
 let ircB: IrcPlace;
 let news: NewsPlace;
@@ -26,10 +25,8 @@ let node: Node;
 
 before(async () => {
   ensurePeers();
-  netA = await IrcNetwork.start('a');
-  netB = await IrcNetwork.start('b');
-  ircA = await new IrcPlace('irc.a', netA, 'irc.a', '#commons', 'relay_a', 'alice').connect();
-  ircB = await new IrcPlace('irc.b', netB, 'irc.b', '#commons', 'relay_b', 'bob').connect();
+  nets = await TwoNetworks.start('', '#commons');
+  ({ ircA, ircB } = nets);
   news = await NewsPlace.make('news', 'nntp.local', 'peerpost.commons');
   inn = await InnPlace.make('inn', 'nntp.inn', 'peerpost.commons');
   mail = await MailPlace.make('mail', 'mail.lists', 'commons', 'lists.e2e.example', SUBSCRIBERS);
@@ -45,12 +42,10 @@ before(async () => {
 });
 
 after(async () => {
-  ircA?.close();
-  ircB?.close();
+  nets?.close();
   web?.close();
   if (node) assert.equal(await node.stop(), 0, 'peerpost stops cleanly');
-  netA?.cleanup();
-  netB?.cleanup();
+  nets?.cleanup();
   inn?.cleanup();
   await mail?.cleanup();
   node?.cleanup();

@@ -17,14 +17,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensurePeers, eventually, FingerPlace, IrcNetwork, IrcPlace, NewsPlace, Node, sleep, token, tokenCounts, type Said } from '../helpers/e2e.js';
+import { ensurePeers, eventually, FingerPlace, IrcPlace, NewsPlace, Node, type Said, sleep, token, tokenCounts, TwoNetworks } from '../helpers/e2e.js';
 
 const P = 'K3';
 const LOAD = { a: 350, b: 350, n: 250, p: 50 };
 const KILLS = 4;
 
-let netA: IrcNetwork;
-let netB: IrcNetwork;
+let nets: TwoNetworks;
 let ircA: IrcPlace;
 let ircB: IrcPlace;
 let news: NewsPlace;
@@ -33,10 +32,8 @@ let node: Node;
 
 before(async () => {
   ensurePeers();
-  netA = await IrcNetwork.start('ka');
-  netB = await IrcNetwork.start('kb');
-  ircA = await new IrcPlace('irc.a', netA, 'irc.a', '#load', 'relay_a', 'alice').connect();
-  ircB = await new IrcPlace('irc.b', netB, 'irc.b', '#load', 'relay_b', 'bob').connect();
+  nets = await TwoNetworks.start('k', '#load');
+  ({ ircA, ircB } = nets);
   news = await NewsPlace.make('news', 'nntp.local', 'peerpost.load');
   plan = await FingerPlace.make('finger', 'finger.local', 'load');
   node = new Node({ hostname: 'kill.e2e.example', bridge: 'load', places: [ircA, ircB, news, plan], quiet: '1s', maxLines: 100 });
@@ -46,11 +43,9 @@ before(async () => {
 });
 
 after(async () => {
-  ircA?.close();
-  ircB?.close();
+  nets?.close();
   await node?.stop();
-  netA?.cleanup();
-  netB?.cleanup();
+  nets?.cleanup();
   node?.cleanup();
 });
 

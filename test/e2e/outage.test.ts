@@ -7,14 +7,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensurePeers, eventually, IrcNetwork, IrcPlace, NewsPlace, Node, sleep, token, tokenCounts, tokensInOrder } from '../helpers/e2e.js';
+import { ensurePeers, eventually, IrcPlace, NewsPlace, Node, sleep, token, tokenCounts, tokensInOrder, TwoNetworks } from '../helpers/e2e.js';
 
 const P = 'K4';
 /** How long network B is down. 20 s keeps the suite short; the behaviour does not change with a longer outage. */
 const OUTAGE_MS = 20_000;
 
-let netA: IrcNetwork;
-let netB: IrcNetwork;
+let nets: TwoNetworks;
 let ircA: IrcPlace;
 let ircB: IrcPlace;
 let news: NewsPlace;
@@ -22,13 +21,9 @@ let node: Node;
 
 before(async () => {
   ensurePeers();
-  netA = await IrcNetwork.start('oa');
-  netB = await IrcNetwork.start('ob');
-  ircA = await new IrcPlace('irc.a', netA, 'irc.a', '#out', 'relay_a', 'alice').connect();
-  ircB = new IrcPlace('irc.b', netB, 'irc.b', '#out', 'relay_b', 'bob');
   // 3–6 s between reconnect attempts, so the person on B is back in the channel before the relay (see below).
-  ircB.reconnect = { first: '6s', max: '6s' };
-  await ircB.connect();
+  nets = await TwoNetworks.start('o', '#out', (b) => { b.reconnect = { first: '6s', max: '6s' }; });
+  ({ ircA, ircB } = nets);
   news = await NewsPlace.make('news', 'nntp.local', 'peerpost.out');
   node = new Node({ hostname: 'out.e2e.example', bridge: 'out', places: [ircA, ircB, news], quiet: '1s' });
   await node.start();
@@ -37,11 +32,9 @@ before(async () => {
 });
 
 after(async () => {
-  ircA?.close();
-  ircB?.close();
+  nets?.close();
   if (node) assert.equal(await node.stop(), 0);
-  netA?.cleanup();
-  netB?.cleanup();
+  nets?.cleanup();
   node?.cleanup();
 });
 
@@ -68,10 +61,10 @@ test(`an IRC network down for ${OUTAGE_MS / 1000} s during a load: posts wait, s
   try {
     await sleep(1000);
     const downAt = Date.now();
-    netB.down();
+    nets.netB.down();
 
     // While it lasts: the account retries, the channel's deliveries wait in the outbox and grow; A is served all along.
-    const where = `127.0.0.1:${netB.port}`;
+    const where = `127.0.0.1:${nets.netB.port}`;
     const seen: { state: string; pending: number; reason: string }[] = [];
     let text = '';
     while (Date.now() - downAt < OUTAGE_MS) {
@@ -98,7 +91,7 @@ test(`an IRC network down for ${OUTAGE_MS / 1000} s during a load: posts wait, s
     await eventually(async () => (node.running!.logs.slice(mark).some((l) => l.includes(where) && /reconnecting in/.test(l)) ? true : 'no attempt yet'), 'a reconnect attempt of irc.b', 15_000, 20);
     const attempt = JSON.parse(node.running!.logs.slice(mark).find((l) => l.includes(where) && /reconnecting in/.test(l))!);
     const nextTry = Date.now() + Number(attempt.wait);
-    netB.up();
+    nets.netB.up();
     await ircB.connect();
     assert.ok(Date.now() < nextTry, `bob is back in ${ircB.target} before the relay's next attempt (the machine was too slow for this check: ${Date.now() - nextTry} ms late)`);
     await ircB.relayRejoined(15_000);

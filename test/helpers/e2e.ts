@@ -193,6 +193,37 @@ export class IrcPlace implements Place {
 // ── news: the built-in server ───────────────────────────────────────────────
 
 type Op = (string | number)[];
+/**
+ * Two IRC networks (two ngircd), each with the relay's account and one person in
+ * `channel`: irc.a (relay_a, alice on A) and irc.b (relay_b, bob on B).
+ * `beforeB` may adjust B's place (its reconnect timing) before it connects.
+ */
+export class TwoNetworks {
+  private constructor(readonly netA: IrcNetwork, readonly netB: IrcNetwork, readonly ircA: IrcPlace, readonly ircB: IrcPlace) {}
+
+  static async start(tag: string, channel: string, beforeB?: (b: IrcPlace) => void): Promise<TwoNetworks> {
+    const netA = await IrcNetwork.start(`${tag}a`);
+    const netB = await IrcNetwork.start(`${tag}b`);
+    const ircA = await new IrcPlace('irc.a', netA, 'irc.a', channel, 'relay_a', 'alice').connect();
+    const ircB = new IrcPlace('irc.b', netB, 'irc.b', channel, 'relay_b', 'bob');
+    beforeB?.(ircB);
+    await ircB.connect();
+    return new TwoNetworks(netA, netB, ircA, ircB);
+  }
+
+  /** The people leave (before the daemon stops). */
+  close(): void {
+    this.ircA.close();
+    this.ircB.close();
+  }
+
+  /** The servers go (after the daemon stopped). */
+  cleanup(): void {
+    this.netA.cleanup();
+    this.netB.cleanup();
+  }
+}
+
 export interface OpResult { ok: boolean; value?: any; code?: string; error?: string }
 
 /** Run operations on one nntplib connection; one result per operation (a connection failure ends the list). */
