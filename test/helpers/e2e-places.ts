@@ -233,7 +233,12 @@ export class InnPlace implements Place {
     this.pid = child.pid!;
     for (let i = 0; i < 100; i++) {
       const [r] = await nntplib(this.port, [['welcome']], 5000);
-      if (r?.ok) return;
+      if (r?.ok) {
+        // A POST that reached nnrpd while innd was going down was answered 240 and spooled to
+        // spool/incoming; a real INN feeds those in later (rnews -U, from news.daily). Do it now.
+        execFileSync('setpriv', ['--reuid=news', '--regid=news', '--init-groups', 'env', `INNCONF=${this.dir}/etc/inn.conf`, '/usr/lib/news/bin/rnews', '-U'], { stdio: 'ignore' });
+        return;
+      }
       await sleep(100);
     }
     throw new Error(`innd did not come back on ${this.port} (logs in ${this.dir}/log)`);
