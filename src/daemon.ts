@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
 import { lookupPlugin, type PluginLookup } from './loader.js';
-import type { PluginDefinition, DaemonStatus, BridgeView, DaemonMetrics, CommandAccount, CommandResult } from './plugin.js';
+import type { PluginDefinition, DaemonStatus, BridgeView, DaemonMetrics, CommandAccount, CommandResult, DeliveryTarget } from './plugin.js';
+import type { Post } from './post.js';
 import { Store, StoreError } from './store.js';
 import { Router } from './router.js';
 import { Outbox, type Resolution } from './outbox.js';
@@ -17,6 +18,7 @@ import { AccountRuntime, Services, VERSION, pluginStoreFor, postReaderFor } from
 import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from './util.js';
+import { DigestDeliveries, ShownMemory } from './shown.js';
 
 import { EXIT } from './plugin.js';
 export { EXIT };
@@ -59,6 +61,9 @@ export class Daemon {
   private router!: Router;
   private outbox!: Outbox;
   private core!: Core;
+  /** Digests sent through the memory of what each place shows (src/shown.ts). */
+  private digestsOut!: DigestDeliveries;
+  private pruneTimer?: NodeJS.Timeout;
   private control?: Server;
   private defs = new Map<string, PluginDefinition>();
   private nodeSecret: Buffer = Buffer.alloc(0);
@@ -115,6 +120,26 @@ export class Daemon {
     this.outbox.on('retry', (row) => this.deliveries.retried(accountOf(row.endpoint)));
     this.outbox.on('dead', (row) => this.deliveries.failed(accountOf(row.endpoint)));
     this.core = new Core(this.store, this.router, this.config, this.outbox, this.log.child({ part: 'core' }));
+    const memory = new ShownMemory(this.store.db);
+    this.digestsOut = new DigestDeliveries({
+      memory,
+      hostname: () => this.config.node.hostname,
+      settleMs: (bridge) => this.router.bridge(bridge)?.digest.settleMs ?? 10_000,
+      timeoutMs: () => this.config.delivery.timeoutMs,
+      now: Date.now,
+      log: this.log.child({ part: 'digests' }),
+    });
+    this.core.onPost((p) => this.digestsOut.observed(p, this.router.endpointAt(p.origin.account, p.origin.target)?.key, Date.now()));
+    const prune = () => {
+      try {
+        memory.prune(Date.now());
+      } catch (err) {
+        this.log.warn({ err }, `forgetting old entries of the digest memory failed: ${(err as Error).message}; tried again in an hour`);
+      }
+    };
+    prune();
+    this.pruneTimer = setInterval(prune, 3600_000);
+    this.pruneTimer.unref();
 
     for (const acfg of Object.values(this.config.accounts)) {
       const rt = this.newAccount(acfg.name);
@@ -164,7 +189,12 @@ export class Daemon {
     if (!a || !a.handle) return { ready: false, reason: `account ${e.account} is not running${a?.lastError ? ` (${a.lastError.message})` : ''}` };
     if (a.state === 'stopped' || a.state === 'starting') return { ready: false, reason: `account ${e.account} is ${a.state}` };
     const handle = a.handle;
-    return { ready: true, endpoint: e, deliver: (post, to) => handle.deliver(post, to) };
+    const place = (to: DeliveryTarget) => ({
+      endpoint: e.key,
+      deliver: (p: Post) => handle.deliver(p, to),
+      ...(handle.refresh ? { refresh: () => handle.refresh!(e.target) } : {}),
+    });
+    return { ready: true, endpoint: e, deliver: (post, to) => (post.kind === 'digest' ? this.digestsOut.deliver(post, place(to)) : handle.deliver(post, to)) };
   }
 
   private installSignals(): void {
@@ -194,6 +224,8 @@ export class Daemon {
   stop(): Promise<number> {
     this.stopping ??= (async () => {
       this.core.close();
+      this.digestsOut.stop();
+      clearInterval(this.pruneTimer);
       const left = await this.outbox.stop(this.config.delivery.shutdownGraceMs);
       if (left > 0) this.log.warn(`${left} deliver${left === 1 ? 'y was' : 'ies were'} still running at the deadline; they stay in the outbox and are retried at the next start`);
       await this.teardown();

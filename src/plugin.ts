@@ -339,6 +339,12 @@ export interface AccountHandle {
   reload?(config: Readonly<Record<string, unknown>>): Promise<'applied' | 'restart'>;
   /** The bridges changed on a reload (ctx.endpoints() now answers the new set): join, leave, re-render. */
   endpointsChanged?(): void;
+  /**
+   * Look at the target now and take in what is new there (an NNTP peer polls the group), resolving once it is
+   * ingested. The core calls it before delivering a digest, so that a digest another peerpost node just sent to
+   * the same shared place is known, and its lines are not sent there twice (src/shown.ts). Optional.
+   */
+  refresh?(target: string): Promise<void>;
 }
 
 export interface PluginDefinition<C = any> {

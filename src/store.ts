@@ -58,6 +58,21 @@ export const MIGRATIONS: readonly string[] = [
      applied_at INTEGER NOT NULL,
      PRIMARY KEY (scope, n)
    ) WITHOUT ROWID;`,
+  // What each place already shows, for digests (src/shown.ts).
+  `CREATE TABLE shown (
+     endpoint TEXT NOT NULL,
+     key TEXT NOT NULL,
+     post_id TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (endpoint, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX shown_by_age ON shown(at);
+   CREATE TABLE shown_nodes (
+     endpoint TEXT NOT NULL,
+     node TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (endpoint, node)
+   ) WITHOUT ROWID;`,
 ];
 
 export class StoreError extends Error {

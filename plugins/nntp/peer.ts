@@ -288,6 +288,11 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     endpointsChanged() {
       schedulePoll(0);
     },
+    /** Poll now (after a poll that is running), so a digest another node just posted is known before ours goes. */
+    async refresh() {
+      while (polling && !stopped) await new Promise((r) => setTimeout(r, 25));
+      await pollAll();
+    },
     async deliver(post: Post, to: DeliveryTarget) {
       let c: NntpClient;
       try {

@@ -433,7 +433,7 @@ class Run {
         name, description: core.description, endpoints,
         ignore: { nicks: core.ignore.nicks.map((n) => n.toLowerCase()), patterns: core.ignore.patterns },
         replace: core.replace,
-        digest: { quietMs: core.digest.quiet, maxLines: core.digest.maxLines, maxAgeMs: core.digest.maxAge },
+        digest: { quietMs: core.digest.quiet, maxLines: core.digest.maxLines, maxAgeMs: core.digest.maxAge, settleMs: core.digest.settle },
       };
     }
     return ok ? out : undefined;

@@ -83,7 +83,7 @@ export const bridgeSchema = z.strictObject({
   endpoints: z.unknown().optional(),
   ignore: block({ nicks: list(z.string().min(1)), patterns: list(pattern('')) }),
   replace: list(z.strictObject({ pattern: pattern('g'), with: text('') })),
-  digest: block({ quiet: dur('10m'), maxLines: int(1, 10000, 100), maxAge: dur('2h') }),
+  digest: block({ quiet: dur('10m'), maxLines: int(1, 10000, 100), maxAge: dur('2h'), settle: dur('10s') }),
 });
 
 export const ENDPOINT_KEYS = ['endpoint', 'direction', 'shape', 'prefix', 'announceLines'];

@@ -48,7 +48,8 @@ export interface BridgeConfig {
   endpoints: EndpointConfig[];
   ignore: { nicks: string[]; patterns: RegExp[] };
   replace: { pattern: RegExp; with: string }[];
-  digest: { quietMs: number; maxLines: number; maxAgeMs: number };
+  /** settleMs: where other peerpost nodes write digests to the same place, each waits its turn this long (src/shown.ts). */
+  digest: { quietMs: number; maxLines: number; maxAgeMs: number; settleMs: number };
 }
 
 export interface NodeConfig {

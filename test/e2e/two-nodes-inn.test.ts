@@ -3,7 +3,10 @@
  * channel (one ngircd) AND the same group on one real INN — the hard case of
  * the design's loop guard, where each node can see every post twice (once in
  * the channel, once in the group). Over a quiet period the channel and the
- * group show every post once, and nothing loops.
+ * group show every post once, and nothing loops. Both nodes digest the lines
+ * said in the channel; in the shared group their digests take turns (one.… goes
+ * first, two.… waits digest.settle, looks at the group again, and sends only
+ * the lines the group does not show yet: src/shown.ts).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,8 +31,8 @@ before(async () => {
   watch = await new User('watch').connect(net.port, CHAN);
   irc1 = await new IrcPlace('irc (node one)', net, 'irc.net', CHAN, 'node_one', 'alice').connect();
   irc2 = await new IrcPlace('irc (node two)', net, 'irc.net', CHAN, 'node_two', 'bob').connect();
-  node1 = new Node({ hostname: 'one.e2e.example', bridge: 'commons', places: [irc1, inn], quiet: '2s' });
-  node2 = new Node({ hostname: 'two.e2e.example', bridge: 'commons', places: [irc2, inn], quiet: '2s' });
+  node1 = new Node({ hostname: 'one.e2e.example', bridge: 'commons', places: [irc1, inn], quiet: '2s', settle: '3s' });
+  node2 = new Node({ hostname: 'two.e2e.example', bridge: 'commons', places: [irc2, inn], quiet: '2s', settle: '3s' });
   for (const n of [node1, node2]) {
     const r = await n.start();
     await r.waitForLog(/first look at peerpost\.shared/, 15_000);
@@ -38,6 +41,11 @@ before(async () => {
   await irc2.relayJoined();
   await node1.running!.waitForLog(/node_two is another peerpost relay/, 15_000);
   await node2.running!.waitForLog(/node_one is another peerpost relay/, 15_000);
+  // The nodes meet in the group: each learns from the other's first digest there that it writes to the same
+  // place (that first conversation can show twice: neither knew of the other yet; README, "Two nodes").
+  await irc1.say({ text: `${P}-hello, is anyone here?` });
+  await node1.running!.waitForLog(/the peerpost node two\.e2e\.example also sends digests to nntp\.inn\/peerpost\.shared/, 30_000);
+  await node2.running!.waitForLog(/the peerpost node one\.e2e\.example also sends digests to nntp\.inn\/peerpost\.shared/, 30_000);
 });
 
 after(async () => {
@@ -56,17 +64,8 @@ after(async () => {
 /** Every PRIVMSG to the channel, as "nick text". */
 const channel = () => watch.lines.filter((l) => l.includes(` PRIVMSG ${CHAN} :`)).map((l) => `${l.slice(1, l.indexOf('!'))} ${l.slice(l.indexOf(' :', 1) + 2)}`);
 
-/**
- * Known limitation (issue 8, left open): each node makes its own digest of the shared channel and posts it to the
- * shared group, so the group holds each conversation twice (once per node, each with the lines that node took in).
- * Digests are never announced back in a channel (src/router.ts), so the channel shows every line once. The group
- * check below is a todo until digests of a shared channel are deduplicated across nodes (DESIGN.md's per-endpoint
- * memory of what a place already shows).
- */
-const TODO = 'two nodes sharing a channel and an INN group: each node\'s digest of the shared channel reaches the group (the conversation twice)';
-
 for (const part of ['channel', 'inn'] as const)
-test(`two nodes on one channel and one INN group: every post once in the ${part === 'channel' ? 'channel' : 'INN group'}, no loop`, part === 'inn' ? { todo: TODO } : {}, async () => {
+test(`two nodes on one channel and one INN group: every post once in the ${part === 'channel' ? 'channel' : 'INN group'}, no loop`, async () => {
   const Q = part === 'channel' ? `${P}C` : `${P}G`;
   const t = {
     a: [1, 2].map((n) => token(Q, 'a', n)),
@@ -77,7 +76,7 @@ test(`two nodes on one channel and one INN group: every post once in the ${part 
   };
   for (const x of t.a) await irc1.say({ text: `${x} alice speaking` });
   await irc2.say({ text: `${t.b[0]} bob answering` });
-  await inn.say({ from: 'ivan', subject: 'On the shared group', id: `${Q}-inn@reader.example`, text: `${t.i[0]} posted on INN` });
+  await inn.say({ from: 'ivan', subject: `On the shared group (${Q})`, id: `${Q}-inn@reader.example`, text: `${t.i[0]} posted on INN` });
   const r1 = await node1.post(`${t.p[0]} from node one's shell`, 'dave');
   assert.equal(r1.code, 0, r1.stderr);
   const r2 = await node2.post(`${t.q[0]} from node two's shell`, 'erin');
@@ -98,8 +97,15 @@ test(`two nodes on one channel and one INN group: every post once in the ${part 
     console.log(`# the channel:\n${channel().map((l) => `#   ${l}`).join('\n')}\n# the INN group:\n${arts.map((a) => `#   ${a.id} ${a.kind || 'message'} "${a.subject}" refs=${a.references.join(' ')}`).join('\n')}`);
     throw err;
   }
+  if (part === 'inn') {
+    // two.… went second: its digest holds only its own line, and says where the rest of the conversation is.
+    const second = (await inn.articles()).filter((a) => a.id.endsWith('@two.e2e.example') && a.text.includes(t.q[0]!));
+    assert.equal(second.length, 1, 'node two\'s digest is in the group once');
+    assert.match(second[0]!.text, /more lines of this conversation are here already, in <[^>]+@one\.e2e\.example>/);
+    for (const x of [...t.a, ...t.b]) assert.ok(!second[0]!.text.includes(x), `node two's digest leaves out ${x} (node one's digest holds it):\n${second[0]!.text}`);
+  }
   const ch = channel();
-  assert.equal(ch.filter((l) => l.endsWith('[commons] ivan: On the shared group')).length, 1, `the INN article announced once:\n${ch.join('\n')}`);
+  assert.equal(ch.filter((l) => l.endsWith(`[commons] ivan: On the shared group (${Q})`)).length, 1, `the INN article announced once:\n${ch.join('\n')}`);
 
   // Every post reached the group at least once (the digests close after 2 s of quiet), and both nodes are done.
   await eventually(async () => {

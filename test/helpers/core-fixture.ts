@@ -43,7 +43,7 @@ export function makeConfig(accounts: Record<string, Style>, bridges: Record<stri
       name, description: '', endpoints,
       ignore: { nicks: (b.ignoreNicks ?? []).map((n) => n.toLowerCase()), patterns: b.ignorePatterns ?? [] },
       replace: b.replace ?? [],
-      digest: { quietMs: 600_000, maxLines: 100, maxAgeMs: 7_200_000, ...b.digest },
+      digest: { quietMs: 600_000, maxLines: 100, maxAgeMs: 7_200_000, settleMs: 10_000, ...b.digest },
     };
   }
   return {

@@ -390,6 +390,8 @@ export interface NodeOptions {
   places: Place[];
   /** Digest quiet time (chat → news). */
   quiet?: string;
+  /** digest.settle: each node's turn where several write digests to one place. */
+  settle?: string;
   maxLines?: number;
   /** More top-level config (merged over the defaults). */
   extra?: Record<string, unknown>;
@@ -406,7 +408,7 @@ export function buildConfig(o: NodeOptions, data: string): string {
     bridges: {
       [o.bridge]: {
         description: `The ${o.bridge} bridge (e2e)`,
-        digest: { quiet: o.quiet ?? '1s', maxLines: o.maxLines ?? 100 },
+        digest: { quiet: o.quiet ?? '1s', maxLines: o.maxLines ?? 100, ...(o.settle ? { settle: o.settle } : {}) },
         endpoints: o.places.map((p) => {
           const opts = p.endpointOptions?.() ?? {};
           const ep = `${p.account}/${p.target}`;

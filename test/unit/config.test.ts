@@ -87,7 +87,7 @@ test('a good config resolves: durations in ms, absolute data, defaults, both end
   assert.ok(b.ignore.patterns[1]!.test('SPAM here'));
   assert.equal(b.replace[0]!.pattern.flags, 'g');
   assert.equal('foo foo'.replace(b.replace[0]!.pattern, b.replace[0]!.with), 'bar bar');
-  assert.deepEqual(b.digest, { quietMs: 300_000, maxLines: 50, maxAgeMs: 7_200_000 });
+  assert.deepEqual(b.digest, { quietMs: 300_000, maxLines: 50, maxAgeMs: 7_200_000, settleMs: 10_000 });
 
   assert.ok(Object.isFrozen(c));
   assert.ok(Object.isFrozen(c.accounts['irc.libera']!.settings));

@@ -1,0 +1,262 @@
+/**
+ * What each place already shows, for digests (DESIGN.md, "Loop guard": "a short
+ * per-endpoint memory of what each place already shows (author + normalised
+ * text) stops a second copy of a post from being sent where the first already
+ * arrived by another path").
+ *
+ * The case it exists for: two peerpost nodes bridge the same IRC channel and
+ * the same newsgroup on a shared server (two communities sharing a channel).
+ * Both hear every line said in the channel, so both close a digest of the same
+ * conversation; each also holds lines only it put there (its own web, CLI, …).
+ * Without this memory the shared group gets the conversation twice, and each
+ * node's own list gets it twice too (its own digest, then the other node's,
+ * taken in from the group).
+ *
+ * What it does:
+ * - a digest is a list of lines, each known by its minute, author and normalised text;
+ * - delivering a digest to an endpoint records its lines as shown there; a
+ *   digest that arrives *from* an endpoint (another node's, read in a shared
+ *   group) records its lines as shown there, and that its node writes there;
+ * - a digest delivered to an endpoint carries only the lines the endpoint does
+ *   not show yet (with a note naming where the rest is); a digest all of whose
+ *   lines are shown there is delivered by sending nothing;
+ * - where other nodes are known to write digests to the same endpoint, the nodes
+ *   take turns by hostname: the n-th waits n × `digest.settle` after closing,
+ *   looks at the place again (the plugin's refresh: an NNTP peer polls the
+ *   group), then sends what is left. So the first node's digest is there before
+ *   the second sends, and the second sends only its own lines.
+ *
+ * Limits (documented in README.md): nodes learn of each other from the first
+ * digest they read from the shared place, so the very first conversation after
+ * two nodes meet can still show twice; a line counts as the same line only when
+ * both nodes saw the same author name and text.
+ */
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { Post } from './post.js';
+import { renderDigest } from './shape.js';
+
+/** One line of a digest, as parsed back from its text. */
+export interface DigestLine {
+  date: string;
+  author: string;
+  kind: 'message' | 'action' | 'notice';
+  body: string;
+}
+
+/**
+ * A line's identity: the minute it was said (UTC), its author (any case) and its text with whitespace folded.
+ * The minute keeps apart the same words said again later ("ok", "thanks"): without it a later conversation's
+ * line would count as shown and be left out. Two nodes that heard a line either side of a minute's turn see two
+ * lines: the place then shows it twice, which is the safe side.
+ */
+export function lineKey(line: Pick<DigestLine, 'date' | 'author' | 'body'>): string {
+  const norm = (s: string) => s.normalize('NFC').replace(/\s+/g, ' ').trim();
+  const minute = new Date(line.date).toISOString().slice(0, 16);
+  return createHash('sha256').update(`${minute}\u0000${norm(line.author).toLowerCase()}\u0000${norm(line.body)}`).digest('base64url').slice(0, 22);
+}
+
+const DAY = /^(\d{4}-\d{2}-\d{2}) UTC$/;
+const LINE = /^(\d{2}):(\d{2}) (?:<(.+?)>|\* (\S+)|-(.+?)-) (.*)$/;
+const MORE = /^ {6}(.*)$/;
+
+/**
+ * The lines of a digest as renderDigest wrote it ("YYYY-MM-DD UTC", then "14:02 <alice> hello",
+ * "14:03 * alice waves", "14:04 -bot- notice", continuation lines indented by six spaces). Undefined when
+ * the text is not a digest of that form (a digest written by hand, or by another tool): it is then delivered
+ * as it is.
+ */
+export function parseDigest(body: string): DigestLine[] | undefined {
+  const out: DigestLine[] = [];
+  let day: string | undefined;
+  for (const raw of body.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '') continue;
+    if (line.startsWith('(') && out.length === 0) continue; // the note of a shortened digest
+    const d = DAY.exec(line);
+    if (d) { day = d[1]; continue; }
+    const m = LINE.exec(line);
+    if (m && day) {
+      const [, hh, mm, msg, act, notice, text] = m;
+      out.push({
+        date: `${day}T${hh}:${mm}:00.000Z`,
+        author: (msg ?? act ?? notice)!,
+        kind: msg !== undefined ? 'message' : act !== undefined ? 'action' : 'notice',
+        body: text!,
+      });
+      continue;
+    }
+    const c = MORE.exec(line);
+    if (c && out.length > 0) { out[out.length - 1]!.body += `\n${c[1]}`; continue; }
+    return undefined;
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/** The node a post was minted on: the domain of its Message-ID. */
+export const nodeOf = (id: string): string => id.slice(id.lastIndexOf('@') + 1).toLowerCase();
+
+/**
+ * The digest with only `keep` of its lines, for a place that shows the others already: same id, same thread,
+ * its subject's place tag kept, the span and count of what it now holds, and a first line saying where the rest is.
+ */
+export function shortenDigest(post: Post, keep: DigestLine[], shownIn: string[], total: number): Post {
+  const text = renderDigest(keep.map((l) => ({ date: l.date, author: { name: l.author, via: post.author.via }, body: l.body, kind: l.kind, origin: post.origin })));
+  const tag = /^(\[[^\]]*\]) conversation, /.exec(post.subject ?? '')?.[1];
+  const subject = tag ? text.subject.replace(/^\[[^\]]*\]/, tag) : text.subject;
+  const other = total - keep.length;
+  const where = shownIn.length ? `, in ${shownIn.slice(0, 3).map((i) => `<${i}>`).join(', ')}` : '';
+  const note = `(${other} more ${other === 1 ? 'line' : 'lines'} of this conversation ${other === 1 ? 'is' : 'are'} here already${where}.)\n\n`;
+  return { ...post, subject, body: note + text.body };
+}
+
+const KEEP_MS = 7 * 24 * 3600_000;
+const NODES_KEEP_MS = 30 * 24 * 3600_000;
+
+/** The memory itself: rows of (endpoint, line key) with the post that showed the line there. */
+export class ShownMemory {
+  private readonly q;
+
+  constructor(private readonly db: Database.Database) {
+    this.q = {
+      get: db.prepare('SELECT post_id FROM shown WHERE endpoint = ? AND key = ?').pluck(),
+      put: db.prepare('INSERT INTO shown (endpoint, key, post_id, at) VALUES (?, ?, ?, ?) ON CONFLICT (endpoint, key) DO UPDATE SET at = excluded.at'),
+      prune: db.prepare('DELETE FROM shown WHERE at < ?'),
+      node: db.prepare('INSERT INTO shown_nodes (endpoint, node, at) VALUES (?, ?, ?) ON CONFLICT (endpoint, node) DO UPDATE SET at = excluded.at'),
+      nodes: db.prepare('SELECT node FROM shown_nodes WHERE endpoint = ? AND at >= ? ORDER BY node').pluck(),
+      pruneNodes: db.prepare('DELETE FROM shown_nodes WHERE at < ?'),
+    };
+  }
+
+  /** These lines are shown at the endpoint now, by the post `postId`. */
+  record(endpoint: string, lines: readonly DigestLine[], postId: string, at: number): void {
+    this.db.transaction(() => {
+      for (const l of lines) this.q.put.run(endpoint, lineKey(l), postId, at);
+    })();
+  }
+
+  /** For each line: the post that shows it at the endpoint already, if one does. */
+  shownBy(endpoint: string, lines: readonly DigestLine[]): (string | undefined)[] {
+    return lines.map((l) => this.q.get.get(endpoint, lineKey(l)) as string | undefined);
+  }
+
+  /** Another node writes digests to this endpoint (seen now). True when it was not known (lately). */
+  noteNode(endpoint: string, node: string, at: number): boolean {
+    const known = (this.q.nodes.all(endpoint, at - NODES_KEEP_MS) as string[]).includes(node.toLowerCase());
+    this.q.node.run(endpoint, node.toLowerCase(), at);
+    return !known;
+  }
+
+  /** The other nodes seen writing digests to this endpoint lately, by name. */
+  nodes(endpoint: string, now: number): string[] {
+    return this.q.nodes.all(endpoint, now - NODES_KEEP_MS) as string[];
+  }
+
+  /** Forget what is older than a week (nodes: a month). */
+  prune(now: number): void {
+    this.q.prune.run(now - KEEP_MS);
+    this.q.pruneNodes.run(now - NODES_KEEP_MS);
+  }
+}
+
+/** This node's turn among the nodes writing digests to one place: 0 goes first. */
+export function turnOf(self: string, others: readonly string[]): number {
+  const me = self.toLowerCase();
+  return [...new Set([...others.map((o) => o.toLowerCase()), me])].sort().indexOf(me);
+}
+
+/** What a digest delivery needs from the daemon. */
+export interface DigestDeliveryDeps {
+  memory: ShownMemory;
+  hostname: () => string;
+  /** digest.settle of the post's bridge. */
+  settleMs: (bridge: string) => number;
+  /** The longest a deliver() may take (delivery.timeout): a turn never waits half of it or more. */
+  timeoutMs: () => number;
+  now: () => number;
+  log: import('pino').Logger;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** The account side of one delivery: the plugin's deliver, and its refresh if it has one. */
+export interface DigestPlace {
+  endpoint: string;
+  deliver: (post: Post) => Promise<import('./plugin.js').Outcome>;
+  refresh?: () => Promise<void>;
+}
+
+const pause = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+
+/**
+ * Delivers digests through the memory: waits this node's turn where other nodes write digests to the place,
+ * lets the plugin look at the place again, sends only what the place does not show, and records what it shows
+ * after a delivery. Anything that is not a digest of our form goes straight through.
+ */
+export class DigestDeliveries {
+  private readonly abort = new AbortController();
+
+  constructor(private readonly d: DigestDeliveryDeps) {}
+
+  stop(): void {
+    this.abort.abort();
+  }
+
+  /** A post committed into the store: another node's digest read from a place tells what that place shows. */
+  observed(post: Pick<Post, 'id' | 'kind' | 'body'>, fromEndpoint: string | undefined, at: number): void {
+    if (post.kind !== 'digest' || !fromEndpoint) return;
+    const node = nodeOf(post.id);
+    if (node === this.d.hostname().toLowerCase()) return;
+    const lines = parseDigest(post.body);
+    if (!lines) return;
+    this.d.memory.record(fromEndpoint, lines, post.id, at);
+    if (this.d.memory.noteNode(fromEndpoint, node, at)) {
+      const all = [...this.d.memory.nodes(fromEndpoint, at), this.d.hostname().toLowerCase()].sort();
+      this.d.log.info({ endpoint: fromEndpoint, node, nodes: all }, `the peerpost node ${node} also sends digests to ${fromEndpoint}: digests there now take turns (${all.join(', ')}; digest.settle apart), and each sends only lines not there yet`);
+    }
+  }
+
+  async deliver(post: Post, place: DigestPlace): Promise<import('./plugin.js').Outcome> {
+    const lines = post.kind === 'digest' ? parseDigest(post.body) : undefined;
+    if (!lines) return place.deliver(post);
+    const self = this.d.hostname();
+    const own = nodeOf(post.id) === self.toLowerCase();
+    if (own) {
+      const others = this.d.memory.nodes(place.endpoint, this.d.now());
+      const turn = turnOf(self, others);
+      if (turn > 0) {
+        const due = Date.parse(post.date) + turn * this.d.settleMs(post.bridge);
+        const wait = Math.min(due - this.d.now(), Math.floor(this.d.timeoutMs() / 2) - 1000);
+        if (wait > 0) {
+          this.d.log.debug({ post: post.id, endpoint: place.endpoint, turn, others, waitMs: wait }, `digest ${post.id} waits its turn (${turn + 1} of ${others.length + 1} nodes writing to ${place.endpoint})`);
+          await (this.d.sleep ?? pause)(wait, this.abort.signal);
+          if (this.abort.signal.aborted) return { result: 'retry', reason: 'peerpost is stopping; the digest waits in the outbox' };
+        }
+      }
+    }
+    if (place.refresh) {
+      try {
+        await place.refresh();
+      } catch (err) {
+        this.d.log.warn({ err, endpoint: place.endpoint }, `could not look at ${place.endpoint} before sending a digest there: ${(err as Error).message}; sending it whole`);
+      }
+    }
+    const by = this.d.memory.shownBy(place.endpoint, lines);
+    const keep = lines.filter((_, i) => by[i] === undefined);
+    const elsewhere = [...new Set(by.filter((x): x is string => x !== undefined && x !== post.id))];
+    if (keep.length === 0) {
+      this.d.log.info({ post: post.id, endpoint: place.endpoint, shownIn: elsewhere }, `digest ${post.id}: ${place.endpoint} shows every line of it already${elsewhere.length ? ` (in ${elsewhere.join(', ')})` : ''}; nothing sent`);
+      return { result: 'delivered' };
+    }
+    const sent = keep.length === lines.length ? post : shortenDigest(post, keep, elsewhere, lines.length);
+    if (sent !== post)
+      this.d.log.info({ post: post.id, endpoint: place.endpoint, lines: lines.length, sending: keep.length, shownIn: elsewhere }, `digest ${post.id}: ${place.endpoint} shows ${lines.length - keep.length} of its ${lines.length} lines already; sending the other ${keep.length}`);
+    const outcome = await place.deliver(sent);
+    if (outcome.result === 'delivered') this.d.memory.record(place.endpoint, lines, post.id, this.d.now());
+    return outcome;
+  }
+}
