@@ -18,7 +18,7 @@ import { AccountRuntime, Services, VERSION, pluginStoreFor, postReaderFor } from
 import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from './util.js';
-import { DigestDeliveries, ShownMemory } from './shown.js';
+import { SharedDeliveries, ShownMemory } from './shown.js';
 
 import { EXIT } from './plugin.js';
 export { EXIT };
@@ -62,7 +62,7 @@ export class Daemon {
   private outbox!: Outbox;
   private core!: Core;
   /** Digests sent through the memory of what each place shows (src/shown.ts). */
-  private digestsOut!: DigestDeliveries;
+  private digestsOut!: SharedDeliveries;
   private pruneTimer?: NodeJS.Timeout;
   private control?: Server;
   private defs = new Map<string, PluginDefinition>();
@@ -121,7 +121,7 @@ export class Daemon {
     this.outbox.on('dead', (row) => this.deliveries.failed(accountOf(row.endpoint)));
     this.core = new Core(this.store, this.router, this.config, this.outbox, this.log.child({ part: 'core' }));
     const memory = new ShownMemory(this.store.db);
-    this.digestsOut = new DigestDeliveries({
+    this.digestsOut = new SharedDeliveries({
       memory,
       hostname: () => this.config.node.hostname,
       settleMs: (bridge) => this.router.bridge(bridge)?.digest.settleMs ?? 10_000,
@@ -189,12 +189,16 @@ export class Daemon {
     if (!a || !a.handle) return { ready: false, reason: `account ${e.account} is not running${a?.lastError ? ` (${a.lastError.message})` : ''}` };
     if (a.state === 'stopped' || a.state === 'starting') return { ready: false, reason: `account ${e.account} is ${a.state}` };
     const handle = a.handle;
-    const place = (to: DeliveryTarget) => ({
+    const chat = this.router.styleOf(e.account) === 'chat';
+    const place = (post: Post, to: DeliveryTarget) => ({
       endpoint: e.key,
+      chat,
+      origin: this.router.endpointAt(post.origin.account, post.origin.target)?.key,
+      attempt: to.attempt,
       deliver: (p: Post) => handle.deliver(p, to),
       ...(handle.refresh ? { refresh: () => handle.refresh!(e.target) } : {}),
     });
-    return { ready: true, endpoint: e, deliver: (post, to) => (post.kind === 'digest' ? this.digestsOut.deliver(post, place(to)) : handle.deliver(post, to)) };
+    return { ready: true, endpoint: e, deliver: (post, to) => (post.kind === 'digest' || chat ? this.digestsOut.deliver(post, place(post, to)) : handle.deliver(post, to)) };
   }
 
   private installSignals(): void {

@@ -166,7 +166,7 @@ export function turnOf(self: string, others: readonly string[]): number {
 }
 
 /** What a digest delivery needs from the daemon. */
-export interface DigestDeliveryDeps {
+export interface SharedDeliveryDeps {
   memory: ShownMemory;
   hostname: () => string;
   /** digest.settle of the post's bridge. */
@@ -179,8 +179,14 @@ export interface DigestDeliveryDeps {
 }
 
 /** The account side of one delivery: the plugin's deliver, and its refresh if it has one. */
-export interface DigestPlace {
+export interface SharedPlace {
   endpoint: string;
+  /** The endpoint is a chat place (its plugin remembers what other relays said there: IRC). */
+  chat?: boolean;
+  /** The endpoint the post came in at, if it came in at one. */
+  origin?: string;
+  /** The delivery's attempt number (1 = the first). */
+  attempt?: number;
   deliver: (post: Post) => Promise<import('./plugin.js').Outcome>;
   refresh?: () => Promise<void>;
 }
@@ -193,14 +199,16 @@ const pause = (ms: number, signal?: AbortSignal) =>
   });
 
 /**
- * Delivers digests through the memory: waits this node's turn where other nodes write digests to the place,
- * lets the plugin look at the place again, sends only what the place does not show, and records what it shows
- * after a delivery. Anything that is not a digest of our form goes straight through.
+ * Deliveries to places shared with other peerpost nodes. A digest goes through the memory: it waits this node's
+ * turn where other nodes write digests to the place, lets the plugin look at the place again, sends only what
+ * the place does not show, and records what it shows after a delivery. A post read from a shared place, going to
+ * a chat place, waits this node's turn once (the chat plugin's own memory then keeps a second copy out).
+ * Anything else goes straight through.
  */
-export class DigestDeliveries {
+export class SharedDeliveries {
   private readonly abort = new AbortController();
 
-  constructor(private readonly d: DigestDeliveryDeps) {}
+  constructor(private readonly d: SharedDeliveryDeps) {}
 
   stop(): void {
     this.abort.abort();
@@ -220,24 +228,31 @@ export class DigestDeliveries {
     }
   }
 
-  async deliver(post: Post, place: DigestPlace): Promise<import('./plugin.js').Outcome> {
+  /** Wait this node's turn among those known at `shared` (0 = first: no wait), until `from` + turn × settle. */
+  private async turn(post: Post, shared: string, from: number, what: string): Promise<boolean> {
+    const others = this.d.memory.nodes(shared, this.d.now());
+    const turn = turnOf(this.d.hostname(), others);
+    if (turn === 0) return true;
+    const wait = Math.min(from + turn * this.d.settleMs(post.bridge) - this.d.now(), Math.floor(this.d.timeoutMs() / 2) - 1000);
+    if (wait <= 0) return true;
+    this.d.log.debug({ post: post.id, shared, turn, others, waitMs: wait }, `${what} ${post.id} waits its turn (${turn + 1} of ${others.length + 1} nodes at ${shared})`);
+    await (this.d.sleep ?? pause)(wait, this.abort.signal);
+    return !this.abort.signal.aborted;
+  }
+
+  async deliver(post: Post, place: SharedPlace): Promise<import('./plugin.js').Outcome> {
+    const stopping = { result: 'retry', reason: 'peerpost is stopping; the post waits in the outbox' } as const;
     const lines = post.kind === 'digest' ? parseDigest(post.body) : undefined;
-    if (!lines) return place.deliver(post);
+    if (!lines) {
+      // A post read from a place other nodes read too (a shared group) reaches each of them: in a chat place
+      // they share, the first in turn says it, and the others' relay memory then sees it said (IRC: "already
+      // said here by node_one"). Waits once, on the first attempt.
+      if (place.chat && place.origin && (place.attempt ?? 1) === 1 && !(await this.turn(post, place.origin, this.d.now(), 'a post from a shared place'))) return stopping;
+      return place.deliver(post);
+    }
     const self = this.d.hostname();
     const own = nodeOf(post.id) === self.toLowerCase();
-    if (own) {
-      const others = this.d.memory.nodes(place.endpoint, this.d.now());
-      const turn = turnOf(self, others);
-      if (turn > 0) {
-        const due = Date.parse(post.date) + turn * this.d.settleMs(post.bridge);
-        const wait = Math.min(due - this.d.now(), Math.floor(this.d.timeoutMs() / 2) - 1000);
-        if (wait > 0) {
-          this.d.log.debug({ post: post.id, endpoint: place.endpoint, turn, others, waitMs: wait }, `digest ${post.id} waits its turn (${turn + 1} of ${others.length + 1} nodes writing to ${place.endpoint})`);
-          await (this.d.sleep ?? pause)(wait, this.abort.signal);
-          if (this.abort.signal.aborted) return { result: 'retry', reason: 'peerpost is stopping; the digest waits in the outbox' };
-        }
-      }
-    }
+    if (own && !(await this.turn(post, place.endpoint, Date.parse(post.date), 'digest'))) return stopping;
     if (place.refresh) {
       try {
         await place.refresh();

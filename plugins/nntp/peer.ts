@@ -260,7 +260,8 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
         }
       }
       report();
-      schedulePoll(cfg.pollInterval);
+      // ±20%: nodes that read the same server (and were set in step by a shared event) do not poll in step.
+      schedulePoll(cfg.pollInterval * (0.8 + 0.4 * Math.random()));
     } finally {
       polling = false;
     }

@@ -3,7 +3,7 @@
  * channel (one ngircd) AND the same group on one real INN — the hard case of
  * the design's loop guard, where each node can see every post twice (once in
  * the channel, once in the group). Over a quiet period the channel and the
- * group show every post once, and nothing loops. Both nodes digest the lines
+ * group (and node two's own list) show every post once, and nothing loops. Both nodes digest the lines
  * said in the channel; in the shared group their digests take turns (one.… goes
  * first, two.… waits digest.settle, looks at the group again, and sends only
  * the lines the group does not show yet: src/shown.ts).
@@ -12,12 +12,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { User } from '../integration/irc-helpers.js';
 import { ensurePeers, eventually, IrcNetwork, IrcPlace, Node, sleep, token, tokenCounts } from '../helpers/e2e.js';
-import { InnPlace } from '../helpers/e2e-places.js';
+import { InnPlace, MailPlace } from '../helpers/e2e-places.js';
 
 const P = 'K8';
 const CHAN = '#shared';
 let net: IrcNetwork;
 let inn: InnPlace;
+/** Node two's own mailing list (not shared): it gets node one's lines through the group, each once. */
+let list: MailPlace;
+const READER = 'bea@sub.example';
 let watch: User;
 let irc1: IrcPlace;
 let irc2: IrcPlace;
@@ -28,22 +31,29 @@ before(async () => {
   ensurePeers();
   net = await IrcNetwork.start('shared');
   inn = await InnPlace.make('inn', 'nntp.inn', 'peerpost.shared');
+  list = await MailPlace.make('list', 'mail.lists', 'commons', 'lists.two.example', [READER]);
   watch = await new User('watch').connect(net.port, CHAN);
   irc1 = await new IrcPlace('irc (node one)', net, 'irc.net', CHAN, 'node_one', 'alice').connect();
   irc2 = await new IrcPlace('irc (node two)', net, 'irc.net', CHAN, 'node_two', 'bob').connect();
   node1 = new Node({ hostname: 'one.e2e.example', bridge: 'commons', places: [irc1, inn], quiet: '2s', settle: '3s' });
-  node2 = new Node({ hostname: 'two.e2e.example', bridge: 'commons', places: [irc2, inn], quiet: '2s', settle: '3s' });
+  node2 = new Node({ hostname: 'two.e2e.example', bridge: 'commons', places: [irc2, inn, list], quiet: '2s', settle: '3s' });
   for (const n of [node1, node2]) {
     const r = await n.start();
     await r.waitForLog(/first look at peerpost\.shared/, 15_000);
   }
+  await list.subscribe(node2);
   await irc1.relayJoined();
   await irc2.relayJoined();
   await node1.running!.waitForLog(/node_two is another peerpost relay/, 15_000);
   await node2.running!.waitForLog(/node_one is another peerpost relay/, 15_000);
   // The nodes meet in the group: each learns from the other's first digest there that it writes to the same
-  // place (that first conversation can show twice: neither knew of the other yet; README, "Two nodes").
+  // place (that first conversation can show twice: neither knew of the other yet; README, "Two nodes"). Each
+  // says a line of its own, so that each digest has a line the other's lacks and both are sent.
   await irc1.say({ text: `${P}-hello, is anyone here?` });
+  for (const [n, who] of [[node1, 'dave'], [node2, 'erin']] as const) {
+    const r = await n.post(`${P}-hello from ${who}`, who);
+    assert.equal(r.code, 0, r.stderr);
+  }
   await node1.running!.waitForLog(/the peerpost node two\.e2e\.example also sends digests to nntp\.inn\/peerpost\.shared/, 30_000);
   await node2.running!.waitForLog(/the peerpost node one\.e2e\.example also sends digests to nntp\.inn\/peerpost\.shared/, 30_000);
 });
@@ -58,6 +68,7 @@ after(async () => {
     n.cleanup();
   }
   inn?.cleanup();
+  await list?.cleanup();
   net?.cleanup();
 });
 
@@ -84,9 +95,13 @@ test(`two nodes on one channel and one INN group: every post once in the ${part 
 
   const all = Object.values(t).flat();
   const check = async (): Promise<true | string> => {
-    const got = { channel: tokenCounts(channel(), Q), inn: tokenCounts((await inn.articles()).map((x) => x.text), Q) };
+    const got = {
+      channel: tokenCounts(channel(), Q),
+      inn: tokenCounts((await inn.articles()).map((x) => x.text), Q),
+      list: tokenCounts((await list.inbox(READER)).map((x) => x.text), Q),
+    };
     const problems: string[] = [];
-    for (const k of [part])
+    for (const k of part === 'channel' ? ['channel' as const] : ['inn' as const, 'list' as const])
       for (const x of all) if ((got[k].get(x) ?? 0) !== 1) problems.push(`${k} shows ${x} ${got[k].get(x) ?? 0}× (expected 1×)`);
     return problems.length ? problems.join('; ') : true;
   };

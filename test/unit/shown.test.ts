@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Store } from '../../src/store.js';
 import { renderDigest } from '../../src/shape.js';
-import { DigestDeliveries, ShownMemory, lineKey, parseDigest, shortenDigest, turnOf, type DigestLine } from '../../src/shown.js';
+import { SharedDeliveries, ShownMemory, lineKey, parseDigest, shortenDigest, turnOf, type DigestLine } from '../../src/shown.js';
 import type { Post } from '../../src/post.js';
 import type { Outcome } from '../../src/plugin.js';
 
@@ -87,7 +87,7 @@ function world(self: string) {
   const memory = new ShownMemory(store.db);
   let now = Date.parse('2026-11-27T10:13:00.000Z');
   const slept: number[] = [];
-  const d = new DigestDeliveries({
+  const d = new SharedDeliveries({
     memory, hostname: () => self, settleMs: () => 10_000, timeoutMs: () => 60_000, now: () => now,
     log: pino({ level: 'silent' }),
     sleep: async (ms) => { slept.push(ms); now += ms; },
@@ -175,6 +175,25 @@ test('a post that is not a digest, or a digest not in our form, goes straight th
   await w.d.deliver(odd, w.place());
   assert.deepEqual(w.calls, ['deliver', 'deliver'], 'no refresh, no memory');
   assert.deepEqual(w.sent, [plain, odd]);
+});
+
+test('a post read from a shared place waits its turn once before a chat place; elsewhere, or first in turn, it does not wait', async () => {
+  const w = world('two.example');
+  w.memory.noteNode('nntp.inn/shared', 'one.example', w.at());
+  const article: Post = { ...digestPost('ivan@reader.example'), kind: 'message', body: 'an article on the shared group' };
+  const to = (over: object) => ({ ...w.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', attempt: 1, ...over });
+  await w.d.deliver(article, to({}));
+  assert.deepEqual(w.slept, [10_000], 'node two waits one digest.settle: node one says it first');
+  await w.d.deliver(article, to({ attempt: 2 }));
+  await w.d.deliver(article, to({ chat: false }));
+  await w.d.deliver(article, to({ origin: 'mail.lists/commons' }));
+  await w.d.deliver(article, to({ origin: undefined }));
+  assert.deepEqual(w.slept, [10_000], 'no wait on a retry, to an article place, or for a post from an unshared place');
+  assert.equal(w.sent.length, 5, 'every one delivered');
+  const first = world('one.example');
+  first.memory.noteNode('nntp.inn/shared', 'two.example', first.at());
+  await first.d.deliver(article, { ...first.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', attempt: 1 });
+  assert.deepEqual(first.slept, [], 'the first in turn does not wait');
 });
 
 test('the memory forgets lines after a week and nodes after a month', () => {
