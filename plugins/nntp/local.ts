@@ -189,11 +189,13 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
 
   const inGroups = (group: string) => endpoints().some((e) => e.target === group);
 
-  const ingestArticle = async (raw: Buffer, who: { remote: string; user?: string }): Promise<string> => {
+  /** Answers as to POST (240, 441, 403); IHAVE's answers are made from these by `transfer`. */
+  const ingestArticle = async (raw: Buffer, who: { remote: string; user?: string }, offered?: string): Promise<string> => {
     const a = readArticle(raw);
     if (typeof a === 'string') return `441 ${a}`;
     if (a.control) return '441 control messages are not taken here';
-    const id = a.id;
+    if (offered !== undefined && a.id !== undefined && a.id !== offered) return `441 the article's Message-ID <${oneLine(a.id).slice(0, 250)}> is not the one offered, <${offered}>`;
+    const id = a.id ?? offered;
     const named = a.newsgroups;
     const foreign = named.filter((g) => !inGroups(g));
     if (!named.length || foreign.length) return `441 not a newsgroup here: ${oneLine(foreign.join(', ') || '(none)').slice(0, 200)}`;
@@ -303,7 +305,15 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       }
       return ok;
     },
-    post: ingestArticle,
+    post: (raw, who) => ingestArticle(raw, who),
+    // IHAVE: 240 → 235 transferred; 403 (cannot keep it now) → 436 try again later; 441 → 437 rejected, do not retry.
+    transfer: async (raw, id, who) => {
+      const r = await ingestArticle(raw, who, id);
+      if (r.startsWith('240')) return `235 article transferred OK${r.slice('240 article received OK'.length)}`;
+      return `${r.startsWith('403') ? '436' : '437'}${r.slice(3)}`;
+    },
+    has: (id) => ctx.posts.get(id) !== undefined,
+    writable: () => ctx.storeWritable(),
   };
 
   const servers = nntpServers({

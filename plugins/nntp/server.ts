@@ -107,7 +107,7 @@ function serve(conn: Socket, secure: boolean, opts: ServerOptions, clients: { n:
             if (text.length === 1 && text[0] === 0x2e) {
               const a = article;
               article = undefined;
-              if (a.tooBig) send(`441 the article is larger than ${opts.maxArticleSize} octets\r\n`);
+              if (a.tooBig) send(`${session.tooBig(opts.maxArticleSize)}\r\n`);
               else send(`${await session.article(Buffer.concat(a.parts))}\r\n`);
               continue;
             }

@@ -45,6 +45,12 @@ export interface Backend {
   authenticate(user: string, pass: string): Promise<boolean>;
   /** A received article (dot-stuffing undone, CRLF ends): the full response line (240, 441, 403...). */
   post(raw: Buffer, who: { remote: string; user?: string }): Promise<string>;
+  /** An article offered by IHAVE and sent: the full response line (235, 436, 437). */
+  transfer(raw: Buffer, id: string, who: { remote: string; user?: string }): Promise<string>;
+  /** The server holds an article with this Message-ID (without <>). */
+  has(id: string): boolean;
+  /** New articles can be kept now (false: the disk is full or the store read-only). */
+  writable(): boolean;
 }
 
 export interface Reply {
@@ -59,7 +65,7 @@ const multi = (first: string, body: string[]): Reply => ({ text: `${first}\r\n${
 
 const HELP = [
   'ARTICLE [message-id|number]', 'AUTHINFO USER name | AUTHINFO PASS password', 'BODY [message-id|number]', 'CAPABILITIES', 'DATE',
-  'GROUP newsgroup', 'HDR header [message-id|range]', 'HEAD [message-id|number]', 'HELP', 'LAST',
+  'GROUP newsgroup', 'HDR header [message-id|range]', 'HEAD [message-id|number]', 'HELP', 'IHAVE message-id', 'LAST',
   'LIST [ACTIVE [wildmat]|ACTIVE.TIMES [wildmat]|DISTRIB.PATS|NEWSGROUPS [wildmat]|OVERVIEW.FMT|HEADERS]', 'LISTGROUP [newsgroup [range]]', 'MODE READER', 'NEWGROUPS date time [GMT]',
   'NEWNEWS wildmat date time [GMT]', 'NEXT', 'OVER [message-id|range]', 'POST', 'QUIT', 'STARTTLS', 'STAT [message-id|number]', 'XHDR header [message-id|range]', 'XOVER [range]',
 ];
@@ -71,6 +77,8 @@ export class Session {
   private pendingUser: string | undefined;
   /** The connection is encrypted (implicit TLS, or after STARTTLS). */
   secure: boolean;
+  /** What the article the client sends next is for: POST, or IHAVE with its Message-ID. */
+  private incoming: { by: 'post' } | { by: 'ihave'; id: string } = { by: 'post' };
 
   constructor(private readonly b: Backend, readonly remote: string, secure = false) {
     this.secure = secure;
@@ -102,6 +110,7 @@ export class Session {
       case 'NEWNEWS': return this.newnews(args);
       case 'NEWGROUPS': return this.newgroups(args);
       case 'POST': return this.postCmd(args);
+      case 'IHAVE': return this.ihave(args);
       case 'AUTHINFO': return this.authinfo(args);
       case 'STARTTLS': return this.starttls(args);
       case '': return line('500 empty command');
@@ -109,14 +118,24 @@ export class Session {
     }
   }
 
-  /** After a 340: the article the client sent. */
+  /** After a 340 (POST) or 335 (IHAVE): the article the client sent. */
   async article(raw: Buffer): Promise<string> {
-    return this.b.post(raw, { remote: this.remote, ...(this.user ? { user: this.user } : {}) });
+    const who = { remote: this.remote, ...(this.user ? { user: this.user } : {}) };
+    const what = this.incoming;
+    this.incoming = { by: 'post' };
+    return what.by === 'ihave' ? this.b.transfer(raw, what.id, who) : this.b.post(raw, who);
+  }
+
+  /** After a 340 or 335: the article was larger than the limit (and was read to its end, unkept). */
+  tooBig(max: number): string {
+    const code = this.incoming.by === 'ihave' ? '437' : '441';
+    this.incoming = { by: 'post' };
+    return `${code} the article is larger than ${max} octets`;
   }
 
   private capabilities(): Reply {
     const caps = ['VERSION 2', 'READER', 'HDR', 'OVER MSGID', 'NEWNEWS', 'LIST ACTIVE ACTIVE.TIMES DISTRIB.PATS NEWSGROUPS OVERVIEW.FMT HEADERS', 'IMPLEMENTATION peerpost'];
-    if (this.b.mayPost(this.remote, this.user) === 'yes') caps.push('POST');
+    if (this.b.mayPost(this.remote, this.user) === 'yes') caps.push('POST', 'IHAVE');
     if (this.b.tls && !this.secure && !this.user) caps.push('STARTTLS');
     if (!this.user && this.b.hasUsers() && !this.authNeedsTls()) caps.push('AUTHINFO USER');
     return multi('101 capability list follows', caps);
@@ -289,7 +308,25 @@ export class Session {
     const may = this.b.mayPost(this.remote, this.user);
     if (may === 'after-auth') return line('480 authentication required to post');
     if (may === 'no') return line('440 posting not permitted');
+    this.incoming = { by: 'post' };
     return { text: '340 send article to be posted; end it with <CR-LF>.<CR-LF>\r\n', then: 'article' };
+  }
+
+  /**
+   * IHAVE (RFC 3977 6.3.2): a peer offers an article by its Message-ID. 435 when we have it, 436 when it cannot be
+   * kept now (the disk is full: the peer tries again later), else 335 and the article follows. Allowed to whoever
+   * may POST.
+   */
+  private ihave(args: string[]): Reply {
+    if (args.length !== 1 || !/^<[^<>\s]+>$/.test(args[0]!) || args[0]!.length > 250) return line('501 IHAVE takes one message-id');
+    const may = this.b.mayPost(this.remote, this.user);
+    if (may === 'after-auth') return line('480 authentication required to transfer articles');
+    if (may === 'no') return line('502 transfer not permitted');
+    const id = args[0]!.slice(1, -1);
+    if (this.b.has(id)) return line('435 article not wanted: we have it');
+    if (!this.b.writable()) return line('436 transfer not possible now (the server cannot store articles: disk full or read-only); try again later');
+    this.incoming = { by: 'ihave', id };
+    return { text: '335 send article to be transferred; end it with <CR-LF>.<CR-LF>\r\n', then: 'article' };
   }
 
   /** With a certificate, a password from beyond loopback travels only encrypted. */

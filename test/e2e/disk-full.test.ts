@@ -1,8 +1,8 @@
 /**
  * End to end: the data directory on a small tmpfs, filled up. peerpost turns
  * new posts away with temporary errors rather than accepting what it cannot
- * keep (NNTP POST: 403 — RFC 3977 has no "try later" code for POST, 436
- * belongs to IHAVE; SMTP to the list: 451, sent with Python's smtplib;
+ * keep (NNTP IHAVE from a feeding peer: 436; NNTP POST: 403 — RFC 3977 has no
+ * "try later" code for POST; SMTP to the list: 451, sent with Python's smtplib;
  * `peerpost post`: exit 6 with the reason; an IRC line: held and retried, then
  * logged as not kept), stays up, and takes posts again once
  * space is freed. Everything it acknowledged before is kept, across a kill -9.
@@ -117,6 +117,12 @@ test(`a full disk (${SIZE} tmpfs): posts refused with temporary errors, nothing 
   // Another article: still refused, still temporary.
   const again = await nntplib(news.port, [['post', articleText({ from: 'carol', subject: 'small', id: 'k5-small@reader.example', text: `${token(P, 'n', 99)} small` }, news.target)]]);
   assert.equal(again[0]!.code, '403', JSON.stringify(again));
+  // A feeding peer offering an article by IHAVE: 436, "try again later" (RFC 3977's code for a transfer).
+  const fedArticle = articleText({ from: 'fay', subject: 'fed', id: 'k5-fed@feed.example', text: `${token(P, 'n', 101)} fed by IHAVE` }, news.target);
+  const fed = await nntplib(news.port, [['ihave', '<k5-fed@feed.example>', fedArticle]]);
+  assert.equal(fed[0]!.code, '436', JSON.stringify(fed));
+  assert.match(fed[0]!.error!, /^436 .*try again later/i);
+  console.log(`# disk full: IHAVE answered ${fed[0]!.error}`);
 
   // The line said as the disk filled is given up, and the log says so, with its text.
   const gaveUp = await node.running!.waitForLog(new RegExp(`a line from alice could not be stored.*|${token(P, 'a', 1)}.*could not be stored`), 45_000);
@@ -137,16 +143,19 @@ test(`a full disk (${SIZE} tmpfs): posts refused with temporary errors, nothing 
   await mail.say(mailed);
   // Resending the refused article now works (a real newsreader keeps it and lets the user retry).
   await news.say({ from: 'carol', subject: 'small', id: 'k5-small@reader.example', text: `${token(P, 'n', 99)} small` });
+  // The feeding peer offers its article again, as it would: transferred now.
+  const fedAgain = await nntplib(news.port, [['ihave', '<k5-fed@feed.example>', fedArticle]]);
+  assert.match(String(fedAgain[0]!.value), /^235 /, JSON.stringify(fedAgain));
   await eventually(async () => {
     const c = tokenCounts(irc.lines(), P);
-    return [token(P, 'p', 2), token(P, 'n', 100), token(P, 'n', 99), token(P, 'm', 1)].every((t) => c.get(t) === 1) ? true : JSON.stringify([...c]);
+    return [token(P, 'p', 2), token(P, 'n', 100), token(P, 'n', 99), token(P, 'n', 101), token(P, 'm', 1)].every((t) => c.get(t) === 1) ? true : JSON.stringify([...c]);
   }, 'the new posts on IRC');
 
   // Nothing acknowledged is lost, also across a kill -9; the refused command-line post is nowhere.
   await node.kill();
   await node.start();
   const ids = new Set((await news.articles()).map((a) => a.id));
-  for (const id of ['k5-before@reader.example', ...acked, 'k5-small@reader.example', 'k5-after@reader.example', 'k5-mail@mail.example']) assert.ok(ids.has(id), `${id} is kept`);
+  for (const id of ['k5-before@reader.example', ...acked, 'k5-small@reader.example', 'k5-after@reader.example', 'k5-fed@feed.example', 'k5-mail@mail.example']) assert.ok(ids.has(id), `${id} is kept`);
   const all = node.storedPosts().filter((p) => p.kind !== 'digest');
   assert.ok(!all.some((p) => p.body.includes(token(P, 'p', 1))), 'the refused post was not stored');
   assert.ok(!all.some((p) => p.body.includes(token(P, 'a', 1))), 'the IRC line given up was not stored');

@@ -11,6 +11,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { world, cli, startDaemon, until, sleep } from '../helpers/daemon.js';
 import { ensureInn, nntplib, startInn, type OpResult } from './nntp-helpers.js';
 import { freePort } from './irc-helpers.js';
@@ -200,4 +201,47 @@ test('peering as a feed (feed: ihave): our posts go to innd by IHAVE, articles s
   await sleep(600);
   assert.equal(w.delivered('s').filter((x) => `<${x.id}>` === inId).length, 1);
   assert.ok(!d.logs.some((l) => l.includes(inId) && /sent to/.test(l)), 'not fed back');
+});
+
+test('INN\'s pullnews feeds the built-in server by IHAVE: every article taken once (235), offered again not wanted (435)', async (t) => {
+  const inn = await startInn([GROUP]);
+  t.after(() => inn.stop());
+  const ids = [1, 2, 3].map((n) => `<pulled${n}.${Date.now()}@reader.example>`);
+  for (const [i, id] of ids.entries())
+    ok((await nntplib(inn.port, [['post', article({ From: 'Pat <pat@reader.example>', Newsgroups: GROUP, Subject: `pulled ${i + 1}`, 'Message-ID': id }, `article ${i + 1}\r\n`)]]))[0]!);
+
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(`
+accounts:
+  nntp.t: { listen: 127.0.0.1:0 }
+  sink.s: { file: ${w.sink('s')} }
+bridges:
+  commons:
+    endpoints: [nntp.t/${GROUP}, sink.s/out]
+`);
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  const port = Number(/nntp\.t is listening: 127\.0\.0\.1:(\d+)/.exec(await d.waitForLog(/nntp\.t is listening: 127\.0\.0\.1:\d+/))![1]);
+
+  // pullnews (INN's own Perl feeder, Net::NNTP) reads the group from INN and offers each article downstream by IHAVE.
+  const marks = `${w.dir}/pullnews.marks`;
+  const pull = () => {
+    writeFileSync(marks, `127.0.0.1:${inn.port}\n\t${GROUP} 0 0\n`);
+    return execFileSync('/usr/lib/news/bin/pullnews', ['-c', marks, '-s', `127.0.0.1:${port}`, '-t', '1', '-d', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  };
+  const first = pull();
+  const got = await until(() => { const a = w.delivered('s').filter((x) => ids.includes(`<${x.id}>`)); return a.length === 3 ? a : undefined; }, 'the three articles at the sink');
+  assert.deepEqual(got.map((x) => x.subject), ['pulled 1', 'pulled 2', 'pulled 3'], `in order:\n${first}`);
+  const r = await nntplib(port, [['group', GROUP], ...ids.map((id) => ['stat', id])]);
+  for (const [i, id] of ids.entries()) assert.equal(ok(r[i + 1]!)[2], id, `${id} in the built-in group`);
+
+  // Offered again from the start (the marks reset): each is not wanted, nothing is taken twice.
+  const again = pull();
+  assert.match(first, /Post 235: .*transferred OK/, first);
+  assert.match(first, /3 articles were accepted/, first);
+  // pullnews counts a 435 ("not wanted") as refused, a 437 as rejected.
+  assert.match(again, /3 articles were refused/, `pullnews reports the three as not wanted (435):\n${again}`);
+  await sleep(500);
+  assert.equal(w.delivered('s').filter((x) => ids.includes(`<${x.id}>`)).length, 3, 'each once at the sink');
 });

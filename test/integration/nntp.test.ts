@@ -221,6 +221,36 @@ test('nntplib reads and posts: LIST, GROUP, OVER, ARTICLE by number and id, POST
   assert.equal(got[0]!.body, 'hello from nntplib\n.leading dot');
 });
 
+test('a feeding peer offers articles with IHAVE (nntplib): 235 and taken once, 435 when we have it, 437 for a wrong or looping article', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w));
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  const port = await listeningPort(d, 'nntp.t');
+  const mid = `<fed.${Date.now()}@feed.example>`;
+  const fed = article({ Path: 'feed.example!not-for-mail', From: 'fay@example.org', Newsgroups: 'peerpost.commons', Subject: 'Fed in', 'Message-ID': mid, Date: new Date().toUTCString() }, 'by IHAVE\r\n');
+  const r = await nntplib(port, [
+    ['caps'],
+    ['ihave', mid, fed],
+    ['ihave', mid, fed],
+    ['ihave', '<other@feed.example>', fed],
+    ['ihave', '<loop@feed.example>', article({ Path: 'test.example!feed.example', From: 'x@example.org', Newsgroups: 'peerpost.commons', Subject: 's', 'Message-ID': '<loop@feed.example>' }, 'b\r\n')],
+    ['article', mid],
+  ]);
+  assert.ok('IHAVE' in ok(r[0]!), 'CAPABILITIES lists IHAVE');
+  assert.match(ok(r[1]!), /^235 /);
+  assert.equal(r[2]!.code, '435', `offered again: not wanted (${r[2]!.error})`);
+  assert.equal(r[3]!.code, '437', `a Message-ID other than the one offered is rejected: ${r[3]!.error}`);
+  assert.match(r[3]!.error!, /is not the one offered/);
+  assert.equal(r[4]!.code, '437', `an article whose Path holds us is rejected: ${r[4]!.error}`);
+  assert.ok(ok(r[5]!).lines.includes('by IHAVE'), 'the fed article is in the group');
+  const got = await until(() => { const a = w.delivered('s').filter((x) => `<${x.id}>` === mid); return a.length ? a : undefined; }, 'the fed article at the sink');
+  await sleep(300);
+  assert.equal(w.delivered('s').filter((x) => `<${x.id}>` === mid).length, 1, 'relayed once');
+  assert.equal(got[0]!.subject, 'Fed in');
+});
+
 test('article numbers are stable across a restart; a post made while stopped gets the next number', async (t) => {
   const w = world();
   t.after(() => w.cleanup());

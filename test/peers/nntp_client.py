@@ -53,6 +53,8 @@ def run(s, op):
         return list(s.last())
     if kind == "post":
         return s.post(io.BytesIO(args[0].encode("utf-8")))
+    if kind == "ihave":
+        return s.ihave(args[0], io.BytesIO(args[1].encode("utf-8")))
     if kind == "newnews":
         resp, ids = s.newnews(args[0], datetime.datetime.strptime(args[1], "%Y%m%d %H%M%S"))
         return ids

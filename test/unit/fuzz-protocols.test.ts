@@ -44,6 +44,9 @@ const backend: Backend = {
   isLoopback: () => true,
   authenticate: async (u, p) => u === 'alice' && p === 'secret',
   post: async () => '240 article received',
+  transfer: async () => '235 article transferred',
+  has: () => false,
+  writable: () => true,
 };
 
 const VERBS = ['ARTICLE', 'HEAD', 'BODY', 'STAT', 'GROUP', 'LISTGROUP', 'LIST', 'NEXT', 'LAST', 'OVER', 'XOVER', 'HDR', 'XHDR', 'NEWNEWS', 'NEWGROUPS',

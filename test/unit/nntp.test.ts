@@ -176,14 +176,18 @@ function memory(policy: 'yes' | 'after-auth' | 'no' = 'yes'): Backend & { posted
     isLoopback: (r) => r === '127.0.0.1',
     authenticate: async (u, p) => u === 'alice' && p === 'pw',
     post: async (raw) => { posted.push(raw); return '240 article received OK'; },
+    transfer: async (raw, id) => { posted.push(raw); return `235 article transferred OK <${id}>`; },
+    has: (id) => id === 'n1@h',
+    writable: () => writable.now,
   };
 }
+const writable = { now: true };
 
 test('a session: every reader command with its response codes', async () => {
   const s = new Session(memory(), '127.0.0.1');
   const h = async (l: string) => (await s.handle(l)).text;
   assert.match(s.greeting(), /^200 /);
-  assert.match(await h('CAPABILITIES'), /^101 .*\r\nVERSION 2\r\nREADER\r\n[\s\S]*POST\r\nAUTHINFO USER\r\n\.\r\n$/);
+  assert.match(await h('CAPABILITIES'), /^101 .*\r\nVERSION 2\r\nREADER\r\n[\s\S]*POST\r\nIHAVE\r\nAUTHINFO USER\r\n\.\r\n$/);
   assert.match(await h('mode reader'), /^200 /);
   assert.equal(await h('LIST'), '215 list of newsgroups follows\r\npeerpost.commons 4 1 y\r\npeerpost.news 0 1 n\r\n.\r\n');
   assert.equal(await h('LIST ACTIVE *.news'), '215 list of newsgroups follows\r\npeerpost.news 0 1 n\r\n.\r\n');
@@ -258,6 +262,40 @@ test('a session: the posting policy in the greeting, CAPABILITIES and POST; AUTH
   const none = new Session(memory('no'), '192.0.2.1');
   assert.match(none.greeting(), /^201 /);
   assert.equal((await none.handle('POST')).text, '440 posting not permitted\r\n');
+});
+
+test('a session: IHAVE offers an article by id (RFC 3977 6.3.2): 335 and 235, 435 when we have it, 436 when the disk is full, 480/502 by the posting policy', async () => {
+  const b = memory('after-auth');
+  const s = new Session(b, '192.0.2.7');
+  const h = async (l: string) => (await s.handle(l)).text;
+  assert.equal(await h('IHAVE <x@feed>'), '480 authentication required to transfer articles\r\n');
+  assert.doesNotMatch(await h('CAPABILITIES'), /\r\nIHAVE\r\n/);
+  assert.match(await h('AUTHINFO USER alice'), /^381 /);
+  assert.match(await h('AUTHINFO PASS pw'), /^281 /);
+  assert.match(await h('CAPABILITIES'), /\r\nIHAVE\r\n/);
+  assert.match(await h('IHAVE'), /^501 /);
+  assert.match(await h('IHAVE x@feed'), /^501 /, 'a message-id in angle brackets');
+  assert.equal(await h('IHAVE <n1@h>'), '435 article not wanted: we have it\r\n');
+  writable.now = false;
+  try {
+    assert.match(await h('IHAVE <x@feed>'), /^436 .*disk full.*try again later\r\n$/);
+  } finally {
+    writable.now = true;
+  }
+  const r = await s.handle('IHAVE <x@feed>');
+  assert.match(r.text, /^335 /);
+  assert.equal(r.then, 'article');
+  assert.equal(await s.article(Buffer.from('Message-ID: <x@feed>\r\n\r\nhi\r\n')), '235 article transferred OK <x@feed>');
+  assert.equal(b.posted.length, 1);
+  // The next article is a POST's again, and an article over the limit is refused with the code of what asked for it.
+  assert.match((await s.handle('POST')).text, /^340 /);
+  assert.equal(await s.article(Buffer.from('x')), '240 article received OK');
+  await s.handle('IHAVE <big@feed>');
+  assert.equal(s.tooBig(100), '437 the article is larger than 100 octets');
+  await s.handle('POST');
+  assert.equal(s.tooBig(100), '441 the article is larger than 100 octets');
+  const none = new Session(memory('no'), '192.0.2.7');
+  assert.equal((await none.handle('IHAVE <x@feed>')).text, '502 transfer not permitted\r\n');
 });
 
 test('a session with a certificate: STARTTLS offered and answered 382; AUTHINFO from afar waits for TLS (483), loopback does not', async () => {
