@@ -32,6 +32,8 @@ export interface AccountDeps {
   onPost: (fn: (post: StoredPost) => void) => () => void;
   metrics: () => DaemonMetrics;
   storeWritable: () => boolean;
+  /** Another peerpost node is at this endpoint. */
+  peerNode: (endpoint: string, hostname: string) => void;
 }
 
 /** Functions plugins offer each other by name (ctx.provide / ctx.service). */
@@ -170,6 +172,9 @@ export class AccountRuntime {
       },
       metrics: () => this.deps.metrics(),
       storeWritable: () => this.deps.storeWritable(),
+      peerNode: (target, hostname) => {
+        for (const e of this.endpoints()) if (e.target === target) this.deps.peerNode(e.key, hostname);
+      },
     } as PluginContext;
   }
 

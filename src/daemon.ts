@@ -125,6 +125,7 @@ export class Daemon {
       memory,
       hostname: () => this.config.node.hostname,
       settleMs: (bridge) => this.router.bridge(bridge)?.digest.settleMs ?? 10_000,
+      chatEndpoints: (bridge) => (this.router.bridge(bridge)?.endpoints ?? []).filter((x) => this.router.styleOf(x.account) === 'chat').map((x) => x.key),
       timeoutMs: () => this.config.delivery.timeoutMs,
       now: Date.now,
       log: this.log.child({ part: 'digests' }),
@@ -177,6 +178,7 @@ export class Daemon {
       onPost: (fn) => this.core.onPost(fn),
       metrics: () => this.metrics(),
       storeWritable: () => this.store.writable(),
+      peerNode: (endpoint, hostname) => this.digestsOut.peerNode(endpoint, hostname),
     });
     this.accounts.set(name, rt);
     return rt;

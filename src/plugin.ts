@@ -238,6 +238,11 @@ export interface PluginContext<C = Record<string, unknown>> {
   metrics(): DaemonMetrics;
   /** True when a small write to the store succeeds now (for a health check). */
   storeWritable(): boolean;
+  /**
+   * Another peerpost node (by its node.hostname) is at this target: a relay in a channel. Two nodes in one channel
+   * hear the same lines; their digests then take turns at places they may share (src/shown.ts).
+   */
+  peerNode(target: string, hostname: string): void;
 }
 
 /** A latency histogram: counts per bucket (not cumulative); bucket i holds values <= bounds[i], the last one the rest. */

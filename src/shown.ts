@@ -20,16 +20,17 @@
  * - a digest delivered to an endpoint carries only the lines the endpoint does
  *   not show yet (with a note naming where the rest is); a digest all of whose
  *   lines are shown there is delivered by sending nothing;
- * - where other nodes are known to write digests to the same endpoint, the nodes
- *   take turns by hostname: the n-th waits n × `digest.settle` after closing,
+ * - where other nodes are known to write digests to the same endpoint (from their
+ *   digests read there) or to hear the same channel (an IRC relay's real name
+ *   "peerpost relay on HOST": ctx.peerNode), the nodes take turns by hostname: the n-th waits n × `digest.settle` after closing,
  *   looks at the place again (the plugin's refresh: an NNTP peer polls the
  *   group), then sends what is left. So the first node's digest is there before
  *   the second sends, and the second sends only its own lines.
  *
- * Limits (documented in README.md): nodes learn of each other from the first
- * digest they read from the shared place, so the very first conversation after
- * two nodes meet can still show twice; a line counts as the same line only when
- * both nodes saw the same author name and text.
+ * Limits (documented in README.md): nodes that do not share a channel (or hide
+ * their hostname) learn of each other only from a digest read in the shared
+ * place, so their first conversation there can show twice; a line counts as the
+ * same line only when both nodes saw the same minute, author name and text.
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -171,6 +172,8 @@ export interface SharedDeliveryDeps {
   hostname: () => string;
   /** digest.settle of the post's bridge. */
   settleMs: (bridge: string) => number;
+  /** The chat endpoints of a bridge (where other nodes hear the lines a digest holds). */
+  chatEndpoints: (bridge: string) => string[];
   /** The longest a deliver() may take (delivery.timeout): a turn never waits half of it or more. */
   timeoutMs: () => number;
   now: () => number;
@@ -214,6 +217,18 @@ export class SharedDeliveries {
     this.abort.abort();
   }
 
+  /** Another peerpost node is at this endpoint (an IRC relay in the channel, told by the plugin). */
+  peerNode(endpoint: string, hostname: string): void {
+    const node = hostname.toLowerCase();
+    if (node === this.d.hostname().toLowerCase()) return;
+    try {
+      if (this.d.memory.noteNode(endpoint, node, this.d.now()))
+        this.d.log.info({ endpoint, node }, `the peerpost node ${node} is at ${endpoint} too: digests of what both hear there take turns at places that may be shared`);
+    } catch (err) {
+      this.d.log.warn({ err, endpoint, node }, `could not note the peerpost node ${node} at ${endpoint}: ${(err as Error).message}`);
+    }
+  }
+
   /** A post committed into the store: another node's digest read from a place tells what that place shows. */
   observed(post: Pick<Post, 'id' | 'kind' | 'body'>, fromEndpoint: string | undefined, at: number): void {
     if (post.kind !== 'digest' || !fromEndpoint) return;
@@ -229,13 +244,13 @@ export class SharedDeliveries {
   }
 
   /** Wait this node's turn among those known at `shared` (0 = first: no wait), until `from` + turn × settle. */
-  private async turn(post: Post, shared: string, from: number, what: string): Promise<boolean> {
-    const others = this.d.memory.nodes(shared, this.d.now());
+  private async turn(post: Post, shared: string | string[], from: number, what: string): Promise<boolean> {
+    const others = [...new Set((Array.isArray(shared) ? shared : [shared]).flatMap((e) => this.d.memory.nodes(e, this.d.now())))];
     const turn = turnOf(this.d.hostname(), others);
     if (turn === 0) return true;
     const wait = Math.min(from + turn * this.d.settleMs(post.bridge) - this.d.now(), Math.floor(this.d.timeoutMs() / 2) - 1000);
     if (wait <= 0) return true;
-    this.d.log.debug({ post: post.id, shared, turn, others, waitMs: wait }, `${what} ${post.id} waits its turn (${turn + 1} of ${others.length + 1} nodes at ${shared})`);
+    this.d.log.debug({ post: post.id, shared, turn, others, waitMs: wait }, `${what} ${post.id} waits its turn (${turn + 1} of ${others.length + 1} nodes)`);
     await (this.d.sleep ?? pause)(wait, this.abort.signal);
     return !this.abort.signal.aborted;
   }
@@ -252,7 +267,10 @@ export class SharedDeliveries {
     }
     const self = this.d.hostname();
     const own = nodeOf(post.id) === self.toLowerCase();
-    if (own && !(await this.turn(post, place.endpoint, Date.parse(post.date), 'digest'))) return stopping;
+    // The nodes known to write digests here; and, where the place may be shared (the plugin can look at it again:
+    // a news server), also those heard in the bridge's channels: they digest the same lines.
+    const shared = place.refresh ? [place.endpoint, ...this.d.chatEndpoints(post.bridge)] : [place.endpoint];
+    if (own && !(await this.turn(post, shared, Date.parse(post.date), 'digest'))) return stopping;
     if (place.refresh) {
       try {
         await place.refresh();

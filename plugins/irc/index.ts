@@ -27,7 +27,7 @@ import { Outgoing } from './deliver.js';
 import type { ChannelState } from './channels.js';
 import { People } from './people.js';
 import {
-  ID_TAG, NetsplitFolder, RelayMemory, eventText, eventsIn, isRelayRealname, netsplitServers, type ChannelEvent, type EventsMode,
+  ID_TAG, NetsplitFolder, RelayMemory, eventText, eventsIn, isRelayRealname, netsplitServers, relayNodeOf, type ChannelEvent, type EventsMode,
 } from './relay.js';
 import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type IrcConfig } from './schema.js';
 export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
@@ -112,6 +112,19 @@ class IrcAccount {
   }
 
   /** Another relay: named in relays.nicks, or recognised by its real name. */
+  /**
+   * Another peerpost relay's real name names its node ("peerpost relay on HOST"): tell the core it is in each of our
+   * channels `nick` is in (a WHO for one nick names no channel).
+   */
+  private relayNode(realname: string, nick: string): void {
+    const node = relayNodeOf(realname);
+    if (!node) return;
+    for (const ck of this.people.channelsOf(this.key(nick))) {
+      const c = this.channels.get(ck);
+      if (c) this.ctx.peerNode(c.name, node);
+    }
+  }
+
   private isRelay(nick: string | undefined): boolean {
     if (!nick) return false;
     const client = this.client;
@@ -243,7 +256,7 @@ class IrcAccount {
       this.lastError = `no welcome from the server within ${secs(REGISTRATION_TIMEOUT)}`;
       client.connection.end(undefined, true);
     }, REGISTRATION_TIMEOUT);
-    client.connect(clientOptions(this.cfg, files, `peerpost ${this.ctx.node.version}`));
+    client.connect(clientOptions(this.cfg, files, `peerpost ${this.ctx.node.version}`, this.ctx.node.hostname));
   }
 
   /** irc-framework's events on this connection; an event of an older connection is ignored. */
@@ -371,7 +384,10 @@ class IrcAccount {
         this.people.joined(ck, this.key(ev.nick));
         // extended-join gives the real name at once; else ask WHO.
         if (ev.gecos) {
-          if (isRelayRealname(ev.gecos)) this.people.markRelay(this.key(ev.nick));
+          if (isRelayRealname(ev.gecos)) {
+            this.people.markRelay(this.key(ev.nick));
+            this.relayNode(ev.gecos, ev.nick);
+          }
         } else this.whoSoon(ev.nick);
         this.channelEvent(ev.channel, { type: 'join', nick: ev.nick }, ev.time);
         return;
@@ -407,6 +423,7 @@ class IrcAccount {
         if (!u.nick || client.caseCompare(u.nick, client.user.nick)) continue;
         if (isRelayRealname(u.real_name)) {
           if (this.people.markRelay(this.key(u.nick))) log.info({ nick: u.nick, realname: u.real_name }, `${u.nick} is another peerpost relay (by its real name): its lines are treated as relayed`);
+          this.relayNode(u.real_name!, u.nick);
         }
       }
     });

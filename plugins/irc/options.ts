@@ -22,7 +22,7 @@ export function readTlsFiles(cfg: Pick<IrcConfig, 'tlsCa' | 'tlsCert' | 'tlsKey'
 /** The server's port: the configured one, else 6697 with TLS and 6667 without. */
 export const portOf = (cfg: Pick<IrcConfig, 'port' | 'tls'>): number => cfg.port ?? (cfg.tls ? 6697 : 6667);
 
-export function clientOptions(cfg: IrcConfig, files: TlsFiles, version: string): ClientOptions {
+export function clientOptions(cfg: IrcConfig, files: TlsFiles, version: string, hostname = ''): ClientOptions {
   return {
     host: cfg.host,
     port: portOf(cfg),
@@ -32,7 +32,8 @@ export function clientOptions(cfg: IrcConfig, files: TlsFiles, version: string):
     ...(cfg.tlsFingerprint !== undefined ? { [FINGERPRINT_OPTION]: cfg.tlsFingerprint } : {}),
     nick: cfg.nick,
     username: cfg.username ?? cfg.nick,
-    gecos: cfg.realname,
+    // "peerpost relay on HOST": other peerpost nodes in the channel learn our node.hostname from it (relay.ts).
+    gecos: cfg.realname.replaceAll('{hostname}', hostname),
     ...(cfg.password !== undefined ? { password: cfg.password } : {}),
     // An account object without credentials keeps irc-framework from using the server password for SASL.
     account: cfg.sasl && 'account' in cfg.sasl ? { account: cfg.sasl.account, password: cfg.sasl.password } : {},

@@ -32,6 +32,11 @@ export class People {
     this.members.get(ck)?.add(nk);
   }
 
+  /** The channels `nk` is in (that we are in). */
+  channelsOf(nk: string): string[] {
+    return [...this.members].filter(([, set]) => set.has(nk)).map(([ck]) => ck);
+  }
+
   /** Parted or kicked from channel `ck`. */
   left(ck: string, nk: string): void {
     this.members.get(ck)?.delete(nk);

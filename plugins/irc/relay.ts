@@ -22,8 +22,14 @@ export const eventsIn = (m: EventsMode | undefined): boolean => m === true || m 
 /** Other places' events are shown in this channel. */
 export const eventsOut = (m: EventsMode | undefined): boolean => m === true || m === 'out';
 
-/** What another peerpost puts in its real name (the default is "peerpost relay"). */
+/** What another peerpost puts in its real name (the default is "peerpost relay on {hostname}"). */
 export const isRelayRealname = (realname: string | undefined): boolean => /\bpeerpost\b/i.test(realname ?? '');
+
+/** The node.hostname in another peerpost's real name ("peerpost relay on news.example.org"), if it names one. */
+export function relayNodeOf(realname: string | undefined): string | undefined {
+  const m = /\bpeerpost\b.*\bon ([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)\s*$/i.exec(realname ?? '');
+  return m ? m[1]!.toLowerCase() : undefined;
+}
 
 /** The client-only message tag that carries a post's Message-ID. */
 export const ID_TAG = '+peerpost/id';

@@ -36,7 +36,7 @@ export const accountSchema = z.strictObject({
   altNicks: z.array(nick()).default([]),
   reclaimNick: duration('1m'),
   username: z.string().regex(/^[^\s@!:]+$/, 'a username has no spaces, "@", "!" or ":"').optional(),
-  realname: z.string().min(1).default('peerpost relay'),
+  realname: z.string().min(1).default('peerpost relay on {hostname}'),
   password: z.string().optional(),
   tlsCa: z.string().min(1).optional(),
   tlsCert: z.string().min(1).optional(),

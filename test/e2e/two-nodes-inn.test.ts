@@ -46,16 +46,10 @@ before(async () => {
   await irc2.relayJoined();
   await node1.running!.waitForLog(/node_two is another peerpost relay/, 15_000);
   await node2.running!.waitForLog(/node_one is another peerpost relay/, 15_000);
-  // The nodes meet in the group: each learns from the other's first digest there that it writes to the same
-  // place (that first conversation can show twice: neither knew of the other yet; README, "Two nodes"). Each
-  // says a line of its own, so that each digest has a line the other's lacks and both are sent.
-  await irc1.say({ text: `${P}-hello, is anyone here?` });
-  for (const [n, who] of [[node1, 'dave'], [node2, 'erin']] as const) {
-    const r = await n.post(`${P}-hello from ${who}`, who);
-    assert.equal(r.code, 0, r.stderr);
-  }
-  await node1.running!.waitForLog(/the peerpost node two\.e2e\.example also sends digests to nntp\.inn\/peerpost\.shared/, 30_000);
-  await node2.running!.waitForLog(/the peerpost node one\.e2e\.example also sends digests to nntp\.inn\/peerpost\.shared/, 30_000);
+  // Each node knows the other's node by its real name ("peerpost relay on HOST", from WHO): their digests take
+  // turns at the shared group from the first conversation on.
+  await node1.running!.waitForLog(/the peerpost node two\.e2e\.example is at irc\.net\/#shared too/, 15_000);
+  await node2.running!.waitForLog(/the peerpost node one\.e2e\.example is at irc\.net\/#shared too/, 15_000);
 });
 
 after(async () => {
@@ -75,9 +69,9 @@ after(async () => {
 /** Every PRIVMSG to the channel, as "nick text". */
 const channel = () => watch.lines.filter((l) => l.includes(` PRIVMSG ${CHAN} :`)).map((l) => `${l.slice(1, l.indexOf('!'))} ${l.slice(l.indexOf(' :', 1) + 2)}`);
 
-for (const part of ['channel', 'inn'] as const)
-test(`two nodes on one channel and one INN group: every post once in the ${part === 'channel' ? 'channel' : 'INN group'}, no loop`, async () => {
-  const Q = part === 'channel' ? `${P}C` : `${P}G`;
+for (const part of ['first', 'second'] as const)
+test(`two nodes on one channel and one INN group, ${part} conversation: every post once in the channel, the group and node two's list; no loop`, async () => {
+  const Q = part === 'first' ? `${P}C` : `${P}G`;
   const t = {
     a: [1, 2].map((n) => token(Q, 'a', n)),
     b: [token(Q, 'b', 1)],
@@ -101,18 +95,18 @@ test(`two nodes on one channel and one INN group: every post once in the ${part 
       list: tokenCounts((await list.inbox(READER)).map((x) => x.text), Q),
     };
     const problems: string[] = [];
-    for (const k of part === 'channel' ? ['channel' as const] : ['inn' as const, 'list' as const])
+    for (const k of ['channel', 'inn', 'list'] as const)
       for (const x of all) if ((got[k].get(x) ?? 0) !== 1) problems.push(`${k} shows ${x} ${got[k].get(x) ?? 0}× (expected 1×)`);
     return problems.length ? problems.join('; ') : true;
   };
   try {
-    await eventually(check, 'every post once in the channel and in the INN group', 12_000, 300);
+    await eventually(check, 'every post once in the channel, the INN group and the list', 20_000, 300);
   } catch (err) {
     const arts = await inn.articles();
     console.log(`# the channel:\n${channel().map((l) => `#   ${l}`).join('\n')}\n# the INN group:\n${arts.map((a) => `#   ${a.id} ${a.kind || 'message'} "${a.subject}" refs=${a.references.join(' ')}`).join('\n')}`);
     throw err;
   }
-  if (part === 'inn') {
+  {
     // two.… went second: its digest holds only its own line, and says where the rest of the conversation is.
     const second = (await inn.articles()).filter((a) => a.id.endsWith('@two.e2e.example') && a.text.includes(t.q[0]!));
     assert.equal(second.length, 1, 'node two\'s digest is in the group once');

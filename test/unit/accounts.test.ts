@@ -17,7 +17,7 @@ function runtime(def: ReturnType<typeof definePlugin>, settings: Record<string, 
     store, router: () => router, ingest: async () => ({ status: 'rejected', reason: 'test' }), wake: (e) => woken.push(e),
     hostname: 'test.example', log: silent, status: () => ({}) as DaemonStatus, deliveryTimeoutMs: () => 60_000, bridges: () => [], secret: () => Buffer.alloc(32),
     services, onPost: (fn) => { listeners.add(fn); return () => listeners.delete(fn); },
-    metrics: () => ({}) as DaemonMetrics, storeWritable: () => store.writable(),
+    metrics: () => ({}) as DaemonMetrics, storeWritable: () => store.writable(), peerNode: () => {},
   });
   return { rt, store, woken, listeners };
 }

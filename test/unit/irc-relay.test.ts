@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NetsplitFolder, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, netsplitServers } from '../../plugins/irc/relay.js';
+import { NetsplitFolder, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, relayNodeOf, netsplitServers } from '../../plugins/irc/relay.js';
 import {
   antiHighlight, formatPrefix, ircLines, moreLink, moreText, nickColour, normalText, stripFormatting, styleNick, urlTemplateProblem,
 } from '../../plugins/irc/text.js';
@@ -32,6 +32,12 @@ test('another peerpost is known by "peerpost" in its real name', () => {
   assert.ok(isRelayRealname('commons bridge (PeerPost)'));
   assert.ok(!isRelayRealname('Peter Post'));
   assert.ok(!isRelayRealname(undefined));
+  // Its node: "peerpost relay on HOST" at the end of the real name.
+  assert.equal(relayNodeOf('peerpost relay on One.Example.org'), 'one.example.org');
+  assert.equal(relayNodeOf('peerpost relay'), undefined);
+  assert.equal(relayNodeOf('peerpost relay on localhost'), undefined, 'a dotted name only');
+  assert.equal(relayNodeOf('a bot on host.example'), undefined, 'not a peerpost');
+  assert.equal(relayNodeOf('peerpost relay on bad_host.example'), undefined);
 });
 
 test('memory: a post said here is not said again by another path; the same path again is a real repeat', () => {

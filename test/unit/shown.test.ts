@@ -89,6 +89,7 @@ function world(self: string) {
   const slept: number[] = [];
   const d = new SharedDeliveries({
     memory, hostname: () => self, settleMs: () => 10_000, timeoutMs: () => 60_000, now: () => now,
+    chatEndpoints: () => ['irc.net/#shared'],
     log: pino({ level: 'silent' }),
     sleep: async (ms) => { slept.push(ms); now += ms; },
   });
@@ -194,6 +195,19 @@ test('a post read from a shared place waits its turn once before a chat place; e
   first.memory.noteNode('nntp.inn/shared', 'two.example', first.at());
   await first.d.deliver(article, { ...first.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', attempt: 1 });
   assert.deepEqual(first.slept, [], 'the first in turn does not wait');
+});
+
+test('a node heard in the bridge\'s channel (an IRC relay) takes turns from the first digest at a place that may be shared', async () => {
+  const w = world('two.example');
+  w.d.peerNode('irc.net/#shared', 'one.example');
+  w.d.peerNode('irc.net/#shared', 'Two.Example'); // ourselves: not another node
+  assert.deepEqual(w.memory.nodes('irc.net/#shared', w.at()), ['one.example']);
+  const mine = digestPost('d2@two.example');
+  await w.d.deliver(mine, w.place('nntp.inn/shared'));
+  assert.deepEqual(w.slept, [10_000], 'a news server (it can be looked at again): wait for one.example first');
+  const { refresh: _, ...list } = w.place('mail.lists/commons');
+  await w.d.deliver(mine, list);
+  assert.deepEqual(w.slept, [10_000], 'a list of our own (nothing to look at again): no wait');
 });
 
 test('the memory forgets lines after a week and nodes after a month', () => {
