@@ -164,7 +164,7 @@ export class Daemon {
     if (!a || !a.handle) return { ready: false, reason: `account ${e.account} is not running${a?.lastError ? ` (${a.lastError.message})` : ''}` };
     if (a.state === 'stopped' || a.state === 'starting') return { ready: false, reason: `account ${e.account} is ${a.state}` };
     const handle = a.handle;
-    return { ready: true, endpoint: e, deliver: (post, to) => handle.deliver(post, to) };
+    return { ready: true, endpoint: e, deliver: (post, to) => handle.deliver(post, to), window: handle.deliveryWindow };
   }
 
   private installSignals(): void {
