@@ -190,11 +190,14 @@ export class Core {
     const batch = this.pending.splice(0, this.pending.length);
     if (batch.length === 0) return;
     const now = this.now();
+    // The outbox row of each delivery, by item: handed to the outbox with the kick (it need not read them back).
+    const rowsOf = new Map<PendingPost, number[]>();
     const write = (items: PendingPost[]) =>
-      this.store.transaction(() => items.map(({ post, plan }) => {
+      this.store.transaction(() => items.map((item) => {
+        const { post, plan } = item;
         const seq = this.store.insertPost(post, now);
         if (seq === undefined) return undefined;
-        for (const d of plan.deliveries) this.store.addDelivery(seq, d.endpoint.key, d.shape, now);
+        rowsOf.set(item, plan.deliveries.map((d) => this.store.addDelivery(seq, d.endpoint.key, d.shape, now)));
         if (plan.digest.length > 0) this.store.addDigestLine(post.bridge, seq, now);
         return seq;
       }));
@@ -228,7 +231,14 @@ export class Core {
         return;
       }
       this.log.debug({ account, post: post.id, bridge: post.bridge, to: plan.deliveries.map((d) => d.endpoint.key), digest: plan.digest.length > 0 }, 'post accepted');
-      for (const d of plan.deliveries) this.outbox.kick(d.endpoint.key);
+      const rows = rowsOf.get(item);
+      plan.deliveries.forEach((d, j) => {
+        const row = rows?.[j];
+        this.outbox.kick(d.endpoint.key, row === undefined ? undefined : {
+          row, postSeq: seq, postId: post.id, bridge: post.bridge, endpoint: d.endpoint.key, shape: d.shape,
+          state: 'pending', attempts: 0, nextAt: 0, createdAt: now, lastError: null, deadAt: null, post,
+        });
+      });
       if (plan.digest.length > 0) touched.push(post.bridge);
       item.resolve(this.count(account, { status: 'accepted', id: post.id, seq }));
       this.committed(post, seq, now);

@@ -66,6 +66,13 @@ interface Worker {
   timer?: NodeJS.Timeout;
   /** Set while the worker waits for rows in flight with nothing new to start: kick() calls it. */
   poke?: () => void;
+  /**
+   * The store held no pending row of this endpoint when the worker last stopped, and no kick came since: the row
+   * a kick hands over is then the only one, and the worker starts with it instead of a query.
+   */
+  empty: boolean;
+  /** Rows handed over by kick(), for the next run. */
+  handed?: QueuedDelivery[];
 }
 
 const BATCH = 64;
@@ -107,12 +114,16 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     for (const e of this.store.pendingEndpoints()) this.kick(e);
   }
 
-  /** New rows for this endpoint, or a reason to look again: run its worker unless it runs. */
-  kick(endpoint: string): void {
+  /**
+   * New rows for this endpoint, or a reason to look again: run its worker unless it runs.
+   * `fresh`: the row just committed (the core's ingest). When the worker is idle and knows the endpoint had
+   * nothing else pending, it delivers that row without reading the store first (a relayed line's latency).
+   */
+  kick(endpoint: string, fresh?: QueuedDelivery): void {
     if (this.stopping) return;
     let w = this.workers.get(endpoint);
     if (!w) {
-      w = { endpoint, running: false, dirty: false, woken: false };
+      w = { endpoint, running: false, dirty: false, woken: false, empty: false };
       this.workers.set(endpoint, w);
     }
     if (w.running) {
@@ -124,6 +135,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       clearTimeout(w.timer);
       w.timer = undefined;
     }
+    if (fresh && w.empty && fresh.endpoint === endpoint) w.handed = [fresh];
+    w.empty = false;
     const run = this.run(w);
     this.runs.add(run);
     void run.finally(() => this.runs.delete(run));
@@ -168,11 +181,23 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     w.running = true;
     // Tries started and not yet applied, oldest first (at most the endpoint's window).
     const flights: Flight[] = [];
+    // Rows handed over by kick(): the first pass starts with them instead of a query.
+    let handed = w.handed;
+    w.handed = undefined;
+    let fromHand = false;
     try {
       outer: for (;;) {
+        if (fromHand && !w.dirty && flights.length === 0) {
+          // The handed rows are done and no kick came meanwhile: the store holds nothing else for this endpoint.
+          w.empty = true;
+          this.waiting.delete(w.endpoint);
+          break;
+        }
         w.dirty = false;
+        fromHand = handed !== undefined;
         // Rows in flight are still pending in the store: ask only for those after the last one started.
-        const rows = this.store.queue(w.endpoint, BATCH, flights.at(-1)?.row.row ?? 0);
+        const rows = handed ?? this.store.queue(w.endpoint, BATCH, flights.at(-1)?.row.row ?? 0);
+        handed = undefined;
         if (rows.length === 0) {
           if (flights.length > 0) {
             // Rows in flight and none new: wait for the oldest to answer, or for new rows (kick()), whichever first.
@@ -182,6 +207,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
             continue outer;
           }
           this.waiting.delete(w.endpoint);
+          w.empty = true;
           break;
         }
         for (const row of rows) {
