@@ -15,6 +15,8 @@ import { renderDigest, participantsLabel } from './shape.js';
 
 /** How many ancestors a digest keeps in References. */
 const MAX_REFERENCES = 20;
+/** A group commit this long after the last one is "idle": it runs at once (a microtask), not a loop turn later. */
+const IDLE_MS = 10;
 
 export interface IngestStats {
   accepted: number;
@@ -43,6 +45,8 @@ export class Core {
   /** Posts checked and routed, waiting for the next group commit. */
   private readonly pending: PendingPost[] = [];
   private flushScheduled = false;
+  /** performance.now() of the last group commit. */
+  private lastFlush = -Infinity;
   private readonly digests = new Map<string, DigestState>();
   /** Per origin account. */
   readonly stats = new Map<string, IngestStats>();
@@ -106,7 +110,9 @@ export class Core {
    * A post arriving at an account's target (a plugin's ingest). Resolves once
    * the post is committed (accepted) or refused. Posts that arrive in the same
    * turn of the event loop are committed together in one transaction (group
-   * commit), in the order they arrived.
+   * commit), in the order they arrived. When idle (no commit for IDLE_MS), the
+   * commit runs as soon as the caller's synchronous code is done (posts it hands
+   * over together still share it), not a loop turn later.
    */
   ingest(account: string, inc: IncomingPost): Promise<IngestVerdict> {
     const endpoint = this.router.endpointAt(account, inc.target);
@@ -133,7 +139,11 @@ export class Core {
       this.pending.push({ ...v, account, resolve });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        // Idle (no commit in the last IDLE_MS): commit when the code that called us is done (a microtask), not a
+        // loop turn later — a line relayed at a calm pace does not wait. Busy: wait for the turn, so that the posts
+        // arriving in it share one transaction (group commit).
+        if (performance.now() - this.lastFlush > IDLE_MS) queueMicrotask(() => this.flush());
+        else setImmediate(() => this.flush());
       }
     });
   }
@@ -187,6 +197,7 @@ export class Core {
   /** Commit every post waiting since the last turn in one transaction, then answer each. */
   private flush(): void {
     this.flushScheduled = false;
+    this.lastFlush = performance.now();
     const batch = this.pending.splice(0, this.pending.length);
     if (batch.length === 0) return;
     const now = this.now();

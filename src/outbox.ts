@@ -187,17 +187,27 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     let fromHand = false;
     try {
       outer: for (;;) {
-        if (fromHand && !w.dirty && flights.length === 0) {
-          // The handed rows are done and no kick came meanwhile: the store holds nothing else for this endpoint.
+        // Every pending row of the endpoint was handed over (and started), and no kick came since.
+        const known = fromHand && !w.dirty;
+        if (known && flights.length === 0) {
+          // The handed rows are done: the store holds nothing else for this endpoint.
           w.empty = true;
           this.waiting.delete(w.endpoint);
           break;
         }
         w.dirty = false;
-        fromHand = handed !== undefined;
-        // Rows in flight are still pending in the store: ask only for those after the last one started.
-        const rows = handed ?? this.store.queue(w.endpoint, BATCH, flights.at(-1)?.row.row ?? 0);
-        handed = undefined;
+        let rows: QueuedDelivery[];
+        if (handed) {
+          rows = handed;
+          handed = undefined;
+          fromHand = true;
+        } else if (known) {
+          rows = [];
+        } else {
+          // Rows in flight are still pending in the store: ask only for those after the last one started.
+          rows = this.store.queue(w.endpoint, BATCH, flights.at(-1)?.row.row ?? 0);
+          fromHand = false;
+        }
         if (rows.length === 0) {
           if (flights.length > 0) {
             // Rows in flight and none new: wait for the oldest to answer, or for new rows (kick()), whichever first.

@@ -189,3 +189,30 @@ test('stop() waits for the rows in flight and records what they answered', async
   assert.deepEqual(pending(f), ids.slice(2), 'line 0 and 1 delivered, line 2 retried, 3 and 4 never started');
   assert.deepEqual(h.started, ['line 0', 'line 1', 'line 2']);
 });
+
+test('with a window, a row handed over by the core is delivered without reading the store, also while it awaits its confirmation', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  f.windows.set(B, 3);
+  const h = held(f);
+  let reads = 0;
+  const queue = f.store.queue.bind(f.store);
+  f.store.queue = (endpoint, limit, after) => {
+    if (endpoint === B) reads++;
+    return queue(endpoint, limit, after);
+  };
+  await ingest(f, 1);
+  await settle();
+  h.answer('line 0', { result: 'delivered' });
+  await settle();
+  const base = reads;
+  for (let i = 1; i <= 3; i++) {
+    await f.core.ingest('irc.a', line('#c', 'alice', `next ${i}`));
+    await settle();
+    assert.deepEqual(h.started.at(-1), `next ${i}`);
+    h.answer(`next ${i}`, { result: 'delivered' });
+    await settle();
+  }
+  assert.equal(reads, base, 'no read of the outbox for rows handed over');
+  assert.deepEqual(pending(f), []);
+});
