@@ -18,9 +18,11 @@
  * - The 200-line burst: the same into #burst on network C, an ngircd with its
  *   DEFAULT penalties, through the account's flood control (BURST_FLOOD).
  * Each burst: lines delivered, lost, out of order, twice, and the time from the
- * first line said to the last line seen. Every post is confirmed by a PING after
- * its lines (through the same flood control), and one endpoint delivers one post
- * at a time: a burst of one-line posts takes two tokens a post.
+ * first line said to the last line seen. On ngircd the posts are confirmed by a
+ * PING after their lines (through the same flood control); with the account's
+ * default flood.window of 8 posts in flight, one PING confirms up to 8 posts, so a
+ * burst of one-line posts takes about 1 + 1/8 tokens a post (one post at a time,
+ * each with its PING, took two).
  *
  * Prints figures; asserts nothing about time (it fails only when it cannot run).
  */
@@ -40,7 +42,7 @@ const LAT_LINES = 1000;
 const LAT_PACE_MS = 20;
 /** Bursts: lines, channel, the server they go to, and what that server does. */
 const BURSTS = [
-  { n: 1000, chan: '#big', user: 'fast' as const, how: 'flood control ON, fast bucket: 5 at once, then one line per 10 ms; ngircd penalties off; each post confirmed by a PING' },
+  { n: 1000, chan: '#big', user: 'fast' as const, how: 'flood control ON, fast bucket: 5 at once, then one line per 10 ms; ngircd penalties off; one PING confirms a window of up to 8 posts (flood.window default)' },
   { n: 1000, chan: '#big2', user: 'insp' as const, name: '1000-line burst into InspIRCd', how: 'to InspIRCd 3 (fakelag off), the same fast bucket; each post confirmed by the echo of its line (echo-message), no PING' },
   { n: 200, chan: '#burst', user: 'far' as const, how: 'ngircd with its DEFAULT penalties; flood control 5 at once, then one line per 250 ms' },
 ];
