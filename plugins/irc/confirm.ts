@@ -15,8 +15,8 @@
  * can: every delivery that ended before it is written shares it, and while
  * other deliveries on this connection are still writing (the outbox keeps a few
  * posts of one endpoint in flight: the next one starts when this one's lines are
- * written), the PING waits for them to end too — at most `deferMs` after the
- * oldest delivery it would confirm ended. A 1,000-line burst of one-line posts
+ * written) and tokens are short, the PING waits for them to end too — at most
+ * `deferMs` after the oldest delivery it would confirm ended. A 1,000-line burst of one-line posts
  * thus costs about one PING per window of posts, not one per post.
  *
  * Which line a refusal numeric is about, the server does not say. It is counted
@@ -99,6 +99,12 @@ export interface ConfirmerIo {
   self(nick: string): boolean;
   /** The longest a PING waits for other deliveries still writing, after the first delivery it confirms ended (ms). */
   deferMs?(): number;
+  /**
+   * Flood-control tokens are short: a line written now would wait. Only then does a PING wait for other deliveries
+   * to end (with tokens to spare a PING per post costs no line any time, and confirms each post sooner: fewer
+   * unconfirmed posts to send again after a lost connection or a crash). Absent: always short.
+   */
+  scarce?(): boolean;
 }
 
 /** Default for ConfirmerIo.deferMs. */
@@ -215,7 +221,7 @@ export class Confirmer {
         // its lines then go before the PING, and the PING confirms them too.
         await new Promise((r) => setImmediate(r));
         if (this.closed !== undefined) return;
-        if (!force && this.writing()) {
+        if (!force && this.writing() && (this.io.scarce?.() ?? true)) {
           const oldest = Math.min(...this.open.filter((w) => this.due(w)).map((w) => w.endedAt));
           const left = oldest + (this.io.deferMs?.() ?? DEFER_MAX) - Date.now();
           if (left > 0) {

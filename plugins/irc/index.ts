@@ -236,6 +236,7 @@ class IrcAccount {
       self: (nick) => client.caseCompare(nick, client.user.nick),
       // A PING waits for the other posts being written at most this long: well inside delivery.timeout.
       deferMs: () => Math.min(DEFER_MAX, this.ctx.deliveryTimeoutMs() / 4),
+      scarce: () => this.bucket.estimate() > 0,
     });
     this.wire(client);
     this.ctx.setState('connecting', `connecting to ${this.where} as ${this.cfg.nick}${this.attempt > 1 ? ` (attempt ${this.attempt})` : ''}`);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Confirmer, refusalText } from '../../plugins/irc/confirm.js';
 
-function fake(opts: { deferMs?: number } = {}) {
+function fake(opts: { deferMs?: number; scarce?: () => boolean } = {}) {
   const written: string[] = [];
   let tokens = Infinity;
   const waiting: (() => void)[] = [];
@@ -23,6 +23,7 @@ function fake(opts: { deferMs?: number } = {}) {
     echo: () => echo,
     self: (nick) => nick === 'relay',
     ...(opts.deferMs !== undefined ? { deferMs: () => opts.deferMs! } : {}),
+    ...(opts.scarce ? { scarce: opts.scarce } : {}),
   }, 't');
   return {
     c,
@@ -278,4 +279,33 @@ test('a refusal while two posts of the channel were written: both count as refus
   const [x, y] = await Promise.all([ra, rb]);
   assert.ok(!x.ok && 'refused' in x);
   assert.ok(!y.ok && 'refused' in y, 'sent again: at worst shown twice, never counted as said when refused');
+});
+
+test('with flood-control tokens to spare, each post gets its PING at once, even while the next one is being written', async () => {
+  let scarce = false;
+  const f = fake({ scarce: () => scarce });
+  const a = f.c.begin('#a');
+  f.c.line(a);
+  const ra = f.c.end(a);
+  const b = f.c.begin('#a');
+  f.c.line(b);
+  await tick();
+  await tick();
+  assert.deepEqual(f.written, ['PING :t1'], 'not deferred: a PING costs no line any time now');
+  f.pong('t1');
+  assert.deepEqual(await ra, { ok: true });
+  // Tokens short now: the next PING waits for the post being written.
+  scarce = true;
+  const rb = f.c.end(b);
+  const c = f.c.begin('#a');
+  await tick();
+  await tick();
+  assert.deepEqual(f.written, ['PING :t1']);
+  f.c.line(c);
+  const rc = f.c.end(c);
+  await tick();
+  await tick();
+  assert.deepEqual(f.written, ['PING :t1', 'PING :t2'], 'one PING for b and c');
+  f.pong('t2');
+  assert.deepEqual(await Promise.all([rb, rc]), [{ ok: true }, { ok: true }]);
 });
