@@ -152,14 +152,16 @@ export class Core {
   private prepare(account: string, bridgeName: string, inc: IncomingPost, originEndpoint: string | undefined, style: Style | undefined): IngestVerdict | { post: Post; plan: RoutePlan } {
     if (this.closing) return this.count(account, { status: 'tempfail', reason: 'peerpost is shutting down; try again in a moment' });
     const bridge = this.router.bridge(bridgeName)!;
-    const id = inc.id === undefined || inc.id.trim() === '' ? mintId(this.hostname) : bareId(inc.id);
+    const minted = inc.id === undefined || inc.id.trim() === '';
+    const id = minted ? mintId(this.hostname) : bareId(inc.id!);
     const problem = idProblem(id);
     if (problem) return this.count(account, { status: 'rejected', reason: problem });
     const hops = inc.hops ?? 0;
     if (!Number.isInteger(hops) || hops < 0) return this.count(account, { status: 'rejected', reason: `hops must be a whole number, got ${hops}` });
     if (hops > this.config.node.maxHops)
       return this.count(account, { status: 'rejected', reason: `the post crossed ${hops} relays (node.maxHops is ${this.config.node.maxHops}): refused as a probable loop` });
-    if (this.store.hasPost(id)) return this.count(account, { status: 'duplicate', id });
+    // A freshly minted id (a UUID) cannot be held yet: no lookup (an IRC line's relay latency).
+    if (!minted && this.store.hasPost(id)) return this.count(account, { status: 'duplicate', id });
     const kind = inc.kind ?? 'message';
     if (!POST_KINDS.includes(kind)) return this.count(account, { status: 'rejected', reason: `unknown post kind "${kind}"` });
 
