@@ -218,6 +218,7 @@ export class Core {
     try {
       seqs = write(batch);
     } catch (err) {
+      rowsOf.clear(); // rolled back
       // One by one, so that one post that cannot be written does not take the others with it.
       if (batch.length === 1) seqs = [err as Error];
       else seqs = batch.map((item) => {
@@ -245,11 +246,13 @@ export class Core {
       }
       this.log.debug({ account, post: post.id, bridge: post.bridge, to: plan.deliveries.map((d) => d.endpoint.key), digest: plan.digest.length > 0 }, 'post accepted');
       const rows = rowsOf.get(item);
+      // As the store gives it back (the same JSON), and not shared with the post listeners below.
+      const stored = rows && rows.length > 0 ? (JSON.parse(JSON.stringify(post)) as Post) : post;
       plan.deliveries.forEach((d, j) => {
         const row = rows?.[j];
         this.outbox.kick(d.endpoint.key, row === undefined ? undefined : {
           row, postSeq: seq, postId: post.id, bridge: post.bridge, endpoint: d.endpoint.key, shape: d.shape,
-          state: 'pending', attempts: 0, nextAt: 0, createdAt: now, lastError: null, deadAt: null, post,
+          state: 'pending', attempts: 0, nextAt: 0, createdAt: now, lastError: null, deadAt: null, post: stored,
         });
       });
       if (plan.digest.length > 0) touched.push(post.bridge);
