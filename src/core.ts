@@ -15,6 +15,8 @@ import { renderDigest, participantsLabel } from './shape.js';
 
 /** How many ancestors a digest keeps in References. */
 const MAX_REFERENCES = 20;
+/** A group commit this long after the last one is "idle": it runs at once (a microtask), not a loop turn later. */
+const IDLE_MS = 10;
 
 export interface IngestStats {
   accepted: number;
@@ -43,6 +45,8 @@ export class Core {
   /** Posts checked and routed, waiting for the next group commit. */
   private readonly pending: PendingPost[] = [];
   private flushScheduled = false;
+  /** performance.now() of the last group commit. */
+  private lastFlush = -Infinity;
   private readonly digests = new Map<string, DigestState>();
   /** Per origin account. */
   readonly stats = new Map<string, IngestStats>();
@@ -106,7 +110,9 @@ export class Core {
    * A post arriving at an account's target (a plugin's ingest). Resolves once
    * the post is committed (accepted) or refused. Posts that arrive in the same
    * turn of the event loop are committed together in one transaction (group
-   * commit), in the order they arrived.
+   * commit), in the order they arrived. When idle (no commit for IDLE_MS), the
+   * commit runs as soon as the caller's synchronous code is done (posts it hands
+   * over together still share it), not a loop turn later.
    */
   ingest(account: string, inc: IncomingPost): Promise<IngestVerdict> {
     const endpoint = this.router.endpointAt(account, inc.target);
@@ -133,7 +139,11 @@ export class Core {
       this.pending.push({ ...v, account, resolve });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        // Idle (no commit in the last IDLE_MS): commit when the code that called us is done (a microtask), not a
+        // loop turn later — a line relayed at a calm pace does not wait. Busy: wait for the turn, so that the posts
+        // arriving in it share one transaction (group commit).
+        if (performance.now() - this.lastFlush > IDLE_MS) queueMicrotask(() => this.flush());
+        else setImmediate(() => this.flush());
       }
     });
   }
@@ -142,14 +152,16 @@ export class Core {
   private prepare(account: string, bridgeName: string, inc: IncomingPost, originEndpoint: string | undefined, style: Style | undefined): IngestVerdict | { post: Post; plan: RoutePlan } {
     if (this.closing) return this.count(account, { status: 'tempfail', reason: 'peerpost is shutting down; try again in a moment' });
     const bridge = this.router.bridge(bridgeName)!;
-    const id = inc.id === undefined || inc.id.trim() === '' ? mintId(this.hostname) : bareId(inc.id);
+    const minted = inc.id === undefined || inc.id.trim() === '';
+    const id = minted ? mintId(this.hostname) : bareId(inc.id!);
     const problem = idProblem(id);
     if (problem) return this.count(account, { status: 'rejected', reason: problem });
     const hops = inc.hops ?? 0;
     if (!Number.isInteger(hops) || hops < 0) return this.count(account, { status: 'rejected', reason: `hops must be a whole number, got ${hops}` });
     if (hops > this.config.node.maxHops)
       return this.count(account, { status: 'rejected', reason: `the post crossed ${hops} relays (node.maxHops is ${this.config.node.maxHops}): refused as a probable loop` });
-    if (this.store.hasPost(id)) return this.count(account, { status: 'duplicate', id });
+    // A freshly minted id (a UUID) cannot be held yet: no lookup (an IRC line's relay latency).
+    if (!minted && this.store.hasPost(id)) return this.count(account, { status: 'duplicate', id });
     const kind = inc.kind ?? 'message';
     if (!POST_KINDS.includes(kind)) return this.count(account, { status: 'rejected', reason: `unknown post kind "${kind}"` });
 
@@ -187,14 +199,18 @@ export class Core {
   /** Commit every post waiting since the last turn in one transaction, then answer each. */
   private flush(): void {
     this.flushScheduled = false;
+    this.lastFlush = performance.now();
     const batch = this.pending.splice(0, this.pending.length);
     if (batch.length === 0) return;
     const now = this.now();
+    // The outbox row of each delivery, by item: handed to the outbox with the kick (it need not read them back).
+    const rowsOf = new Map<PendingPost, number[]>();
     const write = (items: PendingPost[]) =>
-      this.store.transaction(() => items.map(({ post, plan }) => {
+      this.store.transaction(() => items.map((item) => {
+        const { post, plan } = item;
         const seq = this.store.insertPost(post, now);
         if (seq === undefined) return undefined;
-        for (const d of plan.deliveries) this.store.addDelivery(seq, d.endpoint.key, d.shape, now);
+        rowsOf.set(item, plan.deliveries.map((d) => this.store.addDelivery(seq, d.endpoint.key, d.shape, now)));
         if (plan.digest.length > 0) this.store.addDigestLine(post.bridge, seq, now);
         return seq;
       }));
@@ -202,6 +218,7 @@ export class Core {
     try {
       seqs = write(batch);
     } catch (err) {
+      rowsOf.clear(); // rolled back
       // One by one, so that one post that cannot be written does not take the others with it.
       if (batch.length === 1) seqs = [err as Error];
       else seqs = batch.map((item) => {
@@ -228,7 +245,16 @@ export class Core {
         return;
       }
       this.log.debug({ account, post: post.id, bridge: post.bridge, to: plan.deliveries.map((d) => d.endpoint.key), digest: plan.digest.length > 0 }, 'post accepted');
-      for (const d of plan.deliveries) this.outbox.kick(d.endpoint.key);
+      const rows = rowsOf.get(item);
+      // As the store gives it back (the same JSON), and not shared with the post listeners below.
+      const stored = rows && rows.length > 0 ? (JSON.parse(JSON.stringify(post)) as Post) : post;
+      plan.deliveries.forEach((d, j) => {
+        const row = rows?.[j];
+        this.outbox.kick(d.endpoint.key, row === undefined ? undefined : {
+          row, postSeq: seq, postId: post.id, bridge: post.bridge, endpoint: d.endpoint.key, shape: d.shape,
+          state: 'pending', attempts: 0, nextAt: 0, createdAt: now, lastError: null, deadAt: null, post: stored,
+        });
+      });
       if (plan.digest.length > 0) touched.push(post.bridge);
       item.resolve(this.count(account, { status: 'accepted', id: post.id, seq }));
       this.committed(post, seq, now);

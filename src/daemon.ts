@@ -200,7 +200,10 @@ export class Daemon {
       deliver: (p: Post) => handle.deliver(p, to),
       ...(handle.refresh ? { refresh: () => handle.refresh!(e.target) } : {}),
     });
-    return { ready: true, endpoint: e, deliver: (post, to) => (post.kind === 'digest' || chat ? this.digestsOut.deliver(post, place(post, to)) : handle.deliver(post, to)) };
+    return {
+      ready: true, endpoint: e, window: handle.deliveryWindow,
+      deliver: (post, to) => (post.kind === 'digest' || chat ? this.digestsOut.deliver(post, place(post, to)) : handle.deliver(post, to)),
+    };
   }
 
   private installSignals(): void {

@@ -1,7 +1,11 @@
 /**
  * The outbox: one row per post per endpoint until the endpoint has it.
  * One worker per endpoint delivers its rows strictly in order (FIFO); endpoints
- * run concurrently. A retry blocks only its own endpoint, with exponential
+ * run concurrently. An account may let a few rows of one endpoint be in flight
+ * at once (AccountHandle.deliveryWindow): the next row starts when the plugin
+ * says the previous one is written (to.written(): its lines are on their way,
+ * in order) and is waiting only for the server's confirmation; outcomes are
+ * applied strictly in row order (see landOne for what happens behind a retry). A retry blocks only its own endpoint, with exponential
  * backoff and jitter up to a cap; a permanent failure, or a row older than
  * delivery.giveUpAfter, becomes a dead letter with its reason. Nothing is
  * dropped silently: every row ends delivered, dead (visible in `peerpost
@@ -18,7 +22,13 @@ import { formatDuration } from './util.js';
 
 /** What the outbox needs to know about an endpoint to deliver to it now. */
 export type Resolution =
-  | { ready: true; endpoint: EndpointConfig; deliver: (post: Post, to: DeliveryTarget) => Promise<Outcome> }
+  | {
+    ready: true;
+    endpoint: EndpointConfig;
+    deliver: (post: Post, to: DeliveryTarget) => Promise<Outcome>;
+    /** How many rows of the endpoint may be in flight at once (AccountHandle.deliveryWindow); 1 when unset. */
+    window?: number;
+  }
   | { ready: false; reason: string };
 
 export interface OutboxEvents {
@@ -33,6 +43,19 @@ export function backoff(failures: number, cfg: Pick<DeliveryConfig, 'retryFirstM
   return Math.round(exp / 2 + (exp / 2) * random());
 }
 
+/** One try of one row, started and not yet applied. */
+interface Flight {
+  row: QueuedDelivery;
+  res: Extract<Resolution, { ready: true }>;
+  attempt: number;
+  started: number;
+  /** Resolves when the plugin calls to.written(). */
+  written: Promise<void>;
+  /** The plugin's answer (a throw or a timeout is a retry); never rejects. */
+  outcome: Promise<Outcome>;
+  settled: boolean;
+}
+
 interface Worker {
   endpoint: string;
   running: boolean;
@@ -41,6 +64,15 @@ interface Worker {
   /** wake() arrived while running: a retry answered now is tried again at once. */
   woken: boolean;
   timer?: NodeJS.Timeout;
+  /** Set while the worker waits for rows in flight with nothing new to start: kick() calls it. */
+  poke?: () => void;
+  /**
+   * The store held no pending row of this endpoint when the worker last stopped, and no kick came since: the row
+   * a kick hands over is then the only one, and the worker starts with it instead of a query.
+   */
+  empty: boolean;
+  /** Rows handed over by kick(), for the next run. */
+  handed?: QueuedDelivery[];
 }
 
 const BATCH = 64;
@@ -49,6 +81,8 @@ const SWEEP_MS = 60_000;
 export class Outbox extends EventEmitter<OutboxEvents> {
   private readonly workers = new Map<string, Worker>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Workers running now: stop() waits for them too, so the outcomes of the last tries are recorded. */
+  private readonly runs = new Set<Promise<void>>();
   private stopping = false;
   private sweepTimer?: NodeJS.Timeout;
   /** Last reason an endpoint is waiting, for status. */
@@ -80,23 +114,32 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     for (const e of this.store.pendingEndpoints()) this.kick(e);
   }
 
-  /** New rows for this endpoint, or a reason to look again: run its worker unless it runs. */
-  kick(endpoint: string): void {
+  /**
+   * New rows for this endpoint, or a reason to look again: run its worker unless it runs.
+   * `fresh`: the row just committed (the core's ingest). When the worker is idle and knows the endpoint had
+   * nothing else pending, it delivers that row without reading the store first (a relayed line's latency).
+   */
+  kick(endpoint: string, fresh?: QueuedDelivery): void {
     if (this.stopping) return;
     let w = this.workers.get(endpoint);
     if (!w) {
-      w = { endpoint, running: false, dirty: false, woken: false };
+      w = { endpoint, running: false, dirty: false, woken: false, empty: false };
       this.workers.set(endpoint, w);
     }
     if (w.running) {
       w.dirty = true;
+      w.poke?.();
       return;
     }
     if (w.timer) {
       clearTimeout(w.timer);
       w.timer = undefined;
     }
-    void this.run(w);
+    if (fresh && w.empty && fresh.endpoint === endpoint) w.handed = [fresh];
+    w.empty = false;
+    const run = this.run(w);
+    this.runs.add(run);
+    void run.finally(() => this.runs.delete(run));
   }
 
   /** Retry now whatever waits on these endpoints (after a reconnect, an operator's retry). */
@@ -114,10 +157,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const w of this.workers.values()) if (w.timer) clearTimeout(w.timer);
-    if (this.inFlight.size === 0) return 0;
+    if (this.inFlight.size === 0 && this.runs.size === 0) return 0;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.inFlight]),
+      Promise.allSettled([...this.inFlight, ...this.runs]),
       new Promise((r) => { timer = setTimeout(r, graceMs); }),
     ]);
     clearTimeout(timer);
@@ -136,37 +179,91 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   private async run(w: Worker): Promise<void> {
     w.running = true;
+    // Tries started and not yet applied, oldest first (at most the endpoint's window).
+    const flights: Flight[] = [];
+    // Rows handed over by kick(): the first pass starts with them instead of a query.
+    let handed = w.handed;
+    w.handed = undefined;
+    let fromHand = false;
     try {
       outer: for (;;) {
-        w.dirty = false;
-        const rows = this.store.queue(w.endpoint, BATCH);
-        if (rows.length === 0) {
+        // Every pending row of the endpoint was handed over (and started), and no kick came since.
+        const known = fromHand && !w.dirty;
+        if (known && flights.length === 0) {
+          // The handed rows are done: the store holds nothing else for this endpoint.
+          w.empty = true;
           this.waiting.delete(w.endpoint);
+          break;
+        }
+        w.dirty = false;
+        let rows: QueuedDelivery[];
+        if (handed) {
+          rows = handed;
+          handed = undefined;
+          fromHand = true;
+        } else if (known) {
+          rows = [];
+        } else {
+          // Rows in flight are still pending in the store: ask only for those after the last one started.
+          rows = this.store.queue(w.endpoint, BATCH, flights.at(-1)?.row.row ?? 0);
+          fromHand = false;
+        }
+        if (rows.length === 0) {
+          if (flights.length > 0) {
+            // Rows in flight and none new: wait for the oldest to answer, or for new rows (kick()), whichever first.
+            if (!w.dirty) await new Promise<void>((r) => { w.poke = r; void flights[0]!.outcome.then(() => r()); });
+            w.poke = undefined;
+            if (!(await this.landSettled(flights, w))) { if (w.dirty) continue outer; break outer; }
+            continue outer;
+          }
+          this.waiting.delete(w.endpoint);
+          w.empty = true;
           break;
         }
         for (const row of rows) {
           if (this.stopping) break outer;
           const now = this.now();
           if (now - row.createdAt > this.cfg.giveUpAfterMs) {
+            // Outcomes are applied in row order: the rows before this one first.
+            if (!(await this.land(flights, w))) { if (w.dirty) continue outer; break outer; }
             const reason = `gave up after ${formatDuration(now - row.createdAt)} and ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}` + (row.lastError ? `; last error: ${row.lastError}` : '');
             this.kill(row, row.attempts, reason);
             continue;
           }
           if (row.nextAt > now) {
+            if (!(await this.land(flights, w))) { if (w.dirty) continue outer; break outer; }
             this.schedule(w, row.nextAt - now);
             if (w.dirty) continue outer;
             break outer;
           }
           const res = this.resolve(w.endpoint);
           if (!res.ready) {
+            if (!(await this.land(flights, w))) { if (w.dirty) continue outer; break outer; }
             // Waits for the account to start (start() kicks its endpoints) or for the sweep.
             if (!this.waiting.has(w.endpoint)) this.log.info({ endpoint: w.endpoint, reason: res.reason }, `deliveries to ${w.endpoint} wait: ${res.reason}`);
             this.waiting.set(w.endpoint, { reason: res.reason, since: now });
             break outer;
           }
-          w.woken = false;
-          const ok = await this.attempt(row, res, w);
-          if (!ok) {
+          // Room in the window: the oldest tries are applied first (in row order).
+          const window = Math.max(1, Math.floor(res.window ?? 1));
+          while (flights.length >= window) {
+            if (await this.landOne(flights, w)) continue;
+            if (w.dirty) continue outer;
+            break outer;
+          }
+          if (this.stopping) break outer;
+          // A wake() from now on means: a retry answered by any of these tries is tried again at once.
+          if (flights.length === 0) w.woken = false;
+          const f = this.launch(row, res);
+          flights.push(f);
+          // The next row starts once the plugin says this one is written (its lines are on their way, in order),
+          // or once this one has its outcome: a plugin that never calls written() delivers one row at a time.
+          await Promise.race([f.written, f.outcome]);
+          if (!f.settled && !(await this.landSettled(flights, w))) {
+            if (w.dirty) continue outer;
+            break outer;
+          }
+          if (f.settled && !(await this.land(flights, w))) {
             if (w.dirty) continue outer;
             break outer;
           }
@@ -177,38 +274,92 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       this.log.error({ err, endpoint: w.endpoint }, `delivery to ${w.endpoint} stopped by a store error; retrying in 10s`);
       this.schedule(w, 10_000);
     } finally {
+      // Stopping (or a store error) with tries in flight: they finish, and what they answer is kept.
+      if (flights.length > 0) {
+        try {
+          await this.land(flights, w);
+        } catch (err) {
+          this.log.error({ err, endpoint: w.endpoint }, `could not record the outcome of deliveries to ${w.endpoint}; they stay pending and are tried again`);
+        }
+      }
       w.running = false;
     }
   }
 
-  /** One try of one row. Returns false when the endpoint must wait (retry). */
-  private async attempt(row: QueuedDelivery, res: Extract<Resolution, { ready: true }>, w: Worker): Promise<boolean> {
+  /** Start one try of one row. Its outcome promise never rejects (a throw or a timeout is a retry). */
+  private launch(row: QueuedDelivery, res: Extract<Resolution, { ready: true }>): Flight {
     const e = res.endpoint;
     const attempt = row.attempts + 1;
+    let markWritten!: () => void;
+    const written = new Promise<void>((r) => (markWritten = r));
     const target: DeliveryTarget = {
       row: row.row, endpoint: e.key, target: e.target, bridge: e.bridge, shape: row.shape as DeliveryTarget['shape'],
-      announceLines: e.announceLines, options: e.options, attempt,
+      announceLines: e.announceLines, options: e.options, attempt, written: () => markWritten(),
     };
     const post = row.shape === 'command' ? { ...row.post, body: stripCommand(row.post.body, e.prefix) } : row.post;
-    let outcome: Outcome;
     const started = this.now();
     let timer: NodeJS.Timeout | undefined;
-    const p = Promise.race([
+    const raced = Promise.race([
       res.deliver(post, target),
       new Promise<Outcome>((r) => {
         timer = setTimeout(() => r({ result: 'retry', reason: `no answer within ${formatDuration(this.cfg.timeoutMs)} (delivery.timeout)` }), this.cfg.timeoutMs);
       }),
     ]);
-    this.inFlight.add(p);
-    try {
-      outcome = await p;
-    } catch (err) {
-      outcome = { result: 'retry', reason: `the ${e.protocol} plugin threw: ${(err as Error)?.message ?? String(err)}` };
-      this.log.error({ err, endpoint: e.key, row: row.row }, `delivery to ${e.key} threw; it will be retried`);
-    } finally {
+    const f: Flight = { row, res, attempt, started, written, settled: false, outcome: undefined as unknown as Promise<Outcome> };
+    f.outcome = raced.then(
+      (o) => o,
+      (err: unknown) => {
+        this.log.error({ err, endpoint: e.key, row: row.row }, `delivery to ${e.key} threw; it will be retried`);
+        return { result: 'retry', reason: `the ${e.protocol} plugin threw: ${(err as Error)?.message ?? String(err)}` } as Outcome;
+      },
+    ).finally(() => {
       clearTimeout(timer);
-      this.inFlight.delete(p);
+      f.settled = true;
+      this.inFlight.delete(f.outcome);
+    });
+    this.inFlight.add(f.outcome);
+    return f;
+  }
+
+  /** Apply the oldest tries that have answered, in row order (stopping at the first still running). */
+  private async landSettled(flights: Flight[], w: Worker): Promise<boolean> {
+    while (flights.length > 0 && flights[0]!.settled) if (!(await this.landOne(flights, w))) return false;
+    return true;
+  }
+
+  /** Apply every try in flight, in row order. False when one answered retry (the endpoint waits). */
+  private async land(flights: Flight[], w: Worker): Promise<boolean> {
+    while (flights.length > 0) if (!(await this.landOne(flights, w))) return false;
+    return true;
+  }
+
+  /**
+   * Apply the oldest try in flight. When it answers retry, the tries after it (started because it was written)
+   * are waited for and applied too, and false is returned: the endpoint waits for the retried row. Of those later
+   * tries, a retry or a failure is recorded as such (pending after the retried row, or a dead letter); one the
+   * plugin reports delivered is recorded as delivered, although an earlier row still waits. The endpoint has it
+   * (the IRC server confirmed its lines while it refused an earlier post's, e.g. a line with colours in a +c
+   * channel): marking it pending would show it twice, which is worse than once ahead of the row that waits.
+   */
+  private async landOne(flights: Flight[], w: Worker): Promise<boolean> {
+    const head = flights.shift()!;
+    const outcome = await head.outcome;
+    const next = this.record(head, outcome, w, undefined);
+    if (next === true) return true;
+    while (flights.length > 0) {
+      const f = flights.shift()!;
+      this.record(f, await f.outcome, w, { row: head.row, nextAt: next });
     }
+    return false;
+  }
+
+  /**
+   * Record one try's outcome. Returns true when the endpoint goes on, else the time the retried row is due.
+   * `behind`: this try was in flight behind a row that answered retry (it is due with that row, not scheduled).
+   */
+  private record(f: Flight, outcome: Outcome, w: Worker, behind: { row: QueuedDelivery; nextAt: number } | undefined): true | number {
+    const { row, res, attempt } = f;
+    const e = res.endpoint;
     const now = this.now();
     switch (outcome?.result) {
       case 'delivered':
@@ -216,30 +367,33 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           this.store.markDelivered(row.row);
           if (outcome.result === 'delivered' && outcome.nativeId !== undefined) this.store.setNativeId(e.account, e.target, outcome.nativeId, row.postId);
         });
-        this.waiting.delete(e.key);
+        if (behind) this.log.warn({ endpoint: e.key, post: row.postId, waiting: behind.row.postId }, `${e.key} took ${row.postId} while ${behind.row.postId}, an earlier post, waits: ${row.postId} counts as delivered (sending it again would show it twice)`);
+        else this.waiting.delete(e.key);
         this.emit('delivered', row, e.account, now - row.createdAt);
-        this.log.debug({ endpoint: e.key, post: row.postId, ms: now - started }, 'delivered');
+        this.log.debug({ endpoint: e.key, post: row.postId, ms: now - f.started }, 'delivered');
         return true;
       case 'failed':
         this.kill(row, attempt, outcome.reason);
         return true;
       case 'retry': {
         // Woken (the account reconnected) while this attempt ran: try again at once.
-        const delay = w.woken ? 0 : outcome.delayMs ?? backoff(attempt, this.cfg);
+        const delay = behind ? Math.max(0, behind.nextAt - now) : w.woken ? 0 : outcome.delayMs ?? backoff(attempt, this.cfg);
         this.store.markRetry(row.row, attempt, now + delay, outcome.reason);
-        this.schedule(w, delay);
-        this.waiting.set(e.key, { reason: outcome.reason, since: this.waiting.get(e.key)?.since ?? now });
+        if (!behind) {
+          this.schedule(w, delay);
+          this.waiting.set(e.key, { reason: outcome.reason, since: this.waiting.get(e.key)?.since ?? now });
+        }
         this.emit('retry', row, outcome.reason, delay);
         this.log.warn({ endpoint: e.key, post: row.postId, attempt, delayMs: delay, reason: outcome.reason }, `delivery to ${e.key} will be retried in ${formatDuration(delay)}: ${outcome.reason}`);
-        return false;
+        return now + delay;
       }
       default: {
         const reason = `the ${e.protocol} plugin returned no outcome (expected delivered, retry or failed)`;
-        const delay = backoff(attempt, this.cfg);
+        const delay = behind ? Math.max(0, behind.nextAt - now) : backoff(attempt, this.cfg);
         this.store.markRetry(row.row, attempt, now + delay, reason);
-        this.schedule(w, delay);
+        if (!behind) this.schedule(w, delay);
         this.log.error({ endpoint: e.key, post: row.postId }, reason);
-        return false;
+        return now + delay;
       }
     }
   }

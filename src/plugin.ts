@@ -73,6 +73,13 @@ export interface DeliveryTarget {
   options: Readonly<Record<string, unknown>>;
   /** 1 on the first try. */
   attempt: number;
+  /**
+   * For accounts with a deliveryWindow above 1: call it once every line of this post is handed to the
+   * connection, in order, so the next post of this endpoint may start while this one waits for the
+   * server's confirmation. Not calling it (or window 1) means one post at a time, as before.
+   * Set by the outbox; absent where a delivery is made by hand (tests).
+   */
+  written?: () => void;
 }
 
 export type Outcome =
@@ -335,6 +342,16 @@ export const EXIT = { OK: 0, CONFIG: 1, USAGE: 2, NOT_RUNNING: 3, FAILED: 4, NOT
 
 export interface AccountHandle {
   deliver(post: Post, to: DeliveryTarget): Promise<Outcome>;
+  /**
+   * How many posts of one endpoint may be in flight at once (read before every delivery, so a reload may
+   * change it). 1 (the default): the next post starts after this one's outcome. Above 1: the next starts
+   * once this one calls to.written(), up to this many at once; the outcomes are still applied strictly in
+   * row order. When a row answers retry, the rows after it that were in flight are waited for: a retry or
+   * failure of theirs is recorded as such, but one they report delivered counts as delivered, ahead of the
+   * row that waits (the endpoint has it; sending it again would show it twice). Use it where a confirmation
+   * costs a round trip that several posts can share (IRC: one PING after many lines).
+   */
+  readonly deliveryWindow?: number;
   /**
    * Apply a changed account block without a restart. Return 'restart' (or leave
    * reload out) to have the core stop and start the account instead. The block is

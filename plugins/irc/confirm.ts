@@ -10,10 +10,20 @@
  * refusal that comes back while later lines are still being written is not
  * missed), end()s after its last, and its promise settles when the PONG of the
  * first PING written after its end arrives: `ok`, or `refused` with what the
- * server said for its channel in between. Several deliveries (of different
- * channels: one endpoint delivers one post at a time) that end before a PING is
- * written share it. The PING takes a token of the flood-control bucket like any
- * line.
+ * server said for its channel in between. The PING takes a token of the
+ * flood-control bucket like any line, so one PING confirms as many posts as it
+ * can: every delivery that ended before it is written shares it, and while
+ * other deliveries on this connection are still writing (the outbox keeps a few
+ * posts of one endpoint in flight: the next one starts when this one's lines are
+ * written) and tokens are short, the PING waits for them to end too — at most
+ * `deferMs` after the oldest delivery it would confirm ended. A 1,000-line burst of one-line posts
+ * thus costs about one PING per window of posts, not one per post.
+ *
+ * Which line a refusal numeric is about, the server does not say. It is counted
+ * against every delivery to that channel that had written a line when it arrived
+ * (a line written later cannot be its cause): those posts are sent again. At
+ * worst a line the server took is shown twice; never is a refused one counted
+ * as said.
  *
  * Where the server offers IRCv3 echo-message (InspIRCd, Ergo, Solanum, UnrealIRCd)
  * no PING is needed: the server answers every PRIVMSG line with its echo, or with a
@@ -68,6 +78,8 @@ interface Waiter extends Delivery {
   answered: number;
   /** echo-message: the answers are late, a PING is due. */
   pingDue: boolean;
+  /** When end() was called (for the PING's deferral cap). */
+  endedAt: number;
   settle: (c: Confirmation) => void;
 }
 
@@ -85,7 +97,18 @@ export interface ConfirmerIo {
   echo(): boolean;
   /** This nick is ours. */
   self(nick: string): boolean;
+  /** The longest a PING waits for other deliveries still writing, after the first delivery it confirms ended (ms). */
+  deferMs?(): number;
+  /**
+   * Flood-control tokens are short: a line written now would wait. Only then does a PING wait for other deliveries
+   * to end (with tokens to spare a PING per post costs no line any time, and confirms each post sooner: fewer
+   * unconfirmed posts to send again after a lost connection or a crash). Absent: always short.
+   */
+  scarce?(): boolean;
 }
+
+/** Default for ConfirmerIo.deferMs. */
+export const DEFER_MAX = 5_000;
 
 /** A line from the server as irc-framework parses it. */
 export interface ServerMessage {
@@ -104,6 +127,8 @@ export class Confirmer {
   private flushing = false;
   private closed: string | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Bounds a PING's wait for deliveries still writing (see flush). */
+  private deferTimer: NodeJS.Timeout | undefined;
 
   /** `prefix` makes the tokens ours: irc-framework's own keep-alive PINGs carry other text. */
   constructor(private readonly io: ConfirmerIo, private readonly prefix = `pp${Date.now().toString(36)}.`) {}
@@ -113,7 +138,7 @@ export class Confirmer {
     let resolve!: (c: Confirmation) => void;
     const done = new Promise<Confirmation>((r) => (resolve = r));
     const w: Waiter = {
-      channel, key: this.io.key(channel), ended: false, settled: false, refused: [], echo: this.io.echo(), lines: 0, answered: 0, pingDue: false, done,
+      channel, key: this.io.key(channel), ended: false, endedAt: 0, settled: false, refused: [], echo: this.io.echo(), lines: 0, answered: 0, pingDue: false, done,
       settle: (c) => {
         if (w.settled) return;
         w.settled = true;
@@ -138,6 +163,7 @@ export class Confirmer {
   end(d: Delivery): Promise<Confirmation> {
     const w = d as Waiter;
     w.ended = true;
+    w.endedAt = Date.now();
     if (this.closed !== undefined) return w.done;
     if (w.echo) {
       if (w.answered >= w.lines) {
@@ -172,6 +198,8 @@ export class Confirmer {
   drop(d: Delivery): void {
     const i = this.open.indexOf(d as Waiter);
     if (i >= 0) this.open.splice(i, 1);
+    // A PING may have waited for this one to end.
+    if (!this.flushing && this.closed === undefined && this.open.some((w) => this.due(w))) void this.flush();
   }
 
   /** PINGs written and not yet answered. */
@@ -179,10 +207,37 @@ export class Confirmer {
     return this.sent.length;
   }
 
-  private async flush(): Promise<void> {
+  /** A delivery on this connection has begun and not ended: its lines are still being written. */
+  private writing(): boolean {
+    return this.open.some((w) => !w.ended && !w.settled);
+  }
+
+  /** `force`: the deferral is over (its timer fired): write the PING even if others are still writing. */
+  private async flush(force = false): Promise<void> {
     this.flushing = true;
     try {
       while (this.closed === undefined && this.open.some((w) => this.due(w))) {
+        // Let the outbox start the next post of this endpoint (it does once this one is written, within this turn):
+        // its lines then go before the PING, and the PING confirms them too.
+        await new Promise((r) => setImmediate(r));
+        if (this.closed !== undefined) return;
+        if (!force && this.writing() && (this.io.scarce?.() ?? true)) {
+          const oldest = Math.min(...this.open.filter((w) => this.due(w)).map((w) => w.endedAt));
+          const left = oldest + (this.io.deferMs?.() ?? DEFER_MAX) - Date.now();
+          if (left > 0) {
+            // The last of them to end() flushes; the timer makes sure the wait is bounded.
+            if (this.deferTimer) clearTimeout(this.deferTimer);
+            this.deferTimer = setTimeout(() => {
+              this.deferTimer = undefined;
+              if (!this.flushing) void this.flush(true);
+            }, left);
+            return;
+          }
+        }
+        if (this.deferTimer) {
+          clearTimeout(this.deferTimer);
+          this.deferTimer = undefined;
+        }
         try {
           await this.io.take();
         } catch {
@@ -243,7 +298,8 @@ export class Confirmer {
       this.answered(echoing);
       return false;
     }
-    for (const w of this.waiting()) if (w.key === key && !w.echo) w.refused.push(r);
+    // Not said which line it refuses: every delivery to the channel with a line written already may be the one.
+    for (const w of this.waiting()) if (w.key === key && !w.echo && w.lines > 0) w.refused.push(r);
     return false;
   }
 
@@ -273,6 +329,8 @@ export class Confirmer {
     this.closed = reason;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+    this.deferTimer = undefined;
     for (const w of [...this.waiting()]) w.settle({ ok: false, lost: reason });
     this.open = [];
     this.sent.length = 0;

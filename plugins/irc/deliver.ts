@@ -113,72 +113,81 @@ export class Outgoing {
     const deadline = Date.now() + this.h.cfg().flood.maxWait;
     // Begun before the first line: a refusal can come back while later lines are still being written.
     const d = confirmer.begin(c.name);
-    /** Wait for the server to have handled what this try wrote: a PING after it, answered. */
-    const confirm = async (): Promise<Confirmation> => {
-      const answer = confirmer.end(d);
-      // Answer the outbox before its delivery.timeout; a late confirmation still counts the lines as said.
-      const left = Math.max(1_000, began + this.h.ctx.deliveryTimeoutMs() - 1_000 - Date.now());
-      let timer: NodeJS.Timeout | undefined;
-      const r = await Promise.race([answer, new Promise<Confirmation>((res) => {
-        timer = setTimeout(() => res({ ok: false, lost: `the server did not confirm the lines within ${secs(left)} (lag)` }), left);
-      })]);
-      clearTimeout(timer);
-      if (!r.ok && 'lost' in r && !this.h.stopping()) {
-        const upTo = sent;
-        void answer.then((late) => {
-          if (late.ok) this.h.progress.set(to.row, { id: post.id, sent: upTo });
-        });
+    try {
+      /** Wait for the server to have handled what this try wrote: a PING after it, answered. */
+      const confirm = async (): Promise<Confirmation> => {
+        const answer = confirmer.end(d);
+        // Answer the outbox before its delivery.timeout; a late confirmation still counts the lines as said.
+        const left = Math.max(1_000, began + this.h.ctx.deliveryTimeoutMs() - 1_000 - Date.now());
+        let timer: NodeJS.Timeout | undefined;
+        const r = await Promise.race([answer, new Promise<Confirmation>((res) => {
+          timer = setTimeout(() => res({ ok: false, lost: `the server did not confirm the lines within ${secs(left)} (lag)` }), left);
+        })]);
+        clearTimeout(timer);
+        if (!r.ok && 'lost' in r && !this.h.stopping()) {
+          const upTo = sent;
+          void answer.then((late) => {
+            if (late.ok) this.h.progress.set(to.row, { id: post.id, sent: upTo });
+          });
+        }
+        return r;
+      };
+      /** Stop this try: what the server confirmed counts, the rest is sent on the next. */
+      const stop = async (why: string, delayMs?: number): Promise<Outcome> => {
+        if (sent > start) {
+          const r = await confirm();
+          if (!r.ok) {
+            sent = start;
+            if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
+          }
+        } else confirmer.drop(d);
+        if (sent > 0) this.h.progress.set(to.row, { id: post.id, sent });
+        const note = sent > 0 ? ` (${sent} of ${lines.length} lines sent; the rest follows)` : '';
+        // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
+        // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
+        if (delayMs !== undefined) this.h.later(() => this.h.ctx.resume(c.name), delayMs + 5);
+        return retry(why + note, delayMs);
+      };
+      while (sent < lines.length) {
+        const wait = this.h.bucket.estimate();
+        if (Date.now() + wait > deadline) return stop('flood control', Math.min(wait, this.h.cfg().flood.maxWait));
+        try {
+          await this.h.bucket.take(this.h.ctx.signal);
+        } catch {
+          return stop('stopping');
+        }
+        if (!this.h.isLive(client)) return stop(`disconnected from ${this.h.where()}`);
+        if (!c.joined) return stop(c.problem ?? `not in ${c.name}`);
+        confirmer.line(d);
+        const ok = await this.h.write(client, `${tag}PRIVMSG ${c.name} :${lines[sent]}`);
+        if (!ok) return stop(`disconnected from ${this.h.where()} while sending`);
+        sent += 1;
       }
-      return r;
-    };
-    /** Stop this try: what the server confirmed counts, the rest is sent on the next. */
-    const stop = async (why: string, delayMs?: number): Promise<Outcome> => {
+      // Every line is written: the outbox may start this channel's next post, whose lines go after these
+      // (and whose PING, or this one's, confirms both: confirm.ts).
+      to.written?.();
       if (sent > start) {
         const r = await confirm();
         if (!r.ok) {
-          sent = start;
           if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
+          if (start > 0) this.h.progress.set(to.row, { id: post.id, sent: start });
+          return retry(`${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`);
         }
+        this.h.ctx.log.debug({ target: c.name, post: post.id, lines: sent - start }, `the server took the lines (confirmed by ${d.by === 'echo' ? 'their echo' : 'a PING'})`);
       } else confirmer.drop(d);
-      if (sent > 0) this.h.progress.set(to.row, { id: post.id, sent });
-      const note = sent > 0 ? ` (${sent} of ${lines.length} lines sent; the rest follows)` : '';
-      // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
-      // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
-      if (delayMs !== undefined) this.h.later(() => this.h.ctx.resume(c.name), delayMs + 5);
-      return retry(why + note, delayMs);
-    };
-    while (sent < lines.length) {
-      const wait = this.h.bucket.estimate();
-      if (Date.now() + wait > deadline) return stop('flood control', Math.min(wait, this.h.cfg().flood.maxWait));
-      try {
-        await this.h.bucket.take(this.h.ctx.signal);
-      } catch {
-        return stop('stopping');
+      if (done) this.h.progress.delete(to.row);
+      if (c.refused !== undefined) {
+        this.h.ctx.log.info({ channel: c.name }, `${c.name} takes our lines again`);
+        delete c.refused;
+        this.h.reportState();
       }
-      if (!this.h.isLive(client)) return stop(`disconnected from ${this.h.where()}`);
-      if (!c.joined) return stop(c.problem ?? `not in ${c.name}`);
-      confirmer.line(d);
-      const ok = await this.h.write(client, `${tag}PRIVMSG ${c.name} :${lines[sent]}`);
-      if (!ok) return stop(`disconnected from ${this.h.where()} while sending`);
-      sent += 1;
+      this.h.memory.sent(this.h.key(c.name), said);
+      return delivered();
+    } catch (err) {
+      // Never leave a begun delivery open: a PING waiting for it to end would wait for its cap.
+      confirmer.drop(d);
+      throw err;
     }
-    if (sent > start) {
-      const r = await confirm();
-      if (!r.ok) {
-        if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
-        if (start > 0) this.h.progress.set(to.row, { id: post.id, sent: start });
-        return retry(`${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`);
-      }
-      this.h.ctx.log.debug({ target: c.name, post: post.id, lines: sent - start }, `the server took the lines (confirmed by ${d.by === 'echo' ? 'their echo' : 'a PING'})`);
-    } else confirmer.drop(d);
-    if (done) this.h.progress.delete(to.row);
-    if (c.refused !== undefined) {
-      this.h.ctx.log.info({ channel: c.name }, `${c.name} takes our lines again`);
-      delete c.refused;
-      this.h.reportState();
-    }
-    this.h.memory.sent(this.h.key(c.name), said);
-    return delivered();
   }
 
   /**

@@ -19,7 +19,7 @@
 import irc, { type Client } from 'irc-framework';
 import { definePlugin, type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost } from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
-import { Confirmer, type ServerMessage } from './confirm.js';
+import { Confirmer, DEFER_MAX, type ServerMessage } from './confirm.js';
 import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
 import { accountName, translate, type MessageEvent, type MessageType } from './events.js';
 import { Progress } from './progress.js';
@@ -247,6 +247,9 @@ class IrcAccount {
       key: (channel) => this.key(channel),
       echo: () => client.network.cap.isEnabled('echo-message'),
       self: (nick) => client.caseCompare(nick, client.user.nick),
+      // A PING waits for the other posts being written at most this long: well inside delivery.timeout.
+      deferMs: () => Math.min(DEFER_MAX, this.ctx.deliveryTimeoutMs() / 4),
+      scarce: () => this.bucket.estimate() > 0,
     });
     this.wire(client);
     this.ctx.setState('connecting', `connecting to ${this.where} as ${this.cfg.nick}${this.attempt > 1 ? ` (attempt ${this.attempt})` : ''}`);
@@ -645,6 +648,11 @@ class IrcAccount {
     return this.out.deliver(post, to);
   }
 
+  /** Posts of one channel in flight at once (flood.window): written, waiting for their confirmation. */
+  get window(): number {
+    return this.cfg.flood.window;
+  }
+
   /** Write one line; true once the socket took it. */
   private write(client: Client, line: string): Promise<boolean> {
     return new Promise((resolve) => {
@@ -709,6 +717,9 @@ export default definePlugin<IrcConfig>({
     account.start();
     return {
       deliver: (post, to) => account.deliver(post, to),
+      get deliveryWindow() {
+        return account.window;
+      },
       endpointsChanged: () => account.endpointsChanged(),
       async reload(next) {
         const parsed = accountSchema.safeParse(next);

@@ -78,6 +78,8 @@ export const accountSchema = z.strictObject({
     burst: z.number().int().min(1).default(5),
     interval: duration('500ms'),
     maxWait: duration('30s'),
+    /** Posts of one channel written and waiting for the server's confirmation at once (one PING confirms them all). */
+    window: z.number().int().min(1).max(64).default(8),
   }),
   reconnect: block({
     first: duration('2s'),

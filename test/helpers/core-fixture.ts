@@ -68,6 +68,8 @@ export interface Fixture {
   attempts: { endpoint: string; post: Post; to: DeliveryTarget }[];
   /** Set per endpoint; default: delivered. */
   deliverers: Map<string, DeliverFn>;
+  /** Set per endpoint: its delivery window (AccountHandle.deliveryWindow); default 1. */
+  windows: Map<string, number>;
   clock: { now: number };
   close(): Promise<void>;
 }
@@ -80,13 +82,14 @@ export function fixture(accounts: Record<string, Style>, bridges: Record<string,
   const router = new Router(config, new Map(Object.entries(accounts)));
   const attempts: Fixture['attempts'] = [];
   const deliverers = new Map<string, DeliverFn>();
+  const windows = new Map<string, number>();
   const clock = opts.clock ?? { now: Date.UTC(2026, 10, 27, 14, 0, 0) };
   const now = () => clock.now;
   const outbox = new Outbox(store, config.delivery, (key) => {
     const endpoint = router.endpoint(key);
     if (!endpoint) return { ready: false, reason: 'not configured' };
     return {
-      ready: true, endpoint,
+      ready: true, endpoint, window: windows.get(key),
       deliver: async (post, to) => {
         attempts.push({ endpoint: key, post, to });
         const fn = deliverers.get(key);
@@ -96,7 +99,7 @@ export function fixture(accounts: Record<string, Style>, bridges: Record<string,
   }, silent, now);
   const core = new Core(store, router, config, outbox, silent, now);
   return {
-    config, store, router, outbox, core, attempts, deliverers, clock,
+    config, store, router, outbox, core, attempts, deliverers, windows, clock,
     async close() {
       core.close();
       await outbox.stop(100);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Confirmer, refusalText } from '../../plugins/irc/confirm.js';
 
-function fake() {
+function fake(opts: { deferMs?: number; scarce?: () => boolean } = {}) {
   const written: string[] = [];
   let tokens = Infinity;
   const waiting: (() => void)[] = [];
@@ -22,6 +22,8 @@ function fake() {
     key: (ch) => ch.toLowerCase(),
     echo: () => echo,
     self: (nick) => nick === 'relay',
+    ...(opts.deferMs !== undefined ? { deferMs: () => opts.deferMs! } : {}),
+    ...(opts.scarce ? { scarce: opts.scarce } : {}),
   }, 't');
   return {
     c,
@@ -56,6 +58,8 @@ test('a 404 for its channel before the PONG makes it refused, with the server\'s
   const f = fake();
   const a = f.c.begin('#A');
   const b = f.c.begin('#b');
+  f.c.line(a);
+  f.c.line(b);
   // The refusal comes back while the lines are still being written (before end()).
   f.c.onMessage({ command: '404', params: ['relay', '#a', 'Cannot send to channel'] });
   const ra = f.c.end(a);
@@ -181,4 +185,127 @@ test('echo-message: answers that do not come within ECHO_WAIT are asked for with
   f.pong('t1');
   const got = await r;
   assert.ok(!got.ok && 'lost' in got && /neither echoed nor refused a line in #a/.test(got.lost), JSON.stringify(got));
+});
+
+test('one PING for a window of posts: while the next post of the channel is being written, the PING waits for it', async () => {
+  const f = fake();
+  const results: unknown[] = [];
+  const a = f.c.begin('#a');
+  f.c.line(a);
+  void f.c.end(a).then((r) => results.push(['a', r]));
+  // The outbox starts the next post as soon as a's lines are written (within the same turn).
+  const b = f.c.begin('#a');
+  await tick();
+  assert.deepEqual(f.written, [], 'no PING while b is still writing');
+  f.c.line(b);
+  void f.c.end(b).then((r) => results.push(['b', r]));
+  const c = f.c.begin('#a');
+  f.c.line(c);
+  void f.c.end(c).then((r) => results.push(['c', r]));
+  await tick();
+  await tick();
+  assert.deepEqual(f.written, ['PING :t1'], 'one PING after the last line confirms all three');
+  f.pong('t1');
+  await tick();
+  assert.deepEqual(results, [['a', { ok: true }], ['b', { ok: true }], ['c', { ok: true }]]);
+});
+
+test('the PING waits for deliveries still writing at most deferMs after the first it confirms ended', async () => {
+  const f = fake({ deferMs: 40 });
+  const a = f.c.begin('#a');
+  f.c.line(a);
+  const ra = f.c.end(a);
+  const b = f.c.begin('#b'); // waits for flood control, say, and does not end soon
+  f.c.line(b);
+  await tick();
+  assert.deepEqual(f.written, []);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(f.written, ['PING :t1'], 'written once the wait is over');
+  f.pong('t1');
+  assert.deepEqual(await ra, { ok: true });
+  let bDone = false;
+  void b.done.then(() => (bDone = true));
+  await tick();
+  assert.equal(bDone, false, 'b was not in that PING\'s batch: it had not ended');
+});
+
+test('a delivery that gives up (drop) releases the PING that waited for it', async () => {
+  const f = fake();
+  const a = f.c.begin('#a');
+  f.c.line(a);
+  const ra = f.c.end(a);
+  const b = f.c.begin('#a');
+  await tick();
+  assert.deepEqual(f.written, []);
+  f.c.drop(b);
+  await tick();
+  await tick();
+  assert.deepEqual(f.written, ['PING :t1']);
+  f.pong('t1');
+  assert.deepEqual(await ra, { ok: true });
+});
+
+test('a refusal counts against the posts of its channel that had written a line when it came, not a later one', async () => {
+  const f = fake();
+  const a = f.c.begin('#a');
+  f.c.line(a);
+  const ra = f.c.end(a);
+  const b = f.c.begin('#a');
+  // The server refuses a's line (+m) before b wrote anything: it cannot be about b's lines.
+  f.c.onMessage({ command: '404', params: ['relay', '#a', 'Cannot send to channel'] });
+  f.c.line(b);
+  const rb = f.c.end(b);
+  await tick();
+  await tick();
+  assert.deepEqual(f.written, ['PING :t1']);
+  f.pong('t1');
+  const got = await ra;
+  assert.ok(!got.ok && 'refused' in got, 'a is refused');
+  assert.deepEqual(await rb, { ok: true }, 'b is not');
+});
+
+test('a refusal while two posts of the channel were written: both count as refused (the server does not say which line)', async () => {
+  const f = fake();
+  const a = f.c.begin('#a');
+  f.c.line(a);
+  const ra = f.c.end(a);
+  const b = f.c.begin('#a');
+  f.c.line(b);
+  const rb = f.c.end(b);
+  f.c.onMessage({ command: '404', params: ['relay', '#a', 'Cannot send to channel'] });
+  await tick();
+  await tick();
+  f.pong('t1');
+  const [x, y] = await Promise.all([ra, rb]);
+  assert.ok(!x.ok && 'refused' in x);
+  assert.ok(!y.ok && 'refused' in y, 'sent again: at worst shown twice, never counted as said when refused');
+});
+
+test('with flood-control tokens to spare, each post gets its PING at once, even while the next one is being written', async () => {
+  let scarce = false;
+  const f = fake({ scarce: () => scarce });
+  const a = f.c.begin('#a');
+  f.c.line(a);
+  const ra = f.c.end(a);
+  const b = f.c.begin('#a');
+  f.c.line(b);
+  await tick();
+  await tick();
+  assert.deepEqual(f.written, ['PING :t1'], 'not deferred: a PING costs no line any time now');
+  f.pong('t1');
+  assert.deepEqual(await ra, { ok: true });
+  // Tokens short now: the next PING waits for the post being written.
+  scarce = true;
+  const rb = f.c.end(b);
+  const c = f.c.begin('#a');
+  await tick();
+  await tick();
+  assert.deepEqual(f.written, ['PING :t1']);
+  f.c.line(c);
+  const rc = f.c.end(c);
+  await tick();
+  await tick();
+  assert.deepEqual(f.written, ['PING :t1', 'PING :t2'], 'one PING for b and c');
+  f.pong('t2');
+  assert.deepEqual(await Promise.all([rb, rc]), [{ ok: true }, { ok: true }]);
 });

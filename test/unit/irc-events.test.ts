@@ -83,7 +83,7 @@ test('account defaults', () => {
   assert.equal(c.tlsVerify, true);
   assert.equal(c.port, undefined);
   assert.equal(c.format, '<{nick}> ');
-  assert.deepEqual(c.flood, { burst: 5, interval: 500, maxWait: 30_000 });
+  assert.deepEqual(c.flood, { burst: 5, interval: 500, maxWait: 30_000, window: 8 });
   assert.deepEqual(c.reconnect, { first: 2000, max: 300_000 });
   assert.equal(c.notices, false);
   assert.equal(c.maxLines, 10);

@@ -189,3 +189,42 @@ test('a retry is tried again by itself once its delay is over, with no other eve
   assert.equal(calls, 2);
   assert.equal(f.store.listOutbox({ endpoint: 'irc.b/#c' }).length, 0);
 });
+
+test('an idle endpoint is handed the row just committed: delivered without reading the outbox back, order kept behind a waiting row', async (t) => {
+  const f = fixture(accounts, bridges, { retryFirstMs: 1000, retryMaxMs: 1000 });
+  t.after(() => f.close());
+  const queries: string[] = [];
+  const queue = f.store.queue.bind(f.store);
+  f.store.queue = (endpoint, limit, after) => {
+    queries.push(endpoint);
+    return queue(endpoint, limit, after);
+  };
+  const readsOfB = () => queries.filter((e) => e === 'irc.b/#c').length;
+  await f.core.ingest('irc.a', line('#c', 'alice', 'one'));
+  await settle();
+  assert.deepEqual(bodies(f, 'irc.b/#c'), ['one']);
+  const after1 = readsOfB();
+  await f.core.ingest('irc.a', line('#c', 'alice', 'two'));
+  await settle();
+  assert.deepEqual(bodies(f, 'irc.b/#c'), ['one', 'two']);
+  assert.equal(readsOfB(), after1, 'the second row was handed over, not read back');
+  // A row that waits (retry) makes the endpoint not empty: the next one is read from the store, behind it.
+  let down = true;
+  f.deliverers.set('irc.b/#c', () => (down ? { result: 'retry', reason: 'disconnected' } : { result: 'delivered' }));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'three'));
+  await settle();
+  await f.core.ingest('irc.a', line('#c', 'alice', 'four'));
+  await settle();
+  assert.deepEqual(bodies(f, 'irc.b/#c'), ['one', 'two', 'three'], 'four waits behind three');
+  down = false;
+  f.clock.now += 1000;
+  f.outbox.kick('irc.b/#c');
+  await settle();
+  assert.deepEqual(bodies(f, 'irc.b/#c'), ['one', 'two', 'three', 'three', 'four']);
+  assert.equal(f.store.listOutbox({ endpoint: 'irc.b/#c' }).length, 0);
+  // Rows that come by another way (an operator's retry, a restart) are found by a kick without a row.
+  const before = readsOfB();
+  f.outbox.kick('irc.b/#c');
+  await settle();
+  assert.ok(readsOfB() > before, 'a kick without a row reads the store');
+});
