@@ -141,22 +141,31 @@ export class ShownMemory {
     return lines.map((l) => this.q.get.get(endpoint, lineKey(l)) as string | undefined);
   }
 
+  /** Nodes by endpoint, read once (a chat delivery asks on every post: no query on that path). */
+  private nodeCache = new Map<string, { at: number; nodes: string[] }>();
+
   /** Another node writes digests to this endpoint (seen now). True when it was not known (lately). */
   noteNode(endpoint: string, node: string, at: number): boolean {
-    const known = (this.q.nodes.all(endpoint, at - NODES_KEEP_MS) as string[]).includes(node.toLowerCase());
+    const known = this.nodes(endpoint, at).includes(node.toLowerCase());
     this.q.node.run(endpoint, node.toLowerCase(), at);
+    this.nodeCache.delete(endpoint);
     return !known;
   }
 
-  /** The other nodes seen writing digests to this endpoint lately, by name. */
+  /** The other nodes seen writing digests to this endpoint lately, by name (read again at most once a minute). */
   nodes(endpoint: string, now: number): string[] {
-    return this.q.nodes.all(endpoint, now - NODES_KEEP_MS) as string[];
+    const c = this.nodeCache.get(endpoint);
+    if (c && now - c.at < 60_000 && now >= c.at) return c.nodes;
+    const nodes = this.q.nodes.all(endpoint, now - NODES_KEEP_MS) as string[];
+    this.nodeCache.set(endpoint, { at: now, nodes });
+    return nodes;
   }
 
   /** Forget what is older than a week (nodes: a month). */
   prune(now: number): void {
     this.q.prune.run(now - KEEP_MS);
     this.q.pruneNodes.run(now - NODES_KEEP_MS);
+    this.nodeCache.clear();
   }
 }
 
