@@ -10,7 +10,7 @@
  * - In (here, events.ts, relay.ts): PRIVMSG, ACTION and (by config) NOTICE in a
  *   configured channel become posts, formatting stripped, dated by server-time;
  *   joins, parts, quits (a netsplit folded), kicks and nick changes become events
- *   by config; who is where: people.ts; the loop guard: relay.ts.
+ *   by config; who else is where: presence.ts, people.ts; the loop guard: relay.ts.
  * - Out (deliver.ts, render.ts, confirm.ts): each post becomes lines that fit
  *   the server's 512 bytes, sent through a token bucket (bucket.ts) and counted
  *   as delivered only once the server confirmed them (their echo, or a PING
@@ -21,14 +21,12 @@ import { definePlugin, type PluginContext, type Post, type DeliveryTarget, type 
 import { TokenBucket } from './bucket.js';
 import { Confirmer, DEFER_MAX, type ServerMessage } from './confirm.js';
 import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
-import { accountName, translate, type MessageEvent, type MessageType } from './events.js';
+import { translate, type MessageEvent, type MessageType } from './events.js';
 import { Progress } from './progress.js';
 import { Outgoing } from './deliver.js';
 import type { ChannelState } from './channels.js';
-import { People } from './people.js';
-import {
-  ID_TAG, NetsplitFolder, RelayMemory, eventText, eventsIn, isRelayRealname, netsplitServers, relayNodeOf, type ChannelEvent, type EventsMode,
-} from './relay.js';
+import { Presence } from './presence.js';
+import { ID_TAG, RelayMemory } from './relay.js';
 import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type IrcConfig } from './schema.js';
 export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
 export { escapeTag } from './render.js';
@@ -68,17 +66,12 @@ class IrcAccount {
   private self: { user?: string; host?: string } = {};
   private readonly channels = new Map<string, ChannelState>();
   private closed: Promise<void> | undefined;
-  /** Channel members, services accounts and relays recognised by real name, on this connection. */
-  private readonly people = new People();
-  /** Nicks to ask WHO about (they joined), sent in one go. */
-  private readonly whoPending = new Set<string>();
-  private whoTimer: NodeJS.Timeout | undefined;
+  /** Who else is in our channels: joins, parts, quits, netsplits, accounts, other relays (presence.ts). */
+  private readonly presence: Presence;
   /** What each channel already shows (the loop guard). */
   private readonly memory: RelayMemory;
   /** Lines of each row confirmed on an earlier try. */
   private readonly progress: Progress;
-  /** A netsplit's quits, folded into one event per channel. */
-  private readonly netsplits = new NetsplitFolder((channel, e, time) => this.channelEvent(channel, e, time));
 
   constructor(private readonly ctx: PluginContext<IrcConfig>) {
     this.cfg = ctx.config;
@@ -109,60 +102,18 @@ class IrcAccount {
       later: (fn, ms) => void account.later(fn, ms),
       write: (client, line) => account.write(client, line),
     });
-  }
-
-  /** Another relay: named in relays.nicks, or recognised by its real name. */
-  /**
-   * Another peerpost relay's real name names its node ("peerpost relay on HOST"): tell the core it is in each of our
-   * channels `nick` is in (a WHO for one nick names no channel).
-   */
-  private relayNode(realname: string, nick: string): void {
-    const node = relayNodeOf(realname);
-    if (!node) return;
-    for (const ck of this.people.channelsOf(this.key(nick))) {
-      const c = this.channels.get(ck);
-      if (c) this.ctx.peerNode(c.name, node);
-    }
-  }
-
-  private isRelay(nick: string | undefined): boolean {
-    if (!nick) return false;
-    const client = this.client;
-    if (client && this.cfg.relays.nicks.some((n) => client.caseCompare(n, nick))) return true;
-    return this.people.isRelay(this.key(nick));
-  }
-
-  /** The `events` setting of a channel: its endpoint's, else the account's. */
-  private eventsMode(channel: string): EventsMode {
-    const k = this.key(channel);
-    const e = this.ctx.endpoints().find((x) => this.key(x.target) === k);
-    const v = e?.options.events;
-    return v === true || v === false || v === 'in' || v === 'out' ? v : this.cfg.events;
-  }
-
-  private whoSoon(nick: string): void {
-    if (!this.cfg.relays.detect) return;
-    this.whoPending.add(nick);
-    if (this.whoTimer) return;
-    this.whoTimer = this.later(() => {
-      this.whoTimer = undefined;
-      const nicks = [...this.whoPending];
-      this.whoPending.clear();
-      const client = this.client;
-      if (!this.registered || !client) return;
-      // Through flood control, like every line: a busy channel's joins must not flood the server.
-      void (async () => {
-        for (const n of nicks) {
-          try {
-            await this.bucket.take(this.ctx.signal);
-          } catch {
-            return;
-          }
-          if (this.client !== client || !this.registered) return;
-          await this.write(client, `WHO ${n}`);
-        }
-      })();
-    }, 1_000);
+    this.presence = new Presence({
+      ctx,
+      cfg: () => account.cfg,
+      client: () => account.client,
+      registered: () => account.registered,
+      key: (target) => account.key(target),
+      channel: (ck) => account.channels.get(ck),
+      later: (fn, ms) => account.later(fn, ms),
+      take: () => account.bucket.take(ctx.signal),
+      write: (client, line) => account.write(client, line),
+      ingest: (post) => void account.ingest(post),
+    });
   }
 
   private get where(): string {
@@ -220,7 +171,7 @@ class IrcAccount {
     this.lastError = undefined;
     this.saslProblem = undefined;
     this.triedNicks = [this.cfg.nick];
-    this.people.clear();
+    this.presence.clear();
     for (const c of this.channels.values()) {
       c.joined = false;
       c.joining = false;
@@ -266,7 +217,7 @@ class IrcAccount {
   private wire(client: Client): void {
     this.wireErrors(client);
     this.wireRegistration(client);
-    this.wirePeople(client);
+    this.wireChannels(client);
     this.wireMessages(client);
     this.wireConfirmations(client);
   }
@@ -360,41 +311,23 @@ class IrcAccount {
     });
   }
 
-  /** Who is in each channel, their accounts and who is a relay; joins, parts, quits, kicks and nick changes as events. */
-  private wirePeople(client: Client): void {
+  /** Our own joins, kicks and parts (the channel state), and who else is there (presence.ts). */
+  private wireChannels(client: Client): void {
     const log = this.ctx.log;
     const mine = () => this.client === client;
-    client.on('nick', (ev: { nick: string; new_nick: string; time?: number }) => {
-      if (!mine()) return;
+    this.presence.wire(client, mine);
+    client.on('nick', (ev: { nick: string; new_nick: string }) => {
       // Our own change: irc-framework updates user.nick after this listener (or before, by its version).
-      if (client.caseCompare(ev.nick, client.user.nick) || client.caseCompare(ev.new_nick, client.user.nick)) {
+      if (mine() && (client.caseCompare(ev.nick, client.user.nick) || client.caseCompare(ev.new_nick, client.user.nick))) {
         log.info({ from: ev.nick, to: ev.new_nick }, `now known as ${ev.new_nick}`);
         this.later(() => this.reportState(), 0);
-        return;
-      }
-      for (const ck of this.people.renamed(this.key(ev.nick), this.key(ev.new_nick))) {
-        const c = this.channels.get(ck);
-        if (c) this.channelEvent(c.name, { type: 'nick', nick: ev.nick, newNick: ev.new_nick }, ev.time);
       }
     });
     client.on('join', (ev: { nick: string; ident: string; hostname: string; channel: string; gecos?: string; account?: string | false; time?: number }) => {
       if (!mine()) return;
       // extended-join: the services account of who joins ("*", false here, when none).
-      if (ev.account !== undefined) this.rememberAccount(ev.nick, ev.account);
-      if (!client.caseCompare(ev.nick, client.user.nick)) {
-        const ck = this.key(ev.channel);
-        if (!this.channels.has(ck)) return;
-        this.people.joined(ck, this.key(ev.nick));
-        // extended-join gives the real name at once; else ask WHO.
-        if (ev.gecos) {
-          if (isRelayRealname(ev.gecos)) {
-            this.people.markRelay(this.key(ev.nick));
-            this.relayNode(ev.gecos, ev.nick);
-          }
-        } else this.whoSoon(ev.nick);
-        this.channelEvent(ev.channel, { type: 'join', nick: ev.nick }, ev.time);
-        return;
-      }
+      if (ev.account !== undefined) this.presence.rememberAccount(ev.nick, ev.account);
+      if (!client.caseCompare(ev.nick, client.user.nick)) return this.presence.joined(ev);
       if (ev.ident) this.self.user = ev.ident;
       if (ev.hostname) this.self.host = ev.hostname;
       const c = this.channels.get(this.key(ev.channel));
@@ -406,67 +339,23 @@ class IrcAccount {
       c.joined = true;
       c.joining = false;
       delete c.problem;
-      this.people.selfJoined(this.key(c.name));
       // Who here is another relay? (the real name of every member)
-      if (this.cfg.relays.detect) void this.write(client, `WHO ${c.name}`);
+      this.presence.selfJoined(client, c);
       log.info({ channel: c.name, self: `${ev.nick}!${ev.ident}@${ev.hostname}` }, `joined ${c.name}`);
       this.reportState();
       // Whatever waited for this channel goes out now, in order.
       this.ctx.resume(c.name);
     });
-    client.on('userlist', (ev: { channel: string; users: { nick: string }[] }) => {
-      if (!mine()) return;
-      const ck = this.key(ev.channel);
-      if (!this.channels.has(ck)) return;
-      this.people.names(ck, ev.users.filter((u) => u.nick).map((u) => this.key(u.nick)));
-    });
-    client.on('wholist', (ev: { users: { nick: string; real_name?: string }[] }) => {
-      if (!mine()) return;
-      for (const u of ev.users) {
-        if (!u.nick || client.caseCompare(u.nick, client.user.nick)) continue;
-        if (isRelayRealname(u.real_name)) {
-          if (this.people.markRelay(this.key(u.nick))) log.info({ nick: u.nick, realname: u.real_name }, `${u.nick} is another peerpost relay (by its real name): its lines are treated as relayed`);
-          this.relayNode(u.real_name!, u.nick);
-        }
-      }
-    });
-    client.on('quit', (ev: { nick: string; message: string; time?: number }) => {
-      if (!mine() || !ev.nick) return;
-      for (const ck of this.people.quit(this.key(ev.nick))) {
-        const c = this.channels.get(ck);
-        if (!c) continue;
-        // A netsplit's quits (the reason names the two servers) are folded into one event per channel.
-        const split = netsplitServers(ev.message);
-        if (split && eventsIn(this.eventsMode(c.name)) && !this.isRelay(ev.nick)) this.netsplits.add(ck, c.name, ev.nick, split, ev.time);
-        else this.channelEvent(c.name, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
-      }
-    });
     client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string; time?: number }) => {
       if (!mine()) return;
-      if (!client.caseCompare(ev.kicked, client.user.nick)) {
-        const ck = this.key(ev.channel);
-        if (!this.channels.has(ck)) return;
-        this.people.left(ck, this.key(ev.kicked));
-        this.channelEvent(ev.channel, { type: 'kick', nick: ev.kicked, by: ev.nick, message: ev.message }, ev.time);
-        return;
-      }
+      if (!client.caseCompare(ev.kicked, client.user.nick)) return this.presence.kicked(ev);
       this.leftChannel(ev.channel, `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`, this.cfg.rejoinAfterKick);
     });
     client.on('part', (ev: { nick: string; channel: string; message?: string; time?: number }) => {
       if (!mine()) return;
-      if (!client.caseCompare(ev.nick, client.user.nick)) {
-        const ck = this.key(ev.channel);
-        if (!this.channels.has(ck)) return;
-        this.people.left(ck, this.key(ev.nick));
-        this.channelEvent(ev.channel, { type: 'part', nick: ev.nick, ...(ev.message ? { message: ev.message } : {}) }, ev.time);
-        return;
-      }
+      if (!client.caseCompare(ev.nick, client.user.nick)) return this.presence.parted(ev);
       const c = this.channels.get(this.key(ev.channel));
       if (c) this.leftChannel(ev.channel, `left ${ev.channel}; rejoining`, 0);
-    });
-    // account-notify: someone logged in to (or out of) services.
-    client.on('account', (ev: { nick: string; account: string | false }) => {
-      if (mine() && ev.nick) this.rememberAccount(ev.nick, ev.account);
     });
   }
 
@@ -497,7 +386,7 @@ class IrcAccount {
     });
     client.on('close', () => {
       if (!mine()) return;
-      this.netsplits.flushAll();
+      this.presence.flush();
       confirmer.close(`disconnected from ${this.where} before the server confirmed the lines`);
       this.registered = false;
       for (const c of this.channels.values()) {
@@ -524,11 +413,6 @@ class IrcAccount {
     this.ctx.log.warn({ channel: c.name }, why);
     this.reportState();
     this.later(() => this.syncChannels(), rejoinMs + 10);
-  }
-
-  private rememberAccount(nick: string, account: string | false | undefined): void {
-    const a = accountName(account);
-    this.people.setAccount(this.key(nick), a);
   }
 
   private nextNick(): string {
@@ -590,7 +474,7 @@ class IrcAccount {
       channel: (t) => this.channels.get(this.key(t))?.name,
       notices: this.cfg.notices,
       // Known only while account-notify keeps it current (else a logout would go unseen).
-      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? this.people.account(this.key(n)) : undefined),
+      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? this.presence.account(n) : undefined),
     });
     if ('skip' in r) {
       this.ctx.log.trace({ type, nick: ev.nick, target: ev.target, why: r.skip }, 'IRC line not relayed');
@@ -598,7 +482,7 @@ class IrcAccount {
     }
     const tagged = ev.tags?.[ID_TAG];
     const tagId = typeof tagged === 'string' && tagged !== '' ? tagged : undefined;
-    if (tagId !== undefined || this.isRelay(ev.nick)) {
+    if (tagId !== undefined || this.presence.isRelay(ev.nick)) {
       // Another relay's line: this channel now shows it (the loop guard's memory); by default it is not relayed again.
       this.memory.seen(this.key(r.target), ev.nick!, ev.message, tagId);
       if (this.cfg.relays.lines === 'ignore') {
@@ -611,16 +495,6 @@ class IrcAccount {
       }
     }
     void this.ingest(r);
-  }
-
-  /** A join, part, quit, kick or nick change in a channel: a post of kind `event` when the channel's `events` say so. */
-  private channelEvent(channel: string, e: ChannelEvent, time?: number): void {
-    const c = this.channels.get(this.key(channel));
-    if (!c || !eventsIn(this.eventsMode(c.name))) return;
-    if (this.isRelay(e.nick)) return;
-    const post: IncomingPost = { target: c.name, author: { name: e.nick, via: 'irc' }, body: eventText(e), kind: 'event' };
-    if (typeof time === 'number' && Number.isFinite(time)) post.date = new Date(time);
-    void this.ingest(post);
   }
 
   private async ingest(post: IncomingPost): Promise<void> {
@@ -679,7 +553,7 @@ class IrcAccount {
     this.timers.clear();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.bucket.close();
-    this.netsplits.clear();
+    this.presence.stop();
     this.confirmer?.close('the account is stopping');
     const client = this.client;
     this.closed = new Promise<void>((resolve) => {
