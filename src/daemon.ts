@@ -196,6 +196,7 @@ export class Daemon {
       endpoint: e.key,
       chat,
       origin: this.router.endpointAt(post.origin.account, post.origin.target)?.key,
+      originShared: this.accounts.get(post.origin.account)?.handle?.refresh !== undefined,
       attempt: to.attempt,
       deliver: (p: Post) => handle.deliver(p, to),
       ...(handle.refresh ? { refresh: () => handle.refresh!(e.target) } : {}),

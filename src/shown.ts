@@ -197,6 +197,11 @@ export interface SharedPlace {
   chat?: boolean;
   /** The endpoint the post came in at, if it came in at one. */
   origin?: string;
+  /**
+   * The post came in at a place other nodes may read too: its account can look at it again (refresh: a group on
+   * a news server, which two nodes may both poll). Undefined or false for places that are this node's own.
+   */
+  originShared?: boolean;
   /** The delivery's attempt number (1 = the first). */
   attempt?: number;
   deliver: (post: Post) => Promise<import('./plugin.js').Outcome>;
@@ -270,8 +275,11 @@ export class SharedDeliveries {
     if (!lines) {
       // A post read from a place other nodes read too (a shared group) reaches each of them: in a chat place
       // they share, the first in turn says it, and the others' relay memory then sees it said (IRC: "already
-      // said here by node_one"). Waits once, on the first attempt.
-      if (place.chat && place.origin && (place.attempt ?? 1) === 1 && !(await this.turn(post, place.origin, this.d.now(), 'a post from a shared place'))) return stopping;
+      // said here by node_one"). Waits once, on the first attempt. The nodes counted are those known to write
+      // to the origin (from their digests read there) and those heard in this chat place (their relay's real
+      // name): in the first conversation only the second are known yet.
+      const shared = place.origin && (place.originShared || this.d.memory.nodes(place.origin, this.d.now()).length > 0);
+      if (place.chat && shared && (place.attempt ?? 1) === 1 && !(await this.turn(post, [place.origin!, place.endpoint], this.d.now(), 'a post from a shared place'))) return stopping;
       return place.deliver(post);
     }
     const self = this.d.hostname();

@@ -197,6 +197,20 @@ test('a post read from a shared place waits its turn once before a chat place; e
   assert.deepEqual(first.slept, [], 'the first in turn does not wait');
 });
 
+test('first conversation: a post read from a group only this node\'s account can refresh waits its turn when another node is heard in the chat place', async () => {
+  const w = world('two.example');
+  w.d.peerNode('irc.net/#shared', 'one.example');
+  const article: Post = { ...digestPost('ivan@reader.example'), kind: 'message', body: 'an article on the shared group' };
+  const to = (over: object) => ({ ...w.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', attempt: 1, ...over });
+  await w.d.deliver(article, to({ originShared: true }));
+  assert.deepEqual(w.slept, [10_000], 'no digest read in the group yet: node one, heard in the channel, says it first');
+  await w.d.deliver(article, to({ origin: 'mail.lists/commons', originShared: false }));
+  assert.deepEqual(w.slept, [10_000], 'a post from this node\'s own list does not wait');
+  const alone = world('two.example');
+  await alone.d.deliver(article, { ...alone.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', originShared: true, attempt: 1 });
+  assert.deepEqual(alone.slept, [], 'no other node in the channel: no wait');
+});
+
 test('a node heard in the bridge\'s channel (an IRC relay) takes turns from the first digest at a place that may be shared', async () => {
   const w = world('two.example');
   w.d.peerNode('irc.net/#shared', 'one.example');
