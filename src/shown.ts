@@ -237,7 +237,7 @@ export class SharedDeliveries {
     if (node === this.d.hostname().toLowerCase()) return;
     try {
       if (this.d.memory.noteNode(endpoint, node, this.d.now()))
-        this.d.log.info({ endpoint, node }, `the peerpost node ${node} is at ${endpoint} too: digests of what both hear there take turns at places that may be shared`);
+        this.d.log.info({ endpoint, node }, `the peerpost node ${node} is at ${endpoint} too: where both may send the same digest or post, they take turns`);
     } catch (err) {
       this.d.log.warn({ err, endpoint, node }, `could not note the peerpost node ${node} at ${endpoint}: ${(err as Error).message}`);
     }
@@ -275,11 +275,12 @@ export class SharedDeliveries {
     if (!lines) {
       // A post read from a place other nodes read too (a shared group) reaches each of them: in a chat place
       // they share, the first in turn says it, and the others' relay memory then sees it said (IRC: "already
-      // said here by node_one"). Waits once, on the first attempt. The nodes counted are those known to write
-      // to the origin (from their digests read there) and those heard in this chat place (their relay's real
-      // name): in the first conversation only the second are known yet.
+      // said here by node_one"). Waits once, on the first attempt. The origin counts as shared when its account
+      // can look at it again (a news peer) or other nodes are known there (their articles or digests read
+      // there); the nodes whose turn comes first are those heard in this chat place (their relay's real name):
+      // a node that is not here will not say it here.
       const shared = place.origin && (place.originShared || this.d.memory.nodes(place.origin, this.d.now()).length > 0);
-      if (place.chat && shared && (place.attempt ?? 1) === 1 && !(await this.turn(post, [place.origin!, place.endpoint], this.d.now(), 'a post from a shared place'))) return stopping;
+      if (place.chat && shared && (place.attempt ?? 1) === 1 && !(await this.turn(post, place.endpoint, this.d.now(), 'a post from a shared place'))) return stopping;
       return place.deliver(post);
     }
     const self = this.d.hostname();

@@ -82,7 +82,7 @@ export function renderArticle(post: Post, at: Placement): RenderedArticle {
     ['Content-Transfer-Encoding', '8bit'],
   );
   if (post.kind !== 'message') h.push(['X-Peerpost-Kind', post.kind]);
-  h.push(['X-Peerpost-Bridge', `${post.bridge} (via ${oneLine(post.author.via)})`]);
+  h.push(['X-Peerpost-Bridge', `${post.bridge} (via ${oneLine(post.author.via)})`], ['X-Peerpost-Node', at.hostname]);
   const text = post.kind === 'action' && !post.subject ? `* ${post.author.name} ${post.body}` : post.body;
   // Strip control characters other than tab from the body (no terminal escapes reach a newsreader).
   const body = text.replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').split('\n');

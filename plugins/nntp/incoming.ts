@@ -17,9 +17,14 @@ export interface ReadArticle {
   control: boolean;
   /** The article came through a peerpost node (it has X-Peerpost-Bridge). */
   viaPeerpost: boolean;
+  /** The peerpost node that wrote the article (X-Peerpost-Node, lower-cased), when it names one. */
+  node?: string;
   /** Everything of the post but its target and hops; body is a problem when it cannot be read. */
   post: Omit<IncomingPost, 'target' | 'hops' | 'id' | 'body'> & { body: string | { problem: string } };
 }
+
+/** A host name as node.hostname allows it (letters, digits, hyphens, dots). */
+const HOST = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)*$/;
 
 /** Read an article (dot-stuffing undone, CRLF ends); a string is the reason it cannot be a post. */
 export function readArticle(raw: Buffer): ReadArticle | string {
@@ -39,8 +44,10 @@ export function readArticle(raw: Buffer): ReadArticle | string {
   const irt = msgIds(header(a, 'In-Reply-To'))[0] ?? refs[refs.length - 1];
   const dateText = header(a, 'Date');
   const date = dateText ? new Date(dateText) : undefined;
+  const node = header(a, 'X-Peerpost-Node')?.trim().toLowerCase();
   return {
     parsed: a,
+    ...(node && HOST.test(node) ? { node } : {}),
     ...(id ? { id } : {}),
     newsgroups: header(a, 'Newsgroups')!.split(',').map((g) => g.trim().toLowerCase()).filter(Boolean),
     path: (header(a, 'Path') ?? '').split('!').map((s) => s.trim()).filter(Boolean),

@@ -205,6 +205,9 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       ctx.log.debug({ group, number, id }, `article ${number} in ${group} came from here (Path holds ${me}): skipped`);
       return true;
     }
+    // Another peerpost node writes to this group: the core lets their digests take turns here, and what both
+    // read here goes to a channel they share once.
+    if (a.node && a.node !== me) ctx.peerNode(group, a.node);
     if (a.control) return passOver('a control message');
     if (typeof a.post.body !== 'string') return passOver(a.post.body.problem);
     const v = await ctx.ingest({ ...a.post, body: a.post.body, target: group, id: a.id ?? id, hops: a.viaPeerpost ? 1 : 0 });

@@ -73,6 +73,7 @@ test('peering with INN: a CLI post appears in INN with its Message-ID; INN artic
   const head: string[] = a.lines.slice(0, a.lines.indexOf(''));
   assert.ok(head.includes('Subject: Hello INN'), head.join('\n'));
   assert.ok(head.some((l) => /^Path: .*test\.example/.test(l)), `our host in Path:\n${head.join('\n')}`);
+  assert.ok(head.includes('X-Peerpost-Node: test.example'), `our node named:\n${head.join('\n')}`);
 
   // A reply to it, posted by peerpost, keeps References.
   // (The CLI has no --reply; a reply from INN's side is checked below instead.)
@@ -88,6 +89,12 @@ test('peering with INN: a CLI post appears in INN with its Message-ID; INN artic
   assert.equal(w.delivered('s').filter((x) => `<${x.id}>` === inId).length, 1, 'once');
   assert.equal(w.delivered('s').filter((x) => x.id === sent.id).length, 1, 'our own article is not fetched back');
 
+  // An article another peerpost node wrote to the group: this node now knows it shares the group with it.
+  const nodeId = `<other.${Date.now()}@other.example>`;
+  ok((await nntplib(inn.port, [['post', article({ From: 'dave <dave@other.example.invalid>', Newsgroups: GROUP, Subject: 'from another node', 'Message-ID': nodeId, 'X-Peerpost-Bridge': 'theirs (via irc)', 'X-Peerpost-Node': 'other.example' }, 'said on the other node\r\n')]]))[0]!);
+  await until(() => w.delivered('s').find((x) => `<${x.id}>` === nodeId), 'the other node\'s article in the sink');
+  await d.waitForLog(/the peerpost node other\.example is at nntp\.inn\/peerpost\.test too/);
+
   // Across a restart: an article posted while peerpost is down arrives once; nothing older comes again.
   await d.stop();
   const whileDown = `<down.${Date.now()}@reader.example>`;
@@ -102,7 +109,7 @@ test('peering with INN: a CLI post appears in INN with its Message-ID; INN artic
 
   // Not posted back: INN holds each article once, and peerpost sent only its own.
   const final = await innArticles(inn.port);
-  assert.deepEqual([...final.keys()].sort(), [old, id, inId, whileDown].sort());
+  assert.deepEqual([...final.keys()].sort(), [old, id, inId, nodeId, whileDown].sort());
   assert.ok(!d.logs.some((l) => /sent to peerpost\.test/.test(l) && (l.includes(inId) || l.includes(whileDown))), 'no INN article was posted back');
 
   // peerpost status shows the peering account connected, with the group's high-water mark.

@@ -58,6 +58,7 @@ test('our article for a peer: Message-ID and References kept, our host in Path, 
   assert.ok(h.includes('References: <r1@x.example> <r2@y.example>'));
   assert.ok(h.includes('Newsgroups: peerpost.commons'));
   assert.ok(h.includes('Path: node.example!not-for-mail'));
+  assert.ok(h.includes('X-Peerpost-Node: node.example'), 'names this node: another node reading the group knows it shares the group');
   assert.ok(h.includes('From: alice <alice@node.example.invalid>'), h.join('\n'));
   assert.ok(!h.some((l) => /^(Xref|Injection-Date):/.test(l)), h.join('\n'));
   assert.equal(body, 'one\r\n.two');
@@ -93,7 +94,7 @@ test('a fetched article read into a post: id, author, references, Path and contr
   const raw = Buffer.from([
     'Path: news.example!relay.example!not-for-mail', 'From: "Bob R." <bob@reader.example>', 'Newsgroups: Peerpost.Commons, alt.test',
     'Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=', 'Message-ID: <m1@reader.example>', 'References: <r0@x> <r1@y>', 'Date: Fri, 27 Nov 2026 06:20:52 +0000',
-    'X-Peerpost-Bridge: commons (via irc)', '', 'hello', '.line', '',
+    'X-Peerpost-Bridge: commons (via irc)', 'X-Peerpost-Node: Two.Example', '', 'hello', '.line', '',
   ].join('\r\n'));
   const a = readArticle(raw);
   assert.ok(typeof a !== 'string', String(a));
@@ -101,6 +102,9 @@ test('a fetched article read into a post: id, author, references, Path and contr
   assert.deepEqual(a.newsgroups, ['peerpost.commons', 'alt.test']);
   assert.deepEqual(a.path, ['news.example', 'relay.example', 'not-for-mail']);
   assert.equal(a.viaPeerpost, true);
+  assert.equal(a.node, 'two.example', 'the node that wrote it, lower-cased');
+  const odd = readArticle(Buffer.from(raw.toString().replace('X-Peerpost-Node: Two.Example', 'X-Peerpost-Node: two example; rm -rf')));
+  assert.ok(typeof odd !== 'string' && odd.node === undefined, 'a node header that is no host name names no node');
   assert.equal(a.control, false);
   assert.deepEqual(a.post.author, { name: 'Bob R.', address: 'bob@reader.example', via: 'nntp' });
   assert.equal(a.post.subject, 'Grüße');

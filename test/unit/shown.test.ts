@@ -181,6 +181,7 @@ test('a post that is not a digest, or a digest not in our form, goes straight th
 test('a post read from a shared place waits its turn once before a chat place; elsewhere, or first in turn, it does not wait', async () => {
   const w = world('two.example');
   w.memory.noteNode('nntp.inn/shared', 'one.example', w.at());
+  w.memory.noteNode('irc.net/#shared', 'one.example', w.at());
   const article: Post = { ...digestPost('ivan@reader.example'), kind: 'message', body: 'an article on the shared group' };
   const to = (over: object) => ({ ...w.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', attempt: 1, ...over });
   await w.d.deliver(article, to({}));
@@ -193,6 +194,7 @@ test('a post read from a shared place waits its turn once before a chat place; e
   assert.equal(w.sent.length, 5, 'every one delivered');
   const first = world('one.example');
   first.memory.noteNode('nntp.inn/shared', 'two.example', first.at());
+  first.memory.noteNode('irc.net/#shared', 'two.example', first.at());
   await first.d.deliver(article, { ...first.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', attempt: 1 });
   assert.deepEqual(first.slept, [], 'the first in turn does not wait');
 });
@@ -206,6 +208,10 @@ test('first conversation: a post read from a group only this node\'s account can
   assert.deepEqual(w.slept, [10_000], 'no digest read in the group yet: node one, heard in the channel, says it first');
   await w.d.deliver(article, to({ origin: 'mail.lists/commons', originShared: false }));
   assert.deepEqual(w.slept, [10_000], 'a post from this node\'s own list does not wait');
+  const elsewhere = world('two.example');
+  elsewhere.memory.noteNode('nntp.inn/shared', 'one.example', elsewhere.at());
+  await elsewhere.d.deliver(article, { ...elsewhere.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', originShared: true, attempt: 1 });
+  assert.deepEqual(elsewhere.slept, [], 'node one reads the group but is not in this channel: it will not say it here, no wait');
   const alone = world('two.example');
   await alone.d.deliver(article, { ...alone.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', originShared: true, attempt: 1 });
   assert.deepEqual(alone.slept, [], 'no other node in the channel: no wait');
