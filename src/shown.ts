@@ -264,7 +264,7 @@ export class SharedDeliveries {
     if (turn === 0) return true;
     const wait = Math.min(from + turn * this.d.settleMs(post.bridge) - this.d.now(), Math.floor(this.d.timeoutMs() / 2) - 1000);
     if (wait <= 0) return true;
-    this.d.log.debug({ post: post.id, shared, turn, others, waitMs: wait }, `${what} ${post.id} waits its turn (${turn + 1} of ${others.length + 1} nodes)`);
+    this.d.log.info({ post: post.id, shared, turn, others, waitMs: wait }, `${what} <${post.id}> waits its turn for ${shared}: ${(wait / 1000).toFixed(1)} s (node ${turn + 1} of ${others.length + 1}; ${others.join(', ')} first)`);
     await (this.d.sleep ?? pause)(wait, this.abort.signal);
     return !this.abort.signal.aborted;
   }

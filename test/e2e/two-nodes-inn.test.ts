@@ -115,6 +115,11 @@ test(`two nodes on one channel and one INN group, ${part} conversation: every po
   }
   const ch = channel();
   assert.equal(ch.filter((l) => l.endsWith(`[commons] ivan: On the shared group (${Q})`)).length, 1, `the INN article announced once:\n${ch.join('\n')}`);
+  // How: both nodes read the article from the group; node two, second in turn, waited before the channel (in the
+  // first conversation too, before any digest was read in the group), and node one did not.
+  const waited = new RegExp(`a post from a shared place <${Q}-inn@reader\\.example> waits its turn for irc\\.net/#shared`);
+  await node2.running!.waitForLog(waited, 5_000);
+  assert.ok(!node1.running!.logs.some((l) => waited.test(l)), 'node one, first in turn, does not wait');
 
   // Every post reached the group at least once (the digests close after 2 s of quiet), and both nodes are done.
   await eventually(async () => {
