@@ -16,7 +16,7 @@ import type { Progress } from './progress.js';
 import { ID_TAG, eventsOut, type EventsMode, type RelayMemory } from './relay.js';
 import { escapeTag, postLines, saidOf, tagDenied } from './render.js';
 import { channelProblem, type IrcConfig } from './schema.js';
-import { textBudget } from './text.js';
+import { secs, textBudget } from './text.js';
 
 /** What a delivery needs of its account (index.ts). */
 export interface OutHost {
@@ -43,7 +43,6 @@ export interface OutHost {
   write(client: Client, line: string): Promise<boolean>;
 }
 
-const secs = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
 
 export class Outgoing {
   constructor(private readonly h: OutHost) {}

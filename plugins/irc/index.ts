@@ -6,7 +6,8 @@
  *   irc-framework's gives up), rejoins every channel after each connect, takes an
  *   alternate nick when the configured one is in use, GHOSTs it through NickServ
  *   when credentials are configured, and reclaims it later. Client options:
- *   options.ts; the transport: transport.ts.
+ *   options.ts; the transport: transport.ts; our own channels (joins, rejoins
+ *   after a kick or a refusal, leaving what no bridge names): channels.ts.
  * - In (here, events.ts, relay.ts): PRIVMSG, ACTION and (by config) NOTICE in a
  *   configured channel become posts, formatting stripped, dated by server-time;
  *   joins, parts, quits (a netsplit folded), kicks and nick changes become events
@@ -24,9 +25,10 @@ import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js
 import { translate, type MessageEvent, type MessageType } from './events.js';
 import { Progress } from './progress.js';
 import { Outgoing } from './deliver.js';
-import type { ChannelState } from './channels.js';
+import { OwnChannels } from './channels.js';
 import { Presence } from './presence.js';
 import { ID_TAG, RelayMemory } from './relay.js';
+import { secs } from './text.js';
 import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type IrcConfig } from './schema.js';
 export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
 export { escapeTag } from './render.js';
@@ -43,7 +45,6 @@ const REGISTRATION_TIMEOUT = 60_000;
 /** After asking NickServ to GHOST the configured nick, take it after this long. */
 const GHOST_WAIT = 1_500;
 
-const secs = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
 
 class IrcAccount {
   private cfg: IrcConfig;
@@ -64,7 +65,7 @@ class IrcAccount {
   private triedNicks: string[] = [];
   /** Our user@host as the server shows it to others, learned from our own JOIN. */
   private self: { user?: string; host?: string } = {};
-  private readonly channels = new Map<string, ChannelState>();
+  private readonly channels: OwnChannels;
   private closed: Promise<void> | undefined;
   /** Who else is in our channels: joins, parts, quits, netsplits, accounts, other relays (presence.ts). */
   private readonly presence: Presence;
@@ -80,6 +81,15 @@ class IrcAccount {
     this.progress = new Progress(ctx.store);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const account = this;
+    this.channels = new OwnChannels({
+      ctx,
+      cfg: () => account.cfg,
+      client: () => account.client,
+      registered: () => account.registered,
+      key: (target) => account.key(target),
+      later: (fn, ms) => void account.later(fn, ms),
+      reportState: () => account.reportState(),
+    });
     this.out = new Outgoing({
       ctx,
       bucket: this.bucket,
@@ -97,7 +107,7 @@ class IrcAccount {
       self: () => account.self,
       channel: (target) => account.channels.get(account.key(target)),
       key: (target) => account.key(target),
-      syncChannels: () => account.syncChannels(),
+      syncChannels: () => account.channels.sync(),
       reportState: () => account.reportState(),
       later: (fn, ms) => void account.later(fn, ms),
       write: (client, line) => account.write(client, line),
@@ -138,7 +148,7 @@ class IrcAccount {
   /** The bridges changed on a reload: join the new channels and leave the dropped ones now. */
   endpointsChanged(): void {
     if (this.stopping) return;
-    this.syncChannels();
+    this.channels.sync();
     this.reportState();
   }
 
@@ -148,7 +158,7 @@ class IrcAccount {
     // this catches what those miss (a JOIN the server never answered, a reload by a core without the hook).
     const sync = () => {
       if (this.stopping) return;
-      this.syncChannels();
+      this.channels.sync();
       every(sync, 5_000);
     };
     every(sync, 5_000);
@@ -172,10 +182,7 @@ class IrcAccount {
     this.saslProblem = undefined;
     this.triedNicks = [this.cfg.nick];
     this.presence.clear();
-    for (const c of this.channels.values()) {
-      c.joined = false;
-      c.joining = false;
-    }
+    this.channels.reset();
     // The CA and client certificate files are read at every connect (a renewed certificate is picked up).
     let files: TlsFiles;
     try {
@@ -234,25 +241,9 @@ class IrcAccount {
     });
     client.on('irc error', (ev: { error: string; channel?: string; reason?: string }) => {
       if (!mine()) return;
-      const refusals = ['banned_from_channel', 'invite_only_channel', 'bad_channel_key', 'channel_is_full', 'too_many_channels', 'no_such_channel', 'cannot_send_to_channel'];
-      if (ev.channel && refusals.includes(ev.error)) {
-        const c = this.channels.get(this.key(ev.channel));
-        if (c && ev.error !== 'cannot_send_to_channel') {
-          c.joining = false;
-          const wait = this.cfg.rejoinAfterFail;
-          // A ban is its own state of the channel (474): said as such in the status, and retried only every rejoinAfterFail.
-          c.problem = ev.error === 'banned_from_channel'
-            ? `banned from ${c.name}${ev.reason ? ` (${ev.reason})` : ''}; trying again every ${secs(wait)}`
-            : `cannot join ${c.name}: ${ev.error.replace(/_/g, ' ')}${ev.reason ? ` (${ev.reason})` : ''}; trying again every ${secs(wait)}`;
-          c.notBefore = Date.now() + wait;
-          log.warn({ channel: c.name }, c.problem);
-          this.reportState();
-          this.later(() => this.syncChannels(), wait + 10);
-        } else if (c) {
-          // The delivery that sent the line learns it from the confirmer and says so (retried, shown in the status).
-          log.debug({ channel: c.name, reason: ev.reason }, `the server refused a line in ${c.name}`);
-        }
-      } else if (ev.error === 'irc' || ev.error === 'password_mismatch' || ev.error === 'banned_from_network') {
+      // A channel's refusal of our JOIN or of a line: channels.ts (and the confirmer).
+      if (ev.channel && this.channels.errorReply(ev.error, ev.channel, ev.reason)) return;
+      if (ev.error === 'irc' || ev.error === 'password_mismatch' || ev.error === 'banned_from_network') {
         // ERROR (the server closes the link), 464 (bad server password), 465 (banned from the server).
         const what = ev.error === 'password_mismatch' ? 'the server refused the password' : ev.error === 'banned_from_network' ? 'banned from the server' : 'the server closed the link';
         this.lastError = `${what}${ev.reason ? `: ${ev.reason}` : ''}`;
@@ -307,7 +298,7 @@ class IrcAccount {
         }, GHOST_WAIT);
       }
       this.reportState();
-      this.syncChannels();
+      this.channels.sync();
     });
   }
 
@@ -330,15 +321,8 @@ class IrcAccount {
       if (!client.caseCompare(ev.nick, client.user.nick)) return this.presence.joined(ev);
       if (ev.ident) this.self.user = ev.ident;
       if (ev.hostname) this.self.host = ev.hostname;
-      const c = this.channels.get(this.key(ev.channel));
-      if (!c) {
-        log.info({ channel: ev.channel }, `joined ${ev.channel}, which no bridge names; leaving`);
-        client.part(ev.channel, 'not bridged here');
-        return;
-      }
-      c.joined = true;
-      c.joining = false;
-      delete c.problem;
+      const c = this.channels.joined(ev.channel);
+      if (!c) return;
       // Who here is another relay? (the real name of every member)
       this.presence.selfJoined(client, c);
       log.info({ channel: c.name, self: `${ev.nick}!${ev.ident}@${ev.hostname}` }, `joined ${c.name}`);
@@ -349,13 +333,12 @@ class IrcAccount {
     client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string; time?: number }) => {
       if (!mine()) return;
       if (!client.caseCompare(ev.kicked, client.user.nick)) return this.presence.kicked(ev);
-      this.leftChannel(ev.channel, `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`, this.cfg.rejoinAfterKick);
+      this.channels.left(ev.channel, `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`, this.cfg.rejoinAfterKick);
     });
     client.on('part', (ev: { nick: string; channel: string; message?: string; time?: number }) => {
       if (!mine()) return;
       if (!client.caseCompare(ev.nick, client.user.nick)) return this.presence.parted(ev);
-      const c = this.channels.get(this.key(ev.channel));
-      if (c) this.leftChannel(ev.channel, `left ${ev.channel}; rejoining`, 0);
+      this.channels.left(ev.channel, `left ${ev.channel}; rejoining`, 0);
     });
   }
 
@@ -389,10 +372,7 @@ class IrcAccount {
       this.presence.flush();
       confirmer.close(`disconnected from ${this.where} before the server confirmed the lines`);
       this.registered = false;
-      for (const c of this.channels.values()) {
-        c.joined = false;
-        c.joining = false;
-      }
+      this.channels.reset();
       if (this.stopping) return;
       const wait = backoff(Math.max(1, this.attempt), this.cfg.reconnect.first, this.cfg.reconnect.max);
       const why = this.lastError ?? 'the server closed the connection';
@@ -400,19 +380,6 @@ class IrcAccount {
       this.ctx.setState(this.banned ? 'banned' : 'retrying', `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)} (attempt ${this.attempt + 1})`);
       this.reconnectTimer = this.later(() => this.connect(), wait);
     });
-  }
-
-  /** Out of a channel (kicked, parted): why, and when to rejoin. */
-  private leftChannel(channel: string, why: string, rejoinMs: number): void {
-    const c = this.channels.get(this.key(channel));
-    if (!c) return;
-    c.joined = false;
-    c.joining = false;
-    c.problem = why;
-    c.notBefore = Date.now() + rejoinMs;
-    this.ctx.log.warn({ channel: c.name }, why);
-    this.reportState();
-    this.later(() => this.syncChannels(), rejoinMs + 10);
   }
 
   private nextNick(): string {
@@ -424,44 +391,11 @@ class IrcAccount {
     return next;
   }
 
-  /** Join every configured channel we are not in (after a connect, a kick, a config change); leave those no longer named. */
-  private syncChannels(): void {
-    const want = new Map<string, { name: string; key?: string }>();
-    for (const e of this.ctx.endpoints()) {
-      const k = this.key(e.target);
-      if (!want.has(k)) want.set(k, { name: e.target, ...(typeof e.options.key === 'string' ? { key: e.options.key } : {}) });
-    }
-    for (const [k, c] of this.channels) {
-      if (!want.has(k)) {
-        this.channels.delete(k);
-        if (c.joined && this.registered) this.client?.part(c.name, 'no longer bridged');
-      }
-    }
-    for (const [k, w] of want) {
-      let c = this.channels.get(k);
-      if (!c) {
-        c = { name: w.name, joined: false, joining: false, notBefore: 0 };
-        this.channels.set(k, c);
-      }
-      if (!this.registered || !this.client || c.joined || c.joining || Date.now() < c.notBefore) continue;
-      c.joining = true;
-      this.ctx.log.debug({ channel: c.name }, `joining ${c.name}`);
-      if (w.key !== undefined) this.client.join(c.name, w.key);
-      else this.client.join(c.name);
-      // An answer that never comes (a server that ignores us) must not stop later tries.
-      this.later(() => {
-        if (c && c.joining && !c.joined) c.joining = false;
-      }, 30_000);
-    }
-  }
-
   private reportState(): void {
     if (!this.registered || !this.client) return;
-    const all = [...this.channels.values()];
-    const joined = all.filter((c) => c.joined).map((c) => c.name);
-    const problems = all.map((c) => (!c.joined && c.problem ? c.problem : c.joined && c.refused ? c.refused : undefined)).filter((p) => p !== undefined);
+    const { joined, total, problems } = this.channels.summary();
     const nickNote = this.client.caseCompare(this.client.user.nick, this.cfg.nick) ? '' : ` (${this.cfg.nick} is taken)`;
-    this.ctx.setState('connected', `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${all.length} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`);
+    this.ctx.setState('connected', `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${total} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`);
   }
 
   // ── in ────────────────────────────────────────────────────────────────────

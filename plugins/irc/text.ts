@@ -4,6 +4,9 @@
  * Pure functions, no I/O: unit-tested in test/unit/irc-text.test.ts.
  */
 
+/** A wait as people read it: "2.5s", "30s". */
+export const secs = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
+
 const encoder = new TextEncoder();
 export const byteLength = (s: string): number => encoder.encode(s).length;
 
