@@ -55,14 +55,23 @@ const TARGET_P99_MS = 5;
 const TARGET_RSS_MB = 80;
 
 // ---- the bridge: five chat endpoints; a post arriving at one goes to the other four ----
-const CHAT_ACCOUNTS: Record<string, Style> = { 'irc.libera': 'chat', 'irc.oftc': 'chat', 'irc.hackint': 'chat', 'irc.tilde': 'chat', 'irc.rizon': 'chat' };
+const CHAT_ACCOUNTS: Record<string, Style> = {
+  'irc.libera': 'chat',
+  'irc.oftc': 'chat',
+  'irc.hackint': 'chat',
+  'irc.tilde': 'chat',
+  'irc.rizon': 'chat',
+};
 const FIVE_ENDPOINTS = Object.keys(CHAT_ACCOUNTS).map((a) => `${a}/#commons`);
 const ORIGIN_ACCOUNT = 'irc.libera';
 const TARGETS = 4;
 
 // ---- posts: IRC-like lines of varied length, generated deterministically ----
 const NICKS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'oscar'];
-const WORDS = 'the a of to and in is it that for on was with as be at by this from or have an they which one you were all we when there can more if out so what up its about into than them only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split(' ');
+const WORDS =
+  'the a of to and in is it that for on was with as be at by this from or have an they which one you were all we when there can more if out so what up its about into than them only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split(
+    ' ',
+  );
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;
@@ -83,7 +92,11 @@ function linePool(size: number, target: string): IncomingPost[] {
     const len = rnd() < 0.85 ? 20 + Math.floor(rnd() * 140) : 160 + Math.floor(rnd() * 140);
     let body = '';
     while (body.length < len) body += (body ? ' ' : '') + WORDS[Math.floor(rnd() * WORDS.length)];
-    pool.push({ target, author: { name: NICKS[Math.floor(rnd() * NICKS.length)]!, via: 'irc' }, body: body.slice(0, len) });
+    pool.push({
+      target,
+      author: { name: NICKS[Math.floor(rnd() * NICKS.length)]!, via: 'irc' },
+      body: body.slice(0, len),
+    });
   }
   return pool;
 }
@@ -111,7 +124,13 @@ function ramDir(): string | undefined {
  * `tune` may adjust the fresh store before the run (for experiments; the benchmark passes none);
  * `base` is the parent of the fresh directory (default os.tmpdir()).
  */
-export async function ingestRun(durability: 'process' | 'power', posts: number, producers = 1, tune?: (store: Store) => void, base?: string): Promise<number> {
+export async function ingestRun(
+  durability: 'process' | 'power',
+  posts: number,
+  producers = 1,
+  tune?: (store: Store) => void,
+  base?: string,
+): Promise<number> {
   const dir = freshDir(durability, base);
   const store = Store.open(dir, { durability });
   try {
@@ -179,8 +198,16 @@ export function bareRun(posts: number, base?: string): number {
       const now = Date.now();
       const id = `${randomUUID()}@test.example`;
       const post: Post = {
-        id, bridge: 'commons', origin: { account: ORIGIN_ACCOUNT, target: inc.target }, author: inc.author,
-        body: inc.body, kind: 'message', references: [], hops: 0, date: new Date(now).toISOString(), attachments: [],
+        id,
+        bridge: 'commons',
+        origin: { account: ORIGIN_ACCOUNT, target: inc.target },
+        author: inc.author,
+        body: inc.body,
+        kind: 'message',
+        references: [],
+        hops: 0,
+        date: new Date(now).toISOString(),
+        attachments: [],
       };
       write(id, JSON.stringify(post), now);
     }
@@ -217,7 +244,10 @@ export interface LatencyFigures {
  * The first LATENCY_WARMUP_SECONDS are offered but not counted. `tune` may adjust the
  * fresh store (for experiments) and return a function undoing it; the benchmark passes none.
  */
-export async function latencyRun(durability: 'process' | 'power' = 'process', tune?: (store: Store) => void | (() => void)): Promise<LatencyFigures> {
+export async function latencyRun(
+  durability: 'process' | 'power' = 'process',
+  tune?: (store: Store) => void | (() => void),
+): Promise<LatencyFigures> {
   const dir = freshDir('latency');
   const store = Store.open(dir, { durability });
   const untune = tune?.(store);
@@ -230,19 +260,26 @@ export async function latencyRun(durability: 'process' | 'power' = 'process', tu
   const started = new Float64Array(total);
   const delivered = new Float64Array(total).fill(NaN);
   let deliveredCount = 0;
-  const outbox = new Outbox(store, config.delivery, (key): Resolution => key === targetKey
-    ? {
-        ready: true, endpoint: router.endpoint(key)!,
-        deliver: async (post) => {
-          const i = post.id.startsWith('lat-') ? Number(post.id.slice(4, post.id.indexOf('@'))) : -1;
-          if (i >= 0 && i < total && Number.isNaN(delivered[i]!)) {
-            delivered[i] = performance.now();
-            deliveredCount++;
+  const outbox = new Outbox(
+    store,
+    config.delivery,
+    (key): Resolution =>
+      key === targetKey
+        ? {
+            ready: true,
+            endpoint: router.endpoint(key)!,
+            deliver: async (post) => {
+              const i = post.id.startsWith('lat-') ? Number(post.id.slice(4, post.id.indexOf('@'))) : -1;
+              if (i >= 0 && i < total && Number.isNaN(delivered[i]!)) {
+                delivered[i] = performance.now();
+                deliveredCount++;
+              }
+              return { result: 'delivered' };
+            },
           }
-          return { result: 'delivered' };
-        },
-      }
-    : { ready: false, reason: 'not the measured endpoint' }, log);
+        : { ready: false, reason: 'not the measured endpoint' },
+    log,
+  );
   const core = new Core(store, router, config, outbox, log);
   const pool = linePool(1024, '#lat');
   try {
@@ -309,14 +346,19 @@ const THIS_FILE = fileURLToPath(import.meta.url);
 /** The latency test in a fresh node process: its figures and that process's peak RSS. */
 async function latencyInChild(): Promise<LatencyFigures> {
   // With the V8 flags the daemon runs with (src/bin.ts's first line, npm start).
-  const { stdout } = await promisify(execFile)(process.execPath, [...DAEMON_NODE_FLAGS, THIS_FILE, '--latency-only'], { maxBuffer: 1 << 20, timeout: 60_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, [...DAEMON_NODE_FLAGS, THIS_FILE, '--latency-only'], {
+    maxBuffer: 1 << 20,
+    timeout: 60_000,
+  });
   const last = stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(last) as LatencyFigures;
 }
 
 function latencyResults(where: string, f: LatencyFigures): Result[] {
-  const note = `${f.measured} of ${f.offered} posts measured at ${Math.round(f.rate)} posts/s offered` +
-    (f.undelivered ? `, ${f.undelivered} NOT delivered within 5 s` : '') + `; mean ${f.mean.toFixed(3)} ms`;
+  const note =
+    `${f.measured} of ${f.offered} posts measured at ${Math.round(f.rate)} posts/s offered` +
+    (f.undelivered ? `, ${f.undelivered} NOT delivered within 5 s` : '') +
+    `; mean ${f.mean.toFixed(3)} ms`;
   return [
     { figure: `ingest→deliver p50, ${where}`, value: f.p50, unit: 'ms', digits: 3 },
     { figure: `ingest→deliver p90, ${where}`, value: f.p90, unit: 'ms', digits: 3 },
@@ -339,7 +381,9 @@ export async function run(): Promise<Result[]> {
   const group: number[] = [];
   const bare: number[] = [];
   for (let r = 0; r < RUNS; r++) {
-    progress(`run ${r + 1}/${RUNS}: core NORMAL ${NORMAL_POSTS} posts from 1 and from ${SENDERS} senders, bare ${NORMAL_POSTS} posts (${tmpdir()})`);
+    progress(
+      `run ${r + 1}/${RUNS}: core NORMAL ${NORMAL_POSTS} posts from 1 and from ${SENDERS} senders, bare ${NORMAL_POSTS} posts (${tmpdir()})`,
+    );
     core.push(await ingestRun('process', NORMAL_POSTS, 1));
     group.push(await ingestRun('process', NORMAL_POSTS, SENDERS));
     bare.push(bareRun(NORMAL_POSTS));
@@ -378,28 +422,62 @@ export async function run(): Promise<Result[]> {
     summarise('durable ingest, core, NORMAL, 1 sender', 'posts/s', core, {
       note: 'one sender waiting for each commit: a transaction per post, the same work as the bare ceiling',
     }),
-    summarise(`durable ingest, core, FULL, ${SENDERS} senders`, 'posts/s', fullGroup, { note: `${NORMAL_POSTS} posts per run; an fsync per commit, shared by the posts of the commit` }),
-    summarise('durable ingest, core, FULL, 1 sender', 'posts/s', full, { note: `${FULL_POSTS} posts per run; an fsync per post` }),
+    summarise(`durable ingest, core, FULL, ${SENDERS} senders`, 'posts/s', fullGroup, {
+      note: `${NORMAL_POSTS} posts per run; an fsync per commit, shared by the posts of the commit`,
+    }),
+    summarise('durable ingest, core, FULL, 1 sender', 'posts/s', full, {
+      note: `${FULL_POSTS} posts per run; an fsync per post`,
+    }),
     summarise('ceiling: bare better-sqlite3, NORMAL', 'posts/s', bare, {
       note: 'same schema and pragmas (WAL, NORMAL, foreign_keys), UUID id + JSON.stringify of the post per row, one transaction per post',
     }),
-    { figure: 'ratio core (1 sender) / bare (medians)', value: ratio(core, bare), unit: '×', min: Math.min(...ratios), max: Math.max(...ratios), runs: ratios.length, digits: 2,
-      note: 'spread is over the per-run ratios of the interleaved core and bare runs' },
+    {
+      figure: 'ratio core (1 sender) / bare (medians)',
+      value: ratio(core, bare),
+      unit: '×',
+      min: Math.min(...ratios),
+      max: Math.max(...ratios),
+      runs: ratios.length,
+      digits: 2,
+      note: 'spread is over the per-run ratios of the interleaved core and bare runs',
+    },
   ];
   if (ram) {
     const ramRatios = coreRam.map((c, i) => c / bareRam[i]!);
     results.push(
-      summarise(`diagnostic: core, NORMAL, in ${ram} (no disk)`, 'posts/s', coreRam, { note: 'not durable: shows what the code costs without the disk' }),
+      summarise(`diagnostic: core, NORMAL, in ${ram} (no disk)`, 'posts/s', coreRam, {
+        note: 'not durable: shows what the code costs without the disk',
+      }),
       summarise(`diagnostic: bare, NORMAL, in ${ram} (no disk)`, 'posts/s', bareRam),
-      { figure: `diagnostic: ratio core / bare in ${ram}`, value: ratio(coreRam, bareRam), unit: '×', min: Math.min(...ramRatios), max: Math.max(...ramRatios), runs: ramRatios.length, digits: 2 },
+      {
+        figure: `diagnostic: ratio core / bare in ${ram}`,
+        value: ratio(coreRam, bareRam),
+        unit: '×',
+        min: Math.min(...ramRatios),
+        max: Math.max(...ramRatios),
+        runs: ramRatios.length,
+        digits: 2,
+      },
     );
   }
   results.push(
     ...latencyResults('bench process', latHere),
     ...latencyResults('fresh process', latChild),
-    { figure: 'peak RSS, bench process (all core runs)', value: rssHere, unit: 'MB', digits: 1, note: 'includes the bare-sqlite, FULL and diagnostic runs; not the daemon figure' },
-    { figure: 'peak RSS, fresh process (latency test only)', value: latChild.peakRssMb, unit: 'MB', digits: 1, target: { atMost: TARGET_RSS_MB },
-      note: 'a fresh node running only the latency test: the figure that stands for the daemon' },
+    {
+      figure: 'peak RSS, bench process (all core runs)',
+      value: rssHere,
+      unit: 'MB',
+      digits: 1,
+      note: 'includes the bare-sqlite, FULL and diagnostic runs; not the daemon figure',
+    },
+    {
+      figure: 'peak RSS, fresh process (latency test only)',
+      value: latChild.peakRssMb,
+      unit: 'MB',
+      digits: 1,
+      target: { atMost: TARGET_RSS_MB },
+      note: 'a fresh node running only the latency test: the figure that stands for the daemon',
+    },
   );
   return results;
 }
@@ -418,7 +496,9 @@ async function main(argv: string[]): Promise<void> {
     const posts = Number(argv[i + 2] ?? NORMAL_POSTS);
     const senders = Number(argv[i + 3] ?? 1);
     await ingestRun(durability, WARMUP_POSTS, senders);
-    console.log(`${durability}, ${senders} sender(s): ${Math.round(await ingestRun(durability, posts, senders))} posts/s`);
+    console.log(
+      `${durability}, ${senders} sender(s): ${Math.round(await ingestRun(durability, posts, senders))} posts/s`,
+    );
     return;
   }
   console.log(machine());

@@ -31,26 +31,45 @@ const WARMUP_SECONDS = 1;
 const CONCURRENT = 50;
 
 const NICKS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi'];
-const WORDS = 'the commons bridge finger plan post line news mail list channel people talk about today tomorrow peer relay'.split(' ');
+const WORDS =
+  'the commons bridge finger plan post line news mail list channel people talk about today tomorrow peer relay'.split(
+    ' ',
+  );
 
 /** Fill a fresh store with POSTS posts in bridge "commons". */
 async function fill(data: string): Promise<void> {
   const store = Store.open(data, { durability: 'process' });
   try {
     // The finger endpoint is "in" here so no outbox rows are made: the daemon starts with nothing to deliver.
-    const config = makeConfig({ 'finger.b': 'plan' }, { commons: { endpoints: [{ key: 'finger.b/commons', direction: 'in' }] } });
-    const core = new Core(store, new Router(config, new Map([['finger.b', 'plan']])), config, { kick: () => {} }, pino({ level: 'silent' }));
+    const config = makeConfig(
+      { 'finger.b': 'plan' },
+      { commons: { endpoints: [{ key: 'finger.b/commons', direction: 'in' }] } },
+    );
+    const core = new Core(
+      store,
+      new Router(config, new Map([['finger.b', 'plan']])),
+      config,
+      { kick: () => {} },
+      pino({ level: 'silent' }),
+    );
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let i = 0; i < POSTS; i += 500) {
-      await Promise.all(Array.from({ length: Math.min(500, POSTS - i) }, (_, j) => {
-        const n = 5 + Math.floor(rnd() * 30);
-        const body = Array.from({ length: n }, () => WORDS[Math.floor(rnd() * WORDS.length)]).join(' ');
-        return core.inject('commons', { target: 'bench', author: { name: NICKS[(i + j) % NICKS.length]!, via: 'irc' }, body: `${i + j}: ${body}` });
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(500, POSTS - i) }, (_, j) => {
+          const n = 5 + Math.floor(rnd() * 30);
+          const body = Array.from({ length: n }, () => WORDS[Math.floor(rnd() * WORDS.length)]).join(' ');
+          return core.inject('commons', {
+            target: 'bench',
+            author: { name: NICKS[(i + j) % NICKS.length]!, via: 'irc' },
+            body: `${i + j}: ${body}`,
+          });
+        }),
+      );
     }
     core.close();
-    if (store.countPosts('commons') !== POSTS) throw new Error(`the store has ${store.countPosts('commons')} posts, not ${POSTS}`);
+    if (store.countPosts('commons') !== POSTS)
+      throw new Error(`the store has ${store.countPosts('commons')} posts, not ${POSTS}`);
   } finally {
     store.close();
   }
@@ -65,7 +84,8 @@ function query(port: number, q: string, expect: RegExp): Promise<number> {
     s.on('error', reject);
     s.on('close', () => {
       const text = Buffer.concat(chunks).toString('latin1');
-      if (!expect.test(text)) reject(new Error(`unexpected answer to ${JSON.stringify(q)}: ${JSON.stringify(text.slice(0, 200))}`));
+      if (!expect.test(text))
+        reject(new Error(`unexpected answer to ${JSON.stringify(q)}: ${JSON.stringify(text.slice(0, 200))}`));
       else resolve(text.length);
     });
   });
@@ -76,12 +96,14 @@ async function load(port: number, clients: number, seconds: number, q: string, e
   let done = 0;
   const end = performance.now() + seconds * 1000;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (performance.now() < end) {
-      await query(port, q, expect);
-      done++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) {
+        await query(port, q, expect);
+        done++;
+      }
+    }),
+  );
   return done / ((performance.now() - t0) / 1000);
 }
 
@@ -95,7 +117,17 @@ function renderRate(data: string, verbose: boolean): number[] {
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
         const posts = store.latestPosts('commons', verbose ? 50 : 10, Number.MAX_SAFE_INTEGER);
-        renderPlan({ name: 'commons', bridge: 'commons', hostname: 'test.example', description: 'The commons discussion', join: [], posts, total: store.countPosts('commons'), verbose, charset: 'ascii' });
+        renderPlan({
+          name: 'commons',
+          bridge: 'commons',
+          hostname: 'test.example',
+          description: 'The commons discussion',
+          join: [],
+          posts,
+          total: store.countPosts('commons'),
+          verbose,
+          charset: 'ascii',
+        });
       }
       rates.push(n / ((performance.now() - t0) / 1000));
     }
@@ -145,7 +177,9 @@ bridges:
           note: `a new TCP connection per query, as finger clients do; the plan is the newest 10 of ${POSTS} posts (${planBytes} bytes); no post arrives during the runs, so after the first query each plan comes from the plugin's plan cache (checked against the newest post at every query)`,
         }),
         summarise(`\`finger commons@host\`, ${CONCURRENT} concurrent clients`, 'queries/s', many),
-        summarise(`\`finger -l commons@host\` (/W, 50 posts), ${CONCURRENT} concurrent clients`, 'queries/s', manyW, { note: `${verboseBytes} bytes per answer` }),
+        summarise(`\`finger -l commons@host\` (/W, 50 posts), ${CONCURRENT} concurrent clients`, 'queries/s', manyW, {
+          note: `${verboseBytes} bytes per answer`,
+        }),
         summarise('uncached plan (10 posts): store read + count + render, in-process', 'plans/s', cold, {
           note: 'what each query costs when a post arrived since the last one (the cache misses): no sockets, one core',
         }),

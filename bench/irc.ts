@@ -29,7 +29,17 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { world, startDaemon, until, sleep } from '../test/helpers/daemon.js';
-import { ensureInspircd, ensureNgircd, freePort, startInspircd, startIrcd, stopInspircd, stopIrcd, User, type Ircd } from '../test/integration/irc-helpers.js';
+import {
+  ensureInspircd,
+  ensureNgircd,
+  freePort,
+  startInspircd,
+  startIrcd,
+  stopInspircd,
+  stopIrcd,
+  User,
+  type Ircd,
+} from '../test/integration/irc-helpers.js';
 import { percentile, runWhenMain, summarise, type Result } from './lib/result.js';
 
 export const title = 'irc: IRC → IRC relay through the daemon, real ngircd';
@@ -42,9 +52,25 @@ const LAT_LINES = 1000;
 const LAT_PACE_MS = 20;
 /** Bursts: lines, channel, the server they go to, and what that server does. */
 const BURSTS = [
-  { n: 1000, chan: '#big', user: 'fast' as const, how: 'flood control ON, fast bucket: 5 at once, then one line per 10 ms; ngircd penalties off; one PING confirms a window of up to 8 posts (flood.window default)' },
-  { n: 1000, chan: '#big2', user: 'insp' as const, name: '1000-line burst into InspIRCd', how: 'to InspIRCd 3 (fakelag off), the same fast bucket; each post confirmed by the echo of its line (echo-message), no PING' },
-  { n: 200, chan: '#burst', user: 'far' as const, how: 'ngircd with its DEFAULT penalties; flood control 5 at once, then one line per 250 ms' },
+  {
+    n: 1000,
+    chan: '#big',
+    user: 'fast' as const,
+    how: 'flood control ON, fast bucket: 5 at once, then one line per 10 ms; ngircd penalties off; one PING confirms a window of up to 8 posts (flood.window default)',
+  },
+  {
+    n: 1000,
+    chan: '#big2',
+    user: 'insp' as const,
+    name: '1000-line burst into InspIRCd',
+    how: 'to InspIRCd 3 (fakelag off), the same fast bucket; each post confirmed by the echo of its line (echo-message), no PING',
+  },
+  {
+    n: 200,
+    chan: '#burst',
+    user: 'far' as const,
+    how: 'ngircd with its DEFAULT penalties; flood control 5 at once, then one line per 250 ms',
+  },
 ];
 /** The flood control for the 1,000-line burst: fast, so it is measured in seconds (penalties off on that server). */
 const FAST_FLOOD = { burst: 5, interval: '10ms' };
@@ -138,7 +164,10 @@ bridges:
         } finally {
           dst.onLine = undefined;
         }
-        if (took.length < LAT_LINES) throw new Error(`latency run ${r + 1}: ${took.length} of ${LAT_LINES} lines arrived (${dst.lines.length - from} lines seen)`);
+        if (took.length < LAT_LINES)
+          throw new Error(
+            `latency run ${r + 1}: ${took.length} of ${LAT_LINES} lines arrived (${dst.lines.length - from} lines seen)`,
+          );
         took.sort((x, y) => x - y);
         p50s.push(percentile(took, 50));
         p99s.push(percentile(took, 99));
@@ -152,7 +181,11 @@ bridges:
         const far = sinks[user];
         const tag = `b${n}`;
         const re = new RegExp(`^:relay!\\S+ PRIVMSG ${chan} :<src> ${tag} (\\d+)$`);
-        const got = () => far.lines.map((l) => re.exec(l)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+        const got = () =>
+          far.lines
+            .map((l) => re.exec(l))
+            .filter((m): m is RegExpExecArray => m !== null)
+            .map((m) => Number(m[1]));
         const t0 = performance.now();
         let last = t0;
         // Said on network A (no penalties there) as fast as the socket takes it.
@@ -177,10 +210,36 @@ bridges:
         const secs = (last - t0) / 1000;
         burstResults.push(
           { figure: `${name}: lines delivered`, value: unique.size, unit: 'lines', digits: 0, target: { atLeast: n } },
-          { figure: `${name}: lines lost`, value: lost, unit: 'lines', digits: 0, target: { atMost: 0 }, anchor: 'matterbridge: a 100-line burst lost 68 (its queue drops when full)' },
-          { figure: `${name}: lines out of order`, value: outOfOrder, unit: 'lines', digits: 0, target: { atMost: 0 }, anchor: 'matterbridge: a 45-line burst delivered 10 pairs out of order' },
-          { figure: `${name}: lines delivered twice`, value: seq.length - unique.size, unit: 'lines', digits: 0, target: { atMost: 0 } },
-          { figure: `${name}: time to deliver`, value: secs, unit: 's', digits: 1, note: `one run; ${how}; from the first line said on network A to the last seen on the far network; ${(unique.size / secs).toFixed(2)} lines/s` },
+          {
+            figure: `${name}: lines lost`,
+            value: lost,
+            unit: 'lines',
+            digits: 0,
+            target: { atMost: 0 },
+            anchor: 'matterbridge: a 100-line burst lost 68 (its queue drops when full)',
+          },
+          {
+            figure: `${name}: lines out of order`,
+            value: outOfOrder,
+            unit: 'lines',
+            digits: 0,
+            target: { atMost: 0 },
+            anchor: 'matterbridge: a 45-line burst delivered 10 pairs out of order',
+          },
+          {
+            figure: `${name}: lines delivered twice`,
+            value: seq.length - unique.size,
+            unit: 'lines',
+            digits: 0,
+            target: { atMost: 0 },
+          },
+          {
+            figure: `${name}: time to deliver`,
+            value: secs,
+            unit: 's',
+            digits: 1,
+            note: `one run; ${how}; from the first line said on network A to the last seen on the far network; ${(unique.size / secs).toFixed(2)} lines/s`,
+          },
         );
         await sleep(1000);
       }

@@ -54,10 +54,25 @@ bridges:
   const p99: number[] = [];
   const poolRate: number[] = [];
   let n = 0;
-  const mail = () => ({ envelope: { from: 'bench@example.org', to: [`commons@${D}`] }, from: 'Bench <bench@example.org>', to: `commons@${D}`, subject: `bench ${n}`, messageId: `<bench.${n++}@example.org>`, text: body });
+  const mail = () => ({
+    envelope: { from: 'bench@example.org', to: [`commons@${D}`] },
+    from: 'Bench <bench@example.org>',
+    to: `commons@${D}`,
+    subject: `bench ${n}`,
+    messageId: `<bench.${n++}@example.org>`,
+    text: body,
+  });
   try {
     for (let r = 0; r < RUNS; r++) {
-      const one = createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 1, maxMessages: Infinity });
+      const one = createTransport({
+        host: '127.0.0.1',
+        port,
+        secure: false,
+        ignoreTLS: true,
+        pool: true,
+        maxConnections: 1,
+        maxMessages: Infinity,
+      });
       const lat: number[] = [];
       const t0 = performance.now();
       for (let i = 0; i < MESSAGES; i++) {
@@ -72,7 +87,15 @@ bridges:
       p99.push(percentile(lat, 99));
       one.close();
 
-      const pool = createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: POOL, maxMessages: Infinity });
+      const pool = createTransport({
+        host: '127.0.0.1',
+        port,
+        secure: false,
+        ignoreTLS: true,
+        pool: true,
+        maxConnections: POOL,
+        maxMessages: Infinity,
+      });
       const t1 = performance.now();
       const infos = await Promise.all(Array.from({ length: MESSAGES }, () => pool.sendMail(mail())));
       poolRate.push(MESSAGES / ((performance.now() - t1) / 1000));

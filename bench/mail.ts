@@ -56,19 +56,32 @@ interface One {
 }
 
 function people(): Recipient[] {
-  return Array.from({ length: SUBSCRIBERS }, (_, i) => ({ address: `member${i}@d${i % DOMAINS}.example.org`, unsubscribeToken: `t${i}` }));
+  return Array.from({ length: SUBSCRIBERS }, (_, i) => ({
+    address: `member${i}@d${i % DOMAINS}.example.org`,
+    unsubscribeToken: `t${i}`,
+  }));
 }
 
 /** The ceiling: nodemailer alone, pooled (5 connections), raw messages, no per-recipient state. */
 async function bare(mode: 'bare-plain' | 'bare-verp', port: number): Promise<One> {
   const per = mode === 'bare-plain' ? 50 : 1;
-  const t = createTransport({ pool: true, host: '127.0.0.1', port, maxConnections: 5, maxMessages: 1000, logger: false });
+  const t = createTransport({
+    pool: true,
+    host: '127.0.0.1',
+    port,
+    maxConnections: 5,
+    maxMessages: 1000,
+    logger: false,
+  });
   try {
-    const raw = Buffer.from('From: <commons@lists.example.org>\r\nTo: <commons@lists.example.org>\r\nSubject: [commons] Next meeting\r\n\r\nDear all,\r\n');
+    const raw = Buffer.from(
+      'From: <commons@lists.example.org>\r\nTo: <commons@lists.example.org>\r\nSubject: [commons] Next meeting\r\n\r\nDear all,\r\n',
+    );
     const rc = people().map((p) => p.address);
     const start = performance.now();
     const jobs: Promise<unknown>[] = [];
-    for (let i = 0; i < rc.length; i += per) jobs.push(t.sendMail({ envelope: { from: 'commons-bounces@lists.example.org', to: rc.slice(i, i + per) }, raw }));
+    for (let i = 0; i < rc.length; i += per)
+      jobs.push(t.sendMail({ envelope: { from: 'commons-bounces@lists.example.org', to: rc.slice(i, i + per) }, raw }));
     await Promise.all(jobs);
     const seconds = (performance.now() - start) / 1000;
     return { mode, seconds, perSecond: SUBSCRIBERS / seconds, rssMb: peakRssMb() };
@@ -100,7 +113,8 @@ async function one(mode: 'plain' | 'verp', port: number): Promise<One> {
     const start = performance.now();
     const out = await sender.deliverPost(post({ body, subject: 'Next meeting' }), target(1), LIST, () => list, {});
     const seconds = (performance.now() - start) / 1000;
-    if (out.result !== 'delivered' || accepted !== SUBSCRIBERS) throw new Error(`not every recipient was delivered (${accepted} of ${SUBSCRIBERS}): ${JSON.stringify(out)}`);
+    if (out.result !== 'delivered' || accepted !== SUBSCRIBERS)
+      throw new Error(`not every recipient was delivered (${accepted} of ${SUBSCRIBERS}): ${JSON.stringify(out)}`);
     return { mode, seconds, perSecond: SUBSCRIBERS / seconds, rssMb: peakRssMb() };
   } finally {
     await sender.close();
@@ -117,9 +131,13 @@ export async function run(): Promise<Result[]> {
   const results: Result[] = [];
   try {
     const child = async (mode: Mode): Promise<One> => {
-      const { stdout } = await promisify(execFile)(process.execPath, [self, '--one', mode, String(sink.port)], { maxBuffer: 1 << 20 });
+      const { stdout } = await promisify(execFile)(process.execPath, [self, '--one', mode, String(sink.port)], {
+        maxBuffer: 1 << 20,
+      });
       const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as One;
-      progress(`${mode}: ${Math.round(r.perSecond).toLocaleString('en-US')} recipients/s, ${r.seconds.toFixed(3)} s, peak RSS ${r.rssMb.toFixed(0)} MB`);
+      progress(
+        `${mode}: ${Math.round(r.perSecond).toLocaleString('en-US')} recipients/s, ${r.seconds.toFixed(3)} s, peak RSS ${r.rssMb.toFixed(0)} MB`,
+      );
       return r;
     };
     const load = loadavg()[0]!;
@@ -131,16 +149,53 @@ export async function run(): Promise<Result[]> {
         runs.push(await child(mode));
         ceiling.push(await child(mode === 'plain' ? 'bare-plain' : 'bare-verp'));
       }
-      const label = mode === 'plain' ? 'without VERP, 50 recipients per transaction' : 'with VERP, one recipient per transaction';
-      results.push(summarise(`recipients/s, ${label}`, 'recipients/s', runs.map((r) => r.perSecond), {
-        target: { atLeast: mode === 'plain' ? TARGET_PLAIN : TARGET_VERP },
-        ...(mode === 'plain' ? { anchor: `Mailman 2: about ${MAILMAN2} recipients/s without VERP; nodemailer alone pooled: about 34,000/s (issue, idle machine)` } : { anchor: 'nodemailer alone pooled, one per transaction: about 5,000/s (issue, idle machine)' }),
-      }));
-      results.push(summarise(`total time, deliverPost start → last 250, ${label}`, 's', runs.map((r) => r.seconds), { digits: 3 }));
-      results.push(summarise(`peak RSS of the sending process, ${label}`, 'MB', runs.map((r) => r.rssMb), { digits: 0 }));
-      results.push(summarise(`reference: nodemailer alone (createTransport, sendMail per transaction), pooled, no state, ${mode === 'plain' ? '50 per transaction' : 'one per transaction'}`, 'recipients/s', ceiling.map((r) => r.perSecond), {
-        ...(mode === 'verp' ? { note: `load average when the runs began: ${load.toFixed(1)} on ${availableCores()} cores (other work on the machine lowers both rows alike)` } : {}),
-      }));
+      const label =
+        mode === 'plain' ? 'without VERP, 50 recipients per transaction' : 'with VERP, one recipient per transaction';
+      results.push(
+        summarise(
+          `recipients/s, ${label}`,
+          'recipients/s',
+          runs.map((r) => r.perSecond),
+          {
+            target: { atLeast: mode === 'plain' ? TARGET_PLAIN : TARGET_VERP },
+            ...(mode === 'plain'
+              ? {
+                  anchor: `Mailman 2: about ${MAILMAN2} recipients/s without VERP; nodemailer alone pooled: about 34,000/s (issue, idle machine)`,
+                }
+              : { anchor: 'nodemailer alone pooled, one per transaction: about 5,000/s (issue, idle machine)' }),
+          },
+        ),
+      );
+      results.push(
+        summarise(
+          `total time, deliverPost start → last 250, ${label}`,
+          's',
+          runs.map((r) => r.seconds),
+          { digits: 3 },
+        ),
+      );
+      results.push(
+        summarise(
+          `peak RSS of the sending process, ${label}`,
+          'MB',
+          runs.map((r) => r.rssMb),
+          { digits: 0 },
+        ),
+      );
+      results.push(
+        summarise(
+          `reference: nodemailer alone (createTransport, sendMail per transaction), pooled, no state, ${mode === 'plain' ? '50 per transaction' : 'one per transaction'}`,
+          'recipients/s',
+          ceiling.map((r) => r.perSecond),
+          {
+            ...(mode === 'verp'
+              ? {
+                  note: `load average when the runs began: ${load.toFixed(1)} on ${availableCores()} cores (other work on the machine lowers both rows alike)`,
+                }
+              : {}),
+          },
+        ),
+      );
     }
   } finally {
     sink.stop();
@@ -155,10 +210,16 @@ function availableCores(): number {
 if (process.argv[2] === '--one') {
   const mode = process.argv[3] as Mode;
   const port = Number(process.argv[4]);
-  (mode === 'bare-plain' || mode === 'bare-verp' ? bare(mode, port) : one(mode === 'verp' ? 'verp' : 'plain', port)).then((r) => console.log(JSON.stringify(r)), (err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
+  (mode === 'bare-plain' || mode === 'bare-verp'
+    ? bare(mode, port)
+    : one(mode === 'verp' ? 'verp' : 'plain', port)
+  ).then(
+    (r) => console.log(JSON.stringify(r)),
+    (err) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
 } else {
   runWhenMain(import.meta.url, title, run);
 }

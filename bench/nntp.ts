@@ -37,12 +37,18 @@ const ARTICLE_ONE = 2000;
 const ARTICLE_MANY = 500; // per client, 20 clients
 const GROUP = 'bench.news';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the load script prints JSON of its own shape
 function load(args: (string | number)[]): Promise<any> {
   return new Promise((resolve, reject) => {
-    execFile('python3', [LOAD, ...args.map(String)], { maxBuffer: 1 << 20, timeout: 30 * 60_000 }, (err, out, stderr) => {
-      if (err) reject(new Error(`nntp_load.py ${args.slice(0, 1).join(' ')}: ${err.message}\n${stderr}${out}`));
-      else resolve(JSON.parse(out));
-    });
+    execFile(
+      'python3',
+      [LOAD, ...args.map(String)],
+      { maxBuffer: 1 << 20, timeout: 30 * 60_000 },
+      (err, out, stderr) => {
+        if (err) reject(new Error(`nntp_load.py ${args.slice(0, 1).join(' ')}: ${err.message}\n${stderr}${out}`));
+        else resolve(JSON.parse(out));
+      },
+    );
   });
 }
 
@@ -55,7 +61,12 @@ async function fill(name: string, port: number, progress: (s: string) => void): 
   progress(`${name}: POST ${rest} more, 20 clients`);
   const p20 = await load(['post', port, GROUP, rest, 20, `${tag}b`]);
   return [
-    { figure: `${name}: POST, 1 client (${POST_ONE} articles)`, value: p1.posted / p1.seconds, unit: 'articles/s', ...(name === 'peerpost' ? { target: { atLeast: 2000 } } : {}) },
+    {
+      figure: `${name}: POST, 1 client (${POST_ONE} articles)`,
+      value: p1.posted / p1.seconds,
+      unit: 'articles/s',
+      ...(name === 'peerpost' ? { target: { atLeast: 2000 } } : {}),
+    },
     { figure: `${name}: POST, 20 clients (${rest} articles)`, value: p20.posted / p20.seconds, unit: 'articles/s' },
   ];
 }
@@ -64,7 +75,10 @@ async function fill(name: string, port: number, progress: (s: string) => void): 
  * OVER and ARTICLE, the two servers taking turns run by run (the machine may
  * be busy with other work: turns spread that over both alike).
  */
-async function reads(servers: { name: string; port: number }[], progress: (s: string) => void): Promise<Map<string, Result[]>> {
+async function reads(
+  servers: { name: string; port: number }[],
+  progress: (s: string) => void,
+): Promise<Map<string, Result[]>> {
   const out = new Map<string, Result[]>(servers.map((s) => [s.name, []]));
   for (const n of [...new Set([10_000, ARTICLES])]) {
     progress(`OVER of ${n}, ${OVER_RUNS} runs each`);
@@ -75,9 +89,17 @@ async function reads(servers: { name: string; port: number }[], progress: (s: st
         if (o.rows !== n) throw new Error(`${s.name}: OVER gave ${o.rows} rows, not ${n}`);
         samples.get(s.name)!.push(o.seconds[0]);
       }
-    for (const s of servers) out.get(s.name)!.push(summarise(`${s.name}: OVER of ${n.toLocaleString('en-US')} articles`, 's', samples.get(s.name)!, { digits: 3 }));
+    for (const s of servers)
+      out.get(s.name)!.push(
+        summarise(`${s.name}: OVER of ${n.toLocaleString('en-US')} articles`, 's', samples.get(s.name)!, {
+          digits: 3,
+        }),
+      );
   }
-  for (const [clients, per] of [[1, ARTICLE_ONE], [20, ARTICLE_MANY]] as const) {
+  for (const [clients, per] of [
+    [1, ARTICLE_ONE],
+    [20, ARTICLE_MANY],
+  ] as const) {
     progress(`ARTICLE by number, ${clients} client(s), ${ARTICLE_RUNS} runs each`);
     const samples = new Map<string, number[]>(servers.map((s) => [s.name, []]));
     for (let i = 0; i < ARTICLE_RUNS; i++)
@@ -88,7 +110,16 @@ async function reads(servers: { name: string; port: number }[], progress: (s: st
         samples.get(s.name)!.push(a.articles / a.seconds);
       }
     for (const s of servers)
-      out.get(s.name)!.push(summarise(`${s.name}: ARTICLE by number, ${clients} client${clients > 1 ? 's' : ''}`, 'articles/s', samples.get(s.name)!, s.name === 'peerpost' && clients === 1 ? { target: { atLeast: 1000 } } : {}));
+      out
+        .get(s.name)!
+        .push(
+          summarise(
+            `${s.name}: ARTICLE by number, ${clients} client${clients > 1 ? 's' : ''}`,
+            'articles/s',
+            samples.get(s.name)!,
+            s.name === 'peerpost' && clients === 1 ? { target: { atLeast: 1000 } } : {},
+          ),
+        );
   }
   return out;
 }
@@ -112,7 +143,10 @@ bridges:
     try {
       const line = await d.waitForLog(/nntp\.bench is listening: 127\.0\.0\.1:(\d+)/);
       const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)![1]);
-      const servers = [{ name: 'peerpost', port }, { name: 'INN 2.7', port: inn.port }];
+      const servers = [
+        { name: 'peerpost', port },
+        { name: 'INN 2.7', port: inn.port },
+      ];
       const posted = new Map<string, Result[]>();
       for (const s of servers) posted.set(s.name, await fill(s.name, s.port, progress));
       const read = await reads(servers, progress);
@@ -120,8 +154,11 @@ bridges:
       const theirs = [...posted.get('INN 2.7')!, ...read.get('INN 2.7')!];
       // Side by side: each figure of ours, then INN's.
       for (let i = 0; i < ours.length; i++) results.push(ours[i]!, theirs[i]!);
-      const innOver = (n: number) => theirs.find((r) => r.figure.includes(`OVER of ${n.toLocaleString('en-US')}`))!.value;
-      for (const r of results) if (r.figure.startsWith('peerpost: OVER of')) r.target = { atMost: innOver(Number(/OVER of ([\d,]+)/.exec(r.figure)![1]!.replace(/,/g, ''))) };
+      const innOver = (n: number) =>
+        theirs.find((r) => r.figure.includes(`OVER of ${n.toLocaleString('en-US')}`))!.value;
+      for (const r of results)
+        if (r.figure.startsWith('peerpost: OVER of'))
+          r.target = { atMost: innOver(Number(/OVER of ([\d,]+)/.exec(r.figure)![1]!.replace(/,/g, ''))) };
       const inn20 = theirs.find((r) => r.figure.includes('ARTICLE by number, 20'))!.value;
       // The machine may be shared: say how busy it was.
       results[0]!.note = `load average ${load0} at the start, ${loadavg()[0]!.toFixed(1)} at the end (${cpus().length} cores); POST and OVER by the client, so client time is in every figure`;

@@ -71,8 +71,11 @@ for (const f of files) {
     console.error(`benchmark ${name} failed:`, err);
   }
 }
-if (groups.length === 0 && failed === 0) console.log(`no benchmark modules found in ${here}${filters.length ? ` matching ${filters.join(', ')}` : ''}`);
+if (groups.length === 0 && failed === 0)
+  console.log(`no benchmark modules found in ${here}${filters.length ? ` matching ${filters.join(', ')}` : ''}`);
 if (groups.length) console.log('\n' + table(groups));
 if (write && groups.length) console.log(`\nfigures written to ${resultsFile}`);
-console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; peak RSS of the bench process ${peakRssMb().toFixed(1)} MB`);
+console.log(
+  `\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; peak RSS of the bench process ${peakRssMb().toFixed(1)} MB`,
+);
 if (failed) process.exitCode = 1;

@@ -7,7 +7,15 @@ import type { Server, AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AccountConfig } from './config/types.js';
 import type { ListenAddress } from './config/schema-helpers.js';
-import type { AccountHandle, AccountState, EndpointView, PluginContext, PluginDefinition, PluginStore, PostReader } from './plugin.js';
+import type {
+  AccountHandle,
+  AccountState,
+  EndpointView,
+  PluginContext,
+  PluginDefinition,
+  PluginStore,
+  PostReader,
+} from './plugin.js';
 import type { Store } from './store.js';
 import type { Router } from './router.js';
 import type { IncomingPost, StoredPost } from './post.js';
@@ -38,15 +46,20 @@ export interface AccountDeps {
 
 /** Functions plugins offer each other by name (ctx.provide / ctx.service). */
 export class Services {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a service is any function; callers type it at use
   private readonly fns = new Map<string, { account: string; fn: (...args: any[]) => unknown }>();
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a service is any function; callers type it at use
   provide(account: string, name: string, fn: (...args: any[]) => unknown): () => void {
     const had = this.fns.get(name);
-    if (had && had.account !== account) throw new Error(`account ${account} cannot provide "${name}": account ${had.account} already provides it`);
+    if (had && had.account !== account)
+      throw new Error(`account ${account} cannot provide "${name}": account ${had.account} already provides it`);
     if (typeof fn !== 'function') throw new Error(`account ${account} provides "${name}" without a function`);
     const entry = { account, fn };
     this.fns.set(name, entry);
-    return () => { if (this.fns.get(name) === entry) this.fns.delete(name); };
+    return () => {
+      if (this.fns.get(name) === entry) this.fns.delete(name);
+    };
   }
 
   get<F>(name: string): F | undefined {
@@ -66,7 +79,8 @@ export function pluginStoreFor(store: Store, account: string, protocol: string):
       post: (target, nativeId) => store.postForNative(account, target, nativeId),
       native: (postId, target) => store.nativeForPost(postId, account, target),
     },
-    migrate: (migrations, part) => store.migratePlugin(part ? `plugin:${protocol}:${part}` : `plugin:${protocol}`, `${protocol}_`, migrations),
+    migrate: (migrations, part) =>
+      store.migratePlugin(part ? `plugin:${protocol}:${part}` : `plugin:${protocol}`, `${protocol}_`, migrations),
     prepare: (sql) => store.db.prepare(sql),
     transaction: (fn) => store.transaction(fn),
   };
@@ -88,11 +102,15 @@ export class AccountError extends Error {}
 export function listenErrorMessage(account: string, at: ListenAddress, err: NodeJS.ErrnoException): string {
   const where = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
   const why =
-    err.code === 'EADDRINUSE' ? 'the port is already in use (another peerpost, or another server, listens there); choose another port in the config or stop the other program'
-    : err.code === 'EACCES' ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
-    : err.code === 'EADDRNOTAVAIL' ? `no network interface of this machine has the address ${at.host}`
-    : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? `the host name ${at.host} does not resolve`
-    : err.message;
+    err.code === 'EADDRINUSE'
+      ? 'the port is already in use (another peerpost, or another server, listens there); choose another port in the config or stop the other program'
+      : err.code === 'EACCES'
+        ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+        : err.code === 'EADDRNOTAVAIL'
+          ? `no network interface of this machine has the address ${at.host}`
+          : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+            ? `the host name ${at.host} does not resolve`
+            : err.message;
   return `account ${account} cannot listen on ${where}: ${why}`;
 }
 
@@ -135,7 +153,8 @@ export class AccountRuntime {
     }
     this.state = state;
     this.detail = detail;
-    if ((state === 'retrying' || state === 'down' || state === 'banned') && detail) this.lastError = { message: detail, at: Date.now() };
+    if ((state === 'retrying' || state === 'down' || state === 'banned') && detail)
+      this.lastError = { message: detail, at: Date.now() };
   }
 
   private context(): PluginContext {
@@ -156,14 +175,23 @@ export class AccountRuntime {
       endpoints: () => this.endpoints(),
       ingest: (post) => this.deps.ingest(account, post),
       setState: (state, detail) => this.setState(state, detail),
-      resume: (target) => this.deps.wake(this.endpoints().filter((e) => target === undefined || e.target === target).map((e) => e.key)),
-      onClose: (fn) => { this.closers.push(fn); },
+      resume: (target) =>
+        this.deps.wake(
+          this.endpoints()
+            .filter((e) => target === undefined || e.target === target)
+            .map((e) => e.key),
+        ),
+      onClose: (fn) => {
+        this.closers.push(fn);
+      },
       listen: (server, at) => this.listen(server, at),
       status: () => this.deps.status(),
       deliveryTimeoutMs: () => this.deps.deliveryTimeoutMs(),
       bridges: () => this.deps.bridges(),
       secret: (purpose) => this.deps.secret(purpose),
-      provide: (name, fn) => { this.closers.push(this.deps.services.provide(account, name, fn)); },
+      provide: (name, fn) => {
+        this.closers.push(this.deps.services.provide(account, name, fn));
+      },
       service: <F>(name: string) => this.deps.services.get<F>(name),
       onPost: (fn) => {
         const off = this.deps.onPost(fn);
@@ -181,7 +209,11 @@ export class AccountRuntime {
   endpoints(): EndpointView[] {
     const router = this.deps.router();
     return router.endpointsOf(this.name).map((e) => ({
-      key: e.key, target: e.target, bridge: e.bridge, direction: e.direction, options: e.options,
+      key: e.key,
+      target: e.target,
+      bridge: e.bridge,
+      direction: e.direction,
+      options: e.options,
       description: router.bridge(e.bridge)?.description ?? '',
       ...(e.shape ? { shape: e.shape } : {}),
     }));
@@ -194,10 +226,13 @@ export class AccountRuntime {
       server.listen({ host: at.host, port: at.port }, () => {
         server.off('error', onError);
         server.on('error', (err) => this.log.error({ err }, `listener of ${this.name} failed`));
-        this.closers.push(() => new Promise<void>((r) => {
-          server.close(() => r());
-          (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
-        }));
+        this.closers.push(
+          () =>
+            new Promise<void>((r) => {
+              server.close(() => r());
+              (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+            }),
+        );
         resolve(server.address() as AddressInfo);
       });
     });
@@ -208,12 +243,20 @@ export class AccountRuntime {
     this.setState('starting');
     const timeout = this.def.startTimeoutMs ?? 15_000;
     try {
-      this.handle = await withTimeout(Promise.resolve(this.def.start(this.context())), timeout, `starting account ${this.name}`);
-      if (!this.handle || typeof this.handle.deliver !== 'function') throw new AccountError(`the ${this.cfg.protocol} plugin's start() returned no deliver() for account ${this.name}`);
+      this.handle = await withTimeout(
+        Promise.resolve(this.def.start(this.context())),
+        timeout,
+        `starting account ${this.name}`,
+      );
+      if (!this.handle || typeof this.handle.deliver !== 'function')
+        throw new AccountError(
+          `the ${this.cfg.protocol} plugin's start() returned no deliver() for account ${this.name}`,
+        );
       if (this.state === 'starting') this.setState('connected');
     } catch (err) {
       await this.runClosers();
-      const message = err instanceof AccountError ? err.message : `account ${this.name} could not start: ${(err as Error).message}`;
+      const message =
+        err instanceof AccountError ? err.message : `account ${this.name} could not start: ${(err as Error).message}`;
       this.setState('down', message);
       throw new AccountError(message);
     }

@@ -18,7 +18,14 @@ import { Router } from './router.js';
 import { Core } from './core.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
-import type { IngestVerdict, DaemonStatus, PluginCommand, CommandAccount, CommandResult, PluginDefinition } from './plugin.js';
+import type {
+  IngestVerdict,
+  DaemonStatus,
+  PluginCommand,
+  CommandAccount,
+  CommandResult,
+  PluginDefinition,
+} from './plugin.js';
 import { shapeFor } from './router.js';
 
 const HELP: Record<string, string> = {
@@ -117,11 +124,18 @@ async function loadOrReport(file: string): Promise<PeerpostConfig | undefined> {
 }
 
 async function cmdStart(args: string[]): Promise<number> {
-  const { values } = parse(args, { 'log-level': { type: 'string' }, pretty: { type: 'boolean' }, 'json-logs': { type: 'boolean' } });
+  const { values } = parse(args, {
+    'log-level': { type: 'string' },
+    pretty: { type: 'boolean' },
+    'json-logs': { type: 'boolean' },
+  });
   if (values.help) return help('start');
   const level = values['log-level'] ?? process.env.PEERPOST_LOG_LEVEL ?? 'info';
   if (!LEVELS.includes(level as never)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
-  const log = createLogger({ level, ...(values.pretty ? { pretty: true } : values['json-logs'] ? { pretty: false } : {}) });
+  const log = createLogger({
+    level,
+    ...(values.pretty ? { pretty: true } : values['json-logs'] ? { pretty: false } : {}),
+  });
   const daemon = new Daemon({ configFile: configPath(values.config), log });
   const code = await daemon.start();
   if (code !== EXIT.OK) return code;
@@ -138,18 +152,37 @@ async function cmdCheck(args: string[]): Promise<number> {
   const styles = stylesOf(config, defs);
   const bridges = Object.values(config.bridges);
   if (values.json) {
-    out(JSON.stringify({ file, node: config.node, accounts: Object.keys(config.accounts), bridges: bridges.map((b) => ({ name: b.name, endpoints: b.endpoints.map((e) => ({ endpoint: e.key, direction: e.direction, shape: e.shape ?? null })) })) }, null, 2));
+    out(
+      JSON.stringify(
+        {
+          file,
+          node: config.node,
+          accounts: Object.keys(config.accounts),
+          bridges: bridges.map((b) => ({
+            name: b.name,
+            endpoints: b.endpoints.map((e) => ({ endpoint: e.key, direction: e.direction, shape: e.shape ?? null })),
+          })),
+        },
+        null,
+        2,
+      ),
+    );
     return EXIT.OK;
   }
   out(`${file}: OK`);
-  out(`node ${config.node.hostname}, data in ${config.node.data}, ${Object.keys(config.accounts).length} account(s), ${bridges.length} bridge(s)`);
+  out(
+    `node ${config.node.hostname}, data in ${config.node.data}, ${Object.keys(config.accounts).length} account(s), ${bridges.length} bridge(s)`,
+  );
   for (const a of Object.values(config.accounts)) out(`  account ${a.name} (${a.protocol}, ${styles.get(a.name)})`);
   for (const b of bridges) {
     out(`\nbridge ${b.name}${b.description ? `: ${b.description}` : ''}`);
     for (const e of b.endpoints) {
       const style = styles.get(e.account)!;
       const arrow = e.direction === 'in' ? 'in only ' : e.direction === 'out' ? 'out only' : 'in + out';
-      const recv = e.direction === 'in' ? '' : `  receives chat as ${shapeFor('chat', style, e.shape)}, articles as ${shapeFor('article', style, e.shape)}${e.shape === 'command' ? ` (lines starting with ${e.prefix})` : ''}`;
+      const recv =
+        e.direction === 'in'
+          ? ''
+          : `  receives chat as ${shapeFor('chat', style, e.shape)}, articles as ${shapeFor('article', style, e.shape)}${e.shape === 'command' ? ` (lines starting with ${e.prefix})` : ''}`;
       out(`  ${arrow}  ${e.key}${recv}`);
     }
   }
@@ -166,7 +199,11 @@ async function readStdin(): Promise<string> {
 function explainVerdict(v: IngestVerdict, bridge: string, offline: boolean): number {
   switch (v.status) {
     case 'accepted':
-      out(offline ? `stored <${v.id}> in bridge ${bridge}; peerpost is not running, so it is delivered when peerpost next starts` : `posted <${v.id}> to bridge ${bridge}`);
+      out(
+        offline
+          ? `stored <${v.id}> in bridge ${bridge}; peerpost is not running, so it is delivered when peerpost next starts`
+          : `posted <${v.id}> to bridge ${bridge}`,
+      );
       return EXIT.OK;
     case 'duplicate':
       out(`<${v.id}> is already in the store; nothing was posted twice`);
@@ -182,19 +219,33 @@ function explainVerdict(v: IngestVerdict, bridge: string, offline: boolean): num
 }
 
 async function cmdPost(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { bridge: { type: 'string', short: 'b' }, from: { type: 'string' }, subject: { type: 'string', short: 's' } }, true);
+  const { values, positionals } = parse(
+    args,
+    { bridge: { type: 'string', short: 'b' }, from: { type: 'string' }, subject: { type: 'string', short: 's' } },
+    true,
+  );
   if (values.help) return help('post');
   if (!values.bridge) throw new UsageError('which bridge? give -b BRIDGE');
-  if (positionals.length > 1) throw new UsageError('give the text as one argument (quote it), or "-" to read standard input');
+  if (positionals.length > 1)
+    throw new UsageError('give the text as one argument (quote it), or "-" to read standard input');
   const body = positionals.length === 0 || positionals[0] === '-' ? await readStdin() : positionals[0]!;
   if (body.trim() === '') throw new UsageError('the post is empty');
   const config = await loadOrReport(configPath(values.config));
   if (!config) return EXIT.CONFIG;
   const from = values.from ?? process.env.USER ?? 'peerpost';
-  const req: ControlRequest = { cmd: 'post', bridge: values.bridge, body, from, ...(values.subject ? { subject: values.subject } : {}) };
+  const req: ControlRequest = {
+    cmd: 'post',
+    bridge: values.bridge,
+    body,
+    from,
+    ...(values.subject ? { subject: values.subject } : {}),
+  };
   const answer = (await ask(config.node.data, req)) as IngestVerdict | { error: string } | undefined;
   if (answer !== undefined) {
-    if ('error' in answer) { err(`peerpost refused: ${answer.error}`); return EXIT.FAILED; }
+    if ('error' in answer) {
+      err(`peerpost refused: ${answer.error}`);
+      return EXIT.FAILED;
+    }
     return explainVerdict(answer, values.bridge, false);
   }
   // No daemon: straight into the store; the next start delivers it.
@@ -203,7 +254,12 @@ async function cmdPost(args: string[]): Promise<number> {
     const router = routerFor(config, await pluginsFor(config));
     const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
     const core = new Core(store, router, config, { kick: () => undefined }, log);
-    const v = await core.inject(values.bridge, { target: 'cli', author: { name: from, via: 'cli' }, body, ...(values.subject ? { subject: values.subject } : {}) });
+    const v = await core.inject(values.bridge, {
+      target: 'cli',
+      author: { name: from, via: 'cli' },
+      body,
+      ...(values.subject ? { subject: values.subject } : {}),
+    });
     return explainVerdict(v, values.bridge, true);
   } finally {
     store.close();
@@ -222,45 +278,67 @@ function printRows(rows: OutboxRow[], dead: boolean): void {
   const now = Date.now();
   out(['ROW', 'AGE', 'TRIES', 'ENDPOINT', 'POST', dead ? 'WHY IT FAILED' : 'STATE'].join('\t'));
   for (const r of rows) {
-    const state = r.state === 'dead' ? `dead ${age(now - (r.deadAt ?? now))} ago: ${r.lastError}`
-      : r.lastError ? `retry ${r.nextAt > now ? `in ${age(r.nextAt - now)}` : 'now'}: ${r.lastError}` : 'waiting';
+    const state =
+      r.state === 'dead'
+        ? `dead ${age(now - (r.deadAt ?? now))} ago: ${r.lastError}`
+        : r.lastError
+          ? `retry ${r.nextAt > now ? `in ${age(r.nextAt - now)}` : 'now'}: ${r.lastError}`
+          : 'waiting';
     out([r.row, age(now - r.createdAt), r.attempts, r.endpoint, `<${r.postId}>`, state].join('\t'));
   }
 }
 
 async function cmdOutbox(args: string[]): Promise<number> {
   const { values } = parse(args, {
-    bridge: { type: 'string', short: 'b' }, dead: { type: 'boolean' }, retry: { type: 'string' }, all: { type: 'boolean' },
-    drop: { type: 'string' }, json: { type: 'boolean' },
+    bridge: { type: 'string', short: 'b' },
+    dead: { type: 'boolean' },
+    retry: { type: 'string' },
+    all: { type: 'boolean' },
+    drop: { type: 'string' },
+    json: { type: 'boolean' },
   });
   if (values.help) return help('outbox');
   const acts = [values.retry !== undefined, values.all === true, values.drop !== undefined].filter(Boolean).length;
   if (acts > 1) throw new UsageError('give one of --retry ROW, --all, --drop ROW');
   const rowArg = (v: string | undefined, flag: string) => {
     if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v)) throw new UsageError(`${flag} takes an outbox row number (the ROW column of peerpost outbox)`);
+    if (!/^\d+$/.test(v))
+      throw new UsageError(`${flag} takes an outbox row number (the ROW column of peerpost outbox)`);
     return Number(v);
   };
   const retryRow = rowArg(values.retry, '--retry');
   const dropRow = rowArg(values.drop, '--drop');
   const config = await loadOrReport(configPath(values.config));
   if (!config) return EXIT.CONFIG;
-  if (values.bridge && !config.bridges[values.bridge] && acts === 0) err(`note: the config has no bridge "${values.bridge}"; showing what the store holds for it`);
+  if (values.bridge && !config.bridges[values.bridge] && acts === 0)
+    err(`note: the config has no bridge "${values.bridge}"; showing what the store holds for it`);
   if (acts === 1) {
-    const req: ControlRequest = retryRow !== undefined ? { cmd: 'retry', row: retryRow } : dropRow !== undefined ? { cmd: 'drop', row: dropRow } : { cmd: 'retry', all: true, ...(values.bridge ? { bridge: values.bridge } : {}) };
+    const req: ControlRequest =
+      retryRow !== undefined
+        ? { cmd: 'retry', row: retryRow }
+        : dropRow !== undefined
+          ? { cmd: 'drop', row: dropRow }
+          : { cmd: 'retry', all: true, ...(values.bridge ? { bridge: values.bridge } : {}) };
     let answer = (await ask(config.node.data, req)) as { ok: boolean; error?: string; count?: number } | undefined;
     const live = answer !== undefined;
     if (!live) {
       const store = Store.open(config.node.data);
       try {
-        if (retryRow !== undefined) answer = store.requeue(retryRow) ? { ok: true, count: 1 } : { ok: false, error: `there is no outbox row ${retryRow}` };
-        else if (dropRow !== undefined) answer = store.dropRow(dropRow) ? { ok: true } : { ok: false, error: `there is no outbox row ${dropRow}` };
+        if (retryRow !== undefined)
+          answer = store.requeue(retryRow)
+            ? { ok: true, count: 1 }
+            : { ok: false, error: `there is no outbox row ${retryRow}` };
+        else if (dropRow !== undefined)
+          answer = store.dropRow(dropRow) ? { ok: true } : { ok: false, error: `there is no outbox row ${dropRow}` };
         else answer = { ok: true, count: store.requeueAllDead(values.bridge).count };
       } finally {
         store.close();
       }
     }
-    if (!answer!.ok) { err(answer!.error ?? 'refused'); return EXIT.NOT_FOUND; }
+    if (!answer!.ok) {
+      err(answer!.error ?? 'refused');
+      return EXIT.NOT_FOUND;
+    }
     const when = live ? 'now' : 'when peerpost next starts';
     if (dropRow !== undefined) out(`dropped outbox row ${dropRow}: that post will not reach that endpoint`);
     else out(`${answer!.count} row${answer!.count === 1 ? '' : 's'} back in line, tried ${when}`);
@@ -268,7 +346,10 @@ async function cmdOutbox(args: string[]): Promise<number> {
   }
   const store = Store.open(config.node.data);
   try {
-    const rows = store.listOutbox({ state: values.dead ? 'dead' : 'pending', ...(values.bridge ? { bridge: values.bridge } : {}) });
+    const rows = store.listOutbox({
+      state: values.dead ? 'dead' : 'pending',
+      ...(values.bridge ? { bridge: values.bridge } : {}),
+    });
     if (values.json) out(JSON.stringify(rows, null, 2));
     else printRows(rows, values.dead === true);
   } finally {
@@ -293,7 +374,10 @@ async function cmdStatus(args: string[]): Promise<number> {
       store.close();
     }
     if (values.json) out(JSON.stringify({ running: false, pending: depth }));
-    else out(`peerpost is not running (no daemon answers in ${config.node.data}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox`);
+    else
+      out(
+        `peerpost is not running (no daemon answers in ${config.node.data}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox`,
+      );
     return EXIT.NOT_RUNNING;
   }
   if (values.json) {
@@ -304,14 +388,19 @@ async function cmdStatus(args: string[]): Promise<number> {
   out(`peerpost ${s.version}, pid ${s.pid}, up ${formatDuration(s.uptimeMs)}; config ${s.config}; data ${s.data}`);
   out(s.accounts.length ? '\naccounts:' : '\nno accounts configured');
   for (const a of s.accounts) {
-    out(`  ${a.name.padEnd(20)} ${a.state} for ${formatDuration(now - a.since)}${a.detail ? ` (${a.detail})` : ''}; ${a.delivered} delivered`);
-    if (a.lastError) out(`  ${''.padEnd(20)} last error ${formatDuration(now - a.lastError.at)} ago: ${a.lastError.message}`);
+    out(
+      `  ${a.name.padEnd(20)} ${a.state} for ${formatDuration(now - a.since)}${a.detail ? ` (${a.detail})` : ''}; ${a.delivered} delivered`,
+    );
+    if (a.lastError)
+      out(`  ${''.padEnd(20)} last error ${formatDuration(now - a.lastError.at)} ago: ${a.lastError.message}`);
   }
   const pending = s.outbox.reduce((n, x) => n + x.pending, 0);
   const dead = s.outbox.reduce((n, x) => n + x.dead, 0);
   out(`\noutbox: ${pending} pending, ${dead} dead`);
   for (const o of s.outbox) {
-    out(`  ${o.endpoint.padEnd(32)} ${o.pending} pending${o.oldest ? `, oldest ${formatDuration(now - o.oldest)}` : ''}, ${o.dead} dead${o.waiting ? `; waiting since ${formatDuration(now - o.waiting.since)}: ${o.waiting.reason}` : ''}`);
+    out(
+      `  ${o.endpoint.padEnd(32)} ${o.pending} pending${o.oldest ? `, oldest ${formatDuration(now - o.oldest)}` : ''}, ${o.dead} dead${o.waiting ? `; waiting since ${formatDuration(now - o.waiting.since)}: ${o.waiting.reason}` : ''}`,
+    );
   }
   const open = Object.entries(s.digests);
   if (open.length) out(`\nopen conversations (digest): ${open.map(([b, n]) => `${b} ${n} lines`).join(', ')}`);
@@ -324,7 +413,9 @@ function help(cmd: string): number {
 }
 
 /** The commands the plugins of the config add, with their protocol. */
-async function pluginCommands(config: PeerpostConfig): Promise<{ protocol: string; def: PluginDefinition; command: PluginCommand }[]> {
+async function pluginCommands(
+  config: PeerpostConfig,
+): Promise<{ protocol: string; def: PluginDefinition; command: PluginCommand }[]> {
   const defs = await pluginsFor(config);
   return [...defs].flatMap(([protocol, def]) => (def.commands ?? []).map((command) => ({ protocol, def, command })));
 }
@@ -335,7 +426,10 @@ async function mainHelp(): Promise<number> {
     const r = await loadConfigFile(configPath(), { lookup: lookupPlugin });
     if (!r.ok) return EXIT.OK;
     const cmds = await pluginCommands(r.config);
-    if (cmds.length) out(`Commands of this config's plugins:\n${cmds.map((c) => `  ${c.command.name.padEnd(9)} ${c.command.summary}  (${c.protocol})`).join('\n')}\n`);
+    if (cmds.length)
+      out(
+        `Commands of this config's plugins:\n${cmds.map((c) => `  ${c.command.name.padEnd(9)} ${c.command.summary}  (${c.protocol})`).join('\n')}\n`,
+      );
   } catch {
     // help stays useful without a config
   }
@@ -350,7 +444,10 @@ function commonArgs(args: string[]): { config?: string; json: boolean; help: boo
   let helpWanted = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '--') { rest.push(...args.slice(i + 1)); break; }
+    if (a === '--') {
+      rest.push(...args.slice(i + 1));
+      break;
+    }
     if (a === '-c' || a === '--config') {
       if (i + 1 >= args.length) throw new UsageError(`${a} needs a file`);
       config = args[++i];
@@ -368,7 +465,9 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
   const file = configPath(given);
   const r = await loadConfigFile(file, { lookup: lookupPlugin });
   if (!r.ok) {
-    err(`note: ${file} has ${r.errors.length} error${r.errors.length === 1 ? '' : 's'} (see peerpost check), so the commands its plugins add are not known`);
+    err(
+      `note: ${file} has ${r.errors.length} error${r.errors.length === 1 ? '' : 's'} (see peerpost check), so the commands its plugins add are not known`,
+    );
     return undefined;
   }
   const config = r.config;
@@ -379,29 +478,41 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
     out(`Usage: ${command.usage}\n\n${command.summary}`);
     return EXIT.OK;
   }
-  const answer = (await ask(config.node.data, { cmd: 'plugin', name, args: rest, cwd: process.cwd(), json })) as CommandResult | { error: string } | undefined;
+  const answer = (await ask(config.node.data, { cmd: 'plugin', name, args: rest, cwd: process.cwd(), json })) as
+    CommandResult | { error: string } | undefined;
   let result: CommandResult;
   if (answer !== undefined) {
     result = 'error' in answer ? { exit: EXIT.FAILED, stderr: `peerpost refused: ${answer.error}` } : answer;
   } else if (command.needsDaemon) {
-    result = { exit: EXIT.NOT_RUNNING, stderr: `peerpost ${name} needs the running daemon, and none answers in ${config.node.data}; start it with \`peerpost start\` (or \`npm start\`)` };
+    result = {
+      exit: EXIT.NOT_RUNNING,
+      stderr: `peerpost ${name} needs the running daemon, and none answers in ${config.node.data}; start it with \`peerpost start\` (or \`npm start\`)`,
+    };
   } else {
     const store = Store.open(config.node.data, { durability: config.node.durability });
     try {
       const secret = nodeSecret(store);
       const router = routerFor(config, await pluginsFor(config));
-      const accounts: CommandAccount[] = Object.values(config.accounts).filter((a) => a.protocol === protocol).map((a) => ({
-        account: a.name,
-        config: a.settings,
-        store: pluginStoreFor(store, a.name, protocol),
-        posts: postReaderFor(store),
-        endpoints: () => router.endpointsOf(a.name).map((e) => ({
-          key: e.key, target: e.target, bridge: e.bridge, direction: e.direction, options: e.options,
-          description: router.bridge(e.bridge)?.description ?? '', ...(e.shape ? { shape: e.shape } : {}),
-        })),
-        secret: (purpose: string) => secretFor(secret, purpose),
-        node: { hostname: config.node.hostname, version: VERSION },
-      }));
+      const accounts: CommandAccount[] = Object.values(config.accounts)
+        .filter((a) => a.protocol === protocol)
+        .map((a) => ({
+          account: a.name,
+          config: a.settings,
+          store: pluginStoreFor(store, a.name, protocol),
+          posts: postReaderFor(store),
+          endpoints: () =>
+            router.endpointsOf(a.name).map((e) => ({
+              key: e.key,
+              target: e.target,
+              bridge: e.bridge,
+              direction: e.direction,
+              options: e.options,
+              description: router.bridge(e.bridge)?.description ?? '',
+              ...(e.shape ? { shape: e.shape } : {}),
+            })),
+          secret: (purpose: string) => secretFor(secret, purpose),
+          node: { hostname: config.node.hostname, version: VERSION },
+        }));
       result = await command.run(rest, { running: false, cwd: process.cwd(), json, accounts });
     } finally {
       store.close();
@@ -417,14 +528,24 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
-      case 'start': return await cmdStart(rest);
-      case 'check': return await cmdCheck(rest);
-      case 'post': return await cmdPost(rest);
-      case 'outbox': return await cmdOutbox(rest);
-      case 'status': return await cmdStatus(rest);
-      case undefined: case 'help': case '--help': case '-h':
+      case 'start':
+        return await cmdStart(rest);
+      case 'check':
+        return await cmdCheck(rest);
+      case 'post':
+        return await cmdPost(rest);
+      case 'outbox':
+        return await cmdOutbox(rest);
+      case 'status':
+        return await cmdStatus(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
         return rest[0] && HELP[rest[0]] ? help(rest[0]) : mainHelp();
-      case '--version': case '-V': case 'version':
+      case '--version':
+      case '-V':
+      case 'version':
         out(VERSION);
         return EXIT.OK;
       default: {

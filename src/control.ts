@@ -39,7 +39,9 @@ export function ask(dataDir: string, req: ControlRequest, timeoutMs = 30_000): P
       connected = true;
       sock.write(JSON.stringify(req) + '\n');
     });
-    sock.on('data', (d: string) => { buf += d; });
+    sock.on('data', (d: string) => {
+      buf += d;
+    });
     sock.on('end', () => {
       clearTimeout(timer);
       try {
@@ -62,11 +64,16 @@ export function ask(dataDir: string, req: ControlRequest, timeoutMs = 30_000): P
  */
 export async function serveControl(dataDir: string, handler: ControlHandler): Promise<Server> {
   const path = socketPath(dataDir);
-  if (Buffer.byteLength(path) > 100) throw new Error(`the control socket path ${path} is too long for a Unix socket (100 bytes at most): use a shorter node.data path`);
+  if (Buffer.byteLength(path) > 100)
+    throw new Error(
+      `the control socket path ${path} is too long for a Unix socket (100 bytes at most): use a shorter node.data path`,
+    );
   const other = await ask(dataDir, { cmd: 'status' }, 3000).catch(() => undefined);
   if (other !== undefined) {
     const pid = (other as { pid?: number }).pid;
-    throw new Error(`another peerpost${pid ? ` (pid ${pid})` : ''} is already running on the data directory ${dataDir}; stop it first, or give this one another node.data`);
+    throw new Error(
+      `another peerpost${pid ? ` (pid ${pid})` : ''} is already running on the data directory ${dataDir}; stop it first, or give this one another node.data`,
+    );
   }
   if (existsSync(path)) unlinkSync(path);
   const server = createServer((sock) => {

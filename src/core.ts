@@ -67,7 +67,9 @@ export class Core {
   onPost(fn: (post: StoredPost) => void): () => void {
     const entry = (p: StoredPost) => fn(p);
     this.listeners.add(entry);
-    return () => { this.listeners.delete(entry); };
+    return () => {
+      this.listeners.delete(entry);
+    };
   }
 
   private committed(post: Post, seq: number, at: number): void {
@@ -116,15 +118,23 @@ export class Core {
    */
   ingest(account: string, inc: IncomingPost): Promise<IngestVerdict> {
     const endpoint = this.router.endpointAt(account, inc.target);
-    if (!endpoint) return this.done(account, { status: 'rejected', reason: `${account}/${inc.target} is not an endpoint of any bridge` });
+    if (!endpoint)
+      return this.done(account, {
+        status: 'rejected',
+        reason: `${account}/${inc.target} is not an endpoint of any bridge`,
+      });
     if (endpoint.direction === 'out')
-      return this.done(account, { status: 'rejected', reason: `${endpoint.key} only receives (direction: out); what arrives there is not relayed` });
+      return this.done(account, {
+        status: 'rejected',
+        reason: `${endpoint.key} only receives (direction: out); what arrives there is not relayed`,
+      });
     return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account));
   }
 
   /** A post injected into a bridge from outside any endpoint (peerpost post, the web API). */
   inject(bridge: string, inc: IncomingPost, via = 'cli'): Promise<IngestVerdict> {
-    if (!this.router.bridge(bridge)) return this.done(via, { status: 'rejected', reason: `there is no bridge "${bridge}"` });
+    if (!this.router.bridge(bridge))
+      return this.done(via, { status: 'rejected', reason: `there is no bridge "${bridge}"` });
     return this.accept(via, bridge, inc, undefined, undefined);
   }
 
@@ -132,7 +142,13 @@ export class Core {
     return Promise.resolve(this.count(account, v));
   }
 
-  private accept(account: string, bridgeName: string, inc: IncomingPost, originEndpoint: string | undefined, style: Style | undefined): Promise<IngestVerdict> {
+  private accept(
+    account: string,
+    bridgeName: string,
+    inc: IncomingPost,
+    originEndpoint: string | undefined,
+    style: Style | undefined,
+  ): Promise<IngestVerdict> {
     const v = this.prepare(account, bridgeName, inc, originEndpoint, style);
     if ('status' in v) return Promise.resolve(v);
     return new Promise((resolve) => {
@@ -149,28 +165,42 @@ export class Core {
   }
 
   /** Check and route a post; a verdict when it is refused here, else what to commit. */
-  private prepare(account: string, bridgeName: string, inc: IncomingPost, originEndpoint: string | undefined, style: Style | undefined): IngestVerdict | { post: Post; plan: RoutePlan } {
-    if (this.closing) return this.count(account, { status: 'tempfail', reason: 'peerpost is shutting down; try again in a moment' });
+  private prepare(
+    account: string,
+    bridgeName: string,
+    inc: IncomingPost,
+    originEndpoint: string | undefined,
+    style: Style | undefined,
+  ): IngestVerdict | { post: Post; plan: RoutePlan } {
+    if (this.closing)
+      return this.count(account, { status: 'tempfail', reason: 'peerpost is shutting down; try again in a moment' });
     const bridge = this.router.bridge(bridgeName)!;
     const minted = inc.id === undefined || inc.id.trim() === '';
     const id = minted ? mintId(this.hostname) : bareId(inc.id!);
     const problem = idProblem(id);
     if (problem) return this.count(account, { status: 'rejected', reason: problem });
     const hops = inc.hops ?? 0;
-    if (!Number.isInteger(hops) || hops < 0) return this.count(account, { status: 'rejected', reason: `hops must be a whole number, got ${hops}` });
+    if (!Number.isInteger(hops) || hops < 0)
+      return this.count(account, { status: 'rejected', reason: `hops must be a whole number, got ${hops}` });
     if (hops > this.config.node.maxHops)
-      return this.count(account, { status: 'rejected', reason: `the post crossed ${hops} relays (node.maxHops is ${this.config.node.maxHops}): refused as a probable loop` });
+      return this.count(account, {
+        status: 'rejected',
+        reason: `the post crossed ${hops} relays (node.maxHops is ${this.config.node.maxHops}): refused as a probable loop`,
+      });
     // A freshly minted id (a UUID) cannot be held yet: no lookup (an IRC line's relay latency).
     if (!minted && this.store.hasPost(id)) return this.count(account, { status: 'duplicate', id });
     const kind = inc.kind ?? 'message';
-    if (!POST_KINDS.includes(kind)) return this.count(account, { status: 'rejected', reason: `unknown post kind "${kind}"` });
+    if (!POST_KINDS.includes(kind))
+      return this.count(account, { status: 'rejected', reason: `unknown post kind "${kind}"` });
 
     const nick = inc.author.name.toLowerCase();
-    if (bridge.ignore.nicks.includes(nick)) return this.ignore(account, id, `${inc.author.name} is in bridges.${bridgeName}.ignore.nicks`);
+    if (bridge.ignore.nicks.includes(nick))
+      return this.ignore(account, id, `${inc.author.name} is in bridges.${bridgeName}.ignore.nicks`);
     let body = normaliseBody(inc.body);
     for (const re of bridge.ignore.patterns) {
       re.lastIndex = 0;
-      if (re.test(body)) return this.ignore(account, id, `the text matches bridges.${bridgeName}.ignore.patterns ${re}`);
+      if (re.test(body))
+        return this.ignore(account, id, `the text matches bridges.${bridgeName}.ignore.patterns ${re}`);
     }
     for (const r of bridge.replace) body = body.replace(r.pattern, r.with);
 
@@ -180,7 +210,8 @@ export class Core {
       bridge: bridgeName,
       origin: { account, target: inc.target },
       author: {
-        name: inc.author.name || 'unknown', via: inc.author.via,
+        name: inc.author.name || 'unknown',
+        via: inc.author.via,
         ...(inc.author.address ? { address: inc.author.address } : {}),
         ...(inc.author.account ? { account: inc.author.account } : {}),
       },
@@ -206,14 +237,19 @@ export class Core {
     // The outbox row of each delivery, by item: handed to the outbox with the kick (it need not read them back).
     const rowsOf = new Map<PendingPost, number[]>();
     const write = (items: PendingPost[]) =>
-      this.store.transaction(() => items.map((item) => {
-        const { post, plan } = item;
-        const seq = this.store.insertPost(post, now);
-        if (seq === undefined) return undefined;
-        rowsOf.set(item, plan.deliveries.map((d) => this.store.addDelivery(seq, d.endpoint.key, d.shape, now)));
-        if (plan.digest.length > 0) this.store.addDigestLine(post.bridge, seq, now);
-        return seq;
-      }));
+      this.store.transaction(() =>
+        items.map((item) => {
+          const { post, plan } = item;
+          const seq = this.store.insertPost(post, now);
+          if (seq === undefined) return undefined;
+          rowsOf.set(
+            item,
+            plan.deliveries.map((d) => this.store.addDelivery(seq, d.endpoint.key, d.shape, now)),
+          );
+          if (plan.digest.length > 0) this.store.addDigestLine(post.bridge, seq, now);
+          return seq;
+        }),
+      );
     let seqs: (number | undefined | Error)[];
     try {
       seqs = write(batch);
@@ -221,13 +257,14 @@ export class Core {
       rowsOf.clear(); // rolled back
       // One by one, so that one post that cannot be written does not take the others with it.
       if (batch.length === 1) seqs = [err as Error];
-      else seqs = batch.map((item) => {
-        try {
-          return write([item])[0];
-        } catch (e) {
-          return e as Error;
-        }
-      });
+      else
+        seqs = batch.map((item) => {
+          try {
+            return write([item])[0];
+          } catch (e) {
+            return e as Error;
+          }
+        });
     }
     const touched: string[] = [];
     batch.forEach((item, i) => {
@@ -236,24 +273,59 @@ export class Core {
       if (seq instanceof Error) {
         const e = describeStoreError(seq, this.store.file);
         const temporary = isTemporaryStoreError(seq);
-        this.log.error({ err: seq, post: post.id }, `a post could not be stored; the sender is told ${temporary ? 'to try later' : 'it failed'}: ${e.message}`);
-        item.resolve(this.count(account, temporary ? { status: 'tempfail', reason: e.message } : { status: 'tempfail', reason: `the store failed: ${e.message}` }));
+        this.log.error(
+          { err: seq, post: post.id },
+          `a post could not be stored; the sender is told ${temporary ? 'to try later' : 'it failed'}: ${e.message}`,
+        );
+        item.resolve(
+          this.count(
+            account,
+            temporary
+              ? { status: 'tempfail', reason: e.message }
+              : { status: 'tempfail', reason: `the store failed: ${e.message}` },
+          ),
+        );
         return;
       }
       if (seq === undefined) {
         item.resolve(this.count(account, { status: 'duplicate', id: post.id }));
         return;
       }
-      this.log.debug({ account, post: post.id, bridge: post.bridge, to: plan.deliveries.map((d) => d.endpoint.key), digest: plan.digest.length > 0 }, 'post accepted');
+      this.log.debug(
+        {
+          account,
+          post: post.id,
+          bridge: post.bridge,
+          to: plan.deliveries.map((d) => d.endpoint.key),
+          digest: plan.digest.length > 0,
+        },
+        'post accepted',
+      );
       const rows = rowsOf.get(item);
       // As the store gives it back (the same JSON), and not shared with the post listeners below.
       const stored = rows && rows.length > 0 ? (JSON.parse(JSON.stringify(post)) as Post) : post;
       plan.deliveries.forEach((d, j) => {
         const row = rows?.[j];
-        this.outbox.kick(d.endpoint.key, row === undefined ? undefined : {
-          row, postSeq: seq, postId: post.id, bridge: post.bridge, endpoint: d.endpoint.key, shape: d.shape,
-          state: 'pending', attempts: 0, nextAt: 0, createdAt: now, lastError: null, deadAt: null, post: stored,
-        });
+        this.outbox.kick(
+          d.endpoint.key,
+          row === undefined
+            ? undefined
+            : {
+                row,
+                postSeq: seq,
+                postId: post.id,
+                bridge: post.bridge,
+                endpoint: d.endpoint.key,
+                shape: d.shape,
+                state: 'pending',
+                attempts: 0,
+                nextAt: 0,
+                createdAt: now,
+                lastError: null,
+                deadAt: null,
+                post: stored,
+              },
+        );
       });
       if (plan.digest.length > 0) touched.push(post.bridge);
       item.resolve(this.count(account, { status: 'accepted', id: post.id, seq }));
@@ -312,7 +384,10 @@ export class Core {
         const lastId = lines[lines.length - 1]!.id;
         if (targets.length === 0) {
           this.store.clearDigestLines(bridge, lastId);
-          this.log.info({ bridge, lines: lines.length }, `bridge ${bridge} no longer has digest endpoints; ${lines.length} buffered lines stay in the archive only`);
+          this.log.info(
+            { bridge, lines: lines.length },
+            `bridge ${bridge} no longer has digest endpoints; ${lines.length} buffered lines stay in the archive only`,
+          );
           return undefined;
         }
         const text = renderDigest(lines.map((l) => l.post));
@@ -345,7 +420,10 @@ export class Core {
       for (const e of targets) this.outbox.kick(e.key);
       return made.post.id;
     } catch (err) {
-      this.log.error({ err, bridge }, `closing the digest of ${bridge} failed; the lines stay buffered and it is tried again in a minute`);
+      this.log.error(
+        { err, bridge },
+        `closing the digest of ${bridge} failed; the lines stay buffered and it is tried again in a minute`,
+      );
       this.digests.set(bridge, { n: 0, first: this.now(), last: this.now() - 1 });
       const t = setTimeout(() => this.closeDigest(bridge), 60_000);
       t.unref();

@@ -8,7 +8,15 @@ import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
 import { lookupPlugin, type PluginLookup } from './loader.js';
-import type { PluginDefinition, DaemonStatus, BridgeView, DaemonMetrics, CommandAccount, CommandResult, DeliveryTarget } from './plugin.js';
+import type {
+  PluginDefinition,
+  DaemonStatus,
+  BridgeView,
+  DaemonMetrics,
+  CommandAccount,
+  CommandResult,
+  DeliveryTarget,
+} from './plugin.js';
 import type { Post } from './post.js';
 import { Store, StoreError } from './store.js';
 import { Router } from './router.js';
@@ -24,7 +32,10 @@ import { EXIT } from './plugin.js';
 export { EXIT };
 
 /** The plugin definition of every account's protocol (config validation already proved they load). */
-export async function pluginsFor(config: PeerpostConfig, lookup: PluginLookup = lookupPlugin): Promise<Map<string, PluginDefinition>> {
+export async function pluginsFor(
+  config: PeerpostConfig,
+  lookup: PluginLookup = lookupPlugin,
+): Promise<Map<string, PluginDefinition>> {
   const defs = new Map<string, PluginDefinition>();
   for (const a of Object.values(config.accounts)) {
     if (defs.has(a.protocol)) continue;
@@ -37,7 +48,11 @@ export async function pluginsFor(config: PeerpostConfig, lookup: PluginLookup = 
 
 /** Accounts whose plugin delivers a post back to the endpoint it came from (a mailing list). */
 export function echoesOf(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Set<string> {
-  return new Set(Object.values(config.accounts).filter((a) => defs.get(a.protocol)?.echo === true).map((a) => a.name));
+  return new Set(
+    Object.values(config.accounts)
+      .filter((a) => defs.get(a.protocol)?.echo === true)
+      .map((a) => a.name),
+  );
 }
 
 /** The router for a config and its plugins. */
@@ -83,7 +98,9 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.log;
     this.lookup = opts.lookup ?? lookupPlugin;
-    this.done = new Promise((r) => { this.finish = r; });
+    this.done = new Promise((r) => {
+      this.finish = r;
+    });
   }
 
   /** Start everything; on failure, print why, undo what started, and return the exit code. */
@@ -97,7 +114,10 @@ export class Daemon {
     try {
       this.store = Store.open(this.config.node.data, { durability: this.config.node.durability });
     } catch (err) {
-      this.log.fatal({ err: err instanceof StoreError ? undefined : err }, `peerpost did not start: ${(err as Error).message}`);
+      this.log.fatal(
+        { err: err instanceof StoreError ? undefined : err },
+        `peerpost did not start: ${(err as Error).message}`,
+      );
       return EXIT.FAILED;
     }
     try {
@@ -110,13 +130,22 @@ export class Daemon {
     this.nodeSecret = this.loadSecret();
     this.defs = await pluginsFor(this.config, this.lookup);
     this.router = routerFor(this.config, this.defs);
-    this.outbox = new Outbox(this.store, this.config.delivery, (e) => this.resolveEndpoint(e), this.log.child({ part: 'outbox' }));
+    this.outbox = new Outbox(
+      this.store,
+      this.config.delivery,
+      (e) => this.resolveEndpoint(e),
+      this.log.child({ part: 'outbox' }),
+    );
     this.outbox.on('delivered', (_row, account, latencyMs) => {
       const a = this.accounts.get(account);
-      if (a) { a.delivered.count++; a.delivered.lastAt = Date.now(); }
+      if (a) {
+        a.delivered.count++;
+        a.delivered.lastAt = Date.now();
+      }
       this.deliveries.delivered(account, latencyMs);
     });
-    const accountOf = (endpoint: string) => this.router.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/'));
+    const accountOf = (endpoint: string) =>
+      this.router.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/'));
     this.outbox.on('retry', (row) => this.deliveries.retried(accountOf(row.endpoint)));
     this.outbox.on('dead', (row) => this.deliveries.failed(accountOf(row.endpoint)));
     this.core = new Core(this.store, this.router, this.config, this.outbox, this.log.child({ part: 'core' }));
@@ -125,17 +154,25 @@ export class Daemon {
       memory,
       hostname: () => this.config.node.hostname,
       settleMs: (bridge) => this.router.bridge(bridge)?.digest.settleMs ?? 10_000,
-      chatEndpoints: (bridge) => (this.router.bridge(bridge)?.endpoints ?? []).filter((x) => this.router.styleOf(x.account) === 'chat').map((x) => x.key),
+      chatEndpoints: (bridge) =>
+        (this.router.bridge(bridge)?.endpoints ?? [])
+          .filter((x) => this.router.styleOf(x.account) === 'chat')
+          .map((x) => x.key),
       timeoutMs: () => this.config.delivery.timeoutMs,
       now: Date.now,
       log: this.log.child({ part: 'digests' }),
     });
-    this.core.onPost((p) => this.digestsOut.observed(p, this.router.endpointAt(p.origin.account, p.origin.target)?.key, Date.now()));
+    this.core.onPost((p) =>
+      this.digestsOut.observed(p, this.router.endpointAt(p.origin.account, p.origin.target)?.key, Date.now()),
+    );
     const prune = () => {
       try {
         memory.prune(Date.now());
       } catch (err) {
-        this.log.warn({ err }, `forgetting old entries of the digest memory failed: ${(err as Error).message}; tried again in an hour`);
+        this.log.warn(
+          { err },
+          `forgetting old entries of the digest memory failed: ${(err as Error).message}; tried again in an hour`,
+        );
       }
     };
     prune();
@@ -156,8 +193,16 @@ export class Daemon {
     this.core.startDigests();
     this.installSignals();
     const bridges = Object.keys(this.config.bridges).length;
-    this.log.info({ config: this.config.file, data: this.config.node.data, accounts: this.accounts.size, bridges, version: VERSION },
-      `peerpost ${VERSION} is up: ${this.accounts.size} account${this.accounts.size === 1 ? '' : 's'}, ${bridges} bridge${bridges === 1 ? '' : 's'}, data in ${this.config.node.data}`);
+    this.log.info(
+      {
+        config: this.config.file,
+        data: this.config.node.data,
+        accounts: this.accounts.size,
+        bridges,
+        version: VERSION,
+      },
+      `peerpost ${VERSION} is up: ${this.accounts.size} account${this.accounts.size === 1 ? '' : 's'}, ${bridges} bridge${bridges === 1 ? '' : 's'}, data in ${this.config.node.data}`,
+    );
     return EXIT.OK;
   }
 
@@ -188,8 +233,13 @@ export class Daemon {
     const e = this.router.endpoint(key);
     if (!e) return { ready: false, reason: `${key} is no longer in the config` };
     const a = this.accounts.get(e.account);
-    if (!a || !a.handle) return { ready: false, reason: `account ${e.account} is not running${a?.lastError ? ` (${a.lastError.message})` : ''}` };
-    if (a.state === 'stopped' || a.state === 'starting') return { ready: false, reason: `account ${e.account} is ${a.state}` };
+    if (!a || !a.handle)
+      return {
+        ready: false,
+        reason: `account ${e.account} is not running${a?.lastError ? ` (${a.lastError.message})` : ''}`,
+      };
+    if (a.state === 'stopped' || a.state === 'starting')
+      return { ready: false, reason: `account ${e.account} is ${a.state}` };
     const handle = a.handle;
     const chat = this.router.styleOf(e.account) === 'chat';
     const place = (post: Post, to: DeliveryTarget) => ({
@@ -202,8 +252,11 @@ export class Daemon {
       ...(handle.refresh ? { refresh: () => handle.refresh!(e.target) } : {}),
     });
     return {
-      ready: true, endpoint: e, window: handle.deliveryWindow,
-      deliver: (post, to) => (post.kind === 'digest' || chat ? this.digestsOut.deliver(post, place(post, to)) : handle.deliver(post, to)),
+      ready: true,
+      endpoint: e,
+      window: handle.deliveryWindow,
+      deliver: (post, to) =>
+        post.kind === 'digest' || chat ? this.digestsOut.deliver(post, place(post, to)) : handle.deliver(post, to),
     };
   }
 
@@ -213,7 +266,9 @@ export class Daemon {
         this.log.warn(`${sig} again: stopping at once; undelivered posts stay in the outbox`);
         process.exit(EXIT.FAILED);
       }
-      this.log.info(`${sig}: stopping (deliveries in flight get ${formatDuration(this.config.delivery.shutdownGraceMs)})`);
+      this.log.info(
+        `${sig}: stopping (deliveries in flight get ${formatDuration(this.config.delivery.shutdownGraceMs)})`,
+      );
       void this.stop();
     };
     const onHup = () => {
@@ -237,7 +292,10 @@ export class Daemon {
       this.digestsOut.stop();
       clearInterval(this.pruneTimer);
       const left = await this.outbox.stop(this.config.delivery.shutdownGraceMs);
-      if (left > 0) this.log.warn(`${left} deliver${left === 1 ? 'y was' : 'ies were'} still running at the deadline; they stay in the outbox and are retried at the next start`);
+      if (left > 0)
+        this.log.warn(
+          `${left} deliver${left === 1 ? 'y was' : 'ies were'} still running at the deadline; they stay in the outbox and are retried at the next start`,
+        );
       await this.teardown();
       this.log.info('peerpost stopped');
       this.finish(EXIT.OK);
@@ -295,7 +353,9 @@ export class Daemon {
       const rt = this.accounts.get(acfg.name);
       if (rt && JSON.stringify(rt.cfg.settings) === JSON.stringify(acfg.settings)) continue;
       if (rt) {
-        const how = rt.handle?.reload ? await rt.handle.reload(acfg.settings).catch(() => 'restart' as const) : 'restart';
+        const how = rt.handle?.reload
+          ? await rt.handle.reload(acfg.settings).catch(() => 'restart' as const)
+          : 'restart';
         if (how === 'applied') {
           rt.settingsApplied(acfg);
           changes.push(`account ${acfg.name}: settings applied`);
@@ -319,7 +379,10 @@ export class Daemon {
         try {
           rt.handle?.endpointsChanged?.();
         } catch (err) {
-          this.log.error({ err, account: rt.name }, `${rt.name} failed to take the new bridges: ${(err as Error).message}`);
+          this.log.error(
+            { err, account: rt.name },
+            `${rt.name} failed to take the new bridges: ${(err as Error).message}`,
+          );
         }
       }
     }
@@ -355,7 +418,10 @@ export class Daemon {
       case 'drop': {
         const r = this.store.dropRow(req.row);
         if (!r) return { ok: false, error: `there is no outbox row ${req.row}` };
-        this.log.warn({ row: r.row, post: r.postId, endpoint: r.endpoint }, `outbox row ${r.row} (${r.postId} to ${r.endpoint}) dropped by the operator`);
+        this.log.warn(
+          { row: r.row, post: r.postId, endpoint: r.endpoint },
+          `outbox row ${r.row} (${r.postId} to ${r.endpoint}) dropped by the operator`,
+        );
         return { ok: true, row: r };
       }
       case 'reload':
@@ -377,14 +443,22 @@ export class Daemon {
         const account = this.config.accounts[e.account];
         let join: string | undefined;
         try {
-          join = def?.joinHint && account ? def.joinHint(e.target, account.settings, { hostname: this.config.node.hostname }) : undefined;
+          join =
+            def?.joinHint && account
+              ? def.joinHint(e.target, account.settings, { hostname: this.config.node.hostname })
+              : undefined;
         } catch (err) {
           this.log.debug({ err, endpoint: e.key }, 'joinHint failed');
         }
         const state = this.accounts.get(e.account)?.state;
         return {
-          key: e.key, account: e.account, protocol: e.protocol, target: e.target, direction: e.direction,
-          ...(join ? { join } : {}), running: state !== undefined && state !== 'down' && state !== 'stopped',
+          key: e.key,
+          account: e.account,
+          protocol: e.protocol,
+          target: e.target,
+          direction: e.direction,
+          ...(join ? { join } : {}),
+          running: state !== undefined && state !== 'down' && state !== 'stopped',
         };
       }),
     }));
@@ -399,19 +473,23 @@ export class Daemon {
     for (const [protocol, def] of this.defs) {
       const command = def.commands?.find((c) => c.name === name);
       if (!command) continue;
-      const accounts: CommandAccount[] = Object.values(this.config.accounts).filter((a) => a.protocol === protocol).map((a) => {
-        const rt = this.accounts.get(a.name);
-        return {
-          account: a.name,
-          config: a.settings,
-          store: pluginStoreFor(this.store, a.name, protocol),
-          posts: postReaderFor(this.store),
-          endpoints: () => rt?.endpoints() ?? [],
-          secret: (purpose: string) => this.secret(purpose),
-          node: { hostname: this.config.node.hostname, version: VERSION },
-          ...(rt?.handle ? { handle: rt.handle, ingest: (post: Parameters<Core['ingest']>[1]) => this.core.ingest(a.name, post) } : {}),
-        };
-      });
+      const accounts: CommandAccount[] = Object.values(this.config.accounts)
+        .filter((a) => a.protocol === protocol)
+        .map((a) => {
+          const rt = this.accounts.get(a.name);
+          return {
+            account: a.name,
+            config: a.settings,
+            store: pluginStoreFor(this.store, a.name, protocol),
+            posts: postReaderFor(this.store),
+            endpoints: () => rt?.endpoints() ?? [],
+            secret: (purpose: string) => this.secret(purpose),
+            node: { hostname: this.config.node.hostname, version: VERSION },
+            ...(rt?.handle
+              ? { handle: rt.handle, ingest: (post: Parameters<Core['ingest']>[1]) => this.core.ingest(a.name, post) }
+              : {}),
+          };
+        });
       try {
         return await command.run(args, { running: true, cwd, json, accounts });
       } catch (err) {
@@ -427,8 +505,18 @@ export class Daemon {
     const byBridge = this.store.countPostsByBridge();
     return {
       uptimeSeconds: (now - this.startedAt) / 1000,
-      accounts: Object.fromEntries([...this.accounts.values()].map((a) => [a.name, this.deliveries.account(a.name, a.cfg.protocol, a.state, this.core.stats.get(a.name))])),
-      outbox: this.store.outboxStats().map((o) => ({ endpoint: o.endpoint, pending: o.pending, dead: o.dead, oldestAgeSeconds: o.oldest === null ? null : Math.max(0, now - o.oldest) / 1000 })),
+      accounts: Object.fromEntries(
+        [...this.accounts.values()].map((a) => [
+          a.name,
+          this.deliveries.account(a.name, a.cfg.protocol, a.state, this.core.stats.get(a.name)),
+        ]),
+      ),
+      outbox: this.store.outboxStats().map((o) => ({
+        endpoint: o.endpoint,
+        pending: o.pending,
+        dead: o.dead,
+        oldestAgeSeconds: o.oldest === null ? null : Math.max(0, now - o.oldest) / 1000,
+      })),
       posts: { total: Object.values(byBridge).reduce((n, x) => n + x, 0), byBridge },
     };
   }
@@ -446,9 +534,15 @@ export class Daemon {
       config: this.config.file,
       data: this.config.node.data,
       accounts: [...this.accounts.values()].map((a) => ({
-        name: a.name, protocol: a.cfg.protocol, state: a.state, since: a.since, detail: a.detail ?? null,
-        lastError: a.lastError ?? null, endpoints: a.endpoints().map((e) => e.key),
-        delivered: a.delivered.count, ingested: this.core.stats.get(a.name) ?? null,
+        name: a.name,
+        protocol: a.cfg.protocol,
+        state: a.state,
+        since: a.since,
+        detail: a.detail ?? null,
+        lastError: a.lastError ?? null,
+        endpoints: a.endpoints().map((e) => e.key),
+        delivered: a.delivered.count,
+        ingested: this.core.stats.get(a.name) ?? null,
       })),
       outbox: stats.map((s) => ({ ...s, waiting: this.outbox.waiting.get(s.endpoint) ?? null })),
       digests: this.core.openDigests(),

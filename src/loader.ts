@@ -58,8 +58,10 @@ async function load(protocol: string, customModule?: string): Promise<PluginDefi
   const what = `the plugin module for "${protocol}" (${customModule ?? spec})`;
   if (!def || typeof def !== 'object') return `${what} has no default export (expected definePlugin({...}))`;
   if (def.protocol !== protocol) return `${what} declares protocol "${String(def.protocol)}", not "${protocol}"`;
-  if (!STYLES.includes(def.style as never)) return `${what} declares no valid style (expected one of ${STYLES.join(', ')})`;
-  if (typeof (def.account as { safeParse?: unknown } | undefined)?.safeParse !== 'function') return `${what} has no account schema`;
+  if (!STYLES.includes(def.style as never))
+    return `${what} declares no valid style (expected one of ${STYLES.join(', ')})`;
+  if (typeof (def.account as { safeParse?: unknown } | undefined)?.safeParse !== 'function')
+    return `${what} has no account schema`;
   if (typeof def.start !== 'function') return `${what} has no start() function`;
   return def as PluginDefinition;
 }

@@ -57,12 +57,20 @@ export class DeliveryMetrics {
     this.of(account).failed++;
   }
 
-  account(name: string, protocol: string, state: AccountMetrics['state'], ingested: IngestCounts | undefined): AccountMetrics {
+  account(
+    name: string,
+    protocol: string,
+    state: AccountMetrics['state'],
+    ingested: IngestCounts | undefined,
+  ): AccountMetrics {
     const c = this.of(name);
     return {
-      protocol, state,
+      protocol,
+      state,
       ingested: { ...(ingested ?? { accepted: 0, duplicate: 0, ignored: 0, rejected: 0, tempfail: 0 }) },
-      delivered: c.delivered, retried: c.retried, failed: c.failed,
+      delivered: c.delivered,
+      retried: c.retried,
+      failed: c.failed,
       deliveryLatency: c.latency.snapshot(),
     };
   }

@@ -23,12 +23,12 @@ import { formatDuration } from './util.js';
 /** What the outbox needs to know about an endpoint to deliver to it now. */
 export type Resolution =
   | {
-    ready: true;
-    endpoint: EndpointConfig;
-    deliver: (post: Post, to: DeliveryTarget) => Promise<Outcome>;
-    /** How many rows of the endpoint may be in flight at once (AccountHandle.deliveryWindow); 1 when unset. */
-    window?: number;
-  }
+      ready: true;
+      endpoint: EndpointConfig;
+      deliver: (post: Post, to: DeliveryTarget) => Promise<Outcome>;
+      /** How many rows of the endpoint may be in flight at once (AccountHandle.deliveryWindow); 1 when unset. */
+      window?: number;
+    }
   | { ready: false; reason: string };
 
 export interface OutboxEvents {
@@ -38,7 +38,11 @@ export interface OutboxEvents {
 }
 
 /** Backoff before attempt n+1 after n failures: first·2^(n-1), capped, with jitter in [½, 1]. */
-export function backoff(failures: number, cfg: Pick<DeliveryConfig, 'retryFirstMs' | 'retryMaxMs'>, random = Math.random): number {
+export function backoff(
+  failures: number,
+  cfg: Pick<DeliveryConfig, 'retryFirstMs' | 'retryMaxMs'>,
+  random = Math.random,
+): number {
   const exp = Math.min(cfg.retryMaxMs, cfg.retryFirstMs * 2 ** Math.max(0, failures - 1));
   return Math.round(exp / 2 + (exp / 2) * random());
 }
@@ -161,7 +165,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.inFlight, ...this.runs]),
-      new Promise((r) => { timer = setTimeout(r, graceMs); }),
+      new Promise((r) => {
+        timer = setTimeout(r, graceMs);
+      }),
     ]);
     clearTimeout(timer);
     return this.inFlight.size;
@@ -170,10 +176,13 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private schedule(w: Worker, delayMs: number): void {
     if (this.stopping) return;
     if (w.timer) clearTimeout(w.timer);
-    w.timer = setTimeout(() => {
-      w.timer = undefined;
-      this.kick(w.endpoint);
-    }, Math.max(0, Math.min(delayMs, 2 ** 31 - 1)));
+    w.timer = setTimeout(
+      () => {
+        w.timer = undefined;
+        this.kick(w.endpoint);
+      },
+      Math.max(0, Math.min(delayMs, 2 ** 31 - 1)),
+    );
     w.timer.unref();
   }
 
@@ -211,9 +220,16 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         if (rows.length === 0) {
           if (flights.length > 0) {
             // Rows in flight and none new: wait for the oldest to answer, or for new rows (kick()), whichever first.
-            if (!w.dirty) await new Promise<void>((r) => { w.poke = r; void flights[0]!.outcome.then(() => r()); });
+            if (!w.dirty)
+              await new Promise<void>((r) => {
+                w.poke = r;
+                void flights[0]!.outcome.then(() => r());
+              });
             w.poke = undefined;
-            if (!(await this.landSettled(flights, w))) { if (w.dirty) continue outer; break outer; }
+            if (!(await this.landSettled(flights, w))) {
+              if (w.dirty) continue outer;
+              break outer;
+            }
             continue outer;
           }
           this.waiting.delete(w.endpoint);
@@ -225,22 +241,37 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           const now = this.now();
           if (now - row.createdAt > this.cfg.giveUpAfterMs) {
             // Outcomes are applied in row order: the rows before this one first.
-            if (!(await this.land(flights, w))) { if (w.dirty) continue outer; break outer; }
-            const reason = `gave up after ${formatDuration(now - row.createdAt)} and ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}` + (row.lastError ? `; last error: ${row.lastError}` : '');
+            if (!(await this.land(flights, w))) {
+              if (w.dirty) continue outer;
+              break outer;
+            }
+            const reason =
+              `gave up after ${formatDuration(now - row.createdAt)} and ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}` +
+              (row.lastError ? `; last error: ${row.lastError}` : '');
             this.kill(row, row.attempts, reason);
             continue;
           }
           if (row.nextAt > now) {
-            if (!(await this.land(flights, w))) { if (w.dirty) continue outer; break outer; }
+            if (!(await this.land(flights, w))) {
+              if (w.dirty) continue outer;
+              break outer;
+            }
             this.schedule(w, row.nextAt - now);
             if (w.dirty) continue outer;
             break outer;
           }
           const res = this.resolve(w.endpoint);
           if (!res.ready) {
-            if (!(await this.land(flights, w))) { if (w.dirty) continue outer; break outer; }
+            if (!(await this.land(flights, w))) {
+              if (w.dirty) continue outer;
+              break outer;
+            }
             // Waits for the account to start (start() kicks its endpoints) or for the sweep.
-            if (!this.waiting.has(w.endpoint)) this.log.info({ endpoint: w.endpoint, reason: res.reason }, `deliveries to ${w.endpoint} wait: ${res.reason}`);
+            if (!this.waiting.has(w.endpoint))
+              this.log.info(
+                { endpoint: w.endpoint, reason: res.reason },
+                `deliveries to ${w.endpoint} wait: ${res.reason}`,
+              );
             this.waiting.set(w.endpoint, { reason: res.reason, since: now });
             break outer;
           }
@@ -271,7 +302,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       }
     } catch (err) {
       // A store failure: leave the rows where they are and look again later.
-      this.log.error({ err, endpoint: w.endpoint }, `delivery to ${w.endpoint} stopped by a store error; retrying in 10s`);
+      this.log.error(
+        { err, endpoint: w.endpoint },
+        `delivery to ${w.endpoint} stopped by a store error; retrying in 10s`,
+      );
       this.schedule(w, 10_000);
     } finally {
       // Stopping (or a store error) with tries in flight: they finish, and what they answer is kept.
@@ -279,7 +313,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         try {
           await this.land(flights, w);
         } catch (err) {
-          this.log.error({ err, endpoint: w.endpoint }, `could not record the outcome of deliveries to ${w.endpoint}; they stay pending and are tried again`);
+          this.log.error(
+            { err, endpoint: w.endpoint },
+            `could not record the outcome of deliveries to ${w.endpoint}; they stay pending and are tried again`,
+          );
         }
       }
       w.running = false;
@@ -293,8 +330,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     let markWritten!: () => void;
     const written = new Promise<void>((r) => (markWritten = r));
     const target: DeliveryTarget = {
-      row: row.row, endpoint: e.key, target: e.target, bridge: e.bridge, shape: row.shape as DeliveryTarget['shape'],
-      announceLines: e.announceLines, options: e.options, attempt, written: () => markWritten(),
+      row: row.row,
+      endpoint: e.key,
+      target: e.target,
+      bridge: e.bridge,
+      shape: row.shape as DeliveryTarget['shape'],
+      announceLines: e.announceLines,
+      options: e.options,
+      attempt,
+      written: () => markWritten(),
     };
     const post = row.shape === 'command' ? { ...row.post, body: stripCommand(row.post.body, e.prefix) } : row.post;
     const started = this.now();
@@ -302,21 +346,38 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const raced = Promise.race([
       res.deliver(post, target),
       new Promise<Outcome>((r) => {
-        timer = setTimeout(() => r({ result: 'retry', reason: `no answer within ${formatDuration(this.cfg.timeoutMs)} (delivery.timeout)` }), this.cfg.timeoutMs);
+        timer = setTimeout(
+          () =>
+            r({ result: 'retry', reason: `no answer within ${formatDuration(this.cfg.timeoutMs)} (delivery.timeout)` }),
+          this.cfg.timeoutMs,
+        );
       }),
     ]);
-    const f: Flight = { row, res, attempt, started, written, settled: false, outcome: undefined as unknown as Promise<Outcome> };
-    f.outcome = raced.then(
-      (o) => o,
-      (err: unknown) => {
-        this.log.error({ err, endpoint: e.key, row: row.row }, `delivery to ${e.key} threw; it will be retried`);
-        return { result: 'retry', reason: `the ${e.protocol} plugin threw: ${(err as Error)?.message ?? String(err)}` } as Outcome;
-      },
-    ).finally(() => {
-      clearTimeout(timer);
-      f.settled = true;
-      this.inFlight.delete(f.outcome);
-    });
+    const f: Flight = {
+      row,
+      res,
+      attempt,
+      started,
+      written,
+      settled: false,
+      outcome: undefined as unknown as Promise<Outcome>,
+    };
+    f.outcome = raced
+      .then(
+        (o) => o,
+        (err: unknown) => {
+          this.log.error({ err, endpoint: e.key, row: row.row }, `delivery to ${e.key} threw; it will be retried`);
+          return {
+            result: 'retry',
+            reason: `the ${e.protocol} plugin threw: ${(err as Error)?.message ?? String(err)}`,
+          } as Outcome;
+        },
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        f.settled = true;
+        this.inFlight.delete(f.outcome);
+      });
     this.inFlight.add(f.outcome);
     return f;
   }
@@ -357,7 +418,12 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * Record one try's outcome. Returns true when the endpoint goes on, else the time the retried row is due.
    * `behind`: this try was in flight behind a row that answered retry (it is due with that row, not scheduled).
    */
-  private record(f: Flight, outcome: Outcome, w: Worker, behind: { row: QueuedDelivery; nextAt: number } | undefined): true | number {
+  private record(
+    f: Flight,
+    outcome: Outcome,
+    w: Worker,
+    behind: { row: QueuedDelivery; nextAt: number } | undefined,
+  ): true | number {
     const { row, res, attempt } = f;
     const e = res.endpoint;
     const now = this.now();
@@ -365,9 +431,14 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       case 'delivered':
         this.store.transaction(() => {
           this.store.markDelivered(row.row);
-          if (outcome.result === 'delivered' && outcome.nativeId !== undefined) this.store.setNativeId(e.account, e.target, outcome.nativeId, row.postId);
+          if (outcome.result === 'delivered' && outcome.nativeId !== undefined)
+            this.store.setNativeId(e.account, e.target, outcome.nativeId, row.postId);
         });
-        if (behind) this.log.warn({ endpoint: e.key, post: row.postId, waiting: behind.row.postId }, `${e.key} took ${row.postId} while ${behind.row.postId}, an earlier post, waits: ${row.postId} counts as delivered (sending it again would show it twice)`);
+        if (behind)
+          this.log.warn(
+            { endpoint: e.key, post: row.postId, waiting: behind.row.postId },
+            `${e.key} took ${row.postId} while ${behind.row.postId}, an earlier post, waits: ${row.postId} counts as delivered (sending it again would show it twice)`,
+          );
         else this.waiting.delete(e.key);
         this.emit('delivered', row, e.account, now - row.createdAt);
         this.log.debug({ endpoint: e.key, post: row.postId, ms: now - f.started }, 'delivered');
@@ -377,14 +448,21 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         return true;
       case 'retry': {
         // Woken (the account reconnected) while this attempt ran: try again at once.
-        const delay = behind ? Math.max(0, behind.nextAt - now) : w.woken ? 0 : outcome.delayMs ?? backoff(attempt, this.cfg);
+        const delay = behind
+          ? Math.max(0, behind.nextAt - now)
+          : w.woken
+            ? 0
+            : (outcome.delayMs ?? backoff(attempt, this.cfg));
         this.store.markRetry(row.row, attempt, now + delay, outcome.reason);
         if (!behind) {
           this.schedule(w, delay);
           this.waiting.set(e.key, { reason: outcome.reason, since: this.waiting.get(e.key)?.since ?? now });
         }
         this.emit('retry', row, outcome.reason, delay);
-        this.log.warn({ endpoint: e.key, post: row.postId, attempt, delayMs: delay, reason: outcome.reason }, `delivery to ${e.key} will be retried in ${formatDuration(delay)}: ${outcome.reason}`);
+        this.log.warn(
+          { endpoint: e.key, post: row.postId, attempt, delayMs: delay, reason: outcome.reason },
+          `delivery to ${e.key} will be retried in ${formatDuration(delay)}: ${outcome.reason}`,
+        );
         return now + delay;
       }
       default: {
@@ -401,7 +479,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private kill(row: QueuedDelivery, attempts: number, reason: string): void {
     this.store.markDead(row.row, attempts, reason, this.now());
     this.emit('dead', row, reason);
-    this.log.error({ endpoint: row.endpoint, post: row.postId, row: row.row, reason },
-      `delivery of ${row.postId} to ${row.endpoint} failed for good: ${reason}. It is kept as a dead letter: see \`peerpost outbox --dead\`, retry with \`peerpost outbox --retry ${row.row}\``);
+    this.log.error(
+      { endpoint: row.endpoint, post: row.postId, row: row.row, reason },
+      `delivery of ${row.postId} to ${row.endpoint} failed for good: ${reason}. It is kept as a dead letter: see \`peerpost outbox --dead\`, retry with \`peerpost outbox --retry ${row.row}\``,
+    );
   }
 }

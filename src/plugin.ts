@@ -88,9 +88,11 @@ export type Outcome =
   | { result: 'failed'; reason: string };
 
 /** The post reached the endpoint. nativeId (an NNTP article number, ...) is recorded in the id map. */
-export const delivered = (nativeId?: string): Outcome => (nativeId === undefined ? { result: 'delivered' } : { result: 'delivered', nativeId });
+export const delivered = (nativeId?: string): Outcome =>
+  nativeId === undefined ? { result: 'delivered' } : { result: 'delivered', nativeId };
 /** Try again later: after delayMs, or by the outbox's backoff. Use ctx.resume() to retry sooner (after a reconnect). */
-export const retry = (reason: string, delayMs?: number): Outcome => (delayMs === undefined ? { result: 'retry', reason } : { result: 'retry', reason, delayMs });
+export const retry = (reason: string, delayMs?: number): Outcome =>
+  delayMs === undefined ? { result: 'retry', reason } : { result: 'retry', reason, delayMs };
 /** Never going to work: the row becomes a dead letter with this reason. */
 export const failed = (reason: string): Outcome => ({ result: 'failed', reason });
 
@@ -106,7 +108,8 @@ export type IngestVerdict =
   | { status: 'rejected'; reason: string }
   | { status: 'tempfail'; reason: string };
 
-export type AccountState = 'starting' | 'connecting' | 'connected' | 'listening' | 'retrying' | 'down' | 'banned' | 'stopped';
+export type AccountState =
+  'starting' | 'connecting' | 'connected' | 'listening' | 'retrying' | 'down' | 'banned' | 'stopped';
 
 /** A plugin's own slice of the store. */
 export interface PluginStore {
@@ -232,8 +235,10 @@ export interface PluginContext<C = Record<string, unknown>> {
    * Offer a function to other plugins under a name ("list.unsubscribe", "web.links").
    * Withdrawn when this account stops. One provider per name: a second throws.
    */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a service is any function; callers type it at use
   provide(name: string, fn: (...args: any[]) => unknown): void;
   /** What another running account provides under this name, or undefined. Look it up at use time. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a service is any function; callers type it at use
   service<F extends (...args: any[]) => unknown = (...args: any[]) => unknown>(name: string): F | undefined;
   /**
    * Called after commit for every post accepted into the store (every bridge, in
@@ -369,6 +374,7 @@ export interface AccountHandle {
   refresh?(target: string): Promise<void>;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a definition of any config type is stored in one registry
 export interface PluginDefinition<C = any> {
   protocol: string;
   style: Style;
@@ -385,7 +391,9 @@ export interface PluginDefinition<C = any> {
    * an option that does not fit its target). Called by `peerpost check` and at
    * every load, so the mistake is reported with its line and column.
    */
-  validateEndpoint?(endpoint: Pick<EndpointView, 'key' | 'target' | 'bridge' | 'direction' | 'shape' | 'options'>): string | undefined;
+  validateEndpoint?(
+    endpoint: Pick<EndpointView, 'key' | 'target' | 'bridge' | 'direction' | 'shape' | 'options'>,
+  ): string | undefined;
   /**
    * How a person joins this endpoint, in a few words, for other plugins' pages and
    * plans: "#commons on irc.libera.chat:6697", "commons@lists.example.org".

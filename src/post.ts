@@ -80,7 +80,8 @@ export function idProblem(id: string): string | undefined {
   if (id.length === 0) return 'the Message-ID is empty';
   if (Buffer.byteLength(id, 'utf8') + 2 > MAX_ID_OCTETS) return `the Message-ID is longer than ${MAX_ID_OCTETS} octets`;
   // RFC 5536 3.1.3: printable US-ASCII, no space, no "<" or ">", and an "@".
-  if (!/^[\x21-\x7e]+$/.test(id) || /[<>]/.test(id)) return 'the Message-ID holds a space, a control character, "<" or ">"';
+  if (!/^[\x21-\x7e]+$/.test(id) || /[<>]/.test(id))
+    return 'the Message-ID holds a space, a control character, "<" or ">"';
   const at = id.lastIndexOf('@');
   if (at <= 0 || at === id.length - 1) return 'the Message-ID has no "left@right" form';
   return undefined;

@@ -14,10 +14,21 @@ export function stripQuotesAndSignature(body: string): string {
     if (line === '-- ' || line === '--') break; // RFC 3676 signature separator ("--" tolerated)
     if (/^\s*>/.test(line)) continue;
     // "On Tue, 3 Mar 2026, Alice wrote:" just before a quote
-    if (/\bwrote:\s*$/.test(line) && lines.slice(i + 1).find((l) => l.trim() !== '')?.trimStart().startsWith('>')) continue;
+    if (
+      /\bwrote:\s*$/.test(line) &&
+      lines
+        .slice(i + 1)
+        .find((l) => l.trim() !== '')
+        ?.trimStart()
+        .startsWith('>')
+    )
+      continue;
     out.push(line);
   }
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+  return out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
 }
 
 /**
@@ -26,8 +37,13 @@ export function stripQuotesAndSignature(body: string): string {
  * then "(N more lines)" when it was cut. Where to read the rest is the plugin's
  * to add (it knows the URL or the newsgroup).
  */
-export function announce(post: Pick<Post, 'bridge' | 'author' | 'subject' | 'body'>, maxLines: number): { head: string; lines: string[]; more: number } {
-  const own = stripQuotesAndSignature(post.body).split('\n').filter((l) => l.trim() !== '');
+export function announce(
+  post: Pick<Post, 'bridge' | 'author' | 'subject' | 'body'>,
+  maxLines: number,
+): { head: string; lines: string[]; more: number } {
+  const own = stripQuotesAndSignature(post.body)
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const subject = post.subject?.trim();
   const head = subject ? `[${post.bridge}] ${post.author.name}: ${subject}` : `[${post.bridge}] ${post.author.name}:`;
   const lines = own.slice(0, maxLines);
@@ -40,7 +56,12 @@ const day = (d: Date) => d.toISOString().slice(0, 10);
 /** One chat line as it reads in a digest: "14:02 <alice> hello", "14:03 * alice waves". */
 export function digestLine(post: Pick<Post, 'date' | 'author' | 'body' | 'kind'>): string {
   const d = new Date(post.date);
-  const who = post.kind === 'action' ? `* ${post.author.name}` : post.kind === 'notice' ? `-${post.author.name}-` : `<${post.author.name}>`;
+  const who =
+    post.kind === 'action'
+      ? `* ${post.author.name}`
+      : post.kind === 'notice'
+        ? `-${post.author.name}-`
+        : `<${post.author.name}>`;
   const head = `${hhmm(d)} ${who} `;
   const pad = ' '.repeat(6);
   const [first = '', ...rest] = post.body.split('\n');
@@ -57,7 +78,9 @@ export interface DigestText {
  * A conversation as one article. Subject: "[#commons] conversation, 14:02–14:31 UTC (37 lines)";
  * across midnight the dates are shown too.
  */
-export function renderDigest(lines: (Pick<Post, 'date' | 'author' | 'body' | 'kind' | 'origin'> & { bridge?: string })[]): DigestText {
+export function renderDigest(
+  lines: (Pick<Post, 'date' | 'author' | 'body' | 'kind' | 'origin'> & { bridge?: string })[],
+): DigestText {
   if (lines.length === 0) throw new Error('renderDigest: no lines');
   const first = new Date(lines[0]!.date);
   const last = new Date(lines[lines.length - 1]!.date);
@@ -66,7 +89,10 @@ export function renderDigest(lines: (Pick<Post, 'date' | 'author' | 'body' | 'ki
   const fromPlaces = lines.filter((l) => l.origin.account.includes('.')).map((l) => l.origin.target);
   const places = [...new Set(fromPlaces.length ? fromPlaces : [lines[0]!.bridge ?? 'conversation'])];
   const tag = places.length <= 3 ? places.join(', ') : `${places.slice(0, 3).join(', ')}, …`;
-  const span = day(first) === day(last) ? `${hhmm(first)}–${hhmm(last)} UTC` : `${day(first)} ${hhmm(first)}–${day(last)} ${hhmm(last)} UTC`;
+  const span =
+    day(first) === day(last)
+      ? `${hhmm(first)}–${hhmm(last)} UTC`
+      : `${day(first)} ${hhmm(first)}–${day(last)} ${hhmm(last)} UTC`;
   const n = lines.length;
   const subject = `[${tag}] conversation, ${span} (${n} ${n === 1 ? 'line' : 'lines'})`;
   const header = day(first) === day(last) ? [`${day(first)} UTC`, ''] : [];

@@ -54,7 +54,10 @@ export interface DigestLine {
 export function lineKey(line: Pick<DigestLine, 'date' | 'author' | 'body'>): string {
   const norm = (s: string) => s.normalize('NFC').replace(/\s+/g, ' ').trim();
   const minute = new Date(line.date).toISOString().slice(0, 16);
-  return createHash('sha256').update(`${minute}\u0000${norm(line.author).toLowerCase()}\u0000${norm(line.body)}`).digest('base64url').slice(0, 22);
+  return createHash('sha256')
+    .update(`${minute}\u0000${norm(line.author).toLowerCase()}\u0000${norm(line.body)}`)
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 const DAY = /^(\d{4}-\d{2}-\d{2}) UTC$/;
@@ -75,7 +78,10 @@ export function parseDigest(body: string): DigestLine[] | undefined {
     if (line.trim() === '') continue;
     if (line.startsWith('(') && out.length === 0) continue; // the note of a shortened digest
     const d = DAY.exec(line);
-    if (d) { day = d[1]; continue; }
+    if (d) {
+      day = d[1];
+      continue;
+    }
     const m = LINE.exec(line);
     if (m && day) {
       const [, hh, mm, msg, act, notice, text] = m;
@@ -88,7 +94,10 @@ export function parseDigest(body: string): DigestLine[] | undefined {
       continue;
     }
     const c = MORE.exec(line);
-    if (c && out.length > 0) { out[out.length - 1]!.body += `\n${c[1]}`; continue; }
+    if (c && out.length > 0) {
+      out[out.length - 1]!.body += `\n${c[1]}`;
+      continue;
+    }
     return undefined;
   }
   return out.length > 0 ? out : undefined;
@@ -102,11 +111,24 @@ export const nodeOf = (id: string): string => id.slice(id.lastIndexOf('@') + 1).
  * its subject's place tag kept, the span and count of what it now holds, and a first line saying where the rest is.
  */
 export function shortenDigest(post: Post, keep: DigestLine[], shownIn: string[], total: number): Post {
-  const text = renderDigest(keep.map((l) => ({ date: l.date, author: { name: l.author, via: post.author.via }, body: l.body, kind: l.kind, origin: post.origin })));
+  const text = renderDigest(
+    keep.map((l) => ({
+      date: l.date,
+      author: { name: l.author, via: post.author.via },
+      body: l.body,
+      kind: l.kind,
+      origin: post.origin,
+    })),
+  );
   const tag = /^(\[[^\]]*\]) conversation, /.exec(post.subject ?? '')?.[1];
   const subject = tag ? text.subject.replace(/^\[[^\]]*\]/, tag) : text.subject;
   const other = total - keep.length;
-  const where = shownIn.length ? `, in ${shownIn.slice(0, 3).map((i) => `<${i}>`).join(', ')}` : '';
+  const where = shownIn.length
+    ? `, in ${shownIn
+        .slice(0, 3)
+        .map((i) => `<${i}>`)
+        .join(', ')}`
+    : '';
   const note = `(${other} more ${other === 1 ? 'line' : 'lines'} of this conversation ${other === 1 ? 'is' : 'are'} here already${where}.)\n\n`;
   return { ...post, subject, body: note + text.body };
 }
@@ -121,9 +143,13 @@ export class ShownMemory {
   constructor(private readonly db: Database.Database) {
     this.q = {
       get: db.prepare('SELECT post_id FROM shown WHERE endpoint = ? AND key = ?').pluck(),
-      put: db.prepare('INSERT INTO shown (endpoint, key, post_id, at) VALUES (?, ?, ?, ?) ON CONFLICT (endpoint, key) DO UPDATE SET at = excluded.at'),
+      put: db.prepare(
+        'INSERT INTO shown (endpoint, key, post_id, at) VALUES (?, ?, ?, ?) ON CONFLICT (endpoint, key) DO UPDATE SET at = excluded.at',
+      ),
       prune: db.prepare('DELETE FROM shown WHERE at < ?'),
-      node: db.prepare('INSERT INTO shown_nodes (endpoint, node, at) VALUES (?, ?, ?) ON CONFLICT (endpoint, node) DO UPDATE SET at = excluded.at'),
+      node: db.prepare(
+        'INSERT INTO shown_nodes (endpoint, node, at) VALUES (?, ?, ?) ON CONFLICT (endpoint, node) DO UPDATE SET at = excluded.at',
+      ),
       nodes: db.prepare('SELECT node FROM shown_nodes WHERE endpoint = ? AND at >= ? ORDER BY node').pluck(),
       pruneNodes: db.prepare('DELETE FROM shown_nodes WHERE at < ?'),
     };
@@ -212,7 +238,14 @@ const pause = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (ms <= 0 || signal?.aborted) return resolve();
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -237,9 +270,15 @@ export class SharedDeliveries {
     if (node === this.d.hostname().toLowerCase()) return;
     try {
       if (this.d.memory.noteNode(endpoint, node, this.d.now()))
-        this.d.log.info({ endpoint, node }, `the peerpost node ${node} is at ${endpoint} too: where both may send the same digest or post, they take turns`);
+        this.d.log.info(
+          { endpoint, node },
+          `the peerpost node ${node} is at ${endpoint} too: where both may send the same digest or post, they take turns`,
+        );
     } catch (err) {
-      this.d.log.warn({ err, endpoint, node }, `could not note the peerpost node ${node} at ${endpoint}: ${(err as Error).message}`);
+      this.d.log.warn(
+        { err, endpoint, node },
+        `could not note the peerpost node ${node} at ${endpoint}: ${(err as Error).message}`,
+      );
     }
   }
 
@@ -253,18 +292,29 @@ export class SharedDeliveries {
     this.d.memory.record(fromEndpoint, lines, post.id, at);
     if (this.d.memory.noteNode(fromEndpoint, node, at)) {
       const all = [...this.d.memory.nodes(fromEndpoint, at), this.d.hostname().toLowerCase()].sort();
-      this.d.log.info({ endpoint: fromEndpoint, node, nodes: all }, `the peerpost node ${node} also sends digests to ${fromEndpoint}: digests there now take turns (${all.join(', ')}; digest.settle apart), and each sends only lines not there yet`);
+      this.d.log.info(
+        { endpoint: fromEndpoint, node, nodes: all },
+        `the peerpost node ${node} also sends digests to ${fromEndpoint}: digests there now take turns (${all.join(', ')}; digest.settle apart), and each sends only lines not there yet`,
+      );
     }
   }
 
   /** Wait this node's turn among those known at `shared` (0 = first: no wait), until `from` + turn × settle. */
   private async turn(post: Post, shared: string | string[], from: number, what: string): Promise<boolean> {
-    const others = [...new Set((Array.isArray(shared) ? shared : [shared]).flatMap((e) => this.d.memory.nodes(e, this.d.now())))];
+    const others = [
+      ...new Set((Array.isArray(shared) ? shared : [shared]).flatMap((e) => this.d.memory.nodes(e, this.d.now()))),
+    ];
     const turn = turnOf(this.d.hostname(), others);
     if (turn === 0) return true;
-    const wait = Math.min(from + turn * this.d.settleMs(post.bridge) - this.d.now(), Math.floor(this.d.timeoutMs() / 2) - 1000);
+    const wait = Math.min(
+      from + turn * this.d.settleMs(post.bridge) - this.d.now(),
+      Math.floor(this.d.timeoutMs() / 2) - 1000,
+    );
     if (wait <= 0) return true;
-    this.d.log.info({ post: post.id, shared, turn, others, waitMs: wait }, `${what} <${post.id}> waits its turn for ${shared}: ${(wait / 1000).toFixed(1)} s (node ${turn + 1} of ${others.length + 1}; ${others.join(', ')} first)`);
+    this.d.log.info(
+      { post: post.id, shared, turn, others, waitMs: wait },
+      `${what} <${post.id}> waits its turn for ${shared}: ${(wait / 1000).toFixed(1)} s (node ${turn + 1} of ${others.length + 1}; ${others.join(', ')} first)`,
+    );
     await (this.d.sleep ?? pause)(wait, this.abort.signal);
     return !this.abort.signal.aborted;
   }
@@ -280,7 +330,13 @@ export class SharedDeliveries {
       // there); the nodes whose turn comes first are those heard in this chat place (their relay's real name):
       // a node that is not here will not say it here.
       const shared = place.origin && (place.originShared || this.d.memory.nodes(place.origin, this.d.now()).length > 0);
-      if (place.chat && shared && (place.attempt ?? 1) === 1 && !(await this.turn(post, place.endpoint, this.d.now(), 'a post from a shared place'))) return stopping;
+      if (
+        place.chat &&
+        shared &&
+        (place.attempt ?? 1) === 1 &&
+        !(await this.turn(post, place.endpoint, this.d.now(), 'a post from a shared place'))
+      )
+        return stopping;
       return place.deliver(post);
     }
     const self = this.d.hostname();
@@ -293,19 +349,28 @@ export class SharedDeliveries {
       try {
         await place.refresh();
       } catch (err) {
-        this.d.log.warn({ err, endpoint: place.endpoint }, `could not look at ${place.endpoint} before sending a digest there: ${(err as Error).message}; sending it whole`);
+        this.d.log.warn(
+          { err, endpoint: place.endpoint },
+          `could not look at ${place.endpoint} before sending a digest there: ${(err as Error).message}; sending it whole`,
+        );
       }
     }
     const by = this.d.memory.shownBy(place.endpoint, lines);
     const keep = lines.filter((_, i) => by[i] === undefined);
     const elsewhere = [...new Set(by.filter((x): x is string => x !== undefined && x !== post.id))];
     if (keep.length === 0) {
-      this.d.log.info({ post: post.id, endpoint: place.endpoint, shownIn: elsewhere }, `digest ${post.id}: ${place.endpoint} shows every line of it already${elsewhere.length ? ` (in ${elsewhere.join(', ')})` : ''}; nothing sent`);
+      this.d.log.info(
+        { post: post.id, endpoint: place.endpoint, shownIn: elsewhere },
+        `digest ${post.id}: ${place.endpoint} shows every line of it already${elsewhere.length ? ` (in ${elsewhere.join(', ')})` : ''}; nothing sent`,
+      );
       return { result: 'delivered' };
     }
     const sent = keep.length === lines.length ? post : shortenDigest(post, keep, elsewhere, lines.length);
     if (sent !== post)
-      this.d.log.info({ post: post.id, endpoint: place.endpoint, lines: lines.length, sending: keep.length, shownIn: elsewhere }, `digest ${post.id}: ${place.endpoint} shows ${lines.length - keep.length} of its ${lines.length} lines already; sending the other ${keep.length}`);
+      this.d.log.info(
+        { post: post.id, endpoint: place.endpoint, lines: lines.length, sending: keep.length, shownIn: elsewhere },
+        `digest ${post.id}: ${place.endpoint} shows ${lines.length - keep.length} of its ${lines.length} lines already; sending the other ${keep.length}`,
+      );
     const outcome = await place.deliver(sent);
     if (outcome.result === 'delivered') this.d.memory.record(place.endpoint, lines, post.id, this.d.now());
     return outcome;

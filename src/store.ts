@@ -76,7 +76,10 @@ export const MIGRATIONS: readonly string[] = [
 ];
 
 export class StoreError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message);
   }
 }
@@ -97,13 +100,33 @@ export interface OutboxRow {
 }
 
 interface RawOutbox {
-  row: number; post_seq: number; post_id: string; bridge: string; endpoint: string; shape: string;
-  state: 'pending' | 'dead'; attempts: number; next_at: number; created_at: number; last_error: string | null; dead_at: number | null;
+  row: number;
+  post_seq: number;
+  post_id: string;
+  bridge: string;
+  endpoint: string;
+  shape: string;
+  state: 'pending' | 'dead';
+  attempts: number;
+  next_at: number;
+  created_at: number;
+  last_error: string | null;
+  dead_at: number | null;
 }
 
 const toRow = (r: RawOutbox): OutboxRow => ({
-  row: r.row, postSeq: r.post_seq, postId: r.post_id, bridge: r.bridge, endpoint: r.endpoint, shape: r.shape,
-  state: r.state, attempts: r.attempts, nextAt: r.next_at, createdAt: r.created_at, lastError: r.last_error, deadAt: r.dead_at,
+  row: r.row,
+  postSeq: r.post_seq,
+  postId: r.post_id,
+  bridge: r.bridge,
+  endpoint: r.endpoint,
+  shape: r.shape,
+  state: r.state,
+  attempts: r.attempts,
+  nextAt: r.next_at,
+  createdAt: r.created_at,
+  lastError: r.last_error,
+  deadAt: r.dead_at,
 });
 
 export interface QueuedDelivery extends OutboxRow {
@@ -118,10 +141,17 @@ export function describeStoreError(err: unknown, file: string): StoreError {
   const code = e.code ?? 'UNKNOWN';
   const msg = e.message ?? String(err);
   if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
-    return new StoreError(`the store ${file} is damaged or is not a peerpost database (${msg}). Nothing was changed. Restore it from a backup, or move it aside to start with an empty store.`, code);
-  if (code === 'SQLITE_FULL') return new StoreError(`the disk holding ${file} is full: nothing more can be stored until space is freed`, code);
+    return new StoreError(
+      `the store ${file} is damaged or is not a peerpost database (${msg}). Nothing was changed. Restore it from a backup, or move it aside to start with an empty store.`,
+      code,
+    );
+  if (code === 'SQLITE_FULL')
+    return new StoreError(`the disk holding ${file} is full: nothing more can be stored until space is freed`, code);
   if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'EACCES' || code === 'EROFS')
-    return new StoreError(`the store ${file} cannot be written (${msg}): check the permissions of the data directory`, code);
+    return new StoreError(
+      `the store ${file} cannot be written (${msg}): check the permissions of the data directory`,
+      code,
+    );
   if (code === 'SQLITE_BUSY') return new StoreError(`the store ${file} is locked by another process (${msg})`, code);
   return new StoreError(`the store ${file} failed: ${msg}`, code);
 }
@@ -163,7 +193,10 @@ export class Store {
         accessSync(dataDir, constants.W_OK | constants.X_OK);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        throw new StoreError(`the data directory ${dataDir} cannot be used: ${e.code === 'ENOTDIR' ? 'a part of its path is a file, not a directory' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'the file system is read-only' : e.message}. Set node.data to a writable directory.`, e.code ?? 'EIO');
+        throw new StoreError(
+          `the data directory ${dataDir} cannot be used: ${e.code === 'ENOTDIR' ? 'a part of its path is a file, not a directory' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'the file system is read-only' : e.message}. Set node.data to a writable directory.`,
+          e.code ?? 'EIO',
+        );
       }
     }
     const file = dataDir === ':memory:' ? ':memory:' : join(dataDir, STORE_FILE);
@@ -191,7 +224,10 @@ export class Store {
     // Reading the schema proves the file is a database (SQLITE_NOTADB otherwise).
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > MIGRATIONS.length)
-      throw new StoreError(`the store ${file} was written by a newer peerpost (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade peerpost`, 'SCHEMA');
+      throw new StoreError(
+        `the store ${file} was written by a newer peerpost (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade peerpost`,
+        'SCHEMA',
+      );
     if (!opts.readonly) this.migrate(version);
     this.q = this.prepareAll();
     const run = this.db.transaction((fn: () => unknown) => fn());
@@ -216,7 +252,9 @@ export class Store {
       hasPost: db.prepare('SELECT 1 FROM posts WHERE id = ?').pluck(),
       postById: db.prepare('SELECT seq, received_at, data FROM posts WHERE id = ?'),
       postBySeq: db.prepare('SELECT seq, received_at, data FROM posts WHERE seq = ?'),
-      latest: db.prepare('SELECT seq, received_at, data FROM posts WHERE bridge = ? AND seq < ? ORDER BY seq DESC LIMIT ?'),
+      latest: db.prepare(
+        'SELECT seq, received_at, data FROM posts WHERE bridge = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      ),
       since: db.prepare('SELECT seq, received_at, data FROM posts WHERE bridge = ? AND seq > ? ORDER BY seq LIMIT ?'),
       countPosts: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
       head: db.prepare(`SELECT o.*, p.id AS post_id, p.bridge AS bridge, p.data AS data FROM outbox o JOIN posts p ON p.seq = o.post_seq
@@ -227,14 +265,22 @@ export class Store {
       killRow: db.prepare(`UPDATE outbox SET state = 'dead', attempts = ?, last_error = ?, dead_at = ? WHERE row = ?`),
       wakeEndpoint: db.prepare(`UPDATE outbox SET next_at = 0 WHERE endpoint = ? AND state = 'pending'`),
       kvGet: db.prepare('SELECT value FROM kv WHERE scope = ? AND key = ?').pluck(),
-      kvSet: db.prepare('INSERT INTO kv (scope, key, value) VALUES (?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value'),
+      kvSet: db.prepare(
+        'INSERT INTO kv (scope, key, value) VALUES (?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value',
+      ),
       kvDelete: db.prepare('DELETE FROM kv WHERE scope = ? AND key = ?'),
       kvKeys: db.prepare(`SELECT key FROM kv WHERE scope = ? AND key >= ? AND key < ? ORDER BY key`).pluck(),
       idSet: db.prepare('INSERT OR REPLACE INTO native_ids (account, target, native_id, post_id) VALUES (?, ?, ?, ?)'),
       idPost: db.prepare('SELECT post_id FROM native_ids WHERE account = ? AND target = ? AND native_id = ?').pluck(),
-      idNative: db.prepare('SELECT native_id FROM native_ids WHERE post_id = ? AND account = ? AND target = ? LIMIT 1').pluck(),
-      digestLines: db.prepare(`SELECT d.id, d.at, p.seq, p.received_at, p.data FROM digest_lines d JOIN posts p ON p.seq = d.post_seq WHERE d.bridge = ? ORDER BY d.id`),
-      digestSummary: db.prepare(`SELECT bridge, count(*) AS n, min(at) AS first, max(at) AS last FROM digest_lines GROUP BY bridge`),
+      idNative: db
+        .prepare('SELECT native_id FROM native_ids WHERE post_id = ? AND account = ? AND target = ? LIMIT 1')
+        .pluck(),
+      digestLines: db.prepare(
+        `SELECT d.id, d.at, p.seq, p.received_at, p.data FROM digest_lines d JOIN posts p ON p.seq = d.post_seq WHERE d.bridge = ? ORDER BY d.id`,
+      ),
+      digestSummary: db.prepare(
+        `SELECT bridge, count(*) AS n, min(at) AS first, max(at) AS last FROM digest_lines GROUP BY bridge`,
+      ),
       digestDelete: db.prepare('DELETE FROM digest_lines WHERE bridge = ? AND id <= ?'),
     };
   }
@@ -290,7 +336,10 @@ export class Store {
 
   /** The first `limit` pending rows of an endpoint after `afterRow`, in order, with their posts. */
   queue(endpoint: string, limit: number, afterRow = 0): QueuedDelivery[] {
-    return (this.q.head.all(endpoint, afterRow, limit) as (RawOutbox & { data: string })[]).map((r) => ({ ...toRow(r), post: JSON.parse(r.data) as Post }));
+    return (this.q.head.all(endpoint, afterRow, limit) as (RawOutbox & { data: string })[]).map((r) => ({
+      ...toRow(r),
+      post: JSON.parse(r.data) as Post,
+    }));
   }
 
   pendingEndpoints(): string[] {
@@ -314,39 +363,65 @@ export class Store {
   }
 
   /** Rows for `peerpost outbox`, oldest first. */
-  listOutbox(filter: { bridge?: string; state?: 'pending' | 'dead'; endpoint?: string; limit?: number } = {}): OutboxRow[] {
+  listOutbox(
+    filter: { bridge?: string; state?: 'pending' | 'dead'; endpoint?: string; limit?: number } = {},
+  ): OutboxRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.bridge !== undefined) { where.push('p.bridge = ?'); args.push(filter.bridge); }
-    if (filter.state !== undefined) { where.push('o.state = ?'); args.push(filter.state); }
-    if (filter.endpoint !== undefined) { where.push('o.endpoint = ?'); args.push(filter.endpoint); }
+    if (filter.bridge !== undefined) {
+      where.push('p.bridge = ?');
+      args.push(filter.bridge);
+    }
+    if (filter.state !== undefined) {
+      where.push('o.state = ?');
+      args.push(filter.state);
+    }
+    if (filter.endpoint !== undefined) {
+      where.push('o.endpoint = ?');
+      args.push(filter.endpoint);
+    }
     const sql = `SELECT o.*, p.id AS post_id, p.bridge AS bridge FROM outbox o JOIN posts p ON p.seq = o.post_seq
                  ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY o.row LIMIT ?`;
     return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as RawOutbox[]).map(toRow);
   }
 
   outboxRow(row: number): OutboxRow | undefined {
-    const r = this.db.prepare(`SELECT o.*, p.id AS post_id, p.bridge AS bridge FROM outbox o JOIN posts p ON p.seq = o.post_seq WHERE o.row = ?`).get(row) as RawOutbox | undefined;
+    const r = this.db
+      .prepare(
+        `SELECT o.*, p.id AS post_id, p.bridge AS bridge FROM outbox o JOIN posts p ON p.seq = o.post_seq WHERE o.row = ?`,
+      )
+      .get(row) as RawOutbox | undefined;
     return r && toRow(r);
   }
 
   /** Depth and age of the outbox, per endpoint. */
   outboxStats(): { endpoint: string; pending: number; dead: number; oldest: number | null }[] {
-    return this.db.prepare(`SELECT endpoint, sum(state = 'pending') AS pending, sum(state = 'dead') AS dead,
+    return this.db
+      .prepare(
+        `SELECT endpoint, sum(state = 'pending') AS pending, sum(state = 'dead') AS dead,
                               min(CASE WHEN state = 'pending' THEN created_at END) AS oldest
-                            FROM outbox GROUP BY endpoint ORDER BY endpoint`).all() as { endpoint: string; pending: number; dead: number; oldest: number | null }[];
+                            FROM outbox GROUP BY endpoint ORDER BY endpoint`,
+      )
+      .all() as { endpoint: string; pending: number; dead: number; oldest: number | null }[];
   }
 
   /** Posts kept, per bridge. */
   countPostsByBridge(): Record<string, number> {
-    const rows = this.db.prepare('SELECT bridge, count(*) AS n FROM posts GROUP BY bridge').all() as { bridge: string; n: number }[];
+    const rows = this.db.prepare('SELECT bridge, count(*) AS n FROM posts GROUP BY bridge').all() as {
+      bridge: string;
+      n: number;
+    }[];
     return Object.fromEntries(rows.map((r) => [r.bridge, r.n]));
   }
 
   /** Can the store take a write right now (disk full, read-only, locked)? */
   writable(): boolean {
     try {
-      this.db.prepare(`INSERT INTO kv (scope, key, value) VALUES ('core', 'health', ?) ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(Date.now()));
+      this.db
+        .prepare(
+          `INSERT INTO kv (scope, key, value) VALUES ('core', 'health', ?) ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value`,
+        )
+        .run(JSON.stringify(Date.now()));
       return true;
     } catch {
       return false;
@@ -355,7 +430,11 @@ export class Store {
 
   /** Put a dead (or waiting) row back in line, to be tried at once. Returns false when there is no such row. */
   requeue(row: number): boolean {
-    return this.db.prepare(`UPDATE outbox SET state = 'pending', attempts = 0, next_at = 0, dead_at = NULL WHERE row = ?`).run(row).changes > 0;
+    return (
+      this.db
+        .prepare(`UPDATE outbox SET state = 'pending', attempts = 0, next_at = 0, dead_at = NULL WHERE row = ?`)
+        .run(row).changes > 0
+    );
   }
 
   /** Requeue every dead row (of one bridge); returns the endpoints touched. */
@@ -378,7 +457,11 @@ export class Store {
   }
 
   digestLines(bridge: string): { id: number; at: number; post: StoredPost }[] {
-    return (this.q.digestLines.all(bridge) as (RawPost & { id: number; at: number })[]).map((r) => ({ id: r.id, at: r.at, post: toStored(r) }));
+    return (this.q.digestLines.all(bridge) as (RawPost & { id: number; at: number })[]).map((r) => ({
+      id: r.id,
+      at: r.at,
+      post: toStored(r),
+    }));
   }
 
   digestSummary(): { bridge: string; n: number; first: number; last: number }[] {
@@ -422,22 +505,35 @@ export class Store {
 
   /** Apply a plugin's own migrations once each, in order. */
   migratePlugin(scope: string, tablePrefix: string, migrations: readonly string[]): void {
-    const applied = new Set(this.db.prepare('SELECT n FROM plugin_migrations WHERE scope = ?').pluck().all(scope) as number[]);
+    const applied = new Set(
+      this.db.prepare('SELECT n FROM plugin_migrations WHERE scope = ?').pluck().all(scope) as number[],
+    );
     migrations.forEach((sql, n) => {
       if (applied.has(n)) return;
-      for (const m of sql.matchAll(/\bCREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`]?(\w+)/gi)) {
+      for (const m of sql.matchAll(
+        /\bCREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`]?(\w+)/gi,
+      )) {
         if (!m[1]!.startsWith(tablePrefix))
-          throw new StoreError(`migration ${n} of ${scope} creates "${m[1]}": plugin tables must be named ${tablePrefix}...`, 'SCHEMA');
+          throw new StoreError(
+            `migration ${n} of ${scope} creates "${m[1]}": plugin tables must be named ${tablePrefix}...`,
+            'SCHEMA',
+          );
       }
       this.transaction(() => {
         this.db.exec(sql);
-        this.db.prepare('INSERT INTO plugin_migrations (scope, n, applied_at) VALUES (?, ?, ?)').run(scope, n, Date.now());
+        this.db
+          .prepare('INSERT INTO plugin_migrations (scope, n, applied_at) VALUES (?, ?, ?)')
+          .run(scope, n, Date.now());
       });
     });
   }
 }
 
-interface RawPost { seq: number; received_at: number; data: string }
+interface RawPost {
+  seq: number;
+  received_at: number;
+  data: string;
+}
 
 function toStored(r: RawPost): StoredPost {
   return { ...(JSON.parse(r.data) as Post), seq: r.seq, receivedAt: new Date(r.received_at).toISOString() };

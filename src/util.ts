@@ -4,7 +4,12 @@
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
-  const units: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+  const units: [string, number][] = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ];
   let rest = Math.round(ms / 1000) * 1000;
   let out = '';
   for (const [u, n] of units) {
@@ -24,7 +29,11 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
     return await Promise.race([
       p,
       new Promise<never>((_, rej) => {
-        timer = setTimeout(() => rej(Object.assign(new Error(`${what} did not finish within ${formatDuration(ms)}`), { code: 'ETIMEDOUT' })), ms);
+        timer = setTimeout(
+          () =>
+            rej(Object.assign(new Error(`${what} did not finish within ${formatDuration(ms)}`), { code: 'ETIMEDOUT' })),
+          ms,
+        );
       }),
     ]);
   } finally {

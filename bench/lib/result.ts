@@ -59,8 +59,21 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** A figure measured over several runs: median with min/max. */
-export function summarise(figure: string, unit: string, samples: readonly number[], extra: Partial<Result> = {}): Result {
-  return { figure, unit, value: median(samples), min: Math.min(...samples), max: Math.max(...samples), runs: samples.length, ...extra };
+export function summarise(
+  figure: string,
+  unit: string,
+  samples: readonly number[],
+  extra: Partial<Result> = {},
+): Result {
+  return {
+    figure,
+    unit,
+    value: median(samples),
+    min: Math.min(...samples),
+    max: Math.max(...samples),
+    runs: samples.length,
+    ...extra,
+  };
 }
 
 export function fmt(x: number, digits?: number): string {
@@ -93,15 +106,22 @@ export function table(groups: { title: string; results: Result[] }[]): string {
   for (const g of groups) {
     rows.push(`[${g.title}]`);
     for (const r of g.results) {
-      const spread = r.min !== undefined && r.max !== undefined
-        ? `${fmt(r.min, r.digits)} – ${fmt(r.max, r.digits)}${r.runs !== undefined ? ` (${r.runs})` : ''}`
-        : '';
+      const spread =
+        r.min !== undefined && r.max !== undefined
+          ? `${fmt(r.min, r.digits)} – ${fmt(r.max, r.digits)}${r.runs !== undefined ? ` (${r.runs})` : ''}`
+          : '';
       rows.push([r.figure, `${fmt(r.value, r.digits)} ${r.unit}`, spread, targetText(r), verdict(r)]);
       if (r.note) notes.push(`${r.figure}: ${r.note}`);
     }
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (typeof row === 'string' ? 0 : row[i]!.length))));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ').trimEnd();
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...rows.map((row) => (typeof row === 'string' ? 0 : row[i]!.length))),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join(' | ')
+      .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('-+-');
   const out = [line(head), rule];
   for (const row of rows) out.push(typeof row === 'string' ? row : line(row));
@@ -111,8 +131,10 @@ export function table(groups: { title: string; results: Result[] }[]): string {
 
 export function machine(): string {
   const cpus = os.cpus();
-  return `machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM; ` +
-    `node ${process.version} (${process.platform}/${process.arch}); tmpdir ${os.tmpdir()}`;
+  return (
+    `machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM; ` +
+    `node ${process.version} (${process.platform}/${process.arch}); tmpdir ${os.tmpdir()}`
+  );
 }
 
 /** Peak resident set size of this process so far, in MB (resourceUsage().maxRSS is in KiB). */
@@ -126,11 +148,23 @@ function mdCell(s: string): string {
 
 /** One module's figures as a Markdown table (for bench/RESULTS.md). */
 export function markdown(title: string, results: Result[], seconds: number): string {
-  const out = [`### ${title}`, '', `(${seconds.toFixed(1)} s)`, '', '| figure | median | spread (min–max, runs) | target | verdict | anchor |', '| --- | ---: | --- | --- | --- | --- |'];
+  const out = [
+    `### ${title}`,
+    '',
+    `(${seconds.toFixed(1)} s)`,
+    '',
+    '| figure | median | spread (min–max, runs) | target | verdict | anchor |',
+    '| --- | ---: | --- | --- | --- | --- |',
+  ];
   const notes: string[] = [];
   for (const r of results) {
-    const spread = r.min !== undefined && r.max !== undefined ? `${fmt(r.min, r.digits)} – ${fmt(r.max, r.digits)}${r.runs !== undefined ? ` (${r.runs})` : ''}` : '';
-    out.push(`| ${[r.figure, `${fmt(r.value, r.digits)} ${r.unit}`, spread, targetText(r), verdict(r), r.anchor ?? ''].map(mdCell).join(' | ')} |`);
+    const spread =
+      r.min !== undefined && r.max !== undefined
+        ? `${fmt(r.min, r.digits)} – ${fmt(r.max, r.digits)}${r.runs !== undefined ? ` (${r.runs})` : ''}`
+        : '';
+    out.push(
+      `| ${[r.figure, `${fmt(r.value, r.digits)} ${r.unit}`, spread, targetText(r), verdict(r), r.anchor ?? ''].map(mdCell).join(' | ')} |`,
+    );
     if (r.note) notes.push(`- ${r.figure}: ${r.note}`);
   }
   if (notes.length) out.push('', ...notes);
@@ -155,8 +189,11 @@ export function mergeSection(doc: string, name: string, section: string): string
 export function runWhenMain(moduleUrl: string, title: string, run: () => Promise<Result[]>): void {
   if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
   console.log(machine());
-  run().then((results) => console.log(table([{ title, results }])), (err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
+  run().then(
+    (results) => console.log(table([{ title, results }])),
+    (err) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
 }

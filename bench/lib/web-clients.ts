@@ -9,7 +9,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 
-const { port, clients, expect, bridge } = workerData as { port: number; clients: number; expect: number; bridge: string };
+const { port, clients, expect, bridge } = workerData as {
+  port: number;
+  clients: number;
+  expect: number;
+  bridge: string;
+};
 const now = () => performance.timeOrigin + performance.now();
 const latencies = new Float64Array(clients * expect);
 let n = 0;

@@ -16,7 +16,8 @@ export interface FollowAddress {
   address: string;
 }
 
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])$/;
 
 /** Parse "user@host", "user@host:7979", "user@[::1]:79"; a string says what is wrong. */
 export function parseFollow(spec: string): FollowAddress | string {
@@ -48,7 +49,13 @@ export function targetProblem(target: string): string | undefined {
 }
 
 /** One finger query: send "user\r\n", read to the close. Rejects on timeout, refusal or a reset. */
-export function fingerQuery(host: string, port: number, query: string, timeoutMs: number, signal?: AbortSignal): Promise<{ text: string; truncated: boolean }> {
+export function fingerQuery(
+  host: string,
+  port: number,
+  query: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<{ text: string; truncated: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -89,7 +96,15 @@ export function fingerQuery(host: string, port: number, query: string, timeoutMs
  * row, the interval doubled per failure up to `maxBackoffMs` (never below the
  * interval); ±10 % jitter so many followers do not poll in step.
  */
-export function nextDelay(intervalMs: number, failures: number, maxBackoffMs: number, rnd: () => number = Math.random): number {
-  const base = failures === 0 ? intervalMs : Math.max(intervalMs, Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(failures, 20)));
+export function nextDelay(
+  intervalMs: number,
+  failures: number,
+  maxBackoffMs: number,
+  rnd: () => number = Math.random,
+): number {
+  const base =
+    failures === 0
+      ? intervalMs
+      : Math.max(intervalMs, Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(failures, 20)));
   return Math.round(base * (0.9 + 0.2 * rnd()));
 }

@@ -10,7 +10,17 @@
  *         - finger.local/commons                                    # `finger commons@host`
  *         - { endpoint: finger.local/follow:dk@example.net, direction: in }   # follow a plan
  */
-import { definePlugin, z, delivered, failed, duration, listenAddress, type EndpointView, type PluginContext, type StoredPost } from '../../src/plugin.js';
+import {
+  definePlugin,
+  z,
+  delivered,
+  failed,
+  duration,
+  listenAddress,
+  type EndpointView,
+  type PluginContext,
+  type StoredPost,
+} from '../../src/plugin.js';
 import { fingerServer } from './server.js';
 import type { Query } from './query.js';
 import { oneLineAnswer, renderList, renderPlan, renderThimbl, type ListEntry } from './render.js';
@@ -33,7 +43,9 @@ const account = z.strictObject({
   /** A client that has not sent its query line by then is disconnected. */
   idleTimeout: duration('10s'),
   /** Queries per client address per window; queries: 0 turns the limit off. */
-  rateLimit: z.strictObject({ queries: z.number().int().min(0).default(30), per: duration('1m') }).default({ queries: 30, per: 60_000 }),
+  rateLimit: z
+    .strictObject({ queries: z.number().int().min(0).default(30), per: duration('1m') })
+    .default({ queries: 30, per: 60_000 }),
   /** Clients served at once; more are told to try later. */
   maxClients: z.number().int().min(1).max(10_000).default(64),
   /** Following: how often a followed plan is fetched (an endpoint's `poll` overrides it). */
@@ -71,10 +83,12 @@ export function endpointProblem(e: Pick<EndpointView, 'key' | 'target' | 'direct
     if (e.direction !== 'in')
       return `endpoint ${e.key} follows a remote plan, so it can only feed the bridge: write it as { endpoint: ${e.key}, direction: in }`;
     const wrong = keys.filter((k) => !FOLLOW_KEYS.includes(k));
-    if (wrong.length) return `endpoint ${e.key}: ${wrong.join(', ')} ${wrong.length === 1 ? 'is a key' : 'are keys'} of a served plan, not of a follow endpoint (which takes ${FOLLOW_KEYS.join(', ')})`;
+    if (wrong.length)
+      return `endpoint ${e.key}: ${wrong.join(', ')} ${wrong.length === 1 ? 'is a key' : 'are keys'} of a served plan, not of a follow endpoint (which takes ${FOLLOW_KEYS.join(', ')})`;
   } else {
     const wrong = keys.filter((k) => !SERVED_KEYS.includes(k));
-    if (wrong.length) return `endpoint ${e.key}: ${wrong.join(', ')} ${wrong.length === 1 ? 'is a key' : 'are keys'} of a follow endpoint (follow:user@host), not of a served plan`;
+    if (wrong.length)
+      return `endpoint ${e.key}: ${wrong.join(', ')} ${wrong.length === 1 ? 'is a key' : 'are keys'} of a follow endpoint (follow:user@host), not of a served plan`;
   }
   return undefined;
 }
@@ -94,7 +108,8 @@ export default definePlugin<Config>({
   endpoint,
   validateTarget: targetProblem,
   validateEndpoint: endpointProblem,
-  joinHint: (target, config, node) => (target.startsWith('follow:') ? undefined : fingerAddress(target, node.hostname, config.listen.port)),
+  joinHint: (target, config, node) =>
+    target.startsWith('follow:') ? undefined : fingerAddress(target, node.hostname, config.listen.port),
   async start(ctx: PluginContext<Config>) {
     let cfg = ctx.config;
     for (const e of ctx.endpoints()) {
@@ -109,7 +124,10 @@ export default definePlugin<Config>({
       if (explicit) return explicit;
       const hit = joinCache.get(e.bridge);
       if (hit && Date.now() - hit.at < 5_000) return hit.lines;
-      const lines = joinLines(ctx.bridges().find((b) => b.name === e.bridge), ctx.account);
+      const lines = joinLines(
+        ctx.bridges().find((b) => b.name === e.bridge),
+        ctx.account,
+      );
       joinCache.set(e.bridge, { at: Date.now(), lines });
       return lines;
     };
@@ -135,12 +153,20 @@ export default definePlugin<Config>({
         case 'bad':
           return oneLineAnswer(`Bad query: ${q.why}.`);
         case 'list': {
-          if (!cfg.publicList) return oneLineAnswer(`This service does not list its plans; finger NAME@${ctx.node.hostname} for one you know.`);
+          if (!cfg.publicList)
+            return oneLineAnswer(
+              `This service does not list its plans; finger NAME@${ctx.node.hostname} for one you know.`,
+            );
           const entries: ListEntry[] = served()
             .filter((e) => opts(e).public !== false)
             .map((e) => {
               const last = ctx.posts.latest(e.bridge, { limit: 1 })[0];
-              return { name: e.target, description: e.description, posts: ctx.posts.count(e.bridge), ...(last ? { last: last.date } : {}) };
+              return {
+                name: e.target,
+                description: e.description,
+                posts: ctx.posts.count(e.bridge),
+                ...(last ? { last: last.date } : {}),
+              };
             });
           return renderList(ctx.node.hostname, entries, charset, q.verbose);
         }
@@ -166,16 +192,32 @@ export default definePlugin<Config>({
       const o = opts(e);
       const n = verbose ? cfg.verbosePosts : (o.maxPosts ?? cfg.maxPosts);
       const view = {
-        name: e.target, bridge: e.bridge, hostname: ctx.node.hostname, description: e.description,
-        join: joinFor(e), posts: newest(e.bridge, n), total: ctx.posts.count(e.bridge), verbose, charset: cfg.charset,
+        name: e.target,
+        bridge: e.bridge,
+        hostname: ctx.node.hostname,
+        description: e.description,
+        join: joinFor(e),
+        posts: newest(e.bridge, n),
+        total: ctx.posts.count(e.bridge),
+        verbose,
+        charset: cfg.charset,
       };
       if (o.format !== 'thimbl') return renderPlan(view);
       // A Thimbl plan lists as "following" the plans its bridge follows.
-      const following = ctx.endpoints().filter((x) => isFollow(x) && x.bridge === e.bridge).flatMap((x) => {
-        const f = parseFollow(x.target.slice(FOLLOW_PREFIX.length));
-        return typeof f === 'string' ? [] : [{ nick: f.user, address: f.address }];
+      const following = ctx
+        .endpoints()
+        .filter((x) => isFollow(x) && x.bridge === e.bridge)
+        .flatMap((x) => {
+          const f = parseFollow(x.target.slice(FOLLOW_PREFIX.length));
+          return typeof f === 'string' ? [] : [{ nick: f.user, address: f.address }];
+        });
+      return renderThimbl({
+        ...view,
+        address: `${e.target}@${ctx.node.hostname}`,
+        bio: o.bio ?? e.description,
+        properties: o.properties ?? {},
+        following,
       });
-      return renderThimbl({ ...view, address: `${e.target}@${ctx.node.hostname}`, bio: o.bio ?? e.description, properties: o.properties ?? {}, following });
     };
     const server = fingerServer({
       idleTimeoutMs: cfg.idleTimeout,
@@ -189,11 +231,21 @@ export default definePlugin<Config>({
     const where = `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port}`;
 
     // ---- following ----
-    interface Follower { target: string; addr: FollowAddress; timer?: NodeJS.Timeout; failures: number; busy: boolean; lastError?: string }
+    interface Follower {
+      target: string;
+      addr: FollowAddress;
+      timer?: NodeJS.Timeout;
+      failures: number;
+      busy: boolean;
+      lastError?: string;
+    }
     const followers = new Map<string, Follower>();
     const report = () => {
       const failing = [...followers.values()].filter((f) => f.failures > 0).length;
-      ctx.setState('listening', `${where}${followers.size ? `; following ${followers.size}${failing ? ` (${failing} failing)` : ''}` : ''}`);
+      ctx.setState(
+        'listening',
+        `${where}${followers.size ? `; following ${followers.size}${failing ? ` (${failing} failing)` : ''}` : ''}`,
+      );
     };
 
     const schedule = (f: Follower, ms: number) => {
@@ -219,7 +271,8 @@ export default definePlugin<Config>({
       } catch (err) {
         f.failures++;
         const msg = (err as Error).message;
-        if (msg !== f.lastError || f.failures === 1) ctx.log.warn({ target: f.target, failures: f.failures }, `following ${f.addr.address} failed: ${msg}`);
+        if (msg !== f.lastError || f.failures === 1)
+          ctx.log.warn({ target: f.target, failures: f.failures }, `following ${f.addr.address} failed: ${msg}`);
         f.lastError = msg;
       } finally {
         f.busy = false;
@@ -234,8 +287,18 @@ export default definePlugin<Config>({
 
     /** Following one of our own served plans would post every post again, forever. */
     const followsItself = (a: FollowAddress): boolean => {
-      const local = new Set(['localhost', '127.0.0.1', '::1', ctx.node.hostname.toLowerCase(), cfg.listen.host.toLowerCase()]);
-      return a.port === at.port && local.has(a.host.toLowerCase()) && served().some((e) => e.target.toLowerCase() === a.user.toLowerCase());
+      const local = new Set([
+        'localhost',
+        '127.0.0.1',
+        '::1',
+        ctx.node.hostname.toLowerCase(),
+        cfg.listen.host.toLowerCase(),
+      ]);
+      return (
+        a.port === at.port &&
+        local.has(a.host.toLowerCase()) &&
+        served().some((e) => e.target.toLowerCase() === a.user.toLowerCase())
+      );
     };
 
     const fetchAndIngest = async (f: Follower, timeoutMs: number) => {
@@ -263,14 +326,23 @@ export default definePlugin<Config>({
             }
             const v = await ctx.ingest({
               target: f.target,
-              author: { name: clean(plan.plan.name ?? user, 'utf-8').replace(/\s+/g, ' ').trim() || user, address, via: 'finger' },
+              author: {
+                name:
+                  clean(plan.plan.name ?? user, 'utf-8')
+                    .replace(/\s+/g, ' ')
+                    .trim() || user,
+                address,
+                via: 'finger',
+              },
               body: clean(m.text, 'utf-8'),
               kind: 'message',
               id,
               date: m.date,
             });
-            if (v.status === 'tempfail') throw new Error(`the store did not take a message now (${v.reason}); trying again at the next poll`);
-            if (v.status === 'rejected') ctx.log.warn({ id }, `a message of ${f.addr.address} was refused: ${v.reason}`);
+            if (v.status === 'tempfail')
+              throw new Error(`the store did not take a message now (${v.reason}); trying again at the next poll`);
+            if (v.status === 'rejected')
+              ctx.log.warn({ id }, `a message of ${f.addr.address} was refused: ${v.reason}`);
             seen.push(id);
             seenSet.add(id);
             added++;
@@ -293,14 +365,20 @@ export default definePlugin<Config>({
         id: planTextId(`${user}@${host}`, plan.text, host),
         date: new Date(),
       });
-      if (v.status === 'tempfail') throw new Error(`the store did not take the plan now (${v.reason}); trying again at the next poll`);
+      if (v.status === 'tempfail')
+        throw new Error(`the store did not take the plan now (${v.reason}); trying again at the next poll`);
       if (v.status === 'rejected') ctx.log.warn(`the plan of ${f.addr.address} was refused: ${v.reason}`);
       ctx.store.set(key, [...hashes, change.hash].slice(-SEEN_PLANS));
     };
 
     /** Start pollers for new follow endpoints, stop those that left the config. */
     const reconcile = () => {
-      const want = new Map(ctx.endpoints().filter(isFollow).map((e) => [e.target, e]));
+      const want = new Map(
+        ctx
+          .endpoints()
+          .filter(isFollow)
+          .map((e) => [e.target, e]),
+      );
       for (const [t, f] of followers) {
         if (!want.has(t)) {
           clearTimeout(f.timer);
@@ -317,7 +395,9 @@ export default definePlugin<Config>({
         const addr = parseFollow(t.slice(FOLLOW_PREFIX.length));
         if (typeof addr === 'string') continue;
         if (followsItself(addr)) {
-          ctx.log.error(`endpoint ${e.key} follows a plan this account serves itself: every post would come back as a new one, forever; not following it`);
+          ctx.log.error(
+            `endpoint ${e.key} follows a plan this account serves itself: every post would come back as a new one, forever; not following it`,
+          );
           continue;
         }
         const f: Follower = { target: t, addr, failures: 0, busy: false };

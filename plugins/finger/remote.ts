@@ -22,9 +22,7 @@ export interface ThimblPlan {
 }
 
 export type RemotePlan =
-  | { kind: 'thimbl'; plan: ThimblPlan }
-  | { kind: 'plain'; text: string }
-  | { kind: 'none'; why: string };
+  { kind: 'thimbl'; plan: ThimblPlan } | { kind: 'plain'; text: string } | { kind: 'none'; why: string };
 
 /** Remove the backslash-newline folds a Thimbl server inserted (even inside JSON strings and keys). */
 export function unfold(s: string): string {

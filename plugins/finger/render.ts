@@ -41,7 +41,9 @@ export function renderPlan(v: PlanView): string {
   const c = (s: string) => oneLine(clean(s, v.charset));
   const lines: string[] = [];
   const desc = c(v.description);
-  lines.push(`Login: ${truncate(c(v.name), 30).padEnd(30)} Name: ${desc ? truncate(desc, WIDTH - 44) : `bridge ${c(v.bridge)}`}`);
+  lines.push(
+    `Login: ${truncate(c(v.name), 30).padEnd(30)} Name: ${desc ? truncate(desc, WIDTH - 44) : `bridge ${c(v.bridge)}`}`,
+  );
   lines.push(`Bridge: ${c(v.bridge)} on ${c(v.hostname)} (peerpost)`);
   if (v.verbose && desc.length > WIDTH - 44) lines.push(`Description: ${desc}`);
   if (v.join.length) {
@@ -53,13 +55,17 @@ export function renderPlan(v: PlanView): string {
     lines.push('No posts yet.');
     return crlf(lines);
   }
-  lines.push(`${v.total === v.posts.length ? `${v.total}` : `Newest ${v.posts.length} of ${v.total}`} post${v.total === 1 ? '' : 's'}, newest first (times in UTC):`);
+  lines.push(
+    `${v.total === v.posts.length ? `${v.total}` : `Newest ${v.posts.length} of ${v.total}`} post${v.total === 1 ? '' : 's'}, newest first (times in UTC):`,
+  );
   for (const p of v.posts) {
     const who = authorName(p, v.charset);
     const what = c(firstLine(p));
     if (v.verbose) {
       const addr = p.author.address ? ` <${c(p.author.address)}>` : '';
-      lines.push(`${utc(p.date, true)}  ${who}${addr} via ${c(p.author.via)}${p.kind === 'message' ? '' : ` (${c(p.kind)})`}`);
+      lines.push(
+        `${utc(p.date, true)}  ${who}${addr} via ${c(p.author.via)}${p.kind === 'message' ? '' : ` (${c(p.kind)})`}`,
+      );
       if (p.subject) lines.push(`    Subject: ${c(p.subject)}`);
       const first = c(firstLine({ body: p.body }));
       if (first) lines.push(`    ${first}`);
@@ -96,7 +102,11 @@ export function renderThimbl(v: ThimblView): string {
     if (p.author.via === 'finger' && p.kind === 'message' && p.author.address)
       return { time: thimblTime(p.date), address: c(p.author.address), text: c(p.body) };
     const subject = p.subject ? `${c(p.subject)} - ` : '';
-    return { time: thimblTime(p.date), address: v.address, text: truncate(`${c(p.author.name)}: ${subject}${c(p.body)}`, THIMBL_TEXT) };
+    return {
+      time: thimblTime(p.date),
+      address: v.address,
+      text: truncate(`${c(p.author.name)}: ${subject}${c(p.body)}`, THIMBL_TEXT),
+    };
   });
   const plan = {
     name: c(v.description) || c(v.name),
@@ -109,8 +119,13 @@ export function renderThimbl(v: ThimblView): string {
   };
   let json = JSON.stringify(plan);
   // Keep the answer printable ASCII when asked: JSON escapes say the same thing.
-  if (v.charset === 'ascii') json = json.replace(/[^\x20-\x7e]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  const lines = [`Login: ${truncate(c(v.name), 30).padEnd(30)} Name: ${truncate(c(v.description) || `bridge ${c(v.bridge)}`, WIDTH - 44)}`, 'Plan:', json];
+  if (v.charset === 'ascii')
+    json = json.replace(/[^\x20-\x7e]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const lines = [
+    `Login: ${truncate(c(v.name), 30).padEnd(30)} Name: ${truncate(c(v.description) || `bridge ${c(v.bridge)}`, WIDTH - 44)}`,
+    'Plan:',
+    json,
+  ];
   return crlf(lines);
 }
 
@@ -122,14 +137,21 @@ export interface ListEntry {
 }
 
 /** `finger @host`: the public bridges of this node. */
-export function renderList(hostname: string, entries: readonly ListEntry[], charset: Charset, verbose: boolean): string {
+export function renderList(
+  hostname: string,
+  entries: readonly ListEntry[],
+  charset: Charset,
+  verbose: boolean,
+): string {
   const c = (s: string) => oneLine(clean(s, charset));
   if (entries.length === 0) return crlf([`No public plans on ${c(hostname)}.`]);
   const lines = [`Bridges on ${c(hostname)} (finger NAME@${c(hostname)} for one):`];
   const w = Math.min(20, Math.max(...entries.map((e) => c(e.name).length)));
   for (const e of entries) {
     const head = `  ${truncate(c(e.name), 20).padEnd(w)}  `;
-    const tail = verbose ? `  (${e.posts} post${e.posts === 1 ? '' : 's'}${e.last ? `, last ${utc(e.last)} UTC` : ''})` : '';
+    const tail = verbose
+      ? `  (${e.posts} post${e.posts === 1 ? '' : 's'}${e.last ? `, last ${utc(e.last)} UTC` : ''})`
+      : '';
     lines.push(head + (verbose ? c(e.description) : truncate(c(e.description), WIDTH - head.length)) + tail);
   }
   return crlf(lines);

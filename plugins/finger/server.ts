@@ -22,7 +22,11 @@ export interface ServerOptions {
 export class RateLimiter {
   private readonly hits = new Map<string, number[]>();
   private sweepAt = 0;
-  constructor(private readonly limit: number, private readonly windowMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Count one event for `key`; false when it is over the limit (an event refused does not count). */
   take(key: string): boolean {
@@ -84,9 +88,10 @@ export function fingerServer(opts: ServerOptions): Server {
         reply(oneLineAnswer('Too many queries from your address; try again later.'));
         return;
       }
-      const q: Query = line.length > MAX_QUERY_BYTES + 2 || line.toString('latin1').replace(/\r?\n$/, '').length > MAX_QUERY_BYTES
-        ? { kind: 'bad', why: 'query too long' }
-        : parseQuery(line);
+      const q: Query =
+        line.length > MAX_QUERY_BYTES + 2 || line.toString('latin1').replace(/\r?\n$/, '').length > MAX_QUERY_BYTES
+          ? { kind: 'bad', why: 'query too long' }
+          : parseQuery(line);
       if (q.kind === 'bad' && q.why === 'query too long') {
         reply(oneLineAnswer(`Query too long (at most ${MAX_QUERY_BYTES} bytes).`));
         return;

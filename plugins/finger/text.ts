@@ -7,12 +7,15 @@
 export type Charset = 'ascii' | 'utf-8';
 
 // ESC sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), DCS/SOS/PM/APC (ESC P/X/^/_ ... ESC \), two-byte ESC x.
-const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]?|\x1b[\]PX^_][\s\S]*?(?:\x07|\x1b\\|$)|\x1b[ -/]*[0-~]?|\x9b[0-?]*[ -/]*[@-~]?|[\x90\x98\x9d\x9e\x9f][\s\S]*?(?:\x07|\x9c|$)/g;
+const ESCAPES =
+  /\x1b\[[0-?]*[ -/]*[@-~]?|\x1b[\]PX^_][\s\S]*?(?:\x07|\x1b\\|$)|\x1b[ -/]*[0-~]?|\x9b[0-?]*[ -/]*[@-~]?|[\x90\x98\x9d\x9e\x9f][\s\S]*?(?:\x07|\x9c|$)/g;
 // mIRC formatting: colour \x03[fg[,bg]], hex colour \x04RRGGBB[,RRGGBB], bold, italic, underline, strike, monospace, reverse, reset.
-const MIRC = /\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x1d\x1f\x1e\x11\x16\x0f]/g;
+const MIRC =
+  /\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x1d\x1f\x1e\x11\x16\x0f]/g;
 // What is left of C0, DEL and C1 (tab and newline are handled by the callers), plus
 // Unicode controls that reorder or hide text (bidi overrides and isolates, zero-width, line/paragraph separators).
-const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/g;
+const CONTROLS =
+  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/g;
 
 /**
  * Strip escape sequences, IRC formatting and every control character; tabs become
@@ -28,8 +31,18 @@ export function clean(text: string, charset: Charset = 'ascii'): string {
 }
 
 const ASCII_LETTERS: Record<string, string> = {
-  '\u00f8': 'o', '\u00d8': 'O', '\u0142': 'l', '\u0141': 'L', '\u0111': 'd', '\u0110': 'D',
-  '\u00e6': 'ae', '\u00c6': 'AE', '\u0153': 'oe', '\u0152': 'OE', '\u00fe': 'th', '\u00de': 'Th',
+  '\u00f8': 'o',
+  '\u00d8': 'O',
+  '\u0142': 'l',
+  '\u0141': 'L',
+  '\u0111': 'd',
+  '\u0110': 'D',
+  '\u00e6': 'ae',
+  '\u00c6': 'AE',
+  '\u0153': 'oe',
+  '\u0152': 'OE',
+  '\u00fe': 'th',
+  '\u00de': 'Th',
 };
 
 /** Printable ASCII only: accents dropped (é → e), a few look-alikes mapped, the rest "?". */
@@ -43,7 +56,10 @@ export function toAscii(s: string): string {
     .replace(/\u2026/g, '...')
     .replace(/[\u00a0\u2000-\u200a\u202f\u205f\u3000]/g, ' ')
     .replace(/\u00df/g, 'ss')
-    .replace(/[\u00f8\u00d8\u0142\u0141\u0111\u0110\u00e6\u00c6\u0153\u0152\u00fe\u00de]/g, (ch) => ASCII_LETTERS[ch] ?? '?')
+    .replace(
+      /[\u00f8\u00d8\u0142\u0141\u0111\u0110\u00e6\u00c6\u0153\u0152\u00fe\u00de]/g,
+      (ch) => ASCII_LETTERS[ch] ?? '?',
+    )
     .replace(/[^\n\x20-\x7e]/gu, '?');
 }
 
@@ -56,7 +72,12 @@ export function oneLine(s: string): string {
 export function truncate(s: string, max: number): string {
   const cps = [...s];
   if (cps.length <= max) return s;
-  return cps.slice(0, Math.max(0, max - 3)).join('').trimEnd() + '...';
+  return (
+    cps
+      .slice(0, Math.max(0, max - 3))
+      .join('')
+      .trimEnd() + '...'
+  );
 }
 
 /** The first line that says something: the subject, else the first non-empty, non-quoted line of the body. */

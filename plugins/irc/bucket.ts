@@ -7,7 +7,12 @@
 export class TokenBucket {
   private tokens: number;
   private last: number;
-  private readonly queue: { resolve: () => void; reject: (e: Error) => void; signal?: AbortSignal; onAbort?: () => void }[] = [];
+  private readonly queue: {
+    resolve: () => void;
+    reject: (e: Error) => void;
+    signal?: AbortSignal;
+    onAbort?: () => void;
+  }[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(

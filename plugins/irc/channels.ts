@@ -25,7 +25,14 @@ export interface ChannelState {
 }
 
 /** The server's answers to a JOIN that keep us out of a channel (irc-framework's names for them). */
-const JOIN_REFUSALS = new Set(['banned_from_channel', 'invite_only_channel', 'bad_channel_key', 'channel_is_full', 'too_many_channels', 'no_such_channel']);
+const JOIN_REFUSALS = new Set([
+  'banned_from_channel',
+  'invite_only_channel',
+  'bad_channel_key',
+  'channel_is_full',
+  'too_many_channels',
+  'no_such_channel',
+]);
 
 export interface OwnChannelsDeps {
   ctx: PluginContext<IrcConfig>;
@@ -68,7 +75,8 @@ export class OwnChannels {
     const want = new Map<string, { name: string; key?: string }>();
     for (const e of ctx.endpoints()) {
       const k = this.d.key(e.target);
-      if (!want.has(k)) want.set(k, { name: e.target, ...(typeof e.options.key === 'string' ? { key: e.options.key } : {}) });
+      if (!want.has(k))
+        want.set(k, { name: e.target, ...(typeof e.options.key === 'string' ? { key: e.options.key } : {}) });
     }
     for (const [k, c] of this.map) {
       if (!want.has(k)) {
@@ -139,9 +147,10 @@ export class OwnChannels {
     c.joining = false;
     const wait = this.d.cfg().rejoinAfterFail;
     // A ban is its own state of the channel (474): said as such in the status, and retried only every rejoinAfterFail.
-    c.problem = error === 'banned_from_channel'
-      ? `banned from ${c.name}${reason ? ` (${reason})` : ''}; trying again every ${secs(wait)}`
-      : `cannot join ${c.name}: ${error.replace(/_/g, ' ')}${reason ? ` (${reason})` : ''}; trying again every ${secs(wait)}`;
+    c.problem =
+      error === 'banned_from_channel'
+        ? `banned from ${c.name}${reason ? ` (${reason})` : ''}; trying again every ${secs(wait)}`
+        : `cannot join ${c.name}: ${error.replace(/_/g, ' ')}${reason ? ` (${reason})` : ''}; trying again every ${secs(wait)}`;
     c.notBefore = Date.now() + wait;
     this.d.ctx.log.warn({ channel: c.name }, c.problem);
     this.d.reportState();
@@ -155,7 +164,9 @@ export class OwnChannels {
     return {
       joined: all.filter((c) => c.joined).map((c) => c.name),
       total: all.length,
-      problems: all.map((c) => (!c.joined && c.problem ? c.problem : c.joined && c.refused ? c.refused : undefined)).filter((p) => p !== undefined),
+      problems: all
+        .map((c) => (!c.joined && c.problem ? c.problem : c.joined && c.refused ? c.refused : undefined))
+        .filter((p) => p !== undefined),
     };
   }
 }

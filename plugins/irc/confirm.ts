@@ -54,10 +54,7 @@ export interface Refusal {
   text: string;
 }
 
-export type Confirmation =
-  | { ok: true }
-  | { ok: false; refused: Refusal[] }
-  | { ok: false; lost: string };
+export type Confirmation = { ok: true } | { ok: false; refused: Refusal[] } | { ok: false; lost: string };
 
 export interface Delivery {
   readonly channel: string;
@@ -131,14 +128,27 @@ export class Confirmer {
   private deferTimer: NodeJS.Timeout | undefined;
 
   /** `prefix` makes the tokens ours: irc-framework's own keep-alive PINGs carry other text. */
-  constructor(private readonly io: ConfirmerIo, private readonly prefix = `pp${Date.now().toString(36)}.`) {}
+  constructor(
+    private readonly io: ConfirmerIo,
+    private readonly prefix = `pp${Date.now().toString(36)}.`,
+  ) {}
 
   /** Before the first line of a delivery to `channel` is written. */
   begin(channel: string): Delivery {
     let resolve!: (c: Confirmation) => void;
     const done = new Promise<Confirmation>((r) => (resolve = r));
     const w: Waiter = {
-      channel, key: this.io.key(channel), ended: false, endedAt: 0, settled: false, refused: [], echo: this.io.echo(), lines: 0, answered: 0, pingDue: false, done,
+      channel,
+      key: this.io.key(channel),
+      ended: false,
+      endedAt: 0,
+      settled: false,
+      refused: [],
+      echo: this.io.echo(),
+      lines: 0,
+      answered: 0,
+      pingDue: false,
+      done,
       settle: (c) => {
         if (w.settled) return;
         w.settled = true;
@@ -275,7 +285,10 @@ export class Confirmer {
           if (!w.settled) w.by = 'ping';
           const missing = w.lines - w.answered;
           if (w.echo && missing > 0 && w.refused.length === 0) {
-            w.settle({ ok: false, lost: `the server neither echoed nor refused ${missing === 1 ? 'a line' : `${missing} lines`} in ${w.channel} (dropped without a word)` });
+            w.settle({
+              ok: false,
+              lost: `the server neither echoed nor refused ${missing === 1 ? 'a line' : `${missing} lines`} in ${w.channel} (dropped without a word)`,
+            });
           } else w.settle(this.result(w));
         }
       }
@@ -290,7 +303,11 @@ export class Confirmer {
     const meaning = REFUSALS[command];
     if (meaning === undefined || params.length < 2) return false;
     const key = this.io.key(params[1]!);
-    const r: Refusal = { code: command, channel: params[1]!, text: params.length > 2 && params[params.length - 1] ? params[params.length - 1]! : meaning };
+    const r: Refusal = {
+      code: command,
+      channel: params[1]!,
+      text: params.length > 2 && params[params.length - 1] ? params[params.length - 1]! : meaning,
+    };
     const echoing = this.answering(key);
     if (echoing) {
       // echo-message: the refusal is this line's answer.

@@ -8,7 +8,15 @@
  * unconfirmed line on the next try (progress.ts).
  */
 import type { Client } from 'irc-framework';
-import { delivered, retry, failed, type PluginContext, type Post, type DeliveryTarget, type Outcome } from '../../src/plugin.js';
+import {
+  delivered,
+  retry,
+  failed,
+  type PluginContext,
+  type Post,
+  type DeliveryTarget,
+  type Outcome,
+} from '../../src/plugin.js';
 import type { TokenBucket } from './bucket.js';
 import type { ChannelState } from './channels.js';
 import { refusalText, type Confirmation, type Confirmer, type Refusal } from './confirm.js';
@@ -43,7 +51,6 @@ export interface OutHost {
   write(client: Client, line: string): Promise<boolean>;
 }
 
-
 export class Outgoing {
   constructor(private readonly h: OutHost) {}
 
@@ -64,7 +71,10 @@ export class Outgoing {
   /** The web plugin's permalink of a post, when a web account runs and serves the post's bridge. */
   private webLink(post: Post): string | undefined {
     try {
-      const links = this.h.ctx.service<() => { archive(bridge: string): string | undefined; post(id: string): string }>('web.links')?.();
+      const links =
+        this.h.ctx.service<() => { archive(bridge: string): string | undefined; post(id: string): string }>(
+          'web.links',
+        )?.();
       return links && links.archive(post.bridge) !== undefined ? links.post(post.id) : undefined;
     } catch (err) {
       this.h.ctx.log.debug({ err }, 'web.links failed; no link to the rest');
@@ -75,18 +85,20 @@ export class Outgoing {
   private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
     const began = Date.now();
     if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`);
-    if (post.kind === 'event' && !eventsOut(to.options.events as EventsMode | undefined ?? this.h.cfg().events)) {
+    if (post.kind === 'event' && !eventsOut((to.options.events as EventsMode | undefined) ?? this.h.cfg().events)) {
       this.h.ctx.log.trace({ target: to.target, post: post.id }, 'an event not shown here (events is off or "in")');
       return delivered();
     }
     const c = this.h.channel(this.h.key(to.target));
     if (!c) {
       this.h.syncChannels();
-      if (!this.h.channel(this.h.key(to.target))) return failed(`${to.target} is not a channel of ${this.h.ctx.account} in the config`);
+      if (!this.h.channel(this.h.key(to.target)))
+        return failed(`${to.target} is not a channel of ${this.h.ctx.account} in the config`);
       return retry(`not in ${to.target} yet`);
     }
     const live = this.h.live();
-    if (!live) return retry(`disconnected from ${this.h.where()}${this.h.lastError() ? `: ${this.h.lastError()}` : ''}`);
+    if (!live)
+      return retry(`disconnected from ${this.h.where()}${this.h.lastError() ? `: ${this.h.lastError()}` : ''}`);
     const { client, confirmer } = live;
     if (!c.joined) {
       this.h.syncChannels();
@@ -102,12 +114,20 @@ export class Outgoing {
     if (sent === 0) {
       const why = this.h.memory.shown(this.h.key(c.name), said);
       if (why) {
-        this.h.ctx.log.info({ target: c.name, post: post.id, author: post.author.name }, `not said in ${c.name} again: ${why}`);
+        this.h.ctx.log.info(
+          { target: c.name, post: post.id, author: post.author.name },
+          `not said in ${c.name} again: ${why}`,
+        );
         return delivered();
       }
     }
     // Where the server takes client-only tags, every line carries the post id, so another relay can tell.
-    const tagsOk = this.h.cfg().relays.tags && client.network.cap.isEnabled('message-tags') && !tagDenied((client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? []);
+    const tagsOk =
+      this.h.cfg().relays.tags &&
+      client.network.cap.isEnabled('message-tags') &&
+      !tagDenied(
+        (client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? [],
+      );
     const tag = tagsOk ? `@${ID_TAG}=${escapeTag(post.id)} ` : '';
     const deadline = Date.now() + this.h.cfg().flood.maxWait;
     // Begun before the first line: a refusal can come back while later lines are still being written.
@@ -119,9 +139,15 @@ export class Outgoing {
         // Answer the outbox before its delivery.timeout; a late confirmation still counts the lines as said.
         const left = Math.max(1_000, began + this.h.ctx.deliveryTimeoutMs() - 1_000 - Date.now());
         let timer: NodeJS.Timeout | undefined;
-        const r = await Promise.race([answer, new Promise<Confirmation>((res) => {
-          timer = setTimeout(() => res({ ok: false, lost: `the server did not confirm the lines within ${secs(left)} (lag)` }), left);
-        })]);
+        const r = await Promise.race([
+          answer,
+          new Promise<Confirmation>((res) => {
+            timer = setTimeout(
+              () => res({ ok: false, lost: `the server did not confirm the lines within ${secs(left)} (lag)` }),
+              left,
+            );
+          }),
+        ]);
         clearTimeout(timer);
         if (!r.ok && 'lost' in r && !this.h.stopping()) {
           const upTo = sent;
@@ -170,9 +196,14 @@ export class Outgoing {
         if (!r.ok) {
           if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
           if (start > 0) this.h.progress.set(to.row, { id: post.id, sent: start });
-          return retry(`${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`);
+          return retry(
+            `${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`,
+          );
         }
-        this.h.ctx.log.debug({ target: c.name, post: post.id, lines: sent - start }, `the server took the lines (confirmed by ${d.by === 'echo' ? 'their echo' : 'a PING'})`);
+        this.h.ctx.log.debug(
+          { target: c.name, post: post.id, lines: sent - start },
+          `the server took the lines (confirmed by ${d.by === 'echo' ? 'their echo' : 'a PING'})`,
+        );
       } else confirmer.drop(d);
       if (done) this.h.progress.delete(to.row);
       if (c.refused !== undefined) {
@@ -195,7 +226,11 @@ export class Outgoing {
    */
   private refusedLines(c: ChannelState, refused: readonly Refusal[], start: number, total: number): Outcome {
     const why = refusalText(refused);
-    if (c.refused !== why) this.h.ctx.log.warn({ channel: c.name, codes: [...new Set(refused.map((r) => r.code))] }, `${why}; the post waits in the outbox`);
+    if (c.refused !== why)
+      this.h.ctx.log.warn(
+        { channel: c.name, codes: [...new Set(refused.map((r) => r.code))] },
+        `${why}; the post waits in the outbox`,
+      );
     c.refused = why;
     // Not (or no longer) in the channel: rejoin; whatever waits follows the JOIN.
     if (refused.some((r) => r.code === '442' || r.code === '403')) {

@@ -52,7 +52,8 @@ export function translate(type: MessageType, ev: MessageEvent, t: Translation): 
   if (t.sameNick(ev.nick, t.ownNick)) return { skip: 'our own line' };
   if (type === 'notice' && !t.notices) return { skip: 'a notice (notices: false)' };
   const target = t.channel(ev.target);
-  if (!target) return { skip: /^[#&!+]/.test(ev.target) ? `${ev.target} is not a configured channel` : 'a private message' };
+  if (!target)
+    return { skip: /^[#&!+]/.test(ev.target) ? `${ev.target} is not a configured channel` : 'a private message' };
   const body = stripFormatting(ev.message).trim();
   if (body === '') return { skip: 'empty once formatting is stripped' };
   const post: IncomingPost = {
@@ -62,7 +63,9 @@ export function translate(type: MessageType, ev: MessageEvent, t: Translation): 
     kind: type === 'action' ? 'action' : type === 'notice' ? 'notice' : 'message',
   };
   // IRCv3 account-tag (irc-framework asks for it, and for account-notify and extended-join), else what those told.
-  const account = accountName(ev.account ?? ev.tags?.account) ?? (ev.account === false ? undefined : accountName(t.accountOf?.(ev.nick)));
+  const account =
+    accountName(ev.account ?? ev.tags?.account) ??
+    (ev.account === false ? undefined : accountName(t.accountOf?.(ev.nick)));
   if (account !== undefined) post.author.account = account;
   if (typeof ev.time === 'number' && Number.isFinite(ev.time)) post.date = new Date(ev.time);
   return post;

@@ -18,7 +18,14 @@
  *   after them); a refused line keeps the post pending with the server's reason.
  */
 import irc, { type Client } from 'irc-framework';
-import { definePlugin, type PluginContext, type Post, type DeliveryTarget, type Outcome, type IncomingPost } from '../../src/plugin.js';
+import {
+  definePlugin,
+  type PluginContext,
+  type Post,
+  type DeliveryTarget,
+  type Outcome,
+  type IncomingPost,
+} from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
 import { Confirmer, DEFER_MAX, type ServerMessage } from './confirm.js';
 import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
@@ -44,7 +51,6 @@ const REGISTRATION_TIMEOUT = 60_000;
 
 /** After asking NickServ to GHOST the configured nick, take it after this long. */
 const GHOST_WAIT = 1_500;
-
 
 class IrcAccount {
   private cfg: IrcConfig;
@@ -210,7 +216,10 @@ class IrcAccount {
       scarce: () => this.bucket.estimate() > 0,
     });
     this.wire(client);
-    this.ctx.setState('connecting', `connecting to ${this.where} as ${this.cfg.nick}${this.attempt > 1 ? ` (attempt ${this.attempt})` : ''}`);
+    this.ctx.setState(
+      'connecting',
+      `connecting to ${this.where} as ${this.cfg.nick}${this.attempt > 1 ? ` (attempt ${this.attempt})` : ''}`,
+    );
     // A server that takes the connection but never welcomes us (or a black hole) must not hang us.
     this.later(() => {
       if (this.client !== client || this.registered || this.stopping) return;
@@ -245,7 +254,12 @@ class IrcAccount {
       if (ev.channel && this.channels.errorReply(ev.error, ev.channel, ev.reason)) return;
       if (ev.error === 'irc' || ev.error === 'password_mismatch' || ev.error === 'banned_from_network') {
         // ERROR (the server closes the link), 464 (bad server password), 465 (banned from the server).
-        const what = ev.error === 'password_mismatch' ? 'the server refused the password' : ev.error === 'banned_from_network' ? 'banned from the server' : 'the server closed the link';
+        const what =
+          ev.error === 'password_mismatch'
+            ? 'the server refused the password'
+            : ev.error === 'banned_from_network'
+              ? 'banned from the server'
+              : 'the server closed the link';
         this.lastError = `${what}${ev.reason ? `: ${ev.reason}` : ''}`;
         this.banned = ev.error === 'banned_from_network';
         log.warn(this.lastError);
@@ -291,10 +305,14 @@ class IrcAccount {
       // ask NickServ to disconnect the holder (GHOST, which Atheme and Anope both know; the password proves the
       // account), then take the nick; the reclaim loop keeps trying when the service says no.
       if (ns && !client.caseCompare(client.user.nick, this.cfg.nick)) {
-        log.info({ service: ns.service, nick: this.cfg.nick }, `${this.cfg.nick} is taken: asking ${ns.service} to GHOST it`);
+        log.info(
+          { service: ns.service, nick: this.cfg.nick },
+          `${this.cfg.nick} is taken: asking ${ns.service} to GHOST it`,
+        );
         void this.write(client, `PRIVMSG ${ns.service} :GHOST ${this.cfg.nick} ${ns.password}`);
         this.later(() => {
-          if (this.client === client && this.registered && !client.caseCompare(client.user.nick, this.cfg.nick)) client.changeNick(this.cfg.nick);
+          if (this.client === client && this.registered && !client.caseCompare(client.user.nick, this.cfg.nick))
+            client.changeNick(this.cfg.nick);
         }, GHOST_WAIT);
       }
       this.reportState();
@@ -309,31 +327,49 @@ class IrcAccount {
     this.presence.wire(client, mine);
     client.on('nick', (ev: { nick: string; new_nick: string }) => {
       // Our own change: irc-framework updates user.nick after this listener (or before, by its version).
-      if (mine() && (client.caseCompare(ev.nick, client.user.nick) || client.caseCompare(ev.new_nick, client.user.nick))) {
+      if (
+        mine() &&
+        (client.caseCompare(ev.nick, client.user.nick) || client.caseCompare(ev.new_nick, client.user.nick))
+      ) {
         log.info({ from: ev.nick, to: ev.new_nick }, `now known as ${ev.new_nick}`);
         this.later(() => this.reportState(), 0);
       }
     });
-    client.on('join', (ev: { nick: string; ident: string; hostname: string; channel: string; gecos?: string; account?: string | false; time?: number }) => {
-      if (!mine()) return;
-      // extended-join: the services account of who joins ("*", false here, when none).
-      if (ev.account !== undefined) this.presence.rememberAccount(ev.nick, ev.account);
-      if (!client.caseCompare(ev.nick, client.user.nick)) return this.presence.joined(ev);
-      if (ev.ident) this.self.user = ev.ident;
-      if (ev.hostname) this.self.host = ev.hostname;
-      const c = this.channels.joined(ev.channel);
-      if (!c) return;
-      // Who here is another relay? (the real name of every member)
-      this.presence.selfJoined(client, c);
-      log.info({ channel: c.name, self: `${ev.nick}!${ev.ident}@${ev.hostname}` }, `joined ${c.name}`);
-      this.reportState();
-      // Whatever waited for this channel goes out now, in order.
-      this.ctx.resume(c.name);
-    });
+    client.on(
+      'join',
+      (ev: {
+        nick: string;
+        ident: string;
+        hostname: string;
+        channel: string;
+        gecos?: string;
+        account?: string | false;
+        time?: number;
+      }) => {
+        if (!mine()) return;
+        // extended-join: the services account of who joins ("*", false here, when none).
+        if (ev.account !== undefined) this.presence.rememberAccount(ev.nick, ev.account);
+        if (!client.caseCompare(ev.nick, client.user.nick)) return this.presence.joined(ev);
+        if (ev.ident) this.self.user = ev.ident;
+        if (ev.hostname) this.self.host = ev.hostname;
+        const c = this.channels.joined(ev.channel);
+        if (!c) return;
+        // Who here is another relay? (the real name of every member)
+        this.presence.selfJoined(client, c);
+        log.info({ channel: c.name, self: `${ev.nick}!${ev.ident}@${ev.hostname}` }, `joined ${c.name}`);
+        this.reportState();
+        // Whatever waited for this channel goes out now, in order.
+        this.ctx.resume(c.name);
+      },
+    );
     client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string; time?: number }) => {
       if (!mine()) return;
       if (!client.caseCompare(ev.kicked, client.user.nick)) return this.presence.kicked(ev);
-      this.channels.left(ev.channel, `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`, this.cfg.rejoinAfterKick);
+      this.channels.left(
+        ev.channel,
+        `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`,
+        this.cfg.rejoinAfterKick,
+      );
     });
     client.on('part', (ev: { nick: string; channel: string; message?: string; time?: number }) => {
       if (!mine()) return;
@@ -376,8 +412,14 @@ class IrcAccount {
       if (this.stopping) return;
       const wait = backoff(Math.max(1, this.attempt), this.cfg.reconnect.first, this.cfg.reconnect.max);
       const why = this.lastError ?? 'the server closed the connection';
-      log.warn({ wait, attempt: this.attempt }, `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)}`);
-      this.ctx.setState(this.banned ? 'banned' : 'retrying', `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)} (attempt ${this.attempt + 1})`);
+      log.warn(
+        { wait, attempt: this.attempt },
+        `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)}`,
+      );
+      this.ctx.setState(
+        this.banned ? 'banned' : 'retrying',
+        `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)} (attempt ${this.attempt + 1})`,
+      );
       this.reconnectTimer = this.later(() => this.connect(), wait);
     });
   }
@@ -394,8 +436,13 @@ class IrcAccount {
   private reportState(): void {
     if (!this.registered || !this.client) return;
     const { joined, total, problems } = this.channels.summary();
-    const nickNote = this.client.caseCompare(this.client.user.nick, this.cfg.nick) ? '' : ` (${this.cfg.nick} is taken)`;
-    this.ctx.setState('connected', `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${total} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`);
+    const nickNote = this.client.caseCompare(this.client.user.nick, this.cfg.nick)
+      ? ''
+      : ` (${this.cfg.nick} is taken)`;
+    this.ctx.setState(
+      'connected',
+      `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${total} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`,
+    );
   }
 
   // ── in ────────────────────────────────────────────────────────────────────
@@ -420,7 +467,10 @@ class IrcAccount {
       // Another relay's line: this channel now shows it (the loop guard's memory); by default it is not relayed again.
       this.memory.seen(this.key(r.target), ev.nick!, ev.message, tagId);
       if (this.cfg.relays.lines === 'ignore') {
-        this.ctx.log.debug({ nick: ev.nick, target: r.target, id: tagId }, `a line from the relay ${ev.nick} is not relayed again (relays.lines: ignore)`);
+        this.ctx.log.debug(
+          { nick: ev.nick, target: r.target, id: tagId },
+          `a line from the relay ${ev.nick} is not relayed again (relays.lines: ignore)`,
+        );
         return;
       }
       if (tagId !== undefined && this.ctx.posts.get(tagId)) {
@@ -436,11 +486,18 @@ class IrcAccount {
     for (let tries = 1; ; tries++) {
       const v = await this.ctx.ingest(post);
       if (v.status !== 'tempfail') {
-        if (v.status === 'rejected') this.ctx.log.warn({ target: post.target, reason: v.reason }, `a line from ${post.author.name} was refused: ${v.reason}`);
+        if (v.status === 'rejected')
+          this.ctx.log.warn(
+            { target: post.target, reason: v.reason },
+            `a line from ${post.author.name} was refused: ${v.reason}`,
+          );
         return;
       }
       if (tries >= 30 || this.ctx.signal.aborted) {
-        this.ctx.log.error({ target: post.target, reason: v.reason, body: post.body }, `a line from ${post.author.name} could not be stored: ${v.reason}`);
+        this.ctx.log.error(
+          { target: post.target, reason: v.reason, body: post.body },
+          `a line from ${post.author.name} could not be stored: ${v.reason}`,
+        );
         return;
       }
       await new Promise((r) => setTimeout(r, 1000));
@@ -517,7 +574,8 @@ export default definePlugin<IrcConfig>({
   account: accountSchema,
   endpoint: endpointSchema,
   validateTarget: channelProblem,
-  joinHint: (target, config) => `${target} on ${config.host}:${config.port ?? (config.tls === false ? 6667 : 6697)}${config.tls === false ? '' : ' (TLS)'}`,
+  joinHint: (target, config) =>
+    `${target} on ${config.host}:${config.port ?? (config.tls === false ? 6667 : 6697)}${config.tls === false ? '' : ' (TLS)'}`,
   start(ctx) {
     const account = new IrcAccount(ctx);
     ctx.onClose(() => account.stop());

@@ -9,13 +9,19 @@ import { IrcTransport, CA_OPTION, FINGERPRINT_OPTION } from './transport.js';
 import type { IrcConfig } from './schema.js';
 
 /** The PEM contents of the CA and client certificate files the config names. */
-export interface TlsFiles { ca?: string; cert?: string; key?: string }
+export interface TlsFiles {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
 
 /** Read the TLS files of the config; throws the fs error (with its path) when one cannot be read. */
 export function readTlsFiles(cfg: Pick<IrcConfig, 'tlsCa' | 'tlsCert' | 'tlsKey'>): TlsFiles {
   return {
     ...(cfg.tlsCa !== undefined ? { ca: readFileSync(cfg.tlsCa, 'utf8') } : {}),
-    ...(cfg.tlsCert !== undefined ? { cert: readFileSync(cfg.tlsCert, 'utf8'), key: readFileSync(cfg.tlsKey ?? cfg.tlsCert, 'utf8') } : {}),
+    ...(cfg.tlsCert !== undefined
+      ? { cert: readFileSync(cfg.tlsCert, 'utf8'), key: readFileSync(cfg.tlsKey ?? cfg.tlsCert, 'utf8') }
+      : {}),
   };
 }
 

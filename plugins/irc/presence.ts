@@ -12,7 +12,16 @@ import type { IncomingPost, PluginContext } from '../../src/plugin.js';
 import type { ChannelState } from './channels.js';
 import { accountName } from './events.js';
 import { People } from './people.js';
-import { NetsplitFolder, eventText, eventsIn, isRelayRealname, netsplitServers, relayNodeOf, type ChannelEvent, type EventsMode } from './relay.js';
+import {
+  NetsplitFolder,
+  eventText,
+  eventsIn,
+  isRelayRealname,
+  netsplitServers,
+  relayNodeOf,
+  type ChannelEvent,
+  type EventsMode,
+} from './relay.js';
 import type { IrcConfig } from './schema.js';
 
 /** What presence needs from its account. */
@@ -104,7 +113,11 @@ export class Presence {
     const ck = this.h.key(ev.channel);
     if (!this.h.channel(ck)) return;
     this.people.left(ck, this.h.key(ev.nick));
-    this.channelEvent(ev.channel, { type: 'part', nick: ev.nick, ...(ev.message ? { message: ev.message } : {}) }, ev.time);
+    this.channelEvent(
+      ev.channel,
+      { type: 'part', nick: ev.nick, ...(ev.message ? { message: ev.message } : {}) },
+      ev.time,
+    );
   }
 
   rememberAccount(nick: string, account: string | false | undefined): void {
@@ -115,7 +128,8 @@ export class Presence {
   wire(client: Client, mine: () => boolean): void {
     const log = this.h.ctx.log;
     client.on('nick', (ev: { nick: string; new_nick: string; time?: number }) => {
-      if (!mine() || client.caseCompare(ev.nick, client.user.nick) || client.caseCompare(ev.new_nick, client.user.nick)) return;
+      if (!mine() || client.caseCompare(ev.nick, client.user.nick) || client.caseCompare(ev.new_nick, client.user.nick))
+        return;
       for (const ck of this.people.renamed(this.h.key(ev.nick), this.h.key(ev.new_nick))) {
         const c = this.h.channel(ck);
         if (c) this.channelEvent(c.name, { type: 'nick', nick: ev.nick, newNick: ev.new_nick }, ev.time);
@@ -125,14 +139,21 @@ export class Presence {
       if (!mine()) return;
       const ck = this.h.key(ev.channel);
       if (!this.h.channel(ck)) return;
-      this.people.names(ck, ev.users.filter((u) => u.nick).map((u) => this.h.key(u.nick)));
+      this.people.names(
+        ck,
+        ev.users.filter((u) => u.nick).map((u) => this.h.key(u.nick)),
+      );
     });
     client.on('wholist', (ev: { users: { nick: string; real_name?: string }[] }) => {
       if (!mine()) return;
       for (const u of ev.users) {
         if (!u.nick || client.caseCompare(u.nick, client.user.nick)) continue;
         if (isRelayRealname(u.real_name)) {
-          if (this.people.markRelay(this.h.key(u.nick))) log.info({ nick: u.nick, realname: u.real_name }, `${u.nick} is another peerpost relay (by its real name): its lines are treated as relayed`);
+          if (this.people.markRelay(this.h.key(u.nick)))
+            log.info(
+              { nick: u.nick, realname: u.real_name },
+              `${u.nick} is another peerpost relay (by its real name): its lines are treated as relayed`,
+            );
           this.relayNode(u.real_name!, u.nick);
         }
       }
@@ -144,7 +165,8 @@ export class Presence {
         if (!c) continue;
         // A netsplit's quits (the reason names the two servers) are folded into one event per channel.
         const split = netsplitServers(ev.message);
-        if (split && eventsIn(this.eventsMode(c.name)) && !this.isRelay(ev.nick)) this.netsplits.add(ck, c.name, ev.nick, split, ev.time);
+        if (split && eventsIn(this.eventsMode(c.name)) && !this.isRelay(ev.nick))
+          this.netsplits.add(ck, c.name, ev.nick, split, ev.time);
         else this.channelEvent(c.name, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
       }
     });
@@ -180,7 +202,12 @@ export class Presence {
     const c = this.h.channel(this.h.key(channel));
     if (!c || !eventsIn(this.eventsMode(c.name))) return;
     if (this.isRelay(e.nick)) return;
-    const post: IncomingPost = { target: c.name, author: { name: e.nick, via: 'irc' }, body: eventText(e), kind: 'event' };
+    const post: IncomingPost = {
+      target: c.name,
+      author: { name: e.nick, via: 'irc' },
+      body: eventText(e),
+      kind: 'event',
+    };
     if (typeof time === 'number' && Number.isFinite(time)) post.date = new Date(time);
     this.h.ingest(post);
   }

@@ -27,7 +27,9 @@ export const isRelayRealname = (realname: string | undefined): boolean => /\bpee
 
 /** The node.hostname in another peerpost's real name ("peerpost relay on news.example.org"), if it names one. */
 export function relayNodeOf(realname: string | undefined): string | undefined {
-  const m = /\bpeerpost\b.*\bon ([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)\s*$/i.exec(realname ?? '');
+  const m = /\bpeerpost\b.*\bon ([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)\s*$/i.exec(
+    realname ?? '',
+  );
   return m ? m[1]!.toLowerCase() : undefined;
 }
 
@@ -56,12 +58,17 @@ export function netsplitServers(reason: string | undefined): [string, string] | 
 export function eventText(e: ChannelEvent): string {
   const why = (m?: string) => (m && m.trim() !== '' && m.trim() !== e.nick ? ` (${m.trim()})` : '');
   switch (e.type) {
-    case 'join': return `${e.nick} joined`;
-    case 'part': return `${e.nick} left${why(e.message)}`;
+    case 'join':
+      return `${e.nick} joined`;
+    case 'part':
+      return `${e.nick} left${why(e.message)}`;
     // ngircd sends a client's own quit message in double quotes.
-    case 'quit': return `${e.nick} quit${why(e.message?.replace(/^"(.*)"$/s, '$1'))}`;
-    case 'kick': return `${e.nick} was kicked by ${e.by}${why(e.message)}`;
-    case 'nick': return `${e.nick} is now known as ${e.newNick}`;
+    case 'quit':
+      return `${e.nick} quit${why(e.message?.replace(/^"(.*)"$/s, '$1'))}`;
+    case 'kick':
+      return `${e.nick} was kicked by ${e.by}${why(e.message)}`;
+    case 'nick':
+      return `${e.nick} is now known as ${e.newNick}`;
     case 'netsplit': {
       const shown = e.nicks.slice(0, NETSPLIT_NICKS);
       const more = e.nicks.length - shown.length;
@@ -79,7 +86,10 @@ const NETSPLIT_NICKS = 20;
  * first). Pure but for the timers it is given.
  */
 export class NetsplitFolder {
-  private readonly open = new Map<string, { channel: string; servers: [string, string]; nicks: string[]; time?: number; first: number; timer: unknown }>();
+  private readonly open = new Map<
+    string,
+    { channel: string; servers: [string, string]; nicks: string[]; time?: number; first: number; timer: unknown }
+  >();
 
   constructor(
     private readonly emit: (channel: string, e: Extract<ChannelEvent, { type: 'netsplit' }>, time?: number) => void,
@@ -206,7 +216,14 @@ export class RelayMemory {
   /** We said this post at `place`. */
   sent(place: string, s: Said): void {
     if (this.windowMs <= 0) return;
-    this.add(this.place(place), { at: this.now(), kind: 'sent', id: s.id, author: normalText(s.author), text: normalText(s.text), origin: s.origin });
+    this.add(this.place(place), {
+      at: this.now(),
+      kind: 'sent',
+      id: s.id,
+      author: normalText(s.author),
+      text: normalText(s.text),
+      origin: s.origin,
+    });
   }
 
   /** Another relay (`by`) said this line at `place` (with the post id it tagged it with, if any). */
@@ -225,7 +242,8 @@ export class RelayMemory {
     const text = normalText(s.text).slice(0, MATCH_CHARS);
     if (text === '' || author === '') return undefined;
     for (const e of p.byText.get(textKey(author, text)) ?? []) {
-      if (e.kind === 'sent' && e.origin !== s.origin) return `already said here (the same text by ${s.author}, from ${e.origin})`;
+      if (e.kind === 'sent' && e.origin !== s.origin)
+        return `already said here (the same text by ${s.author}, from ${e.origin})`;
     }
     if (p.seen === 0) return undefined;
     for (const e of p.entries) {

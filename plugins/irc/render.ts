@@ -9,16 +9,26 @@ import { ID_TAG, type Said } from './relay.js';
 import type { IrcConfig } from './schema.js';
 
 /** A message tag value, escaped (IRCv3 message-tags). */
-export const escapeTag = (v: string): string => v.replace(/[\\; \r\n]/g, (ch) => ({ '\\': '\\\\', ';': '\\:', ' ': '\\s', '\r': '\\r', '\n': '\\n' })[ch]!);
+export const escapeTag = (v: string): string =>
+  v.replace(/[\\; \r\n]/g, (ch) => ({ '\\': '\\\\', ';': '\\:', ' ': '\\s', '\r': '\\r', '\n': '\\n' })[ch]!);
 
 /** The keys of the account config that shape the lines. */
-export type RenderConfig = Pick<IrcConfig, 'moreUrl' | 'maxLines' | 'antiHighlight' | 'nickColours' | 'format' | 'eventFormat'>;
+export type RenderConfig = Pick<
+  IrcConfig,
+  'moreUrl' | 'maxLines' | 'antiHighlight' | 'nickColours' | 'format' | 'eventFormat'
+>;
 
 /**
  * The IRC lines of a post for one endpoint, split to `budget` bytes and capped at maxLines.
  * The "read the rest" link: from `moreUrl` when configured, else `webLink` (the web plugin's permalink).
  */
-export function postLines(cfg: RenderConfig, post: Post, to: Pick<DeliveryTarget, 'shape' | 'announceLines'>, budget: number, webLink?: string): string[] {
+export function postLines(
+  cfg: RenderConfig,
+  post: Post,
+  to: Pick<DeliveryTarget, 'shape' | 'announceLines'>,
+  budget: number,
+  webLink?: string,
+): string[] {
   const link = cfg.moreUrl !== undefined ? moreLink(cfg.moreUrl, post) : webLink;
   // The tail must fit in one line: a link too long for it is left out.
   const tail = (n: number, wrap: (t: string) => string) => {
@@ -28,7 +38,8 @@ export function postLines(cfg: RenderConfig, post: Post, to: Pick<DeliveryTarget
   if (to.shape === 'announce') {
     const a = announce(post, to.announceLines);
     const lines = ircLines([a.head, ...a.lines], '', budget);
-    if (lines.length + (a.more > 0 ? 1 : 0) <= cfg.maxLines) return a.more > 0 ? [...lines, tail(a.more, (t) => `(${t})`)] : lines;
+    if (lines.length + (a.more > 0 ? 1 : 0) <= cfg.maxLines)
+      return a.more > 0 ? [...lines, tail(a.more, (t) => `(${t})`)] : lines;
     // Cut further by maxLines: the tail counts the lines left out of the announcement and those it never showed.
     return capLines(lines, cfg.maxLines, (n) => tail(n + a.more, (t) => `… (${t})`)).slice(0, cfg.maxLines);
   }

@@ -15,7 +15,8 @@ export const byteLength = (s: string): number => encoder.encode(s).length;
  * \x04 hex colour (RRGGBB[,RRGGBB]), \x0f reset, \x11 monospace, \x16 reverse,
  * \x1d italic, \x1e strikethrough, \x1f underline.
  */
-const FORMATTING = /\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g;
+const FORMATTING =
+  /\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g;
 /** Every other control character but tab and line feed. */
 const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
@@ -45,12 +46,15 @@ export interface PrefixVars {
  * are. `nickStyle` decorates the (already safe) nick: anti-highlight, colour.
  */
 export function formatPrefix(format: string, vars: PrefixVars, nickStyle?: (nick: string) => string): string {
-  return format.split(/(\{(?:nick|bridge|protocol|origin)\})/).map((part) => {
-    const m = /^\{(nick|bridge|protocol|origin)\}$/.exec(part);
-    if (!m) return safeLine(part);
-    const v = safeLine(vars[m[1] as keyof PrefixVars]);
-    return m[1] === 'nick' && nickStyle ? nickStyle(v) : v;
-  }).join('');
+  return format
+    .split(/(\{(?:nick|bridge|protocol|origin)\})/)
+    .map((part) => {
+      const m = /^\{(nick|bridge|protocol|origin)\}$/.exec(part);
+      if (!m) return safeLine(part);
+      const v = safeLine(vars[m[1] as keyof PrefixVars]);
+      return m[1] === 'nick' && nickStyle ? nickStyle(v) : v;
+    })
+    .join('');
 }
 
 /** A prefix made by formatPrefix: safe, but colour, bold, italics, underline and reset codes are kept. */
@@ -87,7 +91,11 @@ export function styleNick(nick: string, opts: { antiHighlight?: boolean; colour?
  * removed, white space collapsed, lower case.
  */
 export function normalText(text: string): string {
-  return stripFormatting(text).replace(/[\u200b-\u200d\u2060\ufeff]/g, '').replace(/\s+/g, ' ').trim().toLowerCase();
+  return stripFormatting(text)
+    .replace(/[\u200b-\u200d\u2060\ufeff]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .toLowerCase();
 }
 
 /** The placeholders of `moreUrl`. */
@@ -95,7 +103,7 @@ export function urlTemplateProblem(t: string): string | undefined {
   if (/[\s\x00-\x1f\x7f]/.test(t)) return 'a URL has no spaces or control characters';
   const bad = [...t.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((k) => !['id', 'bridge'].includes(k!));
   if (bad.length) return `unknown placeholder {${bad[0]}} (expected {id} or {bridge})`;
-  if (!t.includes('{id}')) return 'the URL needs {id} (the post\'s Message-ID) to say which post';
+  if (!t.includes('{id}')) return "the URL needs {id} (the post's Message-ID) to say which post";
   return undefined;
 }
 
@@ -111,7 +119,9 @@ export function moreText(n: number, link?: string): string {
 
 /** The placeholders a prefix format may use; anything else in braces is a config error. */
 export function formatProblem(format: string): string | undefined {
-  const bad = [...format.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((k) => !['nick', 'bridge', 'protocol', 'origin'].includes(k!));
+  const bad = [...format.matchAll(/\{([^}]*)\}/g)]
+    .map((m) => m[1])
+    .filter((k) => !['nick', 'bridge', 'protocol', 'origin'].includes(k!));
   return bad.length ? `unknown placeholder {${bad[0]}} (expected {nick}, {bridge}, {protocol} or {origin})` : undefined;
 }
 
@@ -123,7 +133,11 @@ export const WORST_HOST = 63;
  * Bytes left for the text of "PRIVMSG target :text" as other clients receive it:
  * 512 minus CRLF minus ":nick!user@host PRIVMSG target :".
  */
-export function textBudget(self: { nick: string; user?: string; host?: string }, target: string, command = 'PRIVMSG'): number {
+export function textBudget(
+  self: { nick: string; user?: string; host?: string },
+  target: string,
+  command = 'PRIVMSG',
+): number {
   const user = self.user ?? 'u'.repeat(WORST_USER);
   const host = self.host ?? 'h'.repeat(WORST_HOST);
   return 512 - 2 - byteLength(`:${self.nick}!${user}@${host} ${command} ${target} :`);
@@ -224,7 +238,11 @@ export function ircLines(lines: readonly string[], prefix: string, budget: numbe
 }
 
 /** At most `max` lines: the rest replaced by one "… (N more lines)" line. */
-export function capLines(lines: string[], max: number, more = (n: number) => `… (${n} more ${n === 1 ? 'line' : 'lines'})`): string[] {
+export function capLines(
+  lines: string[],
+  max: number,
+  more = (n: number) => `… (${n} more ${n === 1 ? 'line' : 'lines'})`,
+): string[] {
   if (lines.length <= max) return lines;
   const keep = lines.slice(0, Math.max(0, max - 1));
   return [...keep, more(lines.length - keep.length)];

@@ -90,7 +90,9 @@ export class IrcTransport extends NetTransport {
     if (typeof pin === 'string' && this.socket instanceof TLSSocket) {
       const got = this.socket.getPeerCertificate()?.fingerprint256 ?? '';
       if (normalFingerprint(got) !== normalFingerprint(pin)) {
-        this.last_socket_error = new Error(`the server's certificate has the SHA-256 fingerprint ${got || '(none)'}, not the pinned tlsFingerprint`);
+        this.last_socket_error = new Error(
+          `the server's certificate has the SHA-256 fingerprint ${got || '(none)'}, not the pinned tlsFingerprint`,
+        );
         this.socket.destroy();
         return;
       }

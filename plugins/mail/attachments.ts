@@ -57,13 +57,21 @@ export class AttachmentStore {
     store.migrate(ATTACHMENT_MIGRATIONS, ATTACHMENT_PART);
     this.st = {
       has: store.prepare('SELECT count(*) FROM mail_attachments WHERE post_id = ?').pluck(),
-      insert: store.prepare('INSERT INTO mail_attachments (post_id, n, filename, content_type, content, stored_at, committed) VALUES (?, ?, ?, ?, ?, ?, 0)'),
-      files: store.prepare('SELECT n, filename, content_type AS contentType, content FROM mail_attachments WHERE post_id = ? ORDER BY n'),
+      insert: store.prepare(
+        'INSERT INTO mail_attachments (post_id, n, filename, content_type, content, stored_at, committed) VALUES (?, ?, ?, ?, ?, ?, 0)',
+      ),
+      files: store.prepare(
+        'SELECT n, filename, content_type AS contentType, content FROM mail_attachments WHERE post_id = ? ORDER BY n',
+      ),
       commit: store.prepare('UPDATE mail_attachments SET committed = 1 WHERE post_id = ? AND committed = 0'),
       dropUncommitted: store.prepare('DELETE FROM mail_attachments WHERE post_id = ? AND committed = 0'),
-      orphans: store.prepare('SELECT DISTINCT post_id FROM mail_attachments WHERE committed = 0 AND stored_at < ?').pluck(),
+      orphans: store
+        .prepare('SELECT DISTINCT post_id FROM mail_attachments WHERE committed = 0 AND stored_at < ?')
+        .pluck(),
       expire: store.prepare('DELETE FROM mail_attachments WHERE stored_at < ?'),
-      bytes: store.prepare('SELECT count(*) AS files, coalesce(sum(length(content)), 0) AS bytes FROM mail_attachments'),
+      bytes: store.prepare(
+        'SELECT count(*) AS files, coalesce(sum(length(content)), 0) AS bytes FROM mail_attachments',
+      ),
     };
   }
 

@@ -20,8 +20,14 @@ export interface MailHandleApi {
   reject(id: number, reason: string): Promise<{ ok: true } | { ok: false; exit: number; reason: string }>;
 }
 
-const out = (stdout: string, exit = 0): CommandResult => ({ exit, stdout: stdout.endsWith('\n') || !stdout ? stdout : `${stdout}\n` });
-const fail = (exit: number, stderr: string): CommandResult => ({ exit, stderr: stderr.endsWith('\n') ? stderr : `${stderr}\n` });
+const out = (stdout: string, exit = 0): CommandResult => ({
+  exit,
+  stdout: stdout.endsWith('\n') || !stdout ? stdout : `${stdout}\n`,
+});
+const fail = (exit: number, stderr: string): CommandResult => ({
+  exit,
+  stderr: stderr.endsWith('\n') ? stderr : `${stderr}\n`,
+});
 
 const stores = new WeakMap<CommandAccount, ListStore>();
 function storeOf(a: CommandAccount): ListStore {
@@ -38,9 +44,16 @@ function findList(env: CommandEnv, name: string): { acct: CommandAccount; list: 
   const all = env.accounts.filter((a) => wantAccount === undefined || a.account === wantAccount);
   const have = all.filter((a) => a.endpoints().some((e) => e.target === list));
   if (have.length === 1) return { acct: have[0]!, list };
-  if (have.length > 1) return fail(2, `the list "${list}" is on ${have.map((a) => a.account).join(' and ')}: write ACCOUNT/${list}, e.g. ${have[0]!.account}/${list}`);
+  if (have.length > 1)
+    return fail(
+      2,
+      `the list "${list}" is on ${have.map((a) => a.account).join(' and ')}: write ACCOUNT/${list}, e.g. ${have[0]!.account}/${list}`,
+    );
   const known = env.accounts.flatMap((a) => a.endpoints().map((e) => `${e.target} (${a.account})`));
-  return fail(5, `no list "${name}" in the config${known.length ? `; the lists are: ${known.join(', ')}` : ' (no mail endpoint is configured)'}`);
+  return fail(
+    5,
+    `no list "${name}" in the config${known.length ? `; the lists are: ${known.join(', ')}` : ' (no mail endpoint is configured)'}`,
+  );
 }
 
 const isResult = (x: unknown): x is CommandResult => typeof x === 'object' && x !== null && 'exit' in x;
@@ -64,10 +77,26 @@ async function subscribers(args: string[], env: CommandEnv): Promise<CommandResu
     case 'list': {
       if (rest.length) return fail(2, `"subscribers ${name} list" takes no more arguments`);
       const members = store.members(list);
-      if (env.json) return out(JSON.stringify(members.map((m) => ({ ...m, since: when(m.since), lastBounce: m.lastBounce === null ? null : when(m.lastBounce) })), null, 2));
+      if (env.json)
+        return out(
+          JSON.stringify(
+            members.map((m) => ({
+              ...m,
+              since: when(m.since),
+              lastBounce: m.lastBounce === null ? null : when(m.lastBounce),
+            })),
+            null,
+            2,
+          ),
+        );
       if (!members.length) return out(`${list} (${acct.account}) has no subscribers.`);
-      const lines = members.map((m) => `${m.address}${m.name ? ` (${m.name})` : ''}${m.delivery ? '' : `  [delivery disabled: bounce score ${m.bounceScore}]`}`);
-      return out(`${lines.join('\n')}\n${members.length} subscriber${members.length === 1 ? '' : 's'} of ${list} (${acct.account}), ${members.filter((m) => m.delivery).length} receiving.`);
+      const lines = members.map(
+        (m) =>
+          `${m.address}${m.name ? ` (${m.name})` : ''}${m.delivery ? '' : `  [delivery disabled: bounce score ${m.bounceScore}]`}`,
+      );
+      return out(
+        `${lines.join('\n')}\n${members.length} subscriber${members.length === 1 ? '' : 's'} of ${list} (${acct.account}), ${members.filter((m) => m.delivery).length} receiving.`,
+      );
     }
     case 'add':
     case 'import': {
@@ -76,13 +105,20 @@ async function subscribers(args: string[], env: CommandEnv): Promise<CommandResu
         if (!rest.length) return fail(2, `usage: peerpost subscribers ${name} add ADDR…`);
         entries = rest.map((a) => ({ ...parseEntry(a), where: `"${a}"` }));
       } else {
-        if (rest.length !== 1) return fail(2, `usage: peerpost subscribers ${name} import FILE (one address a line; blank lines and lines starting with # are skipped)`);
+        if (rest.length !== 1)
+          return fail(
+            2,
+            `usage: peerpost subscribers ${name} import FILE (one address a line; blank lines and lines starting with # are skipped)`,
+          );
         const file = resolve(env.cwd, rest[0]!);
         let text: string;
         try {
           text = readFileSync(file, 'utf8');
         } catch (err) {
-          return fail(5, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+          return fail(
+            5,
+            `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+          );
         }
         entries = text
           .split(/\r?\n/)
@@ -91,8 +127,14 @@ async function subscribers(args: string[], env: CommandEnv): Promise<CommandResu
           .map((x) => ({ ...parseEntry(x.line), where: `${rest[0]}:${x.n}` }));
       }
       const bad = entries.map((e) => ({ e, p: addressProblem(e.address) })).filter((x) => x.p);
-      if (bad.length) return fail(2, `${bad.map((x) => `${x.e.where}: ${x.p}`).join('\n')}\nnothing was changed: fix ${bad.length === 1 ? 'this address' : 'these addresses'} and run it again`);
-      let added = 0, enabled = 0, already = 0;
+      if (bad.length)
+        return fail(
+          2,
+          `${bad.map((x) => `${x.e.where}: ${x.p}`).join('\n')}\nnothing was changed: fix ${bad.length === 1 ? 'this address' : 'these addresses'} and run it again`,
+        );
+      let added = 0,
+        enabled = 0,
+        already = 0;
       const lines: string[] = [];
       acct.store.transaction(() => {
         for (const e of entries) {
@@ -112,7 +154,9 @@ async function subscribers(args: string[], env: CommandEnv): Promise<CommandResu
           }
         }
       });
-      lines.push(`${list} (${acct.account}): ${added} added${enabled ? `, ${enabled} re-enabled` : ''}${already ? `, ${already} subscribed already` : ''} (no confirmation asked).`);
+      lines.push(
+        `${list} (${acct.account}): ${added} added${enabled ? `, ${enabled} re-enabled` : ''}${already ? `, ${already} subscribed already` : ''} (no confirmation asked).`,
+      );
       return out(lines.join('\n'));
     }
     case 'remove': {
@@ -150,25 +194,55 @@ async function held(args: string[], env: CommandEnv): Promise<CommandResult> {
   }
   if (sub === 'list') {
     if (idText) return fail(2, `usage: ${heldCommand.usage}`);
-    const rows = accounts.flatMap((a) => storeOf(a).held(list).map((h) => ({ account: a.account, ...h })));
-    if (env.json) return out(JSON.stringify(rows.map((r) => ({ ...r, received: when(r.received) })), null, 2));
+    const rows = accounts.flatMap((a) =>
+      storeOf(a)
+        .held(list)
+        .map((h) => ({ account: a.account, ...h })),
+    );
+    if (env.json)
+      return out(
+        JSON.stringify(
+          rows.map((r) => ({ ...r, received: when(r.received) })),
+          null,
+          2,
+        ),
+      );
     if (!rows.length) return out(`no held posts${list ? ` for ${list}` : ''}.`);
-    return out(rows.map((r) => `#${r.id}  ${r.list}  ${when(r.received)}  from ${r.sender}\n     subject: ${r.subject || '(none)'}\n     held: ${r.reason}`).join('\n'));
+    return out(
+      rows
+        .map(
+          (r) =>
+            `#${r.id}  ${r.list}  ${when(r.received)}  from ${r.sender}\n     subject: ${r.subject || '(none)'}\n     held: ${r.reason}`,
+        )
+        .join('\n'),
+    );
   }
   if (!HELD_ACTIONS.includes(sub)) return fail(2, `unknown action "${sub}"; usage: ${heldCommand.usage}`);
-  if (!idText || !/^#?\d+$/.test(idText)) return fail(2, `usage: peerpost held [LIST] ${sub} ID${sub === 'reject' ? ' [REASON…]' : ''} (the number shown by "peerpost held")`);
+  if (!idText || !/^#?\d+$/.test(idText))
+    return fail(
+      2,
+      `usage: peerpost held [LIST] ${sub} ID${sub === 'reject' ? ' [REASON…]' : ''} (the number shown by "peerpost held")`,
+    );
   const id = Number(idText.replace('#', ''));
-  const owner = accounts.find((a) => storeOf(a).heldOne(id) && (list === undefined || storeOf(a).heldOne(id)!.list === list));
+  const owner = accounts.find(
+    (a) => storeOf(a).heldOne(id) && (list === undefined || storeOf(a).heldOne(id)!.list === list),
+  );
   if (!owner) return fail(5, `no held post #${id}${list ? ` for ${list}` : ''}; "peerpost held" lists them`);
   if (sub === 'discard') {
     storeOf(owner).dropHeld(id);
     return out(`held post #${id} discarded (the sender is not told).`);
   }
   const api = (owner.handle as unknown as { mail?: MailHandleApi } | undefined)?.mail;
-  if (!env.running || !api) return fail(3, `peerpost is not running: ${sub === 'approve' ? 'approving posts the message, which' : 'rejecting tells the sender, which'} needs the running daemon. Start it (peerpost start), then run this again.`);
+  if (!env.running || !api)
+    return fail(
+      3,
+      `peerpost is not running: ${sub === 'approve' ? 'approving posts the message, which' : 'rejecting tells the sender, which'} needs the running daemon. Start it (peerpost start), then run this again.`,
+    );
   if (sub === 'approve') {
     const r = await api.approve(id);
-    return r.ok ? out(`held post #${id} approved: ${r.reply}`) : fail(r.exit, `held post #${id} was not posted: ${r.reason} (it stays held)`);
+    return r.ok
+      ? out(`held post #${id} approved: ${r.reply}`)
+      : fail(r.exit, `held post #${id} was not posted: ${r.reason} (it stays held)`);
   }
   const r = await api.reject(id, reason.join(' '));
   return r.ok ? out(`held post #${id} rejected; the sender is told.`) : fail(r.exit, r.reason);

@@ -15,7 +15,14 @@
  * Sending (./outbound): ListSender to the smarthost, headers, DMARC, VERP, DSNs.
  */
 import { readFileSync } from 'node:fs';
-import { definePlugin, mintId, type PluginContext, type EndpointView, type Post, type DeliveryTarget } from '../../src/plugin.js';
+import {
+  definePlugin,
+  mintId,
+  type PluginContext,
+  type EndpointView,
+  type Post,
+  type DeliveryTarget,
+} from '../../src/plugin.js';
 import { account, endpoint, type Config, type EndpointOptions } from './schema.js';
 import { listNameProblem, normaliseAddress } from './lists.js';
 import { ListStore } from './subscribe.js';
@@ -54,7 +61,8 @@ export interface UnsubscribeInfo {
   subscribed: boolean;
 }
 export type UnsubscribeRefusal = { ok: false; reason: string };
-export type UnsubscribeResult = { ok: true; list: string; address: string; listAddress: string; unsubscribed: boolean } | UnsubscribeRefusal;
+export type UnsubscribeResult =
+  { ok: true; list: string; address: string; listAddress: string; unsubscribed: boolean } | UnsubscribeRefusal;
 
 interface Registered {
   ctx: PluginContext<Config>;
@@ -111,7 +119,8 @@ export default definePlugin<Config>({
   endpoint,
   validateTarget: listNameProblem,
   validateEndpoint: endpointProblem,
-  joinHint: (target, config, node) => `${target}@${config.domain ?? node.hostname} (subscribe: ${target}-join@${config.domain ?? node.hostname})`,
+  joinHint: (target, config, node) =>
+    `${target}@${config.domain ?? node.hostname} (subscribe: ${target}-join@${config.domain ?? node.hostname})`,
   commands,
   async start(ctx: PluginContext<Config>) {
     let cfg = ctx.config;
@@ -125,7 +134,9 @@ export default definePlugin<Config>({
       try {
         tls = { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) };
       } catch (err) {
-        throw new Error(`account ${ctx.account}: cannot read the TLS certificate or key (${(err as Error).message}); fix tls.cert and tls.key, or leave tls out (no STARTTLS)`);
+        throw new Error(
+          `account ${ctx.account}: cannot read the TLS certificate or key (${(err as Error).message}); fix tls.cert and tls.key, or leave tls out (no STARTTLS)`,
+        );
       }
     }
     const store = new ListStore(ctx.store, ctx.account);
@@ -133,7 +144,10 @@ export default definePlugin<Config>({
     const tokenFor = (list: string, address: string) => signUnsubscribe(key, { account: ctx.account, list, address });
     /** The web's links when the web plugin runs (archive, post, one-click unsubscribe); none otherwise. */
     const links = (bridge: string): Links => {
-      const f = ctx.service<() => { archive(bridge: string): string; post(id: string): string; unsubscribe(token: string): string }>('web.links');
+      const f =
+        ctx.service<
+          () => { archive(bridge: string): string; post(id: string): string; unsubscribe(token: string): string }
+        >('web.links');
       if (!f) return {};
       try {
         const l = f();
@@ -147,7 +161,10 @@ export default definePlugin<Config>({
     const files = new AttachmentStore(ctx.store);
     const sender = new ListSender(ctx, cfg.smtp);
     ctx.onClose(() => sender.close());
-    const recipientsOf = (list: string) => (): Recipient[] => store.recipients(list).map((address) => ({ address, unsubscribeToken: tokenFor(list, normaliseAddress(address)) }));
+    const recipientsOf = (list: string) => (): Recipient[] =>
+      store
+        .recipients(list)
+        .map((address) => ({ address, unsubscribeToken: tokenFor(list, normaliseAddress(address)) }));
     const lists = new ListServer({
       account: ctx.account,
       domain: () => domain,
@@ -158,7 +175,12 @@ export default definePlugin<Config>({
       log: ctx.log,
       parseBounce,
       verpDecode,
-      settings: () => ({ expireMs: cfg.subscription.expire, windowMs: cfg.subscription.window, bounces: cfg.bounces, heldExpireMs: cfg.held.expire }),
+      settings: () => ({
+        expireMs: cfg.subscription.expire,
+        windowMs: cfg.subscription.window,
+        bounces: cfg.bounces,
+        heldExpireMs: cfg.held.expire,
+      }),
       hostname: ctx.node.hostname,
       mintId: () => mintId(ctx.node.hostname),
       attachments: files,
@@ -166,25 +188,39 @@ export default definePlugin<Config>({
       maxSize: cfg.maxSize,
     });
     sender.onBounce = (e) => {
-      lists.bounced(e.list, e.address, `${e.code} ${e.reason}`).catch((err: Error) => ctx.log.error({ err }, `recording a bounce failed: ${err.message}`));
+      lists
+        .bounced(e.list, e.address, `${e.code} ${e.reason}`)
+        .catch((err: Error) => ctx.log.error({ err }, `recording a bounce failed: ${err.message}`));
     };
 
     // Expired confirmations and old notice marks go away now and then; so do files past keepAttachments and those of posts never committed (a crash).
     const sweepFiles = () => {
       try {
         const r = files.sweep((id) => ctx.posts.get(id) !== undefined, cfg.keepAttachments);
-        if (r.orphans || r.expired) ctx.log.info(r, `attachments dropped: ${r.expired} past keepAttachments, ${r.orphans} of posts never committed`);
+        if (r.orphans || r.expired)
+          ctx.log.info(
+            r,
+            `attachments dropped: ${r.expired} past keepAttachments, ${r.orphans} of posts never committed`,
+          );
       } catch (err) {
         ctx.log.warn({ err }, `sweeping kept attachments failed (tried again in an hour): ${(err as Error).message}`);
       }
     };
     const expireHeld = () => {
-      lists.expireHeld().catch((err: Error) => ctx.log.warn({ err }, `expiring held posts failed (tried again in an hour): ${err.message}`));
+      lists
+        .expireHeld()
+        .catch((err: Error) =>
+          ctx.log.warn({ err }, `expiring held posts failed (tried again in an hour): ${err.message}`),
+        );
     };
     store.purgeExpired(Date.now(), cfg.subscription.window);
     sweepFiles();
     expireHeld();
-    const purge = setInterval(() => { store.purgeExpired(Date.now(), cfg.subscription.window); sweepFiles(); expireHeld(); }, 3_600_000);
+    const purge = setInterval(() => {
+      store.purgeExpired(Date.now(), cfg.subscription.window);
+      sweepFiles();
+      expireHeld();
+    }, 3_600_000);
     purge.unref();
     ctx.onClose(() => clearInterval(purge));
 
@@ -202,7 +238,15 @@ export default definePlugin<Config>({
       info(list, address) {
         const e = lists.endpoint(list);
         if (!e) return { ok: false, reason: `the list ${list} is not served here any more` };
-        return { ok: true, account: ctx.account, list, address, listAddress: lists.info(e).address, description: e.description, subscribed: store.member(list, address) !== undefined };
+        return {
+          ok: true,
+          account: ctx.account,
+          list,
+          address,
+          listAddress: lists.info(e).address,
+          description: e.description,
+          subscribed: store.member(list, address) !== undefined,
+        };
       },
       unsubscribe(list, address) {
         const e = lists.endpoint(list);
@@ -232,8 +276,14 @@ export default definePlugin<Config>({
     );
     const at = await ctx.listen(server.server, cfg.listen);
     ctx.onClose(() => new Promise<void>((r) => server.close(() => r())));
-    ctx.setState('listening', `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port} for ${domain}`);
-    ctx.log.info({ domain, port: at.port, lists: ctx.endpoints().map((e) => e.target) }, `mail lists on ${domain} listening on port ${at.port}`);
+    ctx.setState(
+      'listening',
+      `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port} for ${domain}`,
+    );
+    ctx.log.info(
+      { domain, port: at.port, lists: ctx.endpoints().map((e) => e.target) },
+      `mail lists on ${domain} listening on port ${at.port}`,
+    );
 
     const mail: MailHandleApi = {
       approve: (id) => lists.approve(id),
@@ -245,8 +295,11 @@ export default definePlugin<Config>({
       /** subscription and bounces apply in place; anything about the listener or the smarthost restarts the account. */
       async reload(next) {
         const n = next as unknown as Config; // validated by the core with this plugin's schema
-        const changed = (Object.keys(n) as (keyof Config)[]).concat(Object.keys(cfg) as (keyof Config)[]).filter((k) => JSON.stringify(n[k]) !== JSON.stringify(cfg[k]));
-        if (changed.some((k) => k !== 'subscription' && k !== 'bounces' && k !== 'keepAttachments' && k !== 'held')) return 'restart';
+        const changed = (Object.keys(n) as (keyof Config)[])
+          .concat(Object.keys(cfg) as (keyof Config)[])
+          .filter((k) => JSON.stringify(n[k]) !== JSON.stringify(cfg[k]));
+        if (changed.some((k) => k !== 'subscription' && k !== 'bounces' && k !== 'keepAttachments' && k !== 'held'))
+          return 'restart';
         cfg = n;
         return 'applied';
       },
@@ -254,8 +307,17 @@ export default definePlugin<Config>({
         const e = lists.endpoint(to.target) ?? ctx.endpoints().find((x) => x.key === to.endpoint);
         const info = e
           ? lists.info(e)
-          : lists.info({ key: to.endpoint, target: to.target, bridge: to.bridge, direction: 'out', options: to.options, description: '' });
-        return sender.deliverPost(post, to, info, recipientsOf(to.target), links(to.bridge), () => files.files(post.id));
+          : lists.info({
+              key: to.endpoint,
+              target: to.target,
+              bridge: to.bridge,
+              direction: 'out',
+              options: to.options,
+              description: '',
+            });
+        return sender.deliverPost(post, to, info, recipientsOf(to.target), links(to.bridge), () =>
+          files.files(post.id),
+        );
       },
     };
   },

@@ -24,15 +24,24 @@ export interface ListAddress {
 }
 
 /** The suffixes a list name may not end with, since they would make two lists' addresses collide. */
-const SUFFIXES: Record<string, AddressKind> = { join: 'join', leave: 'leave', request: 'request', confirm: 'confirm', owner: 'owner', bounces: 'bounces' };
+const SUFFIXES: Record<string, AddressKind> = {
+  join: 'join',
+  leave: 'leave',
+  request: 'request',
+  confirm: 'confirm',
+  owner: 'owner',
+  bounces: 'bounces',
+};
 
 /** A list name is the local part of its address: lower-case letters, digits, ".", "_", "-"; 1–30 characters. */
 export function listNameProblem(name: string): string | undefined {
   if (!/^[a-z0-9](?:[a-z0-9._-]{0,28}[a-z0-9])?$/.test(name))
     return `"${name}" cannot be a list name: write 1–30 lower-case letters, digits, ".", "_" or "-", starting and ending with a letter or digit (it becomes the address ${name}@DOMAIN)`;
-  if (name.includes('..')) return `"${name}" cannot be a list name: two dots in a row are not allowed in a mail address`;
+  if (name.includes('..'))
+    return `"${name}" cannot be a list name: two dots in a row are not allowed in a mail address`;
   for (const s of Object.keys(SUFFIXES))
-    if (name.endsWith(`-${s}`)) return `"${name}" cannot be a list name: it ends with "-${s}", which is the ${s} address of the list "${name.slice(0, -s.length - 1)}"`;
+    if (name.endsWith(`-${s}`))
+      return `"${name}" cannot be a list name: it ends with "-${s}", which is the ${s} address of the list "${name.slice(0, -s.length - 1)}"`;
   return undefined;
 }
 
@@ -52,7 +61,11 @@ export function normaliseAddress(address: string): string {
 export function addressProblem(address: string): string | undefined {
   const a = address.trim();
   if (a.length > 254) return `"${a.slice(0, 40)}…" is longer than 254 characters`;
-  if (!/^[^\s@<>(),;:"\\[\]\x00-\x1f\x7f]+@[^\s@<>(),;:"\\[\]\x00-\x1f\x7f]+\.[^\s@<>(),;:"\\[\]\x00-\x1f\x7f.]+$/u.test(a))
+  if (
+    !/^[^\s@<>(),;:"\\[\]\x00-\x1f\x7f]+@[^\s@<>(),;:"\\[\]\x00-\x1f\x7f]+\.[^\s@<>(),;:"\\[\]\x00-\x1f\x7f.]+$/u.test(
+      a,
+    )
+  )
     return `"${a.slice(0, 80)}" is not a mail address (write local@domain.tld)`;
   return undefined;
 }
@@ -77,7 +90,8 @@ export function classify(recipient: string, lists: readonly string[], domain: st
   const kind = SUFFIXES[base.slice(dash + 1)];
   if (!kind || !known.has(list)) return undefined;
   if (kind === 'confirm') return detail && /^[a-z0-9]{8,64}$/.test(detail) ? { list, kind, detail, local } : undefined;
-  if (kind === 'bounces') return detail === undefined ? { list, kind, local } : detail ? { list, kind, detail, local } : undefined;
+  if (kind === 'bounces')
+    return detail === undefined ? { list, kind, local } : detail ? { list, kind, detail, local } : undefined;
   // +detail on other addresses (commons-join+x@) is not ours: there is nothing it could mean.
   return detail === undefined ? { list, kind, local } : undefined;
 }

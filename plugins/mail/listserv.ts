@@ -22,7 +22,15 @@ import type { AttachmentStore, StoredFile } from './attachments.js';
 
 /** The part of MAIL-OUT's ListSender the list side uses (a fake in unit tests). */
 export interface Outbound {
-  sendRobot(msg: { list: ListInfo; to: string; subject: string; text: string; from?: string; headers?: Record<string, string>; inReplyTo?: string }): Promise<void>;
+  sendRobot(msg: {
+    list: ListInfo;
+    to: string;
+    subject: string;
+    text: string;
+    from?: string;
+    headers?: Record<string, string>;
+    inReplyTo?: string;
+  }): Promise<void>;
   forward(list: ListInfo, raw: Buffer, to: string[]): Promise<void>;
 }
 
@@ -36,7 +44,12 @@ export interface ListServerDeps {
   log: Logger;
   parseBounce: (raw: Buffer) => Promise<{ recipients: BounceRecipient[] } | undefined>;
   verpDecode: (localPart: string, list: string) => string | undefined;
-  settings: () => { expireMs: number; windowMs: number; bounces: { threshold: number; once: number; resetAfter: number }; heldExpireMs?: number };
+  settings: () => {
+    expireMs: number;
+    windowMs: number;
+    bounces: { threshold: number; once: number; resetAfter: number };
+    heldExpireMs?: number;
+  };
   /** node.hostname: mail that this node wrote (X-Peerpost-Node) never becomes a post here. */
   hostname?: string;
   /** A new post id (for mail without a usable Message-ID). */
@@ -100,24 +113,41 @@ export class ListServer implements Receiver {
   }
 
   recipient(address: string): Reply | undefined {
-    const a = classify(address, this.lists().map((e) => e.target), this.d.domain());
-    if (!a) return { code: 550, message: `no such list here: ${address.slice(0, 200)} (this server takes mail for its lists only, and relays nothing)` };
+    const a = classify(
+      address,
+      this.lists().map((e) => e.target),
+      this.d.domain(),
+    );
+    if (!a)
+      return {
+        code: 550,
+        message: `no such list here: ${address.slice(0, 200)} (this server takes mail for its lists only, and relays nothing)`,
+      };
     const e = this.endpoint(a.list)!;
-    if (a.kind === 'post' && e.direction === 'out') return { code: 550, message: `${a.list} takes no posts by mail here (the list only sends)` };
-    if (a.kind === 'owner' && !this.info(e).owners.length) return { code: 550, message: `${a.list} has no owners configured` };
+    if (a.kind === 'post' && e.direction === 'out')
+      return { code: 550, message: `${a.list} takes no posts by mail here (the list only sends)` };
+    if (a.kind === 'owner' && !this.info(e).owners.length)
+      return { code: 550, message: `${a.list} has no owners configured` };
     return undefined;
   }
 
   async message(raw: Buffer, env: Envelope): Promise<Reply> {
     const targets: ListAddress[] = [];
     for (const to of env.to) {
-      const a = classify(to, this.lists().map((e) => e.target), this.d.domain());
+      const a = classify(
+        to,
+        this.lists().map((e) => e.target),
+        this.d.domain(),
+      );
       if (a && !targets.some((t) => t.list === a.list && t.kind === a.kind && t.detail === a.detail)) targets.push(a);
     }
     if (!targets.length) return { code: 554, message: 'no recipient of this message is a list here' };
     const m = await parseMessage(raw);
     if (isRefusal(m)) {
-      this.d.log.info({ remote: env.remote, from: env.from.slice(0, 254), code: m.code }, `message refused: ${m.message}`);
+      this.d.log.info(
+        { remote: env.remote, from: env.from.slice(0, 254), code: m.code },
+        `message refused: ${m.message}`,
+      );
       return { code: m.code, message: m.message };
     }
     const replies: Reply[] = [];
@@ -125,11 +155,18 @@ export class ListServer implements Receiver {
       try {
         replies.push(await this.one(t, m, raw, env));
       } catch (err) {
-        this.d.log.error({ err, list: t.list, kind: t.kind }, `handling mail to ${t.local}@ failed: ${(err as Error).message}`);
+        this.d.log.error(
+          { err, list: t.list, kind: t.kind },
+          `handling mail to ${t.local}@ failed: ${(err as Error).message}`,
+        );
         replies.push({ code: 451, message: 'the message could not be handled now; try again later' });
       }
     }
-    return replies.find((r) => r.code >= 400 && r.code < 500) ?? replies.find((r) => r.code >= 500) ?? ok(replies.map((r) => r.message).join('; '));
+    return (
+      replies.find((r) => r.code >= 400 && r.code < 500) ??
+      replies.find((r) => r.code >= 500) ??
+      ok(replies.map((r) => r.message).join('; '))
+    );
   }
 
   private sender(m: ParsedMessage, env: Envelope): string | undefined {
@@ -152,7 +189,10 @@ export class ListServer implements Receiver {
         // Checked at RCPT too; a reload between RCPT and DATA may have taken the owners away.
         if (!info.owners.length) {
           log.info({ from: this.sender(m, env) }, 'owner mail refused: the list has no owners');
-          return { code: 550, message: `${t.list} has no owners configured; write to the postmaster of ${this.d.domain()}` };
+          return {
+            code: 550,
+            message: `${t.list} has no owners configured; write to the postmaster of ${this.d.domain()}`,
+          };
         }
         if (m.xLoops.includes(info.address.toLowerCase())) {
           log.info('owner mail not forwarded: it came from this list (X-Loop)');
@@ -166,7 +206,10 @@ export class ListServer implements Receiver {
         // join, leave, request, confirm: robot work, never for robots.
         const who = this.sender(m, env);
         if (own || !env.from || !who) {
-          log.info({ from: who }, `command mail not answered: ${own ?? 'it has no sender to answer (null envelope sender or no From)'}`);
+          log.info(
+            { from: who },
+            `command mail not answered: ${own ?? 'it has no sender to answer (null envelope sender or no From)'}`,
+          );
           return ok('not answered (automatic mail)');
         }
         if (t.kind === 'join') return this.join(e, who, m);
@@ -205,7 +248,8 @@ export class ListServer implements Receiver {
     const log = this.d.log.child({ list: e.target });
     // The files are committed before the post, so a crash never leaves a post without them (an orphan is swept later).
     const files = this.d.attachments ? this.keptFiles(e, m) : [];
-    if (files.length && this.d.attachments!.put(inc.id, files)) log.debug({ id: inc.id, files: files.length }, 'attachments kept');
+    if (files.length && this.d.attachments!.put(inc.id, files))
+      log.debug({ id: inc.id, files: files.length }, 'attachments kept');
     // The list's own subscribers get it from the core's outbox, like every other endpoint (the plugin echoes).
     let v: IngestVerdict;
     try {
@@ -252,17 +296,31 @@ export class ListServer implements Receiver {
     if (!who) return { code: 554, message: 'the message has no From address (and no envelope sender)' };
     if (m.idNote) log.info({ from: who }, `Message-ID not used: ${m.idNote}`);
     const policy: Policy = this.options(e).policy ?? 'members';
-    const d = decide(policy, { member: this.d.store.member(e.target, who) !== undefined, owner: info.owners.includes(who), address: who }, e.target);
+    const d = decide(
+      policy,
+      { member: this.d.store.member(e.target, who) !== undefined, owner: info.owners.includes(who), address: who },
+      e.target,
+    );
     if (d.action === 'refuse') {
       log.info({ from: who }, `post refused: ${d.reason}`);
       return { code: 550, message: d.reason };
     }
     if (d.action === 'hold') {
-      const id = this.d.store.hold(e.target, { sender: who, subject: m.subject, reason: d.reason, ...(m.id ? { messageId: m.id } : {}) }, raw);
+      const id = this.d.store.hold(
+        e.target,
+        { sender: who, subject: m.subject, reason: d.reason, ...(m.id ? { messageId: m.id } : {}) },
+        raw,
+      );
       log.info({ from: who, held: id }, `post held (#${id}): ${d.reason}`);
       const n = T.heldNotice(this.words(e), id, who, m.subject, d.reason);
       for (const owner of info.owners) await this.d.out.sendRobot({ list: info, to: owner, ...n });
-      if (this.d.store.mayNotify(e.target, who, this.d.settings().windowMs)) await this.d.out.sendRobot({ list: info, to: who, ...T.heldForSender(this.words(e), m.subject, d.reason), ...(m.id ? { inReplyTo: m.id } : {}) });
+      if (this.d.store.mayNotify(e.target, who, this.d.settings().windowMs))
+        await this.d.out.sendRobot({
+          list: info,
+          to: who,
+          ...T.heldForSender(this.words(e), m.subject, d.reason),
+          ...(m.id ? { inReplyTo: m.id } : {}),
+        });
       return ok(`held for the owners of ${e.target} (#${id}): ${d.reason}`);
     }
     return this.ingest(e, m, who, 'posted');
@@ -273,7 +331,12 @@ export class ListServer implements Receiver {
     const h = this.d.store.heldOne(id);
     if (!h) return { ok: false, exit: 5, reason: `no held post #${id}` };
     const e = this.endpoint(h.list);
-    if (!e) return { ok: false, exit: 5, reason: `held post #${id} is for the list ${h.list}, which is no longer an endpoint of ${this.d.account}` };
+    if (!e)
+      return {
+        ok: false,
+        exit: 5,
+        reason: `held post #${id} is for the list ${h.list}, which is no longer an endpoint of ${this.d.account}`,
+      };
     const m = await parseMessage(h.raw);
     if (isRefusal(m)) return { ok: false, exit: 6, reason: m.message };
     const r = await this.ingest(e, m, h.sender, 'approved and posted');
@@ -299,11 +362,19 @@ export class ListServer implements Receiver {
         const notice = T.heldExpiredNotice(this.words(e), h.id, h.sender, h.subject, days);
         for (const owner of info.owners) await this.d.out.sendRobot({ list: info, to: owner, ...notice });
         if (this.d.store.mayNotify(e.target, h.sender, this.d.settings().windowMs, now))
-          await this.d.out.sendRobot({ list: info, to: h.sender, ...T.heldExpiredForSender(this.words(e), h.subject, days), ...(h.messageId ? { inReplyTo: h.messageId } : {}) });
+          await this.d.out.sendRobot({
+            list: info,
+            to: h.sender,
+            ...T.heldExpiredForSender(this.words(e), h.subject, days),
+            ...(h.messageId ? { inReplyTo: h.messageId } : {}),
+          });
       }
       this.d.store.dropHeld(h.id);
       n++;
-      this.d.log.info({ list: h.list, held: h.id, from: h.sender, days }, `held post #${h.id} to ${h.list} expired after ${days} days without a decision; dropped${e ? ', the owners were told' : ' (the list is gone)'}`);
+      this.d.log.info(
+        { list: h.list, held: h.id, from: h.sender, days },
+        `held post #${h.id} to ${h.list} expired after ${days} days without a decision; dropped${e ? ', the owners were told' : ' (the list is gone)'}`,
+      );
     }
     return n;
   }
@@ -313,32 +384,76 @@ export class ListServer implements Receiver {
     const h = this.d.store.heldOne(id);
     if (!h) return { ok: false, exit: 5, reason: `no held post #${id}` };
     const e = this.endpoint(h.list);
-    if (e) await this.d.out.sendRobot({ list: this.info(e), to: h.sender, ...T.rejectedForSender(this.words(e), h.subject, reason), ...(h.messageId ? { inReplyTo: h.messageId } : {}) });
+    if (e)
+      await this.d.out.sendRobot({
+        list: this.info(e),
+        to: h.sender,
+        ...T.rejectedForSender(this.words(e), h.subject, reason),
+        ...(h.messageId ? { inReplyTo: h.messageId } : {}),
+      });
     this.d.store.dropHeld(id);
     return { ok: true };
   }
 
   // ---- subscription ----
 
-  private async notify(e: EndpointView, to: string, msg: { subject: string; text: string }, m?: ParsedMessage, from?: string): Promise<boolean> {
+  private async notify(
+    e: EndpointView,
+    to: string,
+    msg: { subject: string; text: string },
+    m?: ParsedMessage,
+    from?: string,
+  ): Promise<boolean> {
     if (!this.d.store.mayNotify(e.target, to, this.d.settings().windowMs)) {
-      this.d.log.info({ list: e.target, to }, `no robot mail to ${to}: one went there within subscription.window (anti subscription-bombing)`);
+      this.d.log.info(
+        { list: e.target, to },
+        `no robot mail to ${to}: one went there within subscription.window (anti subscription-bombing)`,
+      );
       return false;
     }
-    await this.d.out.sendRobot({ list: this.info(e), to, ...msg, ...(from ? { from } : {}), ...(from ? { headers: { 'Reply-To': from } } : {}), ...(m?.id ? { inReplyTo: m.id } : {}) });
+    await this.d.out.sendRobot({
+      list: this.info(e),
+      to,
+      ...msg,
+      ...(from ? { from } : {}),
+      ...(from ? { headers: { 'Reply-To': from } } : {}),
+      ...(m?.id ? { inReplyTo: m.id } : {}),
+    });
     return true;
   }
 
-  private async ask(e: EndpointView, who: string, action: 'subscribe' | 'unsubscribe', m: ParsedMessage): Promise<Reply> {
+  private async ask(
+    e: EndpointView,
+    who: string,
+    action: 'subscribe' | 'unsubscribe',
+    m: ParsedMessage,
+  ): Promise<Reply> {
     const s = this.d.settings();
     if (!this.d.store.mayNotify(e.target, who, s.windowMs)) {
-      this.d.log.info({ list: e.target, address: who }, `${action} request not answered: a robot mail went to ${who} within subscription.window (anti subscription-bombing)`);
+      this.d.log.info(
+        { list: e.target, address: who },
+        `${action} request not answered: a robot mail went to ${who} within subscription.window (anti subscription-bombing)`,
+      );
       return ok(`a confirmation was sent to ${who} recently; answer that one`);
     }
-    const p = this.d.store.createPending(e.target, who, action, s.expireMs, Date.now(), m.from?.address && normaliseAddress(m.from.address) === who ? m.from.name : '');
+    const p = this.d.store.createPending(
+      e.target,
+      who,
+      action,
+      s.expireMs,
+      Date.now(),
+      m.from?.address && normaliseAddress(m.from.address) === who ? m.from.name : '',
+    );
     const confirmAt = listAddresses(e.target, this.d.domain()).confirm(p.token);
     const msg = T.confirmRequest(this.words(e), action, who, p.token, s.expireMs);
-    await this.d.out.sendRobot({ list: this.info(e), to: who, ...msg, from: confirmAt, headers: { 'Reply-To': confirmAt }, ...(m.id ? { inReplyTo: m.id } : {}) });
+    await this.d.out.sendRobot({
+      list: this.info(e),
+      to: who,
+      ...msg,
+      from: confirmAt,
+      headers: { 'Reply-To': confirmAt },
+      ...(m.id ? { inReplyTo: m.id } : {}),
+    });
     this.d.log.info({ list: e.target, address: who }, `${action} confirmation sent to ${who}`);
     return ok(`a confirmation was sent to ${who}`);
   }
@@ -390,7 +505,10 @@ export class ListServer implements Receiver {
     for (const line of commandLines(m.subject, m.body)) {
       if (done.size >= 3) break;
       const token = findConfirmToken(line);
-      const word = line.toLowerCase().split(/\s+/)[0]!.replace(/[^a-z]/g, '');
+      const word = line
+        .toLowerCase()
+        .split(/\s+/)[0]!
+        .replace(/[^a-z]/g, '');
       let cmd: string | undefined;
       if (token) cmd = `confirm ${token}`;
       else if (['subscribe', 'join', 'sub'].includes(word)) cmd = 'subscribe';
@@ -430,7 +548,10 @@ export class ListServer implements Receiver {
       return ok('not a bounce; dropped');
     }
     if (report && !failed.length) {
-      this.d.log.info({ list: e.target, recipients: report.recipients.map((r) => `${r.address} ${r.action} ${r.status}`) }, 'a delivery report with no permanent failure');
+      this.d.log.info(
+        { list: e.target, recipients: report.recipients.map((r) => `${r.address} ${r.action} ${r.status}`) },
+        'a delivery report with no permanent failure',
+      );
       return ok('report taken (no permanent failure)');
     }
     const addresses = verp ? [verp] : failed.map((r) => r.address);
@@ -444,16 +565,31 @@ export class ListServer implements Receiver {
     const e = this.endpoint(list);
     if (!e) return;
     const s = this.d.settings().bounces;
-    const r = this.d.store.recordBounce(list, address, { threshold: s.threshold, perMs: s.once, resetMs: s.resetAfter });
+    const r = this.d.store.recordBounce(list, address, {
+      threshold: s.threshold,
+      perMs: s.once,
+      resetMs: s.resetAfter,
+    });
     if (!r) {
       this.d.log.info({ list, address }, `a bounce for ${address}, who is not subscribed to ${list}: ignored`);
       return;
     }
-    this.d.log.info({ list, address, score: r.score, reason }, `bounce for ${address} on ${list}: score ${r.score} of ${s.threshold}`);
+    this.d.log.info(
+      { list, address, score: r.score, reason },
+      `bounce for ${address} on ${list}: score ${r.score} of ${s.threshold}`,
+    );
     if (r.disabledNow) {
-      this.d.log.warn({ list, address, score: r.score }, `delivery to ${address} on ${list} disabled: it kept bouncing`);
+      this.d.log.warn(
+        { list, address, score: r.score },
+        `delivery to ${address} on ${list} disabled: it kept bouncing`,
+      );
       const info = this.info(e);
-      for (const owner of info.owners) await this.d.out.sendRobot({ list: info, to: owner, ...T.bounceDisabled(this.words(e), address, r.score, reason) });
+      for (const owner of info.owners)
+        await this.d.out.sendRobot({
+          list: info,
+          to: owner,
+          ...T.bounceDisabled(this.words(e), address, r.score, reason),
+        });
     }
   }
 }

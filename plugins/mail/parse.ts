@@ -50,7 +50,10 @@ export interface ParsedMessage {
 
 /** Remove CR, LF and other control characters from a one-line value (a subject, a name). */
 export function oneLine(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return s
+    .replace(/[\x00-\x1f\x7f\u2028\u2029]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** Body text: "\n" line ends, no NULs or other control characters but tab and newline. */
@@ -94,23 +97,41 @@ const refuse = (code: number, status: string, message: string): Refusal => ({ co
 export async function parseMessage(raw: Buffer): Promise<ParsedMessage | Refusal> {
   const section = headerSection(raw);
   if (section.length > MAX_HEADER_BYTES)
-    return refuse(552, '5.3.4', `the header section is ${Math.round(section.length / 1024)} KB; this list takes at most ${MAX_HEADER_BYTES / 1024} KB of headers`);
+    return refuse(
+      552,
+      '5.3.4',
+      `the header section is ${Math.round(section.length / 1024)} KB; this list takes at most ${MAX_HEADER_BYTES / 1024} KB of headers`,
+    );
   const headers = rawHeaders(section);
   const header = (name: string) => headers.filter(([n]) => n === name).map(([, v]) => v);
   const ids = header('message-id');
-  if (ids.length > 1) return refuse(554, '5.6.0', `the message has ${ids.length} Message-ID headers; RFC 5322 allows one`);
-  if (header('from').length > 1) return refuse(554, '5.6.0', `the message has ${header('from').length} From headers; RFC 5322 allows one`);
+  if (ids.length > 1)
+    return refuse(554, '5.6.0', `the message has ${ids.length} Message-ID headers; RFC 5322 allows one`);
+  if (header('from').length > 1)
+    return refuse(554, '5.6.0', `the message has ${header('from').length} From headers; RFC 5322 allows one`);
 
   let p: ParsedMail;
   try {
-    p = await simpleParser(raw, { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
+    p = await simpleParser(raw, {
+      skipHtmlToText: false,
+      skipTextToHtml: true,
+      skipImageLinks: true,
+      skipTextLinks: true,
+      maxHtmlLengthToParse: 2 * 1024 * 1024,
+    });
   } catch (err) {
-    return refuse(554, '5.6.0', `the message could not be read as MIME: ${oneLine((err as Error).message).slice(0, 200)}`);
+    return refuse(
+      554,
+      '5.6.0',
+      `the message could not be read as MIME: ${oneLine((err as Error).message).slice(0, 200)}`,
+    );
   }
 
   const fromObj = (Array.isArray(p.from) ? p.from[0] : p.from) as AddressObject | undefined;
   const first = fromObj?.value.find((a) => a.address);
-  const from = first?.address ? { name: oneLine(first.name ?? '').slice(0, 200), address: oneLine(first.address).slice(0, 254) } : undefined;
+  const from = first?.address
+    ? { name: oneLine(first.name ?? '').slice(0, 200), address: oneLine(first.address).slice(0, 254) }
+    : undefined;
 
   let id: string | undefined;
   let idNote: string | undefined;
@@ -126,15 +147,29 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage | Refusal
   let body = typeof p.text === 'string' ? p.text : '';
   if (!body.trim() && typeof p.html === 'string') body = '(an HTML message with no text)';
   const parts = (p.attachments ?? []).filter((a) => !(a.related && a.contentDisposition === 'inline'));
-  const attachments: Attachment[] = parts
-    .map((a) => ({ filename: oneLine(a.filename ?? 'unnamed').slice(0, 200) || 'unnamed', contentType: oneLine(a.contentType ?? 'application/octet-stream').slice(0, 100), size: a.size ?? a.content?.length ?? 0 }));
-  const files = parts.map((a, i) => ({ filename: attachments[i]!.filename, contentType: attachments[i]!.contentType, content: Buffer.isBuffer(a.content) ? a.content : Buffer.alloc(0) }));
+  const attachments: Attachment[] = parts.map((a) => ({
+    filename: oneLine(a.filename ?? 'unnamed').slice(0, 200) || 'unnamed',
+    contentType: oneLine(a.contentType ?? 'application/octet-stream').slice(0, 100),
+    size: a.size ?? a.content?.length ?? 0,
+  }));
+  const files = parts.map((a, i) => ({
+    filename: attachments[i]!.filename,
+    contentType: attachments[i]!.contentType,
+    content: Buffer.isBuffer(a.content) ? a.content : Buffer.alloc(0),
+  }));
 
   const autoHeader = header('auto-submitted').map((v) => v.toLowerCase().split(';')[0]!.trim());
   const precedence = header('precedence').map((v) => v.toLowerCase().trim());
-  const autoSubmitted = autoHeader.some((v) => v !== 'no') || precedence.some((v) => v === 'bulk' || v === 'junk') || header('x-autoreply').length > 0 || header('x-autorespond').length > 0;
+  const autoSubmitted =
+    autoHeader.some((v) => v !== 'no') ||
+    precedence.some((v) => v === 'bulk' || v === 'junk') ||
+    header('x-autoreply').length > 0 ||
+    header('x-autorespond').length > 0;
 
-  const date = p.date && !Number.isNaN(p.date.getTime()) && p.date.getTime() < Date.now() + 86_400_000 && p.date.getTime() > 0 ? p.date : undefined;
+  const date =
+    p.date && !Number.isNaN(p.date.getTime()) && p.date.getTime() < Date.now() + 86_400_000 && p.date.getTime() > 0
+      ? p.date
+      : undefined;
 
   return {
     ...(id ? { id } : {}),
@@ -151,7 +186,9 @@ export async function parseMessage(raw: Buffer): Promise<ParsedMessage | Refusal
     listIds: header('list-id').map((v) => (/<([^<>]+)>/.exec(v)?.[1] ?? v).trim().toLowerCase()),
     xLoops: header('x-loop').map((v) => (/<([^<>]+)>/.exec(v)?.[1] ?? v).trim().toLowerCase()),
     nodes: header('x-peerpost-node').map((v) => v.trim().toLowerCase()),
-    digest: header('x-peerpost-node').length > 0 && header('x-peerpost-kind').some((v) => v.trim().toLowerCase() === 'digest'),
+    digest:
+      header('x-peerpost-node').length > 0 &&
+      header('x-peerpost-kind').some((v) => v.trim().toLowerCase() === 'digest'),
     header,
   };
 }
@@ -171,7 +208,10 @@ export function commandLines(subject: string, body: string, maxLines = 10): stri
   for (const line of body.split('\n')) {
     const t = line.trim();
     if (t === '-- ' || t === '--') break;
-    if (!t) { if (taken) break; continue; }
+    if (!t) {
+      if (taken) break;
+      continue;
+    }
     if (t.startsWith('>')) continue;
     out.push(t);
     if (++taken >= maxLines) break;

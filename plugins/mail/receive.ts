@@ -66,10 +66,13 @@ export function smtpReceiver(o: ReceiverOptions, r: Receiver, log: Logger): SMTP
     recent.set(remote, times);
     return true;
   };
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const [k, v] of recent) if (!v.some((t) => now - t < o.perMs)) recent.delete(k);
-  }, Math.max(1000, Math.min(o.perMs, 60_000)));
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [k, v] of recent) if (!v.some((t) => now - t < o.perMs)) recent.delete(k);
+    },
+    Math.max(1000, Math.min(o.perMs, 60_000)),
+  );
   sweep.unref();
 
   const server = new SMTPServer({
@@ -88,8 +91,16 @@ export function smtpReceiver(o: ReceiverOptions, r: Receiver, log: Logger): SMTP
     onConnect(session: SMTPServerSession, cb: (e?: Error | null) => void) {
       const n = (connections.get(session.remoteAddress) ?? 0) + 1;
       if (n > o.perClient && !exempt.has(session.remoteAddress)) {
-        log.warn({ remote: session.remoteAddress, connections: n - 1 }, 'SMTP client refused: too many connections from its address');
-        return cb(err({ code: 421, message: `too many connections from ${session.remoteAddress} (at most ${o.perClient}); try again later` }));
+        log.warn(
+          { remote: session.remoteAddress, connections: n - 1 },
+          'SMTP client refused: too many connections from its address',
+        );
+        return cb(
+          err({
+            code: 421,
+            message: `too many connections from ${session.remoteAddress} (at most ${o.perClient}); try again later`,
+          }),
+        );
       }
       connections.set(session.remoteAddress, n);
       (session as SMTPServerSession & { counted?: boolean }).counted = true;
@@ -104,12 +115,23 @@ export function smtpReceiver(o: ReceiverOptions, r: Receiver, log: Logger): SMTP
     onMailFrom(_a: SMTPServerAddress, session: SMTPServerSession, cb: (e?: Error | null) => void) {
       if (!rateOk(session.remoteAddress)) {
         log.warn({ remote: session.remoteAddress }, 'SMTP client slowed down: too many messages from its address');
-        return cb(err({ code: 451, message: `too many messages from ${session.remoteAddress} (at most ${o.messages} per ${Math.round(o.perMs / 1000)} s); try again later` }));
+        return cb(
+          err({
+            code: 451,
+            message: `too many messages from ${session.remoteAddress} (at most ${o.messages} per ${Math.round(o.perMs / 1000)} s); try again later`,
+          }),
+        );
       }
       cb();
     },
     onRcptTo(a: SMTPServerAddress, session: SMTPServerSession, cb: (e?: Error | null) => void) {
-      if (session.envelope.rcptTo.length >= o.maxRecipients) return cb(err({ code: 452, message: `too many recipients in one message (at most ${o.maxRecipients}); send the rest in another` }));
+      if (session.envelope.rcptTo.length >= o.maxRecipients)
+        return cb(
+          err({
+            code: 452,
+            message: `too many recipients in one message (at most ${o.maxRecipients}); send the rest in another`,
+          }),
+        );
       const refusal = r.recipient(a.address);
       if (refusal) {
         log.info({ remote: session.remoteAddress, rcpt: a.address.slice(0, 300) }, `RCPT refused: ${refusal.message}`);
@@ -132,7 +154,8 @@ export function smtpReceiver(o: ReceiverOptions, r: Receiver, log: Logger): SMTP
       });
       stream.on('error', (e) => answer(err({ code: 451, message: `the message could not be read: ${e.message}` })));
       stream.on('end', () => {
-        if (stream.sizeExceeded) return answer(err({ code: 552, message: `the message is larger than ${o.maxSize} bytes` }));
+        if (stream.sizeExceeded)
+          return answer(err({ code: 552, message: `the message is larger than ${o.maxSize} bytes` }));
         const env: Envelope = {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((x) => x.address),
@@ -143,7 +166,12 @@ export function smtpReceiver(o: ReceiverOptions, r: Receiver, log: Logger): SMTP
         let timer: NodeJS.Timeout | undefined;
         const bounded = Promise.race([
           r.message(Buffer.concat(chunks), env),
-          new Promise<Reply>((res) => { timer = setTimeout(() => res({ code: 451, message: 'the message could not be handled in time; try again later' }), HANDLE_TIMEOUT_MS); }),
+          new Promise<Reply>((res) => {
+            timer = setTimeout(
+              () => res({ code: 451, message: 'the message could not be handled in time; try again later' }),
+              HANDLE_TIMEOUT_MS,
+            );
+          }),
         ]).finally(() => clearTimeout(timer));
         bounded.then(
           (reply) => (reply.code < 300 ? answer(null, reply.message) : answer(err(reply))),

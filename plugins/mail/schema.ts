@@ -12,7 +12,10 @@ const MB = 1024 * 1024;
 
 const domainName = z
   .string()
-  .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 'expected a domain name such as lists.example.org');
+  .regex(
+    /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+    'expected a domain name such as lists.example.org',
+  );
 
 export const mailAddress = z.string().superRefine((v, ctx) => {
   const p = addressProblem(v);
@@ -25,7 +28,12 @@ export const account = z.strictObject({
   /** Where the SMTP receiver listens. */
   listen: listenAddress('127.0.0.1:2525'),
   /** Largest message taken, in bytes; advertised with SIZE, refused with 552 past it. */
-  maxSize: z.number().int().min(1024).max(200 * MB).default(10 * MB),
+  maxSize: z
+    .number()
+    .int()
+    .min(1024)
+    .max(200 * MB)
+    .default(10 * MB),
   /** Recipients (RCPT) in one transaction; more are told 452 (try them in another). */
   maxRecipients: z.number().int().min(1).max(1000).default(50),
   limits: z
@@ -38,7 +46,9 @@ export const account = z.strictObject({
       messages: z.number().int().min(0).default(60),
       per: duration('1m'),
       /** Client addresses the per-client limits do not apply to: the local MTA, when peerpost sits behind one (all its mail comes from 127.0.0.1). */
-      exempt: z.array(z.string().regex(/^[0-9a-fA-F.:]+$/, 'expected an IP address such as 127.0.0.1 or ::1')).default([]),
+      exempt: z
+        .array(z.string().regex(/^[0-9a-fA-F.:]+$/, 'expected an IP address such as 127.0.0.1 or ::1'))
+        .default([]),
     })
     .default({ clients: 64, perClient: 8, messages: 60, per: 60_000, exempt: [] }),
   /** A client silent this long is disconnected. */
@@ -87,6 +97,11 @@ export const endpoint = z.strictObject({
   /** Attachments of mail posts: passed on to subscribers, or stripped (listed in the text). */
   attachments: z.enum(['pass', 'strip']).optional(),
   /** The most bytes of attachments one post keeps and sends (in order; the rest are named in the text). Default: the account's maxSize. */
-  maxAttachmentBytes: z.number().int().min(0).max(200 * MB).optional(),
+  maxAttachmentBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(200 * MB)
+    .optional(),
 });
 export type EndpointOptions = z.infer<typeof endpoint>;

@@ -102,43 +102,85 @@ export interface Held {
 
 export class ListStore {
   private readonly q;
-  constructor(private readonly store: PluginStore, private readonly account: string) {
+  constructor(
+    private readonly store: PluginStore,
+    private readonly account: string,
+  ) {
     store.migrate(MIGRATIONS, MIGRATION_PART);
     const p = (sql: string) => store.prepare(sql);
     this.q = {
-      members: p('SELECT address, name, since, delivery, bounce_score, last_bounce FROM mail_subscribers WHERE account = ? AND list = ? ORDER BY address'),
-      member: p('SELECT address, name, since, delivery, bounce_score, last_bounce FROM mail_subscribers WHERE account = ? AND list = ? AND address = ?'),
+      members: p(
+        'SELECT address, name, since, delivery, bounce_score, last_bounce FROM mail_subscribers WHERE account = ? AND list = ? ORDER BY address',
+      ),
+      member: p(
+        'SELECT address, name, since, delivery, bounce_score, last_bounce FROM mail_subscribers WHERE account = ? AND list = ? AND address = ?',
+      ),
       add: p('INSERT OR IGNORE INTO mail_subscribers (account, list, address, name, since) VALUES (?, ?, ?, ?, ?)'),
       remove: p('DELETE FROM mail_subscribers WHERE account = ? AND list = ? AND address = ?'),
-      recipients: p('SELECT address FROM mail_subscribers WHERE account = ? AND list = ? AND delivery = 1 ORDER BY address').pluck(),
+      recipients: p(
+        'SELECT address FROM mail_subscribers WHERE account = ? AND list = ? AND delivery = 1 ORDER BY address',
+      ).pluck(),
       anyRecipient: p('SELECT 1 FROM mail_subscribers WHERE account = ? AND list = ? AND delivery = 1 LIMIT 1').pluck(),
-      setBounce: p('UPDATE mail_subscribers SET bounce_score = ?, last_bounce = ?, delivery = ? WHERE account = ? AND list = ? AND address = ?'),
-      enable: p('UPDATE mail_subscribers SET delivery = 1, bounce_score = 0, last_bounce = NULL WHERE account = ? AND list = ? AND address = ?'),
-      addPending: p('INSERT INTO mail_pending (token, account, list, address, action, name, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      pending: p('SELECT token, list, address, action, name, created, expires FROM mail_pending WHERE token = ? AND account = ?'),
+      setBounce: p(
+        'UPDATE mail_subscribers SET bounce_score = ?, last_bounce = ?, delivery = ? WHERE account = ? AND list = ? AND address = ?',
+      ),
+      enable: p(
+        'UPDATE mail_subscribers SET delivery = 1, bounce_score = 0, last_bounce = NULL WHERE account = ? AND list = ? AND address = ?',
+      ),
+      addPending: p(
+        'INSERT INTO mail_pending (token, account, list, address, action, name, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      pending: p(
+        'SELECT token, list, address, action, name, created, expires FROM mail_pending WHERE token = ? AND account = ?',
+      ),
       delPending: p('DELETE FROM mail_pending WHERE token = ?'),
       delPendingFor: p('DELETE FROM mail_pending WHERE account = ? AND list = ? AND address = ? AND action = ?'),
       purge: p('DELETE FROM mail_pending WHERE account = ? AND expires < ?'),
       lastNotice: p('SELECT last FROM mail_notices WHERE account = ? AND list = ? AND address = ?').pluck(),
-      setNotice: p('INSERT INTO mail_notices (account, list, address, last) VALUES (?, ?, ?, ?) ON CONFLICT (account, list, address) DO UPDATE SET last = excluded.last'),
+      setNotice: p(
+        'INSERT INTO mail_notices (account, list, address, last) VALUES (?, ?, ?, ?) ON CONFLICT (account, list, address) DO UPDATE SET last = excluded.last',
+      ),
       purgeNotices: p('DELETE FROM mail_notices WHERE account = ? AND last < ?'),
-      hold: p('INSERT INTO mail_held (account, list, sender, subject, reason, message_id, raw, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      heldAll: p('SELECT id, list, sender, subject, reason, message_id, received FROM mail_held WHERE account = ? ORDER BY id'),
-      heldList: p('SELECT id, list, sender, subject, reason, message_id, received FROM mail_held WHERE account = ? AND list = ? ORDER BY id'),
-      heldOne: p('SELECT id, list, sender, subject, reason, message_id, received, raw FROM mail_held WHERE account = ? AND id = ?'),
+      hold: p(
+        'INSERT INTO mail_held (account, list, sender, subject, reason, message_id, raw, received) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      heldAll: p(
+        'SELECT id, list, sender, subject, reason, message_id, received FROM mail_held WHERE account = ? ORDER BY id',
+      ),
+      heldList: p(
+        'SELECT id, list, sender, subject, reason, message_id, received FROM mail_held WHERE account = ? AND list = ? ORDER BY id',
+      ),
+      heldOne: p(
+        'SELECT id, list, sender, subject, reason, message_id, received, raw FROM mail_held WHERE account = ? AND id = ?',
+      ),
       heldDel: p('DELETE FROM mail_held WHERE account = ? AND id = ?'),
     };
   }
 
-  private static sub(r: { address: string; name: string; since: number; delivery: number; bounce_score: number; last_bounce: number | null }): Subscriber {
-    return { address: r.address, name: r.name, since: r.since, delivery: r.delivery === 1, bounceScore: r.bounce_score, lastBounce: r.last_bounce };
+  private static sub(r: {
+    address: string;
+    name: string;
+    since: number;
+    delivery: number;
+    bounce_score: number;
+    last_bounce: number | null;
+  }): Subscriber {
+    return {
+      address: r.address,
+      name: r.name,
+      since: r.since,
+      delivery: r.delivery === 1,
+      bounceScore: r.bounce_score,
+      lastBounce: r.last_bounce,
+    };
   }
 
   members(list: string): Subscriber[] {
     return (this.q.members.all(this.account, list) as Parameters<typeof ListStore.sub>[0][]).map(ListStore.sub);
   }
   member(list: string, address: string): Subscriber | undefined {
-    const r = this.q.member.get(this.account, list, normaliseAddress(address)) as Parameters<typeof ListStore.sub>[0] | undefined;
+    const r = this.q.member.get(this.account, list, normaliseAddress(address)) as
+      Parameters<typeof ListStore.sub>[0] | undefined;
     return r ? ListStore.sub(r) : undefined;
   }
   /** True when the address was added, false when it was subscribed already. */
@@ -165,7 +207,14 @@ export class ListStore {
   }
 
   /** A new pending confirmation; replaces an older one of the same address and action. */
-  createPending(list: string, address: string, action: Pending['action'], ttlMs: number, now = Date.now(), name = ''): Pending {
+  createPending(
+    list: string,
+    address: string,
+    action: Pending['action'],
+    ttlMs: number,
+    now = Date.now(),
+    name = '',
+  ): Pending {
     const a = normaliseAddress(address);
     const token = confirmToken();
     this.store.transaction(() => {
@@ -205,7 +254,12 @@ export class ListStore {
    * per `perMs`, so one burst of bounces counts once), after `resetMs` without a
    * bounce it starts again from zero; at `threshold` delivery is disabled.
    */
-  recordBounce(list: string, address: string, opts: { threshold: number; perMs: number; resetMs: number }, now = Date.now()): { score: number; disabledNow: boolean } | undefined {
+  recordBounce(
+    list: string,
+    address: string,
+    opts: { threshold: number; perMs: number; resetMs: number },
+    now = Date.now(),
+  ): { score: number; disabledNow: boolean } | undefined {
     const a = normaliseAddress(address);
     return this.store.transaction(() => {
       const s = this.member(list, a);
@@ -221,16 +275,61 @@ export class ListStore {
     return this.q.enable.run(this.account, list, normaliseAddress(address)).changes === 1;
   }
 
-  hold(list: string, m: { sender: string; subject: string; reason: string; messageId?: string }, raw: Buffer, now = Date.now()): number {
-    return Number(this.q.hold.run(this.account, list, m.sender, m.subject, m.reason, m.messageId ?? null, raw, now).lastInsertRowid);
+  hold(
+    list: string,
+    m: { sender: string; subject: string; reason: string; messageId?: string },
+    raw: Buffer,
+    now = Date.now(),
+  ): number {
+    return Number(
+      this.q.hold.run(this.account, list, m.sender, m.subject, m.reason, m.messageId ?? null, raw, now).lastInsertRowid,
+    );
   }
   held(list?: string): Held[] {
-    const rows = (list === undefined ? this.q.heldAll.all(this.account) : this.q.heldList.all(this.account, list)) as { id: number; list: string; sender: string; subject: string; reason: string; message_id: string | null; received: number }[];
-    return rows.map((r) => ({ id: r.id, list: r.list, sender: r.sender, subject: r.subject, reason: r.reason, messageId: r.message_id, received: r.received }));
+    const rows = (list === undefined ? this.q.heldAll.all(this.account) : this.q.heldList.all(this.account, list)) as {
+      id: number;
+      list: string;
+      sender: string;
+      subject: string;
+      reason: string;
+      message_id: string | null;
+      received: number;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      list: r.list,
+      sender: r.sender,
+      subject: r.subject,
+      reason: r.reason,
+      messageId: r.message_id,
+      received: r.received,
+    }));
   }
   heldOne(id: number): (Held & { raw: Buffer }) | undefined {
-    const r = this.q.heldOne.get(this.account, id) as { id: number; list: string; sender: string; subject: string; reason: string; message_id: string | null; received: number; raw: Buffer } | undefined;
-    return r ? { id: r.id, list: r.list, sender: r.sender, subject: r.subject, reason: r.reason, messageId: r.message_id, received: r.received, raw: r.raw } : undefined;
+    const r = this.q.heldOne.get(this.account, id) as
+      | {
+          id: number;
+          list: string;
+          sender: string;
+          subject: string;
+          reason: string;
+          message_id: string | null;
+          received: number;
+          raw: Buffer;
+        }
+      | undefined;
+    return r
+      ? {
+          id: r.id,
+          list: r.list,
+          sender: r.sender,
+          subject: r.subject,
+          reason: r.reason,
+          messageId: r.message_id,
+          received: r.received,
+          raw: r.raw,
+        }
+      : undefined;
   }
   dropHeld(id: number): boolean {
     return this.q.heldDel.run(this.account, id).changes === 1;

@@ -16,7 +16,13 @@ const days = (ms: number) => {
   return d >= 1 ? `${d} day${d === 1 ? '' : 's'}` : `${Math.max(1, Math.round(ms / 3_600_000))} hours`;
 };
 
-export function confirmRequest(l: ListWords, action: 'subscribe' | 'unsubscribe', address: string, token: string, ttlMs: number): { subject: string; text: string } {
+export function confirmRequest(
+  l: ListWords,
+  action: 'subscribe' | 'unsubscribe',
+  address: string,
+  token: string,
+  ttlMs: number,
+): { subject: string; text: string } {
   const a = listAddresses(l.name, l.domain);
   const what = action === 'subscribe' ? `subscribe ${address} to` : `unsubscribe ${address} from`;
   return {
@@ -51,7 +57,9 @@ export function goodbye(l: ListWords, address: string): { subject: string; text:
   const a = listAddresses(l.name, l.domain);
   return {
     subject: `You have left ${l.name}`,
-    text: [`${address} is no longer subscribed to ${a.post}.`, '', `To come back, send any mail to ${a.join}.`].join('\n'),
+    text: [`${address} is no longer subscribed to ${a.post}.`, '', `To come back, send any mail to ${a.join}.`].join(
+      '\n',
+    ),
   };
 }
 
@@ -75,21 +83,43 @@ export function help(l: ListWords): { subject: string; text: string } {
   };
 }
 
-export function notice(l: ListWords, kind: 'already' | 'not-member' | 'expired' | 'unknown-token', address: string): { subject: string; text: string } {
+export function notice(
+  l: ListWords,
+  kind: 'already' | 'not-member' | 'expired' | 'unknown-token',
+  address: string,
+): { subject: string; text: string } {
   const a = listAddresses(l.name, l.domain);
   switch (kind) {
     case 'already':
-      return { subject: `${l.name}: already subscribed`, text: `${address} is already subscribed to ${a.post}; nothing changed.\n\nTo unsubscribe, send any mail to ${a.leave}.` };
+      return {
+        subject: `${l.name}: already subscribed`,
+        text: `${address} is already subscribed to ${a.post}; nothing changed.\n\nTo unsubscribe, send any mail to ${a.leave}.`,
+      };
     case 'not-member':
-      return { subject: `${l.name}: not subscribed`, text: `${address} is not subscribed to ${a.post}, so there is nothing to unsubscribe.\n\nIf you are subscribed under another address, send from that address.` };
+      return {
+        subject: `${l.name}: not subscribed`,
+        text: `${address} is not subscribed to ${a.post}, so there is nothing to unsubscribe.\n\nIf you are subscribed under another address, send from that address.`,
+      };
     case 'expired':
-      return { subject: `${l.name}: the confirmation expired`, text: `That confirmation has expired; nothing changed.\n\nTo try again, send any mail to ${a.join} (to subscribe) or ${a.leave} (to unsubscribe).` };
+      return {
+        subject: `${l.name}: the confirmation expired`,
+        text: `That confirmation has expired; nothing changed.\n\nTo try again, send any mail to ${a.join} (to subscribe) or ${a.leave} (to unsubscribe).`,
+      };
     case 'unknown-token':
-      return { subject: `${l.name}: unknown confirmation`, text: `That confirmation is not known here (it was used already, or mistyped); nothing changed.\n\nFor help, write "help" to ${a.request}.` };
+      return {
+        subject: `${l.name}: unknown confirmation`,
+        text: `That confirmation is not known here (it was used already, or mistyped); nothing changed.\n\nFor help, write "help" to ${a.request}.`,
+      };
   }
 }
 
-export function heldNotice(l: ListWords, id: number, sender: string, subject: string, reason: string): { subject: string; text: string } {
+export function heldNotice(
+  l: ListWords,
+  id: number,
+  sender: string,
+  subject: string,
+  reason: string,
+): { subject: string; text: string } {
   return {
     subject: `${l.name}: post #${id} from ${sender} awaits approval`,
     text: [
@@ -113,7 +143,13 @@ export function heldForSender(l: ListWords, subject: string, reason: string): { 
   };
 }
 
-export function heldExpiredNotice(l: ListWords, id: number, sender: string, subject: string, days: number): { subject: string; text: string } {
+export function heldExpiredNotice(
+  l: ListWords,
+  id: number,
+  sender: string,
+  subject: string,
+  days: number,
+): { subject: string; text: string } {
   return {
     subject: `${l.name}: held post #${id} from ${sender} expired`,
     text: [
@@ -136,10 +172,18 @@ export function heldExpiredForSender(l: ListWords, subject: string, days: number
 }
 
 export function rejectedForSender(l: ListWords, subject: string, reason: string): { subject: string; text: string } {
-  return { subject: `${l.name}: your post was not accepted`, text: `Your post "${subject || '(no subject)'}" to ${l.name}@${l.domain} was not accepted by the owners${reason ? `: ${reason}` : ''}.` };
+  return {
+    subject: `${l.name}: your post was not accepted`,
+    text: `Your post "${subject || '(no subject)'}" to ${l.name}@${l.domain} was not accepted by the owners${reason ? `: ${reason}` : ''}.`,
+  };
 }
 
-export function bounceDisabled(l: ListWords, address: string, score: number, reason: string): { subject: string; text: string } {
+export function bounceDisabled(
+  l: ListWords,
+  address: string,
+  score: number,
+  reason: string,
+): { subject: string; text: string } {
   return {
     subject: `${l.name}: delivery to ${address} disabled (bounces)`,
     text: [

@@ -46,7 +46,8 @@ export function verifyUnsubscribe(key: Buffer, token: string): UnsubscribeClaim 
   const payload = Buffer.from(m[1]!, 'base64url');
   const given = Buffer.from(m[2]!, 'base64url');
   const want = mac(key, payload);
-  if (given.length !== want.length || !timingSafeEqual(given, want)) return { problem: 'the unsubscribe link is not valid (it was altered, or made by another server)' };
+  if (given.length !== want.length || !timingSafeEqual(given, want))
+    return { problem: 'the unsubscribe link is not valid (it was altered, or made by another server)' };
   const parts = payload.toString('utf8').split('\n');
   if (parts.length !== 4 || parts[0] !== 'v1') return { problem: 'the unsubscribe link is of an unknown kind' };
   return { account: parts[1]!, list: parts[2]!, address: parts[3]! };

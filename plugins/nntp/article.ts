@@ -40,9 +40,15 @@ function phrase(name: string): string {
  * `name@HOST.invalid` (invalidDomain).
  */
 export function fromHeader(author: Post['author'], invalidDomain = 'invalid'): string {
-  const address = author.address && /^[^\s<>@]+@[^\s<>@]+$/.test(author.address)
-    ? author.address
-    : `${author.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '').replace(/^\.+|\.+$/g, '') || 'unknown'}@${invalidDomain}`;
+  const address =
+    author.address && /^[^\s<>@]+@[^\s<>@]+$/.test(author.address)
+      ? author.address
+      : `${
+          author.name
+            .toLowerCase()
+            .replace(/[^a-z0-9._-]+/g, '')
+            .replace(/^\.+|\.+$/g, '') || 'unknown'
+        }@${invalidDomain}`;
   return `${phrase(author.name)} <${address}>`;
 }
 
@@ -72,7 +78,14 @@ export function renderArticle(post: Post, at: Placement): RenderedArticle {
     ['Date', rfc5322Date(new Date(post.date))],
     ['Message-ID', `<${post.id}>`],
   ];
-  if (refs.length) h.push(['References', foldList(refs.map((r) => `<${r}>`), 'References'.length)]);
+  if (refs.length)
+    h.push([
+      'References',
+      foldList(
+        refs.map((r) => `<${r}>`),
+        'References'.length,
+      ),
+    ]);
   if (post.inReplyTo) h.push(['In-Reply-To', `<${post.inReplyTo}>`]);
   h.push(
     ['Injection-Date', rfc5322Date(new Date((post as { receivedAt?: string }).receivedAt ?? post.date))],
@@ -85,7 +98,10 @@ export function renderArticle(post: Post, at: Placement): RenderedArticle {
   h.push(['X-Peerpost-Bridge', `${post.bridge} (via ${oneLine(post.author.via)})`], ['X-Peerpost-Node', at.hostname]);
   const text = post.kind === 'action' && !post.subject ? `* ${post.author.name} ${post.body}` : post.body;
   // Strip control characters other than tab from the body (no terminal escapes reach a newsreader).
-  const body = text.replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').split('\n');
+  const body = text
+    .replace(/\r\n?/g, '\n')
+    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
+    .split('\n');
   return { headers: h, body };
 }
 
@@ -104,10 +120,29 @@ export function headerValue(a: RenderedArticle, name: string): string | undefine
   return f ? f[1].replace(/\r\n[ \t]+/g, ' ') : undefined;
 }
 
-export const OVERVIEW_FMT = ['Subject:', 'From:', 'Date:', 'Message-ID:', 'References:', ':bytes', ':lines', 'Xref:full'];
+export const OVERVIEW_FMT = [
+  'Subject:',
+  'From:',
+  'Date:',
+  'Message-ID:',
+  'References:',
+  ':bytes',
+  ':lines',
+  'Xref:full',
+];
 
 /** One overview line (without CRLF): number, then the fields of OVERVIEW_FMT, tab-separated. */
 export function overviewLine(a: RenderedArticle, number: number): string {
   const f = (n: string) => oneLine(headerValue(a, n) ?? '').replace(/\t/g, ' ');
-  return [String(number), f('Subject'), f('From'), f('Date'), f('Message-ID'), f('References'), f(':bytes'), f(':lines'), `Xref: ${f('Xref')}`].join('\t');
+  return [
+    String(number),
+    f('Subject'),
+    f('From'),
+    f('Date'),
+    f('Message-ID'),
+    f('References'),
+    f(':bytes'),
+    f(':lines'),
+    `Xref: ${f('Xref')}`,
+  ].join('\t');
 }

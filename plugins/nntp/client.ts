@@ -38,7 +38,11 @@ export interface MultiResponse extends Response {
 
 /** A response the caller did not expect, with its code, for the outbox's reason. */
 export class NntpError extends Error {
-  constructor(readonly code: number, readonly line: string, what: string) {
+  constructor(
+    readonly code: number,
+    readonly line: string,
+    what: string,
+  ) {
     super(`${what}: the server answered "${line.slice(0, 200)}"`);
   }
 }
@@ -143,9 +147,15 @@ export class NntpClient {
 
   private async open() {
     const o = this.o;
-    const tlsOpts = { ...o.tlsOptions, servername: o.tlsOptions?.servername ?? (/^[\d.]+$|:/.test(o.host) ? undefined : o.host) };
+    const tlsOpts = {
+      ...o.tlsOptions,
+      servername: o.tlsOptions?.servername ?? (/^[\d.]+$|:/.test(o.host) ? undefined : o.host),
+    };
     this.sock = await new Promise<Socket>((resolve, reject) => {
-      const s: Socket = o.tls === true ? tlsConnect({ host: o.host, port: o.port, ...tlsOpts }) : tcpConnect({ host: o.host, port: o.port });
+      const s: Socket =
+        o.tls === true
+          ? tlsConnect({ host: o.host, port: o.port, ...tlsOpts })
+          : tcpConnect({ host: o.host, port: o.port });
       const t = setTimeout(() => {
         s.destroy();
         reject(new Error(`could not connect to ${o.host}:${o.port} within ${Math.round(o.timeoutMs / 1000)} s`));
@@ -165,7 +175,8 @@ export class NntpClient {
     // A server may close an idle reader: the next use opens a new connection instead of failing.
     this.sock.once('close', () => (this.closed = true));
     this.greeting = parse(await this.reader.line(o.timeoutMs));
-    if (this.greeting.code !== 200 && this.greeting.code !== 201) throw new NntpError(this.greeting.code, this.greeting.line, 'the server refused the connection');
+    if (this.greeting.code !== 200 && this.greeting.code !== 201)
+      throw new NntpError(this.greeting.code, this.greeting.line, 'the server refused the connection');
     this.postingAllowed = this.greeting.code === 200;
     if (o.tls === 'starttls') await this.starttls(tlsOpts);
     if (o.readerMode) {
@@ -177,7 +188,8 @@ export class NntpClient {
       const u = await this.cmd(`AUTHINFO USER ${o.user}`);
       if (u.code === 381) {
         const p = await this.cmd(`AUTHINFO PASS ${o.password ?? ''}`);
-        if (p.code !== 281) throw new NntpError(p.code, p.line.replace(/PASS .*/, 'PASS ***'), `AUTHINFO for ${o.user} failed`);
+        if (p.code !== 281)
+          throw new NntpError(p.code, p.line.replace(/PASS .*/, 'PASS ***'), `AUTHINFO for ${o.user} failed`);
       } else if (u.code !== 281) throw new NntpError(u.code, u.line, `AUTHINFO USER ${o.user} failed`);
       this.postingAllowed = true;
     }
@@ -185,7 +197,8 @@ export class NntpClient {
 
   private async starttls(tlsOpts: ConnectionOptions) {
     const r = await this.cmd('STARTTLS');
-    if (r.code !== 382) throw new NntpError(r.code, r.line, 'STARTTLS was refused (set tls: true for a TLS port, or tls: false)');
+    if (r.code !== 382)
+      throw new NntpError(r.code, r.line, 'STARTTLS was refused (set tls: true for a TLS port, or tls: false)');
     const plain = this.sock;
     this.reader.detach(plain);
     this.sock = await new Promise<TLSSocket>((resolve, reject) => {
@@ -279,7 +292,8 @@ export class NntpClient {
     const r = await this.command(`GROUP ${name}`);
     if (r.code !== 211) throw new NntpError(r.code, r.line, `GROUP ${name}`);
     const [, count, low, high] = r.line.split(/\s+/).map(Number);
-    if (![count, low, high].every((n) => Number.isSafeInteger(n))) throw new Error(`GROUP ${name}: cannot read "${r.line}"`);
+    if (![count, low, high].every((n) => Number.isSafeInteger(n)))
+      throw new Error(`GROUP ${name}: cannot read "${r.line}"`);
     return { count: count!, low: low!, high: high! };
   }
 

@@ -49,16 +49,29 @@ export function readArticle(raw: Buffer): ReadArticle | string {
     parsed: a,
     ...(node && HOST.test(node) ? { node } : {}),
     ...(id ? { id } : {}),
-    newsgroups: header(a, 'Newsgroups')!.split(',').map((g) => g.trim().toLowerCase()).filter(Boolean),
-    path: (header(a, 'Path') ?? '').split('!').map((s) => s.trim()).filter(Boolean),
+    newsgroups: header(a, 'Newsgroups')!
+      .split(',')
+      .map((g) => g.trim().toLowerCase())
+      .filter(Boolean),
+    path: (header(a, 'Path') ?? '')
+      .split('!')
+      .map((s) => s.trim())
+      .filter(Boolean),
     control: header(a, 'Control') !== undefined || /^cmsg\s/i.test(header(a, 'Subject') ?? ''),
     viaPeerpost: header(a, 'X-Peerpost-Bridge') !== undefined,
     post: {
-      author: { name: oneLine(from.name).slice(0, 200) || 'unknown', ...(from.address ? { address: from.address } : {}), via: 'nntp' },
+      author: {
+        name: oneLine(from.name).slice(0, 200) || 'unknown',
+        ...(from.address ? { address: from.address } : {}),
+        via: 'nntp',
+      },
       subject: oneLine(decodeWords(header(a, 'Subject')!)),
       body: bodyText(a),
       // A digest written by a peerpost node stays a digest here (the core never sends one to chat).
-      kind: header(a, 'X-Peerpost-Bridge') !== undefined && header(a, 'X-Peerpost-Kind')?.trim().toLowerCase() === 'digest' ? 'digest' : 'message',
+      kind:
+        header(a, 'X-Peerpost-Bridge') !== undefined && header(a, 'X-Peerpost-Kind')?.trim().toLowerCase() === 'digest'
+          ? 'digest'
+          : 'message',
       ...(irt ? { inReplyTo: irt } : {}),
       references: refs,
       ...(date && !Number.isNaN(date.getTime()) && date.getTime() < Date.now() + 86_400_000 ? { date } : {}),

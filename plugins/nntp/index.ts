@@ -21,7 +21,8 @@ export { checkPassword, hashPassword } from './local.js';
 export default definePlugin<Config>({
   protocol: 'nntp',
   style: 'article',
-  summary: 'news (RFC 3977): every bridge a newsgroup on the built-in news server, and peering with news servers such as INN',
+  summary:
+    'news (RFC 3977): every bridge a newsgroup on the built-in news server, and peering with news servers such as INN',
   account,
   validateTarget: groupProblem,
   joinHint: (target, config) => {
@@ -34,6 +35,8 @@ export default definePlugin<Config>({
     return host ? `news://${host}:${config.listen.port}/${target}` : `news://HOST:${config.listen.port}/${target}`;
   },
   start(ctx: PluginContext<Config>) {
-    return isServerConfig(ctx.config) ? startPeer(ctx as PluginContext<ServerConfig>) : startLocal(ctx as PluginContext<ListenConfig>);
+    return isServerConfig(ctx.config)
+      ? startPeer(ctx as PluginContext<ServerConfig>)
+      : startLocal(ctx as PluginContext<ListenConfig>);
   },
 });

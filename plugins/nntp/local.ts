@@ -50,25 +50,33 @@ export async function checkPassword(given: string, configured: string | undefine
   const m = configured ? /^scrypt\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(configured) : null;
   if (m) {
     const want = Buffer.from(m[2]!, 'base64');
-    const got = await new Promise<Buffer>((res, rej) => scrypt(given, Buffer.from(m[1]!, 'base64'), want.length, (e, k) => (e ? rej(e) : res(k))));
+    const got = await new Promise<Buffer>((res, rej) =>
+      scrypt(given, Buffer.from(m[1]!, 'base64'), want.length, (e, k) => (e ? rej(e) : res(k))),
+    );
     return got.length === want.length && timingSafeEqual(got, want);
   }
   // Plain (from ${ENV}) or an unknown user: compare digests, so the time does not depend on where they differ.
   const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(configured ?? randomBytes(16).toString('hex')).digest();
+  const b = createHash('sha256')
+    .update(configured ?? randomBytes(16).toString('hex'))
+    .digest();
   return timingSafeEqual(a, b) && configured !== undefined;
 }
 
 /** "scrypt$SALT$HASH" for a password (what the README tells to put under users:). */
 export function hashPassword(pw: string): Promise<string> {
   const salt = randomBytes(16);
-  return new Promise((res, rej) => scrypt(pw, salt, 32, (e, k) => (e ? rej(e) : res(`scrypt$${salt.toString('base64')}$${k.toString('base64')}`))));
+  return new Promise((res, rej) =>
+    scrypt(pw, salt, 32, (e, k) => (e ? rej(e) : res(`scrypt$${salt.toString('base64')}$${k.toString('base64')}`))),
+  );
 }
 
 export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<AccountHandle> {
   let cfg = ctx.config;
   if (cfg.posting.allow === 'authenticated' && Object.keys(cfg.users).length === 0)
-    throw new Error(`account ${ctx.account}: posting.allow is "authenticated" but there are no users: add users, or choose another posting.allow`);
+    throw new Error(
+      `account ${ctx.account}: posting.allow is "authenticated" but there are no users: add users, or choose another posting.allow`,
+    );
   ctx.store.migrate(MIGRATIONS);
   let secureContext: SecureContext | undefined;
   let keyCert: { key: Buffer; cert: Buffer } | undefined;
@@ -85,22 +93,40 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       secureContext = createSecureContext(keyCert);
     } catch (err) {
       if ((err as Error).message.startsWith(`account ${ctx.account}`)) throw err;
-      throw new Error(`account ${ctx.account}: the TLS certificate ${cfg.tls.cert} and key ${cfg.tls.key} do not make a usable pair: ${(err as Error).message}`);
+      throw new Error(
+        `account ${ctx.account}: the TLS certificate ${cfg.tls.cert} and key ${cfg.tls.key} do not make a usable pair: ${(err as Error).message}`,
+      );
     }
   }
   const acct = ctx.account;
   const q = {
-    stats: ctx.store.prepare('SELECT COUNT(*) AS n, MIN(number) AS lo, MAX(number) AS hi FROM nntp_articles WHERE account = ? AND grp = ?'),
+    stats: ctx.store.prepare(
+      'SELECT COUNT(*) AS n, MIN(number) AS lo, MAX(number) AS hi FROM nntp_articles WHERE account = ? AND grp = ?',
+    ),
     max: ctx.store.prepare('SELECT MAX(number) FROM nntp_articles WHERE account = ? AND grp = ?').pluck(),
-    numberOf: ctx.store.prepare('SELECT number FROM nntp_articles WHERE account = ? AND post_id = ? AND grp = ?').pluck(),
-    insert: ctx.store.prepare('INSERT INTO nntp_articles (account, grp, number, post_id, added, overview) VALUES (?, ?, ?, ?, ?, ?)'),
-    overview: ctx.store.prepare('SELECT number, overview, post_id AS id FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000'),
-    setOverview: ctx.store.prepare('UPDATE nntp_articles SET overview = ? WHERE account = ? AND grp = ? AND number = ?'),
+    numberOf: ctx.store
+      .prepare('SELECT number FROM nntp_articles WHERE account = ? AND post_id = ? AND grp = ?')
+      .pluck(),
+    insert: ctx.store.prepare(
+      'INSERT INTO nntp_articles (account, grp, number, post_id, added, overview) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    overview: ctx.store.prepare(
+      'SELECT number, overview, post_id AS id FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000',
+    ),
+    setOverview: ctx.store.prepare(
+      'UPDATE nntp_articles SET overview = ? WHERE account = ? AND grp = ? AND number = ?',
+    ),
     clearOverviews: ctx.store.prepare('UPDATE nntp_articles SET overview = NULL WHERE account = ?'),
-    numbers: ctx.store.prepare('SELECT number FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000').pluck(),
+    numbers: ctx.store
+      .prepare(
+        'SELECT number FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000',
+      )
+      .pluck(),
     postAt: ctx.store.prepare('SELECT post_id FROM nntp_articles WHERE account = ? AND grp = ? AND number = ?').pluck(),
     byId: ctx.store.prepare('SELECT grp, number FROM nntp_articles WHERE account = ? AND post_id = ?'),
-    since: ctx.store.prepare('SELECT grp, post_id FROM nntp_articles WHERE account = ? AND added >= ? ORDER BY added, number'),
+    since: ctx.store.prepare(
+      'SELECT grp, post_id FROM nntp_articles WHERE account = ? AND added >= ? ORDER BY added, number',
+    ),
     addGroup: ctx.store.prepare('INSERT OR IGNORE INTO nntp_groups (account, grp, created) VALUES (?, ?, ?)'),
     groups: ctx.store.prepare('SELECT grp, created FROM nntp_groups WHERE account = ?'),
   };
@@ -115,7 +141,8 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       q.insert.run(acct, group, n, postId, Date.now(), p ? overviewOf(p, group, n) : null);
       return n;
     });
-  const overviewOf = (post: Post, group: string, n: number) => overviewLine(renderArticle(post, { hostname: ctx.node.hostname, group, number: n }), n);
+  const overviewOf = (post: Post, group: string, n: number) =>
+    overviewLine(renderArticle(post, { hostname: ctx.node.hostname, group, number: n }), n);
   // Overview lines hold the hostname (Xref): rendered again after it changed.
   if (ctx.store.get<string>('overviewHost') !== ctx.node.hostname) {
     q.clearOverviews.run(acct);
@@ -149,7 +176,10 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
         for (const x of batch) record(x.group, x.id);
       });
     } catch (err) {
-      ctx.log.error({ err }, `article numbers could not be stored now (${(err as Error).message}); they are given at the next start`);
+      ctx.log.error(
+        { err },
+        `article numbers could not be stored now (${(err as Error).message}); they are given at the next start`,
+      );
     }
   };
   const numberSoon = (group: string, id: string) => {
@@ -177,31 +207,44 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       created: created.get(e.target) ?? Date.now(),
     };
   };
-  const createdMap = () => new Map((q.groups.all(acct) as { grp: string; created: number }[]).map((r) => [r.grp, r.created]));
+  const createdMap = () =>
+    new Map((q.groups.all(acct) as { grp: string; created: number }[]).map((r) => [r.grp, r.created]));
   // Record when each group first appeared (NEWGROUPS).
   for (const e of endpoints()) groupInfo(e, new Map());
 
   // A post taken by POST whose number was not yet recorded when the daemon stopped gets it now.
   for (const e of endpoints()) {
     for (const p of ctx.posts.latest(e.bridge, { limit: 2 * NUMBER_BATCH }).reverse())
-      if (p.origin.account === acct && p.origin.target === e.target && q.numberOf.get(acct, p.id, e.target) === undefined) record(e.target, p.id);
+      if (
+        p.origin.account === acct &&
+        p.origin.target === e.target &&
+        q.numberOf.get(acct, p.id, e.target) === undefined
+      )
+        record(e.target, p.id);
   }
 
   const inGroups = (group: string) => endpoints().some((e) => e.target === group);
 
   /** Answers as to POST (240, 441, 403); IHAVE's answers are made from these by `transfer`. */
-  const ingestArticle = async (raw: Buffer, who: { remote: string; user?: string }, offered?: string): Promise<string> => {
+  const ingestArticle = async (
+    raw: Buffer,
+    who: { remote: string; user?: string },
+    offered?: string,
+  ): Promise<string> => {
     const a = readArticle(raw);
     if (typeof a === 'string') return `441 ${a}`;
     if (a.control) return '441 control messages are not taken here';
-    if (offered !== undefined && a.id !== undefined && a.id !== offered) return `441 the article's Message-ID <${oneLine(a.id).slice(0, 250)}> is not the one offered, <${offered}>`;
+    if (offered !== undefined && a.id !== undefined && a.id !== offered)
+      return `441 the article's Message-ID <${oneLine(a.id).slice(0, 250)}> is not the one offered, <${offered}>`;
     const id = a.id ?? offered;
     const named = a.newsgroups;
     const foreign = named.filter((g) => !inGroups(g));
-    if (!named.length || foreign.length) return `441 not a newsgroup here: ${oneLine(foreign.join(', ') || '(none)').slice(0, 200)}`;
+    if (!named.length || foreign.length)
+      return `441 not a newsgroup here: ${oneLine(foreign.join(', ') || '(none)').slice(0, 200)}`;
     const e = endpoints().find((x) => named.includes(x.target) && x.direction !== 'out');
     if (!e) return `441 ${named.join(', ')} ${named.length === 1 ? 'is' : 'are'} read-only here`;
-    if (a.path.some((p) => p.toLowerCase() === ctx.node.hostname.toLowerCase())) return `441 the Path already holds ${ctx.node.hostname}: this article came from here`;
+    if (a.path.some((p) => p.toLowerCase() === ctx.node.hostname.toLowerCase()))
+      return `441 the Path already holds ${ctx.node.hostname}: this article came from here`;
     const hops = Math.max(0, a.path.length - 1);
     if (id !== undefined) {
       const old = ctx.posts.get(id);
@@ -222,13 +265,20 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     switch (v.status) {
       case 'accepted': {
         numberSoon(e.target, v.id);
-        ctx.log.debug({ id: v.id, group: e.target, remote: who.remote, user: who.user }, `article <${v.id}> posted to ${e.target}`);
+        ctx.log.debug(
+          { id: v.id, group: e.target, remote: who.remote, user: who.user },
+          `article <${v.id}> posted to ${e.target}`,
+        );
         return `240 article received OK <${v.id}>`;
       }
-      case 'duplicate': return `441 duplicate: <${v.id}> was posted already`;
-      case 'ignored': return `240 article received OK, not relayed (${oneLine(v.reason)})`;
-      case 'rejected': return `441 ${oneLine(v.reason)}`;
-      case 'tempfail': return `403 ${oneLine(v.reason)}; try again later`;
+      case 'duplicate':
+        return `441 duplicate: <${v.id}> was posted already`;
+      case 'ignored':
+        return `240 article received OK, not relayed (${oneLine(v.reason)})`;
+      case 'rejected':
+        return `441 ${oneLine(v.reason)}`;
+      case 'tempfail':
+        return `403 ${oneLine(v.reason)}; try again later`;
     }
   };
 
@@ -237,7 +287,9 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     groups: () => {
       flushNumbers();
       const c = createdMap();
-      return endpoints().map((e) => groupInfo(e, c)).sort((x, y) => x.name.localeCompare(y.name));
+      return endpoints()
+        .map((e) => groupInfo(e, c))
+        .sort((x, y) => x.name.localeCompare(y.name));
     },
     group: (name) => {
       flushNumbers();
@@ -247,7 +299,11 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     overview: (group, low, high) => {
       flushNumbers();
       if (!inGroups(group)) return [];
-      const rows = q.overview.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as { number: number; overview: string | null; id: string }[];
+      const rows = q.overview.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as {
+        number: number;
+        overview: string | null;
+        id: string;
+      }[];
       const out: string[] = [];
       for (const r of rows) {
         if (r.overview !== null) {
@@ -264,7 +320,9 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     },
     numbers: (group, low, high) => {
       flushNumbers();
-      return inGroups(group) ? (q.numbers.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as number[]) : [];
+      return inGroups(group)
+        ? (q.numbers.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as number[])
+        : [];
     },
     article: (group, number) => {
       flushNumbers();
@@ -280,18 +338,27 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     },
     newnews: (match, since) => {
       flushNumbers();
-      const groups = new Set(endpoints().map((e) => e.target).filter(match));
+      const groups = new Set(
+        endpoints()
+          .map((e) => e.target)
+          .filter(match),
+      );
       const seen = new Set<string>();
-      for (const r of q.since.all(acct, since) as { grp: string; post_id: string }[]) if (groups.has(r.grp)) seen.add(r.post_id);
+      for (const r of q.since.all(acct, since) as { grp: string; post_id: string }[])
+        if (groups.has(r.grp)) seen.add(r.post_id);
       return [...seen];
     },
     mayPost: (remote, user) => {
       const hasUsers = Object.keys(cfg.users).length > 0;
       switch (cfg.posting.allow) {
-        case 'none': return 'no';
-        case 'all': return 'yes';
-        case 'authenticated': return user ? 'yes' : hasUsers ? 'after-auth' : 'no';
-        case 'loopback': return user || isLoopback(remote) ? 'yes' : hasUsers ? 'after-auth' : 'no';
+        case 'none':
+          return 'no';
+        case 'all':
+          return 'yes';
+        case 'authenticated':
+          return user ? 'yes' : hasUsers ? 'after-auth' : 'no';
+        case 'loopback':
+          return user || isLoopback(remote) ? 'yes' : hasUsers ? 'after-auth' : 'no';
       }
     },
     hasUsers: () => Object.keys(cfg.users).length > 0,
@@ -338,7 +405,8 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       // The core hands over the block already validated (durations in ms, listen parsed): do not parse it again.
       const n = next as ListenConfig;
       const same = (k: keyof ListenConfig) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
-      if (!same('listen') || !same('idleTimeout') || !same('maxClients') || !same('maxArticleSize') || !same('tls')) return 'restart';
+      if (!same('listen') || !same('idleTimeout') || !same('maxClients') || !same('maxArticleSize') || !same('tls'))
+        return 'restart';
       if (n.posting.allow === 'authenticated' && Object.keys(n.users).length === 0) return 'restart';
       cfg = n;
       return 'applied';

@@ -5,7 +5,15 @@
  * articles with ARTICLE, ingest them. One connection, reconnected with backoff.
  */
 import { readFileSync } from 'node:fs';
-import { delivered, failed, retry, type AccountHandle, type DeliveryTarget, type Post, type PluginContext } from '../../src/plugin.js';
+import {
+  delivered,
+  failed,
+  retry,
+  type AccountHandle,
+  type DeliveryTarget,
+  type Post,
+  type PluginContext,
+} from '../../src/plugin.js';
 import { fromHeader, renderArticle } from './article.js';
 import { NntpClient, NntpError, type Response } from './client.js';
 import { readArticle } from './incoming.js';
@@ -40,11 +48,16 @@ export function postOutcome(r: Response, feed: 'post' | 'ihave') {
   if ((r.code === 441 || r.code === 437) && DUPLICATE.test(r.line)) return delivered();
   if (r.code === 436 || r.code === 400 || r.code === 403) return retry(why);
   // The group is not there (yet): a config problem, or a group the server's admin has still to create. Try again slowly.
-  if (r.code === 441 && NO_GROUP.test(r.line)) return retry(`${why}: the newsgroup does not exist there (yet); trying again every ${NO_GROUP_RETRY_MS / 60_000} minutes`, NO_GROUP_RETRY_MS);
+  if (r.code === 441 && NO_GROUP.test(r.line))
+    return retry(
+      `${why}: the newsgroup does not exist there (yet); trying again every ${NO_GROUP_RETRY_MS / 60_000} minutes`,
+      NO_GROUP_RETRY_MS,
+    );
   if (r.code === 480) return failed(`${why}: the server wants AUTHINFO; set user and password`);
   if (r.code === 440) return failed(`${why}: posting is not allowed for this account there`);
   if (r.code === 441 || r.code === 437) return failed(why);
-  if (r.code === 500 || r.code === 502) return failed(`${why}${feed === 'ihave' ? ': the server does not take IHAVE from us (feed: post?)' : ''}`);
+  if (r.code === 500 || r.code === 502)
+    return failed(`${why}${feed === 'ihave' ? ': the server does not take IHAVE from us (feed: post?)' : ''}`);
   return retry(why);
 }
 
@@ -72,7 +85,10 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     failures = 0;
     notBefore = 0;
     lastError = '';
-    constructor(readonly role: string, private readonly readerMode: boolean) {}
+    constructor(
+      readonly role: string,
+      private readonly readerMode: boolean,
+    ) {}
 
     drop(why: string) {
       this.client?.close();
@@ -82,7 +98,10 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       this.lastError = why;
       const base = Math.min(cfg.maxBackoff, 1000 * 2 ** Math.min(this.failures - 1, 20));
       this.notBefore = Date.now() + Math.round(base * (0.8 + Math.random() * 0.4));
-      ctx.log.warn({ server: where, failures: this.failures, link: this.role }, `news server ${where} (${this.role}): ${why}; trying again in ${Math.round((this.notBefore - Date.now()) / 1000)} s`);
+      ctx.log.warn(
+        { server: where, failures: this.failures, link: this.role },
+        `news server ${where} (${this.role}): ${why}; trying again in ${Math.round((this.notBefore - Date.now()) / 1000)} s`,
+      );
       report();
       if (this === inLink) schedulePoll(this.notBefore - Date.now());
       else setTimeout(() => ctx.resume(), this.notBefore - Date.now() + 50).unref();
@@ -91,7 +110,10 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     async get(): Promise<NntpClient> {
       if (this.client && !this.client.isClosed) return this.client;
       if (stopped) throw new Error('the account is stopping');
-      if (Date.now() < this.notBefore) throw new Error(`not connected (${this.lastError}); next try in ${Math.round((this.notBefore - Date.now()) / 1000)} s`);
+      if (Date.now() < this.notBefore)
+        throw new Error(
+          `not connected (${this.lastError}); next try in ${Math.round((this.notBefore - Date.now()) / 1000)} s`,
+        );
       this.connecting ??= (async () => {
         try {
           const c = await NntpClient.connect({
@@ -108,7 +130,10 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
             throw new Error('the account is stopping');
           }
           this.client = c;
-          ctx.log.info({ server: where, link: this.role, greeting: oneLine(c.greeting.line) }, `connected to ${where}${this.failures ? ' again' : ''} (${this.role})`);
+          ctx.log.info(
+            { server: where, link: this.role, greeting: oneLine(c.greeting.line) },
+            `connected to ${where}${this.failures ? ' again' : ''} (${this.role})`,
+          );
           this.failures = 0;
           this.lastError = '';
           report();
@@ -138,8 +163,13 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     if (stopped) return;
     const gs = [...groups.entries()].map(([g, s]) => `${g}@${s.high}${s.problem ? ` (${s.problem})` : ''}`).join(', ');
     const down = links.find((l) => l.failures);
-    if (down) ctx.setState('retrying', `${where}: ${down.lastError}; next try in ${Math.max(0, Math.round((down.notBefore - Date.now()) / 1000))} s`);
-    else if (links.some((l) => l.client && !l.client.isClosed)) ctx.setState('connected', `${where}${gs ? `; ${gs}` : ''}`);
+    if (down)
+      ctx.setState(
+        'retrying',
+        `${where}: ${down.lastError}; next try in ${Math.max(0, Math.round((down.notBefore - Date.now()) / 1000))} s`,
+      );
+    else if (links.some((l) => l.client && !l.client.isClosed))
+      ctx.setState('connected', `${where}${gs ? `; ${gs}` : ''}`);
     else ctx.setState('connecting', where);
   };
 
@@ -152,7 +182,11 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       g = await c.group(group);
     } catch (err) {
       if (err instanceof NntpError && err.code === 411) {
-        if (state.problem !== 'no such group there') ctx.log.warn({ group }, `${where} has no newsgroup ${group}: nothing to read there (check the endpoint's name)`);
+        if (state.problem !== 'no such group there')
+          ctx.log.warn(
+            { group },
+            `${where} has no newsgroup ${group}: nothing to read there (check the endpoint's name)`,
+          );
         state.problem = 'no such group there';
         return;
       }
@@ -164,11 +198,17 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       // First look at this group: start at its end, or backfill newest articles.
       hw = Math.max(g.low - 1, g.high - cfg.backfill, 0);
       ctx.store.set(HW(group), hw);
-      ctx.log.info({ group, high: g.high, from: hw + 1 }, `first look at ${group} on ${where}: ${cfg.backfill ? `taking up to ${cfg.backfill} recent articles` : `starting after article ${g.high}`}`);
+      ctx.log.info(
+        { group, high: g.high, from: hw + 1 },
+        `first look at ${group} on ${where}: ${cfg.backfill ? `taking up to ${cfg.backfill} recent articles` : `starting after article ${g.high}`}`,
+      );
     }
     if (g.high < hw) {
       // The server's numbers went back (a rebuilt spool): start again at its end. Message-IDs keep out what we have.
-      ctx.log.warn({ group, high: g.high, hw }, `${group} on ${where} now ends at article ${g.high}, before ${hw} where we stopped: going on from ${g.high}`);
+      ctx.log.warn(
+        { group, high: g.high, hw },
+        `${group} on ${where} now ends at article ${g.high}, before ${hw} where we stopped: going on from ${g.high}`,
+      );
       hw = g.high;
       ctx.store.set(HW(group), hw);
     }
@@ -210,12 +250,21 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     if (a.node && a.node !== me) ctx.peerNode(group, a.node);
     if (a.control) return passOver('a control message');
     if (typeof a.post.body !== 'string') return passOver(a.post.body.problem);
-    const v = await ctx.ingest({ ...a.post, body: a.post.body, target: group, id: a.id ?? id, hops: a.viaPeerpost ? 1 : 0 });
+    const v = await ctx.ingest({
+      ...a.post,
+      body: a.post.body,
+      target: group,
+      id: a.id ?? id,
+      hops: a.viaPeerpost ? 1 : 0,
+    });
     switch (v.status) {
       case 'accepted':
         ctx.store.ids.set(v.id, group, String(number));
         (groups.get(group) ?? { fetched: 0 }).fetched++;
-        ctx.log.info({ group, number, id: v.id }, `article ${number} <${v.id}> from ${group} on ${where} taken into the bridge`);
+        ctx.log.info(
+          { group, number, id: v.id },
+          `article ${number} <${v.id}> from ${group} on ${where} taken into the bridge`,
+        );
         return true;
       case 'duplicate':
       case 'ignored':
@@ -237,7 +286,14 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     }
     polling = true;
     try {
-      const wanted = [...new Set(ctx.endpoints().filter((e) => e.direction !== 'out').map((e) => e.target))];
+      const wanted = [
+        ...new Set(
+          ctx
+            .endpoints()
+            .filter((e) => e.direction !== 'out')
+            .map((e) => e.target),
+        ),
+      ];
       if (!wanted.length && outLink !== inLink) return; // a feed with nothing to read: its connection opens for the first post
       let c: NntpClient;
       try {
@@ -311,7 +367,8 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
         const text = peerArticle(post, to.target, ctx.node.hostname);
         const r = cfg.feed === 'ihave' ? await c.ihave(post.id, text) : await c.post(text);
         const out = postOutcome(r, cfg.feed);
-        if (out.result === 'delivered') ctx.log.info({ id: post.id, group: to.target }, `<${post.id}> sent to ${to.target} on ${where}`);
+        if (out.result === 'delivered')
+          ctx.log.info({ id: post.id, group: to.target }, `<${post.id}> sent to ${to.target} on ${where}`);
         return out;
       } catch (err) {
         outLink.drop((err as Error).message);

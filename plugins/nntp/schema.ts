@@ -13,9 +13,19 @@ export const listenAccount = z.strictObject({
   /** Who may POST: nobody, AUTHINFO users, loopback clients (and users), or everyone. */
   posting: z.strictObject({ allow: z.enum(POLICIES).default('loopback') }).default({ allow: 'loopback' }),
   /** AUTHINFO USER/PASS: name → "scrypt$SALT$HASH" (base64, see the README) or a plain password (write it as ${ENV}). */
-  users: z.record(z.string().regex(/^[\x21-\x7e]{1,64}$/, 'a user name is 1-64 printable ASCII characters without spaces'), z.string().min(1)).default({}),
+  users: z
+    .record(
+      z.string().regex(/^[\x21-\x7e]{1,64}$/, 'a user name is 1-64 printable ASCII characters without spaces'),
+      z.string().min(1),
+    )
+    .default({}),
   /** Largest article POST takes, in octets (as sent, after dot-stuffing is undone). */
-  maxArticleSize: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  maxArticleSize: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   /** A client silent this long is disconnected (RFC 3977 asks for at least 3 minutes). */
   idleTimeout: duration('10m'),
   /** Clients served at once; more are told 400 and closed. */
@@ -56,7 +66,12 @@ export const serverAccount = z
     /** On the first poll of a group, also fetch this many of its newest articles (0: start at its current end). */
     backfill: z.number().int().min(0).max(100_000).default(0),
     /** Larger articles are not fetched into the bridge (skipped with a warning). */
-    maxArticleSize: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    maxArticleSize: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024),
     /** At most this many articles fetched per group in one poll (the rest come in the next). */
     batch: z.number().int().min(1).max(100_000).default(500),
     /** Connecting, and each answer of the server, must take at most this long. */
@@ -66,11 +81,26 @@ export const serverAccount = z
   })
   .superRefine((c, ctx) => {
     if ((c.user === undefined) !== (c.password === undefined))
-      ctx.addIssue({ code: 'custom', path: [c.user === undefined ? 'user' : 'password'], message: 'AUTHINFO needs both user and password' });
-    if (c.tlsCa !== undefined && c.tls === false) ctx.addIssue({ code: 'custom', path: ['tlsCa'], message: 'tlsCa needs tls: true or tls: starttls' });
-    if (c.tlsVerify === false && c.tls === false) ctx.addIssue({ code: 'custom', path: ['tlsVerify'], message: 'tlsVerify only matters with tls: true or tls: starttls' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.user === undefined ? 'user' : 'password'],
+        message: 'AUTHINFO needs both user and password',
+      });
+    if (c.tlsCa !== undefined && c.tls === false)
+      ctx.addIssue({ code: 'custom', path: ['tlsCa'], message: 'tlsCa needs tls: true or tls: starttls' });
+    if (c.tlsVerify === false && c.tls === false)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tlsVerify'],
+        message: 'tlsVerify only matters with tls: true or tls: starttls',
+      });
     const hp = hostPort(c.tls === true ? 563 : 119).safeParse(c.server);
-    if (!hp.success) ctx.addIssue({ code: 'custom', path: ['server'], message: hp.error.issues[0]?.message ?? `"${c.server}" is not host:port` });
+    if (!hp.success)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server'],
+        message: hp.error.issues[0]?.message ?? `"${c.server}" is not host:port`,
+      });
   })
   .transform((c) => ({ ...c, address: hostPort(c.tls === true ? 563 : 119).parse(c.server) }));
 export type ServerConfig = z.infer<typeof serverAccount>;
@@ -79,7 +109,21 @@ export type Config = ListenConfig | ServerConfig;
 export const isServerConfig = (c: Config): c is ServerConfig => 'server' in c;
 
 const LISTEN_KEYS = Object.keys(listenAccount.shape);
-const SERVER_KEYS = ['server', 'tls', 'tlsVerify', 'tlsCa', 'user', 'password', 'pollInterval', 'feed', 'backfill', 'batch', 'maxArticleSize', 'timeout', 'maxBackoff'];
+const SERVER_KEYS = [
+  'server',
+  'tls',
+  'tlsVerify',
+  'tlsCa',
+  'user',
+  'password',
+  'pollInterval',
+  'feed',
+  'backfill',
+  'batch',
+  'maxArticleSize',
+  'timeout',
+  'maxBackoff',
+];
 
 /**
  * The account block: with `server:` a peering account, otherwise the built-in
@@ -89,13 +133,22 @@ const SERVER_KEYS = ['server', 'tls', 'tlsVerify', 'tlsCa', 'user', 'password', 
 export const account = z.unknown().transform((v, ctx): Config => {
   const block = v ?? {};
   if (typeof block !== 'object' || Array.isArray(block)) {
-    ctx.addIssue({ code: 'custom', message: 'an nntp account is a mapping: listen: (the built-in news server) or server: (peering with a news server)' });
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'an nntp account is a mapping: listen: (the built-in news server) or server: (peering with a news server)',
+    });
     return z.NEVER;
   }
   const keys = Object.keys(block);
   const peering = keys.includes('server');
   if (peering && keys.includes('listen')) {
-    ctx.addIssue({ code: 'custom', path: ['listen'], message: 'an nntp account either serves news (listen:) or peers with a news server (server:), not both: make two accounts' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['listen'],
+      message:
+        'an nntp account either serves news (listen:) or peers with a news server (server:), not both: make two accounts',
+    });
     return z.NEVER;
   }
   const [schema, own, other, kind, otherKind] = peering
@@ -116,7 +169,8 @@ export const account = z.unknown().transform((v, ctx): Config => {
   if (bad) return z.NEVER;
   const r = (schema as z.ZodType<Config>).safeParse(block);
   if (!r.success) {
-    for (const i of r.error.issues) ctx.addIssue({ ...(i as object), code: i.code === 'custom' ? 'custom' : i.code } as never);
+    for (const i of r.error.issues)
+      ctx.addIssue({ ...(i as object), code: i.code === 'custom' ? 'custom' : i.code } as never);
     return z.NEVER;
   }
   return r.data;

@@ -29,7 +29,9 @@ export function nntpServers(opts: ServerOptions): { plain: Server; tls?: Server 
   const plain = createServer((sock: Socket) => serve(sock, false, opts, clients));
   plain.maxConnections = opts.maxClients * 2;
   if (!opts.secureContext || !opts.keyCert) return { plain };
-  const tls = createTlsServer({ key: opts.keyCert.key, cert: opts.keyCert.cert }, (sock) => serve(sock, true, opts, clients));
+  const tls = createTlsServer({ key: opts.keyCert.key, cert: opts.keyCert.cert }, (sock) =>
+    serve(sock, true, opts, clients),
+  );
   tls.maxConnections = opts.maxClients * 2;
   tls.on('tlsClientError', () => {}); // a failed handshake concerns that client only
   return { plain, tls };

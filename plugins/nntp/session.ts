@@ -4,7 +4,16 @@
  * so every command is testable as text.
  */
 import type { Post } from '../../src/plugin.js';
-import { articleText, bodyText, headText, headerValue, overviewLine, OVERVIEW_FMT, renderArticle, type RenderedArticle } from './article.js';
+import {
+  articleText,
+  bodyText,
+  headText,
+  headerValue,
+  overviewLine,
+  OVERVIEW_FMT,
+  renderArticle,
+  type RenderedArticle,
+} from './article.js';
 import { dotStuff, nntpDate, oneLine, parseCommand, parseDateTime, parseRange, wildmat } from './text.js';
 
 export interface GroupInfo {
@@ -61,13 +70,35 @@ export interface Reply {
 }
 
 const line = (s: string): Reply => ({ text: `${s}\r\n` });
-const multi = (first: string, body: string[]): Reply => ({ text: `${first}\r\n${dotStuff(body.length ? body.join('\r\n') : '').replace(/^\r\n\.\r\n$/, '.\r\n')}` });
+const multi = (first: string, body: string[]): Reply => ({
+  text: `${first}\r\n${dotStuff(body.length ? body.join('\r\n') : '').replace(/^\r\n\.\r\n$/, '.\r\n')}`,
+});
 
 const HELP = [
-  'ARTICLE [message-id|number]', 'AUTHINFO USER name | AUTHINFO PASS password', 'BODY [message-id|number]', 'CAPABILITIES', 'DATE',
-  'GROUP newsgroup', 'HDR header [message-id|range]', 'HEAD [message-id|number]', 'HELP', 'IHAVE message-id', 'LAST',
-  'LIST [ACTIVE [wildmat]|ACTIVE.TIMES [wildmat]|DISTRIB.PATS|NEWSGROUPS [wildmat]|OVERVIEW.FMT|HEADERS]', 'LISTGROUP [newsgroup [range]]', 'MODE READER', 'NEWGROUPS date time [GMT]',
-  'NEWNEWS wildmat date time [GMT]', 'NEXT', 'OVER [message-id|range]', 'POST', 'QUIT', 'STARTTLS', 'STAT [message-id|number]', 'XHDR header [message-id|range]', 'XOVER [range]',
+  'ARTICLE [message-id|number]',
+  'AUTHINFO USER name | AUTHINFO PASS password',
+  'BODY [message-id|number]',
+  'CAPABILITIES',
+  'DATE',
+  'GROUP newsgroup',
+  'HDR header [message-id|range]',
+  'HEAD [message-id|number]',
+  'HELP',
+  'IHAVE message-id',
+  'LAST',
+  'LIST [ACTIVE [wildmat]|ACTIVE.TIMES [wildmat]|DISTRIB.PATS|NEWSGROUPS [wildmat]|OVERVIEW.FMT|HEADERS]',
+  'LISTGROUP [newsgroup [range]]',
+  'MODE READER',
+  'NEWGROUPS date time [GMT]',
+  'NEWNEWS wildmat date time [GMT]',
+  'NEXT',
+  'OVER [message-id|range]',
+  'POST',
+  'QUIT',
+  'STARTTLS',
+  'STAT [message-id|number]',
+  'XHDR header [message-id|range]',
+  'XOVER [range]',
 ];
 
 export class Session {
@@ -80,7 +111,11 @@ export class Session {
   /** What the article the client sends next is for: POST, or IHAVE with its Message-ID. */
   private incoming: { by: 'post' } | { by: 'ihave'; id: string } = { by: 'post' };
 
-  constructor(private readonly b: Backend, readonly remote: string, secure = false) {
+  constructor(
+    private readonly b: Backend,
+    readonly remote: string,
+    secure = false,
+  ) {
     this.secure = secure;
   }
 
@@ -93,28 +128,60 @@ export class Session {
   async handle(input: string): Promise<Reply> {
     const { verb, args } = parseCommand(input);
     switch (verb) {
-      case 'CAPABILITIES': return this.capabilities();
+      case 'CAPABILITIES':
+        return this.capabilities();
       case 'MODE':
         if (args[0]?.toUpperCase() !== 'READER') return line('501 only MODE READER is known');
-        return line(this.greeting().replace(/ peerpost news server ready,/, '').replace(/\r\n$/, ''));
-      case 'QUIT': return { text: '205 closing connection\r\n', then: 'close' };
-      case 'HELP': return multi('100 help text follows', HELP.map((h) => `  ${h}`));
-      case 'DATE': return args.length ? line('501 DATE takes no argument') : line(`111 ${nntpDate(new Date())}`);
-      case 'LIST': return this.list(args);
-      case 'GROUP': return this.groupCmd(args);
-      case 'LISTGROUP': return this.listgroup(args);
-      case 'ARTICLE': case 'HEAD': case 'BODY': case 'STAT': return this.retrieve(verb, args);
-      case 'NEXT': case 'LAST': return this.step(verb, args);
-      case 'OVER': case 'XOVER': return this.over(verb, args);
-      case 'HDR': case 'XHDR': return this.hdr(verb, args);
-      case 'NEWNEWS': return this.newnews(args);
-      case 'NEWGROUPS': return this.newgroups(args);
-      case 'POST': return this.postCmd(args);
-      case 'IHAVE': return this.ihave(args);
-      case 'AUTHINFO': return this.authinfo(args);
-      case 'STARTTLS': return this.starttls(args);
-      case '': return line('500 empty command');
-      default: return line(`500 unknown command ${oneLine(verb).slice(0, 40)}`);
+        return line(
+          this.greeting()
+            .replace(/ peerpost news server ready,/, '')
+            .replace(/\r\n$/, ''),
+        );
+      case 'QUIT':
+        return { text: '205 closing connection\r\n', then: 'close' };
+      case 'HELP':
+        return multi(
+          '100 help text follows',
+          HELP.map((h) => `  ${h}`),
+        );
+      case 'DATE':
+        return args.length ? line('501 DATE takes no argument') : line(`111 ${nntpDate(new Date())}`);
+      case 'LIST':
+        return this.list(args);
+      case 'GROUP':
+        return this.groupCmd(args);
+      case 'LISTGROUP':
+        return this.listgroup(args);
+      case 'ARTICLE':
+      case 'HEAD':
+      case 'BODY':
+      case 'STAT':
+        return this.retrieve(verb, args);
+      case 'NEXT':
+      case 'LAST':
+        return this.step(verb, args);
+      case 'OVER':
+      case 'XOVER':
+        return this.over(verb, args);
+      case 'HDR':
+      case 'XHDR':
+        return this.hdr(verb, args);
+      case 'NEWNEWS':
+        return this.newnews(args);
+      case 'NEWGROUPS':
+        return this.newgroups(args);
+      case 'POST':
+        return this.postCmd(args);
+      case 'IHAVE':
+        return this.ihave(args);
+      case 'AUTHINFO':
+        return this.authinfo(args);
+      case 'STARTTLS':
+        return this.starttls(args);
+      case '':
+        return line('500 empty command');
+      default:
+        return line(`500 unknown command ${oneLine(verb).slice(0, 40)}`);
     }
   }
 
@@ -134,7 +201,15 @@ export class Session {
   }
 
   private capabilities(): Reply {
-    const caps = ['VERSION 2', 'READER', 'HDR', 'OVER MSGID', 'NEWNEWS', 'LIST ACTIVE ACTIVE.TIMES DISTRIB.PATS NEWSGROUPS OVERVIEW.FMT HEADERS', 'IMPLEMENTATION peerpost'];
+    const caps = [
+      'VERSION 2',
+      'READER',
+      'HDR',
+      'OVER MSGID',
+      'NEWNEWS',
+      'LIST ACTIVE ACTIVE.TIMES DISTRIB.PATS NEWSGROUPS OVERVIEW.FMT HEADERS',
+      'IMPLEMENTATION peerpost',
+    ];
     if (this.b.mayPost(this.remote, this.user) === 'yes') caps.push('POST', 'IHAVE');
     if (this.b.tls && !this.secure && !this.user) caps.push('STARTTLS');
     if (!this.user && this.b.hasUsers() && !this.authNeedsTls()) caps.push('AUTHINFO USER');
@@ -147,19 +222,41 @@ export class Session {
     if (args.length > 2) return line('501 too many arguments');
     switch (kw) {
       case 'ACTIVE':
-        return multi('215 list of newsgroups follows', this.b.groups().filter((g) => match(g.name)).map((g) => `${g.name} ${g.high} ${g.low} ${g.postable ? 'y' : 'n'}`));
+        return multi(
+          '215 list of newsgroups follows',
+          this.b
+            .groups()
+            .filter((g) => match(g.name))
+            .map((g) => `${g.name} ${g.high} ${g.low} ${g.postable ? 'y' : 'n'}`),
+        );
       case 'ACTIVE.TIMES':
         // RFC 3977 7.6.4: name, when it was created (seconds since 1970), who created it.
-        return multi('215 information follows', this.b.groups().filter((g) => match(g.name)).map((g) => `${g.name} ${Math.floor(g.created / 1000)} peerpost`));
+        return multi(
+          '215 information follows',
+          this.b
+            .groups()
+            .filter((g) => match(g.name))
+            .map((g) => `${g.name} ${Math.floor(g.created / 1000)} peerpost`),
+        );
       case 'DISTRIB.PATS':
         // RFC 3977 7.6.5: no distributions are defaulted here; the list is empty.
         return args[1] ? line('501 DISTRIB.PATS takes no argument') : multi('215 information follows', []);
       case 'NEWSGROUPS':
-        return multi('215 descriptions follow', this.b.groups().filter((g) => match(g.name)).map((g) => `${g.name}\t${oneLine(g.description) || g.name}`));
+        return multi(
+          '215 descriptions follow',
+          this.b
+            .groups()
+            .filter((g) => match(g.name))
+            .map((g) => `${g.name}\t${oneLine(g.description) || g.name}`),
+        );
       case 'OVERVIEW.FMT':
-        return args[1] ? line('501 OVERVIEW.FMT takes no argument') : multi('215 order of fields in overview database', OVERVIEW_FMT);
+        return args[1]
+          ? line('501 OVERVIEW.FMT takes no argument')
+          : multi('215 order of fields in overview database', OVERVIEW_FMT);
       case 'HEADERS':
-        return args[1] && !/^(MSGID|RANGE)$/i.test(args[1]) ? line('501 LIST HEADERS takes MSGID or RANGE') : multi('215 headers supported', [':', ':bytes', ':lines']);
+        return args[1] && !/^(MSGID|RANGE)$/i.test(args[1])
+          ? line('501 LIST HEADERS takes MSGID or RANGE')
+          : multi('215 headers supported', [':', ':bytes', ':lines']);
       default:
         return line(`501 unknown LIST keyword ${oneLine(kw).slice(0, 30)}`);
     }
@@ -184,7 +281,10 @@ export class Session {
     if (!r) return line('501 bad range');
     this.group = g.name;
     this.current = g.count ? g.low : undefined;
-    return multi(`211 ${g.count} ${g.low} ${g.high} ${g.name} list follows`, this.b.numbers(g.name, r.low, r.high).map(String));
+    return multi(
+      `211 ${g.count} ${g.low} ${g.high} ${g.name} list follows`,
+      this.b.numbers(g.name, r.low, r.high).map(String),
+    );
   }
 
   /** The article an ARTICLE/HEAD/BODY/STAT/OVER/HDR argument names, or the error reply. */
@@ -202,7 +302,8 @@ export class Session {
       n = this.current;
     } else n = Number(arg);
     const post = this.b.article(this.group, n);
-    if (!post) return line(arg === undefined ? '420 current article number is invalid' : '423 no article with that number');
+    if (!post)
+      return line(arg === undefined ? '420 current article number is invalid' : '423 no article with that number');
     return { post, number: n, group: this.group, byId: false };
   }
 
@@ -228,10 +329,14 @@ export class Session {
     if (args.length) return line(`501 ${verb} takes no argument`);
     if (!this.group) return line('412 no newsgroup selected');
     if (this.current === undefined) return line('420 current article number is invalid');
-    const nums = verb === 'NEXT' ? this.b.numbers(this.group, this.current + 1, Number.MAX_SAFE_INTEGER).slice(0, 1) : this.b.numbers(this.group, 0, this.current - 1).slice(-1);
+    const nums =
+      verb === 'NEXT'
+        ? this.b.numbers(this.group, this.current + 1, Number.MAX_SAFE_INTEGER).slice(0, 1)
+        : this.b.numbers(this.group, 0, this.current - 1).slice(-1);
     const n = nums[0];
     const post = n === undefined ? undefined : this.b.article(this.group, n);
-    if (n === undefined || !post) return line(verb === 'NEXT' ? '421 no next article in this group' : '422 no previous article in this group');
+    if (n === undefined || !post)
+      return line(verb === 'NEXT' ? '421 no next article in this group' : '422 no previous article in this group');
     this.current = n;
     return line(`223 ${n} <${post.id}>`);
   }
@@ -266,15 +371,20 @@ export class Session {
       const r = parseRange(args[0]);
       if (!r) return line('501 bad range');
       const rows = this.b.overview(this.group, r.low, r.high);
-      return rows.length ? { text: `224 overview information follows\r\n${rows.join('\r\n')}\r\n.\r\n` } : line('423 no articles in that range');
+      return rows.length
+        ? { text: `224 overview information follows\r\n${rows.join('\r\n')}\r\n.\r\n` }
+        : line('423 no articles in that range');
     }
     const list = this.many(args[0], verb === 'OVER');
     if ('text' in list) return list;
-    return multi('224 overview information follows', list.map((x) => {
-      // By message-id the number field is 0; the Xref still gives the real one.
-      const a = this.render(x.post, x.group, x.number || (this.b.byId(x.post.id)?.number ?? 0));
-      return overviewLine(a, x.number);
-    }));
+    return multi(
+      '224 overview information follows',
+      list.map((x) => {
+        // By message-id the number field is 0; the Xref still gives the real one.
+        const a = this.render(x.post, x.group, x.number || (this.b.byId(x.post.id)?.number ?? 0));
+        return overviewLine(a, x.number);
+      }),
+    );
   }
 
   private hdr(verb: string, args: string[]): Reply {
@@ -290,17 +400,28 @@ export class Session {
   }
 
   private newnews(args: string[]): Reply {
-    if (args.length < 3 || args.length > 4 || (args[3] && args[3].toUpperCase() !== 'GMT')) return line('501 usage: NEWNEWS wildmat yyyymmdd hhmmss [GMT]');
+    if (args.length < 3 || args.length > 4 || (args[3] && args[3].toUpperCase() !== 'GMT'))
+      return line('501 usage: NEWNEWS wildmat yyyymmdd hhmmss [GMT]');
     const since = parseDateTime(args[1]!, args[2]!);
     if (since === undefined) return line('501 bad date or time');
-    return multi('230 list of new articles follows', this.b.newnews(wildmat(args[0]!), since).map((id) => `<${id}>`));
+    return multi(
+      '230 list of new articles follows',
+      this.b.newnews(wildmat(args[0]!), since).map((id) => `<${id}>`),
+    );
   }
 
   private newgroups(args: string[]): Reply {
-    if (args.length < 2 || args.length > 3 || (args[2] && args[2].toUpperCase() !== 'GMT')) return line('501 usage: NEWGROUPS yyyymmdd hhmmss [GMT]');
+    if (args.length < 2 || args.length > 3 || (args[2] && args[2].toUpperCase() !== 'GMT'))
+      return line('501 usage: NEWGROUPS yyyymmdd hhmmss [GMT]');
     const since = parseDateTime(args[0]!, args[1]!);
     if (since === undefined) return line('501 bad date or time');
-    return multi('231 list of new newsgroups follows', this.b.groups().filter((g) => g.created >= since).map((g) => `${g.name} ${g.high} ${g.low} ${g.postable ? 'y' : 'n'}`));
+    return multi(
+      '231 list of new newsgroups follows',
+      this.b
+        .groups()
+        .filter((g) => g.created >= since)
+        .map((g) => `${g.name} ${g.high} ${g.low} ${g.postable ? 'y' : 'n'}`),
+    );
   }
 
   private postCmd(args: string[]): Reply {
@@ -318,13 +439,17 @@ export class Session {
    * may POST.
    */
   private ihave(args: string[]): Reply {
-    if (args.length !== 1 || !/^<[^<>\s]+>$/.test(args[0]!) || args[0]!.length > 250) return line('501 IHAVE takes one message-id');
+    if (args.length !== 1 || !/^<[^<>\s]+>$/.test(args[0]!) || args[0]!.length > 250)
+      return line('501 IHAVE takes one message-id');
     const may = this.b.mayPost(this.remote, this.user);
     if (may === 'after-auth') return line('480 authentication required to transfer articles');
     if (may === 'no') return line('502 transfer not permitted');
     const id = args[0]!.slice(1, -1);
     if (this.b.has(id)) return line('435 article not wanted: we have it');
-    if (!this.b.writable()) return line('436 transfer not possible now (the server cannot store articles: disk full or read-only); try again later');
+    if (!this.b.writable())
+      return line(
+        '436 transfer not possible now (the server cannot store articles: disk full or read-only); try again later',
+      );
     this.incoming = { by: 'ihave', id };
     return { text: '335 send article to be transferred; end it with <CR-LF>.<CR-LF>\r\n', then: 'article' };
   }

@@ -41,7 +41,13 @@ function patternRegex(p: string): RegExp {
  * excludes; the last pattern that matches decides.
  */
 export function wildmat(mat: string): (name: string) => boolean {
-  const parts = mat.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s.startsWith('!') ? { neg: true, re: patternRegex(s.slice(1)) } : { neg: false, re: patternRegex(s) }));
+  const parts = mat
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) =>
+      s.startsWith('!') ? { neg: true, re: patternRegex(s.slice(1)) } : { neg: false, re: patternRegex(s) },
+    );
   return (name) => {
     let ok = false;
     for (const p of parts) if (p.re.test(name)) ok = !p.neg;
@@ -67,7 +73,10 @@ export function rfc5322Date(d: Date): string {
 
 /** No CR, LF, tab or other controls in a header value or overview field. */
 export function oneLine(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+  return s
+    .replace(/[\x00-\x1f\x7f]+/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
 }
 
 /** RFC 2047: a phrase or unstructured text, as is when it is ASCII, otherwise in UTF-8 B encoded words of at most 75 characters. */
@@ -91,7 +100,10 @@ export function encodeWords(s: string): string {
 export function decodeCharset(bytes: Buffer, charset: string): string | undefined {
   const cs = charset.toLowerCase().replace(/^"|"$/g, '');
   if (cs === 'utf-8' || cs === 'utf8' || cs === 'us-ascii' || cs === 'ascii') return bytes.toString('utf8');
-  if (['iso-8859-1', 'latin1', 'latin-1', 'iso8859-1', 'windows-1252', 'cp1252', 'iso-8859-15'].includes(cs)) return new TextDecoder(cs === 'windows-1252' || cs === 'cp1252' ? 'windows-1252' : cs === 'iso-8859-15' ? 'iso-8859-15' : 'latin1').decode(bytes);
+  if (['iso-8859-1', 'latin1', 'latin-1', 'iso8859-1', 'windows-1252', 'cp1252', 'iso-8859-15'].includes(cs))
+    return new TextDecoder(
+      cs === 'windows-1252' || cs === 'cp1252' ? 'windows-1252' : cs === 'iso-8859-15' ? 'iso-8859-15' : 'latin1',
+    ).decode(bytes);
   return undefined;
 }
 
@@ -136,8 +148,13 @@ export function splitArticle(raw: Buffer): ParsedArticle | string {
   if (sep < 0) {
     // A header alone with no body is fine; a bare-LF article too.
     const lf = raw.indexOf('\n\n');
-    if (lf >= 0) { sep = lf; sepLen = 2; }
-    else { sep = raw.length; sepLen = 0; }
+    if (lf >= 0) {
+      sep = lf;
+      sepLen = 2;
+    } else {
+      sep = raw.length;
+      sepLen = 0;
+    }
   }
   const headText = raw.subarray(0, sep).toString('utf8');
   const body = raw.subarray(Math.min(raw.length, sep + sepLen));
@@ -157,14 +174,19 @@ export function splitArticle(raw: Buffer): ParsedArticle | string {
   return { headers, body };
 }
 
-export const header = (a: ParsedArticle, name: string): string | undefined => a.headers.find((h) => h.name.toLowerCase() === name.toLowerCase())?.value;
+export const header = (a: ParsedArticle, name: string): string | undefined =>
+  a.headers.find((h) => h.name.toLowerCase() === name.toLowerCase())?.value;
 
 /** A From header to a display name and an address: `Name <a@b>`, `a@b (Name)`, `a@b`. */
 export function parseFrom(value: string): { name: string; address?: string } {
   const v = decodeWords(value).trim();
   const angle = /^(.*?)<([^<>\s]+@[^<>\s]+)>\s*$/.exec(v);
   if (angle) {
-    const name = angle[1]!.trim().replace(/^"(.*)"$/, '$1').replace(/\\(.)/g, '$1').trim();
+    const name = angle[1]!
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .replace(/\\(.)/g, '$1')
+      .trim();
     return { name: name || angle[2]!.split('@')[0]!, address: angle[2]! };
   }
   const paren = /^([^\s()]+@[^\s()]+)\s*\((.*)\)\s*$/.exec(v);
@@ -198,7 +220,10 @@ export function bodyText(a: ParsedArticle): string | { problem: string } {
 
 /** A command line to its verb (upper case) and arguments. */
 export function parseCommand(line: string): { verb: string; args: string[] } {
-  const parts = line.trim().split(/[ \t]+/).filter(Boolean);
+  const parts = line
+    .trim()
+    .split(/[ \t]+/)
+    .filter(Boolean);
   return { verb: (parts[0] ?? '').toUpperCase(), args: parts.slice(1) };
 }
 

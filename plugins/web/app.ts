@@ -6,8 +6,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { AccountState, BridgeView, DaemonMetrics, DaemonStatus, EndpointView, IncomingPost, IngestVerdict, Logger, PostReader, StoredPost } from '../../src/plugin.js';
-import { archivePage, escapeHtml, indexPage, messagePage, postPage, relLinks, statusPage, type BridgeSummary } from './html.js';
+import type {
+  AccountState,
+  BridgeView,
+  DaemonMetrics,
+  DaemonStatus,
+  EndpointView,
+  IncomingPost,
+  IngestVerdict,
+  Logger,
+  PostReader,
+  StoredPost,
+} from '../../src/plugin.js';
+import {
+  archivePage,
+  escapeHtml,
+  indexPage,
+  messagePage,
+  postPage,
+  relLinks,
+  statusPage,
+  type BridgeSummary,
+} from './html.js';
 import { ICON_SVG, LIVE_JS, STYLE_CSS } from './assets.js';
 import { CONTENT_TYPE as METRICS_TYPE, metricsText } from './metrics.js';
 import { parsePostInput, verdictAnswer, type PostInput } from './posting.js';
@@ -16,7 +36,8 @@ import { Stream, type StreamClient } from './stream.js';
 import { mayPost, Tokens, type Grant } from './tokens.js';
 
 export const SECURITY_HEADERS: Record<string, string> = {
-  'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
@@ -30,7 +51,10 @@ export const HEALTHY: ReadonlySet<AccountState> = new Set(['connected', 'listeni
  * /healthz: healthy when the store takes a write now and every account is up
  * or on its way back by design (connecting, retrying). One line per check.
  */
-export function healthReport(storeWritable: () => boolean, status: Pick<DaemonStatus, 'accounts'>): { ok: boolean; lines: string[] } {
+export function healthReport(
+  storeWritable: () => boolean,
+  status: Pick<DaemonStatus, 'accounts'>,
+): { ok: boolean; lines: string[] } {
   const lines: string[] = [];
   let writable = false;
   try {
@@ -64,6 +88,7 @@ export interface AppDeps {
   status(): DaemonStatus;
   metrics(): DaemonMetrics;
   storeWritable(): boolean;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a service is any function; callers type it at use
   service(name: string): ((...args: any[]) => unknown) | undefined;
   ingest(post: IncomingPost): Promise<IngestVerdict>;
   /** Absolute link to a post (publicUrl). */
@@ -71,7 +96,11 @@ export interface AppDeps {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -81,11 +110,20 @@ const MAX_TOKEN_PATH = 1024;
 /** A post as the API and the stream show it. */
 export function postJson(p: StoredPost, name: string, url: (id: string) => string): Record<string, unknown> {
   return {
-    id: p.id, seq: p.seq, bridge: name, origin: p.origin, author: p.author,
+    id: p.id,
+    seq: p.seq,
+    bridge: name,
+    origin: p.origin,
+    author: p.author,
     ...(p.subject !== undefined ? { subject: p.subject } : {}),
-    body: p.body, kind: p.kind,
+    body: p.body,
+    kind: p.kind,
     ...(p.inReplyTo !== undefined ? { inReplyTo: p.inReplyTo } : {}),
-    references: p.references, date: p.date, receivedAt: p.receivedAt, attachments: p.attachments, url: url(p.id),
+    references: p.references,
+    date: p.date,
+    receivedAt: p.receivedAt,
+    attachments: p.attachments,
+    url: url(p.id),
   };
 }
 
@@ -99,10 +137,21 @@ export function createApp(d: AppDeps) {
   const toJson = (p: StoredPost) => postJson(p, byBridge(p.bridge)?.name ?? p.bridge, d.postUrl);
 
   // ---- posting (API and stream) ----
-  const post = async (grant: Grant, s: Served, input: PostInput): Promise<{ status: number; body: Record<string, unknown> }> => {
-    if (!mayPost(grant, s.bridge)) return { status: 403, body: { status: 'rejected', error: `the token "${grant.name}" may not post to bridge ${s.bridge}` } };
+  const post = async (
+    grant: Grant,
+    s: Served,
+    input: PostInput,
+  ): Promise<{ status: number; body: Record<string, unknown> }> => {
+    if (!mayPost(grant, s.bridge))
+      return {
+        status: 403,
+        body: { status: 'rejected', error: `the token "${grant.name}" may not post to bridge ${s.bridge}` },
+      };
     if (s.endpoint.direction === 'out')
-      return { status: 403, body: { status: 'rejected', error: `${s.endpoint.key} only receives (direction: out): posting there is off` } };
+      return {
+        status: 403,
+        body: { status: 'rejected', error: `${s.endpoint.key} only receives (direction: out): posting there is off` },
+      };
     const v = await d.ingest({
       target: s.name,
       author: { name: input.from ?? grant.name, via: 'web' },
@@ -113,7 +162,8 @@ export function createApp(d: AppDeps) {
       ...(input.references ? { references: input.references } : {}),
       ...(input.id ? { id: input.id } : {}),
     });
-    if (v.status === 'accepted') d.log.info({ id: v.id, bridge: s.bridge, token: grant.name }, `posted from the web to ${s.bridge}`);
+    if (v.status === 'accepted')
+      d.log.info({ id: v.id, bridge: s.bridge, token: grant.name }, `posted from the web to ${s.bridge}`);
     return verdictAnswer(v, d.postUrl);
   };
 
@@ -129,8 +179,14 @@ export function createApp(d: AppDeps) {
     async onMessage(c: StreamClient, msg: unknown) {
       const m = msg as Record<string, unknown>;
       const ref = typeof m?.ref === 'string' || typeof m?.ref === 'number' ? { ref: m.ref } : {};
-      if (m?.type !== 'post') return { type: 'error', ...ref, error: 'unknown message: the stream takes {"type":"post","token":"…","body":"…"}' };
-      if (!tokens.enabled) return { type: 'error', ...ref, error: 'posting from the web is off (no token is configured)' };
+      if (m?.type !== 'post')
+        return {
+          type: 'error',
+          ...ref,
+          error: 'unknown message: the stream takes {"type":"post","token":"…","body":"…"}',
+        };
+      if (!tokens.enabled)
+        return { type: 'error', ...ref, error: 'posting from the web is off (no token is configured)' };
       const grant = typeof m.token === 'string' ? tokens.check(m.token) : undefined;
       if (!grant) return { type: 'error', ...ref, error: 'the token is not valid' };
       const { type: _t, token: _k, ref: _r, ...rest } = m;
@@ -142,21 +198,45 @@ export function createApp(d: AppDeps) {
       return { type: 'posted', ...ref, ...a.body };
     },
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: c0.stream.maxMessage, clientTracking: false, perMessageDeflate: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: c0.stream.maxMessage,
+    clientTracking: false,
+    perMessageDeflate: false,
+  });
 
   // ---- helpers ----
   const allowedOrigin = (origin: string | undefined) => origin !== undefined && cfg().corsOrigins.includes(origin);
 
-  const send = (res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(body)), ...headers });
+  const send = (
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string | Buffer,
+    headers: Record<string, string> = {},
+  ) => {
+    res.writeHead(status, {
+      ...SECURITY_HEADERS,
+      'Content-Type': type,
+      'Content-Length': String(Buffer.byteLength(body)),
+      ...headers,
+    });
     res.end(res.req.method === 'HEAD' ? undefined : body);
   };
   const html = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) =>
     send(res, status, 'text/html; charset=utf-8', body, { 'Cache-Control': 'no-cache', ...headers });
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
-    send(res, status, 'application/json; charset=utf-8', JSON.stringify(body), { 'Cache-Control': 'no-cache', ...headers });
-  const errorPage = (res: ServerResponse, status: number, title: string, text: string, headers: Record<string, string> = {}) =>
-    html(res, status, messagePage(cfg().title, title, `<p>${escapeHtml(text)}</p>`), headers);
+    send(res, status, 'application/json; charset=utf-8', JSON.stringify(body), {
+      'Cache-Control': 'no-cache',
+      ...headers,
+    });
+  const errorPage = (
+    res: ServerResponse,
+    status: number,
+    title: string,
+    text: string,
+    headers: Record<string, string> = {},
+  ) => html(res, status, messagePage(cfg().title, title, `<p>${escapeHtml(text)}</p>`), headers);
 
   const readBody = (req: IncomingMessage): Promise<Buffer> =>
     new Promise((resolve, reject) => {
@@ -179,7 +259,8 @@ export function createApp(d: AppDeps) {
 
   const cursor = (v: string | null, what: string): number | undefined => {
     if (v === null || v === '') return undefined;
-    if (!/^\d{1,15}$/.test(v)) throw new HttpError(400, `${what} must be a post's seq number (a cursor), not ${JSON.stringify(v.slice(0, 30))}`);
+    if (!/^\d{1,15}$/.test(v))
+      throw new HttpError(400, `${what} must be a post's seq number (a cursor), not ${JSON.stringify(v.slice(0, 30))}`);
     return Number(v);
   };
 
@@ -196,7 +277,10 @@ export function createApp(d: AppDeps) {
         posts: d.posts.count(s.bridge),
         ...(last ? { last: last.date } : {}),
         endpoints: (b?.endpoints ?? []).map((e) => ({
-          key: e.key, protocol: e.protocol, direction: e.direction, account: e.account,
+          key: e.key,
+          protocol: e.protocol,
+          direction: e.direction,
+          account: e.account,
           ...(e.join ? { join: e.join } : {}),
           running: e.running,
           state: states.get(e.account)?.state ?? (e.running ? 'running' : 'stopped'),
@@ -213,10 +297,12 @@ export function createApp(d: AppDeps) {
     } catch {
       throw new HttpError(400, 'This unsubscribe link is damaged: check that it was copied whole.');
     }
-    if (!t || t.length > MAX_TOKEN_PATH || /[\s\u0000-\u001f]/.test(t)) throw new HttpError(400, 'This unsubscribe link is damaged: check that it was copied whole.');
+    if (!t || t.length > MAX_TOKEN_PATH || /[\s\u0000-\u001f]/.test(t))
+      throw new HttpError(400, 'This unsubscribe link is damaged: check that it was copied whole.');
     return t;
   };
-  const NO_LISTS = 'Unsubscribing is not available right now: the mailing lists are not running on this server. Try again in a while; if it keeps failing, write to the list owner.';
+  const NO_LISTS =
+    'Unsubscribing is not available right now: the mailing lists are not running on this server. Try again in a while; if it keeps failing, write to the list owner.';
 
   const unsubscribe = async (req: IncomingMessage, res: ServerResponse, raw: string) => {
     const token = unsubscribeToken(raw);
@@ -226,19 +312,49 @@ export function createApp(d: AppDeps) {
       await readBody(req); // RFC 8058: "List-Unsubscribe=One-Click"; the link itself is the authority
       if (!fn) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
       const r = (await fn(token)) as { list: string; address: string } | undefined;
-      if (!r) return errorPage(res, 404, 'Unsubscribe', 'This unsubscribe link is not valid (or no longer is): nothing was changed.');
+      if (!r)
+        return errorPage(
+          res,
+          404,
+          'Unsubscribe',
+          'This unsubscribe link is not valid (or no longer is): nothing was changed.',
+        );
       d.log.info({ list: r.list }, `unsubscribed an address from ${r.list} by its one-click link`);
-      return html(res, 200, messagePage(site, 'Unsubscribed', `<p><strong>${escapeHtml(r.address)}</strong> no longer receives <strong>${escapeHtml(r.list)}</strong>.</p>`));
+      return html(
+        res,
+        200,
+        messagePage(
+          site,
+          'Unsubscribed',
+          `<p><strong>${escapeHtml(r.address)}</strong> no longer receives <strong>${escapeHtml(r.list)}</strong>.</p>`,
+        ),
+      );
     }
     if (!fn) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
     const infoFn = d.service('list.unsubscribeInfo');
     let info: { list: string; address: string } | undefined;
     if (infoFn) {
       info = (await infoFn(token)) as { list: string; address: string } | undefined;
-      if (!info) return errorPage(res, 404, 'Unsubscribe', 'This unsubscribe link is not valid (or no longer is): nothing was changed.');
+      if (!info)
+        return errorPage(
+          res,
+          404,
+          'Unsubscribe',
+          'This unsubscribe link is not valid (or no longer is): nothing was changed.',
+        );
     }
-    const what = info ? `<p>Stop sending <strong>${escapeHtml(info.list)}</strong> to <strong>${escapeHtml(info.address)}</strong>?</p>` : '<p>Stop receiving this mailing list at the address this link was sent to?</p>';
-    return html(res, 200, messagePage(site, 'Unsubscribe', `${what}\n<form class="confirm" method="post" action="/unsubscribe/${escapeHtml(encodeURIComponent(token))}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`));
+    const what = info
+      ? `<p>Stop sending <strong>${escapeHtml(info.list)}</strong> to <strong>${escapeHtml(info.address)}</strong>?</p>`
+      : '<p>Stop receiving this mailing list at the address this link was sent to?</p>';
+    return html(
+      res,
+      200,
+      messagePage(
+        site,
+        'Unsubscribe',
+        `${what}\n<form class="confirm" method="post" action="/unsubscribe/${escapeHtml(encodeURIComponent(token))}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`,
+      ),
+    );
   };
 
   // ---- routes ----
@@ -248,15 +364,29 @@ export function createApp(d: AppDeps) {
     const method = req.method ?? 'GET';
     const isApi = path.startsWith('/api/');
     const origin = req.headers.origin;
-    const cors: Record<string, string> = isApi && allowedOrigin(origin) ? { 'Access-Control-Allow-Origin': origin!, Vary: 'Origin' } : isApi ? { Vary: 'Origin' } : {};
+    const cors: Record<string, string> =
+      isApi && allowedOrigin(origin)
+        ? { 'Access-Control-Allow-Origin': origin!, Vary: 'Origin' }
+        : isApi
+          ? { Vary: 'Origin' }
+          : {};
     const get = method === 'GET' || method === 'HEAD';
     const only = (...methods: string[]) => {
-      if (!methods.includes(method) && !(method === 'HEAD' && methods.includes('GET'))) throw new HttpError(405, `${method} is not allowed here (only ${methods.join(', ')})`, { Allow: methods.join(', ') });
+      if (!methods.includes(method) && !(method === 'HEAD' && methods.includes('GET')))
+        throw new HttpError(405, `${method} is not allowed here (only ${methods.join(', ')})`, {
+          Allow: methods.join(', '),
+        });
     };
 
     if (method === 'OPTIONS') {
       if (isApi && allowedOrigin(origin)) {
-        res.writeHead(204, { ...SECURITY_HEADERS, ...cors, 'Access-Control-Allow-Methods': 'GET, POST', 'Access-Control-Allow-Headers': 'Authorization, Content-Type', 'Access-Control-Max-Age': '600' });
+        res.writeHead(204, {
+          ...SECURITY_HEADERS,
+          ...cors,
+          'Access-Control-Allow-Methods': 'GET, POST',
+          'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+          'Access-Control-Max-Age': '600',
+        });
         return res.end();
       }
       throw new HttpError(403, 'cross-origin requests are not allowed from this origin (see corsOrigins)');
@@ -285,11 +415,23 @@ export function createApp(d: AppDeps) {
     if (path === '/healthz') {
       only('GET');
       const h = healthReport(d.storeWritable, d.status());
-      return send(res, h.ok ? 200 : 503, 'text/plain; charset=utf-8', `${h.ok ? 'ok' : 'unhealthy'}\n${h.lines.join('\n')}\n`, { 'Cache-Control': 'no-store' });
+      return send(
+        res,
+        h.ok ? 200 : 503,
+        'text/plain; charset=utf-8',
+        `${h.ok ? 'ok' : 'unhealthy'}\n${h.lines.join('\n')}\n`,
+        { 'Cache-Control': 'no-store' },
+      );
     }
     if (path === '/metrics') {
       only('GET');
-      return send(res, 200, METRICS_TYPE, metricsText(d.metrics(), { streamClients: stream.clients.size, streamSlowCuts: stream.slowCuts }), { 'Cache-Control': 'no-store' });
+      return send(
+        res,
+        200,
+        METRICS_TYPE,
+        metricsText(d.metrics(), { streamClients: stream.clients.size, streamSlowCuts: stream.slowCuts }),
+        { 'Cache-Control': 'no-store' },
+      );
     }
     let m: RegExpExecArray | null;
     if ((m = /^\/b\/([^/]+)\/?$/.exec(path))) {
@@ -300,14 +442,30 @@ export function createApp(d: AppDeps) {
       const size = cfg().pageSize;
       const posts = d.posts.latest(s.bridge, { limit: size, ...(before !== undefined ? { before } : {}) });
       const oldest = posts[posts.length - 1]?.seq;
-      const older = posts.length === size && oldest !== undefined && d.posts.latest(s.bridge, { limit: 1, before: oldest }).length ? oldest : undefined;
+      const older =
+        posts.length === size && oldest !== undefined && d.posts.latest(s.bridge, { limit: 1, before: oldest }).length
+          ? oldest
+          : undefined;
       const view = d.bridges().find((b) => b.name === s.bridge);
-      return html(res, 200, archivePage({
-        site: cfg().title, name: s.name, description: view?.description ?? s.endpoint.description,
-        posts: posts.filter((p) => p.kind !== 'event'), total: d.posts.count(s.bridge),
-        ...(before !== undefined ? { before } : {}), ...(older !== undefined ? { older } : {}),
-        join: (view?.endpoints ?? []).filter((e) => e.account !== s.endpoint.key.split('/')[0]).map((e) => ({ protocol: e.protocol, key: e.key, ...(e.join ? { join: e.join } : {}) })),
-      }, relLinks));
+      return html(
+        res,
+        200,
+        archivePage(
+          {
+            site: cfg().title,
+            name: s.name,
+            description: view?.description ?? s.endpoint.description,
+            posts: posts.filter((p) => p.kind !== 'event'),
+            total: d.posts.count(s.bridge),
+            ...(before !== undefined ? { before } : {}),
+            ...(older !== undefined ? { older } : {}),
+            join: (view?.endpoints ?? [])
+              .filter((e) => e.account !== s.endpoint.key.split('/')[0])
+              .map((e) => ({ protocol: e.protocol, key: e.key, ...(e.join ? { join: e.join } : {}) })),
+          },
+          relLinks,
+        ),
+      );
     }
     if ((m = /^\/p\/(.+)$/.exec(path))) {
       only('GET');
@@ -316,7 +474,11 @@ export function createApp(d: AppDeps) {
       if (!p || !s) throw new HttpError(404, 'There is no such post here.');
       const parentId = p.inReplyTo ?? p.references[p.references.length - 1];
       const parent = parentId ? d.posts.get(parentId) : undefined;
-      return html(res, 200, postPage(cfg().title, s.name, p, relLinks, parent && parent.bridge === p.bridge ? parent : undefined));
+      return html(
+        res,
+        200,
+        postPage(cfg().title, s.name, p, relLinks, parent && parent.bridge === p.bridge ? parent : undefined),
+      );
     }
     if ((m = /^\/unsubscribe\/([^/]+)$/.exec(path))) {
       only('GET', 'POST');
@@ -336,18 +498,38 @@ export function createApp(d: AppDeps) {
         const before = cursor(url.searchParams.get('before'), 'before');
         const limitText = url.searchParams.get('limit');
         const limit = limitText === null ? cfg().pageSize : Number(limitText);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new HttpError(400, 'limit must be a whole number from 1 to 500', cors);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+          throw new HttpError(400, 'limit must be a whole number from 1 to 500', cors);
         const posts = d.posts.latest(s.bridge, { limit, ...(before !== undefined ? { before } : {}) });
         const oldest = posts[posts.length - 1]?.seq;
-        return json(res, 200, { bridge: s.name, posts: posts.map(toJson), next: posts.length === limit && oldest !== undefined ? oldest : null }, cors);
+        return json(
+          res,
+          200,
+          {
+            bridge: s.name,
+            posts: posts.map(toJson),
+            next: posts.length === limit && oldest !== undefined ? oldest : null,
+          },
+          cors,
+        );
       }
       only('GET', 'POST');
-      if (!tokens.enabled) throw new HttpError(403, 'posting from the web is off: no token is configured (see tokens in plugins/web/README.md)', cors);
+      if (!tokens.enabled)
+        throw new HttpError(
+          403,
+          'posting from the web is off: no token is configured (see tokens in plugins/web/README.md)',
+          cors,
+        );
       const grant = tokens.fromHeader(req.headers.authorization);
-      if ('problem' in grant) throw new HttpError(401, grant.problem, { ...cors, 'WWW-Authenticate': 'Bearer realm="peerpost"' });
+      if ('problem' in grant)
+        throw new HttpError(401, grant.problem, { ...cors, 'WWW-Authenticate': 'Bearer realm="peerpost"' });
       if (!s) throw new HttpError(404, `no bridge ${safeDecode(m[1]!)} here`, cors);
-      const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (type !== 'application/json') throw new HttpError(415, 'send the post as application/json: {"body": "…", "subject": "…"}', cors);
+      const type = String(req.headers['content-type'] ?? '')
+        .split(';')[0]!
+        .trim()
+        .toLowerCase();
+      if (type !== 'application/json')
+        throw new HttpError(415, 'send the post as application/json: {"body": "…", "subject": "…"}', cors);
       const raw = await readBody(req);
       let parsed: unknown;
       try {
@@ -372,24 +554,35 @@ export function createApp(d: AppDeps) {
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: Error) => {
       const isApi = (req.url ?? '').startsWith('/api/');
-      const e = err instanceof HttpError ? err : new HttpError(500, 'something went wrong on our side; nothing was kept; try again');
+      const e =
+        err instanceof HttpError
+          ? err
+          : new HttpError(500, 'something went wrong on our side; nothing was kept; try again');
       if (!(err instanceof HttpError)) d.log.error({ err, url: req.url }, `web request failed: ${err.message}`);
       if (res.headersSent) return res.destroy();
       const close: Record<string, string> = e.status === 413 ? { Connection: 'close' } : {};
-      if (isApi || req.url === '/healthz' || req.url === '/metrics') json(res, e.status, { error: e.message }, { ...e.headers, ...close });
-      else errorPage(res, e.status, e.status === 404 ? 'Not found' : `Error ${e.status}`, e.message, { ...e.headers, ...close });
+      if (isApi || req.url === '/healthz' || req.url === '/metrics')
+        json(res, e.status, { error: e.message }, { ...e.headers, ...close });
+      else
+        errorPage(res, e.status, e.status === 404 ? 'Not found' : `Error ${e.status}`, e.message, {
+          ...e.headers,
+          ...close,
+        });
     });
   };
 
   const reject = (socket: Duplex, status: number, text: string) => {
     const body = `${text}\n`;
-    socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 403 ? 'Forbidden' : status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== '/api/stream') return reject(socket, 404, 'WebSockets are served at /api/stream?bridge=NAME&since=CURSOR');
+    if (url.pathname !== '/api/stream')
+      return reject(socket, 404, 'WebSockets are served at /api/stream?bridge=NAME&since=CURSOR');
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigin(origin)) {
       // Same origin: the page came from this server, as reached directly (Host) or through the proxy (publicUrl).
@@ -410,7 +603,8 @@ export function createApp(d: AppDeps) {
     } catch (err) {
       return reject(socket, 400, (err as Error).message);
     }
-    if (stream.clients.size >= cfg().stream.maxClients) return reject(socket, 503, `too many stream clients (${cfg().stream.maxClients}); try again later`);
+    if (stream.clients.size >= cfg().stream.maxClients)
+      return reject(socket, 503, `too many stream clients (${cfg().stream.maxClients}); try again later`);
     wss.handleUpgrade(req, socket, head, (ws) => stream.attach(ws, s.bridge, s.name, since));
   };
 
@@ -435,4 +629,3 @@ function safeDecode(s: string): string {
     return s;
   }
 }
-

@@ -56,7 +56,8 @@ export interface ThreadNode {
  */
 export function threads(posts: readonly StoredPost[]): ThreadNode[] {
   const byId = new Map<string, ThreadNode>();
-  for (const p of [...posts].sort((a, b) => a.seq - b.seq)) if (!byId.has(p.id)) byId.set(p.id, { post: p, replies: [] });
+  for (const p of [...posts].sort((a, b) => a.seq - b.seq))
+    if (!byId.has(p.id)) byId.set(p.id, { post: p, replies: [] });
   const parentOf = (p: StoredPost): ThreadNode | undefined => {
     const cands = [...(p.inReplyTo ? [p.inReplyTo] : []), ...[...p.references].reverse()];
     for (const id of cands) {
@@ -125,7 +126,11 @@ export interface PageOptions {
 }
 
 export function page(o: PageOptions): string {
-  const live = o.live ? ` data-bridge="${escapeHtml(o.live.bridge)}" data-cursor="${o.live.cursor}"` : o.states ? ' data-states="1"' : '';
+  const live = o.live
+    ? ` data-bridge="${escapeHtml(o.live.bridge)}" data-cursor="${o.live.cursor}"`
+    : o.states
+      ? ' data-states="1"'
+      : '';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -152,19 +157,34 @@ export interface BridgeSummary {
   description: string;
   posts: number;
   last?: string;
-  endpoints: { key: string; protocol: string; direction: string; join?: string; account: string; state: string; running: boolean }[];
+  endpoints: {
+    key: string;
+    protocol: string;
+    direction: string;
+    join?: string;
+    account: string;
+    state: string;
+    running: boolean;
+  }[];
 }
 
-const stateClass = (s: string) => (s === 'connected' || s === 'listening' ? 'up' : s === 'retrying' || s === 'connecting' || s === 'starting' ? 'wait' : 'down');
+const stateClass = (s: string) =>
+  s === 'connected' || s === 'listening'
+    ? 'up'
+    : s === 'retrying' || s === 'connecting' || s === 'starting'
+      ? 'wait'
+      : 'down';
 
 export function indexPage(site: string, bridges: BridgeSummary[], links: Links): string {
-  const items = bridges.map((b) => `<section class="bridge">
+  const items = bridges.map(
+    (b) => `<section class="bridge">
 <h2><a href="${escapeHtml(links.archive(b.name))}">${escapeHtml(b.name)}</a></h2>
 ${b.description ? `<p class="description">${escapeHtml(b.description)}</p>\n` : ''}<p class="count">${b.posts} post${b.posts === 1 ? '' : 's'}${b.last ? `, the newest ${escapeHtml(shortTime(b.last))}` : ''}</p>
 <table class="endpoints"><thead><tr><th>where</th><th>how to join</th><th>state</th></tr></thead><tbody>
 ${b.endpoints.map((e) => `<tr><td><span class="proto">${escapeHtml(e.protocol)}</span> ${escapeHtml(e.key)}${e.direction === 'inout' ? '' : ` <span class="dir">(${e.direction === 'in' ? 'only feeds the bridge' : 'only receives'})</span>`}</td><td>${e.join ? escapeHtml(e.join) : '—'}</td><td><span class="state ${stateClass(e.state)}" data-account="${escapeHtml(e.account)}">${escapeHtml(e.state)}</span></td></tr>`).join('\n')}
 </tbody></table>
-</section>`);
+</section>`,
+  );
   return page({
     title: 'Bridges',
     site,
@@ -190,14 +210,22 @@ export function archivePage(v: ArchiveView, links: Links): string {
   const ts = threads(v.posts);
   const newest = v.posts.reduce((m, p) => Math.max(m, p.seq), 0);
   const nav = `<nav class="pages">${v.before !== undefined ? `<a href="${escapeHtml(links.archive(v.name))}">newest</a>` : ''}${v.older !== undefined ? ` <a rel="next" href="${escapeHtml(`${links.archive(v.name)}?before=${v.older}`)}">older posts</a>` : ''}</nav>`;
-  const join = v.join.filter((j) => j.join).map((j) => `<li><span class="proto">${escapeHtml(j.protocol)}</span> ${escapeHtml(j.join!)}</li>`).join('');
+  const join = v.join
+    .filter((j) => j.join)
+    .map((j) => `<li><span class="proto">${escapeHtml(j.protocol)}</span> ${escapeHtml(j.join!)}</li>`)
+    .join('');
   const body = `<h1>${escapeHtml(v.name)}</h1>
 ${v.description ? `<p class="description">${escapeHtml(v.description)}</p>\n` : ''}${join ? `<details class="join"><summary>Join in</summary><ul>${join}</ul></details>\n` : ''}<p class="count"><span id="total">${v.total}</span> post${v.total === 1 ? '' : 's'}, newest first${v.before === undefined ? ' <span id="live" class="live" hidden>live</span>' : ''}</p>
 <div id="threads">
 ${ts.map((t) => threadHtml(t, links)).join('\n')}
 </div>
 ${v.posts.length ? '' : '<p class="empty">Nothing posted yet.</p>\n'}${nav}`;
-  return page({ title: v.name, site: v.site, body, ...(v.before === undefined ? { live: { bridge: v.name, cursor: newest } } : {}) });
+  return page({
+    title: v.name,
+    site: v.site,
+    body,
+    ...(v.before === undefined ? { live: { bridge: v.name, cursor: newest } } : {}),
+  });
 }
 
 export function postPage(site: string, name: string, p: StoredPost, links: Links, parent?: StoredPost): string {
@@ -213,14 +241,30 @@ export function messagePage(site: string, title: string, html: string): string {
 
 const ago = (ms: number) => {
   const s = Math.max(0, Math.round(ms / 1000));
-  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : s < 172800 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`;
+  return s < 120
+    ? `${s} s`
+    : s < 7200
+      ? `${Math.round(s / 60)} min`
+      : s < 172800
+        ? `${Math.round(s / 3600)} h`
+        : `${Math.round(s / 86400)} d`;
 };
 
 /** /status: each account's state and last error, and the outbox per endpoint (what waits, why, and dead letters). */
 export function statusPage(site: string, st: DaemonStatus, now = Date.now()): string {
-  const accounts = st.accounts.map((a) => `<tr><td>${escapeHtml(a.name)}</td><td><span class="state ${stateClass(a.state)}" data-account="${escapeHtml(a.name)}">${escapeHtml(a.state)}</span> <span class="dir">for ${ago(now - a.since)}</span></td><td>${a.detail ? escapeHtml(a.detail) : ''}${a.lastError ? `<br><span class="dir">last error ${ago(now - a.lastError.at)} ago: ${escapeHtml(a.lastError.message)}</span>` : ''}</td><td>${a.delivered}</td></tr>`).join('\n');
+  const accounts = st.accounts
+    .map(
+      (a) =>
+        `<tr><td>${escapeHtml(a.name)}</td><td><span class="state ${stateClass(a.state)}" data-account="${escapeHtml(a.name)}">${escapeHtml(a.state)}</span> <span class="dir">for ${ago(now - a.since)}</span></td><td>${a.detail ? escapeHtml(a.detail) : ''}${a.lastError ? `<br><span class="dir">last error ${ago(now - a.lastError.at)} ago: ${escapeHtml(a.lastError.message)}</span>` : ''}</td><td>${a.delivered}</td></tr>`,
+    )
+    .join('\n');
   const queues = st.outbox.filter((q) => q.pending > 0 || q.dead > 0);
-  const outbox = queues.map((q) => `<tr><td>${escapeHtml(q.endpoint)}</td><td>${q.pending}${q.oldest !== null ? ` <span class="dir">(oldest ${ago(now - q.oldest)})</span>` : ''}</td><td>${q.waiting ? `${escapeHtml(q.waiting.reason)} <span class="dir">(since ${ago(now - q.waiting.since)} ago)</span>` : ''}</td><td>${q.dead}</td></tr>`).join('\n');
+  const outbox = queues
+    .map(
+      (q) =>
+        `<tr><td>${escapeHtml(q.endpoint)}</td><td>${q.pending}${q.oldest !== null ? ` <span class="dir">(oldest ${ago(now - q.oldest)})</span>` : ''}</td><td>${q.waiting ? `${escapeHtml(q.waiting.reason)} <span class="dir">(since ${ago(now - q.waiting.since)} ago)</span>` : ''}</td><td>${q.dead}</td></tr>`,
+    )
+    .join('\n');
   const body = `<h1>Status</h1>
 <p class="count">peerpost ${escapeHtml(st.version)}, up ${ago(st.uptimeMs)}</p>
 <h2>Accounts</h2>
@@ -228,9 +272,13 @@ export function statusPage(site: string, st: DaemonStatus, now = Date.now()): st
 ${accounts}
 </tbody></table>
 <h2>Outbox</h2>
-${queues.length ? `<table class="endpoints"><thead><tr><th>endpoint</th><th>waiting</th><th>why</th><th>dead letters</th></tr></thead><tbody>
+${
+  queues.length
+    ? `<table class="endpoints"><thead><tr><th>endpoint</th><th>waiting</th><th>why</th><th>dead letters</th></tr></thead><tbody>
 ${outbox}
 </tbody></table>
-<p class="dir">Dead letters are deliveries given up for good; <code>peerpost outbox --dead</code> shows each with its reason, and <code>peerpost outbox --retry ROW</code> tries one again.</p>` : '<p>Nothing waits: every post has reached every endpoint.</p>'}`;
+<p class="dir">Dead letters are deliveries given up for good; <code>peerpost outbox --dead</code> shows each with its reason, and <code>peerpost outbox --retry ROW</code> tries one again.</p>`
+    : '<p>Nothing waits: every post has reached every endpoint.</p>'
+}`;
   return page({ title: 'Status', site, body, states: true });
 }

@@ -41,7 +41,8 @@ export default definePlugin<Config>({
   account,
   endpoint,
   validateTarget: targetProblem,
-  joinHint: (target, config, node) => `${config.publicUrl ?? defaultPublicUrl(config.listen.host, config.listen.port, node.hostname)}/b/${encodeURIComponent(target)}`,
+  joinHint: (target, config, node) =>
+    `${config.publicUrl ?? defaultPublicUrl(config.listen.host, config.listen.port, node.hostname)}/b/${encodeURIComponent(target)}`,
   async start(ctx: PluginContext<Config>) {
     let cfg = ctx.config;
     let base = cfg.publicUrl ?? defaultPublicUrl(cfg.listen.host, cfg.listen.port, ctx.node.hostname);
@@ -62,7 +63,14 @@ export default definePlugin<Config>({
     });
     ctx.onPost((p) => app.onPost(p));
 
-    const server = createServer({ requestTimeout: cfg.requestTimeout, headersTimeout: Math.min(cfg.requestTimeout, 20_000), maxHeaderSize: 16 * 1024 }, app.onRequest);
+    const server = createServer(
+      {
+        requestTimeout: cfg.requestTimeout,
+        headersTimeout: Math.min(cfg.requestTimeout, 20_000),
+        maxHeaderSize: 16 * 1024,
+      },
+      app.onRequest,
+    );
     server.on('upgrade', app.onUpgrade);
     server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -75,7 +83,8 @@ export default definePlugin<Config>({
     if (!cfg.publicUrl) base = defaultPublicUrl(cfg.listen.host, at.port, ctx.node.hostname);
     const where = `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port}`;
     ctx.setState('listening', where);
-    if (cfg.tokens.length === 0) ctx.log.info(`posting from the web is off (no token in accounts.${ctx.account}.tokens)`);
+    if (cfg.tokens.length === 0)
+      ctx.log.info(`posting from the web is off (no token in accounts.${ctx.account}.tokens)`);
 
     const links = (): WebLinks => ({
       archive: (bridge) => {
@@ -89,7 +98,9 @@ export default definePlugin<Config>({
       ctx.provide('web.links', links);
     } catch (err) {
       // One provider per name: with two web accounts, the first one started makes the links.
-      ctx.log.warn(`${ctx.account} does not provide web.links (${(err as Error).message}); links in mail and IRC point to the web account that does`);
+      ctx.log.warn(
+        `${ctx.account} does not provide web.links (${(err as Error).message}); links in mail and IRC point to the web account that does`,
+      );
     }
 
     return {

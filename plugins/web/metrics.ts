@@ -8,7 +8,16 @@ import type { AccountState, DaemonMetrics } from '../../src/plugin.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-const STATES: readonly AccountState[] = ['starting', 'connecting', 'connected', 'listening', 'retrying', 'down', 'banned', 'stopped'];
+const STATES: readonly AccountState[] = [
+  'starting',
+  'connecting',
+  'connected',
+  'listening',
+  'retrying',
+  'down',
+  'banned',
+  'stopped',
+];
 
 /** A label value as the format wants it: backslash, double quote and newline escaped. */
 export function labelValue(v: string): string {
@@ -52,11 +61,20 @@ export function metricsText(m: DaemonMetrics, web?: WebGauges): string {
   const o = new Out();
   const accounts = Object.entries(m.accounts).sort(([a], [b]) => a.localeCompare(b));
 
-  o.family('peerpost_posts_in_total', 'counter', 'Posts handed to the core by an account, by verdict (accepted, duplicate, ignored, rejected, tempfail).');
+  o.family(
+    'peerpost_posts_in_total',
+    'counter',
+    'Posts handed to the core by an account, by verdict (accepted, duplicate, ignored, rejected, tempfail).',
+  );
   for (const [name, a] of accounts)
-    for (const [verdict, n] of Object.entries(a.ingested)) o.sample('peerpost_posts_in_total', { account: name, protocol: a.protocol, verdict }, n);
+    for (const [verdict, n] of Object.entries(a.ingested))
+      o.sample('peerpost_posts_in_total', { account: name, protocol: a.protocol, verdict }, n);
 
-  o.family('peerpost_posts_out_total', 'counter', 'Deliveries to an account, by result: delivered, retried (returned retry, threw or timed out), failed (became dead letters).');
+  o.family(
+    'peerpost_posts_out_total',
+    'counter',
+    'Deliveries to an account, by result: delivered, retried (returned retry, threw or timed out), failed (became dead letters).',
+  );
   for (const [name, a] of accounts) {
     o.sample('peerpost_posts_out_total', { account: name, protocol: a.protocol, result: 'delivered' }, a.delivered);
     o.sample('peerpost_posts_out_total', { account: name, protocol: a.protocol, result: 'retried' }, a.retried);
@@ -65,12 +83,22 @@ export function metricsText(m: DaemonMetrics, web?: WebGauges): string {
 
   o.family('peerpost_account_state', 'gauge', 'The state of each account: 1 for the state it is in, 0 for the others.');
   for (const [name, a] of accounts)
-    for (const s of STATES) o.sample('peerpost_account_state', { account: name, protocol: a.protocol, state: s }, a.state === s ? 1 : 0);
+    for (const s of STATES)
+      o.sample('peerpost_account_state', { account: name, protocol: a.protocol, state: s }, a.state === s ? 1 : 0);
 
   o.family('peerpost_account_up', 'gauge', '1 when the account is connected or listening, else 0.');
-  for (const [name, a] of accounts) o.sample('peerpost_account_up', { account: name, protocol: a.protocol }, a.state === 'connected' || a.state === 'listening' ? 1 : 0);
+  for (const [name, a] of accounts)
+    o.sample(
+      'peerpost_account_up',
+      { account: name, protocol: a.protocol },
+      a.state === 'connected' || a.state === 'listening' ? 1 : 0,
+    );
 
-  o.family('peerpost_delivery_latency_seconds', 'histogram', 'From a post being received to its delivery to an endpoint of the account.');
+  o.family(
+    'peerpost_delivery_latency_seconds',
+    'histogram',
+    'From a post being received to its delivery to an endpoint of the account.',
+  );
   for (const [name, a] of accounts) {
     const h = a.deliveryLatency;
     let cum = 0;
@@ -87,13 +115,23 @@ export function metricsText(m: DaemonMetrics, web?: WebGauges): string {
   const outbox = [...m.outbox].sort((a, b) => a.endpoint.localeCompare(b.endpoint));
   o.family('peerpost_outbox_pending', 'gauge', 'Deliveries waiting in the outbox, per endpoint.');
   for (const e of outbox) o.sample('peerpost_outbox_pending', { endpoint: e.endpoint }, e.pending);
-  o.family('peerpost_outbox_dead', 'gauge', 'Dead letters (deliveries given up, with their reason in `peerpost outbox --dead`), per endpoint.');
+  o.family(
+    'peerpost_outbox_dead',
+    'gauge',
+    'Dead letters (deliveries given up, with their reason in `peerpost outbox --dead`), per endpoint.',
+  );
   for (const e of outbox) o.sample('peerpost_outbox_dead', { endpoint: e.endpoint }, e.dead);
-  o.family('peerpost_outbox_oldest_age_seconds', 'gauge', 'Age of the oldest waiting delivery, per endpoint (0 when none waits).');
-  for (const e of outbox) o.sample('peerpost_outbox_oldest_age_seconds', { endpoint: e.endpoint }, e.oldestAgeSeconds ?? 0);
+  o.family(
+    'peerpost_outbox_oldest_age_seconds',
+    'gauge',
+    'Age of the oldest waiting delivery, per endpoint (0 when none waits).',
+  );
+  for (const e of outbox)
+    o.sample('peerpost_outbox_oldest_age_seconds', { endpoint: e.endpoint }, e.oldestAgeSeconds ?? 0);
 
   o.family('peerpost_posts_stored', 'gauge', 'Posts in the store (the archive), per bridge.');
-  for (const [bridge, n] of Object.entries(m.posts.byBridge).sort(([a], [b]) => a.localeCompare(b))) o.sample('peerpost_posts_stored', { bridge }, n);
+  for (const [bridge, n] of Object.entries(m.posts.byBridge).sort(([a], [b]) => a.localeCompare(b)))
+    o.sample('peerpost_posts_stored', { bridge }, n);
   o.family('peerpost_posts_stored_total', 'gauge', 'Posts in the store, all bridges.');
   o.sample('peerpost_posts_stored_total', {}, m.posts.total);
 
@@ -103,7 +141,11 @@ export function metricsText(m: DaemonMetrics, web?: WebGauges): string {
   if (web) {
     o.family('peerpost_web_stream_clients', 'gauge', 'WebSocket clients of /api/stream connected now.');
     o.sample('peerpost_web_stream_clients', {}, web.streamClients);
-    o.family('peerpost_web_stream_slow_cuts_total', 'counter', 'Stream clients cut (close code 4008) because they read too slowly.');
+    o.family(
+      'peerpost_web_stream_slow_cuts_total',
+      'counter',
+      'Stream clients cut (close code 4008) because they read too slowly.',
+    );
     o.sample('peerpost_web_stream_slow_cuts_total', {}, web.streamSlowCuts);
   }
   return o.text();

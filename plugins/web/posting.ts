@@ -24,15 +24,18 @@ export function parsePostInput(v: unknown, extraKeys: readonly string[] = []): P
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'expected a JSON object like {"body": "hello"}';
   const o = v as Record<string, unknown>;
   const unknown = Object.keys(o).filter((k) => !KEYS.has(k) && !extraKeys.includes(k));
-  if (unknown.length) return `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (known: ${[...KEYS].join(', ')})`;
+  if (unknown.length)
+    return `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (known: ${[...KEYS].join(', ')})`;
   if (typeof o.body !== 'string' || o.body.trim() === '') return '"body" must be a non-empty string';
   const out: PostInput = { body: o.body.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n') };
   if (o.subject !== undefined) {
-    if (typeof o.subject !== 'string' || o.subject.length > 998 || CONTROL.test(o.subject)) return '"subject" must be one line of text (at most 998 characters)';
+    if (typeof o.subject !== 'string' || o.subject.length > 998 || CONTROL.test(o.subject))
+      return '"subject" must be one line of text (at most 998 characters)';
     if (o.subject.trim()) out.subject = o.subject.trim();
   }
   if (o.from !== undefined) {
-    if (typeof o.from !== 'string' || !o.from.trim() || o.from.length > 64 || CONTROL.test(o.from)) return '"from" must be a name of 1-64 characters on one line';
+    if (typeof o.from !== 'string' || !o.from.trim() || o.from.length > 64 || CONTROL.test(o.from))
+      return '"from" must be a name of 1-64 characters on one line';
     out.from = o.from.trim();
   }
   const idOf = (key: string, x: unknown): string => {
@@ -45,7 +48,8 @@ export function parsePostInput(v: unknown, extraKeys: readonly string[] = []): P
   try {
     if (o.inReplyTo !== undefined) out.inReplyTo = idOf('inReplyTo', o.inReplyTo);
     if (o.references !== undefined) {
-      if (!Array.isArray(o.references) || o.references.length > 100) return '"references" must be a list of at most 100 Message-IDs';
+      if (!Array.isArray(o.references) || o.references.length > 100)
+        return '"references" must be a list of at most 100 Message-IDs';
       out.references = o.references.map((r) => idOf('references', r));
     }
     if (o.id !== undefined) out.id = idOf('id', o.id);
@@ -56,7 +60,10 @@ export function parsePostInput(v: unknown, extraKeys: readonly string[] = []): P
 }
 
 /** An ingest verdict as an HTTP status and a JSON answer. */
-export function verdictAnswer(v: IngestVerdict, url?: (id: string) => string): { status: number; body: Record<string, unknown> } {
+export function verdictAnswer(
+  v: IngestVerdict,
+  url?: (id: string) => string,
+): { status: number; body: Record<string, unknown> } {
   switch (v.status) {
     case 'accepted':
       return { status: 201, body: { status: 'accepted', id: v.id, seq: v.seq, ...(url ? { url: url(v.id) } : {}) } };

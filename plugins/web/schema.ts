@@ -28,7 +28,10 @@ export const account = z.strictObject({
   /** The address people reach this server at, for links in mail and IRC: https://lists.example.org. Default http://HOST:PORT. */
   publicUrl: z
     .url({ protocol: /^https?$/ })
-    .refine((u) => new URL(u).pathname.replace(/\/+$/, '') === '' && !new URL(u).search, 'publicUrl is the site\'s root, scheme://host[:port] without a path (serve peerpost at the root of its own host name)')
+    .refine(
+      (u) => new URL(u).pathname.replace(/\/+$/, '') === '' && !new URL(u).search,
+      "publicUrl is the site's root, scheme://host[:port] without a path (serve peerpost at the root of its own host name)",
+    )
     .transform((u) => u.replace(/\/+$/, ''))
     .optional(),
   /** The site's name, in page titles and the header. */
@@ -38,9 +41,16 @@ export const account = z.strictObject({
   /** Tokens that may post (API and WebSocket). Posting from the web is off while this is empty. */
   tokens: z.array(token).default([]),
   /** Origins (https://app.example.org) whose pages may call the API and open the stream; none by default. */
-  corsOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin is scheme://host[:port], no path')).default([]),
+  corsOrigins: z
+    .array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin is scheme://host[:port], no path'))
+    .default([]),
   /** The largest request body (a post), in bytes. */
-  maxBody: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+  maxBody: z
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
   /** Requests to finish their headers and body within this, or be cut. */
   requestTimeout: duration('30s').refine((ms) => ms >= 1000, 'requestTimeout must be at least 1s'),
   stream: z
@@ -48,11 +58,20 @@ export const account = z.strictObject({
       /** WebSocket clients at once; more are refused with 503. */
       maxClients: z.number().int().min(1).max(100_000).default(2000),
       /** A client with more than this many bytes sent but not yet read is cut (close code 4008). */
-      maxBuffered: z.number().int().min(16 * 1024).default(4 * 1024 * 1024),
+      maxBuffered: z
+        .number()
+        .int()
+        .min(16 * 1024)
+        .default(4 * 1024 * 1024),
       /** Ping every client this often; one that has not answered the previous ping is cut. */
       heartbeat: duration('30s').refine((ms) => ms >= 100, 'the heartbeat must be at least 100ms'),
       /** The largest message a client may send (a post), in bytes. */
-      maxMessage: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+      maxMessage: z
+        .number()
+        .int()
+        .min(1024)
+        .max(16 * 1024 * 1024)
+        .default(64 * 1024),
     })
     .default({ maxClients: 2000, maxBuffered: 4 * 1024 * 1024, heartbeat: 30_000, maxMessage: 64 * 1024 }),
 });

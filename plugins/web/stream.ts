@@ -101,7 +101,10 @@ export class Stream {
     for (const c of this.clients) {
       if (!c.live || c.closed || c.bridge !== p.bridge || p.seq <= c.last) continue;
       if (c.ws.bufferedAmount > this.o.maxBuffered) {
-        this.cut(c, `too slow: ${c.ws.bufferedAmount} bytes sent and not read (limit ${this.o.maxBuffered}); reconnect with since=${c.last}`);
+        this.cut(
+          c,
+          `too slow: ${c.ws.bufferedAmount} bytes sent and not read (limit ${this.o.maxBuffered}); reconnect with since=${c.last}`,
+        );
         continue;
       }
       data ??= this.encode(p);
@@ -170,7 +173,10 @@ export class Stream {
         const t0 = Date.now();
         while (!c.closed && c.ws.bufferedAmount > low) {
           if (Date.now() - t0 > this.o.stallMs) {
-            this.cut(c, `too slow: the replay did not drain in ${Math.round(this.o.stallMs / 1000)} s; reconnect with since=${c.last}`);
+            this.cut(
+              c,
+              `too slow: the replay did not drain in ${Math.round(this.o.stallMs / 1000)} s; reconnect with since=${c.last}`,
+            );
             return;
           }
           await new Promise((r) => setTimeout(r, 10));

@@ -95,7 +95,8 @@ export function flowCommentHint(source: string, lineStarts: readonly number[], e
   for (let l = errLine; l >= 1 && l > errLine - 20; l--) {
     const text = source.slice(lineStarts[l - 1], lineStarts[l]);
     const m = /[[{].*?([^\s[{,]+)[ \t]+#([^\s\]},]+)/.exec(text);
-    if (m) return ` (line ${l}: " #${m[2]}" after a space was read as a YAML comment, with the rest of the line: write ${m[1]!.replace(/\/$/, '')}/#${m[2]})`;
+    if (m)
+      return ` (line ${l}: " #${m[2]}" after a space was read as a YAML comment, with the rest of the line: write ${m[1]!.replace(/\/$/, '')}/#${m[2]})`;
   }
   return '';
 }
@@ -105,6 +106,7 @@ export function flowCommentHint(source: string, lineStarts: readonly number[], e
 
 /** The parts of a zod schema this module reads. */
 interface SchemaLike {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- zod's internal definitions are untyped
   _zod?: { def?: Record<string, any> };
   description?: string;
   minValue?: number | null;
@@ -115,6 +117,7 @@ interface SchemaLike {
 
 const WRAPPERS = new Set(['optional', 'nullable', 'default', 'prefault', 'readonly', 'catch', 'nonoptional', 'lazy']);
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- zod's internal definitions are untyped
 function defOf(s: unknown): Record<string, any> | undefined {
   return (s as SchemaLike | undefined)?._zod?.def;
 }
@@ -259,11 +262,20 @@ function hasKey(v: unknown, key: PathSeg): boolean {
 }
 
 /** zod's own default wording; anything else was written by a schema author and is kept as is. */
-const ZOD_DEFAULT = /^(Invalid input|Invalid option|Invalid string|Invalid key|Invalid element|Too small|Too big|Unrecognized key|Invalid number)/;
+const ZOD_DEFAULT =
+  /^(Invalid input|Invalid option|Invalid string|Invalid key|Invalid element|Too small|Too big|Unrecognized key|Invalid number)/;
 
 const TYPE_WORDS: Record<string, string> = {
-  string: 'text', number: 'a number', int: 'a whole number', boolean: 'true or false', object: 'a mapping',
-  record: 'a mapping', array: 'a list', null: 'nothing', bigint: 'a whole number', date: 'a date',
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+  null: 'nothing',
+  bigint: 'a whole number',
+  date: 'a date',
 };
 
 export function humanizeIssues(issues: readonly IssueLike[], o: HumanizeOptions, prefix: Path = []): Problem[] {
@@ -274,14 +286,17 @@ export function humanizeIssues(issues: readonly IssueLike[], o: HumanizeOptions,
     const value = getIn(o.value, path);
     const custom = issue.message && !ZOD_DEFAULT.test(issue.message) ? issue.message : undefined;
     const here = schemaAt(o.schema, path);
-    const push = (message: string, expected?: string) => out.push({ path, at: path, message, ...(expected ? { expected } : {}) });
+    const push = (message: string, expected?: string) =>
+      out.push({ path, at: path, message, ...(expected ? { expected } : {}) });
     switch (issue.code) {
       case 'unrecognized_keys': {
         const known = [...(objectKeys(here) ?? []), ...(path.length === 0 ? (o.extraRootKeys ?? []) : [])];
         for (const k of issue.keys ?? []) {
           const near = nearest(k, known);
           out.push({
-            path, at: [...path, k], key: true,
+            path,
+            at: [...path, k],
+            key: true,
             message: `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`,
             ...(near ? {} : { expected: known.length ? `one of ${known.join(', ')}` : 'no keys here' }),
           });
@@ -292,14 +307,26 @@ export function humanizeIssues(issues: readonly IssueLike[], o: HumanizeOptions,
         const parent = getIn(o.value, path.slice(0, -1));
         const last = path[path.length - 1];
         const what = describeSchema(here) ?? TYPE_WORDS[issue.expected ?? ''] ?? issue.expected;
-        if (value === undefined && path.length > 0 && !hasKey(parent, last!) && parent !== null && typeof parent === 'object') {
+        if (
+          value === undefined &&
+          path.length > 0 &&
+          !hasKey(parent, last!) &&
+          parent !== null &&
+          typeof parent === 'object'
+        ) {
           const parentPath = path.slice(0, -1);
-          out.push({ path: parentPath, at: parentPath, message: `missing required key "${String(last)}"`, ...(what ? { expected: what } : {}) });
+          out.push({
+            path: parentPath,
+            at: parentPath,
+            message: `missing required key "${String(last)}"`,
+            ...(what ? { expected: what } : {}),
+          });
         } else if (custom) {
           push(custom);
         } else {
           let msg = `expected ${what}, got ${show(path, value)}`;
-          if (issue.expected === 'string' && (typeof value === 'number' || typeof value === 'boolean')) msg += ' (put it in quotes to make it text)';
+          if (issue.expected === 'string' && (typeof value === 'number' || typeof value === 'boolean'))
+            msg += ' (put it in quotes to make it text)';
           push(msg);
         }
         break;
@@ -312,29 +339,46 @@ export function humanizeIssues(issues: readonly IssueLike[], o: HumanizeOptions,
           push(`expected ${describeSchema(here) ?? `a number ${bound}`}, got ${show(path, value)}`);
         } else if (issue.origin === 'string') {
           if (issue.code === 'too_small' && Number(issue.minimum) === 1) push('must not be empty');
-          else push(issue.code === 'too_small' ? `must be at least ${issue.minimum} characters long` : `must be at most ${issue.maximum} characters long`);
+          else
+            push(
+              issue.code === 'too_small'
+                ? `must be at least ${issue.minimum} characters long`
+                : `must be at most ${issue.maximum} characters long`,
+            );
         } else if (issue.origin === 'array' || issue.origin === 'set') {
           if (issue.code === 'too_small' && Number(issue.minimum) === 1) push('must not be an empty list');
-          else push(issue.code === 'too_small' ? `must have at least ${issue.minimum} items` : `must have at most ${issue.maximum} items`);
+          else
+            push(
+              issue.code === 'too_small'
+                ? `must have at least ${issue.minimum} items`
+                : `must have at most ${issue.maximum} items`,
+            );
         } else push(issue.message ?? 'out of range');
         break;
       }
       case 'invalid_value': {
-        if (custom) { push(custom); break; }
+        if (custom) {
+          push(custom);
+          break;
+        }
         const allowed = (issue.values ?? []).map(String);
         const near = typeof value === 'string' ? nearest(value, allowed) : undefined;
         push(`expected ${orList(allowed)}, got ${show(path, value)}${near ? ` (did you mean "${near}"?)` : ''}`);
         break;
       }
       case 'invalid_format':
-        push(custom ?? `expected ${describeSchema(here) ?? `text in ${issue.format} format`}, got ${show(path, value)}`);
+        push(
+          custom ?? `expected ${describeSchema(here) ?? `text in ${issue.format} format`}, got ${show(path, value)}`,
+        );
         break;
       case 'not_multiple_of':
         push(custom ?? `expected a multiple of ${issue.divisor}, got ${show(path, value)}`);
         break;
       case 'invalid_union': {
         // When exactly one alternative got past the type check, its complaints are the useful ones.
-        const deep = (issue.errors ?? []).filter((branch) => !branch.some((i) => (i.path ?? []).length === 0 && i.code === 'invalid_type'));
+        const deep = (issue.errors ?? []).filter(
+          (branch) => !branch.some((i) => (i.path ?? []).length === 0 && i.code === 'invalid_type'),
+        );
         if (deep.length === 1) out.push(...humanizeIssues(deep[0]!, o, path));
         else push(custom ?? `expected ${describeSchema(here) ?? 'something else'}, got ${show(path, value)}`);
         break;
@@ -346,7 +390,9 @@ export function humanizeIssues(issues: readonly IssueLike[], o: HumanizeOptions,
         break;
       default:
         // custom issues (refinements, transforms such as duration()) carry their own words
-        push(issue.message && issue.message !== 'Invalid input' ? issue.message : `${show(path, value)} is not valid here`);
+        push(
+          issue.message && issue.message !== 'Invalid input' ? issue.message : `${show(path, value)} is not valid here`,
+        );
     }
   }
   return out;

@@ -16,11 +16,35 @@ import { z } from 'zod';
 import type { PluginLookup } from '../loader.js';
 import type { PluginDefinition } from '../plugin.js';
 import {
-  ACCOUNT_NAME, BRIDGE_NAME, PROTOCOL_NAME, CHANNEL, TOP_KEYS, topKeysSchema, nodeSchema, deliverySchema, pluginsSchema, accountsSchema, bridgesSchema, bridgeSchema, ENDPOINT_KEYS, endpointSchema, ENDPOINT_DEFAULTS, MAX_NODES,
+  ACCOUNT_NAME,
+  BRIDGE_NAME,
+  PROTOCOL_NAME,
+  CHANNEL,
+  TOP_KEYS,
+  topKeysSchema,
+  nodeSchema,
+  deliverySchema,
+  pluginsSchema,
+  accountsSchema,
+  bridgesSchema,
+  bridgeSchema,
+  ENDPOINT_KEYS,
+  endpointSchema,
+  ENDPOINT_DEFAULTS,
+  MAX_NODES,
 } from './schema.js';
 import type { AccountConfig, BridgeConfig, ConfigError, EndpointConfig, PeerpostConfig } from './types.js';
 import {
-  flowCommentHint, formatConfigError, formatPath, humanizeIssues, nearest, objectKeys, showValue, trailingComment, type Path, type PathSeg,
+  flowCommentHint,
+  formatConfigError,
+  formatPath,
+  humanizeIssues,
+  nearest,
+  objectKeys,
+  showValue,
+  trailingComment,
+  type Path,
+  type PathSeg,
 } from './format.js';
 
 export { formatConfigError };
@@ -45,10 +69,14 @@ export async function loadConfigFile(file: string, opts: LoadOptions): Promise<L
     source = await readFile(abs, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'there is no such file'
-      : e.code === 'EACCES' ? 'permission denied'
-      : e.code === 'EISDIR' ? 'it is a directory, not a file'
-      : e.message;
+    const why =
+      e.code === 'ENOENT'
+        ? 'there is no such file'
+        : e.code === 'EACCES'
+          ? 'permission denied'
+          : e.code === 'EISDIR'
+            ? 'it is a directory, not a file'
+            : e.message;
     return { ok: false, errors: [{ file, line: 0, col: 0, path: '', message: `cannot read the config file: ${why}` }] };
   }
   return parseConfig(source, file, opts);
@@ -59,18 +87,37 @@ export async function parseConfig(source: string, file: string, opts: LoadOption
     return await new Run(source, file, opts).run();
   } catch (err) {
     // A bug here must still come out as an error the user can report, not a crash.
-    return { ok: false, errors: [{ file, line: 0, col: 0, path: '', message: `internal error while reading the config (a bug in peerpost, please report it): ${(err as Error).message ?? String(err)}` }] };
+    return {
+      ok: false,
+      errors: [
+        {
+          file,
+          line: 0,
+          col: 0,
+          path: '',
+          message: `internal error while reading the config (a bug in peerpost, please report it): ${(err as Error).message ?? String(err)}`,
+        },
+      ],
+    };
   }
 }
 
 // ---------------------------------------------------------------------------
 
 type YNode = { range?: [number, number, number] | null };
-interface Loc { node: unknown; key?: unknown }
+interface Loc {
+  node: unknown;
+  key?: unknown;
+}
 /** syntax: a YAML error; always: kept even after a syntax error; schema: may be a consequence of one. */
 type Kind = 'syntax' | 'always' | 'schema';
 /** offset: where the error points; end: where the node it is about ends. */
-interface Pending { offset: number | undefined; end?: number | undefined; kind: Kind; error: ConfigError }
+interface Pending {
+  offset: number | undefined;
+  end?: number | undefined;
+  kind: Kind;
+  error: ConfigError;
+}
 
 /** What the accounts pass tells the endpoints. */
 interface Accounts {
@@ -101,7 +148,11 @@ class Run {
   private readonly env: NodeJS.ProcessEnv;
   private readonly cwd: string;
 
-  constructor(private readonly source: string, private readonly file: string, private readonly opts: LoadOptions) {
+  constructor(
+    private readonly source: string,
+    private readonly file: string,
+    private readonly opts: LoadOptions,
+  ) {
     this.env = opts.env ?? process.env;
     this.cwd = opts.cwd ?? process.cwd();
   }
@@ -113,15 +164,26 @@ class Run {
       if (e.code === 'DUPLICATE_KEY') continue; // reported by toValue() with the key's name and path
       if (at.has(e.pos[0])) continue; // an unclosed bracket is reported once per enclosing collection
       at.add(e.pos[0]);
-      let message = e.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document: remove the second "---" and what follows, or merge them' : e.message;
-      if (/^Flow (map|sequence)/.test(e.message)) message += flowCommentHint(this.source, this.lc.lineStarts, this.lc.linePos(e.pos[0]).line);
-      this.pending.push({ offset: e.pos[0], kind: e.code === 'TAG_RESOLVE_FAILED' ? 'always' : 'syntax', error: this.at(e.pos[0], '', message) });
+      let message =
+        e.code === 'MULTIPLE_DOCS'
+          ? 'a config file holds one YAML document: remove the second "---" and what follows, or merge them'
+          : e.message;
+      if (/^Flow (map|sequence)/.test(e.message))
+        message += flowCommentHint(this.source, this.lc.lineStarts, this.lc.linePos(e.pos[0]).line);
+      this.pending.push({
+        offset: e.pos[0],
+        kind: e.code === 'TAG_RESOLVE_FAILED' ? 'always' : 'syntax',
+        error: this.at(e.pos[0], '', message),
+      });
     }
     this.locs.set(pk([]), { node: this.doc.contents });
     const raw = this.toValue(this.doc.contents, []);
     const config = await this.check(raw);
     const errors = this.finish();
-    if (errors.length === 0 && !config) errors.push(this.at(undefined, '', 'the config was not accepted, yet no error was found: this is a bug in peerpost'));
+    if (errors.length === 0 && !config)
+      errors.push(
+        this.at(undefined, '', 'the config was not accepted, yet no error was found: this is a bug in peerpost'),
+      );
     return errors.length === 0 && config ? { ok: true, config: deepFreeze(config) } : { ok: false, errors };
   }
 
@@ -150,7 +212,11 @@ class Run {
   }
 
   /** Record a problem about the value at `at` (or its key); `shown` is the path printed. */
-  private add(at: Path, message: string, o: { shown?: Path; key?: boolean; expected?: string | undefined; kind?: Kind } = {}): void {
+  private add(
+    at: Path,
+    message: string,
+    o: { shown?: Path; key?: boolean; expected?: string | undefined; kind?: Kind } = {},
+  ): void {
     const kind = o.kind ?? 'schema';
     if (kind === 'schema') {
       for (let n = at.length; n > 0; n--) if (this.poisoned.has(pk(at.slice(0, n)))) return;
@@ -182,7 +248,12 @@ class Run {
   }
 
   /** Validate with a zod schema, reporting its issues at their nodes under `base`. */
-  private async validate<T>(schema: z.ZodType<T>, value: unknown, base: Path, extraRootKeys?: readonly string[]): Promise<T | undefined> {
+  private async validate<T>(
+    schema: z.ZodType<T>,
+    value: unknown,
+    base: Path,
+    extraRootKeys?: readonly string[],
+  ): Promise<T | undefined> {
     let r: z.ZodSafeParseResult<T>;
     try {
       r = await schema.safeParseAsync(value);
@@ -192,9 +263,13 @@ class Run {
     }
     if (r.success) return r.data;
     const problems = humanizeIssues(r.error.issues as never, {
-      schema, value, ...(extraRootKeys ? { extraRootKeys } : {}), show: (p, v) => this.show([...base, ...p], v),
+      schema,
+      value,
+      ...(extraRootKeys ? { extraRootKeys } : {}),
+      show: (p, v) => this.show([...base, ...p], v),
     });
-    for (const p of problems) this.add([...base, ...p.at], p.message, { shown: [...base, ...p.path], key: !!p.key, expected: p.expected });
+    for (const p of problems)
+      this.add([...base, ...p.at], p.message, { shown: [...base, ...p.path], key: !!p.key, expected: p.expected });
     return undefined;
   }
 
@@ -208,7 +283,12 @@ class Run {
     const known = objectKeys(schema);
     if (def?.type === 'object' && def.catchall === undefined && known && isObj(value)) {
       const unknown = Object.keys(value).filter((k) => !known.includes(k));
-      this.unknownKeys(unknown, base, [...known, ...(extraRootKeys ?? [])], known.length ? `one of ${known.join(', ')}` : 'no keys here');
+      this.unknownKeys(
+        unknown,
+        base,
+        [...known, ...(extraRootKeys ?? [])],
+        known.length ? `one of ${known.join(', ')}` : 'no keys here',
+      );
     }
     return this.validate(schema, value, base, extraRootKeys);
   }
@@ -217,7 +297,11 @@ class Run {
   private unknownKeys(keys: readonly string[], base: Path, known: readonly string[], expected: string): void {
     for (const k of keys) {
       const near = nearest(k, known);
-      this.add([...base, k], `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`, { shown: base, key: true, ...(near ? {} : { expected }) });
+      this.add([...base, k], `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`, {
+        shown: base,
+        key: true,
+        ...(near ? {} : { expected }),
+      });
     }
   }
 
@@ -226,7 +310,8 @@ class Run {
 
   private toValue(node: unknown, path: PathSeg[], aliasDepth = 0): unknown {
     if (++this.visits > MAX_NODES) {
-      if (this.visits === MAX_NODES + 1) this.add(path, `the file expands to more than ${MAX_NODES} values (aliases?)`, { kind: 'always' });
+      if (this.visits === MAX_NODES + 1)
+        this.add(path, `the file expands to more than ${MAX_NODES} values (aliases?)`, { kind: 'always' });
       return null;
     }
     if (node === null || node === undefined) return null;
@@ -237,7 +322,8 @@ class Run {
     if (isScalar(node)) {
       const v = node.value;
       if (typeof v === 'string') return this.substitute(v, node.type === 'PLAIN', path);
-      if (v !== null && typeof v === 'object') { // !!binary and the like
+      if (v !== null && typeof v === 'object') {
+        // !!binary and the like
         const tag = (node.tag ?? 'tagged').replace('tag:yaml.org,2002:', '!!');
         this.add(path, `a ${tag} value has no use in a peerpost config`, { kind: 'always' });
         return null;
@@ -259,14 +345,27 @@ class Run {
         if (first) {
           const line = first.range ? this.lc.linePos(first.range[0]).line : 0;
           const off = keyNode?.range?.[0];
-          this.pending.push({ offset: off, kind: 'always', error: this.at(off, formatPath(path), `duplicate key "${k}" (first at line ${line}): remove one, or merge them`) });
+          this.pending.push({
+            offset: off,
+            kind: 'always',
+            error: this.at(
+              off,
+              formatPath(path),
+              `duplicate key "${k}" (first at line ${line}): remove one, or merge them`,
+            ),
+          });
           continue;
         }
         seen.set(k, keyNode);
         const p = [...path, k];
         this.locs.set(pk(p), { node: pair.value, key: pair.key });
         // defineProperty: a key named __proto__ stays a plain key
-        Object.defineProperty(out, k, { value: this.toValue(pair.value, p, aliasDepth), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, k, {
+          value: this.toValue(pair.value, p, aliasDepth),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return out;
     }
@@ -294,7 +393,8 @@ class Run {
       if (!ref) {
         this.poisoned.add(pk(path));
         this.add(path, `${JSON.stringify(m === '${' ? s : m)} is not a valid substitution`, {
-          kind: 'always', expected: '${NAME} or ${NAME:-default}; write $${ for a literal ${',
+          kind: 'always',
+          expected: '${NAME} or ${NAME:-default}; write $${ for a literal ${',
         });
         return '';
       }
@@ -303,7 +403,10 @@ class Run {
       if (def !== undefined && (v === undefined || v === '')) return def;
       if (v === undefined) {
         this.poisoned.add(pk(path));
-        this.add(path, `environment variable ${name} is not set (used in ${formatPath(path)})`, { kind: 'always', shown: [] });
+        this.add(path, `environment variable ${name} is not set (used in ${formatPath(path)})`, {
+          kind: 'always',
+          shown: [],
+        });
         return '';
       }
       return v;
@@ -338,15 +441,24 @@ class Run {
       const d = delivery;
       if (d.retry.first <= 0) this.add(['delivery', 'retry', 'first'], 'must be longer than 0');
       if (d.timeout <= 0) this.add(['delivery', 'timeout'], 'must be longer than 0');
-      if (d.retry.max < d.retry.first) this.add(['delivery', 'retry', 'max'], 'must not be shorter than delivery.retry.first');
+      if (d.retry.max < d.retry.first)
+        this.add(['delivery', 'retry', 'max'], 'must not be shorter than delivery.retry.first');
     }
     if (!node || !delivery || !plugins || !accounts?.configs || !bridges) return undefined;
     return {
       file: resolve(this.cwd, this.file),
-      node: { hostname: node.hostname ?? osHostname(), data: resolve(this.cwd, node.data), maxHops: node.maxHops, durability: node.durability },
+      node: {
+        hostname: node.hostname ?? osHostname(),
+        data: resolve(this.cwd, node.data),
+        maxHops: node.maxHops,
+        durability: node.durability,
+      },
       delivery: {
-        retryFirstMs: delivery.retry.first, retryMaxMs: delivery.retry.max, giveUpAfterMs: delivery.giveUpAfter,
-        timeoutMs: delivery.timeout, shutdownGraceMs: delivery.shutdownGrace,
+        retryFirstMs: delivery.retry.first,
+        retryMaxMs: delivery.retry.max,
+        giveUpAfterMs: delivery.giveUpAfter,
+        timeoutMs: delivery.timeout,
+        shutdownGraceMs: delivery.shutdownGrace,
       },
       plugins,
       accounts: accounts.configs,
@@ -362,7 +474,10 @@ class Run {
     const out: Record<string, string> = {};
     for (const [protocol, spec] of Object.entries(map)) {
       if (!PROTOCOL_NAME.test(protocol)) {
-        this.add(['plugins', protocol], `"${protocol}" is not a protocol name`, { key: true, expected: 'lowercase letters, digits and hyphens, starting with a letter' });
+        this.add(['plugins', protocol], `"${protocol}" is not a protocol name`, {
+          key: true,
+          expected: 'lowercase letters, digits and hyphens, starting with a letter',
+        });
       }
       out[protocol] = spec.startsWith('.') || isAbsolute(spec) ? resolve(base, spec) : spec;
     }
@@ -380,7 +495,10 @@ class Run {
     for (const [name, blk] of Object.entries(map)) {
       const path = ['accounts', name];
       if (!ACCOUNT_NAME.test(name)) {
-        this.add(path, `account name "${name}" is not protocol.instance`, { key: true, expected: 'e.g. irc.libera or nntp.local: a lowercase protocol, a dot, then letters, digits, "_" or "-"' });
+        this.add(path, `account name "${name}" is not protocol.instance`, {
+          key: true,
+          expected: 'e.g. irc.libera or nntp.local: a lowercase protocol, a dot, then letters, digits, "_" or "-"',
+        });
         ok = false;
         continue;
       }
@@ -394,8 +512,16 @@ class Run {
       }
       pluginOf.set(name, plugin);
       const settings = await this.validatePlugin(plugin.account, blk ?? {}, path);
-      if (settings === undefined) { ok = false; continue; }
-      configs[name] = { name, protocol, instance: name.slice(protocol.length + 1), settings: deepFreeze(settings as Record<string, unknown>) };
+      if (settings === undefined) {
+        ok = false;
+        continue;
+      }
+      configs[name] = {
+        name,
+        protocol,
+        instance: name.slice(protocol.length + 1),
+        settings: deepFreeze(settings as Record<string, unknown>),
+      };
     }
     return { configs: ok ? configs : undefined, declared, pluginOf };
   }
@@ -408,7 +534,10 @@ class Run {
     }
   }
 
-  private async bridges(raw: unknown, accounts: Accounts | undefined): Promise<Record<string, BridgeConfig> | undefined> {
+  private async bridges(
+    raw: unknown,
+    accounts: Accounts | undefined,
+  ): Promise<Record<string, BridgeConfig> | undefined> {
     const map = await this.validate(bridgesSchema, raw, ['bridges']);
     if (!map) return undefined;
     const out: Record<string, BridgeConfig> = {};
@@ -417,7 +546,11 @@ class Run {
     for (const [name, blk] of Object.entries(map)) {
       const path = ['bridges', name];
       if (!BRIDGE_NAME.test(name)) {
-        this.add(path, `bridge name "${name}" may hold only letters, digits, ".", "_" and "-", and must start with a letter or digit`, { key: true });
+        this.add(
+          path,
+          `bridge name "${name}" may hold only letters, digits, ".", "_" and "-", and must start with a letter or digit`,
+          { key: true },
+        );
         ok = false;
       }
       if (blk !== null && !isObj(blk)) {
@@ -428,22 +561,39 @@ class Run {
       const b = blk ?? {};
       const core = await this.validate(bridgeSchema, b, path);
       const endpoints = await this.endpoints(name, b.endpoints, accounts, claimed);
-      if (!core || !endpoints) { ok = false; continue; }
+      if (!core || !endpoints) {
+        ok = false;
+        continue;
+      }
       out[name] = {
-        name, description: core.description, endpoints,
+        name,
+        description: core.description,
+        endpoints,
         ignore: { nicks: core.ignore.nicks.map((n) => n.toLowerCase()), patterns: core.ignore.patterns },
         replace: core.replace,
-        digest: { quietMs: core.digest.quiet, maxLines: core.digest.maxLines, maxAgeMs: core.digest.maxAge, settleMs: core.digest.settle },
+        digest: {
+          quietMs: core.digest.quiet,
+          maxLines: core.digest.maxLines,
+          maxAgeMs: core.digest.maxAge,
+          settleMs: core.digest.settle,
+        },
       };
     }
     return ok ? out : undefined;
   }
 
-  private async endpoints(bridge: string, raw: unknown, accounts: Accounts | undefined, claimed: Claimed): Promise<EndpointConfig[] | undefined> {
+  private async endpoints(
+    bridge: string,
+    raw: unknown,
+    accounts: Accounts | undefined,
+    claimed: Claimed,
+  ): Promise<EndpointConfig[] | undefined> {
     const path = ['bridges', bridge, 'endpoints'];
     const example = 'a list of account/target, e.g. - irc.libera/#commons';
     if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) {
-      this.add(raw === undefined ? path.slice(0, -1) : path, `bridge "${bridge}" has no endpoints`, { expected: `endpoints: ${example}` });
+      this.add(raw === undefined ? path.slice(0, -1) : path, `bridge "${bridge}" has no endpoints`, {
+        expected: `endpoints: ${example}`,
+      });
       return undefined;
     }
     if (!Array.isArray(raw)) {
@@ -460,7 +610,13 @@ class Run {
     return ok ? out : undefined;
   }
 
-  private async endpoint(bridge: string, item: unknown, path: PathSeg[], accounts: Accounts | undefined, claimed: Claimed): Promise<EndpointConfig | undefined> {
+  private async endpoint(
+    bridge: string,
+    item: unknown,
+    path: PathSeg[],
+    accounts: Accounts | undefined,
+    claimed: Claimed,
+  ): Promise<EndpointConfig | undefined> {
     // The two forms: "account/target", or a mapping with endpoint: and more keys.
     let spec: unknown;
     let specPath: PathSeg[];
@@ -490,7 +646,12 @@ class Run {
     if (plugin?.endpoint) {
       options = await this.validatePlugin(plugin.endpoint, extra, path, ENDPOINT_KEYS);
     } else if (plugin && Object.keys(extra).length) {
-      this.unknownKeys(Object.keys(extra), path, ENDPOINT_KEYS, `one of ${ENDPOINT_KEYS.join(', ')}; the ${protocol} plugin takes no endpoint keys of its own`);
+      this.unknownKeys(
+        Object.keys(extra),
+        path,
+        ENDPOINT_KEYS,
+        `one of ${ENDPOINT_KEYS.join(', ')}; the ${protocol} plugin takes no endpoint keys of its own`,
+      );
       options = undefined;
     }
 
@@ -501,17 +662,27 @@ class Run {
     const offset = this.spanOf(specPath)?.[0];
     const line = offset === undefined ? 0 : this.lc.linePos(offset).line;
     if (first) {
-      this.add(specPath, first.bridge === bridge
-        ? `endpoint "${key}" is listed twice in this bridge (first at line ${first.line})`
-        : `endpoint "${key}" is already in bridge "${first.bridge}" (line ${first.line}): an endpoint can be in one bridge only, or posts would leak across bridges`);
+      this.add(
+        specPath,
+        first.bridge === bridge
+          ? `endpoint "${key}" is listed twice in this bridge (first at line ${first.line})`
+          : `endpoint "${key}" is already in bridge "${first.bridge}" (line ${first.line}): an endpoint can be in one bridge only, or posts would leak across bridges`,
+      );
       return undefined;
     }
     claimed.set(norm, { bridge, line });
     if (!core || !options || !plugin) return undefined;
     const endpoint: EndpointConfig = {
-      key, account, protocol, target: target.target, bridge,
-      direction: core.direction, ...(core.shape ? { shape: core.shape } : {}),
-      prefix: core.prefix, announceLines: core.announceLines, options: deepFreeze(options),
+      key,
+      account,
+      protocol,
+      target: target.target,
+      bridge,
+      direction: core.direction,
+      ...(core.shape ? { shape: core.shape } : {}),
+      prefix: core.prefix,
+      announceLines: core.announceLines,
+      options: deepFreeze(options),
     };
     let problem: string | undefined;
     try {
@@ -548,7 +719,10 @@ class Run {
     }
     if (accounts && !accounts.declared.has(account)) {
       const names = [...accounts.declared];
-      this.add(path, `endpoint "${spec}": no account "${account}" (${names.length ? `accounts: ${names.join(', ')}` : 'no accounts are configured'})`);
+      this.add(
+        path,
+        `endpoint "${spec}": no account "${account}" (${names.length ? `accounts: ${names.join(', ')}` : 'no accounts are configured'})`,
+      );
       return undefined;
     }
     let problem: string | undefined;

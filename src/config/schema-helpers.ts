@@ -27,7 +27,10 @@ export function duration(def?: string) {
   const base = z.union([z.string(), z.number()]).transform((v, ctx) => {
     const ms = parseDuration(v);
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${String(v)}" is not a duration (expected a number of seconds or e.g. 500ms, 30s, 10m, 2h, 7d)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${String(v)}" is not a duration (expected a number of seconds or e.g. 500ms, 30s, 10m, 2h, 7d)`,
+      });
       return z.NEVER;
     }
     return ms;

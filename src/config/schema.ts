@@ -24,7 +24,10 @@ export const CHANNEL = /^[#&!+]/;
 
 export const hostnameSchema = z.string().superRefine((v, ctx) => {
   if (v.length > 253 || !HOSTNAME.test(v)) {
-    ctx.addIssue({ code: 'custom', message: `expected a hostname (letters, digits, dots and hyphens, e.g. lists.example.org), got ${JSON.stringify(v)}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a hostname (letters, digits, dots and hyphens, e.g. lists.example.org), got ${JSON.stringify(v)}`,
+    });
   }
 });
 
@@ -63,9 +66,15 @@ const pattern = (flags: string) =>
   z.string().transform((src, ctx) => {
     let body = src;
     let f = flags;
-    if (body.startsWith('(?i)')) { body = body.slice(4); f += 'i'; }
+    if (body.startsWith('(?i)')) {
+      body = body.slice(4);
+      f += 'i';
+    }
     if (body === '') {
-      ctx.addIssue({ code: 'custom', message: 'an empty pattern matches every line (expected a regular expression, e.g. "^!" or "(?i)spam")' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'an empty pattern matches every line (expected a regular expression, e.g. "^!" or "(?i)spam")',
+      });
       return z.NEVER;
     }
     try {
@@ -94,7 +103,12 @@ export const endpointSchema = z.strictObject({
   prefix: z.string().min(1).default('!post'),
   announceLines: int(1, 50, 4),
 });
-export const ENDPOINT_DEFAULTS: { direction: Direction; shape?: Shape | undefined; prefix: string; announceLines: number } = { direction: 'inout', prefix: '!post', announceLines: 4 };
+export const ENDPOINT_DEFAULTS: {
+  direction: Direction;
+  shape?: Shape | undefined;
+  prefix: string;
+  announceLines: number;
+} = { direction: 'inout', prefix: '!post', announceLines: 4 };
 
 /** Alias expansion can blow a small file up; stop walking past this many nodes. */
 export const MAX_NODES = 100_000;

@@ -17,7 +17,19 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensurePeers, eventually, FingerPlace, IrcPlace, NewsPlace, Node, type Said, sleep, token, tokenCounts, TwoNetworks } from '../helpers/e2e.js';
+import {
+  ensurePeers,
+  eventually,
+  FingerPlace,
+  IrcPlace,
+  NewsPlace,
+  Node,
+  type Said,
+  sleep,
+  token,
+  tokenCounts,
+  TwoNetworks,
+} from '../helpers/e2e.js';
 
 const P = 'K3';
 const LOAD = { a: 350, b: 350, n: 250, p: 50 };
@@ -36,7 +48,13 @@ before(async () => {
   ({ ircA, ircB } = nets);
   news = await NewsPlace.make('news', 'nntp.local', 'peerpost.load');
   plan = await FingerPlace.make('finger', 'finger.local', 'load');
-  node = new Node({ hostname: 'kill.e2e.example', bridge: 'load', places: [ircA, ircB, news, plan], quiet: '1s', maxLines: 100 });
+  node = new Node({
+    hostname: 'kill.e2e.example',
+    bridge: 'load',
+    places: [ircA, ircB, news, plan],
+    quiet: '1s',
+    maxLines: 100,
+  });
   await node.start();
   await ircA.relayJoined();
   await ircB.relayJoined();
@@ -74,7 +92,12 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
     const todo: Said[] = [];
     for (let i = 1; i <= LOAD.n; i++) {
       const t = token(P, 'n', i);
-      todo.push({ from: 'carol', subject: `article ${i}`, id: `${t.toLowerCase()}@reader.example`, text: `${t} the body of article ${i}` });
+      todo.push({
+        from: 'carol',
+        subject: `article ${i}`,
+        id: `${t.toLowerCase()}@reader.example`,
+        text: `${t} the body of article ${i}`,
+      });
     }
     let refusals = 0;
     while (todo.length && !aborted) {
@@ -82,8 +105,13 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
       const res = await news.postMany(batch);
       let done = 0;
       for (const [k, r] of res.entries()) {
-        if (r.ok || r.code === '441') { acked.add(batch[k]!.text.split(" ")[0]!); done = k + 1; continue; }
-        if (!/^(403|400|connect|client)$/.test(r.code ?? '')) assert.fail(`POST refused for good: ${r.code} ${r.error}`);
+        if (r.ok || r.code === '441') {
+          acked.add(batch[k]!.text.split(' ')[0]!);
+          done = k + 1;
+          continue;
+        }
+        if (!/^(403|400|connect|client)$/.test(r.code ?? ''))
+          assert.fail(`POST refused for good: ${r.code} ${r.error}`);
         refusals++;
         break;
       }
@@ -99,7 +127,10 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
       const t = token(P, 'p', i);
       for (;;) {
         const r = await node.post(`${t} shell post ${i}`, 'dave');
-        if (r.code === 0) { acked.add(t); break; }
+        if (r.code === 0) {
+          acked.add(t);
+          break;
+        }
         if (++cliRetries > 200 || aborted) throw new Error(`peerpost post keeps failing: ${r.code} ${r.stderr}`);
         await sleep(100);
       }
@@ -125,25 +156,51 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
   const t0 = Date.now();
   const q = LOAD.p / 2;
   const took: Record<string, number> = {};
-  const timed = <T>(name: string, p: Promise<T>) => p.then((v) => { took[name] = Date.now() - t0; return v; });
-  const load = Promise.all([timed('irc.a', talk(ircA, 'a', LOAD.a)), timed('irc.b', talk(ircB, 'b', LOAD.b)), timed('news', newsreader()), ...[0, 1].map((k) => timed(`shell${k}`, shell(k * q + 1, (k + 1) * q)))]);
-  const [, results] = await Promise.all([killer(), load.then((r) => { loadDone = true; return r; })]).catch(async (e) => {
+  const timed = <T>(name: string, p: Promise<T>) =>
+    p.then((v) => {
+      took[name] = Date.now() - t0;
+      return v;
+    });
+  const load = Promise.all([
+    timed('irc.a', talk(ircA, 'a', LOAD.a)),
+    timed('irc.b', talk(ircB, 'b', LOAD.b)),
+    timed('news', newsreader()),
+    ...[0, 1].map((k) => timed(`shell${k}`, shell(k * q + 1, (k + 1) * q))),
+  ]);
+  const [, results] = await Promise.all([
+    killer(),
+    load.then((r) => {
+      loadDone = true;
+      return r;
+    }),
+  ]).catch(async (e) => {
     aborted = true;
     await load.catch(() => undefined);
     throw e;
   });
   const refusals = results[2];
   const loadMs = Date.now() - t0;
-  assert.equal(kills.length, KILLS, `peerpost was killed ${kills.length} times during the load (${loadMs} ms), not ${KILLS}: make the load longer`);
+  assert.equal(
+    kills.length,
+    KILLS,
+    `peerpost was killed ${kills.length} times during the load (${loadMs} ms), not ${KILLS}: make the load longer`,
+  );
   if (!node.running) await node.start();
 
   // Let it settle: the outbox empty, the last conversation closed into a digest.
-  await eventually(async () => {
-    const ob = await node.outbox();
-    const st = await node.status();
-    const open = Object.values(st.digests ?? {}).reduce((n: number, x) => n + Number(x), 0);
-    return ob.length === 0 && open === 0 ? true : `${ob.length} deliveries pending, ${open} lines in an open conversation`;
-  }, 'the outbox to empty', 60_000, 500);
+  await eventually(
+    async () => {
+      const ob = await node.outbox();
+      const st = await node.status();
+      const open = Object.values(st.digests ?? {}).reduce((n: number, x) => n + Number(x), 0);
+      return ob.length === 0 && open === 0
+        ? true
+        : `${ob.length} deliveries pending, ${open} lines in an open conversation`;
+    },
+    'the outbox to empty',
+    60_000,
+    500,
+  );
 
   const dead = await node.cli(['outbox', '--dead', '--json']);
   assert.deepEqual(JSON.parse(dead.stdout), [], 'no dead letters');
@@ -161,7 +218,8 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
   const lost = [...acked].filter((t) => !storedTokens.has(t));
   assert.deepEqual(lost, [], 'every post a sender was told was accepted is in the store');
   // Nothing in the store that nobody said.
-  for (const t of storedTokens.keys()) assert.ok(said.has(t) || acked.has(t), `${t} is in the store but was never sent`);
+  for (const t of storedTokens.keys())
+    assert.ok(said.has(t) || acked.has(t), `${t} is in the store but was never sent`);
   // The only posts stored twice may be `peerpost post` retries after a lost answer (the command has no id to resend).
   const twice = [...storedTokens].filter(([, v]) => v.n > 1);
   for (const [t, v] of twice) assert.equal(v.origin, 'cli', `${t} stored ${v.n} times`);
@@ -170,8 +228,14 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
   const places = {
     'irc.a': tokenCounts(ircA.lines(), P),
     'irc.b': tokenCounts(ircB.lines(), P),
-    news: tokenCounts((await news.articles()).map((x) => x.text), P),
-    finger: tokenCounts((await plan.received()).map((x) => x.text), P),
+    news: tokenCounts(
+      (await news.articles()).map((x) => x.text),
+      P,
+    ),
+    finger: tokenCounts(
+      (await plan.received()).map((x) => x.text),
+      P,
+    ),
   };
   const problems: string[] = [];
   // IRC has no message id, so a line written to the server in the instant before the kill, whose delivery the
@@ -180,12 +244,19 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
   // held to exactly once.
   const repeats: string[] = [];
   // The verbose plan shows the newest 1,000 posts (digests included): what is older is not expected there.
-  const fingerWant = tokenCounts(node.storedPosts().slice(-1000).filter((p) => p.kind !== 'digest').map((p) => p.body), P);
+  const fingerWant = tokenCounts(
+    node
+      .storedPosts()
+      .slice(-1000)
+      .filter((p) => p.kind !== 'digest')
+      .map((p) => p.body),
+    P,
+  );
   const seenAnywhere = new Set(Object.values(places).flatMap((c) => [...c.keys()]));
   for (const t of new Set([...storedTokens.keys(), ...seenAnywhere])) {
     const s = storedTokens.get(t);
     for (const [name, c] of Object.entries(places)) {
-      const want = name === 'finger' ? fingerWant.get(t) ?? 0 : !s ? 0 : name === s.origin ? 0 : s.n;
+      const want = name === 'finger' ? (fingerWant.get(t) ?? 0) : !s ? 0 : name === s.origin ? 0 : s.n;
       const got = c.get(t) ?? 0;
       if (got === want) continue;
       if (name.startsWith('irc') && want > 0 && got === want + 1) repeats.push(`${name}: ${t}`);
@@ -193,10 +264,18 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
     }
   }
   const fromIrc = (a: string) => [...storedTokens.values()].filter((v) => v.origin === a).length;
-  const summary = `load ${loadMs} ms (${Object.entries(took).map(([k, v]) => `${k} ${v}`).join(', ')}), kills at ${kills.join(', ')} ms (up again after ${restarts.join(', ')} ms); stored ${stored.length} posts (irc.a ${fromIrc('irc.a')}/${LOAD.a} said, irc.b ${fromIrc('irc.b')}/${LOAD.b}, news ${fromIrc('nntp.local')}/${LOAD.n}, shell ${fromIrc('cli')}/${LOAD.p}); ${refusals} news batches interrupted, ${cliRetries} shell retries, ${twice.length} shell posts stored twice; IRC lines repeated after a kill: ${repeats.join(', ') || 'none'}`;
+  const summary = `load ${loadMs} ms (${Object.entries(took)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(
+      ', ',
+    )}), kills at ${kills.join(', ')} ms (up again after ${restarts.join(', ')} ms); stored ${stored.length} posts (irc.a ${fromIrc('irc.a')}/${LOAD.a} said, irc.b ${fromIrc('irc.b')}/${LOAD.b}, news ${fromIrc('nntp.local')}/${LOAD.n}, shell ${fromIrc('cli')}/${LOAD.p}); ${refusals} news batches interrupted, ${cliRetries} shell retries, ${twice.length} shell posts stored twice; IRC lines repeated after a kill: ${repeats.join(', ') || 'none'}`;
   console.log(`# ${summary}`);
   assert.deepEqual(problems.slice(0, 40), [], `${problems.length} miscounts; ${summary}`);
-  for (const net of ['irc.a', 'irc.b']) assert.ok(repeats.filter((r) => r.startsWith(net)).length <= KILLS, `at most one repeated line per kill on ${net}; ${summary}`);
+  for (const net of ['irc.a', 'irc.b'])
+    assert.ok(
+      repeats.filter((r) => r.startsWith(net)).length <= KILLS,
+      `at most one repeated line per kill on ${net}; ${summary}`,
+    );
   // The load got in: every article and shell post; of the IRC lines, those said while a relay was there to hear them.
   assert.equal(fromIrc('nntp.local'), LOAD.n);
   assert.ok(fromIrc('cli') >= LOAD.p);

@@ -46,7 +46,9 @@ after(async () => {
 
 /** One sample of `/metrics`: the value of a series, 0 when absent. */
 const metric = (text: string, name: string, labels: string) =>
-  Number(new RegExp(`^${name}\\{${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  Number(
+    new RegExp(`^${name}\\{${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0,
+  );
 
 test(`the SMTP sink and INN down for ${OUTAGE_MS / 1000} s during a load: posts wait, status and /metrics show it, then they arrive in order, once`, async () => {
   let posting = true;
@@ -54,12 +56,25 @@ test(`the SMTP sink and INN down for ${OUTAGE_MS / 1000} s during a load: posts 
   const carol = (async () => {
     while (posting) {
       n++;
-      await news.say({ from: 'carol', subject: `report ${n}`, id: `k9-${n}@reader.example`, text: `${token(P, 'n', n)} report number ${n}` });
+      await news.say({
+        from: 'carol',
+        subject: `report ${n}`,
+        id: `k9-${n}@reader.example`,
+        text: `${token(P, 'n', n)} report number ${n}`,
+      });
       await sleep(150);
     }
   })();
 
-  const samples: { t: number; inn: string; mail: string; innPending: number; mailPending: number; innReason: string; mailReason: string }[] = [];
+  const samples: {
+    t: number;
+    inn: string;
+    mail: string;
+    innPending: number;
+    mailPending: number;
+    innReason: string;
+    mailReason: string;
+  }[] = [];
   const metrics: { innPending: number; mailPending: number; innRetrying: number; innUp: number }[] = [];
   let statusText = '';
   try {
@@ -74,8 +89,10 @@ test(`the SMTP sink and INN down for ${OUTAGE_MS / 1000} s during a load: posts 
         t: Date.now() - downAt,
         inn: st.accounts.find((x: any) => x.name === 'nntp.inn').state,
         mail: st.accounts.find((x: any) => x.name === 'mail.lists').state,
-        innPending: q(INN_EP)?.pending ?? 0, mailPending: q(MAIL_EP)?.pending ?? 0,
-        innReason: q(INN_EP)?.waiting?.reason ?? '', mailReason: q(MAIL_EP)?.waiting?.reason ?? '',
+        innPending: q(INN_EP)?.pending ?? 0,
+        mailPending: q(MAIL_EP)?.pending ?? 0,
+        innReason: q(INN_EP)?.waiting?.reason ?? '',
+        mailReason: q(MAIL_EP)?.waiting?.reason ?? '',
       });
       const m = (await web.get('/metrics')).text;
       metrics.push({
@@ -84,7 +101,8 @@ test(`the SMTP sink and INN down for ${OUTAGE_MS / 1000} s during a load: posts 
         innRetrying: metric(m, 'peerpost_account_state', 'account="nntp.inn",protocol="nntp",state="retrying"'),
         innUp: metric(m, 'peerpost_account_up', 'account="nntp.inn",protocol="nntp"'),
       });
-      if (!statusText && samples.at(-1)!.mailPending > 10 && samples.at(-1)!.innPending > 10) statusText = (await node.cli(['status'])).stdout;
+      if (!statusText && samples.at(-1)!.mailPending > 10 && samples.at(-1)!.innPending > 10)
+        statusText = (await node.cli(['status'])).stdout;
       await sleep(1000);
     }
     await inn.up();
@@ -100,31 +118,74 @@ test(`the SMTP sink and INN down for ${OUTAGE_MS / 1000} s during a load: posts 
   const during = samples.slice(2);
   const m = metrics.slice(2);
   console.log(`# during the outage: ${JSON.stringify(samples.at(-1))}; /metrics: ${JSON.stringify(m.at(-1))}`);
-  assert.ok(during.every((s) => s.inn === 'retrying' || s.inn === 'connecting'), `nntp.inn retries while INN is down: ${JSON.stringify(samples)}`);
+  assert.ok(
+    during.every((s) => s.inn === 'retrying' || s.inn === 'connecting'),
+    `nntp.inn retries while INN is down: ${JSON.stringify(samples)}`,
+  );
   for (const k of ['innPending', 'mailPending'] as const) {
     const d = during.map((s) => s[k]);
-    assert.ok(d.at(-1)! > d[0]! && d.at(-1)! >= 20, `status: the outbox for ${k === 'innPending' ? INN_EP : MAIL_EP} grows while it lasts: ${d.join(' ')}`);
+    assert.ok(
+      d.at(-1)! > d[0]! && d.at(-1)! >= 20,
+      `status: the outbox for ${k === 'innPending' ? INN_EP : MAIL_EP} grows while it lasts: ${d.join(' ')}`,
+    );
     const e = m.map((s) => s[k]);
-    assert.ok(e.at(-1)! > e[0]! && e.at(-1)! >= 20, `/metrics: peerpost_outbox_pending for ${k === 'innPending' ? INN_EP : MAIL_EP} grows while it lasts: ${e.join(' ')}`);
+    assert.ok(
+      e.at(-1)! > e[0]! && e.at(-1)! >= 20,
+      `/metrics: peerpost_outbox_pending for ${k === 'innPending' ? INN_EP : MAIL_EP} grows while it lasts: ${e.join(' ')}`,
+    );
   }
-  assert.ok(m.every((s) => s.innUp === 0) && m.some((s) => s.innRetrying === 1), `/metrics: nntp.inn not up, retrying: ${JSON.stringify(m)}`);
-  assert.ok(during.some((s) => s.innReason !== '') && during.some((s) => s.mailReason !== ''), `status says why each waits: ${JSON.stringify(during.at(-1))}`);
+  assert.ok(
+    m.every((s) => s.innUp === 0) && m.some((s) => s.innRetrying === 1),
+    `/metrics: nntp.inn not up, retrying: ${JSON.stringify(m)}`,
+  );
+  assert.ok(
+    during.some((s) => s.innReason !== '') && during.some((s) => s.mailReason !== ''),
+    `status says why each waits: ${JSON.stringify(during.at(-1))}`,
+  );
   assert.match(statusText, /nntp\.inn\s+retrying/, statusText);
   assert.match(statusText, new RegExp(`${MAIL_EP.replace('.', '\\.')}\\s+\\d+ pending`), statusText);
 
   // Everything arrives in INN and in every inbox, in the order the store took it, once.
-  const want = node.storedPosts().filter((p) => p.origin.account === 'nntp.local').map((p) => tokensInOrder([p.body], P)[0]!);
+  const want = node
+    .storedPosts()
+    .filter((p) => p.origin.account === 'nntp.local')
+    .map((p) => tokensInOrder([p.body], P)[0]!);
   assert.equal(want.length, n, 'every article the server acknowledged is stored');
   const places: [string, () => Promise<string[]>][] = [
-    ['inn', async () => tokensInOrder((await inn.articles()).map((a) => a.text), P)],
-    ...SUBSCRIBERS.map((s): [string, () => Promise<string[]>] => [s, async () => tokensInOrder((await mail.inbox(s)).map((x) => x.text), P)]),
+    [
+      'inn',
+      async () =>
+        tokensInOrder(
+          (await inn.articles()).map((a) => a.text),
+          P,
+        ),
+    ],
+    ...SUBSCRIBERS.map((s): [string, () => Promise<string[]>] => [
+      s,
+      async () =>
+        tokensInOrder(
+          (await mail.inbox(s)).map((x) => x.text),
+          P,
+        ),
+    ]),
   ];
   for (const [name, got] of places) {
-    await eventually(async () => ((await got()).length >= want.length ? true : `${(await got()).length} of ${want.length}`), `the backlog at ${name}`, 30_000, 500);
+    await eventually(
+      async () => ((await got()).length >= want.length ? true : `${(await got()).length} of ${want.length}`),
+      `the backlog at ${name}`,
+      30_000,
+      500,
+    );
     assert.deepEqual(await got(), want, `${name} has every post once, in order`);
   }
-  console.log(`# outage ${OUTAGE_MS} ms: ${n} articles; the outbox rose to ${samples.at(-1)!.innPending} for INN, ${samples.at(-1)!.mailPending} for the list`);
-  await eventually(async () => ((await node.outbox()).length === 0 ? true : 'outbox not empty'), 'an empty outbox', 15_000);
+  console.log(
+    `# outage ${OUTAGE_MS} ms: ${n} articles; the outbox rose to ${samples.at(-1)!.innPending} for INN, ${samples.at(-1)!.mailPending} for the list`,
+  );
+  await eventually(
+    async () => ((await node.outbox()).length === 0 ? true : 'outbox not empty'),
+    'an empty outbox',
+    15_000,
+  );
   const dead = await node.cli(['outbox', '--dead', '--json']);
   assert.deepEqual(JSON.parse(dead.stdout), [], 'no dead letters');
   assert.equal((await node.status()).accounts.find((x: any) => x.name === 'nntp.inn').state, 'connected');

@@ -36,7 +36,13 @@ before(async () => {
   irc1 = await new IrcPlace('irc (node one)', net, 'irc.net', CHAN, 'node_one', 'alice').connect();
   irc2 = await new IrcPlace('irc (node two)', net, 'irc.net', CHAN, 'node_two', 'bob').connect();
   node1 = new Node({ hostname: 'one.e2e.example', bridge: 'commons', places: [irc1, inn], quiet: '2s', settle: '3s' });
-  node2 = new Node({ hostname: 'two.e2e.example', bridge: 'commons', places: [irc2, inn, list], quiet: '2s', settle: '3s' });
+  node2 = new Node({
+    hostname: 'two.e2e.example',
+    bridge: 'commons',
+    places: [irc2, inn, list],
+    quiet: '2s',
+    settle: '3s',
+  });
   for (const n of [node1, node2]) {
     const r = await n.start();
     await r.waitForLog(/first look at peerpost\.shared/, 15_000);
@@ -67,75 +73,121 @@ after(async () => {
 });
 
 /** Every PRIVMSG to the channel, as "nick text". */
-const channel = () => watch.lines.filter((l) => l.includes(` PRIVMSG ${CHAN} :`)).map((l) => `${l.slice(1, l.indexOf('!'))} ${l.slice(l.indexOf(' :', 1) + 2)}`);
+const channel = () =>
+  watch.lines
+    .filter((l) => l.includes(` PRIVMSG ${CHAN} :`))
+    .map((l) => `${l.slice(1, l.indexOf('!'))} ${l.slice(l.indexOf(' :', 1) + 2)}`);
 
 for (const part of ['first', 'second'] as const)
-test(`two nodes on one channel and one INN group, ${part} conversation: every post once in the channel, the group and node two's list; no loop`, async () => {
-  const Q = part === 'first' ? `${P}C` : `${P}G`;
-  const t = {
-    a: [1, 2].map((n) => token(Q, 'a', n)),
-    b: [token(Q, 'b', 1)],
-    i: [token(Q, 'i', 1)],
-    p: [token(Q, 'p', 1)],
-    q: [token(Q, 'q', 1)],
-  };
-  for (const x of t.a) await irc1.say({ text: `${x} alice speaking` });
-  await irc2.say({ text: `${t.b[0]} bob answering` });
-  await inn.say({ from: 'ivan', subject: `On the shared group (${Q})`, id: `${Q}-inn@reader.example`, text: `${t.i[0]} posted on INN` });
-  const r1 = await node1.post(`${t.p[0]} from node one's shell`, 'dave');
-  assert.equal(r1.code, 0, r1.stderr);
-  const r2 = await node2.post(`${t.q[0]} from node two's shell`, 'erin');
-  assert.equal(r2.code, 0, r2.stderr);
-
-  const all = Object.values(t).flat();
-  const check = async (): Promise<true | string> => {
-    const got = {
-      channel: tokenCounts(channel(), Q),
-      inn: tokenCounts((await inn.articles()).map((x) => x.text), Q),
-      list: tokenCounts((await list.inbox(READER)).map((x) => x.text), Q),
+  test(`two nodes on one channel and one INN group, ${part} conversation: every post once in the channel, the group and node two's list; no loop`, async () => {
+    const Q = part === 'first' ? `${P}C` : `${P}G`;
+    const t = {
+      a: [1, 2].map((n) => token(Q, 'a', n)),
+      b: [token(Q, 'b', 1)],
+      i: [token(Q, 'i', 1)],
+      p: [token(Q, 'p', 1)],
+      q: [token(Q, 'q', 1)],
     };
-    const problems: string[] = [];
-    for (const k of ['channel', 'inn', 'list'] as const)
-      for (const x of all) if ((got[k].get(x) ?? 0) !== 1) problems.push(`${k} shows ${x} ${got[k].get(x) ?? 0}× (expected 1×)`);
-    return problems.length ? problems.join('; ') : true;
-  };
-  try {
-    await eventually(check, 'every post once in the channel, the INN group and the list', 20_000, 300);
-  } catch (err) {
-    const arts = await inn.articles();
-    console.log(`# the channel:\n${channel().map((l) => `#   ${l}`).join('\n')}\n# the INN group:\n${arts.map((a) => `#   ${a.id} ${a.kind || 'message'} "${a.subject}" refs=${a.references.join(' ')}`).join('\n')}`);
-    throw err;
-  }
-  {
-    // two.… went second: its digest holds only its own line, and says where the rest of the conversation is.
-    const second = (await inn.articles()).filter((a) => a.id.endsWith('@two.e2e.example') && a.text.includes(t.q[0]!));
-    assert.equal(second.length, 1, 'node two\'s digest is in the group once');
-    assert.match(second[0]!.text, /more lines of this conversation are here already, in <[^>]+@one\.e2e\.example>/);
-    for (const x of [...t.a, ...t.b]) assert.ok(!second[0]!.text.includes(x), `node two's digest leaves out ${x} (node one's digest holds it):\n${second[0]!.text}`);
-  }
-  const ch = channel();
-  assert.equal(ch.filter((l) => l.endsWith(`[commons] ivan: On the shared group (${Q})`)).length, 1, `the INN article announced once:\n${ch.join('\n')}`);
-  // How: both nodes read the article from the group; node two, second in turn, waited before the channel (in the
-  // first conversation too, before any digest was read in the group), and node one did not.
-  const waited = new RegExp(`a post from a shared place <${Q}-inn@reader\\.example> waits its turn for irc\\.net/#shared`);
-  await node2.running!.waitForLog(waited, 5_000);
-  assert.ok(!node1.running!.logs.some((l) => waited.test(l)), 'node one, first in turn, does not wait');
+    for (const x of t.a) await irc1.say({ text: `${x} alice speaking` });
+    await irc2.say({ text: `${t.b[0]} bob answering` });
+    await inn.say({
+      from: 'ivan',
+      subject: `On the shared group (${Q})`,
+      id: `${Q}-inn@reader.example`,
+      text: `${t.i[0]} posted on INN`,
+    });
+    const r1 = await node1.post(`${t.p[0]} from node one's shell`, 'dave');
+    assert.equal(r1.code, 0, r1.stderr);
+    const r2 = await node2.post(`${t.q[0]} from node two's shell`, 'erin');
+    assert.equal(r2.code, 0, r2.stderr);
 
-  // Every post reached the group at least once (the digests close after 2 s of quiet), and both nodes are done.
-  await eventually(async () => {
-    const inGroup = tokenCounts((await inn.articles()).map((x) => x.text), Q);
-    const missing = all.filter((x) => !inGroup.get(x));
-    return missing.length ? `not in the INN group yet: ${missing.join(', ')}` : true;
-  }, 'every post in the INN group', 15_000, 300);
-  await eventually(async () => ((await node1.outbox()).length + (await node2.outbox()).length === 0 ? true : 'outboxes not empty'), 'both outboxes empty', 15_000, 300);
-  await sleep(3000);
-  // A quiet period: nothing new in the channel or the group (a loop would keep both busy), and each node is done.
-  const before = channel().length;
-  const arts = (await inn.articles()).length;
-  await sleep(5000);
-  assert.equal(await check(), true);
-  assert.equal(channel().length, before, `the channel stays quiet:\n${channel().slice(before).join('\n')}`);
-  assert.equal((await inn.articles()).length, arts, 'no new articles in the INN group');
-  assert.deepEqual(await node1.outbox(), []);
-  assert.deepEqual(await node2.outbox(), []);
-});
+    const all = Object.values(t).flat();
+    const check = async (): Promise<true | string> => {
+      const got = {
+        channel: tokenCounts(channel(), Q),
+        inn: tokenCounts(
+          (await inn.articles()).map((x) => x.text),
+          Q,
+        ),
+        list: tokenCounts(
+          (await list.inbox(READER)).map((x) => x.text),
+          Q,
+        ),
+      };
+      const problems: string[] = [];
+      for (const k of ['channel', 'inn', 'list'] as const)
+        for (const x of all)
+          if ((got[k].get(x) ?? 0) !== 1) problems.push(`${k} shows ${x} ${got[k].get(x) ?? 0}× (expected 1×)`);
+      return problems.length ? problems.join('; ') : true;
+    };
+    try {
+      await eventually(check, 'every post once in the channel, the INN group and the list', 20_000, 300);
+    } catch (err) {
+      const arts = await inn.articles();
+      console.log(
+        `# the channel:\n${channel()
+          .map((l) => `#   ${l}`)
+          .join(
+            '\n',
+          )}\n# the INN group:\n${arts.map((a) => `#   ${a.id} ${a.kind || 'message'} "${a.subject}" refs=${a.references.join(' ')}`).join('\n')}`,
+      );
+      throw err;
+    }
+    {
+      // two.… went second: its digest holds only its own line, and says where the rest of the conversation is.
+      const second = (await inn.articles()).filter(
+        (a) => a.id.endsWith('@two.e2e.example') && a.text.includes(t.q[0]!),
+      );
+      assert.equal(second.length, 1, "node two's digest is in the group once");
+      assert.match(second[0]!.text, /more lines of this conversation are here already, in <[^>]+@one\.e2e\.example>/);
+      for (const x of [...t.a, ...t.b])
+        assert.ok(
+          !second[0]!.text.includes(x),
+          `node two's digest leaves out ${x} (node one's digest holds it):\n${second[0]!.text}`,
+        );
+    }
+    const ch = channel();
+    assert.equal(
+      ch.filter((l) => l.endsWith(`[commons] ivan: On the shared group (${Q})`)).length,
+      1,
+      `the INN article announced once:\n${ch.join('\n')}`,
+    );
+    // How: both nodes read the article from the group; node two, second in turn, waited before the channel (in the
+    // first conversation too, before any digest was read in the group), and node one did not.
+    const waited = new RegExp(
+      `a post from a shared place <${Q}-inn@reader\\.example> waits its turn for irc\\.net/#shared`,
+    );
+    await node2.running!.waitForLog(waited, 5_000);
+    assert.ok(!node1.running!.logs.some((l) => waited.test(l)), 'node one, first in turn, does not wait');
+
+    // Every post reached the group at least once (the digests close after 2 s of quiet), and both nodes are done.
+    await eventually(
+      async () => {
+        const inGroup = tokenCounts(
+          (await inn.articles()).map((x) => x.text),
+          Q,
+        );
+        const missing = all.filter((x) => !inGroup.get(x));
+        return missing.length ? `not in the INN group yet: ${missing.join(', ')}` : true;
+      },
+      'every post in the INN group',
+      15_000,
+      300,
+    );
+    await eventually(
+      async () => ((await node1.outbox()).length + (await node2.outbox()).length === 0 ? true : 'outboxes not empty'),
+      'both outboxes empty',
+      15_000,
+      300,
+    );
+    await sleep(3000);
+    // A quiet period: nothing new in the channel or the group (a loop would keep both busy), and each node is done.
+    const before = channel().length;
+    const arts = (await inn.articles()).length;
+    await sleep(5000);
+    assert.equal(await check(), true);
+    assert.equal(channel().length, before, `the channel stays quiet:\n${channel().slice(before).join('\n')}`);
+    assert.equal((await inn.articles()).length, arts, 'no new articles in the INN group');
+    assert.deepEqual(await node1.outbox(), []);
+    assert.deepEqual(await node2.outbox(), []);
+  });

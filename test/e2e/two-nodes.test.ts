@@ -9,7 +9,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { User } from '../integration/irc-helpers.js';
-import { ensurePeers, eventually, IrcNetwork, IrcPlace, NewsPlace, Node, sleep, token, tokenCounts } from '../helpers/e2e.js';
+import {
+  ensurePeers,
+  eventually,
+  IrcNetwork,
+  IrcPlace,
+  NewsPlace,
+  Node,
+  sleep,
+  token,
+  tokenCounts,
+} from '../helpers/e2e.js';
 
 let net: IrcNetwork;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -64,12 +74,20 @@ async function pair(chan: string, lines: 'ignore' | 'relay'): Promise<Pair> {
   // Each node learns that the other is a relay (its real name, by WHO) before the load.
   await node1.running!.waitForLog(new RegExp(`${irc2.relayNick} is another peerpost relay`), 15_000);
   await node2.running!.waitForLog(new RegExp(`${irc1.relayNick} is another peerpost relay`), 15_000);
-  const channel = () => watch.lines.filter((l) => l.includes(` PRIVMSG ${chan} :`)).map((l) => `${l.slice(1, l.indexOf('!'))} ${l.slice(l.indexOf(' :', 1) + 2)}`);
+  const channel = () =>
+    watch.lines
+      .filter((l) => l.includes(` PRIVMSG ${chan} :`))
+      .map((l) => `${l.slice(1, l.indexOf('!'))} ${l.slice(l.indexOf(' :', 1) + 2)}`);
   return { watch, irc1, irc2, news1, news2, node1, node2, channel };
 }
 
 /** The same conversation in both setups: three lines from alice, two from bob, an article in each group, a shell post on node one. */
-async function converse(p: Pair, P: string, expectOne: (all: Record<string, string[]>) => string[], expectTwo: (all: Record<string, string[]>) => string[]): Promise<void> {
+async function converse(
+  p: Pair,
+  P: string,
+  expectOne: (all: Record<string, string[]>) => string[],
+  expectTwo: (all: Record<string, string[]>) => string[],
+): Promise<void> {
   const t = {
     a: [1, 2, 3].map((n) => token(P, 'a', n)),
     b: [1, 2].map((n) => token(P, 'b', n)),
@@ -79,8 +97,18 @@ async function converse(p: Pair, P: string, expectOne: (all: Record<string, stri
   };
   for (const x of t.a) await p.irc1.say({ text: `${x} alice speaking` });
   for (const x of t.b) await p.irc2.say({ text: `${x} bob answering` });
-  await p.news1.say({ from: 'carol', subject: 'From group one', id: `${P}-one@reader.example`, text: `${t.n[0]} posted in one.commons` });
-  await p.news2.say({ from: 'erin', subject: 'From group two', id: `${P}-two@reader.example`, text: `${t.m[0]} posted in two.commons` });
+  await p.news1.say({
+    from: 'carol',
+    subject: 'From group one',
+    id: `${P}-one@reader.example`,
+    text: `${t.n[0]} posted in one.commons`,
+  });
+  await p.news2.say({
+    from: 'erin',
+    subject: 'From group two',
+    id: `${P}-two@reader.example`,
+    text: `${t.m[0]} posted in two.commons`,
+  });
   const r = await p.node1.post(`${t.p[0]} from node one's shell`, 'dave');
   assert.equal(r.code, 0, r.stderr);
 
@@ -89,8 +117,14 @@ async function converse(p: Pair, P: string, expectOne: (all: Record<string, stri
   const check = async (): Promise<true | string> => {
     const got = {
       channel: tokenCounts(p.channel(), P),
-      one: tokenCounts((await p.news1.articles()).map((x) => x.text), P),
-      two: tokenCounts((await p.news2.articles()).map((x) => x.text), P),
+      one: tokenCounts(
+        (await p.news1.articles()).map((x) => x.text),
+        P,
+      ),
+      two: tokenCounts(
+        (await p.news2.articles()).map((x) => x.text),
+        P,
+      ),
     };
     const problems: string[] = [];
     for (const k of ['channel', 'one', 'two'] as const)
@@ -104,9 +138,18 @@ async function converse(p: Pair, P: string, expectOne: (all: Record<string, stri
   // Who said what in the channel: each article by its own node's relay, the shell post by node one.
   const ch = p.channel();
   const [one, two] = [p.irc1.relayNick, p.irc2.relayNick];
-  assert.ok(ch.some((l) => l === `${one} [commons] carol: From group one`), ch.join('\n'));
-  assert.ok(ch.some((l) => l === `${two} [commons] erin: From group two`), ch.join('\n'));
-  assert.ok(ch.some((l) => l === `${one} <dave> ${t.p[0]} from node one's shell`), ch.join('\n'));
+  assert.ok(
+    ch.some((l) => l === `${one} [commons] carol: From group one`),
+    ch.join('\n'),
+  );
+  assert.ok(
+    ch.some((l) => l === `${two} [commons] erin: From group two`),
+    ch.join('\n'),
+  );
+  assert.ok(
+    ch.some((l) => l === `${one} <dave> ${t.p[0]} from node one's shell`),
+    ch.join('\n'),
+  );
   // A quiet period: still once everywhere, nothing new in the channel or in either group.
   const before = p.channel().length;
   const counts = async () => [(await p.news1.articles()).length, (await p.news2.articles()).length];
@@ -123,12 +166,22 @@ test('two nodes on one channel, each with its own newsgroup (relays.lines: ignor
   const p = await pair('#shared', 'ignore');
   // The people's lines reach both groups (each node takes them from the channel); an article and a shell post reach
   // the channel through their own node, and the other node leaves the relay's line alone.
-  await converse(p, 'K2', (t) => [...t.a!, ...t.b!, ...t.n!, ...t.p!], (t) => [...t.a!, ...t.b!, ...t.m!]);
+  await converse(
+    p,
+    'K2',
+    (t) => [...t.a!, ...t.b!, ...t.n!, ...t.p!],
+    (t) => [...t.a!, ...t.b!, ...t.m!],
+  );
 });
 
 test('two nodes on one channel, each with its own newsgroup (relays.lines: relay): everything everywhere once, no loop', async () => {
   const p = await pair('#relayed', 'relay');
   // Each node also takes the other relay's lines (the announcement, the shell post) into its own group — once — and
   // never says them in the channel again.
-  await converse(p, 'K6', (t) => Object.values(t).flat(), (t) => Object.values(t).flat());
+  await converse(
+    p,
+    'K6',
+    (t) => Object.values(t).flat(),
+    (t) => Object.values(t).flat(),
+  );
 });

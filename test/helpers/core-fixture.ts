@@ -27,7 +27,11 @@ export interface BridgeSpec {
   digest?: Partial<BridgeConfig['digest']>;
 }
 
-export function makeConfig(accounts: Record<string, Style>, bridges: Record<string, BridgeSpec>, delivery: Partial<PeerpostConfig['delivery']> = {}): PeerpostConfig {
+export function makeConfig(
+  accounts: Record<string, Style>,
+  bridges: Record<string, BridgeSpec>,
+  delivery: Partial<PeerpostConfig['delivery']> = {},
+): PeerpostConfig {
   const bridgeConfigs: Record<string, BridgeConfig> = {};
   for (const [name, b] of Object.entries(bridges)) {
     const endpoints: EndpointConfig[] = b.endpoints.map((spec) => {
@@ -35,12 +39,22 @@ export function makeConfig(accounts: Record<string, Style>, bridges: Record<stri
       const slash = s.key.indexOf('/');
       const account = s.key.slice(0, slash);
       return {
-        key: s.key, account, protocol: account.split('.')[0]!, target: s.key.slice(slash + 1), bridge: name,
-        direction: s.direction ?? 'inout', ...(s.shape ? { shape: s.shape } : {}), prefix: s.prefix ?? '!post', announceLines: 4, options: {},
+        key: s.key,
+        account,
+        protocol: account.split('.')[0]!,
+        target: s.key.slice(slash + 1),
+        bridge: name,
+        direction: s.direction ?? 'inout',
+        ...(s.shape ? { shape: s.shape } : {}),
+        prefix: s.prefix ?? '!post',
+        announceLines: 4,
+        options: {},
       };
     });
     bridgeConfigs[name] = {
-      name, description: '', endpoints,
+      name,
+      description: '',
+      endpoints,
       ignore: { nicks: (b.ignoreNicks ?? []).map((n) => n.toLowerCase()), patterns: b.ignorePatterns ?? [] },
       replace: b.replace ?? [],
       digest: { quietMs: 600_000, maxLines: 100, maxAgeMs: 7_200_000, settleMs: 10_000, ...b.digest },
@@ -49,9 +63,21 @@ export function makeConfig(accounts: Record<string, Style>, bridges: Record<stri
   return {
     file: '<test>',
     node: { hostname: 'test.example', data: ':memory:', maxHops: 5, durability: 'process' },
-    delivery: { retryFirstMs: 1000, retryMaxMs: 60_000, giveUpAfterMs: 3 * 86_400_000, timeoutMs: 5000, shutdownGraceMs: 1000, ...delivery },
+    delivery: {
+      retryFirstMs: 1000,
+      retryMaxMs: 60_000,
+      giveUpAfterMs: 3 * 86_400_000,
+      timeoutMs: 5000,
+      shutdownGraceMs: 1000,
+      ...delivery,
+    },
     plugins: {},
-    accounts: Object.fromEntries(Object.keys(accounts).map((a) => [a, { name: a, protocol: a.split('.')[0]!, instance: a.split('.')[1]!, settings: {} }])),
+    accounts: Object.fromEntries(
+      Object.keys(accounts).map((a) => [
+        a,
+        { name: a, protocol: a.split('.')[0]!, instance: a.split('.')[1]!, settings: {} },
+      ]),
+    ),
     bridges: bridgeConfigs,
   };
 }
@@ -76,7 +102,12 @@ export interface Fixture {
 
 export const silent = pino({ level: 'silent' });
 
-export function fixture(accounts: Record<string, Style>, bridges: Record<string, BridgeSpec>, delivery: Partial<PeerpostConfig['delivery']> = {}, opts: { store?: Store; clock?: { now: number } } = {}): Fixture {
+export function fixture(
+  accounts: Record<string, Style>,
+  bridges: Record<string, BridgeSpec>,
+  delivery: Partial<PeerpostConfig['delivery']> = {},
+  opts: { store?: Store; clock?: { now: number } } = {},
+): Fixture {
   const config = makeConfig(accounts, bridges, delivery);
   const store = opts.store ?? Store.open(':memory:');
   const router = new Router(config, new Map(Object.entries(accounts)));
@@ -85,21 +116,37 @@ export function fixture(accounts: Record<string, Style>, bridges: Record<string,
   const windows = new Map<string, number>();
   const clock = opts.clock ?? { now: Date.UTC(2026, 10, 27, 14, 0, 0) };
   const now = () => clock.now;
-  const outbox = new Outbox(store, config.delivery, (key) => {
-    const endpoint = router.endpoint(key);
-    if (!endpoint) return { ready: false, reason: 'not configured' };
-    return {
-      ready: true, endpoint, window: windows.get(key),
-      deliver: async (post, to) => {
-        attempts.push({ endpoint: key, post, to });
-        const fn = deliverers.get(key);
-        return fn ? fn(post, to) : { result: 'delivered' };
-      },
-    };
-  }, silent, now);
+  const outbox = new Outbox(
+    store,
+    config.delivery,
+    (key) => {
+      const endpoint = router.endpoint(key);
+      if (!endpoint) return { ready: false, reason: 'not configured' };
+      return {
+        ready: true,
+        endpoint,
+        window: windows.get(key),
+        deliver: async (post, to) => {
+          attempts.push({ endpoint: key, post, to });
+          const fn = deliverers.get(key);
+          return fn ? fn(post, to) : { result: 'delivered' };
+        },
+      };
+    },
+    silent,
+    now,
+  );
   const core = new Core(store, router, config, outbox, silent, now);
   return {
-    config, store, router, outbox, core, attempts, deliverers, windows, clock,
+    config,
+    store,
+    router,
+    outbox,
+    core,
+    attempts,
+    deliverers,
+    windows,
+    clock,
     async close() {
       core.close();
       await outbox.stop(100);
@@ -113,4 +160,9 @@ export async function settle(times = 20): Promise<void> {
   for (let i = 0; i < times; i++) await new Promise((r) => setImmediate(r));
 }
 
-export const line = (target: string, name: string, body: string, extra: Record<string, unknown> = {}) => ({ target, author: { name, via: 'irc' }, body, ...extra });
+export const line = (target: string, name: string, body: string, extra: Record<string, unknown> = {}) => ({
+  target,
+  author: { name, via: 'irc' },
+  body,
+  ...extra,
+});

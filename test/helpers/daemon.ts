@@ -19,7 +19,9 @@ export interface World {
   sink(name: string): string;
   writeConfig(yaml: string): void;
   /** Deliveries recorded by a sink account's `file`. */
-  delivered(name: string): { id: string; endpoint: string; body: string; subject: string | null; shape: string; attempt: number }[];
+  delivered(
+    name: string,
+  ): { id: string; endpoint: string; body: string; subject: string | null; shape: string; attempt: number }[];
   cleanup(): void;
 }
 
@@ -33,12 +35,18 @@ export function world(): World {
     data: join(dir, 'data'),
     sink: (name) => join(dir, `${name}.jsonl`),
     writeConfig(yaml) {
-      writeFileSync(config, `plugins:\n  sink: ${join(HELPERS, 'sink-plugin.js')}\n  sinkart: ${join(HELPERS, 'sink-article-plugin.js')}\nnode:\n  hostname: test.example\n  data: ${w.data}\n${yaml}`);
+      writeFileSync(
+        config,
+        `plugins:\n  sink: ${join(HELPERS, 'sink-plugin.js')}\n  sinkart: ${join(HELPERS, 'sink-article-plugin.js')}\nnode:\n  hostname: test.example\n  data: ${w.data}\n${yaml}`,
+      );
     },
     delivered(name) {
       const f = w.sink(name);
       if (!existsSync(f)) return [];
-      return readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      return readFileSync(f, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
@@ -52,9 +60,16 @@ export interface Result {
 }
 
 /** Run `peerpost ARGS` to completion. */
-export function cli(args: string[], opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+export function cli(
+  args: string[],
+  opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -76,19 +91,33 @@ export interface Running {
 }
 
 /** Start `peerpost start -c CONFIG`; resolves once it says it is up (or rejects with its output when it exits). */
-export async function startDaemon(config: string, extra: string[] = [], opts: { cwd?: string; waitUp?: boolean } = {}): Promise<Running> {
-  const proc = spawn(process.execPath, [BIN, 'start', '-c', config, '--log-level', 'debug', ...extra], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startDaemon(
+  config: string,
+  extra: string[] = [],
+  opts: { cwd?: string; waitUp?: boolean } = {},
+): Promise<Running> {
+  const proc = spawn(process.execPath, [BIN, 'start', '-c', config, '--log-level', 'debug', ...extra], {
+    cwd: opts.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let buf = '';
   const onLine = (l: string) => {
     logs.push(l);
-    for (const w of [...waiters]) if (w.re.test(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
+    for (const w of [...waiters])
+      if (w.re.test(l)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(l);
+      }
   };
   proc.stdout!.on('data', (d: Buffer) => {
     buf += d.toString('utf8');
     let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) { onLine(buf.slice(0, nl)); buf = buf.slice(nl + 1); }
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
   });
   proc.stderr!.on('data', (d: Buffer) => d.toString('utf8').split('\n').filter(Boolean).forEach(onLine));
   const exited = new Promise<number | null>((r) => proc.on('exit', (code, sig) => r(code ?? (sig ? -1 : null))));
@@ -96,13 +125,28 @@ export async function startDaemon(config: string, extra: string[] = [], opts: { 
     const seen = logs.find((l) => re.test(l));
     if (seen) return Promise.resolve(seen);
     return new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms; logs:\n${logs.join('\n')}`)), timeoutMs);
-      waiters.push({ re, resolve: (l) => { clearTimeout(t); resolve(l); } });
-      void exited.then((code) => { clearTimeout(t); reject(new Error(`peerpost exited (${code}) before a log line matching ${re}; logs:\n${logs.join('\n')}`)); });
+      const t = setTimeout(
+        () => reject(new Error(`no log line matching ${re} within ${timeoutMs} ms; logs:\n${logs.join('\n')}`)),
+        timeoutMs,
+      );
+      waiters.push({
+        re,
+        resolve: (l) => {
+          clearTimeout(t);
+          resolve(l);
+        },
+      });
+      void exited.then((code) => {
+        clearTimeout(t);
+        reject(new Error(`peerpost exited (${code}) before a log line matching ${re}; logs:\n${logs.join('\n')}`));
+      });
     });
   };
   const r: Running = {
-    proc, logs, waitForLog, exited,
+    proc,
+    logs,
+    waitForLog,
+    exited,
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return exited;

@@ -14,7 +14,18 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { simpleParser } from 'mailparser';
 import WebSocket from 'ws';
-import { freePort, nntplib, articleText, decodeWords, sleep, type Node, type Place, type Said, type Seen, type NewsArticle } from './e2e.js';
+import {
+  freePort,
+  nntplib,
+  articleText,
+  decodeWords,
+  sleep,
+  type Node,
+  type Place,
+  type Said,
+  type Seen,
+  type NewsArticle,
+} from './e2e.js';
 import { ensureAiosmtpd, SMTP_MAILDIR_PY } from '../integration/mail-send-helpers.js';
 import { pySend, rfc822 } from '../integration/mail-helpers.js';
 import { ensureInn, INN2_SH } from '../integration/nntp-helpers.js';
@@ -63,7 +74,13 @@ export class MailPlace implements Place {
     this.subscribers = subscribers;
   }
 
-  static async make(name: string, account: string, list: string, domain: string, subscribers: string[]): Promise<MailPlace> {
+  static async make(
+    name: string,
+    account: string,
+    list: string,
+    domain: string,
+    subscribers: string[],
+  ): Promise<MailPlace> {
     ensureAiosmtpd();
     const p = new MailPlace(name, account, list, domain, await freePort(), await freePort(), subscribers);
     await p.up();
@@ -76,7 +93,9 @@ export class MailPlace implements Place {
 
   /** Start the SMTP sink (again) on its port and Maildir. */
   async up(): Promise<void> {
-    const child = spawn('/usr/bin/python3', ['-c', SINK_AT_PORT, String(this.sinkPort), SMTP_MAILDIR_PY, this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/python3', ['-c', SINK_AT_PORT, String(this.sinkPort), SMTP_MAILDIR_PY, this.dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     await new Promise<void>((resolve, reject) => {
@@ -86,7 +105,10 @@ export class MailPlace implements Place {
         if (Number(l) === this.sinkPort) resolve();
         else reject(new Error(`the SMTP sink listens on ${l}, not ${this.sinkPort}`));
       });
-      child.once('exit', (code) => { clearTimeout(t); reject(new Error(`the SMTP sink exited (${code}): ${stderr}`)); });
+      child.once('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`the SMTP sink exited (${code}): ${stderr}`));
+      });
     });
     this.sink = child;
   }
@@ -96,7 +118,10 @@ export class MailPlace implements Place {
     const c = this.sink;
     this.sink = undefined;
     if (!c || c.exitCode !== null) return;
-    await new Promise<void>((r) => { c.once('exit', () => r()); c.kill('SIGTERM'); });
+    await new Promise<void>((r) => {
+      c.once('exit', () => r());
+      c.kill('SIGTERM');
+    });
   }
 
   accountConfig(): Record<string, unknown> {
@@ -121,22 +146,28 @@ export class MailPlace implements Place {
   /** Mail to the list with smtplib; rejects unless the answer is 250 (with the code on the error). */
   async say(s: Said): Promise<void> {
     const r = await this.send(s);
-    if (r.code !== 250) throw Object.assign(new Error(`the list answered ${r.code} ${r.message}`), { code: String(r.code) });
+    if (r.code !== 250)
+      throw Object.assign(new Error(`the list answered ${r.code} ${r.message}`), { code: String(r.code) });
   }
 
   /** Mail to the list with smtplib; the server's answer. */
   send(s: Said): ReturnType<typeof pySend> {
     const from = `${s.from ?? 'mallory'}@mail.example`;
     if (s.id) this.said.add(s.id);
-    const raw = rfc822([
-      `From: ${s.from ?? 'mallory'} <${from}>`,
-      `To: ${this.address}`,
-      `Subject: ${s.subject ?? 'a note'}`,
-      `Date: ${new Date().toUTCString()}`,
-      `Message-ID: <${s.id ?? `${Date.now()}.${Math.random().toString(36).slice(2)}@mail.example`}>`,
-      ...(s.references?.length ? [`In-Reply-To: <${s.references.at(-1)}>`, `References: ${s.references.map((r) => `<${r}>`).join(' ')}`] : []),
-      'Content-Type: text/plain; charset=utf-8',
-    ], s.text);
+    const raw = rfc822(
+      [
+        `From: ${s.from ?? 'mallory'} <${from}>`,
+        `To: ${this.address}`,
+        `Subject: ${s.subject ?? 'a note'}`,
+        `Date: ${new Date().toUTCString()}`,
+        `Message-ID: <${s.id ?? `${Date.now()}.${Math.random().toString(36).slice(2)}@mail.example`}>`,
+        ...(s.references?.length
+          ? [`In-Reply-To: <${s.references.at(-1)}>`, `References: ${s.references.map((r) => `<${r}>`).join(' ')}`]
+          : []),
+        'Content-Type: text/plain; charset=utf-8',
+      ],
+      s.text,
+    );
     return pySend(this.port, from, [this.address], raw);
   }
 
@@ -152,16 +183,29 @@ export class MailPlace implements Place {
       const raw = readFileSync(join(dir, f), 'utf8');
       const m = await simpleParser(raw);
       const h = new Map<string, string>();
-      for (const l of m.headerLines) h.set(l.key, l.line.slice(l.line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim());
+      for (const l of m.headerLines)
+        h.set(
+          l.key,
+          l.line
+            .slice(l.line.indexOf(':') + 1)
+            .replace(/\r?\n[ \t]+/g, ' ')
+            .trim(),
+        );
       const refs = m.references === undefined ? [] : Array.isArray(m.references) ? m.references : [m.references];
       out.push({
         raw,
-        to: (h.get('x-rcptto') ?? '').split(',').map((x) => x.trim().toLowerCase()).filter(Boolean),
+        to: (h.get('x-rcptto') ?? '')
+          .split(',')
+          .map((x) => x.trim().toLowerCase())
+          .filter(Boolean),
         headers: h,
         id: (m.messageId ?? '').replace(/^<|>$/g, ''),
         subject: m.subject ?? '',
         from: m.from?.text ?? '',
-        references: refs.flatMap((r) => r.split(/\s+/)).filter(Boolean).map((r) => r.replace(/^<|>$/g, '')),
+        references: refs
+          .flatMap((r) => r.split(/\s+/))
+          .filter(Boolean)
+          .map((r) => r.replace(/^<|>$/g, '')),
         text: (m.text ?? '').replace(/\r\n/g, '\n'),
       });
     }
@@ -195,14 +239,21 @@ export class InnPlace implements Place {
   pollInterval = '250ms';
   /** More keys of the account block (e.g. `maxBackoff`). */
   extra: Record<string, unknown> = {};
-  constructor(readonly name: string, readonly account: string, readonly target: string, readonly port: number) {
+  constructor(
+    readonly name: string,
+    readonly account: string,
+    readonly target: string,
+    readonly port: number,
+  ) {
     this.dir = mkdtempSync('/tmp/pp-e2e-inn.');
   }
 
   static async make(name: string, account: string, group: string): Promise<InnPlace> {
     ensureInn();
     const p = new InnPlace(name, account, group, await freePort());
-    const out = execFileSync('bash', [INN2_SH, 'start', String(p.port), p.dir, group], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    const out = execFileSync('bash', [INN2_SH, 'start', String(p.port), p.dir, group], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).toString();
     p.pid = Number(out.trim().split('\n').pop());
     assert.ok(p.pid > 0, `inn2.sh start printed no pid: ${out}`);
     return p;
@@ -222,13 +273,29 @@ export class InnPlace implements Place {
         if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('nnrpd')) continue;
         if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(mine)) continue;
         process.kill(Number(pid), 'SIGKILL');
-      } catch { /* gone already, or not ours to read */ }
+      } catch {
+        /* gone already, or not ours to read */
+      }
     }
   }
 
   /** Start innd again on the same port and spool (what inn2.sh start does last, without making a new spool). */
   async up(): Promise<void> {
-    const child = spawn('setpriv', ['--reuid=news', '--regid=news', '--init-groups', 'env', `INNCONF=${this.dir}/etc/inn.conf`, '/usr/lib/news/bin/innd', '-f', '-c', '0'], { stdio: 'ignore', detached: true });
+    const child = spawn(
+      'setpriv',
+      [
+        '--reuid=news',
+        '--regid=news',
+        '--init-groups',
+        'env',
+        `INNCONF=${this.dir}/etc/inn.conf`,
+        '/usr/lib/news/bin/innd',
+        '-f',
+        '-c',
+        '0',
+      ],
+      { stdio: 'ignore', detached: true },
+    );
     child.unref();
     this.pid = child.pid!;
     for (let i = 0; i < 100; i++) {
@@ -236,7 +303,19 @@ export class InnPlace implements Place {
       if (r?.ok) {
         // A POST that reached nnrpd while innd was going down was answered 240 and spooled to
         // spool/incoming; a real INN feeds those in later (rnews -U, from news.daily). Do it now.
-        execFileSync('setpriv', ['--reuid=news', '--regid=news', '--init-groups', 'env', `INNCONF=${this.dir}/etc/inn.conf`, '/usr/lib/news/bin/rnews', '-U'], { stdio: 'ignore' });
+        execFileSync(
+          'setpriv',
+          [
+            '--reuid=news',
+            '--regid=news',
+            '--init-groups',
+            'env',
+            `INNCONF=${this.dir}/etc/inn.conf`,
+            '/usr/lib/news/bin/rnews',
+            '-U',
+          ],
+          { stdio: 'ignore' },
+        );
         return;
       }
       await sleep(100);
@@ -255,7 +334,10 @@ export class InnPlace implements Place {
 
   /** Every article in the INN group (what was said there too), with its body. */
   async articles(): Promise<NewsArticle[]> {
-    const [g, over] = await nntplib(this.port, [['group', this.target], ['over', '1-']]);
+    const [g, over] = await nntplib(this.port, [
+      ['group', this.target],
+      ['over', '1-'],
+    ]);
     assert.ok(g?.ok, `GROUP ${this.target} on INN: ${g?.error}`);
     if (!over?.ok || g!.value[1] === 0) return [];
     const rows = over.value as [number, Record<string, string>][];
@@ -271,7 +353,10 @@ export class InnPlace implements Place {
         id: o['message-id']!.replace(/^<|>$/g, ''),
         subject: decodeWords(o.subject!),
         from: decodeWords(o.from!),
-        references: (o.references ?? '').split(/\s+/).filter(Boolean).map((x) => x.replace(/^<|>$/g, '')),
+        references: (o.references ?? '')
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((x) => x.replace(/^<|>$/g, '')),
         kind: /^X-Peerpost-Kind: (.*)$/im.exec(head)?.[1] ?? '',
         text: lines.slice(blank + 1).join('\n'),
       };
@@ -305,7 +390,12 @@ export class WebPlace implements Place {
   readonly posts: StreamPost[] = [];
   /** Every other message (hello, live). */
   readonly control: any[] = [];
-  constructor(readonly name: string, readonly account: string, readonly target: string, readonly port: number) {}
+  constructor(
+    readonly name: string,
+    readonly account: string,
+    readonly target: string,
+    readonly port: number,
+  ) {}
 
   static async make(name: string, account: string, bridge: string): Promise<WebPlace> {
     return new WebPlace(name, account, bridge, await freePort());
@@ -321,12 +411,23 @@ export class WebPlace implements Place {
 
   /** Open the stream from the start (since=0). */
   async connect(): Promise<this> {
-    const ws = new WebSocket(`ws://127.0.0.1:${this.port}/api/stream?bridge=${encodeURIComponent(this.target)}&since=0`);
+    const ws = new WebSocket(
+      `ws://127.0.0.1:${this.port}/api/stream?bridge=${encodeURIComponent(this.target)}&since=0`,
+    );
     ws.on('message', (d) => {
       const m = JSON.parse(String(d));
       if (m.type === 'post') {
         const p = m.post;
-        this.posts.push({ seq: p.seq, kind: p.kind, origin: p.origin, id: p.id, from: p.author?.name, subject: p.subject, references: p.references ?? [], text: p.body });
+        this.posts.push({
+          seq: p.seq,
+          kind: p.kind,
+          origin: p.origin,
+          id: p.id,
+          from: p.author?.name,
+          subject: p.subject,
+          references: p.references ?? [],
+          text: p.body,
+        });
       } else this.control.push(m);
     });
     await new Promise<void>((resolve, reject) => {

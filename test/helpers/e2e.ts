@@ -26,7 +26,8 @@ import { ensureFingerPeers, rawQuery } from '../peers/finger.js';
 export { freePort, sleep };
 
 const NNTP_CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
-const NNTPLIB_INSTALL = 'apt-get install -y --no-install-recommends python3 (nntplib is in the standard library up to Python 3.12; on 3.13 and later: pip install standard-nntplib)';
+const NNTPLIB_INSTALL =
+  'apt-get install -y --no-install-recommends python3 (nntplib is in the standard library up to Python 3.12; on 3.13 and later: pip install standard-nntplib)';
 
 /** Every peer the e2e tests drive is there (installed as root, else an error with the command). */
 export function ensurePeers(): void {
@@ -35,7 +36,9 @@ export function ensurePeers(): void {
   try {
     execFileSync('python3', ['-W', 'ignore', '-c', 'import nntplib'], { stdio: 'pipe' });
   } catch (err) {
-    throw new Error(`the e2e tests need Python's nntplib (${(err as Error).message.split('\n')[0]}); install it with:\n  ${NNTPLIB_INSTALL}`);
+    throw new Error(
+      `the e2e tests need Python's nntplib (${(err as Error).message.split('\n')[0]}); install it with:\n  ${NNTPLIB_INSTALL}`,
+    );
   }
 }
 
@@ -101,7 +104,10 @@ export const token = (prefix: string, source: string, n: number) => `${prefix}-$
 export class IrcNetwork {
   ircd: Ircd | undefined;
   readonly dir: string;
-  constructor(readonly name: string, readonly port: number) {
+  constructor(
+    readonly name: string,
+    readonly port: number,
+  ) {
     this.dir = mkdtempSync(join('/tmp', `pp-e2e-ircd-${name}-`));
     chmodSync(this.dir, 0o755);
   }
@@ -144,8 +150,13 @@ export class IrcPlace implements Place {
 
   accountConfig(): Record<string, unknown> {
     return {
-      host: '127.0.0.1', port: this.net.port, tls: false, nick: this.relayNick,
-      flood: { burst: 20, interval: '2ms' }, reconnect: this.reconnect, ...this.extra,
+      host: '127.0.0.1',
+      port: this.net.port,
+      tls: false,
+      nick: this.relayNick,
+      flood: { burst: 20, interval: '2ms' },
+      reconnect: this.reconnect,
+      ...this.extra,
     };
   }
 
@@ -167,8 +178,10 @@ export class IrcPlace implements Place {
   async relayRejoined(timeoutMs = 20_000): Promise<void> {
     const before = this.user!.lines.length;
     for (const t0 = Date.now(); ; await sleep(25)) {
-      if (this.user!.lines.slice(before).some((l) => l.startsWith(`:${this.relayNick}!`) && / JOIN :?#/.test(l))) return;
-      if (Date.now() - t0 > timeoutMs) throw new Error(`${this.relayNick} did not come back to ${this.target} within ${timeoutMs} ms`);
+      if (this.user!.lines.slice(before).some((l) => l.startsWith(`:${this.relayNick}!`) && / JOIN :?#/.test(l)))
+        return;
+      if (Date.now() - t0 > timeoutMs)
+        throw new Error(`${this.relayNick} did not come back to ${this.target} within ${timeoutMs} ms`);
     }
   }
 
@@ -178,7 +191,9 @@ export class IrcPlace implements Place {
 
   /** The relay's lines in the channel, as text. */
   lines(): string[] {
-    return [...this.earlier, ...(this.user?.said(this.relayNick, this.target) ?? [])].map((l) => l.slice(l.indexOf(' :', 1) + 2));
+    return [...this.earlier, ...(this.user?.said(this.relayNick, this.target) ?? [])].map((l) =>
+      l.slice(l.indexOf(' :', 1) + 2),
+    );
   }
 
   async received(): Promise<Seen[]> {
@@ -199,7 +214,12 @@ type Op = (string | number)[];
  * `beforeB` may adjust B's place (its reconnect timing) before it connects.
  */
 export class TwoNetworks {
-  private constructor(readonly netA: IrcNetwork, readonly netB: IrcNetwork, readonly ircA: IrcPlace, readonly ircB: IrcPlace) {}
+  private constructor(
+    readonly netA: IrcNetwork,
+    readonly netB: IrcNetwork,
+    readonly ircA: IrcPlace,
+    readonly ircB: IrcPlace,
+  ) {}
 
   static async start(tag: string, channel: string, beforeB?: (b: IrcPlace) => void): Promise<TwoNetworks> {
     const netA = await IrcNetwork.start(`${tag}a`);
@@ -224,7 +244,12 @@ export class TwoNetworks {
   }
 }
 
-export interface OpResult { ok: boolean; value?: any; code?: string; error?: string }
+export interface OpResult {
+  ok: boolean;
+  value?: any;
+  code?: string;
+  error?: string;
+}
 
 /** Run operations on one nntplib connection; one result per operation (a connection failure ends the list). */
 export function nntplib(port: number, ops: Op[], timeoutMs = 60_000): Promise<OpResult[]> {
@@ -242,7 +267,13 @@ export function nntplib(port: number, ops: Op[], timeoutMs = 60_000): Promise<Op
         resolve(JSON.parse(out));
       } catch {
         // No JSON: the connection itself failed (refused while peerpost is down, reset by a kill).
-        resolve([{ ok: false, code: 'connect', error: `nntp_client.py exited ${code}: ${err.trim().split('\n').pop() ?? ''}${out}` }]);
+        resolve([
+          {
+            ok: false,
+            code: 'connect',
+            error: `nntp_client.py exited ${code}: ${err.trim().split('\n').pop() ?? ''}${out}`,
+          },
+        ]);
       }
     });
     p.stdin.end(JSON.stringify(ops));
@@ -263,10 +294,18 @@ export function articleText(s: Said, group: string): string {
 
 /** Undo RFC 2047 encoded words (what OVER shows for a Subject or From that is not ASCII). */
 export function decodeWords(h: string): string {
-  return h.replace(/\?=\s+=\?/g, '?==?').replace(/=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/g, (_m, _cs: string, enc: string, text: string) =>
-    enc.toUpperCase() === 'B'
-      ? Buffer.from(text, 'base64').toString('utf8')
-      : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_x, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8'));
+  return h
+    .replace(/\?=\s+=\?/g, '?==?')
+    .replace(/=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/g, (_m, _cs: string, enc: string, text: string) =>
+      enc.toUpperCase() === 'B'
+        ? Buffer.from(text, 'base64').toString('utf8')
+        : Buffer.from(
+            text
+              .replace(/_/g, ' ')
+              .replace(/=([0-9A-Fa-f]{2})/g, (_x, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+            'latin1',
+          ).toString('utf8'),
+    );
 }
 
 export interface NewsArticle extends Seen {
@@ -279,7 +318,12 @@ export interface NewsArticle extends Seen {
 }
 
 export class NewsPlace implements Place {
-  constructor(readonly name: string, readonly account: string, readonly target: string, readonly port: number) {}
+  constructor(
+    readonly name: string,
+    readonly account: string,
+    readonly target: string,
+    readonly port: number,
+  ) {}
 
   static async make(name: string, account: string, group: string): Promise<NewsPlace> {
     return new NewsPlace(name, account, group, await freePort());
@@ -297,12 +341,18 @@ export class NewsPlace implements Place {
 
   /** POST several articles on one connection; one result each (fewer when the connection broke). */
   postMany(list: Said[]): Promise<OpResult[]> {
-    return nntplib(this.port, list.map((s) => ['post', articleText(s, this.target)]));
+    return nntplib(
+      this.port,
+      list.map((s) => ['post', articleText(s, this.target)]),
+    );
   }
 
   /** Every article of the group, with its body. */
   async articles(): Promise<NewsArticle[]> {
-    const [g, over] = await nntplib(this.port, [['group', this.target], ['over', '1-']]);
+    const [g, over] = await nntplib(this.port, [
+      ['group', this.target],
+      ['over', '1-'],
+    ]);
     assert.ok(g?.ok, `GROUP ${this.target}: ${g?.error}`);
     if (!over?.ok) return [];
     const rows = over.value as [number, Record<string, string>][];
@@ -322,7 +372,10 @@ export class NewsPlace implements Place {
           id: o['message-id']!.replace(/^<|>$/g, ''),
           subject: decodeWords(o.subject!),
           from: decodeWords(o.from!),
-          references: (o.references ?? '').split(/\s+/).filter(Boolean).map((x) => x.replace(/^<|>$/g, '')),
+          references: (o.references ?? '')
+            .split(/\s+/)
+            .filter(Boolean)
+            .map((x) => x.replace(/^<|>$/g, '')),
           kind,
           text: lines.slice(blank + 1).join('\n'),
         });
@@ -341,7 +394,12 @@ export class NewsPlace implements Place {
 // ── finger: a served plan ───────────────────────────────────────────────────
 
 export class FingerPlace implements Place {
-  constructor(readonly name: string, readonly account: string, readonly target: string, readonly port: number) {}
+  constructor(
+    readonly name: string,
+    readonly account: string,
+    readonly target: string,
+    readonly port: number,
+  ) {}
 
   static async make(name: string, account: string, plan: string): Promise<FingerPlace> {
     ensureFingerPeers();
@@ -369,7 +427,10 @@ export class FingerPlace implements Place {
     const out: Seen[] = [];
     for (const l of lines.slice(start + 1)) {
       const head = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}(\S+)/.exec(l);
-      if (head) { out.push({ from: head[1]!, text: '' }); continue; }
+      if (head) {
+        out.push({ from: head[1]!, text: '' });
+        continue;
+      }
       const cur = out[out.length - 1];
       if (!cur || !l.startsWith('    ')) continue;
       const sub = /^ {4}Subject: (.*)$/.exec(l);
@@ -429,7 +490,10 @@ export class Node {
   running: Running | undefined;
   /** Every log line of every run. */
   readonly logs: string[] = [];
-  constructor(readonly opts: NodeOptions, data?: string) {
+  constructor(
+    readonly opts: NodeOptions,
+    data?: string,
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), 'pp-e2e-'));
     this.config = join(this.dir, 'peerpost.yaml');
     this.data = data ?? join(this.dir, 'data');
@@ -485,10 +549,20 @@ export class Node {
   }
 
   /** The posts the store accepted (the archive), oldest first: read from the SQLite file, read-only. */
-  storedPosts(): { seq: number; id: string; kind: string; body: string; subject?: string; origin: { account: string; target: string }; author: { name: string } }[] {
+  storedPosts(): {
+    seq: number;
+    id: string;
+    kind: string;
+    body: string;
+    subject?: string;
+    origin: { account: string; target: string };
+    author: { name: string };
+  }[] {
     const db = new Database(join(this.data, 'peerpost.db'), { readonly: true, fileMustExist: true });
     try {
-      return (db.prepare('SELECT seq, data FROM posts ORDER BY seq').all() as { seq: number; data: string }[]).map((r) => ({ seq: r.seq, ...JSON.parse(r.data) }));
+      return (db.prepare('SELECT seq, data FROM posts ORDER BY seq').all() as { seq: number; data: string }[]).map(
+        (r) => ({ seq: r.seq, ...JSON.parse(r.data) }),
+      );
     } finally {
       db.close();
     }
@@ -500,7 +574,12 @@ export class Node {
 }
 
 /** Poll an async check until it passes (returns true), or fail with what it last said. */
-export async function eventually(check: () => Promise<true | string>, what: string, timeoutMs = 20_000, everyMs = 200): Promise<void> {
+export async function eventually(
+  check: () => Promise<true | string>,
+  what: string,
+  timeoutMs = 20_000,
+  everyMs = 200,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   let last = '';
   for (;;) {

@@ -52,7 +52,10 @@ export function fakeLookup(): { lookup: PluginLookup; calls: { protocol: string;
       // A custom module "provides" any protocol, with the nntp schema.
       return { ...nntpPlugin, protocol };
     }
-    return FAKES[protocol] ?? `no plugin for protocol "${protocol}" (shipped: ${Object.keys(FAKES).join(', ')}; name a module for it under plugins:)`;
+    return (
+      FAKES[protocol] ??
+      `no plugin for protocol "${protocol}" (shipped: ${Object.keys(FAKES).join(', ')}; name a module for it under plugins:)`
+    );
   };
   return { lookup, calls };
 }

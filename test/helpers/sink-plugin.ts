@@ -44,15 +44,22 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
     commands: [
       {
         name: `${protocol}-note`,
-        summary: 'keep a note in a sink account\'s store',
+        summary: "keep a note in a sink account's store",
         usage: `peerpost ${protocol}-note ACCOUNT add TEXT | list`,
         async run(args, env) {
           const [account, verb, ...text] = args;
           const a = env.accounts.find((x) => x.account === account);
-          if (!a) return { exit: 5, stderr: `no ${protocol} account "${account ?? ''}"; accounts: ${env.accounts.map((x) => x.account).join(', ')}` };
+          if (!a)
+            return {
+              exit: 5,
+              stderr: `no ${protocol} account "${account ?? ''}"; accounts: ${env.accounts.map((x) => x.account).join(', ')}`,
+            };
           if (verb === 'add' && text.length) {
             a.store.set(`note:${Date.now()}:${Math.random()}`, text.join(' '));
-            return { exit: 0, stdout: `noted ${env.running ? 'by the running daemon' : 'in the store (daemon not running)'}` };
+            return {
+              exit: 0,
+              stdout: `noted ${env.running ? 'by the running daemon' : 'in the store (daemon not running)'}`,
+            };
           }
           if (verb === 'list') {
             const notes = a.store.keys('note:').map((k) => a.store.get<string>(k)!);
@@ -67,7 +74,10 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
         usage: `peerpost ${protocol}-live`,
         needsDaemon: true,
         async run(_args, env) {
-          return { exit: 0, stdout: `live: ${env.accounts.map((a) => `${a.account}=${a.handle ? 'running' : 'not running'}`).join(' ')} cwd=${env.cwd}` };
+          return {
+            exit: 0,
+            stdout: `live: ${env.accounts.map((a) => `${a.account}=${a.handle ? 'running' : 'not running'}`).join(' ')} cwd=${env.cwd}`,
+          };
         },
       },
     ],
@@ -75,7 +85,10 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
       let cfg = ctx.config;
       const tries = new Map<number, number>();
       if (cfg.listen) {
-        await ctx.listen(createServer((s) => s.end('sink\r\n')), cfg.listen);
+        await ctx.listen(
+          createServer((s) => s.end('sink\r\n')),
+          cfg.listen,
+        );
         ctx.setState('listening', `${cfg.listen.host}:${cfg.listen.port}`);
       }
       if (cfg.spool) {
@@ -85,7 +98,9 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
           if (busy) return;
           busy = true;
           try {
-            for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+            for (const f of readdirSync(dir)
+              .filter((n) => n.endsWith('.json'))
+              .sort()) {
               const path = join(dir, f);
               const post = JSON.parse(readFileSync(path, 'utf8')) as IncomingPost;
               const v = await ctx.ingest(post);
@@ -122,10 +137,22 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
             return retry(`sink asked to retry (${n + 1}/${cfg.retryTimes})`, cfg.retryDelayMs);
           }
           if (cfg.file) {
-            appendFileSync(cfg.file, JSON.stringify({
-              id: post.id, endpoint: to.endpoint, target: to.target, shape: to.shape, subject: post.subject ?? null,
-              body: post.body, kind: post.kind, author: post.author.name, ...(post.author.account ? { account: post.author.account } : {}), attempt: to.attempt, at: Date.now(),
-            }) + '\n');
+            appendFileSync(
+              cfg.file,
+              JSON.stringify({
+                id: post.id,
+                endpoint: to.endpoint,
+                target: to.target,
+                shape: to.shape,
+                subject: post.subject ?? null,
+                body: post.body,
+                kind: post.kind,
+                author: post.author.name,
+                ...(post.author.account ? { account: post.author.account } : {}),
+                attempt: to.attempt,
+                at: Date.now(),
+              }) + '\n',
+            );
           }
           return delivered(String(to.row));
         },

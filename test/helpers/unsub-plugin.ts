@@ -9,7 +9,11 @@ import { definePlugin, z, delivered } from '../../src/plugin.js';
 
 const schema = z.strictObject({ file: z.string() });
 type Config = z.infer<typeof schema>;
-type Links = { archive(bridge: string): string | undefined; post(id: string): string; unsubscribe(token: string): string };
+type Links = {
+  archive(bridge: string): string | undefined;
+  post(id: string): string;
+  unsubscribe(token: string): string;
+};
 
 export default definePlugin<Config>({
   protocol: 'unsub',
@@ -27,13 +31,16 @@ export default definePlugin<Config>({
     return {
       async deliver(post, to) {
         const links = ctx.service<() => Links>('web.links')?.();
-        appendFileSync(ctx.config.file, JSON.stringify({
-          id: post.id,
-          archive: links?.archive(to.bridge) ?? null,
-          other: links?.archive('no-such-bridge') ?? null,
-          post: links?.post(post.id) ?? null,
-          unsubscribe: links?.unsubscribe('a/b c') ?? null,
-        }) + '\n');
+        appendFileSync(
+          ctx.config.file,
+          JSON.stringify({
+            id: post.id,
+            archive: links?.archive(to.bridge) ?? null,
+            other: links?.archive('no-such-bridge') ?? null,
+            post: links?.post(post.id) ?? null,
+            unsubscribe: links?.unsubscribe('a/b c') ?? null,
+          }) + '\n',
+        );
         return delivered();
       },
     };

@@ -46,7 +46,10 @@ test('check reports every config error as FILE:LINE:COL and exits 1', async (t) 
   assert.equal(r.code, 1);
   const lines = r.stderr.split('\n').filter((l) => l.startsWith(w.config));
   assert.equal(lines.length, 2, r.stderr);
-  assert.match(lines[0]!, new RegExp(`^${w.config}:8:13  accounts\\.sink\\.a: unknown key "fiel" \\(did you mean "file"\\?\\)`));
+  assert.match(
+    lines[0]!,
+    new RegExp(`^${w.config}:8:13  accounts\\.sink\\.a: unknown key "fiel" \\(did you mean "file"\\?\\)`),
+  );
   assert.match(lines[1]!, /:11:29 {2}bridges\.commons\.endpoints\[1\]: .*no account "sink\.nope"/);
 });
 
@@ -96,7 +99,12 @@ test('kill -9 after a post is committed and before it is delivered: after restar
   w.writeConfig(twoSinks(w, '{}', '{ delayMs: 60000 }'));
   const d1 = await startDaemon(w.config);
   // The post enters by a protocol (the spool of sink.a); the spool file is removed only after commit.
-  const f = spool(w, 'p1', { id: 'crash-1@example.org', target: 'one', author: { name: 'alice', via: 'sink' }, body: 'survive' });
+  const f = spool(w, 'p1', {
+    id: 'crash-1@example.org',
+    target: 'one',
+    author: { name: 'alice', via: 'sink' },
+    body: 'survive',
+  });
   await until(() => !readdirSync(join(w.dir, 'spool-a')).includes('p1.json'), 'the spool to take the post');
   assert.equal(JSON.parse(readFileSync(`${f}.verdict`, 'utf8')).status, 'accepted');
   await d1.waitForLog(/"endpoint":"sink\.b\/two"/).catch(() => undefined);
@@ -108,10 +116,25 @@ test('kill -9 after a post is committed and before it is delivered: after restar
   t.after(() => d2.stop('SIGKILL'));
   await until(() => w.delivered('b').length >= 1, 'delivery after restart');
   await sleep(300);
-  assert.deepEqual(w.delivered('b').map((x) => x.id), ['crash-1@example.org'], 'exactly once');
+  assert.deepEqual(
+    w.delivered('b').map((x) => x.id),
+    ['crash-1@example.org'],
+    'exactly once',
+  );
   // The same post offered again (a sender that never heard the answer) is not posted twice.
-  const again = spool(w, 'p2', { id: 'crash-1@example.org', target: 'one', author: { name: 'alice', via: 'sink' }, body: 'survive' });
-  await until(() => { try { return JSON.parse(readFileSync(`${again}.verdict`, 'utf8')).status; } catch { return undefined; } }, 'verdict');
+  const again = spool(w, 'p2', {
+    id: 'crash-1@example.org',
+    target: 'one',
+    author: { name: 'alice', via: 'sink' },
+    body: 'survive',
+  });
+  await until(() => {
+    try {
+      return JSON.parse(readFileSync(`${again}.verdict`, 'utf8')).status;
+    } catch {
+      return undefined;
+    }
+  }, 'verdict');
   assert.equal(JSON.parse(readFileSync(`${again}.verdict`, 'utf8')).status, 'duplicate');
   await sleep(200);
   assert.equal(w.delivered('b').length, 1);
@@ -138,14 +161,25 @@ test('SIGHUP applies a changed config without a restart; an invalid one is refus
   const d = await startDaemon(w.config);
   t.after(() => d.stop('SIGKILL'));
   const pid = d.proc.pid;
-  w.writeConfig(`${twoSinks(w)}  extra:\n    endpoints: [sink.c/three, sink.b/four]\n`.replace('bridges:', `  sink.c: { file: ${w.sink('c')} }\nbridges:`));
+  w.writeConfig(
+    `${twoSinks(w)}  extra:\n    endpoints: [sink.c/three, sink.b/four]\n`.replace(
+      'bridges:',
+      `  sink.c: { file: ${w.sink('c')} }\nbridges:`,
+    ),
+  );
   d.proc.kill('SIGHUP');
   await d.waitForLog(/config reloaded.*account sink\.c: started/);
   assert.ok(d.logs.some((l) => /config reloaded.*bridges: updated/.test(l)));
-  assert.ok(d.logs.some((l) => /"endpoints":\["sink\.b\/two","sink\.b\/four"\].*sink sink\.b: endpoints changed/.test(l)), 'a running account is told of its new endpoints');
+  assert.ok(
+    d.logs.some((l) => /"endpoints":\["sink\.b\/two","sink\.b\/four"\].*sink sink\.b: endpoints changed/.test(l)),
+    'a running account is told of its new endpoints',
+  );
   const r = await cli(['post', '-c', w.config, '-b', 'extra', 'to the new bridge']);
   assert.equal(r.code, 0, r.stderr);
-  await until(() => w.delivered('c').length === 1 && w.delivered('b').some((x) => x.endpoint === 'sink.b/four'), 'delivery in the new bridge');
+  await until(
+    () => w.delivered('c').length === 1 && w.delivered('b').some((x) => x.endpoint === 'sink.b/four'),
+    'delivery in the new bridge',
+  );
   const good = join(w.dir, 'good.yaml');
   writeFileSync(good, readFileSync(w.config));
   writeFileSync(w.config, 'bridges:\n  broken: { endpoints: [nope] }\n');
@@ -193,7 +227,10 @@ test('a port already in use stops the start with a message naming the account an
   w.writeConfig(`accounts:\n  sink.a: { listen: 127.0.0.1:${port} }\n`);
   const d = await startDaemon(w.config, [], { waitUp: false });
   assert.equal(await d.exited, 4);
-  assert.ok(d.logs.some((l) => l.includes(`account sink.a cannot listen on 127.0.0.1:${port}: the port is already in use`)), d.logs.join('\n'));
+  assert.ok(
+    d.logs.some((l) => l.includes(`account sink.a cannot listen on 127.0.0.1:${port}: the port is already in use`)),
+    d.logs.join('\n'),
+  );
 });
 
 test('a data directory that cannot be written, a damaged store, a second daemon: one clear message each, exit 4', async (t) => {
@@ -203,14 +240,23 @@ test('a data directory that cannot be written, a damaged store, a second daemon:
   writeFileSync(w.config, `node:\n  data: ${join(w.dir, 'afile', 'data')}\n`);
   let d = await startDaemon(w.config, [], { waitUp: false });
   assert.equal(await d.exited, 4);
-  assert.ok(d.logs.some((l) => /data directory .* cannot be used: a part of its path is a file/.test(l)), d.logs.join('\n'));
+  assert.ok(
+    d.logs.some((l) => /data directory .* cannot be used: a part of its path is a file/.test(l)),
+    d.logs.join('\n'),
+  );
 
   mkdirSync(w.data, { recursive: true });
-  writeFileSync(join(w.data, 'peerpost.db'), 'this is not a database, just some text that is long enough to fill a header page.'.repeat(100));
+  writeFileSync(
+    join(w.data, 'peerpost.db'),
+    'this is not a database, just some text that is long enough to fill a header page.'.repeat(100),
+  );
   w.writeConfig('');
   d = await startDaemon(w.config, [], { waitUp: false });
   assert.equal(await d.exited, 4);
-  assert.ok(d.logs.some((l) => /is damaged or is not a peerpost database.*Nothing was changed/.test(l)), d.logs.join('\n'));
+  assert.ok(
+    d.logs.some((l) => /is damaged or is not a peerpost database.*Nothing was changed/.test(l)),
+    d.logs.join('\n'),
+  );
 
   const w2 = world();
   t.after(() => w2.cleanup());
@@ -219,7 +265,10 @@ test('a data directory that cannot be written, a damaged store, a second daemon:
   t.after(() => first.stop('SIGKILL'));
   const second = await startDaemon(w2.config, [], { waitUp: false });
   assert.equal(await second.exited, 4);
-  assert.ok(second.logs.some((l) => /another peerpost \(pid \d+\) is already running/.test(l)), second.logs.join('\n'));
+  assert.ok(
+    second.logs.some((l) => /another peerpost \(pid \d+\) is already running/.test(l)),
+    second.logs.join('\n'),
+  );
   assert.equal(await first.stop(), 0);
 });
 
@@ -236,7 +285,7 @@ test('every command answers --help, and a wrong command line exits 2', async () 
   assert.equal((await cli(['post', 'text without a bridge'])).code, 2);
 });
 
-test('a plugin\'s own CLI command runs against the store without a daemon, and inside the daemon when it runs', async (t) => {
+test("a plugin's own CLI command runs against the store without a daemon, and inside the daemon when it runs", async (t) => {
   const w = world();
   t.after(() => w.cleanup());
   w.writeConfig(twoSinks(w));
@@ -259,11 +308,15 @@ test('a plugin\'s own CLI command runs against the store without a daemon, and i
   assert.equal(online.code, 0, online.stderr);
   assert.match(online.stdout, /by the running daemon/);
   const list = await cli(['sink-note', '-c', w.config, '--json', 'sink.a', 'list']);
-  assert.deepEqual(JSON.parse(list.stdout), ['first note', 'second'], 'both notes, one kept offline and one by the daemon');
+  assert.deepEqual(
+    JSON.parse(list.stdout),
+    ['first note', 'second'],
+    'both notes, one kept offline and one by the daemon',
+  );
   const live = await cli(['sink-live', '-c', w.config], { cwd: w.dir });
   assert.equal(live.code, 0, live.stderr);
   assert.match(live.stdout, /live: sink\.a=running sink\.b=running/);
-  assert.ok(live.stdout.includes(`cwd=${w.dir}`), 'the command learns the CLI\'s working directory');
+  assert.ok(live.stdout.includes(`cwd=${w.dir}`), "the command learns the CLI's working directory");
   const help = await cli(['--help'], { cwd: w.dir, env: { PEERPOST_CONFIG: w.config } });
   assert.match(help.stdout, /sink-note +keep a note in a sink account's store {2}\(sink\)/);
   const unknown = await cli(['frobnicate', '-c', w.config]);

@@ -13,7 +13,8 @@ import { ensureFingerPeers, FIXTURES, listeningPort, rawQuery, startFingerd, typ
 
 before(() => ensureFingerPeers());
 
-const PLAIN_HEADER = 'Login: plain          \t\t\tName: Plain Plan\nDirectory: /home/plain               \tShell: /bin/sh\nOn since Fri Nov 27 05:00 (UTC) on pts/0\n   IDLE idle\nPlan:\n';
+const PLAIN_HEADER =
+  'Login: plain          \t\t\tName: Plain Plan\nDirectory: /home/plain               \tShell: /bin/sh\nOn since Fri Nov 27 05:00 (UTC) on pts/0\n   IDLE idle\nPlan:\n';
 
 function setPlain(fd: Fingerd, text: string, idle = '3 minutes') {
   // The header changes between polls (idle time), as a real fingerd's does: only the plan counts.
@@ -54,11 +55,20 @@ test('following a Thimbl plan and a plain plan from netkit fingerd: each post on
   t.after(() => d.stop('SIGKILL'));
   const byDk = () => w.delivered('s').filter((x) => (x as { author?: string }).author === 'Dmytri Kleiner');
   const plans = () => w.delivered('s').filter((x) => (x as { kind?: string }).kind === 'plan');
-  await until(() => byDk().length === 21 && plans().length === 1, 'the 21 Thimbl messages and the plain plan at the sink', 15_000);
+  await until(
+    () => byDk().length === 21 && plans().length === 1,
+    'the 21 Thimbl messages and the plain plan at the sink',
+    15_000,
+  );
   const dk = byDk();
   assert.equal(dk[0]!.body, '@bernd, would be cool to inegrate thimbl in http://bau-ha.us\\!');
   assert.equal(dk[20]!.body, 'transmediale was fun, Thimbl got a distinction and moves onwards...');
-  assert.ok(dk.some((x) => x.body === '@mark, if we store the dats in GMT/UTC in the .plan, then timezones are no longer an issue'), 'folds removed');
+  assert.ok(
+    dk.some(
+      (x) => x.body === '@mark, if we store the dats in GMT/UTC in the .plan, then timezones are no longer an issue',
+    ),
+    'folds removed',
+  );
   assert.equal(new Set(dk.map((x) => x.id)).size, 21);
   assert.ok(dk.every((x) => /^thimbl\.[0-9a-f]{40}@telekommunisten\.org$/.test(x.id)));
   assert.equal(plans()[0]!.body, 'Working on the finger bridge.\nBack on Monday.');
@@ -81,8 +91,14 @@ test('following a Thimbl plan and a plain plan from netkit fingerd: each post on
   // A new Thimbl message: one more post.
   const fixture = (await import('node:fs')).readFileSync(join(FIXTURES, 'thimbl-plan-2011.finger'), 'utf8');
   // (And one that carries the address of our own served plan "remote": our post relayed back, never taken again.)
-  writeFileSync(join(fd.dir, 'plans', 'dk'), fixture.replace('"messages": [',
-    '"messages": [{"text": "a new one", "time": 20110207100000}, {"text": "carol: our own post", "time": "20110207100001", "address": "remote@test.example"}, '), { mode: 0o644 });
+  writeFileSync(
+    join(fd.dir, 'plans', 'dk'),
+    fixture.replace(
+      '"messages": [',
+      '"messages": [{"text": "a new one", "time": 20110207100000}, {"text": "carol: our own post", "time": "20110207100001", "address": "remote@test.example"}, ',
+    ),
+    { mode: 0o644 },
+  );
   await until(() => byDk().length === 22, 'the new Thimbl message', 10_000);
   assert.equal(byDk()[21]!.body, 'a new one');
   await sleep(700);
@@ -92,13 +108,25 @@ test('following a Thimbl plan and a plain plan from netkit fingerd: each post on
   const port = await listeningPort(d.waitForLog, 'finger.f');
   const served = await rawQuery(port, 'remote\r\n');
   const plan = JSON.parse(served.split('\r\n')[served.split('\r\n').indexOf('Plan:') + 1]!);
-  assert.deepEqual(plan.following.map((f: { nick: string }) => f.nick), ['dk', 'plain', 'gone']);
+  assert.deepEqual(
+    plan.following.map((f: { nick: string }) => f.nick),
+    ['dk', 'plain', 'gone'],
+  );
   // A followed Thimbl message is served as it came (its address, time and text), so other followers recognise it.
-  assert.ok(plan.messages.some((m: { text: string; address: string; time: string }) =>
-    m.text === 'a new one' && m.address === 'dk@telekommunisten.org' && m.time === '20110207100000'));
+  assert.ok(
+    plan.messages.some(
+      (m: { text: string; address: string; time: string }) =>
+        m.text === 'a new one' && m.address === 'dk@telekommunisten.org' && m.time === '20110207100000',
+    ),
+  );
 
   // The missing user is reported, and backed off; the others are unaffected.
-  assert.ok(d.logs.some((l) => /following gone@127\.0\.0\.1:\d+ failed: the remote answered: finger: gone: no such user\./.test(l)), 'a failing follow is logged');
+  assert.ok(
+    d.logs.some((l) =>
+      /following gone@127\.0\.0\.1:\d+ failed: the remote answered: finger: gone: no such user\./.test(l),
+    ),
+    'a failing follow is logged',
+  );
   const st = JSON.parse((await cli(['status', '-c', w.config, '--json'])).stdout);
   assert.match(st.accounts.find((a: { name: string }) => a.name === 'finger.f').detail, /following 3 \(1 failing\)/);
 
@@ -120,7 +148,9 @@ test('a followed plan that times out or refuses is retried with backoff; the lis
   // A "remote" that accepts and never answers.
   const { createServer } = await import('node:net');
   let tries = 0;
-  const silent = createServer(() => { tries++; });
+  const silent = createServer(() => {
+    tries++;
+  });
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
   t.after(() => silent.close());
   const silentPort = (silent.address() as { port: number }).port;

@@ -31,7 +31,17 @@ bridges:
 `;
 
 async function post(w: ReturnType<typeof world>, bridge: string, from: string, text: string, subject?: string) {
-  const r = await cli(['post', '-c', w.config, '-b', bridge, '--from', from, ...(subject ? ['--subject', subject] : []), text]);
+  const r = await cli([
+    'post',
+    '-c',
+    w.config,
+    '-b',
+    bridge,
+    '--from',
+    from,
+    ...(subject ? ['--subject', subject] : []),
+    text,
+  ]);
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -41,7 +51,10 @@ const everyLineCrlf = (s: string) => {
   assert.doesNotMatch(s.replace(/\r\n/g, ''), /[\x00-\x1f\x7f-\x9f]/, 'no control characters');
 };
 
-async function up(w: ReturnType<typeof world>, listen?: string): Promise<{ d: Running; port: number; limited: number }> {
+async function up(
+  w: ReturnType<typeof world>,
+  listen?: string,
+): Promise<{ d: Running; port: number; limited: number }> {
   w.writeConfig(config(w, listen));
   const d = await startDaemon(w.config);
   const port = listen ? Number(listen.split(':')[1]) : await listeningPort(d.waitForLog, 'finger.t');
@@ -57,7 +70,12 @@ test('a bridge is a plan: newest posts first, /W verbose, the list, Thimbl forma
 
   for (let i = 1; i <= 7; i++) await post(w, 'commons', 'alice', `line ${i}`);
   await post(w, 'commons', 'bob', 'The body\nsecond line', 'Meeting minutes');
-  await post(w, 'commons', 'mallory', 'look \x1b[2J\x1b[31mred\x1b[0m \x1b]0;owned\x07here \x03' + '4colour\x0f \x9b1m\u202eevil');
+  await post(
+    w,
+    'commons',
+    'mallory',
+    'look \x1b[2J\x1b[31mred\x1b[0m \x1b]0;owned\x07here \x03' + '4colour\x0f \x9b1m\u202eevil',
+  );
   await post(w, 'thimbl', 'carol', 'first thimbl message');
   await post(w, 'thimbl', 'dave', 'Jürgen said hi');
 
@@ -66,7 +84,10 @@ test('a bridge is a plan: newest posts first, /W verbose, the list, Thimbl forma
   const lines = plan.split('\r\n');
   assert.match(lines[0]!, /^Login: commons\s+Name: The commons discussion$/);
   assert.ok(lines.includes('Join:'), plan);
-  assert.ok(lines.some((l) => /^ {2}sink\s+sink\.s\/out$/.test(l)), 'where to join: the other endpoints of the bridge');
+  assert.ok(
+    lines.some((l) => /^ {2}sink\s+sink\.s\/out$/.test(l)),
+    'where to join: the other endpoints of the bridge',
+  );
   const at = lines.indexOf('Plan:');
   assert.equal(lines[at + 1], 'Newest 5 of 9 posts, newest first (times in UTC):');
   assert.match(lines[at + 2]!, /^\d{4}-\d\d-\d\d \d\d:\d\d {2}mallory {7}look red here colour evil$/);
@@ -77,7 +98,10 @@ test('a bridge is a plan: newest posts first, /W verbose, the list, Thimbl forma
   const verbose = await rawQuery(port, '/W commons\r\n');
   everyLineCrlf(verbose);
   assert.match(verbose, /^9 posts, newest first/m);
-  assert.match(verbose, /\d\d:\d\d:\d\d {2}bob via cli\r\n {4}Subject: Meeting minutes\r\n {4}The body\r\n {4}\(1 more line\)\r\n/);
+  assert.match(
+    verbose,
+    /\d\d:\d\d:\d\d {2}bob via cli\r\n {4}Subject: Meeting minutes\r\n {4}The body\r\n {4}\(1 more line\)\r\n/,
+  );
   assert.match(verbose, /alice via cli\r\n {4}line 1\r\n/);
 
   const list = await rawQuery(port, '\r\n');
@@ -97,7 +121,10 @@ test('a bridge is a plan: newest posts first, /W verbose, the list, Thimbl forma
   assert.equal(json.address, 'tplan@test.example');
   assert.deepEqual(json.properties, { website: 'https://example.org/' });
   assert.deepEqual(json.following, []);
-  assert.deepEqual(json.messages.map((m: { text: string }) => m.text), ['carol: first thimbl message', 'dave: Jürgen said hi']);
+  assert.deepEqual(
+    json.messages.map((m: { text: string }) => m.text),
+    ['carol: first thimbl message', 'dave: Jürgen said hi'],
+  );
   assert.match(json.messages[0].time, /^\d{14}$/);
 
   assert.equal(await rawQuery(port, 'nobody\r\n'), 'finger: nobody: no such plan.\r\n');
@@ -107,7 +134,10 @@ test('a bridge is a plan: newest posts first, /W verbose, the list, Thimbl forma
   assert.equal(await rawQuery(port, 'commons\n'), plan, 'a bare LF ends the query too');
   // Deliveries to the finger endpoints are made (the plan is read from the store), none waits or is dead.
   const st = JSON.parse((await cli(['status', '-c', w.config, '--json'])).stdout);
-  assert.deepEqual(st.outbox.filter((o: { pending: number; dead: number }) => o.pending || o.dead), []);
+  assert.deepEqual(
+    st.outbox.filter((o: { pending: number; dead: number }) => o.pending || o.dead),
+    [],
+  );
 });
 
 test('malformed queries: empty, 10 KB, binary, a@b@c, a slow client — and the daemon keeps serving others', async (t) => {
@@ -119,13 +149,19 @@ test('malformed queries: empty, 10 KB, binary, a@b@c, a slow client — and the 
 
   // A slow client that never sends a line, held open while others are served.
   const slow = connect({ port, host: '127.0.0.1' });
-  const slowClosed = new Promise<number>((r) => { const t0 = Date.now(); slow.on('close', () => r(Date.now() - t0)); });
+  const slowClosed = new Promise<number>((r) => {
+    const t0 = Date.now();
+    slow.on('close', () => r(Date.now() - t0));
+  });
   slow.on('error', () => {});
   slow.write('comm');
 
   assert.match(await rawQuery(port, '\r\n'), /^Bridges on test\.example/);
   assert.match(await rawQuery(port, 'x'.repeat(10 * 1024) + '\r\n'), /^Query too long \(at most 512 bytes\)\.\r\n$/);
-  assert.equal(await rawQuery(port, Buffer.from([0x00, 0xff, 0x1b, 0x5b, 0x32, 0x4a, 0x80, 0x0d, 0x0a])), 'Bad query: bad characters in query.\r\n');
+  assert.equal(
+    await rawQuery(port, Buffer.from([0x00, 0xff, 0x1b, 0x5b, 0x32, 0x4a, 0x80, 0x0d, 0x0a])),
+    'Bad query: bad characters in query.\r\n',
+  );
   assert.equal(await rawQuery(port, 'a@b@c\r\n'), 'Finger forwarding service denied.\r\n');
   assert.equal(await rawQuery(port, 'two names\r\n'), 'Bad query: one name per query.\r\n');
   // A client that closes its side without a line gets nothing, and nothing breaks.
@@ -135,7 +171,10 @@ test('malformed queries: empty, 10 KB, binary, a@b@c, a slow client — and the 
   for (const a of many) assert.match(a, /alice {9}still here\r\n$/);
 
   const waited = await slowClosed;
-  assert.ok(waited >= 700 && waited < 5000, `the idle client was closed after the idle timeout (800 ms), not at once or never: ${waited} ms`);
+  assert.ok(
+    waited >= 700 && waited < 5000,
+    `the idle client was closed after the idle timeout (800 ms), not at once or never: ${waited} ms`,
+  );
   assert.match(await rawQuery(port, 'commons\r\n'), /still here/);
   assert.equal(d.proc.exitCode, null, 'the daemon is still running');
 });
@@ -146,7 +185,10 @@ test('per-address rate limit, and a node that does not list its plans', async (t
   const { d, limited } = await up(w);
   t.after(() => d.stop('SIGKILL'));
   assert.match(await rawQuery(limited, 'limited\r\n'), /^Login: limited/);
-  assert.match(await rawQuery(limited, '\r\n'), /^This service does not list its plans; finger NAME@test\.example for one you know\.\r\n$/);
+  assert.match(
+    await rawQuery(limited, '\r\n'),
+    /^This service does not list its plans; finger NAME@test\.example for one you know\.\r\n$/,
+  );
   assert.match(await rawQuery(limited, 'limited\r\n'), /^Login: limited/);
   assert.equal(await rawQuery(limited, 'limited\r\n'), 'Too many queries from your address; try again later.\r\n');
   assert.equal(await rawQuery(limited, '\r\n'), 'Too many queries from your address; try again later.\r\n');
@@ -189,10 +231,16 @@ bridges:
   // `peerpost check` catches it, with its position; `start` refuses the same config.
   const checked = await cli(['check', '-c', w.config]);
   assert.equal(checked.code, 1);
-  assert.match(checked.stderr, /:12:35 {2}bridges\.b\.endpoints\[1\]: endpoint finger\.t\/follow:dk@127\.0\.0\.1:1 follows a remote plan, so it can only feed the bridge: write it as \{ endpoint: finger\.t\/follow:dk@127\.0\.0\.1:1, direction: in \}/);
+  assert.match(
+    checked.stderr,
+    /:12:35 {2}bridges\.b\.endpoints\[1\]: endpoint finger\.t\/follow:dk@127\.0\.0\.1:1 follows a remote plan, so it can only feed the bridge: write it as \{ endpoint: finger\.t\/follow:dk@127\.0\.0\.1:1, direction: in \}/,
+  );
   const d = await startDaemon(w.config, [], { waitUp: false });
   assert.equal(await d.exited, 1);
-  assert.ok(d.logs.some((l) => l.includes('follows a remote plan, so it can only feed the bridge')), d.logs.join('\n'));
+  assert.ok(
+    d.logs.some((l) => l.includes('follows a remote plan, so it can only feed the bridge')),
+    d.logs.join('\n'),
+  );
 
   w.writeConfig(`
 accounts:
@@ -221,7 +269,9 @@ bridges:
 `);
   const d = await startDaemon(w.config);
   t.after(() => d.stop('SIGKILL'));
-  await d.waitForLog(/endpoint finger\.t\/follow:commons@127\.0\.0\.1:\d+ follows a plan this account serves itself: every post would come back as a new one, forever; not following it/);
+  await d.waitForLog(
+    /endpoint finger\.t\/follow:commons@127\.0\.0\.1:\d+ follows a plan this account serves itself: every post would come back as a new one, forever; not following it/,
+  );
   await cli(['post', '-c', w.config, '-b', 'b', '--from', 'alice', 'once']);
   await sleep(500);
   const plan = await rawQuery(port, 'commons\r\n');

@@ -60,11 +60,18 @@ export async function startInspircdWithServices(dir: string): Promise<{ ircd: Ir
   });
   const ircd = { pid: Number(out.trim().split('\n').pop()), port, dir };
   const sdir = `${dir}/services`;
-  const sout = execFileSync('bash', [ATHEME_SH, 'start', String(link), sdir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const sout = execFileSync('bash', [ATHEME_SH, 'start', String(link), sdir], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const services = { pid: Number(sout.trim().split('\n').pop()), port: link, dir: sdir };
   // Linked once the services' burst is over: NickServ answers.
   for (let i = 0; ; i++) {
-    if (existsSync(`${sdir}/atheme.log`) && /finished synching with uplink/.test(readFileSync(`${sdir}/atheme.log`, 'utf8'))) break;
+    if (
+      existsSync(`${sdir}/atheme.log`) &&
+      /finished synching with uplink/.test(readFileSync(`${sdir}/atheme.log`, 'utf8'))
+    )
+      break;
     if (i > 100) throw new Error(`Atheme did not link to InspIRCd within 10 s; see ${sdir}/atheme.log`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -83,10 +90,20 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export interface Ircd { pid: number; port: number; dir: string }
+export interface Ircd {
+  pid: number;
+  port: number;
+  dir: string;
+}
 
 /** ngircd on 127.0.0.1:port; penalties 'default' is ngircd's own flood throttling, '0' turns it off. */
-export function startIrcd(port: number, dir: string, penalties: 'default' | '0' = 'default', name = 'irc.test.local', env: Record<string, string> = {}): Ircd {
+export function startIrcd(
+  port: number,
+  dir: string,
+  penalties: 'default' | '0' = 'default',
+  name = 'irc.test.local',
+  env: Record<string, string> = {},
+): Ircd {
   const out = execFileSync('bash', [NGIRCD_SH, 'start', String(port), dir], {
     env: { ...process.env, NGIRCD_MAX_PENALTY: penalties, NGIRCD_NAME: name, ...env },
     encoding: 'utf8',
@@ -109,7 +126,10 @@ export class User {
   private sock!: Socket;
   /** Called with every line as it arrives (for timing). */
   onLine: ((line: string) => void) | undefined;
-  constructor(readonly nick: string, private readonly password?: string) {}
+  constructor(
+    readonly nick: string,
+    private readonly password?: string,
+  ) {}
 
   async connect(port: number, channel: string): Promise<this> {
     this.sock = connect(port, '127.0.0.1');
@@ -125,10 +145,17 @@ export class User {
         if (line.startsWith('PING')) this.send(`PONG${line.slice(4)}`);
         this.lines.push(line);
         this.onLine?.(line);
-        for (const w of [...this.waiters]) if (w.pred(line)) { this.waiters.splice(this.waiters.indexOf(w), 1); w.resolve(line); }
+        for (const w of [...this.waiters])
+          if (w.pred(line)) {
+            this.waiters.splice(this.waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
       }
     });
-    await new Promise<void>((r, j) => { this.sock.once('connect', r); this.sock.once('error', j); });
+    await new Promise<void>((r, j) => {
+      this.sock.once('connect', r);
+      this.sock.once('error', j);
+    });
     if (this.password) this.send(`PASS ${this.password}`);
     this.send(`NICK ${this.nick}`);
     this.send(`USER ${this.nick} 0 * :${this.nick}`);
@@ -143,7 +170,7 @@ export class User {
     const end = (l: string) => l.split(' ')[1] === '366' && l.split(' ')[3]?.toLowerCase() === channel.toLowerCase();
     const before = this.lines.filter(end).length;
     this.send(`JOIN ${channel}`);
-    for (const t0 = Date.now(); this.lines.filter(end).length <= before; ) {
+    for (const t0 = Date.now(); this.lines.filter(end).length <= before;) {
       if (Date.now() - t0 > 15_000) throw new Error(`${this.nick}: timed out joining ${channel}`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -158,10 +185,18 @@ export class User {
     const seen = this.lines.find(pred);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (l: string) => { clearTimeout(timer); resolve(l); } };
+      const w = {
+        pred,
+        resolve: (l: string) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(new Error(`${this.nick}: timed out waiting for ${what}; last lines:\n${this.lines.slice(-10).join('\n')}`));
+        reject(
+          new Error(`${this.nick}: timed out waiting for ${what}; last lines:\n${this.lines.slice(-10).join('\n')}`),
+        );
       }, timeoutMs);
       this.waiters.push(w);
     });
@@ -177,8 +212,11 @@ export class User {
   }
 
   close(): void {
-    try { this.send('QUIT :bye'); } catch { /* gone */ }
+    try {
+      this.send('QUIT :bye');
+    } catch {
+      /* gone */
+    }
     this.sock.destroy();
   }
 }
-

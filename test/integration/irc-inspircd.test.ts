@@ -11,7 +11,15 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { world, cli, startDaemon, sleep, type World, type Running } from '../helpers/daemon.js';
 import {
-  ensureInspircd, ensureNgircd, freePort, startInspircd, startIrcd, stopInspircd, stopIrcd, User, type Ircd,
+  ensureInspircd,
+  ensureNgircd,
+  freePort,
+  startInspircd,
+  startIrcd,
+  stopInspircd,
+  stopIrcd,
+  User,
+  type Ircd,
 } from './irc-helpers.js';
 
 let ng: Ircd | undefined;
@@ -79,18 +87,35 @@ bridges:
   test('a 100-line burst arrives complete and in order, every post confirmed by echoes', async () => {
     const since = ivy.lines.length;
     ann.send(Array.from({ length: 100 }, (_, i) => `PRIVMSG #x :b ${i}`).join('\r\n'));
-    const got = () => ivy.lines.slice(since).map((l) => / PRIVMSG #x :<ann> b (\d+)$/.exec(l)?.[1]).filter((x) => x !== undefined).map(Number);
+    const got = () =>
+      ivy.lines
+        .slice(since)
+        .map((l) => / PRIVMSG #x :<ann> b (\d+)$/.exec(l)?.[1])
+        .filter((x) => x !== undefined)
+        .map(Number);
     for (let i = 0; i < 200 && got().length < 100; i++) await sleep(100);
-    assert.deepEqual(got(), Array.from({ length: 100 }, (_, i) => i));
-    assert.deepEqual(d.logs.filter((l) => l.includes('"account":"irc.insp"') && /confirmed by a PING/.test(l)), [], 'no post to InspIRCd needed a PING (ngircd, without echo-message, does)');
-    assert.ok(d.logs.some((l) => l.includes('"account":"irc.ng"') && /confirmed by a PING/.test(l)), 'ngircd: by a PING');
+    assert.deepEqual(
+      got(),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      d.logs.filter((l) => l.includes('"account":"irc.insp"') && /confirmed by a PING/.test(l)),
+      [],
+      'no post to InspIRCd needed a PING (ngircd, without echo-message, does)',
+    );
+    assert.ok(
+      d.logs.some((l) => l.includes('"account":"irc.ng"') && /confirmed by a PING/.test(l)),
+      'ngircd: by a PING',
+    );
   });
 
-  test('+m on InspIRCd: the refused post stays pending with the 404 (InspIRCd\'s own words); -m → delivered once', async () => {
+  test("+m on InspIRCd: the refused post stays pending with the 404 (InspIRCd's own words); -m → delivered once", async () => {
     const pending = async () => {
       const r = await cli(['outbox', '-c', w.config, '--json']);
       assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { endpoint: string; lastError: string | null }[]).filter((x) => x.endpoint === 'irc.insp/#x');
+      return (JSON.parse(r.stdout) as { endpoint: string; lastError: string | null }[]).filter(
+        (x) => x.endpoint === 'irc.insp/#x',
+      );
     };
     ivy.send('MODE #x +m');
     await ivy.waitFor((l) => / MODE #x :?\+m/.test(l), '+m');

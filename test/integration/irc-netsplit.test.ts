@@ -29,7 +29,9 @@ describe('a netsplit between two linked ngircd servers', () => {
     ensureNgircd();
     const hubPort = await freePort();
     hub = startIrcd(hubPort, mkdir(), '0', 'irc.hub.local', { NGIRCD_LINK_ACCEPT: 'irc.leaf.local' });
-    leaf = startIrcd(await freePort(), mkdir(), '0', 'irc.leaf.local', { NGIRCD_LINK_CONNECT: `irc.hub.local ${hubPort}` });
+    leaf = startIrcd(await freePort(), mkdir(), '0', 'irc.leaf.local', {
+      NGIRCD_LINK_CONNECT: `irc.hub.local ${hubPort}`,
+    });
     const watch = await new User('watch').connect(hubPort, '#split');
     users.push(watch);
     w = world();
@@ -57,7 +59,11 @@ bridges:
         }
       }
     }
-    await until(() => ['lea', 'leo', 'lou'].every((n) => watch.lines.some((l) => l.startsWith(`:${n}!`) && / JOIN /.test(l))), 'the leaf users seen on the hub (linked)', 30_000);
+    await until(
+      () => ['lea', 'leo', 'lou'].every((n) => watch.lines.some((l) => l.startsWith(`:${n}!`) && / JOIN /.test(l))),
+      'the leaf users seen on the hub (linked)',
+      30_000,
+    );
     await until(() => w.delivered('s').filter((p) => / joined$/.test(p.body)).length >= 3, 'their joins at the sink');
   });
 
@@ -74,8 +80,15 @@ bridges:
     // Killed, not stopped: a stopping ngircd first says goodbye to its users one by one ("Server going down").
     process.kill(leaf!.pid, 'SIGKILL');
     leaf = undefined;
-    const split = await until(() => w.delivered('s').find((p) => p.body.startsWith('netsplit ')), 'the folded netsplit event', 15_000);
-    assert.match(split.body, /^netsplit irc\.hub\.local ↔ irc\.leaf\.local: (lea|leo|lou), (lea|leo|lou), (lea|leo|lou) quit$/);
+    const split = await until(
+      () => w.delivered('s').find((p) => p.body.startsWith('netsplit ')),
+      'the folded netsplit event',
+      15_000,
+    );
+    assert.match(
+      split.body,
+      /^netsplit irc\.hub\.local ↔ irc\.leaf\.local: (lea|leo|lou), (lea|leo|lou), (lea|leo|lou) quit$/,
+    );
     for (const n of ['lea', 'leo', 'lou']) assert.ok(split.body.includes(n), `${n} is named`);
     await sleep(2_500);
     assert.equal(w.delivered('s').filter((p) => / quit/.test(p.body)).length, 1, 'one line, no single quits');

@@ -58,7 +58,11 @@ bridges:
 
   test('the bot identifies, asks NickServ to GHOST the nick, and takes it back once it is free', async () => {
     await services.waitFor((l) => / PRIVMSG NickServ :IDENTIFY relayacct s3cret$/.test(l), 'IDENTIFY', 15_000);
-    const ghost = await services.waitFor((l) => / PRIVMSG NickServ :GHOST relay s3cret$/.test(l), 'GHOST relay', 15_000);
+    const ghost = await services.waitFor(
+      (l) => / PRIVMSG NickServ :GHOST relay s3cret$/.test(l),
+      'GHOST relay',
+      15_000,
+    );
     assert.match(ghost, /^:relay_!/, 'asked from the alternate nick');
     // The service disconnects the holder.
     squat.close();

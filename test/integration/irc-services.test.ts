@@ -9,7 +9,15 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { world, cli, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
-import { ensureAtheme, ensureInspircd, startInspircdWithServices, stopAtheme, stopInspircd, User, type Ircd } from './irc-helpers.js';
+import {
+  ensureAtheme,
+  ensureInspircd,
+  startInspircdWithServices,
+  stopAtheme,
+  stopInspircd,
+  User,
+  type Ircd,
+} from './irc-helpers.js';
 
 let ircd: Ircd | undefined;
 let services: Ircd | undefined;
@@ -68,13 +76,20 @@ bridges:
 
   test('the nick is taken: SASL logs in on the alternate nick, NickServ GHOSTs the holder, the bot takes its nick back', async () => {
     await watch.waitFor((l) => /^:relay_!\S+ JOIN :?#svc/.test(l), 'the bot joins as relay_ (relay is taken)', 20_000);
-    await squat.waitFor((l) => /^ERROR :.*GHOST/i.test(l) || / QUIT :.*GHOST/i.test(l) || /^:\S+ KILL relay /.test(l), 'the holder is disconnected by GHOST', 15_000);
+    await squat.waitFor(
+      (l) => /^ERROR :.*GHOST/i.test(l) || / QUIT :.*GHOST/i.test(l) || /^:\S+ KILL relay /.test(l),
+      'the holder is disconnected by GHOST',
+      15_000,
+    );
     await watch.waitFor((l) => /^:relay_!\S+ NICK :?relay$/.test(l), 'the bot takes relay back', 10_000);
     watch.send('WHOIS relay');
     const logged = await watch.waitFor((l) => / 330 watch relay relay :/.test(l), 'WHOIS: logged in as relay (SASL)');
     assert.match(logged, / 330 watch relay relay :/);
     const r = await cli(['status', '-c', w.config, '--json']);
-    const detail = (JSON.parse(r.stdout) as { accounts: { name: string; detail: string | null }[] }).accounts.find((a) => a.name === 'irc.insp')!.detail ?? '';
+    const detail =
+      (JSON.parse(r.stdout) as { accounts: { name: string; detail: string | null }[] }).accounts.find(
+        (a) => a.name === 'irc.insp',
+      )!.detail ?? '';
     assert.doesNotMatch(detail, /SASL failed|is taken/, detail);
   });
 

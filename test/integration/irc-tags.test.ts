@@ -37,8 +37,14 @@ class FakeIrcd {
           if (cmd === 'CAP' && args[0] === 'LS') s.write(':fake CAP * LS :message-tags server-time\r\n');
           else if (cmd === 'CAP' && args[0] === 'REQ') s.write(`:fake CAP * ACK ${args.slice(1).join(' ')}\r\n`);
           else if (cmd === 'NICK') nick = args[0]!.replace(/^:/, '');
-          else if (cmd === 'CAP' && args[0] === 'END') s.write(`:fake 001 ${nick} :Welcome\r\n:fake 005 ${nick} CHANTYPES=# CASEMAPPING=ascii :are supported\r\n:fake 376 ${nick} :End of MOTD\r\n`);
-          else if (cmd === 'JOIN') s.write(`:${nick}!u@127.0.0.1 JOIN ${args[0]}\r\n:fake 353 ${nick} = ${args[0]} :${nick} other\r\n:fake 366 ${nick} ${args[0]} :End of NAMES\r\n`);
+          else if (cmd === 'CAP' && args[0] === 'END')
+            s.write(
+              `:fake 001 ${nick} :Welcome\r\n:fake 005 ${nick} CHANTYPES=# CASEMAPPING=ascii :are supported\r\n:fake 376 ${nick} :End of MOTD\r\n`,
+            );
+          else if (cmd === 'JOIN')
+            s.write(
+              `:${nick}!u@127.0.0.1 JOIN ${args[0]}\r\n:fake 353 ${nick} = ${args[0]} :${nick} other\r\n:fake 366 ${nick} ${args[0]} :End of NAMES\r\n`,
+            );
           else if (cmd === 'PING') s.write(`:fake PONG fake ${args[0] ?? ''}\r\n`);
           else if (cmd === 'WHO') s.write(`:fake 315 ${nick} ${args[0]} :End of WHO\r\n`);
         }
@@ -101,13 +107,20 @@ bridges:
   });
 
   test('a tagged line from anyone is relayed again by nobody, and the post it carries is not said here a second time', async () => {
-    ircd.send('@+peerpost/id=abc-def@elsewhere.example;time=2026-11-27T06:00:00.000Z :other!u@h PRIVMSG #t :<zoe> from the other node');
+    ircd.send(
+      '@+peerpost/id=abc-def@elsewhere.example;time=2026-11-27T06:00:00.000Z :other!u@h PRIVMSG #t :<zoe> from the other node',
+    );
     ircd.send(':other!u@h PRIVMSG #t :an untagged human line');
     await until(() => w.delivered('s').some((x) => x.body === 'an untagged human line'), 'the human line');
     assert.ok(!w.delivered('s').some((x) => /from the other node/.test(x.body)), 'the tagged line is not a post');
     // The same post (same id) now arrives by another path: the channel already shows it.
     // (another text, so that only the id can tell)
-    put('same', { id: 'abc-def@elsewhere.example', target: 'x', author: { name: 'zoe', via: 'sink' }, body: 'the same post, shown otherwise' });
+    put('same', {
+      id: 'abc-def@elsewhere.example',
+      target: 'x',
+      author: { name: 'zoe', via: 'sink' },
+      body: 'the same post, shown otherwise',
+    });
     await d.waitForLog(/not said in #t again: already said here by other \(same post id\)/, 5000);
     await sleep(300);
     assert.ok(!ircd.got.some((l) => /the same post, shown otherwise/.test(l)));

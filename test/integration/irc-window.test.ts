@@ -29,12 +29,18 @@ function spool(body: string): void {
 }
 
 /** What the bot said in the channel from line `from` on, without the nick prefix. */
-const said = (from: number) => olga.said(BOT, CHAN).slice(from).map((l) => olga.text(l).replace(/^<erin> /, ''));
+const said = (from: number) =>
+  olga
+    .said(BOT, CHAN)
+    .slice(from)
+    .map((l) => olga.text(l).replace(/^<erin> /, ''));
 
 async function pendingIrc(): Promise<{ lastError: string | null }[]> {
   const r = await cli(['outbox', '-c', w.config, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { endpoint: string; lastError: string | null }[]).filter((x) => x.endpoint === `irc.w/${CHAN}`);
+  return (JSON.parse(r.stdout) as { endpoint: string; lastError: string | null }[]).filter(
+    (x) => x.endpoint === `irc.w/${CHAN}`,
+  );
 }
 
 describe('a window of posts per channel, ngircd (confirmed by a PING per window)', () => {
@@ -76,7 +82,7 @@ bridges:
     w?.cleanup();
   });
 
-  test('a burst of 150 posts, every third of two lines: every line arrives once, in order, no post\'s lines split by another\'s', async () => {
+  test("a burst of 150 posts, every third of two lines: every line arrives once, in order, no post's lines split by another's", async () => {
     const start = olga.said(BOT, CHAN).length;
     const want: string[] = [];
     for (let i = 0; i < 150; i++) {
@@ -92,7 +98,10 @@ bridges:
     await sleep(500);
     assert.deepEqual(said(start), want);
     await until(async () => (await pendingIrc()).length === 0, 'nothing left in the outbox', 10_000);
-    assert.ok(daemon.logs.some((l) => /confirmed by a PING/.test(l)), 'ngircd has no echo-message: confirmed by PINGs');
+    assert.ok(
+      daemon.logs.some((l) => /confirmed by a PING/.test(l)),
+      'ngircd has no echo-message: confirmed by PINGs',
+    );
   });
 
   test('+m in the middle of a burst: the refused posts wait with the 404; after -m every line is there, first showings in order', async () => {
@@ -102,7 +111,11 @@ bridges:
     await until(() => said(start).length >= 30, '30 lines before the +m', 30_000);
     olga.send(`MODE ${CHAN} +m`);
     await olga.waitFor((l) => new RegExp(`MODE ${CHAN} :?\\+m`).test(l), '+m');
-    await until(async () => (await pendingIrc()).some((r) => /404/.test(r.lastError ?? '')), 'a post pending with the 404', 15_000);
+    await until(
+      async () => (await pendingIrc()).some((r) => /404/.test(r.lastError ?? '')),
+      'a post pending with the 404',
+      15_000,
+    );
     await sleep(500);
     const during = said(start).length;
     assert.ok(during < N, `${during} of ${N} lines before -m: the rest wait`);
@@ -115,7 +128,11 @@ bridges:
     const got = said(start);
     const first: string[] = [];
     for (const g of got) if (!first.includes(g)) first.push(g);
-    assert.deepEqual(first, Array.from({ length: N }, (_, i) => `moderated ${i}`), 'nothing lost; first showings in order');
+    assert.deepEqual(
+      first,
+      Array.from({ length: N }, (_, i) => `moderated ${i}`),
+      'nothing lost; first showings in order',
+    );
     // The server does not say which line a 404 refuses: a post of the window written before the refusal came back
     // counts as refused and is sent again. At most one window of posts is shown twice.
     assert.ok(got.length - N <= 8, `${got.length - N} lines shown twice (at most one window)`);

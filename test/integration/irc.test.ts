@@ -13,7 +13,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
-import { ensureNgircd, ensureOpenssl, freePort, startIrcd, stopIrcd, User, NGIRCD_SH, type Ircd } from './irc-helpers.js';
+import {
+  ensureNgircd,
+  ensureOpenssl,
+  freePort,
+  startIrcd,
+  stopIrcd,
+  User,
+  NGIRCD_SH,
+  type Ircd,
+} from './irc-helpers.js';
 
 let ircd: Ircd | undefined;
 let w: World;
@@ -91,11 +100,14 @@ bridges:
     await until(() => w.delivered('a').length >= 3, 'three posts at the sink');
     await sleep(500);
     const got = w.delivered('a') as unknown as { body: string; kind: string; author: string }[];
-    assert.deepEqual(got.map((g) => [g.author, g.kind, g.body]), [
-      ['alice', 'message', 'hello from irc'],
-      ['alice', 'action', 'waves'],
-      ['alice', 'message', 'red and bold under'],
-    ]);
+    assert.deepEqual(
+      got.map((g) => [g.author, g.kind, g.body]),
+      [
+        ['alice', 'message', 'hello from irc'],
+        ['alice', 'action', 'waves'],
+        ['alice', 'message', 'red and bold under'],
+      ],
+    );
     // The bot does not echo IRC lines back into IRC.
     assert.equal(bob.said(BOT, CHAN).length, 0);
   });
@@ -104,23 +116,44 @@ bridges:
     const before = w.delivered('a').length;
     const r = await cli(['post', '-c', w.config, '-b', 'commons', '--from', 'carol', 'hello irc, from the cli']);
     assert.equal(r.code, 0, r.stderr);
-    const line = await bob.waitFor((l) => l.startsWith(`:${BOT}!`) && l.endsWith(`PRIVMSG ${CHAN} :<carol> hello irc, from the cli`), 'the cli post in the channel');
+    const line = await bob.waitFor(
+      (l) => l.startsWith(`:${BOT}!`) && l.endsWith(`PRIVMSG ${CHAN} :<carol> hello irc, from the cli`),
+      'the cli post in the channel',
+    );
     assert.match(line, /^:ppbot!~?ppbot@127\.0\.0\.1 PRIVMSG #peer :/);
     await until(() => w.delivered('a').length === before + 1, 'the cli post at the sink too');
     await sleep(300);
-    assert.equal(w.delivered('a').length, before + 1, 'the bot\'s own line in the channel is not a new post');
+    assert.equal(w.delivered('a').length, before + 1, "the bot's own line in the channel is not a new post");
   });
 
   test('a long line is split at word boundaries within 512 bytes, UTF-8 and graphemes intact, each piece prefixed', async () => {
-    const words = ['naïve', 'café', '東京の空', 'Ἀθῆναι', '👩‍👩‍👧‍👦', '🇫🇷', 'e\u0301t\u0301e\u0301', 'plain', 'ascii', 'words'];
+    const words = [
+      'naïve',
+      'café',
+      '東京の空',
+      'Ἀθῆναι',
+      '👩‍👩‍👧‍👦',
+      '🇫🇷',
+      'e\u0301t\u0301e\u0301',
+      'plain',
+      'ascii',
+      'words',
+    ];
     const text = Array.from({ length: 70 }, (_, i) => `${words[i % words.length]}${i}`).join(' ');
     assert.ok(Buffer.byteLength(text) > 700);
     const start = bob.said(BOT, CHAN).length;
     spool('long', { target: 'x', author: { name: 'dave', via: 'sink' }, body: text });
-    await until(() => {
-      const got = bob.said(BOT, CHAN).slice(start).map((l) => bob.text(l));
-      return got.length > 1 && got.map((g) => g.slice('<dave> '.length)).join(' ') === text;
-    }, 'the long line, complete', 20_000);
+    await until(
+      () => {
+        const got = bob
+          .said(BOT, CHAN)
+          .slice(start)
+          .map((l) => bob.text(l));
+        return got.length > 1 && got.map((g) => g.slice('<dave> '.length)).join(' ') === text;
+      },
+      'the long line, complete',
+      20_000,
+    );
     const raws = bob.said(BOT, CHAN).slice(start);
     for (const raw of raws) {
       assert.ok(Buffer.byteLength(raw) + 2 <= 512, `a line of ${Buffer.byteLength(raw) + 2} bytes`);
@@ -128,17 +161,36 @@ bridges:
     }
     // Every break falls between words: each piece is whole words of the original.
     const all = new Set(text.split(' '));
-    for (const raw of raws) for (const word of bob.text(raw).slice(7).split(' ')) assert.ok(all.has(word), `"${word}" is a whole word`);
+    for (const raw of raws)
+      for (const word of bob.text(raw).slice(7).split(' ')) assert.ok(all.has(word), `"${word}" is a whole word`);
   });
 
   test('an article is announced (head line, first lines, how many more); CR LF in its subject injects no command', async () => {
     const start = bob.said(BOT, CHAN).length;
-    const body = 'On Monday, someone wrote:\n> quoted\nline one\nline two\nline three\nline four\nline five\nline six\n-- \nsig';
-    const r = await cli(['post', '-c', w.config, '-b', 'commons', '--from', 'gina', '--subject', 'Meeting\r\nJOIN #other\r\nPRIVMSG #peer :injected', '-'], { input: body });
+    const body =
+      'On Monday, someone wrote:\n> quoted\nline one\nline two\nline three\nline four\nline five\nline six\n-- \nsig';
+    const r = await cli(
+      [
+        'post',
+        '-c',
+        w.config,
+        '-b',
+        'commons',
+        '--from',
+        'gina',
+        '--subject',
+        'Meeting\r\nJOIN #other\r\nPRIVMSG #peer :injected',
+        '-',
+      ],
+      { input: body },
+    );
     assert.equal(r.code, 0, r.stderr);
     await until(() => bob.said(BOT, CHAN).length - start >= 6, 'the announcement');
     await sleep(300);
-    const got = bob.said(BOT, CHAN).slice(start).map((l) => bob.text(l));
+    const got = bob
+      .said(BOT, CHAN)
+      .slice(start)
+      .map((l) => bob.text(l));
     assert.equal(got.length, 6, got.join('\n'));
     assert.match(got[0]!, /^\[commons\] gina: Meeting\s+JOIN #other\s+PRIVMSG #peer :injected$/);
     assert.deepEqual(got.slice(1), ['line one', 'line two', 'line three', 'line four', '(2 more lines)']);
@@ -148,16 +200,27 @@ bridges:
     assert.ok(!/#other/.test(chans), `the bot joined #other: ${chans}`);
   });
 
-  test('a 200-line burst arrives complete and in order, within the flood limits (ngircd\'s default penalties)', async () => {
+  test("a 200-line burst arrives complete and in order, within the flood limits (ngircd's default penalties)", async () => {
     const N = 200;
     const start = bob.said(BOT, CHAN).length;
     const t0 = Date.now();
-    for (let i = 0; i < N; i++) spool(`burst-${String(i).padStart(3, '0')}`, { target: 'x', author: { name: 'erin', via: 'sink' }, body: `burst line ${i}` });
+    for (let i = 0; i < N; i++)
+      spool(`burst-${String(i).padStart(3, '0')}`, {
+        target: 'x',
+        author: { name: 'erin', via: 'sink' },
+        body: `burst line ${i}`,
+      });
     await until(() => bob.said(BOT, CHAN).length - start >= N, `${N} lines in the channel`, 180_000);
     const ms = Date.now() - t0;
     await sleep(500);
-    const got = bob.said(BOT, CHAN).slice(start).map((l) => bob.text(l));
-    assert.deepEqual(got, Array.from({ length: N }, (_, i) => `<erin> burst line ${i}`));
+    const got = bob
+      .said(BOT, CHAN)
+      .slice(start)
+      .map((l) => bob.text(l));
+    assert.deepEqual(
+      got,
+      Array.from({ length: N }, (_, i) => `<erin> burst line ${i}`),
+    );
     // Flood control is not bypassed: 5 at once, then one line per 250 ms, and every line takes a token (so do the
     // PINGs that confirm them: one per window of posts): at least (200 − 5) × 250 ms. A lower bound on what the
     // bucket allows, not a speed figure (that is in bench/irc.ts).
@@ -182,7 +245,10 @@ bridges:
       const r = await cli(['post', '-c', w.config, '-b', 'commons', '--from', 'frank', `while down ${i}`]);
       assert.equal(r.code, 0, r.stderr);
     }
-    await until(() => w.delivered('a').filter((d) => d.body.startsWith('while down')).length === 3, 'the sink gets them meanwhile');
+    await until(
+      () => w.delivered('a').filter((d) => d.body.startsWith('while down')).length === 3,
+      'the sink gets them meanwhile',
+    );
     const ob = await cli(['outbox', '-c', w.config]);
     assert.match(ob.stdout, /irc\.test\/#peer/, 'the IRC deliveries wait in the outbox');
     assert.match(ob.stdout, /disconnected/);
@@ -191,7 +257,10 @@ bridges:
     bob = await new User('bob').connect(ircd.port, CHAN);
     await bob.waitFor((l) => l.startsWith(`:${BOT}!`) && / JOIN /.test(l), 'the bot rejoins', 30_000);
     await until(() => bob.said(BOT, CHAN).length >= 3, 'the waiting posts', 15_000);
-    assert.deepEqual(bob.said(BOT, CHAN).map((l) => bob.text(l)), ['<frank> while down 1', '<frank> while down 2', '<frank> while down 3']);
+    assert.deepEqual(
+      bob.said(BOT, CHAN).map((l) => bob.text(l)),
+      ['<frank> while down 1', '<frank> while down 2', '<frank> while down 3'],
+    );
     s = await status();
     assert.equal(s.state, 'connected');
     alice = await new User('alice').connect(ircd.port, CHAN);
@@ -248,7 +317,11 @@ bridges:
     endpoints: [irc.a/#three, sink.s/x]
 `);
     d2 = await startDaemon(w2.config);
-    await ben.waitFor((l) => /^:relay2!\S+ JOIN :?#two/.test(l), 'the bot joins the keyed #two as relay2 (relay is taken)', 20_000);
+    await ben.waitFor(
+      (l) => /^:relay2!\S+ JOIN :?#two/.test(l),
+      'the bot joins the keyed #two as relay2 (relay is taken)',
+      20_000,
+    );
     await ann.waitFor((l) => /^:relay!\S+ JOIN :?#one/.test(l), 'the bot joins #one on A');
   });
 
@@ -275,7 +348,9 @@ bridges:
   });
 
   test('latin-1 from an old client arrives as the right characters in UTF-8', async () => {
-    ann.send(Buffer.concat([Buffer.from('PRIVMSG #one :'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20, 0x6f, 0x6c, 0xe9])]));
+    ann.send(
+      Buffer.concat([Buffer.from('PRIVMSG #one :'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20, 0x6f, 0x6c, 0xe9])]),
+    );
     await ben.waitFor((l) => l.endsWith('<ann> café olé'), 'the latin-1 line, decoded');
   });
 
@@ -283,7 +358,10 @@ bridges:
     squat.close();
     await ben.waitFor((l) => /^:relay2!\S+ NICK :?relay$/.test(l), 'the bot takes its nick back', 10_000);
     ann.send('PRIVMSG #one :after the nick change');
-    const l = await ben.waitFor((x) => / PRIVMSG #two :\[irc\.a\] <ann> after the nick change$/.test(x), 'still relaying');
+    const l = await ben.waitFor(
+      (x) => / PRIVMSG #two :\[irc\.a\] <ann> after the nick change$/.test(x),
+      'still relaying',
+    );
     assert.match(l, /^:relay!/);
   });
 
@@ -294,15 +372,28 @@ bridges:
     ann.send('PRIVMSG #one :during the kick 1');
     ann.send('PRIVMSG #one :during the kick 2');
     await ben.waitFor((l) => /^:relay!\S+ JOIN :?#two/.test(l) && ben.lines.indexOf(l) >= since, 'the rejoin', 10_000);
-    await until(() => ben.lines.slice(since).filter((l) => / PRIVMSG #two :.*during the kick/.test(l)).length === 2, 'both lines', 10_000);
-    assert.deepEqual(ben.lines.slice(since).filter((l) => /during the kick/.test(l)).map((l) => l.replace(/^.* :\[irc\.a\] /, '')), ['<ann> during the kick 1', '<ann> during the kick 2']);
+    await until(
+      () => ben.lines.slice(since).filter((l) => / PRIVMSG #two :.*during the kick/.test(l)).length === 2,
+      'both lines',
+      10_000,
+    );
+    assert.deepEqual(
+      ben.lines
+        .slice(since)
+        .filter((l) => /during the kick/.test(l))
+        .map((l) => l.replace(/^.* :\[irc\.a\] /, '')),
+      ['<ann> during the kick 1', '<ann> during the kick 2'],
+    );
   });
 
   test('two channels on one server: #three goes to its own bridge only', async () => {
     const three = await new User('cat').connect(a!.port, '#three');
     try {
       three.send('PRIVMSG #three :only for the side bridge');
-      await until(() => w2.delivered('s').some((x) => x.body === 'only for the side bridge'), 'the sink of the side bridge');
+      await until(
+        () => w2.delivered('s').some((x) => x.body === 'only for the side bridge'),
+        'the sink of the side bridge',
+      );
       await sleep(300);
       assert.ok(!ben.lines.some((l) => /only for the side bridge/.test(l)), 'not in the other bridge');
       const r = await cli(['post', '-c', w2.config, '-b', 'side', '--from', 'dan', 'to #three']);
@@ -324,7 +415,9 @@ bridges:
       await sleep(550);
     }
     times.sort((x, y) => x - y);
-    t.diagnostic(`IRC → IRC relay through two ngircd (penalties off), 10 lines: p50 ${times[4]!.toFixed(1)} ms, max ${times[9]!.toFixed(1)} ms`);
+    t.diagnostic(
+      `IRC → IRC relay through two ngircd (penalties off), 10 lines: p50 ${times[4]!.toFixed(1)} ms, max ${times[9]!.toFixed(1)} ms`,
+    );
     assert.ok(times[4]! < 1000);
   });
 
@@ -332,7 +425,9 @@ bridges:
     const statusB = async () => {
       const r = await cli(['status', '-c', w2.config, '--json']);
       assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { accounts: { name: string; state: string; detail: string | null }[] }).accounts.find((x) => x.name === 'irc.b')!;
+      return (
+        JSON.parse(r.stdout) as { accounts: { name: string; state: string; detail: string | null }[] }
+      ).accounts.find((x) => x.name === 'irc.b')!;
     };
     const since = ben.lines.length;
     ben.send('MODE #two +b relay!*@*');
@@ -356,23 +451,40 @@ bridges:
     assert.ok(more >= 1 && more <= 2, `${more} JOINs of #two in 3 s`);
     assert.match((await statusB()).detail ?? '', /banned from #two/);
     ben.send('MODE #two -b relay!*@*');
-    await ben.waitFor((l) => /^:relay!\S+ JOIN :?#two/.test(l) && ben.lines.lastIndexOf(l) >= since, 'the rejoin once unbanned', 10_000);
+    await ben.waitFor(
+      (l) => /^:relay!\S+ JOIN :?#two/.test(l) && ben.lines.lastIndexOf(l) >= since,
+      'the rejoin once unbanned',
+      10_000,
+    );
     assert.ok(Date.now() - t0 < 8_000);
-    await ben.waitFor((l) => / PRIVMSG #two :\[irc\.a\] <ann> while banned$/.test(l), 'what was said meanwhile', 10_000);
+    await ben.waitFor(
+      (l) => / PRIVMSG #two :\[irc\.a\] <ann> while banned$/.test(l),
+      'what was said meanwhile',
+      10_000,
+    );
     assert.match((await statusB()).detail ?? '', /in 1\/1 channels \(#two\)/);
   });
 
-  test('the server refuses the bot\'s lines (+m, then +b while it stays in): the post stays pending in `peerpost outbox` with the 404, status says so, and it is delivered once the mode is removed', async () => {
+  test("the server refuses the bot's lines (+m, then +b while it stays in): the post stays pending in `peerpost outbox` with the 404, status says so, and it is delivered once the mode is removed", async () => {
     const pendingTwo = async () => {
       const r = await cli(['outbox', '-c', w2.config, '--json']);
       assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { endpoint: string; lastError: string | null; postId: string }[]).filter((x) => x.endpoint === 'irc.b/#two');
+      return (JSON.parse(r.stdout) as { endpoint: string; lastError: string | null; postId: string }[]).filter(
+        (x) => x.endpoint === 'irc.b/#two',
+      );
     };
     const detailB = async () => {
       const r = await cli(['status', '-c', w2.config, '--json']);
-      return (JSON.parse(r.stdout) as { accounts: { name: string; detail: string | null }[] }).accounts.find((x) => x.name === 'irc.b')!.detail ?? '';
+      return (
+        (JSON.parse(r.stdout) as { accounts: { name: string; detail: string | null }[] }).accounts.find(
+          (x) => x.name === 'irc.b',
+        )!.detail ?? ''
+      );
     };
-    for (const [mode, set, unset] of [['+m (moderated)', 'MODE #two +m', 'MODE #two -m'], ['+b (banned, not kicked)', 'MODE #two +b relay*!*@*', 'MODE #two -b relay*!*@*']] as const) {
+    for (const [mode, set, unset] of [
+      ['+m (moderated)', 'MODE #two +m', 'MODE #two -m'],
+      ['+b (banned, not kicked)', 'MODE #two +b relay*!*@*', 'MODE #two -b relay*!*@*'],
+    ] as const) {
       const text = `refused while ${mode.split(' ')[0]}`;
       ben.send(set);
       await ben.waitFor((l) => l.includes(` ${set}`), `${mode} is set`);
@@ -387,7 +499,11 @@ bridges:
       assert.match(await detailB(), /the server refused a line in #two \(404/, `${mode}: status says why`);
       assert.ok(!ben.lines.some((l) => l.endsWith(`<ann> ${text}`)), `${mode}: the channel did not show it`);
       ben.send(unset);
-      await ben.waitFor((l) => l.endsWith(` PRIVMSG #two :[irc.a] <ann> ${text}`), `${mode} removed: the post arrives`, 10_000);
+      await ben.waitFor(
+        (l) => l.endsWith(` PRIVMSG #two :[irc.a] <ann> ${text}`),
+        `${mode} removed: the post arrives`,
+        10_000,
+      );
       for (let i = 0; i < 100 && (await pendingTwo()).length > 0; i++) await sleep(100);
       assert.deepEqual(await pendingTwo(), [], `${mode}: the outbox row is gone`);
       assert.equal(ben.lines.filter((l) => l.endsWith(`<ann> ${text}`)).length, 1, `${mode}: said once`);
@@ -400,13 +516,23 @@ bridges:
     const before = readFileSync(w2.config, 'utf8');
     try {
       const since = four.lines.length;
-      writeFileSync(w2.config, before.replace('endpoints: [irc.a/#three, sink.s/x]', 'endpoints: [irc.a/#three, irc.a/#four, sink.s/x]'));
+      writeFileSync(
+        w2.config,
+        before.replace('endpoints: [irc.a/#three, sink.s/x]', 'endpoints: [irc.a/#three, irc.a/#four, sink.s/x]'),
+      );
       const t0 = Date.now();
       d2.proc.kill('SIGHUP');
-      await four.waitFor((l) => /^:relay!\S+ JOIN :?#four/.test(l) && four.lines.indexOf(l) >= since, 'the bot joins #four', 10_000);
+      await four.waitFor(
+        (l) => /^:relay!\S+ JOIN :?#four/.test(l) && four.lines.indexOf(l) >= since,
+        'the bot joins #four',
+        10_000,
+      );
       const joinMs = Date.now() - t0;
       four.send('PRIVMSG #four :into the side bridge');
-      await until(() => w2.delivered('s').some((x) => x.body === 'into the side bridge'), 'a line from #four at the sink');
+      await until(
+        () => w2.delivered('s').some((x) => x.body === 'into the side bridge'),
+        'a line from #four at the sink',
+      );
       writeFileSync(w2.config, before);
       const t1 = Date.now();
       d2.proc.kill('SIGHUP');
@@ -432,16 +558,49 @@ describe('TLS and a server password', () => {
     ensureOpenssl();
     dir = mkdtempSync('/tmp/pp-ngircd-');
     chmodSync(dir, 0o755);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-days', '2', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-days',
+        '2',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     chmodSync(join(dir, 'key.pem'), 0o644); // ngircd reads it as nobody; a throwaway test key
-    const fingerprint = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', join(dir, 'cert.pem')], { encoding: 'utf8' }).trim().split('=')[1]!;
+    const fingerprint = execFileSync(
+      'openssl',
+      ['x509', '-noout', '-fingerprint', '-sha256', '-in', join(dir, 'cert.pem')],
+      { encoding: 'utf8' },
+    )
+      .trim()
+      .split('=')[1]!;
     const wrongPin = fingerprint.replace(/^../, fingerprint.startsWith('00') ? '11' : '00');
     const plain = await freePort();
     const tlsPort = await freePort();
     const out = execFileSync('bash', [NGIRCD_SH, 'start', String(plain), join(dir, 'ircd')], {
-      env: { ...process.env, NGIRCD_MAX_PENALTY: '0', NGIRCD_PASSWORD: 'letmein', NGIRCD_TLS_PORT: String(tlsPort), NGIRCD_TLS_CERT: join(dir, 'cert.pem'), NGIRCD_TLS_KEY: join(dir, 'key.pem') },
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        NGIRCD_MAX_PENALTY: '0',
+        NGIRCD_PASSWORD: 'letmein',
+        NGIRCD_TLS_PORT: String(tlsPort),
+        NGIRCD_TLS_CERT: join(dir, 'cert.pem'),
+        NGIRCD_TLS_KEY: join(dir, 'key.pem'),
+      },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     s = { pid: Number(out.trim().split('\n').pop()), port: plain, dir };
     uma = new User('uma', 'letmein');
@@ -467,7 +626,10 @@ bridges:
     d3 = await startDaemon(w3.config);
     await uma.waitFor((l) => /^:tlsbot!\S+ JOIN :?#sec/.test(l), 'the TLS bot joins');
     uma.send('JOIN #slow');
-    await uma.waitFor((l) => /^:slowbot!\S+ JOIN :?#slow/.test(l) || / 353 uma . #slow :.*\bslowbot\b/.test(l), 'the slow bot in #slow');
+    await uma.waitFor(
+      (l) => /^:slowbot!\S+ JOIN :?#slow/.test(l) || / 353 uma . #slow :.*\bslowbot\b/.test(l),
+      'the slow bot in #slow',
+    );
   });
 
   after(async () => {
@@ -480,7 +642,9 @@ bridges:
 
   const state = async (name: string) => {
     const r = await cli(['status', '-c', w3.config, '--json']);
-    return (JSON.parse(r.stdout) as { accounts: { name: string; state: string; detail: string | null }[] }).accounts.find((a) => a.name === name)!;
+    return (
+      JSON.parse(r.stdout) as { accounts: { name: string; state: string; detail: string | null }[] }
+    ).accounts.find((a) => a.name === name)!;
   };
 
   test('over TLS with the server password: relays both ways', async () => {
@@ -501,7 +665,7 @@ bridges:
     assert.match(st.detail ?? '', /self[- ]signed certificate/);
   });
 
-  test('a wrong server password: retrying, with the server\'s reason', async () => {
+  test("a wrong server password: retrying, with the server's reason", async () => {
     let st = await state('irc.badpass');
     for (let i = 0; i < 50 && st.state !== 'retrying'; i++) {
       await sleep(100);
@@ -515,10 +679,25 @@ bridges:
     const text = Array.from({ length: 500 }, (_, i) => `w${i}`).join(' ');
     const r = await cli(['post', '-c', w3.config, '-b', 'slow', '--from', 'vic', text]);
     assert.equal(r.code, 0, r.stderr);
-    const mine = () => uma.lines.filter((l) => /^:slowbot!\S+ PRIVMSG #slow :/.test(l)).map((l) => l.slice(l.indexOf(' :', 1) + 2));
-    await until(() => mine().map((l) => l.slice('<vic> '.length)).join(' ') === text, 'the whole post', 20_000).catch(async (e) => {
+    const mine = () =>
+      uma.lines.filter((l) => /^:slowbot!\S+ PRIVMSG #slow :/.test(l)).map((l) => l.slice(l.indexOf(' :', 1) + 2));
+    await until(
+      () =>
+        mine()
+          .map((l) => l.slice('<vic> '.length))
+          .join(' ') === text,
+      'the whole post',
+      20_000,
+    ).catch(async (e) => {
       const ob = await cli(['outbox', '-c', w3.config]);
-      throw new Error(`${(e as Error).message}; got ${mine().length} lines:\n${mine().map((l) => l.slice(0, 40) + '…' + l.slice(-20)).join('\n')}\noutbox:\n${ob.stdout}\nlogs:\n${d3.logs.filter((l) => /slow/.test(l)).slice(-10).join('\n')}`);
+      throw new Error(
+        `${(e as Error).message}; got ${mine().length} lines:\n${mine()
+          .map((l) => l.slice(0, 40) + '…' + l.slice(-20))
+          .join('\n')}\noutbox:\n${ob.stdout}\nlogs:\n${d3.logs
+          .filter((l) => /slow/.test(l))
+          .slice(-10)
+          .join('\n')}`,
+      );
     });
     const n = mine().length;
     assert.ok(n >= 6, `${n} lines`);
@@ -526,7 +705,10 @@ bridges:
     assert.equal(mine().length, n, 'no line sent twice');
     const ob = await cli(['outbox', '-c', w3.config, '--json']);
     assert.doesNotMatch(ob.stdout, /irc\.slow/, 'nothing left waiting');
-    assert.ok(d3.logs.some((l) => /flood control/.test(l)), 'it did stop for flood control on the way');
+    assert.ok(
+      d3.logs.some((l) => /flood control/.test(l)),
+      'it did stop for flood control on the way',
+    );
   });
 
   test('a pinned certificate fingerprint: the right one connects (self-signed is fine), a wrong one is refused with a clear reason', async () => {

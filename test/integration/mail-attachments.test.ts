@@ -28,7 +28,8 @@ let w: World;
 let daemon: Running;
 let port: number;
 
-const mailTo = (addr: string) => sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
+const mailTo = (addr: string) =>
+  sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
 
 describe('attachments of mail posts on a real list', () => {
   before(async () => {
@@ -74,12 +75,39 @@ bridges:
     const f2 = join(w.dir, 'cat.png');
     writeFileSync(f1, pdf);
     writeFileSync(f2, png);
-    const r = await swaks(port, ['--from', 'alice@example.org', '--to', `${list}@${D}`, '--header', `Subject: files for ${list}`, '--header', `Message-Id: <${id}>`,
-      '--body', 'Two files attached.',
-      '--attach-type', 'application/pdf', '--attach-name', 'report.pdf', '--attach', `@${f1}`,
-      '--attach-type', 'image/png', '--attach-name', 'cat.png', '--attach', `@${f2}`]);
-    assert.ok(r.replies.some((x) => /^250 .*posted to /.test(x)), r.out);
-    return until(() => mailTo('bob@example.net').find((m) => header(m, 'Message-ID')[0] === `<${id}>`), `the post ${id} at bob's`, 15_000);
+    const r = await swaks(port, [
+      '--from',
+      'alice@example.org',
+      '--to',
+      `${list}@${D}`,
+      '--header',
+      `Subject: files for ${list}`,
+      '--header',
+      `Message-Id: <${id}>`,
+      '--body',
+      'Two files attached.',
+      '--attach-type',
+      'application/pdf',
+      '--attach-name',
+      'report.pdf',
+      '--attach',
+      `@${f1}`,
+      '--attach-type',
+      'image/png',
+      '--attach-name',
+      'cat.png',
+      '--attach',
+      `@${f2}`,
+    ]);
+    assert.ok(
+      r.replies.some((x) => /^250 .*posted to /.test(x)),
+      r.out,
+    );
+    return until(
+      () => mailTo('bob@example.net').find((m) => header(m, 'Message-ID')[0] === `<${id}>`),
+      `the post ${id} at bob's`,
+      15_000,
+    );
   }
 
   test('pass: the subscriber gets the files, byte for byte; the bridge sees only their names', async () => {
@@ -88,16 +116,29 @@ bridges:
     assert.equal(m.subject, '[commons] files for commons');
     assert.match(m.text ?? '', /Two files attached\./);
     assert.doesNotMatch(m.text ?? '', /not carried|removed by the list/);
-    assert.deepEqual(m.attachments.map((a) => [a.filename, a.contentType]), [['report.pdf', 'application/pdf'], ['cat.png', 'image/png']]);
+    assert.deepEqual(
+      m.attachments.map((a) => [a.filename, a.contentType]),
+      [
+        ['report.pdf', 'application/pdf'],
+        ['cat.png', 'image/png'],
+      ],
+    );
     assert.ok(m.attachments[0]!.content.equals(pdf), 'the PDF arrives with the same bytes');
     assert.ok(m.attachments[1]!.content.equals(png), 'the PNG arrives with the same bytes');
 
-    await until(() => w.delivered('a').find((d: { id: string }) => d.id === 'att.1@example.org'), 'the post on the other side', 10_000);
+    await until(
+      () => w.delivered('a').find((d: { id: string }) => d.id === 'att.1@example.org'),
+      'the post on the other side',
+      10_000,
+    );
     // What every plugin sees of the post: the names, types and sizes (read from the daemon's store, read-only).
     const store = Store.open(w.data, { readonly: true });
     try {
       const p = store.getPost('att.1@example.org')!;
-      assert.deepEqual(p.attachments, [{ filename: 'report.pdf', contentType: 'application/pdf', size: 40_000 }, { filename: 'cat.png', contentType: 'image/png', size: 1234 }]);
+      assert.deepEqual(p.attachments, [
+        { filename: 'report.pdf', contentType: 'application/pdf', size: 40_000 },
+        { filename: 'cat.png', contentType: 'image/png', size: 1234 },
+      ]);
       assert.ok(!JSON.stringify(p).includes(png.toString('base64').slice(0, 40)), 'the content is not in the post');
     } finally {
       store.close();
@@ -108,6 +149,9 @@ bridges:
     const raw = await post('quiet', 'att.2@example.org');
     const m = await simpleParser(raw);
     assert.deepEqual(m.attachments, []);
-    assert.match(m.text ?? '', /Attachments of the original message, removed by the list:\n\s+report\.pdf \(application\/pdf, 39 kB\)\n\s+cat\.png \(image\/png, 1 kB\)/);
+    assert.match(
+      m.text ?? '',
+      /Attachments of the original message, removed by the list:\n\s+report\.pdf \(application\/pdf, 39 kB\)\n\s+cat\.png \(image\/png, 1 kB\)/,
+    );
   });
 });

@@ -34,25 +34,57 @@ bridges:
       - { endpoint: mail.test/commons, policy: open }
       - sinkart.a/x
 `);
-  for (const a of ['ann@example.org', 'ben@example.net']) assert.equal((await cli(['subscribers', 'commons', 'add', a, '-c', w.config])).code, 0);
+  for (const a of ['ann@example.org', 'ben@example.net'])
+    assert.equal((await cli(['subscribers', 'commons', 'add', a, '-c', w.config])).code, 0);
 
   const first = await startDaemon(w.config);
   t.after(() => first.stop('SIGKILL'));
-  const r = await swaks(port, ['--from', 'cat@example.com', '--to', `commons@${D}`, '--header', 'Subject: before the crash', '--header', 'Message-Id: <crash.1@example.com>', '--body', 'kept through kill -9']);
-  assert.ok(r.replies.some((x) => /^250 .*posted to commons/.test(x)), r.out);
+  const r = await swaks(port, [
+    '--from',
+    'cat@example.com',
+    '--to',
+    `commons@${D}`,
+    '--header',
+    'Subject: before the crash',
+    '--header',
+    'Message-Id: <crash.1@example.com>',
+    '--body',
+    'kept through kill -9',
+  ]);
+  assert.ok(
+    r.replies.some((x) => /^250 .*posted to commons/.test(x)),
+    r.out,
+  );
   // The outbox row for the list's own subscribers (the plugin echoes) waits for the smarthost.
-  await first.waitForLog(/"post":"crash\.1@example\.com".*delivery to mail\.test\/commons will be retried|delivery to mail\.test\/commons will be retried.*crash\.1@example\.com/, 20_000);
+  await first.waitForLog(
+    /"post":"crash\.1@example\.com".*delivery to mail\.test\/commons will be retried|delivery to mail\.test\/commons will be retried.*crash\.1@example\.com/,
+    20_000,
+  );
   assert.equal(await first.stop('SIGKILL'), -1);
 
   const dir = mkdtempSync('/tmp/pp-smtpsink-');
   chmodSync(dir, 0o755);
-  const pid = Number(execFileSync('bash', [SMTP_SINK_SH, 'start', String(smart), dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop());
+  const pid = Number(
+    execFileSync('bash', [SMTP_SINK_SH, 'start', String(smart), dir], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .trim()
+      .split('\n')
+      .pop(),
+  );
   t.after(() => execFileSync('bash', [SMTP_SINK_SH, 'stop', String(pid)]));
   const second = await startDaemon(w.config);
   t.after(() => second.stop());
 
-  const mails = () => readdirSync(join(dir, 'mail')).map((f) => readFileSync(join(dir, 'mail', f), 'latin1')).filter((m) => /crash\.1@example\.com/.test(m));
-  const rcpts = () => mails().flatMap((m) => [...m.matchAll(/^X-Rcpt-Args: <([^>]+)>/gm)].map((x) => x[1]!)).sort();
+  const mails = () =>
+    readdirSync(join(dir, 'mail'))
+      .map((f) => readFileSync(join(dir, 'mail', f), 'latin1'))
+      .filter((m) => /crash\.1@example\.com/.test(m));
+  const rcpts = () =>
+    mails()
+      .flatMap((m) => [...m.matchAll(/^X-Rcpt-Args: <([^>]+)>/gm)].map((x) => x[1]!))
+      .sort();
   await until(() => rcpts().length >= 2, 'the post at both subscribers', 20_000);
   assert.match(mails().join(''), /kept through kill -9/);
   await until(() => w.delivered('a').find((d) => d.id === 'crash.1@example.com'), 'the post on the other endpoint');

@@ -31,12 +31,25 @@ export interface SwaksResult {
 /** Run swaks against 127.0.0.1:port. */
 export function swaks(port: number, args: string[]): Promise<SwaksResult> {
   return new Promise((resolve) => {
-    execFile('/usr/bin/swaks', ['--server', '127.0.0.1', '--port', String(port), '--helo', 'client.test.example', '--timeout', '20', ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const out = `${stdout}${stderr}`;
-      const replies = out.split('\n').filter((l) => /^\s*<[~*-]+\s+\d{3}[ -]/.test(l)).map((l) => l.replace(/^\s*<[~*-]+\s+/, ''));
-      const finals = replies.filter((r) => /^\d{3} /.test(r));
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, replies, last: Number(finals[finals.length - 1]?.slice(0, 3) ?? 0) });
-    });
+    execFile(
+      '/usr/bin/swaks',
+      ['--server', '127.0.0.1', '--port', String(port), '--helo', 'client.test.example', '--timeout', '20', ...args],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const out = `${stdout}${stderr}`;
+        const replies = out
+          .split('\n')
+          .filter((l) => /^\s*<[~*-]+\s+\d{3}[ -]/.test(l))
+          .map((l) => l.replace(/^\s*<[~*-]+\s+/, ''));
+        const finals = replies.filter((r) => /^\d{3} /.test(r));
+        resolve({
+          code: err ? ((err as { code?: number }).code ?? 1) : 0,
+          out,
+          replies,
+          last: Number(finals[finals.length - 1]?.slice(0, 3) ?? 0),
+        });
+      },
+    );
   });
 }
 
@@ -70,22 +83,37 @@ export interface PyResult {
 }
 
 /** Send raw bytes with Python's smtplib (sendmail: the bytes go as they are, bare CR/LF and 8-bit included). */
-export function pySend(port: number, from: string, to: string[], raw: Buffer | string, opts: { smtpUtf8?: boolean } = {}): Promise<PyResult> {
+export function pySend(
+  port: number,
+  from: string,
+  to: string[],
+  raw: Buffer | string,
+  opts: { smtpUtf8?: boolean } = {},
+): Promise<PyResult> {
   const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
   return new Promise((resolve, reject) => {
-    const child = execFile('/usr/bin/python3', ['-c', PY, String(port), from, JSON.stringify(to), opts.smtpUtf8 ? '1' : '0'], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`python smtplib failed: ${stderr || err.message}`));
-      resolve(JSON.parse(stdout) as PyResult);
-    });
+    const child = execFile(
+      '/usr/bin/python3',
+      ['-c', PY, String(port), from, JSON.stringify(to), opts.smtpUtf8 ? '1' : '0'],
+      { maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`python smtplib failed: ${stderr || err.message}`));
+        resolve(JSON.parse(stdout) as PyResult);
+      },
+    );
     child.stdin!.end(bytes);
   });
 }
 
 /** A mail as CRLF lines. */
-export const rfc822 = (headers: string[], body: string) => `${headers.join('\r\n')}\r\n\r\n${body.replace(/\r?\n/g, '\r\n')}\r\n`;
+export const rfc822 = (headers: string[], body: string) =>
+  `${headers.join('\r\n')}\r\n\r\n${body.replace(/\r?\n/g, '\r\n')}\r\n`;
 
 /** The value of a header in a raw message (unfolded), all occurrences. */
 export function header(msg: string, name: string): string[] {
   const head = msg.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
-  return head.split(/\r?\n/).filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
+  return head
+    .split(/\r?\n/)
+    .filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))
+    .map((l) => l.slice(name.length + 1).trim());
 }

@@ -66,13 +66,44 @@ bridges:
   });
 
   test('a mail post is announced in the channel: subject, first lines, no quotes or signature', async () => {
-    const body = ['On Friday, Bob wrote:', '> the old quoted text', '> more of it', '', 'The meeting moves to the library.', 'Room 2, at six.', '', '-- ', 'Alice, secretary'].join('\n');
-    const r = await swaks(port, ['--from', 'alice@example.org', '--to', `commons@${D}`, '--header', 'From: Alice <alice@example.org>', '--header', 'Subject: Meeting moved', '--body', body]);
-    assert.ok(r.replies.some((x) => /^250 .*posted to commons/.test(x)), r.out);
-    const head = await user.waitFor((l) => l.startsWith(`:${BOT}!`) && l.includes(`PRIVMSG ${CHAN} :`) && l.includes('[commons] Alice: Meeting moved'), 'the announcement');
+    const body = [
+      'On Friday, Bob wrote:',
+      '> the old quoted text',
+      '> more of it',
+      '',
+      'The meeting moves to the library.',
+      'Room 2, at six.',
+      '',
+      '-- ',
+      'Alice, secretary',
+    ].join('\n');
+    const r = await swaks(port, [
+      '--from',
+      'alice@example.org',
+      '--to',
+      `commons@${D}`,
+      '--header',
+      'From: Alice <alice@example.org>',
+      '--header',
+      'Subject: Meeting moved',
+      '--body',
+      body,
+    ]);
+    assert.ok(
+      r.replies.some((x) => /^250 .*posted to commons/.test(x)),
+      r.out,
+    );
+    const head = await user.waitFor(
+      (l) =>
+        l.startsWith(`:${BOT}!`) && l.includes(`PRIVMSG ${CHAN} :`) && l.includes('[commons] Alice: Meeting moved'),
+      'the announcement',
+    );
     assert.ok(head);
     await user.waitFor((l) => l.includes('Room 2, at six.'), 'the body lines');
-    const said = user.said(BOT, CHAN).map((l) => user.text(l)).join('\n');
+    const said = user
+      .said(BOT, CHAN)
+      .map((l) => user.text(l))
+      .join('\n');
     assert.match(said, /The meeting moves to the library\./);
     assert.doesNotMatch(said, /old quoted text|secretary/);
   });
@@ -80,7 +111,14 @@ bridges:
   test('lines said in the channel reach the subscribers as one digest mail', async () => {
     user.send(`PRIVMSG ${CHAN} :who is bringing the chairs?`);
     user.send(`PRIVMSG ${CHAN} :I can bring six`);
-    const m = await until(() => sink.messages().find((x) => /I can bring six/.test(x) && (header(x, 'X-RcptTo')[0] ?? '').includes('reader@example.org')), 'the digest mail', 20_000);
+    const m = await until(
+      () =>
+        sink
+          .messages()
+          .find((x) => /I can bring six/.test(x) && (header(x, 'X-RcptTo')[0] ?? '').includes('reader@example.org')),
+      'the digest mail',
+      20_000,
+    );
     assert.match(m, /who is bringing the chairs\?/);
     const parsed = await simpleParser(m);
     assert.match(parsed.subject ?? '', /^\[commons\] #commons: conversation, .* \(2 lines\)$/);

@@ -51,18 +51,41 @@ test('README: the Postfix snippets pass postconf and postmap, and the peerpost b
   const pc = spawnSync('/usr/sbin/postconf', ['-c', dir, '-n'], { encoding: 'utf8' });
   assert.equal(pc.status, 0, pc.stderr);
   assert.equal(pc.stderr.trim(), '', `postconf warns about the main.cf snippet:\n${pc.stderr}`);
-  const set = new Map(pc.stdout.trim().split('\n').map((l) => l.split(' = ') as [string, string]));
+  const set = new Map(
+    pc.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' = ') as [string, string]),
+  );
   assert.equal(set.get('relay_domains'), 'lists.example.org');
   assert.equal(set.get('recipient_delimiter'), '+');
   assert.equal(set.get('transport_maps'), `hash:${dir}/transport`);
-  assert.notEqual(set.get('myhostname'), 'lists.example.org', 'Postfix would think peerpost (greeting as the list domain) is itself');
+  assert.notEqual(
+    set.get('myhostname'),
+    'lists.example.org',
+    'Postfix would think peerpost (greeting as the list domain) is itself',
+  );
 
-  for (const map of ['transport', 'list_recipients']) execFileSync('/usr/sbin/postmap', ['-c', dir, `hash:${join(dir, map)}`]);
-  const q = (key: string, map: string) => spawnSync('/usr/sbin/postmap', ['-c', dir, '-q', key, `hash:${join(dir, map)}`], { encoding: 'utf8' });
+  for (const map of ['transport', 'list_recipients'])
+    execFileSync('/usr/sbin/postmap', ['-c', dir, `hash:${join(dir, map)}`]);
+  const q = (key: string, map: string) =>
+    spawnSync('/usr/sbin/postmap', ['-c', dir, '-q', key, `hash:${join(dir, map)}`], { encoding: 'utf8' });
   assert.equal(q('lists.example.org', 'transport').stdout.trim(), 'smtp:[127.0.0.1]:2525');
-  for (const a of ['commons', 'commons-join', 'commons-leave', 'commons-request', 'commons-owner', 'commons-bounces', 'commons-confirm'])
+  for (const a of [
+    'commons',
+    'commons-join',
+    'commons-leave',
+    'commons-request',
+    'commons-owner',
+    'commons-bounces',
+    'commons-confirm',
+  ])
     assert.equal(q(`${a}@lists.example.org`, 'list_recipients').stdout.trim(), 'OK', a);
-  assert.equal(q('postmaster@lists.example.org', 'list_recipients').status, 1, 'any other address is not in the map (550 at RCPT)');
+  assert.equal(
+    q('postmaster@lists.example.org', 'list_recipients').status,
+    1,
+    'any other address is not in the map (550 at RCPT)',
+  );
 
   const yaml = blocks.find((b) => b.lang === 'yaml');
   assert.ok(yaml, 'the peerpost block');
@@ -70,6 +93,6 @@ test('README: the Postfix snippets pass postconf and postmap, and the peerpost b
   const parsed = account.safeParse(block);
   assert.ok(parsed.success, parsed.success ? '' : JSON.stringify(parsed.error.issues));
   assert.deepEqual(parsed.data.limits.exempt, ['127.0.0.1', '::1']);
-  assert.equal(parsed.data.maxSize, Number(set.get('message_size_limit')), 'maxSize is Postfix\'s message_size_limit');
+  assert.equal(parsed.data.maxSize, Number(set.get('message_size_limit')), "maxSize is Postfix's message_size_limit");
   assert.deepEqual([parsed.data.listen.host, parsed.data.listen.port], ['127.0.0.1', 2525]);
 });

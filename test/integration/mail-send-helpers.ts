@@ -39,8 +39,11 @@ export const ensureAiosmtpd = (): void => ensure(hasAiosmtpd, 'aiosmtpd (python3
 
 /** Postfix's smtp-sink, without configuring or starting Postfix itself. */
 export const ensureSmtpSink = (): void =>
-  ensure(() => existsSync('/usr/sbin/smtp-sink'), "Postfix's smtp-sink (postfix)",
-    `echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections && ${APT} postfix`);
+  ensure(
+    () => existsSync('/usr/sbin/smtp-sink'),
+    "Postfix's smtp-sink (postfix)",
+    `echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections && ${APT} postfix`,
+  );
 
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -64,7 +67,13 @@ export interface MaildirSink {
   stop(): Promise<void>;
 }
 
-export async function startMaildirSink(opts: { tls?: { cert: string; key: string }; implicitTls?: { cert: string; key: string }; auth?: { user: string; pass: string } } = {}): Promise<MaildirSink> {
+export async function startMaildirSink(
+  opts: {
+    tls?: { cert: string; key: string };
+    implicitTls?: { cert: string; key: string };
+    auth?: { user: string; pass: string };
+  } = {},
+): Promise<MaildirSink> {
   ensureAiosmtpd();
   const dir = mkdtempSync(join(tmpdir(), 'peerpost-mailsink-'));
   const args = [SMTP_MAILDIR_PY, dir];
@@ -73,31 +82,50 @@ export async function startMaildirSink(opts: { tls?: { cert: string; key: string
   if (opts.auth) args.push('--auth', `${opts.auth.user}:${opts.auth.pass}`);
   const child: ChildProcess = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const port = await new Promise<number>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => reject(new Error(`the SMTP sink did not start in 10 s: ${stderr}`)), 10_000);
-    rl.once('line', (l) => { clearTimeout(timer); resolve(Number(l)); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the SMTP sink exited (${code}): ${stderr}`)); });
+    rl.once('line', (l) => {
+      clearTimeout(timer);
+      resolve(Number(l));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the SMTP sink exited (${code}): ${stderr}`));
+    });
   });
   const newDir = join(dir, 'Maildir', 'new');
   return {
-    port, dir,
+    port,
+    dir,
     rules: (r) => writeFileSync(join(dir, 'rules.json'), JSON.stringify(r)),
-    messages: () => readdirSync(newDir).sort().map((f) => readFileSync(join(newDir, f), 'utf8')),
+    messages: () =>
+      readdirSync(newDir)
+        .sort()
+        .map((f) => readFileSync(join(newDir, f), 'utf8')),
     transactions: () => {
       const p = join(dir, 'transactions.log');
-      return existsSync(p) ? readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { from: string; to: string[] }) : [];
+      return existsSync(p)
+        ? readFileSync(p, 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { from: string; to: string[] })
+        : [];
     },
     connections: () => {
       const p = join(dir, 'connections.log');
       return existsSync(p) ? readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).length : 0;
     },
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -113,7 +141,10 @@ export function selfSignedCert(): { cert: string; key: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'peerpost-mailtls-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execSync(`/usr/bin/openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout ${key} -out ${cert}`, { stdio: 'ignore' });
+  execSync(
+    `/usr/bin/openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout ${key} -out ${cert}`,
+    { stdio: 'ignore' },
+  );
   return { cert, key, dir };
 }
 
@@ -131,17 +162,34 @@ export async function startDumpingSink(): Promise<DumpingSink> {
   const dir = mkdtempSync(join(tmpdir(), 'peerpost-smtpsink-'));
   chmodSync(dir, 0o755);
   const port = await freePort();
-  const pid = execSync(`bash ${SMTP_SINK_SH} start ${port} ${dir}`, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').at(-1)!;
+  const pid = execSync(`bash ${SMTP_SINK_SH} start ${port} ${dir}`, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+    .trim()
+    .split('\n')
+    .at(-1)!;
   const mailDir = join(dir, 'mail');
   return {
-    port, dir,
-    transactions: () => readdirSync(mailDir).sort().map((f) => {
-      const head = readFileSync(join(mailDir, f), 'utf8').split('\n');
-      const from = head.find((l) => l.startsWith('X-Mail-Args: '))!.slice(13).replace(/^<([^>]*)>.*$/, '$1');
-      const to = head.filter((l) => l.startsWith('X-Rcpt-Args: ')).map((l) => l.slice(13).replace(/^<([^>]*)>.*$/, '$1'));
-      return { from, to };
-    }),
-    stop: () => { execSync(`bash ${SMTP_SINK_SH} stop ${pid}`, { stdio: 'ignore' }); },
+    port,
+    dir,
+    transactions: () =>
+      readdirSync(mailDir)
+        .sort()
+        .map((f) => {
+          const head = readFileSync(join(mailDir, f), 'utf8').split('\n');
+          const from = head
+            .find((l) => l.startsWith('X-Mail-Args: '))!
+            .slice(13)
+            .replace(/^<([^>]*)>.*$/, '$1');
+          const to = head
+            .filter((l) => l.startsWith('X-Rcpt-Args: '))
+            .map((l) => l.slice(13).replace(/^<([^>]*)>.*$/, '$1'));
+          return { from, to };
+        }),
+    stop: () => {
+      execSync(`bash ${SMTP_SINK_SH} stop ${pid}`, { stdio: 'ignore' });
+    },
   };
 }
 
@@ -151,17 +199,30 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   const dir = mkdtempSync(join(tmpdir(), 'peerpost-smtpsink-'));
   chmodSync(dir, 0o755);
   const port = await freePort();
-  const child = spawn('/usr/sbin/smtp-sink', ['-u', 'nobody', '-m', '1000', '-h', 'sink.test.local', `inet:127.0.0.1:${port}`, '1024'], { stdio: 'ignore', cwd: dir });
+  const child = spawn(
+    '/usr/sbin/smtp-sink',
+    ['-u', 'nobody', '-m', '1000', '-h', 'sink.test.local', `inet:127.0.0.1:${port}`, '1024'],
+    { stdio: 'ignore', cwd: dir },
+  );
   const pid = child.pid!;
   for (let i = 0; i < 100; i++) {
     const up = await new Promise<boolean>((r) => {
       const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); r(true); });
+      s.once('connect', () => {
+        s.destroy();
+        r(true);
+      });
       s.once('error', () => r(false));
     });
     if (up) break;
     if (child.exitCode !== null) throw new Error(`smtp-sink exited (${child.exitCode})`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { port, pid, stop: () => { if (child.exitCode === null) child.kill('SIGTERM'); } };
+  return {
+    port,
+    pid,
+    stop: () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    },
+  };
 }

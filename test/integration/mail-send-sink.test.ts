@@ -10,11 +10,15 @@ import { ListSender, smtpSchema, verpDecode, type Recipient } from '../../plugin
 import { mailCtx, post, target, LIST } from '../unit/mail-out-ctx.js';
 import { startDumpingSink } from './mail-send-helpers.js';
 
-const people = (n: number, domains: number): Recipient[] => Array.from({ length: n }, (_, i) => ({ address: `m${i}@d${i % domains}.example.org`, unsubscribeToken: `t${i}` }));
+const people = (n: number, domains: number): Recipient[] =>
+  Array.from({ length: n }, (_, i) => ({ address: `m${i}@d${i % domains}.example.org`, unsubscribeToken: `t${i}` }));
 
 test('2,000 subscribers over 4 domains: 40 transactions of 50, one domain each, everyone exactly once', async (t) => {
   const sink = await startDumpingSink();
-  t.after(() => { sink.stop(); rmSync(sink.dir, { recursive: true, force: true }); });
+  t.after(() => {
+    sink.stop();
+    rmSync(sink.dir, { recursive: true, force: true });
+  });
   const h = mailCtx();
   t.after(h.close);
   const sender = new ListSender(h.ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port }));
@@ -33,7 +37,10 @@ test('2,000 subscribers over 4 domains: 40 transactions of 50, one domain each, 
 
 test('VERP through smtp-sink: one transaction each, and every envelope sender decodes back to its recipient', async (t) => {
   const sink = await startDumpingSink();
-  t.after(() => { sink.stop(); rmSync(sink.dir, { recursive: true, force: true }); });
+  t.after(() => {
+    sink.stop();
+    rmSync(sink.dir, { recursive: true, force: true });
+  });
   const h = mailCtx();
   t.after(h.close);
   const sender = new ListSender(h.ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port, verp: true }));

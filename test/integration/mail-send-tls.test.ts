@@ -24,7 +24,10 @@ test('STARTTLS required, AUTH with the configured login, the CA from smtp.tls.ca
   const good = new ListSender(h.ctx, smtpSchema.parse({ ...base, auth: { user: 'lists', pass: 's3cret' } }));
   t.after(() => good.close());
   assert.deepEqual(await good.deliverPost(post(), target(), LIST, () => one, {}), { result: 'delivered' });
-  assert.deepEqual(sink.transactions().map((x) => x.to), [['reader@example.org']]);
+  assert.deepEqual(
+    sink.transactions().map((x) => x.to),
+    [['reader@example.org']],
+  );
 
   const wrong = new ListSender(h.ctx, smtpSchema.parse({ ...base, auth: { user: 'lists', pass: 'nope' } }));
   t.after(() => wrong.close());
@@ -32,7 +35,10 @@ test('STARTTLS required, AUTH with the configured login, the CA from smtp.tls.ca
   assert.equal(w.result, 'retry');
   assert.match((w as { reason: string }).reason, /535|auth/i);
 
-  const untrusted = new ListSender(h.ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port, requireTLS: true, auth: { user: 'lists', pass: 's3cret' } }));
+  const untrusted = new ListSender(
+    h.ctx,
+    smtpSchema.parse({ host: '127.0.0.1', port: sink.port, requireTLS: true, auth: { user: 'lists', pass: 's3cret' } }),
+  );
   t.after(() => untrusted.close());
   const u = await untrusted.deliverPost(post({ id: 'u@x' }), target(), LIST, () => one, {});
   assert.equal(u.result, 'retry');
@@ -47,7 +53,10 @@ test('implicit TLS (secure: true)', async (t) => {
   t.after(() => sink.stop());
   const h = mailCtx();
   t.after(h.close);
-  const sender = new ListSender(h.ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port, secure: true, tls: { ca: tls.cert } }));
+  const sender = new ListSender(
+    h.ctx,
+    smtpSchema.parse({ host: '127.0.0.1', port: sink.port, secure: true, tls: { ca: tls.cert } }),
+  );
   t.after(() => sender.close());
   assert.deepEqual(await sender.deliverPost(post(), target(), LIST, () => one, {}), { result: 'delivered' });
   assert.equal(sink.messages().length, 1);
@@ -56,7 +65,10 @@ test('implicit TLS (secure: true)', async (t) => {
 test('a CA file that cannot be read is a clear error at start', () => {
   const h = mailCtx();
   try {
-    assert.throws(() => new ListSender(h.ctx, smtpSchema.parse({ tls: { ca: '/nonexistent/ca.pem' } })), /smtp\.tls\.ca: cannot read \/nonexistent\/ca\.pem/);
+    assert.throws(
+      () => new ListSender(h.ctx, smtpSchema.parse({ tls: { ca: '/nonexistent/ca.pem' } })),
+      /smtp\.tls\.ca: cannot read \/nonexistent\/ca\.pem/,
+    );
   } finally {
     h.close();
   }

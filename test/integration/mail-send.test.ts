@@ -10,12 +10,18 @@ import { mailCtx, post, target, LIST } from '../unit/mail-out-ctx.js';
 import { startMaildirSink } from './mail-send-helpers.js';
 
 function subscribers(n: number, domains = ['example.org', 'example.net', 'example.com']): Recipient[] {
-  return Array.from({ length: n }, (_, i) => ({ address: `user${i}@${domains[i % domains.length]}`, unsubscribeToken: `tok${i}` }));
+  return Array.from({ length: n }, (_, i) => ({
+    address: `user${i}@${domains[i % domains.length]}`,
+    unsubscribeToken: `tok${i}`,
+  }));
 }
 
 function header(msg: string, name: string): string[] {
   const head = msg.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
-  return head.split(/\r?\n/).filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`)).map((l) => l.slice(name.length + 1).trim());
+  return head
+    .split(/\r?\n/)
+    .filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))
+    .map((l) => l.slice(name.length + 1).trim());
 }
 
 test('pooled delivery: every subscriber gets the post once, grouped by domain, with the list headers', async (t) => {
@@ -23,11 +29,23 @@ test('pooled delivery: every subscriber gets the post once, grouped by domain, w
   t.after(() => sink.stop());
   const { ctx, close } = mailCtx();
   t.after(close);
-  const sender = new ListSender(ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port, recipientsPerTransaction: 10, pool: { maxConnections: 3 } }));
+  const sender = new ListSender(
+    ctx,
+    smtpSchema.parse({ host: '127.0.0.1', port: sink.port, recipientsPerTransaction: 10, pool: { maxConnections: 3 } }),
+  );
   t.after(() => sender.close());
   const people = subscribers(95);
-  const out = await sender.deliverPost(post({ subject: 'Meeting on Friday', inReplyTo: 'parent@example.org', references: ['root@example.org', 'parent@example.org'] }),
-    target(), LIST, () => people, { archive: 'https://web.example.org/commons', post: (id) => `https://web.example.org/p/${encodeURIComponent(id)}` });
+  const out = await sender.deliverPost(
+    post({
+      subject: 'Meeting on Friday',
+      inReplyTo: 'parent@example.org',
+      references: ['root@example.org', 'parent@example.org'],
+    }),
+    target(),
+    LIST,
+    () => people,
+    { archive: 'https://web.example.org/commons', post: (id) => `https://web.example.org/p/${encodeURIComponent(id)}` },
+  );
   assert.deepEqual(out, { result: 'delivered' });
 
   const tx = sink.transactions();
@@ -89,11 +107,21 @@ test('a 4xx defers only that recipient; the retry sends to it alone, once; a 5xx
   assert.ok(!before.includes('user4@example.org'));
 
   // The retry: the list has grown meanwhile; the snapshot of the first try is what counts.
-  const second = await sender.deliverPost(post(), { ...to, attempt: 2 }, LIST, () => [...people, { address: 'late@example.org', unsubscribeToken: 'x' }], {});
+  const second = await sender.deliverPost(
+    post(),
+    { ...to, attempt: 2 },
+    LIST,
+    () => [...people, { address: 'late@example.org', unsubscribeToken: 'x' }],
+    {},
+  );
   assert.deepEqual(second, { result: 'delivered' });
   const all = sink.transactions().flatMap((x) => x.to);
   assert.equal(all.length, 8);
-  assert.deepEqual(sink.transactions().at(-1)!.to, ['user4@example.org'], 'the retry went to the deferred recipient only');
+  assert.deepEqual(
+    sink.transactions().at(-1)!.to,
+    ['user4@example.org'],
+    'the retry went to the deferred recipient only',
+  );
   assert.equal(all.filter((a) => a === 'user4@example.org').length, 1);
   assert.ok(!all.includes('late@example.org'));
   assert.equal(bounces.length, 1, 'the bounce is not reported twice');
@@ -122,10 +150,16 @@ test('connections are reused across transactions and posts (pool of 2)', async (
   t.after(() => sink.stop());
   const { ctx, close } = mailCtx();
   t.after(close);
-  const sender = new ListSender(ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port, recipientsPerTransaction: 10, pool: { maxConnections: 2 } }));
+  const sender = new ListSender(
+    ctx,
+    smtpSchema.parse({ host: '127.0.0.1', port: sink.port, recipientsPerTransaction: 10, pool: { maxConnections: 2 } }),
+  );
   t.after(() => sender.close());
   for (let i = 0; i < 3; i++) {
-    assert.equal((await sender.deliverPost(post({ id: `post${i}@x.example` }), target(), LIST, () => subscribers(60), {})).result, 'delivered');
+    assert.equal(
+      (await sender.deliverPost(post({ id: `post${i}@x.example` }), target(), LIST, () => subscribers(60), {})).result,
+      'delivered',
+    );
   }
   assert.equal(sink.transactions().length, 18);
   assert.ok(sink.connections() <= 2, `18 transactions over ${sink.connections()} connections`);
@@ -136,11 +170,35 @@ test('a mail post from a DMARC p=reject domain goes out "alice via commons" with
   t.after(() => sink.stop());
   const { ctx, close } = mailCtx();
   t.after(close);
-  const sender = new ListSender(ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port, dmarc: { policies: { 'strict.example': 'reject', 'relaxed.example': 'none' } } }));
+  const sender = new ListSender(
+    ctx,
+    smtpSchema.parse({
+      host: '127.0.0.1',
+      port: sink.port,
+      dmarc: { policies: { 'strict.example': 'reject', 'relaxed.example': 'none' } },
+    }),
+  );
   t.after(() => sender.close());
-  const mailPost = (id: string, address: string) => post({ id, author: { name: 'Alice Example', address, via: 'mail' }, origin: { account: 'mail.lists', target: 'commons' } });
-  await sender.deliverPost(mailPost('a@strict.example', 'alice@strict.example'), target(), LIST, () => subscribers(1), {});
-  await sender.deliverPost(mailPost('b@relaxed.example', 'alice@relaxed.example'), target(), LIST, () => subscribers(1), {});
+  const mailPost = (id: string, address: string) =>
+    post({
+      id,
+      author: { name: 'Alice Example', address, via: 'mail' },
+      origin: { account: 'mail.lists', target: 'commons' },
+    });
+  await sender.deliverPost(
+    mailPost('a@strict.example', 'alice@strict.example'),
+    target(),
+    LIST,
+    () => subscribers(1),
+    {},
+  );
+  await sender.deliverPost(
+    mailPost('b@relaxed.example', 'alice@relaxed.example'),
+    target(),
+    LIST,
+    () => subscribers(1),
+    {},
+  );
   const [strict, relaxed] = await Promise.all(sink.messages().map((m) => simpleParser(m)));
   const byId = new Map([strict!, relaxed!].map((p) => [p.messageId, p]));
   const s = byId.get('<a@strict.example>')!;
@@ -166,7 +224,9 @@ test('with the web links: each subscriber gets an own one-click unsubscribe URL 
   for (const m of msgs) {
     const rcpt = header(m, 'X-RcptTo')[0]!;
     const i = people.findIndex((p) => p.address === rcpt);
-    assert.deepEqual(header(m, 'List-Unsubscribe'), [`<mailto:commons-leave@lists.example.org>, <https://web.example.org/commons/unsubscribe?t=tok${i}>`]);
+    assert.deepEqual(header(m, 'List-Unsubscribe'), [
+      `<mailto:commons-leave@lists.example.org>, <https://web.example.org/commons/unsubscribe?t=tok${i}>`,
+    ]);
     assert.deepEqual(header(m, 'List-Unsubscribe-Post'), ['List-Unsubscribe=One-Click']);
   }
 });
@@ -177,10 +237,20 @@ test('robot mail and forwarded owner mail: queued, a 4xx retried by the queue, d
   sink.rules({ tempfail: { 'new@example.net': 1 } });
   const { ctx, close } = mailCtx();
   t.after(close);
-  const sender = new ListSender(ctx, smtpSchema.parse({ host: '127.0.0.1', port: sink.port, retryFirst: '200ms', retryMax: '1s' }));
+  const sender = new ListSender(
+    ctx,
+    smtpSchema.parse({ host: '127.0.0.1', port: sink.port, retryFirst: '200ms', retryMax: '1s' }),
+  );
   t.after(() => sender.close());
-  await sender.sendRobot({ list: LIST, to: 'new@example.net', subject: 'Confirm: join commons', text: 'Reply to this mail to confirm.' });
-  const owner = Buffer.from('From: someone@example.net\r\nTo: commons-owner@lists.example.org\r\nSubject: a question\r\nMessage-ID: <q1@example.net>\r\n\r\nHello owners.\r\n');
+  await sender.sendRobot({
+    list: LIST,
+    to: 'new@example.net',
+    subject: 'Confirm: join commons',
+    text: 'Reply to this mail to confirm.',
+  });
+  const owner = Buffer.from(
+    'From: someone@example.net\r\nTo: commons-owner@lists.example.org\r\nSubject: a question\r\nMessage-ID: <q1@example.net>\r\n\r\nHello owners.\r\n',
+  );
   await sender.forward(LIST, owner, ['owner@example.org']);
   const deadline = Date.now() + 10_000;
   while (sender.queued() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -193,7 +263,11 @@ test('robot mail and forwarded owner mail: queued, a 4xx retried by the queue, d
   assert.equal((await simpleParser(robot)).subject, 'Confirm: join commons');
   const fwd = sink.messages().find((m) => m.includes('X-RcptTo: owner@example.org'))!;
   assert.ok(fwd.endsWith(owner.toString()), 'the owner mail unchanged');
-  assert.deepEqual(header(fwd, 'X-Loop'), ['commons@lists.example.org'], 'with X-Loop on top, so a copy that comes back is recognised');
+  assert.deepEqual(
+    header(fwd, 'X-Loop'),
+    ['commons@lists.example.org'],
+    'with X-Loop on top, so a copy that comes back is recognised',
+  );
 });
 
 test('a smarthost with a low recipient limit (452 past 3): the rest go at once in smaller transactions', async (t) => {
@@ -207,6 +281,9 @@ test('a smarthost with a low recipient limit (452 past 3): the rest go at once i
   const people = subscribers(10, ['example.org']);
   assert.deepEqual(await sender.deliverPost(post(), target(), LIST, () => people, {}), { result: 'delivered' });
   const tx = sink.transactions();
-  assert.deepEqual(tx.map((x) => x.to.length).sort((a, b) => b - a), [3, 3, 3, 1]);
+  assert.deepEqual(
+    tx.map((x) => x.to.length).sort((a, b) => b - a),
+    [3, 3, 3, 1],
+  );
   assert.deepEqual(tx.flatMap((x) => x.to).sort(), people.map((p) => p.address).sort());
 });

@@ -27,7 +27,8 @@ let daemon: Running;
 let port: number;
 
 /** Messages the smarthost received for an address. */
-const mailTo = (addr: string) => sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
+const mailTo = (addr: string) =>
+  sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
 const waitMail = (addr: string, pred: (m: string) => boolean, what: string, timeoutMs = 15_000) =>
   until(() => mailTo(addr).find(pred), `${what} (mail to ${addr})`, timeoutMs);
 
@@ -76,7 +77,12 @@ bridges:
   });
 
   test('EHLO offers SIZE, 8BITMIME, SMTPUTF8; no AUTH, and no STARTTLS without a certificate', async () => {
-    const r = await pySend(port, 'x@example.org', [`commons-request@${D}`], rfc822(['From: x@example.org', 'Subject: help'], ''));
+    const r = await pySend(
+      port,
+      'x@example.org',
+      [`commons-request@${D}`],
+      rfc822(['From: x@example.org', 'Subject: help'], ''),
+    );
     assert.ok(r.features.includes('size'), r.features.join(' '));
     assert.ok(r.features.includes('8bitmime'));
     assert.ok(r.features.includes('smtputf8'));
@@ -84,14 +90,34 @@ bridges:
     assert.ok(!r.features.includes('starttls'));
     const help = await waitMail('x@example.org', (m) => /Help for commons/.test(m), 'the help reply');
     assert.deepEqual(header(help, 'Auto-Submitted'), ['auto-generated']);
-    assert.equal(header(help, 'X-MailFrom')[0], `commons-bounces@${D}`, 'robot mail has the bounce address as envelope sender');
+    assert.equal(
+      header(help, 'X-MailFrom')[0],
+      `commons-bounces@${D}`,
+      'robot mail has the bounce address as envelope sender',
+    );
   });
 
   test('subscribe (swaks) → confirm by reply (smtplib) → a post reaches every subscriber with the list headers, and the bridge', async () => {
-    const j = await swaks(port, ['--from', 'alice@example.org', '--to', `commons-join@${D}`, '--header', 'Subject: subscribe', '--body', 'please']);
+    const j = await swaks(port, [
+      '--from',
+      'alice@example.org',
+      '--to',
+      `commons-join@${D}`,
+      '--header',
+      'Subject: subscribe',
+      '--body',
+      'please',
+    ]);
     assert.equal(j.last, 221, j.out);
-    assert.ok(j.replies.some((r) => /^250 .*confirmation was sent to alice@example.org/.test(r)), j.out);
-    const req = await waitMail('alice@example.org', (m) => /^Subject: confirm [0-9a-f]{24}/m.test(m), 'the confirmation request');
+    assert.ok(
+      j.replies.some((r) => /^250 .*confirmation was sent to alice@example.org/.test(r)),
+      j.out,
+    );
+    const req = await waitMail(
+      'alice@example.org',
+      (m) => /^Subject: confirm [0-9a-f]{24}/m.test(m),
+      'the confirmation request',
+    );
     const token = /^Subject: confirm ([0-9a-f]{24})/m.exec(req)![1]!;
     assert.deepEqual(header(req, 'Auto-Submitted'), ['auto-generated']);
     const replyTo = header(req, 'Reply-To')[0]!;
@@ -99,7 +125,20 @@ bridges:
     assert.deepEqual(await subscribers(), [], 'nobody is subscribed before confirming');
 
     // Alice's mail client replies to the confirmation.
-    const c = await pySend(port, 'alice@example.org', [`commons-confirm+${token}@${D}`], rfc822(['From: Alice <alice@example.org>', `To: ${replyTo}`, `Subject: Re: confirm ${token}`, `Message-ID: <reply-${token}@example.org>`], '> Someone asked...'));
+    const c = await pySend(
+      port,
+      'alice@example.org',
+      [`commons-confirm+${token}@${D}`],
+      rfc822(
+        [
+          'From: Alice <alice@example.org>',
+          `To: ${replyTo}`,
+          `Subject: Re: confirm ${token}`,
+          `Message-ID: <reply-${token}@example.org>`,
+        ],
+        '> Someone asked...',
+      ),
+    );
     assert.equal(c.code, 250, JSON.stringify(c));
     await waitMail('alice@example.org', (m) => /Subject: Welcome to commons/.test(m), 'the welcome');
 
@@ -110,7 +149,21 @@ bridges:
     assert.deepEqual(await subscribers(), ['alice@example.org', 'bob@example.net']);
 
     const before = sink.transactions().length;
-    const p = await pySend(port, 'alice@example.org', [LIST], rfc822(['From: Alice <alice@example.org>', `To: ${LIST}`, 'Subject: Picnic on Sunday', 'Message-ID: <picnic.1@example.org>', 'Date: Fri, 27 Nov 2026 08:00:00 +0000'], 'Bring bread.\n\n-- \nAlice'));
+    const p = await pySend(
+      port,
+      'alice@example.org',
+      [LIST],
+      rfc822(
+        [
+          'From: Alice <alice@example.org>',
+          `To: ${LIST}`,
+          'Subject: Picnic on Sunday',
+          'Message-ID: <picnic.1@example.org>',
+          'Date: Fri, 27 Nov 2026 08:00:00 +0000',
+        ],
+        'Bring bread.\n\n-- \nAlice',
+      ),
+    );
     assert.equal(p.code, 250, JSON.stringify(p));
     for (const who of ['alice@example.org', 'bob@example.net']) {
       const m = await waitMail(who, (x) => header(x, 'Message-ID')[0] === '<picnic.1@example.org>', 'the post');
@@ -126,37 +179,91 @@ bridges:
       assert.match(parsed.text ?? '', /Bring bread\./);
       assert.equal(parsed.from?.value[0]?.address, 'alice@example.org');
     }
-    const tx = sink.transactions().slice(before).filter((t) => t.to.some((a) => a === 'alice@example.org' || a === 'bob@example.net'));
-    assert.deepEqual(tx.flatMap((t) => t.to).sort(), ['alice@example.org', 'bob@example.net'], 'each subscriber once, nobody else');
-    const a = await until(() => w.delivered('a').find((d) => d.id === 'picnic.1@example.org'), 'the post on the other endpoint');
+    const tx = sink
+      .transactions()
+      .slice(before)
+      .filter((t) => t.to.some((a) => a === 'alice@example.org' || a === 'bob@example.net'));
+    assert.deepEqual(
+      tx.flatMap((t) => t.to).sort(),
+      ['alice@example.org', 'bob@example.net'],
+      'each subscriber once, nobody else',
+    );
+    const a = await until(
+      () => w.delivered('a').find((d) => d.id === 'picnic.1@example.org'),
+      'the post on the other endpoint',
+    );
     assert.equal(a.subject, 'Picnic on Sunday');
     assert.match(a.body, /Bring bread\./);
 
     // A post from elsewhere in the bridge reaches the subscribers from the list address.
-    spool('p1', { target: 'x', author: { name: 'carol', via: 'irc' }, body: 'hello from the channel', subject: 'from afar' });
-    const far = await waitMail('bob@example.net', (x) => /hello from the channel/.test(x), 'a post from the other endpoint');
+    spool('p1', {
+      target: 'x',
+      author: { name: 'carol', via: 'irc' },
+      body: 'hello from the channel',
+      subject: 'from afar',
+    });
+    const far = await waitMail(
+      'bob@example.net',
+      (x) => /hello from the channel/.test(x),
+      'a post from the other endpoint',
+    );
     assert.match(header(far, 'From')[0]!, /commons@lists\.test\.example/);
   });
 
   test('unsubscribe: leave → confirm by mailing the confirm address (swaks) → no longer subscribed, goodbye', async () => {
     await cli(['subscribers', 'commons', 'add', 'dan@example.com', '-c', w.config]);
-    const l = await swaks(port, ['--from', 'dan@example.com', '--to', `commons-leave@${D}`, '--header', 'Subject: bye']);
+    const l = await swaks(port, [
+      '--from',
+      'dan@example.com',
+      '--to',
+      `commons-leave@${D}`,
+      '--header',
+      'Subject: bye',
+    ]);
     assert.equal(l.last, 221, l.out);
-    const req = await waitMail('dan@example.com', (m) => /^Subject: confirm [0-9a-f]{24}/m.test(m), 'the unsubscribe confirmation');
+    const req = await waitMail(
+      'dan@example.com',
+      (m) => /^Subject: confirm [0-9a-f]{24}/m.test(m),
+      'the unsubscribe confirmation',
+    );
     const token = /^Subject: confirm ([0-9a-f]{24})/m.exec(req)![1]!;
-    const c = await swaks(port, ['--from', 'dan@example.com', '--to', `commons-confirm+${token}@${D}`, '--header', 'Subject: yes']);
-    assert.ok(c.replies.some((r) => /^250 .*unsubscribed/.test(r)), c.out);
+    const c = await swaks(port, [
+      '--from',
+      'dan@example.com',
+      '--to',
+      `commons-confirm+${token}@${D}`,
+      '--header',
+      'Subject: yes',
+    ]);
+    assert.ok(
+      c.replies.some((r) => /^250 .*unsubscribed/.test(r)),
+      c.out,
+    );
     assert.ok(!(await subscribers()).includes('dan@example.com'));
     await waitMail('dan@example.com', (m) => /Subject: You have left commons/.test(m), 'the goodbye');
   });
 
   test('never an open relay: foreign recipients get 550 at RCPT and nothing is sent to them', async () => {
-    for (const rcpt of ['victim@example.net', `commons@evil.example`, `postmaster@${D}`, `commons-admin@${D}`, `commons%victim.example@${D}`]) {
+    for (const rcpt of [
+      'victim@example.net',
+      `commons@evil.example`,
+      `postmaster@${D}`,
+      `commons-admin@${D}`,
+      `commons%victim.example@${D}`,
+    ]) {
       const r = await swaks(port, ['--from', 'spammer@example.org', '--to', rcpt]);
-      assert.ok(r.replies.some((x) => /^550 /.test(x) && /relays nothing/.test(x)), `${rcpt}: ${r.out}`);
+      assert.ok(
+        r.replies.some((x) => /^550 /.test(x) && /relays nothing/.test(x)),
+        `${rcpt}: ${r.out}`,
+      );
       assert.notEqual(r.code, 0);
     }
-    const py = await pySend(port, 'spammer@example.org', ['victim@example.net'], rfc822(['From: spammer@example.org'], 'buy'));
+    const py = await pySend(
+      port,
+      'spammer@example.org',
+      ['victim@example.net'],
+      rfc822(['From: spammer@example.org'], 'buy'),
+    );
     assert.equal(py.code, 550);
     assert.equal(py.stage, 'rcpt');
     await sleep(300);
@@ -166,18 +273,49 @@ bridges:
   test('oversize: refused with 552, by the SIZE parameter and by the data itself', async () => {
     const big = 'x'.repeat(76) + '\r\n';
     const body = big.repeat(Math.ceil((MAX + 10_000) / big.length));
-    const r = await pySend(port, 'alice@example.org', [LIST], rfc822(['From: alice@example.org', 'Subject: huge'], body));
+    const r = await pySend(
+      port,
+      'alice@example.org',
+      [LIST],
+      rfc822(['From: alice@example.org', 'Subject: huge'], body),
+    );
     assert.equal(r.code, 552, JSON.stringify(r));
     // swaks does not send SIZE=: the data goes over the limit and is refused after it
     const file = join(w.dir, 'big.bin');
     writeFileSync(file, Buffer.alloc(MAX, 1));
-    const s = await swaks(port, ['--from', 'alice@example.org', '--to', LIST, '--header', 'Subject: huge too', '--attach', `@${file}`]);
-    assert.ok(s.replies.some((x) => /^552 /.test(x)), s.out.slice(-2000));
+    const s = await swaks(port, [
+      '--from',
+      'alice@example.org',
+      '--to',
+      LIST,
+      '--header',
+      'Subject: huge too',
+      '--attach',
+      `@${file}`,
+    ]);
+    assert.ok(
+      s.replies.some((x) => /^552 /.test(x)),
+      s.out.slice(-2000),
+    );
   });
 
   test('a non-member is held, the owner told; `peerpost held approve` posts it', async () => {
-    const r = await swaks(port, ['--from', 'stranger@example.org', '--to', LIST, '--header', 'Subject: May I?', '--header', 'Message-Id: <stranger.1@example.org>', '--body', 'A question from outside.']);
-    assert.ok(r.replies.some((x) => /^250 .*held for the owners/.test(x)), r.out);
+    const r = await swaks(port, [
+      '--from',
+      'stranger@example.org',
+      '--to',
+      LIST,
+      '--header',
+      'Subject: May I?',
+      '--header',
+      'Message-Id: <stranger.1@example.org>',
+      '--body',
+      'A question from outside.',
+    ]);
+    assert.ok(
+      r.replies.some((x) => /^250 .*held for the owners/.test(x)),
+      r.out,
+    );
     const note = await waitMail('owner@example.org', (m) => /awaits approval/.test(m), 'the held notice to the owner');
     const id = /post #(\d+)/.exec(note)![1]!;
     const list = await cli(['held', '-c', w.config]);
@@ -188,23 +326,47 @@ bridges:
     const ok = await cli(['held', 'commons', 'approve', id, '-c', w.config]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /approved/);
-    await until(() => w.delivered('a').find((d) => d.id === 'stranger.1@example.org'), 'the approved post on the bridge');
-    await waitMail('alice@example.org', (m) => header(m, 'Message-ID')[0] === '<stranger.1@example.org>', 'the approved post to subscribers');
+    await until(
+      () => w.delivered('a').find((d) => d.id === 'stranger.1@example.org'),
+      'the approved post on the bridge',
+    );
+    await waitMail(
+      'alice@example.org',
+      (m) => header(m, 'Message-ID')[0] === '<stranger.1@example.org>',
+      'the approved post to subscribers',
+    );
     const again = await cli(['held', 'commons', 'approve', id, '-c', w.config]);
     assert.equal(again.code, 5);
     assert.match(again.stderr, /no held post/);
   });
 
   test('bad input: each case is taken safely or refused with a clear code; the daemon keeps running', async () => {
-    const send = (headers: string[], body: string, raw?: Buffer) => pySend(port, 'alice@example.org', [LIST], raw ?? rfc822(['From: Alice <alice@example.org>', `To: ${LIST}`, ...headers], body));
+    const send = (headers: string[], body: string, raw?: Buffer) =>
+      pySend(
+        port,
+        'alice@example.org',
+        [LIST],
+        raw ?? rfc822(['From: Alice <alice@example.org>', `To: ${LIST}`, ...headers], body),
+      );
 
     // malformed MIME: taken as far as it reads
-    const mime = await send(['Subject: broken mime', 'Message-ID: <bad.mime@example.org>', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="nope"'], '--other\r\nContent-Type: text/plain\r\n\r\nlost boundary');
+    const mime = await send(
+      [
+        'Subject: broken mime',
+        'Message-ID: <bad.mime@example.org>',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="nope"',
+      ],
+      '--other\r\nContent-Type: text/plain\r\n\r\nlost boundary',
+    );
     assert.equal(mime.code, 250, JSON.stringify(mime));
     // missing Message-ID: taken, with a new one
     const noId = await send(['Subject: no id here'], 'body without an id');
     assert.equal(noId.code, 250);
-    const minted = await until(() => w.delivered('a').find((d) => d.subject === 'no id here'), 'the post without an id');
+    const minted = await until(
+      () => w.delivered('a').find((d) => d.subject === 'no id here'),
+      'the post without an id',
+    );
     assert.match(minted.id, /@test\.example$/);
     // two Message-ID headers: refused
     const two = await send(['Subject: two ids', 'Message-ID: <one@example.org>', 'Message-ID: <two@example.org>'], 'x');
@@ -213,13 +375,41 @@ bridges:
     // the same Message-ID again (a resend): 250, posted once
     const dup = await send(['Subject: Picnic on Sunday', 'Message-ID: <picnic.1@example.org>'], 'Bring bread.');
     assert.equal(dup.code, 250);
-    const dupSwaks = await swaks(port, ['--from', 'alice@example.org', '--to', LIST, '--header', 'Message-Id: <picnic.1@example.org>', '--header', 'Subject: again']);
-    assert.ok(dupSwaks.replies.some((r) => /^250 .*already posted <picnic\.1@example\.org>/.test(r)), dupSwaks.out);
+    const dupSwaks = await swaks(port, [
+      '--from',
+      'alice@example.org',
+      '--to',
+      LIST,
+      '--header',
+      'Message-Id: <picnic.1@example.org>',
+      '--header',
+      'Subject: again',
+    ]);
+    assert.ok(
+      dupSwaks.replies.some((r) => /^250 .*already posted <picnic\.1@example\.org>/.test(r)),
+      dupSwaks.out,
+    );
     assert.equal(w.delivered('a').filter((d) => d.id === 'picnic.1@example.org').length, 1, 'posted once');
     // 8-bit headers, without and with SMTPUTF8
-    const latin = await send([], '', Buffer.from(`From: alice@example.org\r\nTo: ${LIST}\r\nSubject: caf\xe9 cr\xe8me\r\nMessage-ID: <latin1@example.org>\r\n\r\nbody\r\n`, 'latin1'));
+    const latin = await send(
+      [],
+      '',
+      Buffer.from(
+        `From: alice@example.org\r\nTo: ${LIST}\r\nSubject: caf\xe9 cr\xe8me\r\nMessage-ID: <latin1@example.org>\r\n\r\nbody\r\n`,
+        'latin1',
+      ),
+    );
     assert.equal(latin.code, 250);
-    const utf = await pySend(port, 'alice@example.org', [LIST], Buffer.from(`From: Zoë <alice@example.org>\r\nTo: ${LIST}\r\nSubject: Grüße\r\nMessage-ID: <utf8.h@example.org>\r\n\r\nhallo\r\n`, 'utf8'), { smtpUtf8: true });
+    const utf = await pySend(
+      port,
+      'alice@example.org',
+      [LIST],
+      Buffer.from(
+        `From: Zoë <alice@example.org>\r\nTo: ${LIST}\r\nSubject: Grüße\r\nMessage-ID: <utf8.h@example.org>\r\n\r\nhallo\r\n`,
+        'utf8',
+      ),
+      { smtpUtf8: true },
+    );
     assert.equal(utf.code, 250);
     const g = await until(() => w.delivered('a').find((d) => d.id === 'utf8.h@example.org'), 'the UTF-8 post');
     assert.equal(g.subject, 'Grüße');
@@ -228,36 +418,86 @@ bridges:
     assert.equal(huge.code, 552);
     assert.match(huge.message, /header section/);
     // bare CR and bare LF in the body: taken, line ends made plain
-    const bare = await send([], '', Buffer.from(`From: alice@example.org\r\nTo: ${LIST}\r\nSubject: bare ends\r\nMessage-ID: <bare@example.org>\r\n\r\none\rtwo\nthree\r\n`, 'latin1'));
+    const bare = await send(
+      [],
+      '',
+      Buffer.from(
+        `From: alice@example.org\r\nTo: ${LIST}\r\nSubject: bare ends\r\nMessage-ID: <bare@example.org>\r\n\r\none\rtwo\nthree\r\n`,
+        'latin1',
+      ),
+    );
     assert.equal(bare.code, 250);
     const b = await until(() => w.delivered('a').find((d) => d.id === 'bare@example.org'), 'the bare-ends post');
     assert.equal(b.body, 'one\ntwo\nthree');
     // a subject carrying "\r\nBcc:": the Bcc becomes its own header line, which the list ignores
     const before = sink.transactions().length;
-    const inj = await send([], '', Buffer.from(`From: alice@example.org\r\nTo: ${LIST}\r\nSubject: hi\r\nBcc: victim@example.net\r\nMessage-ID: <inject@example.org>\r\n\r\ninjected?\r\n`));
+    const inj = await send(
+      [],
+      '',
+      Buffer.from(
+        `From: alice@example.org\r\nTo: ${LIST}\r\nSubject: hi\r\nBcc: victim@example.net\r\nMessage-ID: <inject@example.org>\r\n\r\ninjected?\r\n`,
+      ),
+    );
     assert.equal(inj.code, 250);
-    const sent = await waitMail('bob@example.net', (m) => header(m, 'Message-ID')[0] === '<inject@example.org>', 'the post with an injected Bcc');
+    const sent = await waitMail(
+      'bob@example.net',
+      (m) => header(m, 'Message-ID')[0] === '<inject@example.org>',
+      'the post with an injected Bcc',
+    );
     assert.deepEqual(header(sent, 'Bcc'), []);
     assert.equal(header(sent, 'Subject')[0], '[commons] hi');
     await sleep(500);
-    const rcpts = sink.transactions().slice(before).flatMap((t) => t.to);
+    const rcpts = sink
+      .transactions()
+      .slice(before)
+      .flatMap((t) => t.to);
     assert.ok(!rcpts.includes('victim@example.net'), `sent to: ${rcpts.join(', ')}`);
 
     const st = await cli(['status', '-c', w.config, '--json']);
     assert.equal(st.code, 0);
-    const acct = (JSON.parse(st.stdout) as { accounts: { name: string; state: string }[] }).accounts.find((x) => x.name === 'mail.test')!;
+    const acct = (JSON.parse(st.stdout) as { accounts: { name: string; state: string }[] }).accounts.find(
+      (x) => x.name === 'mail.test',
+    )!;
     assert.equal(acct.state, 'listening');
   });
 
   test('owner mail is forwarded unchanged to the owners; `peerpost held reject` tells the sender', async () => {
-    const o = await swaks(port, ['--from', 'someone@example.net', '--to', `commons-owner@${D}`, '--header', 'Subject: A question for the owners', '--body', 'Who runs this?']);
-    assert.ok(o.replies.some((x) => /^250 .*forwarded to the owners/.test(x)), o.out);
-    const fwd = await waitMail('owner@example.org', (m) => header(m, 'Subject')[0] === 'A question for the owners', 'the forwarded owner mail');
+    const o = await swaks(port, [
+      '--from',
+      'someone@example.net',
+      '--to',
+      `commons-owner@${D}`,
+      '--header',
+      'Subject: A question for the owners',
+      '--body',
+      'Who runs this?',
+    ]);
+    assert.ok(
+      o.replies.some((x) => /^250 .*forwarded to the owners/.test(x)),
+      o.out,
+    );
+    const fwd = await waitMail(
+      'owner@example.org',
+      (m) => header(m, 'Subject')[0] === 'A question for the owners',
+      'the forwarded owner mail',
+    );
     assert.match(fwd, /Who runs this\?/);
     assert.deepEqual(header(fwd, 'From'), ['someone@example.net'], 'forwarded unchanged');
 
-    const h = await swaks(port, ['--from', 'pest@example.org', '--to', LIST, '--header', 'Subject: buy now', '--body', 'cheap']);
-    assert.ok(h.replies.some((x) => /^250 .*held/.test(x)), h.out);
+    const h = await swaks(port, [
+      '--from',
+      'pest@example.org',
+      '--to',
+      LIST,
+      '--header',
+      'Subject: buy now',
+      '--body',
+      'cheap',
+    ]);
+    assert.ok(
+      h.replies.some((x) => /^250 .*held/.test(x)),
+      h.out,
+    );
     const id = /held for the owners of commons \(#(\d+)\)/.exec(h.out)![1]!;
     const r = await cli(['held', 'commons', 'reject', id, 'off', 'topic', '-c', w.config]);
     assert.equal(r.code, 0, r.stderr);
@@ -268,24 +508,68 @@ bridges:
 
   test('bounces: a DSN to the bounce address and a 5xx from the smarthost raise the score; at the threshold delivery stops, the owner is told', async () => {
     assert.equal((await cli(['subscribers', 'commons', 'add', 'dead@example.net', '-c', w.config])).code, 0);
-    const dsn = rfc822([
-      'From: MAILER-DAEMON@mx.example.net (Mail Delivery System)', `To: commons-bounces@${D}`, 'Subject: Undelivered Mail Returned to Sender',
-      'Auto-Submitted: auto-replied', 'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
-    ], ['--B', 'Content-Type: text/plain', '', 'I could not deliver your message.', '', '--B', 'Content-Type: message/delivery-status', '',
-      'Reporting-MTA: dns; mx.example.net', '', 'Final-Recipient: rfc822; dead@example.net', 'Action: failed', 'Status: 5.1.1',
-      'Diagnostic-Code: smtp; 550 5.1.1 <dead@example.net>: User unknown', '', '--B--'].join('\n'));
+    const dsn = rfc822(
+      [
+        'From: MAILER-DAEMON@mx.example.net (Mail Delivery System)',
+        `To: commons-bounces@${D}`,
+        'Subject: Undelivered Mail Returned to Sender',
+        'Auto-Submitted: auto-replied',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
+      ],
+      [
+        '--B',
+        'Content-Type: text/plain',
+        '',
+        'I could not deliver your message.',
+        '',
+        '--B',
+        'Content-Type: message/delivery-status',
+        '',
+        'Reporting-MTA: dns; mx.example.net',
+        '',
+        'Final-Recipient: rfc822; dead@example.net',
+        'Action: failed',
+        'Status: 5.1.1',
+        'Diagnostic-Code: smtp; 550 5.1.1 <dead@example.net>: User unknown',
+        '',
+        '--B--',
+      ].join('\n'),
+    );
     const b = await pySend(port, '', [`commons-bounces@${D}`], dsn);
     assert.equal(b.code, 250, JSON.stringify(b));
-    const score = async () => (JSON.parse((await cli(['subscribers', 'commons', '--json', '-c', w.config])).stdout) as { address: string; bounceScore: number; delivery: boolean }[]).find((x) => x.address === 'dead@example.net')!;
+    const score = async () =>
+      (
+        JSON.parse((await cli(['subscribers', 'commons', '--json', '-c', w.config])).stdout) as {
+          address: string;
+          bounceScore: number;
+          delivery: boolean;
+        }[]
+      ).find((x) => x.address === 'dead@example.net')!;
     assert.deepEqual(await score().then((x) => [x.bounceScore, x.delivery]), [1, true]);
 
     sink.rules({ reject: ['dead@example.net'] });
     try {
-      const p = await pySend(port, 'alice@example.org', [LIST], rfc822(['From: alice@example.org', 'Subject: roll call', 'Message-ID: <roll.call@example.org>'], 'who is here?'));
+      const p = await pySend(
+        port,
+        'alice@example.org',
+        [LIST],
+        rfc822(
+          ['From: alice@example.org', 'Subject: roll call', 'Message-ID: <roll.call@example.org>'],
+          'who is here?',
+        ),
+      );
       assert.equal(p.code, 250);
-      await waitMail('owner@example.org', (m) => /delivery to dead@example.net disabled/.test(m), 'the owner told of the disabled address');
+      await waitMail(
+        'owner@example.org',
+        (m) => /delivery to dead@example.net disabled/.test(m),
+        'the owner told of the disabled address',
+      );
       assert.deepEqual(await score().then((x) => [x.bounceScore, x.delivery]), [2, false]);
-      assert.match((await cli(['subscribers', 'commons', '-c', w.config])).stdout, /dead@example\.net {2}\[delivery disabled: bounce score 2\]/);
+      assert.match(
+        (await cli(['subscribers', 'commons', '-c', w.config])).stdout,
+        /dead@example\.net {2}\[delivery disabled: bounce score 2\]/,
+      );
     } finally {
       sink.rules({});
     }
@@ -303,9 +587,20 @@ bridges:
   commons:
     endpoints: [mail.test/commons]
 `);
-    const add = await cli(['subscribers', 'commons', 'add', 'Alice <alice@example.org>', 'bob@example.net', '-c', w2.config]);
+    const add = await cli([
+      'subscribers',
+      'commons',
+      'add',
+      'Alice <alice@example.org>',
+      'bob@example.net',
+      '-c',
+      w2.config,
+    ]);
     assert.equal(add.code, 0, add.stderr);
-    writeFileSync(join(w2.dir, 'people.txt'), '# our people\ncarol@example.org\n\nDan <dan@example.com>\nalice@example.org\n');
+    writeFileSync(
+      join(w2.dir, 'people.txt'),
+      '# our people\ncarol@example.org\n\nDan <dan@example.com>\nalice@example.org\n',
+    );
     const imp = await cli(['subscribers', 'commons', 'import', 'people.txt', '-c', w2.config], { cwd: w2.dir });
     assert.equal(imp.code, 0, imp.stderr);
     assert.match(imp.stdout, /2 added, 1 subscribed already/);

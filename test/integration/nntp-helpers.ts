@@ -18,21 +18,33 @@ export function ensureInn(): void {
     execFileSync('bash', [INN2_SH, 'install'], { stdio: 'inherit' });
     if (existsSync('/usr/lib/news/bin/innd')) return;
   }
-  throw new Error(`inn2 is not installed (/usr/lib/news/bin/innd is missing); install it as root with:\n  bash test/peers/inn2.sh install\n(apt-get install -y --no-install-recommends postfix inn2, after setting domain: in /etc/news/inn.conf)`);
+  throw new Error(
+    `inn2 is not installed (/usr/lib/news/bin/innd is missing); install it as root with:\n  bash test/peers/inn2.sh install\n(apt-get install -y --no-install-recommends postfix inn2, after setting domain: in /etc/news/inn.conf)`,
+  );
 }
 
-export interface Inn { pid: number; port: number; dir: string; stop(): void }
+export interface Inn {
+  pid: number;
+  port: number;
+  dir: string;
+  stop(): void;
+}
 
 /** A private INN on 127.0.0.1 with these groups. */
 export async function startInn(groups: string[], env: Record<string, string> = {}, at?: number): Promise<Inn> {
   const port = at ?? (await freePort());
   const dir = mkdtempSync('/tmp/pp-inn2.');
   chmodSync(dir, 0o755);
-  const out = execFileSync('bash', [INN2_SH, 'start', String(port), dir, ...groups], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  const out = execFileSync('bash', [INN2_SH, 'start', String(port), dir, ...groups], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).toString();
   const pid = Number(out.trim().split('\n').pop());
   assert.ok(pid > 0, `inn2.sh start printed no pid: ${out}`);
   return {
-    pid, port, dir,
+    pid,
+    port,
+    dir,
     stop: () => {
       execFileSync('bash', [INN2_SH, 'stop', String(pid), dir], { stdio: 'ignore' });
       rmSync(dir, { recursive: true, force: true });
@@ -41,7 +53,12 @@ export async function startInn(groups: string[], env: Record<string, string> = {
 }
 
 export type Op = (string | number)[];
-export interface OpResult { ok: boolean; value?: any; code?: string; error?: string }
+export interface OpResult {
+  ok: boolean;
+  value?: any;
+  code?: string;
+  error?: string;
+}
 /** Run operations on one nntplib connection; mode true sends MODE READER first, "ssl:CAFILE" connects with TLS. */
 export function nntplib(port: number, ops: Op[], mode: boolean | string = false): Promise<OpResult[]> {
   return new Promise((resolve, reject) => {
@@ -53,7 +70,11 @@ export function nntplib(port: number, ops: Op[], mode: boolean | string = false)
     p.stderr.on('data', (d) => (err += d));
     p.on('error', reject);
     p.on('close', (code) => {
-      try { resolve(JSON.parse(out)); } catch { reject(new Error(`nntp_client.py exited ${code}: ${err}${out}`)); }
+      try {
+        resolve(JSON.parse(out));
+      } catch {
+        reject(new Error(`nntp_client.py exited ${code}: ${err}${out}`));
+      }
     });
     p.stdin.end(JSON.stringify(ops));
   });

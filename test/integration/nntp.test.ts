@@ -13,18 +13,26 @@ import { world, cli, startDaemon, until, sleep, type Running } from '../helpers/
 import { hashPassword } from '../../plugins/nntp/index.js';
 
 const CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
-const INSTALL = 'apt-get install -y --no-install-recommends python3 (nntplib is in the standard library up to Python 3.12; on 3.13 and later: pip install standard-nntplib)';
+const INSTALL =
+  'apt-get install -y --no-install-recommends python3 (nntplib is in the standard library up to Python 3.12; on 3.13 and later: pip install standard-nntplib)';
 
 before(() => {
   try {
     execFileSync('python3', ['-W', 'ignore', '-c', 'import nntplib'], { stdio: 'pipe' });
   } catch (err) {
-    throw new Error(`the nntp tests need Python's nntplib (${(err as Error).message.split('\n')[0]}); install it with:\n  ${INSTALL}`);
+    throw new Error(
+      `the nntp tests need Python's nntplib (${(err as Error).message.split('\n')[0]}); install it with:\n  ${INSTALL}`,
+    );
   }
 });
 
 type Op = (string | number)[];
-interface OpResult { ok: boolean; value?: any; code?: string; error?: string }
+interface OpResult {
+  ok: boolean;
+  value?: any;
+  code?: string;
+  error?: string;
+}
 
 /** Run operations on one nntplib connection; one result per operation. */
 function nntplib(port: number, ops: Op[]): Promise<OpResult[]> {
@@ -57,8 +65,14 @@ class Raw {
   closed = false;
   constructor(readonly sock: Socket) {
     sock.setEncoding('latin1');
-    sock.on('data', (d: string) => { this.buf += d; this.wake(); });
-    sock.on('close', () => { this.closed = true; this.wake(); });
+    sock.on('data', (d: string) => {
+      this.buf += d;
+      this.wake();
+    });
+    sock.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
     sock.on('error', () => {});
   }
   static open(port: number): Promise<Raw> {
@@ -67,15 +81,24 @@ class Raw {
       s.once('error', rej);
     });
   }
-  private wake() { for (const w of this.waiters.splice(0)) w(); }
+  private wake() {
+    for (const w of this.waiters.splice(0)) w();
+  }
   async line(timeoutMs = 5000): Promise<string> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const i = this.buf.indexOf('\r\n');
-      if (i >= 0) { const l = this.buf.slice(0, i); this.buf = this.buf.slice(i + 2); return l; }
+      if (i >= 0) {
+        const l = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 2);
+        return l;
+      }
       if (this.closed) return '(closed)';
       if (Date.now() > end) throw new Error(`no line within ${timeoutMs} ms (have ${JSON.stringify(this.buf)})`);
-      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 50); });
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
     }
   }
   async block(): Promise<string[]> {
@@ -83,9 +106,16 @@ class Raw {
     for (let l = await this.line(); l !== '.'; l = await this.line()) out.push(l);
     return out;
   }
-  send(s: string) { this.sock.write(s); }
-  async cmd(s: string): Promise<string> { this.send(`${s}\r\n`); return this.line(); }
-  close() { this.sock.destroy(); }
+  send(s: string) {
+    this.sock.write(s);
+  }
+  async cmd(s: string): Promise<string> {
+    this.send(`${s}\r\n`);
+    return this.line();
+  }
+  close() {
+    this.sock.destroy();
+  }
 }
 
 async function listeningPort(d: Running, account: string): Promise<number> {
@@ -94,7 +124,17 @@ async function listeningPort(d: Running, account: string): Promise<number> {
 }
 
 async function post(w: ReturnType<typeof world>, bridge: string, from: string, text: string, subject?: string) {
-  const r = await cli(['post', '-c', w.config, '-b', bridge, '--from', from, ...(subject ? ['--subject', subject] : []), text]);
+  const r = await cli([
+    'post',
+    '-c',
+    w.config,
+    '-b',
+    bridge,
+    '--from',
+    from,
+    ...(subject ? ['--subject', subject] : []),
+    text,
+  ]);
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -113,10 +153,17 @@ bridges:
 `;
 
 /** UTF-8 B encoded words back to text (what a newsreader shows). */
-const decode2047 = (s: string) => s.replace(/\?=\s+=\?/g, '?==?').replace(/=\?UTF-8\?B\?([^?]*)\?=/gi, (_, b: string) => Buffer.from(b, 'base64').toString('utf8'));
+const decode2047 = (s: string) =>
+  s
+    .replace(/\?=\s+=\?/g, '?==?')
+    .replace(/=\?UTF-8\?B\?([^?]*)\?=/gi, (_, b: string) => Buffer.from(b, 'base64').toString('utf8'));
 
 const article = (headers: Record<string, string>, body: string) =>
-  Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n' + body;
+  Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('') +
+  '\r\n' +
+  body;
 
 test('nntplib reads and posts: LIST, GROUP, OVER, ARTICLE by number and id, POST once, duplicates and bad articles refused', async (t) => {
   const w = world();
@@ -137,14 +184,30 @@ test('nntplib reads and posts: LIST, GROUP, OVER, ARTICLE by number and id, POST
   assert.deepEqual(g.slice(1), [2, 1, 2, 'peerpost.commons']);
 
   const r = await nntplib(port, [
-    ['welcome'], ['caps'], ['list'], ['descriptions', 'peerpost.*'], ['group', 'peerpost.commons'], ['over', '1-'],
-    ['article', '1'], ['head', '2'], ['body', '1'], ['stat', '2'], ['last'], ['next'], ['hdr', 'Subject', '1-'], ['date'],
-    ['group', 'no.such.group'], ['article', '99'],
+    ['welcome'],
+    ['caps'],
+    ['list'],
+    ['descriptions', 'peerpost.*'],
+    ['group', 'peerpost.commons'],
+    ['over', '1-'],
+    ['article', '1'],
+    ['head', '2'],
+    ['body', '1'],
+    ['stat', '2'],
+    ['last'],
+    ['next'],
+    ['hdr', 'Subject', '1-'],
+    ['date'],
+    ['group', 'no.such.group'],
+    ['article', '99'],
   ]);
   assert.match(ok(r[0]!), /^200 /, 'posting allowed from loopback by default: 200');
   const caps = ok(r[1]!);
   assert.ok('READER' in caps && 'POST' in caps && 'OVER' in caps && 'HDR' in caps, JSON.stringify(caps));
-  assert.deepEqual(ok(r[2]!), [['peerpost.commons', '2', '1', 'y'], ['peerpost.news', '0', '1', 'n']]);
+  assert.deepEqual(ok(r[2]!), [
+    ['peerpost.commons', '2', '1', 'y'],
+    ['peerpost.news', '0', '1', 'n'],
+  ]);
   assert.deepEqual(ok(r[3]!)[1], { 'peerpost.commons': 'The commons discussion', 'peerpost.news': 'Announcements' });
   const over = ok(r[5]!);
   assert.equal(over.length, 2);
@@ -153,19 +216,37 @@ test('nntplib reads and posts: LIST, GROUP, OVER, ARTICLE by number and id, POST
   assert.match(over[0][1].from, /^alice <alice@invalid>$/);
   assert.match(over[0][1]['message-id'], /^<[^>]+@test\.example>$/);
   assert.match(over[0][1].xref, /test\.example peerpost\.commons:1/);
-  assert.match(decode2047(over[1][1].subject), /^\[commons\] conversation, \d\d:\d\d–\d\d:\d\d UTC \(1 line\)$/, 'the chat line arrives as a digest article');
+  assert.match(
+    decode2047(over[1][1].subject),
+    /^\[commons\] conversation, \d\d:\d\d–\d\d:\d\d UTC \(1 line\)$/,
+    'the chat line arrives as a digest article',
+  );
   const a1 = ok(r[6]!);
   assert.equal(a1.number, 1);
   const head = a1.lines.slice(0, a1.lines.indexOf(''));
-  for (const h of ['Path: test.example!not-for-mail', 'Newsgroups: peerpost.commons', 'Subject: Hello news', 'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=UTF-8', 'Content-Transfer-Encoding: 8bit', 'Xref: test.example peerpost.commons:1'])
+  for (const h of [
+    'Path: test.example!not-for-mail',
+    'Newsgroups: peerpost.commons',
+    'Subject: Hello news',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=UTF-8',
+    'Content-Transfer-Encoding: 8bit',
+    'Xref: test.example peerpost.commons:1',
+  ])
     assert.ok(head.includes(h), `${h} in\n${head.join('\n')}`);
   assert.ok(head.some((l: string) => /^Date: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000$/.test(l)));
   assert.ok(head.some((l: string) => /^Injection-Date: /.test(l)));
-  assert.deepEqual(a1.lines.slice(a1.lines.indexOf('') + 1), ['first article', '.dot line', 'Jürgen says hi'], 'dot-stuffing undone by the client; UTF-8 intact');
+  assert.deepEqual(
+    a1.lines.slice(a1.lines.indexOf('') + 1),
+    ['first article', '.dot line', 'Jürgen says hi'],
+    'dot-stuffing undone by the client; UTF-8 intact',
+  );
   const id1 = a1.id;
   const h2 = ok(r[7]!).lines as string[];
-  assert.ok(h2.some((l) => l.startsWith('Subject: =?UTF-8?B?') && decode2047(l).startsWith('Subject: [commons] conversation')), h2.join('\n'));
+  assert.ok(
+    h2.some((l) => l.startsWith('Subject: =?UTF-8?B?') && decode2047(l).startsWith('Subject: [commons] conversation')),
+    h2.join('\n'),
+  );
   assert.ok(h2.includes('X-Peerpost-Kind: digest'));
   assert.deepEqual(ok(r[8]!).lines, ['first article', '.dot line', 'Jürgen says hi']);
   assert.equal(ok(r[9]!)[1], 2);
@@ -177,25 +258,55 @@ test('nntplib reads and posts: LIST, GROUP, OVER, ARTICLE by number and id, POST
   assert.equal(r[15]!.code, '423');
 
   // By Message-ID, from a fresh connection with no group selected.
-  const byId = await nntplib(port, [['article', id1], ['stat', '<nope@nowhere.example>']]);
+  const byId = await nntplib(port, [
+    ['article', id1],
+    ['stat', '<nope@nowhere.example>'],
+  ]);
   assert.equal(ok(byId[0]!).number, 0, 'by message-id the number is 0');
   assert.equal(ok(byId[0]!).id, id1);
   assert.equal(byId[1]!.code, '430');
 
   // POST: reaches the sink once, keeps its Message-ID and References; the same id again is 441.
   const mid = '<t1.' + Date.now() + '@client.example>';
-  const good = article({
-    From: '=?UTF-8?Q?J=C3=BCrgen?= <juergen@example.org>', Newsgroups: 'peerpost.commons', Subject: '=?ISO-8859-1?Q?R=E9ponse?=',
-    'Message-ID': mid, References: id1, 'Content-Type': 'text/plain; charset=iso-8859-1',
-  }, 'hello from nntplib\r\n.leading dot\r\n');
+  const good = article(
+    {
+      From: '=?UTF-8?Q?J=C3=BCrgen?= <juergen@example.org>',
+      Newsgroups: 'peerpost.commons',
+      Subject: '=?ISO-8859-1?Q?R=E9ponse?=',
+      'Message-ID': mid,
+      References: id1,
+      'Content-Type': 'text/plain; charset=iso-8859-1',
+    },
+    'hello from nntplib\r\n.leading dot\r\n',
+  );
   const p = await nntplib(port, [
-    ['post', good], ['post', good],
+    ['post', good],
+    ['post', good],
     ['post', article({ From: 'x@example.org', Newsgroups: 'peerpost.commons' }, 'no subject\r\n')],
     ['post', article({ From: 'x@example.org', Newsgroups: 'alt.elsewhere', Subject: 's' }, 'b\r\n')],
     ['post', article({ From: 'x@example.org', Newsgroups: 'peerpost.news', Subject: 's' }, 'b\r\n')],
-    ['post', article({ From: 'x@example.org', Newsgroups: 'peerpost.commons', Subject: 's', 'Message-ID': `<${'x'.repeat(260)}@example.org>` }, 'b\r\n')],
-    ['post', article({ From: 'x@example.org', Newsgroups: 'peerpost.commons', Subject: 's', Path: 'test.example!not-for-mail' }, 'b\r\n')],
-    ['group', 'peerpost.commons'], ['article', mid], ['newnews', 'peerpost.*', '20000101 000000'],
+    [
+      'post',
+      article(
+        {
+          From: 'x@example.org',
+          Newsgroups: 'peerpost.commons',
+          Subject: 's',
+          'Message-ID': `<${'x'.repeat(260)}@example.org>`,
+        },
+        'b\r\n',
+      ),
+    ],
+    [
+      'post',
+      article(
+        { From: 'x@example.org', Newsgroups: 'peerpost.commons', Subject: 's', Path: 'test.example!not-for-mail' },
+        'b\r\n',
+      ),
+    ],
+    ['group', 'peerpost.commons'],
+    ['article', mid],
+    ['newnews', 'peerpost.*', '20000101 000000'],
   ]);
   assert.match(ok(p[0]!), /^240 /);
   assert.equal(p[1]!.code, '441', 'a duplicate Message-ID is refused');
@@ -209,12 +320,18 @@ test('nntplib reads and posts: LIST, GROUP, OVER, ARTICLE by number and id, POST
   assert.deepEqual(ok(p[7]!).slice(1), [3, 1, 3, 'peerpost.commons']);
   const a3 = ok(p[8]!);
   assert.ok(a3.lines.includes(`References: ${id1}`), a3.lines.join('\n'));
-  assert.ok(a3.lines.includes('Subject: =?UTF-8?B?UsOpcG9uc2U=?='), 'Subject decoded from latin-1 Q, re-encoded as UTF-8 B');
+  assert.ok(
+    a3.lines.includes('Subject: =?UTF-8?B?UsOpcG9uc2U=?='),
+    'Subject decoded from latin-1 Q, re-encoded as UTF-8 B',
+  );
   assert.ok(a3.lines.includes('From: =?UTF-8?B?SsO8cmdlbg==?= <juergen@example.org>'));
   assert.ok(a3.lines.includes('.leading dot'));
   assert.ok(ok(p[9]!).includes(mid), 'NEWNEWS lists the posted article');
 
-  const got = await until(() => { const a = w.delivered('s').filter((x) => `<${x.id}>` === mid); return a.length ? a : undefined; }, 'the posted article at the sink');
+  const got = await until(() => {
+    const a = w.delivered('s').filter((x) => `<${x.id}>` === mid);
+    return a.length ? a : undefined;
+  }, 'the posted article at the sink');
   await sleep(300);
   assert.equal(w.delivered('s').filter((x) => `<${x.id}>` === mid).length, 1, 'delivered once');
   assert.equal(got[0]!.subject, 'Réponse');
@@ -229,13 +346,36 @@ test('a feeding peer offers articles with IHAVE (nntplib): 235 and taken once, 4
   t.after(() => d.stop('SIGKILL'));
   const port = await listeningPort(d, 'nntp.t');
   const mid = `<fed.${Date.now()}@feed.example>`;
-  const fed = article({ Path: 'feed.example!not-for-mail', From: 'fay@example.org', Newsgroups: 'peerpost.commons', Subject: 'Fed in', 'Message-ID': mid, Date: new Date().toUTCString() }, 'by IHAVE\r\n');
+  const fed = article(
+    {
+      Path: 'feed.example!not-for-mail',
+      From: 'fay@example.org',
+      Newsgroups: 'peerpost.commons',
+      Subject: 'Fed in',
+      'Message-ID': mid,
+      Date: new Date().toUTCString(),
+    },
+    'by IHAVE\r\n',
+  );
   const r = await nntplib(port, [
     ['caps'],
     ['ihave', mid, fed],
     ['ihave', mid, fed],
     ['ihave', '<other@feed.example>', fed],
-    ['ihave', '<loop@feed.example>', article({ Path: 'test.example!feed.example', From: 'x@example.org', Newsgroups: 'peerpost.commons', Subject: 's', 'Message-ID': '<loop@feed.example>' }, 'b\r\n')],
+    [
+      'ihave',
+      '<loop@feed.example>',
+      article(
+        {
+          Path: 'test.example!feed.example',
+          From: 'x@example.org',
+          Newsgroups: 'peerpost.commons',
+          Subject: 's',
+          'Message-ID': '<loop@feed.example>',
+        },
+        'b\r\n',
+      ),
+    ],
     ['article', mid],
   ]);
   assert.ok('IHAVE' in ok(r[0]!), 'CAPABILITIES lists IHAVE');
@@ -245,7 +385,10 @@ test('a feeding peer offers articles with IHAVE (nntplib): 235 and taken once, 4
   assert.match(r[3]!.error!, /is not the one offered/);
   assert.equal(r[4]!.code, '437', `an article whose Path holds us is rejected: ${r[4]!.error}`);
   assert.ok(ok(r[5]!).lines.includes('by IHAVE'), 'the fed article is in the group');
-  const got = await until(() => { const a = w.delivered('s').filter((x) => `<${x.id}>` === mid); return a.length ? a : undefined; }, 'the fed article at the sink');
+  const got = await until(() => {
+    const a = w.delivered('s').filter((x) => `<${x.id}>` === mid);
+    return a.length ? a : undefined;
+  }, 'the fed article at the sink');
   await sleep(300);
   assert.equal(w.delivered('s').filter((x) => `<${x.id}>` === mid).length, 1, 'relayed once');
   assert.equal(got[0]!.subject, 'Fed in');
@@ -263,13 +406,43 @@ test('article numbers are stable across a restart; a post made while stopped get
   let over: any[] = [];
   for (let i = 0; i < 100 && over.length < 2; i++) {
     await sleep(100);
-    const r = await nntplib(port, [['group', 'peerpost.commons'], ['over', '1-']]);
+    const r = await nntplib(port, [
+      ['group', 'peerpost.commons'],
+      ['over', '1-'],
+    ]);
     over = r[1]!.ok ? r[1]!.value : [];
   }
-  const posted = ok((await nntplib(port, [['post', article({ From: 'c@example.org', Newsgroups: 'peerpost.commons', Subject: 'Third', 'Message-ID': '<third@client.example>' }, 'three\r\n')]]))[0]!);
+  const posted = ok(
+    (
+      await nntplib(port, [
+        [
+          'post',
+          article(
+            {
+              From: 'c@example.org',
+              Newsgroups: 'peerpost.commons',
+              Subject: 'Third',
+              'Message-ID': '<third@client.example>',
+            },
+            'three\r\n',
+          ),
+        ],
+      ])
+    )[0]!,
+  );
   assert.match(posted, /^240/);
-  const before = ok((await nntplib(port, [['group', 'peerpost.commons'], ['over', '1-']]))[1]!).map((o: any) => [o[0], o[1]['message-id'], o[1].subject]);
-  assert.deepEqual(before.map((b: any) => b[2]), ['First', 'Second', 'Third']);
+  const before = ok(
+    (
+      await nntplib(port, [
+        ['group', 'peerpost.commons'],
+        ['over', '1-'],
+      ])
+    )[1]!,
+  ).map((o: any) => [o[0], o[1]['message-id'], o[1].subject]);
+  assert.deepEqual(
+    before.map((b: any) => b[2]),
+    ['First', 'Second', 'Third'],
+  );
   assert.equal(await d.stop('SIGTERM'), 0);
 
   await post(w, 'commons', 'bob', 'while stopped', 'Fourth'); // straight into the store
@@ -277,13 +450,24 @@ test('article numbers are stable across a restart; a post made while stopped get
   port = await listeningPort(d, 'nntp.t');
   let after: any[] = [];
   for (let i = 0; i < 100 && after.length < 4; i++) {
-    const r = await nntplib(port, [['group', 'peerpost.commons'], ['over', '1-']]);
+    const r = await nntplib(port, [
+      ['group', 'peerpost.commons'],
+      ['over', '1-'],
+    ]);
     after = r[1]!.ok ? r[1]!.value.map((o: any) => [o[0], o[1]['message-id'], o[1].subject]) : [];
     if (after.length < 4) await sleep(100);
   }
   assert.deepEqual(after.slice(0, 3), before, 'the same numbers for the same articles');
   assert.deepEqual([after[3][0], after[3][2]], [4, 'Fourth']);
-  const third = ok((await nntplib(port, [['stat', '<third@client.example>'], ['group', 'peerpost.commons'], ['stat', '3']]))[2]!);
+  const third = ok(
+    (
+      await nntplib(port, [
+        ['stat', '<third@client.example>'],
+        ['group', 'peerpost.commons'],
+        ['stat', '3'],
+      ])
+    )[2]!,
+  );
   assert.equal(third[2], '<third@client.example>');
 });
 
@@ -327,11 +511,23 @@ test('malformed input gets 500/501/441 while another client keeps being served; 
   bad.send('Newsgroups: peerpost.commons\r\nSubject: x\r\n\r\nbody\r\n.\r\n');
   assert.match(await bad.line(), /^441 .*From/);
   assert.match(await bad.cmd('POST'), /^340 /);
-  bad.send('From: a@b.example\r\nNewsgroups: peerpost.commons\r\nSubject: big\r\n\r\n' + ('y'.repeat(1000) + '\r\n').repeat(1100) + '.\r\n');
+  bad.send(
+    'From: a@b.example\r\nNewsgroups: peerpost.commons\r\nSubject: big\r\n\r\n' +
+      ('y'.repeat(1000) + '\r\n').repeat(1100) +
+      '.\r\n',
+  );
   assert.match(await bad.line(), /^441 .*larger than 1048576/);
   assert.match(await bad.cmd('POST'), /^340 /);
-  bad.send('From: a@b.example\r\nNewsgroups: peerpost.commons\r\nSubject: one huge line\r\n\r\n' + 'z'.repeat(1_200_000) + '.\r\n.\r\n');
-  assert.match(await bad.line(), /^441 .*larger than 1048576/, 'one 1.2 MB line: refused, and its tail ".\\r\\n" is not taken as the end');
+  bad.send(
+    'From: a@b.example\r\nNewsgroups: peerpost.commons\r\nSubject: one huge line\r\n\r\n' +
+      'z'.repeat(1_200_000) +
+      '.\r\n.\r\n',
+  );
+  assert.match(
+    await bad.line(),
+    /^441 .*larger than 1048576/,
+    'one 1.2 MB line: refused, and its tail ".\\r\\n" is not taken as the end',
+  );
   bad.send('GROUP peerpost.commons\r\nSTAT\r\n');
   assert.match(await bad.line(), /^211 1 1 1 /);
   assert.match(await bad.line(), /^223 1 </);
@@ -367,15 +563,34 @@ test('AUTHINFO and the posting policy: 201 before, 480 for POST, 281 and posting
   const d = await startDaemon(w.config);
   t.after(() => d.stop('SIGKILL'));
   const port = await listeningPort(d, 'nntp.t');
-  const art = (id: string) => article({ From: 'a@example.org', Newsgroups: 'peerpost.commons', Subject: 'auth', 'Message-ID': `<${id}@client.example>` }, 'x\r\n');
-  const r = await nntplib(port, [['welcome'], ['caps'], ['post', art('before')], ['login', 'alice', 'alice-secret'], ['post', art('after')], ['list']]);
+  const art = (id: string) =>
+    article(
+      {
+        From: 'a@example.org',
+        Newsgroups: 'peerpost.commons',
+        Subject: 'auth',
+        'Message-ID': `<${id}@client.example>`,
+      },
+      'x\r\n',
+    );
+  const r = await nntplib(port, [
+    ['welcome'],
+    ['caps'],
+    ['post', art('before')],
+    ['login', 'alice', 'alice-secret'],
+    ['post', art('after')],
+    ['list'],
+  ]);
   assert.match(ok(r[0]!), /^201 /);
   assert.ok(!('POST' in ok(r[1]!)) && 'AUTHINFO' in ok(r[1]!));
   assert.equal(r[2]!.code, '480');
   assert.equal(ok(r[3]!), true, 'POST advertised after AUTHINFO');
   assert.match(ok(r[4]!), /^240 /);
   assert.equal(ok(r[5]!)[0][3], 'y');
-  const bob = await nntplib(port, [['login', 'bob', 'bob-secret'], ['post', art('bob')]]);
+  const bob = await nntplib(port, [
+    ['login', 'bob', 'bob-secret'],
+    ['post', art('bob')],
+  ]);
   assert.equal(ok(bob[0]!), true, 'a plain password from ${ENV} works');
   const wrong = await Raw.open(port);
   await wrong.line();
@@ -386,7 +601,10 @@ test('AUTHINFO and the posting policy: 201 before, 480 for POST, 281 and posting
   assert.equal(await wrong.cmd('AUTHINFO PASS nope'), '481 authentication failed');
   assert.equal(await wrong.cmd('POST'), '480 authentication required to post');
   wrong.close();
-  await until(() => w.delivered('s').filter((x) => /^(after|bob)@client/.test(x.id)).length === 2 || undefined, 'both posts delivered');
+  await until(
+    () => w.delivered('s').filter((x) => /^(after|bob)@client/.test(x.id)).length === 2 || undefined,
+    'both posts delivered',
+  );
   assert.equal(w.delivered('s').filter((x) => x.id === 'before@client.example').length, 0);
 });
 

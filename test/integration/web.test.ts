@@ -14,7 +14,10 @@ const OTHER_TOKEN = 'other-bridge-token-0123456789';
 
 /** Write a config with the test plugins sink and unsub, and start the daemon; resolves with the web port. */
 async function up(w: World, yaml: string): Promise<{ d: Running; port: number; base: string }> {
-  writeFileSync(w.config, `plugins:\n  sink: ${HELPERS}sink-plugin.js\n  unsub: ${HELPERS}unsub-plugin.js\nnode:\n  hostname: test.example\n  data: ${w.data}\n${yaml}`);
+  writeFileSync(
+    w.config,
+    `plugins:\n  sink: ${HELPERS}sink-plugin.js\n  unsub: ${HELPERS}unsub-plugin.js\nnode:\n  hostname: test.example\n  data: ${w.data}\n${yaml}`,
+  );
   const d = await startDaemon(w.config);
   const port = await listeningPort(d.waitForLog, 'web.t');
   return { d, port, base: `http://127.0.0.1:${port}` };
@@ -42,12 +45,28 @@ bridges:
 `;
 
 async function cliPost(w: World, bridge: string, from: string, text: string, subject?: string) {
-  const r = await cli(['post', '-c', w.config, '-b', bridge, '--from', from, ...(subject ? ['--subject', subject] : []), text]);
+  const r = await cli([
+    'post',
+    '-c',
+    w.config,
+    '-b',
+    bridge,
+    '--from',
+    from,
+    ...(subject ? ['--subject', subject] : []),
+    text,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return /<([^>]+)>/.exec(r.stdout)![1]!;
 }
 
-async function apiPost(base: string, bridge: string, body: unknown, token = TOKEN, headers: Record<string, string> = {}) {
+async function apiPost(
+  base: string,
+  bridge: string,
+  body: unknown,
+  token = TOKEN,
+  headers: Record<string, string> = {},
+) {
   const r = await fetch(`${base}/api/bridges/${bridge}/posts`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
@@ -68,7 +87,9 @@ function client(port: number, query: string, opts: { origin?: string } = {}): Cl
   const ws = new WebSocket(`ws://127.0.0.1:${port}/api/stream?${query}`, opts.origin ? { origin: opts.origin } : {});
   const msgs: any[] = [];
   ws.on('message', (d) => msgs.push(JSON.parse(d.toString())));
-  const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((r) =>
+    ws.on('close', (code, reason) => r({ code, reason: reason.toString() })),
+  );
   const opened = new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
@@ -84,7 +105,12 @@ test('pages and API: bridges, archive (escaped, threaded, paged), permalinks, he
 
   const root = await cliPost(w, 'commons', 'alice', 'A first post', 'Welcome');
   const evil = await cliPost(w, 'commons', 'mallory', '<script>window.pwned=1</script> & <b>bold</b>');
-  const reply = await apiPost(base, 'commons', { body: 'A reply', inReplyTo: `<${root}>`, references: [root], from: 'bob' });
+  const reply = await apiPost(base, 'commons', {
+    body: 'A reply',
+    inReplyTo: `<${root}>`,
+    references: [root],
+    from: 'bob',
+  });
   assert.equal(reply.status, 201, JSON.stringify(reply.json));
   for (let i = 1; i <= 3; i++) await cliPost(w, 'commons', 'carol', `line ${i}`);
   await cliPost(w, 'hidden', 'eve', 'not on the web');
@@ -111,7 +137,11 @@ test('pages and API: bridges, archive (escaped, threaded, paged), permalinks, he
   html = await (await fetch(`${base}/b/commons?before=${older[1]}`)).text();
   assert.match(html, /&lt;script&gt;window\.pwned=1&lt;\/script&gt; &amp; &lt;b&gt;bold&lt;\/b&gt;/);
   assert.doesNotMatch(html, /<script>window/);
-  assert.match(html, /<h3 class="subject">Welcome<\/h3>[\s\S]*<div class="replies"><article class="post"[^>]*>\n<header><span class="author">bob<\/span> <span class="via"[^>]*>web</, 'the reply nested under its parent');
+  assert.match(
+    html,
+    /<h3 class="subject">Welcome<\/h3>[\s\S]*<div class="replies"><article class="post"[^>]*>\n<header><span class="author">bob<\/span> <span class="via"[^>]*>web</,
+    'the reply nested under its parent',
+  );
   assert.doesNotMatch(html, /data-bridge=/, 'older pages are not live');
   assert.equal((await fetch(`${base}/b/commons?before=x`)).status, 400);
   assert.equal((await fetch(`${base}/b/hidden`)).status, 404);
@@ -128,10 +158,16 @@ test('pages and API: bridges, archive (escaped, threaded, paged), permalinks, he
   r = await fetch(`${base}/api/bridges`);
   assert.equal(r.headers.get('access-control-allow-origin'), null, 'CORS closed without an allowed Origin');
   const bridges = (await r.json()) as any;
-  assert.deepEqual(bridges.bridges.map((b: any) => b.name), ['commons', 'quiet']);
+  assert.deepEqual(
+    bridges.bridges.map((b: any) => b.name),
+    ['commons', 'quiet'],
+  );
   assert.equal(bridges.bridges[0].posts, 6);
   let page = (await (await fetch(`${base}/api/bridges/commons/posts?limit=4`)).json()) as any;
-  assert.deepEqual(page.posts.map((p: any) => p.body), ['line 3', 'line 2', 'line 1', 'A reply']);
+  assert.deepEqual(
+    page.posts.map((p: any) => p.body),
+    ['line 3', 'line 2', 'line 1', 'A reply'],
+  );
   page = (await (await fetch(`${base}/api/bridges/commons/posts?limit=4&before=${page.next}`)).json()) as any;
   assert.equal(page.posts.length, 2);
   assert.equal(page.next, null);
@@ -149,10 +185,16 @@ test('pages and API: bridges, archive (escaped, threaded, paged), permalinks, he
   assert.equal(r.headers.get('access-control-allow-origin'), 'https://app.example.org');
   r = await fetch(`${base}/api/bridges`, { headers: { origin: 'https://evil.example' } });
   assert.equal(r.headers.get('access-control-allow-origin'), null);
-  r = await fetch(`${base}/api/bridges/commons/posts`, { method: 'OPTIONS', headers: { origin: 'https://app.example.org', 'access-control-request-method': 'POST' } });
+  r = await fetch(`${base}/api/bridges/commons/posts`, {
+    method: 'OPTIONS',
+    headers: { origin: 'https://app.example.org', 'access-control-request-method': 'POST' },
+  });
   assert.equal(r.status, 204);
   assert.match(r.headers.get('access-control-allow-headers')!, /Authorization/);
-  r = await fetch(`${base}/api/bridges/commons/posts`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+  r = await fetch(`${base}/api/bridges/commons/posts`, {
+    method: 'OPTIONS',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+  });
   assert.equal(r.status, 403);
 
   // Health and metrics.
@@ -169,7 +211,11 @@ test('pages and API: bridges, archive (escaped, threaded, paged), permalinks, he
   r = await fetch(`${base}/unsubscribe/some-token`);
   assert.equal(r.status, 503);
   assert.match(await r.text(), /not available right now/);
-  r = await fetch(`${base}/unsubscribe/some-token`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  r = await fetch(`${base}/unsubscribe/some-token`, {
+    method: 'POST',
+    body: 'List-Unsubscribe=One-Click',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   assert.equal(r.status, 503);
 });
 
@@ -203,11 +249,19 @@ test('posting: a token for the bridge, refused without one, limits, and the post
   assert.match(r.json.error, /unknown key "colour"/);
   assert.equal(w.delivered('s').length, 0, 'nothing refused was relayed');
 
-  r = await apiPost(base, 'commons', { body: 'hello from the web', subject: 'Hi', id: 'client-chosen-1@app.example.org' });
+  r = await apiPost(base, 'commons', {
+    body: 'hello from the web',
+    subject: 'Hi',
+    id: 'client-chosen-1@app.example.org',
+  });
   assert.equal(r.status, 201);
   assert.equal(r.json.id, 'client-chosen-1@app.example.org');
   // A retry after a lost answer is not posted twice.
-  r = await apiPost(base, 'commons', { body: 'hello from the web', subject: 'Hi', id: 'client-chosen-1@app.example.org' });
+  r = await apiPost(base, 'commons', {
+    body: 'hello from the web',
+    subject: 'Hi',
+    id: 'client-chosen-1@app.example.org',
+  });
   assert.equal(r.status, 200);
   assert.equal(r.json.status, 'duplicate');
   const got = await until(() => w.delivered('s').length === 1 && w.delivered('s'), 'the web post reached the sink');
@@ -217,12 +271,15 @@ test('posting: a token for the bridge, refused without one, limits, and the post
   // Without any token, posting is off.
   const w2 = world();
   t.after(() => w2.cleanup());
-  const { d: d2, base: base2 } = await up(w2, `
+  const { d: d2, base: base2 } = await up(
+    w2,
+    `
 accounts:
   web.t: { listen: 127.0.0.1:0 }
 bridges:
   commons: { endpoints: [web.t/commons] }
-`);
+`,
+  );
   t.after(() => d2.stop('SIGKILL'));
   r = await apiPost(base2, 'commons', { body: 'hi' });
   assert.equal(r.status, 403);
@@ -238,9 +295,18 @@ test('stream: replay since a cursor then live, two clients each get every post i
   for (let i = 1; i <= 5; i++) await cliPost(w, 'commons', 'alice', `before ${i}`);
   const a = client(port, 'bridge=commons&since=0');
   const b = client(port, 'bridge=commons&since=0');
-  t.after(() => { a.ws.terminate(); b.ws.terminate(); });
-  await until(() => a.msgs.some((m) => m.type === 'live') && b.msgs.some((m) => m.type === 'live'), 'both clients replayed and live');
-  assert.deepEqual(a.posts().map((p) => p.body), ['before 1', 'before 2', 'before 3', 'before 4', 'before 5']);
+  t.after(() => {
+    a.ws.terminate();
+    b.ws.terminate();
+  });
+  await until(
+    () => a.msgs.some((m) => m.type === 'live') && b.msgs.some((m) => m.type === 'live'),
+    'both clients replayed and live',
+  );
+  assert.deepEqual(
+    a.posts().map((p) => p.body),
+    ['before 1', 'before 2', 'before 3', 'before 4', 'before 5'],
+  );
 
   // 200 posts from 8 concurrent writers while a third client connects mid-way from a cursor.
   const cursor3 = a.posts()[2].seq;
@@ -255,14 +321,32 @@ test('stream: replay since a cursor then live, two clients each get every post i
   await Promise.all(writers);
   t.after(() => c?.ws.terminate());
   const total = 205;
-  await until(() => a.posts().length === total && b.posts().length === total && c!.posts().length === total - 3, 'every client got every post', 15_000);
+  await until(
+    () => a.posts().length === total && b.posts().length === total && c!.posts().length === total - 3,
+    'every client got every post',
+    15_000,
+  );
   for (const x of [a, b, c!]) {
     const seqs = x.posts().map((p) => p.seq);
-    assert.deepEqual(seqs, [...seqs].sort((p, q) => p - q), 'in order');
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((p, q) => p - q),
+      'in order',
+    );
     assert.equal(new Set(seqs).size, seqs.length, 'no repeats');
   }
-  assert.deepEqual(c!.posts().map((p) => p.id), a.posts().slice(3).map((p) => p.id), 'the late client: exactly what followed its cursor');
-  assert.deepEqual(a.posts().map((p) => p.id), b.posts().map((p) => p.id));
+  assert.deepEqual(
+    c!.posts().map((p) => p.id),
+    a
+      .posts()
+      .slice(3)
+      .map((p) => p.id),
+    'the late client: exactly what followed its cursor',
+  );
+  assert.deepEqual(
+    a.posts().map((p) => p.id),
+    b.posts().map((p) => p.id),
+  );
 
   // Without since: live from now on.
   const live = client(port, 'bridge=commons');
@@ -274,10 +358,19 @@ test('stream: replay since a cursor then live, two clients each get every post i
   a.ws.send(JSON.stringify({ type: 'post', ref: 7, token: TOKEN, body: 'over the socket', from: 'wsbot' }));
   a.ws.send(JSON.stringify({ type: 'post', ref: 8, token: 'x'.repeat(20), body: 'bad token' }));
   a.ws.send('not json');
-  await until(() => a.msgs.some((m) => m.ref === 7) && a.msgs.some((m) => m.ref === 8) && a.msgs.some((m) => m.type === 'error' && /not JSON/.test(m.error)), 'answers');
+  await until(
+    () =>
+      a.msgs.some((m) => m.ref === 7) &&
+      a.msgs.some((m) => m.ref === 8) &&
+      a.msgs.some((m) => m.type === 'error' && /not JSON/.test(m.error)),
+    'answers',
+  );
   assert.equal(a.msgs.find((m) => m.ref === 7).status, 'accepted');
   assert.equal(a.msgs.find((m) => m.ref === 8).error, 'the token is not valid');
-  await until(() => live.posts().length === 1 && b.posts().length === total + 1, 'the socket post reached every client');
+  await until(
+    () => live.posts().length === 1 && b.posts().length === total + 1,
+    'the socket post reached every client',
+  );
   assert.equal(live.posts()[0].body, 'over the socket');
   assert.equal(live.posts()[0].author.name, 'wsbot');
 
@@ -299,7 +392,10 @@ test('stream: a client that stops reading is cut with 4008; the others get every
 
   const fast = client(port, 'bridge=commons');
   const slow = client(port, 'bridge=commons');
-  t.after(() => { fast.ws.terminate(); slow.ws.terminate(); });
+  t.after(() => {
+    fast.ws.terminate();
+    slow.ws.terminate();
+  });
   await Promise.all([fast.opened, slow.opened]);
   await until(() => fast.msgs.some((m) => m.type === 'live') && slow.msgs.some((m) => m.type === 'live'), 'live');
   // The slow client stops reading its socket.
@@ -309,11 +405,15 @@ test('stream: a client that stops reading is cut with 4008; the others get every
   const deadline = Date.now() + 20_000;
   while (!/peerpost_web_stream_slow_cuts_total 1/.test(await (await fetch(`${base}/metrics`)).text())) {
     assert.ok(Date.now() < deadline, `the slow client was not cut after ${n} posts`);
-    for (let i = 0; i < 20; i++, n++) assert.equal((await apiPost(base, 'commons', { body: `${n} ${body}` })).status, 201);
+    for (let i = 0; i < 20; i++, n++)
+      assert.equal((await apiPost(base, 'commons', { body: `${n} ${body}` })).status, 201);
   }
   assert.ok(d.logs.some((l) => /stream client cut \(close 4008\): too slow/.test(l)));
   await until(() => fast.posts().length === n, `the fast client got all ${n} posts`, 15_000);
-  assert.deepEqual(fast.posts().map((p) => Number(p.body.split(' ')[0])), Array.from({ length: n }, (_, i) => i));
+  assert.deepEqual(
+    fast.posts().map((p) => Number(p.body.split(' ')[0])),
+    Array.from({ length: n }, (_, i) => i),
+  );
   // When it reads again it finds the close code and reason after what it was sent.
   (slow.ws as unknown as { _socket: import('node:net').Socket })._socket.resume();
   const closed = await slow.closed;
@@ -334,24 +434,34 @@ test('one-click unsubscribe (RFC 8058) through the list plugin, and web.links fo
   const w = world();
   t.after(() => w.cleanup());
   const file = `${w.dir}/unsub.jsonl`;
-  const { d, base } = await up(w, `
+  const { d, base } = await up(
+    w,
+    `
 accounts:
   web.t: { listen: 127.0.0.1:0, publicUrl: "https://lists.test.example/" }
   unsub.m: { file: ${file} }
 bridges:
   commons: { endpoints: [web.t/commons, unsub.m/commons] }
-`);
+`,
+  );
   t.after(() => d.stop('SIGKILL'));
 
   let r = await fetch(`${base}/unsubscribe/good-token`);
   assert.equal(r.status, 200);
   let html = await r.text();
-  assert.match(html, /Stop sending <strong>commons@lists\.test\.example<\/strong> to <strong>carol@example\.org<\/strong>\?/);
+  assert.match(
+    html,
+    /Stop sending <strong>commons@lists\.test\.example<\/strong> to <strong>carol@example\.org<\/strong>\?/,
+  );
   assert.match(html, /<form class="confirm" method="post" action="\/unsubscribe\/good-token">/);
   assert.equal(existsSync(file), false, 'GET changes nothing');
   r = await fetch(`${base}/unsubscribe/bad-token`);
   assert.equal(r.status, 404);
-  r = await fetch(`${base}/unsubscribe/good-token`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  r = await fetch(`${base}/unsubscribe/good-token`, {
+    method: 'POST',
+    body: 'List-Unsubscribe=One-Click',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   assert.equal(r.status, 200);
   html = await r.text();
   assert.match(html, /carol@example\.org<\/strong> no longer receives <strong>commons@lists\.test\.example/);
@@ -367,7 +477,16 @@ bridges:
   proxied.ws.close();
 
   const id = await cliPost(w, 'commons', 'alice', 'links please', 'An article'); // with a subject: an article, not a chat line gathered into a digest
-  const line = await until(() => existsSync(file) && readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((x) => x.id === id), 'the list plugin saw the links');
+  const line = await until(
+    () =>
+      existsSync(file) &&
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((x) => x.id === id),
+    'the list plugin saw the links',
+  );
   assert.deepEqual(line, {
     id,
     archive: 'https://lists.test.example/b/commons',
@@ -408,16 +527,22 @@ bridges:
 test('stream heartbeats: a client that answers pings stays, one that does not is cut', async (t) => {
   const w = world();
   t.after(() => w.cleanup());
-  const { d, port } = await up(w, `
+  const { d, port } = await up(
+    w,
+    `
 accounts:
   web.t: { listen: 127.0.0.1:0, stream: { heartbeat: 300ms } }
 bridges:
   commons: { endpoints: [web.t/commons] }
-`);
+`,
+  );
   t.after(() => d.stop('SIGKILL'));
   const good = client(port, 'bridge=commons');
   const mute = new WebSocket(`ws://127.0.0.1:${port}/api/stream?bridge=commons`, { autoPong: false });
-  t.after(() => { good.ws.terminate(); mute.terminate(); });
+  t.after(() => {
+    good.ws.terminate();
+    mute.terminate();
+  });
   let pings = 0;
   good.ws.on('ping', () => pings++);
   const muteClosed = new Promise<number>((r) => mute.on('close', (code) => r(code)));
@@ -434,14 +559,17 @@ bridges:
 test('two web accounts run side by side, each with its bridges; the first provides web.links', async (t) => {
   const w = world();
   t.after(() => w.cleanup());
-  const { d, base } = await up(w, `
+  const { d, base } = await up(
+    w,
+    `
 accounts:
   web.t: { listen: 127.0.0.1:0 }
   web.u: { listen: 127.0.0.1:0, title: Second site }
 bridges:
   commons: { endpoints: [web.t/commons] }
   other: { endpoints: [web.u/other] }
-`);
+`,
+  );
   t.after(() => d.stop('SIGKILL'));
   const second = await listeningPort(d.waitForLog, 'web.u');
   assert.equal((await fetch(`${base}/b/commons`)).status, 200);
@@ -456,12 +584,15 @@ bridges:
 test('shutdown (SIGTERM): stream clients are told 1001 with their cursor at once, and the daemon exits promptly', async (t) => {
   const w = world();
   t.after(() => w.cleanup());
-  const { d, port } = await up(w, `
+  const { d, port } = await up(
+    w,
+    `
 accounts:
   web.t: { listen: 127.0.0.1:0 }
 bridges:
   commons: { endpoints: [web.t/commons] }
-`);
+`,
+  );
   t.after(() => d.stop('SIGKILL'));
   await cliPost(w, 'commons', 'alice', 'one');
   const c = client(port, 'bridge=commons&since=0');
@@ -478,21 +609,25 @@ bridges:
 test('/status: account states, what waits in the outbox and why, dead letters', async (t) => {
   const w = world();
   t.after(() => w.cleanup());
-  const { d, base } = await up(w, `
+  const { d, base } = await up(
+    w,
+    `
 accounts:
   web.t: { listen: 127.0.0.1:0 }
   sink.dead: { failWith: "no such mailbox" }
   sink.slow: { retryTimes: 1000, retryDelayMs: 60000 }
 bridges:
   commons: { endpoints: [web.t/commons, sink.dead/x, sink.slow/y] }
-`);
+`,
+  );
   t.after(() => d.stop('SIGKILL'));
   await cliPost(w, 'commons', 'alice', 'one', 'An article');
   let html = '';
   const deadline = Date.now() + 10_000;
   for (;;) {
     html = await (await fetch(`${base}/status`)).text();
-    if (/sink\.dead\/x<\/td><td>0<\/td><td><\/td><td>1<\/td>/.test(html) && /sink\.slow\/y<\/td><td>1 /.test(html)) break;
+    if (/sink\.dead\/x<\/td><td>0<\/td><td><\/td><td>1<\/td>/.test(html) && /sink\.slow\/y<\/td><td>1 /.test(html))
+      break;
     assert.ok(Date.now() < deadline, `the status page shows the dead letter and the waiting row:\n${html}`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -12,7 +12,10 @@ export const INSTALL = 'apt-get update -qq && apt-get install -y --no-install-re
 
 export function ensureChromium(): void {
   if (existsSync(CHROMIUM)) return;
-  if (process.getuid?.() !== 0) throw new Error(`the browser tests need Debian's Chromium (${CHROMIUM} is missing); install it as root with:\n  ${INSTALL}`);
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      `the browser tests need Debian's Chromium (${CHROMIUM} is missing); install it as root with:\n  ${INSTALL}`,
+    );
   execSync(INSTALL, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   if (!existsSync(CHROMIUM)) throw new Error(`installing chromium left ${CHROMIUM} missing; run: ${INSTALL}`);
 }

@@ -24,9 +24,12 @@ export function ensureFingerPeers(): void {
   const missing = () => NEEDED.filter((p) => !existsSync(p));
   if (missing().length) {
     if (process.getuid?.() !== 0)
-      throw new Error(`the finger tests need real peers (${missing().join(', ')} missing); install them as root with:\n  ${INSTALL}`);
+      throw new Error(
+        `the finger tests need real peers (${missing().join(', ')} missing); install them as root with:\n  ${INSTALL}`,
+      );
     execSync(INSTALL, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (missing().length) throw new Error(`installing the finger peers left ${missing().join(', ')} missing; run: ${INSTALL}`);
+    if (missing().length)
+      throw new Error(`installing the finger peers left ${missing().join(', ')} missing; run: ${INSTALL}`);
   }
   checked = true;
 }
@@ -57,7 +60,13 @@ export async function startFingerd(): Promise<Fingerd> {
   const dir = mkdtempSync('/tmp/pp-fingerd-');
   chmodSync(dir, 0o755);
   const port = await freePort();
-  const pid = execFileSync(FINGERD_SH, ['start', String(port), dir, 'plans'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!;
+  const pid = execFileSync(FINGERD_SH, ['start', String(port), dir, 'plans'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
   return {
     port,
     dir,
@@ -69,11 +78,18 @@ export async function startFingerd(): Promise<Fingerd> {
 }
 
 /** Send raw bytes to a finger server, resolve with the whole answer (as latin1, to see every byte) once it closes. */
-export function rawQuery(port: number, data: string | Buffer, opts: { host?: string; timeoutMs?: number; endAfterWrite?: boolean } = {}): Promise<string> {
+export function rawQuery(
+  port: number,
+  data: string | Buffer,
+  opts: { host?: string; timeoutMs?: number; endAfterWrite?: boolean } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const s = connect({ host: opts.host ?? '127.0.0.1', port });
-    const t = setTimeout(() => { s.destroy(); reject(new Error(`no answer from 127.0.0.1:${port} within ${opts.timeoutMs ?? 5000} ms`)); }, opts.timeoutMs ?? 5000);
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no answer from 127.0.0.1:${port} within ${opts.timeoutMs ?? 5000} ms`));
+    }, opts.timeoutMs ?? 5000);
     s.on('connect', () => {
       s.write(data);
       if (opts.endAfterWrite) s.end();
@@ -85,12 +101,18 @@ export function rawQuery(port: number, data: string | Buffer, opts: { host?: str
       clearTimeout(t);
       reject(err);
     });
-    s.on('close', () => { clearTimeout(t); resolve(Buffer.concat(chunks).toString('latin1')); });
+    s.on('close', () => {
+      clearTimeout(t);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
   });
 }
 
 /** The port a finger account listens on, from the daemon's log ("finger.x is listening: 127.0.0.1:PORT"). */
-export async function listeningPort(waitForLog: (re: RegExp, ms?: number) => Promise<string>, account: string): Promise<number> {
+export async function listeningPort(
+  waitForLog: (re: RegExp, ms?: number) => Promise<string>,
+  account: string,
+): Promise<number> {
   const line = await waitForLog(new RegExp(`${account.replace('.', '\\.')} is listening: 127\\.0\\.0\\.1:(\\d+)`));
   return Number(new RegExp(`${account.replace('.', '\\.')} is listening: 127\\.0\\.0\\.1:(\\d+)`).exec(line)![1]);
 }

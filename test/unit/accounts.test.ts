@@ -7,28 +7,60 @@ import { Router } from '../../src/router.js';
 import { makeConfig, silent } from '../helpers/core-fixture.js';
 import type { DaemonStatus, DaemonMetrics, StoredPost, PluginContext } from '../../src/plugin.js';
 
-function runtime(def: ReturnType<typeof definePlugin>, settings: Record<string, unknown> = {}, services = new Services(), name = 'x.a') {
+function runtime(
+  def: ReturnType<typeof definePlugin>,
+  settings: Record<string, unknown> = {},
+  services = new Services(),
+  name = 'x.a',
+) {
   const store = Store.open(':memory:');
   const listeners = new Set<(p: StoredPost) => void>();
   const config = makeConfig({ 'x.a': 'chat', 'x.b': 'chat' }, { commons: { endpoints: ['x.a/one', 'x.b/two'] } });
-  const router = new Router(config, new Map([['x.a', 'chat'], ['x.b', 'chat']]));
+  const router = new Router(
+    config,
+    new Map([
+      ['x.a', 'chat'],
+      ['x.b', 'chat'],
+    ]),
+  );
   const woken: string[][] = [];
   const rt = new AccountRuntime({ name, protocol: 'x', instance: name.slice(2), settings }, def, {
-    store, router: () => router, ingest: async () => ({ status: 'rejected', reason: 'test' }), wake: (e) => woken.push(e),
-    hostname: 'test.example', log: silent, status: () => ({}) as DaemonStatus, deliveryTimeoutMs: () => 60_000, bridges: () => [], secret: () => Buffer.alloc(32),
-    services, onPost: (fn) => { listeners.add(fn); return () => listeners.delete(fn); },
-    metrics: () => ({}) as DaemonMetrics, storeWritable: () => store.writable(), peerNode: () => {},
+    store,
+    router: () => router,
+    ingest: async () => ({ status: 'rejected', reason: 'test' }),
+    wake: (e) => woken.push(e),
+    hostname: 'test.example',
+    log: silent,
+    status: () => ({}) as DaemonStatus,
+    deliveryTimeoutMs: () => 60_000,
+    bridges: () => [],
+    secret: () => Buffer.alloc(32),
+    services,
+    onPost: (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    metrics: () => ({}) as DaemonMetrics,
+    storeWritable: () => store.writable(),
+    peerNode: () => {},
   });
   return { rt, store, woken, listeners };
 }
 
-test('start() is bounded by the plugin\'s timeout, and a hung start is reported, not waited on forever', async () => {
+test("start() is bounded by the plugin's timeout, and a hung start is reported, not waited on forever", async () => {
   const closed: string[] = [];
   const def = definePlugin({
-    protocol: 'x', style: 'chat', account: z.strictObject({}), startTimeoutMs: 50,
+    protocol: 'x',
+    style: 'chat',
+    account: z.strictObject({}),
+    startTimeoutMs: 50,
     start: (ctx) => {
-      ctx.onClose(() => { closed.push('first'); });
-      ctx.onClose(() => { closed.push('second'); });
+      ctx.onClose(() => {
+        closed.push('first');
+      });
+      ctx.onClose(() => {
+        closed.push('second');
+      });
       return new Promise(() => undefined);
     },
   });
@@ -41,7 +73,9 @@ test('start() is bounded by the plugin\'s timeout, and a hung start is reported,
 test('a plugin gets its frozen config, its endpoints, its own store slice, and an AbortSignal that fires at stop', async () => {
   let seen: { signal?: AbortSignal; frozen?: boolean; endpoints?: string[] } = {};
   const def = definePlugin({
-    protocol: 'x', style: 'chat', account: z.strictObject({ n: z.number() }),
+    protocol: 'x',
+    style: 'chat',
+    account: z.strictObject({ n: z.number() }),
     start: (ctx) => {
       ctx.store.set('k', { v: 1 });
       ctx.store.ids.set('p@x', 'one', '7');
@@ -65,9 +99,11 @@ test('a plugin gets its frozen config, its endpoints, its own store slice, and a
   assert.equal(rt.state, 'stopped');
 });
 
-test('plugin tables must carry the plugin\'s prefix, and migrations apply once', async () => {
+test("plugin tables must carry the plugin's prefix, and migrations apply once", async () => {
   const def = definePlugin({
-    protocol: 'x', style: 'chat', account: z.strictObject({}),
+    protocol: 'x',
+    style: 'chat',
+    account: z.strictObject({}),
     start: (ctx) => {
       ctx.store.migrate(['CREATE TABLE x_things (id INTEGER PRIMARY KEY, name TEXT)']);
       ctx.store.migrate(['CREATE TABLE x_things (id INTEGER PRIMARY KEY, name TEXT)']);
@@ -77,7 +113,9 @@ test('plugin tables must carry the plugin\'s prefix, and migrations apply once',
   });
   await runtime(def).rt.start();
   const bad = definePlugin({
-    protocol: 'x', style: 'chat', account: z.strictObject({}),
+    protocol: 'x',
+    style: 'chat',
+    account: z.strictObject({}),
     start: (ctx) => {
       ctx.store.migrate(['CREATE TABLE posts2 (id INTEGER)']);
       return { deliver: async () => delivered() };
@@ -88,21 +126,36 @@ test('plugin tables must carry the plugin\'s prefix, and migrations apply once',
 
 test('listen errors name the account, the address and what to do', () => {
   const e = (code: string) => Object.assign(new Error(code), { code });
-  assert.equal(listenErrorMessage('nntp.local', { host: '127.0.0.1', port: 1119 }, e('EADDRINUSE')),
-    'account nntp.local cannot listen on 127.0.0.1:1119: the port is already in use (another peerpost, or another server, listens there); choose another port in the config or stop the other program');
-  assert.match(listenErrorMessage('finger.local', { host: '::1', port: 79 }, e('EACCES')), /\[::1\]:79: permission denied \(ports below 1024 need root/);
+  assert.equal(
+    listenErrorMessage('nntp.local', { host: '127.0.0.1', port: 1119 }, e('EADDRINUSE')),
+    'account nntp.local cannot listen on 127.0.0.1:1119: the port is already in use (another peerpost, or another server, listens there); choose another port in the config or stop the other program',
+  );
+  assert.match(
+    listenErrorMessage('finger.local', { host: '::1', port: 79 }, e('EACCES')),
+    /\[::1\]:79: permission denied \(ports below 1024 need root/,
+  );
 });
 
 test('one plugin calls what another provides by name; the name is withdrawn when the provider stops', async () => {
   const services = new Services();
   let callerCtx: PluginContext | undefined;
   const provider = definePlugin({
-    protocol: 'x', style: 'chat', account: z.strictObject({}),
-    start: (ctx) => { ctx.provide('list.unsubscribe', (token: string) => `unsubscribed ${token}`); return { deliver: async () => delivered() }; },
+    protocol: 'x',
+    style: 'chat',
+    account: z.strictObject({}),
+    start: (ctx) => {
+      ctx.provide('list.unsubscribe', (token: string) => `unsubscribed ${token}`);
+      return { deliver: async () => delivered() };
+    },
   });
   const caller = definePlugin({
-    protocol: 'x', style: 'chat', account: z.strictObject({}),
-    start: (ctx) => { callerCtx = ctx; return { deliver: async () => delivered() }; },
+    protocol: 'x',
+    style: 'chat',
+    account: z.strictObject({}),
+    start: (ctx) => {
+      callerCtx = ctx;
+      return { deliver: async () => delivered() };
+    },
   });
   const a = runtime(provider, {}, services, 'x.a');
   const b = runtime(caller, {}, services, 'x.b');
@@ -119,7 +172,9 @@ test('one plugin calls what another provides by name; the name is withdrawn when
 test('onPost listeners end with the account; migrate(part) keeps a separate sequence; storeWritable answers', async () => {
   let ctxSeen: PluginContext | undefined;
   const def = definePlugin({
-    protocol: 'x', style: 'chat', account: z.strictObject({}),
+    protocol: 'x',
+    style: 'chat',
+    account: z.strictObject({}),
     start: (ctx) => {
       ctxSeen = ctx;
       ctx.onPost(() => undefined);
@@ -131,7 +186,10 @@ test('onPost listeners end with the account; migrate(part) keeps a separate sequ
   const { rt, store, listeners } = runtime(def);
   await rt.start();
   assert.equal(listeners.size, 1);
-  const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'x_%' ORDER BY name").pluck().all();
+  const tables = store.db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'x_%' ORDER BY name")
+    .pluck()
+    .all();
   assert.deepEqual(tables, ['x_one', 'x_two'], 'both sequences applied their first migration');
   assert.equal(ctxSeen!.storeWritable(), true);
   await rt.stop();

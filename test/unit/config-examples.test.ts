@@ -14,12 +14,20 @@ import { lookupPlugin } from '../../src/loader.js';
 const CONFIG_DIR = fileURLToPath(new URL('../../../config/', import.meta.url));
 
 const files = ['', 'examples/'].flatMap((sub) =>
-  readdirSync(CONFIG_DIR + sub).filter((f) => f.endsWith('.yaml')).map((f) => `${CONFIG_DIR}${sub}${f}`),
+  readdirSync(CONFIG_DIR + sub)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => `${CONFIG_DIR}${sub}${f}`),
 );
 
 test('there are configs to check', () => {
-  assert.ok(files.some((f) => f.endsWith('/config/peerpost.yaml')), 'config/peerpost.yaml exists');
-  assert.ok(files.some((f) => f.includes('/examples/')), 'config/examples/ has an example');
+  assert.ok(
+    files.some((f) => f.endsWith('/config/peerpost.yaml')),
+    'config/peerpost.yaml exists',
+  );
+  assert.ok(
+    files.some((f) => f.includes('/examples/')),
+    'config/examples/ has an example',
+  );
 });
 
 for (const file of files) {

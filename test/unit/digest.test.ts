@@ -7,7 +7,9 @@ import { fixture, settle, line } from '../helpers/core-fixture.js';
 import { Store } from '../../src/store.js';
 
 const accounts = { 'irc.a': 'chat', 'irc.b': 'chat', 'mail.l': 'article', 'nntp.n': 'article' } as const;
-const bridges = (digest = {}) => ({ commons: { endpoints: ['irc.a/#commons', 'irc.b/#commons', 'mail.l/commons', 'nntp.n/peerpost.commons'], digest } });
+const bridges = (digest = {}) => ({
+  commons: { endpoints: ['irc.a/#commons', 'irc.b/#commons', 'mail.l/commons', 'nntp.n/peerpost.commons'], digest },
+});
 
 test('chat lines reach mail and news as one digest per conversation, the same article for both', async (t) => {
   const f = fixture(accounts, bridges({ maxLines: 3 }));
@@ -29,7 +31,11 @@ test('chat lines reach mail and news as one digest per conversation, the same ar
   assert.equal(d.subject, '[#commons] conversation, 14:00–14:02 UTC (3 lines)');
   assert.equal(d.body, '2026-11-27 UTC\n\n14:00 <alice> hi\n14:01 <bob> hello\n14:02 <alice> bye\n');
   assert.equal(d.author.name, 'alice and bob');
-  assert.equal(f.attempts.filter((a) => a.endpoint.startsWith('irc.')).length, 3, 'the other channel gets every line as it comes');
+  assert.equal(
+    f.attempts.filter((a) => a.endpoint.startsWith('irc.')).length,
+    3,
+    'the other channel gets every line as it comes',
+  );
 });
 
 test('the next digest of a channel is a reply to the previous one', async (t) => {
@@ -83,7 +89,9 @@ test('post listeners hear of every committed post in commit order: lines, inject
   t.after(() => f.close());
   const heard: { id: string; seq: number; kind: string }[] = [];
   const off = f.core.onPost((p) => heard.push({ id: p.id, seq: p.seq, kind: p.kind }));
-  f.core.onPost(() => { throw new Error('a broken listener does not stop the others'); });
+  f.core.onPost(() => {
+    throw new Error('a broken listener does not stop the others');
+  });
   const a = await f.core.ingest('irc.a', line('#commons', 'alice', 'one', { id: 'one@x' }));
   const dup = await f.core.ingest('irc.b', line('#commons', 'bob', 'one again', { id: 'one@x' }));
   const b = await f.core.inject('commons', { target: 'cli', author: { name: 'op', via: 'cli' }, body: 'from the cli' });
@@ -91,8 +99,16 @@ test('post listeners hear of every committed post in commit order: lines, inject
   assert.equal(a.status, 'accepted');
   assert.equal(b.status, 'accepted');
   const kinds = heard.map((h) => h.kind);
-  assert.deepEqual(kinds, ['message', 'message', 'digest'], 'the digest closed by the second post is heard too, after it');
-  assert.deepEqual(heard.map((h) => h.seq), [...heard.map((h) => h.seq)].sort((x, y) => x - y), 'in commit order');
+  assert.deepEqual(
+    kinds,
+    ['message', 'message', 'digest'],
+    'the digest closed by the second post is heard too, after it',
+  );
+  assert.deepEqual(
+    heard.map((h) => h.seq),
+    [...heard.map((h) => h.seq)].sort((x, y) => x - y),
+    'in commit order',
+  );
   assert.equal(heard.filter((h) => h.id === 'one@x').length, 1);
   off();
   await f.core.ingest('irc.a', line('#commons', 'alice', 'after'));

@@ -7,7 +7,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { normalisePlan, parseThimbl, parseThimblTime, planChange, planPart, planTextId, readRemotePlan, textHash, thimblMessageId, unfold } from '../../plugins/finger/remote.js';
+import {
+  normalisePlan,
+  parseThimbl,
+  parseThimblTime,
+  planChange,
+  planPart,
+  planTextId,
+  readRemotePlan,
+  textHash,
+  thimblMessageId,
+  unfold,
+} from '../../plugins/finger/remote.js';
 import { idProblem } from '../../src/plugin.js';
 
 // dist/test/unit → the sources' fixtures (not compiled, so read from the project tree).
@@ -26,7 +37,11 @@ test('the real Thimbl plan of dk@telekommunisten.org (2011) parses: folds remove
   assert.equal(p.messages[0]!.date.toISOString(), '2010-11-29T06:03:35.000Z');
   assert.equal(p.messages[0]!.text, '@bernd, would be cool to inegrate thimbl in http://bau-ha.us\\!');
   // The fold inside a string ("timezones a\<newline>re") is gone.
-  assert.ok(p.messages.some((m) => m.text === '@mark, if we store the dats in GMT/UTC in the .plan, then timezones are no longer an issue'));
+  assert.ok(
+    p.messages.some(
+      (m) => m.text === '@mark, if we store the dats in GMT/UTC in the .plan, then timezones are no longer an issue',
+    ),
+  );
   assert.equal(p.messages[20]!.text, 'transmediale was fun, Thimbl got a distinction and moves onwards...');
   for (let i = 1; i < p.messages.length; i++) assert.ok(p.messages[i]!.date >= p.messages[i - 1]!.date);
   // Without unfolding, the fold inside the key "addres\<newline>s" breaks JSON.
@@ -42,8 +57,13 @@ test('Thimbl time: a string or an integer, UTC; nonsense is skipped', () => {
   assert.equal(parseThimblTime('2011-02-06'), undefined);
   assert.equal(parseThimblTime('20111306192607'), undefined);
   assert.equal(parseThimblTime(null), undefined);
-  const p = parseThimbl('{"messages":[{"time":20110101000000,"text":"int"},{"time":"x","text":"bad"},{"time":"20100101000000","text":"str"},{"time":"20100101000000","text":"  "}]}')!;
-  assert.deepEqual(p.messages.map((m) => m.text), ['str', 'int']);
+  const p = parseThimbl(
+    '{"messages":[{"time":20110101000000,"text":"int"},{"time":"x","text":"bad"},{"time":"20100101000000","text":"str"},{"time":"20100101000000","text":"  "}]}',
+  )!;
+  assert.deepEqual(
+    p.messages.map((m) => m.text),
+    ['str', 'int'],
+  );
 });
 
 test('stable ids: the same message (address, time, text) gets the same valid Message-ID, a different one another', () => {
@@ -58,7 +78,8 @@ test('stable ids: the same message (address, time, text) gets the same valid Mes
 });
 
 test('plain plans: the text after "Plan:" (the header changes every minute), cleaned; "No Plan." is no plan', () => {
-  const answer = 'Login: dk\r\nOn since Sun Feb  6 14:25 (EST) on pts/1\r\n   1 hour 25 minutes idle\r\nPlan:\r\nWorking on \x1b[1mpeerpost\x1b[0m.  \r\n\r\nBack Monday.\r\n\r\n';
+  const answer =
+    'Login: dk\r\nOn since Sun Feb  6 14:25 (EST) on pts/1\r\n   1 hour 25 minutes idle\r\nPlan:\r\nWorking on \x1b[1mpeerpost\x1b[0m.  \r\n\r\nBack Monday.\r\n\r\n';
   assert.deepEqual(readRemotePlan(answer), { kind: 'plain', text: 'Working on peerpost.\n\nBack Monday.' });
   const later = answer.replace('1 hour 25 minutes idle', '2 hours 3 minutes idle');
   assert.deepEqual(readRemotePlan(later), readRemotePlan(answer));

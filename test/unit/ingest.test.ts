@@ -23,7 +23,13 @@ test('ingest stores the post and one outbox row per target endpoint, in one go',
   const stored = f.store.getPost(v.id)!;
   assert.equal(stored.bridge, 'commons');
   assert.deepEqual(stored.origin, { account: 'irc.a', target: '#commons' });
-  assert.deepEqual(f.store.listOutbox().map((r) => [r.endpoint, r.shape]), [['irc.b/#commons', 'stream'], ['web.w/commons', 'stream']]);
+  assert.deepEqual(
+    f.store.listOutbox().map((r) => [r.endpoint, r.shape]),
+    [
+      ['irc.b/#commons', 'stream'],
+      ['web.w/commons', 'stream'],
+    ],
+  );
 });
 
 test('the same id twice is accepted once: one post, one set of deliveries', async (t) => {
@@ -50,7 +56,10 @@ test('loop guard: a post past node.maxHops is refused; at the limit it passes', 
 test('posts from unknown endpoints and out-only endpoints are refused with a reason', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  assert.deepEqual(await f.core.ingest('irc.a', line('#elsewhere', 'a', 'x')), { status: 'rejected', reason: 'irc.a/#elsewhere is not an endpoint of any bridge' });
+  assert.deepEqual(await f.core.ingest('irc.a', line('#elsewhere', 'a', 'x')), {
+    status: 'rejected',
+    reason: 'irc.a/#elsewhere is not an endpoint of any bridge',
+  });
   const out = await f.core.ingest('web.w', line('commons', 'a', 'x'));
   assert.equal(out.status, 'rejected');
   assert.match((out as { reason: string }).reason, /only receives/);
@@ -80,7 +89,10 @@ test('unusable Message-IDs are refused', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'no at sign' }))).status, 'rejected');
-  assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: `${'a'.repeat(250)}@x` }))).status, 'rejected');
+  assert.equal(
+    (await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: `${'a'.repeat(250)}@x` }))).status,
+    'rejected',
+  );
   assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'ok@x' }))).status, 'accepted');
 });
 
@@ -98,7 +110,11 @@ test('the write is one transaction: a failure midway stores nothing', async (t) 
   assert.equal(f.store.hasPost('atomic@x'), false);
   assert.equal(f.store.listOutbox().length, 0);
   f.store.addDelivery = orig;
-  assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'atomic@x' }))).status, 'accepted', 'the sender retries and it goes through');
+  assert.equal(
+    (await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'atomic@x' }))).status,
+    'accepted',
+    'the sender retries and it goes through',
+  );
 });
 
 test('after close() (shutdown) new posts get a temporary refusal', async (t) => {
@@ -111,11 +127,18 @@ test('after close() (shutdown) new posts get a temporary refusal', async (t) => 
 test('inject puts a post into a bridge from outside any endpoint', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  const v = await f.core.inject('commons', { target: 'operator', author: { name: 'operator', via: 'cli' }, body: 'maintenance tonight' });
+  const v = await f.core.inject('commons', {
+    target: 'operator',
+    author: { name: 'operator', via: 'cli' },
+    body: 'maintenance tonight',
+  });
   assert.equal(v.status, 'accepted');
   await settle();
   assert.deepEqual(f.attempts.map((a) => a.endpoint).sort(), ['irc.a/#commons', 'irc.b/#commons', 'web.w/commons']);
-  assert.equal((await f.core.inject('nope', { target: 'x', author: { name: 'x', via: 'cli' }, body: 'x' })).status, 'rejected');
+  assert.equal(
+    (await f.core.inject('nope', { target: 'x', author: { name: 'x', via: 'cli' }, body: 'x' })).status,
+    'rejected',
+  );
 });
 
 test('posts arriving together are committed together, in order; one that cannot be written does not take the others with it', async (t) => {
@@ -127,8 +150,22 @@ test('posts arriving together are committed together, in order; one that cannot 
     if (post.body === 'poison') throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
     return orig(post, now);
   };
-  const verdicts = await Promise.all(['one', 'poison', 'three'].map((body) => f.core.ingest('irc.a', line('#commons', 'a', body))));
-  assert.deepEqual(verdicts.map((v) => v.status), ['accepted', 'tempfail', 'accepted']);
-  assert.deepEqual(f.store.latestPosts('commons').map((p) => p.body).reverse(), ['one', 'three']);
-  assert.deepEqual(f.store.listOutbox({ endpoint: 'irc.b/#commons' }).map((r) => f.store.getPostBySeq(r.postSeq)!.body), ['one', 'three']);
+  const verdicts = await Promise.all(
+    ['one', 'poison', 'three'].map((body) => f.core.ingest('irc.a', line('#commons', 'a', body))),
+  );
+  assert.deepEqual(
+    verdicts.map((v) => v.status),
+    ['accepted', 'tempfail', 'accepted'],
+  );
+  assert.deepEqual(
+    f.store
+      .latestPosts('commons')
+      .map((p) => p.body)
+      .reverse(),
+    ['one', 'three'],
+  );
+  assert.deepEqual(
+    f.store.listOutbox({ endpoint: 'irc.b/#commons' }).map((r) => f.store.getPostBySeq(r.postSeq)!.body),
+    ['one', 'three'],
+  );
 });

@@ -11,7 +11,11 @@ test('a burst goes at once, then one token per interval, in the order asked', as
   const t0 = Date.now();
   const at: [number, number][] = [];
   await Promise.all(Array.from({ length: 7 }, (_, i) => b.take().then(() => at.push([i, Date.now() - t0]))));
-  assert.deepEqual(at.map(([i]) => i), [0, 1, 2, 3, 4, 5, 6], 'first come, first served');
+  assert.deepEqual(
+    at.map(([i]) => i),
+    [0, 1, 2, 3, 4, 5, 6],
+    'first come, first served',
+  );
   for (let i = 0; i < 3; i++) assert.ok(at[i]![1] < 20, `burst token ${i} at ${at[i]![1]} ms`);
   // Token k (k ≥ burst) comes no sooner than (k − burst + 1) intervals after the start.
   for (let i = 3; i < 7; i++) assert.ok(at[i]![1] >= (i - 2) * 40 - 3, `token ${i} at ${at[i]![1]} ms, too early`);
@@ -38,7 +42,10 @@ test('nothing is dropped: 50 takers all get a token, in order', async () => {
   const b = new TokenBucket(5, 2);
   const order: number[] = [];
   await Promise.all(Array.from({ length: 50 }, (_, i) => b.take().then(() => order.push(i))));
-  assert.deepEqual(order, Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    order,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
 });
 
 test('an aborted taker leaves the queue and the next one moves up; close() rejects the rest', async () => {
@@ -70,11 +77,27 @@ test('configure() changes the rate in place', async () => {
 });
 
 test('reconnect backoff: doubles from first up to max, with jitter between half and all of it', () => {
-  assert.equal(backoff(1, 1000, 60_000, () => 0), 500);
-  assert.equal(backoff(1, 1000, 60_000, () => 1), 1000);
-  assert.equal(backoff(3, 1000, 60_000, () => 1), 4000);
-  assert.equal(backoff(30, 1000, 60_000, () => 1), 60_000);
-  assert.equal(backoff(1000, 1000, 60_000, () => 0.5), 45_000, 'no overflow after many attempts');
+  assert.equal(
+    backoff(1, 1000, 60_000, () => 0),
+    500,
+  );
+  assert.equal(
+    backoff(1, 1000, 60_000, () => 1),
+    1000,
+  );
+  assert.equal(
+    backoff(3, 1000, 60_000, () => 1),
+    4000,
+  );
+  assert.equal(
+    backoff(30, 1000, 60_000, () => 1),
+    60_000,
+  );
+  assert.equal(
+    backoff(1000, 1000, 60_000, () => 0.5),
+    45_000,
+    'no overflow after many attempts',
+  );
   for (let i = 0; i < 100; i++) {
     const d = backoff(4, 1000, 60_000);
     assert.ok(d >= 4000 && d <= 8000);

@@ -12,19 +12,22 @@ function fake(opts: { deferMs?: number; scarce?: () => boolean } = {}) {
   const waiting: (() => void)[] = [];
   let up = true;
   let echo = false;
-  const c = new Confirmer({
-    take: () => (tokens-- > 0 ? Promise.resolve() : new Promise<void>((r) => waiting.push(r))),
-    write: async (line) => {
-      if (!up) return false;
-      written.push(line);
-      return true;
+  const c = new Confirmer(
+    {
+      take: () => (tokens-- > 0 ? Promise.resolve() : new Promise<void>((r) => waiting.push(r))),
+      write: async (line) => {
+        if (!up) return false;
+        written.push(line);
+        return true;
+      },
+      key: (ch) => ch.toLowerCase(),
+      echo: () => echo,
+      self: (nick) => nick === 'relay',
+      ...(opts.deferMs !== undefined ? { deferMs: () => opts.deferMs! } : {}),
+      ...(opts.scarce ? { scarce: opts.scarce } : {}),
     },
-    key: (ch) => ch.toLowerCase(),
-    echo: () => echo,
-    self: (nick) => nick === 'relay',
-    ...(opts.deferMs !== undefined ? { deferMs: () => opts.deferMs! } : {}),
-    ...(opts.scarce ? { scarce: opts.scarce } : {}),
-  }, 't');
+    't',
+  );
   return {
     c,
     written,
@@ -46,7 +49,11 @@ test('a delivery is confirmed only when the PONG after its lines arrives', async
   await tick();
   assert.deepEqual(f.written, ['PING :t1']);
   assert.equal(result, undefined, 'not before the PONG');
-  assert.equal(f.c.onMessage({ command: 'PONG', params: ['irc.test', 'other'] }), false, 'not ours (irc-framework\'s keep-alive)');
+  assert.equal(
+    f.c.onMessage({ command: 'PONG', params: ['irc.test', 'other'] }),
+    false,
+    "not ours (irc-framework's keep-alive)",
+  );
   await tick();
   assert.equal(result, undefined);
   assert.equal(f.pong('t1'), true);
@@ -54,7 +61,7 @@ test('a delivery is confirmed only when the PONG after its lines arrives', async
   assert.deepEqual(result, { ok: true });
 });
 
-test('a 404 for its channel before the PONG makes it refused, with the server\'s words; other channels are not touched', async () => {
+test("a 404 for its channel before the PONG makes it refused, with the server's words; other channels are not touched", async () => {
   const f = fake();
   const a = f.c.begin('#A');
   const b = f.c.begin('#b');
@@ -70,7 +77,8 @@ test('a 404 for its channel before the PONG makes it refused, with the server\'s
   const got = await ra;
   assert.deepEqual(got, { ok: false, refused: [{ code: '404', channel: '#a', text: 'Cannot send to channel' }] });
   assert.deepEqual(await rb, { ok: true });
-  if (!got.ok && 'refused' in got) assert.equal(refusalText(got.refused), 'the server refused a line in #a (404 Cannot send to channel)');
+  if (!got.ok && 'refused' in got)
+    assert.equal(refusalText(got.refused), 'the server refused a line in #a (404 Cannot send to channel)');
 });
 
 test('with the bucket empty, the PING waits for a token, and deliveries that end meanwhile share it', async () => {
@@ -101,7 +109,7 @@ test('a delivery that ends after a PING was written waits for the next one', asy
   f.pong('t1');
   assert.deepEqual(await ra, { ok: true });
   await tick();
-  assert.equal(rbDone, false, '#b\'s lines went after PING t1');
+  assert.equal(rbDone, false, "#b's lines went after PING t1");
   assert.deepEqual(f.written, ['PING :t1', 'PING :t2']);
   f.pong('t2');
   assert.deepEqual(await rb, { ok: true });
@@ -158,14 +166,17 @@ test('echo-message: every line answered by its echo settles the delivery at once
   assert.deepEqual(f.written, [], 'no PING');
 });
 
-test('echo-message: a refusal is a line\'s answer; the delivery is refused', async () => {
+test("echo-message: a refusal is a line's answer; the delivery is refused", async () => {
   const f = fake();
   f.echoOn();
   const d = f.c.begin('#a');
   f.c.line(d);
   f.c.line(d);
   f.c.onMessage({ command: 'PRIVMSG', nick: 'relay', params: ['#a', 'one'] });
-  f.c.onMessage({ command: '404', params: ['relay', '#a', 'You cannot send messages to this channel whilst the +m mode is set.'] });
+  f.c.onMessage({
+    command: '404',
+    params: ['relay', '#a', 'You cannot send messages to this channel whilst the +m mode is set.'],
+  });
   const r = await f.c.end(d);
   assert.ok(!r.ok && 'refused' in r && r.refused[0]!.code === '404');
   assert.deepEqual(f.written, []);
@@ -207,7 +218,11 @@ test('one PING for a window of posts: while the next post of the channel is bein
   assert.deepEqual(f.written, ['PING :t1'], 'one PING after the last line confirms all three');
   f.pong('t1');
   await tick();
-  assert.deepEqual(results, [['a', { ok: true }], ['b', { ok: true }], ['c', { ok: true }]]);
+  assert.deepEqual(results, [
+    ['a', { ok: true }],
+    ['b', { ok: true }],
+    ['c', { ok: true }],
+  ]);
 });
 
 test('the PING waits for deliveries still writing at most deferMs after the first it confirms ended', async () => {
@@ -226,7 +241,7 @@ test('the PING waits for deliveries still writing at most deferMs after the firs
   let bDone = false;
   void b.done.then(() => (bDone = true));
   await tick();
-  assert.equal(bDone, false, 'b was not in that PING\'s batch: it had not ended');
+  assert.equal(bDone, false, "b was not in that PING's batch: it had not ended");
 });
 
 test('a delivery that gives up (drop) releases the PING that waited for it', async () => {

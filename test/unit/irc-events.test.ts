@@ -20,10 +20,22 @@ const t: Translation = {
   channel: (x) => channels.find((c) => c.toLowerCase() === x.toLowerCase()),
   notices: false,
 };
-const ev = (over: Partial<MessageEvent> = {}): MessageEvent => ({ nick: 'alice', ident: '~a', hostname: 'h', target: '#commons', message: 'hello', ...over });
+const ev = (over: Partial<MessageEvent> = {}): MessageEvent => ({
+  nick: 'alice',
+  ident: '~a',
+  hostname: 'h',
+  target: '#commons',
+  message: 'hello',
+  ...over,
+});
 
 test('a PRIVMSG in a configured channel is a post by the nick, at the configured spelling of the channel', () => {
-  assert.deepEqual(translate('privmsg', ev(), t), { target: '#Commons', author: { name: 'alice', via: 'irc' }, body: 'hello', kind: 'message' });
+  assert.deepEqual(translate('privmsg', ev(), t), {
+    target: '#Commons',
+    author: { name: 'alice', via: 'irc' },
+    body: 'hello',
+    kind: 'message',
+  });
 });
 
 test('ACTION is kind action; NOTICE only with notices: true', () => {
@@ -41,14 +53,21 @@ test('server-time becomes the date of the post', () => {
 
 test('own lines, server notices, private messages, other channels and empty lines are not posts', () => {
   assert.deepEqual(translate('privmsg', ev({ nick: 'PPBot' }), t), { skip: 'our own line' });
-  assert.deepEqual(translate('notice', ev({ nick: undefined, from_server: true }), { ...t, notices: true }), { skip: 'from the server' });
+  assert.deepEqual(translate('notice', ev({ nick: undefined, from_server: true }), { ...t, notices: true }), {
+    skip: 'from the server',
+  });
   assert.deepEqual(translate('privmsg', ev({ target: 'ppbot' }), t), { skip: 'a private message' });
-  assert.deepEqual(translate('privmsg', ev({ target: '#elsewhere' }), t), { skip: '#elsewhere is not a configured channel' });
+  assert.deepEqual(translate('privmsg', ev({ target: '#elsewhere' }), t), {
+    skip: '#elsewhere is not a configured channel',
+  });
   assert.deepEqual(translate('privmsg', ev({ message: '\x02\x03' }), t), { skip: 'empty once formatting is stripped' });
 });
 
 test('formatting is stripped from what is relayed', () => {
-  assert.equal((translate('privmsg', ev({ message: '\x0304red\x03 \x02bold\x02' }), t) as { body: string }).body, 'red bold');
+  assert.equal(
+    (translate('privmsg', ev({ message: '\x0304red\x03 \x02bold\x02' }), t) as { body: string }).body,
+    'red bold',
+  );
 });
 
 test('events from an EventEmitter fake: only the lines that should be posts come out, in order', () => {
@@ -69,7 +88,8 @@ test('events from an EventEmitter fake: only the lines that should be posts come
 });
 
 test('channel targets: #, &, ! or + first; no spaces, commas or controls', () => {
-  for (const ok of ['#commons', '&local', '!ABCDEchan', '+modeless', '#café']) assert.equal(channelProblem(ok), undefined, ok);
+  for (const ok of ['#commons', '&local', '!ABCDEchan', '+modeless', '#café'])
+    assert.equal(channelProblem(ok), undefined, ok);
   assert.match(channelProblem('commons')!, /starts with #/);
   assert.match(channelProblem('#a b')!, /no spaces/);
   assert.match(channelProblem('#a,#b')!, /commas/);
@@ -98,12 +118,15 @@ test('peerpost check: unknown keys, bad nicks, bad formats and bad channels are 
     const r = await loadConfigFile(file, { lookup: lookupPlugin, env: {}, cwd: dir });
     return r.ok ? [] : r.errors.map(formatConfigError).map((e) => e.slice(file.length + 1));
   };
-  assert.deepEqual(await load(`accounts:
+  assert.deepEqual(
+    await load(`accounts:
   irc.net: { host: irc.example.org, nick: bot, sasl: { account: bot, password: pw }, flood: { burst: 3, interval: 1s } }
 bridges:
   commons:
     endpoints: [irc.net/#commons, { endpoint: irc.net/#secret, key: hunter2 }]
-`), []);
+`),
+    [],
+  );
   const errs = await load(`accounts:
   irc.net: { host: irc.example.org, nick: 9bot, prot: 6667, format: '<{user}> ' }
 bridges:
@@ -111,11 +134,26 @@ bridges:
     endpoints: [irc.net/commons, { endpoint: irc.net/#x, kee: y }]
 `);
   assert.equal(errs.length, 5, errs.join('\n'));
-  assert.ok(errs.some((e) => /unknown key "prot" \(did you mean "port"\?\)/.test(e)), errs.join('\n'));
-  assert.ok(errs.some((e) => /nick.*not a valid IRC nick/.test(e)), errs.join('\n'));
-  assert.ok(errs.some((e) => /format.*unknown placeholder \{user\}/.test(e)), errs.join('\n'));
-  assert.ok(errs.some((e) => /starts with #/.test(e)), errs.join('\n'));
-  assert.ok(errs.some((e) => /"kee"/.test(e)), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => /unknown key "prot" \(did you mean "port"\?\)/.test(e)),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => /nick.*not a valid IRC nick/.test(e)),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => /format.*unknown placeholder \{user\}/.test(e)),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => /starts with #/.test(e)),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => /"kee"/.test(e)),
+    errs.join('\n'),
+  );
 });
 
 test('tlsFingerprint: SHA-256 in hex, with or without colons, any case; only with tls', async () => {
@@ -132,10 +170,22 @@ test('tlsFingerprint: SHA-256 in hex, with or without colons, any case; only wit
 });
 
 test('IRCv3 account-tag: the services account goes into author.account; none, "*" or junk leaves it out', () => {
-  assert.deepEqual(translate('privmsg', ev({ account: 'alice_acct' }), t), { target: '#Commons', author: { name: 'alice', via: 'irc', account: 'alice_acct' }, body: 'hello', kind: 'message' });
-  assert.equal((translate('action', ev({ message: 'waves', account: 'Al' }), t) as { author: { account?: string } }).author.account, 'Al');
+  assert.deepEqual(translate('privmsg', ev({ account: 'alice_acct' }), t), {
+    target: '#Commons',
+    author: { name: 'alice', via: 'irc', account: 'alice_acct' },
+    body: 'hello',
+    kind: 'message',
+  });
+  assert.equal(
+    (translate('action', ev({ message: 'waves', account: 'Al' }), t) as { author: { account?: string } }).author
+      .account,
+    'Al',
+  );
   // irc-framework passes the tag as `account`; a raw tags object works too.
-  assert.equal((translate('privmsg', ev({ tags: { account: 'fromtag' } }), t) as { author: { account?: string } }).author.account, 'fromtag');
+  assert.equal(
+    (translate('privmsg', ev({ tags: { account: 'fromtag' } }), t) as { author: { account?: string } }).author.account,
+    'fromtag',
+  );
   for (const bad of [undefined, false, '', '*', 'two words', 'a\r\nJOIN #x'] as const) {
     const p = translate('privmsg', ev({ account: bad as string | false | undefined }), t) as { author: object };
     assert.equal('account' in p.author, false, `account ${JSON.stringify(bad)}`);
@@ -145,7 +195,11 @@ test('IRCv3 account-tag: the services account goes into author.account; none, "*
 test('without account-tag, the account known from extended-join / account-notify is used; an explicit "not logged in" wins', () => {
   const known: Translation = { ...t, accountOf: (n) => (n.toLowerCase() === 'alice' ? 'alice_acct' : undefined) };
   assert.equal((translate('privmsg', ev(), known) as { author: { account?: string } }).author.account, 'alice_acct');
-  assert.equal((translate('privmsg', ev({ account: 'tagged' }), known) as { author: { account?: string } }).author.account, 'tagged', 'the tag wins');
+  assert.equal(
+    (translate('privmsg', ev({ account: 'tagged' }), known) as { author: { account?: string } }).author.account,
+    'tagged',
+    'the tag wins',
+  );
   assert.equal('account' in (translate('privmsg', ev({ account: false }), known) as { author: object }).author, false);
   assert.equal('account' in (translate('privmsg', ev({ nick: 'bob' }), known) as { author: object }).author, false);
 });

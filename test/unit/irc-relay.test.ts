@@ -5,9 +5,27 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NetsplitFolder, RelayMemory, eventText, eventsIn, eventsOut, isRelayRealname, relayNodeOf, netsplitServers } from '../../plugins/irc/relay.js';
 import {
-  antiHighlight, formatPrefix, ircLines, moreLink, moreText, nickColour, normalText, stripFormatting, styleNick, urlTemplateProblem,
+  NetsplitFolder,
+  RelayMemory,
+  eventText,
+  eventsIn,
+  eventsOut,
+  isRelayRealname,
+  relayNodeOf,
+  netsplitServers,
+} from '../../plugins/irc/relay.js';
+import {
+  antiHighlight,
+  formatPrefix,
+  ircLines,
+  moreLink,
+  moreText,
+  nickColour,
+  normalText,
+  stripFormatting,
+  styleNick,
+  urlTemplateProblem,
 } from '../../plugins/irc/text.js';
 import { accountSchema, endpointSchema, escapeTag } from '../../plugins/irc/index.js';
 
@@ -17,14 +35,29 @@ test('event texts: join, part, quit, kick, nick change; a reason that only repea
   assert.equal(eventText({ type: 'part', nick: 'alice', message: 'alice' }), 'alice left');
   assert.equal(eventText({ type: 'quit', nick: 'alice', message: 'Ping timeout' }), 'alice quit (Ping timeout)');
   assert.equal(eventText({ type: 'quit', nick: 'alice' }), 'alice quit');
-  assert.equal(eventText({ type: 'quit', nick: 'alice', message: '"gone home"' }), 'alice quit (gone home)', 'the quotes ngircd puts around a quit message');
-  assert.equal(eventText({ type: 'kick', nick: 'alice', by: 'bob', message: 'spam' }), 'alice was kicked by bob (spam)');
+  assert.equal(
+    eventText({ type: 'quit', nick: 'alice', message: '"gone home"' }),
+    'alice quit (gone home)',
+    'the quotes ngircd puts around a quit message',
+  );
+  assert.equal(
+    eventText({ type: 'kick', nick: 'alice', by: 'bob', message: 'spam' }),
+    'alice was kicked by bob (spam)',
+  );
   assert.equal(eventText({ type: 'nick', nick: 'alice', newNick: 'alicia' }), 'alice is now known as alicia');
 });
 
 test('events option: true both ways, "in" posts this channel\'s, "out" shows others\', false neither', () => {
-  assert.deepEqual([true, 'in', 'out', false, undefined].map((m) => [eventsIn(m as never), eventsOut(m as never)]),
-    [[true, true], [true, false], [false, true], [false, false], [false, false]]);
+  assert.deepEqual(
+    [true, 'in', 'out', false, undefined].map((m) => [eventsIn(m as never), eventsOut(m as never)]),
+    [
+      [true, true],
+      [true, false],
+      [false, true],
+      [false, false],
+      [false, false],
+    ],
+  );
 });
 
 test('another peerpost is known by "peerpost" in its real name', () => {
@@ -48,7 +81,10 @@ test('memory: a post said here is not said again by another path; the same path 
   m.sent('#c', a);
   assert.match(m.shown('#c', a)!, /already said here/, 'the same id');
   // The same text by the same author, with another id, from another path: a second copy.
-  assert.match(m.shown('#c', { ...a, id: 'b@y', origin: 'mail.list/commons', text: 'Hello   THERE' })!, /the same text by alice/);
+  assert.match(
+    m.shown('#c', { ...a, id: 'b@y', origin: 'mail.list/commons', text: 'Hello   THERE' })!,
+    /the same text by alice/,
+  );
   // ... from the same path: alice said it twice.
   assert.equal(m.shown('#c', { ...a, id: 'c@x' }), undefined);
   // Another channel does not show it.
@@ -88,8 +124,12 @@ test('anti-highlight: a zero-width space after the first grapheme; colour: the s
   assert.equal(styleNick('bob', {}), 'bob');
 });
 
-test('the prefix keeps the nick\'s colour on the wire, and still nothing else', () => {
-  const p = formatPrefix('[{origin}] <{nick}> ', { nick: 'bo\r\nb', bridge: 'b', protocol: 'irc', origin: 'irc\x03a' }, (n) => styleNick(n, { colour: true }));
+test("the prefix keeps the nick's colour on the wire, and still nothing else", () => {
+  const p = formatPrefix(
+    '[{origin}] <{nick}> ',
+    { nick: 'bo\r\nb', bridge: 'b', protocol: 'irc', origin: 'irc\x03a' },
+    (n) => styleNick(n, { colour: true }),
+  );
   assert.equal(p, `[irca] <\x03${String(nickColour('bo  b')).padStart(2, '0')}bo  b\x03> `);
   const lines = ircLines(['hi'], p, 400);
   assert.equal(lines.length, 1);
@@ -100,7 +140,10 @@ test('the prefix keeps the nick\'s colour on the wire, and still nothing else', 
 });
 
 test('moreUrl: placeholders {id} and {bridge}, URL-encoded; a template without {id} or with spaces is refused', () => {
-  assert.equal(moreLink('https://example.org/{bridge}/p/{id}', { id: 'a/b@x y', bridge: 'commons' }), 'https://example.org/commons/p/a%2Fb%40x%20y');
+  assert.equal(
+    moreLink('https://example.org/{bridge}/p/{id}', { id: 'a/b@x y', bridge: 'commons' }),
+    'https://example.org/commons/p/a%2Fb%40x%20y',
+  );
   assert.equal(moreText(3, 'https://e/1'), '3 more lines: https://e/1');
   assert.equal(moreText(1), '1 more line');
   assert.match(urlTemplateProblem('https://e/{bridge}')!, /needs \{id\}/);
@@ -146,27 +189,58 @@ test('config: tlsCa, tlsCert, tlsKey need TLS; SASL EXTERNAL needs a client cert
 test('a netsplit quit is told by its reason: two server names, which no client can send', () => {
   assert.deepEqual(netsplitServers('hub.example.net leaf.example.net'), ['hub.example.net', 'leaf.example.net']);
   assert.deepEqual(netsplitServers('irc.a.local irc.b.local'), ['irc.a.local', 'irc.b.local']);
-  for (const not of [undefined, '', 'Ping timeout: 240 seconds', 'Quit: going home', '"a.b c.d"', 'a.b c.d e.f', 'hub.example.net', 'Quit: a.b c.d']) {
+  for (const not of [
+    undefined,
+    '',
+    'Ping timeout: 240 seconds',
+    'Quit: going home',
+    '"a.b c.d"',
+    'a.b c.d e.f',
+    'hub.example.net',
+    'Quit: a.b c.d',
+  ]) {
     assert.equal(netsplitServers(not), undefined, `${not} is no netsplit`);
   }
-  assert.equal(eventText({ type: 'netsplit', nick: 'alice', nicks: ['alice', 'bob'], servers: ['a.net', 'b.net'] }), 'netsplit a.net ↔ b.net: alice, bob quit');
+  assert.equal(
+    eventText({ type: 'netsplit', nick: 'alice', nicks: ['alice', 'bob'], servers: ['a.net', 'b.net'] }),
+    'netsplit a.net ↔ b.net: alice, bob quit',
+  );
   const many = Array.from({ length: 25 }, (_, i) => `u${i}`);
-  assert.match(eventText({ type: 'netsplit', nick: 'u0', nicks: many, servers: ['a.net', 'b.net'] }), /: u0, u1, .*, u19 and 5 more quit$/);
+  assert.match(
+    eventText({ type: 'netsplit', nick: 'u0', nicks: many, servers: ['a.net', 'b.net'] }),
+    /: u0, u1, .*, u19 and 5 more quit$/,
+  );
 });
 
 test('the quits of one netsplit fold into one event per channel, after a quiet time (at most maxMs after the first)', () => {
   let now = 0;
   const timers: { fn: () => void; at: number; live: boolean }[] = [];
   const clock = {
-    set: (fn: () => void, ms: number) => { const t = { fn, at: now + ms, live: true }; timers.push(t); return t; },
-    clear: (t: unknown) => { if (t) (t as { live: boolean }).live = false; },
+    set: (fn: () => void, ms: number) => {
+      const t = { fn, at: now + ms, live: true };
+      timers.push(t);
+      return t;
+    },
+    clear: (t: unknown) => {
+      if (t) (t as { live: boolean }).live = false;
+    },
   };
   const advance = (ms: number) => {
     now += ms;
-    for (const t of timers) if (t.live && t.at <= now) { t.live = false; t.fn(); }
+    for (const t of timers)
+      if (t.live && t.at <= now) {
+        t.live = false;
+        t.fn();
+      }
   };
   const out: string[] = [];
-  const f = new NetsplitFolder((channel, e) => out.push(`${channel} ${eventText(e)}`), 2_000, 5_000, clock, () => now);
+  const f = new NetsplitFolder(
+    (channel, e) => out.push(`${channel} ${eventText(e)}`),
+    2_000,
+    5_000,
+    clock,
+    () => now,
+  );
   const split: [string, string] = ['hub.net', 'leaf.net'];
   f.add('#a', '#A', 'alice', split);
   f.add('#b', '#B', 'alice', split);

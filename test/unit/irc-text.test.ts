@@ -5,10 +5,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  byteLength, capLines, formatPrefix, formatProblem, ircLines, safeLine, splitToBudget, stripFormatting, textBudget, WORST_HOST, WORST_USER,
+  byteLength,
+  capLines,
+  formatPrefix,
+  formatProblem,
+  ircLines,
+  safeLine,
+  splitToBudget,
+  stripFormatting,
+  textBudget,
+  WORST_HOST,
+  WORST_USER,
 } from '../../plugins/irc/text.js';
 
-const graphemes = (s: string) => [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(s)].map((g) => g.segment);
+const graphemes = (s: string) =>
+  [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(s)].map((g) => g.segment);
 
 /** The pieces fit, and joining them with single spaces (where the breaks were) gives the words back. */
 function checkSplit(text: string, budget: number): string[] {
@@ -54,7 +65,8 @@ test('emoji: ZWJ families, flags and skin tones stay whole', () => {
   const text = `${family}🇫🇷👍🏽`.repeat(8);
   const pieces = checkSplit(text, 40);
   assert.equal(pieces.join(''), text);
-  for (const p of pieces) for (const g of graphemes(p)) assert.ok([family, '🇫🇷', '👍🏽'].includes(g), `broken grapheme ${JSON.stringify(g)}`);
+  for (const p of pieces)
+    for (const g of graphemes(p)) assert.ok([family, '🇫🇷', '👍🏽'].includes(g), `broken grapheme ${JSON.stringify(g)}`);
 });
 
 test('combining marks stay with their letter', () => {
@@ -87,10 +99,16 @@ test('a budget too small for any character is a programming error', () => {
 });
 
 test('the byte budget: 512 − CRLF − ":nick!user@host PRIVMSG target :", worst case until known', () => {
-  assert.equal(textBudget({ nick: 'bot', user: '~bot', host: '127.0.0.1' }, '#c'), 512 - 2 - ':bot!~bot@127.0.0.1 PRIVMSG #c :'.length);
+  assert.equal(
+    textBudget({ nick: 'bot', user: '~bot', host: '127.0.0.1' }, '#c'),
+    512 - 2 - ':bot!~bot@127.0.0.1 PRIVMSG #c :'.length,
+  );
   assert.equal(textBudget({ nick: 'bot' }, '#c'), 512 - 2 - (':bot!@ PRIVMSG #c :'.length + WORST_USER + WORST_HOST));
   assert.ok(textBudget({ nick: 'bot' }, '#c') < textBudget({ nick: 'bot', user: '~bot', host: 'h' }, '#c'));
-  assert.equal(textBudget({ nick: 'bot', user: 'u', host: 'h' }, '#café'), 512 - 2 - byteLength(':bot!u@h PRIVMSG #café :'));
+  assert.equal(
+    textBudget({ nick: 'bot', user: 'u', host: 'h' }, '#café'),
+    512 - 2 - byteLength(':bot!u@h PRIVMSG #café :'),
+  );
 });
 
 test('ircLines: every piece carries the prefix and fits; empty lines left out', () => {
@@ -101,7 +119,13 @@ test('ircLines: every piece carries the prefix and fits; empty lines left out', 
     assert.ok(l.startsWith('<alice> '));
     assert.ok(byteLength(l) <= 100);
   }
-  assert.equal(out.slice(1).map((l) => l.slice(8)).join(' '), long);
+  assert.equal(
+    out
+      .slice(1)
+      .map((l) => l.slice(8))
+      .join(' '),
+    long,
+  );
 });
 
 test('ircLines: CR, LF, NUL and controls can never reach the wire; an absurd prefix is cut', () => {
@@ -128,7 +152,10 @@ test('capLines: at most max lines, the last saying how many were left out', () =
 
 test('mIRC formatting is stripped: colours (with and without background), hex colours, bold, italics, reset …', () => {
   assert.equal(stripFormatting('\x0304red\x03 \x0312,01blue on black\x03 \x033x'), 'red blue on black x');
-  assert.equal(stripFormatting('\x02bold\x02 \x1ditalic\x1d \x1funder\x1f \x1estrike\x1e \x11mono\x11 \x16rev\x16 \x0fplain'), 'bold italic under strike mono rev plain');
+  assert.equal(
+    stripFormatting('\x02bold\x02 \x1ditalic\x1d \x1funder\x1f \x1estrike\x1e \x11mono\x11 \x16rev\x16 \x0fplain'),
+    'bold italic under strike mono rev plain',
+  );
   assert.equal(stripFormatting('\x04FF0000,00FF00hex\x04 done'), 'hex done');
   assert.equal(stripFormatting('\x03,5 comma stays'), ',5 comma stays');
   assert.equal(stripFormatting('\x031234'), '34', 'at most two digits of colour');

@@ -27,11 +27,35 @@ const PDF = randomBytes(3000);
 const PNG = randomBytes(700);
 
 /** A multipart mail with two attachments (base64 of real random bytes). */
-function mailWithFiles(id: string, files: { name: string; type: string; data: Buffer }[] = [{ name: 'résumé.pdf', type: 'application/pdf', data: PDF }, { name: 'cat.png', type: 'image/png', data: PNG }]): Buffer {
-  const lines = ['From: Alice <alice@example.org>', `To: commons@${D}`, 'Subject: files', `Message-ID: <${id}>`, 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '',
-    '--b', 'Content-Type: text/plain', '', 'see attached'];
+function mailWithFiles(
+  id: string,
+  files: { name: string; type: string; data: Buffer }[] = [
+    { name: 'résumé.pdf', type: 'application/pdf', data: PDF },
+    { name: 'cat.png', type: 'image/png', data: PNG },
+  ],
+): Buffer {
+  const lines = [
+    'From: Alice <alice@example.org>',
+    `To: commons@${D}`,
+    'Subject: files',
+    `Message-ID: <${id}>`,
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b"',
+    '',
+    '--b',
+    'Content-Type: text/plain',
+    '',
+    'see attached',
+  ];
   for (const f of files) {
-    lines.push('--b', `Content-Type: ${f.type}`, `Content-Disposition: attachment; filename*=utf-8''${encodeURIComponent(f.name)}`, 'Content-Transfer-Encoding: base64', '', f.data.toString('base64').replace(/.{76}/g, '$&\r\n'));
+    lines.push(
+      '--b',
+      `Content-Type: ${f.type}`,
+      `Content-Disposition: attachment; filename*=utf-8''${encodeURIComponent(f.name)}`,
+      'Content-Transfer-Encoding: base64',
+      '',
+      f.data.toString('base64').replace(/.{76}/g, '$&\r\n'),
+    );
   }
   lines.push('--b--', '');
   return Buffer.from(lines.join('\r\n'));
@@ -44,7 +68,14 @@ let verdict: (p: IncomingPost) => IngestVerdict | Promise<IngestVerdict>;
 let endpoints: EndpointView[];
 let srv: ListServer;
 
-const ep = (target: string, options: Record<string, unknown> = {}): EndpointView => ({ key: `mail.lists/${target}`, target, bridge: 'commons', direction: 'inout', options, description: 'The commons' });
+const ep = (target: string, options: Record<string, unknown> = {}): EndpointView => ({
+  key: `mail.lists/${target}`,
+  target,
+  bridge: 'commons',
+  direction: 'inout',
+  options,
+  description: 'The commons',
+});
 
 beforeEach(() => {
   const ps = memoryStore();
@@ -54,15 +85,29 @@ beforeEach(() => {
   lists.add('small', 'alice@example.org');
   ingested = [];
   posts = new Set();
-  verdict = (p) => { posts.add(p.id!); return { status: 'accepted', id: p.id!, seq: ingested.length }; };
+  verdict = (p) => {
+    posts.add(p.id!);
+    return { status: 'accepted', id: p.id!, seq: ingested.length };
+  };
   endpoints = [ep('commons'), ep('small', { maxAttachmentBytes: 1000 })];
   srv = new ListServer({
-    account: 'mail.lists', domain: () => D, endpoints: () => endpoints, store: lists,
+    account: 'mail.lists',
+    domain: () => D,
+    endpoints: () => endpoints,
+    store: lists,
     out: { sendRobot: async () => {}, forward: async () => {} },
-    ingest: async (p) => { ingested.push(p); return verdict(p); },
+    ingest: async (p) => {
+      ingested.push(p);
+      return verdict(p);
+    },
     log: pino({ level: 'silent' }),
-    parseBounce: async () => undefined, verpDecode: () => undefined,
-    settings: () => ({ expireMs: 86_400_000, windowMs: 86_400_000, bounces: { threshold: 3, once: 0, resetAfter: 86_400_000 } }),
+    parseBounce: async () => undefined,
+    verpDecode: () => undefined,
+    settings: () => ({
+      expireMs: 86_400_000,
+      windowMs: 86_400_000,
+      bounces: { threshold: 3, once: 0, resetAfter: 86_400_000 },
+    }),
     mintId: () => 'minted@test.example',
     attachments: files,
     postExists: (id) => posts.has(id),
@@ -70,24 +115,41 @@ beforeEach(() => {
   });
 });
 
-const send = (to: string, raw: Buffer) => srv.message(raw, { from: 'alice@example.org', to: [to], remote: '127.0.0.1', smtpUtf8: false });
+const send = (to: string, raw: Buffer) =>
+  srv.message(raw, { from: 'alice@example.org', to: [to], remote: '127.0.0.1', smtpUtf8: false });
 
 describe('keeping the files of a mail post', () => {
   test('a post taken: its files are kept by Message-ID, byte for byte, and the core sees only their names', async () => {
     const r = await send(`commons@${D}`, mailWithFiles('f1@example.org'));
     assert.equal(r.code, 250, r.message);
-    assert.deepEqual(ingested[0]!.attachments, [{ filename: 'résumé.pdf', contentType: 'application/pdf', size: 3000 }, { filename: 'cat.png', contentType: 'image/png', size: 700 }]);
+    assert.deepEqual(ingested[0]!.attachments, [
+      { filename: 'résumé.pdf', contentType: 'application/pdf', size: 3000 },
+      { filename: 'cat.png', contentType: 'image/png', size: 700 },
+    ]);
     const kept = files.files('f1@example.org');
-    assert.deepEqual(kept.map((f) => [f.n, f.filename, f.contentType]), [[0, 'résumé.pdf', 'application/pdf'], [1, 'cat.png', 'image/png']]);
+    assert.deepEqual(
+      kept.map((f) => [f.n, f.filename, f.contentType]),
+      [
+        [0, 'résumé.pdf', 'application/pdf'],
+        [1, 'cat.png', 'image/png'],
+      ],
+    );
     assert.ok(kept[0]!.content.equals(PDF) && kept[1]!.content.equals(PNG));
     // Committed: a sweep long after keeps them.
-    assert.deepEqual(files.sweep(() => false, 0, Date.now() + 2 * ORPHAN_AGE_MS), { orphans: 0, expired: 0 });
+    assert.deepEqual(
+      files.sweep(() => false, 0, Date.now() + 2 * ORPHAN_AGE_MS),
+      { orphans: 0, expired: 0 },
+    );
     assert.equal(files.files('f1@example.org').length, 2);
   });
 
   test('the files are in the store before the core is asked (a crash then cannot leave a post without them)', async () => {
     let seen = -1;
-    verdict = (p) => { seen = files.files(p.id!).length; posts.add(p.id!); return { status: 'accepted', id: p.id!, seq: 1 }; };
+    verdict = (p) => {
+      seen = files.files(p.id!).length;
+      posts.add(p.id!);
+      return { status: 'accepted', id: p.id!, seq: 1 };
+    };
     await send(`commons@${D}`, mailWithFiles('f2@example.org'));
     assert.equal(seen, 2);
   });
@@ -99,7 +161,9 @@ describe('keeping the files of a mail post', () => {
     assert.equal((await send(`commons@${D}`, mailWithFiles('r2@example.org'))).code, 451);
     verdict = () => ({ status: 'ignored', id: 'r3@example.org', reason: 'a filter matched' });
     assert.equal((await send(`commons@${D}`, mailWithFiles('r3@example.org'))).code, 250);
-    verdict = () => { throw new Error('SQLITE_FULL'); };
+    verdict = () => {
+      throw new Error('SQLITE_FULL');
+    };
     assert.equal((await send(`commons@${D}`, mailWithFiles('r4@example.org'))).code, 451);
     for (const id of ['r1', 'r2', 'r3', 'r4']) assert.deepEqual(files.files(`${id}@example.org`), [], id);
     assert.deepEqual(files.size(), { files: 0, bytes: 0 });
@@ -109,7 +173,10 @@ describe('keeping the files of a mail post', () => {
     await send(`commons@${D}`, mailWithFiles('d1@example.org'));
     verdict = (p) => ({ status: 'duplicate', id: p.id! });
     const other = randomBytes(50);
-    await send(`commons@${D}`, mailWithFiles('d1@example.org', [{ name: 'x.bin', type: 'application/octet-stream', data: other }]));
+    await send(
+      `commons@${D}`,
+      mailWithFiles('d1@example.org', [{ name: 'x.bin', type: 'application/octet-stream', data: other }]),
+    );
     const kept = files.files('d1@example.org');
     assert.equal(kept.length, 2);
     assert.ok(kept[0]!.content.equals(PDF));
@@ -117,7 +184,11 @@ describe('keeping the files of a mail post', () => {
 
   test('a list keeps at most maxAttachmentBytes of files a post, in order; the rest only by name', async () => {
     await send(`small@${D}`, mailWithFiles('c1@example.org'));
-    assert.deepEqual(files.files('c1@example.org').map((f) => [f.n, f.filename]), [[1, 'cat.png']], 'the 3000-byte PDF is over the 1000-byte cap; the 700-byte PNG fits');
+    assert.deepEqual(
+      files.files('c1@example.org').map((f) => [f.n, f.filename]),
+      [[1, 'cat.png']],
+      'the 3000-byte PDF is over the 1000-byte cap; the 700-byte PNG fits',
+    );
     assert.equal(ingested[0]!.attachments!.length, 2, 'both are still listed in the post');
   });
 
@@ -125,9 +196,17 @@ describe('keeping the files of a mail post', () => {
     const t0 = 1_000_000_000;
     files.put('orphan@x', [{ n: 0, filename: 'a', contentType: 'text/plain', content: Buffer.from('a') }], t0);
     files.put('saved@x', [{ n: 0, filename: 'b', contentType: 'text/plain', content: Buffer.from('b') }], t0);
-    files.put('young@x', [{ n: 0, filename: 'c', contentType: 'text/plain', content: Buffer.from('c') }], t0 + ORPHAN_AGE_MS);
+    files.put(
+      'young@x',
+      [{ n: 0, filename: 'c', contentType: 'text/plain', content: Buffer.from('c') }],
+      t0 + ORPHAN_AGE_MS,
+    );
     const exists = (id: string) => id === 'saved@x';
-    assert.deepEqual(files.sweep(exists, 0, t0 + ORPHAN_AGE_MS + 1), { orphans: 1, expired: 0 }, 'a young uncommitted row may still be committing: left alone');
+    assert.deepEqual(
+      files.sweep(exists, 0, t0 + ORPHAN_AGE_MS + 1),
+      { orphans: 1, expired: 0 },
+      'a young uncommitted row may still be committing: left alone',
+    );
     assert.deepEqual(files.files('orphan@x'), []);
     assert.equal(files.files('saved@x').length, 1);
     assert.equal(files.files('young@x').length, 1);
@@ -137,24 +216,56 @@ describe('keeping the files of a mail post', () => {
 });
 
 describe('list mail with attachments', () => {
-  const meta = [{ filename: 'résumé.pdf', contentType: 'application/pdf', size: 3000 }, { filename: 'cat.png', contentType: 'image/png', size: 700 }];
-  const kept = [{ n: 0, filename: 'résumé.pdf', contentType: 'application/pdf', content: PDF }, { n: 1, filename: 'cat.png', contentType: 'image/png', content: PNG }];
-  const compose = (policy: 'pass' | 'strip', f = kept) => composeListMessage({ post: post({ author: { name: 'Alice', address: 'alice@example.org', via: 'mail' }, attachments: meta }), list: LIST, links: {}, from: { from: '<alice@example.org>' }, hostname: 'h', attachments: policy, files: f }).message().toString('utf8');
+  const meta = [
+    { filename: 'résumé.pdf', contentType: 'application/pdf', size: 3000 },
+    { filename: 'cat.png', contentType: 'image/png', size: 700 },
+  ];
+  const kept = [
+    { n: 0, filename: 'résumé.pdf', contentType: 'application/pdf', content: PDF },
+    { n: 1, filename: 'cat.png', contentType: 'image/png', content: PNG },
+  ];
+  const compose = (policy: 'pass' | 'strip', f = kept) =>
+    composeListMessage({
+      post: post({ author: { name: 'Alice', address: 'alice@example.org', via: 'mail' }, attachments: meta }),
+      list: LIST,
+      links: {},
+      from: { from: '<alice@example.org>' },
+      hostname: 'h',
+      attachments: policy,
+      files: f,
+    })
+      .message()
+      .toString('utf8');
 
   test('pass: a multipart/mixed mail, the text first, then each file with its name, type and the same bytes', async () => {
     const raw = compose('pass');
     const m = await simpleParser(raw);
     assert.equal(m.text?.trim(), 'Hello, list.');
-    assert.deepEqual(m.attachments.map((a) => [a.filename, a.contentType, a.contentDisposition]), [['résumé.pdf', 'application/pdf', 'attachment'], ['cat.png', 'image/png', 'attachment']]);
+    assert.deepEqual(
+      m.attachments.map((a) => [a.filename, a.contentType, a.contentDisposition]),
+      [
+        ['résumé.pdf', 'application/pdf', 'attachment'],
+        ['cat.png', 'image/png', 'attachment'],
+      ],
+    );
     assert.ok(m.attachments[0]!.content.equals(PDF) && m.attachments[1]!.content.equals(PNG));
     assert.doesNotMatch(raw, /not carried/);
-    assert.ok(raw.split('\r\n').every((l) => l.length <= 998), 'no line longer than SMTP allows');
+    assert.ok(
+      raw.split('\r\n').every((l) => l.length <= 998),
+      'no line longer than SMTP allows',
+    );
   });
 
   test('pass with some files not at hand: those are named at the end of the text', async () => {
     const m = await simpleParser(compose('pass', [kept[1]!]));
-    assert.deepEqual(m.attachments.map((a) => a.filename), ['cat.png']);
-    assert.match(m.text!, /Other attachments of the original message, not carried by the list:\n\s+résumé\.pdf \(application\/pdf, 3 kB\)/);
+    assert.deepEqual(
+      m.attachments.map((a) => a.filename),
+      ['cat.png'],
+    );
+    assert.match(
+      m.text!,
+      /Other attachments of the original message, not carried by the list:\n\s+résumé\.pdf \(application\/pdf, 3 kB\)/,
+    );
     assert.doesNotMatch(m.text!, /cat\.png/);
   });
 
@@ -167,17 +278,33 @@ describe('list mail with attachments', () => {
   });
 
   test('a hostile name or type cannot add headers or structure', async () => {
-    const part = attachmentPart({ n: 0, filename: 'a\r\nBcc: x@example.net\r\n.pdf', contentType: 'multipart/mixed; boundary=x', content: Buffer.from('hi') }).toString();
+    const part = attachmentPart({
+      n: 0,
+      filename: 'a\r\nBcc: x@example.net\r\n.pdf',
+      contentType: 'multipart/mixed; boundary=x',
+      content: Buffer.from('hi'),
+    }).toString();
     assert.doesNotMatch(part, /^Bcc:/m);
     assert.match(part, /^Content-Type: application\/octet-stream;/m);
-    const evil = attachmentPart({ n: 0, filename: '../../etc/passwd', contentType: 'text/html\r\nX: y', content: Buffer.from('hi') }).toString();
+    const evil = attachmentPart({
+      n: 0,
+      filename: '../../etc/passwd',
+      contentType: 'text/html\r\nX: y',
+      content: Buffer.from('hi'),
+    }).toString();
     assert.doesNotMatch(evil, /^X:/m);
     assert.doesNotMatch(evil, /\.\.\//);
   });
 
-  test('withinCap: files in order while their total fits the delivering list\'s cap', () => {
-    assert.deepEqual(withinCap(kept, 1000).map((f) => f.n), [1]);
-    assert.deepEqual(withinCap(kept).map((f) => f.n), [0, 1]);
+  test("withinCap: files in order while their total fits the delivering list's cap", () => {
+    assert.deepEqual(
+      withinCap(kept, 1000).map((f) => f.n),
+      [1],
+    );
+    assert.deepEqual(
+      withinCap(kept).map((f) => f.n),
+      [0, 1],
+    );
     assert.deepEqual(withinCap(kept, 0), []);
   });
 });

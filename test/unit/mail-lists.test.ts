@@ -16,27 +16,52 @@ const D = 'lists.example.org';
 
 describe('list addresses', () => {
   test('each address of a list is recognised, in any case', () => {
-    assert.deepEqual(classify('commons@lists.example.org', LISTS, D), { list: 'commons', kind: 'post', local: 'commons' });
+    assert.deepEqual(classify('commons@lists.example.org', LISTS, D), {
+      list: 'commons',
+      kind: 'post',
+      local: 'commons',
+    });
     assert.equal(classify('Commons@Lists.Example.ORG', LISTS, D)?.kind, 'post');
     assert.equal(classify('commons-join@lists.example.org', LISTS, D)?.kind, 'join');
     assert.equal(classify('commons-leave@lists.example.org', LISTS, D)?.kind, 'leave');
     assert.equal(classify('commons-request@lists.example.org', LISTS, D)?.kind, 'request');
     assert.equal(classify('commons-owner@lists.example.org', LISTS, D)?.kind, 'owner');
     assert.equal(classify('commons-bounces@lists.example.org', LISTS, D)?.kind, 'bounces');
-    assert.deepEqual(classify('commons-bounces+alice=example.net@lists.example.org', LISTS, D), { list: 'commons', kind: 'bounces', detail: 'alice=example.net', local: 'commons-bounces+alice=example.net' });
+    assert.deepEqual(classify('commons-bounces+alice=example.net@lists.example.org', LISTS, D), {
+      list: 'commons',
+      kind: 'bounces',
+      detail: 'alice=example.net',
+      local: 'commons-bounces+alice=example.net',
+    });
     const t = confirmToken();
-    assert.deepEqual(classify(`commons-confirm+${t}@lists.example.org`, LISTS, D), { list: 'commons', kind: 'confirm', detail: t, local: `commons-confirm+${t}` });
+    assert.deepEqual(classify(`commons-confirm+${t}@lists.example.org`, LISTS, D), {
+      list: 'commons',
+      kind: 'confirm',
+      detail: t,
+      local: `commons-confirm+${t}`,
+    });
     assert.equal(classify('dev-talk-join@lists.example.org', LISTS, D)?.list, 'dev-talk');
     assert.equal(classify('dev-talk@lists.example.org', LISTS, D)?.kind, 'post');
   });
 
   test('anything else is not ours: other domains, other names, odd suffixes (never an open relay)', () => {
     for (const a of [
-      'commons@example.org', 'commons@lists.example.org.evil.net', 'victim@gmail.com', 'postmaster@lists.example.org',
-      'commons-admin@lists.example.org', 'other-join@lists.example.org', 'commons-join+x@lists.example.org',
-      'commons-confirm@lists.example.org', 'commons-confirm+short@lists.example.org', 'commons-bounces+@lists.example.org',
-      'commons%victim.net@lists.example.org', '@lists.example.org', 'commons', '"commons@lists.example.org"@evil.net',
-    ]) assert.equal(classify(a, LISTS, D), undefined, a);
+      'commons@example.org',
+      'commons@lists.example.org.evil.net',
+      'victim@gmail.com',
+      'postmaster@lists.example.org',
+      'commons-admin@lists.example.org',
+      'other-join@lists.example.org',
+      'commons-join+x@lists.example.org',
+      'commons-confirm@lists.example.org',
+      'commons-confirm+short@lists.example.org',
+      'commons-bounces+@lists.example.org',
+      'commons%victim.net@lists.example.org',
+      '@lists.example.org',
+      'commons',
+      '"commons@lists.example.org"@evil.net',
+    ])
+      assert.equal(classify(a, LISTS, D), undefined, a);
   });
 
   test('list names that would collide or not be a local part are refused', () => {
@@ -65,7 +90,11 @@ describe('tokens', () => {
   test('an unsubscribe token verifies and names its subscriber', () => {
     const t = signUnsubscribe(key, { account: 'mail.lists', list: 'commons', address: 'alice@example.org' });
     assert.match(t, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/, 'URL-safe');
-    assert.deepEqual(verifyUnsubscribe(key, t), { account: 'mail.lists', list: 'commons', address: 'alice@example.org' });
+    assert.deepEqual(verifyUnsubscribe(key, t), {
+      account: 'mail.lists',
+      list: 'commons',
+      address: 'alice@example.org',
+    });
   });
   test('an altered, foreign or cut-off token is refused', () => {
     const t = signUnsubscribe(key, { account: 'mail.lists', list: 'commons', address: 'alice@example.org' });
@@ -95,27 +124,29 @@ async function parsed(raw: Buffer): Promise<ParsedMessage> {
 
 describe('parsing received mail', () => {
   test('text/plain preferred over HTML, RFC 2047 subject and name decoded, ids kept', async () => {
-    const m = await parsed(crlf([
-      'From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@example.org>',
-      'Subject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=',
-      'Message-ID: <abc.1@example.org>',
-      'In-Reply-To: <parent@example.org>',
-      'References: <root@example.org> <parent@example.org>',
-      'Date: Thu, 26 Nov 2026 10:00:00 +0100',
-      'MIME-Version: 1.0',
-      'Content-Type: multipart/alternative; boundary="b"',
-      '',
-      '--b',
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      'plain text wins',
-      '--b',
-      'Content-Type: text/html; charset=utf-8',
-      '',
-      '<p>html loses</p>',
-      '--b--',
-      '',
-    ]));
+    const m = await parsed(
+      crlf([
+        'From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@example.org>',
+        'Subject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=',
+        'Message-ID: <abc.1@example.org>',
+        'In-Reply-To: <parent@example.org>',
+        'References: <root@example.org> <parent@example.org>',
+        'Date: Thu, 26 Nov 2026 10:00:00 +0100',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/alternative; boundary="b"',
+        '',
+        '--b',
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        'plain text wins',
+        '--b',
+        'Content-Type: text/html; charset=utf-8',
+        '',
+        '<p>html loses</p>',
+        '--b--',
+        '',
+      ]),
+    );
     assert.equal(m.subject, 'Grüße aus Köln');
     assert.deepEqual(m.from, { name: 'Jürgen Müller', address: 'jm@example.org' });
     assert.equal(m.body, 'plain text wins');
@@ -126,10 +157,19 @@ describe('parsing received mail', () => {
   });
 
   test('HTML-only mail becomes readable text; Latin-1 becomes UTF-8', async () => {
-    const m = await parsed(Buffer.from([
-      'From: a@example.org', 'Subject: =?ISO-8859-1?Q?caf=E9?=', 'Content-Type: text/html; charset=iso-8859-1', '',
-      '<html><body><p>Hello <b>w\xe9rld</b></p><ul><li>one</li><li>two</li></ul><script>x()</script></body></html>', '',
-    ].join('\r\n'), 'latin1'));
+    const m = await parsed(
+      Buffer.from(
+        [
+          'From: a@example.org',
+          'Subject: =?ISO-8859-1?Q?caf=E9?=',
+          'Content-Type: text/html; charset=iso-8859-1',
+          '',
+          '<html><body><p>Hello <b>w\xe9rld</b></p><ul><li>one</li><li>two</li></ul><script>x()</script></body></html>',
+          '',
+        ].join('\r\n'),
+        'latin1',
+      ),
+    );
     assert.equal(m.subject, 'café');
     assert.match(m.body, /Hello wérld/);
     assert.match(m.body, /one[\s\S]*two/);
@@ -138,12 +178,26 @@ describe('parsing received mail', () => {
 
   test('attachments are listed with name, type and size', async () => {
     const data = Buffer.alloc(3000, 7).toString('base64').replace(/.{76}/g, '$&\r\n');
-    const m = await parsed(crlf([
-      'From: a@example.org', 'Subject: files', 'Content-Type: multipart/mixed; boundary="x"', '',
-      '--x', 'Content-Type: text/plain', '', 'see attached', '--x',
-      'Content-Type: application/pdf; name="=?UTF-8?Q?r=C3=A9sum=C3=A9.pdf?="', 'Content-Disposition: attachment; filename="=?UTF-8?Q?r=C3=A9sum=C3=A9.pdf?="', 'Content-Transfer-Encoding: base64', '',
-      data, '--x--', '',
-    ]));
+    const m = await parsed(
+      crlf([
+        'From: a@example.org',
+        'Subject: files',
+        'Content-Type: multipart/mixed; boundary="x"',
+        '',
+        '--x',
+        'Content-Type: text/plain',
+        '',
+        'see attached',
+        '--x',
+        'Content-Type: application/pdf; name="=?UTF-8?Q?r=C3=A9sum=C3=A9.pdf?="',
+        'Content-Disposition: attachment; filename="=?UTF-8?Q?r=C3=A9sum=C3=A9.pdf?="',
+        'Content-Transfer-Encoding: base64',
+        '',
+        data,
+        '--x--',
+        '',
+      ]),
+    );
     assert.equal(m.body, 'see attached');
     assert.deepEqual(m.attachments, [{ filename: 'résumé.pdf', contentType: 'application/pdf', size: 3000 }]);
   });
@@ -151,13 +205,17 @@ describe('parsing received mail', () => {
   test('a subject with an injected "\\r\\nBcc:" line stays one line; the Bcc is only a header we ignore', async () => {
     const m = await parsed(crlf(['From: a@example.org', 'Subject: hello', 'Bcc: victim@example.net', '', 'body', '']));
     assert.equal(m.subject, 'hello');
-    const folded = await parsed(crlf(['From: a@example.org', 'Subject: =?UTF-8?Q?hi=0D=0ABcc=3A_victim=40example=2Enet?=', '', 'body', '']));
+    const folded = await parsed(
+      crlf(['From: a@example.org', 'Subject: =?UTF-8?Q?hi=0D=0ABcc=3A_victim=40example=2Enet?=', '', 'body', '']),
+    );
     assert.doesNotMatch(folded.subject, /[\r\n]/);
     assert.equal(folded.subject, 'hi Bcc: victim@example.net');
   });
 
   test('bare CR and bare LF in the body become plain line ends; NULs are dropped', async () => {
-    const m = await parsed(Buffer.from('From: a@example.org\r\nSubject: x\r\n\r\none\rtwo\nthree\r\nfour\x00five\r\n', 'latin1'));
+    const m = await parsed(
+      Buffer.from('From: a@example.org\r\nSubject: x\r\n\r\none\rtwo\nthree\r\nfour\x00five\r\n', 'latin1'),
+    );
     assert.equal(m.body, 'one\ntwo\nthree\nfourfive');
   });
 
@@ -168,7 +226,9 @@ describe('parsing received mail', () => {
   });
 
   test('refused with a clear code: two Message-IDs, two Froms, a 100 KB header', async () => {
-    const two = await parseMessage(crlf(['From: a@example.org', 'Message-ID: <a@x.org>', 'Message-ID: <b@x.org>', '', 'x', '']));
+    const two = await parseMessage(
+      crlf(['From: a@example.org', 'Message-ID: <a@x.org>', 'Message-ID: <b@x.org>', '', 'x', '']),
+    );
     assert.ok(isRefusal(two));
     assert.equal(two.code, 554);
     assert.match(two.message, /2 Message-ID headers/);
@@ -189,7 +249,17 @@ describe('parsing received mail', () => {
   });
 
   test('malformed MIME is read as far as it goes, never thrown', async () => {
-    const m = await parsed(crlf(['From: a@example.org', 'Content-Type: multipart/mixed; boundary="never"', 'Content-Transfer-Encoding: base64', '', '--wrong', '%%% not base64 %%%', '']));
+    const m = await parsed(
+      crlf([
+        'From: a@example.org',
+        'Content-Type: multipart/mixed; boundary="never"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        '--wrong',
+        '%%% not base64 %%%',
+        '',
+      ]),
+    );
     assert.equal(typeof m.body, 'string');
     const junk = await parseMessage(randomBytes(4096));
     assert.ok(isRefusal(junk) || typeof (junk as ParsedMessage).body === 'string');
@@ -202,16 +272,41 @@ describe('parsing received mail', () => {
     assert.equal(no.autoSubmitted, false);
     const bulk = await parsed(crlf(['From: a@example.org', 'Precedence: bulk', '', 'x', '']));
     assert.equal(bulk.autoSubmitted, true);
-    const loop = await parsed(crlf(['From: a@example.org', 'List-Id: The commons <commons.lists.example.org>', 'X-Loop: commons@lists.example.org', '', 'x', '']));
+    const loop = await parsed(
+      crlf([
+        'From: a@example.org',
+        'List-Id: The commons <commons.lists.example.org>',
+        'X-Loop: commons@lists.example.org',
+        '',
+        'x',
+        '',
+      ]),
+    );
     assert.deepEqual(loop.listIds, ['commons.lists.example.org']);
     assert.match(loopOrRobot(loop, 'commons.lists.example.org', 'commons@lists.example.org')!, /List-Id/);
-    assert.match(loopOrRobot({ ...loop, listIds: [] }, 'commons.lists.example.org', 'commons@lists.example.org')!, /X-Loop/);
-    assert.equal(loopOrRobot({ ...loop, listIds: ['other.example.net'], xLoops: [] }, 'commons.lists.example.org', 'commons@lists.example.org'), undefined);
+    assert.match(
+      loopOrRobot({ ...loop, listIds: [] }, 'commons.lists.example.org', 'commons@lists.example.org')!,
+      /X-Loop/,
+    );
+    assert.equal(
+      loopOrRobot(
+        { ...loop, listIds: ['other.example.net'], xLoops: [] },
+        'commons.lists.example.org',
+        'commons@lists.example.org',
+      ),
+      undefined,
+    );
     assert.match(loopOrRobot(auto, 'commons.lists.example.org', 'commons@lists.example.org')!, /automatic/);
     const ours = await parsed(crlf(['From: a@example.org', 'X-Peerpost-Node: Node.Test.Example', '', 'x', '']));
     assert.deepEqual(ours.nodes, ['node.test.example']);
-    assert.match(loopOrRobot(ours, 'commons.lists.example.org', 'commons@lists.example.org', 'node.test.example')!, /this node wrote it/);
-    assert.equal(loopOrRobot(ours, 'commons.lists.example.org', 'commons@lists.example.org', 'other.example'), undefined);
+    assert.match(
+      loopOrRobot(ours, 'commons.lists.example.org', 'commons@lists.example.org', 'node.test.example')!,
+      /this node wrote it/,
+    );
+    assert.equal(
+      loopOrRobot(ours, 'commons.lists.example.org', 'commons@lists.example.org', 'other.example'),
+      undefined,
+    );
   });
 });
 
@@ -219,26 +314,39 @@ describe('posting policy', () => {
   const who = (member: boolean, owner = false) => ({ member, owner, address: 'x@example.org' });
   test('members (the default): members post, others are held', () => {
     assert.equal(decide('members', who(true), 'commons').action, 'post');
-    assert.deepEqual(decide('members', who(false), 'commons'), { action: 'hold', reason: 'x@example.org is not subscribed to commons' });
+    assert.deepEqual(decide('members', who(false), 'commons'), {
+      action: 'hold',
+      reason: 'x@example.org is not subscribed to commons',
+    });
   });
   test('open, moderated, announce; owners always post', () => {
     assert.equal(decide('open', who(false), 'c').action, 'post');
     assert.equal(decide('moderated', who(true), 'c').action, 'hold');
     assert.equal(decide('announce', who(true), 'c').action, 'refuse');
-    for (const p of ['members', 'open', 'moderated', 'announce'] as const) assert.equal(decide(p, who(false, true), 'c').action, 'post', p);
+    for (const p of ['members', 'open', 'moderated', 'announce'] as const)
+      assert.equal(decide(p, who(false, true), 'c').action, 'post', p);
   });
 });
 
 describe('commands of a request mail', () => {
   test('the subject, then the first body lines; quotes and signature skipped', () => {
-    assert.deepEqual(commandLines('Re: subscribe', '> quoted\nhelp\nunsubscribe\n\nlater text\n-- \nsig'), ['subscribe', 'help', 'unsubscribe']);
+    assert.deepEqual(commandLines('Re: subscribe', '> quoted\nhelp\nunsubscribe\n\nlater text\n-- \nsig'), [
+      'subscribe',
+      'help',
+      'unsubscribe',
+    ]);
     assert.deepEqual(commandLines('', 'help\n-- \nAlice'), ['help']);
   });
 });
 
 describe('endpoint checks (peerpost check)', async () => {
   const { endpointProblem, default: plugin } = await import('../../plugins/mail/index.js');
-  const e = (target: string, options: Record<string, unknown> = {}) => ({ key: `mail.lists/${target}`, target, direction: 'inout' as const, options });
+  const e = (target: string, options: Record<string, unknown> = {}) => ({
+    key: `mail.lists/${target}`,
+    target,
+    direction: 'inout' as const,
+    options,
+  });
   test('announce and moderated lists need owners; list names are checked', () => {
     assert.equal(endpointProblem(e('commons')), undefined);
     assert.match(endpointProblem(e('news', { policy: 'announce' }))!, /policy "announce" needs owners/);
@@ -251,7 +359,13 @@ describe('endpoint checks (peerpost check)', async () => {
     assert.ok(!plugin.endpoint!.safeParse({ owners: ['not an address'] }).success);
     assert.ok(plugin.endpoint!.safeParse({ policy: 'open', owners: ['a@example.org'], subjectTag: false }).success);
     const cfg = plugin.account.parse({ domain: 'lists.example.org' });
-    assert.equal(plugin.joinHint!('commons', cfg, { hostname: 'node.example' }), 'commons@lists.example.org (subscribe: commons-join@lists.example.org)');
-    assert.deepEqual([cfg.listen, cfg.maxSize, cfg.subscription.expire, cfg.bounces.threshold], [{ host: '127.0.0.1', port: 2525 }, 10 * 1024 * 1024, 3 * 86_400_000, 5]);
+    assert.equal(
+      plugin.joinHint!('commons', cfg, { hostname: 'node.example' }),
+      'commons@lists.example.org (subscribe: commons-join@lists.example.org)',
+    );
+    assert.deepEqual(
+      [cfg.listen, cfg.maxSize, cfg.subscription.expire, cfg.bounces.threshold],
+      [{ host: '127.0.0.1', port: 2525 }, 10 * 1024 * 1024, 3 * 86_400_000, 5],
+    );
   });
 });

@@ -16,7 +16,13 @@ import { memoryPluginStore } from '../helpers/memory-store.js';
 const memoryStore = (): PluginStore => memoryPluginStore('mail', 'mail.lists');
 
 const D = 'lists.example.org';
-interface Robot { to: string; subject: string; text: string; from?: string; headers?: Record<string, string> }
+interface Robot {
+  to: string;
+  subject: string;
+  text: string;
+  from?: string;
+  headers?: Record<string, string>;
+}
 
 let store: ListStore;
 let robots: Robot[];
@@ -28,7 +34,18 @@ let srv: ListServer;
 let clock = 0;
 let minted = 0;
 
-const ep = (target: string, options: Record<string, unknown> = {}, direction: EndpointView['direction'] = 'inout'): EndpointView => ({ key: `mail.lists/${target}`, target, bridge: 'commons', direction, options, description: 'The commons' });
+const ep = (
+  target: string,
+  options: Record<string, unknown> = {},
+  direction: EndpointView['direction'] = 'inout',
+): EndpointView => ({
+  key: `mail.lists/${target}`,
+  target,
+  bridge: 'commons',
+  direction,
+  options,
+  description: 'The commons',
+});
 
 beforeEach(() => {
   store = new ListStore(memoryStore(), 'mail.lists');
@@ -37,9 +54,20 @@ beforeEach(() => {
   ingested = [];
   minted = 0;
   verdict = () => ({ status: 'accepted', id: `p${ingested.length}@x`, seq: ingested.length });
-  endpoints = [ep('commons', { owners: ['owner@example.org'] }), ep('news', { policy: 'announce', owners: ['owner@example.org'] }), ep('sendonly', {}, 'out')];
+  endpoints = [
+    ep('commons', { owners: ['owner@example.org'] }),
+    ep('news', { policy: 'announce', owners: ['owner@example.org'] }),
+    ep('sendonly', {}, 'out'),
+  ];
   const out: Outbound = {
-    sendRobot: async (m) => void robots.push({ to: m.to, subject: m.subject, text: m.text, ...(m.from ? { from: m.from } : {}), ...(m.headers ? { headers: m.headers } : {}) }),
+    sendRobot: async (m) =>
+      void robots.push({
+        to: m.to,
+        subject: m.subject,
+        text: m.text,
+        ...(m.from ? { from: m.from } : {}),
+        ...(m.headers ? { headers: m.headers } : {}),
+      }),
     forward: async (_l, raw, to) => void forwarded.push({ to, raw }),
   };
   srv = new ListServer({
@@ -48,23 +76,43 @@ beforeEach(() => {
     endpoints: () => endpoints,
     store,
     out,
-    ingest: async (p) => { ingested.push(p); return verdict(p); },
+    ingest: async (p) => {
+      ingested.push(p);
+      return verdict(p);
+    },
     log: pino({ level: 'silent' }),
     parseBounce: async (raw) => {
       const m = /Final-Recipient: rfc822; (\S+)/.exec(raw.toString());
-      return m ? { recipients: [{ address: m[1]!, action: 'failed', status: '5.1.1', permanent: true, diagnostic: 'no such user' }] } : undefined;
+      return m
+        ? {
+            recipients: [
+              { address: m[1]!, action: 'failed', status: '5.1.1', permanent: true, diagnostic: 'no such user' },
+            ],
+          }
+        : undefined;
     },
-    verpDecode: (local, list) => (local.startsWith(`${list}-bounces+`) ? local.slice(list.length + 9).replace('=', '@') : undefined),
+    verpDecode: (local, list) =>
+      local.startsWith(`${list}-bounces+`) ? local.slice(list.length + 9).replace('=', '@') : undefined,
     hostname: 'node.test.example',
-    settings: () => ({ expireMs: 3 * 86_400_000, windowMs: 86_400_000, bounces: { threshold: 3, once: 0, resetAfter: 7 * 86_400_000 } }),
+    settings: () => ({
+      expireMs: 3 * 86_400_000,
+      windowMs: 86_400_000,
+      bounces: { threshold: 3, once: 0, resetAfter: 7 * 86_400_000 },
+    }),
     mintId: () => `minted${minted++}@test.example`,
   });
   clock++;
 });
 
-const env = (to: string, from = 'alice@example.org'): Envelope => ({ from, to: [to], remote: '127.0.0.1', smtpUtf8: false });
+const env = (to: string, from = 'alice@example.org'): Envelope => ({
+  from,
+  to: [to],
+  remote: '127.0.0.1',
+  smtpUtf8: false,
+});
 const mail = (headers: string[], body = 'hello') => Buffer.from([...headers, '', body, ''].join('\r\n'));
-const send = (to: string, headers: string[], body?: string, from?: string) => srv.message(mail(headers, body), env(to, from));
+const send = (to: string, headers: string[], body?: string, from?: string) =>
+  srv.message(mail(headers, body), env(to, from));
 const tokenOf = (r: Robot) => /^confirm ([0-9a-f]{24})$/.exec(r.subject)![1]!;
 
 describe('subscribing and unsubscribing by mail', () => {
@@ -111,7 +159,11 @@ describe('subscribing and unsubscribing by mail', () => {
   test('robot mail is never answered, and never confirms (RFC 3834)', async () => {
     await send(`commons-join@${D}`, ['From: carol@example.org']);
     const token = tokenOf(robots[0]!);
-    const vacation = await send(`commons-confirm+${token}@${D}`, ['From: carol@example.org', 'Auto-Submitted: auto-replied', 'Subject: Out of office']);
+    const vacation = await send(`commons-confirm+${token}@${D}`, [
+      'From: carol@example.org',
+      'Auto-Submitted: auto-replied',
+      'Subject: Out of office',
+    ]);
     assert.equal(vacation.code, 250);
     assert.equal(store.member('commons', 'carol@example.org'), undefined, 'a vacation reply does not confirm');
     await send(`commons-request@${D}`, ['From: dave@example.org', 'Precedence: junk', 'Subject: help']);
@@ -139,17 +191,36 @@ describe('subscribing and unsubscribing by mail', () => {
 describe('posting', () => {
   test('a member posts: the post reaches the core with its ids, the author and attachments', async () => {
     store.add('commons', 'alice@example.org');
-    const r = await send(`commons@${D}`, ['From: Alice <alice@example.org>', 'Subject: Hello all', 'Message-ID: <m1@example.org>', 'In-Reply-To: <m0@example.org>'], 'first line');
+    const r = await send(
+      `commons@${D}`,
+      [
+        'From: Alice <alice@example.org>',
+        'Subject: Hello all',
+        'Message-ID: <m1@example.org>',
+        'In-Reply-To: <m0@example.org>',
+      ],
+      'first line',
+    );
     assert.equal(r.code, 250);
     assert.match(r.message, /posted to commons/);
     assert.equal(ingested.length, 1);
     const p = ingested[0]!;
-    assert.deepEqual([p.target, p.id, p.subject, p.body, p.inReplyTo, p.author], ['commons', 'm1@example.org', 'Hello all', 'first line', 'm0@example.org', { name: 'Alice', address: 'alice@example.org', via: 'mail' }]);
+    assert.deepEqual(
+      [p.target, p.id, p.subject, p.body, p.inReplyTo, p.author],
+      [
+        'commons',
+        'm1@example.org',
+        'Hello all',
+        'first line',
+        'm0@example.org',
+        { name: 'Alice', address: 'alice@example.org', via: 'mail' },
+      ],
+    );
     await send(`commons@${D}`, ['From: alice@example.org'], 'no id');
     assert.match(ingested[1]!.id!, /^minted0@test\.example$/, 'an id is minted before the post goes in');
   });
 
-  test('the core\'s verdict is the SMTP reply: tempfail → 451, rejected → 550, duplicate → 250', async () => {
+  test("the core's verdict is the SMTP reply: tempfail → 451, rejected → 550, duplicate → 250", async () => {
     store.add('commons', 'alice@example.org');
     verdict = () => ({ status: 'tempfail', reason: 'the store is full' });
     assert.equal((await send(`commons@${D}`, ['From: alice@example.org'])).code, 451);
@@ -160,7 +231,11 @@ describe('posting', () => {
   });
 
   test('a non-member is held, the owners are told, approve posts it once', async () => {
-    const r = await send(`commons@${D}`, ['From: stranger@example.net', 'Subject: hi there', 'Message-ID: <s1@example.net>']);
+    const r = await send(`commons@${D}`, [
+      'From: stranger@example.net',
+      'Subject: hi there',
+      'Message-ID: <s1@example.net>',
+    ]);
     assert.equal(r.code, 250);
     assert.match(r.message, /held/);
     assert.equal(ingested.length, 0);
@@ -188,10 +263,20 @@ describe('posting', () => {
     assert.equal(await srv.expireHeld(h2!.received + 14 * 86_400_000 + 1), 2);
     assert.deepEqual(store.held(), []);
     const owner = robots.filter((x) => x.to === 'owner@example.org');
-    assert.deepEqual(owner.map((x) => x.subject), [`commons: held post #${h!.id} from stranger@example.net expired`, `commons: held post #${h2!.id} from stranger@example.net expired`]);
+    assert.deepEqual(
+      owner.map((x) => x.subject),
+      [
+        `commons: held post #${h!.id} from stranger@example.net expired`,
+        `commons: held post #${h2!.id} from stranger@example.net expired`,
+      ],
+    );
     assert.match(owner[0]!.text, /waited 14 days without a decision/);
     const sender = robots.filter((x) => x.to === 'stranger@example.net');
-    assert.equal(sender.length, 1, 'the sender is told once per subscription.window (a forged sender gets one mail a day at most)');
+    assert.equal(
+      sender.length,
+      1,
+      'the sender is told once per subscription.window (a forged sender gets one mail a day at most)',
+    );
     assert.match(sender[0]!.subject, /not approved in time/);
     assert.deepEqual(await srv.approve(h!.id), { ok: false, exit: 5, reason: `no held post #${h!.id}` });
   });
@@ -200,7 +285,9 @@ describe('posting', () => {
     await send(`commons@${D}`, ['From: stranger@example.net', 'Subject: spam']);
     const id = store.held()[0]!.id;
     assert.deepEqual(await srv.reject(id, 'off topic'), { ok: true });
-    assert.ok(robots.some((x) => x.to === 'stranger@example.net' && /not accepted/.test(x.subject) && /off topic/.test(x.text)));
+    assert.ok(
+      robots.some((x) => x.to === 'stranger@example.net' && /not accepted/.test(x.subject) && /off topic/.test(x.text)),
+    );
     assert.equal(store.held().length, 0);
   });
 
@@ -259,17 +346,25 @@ describe('recipients, owners, bounces', () => {
   test('bounces raise the score; at the threshold delivery stops and the owners are told', async () => {
     store.add('commons', 'gone@example.net');
     store.add('commons', 'fine@example.net');
-    const dsn = mail(['From: MAILER-DAEMON@example.net', 'Content-Type: multipart/report; report-type=delivery-status'], 'Final-Recipient: rfc822; gone@example.net');
+    const dsn = mail(
+      ['From: MAILER-DAEMON@example.net', 'Content-Type: multipart/report; report-type=delivery-status'],
+      'Final-Recipient: rfc822; gone@example.net',
+    );
     for (let i = 0; i < 2; i++) await srv.message(dsn, env(`commons-bounces@${D}`, ''));
     assert.equal(store.member('commons', 'gone@example.net')!.bounceScore, 2);
     assert.ok(store.member('commons', 'gone@example.net')!.delivery);
     // VERP: the address comes from the bounce address itself
-    await srv.message(mail(['From: MAILER-DAEMON@example.net'], 'unparseable'), env(`commons-bounces+gone=example.net@${D}`, ''));
+    await srv.message(
+      mail(['From: MAILER-DAEMON@example.net'], 'unparseable'),
+      env(`commons-bounces+gone=example.net@${D}`, ''),
+    );
     const s = store.member('commons', 'gone@example.net')!;
     assert.equal(s.bounceScore, 3);
     assert.equal(s.delivery, false);
     assert.deepEqual(store.recipients('commons'), ['fine@example.net']);
-    assert.ok(robots.some((x) => x.to === 'owner@example.org' && /delivery to gone@example.net disabled/.test(x.subject)));
+    assert.ok(
+      robots.some((x) => x.to === 'owner@example.org' && /delivery to gone@example.net disabled/.test(x.subject)),
+    );
     // a 5xx while sending counts the same way (onBounce)
     await srv.bounced('commons', 'fine@example.net', '550 5.1.1 no such user');
     assert.equal(store.member('commons', 'fine@example.net')!.bounceScore, 1);

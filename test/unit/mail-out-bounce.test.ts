@@ -16,10 +16,15 @@ test("Postfix's DSN: Final-Recipient, Action, Status, Diagnostic-Code (LF and CR
   for (const crlf of [false, true]) {
     const b = await parseBounce(fixture('postfix-dsn-5.1.1.eml', crlf));
     assert.deepEqual(b, {
-      recipients: [{
-        address: 'bob@example.net', action: 'failed', status: '5.1.1', permanent: true,
-        diagnostic: '550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown in virtual mailbox table',
-      }],
+      recipients: [
+        {
+          address: 'bob@example.net',
+          action: 'failed',
+          status: '5.1.1',
+          permanent: true,
+          diagnostic: '550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown in virtual mailbox table',
+        },
+      ],
     });
   }
 });
@@ -27,7 +32,13 @@ test("Postfix's DSN: Final-Recipient, Action, Status, Diagnostic-Code (LF and CR
 test('a base64 delivery-status part with one failed and one delayed recipient', async () => {
   const b = await parseBounce(fixture('postfix-dsn-delayed-and-failed.eml', true));
   assert.equal(b?.recipients.length, 2);
-  assert.deepEqual(b?.recipients[0], { address: 'carol@example.com', action: 'failed', status: '5.2.1', permanent: true, diagnostic: '550 5.2.1 <carol@example.com>: Mailbox disabled' });
+  assert.deepEqual(b?.recipients[0], {
+    address: 'carol@example.com',
+    action: 'failed',
+    status: '5.2.1',
+    permanent: true,
+    diagnostic: '550 5.2.1 <carol@example.com>: Mailbox disabled',
+  });
   assert.equal(b?.recipients[1]?.address, 'dan@example.com');
   assert.equal(b?.recipients[1]?.action, 'delayed');
   assert.equal(b?.recipients[1]?.status, '4.2.2');
@@ -36,22 +47,49 @@ test('a base64 delivery-status part with one failed and one delayed recipient', 
 
 test("qmail's and Exim's text bounces", async () => {
   const q = await parseBounce(fixture('qmail-bounce.eml'));
-  assert.deepEqual(q?.recipients.map((r) => [r.address, r.status, r.permanent]), [['erin@example.net', '5.1.1', true], ['frank@example.net', '5.7.1', true]]);
+  assert.deepEqual(
+    q?.recipients.map((r) => [r.address, r.status, r.permanent]),
+    [
+      ['erin@example.net', '5.1.1', true],
+      ['frank@example.net', '5.7.1', true],
+    ],
+  );
   assert.match(q!.recipients[1]!.diagnostic!, /Relaying denied/);
   const e = await parseBounce(fixture('exim-bounce.eml', true));
-  assert.deepEqual(e?.recipients.map((r) => [r.address, r.status, r.permanent]), [['grace@example.com', '5.1.1', true]]);
+  assert.deepEqual(
+    e?.recipients.map((r) => [r.address, r.status, r.permanent]),
+    [['grace@example.com', '5.1.1', true]],
+  );
   assert.match(e!.recipients[0]!.diagnostic!, /User unknown/);
 });
 
 test('ordinary mail, an out-of-office reply and garbage are not bounces', async () => {
   assert.equal(await parseBounce(Buffer.from('From: a@b.org\r\nSubject: hi\r\n\r\nhello\r\n')), undefined);
-  assert.equal(await parseBounce(Buffer.from('From: a@b.org\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\n\r\nI am away until Monday.\r\n')), undefined);
+  assert.equal(
+    await parseBounce(
+      Buffer.from(
+        'From: a@b.org\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\n\r\nI am away until Monday.\r\n',
+      ),
+    ),
+    undefined,
+  );
   assert.equal(await parseBounce(Buffer.from('\u0000\u0001 not mail at all')), undefined);
-  assert.equal(await parseBounce(Buffer.from('Content-Type: multipart/report; boundary="x"\r\n\r\n--x\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\nAction: failed\r\n--x--\r\n')), undefined, 'a DSN naming no recipient');
+  assert.equal(
+    await parseBounce(
+      Buffer.from(
+        'Content-Type: multipart/report; boundary="x"\r\n\r\n--x\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\nAction: failed\r\n--x--\r\n',
+      ),
+    ),
+    undefined,
+    'a DSN naming no recipient',
+  );
 });
 
 test('VERP: encode and decode round trip; not ours gives undefined', () => {
-  assert.equal(verpEncode('commons@lists.example.org', 'alice@example.org'), 'commons-bounces+alice=example.org@lists.example.org');
+  assert.equal(
+    verpEncode('commons@lists.example.org', 'alice@example.org'),
+    'commons-bounces+alice=example.org@lists.example.org',
+  );
   assert.equal(verpDecode('commons-bounces+alice=example.org', 'commons'), 'alice@example.org');
   assert.equal(verpDecode('Commons-Bounces+alice=example.org', 'commons'), 'alice@example.org');
   const odd = 'a=b+c@sub.example.co.uk';
@@ -74,5 +112,8 @@ test('grouping: one domain per batch, at most N each, every recipient once, case
   assert.deepEqual(b50.flat().sort(), [...many].sort());
   assert.ok(b50.every((b) => b.length <= 50 && new Set(b.map((a) => a.split('@')[1])).size === 1));
   assert.equal(b50.length, 7 * Math.ceil(1234 / 7 / 50));
-  assert.deepEqual(groupByDomain([], 50, (a: string) => a), []);
+  assert.deepEqual(
+    groupByDomain([], 50, (a: string) => a),
+    [],
+  );
 });

@@ -21,7 +21,11 @@ export function pluginStore(store: Store, protocol = 'mail'): PluginStore {
       native: (postId, target) => store.nativeForPost(postId, 'mail.test', target),
     },
     migrate: ((migrations: readonly string[], part?: string) =>
-      store.migratePlugin(part ? `plugin:${protocol}:${part}` : `plugin:${protocol}`, `${protocol}_`, migrations)) as PluginStore['migrate'],
+      store.migratePlugin(
+        part ? `plugin:${protocol}:${part}` : `plugin:${protocol}`,
+        `${protocol}_`,
+        migrations,
+      )) as PluginStore['migrate'],
     prepare: (sql) => store.db.prepare(sql),
     transaction: (fn) => store.transaction(fn),
   };
@@ -33,35 +37,70 @@ export interface TestCtx {
   close(): void;
 }
 
-export function mailCtx(opts: { dir?: string; store?: Store; deliveryTimeoutMs?: number; hostname?: string; logLevel?: string } = {}): TestCtx {
+export function mailCtx(
+  opts: { dir?: string; store?: Store; deliveryTimeoutMs?: number; hostname?: string; logLevel?: string } = {},
+): TestCtx {
   const own = !opts.store;
   const store = opts.store ?? Store.open(opts.dir ?? ':memory:');
   const abort = new AbortController();
   const ctx = {
-    account: 'mail.lists', protocol: 'mail', instance: 'lists', config: {},
+    account: 'mail.lists',
+    protocol: 'mail',
+    instance: 'lists',
+    config: {},
     node: { hostname: opts.hostname ?? 'node.test.example', version: 'test' },
     log: pino({ level: opts.logLevel ?? 'silent' }),
     signal: abort.signal,
     store: pluginStore(store),
     deliveryTimeoutMs: () => opts.deliveryTimeoutMs ?? 60_000,
   } as unknown as PluginContext<any>;
-  return { ctx, store, close: () => { abort.abort(); if (own) store.close(); } };
+  return {
+    ctx,
+    store,
+    close: () => {
+      abort.abort();
+      if (own) store.close();
+    },
+  };
 }
 
 let rowSeq = 1000;
 export function target(row = rowSeq++, attempt = 1): DeliveryTarget {
-  return { row, endpoint: 'mail.lists/commons', target: 'commons', bridge: 'commons', shape: 'stream', announceLines: 4, options: {}, attempt };
+  return {
+    row,
+    endpoint: 'mail.lists/commons',
+    target: 'commons',
+    bridge: 'commons',
+    shape: 'stream',
+    announceLines: 4,
+    options: {},
+    attempt,
+  };
 }
 
 export function post(over: Partial<Post> = {}): Post {
   return {
-    id: 'p1.abc@node.test.example', bridge: 'commons', origin: { account: 'irc.libera', target: '#commons' },
-    author: { name: 'alice', via: 'irc' }, subject: 'hello', body: 'Hello, list.\n', kind: 'message',
-    references: [], hops: 1, date: '2026-11-27T07:30:00.000Z', attachments: [], ...over,
+    id: 'p1.abc@node.test.example',
+    bridge: 'commons',
+    origin: { account: 'irc.libera', target: '#commons' },
+    author: { name: 'alice', via: 'irc' },
+    subject: 'hello',
+    body: 'Hello, list.\n',
+    kind: 'message',
+    references: [],
+    hops: 1,
+    date: '2026-11-27T07:30:00.000Z',
+    attachments: [],
+    ...over,
   };
 }
 
 export const LIST = {
-  name: 'commons', address: 'commons@lists.example.org', bridge: 'commons', description: 'The commons',
-  subjectTag: '[commons]' as string | false, owners: ['owner@example.org'], attachments: 'pass' as const,
+  name: 'commons',
+  address: 'commons@lists.example.org',
+  bridge: 'commons',
+  description: 'The commons',
+  subjectTag: '[commons]' as string | false,
+  owners: ['owner@example.org'],
+  attachments: 'pass' as const,
 };

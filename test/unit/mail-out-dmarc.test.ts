@@ -1,7 +1,12 @@
 /** DMARC look-ups for From rewriting, through an injected resolver (no network). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DmarcCache, organisationalDomain, parseDmarcRecord, type DmarcResolver } from '../../plugins/mail/outbound/dmarc.js';
+import {
+  DmarcCache,
+  organisationalDomain,
+  parseDmarcRecord,
+  type DmarcResolver,
+} from '../../plugins/mail/outbound/dmarc.js';
 
 function resolver(records: Record<string, string[] | 'fail' | 'hang'>): DmarcResolver & { calls: string[] } {
   const calls: string[] = [];
@@ -64,7 +69,11 @@ test('look-ups: own record, organisational fallback (sp=), none, cached; DNS tro
 
 test('fixed policies from the config win and need no DNS; concurrent look-ups share one query', async () => {
   const r = resolver({ '_dmarc.example.net': ['v=DMARC1; p=reject'] });
-  const c = new DmarcCache(r, { cacheTtlMs: 1000, timeoutMs: 1000, policies: { 'fixed.example': 'reject', 'example.com': 'quarantine' } });
+  const c = new DmarcCache(r, {
+    cacheTtlMs: 1000,
+    timeoutMs: 1000,
+    policies: { 'fixed.example': 'reject', 'example.com': 'quarantine' },
+  });
   assert.equal(await c.policy('fixed.example'), 'reject');
   assert.equal(await c.policy('sub.example.com'), 'quarantine');
   assert.deepEqual(r.calls, []);

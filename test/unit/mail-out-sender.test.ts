@@ -15,14 +15,22 @@ import { outcomes } from '../../plugins/mail/outbound/transport.js';
 import { mailCtx, post, target, LIST } from './mail-out-ctx.js';
 import type { Outcome } from '../../src/plugin.js';
 
-interface Sent { sender: string; to: string[]; raw: string }
+interface Sent {
+  sender: string;
+  to: string[];
+  raw: string;
+}
 
 /** An SMTP side that answers per address: 'ok', 'temp' (451), 'perm' (550), or throws the connection away ('down'). */
-function scripted(answer: (address: string, n: number) => 'ok' | 'temp' | 'perm' | 'down' = () => 'ok', delayMs = 0): SmtpSender & { sent: Sent[]; tries: Map<string, number> } {
+function scripted(
+  answer: (address: string, n: number) => 'ok' | 'temp' | 'perm' | 'down' = () => 'ok',
+  delayMs = 0,
+): SmtpSender & { sent: Sent[]; tries: Map<string, number> } {
   const sent: Sent[] = [];
   const tries = new Map<string, number>();
   return {
-    sent, tries,
+    sent,
+    tries,
     async send(sender, to, raw) {
       if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
       const out: Outcome1[] = [];
@@ -31,11 +39,21 @@ function scripted(answer: (address: string, n: number) => 'ok' | 'temp' | 'perm'
         const n = (tries.get(a) ?? 0) + 1;
         tries.set(a, n);
         const x = answer(a, n);
-        if (x === 'down') return to.map((address) => ({ address, result: 'deferred' as const, code: null, reply: 'connect ECONNREFUSED 127.0.0.1:25' }));
+        if (x === 'down')
+          return to.map((address) => ({
+            address,
+            result: 'deferred' as const,
+            code: null,
+            reply: 'connect ECONNREFUSED 127.0.0.1:25',
+          }));
         if (x === 'ok') accepted.push(a);
-        out.push(x === 'ok' ? { address: a, result: 'sent', code: 250, reply: '250 ok' }
-          : x === 'temp' ? { address: a, result: 'deferred', code: 451, reply: '451 4.7.1 try later' }
-          : { address: a, result: 'bounced', code: 550, reply: '550 5.1.1 no such user' });
+        out.push(
+          x === 'ok'
+            ? { address: a, result: 'sent', code: 250, reply: '250 ok' }
+            : x === 'temp'
+              ? { address: a, result: 'deferred', code: 451, reply: '451 4.7.1 try later' }
+              : { address: a, result: 'bounced', code: 550, reply: '550 5.1.1 no such user' },
+        );
       }
       if (accepted.length) sent.push({ sender, to: accepted, raw: raw.toString() });
       return out;
@@ -44,7 +62,8 @@ function scripted(answer: (address: string, n: number) => 'ok' | 'temp' | 'perm'
   };
 }
 
-const people = (n: number, domain = 'example.org'): Recipient[] => Array.from({ length: n }, (_, i) => ({ address: `u${i}@${domain}`, unsubscribeToken: `t${i}` }));
+const people = (n: number, domain = 'example.org'): Recipient[] =>
+  Array.from({ length: n }, (_, i) => ({ address: `u${i}@${domain}`, unsubscribeToken: `t${i}` }));
 
 test('per-recipient state: deferred recipients are retried alone, across a restart of the sender (state in the store)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'peerpost-mailout-'));
@@ -58,7 +77,10 @@ test('per-recipient state: deferred recipients are retried alone, across a resta
   sender.onBounce = (e) => bounces.push(e);
   const r1 = await sender.deliverPost(post(), row, LIST, () => people(8), {});
   assert.equal(r1.result, 'retry');
-  assert.deepEqual(bounces.map((b) => [b.address, b.code, b.permanent]), [['u5@example.org', 550, true]]);
+  assert.deepEqual(
+    bounces.map((b) => [b.address, b.code, b.permanent]),
+    [['u5@example.org', 550, true]],
+  );
   await sender.close();
   h.close();
 
@@ -67,11 +89,21 @@ test('per-recipient state: deferred recipients are retried alone, across a resta
   const smtp2 = scripted((a, n) => (a === 'u3@example.org' && n <= 1 ? 'temp' : 'ok'));
   sender = new ListSender(h.ctx, cfg, { smtp: smtp2 });
   sender.onBounce = (e) => bounces.push(e);
-  const r2 = await sender.deliverPost(post(), { ...row, attempt: 2 }, LIST, () => [...people(8).slice(1), { address: 'z@example.org', unsubscribeToken: 'z' }], {});
+  const r2 = await sender.deliverPost(
+    post(),
+    { ...row, attempt: 2 },
+    LIST,
+    () => [...people(8).slice(1), { address: 'z@example.org', unsubscribeToken: 'z' }],
+    {},
+  );
   assert.equal(r2.result, 'retry');
   const r3 = await sender.deliverPost(post(), { ...row, attempt: 3 }, LIST, () => [], {});
   assert.deepEqual(r3, { result: 'delivered' });
-  assert.deepEqual(smtp2.sent.map((s) => s.to), [['u3@example.org']], 'only the deferred recipient, once');
+  assert.deepEqual(
+    smtp2.sent.map((s) => s.to),
+    [['u3@example.org']],
+    'only the deferred recipient, once',
+  );
   assert.equal(bounces.length, 1);
   const left = h.store.db.prepare('SELECT count(*) FROM mail_out_recipients').pluck().get();
   assert.equal(left, 0, 'state removed once the row is delivered');
@@ -84,7 +116,9 @@ test('the time budget: a big list hands back "retry at once" with its progress k
   const h = mailCtx({ deliveryTimeoutMs: 100 });
   t.after(h.close);
   const smtp = scripted(() => 'ok', 15);
-  const sender = new ListSender(h.ctx, smtpSchema.parse({ recipientsPerTransaction: 1, pool: { maxConnections: 1 } }), { smtp });
+  const sender = new ListSender(h.ctx, smtpSchema.parse({ recipientsPerTransaction: 1, pool: { maxConnections: 1 } }), {
+    smtp,
+  });
   t.after(() => sender.close());
   const row = target();
   const r1 = await sender.deliverPost(post(), row, LIST, () => people(30), {});
@@ -94,9 +128,16 @@ test('the time budget: a big list hands back "retry at once" with its progress k
   const first = smtp.sent.length;
   assert.ok(first > 0 && first < 30);
   let out: Outcome = r1;
-  for (let i = 0; i < 10 && out.result === 'retry'; i++) out = await sender.deliverPost(post(), row, LIST, () => people(30), {});
+  for (let i = 0; i < 10 && out.result === 'retry'; i++)
+    out = await sender.deliverPost(post(), row, LIST, () => people(30), {});
   assert.deepEqual(out, { result: 'delivered' });
-  assert.deepEqual(smtp.sent.flatMap((s) => s.to).sort(), people(30).map((p) => p.address).sort(), 'everyone once');
+  assert.deepEqual(
+    smtp.sent.flatMap((s) => s.to).sort(),
+    people(30)
+      .map((p) => p.address)
+      .sort(),
+    'everyone once',
+  );
 });
 
 test('a retry of a row still being sent waits for it: nobody gets the post twice', async (t) => {
@@ -125,42 +166,89 @@ test('the smarthost unreachable: every recipient waits, the reason says why', as
   assert.match((out as { reason: string }).reason, /3 of 3 recipients deferred .*ECONNREFUSED/);
 });
 
-test('addresses that could smuggle another recipient, and the list\'s own addresses, are skipped; duplicates count once; an empty list is delivered at once', async (t) => {
+test("addresses that could smuggle another recipient, and the list's own addresses, are skipped; duplicates count once; an empty list is delivered at once", async (t) => {
   const h = mailCtx();
   t.after(h.close);
   const smtp = scripted();
   const sender = new ListSender(h.ctx, smtpSchema.parse({}), { smtp });
   t.after(() => sender.close());
-  const bad = ['a@example.org, evil@attacker.example', 'b@example.org\r\nRCPT TO:<evil@attacker.example>', '<evil@attacker.example>', 'nobody'];
-  const list = [...bad.map((address) => ({ address, unsubscribeToken: 'x' })), { address: 'ok@Example.ORG', unsubscribeToken: 'y' }, { address: 'ok@example.org', unsubscribeToken: 'y' },
-    { address: 'commons@lists.example.org', unsubscribeToken: 'loop' }, { address: 'commons-owner@lists.example.org', unsubscribeToken: 'loop' }];
+  const bad = [
+    'a@example.org, evil@attacker.example',
+    'b@example.org\r\nRCPT TO:<evil@attacker.example>',
+    '<evil@attacker.example>',
+    'nobody',
+  ];
+  const list = [
+    ...bad.map((address) => ({ address, unsubscribeToken: 'x' })),
+    { address: 'ok@Example.ORG', unsubscribeToken: 'y' },
+    { address: 'ok@example.org', unsubscribeToken: 'y' },
+    { address: 'commons@lists.example.org', unsubscribeToken: 'loop' },
+    { address: 'commons-owner@lists.example.org', unsubscribeToken: 'loop' },
+  ];
   const out = await sender.deliverPost(post(), target(), LIST, () => list, {});
   assert.deepEqual(out, { result: 'delivered' });
-  assert.deepEqual(smtp.sent.map((s) => s.to), [['ok@example.org']]);
-  assert.deepEqual(await sender.deliverPost(post({ id: 'other@x' }), target(), LIST, () => [], {}), { result: 'delivered' });
-  assert.equal((await sender.deliverPost(post(), target(), { ...LIST, address: 'not an address' }, () => list, {})).result, 'failed');
+  assert.deepEqual(
+    smtp.sent.map((s) => s.to),
+    [['ok@example.org']],
+  );
+  assert.deepEqual(await sender.deliverPost(post({ id: 'other@x' }), target(), LIST, () => [], {}), {
+    result: 'delivered',
+  });
+  assert.equal(
+    (await sender.deliverPost(post(), target(), { ...LIST, address: 'not an address' }, () => list, {})).result,
+    'failed',
+  );
 });
 
 test('From: chat posts from the list address with origin; mail posts kept or rewritten per DMARC policy and mode', async (t) => {
   const h = mailCtx();
   t.after(h.close);
   const mk = (fromRewrite: 'dmarc' | 'always' | 'never') =>
-    new ListSender(h.ctx, smtpSchema.parse({ fromRewrite, dmarc: { policies: { 'strict.example': 'reject', 'relaxed.example': 'none', 'q.example': 'quarantine' } } }), { smtp: scripted() });
+    new ListSender(
+      h.ctx,
+      smtpSchema.parse({
+        fromRewrite,
+        dmarc: { policies: { 'strict.example': 'reject', 'relaxed.example': 'none', 'q.example': 'quarantine' } },
+      }),
+      { smtp: scripted() },
+    );
   const s = mk('dmarc');
   t.after(() => s.close());
-  const mail = (address: string) => post({ author: { name: 'Bob', address, via: 'mail' }, origin: { account: 'mail.lists', target: 'commons' } });
-  assert.deepEqual(await s.fromFor(post(), LIST, LIST.address), { from: '"alice (IRC #commons)" <commons@lists.example.org>' });
-  assert.deepEqual(await s.fromFor(post({ author: { name: 'carol', via: 'nntp' }, origin: { account: 'nntp.local', target: 'peerpost.commons' } }), LIST, LIST.address),
-    { from: '"carol (news peerpost.commons)" <commons@lists.example.org>' });
-  assert.deepEqual(await s.fromFor(mail('bob@relaxed.example'), LIST, LIST.address), { from: '"Bob" <bob@relaxed.example>' });
-  assert.deepEqual(await s.fromFor(mail('bob@strict.example'), LIST, LIST.address), { from: '"Bob via commons" <commons@lists.example.org>', replyTo: '"Bob" <bob@strict.example>' });
-  assert.deepEqual(await s.fromFor(mail('bob@mail.q.example'), LIST, LIST.address), { from: '"Bob via commons" <commons@lists.example.org>', replyTo: '"Bob" <bob@mail.q.example>' });
+  const mail = (address: string) =>
+    post({ author: { name: 'Bob', address, via: 'mail' }, origin: { account: 'mail.lists', target: 'commons' } });
+  assert.deepEqual(await s.fromFor(post(), LIST, LIST.address), {
+    from: '"alice (IRC #commons)" <commons@lists.example.org>',
+  });
+  assert.deepEqual(
+    await s.fromFor(
+      post({ author: { name: 'carol', via: 'nntp' }, origin: { account: 'nntp.local', target: 'peerpost.commons' } }),
+      LIST,
+      LIST.address,
+    ),
+    { from: '"carol (news peerpost.commons)" <commons@lists.example.org>' },
+  );
+  assert.deepEqual(await s.fromFor(mail('bob@relaxed.example'), LIST, LIST.address), {
+    from: '"Bob" <bob@relaxed.example>',
+  });
+  assert.deepEqual(await s.fromFor(mail('bob@strict.example'), LIST, LIST.address), {
+    from: '"Bob via commons" <commons@lists.example.org>',
+    replyTo: '"Bob" <bob@strict.example>',
+  });
+  assert.deepEqual(await s.fromFor(mail('bob@mail.q.example'), LIST, LIST.address), {
+    from: '"Bob via commons" <commons@lists.example.org>',
+    replyTo: '"Bob" <bob@mail.q.example>',
+  });
   const always = mk('always');
   const never = mk('never');
   t.after(() => always.close());
   t.after(() => never.close());
-  assert.equal((await always.fromFor(mail('bob@relaxed.example'), LIST, LIST.address)).replyTo, '"Bob" <bob@relaxed.example>');
-  assert.deepEqual(await never.fromFor(mail('bob@strict.example'), LIST, LIST.address), { from: '"Bob" <bob@strict.example>' });
+  assert.equal(
+    (await always.fromFor(mail('bob@relaxed.example'), LIST, LIST.address)).replyTo,
+    '"Bob" <bob@relaxed.example>',
+  );
+  assert.deepEqual(await never.fromFor(mail('bob@strict.example'), LIST, LIST.address), {
+    from: '"Bob" <bob@strict.example>',
+  });
 });
 
 test('robot mail is queued durably, sent with Auto-Submitted from LIST-bounces@, retried with backoff, dropped after it expires', async (t) => {
@@ -169,12 +257,25 @@ test('robot mail is queued durably, sent with Auto-Submitted from LIST-bounces@,
   let now = 1_000_000;
   let mode: 'temp' | 'ok' = 'temp';
   const smtp = scripted(() => mode);
-  const sender = new ListSender(h.ctx, smtpSchema.parse({ retryFirst: '1m', retryMax: '10m', robotExpire: '1h' }), { smtp, now: () => now });
+  const sender = new ListSender(h.ctx, smtpSchema.parse({ retryFirst: '1m', retryMax: '10m', robotExpire: '1h' }), {
+    smtp,
+    now: () => now,
+  });
   t.after(() => sender.close());
-  await sender.sendRobot({ list: LIST, to: 'new@example.net', subject: 'Confirm your subscription to commons', text: 'Reply to confirm.', headers: { 'Reply-To': 'commons-confirm+tok@lists.example.org' } });
+  await sender.sendRobot({
+    list: LIST,
+    to: 'new@example.net',
+    subject: 'Confirm your subscription to commons',
+    text: 'Reply to confirm.',
+    headers: { 'Reply-To': 'commons-confirm+tok@lists.example.org' },
+  });
   await sender.flushQueue();
   assert.equal(sender.queued(), 1, 'deferred, still queued');
-  const row = h.store.db.prepare('SELECT next_at, attempts, last_error FROM mail_out_queue').get() as { next_at: number; attempts: number; last_error: string };
+  const row = h.store.db.prepare('SELECT next_at, attempts, last_error FROM mail_out_queue').get() as {
+    next_at: number;
+    attempts: number;
+    last_error: string;
+  };
   assert.equal(row.attempts, 1);
   assert.ok(row.next_at >= now + 54_000 && row.next_at <= now + 66_000, 'first retry after about a minute');
   assert.match(row.last_error, /451/);
@@ -188,7 +289,11 @@ test('robot mail is queued durably, sent with Auto-Submitted from LIST-bounces@,
   assert.equal(smtp.sent[0]!.sender, 'commons-bounces@lists.example.org');
   assert.deepEqual(smtp.sent[0]!.to, ['new@example.net']);
   assert.match(smtp.sent[0]!.raw, /\r\nAuto-Submitted: auto-generated\r\n/);
-  assert.match(smtp.sent[0]!.raw, /\r\nX-Peerpost-Node: node\.test\.example\r\n/, 'the trace header the list side recognises its own mail by');
+  assert.match(
+    smtp.sent[0]!.raw,
+    /\r\nX-Peerpost-Node: node\.test\.example\r\n/,
+    'the trace header the list side recognises its own mail by',
+  );
   assert.match(smtp.sent[0]!.raw, /\r\nFrom: "commons list" <commons-request@lists\.example\.org>\r\n/);
   assert.match(smtp.sent[0]!.raw, /\r\nReply-To: <commons-confirm\+tok@lists\.example\.org>\r\n/);
 
@@ -198,7 +303,10 @@ test('robot mail is queued durably, sent with Auto-Submitted from LIST-bounces@,
   now += 2 * 3_600_000;
   await sender.flushQueue();
   assert.equal(sender.queued(), 0, 'expired and dropped (with a warning in the log)');
-  await assert.rejects(sender.sendRobot({ list: LIST, to: 'a@b.org, c@d.org', subject: 's', text: 't' }), /not a mail address/);
+  await assert.rejects(
+    sender.sendRobot({ list: LIST, to: 'a@b.org, c@d.org', subject: 's', text: 't' }),
+    /not a mail address/,
+  );
 });
 
 test('forward(): the raw message unchanged to the owners; a 5xx owner is reported, the rest delivered', async (t) => {
@@ -209,29 +317,88 @@ test('forward(): the raw message unchanged to the owners; a 5xx owner is reporte
   t.after(() => sender.close());
   const bounces: BounceEvent[] = [];
   sender.onBounce = (e) => bounces.push(e);
-  const raw = Buffer.from('From: someone@example.net\r\nTo: commons-owner@lists.example.org\r\nSubject: question\r\n\r\nHi owners\r\n');
+  const raw = Buffer.from(
+    'From: someone@example.net\r\nTo: commons-owner@lists.example.org\r\nSubject: question\r\n\r\nHi owners\r\n',
+  );
   await sender.forward(LIST, raw, ['owner@example.org', 'gone@example.org', 'owner@example.org', 'bad address']);
   await sender.flushQueue();
   assert.equal(sender.queued(), 0);
-  assert.deepEqual(smtp.sent.map((s) => [s.sender, s.to]), [['commons-bounces@lists.example.org', ['owner@example.org']]]);
-  assert.equal(smtp.sent[0]!.raw, `X-Loop: commons@lists.example.org\r\n${raw.toString()}`, 'unchanged but for X-Loop on top');
-  assert.deepEqual(bounces.map((b) => b.address), ['gone@example.org']);
+  assert.deepEqual(
+    smtp.sent.map((s) => [s.sender, s.to]),
+    [['commons-bounces@lists.example.org', ['owner@example.org']]],
+  );
+  assert.equal(
+    smtp.sent[0]!.raw,
+    `X-Loop: commons@lists.example.org\r\n${raw.toString()}`,
+    'unchanged but for X-Loop on top',
+  );
+  assert.deepEqual(
+    bounces.map((b) => b.address),
+    ['gone@example.org'],
+  );
   await assert.rejects(sender.forward(LIST, raw, ['not an address']), /no usable address/);
-  await assert.rejects(sender.forward(LIST, raw, ['commons-owner@lists.example.org', 'Commons@Lists.Example.org']), /own addresses are never used/, 'owner mail never loops back to the list');
-  await assert.rejects(sender.sendRobot({ list: LIST, to: 'commons-request@lists.example.org', subject: 's', text: 't' }), /not a mail address robot mail can go to/);
+  await assert.rejects(
+    sender.forward(LIST, raw, ['commons-owner@lists.example.org', 'Commons@Lists.Example.org']),
+    /own addresses are never used/,
+    'owner mail never loops back to the list',
+  );
+  await assert.rejects(
+    sender.sendRobot({ list: LIST, to: 'commons-request@lists.example.org', subject: 's', text: 't' }),
+    /not a mail address robot mail can go to/,
+  );
 });
 
 test('outcomes(): nodemailer answers mapped per recipient', () => {
-  const rej = (recipient: string, code: number) => Object.assign(new Error('Recipient command failed'), { recipient, responseCode: code, response: `${code} x`, code: 'EENVELOPE', command: 'RCPT TO' });
-  assert.deepEqual(outcomes(['a', 'b', 'c'], { accepted: ['a'], rejectedErrors: [rej('b', 451), rej('c', 550)], response: '250 ok' }, undefined).map((o) => o.result), ['sent', 'deferred', 'bounced']);
-  const all = Object.assign(new Error("Can't send mail - all recipients were rejected"), { code: 'EENVELOPE', responseCode: 550, rejectedErrors: [rej('a', 550), rej('b', 452)] });
-  assert.deepEqual(outcomes(['a', 'b'], undefined, all).map((o) => o.result), ['bounced', 'deferred']);
-  const data = Object.assign(new Error('Message failed'), { code: 'EMESSAGE', responseCode: 554, response: '554 5.7.1 spam', command: 'DATA' });
-  assert.deepEqual(outcomes(['a', 'b'], undefined, data).map((o) => o.result), ['bounced', 'bounced']);
-  const mail = Object.assign(new Error('Mail command failed'), { code: 'EENVELOPE', responseCode: 553, command: 'MAIL FROM' });
-  assert.deepEqual(outcomes(['a'], undefined, mail).map((o) => o.result), ['deferred'], 'a refused sender is our problem, not a bounce');
+  const rej = (recipient: string, code: number) =>
+    Object.assign(new Error('Recipient command failed'), {
+      recipient,
+      responseCode: code,
+      response: `${code} x`,
+      code: 'EENVELOPE',
+      command: 'RCPT TO',
+    });
+  assert.deepEqual(
+    outcomes(
+      ['a', 'b', 'c'],
+      { accepted: ['a'], rejectedErrors: [rej('b', 451), rej('c', 550)], response: '250 ok' },
+      undefined,
+    ).map((o) => o.result),
+    ['sent', 'deferred', 'bounced'],
+  );
+  const all = Object.assign(new Error("Can't send mail - all recipients were rejected"), {
+    code: 'EENVELOPE',
+    responseCode: 550,
+    rejectedErrors: [rej('a', 550), rej('b', 452)],
+  });
+  assert.deepEqual(
+    outcomes(['a', 'b'], undefined, all).map((o) => o.result),
+    ['bounced', 'deferred'],
+  );
+  const data = Object.assign(new Error('Message failed'), {
+    code: 'EMESSAGE',
+    responseCode: 554,
+    response: '554 5.7.1 spam',
+    command: 'DATA',
+  });
+  assert.deepEqual(
+    outcomes(['a', 'b'], undefined, data).map((o) => o.result),
+    ['bounced', 'bounced'],
+  );
+  const mail = Object.assign(new Error('Mail command failed'), {
+    code: 'EENVELOPE',
+    responseCode: 553,
+    command: 'MAIL FROM',
+  });
+  assert.deepEqual(
+    outcomes(['a'], undefined, mail).map((o) => o.result),
+    ['deferred'],
+    'a refused sender is our problem, not a bounce',
+  );
   const conn = Object.assign(new Error('Connection closed'), { code: 'ECONNECTION' });
-  assert.deepEqual(outcomes(['a'], undefined, conn).map((o) => [o.result, o.code]), [['deferred', null]]);
+  assert.deepEqual(
+    outcomes(['a'], undefined, conn).map((o) => [o.result, o.code]),
+    [['deferred', null]],
+  );
 });
 
 test('452 "too many recipients": the rest go at once in new transactions of the size the server took', async (t) => {
@@ -242,13 +409,25 @@ test('452 "too many recipients": the rest go at once in new transactions of the 
     async send(_sender, to) {
       // A server that takes 3 recipients per transaction, like a smarthost with a low recipient limit.
       sent.push(to.slice(0, 3));
-      return to.map((address, i) => (i < 3 ? { address, result: 'sent' as const, code: 250, reply: '250 ok' } : { address, result: 'deferred' as const, code: 452, reply: '452 4.5.3 Too many recipients' }));
+      return to.map((address, i) =>
+        i < 3
+          ? { address, result: 'sent' as const, code: 250, reply: '250 ok' }
+          : { address, result: 'deferred' as const, code: 452, reply: '452 4.5.3 Too many recipients' },
+      );
     },
     close() {},
   };
   const sender = new ListSender(h.ctx, smtpSchema.parse({ recipientsPerTransaction: 10 }), { smtp });
   t.after(() => sender.close());
   assert.deepEqual(await sender.deliverPost(post(), target(), LIST, () => people(10), {}), { result: 'delivered' });
-  assert.deepEqual(sent.map((s) => s.length).sort((a, b) => b - a), [3, 3, 3, 1]);
-  assert.deepEqual(sent.flat().sort(), people(10).map((p) => p.address).sort());
+  assert.deepEqual(
+    sent.map((s) => s.length).sort((a, b) => b - a),
+    [3, 3, 3, 1],
+  );
+  assert.deepEqual(
+    sent.flat().sort(),
+    people(10)
+      .map((p) => p.address)
+      .sort(),
+  );
 });

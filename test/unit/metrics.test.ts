@@ -25,7 +25,10 @@ test('delivery latency lands in the right bucket; counts, sums and retries add u
 });
 
 test('the store counts posts per bridge and says whether it can be written', async (t) => {
-  const f = fixture({ 'irc.a': 'chat', 'irc.b': 'chat' }, { commons: { endpoints: ['irc.a/#c', 'irc.b/#c'] }, other: { endpoints: ['irc.a/#o', 'irc.b/#o'] } });
+  const f = fixture(
+    { 'irc.a': 'chat', 'irc.b': 'chat' },
+    { commons: { endpoints: ['irc.a/#c', 'irc.b/#c'] }, other: { endpoints: ['irc.a/#o', 'irc.b/#o'] } },
+  );
   t.after(() => f.close());
   await f.core.ingest('irc.a', line('#c', 'alice', 'one'));
   await f.core.ingest('irc.a', line('#c', 'alice', 'two'));

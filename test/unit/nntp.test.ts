@@ -7,16 +7,46 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Post } from '../../src/plugin.js';
 import {
-  bodyText, decodeWords, dotStuff, encodeWords, groupProblem, header, msgIds, nntpDate, parseCommand, parseDateTime, parseFrom,
-  parseRange, rfc5322Date, splitArticle, unstuffLine, wildmat,
+  bodyText,
+  decodeWords,
+  dotStuff,
+  encodeWords,
+  groupProblem,
+  header,
+  msgIds,
+  nntpDate,
+  parseCommand,
+  parseDateTime,
+  parseFrom,
+  parseRange,
+  rfc5322Date,
+  splitArticle,
+  unstuffLine,
+  wildmat,
 } from '../../plugins/nntp/text.js';
-import { articleText, fromHeader, headerValue, overviewLine, renderArticle, subjectOf } from '../../plugins/nntp/article.js';
+import {
+  articleText,
+  fromHeader,
+  headerValue,
+  overviewLine,
+  renderArticle,
+  subjectOf,
+} from '../../plugins/nntp/article.js';
 import { Session, type Backend } from '../../plugins/nntp/session.js';
 import { checkPassword, hashPassword } from '../../plugins/nntp/index.js';
 
 const post = (over: Partial<Post> = {}): Post => ({
-  id: 'abc@test.example', bridge: 'commons', origin: { account: 'irc.x', target: '#c' }, author: { name: 'alice', via: 'irc' },
-  body: 'hello', kind: 'message', references: [], hops: 0, date: '2026-11-27T06:20:52.000Z', attachments: [], ...over,
+  id: 'abc@test.example',
+  bridge: 'commons',
+  origin: { account: 'irc.x', target: '#c' },
+  author: { name: 'alice', via: 'irc' },
+  body: 'hello',
+  kind: 'message',
+  references: [],
+  hops: 0,
+  date: '2026-11-27T06:20:52.000Z',
+  attachments: [],
+  ...over,
 });
 
 test('command lines: verb in any case, arguments split on spaces and tabs', () => {
@@ -62,7 +92,11 @@ test('RFC 2047: encode non-ASCII in UTF-8 B words of at most 75 characters; deco
   for (const w of long.split(' ')) assert.ok(w.length <= 75, w);
   assert.equal(decodeWords(long), 'ä'.repeat(100));
   assert.equal(decodeWords('=?ISO-8859-1?Q?R=E9ponse_ici?='), 'Réponse ici');
-  assert.equal(decodeWords('=?utf-8?q?J=C3=BCrgen?= =?utf-8?b?IQ==?= x'), 'Jürgen! x', 'space between two encoded words goes');
+  assert.equal(
+    decodeWords('=?utf-8?q?J=C3=BCrgen?= =?utf-8?b?IQ==?= x'),
+    'Jürgen! x',
+    'space between two encoded words goes',
+  );
   assert.equal(decodeWords('=?koi8-r?B?xxx?='), '=?koi8-r?B?xxx?=', 'an unknown charset stays as written');
 });
 
@@ -91,13 +125,19 @@ test('a post as an article: headers, From forms, subjects, references, the body'
   assert.equal(headerValue(a, ':lines'), '3');
   assert.equal(headerValue(a, ':bytes'), String(Buffer.byteLength(text) + 2));
   // Long References fold, and unfold for HDR/OVER.
-  const many = renderArticle(post({ references: Array.from({ length: 10 }, (_, i) => `ref${i}.abcdefgh@host.example`) }), { hostname: 'h', group: 'g', number: 1 });
+  const many = renderArticle(
+    post({ references: Array.from({ length: 10 }, (_, i) => `ref${i}.abcdefgh@host.example`) }),
+    { hostname: 'h', group: 'g', number: 1 },
+  );
   const refs = many.headers.find(([k]) => k === 'References')![1];
   assert.ok(refs.includes('\r\n '), 'folded');
   for (const l of `References: ${refs}`.split('\r\n')) assert.ok(l.length <= 78, l);
   assert.equal(headerValue(many, 'references')!.split(' ').length, 10);
 
-  assert.equal(fromHeader({ name: 'Jürgen', address: 'j@example.org', via: 'mail' }), '=?UTF-8?B?SsO8cmdlbg==?= <j@example.org>');
+  assert.equal(
+    fromHeader({ name: 'Jürgen', address: 'j@example.org', via: 'mail' }),
+    '=?UTF-8?B?SsO8cmdlbg==?= <j@example.org>',
+  );
   assert.equal(fromHeader({ name: 'Smith, J.', address: 'j@example.org', via: 'mail' }), '"Smith, J." <j@example.org>');
   assert.equal(fromHeader({ name: '[bot]', via: 'irc' }), '"[bot]" <bot@invalid>');
   assert.equal(subjectOf(post({ body: '\nfirst line\nsecond' })), 'first line');
@@ -108,17 +148,26 @@ test('a post as an article: headers, From forms, subjects, references, the body'
 });
 
 test('overview lines: tab-separated in OVERVIEW.FMT order, no tabs or line ends inside', () => {
-  const a = renderArticle(post({ subject: 'tab\there', references: ['r@x'] }), { hostname: 'h', group: 'g', number: 3 });
+  const a = renderArticle(post({ subject: 'tab\there', references: ['r@x'] }), {
+    hostname: 'h',
+    group: 'g',
+    number: 3,
+  });
   const f = overviewLine(a, 3).split('\t');
   assert.equal(f.length, 9);
-  assert.deepEqual([f[0], f[1], f[2], f[3], f[4], f[5]], ['3', 'tab here', 'alice <alice@invalid>', 'Fri, 27 Nov 2026 06:20:52 +0000', '<abc@test.example>', '<r@x>']);
+  assert.deepEqual(
+    [f[0], f[1], f[2], f[3], f[4], f[5]],
+    ['3', 'tab here', 'alice <alice@invalid>', 'Fri, 27 Nov 2026 06:20:52 +0000', '<abc@test.example>', '<r@x>'],
+  );
   assert.match(f[6]!, /^\d+$/);
   assert.equal(f[7], '1');
   assert.equal(f[8], 'Xref: h g:3');
 });
 
 test('a posted article: unfolding, From forms, Message-IDs, charsets and transfer encodings', () => {
-  const raw = Buffer.from('From: "Doe, J." <j@example.org>\r\nSubject: a long\r\n  folded subject\r\nNewsgroups: g\r\nReferences: <a@x>\r\n <b@x>\r\nContent-Type: text/plain; charset="iso-8859-1"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9 =\r\nau lait\r\n');
+  const raw = Buffer.from(
+    'From: "Doe, J." <j@example.org>\r\nSubject: a long\r\n  folded subject\r\nNewsgroups: g\r\nReferences: <a@x>\r\n <b@x>\r\nContent-Type: text/plain; charset="iso-8859-1"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9 =\r\nau lait\r\n',
+  );
   const a = splitArticle(raw);
   assert.ok(typeof a !== 'string');
   assert.equal(header(a, 'subject'), 'a long folded subject');
@@ -128,7 +177,9 @@ test('a posted article: unfolding, From forms, Message-IDs, charsets and transfe
   assert.deepEqual(parseFrom('j@example.org (Jay)'), { name: 'Jay', address: 'j@example.org' });
   assert.deepEqual(parseFrom('j@example.org'), { name: 'j', address: 'j@example.org' });
   assert.deepEqual(parseFrom('=?utf-8?q?J=C3=BCrgen?= <j@x.org>'), { name: 'Jürgen', address: 'j@x.org' });
-  const b64 = splitArticle(Buffer.from('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nSsO8cmdlbg==\r\n'));
+  const b64 = splitArticle(
+    Buffer.from('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nSsO8cmdlbg==\r\n'),
+  );
   assert.ok(typeof b64 !== 'string');
   assert.equal(bodyText(b64), 'Jürgen');
   const html = splitArticle(Buffer.from('Content-Type: text/html\r\n\r\n<p>x</p>\r\n'));
@@ -152,18 +203,43 @@ test('passwords: scrypt hashes and plain values, wrong ones and unknown users re
 
 /** A backend in memory: one group with articles 1..3 (2 removed: a gap), one read-only group. */
 function memory(policy: 'yes' | 'after-auth' | 'no' = 'yes'): Backend & { posted: Buffer[] } {
-  const posts = new Map<number, Post>([1, 3, 4].map((n) => [n, post({ id: `n${n}@h`, subject: `S${n}`, body: `body ${n}\n.dotted` })]));
+  const posts = new Map<number, Post>(
+    [1, 3, 4].map((n) => [n, post({ id: `n${n}@h`, subject: `S${n}`, body: `body ${n}\n.dotted` })]),
+  );
   const posted: Buffer[] = [];
   return {
     posted,
     hostname: 'news.example',
     groups: () => [
-      { name: 'peerpost.commons', description: 'The commons', count: 3, low: 1, high: 4, postable: true, created: Date.UTC(2026, 0, 1) },
-      { name: 'peerpost.news', description: 'News', count: 0, low: 1, high: 0, postable: false, created: Date.UTC(2026, 5, 1) },
+      {
+        name: 'peerpost.commons',
+        description: 'The commons',
+        count: 3,
+        low: 1,
+        high: 4,
+        postable: true,
+        created: Date.UTC(2026, 0, 1),
+      },
+      {
+        name: 'peerpost.news',
+        description: 'News',
+        count: 0,
+        low: 1,
+        high: 0,
+        postable: false,
+        created: Date.UTC(2026, 5, 1),
+      },
     ],
-    group(name) { return this.groups().find((g) => g.name === name); },
+    group(name) {
+      return this.groups().find((g) => g.name === name);
+    },
     numbers: (g, lo, hi) => (g === 'peerpost.commons' ? [...posts.keys()].filter((n) => n >= lo && n <= hi) : []),
-    overview: (g, lo, hi) => (g === 'peerpost.commons' ? [...posts].filter(([n]) => n >= lo && n <= hi).map(([n, p]) => overviewLine(renderArticle(p, { hostname: 'news.example', group: g, number: n }), n)) : []),
+    overview: (g, lo, hi) =>
+      g === 'peerpost.commons'
+        ? [...posts]
+            .filter(([n]) => n >= lo && n <= hi)
+            .map(([n, p]) => overviewLine(renderArticle(p, { hostname: 'news.example', group: g, number: n }), n))
+        : [],
     article: (g, n) => (g === 'peerpost.commons' ? posts.get(n) : undefined),
     byId: (id) => {
       for (const [n, p] of posts) if (p.id === id) return { post: p, group: 'peerpost.commons', number: n };
@@ -175,8 +251,14 @@ function memory(policy: 'yes' | 'after-auth' | 'no' = 'yes'): Backend & { posted
     tls: false,
     isLoopback: (r) => r === '127.0.0.1',
     authenticate: async (u, p) => u === 'alice' && p === 'pw',
-    post: async (raw) => { posted.push(raw); return '240 article received OK'; },
-    transfer: async (raw, id) => { posted.push(raw); return `235 article transferred OK <${id}>`; },
+    post: async (raw) => {
+      posted.push(raw);
+      return '240 article received OK';
+    },
+    transfer: async (raw, id) => {
+      posted.push(raw);
+      return `235 article transferred OK <${id}>`;
+    },
     has: (id) => id === 'n1@h',
     writable: () => writable.now,
   };
@@ -187,15 +269,33 @@ test('a session: every reader command with its response codes', async () => {
   const s = new Session(memory(), '127.0.0.1');
   const h = async (l: string) => (await s.handle(l)).text;
   assert.match(s.greeting(), /^200 /);
-  assert.match(await h('CAPABILITIES'), /^101 .*\r\nVERSION 2\r\nREADER\r\n[\s\S]*POST\r\nIHAVE\r\nAUTHINFO USER\r\n\.\r\n$/);
+  assert.match(
+    await h('CAPABILITIES'),
+    /^101 .*\r\nVERSION 2\r\nREADER\r\n[\s\S]*POST\r\nIHAVE\r\nAUTHINFO USER\r\n\.\r\n$/,
+  );
   assert.match(await h('mode reader'), /^200 /);
-  assert.equal(await h('LIST'), '215 list of newsgroups follows\r\npeerpost.commons 4 1 y\r\npeerpost.news 0 1 n\r\n.\r\n');
+  assert.equal(
+    await h('LIST'),
+    '215 list of newsgroups follows\r\npeerpost.commons 4 1 y\r\npeerpost.news 0 1 n\r\n.\r\n',
+  );
   assert.equal(await h('LIST ACTIVE *.news'), '215 list of newsgroups follows\r\npeerpost.news 0 1 n\r\n.\r\n');
-  assert.equal(await h('LIST NEWSGROUPS'), '215 descriptions follow\r\npeerpost.commons\tThe commons\r\npeerpost.news\tNews\r\n.\r\n');
-  assert.match(await h('LIST OVERVIEW.FMT'), /^215 [^\r]*\r\nSubject:\r\nFrom:\r\nDate:\r\nMessage-ID:\r\nReferences:\r\n:bytes\r\n:lines\r\nXref:full\r\n\.\r\n$/);
+  assert.equal(
+    await h('LIST NEWSGROUPS'),
+    '215 descriptions follow\r\npeerpost.commons\tThe commons\r\npeerpost.news\tNews\r\n.\r\n',
+  );
+  assert.match(
+    await h('LIST OVERVIEW.FMT'),
+    /^215 [^\r]*\r\nSubject:\r\nFrom:\r\nDate:\r\nMessage-ID:\r\nReferences:\r\n:bytes\r\n:lines\r\nXref:full\r\n\.\r\n$/,
+  );
   assert.match(await h('LIST HEADERS'), /^215 [^\r]*\r\n:\r\n:bytes\r\n:lines\r\n\.\r\n$/);
-  assert.equal(await h('LIST ACTIVE.TIMES'), '215 information follows\r\npeerpost.commons 1767225600 peerpost\r\npeerpost.news 1780272000 peerpost\r\n.\r\n');
-  assert.equal(await h('LIST ACTIVE.TIMES peerpost.n*'), '215 information follows\r\npeerpost.news 1780272000 peerpost\r\n.\r\n');
+  assert.equal(
+    await h('LIST ACTIVE.TIMES'),
+    '215 information follows\r\npeerpost.commons 1767225600 peerpost\r\npeerpost.news 1780272000 peerpost\r\n.\r\n',
+  );
+  assert.equal(
+    await h('LIST ACTIVE.TIMES peerpost.n*'),
+    '215 information follows\r\npeerpost.news 1780272000 peerpost\r\n.\r\n',
+  );
   assert.equal(await h('LIST DISTRIB.PATS'), '215 information follows\r\n.\r\n');
   assert.match(await h('LIST DISTRIB.PATS x'), /^501 /);
   assert.match(await h('STARTTLS'), /^580 /, 'no certificate: no TLS');
@@ -215,8 +315,14 @@ test('a session: every reader command with its response codes', async () => {
   assert.match(await h('ARTICLE <none@h>'), /^430 /);
   assert.match(await h('ARTICLE <bad id>'), /^501 /);
   const art = await h('ARTICLE 4');
-  assert.match(art, /^220 4 <n4@h>\r\nPath: news\.example!not-for-mail\r\n[\s\S]*\r\n\r\nbody 4\r\n\.\.dotted\r\n\.\r\n$/);
-  assert.match(await h('HEAD <n3@h>'), /^221 0 <n3@h>\r\n[\s\S]*Xref: news\.example peerpost\.commons:3\r\n[\s\S]*\.\r\n$/);
+  assert.match(
+    art,
+    /^220 4 <n4@h>\r\nPath: news\.example!not-for-mail\r\n[\s\S]*\r\n\r\nbody 4\r\n\.\.dotted\r\n\.\r\n$/,
+  );
+  assert.match(
+    await h('HEAD <n3@h>'),
+    /^221 0 <n3@h>\r\n[\s\S]*Xref: news\.example peerpost\.commons:3\r\n[\s\S]*\.\r\n$/,
+  );
   assert.equal(await h('BODY 3'), '222 3 <n3@h>\r\nbody 3\r\n..dotted\r\n.\r\n');
   assert.equal(await h('STAT'), '223 3 <n3@h>\r\n', 'ARTICLE/BODY by number move the current article');
   const over = await h('OVER 1-4');
@@ -228,8 +334,14 @@ test('a session: every reader command with its response codes', async () => {
   assert.equal(await h('HDR Subject 1-'), '225 headers follow\r\n1 S1\r\n3 S3\r\n4 S4\r\n.\r\n');
   assert.equal(await h('XHDR subject 3'), '221 subject fields follow\r\n3 S3\r\n.\r\n');
   assert.match(await h('HDR :lines <n1@h>'), /^225 [^\r]*\r\n0 2\r\n\.\r\n$/);
-  assert.equal(await h('NEWNEWS peerpost.* 20000101 000000 GMT'), '230 list of new articles follows\r\n<n1@h>\r\n<n3@h>\r\n<n4@h>\r\n.\r\n');
-  assert.equal(await h('NEWGROUPS 20260301 000000'), '231 list of new newsgroups follows\r\npeerpost.news 0 1 n\r\n.\r\n');
+  assert.equal(
+    await h('NEWNEWS peerpost.* 20000101 000000 GMT'),
+    '230 list of new articles follows\r\n<n1@h>\r\n<n3@h>\r\n<n4@h>\r\n.\r\n',
+  );
+  assert.equal(
+    await h('NEWGROUPS 20260301 000000'),
+    '231 list of new newsgroups follows\r\npeerpost.news 0 1 n\r\n.\r\n',
+  );
   assert.match(await h('NEWGROUPS 2026 0'), /^501 /);
   assert.match(await h('DATE'), /^111 \d{14}\r\n$/);
   assert.match(await h('HELP'), /^100 [\s\S]*\r\n\.\r\n$/);
@@ -285,7 +397,10 @@ test('a session: IHAVE offers an article by id (RFC 3977 6.3.2): 335 and 235, 43
   const r = await s.handle('IHAVE <x@feed>');
   assert.match(r.text, /^335 /);
   assert.equal(r.then, 'article');
-  assert.equal(await s.article(Buffer.from('Message-ID: <x@feed>\r\n\r\nhi\r\n')), '235 article transferred OK <x@feed>');
+  assert.equal(
+    await s.article(Buffer.from('Message-ID: <x@feed>\r\n\r\nhi\r\n')),
+    '235 article transferred OK <x@feed>',
+  );
   assert.equal(b.posted.length, 1);
   // The next article is a POST's again, and an article over the limit is refused with the code of what asked for it.
   assert.match((await s.handle('POST')).text, /^340 /);

@@ -16,11 +16,15 @@ const B = 'irc.b/#c';
 function held(f: Fixture, opts: { written?: (body: string) => boolean } = {}) {
   const open = new Map<string, { to: DeliveryTarget; answer: (o: Outcome) => void }>();
   const started: string[] = [];
-  f.deliverers.set(B, (post: Post, to: DeliveryTarget) => new Promise<Outcome>((answer) => {
-    started.push(post.body);
-    open.set(post.body, { to, answer });
-    if (opts.written?.(post.body) ?? true) to.written?.();
-  }));
+  f.deliverers.set(
+    B,
+    (post: Post, to: DeliveryTarget) =>
+      new Promise<Outcome>((answer) => {
+        started.push(post.body);
+        open.set(post.body, { to, answer });
+        if (opts.written?.(post.body) ?? true) to.written?.();
+      }),
+  );
   const answer = (body: string, o: Outcome) => {
     const h = open.get(body);
     assert.ok(h, `${body} is in flight`);
@@ -58,7 +62,10 @@ test('window 3: three rows in flight at once, started in row order, never a four
     h.answer(`line ${i}`, { result: 'delivered' });
     await settle();
   }
-  assert.deepEqual(h.started, Array.from({ length: 10 }, (_, i) => `line ${i}`));
+  assert.deepEqual(
+    h.started,
+    Array.from({ length: 10 }, (_, i) => `line ${i}`),
+  );
   assert.equal(f.store.listOutbox({ endpoint: B }).length, 0, 'every row delivered');
 });
 
@@ -67,7 +74,9 @@ test('outcomes are applied in row order: a later row confirmed first stays pendi
   t.after(() => f.close());
   f.windows.set(B, 4);
   const delivered: string[] = [];
-  f.outbox.on('delivered', (row) => { if (row.endpoint === B) delivered.push(row.postId); });
+  f.outbox.on('delivered', (row) => {
+    if (row.endpoint === B) delivered.push(row.postId);
+  });
   const h = held(f);
   const ids = await ingest(f, 3);
   await settle();
@@ -137,7 +146,11 @@ test('behind a retry: later rows in flight are waited for; a retry stays pending
   h.answer('line 4', { result: 'retry', reason: 'disconnected' });
   await settle();
   const rows = bodyOf(f);
-  assert.deepEqual(pending(f), [ids[1], ids[2], ids[4], ids[5]], 'line 3 counts as delivered; the others wait, in order');
+  assert.deepEqual(
+    pending(f),
+    [ids[1], ids[2], ids[4], ids[5]],
+    'line 3 counts as delivered; the others wait, in order',
+  );
   assert.equal(rows.get(ids[1]!)!.lastError, '404 cannot send to channel');
   assert.equal(rows.get(ids[2]!)!.lastError, '404 cannot send to channel');
   assert.equal(rows.get(ids[4]!)!.lastError, 'disconnected');
@@ -164,7 +177,11 @@ test('a failure in the window is a dead letter and the endpoint goes on', async 
   h.answer('line 0', { result: 'failed', reason: 'not a channel' });
   h.answer('line 1', { result: 'delivered' });
   await settle();
-  assert.deepEqual(f.store.listOutbox({ endpoint: B, state: 'dead' }).map((r) => [r.postId, r.lastError]), [[ids[0], 'not a channel']], 'line 0 is a dead letter');
+  assert.deepEqual(
+    f.store.listOutbox({ endpoint: B, state: 'dead' }).map((r) => [r.postId, r.lastError]),
+    [[ids[0], 'not a channel']],
+    'line 0 is a dead letter',
+  );
   assert.deepEqual(pending(f), [ids[2], ids[3]], 'line 1 delivered; line 3 started in the freed slot');
   assert.deepEqual(h.started, ['line 0', 'line 1', 'line 2', 'line 3']);
   h.answer('line 2', { result: 'delivered' });

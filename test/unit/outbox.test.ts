@@ -10,22 +10,34 @@ import { Store } from '../../src/store.js';
 const accounts = { 'irc.a': 'chat', 'irc.b': 'chat', 'irc.c': 'chat' } as const;
 const bridges = { commons: { endpoints: ['irc.a/#c', 'irc.b/#c', 'irc.c/#c'] } };
 
-const bodies = (f: ReturnType<typeof fixture>, endpoint: string) => f.attempts.filter((a) => a.endpoint === endpoint).map((a) => a.post.body);
+const bodies = (f: ReturnType<typeof fixture>, endpoint: string) =>
+  f.attempts.filter((a) => a.endpoint === endpoint).map((a) => a.post.body);
 
 test('each endpoint gets its posts in order; a slow endpoint does not hold up the others', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   let release!: () => void;
-  const gate = new Promise<void>((r) => { release = r; });
-  f.deliverers.set('irc.b/#c', async () => { await gate; return { result: 'delivered' }; });
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  f.deliverers.set('irc.b/#c', async () => {
+    await gate;
+    return { result: 'delivered' };
+  });
   for (let i = 0; i < 50; i++) await f.core.ingest('irc.a', line('#c', 'alice', `line ${i}`));
   await settle(200);
   assert.equal(bodies(f, 'irc.c/#c').length, 50, 'irc.c got everything while irc.b hangs');
-  assert.deepEqual(bodies(f, 'irc.c/#c'), Array.from({ length: 50 }, (_, i) => `line ${i}`));
+  assert.deepEqual(
+    bodies(f, 'irc.c/#c'),
+    Array.from({ length: 50 }, (_, i) => `line ${i}`),
+  );
   assert.equal(bodies(f, 'irc.b/#c').length, 1, 'irc.b has one delivery in flight, not 50');
   release();
   await settle(200);
-  assert.deepEqual(bodies(f, 'irc.b/#c'), Array.from({ length: 50 }, (_, i) => `line ${i}`));
+  assert.deepEqual(
+    bodies(f, 'irc.b/#c'),
+    Array.from({ length: 50 }, (_, i) => `line ${i}`),
+  );
   assert.equal(f.store.listOutbox().length, 0, 'delivered rows leave the outbox');
 });
 
@@ -41,7 +53,10 @@ test('a retry blocks only its endpoint, keeps the order, and is tried again afte
   const [row] = f.store.listOutbox({ endpoint: 'irc.b/#c' });
   assert.equal(row!.attempts, 1);
   assert.equal(row!.lastError, 'disconnected');
-  assert.ok(row!.nextAt - f.clock.now >= 500 && row!.nextAt - f.clock.now <= 1000, `backoff between 0.5 s and 1 s, got ${row!.nextAt - f.clock.now}`);
+  assert.ok(
+    row!.nextAt - f.clock.now >= 500 && row!.nextAt - f.clock.now <= 1000,
+    `backoff between 0.5 s and 1 s, got ${row!.nextAt - f.clock.now}`,
+  );
   f.outbox.kick('irc.b/#c');
   await settle();
   assert.deepEqual(bodies(f, 'irc.b/#c'), ['one'], 'not before its time');
@@ -68,18 +83,38 @@ test('wake() (a reconnect) retries at once, without waiting out the backoff', as
 
 test('backoff doubles from the first delay, stops at the cap, and jitters within [1/2, 1]', () => {
   const cfg = { retryFirstMs: 1000, retryMaxMs: 10_000 };
-  assert.equal(backoff(1, cfg, () => 1), 1000);
-  assert.equal(backoff(2, cfg, () => 1), 2000);
-  assert.equal(backoff(3, cfg, () => 1), 4000);
-  assert.equal(backoff(5, cfg, () => 1), 10_000);
-  assert.equal(backoff(50, cfg, () => 1), 10_000);
-  assert.equal(backoff(3, cfg, () => 0), 2000);
+  assert.equal(
+    backoff(1, cfg, () => 1),
+    1000,
+  );
+  assert.equal(
+    backoff(2, cfg, () => 1),
+    2000,
+  );
+  assert.equal(
+    backoff(3, cfg, () => 1),
+    4000,
+  );
+  assert.equal(
+    backoff(5, cfg, () => 1),
+    10_000,
+  );
+  assert.equal(
+    backoff(50, cfg, () => 1),
+    10_000,
+  );
+  assert.equal(
+    backoff(3, cfg, () => 0),
+    2000,
+  );
 });
 
 test('a permanent failure is a dead letter with its reason; the next row goes on', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  f.deliverers.set('irc.b/#c', (post) => (post.body === 'bad' ? { result: 'failed', reason: 'channel is invite-only (473)' } : { result: 'delivered' }));
+  f.deliverers.set('irc.b/#c', (post) =>
+    post.body === 'bad' ? { result: 'failed', reason: 'channel is invite-only (473)' } : { result: 'delivered' },
+  );
   await f.core.ingest('irc.a', line('#c', 'alice', 'bad'));
   await f.core.ingest('irc.a', line('#c', 'alice', 'good'));
   await settle();
@@ -113,7 +148,9 @@ test('a row older than delivery.giveUpAfter becomes a dead letter saying so', as
 test('a plugin that throws or hangs does not lose the post: it is retried', async (t) => {
   const f = fixture(accounts, bridges, { timeoutMs: 30 });
   t.after(() => f.close());
-  f.deliverers.set('irc.b/#c', () => { throw new Error('boom'); });
+  f.deliverers.set('irc.b/#c', () => {
+    throw new Error('boom');
+  });
   f.deliverers.set('irc.c/#c', () => new Promise(() => undefined));
   await f.core.ingest('irc.a', line('#c', 'alice', 'x'));
   await settle();
@@ -136,12 +173,18 @@ test('a native id reported on delivery lands in the id map', async (t) => {
 });
 
 test('the command shape hands the line over without its prefix', async (t) => {
-  const f = fixture({ 'irc.a': 'chat', 'mail.l': 'article' }, { commons: { endpoints: ['irc.a/#c', { key: 'mail.l/c', shape: 'command', prefix: '!post' }] } });
+  const f = fixture(
+    { 'irc.a': 'chat', 'mail.l': 'article' },
+    { commons: { endpoints: ['irc.a/#c', { key: 'mail.l/c', shape: 'command', prefix: '!post' }] } },
+  );
   t.after(() => f.close());
   await f.core.ingest('irc.a', line('#c', 'alice', 'chatter'));
   await f.core.ingest('irc.a', line('#c', 'alice', '!post The meeting is at 8'));
   await settle();
-  assert.deepEqual(f.attempts.map((a) => [a.endpoint, a.to.shape, a.post.body]), [['mail.l/c', 'command', 'The meeting is at 8']]);
+  assert.deepEqual(
+    f.attempts.map((a) => [a.endpoint, a.to.shape, a.post.body]),
+    [['mail.l/c', 'command', 'The meeting is at 8']],
+  );
 });
 
 test('what was committed survives a restart and is delivered then, once', async (t) => {
@@ -156,7 +199,10 @@ test('what was committed survives a restart and is delivered then, once', async 
   t.after(() => f2.close());
   f2.outbox.start();
   await settle();
-  assert.deepEqual(f2.attempts.map((a) => [a.endpoint, a.post.id]).sort(), [['irc.b/#c', 's@x'], ['irc.c/#c', 's@x']]);
+  assert.deepEqual(f2.attempts.map((a) => [a.endpoint, a.post.id]).sort(), [
+    ['irc.b/#c', 's@x'],
+    ['irc.c/#c', 's@x'],
+  ]);
   assert.equal((await f2.core.ingest('irc.a', line('#c', 'alice', 'survives', { id: 's@x' }))).status, 'duplicate');
 });
 
@@ -179,7 +225,9 @@ test('a retry is tried again by itself once its delay is over, with no other eve
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   let calls = 0;
-  f.deliverers.set('irc.b/#c', () => (++calls === 1 ? { result: 'retry', reason: 'flood control', delayMs: 30 } : { result: 'delivered' }));
+  f.deliverers.set('irc.b/#c', () =>
+    ++calls === 1 ? { result: 'retry', reason: 'flood control', delayMs: 30 } : { result: 'delivered' },
+  );
   await f.core.ingest('irc.a', line('#c', 'alice', 'x'));
   await settle();
   assert.equal(calls, 1);

@@ -5,8 +5,17 @@ import { makeConfig } from '../helpers/core-fixture.js';
 import type { Post } from '../../src/post.js';
 
 const post = (over: Partial<Post> = {}): Post => ({
-  id: 'x@y', bridge: 'commons', origin: { account: 'irc.a', target: '#commons' }, author: { name: 'alice', via: 'irc' },
-  body: 'hello', kind: 'message', references: [], hops: 0, date: new Date(0).toISOString(), attachments: [], ...over,
+  id: 'x@y',
+  bridge: 'commons',
+  origin: { account: 'irc.a', target: '#commons' },
+  author: { name: 'alice', via: 'irc' },
+  body: 'hello',
+  kind: 'message',
+  references: [],
+  hops: 0,
+  date: new Date(0).toISOString(),
+  attachments: [],
+  ...over,
 });
 
 test('default shapes by protocol pair follow DESIGN.md', () => {
@@ -52,40 +61,84 @@ const config = makeConfig(
     other: { endpoints: ['irc.a/#other', 'mail.l/other'] },
   },
 );
-const router = new Router(config, new Map(Object.entries({ 'irc.a': 'chat', 'irc.b': 'chat', 'mail.l': 'article', 'nntp.n': 'article', 'finger.f': 'plan', 'web.w': 'feed' } as const)));
+const router = new Router(
+  config,
+  new Map(
+    Object.entries({
+      'irc.a': 'chat',
+      'irc.b': 'chat',
+      'mail.l': 'article',
+      'nntp.n': 'article',
+      'finger.f': 'plan',
+      'web.w': 'feed',
+    } as const),
+  ),
+);
 
 test('a chat line reaches every other endpoint that receives, in its shape; never its origin or an in-only endpoint', () => {
   const plan = router.plan(post(), 'irc.a/#commons', 'chat');
-  assert.deepEqual(plan.deliveries.map((d) => [d.endpoint.key, d.shape]), [['irc.b/#Commons', 'stream'], ['finger.f/commons', 'stream']]);
-  assert.deepEqual(plan.digest.map((e) => e.key), ['mail.l/commons']);
+  assert.deepEqual(
+    plan.deliveries.map((d) => [d.endpoint.key, d.shape]),
+    [
+      ['irc.b/#Commons', 'stream'],
+      ['finger.f/commons', 'stream'],
+    ],
+  );
+  assert.deepEqual(
+    plan.digest.map((e) => e.key),
+    ['mail.l/commons'],
+  );
 });
 
 test('the command shape takes only lines that start with its prefix', () => {
   const plan = router.plan(post({ body: '!news the meeting moved' }), 'irc.a/#commons', 'chat');
   assert.ok(plan.deliveries.some((d) => d.endpoint.key === 'nntp.n/peerpost.commons' && d.shape === 'command'));
-  assert.ok(!router.plan(post({ body: '!newsletter' }), 'irc.a/#commons', 'chat').deliveries.some((d) => d.endpoint.key.startsWith('nntp')));
+  assert.ok(
+    !router
+      .plan(post({ body: '!newsletter' }), 'irc.a/#commons', 'chat')
+      .deliveries.some((d) => d.endpoint.key.startsWith('nntp')),
+  );
   assert.equal(startsWithCommand('!post', '!post'), true);
   assert.equal(startsWithCommand('!posted', '!post'), false);
 });
 
 test('an article is announced to chat and streamed to mail and news', () => {
-  const plan = router.plan(post({ origin: { account: 'mail.l', target: 'commons' }, subject: 'Meeting', body: 'Text' }), 'mail.l/commons', 'article');
-  assert.deepEqual(plan.deliveries.map((d) => [d.endpoint.key, d.shape]), [
-    ['irc.a/#commons', 'announce'], ['irc.b/#Commons', 'announce'], ['nntp.n/peerpost.commons', 'stream'], ['finger.f/commons', 'stream'],
-  ]);
+  const plan = router.plan(
+    post({ origin: { account: 'mail.l', target: 'commons' }, subject: 'Meeting', body: 'Text' }),
+    'mail.l/commons',
+    'article',
+  );
+  assert.deepEqual(
+    plan.deliveries.map((d) => [d.endpoint.key, d.shape]),
+    [
+      ['irc.a/#commons', 'announce'],
+      ['irc.b/#Commons', 'announce'],
+      ['nntp.n/peerpost.commons', 'stream'],
+      ['finger.f/commons', 'stream'],
+    ],
+  );
   assert.equal(plan.digest.length, 0);
 });
 
 test('events (joins, parts) reach chat endpoints only', () => {
   const plan = router.plan(post({ kind: 'event', body: 'alice joined' }), 'irc.a/#commons', 'chat');
-  assert.deepEqual(plan.deliveries.map((d) => d.endpoint.key), ['irc.b/#Commons']);
+  assert.deepEqual(
+    plan.deliveries.map((d) => d.endpoint.key),
+    ['irc.b/#Commons'],
+  );
   assert.equal(plan.digest.length, 0);
 });
 
 test('posts stay inside their bridge', () => {
   const plan = router.plan(post({ bridge: 'other' }), 'irc.a/#other', 'chat');
-  assert.deepEqual(plan.deliveries.map((d) => d.endpoint.key), []);
-  assert.deepEqual(plan.digest.map((e) => e.key), ['mail.l/other']);
+  assert.deepEqual(
+    plan.deliveries.map((d) => d.endpoint.key),
+    [],
+  );
+  assert.deepEqual(
+    plan.digest.map((e) => e.key),
+    ['mail.l/other'],
+  );
 });
 
 test('IRC channel targets match case-insensitively; other targets exactly', () => {
@@ -95,20 +148,59 @@ test('IRC channel targets match case-insensitively; other targets exactly', () =
 });
 
 test('digest endpoints of a bridge', () => {
-  assert.deepEqual(router.digestEndpoints('commons').map((e) => e.key), ['mail.l/commons']);
+  assert.deepEqual(
+    router.digestEndpoints('commons').map((e) => e.key),
+    ['mail.l/commons'],
+  );
 });
 
 test('a plugin that echoes (a mailing list) gets a post that came through it back, once, as a stream; others never do', () => {
-  const echoing = new Router(config, new Map(Object.entries({ 'irc.a': 'chat', 'irc.b': 'chat', 'mail.l': 'article', 'nntp.n': 'article', 'finger.f': 'plan', 'web.w': 'feed' } as const)), new Set(['mail.l']));
-  const fromMail = echoing.plan(post({ origin: { account: 'mail.l', target: 'commons' }, subject: 'Meeting', body: 'Text' }), 'mail.l/commons', 'article');
-  assert.deepEqual(fromMail.deliveries.filter((d) => d.endpoint.key === 'mail.l/commons').map((d) => d.shape), ['stream'], 'the list sends a member\'s post to its subscribers');
+  const echoing = new Router(
+    config,
+    new Map(
+      Object.entries({
+        'irc.a': 'chat',
+        'irc.b': 'chat',
+        'mail.l': 'article',
+        'nntp.n': 'article',
+        'finger.f': 'plan',
+        'web.w': 'feed',
+      } as const),
+    ),
+    new Set(['mail.l']),
+  );
+  const fromMail = echoing.plan(
+    post({ origin: { account: 'mail.l', target: 'commons' }, subject: 'Meeting', body: 'Text' }),
+    'mail.l/commons',
+    'article',
+  );
+  assert.deepEqual(
+    fromMail.deliveries.filter((d) => d.endpoint.key === 'mail.l/commons').map((d) => d.shape),
+    ['stream'],
+    "the list sends a member's post to its subscribers",
+  );
   const fromIrc = echoing.plan(post(), 'irc.a/#commons', 'chat');
   assert.ok(!fromIrc.deliveries.some((d) => d.endpoint.key === 'irc.a/#commons'), 'a channel is not echoed');
-  assert.deepEqual(fromIrc.digest.map((e) => e.key), ['mail.l/commons'], 'and the list still gets chat as a digest, once');
+  assert.deepEqual(
+    fromIrc.digest.map((e) => e.key),
+    ['mail.l/commons'],
+    'and the list still gets chat as a digest, once',
+  );
 });
 
 test('a digest (here, or from another node by news or mail) never goes to chat: its lines were said there already', () => {
-  const fromNews = router.plan(post({ kind: 'digest', origin: { account: 'nntp.n', target: 'peerpost.commons' }, subject: '[#commons] conversation' }), 'nntp.n/peerpost.commons', 'article');
+  const fromNews = router.plan(
+    post({
+      kind: 'digest',
+      origin: { account: 'nntp.n', target: 'peerpost.commons' },
+      subject: '[#commons] conversation',
+    }),
+    'nntp.n/peerpost.commons',
+    'article',
+  );
   assert.ok(!fromNews.deliveries.some((d) => d.endpoint.key.startsWith('irc.')), 'not announced in the channels');
-  assert.ok(fromNews.deliveries.some((d) => d.endpoint.key === 'mail.l/commons'), 'the list still gets it');
+  assert.ok(
+    fromNews.deliveries.some((d) => d.endpoint.key === 'mail.l/commons'),
+    'the list still gets it',
+  );
 });

@@ -3,8 +3,18 @@ import assert from 'node:assert/strict';
 import { announce, digestLine, renderDigest, stripQuotesAndSignature, participantsLabel } from '../../src/shape.js';
 
 const at = (hhmm: string, day = '2026-11-27') => `${day}T${hhmm}:00.000Z`;
-const l = (time: string, name: string, body: string, kind: 'message' | 'action' | 'notice' = 'message', day?: string) => ({
-  date: at(time, day), author: { name, via: 'irc' }, body, kind, origin: { account: 'irc.a', target: '#commons' },
+const l = (
+  time: string,
+  name: string,
+  body: string,
+  kind: 'message' | 'action' | 'notice' = 'message',
+  day?: string,
+) => ({
+  date: at(time, day),
+  author: { name, via: 'irc' },
+  body,
+  kind,
+  origin: { account: 'irc.a', target: '#commons' },
 });
 
 test('quoted text, attribution lines and signatures are left out', () => {
@@ -13,7 +23,15 @@ test('quoted text, attribution lines and signatures are left out', () => {
 });
 
 test('announce: a head line, the first lines of the own text, and how many were left out', () => {
-  const a = announce({ bridge: 'commons', author: { name: 'alice', via: 'mail' }, subject: 'Meeting moved', body: '> quoted\nline 1\n\nline 2\nline 3\nline 4\n-- \nsig' }, 2);
+  const a = announce(
+    {
+      bridge: 'commons',
+      author: { name: 'alice', via: 'mail' },
+      subject: 'Meeting moved',
+      body: '> quoted\nline 1\n\nline 2\nline 3\nline 4\n-- \nsig',
+    },
+    2,
+  );
   assert.equal(a.head, '[commons] alice: Meeting moved');
   assert.deepEqual(a.lines, ['line 1', 'line 2']);
   assert.equal(a.more, 2);
@@ -34,7 +52,10 @@ test('a conversation becomes one article with the subject of DESIGN.md', () => {
 });
 
 test('a conversation across midnight shows the dates', () => {
-  const d = renderDigest([l('23:58', 'alice', 'late', 'message', '2026-11-27'), l('00:03', 'bob', 'early', 'message', '2026-11-28')]);
+  const d = renderDigest([
+    l('23:58', 'alice', 'late', 'message', '2026-11-27'),
+    l('00:03', 'bob', 'early', 'message', '2026-11-28'),
+  ]);
   assert.equal(d.subject, '[#commons] conversation, 2026-11-27 23:58–2026-11-28 00:03 UTC (2 lines)');
   assert.match(d.body, /2026-11-27 UTC\n\n23:58 <alice> late\n\n2026-11-28 UTC\n\n00:03 <bob> early/);
 });
@@ -47,7 +68,14 @@ test('participants label', () => {
 });
 
 test('a line put in from the shell (`peerpost post`) names no place in the digest subject; only such lines: the bridge', () => {
-  const shell = { ...l('14:05', 'dave', 'from the shell'), origin: { account: 'cli', target: 'cli' }, bridge: 'commons' };
-  assert.equal(renderDigest([l('14:02', 'alice', 'hi'), shell]).subject, '[#commons] conversation, 14:02–14:05 UTC (2 lines)');
+  const shell = {
+    ...l('14:05', 'dave', 'from the shell'),
+    origin: { account: 'cli', target: 'cli' },
+    bridge: 'commons',
+  };
+  assert.equal(
+    renderDigest([l('14:02', 'alice', 'hi'), shell]).subject,
+    '[#commons] conversation, 14:02–14:05 UTC (2 lines)',
+  );
   assert.equal(renderDigest([shell]).subject, '[commons] conversation, 14:05–14:05 UTC (1 line)');
 });

@@ -9,12 +9,26 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Store } from '../../src/store.js';
 import { renderDigest } from '../../src/shape.js';
-import { SharedDeliveries, ShownMemory, lineKey, parseDigest, shortenDigest, turnOf, type DigestLine } from '../../src/shown.js';
+import {
+  SharedDeliveries,
+  ShownMemory,
+  lineKey,
+  parseDigest,
+  shortenDigest,
+  turnOf,
+  type DigestLine,
+} from '../../src/shown.js';
 import type { Post } from '../../src/post.js';
 import type { Outcome } from '../../src/plugin.js';
 
 const origin = { account: 'irc.net', target: '#shared' };
-const chat = (date: string, name: string, body: string, kind: Post['kind'] = 'message') => ({ date, author: { name, via: 'irc' }, body, kind, origin });
+const chat = (date: string, name: string, body: string, kind: Post['kind'] = 'message') => ({
+  date,
+  author: { name, via: 'irc' },
+  body,
+  kind,
+  origin,
+});
 
 const conversation = [
   chat('2026-11-27T10:08:01.120Z', 'alice', 'hello there'),
@@ -27,25 +41,42 @@ const conversation = [
 function digestPost(id: string, lines = conversation): Post {
   const t = renderDigest(lines);
   return {
-    id, bridge: 'commons', origin, author: { name: 'alice and bob', via: 'irc' }, subject: t.subject, body: t.body,
-    kind: 'digest', references: [], hops: 0, date: '2026-11-27T10:13:00.000Z', attachments: [],
+    id,
+    bridge: 'commons',
+    origin,
+    author: { name: 'alice and bob', via: 'irc' },
+    subject: t.subject,
+    body: t.body,
+    kind: 'digest',
+    references: [],
+    hops: 0,
+    date: '2026-11-27T10:13:00.000Z',
+    attachments: [],
   };
 }
 
 test('a digest reads back into its lines: author, kind, minute and text, continuation lines kept', () => {
   const lines = parseDigest(digestPost('d1@one.example').body)!;
-  assert.deepEqual(lines.map((l) => [l.date, l.author, l.kind, l.body]), [
-    ['2026-11-27T10:08:00.000Z', 'alice', 'message', 'hello there'],
-    ['2026-11-27T10:08:00.000Z', 'bob', 'action', 'waves'],
-    ['2026-11-27T10:09:00.000Z', 'ChanServ', 'notice', 'topic is set'],
-    ['2026-11-27T10:10:00.000Z', 'carol', 'message', 'two lines:\n  indented second line'],
-    ['2026-11-27T10:11:00.000Z', 'we<ird>', 'message', 'a name with brackets'],
-  ]);
+  assert.deepEqual(
+    lines.map((l) => [l.date, l.author, l.kind, l.body]),
+    [
+      ['2026-11-27T10:08:00.000Z', 'alice', 'message', 'hello there'],
+      ['2026-11-27T10:08:00.000Z', 'bob', 'action', 'waves'],
+      ['2026-11-27T10:09:00.000Z', 'ChanServ', 'notice', 'topic is set'],
+      ['2026-11-27T10:10:00.000Z', 'carol', 'message', 'two lines:\n  indented second line'],
+      ['2026-11-27T10:11:00.000Z', 'we<ird>', 'message', 'a name with brackets'],
+    ],
+  );
 });
 
 test('a digest across midnight reads back with each line on its own day', () => {
-  const lines = parseDigest(renderDigest([chat('2026-11-27T23:59:10Z', 'alice', 'late'), chat('2026-11-28T00:01:00Z', 'bob', 'early')]).body)!;
-  assert.deepEqual(lines.map((l) => l.date), ['2026-11-27T23:59:00.000Z', '2026-11-28T00:01:00.000Z']);
+  const lines = parseDigest(
+    renderDigest([chat('2026-11-27T23:59:10Z', 'alice', 'late'), chat('2026-11-28T00:01:00Z', 'bob', 'early')]).body,
+  )!;
+  assert.deepEqual(
+    lines.map((l) => l.date),
+    ['2026-11-27T23:59:00.000Z', '2026-11-28T00:01:00.000Z'],
+  );
 });
 
 test('text that is not a digest of our form is not read as one (it is then delivered as it is)', () => {
@@ -57,7 +88,11 @@ test('text that is not a digest of our form is not read as one (it is then deliv
 test('a line is the same line across nodes whatever the seconds, case of the nick and spacing; another minute is another line', () => {
   const a = { date: '2026-11-27T10:08:01.120Z', author: 'alice', body: 'hello  there' };
   assert.equal(lineKey(a), lineKey({ date: '2026-11-27T10:08:59.000Z', author: 'Alice', body: 'hello there ' }));
-  assert.notEqual(lineKey(a), lineKey({ ...a, date: '2026-11-27T10:09:00.000Z' }), 'the same words a minute later are a new line');
+  assert.notEqual(
+    lineKey(a),
+    lineKey({ ...a, date: '2026-11-27T10:09:00.000Z' }),
+    'the same words a minute later are a new line',
+  );
   assert.notEqual(lineKey(a), lineKey({ ...a, author: 'bob' }));
   assert.notEqual(lineKey(a), lineKey({ ...a, body: 'hello where' }));
 });
@@ -69,8 +104,15 @@ test('a shortened digest keeps its id, thread and place tag, counts what it hold
   assert.equal(short.id, post.id);
   assert.equal(short.inReplyTo, 'd0@two.example');
   assert.equal(short.subject, '[#shared] conversation, 10:10–10:10 UTC (1 line)');
-  assert.match(short.body, /^\(4 more lines of this conversation are here already, in <d1@one\.example>\.\)\n\n2026-11-27 UTC\n\n10:10 <carol> two lines:\n {6} {2}indented second line\n$/);
-  assert.deepEqual(parseDigest(short.body)!.map((l) => l.body), ['two lines:\n  indented second line'], 'a shortened digest reads back too');
+  assert.match(
+    short.body,
+    /^\(4 more lines of this conversation are here already, in <d1@one\.example>\.\)\n\n2026-11-27 UTC\n\n10:10 <carol> two lines:\n {6} {2}indented second line\n$/,
+  );
+  assert.deepEqual(
+    parseDigest(short.body)!.map((l) => l.body),
+    ['two lines:\n  indented second line'],
+    'a shortened digest reads back too',
+  );
 });
 
 test('turns go by node name: the first in order goes first', () => {
@@ -88,20 +130,46 @@ function world(self: string) {
   let now = Date.parse('2026-11-27T10:13:00.000Z');
   const slept: number[] = [];
   const d = new SharedDeliveries({
-    memory, hostname: () => self, settleMs: () => 10_000, timeoutMs: () => 60_000, now: () => now,
+    memory,
+    hostname: () => self,
+    settleMs: () => 10_000,
+    timeoutMs: () => 60_000,
+    now: () => now,
     chatEndpoints: () => ['irc.net/#shared'],
     log: pino({ level: 'silent' }),
-    sleep: async (ms) => { slept.push(ms); now += ms; },
+    sleep: async (ms) => {
+      slept.push(ms);
+      now += ms;
+    },
   });
   const sent: Post[] = [];
   const calls: string[] = [];
   let answer: Outcome = { result: 'delivered' };
   const place = (endpoint = 'nntp.inn/shared', onRefresh?: () => void) => ({
     endpoint,
-    deliver: async (p: Post) => { calls.push('deliver'); sent.push(p); return answer; },
-    refresh: async () => { calls.push('refresh'); onRefresh?.(); },
+    deliver: async (p: Post) => {
+      calls.push('deliver');
+      sent.push(p);
+      return answer;
+    },
+    refresh: async () => {
+      calls.push('refresh');
+      onRefresh?.();
+    },
   });
-  return { store, memory, d, sent, calls, slept, place, setAnswer: (o: Outcome) => { answer = o; }, at: () => now };
+  return {
+    store,
+    memory,
+    d,
+    sent,
+    calls,
+    slept,
+    place,
+    setAnswer: (o: Outcome) => {
+      answer = o;
+    },
+    at: () => now,
+  };
 }
 
 test('a node that goes first sends its digest whole, after looking at the place, and remembers it there', async () => {
@@ -120,12 +188,18 @@ test('the second node waits its turn, looks again, and sends only its own lines;
   const first = digestPost('d1@one.example', conversation.slice(0, 4));
   // The other node's digest was read from the group before: the two now take turns.
   w.d.observed(first, 'nntp.inn/shared', w.at() - 60_000);
-  const mine = digestPost('d2@two.example', [...conversation.slice(0, 4), chat('2026-11-27T10:12:00Z', 'erin', 'only node two had this')]);
+  const mine = digestPost('d2@two.example', [
+    ...conversation.slice(0, 4),
+    chat('2026-11-27T10:12:00Z', 'erin', 'only node two had this'),
+  ]);
   assert.deepEqual(await w.d.deliver(mine, w.place()), { result: 'delivered' });
   assert.deepEqual(w.slept, [10_000], 'waited one digest.settle after the digest closed');
   assert.equal(w.sent.length, 1);
   assert.equal(w.sent[0]!.id, 'd2@two.example');
-  assert.deepEqual(parseDigest(w.sent[0]!.body)!.map((l) => `${l.author}: ${l.body}`), ['erin: only node two had this']);
+  assert.deepEqual(
+    parseDigest(w.sent[0]!.body)!.map((l) => `${l.author}: ${l.body}`),
+    ['erin: only node two had this'],
+  );
   assert.match(w.sent[0]!.body, /^\(4 more lines of this conversation are here already, in <d1@one\.example>\.\)/);
 
   // A digest of lines the place shows already: delivered, nothing sent.
@@ -134,12 +208,18 @@ test('the second node waits its turn, looks again, and sends only its own lines;
   assert.equal(w.sent.length, 1, 'nothing more sent');
 });
 
-test('what a refresh takes in counts before the lines are chosen (the other node\'s digest arrived just now)', async () => {
+test("what a refresh takes in counts before the lines are chosen (the other node's digest arrived just now)", async () => {
   const w = world('one.example');
   const theirs = digestPost('d9@zzz.example', conversation.slice(0, 3));
   const mine = digestPost('d1@one.example');
-  await w.d.deliver(mine, w.place('nntp.inn/shared', () => w.d.observed(theirs, 'nntp.inn/shared', w.at())));
-  assert.deepEqual(parseDigest(w.sent[0]!.body)!.map((l) => l.author), ['carol', 'we<ird>']);
+  await w.d.deliver(
+    mine,
+    w.place('nntp.inn/shared', () => w.d.observed(theirs, 'nntp.inn/shared', w.at())),
+  );
+  assert.deepEqual(
+    parseDigest(w.sent[0]!.body)!.map((l) => l.author),
+    ['carol', 'we<ird>'],
+  );
 });
 
 test('a retry or failure records nothing: the next attempt sends the same lines again', async () => {
@@ -154,7 +234,7 @@ test('a retry or failure records nothing: the next attempt sends the same lines 
   assert.equal(w.sent[1], post, 'sent whole the second time too');
 });
 
-test('each place has its own memory; our own digests and non-digests are not taken as another node\'s', async () => {
+test("each place has its own memory; our own digests and non-digests are not taken as another node's", async () => {
   const w = world('one.example');
   const post = digestPost('d1@one.example');
   await w.d.deliver(post, w.place('mail.lists/commons'));
@@ -182,8 +262,18 @@ test('a post read from a shared place waits its turn once before a chat place; e
   const w = world('two.example');
   w.memory.noteNode('nntp.inn/shared', 'one.example', w.at());
   w.memory.noteNode('irc.net/#shared', 'one.example', w.at());
-  const article: Post = { ...digestPost('ivan@reader.example'), kind: 'message', body: 'an article on the shared group' };
-  const to = (over: object) => ({ ...w.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', attempt: 1, ...over });
+  const article: Post = {
+    ...digestPost('ivan@reader.example'),
+    kind: 'message',
+    body: 'an article on the shared group',
+  };
+  const to = (over: object) => ({
+    ...w.place('irc.net/#shared'),
+    chat: true,
+    origin: 'nntp.inn/shared',
+    attempt: 1,
+    ...over,
+  });
   await w.d.deliver(article, to({}));
   assert.deepEqual(w.slept, [10_000], 'node two waits one digest.settle: node one says it first');
   await w.d.deliver(article, to({ attempt: 2 }));
@@ -195,29 +285,60 @@ test('a post read from a shared place waits its turn once before a chat place; e
   const first = world('one.example');
   first.memory.noteNode('nntp.inn/shared', 'two.example', first.at());
   first.memory.noteNode('irc.net/#shared', 'two.example', first.at());
-  await first.d.deliver(article, { ...first.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', attempt: 1 });
+  await first.d.deliver(article, {
+    ...first.place('irc.net/#shared'),
+    chat: true,
+    origin: 'nntp.inn/shared',
+    attempt: 1,
+  });
   assert.deepEqual(first.slept, [], 'the first in turn does not wait');
 });
 
-test('first conversation: a post read from a group only this node\'s account can refresh waits its turn when another node is heard in the chat place', async () => {
+test("first conversation: a post read from a group only this node's account can refresh waits its turn when another node is heard in the chat place", async () => {
   const w = world('two.example');
   w.d.peerNode('irc.net/#shared', 'one.example');
-  const article: Post = { ...digestPost('ivan@reader.example'), kind: 'message', body: 'an article on the shared group' };
-  const to = (over: object) => ({ ...w.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', attempt: 1, ...over });
+  const article: Post = {
+    ...digestPost('ivan@reader.example'),
+    kind: 'message',
+    body: 'an article on the shared group',
+  };
+  const to = (over: object) => ({
+    ...w.place('irc.net/#shared'),
+    chat: true,
+    origin: 'nntp.inn/shared',
+    attempt: 1,
+    ...over,
+  });
   await w.d.deliver(article, to({ originShared: true }));
   assert.deepEqual(w.slept, [10_000], 'no digest read in the group yet: node one, heard in the channel, says it first');
   await w.d.deliver(article, to({ origin: 'mail.lists/commons', originShared: false }));
-  assert.deepEqual(w.slept, [10_000], 'a post from this node\'s own list does not wait');
+  assert.deepEqual(w.slept, [10_000], "a post from this node's own list does not wait");
   const elsewhere = world('two.example');
   elsewhere.memory.noteNode('nntp.inn/shared', 'one.example', elsewhere.at());
-  await elsewhere.d.deliver(article, { ...elsewhere.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', originShared: true, attempt: 1 });
-  assert.deepEqual(elsewhere.slept, [], 'node one reads the group but is not in this channel: it will not say it here, no wait');
+  await elsewhere.d.deliver(article, {
+    ...elsewhere.place('irc.net/#shared'),
+    chat: true,
+    origin: 'nntp.inn/shared',
+    originShared: true,
+    attempt: 1,
+  });
+  assert.deepEqual(
+    elsewhere.slept,
+    [],
+    'node one reads the group but is not in this channel: it will not say it here, no wait',
+  );
   const alone = world('two.example');
-  await alone.d.deliver(article, { ...alone.place('irc.net/#shared'), chat: true, origin: 'nntp.inn/shared', originShared: true, attempt: 1 });
+  await alone.d.deliver(article, {
+    ...alone.place('irc.net/#shared'),
+    chat: true,
+    origin: 'nntp.inn/shared',
+    originShared: true,
+    attempt: 1,
+  });
   assert.deepEqual(alone.slept, [], 'no other node in the channel: no wait');
 });
 
-test('a node heard in the bridge\'s channel (an IRC relay) takes turns from the first digest at a place that may be shared', async () => {
+test("a node heard in the bridge's channel (an IRC relay) takes turns from the first digest at a place that may be shared", async () => {
   const w = world('two.example');
   w.d.peerNode('irc.net/#shared', 'one.example');
   w.d.peerNode('irc.net/#shared', 'Two.Example'); // ourselves: not another node

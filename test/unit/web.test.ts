@@ -5,7 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DaemonMetrics, StoredPost } from '../../src/plugin.js';
-import { archivePage, bodyHtml, escapeHtml, indexPage, postHtml, relLinks, statusPage, threads } from '../../plugins/web/html.js';
+import {
+  archivePage,
+  bodyHtml,
+  escapeHtml,
+  indexPage,
+  postHtml,
+  relLinks,
+  statusPage,
+  threads,
+} from '../../plugins/web/html.js';
 import { labelValue, metricsText } from '../../plugins/web/metrics.js';
 import { parsePostInput, verdictAnswer } from '../../plugins/web/posting.js';
 import { Tokens, mayPost } from '../../plugins/web/tokens.js';
@@ -17,32 +26,59 @@ let seq = 0;
 const post = (over: Partial<StoredPost> = {}): StoredPost => {
   seq++;
   return {
-    id: `p${seq}@test.example`, seq, bridge: 'commons', origin: { account: 'irc.libera', target: '#commons' },
-    author: { name: 'alice', via: 'irc' }, body: 'hello', kind: 'message', references: [], hops: 0,
-    date: '2026-11-27T14:02:09.000Z', receivedAt: '2026-11-27T14:02:09.100Z', attachments: [], ...over,
+    id: `p${seq}@test.example`,
+    seq,
+    bridge: 'commons',
+    origin: { account: 'irc.libera', target: '#commons' },
+    author: { name: 'alice', via: 'irc' },
+    body: 'hello',
+    kind: 'message',
+    references: [],
+    hops: 0,
+    date: '2026-11-27T14:02:09.000Z',
+    receivedAt: '2026-11-27T14:02:09.100Z',
+    attachments: [],
+    ...over,
   };
 };
 
 test('escaping: a post is text, never markup, wherever it shows', () => {
-  assert.equal(escapeHtml(`<script>alert("x")</script>&'`), '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;');
+  assert.equal(
+    escapeHtml(`<script>alert("x")</script>&'`),
+    '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;',
+  );
   const evil = post({
     author: { name: '<img src=x onerror=alert(1)>', address: '"><b>@x', via: '<i>' },
-    subject: '<h1>big</h1>', body: '<script>alert(1)</script>\nline two', id: 'a"b<c>@x',
+    subject: '<h1>big</h1>',
+    body: '<script>alert(1)</script>\nline two',
+    id: 'a"b<c>@x',
   });
   const html = postHtml(evil, relLinks);
   assert.doesNotMatch(html, /<script|<img|<h1>|<b>|<i>/, html);
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;\nline two/);
   assert.match(html, /data-id="a&quot;b&lt;c&gt;@x"/);
   assert.match(html, /href="\/p\/a%22b%3Cc%3E%40x"/);
-  const page = archivePage({ site: '<site>', name: 'commons', description: '<desc>', posts: [evil], total: 1, join: [] }, relLinks);
+  const page = archivePage(
+    { site: '<site>', name: 'commons', description: '<desc>', posts: [evil], total: 1, join: [] },
+    relLinks,
+  );
   assert.doesNotMatch(page, /<script>alert|<desc>|<site>/);
   // The only script is our own, from /static.
-  assert.deepEqual([...page.matchAll(/<script[^>]*>/g)].map((m) => m[0]), ['<script src="/static/live.js" defer>']);
+  assert.deepEqual(
+    [...page.matchAll(/<script[^>]*>/g)].map((m) => m[0]),
+    ['<script src="/static/live.js" defer>'],
+  );
 });
 
 test('bodies: links only for http(s) URLs, with quotes escaped; control and bidi characters dropped', () => {
-  assert.equal(bodyHtml('see https://example.org/a?b=1&c="2" now.'), 'see <a href="https://example.org/a?b=1&amp;c=" rel="nofollow noopener noreferrer">https://example.org/a?b=1&amp;c=</a>&quot;2&quot; now.');
-  assert.equal(bodyHtml('javascript:alert(1) and https://x.org.'), 'javascript:alert(1) and <a href="https://x.org" rel="nofollow noopener noreferrer">https://x.org</a>.');
+  assert.equal(
+    bodyHtml('see https://example.org/a?b=1&c="2" now.'),
+    'see <a href="https://example.org/a?b=1&amp;c=" rel="nofollow noopener noreferrer">https://example.org/a?b=1&amp;c=</a>&quot;2&quot; now.',
+  );
+  assert.equal(
+    bodyHtml('javascript:alert(1) and https://x.org.'),
+    'javascript:alert(1) and <a href="https://x.org" rel="nofollow noopener noreferrer">https://x.org</a>.',
+  );
   assert.equal(bodyHtml('a\u0007b\u202ec\td\ne'), 'abc\td\ne');
 });
 
@@ -54,31 +90,74 @@ test('threads: replies under their parents by In-Reply-To or References, newest 
   const orphan = post({ inReplyTo: 'gone@elsewhere', references: ['gone@elsewhere'] });
   const newestFirst = [orphan, a11, a1, b, a];
   const ts = threads(newestFirst);
-  assert.deepEqual(ts.map((t) => t.post.id), [orphan.id, a.id, b.id]);
+  assert.deepEqual(
+    ts.map((t) => t.post.id),
+    [orphan.id, a.id, b.id],
+  );
   const ta = ts[1]!;
-  assert.deepEqual(ta.replies.map((r) => r.post.id), [a1.id]);
-  assert.deepEqual(ta.replies[0]!.replies.map((r) => r.post.id), [a11.id]);
+  assert.deepEqual(
+    ta.replies.map((r) => r.post.id),
+    [a1.id],
+  );
+  assert.deepEqual(
+    ta.replies[0]!.replies.map((r) => r.post.id),
+    [a11.id],
+  );
   // A forged header pointing at a newer post cannot make a cycle.
   const x = post();
   const y = post({ inReplyTo: x.id });
   const forged = { ...x, inReplyTo: y.id };
-  assert.deepEqual(threads([y, forged]).map((t) => t.post.id), [x.id]);
-  const html = archivePage({ site: 's', name: 'commons', description: '', posts: newestFirst, total: 5, join: [], older: 3 }, relLinks);
+  assert.deepEqual(
+    threads([y, forged]).map((t) => t.post.id),
+    [x.id],
+  );
+  const html = archivePage(
+    { site: 's', name: 'commons', description: '', posts: newestFirst, total: 5, join: [], older: 3 },
+    relLinks,
+  );
   assert.match(html, /href="\/b\/commons\?before=3"/);
-  assert.match(html, new RegExp(`<a class="parent" href="/p/gone%40elsewhere">in reply to an earlier post</a>`), 'a reply whose parent is not on the page links to it');
+  assert.match(
+    html,
+    new RegExp(`<a class="parent" href="/p/gone%40elsewhere">in reply to an earlier post</a>`),
+    'a reply whose parent is not on the page links to it',
+  );
   assert.equal((html.match(/class="parent"/g) ?? []).length, 1);
   assert.ok(html.indexOf(`data-id="${a1.id}"`) > html.indexOf(`data-id="${a.id}"`));
   assert.match(html, /data-bridge="commons" data-cursor="\d+"/);
 });
 
 test('the index: each bridge, how to join each endpoint, account state', () => {
-  const html = indexPage('peerpost', [{
-    name: 'commons', bridge: 'commons', description: 'The commons', posts: 2,
-    endpoints: [
-      { key: 'irc.libera/#commons', protocol: 'irc', direction: 'inout', join: '#commons on irc.libera.chat:6697', account: 'irc.libera', state: 'retrying', running: true },
-      { key: 'nntp.local/peerpost.commons', protocol: 'nntp', direction: 'out', account: 'nntp.local', state: 'listening', running: true },
+  const html = indexPage(
+    'peerpost',
+    [
+      {
+        name: 'commons',
+        bridge: 'commons',
+        description: 'The commons',
+        posts: 2,
+        endpoints: [
+          {
+            key: 'irc.libera/#commons',
+            protocol: 'irc',
+            direction: 'inout',
+            join: '#commons on irc.libera.chat:6697',
+            account: 'irc.libera',
+            state: 'retrying',
+            running: true,
+          },
+          {
+            key: 'nntp.local/peerpost.commons',
+            protocol: 'nntp',
+            direction: 'out',
+            account: 'nntp.local',
+            state: 'listening',
+            running: true,
+          },
+        ],
+      },
     ],
-  }], relLinks);
+    relLinks,
+  );
   assert.match(html, /<a href="\/b\/commons">commons<\/a>/);
   assert.match(html, /#commons on irc\.libera\.chat:6697/);
   assert.match(html, /class="state wait" data-account="irc\.libera">retrying/);
@@ -106,15 +185,27 @@ test('tokens: the right grant, constant-time compare of hashes, bridges limited'
 });
 
 test('posting input: what is taken, what is refused with a reason', () => {
-  assert.deepEqual(parsePostInput({ body: 'hi\r\nthere', subject: ' S ', from: 'bob', inReplyTo: '<x@y>', references: ['<a@b>', 'x@y'], id: 'me@here' }),
-    { body: 'hi\nthere', subject: 'S', from: 'bob', inReplyTo: 'x@y', references: ['a@b', 'x@y'], id: 'me@here' });
+  assert.deepEqual(
+    parsePostInput({
+      body: 'hi\r\nthere',
+      subject: ' S ',
+      from: 'bob',
+      inReplyTo: '<x@y>',
+      references: ['<a@b>', 'x@y'],
+      id: 'me@here',
+    }),
+    { body: 'hi\nthere', subject: 'S', from: 'bob', inReplyTo: 'x@y', references: ['a@b', 'x@y'], id: 'me@here' },
+  );
   assert.match(parsePostInput({ body: '' }) as string, /"body" must be a non-empty string/);
   assert.match(parsePostInput('hi') as string, /JSON object/);
   assert.match(parsePostInput({ body: 'x', tokn: 1 }) as string, /unknown key "tokn"/);
   assert.match(parsePostInput({ body: 'x', subject: 'a\nb' }) as string, /one line/);
   assert.match(parsePostInput({ body: 'x', from: 'x'.repeat(65) }) as string, /1-64/);
   assert.match(parsePostInput({ body: 'x', inReplyTo: 'no at sign' }) as string, /inReplyTo/);
-  assert.deepEqual(verdictAnswer({ status: 'accepted', id: 'a@b', seq: 3 }, (id) => `http://h/p/${id}`), { status: 201, body: { status: 'accepted', id: 'a@b', seq: 3, url: 'http://h/p/a@b' } });
+  assert.deepEqual(
+    verdictAnswer({ status: 'accepted', id: 'a@b', seq: 3 }, (id) => `http://h/p/${id}`),
+    { status: 201, body: { status: 'accepted', id: 'a@b', seq: 3, url: 'http://h/p/a@b' } },
+  );
   assert.equal(verdictAnswer({ status: 'tempfail', reason: 'disk full' }).status, 503);
   assert.equal(verdictAnswer({ status: 'rejected', reason: 'loop' }).status, 422);
 });
@@ -140,20 +231,38 @@ test('config: defaults on loopback, names on the web, tokens at least 16 charact
   assert.equal(defaultPublicUrl('0.0.0.0', 80, 'lists.example.org'), 'http://lists.example.org:80');
 });
 
-const hist = (counts: number[]) => ({ bounds: [0.001, 0.01, 0.1], counts, sum: 0.0425, count: counts.reduce((a, b) => a + b, 0) });
+const hist = (counts: number[]) => ({
+  bounds: [0.001, 0.01, 0.1],
+  counts,
+  sum: 0.0425,
+  count: counts.reduce((a, b) => a + b, 0),
+});
 const metrics: DaemonMetrics = {
   uptimeSeconds: 42,
   accounts: {
     'irc.libera': {
-      protocol: 'irc', state: 'connected', ingested: { accepted: 5, duplicate: 1, ignored: 0, rejected: 0, tempfail: 0 },
-      delivered: 7, retried: 2, failed: 1, deliveryLatency: hist([3, 2, 1, 1]),
+      protocol: 'irc',
+      state: 'connected',
+      ingested: { accepted: 5, duplicate: 1, ignored: 0, rejected: 0, tempfail: 0 },
+      delivered: 7,
+      retried: 2,
+      failed: 1,
+      deliveryLatency: hist([3, 2, 1, 1]),
     },
     'web.local': {
-      protocol: 'web', state: 'listening', ingested: { accepted: 0, duplicate: 0, ignored: 0, rejected: 0, tempfail: 0 },
-      delivered: 0, retried: 0, failed: 0, deliveryLatency: hist([0, 0, 0, 0]),
+      protocol: 'web',
+      state: 'listening',
+      ingested: { accepted: 0, duplicate: 0, ignored: 0, rejected: 0, tempfail: 0 },
+      delivered: 0,
+      retried: 0,
+      failed: 0,
+      deliveryLatency: hist([0, 0, 0, 0]),
     },
   },
-  outbox: [{ endpoint: 'irc.libera/#c"x', pending: 3, dead: 1, oldestAgeSeconds: 12.5 }, { endpoint: 'web.local/commons', pending: 0, dead: 0, oldestAgeSeconds: null }],
+  outbox: [
+    { endpoint: 'irc.libera/#c"x', pending: 3, dead: 1, oldestAgeSeconds: 12.5 },
+    { endpoint: 'web.local/commons', pending: 0, dead: 0, oldestAgeSeconds: null },
+  ],
   posts: { total: 9, byBridge: { commons: 9 } },
 };
 
@@ -162,9 +271,12 @@ test('metrics: Prometheus text with cumulative buckets, escaped labels, one-hot 
   assert.ok(text.endsWith('\n'));
   const lines = text.split('\n').filter(Boolean);
   // Every sample line is NAME{labels} VALUE, and every family has HELP and TYPE.
-  for (const l of lines) if (!l.startsWith('#')) assert.match(l, /^[a-z_]+(\{([a-z_]+="([^"\\\n]|\\["\\n])*",?)*\})? (-?[\d.e+-]+|\+Inf|NaN)$/, l);
+  for (const l of lines)
+    if (!l.startsWith('#'))
+      assert.match(l, /^[a-z_]+(\{([a-z_]+="([^"\\\n]|\\["\\n])*",?)*\})? (-?[\d.e+-]+|\+Inf|NaN)$/, l);
   const families = new Set(lines.filter((l) => l.startsWith('# TYPE')).map((l) => l.split(' ')[2]));
-  for (const f of families) assert.ok(lines.includes(lines.find((l) => l.startsWith(`# HELP ${f} `))!), `HELP for ${f}`);
+  for (const f of families)
+    assert.ok(lines.includes(lines.find((l) => l.startsWith(`# HELP ${f} `))!), `HELP for ${f}`);
   assert.ok(lines.includes('peerpost_posts_in_total{account="irc.libera",protocol="irc",verdict="accepted"} 5'));
   assert.ok(lines.includes('peerpost_posts_out_total{account="irc.libera",protocol="irc",result="delivered"} 7'));
   assert.ok(lines.includes('peerpost_posts_out_total{account="irc.libera",protocol="irc",result="failed"} 1'));
@@ -188,12 +300,33 @@ test('metrics: Prometheus text with cumulative buckets, escaped labels, one-hot 
 
 test('health: the store writable and every account up or retrying by design', () => {
   const acct = (name: string, state: any, detail: string | null = null) => ({
-    name, protocol: name.split('.')[0]!, state, since: 0, detail, lastError: null, endpoints: [], delivered: 0, ingested: null,
+    name,
+    protocol: name.split('.')[0]!,
+    state,
+    since: 0,
+    detail,
+    lastError: null,
+    endpoints: [],
+    delivered: 0,
+    ingested: null,
   });
-  const ok = healthReport(() => true, { accounts: [acct('web.local', 'listening'), acct('irc.libera', 'retrying', 'connection refused'), acct('irc.oftc', 'connected')] });
+  const ok = healthReport(() => true, {
+    accounts: [
+      acct('web.local', 'listening'),
+      acct('irc.libera', 'retrying', 'connection refused'),
+      acct('irc.oftc', 'connected'),
+    ],
+  });
   assert.equal(ok.ok, true);
-  assert.deepEqual(ok.lines, ['store: writable', 'web.local: listening', 'irc.libera: retrying — connection refused', 'irc.oftc: connected']);
-  const down = healthReport(() => true, { accounts: [acct('web.local', 'listening'), acct('irc.libera', 'banned', 'banned from #commons')] });
+  assert.deepEqual(ok.lines, [
+    'store: writable',
+    'web.local: listening',
+    'irc.libera: retrying — connection refused',
+    'irc.oftc: connected',
+  ]);
+  const down = healthReport(() => true, {
+    accounts: [acct('web.local', 'listening'), acct('irc.libera', 'banned', 'banned from #commons')],
+  });
   assert.equal(down.ok, false);
   assert.ok(down.lines.includes('irc.libera: banned (unhealthy) — banned from #commons'));
   assert.equal(healthReport(() => true, { accounts: [acct('nntp.local', 'down')] }).ok, false);
@@ -201,22 +334,63 @@ test('health: the store writable and every account up or retrying by design', ()
   const ro = healthReport(() => false, { accounts: [acct('web.local', 'listening')] });
   assert.equal(ro.ok, false);
   assert.equal(ro.lines[0], 'store: NOT writable (new posts are turned away)');
-  assert.equal(healthReport(() => { throw new Error('disk I/O error'); }, { accounts: [] }).ok, false);
+  assert.equal(
+    healthReport(
+      () => {
+        throw new Error('disk I/O error');
+      },
+      { accounts: [] },
+    ).ok,
+    false,
+  );
 });
 
 test('the status page: states, last errors and waiting reasons, escaped', () => {
   const now = 1_000_000_000;
-  const html = statusPage('peerpost', {
-    pid: 1, version: '0.1.0', uptimeMs: 90_000, config: '/c', data: '/d', digests: {},
-    accounts: [{ name: 'irc.libera', protocol: 'irc', state: 'retrying', since: now - 30_000, detail: 'reconnecting <soon>', lastError: { message: 'ECONNREFUSED <x>', at: now - 5_000 }, endpoints: [], delivered: 3, ingested: null }],
-    outbox: [
-      { endpoint: 'irc.libera/#commons', pending: 2, dead: 1, oldest: now - 60_000, waiting: { reason: 'not connected <yet>', since: now - 30_000 } },
-      { endpoint: 'nntp.local/peerpost.commons', pending: 0, dead: 0, oldest: null, waiting: null },
-    ],
-  }, now);
-  assert.match(html, /<td>irc\.libera<\/td><td><span class="state wait"[^>]*>retrying<\/span> <span class="dir">for 30 s<\/span>/);
+  const html = statusPage(
+    'peerpost',
+    {
+      pid: 1,
+      version: '0.1.0',
+      uptimeMs: 90_000,
+      config: '/c',
+      data: '/d',
+      digests: {},
+      accounts: [
+        {
+          name: 'irc.libera',
+          protocol: 'irc',
+          state: 'retrying',
+          since: now - 30_000,
+          detail: 'reconnecting <soon>',
+          lastError: { message: 'ECONNREFUSED <x>', at: now - 5_000 },
+          endpoints: [],
+          delivered: 3,
+          ingested: null,
+        },
+      ],
+      outbox: [
+        {
+          endpoint: 'irc.libera/#commons',
+          pending: 2,
+          dead: 1,
+          oldest: now - 60_000,
+          waiting: { reason: 'not connected <yet>', since: now - 30_000 },
+        },
+        { endpoint: 'nntp.local/peerpost.commons', pending: 0, dead: 0, oldest: null, waiting: null },
+      ],
+    },
+    now,
+  );
+  assert.match(
+    html,
+    /<td>irc\.libera<\/td><td><span class="state wait"[^>]*>retrying<\/span> <span class="dir">for 30 s<\/span>/,
+  );
   assert.match(html, /reconnecting &lt;soon&gt;<br><span class="dir">last error 5 s ago: ECONNREFUSED &lt;x&gt;/);
-  assert.match(html, /<td>irc\.libera\/#commons<\/td><td>2 <span class="dir">\(oldest 60 s\)<\/span><\/td><td>not connected &lt;yet&gt; <span class="dir">\(since 30 s ago\)<\/span><\/td><td>1<\/td>/);
+  assert.match(
+    html,
+    /<td>irc\.libera\/#commons<\/td><td>2 <span class="dir">\(oldest 60 s\)<\/span><\/td><td>not connected &lt;yet&gt; <span class="dir">\(since 30 s ago\)<\/span><\/td><td>1<\/td>/,
+  );
   assert.doesNotMatch(html, /nntp\.local\/peerpost\.commons/, 'endpoints with nothing waiting are left out');
   assert.match(html, /up 90 s/);
 });

@@ -54,7 +54,13 @@ function contentType(fields: Map<string, string>): { type: string; params: Map<s
   for (const p of rest) {
     const eq = p.indexOf('=');
     if (eq < 0) continue;
-    params.set(p.slice(0, eq).trim().toLowerCase(), p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
+    params.set(
+      p.slice(0, eq).trim().toLowerCase(),
+      p
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1'),
+    );
   }
   return { type: type!.trim().toLowerCase(), params };
 }
@@ -63,7 +69,10 @@ function decodeBody(body: string, fields: Map<string, string>): string {
   const cte = (fields.get('content-transfer-encoding') ?? '').toLowerCase();
   if (cte === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
   if (cte === 'quoted-printable') {
-    return Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+    return Buffer.from(
+      body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+      'latin1',
+    ).toString('utf8');
   }
   return body;
 }
@@ -101,7 +110,10 @@ function escapeRe(s: string): string {
 function addressField(v: string | undefined): string | undefined {
   if (!v) return undefined;
   const semi = v.indexOf(';');
-  const a = (semi >= 0 ? v.slice(semi + 1) : v).trim().replace(/^<(.*)>$/, '$1').trim();
+  const a = (semi >= 0 ? v.slice(semi + 1) : v)
+    .trim()
+    .replace(/^<(.*)>$/, '$1')
+    .trim();
   return /^[^\s<>@]+@[^\s<>@]+$/.test(a) ? a : undefined;
 }
 
@@ -113,16 +125,25 @@ function isPermanent(action: string, status: string, diagnostic?: string): boole
 }
 
 function fromDeliveryStatus(text: string): BounceRecipient[] {
-  const blocks = text.replace(/\r\n/g, '\n').split(/\n[ \t]*\n/).filter((b) => b.trim() !== '');
+  const blocks = text
+    .replace(/\r\n/g, '\n')
+    .split(/\n[ \t]*\n/)
+    .filter((b) => b.trim() !== '');
   const out: BounceRecipient[] = [];
   for (const block of blocks.slice(1)) {
     const f = parseFields(block);
     const address = addressField(f.get('final-recipient')) ?? addressField(f.get('original-recipient'));
     if (!address) continue;
     const action = (f.get('action') ?? '').toLowerCase().split(/\s/)[0] ?? '';
-    const status = (/\d\.\d{1,3}\.\d{1,3}/.exec(f.get('status') ?? '')?.[0]) ?? '';
+    const status = /\d\.\d{1,3}\.\d{1,3}/.exec(f.get('status') ?? '')?.[0] ?? '';
     const diagnostic = f.get('diagnostic-code')?.replace(/^[^;]*;\s*/, '');
-    out.push({ address, action, status, permanent: isPermanent(action, status, diagnostic), ...(diagnostic ? { diagnostic } : {}) });
+    out.push({
+      address,
+      action,
+      status,
+      permanent: isPermanent(action, status, diagnostic),
+      ...(diagnostic ? { diagnostic } : {}),
+    });
   }
   return out;
 }
@@ -135,9 +156,16 @@ function fromQmail(text: string): BounceRecipient[] {
   const re = /^<([^\s<>@]+@[^\s<>@]+)>:\s*\n((?:(?!<[^\s<>@]+@[^\s<>@]+>:)[^\n]*\n?)*)/gm;
   for (const m of body.matchAll(re)) {
     const diagnostic = m[2]!.replace(/\s+/g, ' ').trim();
-    const status = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(diagnostic)?.[1] ?? (/\b4\d\d\b/.test(diagnostic) ? '4.0.0' : '5.0.0');
+    const status =
+      /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(diagnostic)?.[1] ?? (/\b4\d\d\b/.test(diagnostic) ? '4.0.0' : '5.0.0');
     const permanent = status.startsWith('5');
-    out.push({ address: m[1]!, action: permanent ? 'failed' : 'delayed', status, permanent, ...(diagnostic ? { diagnostic } : {}) });
+    out.push({
+      address: m[1]!,
+      action: permanent ? 'failed' : 'delayed',
+      status,
+      permanent,
+      ...(diagnostic ? { diagnostic } : {}),
+    });
   }
   return out;
 }
@@ -146,13 +174,22 @@ function fromQmail(text: string): BounceRecipient[] {
 function fromExim(text: string): BounceRecipient[] {
   if (!/could not be delivered to one or more of its\s+recipients/i.test(text)) return [];
   const section = text.split(/------ This is a copy of the message/i)[0]!;
-  const after = section.split(/permanent error[^\n]*\n|failed:\s*\n/i).slice(1).join('\n');
+  const after = section
+    .split(/permanent error[^\n]*\n|failed:\s*\n/i)
+    .slice(1)
+    .join('\n');
   const out: BounceRecipient[] = [];
   const re = /^[ \t]+([^\s<>@]+@[^\s<>@]+)\s*\n((?:[ \t]{3,}[^\n]*\n?)*)/gm;
   for (const m of after.matchAll(re)) {
     const diagnostic = m[2]!.replace(/\s+/g, ' ').trim();
     const status = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(diagnostic)?.[1] ?? '5.0.0';
-    out.push({ address: m[1]!, action: 'failed', status, permanent: !status.startsWith('4'), ...(diagnostic ? { diagnostic } : {}) });
+    out.push({
+      address: m[1]!,
+      action: 'failed',
+      status,
+      permanent: !status.startsWith('4'),
+      ...(diagnostic ? { diagnostic } : {}),
+    });
   }
   return out;
 }
@@ -169,7 +206,11 @@ export async function parseBounce(raw: Buffer): Promise<ParsedBounce | undefined
     const recipients = dsn.flatMap((p) => fromDeliveryStatus(p.text));
     return recipients.length > 0 ? { recipients } : undefined;
   }
-  const plain = parts.filter((p) => p.type === 'text/plain').map((p) => p.text).join('\n').replace(/\r\n/g, '\n');
+  const plain = parts
+    .filter((p) => p.type === 'text/plain')
+    .map((p) => p.text)
+    .join('\n')
+    .replace(/\r\n/g, '\n');
   const recipients = [...fromQmail(plain), ...fromExim(plain)];
   return recipients.length > 0 ? { recipients } : undefined;
 }

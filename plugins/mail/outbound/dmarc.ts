@@ -26,7 +26,24 @@ export type PolicyAnswer = DmarcPolicy | 'unknown';
 /** Top-level names that never resolve (RFC 6761 special-use names, and mDNS's .local). */
 const SPECIAL_USE = new Set(['test', 'example', 'invalid', 'localhost', 'local']);
 
-const SECOND_LEVEL = new Set(['co', 'com', 'net', 'org', 'ac', 'gov', 'edu', 'ne', 'or', 'go', 'gv', 'mil', 'nic', 'ltd', 'plc', 'sch']);
+const SECOND_LEVEL = new Set([
+  'co',
+  'com',
+  'net',
+  'org',
+  'ac',
+  'gov',
+  'edu',
+  'ne',
+  'or',
+  'go',
+  'gv',
+  'mil',
+  'nic',
+  'ltd',
+  'plc',
+  'sch',
+]);
 
 export function organisationalDomain(domain: string): string {
   const labels = domain.toLowerCase().replace(/\.$/, '').split('.');
@@ -43,7 +60,13 @@ export function parseDmarcRecord(txt: string, forSubdomain: boolean): DmarcPolic
   for (const part of txt.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    tags.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim().toLowerCase());
+    tags.set(
+      part.slice(0, eq).trim().toLowerCase(),
+      part
+        .slice(eq + 1)
+        .trim()
+        .toLowerCase(),
+    );
   }
   if (tags.get('v') !== 'dmarc1') return undefined;
   const pick = (forSubdomain ? tags.get('sp') : undefined) ?? tags.get('p');
@@ -61,7 +84,12 @@ export class DmarcCache {
 
   constructor(
     private readonly resolver: DmarcResolver,
-    private readonly opts: { cacheTtlMs: number; timeoutMs: number; policies?: Readonly<Record<string, DmarcPolicy>>; now?: () => number },
+    private readonly opts: {
+      cacheTtlMs: number;
+      timeoutMs: number;
+      policies?: Readonly<Record<string, DmarcPolicy>>;
+      now?: () => number;
+    },
   ) {}
 
   private now(): number {
@@ -126,7 +154,10 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([
     p,
     new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`no DNS answer within ${ms} ms`), { code: 'ETIMEOUT' })), ms);
+      timer = setTimeout(
+        () => reject(Object.assign(new Error(`no DNS answer within ${ms} ms`), { code: 'ETIMEOUT' })),
+        ms,
+      );
     }),
   ]).finally(() => clearTimeout(timer));
 }

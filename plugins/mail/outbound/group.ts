@@ -20,6 +20,7 @@ export function groupByDomain<T>(items: readonly T[], max: number, addressOf: (t
     list.push(it);
   }
   const batches: T[][] = [];
-  for (const list of byDomain.values()) for (let i = 0; i < list.length; i += size) batches.push(list.slice(i, i + size));
+  for (const list of byDomain.values())
+    for (let i = 0; i < list.length; i += size) batches.push(list.slice(i, i + size));
   return batches;
 }

@@ -20,7 +20,10 @@ const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f\u0085\u2028\u2029]/g;
 
 /** One line of text fit for a header: controls (CR and LF above all) turned into spaces, runs of space collapsed, trimmed, capped. */
 export function cleanText(s: string, max = MAX_VALUE_CHARS): string {
-  let t = s.replace(CONTROL, ' ').replace(/[ \t]+/g, ' ').trim();
+  let t = s
+    .replace(CONTROL, ' ')
+    .replace(/[ \t]+/g, ' ')
+    .trim();
   if (t.length > max) t = `${[...t.slice(0, max - 1)].join('').replace(/[\ud800-\udbff]$/, '')}…`;
   return t;
 }
@@ -46,7 +49,8 @@ export function encodePhrase(name: string): string {
 /** A mail address fit for a header (and an envelope): no spaces, controls, angle brackets, commas or quotes-with-tricks. */
 export function safeAddress(address: string): string | undefined {
   const a = address.trim();
-  if (a.length > 254 || !/^[^\s<>(),;:\\"\[\]\u0000-\u001f\u007f]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(a)) return undefined;
+  if (a.length > 254 || !/^[^\s<>(),;:\\"\[\]\u0000-\u001f\u007f]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(a))
+    return undefined;
   return a;
 }
 
@@ -121,18 +125,40 @@ export interface FromChoice {
 }
 
 /** The list's own addresses. */
-export function listAddresses(address: string): { local: string; domain: string; post: string; request: string; join: string; leave: string; owner: string; bounces: string } {
+export function listAddresses(address: string): {
+  local: string;
+  domain: string;
+  post: string;
+  request: string;
+  join: string;
+  leave: string;
+  owner: string;
+  bounces: string;
+} {
   const at = address.lastIndexOf('@');
   const local = address.slice(0, at);
   const domain = address.slice(at + 1);
   return {
-    local, domain, post: address,
-    request: `${local}-request@${domain}`, join: `${local}-join@${domain}`, leave: `${local}-leave@${domain}`,
-    owner: `${local}-owner@${domain}`, bounces: `${local}-bounces@${domain}`,
+    local,
+    domain,
+    post: address,
+    request: `${local}-request@${domain}`,
+    join: `${local}-join@${domain}`,
+    leave: `${local}-leave@${domain}`,
+    owner: `${local}-owner@${domain}`,
+    bounces: `${local}-bounces@${domain}`,
   };
 }
 
-const VIA_LABEL: Record<string, string> = { irc: 'IRC', nntp: 'news', news: 'news', finger: 'finger', web: 'web', cli: 'cli', mail: 'mail' };
+const VIA_LABEL: Record<string, string> = {
+  irc: 'IRC',
+  nntp: 'news',
+  news: 'news',
+  finger: 'finger',
+  web: 'web',
+  cli: 'cli',
+  mail: 'mail',
+};
 
 /** "IRC #commons", "news peerpost.commons": where a post came from, for the From display name. */
 export function originLabel(post: Pick<Post, 'author' | 'origin'>): string {
@@ -183,13 +209,25 @@ export interface AttachmentFile {
  * original had: all of them under `strip`, under `pass` those whose content is
  * not at hand (not kept, too large for the list, from another protocol).
  */
-export function attachmentNote(post: Pick<Post, 'attachments'>, policy: 'pass' | 'strip', carried: ReadonlySet<number> = new Set()): string {
+export function attachmentNote(
+  post: Pick<Post, 'attachments'>,
+  policy: 'pass' | 'strip',
+  carried: ReadonlySet<number> = new Set(),
+): string {
   const missing = post.attachments.map((a, n) => ({ a, n })).filter(({ n }) => policy === 'strip' || !carried.has(n));
   if (missing.length === 0) return '';
   const why = policy === 'strip' ? 'removed by the list' : 'not carried by the list';
-  const items = missing.slice(0, 20).map(({ a }) => `  ${cleanText(a.filename, 100) || '(no name)'} (${cleanText(a.contentType, 60)}, ${formatSize(a.size)})`);
+  const items = missing
+    .slice(0, 20)
+    .map(
+      ({ a }) =>
+        `  ${cleanText(a.filename, 100) || '(no name)'} (${cleanText(a.contentType, 60)}, ${formatSize(a.size)})`,
+    );
   if (missing.length > 20) items.push(`  ... and ${missing.length - 20} more`);
-  const what = missing.length === post.attachments.length ? 'Attachments of the original message' : 'Other attachments of the original message';
+  const what =
+    missing.length === post.attachments.length
+      ? 'Attachments of the original message'
+      : 'Other attachments of the original message';
   return `\n\n[${what}, ${why}:\n${items.join('\n')}]\n`;
 }
 
@@ -201,9 +239,10 @@ export function attachmentPart(f: AttachmentFile): Buffer {
   // Never a message/* or multipart/* type: their content is opaque bytes here, not a structure we vouch for.
   const safeType = /^(message|multipart)\//.test(type) ? 'application/octet-stream' : type;
   const name = cleanText(f.filename, 200).replace(/[\\/]/g, '_') || 'attachment';
-  const h = headerLine('Content-Type', buildHeaderValue({ value: safeType, params: { name } }))
-    + headerLine('Content-Disposition', buildHeaderValue({ value: 'attachment', params: { filename: name } }))
-    + headerLine('Content-Transfer-Encoding', 'base64');
+  const h =
+    headerLine('Content-Type', buildHeaderValue({ value: safeType, params: { name } })) +
+    headerLine('Content-Disposition', buildHeaderValue({ value: 'attachment', params: { filename: name } })) +
+    headerLine('Content-Transfer-Encoding', 'base64');
   const b64 = f.content.toString('base64').replace(/.{76}/g, '$&\r\n').replace(/\r\n$/, '');
   return Buffer.from(`${h}\r\n${b64}\r\n`, 'ascii');
 }
@@ -245,7 +284,15 @@ export interface ComposeInput {
   files?: AttachmentFile[];
 }
 
-export function composeListMessage({ post, list, links, from, hostname, attachments, files }: ComposeInput): ListMessage {
+export function composeListMessage({
+  post,
+  list,
+  links,
+  from,
+  hostname,
+  attachments,
+  files,
+}: ComposeInput): ListMessage {
   const addr = listAddresses(list.address);
   const h: string[] = [];
   h.push(headerLine('Date', rfc5322Date(post.date)));
@@ -256,12 +303,18 @@ export function composeListMessage({ post, list, links, from, hostname, attachme
   const subject = taggedSubject(post.kind === 'digest' ? untagDigest(base, list.subjectTag) : base, list.subjectTag);
   h.push(headerLine('Subject', encodeUnstructured(subject)));
   // The post id is the Message-ID (the core only stores usable ids); a stable stand-in should one ever not be.
-  const id = msgId(post.id) ?? `<${createHash('sha256').update(post.id).digest('hex').slice(0, 32)}@${cleanText(hostname, 200).replace(/[^A-Za-z0-9.-]/g, '') || 'peerpost.invalid'}>`;
+  const id =
+    msgId(post.id) ??
+    `<${createHash('sha256').update(post.id).digest('hex').slice(0, 32)}@${cleanText(hostname, 200).replace(/[^A-Za-z0-9.-]/g, '') || 'peerpost.invalid'}>`;
   h.push(headerLine('Message-ID', id));
   const parent = post.inReplyTo ? msgId(post.inReplyTo) : undefined;
   if (parent) h.push(headerLine('In-Reply-To', parent));
-  const refs = [...post.references, ...(post.inReplyTo && !post.references.includes(post.inReplyTo) ? [post.inReplyTo] : [])]
-    .map(msgId).filter((r): r is string => r !== undefined);
+  const refs = [
+    ...post.references,
+    ...(post.inReplyTo && !post.references.includes(post.inReplyTo) ? [post.inReplyTo] : []),
+  ]
+    .map(msgId)
+    .filter((r): r is string => r !== undefined);
   if (refs.length > 0) h.push(headerLine('References', [...new Set(refs)].slice(-40).join(' ')));
   h.push(headerLine('MIME-Version', '1.0'));
   const policy = attachments ?? 'pass';
@@ -277,7 +330,12 @@ export function composeListMessage({ post, list, links, from, hostname, attachme
     const boundary = `=_peerpost_${randomBytes(12).toString('hex')}`;
     h.push(headerLine('Content-Type', `multipart/mixed; boundary="${boundary}"`));
     const parts: Buffer[] = [Buffer.from(`This is a message with attachments in MIME format.\r\n`)];
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: ${body.cte}\r\n\r\n${body.data}`, 'utf8'));
+    parts.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: ${body.cte}\r\n\r\n${body.data}`,
+        'utf8',
+      ),
+    );
     for (const f of carry) parts.push(Buffer.from(`--${boundary}\r\n`), attachmentPart(f));
     parts.push(Buffer.from(`--${boundary}--\r\n`));
     content = Buffer.concat(parts);
@@ -311,8 +369,11 @@ export function composeListMessage({ post, list, links, from, hostname, attachme
     perRecipient: true,
     message(token?: string) {
       const url = token ? safeUrl(unsubscribe(token)) : undefined;
-      if (!url || !url.startsWith('https://')) return Buffer.concat([head, Buffer.from(headerLine('List-Unsubscribe', mailtoLeave)), tail]);
-      const lines = headerLine('List-Unsubscribe', `${mailtoLeave}, <${url}>`) + headerLine('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click');
+      if (!url || !url.startsWith('https://'))
+        return Buffer.concat([head, Buffer.from(headerLine('List-Unsubscribe', mailtoLeave)), tail]);
+      const lines =
+        headerLine('List-Unsubscribe', `${mailtoLeave}, <${url}>`) +
+        headerLine('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click');
       return Buffer.concat([head, Buffer.from(lines), tail]);
     },
   };
@@ -327,8 +388,16 @@ export function safeUrl(url: string): string | undefined {
 
 /** Robot mail: one text/plain message with Auto-Submitted: auto-generated. */
 export function composeRobotMessage(m: {
-  from: string; to: string; subject: string; text: string; listAddress: string; listDescription: string;
-  inReplyTo?: string; headers?: Record<string, string>; messageId: string; date?: Date;
+  from: string;
+  to: string;
+  subject: string;
+  text: string;
+  listAddress: string;
+  listDescription: string;
+  inReplyTo?: string;
+  headers?: Record<string, string>;
+  messageId: string;
+  date?: Date;
   /** node.hostname, for the trace header. */
   hostname?: string;
 }): Buffer {
@@ -368,6 +437,29 @@ export function composeRobotMessage(m: {
 }
 
 /** Headers a caller's extra headers may not set: the ones that decide where mail goes or how it is read. */
-const RESERVED = new Set(['to', 'cc', 'bcc', 'from', 'sender', 'reply-to', 'subject', 'date', 'message-id', 'in-reply-to', 'references',
-  'auto-submitted', 'mime-version', 'content-type', 'content-transfer-encoding', 'return-path', 'received', 'x-loop', 'list-id', 'precedence',
-  'x-peerpost-node', 'resent-to', 'resent-cc', 'resent-bcc']);
+const RESERVED = new Set([
+  'to',
+  'cc',
+  'bcc',
+  'from',
+  'sender',
+  'reply-to',
+  'subject',
+  'date',
+  'message-id',
+  'in-reply-to',
+  'references',
+  'auto-submitted',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'return-path',
+  'received',
+  'x-loop',
+  'list-id',
+  'precedence',
+  'x-peerpost-node',
+  'resent-to',
+  'resent-cc',
+  'resent-bcc',
+]);

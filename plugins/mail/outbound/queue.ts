@@ -46,7 +46,9 @@ export class MailQueue {
 
   /** Store one message for these recipients and wake the loop. Returns the queue row id. */
   add(kind: string, list: string, sender: string, recipients: readonly string[], raw: Buffer): number {
-    const id = Number(this.st.enqueue.run(kind, list, sender, JSON.stringify(recipients), raw, this.now(), this.now()).lastInsertRowid);
+    const id = Number(
+      this.st.enqueue.run(kind, list, sender, JSON.stringify(recipients), raw, this.now(), this.now()).lastInsertRowid,
+    );
     this.kick();
     return id;
   }
@@ -98,11 +100,22 @@ export class MailQueue {
       if (this.closed) return;
       const rows = this.st.due.all(this.now(), BATCH) as QueueRow[];
       if (rows.length === 0) return;
-      await Promise.all(rows.map((r) => this.one(r).catch((err: unknown) => {
-        // Something other than SMTP went wrong (the store, a bad row): try it later like a deferral, never in a tight loop.
-        this.log.error({ err, id: r.id, kind: r.kind }, `mail queue: ${r.kind} mail ${r.id} failed: ${(err as Error).message}; trying again later`);
-        this.later(r, JSON.parse(r.recipients.startsWith('[') ? r.recipients : '[]') as string[], (err as Error).message);
-      })));
+      await Promise.all(
+        rows.map((r) =>
+          this.one(r).catch((err: unknown) => {
+            // Something other than SMTP went wrong (the store, a bad row): try it later like a deferral, never in a tight loop.
+            this.log.error(
+              { err, id: r.id, kind: r.kind },
+              `mail queue: ${r.kind} mail ${r.id} failed: ${(err as Error).message}; trying again later`,
+            );
+            this.later(
+              r,
+              JSON.parse(r.recipients.startsWith('[') ? r.recipients : '[]') as string[],
+              (err as Error).message,
+            );
+          }),
+        ),
+      );
     }
   }
 
@@ -110,14 +123,19 @@ export class MailQueue {
     const recipients = JSON.parse(row.recipients) as string[];
     if (this.now() - row.created_at > this.opts.expireMs) {
       this.st.dequeue.run(row.id);
-      this.log.warn({ id: row.id, kind: row.kind, list: row.list, recipients, lastError: row.last_error },
-        `mail queue: gave up on ${row.kind} mail for list ${row.list} to ${recipients.join(', ')} after ${row.attempts} tries (last: ${row.last_error ?? 'none'}); it was dropped`);
+      this.log.warn(
+        { id: row.id, kind: row.kind, list: row.list, recipients, lastError: row.last_error },
+        `mail queue: gave up on ${row.kind} mail for list ${row.list} to ${recipients.join(', ')} after ${row.attempts} tries (last: ${row.last_error ?? 'none'}); it was dropped`,
+      );
       return;
     }
     const results = await this.smtp.send(row.sender, recipients, row.raw);
     const waiting = results.filter((r) => r.result === 'deferred');
     for (const b of results.filter((r) => r.result === 'bounced')) {
-      this.log.warn({ id: row.id, kind: row.kind, address: b.address, reply: b.reply }, `mail queue: ${row.kind} mail to ${b.address} refused for good: ${b.reply}`);
+      this.log.warn(
+        { id: row.id, kind: row.kind, address: b.address, reply: b.reply },
+        `mail queue: ${row.kind} mail to ${b.address} refused for good: ${b.reply}`,
+      );
       try {
         this.bounced({ list: row.list, address: b.address, code: b.code ?? 550, reason: b.reply });
       } catch (err) {
@@ -128,9 +146,15 @@ export class MailQueue {
       this.st.dequeue.run(row.id);
       return;
     }
-    const delay = this.later(row, waiting.map((w) => w.address), waiting[0]!.reply);
-    this.log.info({ id: row.id, kind: row.kind, waiting: waiting.length, delayMs: delay, reason: waiting[0]!.reply },
-      `mail queue: ${row.kind} mail for ${waiting.length} recipient(s) deferred (${waiting[0]!.reply}); next try in ${Math.round(delay / 1000)} s`);
+    const delay = this.later(
+      row,
+      waiting.map((w) => w.address),
+      waiting[0]!.reply,
+    );
+    this.log.info(
+      { id: row.id, kind: row.kind, waiting: waiting.length, delayMs: delay, reason: waiting[0]!.reply },
+      `mail queue: ${row.kind} mail for ${waiting.length} recipient(s) deferred (${waiting[0]!.reply}); next try in ${Math.round(delay / 1000)} s`,
+    );
   }
 
   /** Try this row again after the backoff for its attempts so far; returns the delay. */

@@ -7,15 +7,17 @@ import { z, duration } from '../../../src/plugin.js';
 const policy = z.enum(['none', 'quarantine', 'reject']);
 export type DmarcPolicy = z.infer<typeof policy>;
 
-const domainName = z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'expected a domain name such as example.org');
+const domainName = z
+  .string()
+  .regex(/^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'expected a domain name such as example.org');
 
 /** The object with every key's default when left out (duration()'s input type does not say its default makes it optional). */
 function prefaulted<T extends z.ZodObject>(schema: T) {
   return schema.prefault(() => ({}) as z.input<T>);
 }
 
-export const smtpSchema = prefaulted(z
-  .strictObject({
+export const smtpSchema = prefaulted(
+  z.strictObject({
     /** The smarthost every message goes to. */
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(1).max(65535).default(25),
@@ -49,15 +51,16 @@ export const smtpSchema = prefaulted(z
     verp: z.boolean().default(false),
     /** From: for posts that came by mail: keep the author's, unless their domain's DMARC policy would fail it ('dmarc'); rewrite always; or never. */
     fromRewrite: z.enum(['dmarc', 'always', 'never']).default('dmarc'),
-    dmarc: prefaulted(z
-      .strictObject({
+    dmarc: prefaulted(
+      z.strictObject({
         /** How long a DMARC answer (or its absence) is kept. */
         cacheTtl: duration('1h'),
         /** Longest wait for one DNS answer; no answer in time counts as "policy unknown" and the From is rewritten to be safe. */
         timeout: duration('5s'),
         /** Fixed policies by domain (tests, or a domain whose policy you know); they win over DNS. */
         policies: z.record(domainName, policy).optional(),
-      })),
+      }),
+    ),
     /** Robot mail and forwarded owner mail: the first retry after a temporary failure, doubling up to retryMax. */
     retryFirst: duration('1m'),
     retryMax: duration('1h'),
@@ -65,6 +68,7 @@ export const smtpSchema = prefaulted(z
     robotExpire: duration('3d'),
     /** Socket timeouts for the smarthost (connect, greeting, each reply). */
     timeout: duration('30s'),
-  }));
+  }),
+);
 
 export type SmtpConfig = z.infer<typeof smtpSchema>;

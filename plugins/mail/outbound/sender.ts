@@ -4,11 +4,29 @@
  * a 5xx is a bounce; and robot / forwarded mail through a durable queue.
  */
 import { randomUUID } from 'node:crypto';
-import { delivered, retry, failed, type PluginContext, type Post, type DeliveryTarget, type Outcome } from '../../../src/plugin.js';
+import {
+  delivered,
+  retry,
+  failed,
+  type PluginContext,
+  type Post,
+  type DeliveryTarget,
+  type Outcome,
+} from '../../../src/plugin.js';
 import type { SmtpConfig } from './schema.js';
 import type { BounceEvent, Links, ListInfo, Recipient } from './types.js';
 import { DmarcCache, systemResolver, type DmarcResolver } from './dmarc.js';
-import { composeListMessage, composeRobotMessage, formatAddress, listAddresses, originLabel, safeAddress, cleanText, type FromChoice, type AttachmentFile } from './headers.js';
+import {
+  composeListMessage,
+  composeRobotMessage,
+  formatAddress,
+  listAddresses,
+  originLabel,
+  safeAddress,
+  cleanText,
+  type FromChoice,
+  type AttachmentFile,
+} from './headers.js';
 import { groupByDomain, domainOf } from './group.js';
 import { OUTBOUND_MIGRATIONS, outboundStatements, type OutboundStatements } from './state.js';
 import { smtpTransport, type SmtpSender, type Outcome1 } from './transport.js';
@@ -71,6 +89,7 @@ export class ListSender {
   private closed = false;
 
   constructor(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the sender serves the list account whatever its config type
     private readonly ctx: PluginContext<any>,
     private readonly config: SmtpConfig,
     opts: ListSenderOptions = {},
@@ -79,17 +98,35 @@ export class ListSender {
     this.st = outboundStatements(ctx.store);
     this.smtp = opts.smtp ?? smtpTransport(config, config.heloName ?? ctx.node.hostname);
     this.dmarc = new DmarcCache(opts.resolver ?? systemResolver, {
-      cacheTtlMs: config.dmarc.cacheTtl, timeoutMs: config.dmarc.timeout,
-      ...(config.dmarc.policies ? { policies: config.dmarc.policies } : {}), ...(opts.now ? { now: opts.now } : {}),
+      cacheTtlMs: config.dmarc.cacheTtl,
+      timeoutMs: config.dmarc.timeout,
+      ...(config.dmarc.policies ? { policies: config.dmarc.policies } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
     });
-    this.queue = new MailQueue(this.st, this.smtp, ctx.log, {
-      retryFirstMs: config.retryFirst, retryMaxMs: config.retryMax, expireMs: config.robotExpire, ...(opts.now ? { now: opts.now } : {}),
-    }, (b) => this.bounce({ ...b, permanent: true }));
+    this.queue = new MailQueue(
+      this.st,
+      this.smtp,
+      ctx.log,
+      {
+        retryFirstMs: config.retryFirst,
+        retryMaxMs: config.retryMax,
+        expireMs: config.robotExpire,
+        ...(opts.now ? { now: opts.now } : {}),
+      },
+      (b) => this.bounce({ ...b, permanent: true }),
+    );
     this.queue.kick();
   }
 
   /** Deliver one post to a list (see index.ts for the contract). */
-  async deliverPost(post: Post, to: DeliveryTarget, list: ListInfo, recipients: () => Recipient[], links: Links, files: () => AttachmentFile[] = () => []): Promise<Outcome> {
+  async deliverPost(
+    post: Post,
+    to: DeliveryTarget,
+    list: ListInfo,
+    recipients: () => Recipient[],
+    links: Links,
+    files: () => AttachmentFile[] = () => [],
+  ): Promise<Outcome> {
     // A retry of a row still being sent (after delivery.timeout) waits for the first, so nobody gets it twice.
     const prev = this.inflight.get(to.row);
     if (prev) await prev.catch(() => undefined);
@@ -102,7 +139,14 @@ export class ListSender {
     }
   }
 
-  private async deliverRow(post: Post, to: DeliveryTarget, list: ListInfo, recipients: () => Recipient[], links: Links, files: () => AttachmentFile[]): Promise<Outcome> {
+  private async deliverRow(
+    post: Post,
+    to: DeliveryTarget,
+    list: ListInfo,
+    recipients: () => Recipient[],
+    links: Links,
+    files: () => AttachmentFile[],
+  ): Promise<Outcome> {
     if (this.closed) return retry('the mail account is stopping');
     const listAddress = normaliseAddress(list.address);
     if (!listAddress) return failed(`the list address "${cleanText(list.address, 100)}" is not a usable mail address`);
@@ -116,10 +160,21 @@ export class ListSender {
     if (pending.length === 0) return this.finish(to.row, list, total);
 
     const from = await this.fromFor(post, list, listAddress);
-    const message = composeListMessage({ post, list: { ...list, address: listAddress }, links, from, hostname: this.ctx.node.hostname, attachments: list.attachments, files: list.attachments === 'pass' && post.attachments.length > 0 ? withinCap(files(), list.maxAttachmentBytes) : [] });
+    const message = composeListMessage({
+      post,
+      list: { ...list, address: listAddress },
+      links,
+      from,
+      hostname: this.ctx.node.hostname,
+      attachments: list.attachments,
+      files:
+        list.attachments === 'pass' && post.attachments.length > 0 ? withinCap(files(), list.maxAttachmentBytes) : [],
+    });
     const bounces = listAddresses(listAddress).bounces;
     const single = this.config.verp || message.perRecipient;
-    const batches = single ? pending.map((p) => [p]) : groupByDomain(pending, this.config.recipientsPerTransaction, (p) => p.address);
+    const batches = single
+      ? pending.map((p) => [p])
+      : groupByDomain(pending, this.config.recipientsPerTransaction, (p) => p.address);
 
     // A few more transactions in flight than connections, so the pool never idles; stop starting new ones when the time budget is spent.
     const window = this.config.pool.maxConnections * (single ? 8 : 2);
@@ -149,7 +204,11 @@ export class ListSender {
         const batch = batches[next++]!;
         const sender = this.config.verp ? verpEncode(listAddress, batch[0]!.address) : bounces;
         const raw = message.message(single ? batch[0]!.token : undefined);
-        let out = await this.smtp.send(sender, batch.map((b) => b.address), raw);
+        let out = await this.smtp.send(
+          sender,
+          batch.map((b) => b.address),
+          raw,
+        );
         // 452 "too many recipients" after some were taken (RFC 5321 section 4.5.3.1.10): the rest go in new transactions now, as many at a time as were taken.
         const taken = out.filter((o) => o.result === 'sent').length;
         const tooMany = taken > 0 ? out.filter((o) => o.result === 'deferred' && o.code === 452) : [];
@@ -171,24 +230,42 @@ export class ListSender {
     await Promise.all(Array.from({ length: Math.min(window, batches.length) }, worker));
     flush();
     if (flushError) {
-      this.ctx.log.error({ err: flushError, list: list.name, row: to.row }, `list ${list.name}: could not record which recipients have the post; those not recorded get it again on the retry`);
+      this.ctx.log.error(
+        { err: flushError, list: list.name, row: to.row },
+        `list ${list.name}: could not record which recipients have the post; those not recorded get it again on the retry`,
+      );
       return retry(`could not record the delivery state: ${(flushError as Error).message}`);
     }
 
     const left = this.st.countPending.get(to.row) as number;
     if (left === 0) return this.finish(to.row, list, total);
-    if (this.closed) return retry(`the mail account is stopping; ${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients wait`);
+    if (this.closed)
+      return retry(
+        `the mail account is stopping; ${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients wait`,
+      );
     if (outOfTime) {
-      return retry(`${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients not sent yet (the time budget of one delivery ran out); continuing`, 0);
+      return retry(
+        `${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients not sent yet (the time budget of one delivery ran out); continuing`,
+        0,
+      );
     }
     const why = lastDeferral ? `${lastDeferral.code ?? 'no answer'}: ${lastDeferral.reply}` : 'not sent';
-    return retry(`${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients deferred by the smarthost (${why}); they alone are retried`);
+    return retry(
+      `${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients deferred by the smarthost (${why}); they alone are retried`,
+    );
   }
 
   /** First attempt: the recipients as they are now become this row's recipients. Later: how many there are, and whether all is done. */
-  private snapshot(post: Post, row: number, list: ListInfo, recipients: () => Recipient[]): { total: number; done: boolean; bounced: number } {
-    const have = this.st.delivery.get(row) as { post_id: string; list: string; total: number; done_at: number | null; bounced: number } | undefined;
-    if (have && have.post_id === post.id && have.list === list.name) return { total: have.total, done: have.done_at !== null, bounced: have.bounced };
+  private snapshot(
+    post: Post,
+    row: number,
+    list: ListInfo,
+    recipients: () => Recipient[],
+  ): { total: number; done: boolean; bounced: number } {
+    const have = this.st.delivery.get(row) as
+      { post_id: string; list: string; total: number; done_at: number | null; bounced: number } | undefined;
+    if (have && have.post_id === post.id && have.list === list.name)
+      return { total: have.total, done: have.done_at !== null, bounced: have.bounced };
     const people = recipients();
     return this.ctx.store.transaction(() => {
       this.st.deleteRecipients.run(row);
@@ -197,7 +274,10 @@ export class ListSender {
       for (const r of people) {
         const a = normaliseAddress(r.address);
         if (!a || isListAddress(a, list.address)) {
-          this.ctx.log.warn({ list: list.name, address: cleanText(r.address, 100) }, `list ${list.name}: subscriber address "${cleanText(r.address, 100)}" is not usable; it is skipped`);
+          this.ctx.log.warn(
+            { list: list.name, address: cleanText(r.address, 100) },
+            `list ${list.name}: subscriber address "${cleanText(r.address, 100)}" is not usable; it is skipped`,
+          );
           continue;
         }
         const key = a.toLowerCase();
@@ -220,7 +300,9 @@ export class ListSender {
         this.st.setRecipient.run(state, o.code, o.result === 'sent' ? null : o.reply, now, row, o.address);
       }
     });
-    for (const o of out) if (o.result === 'bounced') this.bounce({ list: list.name, address: o.address, code: o.code ?? 550, permanent: true, reason: o.reply });
+    for (const o of out)
+      if (o.result === 'bounced')
+        this.bounce({ list: list.name, address: o.address, code: o.code ?? 550, permanent: true, reason: o.reply });
   }
 
   private finish(row: number, list: ListInfo, total: number): Outcome {
@@ -232,7 +314,11 @@ export class ListSender {
       this.st.doneDelivery.run(now, bounced, row);
       this.st.pruneDeliveries.run(now - DONE_KEPT_MS);
     });
-    if (bounced > 0) this.ctx.log.info({ list: list.name, row, total, bounced }, `list ${list.name}: delivered to ${total - bounced} of ${total} recipients; ${bounced} refused for good (recorded as bounces)`);
+    if (bounced > 0)
+      this.ctx.log.info(
+        { list: list.name, row, total, bounced },
+        `list ${list.name}: delivered to ${total - bounced} of ${total} recipients; ${bounced} refused for good (recorded as bounces)`,
+      );
     return delivered();
   }
 
@@ -247,10 +333,17 @@ export class ListSender {
   /** From (and Reply-To) for a post, per fromRewrite and the author's DMARC policy. */
   async fromFor(post: Post, list: ListInfo, listAddress: string): Promise<FromChoice> {
     const name = cleanText(post.author.name, 100);
-    const author = post.author.via === 'mail' && post.author.address ? normaliseAddress(post.author.address) : undefined;
+    const author =
+      post.author.via === 'mail' && post.author.address ? normaliseAddress(post.author.address) : undefined;
     if (!author) return { from: formatAddress(`${name} (${originLabel(post)})`, listAddress) };
     const keep = (): FromChoice => ({ from: formatAddress(name, author) });
-    const rewrite = (): FromChoice => ({ from: formatAddress(`${name || author.slice(0, author.lastIndexOf('@'))} via ${cleanText(list.name, 60)}`, listAddress), replyTo: formatAddress(name, author) });
+    const rewrite = (): FromChoice => ({
+      from: formatAddress(
+        `${name || author.slice(0, author.lastIndexOf('@'))} via ${cleanText(list.name, 60)}`,
+        listAddress,
+      ),
+      replyTo: formatAddress(name, author),
+    });
     if (this.config.fromRewrite === 'never') return keep();
     if (this.config.fromRewrite === 'always') return rewrite();
     const policy = await this.dmarc.policy(domainOf(author));
@@ -258,18 +351,34 @@ export class ListSender {
   }
 
   /** Robot mail: queued durably (resolves once stored), sent with Auto-Submitted: auto-generated from LIST-bounces@. */
-  async sendRobot(msg: { list: ListInfo; to: string; subject: string; text: string; from?: string; headers?: Record<string, string>; inReplyTo?: string }): Promise<void> {
+  async sendRobot(msg: {
+    list: ListInfo;
+    to: string;
+    subject: string;
+    text: string;
+    from?: string;
+    headers?: Record<string, string>;
+    inReplyTo?: string;
+  }): Promise<void> {
     const listAddress = normaliseAddress(msg.list.address);
-    if (!listAddress) throw new Error(`the list address "${cleanText(msg.list.address, 100)}" is not a usable mail address`);
+    if (!listAddress)
+      throw new Error(`the list address "${cleanText(msg.list.address, 100)}" is not a usable mail address`);
     const to = normaliseAddress(msg.to);
-    if (!to || isListAddress(to, listAddress)) throw new Error(`"${cleanText(msg.to, 100)}" is not a mail address robot mail can go to`);
+    if (!to || isListAddress(to, listAddress))
+      throw new Error(`"${cleanText(msg.to, 100)}" is not a mail address robot mail can go to`);
     const addr = listAddresses(listAddress);
     const fromAddress = (msg.from && normaliseAddress(msg.from)) || addr.request;
     const raw = composeRobotMessage({
-      from: formatAddress(`${cleanText(msg.list.name, 60)} list`, fromAddress), to, subject: msg.subject, text: msg.text,
-      listAddress, listDescription: msg.list.description || msg.list.name,
-      ...(msg.inReplyTo ? { inReplyTo: msg.inReplyTo } : {}), ...(msg.headers ? { headers: msg.headers } : {}),
-      messageId: `${randomUUID()}@${this.ctx.node.hostname}`, hostname: this.ctx.node.hostname,
+      from: formatAddress(`${cleanText(msg.list.name, 60)} list`, fromAddress),
+      to,
+      subject: msg.subject,
+      text: msg.text,
+      listAddress,
+      listDescription: msg.list.description || msg.list.name,
+      ...(msg.inReplyTo ? { inReplyTo: msg.inReplyTo } : {}),
+      ...(msg.headers ? { headers: msg.headers } : {}),
+      messageId: `${randomUUID()}@${this.ctx.node.hostname}`,
+      hostname: this.ctx.node.hostname,
     });
     this.queue.add('robot', msg.list.name, addr.bounces, [to], raw);
   }
@@ -277,9 +386,19 @@ export class ListSender {
   /** Forward a received message unchanged to these addresses (owner mail), durably. */
   async forward(list: ListInfo, raw: Buffer, to: string[]): Promise<void> {
     const listAddress = normaliseAddress(list.address);
-    if (!listAddress) throw new Error(`the list address "${cleanText(list.address, 100)}" is not a usable mail address`);
-    const rcpts = [...new Set(to.map((t) => normaliseAddress(t)).filter((t): t is string => t !== undefined && !isListAddress(t, listAddress)))];
-    if (rcpts.length === 0) throw new Error(`list ${list.name}: no usable address to forward to (${to.map((t) => cleanText(t, 100)).join(', ') || 'none given'}; the list's own addresses are never used)`);
+    if (!listAddress)
+      throw new Error(`the list address "${cleanText(list.address, 100)}" is not a usable mail address`);
+    const rcpts = [
+      ...new Set(
+        to
+          .map((t) => normaliseAddress(t))
+          .filter((t): t is string => t !== undefined && !isListAddress(t, listAddress)),
+      ),
+    ];
+    if (rcpts.length === 0)
+      throw new Error(
+        `list ${list.name}: no usable address to forward to (${to.map((t) => cleanText(t, 100)).join(', ') || 'none given'}; the list's own addresses are never used)`,
+      );
     // Unchanged but for one X-Loop line on top, so a copy that comes back to the list is recognised (and no signature breaks).
     const stamped = Buffer.concat([Buffer.from(`X-Loop: ${listAddress}\r\n`), raw]);
     this.queue.add('forward', list.name, listAddresses(listAddress).bounces, rcpts, stamped);

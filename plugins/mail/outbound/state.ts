@@ -71,7 +71,9 @@ export interface QueueRow {
 export function outboundStatements(store: PluginStore) {
   const s = {
     delivery: store.prepare('SELECT post_id, list, total, done_at, bounced FROM mail_out_deliveries WHERE row = ?'),
-    insertDelivery: store.prepare('INSERT OR REPLACE INTO mail_out_deliveries (row, post_id, list, total, created_at) VALUES (?, ?, ?, ?, ?)'),
+    insertDelivery: store.prepare(
+      'INSERT OR REPLACE INTO mail_out_deliveries (row, post_id, list, total, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
     doneDelivery: store.prepare('UPDATE mail_out_deliveries SET done_at = ?, bounced = ? WHERE row = ?'),
     pruneDeliveries: store.prepare('DELETE FROM mail_out_deliveries WHERE done_at IS NOT NULL AND done_at < ?'),
     insertRecipient: store.prepare('INSERT OR IGNORE INTO mail_out_recipients (row, address, token) VALUES (?, ?, ?)'),
@@ -79,11 +81,17 @@ export function outboundStatements(store: PluginStore) {
     pending: store.prepare(`SELECT address, token FROM mail_out_recipients WHERE row = ? AND state = 'pending'`),
     countPending: store.prepare(`SELECT count(*) FROM mail_out_recipients WHERE row = ? AND state = 'pending'`).pluck(),
     counts: store.prepare('SELECT state, count(*) AS n FROM mail_out_recipients WHERE row = ? GROUP BY state'),
-    setRecipient: store.prepare('UPDATE mail_out_recipients SET state = ?, code = ?, reply = ?, attempts = attempts + 1, updated_at = ? WHERE row = ? AND address = ?'),
-    enqueue: store.prepare('INSERT INTO mail_out_queue (kind, list, sender, recipients, raw, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    setRecipient: store.prepare(
+      'UPDATE mail_out_recipients SET state = ?, code = ?, reply = ?, attempts = attempts + 1, updated_at = ? WHERE row = ? AND address = ?',
+    ),
+    enqueue: store.prepare(
+      'INSERT INTO mail_out_queue (kind, list, sender, recipients, raw, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
     due: store.prepare('SELECT * FROM mail_out_queue WHERE next_at <= ? ORDER BY next_at, id LIMIT ?'),
     nextDue: store.prepare('SELECT min(next_at) FROM mail_out_queue').pluck(),
-    reschedule: store.prepare('UPDATE mail_out_queue SET recipients = ?, next_at = ?, attempts = ?, last_error = ? WHERE id = ?'),
+    reschedule: store.prepare(
+      'UPDATE mail_out_queue SET recipients = ?, next_at = ?, attempts = ?, last_error = ? WHERE id = ?',
+    ),
     dequeue: store.prepare('DELETE FROM mail_out_queue WHERE id = ?'),
     queueLength: store.prepare('SELECT count(*) FROM mail_out_queue').pluck(),
   };

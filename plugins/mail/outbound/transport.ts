@@ -41,7 +41,11 @@ function classify(e: SmtpError): { result: 'deferred' | 'bounced'; code: number 
 }
 
 /** Map an answer (or an error) from nodemailer onto every recipient of the transaction. */
-export function outcomes(recipients: readonly string[], info: { accepted?: unknown[]; rejectedErrors?: SmtpError[]; response?: string } | undefined, err: SmtpError | undefined): Outcome1[] {
+export function outcomes(
+  recipients: readonly string[],
+  info: { accepted?: unknown[]; rejectedErrors?: SmtpError[]; response?: string } | undefined,
+  err: SmtpError | undefined,
+): Outcome1[] {
   const byAddr = new Map<string, Outcome1>();
   const rejected = err ? err.rejectedErrors : info?.rejectedErrors;
   for (const r of rejected ?? []) {
@@ -52,7 +56,13 @@ export function outcomes(recipients: readonly string[], info: { accepted?: unkno
     const data = err.command === 'DATA' || err.code === 'EMESSAGE';
     const permanent = data && typeof err.responseCode === 'number' && err.responseCode >= 500 && err.responseCode < 600;
     for (const a of recipients) {
-      if (!byAddr.has(a)) byAddr.set(a, { address: a, result: permanent ? 'bounced' : 'deferred', code: err.responseCode ?? null, reply: replyOf(err) });
+      if (!byAddr.has(a))
+        byAddr.set(a, {
+          address: a,
+          result: permanent ? 'bounced' : 'deferred',
+          code: err.responseCode ?? null,
+          reply: replyOf(err),
+        });
     }
   } else {
     const reply = (info?.response ?? '250').replace(/[\r\n]+/g, ' ').slice(0, 300);
@@ -76,7 +86,11 @@ export function smtpTransport(config: SmtpConfig, heloName: string): SmtpSender 
     secure: config.secure,
     requireTLS: config.requireTLS,
     name: heloName,
-    tls: { rejectUnauthorized: config.tls.rejectUnauthorized, ...(ca ? { ca } : {}), ...(config.tls.servername ? { servername: config.tls.servername } : {}) },
+    tls: {
+      rejectUnauthorized: config.tls.rejectUnauthorized,
+      ...(ca ? { ca } : {}),
+      ...(config.tls.servername ? { servername: config.tls.servername } : {}),
+    },
     ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.pass } } : {}),
     maxConnections: config.pool.maxConnections,
     maxMessages: config.pool.maxMessages,

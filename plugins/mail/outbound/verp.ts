@@ -18,7 +18,8 @@ export function verpEncode(listAddress: string, recipient: string): string {
  */
 export function verpDecode(localPart: string, list: string): string | undefined {
   const prefix = `${list}-bounces+`;
-  if (localPart.length <= prefix.length || localPart.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase()) return undefined;
+  if (localPart.length <= prefix.length || localPart.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase())
+    return undefined;
   const rest = localPart.slice(prefix.length);
   const eq = rest.lastIndexOf('=');
   if (eq <= 0 || eq === rest.length - 1) return undefined;
