@@ -14,7 +14,6 @@ import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import { ask, type ControlRequest } from './control.js';
 import { Store, type OutboxRow } from './store.js';
-import { Router } from './router.js';
 import { Core } from './core.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';

@@ -6,7 +6,7 @@ import { z, duration } from '../../src/plugin.js';
 import { formatProblem, urlTemplateProblem } from './text.js';
 import { normalFingerprint } from './transport.js';
 
-export const NICK = /^[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*$/;
+export const NICK = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]*$/;
 export const nick = () =>
   z.string().regex(NICK, 'not a valid IRC nick (a letter or one of [ ] \\ ` _ ^ { | } first, then also digits and -)');
 

@@ -136,6 +136,7 @@ export default definePlugin<Config>({
       } catch (err) {
         throw new Error(
           `account ${ctx.account}: cannot read the TLS certificate or key (${(err as Error).message}); fix tls.cert and tls.key, or leave tls out (no STARTTLS)`,
+          { cause: err },
         );
       }
     }

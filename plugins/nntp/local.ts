@@ -7,7 +7,7 @@ import { randomBytes, scrypt, timingSafeEqual, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { delivered, failed, type AccountHandle, type Post, type PluginContext } from '../../src/plugin.js';
 import { readArticle } from './incoming.js';
-import { listenAccount, type ListenConfig } from './schema.js';
+import { type ListenConfig } from './schema.js';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { nntpServers } from './server.js';
@@ -85,7 +85,9 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       try {
         return readFileSync(file);
       } catch (err) {
-        throw new Error(`account ${ctx.account}: cannot read the TLS ${what} ${file}: ${(err as Error).message}`);
+        throw new Error(`account ${ctx.account}: cannot read the TLS ${what} ${file}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     };
     try {
@@ -95,6 +97,7 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       if ((err as Error).message.startsWith(`account ${ctx.account}`)) throw err;
       throw new Error(
         `account ${ctx.account}: the TLS certificate ${cfg.tls.cert} and key ${cfg.tls.key} do not make a usable pair: ${(err as Error).message}`,
+        { cause: err },
       );
     }
   }

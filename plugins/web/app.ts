@@ -56,7 +56,7 @@ export function healthReport(
   status: Pick<DaemonStatus, 'accounts'>,
 ): { ok: boolean; lines: string[] } {
   const lines: string[] = [];
-  let writable = false;
+  let writable: boolean;
   try {
     writable = storeWritable();
   } catch {
@@ -586,7 +586,7 @@ export function createApp(d: AppDeps) {
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigin(origin)) {
       // Same origin: the page came from this server, as reached directly (Host) or through the proxy (publicUrl).
-      let same = false;
+      let same: boolean;
       try {
         same = new URL(origin).host === req.headers.host || new URL(origin).origin === new URL(d.postUrl('x@y')).origin;
       } catch {

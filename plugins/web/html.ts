@@ -14,7 +14,6 @@ export function escapeHtml(s: string): string {
 
 /** Control characters (other than newline and tab) shown as nothing; they have no business in a page. */
 export function visible(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '');
 }
 

@@ -16,7 +16,6 @@ export interface PostInput {
 }
 
 const KEYS = new Set(['body', 'subject', 'from', 'inReplyTo', 'references', 'id']);
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Check what a client sent (parsed JSON, without the token); a message for people when it is wrong. */

@@ -85,8 +85,6 @@ async function exactlyOnce(expect: [string, () => Promise<Seen[]>, string[]][], 
   return problems.length ? problems.join('; ') : true;
 }
 
-const has = async (seen: () => Promise<Seen[]>, t: string) => (await seen()).some((s) => s.text.includes(t));
-
 test('the whole bridge: IRC ×2, built-in news, INN, a list of three, finger, web: every post reaches every place once, threads intact', async () => {
   const a1 = token(P, 'a', 1);
   const b1 = token(P, 'b', 1);

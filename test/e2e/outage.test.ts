@@ -74,8 +74,8 @@ test(`an IRC network down for ${OUTAGE_MS / 1000} s during a load: posts wait, s
     }
   })();
 
-  let depths: number[] = [];
-  let upAt = 0;
+  let depths: number[];
+  let upAt: number;
   try {
     await sleep(1000);
     const downAt = Date.now();

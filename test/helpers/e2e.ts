@@ -38,6 +38,7 @@ export function ensurePeers(): void {
   } catch (err) {
     throw new Error(
       `the e2e tests need Python's nntplib (${(err as Error).message.split('\n')[0]}); install it with:\n  ${NNTPLIB_INSTALL}`,
+      { cause: err },
     );
   }
 }
@@ -581,7 +582,7 @@ export async function eventually(
   everyMs = 200,
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
-  let last = '';
+  let last: string;
   for (;;) {
     const r = await check().catch((e: Error) => e.message);
     if (r === true) return;

@@ -22,6 +22,7 @@ before(() => {
   } catch (err) {
     throw new Error(
       `the nntp tests need Python's nntplib (${(err as Error).message.split('\n')[0]}); install it with:\n  ${INSTALL}`,
+      { cause: err },
     );
   }
 });

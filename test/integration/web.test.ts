@@ -622,7 +622,7 @@ bridges:
   );
   t.after(() => d.stop('SIGKILL'));
   await cliPost(w, 'commons', 'alice', 'one', 'An article');
-  let html = '';
+  let html: string;
   const deadline = Date.now() + 10_000;
   for (;;) {
     html = await (await fetch(`${base}/status`)).text();

@@ -31,7 +31,6 @@ let ingested: IncomingPost[];
 let verdict: (p: IncomingPost) => IngestVerdict;
 let endpoints: EndpointView[];
 let srv: ListServer;
-let clock = 0;
 let minted = 0;
 
 const ep = (
@@ -101,7 +100,6 @@ beforeEach(() => {
     }),
     mintId: () => `minted${minted++}@test.example`,
   });
-  clock++;
 });
 
 const env = (to: string, from = 'alice@example.org'): Envelope => ({

@@ -49,7 +49,7 @@ export function encodePhrase(name: string): string {
 /** A mail address fit for a header (and an envelope): no spaces, controls, angle brackets, commas or quotes-with-tricks. */
 export function safeAddress(address: string): string | undefined {
   const a = address.trim();
-  if (a.length > 254 || !/^[^\s<>(),;:\\"\[\]\u0000-\u001f\u007f]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(a))
+  if (a.length > 254 || !/^[^\s<>(),;:\\"[\]\u0000-\u001f\u007f]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(a))
     return undefined;
   return a;
 }

@@ -77,7 +77,7 @@ export function smtpTransport(config: SmtpConfig, heloName: string): SmtpSender 
     try {
       ca = readFileSync(config.tls.ca, 'utf8');
     } catch (err) {
-      throw new Error(`smtp.tls.ca: cannot read ${config.tls.ca}: ${(err as Error).message}`);
+      throw new Error(`smtp.tls.ca: cannot read ${config.tls.ca}: ${(err as Error).message}`, { cause: err });
     }
   }
   const pool = new SMTPPool({
