@@ -145,7 +145,7 @@ class NoStoreHere extends Error {
   constructor(found: FoundConfig, config: PeerpostConfig) {
     super(
       `there is no peerpost store in ${config.node.data} (node.data of ${found.file}, ${describeSource(found)}), ` +
-        `and no daemon answers there; nothing was read or changed.\n` +
+        `and no daemon answers there; nothing was changed.\n` +
         `Only \`peerpost start\` creates a store. If peerpost runs with another config, name it: -c FILE or ` +
         `PEERPOST_CONFIG=FILE. If this is its config, set node.data to where its store is ` +
         `(a relative node.data is read from the config file's directory).`,
