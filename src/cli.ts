@@ -71,8 +71,9 @@ shapes. On errors, print every one as FILE:LINE:COL  path.to.key: problem, exit 
   post: `Usage: peerpost post -b BRIDGE [--from NAME] [--subject S] [TEXT | -]
 
 Put a post into a bridge: TEXT, or standard input with "-" (or when TEXT is left out).
-Through the running daemon when one runs; otherwise straight into the store,
-delivered when peerpost next starts. Prints the post's Message-ID.
+Through the running daemon when one runs; otherwise straight into its store
+(exit 7 when there is none: only start creates it), delivered when peerpost
+next starts. Prints the post's Message-ID.
 `,
   outbox: `Usage: peerpost outbox [-c FILE] [--bridge B] [--dead] [--json]
        peerpost outbox --retry ROW | --all [--bridge B]
@@ -86,7 +87,8 @@ that post will never reach that endpoint.
   status: `Usage: peerpost status [-c FILE] [--json]
 
 Show each account's state (connected, listening, retrying since, last error),
-the outbox depth per endpoint, and uptime. Exit 3 when peerpost is not running.
+the outbox depth per endpoint, and uptime. Exit 3 when peerpost is not running,
+7 when there is not even a store where the config points (the wrong config?).
 `,
 };
 
