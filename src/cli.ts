@@ -4,16 +4,16 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadConfigFile, formatConfigError } from './config/load.js';
+import { findConfig, describeSource, type FoundConfig } from './config/find.js';
 import type { PeerpostConfig } from './config/types.js';
 import { lookupPlugin } from './loader.js';
 import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './daemon.js';
 import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import { ask, type ControlRequest } from './control.js';
-import { Store, type OutboxRow } from './store.js';
+import { Store, NoStoreError, STORE_FILE, type OutboxRow } from './store.js';
 import { Core } from './core.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
@@ -39,8 +39,10 @@ Commands:
   outbox    see and act on pending and failed deliveries
   status    show each account's state, the outbox and uptime
 
-Every command takes -c FILE (default: $PEERPOST_CONFIG, else ./config/peerpost.yaml,
-else the config shipped with peerpost) and --help.
+Every command takes -c FILE (default: $PEERPOST_CONFIG, else /etc/peerpost/peerpost.yaml
+when it exists, else the config shipped with peerpost), --verbose and --help. In a
+terminal, or with --verbose, the first line (on standard error) names the config and
+the store used. A relative node.data is read from the config file's directory.
 
 Exit codes:
   0  success
@@ -50,6 +52,7 @@ Exit codes:
   4  the daemon could not start, or failed (store, listener, plugin)
   5  no such bridge or outbox row
   6  the post was refused (the reason is printed)
+  7  no store where the config points (only start creates one); nothing was changed
 `,
   start: `Usage: peerpost start [-c FILE] [--log-level LEVEL] [--pretty | --json-logs]
 
@@ -68,8 +71,9 @@ shapes. On errors, print every one as FILE:LINE:COL  path.to.key: problem, exit 
   post: `Usage: peerpost post -b BRIDGE [--from NAME] [--subject S] [TEXT | -]
 
 Put a post into a bridge: TEXT, or standard input with "-" (or when TEXT is left out).
-Through the running daemon when one runs; otherwise straight into the store,
-delivered when peerpost next starts. Prints the post's Message-ID.
+Through the running daemon when one runs; otherwise straight into its store
+(exit 7 when there is none: only start creates it), delivered when peerpost
+next starts. Prints the post's Message-ID.
 `,
   outbox: `Usage: peerpost outbox [-c FILE] [--bridge B] [--dead] [--json]
        peerpost outbox --retry ROW | --all [--bridge B]
@@ -83,12 +87,14 @@ that post will never reach that endpoint.
   status: `Usage: peerpost status [-c FILE] [--json]
 
 Show each account's state (connected, listening, retrying since, last error),
-the outbox depth per endpoint, and uptime. Exit 3 when peerpost is not running.
+the outbox depth per endpoint, and uptime. Exit 3 when peerpost is not running,
+7 when there is not even a store where the config points (the wrong config?).
 `,
 };
 
 const COMMON = {
   config: { type: 'string', short: 'c' },
+  verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -105,21 +111,58 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
 
-/** -c, else $PEERPOST_CONFIG, else ./config/peerpost.yaml, else the shipped default. */
-export function configPath(given?: string): string {
-  if (given) return resolve(given);
-  if (process.env.PEERPOST_CONFIG) return resolve(process.env.PEERPOST_CONFIG);
-  const local = resolve('config/peerpost.yaml');
-  if (existsSync(local)) return local;
-  return fileURLToPath(new URL('../../config/peerpost.yaml', import.meta.url));
+const hasStore = (data: string) => existsSync(join(data, STORE_FILE));
+
+/**
+ * In a terminal (standard output), or with --verbose: the first line, on standard error so that
+ * --json stays readable, names the config and the store this command uses.
+ */
+function announce(found: FoundConfig, config: PeerpostConfig | undefined, verbose: boolean | undefined): void {
+  if (!verbose && !process.stdout.isTTY) return;
+  const how =
+    found.source === 'option'
+      ? ' (-c)'
+      : found.source === 'env'
+        ? ' ($PEERPOST_CONFIG)'
+        : found.source === 'shipped'
+          ? ' (the default shipped with peerpost)'
+          : '';
+  const store = config ? `, store ${config.node.data}${hasStore(config.node.data) ? '' : ' (no store there yet)'}` : '';
+  err(`peerpost: config ${found.file}${how}${store}`);
 }
 
-async function loadOrReport(file: string): Promise<PeerpostConfig | undefined> {
-  const r = await loadConfigFile(file, { lookup: lookupPlugin });
+async function loadOrReport(found: FoundConfig, verbose?: boolean): Promise<PeerpostConfig | undefined> {
+  const r = await loadConfigFile(found.file, { lookup: lookupPlugin });
+  announce(found, r.ok ? r.config : undefined, verbose);
   if (r.ok) return r.config;
   for (const e of r.errors) err(formatConfigError(e));
-  err(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${file}; nothing was started or changed.`);
+  err(
+    `${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${found.file} (${describeSource(found)}); nothing was started or changed.`,
+  );
   return undefined;
+}
+
+/** No daemon answers and there is no store where the config points: the command stops (exit 7). */
+class NoStoreHere extends Error {
+  constructor(found: FoundConfig, config: PeerpostConfig) {
+    super(
+      `there is no peerpost store in ${config.node.data} (node.data of ${found.file}, ${describeSource(found)}), ` +
+        `and no daemon answers there; nothing was changed.\n` +
+        `Only \`peerpost start\` creates a store. If peerpost runs with another config, name it: -c FILE or ` +
+        `PEERPOST_CONFIG=FILE. If this is its config, set node.data to where its store is ` +
+        `(a relative node.data is read from the config file's directory).`,
+    );
+  }
+}
+
+/** The store this config names, which must exist: commands other than start never create one. */
+function openStore(found: FoundConfig, config: PeerpostConfig): Store {
+  try {
+    return Store.open(config.node.data, { durability: config.node.durability, create: false });
+  } catch (e) {
+    if (e instanceof NoStoreError) throw new NoStoreHere(found, config);
+    throw e;
+  }
 }
 
 async function cmdStart(args: string[]): Promise<number> {
@@ -135,7 +178,12 @@ async function cmdStart(args: string[]): Promise<number> {
     level,
     ...(values.pretty ? { pretty: true } : values['json-logs'] ? { pretty: false } : {}),
   });
-  const daemon = new Daemon({ configFile: configPath(values.config), log });
+  const found = findConfig({ given: values.config });
+  if (values.verbose || process.stdout.isTTY) {
+    const r = await loadConfigFile(found.file, { lookup: lookupPlugin });
+    announce(found, r.ok ? r.config : undefined, true); // the daemon reports a config's errors itself
+  }
+  const daemon = new Daemon({ configFile: found.file, log });
   const code = await daemon.start();
   if (code !== EXIT.OK) return code;
   return daemon.done;
@@ -144,8 +192,9 @@ async function cmdStart(args: string[]): Promise<number> {
 async function cmdCheck(args: string[]): Promise<number> {
   const { values } = parse(args, { json: { type: 'boolean' } });
   if (values.help) return help('check');
-  const file = configPath(values.config);
-  const config = await loadOrReport(file);
+  const found = findConfig({ given: values.config });
+  const file = found.file;
+  const config = await loadOrReport(found, values.verbose);
   if (!config) return EXIT.CONFIG;
   const defs = await pluginsFor(config);
   const styles = stylesOf(config, defs);
@@ -170,7 +219,7 @@ async function cmdCheck(args: string[]): Promise<number> {
   }
   out(`${file}: OK`);
   out(
-    `node ${config.node.hostname}, data in ${config.node.data}, ${Object.keys(config.accounts).length} account(s), ${bridges.length} bridge(s)`,
+    `node ${config.node.hostname}, data in ${config.node.data}${hasStore(config.node.data) ? '' : ' (no store there yet: peerpost start creates it)'}, ${Object.keys(config.accounts).length} account(s), ${bridges.length} bridge(s)`,
   );
   for (const a of Object.values(config.accounts)) out(`  account ${a.name} (${a.protocol}, ${styles.get(a.name)})`);
   for (const b of bridges) {
@@ -229,7 +278,8 @@ async function cmdPost(args: string[]): Promise<number> {
     throw new UsageError('give the text as one argument (quote it), or "-" to read standard input');
   const body = positionals.length === 0 || positionals[0] === '-' ? await readStdin() : positionals[0]!;
   if (body.trim() === '') throw new UsageError('the post is empty');
-  const config = await loadOrReport(configPath(values.config));
+  const found = findConfig({ given: values.config });
+  const config = await loadOrReport(found, values.verbose);
   if (!config) return EXIT.CONFIG;
   const from = values.from ?? process.env.USER ?? 'peerpost';
   const req: ControlRequest = {
@@ -247,8 +297,8 @@ async function cmdPost(args: string[]): Promise<number> {
     }
     return explainVerdict(answer, values.bridge, false);
   }
-  // No daemon: straight into the store; the next start delivers it.
-  const store = Store.open(config.node.data, { durability: config.node.durability });
+  // No daemon: straight into the store (one that exists); the next start delivers it.
+  const store = openStore(found, config);
   try {
     const router = routerFor(config, await pluginsFor(config));
     const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
@@ -307,7 +357,8 @@ async function cmdOutbox(args: string[]): Promise<number> {
   };
   const retryRow = rowArg(values.retry, '--retry');
   const dropRow = rowArg(values.drop, '--drop');
-  const config = await loadOrReport(configPath(values.config));
+  const found = findConfig({ given: values.config });
+  const config = await loadOrReport(found, values.verbose);
   if (!config) return EXIT.CONFIG;
   if (values.bridge && !config.bridges[values.bridge] && acts === 0)
     err(`note: the config has no bridge "${values.bridge}"; showing what the store holds for it`);
@@ -321,7 +372,7 @@ async function cmdOutbox(args: string[]): Promise<number> {
     let answer = (await ask(config.node.data, req)) as { ok: boolean; error?: string; count?: number } | undefined;
     const live = answer !== undefined;
     if (!live) {
-      const store = Store.open(config.node.data);
+      const store = openStore(found, config);
       try {
         if (retryRow !== undefined)
           answer = store.requeue(retryRow)
@@ -343,7 +394,7 @@ async function cmdOutbox(args: string[]): Promise<number> {
     else out(`${answer!.count} row${answer!.count === 1 ? '' : 's'} back in line, tried ${when}`);
     return EXIT.OK;
   }
-  const store = Store.open(config.node.data);
+  const store = openStore(found, config);
   try {
     const rows = store.listOutbox({
       state: values.dead ? 'dead' : 'pending',
@@ -362,20 +413,22 @@ type Status = DaemonStatus;
 async function cmdStatus(args: string[]): Promise<number> {
   const { values } = parse(args, { json: { type: 'boolean' } });
   if (values.help) return help('status');
-  const config = await loadOrReport(configPath(values.config));
+  const found = findConfig({ given: values.config });
+  const config = await loadOrReport(found, values.verbose);
   if (!config) return EXIT.CONFIG;
   const s = (await ask(config.node.data, { cmd: 'status' })) as Status | undefined;
   if (s === undefined) {
-    let depth = 0;
-    if (existsSync(resolve(config.node.data, 'peerpost.db'))) {
-      const store = Store.open(config.node.data);
+    const store = openStore(found, config); // none: exit 7, not "not running" (this may not be the daemon's config)
+    let depth: number;
+    try {
       depth = store.outboxStats().reduce((n, x) => n + x.pending, 0);
+    } finally {
       store.close();
     }
     if (values.json) out(JSON.stringify({ running: false, pending: depth }));
     else
       out(
-        `peerpost is not running (no daemon answers in ${config.node.data}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox`,
+        `peerpost is not running (no daemon answers in ${config.node.data}, the node.data of ${found.file}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox`,
       );
     return EXIT.NOT_RUNNING;
   }
@@ -422,7 +475,7 @@ async function pluginCommands(
 async function mainHelp(): Promise<number> {
   out(HELP.main!);
   try {
-    const r = await loadConfigFile(configPath(), { lookup: lookupPlugin });
+    const r = await loadConfigFile(findConfig().file, { lookup: lookupPlugin });
     if (!r.ok) return EXIT.OK;
     const cmds = await pluginCommands(r.config);
     if (cmds.length)
@@ -435,11 +488,18 @@ async function mainHelp(): Promise<number> {
   return EXIT.OK;
 }
 
-/** Split -c/--config, --json and --help out of a plugin command's arguments; the rest are the plugin's. */
-function commonArgs(args: string[]): { config?: string; json: boolean; help: boolean; rest: string[] } {
+/** Split -c/--config, --json, --verbose and --help out of a plugin command's arguments; the rest are the plugin's. */
+function commonArgs(args: string[]): {
+  config?: string;
+  json: boolean;
+  verbose: boolean;
+  help: boolean;
+  rest: string[];
+} {
   const rest: string[] = [];
   let config: string | undefined;
   let json = false;
+  let verbose = false;
   let helpWanted = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -452,16 +512,18 @@ function commonArgs(args: string[]): { config?: string; json: boolean; help: boo
       config = args[++i];
     } else if (a.startsWith('--config=')) config = a.slice('--config='.length);
     else if (a === '--json') json = true;
+    else if (a === '--verbose') verbose = true;
     else if (a === '--help' || a === '-h') helpWanted = true;
     else rest.push(a);
   }
-  return { ...(config !== undefined ? { config } : {}), json, help: helpWanted, rest };
+  return { ...(config !== undefined ? { config } : {}), json, verbose, help: helpWanted, rest };
 }
 
 /** A command a plugin adds: inside the running daemon, else (when it allows) here against the store. */
 async function cmdPlugin(name: string, args: string[]): Promise<number | undefined> {
-  const { config: given, json, help: helpWanted, rest } = commonArgs(args);
-  const file = configPath(given);
+  const { config: given, json, verbose, help: helpWanted, rest } = commonArgs(args);
+  const found = findConfig({ given });
+  const file = found.file;
   const r = await loadConfigFile(file, { lookup: lookupPlugin });
   if (!r.ok) {
     err(
@@ -470,25 +532,27 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
     return undefined;
   }
   const config = r.config;
-  const found = (await pluginCommands(config)).find((c) => c.command.name === name);
-  if (!found) return undefined;
-  const { protocol, command } = found;
+  const ours = (await pluginCommands(config)).find((c) => c.command.name === name);
+  if (!ours) return undefined;
+  const { protocol, command } = ours;
   if (helpWanted) {
     out(`Usage: ${command.usage}\n\n${command.summary}`);
     return EXIT.OK;
   }
+  announce(found, config, verbose);
   const answer = (await ask(config.node.data, { cmd: 'plugin', name, args: rest, cwd: process.cwd(), json })) as
     CommandResult | { error: string } | undefined;
   let result: CommandResult;
   if (answer !== undefined) {
     result = 'error' in answer ? { exit: EXIT.FAILED, stderr: `peerpost refused: ${answer.error}` } : answer;
   } else if (command.needsDaemon) {
+    if (!hasStore(config.node.data)) throw new NoStoreHere(found, config);
     result = {
       exit: EXIT.NOT_RUNNING,
       stderr: `peerpost ${name} needs the running daemon, and none answers in ${config.node.data}; start it with \`peerpost start\` (or \`npm start\`)`,
     };
   } else {
-    const store = Store.open(config.node.data, { durability: config.node.durability });
+    const store = openStore(found, config);
     try {
       const secret = nodeSecret(store);
       const router = routerFor(config, await pluginsFor(config));
@@ -558,6 +622,10 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
   } catch (e) {
+    if (e instanceof NoStoreHere) {
+      err(`peerpost ${cmd}: ${e.message}`);
+      return EXIT.NO_STORE;
+    }
     if (e instanceof UsageError) {
       err(`peerpost ${cmd}: ${e.message}\n(see peerpost ${cmd} --help)`);
       return EXIT.USAGE;

@@ -335,15 +335,27 @@ export interface PluginCommand {
   /** "peerpost subscribers LIST [list|add|remove ADDR…|import FILE]" (shown by --help and on usage errors). */
   usage: string;
   /**
-   * true: needs the running daemon (exit 3 with a clear message otherwise).
+   * true: needs the running daemon (exit 3 with a clear message otherwise; 7 when there is not even a store).
    * false (default): runs inside the daemon when it runs, else in the CLI process against the store.
    */
   needsDaemon?: boolean;
   run(args: string[], env: CommandEnv): Promise<CommandResult>;
 }
 
-/** Exit codes of the peerpost command. */
-export const EXIT = { OK: 0, CONFIG: 1, USAGE: 2, NOT_RUNNING: 3, FAILED: 4, NOT_FOUND: 5, REFUSED: 6 } as const;
+/**
+ * Exit codes of the peerpost command. NO_STORE: no daemon answers and there is no store where the
+ * config's node.data points (only `start` creates one), so the command changed nothing.
+ */
+export const EXIT = {
+  OK: 0,
+  CONFIG: 1,
+  USAGE: 2,
+  NOT_RUNNING: 3,
+  FAILED: 4,
+  NOT_FOUND: 5,
+  REFUSED: 6,
+  NO_STORE: 7,
+} as const;
 
 export interface AccountHandle {
   deliver(post: Post, to: DeliveryTarget): Promise<Outcome>;

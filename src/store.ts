@@ -4,7 +4,7 @@
  * are append-only and numbered by PRAGMA user_version.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, accessSync, constants, statSync } from 'node:fs';
+import { mkdirSync, accessSync, constants, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Post, StoredPost } from './post.js';
 
@@ -165,6 +165,18 @@ export function isTemporaryStoreError(err: unknown): boolean {
 export interface StoreOptions {
   durability?: 'process' | 'power';
   readonly?: boolean;
+  /**
+   * false: open only a store that exists, creating neither it nor its directory (NoStoreError
+   * otherwise). Only the daemon creates a store; a command that found none was pointed at the wrong place.
+   */
+  create?: boolean;
+}
+
+/** There is no store in this data directory (and Store.open was told not to create one). */
+export class NoStoreError extends StoreError {
+  constructor(readonly dataDir: string) {
+    super(`there is no peerpost store in ${dataDir}`, 'NOSTORE');
+  }
 }
 
 /**
@@ -184,9 +196,11 @@ export class Store {
   /** One transaction wrapper, made once (better-sqlite3 builds four functions per db.transaction() call). */
   private readonly tx: <T>(fn: () => T) => T;
 
-  /** Open (creating when needed) the store in the data directory. Throws StoreError with a clear message. */
+  /** Open (creating when needed, unless create: false) the store in the data directory. Throws StoreError with a clear message. */
   static open(dataDir: string, opts: StoreOptions = {}): Store {
-    if (dataDir !== ':memory:') {
+    if (dataDir !== ':memory:' && opts.create === false) {
+      if (!existsSync(join(dataDir, STORE_FILE))) throw new NoStoreError(dataDir);
+    } else if (dataDir !== ':memory:') {
       try {
         mkdirSync(dataDir, { recursive: true });
         if (!statSync(dataDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
@@ -210,7 +224,11 @@ export class Store {
 
   private constructor(file: string, opts: StoreOptions) {
     this.file = file;
-    this.db = new Database(file, { readonly: opts.readonly ?? false, timeout: 5000 });
+    this.db = new Database(file, {
+      readonly: opts.readonly ?? false,
+      fileMustExist: opts.create === false,
+      timeout: 5000,
+    });
     const db = this.db;
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');

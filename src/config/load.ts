@@ -53,7 +53,7 @@ export interface LoadOptions {
   lookup: PluginLookup;
   /** For ${NAME} substitution; default process.env. */
   env?: NodeJS.ProcessEnv;
-  /** For resolving node.data (and a relative file name); default process.cwd(). */
+  /** For resolving a relative config file name; default process.cwd(). node.data is read from the config file's directory. */
   cwd?: string;
 }
 
@@ -61,6 +61,14 @@ export type LoadResult = { ok: true; config: PeerpostConfig } | { ok: false; err
 
 // ---------------------------------------------------------------------------
 // Entry points
+
+/**
+ * node.data as a directory: a relative one is read from the config file's directory (not the
+ * working directory), so every command run anywhere finds the store of the daemon of this config.
+ */
+export function dataDir(configFile: string, data: string): string {
+  return resolve(dirname(configFile), data);
+}
 
 export async function loadConfigFile(file: string, opts: LoadOptions): Promise<LoadResult> {
   const abs = resolve(opts.cwd ?? process.cwd(), file);
@@ -449,7 +457,7 @@ class Run {
       file: resolve(this.cwd, this.file),
       node: {
         hostname: node.hostname ?? osHostname(),
-        data: resolve(this.cwd, node.data),
+        data: dataDir(resolve(this.cwd, this.file), node.data),
         maxHops: node.maxHops,
         durability: node.durability,
       },

@@ -90,14 +90,19 @@ export interface Running {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Start `peerpost start -c CONFIG`; resolves once it says it is up (or rejects with its output when it exits). */
+/**
+ * Start `peerpost start -c CONFIG` (or, with viaEnv, PEERPOST_CONFIG=CONFIG peerpost start); resolves once it
+ * says it is up (or rejects with its output when it exits).
+ */
 export async function startDaemon(
   config: string,
   extra: string[] = [],
-  opts: { cwd?: string; waitUp?: boolean } = {},
+  opts: { cwd?: string; waitUp?: boolean; viaEnv?: boolean } = {},
 ): Promise<Running> {
-  const proc = spawn(process.execPath, [BIN, 'start', '-c', config, '--log-level', 'debug', ...extra], {
+  const which = opts.viaEnv ? [] : ['-c', config];
+  const proc = spawn(process.execPath, [BIN, 'start', ...which, '--log-level', 'debug', ...extra], {
     cwd: opts.cwd,
+    env: opts.viaEnv ? { ...process.env, PEERPOST_CONFIG: config } : process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
@@ -154,6 +159,16 @@ export async function startDaemon(
   };
   if (opts.waitUp !== false) await waitForLog(/is up/);
   return r;
+}
+
+/**
+ * Start the daemon and stop it (SIGTERM), as an operator who has run peerpost before: only `peerpost start`
+ * creates the store, which the other commands then use with the daemon down.
+ */
+export async function runOnce(config: string): Promise<void> {
+  const d = await startDaemon(config);
+  const code = await d.stop('SIGTERM');
+  if (code !== 0) throw new Error(`peerpost exited ${code} after SIGTERM; logs:\n${d.logs.join('\n')}`);
 }
 
 /** Poll until fn() is truthy. */

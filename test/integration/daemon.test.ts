@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { writeFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { world, cli, startDaemon, until, sleep } from '../helpers/daemon.js';
+import { world, cli, startDaemon, runOnce, until, sleep } from '../helpers/daemon.js';
 
 const twoSinks = (w: ReturnType<typeof world>, a: string = '{}', b: string = '{}') => `
 accounts:
@@ -78,6 +78,7 @@ test('a post made while no daemon runs is stored, and delivered when it starts',
   const w = world();
   t.after(() => w.cleanup());
   w.writeConfig(twoSinks(w));
+  await runOnce(w.config); // the store exists: peerpost ran here before
   const r = await cli(['post', '-c', w.config, '-b', 'commons', '-'], { input: 'from standard input\nsecond line\n' });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /delivered when peerpost next starts/);
@@ -289,6 +290,7 @@ test("a plugin's own CLI command runs against the store without a daemon, and in
   const w = world();
   t.after(() => w.cleanup());
   w.writeConfig(twoSinks(w));
+  await runOnce(w.config);
   const offline = await cli(['sink-note', '-c', w.config, 'sink.a', 'add', 'first', 'note']);
   assert.equal(offline.code, 0, offline.stderr);
   assert.match(offline.stdout, /in the store \(daemon not running\)/);

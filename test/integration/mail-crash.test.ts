@@ -34,11 +34,10 @@ bridges:
       - { endpoint: mail.test/commons, policy: open }
       - sinkart.a/x
 `);
-  for (const a of ['ann@example.org', 'ben@example.net'])
-    assert.equal((await cli(['subscribers', 'commons', 'add', a, '-c', w.config])).code, 0);
-
   const first = await startDaemon(w.config);
   t.after(() => first.stop('SIGKILL'));
+  for (const a of ['ann@example.org', 'ben@example.net'])
+    assert.equal((await cli(['subscribers', 'commons', 'add', a, '-c', w.config])).code, 0);
   const r = await swaks(port, [
     '--from',
     'cat@example.com',
