@@ -27,7 +27,7 @@ const SECRETS: Record<string, string[]> = {
   'examples/irc.yaml': ['LIBERA_PASSWORD', 'OFTC_PASSWORD', 'OFTC_CHANNEL_KEY'],
   'examples/mail.yaml': ['SMARTHOST_PASSWORD'],
   'examples/news.yaml': ['ETERNAL_SEPTEMBER_PASSWORD'],
-  'examples/walkthrough.yaml': ['LIBERA_PASSWORD', 'NEWS_ALICE_PASSWORD'],
+  'examples/walkthrough.yaml': ['LIBERA_PASSWORD', 'NEWS_ALICE_PASSWORD', 'PEERPOST_ADMIN_TOKEN'],
   'examples/web.yaml': ['WEB_TOKEN', 'PEERPOST_ADMIN_TOKEN'],
 };
 /** Values as an operator would set them (tokens at least 16 characters). */
