@@ -71,23 +71,23 @@ export class Admin {
 
   /**
    * May this request see `what` (a path, for the text)? A request that presents
-   * a token is judged by the token alone: a wrong one is refused even from loopback.
+   * a bearer token is judged by the token alone: a wrong one is refused even
+   * from loopback. Another kind of Authorization (Basic, from a proxy's own
+   * login) is not a token: the address decides.
    */
   judge(req: IncomingMessage, what: string): AdminVerdict {
-    const header = req.headers.authorization;
+    const m = /^Bearer[ ]+(\S*)\s*$/i.exec(req.headers.authorization ?? '');
     const challenge = { 'WWW-Authenticate': 'Bearer realm="peerpost admin"' };
-    if (header !== undefined) {
-      const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+    if (m) {
       // Hash both sides and compare the digests: equal lengths, constant time, whatever was sent.
-      const good = m !== null && this.digest !== undefined && timingSafeEqual(sha(m[1]!), this.digest);
+      const good = this.digest !== undefined && timingSafeEqual(sha(m[1]!), this.digest);
       if (good) return { ok: true, why: 'token' };
       return {
         ok: false,
         status: 401,
         headers: challenge,
-        text: !m
-          ? `${what} takes the admin token as "Authorization: Bearer TOKEN"; this Authorization header is not that.`
-          : this.digest === undefined
+        text:
+          this.digest === undefined
             ? `${what} takes no token here: none is configured (set admin.token in the web account of the config).`
             : `The token is not the admin token of this server (admin.token in the web account of the config).`,
       };

@@ -77,7 +77,10 @@ test('the admin token: let in from anywhere, through a proxy too; a wrong or mal
   }
   // A presented token is judged alone: a wrong one is refused even from loopback.
   assert.equal(verdict(a, req('127.0.0.1', bearer('wrong-token-0123456789'))), '401');
-  assert.equal(verdict(a, req('127.0.0.1', { authorization: `Basic ${TOKEN}` })), '401');
+  // Another kind of Authorization (a proxy's Basic login) is no token: the address decides.
+  assert.equal(verdict(a, req('127.0.0.1', { authorization: 'Basic YWxpY2U6c2VjcmV0' })), 'ok by address');
+  assert.equal(verdict(a, req('192.0.2.1', { authorization: `Basic ${TOKEN}` })), '401');
+  assert.equal(verdict(a, req('192.0.2.1', { authorization: 'Bearer' })), '401');
   // None presented from afar: 401 with the challenge, saying what to send.
   const v = a.judge(req('192.0.2.1'), '/status');
   assert.equal(v.ok, false);
