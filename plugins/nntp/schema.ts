@@ -3,11 +3,11 @@
  * the built-in server) or peers with a news server (server:); the two kinds
  * have their own keys, and a block is checked against the kind it names.
  */
-import { z, duration, listenAddress, hostPort } from '../../src/plugin.js';
+import { z, duration, listenAddress, hostPort, isLoopbackHost } from '../../src/plugin.js';
 
 const POLICIES = ['none', 'authenticated', 'loopback', 'all'] as const;
 
-export const listenAccount = z.strictObject({
+const listenShape = z.strictObject({
   /** Where the news server listens ("host:port" or a port on 127.0.0.1). */
   listen: listenAddress('127.0.0.1:1119'),
   /** Who may POST: nobody, AUTHINFO users, loopback clients (and users), or everyone. */
@@ -19,6 +19,8 @@ export const listenAccount = z.strictObject({
       z.string().min(1),
     )
     .default({}),
+  /** AUTHINFO on a listener beyond loopback without tls: passwords in clear. Refused unless this is true. */
+  allowPlaintextAuth: z.boolean().default(false),
   /** Largest article POST takes, in octets (as sent, after dot-stuffing is undone). */
   maxArticleSize: z
     .number()
@@ -41,6 +43,21 @@ export const listenAccount = z.strictObject({
       listen: listenAddress('127.0.0.1:1563'),
     })
     .optional(),
+});
+
+/**
+ * AUTHINFO sends the password as it is. On a listener reachable from the
+ * network, that needs TLS (STARTTLS, after which AUTHINFO from afar waits for
+ * it), or the operator saying explicitly that clear text is accepted.
+ */
+export const listenAccount = listenShape.superRefine((c, ctx) => {
+  if (Object.keys(c.users).length === 0 || c.tls || c.allowPlaintextAuth || isLoopbackHost(c.listen.host)) return;
+  const where = `${c.listen.host.includes(':') ? `[${c.listen.host}]` : c.listen.host}:${c.listen.port}`;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['users'],
+    message: `AUTHINFO passwords would cross the network in clear: the news server listens on ${where} without TLS. Add tls: { cert, key } (STARTTLS is then offered, and a password from beyond loopback waits for it), listen on 127.0.0.1, or set allowPlaintextAuth: true to accept it knowingly`,
+  });
 });
 export type ListenConfig = z.infer<typeof listenAccount>;
 
@@ -108,7 +125,7 @@ export type ServerConfig = z.infer<typeof serverAccount>;
 export type Config = ListenConfig | ServerConfig;
 export const isServerConfig = (c: Config): c is ServerConfig => 'server' in c;
 
-const LISTEN_KEYS = Object.keys(listenAccount.shape);
+const LISTEN_KEYS = Object.keys(listenShape.shape);
 const SERVER_KEYS = [
   'server',
   'tls',

@@ -28,6 +28,7 @@ import {
   statusPage,
   type BridgeSummary,
 } from './html.js';
+import { Admin } from './admin.js';
 import { ICON_SVG, LIVE_JS, STYLE_CSS } from './assets.js';
 import { CONTENT_TYPE as METRICS_TYPE, metricsText } from './metrics.js';
 import { parsePostInput, verdictAnswer, type PostInput } from './posting.js';
@@ -130,6 +131,19 @@ export function postJson(p: StoredPost, name: string, url: (id: string) => strin
 export function createApp(d: AppDeps) {
   let tokens = new Tokens(d.config().tokens);
   const cfg = () => d.config();
+  // The operator's pages: one judge per config (a reload hands over a new object).
+  let admin = { of: d.config(), judge: new Admin(d.config()) };
+  const operator = () => {
+    if (admin.of !== cfg()) admin = { of: cfg(), judge: new Admin(cfg()) };
+    return admin.judge;
+  };
+  /** Answers a refusal and returns false when the request may not see `path`. */
+  const mayOperate = (req: IncomingMessage, res: ServerResponse, path: string): boolean => {
+    const v = operator().judge(req, path);
+    if (v.ok) return true;
+    send(res, v.status, 'text/plain; charset=utf-8', `${v.text}\n`, { 'Cache-Control': 'no-store', ...v.headers });
+    return false;
+  };
 
   const served = (): Served[] => d.endpoints().map((e) => ({ name: e.target, bridge: e.bridge, endpoint: e }));
   const byName = (name: string) => served().find((s) => s.name === name);
@@ -410,21 +424,29 @@ export function createApp(d: AppDeps) {
     }
     if (path === '/status') {
       only('GET');
+      if (!mayOperate(req, res, '/status')) return;
       return html(res, 200, statusPage(cfg().title, d.status()));
     }
     if (path === '/healthz') {
       only('GET');
       const h = healthReport(d.storeWritable, d.status());
+      // Load balancers get the verdict; the lines (account details, errors, host names) only operators.
+      const lines = operator().judge(req, '/healthz').ok
+        ? h.lines
+        : [
+            '(the details are for operators: from an address in admin.allow, loopback by default, or with the admin token)',
+          ];
       return send(
         res,
         h.ok ? 200 : 503,
         'text/plain; charset=utf-8',
-        `${h.ok ? 'ok' : 'unhealthy'}\n${h.lines.join('\n')}\n`,
+        `${h.ok ? 'ok' : 'unhealthy'}\n${lines.join('\n')}\n`,
         { 'Cache-Control': 'no-store' },
       );
     }
     if (path === '/metrics') {
       only('GET');
+      if (!mayOperate(req, res, '/metrics')) return;
       return send(
         res,
         200,

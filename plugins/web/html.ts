@@ -144,7 +144,7 @@ ${o.live || o.states ? '<script src="/static/live.js" defer></script>\n' : ''}</
 <main>
 ${o.body}
 </main>
-<footer class="site">peerpost · <a href="/status">status</a> · <a href="/api/bridges">API</a></footer>
+<footer class="site">peerpost · <a href="/api/bridges">API</a></footer>
 </body>
 </html>
 `;

@@ -2,7 +2,8 @@
  * The web plugin's config: the account block and the endpoint target rule.
  * See plugins/web/README.md for the options table.
  */
-import { z, duration, listenAddress } from '../../src/plugin.js';
+import { isIP } from 'node:net';
+import { z, duration, isLoopbackHost, listenAddress } from '../../src/plugin.js';
 
 /** A name on the web (/b/NAME): what an endpoint `web.local/NAME` gives its bridge. */
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -22,7 +23,46 @@ const token = z.strictObject({
 });
 export type TokenConfig = z.infer<typeof token>;
 
-export const account = z.strictObject({
+/** "127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8". */
+export function addressRangeProblem(v: string): string | undefined {
+  const [addr, bits, ...rest] = v.split('/');
+  const family = isIP(addr ?? '');
+  if (!family || rest.length)
+    return `"${v}" is not an address or a range (expected e.g. 127.0.0.1, 127.0.0.0/8, ::1 or fd00::/8)`;
+  if (bits === undefined) return undefined;
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max)
+    return `"${v}": the prefix length after / must be a whole number from 0 to ${max}`;
+  return undefined;
+}
+
+/** Who may see /status, /metrics and the details of /healthz. */
+const admin = z.strictObject({
+  /** A bearer token that opens them from anywhere: `token: ${PEERPOST_ADMIN_TOKEN}`. */
+  token: z
+    .string()
+    .min(16, 'the admin token must be at least 16 characters long (use e.g. `openssl rand -hex 24`)')
+    .max(512)
+    .optional(),
+  /**
+   * Client addresses let in without the token (never through a proxy). Default:
+   * loopback (127.0.0.0/8, ::1), or nobody when publicUrl is set.
+   */
+  allow: z
+    .array(
+      z.string().superRefine((v, ctx) => {
+        const p = addressRangeProblem(v);
+        if (p) ctx.addIssue({ code: 'custom', message: p });
+      }),
+    )
+    .optional(),
+});
+export type AdminConfig = z.infer<typeof admin>;
+
+/** The addresses admitted without a token when `admin.allow` is not written. */
+export const LOOPBACK_RANGES = ['127.0.0.0/8', '::1'] as const;
+
+const accountShape = z.strictObject({
   /** Where to listen. Loopback by default: put a reverse proxy with TLS in front to publish it. */
   listen: listenAddress('127.0.0.1:8080'),
   /** The address people reach this server at, for links in mail and IRC: https://lists.example.org. Default http://HOST:PORT. */
@@ -38,6 +78,13 @@ export const account = z.strictObject({
   title: z.string().min(1).max(100).default('peerpost'),
   /** Posts per archive page (and the API's default page size). */
   pageSize: z.number().int().min(1).max(500).default(50),
+  /** /status, /metrics and the details of /healthz: to loopback by default, elsewhere with a bearer token. */
+  admin: admin.default({}),
+  /**
+   * Tokens travel in clear on a listener beyond loopback when no TLS proxy is in front
+   * (publicUrl https://): refused unless this is true.
+   */
+  allowPlaintextAuth: z.boolean().default(false),
   /** Tokens that may post (API and WebSocket). Posting from the web is off while this is empty. */
   tokens: z.array(token).default([]),
   /** Origins (https://app.example.org) whose pages may call the API and open the stream; none by default. */
@@ -74,6 +121,29 @@ export const account = z.strictObject({
         .default(64 * 1024),
     })
     .default({ maxClients: 2000, maxBuffered: 4 * 1024 * 1024, heartbeat: 30_000, maxMessage: 64 * 1024 }),
+});
+
+/**
+ * The web has no TLS of its own: a token sent to a listener reachable from the
+ * network travels in clear unless a TLS proxy is in front (publicUrl https://).
+ */
+export const account = accountShape.superRefine((c, ctx) => {
+  if (isLoopbackHost(c.listen.host) || c.allowPlaintextAuth) return;
+  if (c.publicUrl?.startsWith('https://')) return;
+  const where = `${c.listen.host.includes(':') ? `[${c.listen.host}]` : c.listen.host}:${c.listen.port}`;
+  const fix = `listen on 127.0.0.1 behind a TLS proxy and set publicUrl: https://…, or set allowPlaintextAuth: true to accept it knowingly`;
+  if (c.tokens.length > 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tokens'],
+      message: `posting tokens would cross the network in clear: the web listens on ${where} without TLS in front; ${fix}`,
+    });
+  if (c.admin.token !== undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['admin', 'token'],
+      message: `the admin token would cross the network in clear: the web listens on ${where} without TLS in front; ${fix}`,
+    });
 });
 export type Config = z.infer<typeof account>;
 

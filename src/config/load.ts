@@ -411,10 +411,14 @@ class Run {
       if (def !== undefined && (v === undefined || v === '')) return def;
       if (v === undefined) {
         this.poisoned.add(pk(path));
-        this.add(path, `environment variable ${name} is not set (used in ${formatPath(path)})`, {
-          kind: 'always',
-          shown: [],
-        });
+        this.add(
+          path,
+          `environment variable ${name} is not set (used in ${formatPath(path)}): set it in peerpost's environment (export ${name}=…; under systemd, Environment=${name}=… in a drop-in)`,
+          {
+            kind: 'always',
+            shown: [],
+          },
+        );
         return '';
       }
       return v;

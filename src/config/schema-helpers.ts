@@ -1,6 +1,7 @@
 /**
  * Schema pieces shared by the core and plugins: durations, listen addresses.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -65,6 +66,20 @@ export function parseListen(v: unknown, defaultHost = '127.0.0.1'): ListenAddres
   if (port > 65535) return `port ${port} is out of range (0-65535)`;
   if (host === '') return `"${s}" has an empty host`;
   return { host, port };
+}
+
+/**
+ * True when a listener on `host` is reachable from this machine only: localhost,
+ * 127.0.0.0/8, ::1 (and ::ffff:127.x). 0.0.0.0, :: and every other address
+ * are reachable from the network.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  const v4 = h.startsWith('::ffff:') ? h.slice(7) : h;
+  if (isIP(v4) === 4) return v4.startsWith('127.');
+  if (isIP(h) === 6) return /^(0{0,4}:){2,7}0{0,3}1$/.test(h) || h === '::1';
+  return false;
 }
 
 /** A listen address in the config: "host:port" or a port (on 127.0.0.1). */

@@ -227,7 +227,7 @@ test('a missing required key points at the mapping that lacks it (or its key whe
 
 test('a missing environment variable is named, at its scalar', async () => {
   assert.deepEqual(await errors(Y(...ACCOUNTS.slice(0, 4), '    password: ${IRC_PASSWORD}')), [
-    'test.yaml:5:15  environment variable IRC_PASSWORD is not set (used in accounts.irc.libera.password)',
+    "test.yaml:5:15  environment variable IRC_PASSWORD is not set (used in accounts.irc.libera.password): set it in peerpost's environment (export IRC_PASSWORD=…; under systemd, Environment=IRC_PASSWORD=… in a drop-in)",
   ]);
 });
 
