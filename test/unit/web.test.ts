@@ -263,6 +263,11 @@ const metrics: DaemonMetrics = {
     { endpoint: 'irc.libera/#c"x', pending: 3, dead: 1, oldestAgeSeconds: 12.5 },
     { endpoint: 'web.local/commons', pending: 0, dead: 0, oldestAgeSeconds: null },
   ],
+  waiting: [
+    { account: 'mail.lists', name: 'robot_mail', count: 3, oldestAgeSeconds: 720 },
+    { account: 'mail.other', name: 'robot_mail', count: 0, oldestAgeSeconds: null },
+    { account: 'x.y', name: 'Not A Metric Name', count: 1, oldestAgeSeconds: 1 },
+  ],
   posts: { total: 9, byBridge: { commons: 9 } },
 };
 
@@ -295,6 +300,12 @@ test('metrics: Prometheus text with cumulative buckets, escaped labels, one-hot 
   assert.ok(lines.includes('peerpost_posts_stored{bridge="commons"} 9'));
   assert.ok(lines.includes('peerpost_web_stream_clients 4'));
   assert.ok(lines.includes('peerpost_uptime_seconds 42'));
+  assert.ok(lines.includes('peerpost_robot_mail_waiting{account="mail.lists"} 3'));
+  assert.ok(lines.includes('peerpost_robot_mail_oldest_seconds{account="mail.lists"} 720'));
+  assert.ok(lines.includes('peerpost_robot_mail_waiting{account="mail.other"} 0'));
+  assert.ok(lines.includes('peerpost_robot_mail_oldest_seconds{account="mail.other"} 0'));
+  assert.equal(lines.filter((l) => l === '# TYPE peerpost_robot_mail_waiting gauge').length, 1, 'one family');
+  assert.ok(!text.includes('Not A Metric Name'), 'a queue name that is no metric name is left out');
   assert.equal(labelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
 });
 
@@ -329,6 +340,19 @@ test('health: the store writable and every account up or retrying by design', ()
   });
   assert.equal(down.ok, false);
   assert.ok(down.lines.includes('irc.libera: banned (unhealthy) — banned from #commons'));
+  const late = healthReport(() => true, {
+    accounts: [acct('web.local', 'listening')],
+    late: [
+      'mail.lists: robot mail waiting for the smarthost: 1, the oldest for 2h, longer than delivery.alertAfter (1h)',
+    ],
+  });
+  assert.equal(late.ok, false, 'something waited longer than delivery.alertAfter');
+  assert.ok(
+    late.lines.includes(
+      'waiting too long (unhealthy): mail.lists: robot mail waiting for the smarthost: 1, the oldest for 2h, longer than delivery.alertAfter (1h)',
+    ),
+  );
+  assert.equal(healthReport(() => true, { accounts: [acct('web.local', 'listening')], late: [] }).ok, true);
   assert.equal(healthReport(() => true, { accounts: [acct('nntp.local', 'down')] }).ok, false);
   assert.equal(healthReport(() => true, { accounts: [acct('nntp.local', 'starting')] }).ok, false);
   const ro = healthReport(() => false, { accounts: [acct('web.local', 'listening')] });
@@ -355,7 +379,23 @@ test('the status page: states, last errors and waiting reasons, escaped', () => 
       uptimeMs: 90_000,
       config: '/c',
       data: '/d',
-      digests: {},
+      digests: { commons: 3 },
+      conversations: [
+        { bridge: 'commons', lines: 3, places: ['#commons'], first: now - 60_000, last: now, closesBy: now + 600_000 },
+      ],
+      waiting: [
+        {
+          account: 'mail.lists',
+          name: 'robot_mail',
+          what: 'robot mail waiting for the smarthost',
+          count: 2,
+          oldest: now - 720_000,
+          lastError: 'connect ECONNREFUSED <127.0.0.1:25>',
+          nextAt: now + 30_000,
+        },
+      ],
+      alertAfterMs: 600_000,
+      late: ['mail.lists: robot mail waiting for the smarthost: 2, the oldest for 12m, longer than <10m>'],
       accounts: [
         {
           name: 'irc.libera',
@@ -393,4 +433,10 @@ test('the status page: states, last errors and waiting reasons, escaped', () => 
   );
   assert.doesNotMatch(html, /nntp\.local\/peerpost\.commons/, 'endpoints with nothing waiting are left out');
   assert.match(html, /up 90 s/);
+  assert.match(
+    html,
+    /<td>mail\.lists<\/td><td>robot mail waiting for the smarthost<\/td><td>2 <span class="dir">\(oldest 12 min\)<\/span><\/td><td>connect ECONNREFUSED &lt;127\.0\.0\.1:25&gt;<\/td>/,
+  );
+  assert.match(html, /Waiting too long: mail\.lists: robot mail .*longer than &lt;10m&gt;/);
+  assert.match(html, /commons: 3 lines wait for the conversation to close/);
 });
