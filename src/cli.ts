@@ -25,7 +25,10 @@ import type {
   CommandAccount,
   CommandResult,
   PluginDefinition,
+  QueueWaiting,
+  OpenConversation,
 } from './plugin.js';
+import { collectWaiting, conversationLine, openConversations, waitingLine } from './waiting.js';
 import { shapeFor } from './router.js';
 
 const HELP: Record<string, string> = {
@@ -270,12 +273,26 @@ function age(ms: number): string {
   return formatDuration(Math.max(0, ms));
 }
 
-function printRows(rows: OutboxRow[], dead: boolean): void {
+function printRows(
+  rows: OutboxRow[],
+  dead: boolean,
+  elsewhere: { waiting: QueueWaiting[]; conversations: OpenConversation[] } = { waiting: [], conversations: [] },
+): void {
+  const now = Date.now();
+  const queued = elsewhere.waiting.filter((w) => w.count > 0);
+  const more = () => {
+    if (queued.length) out(`\n${queued.map((w) => waitingLine(w, now)).join('\n')}`);
+    if (elsewhere.conversations.length)
+      out(`\n${elsewhere.conversations.map((c) => conversationLine(c, now)).join('\n')}`);
+  };
   if (rows.length === 0) {
-    out(dead ? 'no dead letters' : 'the outbox is empty: every post reached every endpoint');
+    if (dead) out('no dead letters');
+    else if (queued.length === 0 && elsewhere.conversations.length === 0)
+      out('the outbox is empty: every post reached every endpoint');
+    else out('no delivery waits in the outbox; but:');
+    if (!dead) more();
     return;
   }
-  const now = Date.now();
   out(['ROW', 'AGE', 'TRIES', 'ENDPOINT', 'POST', dead ? 'WHY IT FAILED' : 'STATE'].join('\t'));
   for (const r of rows) {
     const state =
@@ -286,6 +303,7 @@ function printRows(rows: OutboxRow[], dead: boolean): void {
           : 'waiting';
     out([r.row, age(now - r.createdAt), r.attempts, r.endpoint, `<${r.postId}>`, state].join('\t'));
   }
+  if (!dead) more();
 }
 
 async function cmdOutbox(args: string[]): Promise<number> {
@@ -350,8 +368,11 @@ async function cmdOutbox(args: string[]): Promise<number> {
       state: values.dead ? 'dead' : 'pending',
       ...(values.bridge ? { bridge: values.bridge } : {}),
     });
-    if (values.json) out(JSON.stringify(rows, null, 2));
-    else printRows(rows, values.dead === true);
+    const elsewhere = values.dead
+      ? { waiting: [], conversations: [] }
+      : await waitingElsewhere(config, store, values.bridge);
+    if (values.json) out(JSON.stringify({ rows, ...elsewhere }, null, 2));
+    else printRows(rows, values.dead === true, elsewhere);
   } finally {
     store.close();
   }
@@ -368,15 +389,20 @@ async function cmdStatus(args: string[]): Promise<number> {
   const s = (await ask(config.node.data, { cmd: 'status' })) as Status | undefined;
   if (s === undefined) {
     let depth = 0;
+    let robot = 0;
     if (existsSync(resolve(config.node.data, 'peerpost.db'))) {
       const store = Store.open(config.node.data);
-      depth = store.outboxStats().reduce((n, x) => n + x.pending, 0);
-      store.close();
+      try {
+        depth = store.outboxStats().reduce((n, x) => n + x.pending, 0);
+        robot = (await waitingElsewhere(config, store)).waiting.reduce((n, w) => n + w.count, 0);
+      } finally {
+        store.close();
+      }
     }
-    if (values.json) out(JSON.stringify({ running: false, pending: depth }));
+    if (values.json) out(JSON.stringify({ running: false, pending: depth, waiting: robot }));
     else
       out(
-        `peerpost is not running (no daemon answers in ${config.node.data}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox`,
+        `peerpost is not running (no daemon answers in ${config.node.data}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox${robot ? `, ${robot} message${robot === 1 ? '' : 's'} in the accounts' own queues (robot mail)` : ''}`,
       );
     return EXIT.NOT_RUNNING;
   }
@@ -402,8 +428,15 @@ async function cmdStatus(args: string[]): Promise<number> {
       `  ${o.endpoint.padEnd(32)} ${o.pending} pending${o.oldest ? `, oldest ${formatDuration(now - o.oldest)}` : ''}, ${o.dead} dead${o.waiting ? `; waiting since ${formatDuration(now - o.waiting.since)}: ${o.waiting.reason}` : ''}`,
     );
   }
-  const open = Object.entries(s.digests);
-  if (open.length) out(`\nopen conversations (digest): ${open.map(([b, n]) => `${b} ${n} lines`).join(', ')}`);
+  const queued = (s.waiting ?? []).filter((w) => w.count > 0);
+  if (queued.length) out(`\n${queued.map((w) => waitingLine(w, now)).join('\n')}`);
+  const talks = s.conversations ?? [];
+  if (talks.length)
+    out(`\nopen conversations (digest):\n${talks.map((c) => `  ${conversationLine(c, now)}`).join('\n')}`);
+  if ((s.late ?? []).length)
+    out(
+      `\nwaiting too long (delivery.alertAfter ${formatDuration(s.alertAfterMs)}; /healthz says unhealthy):\n${s.late.map((l) => `  ${l}`).join('\n')}`,
+    );
   return EXIT.OK;
 }
 
@@ -459,6 +492,49 @@ function commonArgs(args: string[]): { config?: string; json: boolean; help: boo
   return { ...(config !== undefined ? { config } : {}), json, help: helpWanted, rest };
 }
 
+/** The accounts of one protocol as a plugin command (or a plugin's waiting()) sees them, here against the store. */
+function offlineAccounts(config: PeerpostConfig, store: Store, router: Router, protocol: string): CommandAccount[] {
+  const secret = nodeSecret(store);
+  return Object.values(config.accounts)
+    .filter((a) => a.protocol === protocol)
+    .map((a) => ({
+      account: a.name,
+      config: a.settings,
+      store: pluginStoreFor(store, a.name, protocol),
+      posts: postReaderFor(store),
+      endpoints: () =>
+        router.endpointsOf(a.name).map((e) => ({
+          key: e.key,
+          target: e.target,
+          bridge: e.bridge,
+          direction: e.direction,
+          options: e.options,
+          description: router.bridge(e.bridge)?.description ?? '',
+          ...(e.shape ? { shape: e.shape } : {}),
+        })),
+      secret: (purpose: string) => secretFor(secret, purpose),
+      node: { hostname: config.node.hostname, version: VERSION },
+    }));
+}
+
+/** What waits outside the outbox, read from the store: the accounts' own queues (robot mail), open conversations. */
+async function waitingElsewhere(
+  config: PeerpostConfig,
+  store: Store,
+  bridge?: string,
+): Promise<{ waiting: QueueWaiting[]; conversations: OpenConversation[] }> {
+  const defs = await pluginsFor(config);
+  const router = routerFor(config, defs);
+  const waiting = collectWaiting(
+    defs,
+    (protocol) => offlineAccounts(config, store, router, protocol),
+    (protocol, e) =>
+      err(`note: the ${protocol} plugin could not tell what waits in its queue: ${(e as Error).message}`),
+  );
+  const conversations = openConversations(store, config).filter((c) => bridge === undefined || c.bridge === bridge);
+  return { waiting, conversations };
+}
+
 /** A command a plugin adds: inside the running daemon, else (when it allows) here against the store. */
 async function cmdPlugin(name: string, args: string[]): Promise<number | undefined> {
   const { config: given, json, help: helpWanted, rest } = commonArgs(args);
@@ -491,28 +567,7 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
   } else {
     const store = Store.open(config.node.data, { durability: config.node.durability });
     try {
-      const secret = nodeSecret(store);
-      const router = routerFor(config, await pluginsFor(config));
-      const accounts: CommandAccount[] = Object.values(config.accounts)
-        .filter((a) => a.protocol === protocol)
-        .map((a) => ({
-          account: a.name,
-          config: a.settings,
-          store: pluginStoreFor(store, a.name, protocol),
-          posts: postReaderFor(store),
-          endpoints: () =>
-            router.endpointsOf(a.name).map((e) => ({
-              key: e.key,
-              target: e.target,
-              bridge: e.bridge,
-              direction: e.direction,
-              options: e.options,
-              description: router.bridge(e.bridge)?.description ?? '',
-              ...(e.shape ? { shape: e.shape } : {}),
-            })),
-          secret: (purpose: string) => secretFor(secret, purpose),
-          node: { hostname: config.node.hostname, version: VERSION },
-        }));
+      const accounts = offlineAccounts(config, store, routerFor(config, await pluginsFor(config)), protocol);
       result = await command.run(rest, { running: false, cwd: process.cwd(), json, accounts });
     } finally {
       store.close();
