@@ -389,17 +389,18 @@ async function cmdStatus(args: string[]): Promise<number> {
   const s = (await ask(config.node.data, { cmd: 'status' })) as Status | undefined;
   if (s === undefined) {
     let depth = 0;
-    let robot = 0;
+    let elsewhere: { waiting: QueueWaiting[]; conversations: OpenConversation[] } = { waiting: [], conversations: [] };
     if (existsSync(resolve(config.node.data, 'peerpost.db'))) {
       const store = Store.open(config.node.data);
       try {
         depth = store.outboxStats().reduce((n, x) => n + x.pending, 0);
-        robot = (await waitingElsewhere(config, store)).waiting.reduce((n, w) => n + w.count, 0);
+        elsewhere = await waitingElsewhere(config, store);
       } finally {
         store.close();
       }
     }
-    if (values.json) out(JSON.stringify({ running: false, pending: depth, waiting: robot }));
+    const robot = elsewhere.waiting.reduce((n, w) => n + w.count, 0);
+    if (values.json) out(JSON.stringify({ running: false, pending: depth, ...elsewhere }));
     else
       out(
         `peerpost is not running (no daemon answers in ${config.node.data}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox${robot ? `, ${robot} message${robot === 1 ? '' : 's'} in the accounts' own queues (robot mail)` : ''}`,
