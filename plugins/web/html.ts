@@ -303,7 +303,9 @@ ${
 ${outbox}
 </tbody></table>
 <p class="dir">Dead letters are deliveries given up for good; <code>peerpost outbox --dead</code> shows each with its reason, and <code>peerpost outbox --retry ROW</code> tries one again.</p>`
-    : '<p>Nothing waits: every post has reached every endpoint.</p>'
+    : queued.length || (st.conversations ?? []).length
+      ? '<p>No delivery waits in the outbox; what waits elsewhere is below.</p>'
+      : '<p>Nothing waits: every post has reached every endpoint.</p>'
 }
 ${robot}
 ${talks}`;

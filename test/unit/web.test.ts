@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DaemonMetrics, StoredPost } from '../../src/plugin.js';
+import type { DaemonMetrics, DaemonStatus, StoredPost } from '../../src/plugin.js';
 import {
   archivePage,
   bodyHtml,
@@ -371,57 +371,54 @@ test('health: the store writable and every account up or retrying by design', ()
 
 test('the status page: states, last errors and waiting reasons, escaped', () => {
   const now = 1_000_000_000;
-  const html = statusPage(
-    'peerpost',
-    {
-      pid: 1,
-      version: '0.1.0',
-      uptimeMs: 90_000,
-      config: '/c',
-      data: '/d',
-      digests: { commons: 3 },
-      conversations: [
-        { bridge: 'commons', lines: 3, places: ['#commons'], first: now - 60_000, last: now, closesBy: now + 600_000 },
-      ],
-      waiting: [
-        {
-          account: 'mail.lists',
-          name: 'robot_mail',
-          what: 'robot mail waiting for the smarthost',
-          count: 2,
-          oldest: now - 720_000,
-          lastError: 'connect ECONNREFUSED <127.0.0.1:25>',
-          nextAt: now + 30_000,
-        },
-      ],
-      alertAfterMs: 600_000,
-      late: ['mail.lists: robot mail waiting for the smarthost: 2, the oldest for 12m, longer than <10m>'],
-      accounts: [
-        {
-          name: 'irc.libera',
-          protocol: 'irc',
-          state: 'retrying',
-          since: now - 30_000,
-          detail: 'reconnecting <soon>',
-          lastError: { message: 'ECONNREFUSED <x>', at: now - 5_000 },
-          endpoints: [],
-          delivered: 3,
-          ingested: null,
-        },
-      ],
-      outbox: [
-        {
-          endpoint: 'irc.libera/#commons',
-          pending: 2,
-          dead: 1,
-          oldest: now - 60_000,
-          waiting: { reason: 'not connected <yet>', since: now - 30_000 },
-        },
-        { endpoint: 'nntp.local/peerpost.commons', pending: 0, dead: 0, oldest: null, waiting: null },
-      ],
-    },
-    now,
-  );
+  const st: DaemonStatus = {
+    pid: 1,
+    version: '0.1.0',
+    uptimeMs: 90_000,
+    config: '/c',
+    data: '/d',
+    digests: { commons: 3 },
+    conversations: [
+      { bridge: 'commons', lines: 3, places: ['#commons'], first: now - 60_000, last: now, closesBy: now + 600_000 },
+    ],
+    waiting: [
+      {
+        account: 'mail.lists',
+        name: 'robot_mail',
+        what: 'robot mail waiting for the smarthost',
+        count: 2,
+        oldest: now - 720_000,
+        lastError: 'connect ECONNREFUSED <127.0.0.1:25>',
+        nextAt: now + 30_000,
+      },
+    ],
+    alertAfterMs: 600_000,
+    late: ['mail.lists: robot mail waiting for the smarthost: 2, the oldest for 12m, longer than <10m>'],
+    accounts: [
+      {
+        name: 'irc.libera',
+        protocol: 'irc',
+        state: 'retrying',
+        since: now - 30_000,
+        detail: 'reconnecting <soon>',
+        lastError: { message: 'ECONNREFUSED <x>', at: now - 5_000 },
+        endpoints: [],
+        delivered: 3,
+        ingested: null,
+      },
+    ],
+    outbox: [
+      {
+        endpoint: 'irc.libera/#commons',
+        pending: 2,
+        dead: 1,
+        oldest: now - 60_000,
+        waiting: { reason: 'not connected <yet>', since: now - 30_000 },
+      },
+      { endpoint: 'nntp.local/peerpost.commons', pending: 0, dead: 0, oldest: null, waiting: null },
+    ],
+  };
+  const html = statusPage('peerpost', st, now);
   assert.match(
     html,
     /<td>irc\.libera<\/td><td><span class="state wait"[^>]*>retrying<\/span> <span class="dir">for 30 s<\/span>/,
@@ -439,4 +436,10 @@ test('the status page: states, last errors and waiting reasons, escaped', () => 
   );
   assert.match(html, /Waiting too long: mail\.lists: robot mail .*longer than &lt;10m&gt;/);
   assert.match(html, /commons: 3 lines wait for the conversation to close/);
+  const calm = statusPage('peerpost', { ...st, outbox: [], waiting: [], conversations: [], late: [] }, now);
+  assert.match(calm, /Nothing waits: every post has reached every endpoint/);
+  assert.doesNotMatch(calm, /robot mail|Waiting too long|Open conversations/);
+  const robotOnly = statusPage('peerpost', { ...st, outbox: [], conversations: [] }, now);
+  assert.doesNotMatch(robotOnly, /Nothing waits/, 'not "nothing waits" while robot mail waits');
+  assert.match(robotOnly, /No delivery waits in the outbox; what waits elsewhere is below/);
 });
