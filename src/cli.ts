@@ -277,13 +277,14 @@ function printRows(
   rows: OutboxRow[],
   dead: boolean,
   elsewhere: { waiting: QueueWaiting[]; conversations: OpenConversation[] } = { waiting: [], conversations: [] },
+  running = true,
 ): void {
   const now = Date.now();
   const queued = elsewhere.waiting.filter((w) => w.count > 0);
   const more = () => {
     if (queued.length) out(`\n${queued.map((w) => waitingLine(w, now)).join('\n')}`);
     if (elsewhere.conversations.length)
-      out(`\n${elsewhere.conversations.map((c) => conversationLine(c, now)).join('\n')}`);
+      out(`\n${elsewhere.conversations.map((c) => conversationLine(c, now, running)).join('\n')}`);
   };
   if (rows.length === 0) {
     if (dead) out('no dead letters');
@@ -372,7 +373,13 @@ async function cmdOutbox(args: string[]): Promise<number> {
       ? { waiting: [], conversations: [] }
       : await waitingElsewhere(config, store, values.bridge);
     if (values.json) out(JSON.stringify({ rows, ...elsewhere }, null, 2));
-    else printRows(rows, values.dead === true, elsewhere);
+    else {
+      // Whether a daemon runs (to close the conversations) matters only when one is open.
+      const running =
+        elsewhere.conversations.length === 0 ||
+        (await ask(config.node.data, { cmd: 'status' }, 5000).catch(() => undefined)) !== undefined;
+      printRows(rows, values.dead === true, elsewhere, running);
+    }
   } finally {
     store.close();
   }
@@ -400,10 +407,11 @@ async function cmdStatus(args: string[]): Promise<number> {
       }
     }
     const robot = elsewhere.waiting.reduce((n, w) => n + w.count, 0);
+    const lines = elsewhere.conversations.reduce((n, c) => n + c.lines, 0);
     if (values.json) out(JSON.stringify({ running: false, pending: depth, ...elsewhere }));
     else
       out(
-        `peerpost is not running (no daemon answers in ${config.node.data}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox${robot ? `, ${robot} message${robot === 1 ? '' : 's'} in the accounts' own queues (robot mail)` : ''}`,
+        `peerpost is not running (no daemon answers in ${config.node.data}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox${robot ? `, ${robot} message${robot === 1 ? '' : 's'} in the accounts' own queues (robot mail)` : ''}${lines ? `, ${lines} line${lines === 1 ? '' : 's'} for a conversation that closes when it runs` : ''}`,
       );
     return EXIT.NOT_RUNNING;
   }

@@ -110,13 +110,16 @@ export function clock(at: number, now: number): string {
     : `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ${hm}`;
 }
 
-/** "3 lines of #commons (bridge commons) wait for the conversation to close, at the latest 14:32" */
-export function conversationLine(c: OpenConversation, now: number): string {
+/**
+ * "3 lines of #commons (bridge commons) wait for the conversation to close, at the latest 14:32".
+ * running false: no daemon runs, so nothing closes until one starts (then at once if it is due by then).
+ */
+export function conversationLine(c: OpenConversation, now: number, running = true): string {
   const where = c.places.length ? c.places.join(', ') : `bridge ${c.bridge}`;
   const bridge = c.places.length ? ` (bridge ${c.bridge})` : '';
   const when =
     c.closesBy >= now
-      ? `at the latest ${clock(c.closesBy, now)}`
+      ? `at the latest ${clock(c.closesBy, now)}${running ? '' : ' if peerpost runs by then (it does not run now)'}`
       : `due since ${clock(c.closesBy, now)} (it closes as soon as peerpost runs)`;
   return `${plural(c.lines, 'line', 'lines')} of ${where}${bridge} ${c.lines === 1 ? 'waits' : 'wait'} for the conversation to close, ${when}`;
 }

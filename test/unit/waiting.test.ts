@@ -73,6 +73,11 @@ test('how an open conversation reads', () => {
     '1 line of #commons (bridge commons) waits for the conversation to close, at the latest 14:32',
   );
   assert.match(conversationLine(c, at(15, 0)), /due since 14:32 \(it closes as soon as peerpost runs\)$/);
+  assert.match(
+    conversationLine(c, at(14, 23), false),
+    /, at the latest 14:32 if peerpost runs by then \(it does not run now\)$/,
+    'no daemon: nothing closes it until one starts',
+  );
   assert.equal(clock(at(14, 32), at(9, 0) - 86_400_000), '2026-12-04 14:32', 'another day: with the date');
 });
 
