@@ -24,12 +24,10 @@ const D = 'lists.test.example';
 /** Poll an async check until it answers true (or a string saying what is still wrong, shown on timeout). */
 async function eventually(check: () => Promise<true | string>, what: string, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  let last = '';
   for (;;) {
     const r = await check();
     if (r === true) return;
-    last = r;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${last}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${r}`);
     await sleep(100);
   }
 }
@@ -58,8 +56,8 @@ bridges:
   const d = await startDaemon(w.config);
   t.after(() => d.stop('SIGKILL'));
   const web = `http://127.0.0.1:${await listeningPort(d.waitForLog, 'web.w')}`;
-  let sink: MaildirSink | undefined;
-  t.after(() => sink?.stop());
+  const smarthostUp: { sink?: MaildirSink } = {};
+  t.after(() => smarthostUp.sink?.stop());
 
   const join_ = await swaks(mailPort, [
     '--from',
@@ -134,10 +132,10 @@ bridges:
   );
 
   // The smarthost comes up where peerpost looks for it: the confirmation goes out, and everything is well again.
-  sink = await startMaildirSink({ port: smarthost });
+  const sink = (smarthostUp.sink = await startMaildirSink({ port: smarthost }));
   await until(
     () =>
-      sink!
+      sink
         .messages()
         .find((m) => header(m, 'X-RcptTo')[0] === 'alice@example.org' && /^Subject: confirm [0-9a-f]{24}/m.test(m)),
     'the confirmation to reach the smarthost',
