@@ -503,7 +503,8 @@ function commonArgs(args: string[]): { config?: string; json: boolean; help: boo
 
 /** The accounts of one protocol as a plugin command (or a plugin's waiting()) sees them, here against the store. */
 function offlineAccounts(config: PeerpostConfig, store: Store, router: Router, protocol: string): CommandAccount[] {
-  const secret = nodeSecret(store);
+  // Read (or made, at first use) only when a command asks for it: listing what waits writes nothing.
+  let secret: Buffer | undefined;
   return Object.values(config.accounts)
     .filter((a) => a.protocol === protocol)
     .map((a) => ({
@@ -521,7 +522,7 @@ function offlineAccounts(config: PeerpostConfig, store: Store, router: Router, p
           description: router.bridge(e.bridge)?.description ?? '',
           ...(e.shape ? { shape: e.shape } : {}),
         })),
-      secret: (purpose: string) => secretFor(secret, purpose),
+      secret: (purpose: string) => secretFor((secret ??= nodeSecret(store)), purpose),
       node: { hostname: config.node.hostname, version: VERSION },
     }));
 }
