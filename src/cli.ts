@@ -80,14 +80,17 @@ delivered when peerpost next starts. Prints the post's Message-ID.
        peerpost outbox --drop ROW
 
 List pending deliveries (or, with --dead, the failed ones) with the reason of
-each failure. --retry ROW puts one row back in line to be tried now; --all does
+each failure; then what waits outside the outbox: robot mail for the smarthost,
+and lines waiting for their conversation to close into a digest (with when it
+closes at the latest). --json: { rows, waiting, conversations }. --retry ROW puts one row back in line to be tried now; --all does
 so for every dead row (of one bridge with --bridge). --drop ROW deletes a row:
 that post will never reach that endpoint.
 `,
   status: `Usage: peerpost status [-c FILE] [--json]
 
 Show each account's state (connected, listening, retrying since, last error),
-the outbox depth per endpoint, and uptime. Exit 3 when peerpost is not running.
+the outbox depth per endpoint, robot mail waiting, open conversations, what has
+waited longer than delivery.alertAfter, and uptime. Exit 3 when peerpost is not running.
 `,
 };
 
