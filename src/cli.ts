@@ -14,6 +14,7 @@ import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import { ask, type ControlRequest } from './control.js';
 import { Store, NoStoreError, STORE_FILE, type OutboxRow } from './store.js';
+import { Router } from './router.js';
 import { Core } from './core.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
@@ -24,7 +25,10 @@ import type {
   CommandAccount,
   CommandResult,
   PluginDefinition,
+  QueueWaiting,
+  OpenConversation,
 } from './plugin.js';
+import { collectWaiting, conversationLine, openConversations, waitingLine } from './waiting.js';
 import { shapeFor } from './router.js';
 
 const HELP: Record<string, string> = {
@@ -80,14 +84,17 @@ next starts. Prints the post's Message-ID.
        peerpost outbox --drop ROW
 
 List pending deliveries (or, with --dead, the failed ones) with the reason of
-each failure. --retry ROW puts one row back in line to be tried now; --all does
+each failure; then what waits outside the outbox: robot mail for the smarthost,
+and lines waiting for their conversation to close into a digest (with when it
+closes at the latest). --json: { rows, waiting, conversations }. --retry ROW puts one row back in line to be tried now; --all does
 so for every dead row (of one bridge with --bridge). --drop ROW deletes a row:
 that post will never reach that endpoint.
 `,
   status: `Usage: peerpost status [-c FILE] [--json]
 
 Show each account's state (connected, listening, retrying since, last error),
-the outbox depth per endpoint, and uptime. Exit 3 when peerpost is not running,
+the outbox depth per endpoint, robot mail waiting, open conversations, what has
+waited longer than delivery.alertAfter, and uptime. Exit 3 when peerpost is not running,
 7 when there is not even a store where the config points (the wrong config?).
 `,
 };
@@ -319,12 +326,27 @@ function age(ms: number): string {
   return formatDuration(Math.max(0, ms));
 }
 
-function printRows(rows: OutboxRow[], dead: boolean): void {
+function printRows(
+  rows: OutboxRow[],
+  dead: boolean,
+  elsewhere: { waiting: QueueWaiting[]; conversations: OpenConversation[] } = { waiting: [], conversations: [] },
+  running = true,
+): void {
+  const now = Date.now();
+  const queued = elsewhere.waiting.filter((w) => w.count > 0);
+  const more = () => {
+    if (queued.length) out(`\n${queued.map((w) => waitingLine(w, now)).join('\n')}`);
+    if (elsewhere.conversations.length)
+      out(`\n${elsewhere.conversations.map((c) => conversationLine(c, now, running)).join('\n')}`);
+  };
   if (rows.length === 0) {
-    out(dead ? 'no dead letters' : 'the outbox is empty: every post reached every endpoint');
+    if (dead) out('no dead letters');
+    else if (queued.length === 0 && elsewhere.conversations.length === 0)
+      out('the outbox is empty: every post reached every endpoint');
+    else out('no delivery waits in the outbox; but:');
+    if (!dead) more();
     return;
   }
-  const now = Date.now();
   out(['ROW', 'AGE', 'TRIES', 'ENDPOINT', 'POST', dead ? 'WHY IT FAILED' : 'STATE'].join('\t'));
   for (const r of rows) {
     const state =
@@ -335,6 +357,7 @@ function printRows(rows: OutboxRow[], dead: boolean): void {
           : 'waiting';
     out([r.row, age(now - r.createdAt), r.attempts, r.endpoint, `<${r.postId}>`, state].join('\t'));
   }
+  if (!dead) more();
 }
 
 async function cmdOutbox(args: string[]): Promise<number> {
@@ -400,8 +423,17 @@ async function cmdOutbox(args: string[]): Promise<number> {
       state: values.dead ? 'dead' : 'pending',
       ...(values.bridge ? { bridge: values.bridge } : {}),
     });
-    if (values.json) out(JSON.stringify(rows, null, 2));
-    else printRows(rows, values.dead === true);
+    const elsewhere = values.dead
+      ? { waiting: [], conversations: [] }
+      : await waitingElsewhere(config, store, values.bridge);
+    if (values.json) out(JSON.stringify({ rows, ...elsewhere }, null, 2));
+    else {
+      // Whether a daemon runs (to close the conversations) matters only when one is open.
+      const running =
+        elsewhere.conversations.length === 0 ||
+        (await ask(config.node.data, { cmd: 'status' }, 5000).catch(() => undefined)) !== undefined;
+      printRows(rows, values.dead === true, elsewhere, running);
+    }
   } finally {
     store.close();
   }
@@ -420,15 +452,19 @@ async function cmdStatus(args: string[]): Promise<number> {
   if (s === undefined) {
     const store = openStore(found, config); // none: exit 7, not "not running" (this may not be the daemon's config)
     let depth: number;
+    let elsewhere: { waiting: QueueWaiting[]; conversations: OpenConversation[] };
     try {
       depth = store.outboxStats().reduce((n, x) => n + x.pending, 0);
+      elsewhere = await waitingElsewhere(config, store);
     } finally {
       store.close();
     }
-    if (values.json) out(JSON.stringify({ running: false, pending: depth }));
+    const robot = elsewhere.waiting.reduce((n, w) => n + w.count, 0);
+    const lines = elsewhere.conversations.reduce((n, c) => n + c.lines, 0);
+    if (values.json) out(JSON.stringify({ running: false, pending: depth, ...elsewhere }));
     else
       out(
-        `peerpost is not running (no daemon answers in ${config.node.data}, the node.data of ${found.file}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox`,
+        `peerpost is not running (no daemon answers in ${config.node.data}, the node.data of ${found.file}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox${robot ? `, ${robot} message${robot === 1 ? '' : 's'} in the accounts' own queues (robot mail)` : ''}${lines ? `, ${lines} line${lines === 1 ? '' : 's'} for a conversation that closes when it runs` : ''}`,
       );
     return EXIT.NOT_RUNNING;
   }
@@ -454,8 +490,15 @@ async function cmdStatus(args: string[]): Promise<number> {
       `  ${o.endpoint.padEnd(32)} ${o.pending} pending${o.oldest ? `, oldest ${formatDuration(now - o.oldest)}` : ''}, ${o.dead} dead${o.waiting ? `; waiting since ${formatDuration(now - o.waiting.since)}: ${o.waiting.reason}` : ''}`,
     );
   }
-  const open = Object.entries(s.digests);
-  if (open.length) out(`\nopen conversations (digest): ${open.map(([b, n]) => `${b} ${n} lines`).join(', ')}`);
+  const queued = (s.waiting ?? []).filter((w) => w.count > 0);
+  if (queued.length) out(`\n${queued.map((w) => waitingLine(w, now)).join('\n')}`);
+  const talks = s.conversations ?? [];
+  if (talks.length)
+    out(`\nopen conversations (digest):\n${talks.map((c) => `  ${conversationLine(c, now)}`).join('\n')}`);
+  if ((s.late ?? []).length)
+    out(
+      `\nwaiting too long (delivery.alertAfter ${formatDuration(s.alertAfterMs)}; /healthz says unhealthy):\n${s.late.map((l) => `  ${l}`).join('\n')}`,
+    );
   return EXIT.OK;
 }
 
@@ -519,6 +562,50 @@ function commonArgs(args: string[]): {
   return { ...(config !== undefined ? { config } : {}), json, verbose, help: helpWanted, rest };
 }
 
+/** The accounts of one protocol as a plugin command (or a plugin's waiting()) sees them, here against the store. */
+function offlineAccounts(config: PeerpostConfig, store: Store, router: Router, protocol: string): CommandAccount[] {
+  // Read (or made, at first use) only when a command asks for it: listing what waits writes nothing.
+  let secret: Buffer | undefined;
+  return Object.values(config.accounts)
+    .filter((a) => a.protocol === protocol)
+    .map((a) => ({
+      account: a.name,
+      config: a.settings,
+      store: pluginStoreFor(store, a.name, protocol),
+      posts: postReaderFor(store),
+      endpoints: () =>
+        router.endpointsOf(a.name).map((e) => ({
+          key: e.key,
+          target: e.target,
+          bridge: e.bridge,
+          direction: e.direction,
+          options: e.options,
+          description: router.bridge(e.bridge)?.description ?? '',
+          ...(e.shape ? { shape: e.shape } : {}),
+        })),
+      secret: (purpose: string) => secretFor((secret ??= nodeSecret(store)), purpose),
+      node: { hostname: config.node.hostname, version: VERSION },
+    }));
+}
+
+/** What waits outside the outbox, read from the store: the accounts' own queues (robot mail), open conversations. */
+async function waitingElsewhere(
+  config: PeerpostConfig,
+  store: Store,
+  bridge?: string,
+): Promise<{ waiting: QueueWaiting[]; conversations: OpenConversation[] }> {
+  const defs = await pluginsFor(config);
+  const router = routerFor(config, defs);
+  const waiting = collectWaiting(
+    defs,
+    (protocol) => offlineAccounts(config, store, router, protocol),
+    (protocol, e) =>
+      err(`note: the ${protocol} plugin could not tell what waits in its queue: ${(e as Error).message}`),
+  );
+  const conversations = openConversations(store, config).filter((c) => bridge === undefined || c.bridge === bridge);
+  return { waiting, conversations };
+}
+
 /** A command a plugin adds: inside the running daemon, else (when it allows) here against the store. */
 async function cmdPlugin(name: string, args: string[]): Promise<number | undefined> {
   const { config: given, json, verbose, help: helpWanted, rest } = commonArgs(args);
@@ -554,28 +641,7 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
   } else {
     const store = openStore(found, config);
     try {
-      const secret = nodeSecret(store);
-      const router = routerFor(config, await pluginsFor(config));
-      const accounts: CommandAccount[] = Object.values(config.accounts)
-        .filter((a) => a.protocol === protocol)
-        .map((a) => ({
-          account: a.name,
-          config: a.settings,
-          store: pluginStoreFor(store, a.name, protocol),
-          posts: postReaderFor(store),
-          endpoints: () =>
-            router.endpointsOf(a.name).map((e) => ({
-              key: e.key,
-              target: e.target,
-              bridge: e.bridge,
-              direction: e.direction,
-              options: e.options,
-              description: router.bridge(e.bridge)?.description ?? '',
-              ...(e.shape ? { shape: e.shape } : {}),
-            })),
-          secret: (purpose: string) => secretFor(secret, purpose),
-          node: { hostname: config.node.hostname, version: VERSION },
-        }));
+      const accounts = offlineAccounts(config, store, routerFor(config, await pluginsFor(config)), protocol);
       result = await command.run(rest, { running: false, cwd: process.cwd(), json, accounts });
     } finally {
       store.close();

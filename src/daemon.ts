@@ -16,6 +16,7 @@ import type {
   CommandAccount,
   CommandResult,
   DeliveryTarget,
+  QueueWaiting,
 } from './plugin.js';
 import type { Post } from './post.js';
 import { Store, StoreError } from './store.js';
@@ -27,6 +28,7 @@ import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from './util.js';
 import { SharedDeliveries, ShownMemory } from './shown.js';
+import { collectWaiting, lateReasons, openConversations } from './waiting.js';
 
 import { EXIT } from './plugin.js';
 export { EXIT };
@@ -468,28 +470,46 @@ export class Daemon {
     return secretFor(this.nodeSecret, purpose);
   }
 
+  /** Every account of a protocol in the config, as a plugin command (or a plugin's waiting()) sees it. */
+  private commandAccounts(protocol: string): CommandAccount[] {
+    return Object.values(this.config.accounts)
+      .filter((a) => a.protocol === protocol)
+      .map((a) => {
+        const rt = this.accounts.get(a.name);
+        return {
+          account: a.name,
+          config: a.settings,
+          store: pluginStoreFor(this.store, a.name, protocol),
+          posts: postReaderFor(this.store),
+          endpoints: () => rt?.endpoints() ?? [],
+          secret: (purpose: string) => this.secret(purpose),
+          node: { hostname: this.config.node.hostname, version: VERSION },
+          ...(rt?.handle
+            ? { handle: rt.handle, ingest: (post: Parameters<Core['ingest']>[1]) => this.core.ingest(a.name, post) }
+            : {}),
+        };
+      });
+  }
+
+  /** What the accounts hold in queues of their own (robot mail). */
+  private waiting(): QueueWaiting[] {
+    return collectWaiting(
+      this.defs,
+      (protocol) => this.commandAccounts(protocol),
+      (protocol, err) =>
+        this.log.warn(
+          { err },
+          `the ${protocol} plugin could not tell what waits in its queue: ${(err as Error).message}`,
+        ),
+    );
+  }
+
   /** Run a plugin's CLI command inside the daemon. */
   private async runCommand(name: string, args: string[], cwd: string, json: boolean): Promise<CommandResult> {
     for (const [protocol, def] of this.defs) {
       const command = def.commands?.find((c) => c.name === name);
       if (!command) continue;
-      const accounts: CommandAccount[] = Object.values(this.config.accounts)
-        .filter((a) => a.protocol === protocol)
-        .map((a) => {
-          const rt = this.accounts.get(a.name);
-          return {
-            account: a.name,
-            config: a.settings,
-            store: pluginStoreFor(this.store, a.name, protocol),
-            posts: postReaderFor(this.store),
-            endpoints: () => rt?.endpoints() ?? [],
-            secret: (purpose: string) => this.secret(purpose),
-            node: { hostname: this.config.node.hostname, version: VERSION },
-            ...(rt?.handle
-              ? { handle: rt.handle, ingest: (post: Parameters<Core['ingest']>[1]) => this.core.ingest(a.name, post) }
-              : {}),
-          };
-        });
+      const accounts = this.commandAccounts(protocol);
       try {
         return await command.run(args, { running: true, cwd, json, accounts });
       } catch (err) {
@@ -517,6 +537,12 @@ export class Daemon {
         dead: o.dead,
         oldestAgeSeconds: o.oldest === null ? null : Math.max(0, now - o.oldest) / 1000,
       })),
+      waiting: this.waiting().map((w) => ({
+        account: w.account,
+        name: w.name,
+        count: w.count,
+        oldestAgeSeconds: w.oldest === null ? null : Math.max(0, now - w.oldest) / 1000,
+      })),
       posts: { total: Object.values(byBridge).reduce((n, x) => n + x, 0), byBridge },
     };
   }
@@ -526,7 +552,9 @@ export class Daemon {
   }
 
   status(): DaemonStatus {
+    const now = Date.now();
     const stats = this.store.outboxStats();
+    const waiting = this.waiting();
     return {
       pid: process.pid,
       version: VERSION,
@@ -546,6 +574,10 @@ export class Daemon {
       })),
       outbox: stats.map((s) => ({ ...s, waiting: this.outbox.waiting.get(s.endpoint) ?? null })),
       digests: this.core.openDigests(),
+      conversations: openConversations(this.store, this.config),
+      waiting,
+      alertAfterMs: this.config.delivery.alertAfterMs,
+      late: lateReasons(stats, waiting, this.config.delivery.alertAfterMs, now),
     };
   }
 }

@@ -178,6 +178,40 @@ export interface EndpointQueueStatus {
   waiting: { reason: string; since: number } | null;
 }
 
+/**
+ * Messages an account keeps in a queue of its own, outside the outbox (the mail plugin's robot mail), as its
+ * plugin's `waiting()` reports them. Shown by `peerpost outbox`, `peerpost status`, the web's /status and /metrics;
+ * one older than delivery.alertAfter makes /healthz unhealthy.
+ */
+export interface QueueWaiting {
+  /** "mail.lists" */
+  account: string;
+  /** Metric-safe ([a-z_]+): "robot_mail" gives peerpost_robot_mail_waiting and peerpost_robot_mail_oldest_seconds. */
+  name: string;
+  /** What waits, for what: "robot mail waiting for the smarthost". */
+  what: string;
+  count: number;
+  /** ms since the epoch: when the oldest one was queued. */
+  oldest: number | null;
+  /** The reason the last try failed, if one did. */
+  lastError: string | null;
+  /** ms since the epoch: the next try, if one is due. */
+  nextAt: number | null;
+}
+
+/** A bridge's conversation that holds lines and has not closed into a digest yet. */
+export interface OpenConversation {
+  bridge: string;
+  lines: number;
+  /** Where its lines were said: "#commons", "peerpost post". */
+  places: string[];
+  /** ms since the epoch: its first and last line. */
+  first: number;
+  last: number;
+  /** ms since the epoch: when it closes at the latest, min(last + digest.quiet, first + digest.maxAge). */
+  closesBy: number;
+}
+
 /** What `peerpost status` shows; also given to plugins (the web's health page). */
 export interface DaemonStatus {
   pid: number;
@@ -189,6 +223,14 @@ export interface DaemonStatus {
   outbox: EndpointQueueStatus[];
   /** Lines waiting in each bridge's open conversation. */
   digests: Record<string, number>;
+  /** The same conversations: where their lines come from and when each closes at the latest. */
+  conversations: OpenConversation[];
+  /** What accounts hold in queues of their own (robot mail), one entry per account and queue. */
+  waiting: QueueWaiting[];
+  /** delivery.alertAfter, in ms. */
+  alertAfterMs: number;
+  /** Whatever has waited longer than delivery.alertAfter, one sentence each; /healthz is unhealthy while any. */
+  late: string[];
 }
 
 export interface PluginContext<C = Record<string, unknown>> {
@@ -287,6 +329,8 @@ export interface DaemonMetrics {
   uptimeSeconds: number;
   accounts: Record<string, AccountMetrics>;
   outbox: { endpoint: string; pending: number; dead: number; oldestAgeSeconds: number | null }[];
+  /** Queues of the accounts' own (robot mail): depth and the oldest one's age. */
+  waiting: { account: string; name: string; count: number; oldestAgeSeconds: number | null }[];
   posts: { total: number; byBridge: Record<string, number> };
 }
 
@@ -420,6 +464,13 @@ export interface PluginDefinition<C = any> {
   echo?: boolean;
   /** Commands this plugin adds to the peerpost CLI (`peerpost subscribers …`). */
   commands?: PluginCommand[];
+  /**
+   * What the accounts of this plugin hold in queues of their own, outside the outbox, read from the store (so the
+   * CLI can answer with the daemon stopped): the mail plugin's robot mail. The core shows it in `peerpost outbox`,
+   * `peerpost status`, the web's /status and /metrics, and /healthz turns unhealthy once one waited longer than
+   * delivery.alertAfter. Called often: keep it to a cheap query. Give every account an entry, even with count 0.
+   */
+  waiting?(accounts: CommandAccount[]): QueueWaiting[];
   /** Milliseconds start() may take before the account is reported as failed (default 15 s). */
   startTimeoutMs?: number;
   start(ctx: PluginContext<C>): Promise<AccountHandle> | AccountHandle;

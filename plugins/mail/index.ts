@@ -33,6 +33,7 @@ import { commands, type MailHandleApi } from './commands.js';
 import { ListSender, parseBounce, verpDecode } from './outbound/index.js';
 import { AttachmentStore } from './attachments.js';
 import type { Links, Recipient } from './outbound/types.js';
+import { robotMailWaiting } from './waiting.js';
 
 /** What an endpoint of this plugin must satisfy, besides its schema. */
 export function endpointProblem(e: Pick<EndpointView, 'key' | 'target' | 'direction' | 'options'>): string | undefined {
@@ -122,6 +123,8 @@ export default definePlugin<Config>({
   joinHint: (target, config, node) =>
     `${target}@${config.domain ?? node.hostname} (subscribe: ${target}-join@${config.domain ?? node.hostname})`,
   commands,
+  // Robot mail waits in this plugin's own queue (not the outbox): the core shows it everywhere through this.
+  waiting: robotMailWaiting,
   async start(ctx: PluginContext<Config>) {
     let cfg = ctx.config;
     for (const e of ctx.endpoints()) {

@@ -49,12 +49,13 @@ export const SECURITY_HEADERS: Record<string, string> = {
 export const HEALTHY: ReadonlySet<AccountState> = new Set(['connected', 'listening', 'connecting', 'retrying']);
 
 /**
- * /healthz: healthy when the store takes a write now and every account is up
- * or on its way back by design (connecting, retrying). One line per check.
+ * /healthz: healthy when the store takes a write now, every account is up
+ * or on its way back by design (connecting, retrying), and nothing (an outbox
+ * row, robot mail) has waited longer than delivery.alertAfter. One line per check.
  */
 export function healthReport(
   storeWritable: () => boolean,
-  status: Pick<DaemonStatus, 'accounts'>,
+  status: Pick<DaemonStatus, 'accounts'> & Partial<Pick<DaemonStatus, 'late'>>,
 ): { ok: boolean; lines: string[] } {
   const lines: string[] = [];
   let writable: boolean;
@@ -69,6 +70,10 @@ export function healthReport(
     const good = HEALTHY.has(a.state);
     if (!good) ok = false;
     lines.push(`${a.name}: ${a.state}${good ? '' : ' (unhealthy)'}${a.detail ? ` — ${a.detail}` : ''}`);
+  }
+  for (const l of status.late ?? []) {
+    ok = false;
+    lines.push(`waiting too long (unhealthy): ${l}`);
   }
   return { ok, lines };
 }
@@ -425,15 +430,20 @@ export function createApp(d: AppDeps) {
     if (path === '/status') {
       only('GET');
       if (!mayOperate(req, res, '/status')) return;
-      return html(res, 200, statusPage(cfg().title, d.status()));
+      // The same page as JSON (what `peerpost status --json` answers) for a program: Accept: application/json or ?format=json.
+      if (url.searchParams.get('format') === 'json' || /\bapplication\/json\b/.test(req.headers.accept ?? ''))
+        return json(res, 200, d.status(), { 'Cache-Control': 'no-store', Vary: 'Accept' });
+      return html(res, 200, statusPage(cfg().title, d.status()), { Vary: 'Accept' });
     }
     if (path === '/healthz') {
       only('GET');
       const h = healthReport(d.storeWritable, d.status());
-      // Load balancers get the verdict; the lines (account details, errors, host names) only operators.
+      // Load balancers get the verdict and what waited too long (endpoint and account names, counts, ages);
+      // the other lines (account details, errors, host names) only operators.
       const lines = operator().judge(req, '/healthz').ok
         ? h.lines
         : [
+            ...h.lines.filter((l) => l.startsWith('waiting too long')),
             '(the details are for operators: from an address in admin.allow, loopback by default, or with the admin token)',
           ];
       return send(

@@ -264,8 +264,33 @@ export function statusPage(site: string, st: DaemonStatus, now = Date.now()): st
         `<tr><td>${escapeHtml(q.endpoint)}</td><td>${q.pending}${q.oldest !== null ? ` <span class="dir">(oldest ${ago(now - q.oldest)})</span>` : ''}</td><td>${q.waiting ? `${escapeHtml(q.waiting.reason)} <span class="dir">(since ${ago(now - q.waiting.since)} ago)</span>` : ''}</td><td>${q.dead}</td></tr>`,
     )
     .join('\n');
+  const queued = (st.waiting ?? []).filter((w) => w.count > 0);
+  const robot = queued.length
+    ? `<h2>Waiting outside the outbox</h2>
+<table class="endpoints"><thead><tr><th>account</th><th>what</th><th>waiting</th><th>last error</th></tr></thead><tbody>
+${queued
+  .map(
+    (w) =>
+      `<tr><td>${escapeHtml(w.account)}</td><td>${escapeHtml(w.what)}</td><td>${w.count}${w.oldest !== null ? ` <span class="dir">(oldest ${ago(now - w.oldest)})</span>` : ''}</td><td>${w.lastError ? escapeHtml(w.lastError) : ''}</td></tr>`,
+  )
+  .join('\n')}
+</tbody></table>`
+    : '';
+  const late = (st.late ?? []).length
+    ? `<p class="state down">Waiting too long: ${(st.late ?? []).map((l) => escapeHtml(l)).join('<br>')}</p>`
+    : '';
+  const talks = (st.conversations ?? []).length
+    ? `<h2>Open conversations</h2>
+<p>${(st.conversations ?? [])
+        .map(
+          (c) =>
+            `${escapeHtml(c.bridge)}: ${c.lines} line${c.lines === 1 ? '' : 's'} wait for the conversation to close (the digest goes to the lists and groups at the latest in ${ago(Math.max(0, c.closesBy - now))})`,
+        )
+        .join('<br>')}</p>`
+    : '';
   const body = `<h1>Status</h1>
 <p class="count">peerpost ${escapeHtml(st.version)}, up ${ago(st.uptimeMs)}</p>
+${late}
 <h2>Accounts</h2>
 <table class="endpoints"><thead><tr><th>account</th><th>state</th><th>detail</th><th>delivered</th></tr></thead><tbody>
 ${accounts}
@@ -277,7 +302,11 @@ ${
 ${outbox}
 </tbody></table>
 <p class="dir">Dead letters are deliveries given up for good; <code>peerpost outbox --dead</code> shows each with its reason, and <code>peerpost outbox --retry ROW</code> tries one again.</p>`
-    : '<p>Nothing waits: every post has reached every endpoint.</p>'
-}`;
+    : queued.length || (st.conversations ?? []).length
+      ? '<p>No delivery waits in the outbox; what waits elsewhere is below.</p>'
+      : '<p>Nothing waits: every post has reached every endpoint.</p>'
+}
+${robot}
+${talks}`;
   return page({ title: 'Status', site, body, states: true });
 }

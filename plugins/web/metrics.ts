@@ -1,6 +1,7 @@
 /**
  * /metrics: the daemon's counters in the Prometheus text exposition format
  * (version 0.0.4): posts in and out per account, outbox depth and age, the
+ * depth and age of the accounts' own queues (robot mail), the
  * delivery latency histogram, each account's connection state, and the web's
  * own stream clients.
  */
@@ -128,6 +129,28 @@ export function metricsText(m: DaemonMetrics, web?: WebGauges): string {
   );
   for (const e of outbox)
     o.sample('peerpost_outbox_oldest_age_seconds', { endpoint: e.endpoint }, e.oldestAgeSeconds ?? 0);
+
+  // Queues the accounts keep outside the outbox (the mail plugin's robot mail): one pair of families per queue name.
+  const queues = new Map<string, DaemonMetrics['waiting']>();
+  for (const w of [...(m.waiting ?? [])].sort((a, b) => a.account.localeCompare(b.account))) {
+    if (!/^[a-z][a-z0-9_]*$/.test(w.name)) continue;
+    queues.set(w.name, [...(queues.get(w.name) ?? []), w]);
+  }
+  for (const [name, ws] of [...queues].sort(([a], [b]) => a.localeCompare(b))) {
+    const what = name.replace(/_/g, ' ');
+    o.family(
+      `peerpost_${name}_waiting`,
+      'gauge',
+      `Messages waiting in the ${what} queue (outside the outbox), per account.`,
+    );
+    for (const w of ws) o.sample(`peerpost_${name}_waiting`, { account: w.account }, w.count);
+    o.family(
+      `peerpost_${name}_oldest_seconds`,
+      'gauge',
+      `Age of the oldest message in the ${what} queue, per account (0 when none waits).`,
+    );
+    for (const w of ws) o.sample(`peerpost_${name}_oldest_seconds`, { account: w.account }, w.oldestAgeSeconds ?? 0);
+  }
 
   o.family('peerpost_posts_stored', 'gauge', 'Posts in the store (the archive), per bridge.');
   for (const [bridge, n] of Object.entries(m.posts.byBridge).sort(([a], [b]) => a.localeCompare(b)))

@@ -453,6 +453,7 @@ class Run {
       const d = delivery;
       if (d.retry.first <= 0) this.add(['delivery', 'retry', 'first'], 'must be longer than 0');
       if (d.timeout <= 0) this.add(['delivery', 'timeout'], 'must be longer than 0');
+      if (d.alertAfter <= 0) this.add(['delivery', 'alertAfter'], 'must be longer than 0');
       if (d.retry.max < d.retry.first)
         this.add(['delivery', 'retry', 'max'], 'must not be shorter than delivery.retry.first');
     }
@@ -471,6 +472,7 @@ class Run {
         giveUpAfterMs: delivery.giveUpAfter,
         timeoutMs: delivery.timeout,
         shutdownGraceMs: delivery.shutdownGrace,
+        alertAfterMs: delivery.alertAfter,
       },
       plugins,
       accounts: accounts.configs,

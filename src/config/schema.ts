@@ -46,6 +46,7 @@ export const deliverySchema = block({
   giveUpAfter: dur('3d'),
   timeout: dur('1m'),
   shutdownGrace: dur('10s'),
+  alertAfter: dur('1h'),
 });
 
 export const pluginsSchema = z

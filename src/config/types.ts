@@ -67,6 +67,8 @@ export interface DeliveryConfig {
   giveUpAfterMs: number;
   timeoutMs: number;
   shutdownGraceMs: number;
+  /** A delivery or robot mail waiting longer than this makes /healthz unhealthy (and is named in status). */
+  alertAfterMs: number;
 }
 
 export interface AccountConfig {

@@ -203,7 +203,7 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
   );
 
   const dead = await node.cli(['outbox', '--dead', '--json']);
-  assert.deepEqual(JSON.parse(dead.stdout), [], 'no dead letters');
+  assert.deepEqual(JSON.parse(dead.stdout).rows, [], 'no dead letters');
   // What the store accepted: every post except the digests it made.
   const stored = node.storedPosts().filter((p) => p.kind !== 'digest');
   const tokenOf = (p: { body: string }) => tokenCounts([p.body], P);

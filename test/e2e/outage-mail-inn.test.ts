@@ -187,6 +187,6 @@ test(`the SMTP sink and INN down for ${OUTAGE_MS / 1000} s during a load: posts 
     15_000,
   );
   const dead = await node.cli(['outbox', '--dead', '--json']);
-  assert.deepEqual(JSON.parse(dead.stdout), [], 'no dead letters');
+  assert.deepEqual(JSON.parse(dead.stdout).rows, [], 'no dead letters');
   assert.equal((await node.status()).accounts.find((x: any) => x.name === 'nntp.inn').state, 'connected');
 });

@@ -168,7 +168,7 @@ test(`an IRC network down for ${OUTAGE_MS / 1000} s during a load: posts wait, s
   );
   await eventually(async () => ((await node.outbox()).length === 0 ? true : 'outbox not empty'), 'an empty outbox');
   const dead = await node.cli(['outbox', '--dead', '--json']);
-  assert.deepEqual(JSON.parse(dead.stdout), [], 'no dead letters');
+  assert.deepEqual(JSON.parse(dead.stdout).rows, [], 'no dead letters');
   const st = await node.status();
   assert.equal(st.accounts.find((x: any) => x.name === 'irc.b').state, 'connected');
 });

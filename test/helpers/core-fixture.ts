@@ -69,6 +69,7 @@ export function makeConfig(
       giveUpAfterMs: 3 * 86_400_000,
       timeoutMs: 5000,
       shutdownGraceMs: 1000,
+      alertAfterMs: 3_600_000,
       ...delivery,
     },
     plugins: {},

@@ -543,10 +543,11 @@ export class Node {
     return JSON.parse(r.stdout);
   }
 
+  /** The pending outbox rows (`peerpost outbox --json` answers { rows, waiting, conversations }). */
   async outbox(): Promise<any[]> {
     const r = await this.cli(['outbox', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    return JSON.parse(r.stdout);
+    return JSON.parse(r.stdout).rows;
   }
 
   /** The posts the store accepted (the archive), oldest first: read from the SQLite file, read-only. */

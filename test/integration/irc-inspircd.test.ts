@@ -113,7 +113,7 @@ bridges:
     const pending = async () => {
       const r = await cli(['outbox', '-c', w.config, '--json']);
       assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { endpoint: string; lastError: string | null }[]).filter(
+      return (JSON.parse(r.stdout).rows as { endpoint: string; lastError: string | null }[]).filter(
         (x) => x.endpoint === 'irc.insp/#x',
       );
     };

@@ -38,7 +38,7 @@ const said = (from: number) =>
 async function pendingIrc(): Promise<{ lastError: string | null }[]> {
   const r = await cli(['outbox', '-c', w.config, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { endpoint: string; lastError: string | null }[]).filter(
+  return (JSON.parse(r.stdout).rows as { endpoint: string; lastError: string | null }[]).filter(
     (x) => x.endpoint === `irc.w/${CHAN}`,
   );
 }

@@ -469,7 +469,7 @@ bridges:
     const pendingTwo = async () => {
       const r = await cli(['outbox', '-c', w2.config, '--json']);
       assert.equal(r.code, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { endpoint: string; lastError: string | null; postId: string }[]).filter(
+      return (JSON.parse(r.stdout).rows as { endpoint: string; lastError: string | null; postId: string }[]).filter(
         (x) => x.endpoint === 'irc.b/#two',
       );
     };

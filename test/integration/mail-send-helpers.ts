@@ -72,6 +72,8 @@ export async function startMaildirSink(
     tls?: { cert: string; key: string };
     implicitTls?: { cert: string; key: string };
     auth?: { user: string; pass: string };
+    /** Listen on this port (a smarthost that comes up where peerpost already looks for it); default an ephemeral one. */
+    port?: number;
   } = {},
 ): Promise<MaildirSink> {
   ensureAiosmtpd();
@@ -80,6 +82,7 @@ export async function startMaildirSink(
   if (opts.tls) args.push('--tls', opts.tls.cert, opts.tls.key);
   if (opts.implicitTls) args.push('--implicit-tls', opts.implicitTls.cert, opts.implicitTls.key);
   if (opts.auth) args.push('--auth', `${opts.auth.user}:${opts.auth.pass}`);
+  if (opts.port !== undefined) args.push('--port', String(opts.port));
   const child: ChildProcess = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {

@@ -3,9 +3,10 @@
 (Debian package python3-aiosmtpd; run it with Debian's /usr/bin/python3)
 storing every message in a Maildir, with answers a test controls.
 
-  smtp_maildir.py DIR [--tls CERT KEY | --implicit-tls CERT KEY] [--auth USER:PASS]
+  smtp_maildir.py DIR [--tls CERT KEY | --implicit-tls CERT KEY] [--auth USER:PASS] [--port N]
 
-Listens on an ephemeral port and prints it as the first line of stdout.
+Listens on an ephemeral port (or N: a smarthost that comes up where peerpost
+already looks for it) and prints it as the first line of stdout.
 Every accepted transaction becomes one file in DIR/Maildir/new, with the
 envelope prepended as X-MailFrom: and X-RcptTo: (comma-separated), and one JSON
 line {"from":..., "to":[...]} in DIR/transactions.log; every connection a line
@@ -37,6 +38,7 @@ def main():
     tls = None
     implicit = None
     auth = None
+    port = 0
     i = 1
     while i < len(args):
         if args[i] == '--tls':
@@ -47,6 +49,9 @@ def main():
             i += 3
         elif args[i] == '--auth':
             auth = args[i + 1].split(':', 1)
+            i += 2
+        elif args[i] == '--port':
+            port = int(args[i + 1])
             i += 2
         else:
             print('unknown option ' + args[i], file=sys.stderr)
@@ -123,7 +128,7 @@ def main():
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     handler = Handler()
-    server = loop.run_until_complete(loop.create_server(lambda: CountingSMTP(handler, **kwargs), '127.0.0.1', 0, ssl=server_ssl))
+    server = loop.run_until_complete(loop.create_server(lambda: CountingSMTP(handler, **kwargs), '127.0.0.1', port, ssl=server_ssl))
     print(server.sockets[0].getsockname()[1], flush=True)
     try:
         loop.run_forever()

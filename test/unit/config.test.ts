@@ -79,6 +79,7 @@ test('a good config resolves: durations in ms, absolute data, defaults, both end
     giveUpAfterMs: 172_800_000,
     timeoutMs: 45_000,
     shutdownGraceMs: 10_000,
+    alertAfterMs: 3_600_000,
   });
   assert.deepEqual(c.accounts['irc.libera'], {
     name: 'irc.libera',
@@ -156,6 +157,7 @@ test('an empty file, or one of only comments, is all defaults', async () => {
       giveUpAfterMs: 259_200_000,
       timeoutMs: 60_000,
       shutdownGraceMs: 10_000,
+      alertAfterMs: 3_600_000,
     });
     assert.deepEqual([c.plugins, c.accounts, c.bridges], [{}, {}, {}]);
   }

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { ListSender, smtpSchema, type BounceEvent, type Recipient } from '../../plugins/mail/outbound/index.js';
 import type { SmtpSender, Outcome1 } from '../../plugins/mail/outbound/transport.js';
 import { outcomes } from '../../plugins/mail/outbound/transport.js';
-import { mailCtx, post, target, LIST } from './mail-out-ctx.js';
-import type { Outcome } from '../../src/plugin.js';
+import { mailCtx, pluginStore, post, target, LIST } from './mail-out-ctx.js';
+import type { CommandAccount, Outcome } from '../../src/plugin.js';
+import { robotMailWaiting } from '../../plugins/mail/waiting.js';
 
 interface Sent {
   sender: string;
@@ -429,4 +430,65 @@ test('452 "too many recipients": the rest go at once in new transactions of the 
       .map((p) => p.address)
       .sort(),
   );
+});
+
+test('waiting(): robot mail deferred by the smarthost is counted per account with its age and last error, and gone once sent', async (t) => {
+  const h = mailCtx();
+  t.after(h.close);
+  let now = 5_000_000;
+  let mode: 'down' | 'ok' = 'down';
+  const smtp = scripted(() => mode);
+  const sender = new ListSender(h.ctx, smtpSchema.parse({ retryFirst: '1m', retryMax: '10m' }), {
+    smtp,
+    now: () => now,
+  });
+  t.after(() => sender.close());
+  const account = (name: string, lists: string[]) =>
+    ({
+      account: name,
+      store: pluginStore(h.store),
+      endpoints: () => lists.map((target) => ({ key: `${name}/${target}`, target })),
+    }) as unknown as CommandAccount;
+  const accounts = [account('mail.lists', ['commons']), account('mail.other', ['elsewhere'])];
+  assert.deepEqual(
+    robotMailWaiting(accounts).map((w) => [w.account, w.count]),
+    [
+      ['mail.lists', 0],
+      ['mail.other', 0],
+    ],
+    'every account has an entry, even with nothing queued',
+  );
+  await sender.sendRobot({ list: LIST, to: 'new@example.net', subject: 'Confirm', text: 'Reply to confirm.' });
+  now += 1000;
+  await sender.sendRobot({ list: LIST, to: 'two@example.net', subject: 'Confirm', text: 'Reply to confirm.' });
+  await sender.flushQueue();
+  now += 60_000;
+  const [w, other] = robotMailWaiting(accounts);
+  assert.equal(w!.account, 'mail.lists');
+  assert.equal(w!.name, 'robot_mail');
+  assert.equal(w!.what, 'robot mail waiting for the smarthost');
+  assert.equal(w!.count, 2);
+  assert.equal(w!.oldest, 5_000_000, 'the oldest is the first one queued');
+  assert.match(w!.lastError!, /ECONNREFUSED/);
+  assert.ok(w!.nextAt! > 5_001_000, 'the next try is after the deferral');
+  assert.equal(other!.count, 0, "the other account's lists hold nothing");
+  // A list no account serves any more still counts: for the first account, which sends it.
+  assert.equal(robotMailWaiting([account('mail.x', [])])[0]!.count, 2);
+  now += 3_600_000;
+  mode = 'ok';
+  await sender.flushQueue();
+  assert.equal(robotMailWaiting(accounts)[0]!.count, 0, 'sent: nothing waits');
+});
+
+test('waiting(): nothing to say on a store where no mail account has started (no queue table)', () => {
+  const h = mailCtx();
+  try {
+    const a = { account: 'mail.lists', store: pluginStore(h.store), endpoints: () => [] } as unknown as CommandAccount;
+    assert.deepEqual(
+      robotMailWaiting([a]).map((w) => w.count),
+      [0],
+    );
+  } finally {
+    h.close();
+  }
 });

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DaemonMetrics, StoredPost } from '../../src/plugin.js';
+import type { DaemonMetrics, DaemonStatus, StoredPost } from '../../src/plugin.js';
 import {
   archivePage,
   bodyHtml,
@@ -263,6 +263,11 @@ const metrics: DaemonMetrics = {
     { endpoint: 'irc.libera/#c"x', pending: 3, dead: 1, oldestAgeSeconds: 12.5 },
     { endpoint: 'web.local/commons', pending: 0, dead: 0, oldestAgeSeconds: null },
   ],
+  waiting: [
+    { account: 'mail.lists', name: 'robot_mail', count: 3, oldestAgeSeconds: 720 },
+    { account: 'mail.other', name: 'robot_mail', count: 0, oldestAgeSeconds: null },
+    { account: 'x.y', name: 'Not A Metric Name', count: 1, oldestAgeSeconds: 1 },
+  ],
   posts: { total: 9, byBridge: { commons: 9 } },
 };
 
@@ -295,6 +300,12 @@ test('metrics: Prometheus text with cumulative buckets, escaped labels, one-hot 
   assert.ok(lines.includes('peerpost_posts_stored{bridge="commons"} 9'));
   assert.ok(lines.includes('peerpost_web_stream_clients 4'));
   assert.ok(lines.includes('peerpost_uptime_seconds 42'));
+  assert.ok(lines.includes('peerpost_robot_mail_waiting{account="mail.lists"} 3'));
+  assert.ok(lines.includes('peerpost_robot_mail_oldest_seconds{account="mail.lists"} 720'));
+  assert.ok(lines.includes('peerpost_robot_mail_waiting{account="mail.other"} 0'));
+  assert.ok(lines.includes('peerpost_robot_mail_oldest_seconds{account="mail.other"} 0'));
+  assert.equal(lines.filter((l) => l === '# TYPE peerpost_robot_mail_waiting gauge').length, 1, 'one family');
+  assert.ok(!text.includes('Not A Metric Name'), 'a queue name that is no metric name is left out');
   assert.equal(labelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
 });
 
@@ -329,6 +340,19 @@ test('health: the store writable and every account up or retrying by design', ()
   });
   assert.equal(down.ok, false);
   assert.ok(down.lines.includes('irc.libera: banned (unhealthy) — banned from #commons'));
+  const late = healthReport(() => true, {
+    accounts: [acct('web.local', 'listening')],
+    late: [
+      'mail.lists: robot mail waiting for the smarthost: 1, the oldest for 2h, longer than delivery.alertAfter (1h)',
+    ],
+  });
+  assert.equal(late.ok, false, 'something waited longer than delivery.alertAfter');
+  assert.ok(
+    late.lines.includes(
+      'waiting too long (unhealthy): mail.lists: robot mail waiting for the smarthost: 1, the oldest for 2h, longer than delivery.alertAfter (1h)',
+    ),
+  );
+  assert.equal(healthReport(() => true, { accounts: [acct('web.local', 'listening')], late: [] }).ok, true);
   assert.equal(healthReport(() => true, { accounts: [acct('nntp.local', 'down')] }).ok, false);
   assert.equal(healthReport(() => true, { accounts: [acct('nntp.local', 'starting')] }).ok, false);
   const ro = healthReport(() => false, { accounts: [acct('web.local', 'listening')] });
@@ -347,41 +371,54 @@ test('health: the store writable and every account up or retrying by design', ()
 
 test('the status page: states, last errors and waiting reasons, escaped', () => {
   const now = 1_000_000_000;
-  const html = statusPage(
-    'peerpost',
-    {
-      pid: 1,
-      version: '0.1.0',
-      uptimeMs: 90_000,
-      config: '/c',
-      data: '/d',
-      digests: {},
-      accounts: [
-        {
-          name: 'irc.libera',
-          protocol: 'irc',
-          state: 'retrying',
-          since: now - 30_000,
-          detail: 'reconnecting <soon>',
-          lastError: { message: 'ECONNREFUSED <x>', at: now - 5_000 },
-          endpoints: [],
-          delivered: 3,
-          ingested: null,
-        },
-      ],
-      outbox: [
-        {
-          endpoint: 'irc.libera/#commons',
-          pending: 2,
-          dead: 1,
-          oldest: now - 60_000,
-          waiting: { reason: 'not connected <yet>', since: now - 30_000 },
-        },
-        { endpoint: 'nntp.local/peerpost.commons', pending: 0, dead: 0, oldest: null, waiting: null },
-      ],
-    },
-    now,
-  );
+  const st: DaemonStatus = {
+    pid: 1,
+    version: '0.1.0',
+    uptimeMs: 90_000,
+    config: '/c',
+    data: '/d',
+    digests: { commons: 3 },
+    conversations: [
+      { bridge: 'commons', lines: 3, places: ['#commons'], first: now - 60_000, last: now, closesBy: now + 600_000 },
+    ],
+    waiting: [
+      {
+        account: 'mail.lists',
+        name: 'robot_mail',
+        what: 'robot mail waiting for the smarthost',
+        count: 2,
+        oldest: now - 720_000,
+        lastError: 'connect ECONNREFUSED <127.0.0.1:25>',
+        nextAt: now + 30_000,
+      },
+    ],
+    alertAfterMs: 600_000,
+    late: ['mail.lists: robot mail waiting for the smarthost: 2, the oldest for 12m, longer than <10m>'],
+    accounts: [
+      {
+        name: 'irc.libera',
+        protocol: 'irc',
+        state: 'retrying',
+        since: now - 30_000,
+        detail: 'reconnecting <soon>',
+        lastError: { message: 'ECONNREFUSED <x>', at: now - 5_000 },
+        endpoints: [],
+        delivered: 3,
+        ingested: null,
+      },
+    ],
+    outbox: [
+      {
+        endpoint: 'irc.libera/#commons',
+        pending: 2,
+        dead: 1,
+        oldest: now - 60_000,
+        waiting: { reason: 'not connected <yet>', since: now - 30_000 },
+      },
+      { endpoint: 'nntp.local/peerpost.commons', pending: 0, dead: 0, oldest: null, waiting: null },
+    ],
+  };
+  const html = statusPage('peerpost', st, now);
   assert.match(
     html,
     /<td>irc\.libera<\/td><td><span class="state wait"[^>]*>retrying<\/span> <span class="dir">for 30 s<\/span>/,
@@ -393,4 +430,16 @@ test('the status page: states, last errors and waiting reasons, escaped', () => 
   );
   assert.doesNotMatch(html, /nntp\.local\/peerpost\.commons/, 'endpoints with nothing waiting are left out');
   assert.match(html, /up 90 s/);
+  assert.match(
+    html,
+    /<td>mail\.lists<\/td><td>robot mail waiting for the smarthost<\/td><td>2 <span class="dir">\(oldest 12 min\)<\/span><\/td><td>connect ECONNREFUSED &lt;127\.0\.0\.1:25&gt;<\/td>/,
+  );
+  assert.match(html, /Waiting too long: mail\.lists: robot mail .*longer than &lt;10m&gt;/);
+  assert.match(html, /commons: 3 lines wait for the conversation to close/);
+  const calm = statusPage('peerpost', { ...st, outbox: [], waiting: [], conversations: [], late: [] }, now);
+  assert.match(calm, /Nothing waits: every post has reached every endpoint/);
+  assert.doesNotMatch(calm, /robot mail|Waiting too long|Open conversations/);
+  const robotOnly = statusPage('peerpost', { ...st, outbox: [], conversations: [] }, now);
+  assert.doesNotMatch(robotOnly, /Nothing waits/, 'not "nothing waits" while robot mail waits');
+  assert.match(robotOnly, /No delivery waits in the outbox; what waits elsewhere is below/);
 });

@@ -3,6 +3,13 @@
  * forwarded owner mail: a row in mail_out_queue until every recipient has it,
  * retried with doubling backoff (retryFirst .. retryMax, with jitter) by a small
  * timer loop, dropped with a warning once older than robotExpire.
+ *
+ * Kept as the plugin's own queue, not made a kind of outbox row (decided for issue 14): an outbox row is a post,
+ * published in the archive and delivered in line behind its endpoint's other posts, while robot mail is one
+ * private message (a confirmation token) that must not wait behind a deferred list post and is worthless after
+ * robotExpire. What waits here is shown wherever the outbox is — `peerpost outbox`, status, /metrics, /healthz —
+ * through the plugin's waiting() (../waiting.ts, state.ts queueSummary). See "Robot mail that waits is seen" in
+ * plugins/mail/README.md. To do: this backoff becomes the core's one backoff function once the plugin API exports it.
  */
 import type { Logger } from '../../../src/plugin.js';
 import type { OutboundStatements, QueueRow } from './state.js';

@@ -99,3 +99,40 @@ export function outboundStatements(store: PluginStore) {
 }
 
 export type OutboundStatements = ReturnType<typeof outboundStatements>;
+
+/** The robot-mail queue of one list, as `waiting()` reports it. */
+export interface QueueSummary {
+  list: string;
+  count: number;
+  /** ms since the epoch */
+  oldest: number;
+  nextAt: number;
+  /** The reason of the latest deferral among the list's waiting mail, if any. */
+  lastError: string | null;
+  /** When that deferral's retry is due (the latest failure is the one rescheduled furthest ahead). */
+  lastErrorAt: number | null;
+}
+
+/**
+ * What waits in mail_out_queue, per list: read straight from the store, so the CLI can tell with the daemon
+ * stopped. Nothing when the table does not exist yet (no mail account has started on this store).
+ */
+export function queueSummary(store: Pick<PluginStore, 'prepare'>): QueueSummary[] {
+  const exists = store
+    .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mail_out_queue'`)
+    .pluck()
+    .get();
+  if (!exists) return [];
+  const rows = store
+    .prepare(
+      `SELECT list, count(*) AS count, min(created_at) AS oldest, min(next_at) AS nextAt FROM mail_out_queue GROUP BY list ORDER BY list`,
+    )
+    .all() as Omit<QueueSummary, 'lastError' | 'lastErrorAt'>[];
+  const errors = store.prepare(
+    `SELECT last_error AS lastError, next_at AS at FROM mail_out_queue WHERE list = ? AND last_error IS NOT NULL ORDER BY next_at DESC, id DESC LIMIT 1`,
+  );
+  return rows.map((r) => {
+    const e = errors.get(r.list) as { lastError: string; at: number } | undefined;
+    return { ...r, lastError: e?.lastError ?? null, lastErrorAt: e?.at ?? null };
+  });
+}
