@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { PeerpostConfig } from './config/types.js';
-import { lookupPlugin } from './loader.js';
+import { lookupPlugin, shippedDefinitions } from './loader.js';
 import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './daemon.js';
 import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
@@ -18,6 +18,7 @@ import { Router } from './router.js';
 import { Core } from './core.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
+import { gapMessage, serviceGaps } from './services.js';
 import type {
   IngestVerdict,
   DaemonStatus,
@@ -187,6 +188,12 @@ async function cmdCheck(args: string[]): Promise<number> {
     }
   }
   if (bridges.length === 0) out('\nno bridges yet: add one under bridges: (see README.md)');
+  const notes = serviceGaps(
+    Object.values(config.accounts).map((a) => ({ name: a.name, def: defs.get(a.protocol)! })),
+    await shippedDefinitions(),
+  );
+  if (notes.length) out('');
+  for (const g of notes) out(`note: ${gapMessage(g)}`);
   return EXIT.OK;
 }
 

@@ -2,7 +2,7 @@
  * A stand-in for the web plugin in the mail tests (protocol "webstub"): it
  * provides "web.links" as the web plugin does, and serves the one-click
  * unsubscribe URL over HTTP by calling the mail plugin's services —
- * GET /unsubscribe/TOKEN → list.unsubscribeInfo, POST → list.unsubscribe —
+ * GET /unsubscribe/TOKEN → mail.unsubscribeInfo, POST → mail.unsubscribe —
  * answering with their result as JSON.
  */
 import { createServer } from 'node:http';
@@ -14,18 +14,24 @@ export default definePlugin({
   protocol: 'webstub',
   style: 'feed',
   account: z.strictObject({ listen: listenAddress('127.0.0.1:0') }),
+  provides: ['web.links'],
+  uses: [
+    { service: 'mail.unsubscribe', optional: true, without: 'POST /unsubscribe answers 503' },
+    { service: 'mail.unsubscribeInfo', optional: true, without: 'GET /unsubscribe answers 503' },
+  ],
   async start(ctx) {
     ctx.provide('web.links', () => ({
       archive: (bridge: string) => `${BASE}/${bridge}`,
       post: (id: string) => `${BASE}/p/${encodeURIComponent(id)}`,
       unsubscribe: (token: string) => `${BASE}/unsubscribe/${token}`,
+      attachment: () => undefined,
     }));
     const server = createServer((req, res) => {
       const m = /^\/unsubscribe\/([^/?]+)$/.exec(req.url ?? '');
       if (!m) return void res.writeHead(404).end();
-      const name = req.method === 'POST' ? 'list.unsubscribe' : 'list.unsubscribeInfo';
-      const svc = ctx.service<(t: string) => unknown>(name);
-      if (!svc) return void res.writeHead(503).end(`no ${name}`);
+      const post = req.method === 'POST';
+      const svc = post ? ctx.service('mail.unsubscribe') : ctx.service('mail.unsubscribeInfo');
+      if (!svc) return void res.writeHead(503).end(`no ${post ? 'mail.unsubscribe' : 'mail.unsubscribeInfo'}`);
       req.resume();
       req.on('end', () => {
         Promise.resolve(svc(decodeURIComponent(m[1]!))).then(
