@@ -80,12 +80,12 @@ const gone = (list: string): UnsubscribeRefusal => ({
   reason: `the list ${list} is not served here any more`,
 });
 
-/** `mail.unsubscribeInfo(token)`: what the GET page shows; changes nothing. */
+/** What the GET page shows; changes nothing. */
 export function unsubscribeInfo(token: string): UnsubscribeInfo | UnsubscribeRefusal {
   const c = claimOf(token);
   return 'reg' in c ? c.reg.info(c.list, c.address) : c;
 }
-/** `mail.unsubscribe(token)`: the RFC 8058 POST; unsubscribes at once (no confirmation: the signed token is the proof). */
+/** The RFC 8058 POST; unsubscribes at once (no confirmation: the signed token is the proof). */
 export async function unsubscribe(token: string): Promise<Unsubscribed | UnsubscribeRefusal> {
   const c = claimOf(token);
   return 'reg' in c ? c.reg.unsubscribe(c.list, c.address) : c;
@@ -103,8 +103,7 @@ function offerServices(): void {
   provider = undefined;
   for (const [name, reg] of registry) {
     try {
-      reg.ctx.provide('mail.unsubscribe', unsubscribe);
-      reg.ctx.provide('mail.unsubscribeInfo', unsubscribeInfo);
+      reg.ctx.provide('mail.unsubscribe', { info: unsubscribeInfo, unsubscribe });
       reg.ctx.provide('mail.attachments', attachmentFiles);
       provider = name;
       reg.ctx.log.info(`${name} answers mail.unsubscribe and mail.attachments for every mail account`);
@@ -128,7 +127,7 @@ export default definePlugin<Config>({
   joinHint: (target, config, node) =>
     `${target}@${config.domain ?? node.hostname} (subscribe: ${target}-join@${config.domain ?? node.hostname})`,
   commands,
-  provides: ['mail.unsubscribe', 'mail.unsubscribeInfo', 'mail.attachments'],
+  provides: ['mail.unsubscribe', 'mail.attachments'],
   uses: [
     {
       service: 'web.links',

@@ -1,7 +1,7 @@
 /**
  * What the mail plugin offers other plugins (the `Services` contract of src/plugin.ts). The web plugin serves
- * the one-click unsubscribe link (RFC 8058) of every list mail with `mail.unsubscribeInfo` (the GET page) and
- * `mail.unsubscribe` (the POST), and offers the files of mail posts for download with `mail.attachments`.
+ * the one-click unsubscribe link (RFC 8058) of every list mail with `mail.unsubscribe` (info() for the GET page,
+ * unsubscribe() for the POST), and offers the files of mail posts for download with `mail.attachments`.
  * Both sides compile against these types: a caller cannot miss a refusal.
  */
 /** Why a link did nothing. `code` for the caller's reply (HTTP status), `reason` for people. */
@@ -55,12 +55,18 @@ export interface AttachmentFiles {
   file(postId: string, n: number): (KeptAttachment & { content: Buffer }) | undefined;
 }
 
+/** The one-click unsubscribe links of list mail (the token is the last part of the link). */
+export interface OneClickUnsubscribe {
+  /** What a link is about, for the page that asks before the POST; changes nothing. */
+  info(token: string): UnsubscribeInfo | UnsubscribeRefusal;
+  /** The RFC 8058 POST: unsubscribes at once (no confirmation: the signed token is the proof). */
+  unsubscribe(token: string): Promise<Unsubscribed | UnsubscribeRefusal>;
+}
+
 declare module '../../src/plugin.js' {
   interface Services {
-    /** The one-click unsubscribe (RFC 8058 POST): unsubscribes at once; the signed token is the proof. */
-    'mail.unsubscribe': (token: string) => Promise<Unsubscribed | UnsubscribeRefusal>;
-    /** What an unsubscribe link is about, for the page that asks before the POST. */
-    'mail.unsubscribeInfo': (token: string) => UnsubscribeInfo | UnsubscribeRefusal;
+    /** One-click unsubscribe (RFC 8058), for every mail account of the node. */
+    'mail.unsubscribe': OneClickUnsubscribe;
     /** The kept files of mail posts. */
     'mail.attachments': AttachmentFiles;
   }

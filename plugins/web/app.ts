@@ -94,7 +94,6 @@ export interface AppDeps {
   /** The mail plugin's services (src/plugin.ts `Services`), each undefined while no mail account runs. */
   services: {
     unsubscribe(): Services['mail.unsubscribe'] | undefined;
-    unsubscribeInfo(): Services['mail.unsubscribeInfo'] | undefined;
     attachments(): Services['mail.attachments'] | undefined;
   };
   ingest(post: IncomingPost): Promise<IngestVerdict>;
@@ -366,11 +365,11 @@ export function createApp(d: AppDeps) {
   const unsubscribe = async (req: IncomingMessage, res: ServerResponse, raw: string) => {
     const token = unsubscribeToken(raw);
     const site = cfg().title;
-    const fn = d.services.unsubscribe();
+    const svc = d.services.unsubscribe();
     if (req.method === 'POST') {
       await readBody(req); // RFC 8058: "List-Unsubscribe=One-Click"; the link itself is the authority
-      if (!fn) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
-      const r = await fn(token);
+      if (!svc) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
+      const r = await svc.unsubscribe(token);
       if (!r.ok) return refused(res, r);
       if (r.unsubscribed) d.log.info({ list: r.list }, `unsubscribed an address from ${r.list} by its one-click link`);
       return html(
@@ -385,23 +384,26 @@ export function createApp(d: AppDeps) {
         ),
       );
     }
-    if (!fn) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
-    const info = d.services.unsubscribeInfo()?.(token);
-    if (info && !info.ok) return refused(res, info);
-    const what = info
-      ? info.subscribed
-        ? `<p>Stop sending <strong>${escapeHtml(info.listAddress)}</strong> to <strong>${escapeHtml(info.address)}</strong>?</p>`
-        : `<p><strong>${escapeHtml(info.address)}</strong> does not receive <strong>${escapeHtml(info.listAddress)}</strong> (any more): nothing to do.</p>`
-      : '<p>Stop receiving this mailing list at the address this link was sent to?</p>';
+    if (!svc) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
+    const info = svc.info(token);
+    if (!info.ok) return refused(res, info);
+    if (!info.subscribed)
+      return html(
+        res,
+        200,
+        messagePage(
+          site,
+          'Unsubscribe',
+          `<p><strong>${escapeHtml(info.address)}</strong> does not receive <strong>${escapeHtml(info.listAddress)}</strong> (any more): nothing to do.</p>`,
+        ),
+      );
     return html(
       res,
       200,
       messagePage(
         site,
         'Unsubscribe',
-        info && !info.subscribed
-          ? what
-          : `${what}\n<form class="confirm" method="post" action="/unsubscribe/${escapeHtml(encodeURIComponent(token))}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`,
+        `<p>Stop sending <strong>${escapeHtml(info.listAddress)}</strong> to <strong>${escapeHtml(info.address)}</strong>?</p>\n<form class="confirm" method="post" action="/unsubscribe/${escapeHtml(encodeURIComponent(token))}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`,
       ),
     );
   };

@@ -42,11 +42,6 @@ export default definePlugin<Config>({
       optional: true,
       without: 'one-click unsubscribe links (/unsubscribe/…) answer 503, "the mailing lists are not running"',
     },
-    {
-      service: 'mail.unsubscribeInfo',
-      optional: true,
-      without: 'the unsubscribe page does not name the list and address',
-    },
     { service: 'mail.attachments', optional: true, without: 'pages name attachments but offer no download' },
   ],
   joinHint: (target, config, node) =>
@@ -67,7 +62,6 @@ export default definePlugin<Config>({
       storeWritable: () => ctx.storeWritable(),
       services: {
         unsubscribe: () => ctx.service('mail.unsubscribe'),
-        unsubscribeInfo: () => ctx.service('mail.unsubscribeInfo'),
         attachments: () => ctx.service('mail.attachments'),
       },
       ingest: (p) => ctx.ingest(p),

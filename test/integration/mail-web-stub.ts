@@ -2,7 +2,7 @@
  * A stand-in for the web plugin in the mail tests (protocol "webstub"): it
  * provides "web.links" as the web plugin does, and serves the one-click
  * unsubscribe URL over HTTP by calling the mail plugin's services —
- * GET /unsubscribe/TOKEN → mail.unsubscribeInfo, POST → mail.unsubscribe —
+ * GET /unsubscribe/TOKEN → info(), POST → unsubscribe() of `mail.unsubscribe` —
  * answering with their result as JSON.
  */
 import { createServer } from 'node:http';
@@ -15,10 +15,7 @@ export default definePlugin({
   style: 'feed',
   account: z.strictObject({ listen: listenAddress('127.0.0.1:0') }),
   provides: ['web.links'],
-  uses: [
-    { service: 'mail.unsubscribe', optional: true, without: 'POST /unsubscribe answers 503' },
-    { service: 'mail.unsubscribeInfo', optional: true, without: 'GET /unsubscribe answers 503' },
-  ],
+  uses: [{ service: 'mail.unsubscribe', optional: true, without: '/unsubscribe answers 503' }],
   async start(ctx) {
     ctx.provide('web.links', () => ({
       archive: (bridge: string) => `${BASE}/${bridge}`,
@@ -30,11 +27,12 @@ export default definePlugin({
       const m = /^\/unsubscribe\/([^/?]+)$/.exec(req.url ?? '');
       if (!m) return void res.writeHead(404).end();
       const post = req.method === 'POST';
-      const svc = post ? ctx.service('mail.unsubscribe') : ctx.service('mail.unsubscribeInfo');
-      if (!svc) return void res.writeHead(503).end(`no ${post ? 'mail.unsubscribe' : 'mail.unsubscribeInfo'}`);
+      const svc = ctx.service('mail.unsubscribe');
+      if (!svc) return void res.writeHead(503).end('no mail.unsubscribe');
       req.resume();
       req.on('end', () => {
-        Promise.resolve(svc(decodeURIComponent(m[1]!))).then(
+        const token = decodeURIComponent(m[1]!);
+        Promise.resolve(post ? svc.unsubscribe(token) : svc.info(token)).then(
           (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r)),
           (e: Error) => res.writeHead(500).end(e.message),
         );
