@@ -65,7 +65,10 @@ an invalid new config is refused with its errors and the running one stays.
   check: `Usage: peerpost check [-c FILE] [--json]
 
 Validate the config and print each bridge with its endpoints, directions and
-shapes. On errors, print every one as FILE:LINE:COL  path.to.key: problem, exit 1.
+shapes, then a note for each optional service of a plugin that no account
+provides (what that account does without it). On errors (a required service
+without a provider among them), print every one as
+FILE:LINE:COL  path.to.key: problem, exit 1.
 `,
   post: `Usage: peerpost post -b BRIDGE [--from NAME] [--subject S] [TEXT | -]
 
@@ -152,6 +155,11 @@ async function cmdCheck(args: string[]): Promise<number> {
   const defs = await pluginsFor(config);
   const styles = stylesOf(config, defs);
   const bridges = Object.values(config.bridges);
+  // Optional services no account provides (a required one is a config error already): what each account lacks.
+  const notes = serviceGaps(
+    Object.values(config.accounts).map((a) => ({ name: a.name, def: defs.get(a.protocol)! })),
+    await shippedDefinitions(),
+  );
   if (values.json) {
     out(
       JSON.stringify(
@@ -163,6 +171,7 @@ async function cmdCheck(args: string[]): Promise<number> {
             name: b.name,
             endpoints: b.endpoints.map((e) => ({ endpoint: e.key, direction: e.direction, shape: e.shape ?? null })),
           })),
+          services: notes.map((g) => ({ ...g, message: gapMessage(g) })),
         },
         null,
         2,
@@ -188,10 +197,6 @@ async function cmdCheck(args: string[]): Promise<number> {
     }
   }
   if (bridges.length === 0) out('\nno bridges yet: add one under bridges: (see README.md)');
-  const notes = serviceGaps(
-    Object.values(config.accounts).map((a) => ({ name: a.name, def: defs.get(a.protocol)! })),
-    await shippedDefinitions(),
-  );
   if (notes.length) out('');
   for (const g of notes) out(`note: ${gapMessage(g)}`);
   return EXIT.OK;

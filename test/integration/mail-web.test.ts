@@ -90,6 +90,18 @@ bridges:
     const r = await cli(['check', '-c', w.config]);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /note: .*which no account provides/);
+    // The web alone: it runs, and check says what it lacks without the mail plugin.
+    const alone = join(w.dir, 'web-alone.yaml');
+    writeFileSync(
+      alone,
+      `accounts:\n  web.local: { listen: 127.0.0.1:0 }\nbridges:\n  commons: { endpoints: [web.local/commons] }\n`,
+    );
+    const a = await cli(['check', '-c', alone]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(
+      a.stdout,
+      /\nnote: web\.local uses 'mail\.unsubscribe', which no account provides: one-click unsubscribe links \(\/unsubscribe\/…\) answer 503, "the mailing lists are not running" \(add a mail account to have it\)\n/,
+    );
   });
 
   // The web is reached here directly (base), as the proxy would pass it on.
