@@ -43,19 +43,15 @@ async function eventually<T>(fn: () => Promise<T | undefined>, what: string, tim
 const mailTo = (addr: string) =>
   sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
 
-describe('the real mail and web plugins together', () => {
-  before(async () => {
-    ensureSwaks();
-    sink = await startMaildirSink();
-    [smtpPort, webPort, newsPort] = [await freePort(), await freePort(), await freePort()];
-    base = `http://127.0.0.1:${webPort}`;
-    w = world();
-    w.writeConfig(`
+/** mail, web and news on one bridge; `keep`: the mail plugin's keepAttachments. */
+function writeConfig(keep: string): void {
+  w.writeConfig(`
 accounts:
   mail.test:
     domain: ${D}
     listen: 127.0.0.1:${smtpPort}
     limits: { messages: 1000 }
+    keepAttachments: ${keep}
     smtp: { host: 127.0.0.1, port: ${sink.port}, fromRewrite: never }
   web.local: { listen: 127.0.0.1:${webPort}, publicUrl: "${PUBLIC}" }
   nntp.local: { listen: 127.0.0.1:${newsPort} }
@@ -66,6 +62,16 @@ bridges:
       - web.local/commons
       - nntp.local/peerpost.commons
 `);
+}
+
+describe('the real mail and web plugins together', () => {
+  before(async () => {
+    ensureSwaks();
+    sink = await startMaildirSink();
+    [smtpPort, webPort, newsPort] = [await freePort(), await freePort(), await freePort()];
+    base = `http://127.0.0.1:${webPort}`;
+    w = world();
+    writeConfig('30d');
     daemon = await startDaemon(w.config);
     for (const a of ['alice@example.org', 'bob@example.net']) {
       const r = await cli(['subscribers', 'commons', 'add', a, '-c', w.config]);
@@ -253,5 +259,26 @@ bridges:
     const body = lines.slice(lines.indexOf('') + 1);
     assert.equal(body[0], 'The report is attached.');
     assert.equal(body.at(-1), `[attachment: report.pdf, application/pdf, 120 kB] ${PUBLIC}${href}`);
+
+    // Past keepAttachments (a restart with 1s sweeps it at once): named everywhere, linked nowhere, the link says so.
+    await new Promise((r) => setTimeout(r, 1100));
+    await daemon.stop();
+    writeConfig('1s');
+    daemon = await startDaemon(w.config);
+    const gone = await fetch(`${base}${href}`);
+    assert.equal(gone.status, 410);
+    assert.match(await gone.text(), /report\.pdf is no longer kept here/);
+    const later = await (await fetch(`${base}/p/${encodeURIComponent(id)}`)).text();
+    assert.ok(
+      later.includes(
+        '<li><span class="file">report.pdf</span> <span class="dir">application/pdf, 120 kB, not kept here</span></li>',
+      ),
+      later,
+    );
+    const again = await nntplib(newsPort, [['article', `<${id}>`]], true);
+    assert.equal(
+      (again[0]!.value as { lines: string[] }).lines.at(-1),
+      '[attachment: report.pdf, application/pdf, 120 kB]',
+    );
   });
 });
