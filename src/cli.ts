@@ -18,7 +18,7 @@ import { Router } from './router.js';
 import { Core } from './core.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
-import { gapMessage, serviceGaps } from './services.js';
+import { gapMessage, serviceGapsNamed } from './services.js';
 import type {
   IngestVerdict,
   DaemonStatus,
@@ -156,9 +156,9 @@ async function cmdCheck(args: string[]): Promise<number> {
   const styles = stylesOf(config, defs);
   const bridges = Object.values(config.bridges);
   // Optional services no account provides (a required one is a config error already): what each account lacks.
-  const notes = serviceGaps(
+  const notes = await serviceGapsNamed(
     Object.values(config.accounts).map((a) => ({ name: a.name, def: defs.get(a.protocol)! })),
-    await shippedDefinitions(),
+    () => shippedDefinitions(),
   );
   if (values.json) {
     out(

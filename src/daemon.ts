@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
 import { lookupPlugin, shippedDefinitions, type PluginLookup } from './loader.js';
-import { gapMessage, serviceGaps } from './services.js';
+import { gapMessage, serviceGapsNamed } from './services.js';
 import type {
   PluginDefinition,
   DaemonStatus,
@@ -132,9 +132,9 @@ export class Daemon {
     this.defs = await pluginsFor(this.config, this.lookup);
     this.router = routerFor(this.config, this.defs);
     // A required service with no provider is a config error (src/config/load.ts); an optional one is said here.
-    for (const g of serviceGaps(
+    for (const g of await serviceGapsNamed(
       Object.values(this.config.accounts).map((a) => ({ name: a.name, def: this.defs.get(a.protocol)! })),
-      await shippedDefinitions(this.lookup),
+      () => shippedDefinitions(this.lookup),
     ))
       this.log.info({ account: g.account, service: g.service }, gapMessage(g));
     this.outbox = new Outbox(

@@ -106,6 +106,14 @@ export function serviceGaps(
   return gaps;
 }
 
+/** serviceGaps(), naming the shipped plugins that would provide what is missing (loaded only when something is). */
+export async function serviceGapsNamed(
+  accounts: Parameters<typeof serviceGaps>[0],
+  candidates: () => Promise<readonly Pick<PluginDefinition, 'protocol' | 'provides'>[]>,
+): Promise<ServiceGap[]> {
+  return serviceGaps(accounts).length ? serviceGaps(accounts, await candidates()) : [];
+}
+
 /**
  * What a gap means for the operator, and what to do:
  * "web.local uses 'mail.unsubscribe', which no account provides: add a mail account (…), or remove web.local".
