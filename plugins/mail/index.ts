@@ -91,10 +91,16 @@ export async function unsubscribe(token: string): Promise<Unsubscribed | Unsubsc
   return 'reg' in c ? c.reg.unsubscribe(c.list, c.address) : c;
 }
 
-/** `mail.attachments`: the kept files of mail posts (the table is shared by every mail account of the node). */
+/** `mail.attachments`: the kept files of posts in the store (the table is shared by every mail account of the node). */
 export const attachmentFiles: AttachmentFiles = {
-  kept: (postId) => registry.values().next().value?.files.kept(postId) ?? [],
-  file: (postId, n) => registry.values().next().value?.files.file(postId, n),
+  kept: (postId) => {
+    const reg = registry.values().next().value;
+    return reg && reg.ctx.posts.get(postId) ? reg.files.kept(postId) : [];
+  },
+  file: (postId, n) => {
+    const reg = registry.values().next().value;
+    return reg && reg.ctx.posts.get(postId) ? reg.files.file(postId, n) : undefined;
+  },
 };
 
 /** The first running mail account answers for every mail account (each service has one provider). */

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
 import { world, cli, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
 import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
 import { ensureSwaks, swaks, header } from './mail-helpers.js';
@@ -193,6 +194,14 @@ describe('the real mail and web plugins together', () => {
     const file = join(w.dir, 'report.pdf');
     writeFileSync(file, pdf);
     const id = 'files.1@example.org';
+    // A live page's stream hears of the post at once, with the download link already.
+    const live = new WebSocket(`ws://127.0.0.1:${webPort}/api/stream?bridge=commons`);
+    const heard: { id: string; attachments: unknown[] }[] = [];
+    live.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { type: string; post?: { id: string; attachments: unknown[] } };
+      if (m.type === 'post' && m.post) heard.push(m.post);
+    });
+    await new Promise((r, j) => live.once('open', r).once('error', j));
     const s = await swaks(smtpPort, [
       '--from',
       'alice@example.org',
@@ -242,6 +251,10 @@ describe('the real mail and web plugins together', () => {
     assert.deepEqual(api.attachments, [
       { filename: 'report.pdf', contentType: 'application/pdf', size: 123_000, url: `${PUBLIC}${href}` },
     ]);
+
+    const streamed = await until(() => heard.find((p) => p.id === id), 'the post on the stream');
+    live.close();
+    assert.deepEqual(streamed.attachments, api.attachments, 'the stream gives the same links as the API');
 
     // News: the article ends with the attachment's name, type, size and the same link.
     const [, art] = await eventually(async () => {
