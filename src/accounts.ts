@@ -21,6 +21,9 @@ import type { Router } from './router.js';
 import type { IncomingPost, StoredPost } from './post.js';
 import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from './plugin.js';
 import { withTimeout } from './util.js';
+import { ServiceRegistry } from './services.js';
+
+export { ServiceRegistry };
 
 export const VERSION = '0.1.0';
 const CLOSE_TIMEOUT_MS = 5_000;
@@ -36,35 +39,12 @@ export interface AccountDeps {
   deliveryTimeoutMs: () => number;
   bridges: () => BridgeView[];
   secret: (purpose: string) => Buffer;
-  services: Services;
+  services: ServiceRegistry;
   onPost: (fn: (post: StoredPost) => void) => () => void;
   metrics: () => DaemonMetrics;
   storeWritable: () => boolean;
   /** Another peerpost node is at this endpoint. */
   peerNode: (endpoint: string, hostname: string) => void;
-}
-
-/** Functions plugins offer each other by name (ctx.provide / ctx.service). */
-export class Services {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a service is any function; callers type it at use
-  private readonly fns = new Map<string, { account: string; fn: (...args: any[]) => unknown }>();
-
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a service is any function; callers type it at use
-  provide(account: string, name: string, fn: (...args: any[]) => unknown): () => void {
-    const had = this.fns.get(name);
-    if (had && had.account !== account)
-      throw new Error(`account ${account} cannot provide "${name}": account ${had.account} already provides it`);
-    if (typeof fn !== 'function') throw new Error(`account ${account} provides "${name}" without a function`);
-    const entry = { account, fn };
-    this.fns.set(name, entry);
-    return () => {
-      if (this.fns.get(name) === entry) this.fns.delete(name);
-    };
-  }
-
-  get<F>(name: string): F | undefined {
-    return this.fns.get(name)?.fn as F | undefined;
-  }
 }
 
 /** A plugin's slice of the store (ctx.store), for an account of a protocol. */
@@ -189,10 +169,20 @@ export class AccountRuntime {
       deliveryTimeoutMs: () => this.deps.deliveryTimeoutMs(),
       bridges: () => this.deps.bridges(),
       secret: (purpose) => this.deps.secret(purpose),
-      provide: (name, fn) => {
-        this.closers.push(this.deps.services.provide(account, name, fn));
+      provide: (name, service) => {
+        if (!(this.def.provides ?? []).includes(name))
+          throw new Error(
+            `the ${this.cfg.protocol} plugin provides "${name}" without declaring it: add it to its definition's provides`,
+          );
+        this.closers.push(this.deps.services.provide(account, name, service));
       },
-      service: <F>(name: string) => this.deps.services.get<F>(name),
+      service: (name) => {
+        if (!(this.def.uses ?? []).some((u) => u.service === name))
+          throw new Error(
+            `the ${this.cfg.protocol} plugin uses "${name}" without declaring it: add { service: '${name}' } to its definition's uses`,
+          );
+        return this.deps.services.get(name);
+      },
       onPost: (fn) => {
         const off = this.deps.onPost(fn);
         this.closers.push(off);

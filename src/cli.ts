@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import { findConfig, describeSource, type FoundConfig } from './config/find.js';
 import type { PeerpostConfig } from './config/types.js';
-import { lookupPlugin } from './loader.js';
+import { lookupPlugin, shippedDefinitions } from './loader.js';
 import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './daemon.js';
 import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
@@ -18,6 +18,7 @@ import { Router } from './router.js';
 import { Core } from './core.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
+import { gapMessage, serviceGapsNamed } from './services.js';
 import type {
   IngestVerdict,
   DaemonStatus,
@@ -70,7 +71,10 @@ an invalid new config is refused with its errors and the running one stays.
   check: `Usage: peerpost check [-c FILE] [--json]
 
 Validate the config and print each bridge with its endpoints, directions and
-shapes. On errors, print every one as FILE:LINE:COL  path.to.key: problem, exit 1.
+shapes, then a note for each optional service of a plugin that no account
+provides (what that account does without it). On errors (a required service
+without a provider among them), print every one as
+FILE:LINE:COL  path.to.key: problem, exit 1.
 `,
   post: `Usage: peerpost post -b BRIDGE [--from NAME] [--subject S] [TEXT | -]
 
@@ -206,6 +210,11 @@ async function cmdCheck(args: string[]): Promise<number> {
   const defs = await pluginsFor(config);
   const styles = stylesOf(config, defs);
   const bridges = Object.values(config.bridges);
+  // Optional services no account provides (a required one is a config error already): what each account lacks.
+  const notes = await serviceGapsNamed(
+    Object.values(config.accounts).map((a) => ({ name: a.name, def: defs.get(a.protocol)! })),
+    () => shippedDefinitions(),
+  );
   if (values.json) {
     out(
       JSON.stringify(
@@ -217,6 +226,7 @@ async function cmdCheck(args: string[]): Promise<number> {
             name: b.name,
             endpoints: b.endpoints.map((e) => ({ endpoint: e.key, direction: e.direction, shape: e.shape ?? null })),
           })),
+          services: notes.map((g) => ({ ...g, message: gapMessage(g) })),
         },
         null,
         2,
@@ -242,6 +252,8 @@ async function cmdCheck(args: string[]): Promise<number> {
     }
   }
   if (bridges.length === 0) out('\nno bridges yet: add one under bridges: (see README.md)');
+  if (notes.length) out('');
+  for (const g of notes) out(`note: ${gapMessage(g)}`);
   return EXIT.OK;
 }
 

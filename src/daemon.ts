@@ -7,7 +7,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
-import { lookupPlugin, type PluginLookup } from './loader.js';
+import { lookupPlugin, shippedDefinitions, type PluginLookup } from './loader.js';
+import { gapMessage, serviceGapsNamed } from './services.js';
 import type {
   PluginDefinition,
   DaemonStatus,
@@ -23,7 +24,7 @@ import { Store, StoreError } from './store.js';
 import { Router } from './router.js';
 import { Outbox, type Resolution } from './outbox.js';
 import { Core } from './core.js';
-import { AccountRuntime, Services, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
+import { AccountRuntime, ServiceRegistry, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
 import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from './util.js';
@@ -84,7 +85,7 @@ export class Daemon {
   private control?: Server;
   private defs = new Map<string, PluginDefinition>();
   private nodeSecret: Buffer = Buffer.alloc(0);
-  private readonly services = new Services();
+  private readonly services = new ServiceRegistry();
   private readonly deliveries = new DeliveryMetrics();
   /** In start order. */
   private accounts = new Map<string, AccountRuntime>();
@@ -132,6 +133,12 @@ export class Daemon {
     this.nodeSecret = this.loadSecret();
     this.defs = await pluginsFor(this.config, this.lookup);
     this.router = routerFor(this.config, this.defs);
+    // A required service with no provider is a config error (src/config/load.ts); an optional one is said here.
+    for (const g of await serviceGapsNamed(
+      Object.values(this.config.accounts).map((a) => ({ name: a.name, def: this.defs.get(a.protocol)! })),
+      () => shippedDefinitions(this.lookup),
+    ))
+      this.log.info({ account: g.account, service: g.service }, gapMessage(g));
     this.outbox = new Outbox(
       this.store,
       this.config.delivery,

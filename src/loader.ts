@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isAbsolute } from 'node:path';
 import type { PluginDefinition } from './plugin.js';
 import { STYLES } from './config/types.js';
+import { declarationProblem } from './services.js';
 
 const PLUGINS_DIR = fileURLToPath(new URL('../plugins/', import.meta.url));
 
@@ -18,6 +19,16 @@ export function shippedProtocols(): string[] {
     .filter((d) => d.isDirectory() && existsSync(`${PLUGINS_DIR}${d.name}/index.js`))
     .map((d) => d.name)
     .sort();
+}
+
+/** The definitions of the shipped plugins that load (to name which plugin provides a missing service). */
+export async function shippedDefinitions(lookup: PluginLookup = lookupPlugin): Promise<PluginDefinition[]> {
+  const defs: PluginDefinition[] = [];
+  for (const protocol of shippedProtocols()) {
+    const def = await lookup(protocol);
+    if (typeof def !== 'string') defs.push(def);
+  }
+  return defs;
 }
 
 export type PluginLookup = (protocol: string, customModule?: string) => Promise<PluginDefinition | string>;
@@ -63,5 +74,7 @@ async function load(protocol: string, customModule?: string): Promise<PluginDefi
   if (typeof (def.account as { safeParse?: unknown } | undefined)?.safeParse !== 'function')
     return `${what} has no account schema`;
   if (typeof def.start !== 'function') return `${what} has no start() function`;
+  const services = declarationProblem(def);
+  if (services) return `${what} cannot be used: ${services}`;
   return def as PluginDefinition;
 }

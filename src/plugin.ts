@@ -25,7 +25,15 @@ import type { Direction, Shape, Style } from './config/types.js';
 export { z };
 export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
 export { duration, listenAddress, hostPort, isLoopbackHost, type ListenAddress } from './config/schema-helpers.js';
-export { announce, digestLine, stripQuotesAndSignature } from './shape.js';
+export {
+  announce,
+  attachmentLabel,
+  attachmentLines,
+  attachmentsSummary,
+  digestLine,
+  formatSize,
+  stripQuotesAndSignature,
+} from './shape.js';
 export { bareId, idProblem, mintId } from './post.js';
 
 /** One endpoint of this account, as the current config has it. */
@@ -274,14 +282,16 @@ export interface PluginContext<C = Record<string, unknown>> {
    */
   secret(purpose: string): Buffer;
   /**
-   * Offer a function to other plugins under a name ("list.unsubscribe", "web.links").
-   * Withdrawn when this account stops. One provider per name: a second throws.
+   * Offer a service to other plugins under its name in `Services` ("web.links", "mail.unsubscribe"). The name
+   * must be among the definition's `provides`. Withdrawn when this account stops. One provider per name: a
+   * second account providing it throws (say so and go on: the first one answers for every account).
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a service is any function; callers type it at use
-  provide(name: string, fn: (...args: any[]) => unknown): void;
-  /** What another running account provides under this name, or undefined. Look it up at use time. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a service is any function; callers type it at use
-  service<F extends (...args: any[]) => unknown = (...args: any[]) => unknown>(name: string): F | undefined;
+  provide<N extends ServiceName>(name: N, service: Services[N]): void;
+  /**
+   * What another running account provides under this name, or undefined (none runs now). Look it up at use
+   * time, never keep it. The name must be among the definition's `uses`.
+   */
+  service<N extends ServiceName>(name: N): Services[N] | undefined;
   /**
    * Called after commit for every post accepted into the store (every bridge, in
    * commit order: posts from plugins, the CLI and closed digests). Returns a function
@@ -298,6 +308,32 @@ export interface PluginContext<C = Record<string, unknown>> {
    */
   peerNode(target: string, hostname: string): void;
 }
+
+/**
+ * The services plugins offer each other, by name: one typed contract both sides compile against. A plugin
+ * that provides a service adds it here by declaration merging, in a types module of its own
+ * (plugins/web/services.ts), and declares it in its definition's `provides`; a plugin that calls it
+ * declares it in `uses` and gets it typed from ctx.service(name):
+ *
+ *   declare module '../../src/plugin.js' {
+ *     interface Services { 'web.links': () => WebLinks }
+ *   }
+ *
+ * Name a service after the protocol of the plugin that provides it ("mail.unsubscribe").
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled in by the plugins (declaration merging)
+export interface Services {}
+
+/** The name of a service some plugin declares in `Services`. */
+export type ServiceName = keyof Services & string;
+
+/**
+ * A service a plugin calls. Required (the default): `peerpost check` and the daemon refuse a config where no
+ * account provides it. Optional: the account runs without a provider, and `without` says what it lacks then
+ * ("list mail goes out without archive links"), for `peerpost check` and the start log.
+ */
+export type ServiceUse =
+  { service: ServiceName; optional?: false } | { service: ServiceName; optional: true; without: string };
 
 /** A latency histogram: counts per bucket (not cumulative); bucket i holds values <= bounds[i], the last one the rest. */
 export interface Histogram {
@@ -462,6 +498,13 @@ export interface PluginDefinition<C = any> {
    * a newsgroup already shows what was said in it).
    */
   echo?: boolean;
+  /** The services of `Services` this plugin's accounts offer other plugins (ctx.provide): only these. */
+  provides?: readonly ServiceName[];
+  /**
+   * The services this plugin's accounts call (ctx.service): only these. `peerpost check` and the daemon name a
+   * required one that no account of the config provides, and note an optional one (with its `without`).
+   */
+  uses?: readonly ServiceUse[];
   /** Commands this plugin adds to the peerpost CLI (`peerpost subscribers …`). */
   commands?: PluginCommand[];
   /**

@@ -3,7 +3,7 @@
  * conversation as one digest article, and an article as a short announcement.
  * Pure functions, shared by the core and plugins.
  */
-import type { Post } from './post.js';
+import type { Attachment, Post } from './post.js';
 
 /** Drop quoted text ("> ..."), attribution lines ("On ... wrote:") and the signature ("-- "). */
 export function stripQuotesAndSignature(body: string): string {
@@ -115,4 +115,59 @@ export function participantsLabel(names: string[]): string {
   if (names.length <= 2) return names.join(' and ');
   if (names.length === 3) return `${names[0]}, ${names[1]} and ${names[2]}`;
   return `${names[0]}, ${names[1]} and ${names.length - 2} others`;
+}
+
+/** "512 bytes", "120 kB", "2.5 MB": a file's size as people read it. */
+export function formatSize(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '? bytes';
+  if (bytes < 1024) return `${bytes} ${bytes === 1 ? 'byte' : 'bytes'}`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} kB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Text from a post's attachment (a name, a type), made one short line: no control characters, at most `max` characters. */
+function oneShortLine(s: string, max: number): string {
+  const t = s
+    .replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return [...t].length > max ? `${[...t].slice(0, max - 1).join('')}…` : t;
+}
+
+/** What an attachment was, in a few words: "report.pdf, application/pdf, 120 kB". */
+export function attachmentLabel(a: Pick<Attachment, 'filename' | 'contentType' | 'size'>): string {
+  return `${oneShortLine(a.filename, 80) || '(no name)'}, ${oneShortLine(a.contentType, 60) || 'application/octet-stream'}, ${formatSize(a.size)}`;
+}
+
+/**
+ * A post's attachments as lines at the end of an article's text: "[attachment: report.pdf, application/pdf,
+ * 120 kB]", then where to download it when the file is kept (`url(n)`, n its index in `attachments`).
+ * At most `max` lines of files; the rest are counted.
+ */
+export function attachmentLines(
+  attachments: readonly Pick<Attachment, 'filename' | 'contentType' | 'size'>[],
+  url: (n: number) => string | undefined = () => undefined,
+  max = 20,
+): string[] {
+  const lines = attachments.slice(0, max).map((a, n) => {
+    const link = url(n);
+    return `[attachment: ${attachmentLabel(a)}]${link ? ` ${link}` : ''}`;
+  });
+  if (attachments.length > max) lines.push(`[and ${attachments.length - max} more attachments]`);
+  return lines;
+}
+
+/**
+ * A post's attachments in one short line for a chat: "[attachment: report.pdf, application/pdf, 120 kB]", or
+ * "[3 attachments: report.pdf (120 kB), photo.jpg (2.1 MB), …]". Empty when it has none.
+ */
+export function attachmentsSummary(
+  attachments: readonly Pick<Attachment, 'filename' | 'contentType' | 'size'>[],
+): string {
+  if (attachments.length === 0) return '';
+  if (attachments.length === 1) return `[attachment: ${attachmentLabel(attachments[0]!)}]`;
+  const names = attachments
+    .slice(0, 3)
+    .map((a) => `${oneShortLine(a.filename, 40) || '(no name)'} (${formatSize(a.size)})`);
+  return `[${attachments.length} attachments: ${names.join(', ')}${attachments.length > 3 ? ', …' : ''}]`;
 }

@@ -71,10 +71,7 @@ export class Outgoing {
   /** The web plugin's permalink of a post, when a web account runs and serves the post's bridge. */
   private webLink(post: Post): string | undefined {
     try {
-      const links =
-        this.h.ctx.service<() => { archive(bridge: string): string | undefined; post(id: string): string }>(
-          'web.links',
-        )?.();
+      const links = this.h.ctx.service('web.links')?.();
       return links && links.archive(post.bridge) !== undefined ? links.post(post.id) : undefined;
     } catch (err) {
       this.h.ctx.log.debug({ err }, 'web.links failed; no link to the rest');

@@ -574,6 +574,13 @@ export default definePlugin<IrcConfig>({
   account: accountSchema,
   endpoint: endpointSchema,
   validateTarget: channelProblem,
+  uses: [
+    {
+      service: 'web.links',
+      optional: true,
+      without: 'a long post cut short in a channel says how many lines are left out, without a link to the rest',
+    },
+  ],
   joinHint: (target, config) =>
     `${target} on ${config.host}:${config.port ?? (config.tls === false ? 6667 : 6697)}${config.tls === false ? '' : ' (TLS)'}`,
   start(ctx) {

@@ -3,7 +3,7 @@
  * split to the byte budget and capped), the tag that carries its id, and what
  * the loop guard remembers of it. Pure: no client, no store.
  */
-import { announce, type Post, type DeliveryTarget } from '../../src/plugin.js';
+import { announce, attachmentsSummary, type Post, type DeliveryTarget } from '../../src/plugin.js';
 import { byteLength, capLines, formatPrefix, ircLines, moreLink, moreText, styleNick } from './text.js';
 import { ID_TAG, type Said } from './relay.js';
 import type { IrcConfig } from './schema.js';
@@ -35,9 +35,12 @@ export function postLines(
     const withLink = wrap(moreText(n, link));
     return link && byteLength(withLink) > budget ? wrap(moreText(n)) : withLink;
   };
+  // What files the post had (a mail post's attachments), in one short line: right under the head of an
+  // announcement (so a cut never drops it), after the text of a post shown whole.
+  const files = attachmentsSummary(post.attachments);
   if (to.shape === 'announce') {
     const a = announce(post, to.announceLines);
-    const lines = ircLines([a.head, ...a.lines], '', budget);
+    const lines = ircLines([a.head, ...(files ? [files] : []), ...a.lines], '', budget);
     if (lines.length + (a.more > 0 ? 1 : 0) <= cfg.maxLines)
       return a.more > 0 ? [...lines, tail(a.more, (t) => `(${t})`)] : lines;
     // Cut further by maxLines: the tail counts the lines left out of the announcement and those it never showed.
@@ -60,6 +63,7 @@ export function postLines(
   } else {
     prefix = formatPrefix(cfg.format, vars, style);
   }
+  if (files) body = [...body, files];
   return capLines(ircLines(body, prefix, budget), cfg.maxLines, (n) => tail(n, (t) => `… (${t})`));
 }
 

@@ -23,6 +23,7 @@
  * account and delivered through another finds its files).
  */
 import type { PluginStore } from '../../src/plugin.js';
+import type { KeptAttachment } from './services.js';
 
 export const ATTACHMENT_MIGRATIONS = [
   `CREATE TABLE mail_attachments (
@@ -63,6 +64,12 @@ export class AttachmentStore {
       files: store.prepare(
         'SELECT n, filename, content_type AS contentType, content FROM mail_attachments WHERE post_id = ? ORDER BY n',
       ),
+      kept: store.prepare(
+        'SELECT n, filename, content_type AS contentType, length(content) AS size FROM mail_attachments WHERE post_id = ? ORDER BY n',
+      ),
+      one: store.prepare(
+        'SELECT n, filename, content_type AS contentType, length(content) AS size, content FROM mail_attachments WHERE post_id = ? AND n = ?',
+      ),
       commit: store.prepare('UPDATE mail_attachments SET committed = 1 WHERE post_id = ? AND committed = 0'),
       dropUncommitted: store.prepare('DELETE FROM mail_attachments WHERE post_id = ? AND committed = 0'),
       orphans: store
@@ -102,6 +109,22 @@ export class AttachmentStore {
 
   files(postId: string): StoredFile[] {
     return (this.st.files.all(postId) as StoredFile[]).map((f) => ({ ...f, content: Buffer.from(f.content) }));
+  }
+
+  /**
+   * The files of a post that are kept, without their content: what the web offers for download. Ask only for
+   * a post in the store: its rows are its files even before they are marked committed (the web hears of the
+   * post, from ctx.onPost, a moment before the list side marks them).
+   */
+  kept(postId: string): KeptAttachment[] {
+    return this.st.kept.all(postId) as KeptAttachment[];
+  }
+
+  /** One kept file of a post, with its content (again: of a post in the store). */
+  file(postId: string, n: number): (KeptAttachment & { content: Buffer }) | undefined {
+    if (!Number.isSafeInteger(n) || n < 0) return undefined;
+    const f = this.st.one.get(postId, n) as (KeptAttachment & { content: Buffer }) | undefined;
+    return f && { ...f, content: Buffer.from(f.content) };
   }
 
   /**

@@ -34,6 +34,9 @@ import { ListSender, parseBounce, verpDecode } from './outbound/index.js';
 import { AttachmentStore } from './attachments.js';
 import type { Links, Recipient } from './outbound/types.js';
 import { robotMailWaiting } from './waiting.js';
+import type { AttachmentFiles, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
+
+export type { AttachmentFiles, KeptAttachment, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
 
 /** What an endpoint of this plugin must satisfy, besides its schema. */
 export function endpointProblem(e: Pick<EndpointView, 'key' | 'target' | 'direction' | 'options'>): string | undefined {
@@ -49,63 +52,71 @@ export function endpointProblem(e: Pick<EndpointView, 'key' | 'target' | 'direct
 // Only one provider per service name: the first running mail account provides
 // it and answers for every mail account (the token names its account).
 
-export interface UnsubscribeInfo {
-  ok: true;
-  account: string;
-  list: string;
-  /** The subscriber the token was made for. */
-  address: string;
-  /** "commons@lists.example.org" */
-  listAddress: string;
-  description: string;
-  /** False when the address is no longer subscribed (the link was used already). */
-  subscribed: boolean;
-}
-export type UnsubscribeRefusal = { ok: false; reason: string };
-export type UnsubscribeResult =
-  { ok: true; list: string; address: string; listAddress: string; unsubscribed: boolean } | UnsubscribeRefusal;
-
 interface Registered {
   ctx: PluginContext<Config>;
   info(list: string, address: string): UnsubscribeInfo | UnsubscribeRefusal;
-  unsubscribe(list: string, address: string): UnsubscribeResult;
+  unsubscribe(list: string, address: string): Unsubscribed | UnsubscribeRefusal;
+  files: AttachmentStore;
 }
 const registry = new Map<string, Registered>();
 let provider: string | undefined;
 
 function claimOf(token: unknown): { reg: Registered; list: string; address: string } | UnsubscribeRefusal {
   const any = registry.values().next().value as Registered | undefined;
-  if (!any) return { ok: false, reason: 'the mailing lists are not running' };
+  if (!any)
+    return {
+      ok: false,
+      code: 'unavailable',
+      reason: 'the mailing lists are not running on this server; try again in a while',
+    };
   const c = verifyUnsubscribe(any.ctx.secret('unsubscribe'), String(token ?? ''));
-  if ('problem' in c) return { ok: false, reason: c.problem };
+  if ('problem' in c) return { ok: false, code: 'invalid', reason: c.problem };
   const reg = registry.get(c.account);
-  if (!reg) return { ok: false, reason: `the list ${c.list} is not served here any more` };
+  if (!reg) return gone(c.list);
   return { reg, list: c.list, address: c.address };
 }
+const gone = (list: string): UnsubscribeRefusal => ({
+  ok: false,
+  code: 'gone',
+  reason: `the list ${list} is not served here any more`,
+});
 
-/** `list.unsubscribeInfo(token)`: what the GET page shows; changes nothing. */
+/** What the GET page shows; changes nothing. */
 export function unsubscribeInfo(token: string): UnsubscribeInfo | UnsubscribeRefusal {
   const c = claimOf(token);
   return 'reg' in c ? c.reg.info(c.list, c.address) : c;
 }
-/** `list.unsubscribe(token)`: the RFC 8058 POST; unsubscribes at once (no confirmation: the signed token is the proof). */
-export async function unsubscribe(token: string): Promise<UnsubscribeResult> {
+/** The RFC 8058 POST; unsubscribes at once (no confirmation: the signed token is the proof). */
+export async function unsubscribe(token: string): Promise<Unsubscribed | UnsubscribeRefusal> {
   const c = claimOf(token);
   return 'reg' in c ? c.reg.unsubscribe(c.list, c.address) : c;
 }
 
+/** `mail.attachments`: the kept files of posts in the store (the table is shared by every mail account of the node). */
+export const attachmentFiles: AttachmentFiles = {
+  kept: (postId) => {
+    const reg = registry.values().next().value;
+    return reg && reg.ctx.posts.get(postId) ? reg.files.kept(postId) : [];
+  },
+  file: (postId, n) => {
+    const reg = registry.values().next().value;
+    return reg && reg.ctx.posts.get(postId) ? reg.files.file(postId, n) : undefined;
+  },
+};
+
+/** The first running mail account answers for every mail account (each service has one provider). */
 function offerServices(): void {
   if (provider && registry.has(provider)) return;
   provider = undefined;
   for (const [name, reg] of registry) {
     try {
-      reg.ctx.provide('list.unsubscribe', unsubscribe);
-      reg.ctx.provide('list.unsubscribeInfo', unsubscribeInfo);
+      reg.ctx.provide('mail.unsubscribe', { info: unsubscribeInfo, unsubscribe });
+      reg.ctx.provide('mail.attachments', attachmentFiles);
       provider = name;
-      reg.ctx.log.info(`${name} answers list.unsubscribe for every mail account`);
+      reg.ctx.log.info(`${name} answers mail.unsubscribe and mail.attachments for every mail account`);
       return;
     } catch (err) {
-      reg.ctx.log.debug({ err }, 'list.unsubscribe is provided by another account');
+      reg.ctx.log.debug({ err }, 'mail.unsubscribe is provided by another account');
     }
   }
 }
@@ -125,6 +136,14 @@ export default definePlugin<Config>({
   commands,
   // Robot mail waits in this plugin's own queue (not the outbox): the core shows it everywhere through this.
   waiting: robotMailWaiting,
+  provides: ['mail.unsubscribe', 'mail.attachments'],
+  uses: [
+    {
+      service: 'web.links',
+      optional: true,
+      without: 'list mail goes out without a link to the archive and without a one-click unsubscribe link',
+    },
+  ],
   async start(ctx: PluginContext<Config>) {
     let cfg = ctx.config;
     for (const e of ctx.endpoints()) {
@@ -148,14 +167,15 @@ export default definePlugin<Config>({
     const tokenFor = (list: string, address: string) => signUnsubscribe(key, { account: ctx.account, list, address });
     /** The web's links when the web plugin runs (archive, post, one-click unsubscribe); none otherwise. */
     const links = (bridge: string): Links => {
-      const f =
-        ctx.service<
-          () => { archive(bridge: string): string; post(id: string): string; unsubscribe(token: string): string }
-        >('web.links');
+      const f = ctx.service('web.links');
       if (!f) return {};
       try {
         const l = f();
-        return { archive: l.archive(bridge), post: (id) => l.post(id), unsubscribe: (t) => l.unsubscribe(t) };
+        return {
+          ...(l.archive(bridge) !== undefined ? { archive: l.archive(bridge) } : {}),
+          post: (id) => l.post(id),
+          unsubscribe: (t) => l.unsubscribe(t),
+        };
       } catch (err) {
         ctx.log.warn({ err }, `web.links failed; this mail goes out without web links: ${(err as Error).message}`);
         return {};
@@ -241,7 +261,7 @@ export default definePlugin<Config>({
       ctx,
       info(list, address) {
         const e = lists.endpoint(list);
-        if (!e) return { ok: false, reason: `the list ${list} is not served here any more` };
+        if (!e) return gone(list);
         return {
           ok: true,
           account: ctx.account,
@@ -254,11 +274,12 @@ export default definePlugin<Config>({
       },
       unsubscribe(list, address) {
         const e = lists.endpoint(list);
-        if (!e) return { ok: false, reason: `the list ${list} is not served here any more` };
+        if (!e) return gone(list);
         const removed = store.remove(list, address);
         if (removed) ctx.log.info({ list, address }, `${address} unsubscribed from ${list} (one-click)`);
         return { ok: true, list, address, listAddress: lists.info(e).address, unsubscribed: removed };
       },
+      files,
     });
     offerServices();
 

@@ -2,13 +2,15 @@
  * A stored post as a news article (RFC 5536), and its overview line
  * (RFC 3977 8.3). Everything is rendered from the post at read time.
  */
-import type { Post } from '../../src/plugin.js';
+import { attachmentLines, type Post } from '../../src/plugin.js';
 import { encodeWords, oneLine, rfc5322Date } from './text.js';
 
 export interface Placement {
   hostname: string;
   group: string;
   number: number;
+  /** Where attachment n of the post can be downloaded (the web plugin, when it serves the kept file). */
+  fileUrl?: (n: number) => string | undefined;
 }
 
 export interface RenderedArticle {
@@ -102,6 +104,11 @@ export function renderArticle(post: Post, at: Placement): RenderedArticle {
     .replace(/\r\n?/g, '\n')
     .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
     .split('\n');
+  // What files the post had (a mail post's attachments), at the end of the text: a news article is text only.
+  if (post.attachments.length) {
+    while (body.length && body[body.length - 1] === '') body.pop();
+    body.push('', ...attachmentLines(post.attachments, at.fileUrl));
+  }
   return { headers: h, body };
 }
 

@@ -25,6 +25,13 @@ export default definePlugin<Config>({
     'news (RFC 3977): every bridge a newsgroup on the built-in news server, and peering with news servers such as INN',
   account,
   validateTarget: groupProblem,
+  uses: [
+    {
+      service: 'web.links',
+      optional: true,
+      without: 'articles name the attachments of mail posts without a download link',
+    },
+  ],
   joinHint: (target, config) => {
     if (isServerConfig(config)) {
       const h = config.address.host;

@@ -13,6 +13,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { nntpServers } from './server.js';
 import type { Backend, GroupInfo } from './session.js';
 import { overviewLine, renderArticle } from './article.js';
+import { webFileUrl } from './links.js';
 import { groupProblem, oneLine } from './text.js';
 
 /** Article numbers of POSTed articles are stored together: after this many ms, or this many articles. */
@@ -145,7 +146,15 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       return n;
     });
   const overviewOf = (post: Post, group: string, n: number) =>
-    overviewLine(renderArticle(post, { hostname: ctx.node.hostname, group, number: n }), n);
+    overviewLine(
+      renderArticle(post, {
+        hostname: ctx.node.hostname,
+        group,
+        number: n,
+        fileUrl: (i) => webFileUrl(ctx, post.id, i),
+      }),
+      n,
+    );
   // Overview lines hold the hostname (Xref): rendered again after it changed.
   if (ctx.store.get<string>('overviewHost') !== ctx.node.hostname) {
     q.clearOverviews.run(acct);
@@ -287,6 +296,7 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
 
   const backend: Backend = {
     hostname: ctx.node.hostname,
+    fileUrl: (postId, n) => webFileUrl(ctx, postId, n),
     groups: () => {
       flushNumbers();
       const c = createdMap();

@@ -15,6 +15,7 @@ import {
   type PluginContext,
 } from '../../src/plugin.js';
 import { fromHeader, renderArticle } from './article.js';
+import { webFileUrl } from './links.js';
 import { NntpClient, NntpError, type Response } from './client.js';
 import { readArticle } from './incoming.js';
 import type { ServerConfig } from './schema.js';
@@ -31,8 +32,13 @@ const NO_GROUP_RETRY_MS = 5 * 60_000;
 const DUPLICATE = /\b435\b|duplicate|already have/i;
 
 /** Our post as an article for the peer: no Xref or Injection-Date (the server adds its own), our host in Path. */
-export function peerArticle(post: Post, group: string, hostname: string): string {
-  const a = renderArticle(post, { hostname, group, number: 0 });
+export function peerArticle(
+  post: Post,
+  group: string,
+  hostname: string,
+  fileUrl?: (n: number) => string | undefined,
+): string {
+  const a = renderArticle(post, { hostname, group, number: 0, ...(fileUrl ? { fileUrl } : {}) });
   // INN wants a dotted domain in From: an author without an address is name@HOST.invalid there.
   const headers = a.headers
     .filter(([n]) => n !== 'Xref' && n !== 'Injection-Date')
@@ -364,7 +370,7 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
         // A resend after a lost answer: the server may have it already.
         // (IHAVE asks the same question itself.)
         if (cfg.feed === 'post' && (await c.has(post.id)) === true) return delivered();
-        const text = peerArticle(post, to.target, ctx.node.hostname);
+        const text = peerArticle(post, to.target, ctx.node.hostname, (n) => webFileUrl(ctx, post.id, n));
         const r = cfg.feed === 'ihave' ? await c.ihave(post.id, text) : await c.post(text);
         const out = postOutcome(r, cfg.feed);
         if (out.result === 'delivered')

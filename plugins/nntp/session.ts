@@ -31,6 +31,8 @@ export interface GroupInfo {
 /** What the session needs from the account: groups and articles from the store, posting, passwords. */
 export interface Backend {
   hostname: string;
+  /** Where attachment n of a post can be downloaded, when the web serves its kept file. */
+  fileUrl?(postId: string, n: number): string | undefined;
   groups(): GroupInfo[];
   group(name: string): GroupInfo | undefined;
   /** Article numbers of a group within [low, high], ascending. */
@@ -308,7 +310,12 @@ export class Session {
   }
 
   private render(post: Post, group: string, number: number): RenderedArticle {
-    return renderArticle(post, { hostname: this.b.hostname, group, number });
+    return renderArticle(post, {
+      hostname: this.b.hostname,
+      group,
+      number,
+      fileUrl: (n) => this.b.fileUrl?.(post.id, n),
+    });
   }
 
   private retrieve(verb: string, args: string[]): Reply {

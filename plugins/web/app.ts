@@ -16,8 +16,10 @@ import type {
   IngestVerdict,
   Logger,
   PostReader,
+  Services,
   StoredPost,
 } from '../../src/plugin.js';
+import type { KeptAttachment, UnsubscribeRefusal } from '../mail/services.js';
 import {
   archivePage,
   escapeHtml,
@@ -27,6 +29,7 @@ import {
   relLinks,
   statusPage,
   type BridgeSummary,
+  type Links,
 } from './html.js';
 import { Admin } from './admin.js';
 import { ICON_SVG, LIVE_JS, STYLE_CSS } from './assets.js';
@@ -94,11 +97,16 @@ export interface AppDeps {
   status(): DaemonStatus;
   metrics(): DaemonMetrics;
   storeWritable(): boolean;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a service is any function; callers type it at use
-  service(name: string): ((...args: any[]) => unknown) | undefined;
+  /** The mail plugin's services (src/plugin.ts `Services`), each undefined while no mail account runs. */
+  services: {
+    unsubscribe(): Services['mail.unsubscribe'] | undefined;
+    attachments(): Services['mail.attachments'] | undefined;
+  };
   ingest(post: IncomingPost): Promise<IngestVerdict>;
   /** Absolute link to a post (publicUrl). */
   postUrl(id: string): string;
+  /** Absolute link to a path of this site ("/files/…"), under publicUrl. */
+  siteUrl(path: string): string;
 }
 
 class HttpError extends Error {
@@ -113,8 +121,22 @@ class HttpError extends Error {
 
 const MAX_TOKEN_PATH = 1024;
 
-/** A post as the API and the stream show it. */
-export function postJson(p: StoredPost, name: string, url: (id: string) => string): Record<string, unknown> {
+/**
+ * Where the web serves a kept file of a post: /files/ID/N/NAME (the id encoded whole, so its "/" stays one
+ * segment; the name only for the browser's "save as").
+ */
+export function fileLink(postId: string, f: Pick<KeptAttachment, 'n' | 'filename'>): string {
+  const name = f.filename.replace(/[\u0000-\u001f\u007f/\\]+/g, '_').slice(0, 120) || 'attachment';
+  return `/files/${encodeURIComponent(postId)}/${f.n}/${encodeURIComponent(name)}`;
+}
+
+/** A post as the API and the stream show it; `fileUrl(n)`: the download link of attachment n, when the file is kept. */
+export function postJson(
+  p: StoredPost,
+  name: string,
+  url: (id: string) => string,
+  fileUrl: (n: number) => string | undefined = () => undefined,
+): Record<string, unknown> {
   return {
     id: p.id,
     seq: p.seq,
@@ -128,7 +150,10 @@ export function postJson(p: StoredPost, name: string, url: (id: string) => strin
     references: p.references,
     date: p.date,
     receivedAt: p.receivedAt,
-    attachments: p.attachments,
+    attachments: p.attachments.map((a, n) => {
+      const u = fileUrl(n);
+      return u ? { ...a, url: u } : a;
+    }),
     url: url(p.id),
   };
 }
@@ -153,7 +178,34 @@ export function createApp(d: AppDeps) {
   const served = (): Served[] => d.endpoints().map((e) => ({ name: e.target, bridge: e.bridge, endpoint: e }));
   const byName = (name: string) => served().find((s) => s.name === name);
   const byBridge = (bridge: string) => served().find((s) => s.bridge === bridge);
-  const toJson = (p: StoredPost) => postJson(p, byBridge(p.bridge)?.name ?? p.bridge, d.postUrl);
+  /** The files of a post that the mail plugin keeps now (none when no mail account runs). */
+  const keptOf = (p: Pick<StoredPost, 'id' | 'attachments'>): KeptAttachment[] => {
+    if (p.attachments.length === 0) return [];
+    try {
+      return d.services.attachments()?.kept(p.id) ?? [];
+    } catch (err) {
+      d.log.warn({ err, id: p.id }, `the kept files of ${p.id} could not be read; the page names them without links`);
+      return [];
+    }
+  };
+  const toJson = (p: StoredPost) => {
+    const kept = keptOf(p);
+    return postJson(p, byBridge(p.bridge)?.name ?? p.bridge, d.postUrl, (n) => {
+      const f = kept.find((k) => k.n === n);
+      return f ? d.siteUrl(fileLink(p.id, f)) : undefined;
+    });
+  };
+  /** Links inside the pages, with the download link of each kept file. */
+  const pageLinks: Links = {
+    ...relLinks,
+    files: (p) => {
+      const kept = keptOf(p);
+      return (n) => {
+        const f = kept.find((k) => k.n === n);
+        return f ? fileLink(p.id, f) : undefined;
+      };
+    },
+  };
 
   // ---- posting (API and stream) ----
   const post = async (
@@ -323,57 +375,85 @@ export function createApp(d: AppDeps) {
   const NO_LISTS =
     'Unsubscribing is not available right now: the mailing lists are not running on this server. Try again in a while; if it keeps failing, write to the list owner.';
 
+  /** A refused link: a page that says why and that nothing changed (404 not valid, 410 list gone, 503 try later). */
+  const refused = (res: ServerResponse, r: UnsubscribeRefusal) =>
+    r.code === 'unavailable'
+      ? errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' })
+      : errorPage(res, r.code === 'gone' ? 410 : 404, 'Unsubscribe', `Nothing was changed: ${r.reason}.`);
+
   const unsubscribe = async (req: IncomingMessage, res: ServerResponse, raw: string) => {
     const token = unsubscribeToken(raw);
     const site = cfg().title;
-    const fn = d.service('list.unsubscribe');
+    const svc = d.services.unsubscribe();
     if (req.method === 'POST') {
       await readBody(req); // RFC 8058: "List-Unsubscribe=One-Click"; the link itself is the authority
-      if (!fn) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
-      const r = (await fn(token)) as { list: string; address: string } | undefined;
-      if (!r)
-        return errorPage(
-          res,
-          404,
-          'Unsubscribe',
-          'This unsubscribe link is not valid (or no longer is): nothing was changed.',
-        );
-      d.log.info({ list: r.list }, `unsubscribed an address from ${r.list} by its one-click link`);
+      if (!svc) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
+      const r = await svc.unsubscribe(token);
+      if (!r.ok) return refused(res, r);
+      if (r.unsubscribed) d.log.info({ list: r.list }, `unsubscribed an address from ${r.list} by its one-click link`);
       return html(
         res,
         200,
         messagePage(
           site,
           'Unsubscribed',
-          `<p><strong>${escapeHtml(r.address)}</strong> no longer receives <strong>${escapeHtml(r.list)}</strong>.</p>`,
+          r.unsubscribed
+            ? `<p><strong>${escapeHtml(r.address)}</strong> no longer receives <strong>${escapeHtml(r.listAddress)}</strong>.</p>`
+            : `<p><strong>${escapeHtml(r.address)}</strong> was not subscribed to <strong>${escapeHtml(r.listAddress)}</strong> (any more): nothing to do.</p>`,
         ),
       );
     }
-    if (!fn) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
-    const infoFn = d.service('list.unsubscribeInfo');
-    let info: { list: string; address: string } | undefined;
-    if (infoFn) {
-      info = (await infoFn(token)) as { list: string; address: string } | undefined;
-      if (!info)
-        return errorPage(
-          res,
-          404,
+    if (!svc) return errorPage(res, 503, 'Unsubscribe', NO_LISTS, { 'Retry-After': '300' });
+    const info = svc.info(token);
+    if (!info.ok) return refused(res, info);
+    if (!info.subscribed)
+      return html(
+        res,
+        200,
+        messagePage(
+          site,
           'Unsubscribe',
-          'This unsubscribe link is not valid (or no longer is): nothing was changed.',
-        );
-    }
-    const what = info
-      ? `<p>Stop sending <strong>${escapeHtml(info.list)}</strong> to <strong>${escapeHtml(info.address)}</strong>?</p>`
-      : '<p>Stop receiving this mailing list at the address this link was sent to?</p>';
+          `<p><strong>${escapeHtml(info.address)}</strong> does not receive <strong>${escapeHtml(info.listAddress)}</strong> (any more): nothing to do.</p>`,
+        ),
+      );
     return html(
       res,
       200,
       messagePage(
         site,
         'Unsubscribe',
-        `${what}\n<form class="confirm" method="post" action="/unsubscribe/${escapeHtml(encodeURIComponent(token))}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`,
+        `<p>Stop sending <strong>${escapeHtml(info.listAddress)}</strong> to <strong>${escapeHtml(info.address)}</strong>?</p>\n<form class="confirm" method="post" action="/unsubscribe/${escapeHtml(encodeURIComponent(token))}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`,
       ),
     );
+  };
+
+  /** GET /files/ID/N/NAME: a kept file of a post this site shows, as a download (never rendered by the browser here). */
+  const file = (res: ServerResponse, rawId: string, n: number) => {
+    const id = safeDecode(rawId);
+    const p = d.posts.get(id);
+    if (!p || !byBridge(p.bridge) || !p.attachments[n]) throw new HttpError(404, 'There is no such file here.');
+    const files = d.services.attachments();
+    if (!files)
+      throw new HttpError(
+        503,
+        'The files of mail posts are not available right now: the mailing lists are not running on this server. Try again in a while.',
+        { 'Retry-After': '300' },
+      );
+    const f = files.file(id, n);
+    if (!f)
+      throw new HttpError(
+        410,
+        `${p.attachments[n]!.filename || 'This file'} is no longer kept here (files of mail posts are kept for a while only).`,
+      );
+    const type = /^(image\/(png|jpeg|gif|webp)|application\/pdf|text\/plain)$/i.test(f.contentType.trim())
+      ? f.contentType.trim().toLowerCase()
+      : 'application/octet-stream';
+    const ascii = f.filename.replace(/[^\x20-\x7e]|["\\]/g, '_') || 'attachment';
+    return send(res, 200, type, f.content, {
+      'Content-Disposition': `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(f.filename)}`,
+      'Content-Security-Policy': "default-src 'none'; sandbox",
+      'Cache-Control': 'private, max-age=3600',
+    });
   };
 
   // ---- routes ----
@@ -495,7 +575,7 @@ export function createApp(d: AppDeps) {
               .filter((e) => e.account !== s.endpoint.key.split('/')[0])
               .map((e) => ({ protocol: e.protocol, key: e.key, ...(e.join ? { join: e.join } : {}) })),
           },
-          relLinks,
+          pageLinks,
         ),
       );
     }
@@ -509,8 +589,12 @@ export function createApp(d: AppDeps) {
       return html(
         res,
         200,
-        postPage(cfg().title, s.name, p, relLinks, parent && parent.bridge === p.bridge ? parent : undefined),
+        postPage(cfg().title, s.name, p, pageLinks, parent && parent.bridge === p.bridge ? parent : undefined),
       );
+    }
+    if ((m = /^\/files\/([^/]+)\/(\d{1,4})(?:\/[^/]*)?$/.exec(path))) {
+      only('GET');
+      return file(res, m[1]!, Number(m[2]));
     }
     if ((m = /^\/unsubscribe\/([^/]+)$/.exec(path))) {
       only('GET', 'POST');

@@ -44,6 +44,7 @@ table.endpoints th, table.endpoints td { text-align: left; padding: .25rem .5rem
 nav.pages { margin: 1rem 0; display: flex; gap: 1rem; }
 details.join ul { margin: .3rem 0; padding-left: 1.2rem; }
 form.confirm button { font: inherit; padding: .4rem 1rem; }
+ul.attachments { margin: .1rem 0 .3rem; padding-left: 1.2rem; font-size: .9rem; }
 `;
 
 /** A small icon, so browsers find one without asking for /favicon.ico. */
@@ -90,6 +91,7 @@ export const LIVE_JS = `// peerpost: live updates for an archive page. Posts are
     var d = new Date(iso);
     return isNaN(d.getTime()) ? iso : d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
   }
+  function size(b) { return !(b >= 0) ? '? bytes' : b < 1024 ? b + (b === 1 ? ' byte' : ' bytes') : b < 1048576 ? Math.round(b / 1024) + ' kB' : (b / 1048576).toFixed(1) + ' MB'; }
   function clean(s) { return String(s).replace(/[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]/g, ''); }
   function render(p) {
     var a = el('article', 'post' + (p.kind === 'action' || p.kind === 'notice' || p.kind === 'digest' ? ' ' + p.kind : '') + ' new');
@@ -113,6 +115,19 @@ export const LIVE_JS = `// peerpost: live updates for an archive page. Posts are
     a.appendChild(h);
     if (p.subject) a.appendChild(el('h3', 'subject', clean(p.subject)));
     a.appendChild(el('div', 'body', clean(p.body)));
+    if (p.attachments && p.attachments.length) {
+      var ul = el('ul', 'attachments');
+      p.attachments.forEach(function (f) {
+        var li = el('li');
+        var name = clean(f.filename).trim() || '(no name)';
+        if (f.url) { var dl = el('a', null, name); dl.href = f.url; dl.setAttribute('download', ''); li.appendChild(dl); }
+        else li.appendChild(el('span', 'file', name));
+        li.appendChild(document.createTextNode(' '));
+        li.appendChild(el('span', 'dir', clean(f.contentType) + ', ' + size(f.size) + (f.url ? '' : ', not kept here')));
+        ul.appendChild(li);
+      });
+      a.appendChild(ul);
+    }
     a.appendChild(el('div', 'replies'));
     setTimeout(function () { a.classList.remove('new'); }, 4000);
     return a;

@@ -3,7 +3,7 @@
  * (escapeHtml); nothing from a post is ever inserted as markup. The pages work
  * without JavaScript; /static/live.js only adds live updates.
  */
-import type { DaemonStatus, StoredPost } from '../../src/plugin.js';
+import { formatSize, type DaemonStatus, type StoredPost } from '../../src/plugin.js';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -88,6 +88,25 @@ export function threads(posts: readonly StoredPost[]): ThreadNode[] {
 export interface Links {
   archive(name: string): string;
   post(id: string): string;
+  /** For a post with attachments: the download link of attachment n, when the file is kept. */
+  files?(p: Pick<StoredPost, 'id' | 'attachments'>): (n: number) => string | undefined;
+}
+
+/**
+ * A post's attachments as a list under its text: each name (a download link where the file is kept), type
+ * and size. Empty for a post without attachments.
+ */
+export function attachmentsHtml(
+  attachments: StoredPost['attachments'],
+  url: (n: number) => string | undefined = () => undefined,
+): string {
+  if (attachments.length === 0) return '';
+  const items = attachments.map((a, n) => {
+    const name = escapeHtml(visible(a.filename).trim() || '(no name)');
+    const link = url(n);
+    return `<li>${link ? `<a href="${escapeHtml(link)}" download>${name}</a>` : `<span class="file">${name}</span>`} <span class="dir">${escapeHtml(visible(a.contentType))}, ${escapeHtml(formatSize(a.size))}${link ? '' : ', not kept here'}</span></li>`;
+  });
+  return `<ul class="attachments" aria-label="attachments">${items.join('')}</ul>\n`;
 }
 
 /** Relative links used inside the pages (absolute ones come from publicUrl). */
@@ -104,7 +123,7 @@ export function postHtml(p: StoredPost, links: Links, replies = '', parent?: str
   return `<article class="post${kind}" id="p${p.seq}" data-id="${escapeHtml(p.id)}" data-seq="${p.seq}">
 <header><span class="author">${escapeHtml(author)}</span>${p.author.address ? ` <span class="addr">&lt;${escapeHtml(visible(p.author.address))}&gt;</span>` : ''} <span class="via" title="${escapeHtml(`${p.origin.account}/${p.origin.target}`)}">${escapeHtml(via)}</span> <a class="time" href="${escapeHtml(links.post(p.id))}"><time datetime="${escapeHtml(p.date)}">${escapeHtml(shortTime(p.date))}</time></a></header>
 ${parent ? `<a class="parent" href="${escapeHtml(links.post(parent))}">in reply to an earlier post</a>\n` : ''}${p.subject ? `<h3 class="subject">${escapeHtml(visible(p.subject))}</h3>\n` : ''}<div class="body">${bodyHtml(p.body)}</div>
-<div class="replies">${replies}</div>
+${attachmentsHtml(p.attachments, links.files?.(p))}<div class="replies">${replies}</div>
 </article>`;
 }
 

@@ -15,23 +15,17 @@
  */
 import { createServer } from 'node:http';
 import { definePlugin, delivered, type PluginContext } from '../../src/plugin.js';
-import { createApp } from './app.js';
+import { createApp, fileLink } from './app.js';
 import { account, endpoint, targetProblem, type Config } from './schema.js';
 import { Tokens } from './tokens.js';
+import type { WebLinks } from './services.js';
+
+export type { WebLinks } from './services.js';
 
 /** http://HOST:PORT as people reach a listener (an any-address listener is reached by the node's hostname). */
 export function defaultPublicUrl(host: string, port: number, hostname: string): string {
   const h = host === '0.0.0.0' || host === '::' ? hostname : host;
   return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
-}
-
-export interface WebLinks {
-  /** The archive page of a bridge (by bridge name), or undefined when the web does not serve it. */
-  archive(bridge: string): string | undefined;
-  /** A post's permalink. */
-  post(id: string): string;
-  /** The RFC 8058 one-click unsubscribe URL for a token of the mail plugin. */
-  unsubscribe(token: string): string;
 }
 
 export default definePlugin<Config>({
@@ -41,6 +35,15 @@ export default definePlugin<Config>({
   account,
   endpoint,
   validateTarget: targetProblem,
+  provides: ['web.links'],
+  uses: [
+    {
+      service: 'mail.unsubscribe',
+      optional: true,
+      without: 'one-click unsubscribe links (/unsubscribe/…) answer 503, "the mailing lists are not running"',
+    },
+    { service: 'mail.attachments', optional: true, without: 'pages name attachments but offer no download' },
+  ],
   joinHint: (target, config, node) =>
     `${config.publicUrl ?? defaultPublicUrl(config.listen.host, config.listen.port, node.hostname)}/b/${encodeURIComponent(target)}`,
   async start(ctx: PluginContext<Config>) {
@@ -57,9 +60,13 @@ export default definePlugin<Config>({
       status: () => ctx.status(),
       metrics: () => ctx.metrics(),
       storeWritable: () => ctx.storeWritable(),
-      service: (name) => ctx.service(name),
+      services: {
+        unsubscribe: () => ctx.service('mail.unsubscribe'),
+        attachments: () => ctx.service('mail.attachments'),
+      },
       ingest: (p) => ctx.ingest(p),
       postUrl,
+      siteUrl: (path) => `${base}${path}`,
     });
     ctx.onPost((p) => app.onPost(p));
 
@@ -93,6 +100,15 @@ export default definePlugin<Config>({
       },
       post: postUrl,
       unsubscribe: (token) => `${base}/unsubscribe/${encodeURIComponent(token)}`,
+      attachment: (postId, n) => {
+        const p = ctx.posts.get(postId);
+        if (!p || !ctx.endpoints().some((e) => e.bridge === p.bridge)) return undefined;
+        const f = ctx
+          .service('mail.attachments')
+          ?.kept(postId)
+          .find((k) => k.n === n);
+        return f ? `${base}${fileLink(postId, f)}` : undefined;
+      },
     });
     try {
       ctx.provide('web.links', links);

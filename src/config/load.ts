@@ -13,7 +13,8 @@ import { hostname as osHostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import type { PluginLookup } from '../loader.js';
+import { shippedDefinitions, type PluginLookup } from '../loader.js';
+import { gapMessage, serviceGaps } from '../services.js';
 import type { PluginDefinition } from '../plugin.js';
 import {
   ACCOUNT_NAME,
@@ -448,6 +449,7 @@ class Run {
     const plugins = await this.plugins(top.plugins);
     const accounts = await this.accounts(top.accounts, plugins);
     const bridges = await this.bridges(top.bridges, accounts);
+    if (accounts?.configs) await this.services(accounts);
 
     if (delivery) {
       const d = delivery;
@@ -538,6 +540,14 @@ class Run {
       };
     }
     return { configs: ok ? configs : undefined, declared, pluginOf };
+  }
+
+  /** An account whose plugin requires a service that no account provides cannot run: say which, and what provides it. */
+  private async services(accounts: Accounts): Promise<void> {
+    const list = [...accounts.pluginOf].map(([name, def]) => ({ name, def }));
+    if (!serviceGaps(list).some((g) => !g.optional)) return;
+    for (const g of serviceGaps(list, await shippedDefinitions(this.opts.lookup)))
+      if (!g.optional) this.add(['accounts', g.account], gapMessage(g), { key: true });
   }
 
   private async lookup(protocol: string, module: string | undefined): Promise<PluginDefinition | string> {

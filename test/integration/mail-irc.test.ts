@@ -5,11 +5,13 @@
  *
  * - a mail post reaches the channel as an announcement: "[commons] Alice:
  *   Subject" and the first lines, the quoted text and the signature left out;
+ * - a mail post's attachment is named in one line of the announcement;
  * - lines said in the channel reach the list's subscribers as a digest.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { world, cli, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
 import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from './irc-helpers.js';
 import { startMaildirSink, type MaildirSink } from './mail-send-helpers.js';
@@ -106,6 +108,42 @@ bridges:
       .join('\n');
     assert.match(said, /The meeting moves to the library\./);
     assert.doesNotMatch(said, /old quoted text|secretary/);
+  });
+
+  test('a mail post with an attachment: the announcement names it in one line under its head', async () => {
+    const file = join(w.dir, 'agenda.txt');
+    writeFileSync(file, 'x'.repeat(3000));
+    const r = await swaks(port, [
+      '--from',
+      'alice@example.org',
+      '--to',
+      `commons@${D}`,
+      '--header',
+      'From: Alice <alice@example.org>',
+      '--header',
+      'Subject: The agenda',
+      '--body',
+      'The agenda is attached.',
+      '--attach-type',
+      'text/plain',
+      '--attach-name',
+      'agenda.txt',
+      '--attach',
+      `@${file}`,
+    ]);
+    assert.ok(
+      r.replies.some((x) => /^250 .*posted to commons/.test(x)),
+      r.out,
+    );
+    await user.waitFor((l) => l.includes('The agenda is attached.'), 'the announcement');
+    const said = user.said(BOT, CHAN).map((l) => user.text(l));
+    const at = said.indexOf('[commons] Alice: The agenda');
+    assert.ok(at >= 0, said.join('\n'));
+    assert.deepEqual(said.slice(at, at + 3), [
+      '[commons] Alice: The agenda',
+      '[attachment: agenda.txt, text/plain, 3 kB]',
+      'The agenda is attached.',
+    ]);
   });
 
   test('lines said in the channel reach the subscribers as one digest mail', async () => {

@@ -310,7 +310,7 @@ bridges:
       .replace(/ {6}- \{ endpoint: mail\.test\/commons, policy: open \}\n/, '')
       .replace(/ {2}tight:\n {4}endpoints: \[mail\.tight\/tight\]\n/, '');
     writeFileSync(w.config, next);
-    const provider = daemon.logs.find((l) => /answers list\.unsubscribe/.test(l));
+    const provider = daemon.logs.find((l) => /answers mail\.unsubscribe/.test(l));
     assert.match(
       provider ?? '',
       /mail\.(test|tight) answers/,
@@ -322,7 +322,7 @@ bridges:
       /account mail\.test: stopped.*account mail\.tight: stopped|account mail\.tight: stopped.*account mail\.test: stopped/,
     );
     await until(
-      () => daemon.logs.slice(mark).some((l) => /mail\.free answers list\.unsubscribe/.test(l)),
+      () => daemon.logs.slice(mark).some((l) => /mail\.free answers mail\.unsubscribe/.test(l)),
       'mail.free taking the service over',
     );
     assert.deepEqual(await info(), {

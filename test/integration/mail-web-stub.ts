@@ -2,7 +2,7 @@
  * A stand-in for the web plugin in the mail tests (protocol "webstub"): it
  * provides "web.links" as the web plugin does, and serves the one-click
  * unsubscribe URL over HTTP by calling the mail plugin's services —
- * GET /unsubscribe/TOKEN → list.unsubscribeInfo, POST → list.unsubscribe —
+ * GET /unsubscribe/TOKEN → info(), POST → unsubscribe() of `mail.unsubscribe` —
  * answering with their result as JSON.
  */
 import { createServer } from 'node:http';
@@ -14,21 +14,25 @@ export default definePlugin({
   protocol: 'webstub',
   style: 'feed',
   account: z.strictObject({ listen: listenAddress('127.0.0.1:0') }),
+  provides: ['web.links'],
+  uses: [{ service: 'mail.unsubscribe', optional: true, without: '/unsubscribe answers 503' }],
   async start(ctx) {
     ctx.provide('web.links', () => ({
       archive: (bridge: string) => `${BASE}/${bridge}`,
       post: (id: string) => `${BASE}/p/${encodeURIComponent(id)}`,
       unsubscribe: (token: string) => `${BASE}/unsubscribe/${token}`,
+      attachment: () => undefined,
     }));
     const server = createServer((req, res) => {
       const m = /^\/unsubscribe\/([^/?]+)$/.exec(req.url ?? '');
       if (!m) return void res.writeHead(404).end();
-      const name = req.method === 'POST' ? 'list.unsubscribe' : 'list.unsubscribeInfo';
-      const svc = ctx.service<(t: string) => unknown>(name);
-      if (!svc) return void res.writeHead(503).end(`no ${name}`);
+      const post = req.method === 'POST';
+      const svc = ctx.service('mail.unsubscribe');
+      if (!svc) return void res.writeHead(503).end('no mail.unsubscribe');
       req.resume();
       req.on('end', () => {
-        Promise.resolve(svc(decodeURIComponent(m[1]!))).then(
+        const token = decodeURIComponent(m[1]!);
+        Promise.resolve(post ? svc.unsubscribe(token) : svc.info(token)).then(
           (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r)),
           (e: Error) => res.writeHead(500).end(e.message),
         );

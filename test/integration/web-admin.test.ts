@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { cli, startDaemon, world, type World } from '../helpers/daemon.js';
+import { cli, runOnce, startDaemon, world, type World } from '../helpers/daemon.js';
 import { freePort, listeningPort } from '../peers/finger.js';
 
 const ADMIN = 'admin-token-for-the-test-0123456789';
@@ -46,6 +46,7 @@ test('/status and /metrics: loopback by default, never through a proxy, anywhere
   t.after(() => w.cleanup());
   const ircPort = await freePort(); // nothing listens there: the IRC account keeps failing
   writeFileSync(w.config, config(w, ircPort, `    admin: { token: ${ADMIN} }`));
+  await runOnce(w.config); // the store exists only once the daemon has run: no other command creates one
   assert.equal((await cli(['subscribers', 'commons', 'add', 'carol@example.org', '-c', w.config])).code, 0);
   const d = await startDaemon(w.config);
   t.after(() => d.stop('SIGKILL'));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AccountRuntime, Services, listenErrorMessage } from '../../src/accounts.js';
+import { AccountRuntime, ServiceRegistry, listenErrorMessage } from '../../src/accounts.js';
 import { definePlugin, z, delivered } from '../../src/plugin.js';
 import { Store } from '../../src/store.js';
 import { Router } from '../../src/router.js';
@@ -10,7 +10,7 @@ import type { DaemonStatus, DaemonMetrics, StoredPost, PluginContext } from '../
 function runtime(
   def: ReturnType<typeof definePlugin>,
   settings: Record<string, unknown> = {},
-  services = new Services(),
+  services = new ServiceRegistry(),
   name = 'x.a',
 ) {
   const store = Store.open(':memory:');
@@ -136,15 +136,23 @@ test('listen errors name the account, the address and what to do', () => {
   );
 });
 
-test('one plugin calls what another provides by name; the name is withdrawn when the provider stops', async () => {
-  const services = new Services();
+declare module '../../src/plugin.js' {
+  interface Services {
+    /** A service of this test only: typed at provide and at use like every other. */
+    'x.echo': (text: string) => string;
+  }
+}
+
+test('one plugin calls what another provides by name, typed; the name is withdrawn when the provider stops', async () => {
+  const services = new ServiceRegistry();
   let callerCtx: PluginContext | undefined;
   const provider = definePlugin({
     protocol: 'x',
     style: 'chat',
     account: z.strictObject({}),
+    provides: ['x.echo'],
     start: (ctx) => {
-      ctx.provide('list.unsubscribe', (token: string) => `unsubscribed ${token}`);
+      ctx.provide('x.echo', (text) => `echo ${text}`);
       return { deliver: async () => delivered() };
     },
   });
@@ -152,6 +160,8 @@ test('one plugin calls what another provides by name; the name is withdrawn when
     protocol: 'x',
     style: 'chat',
     account: z.strictObject({}),
+    provides: ['x.echo'],
+    uses: [{ service: 'x.echo' }],
     start: (ctx) => {
       callerCtx = ctx;
       return { deliver: async () => delivered() };
@@ -161,12 +171,40 @@ test('one plugin calls what another provides by name; the name is withdrawn when
   const b = runtime(caller, {}, services, 'x.b');
   await a.rt.start();
   await b.rt.start();
-  const fn = callerCtx!.service<(t: string) => string>('list.unsubscribe');
-  assert.equal(fn?.('abc'), 'unsubscribed abc');
-  assert.throws(() => callerCtx!.provide('list.unsubscribe', () => 1), /already provides it/);
+  const fn = callerCtx!.service('x.echo');
+  assert.equal(fn?.('abc'), 'echo abc');
+  assert.equal(services.providerOf('x.echo'), 'x.a');
+  assert.throws(
+    () => callerCtx!.provide('x.echo', () => 'two'),
+    /account x\.b cannot provide "x\.echo": account x\.a already provides it/,
+  );
   await a.rt.stop();
-  assert.equal(callerCtx!.service('list.unsubscribe'), undefined, 'a stopped account provides nothing');
+  assert.equal(callerCtx!.service('x.echo'), undefined, 'a stopped account provides nothing');
   await b.rt.stop();
+});
+
+test('a plugin provides and uses only what its definition declares', async () => {
+  let seen: PluginContext | undefined;
+  const def = definePlugin({
+    protocol: 'x',
+    style: 'chat',
+    account: z.strictObject({}),
+    start: (ctx) => {
+      seen = ctx;
+      return { deliver: async () => delivered() };
+    },
+  });
+  const { rt } = runtime(def);
+  await rt.start();
+  assert.throws(
+    () => seen!.provide('x.echo', (t) => t),
+    /the x plugin provides "x\.echo" without declaring it: add it to its definition's provides/,
+  );
+  assert.throws(
+    () => seen!.service('x.echo'),
+    /the x plugin uses "x\.echo" without declaring it: add \{ service: 'x\.echo' \} to its definition's uses/,
+  );
+  await rt.stop();
 });
 
 test('onPost listeners end with the account; migrate(part) keeps a separate sequence; storeWritable answers', async () => {

@@ -9,7 +9,7 @@
 import { encodeWord, quoteString, buildHeaderValue } from 'nodemailer/lib/mime-funcs';
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
 import { createHash, randomBytes } from 'node:crypto';
-import { idProblem, type Post } from '../../../src/plugin.js';
+import { formatSize, idProblem, type Post } from '../../../src/plugin.js';
 
 /** Line length headers are folded to (RFC 5322 section 2.1.1 "SHOULD be no more than 78"). */
 export const FOLD_AT = 78;
@@ -245,13 +245,6 @@ export function attachmentPart(f: AttachmentFile): Buffer {
     headerLine('Content-Transfer-Encoding', 'base64');
   const b64 = f.content.toString('base64').replace(/.{76}/g, '$&\r\n').replace(/\r\n$/, '');
   return Buffer.from(`${h}\r\n${b64}\r\n`, 'ascii');
-}
-
-function formatSize(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '? bytes';
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} kB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 /** The text that goes in the body: an IRC action as "* alice waves". */
