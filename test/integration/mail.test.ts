@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
+import { world, cli, runOnce, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
 import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
 import { ensureSwaks, swaks, pySend, rfc822, header } from './mail-helpers.js';
 
@@ -587,6 +587,7 @@ bridges:
   commons:
     endpoints: [mail.test/commons]
 `);
+    await runOnce(w2.config); // the store is made by the daemon (no other command creates one); then it stops
     const add = await cli([
       'subscribers',
       'commons',
