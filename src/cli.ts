@@ -14,8 +14,8 @@ import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import { ask, type ControlRequest } from './control.js';
 import { Store, type OutboxRow } from './store.js';
-import { Router } from './router.js';
-import { Core } from './core.js';
+import { Router } from './ingest/router.js';
+import { Core } from './ingest/core.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
 import type {
@@ -26,7 +26,7 @@ import type {
   CommandResult,
   PluginDefinition,
 } from './plugin.js';
-import { shapeFor } from './router.js';
+import { shapeFor } from './ingest/router.js';
 
 const HELP: Record<string, string> = {
   main: `peerpost ${VERSION}: bridge IRC, Usenet, mailing lists, finger and the web.

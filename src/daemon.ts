@@ -19,14 +19,14 @@ import type {
 } from './plugin.js';
 import type { Post } from './post.js';
 import { Store, StoreError } from './store.js';
-import { Router } from './router.js';
+import { Router } from './ingest/router.js';
 import { Outbox, type Resolution } from './outbox.js';
-import { Core } from './core.js';
+import { Core } from './ingest/core.js';
 import { AccountRuntime, Services, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
 import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from './util.js';
-import { SharedDeliveries, ShownMemory } from './shown.js';
+import { SharedDeliveries, ShownMemory } from './digest/shown.js';
 
 import { EXIT } from './plugin.js';
 export { EXIT };

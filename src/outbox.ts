@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { DeliveryConfig, EndpointConfig } from './config/types.js';
 import type { Post } from './post.js';
 import type { DeliveryTarget, Outcome } from './plugin.js';
-import { stripCommand } from './router.js';
+import { stripCommand } from './ingest/router.js';
 import type { QueuedDelivery, Store } from './store.js';
 import { formatDuration } from './util.js';
 

@@ -25,7 +25,7 @@ import type { Direction, Shape, Style } from './config/types.js';
 export { z };
 export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
 export { duration, listenAddress, hostPort, type ListenAddress } from './config/schema-helpers.js';
-export { announce, digestLine, stripQuotesAndSignature } from './shape.js';
+export { announce, digestLine, stripQuotesAndSignature } from './digest/shape.js';
 export { bareId, idProblem, mintId } from './post.js';
 
 /** One endpoint of this account, as the current config has it. */

@@ -6,9 +6,9 @@
 import { pino } from 'pino';
 import type { BridgeConfig, EndpointConfig, PeerpostConfig, Shape, Style, Direction } from '../../src/config/types.js';
 import { Store } from '../../src/store.js';
-import { Router } from '../../src/router.js';
+import { Router } from '../../src/ingest/router.js';
 import { Outbox } from '../../src/outbox.js';
-import { Core } from '../../src/core.js';
+import { Core } from '../../src/ingest/core.js';
 import type { DeliveryTarget, Outcome } from '../../src/plugin.js';
 import type { Post } from '../../src/post.js';
 

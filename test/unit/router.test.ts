@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Router, shapeFor, flavourOf, startsWithCommand } from '../../src/router.js';
+import { Router, shapeFor, flavourOf, startsWithCommand } from '../../src/ingest/router.js';
 import { makeConfig } from '../helpers/core-fixture.js';
 import type { Post } from '../../src/post.js';
 

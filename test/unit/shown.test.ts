@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Store } from '../../src/store.js';
-import { renderDigest } from '../../src/shape.js';
+import { renderDigest } from '../../src/digest/shape.js';
 import {
   SharedDeliveries,
   ShownMemory,
@@ -17,7 +17,7 @@ import {
   shortenDigest,
   turnOf,
   type DigestLine,
-} from '../../src/shown.js';
+} from '../../src/digest/shown.js';
 import type { Post } from '../../src/post.js';
 import type { Outcome } from '../../src/plugin.js';
 

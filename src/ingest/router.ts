@@ -3,8 +3,8 @@
  * the config and each account's declared style; no I/O, so it is tested from
  * inline config with no network.
  */
-import type { BridgeConfig, EndpointConfig, PeerpostConfig, Shape, Style } from './config/types.js';
-import type { Post } from './post.js';
+import type { BridgeConfig, EndpointConfig, PeerpostConfig, Shape, Style } from '../config/types.js';
+import type { Post } from '../post.js';
 
 /** Whether a post reads as a chat line or as an article, for choosing a shape. */
 export type Flavour = 'chat' | 'article';

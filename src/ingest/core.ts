@@ -4,14 +4,14 @@
  * conversation articles. Delivery is the outbox's.
  */
 import type { Logger } from 'pino';
-import type { PeerpostConfig, Style } from './config/types.js';
-import type { IncomingPost, Post, StoredPost } from './post.js';
-import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from './post.js';
-import type { IngestVerdict } from './plugin.js';
+import type { PeerpostConfig, Style } from '../config/types.js';
+import type { IncomingPost, Post, StoredPost } from '../post.js';
+import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from '../post.js';
+import type { IngestVerdict } from '../plugin.js';
 import type { Router, RoutePlan } from './router.js';
-import type { Outbox } from './outbox.js';
-import { Store, isTemporaryStoreError, describeStoreError } from './store.js';
-import { renderDigest, participantsLabel } from './shape.js';
+import type { Outbox } from '../outbox.js';
+import { Store, isTemporaryStoreError, describeStoreError } from '../store.js';
+import { renderDigest, participantsLabel } from '../digest/shape.js';
 
 /** How many ancestors a digest keeps in References. */
 const MAX_REFERENCES = 20;

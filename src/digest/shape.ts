@@ -3,7 +3,7 @@
  * conversation as one digest article, and an article as a short announcement.
  * Pure functions, shared by the core and plugins.
  */
-import type { Post } from './post.js';
+import type { Post } from '../post.js';
 
 /** Drop quoted text ("> ..."), attribution lines ("On ... wrote:") and the signature ("-- "). */
 export function stripQuotesAndSignature(body: string): string {

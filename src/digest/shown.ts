@@ -34,7 +34,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { Post } from './post.js';
+import type { Post } from '../post.js';
 import { renderDigest } from './shape.js';
 
 /** One line of a digest, as parsed back from its text. */
@@ -230,7 +230,7 @@ export interface SharedPlace {
   originShared?: boolean;
   /** The delivery's attempt number (1 = the first). */
   attempt?: number;
-  deliver: (post: Post) => Promise<import('./plugin.js').Outcome>;
+  deliver: (post: Post) => Promise<import('../plugin.js').Outcome>;
   refresh?: () => Promise<void>;
 }
 
@@ -319,7 +319,7 @@ export class SharedDeliveries {
     return !this.abort.signal.aborted;
   }
 
-  async deliver(post: Post, place: SharedPlace): Promise<import('./plugin.js').Outcome> {
+  async deliver(post: Post, place: SharedPlace): Promise<import('../plugin.js').Outcome> {
     const stopping = { result: 'retry', reason: 'peerpost is stopping; the post waits in the outbox' } as const;
     const lines = post.kind === 'digest' ? parseDigest(post.body) : undefined;
     if (!lines) {
