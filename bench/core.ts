@@ -25,10 +25,11 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { Store, MIGRATIONS } from '../src/store.js';
 import { Router } from '../src/ingest/router.js';
-import { Outbox, type Resolution } from '../src/outbox.js';
-import { Core } from '../src/ingest/core.js';
+import { Outbox, outboxQueue, type Resolution } from '../src/outbox.js';
+import { Core, PostListeners } from '../src/ingest/core.js';
+import { DigestKeeper } from '../src/digest/keeper.js';
 import type { IncomingPost, Post } from '../src/post.js';
-import type { Style } from '../src/config/types.js';
+import type { PeerpostConfig, Style } from '../src/config/types.js';
 import { makeConfig } from '../test/helpers/core-fixture.js';
 import { percentile, peakRssMb, summarise, machine, table, type Result } from './lib/result.js';
 
@@ -137,9 +138,9 @@ export async function ingestRun(
     tune?.(store);
     const config = makeConfig(CHAT_ACCOUNTS, { commons: { endpoints: FIVE_ENDPOINTS } });
     const router = new Router(config, new Map(Object.entries(CHAT_ACCOUNTS)));
-    // Delivery off: the core is told of new rows by a kick that does nothing, so only
+    // Delivery off: the rows are written and no outbox is told of them, so only
     // ingest (dedup, routing, the one transaction) is measured.
-    const core = new Core(store, router, config, { kick: () => {} }, log);
+    const core = coreFor(store, router, config);
     const pool = POOL;
     const t0 = performance.now();
     // `producers` senders, each waiting for its post to be committed before it sends the next
@@ -280,7 +281,7 @@ export async function latencyRun(
         : { ready: false, reason: 'not the measured endpoint' },
     log,
   );
-  const core = new Core(store, router, config, outbox, log);
+  const core = coreFor(store, router, config, outbox);
   const pool = linePool(1024, '#lat');
   try {
     let sent = 0;
@@ -344,6 +345,14 @@ export async function latencyRun(
 const THIS_FILE = fileURLToPath(import.meta.url);
 
 /** The latency test in a fresh node process: its figures and that process's peak RSS. */
+/** The real Core, its rows handed to `outbox` (none: written only) and its digest lines to a keeper. */
+function coreFor(store: Store, router: Router, config: PeerpostConfig, outbox?: Outbox): Core {
+  const listeners = new PostListeners(log);
+  const deliveries = outboxQueue(store, outbox);
+  const digests = new DigestKeeper(store, router, config, { deliveries, listeners }, log);
+  return new Core(store, router, config, { deliveries, digests, listeners }, log);
+}
+
 async function latencyInChild(): Promise<LatencyFigures> {
   // With the V8 flags the daemon runs with (src/bin.ts's first line, npm start).
   const { stdout } = await promisify(execFile)(process.execPath, [...DAEMON_NODE_FLAGS, THIS_FILE, '--latency-only'], {

@@ -20,8 +20,9 @@ import type {
 import type { Post } from './post.js';
 import { Store, StoreError } from './store.js';
 import { Router } from './ingest/router.js';
-import { Outbox, type Resolution } from './outbox.js';
-import { Core } from './ingest/core.js';
+import { Outbox, outboxQueue, type Resolution } from './outbox.js';
+import { Core, PostListeners } from './ingest/core.js';
+import { DigestKeeper } from './digest/keeper.js';
 import { AccountRuntime, Services, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
 import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
@@ -76,6 +77,8 @@ export class Daemon {
   private router!: Router;
   private outbox!: Outbox;
   private core!: Core;
+  /** Closes each bridge's conversation into a digest (src/digest/keeper.ts). */
+  private keeper!: DigestKeeper;
   /** Digests sent through the memory of what each place shows (src/shown.ts). */
   private digestsOut!: SharedDeliveries;
   private pruneTimer?: NodeJS.Timeout;
@@ -148,7 +151,22 @@ export class Daemon {
       this.router.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/'));
     this.outbox.on('retry', (row) => this.deliveries.retried(accountOf(row.endpoint)));
     this.outbox.on('dead', (row) => this.deliveries.failed(accountOf(row.endpoint)));
-    this.core = new Core(this.store, this.router, this.config, this.outbox, this.log.child({ part: 'core' }));
+    const listeners = new PostListeners(this.log.child({ part: 'core' }));
+    const deliveries = outboxQueue(this.store, this.outbox);
+    this.keeper = new DigestKeeper(
+      this.store,
+      this.router,
+      this.config,
+      { deliveries, listeners },
+      this.log.child({ part: 'digests' }),
+    );
+    this.core = new Core(
+      this.store,
+      this.router,
+      this.config,
+      { deliveries, digests: this.keeper, listeners },
+      this.log.child({ part: 'core' }),
+    );
     const memory = new ShownMemory(this.store.db);
     this.digestsOut = new SharedDeliveries({
       memory,
@@ -190,7 +208,7 @@ export class Daemon {
       }
     }
     this.outbox.start();
-    this.core.startDigests();
+    this.keeper.start();
     this.installSignals();
     const bridges = Object.keys(this.config.bridges).length;
     this.log.info(
@@ -289,6 +307,7 @@ export class Daemon {
   stop(): Promise<number> {
     this.stopping ??= (async () => {
       this.core.close();
+      this.keeper.close();
       this.digestsOut.stop();
       clearInterval(this.pruneTimer);
       const left = await this.outbox.stop(this.config.delivery.shutdownGraceMs);
@@ -348,6 +367,7 @@ export class Daemon {
     }
     this.router = routerFor(keep, defs);
     this.core.setRouting(this.router, keep);
+    this.keeper.setRouting(this.router, keep);
     this.outbox.setConfig(keep.delivery);
     for (const acfg of Object.values(keep.accounts)) {
       const rt = this.accounts.get(acfg.name);
@@ -545,7 +565,7 @@ export class Daemon {
         ingested: this.core.stats.get(a.name) ?? null,
       })),
       outbox: stats.map((s) => ({ ...s, waiting: this.outbox.waiting.get(s.endpoint) ?? null })),
-      digests: this.core.openDigests(),
+      digests: this.keeper.lines(),
     };
   }
 }

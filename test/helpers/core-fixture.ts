@@ -7,8 +7,9 @@ import { pino } from 'pino';
 import type { BridgeConfig, EndpointConfig, PeerpostConfig, Shape, Style, Direction } from '../../src/config/types.js';
 import { Store } from '../../src/store.js';
 import { Router } from '../../src/ingest/router.js';
-import { Outbox } from '../../src/outbox.js';
-import { Core } from '../../src/ingest/core.js';
+import { Outbox, outboxQueue } from '../../src/outbox.js';
+import { Core, PostListeners } from '../../src/ingest/core.js';
+import { DigestKeeper } from '../../src/digest/keeper.js';
 import type { DeliveryTarget, Outcome } from '../../src/plugin.js';
 import type { Post } from '../../src/post.js';
 
@@ -90,6 +91,8 @@ export interface Fixture {
   router: Router;
   outbox: Outbox;
   core: Core;
+  /** The digest keeper (src/digest/keeper.ts): start() picks up conversations buffered before a restart. */
+  keeper: DigestKeeper;
   /** Every delivery attempt, in order. */
   attempts: { endpoint: string; post: Post; to: DeliveryTarget }[];
   /** Set per endpoint; default: delivered. */
@@ -136,19 +139,24 @@ export function fixture(
     silent,
     now,
   );
-  const core = new Core(store, router, config, outbox, silent, now);
+  const listeners = new PostListeners(silent);
+  const deliveries = outboxQueue(store, outbox);
+  const keeper = new DigestKeeper(store, router, config, { deliveries, listeners }, silent, now);
+  const core = new Core(store, router, config, { deliveries, digests: keeper, listeners }, silent, now);
   return {
     config,
     store,
     router,
     outbox,
     core,
+    keeper,
     attempts,
     deliverers,
     windows,
     clock,
     async close() {
       core.close();
+      keeper.close();
       await outbox.stop(100);
       store.close();
     },

@@ -76,7 +76,7 @@ test('buffered lines live in the store: a restart loses none and closes the conv
   const f2 = fixture(accounts, bridges({ quietMs: 600_000 }), {}, { store: Store.open(dir), clock });
   t.after(() => f2.close());
   f2.outbox.start();
-  f2.core.startDigests();
+  f2.keeper.start();
   await new Promise((r) => setTimeout(r, 20));
   await settle();
   const d = f2.attempts.filter((a) => a.endpoint === 'mail.l/commons');
