@@ -9,6 +9,8 @@ import { loadConfigFile, formatConfigError } from './config/load.js';
 import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
 import { lookupPlugin, type PluginLookup } from './loader.js';
 import type {
+  AccountHandle,
+  TargetKey,
   PluginDefinition,
   DaemonStatus,
   BridgeView,
@@ -56,9 +58,26 @@ export function echoesOf(config: PeerpostConfig, defs: Map<string, PluginDefinit
   );
 }
 
-/** The router for a config and its plugins. */
-export function routerFor(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Router {
-  return new Router(config, stylesOf(config, defs), echoesOf(config, defs));
+/**
+ * The router for a config and its plugins. `handleOf`: the running account's handle, whose targetKey (learnt from
+ * its server) comes before its plugin's.
+ */
+export function routerFor(
+  config: PeerpostConfig,
+  defs: Map<string, PluginDefinition>,
+  handleOf: (account: string) => AccountHandle | undefined = () => undefined,
+): Router {
+  const byPlugin = new Map<string, TargetKey>();
+  for (const a of Object.values(config.accounts)) {
+    const key = defs.get(a.protocol)?.targetKey;
+    if (key) byPlugin.set(a.name, key);
+  }
+  return new Router(
+    config,
+    stylesOf(config, defs),
+    echoesOf(config, defs),
+    (account) => handleOf(account)?.targetKey ?? byPlugin.get(account),
+  );
 }
 
 export function stylesOf(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Map<string, Style> {
@@ -132,7 +151,7 @@ export class Daemon {
     }
     this.nodeSecret = this.loadSecret();
     this.defs = await pluginsFor(this.config, this.lookup);
-    this.router = routerFor(this.config, this.defs);
+    this.router = routerFor(this.config, this.defs, (a) => this.accounts.get(a)?.handle);
     this.outbox = new Outbox(
       this.store,
       this.config.delivery,
@@ -365,7 +384,7 @@ export class Daemon {
         changes.push(`account ${name}: stopped`);
       }
     }
-    this.router = routerFor(keep, defs);
+    this.router = routerFor(keep, defs, (a) => this.accounts.get(a)?.handle);
     this.core.setRouting(this.router, keep);
     this.keeper.setRouting(this.router, keep);
     this.outbox.setConfig(keep.delivery);
