@@ -189,6 +189,7 @@ export class Daemon {
     const memory = new ShownMemory(this.store.db);
     this.digestsOut = new SharedDeliveries({
       memory,
+      heldBy: (digestId) => this.store.digestPosts(digestId),
       hostname: () => this.config.node.hostname,
       settleMs: (bridge) => this.router.bridge(bridge)?.digest.settleMs ?? 10_000,
       chatEndpoints: (bridge) =>

@@ -2,7 +2,8 @@
  * The digest keeper (DESIGN.md, "Chat meets mail"): chat lines bound for mail and news wait in the store's
  * buffer, one open conversation per bridge; the keeper closes it into one digest post when it is quiet
  * (digest.quiet), old (digest.maxAge) or long (digest.maxLines), threads each digest as a reply to the
- * bridge's previous one, and hands the digest to the outbox for every endpoint that takes digests.
+ * bridge's previous one, keeps which posts it holds (store.digestPosts: its lines, never read back from its text),
+ * and hands the digest to the outbox for every endpoint that takes digests.
  * Rendering is src/digest/shape.ts; what each shared place already shows is src/digest/shown.ts.
  */
 import type { Logger } from 'pino';
@@ -134,6 +135,10 @@ export class DigestKeeper implements DigestBuffer {
           seq,
           targets.map((endpoint) => ({ endpoint, shape: 'digest' as const })),
           now,
+        );
+        this.store.setDigestPosts(
+          seq,
+          lines.map((l) => l.post.seq),
         );
         this.store.clearDigestLines(bridge, lastId);
         this.store.kvSet('core', `digest:${bridge}`, { id: post.id, references: post.references });
