@@ -98,7 +98,7 @@ export class Daemon {
   private core!: Core;
   /** Closes each bridge's conversation into a digest (src/digest/keeper.ts). */
   private keeper!: DigestKeeper;
-  /** Digests sent through the memory of what each place shows (src/shown.ts). */
+  /** Digests sent through the memory of what each place shows (src/digest/shown.ts). */
   private digestsOut!: SharedDeliveries;
   private pruneTimer?: NodeJS.Timeout;
   private control?: Server;

@@ -258,7 +258,7 @@ export interface PluginContext<C = Record<string, unknown>> {
   storeWritable(): boolean;
   /**
    * Another peerpost node (by its node.hostname) is at this target: a relay in a channel. Two nodes in one channel
-   * hear the same lines; their digests then take turns at places they may share (src/shown.ts).
+   * hear the same lines; their digests then take turns at places they may share (src/digest/shown.ts).
    */
   peerNode(target: string, hostname: string): void;
 }
@@ -375,7 +375,7 @@ export interface AccountHandle {
   /**
    * Look at the target now and take in what is new there (an NNTP peer polls the group), resolving once it is
    * ingested. The core calls it before delivering a digest, so that a digest another peerpost node just sent to
-   * the same shared place is known, and its lines are not sent there twice (src/shown.ts). Optional.
+   * the same shared place is known, and its lines are not sent there twice (src/digest/shown.ts). Optional.
    */
   refresh?(target: string): Promise<void>;
   /**

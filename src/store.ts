@@ -59,7 +59,7 @@ export const MIGRATIONS: readonly string[] = [
      applied_at INTEGER NOT NULL,
      PRIMARY KEY (scope, n)
    ) WITHOUT ROWID;`,
-  // What each place already shows, for digests (src/shown.ts).
+  // What each place already shows, for digests (src/digest/shown.ts).
   `CREATE TABLE shown (
      endpoint TEXT NOT NULL,
      key TEXT NOT NULL,
