@@ -37,7 +37,7 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Post } from '../post.js';
-import { renderDigest } from './shape.js';
+import { placesTag, renderDigest } from './shape.js';
 
 /** One line of a digest: a post it holds (ours), or a line parsed back from its text (another node's). */
 export interface DigestLine {
@@ -121,8 +121,10 @@ export const nodeOf = (id: string): string => id.slice(id.lastIndexOf('@') + 1).
 /**
  * The digest with only `keep` of its lines, for a place that shows the others already: same id, same thread,
  * its subject's place tag kept, the span and count of what it now holds, and a first line saying where the rest is.
+ * `places`: the whole conversation's places (placesTag of the posts it holds), known for a digest of ours; for
+ * another node's, they are taken from its subject.
  */
-export function shortenDigest(post: Post, keep: DigestLine[], shownIn: string[], total: number): Post {
+export function shortenDigest(post: Post, keep: DigestLine[], shownIn: string[], total: number, places?: string): Post {
   const text = renderDigest(
     keep.map((l) => ({
       date: l.date,
@@ -132,7 +134,7 @@ export function shortenDigest(post: Post, keep: DigestLine[], shownIn: string[],
       origin: post.origin,
     })),
   );
-  const tag = /^(\[[^\]]*\]) conversation, /.exec(post.subject ?? '')?.[1];
+  const tag = places !== undefined ? `[${places}]` : /^(\[[^\]]*\]) conversation, /.exec(post.subject ?? '')?.[1];
   const subject = tag ? text.subject.replace(/^\[[^\]]*\]/, tag) : text.subject;
   const other = total - keep.length;
   const where = shownIn.length
@@ -220,7 +222,9 @@ export interface SharedDeliveryDeps {
    * The posts a digest of ours holds, in order, as kept when it closed (store.digestPosts); empty for a digest
    * closed before they were kept (an older peerpost), whose text is then read back as another node's would be.
    */
-  heldBy: (digestId: string) => readonly Pick<Post, 'date' | 'author' | 'body' | 'kind'>[];
+  heldBy: (
+    digestId: string,
+  ) => readonly (Pick<Post, 'date' | 'author' | 'body' | 'kind' | 'origin'> & { bridge?: string })[];
   hostname: () => string;
   /** digest.settle of the post's bridge. */
   settleMs: (bridge: string) => number;
@@ -316,10 +320,15 @@ export class SharedDeliveries {
     }
   }
 
-  /** A digest's lines: ours as stored when it closed; another node's (or an old one of ours) read from its text. */
-  private linesOfDigest(post: Post, own: boolean): DigestLine[] | undefined {
+  /**
+   * A digest's lines: ours as stored when it closed, with the places it was said in; another node's (or an old
+   * one of ours) read from its text.
+   */
+  private linesOfDigest(post: Post, own: boolean): { lines: DigestLine[]; places?: string } | undefined {
     const held = own ? this.d.heldBy(post.id) : [];
-    return held.length > 0 ? linesOf(held) : parseDigest(post.body);
+    if (held.length > 0) return { lines: linesOf(held), places: placesTag(held) };
+    const lines = parseDigest(post.body);
+    return lines && { lines };
   }
 
   /** Wait this node's turn among those known at `shared` (0 = first: no wait), until `from` + turn × settle. */
@@ -346,7 +355,8 @@ export class SharedDeliveries {
     const stopping = { result: 'retry', reason: 'peerpost is stopping; the post waits in the outbox' } as const;
     const self = this.d.hostname();
     const own = nodeOf(post.id) === self.toLowerCase();
-    const lines = post.kind === 'digest' ? this.linesOfDigest(post, own) : undefined;
+    const digest = post.kind === 'digest' ? this.linesOfDigest(post, own) : undefined;
+    const lines = digest?.lines;
     if (!lines) {
       // A post read from a place other nodes read too (a shared group) reaches each of them: in a chat place
       // they share, the first in turn says it, and the others' relay memory then sees it said (IRC: "already
@@ -388,7 +398,8 @@ export class SharedDeliveries {
       );
       return { result: 'delivered' };
     }
-    const sent = keep.length === lines.length ? post : shortenDigest(post, keep, elsewhere, lines.length);
+    const sent =
+      keep.length === lines.length ? post : shortenDigest(post, keep, elsewhere, lines.length, digest?.places);
     if (sent !== post)
       this.d.log.info(
         { post: post.id, endpoint: place.endpoint, lines: lines.length, sending: keep.length, shownIn: elsewhere },

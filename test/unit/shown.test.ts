@@ -217,6 +217,7 @@ test('the second node waits its turn, looks again, and sends only its own lines;
     ['erin: only node two had this'],
   );
   assert.match(w.sent[0]!.body, /^\(4 more lines of this conversation are here already, in <d1@one\.example>\.\)/);
+  assert.equal(w.sent[0]!.subject, '[#shared] conversation, 10:12–10:12 UTC (1 line)', 'the places of all its lines');
 
   // A digest of lines the place shows already: delivered, nothing sent.
   const again = w.ours('d3@two.example', conversation.slice(0, 2));
