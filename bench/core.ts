@@ -25,11 +25,10 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { Store, MIGRATIONS } from '../src/store.js';
 import { Router } from '../src/ingest/router.js';
-import { Outbox, outboxQueue, type Resolution } from '../src/outbox.js';
-import { Core, PostListeners } from '../src/ingest/core.js';
-import { DigestKeeper } from '../src/digest/keeper.js';
+import { Outbox, type Resolution } from '../src/outbox.js';
+import { ingestPipeline } from '../src/ingest/pipeline.js';
 import type { IncomingPost, Post } from '../src/post.js';
-import type { PeerpostConfig, Style } from '../src/config/types.js';
+import type { Style } from '../src/config/types.js';
 import { makeConfig } from '../test/helpers/core-fixture.js';
 import { percentile, peakRssMb, summarise, machine, table, type Result } from './lib/result.js';
 
@@ -140,7 +139,7 @@ export async function ingestRun(
     const router = new Router(config, new Map(Object.entries(CHAT_ACCOUNTS)));
     // Delivery off: the rows are written and no outbox is told of them, so only
     // ingest (dedup, routing, the one transaction) is measured.
-    const core = coreFor(store, router, config);
+    const core = ingestPipeline(store, router, config, undefined, { core: log, digests: log }).core;
     const pool = POOL;
     const t0 = performance.now();
     // `producers` senders, each waiting for its post to be committed before it sends the next
@@ -281,7 +280,7 @@ export async function latencyRun(
         : { ready: false, reason: 'not the measured endpoint' },
     log,
   );
-  const core = coreFor(store, router, config, outbox);
+  const core = ingestPipeline(store, router, config, outbox, { core: log, digests: log }).core;
   const pool = linePool(1024, '#lat');
   try {
     let sent = 0;
@@ -345,13 +344,6 @@ export async function latencyRun(
 const THIS_FILE = fileURLToPath(import.meta.url);
 
 /** The latency test in a fresh node process: its figures and that process's peak RSS. */
-/** The real Core, its rows handed to `outbox` (none: written only) and its digest lines to a keeper. */
-function coreFor(store: Store, router: Router, config: PeerpostConfig, outbox?: Outbox): Core {
-  const listeners = new PostListeners(log);
-  const deliveries = outboxQueue(store, outbox);
-  const digests = new DigestKeeper(store, router, config, { deliveries, listeners }, log);
-  return new Core(store, router, config, { deliveries, digests, listeners }, log);
-}
 
 async function latencyInChild(): Promise<LatencyFigures> {
   // With the V8 flags the daemon runs with (src/bin.ts's first line, npm start).

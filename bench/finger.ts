@@ -15,9 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { Store } from '../src/store.js';
 import { Router } from '../src/ingest/router.js';
-import { Core, PostListeners } from '../src/ingest/core.js';
-import { DigestKeeper } from '../src/digest/keeper.js';
-import { outboxQueue } from '../src/outbox.js';
+import { ingestPipeline } from '../src/ingest/pipeline.js';
 import { makeConfig } from '../test/helpers/core-fixture.js';
 import { world, startDaemon } from '../test/helpers/daemon.js';
 import { listeningPort } from '../test/peers/finger.js';
@@ -49,10 +47,7 @@ async function fill(data: string): Promise<void> {
     );
     const router = new Router(config, new Map([['finger.b', 'plan']]));
     const log = pino({ level: 'silent' });
-    const listeners = new PostListeners(log);
-    const deliveries = outboxQueue(store);
-    const digests = new DigestKeeper(store, router, config, { deliveries, listeners }, log);
-    const core = new Core(store, router, config, { deliveries, digests, listeners }, log);
+    const { core } = ingestPipeline(store, router, config, undefined, { core: log, digests: log });
     let seed = 7;
     const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let i = 0; i < POSTS; i += 500) {

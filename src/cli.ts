@@ -14,9 +14,7 @@ import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import { ask, type ControlRequest } from './control.js';
 import { Store, type OutboxRow } from './store.js';
-import { outboxQueue } from './outbox.js';
-import { Core, PostListeners } from './ingest/core.js';
-import { DigestKeeper } from './digest/keeper.js';
+import { ingestPipeline } from './ingest/pipeline.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
 import type {
@@ -255,17 +253,14 @@ async function cmdPost(args: string[]): Promise<number> {
     const router = routerFor(config, await pluginsFor(config));
     const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
     // Rows and digest lines wait in the store; the daemon's next start delivers them and closes the conversation.
-    const listeners = new PostListeners(log);
-    const deliveries = outboxQueue(store);
-    const digests = new DigestKeeper(store, router, config, { deliveries, listeners }, log);
-    const core = new Core(store, router, config, { deliveries, digests, listeners }, log);
+    const { core, keeper } = ingestPipeline(store, router, config, undefined, { core: log, digests: log });
     const v = await core.inject(values.bridge, {
       target: 'cli',
       author: { name: from, via: 'cli' },
       body,
       ...(values.subject ? { subject: values.subject } : {}),
     });
-    digests.close();
+    keeper.close();
     return explainVerdict(v, values.bridge, true);
   } finally {
     store.close();

@@ -22,9 +22,10 @@ import type {
 import type { Post } from './post.js';
 import { Store, StoreError } from './store.js';
 import { Router } from './ingest/router.js';
-import { Outbox, outboxQueue, type Resolution } from './outbox.js';
-import { Core, PostListeners } from './ingest/core.js';
-import { DigestKeeper } from './digest/keeper.js';
+import { Outbox, type Resolution } from './outbox.js';
+import type { Core } from './ingest/core.js';
+import { ingestPipeline } from './ingest/pipeline.js';
+import type { DigestKeeper } from './digest/keeper.js';
 import { AccountRuntime, Services, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
 import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
@@ -170,22 +171,10 @@ export class Daemon {
       this.router.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/'));
     this.outbox.on('retry', (row) => this.deliveries.retried(accountOf(row.endpoint)));
     this.outbox.on('dead', (row) => this.deliveries.failed(accountOf(row.endpoint)));
-    const listeners = new PostListeners(this.log.child({ part: 'core' }));
-    const deliveries = outboxQueue(this.store, this.outbox);
-    this.keeper = new DigestKeeper(
-      this.store,
-      this.router,
-      this.config,
-      { deliveries, listeners },
-      this.log.child({ part: 'digests' }),
-    );
-    this.core = new Core(
-      this.store,
-      this.router,
-      this.config,
-      { deliveries, digests: this.keeper, listeners },
-      this.log.child({ part: 'core' }),
-    );
+    ({ core: this.core, keeper: this.keeper } = ingestPipeline(this.store, this.router, this.config, this.outbox, {
+      core: this.log.child({ part: 'core' }),
+      digests: this.log.child({ part: 'digests' }),
+    }));
     const memory = new ShownMemory(this.store.db);
     this.digestsOut = new SharedDeliveries({
       memory,

@@ -7,9 +7,10 @@ import { pino } from 'pino';
 import type { BridgeConfig, EndpointConfig, PeerpostConfig, Shape, Style, Direction } from '../../src/config/types.js';
 import { Store } from '../../src/store.js';
 import { Router } from '../../src/ingest/router.js';
-import { Outbox, outboxQueue } from '../../src/outbox.js';
-import { Core, PostListeners } from '../../src/ingest/core.js';
-import { DigestKeeper } from '../../src/digest/keeper.js';
+import { Outbox } from '../../src/outbox.js';
+import type { Core } from '../../src/ingest/core.js';
+import { ingestPipeline } from '../../src/ingest/pipeline.js';
+import type { DigestKeeper } from '../../src/digest/keeper.js';
 import type { DeliveryTarget, Outcome } from '../../src/plugin.js';
 import type { Post } from '../../src/post.js';
 
@@ -139,10 +140,7 @@ export function fixture(
     silent,
     now,
   );
-  const listeners = new PostListeners(silent);
-  const deliveries = outboxQueue(store, outbox);
-  const keeper = new DigestKeeper(store, router, config, { deliveries, listeners }, silent, now);
-  const core = new Core(store, router, config, { deliveries, digests: keeper, listeners }, silent, now);
+  const { core, keeper } = ingestPipeline(store, router, config, outbox, { core: silent, digests: silent }, now);
   return {
     config,
     store,
