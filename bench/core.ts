@@ -24,9 +24,9 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { Store, MIGRATIONS } from '../src/store.js';
-import { Router } from '../src/router.js';
+import { Router } from '../src/ingest/router.js';
 import { Outbox, type Resolution } from '../src/outbox.js';
-import { Core } from '../src/core.js';
+import { ingestPipeline } from '../src/ingest/pipeline.js';
 import type { IncomingPost, Post } from '../src/post.js';
 import type { Style } from '../src/config/types.js';
 import { makeConfig } from '../test/helpers/core-fixture.js';
@@ -137,9 +137,9 @@ export async function ingestRun(
     tune?.(store);
     const config = makeConfig(CHAT_ACCOUNTS, { commons: { endpoints: FIVE_ENDPOINTS } });
     const router = new Router(config, new Map(Object.entries(CHAT_ACCOUNTS)));
-    // Delivery off: the core is told of new rows by a kick that does nothing, so only
+    // Delivery off: the rows are written and no outbox is told of them, so only
     // ingest (dedup, routing, the one transaction) is measured.
-    const core = new Core(store, router, config, { kick: () => {} }, log);
+    const core = ingestPipeline(store, router, config, undefined, { core: log, digests: log }).core;
     const pool = POOL;
     const t0 = performance.now();
     // `producers` senders, each waiting for its post to be committed before it sends the next
@@ -280,7 +280,7 @@ export async function latencyRun(
         : { ready: false, reason: 'not the measured endpoint' },
     log,
   );
-  const core = new Core(store, router, config, outbox, log);
+  const core = ingestPipeline(store, router, config, outbox, { core: log, digests: log }).core;
   const pool = linePool(1024, '#lat');
   try {
     let sent = 0;
@@ -344,6 +344,7 @@ export async function latencyRun(
 const THIS_FILE = fileURLToPath(import.meta.url);
 
 /** The latency test in a fresh node process: its figures and that process's peak RSS. */
+
 async function latencyInChild(): Promise<LatencyFigures> {
   // With the V8 flags the daemon runs with (src/bin.ts's first line, npm start).
   const { stdout } = await promisify(execFile)(process.execPath, [...DAEMON_NODE_FLAGS, THIS_FILE, '--latency-only'], {

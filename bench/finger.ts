@@ -14,8 +14,8 @@ import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { Store } from '../src/store.js';
-import { Router } from '../src/router.js';
-import { Core } from '../src/core.js';
+import { Router } from '../src/ingest/router.js';
+import { ingestPipeline } from '../src/ingest/pipeline.js';
 import { makeConfig } from '../test/helpers/core-fixture.js';
 import { world, startDaemon } from '../test/helpers/daemon.js';
 import { listeningPort } from '../test/peers/finger.js';
@@ -45,13 +45,9 @@ async function fill(data: string): Promise<void> {
       { 'finger.b': 'plan' },
       { commons: { endpoints: [{ key: 'finger.b/commons', direction: 'in' }] } },
     );
-    const core = new Core(
-      store,
-      new Router(config, new Map([['finger.b', 'plan']])),
-      config,
-      { kick: () => {} },
-      pino({ level: 'silent' }),
-    );
+    const router = new Router(config, new Map([['finger.b', 'plan']]));
+    const log = pino({ level: 'silent' });
+    const { core } = ingestPipeline(store, router, config, undefined, { core: log, digests: log });
     let seed = 7;
     const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let i = 0; i < POSTS; i += 500) {

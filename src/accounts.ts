@@ -17,7 +17,7 @@ import type {
   PostReader,
 } from './plugin.js';
 import type { Store } from './store.js';
-import type { Router } from './router.js';
+import type { Router } from './ingest/router.js';
 import type { IncomingPost, StoredPost } from './post.js';
 import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from './plugin.js';
 import { withTimeout } from './util.js';

@@ -14,8 +14,8 @@ import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import { ask, type ControlRequest } from './control.js';
 import { Store, NoStoreError, STORE_FILE, type OutboxRow } from './store.js';
-import { Router } from './router.js';
-import { Core } from './core.js';
+import { Router } from './ingest/router.js';
+import { ingestPipeline } from './ingest/pipeline.js';
 import { VERSION } from './accounts.js';
 import { formatDuration } from './util.js';
 import { gapMessage, serviceGapsNamed } from './services.js';
@@ -30,7 +30,7 @@ import type {
   OpenConversation,
 } from './plugin.js';
 import { collectWaiting, conversationLine, openConversations, waitingLine } from './waiting.js';
-import { shapeFor } from './router.js';
+import { shapeFor } from './ingest/router.js';
 
 const HELP: Record<string, string> = {
   main: `peerpost ${VERSION}: bridge IRC, Usenet, mailing lists, finger and the web.
@@ -321,13 +321,15 @@ async function cmdPost(args: string[]): Promise<number> {
   try {
     const router = routerFor(config, await pluginsFor(config));
     const log = createLogger({ level: 'warn', pretty: false, destination: process.stderr });
-    const core = new Core(store, router, config, { kick: () => undefined }, log);
+    // Rows and digest lines wait in the store; the daemon's next start delivers them and closes the conversation.
+    const { core, keeper } = ingestPipeline(store, router, config, undefined, { core: log, digests: log });
     const v = await core.inject(values.bridge, {
       target: 'cli',
       author: { name: from, via: 'cli' },
       body,
       ...(values.subject ? { subject: values.subject } : {}),
     });
+    keeper.close();
     return explainVerdict(v, values.bridge, true);
   } finally {
     store.close();

@@ -10,6 +10,8 @@ import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
 import { lookupPlugin, shippedDefinitions, type PluginLookup } from './loader.js';
 import { gapMessage, serviceGapsNamed } from './services.js';
 import type {
+  AccountHandle,
+  TargetKey,
   PluginDefinition,
   DaemonStatus,
   BridgeView,
@@ -21,14 +23,16 @@ import type {
 } from './plugin.js';
 import type { Post } from './post.js';
 import { Store, StoreError } from './store.js';
-import { Router } from './router.js';
+import { Router } from './ingest/router.js';
 import { Outbox, type Resolution } from './outbox.js';
-import { Core } from './core.js';
+import type { Core } from './ingest/core.js';
+import { ingestPipeline } from './ingest/pipeline.js';
+import type { DigestKeeper } from './digest/keeper.js';
 import { AccountRuntime, ServiceRegistry, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
 import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from './util.js';
-import { SharedDeliveries, ShownMemory } from './shown.js';
+import { SharedDeliveries, ShownMemory } from './digest/shown.js';
 import { collectWaiting, lateReasons, openConversations } from './waiting.js';
 
 import { EXIT } from './plugin.js';
@@ -58,9 +62,26 @@ export function echoesOf(config: PeerpostConfig, defs: Map<string, PluginDefinit
   );
 }
 
-/** The router for a config and its plugins. */
-export function routerFor(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Router {
-  return new Router(config, stylesOf(config, defs), echoesOf(config, defs));
+/**
+ * The router for a config and its plugins. `handleOf`: the running account's handle, whose targetKey (learnt from
+ * its server) comes before its plugin's.
+ */
+export function routerFor(
+  config: PeerpostConfig,
+  defs: Map<string, PluginDefinition>,
+  handleOf: (account: string) => AccountHandle | undefined = () => undefined,
+): Router {
+  const byPlugin = new Map<string, TargetKey>();
+  for (const a of Object.values(config.accounts)) {
+    const key = defs.get(a.protocol)?.targetKey;
+    if (key) byPlugin.set(a.name, key);
+  }
+  return new Router(
+    config,
+    stylesOf(config, defs),
+    echoesOf(config, defs),
+    (account) => handleOf(account)?.targetKey ?? byPlugin.get(account),
+  );
 }
 
 export function stylesOf(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Map<string, Style> {
@@ -79,7 +100,9 @@ export class Daemon {
   private router!: Router;
   private outbox!: Outbox;
   private core!: Core;
-  /** Digests sent through the memory of what each place shows (src/shown.ts). */
+  /** Closes each bridge's conversation into a digest (src/digest/keeper.ts). */
+  private keeper!: DigestKeeper;
+  /** Digests sent through the memory of what each place shows (src/digest/shown.ts). */
   private digestsOut!: SharedDeliveries;
   private pruneTimer?: NodeJS.Timeout;
   private control?: Server;
@@ -132,7 +155,7 @@ export class Daemon {
     }
     this.nodeSecret = this.loadSecret();
     this.defs = await pluginsFor(this.config, this.lookup);
-    this.router = routerFor(this.config, this.defs);
+    this.router = routerFor(this.config, this.defs, (a) => this.accounts.get(a)?.handle);
     // A required service with no provider is a config error (src/config/load.ts); an optional one is said here.
     for (const g of await serviceGapsNamed(
       Object.values(this.config.accounts).map((a) => ({ name: a.name, def: this.defs.get(a.protocol)! })),
@@ -157,10 +180,14 @@ export class Daemon {
       this.router.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/'));
     this.outbox.on('retry', (row) => this.deliveries.retried(accountOf(row.endpoint)));
     this.outbox.on('dead', (row) => this.deliveries.failed(accountOf(row.endpoint)));
-    this.core = new Core(this.store, this.router, this.config, this.outbox, this.log.child({ part: 'core' }));
+    ({ core: this.core, keeper: this.keeper } = ingestPipeline(this.store, this.router, this.config, this.outbox, {
+      core: this.log.child({ part: 'core' }),
+      digests: this.log.child({ part: 'digests' }),
+    }));
     const memory = new ShownMemory(this.store.db);
     this.digestsOut = new SharedDeliveries({
       memory,
+      heldBy: (digestId) => this.store.digestPosts(digestId),
       hostname: () => this.config.node.hostname,
       settleMs: (bridge) => this.router.bridge(bridge)?.digest.settleMs ?? 10_000,
       chatEndpoints: (bridge) =>
@@ -199,7 +226,7 @@ export class Daemon {
       }
     }
     this.outbox.start();
-    this.core.startDigests();
+    this.keeper.start();
     this.installSignals();
     const bridges = Object.keys(this.config.bridges).length;
     this.log.info(
@@ -298,6 +325,7 @@ export class Daemon {
   stop(): Promise<number> {
     this.stopping ??= (async () => {
       this.core.close();
+      this.keeper.close();
       this.digestsOut.stop();
       clearInterval(this.pruneTimer);
       const left = await this.outbox.stop(this.config.delivery.shutdownGraceMs);
@@ -355,8 +383,9 @@ export class Daemon {
         changes.push(`account ${name}: stopped`);
       }
     }
-    this.router = routerFor(keep, defs);
+    this.router = routerFor(keep, defs, (a) => this.accounts.get(a)?.handle);
     this.core.setRouting(this.router, keep);
+    this.keeper.setRouting(this.router, keep);
     this.outbox.setConfig(keep.delivery);
     for (const acfg of Object.values(keep.accounts)) {
       const rt = this.accounts.get(acfg.name);
@@ -580,7 +609,7 @@ export class Daemon {
         ingested: this.core.stats.get(a.name) ?? null,
       })),
       outbox: stats.map((s) => ({ ...s, waiting: this.outbox.waiting.get(s.endpoint) ?? null })),
-      digests: this.core.openDigests(),
+      digests: this.keeper.lines(),
       conversations: openConversations(this.store, this.config),
       waiting,
       alertAfterMs: this.config.delivery.alertAfterMs,

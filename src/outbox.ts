@@ -16,7 +16,8 @@ import type { Logger } from 'pino';
 import type { DeliveryConfig, EndpointConfig } from './config/types.js';
 import type { Post } from './post.js';
 import type { DeliveryTarget, Outcome } from './plugin.js';
-import { stripCommand } from './router.js';
+import { stripCommand } from './ingest/router.js';
+import type { DeliveryQueue } from './ingest/core.js';
 import type { QueuedDelivery, Store } from './store.js';
 import { formatDuration } from './util.js';
 
@@ -484,4 +485,40 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       `delivery of ${row.postId} to ${row.endpoint} failed for good: ${reason}. It is kept as a dead letter: see \`peerpost outbox --dead\`, retry with \`peerpost outbox --retry ${row.row}\``,
     );
   }
+}
+
+/**
+ * The outbox's part of a commit (the core's ingest, the digest keeper's close): one row per delivery, written in
+ * the caller's transaction; once committed, each row is handed to its endpoint's worker with its post (so that the
+ * worker need not read it back: a relayed line's latency). Without an outbox (`peerpost post` with no daemon
+ * running), the rows wait in the store for the next start.
+ */
+export function outboxQueue(store: Store, outbox?: Pick<Outbox, 'kick'>): DeliveryQueue {
+  return {
+    enqueue(post, seq, routes, now) {
+      const rows = routes.map((r) => store.addDelivery(seq, r.endpoint.key, r.shape, now));
+      return () => {
+        if (!outbox || rows.length === 0) return;
+        // As the store gives it back (the same JSON), and not shared with the post listeners.
+        const stored = JSON.parse(JSON.stringify(post)) as Post;
+        routes.forEach((r, j) =>
+          outbox.kick(r.endpoint.key, {
+            row: rows[j]!,
+            postSeq: seq,
+            postId: post.id,
+            bridge: post.bridge,
+            endpoint: r.endpoint.key,
+            shape: r.shape,
+            state: 'pending',
+            attempts: 0,
+            nextAt: 0,
+            createdAt: now,
+            lastError: null,
+            deadAt: null,
+            post: stored,
+          }),
+        );
+      };
+    },
+  };
 }

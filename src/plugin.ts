@@ -33,8 +33,14 @@ export {
   digestLine,
   formatSize,
   stripQuotesAndSignature,
-} from './shape.js';
+} from './digest/shape.js';
 export { bareId, idProblem, mintId } from './post.js';
+
+/**
+ * The form of a target under which its spellings name one place: "#Commons" and "#commons" are one IRC channel
+ * (by the server's CASEMAPPING), "Commons" and "commons" two newsgroups. Same key, same endpoint.
+ */
+export type TargetKey = (target: string) => string;
 
 /** One endpoint of this account, as the current config has it. */
 export interface EndpointView {
@@ -304,7 +310,7 @@ export interface PluginContext<C = Record<string, unknown>> {
   storeWritable(): boolean;
   /**
    * Another peerpost node (by its node.hostname) is at this target: a relay in a channel. Two nodes in one channel
-   * hear the same lines; their digests then take turns at places they may share (src/shown.ts).
+   * hear the same lines; their digests then take turns at places they may share (src/digest/shown.ts).
    */
   peerNode(target: string, hostname: string): void;
 }
@@ -461,9 +467,15 @@ export interface AccountHandle {
   /**
    * Look at the target now and take in what is new there (an NNTP peer polls the group), resolving once it is
    * ingested. The core calls it before delivering a digest, so that a digest another peerpost node just sent to
-   * the same shared place is known, and its lines are not sent there twice (src/shown.ts). Optional.
+   * the same shared place is known, and its lines are not sent there twice (src/digest/shown.ts). Optional.
    */
   refresh?(target: string): Promise<void>;
+  /**
+   * This account's own rule for which targets name one place, once it has learnt one from its server (IRC: the
+   * CASEMAPPING of the server's ISUPPORT). Read at every lookup: keep returning the same function while the rule
+   * holds (the router indexes the account's endpoints again when it changes). Default: the definition's targetKey.
+   */
+  readonly targetKey?: TargetKey;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a definition of any config type is stored in one registry
@@ -478,6 +490,12 @@ export interface PluginDefinition<C = any> {
   endpoint?: z.ZodType<Record<string, unknown>>;
   /** An error message when `target` cannot be an endpoint target of this protocol. */
   validateTarget?(target: string): string | undefined;
+  /**
+   * Which spellings of a target name one place (see TargetKey): the router finds the endpoint a post arrives at by
+   * its key, and `peerpost check` refuses two endpoints of one account with the same key. A running account may
+   * refine it (AccountHandle.targetKey). Default: targets compare exactly.
+   */
+  targetKey?: TargetKey;
   /**
    * An error message when this endpoint, as a whole, cannot work (a direction or
    * an option that does not fit its target). Called by `peerpost check` and at

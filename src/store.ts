@@ -1,6 +1,7 @@
 /**
  * The store: one SQLite file (better-sqlite3, WAL) holding posts, the outbox,
- * the id map, the digest buffer and each plugin's key-value slice. Migrations
+ * the id map, the digest buffer, which posts each digest holds, and each
+ * plugin's key-value slice. Migrations
  * are append-only and numbered by PRAGMA user_version.
  */
 import Database from 'better-sqlite3';
@@ -58,7 +59,7 @@ export const MIGRATIONS: readonly string[] = [
      applied_at INTEGER NOT NULL,
      PRIMARY KEY (scope, n)
    ) WITHOUT ROWID;`,
-  // What each place already shows, for digests (src/shown.ts).
+  // What each place already shows, for digests (src/digest/shown.ts).
   `CREATE TABLE shown (
      endpoint TEXT NOT NULL,
      key TEXT NOT NULL,
@@ -72,6 +73,14 @@ export const MIGRATIONS: readonly string[] = [
      node TEXT NOT NULL,
      at INTEGER NOT NULL,
      PRIMARY KEY (endpoint, node)
+   ) WITHOUT ROWID;`,
+  // Which posts each of our digests holds, in order, written when it closes (src/digest/keeper.ts): its lines are
+  // known from here, never by reading its text back (that stays for other nodes' digests: src/digest/shown.ts).
+  `CREATE TABLE digest_posts (
+     digest_seq INTEGER NOT NULL REFERENCES posts(seq),
+     position INTEGER NOT NULL,
+     post_seq INTEGER NOT NULL REFERENCES posts(seq),
+     PRIMARY KEY (digest_seq, position)
    ) WITHOUT ROWID;`,
 ];
 
@@ -300,6 +309,11 @@ export class Store {
         `SELECT bridge, count(*) AS n, min(at) AS first, max(at) AS last FROM digest_lines GROUP BY bridge`,
       ),
       digestDelete: db.prepare('DELETE FROM digest_lines WHERE bridge = ? AND id <= ?'),
+      insertDigestPost: db.prepare('INSERT INTO digest_posts (digest_seq, position, post_seq) VALUES (?, ?, ?)'),
+      digestPosts: db.prepare(
+        `SELECT p.seq, p.received_at, p.data FROM digest_posts d JOIN posts p ON p.seq = d.post_seq
+         WHERE d.digest_seq = (SELECT seq FROM posts WHERE id = ?) ORDER BY d.position`,
+      ),
     };
   }
 
@@ -488,6 +502,16 @@ export class Store {
 
   clearDigestLines(bridge: string, upToId: number): void {
     this.q.digestDelete.run(bridge, upToId);
+  }
+
+  /** The digest `digestSeq` holds these posts, in this order (written when it closes). */
+  setDigestPosts(digestSeq: number, postSeqs: readonly number[]): void {
+    postSeqs.forEach((seq, i) => this.q.insertDigestPost.run(digestSeq, i, seq));
+  }
+
+  /** The posts a digest of ours holds, in order; empty for another node's digest or one closed before they were kept. */
+  digestPosts(digestId: string): StoredPost[] {
+    return (this.q.digestPosts.all(digestId) as RawPost[]).map(toStored);
   }
 
   // ---- key-value and id map ----

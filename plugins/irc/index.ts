@@ -25,6 +25,7 @@ import {
   type DeliveryTarget,
   type Outcome,
   type IncomingPost,
+  type TargetKey,
 } from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
 import { Confirmer, DEFER_MAX, type ServerMessage } from './confirm.js';
@@ -36,6 +37,7 @@ import { OwnChannels } from './channels.js';
 import { Presence } from './presence.js';
 import { ID_TAG, RelayMemory } from './relay.js';
 import { secs } from './text.js';
+import { CASE_FOLDS, caseFold } from './casemap.js';
 import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type IrcConfig } from './schema.js';
 export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
 export { escapeTag } from './render.js';
@@ -136,8 +138,13 @@ class IrcAccount {
     return `${this.cfg.host}:${portOf(this.cfg)}${this.cfg.tls ? ' (TLS)' : ''}`;
   }
 
+  /** Which spellings of a channel name one channel: the server's CASEMAPPING once it told it, else rfc1459. */
+  get targetKey(): TargetKey {
+    return caseFold(this.client?.network.supports('CASEMAPPING'));
+  }
+
   private key(target: string): string {
-    return this.client ? this.client.caseLower(target) : target.toLowerCase();
+    return this.targetKey(target);
   }
 
   private later(fn: () => void, ms: number): NodeJS.Timeout {
@@ -581,6 +588,8 @@ export default definePlugin<IrcConfig>({
       without: 'a long post cut short in a channel says how many lines are left out, without a link to the rest',
     },
   ],
+  // Before a connection says otherwise (its ISUPPORT CASEMAPPING: the handle's targetKey), channels fold as rfc1459.
+  targetKey: CASE_FOLDS.rfc1459,
   joinHint: (target, config) =>
     `${target} on ${config.host}:${config.port ?? (config.tls === false ? 6667 : 6697)}${config.tls === false ? '' : ' (TLS)'}`,
   start(ctx) {
@@ -592,6 +601,9 @@ export default definePlugin<IrcConfig>({
       deliver: (post, to) => account.deliver(post, to),
       get deliveryWindow() {
         return account.window;
+      },
+      get targetKey() {
+        return account.targetKey;
       },
       endpointsChanged: () => account.endpointsChanged(),
       async reload(next) {

@@ -20,7 +20,6 @@ import {
   ACCOUNT_NAME,
   BRIDGE_NAME,
   PROTOCOL_NAME,
-  CHANNEL,
   TOP_KEYS,
   topKeysSchema,
   nodeSchema,
@@ -681,7 +680,14 @@ class Run {
 
     // One endpoint, one bridge: a second claim would leak posts across bridges (or double them).
     const key = `${account}/${target.target}`;
-    const norm = `${account}/${CHANNEL.test(target.target) ? target.target.toLowerCase() : target.target}`;
+    // Two spellings of one place (IRC: "#Commons" and "#COMMONS") are one endpoint: the plugin's targetKey says.
+    let norm: string;
+    try {
+      norm = `${account}/${plugin?.targetKey ? plugin.targetKey(target.target) : target.target}`;
+    } catch (err) {
+      this.add(specPath, `the ${protocol} plugin could not read the target: ${(err as Error).message}`);
+      return undefined;
+    }
     const first = claimed.get(norm);
     const offset = this.spanOf(specPath)?.[0];
     const line = offset === undefined ? 0 : this.lc.linePos(offset).line;

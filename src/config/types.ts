@@ -48,7 +48,7 @@ export interface BridgeConfig {
   endpoints: EndpointConfig[];
   ignore: { nicks: string[]; patterns: RegExp[] };
   replace: { pattern: RegExp; with: string }[];
-  /** settleMs: where other peerpost nodes write digests to the same place, each waits its turn this long (src/shown.ts). */
+  /** settleMs: where other peerpost nodes write digests to the same place, each waits its turn this long (src/digest/shown.ts). */
   digest: { quietMs: number; maxLines: number; maxAgeMs: number; settleMs: number };
 }
 

@@ -6,7 +6,7 @@
  * group (and node two's own list) show every post once, and nothing loops. Both nodes digest the lines
  * said in the channel; in the shared group their digests take turns (one.… goes
  * first, two.… waits digest.settle, looks at the group again, and sends only
- * the lines the group does not show yet: src/shown.ts).
+ * the lines the group does not show yet: src/digest/shown.ts).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -6,9 +6,11 @@
 import { pino } from 'pino';
 import type { BridgeConfig, EndpointConfig, PeerpostConfig, Shape, Style, Direction } from '../../src/config/types.js';
 import { Store } from '../../src/store.js';
-import { Router } from '../../src/router.js';
+import { Router } from '../../src/ingest/router.js';
 import { Outbox } from '../../src/outbox.js';
-import { Core } from '../../src/core.js';
+import type { Core } from '../../src/ingest/core.js';
+import { ingestPipeline } from '../../src/ingest/pipeline.js';
+import type { DigestKeeper } from '../../src/digest/keeper.js';
 import type { DeliveryTarget, Outcome } from '../../src/plugin.js';
 import type { Post } from '../../src/post.js';
 
@@ -91,6 +93,8 @@ export interface Fixture {
   router: Router;
   outbox: Outbox;
   core: Core;
+  /** The digest keeper (src/digest/keeper.ts): start() picks up conversations buffered before a restart. */
+  keeper: DigestKeeper;
   /** Every delivery attempt, in order. */
   attempts: { endpoint: string; post: Post; to: DeliveryTarget }[];
   /** Set per endpoint; default: delivered. */
@@ -137,19 +141,21 @@ export function fixture(
     silent,
     now,
   );
-  const core = new Core(store, router, config, outbox, silent, now);
+  const { core, keeper } = ingestPipeline(store, router, config, outbox, { core: silent, digests: silent }, now);
   return {
     config,
     store,
     router,
     outbox,
     core,
+    keeper,
     attempts,
     deliverers,
     windows,
     clock,
     async close() {
       core.close();
+      keeper.close();
       await outbox.stop(100);
       store.close();
     },

@@ -3,12 +3,14 @@
  * target rules only; start() is never called.
  *
  *   irc    (chat)    account { host, port = 6667, nick, password?, tls = false },
- *                    endpoint keys { nickFormat? }, targets must start with "#"
+ *                    endpoint keys { nickFormat? }, targets must start with "#", and fold as the real
+ *                    plugin's do by default (rfc1459: "#Commons" and "#COMMONS" are one channel)
  *   nntp   (article) account { listen = 127.0.0.1:1119, path? }, no endpoint keys
  *   finger (plan)    account { plan = "" } as a z.object() (not strict: the loader must still refuse unknown keys)
  */
 import { definePlugin, z, delivered, listenAddress, type PluginDefinition } from '../../src/plugin.js';
 import type { PluginLookup } from '../../src/loader.js';
+import { CASE_FOLDS } from '../../plugins/irc/casemap.js';
 
 const noop = () => ({ deliver: async () => delivered() });
 
@@ -24,6 +26,7 @@ export const ircPlugin = definePlugin({
   }),
   endpoint: z.strictObject({ nickFormat: z.string().optional() }),
   validateTarget: (t) => (t.startsWith('#') ? undefined : `an IRC target is a channel starting with "#", e.g. #${t}`),
+  targetKey: CASE_FOLDS.rfc1459,
   start: noop,
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { AccountRuntime, ServiceRegistry, listenErrorMessage } from '../../src/accounts.js';
 import { definePlugin, z, delivered } from '../../src/plugin.js';
 import { Store } from '../../src/store.js';
-import { Router } from '../../src/router.js';
+import { Router } from '../../src/ingest/router.js';
 import { makeConfig, silent } from '../helpers/core-fixture.js';
 import type { DaemonStatus, DaemonMetrics, StoredPost, PluginContext } from '../../src/plugin.js';
 

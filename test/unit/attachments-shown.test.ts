@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attachmentLines, attachmentsSummary, formatSize } from '../../src/shape.js';
+import { attachmentLines, attachmentsSummary, formatSize } from '../../src/digest/shape.js';
 import type { Post, StoredPost } from '../../src/plugin.js';
 import { attachmentsHtml, postHtml, relLinks } from '../../plugins/web/html.js';
 import { fileLink, postJson } from '../../plugins/web/app.js';

@@ -31,6 +31,11 @@ test('chat lines reach mail and news as one digest per conversation, the same ar
   assert.equal(d.subject, '[#commons] conversation, 14:00–14:02 UTC (3 lines)');
   assert.equal(d.body, '2026-11-27 UTC\n\n14:00 <alice> hi\n14:01 <bob> hello\n14:02 <alice> bye\n');
   assert.equal(d.author.name, 'alice and bob');
+  assert.deepEqual(
+    f.store.digestPosts(d.id).map((p) => `${p.author.name}: ${p.body}`),
+    ['alice: hi', 'bob: hello', 'alice: bye'],
+    'the store keeps which posts the digest holds, in order',
+  );
   assert.equal(
     f.attempts.filter((a) => a.endpoint.startsWith('irc.')).length,
     3,
@@ -76,7 +81,7 @@ test('buffered lines live in the store: a restart loses none and closes the conv
   const f2 = fixture(accounts, bridges({ quietMs: 600_000 }), {}, { store: Store.open(dir), clock });
   t.after(() => f2.close());
   f2.outbox.start();
-  f2.core.startDigests();
+  f2.keeper.start();
   await new Promise((r) => setTimeout(r, 20));
   await settle();
   const d = f2.attempts.filter((a) => a.endpoint === 'mail.l/commons');

@@ -19,7 +19,7 @@ import {
   safeLine,
   byteLength,
 } from '../../plugins/irc/text.js';
-import { stripQuotesAndSignature } from '../../src/shape.js';
+import { stripQuotesAndSignature } from '../../src/digest/shape.js';
 import { fixture } from '../helpers/core-fixture.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);

@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Router, shapeFor, flavourOf, startsWithCommand } from '../../src/router.js';
+import { Router, shapeFor, flavourOf, startsWithCommand } from '../../src/ingest/router.js';
 import { makeConfig } from '../helpers/core-fixture.js';
 import type { Post } from '../../src/post.js';
+import type { TargetKey } from '../../src/plugin.js';
+import irc from '../../plugins/irc/index.js';
+import { caseFold } from '../../plugins/irc/casemap.js';
 
 const post = (over: Partial<Post> = {}): Post => ({
   id: 'x@y',
@@ -141,10 +144,27 @@ test('posts stay inside their bridge', () => {
   );
 });
 
-test('IRC channel targets match case-insensitively; other targets exactly', () => {
-  assert.equal(router.endpointAt('irc.b', '#COMMONS')?.key, 'irc.b/#Commons');
-  assert.equal(router.endpointAt('mail.l', 'Commons'), undefined);
-  assert.equal(router.endpointAt('mail.l', 'commons')?.bridge, 'commons');
+test("targets match by their plugin's rule (IRC: case-folded by CASEMAPPING); without one, exactly", () => {
+  const styles = new Map(Object.entries({ 'irc.a': 'chat', 'irc.b': 'chat', 'mail.l': 'article' } as const));
+  // What the daemon gives the router: the running account's rule (its server's ISUPPORT), else its plugin's.
+  let learnt: TargetKey | undefined;
+  const keyed = new Router(config, styles, new Set(), (account) =>
+    account.startsWith('irc.') ? (learnt ?? irc.targetKey) : undefined,
+  );
+  assert.equal(keyed.endpointAt('irc.b', '#COMMONS')?.key, 'irc.b/#Commons');
+  assert.equal(keyed.endpointAt('irc.a', '#Other')?.key, 'irc.a/#other');
+  assert.equal(keyed.endpointAt('mail.l', 'Commons'), undefined, 'a list name compares exactly');
+  assert.equal(keyed.endpointAt('mail.l', 'commons')?.bridge, 'commons');
+  assert.equal(router.endpointAt('irc.b', '#COMMONS'), undefined, 'a plugin without a rule: exactly');
+  assert.equal(router.endpointAt('irc.b', '#Commons')?.key, 'irc.b/#Commons');
+
+  const brackets = makeConfig({ 'irc.a': 'chat' }, { b: { endpoints: ['irc.a/#team[x]'] } });
+  learnt = undefined;
+  const r = new Router(brackets, new Map([['irc.a', 'chat']]), new Set(), () => learnt ?? irc.targetKey);
+  assert.equal(r.endpointAt('irc.a', '#TEAM{X}')?.key, 'irc.a/#team[x]', 'rfc1459 until the server says');
+  learnt = caseFold('ascii');
+  assert.equal(r.endpointAt('irc.a', '#TEAM{X}'), undefined, 'the server said CASEMAPPING=ascii');
+  assert.equal(r.endpointAt('irc.a', '#TEAM[X]')?.key, 'irc.a/#team[x]');
 });
 
 test('digest endpoints of a bridge', () => {

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { announce, digestLine, renderDigest, stripQuotesAndSignature, participantsLabel } from '../../src/shape.js';
+import {
+  announce,
+  digestLine,
+  renderDigest,
+  stripQuotesAndSignature,
+  participantsLabel,
+} from '../../src/digest/shape.js';
 
 const at = (hhmm: string, day = '2026-11-27') => `${day}T${hhmm}:00.000Z`;
 const l = (

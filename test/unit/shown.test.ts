@@ -1,23 +1,25 @@
 /**
- * The memory of what each place shows, for digests (src/shown.ts): reading a
- * digest back into lines, the identity of a line, shortening a digest, and the
- * delivery rules (take turns, look again, send only what is not there) on a real
- * store in memory with a fake plugin. No sockets.
+ * The memory of what each place shows, for digests (src/digest/shown.ts): reading
+ * another node's digest back into lines, the identity of a line, shortening a
+ * digest, and the delivery rules (take turns, look again, send only what is not
+ * there) on a real store in memory with a fake plugin; our own digests are
+ * stored as the keeper stores them (which posts each holds). No sockets.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Store } from '../../src/store.js';
-import { renderDigest } from '../../src/shape.js';
+import { renderDigest } from '../../src/digest/shape.js';
 import {
   SharedDeliveries,
   ShownMemory,
   lineKey,
+  linesOf,
   parseDigest,
   shortenDigest,
   turnOf,
   type DigestLine,
-} from '../../src/shown.js';
+} from '../../src/digest/shown.js';
 import type { Post } from '../../src/post.js';
 import type { Outcome } from '../../src/plugin.js';
 
@@ -131,6 +133,7 @@ function world(self: string) {
   const slept: number[] = [];
   const d = new SharedDeliveries({
     memory,
+    heldBy: (id) => store.digestPosts(id),
     hostname: () => self,
     settleMs: () => 10_000,
     timeoutMs: () => 60_000,
@@ -157,9 +160,22 @@ function world(self: string) {
       onRefresh?.();
     },
   });
+  /** A digest of ours as the keeper closes it: its lines are posts, and the store keeps which ones it holds. */
+  const ours = (id: string, lines = conversation): Post => {
+    const seqs = lines.map((l, i) =>
+      store.insertPost(
+        { ...l, id: `${id}-line${i}`, bridge: 'commons', references: [], hops: 0, attachments: [] },
+        now,
+      )!,
+    );
+    const post = digestPost(id, lines);
+    store.setDigestPosts(store.insertPost(post, now)!, seqs);
+    return post;
+  };
   return {
     store,
     memory,
+    ours,
     d,
     sent,
     calls,
@@ -175,7 +191,7 @@ function world(self: string) {
 test('a node that goes first sends its digest whole, after looking at the place, and remembers it there', async () => {
   const w = world('one.example');
   w.memory.noteNode('nntp.inn/shared', 'two.example', w.at());
-  const post = digestPost('d1@one.example');
+  const post = w.ours('d1@one.example');
   assert.deepEqual(await w.d.deliver(post, w.place()), { result: 'delivered' });
   assert.deepEqual(w.calls, ['refresh', 'deliver']);
   assert.deepEqual(w.slept, [], 'the first in turn does not wait');
@@ -188,7 +204,7 @@ test('the second node waits its turn, looks again, and sends only its own lines;
   const first = digestPost('d1@one.example', conversation.slice(0, 4));
   // The other node's digest was read from the group before: the two now take turns.
   w.d.observed(first, 'nntp.inn/shared', w.at() - 60_000);
-  const mine = digestPost('d2@two.example', [
+  const mine = w.ours('d2@two.example', [
     ...conversation.slice(0, 4),
     chat('2026-11-27T10:12:00Z', 'erin', 'only node two had this'),
   ]);
@@ -201,9 +217,10 @@ test('the second node waits its turn, looks again, and sends only its own lines;
     ['erin: only node two had this'],
   );
   assert.match(w.sent[0]!.body, /^\(4 more lines of this conversation are here already, in <d1@one\.example>\.\)/);
+  assert.equal(w.sent[0]!.subject, '[#shared] conversation, 10:12–10:12 UTC (1 line)', 'the places of all its lines');
 
   // A digest of lines the place shows already: delivered, nothing sent.
-  const again = digestPost('d3@two.example', conversation.slice(0, 2));
+  const again = w.ours('d3@two.example', conversation.slice(0, 2));
   assert.deepEqual(await w.d.deliver(again, w.place()), { result: 'delivered' });
   assert.equal(w.sent.length, 1, 'nothing more sent');
 });
@@ -211,7 +228,7 @@ test('the second node waits its turn, looks again, and sends only its own lines;
 test("what a refresh takes in counts before the lines are chosen (the other node's digest arrived just now)", async () => {
   const w = world('one.example');
   const theirs = digestPost('d9@zzz.example', conversation.slice(0, 3));
-  const mine = digestPost('d1@one.example');
+  const mine = w.ours('d1@one.example');
   await w.d.deliver(
     mine,
     w.place('nntp.inn/shared', () => w.d.observed(theirs, 'nntp.inn/shared', w.at())),
@@ -224,7 +241,7 @@ test("what a refresh takes in counts before the lines are chosen (the other node
 
 test('a retry or failure records nothing: the next attempt sends the same lines again', async () => {
   const w = world('one.example');
-  const post = digestPost('d1@one.example');
+  const post = w.ours('d1@one.example');
   w.setAnswer({ result: 'retry', reason: 'server down' });
   assert.equal((await w.d.deliver(post, w.place())).result, 'retry');
   assert.deepEqual(w.memory.shownBy('nntp.inn/shared', parseDigest(post.body)!), Array(5).fill(undefined));
@@ -236,7 +253,7 @@ test('a retry or failure records nothing: the next attempt sends the same lines 
 
 test("each place has its own memory; our own digests and non-digests are not taken as another node's", async () => {
   const w = world('one.example');
-  const post = digestPost('d1@one.example');
+  const post = w.ours('d1@one.example');
   await w.d.deliver(post, w.place('mail.lists/commons'));
   await w.d.deliver(post, w.place('nntp.inn/shared'));
   assert.equal(w.sent.length, 2, 'sent to each place');
@@ -246,6 +263,29 @@ test("each place has its own memory; our own digests and non-digests are not tak
   assert.deepEqual(w.memory.nodes('nntp.inn/shared', w.at()), [], 'no other node learnt');
   w.d.observed(digestPost('d7@two.example'), 'nntp.inn/shared', w.at());
   assert.deepEqual(w.memory.nodes('nntp.inn/shared', w.at()), ['two.example']);
+});
+
+test("our own digest's lines are the posts it holds, not its text read back", async () => {
+  const w = world('one.example');
+  // "* Jane Doe waves" reads back as Jane saying "Doe waves": the stored posts know better.
+  const lines = [chat('2026-11-27T10:08:00.000Z', 'Jane Doe', 'waves', 'action'), conversation[0]!];
+  const post = w.ours('d1@one.example', lines);
+  assert.equal(parseDigest(post.body)![0]!.author, 'Jane', 'what parsing the text would have said');
+  await w.d.deliver(post, w.place());
+  assert.deepEqual(w.memory.shownBy('nntp.inn/shared', linesOf(lines)), ['d1@one.example', 'd1@one.example']);
+  assert.deepEqual(w.memory.shownBy('nntp.inn/shared', parseDigest(post.body)!.slice(0, 1)), [undefined]);
+
+  // Its text changed on the way (a hand-edited row): the lines still come from the store, and are sent.
+  const edited = { ...w.ours('d2@one.example', [chat('2026-11-27T10:20:00.000Z', 'bob', 'new')]), body: 'edited\n' };
+  await w.d.deliver(edited, w.place());
+  assert.deepEqual(w.calls.slice(-2), ['refresh', 'deliver'], 'through the memory, though its text does not parse');
+});
+
+test('a digest of ours closed before its posts were kept is read back from its text', async () => {
+  const w = world('one.example');
+  const old = digestPost('d0@one.example');
+  await w.d.deliver(old, w.place());
+  assert.deepEqual(w.memory.shownBy('nntp.inn/shared', parseDigest(old.body)!), Array(5).fill('d0@one.example'));
 });
 
 test('a post that is not a digest, or a digest not in our form, goes straight through', async () => {
@@ -343,7 +383,7 @@ test("a node heard in the bridge's channel (an IRC relay) takes turns from the f
   w.d.peerNode('irc.net/#shared', 'one.example');
   w.d.peerNode('irc.net/#shared', 'Two.Example'); // ourselves: not another node
   assert.deepEqual(w.memory.nodes('irc.net/#shared', w.at()), ['one.example']);
-  const mine = digestPost('d2@two.example');
+  const mine = w.ours('d2@two.example');
   await w.d.deliver(mine, w.place('nntp.inn/shared'));
   assert.deepEqual(w.slept, [10_000], 'a news server (it can be looked at again): wait for one.example first');
   const { refresh: _, ...list } = w.place('mail.lists/commons');

@@ -13,7 +13,9 @@
  * taken in from the group).
  *
  * What it does:
- * - a digest is a list of lines, each known by its minute, author and normalised text;
+ * - a digest is a list of lines, each known by its minute, author and normalised text: our own digest's lines are
+ *   the posts it holds (kept by the keeper when it closed: store.digestPosts); another node's are read back
+ *   from its text (parseDigest), the one place a digest's text is parsed;
  * - delivering a digest to an endpoint records its lines as shown there; a
  *   digest that arrives *from* an endpoint (another node's, read in a shared
  *   group) records its lines as shown there, and that its node writes there;
@@ -34,10 +36,10 @@
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { Post } from './post.js';
-import { renderDigest } from './shape.js';
+import type { Post } from '../post.js';
+import { placesTag, renderDigest } from './shape.js';
 
-/** One line of a digest, as parsed back from its text. */
+/** One line of a digest: a post it holds (ours), or a line parsed back from its text (another node's). */
 export interface DigestLine {
   date: string;
   author: string;
@@ -60,15 +62,25 @@ export function lineKey(line: Pick<DigestLine, 'date' | 'author' | 'body'>): str
     .slice(0, 22);
 }
 
+/** The lines of a digest of ours, from the posts it holds. */
+export function linesOf(posts: readonly Pick<Post, 'date' | 'author' | 'body' | 'kind'>[]): DigestLine[] {
+  return posts.map((p) => ({
+    date: p.date,
+    author: p.author.name,
+    kind: p.kind === 'action' || p.kind === 'notice' ? p.kind : 'message',
+    body: p.body,
+  }));
+}
+
 const DAY = /^(\d{4}-\d{2}-\d{2}) UTC$/;
 const LINE = /^(\d{2}):(\d{2}) (?:<(.+?)>|\* (\S+)|-(.+?)-) (.*)$/;
 const MORE = /^ {6}(.*)$/;
 
 /**
- * The lines of a digest as renderDigest wrote it ("YYYY-MM-DD UTC", then "14:02 <alice> hello",
- * "14:03 * alice waves", "14:04 -bot- notice", continuation lines indented by six spaces). Undefined when
- * the text is not a digest of that form (a digest written by hand, or by another tool): it is then delivered
- * as it is.
+ * The lines of another node's digest, read back from its text as renderDigest wrote it ("YYYY-MM-DD UTC",
+ * then "14:02 <alice> hello", "14:03 * alice waves", "14:04 -bot- notice", continuation lines indented by six
+ * spaces). Undefined when the text is not a digest of that form (a digest written by hand, or by another tool):
+ * it is then delivered as it is. Our own digests' lines are never read back: they are stored (linesOf).
  */
 export function parseDigest(body: string): DigestLine[] | undefined {
   const out: DigestLine[] = [];
@@ -109,8 +121,10 @@ export const nodeOf = (id: string): string => id.slice(id.lastIndexOf('@') + 1).
 /**
  * The digest with only `keep` of its lines, for a place that shows the others already: same id, same thread,
  * its subject's place tag kept, the span and count of what it now holds, and a first line saying where the rest is.
+ * `places`: the whole conversation's places (placesTag of the posts it holds), known for a digest of ours; for
+ * another node's, they are taken from its subject.
  */
-export function shortenDigest(post: Post, keep: DigestLine[], shownIn: string[], total: number): Post {
+export function shortenDigest(post: Post, keep: DigestLine[], shownIn: string[], total: number, places?: string): Post {
   const text = renderDigest(
     keep.map((l) => ({
       date: l.date,
@@ -120,7 +134,7 @@ export function shortenDigest(post: Post, keep: DigestLine[], shownIn: string[],
       origin: post.origin,
     })),
   );
-  const tag = /^(\[[^\]]*\]) conversation, /.exec(post.subject ?? '')?.[1];
+  const tag = places !== undefined ? `[${places}]` : /^(\[[^\]]*\]) conversation, /.exec(post.subject ?? '')?.[1];
   const subject = tag ? text.subject.replace(/^\[[^\]]*\]/, tag) : text.subject;
   const other = total - keep.length;
   const where = shownIn.length
@@ -204,6 +218,13 @@ export function turnOf(self: string, others: readonly string[]): number {
 /** What a digest delivery needs from the daemon. */
 export interface SharedDeliveryDeps {
   memory: ShownMemory;
+  /**
+   * The posts a digest of ours holds, in order, as kept when it closed (store.digestPosts); empty for a digest
+   * closed before they were kept (an older peerpost), whose text is then read back as another node's would be.
+   */
+  heldBy: (
+    digestId: string,
+  ) => readonly (Pick<Post, 'date' | 'author' | 'body' | 'kind' | 'origin'> & { bridge?: string })[];
   hostname: () => string;
   /** digest.settle of the post's bridge. */
   settleMs: (bridge: string) => number;
@@ -230,7 +251,7 @@ export interface SharedPlace {
   originShared?: boolean;
   /** The delivery's attempt number (1 = the first). */
   attempt?: number;
-  deliver: (post: Post) => Promise<import('./plugin.js').Outcome>;
+  deliver: (post: Post) => Promise<import('../plugin.js').Outcome>;
   refresh?: () => Promise<void>;
 }
 
@@ -299,6 +320,17 @@ export class SharedDeliveries {
     }
   }
 
+  /**
+   * A digest's lines: ours as stored when it closed, with the places it was said in; another node's (or an old
+   * one of ours) read from its text.
+   */
+  private linesOfDigest(post: Post, own: boolean): { lines: DigestLine[]; places?: string } | undefined {
+    const held = own ? this.d.heldBy(post.id) : [];
+    if (held.length > 0) return { lines: linesOf(held), places: placesTag(held) };
+    const lines = parseDigest(post.body);
+    return lines && { lines };
+  }
+
   /** Wait this node's turn among those known at `shared` (0 = first: no wait), until `from` + turn × settle. */
   private async turn(post: Post, shared: string | string[], from: number, what: string): Promise<boolean> {
     const others = [
@@ -319,9 +351,12 @@ export class SharedDeliveries {
     return !this.abort.signal.aborted;
   }
 
-  async deliver(post: Post, place: SharedPlace): Promise<import('./plugin.js').Outcome> {
+  async deliver(post: Post, place: SharedPlace): Promise<import('../plugin.js').Outcome> {
     const stopping = { result: 'retry', reason: 'peerpost is stopping; the post waits in the outbox' } as const;
-    const lines = post.kind === 'digest' ? parseDigest(post.body) : undefined;
+    const self = this.d.hostname();
+    const own = nodeOf(post.id) === self.toLowerCase();
+    const digest = post.kind === 'digest' ? this.linesOfDigest(post, own) : undefined;
+    const lines = digest?.lines;
     if (!lines) {
       // A post read from a place other nodes read too (a shared group) reaches each of them: in a chat place
       // they share, the first in turn says it, and the others' relay memory then sees it said (IRC: "already
@@ -339,8 +374,6 @@ export class SharedDeliveries {
         return stopping;
       return place.deliver(post);
     }
-    const self = this.d.hostname();
-    const own = nodeOf(post.id) === self.toLowerCase();
     // The nodes known to write digests here; and, where the place may be shared (the plugin can look at it again:
     // a news server), also those heard in the bridge's channels: they digest the same lines.
     const shared = place.refresh ? [place.endpoint, ...this.d.chatEndpoints(post.bridge)] : [place.endpoint];
@@ -365,7 +398,8 @@ export class SharedDeliveries {
       );
       return { result: 'delivered' };
     }
-    const sent = keep.length === lines.length ? post : shortenDigest(post, keep, elsewhere, lines.length);
+    const sent =
+      keep.length === lines.length ? post : shortenDigest(post, keep, elsewhere, lines.length, digest?.places);
     if (sent !== post)
       this.d.log.info(
         { post: post.id, endpoint: place.endpoint, lines: lines.length, sending: keep.length, shownIn: elsewhere },

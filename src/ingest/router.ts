@@ -1,18 +1,18 @@
 /**
  * Routing: which endpoints a post reaches, and in what shape. Pure: built from
- * the config and each account's declared style; no I/O, so it is tested from
- * inline config with no network.
+ * the config, each account's declared style and its plugin's rule for which
+ * targets name one place (TargetKey: IRC's case-folding is the IRC plugin's);
+ * no I/O, so it is tested from inline config with no network.
  */
-import type { BridgeConfig, EndpointConfig, PeerpostConfig, Shape, Style } from './config/types.js';
-import type { Post } from './post.js';
+import type { BridgeConfig, EndpointConfig, PeerpostConfig, Shape, Style } from '../config/types.js';
+import type { Post } from '../post.js';
+import type { TargetKey } from '../plugin.js';
 
 /** Whether a post reads as a chat line or as an article, for choosing a shape. */
 export type Flavour = 'chat' | 'article';
 
-/** Targets compare case-insensitively where the protocol does (IRC channels). */
-export function targetKey(target: string): string {
-  return /^[#&!+]/.test(target) ? target.toLowerCase() : target;
-}
+/** Targets compare exactly unless the account's plugin says otherwise. */
+const exact: TargetKey = (target) => target;
 
 export interface Route {
   endpoint: EndpointConfig;
@@ -53,7 +53,9 @@ export function shapeFor(flavour: Flavour, targetStyle: Style, explicit: Shape |
 
 export class Router {
   private readonly byEndpoint = new Map<string, EndpointConfig>();
-  private readonly byAccountTarget = new Map<string, EndpointConfig>();
+  private readonly byAccount = new Map<string, EndpointConfig[]>();
+  /** Per account: its endpoints by target key, and the rule they were keyed by (a connection may change it). */
+  private readonly byTargetKey = new Map<string, { key: TargetKey; endpoints: Map<string, EndpointConfig> }>();
 
   constructor(
     readonly config: PeerpostConfig,
@@ -61,11 +63,15 @@ export class Router {
     private readonly styles: ReadonlyMap<string, Style>,
     /** Accounts whose plugin wants what arrives through an endpoint delivered back to it (PluginDefinition.echo). */
     private readonly echoes: ReadonlySet<string> = new Set(),
+    /** account name → which of its targets name one place (PluginDefinition.targetKey, AccountHandle.targetKey). */
+    private readonly targetKeys: (account: string) => TargetKey | undefined = () => undefined,
   ) {
     for (const bridge of Object.values(config.bridges)) {
       for (const e of bridge.endpoints) {
         this.byEndpoint.set(e.key, e);
-        this.byAccountTarget.set(`${e.account}\0${targetKey(e.target)}`, e);
+        const list = this.byAccount.get(e.account) ?? [];
+        list.push(e);
+        this.byAccount.set(e.account, list);
       }
     }
   }
@@ -80,11 +86,17 @@ export class Router {
 
   /** The endpoint a post arriving at account/target comes in by. */
   endpointAt(account: string, target: string): EndpointConfig | undefined {
-    return this.byAccountTarget.get(`${account}\0${targetKey(target)}`);
+    const key = this.targetKeys(account) ?? exact;
+    let index = this.byTargetKey.get(account);
+    if (index?.key !== key) {
+      index = { key, endpoints: new Map((this.byAccount.get(account) ?? []).map((e) => [key(e.target), e])) };
+      this.byTargetKey.set(account, index);
+    }
+    return index.endpoints.get(key(target));
   }
 
   endpointsOf(account: string): EndpointConfig[] {
-    return [...this.byEndpoint.values()].filter((e) => e.account === account);
+    return [...(this.byAccount.get(account) ?? [])];
   }
 
   styleOf(account: string): Style | undefined {

@@ -3,7 +3,7 @@
  * conversation as one digest article, and an article as a short announcement.
  * Pure functions, shared by the core and plugins.
  */
-import type { Attachment, Post } from './post.js';
+import type { Attachment, Post } from '../post.js';
 
 /** Drop quoted text ("> ..."), attribution lines ("On ... wrote:") and the signature ("-- "). */
 export function stripQuotesAndSignature(body: string): string {
@@ -74,6 +74,15 @@ export interface DigestText {
   participants: string[];
 }
 
+/** The places a conversation was said in, as a digest's subject names them: "#commons", "#a, #b, #c, …". */
+export function placesTag(lines: readonly (Pick<Post, 'origin'> & { bridge?: string })[]): string {
+  // Places are endpoints ("#commons"); a line put in from outside any endpoint (`peerpost post`: its origin
+  // is "cli", not an account "protocol.instance") names no place — the bridge stands for it when nothing else does.
+  const fromPlaces = lines.filter((l) => l.origin.account.includes('.')).map((l) => l.origin.target);
+  const places = [...new Set(fromPlaces.length ? fromPlaces : [lines[0]?.bridge ?? 'conversation'])];
+  return places.length <= 3 ? places.join(', ') : `${places.slice(0, 3).join(', ')}, …`;
+}
+
 /**
  * A conversation as one article. Subject: "[#commons] conversation, 14:02–14:31 UTC (37 lines)";
  * across midnight the dates are shown too.
@@ -84,11 +93,7 @@ export function renderDigest(
   if (lines.length === 0) throw new Error('renderDigest: no lines');
   const first = new Date(lines[0]!.date);
   const last = new Date(lines[lines.length - 1]!.date);
-  // Places are endpoints ("#commons"); a line put in from outside any endpoint (`peerpost post`: its origin
-  // is "cli", not an account "protocol.instance") names no place — the bridge stands for it when nothing else does.
-  const fromPlaces = lines.filter((l) => l.origin.account.includes('.')).map((l) => l.origin.target);
-  const places = [...new Set(fromPlaces.length ? fromPlaces : [lines[0]!.bridge ?? 'conversation'])];
-  const tag = places.length <= 3 ? places.join(', ') : `${places.slice(0, 3).join(', ')}, …`;
+  const tag = placesTag(lines);
   const span =
     day(first) === day(last)
       ? `${hhmm(first)}–${hhmm(last)} UTC`

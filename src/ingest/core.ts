@@ -1,20 +1,19 @@
 /**
  * The core: ingest (dedup, loop guard, bridge filters, routing, one store
- * transaction) and the digest keeper that turns buffered chat lines into
- * conversation articles. Delivery is the outbox's.
+ * transaction shared by the posts of one turn: group commit). What a committed
+ * post goes on to is not the core's: its deliveries are the outbox's rows
+ * (written through a DeliveryQueue in the same transaction), its digest lines
+ * the digest keeper's (src/digest/keeper.ts, through a DigestBuffer), and the
+ * post listeners are told after the commit.
  */
 import type { Logger } from 'pino';
-import type { PeerpostConfig, Style } from './config/types.js';
-import type { IncomingPost, Post, StoredPost } from './post.js';
-import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from './post.js';
-import type { IngestVerdict } from './plugin.js';
-import type { Router, RoutePlan } from './router.js';
-import type { Outbox } from './outbox.js';
-import { Store, isTemporaryStoreError, describeStoreError } from './store.js';
-import { renderDigest, participantsLabel } from './shape.js';
+import type { PeerpostConfig, Style } from '../config/types.js';
+import type { IncomingPost, Post, StoredPost } from '../post.js';
+import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from '../post.js';
+import type { IngestVerdict } from '../plugin.js';
+import type { Router, RoutePlan, Route } from './router.js';
+import { Store, isTemporaryStoreError, describeStoreError } from '../store.js';
 
-/** How many ancestors a digest keeps in References. */
-const MAX_REFERENCES = 20;
 /** A group commit this long after the last one is "idle": it runs at once (a microtask), not a loop turn later. */
 const IDLE_MS = 10;
 
@@ -33,11 +32,58 @@ interface PendingPost {
   resolve: (v: IngestVerdict) => void;
 }
 
-interface DigestState {
-  n: number;
-  first: number;
-  last: number;
-  timer?: NodeJS.Timeout;
+/**
+ * Where a committed post's deliveries go (the outbox: src/outbox.ts, outboxQueue). `enqueue` runs inside the
+ * commit's transaction and writes one row per route; what it returns is called once the transaction has committed
+ * (a rolled back commit never calls it), to start the deliveries.
+ */
+export interface DeliveryQueue {
+  enqueue(post: Post, seq: number, routes: readonly Route[], now: number): () => void;
+}
+
+/** Where a committed chat line bound for a digest goes (the digest keeper: src/digest/keeper.ts). */
+export interface DigestBuffer {
+  /** Inside the commit's transaction: the post is a line of its bridge's open conversation. */
+  buffer(post: Post, seq: number, now: number): void;
+  /** After the commit, once every post of it is answered: the bridge's conversation has one more line. */
+  grew(bridge: string, now: number): void;
+}
+
+/** The listeners told of every committed post, in commit order (ctx.onPost): ingested posts and closed digests. */
+export class PostListeners {
+  private readonly fns = new Set<(post: StoredPost) => void>();
+
+  constructor(private readonly log: Logger) {}
+
+  /** Call fn after commit for every accepted post, in commit order. Returns the way to stop. */
+  add(fn: (post: StoredPost) => void): () => void {
+    const entry = (p: StoredPost) => fn(p);
+    this.fns.add(entry);
+    return () => {
+      this.fns.delete(entry);
+    };
+  }
+
+  /** A post was committed as `seq` at `at`: tell every listener (one that throws does not stop the others). */
+  tell(post: Post, seq: number, at: number): void {
+    if (this.fns.size === 0) return;
+    const stored: StoredPost = { ...post, seq, receivedAt: new Date(at).toISOString() };
+    for (const fn of this.fns) {
+      try {
+        fn(stored);
+      } catch (err) {
+        this.log.error({ err, post: post.id }, `a post listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** What the core hands committed posts to. */
+export interface CommitSinks {
+  deliveries: DeliveryQueue;
+  digests: DigestBuffer;
+  /** Shared with the digest keeper, whose digests are committed posts too; the core makes its own when absent. */
+  listeners?: PostListeners;
 }
 
 export class Core {
@@ -47,41 +93,29 @@ export class Core {
   private flushScheduled = false;
   /** performance.now() of the last group commit. */
   private lastFlush = -Infinity;
-  private readonly digests = new Map<string, DigestState>();
   /** Per origin account. */
   readonly stats = new Map<string, IngestStats>();
+  private readonly deliveries: DeliveryQueue;
+  private readonly digests: DigestBuffer;
   /** Told of every post after it is committed (ctx.onPost). */
-  private readonly listeners = new Set<(post: StoredPost) => void>();
+  private readonly listeners: PostListeners;
 
   constructor(
     private readonly store: Store,
     private router: Router,
     private config: PeerpostConfig,
-    /** Told when an endpoint has new rows (the outbox; a no-op when nothing delivers, as in `peerpost post` offline). */
-    private readonly outbox: Pick<Outbox, 'kick'>,
+    sinks: CommitSinks,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.deliveries = sinks.deliveries;
+    this.digests = sinks.digests;
+    this.listeners = sinks.listeners ?? new PostListeners(log);
+  }
 
   /** Call fn after commit for every accepted post, in commit order. Returns the way to stop. */
   onPost(fn: (post: StoredPost) => void): () => void {
-    const entry = (p: StoredPost) => fn(p);
-    this.listeners.add(entry);
-    return () => {
-      this.listeners.delete(entry);
-    };
-  }
-
-  private committed(post: Post, seq: number, at: number): void {
-    if (this.listeners.size === 0) return;
-    const stored: StoredPost = { ...post, seq, receivedAt: new Date(at).toISOString() };
-    for (const fn of this.listeners) {
-      try {
-        fn(stored);
-      } catch (err) {
-        this.log.error({ err, post: post.id }, `a post listener failed: ${(err as Error).message}`);
-      }
-    }
+    return this.listeners.add(fn);
   }
 
   get hostname(): string {
@@ -91,21 +125,11 @@ export class Core {
   setRouting(router: Router, config: PeerpostConfig): void {
     this.router = router;
     this.config = config;
-    for (const bridge of this.digests.keys()) this.scheduleDigest(bridge);
   }
 
   /** Refuse new posts from now on (shutdown): senders are told to try later. */
   close(): void {
     this.closing = true;
-    for (const d of this.digests.values()) clearTimeout(d.timer);
-  }
-
-  /** Pick up conversations buffered before a restart. */
-  startDigests(): void {
-    for (const s of this.store.digestSummary()) {
-      this.digests.set(s.bridge, { n: s.n, first: s.first, last: s.last });
-      this.scheduleDigest(s.bridge);
-    }
   }
 
   /**
@@ -234,19 +258,16 @@ export class Core {
     const batch = this.pending.splice(0, this.pending.length);
     if (batch.length === 0) return;
     const now = this.now();
-    // The outbox row of each delivery, by item: handed to the outbox with the kick (it need not read them back).
-    const rowsOf = new Map<PendingPost, number[]>();
+    // What starts the deliveries of each item once committed (the outbox's, from enqueue).
+    const started = new Map<PendingPost, () => void>();
     const write = (items: PendingPost[]) =>
       this.store.transaction(() =>
         items.map((item) => {
           const { post, plan } = item;
           const seq = this.store.insertPost(post, now);
           if (seq === undefined) return undefined;
-          rowsOf.set(
-            item,
-            plan.deliveries.map((d) => this.store.addDelivery(seq, d.endpoint.key, d.shape, now)),
-          );
-          if (plan.digest.length > 0) this.store.addDigestLine(post.bridge, seq, now);
+          if (plan.deliveries.length > 0) started.set(item, this.deliveries.enqueue(post, seq, plan.deliveries, now));
+          if (plan.digest.length > 0) this.digests.buffer(post, seq, now);
           return seq;
         }),
       );
@@ -254,7 +275,7 @@ export class Core {
     try {
       seqs = write(batch);
     } catch (err) {
-      rowsOf.clear(); // rolled back
+      started.clear(); // rolled back
       // One by one, so that one post that cannot be written does not take the others with it.
       if (batch.length === 1) seqs = [err as Error];
       else
@@ -301,38 +322,13 @@ export class Core {
         },
         'post accepted',
       );
-      const rows = rowsOf.get(item);
-      // As the store gives it back (the same JSON), and not shared with the post listeners below.
-      const stored = rows && rows.length > 0 ? (JSON.parse(JSON.stringify(post)) as Post) : post;
-      plan.deliveries.forEach((d, j) => {
-        const row = rows?.[j];
-        this.outbox.kick(
-          d.endpoint.key,
-          row === undefined
-            ? undefined
-            : {
-                row,
-                postSeq: seq,
-                postId: post.id,
-                bridge: post.bridge,
-                endpoint: d.endpoint.key,
-                shape: d.shape,
-                state: 'pending',
-                attempts: 0,
-                nextAt: 0,
-                createdAt: now,
-                lastError: null,
-                deadAt: null,
-                post: stored,
-              },
-        );
-      });
+      started.get(item)?.();
       if (plan.digest.length > 0) touched.push(post.bridge);
       item.resolve(this.count(account, { status: 'accepted', id: post.id, seq }));
-      this.committed(post, seq, now);
+      this.listeners.tell(post, seq, now);
     });
     // After every post of the batch is told, so a digest this closes comes after them (commit order).
-    for (const bridge of touched) this.touchDigest(bridge, now);
+    for (const bridge of touched) this.digests.grew(bridge, now);
   }
 
   private ignore(account: string, id: string, reason: string): IngestVerdict {
@@ -346,94 +342,5 @@ export class Core {
     s[v.status]++;
     if (v.status === 'rejected') this.log.info({ account, reason: v.reason }, `refused a post: ${v.reason}`);
     return v;
-  }
-
-  // ---- digests ----
-
-  private touchDigest(bridge: string, at: number): void {
-    const d = this.digests.get(bridge) ?? { n: 0, first: at, last: at };
-    d.n++;
-    d.last = at;
-    this.digests.set(bridge, d);
-    const cfg = this.router.bridge(bridge)?.digest;
-    if (cfg && d.n >= cfg.maxLines) this.closeDigest(bridge);
-    else this.scheduleDigest(bridge);
-  }
-
-  private scheduleDigest(bridge: string): void {
-    const d = this.digests.get(bridge);
-    if (!d || this.closing) return;
-    clearTimeout(d.timer);
-    const cfg = this.router.bridge(bridge)?.digest ?? { quietMs: 600_000, maxAgeMs: 7_200_000, maxLines: 100 };
-    const due = Math.min(d.last + cfg.quietMs, d.first + cfg.maxAgeMs);
-    const delay = Math.max(0, due - this.now());
-    d.timer = setTimeout(() => this.closeDigest(bridge), Math.min(delay, 2 ** 31 - 1));
-    d.timer.unref();
-  }
-
-  /** Close the bridge's open conversation into one digest post, now. Returns its id, if one was made. */
-  closeDigest(bridge: string): string | undefined {
-    const d = this.digests.get(bridge);
-    if (d) clearTimeout(d.timer);
-    this.digests.delete(bridge);
-    const targets = this.router.digestEndpoints(bridge);
-    try {
-      const made = this.store.transaction(() => {
-        const lines = this.store.digestLines(bridge);
-        if (lines.length === 0) return undefined;
-        const lastId = lines[lines.length - 1]!.id;
-        if (targets.length === 0) {
-          this.store.clearDigestLines(bridge, lastId);
-          this.log.info(
-            { bridge, lines: lines.length },
-            `bridge ${bridge} no longer has digest endpoints; ${lines.length} buffered lines stay in the archive only`,
-          );
-          return undefined;
-        }
-        const text = renderDigest(lines.map((l) => l.post));
-        const prev = this.store.kvGet<{ id: string; references: string[] }>('core', `digest:${bridge}`);
-        const first = lines[0]!.post;
-        const post: Post = {
-          id: mintId(this.hostname),
-          bridge,
-          origin: { account: first.origin.account, target: first.origin.target },
-          author: { name: participantsLabel(text.participants), via: first.author.via },
-          subject: text.subject,
-          body: text.body,
-          kind: 'digest',
-          ...(prev ? { inReplyTo: prev.id } : {}),
-          references: prev ? [...prev.references, prev.id].slice(-MAX_REFERENCES) : [],
-          hops: 0,
-          date: new Date(this.now()).toISOString(),
-          attachments: [],
-        };
-        const now = this.now();
-        const seq = this.store.insertPost(post, now)!;
-        for (const e of targets) this.store.addDelivery(seq, e.key, 'digest', now);
-        this.store.clearDigestLines(bridge, lastId);
-        this.store.kvSet('core', `digest:${bridge}`, { id: post.id, references: post.references });
-        return { post, seq, now };
-      });
-      if (!made) return undefined;
-      this.committed(made.post, made.seq, made.now);
-      this.log.info({ bridge, post: made.post.id, subject: made.post.subject }, `digest closed: ${made.post.subject}`);
-      for (const e of targets) this.outbox.kick(e.key);
-      return made.post.id;
-    } catch (err) {
-      this.log.error(
-        { err, bridge },
-        `closing the digest of ${bridge} failed; the lines stay buffered and it is tried again in a minute`,
-      );
-      this.digests.set(bridge, { n: 0, first: this.now(), last: this.now() - 1 });
-      const t = setTimeout(() => this.closeDigest(bridge), 60_000);
-      t.unref();
-      this.digests.get(bridge)!.timer = t;
-      return undefined;
-    }
-  }
-
-  /** Number of lines waiting in each bridge's open conversation. */
-  openDigests(): Record<string, number> {
-    return Object.fromEntries([...this.digests].map(([b, d]) => [b, d.n]));
   }
 }
