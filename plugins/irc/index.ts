@@ -2,10 +2,11 @@
  * The irc plugin: one IRC connection per account (irc-framework), joined to the
  * channels the bridges name, relaying both ways. See plugins/irc/README.md.
  *
- * - Connection (here): reconnects forever (our own backoff with jitter;
- *   irc-framework's gives up), rejoins every channel after each connect, takes an
- *   alternate nick when the configured one is in use, GHOSTs it through NickServ
- *   when credentials are configured, and reclaims it later. Client options:
+ * - Connection (here): reconnects forever (the plugin API's Backoff, from
+ *   reconnect.first to reconnect.max; irc-framework's own reconnect gives up),
+ *   rejoins every channel after each connect, takes an alternate nick when
+ *   the configured one is in use, GHOSTs it through NickServ when credentials
+ *   are configured, and reclaims it later. Client options:
  *   options.ts; the transport: transport.ts; our own channels (joins, rejoins
  *   after a kick or a refusal, leaving what no bridge names): channels.ts.
  * - In (here, events.ts, relay.ts): PRIVMSG, ACTION and (by config) NOTICE in a
@@ -19,6 +20,7 @@
  */
 import irc, { type Client } from 'irc-framework';
 import {
+  Backoff,
   definePlugin,
   type PluginContext,
   type Post,
@@ -40,12 +42,6 @@ import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type Ir
 export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
 export { escapeTag } from './render.js';
 
-/** Exponential backoff with "equal jitter": between half and all of min(max, first·2^(n-1)). */
-export function backoff(attempt: number, firstMs: number, maxMs: number, random = Math.random): number {
-  const base = Math.min(maxMs, firstMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
-  return Math.round(base / 2 + (random() * base) / 2);
-}
-
 /** How long a connection may take from the TCP connect to the server's welcome (001). */
 const REGISTRATION_TIMEOUT = 60_000;
 
@@ -60,7 +56,15 @@ class IrcAccount {
   private readonly bucket: TokenBucket;
   private registered = false;
   private stopping = false;
-  private attempt = 0;
+  /** Failures in a row since the last welcome (001); the wait before the next connect. */
+  private readonly reconnect = new Backoff(() => ({
+    firstMs: this.cfg.reconnect.first,
+    maxMs: this.cfg.reconnect.max,
+  }));
+  /** The number of the next (or current) connect since the last welcome, for the status. */
+  private get attempt(): number {
+    return this.reconnect.failures + 1;
+  }
   private lastError: string | undefined;
   /** The server said we are banned (465): shown as state "banned" while we keep trying, slowly. */
   private banned = false;
@@ -182,7 +186,6 @@ class IrcAccount {
 
   private connect(): void {
     if (this.stopping) return;
-    this.attempt += 1;
     this.registered = false;
     this.lastError = undefined;
     this.saslProblem = undefined;
@@ -196,9 +199,9 @@ class IrcAccount {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this.lastError = `cannot read ${e.path ?? 'a TLS file'}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}`;
-      const wait = backoff(this.attempt, this.cfg.reconnect.first, this.cfg.reconnect.max);
+      const wait = this.reconnect.fail();
       this.ctx.log.error(`${this.lastError}; trying again in ${secs(wait)}`);
-      this.ctx.setState('retrying', `${this.lastError}; trying again in ${secs(wait)} (attempt ${this.attempt + 1})`);
+      this.ctx.setState('retrying', `${this.lastError}; trying again in ${secs(wait)} (attempt ${this.attempt})`);
       this.reconnectTimer = this.later(() => this.connect(), wait);
       return;
     }
@@ -291,7 +294,7 @@ class IrcAccount {
       if (!mine()) return;
       this.registered = true;
       this.banned = false;
-      this.attempt = 0;
+      this.reconnect.succeed();
       this.lastError = undefined;
       this.self = {};
       log.info({ nick: client.user.nick }, `connected to ${this.where} as ${client.user.nick}`);
@@ -410,7 +413,7 @@ class IrcAccount {
       this.registered = false;
       this.channels.reset();
       if (this.stopping) return;
-      const wait = backoff(Math.max(1, this.attempt), this.cfg.reconnect.first, this.cfg.reconnect.max);
+      const wait = this.reconnect.fail();
       const why = this.lastError ?? 'the server closed the connection';
       log.warn(
         { wait, attempt: this.attempt },
@@ -418,7 +421,7 @@ class IrcAccount {
       );
       this.ctx.setState(
         this.banned ? 'banned' : 'retrying',
-        `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)} (attempt ${this.attempt + 1})`,
+        `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)} (attempt ${this.attempt})`,
       );
       this.reconnectTimer = this.later(() => this.connect(), wait);
     });

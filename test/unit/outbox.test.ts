@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture, settle, line } from '../helpers/core-fixture.js';
-import { backoff } from '../../src/outbox.js';
 import { Store } from '../../src/store.js';
 
 const accounts = { 'irc.a': 'chat', 'irc.b': 'chat', 'irc.c': 'chat' } as const;
@@ -79,34 +78,6 @@ test('wake() (a reconnect) retries at once, without waiting out the backoff', as
   f.outbox.wake(['irc.b/#c']);
   await settle();
   assert.equal(f.store.listOutbox({ endpoint: 'irc.b/#c' }).length, 0);
-});
-
-test('backoff doubles from the first delay, stops at the cap, and jitters within [1/2, 1]', () => {
-  const cfg = { retryFirstMs: 1000, retryMaxMs: 10_000 };
-  assert.equal(
-    backoff(1, cfg, () => 1),
-    1000,
-  );
-  assert.equal(
-    backoff(2, cfg, () => 1),
-    2000,
-  );
-  assert.equal(
-    backoff(3, cfg, () => 1),
-    4000,
-  );
-  assert.equal(
-    backoff(5, cfg, () => 1),
-    10_000,
-  );
-  assert.equal(
-    backoff(50, cfg, () => 1),
-    10_000,
-  );
-  assert.equal(
-    backoff(3, cfg, () => 0),
-    2000,
-  );
 });
 
 test('a permanent failure is a dead letter with its reason; the next row goes on', async (t) => {
