@@ -24,7 +24,8 @@ import type { Direction, Shape, Style } from './config/types.js';
 
 export { z };
 export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
-export { duration, listenAddress, hostPort, type ListenAddress } from './config/schema-helpers.js';
+export { duration, listenAddress, hostPort, formatAddress, type ListenAddress } from './config/schema-helpers.js';
+export { changedKeys, reloadPlan, sameSetting } from './config/reload.js';
 export { announce, digestLine, stripQuotesAndSignature } from './shape.js';
 export { bareId, idProblem, mintId } from './post.js';
 export { Backoff, backoffDelay, spread, type BackoffOptions } from './delivery/backoff.js';

@@ -22,6 +22,8 @@ import irc, { type Client } from 'irc-framework';
 import {
   Backoff,
   definePlugin,
+  formatAddress,
+  reloadPlan,
   type PluginContext,
   type Post,
   type DeliveryTarget,
@@ -137,7 +139,7 @@ class IrcAccount {
   }
 
   private get where(): string {
-    return `${this.cfg.host}:${portOf(this.cfg)}${this.cfg.tls ? ' (TLS)' : ''}`;
+    return `${formatAddress(this.cfg.host, portOf(this.cfg))}${this.cfg.tls ? ' (TLS)' : ''}`;
   }
 
   private key(target: string): string {
@@ -533,7 +535,7 @@ class IrcAccount {
   // ── reload, stop ──────────────────────────────────────────────────────────
 
   reload(next: IrcConfig): 'applied' | 'restart' {
-    for (const k of CONNECTION_KEYS) if (JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k])) return 'restart';
+    if (reloadPlan(this.cfg, next, { restartOn: CONNECTION_KEYS }) === 'restart') return 'restart';
     this.cfg = next;
     this.bucket.configure(next.flood.burst, next.flood.interval);
     this.memory.setWindow(next.relays.remember);
@@ -578,7 +580,7 @@ export default definePlugin<IrcConfig>({
   endpoint: endpointSchema,
   validateTarget: channelProblem,
   joinHint: (target, config) =>
-    `${target} on ${config.host}:${config.port ?? (config.tls === false ? 6667 : 6697)}${config.tls === false ? '' : ' (TLS)'}`,
+    `${target} on ${formatAddress(config.host, config.port ?? (config.tls === false ? 6667 : 6697))}${config.tls === false ? '' : ' (TLS)'}`,
   start(ctx) {
     const account = new IrcAccount(ctx);
     ctx.onClose(() => account.stop());

@@ -5,9 +5,17 @@
  */
 import { randomBytes, scrypt, timingSafeEqual, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { delivered, failed, type AccountHandle, type Post, type PluginContext } from '../../src/plugin.js';
+import {
+  delivered,
+  failed,
+  formatAddress,
+  reloadPlan,
+  type AccountHandle,
+  type Post,
+  type PluginContext,
+} from '../../src/plugin.js';
 import { readArticle } from './incoming.js';
-import { listenAccount, type ListenConfig } from './schema.js';
+import type { ListenConfig } from './schema.js';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { nntpServers } from './server.js';
@@ -85,16 +93,19 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       try {
         return readFileSync(file);
       } catch (err) {
-        throw new Error(`account ${ctx.account}: cannot read the TLS ${what} ${file}: ${(err as Error).message}`);
+        throw new Error(`account ${ctx.account}: cannot read the TLS ${what} ${file}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     };
+    // The files are read first (their own message), then made into a pair: each failure says what failed.
+    keyCert = { cert: read('certificate', cfg.tls.cert), key: read('key', cfg.tls.key) };
     try {
-      keyCert = { cert: read('certificate', cfg.tls.cert), key: read('key', cfg.tls.key) };
       secureContext = createSecureContext(keyCert);
     } catch (err) {
-      if ((err as Error).message.startsWith(`account ${ctx.account}`)) throw err;
       throw new Error(
         `account ${ctx.account}: the TLS certificate ${cfg.tls.cert} and key ${cfg.tls.key} do not make a usable pair: ${(err as Error).message}`,
+        { cause: err },
       );
     }
   }
@@ -391,12 +402,11 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     ...(secureContext && keyCert ? { secureContext, keyCert } : {}),
     onError: (err) => ctx.log.error({ err }, `an NNTP command failed: ${err.message}`),
   });
-  const show = (a: { host: string }, port: number) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${port}`;
   const at = await ctx.listen(servers.plain, cfg.listen);
-  let detail = show(cfg.listen, at.port);
+  let detail = formatAddress(cfg.listen.host, at.port);
   if (servers.tls && cfg.tls) {
     const tlsAt = await ctx.listen(servers.tls, cfg.tls.listen);
-    detail += ` (STARTTLS), TLS on ${show(cfg.tls.listen, tlsAt.port)}`;
+    detail += ` (STARTTLS), TLS on ${formatAddress(cfg.tls.listen.host, tlsAt.port)}`;
   }
   ctx.setState('listening', detail);
 
@@ -404,9 +414,8 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     async reload(next) {
       // The core hands over the block already validated (durations in ms, listen parsed): do not parse it again.
       const n = next as ListenConfig;
-      const same = (k: keyof ListenConfig) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
-      if (!same('listen') || !same('idleTimeout') || !same('maxClients') || !same('maxArticleSize') || !same('tls'))
-        return 'restart';
+      const fixed = ['listen', 'idleTimeout', 'maxClients', 'maxArticleSize', 'tls'] as const;
+      if (reloadPlan(cfg, n, { restartOn: fixed }) === 'restart') return 'restart';
       if (n.posting.allow === 'authenticated' && Object.keys(n.users).length === 0) return 'restart';
       cfg = n;
       return 'applied';

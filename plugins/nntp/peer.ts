@@ -9,6 +9,7 @@ import {
   Backoff,
   delivered,
   failed,
+  formatAddress,
   retry,
   spread,
   type AccountHandle,
@@ -68,7 +69,7 @@ export function postOutcome(r: Response, feed: 'post' | 'ihave') {
 
 export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<AccountHandle> {
   const cfg = ctx.config;
-  const where = `${cfg.address.host.includes(':') ? `[${cfg.address.host}]` : cfg.address.host}:${cfg.address.port}`;
+  const where = formatAddress(cfg.address.host, cfg.address.port);
   const me = ctx.node.hostname.toLowerCase();
   let stopped = false;
   let pollTimer: NodeJS.Timeout | undefined;
