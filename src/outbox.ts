@@ -17,6 +17,7 @@ import type { DeliveryConfig, EndpointConfig } from './config/types.js';
 import { backoffDelay } from './delivery/backoff.js';
 import type { Post } from './post.js';
 import type { DeliveryTarget, Outcome } from './plugin.js';
+import type { ErrorCode } from './errors.js';
 import { stripCommand } from './router.js';
 import type { QueuedDelivery, Store } from './store.js';
 import { formatDuration } from './util.js';
@@ -35,7 +36,7 @@ export type Resolution =
 export interface OutboxEvents {
   delivered: [row: QueuedDelivery, account: string, latencyMs: number];
   retry: [row: QueuedDelivery, reason: string, delayMs: number];
-  dead: [row: QueuedDelivery, reason: string];
+  dead: [row: QueuedDelivery, reason: string, code: ErrorCode];
 }
 
 /** One try of one row, started and not yet applied. */
@@ -244,7 +245,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
             const reason =
               `gave up after ${formatDuration(now - row.createdAt)} and ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}` +
               (row.lastError ? `; last error: ${row.lastError}` : '');
-            this.kill(row, row.attempts, reason);
+            this.kill(row, row.attempts, reason, 'expired');
             continue;
           }
           if (row.nextAt > now) {
@@ -440,7 +441,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         this.log.debug({ endpoint: e.key, post: row.postId, ms: now - f.started }, 'delivered');
         return true;
       case 'failed':
-        this.kill(row, attempt, outcome.reason);
+        this.kill(row, attempt, outcome.reason, outcome.code);
         return true;
       case 'retry': {
         // Woken (the account reconnected) while this attempt ran: try again at once.
@@ -472,11 +473,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
   }
 
-  private kill(row: QueuedDelivery, attempts: number, reason: string): void {
+  private kill(row: QueuedDelivery, attempts: number, reason: string, code: ErrorCode): void {
     this.store.markDead(row.row, attempts, reason, this.now());
-    this.emit('dead', row, reason);
+    this.emit('dead', row, reason, code);
     this.log.error(
-      { endpoint: row.endpoint, post: row.postId, row: row.row, reason },
+      { endpoint: row.endpoint, post: row.postId, row: row.row, reason, code },
       `delivery of ${row.postId} to ${row.endpoint} failed for good: ${reason}. It is kept as a dead letter: see \`peerpost outbox --dead\`, retry with \`peerpost outbox --retry ${row.row}\``,
     );
   }

@@ -430,7 +430,10 @@ export default definePlugin<Config>({
       async deliver(_post, to) {
         // A served plan is rendered from the store at query time: nothing to do now.
         if (to.target.startsWith(FOLLOW_PREFIX))
-          return failed(`${to.endpoint} follows a remote plan and only feeds the bridge (make it direction: in)`);
+          return failed(
+            `${to.endpoint} follows a remote plan and only feeds the bridge (make it direction: in)`,
+            'misconfigured',
+          );
         return delivered();
       },
     };

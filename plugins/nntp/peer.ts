@@ -59,11 +59,14 @@ export function postOutcome(r: Response, feed: 'post' | 'ihave') {
       `${why}: the newsgroup does not exist there (yet); trying again every ${NO_GROUP_RETRY_MS / 60_000} minutes`,
       NO_GROUP_RETRY_MS,
     );
-  if (r.code === 480) return failed(`${why}: the server wants AUTHINFO; set user and password`);
-  if (r.code === 440) return failed(`${why}: posting is not allowed for this account there`);
-  if (r.code === 441 || r.code === 437) return failed(why);
+  if (r.code === 480) return failed(`${why}: the server wants AUTHINFO; set user and password`, 'refused-by-peer');
+  if (r.code === 440) return failed(`${why}: posting is not allowed for this account there`, 'refused-by-peer');
+  if (r.code === 441 || r.code === 437) return failed(why, 'refused-by-peer');
   if (r.code === 500 || r.code === 502)
-    return failed(`${why}${feed === 'ihave' ? ': the server does not take IHAVE from us (feed: post?)' : ''}`);
+    return failed(
+      `${why}${feed === 'ihave' ? ': the server does not take IHAVE from us (feed: post?)' : ''}`,
+      'refused-by-peer',
+    );
   return retry(why);
 }
 

@@ -13,6 +13,7 @@ import type {
   DaemonStatus,
   EndpointView,
   IncomingPost,
+  ErrorCode,
   IngestVerdict,
   Logger,
   PostReader,
@@ -56,7 +57,7 @@ export function healthReport(
   status: Pick<DaemonStatus, 'accounts'>,
 ): { ok: boolean; lines: string[] } {
   const lines: string[] = [];
-  let writable = false;
+  let writable: boolean;
   try {
     writable = storeWritable();
   } catch {
@@ -145,12 +146,20 @@ export function createApp(d: AppDeps) {
     if (!mayPost(grant, s.bridge))
       return {
         status: 403,
-        body: { status: 'rejected', error: `the token "${grant.name}" may not post to bridge ${s.bridge}` },
+        body: {
+          status: 'rejected',
+          code: 'not-allowed' satisfies ErrorCode,
+          error: `the token "${grant.name}" may not post to bridge ${s.bridge}`,
+        },
       };
     if (s.endpoint.direction === 'out')
       return {
         status: 403,
-        body: { status: 'rejected', error: `${s.endpoint.key} only receives (direction: out): posting there is off` },
+        body: {
+          status: 'rejected',
+          code: 'receive-only' satisfies ErrorCode,
+          error: `${s.endpoint.key} only receives (direction: out): posting there is off`,
+        },
       };
     const v = await d.ingest({
       target: s.name,
@@ -586,7 +595,7 @@ export function createApp(d: AppDeps) {
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigin(origin)) {
       // Same origin: the page came from this server, as reached directly (Host) or through the proxy (publicUrl).
-      let same = false;
+      let same: boolean;
       try {
         same = new URL(origin).host === req.headers.host || new URL(origin).origin === new URL(d.postUrl('x@y')).origin;
       } catch {

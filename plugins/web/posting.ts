@@ -16,7 +16,6 @@ export interface PostInput {
 }
 
 const KEYS = new Set(['body', 'subject', 'from', 'inReplyTo', 'references', 'id']);
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Check what a client sent (parsed JSON, without the token); a message for people when it is wrong. */
@@ -72,8 +71,11 @@ export function verdictAnswer(
     case 'ignored':
       return { status: 200, body: { status: 'ignored', id: v.id, reason: v.reason } };
     case 'rejected':
-      return { status: 422, body: { status: 'rejected', error: v.reason } };
+      return { status: 422, body: { status: 'rejected', code: v.code, error: v.reason } };
     case 'tempfail':
-      return { status: 503, body: { status: 'tempfail', error: `${v.reason}; nothing was kept, try again later` } };
+      return {
+        status: 503,
+        body: { status: 'tempfail', code: v.code, error: `${v.reason}; nothing was kept, try again later` },
+      };
   }
 }
