@@ -63,10 +63,8 @@ class IrcAccount {
     firstMs: this.cfg.reconnect.first,
     maxMs: this.cfg.reconnect.max,
   }));
-  /** The number of the next (or current) connect since the last welcome, for the status. */
-  private get attempt(): number {
-    return this.reconnect.failures + 1;
-  }
+  /** Connects since the last welcome, for the status ("attempt 3"). */
+  private attempt = 0;
   private lastError: string | undefined;
   /** The server said we are banned (465): shown as state "banned" while we keep trying, slowly. */
   private banned = false;
@@ -188,6 +186,7 @@ class IrcAccount {
 
   private connect(): void {
     if (this.stopping) return;
+    this.attempt += 1;
     this.registered = false;
     this.lastError = undefined;
     this.saslProblem = undefined;
@@ -203,7 +202,7 @@ class IrcAccount {
       this.lastError = `cannot read ${e.path ?? 'a TLS file'}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}`;
       const wait = this.reconnect.fail();
       this.ctx.log.error(`${this.lastError}; trying again in ${secs(wait)}`);
-      this.ctx.setState('retrying', `${this.lastError}; trying again in ${secs(wait)} (attempt ${this.attempt})`);
+      this.ctx.setState('retrying', `${this.lastError}; trying again in ${secs(wait)} (attempt ${this.attempt + 1})`);
       this.reconnectTimer = this.later(() => this.connect(), wait);
       return;
     }
@@ -297,6 +296,7 @@ class IrcAccount {
       this.registered = true;
       this.banned = false;
       this.reconnect.succeed();
+      this.attempt = 0;
       this.lastError = undefined;
       this.self = {};
       log.info({ nick: client.user.nick }, `connected to ${this.where} as ${client.user.nick}`);
@@ -423,7 +423,7 @@ class IrcAccount {
       );
       this.ctx.setState(
         this.banned ? 'banned' : 'retrying',
-        `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)} (attempt ${this.attempt})`,
+        `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)} (attempt ${this.attempt + 1})`,
       );
       this.reconnectTimer = this.later(() => this.connect(), wait);
     });
