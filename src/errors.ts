@@ -44,8 +44,3 @@ export const ERROR_CODES = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
-
-/** True for a string that is one of the codes (a verdict read back from JSON, a plugin from outside the tree). */
-export function isErrorCode(v: unknown): v is ErrorCode {
-  return typeof v === 'string' && Object.hasOwn(ERROR_CODES, v);
-}

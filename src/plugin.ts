@@ -30,7 +30,7 @@ export { changedKeys, reloadPlan, sameSetting } from './config/reload.js';
 export { announce, digestLine, stripQuotesAndSignature } from './shape.js';
 export { bareId, idProblem, mintId } from './post.js';
 export { Backoff, backoffDelay, spread, type BackoffOptions } from './delivery/backoff.js';
-export { ERROR_CODES, isErrorCode, type ErrorCode } from './errors.js';
+export { ERROR_CODES, type ErrorCode } from './errors.js';
 
 /** One endpoint of this account, as the current config has it. */
 export interface EndpointView {
