@@ -70,7 +70,7 @@ test('per-recipient state: deferred recipients are retried alone, across a resta
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const cfg = smtpSchema.parse({});
   const row = target(7);
-  let smtp = scripted((a, n) => (a === 'u3@example.org' && n <= 2 ? 'temp' : a === 'u5@example.org' ? 'perm' : 'ok'));
+  const smtp = scripted((a, n) => (a === 'u3@example.org' && n <= 2 ? 'temp' : a === 'u5@example.org' ? 'perm' : 'ok'));
   let h = mailCtx({ dir });
   let sender = new ListSender(h.ctx, cfg, { smtp });
   const bounces: BounceEvent[] = [];
@@ -109,7 +109,6 @@ test('per-recipient state: deferred recipients are retried alone, across a resta
   assert.equal(left, 0, 'state removed once the row is delivered');
   await sender.close();
   h.close();
-  smtp = smtp2;
 });
 
 test('the time budget: a big list hands back "retry at once" with its progress kept, and the next try finishes it', async (t) => {
