@@ -6,7 +6,7 @@
 import type { Server, AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AccountConfig } from './config/types.js';
-import type { ListenAddress } from './config/schema-helpers.js';
+import { formatAddress, type ListenAddress } from './config/schema-helpers.js';
 import type {
   AccountHandle,
   AccountState,
@@ -80,7 +80,7 @@ export class AccountError extends Error {}
 
 /** Say what an error from listen() means for the person running peerpost. */
 export function listenErrorMessage(account: string, at: ListenAddress, err: NodeJS.ErrnoException): string {
-  const where = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
+  const where = formatAddress(at.host, at.port);
   const why =
     err.code === 'EADDRINUSE'
       ? 'the port is already in use (another peerpost, or another server, listens there); choose another port in the config or stop the other program'

@@ -281,7 +281,20 @@ function explainVerdict(v: IngestVerdict, bridge: string, offline: boolean): num
     case 'rejected':
     case 'tempfail':
       err(`the post was refused: ${v.reason}`);
-      return /no bridge/.test(v.reason) ? EXIT.NOT_FOUND : EXIT.REFUSED;
+      return verdictExit(v);
+  }
+}
+
+/** The exit status of `peerpost post` for a verdict: by its code, never by the wording of its reason. */
+export function verdictExit(v: IngestVerdict): number {
+  switch (v.status) {
+    case 'accepted':
+    case 'duplicate':
+    case 'ignored':
+      return EXIT.OK;
+    case 'rejected':
+    case 'tempfail':
+      return v.code === 'no-bridge' ? EXIT.NOT_FOUND : EXIT.REFUSED;
   }
 }
 

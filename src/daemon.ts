@@ -6,6 +6,7 @@ import type { Server } from 'node:net';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError } from './config/load.js';
+import { sameSetting } from './config/reload.js';
 import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
 import { lookupPlugin, shippedDefinitions, type PluginLookup } from './loader.js';
 import { gapMessage, serviceGapsNamed } from './services.js';
@@ -389,7 +390,7 @@ export class Daemon {
     this.outbox.setConfig(keep.delivery);
     for (const acfg of Object.values(keep.accounts)) {
       const rt = this.accounts.get(acfg.name);
-      if (rt && JSON.stringify(rt.cfg.settings) === JSON.stringify(acfg.settings)) continue;
+      if (rt && sameSetting(rt.cfg.settings, acfg.settings)) continue;
       if (rt) {
         const how = rt.handle?.reload
           ? await rt.handle.reload(acfg.settings).catch(() => 'restart' as const)
@@ -411,7 +412,7 @@ export class Daemon {
         changes.push(`account ${acfg.name}: failed to start (${(err as Error).message})`);
       }
     }
-    if (JSON.stringify(old.bridges, replacer) !== JSON.stringify(keep.bridges, replacer)) {
+    if (!sameSetting(old.bridges, keep.bridges)) {
       changes.push('bridges: updated');
       for (const rt of this.accounts.values()) {
         try {
@@ -631,8 +632,6 @@ export function nodeSecret(store: Store): Buffer {
 export function secretFor(secret: Buffer, purpose: string): Buffer {
   return createHmac('sha256', secret).update(purpose).digest();
 }
-
-const replacer = (_k: string, v: unknown) => (v instanceof RegExp ? v.toString() : v);
 
 export function reportConfigErrors(log: Logger, errors: ConfigError[], headline: string): void {
   const lines = errors.map(formatConfigError);

@@ -5,8 +5,8 @@
  * at once (AccountHandle.deliveryWindow): the next row starts when the plugin
  * says the previous one is written (to.written(): its lines are on their way,
  * in order) and is waiting only for the server's confirmation; outcomes are
- * applied strictly in row order (see landOne for what happens behind a retry). A retry blocks only its own endpoint, with exponential
- * backoff and jitter up to a cap; a permanent failure, or a row older than
+ * applied strictly in row order (see landOne for what happens behind a retry). A retry blocks only its own endpoint, with
+ * the one backoff policy (delivery/backoff.ts: delivery.retry.first doubling up to .max, with jitter); a permanent failure, or a row older than
  * delivery.giveUpAfter, becomes a dead letter with its reason. Nothing is
  * dropped silently: every row ends delivered, dead (visible in `peerpost
  * outbox`), or dropped by an operator's explicit command.
@@ -14,8 +14,10 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { DeliveryConfig, EndpointConfig } from './config/types.js';
+import { backoffDelay } from './delivery/backoff.js';
 import type { Post } from './post.js';
 import type { DeliveryTarget, Outcome } from './plugin.js';
+import type { ErrorCode } from './errors.js';
 import { stripCommand } from './ingest/router.js';
 import type { DeliveryQueue } from './ingest/core.js';
 import type { QueuedDelivery, Store } from './store.js';
@@ -35,17 +37,7 @@ export type Resolution =
 export interface OutboxEvents {
   delivered: [row: QueuedDelivery, account: string, latencyMs: number];
   retry: [row: QueuedDelivery, reason: string, delayMs: number];
-  dead: [row: QueuedDelivery, reason: string];
-}
-
-/** Backoff before attempt n+1 after n failures: first·2^(n-1), capped, with jitter in [½, 1]. */
-export function backoff(
-  failures: number,
-  cfg: Pick<DeliveryConfig, 'retryFirstMs' | 'retryMaxMs'>,
-  random = Math.random,
-): number {
-  const exp = Math.min(cfg.retryMaxMs, cfg.retryFirstMs * 2 ** Math.max(0, failures - 1));
-  return Math.round(exp / 2 + (exp / 2) * random());
+  dead: [row: QueuedDelivery, reason: string, code: ErrorCode];
 }
 
 /** One try of one row, started and not yet applied. */
@@ -105,6 +97,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   setConfig(cfg: DeliveryConfig): void {
     this.cfg = cfg;
+  }
+
+  /** The wait before a row's next try after `attempt` tries that failed: the one backoff policy, delivery.retry. */
+  private backoff(attempt: number): number {
+    return backoffDelay(attempt, { firstMs: this.cfg.retryFirstMs, maxMs: this.cfg.retryMaxMs });
   }
 
   /** Start delivering what the store holds, and sweep now and then for rows waiting on a missing account. */
@@ -249,7 +246,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
             const reason =
               `gave up after ${formatDuration(now - row.createdAt)} and ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}` +
               (row.lastError ? `; last error: ${row.lastError}` : '');
-            this.kill(row, row.attempts, reason);
+            this.kill(row, row.attempts, reason, 'expired');
             continue;
           }
           if (row.nextAt > now) {
@@ -445,7 +442,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         this.log.debug({ endpoint: e.key, post: row.postId, ms: now - f.started }, 'delivered');
         return true;
       case 'failed':
-        this.kill(row, attempt, outcome.reason);
+        this.kill(row, attempt, outcome.reason, outcome.code);
         return true;
       case 'retry': {
         // Woken (the account reconnected) while this attempt ran: try again at once.
@@ -453,7 +450,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           ? Math.max(0, behind.nextAt - now)
           : w.woken
             ? 0
-            : (outcome.delayMs ?? backoff(attempt, this.cfg));
+            : (outcome.delayMs ?? this.backoff(attempt));
         this.store.markRetry(row.row, attempt, now + delay, outcome.reason);
         if (!behind) {
           this.schedule(w, delay);
@@ -468,7 +465,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       }
       default: {
         const reason = `the ${e.protocol} plugin returned no outcome (expected delivered, retry or failed)`;
-        const delay = behind ? Math.max(0, behind.nextAt - now) : backoff(attempt, this.cfg);
+        const delay = behind ? Math.max(0, behind.nextAt - now) : this.backoff(attempt);
         this.store.markRetry(row.row, attempt, now + delay, reason);
         if (!behind) this.schedule(w, delay);
         this.log.error({ endpoint: e.key, post: row.postId }, reason);
@@ -477,11 +474,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
   }
 
-  private kill(row: QueuedDelivery, attempts: number, reason: string): void {
+  private kill(row: QueuedDelivery, attempts: number, reason: string, code: ErrorCode): void {
     this.store.markDead(row.row, attempts, reason, this.now());
-    this.emit('dead', row, reason);
+    this.emit('dead', row, reason, code);
     this.log.error(
-      { endpoint: row.endpoint, post: row.postId, row: row.row, reason },
+      { endpoint: row.endpoint, post: row.postId, row: row.row, reason, code },
       `delivery of ${row.postId} to ${row.endpoint} failed for good: ${reason}. It is kept as a dead letter: see \`peerpost outbox --dead\`, retry with \`peerpost outbox --retry ${row.row}\``,
     );
   }

@@ -21,10 +21,19 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Post, StoredPost, IncomingPost, Attachment, Author, PostKind } from './post.js';
 import type { Direction, Shape, Style } from './config/types.js';
+import type { ErrorCode } from './errors.js';
 
 export { z };
 export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
-export { duration, listenAddress, hostPort, isLoopbackHost, type ListenAddress } from './config/schema-helpers.js';
+export {
+  duration,
+  listenAddress,
+  hostPort,
+  formatAddress,
+  isLoopbackHost,
+  type ListenAddress,
+} from './config/schema-helpers.js';
+export { changedKeys, reloadPlan, sameSetting } from './config/reload.js';
 export {
   announce,
   attachmentLabel,
@@ -35,6 +44,8 @@ export {
   stripQuotesAndSignature,
 } from './digest/shape.js';
 export { bareId, idProblem, mintId } from './post.js';
+export { Backoff, backoffDelay, spread, type BackoffOptions } from './delivery/backoff.js';
+export { ERROR_CODES, type ErrorCode } from './errors.js';
 
 /**
  * The form of a target under which its spellings name one place: "#Commons" and "#commons" are one IRC channel
@@ -99,7 +110,7 @@ export interface DeliveryTarget {
 export type Outcome =
   | { result: 'delivered'; nativeId?: string }
   | { result: 'retry'; reason: string; delayMs?: number }
-  | { result: 'failed'; reason: string };
+  | { result: 'failed'; reason: string; code: ErrorCode };
 
 /** The post reached the endpoint. nativeId (an NNTP article number, ...) is recorded in the id map. */
 export const delivered = (nativeId?: string): Outcome =>
@@ -107,20 +118,21 @@ export const delivered = (nativeId?: string): Outcome =>
 /** Try again later: after delayMs, or by the outbox's backoff. Use ctx.resume() to retry sooner (after a reconnect). */
 export const retry = (reason: string, delayMs?: number): Outcome =>
   delayMs === undefined ? { result: 'retry', reason } : { result: 'retry', reason, delayMs };
-/** Never going to work: the row becomes a dead letter with this reason. */
-export const failed = (reason: string): Outcome => ({ result: 'failed', reason });
+/** Never going to work: the row becomes a dead letter with this reason (for people) and code (for programs). */
+export const failed = (reason: string, code: ErrorCode): Outcome => ({ result: 'failed', reason, code });
 
 /**
  * What ingest() answers; map it onto the protocol's reply:
  * accepted / duplicate → success (SMTP 250, NNTP 240); ignored → success, not relayed (a filter matched);
- * rejected → permanent refusal (SMTP 550, NNTP 441); tempfail → try later (SMTP 451, NNTP 403; 436 for IHAVE).
+ * rejected → permanent refusal (SMTP 550, NNTP 441; 437 for IHAVE); tempfail → try later (SMTP 451, NNTP 403; 436 for
+ * IHAVE). A refusal's `code` says why, for programs (src/errors.ts); its `reason` is for people: never branch on it.
  */
 export type IngestVerdict =
   | { status: 'accepted'; id: string; seq: number }
   | { status: 'duplicate'; id: string }
   | { status: 'ignored'; id: string; reason: string }
-  | { status: 'rejected'; reason: string }
-  | { status: 'tempfail'; reason: string };
+  | { status: 'rejected'; reason: string; code: ErrorCode }
+  | { status: 'tempfail'; reason: string; code: ErrorCode };
 
 export type AccountState =
   'starting' | 'connecting' | 'connected' | 'listening' | 'retrying' | 'down' | 'banned' | 'stopped';

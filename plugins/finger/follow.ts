@@ -3,6 +3,7 @@
  * query with a timeout and a size cap, and the schedule (interval, backoff).
  */
 import { connect } from 'node:net';
+import { backoffDelay, spread } from '../../src/plugin.js';
 
 export const FOLLOW_PREFIX = 'follow:';
 /** The most a followed plan may answer; more is cut off (and logged). */
@@ -92,9 +93,10 @@ export function fingerQuery(
 }
 
 /**
- * The wait before the next poll: the interval, or after `failures` failures in a
- * row, the interval doubled per failure up to `maxBackoffMs` (never below the
- * interval); ±10 % jitter so many followers do not poll in step.
+ * The wait before the next poll: the interval spread by ±10 % (so many followers
+ * do not poll in step), or after `failures` failures in a row the plugin API's
+ * backoff from twice the interval up to `maxBackoffMs` (between half and all of
+ * the interval doubled per failure), never below the interval.
  */
 export function nextDelay(
   intervalMs: number,
@@ -102,9 +104,7 @@ export function nextDelay(
   maxBackoffMs: number,
   rnd: () => number = Math.random,
 ): number {
-  const base =
-    failures === 0
-      ? intervalMs
-      : Math.max(intervalMs, Math.min(maxBackoffMs, intervalMs * 2 ** Math.min(failures, 20)));
-  return Math.round(base * (0.9 + 0.2 * rnd()));
+  if (failures === 0) return spread(intervalMs, rnd);
+  const o = { firstMs: 2 * intervalMs, maxMs: Math.max(intervalMs, maxBackoffMs) };
+  return Math.max(intervalMs, backoffDelay(failures, o, rnd));
 }

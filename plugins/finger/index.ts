@@ -16,7 +16,9 @@ import {
   delivered,
   failed,
   duration,
+  formatAddress,
   listenAddress,
+  reloadPlan,
   type EndpointView,
   type PluginContext,
   type StoredPost,
@@ -228,7 +230,7 @@ export default definePlugin<Config>({
       onError: (err) => ctx.log.error({ err }, `a finger query failed: ${err.message}`),
     });
     const at = await ctx.listen(server, cfg.listen);
-    const where = `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port}`;
+    const where = formatAddress(cfg.listen.host, at.port);
 
     // ---- following ----
     interface Follower {
@@ -418,9 +420,9 @@ export default definePlugin<Config>({
       async reload(next) {
         // The core hands over the block already validated (durations in ms, listen parsed).
         const n = next as Config;
-        const same = (k: keyof Config) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
         // The listener's guards are fixed when it is made; those keys restart the account.
-        if (!same('listen') || !same('idleTimeout') || !same('rateLimit') || !same('maxClients')) return 'restart';
+        const fixed = ['listen', 'idleTimeout', 'rateLimit', 'maxClients'] as const;
+        if (reloadPlan(cfg, n, { restartOn: fixed }) === 'restart') return 'restart';
         cfg = n;
         planCache.clear();
         return 'applied';
@@ -428,7 +430,10 @@ export default definePlugin<Config>({
       async deliver(_post, to) {
         // A served plan is rendered from the store at query time: nothing to do now.
         if (to.target.startsWith(FOLLOW_PREFIX))
-          return failed(`${to.endpoint} follows a remote plan and only feeds the bridge (make it direction: in)`);
+          return failed(
+            `${to.endpoint} follows a remote plan and only feeds the bridge (make it direction: in)`,
+            'misconfigured',
+          );
         return delivered();
       },
     };

@@ -81,7 +81,7 @@ export class Outgoing {
 
   private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
     const began = Date.now();
-    if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`);
+    if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`, 'bad-target');
     if (post.kind === 'event' && !eventsOut((to.options.events as EventsMode | undefined) ?? this.h.cfg().events)) {
       this.h.ctx.log.trace({ target: to.target, post: post.id }, 'an event not shown here (events is off or "in")');
       return delivered();
@@ -90,7 +90,7 @@ export class Outgoing {
     if (!c) {
       this.h.syncChannels();
       if (!this.h.channel(this.h.key(to.target)))
-        return failed(`${to.target} is not a channel of ${this.h.ctx.account} in the config`);
+        return failed(`${to.target} is not a channel of ${this.h.ctx.account} in the config`, 'no-endpoint');
       return retry(`not in ${to.target} yet`);
     }
     const live = this.h.live();

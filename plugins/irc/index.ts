@@ -2,10 +2,11 @@
  * The irc plugin: one IRC connection per account (irc-framework), joined to the
  * channels the bridges name, relaying both ways. See plugins/irc/README.md.
  *
- * - Connection (here): reconnects forever (our own backoff with jitter;
- *   irc-framework's gives up), rejoins every channel after each connect, takes an
- *   alternate nick when the configured one is in use, GHOSTs it through NickServ
- *   when credentials are configured, and reclaims it later. Client options:
+ * - Connection (here): reconnects forever (the plugin API's Backoff, from
+ *   reconnect.first to reconnect.max; irc-framework's own reconnect gives up),
+ *   rejoins every channel after each connect, takes an alternate nick when
+ *   the configured one is in use, GHOSTs it through NickServ when credentials
+ *   are configured, and reclaims it later. Client options:
  *   options.ts; the transport: transport.ts; our own channels (joins, rejoins
  *   after a kick or a refusal, leaving what no bridge names): channels.ts.
  * - In (here, events.ts, relay.ts): PRIVMSG, ACTION and (by config) NOTICE in a
@@ -19,7 +20,10 @@
  */
 import irc, { type Client } from 'irc-framework';
 import {
+  Backoff,
   definePlugin,
+  formatAddress,
+  reloadPlan,
   type PluginContext,
   type Post,
   type DeliveryTarget,
@@ -42,12 +46,6 @@ import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type Ir
 export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
 export { escapeTag } from './render.js';
 
-/** Exponential backoff with "equal jitter": between half and all of min(max, first·2^(n-1)). */
-export function backoff(attempt: number, firstMs: number, maxMs: number, random = Math.random): number {
-  const base = Math.min(maxMs, firstMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
-  return Math.round(base / 2 + (random() * base) / 2);
-}
-
 /** How long a connection may take from the TCP connect to the server's welcome (001). */
 const REGISTRATION_TIMEOUT = 60_000;
 
@@ -62,6 +60,12 @@ class IrcAccount {
   private readonly bucket: TokenBucket;
   private registered = false;
   private stopping = false;
+  /** Failures in a row since the last welcome (001); the wait before the next connect. */
+  private readonly reconnect = new Backoff(() => ({
+    firstMs: this.cfg.reconnect.first,
+    maxMs: this.cfg.reconnect.max,
+  }));
+  /** Connects since the last welcome, for the status ("attempt 3"). */
   private attempt = 0;
   private lastError: string | undefined;
   /** The server said we are banned (465): shown as state "banned" while we keep trying, slowly. */
@@ -135,7 +139,7 @@ class IrcAccount {
   }
 
   private get where(): string {
-    return `${this.cfg.host}:${portOf(this.cfg)}${this.cfg.tls ? ' (TLS)' : ''}`;
+    return `${formatAddress(this.cfg.host, portOf(this.cfg))}${this.cfg.tls ? ' (TLS)' : ''}`;
   }
 
   /** Which spellings of a channel name one channel: the server's CASEMAPPING once it told it, else rfc1459. */
@@ -203,7 +207,7 @@ class IrcAccount {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this.lastError = `cannot read ${e.path ?? 'a TLS file'}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}`;
-      const wait = backoff(this.attempt, this.cfg.reconnect.first, this.cfg.reconnect.max);
+      const wait = this.reconnect.fail();
       this.ctx.log.error(`${this.lastError}; trying again in ${secs(wait)}`);
       this.ctx.setState('retrying', `${this.lastError}; trying again in ${secs(wait)} (attempt ${this.attempt + 1})`);
       this.reconnectTimer = this.later(() => this.connect(), wait);
@@ -298,6 +302,7 @@ class IrcAccount {
       if (!mine()) return;
       this.registered = true;
       this.banned = false;
+      this.reconnect.succeed();
       this.attempt = 0;
       this.lastError = undefined;
       this.self = {};
@@ -417,7 +422,7 @@ class IrcAccount {
       this.registered = false;
       this.channels.reset();
       if (this.stopping) return;
-      const wait = backoff(Math.max(1, this.attempt), this.cfg.reconnect.first, this.cfg.reconnect.max);
+      const wait = this.reconnect.fail();
       const why = this.lastError ?? 'the server closed the connection';
       log.warn(
         { wait, attempt: this.attempt },
@@ -537,7 +542,7 @@ class IrcAccount {
   // ── reload, stop ──────────────────────────────────────────────────────────
 
   reload(next: IrcConfig): 'applied' | 'restart' {
-    for (const k of CONNECTION_KEYS) if (JSON.stringify(next[k]) !== JSON.stringify(this.cfg[k])) return 'restart';
+    if (reloadPlan(this.cfg, next, { restartOn: CONNECTION_KEYS }) === 'restart') return 'restart';
     this.cfg = next;
     this.bucket.configure(next.flood.burst, next.flood.interval);
     this.memory.setWindow(next.relays.remember);
@@ -591,7 +596,7 @@ export default definePlugin<IrcConfig>({
   // Before a connection says otherwise (its ISUPPORT CASEMAPPING: the handle's targetKey), channels fold as rfc1459.
   targetKey: CASE_FOLDS.rfc1459,
   joinHint: (target, config) =>
-    `${target} on ${config.host}:${config.port ?? (config.tls === false ? 6667 : 6697)}${config.tls === false ? '' : ' (TLS)'}`,
+    `${target} on ${formatAddress(config.host, config.port ?? (config.tls === false ? 6667 : 6697))}${config.tls === false ? '' : ' (TLS)'}`,
   start(ctx) {
     const account = new IrcAccount(ctx);
     ctx.onClose(() => account.stop());

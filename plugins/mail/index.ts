@@ -17,7 +17,9 @@
 import { readFileSync } from 'node:fs';
 import {
   definePlugin,
+  formatAddress,
   mintId,
+  reloadPlan,
   type PluginContext,
   type EndpointView,
   type Post,
@@ -301,10 +303,7 @@ export default definePlugin<Config>({
     );
     const at = await ctx.listen(server.server, cfg.listen);
     ctx.onClose(() => new Promise<void>((r) => server.close(() => r())));
-    ctx.setState(
-      'listening',
-      `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port} for ${domain}`,
-    );
+    ctx.setState('listening', `${formatAddress(cfg.listen.host, at.port)} for ${domain}`);
     ctx.log.info(
       { domain, port: at.port, lists: ctx.endpoints().map((e) => e.target) },
       `mail lists on ${domain} listening on port ${at.port}`,
@@ -320,11 +319,8 @@ export default definePlugin<Config>({
       /** subscription and bounces apply in place; anything about the listener or the smarthost restarts the account. */
       async reload(next) {
         const n = next as unknown as Config; // validated by the core with this plugin's schema
-        const changed = (Object.keys(n) as (keyof Config)[])
-          .concat(Object.keys(cfg) as (keyof Config)[])
-          .filter((k) => JSON.stringify(n[k]) !== JSON.stringify(cfg[k]));
-        if (changed.some((k) => k !== 'subscription' && k !== 'bounces' && k !== 'keepAttachments' && k !== 'held'))
-          return 'restart';
+        const inPlace = ['subscription', 'bounces', 'keepAttachments', 'held'] as const;
+        if (reloadPlan(cfg, n, { inPlace }) === 'restart') return 'restart';
         cfg = n;
         return 'applied';
       },

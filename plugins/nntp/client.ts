@@ -10,6 +10,7 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { formatAddress } from '../../src/plugin.js';
 
 export interface ClientOptions {
   host: string;
@@ -158,7 +159,9 @@ export class NntpClient {
           : tcpConnect({ host: o.host, port: o.port });
       const t = setTimeout(() => {
         s.destroy();
-        reject(new Error(`could not connect to ${o.host}:${o.port} within ${Math.round(o.timeoutMs / 1000)} s`));
+        reject(
+          new Error(`could not connect to ${formatAddress(o.host, o.port)} within ${Math.round(o.timeoutMs / 1000)} s`),
+        );
       }, o.timeoutMs);
       s.once(o.tls === true ? 'secureConnect' : 'connect', () => {
         clearTimeout(t);
@@ -167,7 +170,7 @@ export class NntpClient {
       });
       s.once('error', (err) => {
         clearTimeout(t);
-        reject(new Error(`could not connect to ${o.host}:${o.port}: ${err.message}`));
+        reject(new Error(`could not connect to ${formatAddress(o.host, o.port)}: ${err.message}`));
       });
     });
     this.sock.setNoDelay(true);

@@ -10,7 +10,7 @@
  *
  * See plugins/nntp/README.md.
  */
-import { definePlugin, type PluginContext } from '../../src/plugin.js';
+import { definePlugin, formatAddress, type PluginContext } from '../../src/plugin.js';
 import { startLocal } from './local.js';
 import { startPeer } from './peer.js';
 import { account, isServerConfig, type Config, type ListenConfig, type ServerConfig } from './schema.js';
@@ -34,12 +34,11 @@ export default definePlugin<Config>({
   ],
   joinHint: (target, config) => {
     if (isServerConfig(config)) {
-      const h = config.address.host;
-      return `${target} on news://${h.includes(':') ? `[${h}]` : h}:${config.address.port}`;
+      return `${target} on news://${formatAddress(config.address.host, config.address.port)}`;
     }
     const h = config.listen.host;
-    const host = h === '0.0.0.0' || h === '::' ? undefined : h.includes(':') ? `[${h}]` : h;
-    return host ? `news://${host}:${config.listen.port}/${target}` : `news://HOST:${config.listen.port}/${target}`;
+    // An any-address listener: the reader fills in the host it reaches.
+    return `news://${formatAddress(h === '0.0.0.0' || h === '::' ? 'HOST' : h, config.listen.port)}/${target}`;
   },
   start(ctx: PluginContext<Config>) {
     return isServerConfig(ctx.config)

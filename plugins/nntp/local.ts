@@ -5,13 +5,22 @@
  */
 import { randomBytes, scrypt, timingSafeEqual, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { delivered, failed, type AccountHandle, type Post, type PluginContext } from '../../src/plugin.js';
+import {
+  delivered,
+  failed,
+  formatAddress,
+  reloadPlan,
+  type AccountHandle,
+  type ErrorCode,
+  type Post,
+  type PluginContext,
+} from '../../src/plugin.js';
 import { readArticle } from './incoming.js';
-import { type ListenConfig } from './schema.js';
+import type { ListenConfig } from './schema.js';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { nntpServers } from './server.js';
-import type { Backend, GroupInfo } from './session.js';
+import type { Backend, GroupInfo, Received } from './session.js';
 import { overviewLine, renderArticle } from './article.js';
 import { webFileUrl } from './links.js';
 import { groupProblem, oneLine } from './text.js';
@@ -91,11 +100,11 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
         });
       }
     };
+    // The files are read first (their own message), then made into a pair: each failure says what failed.
+    keyCert = { cert: read('certificate', cfg.tls.cert), key: read('key', cfg.tls.key) };
     try {
-      keyCert = { cert: read('certificate', cfg.tls.cert), key: read('key', cfg.tls.key) };
       secureContext = createSecureContext(keyCert);
     } catch (err) {
-      if ((err as Error).message.startsWith(`account ${ctx.account}`)) throw err;
       throw new Error(
         `account ${ctx.account}: the TLS certificate ${cfg.tls.cert} and key ${cfg.tls.key} do not make a usable pair: ${(err as Error).message}`,
         { cause: err },
@@ -238,41 +247,42 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
   const inGroups = (group: string) => endpoints().some((e) => e.target === group);
 
   /** Answers as to POST (240, 441, 403); IHAVE's answers are made from these by `transfer`. */
-  const ingestArticle = async (
-    raw: Buffer,
-    who: { remote: string; user?: string },
-    offered?: string,
-  ): Promise<string> => {
+  /** An article sent by POST, or by IHAVE (`offered`: its Message-ID): what became of it (session.ts answers it). */
+  const receive = async (raw: Buffer, who: { remote: string; user?: string }, offered?: string): Promise<Received> => {
+    const refuse = (code: ErrorCode, reason: string): Received => ({ status: 'rejected', code, reason });
     const a = readArticle(raw);
-    if (typeof a === 'string') return `441 ${a}`;
-    if (a.control) return '441 control messages are not taken here';
+    if (typeof a === 'string') return refuse('invalid', a);
+    if (a.control) return refuse('not-allowed', 'control messages are not taken here');
     if (offered !== undefined && a.id !== undefined && a.id !== offered)
-      return `441 the article's Message-ID <${oneLine(a.id).slice(0, 250)}> is not the one offered, <${offered}>`;
+      return refuse(
+        'invalid',
+        `the article's Message-ID <${oneLine(a.id).slice(0, 250)}> is not the one offered, <${offered}>`,
+      );
     const id = a.id ?? offered;
     const named = a.newsgroups;
     const foreign = named.filter((g) => !inGroups(g));
     if (!named.length || foreign.length)
-      return `441 not a newsgroup here: ${oneLine(foreign.join(', ') || '(none)').slice(0, 200)}`;
+      return refuse('no-endpoint', `not a newsgroup here: ${oneLine(foreign.join(', ') || '(none)').slice(0, 200)}`);
     const e = endpoints().find((x) => named.includes(x.target) && x.direction !== 'out');
-    if (!e) return `441 ${named.join(', ')} ${named.length === 1 ? 'is' : 'are'} read-only here`;
+    if (!e) return refuse('receive-only', `${named.join(', ')} ${named.length === 1 ? 'is' : 'are'} read-only here`);
     if (a.path.some((p) => p.toLowerCase() === ctx.node.hostname.toLowerCase()))
-      return `441 the Path already holds ${ctx.node.hostname}: this article came from here`;
+      return refuse('loop', `the Path already holds ${ctx.node.hostname}: this article came from here`);
     const hops = Math.max(0, a.path.length - 1);
     if (id !== undefined) {
       const old = ctx.posts.get(id);
       if (old) {
         if (old.origin.account === acct && old.origin.target === e.target) record(e.target, id);
-        return `441 duplicate: <${id}> was posted already`;
+        return refuse('duplicate', `duplicate: <${id}> was posted already`);
       }
     }
     const body = a.post.body;
-    if (typeof body !== 'string') return `441 ${body.problem}`;
+    if (typeof body !== 'string') return refuse('invalid', body.problem);
     let v;
     try {
       v = await ctx.ingest({ ...a.post, body, target: e.target, ...(id ? { id } : {}), hops });
     } catch (err) {
       ctx.log.error({ err }, `ingest failed: ${(err as Error).message}`);
-      return '403 the article could not be stored now; try again later';
+      return { status: 'tempfail', code: 'store-unavailable', reason: 'the article could not be stored now' };
     }
     switch (v.status) {
       case 'accepted': {
@@ -281,16 +291,15 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
           { id: v.id, group: e.target, remote: who.remote, user: who.user },
           `article <${v.id}> posted to ${e.target}`,
         );
-        return `240 article received OK <${v.id}>`;
+        return { status: 'taken', id: v.id };
       }
       case 'duplicate':
-        return `441 duplicate: <${v.id}> was posted already`;
+        return refuse('duplicate', `duplicate: <${v.id}> was posted already`);
       case 'ignored':
-        return `240 article received OK, not relayed (${oneLine(v.reason)})`;
+        return { status: 'taken', note: `not relayed (${oneLine(v.reason)})` };
       case 'rejected':
-        return `441 ${oneLine(v.reason)}`;
       case 'tempfail':
-        return `403 ${oneLine(v.reason)}; try again later`;
+        return { status: v.status, code: v.code, reason: v.reason };
     }
   };
 
@@ -385,13 +394,7 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       }
       return ok;
     },
-    post: (raw, who) => ingestArticle(raw, who),
-    // IHAVE: 240 → 235 transferred; 403 (cannot keep it now) → 436 try again later; 441 → 437 rejected, do not retry.
-    transfer: async (raw, id, who) => {
-      const r = await ingestArticle(raw, who, id);
-      if (r.startsWith('240')) return `235 article transferred OK${r.slice('240 article received OK'.length)}`;
-      return `${r.startsWith('403') ? '436' : '437'}${r.slice(3)}`;
-    },
+    receive,
     has: (id) => ctx.posts.get(id) !== undefined,
     writable: () => ctx.storeWritable(),
   };
@@ -404,12 +407,11 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     ...(secureContext && keyCert ? { secureContext, keyCert } : {}),
     onError: (err) => ctx.log.error({ err }, `an NNTP command failed: ${err.message}`),
   });
-  const show = (a: { host: string }, port: number) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${port}`;
   const at = await ctx.listen(servers.plain, cfg.listen);
-  let detail = show(cfg.listen, at.port);
+  let detail = formatAddress(cfg.listen.host, at.port);
   if (servers.tls && cfg.tls) {
     const tlsAt = await ctx.listen(servers.tls, cfg.tls.listen);
-    detail += ` (STARTTLS), TLS on ${show(cfg.tls.listen, tlsAt.port)}`;
+    detail += ` (STARTTLS), TLS on ${formatAddress(cfg.tls.listen.host, tlsAt.port)}`;
   }
   ctx.setState('listening', detail);
 
@@ -417,16 +419,15 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     async reload(next) {
       // The core hands over the block already validated (durations in ms, listen parsed): do not parse it again.
       const n = next as ListenConfig;
-      const same = (k: keyof ListenConfig) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
-      if (!same('listen') || !same('idleTimeout') || !same('maxClients') || !same('maxArticleSize') || !same('tls'))
-        return 'restart';
+      const fixed = ['listen', 'idleTimeout', 'maxClients', 'maxArticleSize', 'tls'] as const;
+      if (reloadPlan(cfg, n, { restartOn: fixed }) === 'restart') return 'restart';
       if (n.posting.allow === 'authenticated' && Object.keys(n.users).length === 0) return 'restart';
       cfg = n;
       return 'applied';
     },
     async deliver(post: Post, to) {
       const problem = groupProblem(to.target);
-      if (problem) return failed(problem);
+      if (problem) return failed(problem, 'bad-target');
       return delivered(String(assign(to.target, post.id, post)));
     },
   };

@@ -6,9 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import {
+  Backoff,
   delivered,
   failed,
+  formatAddress,
   retry,
+  spread,
   type AccountHandle,
   type DeliveryTarget,
   type Post,
@@ -27,6 +30,9 @@ const HW = (group: string) => `hw:${group}`;
 /** A refusal that means "no such newsgroup here" (INN: `441 No valid newsgroups in "x"`). */
 const NO_GROUP = /no valid newsgroups|no such (news)?group|not in active|unknown (news)?group/i;
 const NO_GROUP_RETRY_MS = 5 * 60_000;
+
+/** The wait after a connection's first failure; it doubles up to maxBackoff. */
+const FIRST_BACKOFF_MS = 1000;
 
 /** A refusal that means "the server already has this article". */
 const DUPLICATE = /\b435\b|duplicate|already have/i;
@@ -59,17 +65,20 @@ export function postOutcome(r: Response, feed: 'post' | 'ihave') {
       `${why}: the newsgroup does not exist there (yet); trying again every ${NO_GROUP_RETRY_MS / 60_000} minutes`,
       NO_GROUP_RETRY_MS,
     );
-  if (r.code === 480) return failed(`${why}: the server wants AUTHINFO; set user and password`);
-  if (r.code === 440) return failed(`${why}: posting is not allowed for this account there`);
-  if (r.code === 441 || r.code === 437) return failed(why);
+  if (r.code === 480) return failed(`${why}: the server wants AUTHINFO; set user and password`, 'refused-by-peer');
+  if (r.code === 440) return failed(`${why}: posting is not allowed for this account there`, 'refused-by-peer');
+  if (r.code === 441 || r.code === 437) return failed(why, 'refused-by-peer');
   if (r.code === 500 || r.code === 502)
-    return failed(`${why}${feed === 'ihave' ? ': the server does not take IHAVE from us (feed: post?)' : ''}`);
+    return failed(
+      `${why}${feed === 'ihave' ? ': the server does not take IHAVE from us (feed: post?)' : ''}`,
+      'refused-by-peer',
+    );
   return retry(why);
 }
 
 export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<AccountHandle> {
   const cfg = ctx.config;
-  const where = `${cfg.address.host.includes(':') ? `[${cfg.address.host}]` : cfg.address.host}:${cfg.address.port}`;
+  const where = formatAddress(cfg.address.host, cfg.address.port);
   const me = ctx.node.hostname.toLowerCase();
   let stopped = false;
   let pollTimer: NodeJS.Timeout | undefined;
@@ -83,12 +92,12 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
 
   /**
    * One connection to the server, opened when needed, and after a failure not
-   * again before its backoff (1 s, doubling, up to maxBackoff, with jitter).
+   * again before its backoff (the plugin API's Backoff: 1 s, doubling, up to maxBackoff).
    */
   class Link {
     client: NntpClient | undefined;
     private connecting: Promise<NntpClient> | undefined;
-    failures = 0;
+    private readonly backoff = new Backoff(() => ({ firstMs: FIRST_BACKOFF_MS, maxMs: cfg.maxBackoff }));
     notBefore = 0;
     lastError = '';
     constructor(
@@ -100,10 +109,8 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       this.client?.close();
       this.client = undefined;
       if (stopped) return;
-      this.failures++;
       this.lastError = why;
-      const base = Math.min(cfg.maxBackoff, 1000 * 2 ** Math.min(this.failures - 1, 20));
-      this.notBefore = Date.now() + Math.round(base * (0.8 + Math.random() * 0.4));
+      this.notBefore = Date.now() + this.backoff.fail();
       ctx.log.warn(
         { server: where, failures: this.failures, link: this.role },
         `news server ${where} (${this.role}): ${why}; trying again in ${Math.round((this.notBefore - Date.now()) / 1000)} s`,
@@ -111,6 +118,11 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       report();
       if (this === inLink) schedulePoll(this.notBefore - Date.now());
       else setTimeout(() => ctx.resume(), this.notBefore - Date.now() + 50).unref();
+    }
+
+    /** Failures in a row since this link last connected. */
+    get failures(): number {
+      return this.backoff.failures;
     }
 
     async get(): Promise<NntpClient> {
@@ -140,7 +152,7 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
             { server: where, link: this.role, greeting: oneLine(c.greeting.line) },
             `connected to ${where}${this.failures ? ' again' : ''} (${this.role})`,
           );
-          this.failures = 0;
+          this.backoff.succeed();
           this.lastError = '';
           report();
           ctx.resume();
@@ -325,8 +337,8 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
         }
       }
       report();
-      // ±20%: nodes that read the same server (and were set in step by a shared event) do not poll in step.
-      schedulePoll(cfg.pollInterval * (0.8 + 0.4 * Math.random()));
+      // Spread (±10 %): nodes that read the same server (and were set in step by a shared event) do not poll in step.
+      schedulePoll(spread(cfg.pollInterval));
     } finally {
       polling = false;
     }

@@ -3,7 +3,7 @@
  * in, a complete response out. No sockets here (server.ts frames the lines),
  * so every command is testable as text.
  */
-import type { Post } from '../../src/plugin.js';
+import type { ErrorCode, Post } from '../../src/plugin.js';
 import {
   articleText,
   bodyText,
@@ -15,6 +15,33 @@ import {
   type RenderedArticle,
 } from './article.js';
 import { dotStuff, nntpDate, oneLine, parseCommand, parseDateTime, parseRange, wildmat } from './text.js';
+
+/**
+ * What became of an article a client sent (after POST's 340 or IHAVE's 335). The session answers it in the codes
+ * of the command that asked for it (articleAnswer): the backend never writes the response line itself.
+ */
+export type Received =
+  /** Kept: `id` when it goes to the bridge, `note` when it does not (a filter matched). */
+  | { status: 'taken'; id?: string; note?: string }
+  /** Refused for good (rejected) or for now (tempfail); `code` says why, `reason` is for the client's person. */
+  | { status: 'rejected' | 'tempfail'; code: ErrorCode; reason: string };
+
+/**
+ * The response to an article: by the command that asked for it and what became of it, never by the text of another
+ * answer. Taken: 240 (POST) or 235 (IHAVE). Refused for good: 441 or 437 (do not offer it again). Refused for now
+ * (the store is full, peerpost is stopping): 403 or 436 (offer it again later).
+ */
+export function articleAnswer(by: 'post' | 'ihave', r: Received): string {
+  const ihave = by === 'ihave';
+  switch (r.status) {
+    case 'taken':
+      return `${ihave ? '235 article transferred OK' : '240 article received OK'}${r.id ? ` <${r.id}>` : ''}${r.note ? `, ${r.note}` : ''}`;
+    case 'rejected':
+      return `${ihave ? '437' : '441'} ${oneLine(r.reason)}`;
+    case 'tempfail':
+      return `${ihave ? '436' : '403'} ${oneLine(r.reason)}; try again later`;
+  }
+}
 
 export interface GroupInfo {
   name: string;
@@ -54,10 +81,11 @@ export interface Backend {
   /** True for a client on 127.0.0.0/8 or ::1. */
   isLoopback(remote: string): boolean;
   authenticate(user: string, pass: string): Promise<boolean>;
-  /** A received article (dot-stuffing undone, CRLF ends): the full response line (240, 441, 403...). */
-  post(raw: Buffer, who: { remote: string; user?: string }): Promise<string>;
-  /** An article offered by IHAVE and sent: the full response line (235, 436, 437). */
-  transfer(raw: Buffer, id: string, who: { remote: string; user?: string }): Promise<string>;
+  /**
+   * A received article (dot-stuffing undone, CRLF ends), by POST or, with `offered` (the Message-ID of the IHAVE),
+   * by IHAVE: what became of it.
+   */
+  receive(raw: Buffer, who: { remote: string; user?: string }, offered?: string): Promise<Received>;
   /** The server holds an article with this Message-ID (without <>). */
   has(id: string): boolean;
   /** New articles can be kept now (false: the disk is full or the store read-only). */
@@ -192,14 +220,18 @@ export class Session {
     const who = { remote: this.remote, ...(this.user ? { user: this.user } : {}) };
     const what = this.incoming;
     this.incoming = { by: 'post' };
-    return what.by === 'ihave' ? this.b.transfer(raw, what.id, who) : this.b.post(raw, who);
+    return articleAnswer(what.by, await this.b.receive(raw, who, what.by === 'ihave' ? what.id : undefined));
   }
 
   /** After a 340 or 335: the article was larger than the limit (and was read to its end, unkept). */
   tooBig(max: number): string {
-    const code = this.incoming.by === 'ihave' ? '437' : '441';
+    const by = this.incoming.by;
     this.incoming = { by: 'post' };
-    return `${code} the article is larger than ${max} octets`;
+    return articleAnswer(by, {
+      status: 'rejected',
+      code: 'too-large',
+      reason: `the article is larger than ${max} octets`,
+    });
   }
 
   private capabilities(): Reply {

@@ -13,6 +13,7 @@ import type {
   DaemonStatus,
   EndpointView,
   IncomingPost,
+  ErrorCode,
   IngestVerdict,
   Logger,
   PostReader,
@@ -216,12 +217,20 @@ export function createApp(d: AppDeps) {
     if (!mayPost(grant, s.bridge))
       return {
         status: 403,
-        body: { status: 'rejected', error: `the token "${grant.name}" may not post to bridge ${s.bridge}` },
+        body: {
+          status: 'rejected',
+          code: 'not-allowed' satisfies ErrorCode,
+          error: `the token "${grant.name}" may not post to bridge ${s.bridge}`,
+        },
       };
     if (s.endpoint.direction === 'out')
       return {
         status: 403,
-        body: { status: 'rejected', error: `${s.endpoint.key} only receives (direction: out): posting there is off` },
+        body: {
+          status: 'rejected',
+          code: 'receive-only' satisfies ErrorCode,
+          error: `${s.endpoint.key} only receives (direction: out): posting there is off`,
+        },
       };
     const v = await d.ingest({
       target: s.name,

@@ -14,7 +14,7 @@
  * post from ctx.onPost, right after it is committed.
  */
 import { createServer } from 'node:http';
-import { definePlugin, delivered, type PluginContext } from '../../src/plugin.js';
+import { definePlugin, delivered, formatAddress, reloadPlan, type PluginContext } from '../../src/plugin.js';
 import { createApp, fileLink } from './app.js';
 import { account, endpoint, targetProblem, type Config } from './schema.js';
 import { Tokens } from './tokens.js';
@@ -25,7 +25,7 @@ export type { WebLinks } from './services.js';
 /** http://HOST:PORT as people reach a listener (an any-address listener is reached by the node's hostname). */
 export function defaultPublicUrl(host: string, port: number, hostname: string): string {
   const h = host === '0.0.0.0' || host === '::' ? hostname : host;
-  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  return `http://${formatAddress(h, port)}`;
 }
 
 export default definePlugin<Config>({
@@ -88,7 +88,7 @@ export default definePlugin<Config>({
     // stream clients get 1001 at once, and the server does not wait on their sockets.
     ctx.onClose(() => app.close());
     if (!cfg.publicUrl) base = defaultPublicUrl(cfg.listen.host, at.port, ctx.node.hostname);
-    const where = `${cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host}:${at.port}`;
+    const where = formatAddress(cfg.listen.host, at.port);
     ctx.setState('listening', where);
     if (cfg.tokens.length === 0)
       ctx.log.info(`posting from the web is off (no token in accounts.${ctx.account}.tokens)`);
@@ -123,9 +123,8 @@ export default definePlugin<Config>({
       async reload(next) {
         // The core hands over the block already validated (durations in ms, listen as { host, port }).
         const n = next as Config;
-        const same = (k: keyof Config) => JSON.stringify(n[k]) === JSON.stringify(cfg[k]);
         // The listener and the stream's limits are fixed when they are made.
-        if (!same('listen') || !same('stream') || !same('requestTimeout')) return 'restart';
+        if (reloadPlan(cfg, n, { restartOn: ['listen', 'stream', 'requestTimeout'] }) === 'restart') return 'restart';
         cfg = n;
         base = cfg.publicUrl ?? defaultPublicUrl(cfg.listen.host, at.port, ctx.node.hostname);
         app.setTokens(new Tokens(cfg.tokens));

@@ -71,8 +71,11 @@ export function verdictAnswer(
     case 'ignored':
       return { status: 200, body: { status: 'ignored', id: v.id, reason: v.reason } };
     case 'rejected':
-      return { status: 422, body: { status: 'rejected', error: v.reason } };
+      return { status: 422, body: { status: 'rejected', code: v.code, error: v.reason } };
     case 'tempfail':
-      return { status: 503, body: { status: 'tempfail', error: `${v.reason}; nothing was kept, try again later` } };
+      return {
+        status: 503,
+        body: { status: 'tempfail', code: v.code, error: `${v.reason}; nothing was kept, try again later` },
+      };
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Schema pieces shared by the core and plugins: durations, listen addresses.
+ * Schema pieces shared by the core and plugins: durations, listen addresses (parsed and shown).
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -44,7 +44,12 @@ export interface ListenAddress {
   port: number;
 }
 
-/** Parse "127.0.0.1:1119", "[::1]:1119", "localhost:80" or a bare port (loopback). */
+/** An address as people write it: "127.0.0.1:1119", "[::1]:1119" (an IPv6 address in brackets), "news.example:119". */
+export function formatAddress(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Parse "127.0.0.1:1119", "[::1]:1119", "localhost:80" or a bare port (loopback). The inverse of formatAddress(). */
 export function parseListen(v: unknown, defaultHost = '127.0.0.1'): ListenAddress | string {
   if (typeof v === 'number') v = String(v);
   if (typeof v !== 'string') return 'expected "host:port" or a port number';

@@ -145,11 +145,13 @@ export class Core {
     if (!endpoint)
       return this.done(account, {
         status: 'rejected',
+        code: 'no-endpoint',
         reason: `${account}/${inc.target} is not an endpoint of any bridge`,
       });
     if (endpoint.direction === 'out')
       return this.done(account, {
         status: 'rejected',
+        code: 'receive-only',
         reason: `${endpoint.key} only receives (direction: out); what arrives there is not relayed`,
       });
     return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account));
@@ -158,7 +160,7 @@ export class Core {
   /** A post injected into a bridge from outside any endpoint (peerpost post, the web API). */
   inject(bridge: string, inc: IncomingPost, via = 'cli'): Promise<IngestVerdict> {
     if (!this.router.bridge(bridge))
-      return this.done(via, { status: 'rejected', reason: `there is no bridge "${bridge}"` });
+      return this.done(via, { status: 'rejected', code: 'no-bridge', reason: `there is no bridge "${bridge}"` });
     return this.accept(via, bridge, inc, undefined, undefined);
   }
 
@@ -197,25 +199,34 @@ export class Core {
     style: Style | undefined,
   ): IngestVerdict | { post: Post; plan: RoutePlan } {
     if (this.closing)
-      return this.count(account, { status: 'tempfail', reason: 'peerpost is shutting down; try again in a moment' });
+      return this.count(account, {
+        status: 'tempfail',
+        code: 'shutting-down',
+        reason: 'peerpost is shutting down; try again in a moment',
+      });
     const bridge = this.router.bridge(bridgeName)!;
     const minted = inc.id === undefined || inc.id.trim() === '';
     const id = minted ? mintId(this.hostname) : bareId(inc.id!);
     const problem = idProblem(id);
-    if (problem) return this.count(account, { status: 'rejected', reason: problem });
+    if (problem) return this.count(account, { status: 'rejected', code: 'invalid', reason: problem });
     const hops = inc.hops ?? 0;
     if (!Number.isInteger(hops) || hops < 0)
-      return this.count(account, { status: 'rejected', reason: `hops must be a whole number, got ${hops}` });
+      return this.count(account, {
+        status: 'rejected',
+        code: 'invalid',
+        reason: `hops must be a whole number, got ${hops}`,
+      });
     if (hops > this.config.node.maxHops)
       return this.count(account, {
         status: 'rejected',
+        code: 'loop',
         reason: `the post crossed ${hops} relays (node.maxHops is ${this.config.node.maxHops}): refused as a probable loop`,
       });
     // A freshly minted id (a UUID) cannot be held yet: no lookup (an IRC line's relay latency).
     if (!minted && this.store.hasPost(id)) return this.count(account, { status: 'duplicate', id });
     const kind = inc.kind ?? 'message';
     if (!POST_KINDS.includes(kind))
-      return this.count(account, { status: 'rejected', reason: `unknown post kind "${kind}"` });
+      return this.count(account, { status: 'rejected', code: 'invalid', reason: `unknown post kind "${kind}"` });
 
     const nick = inc.author.name.toLowerCase();
     if (bridge.ignore.nicks.includes(nick))
@@ -302,8 +313,12 @@ export class Core {
           this.count(
             account,
             temporary
-              ? { status: 'tempfail', reason: e.message }
-              : { status: 'tempfail', reason: `the store failed: ${e.message}` },
+              ? {
+                  status: 'tempfail',
+                  code: e.code === 'SQLITE_FULL' ? 'store-full' : 'store-unavailable',
+                  reason: e.message,
+                }
+              : { status: 'tempfail', code: 'store-failed', reason: `the store failed: ${e.message}` },
           ),
         );
         return;

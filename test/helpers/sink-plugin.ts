@@ -130,7 +130,7 @@ export function sinkPlugin(protocol = 'sink', style: 'chat' | 'article' | 'plan'
         },
         async deliver(post, to) {
           if (cfg.delayMs > 0) await new Promise((r) => setTimeout(r, cfg.delayMs));
-          if (cfg.failWith) return failed(cfg.failWith);
+          if (cfg.failWith) return failed(cfg.failWith, 'refused-by-peer');
           const n = tries.get(to.row) ?? 0;
           if (n < cfg.retryTimes) {
             tries.set(to.row, n + 1);

@@ -27,7 +27,7 @@ function runtime(
   const rt = new AccountRuntime({ name, protocol: 'x', instance: name.slice(2), settings }, def, {
     store,
     router: () => router,
-    ingest: async () => ({ status: 'rejected', reason: 'test' }),
+    ingest: async () => ({ status: 'rejected', code: 'invalid', reason: 'test' }),
     wake: (e) => woken.push(e),
     hostname: 'test.example',
     log: silent,

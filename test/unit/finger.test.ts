@@ -266,13 +266,18 @@ test('follow endpoints must be direction: in, and keys must fit the kind of endp
 });
 
 test('polling backs off on failure, up to the cap, never below the interval', () => {
-  const mid = () => 0.5;
-  assert.equal(nextDelay(60_000, 0, 3_600_000, mid), 60_000);
-  assert.equal(nextDelay(60_000, 1, 3_600_000, mid), 120_000);
-  assert.equal(nextDelay(60_000, 3, 3_600_000, mid), 480_000);
-  assert.equal(nextDelay(60_000, 30, 3_600_000, mid), 3_600_000);
+  const top = () => 1;
+  const bottom = () => 0;
   assert.equal(
-    nextDelay(60_000, 0, 3_600_000, () => 0),
-    54_000,
+    nextDelay(60_000, 0, 3_600_000, () => 0.5),
+    60_000,
   );
+  assert.equal(nextDelay(60_000, 0, 3_600_000, bottom), 54_000, 'a steady poll is spread by ±10 %');
+  assert.equal(nextDelay(60_000, 0, 3_600_000, top), 66_000);
+  assert.equal(nextDelay(60_000, 1, 3_600_000, top), 120_000, 'the interval doubled per failure');
+  assert.equal(nextDelay(60_000, 3, 3_600_000, top), 480_000);
+  assert.equal(nextDelay(60_000, 30, 3_600_000, top), 3_600_000, 'up to maxBackoff');
+  assert.equal(nextDelay(60_000, 1, 3_600_000, bottom), 60_000, 'jitter down to half, never below the interval');
+  assert.equal(nextDelay(60_000, 3, 3_600_000, bottom), 240_000);
+  assert.equal(nextDelay(60_000, 5, 30_000, bottom), 60_000, 'a cap below the interval: the interval');
 });

@@ -58,8 +58,7 @@ const backend: Backend = {
   tls: false,
   isLoopback: () => true,
   authenticate: async (u, p) => u === 'alice' && p === 'secret',
-  post: async () => '240 article received',
-  transfer: async () => '235 article transferred',
+  receive: async () => ({ status: 'taken', id: 'x@test.example' }),
   has: () => false,
   writable: () => true,
 };

@@ -49,6 +49,7 @@ test('loop guard: a post past node.maxHops is refused; at the limit it passes', 
   t.after(() => f.close());
   const over = await f.core.ingest('irc.a', line('#commons', 'alice', 'x', { hops: 6 }));
   assert.equal(over.status, 'rejected');
+  assert.equal((over as { code: string }).code, 'loop');
   assert.match((over as { reason: string }).reason, /crossed 6 relays \(node\.maxHops is 5\)/);
   assert.equal((await f.core.ingest('irc.a', line('#commons', 'alice', 'y', { hops: 5 }))).status, 'accepted');
 });
@@ -58,10 +59,12 @@ test('posts from unknown endpoints and out-only endpoints are refused with a rea
   t.after(() => f.close());
   assert.deepEqual(await f.core.ingest('irc.a', line('#elsewhere', 'a', 'x')), {
     status: 'rejected',
+    code: 'no-endpoint',
     reason: 'irc.a/#elsewhere is not an endpoint of any bridge',
   });
   const out = await f.core.ingest('web.w', line('commons', 'a', 'x'));
   assert.equal(out.status, 'rejected');
+  assert.equal((out as { code: string }).code, 'receive-only');
   assert.match((out as { reason: string }).reason, /only receives/);
   assert.equal(f.store.countPosts('commons'), 0);
 });
@@ -88,7 +91,15 @@ test('replacements rewrite the text before it is stored', async (t) => {
 test('unusable Message-IDs are refused', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
-  assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'no at sign' }))).status, 'rejected');
+  assert.deepEqual(
+    Object.entries(await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'no at sign' }))).filter(
+      ([k]) => k !== 'reason',
+    ),
+    [
+      ['status', 'rejected'],
+      ['code', 'invalid'],
+    ],
+  );
   assert.equal(
     (await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: `${'a'.repeat(250)}@x` }))).status,
     'rejected',
@@ -107,6 +118,7 @@ test('the write is one transaction: a failure midway stores nothing', async (t) 
   };
   const v = await f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'atomic@x' }));
   assert.equal(v.status, 'tempfail', 'an I/O error is a temporary refusal (SMTP 451, NNTP 436)');
+  assert.equal((v as { code: string }).code, 'store-unavailable');
   assert.equal(f.store.hasPost('atomic@x'), false);
   assert.equal(f.store.listOutbox().length, 0);
   f.store.addDelivery = orig;
@@ -117,11 +129,31 @@ test('the write is one transaction: a failure midway stores nothing', async (t) 
   );
 });
 
+test('a refusal by the store says which: full, unavailable for now, or failed', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  const orig = f.store.insertPost.bind(f.store);
+  const codeWhen = async (sqlite: string) => {
+    f.store.insertPost = () => {
+      throw Object.assign(new Error('whatever the library says'), { code: sqlite });
+    };
+    const v = await f.core.ingest('irc.a', line('#commons', 'a', 'x'));
+    f.store.insertPost = orig;
+    assert.equal(v.status, 'tempfail');
+    return (v as { code: string }).code;
+  };
+  assert.equal(await codeWhen('SQLITE_FULL'), 'store-full');
+  assert.equal(await codeWhen('SQLITE_BUSY'), 'store-unavailable');
+  assert.equal(await codeWhen('SQLITE_CORRUPT'), 'store-failed');
+});
+
 test('after close() (shutdown) new posts get a temporary refusal', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   f.core.close();
-  assert.equal((await f.core.ingest('irc.a', line('#commons', 'a', 'x'))).status, 'tempfail');
+  const v = await f.core.ingest('irc.a', line('#commons', 'a', 'x'));
+  assert.equal(v.status, 'tempfail');
+  assert.equal((v as { code: string }).code, 'shutting-down');
 });
 
 test('inject puts a post into a bridge from outside any endpoint', async (t) => {
@@ -135,10 +167,9 @@ test('inject puts a post into a bridge from outside any endpoint', async (t) => 
   assert.equal(v.status, 'accepted');
   await settle();
   assert.deepEqual(f.attempts.map((a) => a.endpoint).sort(), ['irc.a/#commons', 'irc.b/#commons', 'web.w/commons']);
-  assert.equal(
-    (await f.core.inject('nope', { target: 'x', author: { name: 'x', via: 'cli' }, body: 'x' })).status,
-    'rejected',
-  );
+  const none = await f.core.inject('nope', { target: 'x', author: { name: 'x', via: 'cli' }, body: 'x' });
+  assert.equal(none.status, 'rejected');
+  assert.equal((none as { code: string }).code, 'no-bridge');
 });
 
 test('posts arriving together are committed together, in order; one that cannot be written does not take the others with it', async (t) => {

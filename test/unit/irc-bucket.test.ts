@@ -1,10 +1,9 @@
 /**
- * The irc plugin's flood control (a token bucket) and reconnect backoff, no sockets.
+ * The irc plugin's flood control (a token bucket), no sockets. (Its reconnect backoff is the plugin API's: backoff.test.ts.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenBucket } from '../../plugins/irc/bucket.js';
-import { backoff } from '../../plugins/irc/index.js';
 
 test('a burst goes at once, then one token per interval, in the order asked', async () => {
   const b = new TokenBucket(3, 40);
@@ -74,32 +73,4 @@ test('configure() changes the rate in place', async () => {
   const t0 = Date.now();
   await waiting;
   assert.ok(Date.now() - t0 < 200);
-});
-
-test('reconnect backoff: doubles from first up to max, with jitter between half and all of it', () => {
-  assert.equal(
-    backoff(1, 1000, 60_000, () => 0),
-    500,
-  );
-  assert.equal(
-    backoff(1, 1000, 60_000, () => 1),
-    1000,
-  );
-  assert.equal(
-    backoff(3, 1000, 60_000, () => 1),
-    4000,
-  );
-  assert.equal(
-    backoff(30, 1000, 60_000, () => 1),
-    60_000,
-  );
-  assert.equal(
-    backoff(1000, 1000, 60_000, () => 0.5),
-    45_000,
-    'no overflow after many attempts',
-  );
-  for (let i = 0; i < 100; i++) {
-    const d = backoff(4, 1000, 60_000);
-    assert.ok(d >= 4000 && d <= 8000);
-  }
 });

@@ -155,9 +155,9 @@ describe('keeping the files of a mail post', () => {
   });
 
   test('a post the core refuses, defers or ignores leaves no files; nor does an ingest that throws', async () => {
-    verdict = () => ({ status: 'rejected', reason: 'loop' });
+    verdict = () => ({ status: 'rejected', code: 'loop', reason: 'loop' });
     assert.equal((await send(`commons@${D}`, mailWithFiles('r1@example.org'))).code, 550);
-    verdict = () => ({ status: 'tempfail', reason: 'the disk is full' });
+    verdict = () => ({ status: 'tempfail', code: 'store-full', reason: 'the disk is full' });
     assert.equal((await send(`commons@${D}`, mailWithFiles('r2@example.org'))).code, 451);
     verdict = () => ({ status: 'ignored', id: 'r3@example.org', reason: 'a filter matched' });
     assert.equal((await send(`commons@${D}`, mailWithFiles('r3@example.org'))).code, 250);

@@ -220,9 +220,9 @@ describe('posting', () => {
 
   test("the core's verdict is the SMTP reply: tempfail → 451, rejected → 550, duplicate → 250", async () => {
     store.add('commons', 'alice@example.org');
-    verdict = () => ({ status: 'tempfail', reason: 'the store is full' });
+    verdict = () => ({ status: 'tempfail', code: 'store-full', reason: 'the store is full' });
     assert.equal((await send(`commons@${D}`, ['From: alice@example.org'])).code, 451);
-    verdict = () => ({ status: 'rejected', reason: 'loop: too many hops' });
+    verdict = () => ({ status: 'rejected', code: 'loop', reason: 'loop: too many hops' });
     assert.equal((await send(`commons@${D}`, ['From: alice@example.org'])).code, 550);
     verdict = () => ({ status: 'duplicate', id: 'm1@example.org' });
     assert.equal((await send(`commons@${D}`, ['From: alice@example.org'])).code, 250);

@@ -128,6 +128,7 @@ test('answers to POST and IHAVE: delivered, duplicate, retry later, or failed wi
   assert.equal((nogroup as { delayMs?: number }).delayMs, 300_000);
   const rej = o('441 Address in From header field not in Internet syntax');
   assert.equal(rej.result, 'failed');
+  assert.equal((rej as { code: string }).code, 'refused-by-peer', 'a refusal by the server, for programs');
   assert.match((rej as { reason: string }).reason, /POST: the server answered "441 Address in From/);
   assert.equal(o('437 Unwanted newsgroup', 'ihave').result, 'failed');
   assert.equal(o('436 Retry later', 'ihave').result, 'retry');

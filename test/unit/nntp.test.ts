@@ -32,7 +32,7 @@ import {
   renderArticle,
   subjectOf,
 } from '../../plugins/nntp/article.js';
-import { Session, type Backend } from '../../plugins/nntp/session.js';
+import { Session, articleAnswer, type Backend, type Received } from '../../plugins/nntp/session.js';
 import { checkPassword, hashPassword } from '../../plugins/nntp/index.js';
 
 const post = (over: Partial<Post> = {}): Post => ({
@@ -251,13 +251,9 @@ function memory(policy: 'yes' | 'after-auth' | 'no' = 'yes'): Backend & { posted
     tls: false,
     isLoopback: (r) => r === '127.0.0.1',
     authenticate: async (u, p) => u === 'alice' && p === 'pw',
-    post: async (raw) => {
+    receive: async (raw, _who, offered) => {
       posted.push(raw);
-      return '240 article received OK';
-    },
-    transfer: async (raw, id) => {
-      posted.push(raw);
-      return `235 article transferred OK <${id}>`;
+      return offered ? { status: 'taken', id: offered } : { status: 'taken' };
     },
     has: (id) => id === 'n1@h',
     writable: () => writable.now,
@@ -411,6 +407,57 @@ test('a session: IHAVE offers an article by id (RFC 3977 6.3.2): 335 and 235, 43
   assert.equal(s.tooBig(100), '441 the article is larger than 100 octets');
   const none = new Session(memory('no'), '192.0.2.7');
   assert.equal((await none.handle('IHAVE <x@feed>')).text, '502 transfer not permitted\r\n');
+});
+
+test('an article is answered by what became of it, in the codes of the command: POST 240/441/403, IHAVE 235/437/436', async () => {
+  const cases: [Received, string, string][] = [
+    [{ status: 'taken', id: 'a@feed' }, '240 article received OK <a@feed>', '235 article transferred OK <a@feed>'],
+    [
+      { status: 'taken', note: 'not relayed (a filter)' },
+      '240 article received OK, not relayed (a filter)',
+      '235 article transferred OK, not relayed (a filter)',
+    ],
+    [
+      { status: 'rejected', code: 'duplicate', reason: 'duplicate: <a@feed> was posted already' },
+      '441 duplicate: <a@feed> was posted already',
+      '437 duplicate: <a@feed> was posted already',
+    ],
+    [
+      { status: 'rejected', code: 'loop', reason: 'the Path already holds us' },
+      '441 the Path already holds us',
+      '437 the Path already holds us',
+    ],
+    [
+      { status: 'tempfail', code: 'store-full', reason: 'the disk is full' },
+      '403 the disk is full; try again later',
+      '436 the disk is full; try again later',
+    ],
+    [
+      { status: 'tempfail', code: 'shutting-down', reason: 'peerpost is shutting down' },
+      '403 peerpost is shutting down; try again later',
+      '436 peerpost is shutting down; try again later',
+    ],
+    // The wording decides nothing: a refusal whose reason reads like a success is still a refusal.
+    [
+      { status: 'rejected', code: 'invalid', reason: '240 article received OK' },
+      '441 240 article received OK',
+      '437 240 article received OK',
+    ],
+  ];
+  for (const [received, post, ihave] of cases) {
+    assert.equal(articleAnswer('post', received), post);
+    assert.equal(articleAnswer('ihave', received), ihave);
+    // Through a session: the backend says what became of the article, the session writes the line.
+    const b = { ...memory(), receive: async () => received };
+    const s = new Session(b, '127.0.0.1');
+    assert.match((await s.handle('POST')).text, /^340 /);
+    assert.equal(await s.article(Buffer.from('x')), post);
+    assert.match((await s.handle('IHAVE <a@feed>')).text, /^335 /);
+    assert.equal(await s.article(Buffer.from('x')), ihave);
+  }
+  // 435 comes before the article: an offer of one we hold is not wanted at all.
+  const s = new Session(memory(), '127.0.0.1');
+  assert.equal((await s.handle('IHAVE <n1@h>')).text, '435 article not wanted: we have it\r\n');
 });
 
 test('a session with a certificate: STARTTLS offered and answered 382; AUTHINFO from afar waits for TLS (483), loopback does not', async () => {

@@ -174,7 +174,7 @@ test('a failure in the window is a dead letter and the endpoint goes on', async 
   const h = held(f);
   const ids = await ingest(f, 4);
   await settle();
-  h.answer('line 0', { result: 'failed', reason: 'not a channel' });
+  h.answer('line 0', { result: 'failed', code: 'bad-target', reason: 'not a channel' });
   h.answer('line 1', { result: 'delivered' });
   await settle();
   assert.deepEqual(

@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture, settle, line } from '../helpers/core-fixture.js';
-import { backoff } from '../../src/outbox.js';
 import { Store } from '../../src/store.js';
 
 const accounts = { 'irc.a': 'chat', 'irc.b': 'chat', 'irc.c': 'chat' } as const;
@@ -81,44 +80,21 @@ test('wake() (a reconnect) retries at once, without waiting out the backoff', as
   assert.equal(f.store.listOutbox({ endpoint: 'irc.b/#c' }).length, 0);
 });
 
-test('backoff doubles from the first delay, stops at the cap, and jitters within [1/2, 1]', () => {
-  const cfg = { retryFirstMs: 1000, retryMaxMs: 10_000 };
-  assert.equal(
-    backoff(1, cfg, () => 1),
-    1000,
-  );
-  assert.equal(
-    backoff(2, cfg, () => 1),
-    2000,
-  );
-  assert.equal(
-    backoff(3, cfg, () => 1),
-    4000,
-  );
-  assert.equal(
-    backoff(5, cfg, () => 1),
-    10_000,
-  );
-  assert.equal(
-    backoff(50, cfg, () => 1),
-    10_000,
-  );
-  assert.equal(
-    backoff(3, cfg, () => 0),
-    2000,
-  );
-});
-
 test('a permanent failure is a dead letter with its reason; the next row goes on', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   f.deliverers.set('irc.b/#c', (post) =>
-    post.body === 'bad' ? { result: 'failed', reason: 'channel is invite-only (473)' } : { result: 'delivered' },
+    post.body === 'bad'
+      ? { result: 'failed', code: 'refused-by-peer', reason: 'channel is invite-only (473)' }
+      : { result: 'delivered' },
   );
+  const codes: string[] = [];
+  f.outbox.on('dead', (_row, _reason, code) => codes.push(code));
   await f.core.ingest('irc.a', line('#c', 'alice', 'bad'));
   await f.core.ingest('irc.a', line('#c', 'alice', 'good'));
   await settle();
   assert.deepEqual(bodies(f, 'irc.b/#c'), ['bad', 'good']);
+  assert.deepEqual(codes, ['refused-by-peer'], "the dead letter carries the plugin's code");
   const dead = f.store.listOutbox({ state: 'dead' });
   assert.equal(dead.length, 1);
   assert.equal(dead[0]!.endpoint, 'irc.b/#c');
@@ -136,6 +112,8 @@ test('a row older than delivery.giveUpAfter becomes a dead letter saying so', as
   const f = fixture(accounts, bridges, { giveUpAfterMs: 3_600_000 });
   t.after(() => f.close());
   f.deliverers.set('irc.b/#c', () => ({ result: 'retry', reason: 'server unreachable' }));
+  const codes: string[] = [];
+  f.outbox.on('dead', (_row, _reason, code) => codes.push(code));
   await f.core.ingest('irc.a', line('#c', 'alice', 'x'));
   await settle();
   f.clock.now += 3_600_001;
@@ -143,6 +121,7 @@ test('a row older than delivery.giveUpAfter becomes a dead letter saying so', as
   await settle();
   const [dead] = f.store.listOutbox({ state: 'dead' });
   assert.match(dead!.lastError!, /^gave up after 1h and 1 attempt; last error: server unreachable$/);
+  assert.deepEqual(codes, ['expired']);
 });
 
 test('a plugin that throws or hangs does not lose the post: it is retried', async (t) => {

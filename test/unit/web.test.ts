@@ -206,8 +206,14 @@ test('posting input: what is taken, what is refused with a reason', () => {
     verdictAnswer({ status: 'accepted', id: 'a@b', seq: 3 }, (id) => `http://h/p/${id}`),
     { status: 201, body: { status: 'accepted', id: 'a@b', seq: 3, url: 'http://h/p/a@b' } },
   );
-  assert.equal(verdictAnswer({ status: 'tempfail', reason: 'disk full' }).status, 503);
-  assert.equal(verdictAnswer({ status: 'rejected', reason: 'loop' }).status, 422);
+  assert.deepEqual(verdictAnswer({ status: 'tempfail', code: 'store-full', reason: 'disk full' }), {
+    status: 503,
+    body: { status: 'tempfail', code: 'store-full', error: 'disk full; nothing was kept, try again later' },
+  });
+  assert.deepEqual(verdictAnswer({ status: 'rejected', code: 'loop', reason: 'loop' }), {
+    status: 422,
+    body: { status: 'rejected', code: 'loop', error: 'loop' },
+  });
 });
 
 test('config: defaults on loopback, names on the web, tokens at least 16 characters, publicUrl a root', () => {

@@ -1,7 +1,7 @@
 /**
  * The durable queue for robot mail (confirmations, help, owner notices) and
  * forwarded owner mail: a row in mail_out_queue until every recipient has it,
- * retried with doubling backoff (retryFirst .. retryMax, with jitter) by a small
+ * retried with the plugin API's backoff (retryFirst doubling up to retryMax) by a small
  * timer loop, dropped with a warning once older than robotExpire.
  *
  * Kept as the plugin's own queue, not made a kind of outbox row (decided for issue 14): an outbox row is a post,
@@ -11,7 +11,7 @@
  * through the plugin's waiting() (../waiting.ts, state.ts queueSummary). See "Robot mail that waits is seen" in
  * plugins/mail/README.md. To do: this backoff becomes the core's one backoff function once the plugin API exports it.
  */
-import type { Logger } from '../../../src/plugin.js';
+import { backoffDelay, type Logger } from '../../../src/plugin.js';
 import type { OutboundStatements, QueueRow } from './state.js';
 import type { SmtpSender } from './transport.js';
 
@@ -167,8 +167,7 @@ export class MailQueue {
   /** Try this row again after the backoff for its attempts so far; returns the delay. */
   private later(row: QueueRow, recipients: string[], reason: string): number {
     const attempts = row.attempts + 1;
-    const base = Math.min(this.opts.retryMaxMs, this.opts.retryFirstMs * 2 ** Math.min(30, attempts - 1));
-    const delay = Math.round(base * (0.9 + Math.random() * 0.2));
+    const delay = backoffDelay(attempts, { firstMs: this.opts.retryFirstMs, maxMs: this.opts.retryMaxMs });
     this.st.reschedule.run(JSON.stringify(recipients), this.now() + delay, attempts, reason, row.id);
     return delay;
   }

@@ -149,7 +149,8 @@ export class ListSender {
   ): Promise<Outcome> {
     if (this.closed) return retry('the mail account is stopping');
     const listAddress = normaliseAddress(list.address);
-    if (!listAddress) return failed(`the list address "${cleanText(list.address, 100)}" is not a usable mail address`);
+    if (!listAddress)
+      return failed(`the list address "${cleanText(list.address, 100)}" is not a usable mail address`, 'misconfigured');
     const started = Date.now();
     const budget = this.ctx.deliveryTimeoutMs() * TIME_BUDGET;
 
