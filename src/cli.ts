@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile, formatConfigError } from './config/load.js';
-import type { PeerpostConfig } from './config/types.js';
+import type { EndpointConfig, PeerpostConfig } from './config/types.js';
 import { lookupPlugin } from './loader.js';
 import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './daemon.js';
 import { pluginStoreFor, postReaderFor } from './accounts.js';
@@ -27,6 +27,7 @@ import type {
   PluginDefinition,
 } from './plugin.js';
 import { shapeFor } from './router.js';
+import { endpointRole, roleWords } from './roles.js';
 
 const HELP: Record<string, string> = {
   main: `peerpost ${VERSION}: bridge IRC, Usenet, mailing lists, finger and the web.
@@ -151,6 +152,7 @@ async function cmdCheck(args: string[]): Promise<number> {
   const defs = await pluginsFor(config);
   const styles = stylesOf(config, defs);
   const bridges = Object.values(config.bridges);
+  const role = (e: EndpointConfig) => endpointRole(e, defs.get(e.protocol), config.accounts[e.account]);
   if (values.json) {
     out(
       JSON.stringify(
@@ -160,7 +162,17 @@ async function cmdCheck(args: string[]): Promise<number> {
           accounts: Object.keys(config.accounts),
           bridges: bridges.map((b) => ({
             name: b.name,
-            endpoints: b.endpoints.map((e) => ({ endpoint: e.key, direction: e.direction, shape: e.shape ?? null })),
+            endpoints: b.endpoints.map((e) => {
+              const r = role(e);
+              return {
+                endpoint: e.key,
+                direction: e.direction,
+                shape: e.shape ?? null,
+                feeds: r.feeds,
+                receives: r.receives,
+                ...(r.why ? { why: r.why } : {}),
+              };
+            }),
           })),
         },
         null,
@@ -178,12 +190,11 @@ async function cmdCheck(args: string[]): Promise<number> {
     out(`\nbridge ${b.name}${b.description ? `: ${b.description}` : ''}`);
     for (const e of b.endpoints) {
       const style = styles.get(e.account)!;
-      const arrow = e.direction === 'in' ? 'in only ' : e.direction === 'out' ? 'out only' : 'in + out';
-      const recv =
-        e.direction === 'in'
-          ? ''
-          : `  receives chat as ${shapeFor('chat', style, e.shape)}, articles as ${shapeFor('article', style, e.shape)}${e.shape === 'command' ? ` (lines starting with ${e.prefix})` : ''}`;
-      out(`  ${arrow}  ${e.key}${recv}`);
+      const r = role(e);
+      const recv = !r.receives
+        ? ''
+        : `  receives chat as ${shapeFor('chat', style, e.shape)}, articles as ${shapeFor('article', style, e.shape)}${e.shape === 'command' ? ` (lines starting with ${e.prefix})` : ''}`;
+      out(`  ${roleWords(r)}  ${e.key}${recv}${r.why ? `  (${r.why})` : ''}`);
     }
   }
   if (bridges.length === 0) out('\nno bridges yet: add one under bridges: (see README.md)');
