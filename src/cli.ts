@@ -17,7 +17,7 @@ import { Store, type OutboxRow } from './store.js';
 import { Router } from './router.js';
 import { Core } from './core.js';
 import { VERSION } from './accounts.js';
-import { formatDuration } from './util.js';
+import { formatDuration, plural } from './util.js';
 import type {
   IngestVerdict,
   DaemonStatus,
@@ -120,7 +120,7 @@ async function loadOrReport(file: string): Promise<PeerpostConfig | undefined> {
   const r = await loadConfigFile(file, { lookup: lookupPlugin });
   if (r.ok) return r.config;
   for (const e of r.errors) err(formatConfigError(e));
-  err(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${file}; nothing was started or changed.`);
+  err(`${plural(r.errors.length, 'error')} in ${file}; nothing was started or changed.`);
   return undefined;
 }
 
@@ -183,7 +183,7 @@ async function cmdCheck(args: string[]): Promise<number> {
   }
   out(`${file}: OK`);
   out(
-    `node ${config.node.hostname}, data in ${config.node.data}, ${Object.keys(config.accounts).length} account(s), ${bridges.length} bridge(s)`,
+    `node ${config.node.hostname}, data in ${config.node.data}, ${plural(Object.keys(config.accounts).length, 'account')}, ${plural(bridges.length, 'bridge')}`,
   );
   for (const a of Object.values(config.accounts)) out(`  account ${a.name} (${a.protocol}, ${styles.get(a.name)})`);
   for (const b of bridges) {
@@ -352,7 +352,7 @@ async function cmdOutbox(args: string[]): Promise<number> {
     }
     const when = live ? 'now' : 'when peerpost next starts';
     if (dropRow !== undefined) out(`dropped outbox row ${dropRow}: that post will not reach that endpoint`);
-    else out(`${answer!.count} row${answer!.count === 1 ? '' : 's'} back in line, tried ${when}`);
+    else out(`${plural(answer!.count ?? 0, 'row')} back in line, tried ${when}`);
     return EXIT.OK;
   }
   const store = Store.open(config.node.data);
@@ -414,7 +414,8 @@ async function cmdStatus(args: string[]): Promise<number> {
     );
   }
   const open = Object.entries(s.digests);
-  if (open.length) out(`\nopen conversations (digest): ${open.map(([b, n]) => `${b} ${n} lines`).join(', ')}`);
+  if (open.length)
+    out(`\nopen conversations (digest): ${open.map(([b, n]) => `${b} ${plural(n, 'line')}`).join(', ')}`);
   return EXIT.OK;
 }
 
@@ -477,7 +478,7 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
   const r = await loadConfigFile(file, { lookup: lookupPlugin });
   if (!r.ok) {
     err(
-      `note: ${file} has ${r.errors.length} error${r.errors.length === 1 ? '' : 's'} (see peerpost check), so the commands its plugins add are not known`,
+      `note: ${file} has ${plural(r.errors.length, 'error')} (see peerpost check), so the commands its plugins add are not known`,
     );
     return undefined;
   }

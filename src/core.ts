@@ -12,6 +12,7 @@ import type { Router, RoutePlan } from './router.js';
 import type { Outbox } from './outbox.js';
 import { Store, isTemporaryStoreError, describeStoreError } from './store.js';
 import { renderDigest, participantsLabel } from './shape.js';
+import { plural } from './util.js';
 
 /** How many ancestors a digest keeps in References. */
 const MAX_REFERENCES = 20;
@@ -386,7 +387,7 @@ export class Core {
           this.store.clearDigestLines(bridge, lastId);
           this.log.info(
             { bridge, lines: lines.length },
-            `bridge ${bridge} no longer has digest endpoints; ${lines.length} buffered lines stay in the archive only`,
+            `bridge ${bridge} no longer has digest endpoints; ${plural(lines.length, 'buffered line')} stay in the archive only`,
           );
           return undefined;
         }

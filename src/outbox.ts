@@ -18,7 +18,7 @@ import type { Post } from './post.js';
 import type { DeliveryTarget, Outcome } from './plugin.js';
 import { stripCommand } from './router.js';
 import type { QueuedDelivery, Store } from './store.js';
-import { formatDuration } from './util.js';
+import { formatDuration, plural } from './util.js';
 
 /** What the outbox needs to know about an endpoint to deliver to it now. */
 export type Resolution =
@@ -246,7 +246,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
               break outer;
             }
             const reason =
-              `gave up after ${formatDuration(now - row.createdAt)} and ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}` +
+              `gave up after ${formatDuration(now - row.createdAt)} and ${plural(row.attempts, 'attempt')}` +
               (row.lastError ? `; last error: ${row.lastError}` : '');
             this.kill(row, row.attempts, reason);
             continue;

@@ -27,6 +27,7 @@ export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKi
 export { duration, listenAddress, hostPort, type ListenAddress } from './config/schema-helpers.js';
 export { announce, digestLine, stripQuotesAndSignature } from './shape.js';
 export { bareId, idProblem, mintId } from './post.js';
+export { plural } from './util.js';
 
 /** One endpoint of this account, as the current config has it. */
 export interface EndpointView {

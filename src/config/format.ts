@@ -9,6 +9,7 @@
  * of a kind it does not know (a plugin may even bundle its own zod).
  */
 import type { ConfigError } from './types.js';
+import { plural } from '../util.js';
 
 export type PathSeg = string | number;
 export type Path = readonly PathSeg[];
@@ -370,16 +371,16 @@ export function humanizeIssues(issues: readonly IssueLike[], o: HumanizeOptions,
           else
             push(
               issue.code === 'too_small'
-                ? `must be at least ${issue.minimum} characters long`
-                : `must be at most ${issue.maximum} characters long`,
+                ? `must be at least ${plural(Number(issue.minimum), 'character')} long`
+                : `must be at most ${plural(Number(issue.maximum), 'character')} long`,
             );
         } else if (issue.origin === 'array' || issue.origin === 'set') {
           if (issue.code === 'too_small' && Number(issue.minimum) === 1) push('must not be an empty list');
           else
             push(
               issue.code === 'too_small'
-                ? `must have at least ${issue.minimum} items`
-                : `must have at most ${issue.maximum} items`,
+                ? `must have at least ${plural(Number(issue.minimum), 'item')}`
+                : `must have at most ${plural(Number(issue.maximum), 'item')}`,
             );
         } else push(issue.message ?? 'out of range');
         break;

@@ -4,6 +4,7 @@
  * retried with doubling backoff (retryFirst .. retryMax, with jitter) by a small
  * timer loop, dropped with a warning once older than robotExpire.
  */
+import { plural } from '../../../src/plugin.js';
 import type { Logger } from '../../../src/plugin.js';
 import type { OutboundStatements, QueueRow } from './state.js';
 import type { SmtpSender } from './transport.js';
@@ -125,7 +126,7 @@ export class MailQueue {
       this.st.dequeue.run(row.id);
       this.log.warn(
         { id: row.id, kind: row.kind, list: row.list, recipients, lastError: row.last_error },
-        `mail queue: gave up on ${row.kind} mail for list ${row.list} to ${recipients.join(', ')} after ${row.attempts} tries (last: ${row.last_error ?? 'none'}); it was dropped`,
+        `mail queue: gave up on ${row.kind} mail for list ${row.list} to ${recipients.join(', ')} after ${plural(row.attempts, 'try', 'tries')} (last: ${row.last_error ?? 'none'}); it was dropped`,
       );
       return;
     }
@@ -153,7 +154,7 @@ export class MailQueue {
     );
     this.log.info(
       { id: row.id, kind: row.kind, waiting: waiting.length, delayMs: delay, reason: waiting[0]!.reply },
-      `mail queue: ${row.kind} mail for ${waiting.length} recipient(s) deferred (${waiting[0]!.reply}); next try in ${Math.round(delay / 1000)} s`,
+      `mail queue: ${row.kind} mail for ${plural(waiting.length, 'recipient')} deferred (${waiting[0]!.reply}); next try in ${Math.round(delay / 1000)} s`,
     );
   }
 

@@ -3,6 +3,7 @@
  * smarthost, with per-recipient state so a 4xx retries that recipient only and
  * a 5xx is a bounce; and robot / forwarded mail through a durable queue.
  */
+import { plural } from '../../../src/plugin.js';
 import { randomUUID } from 'node:crypto';
 import {
   delivered,
@@ -317,7 +318,7 @@ export class ListSender {
     if (bounced > 0)
       this.ctx.log.info(
         { list: list.name, row, total, bounced },
-        `list ${list.name}: delivered to ${total - bounced} of ${total} recipients; ${bounced} refused for good (recorded as bounces)`,
+        `list ${list.name}: delivered to ${total - bounced} of ${plural(total, 'recipient')}; ${bounced} refused for good (recorded as bounces)`,
       );
     return delivered();
   }
