@@ -132,7 +132,7 @@ export class Core {
     return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account));
   }
 
-  /** A post injected into a bridge from outside any endpoint (peerpost post, the web API). */
+  /** A post injected into a bridge from outside any endpoint (`peerpost post`; the web API posts through its endpoint). */
   inject(bridge: string, inc: IncomingPost, via = 'cli'): Promise<IngestVerdict> {
     if (!this.router.bridge(bridge))
       return this.done(via, { status: 'rejected', reason: `there is no bridge "${bridge}"` });
