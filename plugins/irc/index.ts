@@ -17,7 +17,6 @@
  *   as delivered only once the server confirmed them (their echo, or a PING
  *   after them); a refused line keeps the post pending with the server's reason.
  */
-import { plural } from '../../src/plugin.js';
 import irc, { type Client } from 'irc-framework';
 import {
   definePlugin,
@@ -442,7 +441,7 @@ class IrcAccount {
       : ` (${this.cfg.nick} is taken)`;
     this.ctx.setState(
       'connected',
-      `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${plural(total, 'channel')}${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`,
+      `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${total} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`,
     );
   }
 
