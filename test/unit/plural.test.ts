@@ -81,3 +81,8 @@ test('web pages: "1 post", and the live counter changes the noun when the second
   // The page's script keeps the noun in step with the count it raises.
   assert.match(LIVE_JS, /getElementById\('total-noun'\)/);
 });
+
+test('large counts are grouped by thousands, as elsewhere in what peerpost says', () => {
+  assert.equal(plural(12000, 'post'), '12,000 posts');
+  assert.equal(plural(1000, 'line'), '1,000 lines');
+});

@@ -242,17 +242,17 @@ export class ListSender {
     if (left === 0) return this.finish(to.row, list, total);
     if (this.closed)
       return retry(
-        `the mail account is stopping; ${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients wait`,
+        `the mail account is stopping; ${left.toLocaleString('en-US')} of ${plural(total, 'recipient')} wait`,
       );
     if (outOfTime) {
       return retry(
-        `${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients not sent yet (the time budget of one delivery ran out); continuing`,
+        `${left.toLocaleString('en-US')} of ${plural(total, 'recipient')} not sent yet (the time budget of one delivery ran out); continuing`,
         0,
       );
     }
     const why = lastDeferral ? `${lastDeferral.code ?? 'no answer'}: ${lastDeferral.reply}` : 'not sent';
     return retry(
-      `${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients deferred by the smarthost (${why}); they alone are retried`,
+      `${left.toLocaleString('en-US')} of ${plural(total, 'recipient')} deferred by the smarthost (${why}); they alone are retried`,
     );
   }
 
