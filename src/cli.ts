@@ -66,7 +66,8 @@ an invalid new config is refused with its errors and the running one stays.
 
 Validate the config and print each bridge with its endpoints, what each does
 (in + out, in only, out only: a served finger plan, or a web page no token may
-post from, takes nothing in, and says why) and shapes. On errors, print every one as FILE:LINE:COL  path.to.key: problem, exit 1.
+post from, takes nothing in, and says why) and shapes. On errors, print every
+one as FILE:LINE:COL  path.to.key: problem, exit 1.
 `,
   post: `Usage: peerpost post -b BRIDGE [--from NAME] [--subject S] [TEXT | -]
 
