@@ -7,17 +7,20 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile, formatConfigError } from './config/load.js';
-import type { EndpointConfig, PeerpostConfig } from './config/types.js';
+import type { PeerpostConfig } from './config/types.js';
 import { lookupPlugin } from './loader.js';
 import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './daemon.js';
 import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
+import type { EndpointConfig } from './config/types.js';
+import { endpointRole, roleWords } from './roles.js';
+import { plural } from './util.js';
 import { ask, type ControlRequest } from './control.js';
 import { Store, type OutboxRow } from './store.js';
 import { Router } from './router.js';
 import { Core } from './core.js';
 import { VERSION } from './accounts.js';
-import { formatDuration, plural } from './util.js';
+import { formatDuration } from './util.js';
 import type {
   IngestVerdict,
   DaemonStatus,
@@ -27,7 +30,6 @@ import type {
   PluginDefinition,
 } from './plugin.js';
 import { shapeFor } from './router.js';
-import { endpointRole, roleWords } from './roles.js';
 
 const HELP: Record<string, string> = {
   main: `peerpost ${VERSION}: bridge IRC, Usenet, mailing lists, finger and the web.
@@ -122,7 +124,7 @@ async function loadOrReport(file: string): Promise<PeerpostConfig | undefined> {
   const r = await loadConfigFile(file, { lookup: lookupPlugin });
   if (r.ok) return r.config;
   for (const e of r.errors) err(formatConfigError(e));
-  err(`${plural(r.errors.length, 'error')} in ${file}; nothing was started or changed.`);
+  err(`${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${file}; nothing was started or changed.`);
   return undefined;
 }
 
@@ -416,8 +418,7 @@ async function cmdStatus(args: string[]): Promise<number> {
     );
   }
   const open = Object.entries(s.digests);
-  if (open.length)
-    out(`\nopen conversations (digest): ${open.map(([b, n]) => `${b} ${plural(n, 'line')}`).join(', ')}`);
+  if (open.length) out(`\nopen conversations (digest): ${open.map(([b, n]) => `${b} ${n} lines`).join(', ')}`);
   return EXIT.OK;
 }
 

@@ -12,7 +12,6 @@ import type { Router, RoutePlan } from './router.js';
 import type { Outbox } from './outbox.js';
 import { Store, isTemporaryStoreError, describeStoreError } from './store.js';
 import { renderDigest, participantsLabel } from './shape.js';
-import { plural } from './util.js';
 
 /** How many ancestors a digest keeps in References. */
 const MAX_REFERENCES = 20;
@@ -132,7 +131,7 @@ export class Core {
     return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account));
   }
 
-  /** A post injected into a bridge from outside any endpoint (`peerpost post`; the web API posts through its endpoint). */
+  /** A post injected into a bridge from outside any endpoint (peerpost post, the web API). */
   inject(bridge: string, inc: IncomingPost, via = 'cli'): Promise<IngestVerdict> {
     if (!this.router.bridge(bridge))
       return this.done(via, { status: 'rejected', reason: `there is no bridge "${bridge}"` });
@@ -387,7 +386,7 @@ export class Core {
           this.store.clearDigestLines(bridge, lastId);
           this.log.info(
             { bridge, lines: lines.length },
-            `bridge ${bridge} no longer has digest endpoints; ${plural(lines.length, 'buffered line')} stay in the archive only`,
+            `bridge ${bridge} no longer has digest endpoints; ${lines.length} buffered lines stay in the archive only`,
           );
           return undefined;
         }

@@ -25,7 +25,7 @@ import { Core } from './core.js';
 import { AccountRuntime, Services, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
 import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
-import { formatDuration, plural } from './util.js';
+import { formatDuration } from './util.js';
 import { SharedDeliveries, ShownMemory } from './shown.js';
 
 import { EXIT } from './plugin.js';
@@ -201,7 +201,7 @@ export class Daemon {
         bridges,
         version: VERSION,
       },
-      `peerpost ${VERSION} is up: ${plural(this.accounts.size, 'account')}, ${plural(bridges, 'bridge')}, data in ${this.config.node.data}`,
+      `peerpost ${VERSION} is up: ${this.accounts.size} account${this.accounts.size === 1 ? '' : 's'}, ${bridges} bridge${bridges === 1 ? '' : 's'}, data in ${this.config.node.data}`,
     );
     return EXIT.OK;
   }

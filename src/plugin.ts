@@ -27,7 +27,6 @@ export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKi
 export { duration, listenAddress, hostPort, type ListenAddress } from './config/schema-helpers.js';
 export { announce, digestLine, stripQuotesAndSignature } from './shape.js';
 export { bareId, idProblem, mintId } from './post.js';
-export { plural } from './util.js';
 
 /** One endpoint of this account, as the current config has it. */
 export interface EndpointView {
@@ -423,3 +422,6 @@ export interface PluginDefinition<C = any> {
 export function definePlugin<C>(def: PluginDefinition<C>): PluginDefinition<C> {
   return def;
 }
+
+/** "1 line", "3 lines": a count and its noun, for every text a person reads. */
+export { plural } from './util.js';

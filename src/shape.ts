@@ -4,7 +4,6 @@
  * Pure functions, shared by the core and plugins.
  */
 import type { Post } from './post.js';
-import { plural } from './util.js';
 
 /** Drop quoted text ("> ..."), attribution lines ("On ... wrote:") and the signature ("-- "). */
 export function stripQuotesAndSignature(body: string): string {
@@ -95,7 +94,7 @@ export function renderDigest(
       ? `${hhmm(first)}–${hhmm(last)} UTC`
       : `${day(first)} ${hhmm(first)}–${day(last)} ${hhmm(last)} UTC`;
   const n = lines.length;
-  const subject = `[${tag}] conversation, ${span} (${plural(n, 'line')})`;
+  const subject = `[${tag}] conversation, ${span} (${n} ${n === 1 ? 'line' : 'lines'})`;
   const header = day(first) === day(last) ? [`${day(first)} UTC`, ''] : [];
   const body: string[] = [...header];
   let lastDay = day(first);

@@ -35,7 +35,6 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Post } from './post.js';
 import { renderDigest } from './shape.js';
-import { plural } from './util.js';
 
 /** One line of a digest, as parsed back from its text. */
 export interface DigestLine {
@@ -129,7 +128,7 @@ export function shortenDigest(post: Post, keep: DigestLine[], shownIn: string[],
         .map((i) => `<${i}>`)
         .join(', ')}`
     : '';
-  const note = `(${plural(other, 'more line', 'more lines')} of this conversation ${other === 1 ? 'is' : 'are'} here already${where}.)\n\n`;
+  const note = `(${other} more ${other === 1 ? 'line' : 'lines'} of this conversation ${other === 1 ? 'is' : 'are'} here already${where}.)\n\n`;
   return { ...post, subject, body: note + text.body };
 }
 
@@ -369,7 +368,7 @@ export class SharedDeliveries {
     if (sent !== post)
       this.d.log.info(
         { post: post.id, endpoint: place.endpoint, lines: lines.length, sending: keep.length, shownIn: elsewhere },
-        `digest ${post.id}: ${place.endpoint} shows ${lines.length - keep.length} of its ${plural(lines.length, 'line')} already; sending the other ${keep.length}`,
+        `digest ${post.id}: ${place.endpoint} shows ${lines.length - keep.length} of its ${lines.length} lines already; sending the other ${keep.length}`,
       );
     const outcome = await place.deliver(sent);
     if (outcome.result === 'delivered') this.d.memory.record(place.endpoint, lines, post.id, this.d.now());

@@ -3,7 +3,6 @@
  * (escapeHtml); nothing from a post is ever inserted as markup. The pages work
  * without JavaScript; /static/live.js only adds live updates.
  */
-import { plural } from '../../src/plugin.js';
 import type { DaemonStatus, StoredPost } from '../../src/plugin.js';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -180,7 +179,7 @@ export function indexPage(site: string, bridges: BridgeSummary[], links: Links):
   const items = bridges.map(
     (b) => `<section class="bridge">
 <h2><a href="${escapeHtml(links.archive(b.name))}">${escapeHtml(b.name)}</a></h2>
-${b.description ? `<p class="description">${escapeHtml(b.description)}</p>\n` : ''}<p class="count">${plural(b.posts, 'post')}${b.last ? `, the newest ${escapeHtml(shortTime(b.last))}` : ''}</p>
+${b.description ? `<p class="description">${escapeHtml(b.description)}</p>\n` : ''}<p class="count">${b.posts} post${b.posts === 1 ? '' : 's'}${b.last ? `, the newest ${escapeHtml(shortTime(b.last))}` : ''}</p>
 <table class="endpoints"><thead><tr><th>where</th><th>how to join</th><th>state</th></tr></thead><tbody>
 ${b.endpoints.map((e) => `<tr><td><span class="proto">${escapeHtml(e.protocol)}</span> ${escapeHtml(e.key)}${e.direction === 'inout' ? '' : ` <span class="dir">(${e.direction === 'in' ? 'only feeds the bridge' : 'only receives'})</span>`}</td><td>${e.join ? escapeHtml(e.join) : '—'}</td><td><span class="state ${stateClass(e.state)}" data-account="${escapeHtml(e.account)}">${escapeHtml(e.state)}</span></td></tr>`).join('\n')}
 </tbody></table>

@@ -4,10 +4,10 @@
  * retried with doubling backoff (retryFirst .. retryMax, with jitter) by a small
  * timer loop, dropped with a warning once older than robotExpire.
  */
-import { plural } from '../../../src/plugin.js';
 import type { Logger } from '../../../src/plugin.js';
 import type { OutboundStatements, QueueRow } from './state.js';
 import type { SmtpSender } from './transport.js';
+import { plural } from '../../../src/plugin.js';
 
 export interface QueueOptions {
   retryFirstMs: number;
