@@ -66,10 +66,8 @@ an invalid new config is refused with its errors and the running one stays.
 `,
   check: `Usage: peerpost check [-c FILE] [--json]
 
-Validate the config and print each bridge with its endpoints, what each does
-(in + out, in only, out only: a served finger plan, or a web page no token may
-post from, takes nothing in, and says why) and shapes. On errors, print every
-one as FILE:LINE:COL  path.to.key: problem, exit 1.
+Validate the config and print each bridge with its endpoints, directions and
+shapes. On errors, print every one as FILE:LINE:COL  path.to.key: problem, exit 1.
 `,
   post: `Usage: peerpost post -b BRIDGE [--from NAME] [--subject S] [TEXT | -]
 
@@ -154,9 +152,9 @@ async function cmdCheck(args: string[]): Promise<number> {
   const config = await loadOrReport(file);
   if (!config) return EXIT.CONFIG;
   const defs = await pluginsFor(config);
+  const role = (e: EndpointConfig) => endpointRole(e, defs.get(e.protocol), config.accounts[e.account]);
   const styles = stylesOf(config, defs);
   const bridges = Object.values(config.bridges);
-  const role = (e: EndpointConfig) => endpointRole(e, defs.get(e.protocol), config.accounts[e.account]);
   if (values.json) {
     out(
       JSON.stringify(
@@ -187,7 +185,7 @@ async function cmdCheck(args: string[]): Promise<number> {
   }
   out(`${file}: OK`);
   out(
-    `node ${config.node.hostname}, data in ${config.node.data}, ${plural(Object.keys(config.accounts).length, 'account')}, ${plural(bridges.length, 'bridge')}`,
+    `node ${config.node.hostname}, data in ${config.node.data}, ${Object.keys(config.accounts).length} account(s), ${bridges.length} bridge(s)`,
   );
   for (const a of Object.values(config.accounts)) out(`  account ${a.name} (${a.protocol}, ${styles.get(a.name)})`);
   for (const b of bridges) {
