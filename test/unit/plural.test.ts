@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plural } from '../../src/util.js';
 import { plural as forPlugins } from '../../src/plugin.js';
-import { renderDigest } from '../../src/shape.js';
 import { confirmRequest, heldExpiredForSender, heldExpiredNotice } from '../../plugins/mail/texts.js';
 import { renderPlan } from '../../plugins/finger/render.js';
 import { archivePage, indexPage } from '../../plugins/web/html.js';
@@ -21,18 +20,6 @@ test('plural: one, many, zero, and nouns that do not take an s', () => {
   assert.equal(plural(3, 'try', 'tries'), '3 tries');
   assert.equal(plural(1, 'more line', 'more lines'), '1 more line');
   assert.equal(forPlugins, plural, 'plugins use the same helper');
-});
-
-test('a one-line conversation is "1 line" in its digest subject', () => {
-  const line = {
-    date: '2026-11-27T14:02:00.000Z',
-    author: { name: 'alice', via: 'irc' },
-    body: 'hello',
-    kind: 'message' as const,
-    origin: { account: 'irc.libera', target: '#commons' },
-  };
-  assert.match(renderDigest([line]).subject, /\(1 line\)$/);
-  assert.match(renderDigest([line, line]).subject, /\(2 lines\)$/);
 });
 
 test('robot mail counts hours and days in the singular when there is one', () => {
