@@ -32,6 +32,7 @@ test('nothing cites a DESIGN.md that is not there: the design is docs/design.md'
   assert.deepEqual(
     citing.map((f) => f.slice(ROOT.length)),
     [],
+    'these files cite DESIGN.md, which is not in the repository: point them to docs/design.md',
   );
   assert.match(readFileSync(join(ROOT, 'README.md'), 'utf8'), /\[docs\/design\.md\]\(docs\/design\.md\)/);
 });
@@ -58,7 +59,11 @@ test("the design's post kinds, store tables and digest defaults are the code's",
   const documented = [...store.matchAll(/^\| ((?:`\w+`(?:, )?)+) \|/gm)]
     .flatMap((m) => [...m[1]!.matchAll(/`(\w+)`/g)].map((x) => x[1]!))
     .sort();
-  assert.deepEqual(documented, tables);
+  assert.deepEqual(
+    documented,
+    tables,
+    'the tables in "The store" of docs/design.md are not the tables of src/store.ts',
+  );
 
   const d = (bridgeSchema.parse({}) as { digest: { quiet: number; maxLines: number; maxAge: number; settle: number } })
     .digest;
