@@ -153,8 +153,8 @@ bridges:
     const d = await startDaemon(w.config);
     try {
       const port = await listeningPort(d.waitForLog, 'finger.b');
-      const plan = /^Login: commons[\s\S]*Newest 10 of 10000 posts[\s\S]*\r\n$/;
-      const verbose = /^Login: commons[\s\S]*Newest 50 of 10000 posts[\s\S]*\r\n$/;
+      const plan = /^Login: commons[\s\S]*Newest 10 of 10,000 posts[\s\S]*\r\n$/;
+      const verbose = /^Login: commons[\s\S]*Newest 50 of 10,000 posts[\s\S]*\r\n$/;
       progress(`warm-up ${WARMUP_SECONDS} s`);
       await load(port, CONCURRENT, WARMUP_SECONDS, 'commons\r\n', plan);
       const one: number[] = [];

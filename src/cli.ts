@@ -12,6 +12,9 @@ import { lookupPlugin, shippedDefinitions } from './loader.js';
 import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './daemon.js';
 import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
+import type { EndpointConfig } from './config/types.js';
+import { endpointRole, roleWords } from './roles.js';
+import { plural } from './util.js';
 import { ask, type ControlRequest } from './control.js';
 import { Store, NoStoreError, STORE_FILE, type OutboxRow } from './store.js';
 import { Router } from './ingest/router.js';
@@ -208,6 +211,7 @@ async function cmdCheck(args: string[]): Promise<number> {
   const config = await loadOrReport(found, values.verbose);
   if (!config) return EXIT.CONFIG;
   const defs = await pluginsFor(config);
+  const role = (e: EndpointConfig) => endpointRole(e, defs.get(e.protocol), config.accounts[e.account]);
   const styles = stylesOf(config, defs);
   const bridges = Object.values(config.bridges);
   // Optional services no account provides (a required one is a config error already): what each account lacks.
@@ -224,7 +228,17 @@ async function cmdCheck(args: string[]): Promise<number> {
           accounts: Object.keys(config.accounts),
           bridges: bridges.map((b) => ({
             name: b.name,
-            endpoints: b.endpoints.map((e) => ({ endpoint: e.key, direction: e.direction, shape: e.shape ?? null })),
+            endpoints: b.endpoints.map((e) => {
+              const r = role(e);
+              return {
+                endpoint: e.key,
+                direction: e.direction,
+                shape: e.shape ?? null,
+                feeds: r.feeds,
+                receives: r.receives,
+                ...(r.why ? { why: r.why } : {}),
+              };
+            }),
           })),
           services: notes.map((g) => ({ ...g, message: gapMessage(g) })),
         },
@@ -243,12 +257,11 @@ async function cmdCheck(args: string[]): Promise<number> {
     out(`\nbridge ${b.name}${b.description ? `: ${b.description}` : ''}`);
     for (const e of b.endpoints) {
       const style = styles.get(e.account)!;
-      const arrow = e.direction === 'in' ? 'in only ' : e.direction === 'out' ? 'out only' : 'in + out';
-      const recv =
-        e.direction === 'in'
-          ? ''
-          : `  receives chat as ${shapeFor('chat', style, e.shape)}, articles as ${shapeFor('article', style, e.shape)}${e.shape === 'command' ? ` (lines starting with ${e.prefix})` : ''}`;
-      out(`  ${arrow}  ${e.key}${recv}`);
+      const r = role(e);
+      const recv = !r.receives
+        ? ''
+        : `  receives chat as ${shapeFor('chat', style, e.shape)}, articles as ${shapeFor('article', style, e.shape)}${e.shape === 'command' ? ` (lines starting with ${e.prefix})` : ''}`;
+      out(`  ${roleWords(r)}  ${e.key}${recv}${r.why ? `  (${r.why})` : ''}`);
     }
   }
   if (bridges.length === 0) out('\nno bridges yet: add one under bridges: (see README.md)');
@@ -441,7 +454,7 @@ async function cmdOutbox(args: string[]): Promise<number> {
     }
     const when = live ? 'now' : 'when peerpost next starts';
     if (dropRow !== undefined) out(`dropped outbox row ${dropRow}: that post will not reach that endpoint`);
-    else out(`${answer!.count} row${answer!.count === 1 ? '' : 's'} back in line, tried ${when}`);
+    else out(`${plural(answer!.count ?? 0, 'row')} back in line, tried ${when}`);
     return EXIT.OK;
   }
   const store = openStore(found, config);
@@ -641,7 +654,7 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
   const r = await loadConfigFile(file, { lookup: lookupPlugin });
   if (!r.ok) {
     err(
-      `note: ${file} has ${r.errors.length} error${r.errors.length === 1 ? '' : 's'} (see peerpost check), so the commands its plugins add are not known`,
+      `note: ${file} has ${plural(r.errors.length, 'error')} (see peerpost check), so the commands its plugins add are not known`,
     );
     return undefined;
   }

@@ -21,7 +21,7 @@ import type { ErrorCode } from './errors.js';
 import { stripCommand } from './ingest/router.js';
 import type { DeliveryQueue } from './ingest/core.js';
 import type { QueuedDelivery, Store } from './store.js';
-import { formatDuration } from './util.js';
+import { formatDuration, plural } from './util.js';
 
 /** What the outbox needs to know about an endpoint to deliver to it now. */
 export type Resolution =
@@ -244,7 +244,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
               break outer;
             }
             const reason =
-              `gave up after ${formatDuration(now - row.createdAt)} and ${row.attempts} attempt${row.attempts === 1 ? '' : 's'}` +
+              `gave up after ${formatDuration(now - row.createdAt)} and ${plural(row.attempts, 'attempt')}` +
               (row.lastError ? `; last error: ${row.lastError}` : '');
             this.kill(row, row.attempts, reason, 'expired');
             continue;

@@ -517,6 +517,12 @@ export interface PluginDefinition<C = any> {
     endpoint: Pick<EndpointView, 'key' | 'target' | 'bridge' | 'direction' | 'shape' | 'options'>,
   ): string | undefined;
   /**
+   * Why nothing that arrives through this endpoint can ever feed the bridge, whatever its direction allows, in
+   * a few words ("a finger plan only shows posts"); undefined (or left out) when posts can come in through it.
+   * `peerpost check` shows such an endpoint as `out only`, with this reason.
+   */
+  noInput?(endpoint: Pick<EndpointView, 'key' | 'target' | 'bridge' | 'options'>, config: C): string | undefined;
+  /**
    * How a person joins this endpoint, in a few words, for other plugins' pages and
    * plans: "#commons on irc.libera.chat:6697", "commons@lists.example.org".
    */
@@ -552,3 +558,6 @@ export interface PluginDefinition<C = any> {
 export function definePlugin<C>(def: PluginDefinition<C>): PluginDefinition<C> {
   return def;
 }
+
+/** "1 line", "3 lines": a count and its noun, for every text a person reads. */
+export { plural } from './util.js';

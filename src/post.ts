@@ -1,6 +1,6 @@
 /**
  * The Post: the one protocol-neutral message that flows through the core
- * (DESIGN.md, "The post"). Plugins turn protocol input into an IncomingPost;
+ * (docs/design.md, "The post"). Plugins turn protocol input into an IncomingPost;
  * the core completes it into a Post, stores it, and hands it to deliverers.
  */
 import { randomUUID } from 'node:crypto';

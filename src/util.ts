@@ -22,6 +22,14 @@ export function formatDuration(ms: number): string {
   return out;
 }
 
+/**
+ * A count and its noun: plural(1, 'line') is "1 line", plural(3, 'line') "3 lines", plural(0, 'reply', 'replies')
+ * "0 replies", plural(12000, 'post') "12,000 posts". The one place a number meets a noun in what peerpost says.
+ */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
 /** Settle within ms or reject with a timeout error saying what was being waited for. */
 export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

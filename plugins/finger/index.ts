@@ -110,6 +110,8 @@ export default definePlugin<Config>({
   endpoint,
   validateTarget: targetProblem,
   validateEndpoint: endpointProblem,
+  // Only a followed remote plan brings posts in; a plan served here is read, never written to.
+  noInput: (e) => (isFollow(e) ? undefined : 'a finger plan only shows posts: nothing comes in through it'),
   joinHint: (target, config, node) =>
     target.startsWith('follow:') ? undefined : fingerAddress(target, node.hostname, config.listen.port),
   async start(ctx: PluginContext<Config>) {

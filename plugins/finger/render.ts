@@ -3,6 +3,7 @@
  * bridges, and the one-line answers. Every line ends in CRLF; nothing from a
  * post reaches the client unclean (see text.ts).
  */
+import { plural } from '../../src/plugin.js';
 import { clean, crlf, firstLine, oneLine, thimblTime, truncate, utc, type Charset } from './text.js';
 
 export interface PlanPost {
@@ -56,7 +57,7 @@ export function renderPlan(v: PlanView): string {
     return crlf(lines);
   }
   lines.push(
-    `${v.total === v.posts.length ? `${v.total}` : `Newest ${v.posts.length} of ${v.total}`} post${v.total === 1 ? '' : 's'}, newest first (times in UTC):`,
+    `${v.total === v.posts.length ? '' : `Newest ${v.posts.length} of `}${plural(v.total, 'post')}, newest first (times in UTC):`,
   );
   for (const p of v.posts) {
     const who = authorName(p, v.charset);
@@ -70,7 +71,7 @@ export function renderPlan(v: PlanView): string {
       const first = c(firstLine({ body: p.body }));
       if (first) lines.push(`    ${first}`);
       const more = p.body.split('\n').filter((l) => l.trim()).length - 1;
-      if (more > 0) lines.push(`    (${more} more line${more === 1 ? '' : 's'})`);
+      if (more > 0) lines.push(`    (${plural(more, 'more line', 'more lines')})`);
     } else {
       const head = `${utc(p.date)}  ${truncate(who, 12).padEnd(12)}  `;
       lines.push(head + truncate(what, WIDTH - head.length));

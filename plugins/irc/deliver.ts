@@ -7,6 +7,7 @@
  * and a post cut short (flood control, a disconnect) goes on from its first
  * unconfirmed line on the next try (progress.ts).
  */
+import { plural } from '../../src/plugin.js';
 import type { Client } from 'irc-framework';
 import {
   delivered,
@@ -164,7 +165,7 @@ export class Outgoing {
           }
         } else confirmer.drop(d);
         if (sent > 0) this.h.progress.set(to.row, { id: post.id, sent });
-        const note = sent > 0 ? ` (${sent} of ${lines.length} lines sent; the rest follows)` : '';
+        const note = sent > 0 ? ` (${sent} of ${plural(lines.length, 'line')} sent; the rest follows)` : '';
         // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
         // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
         if (delayMs !== undefined) this.h.later(() => this.h.ctx.resume(c.name), delayMs + 5);
@@ -236,6 +237,8 @@ export class Outgoing {
       this.h.syncChannels();
     }
     this.h.reportState();
-    return retry(`${why}${start > 0 ? ` (${start} of ${total} lines were said before)` : ''}`);
+    return retry(
+      `${why}${start > 0 ? ` (${start} of ${plural(total, 'line')} ${start === 1 ? 'was' : 'were'} said before)` : ''}`,
+    );
   }
 }

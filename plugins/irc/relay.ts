@@ -1,5 +1,5 @@
 /**
- * The loop guard for IRC (DESIGN.md, "Loop guard"), and the text of channel
+ * The loop guard for IRC (docs/design.md, "Loop guard"), and the text of channel
  * events. Pure: unit-tested in test/unit/irc-relay.test.ts.
  *
  * IRC lines carry no Message-ID, so two relays in one channel (two peerpost

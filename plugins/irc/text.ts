@@ -3,6 +3,7 @@
  * into pieces that fit the 512-byte limit once the server adds its prefix.
  * Pure functions, no I/O: unit-tested in test/unit/irc-text.test.ts.
  */
+import { plural } from '../../src/plugin.js';
 
 /** A wait as people read it: "2.5s", "30s". */
 export const secs = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
@@ -114,7 +115,7 @@ export function moreLink(template: string, post: { id: string; bridge: string })
 
 /** "N more line(s)", with where to read the rest when there is a link. */
 export function moreText(n: number, link?: string): string {
-  return `${n} more ${n === 1 ? 'line' : 'lines'}${link ? `: ${link}` : ''}`;
+  return `${plural(n, 'more line', 'more lines')}${link ? `: ${link}` : ''}`;
 }
 
 /** The placeholders a prefix format may use; anything else in braces is a config error. */
@@ -241,7 +242,7 @@ export function ircLines(lines: readonly string[], prefix: string, budget: numbe
 export function capLines(
   lines: string[],
   max: number,
-  more = (n: number) => `… (${n} more ${n === 1 ? 'line' : 'lines'})`,
+  more = (n: number) => `… (${plural(n, 'more line', 'more lines')})`,
 ): string[] {
   if (lines.length <= max) return lines;
   const keep = lines.slice(0, Math.max(0, max - 1));

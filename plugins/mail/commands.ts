@@ -8,6 +8,7 @@
  * LIST is the list name (the endpoint target, "commons"), or account/list when
  * two mail accounts have a list of that name.
  */
+import { plural } from '../../src/plugin.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { PluginCommand, CommandEnv, CommandAccount, CommandResult } from '../../src/plugin.js';
@@ -95,7 +96,7 @@ async function subscribers(args: string[], env: CommandEnv): Promise<CommandResu
           `${m.address}${m.name ? ` (${m.name})` : ''}${m.delivery ? '' : `  [delivery disabled: bounce score ${m.bounceScore}]`}`,
       );
       return out(
-        `${lines.join('\n')}\n${members.length} subscriber${members.length === 1 ? '' : 's'} of ${list} (${acct.account}), ${members.filter((m) => m.delivery).length} receiving.`,
+        `${lines.join('\n')}\n${plural(members.length, 'subscriber')} of ${list} (${acct.account}), ${members.filter((m) => m.delivery).length} receiving.`,
       );
     }
     case 'add':

@@ -8,6 +8,7 @@
  * committed (or held, or a command done), 451 when the store cannot take it
  * now, 5xx with the reason when it is refused.
  */
+import { plural } from '../../src/plugin.js';
 import type { EndpointView, IncomingPost, IngestVerdict, Logger } from '../../src/plugin.js';
 import { classify, listAddresses, listId, normaliseAddress, splitAddress, type ListAddress } from './lists.js';
 import { commandLines, isRefusal, parseMessage, type ParsedMessage } from './parse.js';
@@ -373,7 +374,7 @@ export class ListServer implements Receiver {
       n++;
       this.d.log.info(
         { list: h.list, held: h.id, from: h.sender, days },
-        `held post #${h.id} to ${h.list} expired after ${days} days without a decision; dropped${e ? ', the owners were told' : ' (the list is gone)'}`,
+        `held post #${h.id} to ${h.list} expired after ${plural(days, 'day')} without a decision; dropped${e ? ', the owners were told' : ' (the list is gone)'}`,
       );
     }
     return n;

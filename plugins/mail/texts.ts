@@ -3,6 +3,7 @@
  * goodbye, help, notices to owners. Plain text, short, saying what happened and
  * what to do.
  */
+import { plural } from '../../src/plugin.js';
 import { listAddresses } from './lists.js';
 
 export interface ListWords {
@@ -13,7 +14,7 @@ export interface ListWords {
 
 const days = (ms: number) => {
   const d = Math.round(ms / 86_400_000);
-  return d >= 1 ? `${d} day${d === 1 ? '' : 's'}` : `${Math.max(1, Math.round(ms / 3_600_000))} hours`;
+  return d >= 1 ? plural(d, 'day') : plural(Math.max(1, Math.round(ms / 3_600_000)), 'hour');
 };
 
 export function confirmRequest(
@@ -153,7 +154,7 @@ export function heldExpiredNotice(
   return {
     subject: `${l.name}: held post #${id} from ${sender} expired`,
     text: [
-      `Post #${id} to ${l.name}, held for the owners, waited ${days} days without a decision and was dropped (held.expire).`,
+      `Post #${id} to ${l.name}, held for the owners, waited ${plural(days, 'day')} without a decision and was dropped (held.expire).`,
       '',
       `  from:     ${sender}`,
       `  subject:  ${subject || '(none)'}`,
@@ -167,7 +168,7 @@ export function heldExpiredNotice(
 export function heldExpiredForSender(l: ListWords, subject: string, days: number): { subject: string; text: string } {
   return {
     subject: `${l.name}: your post was not approved in time`,
-    text: `Your post "${subject || '(no subject)'}" to ${l.name}@${l.domain} waited ${days} days for an owner's approval and was dropped. You may send it again.`,
+    text: `Your post "${subject || '(no subject)'}" to ${l.name}@${l.domain} waited ${plural(days, 'day')} for an owner's approval and was dropped. You may send it again.`,
   };
 }
 

@@ -39,6 +39,7 @@ import { parsePostInput, verdictAnswer, type PostInput } from './posting.js';
 import type { Config } from './schema.js';
 import { Stream, type StreamClient } from './stream.js';
 import { mayPost, Tokens, type Grant } from './tokens.js';
+import { apiIndex } from './api-index.js';
 
 export const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -470,7 +471,7 @@ export function createApp(d: AppDeps) {
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    const isApi = path.startsWith('/api/');
+    const isApi = path === '/api' || path.startsWith('/api/');
     const origin = req.headers.origin;
     const cors: Record<string, string> =
       isApi && allowedOrigin(origin)
@@ -611,6 +612,10 @@ export function createApp(d: AppDeps) {
     }
 
     // ---- API ----
+    if (path === '/api' || path === '/api/') {
+      only('GET');
+      return json(res, 200, apiIndex(tokens.enabled), cors);
+    }
     if (path === '/api/bridges') {
       only('GET');
       return json(res, 200, { bridges: summaries() }, cors);
@@ -673,12 +678,16 @@ export function createApp(d: AppDeps) {
       if (!p || !byBridge(p.bridge)) throw new HttpError(404, 'no such post here', cors);
       return json(res, 200, toJson(p), cors);
     }
-    throw new HttpError(404, isApi ? `no such API path: ${path}` : 'There is no such page here.', cors);
+    throw new HttpError(
+      404,
+      isApi ? `no such API path: ${path} (GET /api lists them)` : 'There is no such page here.',
+      cors,
+    );
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: Error) => {
-      const isApi = (req.url ?? '').startsWith('/api/');
+      const isApi = /^\/api(\/|\?|$)/.test(req.url ?? '');
       const e =
         err instanceof HttpError
           ? err

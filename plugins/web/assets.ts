@@ -138,6 +138,8 @@ export const LIVE_JS = `// peerpost: live updates for an archive page. Posts are
     cursor = p.seq;
     var total = document.getElementById('total');
     if (total) total.textContent = String(Number(total.textContent) + 1);
+    var noun = document.getElementById('total-noun');
+    if (total && noun) noun.textContent = total.textContent === '1' ? 'post' : 'posts';
     var node = render(p);
     var parents = [].concat(p.inReplyTo ? [p.inReplyTo] : [], (p.references || []).slice().reverse());
     for (var i = 0; i < parents.length; i++) {

@@ -233,7 +233,7 @@ export function archivePage(v: ArchiveView, links: Links): string {
     .map((j) => `<li><span class="proto">${escapeHtml(j.protocol)}</span> ${escapeHtml(j.join!)}</li>`)
     .join('');
   const body = `<h1>${escapeHtml(v.name)}</h1>
-${v.description ? `<p class="description">${escapeHtml(v.description)}</p>\n` : ''}${join ? `<details class="join"><summary>Join in</summary><ul>${join}</ul></details>\n` : ''}<p class="count"><span id="total">${v.total}</span> post${v.total === 1 ? '' : 's'}, newest first${v.before === undefined ? ' <span id="live" class="live" hidden>live</span>' : ''}</p>
+${v.description ? `<p class="description">${escapeHtml(v.description)}</p>\n` : ''}${join ? `<details class="join"><summary>Join in</summary><ul>${join}</ul></details>\n` : ''}<p class="count"><span id="total">${v.total}</span> <span id="total-noun">${v.total === 1 ? 'post' : 'posts'}</span>, newest first${v.before === undefined ? ' <span id="live" class="live" hidden>live</span>' : ''}</p>
 <div id="threads">
 ${ts.map((t) => threadHtml(t, links)).join('\n')}
 </div>

@@ -46,6 +46,13 @@ export default definePlugin<Config>({
   ],
   joinHint: (target, config, node) =>
     `${config.publicUrl ?? defaultPublicUrl(config.listen.host, config.listen.port, node.hostname)}/b/${encodeURIComponent(target)}`,
+  // Posts come in from the web only with a token that may post to the bridge (the API and the stream).
+  noInput: (e, config) =>
+    config.tokens.length === 0
+      ? `posting from the web is off: no token in accounts.${e.key.slice(0, e.key.indexOf('/'))}.tokens`
+      : config.tokens.some((t) => t.bridges.includes('*') || t.bridges.includes(e.bridge))
+        ? undefined
+        : `no token in accounts.${e.key.slice(0, e.key.indexOf('/'))}.tokens may post to bridge ${e.bridge}`,
   async start(ctx: PluginContext<Config>) {
     let cfg = ctx.config;
     let base = cfg.publicUrl ?? defaultPublicUrl(cfg.listen.host, cfg.listen.port, ctx.node.hostname);

@@ -9,6 +9,7 @@
  * of a kind it does not know (a plugin may even bundle its own zod).
  */
 import type { ConfigError } from './types.js';
+import { plural } from '../util.js';
 
 export type PathSeg = string | number;
 export type Path = readonly PathSeg[];
@@ -89,16 +90,44 @@ export function trailingComment(source: string, end: number): string | undefined
 /**
  * The trap inside [...] or {...}: in `[irc.libera #commons]` the comment also
  * swallows the closing bracket, and yaml reports an unclosed collection at a
- * later line. Looks back from that line for the one that did it; '' if none.
+ * later line. Looks back from that line for the one that did it.
  */
-export function flowCommentHint(source: string, lineStarts: readonly number[], errLine: number): string {
+export function flowCommentTrap(
+  source: string,
+  lineStarts: readonly number[],
+  errLine: number,
+): { line: number; account: string; word: string } | undefined {
   for (let l = errLine; l >= 1 && l > errLine - 20; l--) {
     const text = source.slice(lineStarts[l - 1], lineStarts[l]);
     const m = /[[{].*?([^\s[{,]+)[ \t]+#([^\s\]},]+)/.exec(text);
-    if (m)
-      return ` (line ${l}: " #${m[2]}" after a space was read as a YAML comment, with the rest of the line: write ${m[1]!.replace(/\/$/, '')}/#${m[2]})`;
+    if (m) return { line: l, account: m[1]!.replace(/\/$/, ''), word: m[2]! };
   }
-  return '';
+  return undefined;
+}
+
+/**
+ * What to write instead of `account #word`, where " #word" was read as a
+ * comment: the endpoint the plugin accepts, `account/#word` (an IRC channel)
+ * or `account/word` (a newsgroup, a list, a plan), tried in the order its style
+ * makes likely. `problem` is the plugin's validateTarget (undefined: any target).
+ */
+export function commentTrapFix(
+  account: string,
+  word: string,
+  plugin?: { style?: string; problem?: ((target: string) => string | undefined) | undefined },
+): string {
+  const bare = word.replace(/^#+/, '');
+  const tries = plugin?.style === 'chat' || !plugin ? [`#${word}`, bare] : [bare, `#${word}`];
+  for (const t of tries) {
+    let problem: string | undefined;
+    try {
+      problem = plugin?.problem?.(t);
+    } catch {
+      problem = 'not checked';
+    }
+    if (t && !problem) return `write ${account}/${t}`;
+  }
+  return `write ${account}/TARGET, with no space before the target ("${word}" is not a target of ${account})`;
 }
 
 // ---------------------------------------------------------------------------
@@ -342,16 +371,16 @@ export function humanizeIssues(issues: readonly IssueLike[], o: HumanizeOptions,
           else
             push(
               issue.code === 'too_small'
-                ? `must be at least ${issue.minimum} characters long`
-                : `must be at most ${issue.maximum} characters long`,
+                ? `must be at least ${plural(Number(issue.minimum), 'character')} long`
+                : `must be at most ${plural(Number(issue.maximum), 'character')} long`,
             );
         } else if (issue.origin === 'array' || issue.origin === 'set') {
           if (issue.code === 'too_small' && Number(issue.minimum) === 1) push('must not be an empty list');
           else
             push(
               issue.code === 'too_small'
-                ? `must have at least ${issue.minimum} items`
-                : `must have at most ${issue.maximum} items`,
+                ? `must have at least ${plural(Number(issue.minimum), 'item')}`
+                : `must have at most ${plural(Number(issue.maximum), 'item')}`,
             );
         } else push(issue.message ?? 'out of range');
         break;

@@ -35,7 +35,8 @@ import {
 } from './schema.js';
 import type { AccountConfig, BridgeConfig, ConfigError, EndpointConfig, PeerpostConfig } from './types.js';
 import {
-  flowCommentHint,
+  commentTrapFix,
+  flowCommentTrap,
   formatConfigError,
   formatPath,
   humanizeIssues,
@@ -153,6 +154,8 @@ class Run {
   /** Paths whose substitution failed; errors about their (broken) value would only be noise. */
   private readonly poisoned = new Set<string>();
   private visits = 0;
+  /** The plugin of each valid account, once the accounts are read (for the comment trap's hint). */
+  private pluginOf = new Map<string, PluginDefinition>();
   private readonly env: NodeJS.ProcessEnv;
   private readonly cwd: string;
 
@@ -168,25 +171,28 @@ class Run {
   async run(): Promise<LoadResult> {
     this.doc = parseDocument(this.source, { lineCounter: this.lc, prettyErrors: false, uniqueKeys: true });
     const at = new Set<number>();
+    const traps: { error: ConfigError; trap: NonNullable<ReturnType<typeof flowCommentTrap>> }[] = [];
     for (const e of [...this.doc.errors, ...this.doc.warnings]) {
       if (e.code === 'DUPLICATE_KEY') continue; // reported by toValue() with the key's name and path
       if (at.has(e.pos[0])) continue; // an unclosed bracket is reported once per enclosing collection
       at.add(e.pos[0]);
-      let message =
+      const message =
         e.code === 'MULTIPLE_DOCS'
           ? 'a config file holds one YAML document: remove the second "---" and what follows, or merge them'
           : e.message;
-      if (/^Flow (map|sequence)/.test(e.message))
-        message += flowCommentHint(this.source, this.lc.lineStarts, this.lc.linePos(e.pos[0]).line);
-      this.pending.push({
-        offset: e.pos[0],
-        kind: e.code === 'TAG_RESOLVE_FAILED' ? 'always' : 'syntax',
-        error: this.at(e.pos[0], '', message),
-      });
+      const error = this.at(e.pos[0], '', message);
+      if (/^Flow (map|sequence)/.test(e.message)) {
+        const trap = flowCommentTrap(this.source, this.lc.lineStarts, this.lc.linePos(e.pos[0]).line);
+        if (trap) traps.push({ error, trap });
+      }
+      this.pending.push({ offset: e.pos[0], kind: e.code === 'TAG_RESOLVE_FAILED' ? 'always' : 'syntax', error });
     }
     this.locs.set(pk([]), { node: this.doc.contents });
     const raw = this.toValue(this.doc.contents, []);
     const config = await this.check(raw);
+    // Named once the plugins are known: what to write depends on what the account's plugin takes as a target.
+    for (const { error, trap } of traps)
+      error.message += ` (line ${trap.line}: " #${trap.word}" after a space was read as a YAML comment, with the rest of the line: ${this.commentFix(trap.account, trap.word)})`;
     const errors = this.finish();
     if (errors.length === 0 && !config)
       errors.push(
@@ -538,6 +544,7 @@ class Run {
         settings: deepFreeze(settings as Record<string, unknown>),
       };
     }
+    this.pluginOf = pluginOf;
     return { configs: ok ? configs : undefined, declared, pluginOf };
   }
 
@@ -727,6 +734,16 @@ class Run {
     return endpoint;
   }
 
+  /** "write irc.libera/#commons", "write nntp.local/peerpost.commons": what the account's plugin accepts. */
+  private commentFix(account: string, word: string): string {
+    const plugin = this.pluginOf.get(account);
+    return commentTrapFix(
+      account,
+      word,
+      plugin && { style: plugin.style, problem: plugin.validateTarget?.bind(plugin) },
+    );
+  }
+
   /** "account/target" split at the first "/", checked against the accounts and the plugin. */
   private splitEndpoint(spec: string, path: Path, accounts: Accounts | undefined) {
     const slash = spec.indexOf('/');
@@ -743,7 +760,8 @@ class Run {
       // THE COMMENT TRAP: `- irc.libera #commons` is "irc.libera" and a YAML comment.
       const node = this.locs.get(pk(path))?.node;
       const comment = isScalar(node) && node.range ? trailingComment(this.source, node.range[1]) : undefined;
-      if (comment) msg += ` (" #${comment}" after a space was read as a YAML comment: write ${account}/#${comment})`;
+      if (comment)
+        msg += ` (" #${comment}" after a space was read as a YAML comment: ${this.commentFix(account, comment)})`;
       this.add(path, msg);
       return undefined;
     }

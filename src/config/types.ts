@@ -7,7 +7,7 @@ export type Direction = 'in' | 'out' | 'inout';
 export const DIRECTIONS: readonly Direction[] = ['in', 'out', 'inout'];
 
 /**
- * How an endpoint receives posts (DESIGN.md, "Chat meets mail"):
+ * How an endpoint receives posts (docs/design.md, "Chat meets mail"):
  * - stream:   every post as it comes
  * - digest:   lines from chat gathered into one article per conversation
  * - command:  only chat lines that start with the endpoint's prefix

@@ -1,5 +1,5 @@
 /**
- * Conversation shapes (DESIGN.md, "Chat meets mail"): rendering a chat
+ * Conversation shapes (docs/design.md, "Chat meets mail"): rendering a chat
  * conversation as one digest article, and an article as a short announcement.
  * Pure functions, shared by the core and plugins.
  */

@@ -1,8 +1,7 @@
 /**
- * What each place already shows, for digests (DESIGN.md, "Loop guard": "a short
- * per-endpoint memory of what each place already shows (author + normalised
- * text) stops a second copy of a post from being sent where the first already
- * arrived by another path").
+ * What each place already shows, for digests (docs/design.md, "Loop guard", "Two
+ * nodes"): a memory per endpoint of the digest lines it shows, so that a second
+ * copy of a line is not sent where the first already arrived by another path.
  *
  * The case it exists for: two peerpost nodes bridge the same IRC channel and
  * the same newsgroup on a shared server (two communities sharing a channel).

@@ -36,7 +36,7 @@ export function flavourOf(post: Pick<Post, 'subject' | 'body' | 'kind'>, originS
 
 /**
  * The shape an endpoint receives a post of the given flavour in.
- * Defaults by protocol pair (DESIGN.md): chat → article: digest; article → chat: announce; else stream.
+ * Defaults by protocol pair (docs/design.md, "Chat meets mail"): chat → article: digest; article → chat: announce; else stream.
  * An explicit shape applies where it means something (digest and command to chat lines,
  * announce to articles); other posts stream.
  */

@@ -38,6 +38,39 @@ test('check prints each bridge with its endpoints and directions', async (t) => 
   assert.match(r.stdout, /in \+ out {2}sink\.a\/one {2}receives chat as stream, articles as announce/);
 });
 
+test('check shows what each endpoint really does: a served finger plan and a web page nobody may post from only show posts', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(`
+accounts:
+  sink.a: { file: ${w.sink('a')} }
+  finger.local: { listen: 127.0.0.1:0 }
+  web.local: { listen: 127.0.0.1:0, tokens: [{ name: app, token: ${'t'.repeat(24)}, bridges: [lounge] }] }
+bridges:
+  commons:
+    endpoints: [sink.a/one, finger.local/commons, web.local/commons]
+  lounge:
+    endpoints: [web.local/lounge]
+`);
+  const r = await cli(['check', '-c', w.config]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /in \+ out {2}sink\.a\/one /);
+  assert.match(
+    r.stdout,
+    /out only {2}finger\.local\/commons {2}receives .*\(a finger plan only shows posts: nothing comes in through it\)/,
+  );
+  assert.match(
+    r.stdout,
+    /out only {2}web\.local\/commons {2}receives .*\(no token in accounts\.web\.local\.tokens may post to bridge commons\)/,
+  );
+  assert.match(r.stdout, /in \+ out {2}web\.local\/lounge {2}receives/);
+  const json = JSON.parse((await cli(['check', '-c', w.config, '--json'])).stdout) as {
+    bridges: { endpoints: { endpoint: string; direction: string; feeds: boolean; receives: boolean }[] }[];
+  };
+  const plan = json.bridges[0]!.endpoints.find((e) => e.endpoint === 'finger.local/commons');
+  assert.deepEqual([plan?.direction, plan?.feeds, plan?.receives], ['inout', false, true]);
+});
+
 test('check reports every config error as FILE:LINE:COL and exits 1', async (t) => {
   const w = world();
   t.after(() => w.cleanup());

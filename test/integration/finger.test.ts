@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { world, cli, startDaemon, sleep, type Running } from '../helpers/daemon.js';
 import { ensureFingerPeers, freePort, listeningPort, rawQuery } from '../peers/finger.js';
 
@@ -61,6 +62,27 @@ async function up(
   const limited = await listeningPort(d.waitForLog, 'finger.r');
   return { d, port, limited };
 }
+
+test('the finger command the README, the default config and the plugin README give works, and is the same in all three', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  const { d, port } = await up(w);
+  t.after(() => d.stop('SIGKILL'));
+  await post(w, 'commons', 'alice', 'hello from the quickstart');
+  const root = new URL('../../../', import.meta.url);
+  const cmd = /printf 'commons\\r\\n' \| socat - TCP:127\.0\.0\.1:7979/;
+  for (const file of ['README.md', 'config/peerpost.yaml', 'plugins/finger/README.md']) {
+    const text = readFileSync(new URL(file, root), 'utf8');
+    const shown = cmd.exec(text)?.[0];
+    assert.ok(shown, `${file} shows the socat command`);
+    assert.match(text, /apt-get install [^\n]*socat/, `${file} says how to install socat`);
+    assert.doesNotMatch(text, /\| nc /, `${file} uses one tool, not netcat`);
+    // Run it as written, at the port this daemon listens on.
+    const { stdout } = await promisify(execFile)('sh', ['-c', shown.replace(':7979', `:${port}`)]);
+    assert.match(stdout, /^Login: commons/);
+    assert.match(stdout, /alice {2,}hello from the quickstart/);
+  }
+});
 
 test('a bridge is a plan: newest posts first, /W verbose, the list, Thimbl format, unknown names, forwarding denied', async (t) => {
   const w = world();

@@ -219,6 +219,57 @@ test('pages and API: bridges, archive (escaped, threaded, paged), permalinks, he
   assert.equal(r.status, 503);
 });
 
+test('GET /api is an index of the API: every route with its method and what it does, and each one answers', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  const { d, port, base } = await up(w, mainConfig(w));
+  t.after(() => d.stop('SIGKILL'));
+  const id = await cliPost(w, 'commons', 'alice', 'A first post', 'Welcome');
+
+  const r = await fetch(`${base}/api`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type')!, /^application\/json/);
+  const index = (await r.json()) as {
+    posting: boolean;
+    routes: { method: string; path: string; description: string }[];
+  };
+  assert.equal(index.posting, true);
+  const listed = index.routes.map((x) => `${x.method} ${x.path.split('?')[0]}`);
+  assert.deepEqual(listed, [
+    'GET /api',
+    'GET /api/bridges',
+    'GET /api/bridges/{name}/posts',
+    'POST /api/bridges/{name}/posts',
+    'GET /api/posts/{id}',
+    'GET /api/stream',
+  ]);
+  for (const x of index.routes) assert.ok(x.description.length > 10, `${x.path} says what it does`);
+  // "/api/" is the same index; an unknown API path points to it.
+  assert.deepEqual(await (await fetch(`${base}/api/`)).json(), index);
+  const unknown = await fetch(`${base}/api/nope`);
+  assert.equal(unknown.status, 404);
+  assert.match(((await unknown.json()) as { error: string }).error, /GET \/api lists them/);
+  assert.equal((await fetch(`${base}/api`, { method: 'POST' })).status, 405);
+
+  // Every route it lists is there, as listed.
+  const fill = (path: string) =>
+    path.replace('{name}', 'commons').replace('{id}', encodeURIComponent(id)).replace(/\?.*$/, '');
+  for (const x of index.routes) {
+    if (x.path.startsWith('/api/stream')) {
+      const c = client(port, 'bridge=commons');
+      await c.opened;
+      await until(() => c.msgs.some((m) => m.type === 'hello'), 'the stream says hello');
+      c.ws.close();
+      continue;
+    }
+    const res =
+      x.method === 'POST'
+        ? await apiPost(base, 'commons', { body: 'posted from the index test' })
+        : { status: (await fetch(`${base}${fill(x.path)}`)).status };
+    assert.equal(res.status, x.method === 'POST' ? 201 : 200, `${x.method} ${fill(x.path)}`);
+  }
+});
+
 test('posting: a token for the bridge, refused without one, limits, and the post reaches the other endpoints', async (t) => {
   const w = world();
   t.after(() => w.cleanup());

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { formatConfigError, loadConfigFile, parseConfig, type LoadResult } from '../../src/config/load.js';
 import type { PeerpostConfig } from '../../src/config/types.js';
 import { fakeLookup } from '../helpers/fake-plugins.js';
+import { lookupPlugin } from '../../src/loader.js';
 
 const CWD = join(tmpdir(), 'peerpost-config-test');
 const Y = (...lines: string[]) => lines.join('\n') + '\n';
@@ -526,4 +527,47 @@ test('loadConfigFile: reads a file; an unreadable one is one error without a pos
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the comment trap hint names an endpoint the plugin accepts, for every shipped protocol', async () => {
+  // `- nntp.local #peerpost.commons`: a newsgroup takes no "#", so the hint must not put one back.
+  const accounts = [
+    'accounts:',
+    '  irc.x: { host: irc.example.org, nick: bot }',
+    '  nntp.local: {}',
+    '  mail.lists: {}',
+    '  finger.local: {}',
+    '  web.local: {}',
+  ];
+  const trapped = [
+    ['nntp.local', 'peerpost.commons', 'nntp.local/peerpost.commons'],
+    ['irc.x', 'chan', 'irc.x/#chan'],
+    ['irc.x', '#chan', 'irc.x/##chan'],
+    ['mail.lists', 'commons', 'mail.lists/commons'],
+    ['finger.local', 'commons', 'finger.local/commons'],
+    ['web.local', 'commons', 'web.local/commons'],
+  ] as const;
+  const real = (text: string) => parseConfig(text, 'test.yaml', { lookup: lookupPlugin, env: {}, cwd: CWD });
+  for (const [account, word, meant] of trapped) {
+    const r = await real(Y(...accounts, 'bridges:', '  commons:', '    endpoints:', `      - ${account} #${word}`));
+    assert.equal(r.ok, false);
+    const message = (r as { errors: { message: string }[] }).errors.map((e) => e.message).join('\n');
+    const hint = /read as a YAML comment: write (\S+)\)/.exec(message)?.[1];
+    assert.equal(hint, meant, message);
+    // What the hint says to write is accepted as it stands.
+    const fixed = await real(Y(...accounts, 'bridges:', '  commons:', '    endpoints:', `      - ${hint}`));
+    assert.deepEqual(fixed.ok ? [] : fixed.errors.map(formatConfigError), [], `${hint} is refused`);
+  }
+  // Inside a flow list too.
+  const r = await real(Y(...accounts, 'bridges:', '  commons:', '    endpoints: [nntp.local #peerpost.commons]'));
+  assert.match(
+    (r as { errors: { message: string }[] }).errors[0]!.message,
+    /line 9: " #peerpost.commons" after a space was read as a YAML comment, with the rest of the line: write nntp.local\/peerpost.commons\)$/,
+  );
+  // A word no target of the account can be: no endpoint is suggested that would be refused.
+  const bad = await real(Y(...accounts, 'bridges:', '  commons:', '    endpoints:', '      - nntp.local #Big.Group!'));
+  assert.match(
+    (bad as { errors: { message: string }[] }).errors[0]!.message,
+    /write nntp.local\/TARGET, with no space before the target \("Big.Group!" is not a target of nntp.local\)\)$/,
+  );
 });

@@ -21,7 +21,7 @@ const post = (over: Partial<Post> = {}): Post => ({
   ...over,
 });
 
-test('default shapes by protocol pair follow DESIGN.md', () => {
+test('default shapes by protocol pair follow docs/design.md', () => {
   assert.equal(shapeFor('chat', 'chat', undefined), 'stream');
   assert.equal(shapeFor('chat', 'article', undefined), 'digest');
   assert.equal(shapeFor('article', 'chat', undefined), 'announce');

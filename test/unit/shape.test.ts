@@ -50,7 +50,7 @@ test('digest lines: message, action, notice, and multi-line bodies indented', ()
   assert.equal(digestLine(l('14:05', 'alice', 'a\nb')), '14:05 <alice> a\n      b');
 });
 
-test('a conversation becomes one article with the subject of DESIGN.md', () => {
+test('a conversation becomes one article with the subject of docs/design.md', () => {
   const d = renderDigest([l('14:02', 'alice', 'hi'), l('14:10', 'bob', 'hello'), l('14:31', 'alice', 'bye')]);
   assert.equal(d.subject, '[#commons] conversation, 14:02–14:31 UTC (3 lines)');
   assert.equal(d.body, '2026-11-27 UTC\n\n14:02 <alice> hi\n14:10 <bob> hello\n14:31 <alice> bye\n');

@@ -14,6 +14,7 @@
 import { backoffDelay, type Logger } from '../../../src/plugin.js';
 import type { OutboundStatements, QueueRow } from './state.js';
 import type { SmtpSender } from './transport.js';
+import { plural } from '../../../src/plugin.js';
 
 export interface QueueOptions {
   retryFirstMs: number;
@@ -132,7 +133,7 @@ export class MailQueue {
       this.st.dequeue.run(row.id);
       this.log.warn(
         { id: row.id, kind: row.kind, list: row.list, recipients, lastError: row.last_error },
-        `mail queue: gave up on ${row.kind} mail for list ${row.list} to ${recipients.join(', ')} after ${row.attempts} tries (last: ${row.last_error ?? 'none'}); it was dropped`,
+        `mail queue: gave up on ${row.kind} mail for list ${row.list} to ${recipients.join(', ')} after ${plural(row.attempts, 'try', 'tries')} (last: ${row.last_error ?? 'none'}); it was dropped`,
       );
       return;
     }
@@ -160,7 +161,7 @@ export class MailQueue {
     );
     this.log.info(
       { id: row.id, kind: row.kind, waiting: waiting.length, delayMs: delay, reason: waiting[0]!.reply },
-      `mail queue: ${row.kind} mail for ${waiting.length} recipient(s) deferred (${waiting[0]!.reply}); next try in ${Math.round(delay / 1000)} s`,
+      `mail queue: ${row.kind} mail for ${plural(waiting.length, 'recipient')} deferred (${waiting[0]!.reply}); next try in ${Math.round(delay / 1000)} s`,
     );
   }
 

@@ -3,6 +3,7 @@
  * smarthost, with per-recipient state so a 4xx retries that recipient only and
  * a 5xx is a bounce; and robot / forwarded mail through a durable queue.
  */
+import { plural } from '../../../src/plugin.js';
 import { randomUUID } from 'node:crypto';
 import {
   delivered,
@@ -242,17 +243,17 @@ export class ListSender {
     if (left === 0) return this.finish(to.row, list, total);
     if (this.closed)
       return retry(
-        `the mail account is stopping; ${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients wait`,
+        `the mail account is stopping; ${left.toLocaleString('en-US')} of ${plural(total, 'recipient')} wait`,
       );
     if (outOfTime) {
       return retry(
-        `${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients not sent yet (the time budget of one delivery ran out); continuing`,
+        `${left.toLocaleString('en-US')} of ${plural(total, 'recipient')} not sent yet (the time budget of one delivery ran out); continuing`,
         0,
       );
     }
     const why = lastDeferral ? `${lastDeferral.code ?? 'no answer'}: ${lastDeferral.reply}` : 'not sent';
     return retry(
-      `${left.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} recipients deferred by the smarthost (${why}); they alone are retried`,
+      `${left.toLocaleString('en-US')} of ${plural(total, 'recipient')} deferred by the smarthost (${why}); they alone are retried`,
     );
   }
 
@@ -318,7 +319,7 @@ export class ListSender {
     if (bounced > 0)
       this.ctx.log.info(
         { list: list.name, row, total, bounced },
-        `list ${list.name}: delivered to ${total - bounced} of ${total} recipients; ${bounced} refused for good (recorded as bounces)`,
+        `list ${list.name}: delivered to ${total - bounced} of ${plural(total, 'recipient')}; ${bounced} refused for good (recorded as bounces)`,
       );
     return delivered();
   }
