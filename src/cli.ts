@@ -14,13 +14,12 @@ import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import type { EndpointConfig } from './config/types.js';
 import { endpointRole, roleWords } from './roles.js';
-import { plural } from './util.js';
 import { ask, type ControlRequest } from './control.js';
 import { Store, NoStoreError, STORE_FILE, type OutboxRow } from './store.js';
 import { Router } from './ingest/router.js';
 import { ingestPipeline } from './ingest/pipeline.js';
 import { VERSION } from './accounts.js';
-import { formatDuration } from './util.js';
+import { formatDuration, plural } from './util.js';
 import { gapMessage, serviceGapsNamed } from './services.js';
 import type {
   IngestVerdict,
@@ -250,7 +249,7 @@ async function cmdCheck(args: string[]): Promise<number> {
   }
   out(`${file}: OK`);
   out(
-    `node ${config.node.hostname}, data in ${config.node.data}${hasStore(config.node.data) ? '' : ' (no store there yet: peerpost start creates it)'}, ${Object.keys(config.accounts).length} account(s), ${bridges.length} bridge(s)`,
+    `node ${config.node.hostname}, data in ${config.node.data}${hasStore(config.node.data) ? '' : ' (no store there yet: peerpost start creates it)'}, ${plural(Object.keys(config.accounts).length, 'account')}, ${plural(bridges.length, 'bridge')}`,
   );
   for (const a of Object.values(config.accounts)) out(`  account ${a.name} (${a.protocol}, ${styles.get(a.name)})`);
   for (const b of bridges) {

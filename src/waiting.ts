@@ -19,7 +19,7 @@ import type {
   QueueWaiting,
 } from './plugin.js';
 import type { StoredPost } from './post.js';
-import { formatDuration } from './util.js';
+import { formatDuration, plural } from './util.js';
 
 /** What the store tells about the digest buffer (Store.digestSummary, Store.digestLines). */
 export interface DigestBuffer {
@@ -70,8 +70,6 @@ export function collectWaiting(
   }
   return out;
 }
-
-const plural = (n: number, one: string, many: string) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
 /** Whatever has waited longer than alertAfterMs, one sentence each (no hostnames or error texts: /healthz shows them). */
 export function lateReasons(

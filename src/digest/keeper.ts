@@ -1,11 +1,12 @@
 /**
- * The digest keeper (DESIGN.md, "Chat meets mail"): chat lines bound for mail and news wait in the store's
+ * The digest keeper (docs/design.md, "Chat meets mail"): chat lines bound for mail and news wait in the store's
  * buffer, one open conversation per bridge; the keeper closes it into one digest post when it is quiet
  * (digest.quiet), old (digest.maxAge) or long (digest.maxLines), threads each digest as a reply to the
  * bridge's previous one, keeps which posts it holds (store.digestPosts: its lines, never read back from its text),
  * and hands the digest to the outbox for every endpoint that takes digests.
  * Rendering is src/digest/shape.ts; what each shared place already shows is src/digest/shown.ts.
  */
+import { plural } from '../util.js';
 import type { Logger } from 'pino';
 import type { PeerpostConfig } from '../config/types.js';
 import type { Post } from '../post.js';
@@ -107,7 +108,7 @@ export class DigestKeeper implements DigestBuffer {
           this.store.clearDigestLines(bridge, lastId);
           this.log.info(
             { bridge, lines: lines.length },
-            `bridge ${bridge} no longer has digest endpoints; ${lines.length} buffered lines stay in the archive only`,
+            `bridge ${bridge} no longer has digest endpoints; ${plural(lines.length, 'buffered line')} stay${lines.length === 1 ? 's' : ''} in the archive only`,
           );
           return undefined;
         }
