@@ -23,7 +23,7 @@
 #   An inn2 left half-configured by an earlier failed install is fixed and configured first.
 set -euo pipefail
 
-# peer -> what it is for. Install order is this order (postfix before inn2).
+# The peers (Debian package names). inn2 is installed last, after postfix.
 PEERS=(finger fingerd socat ngircd openssl inspircd atheme-services python3 postfix python3-aiosmtpd swaks chromium inn2)
 
 LOCK=${PEERPOST_PEERS_LOCK:-/var/lock/peerpost-test-peers.lock}
