@@ -88,6 +88,16 @@ for (const part of ['first', 'second'] as const)
       p: [token(Q, 'p', 1)],
       q: [token(Q, 'q', 1)],
     };
+    // One conversation on each node: every line within digest.quiet (2 s) of the one before. A `peerpost post`
+    // takes seconds on a loaded machine (a node process starting), so the shells' lines go first, both at once,
+    // and the channel's lines (milliseconds each) right after them; said one after another, the last shell's line
+    // came more than 2 s after the channel's, and closed a conversation of its own.
+    const [r1, r2] = await Promise.all([
+      node1.post(`${t.p[0]} from node one's shell`, 'dave'),
+      node2.post(`${t.q[0]} from node two's shell`, 'erin'),
+    ]);
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.equal(r2.code, 0, r2.stderr);
     for (const x of t.a) await irc1.say({ text: `${x} alice speaking` });
     await irc2.say({ text: `${t.b[0]} bob answering` });
     await inn.say({
@@ -96,10 +106,6 @@ for (const part of ['first', 'second'] as const)
       id: `${Q}-inn@reader.example`,
       text: `${t.i[0]} posted on INN`,
     });
-    const r1 = await node1.post(`${t.p[0]} from node one's shell`, 'dave');
-    assert.equal(r1.code, 0, r1.stderr);
-    const r2 = await node2.post(`${t.q[0]} from node two's shell`, 'erin');
-    assert.equal(r2.code, 0, r2.stderr);
 
     const all = Object.values(t).flat();
     const check = async (): Promise<true | string> => {
@@ -139,7 +145,25 @@ for (const part of ['first', 'second'] as const)
         (a) => a.id.endsWith('@two.e2e.example') && a.text.includes(t.q[0]!),
       );
       assert.equal(second.length, 1, "node two's digest is in the group once");
-      assert.match(second[0]!.text, /more lines of this conversation are here already, in <[^>]+@one\.e2e\.example>/);
+      // The digests each node closed, with their times: a failure below shows whether a conversation split.
+      const closed = (n: Node) =>
+        n
+          .allLogs()
+          .filter((l) => l.includes('digest closed') || l.includes('waits its turn') || l.includes(' sent to '))
+          .map((l) => {
+            try {
+              const j = JSON.parse(l) as { time: number; msg: string };
+              return `  ${new Date(j.time).toISOString().slice(11, 23)} ${j.msg}`;
+            } catch {
+              return `  ${l}`;
+            }
+          })
+          .join('\n');
+      assert.match(
+        second[0]!.text,
+        /more lines of this conversation are here already, in <[^>]+@one\.e2e\.example>/,
+        `node two's digest names node one's:\n${second[0]!.text}\nnode one:\n${closed(node1)}\nnode two:\n${closed(node2)}`,
+      );
       for (const x of [...t.a, ...t.b])
         assert.ok(
           !second[0]!.text.includes(x),

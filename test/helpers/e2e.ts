@@ -12,7 +12,7 @@
  * shape, added when their plugins land.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,25 +22,18 @@ import Database from 'better-sqlite3';
 import { cli, startDaemon, sleep, type Result, type Running } from './daemon.js';
 import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from '../integration/irc-helpers.js';
 import { ensureFingerPeers, rawQuery } from '../peers/finger.js';
+import { requirePeer } from '../peers/require.js';
 
 export { freePort, sleep };
 
 const NNTP_CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
-const NNTPLIB_INSTALL =
-  'apt-get install -y --no-install-recommends python3 (nntplib is in the standard library up to Python 3.12; on 3.13 and later: pip install standard-nntplib)';
 
 /** Every peer the e2e tests drive is there (installed as root, else an error with the command). */
 export function ensurePeers(): void {
   ensureNgircd();
   ensureFingerPeers();
-  try {
-    execFileSync('python3', ['-W', 'ignore', '-c', 'import nntplib'], { stdio: 'pipe' });
-  } catch (err) {
-    throw new Error(
-      `the e2e tests need Python's nntplib (${(err as Error).message.split('\n')[0]}); install it with:\n  ${NNTPLIB_INSTALL}`,
-      { cause: err },
-    );
-  }
+  // Python 3 with nntplib (in the standard library up to 3.12) for test/peers/nntp_client.py.
+  requirePeer('python3');
 }
 
 // ── what places say and show ────────────────────────────────────────────────

@@ -4,26 +4,18 @@
  * The same as the helpers inside irc.test.ts (which keeps its own copy).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, execSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { requirePeer } from '../peers/require.js';
 
 export const NGIRCD_SH = fileURLToPath(new URL('../../../test/peers/ngircd.sh', import.meta.url));
 
-/** A program the tests need: installed from Debian when missing and we are root; otherwise a failure that says how. */
-export function ensure(bin: string, pkg: string): void {
-  const install = `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${pkg}`;
-  if (existsSync(bin)) return;
-  if (process.getuid?.() === 0) {
-    execSync(install, { stdio: 'inherit', shell: '/bin/bash' });
-    if (existsSync(bin)) return;
-  }
-  throw new Error(`${pkg} is not installed (${bin} is missing); install it as root with:\n  ${install}`);
-}
-export const ensureNgircd = () => ensure('/usr/sbin/ngircd', 'ngircd');
-export const ensureOpenssl = () => ensure('/usr/bin/openssl', 'openssl');
-export const ensureInspircd = () => ensure('/usr/sbin/inspircd', 'inspircd');
+// The peers these tests need (test/peers/require.ts: installed as root, else a failure with the command).
+export const ensureNgircd = () => requirePeer('ngircd');
+export const ensureOpenssl = () => requirePeer('openssl');
+export const ensureInspircd = () => requirePeer('inspircd');
 
 export const INSPIRCD_SH = fileURLToPath(new URL('../../../test/peers/inspircd.sh', import.meta.url));
 
@@ -43,7 +35,7 @@ export function stopInspircd(d: Ircd | undefined): void {
   if (d) execFileSync('bash', [INSPIRCD_SH, 'stop', String(d.pid)]);
 }
 
-export const ensureAtheme = () => ensure('/usr/bin/atheme-services', 'atheme-services');
+export const ensureAtheme = () => requirePeer('atheme-services');
 export const ATHEME_SH = fileURLToPath(new URL('../../../test/peers/atheme.sh', import.meta.url));
 
 /**

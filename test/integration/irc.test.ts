@@ -253,8 +253,16 @@ bridges:
     assert.match(ob.stdout, /irc\.test\/#peer/, 'the IRC deliveries wait in the outbox');
     assert.match(ob.stdout, /disconnected/);
 
-    ircd = startIrcd(ircd!.port, ircd!.dir);
-    bob = await new User('bob').connect(ircd.port, CHAN);
+    // Bob must be in the channel before the bot comes back, to see it rejoin and say what waited (joining
+    // after it, he would see it in NAMES and miss lines). The daemon is paused (SIGSTOP) while ngircd comes
+    // back and bob joins: its reconnect timer fires once it runs again, as it would have a moment later.
+    daemon.proc.kill('SIGSTOP');
+    try {
+      ircd = startIrcd(ircd!.port, ircd!.dir);
+      bob = await new User('bob').connect(ircd.port, CHAN);
+    } finally {
+      daemon.proc.kill('SIGCONT');
+    }
     await bob.waitFor((l) => l.startsWith(`:${BOT}!`) && / JOIN /.test(l), 'the bot rejoins', 30_000);
     await until(() => bob.said(BOT, CHAN).length >= 3, 'the waiting posts', 15_000);
     assert.deepEqual(

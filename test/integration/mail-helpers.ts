@@ -3,20 +3,12 @@
  * wrote — swaks (Debian package swaks) and Python's smtplib — sending to the
  * daemon's SMTP receiver on 127.0.0.1.
  */
-import { execFile, execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { requirePeer } from '../peers/require.js';
 
-const APT = 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends';
-
-/** swaks, installed from Debian when missing and we are root; otherwise a failure that says how. */
+/** swaks (test/peers/require.ts: installed as root, else a failure with the command). */
 export function ensureSwaks(): void {
-  if (existsSync('/usr/bin/swaks')) return;
-  const install = `${APT} swaks`;
-  if (process.getuid?.() === 0) {
-    execSync(install, { stdio: 'inherit', shell: '/bin/bash' });
-    if (existsSync('/usr/bin/swaks')) return;
-  }
-  throw new Error(`swaks is not installed; install it as root with:\n  ${install}`);
+  requirePeer('swaks');
 }
 
 export interface SwaksResult {

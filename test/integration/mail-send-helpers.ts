@@ -10,40 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { requirePeer } from '../peers/require.js';
 
 export const SMTP_MAILDIR_PY = fileURLToPath(new URL('../../../test/peers/smtp_maildir.py', import.meta.url));
 export const SMTP_SINK_SH = fileURLToPath(new URL('../../../test/peers/smtp-sink.sh', import.meta.url));
 
-const APT = 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends';
-
-function ensure(check: () => boolean, what: string, install: string): void {
-  if (check()) return;
-  if (process.getuid?.() === 0) {
-    execSync(install, { stdio: 'inherit', shell: '/bin/bash' });
-    if (check()) return;
-  }
-  throw new Error(`${what} is not installed; install it as root with:\n  ${install}`);
-}
-
-function hasAiosmtpd(): boolean {
-  try {
-    execSync(`/usr/bin/python3 -c 'import aiosmtpd'`, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
+// The peers (test/peers/require.ts: installed as root, else a failure with the command).
 /** aiosmtpd for Debian's python3 (python3-aiosmtpd). */
-export const ensureAiosmtpd = (): void => ensure(hasAiosmtpd, 'aiosmtpd (python3-aiosmtpd)', `${APT} python3-aiosmtpd`);
+export const ensureAiosmtpd = (): void => requirePeer('python3-aiosmtpd');
 
-/** Postfix's smtp-sink, without configuring or starting Postfix itself. */
-export const ensureSmtpSink = (): void =>
-  ensure(
-    () => existsSync('/usr/sbin/smtp-sink'),
-    "Postfix's smtp-sink (postfix)",
-    `echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections && ${APT} postfix`,
-  );
+/** Postfix's smtp-sink (postfix, installed with "No configuration": Postfix itself is neither configured nor started). */
+export const ensureSmtpSink = (): void => requirePeer('postfix');
 
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -140,7 +117,7 @@ export interface SmtpSink {
 
 /** A throwaway certificate for 127.0.0.1 (openssl), for the TLS tests. */
 export function selfSignedCert(): { cert: string; key: string; dir: string } {
-  ensure(() => existsSync('/usr/bin/openssl'), 'openssl', `${APT} openssl`);
+  requirePeer('openssl');
   const dir = mkdtempSync(join(tmpdir(), 'peerpost-mailtls-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');

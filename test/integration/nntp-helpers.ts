@@ -4,23 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, chmodSync, rmSync } from 'node:fs';
+import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './irc-helpers.js';
+import { requirePeer } from '../peers/require.js';
 
 const CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
 export const INN2_SH = fileURLToPath(new URL('../../../test/peers/inn2.sh', import.meta.url));
 
-/** inn2 installed, or installed now when we are root, or a failure that says how. */
+/** inn2 (test/peers/require.ts: installed as root, else a failure with the command). */
 export function ensureInn(): void {
-  if (existsSync('/usr/lib/news/bin/innd')) return;
-  if (process.getuid?.() === 0) {
-    execFileSync('bash', [INN2_SH, 'install'], { stdio: 'inherit' });
-    if (existsSync('/usr/lib/news/bin/innd')) return;
-  }
-  throw new Error(
-    `inn2 is not installed (/usr/lib/news/bin/innd is missing); install it as root with:\n  bash test/peers/inn2.sh install\n(apt-get install -y --no-install-recommends postfix inn2, after setting domain: in /etc/news/inn.conf)`,
-  );
+  requirePeer('inn2');
 }
 
 export interface Inn {

@@ -6,26 +6,16 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { world, cli, startDaemon, until, sleep, type Running } from '../helpers/daemon.js';
 import { hashPassword } from '../../plugins/nntp/index.js';
+import { requirePeer } from '../peers/require.js';
 
 const CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
-const INSTALL =
-  'apt-get install -y --no-install-recommends python3 (nntplib is in the standard library up to Python 3.12; on 3.13 and later: pip install standard-nntplib)';
-
-before(() => {
-  try {
-    execFileSync('python3', ['-W', 'ignore', '-c', 'import nntplib'], { stdio: 'pipe' });
-  } catch (err) {
-    throw new Error(
-      `the nntp tests need Python's nntplib (${(err as Error).message.split('\n')[0]}); install it with:\n  ${INSTALL}`,
-      { cause: err },
-    );
-  }
-});
+// Python 3 with nntplib (in the standard library up to 3.12) for test/peers/nntp_client.py.
+before(() => requirePeer('python3'));
 
 type Op = (string | number)[];
 interface OpResult {

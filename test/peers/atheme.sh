@@ -9,7 +9,7 @@
 # The link password is "linkpass" (the one inspircd.sh writes). Atheme will not
 # run as root: started as root, it runs as nobody (every parent of <dir> must be
 # world-executable, as mktemp under /tmp is).
-# Install: apt-get install -y --no-install-recommends atheme-services
+# Install: bash test/peers/install.sh atheme-services   (as root)
 set -euo pipefail
 cmd=${1:?start|stop}
 case "$cmd" in
@@ -18,7 +18,7 @@ start)
   dir=${3:?dir}
   uplink=${4:-irc.insp.local}
   bin=$(command -v atheme-services || echo /usr/bin/atheme-services)
-  [ -x "$bin" ] || { echo "atheme-services is not installed: apt-get install -y --no-install-recommends atheme-services" >&2; exit 1; }
+  [ -x "$bin" ] || { echo "atheme-services is not installed; install it with: sudo bash test/peers/install.sh atheme-services" >&2; exit 1; }
   mkdir -p "$dir"
   cat > "$dir/atheme.conf" <<EOF
 loadmodule "modules/protocol/inspircd";

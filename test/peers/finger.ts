@@ -3,35 +3,21 @@
  * `in.fingerd` under `socat` (through test/peers/fingerd.sh), and raw sockets.
  *
  * The peers must be there: when one is missing and we run as root, they are
- * installed (as .ci/run does); when not root, the test fails with the command
- * that installs them. Never a silent skip.
+ * installed by test/peers/install.sh (as .ci/run does); when not root, the test
+ * fails with the command that installs them. Never a silent skip.
  */
-import { execFileSync, execSync } from 'node:child_process';
-import { existsSync, mkdtempSync, chmodSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { requirePeer } from './require.js';
 
 export const FINGERD_SH = fileURLToPath(new URL('../../../test/peers/fingerd.sh', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/finger/', import.meta.url));
-export const INSTALL = 'apt-get update -qq && apt-get install -y --no-install-recommends finger fingerd socat';
-const NEEDED = ['/usr/bin/finger', '/usr/sbin/in.fingerd', '/usr/bin/socat'];
 
-let checked = false;
-
-/** Make sure finger, in.fingerd and socat are installed (installing them as root). Throws with the command otherwise. */
+/** finger, in.fingerd and socat are installed (see ./require.ts: installed as root, else a failure with the command). */
 export function ensureFingerPeers(): void {
-  if (checked) return;
-  const missing = () => NEEDED.filter((p) => !existsSync(p));
-  if (missing().length) {
-    if (process.getuid?.() !== 0)
-      throw new Error(
-        `the finger tests need real peers (${missing().join(', ')} missing); install them as root with:\n  ${INSTALL}`,
-      );
-    execSync(INSTALL, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (missing().length)
-      throw new Error(`installing the finger peers left ${missing().join(', ')} missing; run: ${INSTALL}`);
-  }
-  checked = true;
+  requirePeer('finger', 'fingerd', 'socat');
 }
 
 /** A free TCP port on 127.0.0.1 (for peers that cannot report the port they got). */

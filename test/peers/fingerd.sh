@@ -11,7 +11,7 @@
 #          <dir>/plans/<user> (deterministic test fixtures; create files there).
 # Usage: fingerd.sh start <port> [dir] [real|plans]  -> prints socat PID
 #        fingerd.sh stop <pid>
-# Install: apt-get install -y --no-install-recommends fingerd socat finger
+# Install: bash test/peers/install.sh finger fingerd socat   (as root)
 # A copy of ../shared/peers/fingerd.sh kept in the project, so CI has it;
 # used by test/integration/finger-follow.test.ts.
 set -euo pipefail

@@ -5,37 +5,24 @@
 # Reader connections from 127.0.0.1 are handed by innd to nnrpd (readers.conf
 # grants localhost read+post).  innd runs as user "news" (started via setpriv).
 #
-# Usage: inn2.sh install                          (as root: postfix first, then inn2; see below)
+# Usage: inn2.sh install                          (= bash test/peers/install.sh inn2, as root)
 #        inn2.sh start <port> [dir] [group ...]  -> prints innd PID on stdout
 #        inn2.sh newgroup <dir> <group>           (ctlinnd newgroup, posting 'y')
 #        inn2.sh stop <pid> [dir]                 (ctlinnd shutdown, then kill)
 # Environment: INN_PEER=1 also lists 127.0.0.1 as a feed peer in incoming.conf (IHAVE
 # to innd; readers must then send MODE READER first).
 #
-# Install (one-time, as root):
-#   apt-get install -y --no-install-recommends inn2
-#   The postinst FAILS on a host whose name has no domain ("innconfval: hostname
-#   does not resolve or domain not set in inn.conf"). Fix, then reconfigure:
-#   sed -i 's/^#domain:.*/domain: test.local/' /etc/news/inn.conf && dpkg --configure -a
+# Install (one-time, as root): test/peers/install.sh, the one installer of the tests'
+# peers, installs postfix first (else inn2 pulls in exim4), gives inn2's postinst what it
+# needs (/etc/postfix/main.cf for newaliases, a domain in /etc/news/inn.conf) and
+# configures it again if it failed.
 set -euo pipefail
 BIN=/usr/lib/news/bin
 asnews() { setpriv --reuid=news --regid=news --init-groups env INNCONF="$dir/etc/inn.conf" "$@"; }
 cmd=${1:?install|start|newgroup|stop}
 case "$cmd" in
 install)
-  [ -x $BIN/innd ] && exit 0
-  [ "$(id -u)" = 0 ] || { echo "inn2 is not installed; as root run: $0 install" >&2; exit 1; }
-  export DEBIAN_FRONTEND=noninteractive
-  APT="apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=600"
-  apt-get update -qq
-  # postfix first: inn2 needs an MTA and would otherwise pull in exim4.
-  dpkg -s postfix >/dev/null 2>&1 || $APT postfix >&2
-  $APT inn2 >&2 || true
-  if ! grep -qE '^domain:[[:space:]]*[^[:space:]]' /etc/news/inn.conf; then
-    sed -i 's/^#domain:.*/domain:                      test.local/' /etc/news/inn.conf
-  fi
-  dpkg --configure -a >&2
-  [ -x $BIN/innd ] || { echo "inn2 did not install" >&2; exit 1; }
+  exec bash "$(dirname "$0")/install.sh" inn2
   ;;
 start)
   port=${2:?port}

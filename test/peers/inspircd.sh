@@ -12,7 +12,7 @@
 #   INSPIRCD_SERVICES_PORT  also listen for a services server on this port
 #                   (test/peers/atheme.sh, link password "linkpass"), and load
 #                   SASL, services accounts and the account-tag.
-# Install: apt-get install -y --no-install-recommends inspircd
+# Install: bash test/peers/install.sh inspircd   (as root)
 set -euo pipefail
 cmd=${1:?start|stop}
 case "$cmd" in
@@ -20,7 +20,7 @@ start)
   port=${2:?port}
   dir=${3:-$(mktemp -d /tmp/peer-inspircd.XXXXXX)}
   bin=$(command -v inspircd || echo /usr/sbin/inspircd)
-  [ -x "$bin" ] || { echo "inspircd is not installed: apt-get install -y --no-install-recommends inspircd" >&2; exit 1; }
+  [ -x "$bin" ] || { echo "inspircd is not installed; install it with: sudo bash test/peers/install.sh inspircd" >&2; exit 1; }
   name=${INSPIRCD_NAME:-irc.insp.local}
   mkdir -p "$dir"
   echo "peerpost test ircd" > "$dir/motd"

@@ -18,7 +18,7 @@
 #   NGIRCD_TLS_PORT, NGIRCD_TLS_CERT, NGIRCD_TLS_KEY
 #                       also listen with TLS on that port, with that certificate
 #                       and key (PEM files readable by nobody).
-# Install: apt-get install -y --no-install-recommends ngircd
+# Install: bash test/peers/install.sh ngircd   (as root)
 # ngircd started as root drops to nobody: every parent of <dir> must be
 # world-executable (mktemp under /tmp is).
 set -euo pipefail
@@ -28,7 +28,7 @@ start)
   port=${2:?port}
   dir=${3:-$(mktemp -d /tmp/peer-ngircd.XXXXXX)}
   bin=$(command -v ngircd || echo /usr/sbin/ngircd)
-  [ -x "$bin" ] || { echo "ngircd is not installed: apt-get install -y --no-install-recommends ngircd" >&2; exit 1; }
+  [ -x "$bin" ] || { echo "ngircd is not installed; install it with: sudo bash test/peers/install.sh ngircd" >&2; exit 1; }
   mkdir -p "$dir"; chmod 755 "$dir"
   echo "peerpost test ircd" > "$dir/motd"
   if [ "$(id -u)" = 0 ]; then
