@@ -34,6 +34,9 @@ import {
 const P = 'K3';
 const LOAD = { a: 350, b: 350, n: 250, p: 50 };
 const KILLS = 4;
+/** The irc plugin's default flood.window: the posts of a channel in flight at once, unconfirmed until one PING after
+ * the last (plugins/irc/README.md); a kill -9 between writing and the confirmation can make each of them show twice. */
+const WINDOW = 8;
 
 let nets: TwoNetworks;
 let ircA: IrcPlace;
@@ -69,7 +72,7 @@ after(async () => {
 
 const rnd = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
-test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post reaches every place; news exactly once, IRC at most the line in flight at a kill twice`, async () => {
+test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post reaches every place; news exactly once, IRC at most the posts in flight at a kill (flood.window) twice`, async () => {
   let loadDone = false;
   /** Set when the test fails, so the senders stop too. */
   let aborted = false;
@@ -273,8 +276,8 @@ test(`kill -9 ${KILLS} times during a 1,000-post mixed load: every accepted post
   assert.deepEqual(problems.slice(0, 40), [], `${problems.length} miscounts; ${summary}`);
   for (const net of ['irc.a', 'irc.b'])
     assert.ok(
-      repeats.filter((r) => r.startsWith(net)).length <= KILLS,
-      `at most one repeated line per kill on ${net}; ${summary}`,
+      repeats.filter((r) => r.startsWith(net)).length <= KILLS * WINDOW,
+      `at most flood.window (${WINDOW}) repeated posts per kill on ${net}; ${summary}`,
     );
   // The load got in: every article and shell post; of the IRC lines, those said while a relay was there to hear them.
   assert.equal(fromIrc('nntp.local'), LOAD.n);
