@@ -25,7 +25,7 @@ import type {
 import type { Post } from './post.js';
 import { Store, StoreError } from './store.js';
 import { Router } from './ingest/router.js';
-import { Outbox, type Resolution } from './outbox.js';
+import { Outbox, type Resolution } from './delivery/outbox.js';
 import type { Core } from './ingest/core.js';
 import { ingestPipeline } from './ingest/pipeline.js';
 import type { DigestKeeper } from './digest/keeper.js';

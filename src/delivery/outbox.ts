@@ -13,15 +13,15 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { DeliveryConfig, EndpointConfig } from './config/types.js';
-import { backoffDelay } from './delivery/backoff.js';
-import type { Post } from './post.js';
-import type { DeliveryTarget, Outcome } from './plugin.js';
-import type { ErrorCode } from './errors.js';
-import { stripCommand } from './ingest/router.js';
-import type { DeliveryQueue } from './ingest/core.js';
-import type { QueuedDelivery, Store } from './store.js';
-import { formatDuration, plural } from './util.js';
+import type { DeliveryConfig, EndpointConfig } from '../config/types.js';
+import { backoffDelay } from './backoff.js';
+import type { Post } from '../post.js';
+import type { DeliveryTarget, Outcome } from '../plugin.js';
+import type { ErrorCode } from '../errors.js';
+import { stripCommand } from '../ingest/router.js';
+import type { DeliveryQueue } from '../ingest/core.js';
+import type { QueuedDelivery, Store } from '../store.js';
+import { formatDuration, plural } from '../util.js';
 
 /** What the outbox needs to know about an endpoint to deliver to it now. */
 export type Resolution =
