@@ -1,6 +1,6 @@
 /**
  * The delivery stages (src/delivery/stages.ts): each stage's decision, with a fake router, fake accounts and a fake
- * shared-place memory. No sockets, no store.
+ * shared-place memory; then once with the real outbox and router on a store in memory. No sockets.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +18,12 @@ import type { EndpointConfig } from '../../src/config/types.js';
 import type { SharedPlace } from '../../src/digest/shown.js';
 import { delivered, type AccountHandle, type DeliveryTarget, type Outcome, type Style } from '../../src/plugin.js';
 import type { Post } from '../../src/post.js';
+import { pino } from 'pino';
+import { Store } from '../../src/store.js';
+import { Router } from '../../src/ingest/router.js';
+import { Outbox } from '../../src/delivery/outbox.js';
+import { ingestPipeline } from '../../src/ingest/pipeline.js';
+import { line, makeConfig, settle, silent } from '../helpers/core-fixture.js';
 
 const endpoint = (key: string): EndpointConfig => {
   const [account, target] = key.split('/') as [string, string];
@@ -254,4 +260,65 @@ test("a post's origin is looked up when it is delivered, in the routing of that 
   router = { ...router, endpointAt: (a, t) => (`${a}/${t}` === reloaded.key ? reloaded : undefined) };
   await res.deliver(post('message'), target(byKey.get('irc.net/#commons')!));
   assert.equal(places[0]!.place.origin, 'nntp.peer/peerpost.commons');
+});
+
+test("with the real outbox: a stopped account's rows wait, the log names the stage and the reason, then go out through the stages", async (t) => {
+  const config = makeConfig({ 'irc.a': 'chat', 'irc.b': 'chat' }, { commons: { endpoints: ['irc.a/#c', 'irc.b/#c'] } });
+  const store = Store.open(':memory:');
+  const router = new Router(
+    config,
+    new Map<string, Style>([
+      ['irc.a', 'chat'],
+      ['irc.b', 'chat'],
+    ]),
+  );
+  const logged: { msg: string; endpoint?: string; stage?: string; reason?: string }[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => void logged.push(JSON.parse(s)) });
+  const { h, sent } = handle();
+  const accounts: Record<string, AccountView> = { 'irc.b': { state: 'stopped', handle: h } };
+  const viaMemory: string[] = [];
+  const outbox = new Outbox(
+    store,
+    config.delivery,
+    (key) =>
+      deliveryPipeline(key, {
+        router: () => router,
+        account: (name) => accounts[name],
+        digestsOut: {
+          deliver: (p, place) => {
+            viaMemory.push(place.endpoint);
+            return place.deliver(p);
+          },
+        },
+      }),
+    log,
+  );
+  const { core, keeper } = ingestPipeline(store, router, config, outbox, { core: silent, digests: silent });
+  t.after(async () => {
+    core.close();
+    keeper.close();
+    await outbox.stop(100);
+    store.close();
+  });
+  outbox.start();
+  await core.ingest('irc.a', line('#c', 'alice', 'hello'));
+  await settle();
+  assert.equal(sent.length, 0, 'nothing goes to a stopped account');
+  const wait = logged.find((l) => l.endpoint === 'irc.b/#c' && l.stage);
+  assert.deepEqual(wait && { msg: wait.msg, stage: wait.stage, reason: wait.reason }, {
+    msg: 'deliveries to irc.b/#c wait: account irc.b is stopped',
+    stage: 'account',
+    reason: 'account irc.b is stopped',
+  });
+  assert.equal(outbox.waiting.get('irc.b/#c')?.reason, 'account irc.b is stopped', 'status shows why');
+
+  accounts['irc.b'] = { state: 'connected', handle: h };
+  outbox.kick('irc.b/#c');
+  await settle();
+  assert.deepEqual(
+    sent.map((s) => s.post.body),
+    ['hello'],
+  );
+  assert.deepEqual(viaMemory, ['irc.b/#c'], 'a post to a chat place went through the shared-place memory');
+  assert.equal(store.listOutbox().length, 0, 'the row left the outbox');
 });
