@@ -27,7 +27,7 @@ import type { Resolution } from './outbox.js';
 export const DELIVERY_STAGES = ['endpoint', 'account', 'shared place', 'plugin'] as const;
 export type DeliveryStage = (typeof DELIVERY_STAGES)[number];
 
-/** A stage held an endpoint's deliveries back: which one, and why (the outbox logs both; `peerpost status` shows why). */
+/** A stage held an endpoint's rows back: which stage, and why (the outbox logs both; `peerpost status` says why). */
 export class Held {
   constructor(
     readonly stage: DeliveryStage,
@@ -46,7 +46,7 @@ export interface AccountView {
 export interface DeliveryDeps {
   /** The routing now: a reload replaces it, so it is asked each time (a post's origin is looked up at delivery). */
   router: () => Pick<Router, 'endpoint' | 'endpointAt' | 'styleOf'>;
-  /** A running or configured account by name. */
+  /** An account of the config by name, running or not (undefined when it has not been made). */
   account: (name: string) => AccountView | undefined;
   /** The shared-place memory (src/digest/shown.ts). */
   digestsOut: Pick<SharedDeliveries, 'deliver'>;
