@@ -24,7 +24,7 @@ import type { QueuedDelivery, Store } from '../store.js';
 import type { DeliveryStage } from './stages.js';
 import { formatDuration, plural } from '../util.js';
 
-/** What the outbox needs to know about an endpoint to deliver to it now. */
+/** What the outbox needs to know about an endpoint to deliver to it now: the delivery stages' answer (stages.ts). */
 export type Resolution =
   | {
       ready: true;
