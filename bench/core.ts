@@ -25,7 +25,7 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { Store, MIGRATIONS } from '../src/store.js';
 import { Router } from '../src/ingest/router.js';
-import { Outbox, type Resolution } from '../src/outbox.js';
+import { Outbox, type Resolution } from '../src/delivery/outbox.js';
 import { ingestPipeline } from '../src/ingest/pipeline.js';
 import type { IncomingPost, Post } from '../src/post.js';
 import type { Style } from '../src/config/types.js';

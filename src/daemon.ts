@@ -19,13 +19,12 @@ import type {
   DaemonMetrics,
   CommandAccount,
   CommandResult,
-  DeliveryTarget,
   QueueWaiting,
 } from './plugin.js';
-import type { Post } from './post.js';
 import { Store, StoreError } from './store.js';
 import { Router } from './ingest/router.js';
-import { Outbox, type Resolution } from './outbox.js';
+import { Outbox, type Resolution } from './delivery/outbox.js';
+import { deliveryPipeline } from './delivery/stages.js';
 import type { Core } from './ingest/core.js';
 import { ingestPipeline } from './ingest/pipeline.js';
 import type { DigestKeeper } from './digest/keeper.js';
@@ -266,35 +265,13 @@ export class Daemon {
     return rt;
   }
 
+  /** An endpoint through the delivery stages (src/delivery/stages.ts), for the outbox. */
   private resolveEndpoint(key: string): Resolution {
-    const e = this.router.endpoint(key);
-    if (!e) return { ready: false, reason: `${key} is no longer in the config` };
-    const a = this.accounts.get(e.account);
-    if (!a || !a.handle)
-      return {
-        ready: false,
-        reason: `account ${e.account} is not running${a?.lastError ? ` (${a.lastError.message})` : ''}`,
-      };
-    if (a.state === 'stopped' || a.state === 'starting')
-      return { ready: false, reason: `account ${e.account} is ${a.state}` };
-    const handle = a.handle;
-    const chat = this.router.styleOf(e.account) === 'chat';
-    const place = (post: Post, to: DeliveryTarget) => ({
-      endpoint: e.key,
-      chat,
-      origin: this.router.endpointAt(post.origin.account, post.origin.target)?.key,
-      originShared: this.accounts.get(post.origin.account)?.handle?.refresh !== undefined,
-      attempt: to.attempt,
-      deliver: (p: Post) => handle.deliver(p, to),
-      ...(handle.refresh ? { refresh: () => handle.refresh!(e.target) } : {}),
+    return deliveryPipeline(key, {
+      router: () => this.router,
+      account: (name) => this.accounts.get(name),
+      digestsOut: this.digestsOut,
     });
-    return {
-      ready: true,
-      endpoint: e,
-      window: handle.deliveryWindow,
-      deliver: (post, to) =>
-        post.kind === 'digest' || chat ? this.digestsOut.deliver(post, place(post, to)) : handle.deliver(post, to),
-    };
   }
 
   private installSignals(): void {

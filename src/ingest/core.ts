@@ -33,7 +33,7 @@ interface PendingPost {
 }
 
 /**
- * Where a committed post's deliveries go (the outbox: src/outbox.ts, outboxQueue). `enqueue` runs inside the
+ * Where a committed post's deliveries go (the outbox: src/delivery/outbox.ts, outboxQueue). `enqueue` runs inside the
  * commit's transaction and writes one row per route; what it returns is called once the transaction has committed
  * (a rolled back commit never calls it), to start the deliveries.
  */

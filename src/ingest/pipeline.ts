@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { PeerpostConfig } from '../config/types.js';
 import type { Store } from '../store.js';
-import { outboxQueue, type Outbox } from '../outbox.js';
+import { outboxQueue, type Outbox } from '../delivery/outbox.js';
 import { DigestKeeper } from '../digest/keeper.js';
 import { Core, PostListeners } from './core.js';
 import type { Router } from './router.js';

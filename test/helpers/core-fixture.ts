@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import type { BridgeConfig, EndpointConfig, PeerpostConfig, Shape, Style, Direction } from '../../src/config/types.js';
 import { Store } from '../../src/store.js';
 import { Router } from '../../src/ingest/router.js';
-import { Outbox } from '../../src/outbox.js';
+import { Outbox } from '../../src/delivery/outbox.js';
 import type { Core } from '../../src/ingest/core.js';
 import { ingestPipeline } from '../../src/ingest/pipeline.js';
 import type { DigestKeeper } from '../../src/digest/keeper.js';

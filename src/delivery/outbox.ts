@@ -13,17 +13,18 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { DeliveryConfig, EndpointConfig } from './config/types.js';
-import { backoffDelay } from './delivery/backoff.js';
-import type { Post } from './post.js';
-import type { DeliveryTarget, Outcome } from './plugin.js';
-import type { ErrorCode } from './errors.js';
-import { stripCommand } from './ingest/router.js';
-import type { DeliveryQueue } from './ingest/core.js';
-import type { QueuedDelivery, Store } from './store.js';
-import { formatDuration, plural } from './util.js';
+import type { DeliveryConfig, EndpointConfig } from '../config/types.js';
+import { backoffDelay } from './backoff.js';
+import type { Post } from '../post.js';
+import type { DeliveryTarget, Outcome } from '../plugin.js';
+import type { ErrorCode } from '../errors.js';
+import { stripCommand } from '../ingest/router.js';
+import type { DeliveryQueue } from '../ingest/core.js';
+import type { QueuedDelivery, Store } from '../store.js';
+import type { DeliveryStage } from './stages.js';
+import { formatDuration, plural } from '../util.js';
 
-/** What the outbox needs to know about an endpoint to deliver to it now. */
+/** What the outbox needs to know about an endpoint to deliver to it now: the delivery stages' answer (stages.ts). */
 export type Resolution =
   | {
       ready: true;
@@ -32,7 +33,8 @@ export type Resolution =
       /** How many rows of the endpoint may be in flight at once (AccountHandle.deliveryWindow); 1 when unset. */
       window?: number;
     }
-  | { ready: false; reason: string };
+  /** Held back by a delivery stage (delivery/stages.ts): which one, and why. */
+  | { ready: false; reason: string; stage?: DeliveryStage };
 
 export interface OutboxEvents {
   delivered: [row: QueuedDelivery, account: string, latencyMs: number];
@@ -267,7 +269,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
             // Waits for the account to start (start() kicks its endpoints) or for the sweep.
             if (!this.waiting.has(w.endpoint))
               this.log.info(
-                { endpoint: w.endpoint, reason: res.reason },
+                { endpoint: w.endpoint, stage: res.stage, reason: res.reason },
                 `deliveries to ${w.endpoint} wait: ${res.reason}`,
               );
             this.waiting.set(w.endpoint, { reason: res.reason, since: now });
