@@ -9,7 +9,7 @@ import { loadConfigFile, formatConfigError } from './config/load.js';
 import { findConfig, describeSource, type FoundConfig } from './config/find.js';
 import type { PeerpostConfig } from './config/types.js';
 import { lookupPlugin, shippedDefinitions } from './loader.js';
-import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './daemon.js';
+import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './runtime/daemon.js';
 import { pluginStoreFor, postReaderFor } from './accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import type { EndpointConfig } from './config/types.js';

@@ -5,11 +5,11 @@
 import type { Server } from 'node:net';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { loadConfigFile, formatConfigError } from './config/load.js';
-import { sameSetting } from './config/reload.js';
-import type { ConfigError, PeerpostConfig, Style } from './config/types.js';
-import { lookupPlugin, shippedDefinitions, type PluginLookup } from './loader.js';
-import { gapMessage, serviceGapsNamed } from './services.js';
+import { loadConfigFile, formatConfigError } from '../config/load.js';
+import { sameSetting } from '../config/reload.js';
+import type { ConfigError, PeerpostConfig, Style } from '../config/types.js';
+import { lookupPlugin, shippedDefinitions, type PluginLookup } from '../loader.js';
+import { gapMessage, serviceGapsNamed } from '../services.js';
 import type {
   AccountHandle,
   TargetKey,
@@ -21,22 +21,22 @@ import type {
   CommandResult,
   DeliveryTarget,
   QueueWaiting,
-} from './plugin.js';
-import type { Post } from './post.js';
-import { Store, StoreError } from './store.js';
-import { Router } from './ingest/router.js';
-import { Outbox, type Resolution } from './outbox.js';
-import type { Core } from './ingest/core.js';
-import { ingestPipeline } from './ingest/pipeline.js';
-import type { DigestKeeper } from './digest/keeper.js';
-import { AccountRuntime, ServiceRegistry, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
-import { DeliveryMetrics } from './metrics.js';
-import { serveControl, closeControl, type ControlRequest } from './control.js';
-import { formatDuration } from './util.js';
-import { SharedDeliveries, ShownMemory } from './digest/shown.js';
-import { collectWaiting, lateReasons, openConversations } from './waiting.js';
+} from '../plugin.js';
+import type { Post } from '../post.js';
+import { Store, StoreError } from '../store.js';
+import { Router } from '../ingest/router.js';
+import { Outbox, type Resolution } from '../outbox.js';
+import type { Core } from '../ingest/core.js';
+import { ingestPipeline } from '../ingest/pipeline.js';
+import type { DigestKeeper } from '../digest/keeper.js';
+import { AccountRuntime, ServiceRegistry, VERSION, pluginStoreFor, postReaderFor } from '../accounts.js';
+import { DeliveryMetrics } from '../metrics.js';
+import { serveControl, closeControl, type ControlRequest } from '../control.js';
+import { formatDuration } from '../util.js';
+import { SharedDeliveries, ShownMemory } from '../digest/shown.js';
+import { collectWaiting, lateReasons, openConversations } from '../waiting.js';
 
-import { EXIT } from './plugin.js';
+import { EXIT } from '../plugin.js';
 export { EXIT };
 
 /** The plugin definition of every account's protocol (config validation already proved they load). */
