@@ -10,7 +10,7 @@ import { findConfig, describeSource, type FoundConfig } from './config/find.js';
 import type { PeerpostConfig } from './config/types.js';
 import { lookupPlugin, shippedDefinitions } from './loader.js';
 import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './runtime/daemon.js';
-import { pluginStoreFor, postReaderFor } from './accounts.js';
+import { pluginStoreFor, postReaderFor } from './runtime/accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import type { EndpointConfig } from './config/types.js';
 import { endpointRole, roleWords } from './roles.js';
@@ -18,7 +18,7 @@ import { ask, type ControlRequest } from './control.js';
 import { Store, NoStoreError, STORE_FILE, type OutboxRow } from './store.js';
 import { Router } from './ingest/router.js';
 import { ingestPipeline } from './ingest/pipeline.js';
-import { VERSION } from './accounts.js';
+import { VERSION } from './runtime/accounts.js';
 import { formatDuration, plural } from './util.js';
 import { gapMessage, serviceGapsNamed } from './services.js';
 import type {
