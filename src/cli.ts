@@ -14,7 +14,7 @@ import { pluginStoreFor, postReaderFor } from './runtime/accounts.js';
 import { createLogger, LEVELS } from './log.js';
 import type { EndpointConfig } from './config/types.js';
 import { endpointRole, roleWords } from './roles.js';
-import { ask, type ControlRequest } from './control.js';
+import { ask, type ControlRequest } from './runtime/control.js';
 import { Store, NoStoreError, STORE_FILE, type OutboxRow } from './store.js';
 import { Router } from './ingest/router.js';
 import { ingestPipeline } from './ingest/pipeline.js';

@@ -31,7 +31,7 @@ import { ingestPipeline } from '../ingest/pipeline.js';
 import type { DigestKeeper } from '../digest/keeper.js';
 import { AccountRuntime, ServiceRegistry, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
 import { DeliveryMetrics } from '../metrics.js';
-import { serveControl, closeControl, type ControlRequest } from '../control.js';
+import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from '../util.js';
 import { SharedDeliveries, ShownMemory } from '../digest/shown.js';
 import { collectWaiting, lateReasons, openConversations } from '../waiting.js';
