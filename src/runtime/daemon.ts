@@ -30,7 +30,7 @@ import type { Core } from '../ingest/core.js';
 import { ingestPipeline } from '../ingest/pipeline.js';
 import type { DigestKeeper } from '../digest/keeper.js';
 import { AccountRuntime, ServiceRegistry, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
-import { DeliveryMetrics } from '../metrics.js';
+import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from '../util.js';
 import { SharedDeliveries, ShownMemory } from '../digest/shown.js';

@@ -3,7 +3,7 @@
  * plugin's /metrics). Kept in memory since the daemon started, as Prometheus
  * counters are.
  */
-import type { AccountMetrics, Histogram, IngestCounts } from './plugin.js';
+import type { AccountMetrics, Histogram, IngestCounts } from '../plugin.js';
 
 /** Seconds: from a few milliseconds (a live chat relay) to an hour (an outage). */
 export const LATENCY_BOUNDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600];
