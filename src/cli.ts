@@ -31,7 +31,7 @@ import type {
   QueueWaiting,
   OpenConversation,
 } from './plugin.js';
-import { collectWaiting, conversationLine, openConversations, waitingLine } from './waiting.js';
+import { collectWaiting, conversationLine, openConversations, waitingLine } from './runtime/waiting.js';
 import { shapeFor } from './ingest/router.js';
 
 const HELP: Record<string, string> = {

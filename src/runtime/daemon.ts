@@ -34,7 +34,7 @@ import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl, type ControlRequest } from './control.js';
 import { formatDuration } from '../util.js';
 import { SharedDeliveries, ShownMemory } from '../digest/shown.js';
-import { collectWaiting, lateReasons, openConversations } from '../waiting.js';
+import { collectWaiting, lateReasons, openConversations } from './waiting.js';
 
 import { EXIT } from '../plugin.js';
 export { EXIT };

@@ -12,7 +12,7 @@ import {
   openConversations,
   waitingLine,
   type DigestBuffer,
-} from '../../src/waiting.js';
+} from '../../src/runtime/waiting.js';
 import type { PeerpostConfig } from '../../src/config/types.js';
 import type { PluginDefinition, QueueWaiting } from '../../src/plugin.js';
 import type { StoredPost } from '../../src/post.js';
