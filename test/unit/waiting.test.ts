@@ -1,5 +1,5 @@
 /**
- * What waits outside the outbox (src/waiting.ts): when a conversation closes at the latest, how it and robot mail
+ * What waits outside the outbox (src/runtime/waiting.ts): when a conversation closes at the latest, how it and robot mail
  * read in `peerpost outbox` / `peerpost status`, and what counts as waiting too long for /healthz.
  */
 import { test } from 'node:test';
