@@ -22,6 +22,7 @@ import type { IncomingPost, StoredPost } from '../post.js';
 import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from '../plugin.js';
 import { withTimeout } from '../util.js';
 import { ServiceRegistry } from '../services.js';
+import { endpointViews } from './views.js';
 
 export { ServiceRegistry };
 
@@ -197,16 +198,7 @@ export class AccountRuntime {
   }
 
   endpoints(): EndpointView[] {
-    const router = this.deps.router();
-    return router.endpointsOf(this.name).map((e) => ({
-      key: e.key,
-      target: e.target,
-      bridge: e.bridge,
-      direction: e.direction,
-      options: e.options,
-      description: router.bridge(e.bridge)?.description ?? '',
-      ...(e.shape ? { shape: e.shape } : {}),
-    }));
+    return endpointViews(this.deps.router(), this.name);
   }
 
   private listen(server: Server, at: ListenAddress): Promise<AddressInfo> {

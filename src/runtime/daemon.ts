@@ -3,91 +3,42 @@
  * reload on SIGHUP; stop in order on SIGTERM/SIGINT.
  */
 import type { Server } from 'node:net';
-import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError } from '../config/load.js';
 import { sameSetting } from '../config/reload.js';
-import type { ConfigError, PeerpostConfig, Style } from '../config/types.js';
+import type { ConfigError, PeerpostConfig } from '../config/types.js';
 import { lookupPlugin, shippedDefinitions, type PluginLookup } from '../loader.js';
 import { gapMessage, serviceGapsNamed } from '../services.js';
 import type {
-  AccountHandle,
-  TargetKey,
   PluginDefinition,
   DaemonStatus,
   BridgeView,
   DaemonMetrics,
   CommandAccount,
-  CommandResult,
   DeliveryTarget,
   QueueWaiting,
 } from '../plugin.js';
 import type { Post } from '../post.js';
 import { Store, StoreError } from '../store.js';
-import { Router } from '../ingest/router.js';
+import type { Router } from '../ingest/router.js';
 import { Outbox, type Resolution } from '../outbox.js';
 import type { Core } from '../ingest/core.js';
 import { ingestPipeline } from '../ingest/pipeline.js';
 import type { DigestKeeper } from '../digest/keeper.js';
-import { AccountRuntime, ServiceRegistry, VERSION, pluginStoreFor, postReaderFor } from './accounts.js';
-import { DeliveryMetrics } from './metrics.js';
-import { serveControl, closeControl, type ControlRequest } from './control.js';
+import { AccountRuntime, ServiceRegistry, VERSION } from './accounts.js';
+import { DeliveryMetrics, buildMetrics } from './metrics.js';
+import { serveControl, closeControl } from './control.js';
 import { formatDuration } from '../util.js';
 import { SharedDeliveries, ShownMemory } from '../digest/shown.js';
-import { collectWaiting, lateReasons, openConversations } from './waiting.js';
+import { collectWaiting, openConversations } from './waiting.js';
+import { pluginsFor, routerFor } from './plugins.js';
+import { bridgeViews } from './views.js';
+import { commandAccounts, nodeSecret, runCommand, secretFor } from './commands.js';
+import { buildStatus } from './status.js';
+import { answerRequest } from './requests.js';
 
 import { EXIT } from '../plugin.js';
 export { EXIT };
-
-/** The plugin definition of every account's protocol (config validation already proved they load). */
-export async function pluginsFor(
-  config: PeerpostConfig,
-  lookup: PluginLookup = lookupPlugin,
-): Promise<Map<string, PluginDefinition>> {
-  const defs = new Map<string, PluginDefinition>();
-  for (const a of Object.values(config.accounts)) {
-    if (defs.has(a.protocol)) continue;
-    const def = await lookup(a.protocol, config.plugins[a.protocol]);
-    if (typeof def === 'string') throw new Error(def);
-    defs.set(a.protocol, def);
-  }
-  return defs;
-}
-
-/** Accounts whose plugin delivers a post back to the endpoint it came from (a mailing list). */
-export function echoesOf(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Set<string> {
-  return new Set(
-    Object.values(config.accounts)
-      .filter((a) => defs.get(a.protocol)?.echo === true)
-      .map((a) => a.name),
-  );
-}
-
-/**
- * The router for a config and its plugins. `handleOf`: the running account's handle, whose targetKey (learnt from
- * its server) comes before its plugin's.
- */
-export function routerFor(
-  config: PeerpostConfig,
-  defs: Map<string, PluginDefinition>,
-  handleOf: (account: string) => AccountHandle | undefined = () => undefined,
-): Router {
-  const byPlugin = new Map<string, TargetKey>();
-  for (const a of Object.values(config.accounts)) {
-    const key = defs.get(a.protocol)?.targetKey;
-    if (key) byPlugin.set(a.name, key);
-  }
-  return new Router(
-    config,
-    stylesOf(config, defs),
-    echoesOf(config, defs),
-    (account) => handleOf(account)?.targetKey ?? byPlugin.get(account),
-  );
-}
-
-export function stylesOf(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Map<string, Style> {
-  return new Map(Object.values(config.accounts).map((a) => [a.name, defs.get(a.protocol)!.style]));
-}
 
 export interface DaemonOptions {
   configFile: string;
@@ -148,13 +99,25 @@ export class Daemon {
       return EXIT.FAILED;
     }
     try {
-      this.control = await serveControl(this.config.node.data, (req) => this.handle(req));
+      this.control = await serveControl(this.config.node.data, (req) =>
+        answerRequest(req, {
+          store: this.store,
+          status: () => this.status(),
+          inject: (bridge, post) => this.core.inject(bridge, post),
+          kick: (endpoint) => this.outbox.kick(endpoint),
+          wake: (endpoints) => this.outbox.wake(endpoints),
+          reload: () => this.reload(),
+          runCommand: (name, args, cwd, json) =>
+            runCommand(this.defs, name, { args, cwd, json }, (p) => this.commandAccounts(p), this.log),
+          log: this.log,
+        }),
+      );
     } catch (err) {
       this.log.fatal(`peerpost did not start: ${(err as Error).message}`);
       this.store.close();
       return EXIT.FAILED;
     }
-    this.nodeSecret = this.loadSecret();
+    this.nodeSecret = nodeSecret(this.store);
     this.defs = await pluginsFor(this.config, this.lookup);
     this.router = routerFor(this.config, this.defs, (a) => this.accounts.get(a)?.handle);
     // A required service with no provider is a config error (src/config/load.ts); an optional one is said here.
@@ -255,7 +218,7 @@ export class Daemon {
       status: () => this.status(),
       deliveryTimeoutMs: () => this.config.delivery.timeoutMs,
       bridges: () => this.bridgeViews(),
-      secret: (purpose) => this.secret(purpose),
+      secret: (purpose) => secretFor(this.nodeSecret, purpose),
       services: this.services,
       onPost: (fn) => this.core.onPost(fn),
       metrics: () => this.metrics(),
@@ -430,102 +393,24 @@ export class Daemon {
     return { ok: true, changes };
   }
 
-  private async handle(req: ControlRequest): Promise<unknown> {
-    switch (req.cmd) {
-      case 'status':
-        return this.status();
-      case 'post': {
-        const v = await this.core.inject(req.bridge, {
-          target: 'cli',
-          author: { name: req.from ?? process.env.USER ?? 'peerpost', via: 'cli' },
-          body: req.body,
-          ...(req.subject ? { subject: req.subject } : {}),
-        });
-        return v;
-      }
-      case 'retry': {
-        if (req.row !== undefined) {
-          const r = this.store.outboxRow(req.row);
-          if (!r || !this.store.requeue(req.row)) return { ok: false, error: `there is no outbox row ${req.row}` };
-          this.outbox.kick(r.endpoint);
-          return { ok: true, count: 1 };
-        }
-        const { count, endpoints } = this.store.requeueAllDead(req.bridge);
-        this.outbox.wake(endpoints);
-        return { ok: true, count };
-      }
-      case 'drop': {
-        const r = this.store.dropRow(req.row);
-        if (!r) return { ok: false, error: `there is no outbox row ${req.row}` };
-        this.log.warn(
-          { row: r.row, post: r.postId, endpoint: r.endpoint },
-          `outbox row ${r.row} (${r.postId} to ${r.endpoint}) dropped by the operator`,
-        );
-        return { ok: true, row: r };
-      }
-      case 'reload':
-        return this.reload();
-      case 'plugin':
-        return this.runCommand(req.name, req.args, req.cwd, req.json);
-      default:
-        return { error: `unknown command ${(req as { cmd: string }).cmd}` };
-    }
-  }
-
   /** Every bridge with its endpoints and how to join each (for plans and pages). */
   bridgeViews(): BridgeView[] {
-    return Object.values(this.config.bridges).map((b) => ({
-      name: b.name,
-      description: b.description,
-      endpoints: b.endpoints.map((e) => {
-        const def = this.defs.get(e.protocol);
-        const account = this.config.accounts[e.account];
-        let join: string | undefined;
-        try {
-          join =
-            def?.joinHint && account
-              ? def.joinHint(e.target, account.settings, { hostname: this.config.node.hostname })
-              : undefined;
-        } catch (err) {
-          this.log.debug({ err, endpoint: e.key }, 'joinHint failed');
-        }
-        const state = this.accounts.get(e.account)?.state;
-        return {
-          key: e.key,
-          account: e.account,
-          protocol: e.protocol,
-          target: e.target,
-          direction: e.direction,
-          ...(join ? { join } : {}),
-          running: state !== undefined && state !== 'down' && state !== 'stopped',
-        };
-      }),
-    }));
-  }
-
-  private secret(purpose: string): Buffer {
-    return secretFor(this.nodeSecret, purpose);
+    return bridgeViews(this.config, this.defs, (a) => this.accounts.get(a)?.state, this.log);
   }
 
   /** Every account of a protocol in the config, as a plugin command (or a plugin's waiting()) sees it. */
   private commandAccounts(protocol: string): CommandAccount[] {
-    return Object.values(this.config.accounts)
-      .filter((a) => a.protocol === protocol)
-      .map((a) => {
-        const rt = this.accounts.get(a.name);
-        return {
-          account: a.name,
-          config: a.settings,
-          store: pluginStoreFor(this.store, a.name, protocol),
-          posts: postReaderFor(this.store),
-          endpoints: () => rt?.endpoints() ?? [],
-          secret: (purpose: string) => this.secret(purpose),
-          node: { hostname: this.config.node.hostname, version: VERSION },
-          ...(rt?.handle
-            ? { handle: rt.handle, ingest: (post: Parameters<Core['ingest']>[1]) => this.core.ingest(a.name, post) }
-            : {}),
-        };
-      });
+    const world = {
+      config: this.config,
+      store: this.store,
+      endpoints: (name: string) => this.accounts.get(name)?.endpoints() ?? [],
+      secret: (purpose: string) => secretFor(this.nodeSecret, purpose),
+      live: (name: string) => {
+        const handle = this.accounts.get(name)?.handle;
+        return handle && { handle, ingest: (post: Parameters<Core['ingest']>[1]) => this.core.ingest(name, post) };
+      },
+    };
+    return commandAccounts(world, protocol);
   }
 
   /** What the accounts hold in queues of their own (robot mail). */
@@ -541,96 +426,35 @@ export class Daemon {
     );
   }
 
-  /** Run a plugin's CLI command inside the daemon. */
-  private async runCommand(name: string, args: string[], cwd: string, json: boolean): Promise<CommandResult> {
-    for (const [protocol, def] of this.defs) {
-      const command = def.commands?.find((c) => c.name === name);
-      if (!command) continue;
-      const accounts = this.commandAccounts(protocol);
-      try {
-        return await command.run(args, { running: true, cwd, json, accounts });
-      } catch (err) {
-        this.log.error({ err, command: name }, `peerpost ${name} failed: ${(err as Error).message}`);
-        return { exit: EXIT.FAILED, stderr: `peerpost ${name} failed: ${(err as Error).message}` };
-      }
-    }
-    return { exit: EXIT.USAGE, stderr: `peerpost: no plugin of this config has a command "${name}"` };
-  }
-
   metrics(): DaemonMetrics {
-    const now = Date.now();
-    const byBridge = this.store.countPostsByBridge();
-    return {
-      uptimeSeconds: (now - this.startedAt) / 1000,
-      accounts: Object.fromEntries(
-        [...this.accounts.values()].map((a) => [
-          a.name,
-          this.deliveries.account(a.name, a.cfg.protocol, a.state, this.core.stats.get(a.name)),
-        ]),
-      ),
-      outbox: this.store.outboxStats().map((o) => ({
-        endpoint: o.endpoint,
-        pending: o.pending,
-        dead: o.dead,
-        oldestAgeSeconds: o.oldest === null ? null : Math.max(0, now - o.oldest) / 1000,
-      })),
-      waiting: this.waiting().map((w) => ({
-        account: w.account,
-        name: w.name,
-        count: w.count,
-        oldestAgeSeconds: w.oldest === null ? null : Math.max(0, now - w.oldest) / 1000,
-      })),
-      posts: { total: Object.values(byBridge).reduce((n, x) => n + x, 0), byBridge },
-    };
-  }
-
-  private loadSecret(): Buffer {
-    return nodeSecret(this.store);
+    return buildMetrics({
+      now: Date.now(),
+      startedAt: this.startedAt,
+      accounts: this.accounts.values(),
+      deliveries: this.deliveries,
+      ingested: (a) => this.core.stats.get(a),
+      outbox: this.store.outboxStats(),
+      waiting: this.waiting(),
+      postsByBridge: this.store.countPostsByBridge(),
+    });
   }
 
   status(): DaemonStatus {
-    const now = Date.now();
-    const stats = this.store.outboxStats();
-    const waiting = this.waiting();
-    return {
+    return buildStatus({
+      now: Date.now(),
       pid: process.pid,
       version: VERSION,
-      uptimeMs: Date.now() - this.startedAt,
-      config: this.config.file,
-      data: this.config.node.data,
-      accounts: [...this.accounts.values()].map((a) => ({
-        name: a.name,
-        protocol: a.cfg.protocol,
-        state: a.state,
-        since: a.since,
-        detail: a.detail ?? null,
-        lastError: a.lastError ?? null,
-        endpoints: a.endpoints().map((e) => e.key),
-        delivered: a.delivered.count,
-        ingested: this.core.stats.get(a.name) ?? null,
-      })),
-      outbox: stats.map((s) => ({ ...s, waiting: this.outbox.waiting.get(s.endpoint) ?? null })),
+      startedAt: this.startedAt,
+      config: this.config,
+      accounts: this.accounts.values(),
+      ingested: (a) => this.core.stats.get(a),
+      outbox: this.store.outboxStats(),
+      outboxWaiting: (e) => this.outbox.waiting.get(e),
       digests: this.keeper.lines(),
+      waiting: this.waiting(),
       conversations: openConversations(this.store, this.config),
-      waiting,
-      alertAfterMs: this.config.delivery.alertAfterMs,
-      late: lateReasons(stats, waiting, this.config.delivery.alertAfterMs, now),
-    };
+    });
   }
-}
-
-/** This node's signing secret: made once, kept in the store. */
-export function nodeSecret(store: Store): Buffer {
-  let s = store.kvGet<string>('core', 'secret');
-  if (!s) {
-    s = randomBytes(32).toString('base64');
-    store.kvSet('core', 'secret', s);
-  }
-  return Buffer.from(s, 'base64');
-}
-
-export function secretFor(secret: Buffer, purpose: string): Buffer {
-  return createHmac('sha256', secret).update(purpose).digest();
 }
 
 export function reportConfigErrors(log: Logger, errors: ConfigError[], headline: string): void {

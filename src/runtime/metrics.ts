@@ -3,7 +3,7 @@
  * plugin's /metrics). Kept in memory since the daemon started, as Prometheus
  * counters are.
  */
-import type { AccountMetrics, Histogram, IngestCounts } from '../plugin.js';
+import type { AccountMetrics, DaemonMetrics, Histogram, IngestCounts, QueueWaiting } from '../plugin.js';
 
 /** Seconds: from a few milliseconds (a live chat relay) to an hour (an outage). */
 export const LATENCY_BOUNDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600];
@@ -74,4 +74,42 @@ export class DeliveryMetrics {
       deliveryLatency: c.latency.snapshot(),
     };
   }
+}
+
+export interface MetricsParts {
+  now: number;
+  startedAt: number;
+  /** In start order. */
+  accounts: Iterable<{ name: string; cfg: { protocol: string }; state: AccountMetrics['state'] }>;
+  deliveries: DeliveryMetrics;
+  ingested: (account: string) => IngestCounts | undefined;
+  /** Store.outboxStats(). */
+  outbox: { endpoint: string; pending: number; dead: number; oldest: number | null }[];
+  waiting: QueueWaiting[];
+  /** Store.countPostsByBridge(). */
+  postsByBridge: Record<string, number>;
+}
+
+/** What ctx.metrics() gives (the web's /metrics): ages in seconds, never negative. */
+export function buildMetrics(p: MetricsParts): DaemonMetrics {
+  const age = (at: number | null) => (at === null ? null : Math.max(0, p.now - at) / 1000);
+  return {
+    uptimeSeconds: (p.now - p.startedAt) / 1000,
+    accounts: Object.fromEntries(
+      [...p.accounts].map((a) => [a.name, p.deliveries.account(a.name, a.cfg.protocol, a.state, p.ingested(a.name))]),
+    ),
+    outbox: p.outbox.map((o) => ({
+      endpoint: o.endpoint,
+      pending: o.pending,
+      dead: o.dead,
+      oldestAgeSeconds: age(o.oldest),
+    })),
+    waiting: p.waiting.map((w) => ({
+      account: w.account,
+      name: w.name,
+      count: w.count,
+      oldestAgeSeconds: age(w.oldest),
+    })),
+    posts: { total: Object.values(p.postsByBridge).reduce((n, x) => n + x, 0), byBridge: p.postsByBridge },
+  };
 }
