@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import { findConfig, describeSource, type FoundConfig } from './config/find.js';
 import type { PeerpostConfig } from './config/types.js';
-import { lookupPlugin, shippedDefinitions } from './loader.js';
+import { lookupPlugin } from './loader.js';
 import { Daemon, EXIT } from './runtime/daemon.js';
-import { pluginsFor, stylesOf, routerFor } from './runtime/plugins.js';
+import { pluginsFor, stylesOf, routerFor, serviceGapsOf } from './runtime/plugins.js';
 import { commandAccounts, lazySecret } from './runtime/commands.js';
 import { endpointViews } from './runtime/views.js';
 import { waitingOutside } from './runtime/status.js';
@@ -24,7 +24,7 @@ import { Router } from './ingest/router.js';
 import { ingestPipeline } from './ingest/pipeline.js';
 import { VERSION } from './runtime/accounts.js';
 import { formatDuration, plural } from './util.js';
-import { gapMessage, serviceGapsNamed } from './services.js';
+import { gapMessage } from './services.js';
 import type {
   IngestVerdict,
   DaemonStatus,
@@ -218,10 +218,7 @@ async function cmdCheck(args: string[]): Promise<number> {
   const styles = stylesOf(config, defs);
   const bridges = Object.values(config.bridges);
   // Optional services no account provides (a required one is a config error already): what each account lacks.
-  const notes = await serviceGapsNamed(
-    Object.values(config.accounts).map((a) => ({ name: a.name, def: defs.get(a.protocol)! })),
-    () => shippedDefinitions(),
-  );
+  const notes = await serviceGapsOf(config, defs);
   if (values.json) {
     out(
       JSON.stringify(

@@ -1,23 +1,18 @@
 /**
  * The daemon: load the config, open the store, start every account, deliver;
- * reload on SIGHUP; stop in order on SIGTERM/SIGINT.
+ * reload on SIGHUP; stop in order on SIGTERM/SIGINT. Only wiring: what it shows
+ * of itself (status, metrics, bridge views, command environments) is built in
+ * running.ts, the accounts' lifecycle is account-set.ts, the control socket's
+ * answers requests.ts.
  */
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError } from '../config/load.js';
 import { sameSetting } from '../config/reload.js';
-import type { ConfigError, PeerpostConfig } from '../config/types.js';
-import { lookupPlugin, shippedDefinitions, type PluginLookup } from '../loader.js';
-import { gapMessage, serviceGapsNamed } from '../services.js';
-import type {
-  PluginDefinition,
-  DaemonStatus,
-  BridgeView,
-  DaemonMetrics,
-  CommandAccount,
-  DeliveryTarget,
-  QueueWaiting,
-} from '../plugin.js';
+import type { AccountConfig, ConfigError, PeerpostConfig } from '../config/types.js';
+import { lookupPlugin, type PluginLookup } from '../loader.js';
+import { gapMessage } from '../services.js';
+import type { PluginDefinition, DeliveryTarget } from '../plugin.js';
 import type { Post } from '../post.js';
 import { Store, StoreError } from '../store.js';
 import type { Router } from '../ingest/router.js';
@@ -25,17 +20,17 @@ import { Outbox, type Resolution } from '../outbox.js';
 import type { Core } from '../ingest/core.js';
 import { ingestPipeline } from '../ingest/pipeline.js';
 import type { DigestKeeper } from '../digest/keeper.js';
+import type { SharedDeliveries } from '../digest/shown.js';
 import { AccountRuntime, ServiceRegistry, VERSION } from './accounts.js';
-import { DeliveryMetrics, buildMetrics } from './metrics.js';
+import { AccountSet } from './account-set.js';
+import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl } from './control.js';
-import { formatDuration } from '../util.js';
-import { SharedDeliveries, ShownMemory } from '../digest/shown.js';
-import { collectWaiting, openConversations } from './waiting.js';
-import { pluginsFor, routerFor } from './plugins.js';
-import { bridgeViews } from './views.js';
-import { commandAccounts, nodeSecret, runCommand, secretFor } from './commands.js';
-import { buildStatus } from './status.js';
+import { formatDuration, plural } from '../util.js';
+import { pluginsFor, routerFor, serviceGapsOf } from './plugins.js';
+import { nodeSecret, secretFor } from './commands.js';
 import { answerRequest } from './requests.js';
+import { RunningViews } from './running.js';
+import { sharedDigests } from './digests.js';
 
 import { EXIT } from '../plugin.js';
 export { EXIT };
@@ -56,14 +51,15 @@ export class Daemon {
   private keeper!: DigestKeeper;
   /** Digests sent through the memory of what each place shows (src/digest/shown.ts). */
   private digestsOut!: SharedDeliveries;
-  private pruneTimer?: NodeJS.Timeout;
+  private stopDigests?: () => void;
   private control?: Server;
   private defs = new Map<string, PluginDefinition>();
   private nodeSecret: Buffer = Buffer.alloc(0);
   private readonly services = new ServiceRegistry();
   private readonly deliveries = new DeliveryMetrics();
   /** In start order. */
-  private accounts = new Map<string, AccountRuntime>();
+  private readonly accounts: AccountSet;
+  private readonly views: RunningViews;
   private readonly startedAt = Date.now();
   private stopping?: Promise<number>;
   private reloading: Promise<unknown> = Promise.resolve();
@@ -79,6 +75,20 @@ export class Daemon {
     this.done = new Promise((r) => {
       this.finish = r;
     });
+    this.accounts = new AccountSet((cfg) => this.newAccount(cfg), this.log);
+    this.views = new RunningViews(() => ({
+      config: this.config,
+      store: this.store,
+      defs: this.defs,
+      accounts: this.accounts,
+      core: this.core,
+      outboxWaiting: this.outbox.waiting,
+      digestLines: () => this.keeper.lines(),
+      nodeSecret: this.nodeSecret,
+      deliveries: this.deliveries,
+      startedAt: this.startedAt,
+      log: this.log,
+    }));
   }
 
   /** Start everything; on failure, print why, undo what started, and return the exit code. */
@@ -102,13 +112,12 @@ export class Daemon {
       this.control = await serveControl(this.config.node.data, (req) =>
         answerRequest(req, {
           store: this.store,
-          status: () => this.status(),
+          status: () => this.views.status(),
           inject: (bridge, post) => this.core.inject(bridge, post),
           kick: (endpoint) => this.outbox.kick(endpoint),
           wake: (endpoints) => this.outbox.wake(endpoints),
           reload: () => this.reload(),
-          runCommand: (name, args, cwd, json) =>
-            runCommand(this.defs, name, { args, cwd, json }, (p) => this.commandAccounts(p), this.log),
+          runCommand: (name, args, cwd, json) => this.views.runCommand(name, args, cwd, json),
           log: this.log,
         }),
       );
@@ -121,10 +130,7 @@ export class Daemon {
     this.defs = await pluginsFor(this.config, this.lookup);
     this.router = routerFor(this.config, this.defs, (a) => this.accounts.get(a)?.handle);
     // A required service with no provider is a config error (src/config/load.ts); an optional one is said here.
-    for (const g of await serviceGapsNamed(
-      Object.values(this.config.accounts).map((a) => ({ name: a.name, def: this.defs.get(a.protocol)! })),
-      () => shippedDefinitions(this.lookup),
-    ))
+    for (const g of await serviceGapsOf(this.config, this.defs, this.lookup))
       this.log.info({ account: g.account, service: g.service }, gapMessage(g));
     this.outbox = new Outbox(
       this.store,
@@ -132,57 +138,26 @@ export class Daemon {
       (e) => this.resolveEndpoint(e),
       this.log.child({ part: 'outbox' }),
     );
-    this.outbox.on('delivered', (_row, account, latencyMs) => {
-      const a = this.accounts.get(account);
-      if (a) {
-        a.delivered.count++;
-        a.delivered.lastAt = Date.now();
-      }
-      this.deliveries.delivered(account, latencyMs);
-    });
-    const accountOf = (endpoint: string) =>
-      this.router.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/'));
-    this.outbox.on('retry', (row) => this.deliveries.retried(accountOf(row.endpoint)));
-    this.outbox.on('dead', (row) => this.deliveries.failed(accountOf(row.endpoint)));
+    this.deliveries.count(
+      this.outbox,
+      (endpoint) => this.router.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/')),
+      (account) => this.accounts.get(account),
+    );
     ({ core: this.core, keeper: this.keeper } = ingestPipeline(this.store, this.router, this.config, this.outbox, {
       core: this.log.child({ part: 'core' }),
       digests: this.log.child({ part: 'digests' }),
     }));
-    const memory = new ShownMemory(this.store.db);
-    this.digestsOut = new SharedDeliveries({
-      memory,
-      heldBy: (digestId) => this.store.digestPosts(digestId),
-      hostname: () => this.config.node.hostname,
-      settleMs: (bridge) => this.router.bridge(bridge)?.digest.settleMs ?? 10_000,
-      chatEndpoints: (bridge) =>
-        (this.router.bridge(bridge)?.endpoints ?? [])
-          .filter((x) => this.router.styleOf(x.account) === 'chat')
-          .map((x) => x.key),
-      timeoutMs: () => this.config.delivery.timeoutMs,
-      now: Date.now,
-      log: this.log.child({ part: 'digests' }),
-    });
-    this.core.onPost((p) =>
-      this.digestsOut.observed(p, this.router.endpointAt(p.origin.account, p.origin.target)?.key, Date.now()),
-    );
-    const prune = () => {
-      try {
-        memory.prune(Date.now());
-      } catch (err) {
-        this.log.warn(
-          { err },
-          `forgetting old entries of the digest memory failed: ${(err as Error).message}; tried again in an hour`,
-        );
-      }
-    };
-    prune();
-    this.pruneTimer = setInterval(prune, 3600_000);
-    this.pruneTimer.unref();
+    ({ deliveries: this.digestsOut, stop: this.stopDigests } = sharedDigests({
+      store: this.store,
+      router: () => this.router,
+      config: () => this.config,
+      core: this.core,
+      log: this.log,
+    }));
 
     for (const acfg of Object.values(this.config.accounts)) {
-      const rt = this.newAccount(acfg.name);
       try {
-        await rt.start();
+        await this.accounts.start(acfg);
       } catch (err) {
         this.log.fatal(`peerpost did not start: ${(err as Error).message}`);
         await this.teardown();
@@ -192,41 +167,33 @@ export class Daemon {
     this.outbox.start();
     this.keeper.start();
     this.installSignals();
+    const { size } = this.accounts;
     const bridges = Object.keys(this.config.bridges).length;
     this.log.info(
-      {
-        config: this.config.file,
-        data: this.config.node.data,
-        accounts: this.accounts.size,
-        bridges,
-        version: VERSION,
-      },
-      `peerpost ${VERSION} is up: ${this.accounts.size} account${this.accounts.size === 1 ? '' : 's'}, ${bridges} bridge${bridges === 1 ? '' : 's'}, data in ${this.config.node.data}`,
+      { config: this.config.file, data: this.config.node.data, accounts: size, bridges, version: VERSION },
+      `peerpost ${VERSION} is up: ${plural(size, 'account')}, ${plural(bridges, 'bridge')}, data in ${this.config.node.data}`,
     );
     return EXIT.OK;
   }
 
-  private newAccount(name: string): AccountRuntime {
-    const acfg = this.config.accounts[name]!;
-    const rt = new AccountRuntime(acfg, this.defs.get(acfg.protocol)!, {
+  private newAccount(acfg: AccountConfig): AccountRuntime {
+    return new AccountRuntime(acfg, this.defs.get(acfg.protocol)!, {
       store: this.store,
       router: () => this.router,
       ingest: (account, post) => this.core.ingest(account, post),
       wake: (endpoints) => this.outbox.wake(endpoints),
       hostname: this.config.node.hostname,
       log: this.log,
-      status: () => this.status(),
+      status: () => this.views.status(),
       deliveryTimeoutMs: () => this.config.delivery.timeoutMs,
-      bridges: () => this.bridgeViews(),
+      bridges: () => this.views.bridges(),
       secret: (purpose) => secretFor(this.nodeSecret, purpose),
       services: this.services,
       onPost: (fn) => this.core.onPost(fn),
-      metrics: () => this.metrics(),
+      metrics: () => this.views.metrics(),
       storeWritable: () => this.store.writable(),
       peerNode: (endpoint, hostname) => this.digestsOut.peerNode(endpoint, hostname),
     });
-    this.accounts.set(name, rt);
-    return rt;
   }
 
   private resolveEndpoint(key: string): Resolution {
@@ -290,8 +257,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.core.close();
       this.keeper.close();
-      this.digestsOut.stop();
-      clearInterval(this.pruneTimer);
+      this.stopDigests?.();
       const left = await this.outbox.stop(this.config.delivery.shutdownGraceMs);
       if (left > 0)
         this.log.warn(
@@ -306,7 +272,7 @@ export class Daemon {
   }
 
   private async teardown(): Promise<void> {
-    for (const rt of [...this.accounts.values()].reverse()) await rt.stop();
+    await this.accounts.stopAll();
     if (this.control) await closeControl(this.control, this.config.node.data);
     this.store.close();
   }
@@ -338,122 +304,19 @@ export class Daemon {
     const old = this.config;
     this.config = keep;
     this.defs = defs;
-    // Stop removed and restart changed accounts; start new ones.
-    for (const [name, rt] of [...this.accounts]) {
-      const n = next.accounts[name];
-      if (!n || n.protocol !== rt.cfg.protocol) {
-        await rt.stop();
-        this.accounts.delete(name);
-        changes.push(`account ${name}: stopped`);
-      }
-    }
+    await this.accounts.stopRemoved(next, changes);
     this.router = routerFor(keep, defs, (a) => this.accounts.get(a)?.handle);
     this.core.setRouting(this.router, keep);
     this.keeper.setRouting(this.router, keep);
     this.outbox.setConfig(keep.delivery);
-    for (const acfg of Object.values(keep.accounts)) {
-      const rt = this.accounts.get(acfg.name);
-      if (rt && sameSetting(rt.cfg.settings, acfg.settings)) continue;
-      if (rt) {
-        const how = rt.handle?.reload
-          ? await rt.handle.reload(acfg.settings).catch(() => 'restart' as const)
-          : 'restart';
-        if (how === 'applied') {
-          rt.settingsApplied(acfg);
-          changes.push(`account ${acfg.name}: settings applied`);
-          continue;
-        }
-        await rt.stop();
-        this.accounts.delete(acfg.name);
-      }
-      const fresh = this.newAccount(acfg.name);
-      try {
-        await fresh.start();
-        changes.push(`account ${acfg.name}: ${rt ? 'restarted' : 'started'}`);
-      } catch (err) {
-        this.log.error(`${(err as Error).message}; the rest of the config is applied`);
-        changes.push(`account ${acfg.name}: failed to start (${(err as Error).message})`);
-      }
-    }
+    await this.accounts.apply(keep, changes);
     if (!sameSetting(old.bridges, keep.bridges)) {
       changes.push('bridges: updated');
-      for (const rt of this.accounts.values()) {
-        try {
-          rt.handle?.endpointsChanged?.();
-        } catch (err) {
-          this.log.error(
-            { err, account: rt.name },
-            `${rt.name} failed to take the new bridges: ${(err as Error).message}`,
-          );
-        }
-      }
+      this.accounts.bridgesChanged();
     }
     this.outbox.kickAll();
     this.log.info({ changes }, `config reloaded${changes.length ? `: ${changes.join('; ')}` : ' (no changes)'}`);
     return { ok: true, changes };
-  }
-
-  /** Every bridge with its endpoints and how to join each (for plans and pages). */
-  bridgeViews(): BridgeView[] {
-    return bridgeViews(this.config, this.defs, (a) => this.accounts.get(a)?.state, this.log);
-  }
-
-  /** Every account of a protocol in the config, as a plugin command (or a plugin's waiting()) sees it. */
-  private commandAccounts(protocol: string): CommandAccount[] {
-    const world = {
-      config: this.config,
-      store: this.store,
-      endpoints: (name: string) => this.accounts.get(name)?.endpoints() ?? [],
-      secret: (purpose: string) => secretFor(this.nodeSecret, purpose),
-      live: (name: string) => {
-        const handle = this.accounts.get(name)?.handle;
-        return handle && { handle, ingest: (post: Parameters<Core['ingest']>[1]) => this.core.ingest(name, post) };
-      },
-    };
-    return commandAccounts(world, protocol);
-  }
-
-  /** What the accounts hold in queues of their own (robot mail). */
-  private waiting(): QueueWaiting[] {
-    return collectWaiting(
-      this.defs,
-      (protocol) => this.commandAccounts(protocol),
-      (protocol, err) =>
-        this.log.warn(
-          { err },
-          `the ${protocol} plugin could not tell what waits in its queue: ${(err as Error).message}`,
-        ),
-    );
-  }
-
-  metrics(): DaemonMetrics {
-    return buildMetrics({
-      now: Date.now(),
-      startedAt: this.startedAt,
-      accounts: this.accounts.values(),
-      deliveries: this.deliveries,
-      ingested: (a) => this.core.stats.get(a),
-      outbox: this.store.outboxStats(),
-      waiting: this.waiting(),
-      postsByBridge: this.store.countPostsByBridge(),
-    });
-  }
-
-  status(): DaemonStatus {
-    return buildStatus({
-      now: Date.now(),
-      pid: process.pid,
-      version: VERSION,
-      startedAt: this.startedAt,
-      config: this.config,
-      accounts: this.accounts.values(),
-      ingested: (a) => this.core.stats.get(a),
-      outbox: this.store.outboxStats(),
-      outboxWaiting: (e) => this.outbox.waiting.get(e),
-      digests: this.keeper.lines(),
-      waiting: this.waiting(),
-      conversations: openConversations(this.store, this.config),
-    });
   }
 }
 

@@ -34,6 +34,12 @@ export interface DeliveryCounters {
   latency: LatencyHistogram;
 }
 
+/** The outbox's events that the counters follow (Outbox). */
+export interface OutboxReports {
+  on(event: 'delivered', fn: (row: unknown, account: string, latencyMs: number) => void): unknown;
+  on(event: 'retry' | 'dead', fn: (row: { endpoint: string }) => void): unknown;
+}
+
 export class DeliveryMetrics {
   private readonly byAccount = new Map<string, DeliveryCounters>();
 
@@ -55,6 +61,27 @@ export class DeliveryMetrics {
 
   failed(account: string): void {
     this.of(account).failed++;
+  }
+
+  /**
+   * Count what the outbox reports: deliveries (also on the running account, for status), retries and dead
+   * letters, each for the account of its endpoint (`accountOf`).
+   */
+  count(
+    outbox: OutboxReports,
+    accountOf: (endpoint: string) => string,
+    running: (account: string) => { delivered: { count: number; lastAt: number } } | undefined,
+  ): void {
+    outbox.on('delivered', (_row, account, latencyMs) => {
+      const a = running(account);
+      if (a) {
+        a.delivered.count++;
+        a.delivered.lastAt = Date.now();
+      }
+      this.delivered(account, latencyMs);
+    });
+    outbox.on('retry', (row) => this.retried(accountOf(row.endpoint)));
+    outbox.on('dead', (row) => this.failed(accountOf(row.endpoint)));
   }
 
   account(

@@ -4,7 +4,8 @@
  */
 import type { PeerpostConfig, Style } from '../config/types.js';
 import { Router } from '../ingest/router.js';
-import { lookupPlugin, type PluginLookup } from '../loader.js';
+import { lookupPlugin, shippedDefinitions, type PluginLookup } from '../loader.js';
+import { serviceGapsNamed, type ServiceGap } from '../services.js';
 import type { AccountHandle, PluginDefinition, TargetKey } from '../plugin.js';
 
 /** The plugin definition of every account's protocol (config validation already proved they load). */
@@ -55,4 +56,19 @@ export function routerFor(
 
 export function stylesOf(config: PeerpostConfig, defs: Map<string, PluginDefinition>): Map<string, Style> {
   return new Map(Object.values(config.accounts).map((a) => [a.name, defs.get(a.protocol)!.style]));
+}
+
+/**
+ * The optional services a plugin uses that no account of the config provides, naming a shipped plugin that would
+ * (a required one without a provider is a config error already). Said by the daemon at start and by check.
+ */
+export function serviceGapsOf(
+  config: PeerpostConfig,
+  defs: Map<string, PluginDefinition>,
+  lookup: PluginLookup = lookupPlugin,
+): Promise<ServiceGap[]> {
+  return serviceGapsNamed(
+    Object.values(config.accounts).map((a) => ({ name: a.name, def: defs.get(a.protocol)! })),
+    () => shippedDefinitions(lookup),
+  );
 }
