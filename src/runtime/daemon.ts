@@ -7,9 +7,9 @@
  */
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
-import { loadConfigFile, formatConfigError } from '../config/load.js';
+import { loadConfigFile, formatConfigError, type LoadResult } from '../config/load.js';
 import { sameSetting } from '../config/reload.js';
-import type { AccountConfig, ConfigError, PeerpostConfig } from '../config/types.js';
+import type { AccountConfig, PeerpostConfig } from '../config/types.js';
 import { lookupPlugin, type PluginLookup } from '../loader.js';
 import { gapMessage } from '../services.js';
 import type { PluginDefinition, DeliveryTarget } from '../plugin.js';
@@ -93,11 +93,8 @@ export class Daemon {
 
   /** Start everything; on failure, print why, undo what started, and return the exit code. */
   async start(): Promise<number> {
-    const loaded = await loadConfigFile(this.opts.configFile, { lookup: this.lookup });
-    if (!loaded.ok) {
-      reportConfigErrors(this.log, loaded.errors, 'peerpost did not start: the config has errors');
-      return EXIT.CONFIG;
-    }
+    const loaded = await this.load('peerpost did not start: the config has errors');
+    if (!loaded.ok) return EXIT.CONFIG;
     this.config = loaded.config;
     try {
       this.store = Store.open(this.config.node.data, { durability: this.config.node.durability });
@@ -277,6 +274,16 @@ export class Daemon {
     this.store.close();
   }
 
+  /** Load the config file; its errors, if any, are logged under `headline`. */
+  private async load(headline: string): Promise<LoadResult> {
+    const loaded = await loadConfigFile(this.opts.configFile, { lookup: this.lookup });
+    if (!loaded.ok) {
+      const lines = loaded.errors.map(formatConfigError);
+      this.log.error({ errors: lines }, `${headline}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    }
+    return loaded;
+  }
+
   /** Reload the config; an invalid one is refused and the running one stays. */
   reload(): Promise<{ ok: boolean; errors?: string[]; changes?: string[] }> {
     const run = this.reloading.then(() => this.doReload());
@@ -286,11 +293,8 @@ export class Daemon {
 
   private async doReload(): Promise<{ ok: boolean; errors?: string[]; changes?: string[] }> {
     if (this.stopping) return { ok: false, errors: ['peerpost is stopping'] };
-    const loaded = await loadConfigFile(this.opts.configFile, { lookup: this.lookup });
-    if (!loaded.ok) {
-      reportConfigErrors(this.log, loaded.errors, 'the new config was refused; the running one stays');
-      return { ok: false, errors: loaded.errors.map(formatConfigError) };
-    }
+    const loaded = await this.load('the new config was refused; the running one stays');
+    if (!loaded.ok) return { ok: false, errors: loaded.errors.map(formatConfigError) };
     const next = loaded.config;
     const changes: string[] = [];
     for (const key of ['data', 'hostname', 'durability'] as const) {
@@ -318,9 +322,4 @@ export class Daemon {
     this.log.info({ changes }, `config reloaded${changes.length ? `: ${changes.join('; ')}` : ' (no changes)'}`);
     return { ok: true, changes };
   }
-}
-
-export function reportConfigErrors(log: Logger, errors: ConfigError[], headline: string): void {
-  const lines = errors.map(formatConfigError);
-  log.error({ errors: lines }, `${headline}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
 }
