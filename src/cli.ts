@@ -13,7 +13,7 @@ import { Daemon, EXIT } from './runtime/daemon.js';
 import { pluginsFor, stylesOf, routerFor, serviceGapsOf } from './runtime/plugins.js';
 import { commandAccounts, lazySecret } from './runtime/commands.js';
 import { endpointViews } from './runtime/views.js';
-import { waitingOutside } from './runtime/status.js';
+import { waitingFailed, waitingOutside } from './runtime/status.js';
 import { outboxAction, type OutboxAnswer, type OutboxRequest } from './runtime/requests.js';
 import { createLogger, LEVELS } from './log.js';
 import type { EndpointConfig } from './config/types.js';
@@ -615,8 +615,7 @@ async function waitingElsewhere(
     config,
     defs,
     (protocol) => offlineAccounts(config, store, router, protocol),
-    (protocol, e) =>
-      err(`note: the ${protocol} plugin could not tell what waits in its queue: ${(e as Error).message}`),
+    (protocol, e) => err(`note: ${waitingFailed(protocol, e)}`),
     bridge,
   );
 }

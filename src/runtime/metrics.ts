@@ -1,7 +1,7 @@
 /**
- * Counters and latency histograms per account, for ctx.metrics() (the web
- * plugin's /metrics). Kept in memory since the daemon started, as Prometheus
- * counters are.
+ * Counters and latency histograms per account, and the metrics built from them
+ * and the store, for ctx.metrics() (the web plugin's /metrics). Kept in memory
+ * since the daemon started, as Prometheus counters are.
  */
 import type { AccountMetrics, DaemonMetrics, Histogram, IngestCounts, QueueWaiting } from '../plugin.js';
 

@@ -20,9 +20,9 @@ import type { Store } from '../store.js';
 import { VERSION, type AccountRuntime } from './accounts.js';
 import { commandAccounts, runCommand, secretFor } from './commands.js';
 import { buildMetrics, type DeliveryMetrics } from './metrics.js';
-import { buildStatus } from './status.js';
+import { buildStatus, waitingFailed, waitingOutside } from './status.js';
 import { bridgeViews } from './views.js';
-import { collectWaiting, openConversations } from './waiting.js';
+import { collectWaiting } from './waiting.js';
 
 /** The daemon's parts, as they are now (the config, the plugins and the accounts change on reload). */
 export interface LiveParts {
@@ -47,6 +47,13 @@ export class RunningViews {
 
   status(): DaemonStatus {
     const p = this.parts();
+    const outside = waitingOutside(
+      p.store,
+      p.config,
+      p.defs,
+      (protocol) => this.commandAccounts(protocol),
+      (protocol, err) => p.log.warn({ err }, waitingFailed(protocol, err)),
+    );
     return buildStatus({
       now: Date.now(),
       pid: process.pid,
@@ -58,8 +65,7 @@ export class RunningViews {
       outbox: p.store.outboxStats(),
       outboxWaiting: (e) => p.outboxWaiting.get(e),
       digests: p.digestLines(),
-      waiting: this.waiting(),
-      conversations: openConversations(p.store, p.config),
+      ...outside,
     });
   }
 
@@ -105,8 +111,7 @@ export class RunningViews {
     return collectWaiting(
       p.defs,
       (protocol) => this.commandAccounts(protocol),
-      (protocol, err) =>
-        p.log.warn({ err }, `the ${protocol} plugin could not tell what waits in its queue: ${(err as Error).message}`),
+      (protocol, err) => p.log.warn({ err }, waitingFailed(protocol, err)),
     );
   }
 

@@ -73,6 +73,11 @@ export function buildStatus(p: StatusParts): DaemonStatus {
   };
 }
 
+/** What is said when a plugin's waiting() throws (the rest of the status is still shown). */
+export function waitingFailed(protocol: string, err: unknown): string {
+  return `the ${protocol} plugin could not tell what waits in its queue: ${(err as Error).message}`;
+}
+
 /**
  * What waits outside the outbox, read from the store: the accounts' own queues (robot mail, asked of each plugin's
  * waiting() with the accounts `accountsOf` gives) and the open conversations (of one bridge, when given).
