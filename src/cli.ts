@@ -11,7 +11,7 @@ import type { PeerpostConfig } from './config/types.js';
 import { lookupPlugin } from './loader.js';
 import { Daemon, EXIT } from './runtime/daemon.js';
 import { pluginsFor, stylesOf, routerFor, serviceGapsOf } from './runtime/plugins.js';
-import { commandAccounts, lazySecret } from './runtime/commands.js';
+import { commandAccounts, findCommand, lazySecret } from './runtime/commands.js';
 import { endpointViews } from './runtime/views.js';
 import { waitingFailed, waitingOutside } from './runtime/status.js';
 import { outboxAction, type OutboxAnswer, type OutboxRequest } from './runtime/requests.js';
@@ -633,7 +633,8 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
     return undefined;
   }
   const config = r.config;
-  const ours = (await pluginCommands(config)).find((c) => c.command.name === name);
+  const defs = await pluginsFor(config);
+  const ours = findCommand(defs, name);
   if (!ours) return undefined;
   const { protocol, command } = ours;
   if (helpWanted) {
@@ -655,7 +656,7 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
   } else {
     const store = openStore(found, config);
     try {
-      const accounts = offlineAccounts(config, store, routerFor(config, await pluginsFor(config)), protocol);
+      const accounts = offlineAccounts(config, store, routerFor(config, defs), protocol);
       result = await command.run(rest, { running: false, cwd: process.cwd(), json, accounts });
     } finally {
       store.close();
