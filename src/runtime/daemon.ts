@@ -82,7 +82,7 @@ export class Daemon {
       defs: this.defs,
       accounts: this.accounts,
       core: this.core,
-      outboxWaiting: this.outbox.waiting,
+      outboxWaiting: (endpoint) => this.outbox.waiting.get(endpoint),
       digestLines: () => this.keeper.lines(),
       nodeSecret: this.nodeSecret,
       deliveries: this.deliveries,

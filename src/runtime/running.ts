@@ -32,8 +32,8 @@ export interface LiveParts {
   /** In start order. */
   accounts: Pick<ReadonlyMap<string, AccountRuntime>, 'get' | 'values'>;
   core: Pick<Core, 'stats' | 'ingest'>;
-  /** Why an endpoint's deliveries wait now (Outbox.waiting). */
-  outboxWaiting: ReadonlyMap<string, { reason: string; since: number }>;
+  /** Why an endpoint's deliveries wait now, and since when (Outbox.waiting). */
+  outboxWaiting: (endpoint: string) => { reason: string; since: number } | undefined;
   /** Lines in each bridge's open conversation (DigestKeeper.lines()). */
   digestLines: () => Record<string, number>;
   nodeSecret: Buffer;
@@ -63,7 +63,7 @@ export class RunningViews {
       accounts: p.accounts.values(),
       ingested: (a) => p.core.stats.get(a),
       outbox: p.store.outboxStats(),
-      outboxWaiting: (e) => p.outboxWaiting.get(e),
+      outboxWaiting: p.outboxWaiting,
       digests: p.digestLines(),
       ...outside,
     });
