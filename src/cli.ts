@@ -8,19 +8,23 @@ import { join } from 'node:path';
 import { loadConfigFile, formatConfigError } from './config/load.js';
 import { findConfig, describeSource, type FoundConfig } from './config/find.js';
 import type { PeerpostConfig } from './config/types.js';
-import { lookupPlugin, shippedDefinitions } from './loader.js';
-import { Daemon, EXIT, pluginsFor, stylesOf, routerFor, nodeSecret, secretFor } from './daemon.js';
-import { pluginStoreFor, postReaderFor } from './accounts.js';
+import { lookupPlugin } from './loader.js';
+import { Daemon, EXIT } from './runtime/daemon.js';
+import { pluginsFor, stylesOf, routerFor, serviceGapsOf } from './runtime/plugins.js';
+import { commandAccounts, findCommand, lazySecret } from './runtime/commands.js';
+import { endpointViews } from './runtime/views.js';
+import { waitingFailed, waitingOutside } from './runtime/status.js';
+import { outboxAction, type OutboxAnswer, type OutboxRequest } from './runtime/requests.js';
 import { createLogger, LEVELS } from './log.js';
 import type { EndpointConfig } from './config/types.js';
 import { endpointRole, roleWords } from './roles.js';
-import { ask, type ControlRequest } from './control.js';
+import { ask, type ControlRequest } from './runtime/control.js';
 import { Store, NoStoreError, STORE_FILE, type OutboxRow } from './store.js';
 import { Router } from './ingest/router.js';
 import { ingestPipeline } from './ingest/pipeline.js';
-import { VERSION } from './accounts.js';
+import { VERSION } from './runtime/accounts.js';
 import { formatDuration, plural } from './util.js';
-import { gapMessage, serviceGapsNamed } from './services.js';
+import { gapMessage } from './services.js';
 import type {
   IngestVerdict,
   DaemonStatus,
@@ -31,7 +35,7 @@ import type {
   QueueWaiting,
   OpenConversation,
 } from './plugin.js';
-import { collectWaiting, conversationLine, openConversations, waitingLine } from './waiting.js';
+import { conversationLine, waitingLine } from './runtime/waiting.js';
 import { shapeFor } from './ingest/router.js';
 
 const HELP: Record<string, string> = {
@@ -214,10 +218,7 @@ async function cmdCheck(args: string[]): Promise<number> {
   const styles = stylesOf(config, defs);
   const bridges = Object.values(config.bridges);
   // Optional services no account provides (a required one is a config error already): what each account lacks.
-  const notes = await serviceGapsNamed(
-    Object.values(config.accounts).map((a) => ({ name: a.name, def: defs.get(a.protocol)! })),
-    () => shippedDefinitions(),
-  );
+  const notes = await serviceGapsOf(config, defs);
   if (values.json) {
     out(
       JSON.stringify(
@@ -425,24 +426,18 @@ async function cmdOutbox(args: string[]): Promise<number> {
   if (values.bridge && !config.bridges[values.bridge] && acts === 0)
     err(`note: the config has no bridge "${values.bridge}"; showing what the store holds for it`);
   if (acts === 1) {
-    const req: ControlRequest =
+    const req: OutboxRequest =
       retryRow !== undefined
         ? { cmd: 'retry', row: retryRow }
         : dropRow !== undefined
           ? { cmd: 'drop', row: dropRow }
           : { cmd: 'retry', all: true, ...(values.bridge ? { bridge: values.bridge } : {}) };
-    let answer = (await ask(config.node.data, req)) as { ok: boolean; error?: string; count?: number } | undefined;
+    let answer = (await ask(config.node.data, req)) as OutboxAnswer | undefined;
     const live = answer !== undefined;
     if (!live) {
       const store = openStore(found, config);
       try {
-        if (retryRow !== undefined)
-          answer = store.requeue(retryRow)
-            ? { ok: true, count: 1 }
-            : { ok: false, error: `there is no outbox row ${retryRow}` };
-        else if (dropRow !== undefined)
-          answer = store.dropRow(dropRow) ? { ok: true } : { ok: false, error: `there is no outbox row ${dropRow}` };
-        else answer = { ok: true, count: store.requeueAllDead(values.bridge).count };
+        answer = outboxAction(store, req); // tried when peerpost next starts
       } finally {
         store.close();
       }
@@ -603,28 +598,8 @@ function commonArgs(args: string[]): {
 
 /** The accounts of one protocol as a plugin command (or a plugin's waiting()) sees them, here against the store. */
 function offlineAccounts(config: PeerpostConfig, store: Store, router: Router, protocol: string): CommandAccount[] {
-  // Read (or made, at first use) only when a command asks for it: listing what waits writes nothing.
-  let secret: Buffer | undefined;
-  return Object.values(config.accounts)
-    .filter((a) => a.protocol === protocol)
-    .map((a) => ({
-      account: a.name,
-      config: a.settings,
-      store: pluginStoreFor(store, a.name, protocol),
-      posts: postReaderFor(store),
-      endpoints: () =>
-        router.endpointsOf(a.name).map((e) => ({
-          key: e.key,
-          target: e.target,
-          bridge: e.bridge,
-          direction: e.direction,
-          options: e.options,
-          description: router.bridge(e.bridge)?.description ?? '',
-          ...(e.shape ? { shape: e.shape } : {}),
-        })),
-      secret: (purpose: string) => secretFor((secret ??= nodeSecret(store)), purpose),
-      node: { hostname: config.node.hostname, version: VERSION },
-    }));
+  const secret = lazySecret(store);
+  return commandAccounts({ config, store, endpoints: (a) => endpointViews(router, a), secret }, protocol);
 }
 
 /** What waits outside the outbox, read from the store: the accounts' own queues (robot mail), open conversations. */
@@ -635,14 +610,14 @@ async function waitingElsewhere(
 ): Promise<{ waiting: QueueWaiting[]; conversations: OpenConversation[] }> {
   const defs = await pluginsFor(config);
   const router = routerFor(config, defs);
-  const waiting = collectWaiting(
+  return waitingOutside(
+    store,
+    config,
     defs,
     (protocol) => offlineAccounts(config, store, router, protocol),
-    (protocol, e) =>
-      err(`note: the ${protocol} plugin could not tell what waits in its queue: ${(e as Error).message}`),
+    (protocol, e) => err(`note: ${waitingFailed(protocol, e)}`),
+    bridge,
   );
-  const conversations = openConversations(store, config).filter((c) => bridge === undefined || c.bridge === bridge);
-  return { waiting, conversations };
 }
 
 /** A command a plugin adds: inside the running daemon, else (when it allows) here against the store. */
@@ -658,7 +633,8 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
     return undefined;
   }
   const config = r.config;
-  const ours = (await pluginCommands(config)).find((c) => c.command.name === name);
+  const defs = await pluginsFor(config);
+  const ours = findCommand(defs, name);
   if (!ours) return undefined;
   const { protocol, command } = ours;
   if (helpWanted) {
@@ -680,7 +656,7 @@ async function cmdPlugin(name: string, args: string[]): Promise<number | undefin
   } else {
     const store = openStore(found, config);
     try {
-      const accounts = offlineAccounts(config, store, routerFor(config, await pluginsFor(config)), protocol);
+      const accounts = offlineAccounts(config, store, routerFor(config, defs), protocol);
       result = await command.run(rest, { running: false, cwd: process.cwd(), json, accounts });
     } finally {
       store.close();

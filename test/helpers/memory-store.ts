@@ -3,7 +3,7 @@
  * unit tests of a plugin's own tables. No files, no sockets.
  */
 import { Store } from '../../src/store.js';
-import { pluginStoreFor } from '../../src/accounts.js';
+import { pluginStoreFor } from '../../src/runtime/accounts.js';
 import type { PluginStore } from '../../src/plugin.js';
 
 export function memoryPluginStore(protocol: string, account = `${protocol}.test`): PluginStore {

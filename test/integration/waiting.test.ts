@@ -17,7 +17,7 @@ import { world, cli, startDaemon, until, sleep } from '../helpers/daemon.js';
 import { listeningPort } from '../peers/finger.js';
 import { startMaildirSink, freePort, ensureAiosmtpd, type MaildirSink } from './mail-send-helpers.js';
 import { ensureSwaks, swaks, header } from './mail-helpers.js';
-import { clock } from '../../src/waiting.js';
+import { clock } from '../../src/runtime/waiting.js';
 
 const D = 'lists.test.example';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AccountRuntime, ServiceRegistry, listenErrorMessage } from '../../src/accounts.js';
+import { AccountRuntime, ServiceRegistry, listenErrorMessage } from '../../src/runtime/accounts.js';
 import { definePlugin, z, delivered } from '../../src/plugin.js';
 import { Store } from '../../src/store.js';
 import { Router } from '../../src/ingest/router.js';

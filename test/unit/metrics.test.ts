@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DeliveryMetrics, LATENCY_BOUNDS } from '../../src/metrics.js';
+import { DeliveryMetrics, LATENCY_BOUNDS } from '../../src/runtime/metrics.js';
 import { Store } from '../../src/store.js';
 import { fixture, line } from '../helpers/core-fixture.js';
 

@@ -1,5 +1,5 @@
 /**
- * What waits outside the outbox (src/waiting.ts): when a conversation closes at the latest, how it and robot mail
+ * What waits outside the outbox (src/runtime/waiting.ts): when a conversation closes at the latest, how it and robot mail
  * read in `peerpost outbox` / `peerpost status`, and what counts as waiting too long for /healthz.
  */
 import { test } from 'node:test';
@@ -12,7 +12,7 @@ import {
   openConversations,
   waitingLine,
   type DigestBuffer,
-} from '../../src/waiting.js';
+} from '../../src/runtime/waiting.js';
 import type { PeerpostConfig } from '../../src/config/types.js';
 import type { PluginDefinition, QueueWaiting } from '../../src/plugin.js';
 import type { StoredPost } from '../../src/post.js';

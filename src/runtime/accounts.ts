@@ -5,8 +5,8 @@
  */
 import type { Server, AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { AccountConfig } from './config/types.js';
-import { formatAddress, type ListenAddress } from './config/schema-helpers.js';
+import type { AccountConfig } from '../config/types.js';
+import { formatAddress, type ListenAddress } from '../config/schema-helpers.js';
 import type {
   AccountHandle,
   AccountState,
@@ -15,13 +15,14 @@ import type {
   PluginDefinition,
   PluginStore,
   PostReader,
-} from './plugin.js';
-import type { Store } from './store.js';
-import type { Router } from './ingest/router.js';
-import type { IncomingPost, StoredPost } from './post.js';
-import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from './plugin.js';
-import { withTimeout } from './util.js';
-import { ServiceRegistry } from './services.js';
+} from '../plugin.js';
+import type { Store } from '../store.js';
+import type { Router } from '../ingest/router.js';
+import type { IncomingPost, StoredPost } from '../post.js';
+import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from '../plugin.js';
+import { withTimeout } from '../util.js';
+import { ServiceRegistry } from '../services.js';
+import { endpointViews } from './views.js';
 
 export { ServiceRegistry };
 
@@ -197,16 +198,7 @@ export class AccountRuntime {
   }
 
   endpoints(): EndpointView[] {
-    const router = this.deps.router();
-    return router.endpointsOf(this.name).map((e) => ({
-      key: e.key,
-      target: e.target,
-      bridge: e.bridge,
-      direction: e.direction,
-      options: e.options,
-      description: router.bridge(e.bridge)?.description ?? '',
-      ...(e.shape ? { shape: e.shape } : {}),
-    }));
+    return endpointViews(this.deps.router(), this.name);
   }
 
   private listen(server: Server, at: ListenAddress): Promise<AddressInfo> {

@@ -10,16 +10,16 @@
  * list post a subscriber's server keeps deferring, and is worthless once its token expired (robotExpire).
  * See "Robot mail" in plugins/mail/README.md.
  */
-import type { PeerpostConfig } from './config/types.js';
+import type { PeerpostConfig } from '../config/types.js';
 import type {
   CommandAccount,
   EndpointQueueStatus,
   OpenConversation,
   PluginDefinition,
   QueueWaiting,
-} from './plugin.js';
-import type { StoredPost } from './post.js';
-import { formatDuration, plural } from './util.js';
+} from '../plugin.js';
+import type { StoredPost } from '../post.js';
+import { formatDuration, plural } from '../util.js';
 
 /** What the store tells about the digest buffer (Store.digestSummary, Store.digestLines). */
 export interface DigestBuffer {

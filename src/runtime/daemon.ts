@@ -1,0 +1,303 @@
+/**
+ * The daemon: load the config, open the store, start every account, deliver;
+ * reload on SIGHUP; stop in order on SIGTERM/SIGINT. Only wiring: what it shows
+ * of itself (status, metrics, bridge views, command environments) is built in
+ * running.ts, the accounts' lifecycle is account-set.ts, the control socket's
+ * answers requests.ts.
+ */
+import type { Server } from 'node:net';
+import type { Logger } from 'pino';
+import { loadConfigFile, formatConfigError, type LoadResult } from '../config/load.js';
+import { sameSetting } from '../config/reload.js';
+import type { AccountConfig, PeerpostConfig } from '../config/types.js';
+import { lookupPlugin, type PluginLookup } from '../loader.js';
+import { gapMessage } from '../services.js';
+import type { PluginDefinition } from '../plugin.js';
+import { Store, StoreError } from '../store.js';
+import type { Router } from '../ingest/router.js';
+import { Outbox, type Resolution } from '../delivery/outbox.js';
+import { deliveryPipeline } from '../delivery/stages.js';
+import type { Core } from '../ingest/core.js';
+import { ingestPipeline } from '../ingest/pipeline.js';
+import type { DigestKeeper } from '../digest/keeper.js';
+import type { SharedDeliveries } from '../digest/shown.js';
+import { AccountRuntime, ServiceRegistry, VERSION } from './accounts.js';
+import { AccountSet } from './account-set.js';
+import { DeliveryMetrics } from './metrics.js';
+import { serveControl, closeControl } from './control.js';
+import { formatDuration, plural } from '../util.js';
+import { pluginsFor, routerFor, serviceGapsOf } from './plugins.js';
+import { nodeSecret, secretFor } from './commands.js';
+import { answerRequest } from './requests.js';
+import { RunningViews } from './running.js';
+import { sharedDigests } from './digests.js';
+
+import { EXIT } from '../plugin.js';
+export { EXIT };
+
+export interface DaemonOptions {
+  configFile: string;
+  log: Logger;
+  lookup?: PluginLookup;
+}
+
+export class Daemon {
+  private config!: PeerpostConfig;
+  private store!: Store;
+  private router!: Router;
+  private outbox!: Outbox;
+  private core!: Core;
+  /** Closes each bridge's conversation into a digest (src/digest/keeper.ts). */
+  private keeper!: DigestKeeper;
+  /** Digests sent through the memory of what each place shows (src/digest/shown.ts). */
+  private digestsOut!: SharedDeliveries;
+  private stopDigests?: () => void;
+  private control?: Server;
+  private defs = new Map<string, PluginDefinition>();
+  private nodeSecret: Buffer = Buffer.alloc(0);
+  private readonly services = new ServiceRegistry();
+  private readonly deliveries = new DeliveryMetrics();
+  /** In start order. */
+  private readonly accounts: AccountSet;
+  private readonly views: RunningViews;
+  private readonly startedAt = Date.now();
+  private stopping?: Promise<number>;
+  private reloading: Promise<unknown> = Promise.resolve();
+  private readonly log: Logger;
+  private readonly lookup: PluginLookup;
+  /** Resolves with the exit code once the daemon has stopped. */
+  readonly done: Promise<number>;
+  private finish!: (code: number) => void;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.log = opts.log;
+    this.lookup = opts.lookup ?? lookupPlugin;
+    this.done = new Promise((r) => {
+      this.finish = r;
+    });
+    this.accounts = new AccountSet((cfg) => this.newAccount(cfg), this.log);
+    this.views = new RunningViews(() => ({
+      config: this.config,
+      store: this.store,
+      defs: this.defs,
+      accounts: this.accounts,
+      core: this.core,
+      outboxWaiting: (endpoint) => this.outbox.waiting.get(endpoint),
+      digestLines: () => this.keeper.lines(),
+      nodeSecret: this.nodeSecret,
+      deliveries: this.deliveries,
+      startedAt: this.startedAt,
+      log: this.log,
+    }));
+  }
+
+  /** Start everything; on failure, print why, undo what started, and return the exit code. */
+  async start(): Promise<number> {
+    const loaded = await this.load('peerpost did not start: the config has errors');
+    if (!loaded.ok) return EXIT.CONFIG;
+    this.config = loaded.config;
+    try {
+      this.store = Store.open(this.config.node.data, { durability: this.config.node.durability });
+    } catch (err) {
+      this.log.fatal(
+        { err: err instanceof StoreError ? undefined : err },
+        `peerpost did not start: ${(err as Error).message}`,
+      );
+      return EXIT.FAILED;
+    }
+    try {
+      this.control = await serveControl(this.config.node.data, (req) =>
+        answerRequest(req, {
+          store: this.store,
+          status: () => this.views.status(),
+          inject: (bridge, post) => this.core.inject(bridge, post),
+          kick: (endpoint) => this.outbox.kick(endpoint),
+          wake: (endpoints) => this.outbox.wake(endpoints),
+          reload: () => this.reload(),
+          runCommand: (name, args, cwd, json) => this.views.runCommand(name, args, cwd, json),
+          log: this.log,
+        }),
+      );
+    } catch (err) {
+      this.log.fatal(`peerpost did not start: ${(err as Error).message}`);
+      this.store.close();
+      return EXIT.FAILED;
+    }
+    this.nodeSecret = nodeSecret(this.store);
+    this.defs = await pluginsFor(this.config, this.lookup);
+    this.router = routerFor(this.config, this.defs, (a) => this.accounts.get(a)?.handle);
+    // A required service with no provider is a config error (src/config/load.ts); an optional one is said here.
+    for (const g of await serviceGapsOf(this.config, this.defs, this.lookup))
+      this.log.info({ account: g.account, service: g.service }, gapMessage(g));
+    this.outbox = new Outbox(
+      this.store,
+      this.config.delivery,
+      (e) => this.resolveEndpoint(e),
+      this.log.child({ part: 'outbox' }),
+    );
+    this.deliveries.count(
+      this.outbox,
+      (endpoint) => this.router.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/')),
+      (account) => this.accounts.get(account),
+    );
+    ({ core: this.core, keeper: this.keeper } = ingestPipeline(this.store, this.router, this.config, this.outbox, {
+      core: this.log.child({ part: 'core' }),
+      digests: this.log.child({ part: 'digests' }),
+    }));
+    ({ deliveries: this.digestsOut, stop: this.stopDigests } = sharedDigests({
+      store: this.store,
+      router: () => this.router,
+      config: () => this.config,
+      core: this.core,
+      log: this.log,
+    }));
+
+    for (const acfg of Object.values(this.config.accounts)) {
+      try {
+        await this.accounts.start(acfg);
+      } catch (err) {
+        this.log.fatal(`peerpost did not start: ${(err as Error).message}`);
+        await this.teardown();
+        return EXIT.FAILED;
+      }
+    }
+    this.outbox.start();
+    this.keeper.start();
+    this.installSignals();
+    const { size } = this.accounts;
+    const bridges = Object.keys(this.config.bridges).length;
+    this.log.info(
+      { config: this.config.file, data: this.config.node.data, accounts: size, bridges, version: VERSION },
+      `peerpost ${VERSION} is up: ${plural(size, 'account')}, ${plural(bridges, 'bridge')}, data in ${this.config.node.data}`,
+    );
+    return EXIT.OK;
+  }
+
+  private newAccount(acfg: AccountConfig): AccountRuntime {
+    return new AccountRuntime(acfg, this.defs.get(acfg.protocol)!, {
+      store: this.store,
+      router: () => this.router,
+      ingest: (account, post) => this.core.ingest(account, post),
+      wake: (endpoints) => this.outbox.wake(endpoints),
+      hostname: this.config.node.hostname,
+      log: this.log,
+      status: () => this.views.status(),
+      deliveryTimeoutMs: () => this.config.delivery.timeoutMs,
+      bridges: () => this.views.bridges(),
+      secret: (purpose) => secretFor(this.nodeSecret, purpose),
+      services: this.services,
+      onPost: (fn) => this.core.onPost(fn),
+      metrics: () => this.views.metrics(),
+      storeWritable: () => this.store.writable(),
+      peerNode: (endpoint, hostname) => this.digestsOut.peerNode(endpoint, hostname),
+    });
+  }
+
+  /** An endpoint through the delivery stages (src/delivery/stages.ts), for the outbox. */
+  private resolveEndpoint(key: string): Resolution {
+    return deliveryPipeline(key, {
+      router: () => this.router,
+      account: (name) => this.accounts.get(name),
+      digestsOut: this.digestsOut,
+    });
+  }
+
+  private installSignals(): void {
+    const onStop = (sig: NodeJS.Signals) => {
+      if (this.stopping) {
+        this.log.warn(`${sig} again: stopping at once; undelivered posts stay in the outbox`);
+        process.exit(EXIT.FAILED);
+      }
+      this.log.info(
+        `${sig}: stopping (deliveries in flight get ${formatDuration(this.config.delivery.shutdownGraceMs)})`,
+      );
+      void this.stop();
+    };
+    const onHup = () => {
+      this.log.info('SIGHUP: reloading the config');
+      void this.reload();
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onHup);
+    void this.done.then(() => {
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      process.off('SIGHUP', onHup);
+    });
+  }
+
+  /** Stop accepting, finish deliveries in flight up to the grace time, close accounts in reverse order, close the store. */
+  stop(): Promise<number> {
+    this.stopping ??= (async () => {
+      this.core.close();
+      this.keeper.close();
+      this.stopDigests?.();
+      const left = await this.outbox.stop(this.config.delivery.shutdownGraceMs);
+      if (left > 0)
+        this.log.warn(
+          `${left} deliver${left === 1 ? 'y was' : 'ies were'} still running at the deadline; they stay in the outbox and are retried at the next start`,
+        );
+      await this.teardown();
+      this.log.info('peerpost stopped');
+      this.finish(EXIT.OK);
+      return EXIT.OK;
+    })();
+    return this.stopping;
+  }
+
+  private async teardown(): Promise<void> {
+    await this.accounts.stopAll();
+    if (this.control) await closeControl(this.control, this.config.node.data);
+    this.store.close();
+  }
+
+  /** Load the config file; its errors, if any, are logged under `headline`. */
+  private async load(headline: string): Promise<LoadResult> {
+    const loaded = await loadConfigFile(this.opts.configFile, { lookup: this.lookup });
+    if (!loaded.ok) {
+      const lines = loaded.errors.map(formatConfigError);
+      this.log.error({ errors: lines }, `${headline}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    }
+    return loaded;
+  }
+
+  /** Reload the config; an invalid one is refused and the running one stays. */
+  reload(): Promise<{ ok: boolean; errors?: string[]; changes?: string[] }> {
+    const run = this.reloading.then(() => this.doReload());
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doReload(): Promise<{ ok: boolean; errors?: string[]; changes?: string[] }> {
+    if (this.stopping) return { ok: false, errors: ['peerpost is stopping'] };
+    const loaded = await this.load('the new config was refused; the running one stays');
+    if (!loaded.ok) return { ok: false, errors: loaded.errors.map(formatConfigError) };
+    const next = loaded.config;
+    const changes: string[] = [];
+    for (const key of ['data', 'hostname', 'durability'] as const) {
+      if (next.node[key] !== this.config.node[key]) {
+        this.log.warn(`node.${key} changed; that takes effect at the next restart`);
+        changes.push(`node.${key}: at the next restart`);
+      }
+    }
+    const keep = { ...next, node: this.config.node };
+    const defs = await pluginsFor(keep, this.lookup);
+    const old = this.config;
+    this.config = keep;
+    this.defs = defs;
+    await this.accounts.stopRemoved(next, changes);
+    this.router = routerFor(keep, defs, (a) => this.accounts.get(a)?.handle);
+    this.core.setRouting(this.router, keep);
+    this.keeper.setRouting(this.router, keep);
+    this.outbox.setConfig(keep.delivery);
+    await this.accounts.apply(keep, changes);
+    if (!sameSetting(old.bridges, keep.bridges)) {
+      changes.push('bridges: updated');
+      this.accounts.bridgesChanged();
+    }
+    this.outbox.kickAll();
+    this.log.info({ changes }, `config reloaded${changes.length ? `: ${changes.join('; ')}` : ' (no changes)'}`);
+    return { ok: true, changes };
+  }
+}
