@@ -19,7 +19,7 @@ import {
   type Outcome,
 } from '../../src/plugin.js';
 import type { TokenBucket } from './bucket.js';
-import type { ChannelState } from './channels.js';
+import type { ChannelState } from './channel.js';
 import { refusalText, type Confirmation, type Confirmer, type Refusal } from './confirm.js';
 import type { Progress } from './progress.js';
 import { ID_TAG, eventsOut, type EventsMode, type RelayMemory } from './relay.js';

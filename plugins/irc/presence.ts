@@ -9,7 +9,7 @@
  */
 import type { Client } from 'irc-framework';
 import type { IncomingPost, PluginContext } from '../../src/plugin.js';
-import type { ChannelState } from './channels.js';
+import type { ChannelState } from './channel.js';
 import { accountName } from './events.js';
 import { People } from './people.js';
 import {
