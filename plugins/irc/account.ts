@@ -1,27 +1,26 @@
 /**
- * The irc plugin: one IRC connection per account (irc-framework), joined to the
- * channels the bridges name, relaying both ways. See plugins/irc/README.md.
+ * One IRC account: the connection (irc-framework) and what lives on it. See
+ * plugins/irc/README.md, "Code layout".
  *
- * - Connection (here): reconnects forever (the plugin API's Backoff, from
+ * - Here: connect and reconnect forever (the plugin API's Backoff, from
  *   reconnect.first to reconnect.max; irc-framework's own reconnect gives up),
- *   rejoins every channel after each connect, takes an alternate nick when
- *   the configured one is in use, GHOSTs it through NickServ when credentials
- *   are configured, and reclaims it later. Client options:
- *   options.ts; the transport: transport.ts; our own channels (joins, rejoins
- *   after a kick or a refusal, leaving what no bridge names): channels.ts.
- * - In (here, events.ts, relay.ts): PRIVMSG, ACTION and (by config) NOTICE in a
- *   configured channel become posts, formatting stripped, dated by server-time;
- *   joins, parts, quits (a netsplit folded), kicks and nick changes become events
- *   by config; who else is where: presence.ts, people.ts; the loop guard: relay.ts.
- * - Out (deliver.ts, render.ts, confirm.ts): each post becomes lines that fit
- *   the server's 512 bytes, sent through a token bucket (bucket.ts) and counted
- *   as delivered only once the server confirmed them (their echo, or a PING
- *   after them); a refused line keeps the post pending with the server's reason.
+ *   SASL and NickServ, an alternate nick when the configured one is in use (a
+ *   GHOST through NickServ when credentials are configured, a reclaim later),
+ *   the status, and our own channels: joining those the bridges name (after
+ *   each connect, a kick, a refusal, a reload), leaving the rest. Client
+ *   options: options.ts; the transport: transport.ts.
+ * - Each channel's state is a Channel (channel.ts): the handlers here call
+ *   `chan.joinedNow()`, `chan.kicked(…)`, `chan.joinRefused(…)`; presence.ts
+ *   calls `chan.addMember(…)`, `chan.removeMember(…)` for everyone else.
+ * - In: PRIVMSG, ACTION and (by config) NOTICE become posts (events.ts
+ *   translates them); others' joins, parts, quits, kicks and nick changes
+ *   become events (presence.ts); the loop guard: relay.ts.
+ * - Out: deliver.ts (a post's lines, render.ts; flood control, bucket.ts;
+ *   confirmed by the server, confirm.ts).
  */
 import irc, { type Client } from 'irc-framework';
 import {
   Backoff,
-  definePlugin,
   formatAddress,
   reloadPlan,
   type PluginContext,
@@ -32,19 +31,16 @@ import {
   type TargetKey,
 } from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
+import { Channel, JOIN_REFUSALS } from './channel.js';
 import { Confirmer, DEFER_MAX, type ServerMessage } from './confirm.js';
-import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
-import { translate, type MessageEvent, type MessageType } from './events.js';
-import { Progress } from './progress.js';
 import { Outgoing } from './deliver.js';
-import { OwnChannels } from './channel.js';
+import { translate, type MessageEvent, type MessageType } from './events.js';
+import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
 import { Presence } from './presence.js';
-import { ID_TAG, RelayMemory } from './relay.js';
+import { ID_TAG } from './relay.js';
 import { secs } from './text.js';
-import { CASE_FOLDS, caseFold } from './casemap.js';
-import { channelProblem, accountSchema, endpointSchema, CONNECTION_KEYS, type IrcConfig } from './schema.js';
-export { accountSchema, endpointSchema, channelProblem, type IrcConfig } from './schema.js';
-export { escapeTag } from './render.js';
+import { caseFold } from './casemap.js';
+import { CONNECTION_KEYS, type IrcConfig } from './schema.js';
 
 /** How long a connection may take from the TCP connect to the server's welcome (001). */
 const REGISTRATION_TIMEOUT = 60_000;
@@ -52,14 +48,32 @@ const REGISTRATION_TIMEOUT = 60_000;
 /** After asking NickServ to GHOST the configured nick, take it after this long. */
 const GHOST_WAIT = 1_500;
 
-class IrcAccount {
-  private cfg: IrcConfig;
-  private client: Client | undefined;
-  /** Confirms that the server took the lines of a post (a PING after them), per connection. */
+/** A JOIN with no answer for this long no longer stops the next try. */
+const JOIN_WAIT = 30_000;
+
+export class IrcAccount {
+  /** The account block (replaced by a reload that needs no restart). */
+  cfg: IrcConfig;
+  /** The current connection (a new one at every connect); events of an older one are ignored. */
+  client: Client | undefined;
+  /** The current connection got its welcome (001). */
+  registered = false;
+  /** stop() was called. */
+  stopping = false;
+  /** Why the last connection failed or closed, shown in the status. */
+  lastError: string | undefined;
+  /** Our user@host as the server shows it to others, learned from our own JOIN. */
+  self: { user?: string; host?: string } = {};
+  /** Flood control: one bucket for every line of the connection (posts, PINGs, WHO). */
+  readonly bucket: TokenBucket;
+  /** Who else is in our channels, and what they do there (presence.ts). */
+  readonly presence: Presence;
+  /** Our channels, by case-folded name (targetKey): every channel a bridge names for this account. */
+  private readonly channels = new Map<string, Channel>();
+  /** Confirms that the server took the lines of a post (a PING after them, or their echo), per connection. */
   private confirmer: Confirmer | undefined;
-  private readonly bucket: TokenBucket;
-  private registered = false;
-  private stopping = false;
+  /** Bridge → IRC (deliver.ts). */
+  private readonly out: Outgoing;
   /** Failures in a row since the last welcome (001); the wait before the next connect. */
   private readonly reconnect = new Backoff(() => ({
     firstMs: this.cfg.reconnect.first,
@@ -67,7 +81,6 @@ class IrcAccount {
   }));
   /** Connects since the last welcome, for the status ("attempt 3"). */
   private attempt = 0;
-  private lastError: string | undefined;
   /** The server said we are banned (465): shown as state "banned" while we keep trying, slowly. */
   private banned = false;
   /** Why SASL failed on this connection, shown in the status. */
@@ -75,70 +88,17 @@ class IrcAccount {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private triedNicks: string[] = [];
-  /** Our user@host as the server shows it to others, learned from our own JOIN. */
-  private self: { user?: string; host?: string } = {};
-  private readonly channels: OwnChannels;
   private closed: Promise<void> | undefined;
-  /** Who else is in our channels: joins, parts, quits, netsplits, accounts, other relays (presence.ts). */
-  private readonly presence: Presence;
-  /** What each channel already shows (the loop guard). */
-  private readonly memory: RelayMemory;
-  /** Lines of each row confirmed on an earlier try. */
-  private readonly progress: Progress;
 
-  constructor(private readonly ctx: PluginContext<IrcConfig>) {
+  constructor(readonly ctx: PluginContext<IrcConfig>) {
     this.cfg = ctx.config;
     this.bucket = new TokenBucket(this.cfg.flood.burst, this.cfg.flood.interval);
-    this.memory = new RelayMemory(this.cfg.relays.remember);
-    this.progress = new Progress(ctx.store);
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const account = this;
-    this.channels = new OwnChannels({
-      ctx,
-      cfg: () => account.cfg,
-      client: () => account.client,
-      registered: () => account.registered,
-      key: (target) => account.key(target),
-      later: (fn, ms) => void account.later(fn, ms),
-      reportState: () => account.reportState(),
-    });
-    this.out = new Outgoing({
-      ctx,
-      bucket: this.bucket,
-      memory: this.memory,
-      progress: this.progress,
-      cfg: () => account.cfg,
-      where: () => account.where,
-      lastError: () => account.lastError,
-      stopping: () => account.stopping,
-      live: () => {
-        const { client, confirmer } = account;
-        return client && confirmer && account.registered && client.connected ? { client, confirmer } : undefined;
-      },
-      isLive: (client) => account.client === client && account.registered && client.connected,
-      self: () => account.self,
-      channel: (target) => account.channels.get(account.key(target)),
-      key: (target) => account.key(target),
-      syncChannels: () => account.channels.sync(),
-      reportState: () => account.reportState(),
-      later: (fn, ms) => void account.later(fn, ms),
-      write: (client, line) => account.write(client, line),
-    });
-    this.presence = new Presence({
-      ctx,
-      cfg: () => account.cfg,
-      client: () => account.client,
-      registered: () => account.registered,
-      key: (target) => account.key(target),
-      channel: (ck) => account.channels.get(ck),
-      later: (fn, ms) => account.later(fn, ms),
-      take: () => account.bucket.take(ctx.signal),
-      write: (client, line) => account.write(client, line),
-      ingest: (post) => void account.ingest(post),
-    });
+    this.presence = new Presence(this);
+    this.out = new Outgoing(this);
   }
 
-  private get where(): string {
+  /** "host:port (TLS)", for messages. */
+  get where(): string {
     return `${formatAddress(this.cfg.host, portOf(this.cfg))}${this.cfg.tls ? ' (TLS)' : ''}`;
   }
 
@@ -147,11 +107,34 @@ class IrcAccount {
     return caseFold(this.client?.network.supports('CASEMAPPING'));
   }
 
-  private key(target: string): string {
+  /** The case-folded form of a channel name or nick. */
+  key(target: string): string {
     return this.targetKey(target);
   }
 
-  private later(fn: () => void, ms: number): NodeJS.Timeout {
+  /** One of our channels, by any spelling of its name. */
+  channel(target: string): Channel | undefined {
+    return this.channels.get(this.key(target));
+  }
+
+  /** Every channel of ours. */
+  allChannels(): IterableIterator<Channel> {
+    return this.channels.values();
+  }
+
+  /** The connection, when it is registered and connected. */
+  live(): { client: Client; confirmer: Confirmer } | undefined {
+    const { client, confirmer } = this;
+    return client && confirmer && this.registered && client.connected ? { client, confirmer } : undefined;
+  }
+
+  /** This client is still the account's, registered and connected. */
+  isLive(client: Client): boolean {
+    return this.client === client && this.registered && client.connected;
+  }
+
+  /** Run `fn` after `ms`, unless the account stops first. */
+  later(fn: () => void, ms: number): NodeJS.Timeout {
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
@@ -160,12 +143,21 @@ class IrcAccount {
     return t;
   }
 
+  /** Write one line; true once the socket took it. */
+  write(client: Client, line: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (!client.connection.connected) return resolve(false);
+      const r = client.connection.write(line, (err) => resolve(!err));
+      if (r === false) resolve(false);
+    });
+  }
+
   // ── connection ────────────────────────────────────────────────────────────
 
   /** The bridges changed on a reload: join the new channels and leave the dropped ones now. */
   endpointsChanged(): void {
     if (this.stopping) return;
-    this.channels.sync();
+    this.syncChannels();
     this.reportState();
   }
 
@@ -175,7 +167,7 @@ class IrcAccount {
     // this catches what those miss (a JOIN the server never answered, a reload by a core without the hook).
     const sync = () => {
       if (this.stopping) return;
-      this.channels.sync();
+      this.syncChannels();
       every(sync, 5_000);
     };
     every(sync, 5_000);
@@ -199,7 +191,7 @@ class IrcAccount {
     this.saslProblem = undefined;
     this.triedNicks = [this.cfg.nick];
     this.presence.clear();
-    this.channels.reset();
+    for (const chan of this.channels.values()) chan.disconnected();
     // The CA and client certificate files are read at every connect (a renewed certificate is picked up).
     let files: TlsFiles;
     try {
@@ -242,17 +234,18 @@ class IrcAccount {
 
   /** irc-framework's events on this connection; an event of an older connection is ignored. */
   private wire(client: Client): void {
-    this.wireErrors(client);
-    this.wireRegistration(client);
-    this.wireChannels(client);
-    this.wireMessages(client);
-    this.wireConfirmations(client);
+    const mine = () => this.client === client;
+    this.wireErrors(client, mine);
+    this.wireRegistration(client, mine);
+    this.wireOwnChannels(client, mine);
+    this.presence.wire(client, mine);
+    this.wireMessages(client, mine);
+    this.wireConfirmations(client, mine);
   }
 
   /** Socket errors, the server's error replies (refused JOINs, ERROR, 464, 465), SASL failures. */
-  private wireErrors(client: Client): void {
+  private wireErrors(client: Client, mine: () => boolean): void {
     const log = this.ctx.log;
-    const mine = () => this.client === client;
     // irc-framework hands the socket's error (refused, TLS verification, reset …) to 'socket close'.
     client.on('socket close', (err?: Error | false) => {
       if (!mine() || !err) return;
@@ -261,8 +254,8 @@ class IrcAccount {
     });
     client.on('irc error', (ev: { error: string; channel?: string; reason?: string }) => {
       if (!mine()) return;
-      // A channel's refusal of our JOIN or of a line: channels.ts (and the confirmer).
-      if (ev.channel && this.channels.errorReply(ev.error, ev.channel, ev.reason)) return;
+      // A channel's refusal of our JOIN or of a line (the confirmer reads the latter).
+      if (ev.channel && this.channelErrorReply(ev.error, ev.channel, ev.reason)) return;
       if (ev.error === 'irc' || ev.error === 'password_mismatch' || ev.error === 'banned_from_network') {
         // ERROR (the server closes the link), 464 (bad server password), 465 (banned from the server).
         const what =
@@ -286,9 +279,8 @@ class IrcAccount {
   }
 
   /** Registration: a refused nick, the welcome (IDENTIFY, GHOST, joins). */
-  private wireRegistration(client: Client): void {
+  private wireRegistration(client: Client, mine: () => boolean): void {
     const log = this.ctx.log;
-    const mine = () => this.client === client;
     const nickRefused = (ev: { nick: string; reason: string }) => {
       if (!mine() || this.registered) return;
       const next = this.nextNick();
@@ -328,15 +320,8 @@ class IrcAccount {
         }, GHOST_WAIT);
       }
       this.reportState();
-      this.channels.sync();
+      this.syncChannels();
     });
-  }
-
-  /** Our own joins, kicks and parts (the channel state), and who else is there (presence.ts). */
-  private wireChannels(client: Client): void {
-    const log = this.ctx.log;
-    const mine = () => this.client === client;
-    this.presence.wire(client, mine);
     client.on('nick', (ev: { nick: string; new_nick: string }) => {
       // Our own change: irc-framework updates user.nick after this listener (or before, by its version).
       if (
@@ -347,52 +332,104 @@ class IrcAccount {
         this.later(() => this.reportState(), 0);
       }
     });
-    client.on(
-      'join',
-      (ev: {
-        nick: string;
-        ident: string;
-        hostname: string;
-        channel: string;
-        gecos?: string;
-        account?: string | false;
-        time?: number;
-      }) => {
-        if (!mine()) return;
-        // extended-join: the services account of who joins ("*", false here, when none).
-        if (ev.account !== undefined) this.presence.rememberAccount(ev.nick, ev.account);
-        if (!client.caseCompare(ev.nick, client.user.nick)) return this.presence.joined(ev);
-        if (ev.ident) this.self.user = ev.ident;
-        if (ev.hostname) this.self.host = ev.hostname;
-        const c = this.channels.joined(ev.channel);
-        if (!c) return;
-        // Who here is another relay? (the real name of every member)
-        this.presence.selfJoined(client, c);
-        log.info({ channel: c.name, self: `${ev.nick}!${ev.ident}@${ev.hostname}` }, `joined ${c.name}`);
-        this.reportState();
-        // Whatever waited for this channel goes out now, in order.
-        this.ctx.resume(c.name);
-      },
-    );
-    client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string; time?: number }) => {
-      if (!mine()) return;
-      if (!client.caseCompare(ev.kicked, client.user.nick)) return this.presence.kicked(ev);
-      this.channels.left(
-        ev.channel,
-        `kicked from ${ev.channel} by ${ev.nick}${ev.message ? ` (${ev.message})` : ''}; rejoining in ${secs(this.cfg.rejoinAfterKick)}`,
-        this.cfg.rejoinAfterKick,
-      );
+  }
+
+  /** Our own joins, kicks and parts: the state of each Channel. Everyone else's: presence.ts. */
+  private wireOwnChannels(client: Client, mine: () => boolean): void {
+    const log = this.ctx.log;
+    const me = (nick: string) => client.caseCompare(nick, client.user.nick);
+    client.on('join', (ev: { nick: string; ident: string; hostname: string; channel: string }) => {
+      if (!mine() || !me(ev.nick)) return;
+      if (ev.ident) this.self.user = ev.ident;
+      if (ev.hostname) this.self.host = ev.hostname;
+      const chan = this.channel(ev.channel);
+      if (!chan) {
+        log.info({ channel: ev.channel }, `joined ${ev.channel}, which no bridge names; leaving`);
+        client.part(ev.channel, 'not bridged here');
+        return;
+      }
+      chan.joinedNow();
+      // Who here is another relay? (the real name of every member)
+      this.presence.weJoined(client, chan);
+      log.info({ channel: chan.name, self: `${ev.nick}!${ev.ident}@${ev.hostname}` }, `joined ${chan.name}`);
+      this.reportState();
+      // Whatever waited for this channel goes out now, in order.
+      this.ctx.resume(chan.name);
     });
-    client.on('part', (ev: { nick: string; channel: string; message?: string; time?: number }) => {
-      if (!mine()) return;
-      if (!client.caseCompare(ev.nick, client.user.nick)) return this.presence.parted(ev);
-      this.channels.left(ev.channel, `left ${ev.channel}; rejoining`, 0);
+    client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string }) => {
+      if (!mine() || !me(ev.kicked)) return;
+      const chan = this.channel(ev.channel);
+      if (chan) this.left(chan, chan.kicked(ev.nick, ev.message, this.cfg.rejoinAfterKick), this.cfg.rejoinAfterKick);
+    });
+    client.on('part', (ev: { nick: string; channel: string }) => {
+      if (!mine() || !me(ev.nick)) return;
+      const chan = this.channel(ev.channel);
+      if (chan) this.left(chan, chan.parted(), 0);
     });
   }
 
+  /** Out of a channel (kicked, parted): say why, and join again after `rejoinMs`. */
+  private left(chan: Channel, why: string, rejoinMs: number): void {
+    this.ctx.log.warn({ channel: chan.name }, why);
+    this.reportState();
+    this.later(() => this.syncChannels(), rejoinMs + 10);
+  }
+
+  /**
+   * An error reply about a channel. A refused JOIN (474 ban, 473, 475, 471, 405, 403) is the channel's problem
+   * until rejoinAfterFail has passed; a refused line (404) is the confirmer's business. False when the reply is
+   * not a channel's refusal (the caller reads it).
+   */
+  private channelErrorReply(error: string, channel: string, reason?: string): boolean {
+    if (!JOIN_REFUSALS.has(error) && error !== 'cannot_send_to_channel') return false;
+    const chan = this.channel(channel);
+    if (!chan) return true;
+    if (!JOIN_REFUSALS.has(error)) {
+      // The delivery that sent the line learns it from the confirmer and says so (retried, shown in the status).
+      this.ctx.log.debug({ channel: chan.name, reason }, `the server refused a line in ${chan.name}`);
+      return true;
+    }
+    const wait = this.cfg.rejoinAfterFail;
+    this.ctx.log.warn({ channel: chan.name }, chan.joinRefused(error, reason, wait));
+    this.reportState();
+    this.later(() => this.syncChannels(), wait + 10);
+    return true;
+  }
+
+  /** Join every configured channel we are not in (after a connect, a kick, a config change); leave those no longer named. */
+  syncChannels(): void {
+    const { client, registered } = this;
+    const want = new Map<string, { name: string; key?: string }>();
+    for (const e of this.ctx.endpoints()) {
+      const k = this.key(e.target);
+      if (!want.has(k))
+        want.set(k, { name: e.target, ...(typeof e.options.key === 'string' ? { key: e.options.key } : {}) });
+    }
+    for (const [k, chan] of this.channels) {
+      if (!want.has(k)) {
+        this.channels.delete(k);
+        if (chan.joined && registered) client?.part(chan.name, 'no longer bridged');
+      }
+    }
+    for (const [k, w] of want) {
+      let chan = this.channels.get(k);
+      if (!chan) {
+        chan = new Channel(w.name, this.cfg.relays.remember);
+        this.channels.set(k, chan);
+      }
+      if (!registered || !client || !chan.wantsJoin) continue;
+      chan.joinSent();
+      this.ctx.log.debug({ channel: chan.name }, `joining ${chan.name}`);
+      if (w.key !== undefined) client.join(chan.name, w.key);
+      else client.join(chan.name);
+      // An answer that never comes (a server that ignores us) must not stop later tries.
+      const tried = chan;
+      this.later(() => tried.joinUnanswered(), JOIN_WAIT);
+    }
+  }
+
   /** PRIVMSG, ACTION and NOTICE: posts. */
-  private wireMessages(client: Client): void {
-    const mine = () => this.client === client;
+  private wireMessages(client: Client, mine: () => boolean): void {
     for (const type of ['privmsg', 'action', 'notice'] as MessageType[]) {
       client.on(type, (ev: MessageEvent) => {
         if (mine()) this.incoming(type, ev);
@@ -401,9 +438,8 @@ class IrcAccount {
   }
 
   /** What confirms or refuses our lines (confirm.ts), a mode change that may lift a refusal, and the end of the connection. */
-  private wireConfirmations(client: Client): void {
+  private wireConfirmations(client: Client, mine: () => boolean): void {
     const log = this.ctx.log;
-    const mine = () => this.client === client;
     // Every line from the server, parsed: PONGs to our PINGs and the numerics that refuse a line (the confirmer).
     const confirmer = this.confirmer!;
     client.connection.on('message', (m: ServerMessage) => {
@@ -412,15 +448,15 @@ class IrcAccount {
     // A mode change in a channel that refused our lines (-m, -b, +v): try its waiting posts now.
     client.on('mode', (ev: { target: string }) => {
       if (!mine()) return;
-      const c = this.channels.get(this.key(ev.target));
-      if (c?.refused !== undefined) this.ctx.resume(c.name);
+      const chan = this.channel(ev.target);
+      if (chan?.refused !== undefined) this.ctx.resume(chan.name);
     });
     client.on('close', () => {
       if (!mine()) return;
       this.presence.flush();
       confirmer.close(`disconnected from ${this.where} before the server confirmed the lines`);
       this.registered = false;
-      this.channels.reset();
+      for (const chan of this.channels.values()) chan.disconnected();
       if (this.stopping) return;
       const wait = this.reconnect.fail();
       const why = this.lastError ?? 'the server closed the connection';
@@ -445,15 +481,18 @@ class IrcAccount {
     return next;
   }
 
-  private reportState(): void {
+  /** The status (`peerpost status`): the nick, the server, the channels we are in and each channel's trouble. */
+  reportState(): void {
     if (!this.registered || !this.client) return;
-    const { joined, total, problems } = this.channels.summary();
+    const all = [...this.channels.values()];
+    const joined = all.filter((c) => c.joined).map((c) => c.name);
+    const problems = all.map((c) => c.trouble).filter((p) => p !== undefined);
     const nickNote = this.client.caseCompare(this.client.user.nick, this.cfg.nick)
       ? ''
       : ` (${this.cfg.nick} is taken)`;
     this.ctx.setState(
       'connected',
-      `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${total} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`,
+      `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${all.length} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`,
     );
   }
 
@@ -464,10 +503,10 @@ class IrcAccount {
     const r = translate(type, ev, {
       ownNick: client.user.nick,
       sameNick: (a, b) => client.caseCompare(a, b),
-      channel: (t) => this.channels.get(this.key(t))?.name,
+      channel: (t) => this.channel(t)?.name,
       notices: this.cfg.notices,
       // Known only while account-notify keeps it current (else a logout would go unseen).
-      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? this.presence.account(n) : undefined),
+      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? this.presence.accountOf(n) : undefined),
     });
     if ('skip' in r) {
       this.ctx.log.trace({ type, nick: ev.nick, target: ev.target, why: r.skip }, 'IRC line not relayed');
@@ -477,7 +516,7 @@ class IrcAccount {
     const tagId = typeof tagged === 'string' && tagged !== '' ? tagged : undefined;
     if (tagId !== undefined || this.presence.isRelay(ev.nick)) {
       // Another relay's line: this channel now shows it (the loop guard's memory); by default it is not relayed again.
-      this.memory.seen(this.key(r.target), ev.nick!, ev.message, tagId);
+      this.channel(r.target)?.relayed(ev.nick!, ev.message, tagId);
       if (this.cfg.relays.lines === 'ignore') {
         this.ctx.log.debug(
           { nick: ev.nick, target: r.target, id: tagId },
@@ -493,8 +532,8 @@ class IrcAccount {
     void this.ingest(r);
   }
 
-  private async ingest(post: IncomingPost): Promise<void> {
-    // IRC cannot be asked to send a line again: a temporary refusal is retried here for a while.
+  /** Hand a post (a line, an event) to the core; IRC cannot be asked to send a line again, so a tempfail is retried here. */
+  async ingest(post: IncomingPost): Promise<void> {
     for (let tries = 1; ; tries++) {
       const v = await this.ctx.ingest(post);
       if (v.status !== 'tempfail') {
@@ -519,8 +558,6 @@ class IrcAccount {
   // ── out ───────────────────────────────────────────────────────────────────
 
   /** Bridge → IRC: a post's lines, confirmed by the server (deliver.ts). */
-  private readonly out: Outgoing;
-
   deliver(post: Post, to: DeliveryTarget): Promise<Outcome> {
     return this.out.deliver(post, to);
   }
@@ -530,22 +567,13 @@ class IrcAccount {
     return this.cfg.flood.window;
   }
 
-  /** Write one line; true once the socket took it. */
-  private write(client: Client, line: string): Promise<boolean> {
-    return new Promise((resolve) => {
-      if (!client.connection.connected) return resolve(false);
-      const r = client.connection.write(line, (err) => resolve(!err));
-      if (r === false) resolve(false);
-    });
-  }
-
   // ── reload, stop ──────────────────────────────────────────────────────────
 
   reload(next: IrcConfig): 'applied' | 'restart' {
     if (reloadPlan(this.cfg, next, { restartOn: CONNECTION_KEYS }) === 'restart') return 'restart';
     this.cfg = next;
     this.bucket.configure(next.flood.burst, next.flood.interval);
-    this.memory.setWindow(next.relays.remember);
+    for (const chan of this.channels.values()) chan.setRemember(next.relays.remember);
     return 'applied';
   }
 
@@ -578,43 +606,3 @@ class IrcAccount {
     return this.closed;
   }
 }
-
-export default definePlugin<IrcConfig>({
-  protocol: 'irc',
-  style: 'chat',
-  summary: 'IRC channels on any number of networks (irc-framework)',
-  account: accountSchema,
-  endpoint: endpointSchema,
-  validateTarget: channelProblem,
-  uses: [
-    {
-      service: 'web.links',
-      optional: true,
-      without: 'a long post cut short in a channel says how many lines are left out, without a link to the rest',
-    },
-  ],
-  // Before a connection says otherwise (its ISUPPORT CASEMAPPING: the handle's targetKey), channels fold as rfc1459.
-  targetKey: CASE_FOLDS.rfc1459,
-  joinHint: (target, config) =>
-    `${target} on ${formatAddress(config.host, config.port ?? (config.tls === false ? 6667 : 6697))}${config.tls === false ? '' : ' (TLS)'}`,
-  start(ctx) {
-    const account = new IrcAccount(ctx);
-    ctx.onClose(() => account.stop());
-    ctx.signal.addEventListener('abort', () => void account.stop(), { once: true });
-    account.start();
-    return {
-      deliver: (post, to) => account.deliver(post, to),
-      get deliveryWindow() {
-        return account.window;
-      },
-      get targetKey() {
-        return account.targetKey;
-      },
-      endpointsChanged: () => account.endpointsChanged(),
-      async reload(next) {
-        const parsed = accountSchema.safeParse(next);
-        return parsed.success ? account.reload(parsed.data) : 'restart';
-      },
-    };
-  },
-});

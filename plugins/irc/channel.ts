@@ -1,31 +1,16 @@
 /**
- * Our own channels on one connection: which configured channels we are in,
- * joining the missing ones (after a connect, a kick, a refusal, a reload),
- * leaving those no bridge names any more, and why we are out of one (a ban, a
- * bad key, a kick). Who else is in them: presence.ts.
+ * One configured channel of an account: whether we are in it (joined, a JOIN
+ * on its way, why we are out and when to try again), who else is in it, what it
+ * already shows (the loop guard's memory, relay.ts), and whether the server
+ * takes our lines there. A model with methods and no I/O: the connection's
+ * event handlers (account.ts, presence.ts) and the delivery (deliver.ts) call
+ * them; what goes on the wire is theirs. Unit-tested in test/unit/irc-channel.test.ts.
  */
-import type { Client } from 'irc-framework';
-import type { PluginContext } from '../../src/plugin.js';
-import type { IrcConfig } from './schema.js';
+import { ChannelMemory, type Said } from './relay.js';
 import { secs } from './text.js';
 
-/** What the irc plugin knows of one configured channel on the current connection. */
-export interface ChannelState {
-  /** The configured spelling. */
-  name: string;
-  joined: boolean;
-  /** A JOIN was sent and has not been answered. */
-  joining: boolean;
-  /** Why we are not in it (ban, bad key, kick …). */
-  problem?: string;
-  /** Do not try to join before this (after a kick or a refusal). */
-  notBefore: number;
-  /** The server refused our lines here (+m, +b …): shown in the status until a line gets through. */
-  refused?: string;
-}
-
 /** The server's answers to a JOIN that keep us out of a channel (irc-framework's names for them). */
-const JOIN_REFUSALS = new Set([
+export const JOIN_REFUSALS: ReadonlySet<string> = new Set([
   'banned_from_channel',
   'invite_only_channel',
   'bad_channel_key',
@@ -34,139 +19,179 @@ const JOIN_REFUSALS = new Set([
   'no_such_channel',
 ]);
 
-export interface OwnChannelsDeps {
-  ctx: PluginContext<IrcConfig>;
-  cfg: () => IrcConfig;
-  /** The connection, when there is one, and whether it is registered. */
-  client: () => Client | undefined;
-  registered: () => boolean;
-  key: (target: string) => string;
-  later: (fn: () => void, ms: number) => void;
-  reportState: () => void;
-}
-
-export class OwnChannels {
-  private readonly map = new Map<string, ChannelState>();
-
-  constructor(private readonly d: OwnChannelsDeps) {}
-
-  /** A channel by its case-folded name. */
-  get(key: string): ChannelState | undefined {
-    return this.map.get(key);
-  }
-
-  values(): IterableIterator<ChannelState> {
-    return this.map.values();
-  }
-
-  /** The connection is new or gone: in no channel, no JOIN waiting. */
-  reset(): void {
-    for (const c of this.map.values()) {
-      c.joined = false;
-      c.joining = false;
-    }
-  }
-
-  /** Join every configured channel we are not in (after a connect, a kick, a config change); leave those no longer named. */
-  sync(): void {
-    const { ctx } = this.d;
-    const client = this.d.client();
-    const registered = this.d.registered();
-    const want = new Map<string, { name: string; key?: string }>();
-    for (const e of ctx.endpoints()) {
-      const k = this.d.key(e.target);
-      if (!want.has(k))
-        want.set(k, { name: e.target, ...(typeof e.options.key === 'string' ? { key: e.options.key } : {}) });
-    }
-    for (const [k, c] of this.map) {
-      if (!want.has(k)) {
-        this.map.delete(k);
-        if (c.joined && registered) client?.part(c.name, 'no longer bridged');
-      }
-    }
-    for (const [k, w] of want) {
-      let c = this.map.get(k);
-      if (!c) {
-        c = { name: w.name, joined: false, joining: false, notBefore: 0 };
-        this.map.set(k, c);
-      }
-      if (!registered || !client || c.joined || c.joining || Date.now() < c.notBefore) continue;
-      c.joining = true;
-      ctx.log.debug({ channel: c.name }, `joining ${c.name}`);
-      if (w.key !== undefined) client.join(c.name, w.key);
-      else client.join(c.name);
-      // An answer that never comes (a server that ignores us) must not stop later tries.
-      const tried = c;
-      this.d.later(() => {
-        if (tried.joining && !tried.joined) tried.joining = false;
-      }, 30_000);
-    }
-  }
-
-  /** We joined `channel`: the configured channel, now joined; undefined when no bridge names it (we leave it). */
-  joined(channel: string): ChannelState | undefined {
-    const c = this.map.get(this.d.key(channel));
-    if (!c) {
-      this.d.ctx.log.info({ channel }, `joined ${channel}, which no bridge names; leaving`);
-      this.d.client()?.part(channel, 'not bridged here');
-      return undefined;
-    }
-    c.joined = true;
-    c.joining = false;
-    delete c.problem;
-    return c;
-  }
-
-  /** Out of a channel (kicked, parted): why, and when to rejoin. */
-  left(channel: string, why: string, rejoinMs: number): void {
-    const c = this.map.get(this.d.key(channel));
-    if (!c) return;
-    c.joined = false;
-    c.joining = false;
-    c.problem = why;
-    c.notBefore = Date.now() + rejoinMs;
-    this.d.ctx.log.warn({ channel: c.name }, why);
-    this.d.reportState();
-    this.d.later(() => this.sync(), rejoinMs + 10);
-  }
+export class Channel {
+  /** We are in it (our own JOIN came back). */
+  joined = false;
+  /** A JOIN was sent and has not been answered. */
+  joining = false;
+  /** Why we are not in it (ban, bad key, kick …). */
+  problem: string | undefined;
+  /** Do not try to join before this (ms; after a kick or a refusal). */
+  notBefore = 0;
+  /** The server refused our lines here (+m, +b …): shown in the status until a line gets through. */
+  refused: string | undefined;
+  /** Who else is in it, by case-folded nick: from NAMES, joins, parts, kicks, quits and nick changes. */
+  private readonly members = new Set<string>();
+  /** What it already shows (relays.remember). */
+  private readonly memory: ChannelMemory;
 
   /**
-   * An error reply about a channel. A refused JOIN (474 ban, 473, 475, 471, 405, 403) is the channel's problem
-   * until rejoinAfterFail has passed; a refused line (404) is the confirmer's business. False when the reply is
-   * not a channel's refusal (the caller reads it).
+   * @param name the configured spelling
+   * @param rememberMs relays.remember
    */
-  errorReply(error: string, channel: string, reason?: string): boolean {
-    if (!JOIN_REFUSALS.has(error) && error !== 'cannot_send_to_channel') return false;
-    const c = this.map.get(this.d.key(channel));
-    if (!c) return true;
-    if (!JOIN_REFUSALS.has(error)) {
-      // The delivery that sent the line learns it from the confirmer and says so (retried, shown in the status).
-      this.d.ctx.log.debug({ channel: c.name, reason }, `the server refused a line in ${c.name}`);
-      return true;
-    }
-    c.joining = false;
-    const wait = this.d.cfg().rejoinAfterFail;
-    // A ban is its own state of the channel (474): said as such in the status, and retried only every rejoinAfterFail.
-    c.problem =
+  constructor(
+    readonly name: string,
+    rememberMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.memory = new ChannelMemory(rememberMs, now);
+  }
+
+  // ── our own place in it ───────────────────────────────────────────────────
+
+  /** Not in it, no JOIN on its way, and no wait (after a kick or a refusal) to sit out. */
+  get wantsJoin(): boolean {
+    return !this.joined && !this.joining && this.now() >= this.notBefore;
+  }
+
+  /** A JOIN was sent. */
+  joinSent(): void {
+    this.joining = true;
+  }
+
+  /** A JOIN got no answer in time: the next sync may send another. */
+  joinUnanswered(): void {
+    if (this.joining && !this.joined) this.joining = false;
+  }
+
+  /** Our JOIN came back: we are in, with nobody known yet (NAMES follows). */
+  joinedNow(): void {
+    this.joined = true;
+    this.joining = false;
+    this.problem = undefined;
+    this.members.clear();
+  }
+
+  /** We were kicked: the problem shown, and a rejoin after `rejoinMs`. */
+  kicked(by: string, reason: string | undefined, rejoinMs: number): string {
+    return this.out(
+      `kicked from ${this.name} by ${by}${reason ? ` (${reason})` : ''}; rejoining in ${secs(rejoinMs)}`,
+      rejoinMs,
+    );
+  }
+
+  /** We left it (a PART of ours the server reported; not one for a channel no bridge names any more): rejoin at once. */
+  parted(): string {
+    return this.out(`left ${this.name}; rejoining`, 0);
+  }
+
+  /** The server refused our JOIN (`error` one of JOIN_REFUSALS): the problem shown, tried again after `waitMs`. */
+  joinRefused(error: string, reason: string | undefined, waitMs: number): string {
+    this.joining = false;
+    // A ban is its own state of the channel (474): said as such in the status.
+    this.problem =
       error === 'banned_from_channel'
-        ? `banned from ${c.name}${reason ? ` (${reason})` : ''}; trying again every ${secs(wait)}`
-        : `cannot join ${c.name}: ${error.replace(/_/g, ' ')}${reason ? ` (${reason})` : ''}; trying again every ${secs(wait)}`;
-    c.notBefore = Date.now() + wait;
-    this.d.ctx.log.warn({ channel: c.name }, c.problem);
-    this.d.reportState();
-    this.d.later(() => this.sync(), wait + 10);
+        ? `banned from ${this.name}${reason ? ` (${reason})` : ''}; trying again every ${secs(waitMs)}`
+        : `cannot join ${this.name}: ${error.replace(/_/g, ' ')}${reason ? ` (${reason})` : ''}; trying again every ${secs(waitMs)}`;
+    this.notBefore = this.now() + waitMs;
+    return this.problem;
+  }
+
+  /** The connection is new or gone: not in it, no JOIN on its way, nobody known. */
+  disconnected(): void {
+    this.joined = false;
+    this.joining = false;
+    this.members.clear();
+  }
+
+  private out(why: string, rejoinMs: number): string {
+    this.joined = false;
+    this.joining = false;
+    this.problem = why;
+    this.notBefore = this.now() + rejoinMs;
+    this.members.clear();
+    return why;
+  }
+
+  // ── our lines in it ───────────────────────────────────────────────────────
+
+  /**
+   * The server refused our lines here (`why`: refusalText). `notOn` (442, 403): we are not in it after all, so it
+   * is joined again. True when this is news (the refusal differs from the one already shown).
+   */
+  linesRefused(why: string, notOn: boolean): boolean {
+    const news = this.refused !== why;
+    this.refused = why;
+    if (notOn) {
+      this.joined = false;
+      this.joining = false;
+    }
+    return news;
+  }
+
+  /** A post's lines got through: true when that lifts a refusal. */
+  linesTaken(): boolean {
+    if (this.refused === undefined) return false;
+    this.refused = undefined;
     return true;
   }
 
-  /** For the status: the channels we are in, how many are configured, and each problem. */
-  summary(): { joined: string[]; total: number; problems: string[] } {
-    const all = [...this.map.values()];
-    return {
-      joined: all.filter((c) => c.joined).map((c) => c.name),
-      total: all.length,
-      problems: all
-        .map((c) => (!c.joined && c.problem ? c.problem : c.joined && c.refused ? c.refused : undefined))
-        .filter((p) => p !== undefined),
-    };
+  /** For the status: why we are out of it, or why it refuses our lines; undefined when all is well. */
+  get trouble(): string | undefined {
+    return !this.joined ? this.problem : this.refused;
+  }
+
+  // ── who else is in it ─────────────────────────────────────────────────────
+
+  /** NAMES (case-folded nicks): added to who is known. */
+  names(nicks: Iterable<string>): void {
+    for (const n of nicks) this.members.add(n);
+  }
+
+  /** Someone joined (only while we are in it: else we see nothing of it). */
+  addMember(nick: string): void {
+    if (this.joined) this.members.add(nick);
+  }
+
+  /** Someone left (part, kick, quit): true when they were in it. */
+  removeMember(nick: string): boolean {
+    return this.members.delete(nick);
+  }
+
+  /** `from` is now `to`: true when they are in it. */
+  renameMember(from: string, to: string): boolean {
+    if (!this.members.delete(from)) return false;
+    this.members.add(to);
+    return true;
+  }
+
+  hasMember(nick: string): boolean {
+    return this.members.has(nick);
+  }
+
+  /** Who else is in it (case-folded nicks). */
+  memberList(): string[] {
+    return [...this.members];
+  }
+
+  // ── what it already shows (the loop guard) ────────────────────────────────
+
+  setRemember(ms: number): void {
+    this.memory.setWindow(ms);
+  }
+
+  /** Why it already shows this post (so it is not said again), or undefined. */
+  shows(s: Said): string | undefined {
+    return this.memory.shown(s);
+  }
+
+  /** We said this post here. */
+  said(s: Said): void {
+    this.memory.sent(s);
+  }
+
+  /** Another relay (`by`) said this line here, tagged with a post id or not. */
+  relayed(by: string, line: string, id?: string): void {
+    this.memory.seen(by, line, id);
   }
 }
