@@ -12,9 +12,9 @@
  * - Each channel's state is a Channel (channel.ts): the handlers here call
  *   `chan.joinedNow()`, `chan.kicked(…)`, `chan.joinRefused(…)`; presence.ts
  *   calls `chan.addMember(…)`, `chan.removeMember(…)` for everyone else.
- * - In: PRIVMSG, ACTION and (by config) NOTICE become posts (events.ts
- *   translates them); others' joins, parts, quits, kicks and nick changes
- *   become events (presence.ts); the loop guard: relay.ts.
+ * - In: PRIVMSG, ACTION and (by config) NOTICE become posts (incoming.ts;
+ *   events.ts translates them); others' joins, parts, quits, kicks and nick
+ *   changes become events (presence.ts); the loop guard: relay.ts.
  * - Out: deliver.ts (a post's lines, render.ts; flood control, bucket.ts;
  *   confirmed by the server, confirm.ts).
  */
@@ -27,17 +27,15 @@ import {
   type Post,
   type DeliveryTarget,
   type Outcome,
-  type IncomingPost,
   type TargetKey,
 } from '../../src/plugin.js';
 import { TokenBucket } from './bucket.js';
 import { Channel, JOIN_REFUSALS } from './channel.js';
 import { Confirmer, DEFER_MAX, type ServerMessage } from './confirm.js';
 import { Outgoing } from './deliver.js';
-import { translate, type MessageEvent, type MessageType } from './events.js';
+import { Incoming } from './incoming.js';
 import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
 import { Presence } from './presence.js';
-import { ID_TAG } from './relay.js';
 import { secs } from './text.js';
 import { caseFold } from './casemap.js';
 import { CONNECTION_KEYS, type IrcConfig } from './schema.js';
@@ -68,6 +66,8 @@ export class IrcAccount {
   readonly bucket: TokenBucket;
   /** Who else is in our channels, and what they do there (presence.ts). */
   readonly presence: Presence;
+  /** IRC → bridge: lines become posts (incoming.ts). */
+  readonly incoming: Incoming;
   /** Our channels, by case-folded name (targetKey): every channel a bridge names for this account. */
   private readonly channels = new Map<string, Channel>();
   /** Confirms that the server took the lines of a post (a PING after them, or their echo), per connection. */
@@ -94,6 +94,7 @@ export class IrcAccount {
     this.cfg = ctx.config;
     this.bucket = new TokenBucket(this.cfg.flood.burst, this.cfg.flood.interval);
     this.presence = new Presence(this);
+    this.incoming = new Incoming(this);
     this.out = new Outgoing(this);
   }
 
@@ -239,7 +240,7 @@ export class IrcAccount {
     this.wireRegistration(client, mine);
     this.wireOwnChannels(client, mine);
     this.presence.wire(client, mine);
-    this.wireMessages(client, mine);
+    this.incoming.wire(client, mine);
     this.wireConfirmations(client, mine);
   }
 
@@ -428,15 +429,6 @@ export class IrcAccount {
     }
   }
 
-  /** PRIVMSG, ACTION and NOTICE: posts. */
-  private wireMessages(client: Client, mine: () => boolean): void {
-    for (const type of ['privmsg', 'action', 'notice'] as MessageType[]) {
-      client.on(type, (ev: MessageEvent) => {
-        if (mine()) this.incoming(type, ev);
-      });
-    }
-  }
-
   /** What confirms or refuses our lines (confirm.ts), a mode change that may lift a refusal, and the end of the connection. */
   private wireConfirmations(client: Client, mine: () => boolean): void {
     const log = this.ctx.log;
@@ -494,65 +486,6 @@ export class IrcAccount {
       'connected',
       `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${all.length} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`,
     );
-  }
-
-  // ── in ────────────────────────────────────────────────────────────────────
-
-  private incoming(type: MessageType, ev: MessageEvent): void {
-    const client = this.client!;
-    const r = translate(type, ev, {
-      ownNick: client.user.nick,
-      sameNick: (a, b) => client.caseCompare(a, b),
-      channel: (t) => this.channel(t)?.name,
-      notices: this.cfg.notices,
-      // Known only while account-notify keeps it current (else a logout would go unseen).
-      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? this.presence.accountOf(n) : undefined),
-    });
-    if ('skip' in r) {
-      this.ctx.log.trace({ type, nick: ev.nick, target: ev.target, why: r.skip }, 'IRC line not relayed');
-      return;
-    }
-    const tagged = ev.tags?.[ID_TAG];
-    const tagId = typeof tagged === 'string' && tagged !== '' ? tagged : undefined;
-    if (tagId !== undefined || this.presence.isRelay(ev.nick)) {
-      // Another relay's line: this channel now shows it (the loop guard's memory); by default it is not relayed again.
-      this.channel(r.target)?.relayed(ev.nick!, ev.message, tagId);
-      if (this.cfg.relays.lines === 'ignore') {
-        this.ctx.log.debug(
-          { nick: ev.nick, target: r.target, id: tagId },
-          `a line from the relay ${ev.nick} is not relayed again (relays.lines: ignore)`,
-        );
-        return;
-      }
-      if (tagId !== undefined && this.ctx.posts.get(tagId)) {
-        this.ctx.log.debug({ nick: ev.nick, id: tagId }, 'a relayed line of a post we already have');
-        return;
-      }
-    }
-    void this.ingest(r);
-  }
-
-  /** Hand a post (a line, an event) to the core; IRC cannot be asked to send a line again, so a tempfail is retried here. */
-  async ingest(post: IncomingPost): Promise<void> {
-    for (let tries = 1; ; tries++) {
-      const v = await this.ctx.ingest(post);
-      if (v.status !== 'tempfail') {
-        if (v.status === 'rejected')
-          this.ctx.log.warn(
-            { target: post.target, reason: v.reason },
-            `a line from ${post.author.name} was refused: ${v.reason}`,
-          );
-        return;
-      }
-      if (tries >= 30 || this.ctx.signal.aborted) {
-        this.ctx.log.error(
-          { target: post.target, reason: v.reason, body: post.body },
-          `a line from ${post.author.name} could not be stored: ${v.reason}`,
-        );
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
   }
 
   // ── out ───────────────────────────────────────────────────────────────────

@@ -186,7 +186,7 @@ export class Presence {
       kind: 'event',
     };
     if (typeof time === 'number' && Number.isFinite(time)) post.date = new Date(time);
-    void this.account.ingest(post);
+    void this.account.incoming.ingest(post);
   }
 
   /** Ask WHO about a nick that joined, in one batch a second later, through flood control. */
