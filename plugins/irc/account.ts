@@ -51,17 +51,17 @@ const JOIN_WAIT = 30_000;
 
 export class IrcAccount {
   /** The account block (replaced by a reload that needs no restart). */
-  cfg: IrcConfig;
+  private config: IrcConfig;
   /** The current connection (a new one at every connect); events of an older one are ignored. */
-  client: Client | undefined;
+  private conn: Client | undefined;
   /** The current connection got its welcome (001). */
-  registered = false;
+  private welcomed = false;
   /** stop() was called. */
-  stopping = false;
+  private halting = false;
   /** Why the last connection failed or closed, shown in the status. */
-  lastError: string | undefined;
+  private failure: string | undefined;
   /** Our user@host as the server shows it to others, learned from our own JOIN. */
-  self: { user?: string; host?: string } = {};
+  private selfMask: { user?: string; host?: string } = {};
   /** Flood control: one bucket for every line of the connection (posts, PINGs, WHO). */
   readonly bucket: TokenBucket;
   /** Who else is in our channels, and what they do there (presence.ts). */
@@ -76,8 +76,8 @@ export class IrcAccount {
   private readonly out: Outgoing;
   /** Failures in a row since the last welcome (001); the wait before the next connect. */
   private readonly reconnect = new Backoff(() => ({
-    firstMs: this.cfg.reconnect.first,
-    maxMs: this.cfg.reconnect.max,
+    firstMs: this.config.reconnect.first,
+    maxMs: this.config.reconnect.max,
   }));
   /** Connects since the last welcome, for the status ("attempt 3"). */
   private attempt = 0;
@@ -91,21 +91,51 @@ export class IrcAccount {
   private closed: Promise<void> | undefined;
 
   constructor(readonly ctx: PluginContext<IrcConfig>) {
-    this.cfg = ctx.config;
-    this.bucket = new TokenBucket(this.cfg.flood.burst, this.cfg.flood.interval);
+    this.config = ctx.config;
+    this.bucket = new TokenBucket(this.config.flood.burst, this.config.flood.interval);
     this.presence = new Presence(this);
     this.incoming = new Incoming(this);
     this.out = new Outgoing(this);
   }
 
+  /** The account block. */
+  get cfg(): IrcConfig {
+    return this.config;
+  }
+
+  /** The current connection, if any (registered or not). */
+  get client(): Client | undefined {
+    return this.conn;
+  }
+
+  /** The current connection got its welcome (001). */
+  get registered(): boolean {
+    return this.welcomed;
+  }
+
+  /** The account is stopping. */
+  get stopping(): boolean {
+    return this.halting;
+  }
+
+  /** Why the last connection failed or closed. */
+  get lastError(): string | undefined {
+    return this.failure;
+  }
+
+  /** Our user@host as others see it, once learned (for the line length). */
+  get self(): { readonly user?: string; readonly host?: string } {
+    return this.selfMask;
+  }
+
   /** "host:port (TLS)", for messages. */
   get where(): string {
-    return `${formatAddress(this.cfg.host, portOf(this.cfg))}${this.cfg.tls ? ' (TLS)' : ''}`;
+    return `${formatAddress(this.config.host, portOf(this.config))}${this.config.tls ? ' (TLS)' : ''}`;
   }
 
   /** Which spellings of a channel name one channel: the server's CASEMAPPING once it told it, else rfc1459. */
   get targetKey(): TargetKey {
-    return caseFold(this.client?.network.supports('CASEMAPPING'));
+    return caseFold(this.conn?.network.supports('CASEMAPPING'));
   }
 
   /** The case-folded form of a channel name or nick. */
@@ -126,12 +156,12 @@ export class IrcAccount {
   /** The connection, when it is registered and connected. */
   live(): { client: Client; confirmer: Confirmer } | undefined {
     const { client, confirmer } = this;
-    return client && confirmer && this.registered && client.connected ? { client, confirmer } : undefined;
+    return client && confirmer && this.welcomed && client.connected ? { client, confirmer } : undefined;
   }
 
   /** This client is still the account's, registered and connected. */
   isLive(client: Client): boolean {
-    return this.client === client && this.registered && client.connected;
+    return this.conn === client && this.welcomed && client.connected;
   }
 
   /** Run `fn` after `ms`, unless the account stops first. */
@@ -157,7 +187,7 @@ export class IrcAccount {
 
   /** The bridges changed on a reload: join the new channels and leave the dropped ones now. */
   endpointsChanged(): void {
-    if (this.stopping) return;
+    if (this.halting) return;
     this.syncChannels();
     this.reportState();
   }
@@ -167,47 +197,47 @@ export class IrcAccount {
     // The fallback: endpointsChanged() joins and leaves at once after a reload, the refusal and kick timers rejoin;
     // this catches what those miss (a JOIN the server never answered, a reload by a core without the hook).
     const sync = () => {
-      if (this.stopping) return;
+      if (this.halting) return;
       this.syncChannels();
       every(sync, 5_000);
     };
     every(sync, 5_000);
     const reclaim = () => {
-      if (this.stopping) return;
-      if (this.registered && this.client && !this.client.caseCompare(this.client.user.nick, this.cfg.nick)) {
-        this.ctx.log.debug({ nick: this.cfg.nick }, 'trying to reclaim the configured nick');
-        this.client.changeNick(this.cfg.nick);
+      if (this.halting) return;
+      if (this.welcomed && this.conn && !this.conn.caseCompare(this.conn.user.nick, this.config.nick)) {
+        this.ctx.log.debug({ nick: this.config.nick }, 'trying to reclaim the configured nick');
+        this.conn.changeNick(this.config.nick);
       }
-      every(reclaim, this.cfg.reclaimNick);
+      every(reclaim, this.config.reclaimNick);
     };
-    every(reclaim, this.cfg.reclaimNick);
+    every(reclaim, this.config.reclaimNick);
     this.connect();
   }
 
   private connect(): void {
-    if (this.stopping) return;
+    if (this.halting) return;
     this.attempt += 1;
-    this.registered = false;
-    this.lastError = undefined;
+    this.welcomed = false;
+    this.failure = undefined;
     this.saslProblem = undefined;
-    this.triedNicks = [this.cfg.nick];
+    this.triedNicks = [this.config.nick];
     this.presence.clear();
     for (const chan of this.channels.values()) chan.disconnected();
     // The CA and client certificate files are read at every connect (a renewed certificate is picked up).
     let files: TlsFiles;
     try {
-      files = readTlsFiles(this.cfg);
+      files = readTlsFiles(this.config);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      this.lastError = `cannot read ${e.path ?? 'a TLS file'}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}`;
+      this.failure = `cannot read ${e.path ?? 'a TLS file'}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}`;
       const wait = this.reconnect.fail();
-      this.ctx.log.error(`${this.lastError}; trying again in ${secs(wait)}`);
-      this.ctx.setState('retrying', `${this.lastError}; trying again in ${secs(wait)} (attempt ${this.attempt + 1})`);
+      this.ctx.log.error(`${this.failure}; trying again in ${secs(wait)}`);
+      this.ctx.setState('retrying', `${this.failure}; trying again in ${secs(wait)} (attempt ${this.attempt + 1})`);
       this.reconnectTimer = this.later(() => this.connect(), wait);
       return;
     }
     const client = new irc.Client();
-    this.client = client;
+    this.conn = client;
     this.confirmer?.close('the connection was replaced');
     this.confirmer = new Confirmer({
       take: () => this.bucket.take(this.ctx.signal),
@@ -222,20 +252,20 @@ export class IrcAccount {
     this.wire(client);
     this.ctx.setState(
       'connecting',
-      `connecting to ${this.where} as ${this.cfg.nick}${this.attempt > 1 ? ` (attempt ${this.attempt})` : ''}`,
+      `connecting to ${this.where} as ${this.config.nick}${this.attempt > 1 ? ` (attempt ${this.attempt})` : ''}`,
     );
     // A server that takes the connection but never welcomes us (or a black hole) must not hang us.
     this.later(() => {
-      if (this.client !== client || this.registered || this.stopping) return;
-      this.lastError = `no welcome from the server within ${secs(REGISTRATION_TIMEOUT)}`;
+      if (this.conn !== client || this.welcomed || this.halting) return;
+      this.failure = `no welcome from the server within ${secs(REGISTRATION_TIMEOUT)}`;
       client.connection.end(undefined, true);
     }, REGISTRATION_TIMEOUT);
-    client.connect(clientOptions(this.cfg, files, `peerpost ${this.ctx.node.version}`, this.ctx.node.hostname));
+    client.connect(clientOptions(this.config, files, `peerpost ${this.ctx.node.version}`, this.ctx.node.hostname));
   }
 
   /** irc-framework's events on this connection; an event of an older connection is ignored. */
   private wire(client: Client): void {
-    const mine = () => this.client === client;
+    const mine = () => this.conn === client;
     this.wireErrors(client, mine);
     this.wireRegistration(client, mine);
     this.wireOwnChannels(client, mine);
@@ -250,8 +280,8 @@ export class IrcAccount {
     // irc-framework hands the socket's error (refused, TLS verification, reset …) to 'socket close'.
     client.on('socket close', (err?: Error | false) => {
       if (!mine() || !err) return;
-      this.lastError = err.message ?? String(err);
-      log.warn({ err: this.lastError }, `IRC connection error (${this.where})`);
+      this.failure = err.message ?? String(err);
+      log.warn({ err: this.failure }, `IRC connection error (${this.where})`);
     });
     client.on('irc error', (ev: { error: string; channel?: string; reason?: string }) => {
       if (!mine()) return;
@@ -265,9 +295,9 @@ export class IrcAccount {
             : ev.error === 'banned_from_network'
               ? 'banned from the server'
               : 'the server closed the link';
-        this.lastError = `${what}${ev.reason ? `: ${ev.reason}` : ''}`;
+        this.failure = `${what}${ev.reason ? `: ${ev.reason}` : ''}`;
         this.banned = ev.error === 'banned_from_network';
-        log.warn(this.lastError);
+        log.warn(this.failure);
       } else {
         log.debug({ ev }, 'IRC error reply');
       }
@@ -283,7 +313,7 @@ export class IrcAccount {
   private wireRegistration(client: Client, mine: () => boolean): void {
     const log = this.ctx.log;
     const nickRefused = (ev: { nick: string; reason: string }) => {
-      if (!mine() || this.registered) return;
+      if (!mine() || this.welcomed) return;
       const next = this.nextNick();
       log.warn({ refused: ev.nick, next }, `nick ${ev.nick} refused (${ev.reason}); trying ${next}`);
       client.changeNick(next);
@@ -293,31 +323,31 @@ export class IrcAccount {
     client.on('nick invalid', nickRefused);
     client.on('registered', () => {
       if (!mine()) return;
-      this.registered = true;
+      this.welcomed = true;
       this.banned = false;
       this.reconnect.succeed();
       this.attempt = 0;
-      this.lastError = undefined;
-      this.self = {};
+      this.failure = undefined;
+      this.selfMask = {};
       log.info({ nick: client.user.nick }, `connected to ${this.where} as ${client.user.nick}`);
       // NickServ IDENTIFY: the fallback when SASL is not configured or failed.
-      const ns = this.cfg.nickserv;
-      if (ns && (!this.cfg.sasl || this.saslProblem)) {
+      const ns = this.config.nickserv;
+      if (ns && (!this.config.sasl || this.saslProblem)) {
         log.info({ service: ns.service }, `identifying to ${ns.service}`);
-        void this.write(client, `PRIVMSG ${ns.service} :IDENTIFY ${ns.account ?? this.cfg.nick} ${ns.password}`);
+        void this.write(client, `PRIVMSG ${ns.service} :IDENTIFY ${ns.account ?? this.config.nick} ${ns.password}`);
       }
       // The configured nick is taken (a ghost of ours after a reconnect, or someone else): with services credentials,
       // ask NickServ to disconnect the holder (GHOST, which Atheme and Anope both know; the password proves the
       // account), then take the nick; the reclaim loop keeps trying when the service says no.
-      if (ns && !client.caseCompare(client.user.nick, this.cfg.nick)) {
+      if (ns && !client.caseCompare(client.user.nick, this.config.nick)) {
         log.info(
-          { service: ns.service, nick: this.cfg.nick },
-          `${this.cfg.nick} is taken: asking ${ns.service} to GHOST it`,
+          { service: ns.service, nick: this.config.nick },
+          `${this.config.nick} is taken: asking ${ns.service} to GHOST it`,
         );
-        void this.write(client, `PRIVMSG ${ns.service} :GHOST ${this.cfg.nick} ${ns.password}`);
+        void this.write(client, `PRIVMSG ${ns.service} :GHOST ${this.config.nick} ${ns.password}`);
         this.later(() => {
-          if (this.client === client && this.registered && !client.caseCompare(client.user.nick, this.cfg.nick))
-            client.changeNick(this.cfg.nick);
+          if (this.conn === client && this.welcomed && !client.caseCompare(client.user.nick, this.config.nick))
+            client.changeNick(this.config.nick);
         }, GHOST_WAIT);
       }
       this.reportState();
@@ -341,8 +371,8 @@ export class IrcAccount {
     const me = (nick: string) => client.caseCompare(nick, client.user.nick);
     client.on('join', (ev: { nick: string; ident: string; hostname: string; channel: string }) => {
       if (!mine() || !me(ev.nick)) return;
-      if (ev.ident) this.self.user = ev.ident;
-      if (ev.hostname) this.self.host = ev.hostname;
+      if (ev.ident) this.selfMask.user = ev.ident;
+      if (ev.hostname) this.selfMask.host = ev.hostname;
       const chan = this.channel(ev.channel);
       if (!chan) {
         log.info({ channel: ev.channel }, `joined ${ev.channel}, which no bridge names; leaving`);
@@ -360,7 +390,8 @@ export class IrcAccount {
     client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string }) => {
       if (!mine() || !me(ev.kicked)) return;
       const chan = this.channel(ev.channel);
-      if (chan) this.left(chan, chan.kicked(ev.nick, ev.message, this.cfg.rejoinAfterKick), this.cfg.rejoinAfterKick);
+      if (chan)
+        this.left(chan, chan.kicked(ev.nick, ev.message, this.config.rejoinAfterKick), this.config.rejoinAfterKick);
     });
     client.on('part', (ev: { nick: string; channel: string }) => {
       if (!mine() || !me(ev.nick)) return;
@@ -390,7 +421,7 @@ export class IrcAccount {
       this.ctx.log.debug({ channel: chan.name, reason }, `the server refused a line in ${chan.name}`);
       return true;
     }
-    const wait = this.cfg.rejoinAfterFail;
+    const wait = this.config.rejoinAfterFail;
     this.ctx.log.warn({ channel: chan.name }, chan.joinRefused(error, reason, wait));
     this.reportState();
     this.later(() => this.syncChannels(), wait + 10);
@@ -415,7 +446,7 @@ export class IrcAccount {
     for (const [k, w] of want) {
       let chan = this.channels.get(k);
       if (!chan) {
-        chan = new Channel(w.name, this.cfg.relays.remember);
+        chan = new Channel(w.name, this.config.relays.remember);
         this.channels.set(k, chan);
       }
       if (!registered || !client || !chan.wantsJoin) continue;
@@ -447,11 +478,11 @@ export class IrcAccount {
       if (!mine()) return;
       this.presence.flush();
       confirmer.close(`disconnected from ${this.where} before the server confirmed the lines`);
-      this.registered = false;
+      this.welcomed = false;
       for (const chan of this.channels.values()) chan.disconnected();
-      if (this.stopping) return;
+      if (this.halting) return;
       const wait = this.reconnect.fail();
-      const why = this.lastError ?? 'the server closed the connection';
+      const why = this.failure ?? 'the server closed the connection';
       log.warn(
         { wait, attempt: this.attempt },
         `disconnected from ${this.where}: ${why}; reconnecting in ${secs(wait)}`,
@@ -466,25 +497,30 @@ export class IrcAccount {
 
   private nextNick(): string {
     const tried = new Set(this.triedNicks.map((n) => n.toLowerCase()));
-    const candidates = [...this.cfg.altNicks, `${this.cfg.nick}_`, `${this.cfg.nick}__`, `${this.cfg.nick}-`];
+    const candidates = [
+      ...this.config.altNicks,
+      `${this.config.nick}_`,
+      `${this.config.nick}__`,
+      `${this.config.nick}-`,
+    ];
     let next = candidates.find((n) => !tried.has(n.toLowerCase()));
-    if (!next) next = `${this.cfg.nick.slice(0, 12)}${Math.floor(Math.random() * 10_000)}`;
+    if (!next) next = `${this.config.nick.slice(0, 12)}${Math.floor(Math.random() * 10_000)}`;
     this.triedNicks.push(next);
     return next;
   }
 
   /** The status (`peerpost status`): the nick, the server, the channels we are in and each channel's trouble. */
   reportState(): void {
-    if (!this.registered || !this.client) return;
+    if (!this.welcomed || !this.conn) return;
     const all = [...this.channels.values()];
     const joined = all.filter((c) => c.joined).map((c) => c.name);
     const problems = all.map((c) => c.trouble).filter((p) => p !== undefined);
-    const nickNote = this.client.caseCompare(this.client.user.nick, this.cfg.nick)
+    const nickNote = this.conn.caseCompare(this.conn.user.nick, this.config.nick)
       ? ''
-      : ` (${this.cfg.nick} is taken)`;
+      : ` (${this.config.nick} is taken)`;
     this.ctx.setState(
       'connected',
-      `as ${this.client.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${all.length} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`,
+      `as ${this.conn.user.nick}${nickNote} on ${this.where}; in ${joined.length}/${all.length} channels${joined.length ? ` (${joined.join(', ')})` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}${this.saslProblem ? `; ${this.saslProblem}` : ''}`,
     );
   }
 
@@ -497,14 +533,14 @@ export class IrcAccount {
 
   /** Posts of one channel in flight at once (flood.window): written, waiting for their confirmation. */
   get window(): number {
-    return this.cfg.flood.window;
+    return this.config.flood.window;
   }
 
   // ── reload, stop ──────────────────────────────────────────────────────────
 
   reload(next: IrcConfig): 'applied' | 'restart' {
-    if (reloadPlan(this.cfg, next, { restartOn: CONNECTION_KEYS }) === 'restart') return 'restart';
-    this.cfg = next;
+    if (reloadPlan(this.config, next, { restartOn: CONNECTION_KEYS }) === 'restart') return 'restart';
+    this.config = next;
     this.bucket.configure(next.flood.burst, next.flood.interval);
     for (const chan of this.channels.values()) chan.setRemember(next.relays.remember);
     return 'applied';
@@ -512,14 +548,14 @@ export class IrcAccount {
 
   stop(): Promise<void> {
     if (this.closed) return this.closed;
-    this.stopping = true;
+    this.halting = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.bucket.close();
     this.presence.stop();
     this.confirmer?.close('the account is stopping');
-    const client = this.client;
+    const client = this.conn;
     this.closed = new Promise<void>((resolve) => {
       if (!client || !client.connected) {
         client?.connection.end();
