@@ -7,53 +7,23 @@
  * and a post cut short (flood control, a disconnect) goes on from its first
  * unconfirmed line on the next try (progress.ts).
  */
-import { plural } from '../../src/plugin.js';
-import type { Client } from 'irc-framework';
-import {
-  delivered,
-  retry,
-  failed,
-  type PluginContext,
-  type Post,
-  type DeliveryTarget,
-  type Outcome,
-} from '../../src/plugin.js';
-import type { TokenBucket } from './bucket.js';
-import type { ChannelState } from './channels.js';
-import { refusalText, type Confirmation, type Confirmer, type Refusal } from './confirm.js';
-import type { Progress } from './progress.js';
-import { ID_TAG, eventsOut, type EventsMode, type RelayMemory } from './relay.js';
+import { delivered, retry, failed, plural, type Post, type DeliveryTarget, type Outcome } from '../../src/plugin.js';
+import type { IrcAccount } from './account.js';
+import type { Channel } from './channel.js';
+import { refusalText, type Confirmation, type Refusal } from './confirm.js';
+import { Progress } from './progress.js';
+import { ID_TAG, eventsOut, type EventsMode } from './relay.js';
 import { escapeTag, postLines, saidOf, tagDenied } from './render.js';
-import { channelProblem, type IrcConfig } from './schema.js';
+import { channelProblem } from './schema.js';
 import { secs, textBudget } from './text.js';
 
-/** What a delivery needs of its account (index.ts). */
-export interface OutHost {
-  readonly ctx: PluginContext<IrcConfig>;
-  readonly bucket: TokenBucket;
-  readonly memory: RelayMemory;
-  readonly progress: Progress;
-  cfg(): IrcConfig;
-  /** "host:port (TLS)", for messages. */
-  where(): string;
-  lastError(): string | undefined;
-  stopping(): boolean;
-  /** The connection, when registered and connected. */
-  live(): { client: Client; confirmer: Confirmer } | undefined;
-  /** This client is still the account's, registered and connected. */
-  isLive(client: Client): boolean;
-  /** Our user@host as others see it, once learned. */
-  self(): { user?: string; host?: string };
-  channel(target: string): ChannelState | undefined;
-  key(target: string): string;
-  syncChannels(): void;
-  reportState(): void;
-  later(fn: () => void, ms: number): void;
-  write(client: Client, line: string): Promise<boolean>;
-}
-
 export class Outgoing {
-  constructor(private readonly h: OutHost) {}
+  /** Lines of each row confirmed on an earlier try. */
+  private readonly progress: Progress;
+
+  constructor(private readonly account: IrcAccount) {
+    this.progress = new Progress(account.ctx.store);
+  }
 
   /** Rows being sent now: a try the outbox gave up on (delivery.timeout) may still be writing. */
   private readonly sending = new Set<number>();
@@ -72,10 +42,10 @@ export class Outgoing {
   /** The web plugin's permalink of a post, when a web account runs and serves the post's bridge. */
   private webLink(post: Post): string | undefined {
     try {
-      const links = this.h.ctx.service('web.links')?.();
+      const links = this.account.ctx.service('web.links')?.();
       return links && links.archive(post.bridge) !== undefined ? links.post(post.id) : undefined;
     } catch (err) {
-      this.h.ctx.log.debug({ err }, 'web.links failed; no link to the rest');
+      this.account.ctx.log.debug({ err }, 'web.links failed; no link to the rest');
       return undefined;
     }
   }
@@ -83,36 +53,41 @@ export class Outgoing {
   private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
     const began = Date.now();
     if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`, 'bad-target');
-    if (post.kind === 'event' && !eventsOut((to.options.events as EventsMode | undefined) ?? this.h.cfg().events)) {
-      this.h.ctx.log.trace({ target: to.target, post: post.id }, 'an event not shown here (events is off or "in")');
+    if (post.kind === 'event' && !eventsOut((to.options.events as EventsMode | undefined) ?? this.account.cfg.events)) {
+      this.account.ctx.log.trace(
+        { target: to.target, post: post.id },
+        'an event not shown here (events is off or "in")',
+      );
       return delivered();
     }
-    const c = this.h.channel(this.h.key(to.target));
+    const c = this.account.channel(to.target);
     if (!c) {
-      this.h.syncChannels();
-      if (!this.h.channel(this.h.key(to.target)))
-        return failed(`${to.target} is not a channel of ${this.h.ctx.account} in the config`, 'no-endpoint');
+      this.account.syncChannels();
+      if (!this.account.channel(to.target))
+        return failed(`${to.target} is not a channel of ${this.account.ctx.account} in the config`, 'no-endpoint');
       return retry(`not in ${to.target} yet`);
     }
-    const live = this.h.live();
+    const live = this.account.live();
     if (!live)
-      return retry(`disconnected from ${this.h.where()}${this.h.lastError() ? `: ${this.h.lastError()}` : ''}`);
+      return retry(
+        `disconnected from ${this.account.where}${this.account.lastError ? `: ${this.account.lastError}` : ''}`,
+      );
     const { client, confirmer } = live;
     if (!c.joined) {
-      this.h.syncChannels();
+      this.account.syncChannels();
       return retry(c.problem ?? `not in ${c.name} yet (joining)`);
     }
-    const budget = textBudget({ nick: client.user.nick, ...this.h.self() }, c.name);
-    const lines = postLines(this.h.cfg(), post, to, budget, this.webLink(post));
+    const budget = textBudget({ nick: client.user.nick, ...this.account.self }, c.name);
+    const lines = postLines(this.account.cfg, post, to, budget, this.webLink(post));
     // Lines of this post the server confirmed on an earlier try (kept in the store, so a restart does not repeat them).
-    const done = this.h.progress.get(to.row);
+    const done = this.progress.get(to.row);
     const start = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;
     let sent = start;
     const said = saidOf(post);
     if (sent === 0) {
-      const why = this.h.memory.shown(this.h.key(c.name), said);
+      const why = c.shows(said);
       if (why) {
-        this.h.ctx.log.info(
+        this.account.ctx.log.info(
           { target: c.name, post: post.id, author: post.author.name },
           `not said in ${c.name} again: ${why}`,
         );
@@ -121,13 +96,13 @@ export class Outgoing {
     }
     // Where the server takes client-only tags, every line carries the post id, so another relay can tell.
     const tagsOk =
-      this.h.cfg().relays.tags &&
+      this.account.cfg.relays.tags &&
       client.network.cap.isEnabled('message-tags') &&
       !tagDenied(
         (client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? [],
       );
     const tag = tagsOk ? `@${ID_TAG}=${escapeTag(post.id)} ` : '';
-    const deadline = Date.now() + this.h.cfg().flood.maxWait;
+    const deadline = Date.now() + this.account.cfg.flood.maxWait;
     // Begun before the first line: a refusal can come back while later lines are still being written.
     const d = confirmer.begin(c.name);
     try {
@@ -135,7 +110,7 @@ export class Outgoing {
       const confirm = async (): Promise<Confirmation> => {
         const answer = confirmer.end(d);
         // Answer the outbox before its delivery.timeout; a late confirmation still counts the lines as said.
-        const left = Math.max(1_000, began + this.h.ctx.deliveryTimeoutMs() - 1_000 - Date.now());
+        const left = Math.max(1_000, began + this.account.ctx.deliveryTimeoutMs() - 1_000 - Date.now());
         let timer: NodeJS.Timeout | undefined;
         const r = await Promise.race([
           answer,
@@ -147,10 +122,10 @@ export class Outgoing {
           }),
         ]);
         clearTimeout(timer);
-        if (!r.ok && 'lost' in r && !this.h.stopping()) {
+        if (!r.ok && 'lost' in r && !this.account.stopping) {
           const upTo = sent;
           void answer.then((late) => {
-            if (late.ok) this.h.progress.set(to.row, { id: post.id, sent: upTo });
+            if (late.ok) this.progress.set(to.row, { id: post.id, sent: upTo });
           });
         }
         return r;
@@ -164,26 +139,26 @@ export class Outgoing {
             if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
           }
         } else confirmer.drop(d);
-        if (sent > 0) this.h.progress.set(to.row, { id: post.id, sent });
+        if (sent > 0) this.progress.set(to.row, { id: post.id, sent });
         const note = sent > 0 ? ` (${sent} of ${plural(lines.length, 'line')} sent; the rest follows)` : '';
         // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
         // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
-        if (delayMs !== undefined) this.h.later(() => this.h.ctx.resume(c.name), delayMs + 5);
+        if (delayMs !== undefined) this.account.later(() => this.account.ctx.resume(c.name), delayMs + 5);
         return retry(why + note, delayMs);
       };
       while (sent < lines.length) {
-        const wait = this.h.bucket.estimate();
-        if (Date.now() + wait > deadline) return stop('flood control', Math.min(wait, this.h.cfg().flood.maxWait));
+        const wait = this.account.bucket.estimate();
+        if (Date.now() + wait > deadline) return stop('flood control', Math.min(wait, this.account.cfg.flood.maxWait));
         try {
-          await this.h.bucket.take(this.h.ctx.signal);
+          await this.account.bucket.take(this.account.ctx.signal);
         } catch {
           return stop('stopping');
         }
-        if (!this.h.isLive(client)) return stop(`disconnected from ${this.h.where()}`);
+        if (!this.account.isLive(client)) return stop(`disconnected from ${this.account.where}`);
         if (!c.joined) return stop(c.problem ?? `not in ${c.name}`);
         confirmer.line(d);
-        const ok = await this.h.write(client, `${tag}PRIVMSG ${c.name} :${lines[sent]}`);
-        if (!ok) return stop(`disconnected from ${this.h.where()} while sending`);
+        const ok = await this.account.write(client, `${tag}PRIVMSG ${c.name} :${lines[sent]}`);
+        if (!ok) return stop(`disconnected from ${this.account.where} while sending`);
         sent += 1;
       }
       // Every line is written: the outbox may start this channel's next post, whose lines go after these
@@ -193,23 +168,22 @@ export class Outgoing {
         const r = await confirm();
         if (!r.ok) {
           if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
-          if (start > 0) this.h.progress.set(to.row, { id: post.id, sent: start });
+          if (start > 0) this.progress.set(to.row, { id: post.id, sent: start });
           return retry(
             `${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`,
           );
         }
-        this.h.ctx.log.debug(
+        this.account.ctx.log.debug(
           { target: c.name, post: post.id, lines: sent - start },
           `the server took the lines (confirmed by ${d.by === 'echo' ? 'their echo' : 'a PING'})`,
         );
       } else confirmer.drop(d);
-      if (done) this.h.progress.delete(to.row);
-      if (c.refused !== undefined) {
-        this.h.ctx.log.info({ channel: c.name }, `${c.name} takes our lines again`);
-        delete c.refused;
-        this.h.reportState();
+      if (done) this.progress.delete(to.row);
+      if (c.linesTaken()) {
+        this.account.ctx.log.info({ channel: c.name }, `${c.name} takes our lines again`);
+        this.account.reportState();
       }
-      this.h.memory.sent(this.h.key(c.name), said);
+      c.said(said);
       return delivered();
     } catch (err) {
       // Never leave a begun delivery open: a PING waiting for it to end would wait for its cap.
@@ -222,21 +196,17 @@ export class Outgoing {
    * The server refused lines of this try (404 +m/+b, 442 …): they are sent again, from the first of this try, on the
    * next one — after the outbox's backoff, or at once when a mode changes in the channel (-m, -b, +v).
    */
-  private refusedLines(c: ChannelState, refused: readonly Refusal[], start: number, total: number): Outcome {
+  private refusedLines(c: Channel, refused: readonly Refusal[], start: number, total: number): Outcome {
     const why = refusalText(refused);
-    if (c.refused !== why)
-      this.h.ctx.log.warn(
+    // Not (or no longer) in the channel (442, 403): rejoin; whatever waits follows the JOIN.
+    const notOn = refused.some((r) => r.code === '442' || r.code === '403');
+    if (c.linesRefused(why, notOn))
+      this.account.ctx.log.warn(
         { channel: c.name, codes: [...new Set(refused.map((r) => r.code))] },
         `${why}; the post waits in the outbox`,
       );
-    c.refused = why;
-    // Not (or no longer) in the channel: rejoin; whatever waits follows the JOIN.
-    if (refused.some((r) => r.code === '442' || r.code === '403')) {
-      c.joined = false;
-      c.joining = false;
-      this.h.syncChannels();
-    }
-    this.h.reportState();
+    if (notOn) this.account.syncChannels();
+    this.account.reportState();
     return retry(
       `${why}${start > 0 ? ` (${start} of ${plural(total, 'line')} ${start === 1 ? 'was' : 'were'} said before)` : ''}`,
     );

@@ -1,15 +1,18 @@
 /**
- * Who else is in our channels, on one connection: other people's joins, parts,
- * quits (a netsplit folded into one event), kicks and nick changes (posts of kind
- * `event` where the channel's `events` say so), their services accounts, and the
- * other relays among them (named in `relays.nicks`, or `peerpost` in their real
- * name, asked by WHO in batches through flood control; their node, "on HOST",
- * told to the core). The bot's own joins, parts and kicks are the connection's
- * business (index.ts), not this.
+ * Everyone else in our channels, on the account's connection: their joins,
+ * parts, kicks, quits and nick changes update each Channel's members
+ * (`chan.addMember`, `chan.removeMember`, `chan.renameMember`: quits and nick
+ * changes name no channel, so the members say where they happened) and become
+ * posts of kind `event` where the channel's `events` say so (a netsplit's quits
+ * folded into one); their services accounts and which of them are other relays
+ * (people.ts: named in `relays.nicks`, or `peerpost` in their real name, asked
+ * by WHO in batches through flood control; their node, "on HOST", told to the
+ * core). The bot's own joins, parts and kicks are the account's (account.ts).
  */
 import type { Client } from 'irc-framework';
-import type { IncomingPost, PluginContext } from '../../src/plugin.js';
-import type { ChannelState } from './channels.js';
+import type { IncomingPost } from '../../src/plugin.js';
+import type { IrcAccount } from './account.js';
+import type { Channel } from './channel.js';
 import { accountName } from './events.js';
 import { People } from './people.js';
 import {
@@ -22,34 +25,20 @@ import {
   type ChannelEvent,
   type EventsMode,
 } from './relay.js';
-import type { IrcConfig } from './schema.js';
-
-/** What presence needs from its account. */
-export interface PresenceHost {
-  ctx: PluginContext<IrcConfig>;
-  cfg(): IrcConfig;
-  /** The live client, if any. */
-  client(): Client | undefined;
-  registered(): boolean;
-  key(target: string): string;
-  channel(ck: string): ChannelState | undefined;
-  later(fn: () => void, ms: number): NodeJS.Timeout;
-  /** Wait for a flood-control token; rejects when the account stops. */
-  take(): Promise<void>;
-  write(client: Client, line: string): Promise<boolean>;
-  ingest(post: IncomingPost): void;
-}
 
 export class Presence {
-  /** Channel members, services accounts and relays recognised by real name, on this connection. */
-  readonly people = new People();
+  /** Services accounts and relays recognised by real name, on this connection. */
+  private readonly people = new People();
   /** Nicks to ask WHO about (they joined), sent in one go. */
   private readonly whoPending = new Set<string>();
   private whoTimer: NodeJS.Timeout | undefined;
   /** A netsplit's quits, folded into one event per channel. */
-  private readonly netsplits = new NetsplitFolder((channel, e, time) => this.channelEvent(channel, e, time));
+  private readonly netsplits = new NetsplitFolder((name, e, time) => {
+    const chan = this.account.channel(name);
+    if (chan) this.event(chan, e, time);
+  });
 
-  constructor(private readonly h: PresenceHost) {}
+  constructor(private readonly account: IrcAccount) {}
 
   /** A new connection: nobody is known yet. */
   clear(): void {
@@ -69,87 +58,90 @@ export class Presence {
   /** Another relay: named in relays.nicks, or recognised by its real name. */
   isRelay(nick: string | undefined): boolean {
     if (!nick) return false;
-    const client = this.h.client();
-    if (client && this.h.cfg().relays.nicks.some((n) => client.caseCompare(n, nick))) return true;
-    return this.people.isRelay(this.h.key(nick));
+    const client = this.account.client;
+    if (client && this.account.cfg.relays.nicks.some((n) => client.caseCompare(n, nick))) return true;
+    return this.people.isRelay(this.account.key(nick));
   }
 
   /** The services account of a nick, as account-notify keeps it. */
-  account(nick: string): string | undefined {
-    return this.people.account(this.h.key(nick));
+  accountOf(nick: string): string | undefined {
+    return this.people.account(this.account.key(nick));
   }
 
-  /** We joined channel `c`: its members come by NAMES; who among them is another relay, WHO tells. */
-  selfJoined(client: Client, c: ChannelState): void {
-    this.people.selfJoined(this.h.key(c.name));
-    if (this.h.cfg().relays.detect) void this.h.write(client, `WHO ${c.name}`);
+  /** We joined `chan`: its members come by NAMES; who among them is another relay, WHO tells. */
+  weJoined(client: Client, chan: Channel): void {
+    if (this.account.cfg.relays.detect) void this.account.write(client, `WHO ${chan.name}`);
   }
 
-  /** Someone else joined one of our channels. */
-  joined(ev: { nick: string; channel: string; gecos?: string; time?: number }): void {
-    const ck = this.h.key(ev.channel);
-    if (!this.h.channel(ck)) return;
-    this.people.joined(ck, this.h.key(ev.nick));
-    // extended-join gives the real name at once; else ask WHO.
-    if (ev.gecos) {
-      if (isRelayRealname(ev.gecos)) {
-        this.people.markRelay(this.h.key(ev.nick));
-        this.relayNode(ev.gecos, ev.nick);
-      }
-    } else this.whoSoon(ev.nick);
-    this.channelEvent(ev.channel, { type: 'join', nick: ev.nick }, ev.time);
-  }
-
-  /** Someone else was kicked from one of our channels. */
-  kicked(ev: { kicked: string; nick: string; channel: string; message: string; time?: number }): void {
-    const ck = this.h.key(ev.channel);
-    if (!this.h.channel(ck)) return;
-    this.people.left(ck, this.h.key(ev.kicked));
-    this.channelEvent(ev.channel, { type: 'kick', nick: ev.kicked, by: ev.nick, message: ev.message }, ev.time);
-  }
-
-  /** Someone else left one of our channels. */
-  parted(ev: { nick: string; channel: string; message?: string; time?: number }): void {
-    const ck = this.h.key(ev.channel);
-    if (!this.h.channel(ck)) return;
-    this.people.left(ck, this.h.key(ev.nick));
-    this.channelEvent(
-      ev.channel,
-      { type: 'part', nick: ev.nick, ...(ev.message ? { message: ev.message } : {}) },
-      ev.time,
-    );
-  }
-
-  rememberAccount(nick: string, account: string | false | undefined): void {
-    this.people.setAccount(this.h.key(nick), accountName(account));
-  }
-
-  /** Other people's nick changes, NAMES, WHO answers, quits and account changes on this connection. */
+  /** Other people's joins, parts, kicks, nick changes and quits, NAMES, WHO answers and account changes. */
   wire(client: Client, mine: () => boolean): void {
-    const log = this.h.ctx.log;
+    const a = this.account;
+    const log = a.ctx.log;
+    const me = (nick: string) => client.caseCompare(nick, client.user.nick);
+    client.on(
+      'join',
+      (ev: { nick: string; channel: string; gecos?: string; account?: string | false; time?: number }) => {
+        if (!mine()) return;
+        // extended-join: the services account of who joins ("*", false here, when none).
+        if (ev.account !== undefined) this.people.setAccount(a.key(ev.nick), accountName(ev.account));
+        const chan = a.channel(ev.channel);
+        if (me(ev.nick) || !chan) return;
+        chan.addMember(a.key(ev.nick));
+        // extended-join gives the real name at once; else ask WHO.
+        if (ev.gecos) {
+          if (isRelayRealname(ev.gecos)) {
+            this.people.markRelay(a.key(ev.nick));
+            this.relayNode(ev.gecos, ev.nick);
+          }
+        } else this.whoSoon(ev.nick);
+        this.event(chan, { type: 'join', nick: ev.nick }, ev.time);
+      },
+    );
+    client.on('part', (ev: { nick: string; channel: string; message?: string; time?: number }) => {
+      const chan = mine() && !me(ev.nick) ? a.channel(ev.channel) : undefined;
+      if (!chan) return;
+      chan.removeMember(a.key(ev.nick));
+      this.event(chan, { type: 'part', nick: ev.nick, ...(ev.message ? { message: ev.message } : {}) }, ev.time);
+    });
+    client.on('kick', (ev: { kicked: string; nick: string; channel: string; message: string; time?: number }) => {
+      const chan = mine() && !me(ev.kicked) ? a.channel(ev.channel) : undefined;
+      if (!chan) return;
+      chan.removeMember(a.key(ev.kicked));
+      this.event(chan, { type: 'kick', nick: ev.kicked, by: ev.nick, message: ev.message }, ev.time);
+    });
     client.on('nick', (ev: { nick: string; new_nick: string; time?: number }) => {
-      if (!mine() || client.caseCompare(ev.nick, client.user.nick) || client.caseCompare(ev.new_nick, client.user.nick))
-        return;
-      for (const ck of this.people.renamed(this.h.key(ev.nick), this.h.key(ev.new_nick))) {
-        const c = this.h.channel(ck);
-        if (c) this.channelEvent(c.name, { type: 'nick', nick: ev.nick, newNick: ev.new_nick }, ev.time);
+      if (!mine() || me(ev.nick) || me(ev.new_nick)) return;
+      const from = a.key(ev.nick);
+      const to = a.key(ev.new_nick);
+      this.people.renamed(from, to);
+      for (const chan of [...a.allChannels()]) {
+        if (chan.renameMember(from, to))
+          this.event(chan, { type: 'nick', nick: ev.nick, newNick: ev.new_nick }, ev.time);
+      }
+    });
+    client.on('quit', (ev: { nick: string; message: string; time?: number }) => {
+      if (!mine() || !ev.nick) return;
+      const nk = a.key(ev.nick);
+      const where = [...a.allChannels()].filter((chan) => chan.removeMember(nk));
+      this.people.quit(nk);
+      // A netsplit's quits (the reason names the two servers) are folded into one event per channel.
+      const split = netsplitServers(ev.message);
+      for (const chan of where) {
+        if (split && eventsIn(this.eventsMode(chan)) && !this.isRelay(ev.nick))
+          this.netsplits.add(a.key(chan.name), chan.name, ev.nick, split, ev.time);
+        else this.event(chan, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
       }
     });
     client.on('userlist', (ev: { channel: string; users: { nick: string }[] }) => {
       if (!mine()) return;
-      const ck = this.h.key(ev.channel);
-      if (!this.h.channel(ck)) return;
-      this.people.names(
-        ck,
-        ev.users.filter((u) => u.nick).map((u) => this.h.key(u.nick)),
-      );
+      a.channel(ev.channel)?.names(ev.users.filter((u) => u.nick).map((u) => a.key(u.nick)));
     });
     client.on('wholist', (ev: { users: { nick: string; real_name?: string }[] }) => {
       if (!mine()) return;
       for (const u of ev.users) {
-        if (!u.nick || client.caseCompare(u.nick, client.user.nick)) continue;
+        if (!u.nick || me(u.nick)) continue;
         if (isRelayRealname(u.real_name)) {
-          if (this.people.markRelay(this.h.key(u.nick)))
+          if (this.people.markRelay(a.key(u.nick)))
             log.info(
               { nick: u.nick, realname: u.real_name },
               `${u.nick} is another peerpost relay (by its real name): its lines are treated as relayed`,
@@ -158,21 +150,9 @@ export class Presence {
         }
       }
     });
-    client.on('quit', (ev: { nick: string; message: string; time?: number }) => {
-      if (!mine() || !ev.nick) return;
-      for (const ck of this.people.quit(this.h.key(ev.nick))) {
-        const c = this.h.channel(ck);
-        if (!c) continue;
-        // A netsplit's quits (the reason names the two servers) are folded into one event per channel.
-        const split = netsplitServers(ev.message);
-        if (split && eventsIn(this.eventsMode(c.name)) && !this.isRelay(ev.nick))
-          this.netsplits.add(ck, c.name, ev.nick, split, ev.time);
-        else this.channelEvent(c.name, { type: 'quit', nick: ev.nick, message: ev.message }, ev.time);
-      }
-    });
     // account-notify: someone logged in to (or out of) services.
     client.on('account', (ev: { nick: string; account: string | false }) => {
-      if (mine() && ev.nick) this.rememberAccount(ev.nick, ev.account);
+      if (mine() && ev.nick) this.people.setAccount(a.key(ev.nick), accountName(ev.account));
     });
   }
 
@@ -183,56 +163,54 @@ export class Presence {
   private relayNode(realname: string, nick: string): void {
     const node = relayNodeOf(realname);
     if (!node) return;
-    for (const ck of this.people.channelsOf(this.h.key(nick))) {
-      const c = this.h.channel(ck);
-      if (c) this.h.ctx.peerNode(c.name, node);
-    }
+    const nk = this.account.key(nick);
+    for (const chan of this.account.allChannels()) if (chan.hasMember(nk)) this.account.ctx.peerNode(chan.name, node);
   }
 
   /** The `events` setting of a channel: its endpoint's, else the account's. */
-  private eventsMode(channel: string): EventsMode {
-    const k = this.h.key(channel);
-    const e = this.h.ctx.endpoints().find((x) => this.h.key(x.target) === k);
+  private eventsMode(chan: Channel): EventsMode {
+    const k = this.account.key(chan.name);
+    const e = this.account.ctx.endpoints().find((x) => this.account.key(x.target) === k);
     const v = e?.options.events;
-    return v === true || v === false || v === 'in' || v === 'out' ? v : this.h.cfg().events;
+    return v === true || v === false || v === 'in' || v === 'out' ? v : this.account.cfg.events;
   }
 
   /** A join, part, quit, kick or nick change in a channel: a post of kind `event` when the channel's `events` say so. */
-  private channelEvent(channel: string, e: ChannelEvent, time?: number): void {
-    const c = this.h.channel(this.h.key(channel));
-    if (!c || !eventsIn(this.eventsMode(c.name))) return;
+  private event(chan: Channel, e: ChannelEvent, time?: number): void {
+    if (!eventsIn(this.eventsMode(chan))) return;
     if (this.isRelay(e.nick)) return;
     const post: IncomingPost = {
-      target: c.name,
+      target: chan.name,
       author: { name: e.nick, via: 'irc' },
       body: eventText(e),
       kind: 'event',
     };
     if (typeof time === 'number' && Number.isFinite(time)) post.date = new Date(time);
-    this.h.ingest(post);
+    void this.account.incoming.ingest(post);
   }
 
   /** Ask WHO about a nick that joined, in one batch a second later, through flood control. */
   private whoSoon(nick: string): void {
-    if (!this.h.cfg().relays.detect) return;
+    const a = this.account;
+    if (!a.cfg.relays.detect) return;
     this.whoPending.add(nick);
     if (this.whoTimer) return;
-    this.whoTimer = this.h.later(() => {
+    this.whoTimer = a.later(() => {
       this.whoTimer = undefined;
       const nicks = [...this.whoPending];
       this.whoPending.clear();
-      const client = this.h.client();
-      if (!this.h.registered() || !client) return;
+      const client = a.client;
+      if (!a.registered || !client) return;
       // Through flood control, like every line: a busy channel's joins must not flood the server.
       void (async () => {
         for (const n of nicks) {
           try {
-            await this.h.take();
+            await a.bucket.take(a.ctx.signal);
           } catch {
             return;
           }
-          if (this.h.client() !== client || !this.h.registered()) return;
-          await this.h.write(client, `WHO ${n}`);
+          if (a.client !== client || !a.registered) return;
+          await a.write(client, `WHO ${n}`);
         }
       })();
     }, 1_000);

@@ -154,20 +154,16 @@ type Entry =
 /** How much of the text must match: enough to be the same post, short enough to be on the first line. */
 const MATCH_CHARS = 60;
 
-/** One place's memory: the entries in time order, and indexes over them (a busy channel remembers thousands). */
-interface Place {
-  entries: Entry[];
-  byId: Map<string, Entry>;
-  /** 'sent' entries by author and the start of the text. */
-  byText: Map<string, Entry[]>;
-  /** How many 'seen' entries (other relays' lines, matched by substring) there are. */
-  seen: number;
-}
-
 const textKey = (author: string, text: string) => `${author}\u0000${text.slice(0, MATCH_CHARS)}`;
 
-export class RelayMemory {
-  private readonly places = new Map<string, Place>();
+/** What one channel already shows, for `windowMs` (at most `max` entries): the posts we said there and the lines other relays said there. */
+export class ChannelMemory {
+  private readonly entries: Entry[] = [];
+  private readonly byId = new Map<string, Entry>();
+  /** 'sent' entries by author and the start of the text. */
+  private readonly byText = new Map<string, Entry[]>();
+  /** How many 'seen' entries (other relays' lines, matched by substring) there are. */
+  private seenCount = 0;
 
   constructor(
     private windowMs: number,
@@ -179,44 +175,43 @@ export class RelayMemory {
     this.windowMs = ms;
   }
 
-  private place(name: string): Place {
-    let p = this.places.get(name);
-    if (!p) this.places.set(name, (p = { entries: [], byId: new Map(), byText: new Map(), seen: 0 }));
-    const l = p.entries;
+  /** Forget what is older than the window (or past the most kept). */
+  private prune(): void {
+    const l = this.entries;
     const cut = this.now() - this.windowMs;
     let drop = 0;
     while (drop < l.length && l[drop]!.at < cut) drop++;
     if (l.length - drop > this.max) drop = l.length - this.max;
     for (const e of l.splice(0, drop)) {
-      if (e.id !== undefined && p.byId.get(e.id) === e) p.byId.delete(e.id);
-      if (e.kind === 'seen') p.seen -= 1;
+      if (e.id !== undefined && this.byId.get(e.id) === e) this.byId.delete(e.id);
+      if (e.kind === 'seen') this.seenCount -= 1;
       else {
         const k = textKey(e.author, e.text);
-        const same = p.byText.get(k);
+        const same = this.byText.get(k);
         // The oldest of its key: it is the first of its list.
         if (same && same[0] === e) same.shift();
-        if (same && same.length === 0) p.byText.delete(k);
+        if (same && same.length === 0) this.byText.delete(k);
       }
     }
-    return p;
   }
 
-  private add(p: Place, e: Entry): void {
-    p.entries.push(e);
-    if (e.id !== undefined) p.byId.set(e.id, e);
-    if (e.kind === 'seen') p.seen += 1;
+  private add(e: Entry): void {
+    this.prune();
+    this.entries.push(e);
+    if (e.id !== undefined) this.byId.set(e.id, e);
+    if (e.kind === 'seen') this.seenCount += 1;
     else {
       const k = textKey(e.author, e.text);
-      const same = p.byText.get(k);
+      const same = this.byText.get(k);
       if (same) same.push(e);
-      else p.byText.set(k, [e]);
+      else this.byText.set(k, [e]);
     }
   }
 
-  /** We said this post at `place`. */
-  sent(place: string, s: Said): void {
+  /** We said this post here. */
+  sent(s: Said): void {
     if (this.windowMs <= 0) return;
-    this.add(this.place(place), {
+    this.add({
       at: this.now(),
       kind: 'sent',
       id: s.id,
@@ -226,27 +221,27 @@ export class RelayMemory {
     });
   }
 
-  /** Another relay (`by`) said this line at `place` (with the post id it tagged it with, if any). */
-  seen(place: string, by: string, line: string, id?: string): void {
+  /** Another relay (`by`) said this line here (with the post id it tagged it with, if any). */
+  seen(by: string, line: string, id?: string): void {
     if (this.windowMs <= 0) return;
-    this.add(this.place(place), { at: this.now(), kind: 'seen', by, line: normalText(line), ...(id ? { id } : {}) });
+    this.add({ at: this.now(), kind: 'seen', by, line: normalText(line), ...(id ? { id } : {}) });
   }
 
-  /** Why `place` already shows this post (so it is not said again), or undefined. */
-  shown(place: string, s: Said): string | undefined {
+  /** Why this channel already shows this post (so it is not said again), or undefined. */
+  shown(s: Said): string | undefined {
     if (this.windowMs <= 0) return undefined;
-    const p = this.place(place);
-    const byId = p.byId.get(s.id);
+    this.prune();
+    const byId = this.byId.get(s.id);
     if (byId) return byId.kind === 'sent' ? 'already said here' : `already said here by ${byId.by} (same post id)`;
     const author = normalText(s.author);
     const text = normalText(s.text).slice(0, MATCH_CHARS);
     if (text === '' || author === '') return undefined;
-    for (const e of p.byText.get(textKey(author, text)) ?? []) {
+    for (const e of this.byText.get(textKey(author, text)) ?? []) {
       if (e.kind === 'sent' && e.origin !== s.origin)
         return `already said here (the same text by ${s.author}, from ${e.origin})`;
     }
-    if (p.seen === 0) return undefined;
-    for (const e of p.entries) {
+    if (this.seenCount === 0) return undefined;
+    for (const e of this.entries) {
       if (e.kind !== 'seen') continue;
       const i = e.line.indexOf(author);
       if (i >= 0 && e.line.indexOf(text, i + author.length) >= 0) return `already said here by ${e.by}`;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   NetsplitFolder,
-  RelayMemory,
+  ChannelMemory,
   eventText,
   eventsIn,
   eventsOut,
@@ -75,39 +75,40 @@ test('another peerpost is known by "peerpost" in its real name', () => {
 
 test('memory: a post said here is not said again by another path; the same path again is a real repeat', () => {
   let now = 1_000_000;
-  const m = new RelayMemory(60_000, () => now);
+  const m = new ChannelMemory(60_000, () => now);
+  const other = new ChannelMemory(60_000, () => now);
   const a = { id: 'a@x', author: 'alice', text: 'hello there', origin: 'nntp.local/peerpost.commons' };
-  assert.equal(m.shown('#c', a), undefined);
-  m.sent('#c', a);
-  assert.match(m.shown('#c', a)!, /already said here/, 'the same id');
+  assert.equal(m.shown(a), undefined);
+  m.sent(a);
+  assert.match(m.shown(a)!, /already said here/, 'the same id');
   // The same text by the same author, with another id, from another path: a second copy.
   assert.match(
-    m.shown('#c', { ...a, id: 'b@y', origin: 'mail.list/commons', text: 'Hello   THERE' })!,
+    m.shown({ ...a, id: 'b@y', origin: 'mail.list/commons', text: 'Hello   THERE' })!,
     /the same text by alice/,
   );
   // ... from the same path: alice said it twice.
-  assert.equal(m.shown('#c', { ...a, id: 'c@x' }), undefined);
-  // Another channel does not show it.
-  assert.equal(m.shown('#other', { ...a, id: 'b@y', origin: 'mail.list/commons' }), undefined);
+  assert.equal(m.shown({ ...a, id: 'c@x' }), undefined);
+  // Another channel (its own memory) does not show it.
+  assert.equal(other.shown({ ...a, id: 'b@y', origin: 'mail.list/commons' }), undefined);
   // Forgotten after the window.
   now += 61_000;
-  assert.equal(m.shown('#c', { ...a, id: 'b@y', origin: 'mail.list/commons' }), undefined);
+  assert.equal(m.shown({ ...a, id: 'b@y', origin: 'mail.list/commons' }), undefined);
 });
 
 test('memory: a line another relay said (any prefix format, colours, zero-width spaces) counts as shown', () => {
-  const m = new RelayMemory(60_000);
-  m.seen('#c', 'otherbot', '[irc.b] <\x0304b\u200bob\x03> the meeting is at noon, in the usual room');
+  const m = new ChannelMemory(60_000);
+  m.seen('otherbot', '[irc.b] <\x0304b\u200bob\x03> the meeting is at noon, in the usual room');
   const post = { id: 'p@x', author: 'bob', text: 'the meeting is at noon, in the usual room', origin: 'irc.a/#c' };
-  assert.match(m.shown('#c', post)!, /by otherbot/);
-  assert.equal(m.shown('#c', { ...post, author: 'carol' }), undefined, 'another author');
-  assert.equal(m.shown('#c', { ...post, text: 'something else' }), undefined, 'another text');
+  assert.match(m.shown(post)!, /by otherbot/);
+  assert.equal(m.shown({ ...post, author: 'carol' }), undefined, 'another author');
+  assert.equal(m.shown({ ...post, text: 'something else' }), undefined, 'another text');
   // A tagged line: the id is enough.
-  m.seen('#c', 'otherbot', 'anything', 'q@y');
-  assert.match(m.shown('#c', { ...post, id: 'q@y', text: 'different' })!, /same post id/);
+  m.seen('otherbot', 'anything', 'q@y');
+  assert.match(m.shown({ ...post, id: 'q@y', text: 'different' })!, /same post id/);
   // remember: 0 turns the memory off.
-  const off = new RelayMemory(0);
-  off.sent('#c', post);
-  assert.equal(off.shown('#c', post), undefined);
+  const off = new ChannelMemory(0);
+  off.sent(post);
+  assert.equal(off.shown(post), undefined);
 });
 
 test('anti-highlight: a zero-width space after the first grapheme; colour: the same nick, the same colour', () => {

@@ -1,0 +1,85 @@
+/**
+ * IRC → bridge: PRIVMSG, ACTION and (by config) NOTICE in one of our channels
+ * become posts (events.ts translates them: formatting stripped, dated by
+ * server-time, the sender's services account). A line of another relay (named,
+ * recognised by its real name, or tagged with a post id) is remembered by its
+ * channel (the loop guard) and by default not relayed again. Other people's
+ * joins, parts and quits: presence.ts, which hands its event posts to ingest().
+ */
+import type { Client } from 'irc-framework';
+import type { IncomingPost } from '../../src/plugin.js';
+import type { IrcAccount } from './account.js';
+import { translate, type MessageEvent, type MessageType } from './events.js';
+import { ID_TAG } from './relay.js';
+
+export class Incoming {
+  constructor(private readonly account: IrcAccount) {}
+
+  /** The lines of this connection. */
+  wire(client: Client, mine: () => boolean): void {
+    for (const type of ['privmsg', 'action', 'notice'] as MessageType[]) {
+      client.on(type, (ev: MessageEvent) => {
+        if (mine()) this.line(type, ev);
+      });
+    }
+  }
+
+  private line(type: MessageType, ev: MessageEvent): void {
+    const a = this.account;
+    const client = a.client!;
+    const r = translate(type, ev, {
+      ownNick: client.user.nick,
+      sameNick: (x, y) => client.caseCompare(x, y),
+      channel: (t) => a.channel(t)?.name,
+      notices: a.cfg.notices,
+      // Known only while account-notify keeps it current (else a logout would go unseen).
+      accountOf: (n) => (client.network.cap.isEnabled('account-notify') ? a.presence.accountOf(n) : undefined),
+    });
+    if ('skip' in r) {
+      a.ctx.log.trace({ type, nick: ev.nick, target: ev.target, why: r.skip }, 'IRC line not relayed');
+      return;
+    }
+    const tagged = ev.tags?.[ID_TAG];
+    const tagId = typeof tagged === 'string' && tagged !== '' ? tagged : undefined;
+    if (tagId !== undefined || a.presence.isRelay(ev.nick)) {
+      // Another relay's line: this channel now shows it (the loop guard's memory); by default it is not relayed again.
+      a.channel(r.target)?.relayed(ev.nick!, ev.message, tagId);
+      if (a.cfg.relays.lines === 'ignore') {
+        a.ctx.log.debug(
+          { nick: ev.nick, target: r.target, id: tagId },
+          `a line from the relay ${ev.nick} is not relayed again (relays.lines: ignore)`,
+        );
+        return;
+      }
+      if (tagId !== undefined && a.ctx.posts.get(tagId)) {
+        a.ctx.log.debug({ nick: ev.nick, id: tagId }, 'a relayed line of a post we already have');
+        return;
+      }
+    }
+    void this.ingest(r);
+  }
+
+  /** Hand a post (a line, an event) to the core; IRC cannot be asked to send a line again, so a tempfail is retried here. */
+  async ingest(post: IncomingPost): Promise<void> {
+    const a = this.account;
+    for (let tries = 1; ; tries++) {
+      const v = await a.ctx.ingest(post);
+      if (v.status !== 'tempfail') {
+        if (v.status === 'rejected')
+          a.ctx.log.warn(
+            { target: post.target, reason: v.reason },
+            `a line from ${post.author.name} was refused: ${v.reason}`,
+          );
+        return;
+      }
+      if (tries >= 30 || a.ctx.signal.aborted) {
+        a.ctx.log.error(
+          { target: post.target, reason: v.reason, body: post.body },
+          `a line from ${post.author.name} could not be stored: ${v.reason}`,
+        );
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
