@@ -82,6 +82,37 @@ export const MIGRATIONS: readonly string[] = [
      post_seq INTEGER NOT NULL REFERENCES posts(seq),
      PRIMARY KEY (digest_seq, position)
    ) WITHOUT ROWID;`,
+  // The archive (src/archive/): each post's thread (the first of its References, else what it answers, else
+  // itself: how mail readers and public-inbox group a thread), the full-text index of every post but events, kept
+  // by triggers in the transaction that stores or deletes the post, and the tombstones of removed posts (a removed
+  // id never comes back: not by a resend, a news peer or an import).
+  `ALTER TABLE posts ADD COLUMN thread TEXT GENERATED ALWAYS AS (coalesce(json_extract(data, '$.references[0]'), json_extract(data, '$.inReplyTo'), id)) VIRTUAL;
+   CREATE INDEX posts_by_thread ON posts(thread, seq);
+   CREATE VIEW posts_text AS
+     SELECT seq, coalesce(json_extract(data, '$.subject'), '') AS subject, json_extract(data, '$.body') AS body,
+            trim(coalesce(json_extract(data, '$.author.name'), '') || ' ' || coalesce(json_extract(data, '$.author.address'), '')) AS author
+     FROM posts WHERE json_extract(data, '$.kind') IS NOT 'event';
+   CREATE VIRTUAL TABLE posts_fts USING fts5(subject, body, author, content = 'posts_text', content_rowid = 'seq',
+     tokenize = 'unicode61 remove_diacritics 2');
+   INSERT INTO posts_fts(posts_fts) VALUES ('rebuild');
+   CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts WHEN json_extract(new.data, '$.kind') IS NOT 'event' BEGIN
+     INSERT INTO posts_fts (rowid, subject, body, author) SELECT seq, subject, body, author FROM posts_text WHERE seq = new.seq;
+   END;
+   CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts WHEN json_extract(old.data, '$.kind') IS NOT 'event' BEGIN
+     INSERT INTO posts_fts (posts_fts, rowid, subject, body, author) VALUES ('delete', old.seq,
+       coalesce(json_extract(old.data, '$.subject'), ''), json_extract(old.data, '$.body'),
+       trim(coalesce(json_extract(old.data, '$.author.name'), '') || ' ' || coalesce(json_extract(old.data, '$.author.address'), '')));
+   END;
+   CREATE TRIGGER posts_fts_update BEFORE UPDATE OF data ON posts BEGIN
+     SELECT raise(ABORT, 'a stored post is never rewritten: remove it (its tombstone stays) instead');
+   END;
+   CREATE TABLE tombstones (
+     id TEXT PRIMARY KEY,
+     bridge TEXT,
+     reason TEXT NOT NULL,
+     by TEXT NOT NULL,
+     at INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 export class StoreError extends Error {

@@ -54,7 +54,7 @@ test("the design's post kinds, store tables and digest defaults are the code's",
     [...POST_KINDS],
   );
 
-  const tables = [...MIGRATIONS.join('\n').matchAll(/CREATE TABLE (\w+)/g)].map((m) => m[1]!).sort();
+  const tables = [...MIGRATIONS.join('\n').matchAll(/CREATE (?:VIRTUAL )?TABLE (\w+)/g)].map((m) => m[1]!).sort();
   const store = DOC.slice(DOC.indexOf('## The store'), DOC.indexOf('## The plugin API'));
   const documented = [...store.matchAll(/^\| ((?:`\w+`(?:, )?)+) \|/gm)]
     .flatMap((m) => [...m[1]!.matchAll(/`(\w+)`/g)].map((x) => x[1]!))
