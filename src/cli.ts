@@ -2,11 +2,8 @@
  * The peerpost command: start, check, post, outbox, status.
  * Output is for people; --json where a program wants to read it.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadConfigFile, formatConfigError } from './config/load.js';
-import { findConfig, describeSource, type FoundConfig } from './config/find.js';
+import { loadConfigFile } from './config/load.js';
+import { findConfig } from './config/find.js';
 import type { PeerpostConfig } from './config/types.js';
 import { lookupPlugin } from './loader.js';
 import { Daemon, EXIT } from './runtime/daemon.js';
@@ -19,7 +16,7 @@ import { createLogger, LEVELS } from './log.js';
 import type { EndpointConfig } from './config/types.js';
 import { endpointRole, roleWords } from './roles.js';
 import { ask, type ControlRequest } from './runtime/control.js';
-import { Store, NoStoreError, STORE_FILE, type OutboxRow } from './store.js';
+import { type Store, type OutboxRow } from './store.js';
 import { Router } from './ingest/router.js';
 import { ingestPipeline } from './ingest/pipeline.js';
 import { VERSION } from './runtime/accounts.js';
@@ -36,6 +33,8 @@ import type {
   OpenConversation,
 } from './plugin.js';
 import { conversationLine, waitingLine } from './runtime/waiting.js';
+import { parse, out, err, hasStore, announce, loadOrReport, NoStoreHere, openStore, UsageError } from './cli/common.js';
+import { COMMANDS } from './cli/index.js';
 import { shapeFor } from './ingest/router.js';
 
 const HELP: Record<string, string> = {
@@ -108,79 +107,6 @@ waited longer than delivery.alertAfter, and uptime. Exit 3 when peerpost is not 
 7 when there is not even a store where the config points (the wrong config?).
 `,
 };
-
-const COMMON = {
-  config: { type: 'string', short: 'c' },
-  verbose: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies ParseArgsConfig['options'];
-
-class UsageError extends Error {}
-
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, positionals = false) {
-  try {
-    return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: positionals, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
-const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
-
-const hasStore = (data: string) => existsSync(join(data, STORE_FILE));
-
-/**
- * In a terminal (standard output), or with --verbose: the first line, on standard error so that
- * --json stays readable, names the config and the store this command uses.
- */
-function announce(found: FoundConfig, config: PeerpostConfig | undefined, verbose: boolean | undefined): void {
-  if (!verbose && !process.stdout.isTTY) return;
-  const how =
-    found.source === 'option'
-      ? ' (-c)'
-      : found.source === 'env'
-        ? ' ($PEERPOST_CONFIG)'
-        : found.source === 'shipped'
-          ? ' (the default shipped with peerpost)'
-          : '';
-  const store = config ? `, store ${config.node.data}${hasStore(config.node.data) ? '' : ' (no store there yet)'}` : '';
-  err(`peerpost: config ${found.file}${how}${store}`);
-}
-
-async function loadOrReport(found: FoundConfig, verbose?: boolean): Promise<PeerpostConfig | undefined> {
-  const r = await loadConfigFile(found.file, { lookup: lookupPlugin });
-  announce(found, r.ok ? r.config : undefined, verbose);
-  if (r.ok) return r.config;
-  for (const e of r.errors) err(formatConfigError(e));
-  err(
-    `${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${found.file} (${describeSource(found)}); nothing was started or changed.`,
-  );
-  return undefined;
-}
-
-/** No daemon answers and there is no store where the config points: the command stops (exit 7). */
-class NoStoreHere extends Error {
-  constructor(found: FoundConfig, config: PeerpostConfig) {
-    super(
-      `there is no peerpost store in ${config.node.data} (node.data of ${found.file}, ${describeSource(found)}), ` +
-        `and no daemon answers there; nothing was changed.\n` +
-        `Only \`peerpost start\` creates a store. If peerpost runs with another config, name it: -c FILE or ` +
-        `PEERPOST_CONFIG=FILE. If this is its config, set node.data to where its store is ` +
-        `(a relative node.data is read from the config file's directory).`,
-    );
-  }
-}
-
-/** The store this config names, which must exist: commands other than start never create one. */
-function openStore(found: FoundConfig, config: PeerpostConfig): Store {
-  try {
-    return Store.open(config.node.data, { durability: config.node.durability, create: false });
-  } catch (e) {
-    if (e instanceof NoStoreError) throw new NoStoreHere(found, config);
-    throw e;
-  }
-}
 
 async function cmdStart(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -537,7 +463,7 @@ async function cmdStatus(args: string[]): Promise<number> {
 }
 
 function help(cmd: string): number {
-  out(HELP[cmd] ?? HELP.main!);
+  out(HELP[cmd] ?? COMMANDS.find((c) => c.name === cmd)?.help ?? HELP.main!);
   return EXIT.OK;
 }
 
@@ -551,6 +477,8 @@ async function pluginCommands(
 
 async function mainHelp(): Promise<number> {
   out(HELP.main!);
+  if (COMMANDS.length)
+    out(`Commands of the archive:\n${COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join('\n')}\n`);
   try {
     const r = await loadConfigFile(findConfig().file, { lookup: lookupPlugin });
     if (!r.ok) return EXIT.OK;
@@ -686,13 +614,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
       case '--help':
       case '-h':
-        return rest[0] && HELP[rest[0]] ? help(rest[0]) : mainHelp();
+        return rest[0] && (HELP[rest[0]] || COMMANDS.some((c) => c.name === rest[0])) ? help(rest[0]) : mainHelp();
       case '--version':
       case '-V':
       case 'version':
         out(VERSION);
         return EXIT.OK;
       default: {
+        const command = COMMANDS.find((c) => c.name === cmd);
+        if (command) return await command.run(rest);
         if (/^[a-z][a-z-]*$/.test(cmd)) {
           const code = await cmdPlugin(cmd, rest);
           if (code !== undefined) return code;

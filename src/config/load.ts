@@ -607,6 +607,10 @@ class Run {
           maxAgeMs: core.digest.maxAge,
           settleMs: core.digest.settle,
         },
+        archive: {
+          ...(core.archive.keep !== 'forever' ? { keepMs: core.archive.keep } : {}),
+          addresses: core.archive.addresses,
+        },
       };
     }
     return ok ? out : undefined;

@@ -4,15 +4,23 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+  y: 365 * 86_400_000,
+};
 
-/** "250ms", "30s", "10m", "2h", "7d", "1h30m", or a bare number of seconds. Returns milliseconds. */
+/** "250ms", "30s", "10m", "2h", "7d", "2w", "2y" (365 days), "1h30m", or a bare number of seconds. Returns milliseconds. */
 export function parseDuration(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) : undefined;
   if (typeof v !== 'string') return undefined;
   const s = v.trim();
   if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/gy;
   let total = 0;
   let m: RegExpExecArray | null;
   let end = 0;

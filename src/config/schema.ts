@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { duration } from './schema-helpers.js';
-import { DIRECTIONS, SHAPES, type Direction, type Shape } from './types.js';
+import { ADDRESS_POLICIES, DIRECTIONS, SHAPES, type AddressPolicy, type Direction, type Shape } from './types.js';
 
 export const DURATION = 'a duration such as 500ms, 30s, 10m, 2h or 7d';
 const dur = (def: string) => duration(def).describe(DURATION);
@@ -94,6 +94,14 @@ export const bridgeSchema = z.strictObject({
   ignore: block({ nicks: list(z.string().min(1)), patterns: list(pattern('')) }),
   replace: list(z.strictObject({ pattern: pattern('g'), with: text('') })),
   digest: block({ quiet: dur('10m'), maxLines: int(1, 10000, 100), maxAge: dur('2h'), settle: dur('10s') }),
+  // The archive (src/archive/): how long posts stay (left out or "forever": for good), how public views show addresses.
+  archive: block({
+    keep: z
+      .union([z.literal('forever'), duration()])
+      .default('forever')
+      .describe(`"forever" or ${DURATION.replace('a duration such as', 'a duration such as 2y, 6w,')}`),
+    addresses: z.enum(ADDRESS_POLICIES as [AddressPolicy, ...AddressPolicy[]]).default('obfuscate'),
+  }),
 });
 
 export const ENDPOINT_KEYS = ['endpoint', 'direction', 'shape', 'prefix', 'announceLines'];

@@ -50,7 +50,13 @@ export interface BridgeConfig {
   replace: { pattern: RegExp; with: string }[];
   /** settleMs: where other peerpost nodes write digests to the same place, each waits its turn this long (src/digest/shown.ts). */
   digest: { quietMs: number; maxLines: number; maxAgeMs: number; settleMs: number };
+  /** The archive: keepMs undefined keeps posts for good; addresses: how public views show mail addresses (src/archive/privacy.ts). */
+  archive: { keepMs?: number; addresses: AddressPolicy };
 }
+
+/** hide: no address at all; obfuscate: alice@…ample.org; show: as written. */
+export type AddressPolicy = 'hide' | 'obfuscate' | 'show';
+export const ADDRESS_POLICIES: readonly AddressPolicy[] = ['hide', 'obfuscate', 'show'];
 
 export interface NodeConfig {
   hostname: string;

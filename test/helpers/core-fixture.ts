@@ -60,6 +60,7 @@ export function makeConfig(
       ignore: { nicks: (b.ignoreNicks ?? []).map((n) => n.toLowerCase()), patterns: b.ignorePatterns ?? [] },
       replace: b.replace ?? [],
       digest: { quietMs: 600_000, maxLines: 100, maxAgeMs: 7_200_000, settleMs: 10_000, ...b.digest },
+      archive: { addresses: 'obfuscate' },
     };
   }
   return {

@@ -1,0 +1,90 @@
+/**
+ * What every command of the peerpost CLI shares: its common options (-c, --verbose, --help), argument parsing
+ * with usage errors, output for people, finding the config and the store (never creating one).
+ * The core commands are in src/cli.ts; the archive's in this folder, one file each, listed in src/cli/index.ts.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfigFile, formatConfigError } from '../config/load.js';
+import { describeSource, type FoundConfig } from '../config/find.js';
+import type { PeerpostConfig } from '../config/types.js';
+import { lookupPlugin } from '../loader.js';
+import { Store, NoStoreError, STORE_FILE } from '../store.js';
+
+export const COMMON = {
+  config: { type: 'string', short: 'c' },
+  verbose: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export class UsageError extends Error {}
+
+export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: O,
+  positionals = false,
+) {
+  try {
+    return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: positionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+export const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+
+export const hasStore = (data: string) => existsSync(join(data, STORE_FILE));
+
+/**
+ * In a terminal (standard output), or with --verbose: the first line, on standard error so that
+ * --json stays readable, names the config and the store this command uses.
+ */
+export function announce(found: FoundConfig, config: PeerpostConfig | undefined, verbose: boolean | undefined): void {
+  if (!verbose && !process.stdout.isTTY) return;
+  const how =
+    found.source === 'option'
+      ? ' (-c)'
+      : found.source === 'env'
+        ? ' ($PEERPOST_CONFIG)'
+        : found.source === 'shipped'
+          ? ' (the default shipped with peerpost)'
+          : '';
+  const store = config ? `, store ${config.node.data}${hasStore(config.node.data) ? '' : ' (no store there yet)'}` : '';
+  err(`peerpost: config ${found.file}${how}${store}`);
+}
+
+export async function loadOrReport(found: FoundConfig, verbose?: boolean): Promise<PeerpostConfig | undefined> {
+  const r = await loadConfigFile(found.file, { lookup: lookupPlugin });
+  announce(found, r.ok ? r.config : undefined, verbose);
+  if (r.ok) return r.config;
+  for (const e of r.errors) err(formatConfigError(e));
+  err(
+    `${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${found.file} (${describeSource(found)}); nothing was started or changed.`,
+  );
+  return undefined;
+}
+
+/** No daemon answers and there is no store where the config points: the command stops (exit 7). */
+export class NoStoreHere extends Error {
+  constructor(found: FoundConfig, config: PeerpostConfig) {
+    super(
+      `there is no peerpost store in ${config.node.data} (node.data of ${found.file}, ${describeSource(found)}), ` +
+        `and no daemon answers there; nothing was changed.\n` +
+        `Only \`peerpost start\` creates a store. If peerpost runs with another config, name it: -c FILE or ` +
+        `PEERPOST_CONFIG=FILE. If this is its config, set node.data to where its store is ` +
+        `(a relative node.data is read from the config file's directory).`,
+    );
+  }
+}
+
+/** The store this config names, which must exist: commands other than start never create one. */
+export function openStore(found: FoundConfig, config: PeerpostConfig): Store {
+  try {
+    return Store.open(config.node.data, { durability: config.node.durability, create: false });
+  } catch (e) {
+    if (e instanceof NoStoreError) throw new NoStoreHere(found, config);
+    throw e;
+  }
+}
