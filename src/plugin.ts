@@ -171,6 +171,8 @@ export interface PostReader {
   /** Oldest first, strictly after the seq cursor. */
   since(bridge: string, after: number, limit?: number): StoredPost[];
   count(bridge: string): number;
+  /** The whole thread the post `id` belongs to (every bridge), oldest first; the root's own post first when held. */
+  thread(id: string, limit?: number): StoredPost[];
 }
 
 export interface IngestCounts {

@@ -315,6 +315,8 @@ export class Store {
       ),
       since: db.prepare('SELECT seq, received_at, data FROM posts WHERE bridge = ? AND seq > ? ORDER BY seq LIMIT ?'),
       countPosts: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
+      threadKey: db.prepare('SELECT thread FROM posts WHERE id = ?').pluck(),
+      thread: db.prepare('SELECT seq, received_at, data FROM posts WHERE thread = ? ORDER BY seq LIMIT ?'),
       head: db.prepare(`SELECT o.*, p.id AS post_id, p.bridge AS bridge, p.data AS data FROM outbox o JOIN posts p ON p.seq = o.post_seq
                         WHERE o.endpoint = ? AND o.state = 'pending' AND o.row > ? ORDER BY o.row LIMIT ?`),
       pendingEndpoints: db.prepare(`SELECT DISTINCT endpoint FROM outbox WHERE state = 'pending'`).pluck(),
@@ -385,6 +387,16 @@ export class Store {
 
   postsSince(bridge: string, after: number, limit = 500): StoredPost[] {
     return (this.q.since.all(bridge, after, limit) as RawPost[]).map(toStored);
+  }
+
+  /**
+   * The posts of the thread that the post `id` belongs to, oldest first (by arrival); the thread is named by its
+   * root's id (migration 4: the first of References, else In-Reply-To, else the post's own id). Empty for an id
+   * not held, unless other posts name it as their root (a thread whose first post is elsewhere).
+   */
+  threadPosts(id: string, limit = 10_000): StoredPost[] {
+    const key = (this.q.threadKey.get(id) as string | undefined) ?? id;
+    return (this.q.thread.all(key, limit) as RawPost[]).map(toStored);
   }
 
   countPosts(bridge: string): number {

@@ -74,6 +74,7 @@ export function postReaderFor(store: Store): PostReader {
     latest: (bridge, o = {}) => store.latestPosts(bridge, o.limit ?? 50, o.before ?? Number.MAX_SAFE_INTEGER),
     since: (bridge, after, limit) => store.postsSince(bridge, after, limit ?? 500),
     count: (bridge) => store.countPosts(bridge),
+    thread: (id, limit) => store.threadPosts(id, limit),
   };
 }
 

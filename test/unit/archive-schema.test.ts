@@ -78,6 +78,15 @@ test('a store from before the archive gains threads and an index of the posts it
       assert.deepEqual(matches(s, 'naively'), ['new@x'], 'diacritics fold');
       assert.equal(s.db.prepare('SELECT thread FROM posts WHERE id = ?').pluck().get('new@x'), 'root@x');
 
+      assert.deepEqual(
+        s.threadPosts('new@x').map((p) => p.id),
+        ['root@x', 'reply@x', 'new@x'],
+        'a thread is found from any of its posts',
+      );
+      assert.deepEqual(
+        s.threadPosts('root@x').map((p) => p.id),
+        ['root@x', 'reply@x', 'new@x'],
+      );
       s.db.prepare('DELETE FROM posts WHERE id = ?').run('reply@x');
       assert.deepEqual(matches(s, 'beans'), ['root@x', 'new@x'], 'a deleted post leaves the index');
       s.db.prepare('DELETE FROM posts WHERE id = ?').run('join@x');
