@@ -24,7 +24,7 @@
 set -euo pipefail
 
 # The peers (Debian package names). inn2 is installed last, after postfix.
-PEERS=(finger fingerd socat ngircd openssl inspircd atheme-services python3 postfix python3-aiosmtpd swaks chromium inn2)
+PEERS=(finger fingerd socat ngircd openssl inspircd atheme-services python3 postfix python3-aiosmtpd swaks chromium inn2 python3-feedparser)
 
 LOCK=${PEERPOST_PEERS_LOCK:-/var/lock/peerpost-test-peers.lock}
 # Written after a successful `apt-get update`: within the hour, installs skip the update
