@@ -5,6 +5,7 @@
  * fixed while the account runs (a listener's address, a connection's server),
  * or the keys it can apply in place.
  */
+import type { NodeConfig } from './types.js';
 
 /** Values compared as the config gives them: key order does not matter, a pattern by its source and flags. */
 function canonical(v: unknown): unknown {
@@ -47,4 +48,9 @@ export function reloadPlan<T extends object>(
       ? changed.some((k) => rule.restartOn.includes(k))
       : changed.some((k) => !rule.inPlace.includes(k));
   return restarts ? 'restart' : 'applied';
+}
+
+/** The node keys that changed and that a reload cannot apply (the store, the node's name, the durability). */
+export function nodeChanges(running: NodeConfig, next: NodeConfig): ('data' | 'hostname' | 'durability')[] {
+  return (['data', 'hostname', 'durability'] as const).filter((key) => next[key] !== running[key]);
 }

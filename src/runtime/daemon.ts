@@ -8,7 +8,7 @@
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { loadConfigFile, formatConfigError, type LoadResult } from '../config/load.js';
-import { sameSetting } from '../config/reload.js';
+import { nodeChanges, sameSetting } from '../config/reload.js';
 import type { AccountConfig, PeerpostConfig } from '../config/types.js';
 import { lookupPlugin, type PluginLookup } from '../loader.js';
 import { gapMessage } from '../services.js';
@@ -25,7 +25,8 @@ import { AccountRuntime, ServiceRegistry, VERSION } from './accounts.js';
 import { AccountSet } from './account-set.js';
 import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl } from './control.js';
-import { formatDuration, plural } from '../util.js';
+import { plural } from '../util.js';
+import { installSignals } from './signals.js';
 import { pluginsFor, routerFor, serviceGapsOf } from './plugins.js';
 import { nodeSecret, secretFor } from './commands.js';
 import { answerRequest } from './requests.js';
@@ -163,7 +164,14 @@ export class Daemon {
     }
     this.outbox.start();
     this.keeper.start();
-    this.installSignals();
+    installSignals({
+      log: this.log,
+      stopping: () => this.stopping !== undefined,
+      stop: () => this.stop(),
+      reload: () => this.reload(),
+      graceMs: () => this.config.delivery.shutdownGraceMs,
+      done: this.done,
+    });
     const { size } = this.accounts;
     const bridges = Object.keys(this.config.bridges).length;
     this.log.info(
@@ -199,31 +207,6 @@ export class Daemon {
       router: () => this.router,
       account: (name) => this.accounts.get(name),
       digestsOut: this.digestsOut,
-    });
-  }
-
-  private installSignals(): void {
-    const onStop = (sig: NodeJS.Signals) => {
-      if (this.stopping) {
-        this.log.warn(`${sig} again: stopping at once; undelivered posts stay in the outbox`);
-        process.exit(EXIT.FAILED);
-      }
-      this.log.info(
-        `${sig}: stopping (deliveries in flight get ${formatDuration(this.config.delivery.shutdownGraceMs)})`,
-      );
-      void this.stop();
-    };
-    const onHup = () => {
-      this.log.info('SIGHUP: reloading the config');
-      void this.reload();
-    };
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
-    process.on('SIGHUP', onHup);
-    void this.done.then(() => {
-      process.off('SIGTERM', onStop);
-      process.off('SIGINT', onStop);
-      process.off('SIGHUP', onHup);
     });
   }
 
@@ -275,11 +258,9 @@ export class Daemon {
     if (!loaded.ok) return { ok: false, errors: loaded.errors.map(formatConfigError) };
     const next = loaded.config;
     const changes: string[] = [];
-    for (const key of ['data', 'hostname', 'durability'] as const) {
-      if (next.node[key] !== this.config.node[key]) {
-        this.log.warn(`node.${key} changed; that takes effect at the next restart`);
-        changes.push(`node.${key}: at the next restart`);
-      }
+    for (const key of nodeChanges(this.config.node, next.node)) {
+      this.log.warn(`node.${key} changed; that takes effect at the next restart`);
+      changes.push(`node.${key}: at the next restart`);
     }
     const keep = { ...next, node: this.config.node };
     const defs = await pluginsFor(keep, this.lookup);
