@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Post, StoredPost, IncomingPost, Attachment, Author, PostKind } from './post.js';
-import type { Direction, Shape, Style } from './config/types.js';
+import type { AddressPolicy, Direction, Shape, Style } from './config/types.js';
 import type { ErrorCode } from './errors.js';
 
 export { z };
@@ -46,6 +46,8 @@ export {
 export { bareId, idProblem, mintId } from './post.js';
 export { Backoff, backoffDelay, spread, type BackoffOptions } from './delivery/backoff.js';
 export { ERROR_CODES, type ErrorCode } from './errors.js';
+export { publicAddress, publicAuthor, publicPost, publicText } from './archive/privacy.js';
+export type { AddressPolicy } from './config/types.js';
 
 /**
  * The form of a target under which its spellings name one place: "#Commons" and "#commons" are one IRC channel
@@ -83,6 +85,8 @@ export interface BridgeView {
     /** Its account runs (not down or stopped). */
     running: boolean;
   }[];
+  /** The bridge's archive policy: how long posts are kept (undefined: for good) and how public views show mail addresses. */
+  archive: { keepMs?: number; addresses: AddressPolicy };
 }
 
 /** Where one delivery goes, with how the endpoint wants the post shaped. */

@@ -10,8 +10,13 @@
 import type { AddressPolicy } from '../config/types.js';
 import type { Author, Post } from '../post.js';
 
-/** Mail addresses as they appear in text: the local part, "@", a domain with at least one dot. */
-const ADDRESS = /([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})/g;
+/**
+ * Mail addresses as they appear in text: the local part, "@", a domain with at least one dot. The lookbehind starts
+ * a match only where a run of local-part characters starts, so a long run without "@" costs linear time, not
+ * quadratic.
+ */
+const ADDRESS =
+  /(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,})/g;
 
 /** The domain with the first third of its first label (at least one character) cut: example.org → …ample.org. */
 function blurDomain(domain: string): string {

@@ -57,5 +57,6 @@ export function bridgeViews(
         running: state !== undefined && state !== 'down' && state !== 'stopped',
       };
     }),
+    archive: { ...b.archive },
   }));
 }

@@ -164,6 +164,7 @@ test('bridge views: how to join each place, and whether its account runs', () =>
         running: false,
       },
     ],
+    archive: { addresses: 'obfuscate' },
   });
   const quiet = views[1]!.endpoints;
   assert.equal(quiet[0]!.running, false, 'an account that is not running at all');
