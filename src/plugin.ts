@@ -47,6 +47,14 @@ export { bareId, idProblem, mintId } from './post.js';
 export { Backoff, backoffDelay, spread, type BackoffOptions } from './delivery/backoff.js';
 export { ERROR_CODES, type ErrorCode } from './errors.js';
 export { publicAddress, publicAuthor, publicPost, publicText } from './archive/privacy.js';
+export {
+  threadKey,
+  threadTree,
+  walkThread,
+  type Threaded,
+  type ThreadTreeNode,
+  type WalkStep,
+} from './archive/thread.js';
 export type { AddressPolicy } from './config/types.js';
 
 /**
