@@ -25,7 +25,7 @@ import {
 } from '../../src/plugin.js';
 import { fingerServer } from './server.js';
 import type { Query } from './query.js';
-import { oneLineAnswer, renderList, renderPlan, renderThimbl, type ListEntry } from './render.js';
+import { oneLineAnswer, planPost, renderList, renderPlan, renderThimbl, type ListEntry } from './render.js';
 import { FOLLOW_PREFIX, fingerQuery, nextDelay, parseFollow, targetProblem, type FollowAddress } from './follow.js';
 import { planChange, planTextId, readRemotePlan, thimblMessageId } from './remote.js';
 import { clean, type Charset } from './text.js';
@@ -181,7 +181,7 @@ export default definePlugin<Config>({
           // A plan changes only when a post arrives: answer from the cache while the newest post is the same
           // (and for at most a few seconds, so a changed description or join list shows soon).
           const newestSeq = ctx.posts.latest(e.bridge, { limit: 1 })[0]?.seq ?? 0;
-          const cacheKey = `${e.key}\0${q.verbose}\0${e.description}\0${JSON.stringify(e.options)}`;
+          const cacheKey = `${e.key}\0${q.verbose}\0${e.description}\0${JSON.stringify(e.options)}\0${policyOf(e.bridge)}`;
           const hit = planCache.get(cacheKey);
           if (hit && hit.seq === newestSeq && Date.now() - hit.at < PLAN_CACHE_MS) return hit.text;
           const text = renderFor(e, q.verbose);
@@ -191,17 +191,20 @@ export default definePlugin<Config>({
         }
       }
     };
+    /** How the plans of a bridge show mail addresses (archive.addresses; obfuscate by default). */
+    const policyOf = (bridge: string) => ctx.bridges().find((b) => b.name === bridge)?.archive.addresses ?? 'obfuscate';
     /** A served plan, rendered from the store now. */
     const renderFor = (e: EndpointView, verbose: boolean): string => {
       const o = opts(e);
       const n = verbose ? cfg.verbosePosts : (o.maxPosts ?? cfg.maxPosts);
+      const policy = policyOf(e.bridge);
       const view = {
         name: e.target,
         bridge: e.bridge,
         hostname: ctx.node.hostname,
         description: e.description,
         join: joinFor(e),
-        posts: newest(e.bridge, n),
+        posts: newest(e.bridge, n).map((p) => planPost(p, policy, o.format === 'thimbl')),
         total: ctx.posts.count(e.bridge),
         verbose,
         charset: cfg.charset,

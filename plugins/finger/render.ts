@@ -3,7 +3,7 @@
  * bridges, and the one-line answers. Every line ends in CRLF; nothing from a
  * post reaches the client unclean (see text.ts).
  */
-import { plural } from '../../src/plugin.js';
+import { plural, publicPost, type AddressPolicy, type Post } from '../../src/plugin.js';
 import { clean, crlf, firstLine, oneLine, thimblTime, truncate, utc, type Charset } from './text.js';
 
 export interface PlanPost {
@@ -28,6 +28,23 @@ export interface PlanView {
   total: number;
   verbose: boolean;
   charset: Charset;
+}
+
+/**
+ * A message that came from a followed Thimbl plan: a Thimbl plan passes it on as it was (address, time, text),
+ * since other nodes know it by an id made of exactly those.
+ */
+export function relayedThimbl(p: Pick<PlanPost, 'author' | 'kind'>): boolean {
+  return p.author.via === 'finger' && p.kind === 'message' && !!p.author.address;
+}
+
+/**
+ * A post as a plan shows it: mail addresses (the author's, and any in the subject or body) as the bridge's
+ * archive.addresses policy says. In a Thimbl plan, a message relayed from a followed Thimbl plan stays as its
+ * own plan published it (a finger address its owner made public, and the id other nodes know it by).
+ */
+export function planPost<P extends Post>(p: P, policy: AddressPolicy, thimbl: boolean): P {
+  return thimbl && relayedThimbl(p) ? p : publicPost(p, policy);
 }
 
 /** Width of the short form: lines fit a 79-column terminal. */
@@ -100,7 +117,7 @@ export function renderThimbl(v: ThimblView): string {
   const messages = [...v.posts].reverse().map((p) => {
     // A message that came from a followed Thimbl plan is passed on as it was (address, time, text), so a
     // node that follows both plans recognises it (same id) instead of taking it again, and loops die out.
-    if (p.author.via === 'finger' && p.kind === 'message' && p.author.address)
+    if (relayedThimbl(p) && p.author.address)
       return { time: thimblTime(p.date), address: c(p.author.address), text: c(p.body) };
     const subject = p.subject ? `${c(p.subject)} - ` : '';
     return {

@@ -6,19 +6,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type {
-  AccountState,
-  BridgeView,
-  DaemonMetrics,
-  DaemonStatus,
-  EndpointView,
-  IncomingPost,
-  ErrorCode,
-  IngestVerdict,
-  Logger,
-  PostReader,
-  Services,
-  StoredPost,
+import {
+  publicPost,
+  threadKey,
+  type AccountState,
+  type AddressPolicy,
+  type BridgeView,
+  type DaemonMetrics,
+  type DaemonStatus,
+  type EndpointView,
+  type IncomingPost,
+  type ErrorCode,
+  type IngestVerdict,
+  type Logger,
+  type PostReader,
+  type Services,
+  type StoredPost,
 } from '../../src/plugin.js';
 import type { KeptAttachment, UnsubscribeRefusal } from '../mail/services.js';
 import {
@@ -27,8 +30,11 @@ import {
   indexPage,
   messagePage,
   postPage,
+  bridgeFeedLink,
   relLinks,
   statusPage,
+  threadFeedLink,
+  threadLink,
   type BridgeSummary,
   type Links,
 } from './html.js';
@@ -40,6 +46,8 @@ import type { Config } from './schema.js';
 import { Stream, type StreamClient } from './stream.js';
 import { mayPost, Tokens, type Grant } from './tokens.js';
 import { apiIndex } from './api-index.js';
+import { ATOM_TYPE, atomFeed, uuidUrn } from './atom.js';
+import { threadPage } from './thread.js';
 
 export const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -109,6 +117,8 @@ export interface AppDeps {
   postUrl(id: string): string;
   /** Absolute link to a path of this site ("/files/…"), under publicUrl. */
   siteUrl(path: string): string;
+  /** The node's hostname: part of the Atom feeds' ids. */
+  hostname: string;
 }
 
 class HttpError extends Error {
@@ -197,6 +207,29 @@ export function createApp(d: AppDeps) {
       return f ? d.siteUrl(fileLink(p.id, f)) : undefined;
     });
   };
+  /**
+   * Addresses stay private (src/archive/privacy.ts): every public view shows a post as its bridge's
+   * archive.addresses says. `publicView()` reads the policies once for a request's posts.
+   */
+  const publicView = (): ((p: StoredPost) => StoredPost) => {
+    const policies = new Map<string, AddressPolicy>(d.bridges().map((b) => [b.name, b.archive.addresses]));
+    return (p) => publicPost(p, policies.get(p.bridge) ?? 'obfuscate');
+  };
+  /**
+   * How the API shows a post to a request: with its real addresses to a token that may post to the post's
+   * bridge, else as the public sees it. A token that is not valid is refused (401), not taken for none.
+   */
+  const apiView = (req: IncomingMessage, cors: Record<string, string>): ((p: StoredPost) => StoredPost) => {
+    const pub = publicView();
+    if (req.headers.authorization === undefined) return pub;
+    const grant = tokens.fromHeader(req.headers.authorization);
+    if ('problem' in grant)
+      throw new HttpError(401, `${grant.problem} (without a token, the API shows addresses as the pages do)`, {
+        ...cors,
+        'WWW-Authenticate': 'Bearer realm="peerpost"',
+      });
+    return (p) => (mayPost(grant, p.bridge) ? p : pub(p));
+  };
   /** Links inside the pages, with the download link of each kept file. */
   const pageLinks: Links = {
     ...relLinks,
@@ -256,7 +289,8 @@ export function createApp(d: AppDeps) {
     maxBuffered: c0.stream.maxBuffered,
     heartbeatMs: c0.stream.heartbeat,
     stallMs: Math.max(10_000, c0.stream.heartbeat),
-    toJson,
+    // The stream is public (it takes no token): addresses as the pages show them.
+    toJson: (p) => toJson(publicView()(p)),
     async onMessage(c: StreamClient, msg: unknown) {
       const m = msg as Record<string, unknown>;
       const ref = typeof m?.ref === 'string' || typeof m?.ref === 'number' ? { ref: m.ref } : {};
@@ -466,6 +500,59 @@ export function createApp(d: AppDeps) {
     });
   };
 
+  // ---- following: the thread page and the Atom feeds ----
+  /** A thread by any of its posts' ids (or its root's): its key and its posts served here, shown publicly. */
+  const threadOf = (id: string): { key: string; posts: StoredPost[] } => {
+    const pub = publicView();
+    const posts = d.posts
+      .thread(id)
+      .filter((p) => p.kind !== 'event' && byBridge(p.bridge))
+      .map(pub);
+    if (posts.length === 0) throw new HttpError(404, 'There is no such thread here.');
+    return { key: threadKey(posts[0]!), posts };
+  };
+  /** The newest `n` posts of a bridge that the pages show (no joins and parts), as the public sees them. */
+  const newestShown = (bridge: string, n: number): StoredPost[] => {
+    const pub = publicView();
+    const out: StoredPost[] = [];
+    let before: number | undefined;
+    for (let round = 0; round < 5 && out.length < n; round++) {
+      const batch = d.posts.latest(bridge, { limit: n, ...(before !== undefined ? { before } : {}) });
+      for (const p of batch) if (p.kind !== 'event' && out.length < n) out.push(pub(p));
+      if (batch.length < n) break;
+      before = batch[batch.length - 1]!.seq;
+    }
+    return out;
+  };
+  /** An Atom feed of `posts` (newest first); 304 when the reader has it already (ETag). */
+  const feed = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    posts: StoredPost[],
+    f: { id: string; title: string; subtitle?: string; self: string; alternate: string },
+  ) => {
+    const policies = new Map(d.bridges().map((b) => [b.name, b.archive.addresses]));
+    const policy = [...new Set(posts.map((p) => policies.get(p.bridge) ?? 'obfuscate'))].join(',');
+    const newest = posts.reduce((m, p) => Math.max(m, p.seq), 0);
+    const etag = `W/"${newest}-${posts.length}-${policy}"`;
+    const headers = { 'Cache-Control': 'no-cache', ETag: etag };
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { ...SECURITY_HEADERS, ...headers });
+      return res.end();
+    }
+    const body = atomFeed({
+      ...f,
+      site: cfg().title,
+      posts,
+      nameOf: (p) => byBridge(p.bridge)?.name ?? p.bridge,
+      postUrl: d.postUrl,
+      threadUrl: (p) => d.siteUrl(relLinks.thread!(p)),
+      showEmail: (p) => policies.get(p.bridge) === 'show',
+      now: new Date(),
+    });
+    return send(res, 200, ATOM_TYPE, body, headers);
+  };
+
   // ---- routes ----
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -556,6 +643,36 @@ export function createApp(d: AppDeps) {
       );
     }
     let m: RegExpExecArray | null;
+    // Route order: the longer forms of /b/NAME and /t/ID come first. A Message-ID may hold "/", "@", "+"…, so it
+    // is matched encoded (encodeURIComponent, as every link here writes it: "/" is %2F) and decoded after; /t/ID
+    // ends the list, since its (.+) takes anything. /b/NAME.mbox.gz and /t/ID.mbox.gz (the export) go
+    // before /b/NAME and /t/ID too.
+    if ((m = /^\/b\/([^/]+)\/atom$/.exec(path))) {
+      only('GET');
+      const s = byName(safeDecode(m[1]!));
+      if (!s) throw new HttpError(404, `There is no bridge ${safeDecode(m[1]!)} here.`);
+      const view = d.bridges().find((b) => b.name === s.bridge);
+      const posts = newestShown(s.bridge, cfg().feedEntries);
+      return feed(req, res, posts, {
+        id: uuidUrn(`bridge:${s.bridge}@${d.hostname}`),
+        title: `${s.name} · ${cfg().title}`,
+        subtitle: view?.description ?? s.endpoint.description,
+        self: d.siteUrl(bridgeFeedLink(s.name)),
+        alternate: d.siteUrl(relLinks.archive(s.name)),
+      });
+    }
+    if ((m = /^\/t\/(.+)\/atom$/.exec(path))) {
+      only('GET');
+      const t = threadOf(safeDecode(m[1]!));
+      const newest = t.posts.slice(-cfg().feedEntries).reverse();
+      const first = t.posts[0]!;
+      return feed(req, res, newest, {
+        id: uuidUrn(`thread:${t.key}`),
+        title: `${first.subject ?? `A thread in ${byBridge(first.bridge)!.name}`} · ${cfg().title}`,
+        self: d.siteUrl(threadFeedLink(t.key)),
+        alternate: d.siteUrl(threadLink(t.key)),
+      });
+    }
     if ((m = /^\/b\/([^/]+)\/?$/.exec(path))) {
       only('GET');
       const s = byName(safeDecode(m[1]!));
@@ -577,7 +694,7 @@ export function createApp(d: AppDeps) {
             site: cfg().title,
             name: s.name,
             description: view?.description ?? s.endpoint.description,
-            posts: posts.filter((p) => p.kind !== 'event'),
+            posts: posts.filter((p) => p.kind !== 'event').map(publicView()),
             total: d.posts.count(s.bridge),
             ...(before !== undefined ? { before } : {}),
             ...(older !== undefined ? { older } : {}),
@@ -596,10 +713,29 @@ export function createApp(d: AppDeps) {
       if (!p || !s) throw new HttpError(404, 'There is no such post here.');
       const parentId = p.inReplyTo ?? p.references[p.references.length - 1];
       const parent = parentId ? d.posts.get(parentId) : undefined;
+      const pub = publicView();
       return html(
         res,
         200,
-        postPage(cfg().title, s.name, p, pageLinks, parent && parent.bridge === p.bridge ? parent : undefined),
+        postPage(
+          cfg().title,
+          s.name,
+          pub(p),
+          pageLinks,
+          parent && parent.bridge === p.bridge ? pub(parent) : undefined,
+        ),
+      );
+    }
+    if ((m = /^\/t\/(.+)$/.exec(path))) {
+      only('GET');
+      const t = threadOf(safeDecode(m[1]!));
+      return html(
+        res,
+        200,
+        threadPage(
+          { site: cfg().title, key: t.key, posts: t.posts, nameOf: (p) => byBridge(p.bridge)?.name ?? p.bridge },
+          pageLinks,
+        ),
       );
     }
     if ((m = /^\/files\/([^/]+)\/(\d{1,4})(?:\/[^/]*)?$/.exec(path))) {
@@ -630,6 +766,7 @@ export function createApp(d: AppDeps) {
         const limit = limitText === null ? cfg().pageSize : Number(limitText);
         if (!Number.isInteger(limit) || limit < 1 || limit > 500)
           throw new HttpError(400, 'limit must be a whole number from 1 to 500', cors);
+        const view = apiView(req, cors);
         const posts = d.posts.latest(s.bridge, { limit, ...(before !== undefined ? { before } : {}) });
         const oldest = posts[posts.length - 1]?.seq;
         return json(
@@ -637,7 +774,7 @@ export function createApp(d: AppDeps) {
           200,
           {
             bridge: s.name,
-            posts: posts.map(toJson),
+            posts: posts.map((p) => toJson(view(p))),
             next: posts.length === limit && oldest !== undefined ? oldest : null,
           },
           cors,
@@ -676,7 +813,7 @@ export function createApp(d: AppDeps) {
       only('GET');
       const p = d.posts.get(safeDecode(m[1]!));
       if (!p || !byBridge(p.bridge)) throw new HttpError(404, 'no such post here', cors);
-      return json(res, 200, toJson(p), cors);
+      return json(res, 200, toJson(apiView(req, cors)(p)), cors);
     }
     throw new HttpError(
       404,

@@ -44,6 +44,12 @@ table.endpoints th, table.endpoints td { text-align: left; padding: .25rem .5rem
 nav.pages { margin: 1rem 0; display: flex; gap: 1rem; }
 details.join ul { margin: .3rem 0; padding-left: 1.2rem; }
 form.confirm button { font: inherit; padding: .4rem 1rem; }
+.post .tlink { color: var(--muted); font-size: .8rem; }
+ol.tree { list-style: none; margin: 1rem 0; padding: 0; }
+ol.tree > li { border-left: 2px solid var(--line); padding: .1rem 0 .1rem .7rem; margin: .3rem 0; }
+ol.tree > li.depth-0 { border-left: 0; padding-left: 0; }
+${Array.from({ length: 12 }, (_, i) => `ol.tree > li.depth-${i + 1} { margin-left: ${((i + 1) * 1.2).toFixed(1)}rem; }`).join('\n')}
+ol.tree .post:target { background: var(--new); }
 ul.attachments { margin: .1rem 0 .3rem; padding-left: 1.2rem; font-size: .9rem; }
 `;
 
@@ -112,6 +118,11 @@ export const LIVE_JS = `// peerpost: live updates for an archive page. Posts are
     time.setAttribute('datetime', p.date);
     t.appendChild(time);
     h.appendChild(t);
+    // The whole-thread page, by the thread's root as the store names it (first Reference, else In-Reply-To, else itself).
+    h.appendChild(document.createTextNode(' '));
+    var tl = el('a', 'tlink', 'thread');
+    tl.href = '/t/' + encodeURIComponent((p.references && p.references[0]) || p.inReplyTo || p.id) + '#p' + p.seq;
+    h.appendChild(tl);
     a.appendChild(h);
     if (p.subject) a.appendChild(el('h3', 'subject', clean(p.subject)));
     a.appendChild(el('div', 'body', clean(p.body)));

@@ -3,7 +3,7 @@
  * (escapeHtml); nothing from a post is ever inserted as markup. The pages work
  * without JavaScript; /static/live.js only adds live updates.
  */
-import { formatSize, type DaemonStatus, type StoredPost } from '../../src/plugin.js';
+import { formatSize, threadKey, type DaemonStatus, type StoredPost } from '../../src/plugin.js';
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -88,6 +88,8 @@ export function threads(posts: readonly StoredPost[]): ThreadNode[] {
 export interface Links {
   archive(name: string): string;
   post(id: string): string;
+  /** The whole-thread page of a post (/t/ID#pSEQ); pages without it link no thread. */
+  thread?(p: Pick<StoredPost, 'id' | 'seq' | 'inReplyTo' | 'references'>): string;
   /** For a post with attachments: the download link of attachment n, when the file is kept. */
   files?(p: Pick<StoredPost, 'id' | 'attachments'>): (n: number) => string | undefined;
 }
@@ -113,7 +115,14 @@ export function attachmentsHtml(
 export const relLinks: Links = {
   archive: (name) => `/b/${encodeURIComponent(name)}`,
   post: (id) => `/p/${encodeURIComponent(id)}`,
+  thread: (p) => `${threadLink(threadKey(p))}#p${p.seq}`,
 };
+
+/** The whole-thread page of the thread named by `key` (any of its posts' ids, or its root's). */
+export const threadLink = (key: string) => `/t/${encodeURIComponent(key)}`;
+/** The Atom feeds: a bridge's and a thread's (plugins/web/atom.ts). */
+export const bridgeFeedLink = (name: string) => `/b/${encodeURIComponent(name)}/atom`;
+export const threadFeedLink = (key: string) => `${threadLink(key)}/atom`;
 
 /** One post as an <article>; `replies` nests its thread; `parent` links to the post it answers when that is not on the page. */
 export function postHtml(p: StoredPost, links: Links, replies = '', parent?: string): string {
@@ -121,7 +130,7 @@ export function postHtml(p: StoredPost, links: Links, replies = '', parent?: str
   const author = visible(p.author.name);
   const kind = p.kind === 'action' ? ' action' : p.kind === 'notice' ? ' notice' : p.kind === 'digest' ? ' digest' : '';
   return `<article class="post${kind}" id="p${p.seq}" data-id="${escapeHtml(p.id)}" data-seq="${p.seq}">
-<header><span class="author">${escapeHtml(author)}</span>${p.author.address ? ` <span class="addr">&lt;${escapeHtml(visible(p.author.address))}&gt;</span>` : ''} <span class="via" title="${escapeHtml(`${p.origin.account}/${p.origin.target}`)}">${escapeHtml(via)}</span> <a class="time" href="${escapeHtml(links.post(p.id))}"><time datetime="${escapeHtml(p.date)}">${escapeHtml(shortTime(p.date))}</time></a></header>
+<header><span class="author">${escapeHtml(author)}</span>${p.author.address ? ` <span class="addr">&lt;${escapeHtml(visible(p.author.address))}&gt;</span>` : ''} <span class="via" title="${escapeHtml(`${p.origin.account}/${p.origin.target}`)}">${escapeHtml(via)}</span> <a class="time" href="${escapeHtml(links.post(p.id))}"><time datetime="${escapeHtml(p.date)}">${escapeHtml(shortTime(p.date))}</time></a>${links.thread ? ` <a class="tlink" href="${escapeHtml(links.thread(p))}">thread</a>` : ''}</header>
 ${parent ? `<a class="parent" href="${escapeHtml(links.post(parent))}">in reply to an earlier post</a>\n` : ''}${p.subject ? `<h3 class="subject">${escapeHtml(visible(p.subject))}</h3>\n` : ''}<div class="body">${bodyHtml(p.body)}</div>
 ${attachmentsHtml(p.attachments, links.files?.(p))}<div class="replies">${replies}</div>
 </article>`;
@@ -141,6 +150,8 @@ export interface PageOptions {
   live?: { bridge: string; cursor: number };
   /** The index: live.js refreshes the account states. */
   states?: boolean;
+  /** An Atom feed of what the page shows, for feed readers to discover (<link rel="alternate">). */
+  feed?: { title: string; href: string };
 }
 
 export function page(o: PageOptions): string {
@@ -157,7 +168,7 @@ export function page(o: PageOptions): string {
 <title>${escapeHtml(o.title)} · ${escapeHtml(o.site)}</title>
 <link rel="stylesheet" href="/static/style.css">
 <link rel="icon" href="/static/icon.svg" type="image/svg+xml">
-${o.live || o.states ? '<script src="/static/live.js" defer></script>\n' : ''}</head>
+${o.feed ? `<link rel="alternate" type="application/atom+xml" title="${escapeHtml(o.feed.title)}" href="${escapeHtml(o.feed.href)}">\n` : ''}${o.live || o.states ? '<script src="/static/live.js" defer></script>\n' : ''}</head>
 <body${live}>
 <header class="site"><a href="/">${escapeHtml(o.site)}</a></header>
 <main>
@@ -242,6 +253,7 @@ ${v.posts.length ? '' : '<p class="empty">Nothing posted yet.</p>\n'}${nav}`;
     title: v.name,
     site: v.site,
     body,
+    feed: { title: `${v.name} (Atom)`, href: bridgeFeedLink(v.name) },
     ...(v.before === undefined ? { live: { bridge: v.name, cursor: newest } } : {}),
   });
 }

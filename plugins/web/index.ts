@@ -74,6 +74,7 @@ export default definePlugin<Config>({
       ingest: (p) => ctx.ingest(p),
       postUrl,
       siteUrl: (path) => `${base}${path}`,
+      hostname: ctx.node.hostname,
     });
     ctx.onPost((p) => app.onPost(p));
 

@@ -78,6 +78,8 @@ const accountShape = z.strictObject({
   title: z.string().min(1).max(100).default('peerpost'),
   /** Posts per archive page (and the API's default page size). */
   pageSize: z.number().int().min(1).max(500).default(50),
+  /** Entries in an Atom feed (/b/NAME/atom, /t/ID/atom): the newest posts. */
+  feedEntries: z.number().int().min(1).max(500).default(50),
   /** /status, /metrics and the details of /healthz: to loopback by default, elsewhere with a bearer token. */
   admin: admin.default({}),
   /**
