@@ -47,6 +47,18 @@ export { bareId, idProblem, mintId } from './post.js';
 export { Backoff, backoffDelay, spread, type BackoffOptions } from './delivery/backoff.js';
 export { ERROR_CODES, type ErrorCode } from './errors.js';
 export { publicAddress, publicAuthor, publicPost, publicText } from './archive/privacy.js';
+export {
+  MAX_HEADER_BYTES,
+  cleanBody,
+  headerSection,
+  isRefusal,
+  messagePost,
+  oneLine,
+  parseMessage,
+  rawHeaders,
+  type ParsedMessage,
+  type Refusal,
+} from './message/parse.js';
 export type { AddressPolicy } from './config/types.js';
 
 /**
