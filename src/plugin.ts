@@ -58,6 +58,18 @@ export {
 } from './archive/thread.js';
 export { exportTo, dateBound, PAGE_SIZE } from './archive/export.js';
 export type { ArchiveFilter, ExportOptions, ExportSource, ExportStats } from './archive/export.js';
+export {
+  MAX_HEADER_BYTES,
+  cleanBody,
+  headerSection,
+  isRefusal,
+  messagePost,
+  oneLine,
+  parseMessage,
+  rawHeaders,
+  type ParsedMessage,
+  type Refusal,
+} from './message/parse.js';
 export type { AddressPolicy } from './config/types.js';
 
 /**
