@@ -8,7 +8,17 @@
  * Bad input is refused with a reply code and a reason a person can act on, or
  * taken safely; nothing in here throws for anything a client can send.
  */
-import { simpleParser, type ParsedMail, type AddressObject } from 'mailparser';
+import type { ParsedMail, AddressObject } from 'mailparser';
+
+/**
+ * mailparser (with iconv-lite, libmime, htmlparser2) is loaded on the first message parsed, not when the plugin API
+ * is imported: a daemon that parses no mail does not carry it (some 10 MB).
+ */
+let mailparser: Promise<typeof import('mailparser')> | undefined;
+const simpleParser: (typeof import('mailparser'))['simpleParser'] = (async (...args: unknown[]) => {
+  mailparser ??= import('mailparser');
+  return ((await mailparser).simpleParser as (...a: unknown[]) => Promise<ParsedMail>)(...args);
+}) as never;
 import { bareId, idProblem, type Attachment, type IncomingPost } from '../post.js';
 
 /** Largest header section taken (RFC 5322 has no limit; a real mail's is a few KB). */
