@@ -22,6 +22,7 @@ import { z } from 'zod';
 import type { Post, StoredPost, IncomingPost, Attachment, Author, PostKind } from './post.js';
 import type { AddressPolicy, Direction, Shape, Style } from './config/types.js';
 import type { ErrorCode } from './errors.js';
+import type { ArchiveFilter } from './archive/export.js';
 
 export { z };
 export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
@@ -55,6 +56,20 @@ export {
   type ThreadTreeNode,
   type WalkStep,
 } from './archive/thread.js';
+export { exportTo, dateBound, PAGE_SIZE } from './archive/export.js';
+export type { ArchiveFilter, ExportOptions, ExportSource, ExportStats } from './archive/export.js';
+export {
+  MAX_HEADER_BYTES,
+  cleanBody,
+  headerSection,
+  isRefusal,
+  messagePost,
+  oneLine,
+  parseMessage,
+  rawHeaders,
+  type ParsedMessage,
+  type Refusal,
+} from './message/parse.js';
 export type { AddressPolicy } from './config/types.js';
 
 /**
@@ -185,6 +200,8 @@ export interface PostReader {
   count(bridge: string): number;
   /** The whole thread the post `id` belongs to (every bridge), oldest first; the root's own post first when held. */
   thread(id: string, limit?: number): StoredPost[];
+  /** One page of the archive for an export (events left out), oldest first, after the seq cursor: see exportTo. */
+  archivePage(filter: ArchiveFilter, afterSeq: number, limit: number): StoredPost[];
 }
 
 export interface IngestCounts {

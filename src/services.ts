@@ -123,6 +123,8 @@ export function gapMessage(g: ServiceGap): string {
     ? `add ${g.providers.map((p) => `a ${p} account`).join(' or ')}`
     : `add an account of a plugin that provides it`;
   const head = `${g.account} uses '${g.service}', which no account provides`;
+  if (g.optional && !g.providers.length)
+    return `${head}: ${g.without} (an account of a plugin that provides it would have it; peerpost check names which)`;
   return g.optional
     ? `${head}: ${g.without} (${add} to have it)`
     : `${head}: ${add}, or remove ${g.account} (it cannot run without it)`;

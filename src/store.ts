@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync, accessSync, constants, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Post, StoredPost } from './post.js';
+import { archivePage, type ArchiveFilter } from './archive/export.js';
 
 /** Never edit a migration that has shipped; append a new one. */
 export const MIGRATIONS: readonly string[] = [
@@ -397,6 +398,11 @@ export class Store {
   threadPosts(id: string, limit = 10_000): StoredPost[] {
     const key = (this.q.threadKey.get(id) as string | undefined) ?? id;
     return (this.q.thread.all(key, limit) as RawPost[]).map(toStored);
+  }
+
+  /** One page of an export (src/archive/export.ts): posts matching the filter after `afterSeq`, oldest first. */
+  archivePage(filter: ArchiveFilter, afterSeq: number, limit: number): StoredPost[] {
+    return archivePage(this.db, filter, afterSeq, limit);
   }
 
   countPosts(bridge: string): number {

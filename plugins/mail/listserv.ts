@@ -8,9 +8,9 @@
  * committed (or held, or a command done), 451 when the store cannot take it
  * now, 5xx with the reason when it is refused.
  */
-import { plural } from '../../src/plugin.js';
+import { messagePost, plural } from '../../src/plugin.js';
 import type { EndpointView, IncomingPost, IngestVerdict, Logger } from '../../src/plugin.js';
-import { classify, listAddresses, listId, normaliseAddress, splitAddress, type ListAddress } from './lists.js';
+import { classify, listAddresses, listId, normaliseAddress, type ListAddress } from './lists.js';
 import { commandLines, isRefusal, parseMessage, type ParsedMessage } from './parse.js';
 import { decide, loopOrRobot, type Policy } from './policy.js';
 import type { ListStore } from './subscribe.js';
@@ -225,22 +225,7 @@ export class ListServer implements Receiver {
 
   /** The IncomingPost of a parsed mail to a list. */
   static incoming(list: string, m: ParsedMessage, fallbackSender: string): IncomingPost {
-    const address = m.from?.address ?? fallbackSender;
-    const name = m.from?.name || splitAddress(address)?.local || address || 'unknown';
-    return {
-      target: list,
-      author: { name, ...(address ? { address } : {}), via: 'mail' },
-      ...(m.subject ? { subject: m.subject } : {}),
-      body: m.body,
-      kind: m.digest ? 'digest' : 'message',
-      ...(m.id ? { id: m.id } : {}),
-      ...(m.inReplyTo ? { inReplyTo: m.inReplyTo } : {}),
-      references: m.references,
-      ...(m.date ? { date: m.date } : {}),
-      attachments: m.attachments,
-      // Written by another peerpost node: one relay crossed at least (the core refuses past node.maxHops).
-      ...(m.nodes.length ? { hops: m.nodes.length } : {}),
-    };
+    return messagePost(m, list, 'mail', fallbackSender);
   }
 
   private async ingest(e: EndpointView, m: ParsedMessage, fallbackSender: string, how: string): Promise<Reply> {

@@ -22,7 +22,9 @@ import {
   type PostReader,
   type Services,
   type StoredPost,
+  type ArchiveFilter,
 } from '../../src/plugin.js';
+import { exportTo } from '../../src/plugin.js';
 import type { KeptAttachment, UnsubscribeRefusal } from '../mail/services.js';
 import {
   archivePage,
@@ -132,6 +134,8 @@ class HttpError extends Error {
 }
 
 const MAX_TOKEN_PATH = 1024;
+/** mbox downloads served at once; more wait for a free turn (503 with Retry-After): each costs gzip's CPU. */
+export const MAX_EXPORTS = 2;
 
 /**
  * Where the web serves a kept file of a post: /files/ID/N/NAME (the id encoded whole, so its "/" stays one
@@ -553,6 +557,56 @@ export function createApp(d: AppDeps) {
     return send(res, 200, ATOM_TYPE, body, headers);
   };
 
+  // ---- mbox downloads (the archive's export, src/archive/export.ts) ----
+  let exporting = 0;
+  /**
+   * GET /b/NAME.mbox.gz and /t/ID.mbox.gz: the posts as an mboxrd file, gzip-compressed, streamed as they are read
+   * (memory flat however large the bridge). Served as application/gzip, the file itself: with application/mbox
+   * and Content-Encoding: gzip, browsers and curl would unpack it and save plain text under a name ending in .gz.
+   * Always the public view of addresses (the bridge's archive.addresses).
+   */
+  const mbox = async (req: IncomingMessage, res: ServerResponse, s: Served, filter: ArchiveFilter, name: string) => {
+    if (exporting >= MAX_EXPORTS)
+      throw new HttpError(503, `${MAX_EXPORTS} archive downloads are running; try again in a minute.`, {
+        'Retry-After': '60',
+      });
+    const policy = d.bridges().find((b) => b.name === s.bridge)?.archive.addresses ?? 'obfuscate';
+    const file = `${name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || 'archive'}.mbox.gz`;
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'Content-Type': 'application/gzip',
+      'Content-Disposition': `attachment; filename="${file}"`,
+      'Cache-Control': 'no-cache',
+    });
+    if (req.method === 'HEAD') return res.end();
+    exporting++;
+    try {
+      const stats = await exportTo(
+        {
+          page: (f, after, limit) => d.posts.archivePage(f, after, limit),
+          subject: (id) => d.posts.get(id)?.subject,
+        },
+        {
+          filter,
+          addresses: policy,
+          fileUrl: (p, n) => {
+            const f = keptOf(p).find((k) => k.n === n);
+            return f ? d.siteUrl(fileLink(p.id, f)) : undefined;
+          },
+        },
+        res,
+        { gzip: true },
+      );
+      d.log.debug({ bridge: s.bridge, messages: stats.messages, bytes: stats.bytes }, `served ${file}`);
+    } catch (err) {
+      // The reader went away (or the store failed): the response is cut, so the download is visibly incomplete.
+      d.log.debug({ err, bridge: s.bridge }, `${file} not served whole: ${(err as Error).message}`);
+      res.destroy();
+    } finally {
+      exporting--;
+    }
+  };
+
   // ---- routes ----
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -643,6 +697,22 @@ export function createApp(d: AppDeps) {
       );
     }
     let m: RegExpExecArray | null;
+    // The downloads come before the pages: /b/NAME would take "commons.mbox.gz" as a name, /t/ID an id.
+    if ((m = /^\/b\/([^/]+)\.mbox\.gz$/.exec(path))) {
+      only('GET');
+      const s = byName(safeDecode(m[1]!));
+      if (!s) throw new HttpError(404, `There is no bridge ${safeDecode(m[1]!)} here.`);
+      return mbox(req, res, s, { bridge: s.bridge }, s.name);
+    }
+    if ((m = /^\/t\/(.+)\.mbox\.gz$/.exec(path))) {
+      only('GET');
+      const id = safeDecode(m[1]!).replace(/^<(.*)>$/, '$1');
+      // The thread's bridge: its post's, or (a thread whose first post is elsewhere) that of its first reply here.
+      const bridge = d.posts.get(id)?.bridge ?? d.posts.archivePage({ thread: id }, 0, 1)[0]?.bridge;
+      const s = bridge !== undefined ? byBridge(bridge) : undefined;
+      if (!s) throw new HttpError(404, 'There is no such thread here.');
+      return mbox(req, res, s, { bridge: s.bridge, thread: id }, `${s.name}-thread`);
+    }
     // Route order: the longer forms of /b/NAME and /t/ID come first. A Message-ID may hold "/", "@", "+"…, so it
     // is matched encoded (encodeURIComponent, as every link here writes it: "/" is %2F) and decoded after; /t/ID
     // ends the list, since its (.+) takes anything. /b/NAME.mbox.gz and /t/ID.mbox.gz (the export) go

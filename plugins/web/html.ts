@@ -248,7 +248,8 @@ ${v.description ? `<p class="description">${escapeHtml(v.description)}</p>\n` : 
 <div id="threads">
 ${ts.map((t) => threadHtml(t, links)).join('\n')}
 </div>
-${v.posts.length ? '' : '<p class="empty">Nothing posted yet.</p>\n'}${nav}`;
+${v.posts.length ? '' : '<p class="empty">Nothing posted yet.</p>\n'}${nav}
+<p class="export"><a href="${escapeHtml(links.archive(v.name))}.mbox.gz" download>The whole archive as a mailbox</a> (mbox, gzip)</p>`;
   return page({
     title: v.name,
     site: v.site,
@@ -261,7 +262,8 @@ ${v.posts.length ? '' : '<p class="empty">Nothing posted yet.</p>\n'}${nav}`;
 export function postPage(site: string, name: string, p: StoredPost, links: Links, parent?: StoredPost): string {
   const body = `<p class="crumbs"><a href="${escapeHtml(links.archive(name))}">${escapeHtml(name)}</a>${parent ? ` · in reply to <a href="${escapeHtml(links.post(parent.id))}">${escapeHtml(visible(parent.subject ?? parent.author.name))}</a>` : ''}</p>
 ${postHtml(p, links)}
-<p class="msgid">Message-ID: &lt;${escapeHtml(p.id)}&gt;</p>`;
+<p class="msgid">Message-ID: &lt;${escapeHtml(p.id)}&gt;</p>
+<p class="export"><a href="/t/${escapeHtml(encodeURIComponent(p.id))}.mbox.gz" download>This thread as a mailbox</a> (mbox, gzip)</p>`;
   return page({ title: p.subject ? visible(p.subject) : `${visible(p.author.name)} in ${name}`, site, body });
 }
 

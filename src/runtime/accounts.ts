@@ -75,6 +75,7 @@ export function postReaderFor(store: Store): PostReader {
     since: (bridge, after, limit) => store.postsSince(bridge, after, limit ?? 500),
     count: (bridge) => store.countPosts(bridge),
     thread: (id, limit) => store.threadPosts(id, limit),
+    archivePage: (filter, after, limit) => store.archivePage(filter, after, limit),
   };
 }
 

@@ -127,8 +127,9 @@ export class Daemon {
     this.nodeSecret = nodeSecret(this.store);
     this.defs = await pluginsFor(this.config, this.lookup);
     this.router = routerFor(this.config, this.defs, (a) => this.accounts.get(a)?.handle);
-    // A required service with no provider is a config error (src/config/load.ts); an optional one is said here.
-    for (const g of await serviceGapsOf(this.config, this.defs, this.lookup))
+    // A required service with no provider is a config error (src/config/load.ts); an optional one is said here,
+    // without loading every shipped plugin to name its providers (`peerpost check` names them).
+    for (const g of await serviceGapsOf(this.config, this.defs, null))
       this.log.info({ account: g.account, service: g.service }, gapMessage(g));
     this.outbox = new Outbox(
       this.store,
