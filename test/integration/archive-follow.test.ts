@@ -57,11 +57,13 @@ async function post(w: World, bridge: string, from: string, text: string, subjec
   return /<([^>]+)>/.exec(r.stdout)![1]!;
 }
 
-async function apiReply(base: string, bridge: string, body: string, inReplyTo: string): Promise<string> {
+/** A reply as a mail client writes it: In-Reply-To the parent, References the thread down to the parent. */
+async function apiReply(base: string, bridge: string, body: string, ...thread: string[]): Promise<string> {
+  const inReplyTo = thread[thread.length - 1]!;
   const r = await fetch(`${base}/api/bridges/${bridge}/posts`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-    body: JSON.stringify({ body, inReplyTo: `<${inReplyTo}>`, from: 'bob' }),
+    body: JSON.stringify({ body, inReplyTo: `<${inReplyTo}>`, references: thread.map((id) => `<${id}>`), from: 'bob' }),
   });
   const j = (await r.json()) as { id?: string };
   assert.equal(r.status, 201, JSON.stringify(j));
@@ -87,7 +89,7 @@ test('Atom feeds parse cleanly in feedparser, the thread page shows the tree, an
 
   const root = await post(w, 'commons', 'alice', 'Write to alice@example.org & friends <3', 'Welcome home');
   const reply = await apiReply(base, 'commons', 'A reply; bob@mail.example.net reads it', root);
-  const deeper = await apiReply(base, 'commons', 'A reply to the reply', reply);
+  const deeper = await apiReply(base, 'commons', 'A reply to the reply', root, reply);
   await post(w, 'open', 'carol', 'Open: carol@example.org', 'Open house');
 
   // The bridge feed: valid Atom to a real parser, entries newest first, with links to the posts.
@@ -151,6 +153,8 @@ test('Atom feeds parse cleanly in feedparser, the thread page shows the tree, an
 
   // Finger: the plan is a public view too.
   const plan = await rawQuery(fingerPort, 'commons\r\n');
-  assert.match(plan, /Write to alice@/);
-  assert.doesNotMatch(plan, /alice@example\.org/);
+  assert.match(plan, /A reply; bob@\.\.\.ail\.example\.net reads it/, 'obfuscated (in ASCII: "..." for "…")');
+  const verbose = await rawQuery(fingerPort, '/W commons\r\n');
+  assert.match(verbose, /Write to alice@\.\.\.ample\.org/);
+  assert.doesNotMatch(plan + verbose, /alice@example\.org|bob@mail\.example\.net/);
 });
