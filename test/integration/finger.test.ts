@@ -223,8 +223,12 @@ test('the bsd finger client against peerpost on 127.0.0.1:79', async (t) => {
   t.after(() => d.stop('SIGKILL'));
   await post(w, 'commons', 'alice', 'hello from the commons');
   await post(w, 'commons', 'bob', 'escape \x1b[31mthis\x1b[0m');
+  await post(w, 'commons', 'carol', 'mail me: carol@example.org');
   const finger = (arg: string[]) => promisify(execFile)('/usr/bin/finger', arg, { timeout: 10_000 });
   const plan = await finger(['commons@127.0.0.1']);
+  // Addresses stay private (archive.addresses, obfuscate by default; "…" is "..." in ASCII).
+  assert.match(plan.stdout, /carol {9}mail me: carol@\.\.\.ample\.org\r?\n/);
+  assert.doesNotMatch(plan.stdout, /carol@example\.org/);
   // (This client prints the server's CRLF line ends as they come.)
   assert.match(plan.stdout, /Login: commons\s+Name: The commons discussion/);
   assert.match(plan.stdout, /bob {11}escape this\r?\n/);
