@@ -103,6 +103,27 @@ test(
     assert.deepEqual(await bodies.allTextContents(), order);
     assert.equal(await page.locator('#threads article.post img').count(), 0);
     assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined);
+
+    // The whole-thread page, reached by the first post's "thread" link: the tree from the first post, the reply
+    // indented under it.
+    await page.locator(`article.post[data-id="${first}"] > header a.tlink`).click();
+    await page.waitForURL(/\/t\//);
+    assert.equal(await page.title(), 'Welcome · Test commons');
+    const items = page.locator('ol.tree > li');
+    assert.equal(await items.count(), 2);
+    assert.deepEqual(await page.locator('ol.tree > li .body').allTextContents(), [
+      'Welcome to the commons',
+      'Thanks, glad to be here',
+    ]);
+    assert.equal(await items.nth(1).getAttribute('data-depth'), '1');
+    const rootBox = (await items.nth(0).boundingBox())!;
+    const replyBox = (await items.nth(1).boundingBox())!;
+    assert.ok(replyBox.x > rootBox.x, `the reply is indented (${replyBox.x} > ${rootBox.x})`);
+    assert.equal(
+      await page.locator('link[rel="alternate"][type="application/atom+xml"]').getAttribute('href'),
+      `/t/${encodeURIComponent(first)}/atom`,
+    );
+    await page.screenshot({ path: `${ARTIFACTS}web-thread.png`, fullPage: true });
     assert.deepEqual(problems, [], 'no script errors or CSP violations');
   },
 );
