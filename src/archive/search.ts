@@ -1,0 +1,203 @@
+/**
+ * The archive's search: a parsed query (src/archive/query.ts) run over posts_fts (migration 4, kept by triggers
+ * in the transaction that stores a post, so a post is found the moment it is accepted).
+ *
+ * Ranking: bm25 with subject weighing 4, author 2, body 1; ties (and sort:date) newest first by the post's date.
+ * Paging: an opaque cursor (base64url JSON): an offset for relevance (scores shift as the archive grows, so no
+ * key would stay put), the last (date, seq) for sort:date.
+ * Highlights: snippet()/highlight() wrap matches in random nonce markers, the text is HTML-escaped, then the
+ * markers become <mark>: nothing a post holds can forge a mark or inject markup.
+ */
+import { randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { AddressPolicy } from '../config/types.js';
+import { CodedError } from '../errors.js';
+import type { Post, StoredPost } from '../post.js';
+import { publicText } from './privacy.js';
+import { parseQuery, type ParsedQuery } from './query.js';
+
+export interface SearchOptions {
+  /** Results per page (1..100, default 20). */
+  limit?: number;
+  /** The `next` of the previous page. */
+  cursor?: string;
+  /** Only these bridges (added to the query's own bridge: terms; a post must be in one of each list given). */
+  bridges?: string[];
+  /** Extra bounds beside the query's before:/after: (YYYY-MM-DD or ISO); the tighter bound wins. */
+  before?: string;
+  after?: string;
+  /** How snippets show mail addresses: one policy, or one per bridge (public views); default show. */
+  addresses?: AddressPolicy | ((bridge: string) => AddressPolicy);
+}
+
+export interface SearchHit {
+  post: StoredPost;
+  /** bm25 score (lower is better; negative). */
+  score: number;
+  /** The subject with matches in <mark>, HTML-escaped. */
+  subjectHtml: string;
+  /** A piece of the body around the matches, <mark>ed, HTML-escaped. */
+  snippetHtml: string;
+  /** The same piece as plain text (no marks). */
+  snippet: string;
+}
+
+export interface SearchPage {
+  query: ParsedQuery;
+  hits: SearchHit[];
+  /** The cursor of the next page; undefined on the last. */
+  next?: string;
+}
+
+export const DEFAULT_LIMIT = 20;
+export const MAX_LIMIT = 100;
+
+interface Row {
+  seq: number;
+  received_at: number;
+  data: string;
+  score: number;
+  date: string;
+  subj: string;
+  snip: string;
+}
+
+interface Cursor {
+  o?: number;
+  d?: string;
+  s?: number;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
+    if (c && typeof c === 'object') {
+      const { o, d, s } = c as Cursor;
+      if (typeof o === 'number' && Number.isSafeInteger(o) && o >= 0 && d === undefined) return { o };
+      if (typeof d === 'string' && typeof s === 'number' && Number.isSafeInteger(s) && o === undefined) return { d, s };
+    }
+  } catch {
+    /* answered below */
+  }
+  throw new CodedError('bad-query', 'the cursor is not one a search gave: start the search again without it');
+}
+
+const HTML: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML[c]!);
+}
+
+/** Marked text → HTML with <mark>, and plain text; addresses shown per policy. */
+function render(marked: string, open: string, close: string, policy: AddressPolicy): { html: string; text: string } {
+  const plain = marked.split(open).join('').split(close).join('');
+  if (policy !== 'show' && publicText(plain, policy) !== plain) {
+    // An address in the piece: a mark could split it and let it through unhidden, so the piece goes unmarked.
+    const text = publicText(plain, policy);
+    return { html: escapeHtml(text), text };
+  }
+  const html = escapeHtml(marked).split(open).join('<mark>').split(close).join('</mark>');
+  return { html, text: plain };
+}
+
+const statements = new WeakMap<
+  Database.Database,
+  { order: Record<string, Database.Statement>; threadKey: Database.Statement }
+>();
+
+function prepare(db: Database.Database) {
+  const select = `SELECT p.seq, p.received_at, p.data, bm25(posts_fts, 4.0, 1.0, 2.0) AS score,
+      coalesce(json_extract(p.data, '$.date'), '') AS date,
+      highlight(posts_fts, 0, @open, @close) AS subj,
+      snippet(posts_fts, 1, @open, @close, '…', 32) AS snip
+    FROM posts_fts CROSS JOIN posts p ON p.seq = posts_fts.rowid
+    WHERE posts_fts MATCH @match
+      AND (@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
+      AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))
+      AND (@before IS NULL OR json_extract(p.data, '$.date') < @before)
+      AND (@after IS NULL OR json_extract(p.data, '$.date') >= @after)
+      AND (@thread IS NULL OR p.thread = @thread)`;
+  return {
+    order: {
+      relevance: db.prepare(`${select} ORDER BY score, date DESC, p.seq DESC LIMIT @limit OFFSET @offset`),
+      date: db.prepare(
+        `${select} AND (@cd IS NULL OR date < @cd OR (date = @cd AND p.seq < CAST(@cs AS INTEGER)))
+         ORDER BY date DESC, p.seq DESC LIMIT @limit`,
+      ),
+    },
+    threadKey: db.prepare('SELECT thread FROM posts WHERE id = ?').pluck(),
+  };
+}
+
+function tighter(a: string | undefined, b: string | undefined, pick: (x: string, y: string) => boolean) {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return pick(a, b) ? a : b;
+}
+
+/** Run a query (text, or parsed) over the archive. Throws CodedError 'bad-query' for a query or cursor that cannot run. */
+export function searchArchive(
+  db: Database.Database,
+  query: string | ParsedQuery,
+  opts: SearchOptions = {},
+): SearchPage {
+  const q = typeof query === 'string' ? parseQuery(query) : query;
+  let st = statements.get(db);
+  if (!st) statements.set(db, (st = prepare(db)));
+  const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIMIT)));
+  const cursor = opts.cursor ? decodeCursor(opts.cursor) : {};
+  if (q.sort === 'date' ? cursor.o !== undefined : cursor.d !== undefined) {
+    throw new CodedError('bad-query', 'the cursor is not one this search gave: start the search again without it');
+  }
+  // Extra bounds (the API's before=/after=) parse as the query language's do.
+  const extra =
+    opts.before || opts.after
+      ? parseQuery(`x ${opts.before ? `before:${opts.before}` : ''} ${opts.after ? `after:${opts.after}` : ''}`)
+      : undefined;
+  const before = tighter(q.before, extra?.before, (x, y) => x < y);
+  const after = tighter(q.after, extra?.after, (x, y) => x > y);
+  const thread = q.thread === undefined ? null : ((st.threadKey.get(q.thread) as string | undefined) ?? q.thread);
+  const nonce = randomBytes(8).toString('hex');
+  const open = `\u0002${nonce}[\u0003`;
+  const close = `\u0002${nonce}]\u0003`;
+  const rows = st.order[q.sort]!.all({
+    match: q.match,
+    bridges: q.bridges.length ? JSON.stringify(q.bridges) : null,
+    bridges2: opts.bridges ? JSON.stringify(opts.bridges) : null,
+    before: before ?? null,
+    after: after ?? null,
+    thread,
+    open,
+    close,
+    limit: limit + 1,
+    ...(q.sort === 'date' ? { cd: cursor.d ?? null, cs: cursor.s ?? null } : { offset: cursor.o ?? 0 }),
+  }) as Row[];
+  const more = rows.length > limit;
+  if (more) rows.pop();
+  const policyOf =
+    typeof opts.addresses === 'function'
+      ? opts.addresses
+      : (): AddressPolicy => (opts.addresses as AddressPolicy) ?? 'show';
+  const hits = rows.map((r): SearchHit => {
+    const post: StoredPost = {
+      ...(JSON.parse(r.data) as Post),
+      seq: r.seq,
+      receivedAt: new Date(r.received_at).toISOString(),
+    };
+    const policy = policyOf(post.bridge);
+    const subj = render(r.subj ?? '', open, close, policy);
+    const snip = render(r.snip ?? '', open, close, policy);
+    return { post, score: r.score, subjectHtml: subj.html, snippetHtml: snip.html, snippet: snip.text };
+  });
+  const last = rows[rows.length - 1];
+  const next =
+    !more || !last
+      ? undefined
+      : q.sort === 'date'
+        ? encodeCursor({ d: last.date, s: last.seq })
+        : encodeCursor({ o: (cursor.o ?? 0) + limit });
+  return { query: q, hits, next };
+}
