@@ -24,6 +24,7 @@ import type { AddressPolicy, Direction, Shape, Style } from './config/types.js';
 import type { ErrorCode } from './errors.js';
 import type { ArchiveFilter } from './archive/export.js';
 import type { SearchOptions, SearchPage } from './archive/search.js';
+import type { ParsedQuery } from './archive/query.js';
 
 export { z };
 export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
@@ -211,7 +212,7 @@ export interface PostReader {
   /** One page of the archive for an export (events left out), oldest first, after the seq cursor: see exportTo. */
   archivePage(filter: ArchiveFilter, afterSeq: number, limit: number): StoredPost[];
   /** Full-text search of the archive (src/archive/query.ts: the language); throws CodedError 'bad-query'. */
-  search(query: string, opts?: SearchOptions): SearchPage;
+  search(query: string | ParsedQuery, opts?: SearchOptions): SearchPage;
 }
 
 export interface IngestCounts {

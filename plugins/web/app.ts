@@ -42,6 +42,7 @@ import type { Config } from './schema.js';
 import { Stream, type StreamClient } from './stream.js';
 import { mayPost, Tokens, type Grant } from './tokens.js';
 import { apiIndex } from './api-index.js';
+import { BadSearch, searchLimit, searchPage, webSearch, type SearchParams } from './search.js';
 
 export const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -659,6 +660,22 @@ export function createApp(d: AppDeps) {
         ),
       );
     }
+    if (path === '/search') {
+      only('GET');
+      const sp = searchParams(url);
+      if (!sp.q.trim()) return html(res, 200, searchPage(cfg().title, sp, pageLinks));
+      try {
+        const r = webSearch(d.posts, served(), d.bridges(), sp);
+        return html(
+          res,
+          200,
+          searchPage(cfg().title, sp, pageLinks, r, undefined, url.searchParams.get('prev') ?? undefined),
+        );
+      } catch (e) {
+        if (!(e instanceof BadSearch)) throw e;
+        return html(res, 400, searchPage(cfg().title, sp, pageLinks, undefined, e.message));
+      }
+    }
     if ((m = /^\/p\/(.+)$/.exec(path))) {
       only('GET');
       const p = d.posts.get(safeDecode(m[1]!));
@@ -742,6 +759,36 @@ export function createApp(d: AppDeps) {
       const a = await post(grant, s, input);
       return json(res, a.status, a.body, a.status === 503 ? { ...cors, 'Retry-After': '5' } : cors);
     }
+    if (path === '/api/search') {
+      only('GET');
+      try {
+        const sp = {
+          ...searchParams(url),
+          ...(() => {
+            const l = searchLimit(url.searchParams.get('limit'));
+            return l !== undefined ? { limit: l } : {};
+          })(),
+        };
+        const r = webSearch(d.posts, served(), d.bridges(), sp);
+        return json(
+          res,
+          200,
+          {
+            results: r.hits.map((h) => ({
+              ...toJson(h.post),
+              score: h.score,
+              snippet: h.snippet,
+              highlight: { subject: h.subjectHtml, snippet: h.snippetHtml },
+            })),
+            next: r.next ?? null,
+          },
+          cors,
+        );
+      } catch (e) {
+        if (e instanceof BadSearch) throw new HttpError(400, e.message, cors);
+        throw e;
+      }
+    }
     if ((m = /^\/api\/posts\/(.+)$/.exec(path))) {
       only('GET');
       const p = d.posts.get(safeDecode(m[1]!));
@@ -823,6 +870,22 @@ export function createApp(d: AppDeps) {
       await stream.close();
       wss.close();
     },
+  };
+}
+
+/** The parameters of /search and /api/search. */
+function searchParams(url: URL): SearchParams {
+  const g = (k: string) => url.searchParams.get(k) ?? undefined;
+  const bridge = g('bridge');
+  const before = g('before');
+  const after = g('after');
+  const cursor = g('cursor');
+  return {
+    q: g('q') ?? '',
+    ...(bridge ? { bridge } : {}),
+    ...(before ? { before } : {}),
+    ...(after ? { after } : {}),
+    ...(cursor ? { cursor } : {}),
   };
 }
 

@@ -141,6 +141,8 @@ export interface PageOptions {
   live?: { bridge: string; cursor: number };
   /** The index: live.js refreshes the account states. */
   states?: boolean;
+  /** The search box in the header: a bridge's name scopes it to that bridge; false leaves it out (the search page has its own). */
+  search?: string | false;
 }
 
 export function page(o: PageOptions): string {
@@ -159,7 +161,7 @@ export function page(o: PageOptions): string {
 <link rel="icon" href="/static/icon.svg" type="image/svg+xml">
 ${o.live || o.states ? '<script src="/static/live.js" defer></script>\n' : ''}</head>
 <body${live}>
-<header class="site"><a href="/">${escapeHtml(o.site)}</a></header>
+<header class="site"><a href="/">${escapeHtml(o.site)}</a>${o.search === false ? '' : ` ${searchBox('', o.search)}`}</header>
 <main>
 ${o.body}
 </main>
@@ -167,6 +169,11 @@ ${o.body}
 </body>
 </html>
 `;
+}
+
+/** The search box every page carries; on a bridge's page it searches that bridge. */
+export function searchBox(q = '', bridge?: string, where = 'site'): string {
+  return `<form class="search ${where}" role="search" action="/search" method="get"><input type="search" name="q" value="${escapeHtml(q)}" placeholder="Search${bridge ? ` ${escapeHtml(bridge)}` : ''}" aria-label="Search${bridge ? ` ${escapeHtml(bridge)}` : ' the archive'}" maxlength="10240">${bridge ? `<input type="hidden" name="bridge" value="${escapeHtml(bridge)}">` : ''}<button type="submit">Search</button></form>`;
 }
 
 export interface BridgeSummary {
@@ -243,6 +250,7 @@ ${v.posts.length ? '' : '<p class="empty">Nothing posted yet.</p>\n'}${nav}
     title: v.name,
     site: v.site,
     body,
+    search: v.name,
     ...(v.before === undefined ? { live: { bridge: v.name, cursor: newest } } : {}),
   });
 }

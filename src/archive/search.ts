@@ -91,16 +91,68 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => HTML[c]!);
 }
 
-/** Marked text → HTML with <mark>, and plain text; addresses shown per policy. */
-function render(marked: string, open: string, close: string, policy: AddressPolicy): { html: string; text: string } {
-  const plain = marked.split(open).join('').split(close).join('');
-  if (policy !== 'show' && publicText(plain, policy) !== plain) {
-    // An address in the piece: a mark could split it and let it through unhidden, so the piece goes unmarked.
-    const text = publicText(plain, policy);
-    return { html: escapeHtml(text), text };
+/** Marked text → its pieces, each marked or not (snippet()/highlight() never nest marks). */
+function pieces(marked: string, open: string, close: string): { text: string; mark: boolean }[] {
+  const out: { text: string; mark: boolean }[] = [];
+  for (const [i, part] of marked.split(open).entries()) {
+    if (i === 0) {
+      if (part) out.push({ text: part, mark: false });
+      continue;
+    }
+    const at = part.indexOf(close);
+    const inner = at < 0 ? part : part.slice(0, at);
+    const after =
+      at < 0
+        ? ''
+        : part
+            .slice(at + close.length)
+            .split(close)
+            .join('');
+    if (inner) out.push({ text: inner, mark: true });
+    if (after) out.push({ text: after, mark: false });
   }
-  const html = escapeHtml(marked).split(open).join('<mark>').split(close).join('</mark>');
-  return { html, text: plain };
+  return out;
+}
+
+/** Unmark one piece: it joins its unmarked neighbours. */
+function unmark(ps: { text: string; mark: boolean }[], i: number): { text: string; mark: boolean }[] {
+  const out: { text: string; mark: boolean }[] = [];
+  for (const [j, p] of ps.entries()) {
+    const q = j === i ? { text: p.text, mark: false } : p;
+    const last = out[out.length - 1];
+    if (last && !last.mark && !q.mark) last.text += q.text;
+    else out.push({ ...q });
+  }
+  return out;
+}
+
+/**
+ * Marked text → HTML with <mark>, and plain text; addresses shown per policy. Each piece is made public on its own;
+ * when that differs from the whole text made public (a mark inside an address, which would split it and let part
+ * of it through), the marks there are dropped until it does not: no address ever shows more than the policy lets.
+ */
+function render(marked: string, open: string, close: string, policy: AddressPolicy): { html: string; text: string } {
+  let ps = pieces(marked, open, close);
+  const whole = publicText(ps.map((p) => p.text).join(''), policy);
+  const fits = () => ps.map((p) => publicText(p.text, policy)).join('') === whole;
+  while (!fits()) {
+    const i = ps.findIndex((p) => p.mark);
+    if (i < 0) break;
+    // Drop the marks that touch an address first: the one whose unmarking makes the most pieces agree.
+    const better = ps.findIndex((p, j) => {
+      if (!p.mark) return false;
+      const u = unmark(ps, j);
+      return u.map((x) => publicText(x.text, policy)).join('') === whole;
+    });
+    ps = unmark(ps, better >= 0 ? better : i);
+  }
+  if (!fits()) return { html: escapeHtml(whole), text: whole };
+  const html = ps
+    .map((p) =>
+      p.mark ? `<mark>${escapeHtml(publicText(p.text, policy))}</mark>` : escapeHtml(publicText(p.text, policy)),
+    )
+    .join('');
+  return { html, text: whole };
 }
 
 const statements = new WeakMap<

@@ -188,6 +188,16 @@ test('highlights: matches in <mark>, the text escaped, addresses kept private in
   assert.match(hit!.snippetHtml, /^<mark>Otters<\/mark> &amp; &lt;script&gt;alert\(1\)&lt;\/script&gt; are fun$/);
   const pub = searchArchive(s.db, 'beavers', { addresses: 'obfuscate' }).hits[0]!;
   assert.doesNotMatch(pub.snippetHtml + pub.snippet, /otters@example\.org/);
+  assert.equal(
+    pub.snippetHtml,
+    'write to otters@…ample.org about <mark>beavers</mark>',
+    'marks kept outside addresses',
+  );
+  // A mark inside an address would split it: that mark goes, the address is shown as the policy says.
+  for (const q of ['otters beavers', 'example beavers']) {
+    const h = searchArchive(s.db, q, { addresses: 'hide' }).hits[0]!;
+    assert.equal(h.snippetHtml, 'write to otters@… about <mark>beavers</mark>', q);
+  }
   const op = searchArchive(s.db, 'beavers').hits[0]!;
   assert.match(op.snippet, /otters@example\.org/);
   s.close();
