@@ -2,7 +2,8 @@
  * The archive's search: a parsed query (src/archive/query.ts) run over posts_fts (migration 4, kept by triggers
  * in the transaction that stores a post, so a post is found the moment it is accepted).
  *
- * Ranking: bm25 with subject weighing 4, author 2, body 1; ties (and sort:date) newest first by the post's date.
+ * Ranking: bm25 with subject weighing 4, author 2, body 1; ties newest first (the latest stored); sort:date newest
+ * first by the post's date.
  * Paging: an opaque cursor (base64url JSON): an offset for relevance (scores shift as the archive grows, so no
  * key would stay put), the last (date, seq) for sort:date.
  * Highlights: snippet()/highlight() wrap matches in random nonce markers, the text is HTML-escaped, then the
@@ -54,10 +55,14 @@ export const MAX_LIMIT = 100;
 
 interface Row {
   seq: number;
-  received_at: number;
-  data: string;
   score: number;
   date: string;
+}
+
+interface Marks {
+  seq: number;
+  received_at: number;
+  data: string;
   subj: string;
   snip: string;
 }
@@ -155,17 +160,16 @@ function render(marked: string, open: string, close: string, policy: AddressPoli
   return { html, text: whole };
 }
 
-const statements = new WeakMap<
-  Database.Database,
-  { order: Record<string, Database.Statement>; threadKey: Database.Statement }
->();
+const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
 
+/**
+ * Two steps: the page's rows are chosen first with only their seq, score and (sort:date) date carried through the
+ * sort, so a word in half the archive does not make SQLite build a snippet and carry a post's JSON for every match;
+ * then each chosen row gets its post and its marks (one MATCH over the rowid span of the page, marking only the page's rows: a
+ * prefix word is expanded once, not once per row).
+ */
 function prepare(db: Database.Database) {
-  const select = `SELECT p.seq, p.received_at, p.data, bm25(posts_fts, 4.0, 1.0, 2.0) AS score,
-      coalesce(json_extract(p.data, '$.date'), '') AS date,
-      highlight(posts_fts, 0, @open, @close) AS subj,
-      snippet(posts_fts, 1, @open, @close, '…', 32) AS snip
-    FROM posts_fts CROSS JOIN posts p ON p.seq = posts_fts.rowid
+  const from = `FROM posts_fts CROSS JOIN posts p ON p.seq = posts_fts.rowid
     WHERE posts_fts MATCH @match
       AND (@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
       AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))
@@ -174,12 +178,23 @@ function prepare(db: Database.Database) {
       AND (@thread IS NULL OR p.thread = @thread)`;
   return {
     order: {
-      relevance: db.prepare(`${select} ORDER BY score, date DESC, p.seq DESC LIMIT @limit OFFSET @offset`),
+      relevance: db.prepare(
+        `SELECT p.seq, bm25(posts_fts, 4.0, 1.0, 2.0) AS score, '' AS date ${from}
+         ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
+      ),
       date: db.prepare(
-        `${select} AND (@cd IS NULL OR date < @cd OR (date = @cd AND p.seq < CAST(@cs AS INTEGER)))
+        `SELECT p.seq, bm25(posts_fts, 4.0, 1.0, 2.0) AS score, coalesce(json_extract(p.data, '$.date'), '') AS date
+         ${from} AND (@cd IS NULL OR date < @cd OR (date = @cd AND p.seq < CAST(@cs AS INTEGER)))
          ORDER BY date DESC, p.seq DESC LIMIT @limit`,
       ),
     },
+    marks: db.prepare(
+      `SELECT p.seq, p.received_at, p.data, highlight(posts_fts, 0, @open, @close) AS subj,
+         snippet(posts_fts, 1, @open, @close, '…', 32) AS snip
+       FROM posts_fts CROSS JOIN posts p ON p.seq = posts_fts.rowid
+       WHERE posts_fts MATCH @match AND posts_fts.rowid >= CAST(@lo AS INTEGER) AND posts_fts.rowid <= CAST(@hi AS INTEGER)
+         AND +posts_fts.rowid IN (SELECT CAST(value AS INTEGER) FROM json_each(@seqs))`,
+    ),
     threadKey: db.prepare('SELECT thread FROM posts WHERE id = ?').pluck(),
   };
 }
@@ -222,8 +237,6 @@ export function searchArchive(
     before: before ?? null,
     after: after ?? null,
     thread,
-    open,
-    close,
     limit: limit + 1,
     ...(q.sort === 'date' ? { cd: cursor.d ?? null, cs: cursor.s ?? null } : { offset: cursor.o ?? 0 }),
   }) as Row[];
@@ -233,7 +246,24 @@ export function searchArchive(
     typeof opts.addresses === 'function'
       ? opts.addresses
       : (): AddressPolicy => (opts.addresses as AddressPolicy) ?? 'show';
-  const hits = rows.map((r): SearchHit => {
+  const marks = new Map(
+    rows.length
+      ? (
+          st.marks.all({
+            match: q.match,
+            seqs: JSON.stringify(rows.map((r) => r.seq)),
+            lo: Math.min(...rows.map((r) => r.seq)),
+            hi: Math.max(...rows.map((r) => r.seq)),
+            open,
+            close,
+          }) as Marks[]
+        ).map((m) => [m.seq, m] as const)
+      : [],
+  );
+  const hits = rows.flatMap((row): SearchHit[] => {
+    const m = marks.get(row.seq);
+    if (!m) return [];
+    const r = { ...row, ...m };
     const post: StoredPost = {
       ...(JSON.parse(r.data) as Post),
       seq: r.seq,
@@ -242,7 +272,7 @@ export function searchArchive(
     const policy = policyOf(post.bridge);
     const subj = render(r.subj ?? '', open, close, policy);
     const snip = render(r.snip ?? '', open, close, policy);
-    return { post, score: r.score, subjectHtml: subj.html, snippetHtml: snip.html, snippet: snip.text };
+    return [{ post, score: r.score, subjectHtml: subj.html, snippetHtml: snip.html, snippet: snip.text }];
   });
   const last = rows[rows.length - 1];
   const next =
