@@ -41,6 +41,20 @@ export const ERROR_CODES = {
   'refused-by-peer': 'the remote server refused the post',
   /** Not delivered within delivery.giveUpAfter. */
   expired: 'not delivered in time (delivery.giveUpAfter)',
+  // ── a search of the archive that cannot run (web/API 400, CLI usage) ──
+  /** An archive search query that cannot be run: empty, only negative terms, a bad date or filter, over 10 KB. */
+  'bad-query': 'the search query cannot be run',
 } as const;
+
+/** An error that carries one of the codes above; decide on `code`, show `message` to people. */
+export class CodedError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CodedError';
+  }
+}
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -23,6 +23,8 @@ import type { Post, StoredPost, IncomingPost, Attachment, Author, PostKind } fro
 import type { AddressPolicy, Direction, Shape, Style } from './config/types.js';
 import type { ErrorCode } from './errors.js';
 import type { ArchiveFilter } from './archive/export.js';
+import type { SearchOptions, SearchPage } from './archive/search.js';
+import type { ParsedQuery } from './archive/query.js';
 
 export { z };
 export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
@@ -46,7 +48,14 @@ export {
 } from './digest/shape.js';
 export { bareId, idProblem, mintId } from './post.js';
 export { Backoff, backoffDelay, spread, type BackoffOptions } from './delivery/backoff.js';
-export { ERROR_CODES, type ErrorCode } from './errors.js';
+export { ERROR_CODES, CodedError, type ErrorCode } from './errors.js';
+export { parseQuery, MAX_QUERY_OCTETS, type ParsedQuery, type SearchSort } from './archive/query.js';
+export {
+  escapeHtml as escapeSearchHtml,
+  DEFAULT_LIMIT as SEARCH_DEFAULT_LIMIT,
+  MAX_LIMIT as SEARCH_MAX_LIMIT,
+} from './archive/search.js';
+export type { SearchHit, SearchOptions, SearchPage } from './archive/search.js';
 export { publicAddress, publicAuthor, publicPost, publicText } from './archive/privacy.js';
 export {
   threadKey,
@@ -202,6 +211,8 @@ export interface PostReader {
   thread(id: string, limit?: number): StoredPost[];
   /** One page of the archive for an export (events left out), oldest first, after the seq cursor: see exportTo. */
   archivePage(filter: ArchiveFilter, afterSeq: number, limit: number): StoredPost[];
+  /** Full-text search of the archive (src/archive/query.ts: the language); throws CodedError 'bad-query'. */
+  search(query: string | ParsedQuery, opts?: SearchOptions): SearchPage;
 }
 
 export interface IngestCounts {

@@ -14,7 +14,16 @@ import {
   renderArticle,
   type RenderedArticle,
 } from './article.js';
-import { dotStuff, nntpDate, oneLine, parseCommand, parseDateTime, parseRange, wildmat } from './text.js';
+import {
+  dotStuff,
+  nntpDate,
+  oneLine,
+  parseCommand,
+  parseDateTime,
+  parseRange,
+  wildmat,
+  headerWildmat,
+} from './text.js';
 
 /**
  * What became of an article a client sent (after POST's 340 or IHAVE's 335). The session answers it in the codes
@@ -129,6 +138,7 @@ const HELP = [
   'STAT [message-id|number]',
   'XHDR header [message-id|range]',
   'XOVER [range]',
+  'XPAT header range|message-id pattern [pattern ...]',
 ];
 
 export class Session {
@@ -196,6 +206,8 @@ export class Session {
       case 'HDR':
       case 'XHDR':
         return this.hdr(verb, args);
+      case 'XPAT':
+        return this.xpat(args);
       case 'NEWNEWS':
         return this.newnews(args);
       case 'NEWGROUPS':
@@ -436,6 +448,27 @@ export class Session {
       return `${x.number} ${oneLine(headerValue(a, field) ?? '')}`.trimEnd();
     });
     return multi(verb === 'HDR' ? '225 headers follow' : `221 ${oneLine(field)} fields follow`, rows);
+  }
+
+  /**
+   * XPAT (RFC 2980 2.9): the articles of a range (or one by Message-ID) whose header matches the pattern, as
+   * "number value" lines (number 0 by Message-ID, as XHDR). The words after the range are one pattern joined by
+   * spaces (as INN reads them), a wildmat matched without regard to case.
+   */
+  private xpat(args: string[]): Reply {
+    if (args.length < 3) return line('501 usage: XPAT header range|message-id pattern [pattern ...]');
+    const [field, where] = [args[0]!, args[1]!];
+    const pattern = args.slice(2).join(' ');
+    if (pattern.length > 512) return line('501 the pattern is longer than 512 characters');
+    const list = this.many(where, true);
+    if ('text' in list) return list;
+    const match = headerWildmat(pattern);
+    const rows = list.flatMap((x) => {
+      const a = this.render(x.post, x.group, x.number || (this.b.byId(x.post.id)?.number ?? 0));
+      const value = oneLine(headerValue(a, field) ?? '');
+      return value && match(value) ? [`${x.number} ${value}`] : [];
+    });
+    return multi(`221 ${oneLine(field)} matches follow`, rows);
   }
 
   private newnews(args: string[]): Reply {

@@ -258,3 +258,83 @@ export function parseDateTime(date: string, time: string): number | undefined {
 export function nntpDate(d: Date): string {
   return d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
+
+type GlobItem = { star: true } | { star: false; test: (c: string) => boolean };
+
+/** One wildmat pattern to items: * (any run), ? (one character), [set] and [^set] with ranges, \x, literals. */
+function globItems(p: string): GlobItem[] {
+  const cs = Array.from(p.toLowerCase());
+  const items: GlobItem[] = [];
+  for (let i = 0; i < cs.length; i++) {
+    const c = cs[i]!;
+    if (c === '*') {
+      if (items[items.length - 1]?.star !== true) items.push({ star: true });
+    } else if (c === '?') items.push({ star: false, test: () => true });
+    else if (c === '[' && cs.indexOf(']', i + 2) > 0) {
+      let j = i + 1;
+      const neg = cs[j] === '^';
+      if (neg) j++;
+      const ranges: [string, string][] = [];
+      let first = true;
+      for (; j < cs.length && (first || cs[j] !== ']'); j++, first = false) {
+        if (cs[j + 1] === '-' && j + 2 < cs.length && cs[j + 2] !== ']') {
+          ranges.push([cs[j]!, cs[j + 2]!]);
+          j += 2;
+        } else ranges.push([cs[j]!, cs[j]!]);
+      }
+      if (j >= cs.length) {
+        items.push({ star: false, test: (x) => x === '[' });
+        continue;
+      }
+      i = j;
+      items.push({ star: false, test: (x) => ranges.some(([a, b]) => x >= a && x <= b) !== neg });
+    } else {
+      const lit = c === '\\' && i + 1 < cs.length ? cs[++i]! : c;
+      items.push({ star: false, test: (x) => x === lit });
+    }
+  }
+  return items;
+}
+
+/** Match items against a text in O(text × pattern) at worst: a star is retried one character on, never backtracked deeper. */
+function globMatch(items: GlobItem[], text: string): boolean {
+  const s = Array.from(text.toLowerCase());
+  let i = 0;
+  let j = 0;
+  let starI = -1;
+  let starJ = 0;
+  while (j < s.length) {
+    const it = items[i];
+    if (it && !it.star && it.test(s[j]!)) {
+      i++;
+      j++;
+    } else if (it?.star) {
+      starI = i++;
+      starJ = j;
+    } else if (starI >= 0) {
+      i = starI + 1;
+      j = ++starJ;
+    } else return false;
+  }
+  while (items[i]?.star) i++;
+  return i === items.length;
+}
+
+/**
+ * A wildmat for header values (XPAT, RFC 2980 2.9): patterns separated by commas, "!" excludes, the last that
+ * matches decides; case-insensitive; linear-time matching (a header and a pattern come from the client, so no
+ * backtracking regular expression).
+ */
+export function headerWildmat(mat: string): (value: string) => boolean {
+  const parts = mat
+    .split(',')
+    .filter((s) => s.length > 0)
+    .map((s) =>
+      s.startsWith('!') ? { neg: true, items: globItems(s.slice(1)) } : { neg: false, items: globItems(s) },
+    );
+  return (value) => {
+    let ok = false;
+    for (const p of parts) if (globMatch(p.items, value)) ok = !p.neg;
+    return ok;
+  };
+}

@@ -30,6 +30,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: '/api/posts/{id}', description: 'one post, by its Message-ID' },
   {
     method: 'GET',
+    path: '/api/search?q={query}&bridge={name}&before={date}&after={date}&limit={n}&cursor={next}',
+    description:
+      'full-text search of the archive (words, "phrases", -word, author:, bridge:, before:, after:, thread:, sort:date): {results, next}; 400 with {error} for a query that cannot run',
+  },
+  {
+    method: 'GET',
     path: '/api/stream?bridge={name}&since={seq}',
     description: "WebSocket: the bridge's posts as they are committed, after replaying those since the cursor",
   },

@@ -50,6 +50,7 @@ import { mayPost, Tokens, type Grant } from './tokens.js';
 import { apiIndex } from './api-index.js';
 import { ATOM_TYPE, atomFeed, uuidUrn } from './atom.js';
 import { threadPage } from './thread.js';
+import { BadSearch, searchLimit, searchPage, webSearch, type SearchParams } from './search.js';
 
 export const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -776,6 +777,22 @@ export function createApp(d: AppDeps) {
         ),
       );
     }
+    if (path === '/search') {
+      only('GET');
+      const sp = searchParams(url);
+      if (!sp.q.trim()) return html(res, 200, searchPage(cfg().title, sp, pageLinks));
+      try {
+        const r = webSearch(d.posts, served(), d.bridges(), sp);
+        return html(
+          res,
+          200,
+          searchPage(cfg().title, sp, pageLinks, r, undefined, url.searchParams.get('prev') ?? undefined),
+        );
+      } catch (e) {
+        if (!(e instanceof BadSearch)) throw e;
+        return html(res, 400, searchPage(cfg().title, sp, pageLinks, undefined, e.message));
+      }
+    }
     if ((m = /^\/p\/(.+)$/.exec(path))) {
       only('GET');
       const p = d.posts.get(safeDecode(m[1]!));
@@ -879,6 +896,36 @@ export function createApp(d: AppDeps) {
       const a = await post(grant, s, input);
       return json(res, a.status, a.body, a.status === 503 ? { ...cors, 'Retry-After': '5' } : cors);
     }
+    if (path === '/api/search') {
+      only('GET');
+      try {
+        const sp = {
+          ...searchParams(url),
+          ...(() => {
+            const l = searchLimit(url.searchParams.get('limit'));
+            return l !== undefined ? { limit: l } : {};
+          })(),
+        };
+        const r = webSearch(d.posts, served(), d.bridges(), sp);
+        return json(
+          res,
+          200,
+          {
+            results: r.hits.map((h) => ({
+              ...toJson(h.post),
+              score: h.score,
+              snippet: h.snippet,
+              highlight: { subject: h.subjectHtml, snippet: h.snippetHtml },
+            })),
+            next: r.next ?? null,
+          },
+          cors,
+        );
+      } catch (e) {
+        if (e instanceof BadSearch) throw new HttpError(400, e.message, cors);
+        throw e;
+      }
+    }
     if ((m = /^\/api\/posts\/(.+)$/.exec(path))) {
       only('GET');
       const p = d.posts.get(safeDecode(m[1]!));
@@ -960,6 +1007,22 @@ export function createApp(d: AppDeps) {
       await stream.close();
       wss.close();
     },
+  };
+}
+
+/** The parameters of /search and /api/search. */
+function searchParams(url: URL): SearchParams {
+  const g = (k: string) => url.searchParams.get(k) ?? undefined;
+  const bridge = g('bridge');
+  const before = g('before');
+  const after = g('after');
+  const cursor = g('cursor');
+  return {
+    q: g('q') ?? '',
+    ...(bridge ? { bridge } : {}),
+    ...(before ? { before } : {}),
+    ...(after ? { after } : {}),
+    ...(cursor ? { cursor } : {}),
   };
 }
 

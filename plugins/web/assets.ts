@@ -13,6 +13,16 @@ body { margin: 0 auto; max-width: 52rem; padding: 0 1rem 3rem; font: 16px/1.5 sy
 a { color: var(--accent); }
 header.site { padding: .8rem 0; border-bottom: 1px solid var(--line); margin-bottom: 1rem; font-weight: 600; }
 header.site a { text-decoration: none; }
+header.site { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; justify-content: space-between; }
+form.search { display: flex; gap: .3rem; font-weight: normal; }
+form.search input[type=search] { font: inherit; padding: .2rem .4rem; min-width: 12rem; }
+form.search button { font: inherit; }
+ol.results { padding-left: 1.2rem; }
+li.result { margin: .8rem 0; }
+li.result .bridge, li.result .time { color: var(--muted); font-size: .85rem; }
+li.result .snippet { margin: .2rem 0; }
+mark { background: #ffe58a; color: inherit; padding: 0 .1em; }
+p.problem { color: #a00; }
 footer.site { margin-top: 3rem; color: var(--muted); font-size: .85rem; }
 h1 { font-size: 1.6rem; margin: .5rem 0; }
 h2 { font-size: 1.25rem; margin: 1.5rem 0 .3rem; }

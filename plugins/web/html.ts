@@ -152,6 +152,8 @@ export interface PageOptions {
   states?: boolean;
   /** An Atom feed of what the page shows, for feed readers to discover (<link rel="alternate">). */
   feed?: { title: string; href: string };
+  /** The search box in the header: a bridge's name scopes it to that bridge; false leaves it out (the search page has its own). */
+  search?: string | false;
 }
 
 export function page(o: PageOptions): string {
@@ -170,7 +172,7 @@ export function page(o: PageOptions): string {
 <link rel="icon" href="/static/icon.svg" type="image/svg+xml">
 ${o.feed ? `<link rel="alternate" type="application/atom+xml" title="${escapeHtml(o.feed.title)}" href="${escapeHtml(o.feed.href)}">\n` : ''}${o.live || o.states ? '<script src="/static/live.js" defer></script>\n' : ''}</head>
 <body${live}>
-<header class="site"><a href="/">${escapeHtml(o.site)}</a></header>
+<header class="site"><a href="/">${escapeHtml(o.site)}</a>${o.search === false ? '' : ` ${searchBox('', o.search)}`}</header>
 <main>
 ${o.body}
 </main>
@@ -178,6 +180,11 @@ ${o.body}
 </body>
 </html>
 `;
+}
+
+/** The search box every page carries; on a bridge's page it searches that bridge. */
+export function searchBox(q = '', bridge?: string, where = 'site'): string {
+  return `<form class="search ${where}" role="search" action="/search" method="get"><input type="search" name="q" value="${escapeHtml(q)}" placeholder="Search${bridge ? ` ${escapeHtml(bridge)}` : ''}" aria-label="Search${bridge ? ` ${escapeHtml(bridge)}` : ' the archive'}" maxlength="10240">${bridge ? `<input type="hidden" name="bridge" value="${escapeHtml(bridge)}">` : ''}<button type="submit">Search</button></form>`;
 }
 
 export interface BridgeSummary {
@@ -255,6 +262,7 @@ ${v.posts.length ? '' : '<p class="empty">Nothing posted yet.</p>\n'}${nav}
     site: v.site,
     body,
     feed: { title: `${v.name} (Atom)`, href: bridgeFeedLink(v.name) },
+    search: v.name,
     ...(v.before === undefined ? { live: { bridge: v.name, cursor: newest } } : {}),
   });
 }

@@ -3,6 +3,7 @@
  * `peerpost status`, and its orderly stop (abort signal, onClose hooks in
  * reverse order, each bounded by a timeout).
  */
+import { searchArchive } from '../archive/search.js';
 import type { Server, AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AccountConfig } from '../config/types.js';
@@ -76,6 +77,7 @@ export function postReaderFor(store: Store): PostReader {
     count: (bridge) => store.countPosts(bridge),
     thread: (id, limit) => store.threadPosts(id, limit),
     archivePage: (filter, after, limit) => store.archivePage(filter, after, limit),
+    search: (query, opts) => searchArchive(store.db, query, opts),
   };
 }
 

@@ -618,3 +618,63 @@ test('SIGHUP: a changed posting policy applies at once on the same listener, wit
   assert.match(await after.cmd('POST'), /^440 /);
   after.close();
 });
+
+test('XPAT (nntplib): the articles whose header matches a wildmat, any case; 412, 423, 430 and 501 where they belong', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w));
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  const port = await listeningPort(d, 'nntp.t');
+
+  await post(w, 'commons', 'alice', 'first', 'Meeting on Tuesday');
+  await post(w, 'commons', 'bob', 'second', 'Lunch plans');
+  await post(w, 'commons', 'carol', 'third', 'Re: meeting on tuesday');
+  let g: any;
+  for (let i = 0; i < 100; i++) {
+    g = ok((await nntplib(port, [['group', 'peerpost.commons']]))[0]!);
+    if (g[1] >= 3) break;
+    await sleep(100);
+  }
+  assert.equal(g[1], 3);
+  const r = await nntplib(port, [
+    ['group', 'peerpost.commons'],
+    ['xpat', 'Subject', '1-3', '*meeting*'],
+    ['xpat', 'Subject', '1-3', '*meeting', 'on', 'tue*'],
+    ['xpat', 'From', '1-', '*bob*'],
+    ['xpat', 'Subject', '1-', '*[Ll]unch*,!*plans'],
+    ['xpat', 'Subject', '1-', 'nothing*'],
+    ['article', '1'],
+  ]);
+  const [resp, rows] = ok(r[1]!);
+  assert.match(resp, /^221 /);
+  assert.deepEqual(rows, ['1 Meeting on Tuesday', '3 Re: meeting on tuesday']);
+  assert.deepEqual(
+    ok(r[2]!)[1],
+    ['1 Meeting on Tuesday', '3 Re: meeting on tuesday'],
+    'words after the range: one pattern',
+  );
+  assert.deepEqual(
+    ok(r[3]!)[1].map((l: string) => l.split(' ')[0]),
+    ['2'],
+  );
+  assert.deepEqual(ok(r[4]!)[1], [], 'the last pattern that matches decides: !*plans excludes');
+  assert.deepEqual(ok(r[5]!)[1], []);
+  const id = ok(r[6]!).id as string;
+
+  const e = await nntplib(port, [
+    ['xpat', 'Subject', '1-', '*'],
+    ['group', 'peerpost.commons'],
+    ['xpat', 'Subject', id, 'meeting*'],
+    ['xpat', 'Subject', '<no-such@x>', '*'],
+    ['xpat', 'Subject', '50-60', '*'],
+    ['xpat', 'Subject', 'x-y', '*'],
+    ['raw', 'XPAT Subject 1-'],
+  ]);
+  assert.equal(e[0]!.code, '412', 'no group selected');
+  assert.deepEqual(ok(e[2]!)[1], ['0 Meeting on Tuesday'], 'by Message-ID');
+  assert.equal(e[3]!.code, '430');
+  assert.equal(e[4]!.code, '423');
+  assert.equal(e[5]!.code, '501');
+  assert.equal(e[6]!.code, '501');
+});

@@ -241,6 +241,7 @@ test('GET /api is an index of the API: every route with its method and what it d
     'GET /api/bridges/{name}/posts',
     'POST /api/bridges/{name}/posts',
     'GET /api/posts/{id}',
+    'GET /api/search',
     'GET /api/stream',
   ]);
   for (const x of index.routes) assert.ok(x.description.length > 10, `${x.path} says what it does`);
@@ -253,7 +254,9 @@ test('GET /api is an index of the API: every route with its method and what it d
 
   // Every route it lists is there, as listed.
   const fill = (path: string) =>
-    path.replace('{name}', 'commons').replace('{id}', encodeURIComponent(id)).replace(/\?.*$/, '');
+    path.startsWith('/api/search')
+      ? '/api/search?q=welcome'
+      : path.replace('{name}', 'commons').replace('{id}', encodeURIComponent(id)).replace(/\?.*$/, '');
   for (const x of index.routes) {
     if (x.path.startsWith('/api/stream')) {
       const c = client(port, 'bridge=commons');

@@ -12,7 +12,7 @@ Operations: ["welcome"], ["caps"], ["list"], ["descriptions", "wildmat"],
 ["group", name], ["over", "1-"], ["article", "3" | "<id>"], ["head", ...],
 ["body", ...], ["stat", ...], ["next"], ["last"], ["post", text],
 ["newnews", group, "yyyymmdd hhmmss"], ["login", user, password],
-["hdr", field, range], ["date"], ["starttls", cafile], ["tlsversion"], ["raw", line] (a raw command line, the response
+["hdr", field, range], ["xpat", field, range, pattern...] (XPAT, RFC 2980: [response, lines]), ["date"], ["starttls", cafile], ["tlsversion"], ["raw", line] (a raw command line, the response
 line back).
 """
 import io, json, ssl, sys, warnings
@@ -64,6 +64,9 @@ def run(s, op):
     if kind == "hdr":
         resp, rows = s.xhdr(args[0], args[1])
         return rows
+    if kind == "xpat":
+        resp, rows = s._longcmdstring("XPAT %s %s %s" % (args[0], args[1], " ".join(args[2:])))
+        return [resp, rows]
     if kind == "date":
         return s.date()[1].strftime("%Y%m%d%H%M%S")
     if kind == "starttls":

@@ -483,3 +483,21 @@ test('a session with a certificate: STARTTLS offered and answered 382; AUTHINFO 
   assert.equal(await n('AUTHINFO PASS pw'), '281 authentication accepted\r\n');
   assert.equal(await n('STARTTLS'), '502 STARTTLS is not possible after authentication\r\n');
 });
+
+test('XPAT patterns: a wildmat over a header value, any case, [sets], ranges, escapes, "!" excludes', async () => {
+  const { headerWildmat } = await import('../../plugins/nntp/text.js');
+  const m = (p: string, v: string) => headerWildmat(p)(v);
+  assert.ok(m('*meeting*', 'Re: MEETING on Tuesday'));
+  assert.ok(m('re: ?eeting*', 're: Meeting x'));
+  assert.ok(m('[a-c]at', 'Bat'));
+  assert.ok(!m('[^a-c]at', 'bat'));
+  assert.ok(m('[]]x', ']x'));
+  assert.ok(m('a\\*b', 'a*b'));
+  assert.ok(!m('a\\*b', 'axb'));
+  assert.ok(!m('*lunch*,!*plans', 'Lunch plans'));
+  assert.ok(m('*lunch*,!*plans', 'Lunch today'));
+  assert.ok(!m('abc', 'abcd'));
+  assert.ok(m('a*', 'a'));
+  // Many stars against a long value that does not match: answered (a backtracking regex would take ages).
+  assert.ok(!m('*a*a*a*a*a*a*a*a*a*a*a*b', 'a'.repeat(5000)));
+});

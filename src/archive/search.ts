@@ -1,0 +1,285 @@
+/**
+ * The archive's search: a parsed query (src/archive/query.ts) run over posts_fts (migration 4, kept by triggers
+ * in the transaction that stores a post, so a post is found the moment it is accepted).
+ *
+ * Ranking: bm25 with subject weighing 4, author 2, body 1; ties newest first (the latest stored); sort:date newest
+ * first by the post's date.
+ * Paging: an opaque cursor (base64url JSON): an offset for relevance (scores shift as the archive grows, so no
+ * key would stay put), the last (date, seq) for sort:date.
+ * Highlights: snippet()/highlight() wrap matches in random nonce markers, the text is HTML-escaped, then the
+ * markers become <mark>: nothing a post holds can forge a mark or inject markup.
+ */
+import { randomBytes } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { AddressPolicy } from '../config/types.js';
+import { CodedError } from '../errors.js';
+import type { Post, StoredPost } from '../post.js';
+import { publicText } from './privacy.js';
+import { parseQuery, type ParsedQuery } from './query.js';
+
+export interface SearchOptions {
+  /** Results per page (1..100, default 20). */
+  limit?: number;
+  /** The `next` of the previous page. */
+  cursor?: string;
+  /** Only these bridges (added to the query's own bridge: terms; a post must be in one of each list given). */
+  bridges?: string[];
+  /** Extra bounds beside the query's before:/after: (YYYY-MM-DD or ISO); the tighter bound wins. */
+  before?: string;
+  after?: string;
+  /** How snippets show mail addresses: one policy, or one per bridge (public views); default show. */
+  addresses?: AddressPolicy | ((bridge: string) => AddressPolicy);
+}
+
+export interface SearchHit {
+  post: StoredPost;
+  /** bm25 score (lower is better; negative). */
+  score: number;
+  /** The subject with matches in <mark>, HTML-escaped. */
+  subjectHtml: string;
+  /** A piece of the body around the matches, <mark>ed, HTML-escaped. */
+  snippetHtml: string;
+  /** The same piece as plain text (no marks). */
+  snippet: string;
+}
+
+export interface SearchPage {
+  query: ParsedQuery;
+  hits: SearchHit[];
+  /** The cursor of the next page; undefined on the last. */
+  next?: string;
+}
+
+export const DEFAULT_LIMIT = 20;
+export const MAX_LIMIT = 100;
+
+interface Row {
+  seq: number;
+  score: number;
+  date: string;
+}
+
+interface Marks {
+  seq: number;
+  received_at: number;
+  data: string;
+  subj: string;
+  snip: string;
+}
+
+interface Cursor {
+  o?: number;
+  d?: string;
+  s?: number;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
+    if (c && typeof c === 'object') {
+      const { o, d, s } = c as Cursor;
+      if (typeof o === 'number' && Number.isSafeInteger(o) && o >= 0 && d === undefined) return { o };
+      if (typeof d === 'string' && typeof s === 'number' && Number.isSafeInteger(s) && o === undefined) return { d, s };
+    }
+  } catch {
+    /* answered below */
+  }
+  throw new CodedError('bad-query', 'the cursor is not one a search gave: start the search again without it');
+}
+
+const HTML: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML[c]!);
+}
+
+/** Marked text → its pieces, each marked or not (snippet()/highlight() never nest marks). */
+function pieces(marked: string, open: string, close: string): { text: string; mark: boolean }[] {
+  const out: { text: string; mark: boolean }[] = [];
+  for (const [i, part] of marked.split(open).entries()) {
+    if (i === 0) {
+      if (part) out.push({ text: part, mark: false });
+      continue;
+    }
+    const at = part.indexOf(close);
+    const inner = at < 0 ? part : part.slice(0, at);
+    const after =
+      at < 0
+        ? ''
+        : part
+            .slice(at + close.length)
+            .split(close)
+            .join('');
+    if (inner) out.push({ text: inner, mark: true });
+    if (after) out.push({ text: after, mark: false });
+  }
+  return out;
+}
+
+/** Unmark one piece: it joins its unmarked neighbours. */
+function unmark(ps: { text: string; mark: boolean }[], i: number): { text: string; mark: boolean }[] {
+  const out: { text: string; mark: boolean }[] = [];
+  for (const [j, p] of ps.entries()) {
+    const q = j === i ? { text: p.text, mark: false } : p;
+    const last = out[out.length - 1];
+    if (last && !last.mark && !q.mark) last.text += q.text;
+    else out.push({ ...q });
+  }
+  return out;
+}
+
+/**
+ * Marked text → HTML with <mark>, and plain text; addresses shown per policy. Each piece is made public on its own;
+ * when that differs from the whole text made public (a mark inside an address, which would split it and let part
+ * of it through), the marks there are dropped until it does not: no address ever shows more than the policy lets.
+ */
+function render(marked: string, open: string, close: string, policy: AddressPolicy): { html: string; text: string } {
+  let ps = pieces(marked, open, close);
+  const whole = publicText(ps.map((p) => p.text).join(''), policy);
+  const fits = () => ps.map((p) => publicText(p.text, policy)).join('') === whole;
+  while (!fits()) {
+    const i = ps.findIndex((p) => p.mark);
+    if (i < 0) break;
+    // Drop the marks that touch an address first: the one whose unmarking makes the most pieces agree.
+    const better = ps.findIndex((p, j) => {
+      if (!p.mark) return false;
+      const u = unmark(ps, j);
+      return u.map((x) => publicText(x.text, policy)).join('') === whole;
+    });
+    ps = unmark(ps, better >= 0 ? better : i);
+  }
+  if (!fits()) return { html: escapeHtml(whole), text: whole };
+  const html = ps
+    .map((p) =>
+      p.mark ? `<mark>${escapeHtml(publicText(p.text, policy))}</mark>` : escapeHtml(publicText(p.text, policy)),
+    )
+    .join('');
+  return { html, text: whole };
+}
+
+const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
+
+/**
+ * Two steps: the page's rows are chosen first with only their seq, score and (sort:date) date carried through the
+ * sort, so a word in half the archive does not make SQLite build a snippet and carry a post's JSON for every match;
+ * then each chosen row gets its post and its marks (one MATCH over the rowid span of the page, marking only the page's rows: a
+ * prefix word is expanded once, not once per row).
+ */
+function prepare(db: Database.Database) {
+  const from = `FROM posts_fts CROSS JOIN posts p ON p.seq = posts_fts.rowid
+    WHERE posts_fts MATCH @match
+      AND (@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
+      AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))
+      AND (@before IS NULL OR json_extract(p.data, '$.date') < @before)
+      AND (@after IS NULL OR json_extract(p.data, '$.date') >= @after)
+      AND (@thread IS NULL OR p.thread = @thread)`;
+  return {
+    order: {
+      relevance: db.prepare(
+        `SELECT p.seq, bm25(posts_fts, 4.0, 1.0, 2.0) AS score, '' AS date ${from}
+         ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
+      ),
+      date: db.prepare(
+        `SELECT p.seq, bm25(posts_fts, 4.0, 1.0, 2.0) AS score, coalesce(json_extract(p.data, '$.date'), '') AS date
+         ${from} AND (@cd IS NULL OR date < @cd OR (date = @cd AND p.seq < CAST(@cs AS INTEGER)))
+         ORDER BY date DESC, p.seq DESC LIMIT @limit`,
+      ),
+    },
+    marks: db.prepare(
+      `SELECT p.seq, p.received_at, p.data, highlight(posts_fts, 0, @open, @close) AS subj,
+         snippet(posts_fts, 1, @open, @close, '…', 32) AS snip
+       FROM posts_fts CROSS JOIN posts p ON p.seq = posts_fts.rowid
+       WHERE posts_fts MATCH @match AND posts_fts.rowid >= CAST(@lo AS INTEGER) AND posts_fts.rowid <= CAST(@hi AS INTEGER)
+         AND +posts_fts.rowid IN (SELECT CAST(value AS INTEGER) FROM json_each(@seqs))`,
+    ),
+    threadKey: db.prepare('SELECT thread FROM posts WHERE id = ?').pluck(),
+  };
+}
+
+function tighter(a: string | undefined, b: string | undefined, pick: (x: string, y: string) => boolean) {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return pick(a, b) ? a : b;
+}
+
+/** Run a query (text, or parsed) over the archive. Throws CodedError 'bad-query' for a query or cursor that cannot run. */
+export function searchArchive(
+  db: Database.Database,
+  query: string | ParsedQuery,
+  opts: SearchOptions = {},
+): SearchPage {
+  const q = typeof query === 'string' ? parseQuery(query) : query;
+  let st = statements.get(db);
+  if (!st) statements.set(db, (st = prepare(db)));
+  const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIMIT)));
+  const cursor = opts.cursor ? decodeCursor(opts.cursor) : {};
+  if (q.sort === 'date' ? cursor.o !== undefined : cursor.d !== undefined) {
+    throw new CodedError('bad-query', 'the cursor is not one this search gave: start the search again without it');
+  }
+  // Extra bounds (the API's before=/after=) parse as the query language's do.
+  const extra =
+    opts.before || opts.after
+      ? parseQuery(`x ${opts.before ? `before:${opts.before}` : ''} ${opts.after ? `after:${opts.after}` : ''}`)
+      : undefined;
+  const before = tighter(q.before, extra?.before, (x, y) => x < y);
+  const after = tighter(q.after, extra?.after, (x, y) => x > y);
+  const thread = q.thread === undefined ? null : ((st.threadKey.get(q.thread) as string | undefined) ?? q.thread);
+  const nonce = randomBytes(8).toString('hex');
+  const open = `\u0002${nonce}[\u0003`;
+  const close = `\u0002${nonce}]\u0003`;
+  const rows = st.order[q.sort]!.all({
+    match: q.match,
+    bridges: q.bridges.length ? JSON.stringify(q.bridges) : null,
+    bridges2: opts.bridges ? JSON.stringify(opts.bridges) : null,
+    before: before ?? null,
+    after: after ?? null,
+    thread,
+    limit: limit + 1,
+    ...(q.sort === 'date' ? { cd: cursor.d ?? null, cs: cursor.s ?? null } : { offset: cursor.o ?? 0 }),
+  }) as Row[];
+  const more = rows.length > limit;
+  if (more) rows.pop();
+  const policyOf =
+    typeof opts.addresses === 'function'
+      ? opts.addresses
+      : (): AddressPolicy => (opts.addresses as AddressPolicy) ?? 'show';
+  const marks = new Map(
+    rows.length
+      ? (
+          st.marks.all({
+            match: q.match,
+            seqs: JSON.stringify(rows.map((r) => r.seq)),
+            lo: Math.min(...rows.map((r) => r.seq)),
+            hi: Math.max(...rows.map((r) => r.seq)),
+            open,
+            close,
+          }) as Marks[]
+        ).map((m) => [m.seq, m] as const)
+      : [],
+  );
+  const hits = rows.flatMap((row): SearchHit[] => {
+    const m = marks.get(row.seq);
+    if (!m) return [];
+    const r = { ...row, ...m };
+    const post: StoredPost = {
+      ...(JSON.parse(r.data) as Post),
+      seq: r.seq,
+      receivedAt: new Date(r.received_at).toISOString(),
+    };
+    const policy = policyOf(post.bridge);
+    const subj = render(r.subj ?? '', open, close, policy);
+    const snip = render(r.snip ?? '', open, close, policy);
+    return [{ post, score: r.score, subjectHtml: subj.html, snippetHtml: snip.html, snippet: snip.text }];
+  });
+  const last = rows[rows.length - 1];
+  const next =
+    !more || !last
+      ? undefined
+      : q.sort === 'date'
+        ? encodeCursor({ d: last.date, s: last.seq })
+        : encodeCursor({ o: (cursor.o ?? 0) + limit });
+  return { query: q, hits, next };
+}

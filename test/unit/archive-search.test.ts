@@ -1,0 +1,204 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Store } from '../../src/store.js';
+import type { Post } from '../../src/post.js';
+import { parseQuery, MAX_QUERY_OCTETS } from '../../src/archive/query.js';
+import { searchArchive } from '../../src/archive/search.js';
+import { CodedError } from '../../src/errors.js';
+
+let n = 0;
+function post(p: Partial<Post> & { body: string }): Post {
+  n++;
+  return {
+    id: p.id ?? `p${n}@test`,
+    bridge: p.bridge ?? 'commons',
+    origin: { account: 'irc', target: '#commons' },
+    author: p.author ?? { name: 'Alice Example', address: 'alice@example.org', via: 'mail' },
+    kind: p.kind ?? 'message',
+    references: p.references ?? [],
+    hops: 0,
+    date: p.date ?? new Date(Date.UTC(2026, 0, 1) + n * 60_000).toISOString(),
+    attachments: [],
+    ...p,
+  } as Post;
+}
+
+function storeWith(posts: Post[]): Store {
+  const s = Store.open(':memory:');
+  for (const p of posts) s.insertPost(p, Date.now());
+  return s;
+}
+
+const badQuery = (f: () => unknown) =>
+  assert.throws(f, (e: unknown) => e instanceof CodedError && e.code === 'bad-query' && e.message.length > 10);
+
+test('the parser quotes every user word: FTS syntax typed by a user is only text', () => {
+  assert.equal(parseQuery('hello world').match, '("hello" AND "world")');
+  assert.equal(parseQuery('"a phrase" -spam').match, '("a phrase") NOT "spam"');
+  assert.equal(parseQuery('NEAR(a b) AND OR').match, '("NEAR(a" AND "b)" AND "AND" AND "OR")');
+  assert.equal(parseQuery('say "it" a"b').match, '("say" AND "it" AND "a""b")');
+  assert.equal(parseQuery('meet*').match, '("meet"*)');
+  assert.equal(
+    parseQuery('author:alice -subject:"re: spam" x').match,
+    '({author}: "alice" AND "x") NOT {subject}: "re: spam"',
+  );
+  const q = parseQuery('x bridge:commons bridge:dev before:2026-02-01 after:2026-01-01 thread:<r@x> sort:date');
+  assert.deepEqual(q.bridges, ['commons', 'dev']);
+  assert.equal(q.before, '2026-02-01T00:00:00.000Z');
+  assert.equal(q.after, '2026-01-01T00:00:00.000Z');
+  assert.equal(q.thread, 'r@x');
+  assert.equal(q.sort, 'date');
+  assert.equal(parseQuery('unterminated "quote here').match, '("unterminated" AND "quote here")');
+});
+
+test('queries that cannot run are bad-query errors with a message, never an FTS error', () => {
+  badQuery(() => parseQuery(''));
+  badQuery(() => parseQuery('   '));
+  badQuery(() => parseQuery('-spam -eggs'));
+  badQuery(() => parseQuery('* " ( )'));
+  badQuery(() => parseQuery('x before:2026-13-01'));
+  badQuery(() => parseQuery('x after:yesterday'));
+  badQuery(() => parseQuery('x sort:size'));
+  badQuery(() => parseQuery('x -bridge:commons'));
+  badQuery(() => parseQuery('a'.repeat(MAX_QUERY_OCTETS + 1)));
+  badQuery(() => parseQuery(Array.from({ length: 200 }, (_, i) => `w${i}`).join(' ')));
+});
+
+test('whatever is typed, a search answers results or bad-query, never an SQLite error', () => {
+  const s = storeWith([post({ body: 'the NEAR operator and "quotes" and stars * here' })]);
+  const inputs = [
+    '"',
+    '""',
+    '*',
+    'NEAR(',
+    'NEAR(a b)',
+    'AND OR',
+    'a OR',
+    '^start',
+    'col:x',
+    '{subject}: x',
+    '(((',
+    'x"y"z',
+    '-',
+    '--x y',
+    "'",
+    'é*',
+    'a'.repeat(9000),
+  ];
+  for (const q of inputs) {
+    try {
+      searchArchive(s.db, q);
+    } catch (e) {
+      assert.ok(e instanceof CodedError && e.code === 'bad-query', `${q.slice(0, 20)}: ${String(e)}`);
+    }
+  }
+  assert.equal(searchArchive(s.db, 'NEAR(').hits.length, 1);
+  assert.equal(searchArchive(s.db, '"quotes"').hits.length, 1);
+  s.close();
+});
+
+test('a post is found the moment it is stored; events and other bridges are not', () => {
+  const s = storeWith([]);
+  assert.equal(searchArchive(s.db, 'rhubarb').hits.length, 0);
+  s.insertPost(post({ body: 'rhubarb pie tonight' }), Date.now());
+  s.insertPost(post({ body: 'rhubarb joined', kind: 'event' }), Date.now());
+  s.insertPost(post({ body: 'rhubarb elsewhere', bridge: 'dev' }), Date.now());
+  assert.equal(searchArchive(s.db, 'rhubarb').hits.length, 2);
+  const only = searchArchive(s.db, 'rhubarb bridge:commons');
+  assert.deepEqual(
+    only.hits.map((h) => h.post.body),
+    ['rhubarb pie tonight'],
+  );
+  assert.equal(searchArchive(s.db, 'rhubarb', { bridges: ['dev'] }).hits.length, 1);
+  s.close();
+});
+
+test('ranking: subject over author over body, newest first among equals; sort:date is newest first', () => {
+  const s = storeWith([
+    post({ id: 'body@t', body: 'we talk about kestrel here, in passing, with other words around it' }),
+    post({ id: 'subj@t', subject: 'kestrel', body: 'a bird we saw, with other words around it' }),
+    post({
+      id: 'auth@t',
+      author: { name: 'Kestrel Jones', via: 'irc' },
+      body: 'hello there, with other words around it',
+    }),
+    post({ id: 'same1@t', body: 'falcon', date: '2026-03-01T00:00:00.000Z' }),
+    post({ id: 'same2@t', body: 'falcon', date: '2026-03-02T00:00:00.000Z' }),
+  ]);
+  assert.deepEqual(
+    searchArchive(s.db, 'kestrel').hits.map((h) => h.post.id),
+    ['subj@t', 'auth@t', 'body@t'],
+  );
+  assert.deepEqual(
+    searchArchive(s.db, 'falcon').hits.map((h) => h.post.id),
+    ['same2@t', 'same1@t'],
+  );
+  assert.deepEqual(
+    searchArchive(s.db, 'kestrel sort:date').hits.map((h) => h.post.id),
+    ['auth@t', 'subj@t', 'body@t'],
+  );
+  assert.deepEqual(
+    searchArchive(s.db, 'kestrel -bird').hits.map((h) => h.post.id),
+    ['auth@t', 'body@t'],
+  );
+  assert.deepEqual(
+    searchArchive(s.db, 'author:kestrel').hits.map((h) => h.post.id),
+    ['auth@t'],
+  );
+  assert.deepEqual(
+    searchArchive(s.db, 'falcon before:2026-03-02').hits.map((h) => h.post.id),
+    ['same1@t'],
+  );
+  assert.deepEqual(
+    searchArchive(s.db, 'falcon after:2026-03-02').hits.map((h) => h.post.id),
+    ['same2@t'],
+  );
+  s.close();
+});
+
+test('cursor paging walks every result once, in both sorts; a forged cursor is bad-query', () => {
+  const posts = Array.from({ length: 25 }, (_, i) => post({ id: `m${i}@t`, body: `marmot number ${i}` }));
+  const s = storeWith(posts);
+  for (const sort of ['', ' sort:date']) {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = searchArchive(s.db, `marmot${sort}`, { limit: 10, cursor });
+      seen.push(...page.hits.map((h) => h.post.id));
+      cursor = page.next;
+      pages++;
+    } while (cursor);
+    assert.equal(pages, 3);
+    assert.equal(new Set(seen).size, 25);
+  }
+  badQuery(() => searchArchive(s.db, 'marmot', { cursor: 'garbage' }));
+  const dateCursor = searchArchive(s.db, 'marmot sort:date', { limit: 5 }).next!;
+  badQuery(() => searchArchive(s.db, 'marmot', { cursor: dateCursor }));
+  s.close();
+});
+
+test('highlights: matches in <mark>, the text escaped, addresses kept private in public views', () => {
+  const s = storeWith([
+    post({ subject: 'About <b>otters</b>', body: 'Otters & <script>alert(1)</script> are fun' }),
+    post({ body: 'write to otters@example.org about beavers' }),
+  ]);
+  const [hit] = searchArchive(s.db, 'otters -beavers').hits;
+  assert.equal(hit!.subjectHtml, 'About &lt;b&gt;<mark>otters</mark>&lt;/b&gt;');
+  assert.match(hit!.snippetHtml, /^<mark>Otters<\/mark> &amp; &lt;script&gt;alert\(1\)&lt;\/script&gt; are fun$/);
+  const pub = searchArchive(s.db, 'beavers', { addresses: 'obfuscate' }).hits[0]!;
+  assert.doesNotMatch(pub.snippetHtml + pub.snippet, /otters@example\.org/);
+  assert.equal(
+    pub.snippetHtml,
+    'write to otters@…ample.org about <mark>beavers</mark>',
+    'marks kept outside addresses',
+  );
+  // A mark inside an address would split it: that mark goes, the address is shown as the policy says.
+  for (const q of ['otters beavers', 'example beavers']) {
+    const h = searchArchive(s.db, q, { addresses: 'hide' }).hits[0]!;
+    assert.equal(h.snippetHtml, 'write to otters@… about <mark>beavers</mark>', q);
+  }
+  const op = searchArchive(s.db, 'beavers').hits[0]!;
+  assert.match(op.snippet, /otters@example\.org/);
+  s.close();
+});
