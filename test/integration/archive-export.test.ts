@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Store } from '../../src/store.js';
-import { world, cli } from '../helpers/daemon.js';
+import { writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { world, cli, startDaemon } from '../helpers/daemon.js';
+import { listeningPort } from '../peers/finger.js';
 import { requirePeer } from '../peers/require.js';
 
 const READ = `
@@ -81,6 +84,54 @@ test('peerpost export: Python reads every message back, with ids, From, Date, Su
     const none = await cli(['export', '-c', w.config, '-b', 'nosuch', '-o', plain]);
     assert.equal(none.code, 5);
   } finally {
+    w.cleanup();
+  }
+});
+
+test("the web's /b/NAME.mbox.gz: gzip, read by Python's mailbox, no full address under the default policy", async () => {
+  requirePeer('python3');
+  const w = world();
+  w.writeConfig('accounts:\n  web.t: { listen: 127.0.0.1:0 }\nbridges:\n  commons:\n    endpoints: [web.t/commons]\n');
+  const s = Store.open(w.data);
+  s.insertPost(
+    {
+      bridge: 'commons',
+      kind: 'message',
+      hops: 0,
+      attachments: [],
+      id: 'root@example.org',
+      origin: { account: 'mail.l', target: 'commons' },
+      author: { name: 'Alice', address: 'alice@example.org', via: 'mail' },
+      subject: 'Hello',
+      body: 'From me: write to alice@example.org\n',
+      references: [],
+      date: '2026-01-02T10:00:00.000Z',
+    },
+    1,
+  );
+  s.close();
+  const d = await startDaemon(w.config);
+  try {
+    const port = await listeningPort(d.waitForLog, 'web.t');
+    const r = await fetch(`http://127.0.0.1:${port}/b/commons.mbox.gz`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'application/gzip');
+    assert.match(
+      r.headers.get('content-disposition') ?? '',
+      /filename="commons\.mbox\.gz"/,
+    );
+    const plain = join(w.dir, 'web.mbox');
+    writeFileSync(plain, gunzipSync(Buffer.from(await r.arrayBuffer())));
+    const got = JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, plain], { encoding: 'utf8' }));
+    assert.equal(got.length, 1);
+    assert.equal(got[0].id, '<root@example.org>');
+    assert.equal(got[0].body, 'From me: write to alice@…ample.org\n');
+    assert.doesNotMatch(JSON.stringify(got), /alice@example\.org/);
+    const t = await fetch(`http://127.0.0.1:${port}/t/root@example.org.mbox.gz`);
+    assert.equal(t.status, 200);
+    await t.arrayBuffer();
+  } finally {
+    await d.stop();
     w.cleanup();
   }
 });
