@@ -116,10 +116,7 @@ test("the web's /b/NAME.mbox.gz: gzip, read by Python's mailbox, no full address
     const r = await fetch(`http://127.0.0.1:${port}/b/commons.mbox.gz`);
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('content-type'), 'application/gzip');
-    assert.match(
-      r.headers.get('content-disposition') ?? '',
-      /filename="commons\.mbox\.gz"/,
-    );
+    assert.match(r.headers.get('content-disposition') ?? '', /filename="commons\.mbox\.gz"/);
     const plain = join(w.dir, 'web.mbox');
     writeFileSync(plain, gunzipSync(Buffer.from(await r.arrayBuffer())));
     const got = JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, plain], { encoding: 'utf8' }));
