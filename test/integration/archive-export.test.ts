@@ -1,0 +1,134 @@
+/**
+ * peerpost export read back by a real mbox reader: Python's mailbox module (Debian's /usr/bin/python3) splits the
+ * file; the mboxrd rule takes the ">" off again.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Store } from '../../src/store.js';
+import { writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { world, cli, startDaemon } from '../helpers/daemon.js';
+import { listeningPort } from '../peers/finger.js';
+import { requirePeer } from '../peers/require.js';
+
+const READ = `
+import mailbox, json, re, sys, email.header
+out = []
+for m in mailbox.mbox(sys.argv[1]):
+    body = m.get_payload(decode=True).decode('utf-8')
+    out.append({'id': m['Message-ID'], 'from': str(email.header.make_header(email.header.decode_header(m['From']))),
+                'date': m['Date'], 'subject': str(email.header.make_header(email.header.decode_header(m['Subject']))),
+                'refs': m['References'], 'body': re.sub(r'(?m)^>(>*From )', r'\\1', body)})
+print(json.dumps(out))
+`;
+
+test('peerpost export: Python reads every message back, with ids, From, Date, Subject, References and "From " lines', async () => {
+  requirePeer('python3');
+  const w = world();
+  try {
+    w.writeConfig(
+      'accounts:\n  sink.s: { file: ' + w.sink('s') + ' }\nbridges:\n  commons:\n    endpoints: [sink.s/c]\n',
+    );
+    const s = Store.open(w.data);
+    const base = { bridge: 'commons', kind: 'message' as const, hops: 0, attachments: [] };
+    s.insertPost(
+      {
+        ...base,
+        id: 'root@example.org',
+        origin: { account: 'mail.l', target: 'commons' },
+        author: { name: 'Alice Exämple', address: 'alice@example.org', via: 'mail' },
+        subject: 'Grüße',
+        body: 'From the start\n>From quoted\nbye\n',
+        references: [],
+        date: '2026-01-02T10:00:00.000Z',
+      },
+      1,
+    );
+    s.insertPost(
+      {
+        ...base,
+        id: 'line@test.example',
+        origin: { account: 'irc.l', target: '#commons' },
+        author: { name: 'bob', via: 'irc' },
+        body: 'agreed',
+        inReplyTo: 'root@example.org',
+        references: ['root@example.org'],
+        date: '2026-01-03T10:00:00.000Z',
+      },
+      2,
+    );
+    s.close();
+    const file = join(w.dir, 'commons.mbox.gz');
+    const r = await cli(['export', '-c', w.config, '-b', 'commons', '-o', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /exported 2 messages of bridge commons/);
+    const plain = join(w.dir, 'commons.mbox');
+    execFileSync('sh', ['-c', `gzip -dc '${file}' > '${plain}'`]);
+    const got = JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, plain], { encoding: 'utf8' }));
+    assert.equal(got.length, 2);
+    assert.equal(got[0].id, '<root@example.org>');
+    assert.equal(got[0].from, 'Alice Exämple <alice@example.org>');
+    assert.equal(got[0].date, 'Fri, 02 Jan 2026 10:00:00 +0000');
+    assert.equal(got[0].subject, 'Grüße');
+    assert.equal(got[0].body, 'From the start\n>From quoted\nbye\n');
+    assert.equal(got[1].from, 'bob <bob@irc.invalid>');
+    assert.equal(got[1].subject, 'Re: Grüße');
+    assert.equal(got[1].refs, '<root@example.org>');
+
+    const pub = await cli(['export', '-c', w.config, '-b', 'commons', '--public', '-o', plain]);
+    assert.equal(pub.code, 0, pub.stderr);
+    const shown = JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, plain], { encoding: 'utf8' }));
+    assert.doesNotMatch(JSON.stringify(shown), /alice@example\.org/);
+    const none = await cli(['export', '-c', w.config, '-b', 'nosuch', '-o', plain]);
+    assert.equal(none.code, 5);
+  } finally {
+    w.cleanup();
+  }
+});
+
+test("the web's /b/NAME.mbox.gz: gzip, read by Python's mailbox, no full address under the default policy", async () => {
+  requirePeer('python3');
+  const w = world();
+  w.writeConfig('accounts:\n  web.t: { listen: 127.0.0.1:0 }\nbridges:\n  commons:\n    endpoints: [web.t/commons]\n');
+  const s = Store.open(w.data);
+  s.insertPost(
+    {
+      bridge: 'commons',
+      kind: 'message',
+      hops: 0,
+      attachments: [],
+      id: 'root@example.org',
+      origin: { account: 'mail.l', target: 'commons' },
+      author: { name: 'Alice', address: 'alice@example.org', via: 'mail' },
+      subject: 'Hello',
+      body: 'From me: write to alice@example.org\n',
+      references: [],
+      date: '2026-01-02T10:00:00.000Z',
+    },
+    1,
+  );
+  s.close();
+  const d = await startDaemon(w.config);
+  try {
+    const port = await listeningPort(d.waitForLog, 'web.t');
+    const r = await fetch(`http://127.0.0.1:${port}/b/commons.mbox.gz`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'application/gzip');
+    assert.match(r.headers.get('content-disposition') ?? '', /filename="commons\.mbox\.gz"/);
+    const plain = join(w.dir, 'web.mbox');
+    writeFileSync(plain, gunzipSync(Buffer.from(await r.arrayBuffer())));
+    const got = JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, plain], { encoding: 'utf8' }));
+    assert.equal(got.length, 1);
+    assert.equal(got[0].id, '<root@example.org>');
+    assert.equal(got[0].body, 'From me: write to alice@…ample.org\n');
+    assert.doesNotMatch(JSON.stringify(got), /alice@example\.org/);
+    const t = await fetch(`http://127.0.0.1:${port}/t/root@example.org.mbox.gz`);
+    assert.equal(t.status, 200);
+    await t.arrayBuffer();
+  } finally {
+    await d.stop();
+    w.cleanup();
+  }
+});
