@@ -114,6 +114,17 @@ export const MIGRATIONS: readonly string[] = [
      by TEXT NOT NULL,
      at INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // Removal and retention (src/archive/removal.ts, retention.ts): why each tombstone is there (an operator's remove,
+  // the bridge's archive.keep, a news peer's cancel), and a trigger that keeps a tombstoned id out of posts by any
+  // path (a resend, a peer, an import): its INSERT OR IGNORE is ignored. Retention reads posts by age per bridge.
+  `ALTER TABLE tombstones ADD COLUMN cause TEXT NOT NULL DEFAULT 'removed' CHECK (cause IN ('removed', 'retention', 'cancel'));
+   CREATE INDEX tombstones_by_bridge ON tombstones(bridge, at);
+   CREATE INDEX posts_by_age ON posts(bridge, received_at);
+   CREATE INDEX digest_posts_by_post ON digest_posts(post_seq);
+   CREATE INDEX outbox_by_post ON outbox(post_seq);
+   CREATE TRIGGER posts_tombstoned BEFORE INSERT ON posts WHEN EXISTS (SELECT 1 FROM tombstones WHERE id = new.id) BEGIN
+     SELECT raise(IGNORE);
+   END;`,
 ];
 
 export class StoreError extends Error {
