@@ -3,6 +3,7 @@
  * line what it does (for `peerpost help`), and has its --help text; run() returns the exit status (EXIT).
  */
 import { exportCommand } from './export.js';
+import { removeCommand, removedCommand } from './remove.js';
 
 export interface CliCommand {
   name: string;
@@ -11,4 +12,4 @@ export interface CliCommand {
   run(args: string[]): Promise<number>;
 }
 
-export const COMMANDS: readonly CliCommand[] = [exportCommand];
+export const COMMANDS: readonly CliCommand[] = [exportCommand, removeCommand, removedCommand];

@@ -23,6 +23,7 @@ import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from '../
 import { withTimeout } from '../util.js';
 import { ServiceRegistry } from '../services.js';
 import { endpointViews } from './views.js';
+import { tombstoneOf, type Removals } from '../archive/removal.js';
 
 export { ServiceRegistry };
 
@@ -42,6 +43,7 @@ export interface AccountDeps {
   secret: (purpose: string) => Buffer;
   services: ServiceRegistry;
   onPost: (fn: (post: StoredPost) => void) => () => void;
+  removals: Removals;
   metrics: () => DaemonMetrics;
   storeWritable: () => boolean;
   /** Another peerpost node is at this endpoint. */
@@ -76,6 +78,7 @@ export function postReaderFor(store: Store): PostReader {
     count: (bridge) => store.countPosts(bridge),
     thread: (id, limit) => store.threadPosts(id, limit),
     archivePage: (filter, after, limit) => store.archivePage(filter, after, limit),
+    removed: (id) => tombstoneOf(store, id),
   };
 }
 
@@ -191,6 +194,13 @@ export class AccountRuntime {
         this.closers.push(off);
         return off;
       },
+      onRemoved: (fn) => {
+        const off = this.deps.removals.onRemoved(fn);
+        this.closers.push(off);
+        return off;
+      },
+      remove: (ids, reason, cause) =>
+        this.deps.removals.remove({ ids }, { reason, by: account, cause, now: Date.now() }),
       metrics: () => this.deps.metrics(),
       storeWritable: () => this.deps.storeWritable(),
       peerNode: (target, hostname) => {
