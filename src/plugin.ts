@@ -60,6 +60,7 @@ export {
 export { exportTo, dateBound, PAGE_SIZE } from './archive/export.js';
 export type { ArchiveFilter, ExportOptions, ExportSource, ExportStats } from './archive/export.js';
 export type { RemovalCause, RemovalResult, RemovedPost, Tombstone } from './archive/removal.js';
+export { publicRemoval } from './archive/removal.js';
 export {
   MAX_HEADER_BYTES,
   cleanBody,

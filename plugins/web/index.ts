@@ -76,6 +76,7 @@ export default definePlugin<Config>({
       siteUrl: (path) => `${base}${path}`,
     });
     ctx.onPost((p) => app.onPost(p));
+    ctx.onRemoved((r) => app.onRemoved(r));
 
     const server = createServer(
       {

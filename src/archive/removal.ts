@@ -131,6 +131,13 @@ function insertTombstone(store: Store, t: Tombstone): void {
     .run(t);
 }
 
+/** What a public view says of a removed post (the web's 410 page, the API): the cause in plain words. */
+export function publicRemoval(t: Pick<Tombstone, 'cause' | 'reason'>): string {
+  if (t.cause === 'retention') return 'This post is older than this archive keeps, and has left it.';
+  if (t.cause === 'cancel') return 'This post was cancelled on the news network, and has left this archive.';
+  return `This post was removed from this archive: ${t.reason}`;
+}
+
 /** The tombstone of an id, or undefined. */
 export function tombstoneOf(store: Store, id: string): Tombstone | undefined {
   return store.db.prepare('SELECT id, bridge, reason, by, at, cause FROM tombstones WHERE id = ?').get(bareId(id)) as
