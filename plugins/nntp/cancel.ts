@@ -56,10 +56,16 @@ export function cancelTarget(control: string | undefined): string | undefined {
   return m?.[1];
 }
 
-/** The host that injected an article: the last Path element before the tail entry (not-for-mail, or the last). */
+/**
+ * The host that injected an article (RFC 5537 3.2.1): the element left of the `.POSTED` diagnostic when there is
+ * one (INN writes `pathhost!.POSTED.client!not-for-mail`), else the last host before the tail entry.
+ */
 export function injectingHost(path: readonly string[]): string | undefined {
-  const p = path.filter((x) => x !== '' && !x.startsWith('!'));
-  if (p.length === 0) return undefined;
-  const last = p[p.length - 1]!.toLowerCase();
-  return last === 'not-for-mail' ? p[p.length - 2]?.toLowerCase() : last;
+  const p = path.filter((x) => x !== '');
+  const posted = p.findIndex((x) => /^\.posted(\.|$)/i.test(x));
+  if (posted > 0) return p[posted - 1]!.toLowerCase();
+  const hosts = p.filter((x) => !x.startsWith('.'));
+  if (hosts.length === 0) return undefined;
+  const last = hosts[hosts.length - 1]!.toLowerCase();
+  return last === 'not-for-mail' ? hosts[hosts.length - 2]?.toLowerCase() : last;
 }

@@ -43,6 +43,10 @@ test('a cancel article names its target in Control and carries the key; Control 
   assert.equal(injectingHost(['inn.example', 'peer.example', 'not-for-mail']), 'peer.example');
   assert.equal(injectingHost(['inn.example', 'peer.example']), 'peer.example');
   assert.equal(injectingHost([]), undefined);
+  assert.equal(
+    injectingHost(['relay.example', 'news.test.local', '.POSTED.localhost', 'not-for-mail']),
+    'news.test.local',
+  );
 });
 
 test('articles sent to a peer carry our Cancel-Lock', () => {
