@@ -10,6 +10,7 @@ import { world, cli, startDaemon, sleep } from '../helpers/daemon.js';
 import { listeningPort, rawQuery } from '../peers/finger.js';
 import { nntplib, type OpResult } from './nntp-helpers.js';
 import { requirePeer } from '../peers/require.js';
+import { WebSocket } from 'ws';
 
 before(() => requirePeer('python3'));
 
@@ -55,9 +56,24 @@ bridges:
   assert.equal((await fetch(page)).status, 200, 'the post is on the web before');
   assert.match(await rawQuery(finger, 'commons\r\n'), /Cheap watches/, 'and in the finger plan');
 
+  // A live page's stream: it hears of the removal.
+  const ws = new WebSocket(`${web.replace('http', 'ws')}/api/stream?bridge=commons`);
+  t.after(() => ws.terminate());
+  const heard: Record<string, unknown>[] = [];
+  ws.on('message', (m) => heard.push(JSON.parse(m.toString()) as Record<string, unknown>));
+  await new Promise((res, rej) => {
+    ws.once('open', res);
+    ws.once('error', rej);
+  });
+
   const r = await cli(['remove', '-c', w.config, '<spam1@x.example>', '--reason', 'spam from a bot']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /removed spam1@x\.example \(bridge commons\)/);
+
+  for (let i = 0; i < 100 && !heard.some((m) => m.type === 'removed'); i++) await sleep(50);
+  const removed = heard.find((m) => m.type === 'removed');
+  assert.equal(removed?.id, 'spam1@x.example', 'the live stream sends the removal');
+  assert.match(String(removed?.reason), /spam from a bot/);
 
   const gone = await fetch(page);
   assert.equal(gone.status, 410, 'the page answers 410 Gone');
