@@ -159,18 +159,45 @@ export function listTombstones(store: Store, bridge?: string, limit = 1000): Tom
   ) as Tombstone[];
 }
 
-/** The daemon's removals: the transaction, then every running account told (ctx.onRemoved), in order. */
+/** The kv scope where removals made without a daemon wait to be told to its accounts at its next start. */
+const UNTOLD = 'core:removed-untold';
+
+/**
+ * Removals: the transaction, then every running account told (ctx.onRemoved), in order. Without a daemon
+ * (`offline`: `peerpost remove` on the store) what the accounts must hear is kept in the store, in the same
+ * transaction, and told by the daemon at its next start (tellUntold): the news server's numbers, the mail
+ * plugin's files and the news cancels follow then.
+ */
 export class Removals {
   private readonly listeners = new Set<(removed: readonly RemovedPost[]) => void>();
   constructor(
     private readonly store: Store,
     private readonly onError: (err: unknown) => void = () => {},
+    private readonly offline = false,
   ) {}
 
   remove(target: RemovalTarget, opts: RemovalOptions): RemovalResult {
-    const r = removePosts(this.store, target, opts);
-    if (r.removed.length > 0) this.tell(r.removed);
+    const r = this.store.transaction(() => {
+      const r = removePosts(this.store, target, opts);
+      if (this.offline) for (const p of r.removed) this.store.kvSet(UNTOLD, p.id, p);
+      return r;
+    });
+    if (r.removed.length > 0 && !this.offline) this.tell(r.removed);
     return r;
+  }
+
+  /** Tell the accounts of the removals made while no daemon ran; returns how many. */
+  tellUntold(): number {
+    const keys = this.store.kvKeys(UNTOLD);
+    if (keys.length === 0) return 0;
+    const removed = keys
+      .map((k) => this.store.kvGet(UNTOLD, k) as RemovedPost | undefined)
+      .filter((p): p is RemovedPost => p !== undefined);
+    this.tell(removed);
+    this.store.transaction(() => {
+      for (const k of keys) this.store.kvDelete(UNTOLD, k);
+    });
+    return removed.length;
   }
 
   onRemoved(fn: (removed: readonly RemovedPost[]) => void): () => void {

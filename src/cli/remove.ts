@@ -26,8 +26,8 @@ all the same, so it never arrives.
   --author ADDRESS  every post this mail address sent (any case)
   --reason TEXT     why (required): kept in the tombstone, shown on the web's 410 page
 
-Through the running daemon when one answers; else on the store directly (the
-views show it no more when peerpost starts, but no news cancel is sent then).
+Through the running daemon when one answers; else on the store directly, and
+the accounts hear of it when peerpost next starts (news cancels are sent then).
 Exit 5 when no post matched.
 `;
 
@@ -74,7 +74,7 @@ async function runRemove(args: string[]): Promise<number> {
   if (!live) {
     const store = openStore(found, config);
     try {
-      answer = removeRequest(new Removals(store), req);
+      answer = removeRequest(new Removals(store, undefined, true), req);
     } finally {
       store.close();
     }
@@ -95,7 +95,9 @@ async function runRemove(args: string[]): Promise<number> {
     if (n === 0 && (answer.blocked ?? []).length === 0 && (answer.already ?? []).length === 0)
       out(`no post of ${values.author} is held here; nothing was removed`);
     else if (!live && n > 0)
-      out(`peerpost is not running: the store is changed; news cancels are not sent (no daemon runs to send them)`);
+      out(
+        'peerpost is not running: the store is changed; the accounts hear of it when peerpost starts (news cancels are sent then)',
+      );
   }
   return (answer.removed?.length ?? 0) + (answer.blocked?.length ?? 0) > 0 || (answer.already?.length ?? 0) > 0
     ? EXIT.OK

@@ -181,6 +181,12 @@ export class Daemon {
       log: (msg, fields) => this.log.info(fields, msg),
     });
     this.retention.start();
+    const untold = this.removals.tellUntold();
+    if (untold > 0)
+      this.log.info(
+        { removed: untold },
+        `${untold} posts removed while peerpost was stopped: the accounts are told now`,
+      );
     installSignals({
       log: this.log,
       stopping: () => this.stopping !== undefined,

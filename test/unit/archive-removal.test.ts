@@ -155,3 +155,25 @@ test('retention: a sweep with a fake clock removes what is older than keep, in b
   assert.match((back as { reason: string }).reason, /older than the bridge keeps/);
   assert.equal(await retention.sweep(), 0, 'nothing more to do');
 });
+
+test('a removal without a daemon is kept for the accounts, and told once at the next start', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  await f.core.ingest('mail.l', mail('<spam@x.example>', 'spammer', 'cheapwatches'));
+  const offline = new Removals(f.store, undefined, true);
+  const heardOffline: string[] = [];
+  offline.onRemoved((r) => heardOffline.push(...r.map((x) => x.id)));
+  offline.remove({ ids: ['spam@x.example'] }, { reason: 'spam', by: 'admin', cause: 'removed', now: 1 });
+  assert.deepEqual(heardOffline, [], 'nobody runs to hear it');
+  assert.equal(f.store.getPost('spam@x.example'), undefined);
+
+  const daemon = new Removals(f.store);
+  const told: RemovedPost[] = [];
+  daemon.onRemoved((r) => told.push(...r));
+  assert.equal(daemon.tellUntold(), 1);
+  assert.deepEqual(
+    told.map((x) => [x.id, x.reason, x.post.author.address]),
+    [['spam@x.example', 'spam', 'spammer@example.org']],
+  );
+  assert.equal(daemon.tellUntold(), 0, 'told once');
+});
