@@ -80,7 +80,7 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
         if (r) rows.push(r);
         else if (tomb.get(id) !== undefined) result.already.push(id);
         else {
-          insertTombstone(store, { id, bridge: null, reason, by: opts.by, at: opts.now, cause: opts.cause });
+          insertTombstone(store, { id, bridge: null, reason, by: opts.by, at: opts.now, cause: opts.cause, seq: null });
           result.blocked.push(id);
         }
       }
@@ -110,7 +110,15 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
       dropLines.run(r.seq);
       dropDigest.run(r.seq, r.seq);
       del.run(r.seq);
-      insertTombstone(store, { id: r.id, bridge: r.bridge, reason, by: opts.by, at: opts.now, cause: opts.cause });
+      insertTombstone(store, {
+        id: r.id,
+        bridge: r.bridge,
+        reason,
+        by: opts.by,
+        at: opts.now,
+        cause: opts.cause,
+        seq: r.seq,
+      });
       const post: StoredPost = {
         ...(JSON.parse(r.data) as Post),
         seq: r.seq,
@@ -122,10 +130,10 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
   return result;
 }
 
-function insertTombstone(store: Store, t: Tombstone): void {
+function insertTombstone(store: Store, t: Tombstone & { seq: number | null }): void {
   store.db
     .prepare(
-      `INSERT INTO tombstones (id, bridge, reason, by, at, cause) VALUES (@id, @bridge, @reason, @by, @at, @cause)
+      `INSERT INTO tombstones (id, bridge, reason, by, at, cause, seq) VALUES (@id, @bridge, @reason, @by, @at, @cause, @seq)
        ON CONFLICT (id) DO NOTHING`,
     )
     .run(t);

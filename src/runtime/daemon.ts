@@ -172,6 +172,7 @@ export class Daemon {
         return EXIT.FAILED;
       }
     }
+    this.removals.onRemoved((removed) => this.outbox.forget(removed.map((r) => r.post.seq)));
     this.outbox.start();
     this.keeper.start();
     this.retention = new Retention({

@@ -177,3 +177,16 @@ test('a removal without a daemon is kept for the accounts, and told once at the 
   );
   assert.equal(daemon.tellUntold(), 0, 'told once');
 });
+
+test('a removed newest post’s seq is never given again (stream cursors stay true)', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  const a = await f.core.ingest('mail.l', mail('<a@x.example>', 'alice', 'one'));
+  const b = await f.core.ingest('mail.l', mail('<b@x.example>', 'alice', 'two'));
+  assert.equal(a.status, 'accepted');
+  assert.equal(b.status, 'accepted');
+  const bSeq = (b as { seq: number }).seq;
+  new Removals(f.store).remove({ ids: ['b@x.example'] }, { reason: 'x', by: 'a', cause: 'removed', now: 1 });
+  const c = await f.core.ingest('mail.l', mail('<c@x.example>', 'alice', 'three'));
+  assert.equal((c as { seq: number }).seq, bSeq + 1);
+});
