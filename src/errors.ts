@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   duplicate: 'the post is held already',
   /** Larger than the account allows. */
   'too-large': 'the post is too large',
+  /** The post was removed from the archive (`peerpost remove`, archive.keep, a cancel): its tombstone keeps it out. */
+  removed: 'the post was removed from the archive',
   /** A rule of the account refuses it: control messages, a token's bridges, posting not permitted. */
   'not-allowed': 'a rule of the account refuses it',
   // ── a post refused for now (tempfail): the sender tries again later ──

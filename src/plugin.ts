@@ -25,6 +25,7 @@ import type { ErrorCode } from './errors.js';
 import type { ArchiveFilter } from './archive/export.js';
 import type { SearchOptions, SearchPage } from './archive/search.js';
 import type { ParsedQuery } from './archive/query.js';
+import type { RemovalResult, RemovedPost, Tombstone } from './archive/removal.js';
 
 export { z };
 export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
@@ -67,6 +68,8 @@ export {
 } from './archive/thread.js';
 export { exportTo, dateBound, PAGE_SIZE } from './archive/export.js';
 export type { ArchiveFilter, ExportOptions, ExportSource, ExportStats } from './archive/export.js';
+export type { RemovalCause, RemovalResult, RemovedPost, Tombstone } from './archive/removal.js';
+export { publicRemoval } from './archive/removal.js';
 export {
   MAX_HEADER_BYTES,
   cleanBody,
@@ -213,6 +216,11 @@ export interface PostReader {
   archivePage(filter: ArchiveFilter, afterSeq: number, limit: number): StoredPost[];
   /** Full-text search of the archive (src/archive/query.ts: the language); throws CodedError 'bad-query'. */
   search(query: string | ParsedQuery, opts?: SearchOptions): SearchPage;
+  /**
+   * The tombstone of a removed post (`peerpost remove`, archive.keep, an accepted cancel), or undefined: a view
+   * answers "gone" for it (the web 410 with the reason, the news server 430).
+   */
+  removed(id: string): Tombstone | undefined;
 }
 
 export interface IngestCounts {
@@ -358,6 +366,17 @@ export interface PluginContext<C = Record<string, unknown>> {
    * that stops the calls; they stop by themselves when the account stops.
    */
   onPost(fn: (post: StoredPost) => void): () => void;
+  /**
+   * Called after commit for every removal (`peerpost remove`, a bridge's archive.keep, an accepted news cancel),
+   * with the posts as they were: forget them in every view and cache (a page, a plan, an article number, stored
+   * attachments). Stops by itself when the account stops.
+   */
+  onRemoved(fn: (removed: readonly RemovedPost[]) => void): () => void;
+  /**
+   * Remove posts from the archive as `peerpost remove` does (a news account honouring a peer's cancel: cause
+   * 'cancel'): tombstoned, deleted, their undelivered rows dropped, every account told.
+   */
+  remove(ids: readonly string[], reason: string, cause: 'removed' | 'cancel'): RemovalResult;
   /** Counters and histograms, for /metrics. */
   metrics(): DaemonMetrics;
   /** True when a small write to the store succeeds now (for a health check). */

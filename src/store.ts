@@ -114,6 +114,20 @@ export const MIGRATIONS: readonly string[] = [
      by TEXT NOT NULL,
      at INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // Removal and retention (src/archive/removal.ts, retention.ts): why each tombstone is there (an operator's remove,
+  // the bridge's archive.keep, a news peer's cancel), the seq the post had (a seq is never given again: cursors of
+  // stream clients, exports and article lists stay true when the newest post is removed), and a trigger that keeps a tombstoned id out of posts by any
+  // path (a resend, a peer, an import): its INSERT OR IGNORE is ignored. Retention reads posts by age per bridge.
+  `ALTER TABLE tombstones ADD COLUMN cause TEXT NOT NULL DEFAULT 'removed' CHECK (cause IN ('removed', 'retention', 'cancel'));
+   ALTER TABLE tombstones ADD COLUMN seq INTEGER;
+   CREATE INDEX tombstones_by_seq ON tombstones(seq) WHERE seq IS NOT NULL;
+   CREATE INDEX tombstones_by_bridge ON tombstones(bridge, at);
+   CREATE INDEX posts_by_age ON posts(bridge, received_at);
+   CREATE INDEX digest_posts_by_post ON digest_posts(post_seq);
+   CREATE INDEX outbox_by_post ON outbox(post_seq);
+   CREATE TRIGGER posts_tombstoned BEFORE INSERT ON posts WHEN EXISTS (SELECT 1 FROM tombstones WHERE id = new.id) BEGIN
+     SELECT raise(IGNORE);
+   END;`,
 ];
 
 export class StoreError extends Error {
@@ -305,7 +319,12 @@ export class Store {
   private prepareAll() {
     const db = this.db;
     return {
-      insertPost: db.prepare('INSERT OR IGNORE INTO posts (id, bridge, received_at, data) VALUES (?, ?, ?, ?)'),
+      // seq: the next after every post held or removed (SQLite alone would give a removed newest post's seq again).
+      insertPost: db.prepare(
+        `INSERT OR IGNORE INTO posts (seq, id, bridge, received_at, data) VALUES (
+           max(coalesce((SELECT max(seq) FROM posts), 0), coalesce((SELECT max(seq) FROM tombstones WHERE seq IS NOT NULL), 0)) + 1,
+           ?, ?, ?, ?)`,
+      ),
       insertOutbox: db.prepare('INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (?, ?, ?, ?)'),
       insertDigestLine: db.prepare('INSERT INTO digest_lines (bridge, post_seq, at) VALUES (?, ?, ?)'),
       hasPost: db.prepare('SELECT 1 FROM posts WHERE id = ?').pluck(),

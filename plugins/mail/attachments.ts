@@ -19,6 +19,8 @@
  * that are dropped; list mail sent later (a long retry) names them as "no longer
  * kept". `0` keeps them as long as the post.
  *
+ * Removal: a post removed from the archive (ctx.onRemoved) has its files erased at once.
+ *
  * Tables are shared by every mail account of the node (a post taken by one mail
  * account and delivered through another finds its files).
  */
@@ -71,6 +73,7 @@ export class AttachmentStore {
         'SELECT n, filename, content_type AS contentType, length(content) AS size, content FROM mail_attachments WHERE post_id = ? AND n = ?',
       ),
       commit: store.prepare('UPDATE mail_attachments SET committed = 1 WHERE post_id = ? AND committed = 0'),
+      erase: store.prepare('DELETE FROM mail_attachments WHERE post_id = ?'),
       dropUncommitted: store.prepare('DELETE FROM mail_attachments WHERE post_id = ? AND committed = 0'),
       orphans: store
         .prepare('SELECT DISTINCT post_id FROM mail_attachments WHERE committed = 0 AND stored_at < ?')
@@ -105,6 +108,11 @@ export class AttachmentStore {
   /** The post was not taken: drop the files written for it (committed ones, of an earlier post with that id, stay). */
   discard(postId: string): void {
     this.st.dropUncommitted.run(postId);
+  }
+
+  /** The post was removed from the archive (peerpost remove, archive.keep, a cancel): its files go too. */
+  erase(postId: string): number {
+    return this.st.erase.run(postId).changes;
   }
 
   files(postId: string): StoredFile[] {

@@ -219,6 +219,12 @@ export default definePlugin<Config>({
         .catch((err: Error) => ctx.log.error({ err }, `recording a bounce failed: ${err.message}`));
     };
 
+    // A post removed from the archive takes its kept files with it (every mail account erases: the table is shared).
+    ctx.onRemoved((removed) => {
+      let n = 0;
+      for (const r of removed) if (r.post.attachments.length > 0) n += files.erase(r.id);
+      if (n > 0) ctx.log.info({ files: n }, `${n} kept attachment${n === 1 ? '' : 's'} of removed posts erased`);
+    });
     // Expired confirmations and old notice marks go away now and then; so do files past keepAttachments and those of posts never committed (a crash).
     const sweepFiles = () => {
       try {

@@ -48,6 +48,8 @@ const MIGRATIONS = [
    );`,
   // The overview line (RFC 3977 8.3), rendered once when the number is given: OVER reads it as is.
   `ALTER TABLE nntp_articles ADD COLUMN overview TEXT;`,
+  // A post removed from the archive keeps its number (numbers are never reused) but leaves OVER and LISTGROUP.
+  `ALTER TABLE nntp_articles ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 const isLoopback = (addr: string) => {
@@ -114,7 +116,8 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
   const acct = ctx.account;
   const q = {
     stats: ctx.store.prepare(
-      'SELECT COUNT(*) AS n, MIN(number) AS lo, MAX(number) AS hi FROM nntp_articles WHERE account = ? AND grp = ?',
+      `SELECT COUNT(*) FILTER (WHERE removed = 0) AS n, MIN(number) FILTER (WHERE removed = 0) AS lo, MAX(number) AS hi
+       FROM nntp_articles WHERE account = ? AND grp = ?`,
     ),
     max: ctx.store.prepare('SELECT MAX(number) FROM nntp_articles WHERE account = ? AND grp = ?').pluck(),
     numberOf: ctx.store
@@ -124,7 +127,7 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       'INSERT INTO nntp_articles (account, grp, number, post_id, added, overview) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     overview: ctx.store.prepare(
-      'SELECT number, overview, post_id AS id FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000',
+      'SELECT number, overview, post_id AS id FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? AND removed = 0 ORDER BY number LIMIT 1000000',
     ),
     setOverview: ctx.store.prepare(
       'UPDATE nntp_articles SET overview = ? WHERE account = ? AND grp = ? AND number = ?',
@@ -132,13 +135,16 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     clearOverviews: ctx.store.prepare('UPDATE nntp_articles SET overview = NULL WHERE account = ?'),
     numbers: ctx.store
       .prepare(
-        'SELECT number FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? ORDER BY number LIMIT 1000000',
+        'SELECT number FROM nntp_articles WHERE account = ? AND grp = ? AND number BETWEEN ? AND ? AND removed = 0 ORDER BY number LIMIT 1000000',
       )
       .pluck(),
     postAt: ctx.store.prepare('SELECT post_id FROM nntp_articles WHERE account = ? AND grp = ? AND number = ?').pluck(),
     byId: ctx.store.prepare('SELECT grp, number FROM nntp_articles WHERE account = ? AND post_id = ?'),
     since: ctx.store.prepare(
       'SELECT grp, post_id FROM nntp_articles WHERE account = ? AND added >= ? ORDER BY added, number',
+    ),
+    markRemoved: ctx.store.prepare(
+      'UPDATE nntp_articles SET removed = 1, overview = NULL WHERE account = ? AND post_id = ?',
     ),
     addGroup: ctx.store.prepare('INSERT OR IGNORE INTO nntp_groups (account, grp, created) VALUES (?, ?, ?)'),
     groups: ctx.store.prepare('SELECT grp, created FROM nntp_groups WHERE account = ?'),
@@ -164,6 +170,13 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       }),
       n,
     );
+  // A post removed from the archive: ARTICLE by its Message-ID answers 430 and by its number 423 (the post is
+  // gone from the store); here it leaves OVER/XOVER, LISTGROUP and the group's count, and keeps its number.
+  ctx.onRemoved((removed) =>
+    ctx.store.transaction(() => {
+      for (const r of removed) q.markRemoved.run(acct, r.id);
+    }),
+  );
   // Overview lines hold the hostname (Xref): rendered again after it changed.
   if (ctx.store.get<string>('overviewHost') !== ctx.node.hostname) {
     q.clearOverviews.run(acct);
@@ -395,7 +408,8 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       return ok;
     },
     receive,
-    has: (id) => ctx.posts.get(id) !== undefined,
+    // A removed post (its tombstone) is not wanted either: IHAVE answers 435, and the peer stops offering it.
+    has: (id) => ctx.posts.get(id) !== undefined || ctx.posts.removed(id) !== undefined,
     writable: () => ctx.storeWritable(),
   };
 

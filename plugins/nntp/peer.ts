@@ -22,7 +22,8 @@ import { webFileUrl } from './links.js';
 import { NntpClient, NntpError, type Response } from './client.js';
 import { readArticle } from './incoming.js';
 import type { ServerConfig } from './schema.js';
-import { oneLine } from './text.js';
+import { header, oneLine } from './text.js';
+import { cancelArticle, cancelKey, cancelLock, cancelTarget, injectingHost, keyOpens } from './cancel.js';
 
 /** Store key of a group's high-water mark: the last article number looked at. */
 const HW = (group: string) => `hw:${group}`;
@@ -43,12 +44,14 @@ export function peerArticle(
   group: string,
   hostname: string,
   fileUrl?: (n: number) => string | undefined,
+  lock?: string,
 ): string {
   const a = renderArticle(post, { hostname, group, number: 0, ...(fileUrl ? { fileUrl } : {}) });
   // INN wants a dotted domain in From: an author without an address is name@HOST.invalid there.
   const headers = a.headers
     .filter(([n]) => n !== 'Xref' && n !== 'Injection-Date')
     .map(([n, v]): [string, string] => (n === 'From' ? [n, fromHeader(post.author, `${hostname}.invalid`)] : [n, v]));
+  if (lock) headers.push(['Cancel-Lock', `sha256:${lock}`]);
   return `${headers.map(([n, v]) => `${n}: ${v}`).join('\r\n')}\r\n\r\n${a.body.join('\r\n')}`;
 }
 
@@ -84,6 +87,18 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
   let pollTimer: NodeJS.Timeout | undefined;
   let polling = false;
   const groups = new Map<string, { high: number; polled: number; fetched: number; problem?: string }>();
+  /** The secret our Cancel-Lock keys are made from (cancel.ts): the same on every start of this node. */
+  const lockSecret = ctx.secret('nntp.cancel-lock');
+  // sendCancels: a removed post we sent to a group here (it did not come from here) gets a cancel there.
+  ctx.onRemoved((removed) => {
+    if (!cfg.sendCancels) return;
+    for (const r of removed) {
+      if (r.post.origin?.account === ctx.account) continue;
+      for (const e of ctx.endpoints())
+        if (e.bridge === r.bridge && e.direction !== 'in') ctx.store.set(`cancel:${r.id}\0${e.target}`, r.reason);
+    }
+    void sendCancels();
+  });
 
   const tlsOptions = () => ({
     rejectUnauthorized: cfg.tlsVerify,
@@ -266,7 +281,11 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
     // Another peerpost node writes to this group: the core lets their digests take turns here, and what both
     // read here goes to a channel they share once.
     if (a.node && a.node !== me) ctx.peerNode(group, a.node);
-    if (a.control) return passOver('a control message');
+    if (a.control) {
+      const target = cancelTarget(header(a.parsed, 'Control'));
+      if (!target) return passOver('a control message');
+      return honourCancel(a, target, group, number);
+    }
     if (typeof a.post.body !== 'string') return passOver(a.post.body.problem);
     const v = await ctx.ingest({
       ...a.post,
@@ -276,14 +295,17 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       hops: a.viaPeerpost ? 1 : 0,
     });
     switch (v.status) {
-      case 'accepted':
+      case 'accepted': {
         ctx.store.ids.set(v.id, group, String(number));
+        const lock = header(a.parsed, 'Cancel-Lock');
+        if (lock && cfg.acceptCancels.length) ctx.store.set(`lock:${v.id}`, oneLine(lock).slice(0, 1000));
         (groups.get(group) ?? { fetched: 0 }).fetched++;
         ctx.log.info(
           { group, number, id: v.id },
           `article ${number} <${v.id}> from ${group} on ${where} taken into the bridge`,
         );
         return true;
+      }
       case 'duplicate':
       case 'ignored':
         return true;
@@ -292,6 +314,74 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
       case 'tempfail':
         ctx.log.warn({ group, number }, `article ${number} in ${group} waits: ${v.reason}`);
         return false;
+    }
+  };
+
+  /** A cancel read from the server: honoured per acceptCancels (and the article's Cancel-Lock), else passed over. */
+  const honourCancel = (
+    a: Exclude<ReturnType<typeof readArticle>, string>,
+    target: string,
+    group: string,
+    n: number,
+  ) => {
+    const host = injectingHost(a.path);
+    const trusted = cfg.acceptCancels.some((h) => h === '*' || h.toLowerCase() === host);
+    const say = (why: string) => {
+      ctx.log.info({ group, number: n, target, host }, `cancel of <${target}> from ${where} not honoured: ${why}`);
+      return true;
+    };
+    if (!trusted)
+      return say(
+        cfg.acceptCancels.length
+          ? `it was injected at ${host ?? 'an unnamed host'}, not in acceptCancels`
+          : 'acceptCancels is empty',
+      );
+    if (!ctx.posts.get(target)) return true; // not held (or removed already)
+    const lock = ctx.store.get<string>(`lock:${target}`);
+    if (lock !== undefined && !keyOpens(header(a.parsed, 'Cancel-Key') ?? '', lock))
+      return say('its Cancel-Key does not open the Cancel-Lock of the article');
+    const r = ctx.remove([target], `cancelled on ${where} (injected at ${host})`, 'cancel');
+    for (const p of r.removed)
+      ctx.log.warn({ post: p.id, bridge: p.bridge, host }, `<${p.id}> removed: cancelled on ${where} by ${host}`);
+    ctx.store.delete(`lock:${target}`);
+    return true;
+  };
+
+  /** Cancels waiting to be posted (sendCancels): `cancel:ID\0GROUP` → the reason. */
+  const sendCancels = async () => {
+    const waiting = ctx.store.keys('cancel:');
+    if (!waiting.length || stopped) return;
+    let c: NntpClient;
+    try {
+      c = await inLink.get();
+    } catch {
+      return; // tried again after the next poll
+    }
+    for (const k of waiting) {
+      if (stopped) return;
+      const [id, group] = k.slice('cancel:'.length).split('\0') as [string, string];
+      const text = cancelArticle({
+        id,
+        group,
+        hostname: ctx.node.hostname,
+        key: cancelKey(lockSecret, id),
+        reason: ctx.store.get<string>(k) ?? 'removed',
+      });
+      try {
+        const r = await c.post(text);
+        if (r.code === 240 || r.code === 441) {
+          ctx.store.delete(k);
+          ctx.log.info(
+            { id, group, answer: oneLine(r.line).slice(0, 120) },
+            r.code === 240
+              ? `cancel of <${id}> sent to ${group} on ${where}`
+              : `cancel of <${id}> refused by ${where} for good (${oneLine(r.line).slice(0, 120)}); not sent again`,
+          );
+        }
+      } catch (err) {
+        inLink.drop((err as Error).message);
+        return;
+      }
     }
   };
 
@@ -336,6 +426,11 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
           return;
         }
       }
+      if (cfg.acceptCancels.length && !stopped)
+        await pollGroup(c, 'control.cancel').catch((err: Error) =>
+          ctx.log.debug({ err }, `control.cancel on ${where}: ${err.message}`),
+        );
+      await sendCancels();
       report();
       // Spread (±10 %): nodes that read the same server (and were set in step by a shared event) do not poll in step.
       schedulePoll(spread(cfg.pollInterval));
@@ -382,7 +477,13 @@ export async function startPeer(ctx: PluginContext<ServerConfig>): Promise<Accou
         // A resend after a lost answer: the server may have it already.
         // (IHAVE asks the same question itself.)
         if (cfg.feed === 'post' && (await c.has(post.id)) === true) return delivered();
-        const text = peerArticle(post, to.target, ctx.node.hostname, (n) => webFileUrl(ctx, post.id, n));
+        const text = peerArticle(
+          post,
+          to.target,
+          ctx.node.hostname,
+          (n) => webFileUrl(ctx, post.id, n),
+          cancelLock(cancelKey(lockSecret, post.id)),
+        );
         const r = cfg.feed === 'ihave' ? await c.ihave(post.id, text) : await c.post(text);
         const out = postOutcome(r, cfg.feed);
         if (out.result === 'delivered')

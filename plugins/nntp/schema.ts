@@ -95,6 +95,13 @@ export const serverAccount = z
     timeout: duration('30s'),
     /** Reconnect delays grow from 1 s up to this. */
     maxBackoff: duration('5m'),
+    /** A post removed from the archive (peerpost remove, archive.keep) that this account sent gets a cancel here. */
+    sendCancels: z.boolean().default(false),
+    /**
+     * Cancels read from this server are honoured (the post removed here, cause "cancel") when the host that
+     * injected them (Path) is one of these; "*" for any. A Cancel-Lock the article carried must be opened.
+     */
+    acceptCancels: z.array(z.string().min(1).max(255)).default([]),
   })
   .superRefine((c, ctx) => {
     if ((c.user === undefined) !== (c.password === undefined))
@@ -140,6 +147,8 @@ const SERVER_KEYS = [
   'maxArticleSize',
   'timeout',
   'maxBackoff',
+  'sendCancels',
+  'acceptCancels',
 ];
 
 /**

@@ -23,8 +23,9 @@ import {
   type Services,
   type StoredPost,
   type ArchiveFilter,
+  type RemovedPost,
 } from '../../src/plugin.js';
-import { exportTo } from '../../src/plugin.js';
+import { exportTo, publicRemoval } from '../../src/plugin.js';
 import type { KeptAttachment, UnsubscribeRefusal } from '../mail/services.js';
 import {
   archivePage,
@@ -195,6 +196,11 @@ export function createApp(d: AppDeps) {
   const served = (): Served[] => d.endpoints().map((e) => ({ name: e.target, bridge: e.bridge, endpoint: e }));
   const byName = (name: string) => served().find((s) => s.name === name);
   const byBridge = (bridge: string) => served().find((s) => s.bridge === bridge);
+  /** A post removed from a bridge served here (peerpost remove, archive.keep, a cancel) is 410 Gone, saying why. */
+  const gone = (id: string, headers: Record<string, string> = {}) => {
+    const t = d.posts.removed(id);
+    if (t?.bridge && byBridge(t.bridge)) throw new HttpError(410, publicRemoval(t), headers);
+  };
   /** The files of a post that the mail plugin keeps now (none when no mail account runs). */
   const keptOf = (p: Pick<StoredPost, 'id' | 'attachments'>): KeptAttachment[] => {
     if (p.attachments.length === 0) return [];
@@ -797,6 +803,7 @@ export function createApp(d: AppDeps) {
       only('GET');
       const p = d.posts.get(safeDecode(m[1]!));
       const s = p && byBridge(p.bridge);
+      if (!p) gone(safeDecode(m[1]!));
       if (!p || !s) throw new HttpError(404, 'There is no such post here.');
       const parentId = p.inReplyTo ?? p.references[p.references.length - 1];
       const parent = parentId ? d.posts.get(parentId) : undefined;
@@ -929,6 +936,7 @@ export function createApp(d: AppDeps) {
     if ((m = /^\/api\/posts\/(.+)$/.exec(path))) {
       only('GET');
       const p = d.posts.get(safeDecode(m[1]!));
+      if (!p) gone(safeDecode(m[1]!), cors);
       if (!p || !byBridge(p.bridge)) throw new HttpError(404, 'no such post here', cors);
       return json(res, 200, toJson(apiView(req, cors)(p)), cors);
     }
@@ -952,10 +960,16 @@ export function createApp(d: AppDeps) {
       if (isApi || req.url === '/healthz' || req.url === '/metrics')
         json(res, e.status, { error: e.message }, { ...e.headers, ...close });
       else
-        errorPage(res, e.status, e.status === 404 ? 'Not found' : `Error ${e.status}`, e.message, {
-          ...e.headers,
-          ...close,
-        });
+        errorPage(
+          res,
+          e.status,
+          e.status === 404 ? 'Not found' : e.status === 410 ? 'Gone' : `Error ${e.status}`,
+          e.message,
+          {
+            ...e.headers,
+            ...close,
+          },
+        );
     });
   };
 
@@ -1001,6 +1015,7 @@ export function createApp(d: AppDeps) {
     onUpgrade,
     stream,
     onPost: (p: StoredPost) => stream.onPost(p),
+    onRemoved: (removed: readonly RemovedPost[]) => stream.onRemoved(removed.filter((r) => byBridge(r.bridge))),
     setTokens: (t: Tokens) => (tokens = t),
     endpointsChanged: () => stream.prune((bridge) => byBridge(bridge) !== undefined),
     async close() {

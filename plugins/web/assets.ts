@@ -178,6 +178,16 @@ export const LIVE_JS = `// peerpost: live updates for an archive page. Posts are
     var empty = document.querySelector('p.empty');
     if (empty) empty.remove();
   }
+  // A post removed from the archive: its text goes, a line saying so stays (its replies keep their place).
+  function gone(id, reason) {
+    var a = find(id);
+    if (!a) return;
+    var replies = a.querySelector(':scope > .replies');
+    while (a.firstChild) a.removeChild(a.firstChild);
+    a.className = 'post removed';
+    a.appendChild(el('p', 'dir', clean(reason)));
+    if (replies) a.appendChild(replies);
+  }
   function connect() {
     var proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     var ws = new WebSocket(proto + '//' + location.host + '/api/stream?bridge=' + encodeURIComponent(bridge) + '&since=' + cursor);
@@ -186,6 +196,7 @@ export const LIVE_JS = `// peerpost: live updates for an archive page. Posts are
       var m;
       try { m = JSON.parse(ev.data); } catch (e) { return; }
       if (m.type === 'post') add(m.post);
+      else if (m.type === 'removed') gone(m.id, m.reason);
     };
     ws.onclose = function () {
       if (badge) { badge.className = 'live off'; badge.textContent = 'reconnecting'; }

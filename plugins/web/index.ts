@@ -77,6 +77,7 @@ export default definePlugin<Config>({
       hostname: ctx.node.hostname,
     });
     ctx.onPost((p) => app.onPost(p));
+    ctx.onRemoved((r) => app.onRemoved(r));
 
     const server = createServer(
       {

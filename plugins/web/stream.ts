@@ -14,7 +14,8 @@
  * client that has not answered the previous one is cut.
  */
 import type { WebSocket } from 'ws';
-import type { Logger, PostReader, StoredPost } from '../../src/plugin.js';
+import type { Logger, PostReader, RemovedPost, StoredPost } from '../../src/plugin.js';
+import { publicRemoval } from '../../src/plugin.js';
 
 export const CLOSE_SLOW = 4008;
 export const CLOSE_GOING_AWAY = 1001;
@@ -110,6 +111,17 @@ export class Stream {
       data ??= this.encode(p);
       c.ws.send(data, { binary: false });
       c.last = p.seq;
+    }
+  }
+
+  /**
+   * Posts removed from the archive: each client of their bridge gets {type: "removed", id, reason} (the page
+   * takes the post away), whatever its position: a client replaying from before it simply never reads it.
+   */
+  onRemoved(removed: readonly RemovedPost[]): void {
+    for (const r of removed) {
+      const msg = { type: 'removed', id: r.id, seq: r.post.seq, reason: publicRemoval(r) };
+      for (const c of this.clients) if (c.bridge === r.bridge) this.send(c, msg);
     }
   }
 

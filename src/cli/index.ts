@@ -4,6 +4,7 @@
  */
 import { exportCommand } from './export.js';
 import { searchCommand } from './search.js';
+import { removeCommand, removedCommand } from './remove.js';
 
 export interface CliCommand {
   name: string;
@@ -12,4 +13,4 @@ export interface CliCommand {
   run(args: string[]): Promise<number>;
 }
 
-export const COMMANDS: readonly CliCommand[] = [exportCommand, searchCommand];
+export const COMMANDS: readonly CliCommand[] = [exportCommand, searchCommand, removeCommand, removedCommand];

@@ -82,6 +82,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Workers running now: stop() waits for them too, so the outcomes of the last tries are recorded. */
   private readonly runs = new Set<Promise<void>>();
+  /** Posts removed from the archive (src/archive/removal.ts) whose rows a worker may hold in memory: not delivered. */
+  private readonly removed = new Set<number>();
   private stopping = false;
   private sweepTimer?: NodeJS.Timeout;
   /** Last reason an endpoint is waiting, for status. */
@@ -112,6 +114,12 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.kickAll();
     this.sweepTimer = setInterval(() => this.kickAll(), SWEEP_MS);
     this.sweepTimer.unref();
+  }
+
+  /** Posts removed from the archive: their rows are gone from the store; a worker holding one skips it. */
+  forget(postSeqs: readonly number[]): void {
+    if (this.removed.size > 100_000) this.removed.clear(); // rows read before a removal are few (a batch an endpoint)
+    for (const s of postSeqs) this.removed.add(s);
   }
 
   kickAll(): void {
@@ -238,6 +246,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         }
         for (const row of rows) {
           if (this.stopping) break outer;
+          if (this.removed.has(row.postSeq)) continue; // removed after this batch was read: its row is gone
           const now = this.now();
           if (now - row.createdAt > this.cfg.giveUpAfterMs) {
             // Outcomes are applied in row order: the rows before this one first.

@@ -12,6 +12,7 @@ import type { IncomingPost, Post, StoredPost } from '../post.js';
 import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from '../post.js';
 import type { IngestVerdict } from '../plugin.js';
 import type { Router, RoutePlan, Route } from './router.js';
+import { tombstoneOf } from '../archive/removal.js';
 import { Store, isTemporaryStoreError, describeStoreError } from '../store.js';
 
 /** A group commit this long after the last one is "idle": it runs at once (a microtask), not a loop turn later. */
@@ -224,6 +225,15 @@ export class Core {
       });
     // A freshly minted id (a UUID) cannot be held yet: no lookup (an IRC line's relay latency).
     if (!minted && this.store.hasPost(id)) return this.count(account, { status: 'duplicate', id });
+    if (!minted) {
+      const tomb = tombstoneOf(this.store, id);
+      if (tomb)
+        return this.count(account, {
+          status: 'rejected',
+          code: 'removed',
+          reason: `${id} was removed from the archive (${tomb.cause === 'retention' ? 'older than the bridge keeps' : tomb.reason}); it does not come back`,
+        });
+    }
     const kind = inc.kind ?? 'message';
     if (!POST_KINDS.includes(kind))
       return this.count(account, { status: 'rejected', code: 'invalid', reason: `unknown post kind "${kind}"` });

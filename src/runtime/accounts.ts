@@ -24,6 +24,7 @@ import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from '../
 import { withTimeout } from '../util.js';
 import { ServiceRegistry } from '../services.js';
 import { endpointViews } from './views.js';
+import { tombstoneOf, type Removals } from '../archive/removal.js';
 
 export { ServiceRegistry };
 
@@ -43,6 +44,7 @@ export interface AccountDeps {
   secret: (purpose: string) => Buffer;
   services: ServiceRegistry;
   onPost: (fn: (post: StoredPost) => void) => () => void;
+  removals: Removals;
   metrics: () => DaemonMetrics;
   storeWritable: () => boolean;
   /** Another peerpost node is at this endpoint. */
@@ -78,6 +80,7 @@ export function postReaderFor(store: Store): PostReader {
     thread: (id, limit) => store.threadPosts(id, limit),
     archivePage: (filter, after, limit) => store.archivePage(filter, after, limit),
     search: (query, opts) => searchArchive(store.db, query, opts),
+    removed: (id) => tombstoneOf(store, id),
   };
 }
 
@@ -193,6 +196,13 @@ export class AccountRuntime {
         this.closers.push(off);
         return off;
       },
+      onRemoved: (fn) => {
+        const off = this.deps.removals.onRemoved(fn);
+        this.closers.push(off);
+        return off;
+      },
+      remove: (ids, reason, cause) =>
+        this.deps.removals.remove({ ids }, { reason, by: account, cause, now: Date.now() }),
       metrics: () => this.deps.metrics(),
       storeWritable: () => this.deps.storeWritable(),
       peerNode: (target, hostname) => {

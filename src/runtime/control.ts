@@ -16,6 +16,7 @@ export type ControlRequest =
   | { cmd: 'retry'; row?: number; all?: boolean; bridge?: string }
   | { cmd: 'drop'; row: number }
   | { cmd: 'reload' }
+  | { cmd: 'remove'; ids?: string[]; author?: string; reason: string; by: string }
   | { cmd: 'plugin'; name: string; args: string[]; cwd: string; json: boolean };
 
 export type ControlHandler = (req: ControlRequest) => Promise<unknown>;

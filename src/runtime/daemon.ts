@@ -32,6 +32,8 @@ import { nodeSecret, secretFor } from './commands.js';
 import { answerRequest } from './requests.js';
 import { RunningViews } from './running.js';
 import { sharedDigests } from './digests.js';
+import { Removals } from '../archive/removal.js';
+import { Retention } from '../archive/retention.js';
 
 import { EXIT } from '../plugin.js';
 export { EXIT };
@@ -53,6 +55,9 @@ export class Daemon {
   /** Digests sent through the memory of what each place shows (src/digest/shown.ts). */
   private digestsOut!: SharedDeliveries;
   private stopDigests?: () => void;
+  /** Posts leaving the archive (src/archive/removal.ts), and the bridges' archive.keep swept hourly. */
+  private removals!: Removals;
+  private retention?: Retention;
   private control?: Server;
   private defs = new Map<string, PluginDefinition>();
   private nodeSecret: Buffer = Buffer.alloc(0);
@@ -106,6 +111,9 @@ export class Daemon {
       );
       return EXIT.FAILED;
     }
+    this.removals = new Removals(this.store, (err) =>
+      this.log.error({ err }, `an account failed to forget a removed post: ${(err as Error).message}`),
+    );
     try {
       this.control = await serveControl(this.config.node.data, (req) =>
         answerRequest(req, {
@@ -116,6 +124,7 @@ export class Daemon {
           wake: (endpoints) => this.outbox.wake(endpoints),
           reload: () => this.reload(),
           runCommand: (name, args, cwd, json) => this.views.runCommand(name, args, cwd, json),
+          removals: this.removals,
           log: this.log,
         }),
       );
@@ -163,8 +172,22 @@ export class Daemon {
         return EXIT.FAILED;
       }
     }
+    this.removals.onRemoved((removed) => this.outbox.forget(removed.map((r) => r.post.seq)));
     this.outbox.start();
     this.keeper.start();
+    this.retention = new Retention({
+      removals: this.removals,
+      bridges: () => Object.entries(this.config.bridges).map(([name, b]) => ({ name, keepMs: b.archive.keepMs })),
+      now: () => Date.now(),
+      log: (msg, fields) => this.log.info(fields, msg),
+    });
+    this.retention.start();
+    const untold = this.removals.tellUntold();
+    if (untold > 0)
+      this.log.info(
+        { removed: untold },
+        `${untold} posts removed while peerpost was stopped: the accounts are told now`,
+      );
     installSignals({
       log: this.log,
       stopping: () => this.stopping !== undefined,
@@ -196,6 +219,7 @@ export class Daemon {
       secret: (purpose) => secretFor(this.nodeSecret, purpose),
       services: this.services,
       onPost: (fn) => this.core.onPost(fn),
+      removals: this.removals,
       metrics: () => this.views.metrics(),
       storeWritable: () => this.store.writable(),
       peerNode: (endpoint, hostname) => this.digestsOut.peerNode(endpoint, hostname),
@@ -214,6 +238,7 @@ export class Daemon {
   /** Stop accepting, finish deliveries in flight up to the grace time, close accounts in reverse order, close the store. */
   stop(): Promise<number> {
     this.stopping ??= (async () => {
+      this.retention?.stop();
       this.core.close();
       this.keeper.close();
       this.stopDigests?.();

@@ -8,6 +8,7 @@ import type { ControlRequest } from './control.js';
 import type { CommandResult, DaemonStatus, IngestVerdict } from '../plugin.js';
 import type { IncomingPost } from '../post.js';
 import type { OutboxRow, Store } from '../store.js';
+import type { Removals, RemovalResult } from '../archive/removal.js';
 
 export type OutboxRequest = Extract<ControlRequest, { cmd: 'retry' } | { cmd: 'drop' }>;
 export interface OutboxAnswer {
@@ -55,6 +56,7 @@ export interface RequestParts {
   wake: (endpoints: string[]) => void;
   reload: () => Promise<unknown>;
   runCommand: (name: string, args: string[], cwd: string, json: boolean) => Promise<CommandResult>;
+  removals: Pick<Removals, 'remove'>;
   log: Logger;
 }
 
@@ -83,9 +85,47 @@ export async function answerRequest(req: ControlRequest, d: RequestParts): Promi
       });
     case 'reload':
       return d.reload();
+    case 'remove':
+      return removeRequest(d.removals, req, d.log);
     case 'plugin':
       return d.runCommand(req.name, req.args, req.cwd, req.json);
     default:
       return { error: `unknown command ${(req as { cmd: string }).cmd}` };
   }
+}
+
+/** What `peerpost remove` asks (through the daemon, or on the store when none runs): ids or an author's posts. */
+export type RemoveRequest = Extract<ControlRequest, { cmd: 'remove' }>;
+export interface RemoveAnswer {
+  ok: boolean;
+  error?: string;
+  removed?: { id: string; bridge: string; dropped: number }[];
+  blocked?: string[];
+  already?: string[];
+}
+
+export function removeRequest(
+  removals: Pick<Removals, 'remove'>,
+  req: RemoveRequest,
+  log?: Pick<Logger, 'warn'>,
+): RemoveAnswer {
+  if (req.reason.trim() === '') return { ok: false, error: 'a removal needs a reason (--reason TEXT)' };
+  const target = req.author !== undefined ? { author: req.author } : { ids: req.ids ?? [] };
+  const r: RemovalResult = removals.remove(target, {
+    reason: req.reason,
+    by: req.by,
+    cause: 'removed',
+    now: Date.now(),
+  });
+  for (const p of r.removed)
+    log?.warn(
+      { post: p.id, bridge: p.bridge, reason: req.reason, by: req.by, dropped: p.dropped },
+      `post ${p.id} (bridge ${p.bridge}) removed by ${req.by}: ${req.reason}`,
+    );
+  return {
+    ok: true,
+    removed: r.removed.map((p) => ({ id: p.id, bridge: p.bridge, dropped: p.dropped })),
+    blocked: r.blocked,
+    already: r.already,
+  };
 }

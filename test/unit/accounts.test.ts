@@ -4,6 +4,7 @@ import { AccountRuntime, ServiceRegistry, listenErrorMessage } from '../../src/r
 import { definePlugin, z, delivered } from '../../src/plugin.js';
 import { Store } from '../../src/store.js';
 import { Router } from '../../src/ingest/router.js';
+import { Removals } from '../../src/archive/removal.js';
 import { makeConfig, silent } from '../helpers/core-fixture.js';
 import type { DaemonStatus, DaemonMetrics, StoredPost, PluginContext } from '../../src/plugin.js';
 
@@ -40,6 +41,7 @@ function runtime(
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
+    removals: new Removals(store),
     metrics: () => ({}) as DaemonMetrics,
     storeWritable: () => store.writable(),
     peerNode: () => {},

@@ -182,6 +182,16 @@ describe('keeping the files of a mail post', () => {
     assert.ok(kept[0]!.content.equals(PDF));
   });
 
+  test('a post removed from the archive takes its kept files with it; other posts keep theirs', async () => {
+    await send(`commons@${D}`, mailWithFiles('r1@example.org'));
+    await send(`commons@${D}`, mailWithFiles('r2@example.org'));
+    assert.equal(files.files('r1@example.org').length, 2);
+    assert.equal(files.erase('r1@example.org'), 2);
+    assert.deepEqual(files.files('r1@example.org'), []);
+    assert.equal(files.file('r1@example.org', 0), undefined, 'no download either');
+    assert.equal(files.files('r2@example.org').length, 2);
+  });
+
   test('a list keeps at most maxAttachmentBytes of files a post, in order; the rest only by name', async () => {
     await send(`small@${D}`, mailWithFiles('c1@example.org'));
     assert.deepEqual(

@@ -1,0 +1,225 @@
+/**
+ * Removal: a post leaves the archive (`peerpost remove`, a bridge's archive.keep, an accepted news cancel). In one
+ * transaction each post gets a tombstone (why, by whom, when, cause), its outbox rows (undelivered and dead) and
+ * digest bookkeeping are dropped and its row deleted (the FTS delete trigger keeps search right). The tombstone
+ * keeps the id out for good: ingest refuses it (code `removed`), and migration 5's trigger ignores any INSERT of
+ * it by any other path (an import). After the commit the running accounts are told (ctx.onRemoved), so every
+ * view forgets it: the web answers 410, the news server 430, finger drops it, mail erases its attachments, and a
+ * news account with sendCancels sends a cancel.
+ */
+import type { Store } from '../store.js';
+import { bareId, type Post, type StoredPost } from '../post.js';
+
+export type RemovalCause = 'removed' | 'retention' | 'cancel';
+
+export interface Tombstone {
+  id: string;
+  /** The bridge the post was in; null when the id was never held here (kept out before it arrives). */
+  bridge: string | null;
+  reason: string;
+  by: string;
+  at: number;
+  cause: RemovalCause;
+}
+
+/** What a removal did to one post, as told to the running accounts (ctx.onRemoved). */
+export interface RemovedPost {
+  id: string;
+  bridge: string;
+  reason: string;
+  cause: RemovalCause;
+  /** The post as it was (its author, its attachments): what a view needs to forget it. */
+  post: StoredPost;
+  /** Undelivered outbox rows dropped with it. */
+  dropped: number;
+}
+
+export interface RemovalResult {
+  removed: RemovedPost[];
+  /** Ids not held here: tombstoned all the same, so they never arrive. */
+  blocked: string[];
+  /** Ids that had a tombstone already (nothing changed). */
+  already: string[];
+}
+
+export type RemovalTarget = { ids: readonly string[] } | { author: string } | { bridge: string; before: number };
+
+export interface RemovalOptions {
+  reason: string;
+  by: string;
+  cause: RemovalCause;
+  now: number;
+  /** At most this many posts (a bounded batch: retention). */
+  limit?: number;
+}
+
+interface Raw {
+  seq: number;
+  id: string;
+  bridge: string;
+  received_at: number;
+  data: string;
+}
+
+/** Tombstone and delete the posts named; one transaction. Does not tell anyone: see Removals. */
+export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOptions): RemovalResult {
+  const db = store.db;
+  const reason = opts.reason.trim();
+  if (reason === '') throw new Error('a removal needs a reason');
+  const limit = opts.limit ?? -1;
+  const result: RemovalResult = { removed: [], blocked: [], already: [] };
+  store.transaction(() => {
+    let rows: Raw[];
+    if ('ids' in target) {
+      rows = [];
+      const byId = db.prepare('SELECT seq, id, bridge, received_at, data FROM posts WHERE id = ?');
+      const tomb = db.prepare('SELECT 1 FROM tombstones WHERE id = ?').pluck();
+      for (const raw of target.ids) {
+        const id = bareId(raw);
+        const r = byId.get(id) as Raw | undefined;
+        if (r) rows.push(r);
+        else if (tomb.get(id) !== undefined) result.already.push(id);
+        else {
+          insertTombstone(store, { id, bridge: null, reason, by: opts.by, at: opts.now, cause: opts.cause, seq: null });
+          result.blocked.push(id);
+        }
+      }
+    } else if ('author' in target) {
+      rows = db
+        .prepare(
+          `SELECT seq, id, bridge, received_at, data FROM posts
+           WHERE lower(json_extract(data, '$.author.address')) = lower(?) ORDER BY seq LIMIT ?`,
+        )
+        .all(target.author.trim(), limit) as Raw[];
+    } else {
+      rows = db
+        .prepare(
+          `SELECT seq, id, bridge, received_at, data FROM posts WHERE bridge = ? AND received_at < ?
+           ORDER BY received_at LIMIT ?`,
+        )
+        .all(target.bridge, target.before, limit) as Raw[];
+    }
+    const countPending = db.prepare(`SELECT count(*) FROM outbox WHERE post_seq = ? AND state = 'pending'`).pluck();
+    const dropOutbox = db.prepare('DELETE FROM outbox WHERE post_seq = ?');
+    const dropLines = db.prepare('DELETE FROM digest_lines WHERE post_seq = ?');
+    const dropDigest = db.prepare('DELETE FROM digest_posts WHERE post_seq = ? OR digest_seq = ?');
+    const del = db.prepare('DELETE FROM posts WHERE seq = ?');
+    for (const r of rows) {
+      const dropped = countPending.get(r.seq) as number;
+      dropOutbox.run(r.seq);
+      dropLines.run(r.seq);
+      dropDigest.run(r.seq, r.seq);
+      del.run(r.seq);
+      insertTombstone(store, {
+        id: r.id,
+        bridge: r.bridge,
+        reason,
+        by: opts.by,
+        at: opts.now,
+        cause: opts.cause,
+        seq: r.seq,
+      });
+      const post: StoredPost = {
+        ...(JSON.parse(r.data) as Post),
+        seq: r.seq,
+        receivedAt: new Date(r.received_at).toISOString(),
+      };
+      result.removed.push({ id: r.id, bridge: r.bridge, reason, cause: opts.cause, post, dropped });
+    }
+  });
+  return result;
+}
+
+function insertTombstone(store: Store, t: Tombstone & { seq: number | null }): void {
+  store.db
+    .prepare(
+      `INSERT INTO tombstones (id, bridge, reason, by, at, cause, seq) VALUES (@id, @bridge, @reason, @by, @at, @cause, @seq)
+       ON CONFLICT (id) DO NOTHING`,
+    )
+    .run(t);
+}
+
+/** What a public view says of a removed post (the web's 410 page, the API): the cause in plain words. */
+export function publicRemoval(t: Pick<Tombstone, 'cause' | 'reason'>): string {
+  if (t.cause === 'retention') return 'This post is older than this archive keeps, and has left it.';
+  if (t.cause === 'cancel') return 'This post was cancelled on the news network, and has left this archive.';
+  return `This post was removed from this archive: ${t.reason}`;
+}
+
+/** The tombstone of an id, or undefined. */
+export function tombstoneOf(store: Store, id: string): Tombstone | undefined {
+  return store.db.prepare('SELECT id, bridge, reason, by, at, cause FROM tombstones WHERE id = ?').get(bareId(id)) as
+    Tombstone | undefined;
+}
+
+/** Tombstones, newest first, of one bridge or all. */
+export function listTombstones(store: Store, bridge?: string, limit = 1000): Tombstone[] {
+  return (
+    bridge === undefined
+      ? store.db
+          .prepare('SELECT id, bridge, reason, by, at, cause FROM tombstones ORDER BY at DESC, id LIMIT ?')
+          .all(limit)
+      : store.db
+          .prepare(
+            'SELECT id, bridge, reason, by, at, cause FROM tombstones WHERE bridge = ? ORDER BY at DESC, id LIMIT ?',
+          )
+          .all(bridge, limit)
+  ) as Tombstone[];
+}
+
+/** The kv scope where removals made without a daemon wait to be told to its accounts at its next start. */
+const UNTOLD = 'core:removed-untold';
+
+/**
+ * Removals: the transaction, then every running account told (ctx.onRemoved), in order. Without a daemon
+ * (`offline`: `peerpost remove` on the store) what the accounts must hear is kept in the store, in the same
+ * transaction, and told by the daemon at its next start (tellUntold): the news server's numbers, the mail
+ * plugin's files and the news cancels follow then.
+ */
+export class Removals {
+  private readonly listeners = new Set<(removed: readonly RemovedPost[]) => void>();
+  constructor(
+    private readonly store: Store,
+    private readonly onError: (err: unknown) => void = () => {},
+    private readonly offline = false,
+  ) {}
+
+  remove(target: RemovalTarget, opts: RemovalOptions): RemovalResult {
+    const r = this.store.transaction(() => {
+      const r = removePosts(this.store, target, opts);
+      if (this.offline) for (const p of r.removed) this.store.kvSet(UNTOLD, p.id, p);
+      return r;
+    });
+    if (r.removed.length > 0 && !this.offline) this.tell(r.removed);
+    return r;
+  }
+
+  /** Tell the accounts of the removals made while no daemon ran; returns how many. */
+  tellUntold(): number {
+    const keys = this.store.kvKeys(UNTOLD);
+    if (keys.length === 0) return 0;
+    const removed = keys
+      .map((k) => this.store.kvGet(UNTOLD, k) as RemovedPost | undefined)
+      .filter((p): p is RemovedPost => p !== undefined);
+    this.tell(removed);
+    this.store.transaction(() => {
+      for (const k of keys) this.store.kvDelete(UNTOLD, k);
+    });
+    return removed.length;
+  }
+
+  onRemoved(fn: (removed: readonly RemovedPost[]) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private tell(removed: readonly RemovedPost[]): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(removed);
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+  }
+}
