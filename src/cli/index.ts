@@ -1,3 +1,5 @@
+import { importCommand } from './import.js';
+
 /**
  * The commands beyond the core's five (src/cli.ts), one file each in this folder. Each names itself, says in one
  * line what it does (for `peerpost help`), and has its --help text; run() returns the exit status (EXIT).
@@ -9,4 +11,4 @@ export interface CliCommand {
   run(args: string[]): Promise<number>;
 }
 
-export const COMMANDS: readonly CliCommand[] = [];
+export const COMMANDS: readonly CliCommand[] = [importCommand];
