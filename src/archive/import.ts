@@ -58,7 +58,8 @@ const VOLATILE = new Set([
 /**
  * The id of a message without a usable Message-ID, from its content: the SHA-256 of its header fields (but those
  * a mailbox or a server adds, VOLATILE: names lower-cased, values unfolded with runs of white space as one space)
- * and its body (line ends as "\n", trailing white space and trailing empty lines dropped). The same message gives
+ * and its body (line ends as "\n", trailing white space and trailing empty lines dropped, ">From " quoting of any
+ * depth undone: mailboxes quote differently). The same message gives
  * the same id from an mbox, a Maildir or an MH folder, and on every run.
  */
 export function stableId(raw: Buffer): string {
@@ -75,6 +76,7 @@ export function stableId(raw: Buffer): string {
     .replace(/^\r?\n/, '')
     .replace(/\r\n?/g, '\n')
     .replace(/[ \t]+$/gm, '')
+    .replace(/^>+From /gm, 'From ')
     .replace(/\n+$/, '');
   h.update(body, 'latin1');
   return `${h.digest('hex').slice(0, 40)}@import.invalid`;
