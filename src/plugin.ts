@@ -26,6 +26,7 @@ import type { ArchiveFilter } from './archive/export.js';
 import type { SearchOptions, SearchPage } from './archive/search.js';
 import type { ParsedQuery } from './archive/query.js';
 import type { RemovalResult, RemovedPost, Tombstone } from './archive/removal.js';
+import type { ImportItem } from './archive/import.js';
 
 export { z };
 export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
@@ -551,6 +552,30 @@ export interface AccountHandle {
   readonly targetKey?: TargetKey;
 }
 
+/** What an importer hands `peerpost import`, one item at a time (src/archive/import.ts). */
+export type { ImportItem };
+
+/** A source of raw messages for `peerpost import` (PluginDefinition.importers). */
+export interface Importer {
+  /** The URL scheme it reads: "news" for news://host[:port]/group. */
+  scheme: string;
+  /** One line for `peerpost import --help`. */
+  summary: string;
+  /**
+   * Open `url` (throw an Error whose message says what went wrong, for a person). `has(id)`: whether the archive
+   * holds a post with this Message-ID already — an importer that learns ids before fetching (NNTP OVER) skips
+   * those (an item of kind "held"), which makes an interrupted import cheap to run again.
+   */
+  open(url: URL, env: { log: Logger; has(id: string): boolean; timeoutMs?: number }): Promise<ImportSource>;
+}
+
+export interface ImportSource {
+  /** The number of items it will give, when known (for the progress line); items' `done` count them. */
+  total?: number;
+  items: AsyncIterable<ImportItem>;
+  close(): Promise<void>;
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a definition of any config type is stored in one registry
 export interface PluginDefinition<C = any> {
   protocol: string;
@@ -604,6 +629,11 @@ export interface PluginDefinition<C = any> {
   uses?: readonly ServiceUse[];
   /** Commands this plugin adds to the peerpost CLI (`peerpost subscribers …`). */
   commands?: PluginCommand[];
+  /**
+   * Sources `peerpost import` can read an old archive from, by URL scheme (`--nntp news://host/group` asks the
+   * plugin whose importer has scheme "news"). The core finds them among the loaded plugins, never by name.
+   */
+  importers?: Importer[];
   /**
    * What the accounts of this plugin hold in queues of their own, outside the outbox, read from the store (so the
    * CLI can answer with the daemon stopped): the mail plugin's robot mail. The core shows it in `peerpost outbox`,

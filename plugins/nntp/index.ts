@@ -15,6 +15,7 @@ import { startLocal } from './local.js';
 import { startPeer } from './peer.js';
 import { account, isServerConfig, type Config, type ListenConfig, type ServerConfig } from './schema.js';
 import { groupProblem } from './text.js';
+import { importers } from './import.js';
 
 export { checkPassword, hashPassword } from './local.js';
 
@@ -25,6 +26,7 @@ export default definePlugin<Config>({
     'news (RFC 3977): every bridge a newsgroup on the built-in news server, and peering with news servers such as INN',
   account,
   validateTarget: groupProblem,
+  importers,
   uses: [
     {
       service: 'web.links',

@@ -3,6 +3,7 @@
  * line what it does (for `peerpost help`), and has its --help text; run() returns the exit status (EXIT).
  */
 import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
 import { searchCommand } from './search.js';
 import { removeCommand, removedCommand } from './remove.js';
 
@@ -13,4 +14,10 @@ export interface CliCommand {
   run(args: string[]): Promise<number>;
 }
 
-export const COMMANDS: readonly CliCommand[] = [exportCommand, searchCommand, removeCommand, removedCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  exportCommand,
+  importCommand,
+  searchCommand,
+  removeCommand,
+  removedCommand,
+];

@@ -30,6 +30,8 @@ interface PendingPost {
   post: Post;
   plan: RoutePlan;
   account: string;
+  /** false: stored only (an imported post): no outbox row, no digest line, no post listener told. */
+  deliver: boolean;
   resolve: (v: IngestVerdict) => void;
 }
 
@@ -155,14 +157,19 @@ export class Core {
         code: 'receive-only',
         reason: `${endpoint.key} only receives (direction: out); what arrives there is not relayed`,
       });
-    return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account));
+    return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account), true);
   }
 
-  /** A post injected into a bridge from outside any endpoint (peerpost post, the web API). */
-  inject(bridge: string, inc: IncomingPost, via = 'cli'): Promise<IngestVerdict> {
+  /**
+   * A post injected into a bridge from outside any endpoint (peerpost post, peerpost import). With
+   * `deliver: false` (an imported archive) the post is only stored: it joins the archive (web, search, the news
+   * group's articles) but no endpoint is sent it, no digest takes it, and the post listeners (ctx.onPost: the
+   * web's live stream, finger's followers) are not told.
+   */
+  inject(bridge: string, inc: IncomingPost, via = 'cli', opts: { deliver?: boolean } = {}): Promise<IngestVerdict> {
     if (!this.router.bridge(bridge))
       return this.done(via, { status: 'rejected', code: 'no-bridge', reason: `there is no bridge "${bridge}"` });
-    return this.accept(via, bridge, inc, undefined, undefined);
+    return this.accept(via, bridge, inc, undefined, undefined, opts.deliver ?? true);
   }
 
   private done(account: string, v: IngestVerdict): Promise<IngestVerdict> {
@@ -175,11 +182,13 @@ export class Core {
     inc: IncomingPost,
     originEndpoint: string | undefined,
     style: Style | undefined,
+    deliver: boolean,
   ): Promise<IngestVerdict> {
     const v = this.prepare(account, bridgeName, inc, originEndpoint, style);
     if ('status' in v) return Promise.resolve(v);
+    if (!deliver) v.plan = { deliveries: [], digest: [] };
     return new Promise((resolve) => {
-      this.pending.push({ ...v, account, resolve });
+      this.pending.push({ ...v, account, deliver, resolve });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // Idle (no commit in the last IDLE_MS): commit when the code that called us is done (a microtask), not a
@@ -350,7 +359,7 @@ export class Core {
       started.get(item)?.();
       if (plan.digest.length > 0) touched.push(post.bridge);
       item.resolve(this.count(account, { status: 'accepted', id: post.id, seq }));
-      this.listeners.tell(post, seq, now);
+      if (item.deliver) this.listeners.tell(post, seq, now);
     });
     // After every post of the batch is told, so a digest this closes comes after them (commit order).
     for (const bridge of touched) this.digests.grew(bridge, now);

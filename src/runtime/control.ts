@@ -6,6 +6,7 @@
 import { createServer, createConnection, type Server } from 'node:net';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import type { IncomingPost } from '../post.js';
 
 export const SOCKET_FILE = 'peerpost.sock';
 export const socketPath = (dataDir: string) => join(dataDir, SOCKET_FILE);
@@ -13,6 +14,8 @@ export const socketPath = (dataDir: string) => join(dataDir, SOCKET_FILE);
 export type ControlRequest =
   | { cmd: 'status' }
   | { cmd: 'post'; bridge: string; from?: string; subject?: string; body: string }
+  /** One batch of `peerpost import`: stored by the daemon's core, in one group commit. */
+  | { cmd: 'import'; bridge: string; deliver: boolean; posts: IncomingPost[] }
   | { cmd: 'retry'; row?: number; all?: boolean; bridge?: string }
   | { cmd: 'drop'; row: number }
   | { cmd: 'reload' }

@@ -119,7 +119,7 @@ export class Daemon {
         answerRequest(req, {
           store: this.store,
           status: () => this.views.status(),
-          inject: (bridge, post) => this.core.inject(bridge, post),
+          inject: (bridge, post, via, opts) => this.core.inject(bridge, post, via, opts),
           kick: (endpoint) => this.outbox.kick(endpoint),
           wake: (endpoints) => this.outbox.wake(endpoints),
           reload: () => this.reload(),

@@ -51,7 +51,7 @@ export function outboxAction(
 export interface RequestParts {
   store: Store;
   status: () => DaemonStatus;
-  inject: (bridge: string, post: IncomingPost) => Promise<IngestVerdict>;
+  inject: (bridge: string, post: IncomingPost, via?: string, opts?: { deliver?: boolean }) => Promise<IngestVerdict>;
   kick: (endpoint: string) => void;
   wake: (endpoints: string[]) => void;
   reload: () => Promise<unknown>;
@@ -72,6 +72,9 @@ export async function answerRequest(req: ControlRequest, d: RequestParts): Promi
         body: req.body,
         ...(req.subject ? { subject: req.subject } : {}),
       });
+    case 'import':
+      // Handed over together, so the batch is one group commit (one transaction) of the daemon's core.
+      return Promise.all(req.posts.map((p) => d.inject(req.bridge, p, 'import', { deliver: req.deliver })));
     case 'retry':
     case 'drop':
       return outboxAction(d.store, req, {
