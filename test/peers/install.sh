@@ -5,11 +5,14 @@
 # command to run (not root). Installs run one at a time under a lock, so two test
 # files starting at once wait for each other instead of colliding on apt's lock.
 #
-# Usage: install.sh [peer ...]        install these peers (no argument: all of them)
+# Usage: install.sh [peer ...]        install these peers (no argument: all of the tests' peers)
 #        install.sh --check [peer ...] exit 0 when all are installed; else print the
 #                                      missing ones, exit 1 (no root, no lock needed)
-#        install.sh --list             the peer names, one a line
-# A peer name is its Debian package's name (see PEERS below).
+#        install.sh --list             the tests' peer names, one a line
+#        install.sh --list-bench       the benchmarks' own peers, one a line
+# A peer name is its Debian package's name (see PEERS and BENCH_PEERS below). The peers in
+# BENCH_PEERS are installed only when named (npm run bench names the ones it needs): no test
+# needs them, and no argument does not install them.
 #
 # Notes for a machine that is not a throwaway one:
 # - The tests start private daemons of their own and never the system's services; this
@@ -25,6 +28,8 @@ set -euo pipefail
 
 # The peers (Debian package names). inn2 is installed last, after postfix.
 PEERS=(finger fingerd socat ngircd openssl inspircd atheme-services python3 postfix python3-aiosmtpd swaks chromium inn2 python3-feedparser)
+# The anchors only benchmarks run (bench/archive.ts: public-inbox, with Xapian, side by side with the archive).
+BENCH_PEERS=(public-inbox)
 
 LOCK=${PEERPOST_PEERS_LOCK:-/var/lock/peerpost-test-peers.lock}
 # Written after a successful `apt-get update`: within the hour, installs skip the update
@@ -37,7 +42,7 @@ say() { echo "test/peers/install.sh: $*" >&2; }
 
 known() {
   local p
-  for p in "${PEERS[@]}"; do [ "$p" = "$1" ] && return 0; done
+  for p in "${PEERS[@]}" "${BENCH_PEERS[@]}"; do [ "$p" = "$1" ] && return 0; done
   return 1
 }
 
@@ -47,6 +52,7 @@ installed() {
   case "$1" in
     python3) python3 -W ignore -c 'import nntplib' 2>/dev/null ;;
     inn2) [ -x /usr/lib/news/bin/innd ] ;;
+    public-inbox) perl -MSearch::Xapian -e 1 2>/dev/null ;;
     *) return 0 ;;
   esac
 }
@@ -60,13 +66,14 @@ mode=install
 case "${1:-}" in
   --check) mode=check; shift ;;
   --list) printf '%s\n' "${PEERS[@]}"; exit 0 ;;
+  --list-bench) printf '%s\n' "${BENCH_PEERS[@]}"; exit 0 ;;
   -h|--help) sed -n '2,/^set -euo/{/^set -euo/!p}' "$0"; exit 0 ;;
 esac
 
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${PEERS[@]}")
 for p in "${wanted[@]}"; do
-  known "$p" || { say "no peer named '$p'; the peers are: ${PEERS[*]}"; exit 2; }
+  known "$p" || { say "no peer named '$p'; the peers are: ${PEERS[*]} (benchmarks: ${BENCH_PEERS[*]})"; exit 2; }
 done
 # inn2 needs an MTA: postfix, or apt would pull in exim4.
 if printf '%s\n' "${wanted[@]}" | grep -qx inn2 && ! printf '%s\n' "${wanted[@]}" | grep -qx postfix; then

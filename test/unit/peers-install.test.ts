@@ -108,7 +108,9 @@ test('--check names what is missing; inn2 brings postfix (else apt would pull in
 });
 
 test('every peer a test or benchmark asks for is one install.sh knows; an unknown name is refused', () => {
-  const known = spawnSync('bash', [INSTALL_SH, '--list'], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const list = (flag: string) => spawnSync('bash', [INSTALL_SH, flag], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const known = [...list('--list'), ...list('--list-bench')];
+  assert.ok(!list('--list').includes('public-inbox'), 'a benchmark-only peer is not installed with the tests');
   const asked = new Set<string>();
   const walk = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
