@@ -19,7 +19,8 @@
  *   stop of the daemon, not timed); disk used: du of the data directory;
  * - search: the daemon, `GET /api/search?q=…`;
  * - export: `peerpost export -b commons -o out.mbox.gz`; peak RSS: that process's
- *   (/usr/bin/time's maximum resident set size).
+ *   (/usr/bin/time's maximum resident set size). Import and export run as a user runs `peerpost`:
+ *   the executable itself, with its shebang's node flags (--max-semi-space-size=2).
  * Queries: 20 (archive-corpus.ts QUERIES), one unmeasured round, then ROUNDS rounds, the two
  * servers taking turns query by query; p50 and p99 over every sample. Each export is checked
  * to hold every message. Every child has a timeout, and its stderr is shown when it fails.
@@ -270,7 +271,7 @@ bridges:
 `);
   progress(`peerpost: import ${c.messages} messages (${w.dir})`);
   await runOnce(w.config);
-  const imp = await child(process.execPath, [BIN, 'import', '-c', w.config, '-b', BRIDGE, c.path], {
+  const imp = await child(BIN, ['import', '-c', w.config, '-b', BRIDGE, c.path], {
     cwd: w.dir,
     timeoutMs: 120_000 + c.messages * 20,
   });
@@ -467,7 +468,7 @@ export async function run(): Promise<Result[]> {
     if (pp) {
       progress('export: peerpost export');
       const ppFile = join(pp.config, '..', 'out.mbox.gz');
-      const ex = await child(process.execPath, [BIN, 'export', '-c', pp.config, '-b', BRIDGE, '-o', ppFile], {
+      const ex = await child(BIN, ['export', '-c', pp.config, '-b', BRIDGE, '-o', ppFile], {
         timeoutMs: exportTimeout,
       });
       const ppOut = await gzMbox(ppFile);

@@ -1,8 +1,23 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
-/** The `peerpost` executable (package.json bin). */
-import { main } from './cli.js';
+/**
+ * The `peerpost` executable (package.json bin). A command of the archive (src/cli/index.ts) is loaded alone, without
+ * the rest of the CLI and the daemon's modules; everything else goes through src/cli.ts.
+ */
+import { loadCommand } from './cli/index.js';
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+
+async function run(): Promise<number> {
+  const command = await loadCommand(argv[0]);
+  if (command) {
+    const { reportFailure } = await import('./cli/common.js');
+    return command.run(argv.slice(1)).catch((e: unknown) => reportFailure(argv[0], e));
+  }
+  const { main } = await import('./cli.js');
+  return main(argv);
+}
+
+run().then(
   (code) => process.exit(code),
   (err: unknown) => {
     process.stderr.write(`peerpost: ${(err as Error)?.stack ?? String(err)}\n`);

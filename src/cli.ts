@@ -33,8 +33,19 @@ import type {
   OpenConversation,
 } from './plugin.js';
 import { conversationLine, waitingLine } from './runtime/waiting.js';
-import { parse, out, err, hasStore, announce, loadOrReport, NoStoreHere, openStore, UsageError } from './cli/common.js';
-import { COMMANDS } from './cli/index.js';
+import {
+  parse,
+  out,
+  err,
+  hasStore,
+  announce,
+  loadOrReport,
+  NoStoreHere,
+  openStore,
+  UsageError,
+  reportFailure,
+} from './cli/common.js';
+import { COMMAND_LOADERS, loadCommand, loadCommands } from './cli/index.js';
 import { shapeFor } from './ingest/router.js';
 
 const HELP: Record<string, string> = {
@@ -462,8 +473,8 @@ async function cmdStatus(args: string[]): Promise<number> {
   return EXIT.OK;
 }
 
-function help(cmd: string): number {
-  out(HELP[cmd] ?? COMMANDS.find((c) => c.name === cmd)?.help ?? HELP.main!);
+async function help(cmd: string): Promise<number> {
+  out(HELP[cmd] ?? (await loadCommand(cmd))?.help ?? HELP.main!);
   return EXIT.OK;
 }
 
@@ -477,8 +488,9 @@ async function pluginCommands(
 
 async function mainHelp(): Promise<number> {
   out(HELP.main!);
-  if (COMMANDS.length)
-    out(`Commands of the archive:\n${COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join('\n')}\n`);
+  const commands = await loadCommands();
+  if (commands.length)
+    out(`Commands of the archive:\n${commands.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join('\n')}\n`);
   try {
     const r = await loadConfigFile(findConfig().file, { lookup: lookupPlugin });
     if (!r.ok) return EXIT.OK;
@@ -614,14 +626,16 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
       case '--help':
       case '-h':
-        return rest[0] && (HELP[rest[0]] || COMMANDS.some((c) => c.name === rest[0])) ? help(rest[0]) : mainHelp();
+        return rest[0] && (HELP[rest[0]] || Object.hasOwn(COMMAND_LOADERS, rest[0]))
+          ? await help(rest[0])
+          : await mainHelp();
       case '--version':
       case '-V':
       case 'version':
         out(VERSION);
         return EXIT.OK;
       default: {
-        const command = COMMANDS.find((c) => c.name === cmd);
+        const command = await loadCommand(cmd);
         if (command) return await command.run(rest);
         if (/^[a-z][a-z-]*$/.test(cmd)) {
           const code = await cmdPlugin(cmd, rest);
@@ -633,15 +647,6 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
   } catch (e) {
-    if (e instanceof NoStoreHere) {
-      err(`peerpost ${cmd}: ${e.message}`);
-      return EXIT.NO_STORE;
-    }
-    if (e instanceof UsageError) {
-      err(`peerpost ${cmd}: ${e.message}\n(see peerpost ${cmd} --help)`);
-      return EXIT.USAGE;
-    }
-    err(`peerpost ${cmd}: ${(e as Error).message}`);
-    return EXIT.FAILED;
+    return reportFailure(cmd, e);
   }
 }

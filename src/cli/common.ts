@@ -11,6 +11,7 @@ import { describeSource, type FoundConfig } from '../config/find.js';
 import type { PeerpostConfig } from '../config/types.js';
 import { lookupPlugin } from '../loader.js';
 import { Store, NoStoreError, STORE_FILE } from '../store.js';
+import { EXIT } from '../plugin.js';
 
 export const COMMON = {
   config: { type: 'string', short: 'c' },
@@ -87,4 +88,18 @@ export function openStore(found: FoundConfig, config: PeerpostConfig): Store {
     if (e instanceof NoStoreError) throw new NoStoreHere(found, config);
     throw e;
   }
+}
+
+/** A command's error, told: what went wrong on stderr, and the exit status it means. */
+export function reportFailure(cmd: string | undefined, e: unknown): number {
+  if (e instanceof NoStoreHere) {
+    err(`peerpost ${cmd}: ${e.message}`);
+    return EXIT.NO_STORE;
+  }
+  if (e instanceof UsageError) {
+    err(`peerpost ${cmd}: ${e.message}\n(see peerpost ${cmd} --help)`);
+    return EXIT.USAGE;
+  }
+  err(`peerpost ${cmd}: ${(e as Error).message}`);
+  return EXIT.FAILED;
 }

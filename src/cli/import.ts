@@ -10,7 +10,7 @@
  */
 import { findConfig } from '../config/find.js';
 import type { PeerpostConfig } from '../config/types.js';
-import { EXIT } from '../runtime/daemon.js';
+import { EXIT } from '../plugin.js';
 import { createLogger } from '../log.js';
 import { ask } from '../runtime/control.js';
 import { ingestPipeline } from '../ingest/pipeline.js';

@@ -1,12 +1,10 @@
 /**
  * The commands beyond the core's five (src/cli.ts), one file each in this folder. Each names itself, says in one
  * line what it does (for `peerpost help`), and has its --help text; run() returns the exit status (EXIT).
+ *
+ * Each is loaded when it runs (src/bin.ts goes straight to it, without the rest of the CLI and the daemon): a
+ * `peerpost export` of a large archive starts with only what it needs in memory.
  */
-import { exportCommand } from './export.js';
-import { importCommand } from './import.js';
-import { searchCommand } from './search.js';
-import { removeCommand, removedCommand } from './remove.js';
-
 export interface CliCommand {
   name: string;
   summary: string;
@@ -14,10 +12,21 @@ export interface CliCommand {
   run(args: string[]): Promise<number>;
 }
 
-export const COMMANDS: readonly CliCommand[] = [
-  exportCommand,
-  importCommand,
-  searchCommand,
-  removeCommand,
-  removedCommand,
-];
+export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<CliCommand>>> = {
+  export: async () => (await import('./export.js')).exportCommand,
+  import: async () => (await import('./import.js')).importCommand,
+  search: async () => (await import('./search.js')).searchCommand,
+  remove: async () => (await import('./remove.js')).removeCommand,
+  removed: async () => (await import('./remove.js')).removedCommand,
+};
+
+/** The command of that name, loaded; undefined when there is none. */
+export async function loadCommand(name: string | undefined): Promise<CliCommand | undefined> {
+  const load = name !== undefined && Object.hasOwn(COMMAND_LOADERS, name) ? COMMAND_LOADERS[name] : undefined;
+  return load ? await load() : undefined;
+}
+
+/** Every command, loaded (for `peerpost help`). */
+export async function loadCommands(): Promise<CliCommand[]> {
+  return Promise.all(Object.values(COMMAND_LOADERS).map((load) => load()));
+}
