@@ -128,6 +128,10 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER posts_tombstoned BEFORE INSERT ON posts WHEN EXISTS (SELECT 1 FROM tombstones WHERE id = new.id) BEGIN
      SELECT raise(IGNORE);
    END;`,
+  // The post's date (the Date it carries, ISO) as a column of its own: search's before:/after: and sort:date, and
+  // export's --since/--until, read it without parsing the stored post (a mailed patch of 40 KB) for every match.
+  `ALTER TABLE posts ADD COLUMN date TEXT;
+   UPDATE posts SET date = json_extract(data, '$.date');`,
 ];
 
 export class StoreError extends Error {
@@ -321,9 +325,9 @@ export class Store {
     return {
       // seq: the next after every post held or removed (SQLite alone would give a removed newest post's seq again).
       insertPost: db.prepare(
-        `INSERT OR IGNORE INTO posts (seq, id, bridge, received_at, data) VALUES (
+        `INSERT OR IGNORE INTO posts (seq, id, bridge, received_at, data, date) VALUES (
            max(coalesce((SELECT max(seq) FROM posts), 0), coalesce((SELECT max(seq) FROM tombstones WHERE seq IS NOT NULL), 0)) + 1,
-           ?, ?, ?, ?)`,
+           ?, ?, ?, ?, ?)`,
       ),
       insertOutbox: db.prepare('INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (?, ?, ?, ?)'),
       insertDigestLine: db.prepare('INSERT INTO digest_lines (bridge, post_seq, at) VALUES (?, ?, ?)'),
@@ -383,7 +387,7 @@ export class Store {
 
   /** Insert a post; returns its seq, or undefined when a post with this id is already stored. */
   insertPost(post: Post, now: number): number | undefined {
-    const r = this.q.insertPost.run(post.id, post.bridge, now, JSON.stringify(post));
+    const r = this.q.insertPost.run(post.id, post.bridge, now, JSON.stringify(post), post.date ?? null);
     return r.changes === 0 ? undefined : Number(r.lastInsertRowid);
   }
 

@@ -47,8 +47,8 @@ const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
 
 function prepare(db: Database.Database) {
   const dates = `AND json_extract(data, '$.kind') IS NOT 'event'
-     AND (@since IS NULL OR json_extract(data, '$.date') >= @since)
-     AND (@until IS NULL OR json_extract(data, '$.date') < @until)`;
+     AND (@since IS NULL OR date >= @since)
+     AND (@until IS NULL OR date < @until)`;
   return {
     bridge: db.prepare(
       `SELECT seq, received_at, data FROM posts WHERE bridge = @bridge AND seq > @after ${dates} ORDER BY seq LIMIT @limit`,

@@ -18,6 +18,7 @@
  */
 import { CodedError } from '../errors.js';
 import { bareId } from '../post.js';
+import { termWords, type MarkTerm } from './marks.js';
 
 /** The longest query taken, in UTF-8 octets. */
 export const MAX_QUERY_OCTETS = 10 * 1024;
@@ -38,6 +39,8 @@ export interface ParsedQuery {
   sort: SearchSort;
   /** The words and phrases searched for (positive ones), for people. */
   terms: string[];
+  /** The same, as the marks on a results page look for them (src/archive/marks.ts). */
+  highlight: MarkTerm[];
 }
 
 function bad(message: string): CodedError {
@@ -104,7 +107,8 @@ export function parseQuery(input: string): ParsedQuery {
   const pos: string[] = [];
   const negs: string[] = [];
   const terms: string[] = [];
-  const q: ParsedQuery = { match: '', bridges: [], sort: 'relevance', terms };
+  const highlight: MarkTerm[] = [];
+  const q: ParsedQuery = { match: '', bridges: [], sort: 'relevance', terms, highlight };
   const lexed = lex(input);
   if (lexed.length > MAX_TERMS) throw bad(`the query has ${lexed.length} terms: at most ${MAX_TERMS} are taken`);
   for (const t of lexed) {
@@ -135,6 +139,11 @@ export function parseQuery(input: string): ParsedQuery {
     else {
       pos.push(expr);
       terms.push(key ? `${key}:${value}` : value);
+      highlight.push({
+        ...(key === 'author' || key === 'subject' ? { column: key } : {}),
+        words: termWords(prefix ? value.replace(/\*+$/, '') : value),
+        prefix,
+      });
     }
   }
   if (pos.length === 0) {

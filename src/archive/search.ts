@@ -6,7 +6,7 @@
  * first by the post's date.
  * Paging: an opaque cursor (base64url JSON): an offset for relevance (scores shift as the archive grows, so no
  * key would stay put), the last (date, seq) for sort:date.
- * Highlights: snippet()/highlight() wrap matches in random nonce markers, the text is HTML-escaped, then the
+ * Highlights: src/archive/marks.ts wraps matches in random nonce markers, the text is HTML-escaped, then the
  * markers become <mark>: nothing a post holds can forge a mark or inject markup.
  */
 import { randomBytes } from 'node:crypto';
@@ -16,6 +16,7 @@ import { CodedError } from '../errors.js';
 import type { Post, StoredPost } from '../post.js';
 import { publicText } from './privacy.js';
 import { parseQuery, type ParsedQuery } from './query.js';
+import { markAll, snippet } from './marks.js';
 
 export interface SearchOptions {
   /** Results per page (1..100, default 20). */
@@ -59,12 +60,10 @@ interface Row {
   date: string;
 }
 
-interface Marks {
+interface RawPost {
   seq: number;
   received_at: number;
   data: string;
-  subj: string;
-  snip: string;
 }
 
 interface Cursor {
@@ -96,7 +95,7 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => HTML[c]!);
 }
 
-/** Marked text → its pieces, each marked or not (snippet()/highlight() never nest marks). */
+/** Marked text → its pieces, each marked or not (marks never nest). */
 function pieces(marked: string, open: string, close: string): { text: string; mark: boolean }[] {
   const out: { text: string; mark: boolean }[] = [];
   for (const [i, part] of marked.split(open).entries()) {
@@ -165,16 +164,16 @@ const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
 /**
  * Two steps: the page's rows are chosen first with only their seq, score and (sort:date) date carried through the
  * sort, so a word in half the archive does not make SQLite build a snippet and carry a post's JSON for every match;
- * then each chosen row gets its post and its marks (one MATCH over the rowid span of the page, marking only the page's rows: a
- * prefix word is expanded once, not once per row).
+ * then the chosen rows' posts are read (one statement) and marked in JavaScript (src/archive/marks.ts), from the post
+ * already read rather than by FTS5's snippet(), which would read and tokenize each post again.
  */
 function prepare(db: Database.Database) {
   const from = `FROM posts_fts CROSS JOIN posts p ON p.seq = posts_fts.rowid
     WHERE posts_fts MATCH @match
       AND (@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
       AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))
-      AND (@before IS NULL OR json_extract(p.data, '$.date') < @before)
-      AND (@after IS NULL OR json_extract(p.data, '$.date') >= @after)
+      AND (@before IS NULL OR p.date < @before)
+      AND (@after IS NULL OR p.date >= @after)
       AND (@thread IS NULL OR p.thread = @thread)`;
   return {
     order: {
@@ -183,17 +182,13 @@ function prepare(db: Database.Database) {
          ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
       ),
       date: db.prepare(
-        `SELECT p.seq, bm25(posts_fts, 4.0, 1.0, 2.0) AS score, coalesce(json_extract(p.data, '$.date'), '') AS date
-         ${from} AND (@cd IS NULL OR date < @cd OR (date = @cd AND p.seq < CAST(@cs AS INTEGER)))
+        `SELECT p.seq, bm25(posts_fts, 4.0, 1.0, 2.0) AS score, coalesce(p.date, '') AS date
+         ${from} AND (@cd IS NULL OR coalesce(p.date, '') < @cd OR (coalesce(p.date, '') = @cd AND p.seq < CAST(@cs AS INTEGER)))
          ORDER BY date DESC, p.seq DESC LIMIT @limit`,
       ),
     },
-    marks: db.prepare(
-      `SELECT p.seq, p.received_at, p.data, highlight(posts_fts, 0, @open, @close) AS subj,
-         snippet(posts_fts, 1, @open, @close, '…', 32) AS snip
-       FROM posts_fts CROSS JOIN posts p ON p.seq = posts_fts.rowid
-       WHERE posts_fts MATCH @match AND posts_fts.rowid >= CAST(@lo AS INTEGER) AND posts_fts.rowid <= CAST(@hi AS INTEGER)
-         AND +posts_fts.rowid IN (SELECT CAST(value AS INTEGER) FROM json_each(@seqs))`,
+    posts: db.prepare(
+      `SELECT seq, received_at, data FROM posts WHERE seq IN (SELECT CAST(value AS INTEGER) FROM json_each(@seqs))`,
     ),
     threadKey: db.prepare('SELECT thread FROM posts WHERE id = ?').pluck(),
   };
@@ -246,33 +241,23 @@ export function searchArchive(
     typeof opts.addresses === 'function'
       ? opts.addresses
       : (): AddressPolicy => (opts.addresses as AddressPolicy) ?? 'show';
-  const marks = new Map(
+  const stored = new Map(
     rows.length
-      ? (
-          st.marks.all({
-            match: q.match,
-            seqs: JSON.stringify(rows.map((r) => r.seq)),
-            lo: Math.min(...rows.map((r) => r.seq)),
-            hi: Math.max(...rows.map((r) => r.seq)),
-            open,
-            close,
-          }) as Marks[]
-        ).map((m) => [m.seq, m] as const)
+      ? (st.posts.all({ seqs: JSON.stringify(rows.map((r) => r.seq)) }) as RawPost[]).map((m) => [m.seq, m] as const)
       : [],
   );
   const hits = rows.flatMap((row): SearchHit[] => {
-    const m = marks.get(row.seq);
+    const m = stored.get(row.seq);
     if (!m) return [];
-    const r = { ...row, ...m };
     const post: StoredPost = {
-      ...(JSON.parse(r.data) as Post),
-      seq: r.seq,
-      receivedAt: new Date(r.received_at).toISOString(),
+      ...(JSON.parse(m.data) as Post),
+      seq: m.seq,
+      receivedAt: new Date(m.received_at).toISOString(),
     };
     const policy = policyOf(post.bridge);
-    const subj = render(r.subj ?? '', open, close, policy);
-    const snip = render(r.snip ?? '', open, close, policy);
-    return [{ post, score: r.score, subjectHtml: subj.html, snippetHtml: snip.html, snippet: snip.text }];
+    const subj = render(markAll(post.subject ?? '', q.highlight, open, close), open, close, policy);
+    const snip = render(snippet(post.body, q.highlight, open, close), open, close, policy);
+    return [{ post, score: row.score, subjectHtml: subj.html, snippetHtml: snip.html, snippet: snip.text }];
   });
   const last = rows[rows.length - 1];
   const next =

@@ -64,6 +64,11 @@ test('a store from before the archive gains threads and an index of the posts it
       assert.deepEqual(matches(s, 'beans'), ['root@x', 'reply@x'], 'existing posts are found, events are not');
       assert.deepEqual(matches(s, 'author:alice'), ['root@x']);
       assert.deepEqual(matches(s, 'subject:garden'), ['root@x']);
+      assert.deepEqual(
+        s.db.prepare('SELECT id, date FROM posts ORDER BY seq').all(),
+        ['root@x', 'reply@x', 'join@x'].map((id) => ({ id, date: post(id).date })),
+        'each post gains its date as a column (search and export filter on it)',
+      );
       assert.deepEqual(s.db.prepare('SELECT id FROM posts WHERE thread = ? ORDER BY seq').pluck().all('root@x'), [
         'root@x',
         'reply@x',
