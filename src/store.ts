@@ -621,7 +621,7 @@ export class Store {
     migrations.forEach((sql, n) => {
       if (applied.has(n)) return;
       for (const m of sql.matchAll(
-        /\bCREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`]?(\w+)/gi,
+        /\bCREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:UNIQUE\s+|VIRTUAL\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`]?(\w+)/gi,
       )) {
         if (!m[1]!.startsWith(tablePrefix))
           throw new StoreError(
