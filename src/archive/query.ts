@@ -1,12 +1,13 @@
 /**
- * The archive's search language, parsed into an FTS5 MATCH expression (over posts_fts, migration 4) and filters
+ * The archive's search language, parsed into an FTS5 MATCH expression (over posts_fts, migration 4, or the public
+ * posts_fts_public, migration 6) and filters
  * the SQL applies beside it (src/archive/search.ts).
  *
  *   words          every word must appear (in subject, body or author)
  *   "a phrase"     the words in this order
  *   word*          a word starting so
  *   -word          must not appear (also -"a phrase", -author:bob)
- *   author:alice   in the author (name or address); subject:word in the subject
+ *   author:alice   in the author (name or address; the public index: the name only); subject:word in the subject
  *   bridge:NAME    only that bridge (several: any of them)
  *   before:DATE    dated before DATE (YYYY-MM-DD or ISO 8601); after:DATE at or after it
  *   thread:ID      only the thread of that post
@@ -29,6 +30,12 @@ export type SearchSort = 'relevance' | 'date';
 export interface ParsedQuery {
   /** The FTS5 MATCH expression. */
   match: string;
+  /**
+   * Its positive part alone (without the -terms): what the marks of a chosen row are found with. A row chosen from
+   * the public index is marked from posts_fts, which also holds the addresses: a -term there could drop a row for a
+   * word only its hidden address holds.
+   */
+  positive: string;
   bridges: string[];
   /** ISO 8601 UTC instants: date < before, date >= after. */
   before?: string;
@@ -104,7 +111,7 @@ export function parseQuery(input: string): ParsedQuery {
   const pos: string[] = [];
   const negs: string[] = [];
   const terms: string[] = [];
-  const q: ParsedQuery = { match: '', bridges: [], sort: 'relevance', terms };
+  const q: ParsedQuery = { match: '', positive: '', bridges: [], sort: 'relevance', terms };
   const lexed = lex(input);
   if (lexed.length > MAX_TERMS) throw bad(`the query has ${lexed.length} terms: at most ${MAX_TERMS} are taken`);
   for (const t of lexed) {
@@ -144,6 +151,7 @@ export function parseQuery(input: string): ParsedQuery {
         : 'the query has no word to look for: type a word, a "phrase" or author:NAME',
     );
   }
-  q.match = `(${pos.join(' AND ')})${negs.map((e) => ` NOT ${e}`).join('')}`;
+  q.positive = `(${pos.join(' AND ')})`;
+  q.match = `${q.positive}${negs.map((e) => ` NOT ${e}`).join('')}`;
   return q;
 }

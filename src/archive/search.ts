@@ -1,6 +1,9 @@
 /**
  * The archive's search: a parsed query (src/archive/query.ts) run over posts_fts (migration 4, kept by triggers
- * in the transaction that stores a post, so a post is found the moment it is accepted).
+ * in the transaction that stores a post, so a post is found the moment it is accepted), or over posts_fts_public
+ * (migration 6, kept the same way): index 'public' chooses the rows from what public pages show (names, subjects,
+ * bodies with every address as `hide` shows it: alice@…), so a hidden address or domain cannot be searched for.
+ * The web searches 'public' (unless every bridge it searches shows addresses); the operator's CLI 'full'.
  *
  * Ranking: bm25 with subject weighing 4, author 2, body 1; ties newest first (the latest stored); sort:date newest
  * first by the post's date.
@@ -29,6 +32,14 @@ export interface SearchOptions {
   after?: string;
   /** How snippets show mail addresses: one policy, or one per bridge (public views); default show. */
   addresses?: AddressPolicy | ((bridge: string) => AddressPolicy);
+  /**
+   * Which index chooses the rows: 'full' (default: the operator's view, authors' addresses and every address in a
+   * text) or 'public' (what a public page shows: names, subjects and bodies with addresses as `hide` shows them).
+   * Marks come from the full index either way, found with the query's positive terms only (a -term must not drop
+   * or unmark a row for a word only its hidden address holds); a chosen row it cannot mark (a phrase across an
+   * address) is shown unmarked. Snippets follow `addresses` in both.
+   */
+  index?: 'full' | 'public';
 }
 
 export interface SearchHit {
@@ -162,6 +173,28 @@ function render(marked: string, open: string, close: string, policy: AddressPoli
 
 const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
 
+/** The rows of a page chosen from one index (its name is ours, never a user's). */
+function prepareOrder(db: Database.Database, fts: 'posts_fts' | 'posts_fts_public') {
+  const from = `FROM ${fts} CROSS JOIN posts p ON p.seq = ${fts}.rowid
+    WHERE ${fts} MATCH @match
+      AND (@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
+      AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))
+      AND (@before IS NULL OR json_extract(p.data, '$.date') < @before)
+      AND (@after IS NULL OR json_extract(p.data, '$.date') >= @after)
+      AND (@thread IS NULL OR p.thread = @thread)`;
+  return {
+    relevance: db.prepare(
+      `SELECT p.seq, bm25(${fts}, 4.0, 1.0, 2.0) AS score, '' AS date ${from}
+       ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
+    ),
+    date: db.prepare(
+      `SELECT p.seq, bm25(${fts}, 4.0, 1.0, 2.0) AS score, coalesce(json_extract(p.data, '$.date'), '') AS date
+       ${from} AND (@cd IS NULL OR date < @cd OR (date = @cd AND p.seq < CAST(@cs AS INTEGER)))
+       ORDER BY date DESC, p.seq DESC LIMIT @limit`,
+    ),
+  };
+}
+
 /**
  * Two steps: the page's rows are chosen first with only their seq, score and (sort:date) date carried through the
  * sort, so a word in half the archive does not make SQLite build a snippet and carry a post's JSON for every match;
@@ -169,25 +202,8 @@ const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
  * prefix word is expanded once, not once per row).
  */
 function prepare(db: Database.Database) {
-  const from = `FROM posts_fts CROSS JOIN posts p ON p.seq = posts_fts.rowid
-    WHERE posts_fts MATCH @match
-      AND (@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
-      AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))
-      AND (@before IS NULL OR json_extract(p.data, '$.date') < @before)
-      AND (@after IS NULL OR json_extract(p.data, '$.date') >= @after)
-      AND (@thread IS NULL OR p.thread = @thread)`;
   return {
-    order: {
-      relevance: db.prepare(
-        `SELECT p.seq, bm25(posts_fts, 4.0, 1.0, 2.0) AS score, '' AS date ${from}
-         ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
-      ),
-      date: db.prepare(
-        `SELECT p.seq, bm25(posts_fts, 4.0, 1.0, 2.0) AS score, coalesce(json_extract(p.data, '$.date'), '') AS date
-         ${from} AND (@cd IS NULL OR date < @cd OR (date = @cd AND p.seq < CAST(@cs AS INTEGER)))
-         ORDER BY date DESC, p.seq DESC LIMIT @limit`,
-      ),
-    },
+    order: { full: prepareOrder(db, 'posts_fts'), public: prepareOrder(db, 'posts_fts_public') },
     marks: db.prepare(
       `SELECT p.seq, p.received_at, p.data, highlight(posts_fts, 0, @open, @close) AS subj,
          snippet(posts_fts, 1, @open, @close, '…', 32) AS snip
@@ -195,8 +211,19 @@ function prepare(db: Database.Database) {
        WHERE posts_fts MATCH @match AND posts_fts.rowid >= CAST(@lo AS INTEGER) AND posts_fts.rowid <= CAST(@hi AS INTEGER)
          AND +posts_fts.rowid IN (SELECT CAST(value AS INTEGER) FROM json_each(@seqs))`,
     ),
+    /** A chosen row the marks query cannot mark: its post, shown unmarked. */
+    unmarked: db.prepare(
+      `SELECT seq, received_at, data, coalesce(json_extract(data, '$.subject'), '') AS subj,
+         coalesce(json_extract(data, '$.body'), '') AS snip FROM posts WHERE seq = ?`,
+    ),
     threadKey: db.prepare('SELECT thread FROM posts WHERE id = ?').pluck(),
   };
+}
+
+/** The start of a body as a snippet of an unmarked row (snippet()'s 32 tokens, roughly). */
+function opening(body: string): string {
+  const words = body.trim().split(/\s+/);
+  return words.length > 32 ? `${words.slice(0, 32).join(' ')}…` : words.join(' ');
 }
 
 function tighter(a: string | undefined, b: string | undefined, pick: (x: string, y: string) => boolean) {
@@ -230,7 +257,9 @@ export function searchArchive(
   const nonce = randomBytes(8).toString('hex');
   const open = `\u0002${nonce}[\u0003`;
   const close = `\u0002${nonce}]\u0003`;
-  const rows = st.order[q.sort]!.all({
+  const index = opts.index ?? 'full';
+  if (index !== 'full' && index !== 'public') throw new Error(`no search index ${String(index)}`);
+  const rows = st.order[index][q.sort]!.all({
     match: q.match,
     bridges: q.bridges.length ? JSON.stringify(q.bridges) : null,
     bridges2: opts.bridges ? JSON.stringify(opts.bridges) : null,
@@ -250,7 +279,7 @@ export function searchArchive(
     rows.length
       ? (
           st.marks.all({
-            match: q.match,
+            match: q.positive,
             seqs: JSON.stringify(rows.map((r) => r.seq)),
             lo: Math.min(...rows.map((r) => r.seq)),
             hi: Math.max(...rows.map((r) => r.seq)),
@@ -261,8 +290,12 @@ export function searchArchive(
       : [],
   );
   const hits = rows.flatMap((row): SearchHit[] => {
-    const m = marks.get(row.seq);
-    if (!m) return [];
+    let m = marks.get(row.seq);
+    if (!m) {
+      const u = st.unmarked.get(row.seq) as Marks | undefined;
+      if (!u) return [];
+      m = { ...u, snip: opening(u.snip) };
+    }
     const r = { ...row, ...m };
     const post: StoredPost = {
       ...(JSON.parse(r.data) as Post),
