@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, Store, STORE_FILE } from '../../src/store.js';
 import { removePosts } from '../../src/archive/removal.js';
+import type { AddressPolicy, BridgeView, PostReader } from '../../src/plugin.js';
+import { webSearch } from '../../plugins/web/search.js';
 import type { Post } from '../../src/post.js';
 import { parseQuery, MAX_QUERY_OCTETS } from '../../src/archive/query.js';
 import { searchArchive } from '../../src/archive/search.js';
@@ -337,4 +339,31 @@ test('a store made before the public index gains it for the posts it holds (migr
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the web searches the public index unless every bridge it searches shows addresses', () => {
+  const s = storeWith([bob(), bob({ id: 'bob-dev@t', bridge: 'dev' })]);
+  const indexes: (string | undefined)[] = [];
+  const posts = {
+    search: (q, o) => {
+      indexes.push(o?.index);
+      return searchArchive(s.db, q, o);
+    },
+  } as PostReader;
+  const view = (name: string, addresses: AddressPolicy) => ({ name, archive: { addresses } }) as BridgeView;
+  const served = [
+    { name: 'commons', bridge: 'commons' },
+    { name: 'dev', bridge: 'dev' },
+  ];
+  const web = (q: string, views: BridgeView[], bridge?: string) =>
+    webSearch(posts, served, views, { q, ...(bridge ? { bridge } : {}) }).hits.map((h) => h.post.id);
+  const mixed = [view('commons', 'show'), view('dev', 'obfuscate')];
+  assert.deepEqual(web('corp', mixed), []);
+  assert.deepEqual(web('corp', [view('commons', 'show')]), [], 'a bridge without a policy obfuscates');
+  assert.deepEqual(web('corp', mixed, 'dev'), []);
+  assert.deepEqual(web('corp', mixed, 'commons'), ['bob@t'], 'one bridge that shows addresses: the full index');
+  assert.deepEqual(web('corp', [view('commons', 'show'), view('dev', 'show')]).sort(), ['bob-dev@t', 'bob@t']);
+  assert.deepEqual(indexes, ['public', 'public', 'public', 'full', 'full']);
+  assert.deepEqual(web('author:bob', mixed).sort(), ['bob-dev@t', 'bob@t']);
+  s.close();
 });
