@@ -9,6 +9,7 @@ import { mkdirSync, accessSync, constants, statSync, existsSync } from 'node:fs'
 import { join } from 'node:path';
 import type { Post, StoredPost } from './post.js';
 import { archivePage, type ArchiveFilter } from './archive/export.js';
+import { publicText } from './archive/privacy.js';
 
 /** Never edit a migration that has shipped; append a new one. */
 export const MIGRATIONS: readonly string[] = [
@@ -132,7 +133,37 @@ export const MIGRATIONS: readonly string[] = [
   // export's --since/--until, read it without parsing the stored post (a mailed patch of 40 KB) for every match.
   `ALTER TABLE posts ADD COLUMN date TEXT;
    UPDATE posts SET date = json_extract(data, '$.date');`,
+  // The public search index (src/archive/search.ts, index 'public': the web's /search and /api/search): only what
+  // every public page shows, whatever a bridge's archive.addresses says: the subject and body with each address
+  // as `hide` shows it (alice@…), the author's name and never their address, so a hidden address or domain cannot
+  // be searched for. pp_public_text is registered by the Store on every connection it opens (publicText(t, 'hide'));
+  // contentless (it stores no text), so the post's own row is read only for a page's marks (from posts_fts).
+  `CREATE VIRTUAL TABLE posts_fts_public USING fts5(subject, body, author, content = '', contentless_delete = 1,
+     tokenize = 'unicode61 remove_diacritics 2');
+   INSERT INTO posts_fts_public (rowid, subject, body, author)
+     SELECT seq, pp_public_text(coalesce(json_extract(data, '$.subject'), '')), pp_public_text(json_extract(data, '$.body')),
+            pp_public_text(coalesce(json_extract(data, '$.author.name'), ''))
+     FROM posts WHERE json_extract(data, '$.kind') IS NOT 'event';
+   CREATE TRIGGER posts_fts_public_insert AFTER INSERT ON posts WHEN json_extract(new.data, '$.kind') IS NOT 'event' BEGIN
+     INSERT INTO posts_fts_public (rowid, subject, body, author) VALUES (new.seq,
+       pp_public_text(coalesce(json_extract(new.data, '$.subject'), '')), pp_public_text(json_extract(new.data, '$.body')),
+       pp_public_text(coalesce(json_extract(new.data, '$.author.name'), '')));
+   END;
+   CREATE TRIGGER posts_fts_public_delete AFTER DELETE ON posts BEGIN
+     DELETE FROM posts_fts_public WHERE rowid = old.seq;
+   END;`,
 ];
+
+/**
+ * The SQL functions the schema's triggers call (migration 7), registered on every connection the Store opens, before
+ * its migrations: a connection without them (the sqlite3 shell) can read the store but not insert a post into it.
+ *   pp_public_text(t)  t as the most restrictive public view shows it (publicText(t, 'hide'): alice@…); NULL stays NULL
+ */
+function registerFunctions(db: Database.Database): void {
+  db.function('pp_public_text', { deterministic: true }, (t: unknown) =>
+    t === null || t === undefined ? null : publicText(String(t), 'hide'),
+  );
+}
 
 export class StoreError extends Error {
   constructor(
@@ -289,6 +320,7 @@ export class Store {
       timeout: 5000,
     });
     const db = this.db;
+    registerFunctions(db);
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');
       // 'process' (NORMAL): in WAL mode a commit is in the OS before ingest returns,
@@ -625,7 +657,7 @@ export class Store {
     migrations.forEach((sql, n) => {
       if (applied.has(n)) return;
       for (const m of sql.matchAll(
-        /\bCREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`]?(\w+)/gi,
+        /\bCREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:UNIQUE\s+|VIRTUAL\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`]?(\w+)/gi,
       )) {
         if (!m[1]!.startsWith(tablePrefix))
           throw new StoreError(

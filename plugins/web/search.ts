@@ -1,7 +1,10 @@
 /**
  * The web's search of the archive: /search (a page of results with the matches marked, paged by cursor) and
  * /api/search (JSON). Only the bridges this web account serves are searched, by the names it shows them under, and
- * every result is the bridge's public view of addresses (archive.addresses), snippets included.
+ * every result is the bridge's public view of addresses (archive.addresses), snippets included. The rows are
+ * chosen from the public index (names, subjects, bodies with addresses as `hide` shows them), so no one learns
+ * which posts an address they cannot see sent or names; only when every bridge searched shows addresses
+ * (archive.addresses: show) is the full index searched, and an author's address found.
  */
 import type { AddressPolicy, BridgeView, ParsedQuery, PostReader, SearchHit } from '../../src/plugin.js';
 import { CodedError, parseQuery, publicPost, SEARCH_MAX_LIMIT } from '../../src/plugin.js';
@@ -54,7 +57,9 @@ export function webSearch(
       if (b === undefined) throw new BadSearch(`there is no bridge ${p.bridge} here`);
       only = [b];
     }
+    const index = only.length > 0 && only.every((b) => policy(b) === 'show') ? 'full' : 'public';
     const r = posts.search(query, {
+      index,
       bridges: only,
       ...(p.before ? { before: p.before } : {}),
       ...(p.after ? { after: p.after } : {}),

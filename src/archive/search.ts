@@ -1,6 +1,9 @@
 /**
  * The archive's search: a parsed query (src/archive/query.ts) run over posts_fts (migration 4, kept by triggers
- * in the transaction that stores a post, so a post is found the moment it is accepted).
+ * in the transaction that stores a post, so a post is found the moment it is accepted), or over posts_fts_public
+ * (migration 7, kept the same way): index 'public' chooses the rows from what public pages show (names, subjects,
+ * bodies with every address as `hide` shows it: alice@…), so a hidden address or domain cannot be searched for.
+ * The web searches 'public' (unless every bridge it searches shows addresses); the operator's CLI 'full'.
  *
  * Ranking: bm25 with subject weighing 4, author 2, body 1; ties newest first (the latest stored); sort:date newest
  * first by the post's date.
@@ -30,6 +33,13 @@ export interface SearchOptions {
   after?: string;
   /** How snippets show mail addresses: one policy, or one per bridge (public views); default show. */
   addresses?: AddressPolicy | ((bridge: string) => AddressPolicy);
+  /**
+   * Which index chooses the rows: 'full' (default: the operator's view, authors' addresses and every address in a
+   * text) or 'public' (what a public page shows: names, subjects and bodies with addresses as `hide` shows them).
+   * Marks are found in the post itself (src/archive/marks.ts) with the query's positive terms only, so no row is
+   * dropped by them; a mark that would fall inside an address is left out. Snippets follow `addresses` in both.
+   */
+  index?: 'full' | 'public';
 }
 
 export interface SearchHit {
@@ -161,6 +171,28 @@ function render(marked: string, open: string, close: string, policy: AddressPoli
 
 const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
 
+/** The rows of a page chosen from one index (its name is ours, never a user's). */
+function prepareOrder(db: Database.Database, fts: 'posts_fts' | 'posts_fts_public') {
+  const from = `FROM ${fts} CROSS JOIN posts p ON p.seq = ${fts}.rowid
+    WHERE ${fts} MATCH @match
+      AND (@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
+      AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))
+      AND (@before IS NULL OR p.date < @before)
+      AND (@after IS NULL OR p.date >= @after)
+      AND (@thread IS NULL OR p.thread = @thread)`;
+  return {
+    relevance: db.prepare(
+      `SELECT p.seq, bm25(${fts}, 4.0, 1.0, 2.0) AS score, '' AS date ${from}
+       ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
+    ),
+    date: db.prepare(
+      `SELECT p.seq, bm25(${fts}, 4.0, 1.0, 2.0) AS score, coalesce(p.date, '') AS date
+       ${from} AND (@cd IS NULL OR coalesce(p.date, '') < @cd OR (coalesce(p.date, '') = @cd AND p.seq < CAST(@cs AS INTEGER)))
+       ORDER BY date DESC, p.seq DESC LIMIT @limit`,
+    ),
+  };
+}
+
 /**
  * Two steps: the page's rows are chosen first with only their seq, score and (sort:date) date carried through the
  * sort, so a word in half the archive does not make SQLite build a snippet and carry a post's JSON for every match;
@@ -168,25 +200,8 @@ const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
  * already read rather than by FTS5's snippet(), which would read and tokenize each post again.
  */
 function prepare(db: Database.Database) {
-  const from = `FROM posts_fts CROSS JOIN posts p ON p.seq = posts_fts.rowid
-    WHERE posts_fts MATCH @match
-      AND (@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
-      AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))
-      AND (@before IS NULL OR p.date < @before)
-      AND (@after IS NULL OR p.date >= @after)
-      AND (@thread IS NULL OR p.thread = @thread)`;
   return {
-    order: {
-      relevance: db.prepare(
-        `SELECT p.seq, bm25(posts_fts, 4.0, 1.0, 2.0) AS score, '' AS date ${from}
-         ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
-      ),
-      date: db.prepare(
-        `SELECT p.seq, bm25(posts_fts, 4.0, 1.0, 2.0) AS score, coalesce(p.date, '') AS date
-         ${from} AND (@cd IS NULL OR coalesce(p.date, '') < @cd OR (coalesce(p.date, '') = @cd AND p.seq < CAST(@cs AS INTEGER)))
-         ORDER BY date DESC, p.seq DESC LIMIT @limit`,
-      ),
-    },
+    order: { full: prepareOrder(db, 'posts_fts'), public: prepareOrder(db, 'posts_fts_public') },
     posts: db.prepare(
       `SELECT seq, received_at, data FROM posts WHERE seq IN (SELECT CAST(value AS INTEGER) FROM json_each(@seqs))`,
     ),
@@ -225,7 +240,9 @@ export function searchArchive(
   const nonce = randomBytes(8).toString('hex');
   const open = `\u0002${nonce}[\u0003`;
   const close = `\u0002${nonce}]\u0003`;
-  const rows = st.order[q.sort]!.all({
+  const index = opts.index ?? 'full';
+  if (index !== 'full' && index !== 'public') throw new Error(`no search index ${String(index)}`);
+  const rows = st.order[index][q.sort]!.all({
     match: q.match,
     bridges: q.bridges.length ? JSON.stringify(q.bridges) : null,
     bridges2: opts.bridges ? JSON.stringify(opts.bridges) : null,

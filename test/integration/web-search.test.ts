@@ -1,11 +1,14 @@
 /**
  * The archive's search on the web, seen by a real browser (headless Debian Chromium): the search box of the index
  * finds a post and marks the matching words; a post's own markup stays text. /api/search answers JSON with a
- * cursor, the public view of addresses, and 400 with a message (never 500) for a query that cannot run.
+ * cursor, the public view of addresses, and 400 with a message (never 500) for a query that cannot run; it
+ * searches only what public pages show, so a hidden address (its domain) finds nothing there, while the
+ * operator's `peerpost search` finds it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { world, cli, startDaemon } from '../helpers/daemon.js';
 import { listeningPort } from '../peers/finger.js';
 import { launchChromium } from '../peers/chromium.js';
@@ -127,6 +130,52 @@ test(
     );
     const dated = await api('q=compost&before=2000-01-01');
     assert.deepEqual(dated.body.results, []);
+
+    // A poster's hidden address, and one in a body: the public search cannot find them; the operator's can.
+    const mbox = join(w.dir, 'old.mbox');
+    writeFileSync(
+      mbox,
+      [
+        'From MAILER-DAEMON Thu Jan  1 10:00:00 2026',
+        'From: Bob Smith <bob@corp.example>',
+        'To: commons@test.example',
+        'Subject: Budget',
+        'Date: Thu, 01 Jan 2026 10:00:00 +0000',
+        'Message-ID: <budget@corp.example>',
+        '',
+        'Please mail carol@secret.example about the budget.',
+        '',
+      ].join('\n'),
+    );
+    const imported = await cli(['import', '-c', w.config, '-b', 'commons', mbox]);
+    assert.equal(imported.code, 0, imported.stderr);
+    const ids = async (q: string) => {
+      const r = await api(`q=${encodeURIComponent(q)}`);
+      assert.equal(r.status, 200, q);
+      return (r.body.results as { id: string }[]).map((x) => x.id);
+    };
+    for (const q of ['corp', 'author:corp', 'author:bob@corp.example', 'secret', 'example'])
+      assert.deepEqual(await ids(q), [], `/api/search?q=${q} finds nothing`);
+    assert.deepEqual(await ids('author:bob budget'), ['budget@corp.example']);
+    assert.deepEqual(
+      await ids('carol budget'),
+      ['budget@corp.example'],
+      'the local part of an address in a body is shown',
+    );
+    const gone = await page.goto(`${base}/search?q=corp`);
+    assert.equal(gone!.status(), 200);
+    assert.equal(await results.count(), 0);
+    for (const q of ['corp', 'secret']) {
+      const op = await cli(['search', '-c', w.config, '--json', q]);
+      assert.equal(op.code, 0, op.stderr);
+      assert.deepEqual(
+        (JSON.parse(op.stdout) as { results: { id: string }[] }).results.map((r) => r.id),
+        ['budget@corp.example'],
+        `peerpost search ${q}`,
+      );
+    }
+    const opExample = await cli(['search', '-c', w.config, '--json', 'example']);
+    assert.equal((JSON.parse(opExample.stdout) as { results: unknown[] }).results.length, 2);
 
     for (const q of ['"', '*', 'NEAR(', 'AND OR', '-only', 'x before:2026-02-30', 'a'.repeat(10 * 1024 + 1)]) {
       const r = await api(`q=${encodeURIComponent(q)}`);

@@ -124,6 +124,17 @@ test("plugin tables must carry the plugin's prefix, and migrations apply once", 
     },
   });
   await assert.rejects(runtime(bad).rt.start(), /plugin tables must be named x_/);
+  // A virtual table (the core's own FTS indexes are ones) is a table too.
+  const virtual = definePlugin({
+    protocol: 'x',
+    style: 'chat',
+    account: z.strictObject({}),
+    start: (ctx) => {
+      ctx.store.migrate(['CREATE VIRTUAL TABLE posts_fts_public2 USING fts5(body)']);
+      return { deliver: async () => delivered() };
+    },
+  });
+  await assert.rejects(runtime(virtual).rt.start(), /creates "posts_fts_public2": plugin tables must be named x_/);
 });
 
 test('listen errors name the account, the address and what to do', () => {

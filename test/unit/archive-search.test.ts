@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Store } from '../../src/store.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { MIGRATIONS, Store, STORE_FILE } from '../../src/store.js';
+import { removePosts } from '../../src/archive/removal.js';
+import type { AddressPolicy, BridgeView, PostReader } from '../../src/plugin.js';
+import { webSearch } from '../../plugins/web/search.js';
 import type { Post } from '../../src/post.js';
 import { parseQuery, MAX_QUERY_OCTETS } from '../../src/archive/query.js';
 import { searchArchive } from '../../src/archive/search.js';
@@ -85,15 +92,17 @@ test('whatever is typed, a search answers results or bad-query, never an SQLite 
     'é*',
     'a'.repeat(9000),
   ];
-  for (const q of inputs) {
-    try {
-      searchArchive(s.db, q);
-    } catch (e) {
-      assert.ok(e instanceof CodedError && e.code === 'bad-query', `${q.slice(0, 20)}: ${String(e)}`);
+  for (const index of ['full', 'public'] as const) {
+    for (const q of inputs) {
+      try {
+        searchArchive(s.db, q, { index });
+      } catch (e) {
+        assert.ok(e instanceof CodedError && e.code === 'bad-query', `${index} ${q.slice(0, 20)}: ${String(e)}`);
+      }
     }
+    assert.equal(searchArchive(s.db, 'NEAR(', { index }).hits.length, 1);
+    assert.equal(searchArchive(s.db, '"quotes"', { index }).hits.length, 1);
   }
-  assert.equal(searchArchive(s.db, 'NEAR(').hits.length, 1);
-  assert.equal(searchArchive(s.db, '"quotes"').hits.length, 1);
   s.close();
 });
 
@@ -200,5 +209,161 @@ test('highlights: matches in <mark>, the text escaped, addresses kept private in
   }
   const op = searchArchive(s.db, 'beavers').hits[0]!;
   assert.match(op.snippet, /otters@example\.org/);
+  s.close();
+});
+
+// The public index (migration 7): what public pages show, so a hidden address cannot be searched for.
+const bob = (over: Partial<Post> = {}) =>
+  post({
+    id: 'bob@t',
+    author: { name: 'Bob Smith', address: 'bob@corp.example', via: 'mail' },
+    subject: 'Lunch plans',
+    body: 'please mail carol@secret.example about lunch',
+    ...over,
+  });
+const HIDDEN = [
+  'author:corp',
+  'corp',
+  'secret',
+  'author:bob@corp.example',
+  'secret.example',
+  'corp*',
+  'author:example',
+];
+const SHOWN = ['carol', 'author:bob', 'smith', 'author:smith', 'lunch', 'subject:lunch', '"mail carol"'];
+const found = (s: Store, q: string, index: 'full' | 'public') =>
+  searchArchive(s.db, q, { index, addresses: index === 'public' ? 'hide' : 'show' }).hits.map((h) => h.post.id);
+
+test('the public index finds names, subjects and bodies as public pages show them, never a hidden address', () => {
+  const s = storeWith([
+    bob(),
+    post({ id: 'other@t', body: 'nothing about lunch here', author: { name: 'Dee', via: 'irc' } }),
+  ]);
+  for (const q of HIDDEN) assert.deepEqual(found(s, q, 'public'), [], `public: ${q}`);
+  for (const q of SHOWN) assert.ok(found(s, q, 'public').includes('bob@t'), `public: ${q}`);
+  for (const q of [...HIDDEN, ...SHOWN]) assert.ok(found(s, q, 'full').includes('bob@t'), `full: ${q}`);
+  assert.deepEqual(found(s, 'carol', 'full'), found(s, 'carol', 'public'));
+  // A -term is weighed in the public index only: it cannot tell a word of the hidden address by dropping the row
+  // (nor by leaving it unmarked: the marks come from the positive terms).
+  const neg = searchArchive(s.db, 'carol -secret', { index: 'public', addresses: 'hide' }).hits;
+  assert.deepEqual(
+    neg.map((h) => h.post.id),
+    ['bob@t'],
+  );
+  assert.equal(neg[0]!.snippetHtml, 'please mail carol@… about lunch', 'the mark inside the address is dropped');
+  assert.deepEqual(found(s, 'carol -secret', 'full'), []);
+  const marked = searchArchive(s.db, 'lunch -secret', { index: 'public', addresses: 'hide' }).hits[0]!;
+  assert.equal(marked.snippetHtml, 'please mail carol@… about <mark>lunch</mark>');
+  assert.equal(marked.subjectHtml, '<mark>Lunch</mark> plans');
+  // A phrase across an address is one in the public text only: the row is found, shown without marks.
+  const across = searchArchive(s.db, '"carol about"', { index: 'public', addresses: 'hide' }).hits;
+  assert.deepEqual(
+    across.map((h) => [h.post.id, h.snippetHtml, h.subjectHtml]),
+    [['bob@t', 'please mail carol@… about lunch', 'Lunch plans']],
+  );
+  // An address given as the name, or in a subject, is public text too.
+  s.insertPost(
+    post({
+      id: 'named@t',
+      subject: 'from dan@hidden.example',
+      author: { name: 'dan@hidden.example', via: 'mail' },
+      body: 'hi',
+    }),
+    Date.now(),
+  );
+  assert.deepEqual(found(s, 'hidden', 'public'), []);
+  assert.deepEqual(found(s, 'author:dan', 'public'), ['named@t']);
+  assert.deepEqual(found(s, 'hidden', 'full'), ['named@t']);
+  // Ranking and sort:date work on the public index as on the full one.
+  assert.deepEqual(found(s, 'lunch', 'public'), ['bob@t', 'other@t'], 'the subject weighs more than the body');
+  assert.deepEqual(
+    searchArchive(s.db, 'lunch sort:date', { index: 'public' }).hits.map((h) => h.post.id),
+    ['other@t', 'bob@t'],
+  );
+  s.close();
+});
+
+test('a removed post leaves the public index with the full one; events are never in it', () => {
+  const s = storeWith([bob(), post({ id: 'ev@t', kind: 'event', body: 'carol joined' })]);
+  assert.deepEqual(found(s, 'carol', 'public'), ['bob@t']);
+  const r = removePosts(s, { ids: ['bob@t'] }, { reason: 'spam', by: 'test', cause: 'removed', now: Date.now() });
+  assert.equal(r.removed.length, 1);
+  for (const index of ['public', 'full'] as const) assert.deepEqual(found(s, 'carol', index), [], index);
+  assert.equal(s.db.prepare(`SELECT count(*) FROM posts_fts_public`).pluck().get(), 0);
+  s.close();
+});
+
+test('a store made before the public index gains it for the posts it holds (migration 7)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-search-'));
+  try {
+    const old = new Database(join(dir, STORE_FILE));
+    for (const m of MIGRATIONS.slice(0, 5)) old.exec(m);
+    old.pragma('user_version = 5');
+    const ins = old.prepare('INSERT INTO posts (id, bridge, received_at, data) VALUES (?, ?, ?, ?)');
+    ins.run('bob@t', 'commons', 1, JSON.stringify(bob()));
+    ins.run('ev@t', 'commons', 2, JSON.stringify(post({ id: 'ev@t', kind: 'event', body: 'carol joined' })));
+    old.close();
+    const s = Store.open(dir);
+    try {
+      assert.equal(s.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+      for (const q of HIDDEN) assert.deepEqual(found(s, q, 'public'), [], `public: ${q}`);
+      for (const q of SHOWN) assert.deepEqual(found(s, q, 'public'), ['bob@t'], `public: ${q}`);
+      for (const q of HIDDEN) assert.deepEqual(found(s, q, 'full'), ['bob@t'], `full: ${q}`);
+      s.insertPost(bob({ id: 'bob2@t', body: 'carol again' }), Date.now());
+      assert.deepEqual(found(s, 'carol', 'public'), ['bob2@t', 'bob@t']);
+    } finally {
+      s.close();
+    }
+    // A read-only store (the CLI's) searches the public index too.
+    const ro = Store.open(dir, { readonly: true, create: false });
+    try {
+      assert.deepEqual(found(ro, 'corp', 'public'), []);
+      assert.equal(found(ro, 'carol', 'public').length, 2);
+    } finally {
+      ro.close();
+    }
+    // Without the Store's functions (the sqlite3 shell) the store reads, but a post cannot go in unindexed.
+    const raw = new Database(join(dir, STORE_FILE));
+    try {
+      assert.equal(raw.prepare('SELECT count(*) FROM posts').pluck().get(), 3);
+      assert.throws(
+        () =>
+          raw
+            .prepare('INSERT INTO posts (id, bridge, received_at, data) VALUES (?, ?, ?, ?)')
+            .run('x@t', 'commons', 3, JSON.stringify(bob({ id: 'x@t' }))),
+        /pp_public_text/,
+      );
+    } finally {
+      raw.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the web searches the public index unless every bridge it searches shows addresses', () => {
+  const s = storeWith([bob(), bob({ id: 'bob-dev@t', bridge: 'dev' })]);
+  const indexes: (string | undefined)[] = [];
+  const posts = {
+    search: (q, o) => {
+      indexes.push(o?.index);
+      return searchArchive(s.db, q, o);
+    },
+  } as PostReader;
+  const view = (name: string, addresses: AddressPolicy) => ({ name, archive: { addresses } }) as BridgeView;
+  const served = [
+    { name: 'commons', bridge: 'commons' },
+    { name: 'dev', bridge: 'dev' },
+  ];
+  const web = (q: string, views: BridgeView[], bridge?: string) =>
+    webSearch(posts, served, views, { q, ...(bridge ? { bridge } : {}) }).hits.map((h) => h.post.id);
+  const mixed = [view('commons', 'show'), view('dev', 'obfuscate')];
+  assert.deepEqual(web('corp', mixed), []);
+  assert.deepEqual(web('corp', [view('commons', 'show')]), [], 'a bridge without a policy obfuscates');
+  assert.deepEqual(web('corp', mixed, 'dev'), []);
+  assert.deepEqual(web('corp', mixed, 'commons'), ['bob@t'], 'one bridge that shows addresses: the full index');
+  assert.deepEqual(web('corp', [view('commons', 'show'), view('dev', 'show')]).sort(), ['bob-dev@t', 'bob@t']);
+  assert.deepEqual(indexes, ['public', 'public', 'public', 'full', 'full']);
+  assert.deepEqual(web('author:bob', mixed).sort(), ['bob-dev@t', 'bob@t']);
   s.close();
 });
