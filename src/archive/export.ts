@@ -110,6 +110,8 @@ export interface ExportOptions {
   /** Where attachment n of a post can be downloaded, when known. */
   fileUrl?: (p: StoredPost, n: number) => string | undefined;
   pageSize?: number;
+  /** Called after each page is written (the CLI collects garbage there: see src/cli/export.ts). */
+  afterPage?: () => void;
 }
 
 export interface ExportStats {
@@ -165,6 +167,7 @@ export function* mboxrdChunks(src: ExportSource, opts: ExportOptions, stats: Exp
         chunk = '';
       }
     }
+    opts.afterPage?.();
     if (page.length < limit) break;
   }
   if (chunk) {

@@ -3,6 +3,8 @@
  * (src/archive/export.ts). Reads the store read-only, so it runs beside the daemon; the operator's export has the
  * real addresses, --public the bridge's public view of them (archive.addresses).
  */
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { findConfig } from '../config/find.js';
 import type { FoundConfig } from '../config/find.js';
 import type { PeerpostConfig } from '../config/types.js';
@@ -41,6 +43,23 @@ FILE.part and renamed when complete, so an export cut short never looks whole.
 Reads the store without writing to it, so it runs while peerpost runs. Exit 5 when the
 bridge (or the thread) has no posts in the store and the config does not name it.
 `;
+
+/**
+ * A full garbage collection every `pages` pages (1,000 posts). Each page's posts outlive a few young-generation
+ * collections while they are written out, so they reach the old generation, which V8 lets grow to several times
+ * what is live (12 MB) before it collects: 135 MB of RSS at 100,000 posts. Collected as it goes, the export stays
+ * near what it needs, whatever the archive's size. A command's process only: the daemon never does this (its web
+ * export runs beside deliveries that a full collection would pause).
+ */
+function collectEvery(pages: number): (() => void) | undefined {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as unknown;
+  if (typeof gc !== 'function') return undefined;
+  let n = 0;
+  return () => {
+    if (++n % pages === 0) (gc as () => void)();
+  };
+}
 
 /** Open the store to read: read-only when its schema is this peerpost's, else as other commands do (migrated). */
 function openToRead(found: FoundConfig, config: PeerpostConfig): Store {
@@ -93,6 +112,8 @@ async function run(args: string[]): Promise<number> {
   if (!config) return EXIT.CONFIG;
   const configured = config.bridges[bridge];
   const store = openToRead(found, config);
+  // One pass over the archive: SQLite's 16 MB page cache would only fill with pages never read again.
+  store.db.pragma('cache_size = -2000');
   try {
     if (!configured && store.countPosts(bridge) === 0) {
       err(
@@ -109,7 +130,7 @@ async function run(args: string[]): Promise<number> {
       page: (f, after, limit) => store.archivePage(f, after, limit),
       subject: (id) => store.getPost(id)?.subject,
     };
-    const opts = { filter, addresses } as const;
+    const opts = { filter, addresses, afterPage: collectEvery(2) } as const;
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal);
