@@ -152,6 +152,9 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER posts_fts_public_delete AFTER DELETE ON posts BEGIN
      DELETE FROM posts_fts_public WHERE rowid = old.seq;
    END;`,
+  // Search's filters (bridge, date) read from a small covering index rather than from the posts' rows, whose JSON
+  // spreads them over many pages (src/archive/search.ts).
+  `CREATE INDEX posts_search ON posts(seq, bridge, date);`,
 ];
 
 /**

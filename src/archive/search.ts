@@ -173,14 +173,29 @@ const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
 
 /** The rows of a page chosen from one index (its name is ours, never a user's). */
 function prepareOrder(db: Database.Database, fts: 'posts_fts' | 'posts_fts_public') {
-  const from = `FROM ${fts} CROSS JOIN posts p ON p.seq = ${fts}.rowid
+  // posts_search (migration 8) covers seq, bridge and date: a match's filters are read from a small index, not
+  // from the posts' rows (each holding the post's JSON), which made a common word's query several times slower.
+  const bridgeOk = `(@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
+      AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))`;
+  const from = `FROM ${fts} CROSS JOIN posts p INDEXED BY posts_search ON p.seq = ${fts}.rowid
     WHERE ${fts} MATCH @match
-      AND (@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
-      AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))
+      AND ${bridgeOk}
       AND (@before IS NULL OR p.date < @before)
       AND (@after IS NULL OR p.date >= @after)
       AND (@thread IS NULL OR p.thread = @thread)`;
   return {
+    /**
+     * By relevance with no date or thread filter: the best @k matches from the index alone (bm25 in FTS5, no row
+     * of posts read), then the bridge filter over those; searchArchive widens @k when too few pass.
+     */
+    top: db.prepare(
+      `WITH top AS (SELECT rowid AS seq, bm25(${fts}, 4.0, 1.0, 2.0) AS score FROM ${fts} WHERE ${fts} MATCH @match
+                    ORDER BY score, rowid DESC LIMIT @k)
+       SELECT top.seq, top.score, '' AS date FROM top CROSS JOIN posts p INDEXED BY posts_search ON p.seq = top.seq
+       WHERE ${bridgeOk}
+       ORDER BY top.score, top.seq DESC LIMIT @limit OFFSET @offset`,
+    ),
+    matches: db.prepare(`SELECT count(*) FROM ${fts} WHERE ${fts} MATCH @match`).pluck(),
     relevance: db.prepare(
       `SELECT p.seq, bm25(${fts}, 4.0, 1.0, 2.0) AS score, '' AS date ${from}
        ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
@@ -242,7 +257,8 @@ export function searchArchive(
   const close = `\u0002${nonce}]\u0003`;
   const index = opts.index ?? 'full';
   if (index !== 'full' && index !== 'public') throw new Error(`no search index ${String(index)}`);
-  const rows = st.order[index][q.sort]!.all({
+  const order = st.order[index];
+  const args = {
     match: q.match,
     bridges: q.bridges.length ? JSON.stringify(q.bridges) : null,
     bridges2: opts.bridges ? JSON.stringify(opts.bridges) : null,
@@ -251,7 +267,28 @@ export function searchArchive(
     thread,
     limit: limit + 1,
     ...(q.sort === 'date' ? { cd: cursor.d ?? null, cs: cursor.s ?? null } : { offset: cursor.o ?? 0 }),
-  }) as Row[];
+  };
+  let rows: Row[];
+  if (q.sort === 'relevance' && before === undefined && after === undefined && thread === null) {
+    // The best k by the index alone; when the bridge filter leaves too few, k grows until it holds every match.
+    const want = (cursor.o ?? 0) + limit + 1;
+    let total: number | undefined;
+    for (let k = Math.max(256, want * 4); ; k *= 8) {
+      rows = order.top.all({
+        match: args.match,
+        bridges: args.bridges,
+        bridges2: args.bridges2,
+        k,
+        limit: limit + 1,
+        offset: cursor.o ?? 0,
+      }) as Row[];
+      if (rows.length > limit) break;
+      total ??= order.matches.get({ match: args.match }) as number;
+      if (k >= total) break;
+    }
+  } else {
+    rows = order[q.sort]!.all(args) as Row[];
+  }
   const more = rows.length > limit;
   if (more) rows.pop();
   const policyOf =

@@ -367,3 +367,32 @@ test('the web searches the public index unless every bridge it searches shows ad
   assert.deepEqual(web('author:bob', mixed).sort(), ['bob-dev@t', 'bob@t']);
   s.close();
 });
+
+test('a bridge whose matches rank below many of another bridge still gets every one, paged in order', () => {
+  // 2,000 strong matches (the word in the subject) in one bridge, 25 weak ones in another: the index alone ranks
+  // the other bridge's first; the search widens its first pick of candidates until the asked bridge's are in.
+  const posts: Post[] = [];
+  for (let i = 0; i < 2000; i++) posts.push(post({ bridge: 'loud', subject: 'otter otter', body: 'otter' }));
+  const quiet: string[] = [];
+  for (let i = 0; i < 25; i++) {
+    const p = post({ bridge: 'quiet', body: `a long text about many things and once an otter ${i}` });
+    quiet.push(p.id);
+    posts.push(p);
+  }
+  const s = storeWith(posts);
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 5; page++) {
+    const r = searchArchive(s.db, 'otter', { bridges: ['quiet'], limit: 10, ...(cursor ? { cursor } : {}) });
+    seen.push(...r.hits.map((h) => h.post.id));
+    cursor = r.next;
+    if (!cursor) break;
+  }
+  assert.deepEqual([...seen].sort(), [...quiet].sort(), 'every match of the asked bridge, once');
+  assert.equal(new Set(seen).size, 25);
+  assert.equal(cursor, undefined, 'and the last page says so');
+  // The same through the query language's bridge:, and the loud bridge's best come first when both are asked.
+  assert.equal(searchArchive(s.db, 'otter bridge:quiet', { limit: 100 }).hits.length, 25);
+  assert.equal(searchArchive(s.db, 'otter', { limit: 5 }).hits[0]!.post.bridge, 'loud');
+  s.close();
+});
