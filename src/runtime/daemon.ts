@@ -32,8 +32,8 @@ import { nodeSecret, secretFor } from './commands.js';
 import { answerRequest } from './requests.js';
 import { RunningViews } from './running.js';
 import { sharedDigests } from './digests.js';
-import { Removals } from '../archive/removal.js';
-import { Retention } from '../archive/retention.js';
+import type { Removals } from '../archive/removal.js';
+import { removalsFor, startArchive } from './archive.js';
 
 import { EXIT } from '../plugin.js';
 export { EXIT };
@@ -57,7 +57,7 @@ export class Daemon {
   private stopDigests?: () => void;
   /** Posts leaving the archive (src/archive/removal.ts), and the bridges' archive.keep swept hourly. */
   private removals!: Removals;
-  private retention?: Retention;
+  private stopArchive?: () => void;
   private control?: Server;
   private defs = new Map<string, PluginDefinition>();
   private nodeSecret: Buffer = Buffer.alloc(0);
@@ -111,9 +111,7 @@ export class Daemon {
       );
       return EXIT.FAILED;
     }
-    this.removals = new Removals(this.store, (err) =>
-      this.log.error({ err }, `an account failed to forget a removed post: ${(err as Error).message}`),
-    );
+    this.removals = removalsFor(this.store, this.log);
     try {
       this.control = await serveControl(this.config.node.data, (req) =>
         answerRequest(req, {
@@ -172,22 +170,14 @@ export class Daemon {
         return EXIT.FAILED;
       }
     }
-    this.removals.onRemoved((removed) => this.outbox.forget(removed.map((r) => r.post.seq)));
     this.outbox.start();
     this.keeper.start();
-    this.retention = new Retention({
+    this.stopArchive = startArchive({
       removals: this.removals,
-      bridges: () => Object.entries(this.config.bridges).map(([name, b]) => ({ name, keepMs: b.archive.keepMs })),
-      now: () => Date.now(),
-      log: (msg, fields) => this.log.info(fields, msg),
+      outbox: this.outbox,
+      config: () => this.config,
+      log: this.log,
     });
-    this.retention.start();
-    const untold = this.removals.tellUntold();
-    if (untold > 0)
-      this.log.info(
-        { removed: untold },
-        `${untold} posts removed while peerpost was stopped: the accounts are told now`,
-      );
     installSignals({
       log: this.log,
       stopping: () => this.stopping !== undefined,
@@ -238,7 +228,7 @@ export class Daemon {
   /** Stop accepting, finish deliveries in flight up to the grace time, close accounts in reverse order, close the store. */
   stop(): Promise<number> {
     this.stopping ??= (async () => {
-      this.retention?.stop();
+      this.stopArchive?.();
       this.core.close();
       this.keeper.close();
       this.stopDigests?.();
