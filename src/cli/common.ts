@@ -4,6 +4,8 @@
  * The core commands are in src/cli.ts; the archive's in this folder, one file each, listed in src/cli/index.ts.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfigFile, formatConfigError } from '../config/load.js';
@@ -102,4 +104,22 @@ export function reportFailure(cmd: string | undefined, e: unknown): number {
   }
   err(`peerpost ${cmd}: ${(e as Error).message}`);
   return EXIT.FAILED;
+}
+
+/**
+ * A full garbage collection every `n` calls (the export: every 1,000 posts; the import: every 1,000 messages, its peak RSS at 10,000 messages 179 → 155 MB). What
+ * a long command reads outlives a few young-generation collections while it is written out, so it reaches the old
+ * generation, which V8 lets grow to several times what is live (12 MB) before it collects: the export took 135 MB of
+ * RSS at 100,000 posts. Collected as it goes, a command stays near what it needs, whatever the archive's size. A
+ * command's process only: the daemon never does this (its web export runs beside deliveries a full collection
+ * would pause).
+ */
+export function collectEvery(n: number): (() => void) | undefined {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as unknown;
+  if (typeof gc !== 'function') return undefined;
+  let count = 0;
+  return () => {
+    if (++count % n === 0) (gc as () => void)();
+  };
 }

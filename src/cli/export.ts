@@ -3,8 +3,6 @@
  * (src/archive/export.ts). Reads the store read-only, so it runs beside the daemon; the operator's export has the
  * real addresses, --public the bridge's public view of them (archive.addresses).
  */
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { findConfig } from '../config/find.js';
 import type { FoundConfig } from '../config/find.js';
 import type { PeerpostConfig } from '../config/types.js';
@@ -18,7 +16,7 @@ import {
   type ExportSource,
   type ExportStats,
 } from '../archive/export.js';
-import { parse, err, loadOrReport, openStore, hasStore, NoStoreHere, UsageError } from './common.js';
+import { parse, err, loadOrReport, openStore, hasStore, NoStoreHere, UsageError, collectEvery } from './common.js';
 import type { CliCommand } from './index.js';
 import { plural } from '../util.js';
 import { formatSize } from '../digest/shape.js';
@@ -43,23 +41,6 @@ FILE.part and renamed when complete, so an export cut short never looks whole.
 Reads the store without writing to it, so it runs while peerpost runs. Exit 5 when the
 bridge (or the thread) has no posts in the store and the config does not name it.
 `;
-
-/**
- * A full garbage collection every `pages` pages (1,000 posts). Each page's posts outlive a few young-generation
- * collections while they are written out, so they reach the old generation, which V8 lets grow to several times
- * what is live (12 MB) before it collects: 135 MB of RSS at 100,000 posts. Collected as it goes, the export stays
- * near what it needs, whatever the archive's size. A command's process only: the daemon never does this (its web
- * export runs beside deliveries that a full collection would pause).
- */
-function collectEvery(pages: number): (() => void) | undefined {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as unknown;
-  if (typeof gc !== 'function') return undefined;
-  let n = 0;
-  return () => {
-    if (++n % pages === 0) (gc as () => void)();
-  };
-}
 
 /** Open the store to read: read-only when its schema is this peerpost's, else as other commands do (migrated). */
 function openToRead(found: FoundConfig, config: PeerpostConfig): Store {

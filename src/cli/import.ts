@@ -22,7 +22,7 @@ import type { Store } from '../store.js';
 import { formatDuration, plural } from '../util.js';
 import { MailboxError, openMailbox, type Mailbox } from '../archive/mailbox.js';
 import { importItems, newCounts, type ImportCounts, type ImportItem, type StoreBatch } from '../archive/import.js';
-import { parse, out, err, loadOrReport, openStore, UsageError } from './common.js';
+import { parse, out, err, loadOrReport, openStore, UsageError, collectEvery } from './common.js';
 import type { CliCommand } from './index.js';
 
 const HELP = `Usage: peerpost import -b BRIDGE [--deliver] [--mboxo] [--json] FILE|DIR…
@@ -187,7 +187,9 @@ async function run(args: string[]): Promise<number> {
       return local;
     };
     let viaDaemon = daemon;
+    const collect = collectEvery(2);
     const storeBatch: StoreBatch = async (posts) => {
+      collect?.();
       if (viaDaemon) {
         const answer = (await ask(config.node.data, { cmd: 'import', bridge, deliver, posts }, 300_000)) as
           IngestVerdict[] | { error: string } | undefined;
