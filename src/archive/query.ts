@@ -101,10 +101,12 @@ function dateBound(key: string, value: string): string {
 }
 
 /** Parse a search query; throws CodedError 'bad-query' with a message for people. */
-export function parseQuery(input: string): ParsedQuery {
-  if (Buffer.byteLength(input, 'utf8') > MAX_QUERY_OCTETS) {
+export function parseQuery(text: string): ParsedQuery {
+  if (Buffer.byteLength(text, 'utf8') > MAX_QUERY_OCTETS) {
     throw bad(`the query is longer than ${MAX_QUERY_OCTETS / 1024} KB: search with fewer words`);
   }
+  // FTS5 reads a NUL inside a quoted string as its end ("unterminated string"): a NUL separates words, as a space.
+  const input = text.replace(/\u0000/g, ' ');
   const pos: string[] = [];
   const negs: string[] = [];
   const terms: string[] = [];

@@ -45,6 +45,8 @@ test('the parser quotes every user word: FTS syntax typed by a user is only text
   assert.equal(parseQuery('NEAR(a b) AND OR').match, '("NEAR(a" AND "b)" AND "AND" AND "OR")');
   assert.equal(parseQuery('say "it" a"b').match, '("say" AND "it" AND "a""b")');
   assert.equal(parseQuery('meet*').match, '("meet"*)');
+  // A NUL would end FTS5's quoted string early ("unterminated string", a 500): it separates words instead.
+  assert.equal(parseQuery('"a\u0000b" c').match, '("a b" AND "c")');
   assert.equal(
     parseQuery('author:alice -subject:"re: spam" x').match,
     '({author}: "alice" AND "x") NOT {subject}: "re: spam"',
