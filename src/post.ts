@@ -95,3 +95,15 @@ export function mintId(hostname: string): string {
 export function normaliseBody(body: string): string {
   return body.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
 }
+
+/** A row of the posts table as SQL reads it (seq, received_at, the post as JSON). */
+export interface StoredRow {
+  seq: number;
+  received_at: number;
+  data: string;
+}
+
+/** A stored row as the post it holds. */
+export function toStored(r: StoredRow): StoredPost {
+  return { ...(JSON.parse(r.data) as Post), seq: r.seq, receivedAt: new Date(r.received_at).toISOString() };
+}

@@ -7,7 +7,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, accessSync, constants, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Post, StoredPost } from './post.js';
+import { toStored, type Post, type StoredPost, type StoredRow } from './post.js';
+import { threadKeyOf } from './archive/thread.js';
 import { archivePage, type ArchiveFilter } from './archive/export.js';
 import { publicText } from './archive/privacy.js';
 
@@ -374,7 +375,6 @@ export class Store {
       ),
       since: db.prepare('SELECT seq, received_at, data FROM posts WHERE bridge = ? AND seq > ? ORDER BY seq LIMIT ?'),
       countPosts: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
-      threadKey: db.prepare('SELECT thread FROM posts WHERE id = ?').pluck(),
       thread: db.prepare('SELECT seq, received_at, data FROM posts WHERE thread = ? ORDER BY seq LIMIT ?'),
       head: db.prepare(`SELECT o.*, p.id AS post_id, p.bridge AS bridge, p.data AS data FROM outbox o JOIN posts p ON p.seq = o.post_seq
                         WHERE o.endpoint = ? AND o.state = 'pending' AND o.row > ? ORDER BY o.row LIMIT ?`),
@@ -431,21 +431,21 @@ export class Store {
   }
 
   getPost(id: string): StoredPost | undefined {
-    const r = this.q.postById.get(id) as RawPost | undefined;
+    const r = this.q.postById.get(id) as StoredRow | undefined;
     return r && toStored(r);
   }
 
   getPostBySeq(seq: number): StoredPost | undefined {
-    const r = this.q.postBySeq.get(seq) as RawPost | undefined;
+    const r = this.q.postBySeq.get(seq) as StoredRow | undefined;
     return r && toStored(r);
   }
 
   latestPosts(bridge: string, limit = 50, before = Number.MAX_SAFE_INTEGER): StoredPost[] {
-    return (this.q.latest.all(bridge, before, limit) as RawPost[]).map(toStored);
+    return (this.q.latest.all(bridge, before, limit) as StoredRow[]).map(toStored);
   }
 
   postsSince(bridge: string, after: number, limit = 500): StoredPost[] {
-    return (this.q.since.all(bridge, after, limit) as RawPost[]).map(toStored);
+    return (this.q.since.all(bridge, after, limit) as StoredRow[]).map(toStored);
   }
 
   /**
@@ -454,8 +454,7 @@ export class Store {
    * not held, unless other posts name it as their root (a thread whose first post is elsewhere).
    */
   threadPosts(id: string, limit = 10_000): StoredPost[] {
-    const key = (this.q.threadKey.get(id) as string | undefined) ?? id;
-    return (this.q.thread.all(key, limit) as RawPost[]).map(toStored);
+    return (this.q.thread.all(threadKeyOf(this.db, id), limit) as StoredRow[]).map(toStored);
   }
 
   /** One page of an export (src/archive/export.ts): posts matching the filter after `afterSeq`, oldest first. */
@@ -596,7 +595,7 @@ export class Store {
   }
 
   digestLines(bridge: string): { id: number; at: number; post: StoredPost }[] {
-    return (this.q.digestLines.all(bridge) as (RawPost & { id: number; at: number })[]).map((r) => ({
+    return (this.q.digestLines.all(bridge) as (StoredRow & { id: number; at: number })[]).map((r) => ({
       id: r.id,
       at: r.at,
       post: toStored(r),
@@ -618,7 +617,7 @@ export class Store {
 
   /** The posts a digest of ours holds, in order; empty for another node's digest or one closed before they were kept. */
   digestPosts(digestId: string): StoredPost[] {
-    return (this.q.digestPosts.all(digestId) as RawPost[]).map(toStored);
+    return (this.q.digestPosts.all(digestId) as StoredRow[]).map(toStored);
   }
 
   // ---- key-value and id map ----
@@ -676,14 +675,4 @@ export class Store {
       });
     });
   }
-}
-
-interface RawPost {
-  seq: number;
-  received_at: number;
-  data: string;
-}
-
-function toStored(r: RawPost): StoredPost {
-  return { ...(JSON.parse(r.data) as Post), seq: r.seq, receivedAt: new Date(r.received_at).toISOString() };
 }

@@ -16,7 +16,8 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { AddressPolicy } from '../config/types.js';
-import type { Post, StoredPost } from '../post.js';
+import { toStored, type Post, type StoredPost, type StoredRow } from '../post.js';
+import { threadKeyOf } from './thread.js';
 import { messageText, postMessage, cleanAddress } from './message.js';
 import { fromLine, mboxrdEntry } from './mboxrd.js';
 
@@ -37,12 +38,6 @@ export const PAGE_SIZE = 500;
 /** Text is handed to the stream in chunks of about this many characters. */
 const CHUNK_CHARS = 64 * 1024;
 
-interface RawPost {
-  seq: number;
-  received_at: number;
-  data: string;
-}
-
 const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
 
 function prepare(db: Database.Database) {
@@ -57,7 +52,6 @@ function prepare(db: Database.Database) {
       `SELECT seq, received_at, data FROM posts WHERE thread = @thread AND seq > @after
        AND (@bridge IS NULL OR bridge = @bridge) ${dates} ORDER BY seq LIMIT @limit`,
     ),
-    threadKey: db.prepare('SELECT thread FROM posts WHERE id = ?').pluck(),
   };
 }
 
@@ -80,19 +74,14 @@ export function archivePage(
     since: filter.since ?? null,
     until: filter.until ?? null,
   };
-  let rows: RawPost[];
+  let rows: StoredRow[];
   if (filter.thread !== undefined) {
-    const thread = (q.threadKey.get(filter.thread) as string | undefined) ?? filter.thread;
-    rows = q.thread.all({ ...args, thread }) as RawPost[];
+    rows = q.thread.all({ ...args, thread: threadKeyOf(db, filter.thread) }) as StoredRow[];
   } else {
     if (filter.bridge === undefined) throw new Error('an export names a bridge or a thread');
-    rows = q.bridge.all(args) as RawPost[];
+    rows = q.bridge.all(args) as StoredRow[];
   }
-  return rows.map((r) => ({
-    ...(JSON.parse(r.data) as Post),
-    seq: r.seq,
-    receivedAt: new Date(r.received_at).toISOString(),
-  }));
+  return rows.map(toStored);
 }
 
 /** What an export reads: pages of posts, and a post's subject (a reply without one is "Re: " its root's). */

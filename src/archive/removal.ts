@@ -8,7 +8,7 @@
  * news account with sendCancels sends a cancel.
  */
 import type { Store } from '../store.js';
-import { bareId, type Post, type StoredPost } from '../post.js';
+import { bareId, toStored, type StoredPost } from '../post.js';
 
 export type RemovalCause = 'removed' | 'retention' | 'cancel';
 
@@ -119,11 +119,7 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
         cause: opts.cause,
         seq: r.seq,
       });
-      const post: StoredPost = {
-        ...(JSON.parse(r.data) as Post),
-        seq: r.seq,
-        receivedAt: new Date(r.received_at).toISOString(),
-      };
+      const post = toStored(r);
       result.removed.push({ id: r.id, bridge: r.bridge, reason, cause: opts.cause, post, dropped });
     }
   });

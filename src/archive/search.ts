@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { AddressPolicy } from '../config/types.js';
 import { CodedError } from '../errors.js';
-import type { Post, StoredPost } from '../post.js';
+import { toStored, type StoredPost, type StoredRow } from '../post.js';
+import { threadKeyOf } from './thread.js';
 import { publicText } from './privacy.js';
 import { parseQuery, type ParsedQuery } from './query.js';
 import { markAll, snippet } from './marks.js';
@@ -68,12 +69,6 @@ interface Row {
   seq: number;
   score: number;
   date: string;
-}
-
-interface RawPost {
-  seq: number;
-  received_at: number;
-  data: string;
 }
 
 interface Cursor {
@@ -220,7 +215,6 @@ function prepare(db: Database.Database) {
     posts: db.prepare(
       `SELECT seq, received_at, data FROM posts WHERE seq IN (SELECT CAST(value AS INTEGER) FROM json_each(@seqs))`,
     ),
-    threadKey: db.prepare('SELECT thread FROM posts WHERE id = ?').pluck(),
   };
 }
 
@@ -251,7 +245,7 @@ export function searchArchive(
       : undefined;
   const before = tighter(q.before, extra?.before, (x, y) => x < y);
   const after = tighter(q.after, extra?.after, (x, y) => x > y);
-  const thread = q.thread === undefined ? null : ((st.threadKey.get(q.thread) as string | undefined) ?? q.thread);
+  const thread = q.thread === undefined ? null : threadKeyOf(db, q.thread);
   const nonce = randomBytes(8).toString('hex');
   const open = `\u0002${nonce}[\u0003`;
   const close = `\u0002${nonce}]\u0003`;
@@ -297,17 +291,13 @@ export function searchArchive(
       : (): AddressPolicy => (opts.addresses as AddressPolicy) ?? 'show';
   const stored = new Map(
     rows.length
-      ? (st.posts.all({ seqs: JSON.stringify(rows.map((r) => r.seq)) }) as RawPost[]).map((m) => [m.seq, m] as const)
+      ? (st.posts.all({ seqs: JSON.stringify(rows.map((r) => r.seq)) }) as StoredRow[]).map((m) => [m.seq, m] as const)
       : [],
   );
   const hits = rows.flatMap((row): SearchHit[] => {
     const m = stored.get(row.seq);
     if (!m) return [];
-    const post: StoredPost = {
-      ...(JSON.parse(m.data) as Post),
-      seq: m.seq,
-      receivedAt: new Date(m.received_at).toISOString(),
-    };
+    const post = toStored(m);
     const policy = policyOf(post.bridge);
     const subj = render(markAll(post.subject ?? '', q.highlight, open, close), open, close, policy);
     const snip = render(snippet(post.body, q.highlight, open, close), open, close, policy);

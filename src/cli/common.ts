@@ -12,7 +12,7 @@ import { loadConfigFile, formatConfigError } from '../config/load.js';
 import { describeSource, type FoundConfig } from '../config/find.js';
 import type { PeerpostConfig } from '../config/types.js';
 import { lookupPlugin } from '../loader.js';
-import { Store, NoStoreError, STORE_FILE } from '../store.js';
+import { Store, NoStoreError, StoreError, STORE_FILE } from '../store.js';
 import { EXIT } from '../plugin.js';
 
 export const COMMON = {
@@ -89,6 +89,17 @@ export function openStore(found: FoundConfig, config: PeerpostConfig): Store {
   } catch (e) {
     if (e instanceof NoStoreError) throw new NoStoreHere(found, config);
     throw e;
+  }
+}
+
+/** Open the store to read: read-only when its schema is this peerpost's, else as other commands do (migrated). */
+export function openToRead(found: FoundConfig, config: PeerpostConfig): Store {
+  if (!hasStore(config.node.data)) throw new NoStoreHere(found, config);
+  try {
+    return Store.open(config.node.data, { readonly: true, create: false });
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'SCHEMA') throw e;
+    return openStore(found, config); // a store from before the archive: brought up to date first
   }
 }
 

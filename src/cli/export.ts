@@ -4,10 +4,7 @@
  * real addresses, --public the bridge's public view of them (archive.addresses).
  */
 import { findConfig } from '../config/find.js';
-import type { FoundConfig } from '../config/find.js';
-import type { PeerpostConfig } from '../config/types.js';
 import { EXIT } from '../plugin.js';
-import { Store, StoreError } from '../store.js';
 import {
   dateBound,
   exportTo,
@@ -16,7 +13,7 @@ import {
   type ExportSource,
   type ExportStats,
 } from '../archive/export.js';
-import { parse, err, loadOrReport, openStore, hasStore, NoStoreHere, UsageError, collectEvery } from './common.js';
+import { parse, err, loadOrReport, openToRead, UsageError, collectEvery } from './common.js';
 import type { CliCommand } from './index.js';
 import { plural } from '../util.js';
 import { formatSize } from '../digest/shape.js';
@@ -41,17 +38,6 @@ FILE.part and renamed when complete, so an export cut short never looks whole.
 Reads the store without writing to it, so it runs while peerpost runs. Exit 5 when the
 bridge (or the thread) has no posts in the store and the config does not name it.
 `;
-
-/** Open the store to read: read-only when its schema is this peerpost's, else as other commands do (migrated). */
-function openToRead(found: FoundConfig, config: PeerpostConfig): Store {
-  if (!hasStore(config.node.data)) throw new NoStoreHere(found, config);
-  try {
-    return Store.open(config.node.data, { readonly: true, create: false });
-  } catch (e) {
-    if (e instanceof StoreError && e.code === 'SCHEMA') throw e;
-    return openStore(found, config); // a store from before the archive: brought up to date first
-  }
-}
 
 async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {

@@ -3,13 +3,10 @@
  * read-only, so it runs whether the daemon runs or not. The operator sees full addresses (it is the owner's shell).
  */
 import { findConfig } from '../config/find.js';
-import type { FoundConfig } from '../config/find.js';
-import type { PeerpostConfig } from '../config/types.js';
 import { CodedError } from '../errors.js';
 import { EXIT } from '../plugin.js';
-import { Store, StoreError } from '../store.js';
 import { searchArchive, MAX_LIMIT } from '../archive/search.js';
-import { parse, out, err, loadOrReport, openStore, hasStore, NoStoreHere, UsageError } from './common.js';
+import { parse, out, err, loadOrReport, openToRead, UsageError } from './common.js';
 import type { CliCommand } from './index.js';
 import { plural } from '../util.js';
 
@@ -42,16 +39,6 @@ web and its /api/search show them as the bridge's archive.addresses says).
 Reads the store without writing to it, so it runs while peerpost runs.
 Exit 2 when the query cannot be run (the message says why).
 `;
-
-function openToRead(found: FoundConfig, config: PeerpostConfig): Store {
-  if (!hasStore(config.node.data)) throw new NoStoreHere(found, config);
-  try {
-    return Store.open(config.node.data, { readonly: true, create: false });
-  } catch (e) {
-    if (e instanceof StoreError && e.code === 'SCHEMA') throw e;
-    return openStore(found, config); // a store from before the archive: brought up to date first
-  }
-}
 
 /** The options this command knows (with whether they take a value); every other word is the query's, -word too. */
 const OPTIONS: Record<string, boolean> = {
