@@ -3,6 +3,7 @@
  * temporary directory of its own. Everything listens on 127.0.0.1 or on a Unix
  * socket inside that directory.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,6 +79,29 @@ export function cli(
     p.on('close', (code) => resolve({ code, stdout, stderr }));
     p.stdin.end(opts.input ?? '');
   });
+}
+
+/** `peerpost post -c CONFIG -b BRIDGE --from FROM [--subject S] TEXT`, which must succeed; the stored post's id. */
+export async function cliPost(
+  w: Pick<World, 'config'>,
+  bridge: string,
+  from: string,
+  text: string,
+  subject?: string,
+): Promise<string> {
+  const r = await cli([
+    'post',
+    '-c',
+    w.config,
+    '-b',
+    bridge,
+    '--from',
+    from,
+    ...(subject ? ['--subject', subject] : []),
+    text,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  return /<([^>]+)>/.exec(r.stdout)![1]!;
 }
 
 export interface Running {

@@ -7,7 +7,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { world, cli, startDaemon, HELPERS, type World } from '../helpers/daemon.js';
+import { world, startDaemon, HELPERS, cliPost } from '../helpers/daemon.js';
 import { listeningPort, rawQuery } from '../peers/finger.js';
 import { requirePeer } from '../peers/require.js';
 
@@ -41,22 +41,6 @@ print(json.dumps({
   return JSON.parse(r.stdout);
 }
 
-async function post(w: World, bridge: string, from: string, text: string, subject?: string): Promise<string> {
-  const r = await cli([
-    'post',
-    '-c',
-    w.config,
-    '-b',
-    bridge,
-    '--from',
-    from,
-    ...(subject ? ['-s', subject] : []),
-    text,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  return /<([^>]+)>/.exec(r.stdout)![1]!;
-}
-
 /** A reply as a mail client writes it: In-Reply-To the parent, References the thread down to the parent. */
 async function apiReply(base: string, bridge: string, body: string, ...thread: string[]): Promise<string> {
   const inReplyTo = thread[thread.length - 1]!;
@@ -87,10 +71,10 @@ test('Atom feeds parse cleanly in feedparser, the thread page shows the tree, an
   const base = `http://127.0.0.1:${await listeningPort(d.waitForLog, 'web.t')}`;
   const fingerPort = await listeningPort(d.waitForLog, 'finger.t');
 
-  const root = await post(w, 'commons', 'alice', 'Write to alice@example.org & friends <3', 'Welcome home');
+  const root = await cliPost(w, 'commons', 'alice', 'Write to alice@example.org & friends <3', 'Welcome home');
   const reply = await apiReply(base, 'commons', 'A reply; bob@mail.example.net reads it', root);
   const deeper = await apiReply(base, 'commons', 'A reply to the reply', root, reply);
-  await post(w, 'open', 'carol', 'Open: carol@example.org', 'Open house');
+  await cliPost(w, 'open', 'carol', 'Open: carol@example.org', 'Open house');
 
   // The bridge feed: valid Atom to a real parser, entries newest first, with links to the posts.
   const res = await fetch(`${base}/b/commons/atom`);

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { world, cli, startDaemon, sleep, type Running } from '../helpers/daemon.js';
+import { world, cli, startDaemon, sleep, type Running, cliPost } from '../helpers/daemon.js';
 import { ensureFingerPeers, freePort, listeningPort, rawQuery } from '../peers/finger.js';
 
 before(() => ensureFingerPeers());
@@ -30,21 +30,6 @@ bridges:
   hidden:
     endpoints: [{ endpoint: finger.t/hidden, public: false }]
 `;
-
-async function post(w: ReturnType<typeof world>, bridge: string, from: string, text: string, subject?: string) {
-  const r = await cli([
-    'post',
-    '-c',
-    w.config,
-    '-b',
-    bridge,
-    '--from',
-    from,
-    ...(subject ? ['--subject', subject] : []),
-    text,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-}
 
 const everyLineCrlf = (s: string) => {
   assert.ok(s.endsWith('\r\n'), `ends in CRLF: ${JSON.stringify(s.slice(-20))}`);
@@ -68,7 +53,7 @@ test('the finger command the README, the default config and the plugin README gi
   t.after(() => w.cleanup());
   const { d, port } = await up(w);
   t.after(() => d.stop('SIGKILL'));
-  await post(w, 'commons', 'alice', 'hello from the quickstart');
+  await cliPost(w, 'commons', 'alice', 'hello from the quickstart');
   const root = new URL('../../../', import.meta.url);
   const cmd = /printf 'commons\\r\\n' \| socat - TCP:127\.0\.0\.1:7979/;
   for (const file of ['README.md', 'config/peerpost.yaml', 'plugins/finger/README.md']) {
@@ -90,16 +75,16 @@ test('a bridge is a plan: newest posts first, /W verbose, the list, Thimbl forma
   const { d, port } = await up(w);
   t.after(() => d.stop('SIGKILL'));
 
-  for (let i = 1; i <= 7; i++) await post(w, 'commons', 'alice', `line ${i}`);
-  await post(w, 'commons', 'bob', 'The body\nsecond line', 'Meeting minutes');
-  await post(
+  for (let i = 1; i <= 7; i++) await cliPost(w, 'commons', 'alice', `line ${i}`);
+  await cliPost(w, 'commons', 'bob', 'The body\nsecond line', 'Meeting minutes');
+  await cliPost(
     w,
     'commons',
     'mallory',
     'look \x1b[2J\x1b[31mred\x1b[0m \x1b]0;owned\x07here \x03' + '4colour\x0f \x9b1m\u202eevil',
   );
-  await post(w, 'thimbl', 'carol', 'first thimbl message');
-  await post(w, 'thimbl', 'dave', 'Jürgen said hi');
+  await cliPost(w, 'thimbl', 'carol', 'first thimbl message');
+  await cliPost(w, 'thimbl', 'dave', 'Jürgen said hi');
 
   const plan = await rawQuery(port, 'commons\r\n');
   everyLineCrlf(plan);
@@ -167,7 +152,7 @@ test('malformed queries: empty, 10 KB, binary, a@b@c, a slow client — and the 
   t.after(() => w.cleanup());
   const { d, port } = await up(w);
   t.after(() => d.stop('SIGKILL'));
-  await post(w, 'commons', 'alice', 'still here');
+  await cliPost(w, 'commons', 'alice', 'still here');
 
   // A slow client that never sends a line, held open while others are served.
   const slow = connect({ port, host: '127.0.0.1' });
@@ -221,9 +206,9 @@ test('the bsd finger client against peerpost on 127.0.0.1:79', async (t) => {
   t.after(() => w.cleanup());
   const { d } = await up(w, '127.0.0.1:79');
   t.after(() => d.stop('SIGKILL'));
-  await post(w, 'commons', 'alice', 'hello from the commons');
-  await post(w, 'commons', 'bob', 'escape \x1b[31mthis\x1b[0m');
-  await post(w, 'commons', 'carol', 'mail me: carol@example.org');
+  await cliPost(w, 'commons', 'alice', 'hello from the commons');
+  await cliPost(w, 'commons', 'bob', 'escape \x1b[31mthis\x1b[0m');
+  await cliPost(w, 'commons', 'carol', 'mail me: carol@example.org');
   const finger = (arg: string[]) => promisify(execFile)('/usr/bin/finger', arg, { timeout: 10_000 });
   const plan = await finger(['commons@127.0.0.1']);
   // Addresses stay private (archive.addresses, obfuscate by default; "…" is "..." in ASCII).
@@ -309,7 +294,7 @@ test('SIGHUP: a changed plan length is applied in place, without a restart; a ch
   t.after(() => w.cleanup());
   const { d, port } = await up(w);
   t.after(() => d.stop('SIGKILL'));
-  for (let i = 1; i <= 4; i++) await post(w, 'commons', 'alice', `line ${i}`);
+  for (let i = 1; i <= 4; i++) await cliPost(w, 'commons', 'alice', `line ${i}`);
   const before = await rawQuery(port, 'commons\r\n');
   assert.match(before, /line 4/);
   w.writeConfig(config(w).replace('maxPosts: 5', 'maxPosts: 2'));

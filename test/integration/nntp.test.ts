@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { world, cli, startDaemon, until, sleep, type Running } from '../helpers/daemon.js';
+import { world, startDaemon, until, sleep, type Running, cliPost } from '../helpers/daemon.js';
 import { hashPassword } from '../../plugins/nntp/index.js';
 import { requirePeer } from '../peers/require.js';
 
@@ -114,21 +114,6 @@ async function listeningPort(d: Running, account: string): Promise<number> {
   return Number(re.exec(await d.waitForLog(re))![1]);
 }
 
-async function post(w: ReturnType<typeof world>, bridge: string, from: string, text: string, subject?: string) {
-  const r = await cli([
-    'post',
-    '-c',
-    w.config,
-    '-b',
-    bridge,
-    '--from',
-    from,
-    ...(subject ? ['--subject', subject] : []),
-    text,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-}
-
 const config = (w: ReturnType<typeof world>, extra = '') => `
 accounts:
   nntp.t: { listen: 127.0.0.1:0, idleTimeout: 1500ms, maxClients: 6${extra} }
@@ -164,8 +149,8 @@ test('nntplib reads and posts: LIST, GROUP, OVER, ARTICLE by number and id, POST
   t.after(() => d.stop('SIGKILL'));
   const port = await listeningPort(d, 'nntp.t');
 
-  await post(w, 'commons', 'alice', 'first article\n.dot line\nJürgen says hi', 'Hello news');
-  await post(w, 'commons', 'bob', 'a chat line'); // a chat line: becomes a digest after 300 ms of quiet
+  await cliPost(w, 'commons', 'alice', 'first article\n.dot line\nJürgen says hi', 'Hello news');
+  await cliPost(w, 'commons', 'bob', 'a chat line'); // a chat line: becomes a digest after 300 ms of quiet
   let g: any;
   for (let i = 0; i < 100; i++) {
     g = ok((await nntplib(port, [['group', 'peerpost.commons']]))[0]!);
@@ -392,8 +377,8 @@ test('article numbers are stable across a restart; a post made while stopped get
   let d = await startDaemon(w.config);
   t.after(() => d.stop('SIGKILL'));
   let port = await listeningPort(d, 'nntp.t');
-  await post(w, 'commons', 'alice', 'one', 'First');
-  await post(w, 'commons', 'alice', 'two', 'Second');
+  await cliPost(w, 'commons', 'alice', 'one', 'First');
+  await cliPost(w, 'commons', 'alice', 'two', 'Second');
   let over: any[] = [];
   for (let i = 0; i < 100 && over.length < 2; i++) {
     await sleep(100);
@@ -436,7 +421,7 @@ test('article numbers are stable across a restart; a post made while stopped get
   );
   assert.equal(await d.stop('SIGTERM'), 0);
 
-  await post(w, 'commons', 'bob', 'while stopped', 'Fourth'); // straight into the store
+  await cliPost(w, 'commons', 'bob', 'while stopped', 'Fourth'); // straight into the store
   d = await startDaemon(w.config);
   port = await listeningPort(d, 'nntp.t');
   let after: any[] = [];
@@ -469,7 +454,7 @@ test('malformed input gets 500/501/441 while another client keeps being served; 
   const d = await startDaemon(w.config);
   t.after(() => d.stop('SIGKILL'));
   const port = await listeningPort(d, 'nntp.t');
-  await post(w, 'commons', 'alice', 'body', 'Subject here');
+  await cliPost(w, 'commons', 'alice', 'body', 'Subject here');
 
   const other = await Raw.open(port);
   assert.match(await other.line(), /^200 /);
@@ -627,9 +612,9 @@ test('XPAT (nntplib): the articles whose header matches a wildmat, any case; 412
   t.after(() => d.stop('SIGKILL'));
   const port = await listeningPort(d, 'nntp.t');
 
-  await post(w, 'commons', 'alice', 'first', 'Meeting on Tuesday');
-  await post(w, 'commons', 'bob', 'second', 'Lunch plans');
-  await post(w, 'commons', 'carol', 'third', 'Re: meeting on tuesday');
+  await cliPost(w, 'commons', 'alice', 'first', 'Meeting on Tuesday');
+  await cliPost(w, 'commons', 'bob', 'second', 'Lunch plans');
+  await cliPost(w, 'commons', 'carol', 'third', 'Re: meeting on tuesday');
   let g: any;
   for (let i = 0; i < 100; i++) {
     g = ok((await nntplib(port, [['group', 'peerpost.commons']]))[0]!);

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { world, cli, startDaemon } from '../helpers/daemon.js';
+import { world, cli, startDaemon, cliPost } from '../helpers/daemon.js';
 import { listeningPort } from '../peers/finger.js';
 import { launchChromium } from '../peers/chromium.js';
 
@@ -27,21 +27,8 @@ test(
     t.after(() => d.stop('SIGKILL'));
     const port = await listeningPort(d.waitForLog, 'web.t');
     const base = `http://127.0.0.1:${port}`;
-    const post = async (bridge: string, from: string, text: string, subject?: string) => {
-      const r = await cli([
-        'post',
-        '-c',
-        w.config,
-        '-b',
-        bridge,
-        '--from',
-        from,
-        ...(subject ? ['--subject', subject] : []),
-        text,
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      return /<([^>]+)>/.exec(r.stdout)![1]!;
-    };
+    const post = (bridge: string, from: string, text: string, subject?: string) =>
+      cliPost(w, bridge, from, text, subject);
     const target = await post(
       'commons',
       'alice',

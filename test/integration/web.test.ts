@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
-import { world, cli, startDaemon, until, HELPERS, type Running, type World } from '../helpers/daemon.js';
+import { world, startDaemon, until, HELPERS, type Running, type World, cliPost } from '../helpers/daemon.js';
 import { listeningPort } from '../peers/finger.js';
 
 const TOKEN = 'commons-token-0123456789';
@@ -43,22 +43,6 @@ bridges:
   hidden:
     endpoints: [sink.s/hidden]
 `;
-
-async function cliPost(w: World, bridge: string, from: string, text: string, subject?: string) {
-  const r = await cli([
-    'post',
-    '-c',
-    w.config,
-    '-b',
-    bridge,
-    '--from',
-    from,
-    ...(subject ? ['--subject', subject] : []),
-    text,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  return /<([^>]+)>/.exec(r.stdout)![1]!;
-}
 
 async function apiPost(
   base: string,
