@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { world, cli, startDaemon } from '../helpers/daemon.js';
+import { world, startDaemon, cliPost } from '../helpers/daemon.js';
 import { listeningPort } from '../peers/finger.js';
 import { launchChromium } from '../peers/chromium.js';
 
@@ -28,21 +28,7 @@ test(
     const d = await startDaemon(w.config);
     t.after(() => d.stop('SIGKILL'));
     const port = await listeningPort(d.waitForLog, 'web.t');
-    const post = async (from: string, text: string, subject?: string) => {
-      const r = await cli([
-        'post',
-        '-c',
-        w.config,
-        '-b',
-        'commons',
-        '--from',
-        from,
-        ...(subject ? ['--subject', subject] : []),
-        text,
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      return /<([^>]+)>/.exec(r.stdout)![1]!;
-    };
+    const post = (from: string, text: string, subject?: string) => cliPost(w, 'commons', from, text, subject);
     const first = await post('alice', 'Welcome to the commons', 'Welcome');
 
     const browser = await launchChromium();
