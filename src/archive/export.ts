@@ -25,7 +25,7 @@ import { fromLine, mboxrdEntry } from './mboxrd.js';
 export interface ArchiveFilter {
   /** One bridge (an export without a thread names one). */
   bridge?: string;
-  /** The thread of this post (by its root: src/store.ts, migration 4), in every bridge unless `bridge` says one. */
+  /** The thread of this post (by its root: src/migrations.ts, migration 4), in every bridge unless `bridge` says one. */
   thread?: string;
   /** Posts dated at or after this instant (ISO 8601 UTC, as the store keeps `date`). */
   since?: string;

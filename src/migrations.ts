@@ -1,0 +1,163 @@
+/**
+ * The store's schema: its migrations, in order (append-only, numbered by PRAGMA user_version; src/store.ts runs
+ * them), and the SQL functions their triggers call.
+ */
+import type Database from 'better-sqlite3';
+import { publicText } from './archive/privacy.js';
+
+/** Never edit a migration that has shipped; append a new one. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE posts (
+     seq INTEGER PRIMARY KEY,
+     id TEXT NOT NULL UNIQUE,
+     bridge TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     data TEXT NOT NULL
+   );
+   CREATE INDEX posts_by_bridge ON posts(bridge, seq);
+   CREATE TABLE outbox (
+     row INTEGER PRIMARY KEY,
+     post_seq INTEGER NOT NULL REFERENCES posts(seq),
+     endpoint TEXT NOT NULL,
+     shape TEXT NOT NULL,
+     state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     last_error TEXT,
+     dead_at INTEGER
+   );
+   CREATE INDEX outbox_queue ON outbox(endpoint, state, row);
+   CREATE TABLE native_ids (
+     account TEXT NOT NULL,
+     target TEXT NOT NULL,
+     native_id TEXT NOT NULL,
+     post_id TEXT NOT NULL,
+     PRIMARY KEY (account, target, native_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX native_ids_by_post ON native_ids(post_id, account, target);
+   CREATE TABLE kv (
+     scope TEXT NOT NULL,
+     key TEXT NOT NULL,
+     value TEXT NOT NULL,
+     PRIMARY KEY (scope, key)
+   ) WITHOUT ROWID;
+   CREATE TABLE digest_lines (
+     id INTEGER PRIMARY KEY,
+     bridge TEXT NOT NULL,
+     post_seq INTEGER NOT NULL REFERENCES posts(seq),
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX digest_lines_by_bridge ON digest_lines(bridge, id);
+   CREATE TABLE plugin_migrations (
+     scope TEXT NOT NULL,
+     n INTEGER NOT NULL,
+     applied_at INTEGER NOT NULL,
+     PRIMARY KEY (scope, n)
+   ) WITHOUT ROWID;`,
+  // What each place already shows, for digests (src/digest/shown.ts).
+  `CREATE TABLE shown (
+     endpoint TEXT NOT NULL,
+     key TEXT NOT NULL,
+     post_id TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (endpoint, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX shown_by_age ON shown(at);
+   CREATE TABLE shown_nodes (
+     endpoint TEXT NOT NULL,
+     node TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (endpoint, node)
+   ) WITHOUT ROWID;`,
+  // Which posts each of our digests holds, in order, written when it closes (src/digest/keeper.ts): its lines are
+  // known from here, never by reading its text back (that stays for other nodes' digests: src/digest/shown.ts).
+  `CREATE TABLE digest_posts (
+     digest_seq INTEGER NOT NULL REFERENCES posts(seq),
+     position INTEGER NOT NULL,
+     post_seq INTEGER NOT NULL REFERENCES posts(seq),
+     PRIMARY KEY (digest_seq, position)
+   ) WITHOUT ROWID;`,
+  // The archive (src/archive/): each post's thread (the first of its References, else what it answers, else
+  // itself: how mail readers and public-inbox group a thread), the full-text index of every post but events, kept
+  // by triggers in the transaction that stores or deletes the post, and the tombstones of removed posts (a removed
+  // id never comes back: not by a resend, a news peer or an import).
+  `ALTER TABLE posts ADD COLUMN thread TEXT GENERATED ALWAYS AS (coalesce(json_extract(data, '$.references[0]'), json_extract(data, '$.inReplyTo'), id)) VIRTUAL;
+   CREATE INDEX posts_by_thread ON posts(thread, seq);
+   CREATE VIEW posts_text AS
+     SELECT seq, coalesce(json_extract(data, '$.subject'), '') AS subject, json_extract(data, '$.body') AS body,
+            trim(coalesce(json_extract(data, '$.author.name'), '') || ' ' || coalesce(json_extract(data, '$.author.address'), '')) AS author
+     FROM posts WHERE json_extract(data, '$.kind') IS NOT 'event';
+   CREATE VIRTUAL TABLE posts_fts USING fts5(subject, body, author, content = 'posts_text', content_rowid = 'seq',
+     tokenize = 'unicode61 remove_diacritics 2');
+   INSERT INTO posts_fts(posts_fts) VALUES ('rebuild');
+   CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts WHEN json_extract(new.data, '$.kind') IS NOT 'event' BEGIN
+     INSERT INTO posts_fts (rowid, subject, body, author) SELECT seq, subject, body, author FROM posts_text WHERE seq = new.seq;
+   END;
+   CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts WHEN json_extract(old.data, '$.kind') IS NOT 'event' BEGIN
+     INSERT INTO posts_fts (posts_fts, rowid, subject, body, author) VALUES ('delete', old.seq,
+       coalesce(json_extract(old.data, '$.subject'), ''), json_extract(old.data, '$.body'),
+       trim(coalesce(json_extract(old.data, '$.author.name'), '') || ' ' || coalesce(json_extract(old.data, '$.author.address'), '')));
+   END;
+   CREATE TRIGGER posts_fts_update BEFORE UPDATE OF data ON posts BEGIN
+     SELECT raise(ABORT, 'a stored post is never rewritten: remove it (its tombstone stays) instead');
+   END;
+   CREATE TABLE tombstones (
+     id TEXT PRIMARY KEY,
+     bridge TEXT,
+     reason TEXT NOT NULL,
+     by TEXT NOT NULL,
+     at INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
+  // Removal and retention (src/archive/removal.ts, retention.ts): why each tombstone is there (an operator's remove,
+  // the bridge's archive.keep, a news peer's cancel), the seq the post had (a seq is never given again: cursors of
+  // stream clients, exports and article lists stay true when the newest post is removed), and a trigger that keeps a tombstoned id out of posts by any
+  // path (a resend, a peer, an import): its INSERT OR IGNORE is ignored. Retention reads posts by age per bridge.
+  `ALTER TABLE tombstones ADD COLUMN cause TEXT NOT NULL DEFAULT 'removed' CHECK (cause IN ('removed', 'retention', 'cancel'));
+   ALTER TABLE tombstones ADD COLUMN seq INTEGER;
+   CREATE INDEX tombstones_by_seq ON tombstones(seq) WHERE seq IS NOT NULL;
+   CREATE INDEX tombstones_by_bridge ON tombstones(bridge, at);
+   CREATE INDEX posts_by_age ON posts(bridge, received_at);
+   CREATE INDEX digest_posts_by_post ON digest_posts(post_seq);
+   CREATE INDEX outbox_by_post ON outbox(post_seq);
+   CREATE TRIGGER posts_tombstoned BEFORE INSERT ON posts WHEN EXISTS (SELECT 1 FROM tombstones WHERE id = new.id) BEGIN
+     SELECT raise(IGNORE);
+   END;`,
+  // The post's date (the Date it carries, ISO) as a column of its own: search's before:/after: and sort:date, and
+  // export's --since/--until, read it without parsing the stored post (a mailed patch of 40 KB) for every match.
+  `ALTER TABLE posts ADD COLUMN date TEXT;
+   UPDATE posts SET date = json_extract(data, '$.date');`,
+  // The public search index (src/archive/search.ts, index 'public': the web's /search and /api/search): only what
+  // every public page shows, whatever a bridge's archive.addresses says: the subject and body with each address
+  // as `hide` shows it (alice@…), the author's name and never their address, so a hidden address or domain cannot
+  // be searched for. pp_public_text is registered by the Store on every connection it opens (publicText(t, 'hide'));
+  // contentless (it stores no text), so the post's own row is read only for a page's marks (from posts_fts).
+  `CREATE VIRTUAL TABLE posts_fts_public USING fts5(subject, body, author, content = '', contentless_delete = 1,
+     tokenize = 'unicode61 remove_diacritics 2');
+   INSERT INTO posts_fts_public (rowid, subject, body, author)
+     SELECT seq, pp_public_text(coalesce(json_extract(data, '$.subject'), '')), pp_public_text(json_extract(data, '$.body')),
+            pp_public_text(coalesce(json_extract(data, '$.author.name'), ''))
+     FROM posts WHERE json_extract(data, '$.kind') IS NOT 'event';
+   CREATE TRIGGER posts_fts_public_insert AFTER INSERT ON posts WHEN json_extract(new.data, '$.kind') IS NOT 'event' BEGIN
+     INSERT INTO posts_fts_public (rowid, subject, body, author) VALUES (new.seq,
+       pp_public_text(coalesce(json_extract(new.data, '$.subject'), '')), pp_public_text(json_extract(new.data, '$.body')),
+       pp_public_text(coalesce(json_extract(new.data, '$.author.name'), '')));
+   END;
+   CREATE TRIGGER posts_fts_public_delete AFTER DELETE ON posts BEGIN
+     DELETE FROM posts_fts_public WHERE rowid = old.seq;
+   END;`,
+  // Search's filters (bridge, date) read from a small covering index rather than from the posts' rows, whose JSON
+  // spreads them over many pages (src/archive/search.ts).
+  `CREATE INDEX posts_search ON posts(seq, bridge, date);`,
+];
+
+/**
+ * The SQL functions the schema's triggers call (migration 7), registered on every connection the Store opens, before
+ * its migrations: a connection without them (the sqlite3 shell) can read the store but not insert a post into it.
+ *   pp_public_text(t)  t as the most restrictive public view shows it (publicText(t, 'hide'): alice@…); NULL stays NULL
+ */
+export function registerFunctions(db: Database.Database): void {
+  db.function('pp_public_text', { deterministic: true }, (t: unknown) =>
+    t === null || t === undefined ? null : publicText(String(t), 'hide'),
+  );
+}
