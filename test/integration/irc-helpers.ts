@@ -4,7 +4,7 @@
  * The same as the helpers inside irc.test.ts (which keeps its own copy).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,39 @@ export async function startInspircdWithServices(dir: string): Promise<{ ircd: Ir
 
 export function stopAtheme(d: Ircd | undefined): void {
   if (d) execFileSync('bash', [ATHEME_SH, 'stop', String(d.pid)]);
+}
+
+export const ERGO_SH = fileURLToPath(new URL('../../../test/peers/ergo.sh', import.meta.url));
+
+/**
+ * Make sure an Ergo binary is at hand (test/peers/ergo.sh bin): the team's copy in
+ * ../shared/peers/bin, else the release `ergo.sh fetch` downloads (tried once here);
+ * with neither, the test fails with the command that gets it. Never a silent skip.
+ */
+export function ensureErgo(): void {
+  const found = spawnSync('bash', [ERGO_SH, 'bin'], { encoding: 'utf8' });
+  if (found.status === 0) return;
+  const fetched = spawnSync('bash', [ERGO_SH, 'fetch'], { encoding: 'utf8' });
+  if (fetched.status === 0 && spawnSync('bash', [ERGO_SH, 'bin']).status === 0) return;
+  throw new Error(
+    `this test needs Ergo, the IRCv3 reference server, and none is here (${fetched.stderr.trim().split('\n').pop()}). ` +
+      `Get its release with:\n  bash test/peers/ergo.sh fetch\n(or set ERGO_BIN to an ergo binary)`,
+  );
+}
+
+/** Ergo on 127.0.0.1:port (test/peers/ergo.sh: relaymsg, chathistory, SASL via NickServ); stop it with stopErgo. */
+export function startErgo(port: number, dir: string): Ircd {
+  const out = execFileSync('bash', [ERGO_SH, 'start', String(port), dir], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = Number(out.trim().split('\n').pop());
+  assert.ok(pid > 0, `ergo.sh printed no pid: ${out}`);
+  return { pid, port, dir };
+}
+
+export function stopErgo(d: Ircd | undefined): void {
+  if (d) execFileSync('bash', [ERGO_SH, 'stop', String(d.pid)], { stdio: 'ignore' });
 }
 
 export async function freePort(): Promise<number> {
