@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { toStored, type Post, type StoredPost, type StoredRow } from './post.js';
 import { threadKeyOf } from './archive/thread.js';
 import { archivePage, type ArchiveFilter } from './archive/export.js';
-import { MIGRATIONS, registerFunctions } from './migrations.js';
+import { MIGRATIONS, indexText, registerFunctions } from './migrations.js';
 
 export { MIGRATIONS };
 
@@ -210,6 +210,9 @@ export class Store {
            max(coalesce((SELECT max(seq) FROM posts), 0), coalesce((SELECT max(seq) FROM tombstones WHERE seq IS NOT NULL), 0)) + 1,
            ?, ?, ?, ?, ?)`,
       ),
+      indexPost: db.prepare(
+        'INSERT INTO archive_fts (rowid, subject, body, author, author_address, addresses) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
       insertOutbox: db.prepare('INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (?, ?, ?, ?)'),
       insertDigestLine: db.prepare('INSERT INTO digest_lines (bridge, post_seq, at) VALUES (?, ?, ?)'),
       hasPost: db.prepare('SELECT 1 FROM posts WHERE id = ?').pluck(),
@@ -267,8 +270,16 @@ export class Store {
 
   /** Insert a post; returns its seq, or undefined when a post with this id is already stored. */
   insertPost(post: Post, now: number): number | undefined {
-    const r = this.q.insertPost.run(post.id, post.bridge, now, JSON.stringify(post), post.date ?? null);
-    return r.changes === 0 ? undefined : Number(r.lastInsertRowid);
+    const insert = () => {
+      const r = this.q.insertPost.run(post.id, post.bridge, now, JSON.stringify(post), post.date ?? null);
+      if (r.changes === 0) return undefined;
+      const seq = Number(r.lastInsertRowid);
+      // The archive's search index (migration 9), in the same transaction: found the moment it is accepted.
+      if (post.kind !== 'event') this.q.indexPost.run(seq, ...indexText(post));
+      return seq;
+    };
+    // The ingest and the digest keeper call this inside their transaction (no savepoint needed); alone, it opens one.
+    return this.db.inTransaction ? insert() : this.tx(insert);
   }
 
   hasPost(id: string): boolean {

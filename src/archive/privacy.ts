@@ -43,6 +43,13 @@ export function publicText(text: string, policy: AddressPolicy): string {
   );
 }
 
+/** Every mail address in these texts, each once, space-separated (the search index's addresses column). */
+export function addressesIn(...texts: (string | undefined)[]): string {
+  const seen = new Set<string>();
+  for (const t of texts) if (t) for (const m of t.matchAll(ADDRESS)) seen.add(m[0]);
+  return [...seen].join(' ');
+}
+
 /** The author as a public view shows them: the name always (an address used as the name is treated as text). */
 export function publicAuthor(author: Author, policy: AddressPolicy): Author {
   if (policy === 'show') return author;

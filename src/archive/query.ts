@@ -1,13 +1,13 @@
 /**
- * The archive's search language, parsed into an FTS5 MATCH expression (over posts_fts, migration 4, or the public
- * posts_fts_public, migration 7) and filters
+ * The archive's search language, parsed into an FTS5 MATCH expression (over archive_fts, migration 9: the public
+ * search narrows it to the public columns) and filters
  * the SQL applies beside it (src/archive/search.ts).
  *
  *   words          every word must appear (in subject, body or author)
  *   "a phrase"     the words in this order
  *   word*          a word starting so
  *   -word          must not appear (also -"a phrase", -author:bob)
- *   author:alice   in the author (name or address; the public index: the name only); subject:word in the subject
+ *   author:alice   in the author (name or address; the public search: the name only); subject:word in the subject
  *   bridge:NAME    only that bridge (several: any of them)
  *   before:DATE    dated before DATE (YYYY-MM-DD or ISO 8601); after:DATE at or after it
  *   thread:ID      only the thread of that post
@@ -137,7 +137,8 @@ export function parseQuery(text: string): ParsedQuery {
     if (!TOKEN_CHAR.test(value)) continue;
     const prefix = !t.quoted && value.length > 1 && value.endsWith('*') && TOKEN_CHAR.test(value.slice(0, -1));
     let expr = prefix ? `${ftsString(value.replace(/\*+$/, ''))}*` : ftsString(value);
-    if (key === 'author' || key === 'subject') expr = `{${key}}: ${expr}`;
+    if (key === 'author') expr = `{author author_address}: ${expr}`;
+    else if (key === 'subject') expr = `{subject}: ${expr}`;
     if (t.neg) negs.push(expr);
     else {
       pos.push(expr);

@@ -1,12 +1,13 @@
 /**
- * The archive's search: a parsed query (src/archive/query.ts) run over posts_fts (migration 4, kept by triggers
- * in the transaction that stores a post, so a post is found the moment it is accepted), or over posts_fts_public
- * (migration 7, kept the same way): index 'public' chooses the rows from what public pages show (names, subjects,
- * bodies with every address as `hide` shows it: alice@…), so a hidden address or domain cannot be searched for.
+ * The archive's search: a parsed query (src/archive/query.ts) run over archive_fts (migration 9, written in the
+ * transaction that stores a post, so a post is found the moment it is accepted). Its subject, body and author
+ * columns hold what public pages show (names, subjects, bodies with every address as `hide` shows it: alice@…);
+ * author_address and addresses hold the addresses. Index 'public' searches the first three only, so a hidden
+ * address or domain cannot be searched for; 'full' (the operator's) all five.
  * The web searches 'public' (unless every bridge it searches shows addresses); the operator's CLI 'full'.
  *
- * Ranking: bm25 with subject weighing 4, author 2, body 1; ties newest first (the latest stored); sort:date newest
- * first by the post's date.
+ * Ranking: bm25 with subject weighing 4, author and author_address 2, body and addresses 1; ties newest first (the
+ * latest stored); sort:date newest first by the post's date.
  * Paging: an opaque cursor (base64url JSON): an offset for relevance (scores shift as the archive grows, so no
  * key would stay put), the last (date, seq) for sort:date.
  * Highlights: src/archive/marks.ts wraps matches in random nonce markers, the text is HTML-escaped, then the
@@ -166,8 +167,15 @@ function render(marked: string, open: string, close: string, policy: AddressPoli
 
 const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
 
-/** The rows of a page chosen from one index (its name is ours, never a user's). */
-function prepareOrder(db: Database.Database, fts: 'posts_fts' | 'posts_fts_public') {
+/** bm25 over archive_fts, its columns weighed: subject, body, author, author_address, addresses. */
+const BM25 = 'bm25(archive_fts, 4.0, 1.0, 2.0, 2.0, 1.0)';
+
+/** The columns the public search reads: what a public page shows (migration 9). */
+const PUBLIC_COLUMNS = '{subject body author}';
+
+/** The rows of a page chosen from the index. */
+function prepareOrder(db: Database.Database) {
+  const fts = 'archive_fts';
   // posts_search (migration 8) covers seq, bridge and date: a match's filters are read from a small index, not
   // from the posts' rows (each holding the post's JSON), which made a common word's query several times slower.
   const bridgeOk = `(@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
@@ -184,7 +192,7 @@ function prepareOrder(db: Database.Database, fts: 'posts_fts' | 'posts_fts_publi
      * of posts read), then the bridge filter over those; searchArchive widens @k when too few pass.
      */
     top: db.prepare(
-      `WITH top AS (SELECT rowid AS seq, bm25(${fts}, 4.0, 1.0, 2.0) AS score FROM ${fts} WHERE ${fts} MATCH @match
+      `WITH top AS (SELECT rowid AS seq, ${BM25} AS score FROM ${fts} WHERE ${fts} MATCH @match
                     ORDER BY score, rowid DESC LIMIT @k)
        SELECT top.seq, top.score, '' AS date FROM top CROSS JOIN posts p INDEXED BY posts_search ON p.seq = top.seq
        WHERE ${bridgeOk}
@@ -192,11 +200,11 @@ function prepareOrder(db: Database.Database, fts: 'posts_fts' | 'posts_fts_publi
     ),
     matches: db.prepare(`SELECT count(*) FROM ${fts} WHERE ${fts} MATCH @match`).pluck(),
     relevance: db.prepare(
-      `SELECT p.seq, bm25(${fts}, 4.0, 1.0, 2.0) AS score, '' AS date ${from}
+      `SELECT p.seq, ${BM25} AS score, '' AS date ${from}
        ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
     ),
     date: db.prepare(
-      `SELECT p.seq, bm25(${fts}, 4.0, 1.0, 2.0) AS score, coalesce(p.date, '') AS date
+      `SELECT p.seq, ${BM25} AS score, coalesce(p.date, '') AS date
        ${from} AND (@cd IS NULL OR coalesce(p.date, '') < @cd OR (coalesce(p.date, '') = @cd AND p.seq < CAST(@cs AS INTEGER)))
        ORDER BY date DESC, p.seq DESC LIMIT @limit`,
     ),
@@ -211,7 +219,7 @@ function prepareOrder(db: Database.Database, fts: 'posts_fts' | 'posts_fts_publi
  */
 function prepare(db: Database.Database) {
   return {
-    order: { full: prepareOrder(db, 'posts_fts'), public: prepareOrder(db, 'posts_fts_public') },
+    order: prepareOrder(db),
     posts: db.prepare(
       `SELECT seq, received_at, data FROM posts WHERE seq IN (SELECT CAST(value AS INTEGER) FROM json_each(@seqs))`,
     ),
@@ -251,9 +259,10 @@ export function searchArchive(
   const close = `\u0002${nonce}]\u0003`;
   const index = opts.index ?? 'full';
   if (index !== 'full' && index !== 'public') throw new Error(`no search index ${String(index)}`);
-  const order = st.order[index];
+  const order = st.order;
   const args = {
-    match: q.match,
+    // The public search: every term within the public columns (an inner column filter, author:, narrows it further).
+    match: index === 'public' ? `${PUBLIC_COLUMNS} : (${q.match})` : q.match,
     bridges: q.bridges.length ? JSON.stringify(q.bridges) : null,
     bridges2: opts.bridges ? JSON.stringify(opts.bridges) : null,
     before: before ?? null,

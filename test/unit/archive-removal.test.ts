@@ -17,7 +17,7 @@ const mail = (id: string, from: string, body: string) => ({
 });
 
 const found = (f: ReturnType<typeof fixture>, word: string) =>
-  f.store.db.prepare('SELECT count(*) FROM posts_fts WHERE posts_fts MATCH ?').pluck().get(word) as number;
+  f.store.db.prepare('SELECT count(*) FROM archive_fts WHERE archive_fts MATCH ?').pluck().get(word) as number;
 
 test('remove: in one transaction the post goes, its undelivered rows go, a tombstone stays, accounts are told', async (t) => {
   const f = fixture(accounts, bridges);

@@ -25,7 +25,7 @@ const post = (id: string, over: Partial<Post> = {}): Post => ({
 
 const matches = (s: Store, q: string) =>
   s.db
-    .prepare('SELECT p.id FROM posts_fts f JOIN posts p ON p.seq = f.rowid WHERE posts_fts MATCH ? ORDER BY p.seq')
+    .prepare('SELECT p.id FROM archive_fts f JOIN posts p ON p.seq = f.rowid WHERE archive_fts MATCH ? ORDER BY p.seq')
     .pluck()
     .all(q) as string[];
 
@@ -95,7 +95,7 @@ test('a store from before the archive gains threads and an index of the posts it
       s.db.prepare('DELETE FROM posts WHERE id = ?').run('reply@x');
       assert.deepEqual(matches(s, 'beans'), ['root@x', 'new@x'], 'a deleted post leaves the index');
       s.db.prepare('DELETE FROM posts WHERE id = ?').run('join@x');
-      s.db.exec(`INSERT INTO posts_fts (posts_fts) VALUES ('integrity-check')`);
+      s.db.exec(`INSERT INTO archive_fts (archive_fts) VALUES ('integrity-check')`);
       assert.throws(() => s.db.prepare(`UPDATE posts SET data = '{}' WHERE id = 'root@x'`).run(), /never rewritten/);
     } finally {
       s.close();

@@ -49,7 +49,7 @@ test('the parser quotes every user word: FTS syntax typed by a user is only text
   assert.equal(parseQuery('"a\u0000b" c').match, '("a b" AND "c")');
   assert.equal(
     parseQuery('author:alice -subject:"re: spam" x').match,
-    '({author}: "alice" AND "x") NOT {subject}: "re: spam"',
+    '({author author_address}: "alice" AND "x") NOT {subject}: "re: spam"',
   );
   const q = parseQuery('x bridge:commons bridge:dev before:2026-02-01 after:2026-01-01 thread:<r@x> sort:date');
   assert.deepEqual(q.bridges, ['commons', 'dev']);
@@ -291,7 +291,7 @@ test('a removed post leaves the public index with the full one; events are never
   const r = removePosts(s, { ids: ['bob@t'] }, { reason: 'spam', by: 'test', cause: 'removed', now: Date.now() });
   assert.equal(r.removed.length, 1);
   for (const index of ['public', 'full'] as const) assert.deepEqual(found(s, 'carol', index), [], index);
-  assert.equal(s.db.prepare(`SELECT count(*) FROM posts_fts_public`).pluck().get(), 0);
+  assert.equal(s.db.prepare(`SELECT count(*) FROM archive_fts`).pluck().get(), 0);
   s.close();
 });
 
@@ -333,7 +333,7 @@ test('a store made before the public index gains it for the posts it holds (migr
           raw
             .prepare('INSERT INTO posts (id, bridge, received_at, data) VALUES (?, ?, ?, ?)')
             .run('x@t', 'commons', 3, JSON.stringify(bob({ id: 'x@t' }))),
-        /pp_public_text/,
+        /pp_store_inserts/,
       );
     } finally {
       raw.close();
