@@ -8,10 +8,14 @@
  *   post is said once with the prefix instead, and `peerpost status` says why; given +o, the bot relays again.
  * - #zone: another relay (a raw client, its operator) sends RELAYMSG: an account with the default
  *   `relays.lines: ignore` does not relay its lines, one with `relays.lines: relay` does, from the relayed nick.
+ *
+ * Then a refusal in the middle of a post, which Ergo cannot be timed to give: a small fake server on 127.0.0.1 that
+ * offers draft/relaymsg and echo-message, echoes the first RELAYMSG lines and refuses the rest.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { world, cli, cliPost, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
 import { ensureErgo, freePort, startErgo, stopErgo, User, type Ircd } from './irc-helpers.js';
 
@@ -117,6 +121,13 @@ bridges:
     assert.deepEqual(from(dora, BOT, '#relay'), [], 'the bot itself said nothing');
   });
 
+  test('a name that cannot be a nick (no letter or digit IRC allows) is said with the prefix', async () => {
+    const id = await cliPost(w, 'r', '山田', 'こんにちは from Tokyo');
+    const line = await dora.waitFor((l) => / PRIVMSG #relay :.*from Tokyo$/.test(l), 'the line');
+    assert.match(line, new RegExp(`^:${BOT}!\\S+ PRIVMSG #relay :<山田> こんにちは from Tokyo$`));
+    await d.waitForLog(new RegExp(`"post":"${id}".*confirmed by their echo`));
+  });
+
   test('a long post is many RELAYMSG lines, every one from the author, in order, each shown once', async () => {
     const words = Array.from({ length: 160 }, (_, i) => `w${i}`);
     const id = await cliPost(w, 'r', 'Jane Doe', words.join(' '));
@@ -172,6 +183,118 @@ bridges:
       at('z1').map((p) => p.body),
       ['a plain line'],
       'relays.lines: ignore: the relayed line is not a post',
+    );
+  });
+});
+
+/** Just enough of an IRCv3 server with draft/relaymsg: echoes our lines; RELAYMSG only `relayOk` times, then FAIL. */
+class RelayIrcd {
+  readonly got: string[] = [];
+  private server!: Server;
+  private client: Socket | undefined;
+  port = 0;
+  relayOk = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((s) => {
+      this.client = s;
+      let buf = '';
+      let nick = 'bot';
+      s.on('error', () => {});
+      s.on('data', (d) => {
+        buf += d.toString('utf8');
+        let i: number;
+        while ((i = buf.indexOf('\r\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          this.got.push(line);
+          const tags = /^@(\S+) /.exec(line)?.[1];
+          const bare = line.replace(/^@\S+ /, '');
+          const [cmd, ...args] = bare.split(' ');
+          const text = bare.slice(bare.indexOf(' :') + 2);
+          if (cmd === 'CAP' && args[0] === 'LS')
+            s.write(':fake CAP * LS :message-tags echo-message server-time draft/relaymsg=/\r\n');
+          else if (cmd === 'CAP' && args[0] === 'REQ') s.write(`:fake CAP * ACK ${args.slice(1).join(' ')}\r\n`);
+          else if (cmd === 'NICK') nick = args[0]!.replace(/^:/, '');
+          else if (cmd === 'CAP' && args[0] === 'END')
+            s.write(
+              `:fake 001 ${nick} :Welcome\r\n:fake 005 ${nick} CHANTYPES=# CASEMAPPING=ascii NICKLEN=30 :are supported\r\n:fake 376 ${nick} :End of MOTD\r\n`,
+            );
+          else if (cmd === 'JOIN')
+            s.write(
+              `:${nick}!u@127.0.0.1 JOIN ${args[0]}\r\n:fake 353 ${nick} = ${args[0]} :@${nick}\r\n:fake 366 ${nick} ${args[0]} :End of NAMES\r\n`,
+            );
+          else if (cmd === 'PING') s.write(`:fake PONG fake ${args[0] ?? ''}\r\n`);
+          else if (cmd === 'WHO') s.write(`:fake 315 ${nick} ${args[0]} :End of WHO\r\n`);
+          else if (cmd === 'PRIVMSG')
+            s.write(`${tags ? `@${tags} ` : ''}:${nick}!u@127.0.0.1 PRIVMSG ${args[0]} :${text}\r\n`);
+          else if (cmd === 'RELAYMSG') {
+            if (this.relayOk-- > 0)
+              s.write(
+                `@draft/relaymsg=${nick}${tags ? `;${tags}` : ''} :${args[1]}!~u@127.0.0.1 PRIVMSG ${args[0]} :${text}\r\n`,
+              );
+            else s.write(':fake FAIL RELAYMSG PRIVS_NEEDED :You cannot relay messages to this channel\r\n');
+          }
+        }
+      });
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  close(): void {
+    this.client?.destroy();
+    this.server.close();
+  }
+}
+
+describe('draft/relaymsg refused in the middle of a post (a fake server)', () => {
+  const ircd = new RelayIrcd();
+  let w: World;
+  let d: Running;
+
+  before(async () => {
+    await ircd.start();
+    w = world();
+    w.writeConfig(`
+accounts:
+  irc.f: { host: 127.0.0.1, port: ${ircd.port}, tls: false, nick: fbot, relaymsg: true, maxLines: 20 }
+  sink.s: { file: ${w.sink('s')} }
+bridges:
+  t: { endpoints: [irc.f/#t, sink.s/x] }
+`);
+    d = await startDaemon(w.config);
+    await until(() => ircd.got.some((l) => /^JOIN #t/.test(l)), 'the bot joins #t', 15_000);
+  });
+
+  after(async () => {
+    if (d) assert.equal(await d.stop('SIGTERM'), 0);
+    ircd.close();
+    w?.cleanup();
+  });
+
+  test('the lines the server showed are not said again; the rest follow once, with the prefix; status says why', async () => {
+    ircd.relayOk = 2;
+    const words = Array.from({ length: 200 }, (_, i) => `word${i}`);
+    const id = await cliPost(w, 't', 'alice', words.join(' '));
+    await d.waitForLog(new RegExp(`"post":"${id}".*confirmed by their echo`));
+    const relayed = ircd.got.filter((l) => / RELAYMSG #t alice\/cli :/.test(l));
+    const plain = ircd.got.filter((l) => / PRIVMSG #t :/.test(l));
+    assert.ok(relayed.length >= 3, `RELAYMSG lines written: ${relayed.length}`);
+    assert.ok(plain.length >= 1, 'the rest went as ordinary lines');
+    for (const l of plain) assert.match(l, /^@\+peerpost\/id=\S+ PRIVMSG #t :<alice> /, 'prefixed, with the post id');
+    for (const l of relayed) assert.match(l, /^@\+peerpost\/id=\S+ RELAYMSG #t alice\/cli :/);
+    // What the channel shows: the two echoed RELAYMSG lines, then the ordinary lines: every word once, in order.
+    const shown = [
+      ...relayed.slice(0, 2).map((l) => l.slice(l.indexOf(' :') + 2)),
+      ...plain.map((l) => l.slice(l.indexOf(' :<alice> ') + 10)),
+    ];
+    assert.deepEqual(shown.join(' ').split(' '), words);
+    const r = await cli(['status', '-c', w.config, '--json']);
+    const s = JSON.parse(r.stdout) as { accounts: { name: string; detail: string | null }[] };
+    assert.match(
+      s.accounts.find((a) => a.name === 'irc.f')!.detail ?? '',
+      /RELAYMSG refused in #t \(FAIL RELAYMSG PRIVS_NEEDED: You cannot relay messages to this channel\)/,
     );
   });
 });
