@@ -81,28 +81,29 @@ export function nickPart(value: string): string {
  */
 export function relayNick(template: string, vars: Vars, nicklen?: number): string | undefined {
   const parts = template.split(/(\{(?:nick|protocol|bridge|origin)\})/);
-  const fill = (authorMax: number) =>
-    parts
+  const author = nickPart(vars.nick);
+  const build = (a: string) => {
+    const n = parts
       .map((p) => {
         const m = /^\{(nick|protocol|bridge|origin)\}$/.exec(p);
-        if (!m) return p;
-        const v = nickPart(vars[m[1] as keyof Vars]);
-        return m[1] === 'nick' ? v.slice(0, authorMax) : v;
+        return !m ? p : m[1] === 'nick' ? a : nickPart(vars[m[1] as keyof Vars]);
       })
       .join('');
-  const author = nickPart(vars.nick);
-  if (!/[A-Za-z0-9]/.test(author)) return undefined;
-  const lead = (n: string) => (/^[0-9-]/.test(n) ? `_${n}` : n);
-  let nick = lead(fill(author.length));
-  if (nicklen !== undefined && nicklen > 0 && nick.length > nicklen) {
-    const uses = parts.filter((p) => p === '{nick}').length;
-    const cut = Math.floor((author.length * uses - (nick.length - nicklen)) / uses);
-    if (cut < 1) return undefined;
-    nick = lead(fill(cut));
-    if (nick.length > nicklen) nick = lead(fill(cut - 1));
-    if (nick.length > nicklen || !/[A-Za-z0-9]/.test(author.slice(0, cut))) return undefined;
+    return /^[0-9-]/.test(n) ? `_${n}` : n;
+  };
+  const usable = (a: string) => /[A-Za-z0-9]/.test(a);
+  if (!usable(author)) return undefined;
+  let nick = build(author);
+  if (nicklen === undefined || nicklen <= 0 || nick.length <= nicklen) return nick;
+  // Too long: shorten the author's part (not ending in the "_" of a cut space), keeping the rest whole.
+  const uses = parts.filter((p) => p === '{nick}').length;
+  for (let cut = author.length - Math.ceil((nick.length - nicklen) / uses); cut >= 1; cut--) {
+    const a = author.slice(0, cut).replace(/_+$/, '');
+    if (!usable(a)) return undefined;
+    nick = build(a);
+    if (nick.length <= nicklen) return nick;
   }
-  return nick;
+  return undefined;
 }
 
 /** A post said by RELAYMSG: chat lines, actions and articles; never an event (the bot's own words). */
