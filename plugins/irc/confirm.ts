@@ -31,7 +31,13 @@
  * (no extra line, so a burst keeps the full line rate); one still missing answers
  * ECHO_WAIT after its end falls back to a PING, and a line the PONG finds neither
  * echoed nor refused was dropped without a word: the delivery is lost (sent again).
+ *
+ * A RELAYMSG line (draft/relaymsg, relaymsg.ts) is a line like the others: its echo comes from the relayed nick
+ * (`alice/mail`) with the tag `draft/relaymsg=<our nick>`, and its refusal (`FAIL RELAYMSG …`, 421) names no
+ * channel: it answers our oldest RELAYMSG line still owed an answer, by the order of the lines on the wire. With
+ * echo-message a refused delivery says which of its lines were echoed (`said`), so the rest can go another way.
  */
+import { RELAYMSG_TAG } from './relaymsg.js';
 
 /** Numerics that refuse a PRIVMSG to a channel, and what they mean. params: [me, channel, text]. */
 export const REFUSALS: Readonly<Record<string, string>> = {
@@ -135,9 +141,6 @@ export interface ServerMessage {
   /** IRCv3 message tags, unescaped. */
   tags?: Readonly<Record<string, string | true | undefined>>;
 }
-
-/** The tag the server puts on a line sent by RELAYMSG: the nick of the relay that sent it (relaymsg.ts). */
-const RELAYMSG_TAG = 'draft/relaymsg';
 
 /**
  * A reply that refuses one RELAYMSG line and names no channel: `FAIL RELAYMSG <code> :text` (IRCv3 standard replies:

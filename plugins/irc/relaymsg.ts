@@ -120,7 +120,7 @@ export function refusalScope(code: string): 'nick' | 'channel' | 'connection' {
 }
 
 /** The bits of the account RelayMsg uses. */
-export type RelayHost = Pick<IrcAccount, 'cfg' | 'key' | 'ctx' | 'reportState'>;
+export type RelayHost = Pick<IrcAccount, 'cfg' | 'key' | 'ctx' | 'reportState' | 'later'>;
 
 interface Held {
   /** The configured spelling of the channel. */
@@ -215,6 +215,8 @@ export class RelayMsg {
     }
     this.host.ctx.log.warn({ channel, nick, code: r.code }, why);
     this.host.reportState();
+    // The status drops a hold once it is over.
+    if (scope !== 'connection') this.host.later(() => this.host.reportState(), RETRY_AFTER + 10);
     return why;
   }
 

@@ -227,6 +227,7 @@ function account(opts: { cap?: string | false; relaymsg?: boolean } = {}) {
       resume: () => {},
     },
     reportState: () => (reports += 1),
+    later: () => undefined,
   } as unknown as RelayHost;
   const client = Object.assign(new EventEmitter(), {
     user: { nick: 'relay' },
