@@ -6,6 +6,8 @@
  *   there from `alice/cli`, confirmed by its echo; that echo is not relayed back; a person's reply is relayed once.
  * - #noop: a person made it first, the bot is no operator: RELAYMSG is refused (FAIL RELAYMSG PRIVS_NEEDED), the
  *   post is said once with the prefix instead, and `peerpost status` says why; given +o, the bot relays again.
+ * - #xa and #xb, bridged by the second account (relays.lines: relay, no id tags): what dora says in one is said
+ *   in the other from dora/irc, and the echo, which only its draft/relaymsg tag tells from a person, goes no further.
  * - #zone: another relay (a raw client, its operator) sends RELAYMSG: an account with the default
  *   `relays.lines: ignore` does not relay its lines, one with `relays.lines: relay` does, from the relayed nick.
  *
@@ -72,17 +74,22 @@ accounts:
     port: ${port}
     tls: false
     nick: ${BOT2}
-    relays: { lines: relay }
+    relaymsg: true
+    # No +peerpost/id tag: only the draft/relaymsg tag tells our own echo (channel to channel, below).
+    relays: { lines: relay, tags: false }
   sink.a: { file: ${w.sink('a')} }
 bridges:
   r: { endpoints: [irc.ergo/#relay, sink.a/r] }
   n: { endpoints: [irc.ergo/#noop, sink.a/n] }
+  x: { endpoints: [irc.ergo2/#xa, irc.ergo2/#xb] }
   z1: { endpoints: [irc.ergo/#zone, sink.a/z1] }
   z2: { endpoints: [irc.ergo2/#zone, sink.a/z2] }
 `);
     d = await startDaemon(w.config);
-    await d.waitForLog(/"msg":"joined #relay"/, 15_000);
+    for (const c of ['#relay', '#xa', '#xb']) await d.waitForLog(new RegExp(`"msg":"joined ${c}"`), 15_000);
     dora = await new User('dora').connect(port, '#relay');
+    await dora.join('#xa');
+    await dora.join('#xb');
     await owner.waitFor((l) => l.startsWith(`:${BOT}!`) && / JOIN #noop/.test(l), 'the bot joins #noop');
     await zbot.waitFor((l) => l.startsWith(`:${BOT2}!`) && / JOIN #zone/.test(l), 'the second bot joins #zone');
     await zbot.waitFor((l) => l.startsWith(`:${BOT}!`) && / JOIN #zone/.test(l), 'the bot joins #zone');
@@ -126,6 +133,27 @@ bridges:
     const line = await dora.waitFor((l) => / PRIVMSG #relay :.*from Tokyo$/.test(l), 'the line');
     assert.match(line, new RegExp(`^:${BOT}!\\S+ PRIVMSG #relay :<山田> こんにちは from Tokyo$`));
     await d.waitForLog(new RegExp(`"post":"${id}".*confirmed by their echo`));
+  });
+
+  test('channel to channel: an action is a CTCP ACTION from dora/irc, and its echo (known by its draft/relaymsg tag alone) does not go back', async () => {
+    dora.send('PRIVMSG #xa :\x01ACTION waves\x01');
+    const line = await dora.waitFor((l) => / PRIVMSG #xb :\x01ACTION waves\x01$/.test(l), 'the action in #xb');
+    assert.match(line, /^:dora\/irc!/);
+    dora.send('PRIVMSG #xb :and a line back');
+    const back = await dora.waitFor((l) => / PRIVMSG #xa :and a line back$/.test(l), 'the line in #xa');
+    assert.match(back, /^:dora\/irc!/);
+    // Each said once where it was relayed to, and nothing relayed again (no dora/irc/irc, nothing from the bot).
+    dora.send('PRIVMSG #xa :marker');
+    await dora.waitFor((l) => / PRIVMSG #xb :marker$/.test(l), 'the marker in #xb');
+    const relayed = dora.lines
+      .filter((l) => /^:[^!\s]*\/[^!\s]*!\S+ PRIVMSG #x[ab] /.test(l))
+      .map((l) => l.slice(1, l.indexOf('!')) + l.slice(l.indexOf(' PRIVMSG ') + 8));
+    assert.deepEqual(relayed, [
+      'dora/irc #xb :\x01ACTION waves\x01',
+      'dora/irc #xa :and a line back',
+      'dora/irc #xb :marker',
+    ]);
+    assert.deepEqual([...from(dora, BOT2, '#xa'), ...from(dora, BOT2, '#xb')], []);
   });
 
   test('a long post is many RELAYMSG lines, every one from the author, in order, each shown once', async () => {
