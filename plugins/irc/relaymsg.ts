@@ -127,7 +127,6 @@ interface Held {
   channel: string;
   why: string;
   until: number;
-  nick?: string;
 }
 
 export class RelayMsg {
@@ -198,22 +197,23 @@ export class RelayMsg {
     const words = `${r.code}${r.text ? `: ${r.text}` : ''}`;
     const scope = refusalScope(r.code);
     let why: string;
+    let news: boolean;
     if (scope === 'connection') {
+      news = this.off === undefined;
       this.off = `the server refused RELAYMSG (${words})`;
       why = `${this.off}; every line goes with its prefix until the next connection`;
-    } else if (scope === 'nick') {
-      why = `RELAYMSG as ${nick} refused in ${channel} (${words}); said with the prefix`;
-      this.held.set(`${this.host.key(channel)} ${this.host.key(nick)}`, {
-        channel,
-        nick,
-        why,
-        until: this.now() + RETRY_AFTER,
-      });
     } else {
-      why = `RELAYMSG refused in ${channel} (${words}); lines go with their prefix until the bot is a channel operator there (tried again in ${secs(RETRY_AFTER)})`;
-      this.held.set(this.host.key(channel), { channel, why, until: this.now() + RETRY_AFTER });
+      const key = scope === 'nick' ? `${this.host.key(channel)} ${this.host.key(nick)}` : this.host.key(channel);
+      why =
+        scope === 'nick'
+          ? `RELAYMSG as ${nick} refused in ${channel} (${words}); said with the prefix`
+          : `RELAYMSG refused in ${channel} (${words}); lines go with their prefix until the bot is a channel operator there (tried again in ${secs(RETRY_AFTER)})`;
+      news = this.held.get(key)?.why !== why;
+      this.held.set(key, { channel, why, until: this.now() + RETRY_AFTER });
     }
-    this.host.ctx.log.warn({ channel, nick, code: r.code }, why);
+    // Posts in flight when the first refusal came are refused too: said once.
+    if (news) this.host.ctx.log.warn({ channel, nick, code: r.code }, why);
+    else this.host.ctx.log.debug({ channel, nick, code: r.code }, why);
     this.host.reportState();
     // The status drops a hold once it is over.
     if (scope !== 'connection') this.host.later(() => this.host.reportState(), RETRY_AFTER + 10);

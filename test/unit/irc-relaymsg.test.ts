@@ -223,7 +223,11 @@ function account(opts: { cap?: string | false; relaymsg?: boolean } = {}) {
     cfg: { relaymsg: opts.relaymsg ?? true, relaymsgNick: '{nick}/{protocol}' },
     key: (s: string) => s.toLowerCase(),
     ctx: {
-      log: { info: (_: object, m: string) => logs.push(m), warn: (_: object, m: string) => logs.push(m) },
+      log: {
+        info: (_: object, m: string) => logs.push(m),
+        warn: (_: object, m: string) => logs.push(`warn: ${m}`),
+        debug: () => {},
+      },
       resume: () => {},
     },
     reportState: () => (reports += 1),
@@ -256,6 +260,8 @@ test('RelayMsg: a channel refused is held back until +o for the bot, a nick refu
   assert.equal(r.plan(client, '#a', p), undefined);
   assert.equal(r.plan(client, '#b', p), 'alice/cli', 'another channel is not held back');
   assert.match(r.status(client)!, /^relaymsg on; RELAYMSG refused in #a \(FAIL RELAYMSG PRIVS_NEEDED: no\)/);
+  r.refused('#a', 'alice/cli', [{ code: 'FAIL RELAYMSG PRIVS_NEEDED', channel: '#a', text: 'no', relay: true }]);
+  assert.equal(logs.filter((l) => l.startsWith('warn: ')).length, 1, 'a second post refused alike: one warning');
   client.emit('mode', { target: '#a', modes: [{ mode: '+o', param: 'someone' }] });
   assert.equal(r.plan(client, '#a', p), undefined, 'someone else’s +o changes nothing');
   client.emit('mode', { target: '#A', modes: [{ mode: '+o', param: 'RELAY' }] });
