@@ -36,6 +36,7 @@ import { Outgoing } from './deliver.js';
 import { Incoming } from './incoming.js';
 import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
 import { Presence } from './presence.js';
+import { RelayMsg } from './relaymsg.js';
 import { secs } from './text.js';
 import { caseFold } from './casemap.js';
 import { CONNECTION_KEYS, type IrcConfig } from './schema.js';
@@ -68,6 +69,8 @@ export class IrcAccount {
   readonly presence: Presence;
   /** IRC → bridge: lines become posts (incoming.ts). */
   readonly incoming: Incoming;
+  /** draft/relaymsg: our relayed nicks, what the server refused (relaymsg.ts). */
+  readonly relaymsg: RelayMsg;
   /** Our channels, by case-folded name (targetKey): every channel a bridge names for this account. */
   private readonly channels = new Map<string, Channel>();
   /** Confirms that the server took the lines of a post (a PING after them, or their echo), per connection. */
@@ -95,6 +98,7 @@ export class IrcAccount {
     this.bucket = new TokenBucket(this.config.flood.burst, this.config.flood.interval);
     this.presence = new Presence(this);
     this.incoming = new Incoming(this);
+    this.relaymsg = new RelayMsg(this);
     this.out = new Outgoing(this);
   }
 
@@ -238,6 +242,7 @@ export class IrcAccount {
     }
     const client = new irc.Client();
     this.conn = client;
+    this.relaymsg.connecting(client);
     this.confirmer?.close('the connection was replaced');
     this.confirmer = new Confirmer({
       take: () => this.bucket.take(this.ctx.signal),
@@ -245,6 +250,7 @@ export class IrcAccount {
       key: (channel) => this.key(channel),
       echo: () => client.network.cap.isEnabled('echo-message'),
       self: (nick) => client.caseCompare(nick, client.user.nick),
+      relayedBySelf: (nick) => this.relaymsg.isOurs(client, nick),
       // A PING waits for the other posts being written at most this long: well inside delivery.timeout.
       deferMs: () => Math.min(DEFER_MAX, this.ctx.deliveryTimeoutMs() / 4),
       scarce: () => this.bucket.estimate() > 0,
@@ -271,6 +277,7 @@ export class IrcAccount {
     this.wireOwnChannels(client, mine);
     this.presence.wire(client, mine);
     this.incoming.wire(client, mine);
+    this.relaymsg.wire(client, mine);
     this.wireConfirmations(client, mine);
   }
 
@@ -515,6 +522,8 @@ export class IrcAccount {
     const all = [...this.channels.values()];
     const joined = all.filter((c) => c.joined).map((c) => c.name);
     const problems = all.map((c) => c.trouble).filter((p) => p !== undefined);
+    const relaymsg = this.relaymsg.status(this.conn);
+    if (relaymsg !== undefined) problems.push(relaymsg);
     const nickNote = this.conn.caseCompare(this.conn.user.nick, this.config.nick)
       ? ''
       : ` (${this.config.nick} is taken)`;

@@ -31,7 +31,13 @@
  * (no extra line, so a burst keeps the full line rate); one still missing answers
  * ECHO_WAIT after its end falls back to a PING, and a line the PONG finds neither
  * echoed nor refused was dropped without a word: the delivery is lost (sent again).
+ *
+ * A RELAYMSG line (draft/relaymsg, relaymsg.ts) is a line like the others: its echo comes from the relayed nick
+ * (`alice/mail`) with the tag `draft/relaymsg=<our nick>`, and its refusal (`FAIL RELAYMSG …`, 421) names no
+ * channel: it answers our oldest RELAYMSG line still owed an answer, by the order of the lines on the wire. With
+ * echo-message a refused delivery says which of its lines were echoed (`said`), so the rest can go another way.
  */
+import { RELAYMSG_TAG } from './relaymsg.js';
 
 /** Numerics that refuse a PRIVMSG to a channel, and what they mean. params: [me, channel, text]. */
 export const REFUSALS: Readonly<Record<string, string>> = {
@@ -52,9 +58,18 @@ export interface Refusal {
   channel: string;
   /** The server's own words, else what the numeric means. */
   text: string;
+  /** A refused RELAYMSG (`FAIL RELAYMSG …`, or the command unknown): the line may go as an ordinary PRIVMSG. */
+  relay?: true;
 }
 
-export type Confirmation = { ok: true } | { ok: false; refused: Refusal[] } | { ok: false; lost: string };
+export type Confirmation =
+  | { ok: true }
+  /**
+   * `said`: with echo-message, which lines of the delivery (0 = its first) the server echoed, so were shown, before it
+   * settled; absent without echo-message (a refusal's line is not known then).
+   */
+  | { ok: false; refused: Refusal[]; said?: number[] }
+  | { ok: false; lost: string };
 
 export interface Delivery {
   readonly channel: string;
@@ -73,6 +88,11 @@ interface Waiter extends Delivery {
   echo: boolean;
   lines: number;
   answered: number;
+  /** Per line written: its place in the connection's order of lines, and whether it was a RELAYMSG. */
+  seqs: number[];
+  relays: boolean[];
+  /** echo-message: the lines (0 = the first) that got their echo. */
+  echoed: number[];
   /** echo-message: the answers are late, a PING is due. */
   pingDue: boolean;
   /** When end() was called (for the PING's deferral cap). */
@@ -94,6 +114,11 @@ export interface ConfirmerIo {
   echo(): boolean;
   /** This nick is ours. */
   self(nick: string): boolean;
+  /**
+   * draft/relaymsg: the nick in a line's `draft/relaymsg` tag (the relay that sent it) is ours: the echo of one of our
+   * RELAYMSG lines, which comes from the relayed nick (`alice/mail`). Absent: `self`.
+   */
+  relayedBySelf?(nick: string): boolean;
   /** The longest a PING waits for other deliveries still writing, after the first delivery it confirms ended (ms). */
   deferMs?(): number;
   /**
@@ -113,10 +138,30 @@ export interface ServerMessage {
   params: readonly string[];
   /** The sender's nick (empty for a server). */
   nick?: string;
+  /** IRCv3 message tags, unescaped. */
+  tags?: Readonly<Record<string, string | true | undefined>>;
+}
+
+/**
+ * A reply that refuses one RELAYMSG line and names no channel: `FAIL RELAYMSG <code> :text` (IRCv3 standard replies:
+ * PRIVS_NEEDED, INVALID_NICK, BANNED, NOT_ENABLED …), or 421/461 about the command. undefined for anything else.
+ */
+export function relayRefusal(m: ServerMessage): { code: string; text: string } | undefined {
+  const p = m.params;
+  if (m.command === 'FAIL' && p[0]?.toUpperCase() === 'RELAYMSG')
+    return { code: `FAIL RELAYMSG${p[1] ? ` ${p[1]}` : ''}`, text: p.length > 2 ? p[p.length - 1]! : 'refused' };
+  if ((m.command === '421' || m.command === '461') && p[1]?.toUpperCase() === 'RELAYMSG')
+    return {
+      code: m.command,
+      text: p[2] ?? (m.command === '421' ? 'unknown command' : 'not enough parameters'),
+    };
+  return undefined;
 }
 
 export class Confirmer {
   private seq = 0;
+  /** Lines written on this connection (for the order of RELAYMSG refusals, which name no channel). */
+  private lineSeq = 0;
   /** Begun and not yet in a PING's batch. */
   private open: Waiter[] = [];
   /** PINGs written and not answered, oldest first. */
@@ -147,6 +192,9 @@ export class Confirmer {
       echo: this.io.echo(),
       lines: 0,
       answered: 0,
+      seqs: [],
+      relays: [],
+      echoed: [],
       pingDue: false,
       done,
       settle: (c) => {
@@ -160,13 +208,17 @@ export class Confirmer {
     return w;
   }
 
-  /** One PRIVMSG line of the delivery was written. */
-  line(d: Delivery): void {
-    (d as Waiter).lines += 1;
+  /** One PRIVMSG line of the delivery was written (`relay`: a RELAYMSG line). */
+  line(d: Delivery, relay = false): void {
+    const w = d as Waiter;
+    w.lines += 1;
+    w.seqs.push(++this.lineSeq);
+    w.relays.push(relay);
   }
 
   private result(w: Waiter): Confirmation {
-    return w.refused.length > 0 ? { ok: false, refused: w.refused } : { ok: true };
+    if (w.refused.length === 0) return { ok: true };
+    return w.echo ? { ok: false, refused: w.refused, said: [...w.echoed] } : { ok: false, refused: w.refused };
   }
 
   /** After the last line of the delivery was written: ask the server to confirm (one PING for all that ended meanwhile). */
@@ -294,10 +346,28 @@ export class Confirmer {
       }
       return true;
     }
-    if ((command === 'PRIVMSG' || command === 'NOTICE') && m.nick && params.length >= 1 && this.io.self(m.nick)) {
-      // echo-message: our own line, back from the server.
+    if ((command === 'PRIVMSG' || command === 'NOTICE') && m.nick && params.length >= 1 && this.ours(m)) {
+      // echo-message: our own line, back from the server (a RELAYMSG line comes back from the relayed nick).
       const w = this.answering(this.io.key(params[0]!));
-      if (w) this.answered(w);
+      if (w) this.answered(w, true);
+      return false;
+    }
+    const relay = relayRefusal(m);
+    if (relay) {
+      // It names no channel: it answers our oldest RELAYMSG line still owed an answer (the server answers in order).
+      let first: Waiter | undefined;
+      for (const w of this.waiting())
+        if (w.echo && !w.settled && w.answered < w.lines && w.relays[w.answered])
+          if (!first || w.seqs[w.answered]! < first.seqs[first.answered]!) first = w;
+      if (first) {
+        first.refused.push({ code: relay.code, channel: first.channel, text: relay.text, relay: true });
+        this.answered(first, false);
+      } else {
+        // Without echo-message: every delivery that wrote a RELAYMSG line may be the one.
+        for (const w of this.waiting())
+          if (!w.echo && !w.settled && w.relays.includes(true))
+            w.refused.push({ code: relay.code, channel: w.channel, text: relay.text, relay: true });
+      }
       return false;
     }
     const meaning = REFUSALS[command];
@@ -312,7 +382,7 @@ export class Confirmer {
     if (echoing) {
       // echo-message: the refusal is this line's answer.
       echoing.refused.push(r);
-      this.answered(echoing);
+      this.answered(echoing, false);
       return false;
     }
     // Not said which line it refuses: every delivery to the channel with a line written already may be the one.
@@ -326,7 +396,15 @@ export class Confirmer {
     return undefined;
   }
 
-  private answered(w: Waiter): void {
+  /** The line is ours: sent by us, or by RELAYMSG from us (its tag names us). */
+  private ours(m: ServerMessage): boolean {
+    const by = m.tags?.[RELAYMSG_TAG];
+    if (typeof by === 'string' && by !== '') return (this.io.relayedBySelf ?? this.io.self)(by);
+    return this.io.self(m.nick!);
+  }
+
+  private answered(w: Waiter, echoed: boolean): void {
+    if (echoed) w.echoed.push(w.answered);
     w.answered += 1;
     if (w.ended && w.answered >= w.lines && !w.settled) {
       this.forget(w);

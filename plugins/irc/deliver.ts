@@ -11,9 +11,9 @@ import { delivered, retry, failed, plural, type Post, type DeliveryTarget, type 
 import type { IrcAccount } from './account.js';
 import type { Channel } from './channel.js';
 import { refusalText, type Confirmation, type Refusal } from './confirm.js';
-import { Progress } from './progress.js';
+import { Progress, type RowProgress } from './progress.js';
 import { ID_TAG, eventsOut, type EventsMode } from './relay.js';
-import { escapeTag, postLines, saidOf, tagDenied } from './render.js';
+import { escapeTag, fallbackLines, postLines, relayLines, saidOf, tagDenied } from './render.js';
 import { channelProblem } from './schema.js';
 import { secs, textBudget } from './text.js';
 
@@ -78,10 +78,21 @@ export class Outgoing {
       return retry(c.problem ?? `not in ${c.name} yet (joining)`);
     }
     const budget = textBudget({ nick: client.user.nick, ...this.account.self }, c.name);
-    const lines = postLines(this.account.cfg, post, to, budget, this.webLink(post));
     // Lines of this post the server confirmed on an earlier try (kept in the store, so a restart does not repeat them).
     const done = this.progress.get(to.row);
-    const start = done && done.id === post.id ? Math.min(done.sent, lines.length) : 0;
+    const prior = done && done.id === post.id ? done : undefined;
+    // Said by RELAYMSG from the author's own nick, or as ordinary lines with the prefix (relaymsg.ts).
+    const plan = this.plan(post, to, c, budget, prior);
+    const { lines } = plan;
+    const start = prior ? Math.min(prior.sent, lines.length) : 0;
+    /** What the store keeps of this row's progress: the lines shown, and how the post is being said. */
+    const mark = (n: number) =>
+      this.progress.set(to.row, {
+        id: post.id,
+        sent: n,
+        ...(plan.nick !== undefined ? { relay: plan.nick } : {}),
+        ...(plan.said ? { said: plan.said } : {}),
+      });
     let sent = start;
     const said = saidOf(post);
     if (sent === 0) {
@@ -125,7 +136,7 @@ export class Outgoing {
         if (!r.ok && 'lost' in r && !this.account.stopping) {
           const upTo = sent;
           void answer.then((late) => {
-            if (late.ok) this.progress.set(to.row, { id: post.id, sent: upTo });
+            if (late.ok) mark(upTo);
           });
         }
         return r;
@@ -136,10 +147,10 @@ export class Outgoing {
           const r = await confirm();
           if (!r.ok) {
             sent = start;
-            if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
+            if ('refused' in r) return this.refused(post, c, plan, r, start, lines.length, to.row);
           }
         } else confirmer.drop(d);
-        if (sent > 0) this.progress.set(to.row, { id: post.id, sent });
+        if (sent > 0) mark(sent);
         const note = sent > 0 ? ` (${sent} of ${plural(lines.length, 'line')} sent; the rest follows)` : '';
         // The outbox does not wake a worker when a retry's delay is over (only the next post, a resume or its
         // 60 s sweep does): wake it ourselves, so the rest of the post follows after delayMs, not a minute later.
@@ -156,8 +167,14 @@ export class Outgoing {
         }
         if (!this.account.isLive(client)) return stop(`disconnected from ${this.account.where}`);
         if (!c.joined) return stop(c.problem ?? `not in ${c.name}`);
-        confirmer.line(d);
-        const ok = await this.account.write(client, `${tag}PRIVMSG ${c.name} :${lines[sent]}`);
+        confirmer.line(d, plan.relay);
+        const text = lines[sent]!;
+        const ok = await this.account.write(
+          client,
+          plan.relay
+            ? `${tag}RELAYMSG ${c.name} ${plan.nick} :${plan.action ? `\x01ACTION ${text}\x01` : text}`
+            : `${tag}PRIVMSG ${c.name} :${text}`,
+        );
         if (!ok) return stop(`disconnected from ${this.account.where} while sending`);
         sent += 1;
       }
@@ -167,8 +184,8 @@ export class Outgoing {
       if (sent > start) {
         const r = await confirm();
         if (!r.ok) {
-          if ('refused' in r) return this.refusedLines(c, r.refused, start, lines.length);
-          if (start > 0) this.progress.set(to.row, { id: post.id, sent: start });
+          if ('refused' in r) return this.refused(post, c, plan, r, start, lines.length, to.row);
+          if (start > 0) mark(start);
           return retry(
             `${r.lost}; the ${sent - start === 1 ? 'line is' : `${sent - start} lines are`} sent again on the next try`,
           );
@@ -193,6 +210,59 @@ export class Outgoing {
   }
 
   /**
+   * How this post is said here: by RELAYMSG from its author's nick (relaymsg.ts: the account has `relaymsg`, the
+   * server offers it and has not refused it here), as ordinary lines with the prefix, or — RELAYMSG refused after
+   * some of its lines were shown — the rest of its relay lines with the prefix (`said`: the relay lines shown).
+   * An earlier try decides (the store's progress), so that no line is said twice in two ways.
+   */
+  private plan(post: Post, to: DeliveryTarget, c: Channel, budget: number, prior: RowProgress | undefined): Plan {
+    const a = this.account;
+    const client = a.client!;
+    const link = this.webLink(post);
+    const nick = prior ? prior.relay : a.relaymsg.plan(client, c.name, post);
+    if (nick === undefined) return { lines: postLines(a.cfg, post, to, budget, link), relay: false };
+    // The others see ":nick!user@host PRIVMSG #chan :" in front: the relayed nick, the server's user and host.
+    const relayed = relayLines(a.cfg, post, to, textBudget({ nick }, c.name), link);
+    let said = prior?.said;
+    if (!said && prior && !a.relaymsg.may(client, c.name, nick))
+      // Begun by RELAYMSG, which this connection may no longer use here: the rest goes with the prefix.
+      said = relayed.slice(0, prior.sent).map((_, i) => i);
+    if (!said) return { lines: relayed, relay: true, nick, action: post.kind === 'action' };
+    const shown = new Set(said);
+    const rest = relayed.filter((_, i) => !shown.has(i));
+    return {
+      lines: [...relayed.filter((_, i) => shown.has(i)), ...fallbackLines(a.cfg, post, to, rest, budget)],
+      relay: false,
+      nick,
+      said,
+    };
+  }
+
+  /**
+   * The server refused lines of this try. RELAYMSG refused (relaymsg.ts: not a channel operator, the nick, …): the
+   * post goes on at once as its other lines with the prefix, from the first line not shown (with echo-message the
+   * server answered each line, so those it showed are known; without, every line of this try is said again). Any
+   * other refusal: refusedLines.
+   */
+  private refused(
+    post: Post,
+    c: Channel,
+    plan: Plan,
+    r: { refused: Refusal[]; said?: number[] },
+    start: number,
+    total: number,
+    row: number,
+  ): Outcome {
+    if (!plan.relay || plan.nick === undefined || !r.refused.every((x) => x.relay))
+      return this.refusedLines(c, r.refused, start, total);
+    const said = [...Array(start).keys(), ...(r.said ?? []).map((i) => start + i)];
+    this.progress.set(row, { id: post.id, sent: said.length, relay: plan.nick, said });
+    const why = this.account.relaymsg.refused(c.name, plan.nick, r.refused);
+    this.account.later(() => this.account.ctx.resume(c.name), 5);
+    return retry(`${why} (${said.length} of ${plural(total, 'line')} shown by RELAYMSG; the rest follows)`, 0);
+  }
+
+  /**
    * The server refused lines of this try (404 +m/+b, 442 …): they are sent again, from the first of this try, on the
    * next one — after the outbox's backoff, or at once when a mode changes in the channel (-m, -b, +v).
    */
@@ -211,4 +281,17 @@ export class Outgoing {
       `${why}${start > 0 ? ` (${start} of ${plural(total, 'line')} ${start === 1 ? 'was' : 'were'} said before)` : ''}`,
     );
   }
+}
+
+/** How a post is said in a channel (Outgoing.plan). */
+interface Plan {
+  lines: string[];
+  /** Every line by RELAYMSG from `nick`. */
+  relay: boolean;
+  /** The relayed nick: RELAYMSG (`relay`), or the post was begun by RELAYMSG (`said`). */
+  nick?: string;
+  /** An action: RELAYMSG lines are CTCP ACTIONs. */
+  action?: boolean;
+  /** Begun by RELAYMSG and refused: the relay lines shown (`lines` starts with them, then the rest with the prefix). */
+  said?: number[];
 }

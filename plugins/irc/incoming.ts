@@ -11,6 +11,7 @@ import type { IncomingPost } from '../../src/plugin.js';
 import type { IrcAccount } from './account.js';
 import { translate, type MessageEvent, type MessageType } from './events.js';
 import { ID_TAG } from './relay.js';
+import { RELAYMSG_TAG } from './relaymsg.js';
 
 export class Incoming {
   constructor(private readonly account: IrcAccount) {}
@@ -27,6 +28,13 @@ export class Incoming {
   private line(type: MessageType, ev: MessageEvent): void {
     const a = this.account;
     const client = a.client!;
+    // draft/relaymsg: a line said by RELAYMSG comes from the relayed nick ("alice/mail"), tagged with the relay's own.
+    const via = ev.tags?.[RELAYMSG_TAG];
+    const relayedBy = typeof via === 'string' && via !== '' ? via : undefined;
+    if (relayedBy !== undefined && a.relaymsg.isOurs(client, relayedBy)) {
+      a.ctx.log.trace({ type, nick: ev.nick, target: ev.target }, 'IRC line not relayed: our own, said by RELAYMSG');
+      return;
+    }
     const r = translate(type, ev, {
       ownNick: client.user.nick,
       sameNick: (x, y) => client.caseCompare(x, y),
@@ -41,13 +49,15 @@ export class Incoming {
     }
     const tagged = ev.tags?.[ID_TAG];
     const tagId = typeof tagged === 'string' && tagged !== '' ? tagged : undefined;
-    if (tagId !== undefined || a.presence.isRelay(ev.nick)) {
+    if (tagId !== undefined || relayedBy !== undefined || a.presence.isRelay(ev.nick)) {
       // Another relay's line: this channel now shows it (the loop guard's memory); by default it is not relayed again.
-      a.channel(r.target)?.relayed(ev.nick!, ev.message, tagId);
+      // Said by RELAYMSG, the author is the nick the line comes from: the memory keeps "nick text", as a prefix would.
+      const relay = relayedBy ?? ev.nick!;
+      a.channel(r.target)?.relayed(relay, relayedBy !== undefined ? `${ev.nick} ${ev.message}` : ev.message, tagId);
       if (a.cfg.relays.lines === 'ignore') {
         a.ctx.log.debug(
-          { nick: ev.nick, target: r.target, id: tagId },
-          `a line from the relay ${ev.nick} is not relayed again (relays.lines: ignore)`,
+          { nick: ev.nick, relay, target: r.target, id: tagId },
+          `a line from the relay ${relay} is not relayed again (relays.lines: ignore)`,
         );
         return;
       }

@@ -34,7 +34,11 @@ declare module 'irc-framework' {
     constructor(options?: Partial<ClientOptions>);
     connection: Connection;
     user: { nick: string; username: string; gecos: string; host: string };
-    network: { name?: string; cap: { isEnabled(cap: string): boolean }; supports(feature: string): unknown };
+    network: {
+      name?: string;
+      cap: { isEnabled(cap: string): boolean; available: Map<string, string> };
+      supports(feature: string): unknown;
+    };
     readonly connected: boolean;
     connect(options?: ClientOptions): void;
     quit(message?: string): void;
@@ -42,6 +46,7 @@ declare module 'irc-framework' {
     join(channel: string, key?: string): void;
     part(channel: string, message?: string): void;
     raw(...args: string[]): void;
+    requestCap(cap: string | string[]): void;
     caseCompare(a: string, b: string): boolean;
     caseLower(a: string): string;
   }

@@ -12,6 +12,14 @@ export interface RowProgress {
   id: string;
   /** Lines confirmed. */
   sent: number;
+  /**
+   * draft/relaymsg (relaymsg.ts): the lines are said by RELAYMSG from this nick. With `said` too, the server refused
+   * RELAYMSG after the relay lines at these places (0 = the first) were shown: the post goes on as the other relay
+   * lines with the prefix (render.ts, fallbackLines), and `sent` counts the lines shown of both. Absent: ordinary
+   * PRIVMSG lines.
+   */
+  relay?: string;
+  said?: number[];
 }
 
 const PREFIX = 'progress:';

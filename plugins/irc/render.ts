@@ -46,6 +46,12 @@ export function postLines(
     // Cut further by maxLines: the tail counts the lines left out of the announcement and those it never showed.
     return capLines(lines, cfg.maxLines, (n) => tail(n + a.more, (t) => `… (${t})`)).slice(0, cfg.maxLines);
   }
+  const { prefix, body } = streamParts(cfg, post, files);
+  return capLines(ircLines(body, prefix, budget), cfg.maxLines, (n) => tail(n, (t) => `… (${t})`));
+}
+
+/** A chat post's prefix (`format`, `* nick ` for an action, `eventFormat` for an event) and its lines of text. */
+function streamParts(cfg: RenderConfig, post: Post, files: string | undefined): { prefix: string; body: string[] } {
   const style = (n: string) => styleNick(n, { antiHighlight: cfg.antiHighlight, colour: cfg.nickColours });
   const vars = { nick: post.author.name, bridge: post.bridge, protocol: post.author.via, origin: post.origin.account };
   let prefix: string;
@@ -64,7 +70,48 @@ export function postLines(
     prefix = formatPrefix(cfg.format, vars, style);
   }
   if (files) body = [...body, files];
-  return capLines(ircLines(body, prefix, budget), cfg.maxLines, (n) => tail(n, (t) => `… (${t})`));
+  return { prefix, body };
+}
+
+/** The bytes CTCP ACTION adds around an action's text said by RELAYMSG ("\x01ACTION " and "\x01"). */
+export const ACTION_BYTES = 9;
+
+/**
+ * The lines of a post said by RELAYMSG (draft/relaymsg) from the author's own nick: no prefix (an action's lines are
+ * sent as CTCP ACTION: `budget` here leaves room for it), split to `budget` and capped at maxLines like postLines. An
+ * announcement (mail, news) is the same as postLines: it has no prefix.
+ */
+export function relayLines(
+  cfg: RenderConfig,
+  post: Post,
+  to: Pick<DeliveryTarget, 'shape' | 'announceLines'>,
+  budget: number,
+  webLink?: string,
+): string[] {
+  if (to.shape === 'announce') return postLines(cfg, post, to, budget, webLink);
+  const link = cfg.moreUrl !== undefined ? moreLink(cfg.moreUrl, post) : webLink;
+  const room = post.kind === 'action' ? budget - ACTION_BYTES : budget;
+  const tail = (n: number) => {
+    const withLink = `… (${moreText(n, link)})`;
+    return link && byteLength(withLink) > room ? `… (${moreText(n)})` : withLink;
+  };
+  const { body } = streamParts(cfg, post, attachmentsSummary(post.attachments));
+  return capLines(ircLines(body, '', room), cfg.maxLines, tail);
+}
+
+/**
+ * What is left of a post that RELAYMSG began and the server then refused: the relay lines not yet shown (`rest`),
+ * said as ordinary lines with the post's prefix (postLines' prefix; an announcement has none), split again to fit.
+ */
+export function fallbackLines(
+  cfg: RenderConfig,
+  post: Post,
+  to: Pick<DeliveryTarget, 'shape'>,
+  rest: readonly string[],
+  budget: number,
+): string[] {
+  const prefix = to.shape === 'announce' ? '' : streamParts(cfg, post, undefined).prefix;
+  return ircLines(rest, prefix, budget);
 }
 
 /** What the loop guard remembers of a post: its id, author, first line (an article's subject) and the path it came by. */

@@ -3,6 +3,7 @@
  * target may be. See README.md for every key.
  */
 import { z, duration } from '../../src/plugin.js';
+import { relayNickProblem } from './relaymsg.js';
 import { formatProblem, urlTemplateProblem } from './text.js';
 import { normalFingerprint } from './transport.js';
 
@@ -95,6 +96,14 @@ export const accountSchema = z
       .default('*** ')
       .superRefine((f, c) => {
         const p = formatProblem(f);
+        if (p) c.addIssue({ code: 'custom', message: p });
+      }),
+    relaymsg: z.boolean().default(false),
+    relaymsgNick: z
+      .string()
+      .default('{nick}/{protocol}')
+      .superRefine((f, c) => {
+        const p = relayNickProblem(f);
         if (p) c.addIssue({ code: 'custom', message: p });
       }),
     relays: block({
