@@ -85,6 +85,8 @@ export class IrcAccount {
   private banned = false;
   /** Why SASL failed on this connection, shown in the status. */
   private saslProblem: string | undefined;
+  /** The services account SASL logged this connection in to (900), if any. */
+  private saslAccount: string | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private triedNicks: string[] = [];
@@ -220,6 +222,7 @@ export class IrcAccount {
     this.welcomed = false;
     this.failure = undefined;
     this.saslProblem = undefined;
+    this.saslAccount = undefined;
     this.triedNicks = [this.config.nick];
     this.presence.clear();
     for (const chan of this.channels.values()) chan.disconnected();
@@ -302,6 +305,9 @@ export class IrcAccount {
         log.debug({ ev }, 'IRC error reply');
       }
     });
+    client.on('loggedin', (ev: { account: string }) => {
+      if (mine()) this.saslAccount = ev.account;
+    });
     client.on('sasl failed', (ev: { reason: string; message?: string }) => {
       if (!mine()) return;
       this.saslProblem = `SASL failed: ${ev.reason.replace(/_/g, ' ')}${ev.message ? ` (${ev.message})` : ''}`;
@@ -336,15 +342,18 @@ export class IrcAccount {
         log.info({ service: ns.service }, `identifying to ${ns.service}`);
         void this.write(client, `PRIVMSG ${ns.service} :IDENTIFY ${ns.account ?? this.config.nick} ${ns.password}`);
       }
-      // The configured nick is taken (a ghost of ours after a reconnect, or someone else): with services credentials,
-      // ask NickServ to disconnect the holder (GHOST, which Atheme and Anope both know; the password proves the
-      // account), then take the nick; the reclaim loop keeps trying when the service says no.
-      if (ns && !client.caseCompare(client.user.nick, this.config.nick)) {
+      // The configured nick is taken (a ghost of ours after a reconnect, or someone else): ask NickServ to disconnect
+      // the holder (GHOST, which Atheme, Anope and Ergo know), then take the nick; the reclaim loop keeps trying when
+      // the service says no. With `nickserv` the password proves the account; logged in by SASL, being logged in to
+      // the account that owns the nick is proof enough (GHOST without a password: all three take it).
+      const ghost = ns ?? (this.saslAccount !== undefined ? { service: 'NickServ', password: undefined } : undefined);
+      if (ghost && !client.caseCompare(client.user.nick, this.config.nick)) {
         log.info(
-          { service: ns.service, nick: this.config.nick },
-          `${this.config.nick} is taken: asking ${ns.service} to GHOST it`,
+          { service: ghost.service, nick: this.config.nick },
+          `${this.config.nick} is taken: asking ${ghost.service} to GHOST it`,
         );
-        void this.write(client, `PRIVMSG ${ns.service} :GHOST ${this.config.nick} ${ns.password}`);
+        const proof = ghost.password !== undefined ? ` ${ghost.password}` : '';
+        void this.write(client, `PRIVMSG ${ghost.service} :GHOST ${this.config.nick}${proof}`);
         this.later(() => {
           if (this.conn === client && this.welcomed && !client.caseCompare(client.user.nick, this.config.nick))
             client.changeNick(this.config.nick);

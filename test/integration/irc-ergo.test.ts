@@ -1,0 +1,220 @@
+/**
+ * The irc plugin against a REAL Ergo (test/peers/ergo.sh: the IRCv3 reference server, with its own NickServ
+ * accounts), the third server of the IRC suite beside ngircd and InspIRCd (with Atheme):
+ * - SASL PLAIN to an Ergo account registered by a raw client (`NS REGISTER`);
+ * - the account's nick held by someone else: the bot takes the alternate nick, and since SASL logged it in to
+ *   the account that owns the nick, a password-less NickServ GHOST frees it (no `nickserv` block needed);
+ * - a speaker logged in to an Ergo account is the post's `author.account` (the account-tag);
+ * - a post is confirmed by its echo (echo-message), not a PING; +m refuses it: pending with Ergo's own words,
+ *   delivered once after -m;
+ * - a burst of posts goes out through the bucket, in order, every line once, and the bot stays connected.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
+import { ensureErgo, freePort, startErgo, stopErgo, User, type Ircd } from './irc-helpers.js';
+
+const CHAN = '#ergo';
+let ergo: Ircd | undefined;
+let dir: string;
+let w: World;
+let d: Running;
+let squat: User; // holds the nick "relay" without being logged in
+let carol: User; // logged in to her Ergo account
+let olga: User; // the channel's operator (she made it), logged in to no account
+let seq = 0;
+
+/** A post from elsewhere (the sink's spool) for the bridge. */
+function spool(body: string, author = 'erin'): void {
+  const sp = join(w.dir, 'spool');
+  const name = `p${String(++seq).padStart(5, '0')}`;
+  writeFileSync(join(sp, `${name}.tmp`), JSON.stringify({ target: 'x', author: { name: author, via: 'sink' }, body }));
+  renameSync(join(sp, `${name}.tmp`), join(sp, `${name}.json`));
+}
+
+/** Register an Ergo account named by the user's nick (NickServ logs the user in at once). */
+async function register(u: User, password: string): Promise<void> {
+  u.send(`PRIVMSG NickServ :REGISTER ${password}`);
+  await u.waitFor((l) => /^(@\S+ )?:NickServ!\S+ NOTICE \S+ :Account created/.test(l), `${u.nick} registered`);
+}
+
+/** The bot's posts waiting for the channel. */
+async function pending(): Promise<{ lastError: string | null }[]> {
+  const r = await cli(['outbox', '-c', w.config, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout).rows as { endpoint: string; lastError: string | null }[]).filter(
+    (x) => x.endpoint === `irc.ergo/${CHAN}`,
+  );
+}
+
+async function detail(): Promise<string> {
+  const r = await cli(['status', '-c', w.config, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return (
+    (JSON.parse(r.stdout) as { accounts: { name: string; detail: string | null }[] }).accounts.find(
+      (a) => a.name === 'irc.ergo',
+    )!.detail ?? ''
+  );
+}
+
+/** Poll an async check until it gives a truthy value (the shared `until` takes sync checks only). */
+async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** What the bot said in the channel, from line `from` on, as olga saw it. */
+const said = (from = 0) =>
+  botLines()
+    .slice(from)
+    .map((l) => olga.text(l.replace(/^@\S+ /, '')));
+
+/** The bot's lines in the channel as olga got them (with their tags: she asked for message-tags). */
+const botLines = () => olga.lines.filter((l) => /^(@\S+ )?:relay!\S+ PRIVMSG #ergo :/.test(l));
+
+describe('Ergo (IRCv3 reference server, its own NickServ accounts)', () => {
+  before(async () => {
+    ensureErgo();
+    dir = mkdtempSync('/tmp/pp-ergo-');
+    chmodSync(dir, 0o755);
+    ergo = startErgo(await freePort(), dir);
+    // The bot's account, registered by a raw client that then leaves (the nick is free again once it quit).
+    const owner = await new User('relay').connect(ergo.port, '#hold');
+    await register(owner, 'r3layPass');
+    owner.send('QUIT :registered');
+    await owner.waitFor((l) => l.startsWith('ERROR'), 'the owner quit');
+    owner.close();
+    // Someone else, logged in to nothing, takes the nick.
+    squat = await new User('relay').connect(ergo.port, '#hold');
+    olga = await new User('olga').connect(ergo.port, CHAN);
+    olga.send('CAP REQ :message-tags server-time');
+    await olga.waitFor((l) => / CAP olga ACK :?message-tags server-time/.test(l), 'message-tags for olga');
+    carol = await new User('carol').connect(ergo.port, CHAN);
+    await register(carol, 'car0lPass');
+    w = world();
+    mkdirSync(join(w.dir, 'spool'), { recursive: true });
+    w.writeConfig(`
+delivery:
+  # A refused post waits for the mode change (which retries at once), not for a backoff that might land mid-test.
+  retry: { first: 60s, max: 60s }
+accounts:
+  irc.ergo:
+    host: 127.0.0.1
+    port: ${ergo.port}
+    tls: false
+    nick: relay
+    reclaimNick: 10m
+    sasl: { account: relay, password: r3layPass }
+    flood: { burst: 5, interval: 50ms }
+  sink.s: { file: ${w.sink('s')}, spool: ${join(w.dir, 'spool')} }
+bridges:
+  ergo:
+    endpoints: [irc.ergo/${CHAN}, sink.s/x]
+`);
+    d = await startDaemon(w.config);
+  });
+
+  after(async () => {
+    for (const u of [squat, carol, olga]) u?.close();
+    if (d) assert.equal(await d.stop('SIGTERM'), 0, 'the daemon stops cleanly');
+    stopErgo(ergo);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    w?.cleanup();
+  });
+
+  test('SASL PLAIN to the Ergo account; its nick is held: the bot joins as relay_, GHOSTs the holder (no password: SASL logged it in), and takes relay back', async () => {
+    await olga.waitFor(
+      (l) => /^(@\S+ )?:relay_!\S+ JOIN :?#ergo/.test(l),
+      'the bot joins as relay_ (relay is held)',
+      20_000,
+    );
+    await squat.waitFor((l) => /^ERROR :.*GHOST/i.test(l), 'the holder is disconnected by GHOST', 15_000);
+    await olga.waitFor((l) => /^(@\S+ )?:relay_!\S+ NICK :?relay$/.test(l), 'the bot takes relay back', 10_000);
+    olga.send('WHOIS relay');
+    const logged = await olga.waitFor((l) => / 330 olga relay relay :/.test(l), 'WHOIS: logged in as relay');
+    assert.match(logged, / 330 olga relay relay :/);
+    const st = await eventually(async () => {
+      const s = await detail();
+      return /^as relay on /.test(s) && s;
+    }, 'the status names the nick relay');
+    assert.doesNotMatch(st, /SASL failed|is taken/, st);
+    assert.ok(
+      d.logs.some((l) => /asking NickServ to GHOST it/.test(l)),
+      'the bot asked NickServ to GHOST the nick',
+    );
+  });
+
+  test('a speaker logged in to an Ergo account is the author with that account (account-tag); one logged in to none has none', async () => {
+    olga.send(`PRIVMSG ${CHAN} :not logged in`);
+    carol.send(`PRIVMSG ${CHAN} :logged in`);
+    const got = await until(() => {
+      const all = w.delivered('s') as unknown as { body: string; author: string; account?: string }[];
+      const a = all.find((x) => x.body === 'logged in');
+      const b = all.find((x) => x.body === 'not logged in');
+      return a && b ? { a, b } : undefined;
+    }, 'both lines at the sink');
+    assert.equal(got.a.author, 'carol');
+    assert.equal(got.a.account, 'carol', 'account-tag: carol is logged in as carol');
+    assert.equal(got.b.author, 'olga');
+    assert.equal(got.b.account, undefined, 'olga is logged in to no account');
+  });
+
+  test('a post is said in the channel with its id tag and confirmed by its echo, not a PING', async () => {
+    spool('hello ergo');
+    const line = await olga.waitFor((l) => / PRIVMSG #ergo :<erin> hello ergo$/.test(l), 'the post in #ergo');
+    assert.match(line, /^@(\S*;)?\+peerpost\/id=[^; ]+@/, `the line carries the post id: ${line}`);
+    await until(() => d.logs.some((l) => /confirmed by their echo/.test(l)), 'confirmed by the echo');
+    assert.deepEqual(
+      d.logs.filter((l) => /confirmed by a PING/.test(l)),
+      [],
+      'Ergo echoes every line: no PING was needed',
+    );
+    await eventually(async () => (await pending()).length === 0, 'nothing left in the outbox');
+  });
+
+  test("+m: the refused post stays pending with Ergo's own words; after -m it is said once", async () => {
+    olga.send(`MODE ${CHAN} +m`);
+    await olga.waitFor((l) => / MODE #ergo :?\+m/.test(l), '+m');
+    spool('while moderated');
+    const rows = await eventually(async () => {
+      const r = await pending();
+      return r.some((x) => /404/.test(x.lastError ?? '')) && r;
+    }, 'the post pending with the 404');
+    assert.equal(rows.length, 1, JSON.stringify(rows));
+    assert.match(rows[0]!.lastError ?? '', /the server refused a line in #ergo \(404 .*\)/);
+    assert.match(await detail(), /#ergo/, 'the status shows the channel refusing');
+    olga.send(`MODE ${CHAN} -m`);
+    await olga.waitFor((l) => / PRIVMSG #ergo :<erin> while moderated$/.test(l), 'said once -m', 10_000);
+    await eventually(async () => (await pending()).length === 0, 'nothing left in the outbox');
+    await sleep(300);
+    assert.equal(said().filter((t) => t === '<erin> while moderated').length, 1, 'said once');
+  });
+
+  test('a burst of 60 posts (120 lines) goes out through the bucket: every line once, in order, the bot still connected', async () => {
+    const start = said().length;
+    const want: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      spool(`burst ${i} a\nburst ${i} b`);
+      want.push(`<erin> burst ${i} a`, `<erin> burst ${i} b`);
+    }
+    await until(() => said(start).length >= want.length, `${want.length} lines in the channel`, 60_000);
+    await eventually(async () => (await pending()).length === 0, 'nothing left in the outbox', 15_000);
+    await sleep(300);
+    assert.deepEqual(said(start), want);
+    // The server's own clock (server-time) on the first and last line: 120 lines at 5 at once then one per 50 ms
+    // cannot take less than 115 × 50 ms; the bucket, not the server, paced them.
+    const stamp = (l: string) => Date.parse(/^@(?:\S*;)?time=([^; ]+)/.exec(l)![1]!);
+    const lines = botLines().slice(start);
+    const span = stamp(lines.at(-1)!) - stamp(lines[0]!);
+    assert.ok(span >= 115 * 50 - 250, `the burst took ${span} ms at the server: paced by the bucket`);
+    assert.match(await detail(), /^as relay on .*in 1\/1 channels/, 'still connected, still in the channel');
+    assert.equal(d.logs.filter((l) => /disconnected from/.test(l)).length, 0, 'Ergo never disconnected the bot');
+  });
+});
