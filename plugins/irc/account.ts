@@ -135,9 +135,10 @@ export class IrcAccount {
     return `${formatAddress(this.config.host, portOf(this.config))}${this.config.tls ? ' (TLS)' : ''}`;
   }
 
-  /** Which spellings of a channel name one channel: the server's CASEMAPPING once it told it, else rfc1459. */
+  /** Which spellings of a channel name one channel: the server's CASEMAPPING (and UTF8MAPPING) once it told it, else rfc1459. */
   get targetKey(): TargetKey {
-    return caseFold(this.conn?.network.supports('CASEMAPPING'));
+    const network = this.conn?.network;
+    return caseFold(network?.supports('CASEMAPPING'), network?.supports('UTF8MAPPING'));
   }
 
   /** The case-folded form of a channel name or nick. */

@@ -27,8 +27,7 @@ let olga: User; // the channel's operator (she made it), logged in to no account
 let seq = 0;
 
 /** A post from elsewhere (the sink's spool) for the bridge. */
-function spool(body: string, author = 'erin'): void {
-  const sp = join(w.dir, 'spool');
+function spool(body: string, author = 'erin', sp = join(w.dir, 'spool')): void {
   const name = `p${String(++seq).padStart(5, '0')}`;
   writeFileSync(join(sp, `${name}.tmp`), JSON.stringify({ target: 'x', author: { name: author, via: 'sink' }, body }));
   renameSync(join(sp, `${name}.tmp`), join(sp, `${name}.json`));
@@ -84,7 +83,8 @@ describe('Ergo (IRCv3 reference server, its own NickServ accounts)', () => {
     ensureErgo();
     dir = mkdtempSync('/tmp/pp-ergo-');
     chmodSync(dir, 0o755);
-    ergo = startErgo(await freePort(), dir);
+    // Ergo's own default casemapping (precis): Unicode names, CASEMAPPING=ascii with UTF8MAPPING=rfc8265.
+    ergo = startErgo(await freePort(), dir, { ERGO_CASEMAPPING: 'precis' });
     // The bot's account, registered by a raw client that then leaves (the nick is free again once it quit).
     const owner = await new User('relay').connect(ergo.port, '#hold');
     await register(owner, 'r3layPass');
@@ -94,12 +94,15 @@ describe('Ergo (IRCv3 reference server, its own NickServ accounts)', () => {
     // Someone else, logged in to nothing, takes the nick.
     squat = await new User('relay').connect(ergo.port, '#hold');
     olga = await new User('olga').connect(ergo.port, CHAN);
+    // olga makes #CAFÉ: Ergo keeps her spelling, and the bridge names it #café.
+    await olga.join('#CAFÉ');
     olga.send('CAP REQ :message-tags server-time');
     await olga.waitFor((l) => / CAP olga ACK :?message-tags server-time/.test(l), 'message-tags for olga');
     carol = await new User('carol').connect(ergo.port, CHAN);
     await register(carol, 'car0lPass');
     w = world();
     mkdirSync(join(w.dir, 'spool'), { recursive: true });
+    mkdirSync(join(w.dir, 'spool-c'), { recursive: true });
     w.writeConfig(`
 delivery:
   # A refused post waits for the mode change (which retries at once), not for a backoff that might land mid-test.
@@ -114,9 +117,12 @@ accounts:
     sasl: { account: relay, password: r3layPass }
     flood: { burst: 5, interval: 50ms }
   sink.s: { file: ${w.sink('s')}, spool: ${join(w.dir, 'spool')} }
+  sink.c: { file: ${w.sink('c')}, spool: ${join(w.dir, 'spool-c')} }
 bridges:
   ergo:
     endpoints: [irc.ergo/${CHAN}, sink.s/x]
+  cafe:
+    endpoints: [irc.ergo/#café, sink.c/x]
 `);
     d = await startDaemon(w.config);
   });
@@ -214,7 +220,27 @@ bridges:
     const lines = botLines().slice(start);
     const span = stamp(lines.at(-1)!) - stamp(lines[0]!);
     assert.ok(span >= 115 * 50 - 250, `the burst took ${span} ms at the server: paced by the bucket`);
-    assert.match(await detail(), /^as relay on .*in 1\/1 channels/, 'still connected, still in the channel');
+    assert.match(await detail(), /^as relay on .*in 2\/2 channels/, 'still connected, still in its channels');
     assert.equal(d.logs.filter((l) => /disconnected from/.test(l)).length, 0, 'Ergo never disconnected the bot');
+  });
+
+  test("UTF8MAPPING=rfc8265: the bridge's #café is olga's #CAFÉ (one channel to Ergo): the bot stays in it, and lines cross both ways", async () => {
+    await olga.waitFor(
+      (l) => /^(@\S+ )?:relay_?!\S+ JOIN :?#CAFÉ$/.test(l),
+      'the bot in #CAFÉ (Ergo says its spelling)',
+      20_000,
+    );
+    olga.send('PRIVMSG #CAFÉ :bonjour');
+    await until(
+      () => (w.delivered('c') as unknown as { body: string }[]).some((x) => x.body === 'bonjour'),
+      'the line at the sink',
+    );
+    spool('salut', 'erin', join(w.dir, 'spool-c'));
+    await olga.waitFor((l) => / PRIVMSG #CAFÉ :<erin> salut$/.test(l), 'the post in #CAFÉ');
+    assert.deepEqual(
+      olga.lines.filter((l) => /:relay_?!\S+ PART /.test(l)),
+      [],
+      'the bot never left it as a channel no bridge names',
+    );
   });
 });

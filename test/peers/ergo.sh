@@ -22,7 +22,8 @@
 # Server: plaintext on 127.0.0.1:PORT, name ergo.test.local, relaymsg on
 # (separator "/", chanops may use it), in-memory history with chathistory,
 # NickServ REGISTER without mail verification, fakelag and throttles off.
-# Log: DIR/ergo.log. Environment: ERGO_START_TIMEOUT, ERGO_STOP_TIMEOUT (s).
+# Log: DIR/ergo.log. Environment: ERGO_START_TIMEOUT, ERGO_STOP_TIMEOUT (s); ERGO_CASEMAPPING
+# (ascii, the default here; precis, Ergo's own default: Unicode names, CASEMAPPING=ascii UTF8MAPPING=rfc8265).
 set -euo pipefail
 
 ERGO_VERSION=2.15.0
@@ -106,7 +107,7 @@ server:
     name: ergo.test.local
     listeners:
         "127.0.0.1:${port}": {}      # plaintext, loopback only, no TLS
-    casemapping: "ascii"
+    casemapping: "${ERGO_CASEMAPPING:-ascii}"
     enforce-utf8: true
     lookup-hostnames: false
     forward-confirm-hostnames: false
