@@ -7,11 +7,15 @@
  * - a speaker logged in to an Ergo account is the post's `author.account` (the account-tag);
  * - a post is confirmed by its echo (echo-message), not a PING; +m refuses it: pending with Ergo's own words,
  *   delivered once after -m;
- * - a burst of posts goes out through the bucket, in order, every line once, and the bot stays connected.
+ * - a burst of posts goes out through the bucket, in order, every line once, and the bot stays connected;
+ * - Ergo's default casemapping (precis): a bridge's `#café` is the channel Ergo calls `#CAFÉ`;
+ * - the bot's own ghost (its link cut, the server still holding the session): the reconnect is attached to it
+ *   (Ergo's multiclient), on the same nick, in the same channels, with no 433 and no GHOST.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
 import { ensureErgo, freePort, startErgo, stopErgo, User, type Ircd } from './irc-helpers.js';
@@ -25,6 +29,29 @@ let squat: User; // holds the nick "relay" without being logged in
 let carol: User; // logged in to her Ergo account
 let olga: User; // the channel's operator (she made it), logged in to no account
 let seq = 0;
+let proxy: Server;
+/** The bot's connections through the proxy: its own socket, and the proxy's to Ergo. */
+const links: { bot: Socket; up: Socket }[] = [];
+
+/**
+ * A TCP proxy between the bot and Ergo: `cut()` closes the bot's side only, and Ergo still holds the session
+ * (what a network that fails in between leaves behind: a ghost of the bot, on its nick, in its channels).
+ */
+async function startProxy(to: number): Promise<number> {
+  proxy = createServer((bot) => {
+    const up = connect(to, '127.0.0.1');
+    links.push({ bot, up });
+    bot.on('error', () => {});
+    up.on('error', () => {});
+    bot.on('data', (b) => up.write(b));
+    up.on('data', (b) => {
+      if (!bot.destroyed) bot.write(b);
+    });
+    up.on('close', () => bot.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  return (proxy.address() as AddressInfo).port;
+}
 
 /** A post from elsewhere (the sink's spool) for the bridge. */
 function spool(body: string, author = 'erin', sp = join(w.dir, 'spool')): void {
@@ -110,9 +137,10 @@ delivery:
 accounts:
   irc.ergo:
     host: 127.0.0.1
-    port: ${ergo.port}
+    port: ${await startProxy(ergo.port)}
     tls: false
     nick: relay
+    reconnect: { first: 300ms, max: 1s }
     reclaimNick: 10m
     sasl: { account: relay, password: r3layPass }
     flood: { burst: 5, interval: 50ms }
@@ -130,6 +158,8 @@ bridges:
   after(async () => {
     for (const u of [squat, carol, olga]) u?.close();
     if (d) assert.equal(await d.stop('SIGTERM'), 0, 'the daemon stops cleanly');
+    for (const l of links) l.up.destroy();
+    proxy?.close();
     stopErgo(ergo);
     if (dir) rmSync(dir, { recursive: true, force: true });
     w?.cleanup();
@@ -241,6 +271,36 @@ bridges:
       olga.lines.filter((l) => /:relay_?!\S+ PART /.test(l)),
       [],
       'the bot never left it as a channel no bridge names',
+    );
+  });
+
+  test("the bot's own ghost: its link cut while Ergo still holds the session, the bot reconnects and SASL attaches it to that session (Ergo's multiclient): its nick, its channels, and posts confirmed again", async () => {
+    const before = links.length;
+    const ghost = links.at(-1)!;
+    ghost.bot.destroy(); // the bot sees its connection close; Ergo does not (the proxy keeps the other side open)
+    await until(() => links.length > before, 'the bot connects again', 15_000);
+    await eventually(
+      async () => /^as relay on .*in 2\/2 channels/.test(await detail()),
+      'connected as relay again',
+      15_000,
+    );
+    assert.ok(!ghost.up.destroyed, 'the old session was still there on the server');
+    assert.doesNotMatch(await detail(), /is taken/);
+    const start = said().length;
+    spool('after the ghost');
+    await olga.waitFor((l) => / PRIVMSG #ergo :<erin> after the ghost$/.test(l), 'the post in #ergo');
+    await eventually(async () => (await pending()).length === 0, 'nothing left in the outbox');
+    olga.send(`PRIVMSG ${CHAN} :still here`);
+    await until(
+      () => (w.delivered('s') as unknown as { body: string }[]).some((x) => x.body === 'still here'),
+      'a line of the channel at the sink',
+    );
+    await sleep(300);
+    assert.deepEqual(said(start), ['<erin> after the ghost'], 'said once');
+    assert.equal(
+      olga.lines.filter((l) => /:relay!\S+ (QUIT|PART|NICK) /.test(l)).length,
+      0,
+      'the channel saw the bot neither leave nor change its nick',
     );
   });
 });
