@@ -304,3 +304,77 @@ bridges:
     );
   });
 });
+
+describe("Ergo with fakelag on (its default throttle: 5 lines at once, then 2 a second), the bot's bucket faster", () => {
+  let lagd: Ircd | undefined;
+  let lagDir: string;
+  let lw: World;
+  let ld: Running;
+  let vic: User;
+  let n = 0;
+
+  before(async () => {
+    ensureErgo();
+    lagDir = mkdtempSync('/tmp/pp-ergo-lag-');
+    chmodSync(lagDir, 0o755);
+    lagd = startErgo(await freePort(), lagDir, { ERGO_FAKELAG: '1' });
+    vic = await new User('vic').connect(lagd.port, '#lag');
+    lw = world();
+    mkdirSync(join(lw.dir, 'spool'), { recursive: true });
+    lw.writeConfig(`
+accounts:
+  irc.lag:
+    host: 127.0.0.1
+    port: ${lagd.port}
+    tls: false
+    nick: lagbot
+    flood: { burst: 50, interval: 10ms }
+  sink.l: { file: ${lw.sink('l')}, spool: ${join(lw.dir, 'spool')} }
+bridges:
+  lag:
+    endpoints: [irc.lag/#lag, sink.l/x]
+`);
+    ld = await startDaemon(lw.config);
+    await vic.waitFor((l) => /^:lagbot!\S+ JOIN :?#lag/.test(l), 'the bot joins #lag', 20_000);
+  });
+
+  after(async () => {
+    vic?.close();
+    if (ld) assert.equal(await ld.stop('SIGTERM'), 0, 'the daemon stops cleanly');
+    stopErgo(lagd);
+    if (lagDir) rmSync(lagDir, { recursive: true, force: true });
+    lw?.cleanup();
+  });
+
+  test('a burst of 30 posts that Ergo holds back: every line once and in order, confirmed by their late echoes and nothing said again, the bot never disconnected', async () => {
+    const sp = join(lw.dir, 'spool');
+    for (let i = 0; i < 30; i++) {
+      const name = `p${String(++n).padStart(5, '0')}`;
+      writeFileSync(
+        join(sp, `${name}.tmp`),
+        JSON.stringify({ target: 'x', author: { name: 'erin', via: 'sink' }, body: `lag ${i}` }),
+      );
+      renameSync(join(sp, `${name}.tmp`), join(sp, `${name}.json`));
+    }
+    const got = () => vic.said('lagbot', '#lag').map((l) => vic.text(l));
+    await until(() => got().length >= 30, '30 lines in #lag', 60_000);
+    const left = async () => {
+      const r = await cli(['outbox', '-c', lw.config, '--json']);
+      return (JSON.parse(r.stdout).rows as { endpoint: string }[]).filter((x) => x.endpoint === 'irc.lag/#lag').length;
+    };
+    for (let i = 0; i < 150 && (await left()) > 0; i++) await sleep(100);
+    assert.equal(await left(), 0, 'every post confirmed');
+    await sleep(500);
+    assert.deepEqual(
+      got(),
+      Array.from({ length: 30 }, (_, i) => `<erin> lag ${i}`),
+      'once each, in order',
+    );
+    // Ergo read the bot's lines at its own pace, seconds behind: each post was still confirmed by its echoes.
+    assert.ok(
+      ld.logs.some((l) => /confirmed by their echo/.test(l)),
+      'confirmed by the echoes',
+    );
+    assert.equal(ld.logs.filter((l) => /disconnected from/.test(l)).length, 0, 'Ergo never disconnected the bot');
+  });
+});
