@@ -328,6 +328,16 @@ export class IrcAccount {
     };
     client.on('nick in use', nickRefused);
     client.on('nick invalid', nickRefused);
+    // IRCv3 bot mode: where the server has one (ISUPPORT BOT=B: Ergo, InspIRCd's botmode, UnrealIRCd), the bot marks
+    // itself as a bot (WHOIS, WHO's flags, the `bot` tag on its lines), as networks ask of bots. Once per connection.
+    let botMode = false;
+    client.on('server options', () => {
+      const mode = client.network.supports('BOT');
+      if (!mine() || botMode || typeof mode !== 'string' || !/^[A-Za-z]$/.test(mode)) return;
+      botMode = true;
+      log.info({ mode }, `marking ourselves a bot (+${mode})`);
+      void this.write(client, `MODE ${client.user.nick} +${mode}`);
+    });
     client.on('registered', () => {
       if (!mine()) return;
       this.welcomed = true;

@@ -9,6 +9,7 @@
  *   delivered once after -m;
  * - a burst of posts goes out through the bucket, in order, every line once, and the bot stays connected;
  * - Ergo's default casemapping (precis): a bridge's `#café` is the channel Ergo calls `#CAFÉ`;
+ * - the bot marks itself as a bot (+B, as Ergo's ISUPPORT BOT=B names the mode);
  * - the bot's own ghost (its link cut, the server still holding the session): the reconnect is attached to it
  *   (Ergo's multiclient), on the same nick, in the same channels, with no 433 and no GHOST.
  */
@@ -213,6 +214,13 @@ bridges:
       'Ergo echoes every line: no PING was needed',
     );
     await eventually(async () => (await pending()).length === 0, 'nothing left in the outbox');
+  });
+
+  test('the bot marks itself as a bot (ISUPPORT BOT=B, IRCv3 bot mode): WHOIS says so, and its lines carry the bot tag', async () => {
+    olga.send('WHOIS relay');
+    await olga.waitFor((l) => / 335 olga relay /.test(l), 'WHOIS: relay is a bot (335)');
+    const line = await olga.waitFor((l) => / PRIVMSG #ergo :<erin> hello ergo$/.test(l), 'a line of the bot');
+    assert.match(line, /^@(\S*;)?bot[;= ]/, `the bot tag on its line: ${line}`);
   });
 
   test("+m: the refused post stays pending with Ergo's own words; after -m it is said once", async () => {
