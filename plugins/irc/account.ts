@@ -328,15 +328,35 @@ export class IrcAccount {
     };
     client.on('nick in use', nickRefused);
     client.on('nick invalid', nickRefused);
-    // IRCv3 bot mode: where the server has one (ISUPPORT BOT=B: Ergo, InspIRCd's botmode, UnrealIRCd), the bot marks
-    // itself as a bot (WHOIS, WHO's flags, the `bot` tag on its lines), as networks ask of bots. Once per connection.
+    // Once the server told what it has (ISUPPORT, after the welcome), once per connection:
+    // - IRCv3 bot mode (BOT=B: Ergo, InspIRCd's botmode, UnrealIRCd): the bot marks itself as a bot (WHOIS, WHO's
+    //   flags, the `bot` tag on its lines), as networks ask of bots;
+    // - MONITOR (Ergo, InspIRCd, Solanum, UnrealIRCd), while on another nick: the server says when the configured
+    //   nick is free (731), and the bot takes it then rather than at the next reclaimNick.
     let botMode = false;
+    let monitoring = false;
     client.on('server options', () => {
+      if (!mine()) return;
       const mode = client.network.supports('BOT');
-      if (!mine() || botMode || typeof mode !== 'string' || !/^[A-Za-z]$/.test(mode)) return;
-      botMode = true;
-      log.info({ mode }, `marking ourselves a bot (+${mode})`);
-      void this.write(client, `MODE ${client.user.nick} +${mode}`);
+      if (!botMode && typeof mode === 'string' && /^[A-Za-z]$/.test(mode)) {
+        botMode = true;
+        log.info({ mode }, `marking ourselves a bot (+${mode})`);
+        void this.write(client, `MODE ${client.user.nick} +${mode}`);
+      }
+      if (
+        !monitoring &&
+        client.network.supports('MONITOR') &&
+        !client.caseCompare(client.user.nick, this.config.nick)
+      ) {
+        monitoring = true;
+        void this.write(client, `MONITOR + ${this.config.nick}`);
+      }
+    });
+    client.on('users offline', (ev: { nicks: string[] }) => {
+      if (!mine() || !this.welcomed || client.caseCompare(client.user.nick, this.config.nick)) return;
+      if (!ev.nicks.some((n) => client.caseCompare(n, this.config.nick))) return;
+      log.info({ nick: this.config.nick }, `${this.config.nick} is free (MONITOR): taking it`);
+      client.changeNick(this.config.nick);
     });
     client.on('registered', () => {
       if (!mine()) return;

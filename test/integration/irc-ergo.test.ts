@@ -386,3 +386,49 @@ bridges:
     assert.equal(ld.logs.filter((l) => /disconnected from/.test(l)).length, 0, 'Ergo never disconnected the bot');
   });
 });
+
+describe('Ergo, no services credentials: the nick held by someone, MONITOR says when it is free', () => {
+  let m: Ircd | undefined;
+  let mDir: string;
+  let mw: World;
+  let md: Running;
+  let holder: User;
+  let una: User;
+
+  before(async () => {
+    ensureErgo();
+    mDir = mkdtempSync('/tmp/pp-ergo-mon-');
+    chmodSync(mDir, 0o755);
+    m = startErgo(await freePort(), mDir);
+    holder = await new User('mon').connect(m.port, '#mon');
+    una = await new User('una').connect(m.port, '#mon');
+    mw = world();
+    mw.writeConfig(`
+accounts:
+  irc.mon: { host: 127.0.0.1, port: ${m.port}, tls: false, nick: mon, reclaimNick: 10m }
+bridges:
+  mon:
+    endpoints: [irc.mon/#mon]
+`);
+    md = await startDaemon(mw.config);
+  });
+
+  after(async () => {
+    for (const u of [holder, una]) u?.close();
+    if (md) assert.equal(await md.stop('SIGTERM'), 0, 'the daemon stops cleanly');
+    stopErgo(m);
+    if (mDir) rmSync(mDir, { recursive: true, force: true });
+    mw?.cleanup();
+  });
+
+  test('the bot joins as mon_; when the holder quits, Ergo says so (MONITOR) and the bot takes mon then, not at the next reclaimNick (10 minutes)', async () => {
+    await una.waitFor((l) => /^:mon_!\S+ JOIN :?#mon/.test(l), 'the bot joins as mon_', 20_000);
+    // Whether Ergo reads the bot's MONITOR before or after the quit, it answers that mon is offline (731).
+    holder.close();
+    await una.waitFor((l) => /^:mon_!\S+ NICK :?mon$/.test(l), 'the bot takes mon', 10_000);
+    assert.ok(
+      md.logs.some((l) => /mon is free \(MONITOR\)/.test(l)),
+      'taken because MONITOR said it was free',
+    );
+  });
+});
