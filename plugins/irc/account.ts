@@ -88,6 +88,8 @@ export class IrcAccount {
   private banned = false;
   /** Why SASL failed on this connection, shown in the status. */
   private saslProblem: string | undefined;
+  /** The services account SASL logged this connection in to (900), if any. */
+  private saslAccount: string | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private triedNicks: string[] = [];
@@ -137,9 +139,10 @@ export class IrcAccount {
     return `${formatAddress(this.config.host, portOf(this.config))}${this.config.tls ? ' (TLS)' : ''}`;
   }
 
-  /** Which spellings of a channel name one channel: the server's CASEMAPPING once it told it, else rfc1459. */
+  /** Which spellings of a channel name one channel: the server's CASEMAPPING (and UTF8MAPPING) once it told it, else rfc1459. */
   get targetKey(): TargetKey {
-    return caseFold(this.conn?.network.supports('CASEMAPPING'));
+    const network = this.conn?.network;
+    return caseFold(network?.supports('CASEMAPPING'), network?.supports('UTF8MAPPING'));
   }
 
   /** The case-folded form of a channel name or nick. */
@@ -224,6 +227,7 @@ export class IrcAccount {
     this.welcomed = false;
     this.failure = undefined;
     this.saslProblem = undefined;
+    this.saslAccount = undefined;
     this.triedNicks = [this.config.nick];
     this.presence.clear();
     for (const chan of this.channels.values()) chan.disconnected();
@@ -309,6 +313,9 @@ export class IrcAccount {
         log.debug({ ev }, 'IRC error reply');
       }
     });
+    client.on('loggedin', (ev: { account: string }) => {
+      if (mine()) this.saslAccount = ev.account;
+    });
     client.on('sasl failed', (ev: { reason: string; message?: string }) => {
       if (!mine()) return;
       this.saslProblem = `SASL failed: ${ev.reason.replace(/_/g, ' ')}${ev.message ? ` (${ev.message})` : ''}`;
@@ -328,6 +335,36 @@ export class IrcAccount {
     };
     client.on('nick in use', nickRefused);
     client.on('nick invalid', nickRefused);
+    // Once the server told what it has (ISUPPORT, after the welcome), once per connection:
+    // - IRCv3 bot mode (BOT=B: Ergo, InspIRCd's botmode, UnrealIRCd): the bot marks itself as a bot (WHOIS, WHO's
+    //   flags, the `bot` tag on its lines), as networks ask of bots;
+    // - MONITOR (Ergo, InspIRCd, Solanum, UnrealIRCd), while on another nick: the server says when the configured
+    //   nick is free (731), and the bot takes it then rather than at the next reclaimNick.
+    let botMode = false;
+    let monitoring = false;
+    client.on('server options', () => {
+      if (!mine()) return;
+      const mode = client.network.supports('BOT');
+      if (!botMode && typeof mode === 'string' && /^[A-Za-z]$/.test(mode)) {
+        botMode = true;
+        log.info({ mode }, `marking ourselves a bot (+${mode})`);
+        void this.write(client, `MODE ${client.user.nick} +${mode}`);
+      }
+      if (
+        !monitoring &&
+        client.network.supports('MONITOR') &&
+        !client.caseCompare(client.user.nick, this.config.nick)
+      ) {
+        monitoring = true;
+        void this.write(client, `MONITOR + ${this.config.nick}`);
+      }
+    });
+    client.on('users offline', (ev: { nicks: string[] }) => {
+      if (!mine() || !this.welcomed || client.caseCompare(client.user.nick, this.config.nick)) return;
+      if (!ev.nicks.some((n) => client.caseCompare(n, this.config.nick))) return;
+      log.info({ nick: this.config.nick }, `${this.config.nick} is free (MONITOR): taking it`);
+      client.changeNick(this.config.nick);
+    });
     client.on('registered', () => {
       if (!mine()) return;
       this.welcomed = true;
@@ -343,15 +380,18 @@ export class IrcAccount {
         log.info({ service: ns.service }, `identifying to ${ns.service}`);
         void this.write(client, `PRIVMSG ${ns.service} :IDENTIFY ${ns.account ?? this.config.nick} ${ns.password}`);
       }
-      // The configured nick is taken (a ghost of ours after a reconnect, or someone else): with services credentials,
-      // ask NickServ to disconnect the holder (GHOST, which Atheme and Anope both know; the password proves the
-      // account), then take the nick; the reclaim loop keeps trying when the service says no.
-      if (ns && !client.caseCompare(client.user.nick, this.config.nick)) {
+      // The configured nick is taken (a ghost of ours after a reconnect, or someone else): ask NickServ to disconnect
+      // the holder (GHOST, which Atheme, Anope and Ergo know), then take the nick; the reclaim loop keeps trying when
+      // the service says no. With `nickserv` the password proves the account; logged in by SASL, being logged in to
+      // the account that owns the nick is proof enough (GHOST without a password: all three take it).
+      const ghost = ns ?? (this.saslAccount !== undefined ? { service: 'NickServ', password: undefined } : undefined);
+      if (ghost && !client.caseCompare(client.user.nick, this.config.nick)) {
         log.info(
-          { service: ns.service, nick: this.config.nick },
-          `${this.config.nick} is taken: asking ${ns.service} to GHOST it`,
+          { service: ghost.service, nick: this.config.nick },
+          `${this.config.nick} is taken: asking ${ghost.service} to GHOST it`,
         );
-        void this.write(client, `PRIVMSG ${ns.service} :GHOST ${this.config.nick} ${ns.password}`);
+        const proof = ghost.password !== undefined ? ` ${ghost.password}` : '';
+        void this.write(client, `PRIVMSG ${ghost.service} :GHOST ${this.config.nick}${proof}`);
         this.later(() => {
           if (this.conn === client && this.welcomed && !client.caseCompare(client.user.nick, this.config.nick))
             client.changeNick(this.config.nick);

@@ -92,9 +92,13 @@ export function ensureErgo(): void {
   );
 }
 
-/** Ergo on 127.0.0.1:port (test/peers/ergo.sh: relaymsg, chathistory, SASL via NickServ); stop it with stopErgo. */
-export function startErgo(port: number, dir: string): Ircd {
+/**
+ * Ergo on 127.0.0.1:port (test/peers/ergo.sh: relaymsg, chathistory, SASL via NickServ); stop it with stopErgo.
+ * `env` reaches ergo.sh (ERGO_CASEMAPPING=precis: Ergo's own default, Unicode names).
+ */
+export function startErgo(port: number, dir: string, env: Record<string, string> = {}): Ircd {
   const out = execFileSync('bash', [ERGO_SH, 'start', String(port), dir], {
+    env: { ...process.env, ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });

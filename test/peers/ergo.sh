@@ -22,7 +22,9 @@
 # Server: plaintext on 127.0.0.1:PORT, name ergo.test.local, relaymsg on
 # (separator "/", chanops may use it), in-memory history with chathistory,
 # NickServ REGISTER without mail verification, fakelag and throttles off.
-# Log: DIR/ergo.log. Environment: ERGO_START_TIMEOUT, ERGO_STOP_TIMEOUT (s).
+# Log: DIR/ergo.log. Environment: ERGO_START_TIMEOUT, ERGO_STOP_TIMEOUT (s); ERGO_CASEMAPPING
+# (ascii, the default here; precis, Ergo's own default: Unicode names, CASEMAPPING=ascii UTF8MAPPING=rfc8265);
+# ERGO_FAKELAG=1 turns fakelag on (Ergo's default throttle: 5 lines at once, then 2 a second).
 set -euo pipefail
 
 ERGO_VERSION=2.15.0
@@ -96,7 +98,8 @@ pid_alive() {
 }
 
 write_config() {
-    local port=$1 dir=$2
+    local port=$1 dir=$2 fakelag=false
+    [ -z "${ERGO_FAKELAG:-}" ] || fakelag=true
     cat >"$dir/ircd.yaml" <<EOF
 # written by peerpost test/peers/ergo.sh: a minimal Ergo for tests (after Ergo's default.yaml)
 network:
@@ -106,7 +109,7 @@ server:
     name: ergo.test.local
     listeners:
         "127.0.0.1:${port}": {}      # plaintext, loopback only, no TLS
-    casemapping: "ascii"
+    casemapping: "${ERGO_CASEMAPPING:-ascii}"
     enforce-utf8: true
     lookup-hostnames: false
     forward-confirm-hostnames: false
@@ -232,7 +235,12 @@ limits:
         max-lines: 100
 
 fakelag:
-    enabled: false
+    # ERGO_FAKELAG=1: on, with Ergo's default.yaml values (after 5 lines at once, 2 a second)
+    enabled: ${fakelag}
+    window: 1s
+    burst-limit: 5
+    messages-per-window: 2
+    cooldown: 2s
 
 roleplay:
     enabled: false
