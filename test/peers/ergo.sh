@@ -37,7 +37,11 @@ find_bin() {
         [ -x "$ERGO_BIN" ] || { echo "ergo.sh: ERGO_BIN=$ERGO_BIN is not an executable file" >&2; return 1; }
         echo "$ERGO_BIN"; return 0
     fi
-    local shared="$REPO_DIR/../shared/peers/bin"
+    local shared="$REPO_DIR/../shared/peers/bin" common
+    # A git worktree elsewhere: ../shared beside the main checkout.
+    if [ ! -d "$shared" ] && common=$(git -C "$REPO_DIR" rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
+        [ -d "$common/../../shared/peers/bin" ] && shared="$(cd "$common/../../shared/peers/bin" && pwd)"
+    fi
     if [ -x "$shared/ergo" ]; then echo "$shared/ergo"; return 0; fi
     if [ -f "$shared/ergo.xz" ] && [ -f "$shared/ergo.sha256" ]; then
         local sum cache
