@@ -8,8 +8,8 @@ import { plural } from '../../src/plugin.js';
 /** A wait as people read it: "2.5s", "30s". */
 export const secs = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
 
-const encoder = new TextEncoder();
-export const byteLength = (s: string): number => encoder.encode(s).length;
+/** UTF-8 bytes of a string, counted without encoding it (a lone surrogate counts as U+FFFD, as it is sent). */
+export const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 /**
  * mIRC formatting: \x02 bold, \x03 colour (fg[,bg], one or two digits each),
@@ -178,6 +178,9 @@ function cutWord(word: string, budget: number): string[] {
  */
 export function splitToBudget(text: string, budget: number): string[] {
   if (budget < 4) throw new Error(`splitToBudget: a budget of ${budget} bytes cannot hold a UTF-8 character`);
+  // The common case, a line that fits whole: what the loop below gives for it (the spaces at its ends dropped).
+  const whole = text.trim();
+  if (byteLength(whole) <= budget) return whole === '' ? [] : [whole];
   const out: string[] = [];
   let cur = '';
   let curBytes = 0;
