@@ -65,7 +65,7 @@ export function safePrefix(prefix: string): string {
 
 /** U+200B ZERO WIDTH SPACE after the first grapheme: the nick reads the same but highlights nobody. */
 export function antiHighlight(nick: string): string {
-  const first = graphemes.segment(nick)[Symbol.iterator]().next();
+  const first = graphemes().segment(nick)[Symbol.iterator]().next();
   if (first.done || first.value.segment.length >= nick.length) return nick;
   return `${first.value.segment}\u200b${nick.slice(first.value.segment.length)}`;
 }
@@ -144,7 +144,9 @@ export function textBudget(
   return 512 - 2 - byteLength(`:${self.nick}!${user}@${host} ${command} ${target} :`);
 }
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+/** Made when first needed (a word to cut, antiHighlight): a segmenter loads ICU's break rules, some 3 MB of memory. */
+let segmenter: Intl.Segmenter | undefined;
+const graphemes = (): Intl.Segmenter => (segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' }));
 
 /** Cut a word that is longer than `budget` bytes into pieces, between graphemes (or code points, for an absurd grapheme). */
 function cutWord(word: string, budget: number): string[] {
@@ -160,7 +162,7 @@ function cutWord(word: string, budget: number): string[] {
     cur += piece;
     curBytes += bytes;
   };
-  for (const { segment } of graphemes.segment(word)) {
+  for (const { segment } of graphemes().segment(word)) {
     const b = byteLength(segment);
     if (b <= budget) push(segment, b);
     else for (const cp of segment) push(cp, byteLength(cp));
