@@ -8,8 +8,8 @@ import { plural } from '../../src/plugin.js';
 /** A wait as people read it: "2.5s", "30s". */
 export const secs = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`);
 
-const encoder = new TextEncoder();
-export const byteLength = (s: string): number => encoder.encode(s).length;
+/** UTF-8 bytes of a string, counted without encoding it (a lone surrogate counts as U+FFFD, as it is sent). */
+export const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 /**
  * mIRC formatting: \x02 bold, \x03 colour (fg[,bg], one or two digits each),
@@ -65,7 +65,7 @@ export function safePrefix(prefix: string): string {
 
 /** U+200B ZERO WIDTH SPACE after the first grapheme: the nick reads the same but highlights nobody. */
 export function antiHighlight(nick: string): string {
-  const first = graphemes.segment(nick)[Symbol.iterator]().next();
+  const first = graphemes().segment(nick)[Symbol.iterator]().next();
   if (first.done || first.value.segment.length >= nick.length) return nick;
   return `${first.value.segment}\u200b${nick.slice(first.value.segment.length)}`;
 }
@@ -144,7 +144,9 @@ export function textBudget(
   return 512 - 2 - byteLength(`:${self.nick}!${user}@${host} ${command} ${target} :`);
 }
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+/** Made when first needed (a word to cut, antiHighlight): a segmenter loads ICU's break rules, some 3 MB of memory. */
+let segmenter: Intl.Segmenter | undefined;
+const graphemes = (): Intl.Segmenter => (segmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' }));
 
 /** Cut a word that is longer than `budget` bytes into pieces, between graphemes (or code points, for an absurd grapheme). */
 function cutWord(word: string, budget: number): string[] {
@@ -160,7 +162,7 @@ function cutWord(word: string, budget: number): string[] {
     cur += piece;
     curBytes += bytes;
   };
-  for (const { segment } of graphemes.segment(word)) {
+  for (const { segment } of graphemes().segment(word)) {
     const b = byteLength(segment);
     if (b <= budget) push(segment, b);
     else for (const cp of segment) push(cp, byteLength(cp));
@@ -178,6 +180,9 @@ function cutWord(word: string, budget: number): string[] {
  */
 export function splitToBudget(text: string, budget: number): string[] {
   if (budget < 4) throw new Error(`splitToBudget: a budget of ${budget} bytes cannot hold a UTF-8 character`);
+  // The common case, a line that fits whole: what the loop below gives for it (the spaces at its ends dropped).
+  const whole = text.trim();
+  if (byteLength(whole) <= budget) return whole === '' ? [] : [whole];
   const out: string[] = [];
   let cur = '';
   let curBytes = 0;

@@ -346,16 +346,17 @@ export class Core {
         item.resolve(this.count(account, { status: 'duplicate', id: post.id }));
         return;
       }
-      this.log.debug(
-        {
-          account,
-          post: post.id,
-          bridge: post.bridge,
-          to: plan.deliveries.map((d) => d.endpoint.key),
-          digest: plan.digest.length > 0,
-        },
-        'post accepted',
-      );
+      if (this.log.isLevelEnabled('debug'))
+        this.log.debug(
+          {
+            account,
+            post: post.id,
+            bridge: post.bridge,
+            to: plan.deliveries.map((d) => d.endpoint.key),
+            digest: plan.digest.length > 0,
+          },
+          'post accepted',
+        );
       started.get(item)?.();
       if (plan.digest.length > 0) touched.push(post.bridge);
       item.resolve(this.count(account, { status: 'accepted', id: post.id, seq }));

@@ -1,0 +1,229 @@
+/**
+ * IRC at a person's pace: lines said 1.5 s apart in #a, relayed to #b on the same ngircd (penalties off), by
+ * peerpost with its default settings and, in the same run, by matterbridge when its binary is at hand. The same
+ * client measures both: from the line written by the sender to the line read by the receiver.
+ *
+ *   node dist/bench/run.js irc-pace      (also run by `npm run bench -- irc`)
+ *
+ * IRC_PACE_LINES (default 30, about 45 s a relay) and IRC_PACE_GAP_MS (1500) change the pace. matterbridge:
+ * MATTERBRIDGE_BIN, else ../shared/bench/bin/matterbridge.xz beside the checkout (unpacked once, checked against
+ * matterbridge.sha256 beside it). When neither is there, the bench says so and gives peerpost's figures alone.
+ *
+ * Each relay runs as its own process, started fresh (the first line after a start counts, as a person's would);
+ * its peak RSS is its VmHWM from /proc just before it is stopped. Prints figures; asserts nothing about time.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { sleep } from '../test/helpers/daemon.js';
+import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from '../test/integration/irc-helpers.js';
+import { percentile, runWhenMain, type Result } from './lib/result.js';
+
+export const title = 'irc-pace: IRC → IRC at a person’s pace (a line every 1.5 s), peerpost and matterbridge';
+
+const LINES = Number(process.env.IRC_PACE_LINES) || 30;
+const GAP_MS = Number(process.env.IRC_PACE_GAP_MS) || 1500;
+const BIN = fileURLToPath(new URL('../src/bin.js', import.meta.url));
+/** The checkout's parent: ../shared/bench/bin holds the team's matterbridge build. */
+const SHARED_BIN = fileURLToPath(new URL('../../../shared/bench/bin/', import.meta.url));
+
+interface Figures {
+  p50: number;
+  p99: number;
+  max: number;
+  first: number;
+  rssMb: number;
+  lost: number;
+}
+
+/** matterbridge's binary: MATTERBRIDGE_BIN, else the shared one unpacked into the cache; a reason when there is none. */
+function matterbridge(): string | { absent: string } {
+  const env = process.env.MATTERBRIDGE_BIN;
+  if (env) return existsSync(env) ? env : { absent: `MATTERBRIDGE_BIN=${env} does not exist` };
+  const xz = join(SHARED_BIN, 'matterbridge.xz');
+  const sumFile = join(SHARED_BIN, 'matterbridge.sha256');
+  if (!existsSync(xz) || !existsSync(sumFile))
+    return { absent: `no matterbridge binary (set MATTERBRIDGE_BIN, or put matterbridge.xz in ${SHARED_BIN})` };
+  const sum = readFileSync(sumFile, 'utf8').slice(0, 64);
+  const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'peerpost');
+  const bin = join(cache, `matterbridge-${sum.slice(0, 12)}`);
+  if (existsSync(bin)) return bin;
+  mkdirSync(cache, { recursive: true });
+  const data = execFileSync('xz', ['-dc', xz], { maxBuffer: 1 << 30 });
+  const got = createHash('sha256').update(data).digest('hex');
+  if (got !== sum) return { absent: `${xz} does not match matterbridge.sha256 (sha256 ${got})` };
+  writeFileSync(`${bin}.tmp`, data, { mode: 0o755 });
+  renameSync(`${bin}.tmp`, bin);
+  return bin;
+}
+
+/** VmHWM of a running process, in MB. */
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  await Promise.race([gone, sleep(10_000)]);
+  if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+}
+
+/** One relay (a child process, started fresh) carrying LINES lines from #a to #b: the figures the users saw. */
+async function measure(name: string, port: number, argv: string[], bot: string, seen: string[]): Promise<Figures> {
+  const progress = (s: string) => process.stderr.write(`  irc-pace: ${name}: ${s}\n`);
+  const tag = `${name.slice(0, 2)}${Date.now() % 100_000}`;
+  const tx = new User(`tx${tag}`);
+  const rx = new User(`rx${tag}`);
+  const log: string[] = [];
+  let relay: ChildProcess | undefined;
+  try {
+    // The users first, so that they see the relay join.
+    await tx.connect(port, '#a');
+    await rx.connect(port, '#b');
+    relay = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    relay.stdout!.on('data', (d: Buffer) => log.push(d.toString('utf8')));
+    relay.stderr!.on('data', (d: Buffer) => log.push(d.toString('utf8')));
+    const joined = (u: User, chan: string) =>
+      u.waitFor((l) => new RegExp(`^:${bot}!\\S+ JOIN :?${chan}$`, 'i').test(l), `${name} joins ${chan}`, 30_000);
+    await joined(tx, '#a').catch((e: Error) => {
+      throw new Error(`${e.message}\n${name}'s output:\n${log.join('').slice(-2000)}`);
+    });
+    await joined(rx, '#b');
+    await sleep(2000); // both settled, as a person finds them
+    progress(`${LINES} lines, one every ${GAP_MS} ms`);
+    const sentAt = new Map<number, number>();
+    const took: number[] = [];
+    let first = NaN;
+    const re = new RegExp(` PRIVMSG #b :.*${tag}-(\\d+)\\b`);
+    rx.onLine = (l) => {
+      const t = performance.now();
+      const m = re.exec(l);
+      const t0 = m ? sentAt.get(Number(m[1])) : undefined;
+      if (t0 === undefined) return;
+      if (Number(m![1]) === 0) first = t - t0;
+      took.push(t - t0);
+    };
+    for (let i = 0; i < LINES; i++) {
+      sentAt.set(i, performance.now());
+      tx.send(`PRIVMSG #a :${tag}-${i} the quick brown fox`);
+      await sleep(GAP_MS);
+    }
+    for (const end = Date.now() + 10_000; took.length < LINES && Date.now() < end;) await sleep(100);
+    rx.onLine = undefined;
+    const rssMb = peakRssMb(relay.pid!);
+    took.sort((x, y) => x - y);
+    seen.push(`${name}: ${took.length} of ${LINES} lines arrived`);
+    return {
+      p50: percentile(took, 50),
+      p99: percentile(took, 99),
+      max: took.at(-1) ?? NaN,
+      first,
+      rssMb,
+      lost: LINES - took.length,
+    };
+  } finally {
+    tx.close();
+    rx.close();
+    if (relay) await stop(relay);
+  }
+}
+
+export async function run(): Promise<Result[]> {
+  ensureNgircd();
+  const dir = mkdtempSync(join(tmpdir(), 'pp-bench-pace-'));
+  chmodSync(dir, 0o755); // ngircd runs as nobody
+  let ircd: Ircd | undefined;
+  const seen: string[] = [];
+  try {
+    ircd = startIrcd(await freePort(), join(dir, 'ngircd'), '0', 'irc.pace.local');
+    const port = ircd.port;
+    const mb = matterbridge();
+    let mbFig: Figures | undefined;
+    if (typeof mb === 'string') {
+      writeFileSync(
+        join(dir, 'mb.toml'),
+        `[irc.local]\nServer="127.0.0.1:${port}"\nNick="mbbot"\nUseTLS=false\nRemoteNickFormat="<{NICK}> "\n` +
+          `[[gateway]]\nname="ab"\nenable=true\n[[gateway.in]]\naccount="irc.local"\nchannel="#a"\n` +
+          `[[gateway.out]]\naccount="irc.local"\nchannel="#b"\n`,
+      );
+      mbFig = await measure('matterbridge', port, [mb, '-conf', join(dir, 'mb.toml')], 'mbbot', seen);
+    } else process.stderr.write(`  irc-pace: ${mb.absent}: peerpost's figures alone\n`);
+    writeFileSync(
+      join(dir, 'pp.yaml'),
+      `node: { hostname: bench.local, data: ${join(dir, 'ppdata')} }\naccounts:\n` +
+        `  irc.local: { host: 127.0.0.1, port: ${port}, tls: false, nick: ppbot }\nbridges:\n  ab:\n    endpoints:\n` +
+        `      - { endpoint: irc.local/#a, direction: in }\n      - { endpoint: irc.local/#b, direction: out }\n`,
+    );
+    // As the executable runs it (its first line: node --max-semi-space-size=2), at the default log level.
+    const ppArgv = [process.execPath, '--max-semi-space-size=2', BIN, 'start', '-c', join(dir, 'pp.yaml')];
+    const pp = await measure('peerpost', port, ppArgv, 'ppbot', seen);
+    const mbNote = mbFig
+      ? (f: (x: Figures) => number, d = 2) => `matterbridge in the same run: ${f(mbFig).toFixed(d)}`
+      : () => 'matterbridge: not run (no binary)';
+    const how = `${LINES} lines ${GAP_MS} ms apart, #a → #b on one ngircd (penalties off), both relays with their default settings, each started fresh; ${seen.join('; ')}`;
+    const results: Result[] = [
+      {
+        figure: `latency at a person's pace (a line every ${GAP_MS / 1000} s), p50`,
+        value: pp.p50,
+        unit: 'ms',
+        digits: 2,
+        ...(mbFig ? { target: { atMost: mbFig.p50 } } : {}),
+        anchor: mbNote((x) => x.p50),
+        note: how,
+      },
+      {
+        figure: `latency at a person's pace, p99`,
+        value: pp.p99,
+        unit: 'ms',
+        digits: 2,
+        ...(mbFig ? { target: { atMost: mbFig.p99 } } : {}),
+        anchor: mbNote((x) => x.p99),
+      },
+      {
+        figure: `latency at a person's pace, the first line after the start`,
+        value: pp.first,
+        unit: 'ms',
+        digits: 2,
+        anchor: mbNote((x) => x.first),
+      },
+      {
+        figure: 'lines lost',
+        value: pp.lost,
+        unit: 'lines',
+        digits: 0,
+        target: { atMost: 0 },
+        anchor: mbNote((x) => x.lost, 0),
+      },
+      {
+        figure: 'peak RSS of the relay (VmHWM), one IRC account',
+        value: pp.rssMb,
+        unit: 'MB',
+        digits: 1,
+        target: { atMost: 50 },
+        anchor: mbNote((x) => x.rssMb, 1),
+      },
+    ];
+    return results;
+  } finally {
+    stopIrcd(ircd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+runWhenMain(import.meta.url, title, run);
