@@ -36,6 +36,7 @@ import { Outgoing } from './deliver.js';
 import { Incoming } from './incoming.js';
 import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
 import { Presence } from './presence.js';
+import { History } from './replay.js';
 import { secs } from './text.js';
 import { caseFold } from './casemap.js';
 import { CONNECTION_KEYS, type IrcConfig } from './schema.js';
@@ -68,6 +69,8 @@ export class IrcAccount {
   readonly presence: Presence;
   /** IRC → bridge: lines become posts (incoming.ts). */
   readonly incoming: Incoming;
+  /** What was said while we were away: asked for after every join, replayed before live lines (replay.ts). */
+  readonly history: History;
   /** Our channels, by case-folded name (targetKey): every channel a bridge names for this account. */
   private readonly channels = new Map<string, Channel>();
   /** Confirms that the server took the lines of a post (a PING after them, or their echo), per connection. */
@@ -95,6 +98,7 @@ export class IrcAccount {
     this.bucket = new TokenBucket(this.config.flood.burst, this.config.flood.interval);
     this.presence = new Presence(this);
     this.incoming = new Incoming(this);
+    this.history = new History(this);
     this.out = new Outgoing(this);
   }
 
@@ -271,6 +275,7 @@ export class IrcAccount {
     this.wireOwnChannels(client, mine);
     this.presence.wire(client, mine);
     this.incoming.wire(client, mine);
+    this.history.wire(client, mine);
     this.wireConfirmations(client, mine);
   }
 
@@ -514,7 +519,7 @@ export class IrcAccount {
     if (!this.welcomed || !this.conn) return;
     const all = [...this.channels.values()];
     const joined = all.filter((c) => c.joined).map((c) => c.name);
-    const problems = all.map((c) => c.trouble).filter((p) => p !== undefined);
+    const problems = [...all.map((c) => c.trouble).filter((p) => p !== undefined), ...this.history.notes()];
     const nickNote = this.conn.caseCompare(this.conn.user.nick, this.config.nick)
       ? ''
       : ` (${this.config.nick} is taken)`;
