@@ -13,6 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { world, cli, cliPost, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
 import { ensureErgo, startErgo, stopErgo, freePort, User, type Ircd } from './irc-helpers.js';
@@ -71,6 +72,7 @@ let w: World;
 let d: Running | undefined;
 let alice: User;
 let bob: User | undefined;
+let otherRelay: User | undefined;
 
 const bodies = () => w.delivered('out').map((x) => x.body);
 const count = (u: User, re: RegExp) => u.lines.filter((l) => re.test(l)).length;
@@ -122,6 +124,7 @@ before(async () => {
     nick: relay
     reconnect: { first: 200ms, max: 500ms }
     history: { maxLines: 8 }
+    relays: { nicks: [bridgebot] }
   sink.out:
     file: ${w.sink('out')}
 bridges:
@@ -137,6 +140,7 @@ bridges:
 after(async () => {
   alice?.close();
   bob?.close();
+  otherRelay?.close();
   await d?.stop();
   cutter.close();
   stopErgo(ergo);
@@ -155,10 +159,14 @@ test('lines said while the bot is cut off arrive once, in order, before the line
   bob = await new User('bob').connect(ergo!.port, '#talk');
   await say(bob, 'bob was here');
   bob.send('PART #talk :gone');
+  // Another relay's line in the history is treated as it is live: not relayed (relays.nicks).
+  otherRelay = await new User('bridgebot').connect(ergo!.port, '#talk');
+  await say(otherRelay, '<zoe> from another bridge');
   await say(alice, 'away 4', '\x01ACTION waves\x01');
   // Said the moment the bot is back in: it comes after the replay, whether it is in the answer or live.
   const joins = botJoins();
   const done = replays();
+  const released = Date.now();
   cutter.release();
   await until(() => botJoins() > joins, 'the bot to rejoin #talk', 20_000);
   await say(alice, 'right after the join');
@@ -179,6 +187,19 @@ test('lines said while the bot is cut off arrive once, in order, before the line
   // Each replayed line is a post whose id comes from its msgid; an action stays an action.
   for (const x of out.slice(2)) assert.match(x.id, /^irc\.[^@]+@test\.example$/);
   assert.equal((out.find((x) => x.body === 'waves') as { kind?: string } | undefined)?.kind, 'action');
+  // Dated by their server-time: said before the bot was let back in, not when it relayed them.
+  const db = new Database(join(w.data, 'peerpost.db'), { readonly: true });
+  try {
+    for (const body of ['away 1', 'away 4']) {
+      const row = db
+        .prepare('SELECT data, received_at FROM posts WHERE id = ?')
+        .get(out.find((x) => x.body === body)!.id) as { data: string; received_at: number };
+      const date = Date.parse((JSON.parse(row.data) as { date: string }).date);
+      assert.ok(date < released && row.received_at >= released, `${body}: dated ${date}, stored ${row.received_at}`);
+    }
+  } finally {
+    db.close();
+  }
 });
 
 test('nothing comes twice across a second reconnect with nothing said', async () => {
