@@ -201,9 +201,21 @@ export function postIdFor(msgid: string, account: string, channelKey: string, ho
   const left = /^[A-Za-z0-9_.~+=-]{1,100}$/.test(msgid)
     ? msgid
     : createHash('sha256').update(msgid).digest('hex').slice(0, 32);
-  const place = createHash('sha256').update(`${account}\n${channelKey}`).digest('hex').slice(0, 10);
-  const host = /^[\x21-\x7e]+$/.test(hostname) && !/[<>@]/.test(hostname) ? hostname : 'irc.invalid';
-  return `irc.${left}.${place}@${host}`;
+  return `irc.${left}.${placeOf(account, channelKey, hostname)}`;
+}
+
+/** The part of a post id after the msgid, per account and channel (worked out once: it is on every line's way). */
+const places = new Map<string, string>();
+function placeOf(account: string, channelKey: string, hostname: string): string {
+  const k = `${account}\n${channelKey}\n${hostname}`;
+  let p = places.get(k);
+  if (p === undefined) {
+    const host = /^[\x21-\x7e]+$/.test(hostname) && !/[<>@]/.test(hostname) ? hostname : 'irc.invalid';
+    p = `${createHash('sha256').update(`${account}\n${channelKey}`).digest('hex').slice(0, 10)}@${host}`;
+    if (places.size > 1000) places.clear();
+    places.set(k, p);
+  }
+  return p;
 }
 
 /** A duration as a person writes it in the config: "1h", "90m", "45s". */

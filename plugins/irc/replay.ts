@@ -161,7 +161,8 @@ export class History {
       requested,
       items: [],
       held: [],
-      timer: this.account.later(() => {
+      // Cleared by the answer, the connection's end and stop().
+      timer: setTimeout(() => {
         if (this.pending.get(k) === p) this.failed(p, `no answer within ${ANSWER_WAIT / 1000}s`);
       }, ANSWER_WAIT),
     };
@@ -254,7 +255,8 @@ export class History {
   postId(channel: string, ev: MessageEvent): string | undefined {
     const msgid = msgidOf(ev);
     if (msgid === undefined || !this.enabled()) return undefined;
-    return postIdFor(msgid, this.account.ctx.account, this.keyOf(channel), this.account.ctx.node.hostname);
+    const { ctx } = this.account;
+    return postIdFor(msgid, ctx.account, this.keyOf(channel), ctx.node.hostname);
   }
 
   /**
