@@ -92,6 +92,19 @@ export function isHistoryService(ev: Pick<MessageEvent, 'nick' | 'ident'>): bool
   return ev.nick?.toLowerCase() === 'histserv';
 }
 
+/**
+ * A name only RELAYMSG can put on a line (it holds one of the server's relaymsg separators, the value of
+ * its `draft/relaymsg` capability: "/" on Ergo, where no client's nick may hold one): a relay's line. Ergo
+ * keeps such a line in its history without the `draft/relaymsg` tag (and without client tags such as
+ * `+peerpost/id`) that marks it live, so in a history answer the name is all that tells it: ours or
+ * another relay's, it is not relayed again.
+ */
+export function isRelayedName(nick: string | undefined, separators: string | undefined): boolean {
+  if (!nick || !separators) return false;
+  for (const c of separators) if (nick.includes(c)) return true;
+  return false;
+}
+
 /** What a history answer holds that is not relayed, and why. */
 export interface Gap {
   channel: string;
@@ -124,12 +137,14 @@ export interface ReplayLimits {
   maxLines: number;
   /** How many items the request asked for (an answer of that many was cut by the server). */
   requested: number;
+  /** The server's relaymsg separators (isRelayedName), when it offers `draft/relaymsg`. */
+  separators?: string;
 }
 
 /**
  * What to relay of a CHATHISTORY answer: every person's line after the mark (the mark's own msgid cuts it
- * exactly; HistServ's lines are left out), not older than maxAge, at most the newest maxLines; the rest is
- * the gap.
+ * exactly; HistServ's lines and RELAYMSG lines are left out), not older than maxAge, at most the newest
+ * maxLines; the rest is the gap.
  */
 export function planReplay(channel: string, items: readonly Line[], lim: ReplayLimits): ReplayPlan {
   const msgids = new Set<string>();
@@ -140,7 +155,7 @@ export function planReplay(channel: string, items: readonly Line[], lim: ReplayL
   let after = items;
   const at = lim.mark.msgid === undefined ? -1 : items.findIndex((it) => msgidOf(it.ev) === lim.mark.msgid);
   if (at >= 0) after = items.slice(at + 1);
-  const people = after.filter((it) => !isHistoryService(it.ev));
+  const people = after.filter((it) => !isHistoryService(it.ev) && !isRelayedName(it.ev.nick, lim.separators));
   const oldest = lim.now - lim.maxAgeMs;
   const fresh = people.filter((it) => typeof it.ev.time !== 'number' || it.ev.time >= oldest);
   const replay = fresh.length > lim.maxLines ? fresh.slice(fresh.length - lim.maxLines) : fresh;

@@ -49,7 +49,7 @@ export class Incoming {
     });
     if ('skip' in r) {
       a.ctx.log.trace({ type, nick: ev.nick, target: ev.target, why: r.skip }, 'IRC line not relayed');
-      return undefined;
+      return;
     }
     const tagged = ev.tags?.[ID_TAG];
     const tagId = typeof tagged === 'string' && tagged !== '' ? tagged : undefined;
@@ -61,11 +61,11 @@ export class Incoming {
           { nick: ev.nick, target: r.target, id: tagId },
           `a line from the relay ${ev.nick} is not relayed again (relays.lines: ignore)`,
         );
-        return undefined;
+        return;
       }
       if (tagId !== undefined && a.ctx.posts.get(tagId)) {
         a.ctx.log.debug({ nick: ev.nick, id: tagId }, 'a relayed line of a post we already have');
-        return undefined;
+        return;
       }
     }
     const id = a.history.postId(r.target, ev);

@@ -86,12 +86,13 @@ export class History {
     return CASE_FOLDS.rfc1459(channel);
   }
 
-  /** The connection offers chathistory and the config wants it. */
+  /** The connection offers chathistory (and `batch`, which frames its answers) and the config wants it. */
   enabled(client: Client | undefined = this.account.client): boolean {
     return (
       this.account.cfg.history.replay &&
       client !== undefined &&
-      HISTORY_CAPS.some((c) => client.network.cap.isEnabled(c))
+      HISTORY_CAPS.some((c) => client.network.cap.isEnabled(c)) &&
+      client.network.cap.isEnabled('batch')
     );
   }
 
@@ -205,12 +206,16 @@ export class History {
     clearTimeout(p.timer);
     const h = this.account.cfg.history;
     const now = Date.now();
+    // RELAYMSG lines in the answer come without their tag: the server's separators tell them (isRelayedName).
+    const cap = this.client?.network.cap as { available?: Map<string, string> } | undefined;
+    const separators = cap?.available?.get('draft/relaymsg');
     const plan = planReplay(p.chan.name, p.items, {
       mark: p.mark,
       now,
       maxAgeMs: h.maxAge,
       maxLines: h.maxLines,
       requested: p.requested,
+      ...(separators ? { separators } : {}),
     });
     const log = this.account.ctx.log;
     if (plan.gap) {

@@ -162,6 +162,10 @@ test('lines said while the bot is cut off arrive once, in order, before the line
   // Another relay's line in the history is treated as it is live: not relayed (relays.nicks).
   otherRelay = await new User('bridgebot').connect(ergo!.port, '#talk');
   await say(otherRelay, '<zoe> from another bridge');
+  // And a line another relay said with RELAYMSG (alice, who made the channel, is its chanop): Ergo's history
+  // keeps it without its draft/relaymsg tag, as an ordinary line from "zed/matrix".
+  alice.send('RELAYMSG #talk zed/matrix :relayed by a bridge');
+  await otherRelay.waitFor((l) => /^:zed\/matrix!\S+ PRIVMSG #talk :relayed by a bridge/.test(l), 'the RELAYMSG line');
   await say(alice, 'away 4', '\x01ACTION waves\x01');
   // Said the moment the bot is back in: it comes after the replay, whether it is in the answer or live.
   const joins = botJoins();

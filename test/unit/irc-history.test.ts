@@ -9,6 +9,7 @@ import {
   failText,
   gapText,
   isHistoryService,
+  isRelayedName,
   latestRequest,
   liveAfter,
   markOf,
@@ -79,6 +80,17 @@ test("HistServ's lines (joins and parts without event-playback) are never relaye
   assert.equal(isHistoryService({ nick: 'histserv' }), true);
   assert.equal(isHistoryService({ nick: 'alice' }), false);
   assert.deepEqual(texts(planReplay('#talk', items, limits()).replay), ['hello']);
+});
+
+test("RELAYMSG lines in the history (a name with the server's separator; Ergo drops their tags) are not relayed", () => {
+  const items = [line('m2', 2, 'hello', 'zed/mail'), line('m3', 3, 'mine'), line('m4', 4, 'x', 'a/b')];
+  assert.equal(isRelayedName('zed/mail', '/'), true);
+  assert.equal(isRelayedName('zed', '/'), false);
+  assert.equal(isRelayedName('zed/mail', undefined), false);
+  assert.deepEqual(texts(planReplay('#talk', items, limits({ separators: '/' })).replay), ['mine']);
+  assert.equal(planReplay('#talk', items, limits({ separators: '/' })).gap, undefined);
+  // A server without relaymsg: a name is a name.
+  assert.deepEqual(texts(planReplay('#talk', items, limits()).replay), ['hello', 'mine', 'x']);
 });
 
 test('a mark the answer does not hold (no msgid, or gone): every line after its time is replayed', () => {
