@@ -127,11 +127,15 @@ before(async () => {
     relays: { nicks: [bridgebot] }
   sink.out:
     file: ${w.sink('out')}
+  sinkart.news:
+    file: ${w.sink('news')}
 bridges:
   talk:
+    digest: { quiet: 1s }
     endpoints:
       - irc.ergo/#talk
       - sink.out/talk
+      - sinkart.news/talk
 `);
   await start();
   await until(() => botJoins() > 0, 'the bot to join #talk', 20_000);
@@ -253,4 +257,17 @@ test('more than history.maxLines said while away: the newest are replayed, the g
   assert.equal(st.code, 0, st.stderr);
   assert.match(st.stdout, /said in #talk between \S+ UTC and \S+ UTC were not relayed/);
   assert.match(st.stdout, /history\.maxLines/);
+});
+
+test('the article side (a stand-in for the list and the news group) has every line once, in order, in its digests', async () => {
+  const lineOf = (l: string) => /^\d\d:\d\d (?:<[^>]+>|\* \S+) (.*)$/.exec(l)?.[1];
+  const digested = () =>
+    w
+      .delivered('news')
+      .flatMap((x) => x.body.split('\n'))
+      .map(lineOf)
+      .filter((l) => l !== undefined);
+  const all = bodies();
+  await until(() => digested().includes(all[all.length - 1]!), 'the last line in a digest', 20_000);
+  assert.deepEqual(digested(), all);
 });
