@@ -146,8 +146,10 @@ export class History {
     const k = this.keyOf(chan.name);
     const mark = this.mark(chan.name);
     if (!mark) {
-      // The first join: nothing before it is ours to relay; from now on nothing is lost.
+      // The first join: nothing before it is ours to relay; from now on nothing is lost (written at once: a
+      // restart a moment later must find it, or it would take the next join for another first one).
       this.move(k, { time: typeof joinTime === 'number' ? joinTime : Date.now() });
+      this.save();
       return;
     }
     if (this.pending.has(k)) return;

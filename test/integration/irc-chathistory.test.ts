@@ -2,7 +2,8 @@
  * Nothing said on IRC is lost while the bot is away (plugins/irc/replay.ts), against a real Ergo, the
  * IRCv3 reference server, whose `draft/chathistory` keeps a channel's lines while someone is in it.
  *
- * The daemon bridges #talk on Ergo to a sink (a chat place that records every post it is given, in order).
+ * The daemon bridges #talk on Ergo to a chat sink (records every post it is given, in order) and to an
+ * article sink (gets the channel's talk as digests, as a mailing list and a newsgroup do).
  * The bot reaches Ergo through a TCP relay in this test, so that the test can cut its connection (from
  * the bot's side and from Ergo's at once: Ergo sees the bot quit) and keep it out while people talk.
  * After each reconnect every line said meanwhile reaches the sink once and in order, before the lines

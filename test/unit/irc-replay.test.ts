@@ -100,14 +100,14 @@ test('after a join: CHATHISTORY LATEST from the mark; live lines wait for the an
   s.close();
 });
 
-test('the first join of a channel asks for nothing: the mark starts at the join, and is kept at stop', async () => {
+test('the first join of a channel asks for nothing: the mark starts at the join, written at once', async () => {
   const s = setup();
   s.client.emit('join', { nick: 'relay', channel: '#talk', time: T0 });
   await tick();
   assert.deepEqual(s.written, []);
+  assert.deepEqual(s.kv.get('history:#talk'), { time: T0 });
   assert.equal(s.h.take('privmsg', s.line('m1', 1, 'live')), false);
   s.close();
-  assert.deepEqual(s.kv.get('history:#talk'), { time: T0 });
 });
 
 test('without the capability (or with history.replay false) nothing is asked and nothing held', async () => {
