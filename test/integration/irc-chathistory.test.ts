@@ -124,6 +124,7 @@ before(async () => {
     tls: false
     nick: relay
     reconnect: { first: 200ms, max: 500ms }
+    rejoinAfterKick: 300ms
     history: { maxLines: 8 }
     relays: { nicks: [bridgebot] }
   sink.out:
@@ -218,6 +219,20 @@ test('nothing comes twice across a second reconnect with nothing said', async ()
   await say(alice, 'after the second reconnect');
   await until(() => bodies().includes('after the second reconnect'), 'the next live line at the sink');
   assert.deepEqual(bodies().slice(before), ['after the second reconnect']);
+});
+
+test('a kick: after the rejoin, what was said meanwhile arrives too', async () => {
+  const before = bodies().length;
+  const joins = botJoins();
+  const done = replays();
+  // alice made the channel: she is its operator.
+  alice.send('KICK #talk relay :out for a moment');
+  await say(alice, 'while kicked');
+  await until(() => botJoins() > joins, 'the bot to rejoin after the kick', 20_000);
+  await until(() => replays() > done, 'the replay after the rejoin', 20_000);
+  await say(alice, 'after the rejoin');
+  await until(() => bodies().includes('after the rejoin'), 'the line after the rejoin at the sink');
+  assert.deepEqual(bodies().slice(before), ['while kicked', 'after the rejoin']);
 });
 
 test('a restart of peerpost (kill -9) catches up too, and says nothing twice', async () => {
