@@ -85,6 +85,48 @@ export function latestRequest(channel: string, mark: Mark, limit: number): strin
 }
 
 /**
+ * The request for the page before an answer's first line (`first`, its server-time): up to and including
+ * that millisecond (lines of it already had are dropped by msgid: mergePage).
+ */
+export function beforeRequest(channel: string, first: number, limit: number): string {
+  return `CHATHISTORY BEFORE ${channel} timestamp=${new Date(first + 1).toISOString()} ${limit}`;
+}
+
+/** An earlier page in front of what was had, less the lines already had (by msgid). */
+export function mergePage(page: readonly Line[], had: readonly Line[]): Line[] {
+  const known = new Set(had.map((l) => msgidOf(l.ev)).filter((id) => id !== undefined));
+  return [...page.filter((l) => !known.has(msgidOf(l.ev) ?? '')), ...had];
+}
+
+/** The answer so far reaches back to the mark: its line is in it, or a line older than it. */
+export function reachesMark(all: readonly Line[], mark: Mark): boolean {
+  if (mark.msgid !== undefined && all.some((l) => msgidOf(l.ev) === mark.msgid)) return true;
+  const first = all[0]?.ev.time;
+  return typeof first === 'number' && first < mark.time;
+}
+
+/**
+ * After a page of the answer (`page`, of `requested` asked for; `all`: every page so far, merged): ask for the
+ * page before it while the server gave all it was asked (it may hold more), the mark is not reached, the
+ * page brought something new, and the replay could still take more lines (maxLines). Past maxLines the
+ * rest is a gap anyway, and `wasCut` says so.
+ */
+export function needsPageBefore(
+  page: readonly Line[],
+  fresh: number,
+  all: readonly Line[],
+  lim: { mark: Mark; requested: number; maxLines: number; separators?: string },
+): boolean {
+  if (!wasCut(page, all, lim.mark, lim.requested) || fresh === 0) return false;
+  return all.filter((l) => isPerson(l.ev, lim.separators)).length <= lim.maxLines;
+}
+
+/** The last page was as long as asked and the answer does not reach the mark: lines before it may be missing. */
+export function wasCut(page: readonly Line[], all: readonly Line[], mark: Mark, requested: number): boolean {
+  return page.length >= requested && !reachesMark(all, mark);
+}
+
+/**
  * Ergo's history service: without `draft/event-playback` the joins, parts, quits and nick changes of a
  * history answer come as PRIVMSGs from HistServ ("alice joined the channel"). Never a person's line.
  */
@@ -103,6 +145,11 @@ export function isRelayedName(nick: string | undefined, separators: string | und
   if (!nick || !separators) return false;
   for (const c of separators) if (nick.includes(c)) return true;
   return false;
+}
+
+/** A person's line (not HistServ's, not a RELAYMSG line). */
+function isPerson(ev: MessageEvent, separators: string | undefined): boolean {
+  return !isHistoryService(ev) && !isRelayedName(ev.nick, separators);
 }
 
 /** What a history answer holds that is not relayed, and why. */
@@ -135,8 +182,8 @@ export interface ReplayLimits {
   maxAgeMs: number;
   /** history.maxLines. */
   maxLines: number;
-  /** How many items the request asked for (an answer of that many was cut by the server). */
-  requested: number;
+  /** The server cut the answer (wasCut): lines before its first one may be missing. */
+  cut: boolean;
   /** The server's relaymsg separators (isRelayedName), when it offers `draft/relaymsg`. */
   separators?: string;
 }
@@ -155,12 +202,13 @@ export function planReplay(channel: string, items: readonly Line[], lim: ReplayL
   let after = items;
   const at = lim.mark.msgid === undefined ? -1 : items.findIndex((it) => msgidOf(it.ev) === lim.mark.msgid);
   if (at >= 0) after = items.slice(at + 1);
-  const people = after.filter((it) => !isHistoryService(it.ev) && !isRelayedName(it.ev.nick, lim.separators));
+  // Without the mark's own line: what is older than the mark was seen (or said before the first join).
+  if (at < 0) after = after.filter((it) => typeof it.ev.time !== 'number' || it.ev.time >= lim.mark.time);
+  const people = after.filter((it) => isPerson(it.ev, lim.separators));
   const oldest = lim.now - lim.maxAgeMs;
   const fresh = people.filter((it) => typeof it.ev.time !== 'number' || it.ev.time >= oldest);
   const replay = fresh.length > lim.maxLines ? fresh.slice(fresh.length - lim.maxLines) : fresh;
-  // Cut by the server at the limit, and the mark not among them: lines before the first one may be missing.
-  const more = items.length >= lim.requested && at < 0;
+  const more = lim.cut;
   const left = people.length - replay.length;
   const plan: ReplayPlan = { replay, msgids };
   if (left > 0 || more) {

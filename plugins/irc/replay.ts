@@ -26,9 +26,12 @@ import {
   HISTORY_CAPS,
   failText,
   gapText,
+  beforeRequest,
   latestRequest,
   liveAfter,
   markOf,
+  mergePage,
+  needsPageBefore,
   msgidOf,
   planReplay,
   postIdFor,
@@ -36,6 +39,7 @@ import {
   requestLimit,
   serverLimit,
   span,
+  wasCut,
   type Line,
   type Mark,
 } from './history.js';
@@ -44,6 +48,9 @@ const PREFIX = 'history:';
 
 /** A CHATHISTORY request with no answer for this long is given up (and reported). */
 const ANSWER_WAIT = 30_000;
+
+/** The most pages (CHATHISTORY BEFORE after the first answer) one replay asks for. */
+const MAX_PAGES = 10;
 
 /** Marks are written to the store this long after they move (and at stop). */
 const SAVE_DELAY = 1_000;
@@ -55,11 +62,16 @@ interface Pending {
   mark: Mark;
   /** How many items were asked for. */
   requested: number;
-  /** The answer's lines, as the batch hands them over. */
+  /** The answer's lines so far, every page merged, oldest first. */
   items: Line[];
+  /** The lines of the page being answered, as its batch hands them over. */
+  page: Line[];
+  /** Pages asked for so far. */
+  pages: number;
   /** Live lines that came meanwhile, held back. */
   held: Line[];
-  timer: NodeJS.Timeout;
+  /** The wait for the answer to the last request. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 export class History {
@@ -158,20 +170,19 @@ export class History {
       h.maxLines,
       serverLimit(client.network.supports('CHATHISTORY') ?? client.network.supports('draft/CHATHISTORY')),
     );
-    const p: Pending = {
-      chan,
-      mark,
-      requested,
-      items: [],
-      held: [],
-      // Cleared by the answer, the connection's end and stop().
-      timer: setTimeout(() => {
-        if (this.pending.get(k) === p) this.failed(p, `no answer within ${ANSWER_WAIT / 1000}s`);
-      }, ANSWER_WAIT),
-    };
+    const p: Pending = { chan, mark, requested, items: [], page: [], pages: 1, held: [], timer: undefined };
     this.pending.set(k, p);
-    const line = latestRequest(chan.name, mark, requested);
     this.account.ctx.log.debug({ channel: chan.name, mark }, `asking for the history of ${chan.name}`);
+    this.ask(client, k, p, latestRequest(chan.name, mark, requested));
+  }
+
+  /** Send a request of a replay, through flood control; its answer is awaited ANSWER_WAIT at most. */
+  private ask(client: Client, k: string, p: Pending, line: string): void {
+    clearTimeout(p.timer);
+    // Cleared by the answer, the connection's end and stop().
+    p.timer = setTimeout(() => {
+      if (this.pending.get(k) === p) this.failed(p, `no answer within ${ANSWER_WAIT / 1000}s`);
+    }, ANSWER_WAIT);
     void (async () => {
       await this.account.bucket.take(this.account.ctx.signal);
       if (!(await this.account.write(client, line)) && this.pending.get(k) === p) this.pending.delete(k);
@@ -189,7 +200,7 @@ export class History {
       const p = this.pending.get(this.keyOf(batch.params?.[0] ?? ev.target));
       // A history batch no request of ours asked for (a server's replay on join) is not relayed: its lines
       // may be older than anything the bridge had, and they carry no mark to start from.
-      if (p) p.items.push({ type, ev });
+      if (p) p.page.push({ type, ev });
       else this.account.ctx.log.debug({ target: ev.target }, 'a history line no request asked for: not relayed');
       return true;
     }
@@ -199,24 +210,48 @@ export class History {
     return true;
   }
 
-  /** A channel's history answer is complete: relay it, then the live lines held back. */
+  /**
+   * A page of a channel's history answer is complete: ask for the one before it when the server may hold more
+   * lines since the mark than it gave (needsPageBefore), else relay the answer, then the live lines held back.
+   */
   private answered(channel: string): void {
     const k = this.keyOf(channel);
     const p = this.pending.get(k);
     if (!p) return;
-    this.pending.delete(k);
-    clearTimeout(p.timer);
     const h = this.account.cfg.history;
-    const now = Date.now();
     // RELAYMSG lines in the answer come without their tag: the server's separators tell them (isRelayedName).
     const cap = this.client?.network.cap as { available?: Map<string, string> } | undefined;
     const separators = cap?.available?.get('draft/relaymsg');
+    const page = p.page;
+    p.page = [];
+    const had = p.items.length;
+    p.items = mergePage(page, p.items);
+    const first = p.items[0]?.ev.time;
+    const client = this.client;
+    if (
+      client &&
+      p.pages < MAX_PAGES &&
+      typeof first === 'number' &&
+      needsPageBefore(page, p.items.length - had, p.items, {
+        mark: p.mark,
+        requested: p.requested,
+        maxLines: h.maxLines,
+        ...(separators ? { separators } : {}),
+      })
+    ) {
+      p.pages += 1;
+      this.ask(client, k, p, beforeRequest(p.chan.name, first, p.requested));
+      return;
+    }
+    this.pending.delete(k);
+    clearTimeout(p.timer);
+    const now = Date.now();
     const plan = planReplay(p.chan.name, p.items, {
       mark: p.mark,
       now,
       maxAgeMs: h.maxAge,
       maxLines: h.maxLines,
-      requested: p.requested,
+      cut: wasCut(page, p.items, p.mark, p.requested),
       ...(separators ? { separators } : {}),
     });
     const log = this.account.ctx.log;
@@ -226,7 +261,7 @@ export class History {
       this.noted(p.chan.name, text);
     }
     log.info(
-      { channel: p.chan.name, replayed: plan.replay.length, held: p.held.length },
+      { channel: p.chan.name, replayed: plan.replay.length, held: p.held.length, pages: p.pages },
       `history of ${p.chan.name}: ${plan.replay.length} ${plan.replay.length === 1 ? 'line' : 'lines'} said while away replayed`,
     );
     const incoming = this.account.incoming;

@@ -10,6 +10,11 @@ import {
   gapText,
   isHistoryService,
   isRelayedName,
+  mergePage,
+  needsPageBefore,
+  reachesMark,
+  wasCut,
+  beforeRequest,
   latestRequest,
   liveAfter,
   markOf,
@@ -41,7 +46,7 @@ const limits = (over: Partial<Parameters<typeof planReplay>[2]> = {}) => ({
   now: T0 + 60_000,
   maxAgeMs: 3_600_000,
   maxLines: 1000,
-  requested: 1001,
+  cut: false,
   ...over,
 });
 
@@ -101,7 +106,7 @@ test('a mark the answer does not hold (no msgid, or gone): every line after its 
 
 test('more lines than maxLines: the newest are replayed, and the gap says how many are not and since when', () => {
   const items = [line('m2', 2, 'a'), line('m3', 3, 'b'), line('m4', 4, 'c'), line('m5', 5, 'd')];
-  const plan = planReplay('#talk', items, limits({ maxLines: 2, requested: 10 }));
+  const plan = planReplay('#talk', items, limits({ maxLines: 2 }));
   assert.deepEqual(texts(plan.replay), ['c', 'd']);
   assert.deepEqual(plan.gap, { channel: '#talk', lines: 2, more: false, from: T0 + 1000, to: T0 + 4000 });
   assert.equal(
@@ -113,14 +118,49 @@ test('more lines than maxLines: the newest are replayed, and the gap says how ma
 
 test('an answer cut by the server at the limit, without the mark: "more than" (the server may hold more)', () => {
   const items = [line('m7', 7, 'a'), line('m8', 8, 'b'), line('m9', 9, 'c')];
-  const plan = planReplay('#talk', items, limits({ maxLines: 2, requested: 3 }));
+  const mark = { msgid: 'm1', time: T0 + 1000 };
+  assert.equal(wasCut(items, items, mark, 3), true);
+  assert.equal(wasCut(items, items, mark, 4), false);
+  const plan = planReplay('#talk', items, limits({ maxLines: 2, cut: true }));
   assert.deepEqual(texts(plan.replay), ['b', 'c']);
   assert.equal(plan.gap?.more, true);
   assert.equal(plan.gap?.lines, 1);
   assert.match(gapText(plan.gap!, { maxLines: 2, maxAge: '1h' }, T0), /^more than 1 line said in #talk/);
-  // The mark inside a full answer: nothing was cut before it.
+  assert.match(gapText({ ...plan.gap!, lines: 0 }, { maxLines: 2, maxAge: '1h' }, T0), /^lines said in #talk/);
+  // The mark inside a full answer, or a line older than it: nothing was cut before it.
   const withMark = [line('m1', 1, 'mark'), line('m2', 2, 'a'), line('m3', 3, 'b')];
-  assert.equal(planReplay('#talk', withMark, limits({ maxLines: 2, requested: 3 })).gap, undefined);
+  assert.equal(wasCut(withMark, withMark, mark, 3), false);
+  const older = [line('m0', 0, 'older'), line('m2', 2, 'a'), line('m3', 3, 'b')];
+  assert.equal(reachesMark(older, mark), true);
+  assert.equal(wasCut(older, older, mark, 3), false);
+});
+
+test('paging back: while a full page does not reach the mark and the replay could take more, ask for the page before', () => {
+  const mark = { msgid: 'm1', time: T0 + 1000 };
+  const lim = { mark, requested: 3, maxLines: 5 };
+  const last = [line('m7', 7, 'g'), line('_j', 8, 'relay joined the channel', 'HistServ'), line('m9', 9, 'i')];
+  assert.equal(needsPageBefore(last, 3, last, lim), true);
+  assert.equal(beforeRequest('#talk', T0 + 7000, 3), 'CHATHISTORY BEFORE #talk timestamp=2026-12-05T12:00:07.001Z 3');
+  // The page before (its last line was in the first page too: the same millisecond).
+  const page = [line('m5', 5, 'e'), line('m6', 6, 'f'), line('m7', 7, 'g')];
+  const all = mergePage(page, last);
+  assert.deepEqual(texts(all), ['e', 'f', 'g', 'relay joined the channel', 'i']);
+  assert.equal(needsPageBefore(page, 2, all, lim), true);
+  // Enough lines for the replay (more than maxLines): no more pages; the rest is a gap.
+  assert.equal(needsPageBefore(page, 2, all, { ...lim, maxLines: 3 }), false);
+  // A page that brought nothing new, or one not full, or one that reaches the mark: the end.
+  assert.equal(needsPageBefore(page, 0, all, lim), false);
+  assert.equal(needsPageBefore(page.slice(1), 2, all, lim), false);
+  const reaching = [line('m1', 1, 'mark'), line('m2', 2, 'b'), line('m3', 3, 'c')];
+  assert.equal(needsPageBefore(reaching, 3, mergePage(reaching, all), lim), false);
+  // The whole answer replayed in order, cut at the mark.
+  const whole = mergePage(reaching, all);
+  assert.deepEqual(texts(planReplay('#talk', whole, limits({ maxLines: 6 })).replay), ['b', 'c', 'e', 'f', 'g', 'i']);
+});
+
+test('without the mark in the answer, lines older than the mark are left out (seen, or before the first join)', () => {
+  const items = [line('m0', 0, 'before'), line('m2', 2, 'after')];
+  assert.deepEqual(texts(planReplay('#talk', items, limits({ mark: { time: T0 + 1000 } })).replay), ['after']);
 });
 
 test('lines older than maxAge are not replayed, and are counted in the gap', () => {

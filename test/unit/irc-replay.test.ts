@@ -173,3 +173,29 @@ test("a channel's mark moves once the line's post is committed, in the order the
   // The post id of a line: from its msgid, the same for the same line.
   assert.equal(s.h.postId('#talk', s.line('m1', 1, 'x')), s.h.postId('#TALK', s.line('m1', 99, 'y')));
 });
+
+test('a full answer that does not reach the mark: the page before is asked for, and the whole is replayed in order', async () => {
+  const s = setup({ mark: { msgid: 'm1', time: T0 + 1000 }, maxLines: 2 });
+  s.client.emit('join', { nick: 'relay', channel: '#talk' });
+  await tick();
+  assert.deepEqual(s.written, ['CHATHISTORY LATEST #Talk timestamp=2026-12-05T12:00:00.999Z 5']);
+  const hist = (id: string, secs: number) => s.line(id, secs, `${id} joined the channel`, true, 'HistServ');
+  for (const ev of [
+    hist('_a', 4),
+    s.line('m5', 5, 'e', true),
+    hist('_b', 6),
+    s.line('m7', 7, 'g', true),
+    hist('_c', 8),
+  ])
+    s.h.take('privmsg', ev);
+  s.client.emit('batch end chathistory', { params: ['#talk'] });
+  await tick();
+  assert.equal(s.written[1], 'CHATHISTORY BEFORE #Talk timestamp=2026-12-05T12:00:04.001Z 5');
+  assert.deepEqual(s.processed, []);
+  for (const ev of [s.line('m1', 1, 'mark', true), s.line('m2', 2, 'b', true), hist('_a', 4)]) s.h.take('privmsg', ev);
+  s.client.emit('batch end chathistory', { params: ['#talk'] });
+  // maxLines 2: the newest two, and the gap says one line was left out.
+  assert.deepEqual(s.processed, ['e', 'g']);
+  assert.match(s.h.notes()[0]!, /^1 line said in #Talk between 12:00:01 UTC and 12:00:05 UTC was not relayed/);
+  s.close();
+});
