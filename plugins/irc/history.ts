@@ -13,7 +13,10 @@
  *   would lose everything after it without a word. The millisecond before the
  *   mark takes in lines of the mark's own millisecond; the mark's msgid then
  *   cuts the answer exactly (planReplay), and the post ids made from msgids
- *   (postIdFor) make the core drop what it already holds.
+ *   (postIdFor) make the core drop what it already holds. An answer as long as
+ *   asked that does not reach the mark is followed by the page before it
+ *   (beforeRequest, needsPageBefore, mergePage) while the replay could take
+ *   more lines.
  * - The answer is bounded by `history.maxLines` and `history.maxAge`; what lies
  *   beyond is a gap, reported (gapText), never skipped without a word.
  */

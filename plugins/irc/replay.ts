@@ -243,15 +243,24 @@ export class History {
       this.ask(client, k, p, beforeRequest(p.chan.name, first, p.requested));
       return;
     }
-    this.pending.delete(k);
+    this.finish(p, wasCut(page, p.items, p.mark, p.requested));
+  }
+
+  /** The answer is all there will be (`cut`: lines before its first one may be missing): relay it, then the live lines. */
+  private finish(p: Pending, cut: boolean): void {
+    const k = this.keyOf(p.chan.name);
+    if (this.pending.get(k) === p) this.pending.delete(k);
     clearTimeout(p.timer);
+    const h = this.account.cfg.history;
+    const cap = this.client?.network.cap as { available?: Map<string, string> } | undefined;
+    const separators = cap?.available?.get('draft/relaymsg');
     const now = Date.now();
     const plan = planReplay(p.chan.name, p.items, {
       mark: p.mark,
       now,
       maxAgeMs: h.maxAge,
       maxLines: h.maxLines,
-      cut: wasCut(page, p.items, p.mark, p.requested),
+      cut,
       ...(separators ? { separators } : {}),
     });
     const log = this.account.ctx.log;
@@ -269,7 +278,10 @@ export class History {
     for (const l of liveAfter(p.held, plan.msgids)) incoming.process(l.type, l.ev);
   }
 
-  /** The history could not be had: say so, and let the live lines held back go. */
+  /**
+   * The history (or a page before the first) could not be had: say so, relay the pages that came (what is
+   * before them counts as cut), and let the live lines held back go.
+   */
   private failed(p: Pending, why: string): void {
     const k = this.keyOf(p.chan.name);
     if (this.pending.get(k) === p) this.pending.delete(k);
@@ -277,6 +289,7 @@ export class History {
     const text = failText(p.chan.name, p.mark.time, why, Date.now());
     this.account.ctx.log.warn({ channel: p.chan.name }, text);
     this.noted(p.chan.name, text);
+    if (p.items.length > 0) return this.finish(p, true);
     for (const l of p.held) this.account.incoming.process(l.type, l.ev);
   }
 
