@@ -37,6 +37,7 @@ import { Incoming } from './incoming.js';
 import { clientOptions, portOf, readTlsFiles, type TlsFiles } from './options.js';
 import { Presence } from './presence.js';
 import { RelayMsg } from './relaymsg.js';
+import { History } from './replay.js';
 import { secs } from './text.js';
 import { caseFold } from './casemap.js';
 import { CONNECTION_KEYS, type IrcConfig } from './schema.js';
@@ -71,6 +72,8 @@ export class IrcAccount {
   readonly incoming: Incoming;
   /** draft/relaymsg: our relayed nicks, what the server refused (relaymsg.ts). */
   readonly relaymsg: RelayMsg;
+  /** What was said while we were away: asked for after every join, replayed before live lines (replay.ts). */
+  readonly history: History;
   /** Our channels, by case-folded name (targetKey): every channel a bridge names for this account. */
   private readonly channels = new Map<string, Channel>();
   /** Confirms that the server took the lines of a post (a PING after them, or their echo), per connection. */
@@ -101,6 +104,7 @@ export class IrcAccount {
     this.presence = new Presence(this);
     this.incoming = new Incoming(this);
     this.relaymsg = new RelayMsg(this);
+    this.history = new History(this);
     this.out = new Outgoing(this);
   }
 
@@ -282,6 +286,7 @@ export class IrcAccount {
     this.presence.wire(client, mine);
     this.incoming.wire(client, mine);
     this.relaymsg.wire(client, mine);
+    this.history.wire(client, mine);
     this.wireConfirmations(client, mine);
   }
 
@@ -561,7 +566,7 @@ export class IrcAccount {
     if (!this.welcomed || !this.conn) return;
     const all = [...this.channels.values()];
     const joined = all.filter((c) => c.joined).map((c) => c.name);
-    const problems = all.map((c) => c.trouble).filter((p) => p !== undefined);
+    const problems = [...all.map((c) => c.trouble).filter((p) => p !== undefined), ...this.history.notes()];
     const relaymsg = this.relaymsg.status(this.conn);
     if (relaymsg !== undefined) problems.push(relaymsg);
     const nickNote = this.conn.caseCompare(this.conn.user.nick, this.config.nick)

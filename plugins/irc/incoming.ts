@@ -5,6 +5,9 @@
  * recognised by its real name, or tagged with a post id) is remembered by its
  * channel (the loop guard) and by default not relayed again. Other people's
  * joins, parts and quits: presence.ts, which hands its event posts to ingest().
+ * Where the server keeps history, every line passes replay.ts first (a line of
+ * a history answer, or a live line held back while its channel catches up),
+ * takes its post id from its msgid, and moves its channel's mark once handled.
  */
 import type { Client } from 'irc-framework';
 import type { IncomingPost } from '../../src/plugin.js';
@@ -20,12 +23,21 @@ export class Incoming {
   wire(client: Client, mine: () => boolean): void {
     for (const type of ['privmsg', 'action', 'notice'] as MessageType[]) {
       client.on(type, (ev: MessageEvent) => {
-        if (mine()) this.line(type, ev);
+        if (mine() && !this.account.history.take(type, ev)) this.process(type, ev);
       });
     }
   }
 
-  private line(type: MessageType, ev: MessageEvent): void {
+  /** A line, live or replayed from the history: a post, or nothing; the channel's mark moves past it once handled. */
+  process(type: MessageType, ev: MessageEvent): void {
+    const a = this.account;
+    const chan = ev.target ? a.channel(ev.target) : undefined;
+    const settled = this.line(type, ev);
+    if (chan && !ev.from_server) a.history.seen(chan.name, ev, settled);
+  }
+
+  /** The post a line makes, handed to the core; the promise of its verdict, when it was handed over. */
+  private line(type: MessageType, ev: MessageEvent): Promise<void> | undefined {
     const a = this.account;
     const client = a.client!;
     // draft/relaymsg: a line said by RELAYMSG comes from the relayed nick ("alice/mail"), tagged with the relay's own.
@@ -66,7 +78,9 @@ export class Incoming {
         return;
       }
     }
-    void this.ingest(r);
+    const id = a.history.postId(r.target, ev);
+    if (id !== undefined) r.id = id;
+    return this.ingest(r);
   }
 
   /** Hand a post (a line, an event) to the core; IRC cannot be asked to send a line again, so a tempfail is retried here. */

@@ -46,6 +46,7 @@ declare module 'irc-framework' {
     join(channel: string, key?: string): void;
     part(channel: string, message?: string): void;
     raw(...args: string[]): void;
+    /** Ask for these capabilities too, where the server offers them (before connect). */
     requestCap(cap: string | string[]): void;
     caseCompare(a: string, b: string): boolean;
     caseLower(a: string): string;

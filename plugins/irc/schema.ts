@@ -124,6 +124,12 @@ export const accountSchema = z
       first: duration('2s'),
       max: duration('5m'),
     }),
+    /** What was said while the bot was away, where the server keeps history (draft/chathistory): replay.ts. */
+    history: block({
+      replay: z.boolean().default(true),
+      maxAge: duration('1h'),
+      maxLines: z.number().int().min(1).max(10_000).default(1000),
+    }),
     rejoinAfterKick: duration('10s'),
     rejoinAfterFail: duration('1m'),
   })
