@@ -25,9 +25,11 @@ import { overviewLine, renderArticle } from './article.js';
 import { webFileUrl } from './links.js';
 import { groupProblem, oneLine } from './text.js';
 
-/** Article numbers of POSTed articles are stored together: after this many ms, or this many articles. */
-const NUMBER_DELAY_MS = 20;
-const NUMBER_BATCH = 256;
+/**
+ * At start, the newest posts of each group looked at for one taken by POST without a number (an older peerpost
+ * numbered POSTed articles in a transaction of their own, a moment after the 240: a stop could fall between).
+ */
+const CATCH_UP = 512;
 
 const MIGRATIONS = [
   `CREATE TABLE nntp_articles (
@@ -150,16 +152,20 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     groups: ctx.store.prepare('SELECT grp, created FROM nntp_groups WHERE account = ?'),
   };
 
-  /** The article number of a post in a group: the one it has, or the next one (numbers are never reused). */
+  /**
+   * The article number of a post in a group: the one it has, or the next one (numbers are never reused). Inside a
+   * transaction only (the caller's: `assign`, or the post's own through ingest's inCommit).
+   */
+  const numberIn = (group: string, postId: string, post?: Post): number => {
+    const have = q.numberOf.get(acct, postId, group) as number | undefined;
+    if (have !== undefined) return have;
+    const n = ((q.max.get(acct, group) as number | null) ?? 0) + 1;
+    const p = post ?? ctx.posts.get(postId);
+    q.insert.run(acct, group, n, postId, Date.now(), p ? overviewOf(p, group, n) : null);
+    return n;
+  };
   const assign = (group: string, postId: string, post?: Post): number =>
-    ctx.store.transaction(() => {
-      const have = q.numberOf.get(acct, postId, group) as number | undefined;
-      if (have !== undefined) return have;
-      const n = ((q.max.get(acct, group) as number | null) ?? 0) + 1;
-      const p = post ?? ctx.posts.get(postId);
-      q.insert.run(acct, group, n, postId, Date.now(), p ? overviewOf(p, group, n) : null);
-      return n;
-    });
+    ctx.store.transaction(() => numberIn(group, postId, post));
   const overviewOf = (post: Post, group: string, n: number) =>
     overviewLine(
       renderArticle(post, {
@@ -182,46 +188,14 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     q.clearOverviews.run(acct);
     ctx.store.set('overviewHost', ctx.node.hostname);
   }
-  /** Number a post taken by POST and put it in the id map: one transaction (one commit on the POST path). */
-  const record = (group: string, postId: string) =>
-    ctx.store.transaction(() => {
-      const n = assign(group, postId);
-      ctx.store.ids.set(postId, group, String(n));
-      return n;
-    });
-
-  /*
-   * Posts taken by POST get their numbers together, in one transaction, a
-   * moment after their 240s (each post itself is committed before its 240):
-   * within NUMBER_DELAY_MS, or at once when anyone reads the group, so a
-   * reader never misses an article that was acknowledged. A number lost to a
-   * crash is given at the next start.
-   */
-  let toNumber: { group: string; id: string }[] = [];
-  let numberTimer: NodeJS.Timeout | undefined;
-  const flushNumbers = () => {
-    if (!toNumber.length) return;
-    clearTimeout(numberTimer);
-    numberTimer = undefined;
-    const batch = toNumber;
-    toNumber = [];
-    try {
-      ctx.store.transaction(() => {
-        for (const x of batch) record(x.group, x.id);
-      });
-    } catch (err) {
-      ctx.log.error(
-        { err },
-        `article numbers could not be stored now (${(err as Error).message}); they are given at the next start`,
-      );
-    }
+  /** Number a post taken by POST and put it in the id map (inside a transaction: see numberIn). */
+  const numberPosted = (group: string, postId: string, post?: Post) => {
+    const n = numberIn(group, postId, post);
+    ctx.store.ids.set(postId, group, String(n));
+    return n;
   };
-  const numberSoon = (group: string, id: string) => {
-    toNumber.push({ group, id });
-    if (toNumber.length >= NUMBER_BATCH) flushNumbers();
-    else numberTimer ??= setTimeout(flushNumbers, NUMBER_DELAY_MS);
-  };
-  ctx.onClose(flushNumbers);
+  /** The same in a transaction of its own: a post taken before its number was (see CATCH_UP). */
+  const record = (group: string, postId: string) => ctx.store.transaction(() => numberPosted(group, postId));
 
   const endpoints = () => ctx.endpoints();
   const known = new Set<string>();
@@ -246,9 +220,10 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
   // Record when each group first appeared (NEWGROUPS).
   for (const e of endpoints()) groupInfo(e, new Map());
 
-  // A post taken by POST whose number was not yet recorded when the daemon stopped gets it now.
+  // A post taken by POST is numbered in its own transaction (ingest's inCommit): it never lacks its number. One taken
+  // by an older peerpost, which numbered a moment after the 240, may: it gets it now.
   for (const e of endpoints()) {
-    for (const p of ctx.posts.latest(e.bridge, { limit: 2 * NUMBER_BATCH }).reverse())
+    for (const p of ctx.posts.latest(e.bridge, { limit: CATCH_UP }).reverse())
       if (
         p.origin.account === acct &&
         p.origin.target === e.target &&
@@ -281,33 +256,34 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     if (a.path.some((p) => p.toLowerCase() === ctx.node.hostname.toLowerCase()))
       return refuse('loop', `the Path already holds ${ctx.node.hostname}: this article came from here`);
     const hops = Math.max(0, a.path.length - 1);
-    if (id !== undefined) {
-      const old = ctx.posts.get(id);
-      if (old) {
-        if (old.origin.account === acct && old.origin.target === e.target) record(e.target, id);
-        return refuse('duplicate', `duplicate: <${id}> was posted already`);
-      }
-    }
     const body = a.post.body;
     if (typeof body !== 'string') return refuse('invalid', body.problem);
     let v;
     try {
-      v = await ctx.ingest({ ...a.post, body, target: e.target, ...(id ? { id } : {}), hops });
+      // The article's number is stored in the post's own transaction: committed together, or neither; the 240
+      // comes after both.
+      v = await ctx.ingest(
+        { ...a.post, body, target: e.target, ...(id ? { id } : {}), hops },
+        { inCommit: (p) => numberPosted(e.target, p.id, p) },
+      );
     } catch (err) {
       ctx.log.error({ err }, `ingest failed: ${(err as Error).message}`);
       return { status: 'tempfail', code: 'store-unavailable', reason: 'the article could not be stored now' };
     }
     switch (v.status) {
       case 'accepted': {
-        numberSoon(e.target, v.id);
         ctx.log.debug(
           { id: v.id, group: e.target, remote: who.remote, user: who.user },
           `article <${v.id}> posted to ${e.target}`,
         );
         return { status: 'taken', id: v.id };
       }
-      case 'duplicate':
+      case 'duplicate': {
+        // Posted here before, by a peerpost that numbered after the commit and stopped in between: numbered now.
+        const old = ctx.posts.get(v.id);
+        if (old && old.origin.account === acct && old.origin.target === e.target) record(e.target, v.id);
         return refuse('duplicate', `duplicate: <${v.id}> was posted already`);
+      }
       case 'ignored':
         return { status: 'taken', note: `not relayed (${oneLine(v.reason)})` };
       case 'rejected':
@@ -320,19 +296,16 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     hostname: ctx.node.hostname,
     fileUrl: (postId, n) => webFileUrl(ctx, postId, n),
     groups: () => {
-      flushNumbers();
       const c = createdMap();
       return endpoints()
         .map((e) => groupInfo(e, c))
         .sort((x, y) => x.name.localeCompare(y.name));
     },
     group: (name) => {
-      flushNumbers();
       const e = endpoints().find((x) => x.target === name);
       return e ? groupInfo(e, createdMap()) : undefined;
     },
     overview: (group, low, high) => {
-      flushNumbers();
       if (!inGroups(group)) return [];
       const rows = q.overview.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as {
         number: number;
@@ -354,25 +327,21 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       return out;
     },
     numbers: (group, low, high) => {
-      flushNumbers();
       return inGroups(group)
         ? (q.numbers.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as number[])
         : [];
     },
     article: (group, number) => {
-      flushNumbers();
       const id = q.postAt.get(acct, group, number) as string | undefined;
       return id ? ctx.posts.get(id) : undefined;
     },
     byId: (id) => {
-      flushNumbers();
       const groups = new Set(endpoints().map((e) => e.target));
       const row = (q.byId.all(acct, id) as { grp: string; number: number }[]).find((r) => groups.has(r.grp));
       const post = row ? ctx.posts.get(id) : undefined;
       return row && post ? { post, group: row.grp, number: row.number } : undefined;
     },
     newnews: (match, since) => {
-      flushNumbers();
       const groups = new Set(
         endpoints()
           .map((e) => e.target)
