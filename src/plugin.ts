@@ -174,18 +174,6 @@ export type IngestVerdict =
   | { status: 'rejected'; reason: string; code: ErrorCode }
   | { status: 'tempfail'; reason: string; code: ErrorCode };
 
-/** What a plugin may ask of ingest() besides the post (ctx.ingest's second argument). */
-export interface IngestOptions {
-  /**
-   * Run inside the store transaction that commits the post, once it is written (its seq known): what the plugin
-   * writes here (ctx.store) is committed with the post, or rolled back with it: no crash falls between the two.
-   * Synchronous, and quick (the posts of one group commit share the transaction). Not called for a post that is not
-   * stored (duplicate, ignored, refused). A throw takes back this post (the sender is told to try later), not the
-   * others of its group commit; it may be called again for the same post when its group commit is taken back.
-   */
-  inCommit?: (post: StoredPost) => void;
-}
-
 export type AccountState =
   'starting' | 'connecting' | 'connected' | 'listening' | 'retrying' | 'down' | 'banned' | 'stopped';
 
@@ -337,11 +325,8 @@ export interface PluginContext<C = Record<string, unknown>> {
   posts: PostReader;
   /** This account's endpoints in the current config (changes on reload). */
   endpoints(): EndpointView[];
-  /**
-   * Hand a post to the core. Resolves only after it is committed (or refused). `opts.inCommit`: what the plugin
-   * stores about the post (an article number) goes into the post's own transaction.
-   */
-  ingest(post: IncomingPost, opts?: IngestOptions): Promise<IngestVerdict>;
+  /** Hand a post to the core. Resolves only after it is committed (or refused). */
+  ingest(post: IncomingPost): Promise<IngestVerdict>;
   /** Report the account's state for `peerpost status` and the web. */
   setState(state: AccountState, detail?: string): void;
   /** Retry now what waits for this account (all its endpoints, or one target). */

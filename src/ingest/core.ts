@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { PeerpostConfig, Style } from '../config/types.js';
 import type { IncomingPost, Post, StoredPost } from '../post.js';
 import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from '../post.js';
-import type { IngestOptions, IngestVerdict } from '../plugin.js';
+import type { IngestVerdict } from '../plugin.js';
 import type { Router, RoutePlan, Route } from './router.js';
 import { tombstoneOf } from '../archive/removal.js';
 import { Store, isTemporaryStoreError, describeStoreError } from '../store.js';
@@ -32,8 +32,6 @@ interface PendingPost {
   account: string;
   /** false: stored only (an imported post): no outbox row, no digest line, no post listener told. */
   deliver: boolean;
-  /** The plugin's own writes about the post, in the post's transaction (IngestOptions.inCommit). */
-  inCommit?: (post: StoredPost) => void;
   resolve: (v: IngestVerdict) => void;
 }
 
@@ -143,10 +141,9 @@ export class Core {
    * turn of the event loop are committed together in one transaction (group
    * commit), in the order they arrived. When idle (no commit for IDLE_MS), the
    * commit runs as soon as the caller's synchronous code is done (posts it hands
-   * over together still share it), not a loop turn later. `opts.inCommit` runs inside that transaction, right
-   * after the post is written.
+   * over together still share it), not a loop turn later.
    */
-  ingest(account: string, inc: IncomingPost, opts: IngestOptions = {}): Promise<IngestVerdict> {
+  ingest(account: string, inc: IncomingPost): Promise<IngestVerdict> {
     const endpoint = this.router.endpointAt(account, inc.target);
     if (!endpoint)
       return this.done(account, {
@@ -160,7 +157,7 @@ export class Core {
         code: 'receive-only',
         reason: `${endpoint.key} only receives (direction: out); what arrives there is not relayed`,
       });
-    return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account), true, opts.inCommit);
+    return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account), true);
   }
 
   /**
@@ -186,13 +183,12 @@ export class Core {
     originEndpoint: string | undefined,
     style: Style | undefined,
     deliver: boolean,
-    inCommit?: (post: StoredPost) => void,
   ): Promise<IngestVerdict> {
     const v = this.prepare(account, bridgeName, inc, originEndpoint, style);
     if ('status' in v) return Promise.resolve(v);
     if (!deliver) v.plan = { deliveries: [], digest: [] };
     return new Promise((resolve) => {
-      this.pending.push({ ...v, account, deliver, resolve, ...(inCommit ? { inCommit } : {}) });
+      this.pending.push({ ...v, account, deliver, resolve });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // Idle (no commit in the last IDLE_MS): commit when the code that called us is done (a microtask), not a
@@ -300,7 +296,6 @@ export class Core {
           const { post, plan } = item;
           const seq = this.store.insertPost(post, now);
           if (seq === undefined) return undefined;
-          item.inCommit?.({ ...post, seq, receivedAt: new Date(now).toISOString() });
           if (plan.deliveries.length > 0) started.set(item, this.deliveries.enqueue(post, seq, plan.deliveries, now));
           if (plan.digest.length > 0) this.digests.buffer(post, seq, now);
           return seq;

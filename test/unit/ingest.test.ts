@@ -200,38 +200,3 @@ test('posts arriving together are committed together, in order; one that cannot 
     ['one', 'three'],
   );
 });
-
-test("inCommit writes in the post's own transaction: both are stored, or neither; the other posts of the group commit are not taken back", async (t) => {
-  const f = fixture(accounts, bridges);
-  t.after(() => f.close());
-  const seen: { id: string; seq: number; inTx: boolean }[] = [];
-  const number = (p: { id: string; seq: number; body: string }) => {
-    seen.push({ id: p.id, seq: p.seq, inTx: f.store.db.inTransaction });
-    f.store.kvSet('irc.a', `n:${p.id}`, p.seq);
-    if (p.body === 'poison') throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
-  };
-  const verdicts = await Promise.all(
-    ['one', 'poison', 'three'].map((body, i) =>
-      f.core.ingest('irc.a', line('#commons', 'a', body, { id: `c${i}@x` }), { inCommit: number }),
-    ),
-  );
-  assert.deepEqual(
-    verdicts.map((v) => v.status),
-    ['accepted', 'tempfail', 'accepted'],
-  );
-  assert.ok(
-    seen.every((s) => s.inTx),
-    'inCommit runs inside the transaction',
-  );
-  for (const v of verdicts)
-    if (v.status === 'accepted') assert.equal(f.store.kvGet('irc.a', `n:${v.id}`), v.seq, 'written with its post');
-  assert.equal(f.store.hasPost('c1@x'), false);
-  assert.equal(f.store.kvGet('irc.a', 'n:c1@x'), undefined, "the failing post's write is taken back with it");
-  const again = await f.core.ingest('irc.a', line('#commons', 'a', 'one', { id: 'c0@x' }), { inCommit: number });
-  assert.equal(again.status, 'duplicate');
-  assert.equal(
-    seen.filter((s) => s.id === 'c0@x').length,
-    2,
-    'not called for a duplicate (called twice: in the group, then alone)',
-  );
-});
