@@ -8,15 +8,22 @@
  *
  *   node dist/bench/run.js mail-receive      (or: node dist/bench/mail-receive.js)
  *
+ * Beside it, in the same run and with the same client, the ceiling of the machine for taking mail: Postfix's
+ * smtpd (a private instance, bench/lib/postfix.ts; its 250 comes once the message is in its queue file, fsynced)
+ * relaying to Postfix's smtp-sink. For Postfix, the rate of 250s and the rate until its queue is empty (every
+ * message relayed to the sink). The two servers take turns, run by run.
+ *
  * Medians of RUNS runs of MESSAGES messages each. Prints figures; asserts only
- * that every message was answered 250.
+ * that every message was answered 250 (and, for Postfix, relayed).
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createTransport } from 'nodemailer';
 import { world, startDaemon } from '../test/helpers/daemon.js';
 import { freePort } from '../test/integration/irc-helpers.js';
-import { percentile, runWhenMain, summarise, type Result } from './lib/result.js';
+import { startSmtpSink } from '../test/integration/mail-send-helpers.js';
+import { startPostfixRelay } from './lib/postfix.js';
+import { median, percentile, runWhenMain, summarise, type Result } from './lib/result.js';
 
 export const title = 'mail: posts received over SMTP (250 after commit)';
 
@@ -49,6 +56,8 @@ bridges:
       - sinkart.a/x
 `);
   const daemon = await startDaemon(w.config, ['--log-level', 'info']);
+  const sink = await startSmtpSink();
+  let postfix: ReturnType<typeof startPostfixRelay> | undefined;
   const seqRate: number[] = [];
   const p50: number[] = [];
   const p99: number[] = [];
@@ -62,7 +71,27 @@ bridges:
     messageId: `<bench.${n++}@example.org>`,
     text: body,
   });
+  const pf = { one: [] as number[], oneRelayed: [] as number[], pool: [] as number[], poolRelayed: [] as number[] };
+  /** Until Postfix's queue is empty (every message relayed); the seconds since t0. */
+  const relayed = async (t0: number): Promise<number> => {
+    for (;;) {
+      if (postfix!.deferred() > 0) throw new Error(`Postfix deferred messages: see ${postfix!.dir}/maillog`);
+      if (postfix!.queued() === 0) return (performance.now() - t0) / 1000;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const transport = (p: number, connections: number) =>
+    createTransport({
+      host: '127.0.0.1',
+      port: p,
+      secure: false,
+      ignoreTLS: true,
+      pool: true,
+      maxConnections: connections,
+      maxMessages: Infinity,
+    });
   try {
+    postfix = startPostfixRelay(await freePort(), sink.port, D);
     for (let r = 0; r < RUNS; r++) {
       const one = createTransport({
         host: '127.0.0.1',
@@ -101,16 +130,50 @@ bridges:
       poolRate.push(MESSAGES / ((performance.now() - t1) / 1000));
       if (infos.some((i) => !/^250 /.test(i.response))) throw new Error('a message was not accepted');
       pool.close();
+
+      // Postfix, the same client and messages.
+      const pone = transport(postfix.port, 1);
+      const t2 = performance.now();
+      for (let i = 0; i < MESSAGES; i++) {
+        const info = await pone.sendMail(mail());
+        if (!/^250 /.test(info.response)) throw new Error(`Postfix did not take it: ${info.response}`);
+      }
+      pf.one.push(MESSAGES / ((performance.now() - t2) / 1000));
+      pf.oneRelayed.push(MESSAGES / (await relayed(t2)));
+      pone.close();
+      const ppool = transport(postfix.port, POOL);
+      const t3 = performance.now();
+      const pinfos = await Promise.all(Array.from({ length: MESSAGES }, () => ppool.sendMail(mail())));
+      pf.pool.push(MESSAGES / ((performance.now() - t3) / 1000));
+      if (pinfos.some((i) => !/^250 /.test(i.response))) throw new Error('Postfix did not take a message');
+      pf.poolRelayed.push(MESSAGES / (await relayed(t3)));
+      ppool.close();
     }
     const rss = vmHwmMb(daemon.proc.pid!);
+    const beside = (ours: number[], theirs: number[]) =>
+      `${(median(ours) / median(theirs)).toFixed(2)}x Postfix's ${Math.round(median(theirs)).toLocaleString('en-US')}`;
     return [
-      summarise(`1 connection, ${MESSAGES} messages one after another`, 'posts/s', seqRate),
+      {
+        ...summarise(`1 connection, ${MESSAGES} messages one after another`, 'posts/s', seqRate),
+        anchor: beside(seqRate, pf.one),
+      },
       summarise('1 connection: DATA sent → 250, p50', 'ms', p50),
       summarise('1 connection: DATA sent → 250, p99', 'ms', p99),
-      summarise(`${POOL} connections at once, ${MESSAGES} messages`, 'posts/s', poolRate),
+      {
+        ...summarise(`${POOL} connections at once, ${MESSAGES} messages`, 'posts/s', poolRate),
+        anchor: beside(poolRate, pf.pool),
+      },
+      summarise(`Postfix smtpd (→ smtp-sink): 1 connection, 250s`, 'messages/s', pf.one, {
+        note: 'Postfix 3.7, a private instance on loopback (bench/lib/postfix.ts): 250 once the message is in its queue file; relayed to smtp-sink by 20 smtp processes',
+      }),
+      summarise(`Postfix smtpd → smtp-sink: 1 connection, until relayed`, 'messages/s', pf.oneRelayed),
+      summarise(`Postfix smtpd (→ smtp-sink): ${POOL} connections, 250s`, 'messages/s', pf.pool),
+      summarise(`Postfix smtpd → smtp-sink: ${POOL} connections, until relayed`, 'messages/s', pf.poolRelayed),
       { figure: `peak RSS of the daemon after ${RUNS * MESSAGES * 2} posts`, unit: 'MB', value: rss },
     ];
   } finally {
+    postfix?.stop();
+    sink.stop();
     await daemon.stop();
     w.cleanup();
   }

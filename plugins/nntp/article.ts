@@ -138,18 +138,46 @@ export const OVERVIEW_FMT = [
   'Xref:full',
 ];
 
-/** One overview line (without CRLF): number, then the fields of OVERVIEW_FMT, tab-separated. */
+/** The octets of articleText(a), without making it: the sum of its lines and their line ends. */
+function articleBytes(a: RenderedArticle): number {
+  let n = 4; // the blank line between head and body: "\r\n\r\n" after the last header
+  for (const [k, v] of a.headers) n += Buffer.byteLength(k) + 2 + Buffer.byteLength(v) + 2;
+  for (const l of a.body) n += Buffer.byteLength(l) + 2;
+  // No line end after the last header (headText) nor after the last body line (bodyText), when there is one.
+  return n - 2 - (a.body.length > 0 ? 2 : 0);
+}
+
+/**
+ * One overview line (without CRLF): number, then the fields of OVERVIEW_FMT, tab-separated. The same fields as
+ * headerValue gives (rendered once for each article a POST or a delivery numbers: one pass over the headers).
+ */
 export function overviewLine(a: RenderedArticle, number: number): string {
-  const f = (n: string) => oneLine(headerValue(a, n) ?? '').replace(/\t/g, ' ');
+  const want = new Map<string, string>([
+    ['subject', ''],
+    ['from', ''],
+    ['date', ''],
+    ['message-id', ''],
+    ['references', ''],
+    ['xref', ''],
+  ]);
+  const found = new Set<string>();
+  for (const [k, v] of a.headers) {
+    const n = k.toLowerCase();
+    if (want.has(n) && !found.has(n)) {
+      found.add(n);
+      want.set(n, v.replace(/\r\n[ \t]+/g, ' '));
+    }
+  }
+  const f = (v: string) => oneLine(v).replace(/\t/g, ' ');
   return [
     String(number),
-    f('Subject'),
-    f('From'),
-    f('Date'),
-    f('Message-ID'),
-    f('References'),
-    f(':bytes'),
-    f(':lines'),
-    `Xref: ${f('Xref')}`,
+    f(want.get('subject')!),
+    f(want.get('from')!),
+    f(want.get('date')!),
+    f(want.get('message-id')!),
+    f(want.get('references')!),
+    String(articleBytes(a) + 2),
+    String(a.body.length),
+    `Xref: ${f(want.get('xref')!)}`,
   ].join('\t');
 }

@@ -183,9 +183,9 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     ctx.store.set('overviewHost', ctx.node.hostname);
   }
   /** Number a post taken by POST and put it in the id map: one transaction (one commit on the POST path). */
-  const record = (group: string, postId: string) =>
+  const record = (group: string, postId: string, post?: Post) =>
     ctx.store.transaction(() => {
-      const n = assign(group, postId);
+      const n = assign(group, postId, post);
       ctx.store.ids.set(postId, group, String(n));
       return n;
     });
@@ -197,7 +197,8 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
    * reader never misses an article that was acknowledged. A number lost to a
    * crash is given at the next start.
    */
-  let toNumber: { group: string; id: string }[] = [];
+  // The post itself is kept (as committed): its overview line is rendered from it, not read back from the store.
+  let toNumber: { group: string; id: string; post?: Post }[] = [];
   let numberTimer: NodeJS.Timeout | undefined;
   const flushNumbers = () => {
     if (!toNumber.length) return;
@@ -207,7 +208,7 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     toNumber = [];
     try {
       ctx.store.transaction(() => {
-        for (const x of batch) record(x.group, x.id);
+        for (const x of batch) record(x.group, x.id, x.post);
       });
     } catch (err) {
       ctx.log.error(
@@ -216,8 +217,15 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       );
     }
   };
-  const numberSoon = (group: string, id: string) => {
-    toNumber.push({ group, id });
+  // Posts of this account as committed (ctx.onPost tells them before ingest's caller resumes): numberSoon takes each.
+  const committed = new Map<string, Post>();
+  ctx.onPost((p) => {
+    if (p.origin.account !== acct) return;
+    if (committed.size >= 4 * NUMBER_BATCH) committed.clear(); // only ever left over by a POST that failed between
+    committed.set(p.id, p);
+  });
+  const numberSoon = (group: string, id: string, post: Post | undefined) => {
+    toNumber.push({ group, id, ...(post ? { post } : {}) });
     if (toNumber.length >= NUMBER_BATCH) flushNumbers();
     else numberTimer ??= setTimeout(flushNumbers, NUMBER_DELAY_MS);
   };
@@ -299,7 +307,9 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     }
     switch (v.status) {
       case 'accepted': {
-        numberSoon(e.target, v.id);
+        const post = committed.get(v.id);
+        committed.delete(v.id);
+        numberSoon(e.target, v.id, post);
         ctx.log.debug(
           { id: v.id, group: e.target, remote: who.remote, user: who.user },
           `article <${v.id}> posted to ${e.target}`,

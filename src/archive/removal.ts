@@ -8,6 +8,7 @@
  * news account with sendCancels sends a cancel.
  */
 import type { Store } from '../store.js';
+import type Database from 'better-sqlite3';
 import { bareId, toStored, type StoredPost } from '../post.js';
 
 export type RemovalCause = 'removed' | 'retention' | 'cancel';
@@ -143,9 +144,16 @@ export function publicRemoval(t: Pick<Tombstone, 'cause' | 'reason'>): string {
 }
 
 /** The tombstone of an id, or undefined. */
+/** tombstoneOf's statement, prepared once per store (the core asks it of every post with an id of its own). */
+const tombstoneQuery = new WeakMap<Store, Database.Statement>();
+
 export function tombstoneOf(store: Store, id: string): Tombstone | undefined {
-  return store.db.prepare('SELECT id, bridge, reason, by, at, cause FROM tombstones WHERE id = ?').get(bareId(id)) as
-    Tombstone | undefined;
+  let q = tombstoneQuery.get(store);
+  if (!q) {
+    q = store.db.prepare('SELECT id, bridge, reason, by, at, cause FROM tombstones WHERE id = ?');
+    tombstoneQuery.set(store, q);
+  }
+  return q.get(bareId(id)) as Tombstone | undefined;
 }
 
 /** Tombstones, newest first, of one bridge or all. */

@@ -447,6 +447,57 @@ test('article numbers are stable across a restart; a post made while stopped get
   assert.equal(third[2], '<third@client.example>');
 });
 
+test('kill -9 the instant a POST is answered 240: after the restart every acknowledged article has its number, in order, and no number is given twice', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w));
+  let d = await startDaemon(w.config);
+  t.after(() => d.stop('SIGKILL'));
+  const raw = await Raw.open(await listeningPort(d, 'nntp.t'));
+  assert.match(await raw.line(), /^20[01]/);
+  const N = 20;
+  for (let i = 0; i < N; i++) {
+    assert.match(await raw.cmd('POST'), /^340/);
+    raw.send(
+      article(
+        {
+          From: 'k@example.org',
+          Newsgroups: 'peerpost.commons',
+          Subject: `killed ${i}`,
+          'Message-ID': `<k${i}@client.example>`,
+        },
+        'text\r\n',
+      ) + '.\r\n',
+    );
+    assert.match(await raw.line(), /^240/);
+  }
+  d.proc.kill('SIGKILL'); // at once after the last 240: the last articles' numbers may not be stored yet (within 20 ms)
+  await d.exited;
+  raw.close();
+  const want = Array.from({ length: N }, (_, i) => i + 1);
+  d = await startDaemon(w.config);
+  const port = await listeningPort(d, 'nntp.t');
+  const r = await nntplib(port, [
+    [
+      'post',
+      article(
+        {
+          From: 'k@example.org',
+          Newsgroups: 'peerpost.commons',
+          Subject: 'after',
+          'Message-ID': '<after@client.example>',
+        },
+        'text\r\n',
+      ),
+    ],
+    ['group', 'peerpost.commons'],
+    ['over', '1-'],
+  ]);
+  assert.match(ok(r[0]!), /^240/);
+  const over = ok(r[2]!).map((o: any) => [o[0], o[1]['message-id']]);
+  assert.deepEqual(over, [...want.map((n) => [n, `<k${n - 1}@client.example>`]), [N + 1, '<after@client.example>']]);
+});
+
 test('malformed input gets 500/501/441 while another client keeps being served; idle timeout; connection cap', async (t) => {
   const w = world();
   t.after(() => w.cleanup());

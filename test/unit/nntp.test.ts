@@ -147,6 +147,25 @@ test('a post as an article: headers, From forms, subjects, references, the body'
   assert.ok([...subjectOf(post({ body: 'x'.repeat(200) }))].length <= 72);
 });
 
+test('overview lines hold what the article says: each field as HDR gives it, :bytes the octets ARTICLE sends', () => {
+  const many = Array.from({ length: 30 }, (_, i) => `ref${i}@somewhere.example`);
+  const cases = [
+    post({ subject: 'tab\there', references: ['r@x'] }),
+    post({ subject: 'Grüße — ünïcödé', body: 'héllo\n\nwörld\n', references: many }),
+    post({ body: '' }),
+    post({ kind: 'action', body: 'waves', attachments: [{ filename: 'a.txt', contentType: 'text/plain', size: 3 }] }),
+  ];
+  for (const p of cases) {
+    const a = renderArticle(p, { hostname: 'news.example', group: 'g', number: 5, fileUrl: () => 'https://x/f' });
+    const f = overviewLine(a, 5).split('\t');
+    const hv = (n: string) => (headerValue(a, n) ?? '').replace(/[\r\n]+/g, ' ').replace(/\t/g, ' ');
+    assert.deepEqual(f.slice(1, 6), ['Subject', 'From', 'Date', 'Message-ID', 'References'].map(hv));
+    assert.equal(Number(f[6]), Buffer.byteLength(articleText(a)) + 2, ':bytes');
+    assert.equal(Number(f[7]), a.body.length, ':lines');
+    assert.equal(f[8], `Xref: ${hv('Xref')}`);
+  }
+});
+
 test('overview lines: tab-separated in OVERVIEW.FMT order, no tabs or line ends inside', () => {
   const a = renderArticle(post({ subject: 'tab\there', references: ['r@x'] }), {
     hostname: 'h',
