@@ -685,10 +685,12 @@ export async function run(): Promise<Result[]> {
     );
 
     // Drain: every answer in, the outbox empty, the last digest closed (quiet 5 s), the outbox empty again.
+    let giveUp: NodeJS.Timeout | undefined;
     const answered = await Promise.race([
       Promise.all([...inflight.keys()]).then(() => true),
-      sleep(120_000).then(() => false),
+      new Promise<false>((r) => (giveUp = setTimeout(() => r(false), 120_000))),
     ]);
+    clearTimeout(giveUp);
     if (!answered) {
       const left = [...inflight.values()];
       log(`${left.length} sends still unanswered after 120 s: ${left.slice(0, 10).join(', ')}`);
