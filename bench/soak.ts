@@ -51,7 +51,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { createTransport } from 'nodemailer';
-import { startDaemon, type Running } from '../test/helpers/daemon.js';
+import { BIN, startDaemon, type Running } from '../test/helpers/daemon.js';
 import {
   articleText,
   decodeWords,
@@ -147,6 +147,15 @@ export function soakOptions(argv: readonly string[]): SoakOptions {
   const w = num('warmup');
   if (w !== undefined) o.warmupS = w * 60;
   return o;
+}
+
+/**
+ * The node flags on the first line of the `peerpost` executable (`#!/usr/bin/env -S node FLAGS`): `peerpost start`
+ * runs with them, so the soak's daemon does too (the test helper starts `node BIN` and would leave them out).
+ */
+export function shebangFlags(bin: string): string {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+  return /^#!.*\bnode\b(.*)$/.exec(first)?.[1]?.trim() ?? '';
 }
 
 // ── a raw NNTP poster (one connection, one POST after another) ──────────────
@@ -367,7 +376,15 @@ export async function run(): Promise<Result[]> {
     };
     writeFileSync(node.config, stringify(cfg));
 
-    running = await startDaemon(node.config, ['--log-level', 'info']);
+    const flags = shebangFlags(BIN);
+    const nodeOptions = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = [nodeOptions, flags].filter(Boolean).join(' ');
+    try {
+      running = await startDaemon(node.config, ['--log-level', 'info']);
+    } finally {
+      if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = nodeOptions;
+    }
     node.running = running;
     const pid = running.proc.pid!;
     await running.waitForLog(/first look at peerpost\.commons/, 30_000);
@@ -376,7 +393,7 @@ export async function run(): Promise<Result[]> {
     if (added.code !== 0) throw new Error(`peerpost subscribers add: ${added.stdout}${added.stderr}`);
     await ircA.relayJoined();
     await ircB.relayJoined();
-    log(`daemon up (pid ${pid}); peers ready`);
+    log(`daemon up (pid ${pid}, node ${flags || 'without flags'}); peers ready`);
 
     // What was sent (token → ms), and what arrived where.
     const sentAt = new Map<string, number>();
@@ -451,9 +468,11 @@ export async function run(): Promise<Result[]> {
         const p = join(mailDir, f);
         const st = statSync(p);
         if (!all && now - st.mtimeMs < 2000) continue;
-        mailDone.add(f);
         const text = readFileSync(p, 'utf8');
-        const subject = /^Subject: (.*)$/m.exec(text)?.[1] ?? '';
+        // smtp-sink writes the envelope at RCPT and the message at DATA: no Subject yet, read it again later.
+        const subject = /^Subject: (.*)$/m.exec(text)?.[1];
+        if (subject === undefined) continue;
+        mailDone.add(f);
         const ts = tokensIn(subject);
         if (ts.length === 0) continue; // a welcome or other robot mail
         const rcpts = [...text.matchAll(/^X-Rcpt-Args: <s(\d+)@sub\.soak\.example>/gm)].map((m) => Number(m[1]));
@@ -820,32 +839,40 @@ export async function run(): Promise<Result[]> {
       const [first, second] = halves(`${k}_p99_ms`);
       return [
         {
-          figure: `ingest→${k} p99: median of 10 s windows, first half / second half`,
+          figure: `ingest→${k} p99, median of the 10 s windows of the second half`,
           unit: 'ms',
           value: second,
-          note: `${k}: first half ${first.toFixed(0)} ms, second half ${second.toFixed(0)} ms, whole run p99 ${percentile(allLat[k], 99).toFixed(0)} ms over ${allLat[k].length} arrivals`,
+          note: `first half ${first.toFixed(0)} ms; the whole run's p99 ${percentile(allLat[k], 99).toFixed(0)} ms over ${allLat[k].length} arrivals`,
         },
       ];
     });
     const wal = after.map((r) => r.wal_mb!).filter(Number.isFinite);
     const problems = tallies.reduce((s, t) => s + t.missing + t.repeated + t.unexpected, 0);
-    const note = [
-      `${o.smoke ? 'smoke ' : ''}run of ${o.minutes} min: ${o.rate} posts/s (IRC A/B ${SHARES.a * 100}/${SHARES.b * 100} %, NNTP ${SHARES.n * 100} %, web API ${SHARES.w * 100} %, INN ${SHARES.i * 100} %, mail ${SHARES.m * 100} %), bursts of ${o.burst} every ${o.burstEveryS} s (at ${bursts.map((b) => b.toFixed(0)).join(', ')} s), ${o.clients} WebSocket clients, ${o.subscribers} subscribers; slopes over ${after.length} rows after a ${o.warmupS / 60} min warm-up`,
+    const run = [
+      `${o.smoke ? 'smoke ' : ''}run of ${o.minutes} min: ${o.rate} posts/s (IRC A/B ${SHARES.a * 100}/${SHARES.b * 100} %, NNTP ${SHARES.n * 100} %, web API ${SHARES.w * 100} %, INN ${SHARES.i * 100} %, mail ${SHARES.m * 100} %), bursts of ${o.burst} every ${o.burstEveryS} s (at ${bursts.map((b) => b.toFixed(0)).join(', ')} s), ${o.clients} WebSocket clients, ${o.subscribers} subscribers; the daemon's node flags: ${flags || 'none'}; slopes over ${after.length} rows after a ${o.warmupS / 60} min warm-up`,
       `sent ${Object.entries(count)
         .map(([k, v]) => `${k}:${v}`)
         .join(
           ' ',
         )}; refused ${refused.length}${refused.length ? ` (${refused.slice(0, 3).join('; ')})` : ''}; most sends in flight at once ${behind}; drained ${drainS.toFixed(0)} s after the load stopped`,
+      `finger: ${fingerOk} queries answered, ${fingerFailed} failed`,
+      `CSV and plot: bench/soak/${base.slice(OUT_DIR.length + 1)}.csv, .svg`,
+    ];
+    const counted = [
       ...tallies.map(
         (t) =>
           `${t.place}: ${t.expected} expected, ${t.missing} missing, ${t.repeated} repeated, ${t.unexpected} unexpected${t.examples.length ? ` (${t.examples.join(', ')})` : ''}`,
       ),
       `WebSocket clients: client 0 got ${c0?.posts} posts and ${c0?.digests} digests; ${otherBad} of ${finalClients?.length ?? 0} clients differ from it, saw a seq twice or were cut`,
-      `bursts: ${burstBack.map((b) => `at ${b.at.toFixed(0)} s outbox ${b.pre}→${b.peak}, back in ${Number.isFinite(b.backS) ? `${b.backS.toFixed(0)} s` : 'never (within the run)'}`).join('; ')}`,
-      `finger: ${fingerOk} queries answered, ${fingerFailed} failed`,
-      `CSV and plot: bench/soak/${base.slice(OUT_DIR.length + 1)}.csv, .svg`,
     ];
-    for (const l of note) log(l);
+    const burstNote = burstBack
+      .map(
+        (b) =>
+          `at ${b.at.toFixed(0)} s outbox ${b.pre}→${b.peak}, back in ${Number.isFinite(b.backS) ? `${b.backS.toFixed(0)} s` : 'never (within the run)'}`,
+      )
+      .join('; ');
+    for (const l of [...run, ...counted, `bursts: ${burstNote}`]) log(l);
+    const rss = after.map((r) => r.rss_mb!).filter(Number.isFinite);
     const last = rows[rows.length - 1]!;
     return [
       {
@@ -853,7 +880,16 @@ export async function run(): Promise<Result[]> {
         unit: 'MB/10 min',
         value: per10('rss_mb'),
         target: { atMost: 1 },
-        note: note.join('\n'),
+        note: run.join('; '),
+      },
+      {
+        figure: 'RSS slope over the second half',
+        unit: 'MB/10 min',
+        value: slope(
+          after.slice(after.length >> 1).map((r) => r.t_s! / 600),
+          after.slice(after.length >> 1).map((r) => r.rss_mb!),
+        ),
+        note: `RSS after warm-up between ${Math.min(...rss).toFixed(1)} and ${Math.max(...rss).toFixed(1)} MB`,
       },
       {
         figure: 'V8 heap used slope after warm-up',
@@ -874,10 +910,11 @@ export async function run(): Promise<Result[]> {
         unit: `of ${bursts.length}`,
         value: burstBack.filter((b) => Number.isFinite(b.backS)).length,
         target: { atLeast: bursts.length },
+        note: burstNote,
       },
       ...latFigures,
       {
-        figure: 'event-loop lag p99, median of windows, first/second half',
+        figure: 'event-loop lag p99, median of the 10 s windows of the second half',
         unit: 'ms',
         value: lag[1],
         note: `first half ${lag[0].toFixed(1)} ms`,
@@ -892,6 +929,7 @@ export async function run(): Promise<Result[]> {
         unit: 'count',
         value: problems + otherBad,
         target: { atMost: 0 },
+        note: counted.join('; '),
       },
     ];
   } finally {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { niceMax, slope, svgPlot, toCsv } from '../../bench/lib/series.js';
-import { soakOptions } from '../../bench/soak.js';
+import { shebangFlags, soakOptions } from '../../bench/soak.js';
+import { BIN } from '../helpers/daemon.js';
 
 test('the soak slope is the least-squares one: a line gives its own slope, noise around a flat line gives ~0', () => {
   assert.equal(slope([0, 1, 2, 3], [5, 7, 9, 11]), 2);
@@ -38,4 +39,8 @@ test('soak options: 30 minutes at 50 posts/s by default, a 3-minute smoke, each 
   const o = soakOptions(['--minutes=60', '--rate=10', '--warmup=2']);
   assert.deepEqual([o.minutes, o.rate, o.warmupS], [60, 10, 120]);
   assert.throws(() => soakOptions(['--minutes=soon']), /--minutes wants a number/);
+});
+
+test("the soak's daemon gets the node flags of the peerpost executable's first line, as `peerpost start` does", () => {
+  assert.equal(shebangFlags(BIN), '--max-semi-space-size=2');
 });
