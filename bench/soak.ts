@@ -45,7 +45,7 @@
  * and seq order). Nothing asserts time; a missing or repeated post is a figure.
  */
 import { Worker } from 'node:worker_threads';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -350,6 +350,7 @@ export async function run(): Promise<Result[]> {
     const plan = await FingerPlace.make('finger', 'finger.local', 'commons');
     const web = await WebPlace.make('web', 'web.local', 'commons');
     const sink: DumpingSink = await startDumpingSink();
+    cleanups.push(() => rmSync(sink.dir, { recursive: true, force: true }));
     cleanups.push(() => sink.stop());
     const listPort = await freePort();
 
