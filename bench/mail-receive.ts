@@ -7,6 +7,7 @@
  * post makes one outbox row.
  *
  *   node dist/bench/run.js mail-receive      (or: node dist/bench/mail-receive.js)
+ *   MAIL_RECEIVE_MESSAGES=10000 node dist/bench/mail-receive.js   (60,000 posts in all: peak RSS after ten times as many)
  *
  * Beside it, in the same run and with the same client, the ceiling of the machine for taking mail: Postfix's
  * smtpd (a private instance, bench/lib/postfix.ts; its 250 comes once the message is in its queue file, fsynced)
@@ -28,7 +29,8 @@ import { median, percentile, runWhenMain, summarise, type Result } from './lib/r
 export const title = 'mail: posts received over SMTP (250 after commit)';
 
 const RUNS = 3;
-const MESSAGES = 1000;
+/** Messages per run and mode (3 runs × 2 modes: 6,000 posts by default). */
+const MESSAGES = Number(process.env.MAIL_RECEIVE_MESSAGES ?? 1000);
 const POOL = 8;
 const D = 'lists.bench.example';
 

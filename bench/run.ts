@@ -3,12 +3,14 @@
  *
  * A benchmark module is a bench/*.ts file (compiled to dist/bench/*.js) that exports
  *   export async function run(): Promise<Result[]>      // Result: bench/lib/result.ts
- * and optionally `export const title = '...'`. Files without a run() export are skipped,
+ * and optionally `export const title = '...'`, and `export const onlyWhenNamed = true` for a module that runs
+ * only when a filter names it (the 30-minute soak). Files without a run() export are skipped,
  * so helpers may live beside them (or under bench/lib/). Modules run one after the other,
  * in file-name order.
  *
  *   npm run bench                 build, then all modules
  *   node dist/bench/run.js core   only modules whose file name contains "core"
+ *   npm run bench -- soak --smoke the soak (runs only when named; its options after the name)
  *   ... --no-write                print only; leave bench/RESULTS.md alone
  *
  * Each module's figures also go into bench/RESULTS.md (the source tree's, not
@@ -54,6 +56,7 @@ for (const f of files) {
   const mod: unknown = await import(pathToFileURL(join(here, f)).href);
   if (!isBenchModule(mod)) continue;
   const name = f.replace(/\.js$/, '');
+  if ((mod as { onlyWhenNamed?: boolean }).onlyWhenNamed && !filters.some((p) => name.includes(p))) continue;
   const title = mod.title ?? name;
   process.stderr.write(`running ${name} ...\n`);
   const started = performance.now();

@@ -44,6 +44,7 @@ import {
 import { Admin } from './admin.js';
 import { ICON_SVG, LIVE_JS, STYLE_CSS } from './assets.js';
 import { CONTENT_TYPE as METRICS_TYPE, metricsText } from './metrics.js';
+import { processMonitor } from './process.js';
 import { parsePostInput, verdictAnswer, type PostInput } from './posting.js';
 import type { Config } from './schema.js';
 import { Stream, type StreamClient } from './stream.js';
@@ -177,6 +178,7 @@ export function postJson(
 }
 
 export function createApp(d: AppDeps) {
+  const proc = processMonitor();
   let tokens = new Tokens(d.config().tokens);
   const cfg = () => d.config();
   // The operator's pages: one judge per config (a reload hands over a new object).
@@ -699,7 +701,11 @@ export function createApp(d: AppDeps) {
         res,
         200,
         METRICS_TYPE,
-        metricsText(d.metrics(), { streamClients: stream.clients.size, streamSlowCuts: stream.slowCuts }),
+        metricsText(
+          d.metrics(),
+          { streamClients: stream.clients.size, streamSlowCuts: stream.slowCuts },
+          proc.gauges(),
+        ),
         { 'Cache-Control': 'no-store' },
       );
     }
@@ -1019,6 +1025,7 @@ export function createApp(d: AppDeps) {
     setTokens: (t: Tokens) => (tokens = t),
     endpointsChanged: () => stream.prune((bridge) => byBridge(bridge) !== undefined),
     async close() {
+      proc.stop();
       await stream.close();
       wss.close();
     },

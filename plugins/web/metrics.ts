@@ -2,10 +2,12 @@
  * /metrics: the daemon's counters in the Prometheus text exposition format
  * (version 0.0.4): posts in and out per account, outbox depth and age, the
  * depth and age of the accounts' own queues (robot mail), the
- * delivery latency histogram, each account's connection state, and the web's
- * own stream clients.
+ * delivery latency histogram, each account's connection state, the web's
+ * own stream clients, and the process itself (memory, open files, event-loop
+ * lag; under the names prom-client uses, so common Node dashboards work).
  */
 import type { AccountState, DaemonMetrics } from '../../src/plugin.js';
+import type { ProcessGauges } from './process.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -58,7 +60,7 @@ export interface WebGauges {
   streamSlowCuts: number;
 }
 
-export function metricsText(m: DaemonMetrics, web?: WebGauges): string {
+export function metricsText(m: DaemonMetrics, web?: WebGauges, proc?: ProcessGauges): string {
   const o = new Out();
   const accounts = Object.entries(m.accounts).sort(([a], [b]) => a.localeCompare(b));
 
@@ -170,6 +172,37 @@ export function metricsText(m: DaemonMetrics, web?: WebGauges): string {
       'Stream clients cut (close code 4008) because they read too slowly.',
     );
     o.sample('peerpost_web_stream_slow_cuts_total', {}, web.streamSlowCuts);
+  }
+
+  if (proc) {
+    const g = (name: string, help: string, v: number) => {
+      o.family(name, 'gauge', help);
+      o.sample(name, {}, v);
+    };
+    g('process_resident_memory_bytes', 'Resident memory size of the daemon in bytes.', proc.residentBytes);
+    if (proc.openFds !== undefined) g('process_open_fds', 'Open file descriptors of the daemon.', proc.openFds);
+    g('nodejs_heap_size_used_bytes', 'V8 heap used, in bytes.', proc.heapUsedBytes);
+    g('nodejs_heap_size_total_bytes', 'V8 heap allocated, in bytes.', proc.heapTotalBytes);
+    g(
+      'nodejs_external_memory_bytes',
+      'Memory of C++ objects bound to JavaScript (Buffers included), in bytes.',
+      proc.externalBytes,
+    );
+    g(
+      'nodejs_array_buffers_bytes',
+      'Memory of ArrayBuffers and Buffers, in bytes (part of the external memory).',
+      proc.arrayBuffersBytes,
+    );
+    g(
+      'nodejs_eventloop_lag_p99_seconds',
+      'The 99th percentile of the event loop delay over the last completed 10 s window, in seconds.',
+      proc.eventLoopLagP99Seconds,
+    );
+    g(
+      'nodejs_eventloop_lag_max_seconds',
+      'The largest event loop delay over the last completed 10 s window, in seconds.',
+      proc.eventLoopLagMaxSeconds,
+    );
   }
   return o.text();
 }

@@ -202,6 +202,18 @@ test('one-click unsubscribe: each recipient gets its own https URL with List-Uns
   assert.deepEqual(headers(bad, 'List-Unsubscribe-Post'), []);
   assert.deepEqual(headers(bad, 'Archived-At'), []);
   assert.equal(headers(bad, 'Bcc').length, 0);
+  // A web served over plain http (no one-click link can be given): one message for all, not one per recipient.
+  const plain = composeListMessage({
+    post: post(),
+    list: LIST,
+    links: { unsubscribe: (t) => `http://127.0.0.1:8080/unsubscribe/${t}` },
+    from: IRC_FROM,
+    hostname: 'h',
+  });
+  assert.equal(plain.perRecipient, false, 'the same bytes for every recipient: batched transactions');
+  assert.deepEqual(headers(plain.message().toString(), 'List-Unsubscribe'), [
+    'List-Unsubscribe: <mailto:commons-leave@lists.example.org>',
+  ]);
 });
 
 test('bodies: ASCII stays 7bit; UTF-8, bare CR/LF, long lines and a lone dot go quoted-printable and decode back', async () => {

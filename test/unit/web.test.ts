@@ -16,6 +16,8 @@ import {
   threads,
 } from '../../plugins/web/html.js';
 import { labelValue, metricsText } from '../../plugins/web/metrics.js';
+import { openFds, processMonitor } from '../../plugins/web/process.js';
+import { openSync, closeSync } from 'node:fs';
 import { parsePostInput, verdictAnswer } from '../../plugins/web/posting.js';
 import { Tokens, mayPost } from '../../plugins/web/tokens.js';
 import { account, targetProblem } from '../../plugins/web/schema.js';
@@ -278,13 +280,26 @@ const metrics: DaemonMetrics = {
 };
 
 test('metrics: Prometheus text with cumulative buckets, escaped labels, one-hot state', () => {
-  const text = metricsText(metrics, { streamClients: 4, streamSlowCuts: 1 });
+  const text = metricsText(
+    metrics,
+    { streamClients: 4, streamSlowCuts: 1 },
+    {
+      residentBytes: 70e6,
+      heapUsedBytes: 20e6,
+      heapTotalBytes: 30e6,
+      externalBytes: 5e6,
+      arrayBuffersBytes: 1e6,
+      openFds: 42,
+      eventLoopLagP99Seconds: 0.012,
+      eventLoopLagMaxSeconds: 0.25,
+    },
+  );
   assert.ok(text.endsWith('\n'));
   const lines = text.split('\n').filter(Boolean);
   // Every sample line is NAME{labels} VALUE, and every family has HELP and TYPE.
   for (const l of lines)
     if (!l.startsWith('#'))
-      assert.match(l, /^[a-z_]+(\{([a-z_]+="([^"\\\n]|\\["\\n])*",?)*\})? (-?[\d.e+-]+|\+Inf|NaN)$/, l);
+      assert.match(l, /^[a-z_][a-z0-9_]*(\{([a-z_]+="([^"\\\n]|\\["\\n])*",?)*\})? (-?[\d.e+-]+|\+Inf|NaN)$/, l);
   const families = new Set(lines.filter((l) => l.startsWith('# TYPE')).map((l) => l.split(' ')[2]));
   for (const f of families)
     assert.ok(lines.includes(lines.find((l) => l.startsWith(`# HELP ${f} `))!), `HELP for ${f}`);
@@ -313,6 +328,41 @@ test('metrics: Prometheus text with cumulative buckets, escaped labels, one-hot 
   assert.equal(lines.filter((l) => l === '# TYPE peerpost_robot_mail_waiting gauge').length, 1, 'one family');
   assert.ok(!text.includes('Not A Metric Name'), 'a queue name that is no metric name is left out');
   assert.equal(labelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
+  // The process: memory, files, event-loop lag (prom-client's names).
+  assert.ok(lines.includes('process_resident_memory_bytes 70000000'));
+  assert.ok(lines.includes('process_open_fds 42'));
+  assert.ok(lines.includes('nodejs_heap_size_used_bytes 20000000'));
+  assert.ok(lines.includes('nodejs_external_memory_bytes 5000000'));
+  assert.ok(lines.includes('nodejs_eventloop_lag_p99_seconds 0.012'));
+  assert.ok(lines.includes('nodejs_eventloop_lag_max_seconds 0.25'));
+  assert.ok(!metricsText(metrics).includes('process_'), 'no process gauges unless given');
+});
+
+test('process gauges: memory and open files of this process; a blocked event loop shows in the next window', async () => {
+  const mon = processMonitor(1000);
+  try {
+    const g0 = mon.gauges();
+    assert.ok(g0.heapUsedBytes > 0 && g0.residentBytes > g0.heapUsedBytes, JSON.stringify(g0));
+    assert.equal(g0.eventLoopLagMaxSeconds, 0, 'nothing measured before the first window ends');
+    const before = openFds();
+    assert.ok(before !== undefined && before > 2, 'this is Linux: /proc/self/fd is readable');
+    const fd = openSync('/dev/null', 'r');
+    assert.equal(openFds(), before + 1, 'one more file open, one more fd');
+    closeSync(fd);
+    // Block the loop for 300 ms inside the first 1 s window, and read once it closed (before the next one does).
+    await new Promise<void>((r) =>
+      setTimeout(() => {
+        const until = Date.now() + 300;
+        while (Date.now() < until);
+        r();
+      }, 50),
+    );
+    await new Promise((r) => setTimeout(r, 850));
+    const g = mon.gauges();
+    assert.ok(g.eventLoopLagMaxSeconds >= 0.2, `a 300 ms stall shows: ${g.eventLoopLagMaxSeconds}`);
+  } finally {
+    mon.stop();
+  }
 });
 
 test('health: the store writable and every account up or retrying by design', () => {

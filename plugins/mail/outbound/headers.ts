@@ -354,7 +354,9 @@ export function composeListMessage({
   const tail = Buffer.concat([Buffer.from('\r\n'), content]);
   const mailtoLeave = `<mailto:${addr.leave}>`;
   const unsubscribe = links.unsubscribe;
-  if (!unsubscribe) {
+  // No one-click link unless it is https (a web served over plain http gets mailto only): then the message is the
+  // same for every recipient, and goes in transactions of many recipients, not one each.
+  if (!unsubscribe || !safeUrl(unsubscribe('probe'))?.startsWith('https://')) {
     const whole = Buffer.concat([head, Buffer.from(headerLine('List-Unsubscribe', mailtoLeave)), tail]);
     return { perRecipient: false, message: () => whole };
   }
