@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
+import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { requirePeer } from '../peers/require.js';
 
@@ -247,5 +247,84 @@ export class User {
       /* gone */
     }
     this.sock.destroy();
+  }
+}
+
+/** One line the fake server read, parsed: its tags, command, arguments and trailing text. */
+export interface FakeLine {
+  line: string;
+  tags: string | undefined;
+  cmd: string;
+  args: string[];
+  text: string;
+  nick: string;
+}
+
+/**
+ * Just enough of an IRCv3 server for a unit of the protocol no real server can be made to show on cue: CAP LS with
+ * `caps`, registration (001, 005 with `isupport`, 376), JOIN with NAMES (`names(nick)`), PONG, an empty WHO, and
+ * every line the client sent in `got`. `handle` answers any other command (or overrides these): return true when it did.
+ */
+export class FakeIrcd {
+  readonly got: string[] = [];
+  private server!: Server;
+  private client: Socket | undefined;
+  port = 0;
+
+  constructor(
+    private readonly o: {
+      caps: string;
+      isupport?: string;
+      names?: (nick: string) => string;
+      handle?: (l: FakeLine, write: (text: string) => void) => boolean;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((s) => {
+      this.client = s;
+      let buf = '';
+      let nick = 'bot';
+      const write = (text: string) => void s.write(text);
+      s.on('error', () => {});
+      s.on('data', (d) => {
+        buf += d.toString('utf8');
+        let i: number;
+        while ((i = buf.indexOf('\r\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          this.got.push(line);
+          const tags = /^@(\S+) /.exec(line)?.[1];
+          const bare = line.replace(/^@\S+ /, '');
+          const [cmd = '', ...args] = bare.split(' ');
+          const text = bare.slice(bare.indexOf(' :') + 2);
+          if (this.o.handle?.({ line, tags, cmd, args, text, nick }, write)) continue;
+          if (cmd === 'CAP' && args[0] === 'LS') s.write(`:fake CAP * LS :${this.o.caps}\r\n`);
+          else if (cmd === 'CAP' && args[0] === 'REQ') s.write(`:fake CAP * ACK ${args.slice(1).join(' ')}\r\n`);
+          else if (cmd === 'NICK') nick = args[0]!.replace(/^:/, '');
+          else if (cmd === 'CAP' && args[0] === 'END')
+            s.write(
+              `:fake 001 ${nick} :Welcome\r\n:fake 005 ${nick} CHANTYPES=# CASEMAPPING=ascii${this.o.isupport ? ` ${this.o.isupport}` : ''} :are supported\r\n:fake 376 ${nick} :End of MOTD\r\n`,
+            );
+          else if (cmd === 'JOIN')
+            s.write(
+              `:${nick}!u@127.0.0.1 JOIN ${args[0]}\r\n:fake 353 ${nick} = ${args[0]} :${this.o.names?.(nick) ?? nick}\r\n:fake 366 ${nick} ${args[0]} :End of NAMES\r\n`,
+            );
+          else if (cmd === 'PING') s.write(`:fake PONG fake ${args[0] ?? ''}\r\n`);
+          else if (cmd === 'WHO') s.write(`:fake 315 ${nick} ${args[0]} :End of WHO\r\n`);
+        }
+      });
+    });
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  send(line: string): void {
+    this.client?.write(`${line}\r\n`);
+  }
+
+  close(): void {
+    this.client?.destroy();
+    this.server.close();
   }
 }

@@ -17,9 +17,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
-import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { world, cli, cliPost, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
-import { ensureErgo, freePort, startErgo, stopErgo, User, type Ircd } from './irc-helpers.js';
+import { ensureErgo, FakeIrcd, freePort, startErgo, stopErgo, User, type Ircd } from './irc-helpers.js';
 
 const BOT = 'rbot';
 const BOT2 = 'rbot2';
@@ -215,69 +214,30 @@ bridges:
   });
 });
 
-/** Just enough of an IRCv3 server with draft/relaymsg: echoes our lines; RELAYMSG only `relayOk` times, then FAIL. */
-class RelayIrcd {
-  readonly got: string[] = [];
-  private server!: Server;
-  private client: Socket | undefined;
-  port = 0;
-  relayOk = 0;
-
-  async start(): Promise<void> {
-    this.server = createServer((s) => {
-      this.client = s;
-      let buf = '';
-      let nick = 'bot';
-      s.on('error', () => {});
-      s.on('data', (d) => {
-        buf += d.toString('utf8');
-        let i: number;
-        while ((i = buf.indexOf('\r\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          this.got.push(line);
-          const tags = /^@(\S+) /.exec(line)?.[1];
-          const bare = line.replace(/^@\S+ /, '');
-          const [cmd, ...args] = bare.split(' ');
-          const text = bare.slice(bare.indexOf(' :') + 2);
-          if (cmd === 'CAP' && args[0] === 'LS')
-            s.write(':fake CAP * LS :message-tags echo-message server-time draft/relaymsg=/\r\n');
-          else if (cmd === 'CAP' && args[0] === 'REQ') s.write(`:fake CAP * ACK ${args.slice(1).join(' ')}\r\n`);
-          else if (cmd === 'NICK') nick = args[0]!.replace(/^:/, '');
-          else if (cmd === 'CAP' && args[0] === 'END')
-            s.write(
-              `:fake 001 ${nick} :Welcome\r\n:fake 005 ${nick} CHANTYPES=# CASEMAPPING=ascii NICKLEN=30 :are supported\r\n:fake 376 ${nick} :End of MOTD\r\n`,
-            );
-          else if (cmd === 'JOIN')
-            s.write(
-              `:${nick}!u@127.0.0.1 JOIN ${args[0]}\r\n:fake 353 ${nick} = ${args[0]} :@${nick}\r\n:fake 366 ${nick} ${args[0]} :End of NAMES\r\n`,
-            );
-          else if (cmd === 'PING') s.write(`:fake PONG fake ${args[0] ?? ''}\r\n`);
-          else if (cmd === 'WHO') s.write(`:fake 315 ${nick} ${args[0]} :End of WHO\r\n`);
-          else if (cmd === 'PRIVMSG')
-            s.write(`${tags ? `@${tags} ` : ''}:${nick}!u@127.0.0.1 PRIVMSG ${args[0]} :${text}\r\n`);
-          else if (cmd === 'RELAYMSG') {
-            if (this.relayOk-- > 0)
-              s.write(
-                `@draft/relaymsg=${nick}${tags ? `;${tags}` : ''} :${args[1]}!~u@127.0.0.1 PRIVMSG ${args[0]} :${text}\r\n`,
-              );
-            else s.write(':fake FAIL RELAYMSG PRIVS_NEEDED :You cannot relay messages to this channel\r\n');
-          }
-        }
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  close(): void {
-    this.client?.destroy();
-    this.server.close();
-  }
+/** A fake server with draft/relaymsg (irc-helpers.ts FakeIrcd): echoes our lines; RELAYMSG `relayOk` times, then FAIL. */
+function relayIrcd(): { ircd: FakeIrcd; relay: { ok: number } } {
+  const relay = { ok: 0 };
+  const ircd = new FakeIrcd({
+    caps: 'message-tags echo-message server-time draft/relaymsg=/',
+    isupport: 'NICKLEN=30',
+    names: (nick) => `@${nick}`,
+    handle: ({ tags, cmd, args, text, nick }, write) => {
+      if (cmd === 'PRIVMSG') write(`${tags ? `@${tags} ` : ''}:${nick}!u@127.0.0.1 PRIVMSG ${args[0]} :${text}\r\n`);
+      else if (cmd === 'RELAYMSG' && relay.ok-- > 0)
+        write(
+          `@draft/relaymsg=${nick}${tags ? `;${tags}` : ''} :${args[1]}!~u@127.0.0.1 PRIVMSG ${args[0]} :${text}\r\n`,
+        );
+      else if (cmd === 'RELAYMSG')
+        write(':fake FAIL RELAYMSG PRIVS_NEEDED :You cannot relay messages to this channel\r\n');
+      else return false;
+      return true;
+    },
+  });
+  return { ircd, relay };
 }
 
 describe('draft/relaymsg refused in the middle of a post (a fake server)', () => {
-  const ircd = new RelayIrcd();
+  const { ircd, relay } = relayIrcd();
   let w: World;
   let d: Running;
 
@@ -302,7 +262,7 @@ bridges:
   });
 
   test('the lines the server showed are not said again; the rest follow once, with the prefix; status says why', async () => {
-    ircd.relayOk = 2;
+    relay.ok = 2;
     const words = Array.from({ length: 200 }, (_, i) => `word${i}`);
     const id = await cliPost(w, 't', 'alice', words.join(' '));
     await d.waitForLog(new RegExp(`"post":"${id}".*confirmed by their echo`));

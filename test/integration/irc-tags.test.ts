@@ -8,64 +8,12 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
-
-/** Just enough of an IRCv3 server: CAP with message-tags, registration, JOIN, and every line the client sent. */
-class FakeIrcd {
-  readonly got: string[] = [];
-  private server!: Server;
-  private client: Socket | undefined;
-  port = 0;
-
-  async start(): Promise<void> {
-    this.server = createServer((s) => {
-      this.client = s;
-      let buf = '';
-      let nick = 'bot';
-      s.on('error', () => {});
-      s.on('data', (d) => {
-        buf += d.toString('utf8');
-        let i: number;
-        while ((i = buf.indexOf('\r\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          this.got.push(line);
-          const bare = line.replace(/^@\S+ /, '');
-          const [cmd, ...args] = bare.split(' ');
-          if (cmd === 'CAP' && args[0] === 'LS') s.write(':fake CAP * LS :message-tags server-time\r\n');
-          else if (cmd === 'CAP' && args[0] === 'REQ') s.write(`:fake CAP * ACK ${args.slice(1).join(' ')}\r\n`);
-          else if (cmd === 'NICK') nick = args[0]!.replace(/^:/, '');
-          else if (cmd === 'CAP' && args[0] === 'END')
-            s.write(
-              `:fake 001 ${nick} :Welcome\r\n:fake 005 ${nick} CHANTYPES=# CASEMAPPING=ascii :are supported\r\n:fake 376 ${nick} :End of MOTD\r\n`,
-            );
-          else if (cmd === 'JOIN')
-            s.write(
-              `:${nick}!u@127.0.0.1 JOIN ${args[0]}\r\n:fake 353 ${nick} = ${args[0]} :${nick} other\r\n:fake 366 ${nick} ${args[0]} :End of NAMES\r\n`,
-            );
-          else if (cmd === 'PING') s.write(`:fake PONG fake ${args[0] ?? ''}\r\n`);
-          else if (cmd === 'WHO') s.write(`:fake 315 ${nick} ${args[0]} :End of WHO\r\n`);
-        }
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  send(line: string): void {
-    this.client?.write(`${line}\r\n`);
-  }
-
-  close(): void {
-    this.client?.destroy();
-    this.server.close();
-  }
-}
+import { FakeIrcd } from './irc-helpers.js';
 
 describe('message-tags: the post id travels with every line', () => {
-  const ircd = new FakeIrcd();
+  const ircd = new FakeIrcd({ caps: 'message-tags server-time', names: (nick) => `${nick} other` });
   let w: World;
   let d: Running;
   const spool = () => join(w.dir, 'spool');
