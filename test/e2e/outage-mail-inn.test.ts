@@ -169,6 +169,12 @@ test(`the SMTP sink and INN down for ${OUTAGE_MS / 1000} s during a load: posts 
         ),
     ]),
   ];
+  // INN's own order: an article that reached nnrpd as innd went down was answered 240 and spooled; INN feeds
+  // it in when innd is back (inn.up() runs rnews -U), after what peerpost sent meanwhile. peerpost cannot tell
+  // that 240 from any other: those articles must be there once, and everything else in order.
+  const spooled = new Set(tokensInOrder(inn.spooled, P));
+  if (spooled.size)
+    console.log(`# INN spooled ${[...spooled].join(' ')} while innd went down (fed in later by rnews -U)`);
   for (const [name, got] of places) {
     await eventually(
       async () => ((await got()).length >= want.length ? true : `${(await got()).length} of ${want.length}`),
@@ -176,7 +182,12 @@ test(`the SMTP sink and INN down for ${OUTAGE_MS / 1000} s during a load: posts 
       30_000,
       500,
     );
-    assert.deepEqual(await got(), want, `${name} has every post once, in order`);
+    const seen = await got();
+    if (name === 'inn' && spooled.size) {
+      assert.deepEqual([...seen].sort(), [...want].sort(), `inn has every post once`);
+      const inOrder = (xs: string[]) => xs.filter((x) => !spooled.has(x));
+      assert.deepEqual(inOrder(seen), inOrder(want), `inn has every post it did not spool in order`);
+    } else assert.deepEqual(seen, want, `${name} has every post once, in order`);
   }
   console.log(
     `# outage ${OUTAGE_MS} ms: ${n} articles; the outbox rose to ${samples.at(-1)!.innPending} for INN, ${samples.at(-1)!.mailPending} for the list`,

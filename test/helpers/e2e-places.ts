@@ -279,6 +279,21 @@ export class InnPlace implements Place {
     }
   }
 
+  /**
+   * The texts of the articles nnrpd spooled while innd was down (answered 240, fed in by `rnews -U` when
+   * innd came back, so they appear after the articles posted meanwhile), as up() found them.
+   */
+  readonly spooled: string[] = [];
+
+  /** The article files waiting in spool/incoming (rnews -U's work), not its temporary or bad ones. */
+  private spoolFiles(): string[] {
+    const d = join(this.dir, 'spool', 'incoming');
+    if (!existsSync(d)) return [];
+    return readdirSync(d, { withFileTypes: true })
+      .filter((e) => e.isFile() && !e.name.startsWith('.'))
+      .map((e) => join(d, e.name));
+  }
+
   /** Start innd again on the same port and spool (what inn2.sh start does last, without making a new spool). */
   async up(): Promise<void> {
     const child = spawn(
@@ -303,6 +318,9 @@ export class InnPlace implements Place {
       if (r?.ok) {
         // A POST that reached nnrpd while innd was going down was answered 240 and spooled to
         // spool/incoming; a real INN feeds those in later (rnews -U, from news.daily). Do it now.
+        // Those articles reach the group after whatever was posted since innd came back: INN's
+        // order, not the sender's (nnrpd's 240 for a spooled article is the same as for a stored one).
+        this.spooled.push(...this.spoolFiles().map((f) => readFileSync(f, 'utf8')));
         execFileSync(
           'setpriv',
           [
