@@ -2,9 +2,10 @@
  * Nothing said on IRC is lost while the bot is away (plugins/irc/replay.ts), against a real Ergo, the
  * IRCv3 reference server, whose `draft/chathistory` keeps a channel's lines while someone is in it.
  *
- * The daemon bridges #talk on Ergo to a chat sink (records every post it is given, in order) and to the
- * built-in news server's group peerpost.talk (gets the channel's talk as digests, as a mailing list does too),
- * read at the end with Python's nntplib.
+ * The daemon bridges #talk on Ergo to a chat sink (records every post it is given, in order), to the
+ * built-in news server's group peerpost.talk and to the mailing list talk@lists.test.example (both get the
+ * channel's talk as digests), read at the end with Python's nntplib and from the Maildir of the SMTP sink
+ * (aiosmtpd) the list's mail goes to.
  * The bot reaches Ergo through a TCP relay in this test, so that the test can cut its connection (from
  * the bot's side and from Ergo's at once: Ergo sees the bot quit) and keep it out while people talk.
  * After each reconnect every line said meanwhile reaches the sink once and in order, before the lines
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { world, cli, cliPost, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
 import { ensureErgo, startErgo, stopErgo, freePort, User, type Ircd } from './irc-helpers.js';
 import { NewsPlace } from '../helpers/e2e.js';
+import { MailPlace } from '../helpers/e2e-places.js';
 import { requirePeer } from '../peers/require.js';
 
 /** A TCP relay to Ergo whose connections the test can cut, and keep cut. */
@@ -114,11 +116,15 @@ async function letBack(): Promise<void> {
 }
 
 let news: NewsPlace;
+let mail: MailPlace;
+const MEMBER = 'ann@sub.example';
 
 before(async () => {
   ensureErgo();
   requirePeer('python3');
   news = await NewsPlace.make('news', 'nntp.local', 'peerpost.talk');
+  mail = await MailPlace.make('mail', 'mail.lists', 'talk', 'lists.test.example', [MEMBER]);
+  const m = mail.accountConfig() as { smtp: { port: number } };
   const port = await freePort();
   w = world();
   ergo = startErgo(port, join(w.dir, 'ergo'));
@@ -138,6 +144,11 @@ before(async () => {
     file: ${w.sink('out')}
   nntp.local:
     listen: 127.0.0.1:${news.port}
+  mail.lists:
+    domain: lists.test.example
+    listen: 127.0.0.1:${mail.port}
+    limits: { exempt: [127.0.0.1] }
+    smtp: { host: 127.0.0.1, port: ${m.smtp.port}, fromRewrite: never, timeout: 5s }
 bridges:
   talk:
     digest: { quiet: 1s }
@@ -145,8 +156,11 @@ bridges:
       - irc.ergo/#talk
       - sink.out/talk
       - nntp.local/peerpost.talk
+      - { endpoint: mail.lists/talk, policy: open }
 `);
   await start();
+  const sub = await cli(['subscribers', 'talk', 'add', MEMBER, '-c', w.config]);
+  assert.equal(sub.code, 0, sub.stderr);
   await until(() => botJoins() > 0, 'the bot to join #talk', 20_000);
 });
 
@@ -157,6 +171,7 @@ after(async () => {
   await d?.stop();
   cutter.close();
   stopErgo(ergo);
+  await mail?.cleanup();
   w?.cleanup();
 });
 
@@ -282,19 +297,24 @@ test('more than history.maxLines said while away: the newest are replayed, the g
   assert.match(st.stdout, /history\.maxLines/);
 });
 
-test('the news group (nntplib) has every line once, in order, in its digests', async () => {
+test('the news group (nntplib) and the mailing list have every line once, in order, in their digests', async () => {
   const lineOf = (l: string) => /^\d\d:\d\d (?:<[^>]+>|\* \S+) (.*)$/.exec(l)?.[1];
-  const digested = async () =>
-    (await news.articles())
-      .filter((a) => a.kind === 'digest')
-      .flatMap((a) => a.text.split('\n'))
+  const lines = (texts: string[]) =>
+    texts
+      .flatMap((t) => t.split(/\r?\n/))
       .map(lineOf)
       .filter((l) => l !== undefined);
+  const places: [string, () => Promise<string[]>][] = [
+    ['peerpost.talk', async () => lines((await news.articles()).filter((a) => a.kind === 'digest').map((a) => a.text))],
+    [`${MEMBER} (talk@lists.test.example)`, async () => lines((await mail.inbox(MEMBER)).map((x) => x.text))],
+  ];
   const all = bodies();
   const last = all[all.length - 1]!;
-  for (let i = 0; !(await digested()).includes(last); i++) {
-    if (i > 100) assert.fail(`the last line (${last}) is in no digest of peerpost.talk after 20 s`);
-    await new Promise((r) => setTimeout(r, 200));
+  for (const [name, digested] of places) {
+    for (let i = 0; !(await digested()).includes(last); i++) {
+      if (i > 100) assert.fail(`the last line (${last}) is in no digest at ${name} after 20 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(await digested(), all, `${name}: every line once, in order`);
   }
-  assert.deepEqual(await digested(), all);
 });
