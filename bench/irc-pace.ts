@@ -5,7 +5,8 @@
  *
  *   node dist/bench/run.js irc-pace      (also run by `npm run bench -- irc`)
  *
- * IRC_PACE_LINES (default 30, about 45 s a relay) and IRC_PACE_GAP_MS (1500) change the pace. matterbridge:
+ * IRC_PACE_LINES (default 30, about 45 s a relay) and IRC_PACE_GAP_MS (1500) change the pace; IRC_PACE_NODE_FLAGS
+ * (space-separated) adds node/V8 flags to peerpost's process, to try one. matterbridge:
  * MATTERBRIDGE_BIN, else ../shared/bench/bin/matterbridge.xz beside the checkout (unpacked once, checked against
  * matterbridge.sha256 beside it). When neither is there, the bench says so and gives peerpost's figures alone.
  *
@@ -171,12 +172,13 @@ export async function run(): Promise<Result[]> {
         `      - { endpoint: irc.local/#a, direction: in }\n      - { endpoint: irc.local/#b, direction: out }\n`,
     );
     // As the executable runs it (its first line: node --max-semi-space-size=2), at the default log level.
-    const ppArgv = [process.execPath, '--max-semi-space-size=2', BIN, 'start', '-c', join(dir, 'pp.yaml')];
+    const extra = (process.env.IRC_PACE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+    const ppArgv = [process.execPath, '--max-semi-space-size=2', ...extra, BIN, 'start', '-c', join(dir, 'pp.yaml')];
     const pp = await measure('peerpost', port, ppArgv, 'ppbot', seen);
     const mbNote = mbFig
       ? (f: (x: Figures) => number, d = 2) => `matterbridge in the same run: ${f(mbFig).toFixed(d)}`
       : () => 'matterbridge: not run (no binary)';
-    const how = `${LINES} lines ${GAP_MS} ms apart, #a → #b on one ngircd (penalties off), both relays with their default settings, each started fresh; ${seen.join('; ')}`;
+    const how = `${LINES} lines ${GAP_MS} ms apart, #a → #b on one ngircd (penalties off), both relays with their default settings, each started fresh${extra.length ? `; peerpost with ${extra.join(' ')}` : ''}; ${seen.join('; ')}`;
     const results: Result[] = [
       {
         figure: `latency at a person's pace (a line every ${GAP_MS / 1000} s), p50`,
