@@ -30,6 +30,7 @@ import { ingestPipeline } from '../src/ingest/pipeline.js';
 import type { IncomingPost, Post } from '../src/post.js';
 import type { Style } from '../src/config/types.js';
 import { makeConfig } from '../test/helpers/core-fixture.js';
+import { shebangFlags } from '../test/helpers/daemon.js';
 import { percentile, peakRssMb, summarise, machine, table, type Result } from './lib/result.js';
 
 export const title = 'core: ingest, delivery latency, memory';
@@ -48,7 +49,7 @@ const LATENCY_SECONDS = 10;
 const LATENCY_WARMUP_SECONDS = 1; // offered but not counted
 const TARGET_INGEST = 15_000;
 /** The flags `peerpost start` runs node with (the shebang of src/bin.ts, and npm start). */
-const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2'];
+const DAEMON_NODE_FLAGS = shebangFlags();
 /** Concurrent senders for the group-commit figures (SMTP, NNTP and IRC connections at once). */
 const SENDERS = 64;
 const TARGET_P99_MS = 5;

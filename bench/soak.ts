@@ -51,7 +51,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { createTransport } from 'nodemailer';
-import { BIN, startDaemon, type Running } from '../test/helpers/daemon.js';
+import { shebangFlags, startDaemon, type Running } from '../test/helpers/daemon.js';
 import {
   articleText,
   decodeWords,
@@ -147,15 +147,6 @@ export function soakOptions(argv: readonly string[]): SoakOptions {
   const w = num('warmup');
   if (w !== undefined) o.warmupS = w * 60;
   return o;
-}
-
-/**
- * The node flags on the first line of the `peerpost` executable (`#!/usr/bin/env -S node FLAGS`): `peerpost start`
- * runs with them, so the soak's daemon does too (the test helper starts `node BIN` and would leave them out).
- */
-export function shebangFlags(bin: string): string {
-  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
-  return /^#!.*\bnode\b(.*)$/.exec(first)?.[1]?.trim() ?? '';
 }
 
 // ── a raw NNTP poster (one connection, one POST after another) ──────────────
@@ -377,15 +368,8 @@ export async function run(): Promise<Result[]> {
     };
     writeFileSync(node.config, stringify(cfg));
 
-    const flags = shebangFlags(BIN);
-    const nodeOptions = process.env.NODE_OPTIONS;
-    process.env.NODE_OPTIONS = [nodeOptions, flags].filter(Boolean).join(' ');
-    try {
-      running = await startDaemon(node.config, ['--log-level', 'info']);
-    } finally {
-      if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
-      else process.env.NODE_OPTIONS = nodeOptions;
-    }
+    const flags = shebangFlags().join(' ');
+    running = await startDaemon(node.config, ['--log-level', 'info'], { nodeFlags: shebangFlags() });
     node.running = running;
     const pid = running.proc.pid!;
     await running.waitForLog(/first look at peerpost\.commons/, 30_000);

@@ -127,6 +127,15 @@ export class NoStoreError extends StoreError {
  */
 const WAL_AUTOCHECKPOINT_PAGES = 4000;
 
+/**
+ * SQLite's page cache of the store's connection, in KiB (a negative cache_size). better-sqlite3 builds SQLite with
+ * 16 MiB, a cache that fills as the store grows: a daemon's RSS rose by ~9 MB between 6,000 and 60,000 posts
+ * received by mail (issue 19), and in the 30-minute soak it was a third of the RSS slope. 2 MiB is SQLite's own
+ * default; a page not in it is read from the kernel's file cache (which the kernel gives back when memory is short).
+ * No figure of the benches moved beyond their noise with it (bench/RESULTS.md, mail-receive).
+ */
+export const PAGE_CACHE_KIB = 2000;
+
 export class Store {
   readonly db: Database.Database;
   readonly file: string;
@@ -170,6 +179,7 @@ export class Store {
     });
     const db = this.db;
     registerFunctions(db);
+    db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');
       // 'process' (NORMAL): in WAL mode a commit is in the OS before ingest returns,

@@ -79,8 +79,6 @@ async function run(args: string[]): Promise<number> {
   if (!config) return EXIT.CONFIG;
   const configured = config.bridges[bridge];
   const store = openToRead(found, config);
-  // One pass over the archive: SQLite's 16 MB page cache would only fill with pages never read again.
-  store.db.pragma('cache_size = -2000');
   try {
     if (!configured && store.countPosts(bridge) === 0) {
       err(

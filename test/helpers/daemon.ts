@@ -118,17 +118,34 @@ export interface Running {
  * Start `peerpost start -c CONFIG` (or, with viaEnv, PEERPOST_CONFIG=CONFIG peerpost start); resolves once it
  * says it is up (or rejects with its output when it exits).
  */
+/**
+ * The node flags on the first line of the `peerpost` executable (`#!/usr/bin/env -S node FLAGS`), which
+ * `peerpost start` runs with.
+ */
+export function shebangFlags(bin = BIN): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+  return (/^#!.*\bnode\b(.*)$/.exec(first)?.[1] ?? '').split(/\s+/).filter(Boolean);
+}
+
+/**
+ * `nodeFlags`: node's own flags, before BIN. The daemon runs as `node BIN`, without the executable's flags unless
+ * given `nodeFlags: shebangFlags()` (as `peerpost start` runs): the benches do, their memory figures depend on them.
+ */
 export async function startDaemon(
   config: string,
   extra: string[] = [],
-  opts: { cwd?: string; waitUp?: boolean; viaEnv?: boolean } = {},
+  opts: { cwd?: string; waitUp?: boolean; viaEnv?: boolean; nodeFlags?: string[] } = {},
 ): Promise<Running> {
   const which = opts.viaEnv ? [] : ['-c', config];
-  const proc = spawn(process.execPath, [BIN, 'start', ...which, '--log-level', 'debug', ...extra], {
-    cwd: opts.cwd,
-    env: opts.viaEnv ? { ...process.env, PEERPOST_CONFIG: config } : process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [...(opts.nodeFlags ?? []), BIN, 'start', ...which, '--log-level', 'debug', ...extra],
+    {
+      cwd: opts.cwd,
+      env: opts.viaEnv ? { ...process.env, PEERPOST_CONFIG: config } : process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let buf = '';
