@@ -188,7 +188,10 @@ test('posts of one commit share a place: seq orders them, and a page boundary be
       seen.push(...ids(page));
       before = page[page.length - 1]!.seq;
     }
-    assert.deepEqual(seen, [7, 6, 5, 4, 3, 2, 1].map((i) => `burst${i}@x`));
+    assert.deepEqual(
+      seen,
+      [7, 6, 5, 4, 3, 2, 1].map((i) => `burst${i}@x`),
+    );
   } finally {
     s.close();
   }
