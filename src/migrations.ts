@@ -180,7 +180,8 @@ export const MIGRATIONS: readonly string[] = [
   // `peerpost import` (imported = 1): its own date, never later than when it was imported. The pages, feeds,
   // plans and the API list a bridge newest first by place (posts_by_place), a thread oldest first
   // (posts_by_thread), seq breaking ties: a 2019 post imported today sits among 2019's, not on top. The live
-  // stream (/api/stream) follows arrival (seq) and leaves imported posts out. A tombstone keeps the place its
+  // stream (/api/stream) follows arrival (seq) and leaves imported posts out (posts_live: a replay does not read
+  // past 100,000 imported rows to find the live ones; an import does not write it). A tombstone keeps the place its
   // post had, so a page cursor (a seq) naming a removed post still says where the page starts. Posts imported
   // before this migration are known by their origin (the importer's account is "import").
   `ALTER TABLE posts ADD COLUMN placed_at INTEGER NOT NULL DEFAULT 0;
@@ -191,6 +192,7 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX posts_by_place ON posts(bridge, placed_at, seq);
    DROP INDEX posts_by_thread;
    CREATE INDEX posts_by_thread ON posts(thread, placed_at, seq);
+   CREATE INDEX posts_live ON posts(bridge, seq) WHERE imported = 0;
    ALTER TABLE tombstones ADD COLUMN placed_at INTEGER;`,
 ];
 

@@ -235,7 +235,7 @@ export class Store {
         .prepare('SELECT placed_at FROM posts WHERE bridge = ? AND seq < ? ORDER BY seq DESC LIMIT 1')
         .pluck(),
       since: db.prepare(
-        'SELECT seq, received_at, data, imported FROM posts WHERE bridge = ? AND seq > ? AND imported = 0 ORDER BY seq LIMIT ?',
+        'SELECT seq, received_at, data, imported FROM posts INDEXED BY posts_live WHERE bridge = ? AND seq > ? AND imported = 0 ORDER BY seq LIMIT ?',
       ),
       countPosts: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
       thread: db.prepare(
