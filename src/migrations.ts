@@ -176,7 +176,35 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER posts_by_store BEFORE INSERT ON posts BEGIN
      SELECT pp_store_inserts();
    END;`,
+  // A post's place in the archive's time (placed_at, ms): when this node received it, but for a post carried in by
+  // `peerpost import` (imported = 1): its own date, never later than when it was imported. The pages, feeds,
+  // plans and the API list a bridge newest first by place (posts_by_place), a thread oldest first
+  // (posts_by_thread), seq breaking ties: a 2019 post imported today sits among 2019's, not on top. The live
+  // stream (/api/stream) follows arrival (seq) and leaves imported posts out (posts_live: a replay does not read
+  // past 100,000 imported rows to find the live ones; an import does not write it). A tombstone keeps the place its
+  // post had, so a page cursor (a seq) naming a removed post still says where the page starts. Posts imported
+  // before this migration are known by their origin (the importer's account is "import").
+  `ALTER TABLE posts ADD COLUMN placed_at INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE posts ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
+   UPDATE posts SET imported = 1 WHERE json_extract(data, '$.origin.account') = 'import';
+   UPDATE posts SET placed_at = CASE WHEN imported = 1 THEN min(received_at, coalesce(pp_ms(date), received_at))
+                                     ELSE received_at END;
+   CREATE INDEX posts_by_place ON posts(bridge, placed_at, seq);
+   DROP INDEX posts_by_thread;
+   CREATE INDEX posts_by_thread ON posts(thread, placed_at, seq);
+   CREATE INDEX posts_live ON posts(bridge, seq) WHERE imported = 0;
+   ALTER TABLE tombstones ADD COLUMN placed_at INTEGER;`,
 ];
+
+/**
+ * A post's place (migration 10, posts.placed_at, ms since the epoch): `now` (when it is stored), or for an imported
+ * post its date when that is earlier (a date that cannot be read, or one in the future, places it now).
+ */
+export function placeOf(post: { date?: string }, now: number, imported: boolean): number {
+  if (!imported || post.date === undefined) return now;
+  const t = Date.parse(post.date);
+  return Number.isNaN(t) ? now : Math.min(t, now);
+}
 
 /** A post's row in archive_fts (migration 9), in its columns' order: what Store.insertPost writes. */
 export function indexText(post: {
@@ -194,17 +222,22 @@ export function indexText(post: {
 }
 
 /**
- * The SQL functions the migrations call (7 and 9), registered on every connection the Store opens, before its
+ * The SQL functions the migrations call (7, 9 and 10), registered on every connection the Store opens, before its
  * migrations (migration 7's triggers called pp_public_text on every insert, until migration 9 dropped them).
  *   pp_public_text(t)     t as the most restrictive public view shows it (publicText(t, 'hide'): alice@…); NULL stays NULL
  *   pp_addresses(s, b)    every address in the texts s and b, space-separated, each once
  *   pp_store_inserts()    nothing: its presence says this connection's posts go in by Store.insertPost (migration 9)
+ *   pp_ms(d)              the ISO date d in ms since the epoch; NULL when it cannot be read (migration 10)
  */
 export function registerFunctions(db: Database.Database): void {
   db.function('pp_public_text', { deterministic: true }, (t: unknown) =>
     t === null || t === undefined ? null : publicText(String(t), 'hide'),
   );
   db.function('pp_store_inserts', { deterministic: true }, () => null);
+  db.function('pp_ms', { deterministic: true }, (d: unknown) => {
+    const t = typeof d === 'string' ? Date.parse(d) : NaN;
+    return Number.isNaN(t) ? null : t;
+  });
   db.function('pp_addresses', { deterministic: true }, (s: unknown, b: unknown) =>
     addressesIn(typeof s === 'string' ? s : undefined, typeof b === 'string' ? b : ''),
   );

@@ -48,6 +48,8 @@ export interface Post {
 export interface StoredPost extends Post {
   seq: number;
   receivedAt: string;
+  /** Carried in from an old archive (`peerpost import`): placed by its date, never announced as new. */
+  imported?: true;
 }
 
 /** What a plugin hands to ingest(): the core fills in the bridge, the id when missing, and defaults. */
@@ -101,9 +103,16 @@ export interface StoredRow {
   seq: number;
   received_at: number;
   data: string;
+  /** 1 for an imported post (migration 10), when the statement reads it. */
+  imported?: number;
 }
 
 /** A stored row as the post it holds. */
 export function toStored(r: StoredRow): StoredPost {
-  return { ...(JSON.parse(r.data) as Post), seq: r.seq, receivedAt: new Date(r.received_at).toISOString() };
+  return {
+    ...(JSON.parse(r.data) as Post),
+    seq: r.seq,
+    receivedAt: new Date(r.received_at).toISOString(),
+    ...(r.imported ? { imported: true as const } : {}),
+  };
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { toStored, type Post, type StoredPost, type StoredRow } from './post.js';
 import { threadKeyOf } from './archive/thread.js';
 import { archivePage, type ArchiveFilter } from './archive/export.js';
-import { MIGRATIONS, indexText, registerFunctions } from './migrations.js';
+import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
 
 export { MIGRATIONS };
 
@@ -216,9 +216,9 @@ export class Store {
     return {
       // seq: the next after every post held or removed (SQLite alone would give a removed newest post's seq again).
       insertPost: db.prepare(
-        `INSERT OR IGNORE INTO posts (seq, id, bridge, received_at, data, date) VALUES (
+        `INSERT OR IGNORE INTO posts (seq, id, bridge, received_at, data, date, placed_at, imported) VALUES (
            max(coalesce((SELECT max(seq) FROM posts), 0), coalesce((SELECT max(seq) FROM tombstones WHERE seq IS NOT NULL), 0)) + 1,
-           ?, ?, ?, ?, ?)`,
+           ?, ?, ?, ?, ?, ?, ?)`,
       ),
       indexPost: db.prepare(
         'INSERT INTO archive_fts (rowid, subject, body, author, author_address, addresses) VALUES (?, ?, ?, ?, ?, ?)',
@@ -226,14 +226,31 @@ export class Store {
       insertOutbox: db.prepare('INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (?, ?, ?, ?)'),
       insertDigestLine: db.prepare('INSERT INTO digest_lines (bridge, post_seq, at) VALUES (?, ?, ?)'),
       hasPost: db.prepare('SELECT 1 FROM posts WHERE id = ?').pluck(),
-      postById: db.prepare('SELECT seq, received_at, data FROM posts WHERE id = ?'),
-      postBySeq: db.prepare('SELECT seq, received_at, data FROM posts WHERE seq = ?'),
+      postById: db.prepare('SELECT seq, received_at, data, imported FROM posts WHERE id = ?'),
+      postBySeq: db.prepare('SELECT seq, received_at, data, imported FROM posts WHERE seq = ?'),
+      // Newest first by place (migration 10), from a position (placed_at, seq) exclusive: posts_by_place.
       latest: db.prepare(
-        'SELECT seq, received_at, data FROM posts WHERE bridge = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+        `SELECT seq, received_at, data, imported FROM posts INDEXED BY posts_by_place
+         WHERE bridge = @bridge AND (placed_at, seq) < (@at, @seq) ORDER BY placed_at DESC, seq DESC LIMIT @limit`,
       ),
-      since: db.prepare('SELECT seq, received_at, data FROM posts WHERE bridge = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      // Where a page cursor (a seq) stands: its post's place, or its tombstone's (a removed post's).
+      placeOfSeq: db
+        .prepare(
+          `SELECT placed_at FROM posts WHERE seq = @seq
+           UNION ALL SELECT placed_at FROM tombstones WHERE seq = @seq AND placed_at IS NOT NULL LIMIT 1`,
+        )
+        .pluck(),
+      // A cursor whose place is not known (a post removed before migration 10): the place of the post before it.
+      placeBeforeSeq: db
+        .prepare('SELECT placed_at FROM posts WHERE bridge = ? AND seq < ? ORDER BY seq DESC LIMIT 1')
+        .pluck(),
+      since: db.prepare(
+        'SELECT seq, received_at, data, imported FROM posts INDEXED BY posts_live WHERE bridge = ? AND seq > ? AND imported = 0 ORDER BY seq LIMIT ?',
+      ),
       countPosts: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
-      thread: db.prepare('SELECT seq, received_at, data FROM posts WHERE thread = ? ORDER BY seq LIMIT ?'),
+      thread: db.prepare(
+        'SELECT seq, received_at, data, imported FROM posts WHERE thread = ? ORDER BY placed_at, seq LIMIT ?',
+      ),
       head: db.prepare(`SELECT o.*, p.id AS post_id, p.bridge AS bridge, p.data AS data FROM outbox o JOIN posts p ON p.seq = o.post_seq
                         WHERE o.endpoint = ? AND o.state = 'pending' AND o.row > ? ORDER BY o.row LIMIT ?`),
       pendingEndpoints: db.prepare(`SELECT DISTINCT endpoint FROM outbox WHERE state = 'pending'`).pluck(),
@@ -278,10 +295,22 @@ export class Store {
 
   // ---- posts ----
 
-  /** Insert a post; returns its seq, or undefined when a post with this id is already stored. */
-  insertPost(post: Post, now: number): number | undefined {
+  /**
+   * Insert a post; returns its seq, or undefined when a post with this id is already stored. `imported`: it comes
+   * from an old archive (`peerpost import`): placed by its own date (migration 10), left out of the live stream.
+   */
+  insertPost(post: Post, now: number, opts: { imported?: boolean } = {}): number | undefined {
+    const imported = opts.imported ?? false;
     const insert = () => {
-      const r = this.q.insertPost.run(post.id, post.bridge, now, JSON.stringify(post), post.date ?? null);
+      const r = this.q.insertPost.run(
+        post.id,
+        post.bridge,
+        now,
+        JSON.stringify(post),
+        post.date ?? null,
+        placeOf(post, now, imported),
+        imported ? 1 : 0,
+      );
       if (r.changes === 0) return undefined;
       const seq = Number(r.lastInsertRowid);
       // The archive's search index (migration 9), in the same transaction: found the moment it is accepted.
@@ -306,16 +335,29 @@ export class Store {
     return r && toStored(r);
   }
 
+  /**
+   * The newest posts of a bridge by place (migration 10: when received; an imported post by its date), seq breaking
+   * ties; `before` is the seq of the post the previous page ended with (exclusive): the page goes on from its place.
+   */
   latestPosts(bridge: string, limit = 50, before = Number.MAX_SAFE_INTEGER): StoredPost[] {
-    return (this.q.latest.all(bridge, before, limit) as StoredRow[]).map(toStored);
+    let at = Number.MAX_SAFE_INTEGER;
+    if (before < Number.MAX_SAFE_INTEGER) {
+      const known = (this.q.placeOfSeq.get({ seq: before }) ?? this.q.placeBeforeSeq.get(bridge, before)) as
+        | number
+        | undefined;
+      if (known === undefined) return [];
+      at = known;
+    }
+    return (this.q.latest.all({ bridge, at, seq: before, limit }) as StoredRow[]).map(toStored);
   }
 
+  /** Posts of a bridge that arrived after the seq `after`, in arrival order: the live stream's; imported ones left out. */
   postsSince(bridge: string, after: number, limit = 500): StoredPost[] {
     return (this.q.since.all(bridge, after, limit) as StoredRow[]).map(toStored);
   }
 
   /**
-   * The posts of the thread that the post `id` belongs to, oldest first (by arrival); the thread is named by its
+   * The posts of the thread that the post `id` belongs to, oldest first (by place: migration 10); the thread is named by its
    * root's id (migration 4: the first of References, else In-Reply-To, else the post's own id). Empty for an id
    * not held, unless other posts name it as their root (a thread whose first post is elsewhere).
    */

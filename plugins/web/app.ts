@@ -169,6 +169,7 @@ export function postJson(
     references: p.references,
     date: p.date,
     receivedAt: p.receivedAt,
+    ...(p.imported ? { imported: true } : {}),
     attachments: p.attachments.map((a, n) => {
       const u = fileUrl(n);
       return u ? { ...a, url: u } : a;

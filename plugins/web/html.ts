@@ -49,20 +49,25 @@ export interface ThreadNode {
 }
 
 /**
- * Group posts (any order) into threads by inReplyTo, else the nearest of
- * references that is among them. Threads come newest activity first; replies
- * oldest first. A post whose parent is not among `posts` starts a thread.
+ * Group posts, given newest first as the store lists a bridge (by place: an imported post by its date, the rest by
+ * arrival), into threads by inReplyTo, else the nearest of references that is among them. Threads come newest
+ * activity first; replies oldest first. A post whose parent is not among `posts` starts a thread.
  */
 export function threads(posts: readonly StoredPost[]): ThreadNode[] {
+  // A post's rank: higher is newer (its place in the list, not its seq: an imported post's seq says nothing of its age).
+  const rank = new Map<string, number>();
+  posts.forEach((p, i) => {
+    if (!rank.has(p.id)) rank.set(p.id, posts.length - i);
+  });
   const byId = new Map<string, ThreadNode>();
-  for (const p of [...posts].sort((a, b) => a.seq - b.seq))
-    if (!byId.has(p.id)) byId.set(p.id, { post: p, replies: [] });
+  for (const p of [...posts].reverse()) if (!byId.has(p.id)) byId.set(p.id, { post: p, replies: [] });
+  const rankOf = (n: ThreadNode) => rank.get(n.post.id)!;
   const parentOf = (p: StoredPost): ThreadNode | undefined => {
     const cands = [...(p.inReplyTo ? [p.inReplyTo] : []), ...[...p.references].reverse()];
     for (const id of cands) {
       const n = byId.get(id);
       // A parent must be older, which also rules out cycles in forged headers.
-      if (n && n.post.seq < p.seq) return n;
+      if (n && rankOf(n) < rank.get(p.id)!) return n;
     }
     return undefined;
   };
@@ -75,11 +80,11 @@ export function threads(posts: readonly StoredPost[]): ThreadNode[] {
       parent.replies.push(n);
       const root = rootOf.get(parent)!;
       rootOf.set(n, root);
-      newest.set(root, Math.max(newest.get(root)!, n.post.seq));
+      newest.set(root, Math.max(newest.get(root)!, rankOf(n)));
     } else {
       roots.push(n);
       rootOf.set(n, n);
-      newest.set(n, n.post.seq);
+      newest.set(n, rankOf(n));
     }
   }
   return roots.sort((a, b) => newest.get(b)! - newest.get(a)!);

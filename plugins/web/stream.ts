@@ -12,6 +12,10 @@
  * closed with 4008 rather than kept growing; a replaying client that does not
  * drain within `stallMs` likewise. Heartbeats: a ping every `heartbeatMs`; a
  * client that has not answered the previous one is cut.
+ *
+ * The stream is what arrives: posts carried in by `peerpost import` (an old
+ * archive) are not in it, live or replayed; the pages and the API list them in
+ * their place by date.
  */
 import type { WebSocket } from 'ws';
 import type { Logger, PostReader, RemovedPost, StoredPost } from '../../src/plugin.js';
@@ -96,8 +100,12 @@ export class Stream {
     return c;
   }
 
-  /** Every committed post (all bridges, in seq order): to each live client of its bridge. */
+  /**
+   * Every committed post (all bridges, in seq order): to each live client of its bridge. An imported post (an old
+   * archive carried in, even with --deliver) is not news: it stays out of the stream, as posts.since leaves it out.
+   */
   onPost(p: StoredPost): void {
+    if (p.imported) return;
     let data: Buffer | undefined;
     for (const c of this.clients) {
       if (!c.live || c.closed || c.bridge !== p.bridge || p.seq <= c.last) continue;

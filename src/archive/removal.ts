@@ -60,6 +60,7 @@ interface Raw {
   bridge: string;
   received_at: number;
   data: string;
+  placed_at: number;
 }
 
 /** Tombstone and delete the posts named; one transaction. Does not tell anyone: see Removals. */
@@ -73,7 +74,7 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
     let rows: Raw[];
     if ('ids' in target) {
       rows = [];
-      const byId = db.prepare('SELECT seq, id, bridge, received_at, data FROM posts WHERE id = ?');
+      const byId = db.prepare('SELECT seq, id, bridge, received_at, data, placed_at FROM posts WHERE id = ?');
       const tomb = db.prepare('SELECT 1 FROM tombstones WHERE id = ?').pluck();
       for (const raw of target.ids) {
         const id = bareId(raw);
@@ -81,21 +82,30 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
         if (r) rows.push(r);
         else if (tomb.get(id) !== undefined) result.already.push(id);
         else {
-          insertTombstone(store, { id, bridge: null, reason, by: opts.by, at: opts.now, cause: opts.cause, seq: null });
+          insertTombstone(store, {
+            id,
+            bridge: null,
+            reason,
+            by: opts.by,
+            at: opts.now,
+            cause: opts.cause,
+            seq: null,
+            placed: null,
+          });
           result.blocked.push(id);
         }
       }
     } else if ('author' in target) {
       rows = db
         .prepare(
-          `SELECT seq, id, bridge, received_at, data FROM posts
+          `SELECT seq, id, bridge, received_at, data, placed_at FROM posts
            WHERE lower(json_extract(data, '$.author.address')) = lower(?) ORDER BY seq LIMIT ?`,
         )
         .all(target.author.trim(), limit) as Raw[];
     } else {
       rows = db
         .prepare(
-          `SELECT seq, id, bridge, received_at, data FROM posts WHERE bridge = ? AND received_at < ?
+          `SELECT seq, id, bridge, received_at, data, placed_at FROM posts WHERE bridge = ? AND received_at < ?
            ORDER BY received_at LIMIT ?`,
         )
         .all(target.bridge, target.before, limit) as Raw[];
@@ -119,6 +129,7 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
         at: opts.now,
         cause: opts.cause,
         seq: r.seq,
+        placed: r.placed_at,
       });
       const post = toStored(r);
       result.removed.push({ id: r.id, bridge: r.bridge, reason, cause: opts.cause, post, dropped });
@@ -127,10 +138,12 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
   return result;
 }
 
-function insertTombstone(store: Store, t: Tombstone & { seq: number | null }): void {
+/** `seq` and `placed` (migration 10): where the post stood, so that a page cursor naming it keeps its place. */
+function insertTombstone(store: Store, t: Tombstone & { seq: number | null; placed: number | null }): void {
   store.db
     .prepare(
-      `INSERT INTO tombstones (id, bridge, reason, by, at, cause, seq) VALUES (@id, @bridge, @reason, @by, @at, @cause, @seq)
+      `INSERT INTO tombstones (id, bridge, reason, by, at, cause, seq, placed_at)
+       VALUES (@id, @bridge, @reason, @by, @at, @cause, @seq, @placed)
        ON CONFLICT (id) DO NOTHING`,
     )
     .run(t);

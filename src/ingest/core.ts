@@ -32,6 +32,8 @@ interface PendingPost {
   account: string;
   /** false: stored only (an imported post): no outbox row, no digest line, no post listener told. */
   deliver: boolean;
+  /** From an old archive (`peerpost import`): placed by its date in the archive (Store.insertPost). */
+  imported: boolean;
   resolve: (v: IngestVerdict) => void;
 }
 
@@ -68,9 +70,14 @@ export class PostListeners {
   }
 
   /** A post was committed as `seq` at `at`: tell every listener (one that throws does not stop the others). */
-  tell(post: Post, seq: number, at: number): void {
+  tell(post: Post, seq: number, at: number, imported = false): void {
     if (this.fns.size === 0) return;
-    const stored: StoredPost = { ...post, seq, receivedAt: new Date(at).toISOString() };
+    const stored: StoredPost = {
+      ...post,
+      seq,
+      receivedAt: new Date(at).toISOString(),
+      ...(imported ? { imported: true as const } : {}),
+    };
     for (const fn of this.fns) {
       try {
         fn(stored);
@@ -164,12 +171,18 @@ export class Core {
    * A post injected into a bridge from outside any endpoint (peerpost post, peerpost import). With
    * `deliver: false` (an imported archive) the post is only stored: it joins the archive (web, search, the news
    * group's articles) but no endpoint is sent it, no digest takes it, and the post listeners (ctx.onPost: the
-   * web's live stream, finger's followers) are not told.
+   * web's live stream, finger's followers) are not told. `imported` (peerpost import): the post takes its place in
+   * the archive by its own date (Store.insertPost), and the live stream leaves it out even when delivered.
    */
-  inject(bridge: string, inc: IncomingPost, via = 'cli', opts: { deliver?: boolean } = {}): Promise<IngestVerdict> {
+  inject(
+    bridge: string,
+    inc: IncomingPost,
+    via = 'cli',
+    opts: { deliver?: boolean; imported?: boolean } = {},
+  ): Promise<IngestVerdict> {
     if (!this.router.bridge(bridge))
       return this.done(via, { status: 'rejected', code: 'no-bridge', reason: `there is no bridge "${bridge}"` });
-    return this.accept(via, bridge, inc, undefined, undefined, opts.deliver ?? true);
+    return this.accept(via, bridge, inc, undefined, undefined, opts.deliver ?? true, opts.imported ?? false);
   }
 
   private done(account: string, v: IngestVerdict): Promise<IngestVerdict> {
@@ -183,12 +196,13 @@ export class Core {
     originEndpoint: string | undefined,
     style: Style | undefined,
     deliver: boolean,
+    imported = false,
   ): Promise<IngestVerdict> {
     const v = this.prepare(account, bridgeName, inc, originEndpoint, style);
     if ('status' in v) return Promise.resolve(v);
     if (!deliver) v.plan = { deliveries: [], digest: [] };
     return new Promise((resolve) => {
-      this.pending.push({ ...v, account, deliver, resolve });
+      this.pending.push({ ...v, account, deliver, imported, resolve });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // Idle (no commit in the last IDLE_MS): commit when the code that called us is done (a microtask), not a
@@ -294,7 +308,7 @@ export class Core {
       this.store.transaction(() =>
         items.map((item) => {
           const { post, plan } = item;
-          const seq = this.store.insertPost(post, now);
+          const seq = this.store.insertPost(post, now, { imported: item.imported });
           if (seq === undefined) return undefined;
           if (plan.deliveries.length > 0) started.set(item, this.deliveries.enqueue(post, seq, plan.deliveries, now));
           if (plan.digest.length > 0) this.digests.buffer(post, seq, now);
@@ -360,7 +374,7 @@ export class Core {
       started.get(item)?.();
       if (plan.digest.length > 0) touched.push(post.bridge);
       item.resolve(this.count(account, { status: 'accepted', id: post.id, seq }));
-      if (item.deliver) this.listeners.tell(post, seq, now);
+      if (item.deliver) this.listeners.tell(post, seq, now, item.imported);
     });
     // After every post of the batch is told, so a digest this closes comes after them (commit order).
     for (const bridge of touched) this.digests.grew(bridge, now);

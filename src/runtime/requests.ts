@@ -51,7 +51,12 @@ export function outboxAction(
 export interface RequestParts {
   store: Store;
   status: () => DaemonStatus;
-  inject: (bridge: string, post: IncomingPost, via?: string, opts?: { deliver?: boolean }) => Promise<IngestVerdict>;
+  inject: (
+    bridge: string,
+    post: IncomingPost,
+    via?: string,
+    opts?: { deliver?: boolean; imported?: boolean },
+  ) => Promise<IngestVerdict>;
   kick: (endpoint: string) => void;
   wake: (endpoints: string[]) => void;
   reload: () => Promise<unknown>;
@@ -74,7 +79,7 @@ export async function answerRequest(req: ControlRequest, d: RequestParts): Promi
       });
     case 'import':
       // Handed over together, so the batch is one group commit (one transaction) of the daemon's core.
-      return Promise.all(req.posts.map((p) => d.inject(req.bridge, p, 'import', { deliver: req.deliver })));
+      return Promise.all(req.posts.map((p) => d.inject(req.bridge, p, 'import', { deliver: req.deliver, imported: true })));
     case 'retry':
     case 'drop':
       return outboxAction(d.store, req, {

@@ -10,7 +10,7 @@ import type { AddressPolicy, BridgeView, PostReader } from '../../src/plugin.js'
 import { webSearch } from '../../plugins/web/search.js';
 import type { Post } from '../../src/post.js';
 import { parseQuery, MAX_QUERY_OCTETS } from '../../src/archive/query.js';
-import { searchArchive } from '../../src/archive/search.js';
+import { CANDIDATES, searchArchive } from '../../src/archive/search.js';
 import { CodedError } from '../../src/errors.js';
 
 let n = 0;
@@ -397,4 +397,61 @@ test('a bridge whose matches rank below many of another bridge still gets every 
   assert.equal(searchArchive(s.db, 'otter bridge:quiet', { limit: 100 }).hits.length, 25);
   assert.equal(searchArchive(s.db, 'otter', { limit: 5 }).hits[0]!.post.bridge, 'loud');
   s.close();
+});
+
+test('a word in more posts than CANDIDATES: its newest are ranked first, the older after them; paging gives every one once', () => {
+  // 60 old strong matches (the word in the subject), then CANDIDATES weak ones (in the body); half of each in
+  // another bridge. The first pages rank the newest CANDIDATES matches; the old strong ones follow them, best
+  // first, so nothing is lost by paging on, through the bridge filter too.
+  const s = Store.open(':memory:');
+  const strong: string[] = [];
+  const all: string[] = [];
+  s.transaction(() => {
+    for (let i = 0; i < 60 + CANDIDATES; i++) {
+      const old = i < 60;
+      const p = post({
+        bridge: i % 2 ? 'other' : 'commons',
+        ...(old ? { subject: `heron ${i}` } : {}),
+        body: old ? 'a note' : `a long text about many things and once a heron ${i}`,
+      });
+      s.insertPost(p, Date.now());
+      if (p.bridge === 'commons') {
+        all.push(p.id);
+        if (old) strong.push(p.id);
+      }
+    }
+  });
+  try {
+    const first = searchArchive(s.db, 'heron', { limit: 10 });
+    assert.equal(first.hits.length, 10);
+    assert.ok(
+      first.hits.every((h) => h.post.subject === undefined),
+      'the first page: the best of the newest matches',
+    );
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const r = searchArchive(s.db, 'heron', { bridges: ['commons'], limit: 100, ...(cursor ? { cursor } : {}) });
+      seen.push(...r.hits.map((h) => h.post.id));
+      cursor = r.next;
+      if (!cursor) break;
+    }
+    assert.equal(cursor, undefined);
+    assert.equal(seen.length, all.length, 'every match of the bridge');
+    assert.equal(new Set(seen).size, all.length, 'once each');
+    assert.deepEqual(seen.slice(-strong.length).sort(), [...strong].sort(), 'the older matches after the candidates');
+    // Fewer matches than CANDIDATES: ranked whole, the strong ones first.
+    assert.ok(
+      searchArchive(s.db, 'heron note', { limit: 5 }).hits.every(
+        (h) => strong.includes(h.post.id) || h.post.bridge === 'other',
+      ),
+    );
+    assert.ok(
+      searchArchive(s.db, 'heron bridge:commons', { limit: 5, after: '2000-01-01' }).hits.every((h) =>
+        strong.includes(h.post.id),
+      ),
+    );
+  } finally {
+    s.close();
+  }
 });
