@@ -171,14 +171,9 @@ export async function run(): Promise<Result[]> {
         `  irc.local: { host: 127.0.0.1, port: ${port}, tls: false, nick: ppbot }\nbridges:\n  ab:\n    endpoints:\n` +
         `      - { endpoint: irc.local/#a, direction: in }\n      - { endpoint: irc.local/#b, direction: out }\n`,
     );
-<<<<<<< HEAD
-    // As the executable runs it (its first line: node --max-semi-space-size=2), at the default log level.
-    const extra = (process.env.IRC_PACE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-    const ppArgv = [process.execPath, '--max-semi-space-size=2', ...extra, BIN, 'start', '-c', join(dir, 'pp.yaml')];
-=======
     // As the executable runs it (with the node flags of its first line), at the default log level.
-    const ppArgv = [process.execPath, ...shebangFlags(), BIN, 'start', '-c', join(dir, 'pp.yaml')];
->>>>>>> mem
+    const extra = (process.env.IRC_PACE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+    const ppArgv = [process.execPath, ...shebangFlags(), ...extra, BIN, 'start', '-c', join(dir, 'pp.yaml')];
     const pp = await measure('peerpost', port, ppArgv, 'ppbot', seen);
     const mbNote = mbFig
       ? (f: (x: Figures) => number, d = 2) => `matterbridge in the same run: ${f(mbFig).toFixed(d)}`

@@ -36,6 +36,9 @@ import { ListSender, parseBounce, verpDecode } from './outbound/index.js';
 import { AttachmentStore } from './attachments.js';
 import type { Links, Recipient } from './outbound/types.js';
 import { robotMailWaiting } from './waiting.js';
+import { ModerationStore } from './bans.js';
+import { Moderation, listModeration } from './moderate.js';
+import { bansCommand } from './bans-command.js';
 import type { AttachmentFiles, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
 
 export type { AttachmentFiles, KeptAttachment, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
@@ -59,6 +62,7 @@ interface Registered {
   info(list: string, address: string): UnsubscribeInfo | UnsubscribeRefusal;
   unsubscribe(list: string, address: string): Unsubscribed | UnsubscribeRefusal;
   files: AttachmentStore;
+  moderation: Moderation;
 }
 const registry = new Map<string, Registered>();
 let provider: string | undefined;
@@ -106,6 +110,9 @@ export const attachmentFiles: AttachmentFiles = {
   },
 };
 
+/** `mail.moderation`: held posts and bans of every running mail account's lists. */
+const moderationService = listModeration(() => [...registry.values()].map((r) => r.moderation));
+
 /** The first running mail account answers for every mail account (each service has one provider). */
 function offerServices(): void {
   if (provider && registry.has(provider)) return;
@@ -114,6 +121,7 @@ function offerServices(): void {
     try {
       reg.ctx.provide('mail.unsubscribe', { info: unsubscribeInfo, unsubscribe });
       reg.ctx.provide('mail.attachments', attachmentFiles);
+      reg.ctx.provide('mail.moderation', moderationService);
       provider = name;
       reg.ctx.log.info(`${name} answers mail.unsubscribe and mail.attachments for every mail account`);
       return;
@@ -135,10 +143,10 @@ export default definePlugin<Config>({
   validateEndpoint: endpointProblem,
   joinHint: (target, config, node) =>
     `${target}@${config.domain ?? node.hostname} (subscribe: ${target}-join@${config.domain ?? node.hostname})`,
-  commands,
+  commands: [...commands, bansCommand],
   // Robot mail waits in this plugin's own queue (not the outbox): the core shows it everywhere through this.
   waiting: robotMailWaiting,
-  provides: ['mail.unsubscribe', 'mail.attachments'],
+  provides: ['mail.unsubscribe', 'mail.attachments', 'mail.moderation'],
   uses: [
     {
       service: 'web.links',
@@ -191,6 +199,7 @@ export default definePlugin<Config>({
       store
         .recipients(list)
         .map((address) => ({ address, unsubscribeToken: tokenFor(list, normaliseAddress(address)) }));
+    const modStore = new ModerationStore(ctx.store, ctx.account);
     const lists = new ListServer({
       account: ctx.account,
       domain: () => domain,
@@ -212,6 +221,25 @@ export default definePlugin<Config>({
       attachments: files,
       postExists: (id) => ctx.posts.get(id) !== undefined,
       maxSize: cfg.maxSize,
+      moderation: {
+        notifyHeld: (...a) => moderation.notifyHeld(...a),
+        mail: (...a) => moderation.mail(...a),
+        banned: (...a) => moderation.banned(...a),
+        expired: (h) => moderation.expired(h),
+      },
+    });
+    const moderation: Moderation = new Moderation({
+      account: ctx.account,
+      domain: () => domain,
+      lists,
+      store,
+      mod: modStore,
+      out: sender,
+      log: ctx.log,
+      key: ctx.secret('moderate'),
+      accountBans: () => cfg.bans,
+      windowMs: () => cfg.subscription.window,
+      hostname: ctx.node.hostname,
     });
     sender.onBounce = (e) => {
       lists
@@ -250,6 +278,8 @@ export default definePlugin<Config>({
     expireHeld();
     const purge = setInterval(() => {
       store.purgeExpired(Date.now(), cfg.subscription.window);
+      // Decisions are kept a while after their held post could have expired, so a replayed notice is told who decided.
+      modStore.purge(Date.now() - Math.max(cfg.held.expire, 14 * 86_400_000) - 30 * 86_400_000);
       sweepFiles();
       expireHeld();
     }, 3_600_000);
@@ -288,6 +318,7 @@ export default definePlugin<Config>({
         return { ok: true, list, address, listAddress: lists.info(e).address, unsubscribed: removed };
       },
       files,
+      moderation,
     });
     offerServices();
 
@@ -318,6 +349,7 @@ export default definePlugin<Config>({
     const mail: MailHandleApi = {
       approve: (id) => lists.approve(id),
       reject: (id, reason) => lists.reject(id, reason),
+      moderation,
     };
 
     return {
@@ -325,7 +357,7 @@ export default definePlugin<Config>({
       /** subscription and bounces apply in place; anything about the listener or the smarthost restarts the account. */
       async reload(next) {
         const n = next as unknown as Config; // validated by the core with this plugin's schema
-        const inPlace = ['subscription', 'bounces', 'keepAttachments', 'held'] as const;
+        const inPlace = ['subscription', 'bounces', 'keepAttachments', 'held', 'bans'] as const;
         if (reloadPlan(cfg, n, { inPlace }) === 'restart') return 'restart';
         cfg = n;
         return 'applied';
