@@ -36,6 +36,8 @@ import { ListSender, parseBounce, verpDecode } from './outbound/index.js';
 import { AttachmentStore } from './attachments.js';
 import type { Links, Recipient } from './outbound/types.js';
 import { robotMailWaiting } from './waiting.js';
+import { ProblemLog } from './problems.js';
+import { mailLists, type ListAccount } from './weblists.js';
 import type { AttachmentFiles, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
 
 export type { AttachmentFiles, KeptAttachment, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
@@ -59,6 +61,7 @@ interface Registered {
   info(list: string, address: string): UnsubscribeInfo | UnsubscribeRefusal;
   unsubscribe(list: string, address: string): Unsubscribed | UnsubscribeRefusal;
   files: AttachmentStore;
+  lists: ListAccount;
 }
 const registry = new Map<string, Registered>();
 let provider: string | undefined;
@@ -106,6 +109,9 @@ export const attachmentFiles: AttachmentFiles = {
   },
 };
 
+/** `mail.lists`: the web's list pages, over every running mail account. */
+export const webLists = mailLists(() => [...registry.values()].map((r) => r.lists));
+
 /** The first running mail account answers for every mail account (each service has one provider). */
 function offerServices(): void {
   if (provider && registry.has(provider)) return;
@@ -114,8 +120,9 @@ function offerServices(): void {
     try {
       reg.ctx.provide('mail.unsubscribe', { info: unsubscribeInfo, unsubscribe });
       reg.ctx.provide('mail.attachments', attachmentFiles);
+      reg.ctx.provide('mail.lists', webLists);
       provider = name;
-      reg.ctx.log.info(`${name} answers mail.unsubscribe and mail.attachments for every mail account`);
+      reg.ctx.log.info(`${name} answers mail.unsubscribe, mail.attachments and mail.lists for every mail account`);
       return;
     } catch (err) {
       reg.ctx.log.debug({ err }, 'mail.unsubscribe is provided by another account');
@@ -138,7 +145,7 @@ export default definePlugin<Config>({
   commands,
   // Robot mail waits in this plugin's own queue (not the outbox): the core shows it everywhere through this.
   waiting: robotMailWaiting,
-  provides: ['mail.unsubscribe', 'mail.attachments'],
+  provides: ['mail.unsubscribe', 'mail.attachments', 'mail.lists'],
   uses: [
     {
       service: 'web.links',
@@ -185,6 +192,7 @@ export default definePlugin<Config>({
     };
 
     const files = new AttachmentStore(ctx.store);
+    const problems = new ProblemLog(ctx.store, ctx.account);
     const sender = new ListSender(ctx, cfg.smtp);
     ctx.onClose(() => sender.close());
     const recipientsOf = (list: string) => (): Recipient[] =>
@@ -212,6 +220,7 @@ export default definePlugin<Config>({
       attachments: files,
       postExists: (id) => ctx.posts.get(id) !== undefined,
       maxSize: cfg.maxSize,
+      problems,
     });
     sender.onBounce = (e) => {
       lists
@@ -246,10 +255,12 @@ export default definePlugin<Config>({
         );
     };
     store.purgeExpired(Date.now(), cfg.subscription.window);
+    problems.purge();
     sweepFiles();
     expireHeld();
     const purge = setInterval(() => {
       store.purgeExpired(Date.now(), cfg.subscription.window);
+      problems.purge();
       sweepFiles();
       expireHeld();
     }, 3_600_000);
@@ -288,6 +299,7 @@ export default definePlugin<Config>({
         return { ok: true, list, address, listAddress: lists.info(e).address, unsubscribed: removed };
       },
       files,
+      lists: { account: ctx.account, domain, log: ctx.log, server: lists, store, problems },
     });
     offerServices();
 

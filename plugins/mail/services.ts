@@ -63,11 +63,119 @@ export interface OneClickUnsubscribe {
   unsubscribe(token: string): Promise<Unsubscribed | UnsubscribeRefusal>;
 }
 
+// ---- the lists on the web (/l/LIST and the owner page): `mail.lists` ----
+
+/** One list as the public sees it (its page /l/LIST). */
+export interface PublicList {
+  /** The mail account that runs it ("mail.lists"). */
+  account: string;
+  /** The list's name, its endpoint target ("commons"). */
+  list: string;
+  bridge: string;
+  description: string;
+  /** "commons@lists.example.org": where members post. */
+  address: string;
+  /** "commons-join@…", "commons-leave@…", "commons-request@…", "commons-owner@…". */
+  join: string;
+  leave: string;
+  request: string;
+  owner: string;
+  /** Who may post, in words: "members post by mail to commons@…; other posts wait for an owner". */
+  posting: string;
+}
+
+/** Who someone is on a list: an owner may do everything on its page, a moderator only decide held posts. */
+export type ListRole = 'owner' | 'moderator';
+
+/** Why a list request did nothing: `code` for the caller's reply (HTTP status), `reason` for people. */
+export interface ListRefusal {
+  ok: false;
+  /** invalid: bad input (an address that is not one); gone: no such list (any more) or no such item; unavailable: try later. */
+  code: 'invalid' | 'gone' | 'unavailable';
+  reason: string;
+}
+
+/** A subscriber as its owners see it. */
+export interface ListMember {
+  address: string;
+  name: string;
+  /** ms since the epoch. */
+  since: number;
+  /** How they get the list: "each" (every post) until the members' delivery modes land. */
+  mode: string;
+  /** False when delivery is disabled (it kept bouncing). */
+  receiving: boolean;
+  bounceScore: number;
+  /** ms since the epoch, or null. */
+  lastBounce: number | null;
+}
+
+/** A post held for the owners. */
+export interface ListHeldPost {
+  id: number;
+  sender: string;
+  subject: string;
+  reason: string;
+  messageId: string | null;
+  /** ms since the epoch. */
+  received: number;
+  /** The start of its text, for deciding without opening it (at most 2,000 characters). */
+  excerpt: string;
+}
+
+/** A recent delivery problem of a list: a bounce of a subscriber (from a DSN or a 5xx of the smarthost). */
+export interface ListProblem {
+  /** ms since the epoch. */
+  at: number;
+  address: string;
+  /** "5.1.1 user unknown", "bounced (VERP)". */
+  reason: string;
+  /** The subscriber's bounce score after it, and whether delivery to them is off now. */
+  score: number;
+  disabled: boolean;
+}
+
+/** What the owner page asks; `by` is who did it (the owner's address), for the log and the notices. */
+export type HeldDecision = 'approve' | 'reject' | 'discard';
+
+export interface MailLists {
+  /** Every list of every running mail account. */
+  lists(): PublicList[];
+  /**
+   * Start a subscription for `address` as a mailed join request does (the same confirmation mail, token and
+   * texts; a subscribed address gets the "subscribed already" notice instead; at most one robot mail per
+   * address and list within subscription.window). Answers the same either way: nothing tells whether the
+   * address is subscribed.
+   */
+  subscribe(account: string, list: string, address: string): Promise<{ ok: true } | ListRefusal>;
+  /** Whether `address` runs the list: owner, moderator, or undefined. */
+  role(account: string, list: string, address: string): ListRole | undefined;
+  /** Mail `address` the owner page's one-time login link (robot mail of the list, from LIST-request@). */
+  sendLoginLink(account: string, list: string, address: string, link: string, validMs: number): Promise<void>;
+  held(account: string, list: string): Promise<ListHeldPost[]>;
+  /** Approve (post it), reject (the sender is told `reason`) or discard (silently) a held post of this list. */
+  decide(
+    account: string,
+    list: string,
+    id: number,
+    decision: HeldDecision,
+    opts: { reason?: string; by: string },
+  ): Promise<{ ok: true; text: string } | ListRefusal>;
+  members(account: string, list: string): ListMember[];
+  /** Subscribe without confirmation (the owner vouches), or re-enable delivery of a bounced subscriber. */
+  addMember(account: string, list: string, address: string, by: string): { ok: true; text: string } | ListRefusal;
+  removeMember(account: string, list: string, address: string, by: string): { ok: true; text: string } | ListRefusal;
+  /** The list's recent bounces, newest first (at most `limit`, default 50). */
+  problems(account: string, list: string, limit?: number): ListProblem[];
+}
+
 declare module '../../src/plugin.js' {
   interface Services {
     /** One-click unsubscribe (RFC 8058), for every mail account of the node. */
     'mail.unsubscribe': OneClickUnsubscribe;
     /** The kept files of mail posts. */
     'mail.attachments': AttachmentFiles;
+    /** The lists for the web: their pages, subscribing from the web, and the owner page. */
+    'mail.lists': MailLists;
   }
 }
