@@ -2,6 +2,8 @@
  * What the mail plugin offers other plugins (the `Services` contract of src/plugin.ts). The web plugin serves
  * the one-click unsubscribe link (RFC 8058) of every list mail with `mail.unsubscribe` (info() for the GET page,
  * unsubscribe() for the POST), and offers the files of mail posts for download with `mail.attachments`.
+ * The preferences page of a member (the "change settings" link in every list mail's footer) is served by the
+ * web plugin with `mail.preferences`: info() for the GET page, set() for the POST.
  * Both sides compile against these types: a caller cannot miss a refusal.
  */
 /** Why a link did nothing. `code` for the caller's reply (HTTP status), `reason` for people. */
@@ -167,6 +169,73 @@ export interface MailLists {
   removeMember(account: string, list: string, address: string, by: string): { ok: true; text: string } | ListRefusal;
   /** The list's recent bounces, newest first (at most `limit`, default 50). */
   problems(account: string, list: string, limit?: number): ListProblem[];
+/** How a member gets the list's posts. */
+export type DeliveryMode = 'each' | 'digest' | 'nomail';
+export const DELIVERY_MODES: readonly DeliveryMode[] = ['each', 'digest', 'nomail'];
+/** mime: multipart/digest (RFC 2046 section 5.1.5), each post a message/rfc822 part; plain: RFC 1153 text. */
+export type DigestFormat = 'mime' | 'plain';
+export const DIGEST_FORMATS: readonly DigestFormat[] = ['mime', 'plain'];
+
+/** One member's settings on one list (plugins/mail/members.ts). */
+export interface MemberSettings {
+  /** each (default): every post as it comes; digest: the list's digest; nomail: nothing (until nomailUntil). */
+  mode: DeliveryMode;
+  /** The digest's form when mode is digest (kept when the mode changes). Default mime. */
+  digestFormat: DigestFormat;
+  /** With mode nomail: the day ("2027-01-10", UTC) from which the member gets each post again; null: until changed. */
+  nomailUntil: string | null;
+  /** Whether the member gets a copy of their own posts. Default true. */
+  ownPosts: boolean;
+}
+
+/** A change of settings: the keys given change, the others stay. mode nomail with nomailUntil sets the date. */
+export type MemberSettingsChange = Partial<MemberSettings>;
+
+/** Why a preferences link did nothing. */
+export interface PreferencesRefusal {
+  ok: false;
+  /**
+   * invalid: a malformed, altered or foreign link; gone: its list is not served any more; not-member: the address
+   * is not subscribed (any more); bad-settings: the change asks for something impossible (reason says what);
+   * unavailable: try later.
+   */
+  code: 'invalid' | 'gone' | 'not-member' | 'bad-settings' | 'unavailable';
+  reason: string;
+}
+
+/** What a good preferences link is about (the GET page); changes nothing. */
+export interface PreferencesInfo {
+  ok: true;
+  account: string;
+  list: string;
+  /** The member the link was made for. */
+  address: string;
+  listAddress: string;
+  description: string;
+  settings: MemberSettings;
+  /** The list's digest hour (0–23, UTC), to say when digests come. */
+  digestHour: number;
+  /** The member's one-click unsubscribe token (for a link to the `mail.unsubscribe` page). */
+  unsubscribeToken: string;
+}
+
+/** What a POST did: the settings as they are now. */
+export interface PreferencesSaved {
+  ok: true;
+  list: string;
+  address: string;
+  listAddress: string;
+  settings: MemberSettings;
+  /** False when the change changed nothing. */
+  changed: boolean;
+}
+
+/** A member's preferences, reached by the signed link in the footer of the list mail they get. */
+export interface MemberPreferences {
+  /** What a link is about and the member's settings now; changes nothing. */
+  info(token: string): PreferencesInfo | PreferencesRefusal;
+  /** Change the member's settings (the signed token is the proof; no password). */
+  set(token: string, change: MemberSettingsChange): Promise<PreferencesSaved | PreferencesRefusal>;
 }
 
 declare module '../../src/plugin.js' {
@@ -177,5 +246,7 @@ declare module '../../src/plugin.js' {
     'mail.attachments': AttachmentFiles;
     /** The lists for the web: their pages, subscribing from the web, and the owner page. */
     'mail.lists': MailLists;
+    /** Members' settings by their signed preferences link (the footer's "change settings"). */
+    'mail.preferences': MemberPreferences;
   }
 }
