@@ -57,6 +57,136 @@ export interface AttachmentFiles {
   file(postId: string, n: number): (KeptAttachment & { content: Buffer }) | undefined;
 }
 
+// ---- moderation (issue 16): held posts and bans, for the owner page of the web plugin (plugins/mail/moderate.ts) ----
+
+/** What an owner or moderator may do with a held post. ban: discard it and ban its sender from the list. */
+export type ModerationAction = 'approve' | 'reject' | 'discard' | 'ban';
+export const MODERATION_ACTIONS: readonly ModerationAction[] = ['approve', 'reject', 'discard', 'ban'];
+/** owner: everything (held posts, bans); moderator: decides held posts only. */
+export type ModeratorRole = 'owner' | 'moderator';
+
+/** A list as its owners see it. `list` names it for the other calls ("commons", or "mail.lists/commons" when two accounts have a list of that name). */
+export interface ModeratedList {
+  account: string;
+  list: string;
+  listAddress: string;
+  description: string;
+  owners: string[];
+  moderators: string[];
+  policy: 'members' | 'open' | 'moderated' | 'announce';
+}
+
+/** A post waiting for a decision. */
+export interface HeldPostView {
+  id: number;
+  list: string;
+  /** The sender's address (From, else the envelope sender), lower-case. */
+  sender: string;
+  subject: string;
+  /** Why it was held: "x@example.org is not subscribed to commons". */
+  reason: string;
+  /** When it came (ms since the epoch). */
+  received: number;
+  messageId: string | null;
+}
+
+/** A held post with what a moderator reads before deciding. */
+export interface HeldPostDetail extends HeldPostView {
+  ok: true;
+  /** The text as a member would read it (plain text, at most 64 KB). */
+  text: string;
+  /** Its files (names only: a held post's files are not offered for download). */
+  attachments: { filename: string; contentType: string; size: number }[];
+}
+
+/** Why a moderation call did nothing. `code` for the caller's reply, `reason` for people. */
+export interface ModerationRefusal {
+  ok: false;
+  /**
+   * no-list: no such list; not-allowed: `by` is neither an owner nor (for held posts) a moderator of the list;
+   * no-such-post: no held post with that id on that list; decided: it was decided already (reason says how, by whom);
+   * bad-pattern: a ban pattern that cannot be read (reason says why); failed: it could not be done now (approve: the
+   * store refused or deferred the post; it stays held); unavailable: the mailing lists are not running.
+   */
+  code: 'no-list' | 'not-allowed' | 'no-such-post' | 'decided' | 'bad-pattern' | 'failed' | 'unavailable';
+  reason: string;
+}
+
+/** What a decision did. */
+export interface ModerationDone {
+  ok: true;
+  list: string;
+  id: number;
+  action: ModerationAction;
+  /** Who decided (lower-case address; "the command line" for `peerpost held`). */
+  by: string;
+  /** For people: "approved and posted <id@example.org>", "rejected; the sender is told", … */
+  summary: string;
+}
+
+/** One ban. */
+export interface BanView {
+  /** As written: "spammer@example.org", "*@spam.example", "/^.*@(a|b)\\.example$/". */
+  pattern: string;
+  kind: 'address' | 'glob' | 'regex';
+  /** list: this list only; account: every list of the mail account (`bans:` on the account). */
+  scope: 'list' | 'account';
+  /** config: from the config file (change it there); added: at run time (a `ban` decision, the CLI, the owner page). */
+  source: 'config' | 'added';
+  /** Who added it (source added). */
+  by?: string;
+  /** When (ms since the epoch, source added). */
+  added?: number;
+}
+
+/** What ban() or unban() changed. */
+export interface BanChange {
+  ok: true;
+  list: string;
+  pattern: string;
+  /** False when nothing changed (banned already; not banned). */
+  changed: boolean;
+}
+
+/**
+ * Held posts and bans of the mailing lists, for owners and moderators. Every call that changes something takes
+ * `by`, the address of the owner or moderator acting (the web plugin: the address its magic link went to), and
+ * checks it: moderators may decide held posts; owners may do everything. The same code decides for replies to
+ * held notices and for `peerpost held`.
+ */
+export interface ListModeration {
+  /** Every list of every mail account. */
+  lists(): ModeratedList[];
+  /** What this address is on the list, or undefined (neither owner nor moderator; or no such list). */
+  role(list: string, address: string): ModeratorRole | undefined;
+  /** The list's held posts, oldest first. */
+  held(list: string): HeldPostView[] | ModerationRefusal;
+  /** One held post with its text. */
+  heldPost(list: string, id: number): Promise<HeldPostDetail | ModerationRefusal>;
+  /** Decide a held post. reason: for reject (told to the sender). */
+  decide(
+    list: string,
+    id: number,
+    action: ModerationAction,
+    opts: { by: string; reason?: string },
+  ): Promise<ModerationDone | ModerationRefusal>;
+  /** The bans that apply to the list: its own (config and added) and the account's. Owners only. */
+  bans(list: string, by: string): BanView[] | ModerationRefusal;
+  /** Ban an address or pattern from the list (stored; survives restarts). Owners only. */
+  ban(list: string, pattern: string, by: string): BanChange | ModerationRefusal;
+  /** Lift a ban added at run time (one from the config file is refused: change the file). Owners only. */
+  unban(list: string, pattern: string, by: string): BanChange | ModerationRefusal;
+  /** The ban that keeps this address off the list, if any (for the web's subscribe form: answer as always, send nothing). */
+  banned(list: string, address: string): BanView | undefined;
+}
+
+declare module '../../src/plugin.js' {
+  interface Services {
+    /** Held posts and bans of every mail account's lists (the owner page). */
+    'mail.moderation': ListModeration;
+  }
+}
+
 /** The one-click unsubscribe links of list mail (the token is the last part of the link). */
 export interface OneClickUnsubscribe {
   /** What a link is about, for the page that asks before the POST; changes nothing. */
