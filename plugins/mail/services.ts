@@ -299,6 +299,8 @@ export interface MailLists {
   removeMember(account: string, list: string, address: string, by: string): { ok: true; text: string } | ListRefusal;
   /** The list's recent bounces, newest first (at most `limit`, default 50). */
   problems(account: string, list: string, limit?: number): ListProblem[];
+}
+
 /** How a member gets the list's posts. */
 export type DeliveryMode = 'each' | 'digest' | 'nomail';
 export const DELIVERY_MODES: readonly DeliveryMode[] = ['each', 'digest', 'nomail'];
