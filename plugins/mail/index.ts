@@ -37,7 +37,7 @@ import { AttachmentStore } from './attachments.js';
 import type { Links, Recipient } from './outbound/types.js';
 import { robotMailWaiting } from './waiting.js';
 import { ProblemLog } from './problems.js';
-import { mailLists, type ListAccount } from './weblists.js';
+import { interimModeration, mailLists, type ListAccount } from './weblists.js';
 import type { AttachmentFiles, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
 
 export type { AttachmentFiles, KeptAttachment, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
@@ -111,6 +111,8 @@ export const attachmentFiles: AttachmentFiles = {
 
 /** `mail.lists`: the web's list pages, over every running mail account. */
 export const webLists = mailLists(() => [...registry.values()].map((r) => r.lists));
+/** `mail.moderation` until plugins/mail/moderate.ts lands: held posts only. */
+const moderation = interimModeration(() => [...registry.values()].map((r) => r.lists));
 
 /** The first running mail account answers for every mail account (each service has one provider). */
 function offerServices(): void {
@@ -121,6 +123,7 @@ function offerServices(): void {
       reg.ctx.provide('mail.unsubscribe', { info: unsubscribeInfo, unsubscribe });
       reg.ctx.provide('mail.attachments', attachmentFiles);
       reg.ctx.provide('mail.lists', webLists);
+      reg.ctx.provide('mail.moderation', moderation);
       provider = name;
       reg.ctx.log.info(`${name} answers mail.unsubscribe, mail.attachments and mail.lists for every mail account`);
       return;
@@ -145,7 +148,7 @@ export default definePlugin<Config>({
   commands,
   // Robot mail waits in this plugin's own queue (not the outbox): the core shows it everywhere through this.
   waiting: robotMailWaiting,
-  provides: ['mail.unsubscribe', 'mail.attachments', 'mail.lists'],
+  provides: ['mail.unsubscribe', 'mail.attachments', 'mail.lists', 'mail.moderation'],
   uses: [
     {
       service: 'web.links',

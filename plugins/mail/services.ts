@@ -216,9 +216,6 @@ export interface PublicList {
   posting: string;
 }
 
-/** Who someone is on a list: an owner may do everything on its page, a moderator only decide held posts. */
-export type ListRole = 'owner' | 'moderator';
-
 /** Why a list request did nothing: `code` for the caller's reply (HTTP status), `reason` for people. */
 export interface ListRefusal {
   ok: false;
@@ -242,19 +239,6 @@ export interface ListMember {
   lastBounce: number | null;
 }
 
-/** A post held for the owners. */
-export interface ListHeldPost {
-  id: number;
-  sender: string;
-  subject: string;
-  reason: string;
-  messageId: string | null;
-  /** ms since the epoch. */
-  received: number;
-  /** The start of its text, for deciding without opening it (at most 2,000 characters). */
-  excerpt: string;
-}
-
 /** A recent delivery problem of a list: a bounce of a subscriber (from a DSN or a 5xx of the smarthost). */
 export interface ListProblem {
   /** ms since the epoch. */
@@ -267,9 +251,6 @@ export interface ListProblem {
   disabled: boolean;
 }
 
-/** What the owner page asks; `by` is who did it (the owner's address), for the log and the notices. */
-export type HeldDecision = 'approve' | 'reject' | 'discard';
-
 export interface MailLists {
   /** Every list of every running mail account. */
   lists(): PublicList[];
@@ -280,19 +261,11 @@ export interface MailLists {
    * address is subscribed.
    */
   subscribe(account: string, list: string, address: string): Promise<{ ok: true } | ListRefusal>;
-  /** Whether `address` runs the list: owner, moderator, or undefined. */
-  role(account: string, list: string, address: string): ListRole | undefined;
-  /** Mail `address` the owner page's one-time login link (robot mail of the list, from LIST-request@). */
+  /**
+   * Mail `address` the owner page's one-time login link (robot mail of the list, from LIST-request@), when it
+   * is an owner or moderator of the list; nothing otherwise (the caller answers the same either way).
+   */
   sendLoginLink(account: string, list: string, address: string, link: string, validMs: number): Promise<void>;
-  held(account: string, list: string): Promise<ListHeldPost[]>;
-  /** Approve (post it), reject (the sender is told `reason`) or discard (silently) a held post of this list. */
-  decide(
-    account: string,
-    list: string,
-    id: number,
-    decision: HeldDecision,
-    opts: { reason?: string; by: string },
-  ): Promise<{ ok: true; text: string } | ListRefusal>;
   members(account: string, list: string): ListMember[];
   /** Subscribe without confirmation (the owner vouches), or re-enable delivery of a bounced subscriber. */
   addMember(account: string, list: string, address: string, by: string): { ok: true; text: string } | ListRefusal;
@@ -376,7 +349,7 @@ declare module '../../src/plugin.js' {
     'mail.unsubscribe': OneClickUnsubscribe;
     /** The kept files of mail posts. */
     'mail.attachments': AttachmentFiles;
-    /** The lists for the web: their pages, subscribing from the web, and the owner page. */
+    /** The lists for the web: their pages, subscribing from the web, the owner page's login mail, subscribers, bounces (held posts and bans: `mail.moderation`). */
     'mail.lists': MailLists;
     /** Members' settings by their signed preferences link (the footer's "change settings"). */
     'mail.preferences': MemberPreferences;

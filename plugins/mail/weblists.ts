@@ -11,7 +11,16 @@ import type { Logger, EndpointView } from '../../src/plugin.js';
 import type { ListServer } from './listserv.js';
 import type { ListStore } from './subscribe.js';
 import type { ProblemLog } from './problems.js';
-import type { ListRefusal, ListRole, MailLists, PublicList } from './services.js';
+import type {
+  BanView,
+  ListModeration,
+  ListRefusal,
+  MailLists,
+  ModeratedList,
+  ModerationRefusal,
+  ModeratorRole,
+  PublicList,
+} from './services.js';
 
 /** One running mail account, as the service sees it. */
 export interface ListAccount {
@@ -23,7 +32,14 @@ export interface ListAccount {
   problems: ProblemLog;
 }
 
-const EXCERPT = 2000;
+const TEXT_MAX = 64 * 1024;
+
+/** Owner (the endpoint's owners) or moderator (its moderators), or neither. */
+function roleOf(a: ListAccount, e: EndpointView, who: string): ModeratorRole | undefined {
+  if (a.server.info(e).owners.includes(who)) return 'owner';
+  const mods = (e.options as { moderators?: string[] }).moderators ?? [];
+  return mods.map(normaliseAddress).includes(who) ? 'moderator' : undefined;
+}
 
 const refuse = (code: ListRefusal['code'], reason: string): ListRefusal => ({ ok: false, code, reason });
 
@@ -53,12 +69,6 @@ export function mailLists(accounts: () => ListAccount[]): MailLists {
   const addr = (address: string): string | ListRefusal => {
     const p = addressProblem(String(address ?? ''));
     return p ? refuse('invalid', p) : normaliseAddress(address);
-  };
-  const role = (f: { a: ListAccount; e: EndpointView }, who: string): ListRole | undefined => {
-    const info = f.a.server.info(f.e);
-    if (info.owners.includes(who)) return 'owner';
-    const mods = (f.e.options as { moderators?: string[] }).moderators ?? [];
-    return mods.map(normaliseAddress).includes(who) ? 'moderator' : undefined;
   };
 
   return {
@@ -93,59 +103,12 @@ export function mailLists(accounts: () => ListAccount[]): MailLists {
       return { ok: true };
     },
 
-    role(account, list, address) {
-      const f = find(account, list);
-      const who = addr(address);
-      if ('ok' in f || typeof who !== 'string') return undefined;
-      return role(f, who);
-    },
-
     async sendLoginLink(account, list, address, link, validMs) {
       const f = find(account, list);
       const who = addr(address);
-      if ('ok' in f || typeof who !== 'string' || !role(f, who)) return;
+      if ('ok' in f || typeof who !== 'string' || !roleOf(f.a, f.e, who)) return;
       await f.a.server.sendRobot(f.e, who, T.loginLink(f.a.server.words(f.e), who, link, validMs));
       f.a.log.info({ list, address: who }, `a login link to the owner page of ${list} was mailed to ${who}`);
-    },
-
-    async held(account, list) {
-      const f = find(account, list);
-      if ('ok' in f) return [];
-      const out = [];
-      for (const h of f.a.store.held(list)) {
-        const one = f.a.store.heldOne(h.id);
-        let excerpt = '';
-        if (one) {
-          const m = await parseMessage(one.raw);
-          excerpt = isRefusal(m) ? `(the message cannot be read: ${m.message})` : m.body.slice(0, EXCERPT);
-        }
-        out.push({ ...h, excerpt });
-      }
-      return out;
-    },
-
-    async decide(account, list, id, decision, opts) {
-      const f = find(account, list);
-      if ('ok' in f) return f;
-      const h = f.a.store.heldOne(id);
-      // Another list's post is not this owner's to decide: the same answer as none at all.
-      if (!h || h.list !== list) return refuse('gone', `there is no held post #${id} for ${list} (decided already?)`);
-      const log = f.a.log.child({ list, held: id, by: opts.by });
-      if (decision === 'discard') {
-        f.a.store.dropHeld(id);
-        log.info(`held post #${id} from ${h.sender} discarded on the owner page by ${opts.by}`);
-        return { ok: true, text: `post #${id} from ${h.sender} discarded (the sender is not told)` };
-      }
-      if (decision === 'reject') {
-        const r = await f.a.server.reject(id, opts.reason ?? '');
-        if (!r.ok) return refuse('gone', r.reason);
-        log.info(`held post #${id} from ${h.sender} rejected on the owner page by ${opts.by}`);
-        return { ok: true, text: `post #${id} from ${h.sender} rejected; the sender is told` };
-      }
-      const r = await f.a.server.approve(id);
-      if (!r.ok) return refuse(r.exit === 4 ? 'unavailable' : 'gone', `post #${id} was not posted: ${r.reason}`);
-      log.info(`held post #${id} from ${h.sender} approved on the owner page by ${opts.by}`);
-      return { ok: true, text: `post #${id} from ${h.sender} approved: ${r.reply}` };
     },
 
     members(account, list) {
@@ -193,5 +156,100 @@ export function mailLists(accounts: () => ListAccount[]): MailLists {
       const f = find(account, list);
       return 'ok' in f ? [] : f.a.problems.recent(list, limit);
     },
+  };
+}
+
+/**
+ * A stand-in `mail.moderation` (held posts only: bans and moderators come with the owners' work on issue 16,
+ * plugins/mail/moderate.ts, which replaces this). Lists are named "commons", or "account/commons".
+ */
+export function interimModeration(accounts: () => ListAccount[]): ListModeration {
+  const no = (code: ModerationRefusal['code'], reason: string): ModerationRefusal => ({ ok: false, code, reason });
+  const find = (name: string): { a: ListAccount; e: EndpointView } | undefined => {
+    const slash = name.lastIndexOf('/');
+    const account = slash >= 0 ? name.slice(0, slash) : undefined;
+    const list = slash >= 0 ? name.slice(slash + 1) : name;
+    for (const a of accounts()) {
+      if (account !== undefined && a.account !== account) continue;
+      const e = a.server.endpoint(list);
+      if (e) return { a, e };
+    }
+    return undefined;
+  };
+  return {
+    lists: () =>
+      accounts().flatMap((a) =>
+        a.server.lists().map((e): ModeratedList => {
+          const info = a.server.info(e);
+          return {
+            account: a.account,
+            list: `${a.account}/${e.target}`,
+            listAddress: info.address,
+            description: e.description,
+            owners: info.owners,
+            moderators: ((e.options as { moderators?: string[] }).moderators ?? []).map(normaliseAddress),
+            policy: a.server.options(e).policy ?? 'members',
+          };
+        }),
+      ),
+    role(list, address) {
+      const f = find(list);
+      return f ? roleOf(f.a, f.e, normaliseAddress(address)) : undefined;
+    },
+    held(list) {
+      const f = find(list);
+      if (!f) return no('no-list', `there is no list ${list} here`);
+      return f.a.store.held(f.e.target);
+    },
+    async heldPost(list, id) {
+      const f = find(list);
+      if (!f) return no('no-list', `there is no list ${list} here`);
+      const h = f.a.store.heldOne(id);
+      if (!h || h.list !== f.e.target) return no('no-such-post', `there is no held post #${id} for ${f.e.target}`);
+      const m = await parseMessage(h.raw);
+      const { raw: _raw, ...view } = h;
+      if (isRefusal(m))
+        return { ok: true, ...view, text: `(the message cannot be read: ${m.message})`, attachments: [] };
+      return {
+        ok: true,
+        ...view,
+        text: m.body.slice(0, TEXT_MAX),
+        attachments: m.files.map((x) => ({ filename: x.filename, contentType: x.contentType, size: x.content.length })),
+      };
+    },
+    async decide(list, id, action, opts) {
+      const f = find(list);
+      if (!f) return no('no-list', `there is no list ${list} here`);
+      const by = normaliseAddress(opts.by);
+      if (!roleOf(f.a, f.e, by)) return no('not-allowed', `${by} is neither an owner nor a moderator of ${f.e.target}`);
+      const h = f.a.store.heldOne(id);
+      // Another list's post is not this list's to decide: the same answer as none at all.
+      if (!h || h.list !== f.e.target)
+        return no('no-such-post', `there is no held post #${id} for ${f.e.target} (decided already?)`);
+      const log = f.a.log.child({ list: f.e.target, held: id, by });
+      const done = (summary: string) => {
+        log.info(`held post #${id} from ${h.sender} ${summary} by ${by}`);
+        return { ok: true as const, list, id, action, by, summary };
+      };
+      switch (action) {
+        case 'discard':
+          f.a.store.dropHeld(id);
+          return done('discarded (the sender is not told)');
+        case 'reject': {
+          const r = await f.a.server.reject(id, opts.reason ?? '');
+          return r.ok ? done('rejected; the sender is told') : no('no-such-post', r.reason);
+        }
+        case 'approve': {
+          const r = await f.a.server.approve(id);
+          return r.ok ? done(`approved: ${r.reply}`) : no('failed', `not posted: ${r.reason} (it stays held)`);
+        }
+        default:
+          return no('failed', 'banning is not available on this server yet');
+      }
+    },
+    bans: (): BanView[] => [],
+    ban: (list) => no('failed', `banning is not available on this server yet (${list})`),
+    unban: (list) => no('failed', `banning is not available on this server yet (${list})`),
+    banned: () => undefined,
   };
 }

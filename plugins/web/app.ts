@@ -120,6 +120,7 @@ export interface AppDeps {
     unsubscribe(): Services['mail.unsubscribe'] | undefined;
     attachments(): Services['mail.attachments'] | undefined;
     lists(): Services['mail.lists'] | undefined;
+    moderation(): Services['mail.moderation'] | undefined;
   };
   /** Login links and sessions of the lists' owner pages (plugins/web/owners.ts). */
   auth: OwnerAuth;
@@ -628,6 +629,7 @@ export function createApp(d: AppDeps) {
     config: cfg,
     log: d.log,
     lists: () => d.services.lists(),
+    moderation: () => d.services.moderation(),
     served,
     auth: d.auth,
     status: () => d.status(),

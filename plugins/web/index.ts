@@ -49,6 +49,11 @@ export default definePlugin<Config>({
       optional: true,
       without: "the mailing lists' pages (/l/LIST, their subscribe form and owner page) answer 503",
     },
+    {
+      service: 'mail.moderation',
+      optional: true,
+      without: 'the owner pages of the mailing lists (/l/LIST/owner) answer 503',
+    },
   ],
   joinHint: (target, config, node) =>
     `${config.publicUrl ?? defaultPublicUrl(config.listen.host, config.listen.port, node.hostname)}/b/${encodeURIComponent(target)}`,
@@ -77,6 +82,7 @@ export default definePlugin<Config>({
         unsubscribe: () => ctx.service('mail.unsubscribe'),
         attachments: () => ctx.service('mail.attachments'),
         lists: () => ctx.service('mail.lists'),
+        moderation: () => ctx.service('mail.moderation'),
       },
       auth: new OwnerAuth(ctx.store, ctx.secret('owner-login')),
       remove: (ids, reason) => ctx.remove(ids, reason, 'removed'),

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DaemonStatus, Logger, PostReader, RemovalResult } from '../../src/plugin.js';
-import type { ListRole, MailLists, PublicList } from '../mail/services.js';
+import type { ListModeration, MailLists, ModeratorRole, PublicList } from '../mail/services.js';
 import { escapeHtml, messagePage, page, shortTime, visible } from './html.js';
 import {
   clientAddress,
@@ -25,6 +25,8 @@ export interface ListPagesDeps {
   config(): Readonly<Config>;
   log: Logger;
   lists(): MailLists | undefined;
+  /** Held posts and bans (the mail plugin's `mail.moderation`). */
+  moderation(): ListModeration | undefined;
   /** The bridges this web account serves: a list is shown when its bridge is one of them. */
   served(): { name: string; bridge: string; endpoint: { key: string } }[];
   auth: OwnerAuth;
@@ -87,6 +89,20 @@ export function createListPages(d: ListPagesDeps) {
     const l = shown().find((x) => x.list === name);
     if (!l) throw d.fail(404, `There is no list ${name} here.`);
     return l;
+  };
+  /** The moderation service and the list's name there ("commons" or "mail.lists/commons"). */
+  const mod = (l: PublicList): { m: ListModeration; name: string } => {
+    const m = d.moderation();
+    if (!m) throw d.fail(503, NO_LISTS, { 'Retry-After': '300' });
+    const e = m
+      .lists()
+      .find((x) => x.account === l.account && (x.list === l.list || x.list === `${l.account}/${l.list}`));
+    if (!e) throw d.fail(404, `There is no list ${l.list} here.`);
+    return { m, name: e.list };
+  };
+  const roleOf = (l: PublicList, address: string) => {
+    const { m, name } = mod(l);
+    return m.role(name, address);
   };
   const base = (l: PublicList) => `/l/${encodeURIComponent(l.list)}`;
 
@@ -168,7 +184,12 @@ ${subscribeForm(l)}
     const address = (f.get('address') ?? '').trim();
     if (!address) throw d.fail(400, 'Write your mail address in the form.');
     limited(req, address);
-    const r = await svc().subscribe(l.account, l.list, address);
+    // A banned address gets the same answer, and no mail.
+    const { m, name } = mod(l);
+    const banned = m.banned(name, address.toLowerCase());
+    const r = banned ? { ok: true as const } : await svc().subscribe(l.account, l.list, address);
+    if (banned)
+      d.log.info({ list: l.list }, `a subscription to ${l.list} was asked for a banned address: nothing sent`);
     if (!r.ok) throw d.fail(r.code === 'invalid' ? 400 : 503, `Nothing was sent: ${r.reason}.`);
     // The same words whether the address is subscribed already or not: the mail tells which.
     return d.html(
@@ -191,11 +212,14 @@ ${subscribeForm(l)}
     `${COOKIE}=${value}; Path=${base(l)}; Max-Age=${maxAgeS}; HttpOnly; SameSite=Strict${overHttps(req, cfg().publicUrl) ? '; Secure' : ''}`;
 
   /** The session of this request for this list, with the role its address has now (owners may change on reload). */
-  const sessionOf = (req: IncomingMessage, l: PublicList): { id: string; s: Session; role: ListRole } | undefined => {
+  const sessionOf = (
+    req: IncomingMessage,
+    l: PublicList,
+  ): { id: string; s: Session; role: ModeratorRole } | undefined => {
     const id = cookie(req, COOKIE);
     const s = d.auth.session(id);
     if (!id || !s || s.account !== l.account || s.list !== l.list) return undefined;
-    const role = svc().role(l.account, l.list, s.address);
+    const role = roleOf(l, s.address);
     return role ? { id, s, role } : undefined;
   };
 
@@ -216,7 +240,7 @@ ${problem ? `<p class="problem">${escapeHtml(problem)}</p>\n` : ''}<p>Owners and
     limited(req, address);
     const s = svc();
     const valid = cfg().lists.loginExpire;
-    if (s.role(l.account, l.list, address)) {
+    if (roleOf(l, address)) {
       const token = d.auth.link({ account: l.account, list: l.list, address }, valid);
       const link = `${d.origin()}${base(l)}/owner/login?t=${encodeURIComponent(token)}`;
       // Not awaited: the answer comes as fast for an owner as for anyone else.
@@ -264,7 +288,7 @@ ${problem ? `<p class="problem">${escapeHtml(problem)}</p>\n` : ''}<p>Owners and
     };
     if ('problem' in c) return refuse(c.problem);
     if (c.account !== l.account) return refuse('this login link is for another list');
-    if (!svc().role(l.account, l.list, c.address)) return refuse(`${c.address} no longer runs ${l.list}`);
+    if (!roleOf(l, c.address)) return refuse(`${c.address} no longer runs ${l.list}`);
     const ttl = cfg().lists.session;
     const id = d.auth.open({ account: l.account, list: l.list, address: c.address }, ttl);
     d.log.info({ list: l.list, address: c.address }, `${c.address} logged in to the owner page of ${l.list}`);
@@ -277,14 +301,21 @@ ${problem ? `<p class="problem">${escapeHtml(problem)}</p>\n` : ''}<p>Owners and
     res.end();
   };
 
-  const ownerPage = async (l: PublicList, who: { id: string; s: Session; role: ListRole }) => {
+  const ownerPage = async (l: PublicList, who: { id: string; s: Session; role: ModeratorRole }) => {
     const s = svc();
     const csrf = hidden('csrf', who.s.csrf);
     const act = `${escapeHtml(base(l))}/owner/act`;
     const button = (what: string, label: string, extra = '') =>
       `<form class="act" method="post" action="${act}">${csrf}${hidden('do', what)}${extra}<button type="submit">${label}</button></form>`;
     if (who.s.flash) d.auth.flash(who.id, null);
-    const held = await s.held(l.account, l.list);
+    const { m, name } = mod(l);
+    const list = m.held(name);
+    const held = [];
+    for (const h of 'ok' in list ? [] : list) {
+      const p = await m.heldPost(name, h.id);
+      held.push({ ...h, excerpt: p.ok ? p.text.slice(0, 2000) : '' });
+    }
+    const owner = who.role === 'owner';
     const heldHtml = held.length
       ? held
           .map(
@@ -292,7 +323,7 @@ ${problem ? `<p class="problem">${escapeHtml(problem)}</p>\n` : ''}<p>Owners and
               h,
             ) => `<li class="held" id="held-${h.id}"><p><strong>#${h.id}</strong> from <strong>${escapeHtml(h.sender)}</strong>, ${escapeHtml(when(h.received))}: ${escapeHtml(visible(h.subject || '(no subject)'))}<br><span class="why">held: ${escapeHtml(h.reason)}</span></p>
 <pre class="excerpt">${escapeHtml(visible(h.excerpt))}</pre>
-<div class="actions">${button('approve', 'Approve', hidden('id', String(h.id)))}${button('discard', 'Discard', hidden('id', String(h.id)))}${button('reject', 'Reject', `${hidden('id', String(h.id))}<input type="text" name="reason" placeholder="reason (sent to the sender)" maxlength="300">`)}</div></li>`,
+<div class="actions">${button('approve', 'Approve', hidden('id', String(h.id)))}${button('discard', 'Discard', hidden('id', String(h.id)))}${button('reject', 'Reject', `${hidden('id', String(h.id))}<input type="text" name="reason" placeholder="reason (sent to the sender)" maxlength="300">`)}${owner ? button('ban', 'Discard and ban the sender', hidden('id', String(h.id))) : ''}</div></li>`,
           )
           .join('\n')
       : '';
@@ -300,8 +331,10 @@ ${problem ? `<p class="problem">${escapeHtml(problem)}</p>\n` : ''}<p>Owners and
 <p class="who">Logged in as <strong>${escapeHtml(who.s.address)}</strong> (${who.role}). ${button('logout', 'Log out')}</p>
 ${who.s.flash ? `<p class="flash">${escapeHtml(who.s.flash)}</p>\n` : ''}<h2>Held posts (${held.length})</h2>
 ${held.length ? `<ul class="held">\n${heldHtml}\n</ul>` : '<p>No post waits for a decision.</p>'}`;
-    if (who.role === 'owner') {
+    if (owner) {
       const members = s.members(l.account, l.list);
+      const bans = m.bans(name, who.s.address);
+      const banRows = 'ok' in bans ? [] : bans;
       const rows = members
         .map(
           (m) =>
@@ -315,6 +348,19 @@ ${held.length ? `<ul class="held">\n${heldHtml}\n</ul>` : '<p>No post waits for 
 <h2>Subscribers (${members.length})</h2>
 <form class="act add" method="post" action="${act}">${csrf}${hidden('do', 'add')}<label>Add <input type="email" name="address" required maxlength="254"></label> <button type="submit">Add (no confirmation)</button></form>
 ${members.length ? `<table class="members"><thead><tr><th>address</th><th>mode</th><th>bounce score</th><th>since</th><th></th></tr></thead><tbody>\n${rows}\n</tbody></table>` : '<p>No subscribers yet.</p>'}
+<h2>Bans (${banRows.length})</h2>
+<p>A banned address cannot subscribe or post, and gets no robot mail. Patterns: <code>*@spam.example</code>, or a regular expression between slashes.</p>
+<form class="act ban" method="post" action="${act}">${csrf}${hidden('do', 'ban-pattern')}<label>Ban <input type="text" name="pattern" required maxlength="300"></label> <button type="submit">Ban</button></form>
+${
+  banRows.length
+    ? `<ul class="bans">\n${banRows
+        .map(
+          (b) =>
+            `<li><code>${escapeHtml(b.pattern)}</code> (${b.scope === 'account' ? 'every list of this server' : 'this list'}${b.source === 'config' ? ', in the config file' : b.by ? `, by ${escapeHtml(b.by)}` : ''}) ${b.source === 'added' && b.scope === 'list' ? button('unban', 'Lift', hidden('pattern', b.pattern)) : ''}</li>`,
+        )
+        .join('\n')}\n</ul>`
+    : ''
+}
 <h2>Remove a post from the archive</h2>
 <form class="act" method="post" action="${act}">${csrf}${hidden('do', 'remove-post')}<label>Message-ID or link <input type="text" name="post" required maxlength="1000"></label> <label>Reason (shown on its page) <input type="text" name="reason" maxlength="300"></label> <button type="submit">Remove</button></form>
 <h2>Delivery problems</h2>
@@ -374,13 +420,30 @@ ${
       });
       return res.end();
     }
-    if (what === 'approve' || what === 'reject' || what === 'discard') {
+    const { m, name } = mod(l);
+    if (what === 'ban' && who.role !== 'owner')
+      throw d.fail(403, 'Moderators decide held posts; banning is for the owners.');
+    if (what === 'approve' || what === 'reject' || what === 'discard' || what === 'ban') {
       const id = Number(f.get('id'));
       if (!Number.isInteger(id) || id <= 0) throw d.fail(400, 'Which held post? (the form lost its number)');
-      const r = await s.decide(l.account, l.list, id, what, { reason: (f.get('reason') ?? '').trim(), by });
-      return done(r.ok ? r.text : `Nothing was done: ${r.reason}.`);
+      const r = await m.decide(name, id, what, { reason: (f.get('reason') ?? '').trim(), by });
+      return done(r.ok ? `Post #${id}: ${r.summary}.` : `Nothing was done: ${r.reason}.`);
     }
     if (who.role !== 'owner') throw d.fail(403, 'Moderators decide held posts; the rest is for the owners.');
+    if (what === 'ban-pattern' || what === 'unban') {
+      const pattern = (f.get('pattern') ?? '').trim();
+      const r = what === 'ban-pattern' ? m.ban(name, pattern, by) : m.unban(name, pattern, by);
+      if (!r.ok) return done(`Nothing was done: ${r.reason}.`);
+      return done(
+        what === 'ban-pattern'
+          ? r.changed
+            ? `${pattern} is banned from ${l.list}.`
+            : `${pattern} was banned already.`
+          : r.changed
+            ? `The ban of ${pattern} is lifted.`
+            : `${pattern} was not banned.`,
+      );
+    }
     if (what === 'add' || what === 'remove') {
       const address = f.get('address') ?? '';
       const r =
