@@ -14,31 +14,35 @@ import { resolve } from 'node:path';
 import type { PluginCommand, CommandEnv, CommandAccount, CommandResult } from '../../src/plugin.js';
 import { addressProblem, normaliseAddress } from './lists.js';
 import { ListStore } from './subscribe.js';
+import { ModerationStore } from './bans.js';
+import { BY_CLI, dropHeld, type Moderation } from './moderate.js';
 
 /** What a running mail account's handle offers the commands. */
 export interface MailHandleApi {
   approve(id: number): Promise<{ ok: true; reply: string } | { ok: false; exit: number; reason: string }>;
   reject(id: number, reason: string): Promise<{ ok: true } | { ok: false; exit: number; reason: string }>;
+  /** Held posts and bans (plugins/mail/moderate.ts): every decision of `peerpost held` goes through it. */
+  moderation?: Moderation;
 }
 
-const out = (stdout: string, exit = 0): CommandResult => ({
+export const out = (stdout: string, exit = 0): CommandResult => ({
   exit,
   stdout: stdout.endsWith('\n') || !stdout ? stdout : `${stdout}\n`,
 });
-const fail = (exit: number, stderr: string): CommandResult => ({
+export const fail = (exit: number, stderr: string): CommandResult => ({
   exit,
   stderr: stderr.endsWith('\n') ? stderr : `${stderr}\n`,
 });
 
 const stores = new WeakMap<CommandAccount, ListStore>();
-function storeOf(a: CommandAccount): ListStore {
+export function storeOf(a: CommandAccount): ListStore {
   let s = stores.get(a);
   if (!s) stores.set(a, (s = new ListStore(a.store, a.account)));
   return s;
 }
 
 /** The account that has this list, or a message why none (or more than one) does. */
-function findList(env: CommandEnv, name: string): { acct: CommandAccount; list: string } | CommandResult {
+export function findList(env: CommandEnv, name: string): { acct: CommandAccount; list: string } | CommandResult {
   const slash = name.lastIndexOf('/');
   const wantAccount = slash >= 0 ? name.slice(0, slash) : undefined;
   const list = (slash >= 0 ? name.slice(slash + 1) : name).toLowerCase();
@@ -57,7 +61,7 @@ function findList(env: CommandEnv, name: string): { acct: CommandAccount; list: 
   );
 }
 
-const isResult = (x: unknown): x is CommandResult => typeof x === 'object' && x !== null && 'exit' in x;
+export const isResult = (x: unknown): x is CommandResult => typeof x === 'object' && x !== null && 'exit' in x;
 
 /** "alice@example.org" or "Alice <alice@example.org>" → address and name. */
 function parseEntry(s: string): { address: string; name: string } {
@@ -178,7 +182,7 @@ async function subscribers(args: string[], env: CommandEnv): Promise<CommandResu
   }
 }
 
-const HELD_ACTIONS = ['list', 'approve', 'reject', 'discard'];
+const HELD_ACTIONS = ['list', 'approve', 'reject', 'discard', 'ban'];
 
 async function held(args: string[], env: CommandEnv): Promise<CommandResult> {
   let name: string | undefined;
@@ -229,11 +233,33 @@ async function held(args: string[], env: CommandEnv): Promise<CommandResult> {
     (a) => storeOf(a).heldOne(id) && (list === undefined || storeOf(a).heldOne(id)!.list === list),
   );
   if (!owner) return fail(5, `no held post #${id}${list ? ` for ${list}` : ''}; "peerpost held" lists them`);
-  if (sub === 'discard') {
-    storeOf(owner).dropHeld(id);
-    return out(`held post #${id} discarded (the sender is not told).`);
-  }
   const api = (owner.handle as unknown as { mail?: MailHandleApi } | undefined)?.mail;
+  const h = storeOf(owner).heldOne(id)!;
+  const e = api?.moderation?.endpoint(h.list);
+  if (env.running && api?.moderation && e) {
+    // The daemon: the same decision as a reply to the held notice (logged; a replayed notice is told).
+    const r = await api.moderation.decide(e, id, sub as 'approve' | 'reject' | 'discard' | 'ban', {
+      by: BY_CLI,
+      reason: reason.join(' '),
+    });
+    if (r.ok)
+      return out(
+        sub === 'approve'
+          ? `held post #${id} ${r.summary.replace(/^approved and /, 'approved: ')}`
+          : sub === 'reject'
+            ? `held post #${id} rejected; the sender is told.`
+            : `held post #${id} ${r.summary}.`,
+      );
+    return fail(r.code === 'failed' ? (/try again later/.test(r.reason) ? 4 : 6) : 5, r.reason);
+  }
+  if (sub === 'discard' || sub === 'ban') {
+    dropHeld(storeOf(owner), new ModerationStore(owner.store, owner.account), h, sub, BY_CLI);
+    return out(
+      sub === 'ban'
+        ? `held post #${id} discarded; ${h.sender} is banned from ${h.list} (not told).`
+        : `held post #${id} discarded (the sender is not told).`,
+    );
+  }
   if (!env.running || !api)
     return fail(
       3,
@@ -259,8 +285,9 @@ export const subscribersCommand: PluginCommand = {
 
 export const heldCommand: PluginCommand = {
   name: 'held',
-  summary: 'posts held for the owners of a mailing list: list, approve, reject or discard them',
-  usage: 'peerpost held [LIST] [list|approve ID|reject ID [REASON…]|discard ID] [--json]',
+  summary:
+    'posts held for the owners of a mailing list: list, approve, reject, discard or ban (discard and ban the sender) them',
+  usage: 'peerpost held [LIST] [list|approve ID|reject ID [REASON…]|discard ID|ban ID] [--json]',
   needsDaemon: false,
   run: held,
 };

@@ -37,7 +37,10 @@ import { AttachmentStore } from './attachments.js';
 import type { Links, Recipient } from './outbound/types.js';
 import { robotMailWaiting } from './waiting.js';
 import { ProblemLog } from './problems.js';
-import { interimModeration, mailLists, type ListAccount } from './weblists.js';
+import { mailLists, type ListAccount } from './weblists.js';
+import { ModerationStore } from './bans.js';
+import { Moderation, listModeration } from './moderate.js';
+import { bansCommand } from './bans-command.js';
 import type { AttachmentFiles, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
 
 export type { AttachmentFiles, KeptAttachment, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
@@ -62,6 +65,7 @@ interface Registered {
   unsubscribe(list: string, address: string): Unsubscribed | UnsubscribeRefusal;
   files: AttachmentStore;
   lists: ListAccount;
+  moderation: Moderation;
 }
 const registry = new Map<string, Registered>();
 let provider: string | undefined;
@@ -111,8 +115,8 @@ export const attachmentFiles: AttachmentFiles = {
 
 /** `mail.lists`: the web's list pages, over every running mail account. */
 export const webLists = mailLists(() => [...registry.values()].map((r) => r.lists));
-/** `mail.moderation` until plugins/mail/moderate.ts lands: held posts only. */
-const moderation = interimModeration(() => [...registry.values()].map((r) => r.lists));
+/** `mail.moderation`: held posts and bans of every running mail account's lists. */
+const moderationService = listModeration(() => [...registry.values()].map((r) => r.moderation));
 
 /** The first running mail account answers for every mail account (each service has one provider). */
 function offerServices(): void {
@@ -123,9 +127,11 @@ function offerServices(): void {
       reg.ctx.provide('mail.unsubscribe', { info: unsubscribeInfo, unsubscribe });
       reg.ctx.provide('mail.attachments', attachmentFiles);
       reg.ctx.provide('mail.lists', webLists);
-      reg.ctx.provide('mail.moderation', moderation);
+      reg.ctx.provide('mail.moderation', moderationService);
       provider = name;
-      reg.ctx.log.info(`${name} answers mail.unsubscribe, mail.attachments and mail.lists for every mail account`);
+      reg.ctx.log.info(
+        `${name} answers mail.unsubscribe, mail.attachments, mail.lists and mail.moderation for every mail account`,
+      );
       return;
     } catch (err) {
       reg.ctx.log.debug({ err }, 'mail.unsubscribe is provided by another account');
@@ -145,7 +151,7 @@ export default definePlugin<Config>({
   validateEndpoint: endpointProblem,
   joinHint: (target, config, node) =>
     `${target}@${config.domain ?? node.hostname} (subscribe: ${target}-join@${config.domain ?? node.hostname})`,
-  commands,
+  commands: [...commands, bansCommand],
   // Robot mail waits in this plugin's own queue (not the outbox): the core shows it everywhere through this.
   waiting: robotMailWaiting,
   provides: ['mail.unsubscribe', 'mail.attachments', 'mail.lists', 'mail.moderation'],
@@ -202,6 +208,7 @@ export default definePlugin<Config>({
       store
         .recipients(list)
         .map((address) => ({ address, unsubscribeToken: tokenFor(list, normaliseAddress(address)) }));
+    const modStore = new ModerationStore(ctx.store, ctx.account);
     const lists = new ListServer({
       account: ctx.account,
       domain: () => domain,
@@ -224,6 +231,25 @@ export default definePlugin<Config>({
       postExists: (id) => ctx.posts.get(id) !== undefined,
       maxSize: cfg.maxSize,
       problems,
+      moderation: {
+        notifyHeld: (...a) => moderation.notifyHeld(...a),
+        mail: (...a) => moderation.mail(...a),
+        banned: (...a) => moderation.banned(...a),
+        expired: (h) => moderation.expired(h),
+      },
+    });
+    const moderation: Moderation = new Moderation({
+      account: ctx.account,
+      domain: () => domain,
+      lists,
+      store,
+      mod: modStore,
+      out: sender,
+      log: ctx.log,
+      key: ctx.secret('moderate'),
+      accountBans: () => cfg.bans,
+      windowMs: () => cfg.subscription.window,
+      hostname: ctx.node.hostname,
     });
     sender.onBounce = (e) => {
       lists
@@ -264,6 +290,8 @@ export default definePlugin<Config>({
     const purge = setInterval(() => {
       store.purgeExpired(Date.now(), cfg.subscription.window);
       problems.purge();
+      // Decisions are kept a while after their held post could have expired, so a replayed notice is told who decided.
+      modStore.purge(Date.now() - Math.max(cfg.held.expire, 14 * 86_400_000) - 30 * 86_400_000);
       sweepFiles();
       expireHeld();
     }, 3_600_000);
@@ -302,7 +330,16 @@ export default definePlugin<Config>({
         return { ok: true, list, address, listAddress: lists.info(e).address, unsubscribed: removed };
       },
       files,
-      lists: { account: ctx.account, domain, log: ctx.log, server: lists, store, problems },
+      lists: {
+        account: ctx.account,
+        domain,
+        log: ctx.log,
+        server: lists,
+        store,
+        problems,
+        role: (e, who) => moderation.role(e, who),
+      },
+      moderation,
     });
     offerServices();
 
@@ -333,6 +370,7 @@ export default definePlugin<Config>({
     const mail: MailHandleApi = {
       approve: (id) => lists.approve(id),
       reject: (id, reason) => lists.reject(id, reason),
+      moderation,
     };
 
     return {
@@ -340,7 +378,7 @@ export default definePlugin<Config>({
       /** subscription and bounces apply in place; anything about the listener or the smarthost restarts the account. */
       async reload(next) {
         const n = next as unknown as Config; // validated by the core with this plugin's schema
-        const inPlace = ['subscription', 'bounces', 'keepAttachments', 'held'] as const;
+        const inPlace = ['subscription', 'bounces', 'keepAttachments', 'held', 'bans'] as const;
         if (reloadPlan(cfg, n, { inPlace }) === 'restart') return 'restart';
         cfg = n;
         return 'applied';

@@ -7,12 +7,13 @@
  *   commons-request@          commands (subscribe, unsubscribe, help, confirm TOKEN)
  *   commons-confirm+TOKEN@    confirms a pending subscription or unsubscription
  *   commons-owner@            reaches the owners
+ *   commons-moderate+TOKEN@   decides a held post (the signed address of its notice, plugins/mail/moderate.ts)
  *   commons-bounces[+…]@      takes bounces (VERP: commons-bounces+alice=example.org@)
  *
  * Everything else on any domain is not ours: the receiver answers 550.
  */
 
-export type AddressKind = 'post' | 'join' | 'leave' | 'request' | 'confirm' | 'owner' | 'bounces';
+export type AddressKind = 'post' | 'join' | 'leave' | 'request' | 'confirm' | 'owner' | 'bounces' | 'moderate';
 
 export interface ListAddress {
   list: string;
@@ -31,6 +32,7 @@ const SUFFIXES: Record<string, AddressKind> = {
   confirm: 'confirm',
   owner: 'owner',
   bounces: 'bounces',
+  moderate: 'moderate',
 };
 
 /** A list name is the local part of its address: lower-case letters, digits, ".", "_", "-"; 1–30 characters. */
@@ -90,6 +92,8 @@ export function classify(recipient: string, lists: readonly string[], domain: st
   const kind = SUFFIXES[base.slice(dash + 1)];
   if (!kind || !known.has(list)) return undefined;
   if (kind === 'confirm') return detail && /^[a-z0-9]{8,64}$/.test(detail) ? { list, kind, detail, local } : undefined;
+  if (kind === 'moderate')
+    return detail && /^[a-z0-9-]{1,80}$/.test(detail) ? { list, kind, detail, local } : undefined;
   if (kind === 'bounces')
     return detail === undefined ? { list, kind, local } : detail ? { list, kind, detail, local } : undefined;
   // +detail on other addresses (commons-join+x@) is not ours: there is nothing it could mean.
@@ -107,6 +111,7 @@ export function listAddresses(list: string, domain: string) {
     owner: `${list}-owner${at}`,
     bounces: `${list}-bounces${at}`,
     confirm: (token: string) => `${list}-confirm+${token}${at}`,
+    moderate: (token: string) => `${list}-moderate+${token}${at}`,
   };
 }
 

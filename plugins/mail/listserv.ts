@@ -64,6 +64,13 @@ export interface ListServerDeps {
   maxSize?: number;
   /** Where bounces are written down for the owner page (absent: only the score is kept). */
   problems?: ProblemLog;
+  /** Moderation (plugins/mail/moderate.ts): held notices, LIST-moderate+TOKEN@, bans. */
+  moderation?: {
+    notifyHeld(e: EndpointView, id: number, sender: string, subject: string, reason: string): Promise<void>;
+    mail(e: EndpointView, token: string, m: ParsedMessage, env: Envelope): Promise<Reply>;
+    banned(e: EndpointView, address: string): { pattern: string } | undefined;
+    expired(h: { id: number; list: string; sender: string; subject: string }): void;
+  };
 }
 
 const ok = (message: string): Reply => ({ code: 250, message });
@@ -189,6 +196,9 @@ export class ListServer implements Receiver {
         return this.post(e, m, raw, env);
       case 'bounces':
         return this.bounce(e, t, raw);
+      case 'moderate':
+        if (!this.d.moderation) return { code: 550, message: `${t.list} takes no moderation mail here` };
+        return this.d.moderation.mail(e, t.detail!, m, env);
       case 'owner': {
         // Checked at RCPT too; a reload between RCPT and DATA may have taken the owners away.
         if (!info.owners.length) {
@@ -216,6 +226,7 @@ export class ListServer implements Receiver {
           );
           return ok('not answered (automatic mail)');
         }
+        if (this.isBanned(e, who, t.kind)) return ok('accepted');
         if (t.kind === 'join') return this.join(e, who, m);
         if (t.kind === 'leave') return this.leave(e, who, m);
         if (t.kind === 'confirm') return this.confirm(e, t.detail!, who, m);
@@ -283,6 +294,7 @@ export class ListServer implements Receiver {
     }
     const who = this.sender(m, env);
     if (!who) return { code: 554, message: 'the message has no From address (and no envelope sender)' };
+    if (this.isBanned(e, who, 'post')) return ok('accepted');
     if (m.idNote) log.info({ from: who }, `Message-ID not used: ${m.idNote}`);
     const policy: Policy = this.options(e).policy ?? 'members';
     const d = decide(
@@ -301,8 +313,14 @@ export class ListServer implements Receiver {
         raw,
       );
       log.info({ from: who, held: id }, `post held (#${id}): ${d.reason}`);
-      const n = T.heldNotice(this.words(e), id, who, m.subject, d.reason);
-      for (const owner of info.owners) await this.d.out.sendRobot({ list: info, to: owner, ...n });
+      if (this.d.moderation) await this.d.moderation.notifyHeld(e, id, who, m.subject, d.reason);
+      else
+        for (const owner of info.owners)
+          await this.d.out.sendRobot({
+            list: info,
+            to: owner,
+            ...T.heldNotice(this.words(e), id, who, m.subject, d.reason),
+          });
       if (this.d.store.mayNotify(e.target, who, this.d.settings().windowMs))
         await this.d.out.sendRobot({
           list: info,
@@ -359,6 +377,7 @@ export class ListServer implements Receiver {
           });
       }
       this.d.store.dropHeld(h.id);
+      this.d.moderation?.expired(h);
       n++;
       this.d.log.info(
         { list: h.list, held: h.id, from: h.sender, days },
@@ -387,6 +406,21 @@ export class ListServer implements Receiver {
   /** Robot mail of a list to one address (the owner page's login link). */
   async sendRobot(e: EndpointView, to: string, msg: { subject: string; text: string }): Promise<void> {
     await this.d.out.sendRobot({ list: this.info(e), to, ...msg });
+  }
+
+  /**
+   * A banned sender (plugins/mail/bans.ts) is taken with 250 and nothing else: no post, no robot reply (as Mailman
+   * does: a reply would tell a spammer the address is read, and a 5xx makes their MTA bounce to a maybe-forged
+   * sender). The operator sees it in the log.
+   */
+  private isBanned(e: EndpointView, who: string, what: string): boolean {
+    const ban = this.d.moderation?.banned(e, who);
+    if (ban)
+      this.d.log.info(
+        { list: e.target, from: who, ban: ban.pattern },
+        `${what} mail from ${who} to ${e.target} discarded: banned (${ban.pattern}); no reply`,
+      );
+    return ban !== undefined;
   }
 
   // ---- subscription ----
@@ -457,6 +491,8 @@ export class ListServer implements Receiver {
    * request, or the "subscribed already" notice), so the web answers the same in both cases.
    */
   async webJoin(e: EndpointView, who: string): Promise<Reply> {
+    // A banned address: nothing sent, and the web answers as always.
+    if (this.isBanned(e, normaliseAddress(who), 'web subscribe')) return ok('accepted');
     const r = await this.join(e, normaliseAddress(who));
     this.d.log.info({ list: e.target }, `subscription to ${e.target} asked for on the web`);
     return r;
@@ -491,6 +527,7 @@ export class ListServer implements Receiver {
     }
     this.d.store.dropPending(token);
     const info = this.info(e);
+    if (p.action === 'subscribe' && this.isBanned(e, p.address, 'confirm')) return ok('accepted');
     if (p.action === 'subscribe') {
       const added = this.d.store.add(e.target, p.address, p.name || (who === p.address ? (m.from?.name ?? '') : ''));
       this.d.log.info({ list: e.target, address: p.address }, `${p.address} subscribed to ${e.target} (confirmed)`);

@@ -7,6 +7,7 @@ import { z, duration, listenAddress } from '../../src/plugin.js';
 import { smtpSchema } from './outbound/schema.js';
 import { POLICIES } from './policy.js';
 import { addressProblem } from './lists.js';
+import { banList } from './bans.js';
 
 const MB = 1024 * 1024;
 
@@ -83,6 +84,8 @@ export const account = z.strictObject({
   keepAttachments: duration('30d'),
   /** Sending: the smarthost and how mail is made (see "Sending, bounces and headers" in the README). */
   smtp: smtpSchema,
+  /** Banned from every list of the account: addresses, *@spam.example globs, /regex/ (plugins/mail/bans.ts). */
+  bans: banList.default([]),
 });
 export type Config = z.infer<typeof account>;
 
@@ -92,6 +95,10 @@ export const endpoint = z.strictObject({
   policy: z.enum(POLICIES).optional(),
   /** Who runs the list: they get held posts, owner mail and bounce notices, and may always post. */
   owners: z.array(mailAddress).optional(),
+  /** They get held posts' notices and may decide them (by reply, CLI, owner page); owners may do everything. */
+  moderators: z.array(mailAddress).optional(),
+  /** Banned from this list (posting, subscribing, robot replies): addresses, *@spam.example globs, /regex/. */
+  bans: banList.optional(),
   /** Subject tag; false for none. Default "[LIST]". */
   subjectTag: z.union([z.string().min(1).max(40), z.literal(false)]).optional(),
   /** Attachments of mail posts: passed on to subscribers, or stripped (listed in the text). */
