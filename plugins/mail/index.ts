@@ -36,6 +36,8 @@ import { ListSender, parseBounce, verpDecode } from './outbound/index.js';
 import { AttachmentStore } from './attachments.js';
 import type { Links, Recipient } from './outbound/types.js';
 import { robotMailWaiting } from './waiting.js';
+import { ProblemLog } from './problems.js';
+import { mailLists, type ListAccount } from './weblists.js';
 import { ModerationStore } from './bans.js';
 import { Moderation, listModeration } from './moderate.js';
 import { bansCommand } from './bans-command.js';
@@ -62,6 +64,7 @@ interface Registered {
   info(list: string, address: string): UnsubscribeInfo | UnsubscribeRefusal;
   unsubscribe(list: string, address: string): Unsubscribed | UnsubscribeRefusal;
   files: AttachmentStore;
+  lists: ListAccount;
   moderation: Moderation;
 }
 const registry = new Map<string, Registered>();
@@ -110,6 +113,8 @@ export const attachmentFiles: AttachmentFiles = {
   },
 };
 
+/** `mail.lists`: the web's list pages, over every running mail account. */
+export const webLists = mailLists(() => [...registry.values()].map((r) => r.lists));
 /** `mail.moderation`: held posts and bans of every running mail account's lists. */
 const moderationService = listModeration(() => [...registry.values()].map((r) => r.moderation));
 
@@ -121,9 +126,12 @@ function offerServices(): void {
     try {
       reg.ctx.provide('mail.unsubscribe', { info: unsubscribeInfo, unsubscribe });
       reg.ctx.provide('mail.attachments', attachmentFiles);
+      reg.ctx.provide('mail.lists', webLists);
       reg.ctx.provide('mail.moderation', moderationService);
       provider = name;
-      reg.ctx.log.info(`${name} answers mail.unsubscribe and mail.attachments for every mail account`);
+      reg.ctx.log.info(
+        `${name} answers mail.unsubscribe, mail.attachments, mail.lists and mail.moderation for every mail account`,
+      );
       return;
     } catch (err) {
       reg.ctx.log.debug({ err }, 'mail.unsubscribe is provided by another account');
@@ -146,7 +154,7 @@ export default definePlugin<Config>({
   commands: [...commands, bansCommand],
   // Robot mail waits in this plugin's own queue (not the outbox): the core shows it everywhere through this.
   waiting: robotMailWaiting,
-  provides: ['mail.unsubscribe', 'mail.attachments', 'mail.moderation'],
+  provides: ['mail.unsubscribe', 'mail.attachments', 'mail.lists', 'mail.moderation'],
   uses: [
     {
       service: 'web.links',
@@ -193,6 +201,7 @@ export default definePlugin<Config>({
     };
 
     const files = new AttachmentStore(ctx.store);
+    const problems = new ProblemLog(ctx.store, ctx.account);
     const sender = new ListSender(ctx, cfg.smtp);
     ctx.onClose(() => sender.close());
     const recipientsOf = (list: string) => (): Recipient[] =>
@@ -221,6 +230,7 @@ export default definePlugin<Config>({
       attachments: files,
       postExists: (id) => ctx.posts.get(id) !== undefined,
       maxSize: cfg.maxSize,
+      problems,
       moderation: {
         notifyHeld: (...a) => moderation.notifyHeld(...a),
         mail: (...a) => moderation.mail(...a),
@@ -274,10 +284,12 @@ export default definePlugin<Config>({
         );
     };
     store.purgeExpired(Date.now(), cfg.subscription.window);
+    problems.purge();
     sweepFiles();
     expireHeld();
     const purge = setInterval(() => {
       store.purgeExpired(Date.now(), cfg.subscription.window);
+      problems.purge();
       // Decisions are kept a while after their held post could have expired, so a replayed notice is told who decided.
       modStore.purge(Date.now() - Math.max(cfg.held.expire, 14 * 86_400_000) - 30 * 86_400_000);
       sweepFiles();
@@ -318,6 +330,15 @@ export default definePlugin<Config>({
         return { ok: true, list, address, listAddress: lists.info(e).address, unsubscribed: removed };
       },
       files,
+      lists: {
+        account: ctx.account,
+        domain,
+        log: ctx.log,
+        server: lists,
+        store,
+        problems,
+        role: (e, who) => moderation.role(e, who),
+      },
       moderation,
     });
     offerServices();

@@ -20,6 +20,7 @@ import type { Envelope, Receiver, Reply } from './receive.js';
 import type { EndpointOptions } from './schema.js';
 import type { ListInfo, BounceRecipient } from './outbound/types.js';
 import type { AttachmentStore, StoredFile } from './attachments.js';
+import type { ProblemLog } from './problems.js';
 
 /** The part of MAIL-OUT's ListSender the list side uses (a fake in unit tests). */
 export interface Outbound {
@@ -61,6 +62,8 @@ export interface ListServerDeps {
   postExists?: (id: string) => boolean;
   /** The account's maxSize: the default of a list's maxAttachmentBytes. */
   maxSize?: number;
+  /** Where bounces are written down for the owner page (absent: only the score is kept). */
+  problems?: ProblemLog;
   /** Moderation (plugins/mail/moderate.ts): held notices, LIST-moderate+TOKEN@, bans. */
   moderation?: {
     notifyHeld(e: EndpointView, id: number, sender: string, subject: string, reason: string): Promise<void>;
@@ -116,7 +119,7 @@ export class ListServer implements Receiver {
     return out;
   }
 
-  private words(e: EndpointView): T.ListWords {
+  words(e: EndpointView): T.ListWords {
     return { name: e.target, domain: this.d.domain(), description: e.description };
   }
 
@@ -400,6 +403,11 @@ export class ListServer implements Receiver {
     return { ok: true };
   }
 
+  /** Robot mail of a list to one address (the owner page's login link). */
+  async sendRobot(e: EndpointView, to: string, msg: { subject: string; text: string }): Promise<void> {
+    await this.d.out.sendRobot({ list: this.info(e), to, ...msg });
+  }
+
   /**
    * A banned sender (plugins/mail/bans.ts) is taken with 250 and nothing else: no post, no robot reply (as Mailman
    * does: a reply would tell a spammer the address is read, and a 5xx makes their MTA bounce to a maybe-forged
@@ -446,7 +454,7 @@ export class ListServer implements Receiver {
     e: EndpointView,
     who: string,
     action: 'subscribe' | 'unsubscribe',
-    m: ParsedMessage,
+    m?: ParsedMessage,
   ): Promise<Reply> {
     const s = this.d.settings();
     if (!this.d.store.mayNotify(e.target, who, s.windowMs)) {
@@ -462,7 +470,7 @@ export class ListServer implements Receiver {
       action,
       s.expireMs,
       Date.now(),
-      m.from?.address && normaliseAddress(m.from.address) === who ? m.from.name : '',
+      m?.from?.address && normaliseAddress(m.from.address) === who ? m.from.name : '',
     );
     const confirmAt = listAddresses(e.target, this.d.domain()).confirm(p.token);
     const msg = T.confirmRequest(this.words(e), action, who, p.token, s.expireMs);
@@ -472,13 +480,25 @@ export class ListServer implements Receiver {
       ...msg,
       from: confirmAt,
       headers: { 'Reply-To': confirmAt },
-      ...(m.id ? { inReplyTo: m.id } : {}),
+      ...(m?.id ? { inReplyTo: m.id } : {}),
     });
     this.d.log.info({ list: e.target, address: who }, `${action} confirmation sent to ${who}`);
     return ok(`a confirmation was sent to ${who}`);
   }
 
-  async join(e: EndpointView, who: string, m: ParsedMessage): Promise<Reply> {
+  /**
+   * A subscription asked for on the web (/l/LIST): what a mail to LIST-join@ from `who` does (the confirmation
+   * request, or the "subscribed already" notice), so the web answers the same in both cases.
+   */
+  async webJoin(e: EndpointView, who: string): Promise<Reply> {
+    // A banned address: nothing sent, and the web answers as always.
+    if (this.isBanned(e, normaliseAddress(who), 'web subscribe')) return ok('accepted');
+    const r = await this.join(e, normaliseAddress(who));
+    this.d.log.info({ list: e.target }, `subscription to ${e.target} asked for on the web`);
+    return r;
+  }
+
+  async join(e: EndpointView, who: string, m?: ParsedMessage): Promise<Reply> {
     if (this.d.store.member(e.target, who)) {
       await this.notify(e, who, T.notice(this.words(e), 'already', who), m);
       return ok(`${who} is subscribed already`);
@@ -591,6 +611,16 @@ export class ListServer implements Receiver {
       perMs: s.once,
       resetMs: s.resetAfter,
     });
+    if (r) {
+      try {
+        this.d.problems?.record(list, { address, reason, score: r.score, disabled: r.score >= s.threshold });
+      } catch (err) {
+        this.d.log.warn(
+          { err, list },
+          `the bounce for ${address} was not written down for the owner page: ${(err as Error).message}`,
+        );
+      }
+    }
     if (!r) {
       this.d.log.info({ list, address }, `a bounce for ${address}, who is not subscribed to ${list}: ignored`);
       return;

@@ -2,6 +2,8 @@
  * What the mail plugin offers other plugins (the `Services` contract of src/plugin.ts). The web plugin serves
  * the one-click unsubscribe link (RFC 8058) of every list mail with `mail.unsubscribe` (info() for the GET page,
  * unsubscribe() for the POST), and offers the files of mail posts for download with `mail.attachments`.
+ * The preferences page of a member (the "change settings" link in every list mail's footer) is served by the
+ * web plugin with `mail.preferences`: info() for the GET page, set() for the POST.
  * Both sides compile against these types: a caller cannot miss a refusal.
  */
 /** Why a link did nothing. `code` for the caller's reply (HTTP status), `reason` for people. */
@@ -193,11 +195,163 @@ export interface OneClickUnsubscribe {
   unsubscribe(token: string): Promise<Unsubscribed | UnsubscribeRefusal>;
 }
 
+// ---- the lists on the web (/l/LIST and the owner page): `mail.lists` ----
+
+/** One list as the public sees it (its page /l/LIST). */
+export interface PublicList {
+  /** The mail account that runs it ("mail.lists"). */
+  account: string;
+  /** The list's name, its endpoint target ("commons"). */
+  list: string;
+  bridge: string;
+  description: string;
+  /** "commons@lists.example.org": where members post. */
+  address: string;
+  /** "commons-join@…", "commons-leave@…", "commons-request@…", "commons-owner@…". */
+  join: string;
+  leave: string;
+  request: string;
+  owner: string;
+  /** Who may post, in words: "members post by mail to commons@…; other posts wait for an owner". */
+  posting: string;
+}
+
+/** Why a list request did nothing: `code` for the caller's reply (HTTP status), `reason` for people. */
+export interface ListRefusal {
+  ok: false;
+  /** invalid: bad input (an address that is not one); gone: no such list (any more) or no such item; unavailable: try later. */
+  code: 'invalid' | 'gone' | 'unavailable';
+  reason: string;
+}
+
+/** A subscriber as its owners see it. */
+export interface ListMember {
+  address: string;
+  name: string;
+  /** ms since the epoch. */
+  since: number;
+  /** How they get the list: "each" (every post) until the members' delivery modes land. */
+  mode: string;
+  /** False when delivery is disabled (it kept bouncing). */
+  receiving: boolean;
+  bounceScore: number;
+  /** ms since the epoch, or null. */
+  lastBounce: number | null;
+}
+
+/** A recent delivery problem of a list: a bounce of a subscriber (from a DSN or a 5xx of the smarthost). */
+export interface ListProblem {
+  /** ms since the epoch. */
+  at: number;
+  address: string;
+  /** "5.1.1 user unknown", "bounced (VERP)". */
+  reason: string;
+  /** The subscriber's bounce score after it, and whether delivery to them is off now. */
+  score: number;
+  disabled: boolean;
+}
+
+export interface MailLists {
+  /** Every list of every running mail account. */
+  lists(): PublicList[];
+  /**
+   * Start a subscription for `address` as a mailed join request does (the same confirmation mail, token and
+   * texts; a subscribed address gets the "subscribed already" notice instead; at most one robot mail per
+   * address and list within subscription.window). Answers the same either way: nothing tells whether the
+   * address is subscribed.
+   */
+  subscribe(account: string, list: string, address: string): Promise<{ ok: true } | ListRefusal>;
+  /**
+   * Mail `address` the owner page's one-time login link (robot mail of the list, from LIST-request@), when it
+   * is an owner or moderator of the list; nothing otherwise (the caller answers the same either way).
+   */
+  sendLoginLink(account: string, list: string, address: string, link: string, validMs: number): Promise<void>;
+  members(account: string, list: string): ListMember[];
+  /** Subscribe without confirmation (the owner vouches), or re-enable delivery of a bounced subscriber. */
+  addMember(account: string, list: string, address: string, by: string): { ok: true; text: string } | ListRefusal;
+  removeMember(account: string, list: string, address: string, by: string): { ok: true; text: string } | ListRefusal;
+  /** The list's recent bounces, newest first (at most `limit`, default 50). */
+  problems(account: string, list: string, limit?: number): ListProblem[];
+}
+
+/** How a member gets the list's posts. */
+export type DeliveryMode = 'each' | 'digest' | 'nomail';
+export const DELIVERY_MODES: readonly DeliveryMode[] = ['each', 'digest', 'nomail'];
+/** mime: multipart/digest (RFC 2046 section 5.1.5), each post a message/rfc822 part; plain: RFC 1153 text. */
+export type DigestFormat = 'mime' | 'plain';
+export const DIGEST_FORMATS: readonly DigestFormat[] = ['mime', 'plain'];
+
+/** One member's settings on one list (plugins/mail/members.ts). */
+export interface MemberSettings {
+  /** each (default): every post as it comes; digest: the list's digest; nomail: nothing (until nomailUntil). */
+  mode: DeliveryMode;
+  /** The digest's form when mode is digest (kept when the mode changes). Default mime. */
+  digestFormat: DigestFormat;
+  /** With mode nomail: the day ("2027-01-10", UTC) from which the member gets each post again; null: until changed. */
+  nomailUntil: string | null;
+  /** Whether the member gets a copy of their own posts. Default true. */
+  ownPosts: boolean;
+}
+
+/** A change of settings: the keys given change, the others stay. mode nomail with nomailUntil sets the date. */
+export type MemberSettingsChange = Partial<MemberSettings>;
+
+/** Why a preferences link did nothing. */
+export interface PreferencesRefusal {
+  ok: false;
+  /**
+   * invalid: a malformed, altered or foreign link; gone: its list is not served any more; not-member: the address
+   * is not subscribed (any more); bad-settings: the change asks for something impossible (reason says what);
+   * unavailable: try later.
+   */
+  code: 'invalid' | 'gone' | 'not-member' | 'bad-settings' | 'unavailable';
+  reason: string;
+}
+
+/** What a good preferences link is about (the GET page); changes nothing. */
+export interface PreferencesInfo {
+  ok: true;
+  account: string;
+  list: string;
+  /** The member the link was made for. */
+  address: string;
+  listAddress: string;
+  description: string;
+  settings: MemberSettings;
+  /** The list's digest hour (0–23, UTC), to say when digests come. */
+  digestHour: number;
+  /** The member's one-click unsubscribe token (for a link to the `mail.unsubscribe` page). */
+  unsubscribeToken: string;
+}
+
+/** What a POST did: the settings as they are now. */
+export interface PreferencesSaved {
+  ok: true;
+  list: string;
+  address: string;
+  listAddress: string;
+  settings: MemberSettings;
+  /** False when the change changed nothing. */
+  changed: boolean;
+}
+
+/** A member's preferences, reached by the signed link in the footer of the list mail they get. */
+export interface MemberPreferences {
+  /** What a link is about and the member's settings now; changes nothing. */
+  info(token: string): PreferencesInfo | PreferencesRefusal;
+  /** Change the member's settings (the signed token is the proof; no password). */
+  set(token: string, change: MemberSettingsChange): Promise<PreferencesSaved | PreferencesRefusal>;
+}
+
 declare module '../../src/plugin.js' {
   interface Services {
     /** One-click unsubscribe (RFC 8058), for every mail account of the node. */
     'mail.unsubscribe': OneClickUnsubscribe;
     /** The kept files of mail posts. */
     'mail.attachments': AttachmentFiles;
+    /** The lists for the web: their pages, subscribing from the web, the owner page's login mail, subscribers, bounces (held posts and bans: `mail.moderation`). */
+    'mail.lists': MailLists;
+    /** Members' settings by their signed preferences link (the footer's "change settings"). */
+    'mail.preferences': MemberPreferences;
   }
 }

@@ -197,3 +197,27 @@ export function bounceDisabled(
     ].join('\n'),
   };
 }
+
+/** The owner page's one-time login link (asked for on /l/LIST/owner). */
+export function loginLink(
+  l: ListWords,
+  address: string,
+  link: string,
+  validMs: number,
+): { subject: string; text: string } {
+  const a = listAddresses(l.name, l.domain);
+  const minutes = Math.max(1, Math.round(validMs / 60_000));
+  return {
+    subject: `${l.name}: your link to the list's owner page`,
+    text: [
+      `Someone (hopefully you) asked for a link to the owner page of ${a.post}, for ${address}.`,
+      '',
+      'Open this link to log in (it works once, within',
+      `${plural(minutes, 'minute')}):`,
+      '',
+      `  ${link}`,
+      '',
+      'If you did not ask for it, ignore this message: nothing happens without the link.',
+    ].join('\n'),
+  };
+}

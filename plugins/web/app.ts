@@ -24,6 +24,7 @@ import {
   type StoredPost,
   type ArchiveFilter,
   type RemovedPost,
+  type RemovalResult,
 } from '../../src/plugin.js';
 import { exportTo, publicRemoval } from '../../src/plugin.js';
 import type { KeptAttachment, UnsubscribeRefusal } from '../mail/services.js';
@@ -53,6 +54,8 @@ import { apiIndex } from './api-index.js';
 import { ATOM_TYPE, atomFeed, uuidUrn } from './atom.js';
 import { threadPage } from './thread.js';
 import { BadSearch, searchLimit, searchPage, webSearch, type SearchParams } from './search.js';
+import { createListPages } from './lists.js';
+import type { OwnerAuth } from './owners.js';
 
 export const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -116,7 +119,13 @@ export interface AppDeps {
   services: {
     unsubscribe(): Services['mail.unsubscribe'] | undefined;
     attachments(): Services['mail.attachments'] | undefined;
+    lists(): Services['mail.lists'] | undefined;
+    moderation(): Services['mail.moderation'] | undefined;
   };
+  /** Login links and sessions of the lists' owner pages (plugins/web/owners.ts). */
+  auth: OwnerAuth;
+  /** Remove posts from the archive as `peerpost remove` does (an owner on the owner page). */
+  remove(ids: readonly string[], reason: string): RemovalResult;
   ingest(post: IncomingPost): Promise<IngestVerdict>;
   /** Absolute link to a post (publicUrl). */
   postUrl(id: string): string;
@@ -617,6 +626,22 @@ export function createApp(d: AppDeps) {
     }
   };
 
+  const listPages = createListPages({
+    config: cfg,
+    log: d.log,
+    lists: () => d.services.lists(),
+    moderation: () => d.services.moderation(),
+    served,
+    auth: d.auth,
+    status: () => d.status(),
+    posts: d.posts,
+    remove: (ids, reason) => d.remove(ids, reason),
+    origin: () => new URL(d.siteUrl('/')).origin,
+    html,
+    readBody,
+    fail: (status, message, headers) => new HttpError(status, message, headers),
+  });
+
   // ---- routes ----
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -848,6 +873,8 @@ export function createApp(d: AppDeps) {
       return unsubscribe(req, res, m[1]!);
     }
 
+    if ((path === '/l' || path.startsWith('/l/')) && (await listPages.handle(req, res, url))) return;
+
     // ---- API ----
     if (path === '/api' || path === '/api/') {
       only('GET');
@@ -1027,6 +1054,7 @@ export function createApp(d: AppDeps) {
     endpointsChanged: () => stream.prune((bridge) => byBridge(bridge) !== undefined),
     async close() {
       proc.stop();
+      listPages.close();
       await stream.close();
       wss.close();
     },

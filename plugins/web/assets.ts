@@ -54,6 +54,16 @@ table.endpoints th, table.endpoints td { text-align: left; padding: .25rem .5rem
 nav.pages { margin: 1rem 0; display: flex; gap: 1rem; }
 details.join ul { margin: .3rem 0; padding-left: 1.2rem; }
 form.confirm button { font: inherit; padding: .4rem 1rem; }
+form.subscribe, form.login, form.act { margin: .4rem 0; }
+form.act { display: inline-block; margin-right: .4rem; }
+form.subscribe input, form.login input, form.act input { font: inherit; padding: .2rem .4rem; min-width: 14rem; }
+dl.list dt { font-weight: bold; } dl.list dd { margin: 0 0 .4rem 0; }
+.flash { background: var(--new); padding: .4rem .6rem; }
+.problem { color: #a00; font-weight: bold; }
+ul.held { list-style: none; padding: 0; } li.held { border-top: 1px solid var(--line); padding: .4rem 0; }
+pre.excerpt { white-space: pre-wrap; max-height: 12rem; overflow: auto; font-size: .85rem; }
+table.members, table.problems { border-collapse: collapse; width: 100%; font-size: .9rem; }
+table.members td, table.members th, table.problems td, table.problems th { text-align: left; padding: .25rem .5rem .25rem 0; border-bottom: 1px solid var(--line); vertical-align: top; }
 .post .tlink { color: var(--muted); font-size: .8rem; }
 ol.tree { list-style: none; margin: 1rem 0; padding: 0; }
 ol.tree > li { border-left: 2px solid var(--line); padding: .1rem 0 .1rem .7rem; margin: .3rem 0; }

@@ -18,6 +18,7 @@ import { definePlugin, delivered, formatAddress, reloadPlan, type PluginContext 
 import { createApp, fileLink } from './app.js';
 import { account, endpoint, targetProblem, type Config } from './schema.js';
 import { Tokens } from './tokens.js';
+import { OwnerAuth } from './owners.js';
 import type { WebLinks } from './services.js';
 
 export type { WebLinks } from './services.js';
@@ -43,6 +44,16 @@ export default definePlugin<Config>({
       without: 'one-click unsubscribe links (/unsubscribe/…) answer 503, "the mailing lists are not running"',
     },
     { service: 'mail.attachments', optional: true, without: 'pages name attachments but offer no download' },
+    {
+      service: 'mail.lists',
+      optional: true,
+      without: "the mailing lists' pages (/l/LIST, their subscribe form and owner page) answer 503",
+    },
+    {
+      service: 'mail.moderation',
+      optional: true,
+      without: 'the owner pages of the mailing lists (/l/LIST/owner) answer 503',
+    },
   ],
   joinHint: (target, config, node) =>
     `${config.publicUrl ?? defaultPublicUrl(config.listen.host, config.listen.port, node.hostname)}/b/${encodeURIComponent(target)}`,
@@ -70,7 +81,11 @@ export default definePlugin<Config>({
       services: {
         unsubscribe: () => ctx.service('mail.unsubscribe'),
         attachments: () => ctx.service('mail.attachments'),
+        lists: () => ctx.service('mail.lists'),
+        moderation: () => ctx.service('mail.moderation'),
       },
+      auth: new OwnerAuth(ctx.store, ctx.secret('owner-login')),
+      remove: (ids, reason) => ctx.remove(ids, reason, 'removed'),
       ingest: (p) => ctx.ingest(p),
       postUrl,
       siteUrl: (path) => `${base}${path}`,

@@ -102,6 +102,26 @@ const accountShape = z.strictObject({
     .default(64 * 1024),
   /** Requests to finish their headers and body within this, or be cut. */
   requestTimeout: duration('30s').refine((ms) => ms >= 1000, 'requestTimeout must be at least 1s'),
+  /** The mailing lists' pages (/l/LIST and its owner page): their limits and how long a login lasts. */
+  lists: z
+    .strictObject({
+      /** Forms anyone can send (subscribe, ask for a login link): at most this many per client address per `per`; 0: no limit. */
+      perClient: z.number().int().min(0).max(100_000).default(10),
+      /** … and this many for one mail address per `per` (a subscribe flood against one address); 0: no limit. */
+      perAddress: z.number().int().min(0).max(100_000).default(3),
+      per: duration('1h').refine((ms) => ms >= 1000, 'lists.per must be at least 1s'),
+      /** How long a mailed login link to the owner page works (once). */
+      loginExpire: duration('30m').refine(
+        (ms) => ms >= 60_000 && ms <= 86_400_000,
+        'lists.loginExpire must be from 1m to 1d',
+      ),
+      /** How long an owner stays logged in. */
+      session: duration('8h').refine(
+        (ms) => ms >= 60_000 && ms <= 30 * 86_400_000,
+        'lists.session must be from 1m to 30d',
+      ),
+    })
+    .default({ perClient: 10, perAddress: 3, per: 3_600_000, loginExpire: 1_800_000, session: 8 * 3_600_000 }),
   stream: z
     .strictObject({
       /** WebSocket clients at once; more are refused with 503. */

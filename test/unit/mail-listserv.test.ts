@@ -12,6 +12,8 @@ import { ListStore } from '../../plugins/mail/subscribe.js';
 import { ListServer, type Outbound } from '../../plugins/mail/listserv.js';
 import type { Envelope } from '../../plugins/mail/receive.js';
 import { memoryPluginStore } from '../helpers/memory-store.js';
+import { ProblemLog } from '../../plugins/mail/problems.js';
+import { mailLists } from '../../plugins/mail/weblists.js';
 
 const memoryStore = (): PluginStore => memoryPluginStore('mail', 'mail.lists');
 
@@ -31,6 +33,7 @@ let ingested: IncomingPost[];
 let verdict: (p: IncomingPost) => IngestVerdict;
 let endpoints: EndpointView[];
 let srv: ListServer;
+let problems: ProblemLog;
 let minted = 0;
 
 const ep = (
@@ -48,6 +51,7 @@ const ep = (
 
 beforeEach(() => {
   store = new ListStore(memoryStore(), 'mail.lists');
+  problems = new ProblemLog(memoryStore(), 'mail.lists');
   robots = [];
   forwarded = [];
   ingested = [];
@@ -99,6 +103,7 @@ beforeEach(() => {
       bounces: { threshold: 3, once: 0, resetAfter: 7 * 86_400_000 },
     }),
     mintId: () => `minted${minted++}@test.example`,
+    problems,
   });
 });
 
@@ -366,5 +371,90 @@ describe('recipients, owners, bounces', () => {
     // a 5xx while sending counts the same way (onBounce)
     await srv.bounced('commons', 'fine@example.net', '550 5.1.1 no such user');
     assert.equal(store.member('commons', 'fine@example.net')!.bounceScore, 1);
+  });
+});
+
+describe('mail.lists: what the web pages ask', () => {
+  const service = () => ({
+    svc: mailLists(() => [
+      {
+        account: 'mail.lists',
+        domain: D,
+        log: pino({ level: 'silent' }),
+        server: srv,
+        store,
+        problems,
+        role: (e, who) => (who === 'owner@example.org' ? 'owner' : who === 'mod@example.org' ? 'moderator' : undefined),
+      },
+    ]),
+  });
+
+  test('subscribing from the web sends the mailed join\'s confirmation, or the "already" notice; the caller cannot tell', async () => {
+    const { svc } = service();
+    store.add('commons', 'alice@example.org');
+    assert.deepEqual(await svc.subscribe('mail.lists', 'commons', 'Bob@Example.net'), { ok: true });
+    assert.deepEqual(await svc.subscribe('mail.lists', 'commons', 'alice@example.org'), { ok: true });
+    assert.deepEqual(
+      robots.map((r) => [r.to, r.subject.replace(/[0-9a-f]{24}/, 'TOKEN')]),
+      [
+        ['bob@example.net', 'confirm TOKEN'],
+        ['alice@example.org', 'commons: already subscribed'],
+      ],
+    );
+    assert.match(robots[0]!.text, /asked to subscribe bob@example\.net to the list commons@/);
+    // Within subscription.window: no second mail, the same answer.
+    assert.deepEqual(await svc.subscribe('mail.lists', 'commons', 'bob@example.net'), { ok: true });
+    assert.equal(robots.length, 2);
+    const bad = await svc.subscribe('mail.lists', 'commons', 'not an address');
+    assert.equal(bad.ok, false);
+    assert.equal(!bad.ok && bad.code, 'invalid');
+    const none = await svc.subscribe('mail.lists', 'nosuch', 'carol@example.org');
+    assert.equal(!none.ok && none.code, 'gone');
+  });
+
+  test('the login mail goes only to an owner or moderator', async () => {
+    const { svc } = service();
+    await svc.sendLoginLink('mail.lists', 'commons', 'mallory@example.org', 'http://x/l', 60_000);
+    await svc.sendLoginLink('mail.lists', 'nosuch', 'owner@example.org', 'http://x/l', 60_000);
+    assert.equal(robots.length, 0, 'nothing to a stranger, nothing for a list that is not here');
+    await svc.sendLoginLink(
+      'mail.lists',
+      'commons',
+      'OWNER@example.org',
+      'http://x/l/commons/owner/login?t=T',
+      1_800_000,
+    );
+    assert.equal(robots[0]!.to, 'owner@example.org');
+    assert.equal(robots[0]!.subject, "commons: your link to the list's owner page");
+    assert.match(robots[0]!.text, /http:\/\/x\/l\/commons\/owner\/login\?t=T\n/);
+    assert.match(robots[0]!.text, /within\n30 minutes/);
+    await svc.sendLoginLink('mail.lists', 'commons', 'mod@example.org', 'http://x/l/commons/owner/login?t=M', 60_000);
+    assert.equal(robots[1]!.to, 'mod@example.org');
+  });
+
+  test('subscribers added, re-enabled and removed by an owner; bounces written down as delivery problems', async () => {
+    const { svc } = service();
+    assert.deepEqual(svc.addMember('mail.lists', 'commons', 'Carol@example.org', 'owner@example.org'), {
+      ok: true,
+      text: 'carol@example.org added (no confirmation asked)',
+    });
+    for (let i = 0; i < 3; i++) await srv.bounced('commons', 'carol@example.org', '5.1.1 no such user');
+    const [m] = svc.members('mail.lists', 'commons');
+    assert.deepEqual([m!.address, m!.receiving, m!.bounceScore, m!.mode], ['carol@example.org', false, 3, 'each']);
+    assert.deepEqual(
+      svc.problems('mail.lists', 'commons').map((p) => [p.address, p.score, p.disabled, p.reason]),
+      [
+        ['carol@example.org', 3, true, '5.1.1 no such user'],
+        ['carol@example.org', 2, false, '5.1.1 no such user'],
+        ['carol@example.org', 1, false, '5.1.1 no such user'],
+      ],
+    );
+    assert.match(svc.addMember('mail.lists', 'commons', 'carol@example.org', 'o').ok ? 'ok' : '', /ok/);
+    assert.equal(svc.members('mail.lists', 'commons')[0]!.receiving, true, 'delivery enabled again');
+    assert.deepEqual(svc.removeMember('mail.lists', 'commons', 'carol@example.org', 'o'), {
+      ok: true,
+      text: 'carol@example.org removed',
+    });
+    assert.deepEqual(svc.members('mail.lists', 'commons'), []);
   });
 });

@@ -28,7 +28,7 @@ const lookup: PluginLookup = async (protocol, module) =>
 const accounts = (...list: [string, PluginDefinition][]) => list.map(([name, def]) => ({ name, def }));
 
 test('the shipped plugins declare what they provide and use, and every use has a provider among them', () => {
-  assert.deepEqual(mail.provides, ['mail.unsubscribe', 'mail.attachments', 'mail.moderation']);
+  assert.deepEqual(mail.provides, ['mail.unsubscribe', 'mail.attachments', 'mail.lists', 'mail.moderation']);
   assert.deepEqual(web.provides, ['web.links']);
   for (const def of [mail, web, irc, nntp]) assert.equal(declarationProblem(def), undefined, def.protocol);
   const all = accounts(['mail.lists', mail], ['web.local', web], ['irc.libera', irc], ['nntp.local', nntp]);
@@ -42,6 +42,8 @@ test('a use without a provider is a gap; an optional one says what the account l
     [
       ['web.local', 'mail.unsubscribe', true, ['mail']],
       ['web.local', 'mail.attachments', true, ['mail']],
+      ['web.local', 'mail.lists', true, ['mail']],
+      ['web.local', 'mail.moderation', true, ['mail']],
     ],
   );
   assert.equal(
