@@ -343,8 +343,7 @@ export class Store {
     let at = Number.MAX_SAFE_INTEGER;
     if (before < Number.MAX_SAFE_INTEGER) {
       const known = (this.q.placeOfSeq.get({ seq: before }) ?? this.q.placeBeforeSeq.get(bridge, before)) as
-        | number
-        | undefined;
+        number | undefined;
       if (known === undefined) return [];
       at = known;
     }

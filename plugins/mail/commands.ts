@@ -2,7 +2,7 @@
  * The mail plugin's commands (`peerpost subscribers`, `peerpost held`), run in
  * the daemon when it runs, else in the CLI process against the store.
  *
- *   peerpost subscribers LIST [list|add ADDR…|remove ADDR…|import FILE]
+ *   peerpost subscribers LIST [list|add ADDR…|remove ADDR…|import FILE|set ADDR SETTING…|show ADDR]
  *   peerpost held [LIST] [list|approve ID|reject ID [REASON…]|discard ID]
  *
  * LIST is the list name (the endpoint target, "commons"), or account/list when
@@ -16,6 +16,7 @@ import { addressProblem, normaliseAddress } from './lists.js';
 import { ListStore } from './subscribe.js';
 import { ModerationStore } from './bans.js';
 import { BY_CLI, dropHeld, type Moderation } from './moderate.js';
+import { MemberStore, describeSettings, parseSetWords } from './members.js';
 
 /** What a running mail account's handle offers the commands. */
 export interface MailHandleApi {
@@ -38,6 +39,13 @@ const stores = new WeakMap<CommandAccount, ListStore>();
 export function storeOf(a: CommandAccount): ListStore {
   let s = stores.get(a);
   if (!s) stores.set(a, (s = new ListStore(a.store, a.account)));
+  return s;
+}
+
+const memberStores = new WeakMap<CommandAccount, MemberStore>();
+function membersOf(a: CommandAccount): MemberStore {
+  let s = memberStores.get(a);
+  if (!s) memberStores.set(a, (s = new MemberStore(a.store, a.account)));
   return s;
 }
 
@@ -82,6 +90,17 @@ async function subscribers(args: string[], env: CommandEnv): Promise<CommandResu
     case 'list': {
       if (rest.length) return fail(2, `"subscribers ${name} list" takes no more arguments`);
       const members = store.members(list);
+      const settings = membersOf(acct).all(list);
+      const modeOf = (a: string) => {
+        const s = settings.get(a);
+        if (!s) return '';
+        const parts = [
+          ...(s.mode === 'digest' ? [`digest ${s.digestFormat}`] : []),
+          ...(s.mode === 'nomail' ? [`nomail${s.nomailUntil ? ` until ${s.nomailUntil}` : ''}`] : []),
+          ...(s.ownPosts ? [] : ['ownposts off']),
+        ];
+        return parts.length ? `  [${parts.join(', ')}]` : '';
+      };
       if (env.json)
         return out(
           JSON.stringify(
@@ -89,6 +108,7 @@ async function subscribers(args: string[], env: CommandEnv): Promise<CommandResu
               ...m,
               since: when(m.since),
               lastBounce: m.lastBounce === null ? null : when(m.lastBounce),
+              settings: membersOf(acct).get(list, m.address),
             })),
             null,
             2,
@@ -97,7 +117,7 @@ async function subscribers(args: string[], env: CommandEnv): Promise<CommandResu
       if (!members.length) return out(`${list} (${acct.account}) has no subscribers.`);
       const lines = members.map(
         (m) =>
-          `${m.address}${m.name ? ` (${m.name})` : ''}${m.delivery ? '' : `  [delivery disabled: bounce score ${m.bounceScore}]`}`,
+          `${m.address}${m.name ? ` (${m.name})` : ''}${modeOf(m.address)}${m.delivery ? '' : `  [delivery disabled: bounce score ${m.bounceScore}]`}`,
       );
       return out(
         `${lines.join('\n')}\n${plural(members.length, 'subscriber')} of ${list} (${acct.account}), ${members.filter((m) => m.delivery).length} receiving.`,
@@ -176,6 +196,32 @@ async function subscribers(args: string[], env: CommandEnv): Promise<CommandResu
         }
       }
       return missing ? { exit: 5, stdout: `${lines.join('\n')}\n` } : out(lines.join('\n'));
+    }
+    case 'set':
+    case 'show': {
+      const [who, ...words] = rest;
+      if (!who || (sub === 'set' ? !words.length : words.length))
+        return fail(
+          2,
+          sub === 'set'
+            ? `usage: peerpost subscribers ${name} set ADDRESS each|digest [mime|plain]|nomail [until YYYY-MM-DD]|ownposts on|off`
+            : `usage: peerpost subscribers ${name} show ADDRESS`,
+        );
+      const a = normaliseAddress(parseEntry(who).address);
+      if (!store.member(list, a))
+        return fail(5, `${a} is not subscribed to ${list}; add it first: peerpost subscribers ${name} add ${a}`);
+      const members = membersOf(acct);
+      let head = '';
+      if (sub === 'set') {
+        const c = parseSetWords(words);
+        if ('problem' in c) return fail(2, `nothing was changed: ${c.problem}`);
+        const r = members.set(list, a, c);
+        if ('problem' in r) return fail(2, `nothing was changed: ${r.problem}`);
+        head = r.changed ? `${a} on ${list}: changed (the member is not told).` : `${a} on ${list}: it was so already.`;
+      }
+      const s = members.get(list, a);
+      if (env.json) return out(JSON.stringify({ list, address: a, settings: s }, null, 2));
+      return out([...(head ? [head] : [`${a} on ${list}:`]), ...describeSettings(s)].join('\n'));
     }
     default:
       return fail(2, `unknown action "${sub}"; usage: ${subscribersCommand.usage}`);
@@ -277,8 +323,10 @@ async function held(args: string[], env: CommandEnv): Promise<CommandResult> {
 
 export const subscribersCommand: PluginCommand = {
   name: 'subscribers',
-  summary: 'list, add, remove or import the subscribers of a mailing list (add skips confirmation)',
-  usage: 'peerpost subscribers LIST [list|add ADDR…|remove ADDR…|import FILE] [--json]',
+  summary:
+    'list, add, remove or import the subscribers of a mailing list (add skips confirmation); set or show how one gets it',
+  usage:
+    'peerpost subscribers LIST [list|add ADDR…|remove ADDR…|import FILE|set ADDR each|digest [mime|plain]|nomail [until DAY]|ownposts on|off|show ADDR] [--json]',
   needsDaemon: false,
   run: subscribers,
 };

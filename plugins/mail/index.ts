@@ -15,22 +15,24 @@
  * Sending (./outbound): ListSender to the smarthost, headers, DMARC, VERP, DSNs.
  */
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import {
   definePlugin,
   formatAddress,
   mintId,
   reloadPlan,
+  retry,
   type PluginContext,
   type EndpointView,
   type Post,
   type DeliveryTarget,
 } from '../../src/plugin.js';
 import { account, endpoint, type Config, type EndpointOptions } from './schema.js';
-import { listNameProblem, normaliseAddress } from './lists.js';
+import { listAddresses, listNameProblem, normaliseAddress } from './lists.js';
 import { ListStore } from './subscribe.js';
 import { ListServer } from './listserv.js';
 import { smtpReceiver } from './receive.js';
-import { signUnsubscribe, verifyUnsubscribe } from './tokens.js';
+import { signPreferences, signUnsubscribe, verifyPreferences, verifyUnsubscribe } from './tokens.js';
 import { commands, type MailHandleApi } from './commands.js';
 import { ListSender, parseBounce, verpDecode } from './outbound/index.js';
 import { AttachmentStore } from './attachments.js';
@@ -41,7 +43,21 @@ import { mailLists, type ListAccount } from './weblists.js';
 import { ModerationStore } from './bans.js';
 import { Moderation, listModeration } from './moderate.js';
 import { bansCommand } from './bans-command.js';
-import type { AttachmentFiles, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
+import type {
+  AttachmentFiles,
+  MemberPreferences,
+  MemberSettingsChange,
+  PreferencesInfo,
+  PreferencesRefusal,
+  PreferencesSaved,
+  Unsubscribed,
+  UnsubscribeInfo,
+  UnsubscribeRefusal,
+} from './services.js';
+import { MemberStore } from './members.js';
+import { Digests, DIGEST_DEFAULTS, type DigestOptions } from './digest.js';
+import { fill, loadTemplates, type Templates } from './templates.js';
+import type { Footer } from './outbound/headers.js';
 
 export type { AttachmentFiles, KeptAttachment, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
 
@@ -63,6 +79,8 @@ interface Registered {
   ctx: PluginContext<Config>;
   info(list: string, address: string): UnsubscribeInfo | UnsubscribeRefusal;
   unsubscribe(list: string, address: string): Unsubscribed | UnsubscribeRefusal;
+  preferences(list: string, address: string): PreferencesInfo | PreferencesRefusal;
+  setPreferences(list: string, address: string, change: MemberSettingsChange): PreferencesSaved | PreferencesRefusal;
   files: AttachmentStore;
   lists: ListAccount;
   moderation: Moderation;
@@ -101,6 +119,32 @@ export async function unsubscribe(token: string): Promise<Unsubscribed | Unsubsc
   return 'reg' in c ? c.reg.unsubscribe(c.list, c.address) : c;
 }
 
+/** `mail.preferences`: a member's settings by the signed link of their footer. */
+function preferencesClaim(token: unknown): { reg: Registered; list: string; address: string } | PreferencesRefusal {
+  const any = registry.values().next().value as Registered | undefined;
+  if (!any)
+    return {
+      ok: false,
+      code: 'unavailable',
+      reason: 'the mailing lists are not running on this server; try again in a while',
+    };
+  const c = verifyPreferences(any.ctx.secret('preferences'), String(token ?? ''));
+  if ('problem' in c) return { ok: false, code: 'invalid', reason: c.problem };
+  const reg = registry.get(c.account);
+  if (!reg) return gone(c.list);
+  return { reg, list: c.list, address: c.address };
+}
+export const memberPreferences: MemberPreferences = {
+  info(token) {
+    const c = preferencesClaim(token);
+    return 'reg' in c ? c.reg.preferences(c.list, c.address) : c;
+  },
+  async set(token, change) {
+    const c = preferencesClaim(token);
+    return 'reg' in c ? c.reg.setPreferences(c.list, c.address, change ?? {}) : c;
+  },
+};
+
 /** `mail.attachments`: the kept files of posts in the store (the table is shared by every mail account of the node). */
 export const attachmentFiles: AttachmentFiles = {
   kept: (postId) => {
@@ -128,9 +172,10 @@ function offerServices(): void {
       reg.ctx.provide('mail.attachments', attachmentFiles);
       reg.ctx.provide('mail.lists', webLists);
       reg.ctx.provide('mail.moderation', moderationService);
+      reg.ctx.provide('mail.preferences', memberPreferences);
       provider = name;
       reg.ctx.log.info(
-        `${name} answers mail.unsubscribe, mail.attachments, mail.lists and mail.moderation for every mail account`,
+        `${name} answers mail.unsubscribe, mail.attachments, mail.lists, mail.moderation and mail.preferences for every mail account`,
       );
       return;
     } catch (err) {
@@ -154,7 +199,7 @@ export default definePlugin<Config>({
   commands: [...commands, bansCommand],
   // Robot mail waits in this plugin's own queue (not the outbox): the core shows it everywhere through this.
   waiting: robotMailWaiting,
-  provides: ['mail.unsubscribe', 'mail.attachments', 'mail.lists', 'mail.moderation'],
+  provides: ['mail.unsubscribe', 'mail.attachments', 'mail.lists', 'mail.moderation', 'mail.preferences'],
   uses: [
     {
       service: 'web.links',
@@ -181,8 +226,48 @@ export default definePlugin<Config>({
       }
     }
     const store = new ListStore(ctx.store, ctx.account);
+    const members = new MemberStore(ctx.store, ctx.account);
     const key = ctx.secret('unsubscribe');
     const tokenFor = (list: string, address: string) => signUnsubscribe(key, { account: ctx.account, list, address });
+    const prefKey = ctx.secret('preferences');
+    const preferencesFor = (list: string, address: string) =>
+      signPreferences(prefKey, { account: ctx.account, list, address });
+    // Each list's templates, read at start (a broken one stops the start, naming file and line) and on reload.
+    const configDir = (() => {
+      try {
+        return dirname(ctx.status().config);
+      } catch {
+        return process.cwd();
+      }
+    })();
+    const templateCache = new Map<string, { dir: string | undefined; t: Templates }>();
+    const templatesOf = (list: string): Templates | undefined => {
+      const e = ctx.endpoints().find((x) => x.target === list);
+      if (!e) return undefined;
+      const dir = (e.options as EndpointOptions).templates;
+      const have = templateCache.get(list);
+      if (have && have.dir === dir) return have.t;
+      const t = loadTemplates(dir, configDir);
+      templateCache.set(list, { dir, t });
+      return t;
+    };
+    for (const e of ctx.endpoints()) {
+      try {
+        templatesOf(e.target);
+      } catch (err) {
+        throw new Error(`endpoint ${e.key}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const digestOptions = (list: string): DigestOptions | undefined => {
+      const e = ctx.endpoints().find((x) => x.target === list);
+      if (!e) return undefined;
+      const o = (e.options as EndpointOptions).digest ?? {};
+      return {
+        hour: o.hour ?? DIGEST_DEFAULTS.hour,
+        maxPosts: o.maxPosts ?? DIGEST_DEFAULTS.maxPosts,
+        maxBytes: o.maxBytes ?? DIGEST_DEFAULTS.maxBytes,
+      };
+    };
     /** The web's links when the web plugin runs (archive, post, one-click unsubscribe); none otherwise. */
     const links = (bridge: string): Links => {
       const f = ctx.service('web.links');
@@ -193,6 +278,10 @@ export default definePlugin<Config>({
           ...(l.archive(bridge) !== undefined ? { archive: l.archive(bridge) } : {}),
           post: (id) => l.post(id),
           unsubscribe: (t) => l.unsubscribe(t),
+          // Served once the web plugin's links offer it (the preferences page of issue 16).
+          ...(typeof (l as { preferences?: unknown }).preferences === 'function'
+            ? { preferences: (t: string) => (l as unknown as { preferences(t: string): string }).preferences(t) }
+            : {}),
         };
       } catch (err) {
         ctx.log.warn({ err }, `web.links failed; this mail goes out without web links: ${(err as Error).message}`);
@@ -204,11 +293,41 @@ export default definePlugin<Config>({
     const problems = new ProblemLog(ctx.store, ctx.account);
     const sender = new ListSender(ctx, cfg.smtp);
     ctx.onClose(() => sender.close());
-    const recipientsOf = (list: string) => (): Recipient[] =>
-      store
-        .recipients(list)
+    // Who gets a post as a message of its own: members in mode each (not digest, not nomail), and not its author when they turned ownposts off.
+    const recipientsOf = (list: string, post: Post) => (): Recipient[] =>
+      members
+        .eachRecipients(list, post.author.address)
         .map((address) => ({ address, unsubscribeToken: tokenFor(list, normaliseAddress(address)) }));
     const modStore = new ModerationStore(ctx.store, ctx.account);
+    /** The list's footer: the member's own unsubscribe and preferences links when the web serves them, else what to write where. */
+    const footerOf = (list: string, l: Links, t: Templates | undefined): Footer | undefined => {
+      if (!t || !t.footer.trim()) return undefined;
+      const a = listAddresses(list, domain);
+      const base = {
+        list,
+        post: a.post,
+        request: a.request,
+        leave: a.leave,
+        owner: a.owner,
+        description: ctx.endpoints().find((x) => x.target === list)?.description ?? '',
+      };
+      const perRecipient = l.unsubscribe !== undefined || l.preferences !== undefined;
+      return {
+        perRecipient,
+        text(r) {
+          const own = r ? normaliseAddress(r.address) : undefined;
+          return fill(t.footer, {
+            ...base,
+            address: own ?? '',
+            unsubscribe: own && l.unsubscribe ? l.unsubscribe(tokenFor(list, own)) : `send any mail to ${a.leave}`,
+            preferences:
+              own && l.preferences
+                ? l.preferences(preferencesFor(list, own))
+                : `write "help" to ${a.request} (set digest, set nomail, set ownposts off, show)`,
+          });
+        },
+      };
+    };
     const lists = new ListServer({
       account: ctx.account,
       domain: () => domain,
@@ -237,6 +356,19 @@ export default definePlugin<Config>({
         banned: (...a) => moderation.banned(...a),
         expired: (h) => moderation.expired(h),
       },
+      members,
+      templates: (list) => {
+        try {
+          return templatesOf(list);
+        } catch (err) {
+          ctx.log.warn(
+            { err, list },
+            `the templates of ${list} cannot be used (the defaults are): ${(err as Error).message}`,
+          );
+          return undefined;
+        }
+      },
+      digestHour: (list) => digestOptions(list)?.hour ?? DIGEST_DEFAULTS.hour,
     });
     const moderation: Moderation = new Moderation({
       account: ctx.account,
@@ -251,6 +383,66 @@ export default definePlugin<Config>({
       windowMs: () => cfg.subscription.window,
       hostname: ctx.node.hostname,
     });
+    const digests = new Digests({
+      account: ctx.account,
+      store: ctx.store,
+      posts: ctx.posts,
+      members,
+      log: ctx.log,
+      hostname: ctx.node.hostname,
+      options: digestOptions,
+      words(list) {
+        const e = lists.endpoint(list);
+        if (!e) return undefined;
+        const a = listAddresses(list, domain);
+        let t: Templates | undefined;
+        try {
+          t = templatesOf(list);
+        } catch {
+          t = undefined;
+        }
+        const archive = links(e.bridge).archive;
+        return {
+          name: list,
+          address: a.post,
+          description: e.description,
+          footer: t
+            ? fill(t['digest-footer'], {
+                list,
+                post: a.post,
+                request: a.request,
+                leave: a.leave,
+                owner: a.owner,
+                description: e.description,
+              })
+            : '',
+          ...(archive ? { archive } : {}),
+        };
+      },
+      enqueue: (list, to, raw) => {
+        const e = lists.endpoint(list);
+        if (!e) throw new Error(`${list} is no longer a list of ${ctx.account}`);
+        sender.queueDigest(lists.info(e), to, raw);
+      },
+    });
+    // Digests whose hour has come go out; members whose nomail day has come get each post again.
+    const digestTick = () => {
+      try {
+        const woke = members.wake();
+        if (woke)
+          ctx.log.info(
+            { members: woke },
+            `${woke} member${woke === 1 ? '' : 's'} back to each post (nomail until a day that has come)`,
+          );
+        digests.tick();
+      } catch (err) {
+        ctx.log.warn({ err }, `the digest timer failed (tried again in a minute): ${(err as Error).message}`);
+      }
+    };
+    digestTick();
+    const digestTimer = setInterval(digestTick, 60_000);
+    digestTimer.unref();
+    ctx.onClose(() => clearInterval(digestTimer));
     sender.onBounce = (e) => {
       lists
         .bounced(e.list, e.address, `${e.code} ${e.reason}`)
@@ -329,6 +521,41 @@ export default definePlugin<Config>({
         if (removed) ctx.log.info({ list, address }, `${address} unsubscribed from ${list} (one-click)`);
         return { ok: true, list, address, listAddress: lists.info(e).address, unsubscribed: removed };
       },
+      preferences(list, address) {
+        const e = lists.endpoint(list);
+        if (!e) return gone(list);
+        if (!store.member(list, address))
+          return { ok: false, code: 'not-member', reason: `${address} is not subscribed to ${list} (any more)` };
+        return {
+          ok: true,
+          account: ctx.account,
+          list,
+          address,
+          listAddress: lists.info(e).address,
+          description: e.description,
+          settings: members.get(list, address),
+          digestHour: digestOptions(list)?.hour ?? DIGEST_DEFAULTS.hour,
+          unsubscribeToken: tokenFor(list, address),
+        };
+      },
+      setPreferences(list, address, change) {
+        const e = lists.endpoint(list);
+        if (!e) return gone(list);
+        if (!store.member(list, address))
+          return { ok: false, code: 'not-member', reason: `${address} is not subscribed to ${list} (any more)` };
+        const r = members.set(list, address, change);
+        if ('problem' in r) return { ok: false, code: 'bad-settings', reason: r.problem };
+        if (r.changed)
+          ctx.log.info({ list, address, settings: r.settings }, `${address} changed their settings on ${list} (web)`);
+        return {
+          ok: true,
+          list,
+          address,
+          listAddress: lists.info(e).address,
+          settings: r.settings,
+          changed: r.changed,
+        };
+      },
       files,
       lists: {
         account: ctx.account,
@@ -395,8 +622,30 @@ export default definePlugin<Config>({
               options: to.options,
               description: '',
             });
-        return sender.deliverPost(post, to, info, recipientsOf(to.target), links(to.bridge), () =>
-          files.files(post.id),
+        // Into the list's open digest first (committed before the answer: a retry adds it no second time).
+        try {
+          digests.add(to.target, post);
+        } catch (err) {
+          return retry(`the post could not be added to the digest of ${to.target}: ${(err as Error).message}`);
+        }
+        const l = links(to.bridge);
+        let t: Templates | undefined;
+        try {
+          t = templatesOf(to.target);
+        } catch (err) {
+          ctx.log.warn(
+            { err },
+            `the templates of ${to.target} cannot be used (the default footer is): ${(err as Error).message}`,
+          );
+        }
+        const footer = footerOf(to.target, l, t ?? loadTemplates(undefined, configDir));
+        return sender.deliverPost(
+          post,
+          to,
+          { ...info, ...(footer ? { footer } : {}) },
+          recipientsOf(to.target, post),
+          l,
+          () => files.files(post.id),
         );
       },
     };

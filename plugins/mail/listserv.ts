@@ -21,6 +21,8 @@ import type { EndpointOptions } from './schema.js';
 import type { ListInfo, BounceRecipient } from './outbound/types.js';
 import type { AttachmentStore, StoredFile } from './attachments.js';
 import type { ProblemLog } from './problems.js';
+import { describeSettings, parseSetWords, type MemberStore } from './members.js';
+import type { Templates } from './templates.js';
 
 /** The part of MAIL-OUT's ListSender the list side uses (a fake in unit tests). */
 export interface Outbound {
@@ -71,6 +73,12 @@ export interface ListServerDeps {
     banned(e: EndpointView, address: string): { pattern: string } | undefined;
     expired(h: { id: number; list: string; sender: string; subject: string }): void;
   };
+  /** Members' settings (`set`, `show` to LIST-request@); without it those commands are unknown. */
+  members?: MemberStore;
+  /** A list's templates (welcome, goodbye, confirm). */
+  templates?: (list: string) => Templates | undefined;
+  /** A list's digest hour (UTC), to say when digests come. */
+  digestHour?: (list: string) => number;
 }
 
 const ok = (message: string): Reply => ({ code: 250, message });
@@ -120,7 +128,8 @@ export class ListServer implements Receiver {
   }
 
   words(e: EndpointView): T.ListWords {
-    return { name: e.target, domain: this.d.domain(), description: e.description };
+    const templates = this.d.templates?.(e.target);
+    return { name: e.target, domain: this.d.domain(), description: e.description, ...(templates ? { templates } : {}) };
   }
 
   recipient(address: string): Reply | undefined {
@@ -543,8 +552,21 @@ export class ListServer implements Receiver {
   async request(e: EndpointView, who: string, m: ParsedMessage): Promise<Reply> {
     const done = new Set<string>();
     const replies: Reply[] = [];
+    const settings: { line: string; result: string }[] = [];
+    let show = false;
     for (const line of commandLines(m.subject, m.body)) {
       if (done.size >= 3) break;
+      const words = line
+        .trim()
+        .replace(/^(re|aw|fwd?):\s*/i, '')
+        .split(/\s+/);
+      const head = words[0]!.toLowerCase();
+      if (this.d.members && (head === 'set' || head === 'show') && !done.has(line.trim().toLowerCase())) {
+        done.add(line.trim().toLowerCase());
+        if (head === 'show') show = true;
+        else settings.push({ line: words.join(' '), result: this.setting(e, who, words.slice(1)) });
+        continue;
+      }
       const token = findConfirmToken(line);
       const word = line
         .toLowerCase()
@@ -569,7 +591,58 @@ export class ListServer implements Receiver {
       await this.notify(e, who, T.help(this.words(e)), m);
       return ok('no command found; help sent');
     }
+    if (show || settings.length) replies.push(await this.answerSettings(e, who, m, settings));
     return ok(replies.map((r) => r.message).join('; '));
+  }
+
+  /** One `set …` line of a member: applied, or why not (the words of the answer). */
+  private setting(e: EndpointView, who: string, words: string[]): string {
+    if (!this.d.store.member(e.target, who)) return 'not done: you are not subscribed';
+    const c = parseSetWords(words);
+    if ('problem' in c) return `not done: ${c.problem}`;
+    const r = this.d.members!.set(e.target, who, c);
+    if ('problem' in r) return `not done: ${r.problem}`;
+    if (!r.changed) return 'nothing to change: it was so already';
+    this.d.log.info(
+      { list: e.target, address: who, settings: r.settings },
+      `${who} changed their settings on ${e.target} by mail`,
+    );
+    return 'done';
+  }
+
+  /**
+   * The answer to `set` and `show`: each command's result and the member's settings now. A change is always
+   * answered (so a member learns of a change they did not make: a forged From); the rest follows the
+   * anti-bombing rule of robot mail (one per subscription.window), as does the answer to a non-member.
+   */
+  private async answerSettings(
+    e: EndpointView,
+    who: string,
+    m: ParsedMessage,
+    done: { line: string; result: string }[],
+  ): Promise<Reply> {
+    const member = this.d.store.member(e.target, who) !== undefined;
+    if (!member) {
+      await this.notify(e, who, T.notice(this.words(e), 'not-member', who), m);
+      return ok(`${who} is not subscribed; no settings`);
+    }
+    const a = listAddresses(e.target, this.d.domain());
+    const s = this.d.members!.get(e.target, who);
+    const text = [
+      ...(done.length ? ['Your commands:', ...done.map((d) => `  ${d.line}: ${d.result}`), ''] : []),
+      `Your settings on ${a.post} (${who}) now:`,
+      ...describeSettings(s, this.d.digestHour?.(e.target)),
+      '',
+      `To change them, write to ${a.request}:`,
+      '  set each | set digest [mime|plain] | set nomail [until YYYY-MM-DD] | set ownposts on|off',
+    ].join('\n');
+    const msg = { subject: `${e.target}: your settings`, text };
+    if (done.some((d) => d.result === 'done')) {
+      await this.d.out.sendRobot({ list: this.info(e), to: who, ...msg, ...(m.id ? { inReplyTo: m.id } : {}) });
+      return ok('settings changed; the new settings were sent');
+    }
+    const sent = await this.notify(e, who, msg, m);
+    return ok(sent ? 'settings sent' : 'settings not sent (one robot mail per subscription.window)');
   }
 
   // ---- bounces ----

@@ -110,5 +110,23 @@ export const endpoint = z.strictObject({
     .min(0)
     .max(200 * MB)
     .optional(),
+  /** Digests for the members who chose them: sent daily at `hour` (UTC), or sooner at maxPosts posts or maxBytes bytes of text. */
+  digest: z
+    .strictObject({
+      /** Hour of the day (UTC, 0–23) the day's digest goes out. Default 6. */
+      hour: z.number().int().min(0).max(23).optional(),
+      /** A digest goes out as soon as it holds this many posts. Default 100. */
+      maxPosts: z.number().int().min(1).max(10_000).optional(),
+      /** A digest goes out as soon as its posts' text reaches this many bytes. Default 102400. */
+      maxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(50 * MB)
+        .optional(),
+    })
+    .optional(),
+  /** A directory (relative to the config file's) with the list's own footer.txt, digest-footer.txt, welcome.txt, goodbye.txt, confirm.txt. */
+  templates: z.string().min(1).optional(),
 });
 export type EndpointOptions = z.infer<typeof endpoint>;

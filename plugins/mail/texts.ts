@@ -5,11 +5,28 @@
  */
 import { plural } from '../../src/plugin.js';
 import { listAddresses } from './lists.js';
+import { DEFAULT_TEMPLATES, fillMail, type Templates } from './templates.js';
 
 export interface ListWords {
   name: string;
   domain: string;
   description: string;
+  /** The list's templates (welcome, goodbye, confirm); the defaults when absent. */
+  templates?: Templates;
+}
+
+/** The placeholders every list template may use. */
+function listValues(l: ListWords): Record<string, string> {
+  const a = listAddresses(l.name, l.domain);
+  return {
+    list: l.name,
+    post: a.post,
+    request: a.request,
+    join: a.join,
+    leave: a.leave,
+    owner: a.owner,
+    description: l.description,
+  };
 }
 
 const days = (ms: number) => {
@@ -25,43 +42,22 @@ export function confirmRequest(
   ttlMs: number,
 ): { subject: string; text: string } {
   const a = listAddresses(l.name, l.domain);
-  const what = action === 'subscribe' ? `subscribe ${address} to` : `unsubscribe ${address} from`;
-  return {
-    subject: `confirm ${token}`,
-    text: [
-      `Someone (hopefully you) asked to ${what} the list ${a.post}${l.description ? ` (${l.description})` : ''}.`,
-      '',
-      'To confirm, reply to this message (the reply goes to the confirmation address),',
-      `or send any mail to ${a.confirm(token)}.`,
-      '',
-      `If you did not ask for this, ignore this message: nothing happens, and the request`,
-      `expires in ${days(ttlMs)}.`,
-    ].join('\n'),
-  };
+  return fillMail(l.templates?.confirm ?? DEFAULT_TEMPLATES.confirm, {
+    ...listValues(l),
+    address,
+    action: action === 'subscribe' ? `subscribe ${address} to` : `unsubscribe ${address} from`,
+    confirm: a.confirm(token),
+    token,
+    expires: days(ttlMs),
+  });
 }
 
 export function welcome(l: ListWords, address: string): { subject: string; text: string } {
-  const a = listAddresses(l.name, l.domain);
-  return {
-    subject: `Welcome to ${l.name}`,
-    text: [
-      `${address} is now subscribed to ${a.post}${l.description ? ` (${l.description})` : ''}.`,
-      '',
-      `To post, write to ${a.post}.`,
-      `To unsubscribe, send any mail to ${a.leave} (or use the unsubscribe link in every list mail).`,
-      `For help, write "help" to ${a.request}.`,
-    ].join('\n'),
-  };
+  return fillMail(l.templates?.welcome ?? DEFAULT_TEMPLATES.welcome, { ...listValues(l), address });
 }
 
 export function goodbye(l: ListWords, address: string): { subject: string; text: string } {
-  const a = listAddresses(l.name, l.domain);
-  return {
-    subject: `You have left ${l.name}`,
-    text: [`${address} is no longer subscribed to ${a.post}.`, '', `To come back, send any mail to ${a.join}.`].join(
-      '\n',
-    ),
-  };
+  return fillMail(l.templates?.goodbye ?? DEFAULT_TEMPLATES.goodbye, { ...listValues(l), address });
 }
 
 export function help(l: ListWords): { subject: string; text: string } {

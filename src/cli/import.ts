@@ -183,7 +183,8 @@ async function run(args: string[]): Promise<number> {
       const router = routerFor(config, await pluginsFor(config));
       const { core, keeper } = ingestPipeline(store, router, config, undefined, { core: log, digests: log });
       keeperClose = () => keeper.close();
-      local = (posts: IncomingPost[]) => Promise.all(posts.map((p) => core.inject(bridge, p, 'import', { deliver, imported: true })));
+      local = (posts: IncomingPost[]) =>
+        Promise.all(posts.map((p) => core.inject(bridge, p, 'import', { deliver, imported: true })));
       return local;
     };
     let viaDaemon = daemon;

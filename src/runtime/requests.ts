@@ -79,7 +79,9 @@ export async function answerRequest(req: ControlRequest, d: RequestParts): Promi
       });
     case 'import':
       // Handed over together, so the batch is one group commit (one transaction) of the daemon's core.
-      return Promise.all(req.posts.map((p) => d.inject(req.bridge, p, 'import', { deliver: req.deliver, imported: true })));
+      return Promise.all(
+        req.posts.map((p) => d.inject(req.bridge, p, 'import', { deliver: req.deliver, imported: true })),
+      );
     case 'retry':
     case 'drop':
       return outboxAction(d.store, req, {

@@ -47,7 +47,10 @@ test('a long body is searched case-blind for the first match, ASCII or not, and 
   // ASCII: found however it is written.
   assert.match(snippet(`${filler}the WatchDog fires here\n${filler}`, [word('watchdog')], O, C), /\[WatchDog\] fires/);
   // Not ASCII: lower-cased as before (the word found after a "É").
-  assert.match(snippet(`${filler}École: the WATCHDOG fires\n${filler}`, [word('watchdog')], O, C), /\[WATCHDOG\] fires/);
+  assert.match(
+    snippet(`${filler}École: the WATCHDOG fires\n${filler}`, [word('watchdog')], O, C),
+    /\[WATCHDOG\] fires/,
+  );
   // A word only in the subject: the body's start.
   assert.match(snippet(`first words here\n${filler}`, [word('heron')], O, C), /^first words here/);
 });

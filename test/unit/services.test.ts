@@ -28,7 +28,13 @@ const lookup: PluginLookup = async (protocol, module) =>
 const accounts = (...list: [string, PluginDefinition][]) => list.map(([name, def]) => ({ name, def }));
 
 test('the shipped plugins declare what they provide and use, and every use has a provider among them', () => {
-  assert.deepEqual(mail.provides, ['mail.unsubscribe', 'mail.attachments', 'mail.lists', 'mail.moderation']);
+  assert.deepEqual(mail.provides, [
+    'mail.unsubscribe',
+    'mail.attachments',
+    'mail.lists',
+    'mail.moderation',
+    'mail.preferences',
+  ]);
   assert.deepEqual(web.provides, ['web.links']);
   for (const def of [mail, web, irc, nntp]) assert.equal(declarationProblem(def), undefined, def.protocol);
   const all = accounts(['mail.lists', mail], ['web.local', web], ['irc.libera', irc], ['nntp.local', nntp]);

@@ -259,9 +259,16 @@ export function bodyText(post: Pick<Post, 'body' | 'author' | 'kind'>): string {
  * message(token) gives the bytes for one transaction.
  */
 export interface ListMessage {
-  /** True when the headers differ per recipient (a one-click unsubscribe URL): one recipient per transaction. */
+  /** True when the headers or the footer differ per recipient (their own links): one recipient per transaction. */
   perRecipient: boolean;
-  message(unsubscribeToken?: string): Buffer;
+  message(unsubscribeToken?: string, address?: string): Buffer;
+}
+
+/** The list's footer under each post: its text for a recipient (their own links), or the same for all. */
+export interface Footer {
+  text(r?: { address: string; token: string }): string;
+  /** True when text() differs per recipient. */
+  perRecipient: boolean;
 }
 
 export interface ComposeInput {
@@ -275,6 +282,8 @@ export interface ComposeInput {
   attachments?: 'pass' | 'strip';
   /** The content of the post's attachments at hand (see plugins/mail/attachments.ts). */
   files?: AttachmentFile[];
+  /** The footer under the text (plugins/mail/templates.ts). */
+  footer?: Footer;
 }
 
 export function composeListMessage({
@@ -285,6 +294,7 @@ export function composeListMessage({
   hostname,
   attachments,
   files,
+  footer,
 }: ComposeInput): ListMessage {
   const addr = listAddresses(list.address);
   const h: string[] = [];
@@ -312,27 +322,34 @@ export function composeListMessage({
   h.push(headerLine('MIME-Version', '1.0'));
   const policy = attachments ?? 'pass';
   const carry = policy === 'pass' ? (files ?? []).filter((f) => post.attachments[f.n] !== undefined) : [];
-  const body = encodeBody(bodyText(post) + attachmentNote(post, policy, new Set(carry.map((f) => f.n))));
-  let content: Buffer;
-  if (carry.length === 0) {
-    h.push(headerLine('Content-Type', 'text/plain; charset=utf-8'));
-    h.push(headerLine('Content-Transfer-Encoding', body.cte));
-    content = Buffer.from(body.data, 'utf8');
-  } else {
-    // multipart/mixed: the text, then each file (RFC 2046 section 5.1.3). A random boundary: no post content can contain it.
-    const boundary = `=_peerpost_${randomBytes(12).toString('hex')}`;
-    h.push(headerLine('Content-Type', `multipart/mixed; boundary="${boundary}"`));
-    const parts: Buffer[] = [Buffer.from(`This is a message with attachments in MIME format.\r\n`)];
-    parts.push(
-      Buffer.from(
-        `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: ${body.cte}\r\n\r\n${body.data}`,
-        'utf8',
-      ),
-    );
-    for (const f of carry) parts.push(Buffer.from(`--${boundary}\r\n`), attachmentPart(f));
-    parts.push(Buffer.from(`--${boundary}--\r\n`));
-    content = Buffer.concat(parts);
-  }
+  const text = bodyText(post) + attachmentNote(post, policy, new Set(carry.map((f) => f.n)));
+  const multipart = carry.length > 0;
+  // multipart/mixed: the text, then each file (RFC 2046 section 5.1.3). A random boundary: no post content can contain it.
+  const boundary = `=_peerpost_${randomBytes(12).toString('hex')}`;
+  if (!multipart) h.push(headerLine('Content-Type', 'text/plain; charset=utf-8'));
+  else h.push(headerLine('Content-Type', `multipart/mixed; boundary="${boundary}"`));
+  const fileParts = multipart
+    ? Buffer.concat([
+        ...carry.flatMap((f) => [Buffer.from(`--${boundary}\r\n`), attachmentPart(f)]),
+        Buffer.from(`--${boundary}--\r\n`),
+      ])
+    : Buffer.alloc(0);
+  /** The body (and its Content-Transfer-Encoding header when single-part) with this footer under the text. */
+  const contentWith = (foot: string): { cte: string; content: Buffer } => {
+    const body = encodeBody(foot ? `${text.replace(/\n+$/, '')}\n\n${foot}` : text);
+    if (!multipart) return { cte: body.cte, content: Buffer.from(body.data, 'utf8') };
+    return {
+      cte: '',
+      content: Buffer.concat([
+        Buffer.from(`This is a message with attachments in MIME format.\r\n`),
+        Buffer.from(
+          `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: ${body.cte}\r\n\r\n${body.data}`,
+          'utf8',
+        ),
+        fileParts,
+      ]),
+    };
+  };
   const label = `${addr.local}.${addr.domain}`;
   const desc = encodePhrase(list.description || list.name);
   h.push(headerLine('List-Id', desc ? `${desc} <${label}>` : `<${label}>`));
@@ -351,25 +368,36 @@ export function composeListMessage({
   if (post.kind !== 'message') h.push(headerLine('X-Peerpost-Kind', cleanText(post.kind, 20)));
 
   const head = Buffer.from(h.join(''), 'utf8');
-  const tail = Buffer.concat([Buffer.from('\r\n'), content]);
+  const tailWith = (foot: string): Buffer => {
+    const c = contentWith(foot);
+    return Buffer.concat([
+      Buffer.from(c.cte ? headerLine('Content-Transfer-Encoding', c.cte) : ''),
+      Buffer.from('\r\n'),
+      c.content,
+    ]);
+  };
+  const shared = footer?.perRecipient ? undefined : tailWith(footer?.text() ?? '');
+  const tailFor = (token?: string, address?: string): Buffer =>
+    shared ?? tailWith(footer!.text(token !== undefined && address ? { address, token } : undefined));
   const mailtoLeave = `<mailto:${addr.leave}>`;
   const unsubscribe = links.unsubscribe;
   // No one-click link unless it is https (a web served over plain http gets mailto only): then the message is the
-  // same for every recipient, and goes in transactions of many recipients, not one each.
-  if (!unsubscribe || !safeUrl(unsubscribe('probe'))?.startsWith('https://')) {
-    const whole = Buffer.concat([head, Buffer.from(headerLine('List-Unsubscribe', mailtoLeave)), tail]);
+  // same for every recipient (unless the footer carries their own links), and goes in transactions of many recipients.
+  const oneClick = unsubscribe !== undefined && safeUrl(unsubscribe('probe'))?.startsWith('https://') === true;
+  if (!oneClick && shared) {
+    const whole = Buffer.concat([head, Buffer.from(headerLine('List-Unsubscribe', mailtoLeave)), shared]);
     return { perRecipient: false, message: () => whole };
   }
   return {
     perRecipient: true,
-    message(token?: string) {
-      const url = token ? safeUrl(unsubscribe(token)) : undefined;
+    message(token?: string, address?: string) {
+      const url = oneClick && token ? safeUrl(unsubscribe!(token)) : undefined;
       if (!url || !url.startsWith('https://'))
-        return Buffer.concat([head, Buffer.from(headerLine('List-Unsubscribe', mailtoLeave)), tail]);
+        return Buffer.concat([head, Buffer.from(headerLine('List-Unsubscribe', mailtoLeave)), tailFor(token, address)]);
       const lines =
         headerLine('List-Unsubscribe', `${mailtoLeave}, <${url}>`) +
         headerLine('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click');
-      return Buffer.concat([head, Buffer.from(lines), tail]);
+      return Buffer.concat([head, Buffer.from(lines), tailFor(token, address)]);
     },
   };
 }

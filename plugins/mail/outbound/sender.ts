@@ -171,6 +171,7 @@ export class ListSender {
       attachments: list.attachments,
       files:
         list.attachments === 'pass' && post.attachments.length > 0 ? withinCap(files(), list.maxAttachmentBytes) : [],
+      ...(list.footer ? { footer: list.footer } : {}),
     });
     const bounces = listAddresses(listAddress).bounces;
     const single = this.config.verp || message.perRecipient;
@@ -205,7 +206,7 @@ export class ListSender {
         }
         const batch = batches[next++]!;
         const sender = this.config.verp ? verpEncode(listAddress, batch[0]!.address) : bounces;
-        const raw = message.message(single ? batch[0]!.token : undefined);
+        const raw = single ? message.message(batch[0]!.token, batch[0]!.address) : message.message();
         let out = await this.smtp.send(
           sender,
           batch.map((b) => b.address),
@@ -404,6 +405,30 @@ export class ListSender {
     // Unchanged but for one X-Loop line on top, so a copy that comes back to the list is recognised (and no signature breaks).
     const stamped = Buffer.concat([Buffer.from(`X-Loop: ${listAddress}\r\n`), raw]);
     this.queue.add('forward', list.name, listAddresses(listAddress).bounces, rcpts, stamped);
+  }
+
+  /**
+   * A digest (plugins/mail/digest.ts) for these recipients, durably: queued in transactions of
+   * recipientsPerTransaction by domain (one each with VERP), sent like robot mail. Synchronous, so the caller
+   * can queue it in the same store transaction that marks the digest queued.
+   */
+  queueDigest(list: ListInfo, recipients: readonly string[], raw: Buffer): void {
+    const listAddress = normaliseAddress(list.address);
+    if (!listAddress)
+      throw new Error(`the list address "${cleanText(list.address, 100)}" is not a usable mail address`);
+    const rcpts = [
+      ...new Set(
+        recipients
+          .map((t) => normaliseAddress(t))
+          .filter((t): t is string => t !== undefined && !isListAddress(t, listAddress)),
+      ),
+    ];
+    const bounces = listAddresses(listAddress).bounces;
+    const batches = this.config.verp
+      ? rcpts.map((r) => [r])
+      : groupByDomain(rcpts, this.config.recipientsPerTransaction, (r) => r);
+    for (const b of batches)
+      this.queue.add('digest', list.name, this.config.verp ? verpEncode(listAddress, b[0]!) : bounces, b, raw);
   }
 
   /** Robot and forwarded mail waiting in the queue. */

@@ -13,6 +13,8 @@ export interface ListInfo {
   attachments: 'pass' | 'strip';
   /** The most bytes of attachment files one list mail carries (pass); default: all that were kept. */
   maxAttachmentBytes?: number;
+  /** The footer under each post (plugins/mail/templates.ts); none when absent. */
+  footer?: import('./headers.js').Footer;
 }
 
 /** One subscriber to send to; the token (signed by the list side) only goes into the one-click unsubscribe URL. */
@@ -26,6 +28,8 @@ export interface Links {
   archive?: string;
   post?(id: string): string;
   unsubscribe?(token: string): string;
+  /** The member's preferences page for a token of the mail plugin (`mail.preferences`), when the web serves one. */
+  preferences?(token: string): string;
 }
 
 /** A permanent delivery failure: a 5xx at RCPT or DATA, or a parsed DSN. */
