@@ -88,7 +88,12 @@ interface Registered {
 const registry = new Map<string, Registered>();
 let provider: string | undefined;
 
-function claimOf(token: unknown): { reg: Registered; list: string; address: string } | UnsubscribeRefusal {
+/** A signed link's claim (verified with the secret of its purpose), or why it does nothing. */
+function claimWith(
+  token: unknown,
+  purpose: 'unsubscribe' | 'preferences',
+  verify: typeof verifyUnsubscribe,
+): { reg: Registered; list: string; address: string } | UnsubscribeRefusal {
   const any = registry.values().next().value as Registered | undefined;
   if (!any)
     return {
@@ -96,12 +101,13 @@ function claimOf(token: unknown): { reg: Registered; list: string; address: stri
       code: 'unavailable',
       reason: 'the mailing lists are not running on this server; try again in a while',
     };
-  const c = verifyUnsubscribe(any.ctx.secret('unsubscribe'), String(token ?? ''));
+  const c = verify(any.ctx.secret(purpose), String(token ?? ''));
   if ('problem' in c) return { ok: false, code: 'invalid', reason: c.problem };
   const reg = registry.get(c.account);
   if (!reg) return gone(c.list);
   return { reg, list: c.list, address: c.address };
 }
+const claimOf = (token: unknown) => claimWith(token, 'unsubscribe', verifyUnsubscribe);
 const gone = (list: string): UnsubscribeRefusal => ({
   ok: false,
   code: 'gone',
@@ -120,20 +126,8 @@ export async function unsubscribe(token: string): Promise<Unsubscribed | Unsubsc
 }
 
 /** `mail.preferences`: a member's settings by the signed link of their footer. */
-function preferencesClaim(token: unknown): { reg: Registered; list: string; address: string } | PreferencesRefusal {
-  const any = registry.values().next().value as Registered | undefined;
-  if (!any)
-    return {
-      ok: false,
-      code: 'unavailable',
-      reason: 'the mailing lists are not running on this server; try again in a while',
-    };
-  const c = verifyPreferences(any.ctx.secret('preferences'), String(token ?? ''));
-  if ('problem' in c) return { ok: false, code: 'invalid', reason: c.problem };
-  const reg = registry.get(c.account);
-  if (!reg) return gone(c.list);
-  return { reg, list: c.list, address: c.address };
-}
+const preferencesClaim = (token: unknown): { reg: Registered; list: string; address: string } | PreferencesRefusal =>
+  claimWith(token, 'preferences', verifyPreferences);
 export const memberPreferences: MemberPreferences = {
   info(token) {
     const c = preferencesClaim(token);
