@@ -612,6 +612,7 @@ ${prefsForm(l, token, p.settings, p.digestHour)}
         res,
         400,
         prefsPage(l, token, r, { cls: 'problem', text: 'Nothing was changed: own posts is on or off.' }),
+        { 'Cache-Control': 'no-store' },
       );
     const s = await prefsSvc().set(token, change);
     if (!s.ok) {
