@@ -45,6 +45,11 @@ export interface DigestInput {
   account: string;
   /** The archive's page, when the web serves one. */
   archive?: string;
+  /**
+   * The issue's post count when `posts` are only its first ones (a member's last digest, who left digest mode
+   * while it was open): a Message-ID of its own, since it is another message than the whole issue.
+   */
+  partOf?: number;
 }
 
 /** "commons Digest, Vol 1, Issue 3" */
@@ -52,11 +57,16 @@ export const digestTitle = (list: string, volume: number, issue: number): string
   `${list} Digest, Vol ${volume}, Issue ${issue}`;
 
 /** The digest's own Message-ID (bare): the same every time the same issue is rendered. */
-export function digestMessageId(i: Pick<DigestInput, 'list' | 'volume' | 'issue' | 'hostname' | 'account' | 'format'>) {
+export function digestMessageId(
+  i: Pick<DigestInput, 'list' | 'volume' | 'issue' | 'hostname' | 'account' | 'format' | 'partOf'> & {
+    posts?: readonly unknown[];
+  },
+) {
   const host = cleanText(i.hostname, 200).replace(/[^A-Za-z0-9.-]/g, '') || 'peerpost.invalid';
   const h = createHash('sha256').update(`${i.account}\n${i.list.address}`).digest('hex').slice(0, 12);
   const name = i.list.name.replace(/[^A-Za-z0-9._-]/g, '') || 'list';
-  return `${name}-digest.v${i.volume}.i${i.issue}.${i.format}.${h}@${host}`;
+  const part = i.partOf !== undefined && i.posts ? `.first${i.posts.length}` : '';
+  return `${name}-digest.v${i.volume}.i${i.issue}${part}.${i.format}.${h}@${host}`;
 }
 
 const subjectOf = (p: Post): string =>

@@ -128,8 +128,23 @@ export class Digests {
         'SELECT list, volume, issue, closed_at, posts FROM mail_digest_issues WHERE account = ? AND queued_at IS NULL ORDER BY closed_at, volume, issue',
       ),
       issuePosts: p(
-        'SELECT post_id FROM mail_digest_posts WHERE account = ? AND list = ? AND volume = ? AND issue = ? ORDER BY added, rowid',
-      ).pluck(),
+        'SELECT post_id AS id, added FROM mail_digest_posts WHERE account = ? AND list = ? AND volume = ? AND issue = ? ORDER BY added, rowid',
+      ),
+      // Members who left digest mode while this digest was open (mail_digest_last, plugins/mail/members.ts), still
+      // subscribed with delivery on, and not in digest mode again (then they are among the digest's recipients).
+      takeLast: p('UPDATE mail_digest_last SET volume = ?, issue = ? WHERE account = ? AND list = ? AND issue IS NULL'),
+      lastOf: p(
+        `SELECT l.address, l.format, l.left_at FROM mail_digest_last l
+           JOIN mail_subscribers s ON s.account = l.account AND s.list = l.list AND s.address = l.address AND s.delivery = 1
+           LEFT JOIN mail_member_settings m ON m.account = l.account AND m.list = l.list AND m.address = l.address
+         WHERE l.account = ? AND l.list = ? AND l.volume = ? AND l.issue = ? AND (m.mode IS NULL OR m.mode != 'digest')
+         ORDER BY l.address`,
+      ),
+      pruneLast: p(
+        `DELETE FROM mail_digest_last WHERE account = ? AND issue IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM mail_digest_issues i WHERE i.account = mail_digest_last.account AND i.list = mail_digest_last.list
+             AND i.volume = mail_digest_last.volume AND i.issue = mail_digest_last.issue)`,
+      ),
       queued: p(
         'UPDATE mail_digest_issues SET queued_at = ?, recipients = ? WHERE account = ? AND list = ? AND volume = ? AND issue = ? AND queued_at IS NULL',
       ),
@@ -188,6 +203,7 @@ export class Digests {
       const volume = year > l.year ? l.volume + 1 : l.volume;
       const issue = year > l.year ? 1 : l.next_issue;
       this.q.take.run(volume, issue, this.d.account, list);
+      this.q.takeLast.run(volume, issue, this.d.account, list);
       this.q.newIssue.run(this.d.account, list, volume, issue, now, s.n, reason);
       this.q.closeList.run(volume, Math.max(year, l.year), issue + 1, this.d.account, list);
       return { volume, issue, posts: s.n };
@@ -232,41 +248,67 @@ export class Digests {
     this.d.store.transaction(() => {
       this.q.pruneIssues.run(this.d.account, now - KEPT_MS);
       this.q.prunePosts.run(this.d.account);
+      this.q.pruneLast.run(this.d.account);
     });
   }
 
   private queueIssue(r: { list: string; volume: number; issue: number; closed_at: number }, now: number): void {
     const w = this.d.words(r.list);
-    const ids = this.q.issuePosts.all(this.d.account, r.list, r.volume, r.issue) as string[];
+    const rows = this.q.issuePosts.all(this.d.account, r.list, r.volume, r.issue) as { id: string; added: number }[];
     // A post removed from the archive since is left out of the digest too.
-    const posts = ids.map((id) => this.d.posts.get(id)).filter((p): p is NonNullable<typeof p> => p !== undefined);
+    const kept = rows
+      .map((x) => ({ added: x.added, post: this.d.posts.get(x.id) }))
+      .filter((x): x is { added: number; post: NonNullable<typeof x.post> } => x.post !== undefined);
+    const posts = kept.map((x) => x.post);
+    // Who left digest mode while it was open gets the posts gathered until then: the whole digest when none came
+    // after, else the first of its posts (a message of its own, so nobody gets a post twice); none, nothing.
+    const last = this.q.lastOf.all(this.d.account, r.list, r.volume, r.issue) as {
+      address: string;
+      format: DigestFormat;
+      left_at: number;
+    }[];
     let sent = 0;
     this.d.store.transaction(() => {
       if (w && posts.length > 0)
         for (const format of ['mime', 'plain'] as DigestFormat[]) {
-          const to = this.d.members.digestRecipients(r.list, format);
-          if (to.length === 0) continue;
-          const input: DigestInput = {
+          const input = (ps: typeof posts): DigestInput => ({
             list: { name: w.name, address: w.address, description: w.description },
             volume: r.volume,
             issue: r.issue,
             date: new Date(r.closed_at),
-            posts,
+            posts: ps,
             format,
             footer: w.footer,
             hostname: this.d.hostname,
             account: this.d.account,
+            ...(ps.length < posts.length ? { partOf: posts.length } : {}),
             ...(w.archive ? { archive: w.archive } : {}),
-          };
-          this.d.enqueue(r.list, to, renderDigest(input));
-          sent += to.length;
+          });
+          const partial = new Map<number, string[]>();
+          const to = this.d.members.digestRecipients(r.list, format);
+          for (const m of last) {
+            if (m.format !== format) continue;
+            const n = kept.filter((x) => x.added <= m.left_at).length;
+            if (n === posts.length) to.push(m.address);
+            else if (n > 0) partial.set(n, [...(partial.get(n) ?? []), m.address]);
+          }
+          if (to.length > 0) this.d.enqueue(r.list, to, renderDigest(input(posts)));
+          for (const [n, who] of partial) this.d.enqueue(r.list, who, renderDigest(input(posts.slice(0, n))));
+          sent += to.length + [...partial.values()].reduce((a, b) => a + b.length, 0);
         }
       this.q.queued.run(now, sent, this.d.account, r.list, r.volume, r.issue);
     });
     const why = !w ? ' (the list is not served any more)' : posts.length === 0 ? ' (its posts were removed)' : '';
     this.d.log.info(
-      { list: r.list, volume: r.volume, issue: r.issue, posts: posts.length, recipients: sent },
-      `${digestTitle(r.list, r.volume, r.issue)}: ${plural(posts.length, 'post')} queued for ${plural(sent, 'digest member')}${why}`,
+      {
+        list: r.list,
+        volume: r.volume,
+        issue: r.issue,
+        posts: posts.length,
+        recipients: sent,
+        lastDigests: last.length,
+      },
+      `${digestTitle(r.list, r.volume, r.issue)}: ${plural(posts.length, 'post')} queued for ${plural(sent, 'digest member')}${last.length ? ` (${plural(last.length, 'member')} who left digest mode while it was open among them)` : ''}${why}`,
     );
   }
 

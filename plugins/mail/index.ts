@@ -262,8 +262,8 @@ export default definePlugin<Config>({
         maxBytes: o.maxBytes ?? DIGEST_DEFAULTS.maxBytes,
       };
     };
-    /** The web's links when the web plugin runs (archive, post, one-click unsubscribe); none otherwise. */
-    const links = (bridge: string): Links => {
+    /** The web's links when the web plugin runs (archive, post, one-click unsubscribe, the list's preferences page); none otherwise. */
+    const links = (bridge: string, list?: string): Links => {
       const f = ctx.service('web.links');
       if (!f) return {};
       try {
@@ -272,10 +272,7 @@ export default definePlugin<Config>({
           ...(l.archive(bridge) !== undefined ? { archive: l.archive(bridge) } : {}),
           post: (id) => l.post(id),
           unsubscribe: (t) => l.unsubscribe(t),
-          // Served once the web plugin's links offer it (the preferences page of issue 16).
-          ...(typeof (l as { preferences?: unknown }).preferences === 'function'
-            ? { preferences: (t: string) => (l as unknown as { preferences(t: string): string }).preferences(t) }
-            : {}),
+          ...(list !== undefined ? { preferences: (t: string) => l.preferences(bridge, list, t) } : {}),
         };
       } catch (err) {
         ctx.log.warn({ err }, `web.links failed; this mail goes out without web links: ${(err as Error).message}`);
@@ -315,9 +312,8 @@ export default definePlugin<Config>({
             address: own ?? '',
             unsubscribe: own && l.unsubscribe ? l.unsubscribe(tokenFor(list, own)) : `send any mail to ${a.leave}`,
             preferences:
-              own && l.preferences
-                ? l.preferences(preferencesFor(list, own))
-                : `write "help" to ${a.request} (set digest, set nomail, set ownposts off, show)`,
+              (own && l.preferences?.(preferencesFor(list, own))) ||
+              `write "help" to ${a.request} (set digest, set nomail, set ownposts off, show)`,
           });
         },
       };
@@ -558,6 +554,7 @@ export default definePlugin<Config>({
         server: lists,
         store,
         problems,
+        members,
         role: (e, who) => moderation.role(e, who),
       },
       moderation,
@@ -622,7 +619,7 @@ export default definePlugin<Config>({
         } catch (err) {
           return retry(`the post could not be added to the digest of ${to.target}: ${(err as Error).message}`);
         }
-        const l = links(to.bridge);
+        const l = links(to.bridge, to.target);
         let t: Templates | undefined;
         try {
           t = templatesOf(to.target);

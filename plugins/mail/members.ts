@@ -26,6 +26,23 @@ export const MEMBER_MIGRATIONS = [
    CREATE TRIGGER mail_member_settings_gone AFTER DELETE ON mail_subscribers BEGIN
      DELETE FROM mail_member_settings WHERE account = old.account AND list = old.list AND address = old.address;
    END;`,
+  // One last digest (as Mailman's): a member who leaves digest mode still gets the posts the open digest gathered
+  // while they were in it, when it closes. left_at: when they left (the posts added until then are theirs);
+  // volume and issue: set when that digest closes (plugins/mail/digest.ts), NULL until then.
+  `CREATE TABLE mail_digest_last (
+     account TEXT NOT NULL,
+     list TEXT NOT NULL,
+     address TEXT NOT NULL,
+     format TEXT NOT NULL,
+     left_at INTEGER NOT NULL,
+     volume INTEGER,
+     issue INTEGER
+   );
+   CREATE UNIQUE INDEX mail_digest_last_open ON mail_digest_last (account, list, address) WHERE issue IS NULL;
+   CREATE INDEX mail_digest_last_by_issue ON mail_digest_last (account, list, volume, issue);
+   CREATE TRIGGER mail_digest_last_gone AFTER DELETE ON mail_subscribers BEGIN
+     DELETE FROM mail_digest_last WHERE account = old.account AND list = old.list AND address = old.address AND issue IS NULL;
+   END;`,
 ];
 export const MEMBER_MIGRATION_PART = 'members';
 
@@ -194,6 +211,11 @@ export class MemberStore {
            JOIN mail_member_settings m ON m.account = s.account AND m.list = s.list AND m.address = s.address
          WHERE s.account = ? AND s.list = ? AND s.delivery = 1 AND m.mode = 'digest' LIMIT 1`,
       ).pluck(),
+      leftDigest: p(
+        `INSERT INTO mail_digest_last (account, list, address, format, left_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (account, list, address) WHERE issue IS NULL DO UPDATE SET format = excluded.format, left_at = excluded.left_at`,
+      ),
+      backToDigest: p('DELETE FROM mail_digest_last WHERE account = ? AND list = ? AND address = ? AND issue IS NULL'),
       wake: p(
         `UPDATE mail_member_settings SET mode = 'each', nomail_until = NULL, changed = ?
          WHERE account = ? AND mode = 'nomail' AND nomail_until IS NOT NULL AND nomail_until <= ?`,
@@ -219,6 +241,11 @@ export class MemberStore {
       const next = applyChange(before, change, now);
       if ('problem' in next) return next;
       const changed = JSON.stringify(next) !== JSON.stringify(before);
+      // Leaving digest mode: the open digest's posts so far still come to them, as its last digest (digest.ts);
+      // back in digest mode before it closes, they get the whole digest anyway.
+      if (before.mode === 'digest' && next.mode !== 'digest')
+        this.q.leftDigest.run(this.account, list, a, before.digestFormat, now);
+      else if (next.mode === 'digest') this.q.backToDigest.run(this.account, list, a);
       if (changed)
         this.q.put.run(
           this.account,

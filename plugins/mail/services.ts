@@ -230,7 +230,7 @@ export interface ListMember {
   name: string;
   /** ms since the epoch. */
   since: number;
-  /** How they get the list: "each" (every post) until the members' delivery modes land. */
+  /** How they get the list, in the words of `set`: "each", "digest mime", "digest plain", "nomail", "nomail until 2027-01-10". */
   mode: string;
   /** False when delivery is disabled (it kept bouncing). */
   receiving: boolean;
@@ -270,6 +270,17 @@ export interface MailLists {
   /** Subscribe without confirmation (the owner vouches), or re-enable delivery of a bounced subscriber. */
   addMember(account: string, list: string, address: string, by: string): { ok: true; text: string } | ListRefusal;
   removeMember(account: string, list: string, address: string, by: string): { ok: true; text: string } | ListRefusal;
+  /**
+   * Set a subscriber's delivery mode with the words of `peerpost subscribers LIST set ADDRESS …` ("each", "digest",
+   * "digest plain", "nomail", "nomail until 2027-01-10"); the member is not told. `text` says what it did.
+   */
+  setMode(
+    account: string,
+    list: string,
+    address: string,
+    words: string,
+    by: string,
+  ): { ok: true; text: string } | ListRefusal;
   /** The list's recent bounces, newest first (at most `limit`, default 50). */
   problems(account: string, list: string, limit?: number): ListProblem[];
 }

@@ -10,7 +10,8 @@ import type { Logger, EndpointView } from '../../src/plugin.js';
 import type { ListServer } from './listserv.js';
 import type { ListStore } from './subscribe.js';
 import type { ProblemLog } from './problems.js';
-import type { ListRefusal, MailLists, ModeratorRole, PublicList } from './services.js';
+import { parseSetWords, type MemberStore } from './members.js';
+import type { ListRefusal, MailLists, MemberSettings, ModeratorRole, PublicList } from './services.js';
 
 /** One running mail account, as the service sees it. */
 export interface ListAccount {
@@ -20,6 +21,8 @@ export interface ListAccount {
   server: ListServer;
   store: ListStore;
   problems: ProblemLog;
+  /** Members' settings (plugins/mail/members.ts). */
+  members: MemberStore;
   /** Owner, moderator or neither (plugins/mail/moderate.ts). */
   role(e: EndpointView, address: string): ModeratorRole | undefined;
 }
@@ -38,6 +41,13 @@ function posting(e: EndpointView, address: string, policy: string): string {
     default:
       return `members post by writing to ${address}; posts from others wait for an owner's approval`;
   }
+}
+
+/** A member's delivery in the words of `set`: "each", "digest mime", "digest plain", "nomail until 2027-01-10". */
+export function modeWords(s: MemberSettings | undefined): string {
+  if (!s || s.mode === 'each') return 'each';
+  if (s.mode === 'digest') return `digest ${s.digestFormat}`;
+  return s.nomailUntil ? `nomail until ${s.nomailUntil}` : 'nomail';
 }
 
 /** The service over the running accounts (`accounts()` in start order). */
@@ -97,11 +107,12 @@ export function mailLists(accounts: () => ListAccount[]): MailLists {
     members(account, list) {
       const f = find(account, list);
       if ('ok' in f) return [];
+      const settings = f.a.members.all(list);
       return f.a.store.members(list).map((m) => ({
         address: m.address,
         name: m.name,
         since: m.since,
-        mode: 'each',
+        mode: modeWords(settings.get(m.address)),
         receiving: m.delivery,
         bounceScore: m.bounceScore,
         lastBounce: m.lastBounce,
@@ -123,6 +134,31 @@ export function mailLists(accounts: () => ListAccount[]): MailLists {
       f.a.store.add(list, who);
       f.a.log.info({ list, address: who, by }, `${who} subscribed to ${list} by ${by} on the owner page`);
       return { ok: true, text: `${who} added (no confirmation asked)` };
+    },
+
+    setMode(account, list, address, words, by) {
+      const f = find(account, list);
+      if ('ok' in f) return f;
+      const who = addr(address);
+      if (typeof who !== 'string') return who;
+      if (!f.a.store.member(list, who)) return refuse('invalid', `${who} is not subscribed to ${list}`);
+      // The words of `peerpost subscribers LIST set ADDRESS …` and of `set …` by mail.
+      const c = parseSetWords(
+        String(words ?? '')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean),
+      );
+      if ('problem' in c) return refuse('invalid', c.problem);
+      if (c.ownPosts !== undefined) return refuse('invalid', 'the owner page sets the delivery mode only');
+      const r = f.a.members.set(list, who, c);
+      if ('problem' in r) return refuse('invalid', r.problem);
+      if (!r.changed) return { ok: true, text: `${who} gets ${modeWords(r.settings)} already` };
+      f.a.log.info(
+        { list, address: who, by, settings: r.settings },
+        `${who} on ${list} set to ${modeWords(r.settings)} by ${by} on the owner page`,
+      );
+      return { ok: true, text: `${who} gets ${modeWords(r.settings)} now (the member is not told)` };
     },
 
     removeMember(account, list, address, by) {

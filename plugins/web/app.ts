@@ -121,9 +121,12 @@ export interface AppDeps {
     attachments(): Services['mail.attachments'] | undefined;
     lists(): Services['mail.lists'] | undefined;
     moderation(): Services['mail.moderation'] | undefined;
+    preferences(): Services['mail.preferences'] | undefined;
   };
   /** Login links and sessions of the lists' owner pages (plugins/web/owners.ts). */
   auth: OwnerAuth;
+  /** Signs the preferences page's form (its CSRF token; plugins/web/owners.ts prefsFormToken). */
+  prefsFormKey: Buffer;
   /** Remove posts from the archive as `peerpost remove` does (an owner on the owner page). */
   remove(ids: readonly string[], reason: string): RemovalResult;
   ingest(post: IncomingPost): Promise<IngestVerdict>;
@@ -631,8 +634,10 @@ export function createApp(d: AppDeps) {
     log: d.log,
     lists: () => d.services.lists(),
     moderation: () => d.services.moderation(),
+    preferences: () => d.services.preferences(),
     served,
     auth: d.auth,
+    prefsFormKey: d.prefsFormKey,
     status: () => d.status(),
     posts: d.posts,
     remove: (ids, reason) => d.remove(ids, reason),

@@ -54,6 +54,11 @@ export default definePlugin<Config>({
       optional: true,
       without: 'the owner pages of the mailing lists (/l/LIST/owner) answer 503',
     },
+    {
+      service: 'mail.preferences',
+      optional: true,
+      without: "members' preferences pages (/l/LIST/prefs, the footer's settings link) answer 503",
+    },
   ],
   joinHint: (target, config, node) =>
     `${config.publicUrl ?? defaultPublicUrl(config.listen.host, config.listen.port, node.hostname)}/b/${encodeURIComponent(target)}`,
@@ -83,8 +88,10 @@ export default definePlugin<Config>({
         attachments: () => ctx.service('mail.attachments'),
         lists: () => ctx.service('mail.lists'),
         moderation: () => ctx.service('mail.moderation'),
+        preferences: () => ctx.service('mail.preferences'),
       },
       auth: new OwnerAuth(ctx.store, ctx.secret('owner-login')),
+      prefsFormKey: ctx.secret('prefs-form'),
       remove: (ids, reason) => ctx.remove(ids, reason, 'removed'),
       ingest: (p) => ctx.ingest(p),
       postUrl,
@@ -124,6 +131,10 @@ export default definePlugin<Config>({
       },
       post: postUrl,
       unsubscribe: (token) => `${base}/unsubscribe/${encodeURIComponent(token)}`,
+      preferences: (bridge, list, token) =>
+        ctx.endpoints().some((e) => e.bridge === bridge)
+          ? `${base}/l/${encodeURIComponent(list)}/prefs?t=${encodeURIComponent(token)}`
+          : undefined,
       attachment: (postId, n) => {
         const p = ctx.posts.get(postId);
         if (!p || !ctx.endpoints().some((e) => e.bridge === p.bridge)) return undefined;

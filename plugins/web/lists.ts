@@ -3,17 +3,32 @@
  * subscribe form: the mailed double opt-in, the same answer whether the address is subscribed or not, rate
  * limited per client and per address) and `/l/LIST/owner` (the owner page: a one-time login link mailed to an
  * owner or moderator, a session cookie, CSRF-proof forms; held posts, subscribers, removing a post from the
- * archive, recent delivery problems). The lists themselves are the mail plugin's (`mail.lists`).
+ * archive, recent delivery problems), and `/l/LIST/prefs?t=TOKEN` (a member's preferences page, reached by the
+ * signed link in the footer of every list mail: GET shows, a POST of the page's own form changes). The lists
+ * themselves are the mail plugin's (`mail.lists`, `mail.moderation`, `mail.preferences`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DaemonStatus, Logger, PostReader, RemovalResult } from '../../src/plugin.js';
-import type { ListModeration, MailLists, ModeratorRole, PublicList } from '../mail/services.js';
+import type {
+  DeliveryMode,
+  DigestFormat,
+  ListModeration,
+  MailLists,
+  MemberPreferences,
+  MemberSettings,
+  MemberSettingsChange,
+  ModeratorRole,
+  PreferencesRefusal,
+  PublicList,
+} from '../mail/services.js';
 import { escapeHtml, messagePage, page, shortTime, visible } from './html.js';
 import {
   clientAddress,
   cookie,
   crossSite,
   overHttps,
+  prefsFormProblem,
+  prefsFormToken,
   RateLimit,
   sameToken,
   type OwnerAuth,
@@ -27,6 +42,10 @@ export interface ListPagesDeps {
   lists(): MailLists | undefined;
   /** Held posts and bans (the mail plugin's `mail.moderation`). */
   moderation(): ListModeration | undefined;
+  /** Members' settings by the signed link of their footer (the mail plugin's `mail.preferences`). */
+  preferences(): MemberPreferences | undefined;
+  /** Signs the preferences form (its CSRF token). */
+  prefsFormKey: Buffer;
   /** The bridges this web account serves: a list is shown when its bridge is one of them. */
   served(): { name: string; bridge: string; endpoint: { key: string } }[];
   auth: OwnerAuth;
@@ -42,6 +61,8 @@ export interface ListPagesDeps {
 }
 
 const COOKIE = 'peerpost_owner';
+/** The modes the owner page sets (the words of `peerpost subscribers LIST set ADDRESS …`). */
+const MODES = ['each', 'digest mime', 'digest plain', 'nomail'];
 const NO_LISTS =
   'The mailing lists are not running on this server right now; try again in a while. If it keeps failing, write to the list owner.';
 
@@ -331,10 +352,12 @@ ${held.length ? `<ul class="held">\n${heldHtml}\n</ul>` : '<p>No post waits for 
       const members = s.members(l.account, l.list);
       const bans = m.bans(name, who.s.address);
       const banRows = 'ok' in bans ? [] : bans;
+      const modeForm = (m: { address: string; mode: string }) =>
+        `<form class="act mode" method="post" action="${act}">${csrf}${hidden('do', 'set-mode')}${hidden('address', m.address)}<select name="mode" aria-label="mode of ${escapeHtml(m.address)}">${MODES.map((x) => `<option value="${x}"${m.mode === x || (x === 'nomail' && m.mode.startsWith('nomail')) ? ' selected' : ''}>${x}</option>`).join('')}</select><button type="submit">Set</button></form>`;
       const rows = members
         .map(
           (m) =>
-            `<tr><td>${escapeHtml(m.address)}${m.name ? ` (${escapeHtml(visible(m.name))})` : ''}</td><td>${escapeHtml(m.mode)}${m.receiving ? '' : ' — <strong>delivery off (bounces)</strong>'}</td><td>${m.bounceScore}${m.lastBounce ? ` (last ${escapeHtml(when(m.lastBounce))})` : ''}</td><td>${escapeHtml(when(m.since))}</td><td>${button('remove', 'Remove', hidden('address', m.address))}${m.receiving ? '' : button('add', 'Send again', hidden('address', m.address))}</td></tr>`,
+            `<tr><td>${escapeHtml(m.address)}${m.name ? ` (${escapeHtml(visible(m.name))})` : ''}</td><td><span class="mode">${escapeHtml(m.mode)}</span>${m.receiving ? '' : ' — <strong>delivery off (bounces)</strong>'}${modeForm(m)}</td><td>${m.bounceScore}${m.lastBounce ? ` (last ${escapeHtml(when(m.lastBounce))})` : ''}</td><td>${escapeHtml(when(m.since))}</td><td>${button('remove', 'Remove', hidden('address', m.address))}${m.receiving ? '' : button('add', 'Send again', hidden('address', m.address))}</td></tr>`,
         )
         .join('\n');
       const problems = s.problems(l.account, l.list, 30);
@@ -440,6 +463,13 @@ ${
             : `${pattern} was not banned.`,
       );
     }
+    if (what === 'set-mode') {
+      const address = f.get('address') ?? '';
+      const mode = f.get('mode') ?? '';
+      if (!MODES.includes(mode)) throw d.fail(400, `"${mode.slice(0, 40)}" is not a mode: ${MODES.join(', ')}.`);
+      const r = s.setMode(l.account, l.list, address, mode, by);
+      return done(r.ok ? r.text : `Nothing was done: ${r.reason}.`);
+    }
     if (what === 'add' || what === 'remove') {
       const address = f.get('address') ?? '';
       const r =
@@ -460,6 +490,154 @@ ${
       );
     }
     throw d.fail(400, `Unknown action "${what.slice(0, 40)}".`);
+  };
+
+  // ---- a member's preferences page (the footer's settings link) ----
+
+  const prefsSvc = (): MemberPreferences => {
+    const s = d.preferences();
+    if (!s) throw d.fail(503, NO_LISTS, { 'Retry-After': '300' });
+    return s;
+  };
+  const day = (h: number) => `${String(h).padStart(2, '0')}:00 UTC`;
+  /** The settings in words, as the mailed answer to `show` says them. */
+  const settingsHtml = (s: MemberSettings, digestHour: number) =>
+    `<dl class="settings">
+<dt>Delivery</dt><dd id="mode">${
+      s.mode === 'each'
+        ? 'each: every post, as it comes'
+        : s.mode === 'digest'
+          ? `digest: the list's digest, daily at ${day(digestHour)} (sooner when it is full)`
+          : `nomail: no mail from the list ${s.nomailUntil ? `until ${escapeHtml(s.nomailUntil)} (then every post again)` : 'until you change it'}`
+    }</dd>
+<dt>Digest form</dt><dd id="digest">${s.digestFormat === 'mime' ? 'mime: each post a message of its own' : 'plain: one text (RFC 1153)'}</dd>
+<dt>Your own posts</dt><dd id="ownposts">${s.ownPosts ? 'on: you get a copy of your own posts' : 'off: you get no copy of your own posts'}</dd>
+</dl>`;
+  const radio = (name: string, value: string, on: boolean, label: string) =>
+    `<label><input type="radio" name="${name}" value="${value}"${on ? ' checked' : ''}> ${label}</label>`;
+  const option = (value: string, on: boolean, label: string) =>
+    `<option value="${value}"${on ? ' selected' : ''}>${label}</option>`;
+  const prefsForm = (l: PublicList, token: string, s: MemberSettings, digestHour: number) =>
+    `<form class="prefs" method="post" action="${escapeHtml(base(l))}/prefs">${hidden('t', token)}${hidden('csrf', prefsFormToken(d.prefsFormKey, token, cfg().lists.session))}
+<fieldset><legend>Delivery</legend>
+${radio('mode', 'each', s.mode === 'each', 'every post, as it comes')}<br>
+${radio('mode', 'digest', s.mode === 'digest', `the digest, daily at ${day(digestHour)}`)}<br>
+${radio('mode', 'nomail', s.mode === 'nomail', 'no mail')} <label>until <input type="date" name="until" value="${escapeHtml(s.nomailUntil ?? '')}"></label> (empty: until you change it)
+</fieldset>
+<label>Digest form <select name="digest">${option('mime', s.digestFormat === 'mime', 'MIME (each post a message of its own)')}${option('plain', s.digestFormat === 'plain', 'plain text (RFC 1153)')}</select></label><br>
+<label>Your own posts <select name="ownposts">${option('on', s.ownPosts, 'send me a copy')}${option('off', !s.ownPosts, 'no copy')}</select></label><br>
+<button type="submit">Save</button>
+</form>`;
+  const prefsPage = (
+    l: PublicList,
+    token: string,
+    p: { address: string; listAddress: string; settings: MemberSettings; digestHour: number; unsubscribeToken: string },
+    note?: { cls: 'flash' | 'problem'; text: string },
+  ) =>
+    page({
+      title: `${l.list}: your settings`,
+      site: cfg().title,
+      body: `<h1>Your settings on ${escapeHtml(l.list)}</h1>
+<p class="who">For <strong>${escapeHtml(p.address)}</strong> on ${escapeHtml(p.listAddress)}.</p>
+${note ? `<p class="${note.cls}">${escapeHtml(note.text)}</p>\n` : ''}${settingsHtml(p.settings, p.digestHour)}
+<h2>Change them</h2>
+${prefsForm(l, token, p.settings, p.digestHour)}
+<p>By mail: write <code>show</code>, <code>set digest</code>, <code>set nomail until 2027-01-10</code>, <code>set each</code> or <code>set ownposts off</code> to ${escapeHtml(l.request)}. To leave the list: <a href="/unsubscribe/${escapeHtml(encodeURIComponent(p.unsubscribeToken))}">unsubscribe</a>.</p>`,
+    });
+  /**
+   * A link that does not work: the same page and status whatever the reason (forged, cut short, another list's,
+   * an address that has left), so that it tells nobody whether an address is subscribed.
+   */
+  const prefsRefused = (res: ServerResponse, l: PublicList, why: PreferencesRefusal | string) => {
+    if (typeof why !== 'string' && why.code === 'unavailable') throw d.fail(503, NO_LISTS, { 'Retry-After': '300' });
+    d.log.info(
+      { list: l.list },
+      `a preferences link for ${l.list} was refused: ${typeof why === 'string' ? why : why.code}`,
+    );
+    return d.html(
+      res,
+      403,
+      messagePage(
+        cfg().title,
+        'This settings link does not work',
+        `<p>Nothing was changed. The link may have been cut short or altered, it may be another list's, or its address may have left ${escapeHtml(l.address)} since the mail was sent.</p>
+<p>Use the link at the foot of a recent mail from the list, or write <code>help</code> to ${escapeHtml(l.request)} (<code>show</code>, <code>set digest</code>, <code>set nomail</code>, <code>set each</code>, <code>set ownposts off</code>).</p>
+<p><a href="${escapeHtml(base(l))}">About ${escapeHtml(l.list)}</a></p>`,
+      ),
+      { 'Cache-Control': 'no-store' },
+    );
+  };
+  /** What a token is about, when it is this list's and its member's; else a refusal. */
+  const prefsInfo = (l: PublicList, token: string) => {
+    const r = prefsSvc().info(token);
+    if (!r.ok) return r;
+    if (r.account !== l.account || r.list !== l.list) return 'a link of another list';
+    return r;
+  };
+
+  /** GET: the member's settings and the form; changes nothing (a mail scanner following the link does no harm). */
+  const prefsShow = (res: ServerResponse, l: PublicList, token: string) => {
+    const r = prefsInfo(l, token);
+    if (typeof r === 'string' || !r.ok) return prefsRefused(res, l, r);
+    return d.html(res, 200, prefsPage(l, token, r), { 'Cache-Control': 'no-store' });
+  };
+
+  /** POST of the page's own form: same site, its form token, this list's link; answered with the settings now. */
+  const prefsSave = async (req: IncomingMessage, res: ServerResponse, l: PublicList) => {
+    sameSite(req);
+    const f = await form(req);
+    const token = f.get('t') ?? '';
+    const r = prefsInfo(l, token);
+    if (typeof r === 'string' || !r.ok) return prefsRefused(res, l, r);
+    const bad = prefsFormProblem(d.prefsFormKey, token, f.get('csrf') ?? '');
+    if (bad) {
+      d.log.info({ list: l.list }, `a preferences form for ${l.list} was refused: ${bad}`);
+      return d.html(
+        res,
+        403,
+        prefsPage(l, token, r, { cls: 'problem', text: `Refused: ${bad}. Nothing was changed; use the form below.` }),
+        { 'Cache-Control': 'no-store' },
+      );
+    }
+    const mode = (f.get('mode') ?? '') as DeliveryMode;
+    const until = (f.get('until') ?? '').trim();
+    const change: MemberSettingsChange = {
+      ...(mode ? { mode } : {}),
+      ...(mode === 'nomail' ? { nomailUntil: until || null } : {}),
+      ...(f.has('digest') ? { digestFormat: f.get('digest') as DigestFormat } : {}),
+      ...(f.has('ownposts') ? { ownPosts: f.get('ownposts') === 'on' } : {}),
+    };
+    if (f.has('ownposts') && !['on', 'off'].includes(f.get('ownposts')!))
+      return d.html(
+        res,
+        400,
+        prefsPage(l, token, r, { cls: 'problem', text: 'Nothing was changed: own posts is on or off.' }),
+        { 'Cache-Control': 'no-store' },
+      );
+    const s = await prefsSvc().set(token, change);
+    if (!s.ok) {
+      if (s.code !== 'bad-settings') return prefsRefused(res, l, s);
+      return d.html(res, 400, prefsPage(l, token, r, { cls: 'problem', text: `Nothing was changed: ${s.reason}.` }), {
+        'Cache-Control': 'no-store',
+      });
+    }
+    if (s.changed) d.log.info({ list: l.list }, `a member of ${l.list} changed their settings on the web`);
+    return d.html(
+      res,
+      200,
+      prefsPage(
+        l,
+        token,
+        { ...r, settings: s.settings },
+        {
+          cls: 'flash',
+          text: s.changed
+            ? 'Saved: these are your settings now.'
+            : 'Nothing to change: these were your settings already.',
+        },
+      ),
+      { 'Cache-Control': 'no-store' },
+    );
   };
 
   /** Routes under /l; false when the path is not one of them. */
@@ -513,6 +691,11 @@ ${
       case '/owner/act':
         only('POST');
         await act(req, res, l);
+        return true;
+      case '/prefs':
+        only('GET', 'POST');
+        if (method === 'POST') await prefsSave(req, res, l);
+        else prefsShow(res, l, url.searchParams.get('t') ?? '');
         return true;
       default:
         throw d.fail(404, 'There is no such page here.');

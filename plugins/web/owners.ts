@@ -249,3 +249,29 @@ export class RateLimit {
     return this.hits.size;
   }
 }
+
+/**
+ * The preferences page's form token (its CSRF token): bound to the member's preferences token and signed under
+ * ctx.secret('prefs-form'), valid for `validMs` from when the page was shown. A POST without it, with another
+ * page's, or with an old one changes nothing: only a form this site showed for this link, lately, does.
+ * Form: EXPIRES "." base64url(mac).
+ */
+export function prefsFormToken(key: Buffer, prefsToken: string, validMs: number, now = Date.now()): string {
+  const expires = now + validMs;
+  return `${expires}.${b64(mac(key, Buffer.from(`prefs-form1\n${prefsToken}\n${expires}`, 'utf8')))}`;
+}
+
+/** Why a form token is refused (forged, for another link, expired), or undefined when it is good. */
+export function prefsFormProblem(
+  key: Buffer,
+  prefsToken: string,
+  formToken: string,
+  now = Date.now(),
+): string | undefined {
+  const m = /^(\d{1,15})\.([A-Za-z0-9_-]{22})$/.exec(formToken);
+  if (!m) return 'the form is not from this site (it has no good form token)';
+  const want = b64(mac(key, Buffer.from(`prefs-form1\n${prefsToken}\n${m[1]}`, 'utf8')));
+  if (!sameToken(m[2]!, want)) return 'the form is not from this site (its form token is not valid for this link)';
+  if (Number(m[1]) < now) return 'the form is too old';
+  return undefined;
+}

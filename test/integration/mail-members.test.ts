@@ -3,7 +3,8 @@
  * `set …` to LIST-request@ with Python's smtplib, and aiosmtpd (test/peers/smtp_maildir.py) as the smarthost.
  * A digest member gets no single copy and then exactly one digest holding the posts (digest.maxPosts: 3, so
  * the test needs no day); its structure is read by Python's `email` package. nomail until a day gets nothing;
- * ownposts off gets everything but one's own post.
+ * ownposts off gets everything but one's own post. A member who goes back to each post while a digest is open
+ * still gets the posts it gathered until then, when it closes (Mailman's "last digest"), and no post twice.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -222,5 +223,46 @@ bridges:
     assert.match(second, /Post 4/);
     await sleep(1000);
     assert.equal(mailTo('dig@example.org').filter(isDigest).length, before + 1);
+  });
+
+  test('back to each post while a digest is open: its posts so far still come, in a last digest, and none twice', async () => {
+    const before = mailTo('dig@example.org').length;
+    await send('each@example.org', LIST, 'Seven', 'Text 7.', 'post.7@example.org');
+    await send('each@example.org', LIST, 'Eight', 'Text 8.', 'post.8@example.org');
+    await waitMail('each@example.org', (m) => isPost(m, 'post.8@example.org'), 'post 8');
+    // Two posts wait in the open digest (issue 3) when dig@ goes back to each post.
+    await send('dig@example.org', REQUEST, 'set each', '', 'set.6@example.org');
+    assert.match(
+      await waitMail('dig@example.org', (m) => /set each: done/.test(m), 'the answer to set each'),
+      /delivery: {2}each/,
+    );
+    // The third post closes the digest (maxPosts 3) for plain@; dig@ gets it singly.
+    await send('each@example.org', LIST, 'Nine', 'Text 9.', 'post.9@example.org');
+    await waitMail('dig@example.org', (m) => isPost(m, 'post.9@example.org'), 'post 9, singly');
+    const last = await waitMail(
+      'dig@example.org',
+      (m) => header(m, 'Subject')[0] === 'commons Digest, Vol 1, Issue 3',
+      'the last digest',
+    );
+    const whole = await waitMail(
+      'plain@example.net',
+      (m) => header(m, 'Subject')[0] === 'commons Digest, Vol 1, Issue 3',
+      "plain@'s digest",
+    );
+    assert.match(whole, /Seven[\s\S]*Eight[\s\S]*Nine/);
+    const [top] = pyStructure(last);
+    assert.deepEqual(
+      top!.parts[1]!.parts.map((p) => p.parts[0]!.subject),
+      ['Seven', 'Eight'],
+      'the posts gathered while dig@ was a digest member, not the one it had singly',
+    );
+    await sleep(1000);
+    const since = mailTo('dig@example.org').slice(before);
+    assert.equal(since.filter(isDigest).length, 1, 'one last digest');
+    assert.equal(
+      since.filter((m) => /^<post\.[789]@/.test(header(m, 'Message-ID')[0] ?? '')).length,
+      1,
+      'only post 9 singly',
+    );
   });
 });

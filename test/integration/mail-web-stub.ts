@@ -22,6 +22,7 @@ export default definePlugin({
       post: (id: string) => `${BASE}/p/${encodeURIComponent(id)}`,
       unsubscribe: (token: string) => `${BASE}/unsubscribe/${token}`,
       attachment: () => undefined,
+      preferences: () => undefined,
     }));
     const server = createServer((req, res) => {
       const m = /^\/unsubscribe\/([^/?]+)$/.exec(req.url ?? '');

@@ -10,7 +10,13 @@
  * - security: a forged, a replayed and another list's login link refused; no mail for a non-owner (the same
  *   answer); a cross-site POST (no or a wrong CSRF token, a foreign Origin, Sec-Fetch-Site: cross-site)
  *   refused; the cookie HttpOnly, SameSite=Strict, Secure behind an HTTPS proxy; a moderator-less list's owner
- *   page lists subscribers, removes a post from the archive (410 on its page).
+ *   page lists subscribers, removes a post from the archive (410 on its page);
+ * - a member's preferences page: the settings link of a list mail received at aiosmtpd, followed in Chromium,
+ *   switched to digest, saved (the CLI agrees, and the owner page shows the mode and sets it back); a GET (a mail
+ *   scanner) changes nothing; a list the web does not serve keeps the by-mail words in its footer;
+ * - security of that page: a forged or altered link, another list's link, the link of an address that has left
+ *   (replayed from an old mail), a cross-site POST (no or another form token, a foreign Origin, Sec-Fetch-Site:
+ *   cross-site) are refused and change nothing; the refusals read the same, telling nobody who is subscribed.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,6 +50,36 @@ const loginLinks = (addr: string) =>
   mailTo(addr)
     .map((m) => /(http:\/\/\S+\/owner\/login\?t=\S+)/.exec(bodyOf(m))?.[1])
     .filter((x): x is string => x !== undefined);
+const prefsLinks = (addr: string) =>
+  mailTo(addr)
+    .map((m) => /(http:\/\/\S+\/l\/[^/\s]+\/prefs\?t=\S+)/.exec(bodyOf(m))?.[1])
+    .filter((x): x is string => x !== undefined);
+/** A member's settings as the CLI shows them. */
+const settingsOf = async (list: string, address: string) => {
+  const r = await cli(['subscribers', list, 'show', address, '--json', '-c', w.config]);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { settings: { mode: string; digestFormat: string; ownPosts: boolean } }).settings;
+};
+/** Post to a list by mail (swaks) and wait for it at `to`; the mail as received. */
+async function postAndReceive(list: string, from: string, to: string, id: string): Promise<string> {
+  const s = await swaks(smtpPort, [
+    '--from',
+    from,
+    '--to',
+    `${list}@${D}`,
+    '--header',
+    `Subject: about ${id}`,
+    '--header',
+    `Message-Id: <${id}>`,
+    '--body',
+    `a post (${id})`,
+  ]);
+  assert.ok(
+    s.replies.some((x) => /^250 .*posted/.test(x)),
+    s.out,
+  );
+  return until(() => mailTo(to).find((m) => header(m, 'Message-ID')[0] === `<${id}>`), `<${id}> at ${to}`, 15_000);
+}
 const subscribers = async (list: string) => {
   const r = await cli(['subscribers', list, 'list', '--json', '-c', w.config]);
   assert.equal(r.code, 0, r.stderr);
@@ -345,7 +381,7 @@ bridges:
     const ownerPage = async () => (await fetch(`${base}/l/commons/owner`, { headers: { cookie } })).text();
     const page = await ownerPage();
     assert.match(page, /<h2>Subscribers \(\d+\)<\/h2>/);
-    assert.match(page, /bob@example\.net<\/td><td>each<\/td><td>0<\/td>/);
+    assert.match(page, /bob@example\.net<\/td><td><span class="mode">each<\/span><form class="act mode"/);
     assert.match(page, /<h2>Delivery problems<\/h2>/);
     const act = (fields: Record<string, string>) => post('/l/commons/owner/act', { csrf, ...fields }, { cookie });
     assert.equal((await act({ do: 'remove', address: 'bob@example.net' })).status, 303);
@@ -361,5 +397,158 @@ bridges:
     const gone = await fetch(`${base}/p/oops.1%40example.org`);
     assert.equal(gone.status, 410);
     assert.match(await gone.text(), /at the poster&#39;s request/);
+  });
+
+  test('a member follows the settings link of a list mail in Chromium, switches to digest; saved, and the CLI agrees', async () => {
+    const m = await postAndReceive('commons', 'alice@example.org', 'alice@example.org', 'prefs.1@example.org');
+    assert.match(bodyOf(m), /Your settings \(digest, no mail, own posts\): http:\/\/\S+\/l\/commons\/prefs\?t=/);
+    const link = prefsLinks('alice@example.org').at(-1)!;
+    assert.ok(link.startsWith(`${base}/l/commons/prefs?t=`), link);
+    // A mail scanner follows the link (even with words that look like a change): nothing changes.
+    for (const url of [link, `${link}&mode=nomail`]) {
+      const r = await fetch(url);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('cache-control'), 'no-store');
+    }
+    assert.equal((await settingsOf('commons', 'alice@example.org')).mode, 'each');
+
+    const page = await browser.newPage();
+    await page.goto(link);
+    assert.match((await page.textContent('h1'))!, /Your settings on commons/);
+    assert.match((await page.textContent('p.who'))!, /alice@example\.org/);
+    assert.match((await page.textContent('#mode'))!, /^each/);
+    await page.check('form.prefs input[name=mode][value=digest]');
+    await page.selectOption('form.prefs select[name=digest]', 'plain');
+    await page.click('form.prefs button');
+    await page.waitForSelector('p.flash');
+    assert.match((await page.textContent('p.flash'))!, /Saved/);
+    assert.match((await page.textContent('#mode'))!, /^digest: the list's digest, daily at 06:00 UTC/);
+    assert.match((await page.textContent('#digest'))!, /^plain/);
+    assert.equal(await page.isChecked('form.prefs input[name=mode][value=digest]'), true, 'the form shows it too');
+    await page.close();
+    assert.deepEqual(await settingsOf('commons', 'alice@example.org'), {
+      mode: 'digest',
+      digestFormat: 'plain',
+      nomailUntil: null,
+      ownPosts: true,
+    });
+    // The owner page shows her mode, and sets it back with the words of `subscribers commons set`.
+    assert.ok(session, 'logged in by the test before');
+    const { cookie, csrf } = session;
+    const owner = await (await fetch(`${base}/l/commons/owner`, { headers: { cookie } })).text();
+    assert.match(owner, /alice@example\.org<\/td><td><span class="mode">digest plain<\/span>/);
+    const r = await post(
+      '/l/commons/owner/act',
+      { csrf, do: 'set-mode', address: 'alice@example.org', mode: 'each' },
+      { cookie },
+    );
+    assert.equal(r.status, 303);
+    assert.equal((await settingsOf('commons', 'alice@example.org')).mode, 'each');
+    assert.match(
+      await (await fetch(`${base}/l/commons/owner`, { headers: { cookie } })).text(),
+      /alice@example\.org gets each now \(the member is not told\)/,
+    );
+    const bad = await post(
+      '/l/commons/owner/act',
+      { csrf, do: 'set-mode', address: 'alice@example.org', mode: 'weekly' },
+      { cookie },
+    );
+    assert.equal(bad.status, 400);
+    assert.equal((await settingsOf('commons', 'alice@example.org')).mode, 'each');
+  });
+
+  test("a list the web does not serve keeps the footer's by-mail words", async () => {
+    const add = await cli(['subscribers', 'hidden', 'add', 'alice@example.org', '-c', w.config]);
+    assert.equal(add.code, 0, add.stderr);
+    const m = await postAndReceive('hidden', 'alice@example.org', 'alice@example.org', 'hidden.1@example.org');
+    assert.match(bodyOf(m), /Your settings \(digest, no mail, own posts\): write "help" to hidden-request@/);
+    assert.doesNotMatch(bodyOf(m), /\/prefs\?t=/);
+  });
+
+  test("the preferences page refuses forged, altered, another list's and a left member's links, and cross-site POSTs", async () => {
+    const link = prefsLinks('alice@example.org').find((l) => l.includes('/l/commons/'))!;
+    const t = new URL(link).searchParams.get('t')!;
+    const formOf = async (path: string) => {
+      const html = await (await fetch(`${base}${path}`)).text();
+      const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+      assert.ok(csrf, html);
+      return csrf;
+    };
+    const csrf = await formOf(`/l/commons/prefs?t=${encodeURIComponent(t)}`);
+    const save = (fields: Record<string, string>, headers: Record<string, string> = {}, list = 'commons') =>
+      post(`/l/${list}/prefs`, { mode: 'nomail', digest: 'plain', ownposts: 'off', ...fields }, headers);
+    const unchanged = async () =>
+      assert.deepEqual(await settingsOf('commons', 'alice@example.org'), {
+        mode: 'each',
+        digestFormat: 'plain',
+        nomailUntil: null,
+        ownPosts: true,
+      });
+    /** A refusal's page with the link's particulars taken out: they must all read the same. */
+    const refusal = async (r: Response) => {
+      assert.equal(r.status, 403);
+      return (await r.text()).replace(/<p class="problem">.*<\/p>/, '');
+    };
+
+    // Forged (another signature) and altered (another address under alice's signature): GET and POST.
+    const forged = `${t.slice(0, -4)}${t.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+    const [payload, sig] = t.split('.');
+    const altered = `${Buffer.from(Buffer.from(payload!, 'base64url').toString('utf8').replace('alice@example.org', 'bob@example.net')).toString('base64url')}.${sig}`;
+    const forgedPage = await refusal(await fetch(`${base}/l/commons/prefs?t=${encodeURIComponent(forged)}`));
+    assert.match(forgedPage, /This settings link does not work/);
+    assert.match(forgedPage, /Nothing was changed/);
+    assert.equal(await refusal(await fetch(`${base}/l/commons/prefs?t=${encodeURIComponent(altered)}`)), forgedPage);
+    assert.equal(await refusal(await fetch(`${base}/l/commons/prefs`)), forgedPage, 'no token at all');
+    assert.equal(await refusal(await save({ t: forged, csrf })), forgedPage);
+    assert.equal(await refusal(await save({ t: altered, csrf })), forgedPage);
+    await unchanged();
+
+    // Another list's link: alice's link from a mail of `other` does nothing on commons (nor on other, from here).
+    assert.equal((await cli(['subscribers', 'other', 'add', 'alice@example.org', '-c', w.config])).code, 0);
+    await postAndReceive('other', 'alice@example.org', 'alice@example.org', 'other.1@example.org');
+    const otherLink = prefsLinks('alice@example.org').find((l) => l.includes('/l/other/'))!;
+    const ot = new URL(otherLink).searchParams.get('t')!;
+    assert.equal(await refusal(await fetch(`${base}/l/commons/prefs?t=${encodeURIComponent(ot)}`)), forgedPage);
+    const otherCsrf = await formOf(`/l/other/prefs?t=${encodeURIComponent(ot)}`);
+    assert.equal(await refusal(await save({ t: ot, csrf: otherCsrf })), forgedPage);
+    assert.equal(await refusal(await save({ t, csrf }, {}, 'other')), forgedPage.replaceAll('commons', 'other'));
+    await unchanged();
+    assert.equal((await settingsOf('other', 'alice@example.org')).mode, 'each');
+
+    // Replayed from an old mail after the member left: refused, reads like a forged link, and resubscribes nobody.
+    const c = await postAndReceive('commons', 'alice@example.org', 'carol@example.net', 'prefs.2@example.org');
+    assert.match(bodyOf(c), /\/l\/commons\/prefs\?t=/);
+    const ct = new URL(prefsLinks('carol@example.net').at(-1)!).searchParams.get('t')!;
+    const carolCsrf = await formOf(`/l/commons/prefs?t=${encodeURIComponent(ct)}`);
+    assert.equal((await cli(['subscribers', 'commons', 'remove', 'carol@example.net', '-c', w.config])).code, 0);
+    const left = await refusal(await fetch(`${base}/l/commons/prefs?t=${encodeURIComponent(ct)}`));
+    assert.equal(left, forgedPage, 'the page says nothing of whether the address is subscribed');
+    assert.equal(await refusal(await save({ t: ct, csrf: carolCsrf })), forgedPage);
+    assert.ok(!(await subscribers('commons')).includes('carol@example.net'));
+
+    // Cross-site POSTs with alice's good link: no form token, another link's, one altered, a foreign Origin,
+    // Sec-Fetch-Site: cross-site.
+    for (const [fields, headers] of [
+      [{ t }, {}],
+      [{ t, csrf: otherCsrf }, {}],
+      [{ t, csrf: csrf.replace(/^\d+/, (n) => String(Number(n) + 86_400_000)) }, {}],
+      [{ t, csrf }, { origin: 'https://evil.example' }],
+      [{ t, csrf }, { 'sec-fetch-site': 'cross-site' }],
+    ] as [Record<string, string>, Record<string, string>][]) {
+      const r = await save(fields, headers);
+      assert.equal(r.status, 403, JSON.stringify({ fields, headers }));
+      assert.match(await r.text(), /Refused/);
+    }
+    await unchanged();
+    // The page's own form, as a browser on this site sends it, works.
+    const ok = await save({ t, csrf }, { origin: base, 'sec-fetch-site': 'same-origin' });
+    assert.equal(ok.status, 200);
+    assert.match(await ok.text(), /Saved: these are your settings now/);
+    assert.deepEqual(await settingsOf('commons', 'alice@example.org'), {
+      mode: 'nomail',
+      digestFormat: 'plain',
+      nomailUntil: null,
+      ownPosts: false,
+    });
   });
 });

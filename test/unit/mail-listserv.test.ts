@@ -14,6 +14,7 @@ import type { Envelope } from '../../plugins/mail/receive.js';
 import { memoryPluginStore } from '../helpers/memory-store.js';
 import { ProblemLog } from '../../plugins/mail/problems.js';
 import { mailLists } from '../../plugins/mail/weblists.js';
+import { MemberStore } from '../../plugins/mail/members.js';
 
 const memoryStore = (): PluginStore => memoryPluginStore('mail', 'mail.lists');
 
@@ -34,6 +35,7 @@ let verdict: (p: IncomingPost) => IngestVerdict;
 let endpoints: EndpointView[];
 let srv: ListServer;
 let problems: ProblemLog;
+let members: MemberStore;
 let minted = 0;
 
 const ep = (
@@ -50,7 +52,9 @@ const ep = (
 });
 
 beforeEach(() => {
-  store = new ListStore(memoryStore(), 'mail.lists');
+  const shared = memoryStore();
+  store = new ListStore(shared, 'mail.lists');
+  members = new MemberStore(shared, 'mail.lists');
   problems = new ProblemLog(memoryStore(), 'mail.lists');
   robots = [];
   forwarded = [];
@@ -384,6 +388,7 @@ describe('mail.lists: what the web pages ask', () => {
         server: srv,
         store,
         problems,
+        members,
         role: (e, who) => (who === 'owner@example.org' ? 'owner' : who === 'mod@example.org' ? 'moderator' : undefined),
       },
     ]),
@@ -456,5 +461,32 @@ describe('mail.lists: what the web pages ask', () => {
       text: 'carol@example.org removed',
     });
     assert.deepEqual(svc.members('mail.lists', 'commons'), []);
+  });
+
+  test("an owner sets a subscriber's mode with the words of `subscribers LIST set`; the list shows it", () => {
+    const { svc } = service();
+    store.add('commons', 'dana@example.org');
+    const set = (words: string) => svc.setMode('mail.lists', 'commons', 'Dana@example.org', words, 'owner@example.org');
+    assert.deepEqual(set('digest plain'), {
+      ok: true,
+      text: 'dana@example.org gets digest plain now (the member is not told)',
+    });
+    assert.equal(svc.members('mail.lists', 'commons')[0]!.mode, 'digest plain');
+    assert.deepEqual(members.get('commons', 'dana@example.org').mode, 'digest', 'the same settings the mail side uses');
+    assert.deepEqual(set('digest plain'), { ok: true, text: 'dana@example.org gets digest plain already' });
+    assert.equal(
+      (set('nomail until 2099-01-10') as { text: string }).text,
+      'dana@example.org gets nomail until 2099-01-10 now (the member is not told)',
+    );
+    assert.equal(svc.members('mail.lists', 'commons')[0]!.mode, 'nomail until 2099-01-10');
+    assert.equal(set('each').ok, true);
+    assert.equal(svc.members('mail.lists', 'commons')[0]!.mode, 'each');
+    // Nothing else, and nobody who is not subscribed.
+    const r = set('sometimes');
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? '' : r.reason, /is not a setting/);
+    const stranger = svc.setMode('mail.lists', 'commons', 'zed@example.org', 'digest', 'owner@example.org');
+    assert.deepEqual(stranger.ok ? '' : stranger.reason, 'zed@example.org is not subscribed to commons');
+    assert.equal(store.member('commons', 'zed@example.org'), undefined);
   });
 });

@@ -196,6 +196,78 @@ describe('digests', () => {
     assert.match(k.queued[0]!.raw, /Message-ID: <commons-digest\.v1\.i1\.mime\.[0-9a-f]{12}@node\.example>/);
   });
 
+  test("leaving digest mode loses nothing: the open digest's posts come to them when it closes (Mailman's last digest)", () => {
+    const k = keeper({ maxPosts: 100 });
+    const subjects = (raw: string) => [...raw.matchAll(/^Subject: (Post number \d+)\r?$/gm)].map((m) => m[1]);
+    k.add(1, NOW);
+    k.add(2, NOW + 1000);
+    // The mime member goes back to each post; the plain one pauses. Neither is a digest member now.
+    assert.equal(
+      (k.members.set('commons', 'digest@example.org', { mode: 'each' }, NOW + 2000) as { changed: boolean }).changed,
+      true,
+    );
+    k.members.set('commons', 'plain@example.org', { mode: 'nomail' }, NOW + 2000);
+    assert.deepEqual(k.members.digestRecipients('commons', 'mime'), []);
+    assert.equal(
+      k.add(3, NOW + 3000),
+      false,
+      'no digest member: a new post is not gathered (each member gets it singly)',
+    );
+    k.d.tick(Date.UTC(2026, 11, 6, 6, 0));
+    assert.deepEqual(
+      k.queued.map((q) => q.to),
+      [['digest@example.org'], ['plain@example.org']],
+      'the digest that was open when they left',
+    );
+    assert.deepEqual(subjects(k.queued[0]!.raw), ['Post number 1', 'Post number 2']);
+    assert.match(k.queued[0]!.raw, /Message-ID: <commons-digest\.v1\.i1\.mime\./);
+    assert.match(k.queued[1]!.raw, /Post number 2/);
+    // Once: the next digest is not theirs.
+    k.members.set('commons', 'each@example.org', { mode: 'digest' }, NOW + 4000);
+    k.add(4, NOW + 5000);
+    k.d.tick(Date.UTC(2026, 11, 7, 6, 0));
+    assert.deepEqual(k.queued[2]!.to, ['each@example.org']);
+    assert.equal(k.queued.length, 3);
+  });
+
+  test('a post gathered after a member left the digest is not in their last digest (they had it singly)', () => {
+    const k = keeper({ maxPosts: 3 });
+    k.add(1, NOW);
+    k.members.set('commons', 'digest@example.org', { mode: 'each' }, NOW + 1000);
+    k.add(2, NOW + 2000); // the plain member still gathers it; digest@ gets it as a message of its own
+    k.add(3, NOW + 3000); // full: closes
+    const mime = k.queued.filter((q) => /X-Peerpost-Kind: digest mime/.test(q.raw));
+    assert.deepEqual(
+      mime.map((q) => q.to),
+      [['digest@example.org']],
+    );
+    assert.match(mime[0]!.raw, /Post number 1/);
+    assert.doesNotMatch(mime[0]!.raw, /Post number [23]/);
+    assert.match(mime[0]!.raw, /Message-ID: <commons-digest\.v1\.i1\.first1\.mime\./, 'a message of its own');
+    const plain = k.queued.filter((q) => /X-Peerpost-Kind: digest plain/.test(q.raw));
+    assert.deepEqual(
+      plain.map((q) => q.to),
+      [['plain@example.org']],
+    );
+    assert.match(plain[0]!.raw, /Post number 3/);
+    assert.equal(k.d.state('commons').issues[0]!.recipients, 2);
+  });
+
+  test('back in digest mode before it closes: the whole digest, once; unsubscribed: none', () => {
+    const k = keeper({ maxPosts: 2 });
+    k.add(1, NOW);
+    k.members.set('commons', 'digest@example.org', { mode: 'each' }, NOW + 1000);
+    k.members.set('commons', 'digest@example.org', { mode: 'digest' }, NOW + 2000);
+    k.members.set('commons', 'plain@example.org', { mode: 'each' }, NOW + 2000);
+    k.lists.remove('commons', 'plain@example.org');
+    k.add(2, NOW + 3000);
+    assert.deepEqual(
+      k.queued.map((q) => q.to),
+      [['digest@example.org']],
+    );
+    assert.match(k.queued[0]!.raw, /Post number 2/);
+  });
+
   test('no digest members: posts are not gathered', () => {
     const ps = memoryPluginStore('mail', 'mail.lists');
     new ListStore(ps, 'mail.lists').add('commons', 'each@example.org');

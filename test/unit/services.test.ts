@@ -50,6 +50,7 @@ test('a use without a provider is a gap; an optional one says what the account l
       ['web.local', 'mail.attachments', true, ['mail']],
       ['web.local', 'mail.lists', true, ['mail']],
       ['web.local', 'mail.moderation', true, ['mail']],
+      ['web.local', 'mail.preferences', true, ['mail']],
     ],
   );
   assert.equal(

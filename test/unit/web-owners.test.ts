@@ -1,7 +1,7 @@
 /**
  * The owner page's locks, without sockets: login links signed, expiring, single use and bound to their list;
  * sessions kept only as hashes; the cross-site judge (Sec-Fetch-Site, Origin); HTTPS behind a proxy; the
- * client address behind a loopback proxy; the sliding-window rate limit.
+ * client address behind a loopback proxy; the sliding-window rate limit; the preferences form's token.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +15,8 @@ import {
   cookie,
   crossSite,
   overHttps,
+  prefsFormProblem,
+  prefsFormToken,
   sameToken,
   signLogin,
   verifyLogin,
@@ -119,4 +121,18 @@ test('the rate limit: max per key in a sliding window, nothing counted when refu
   r.sweep(5000);
   assert.equal(r.size, 0);
   assert.equal(new RateLimit(0, 1000).take(['a']).ok, true, '0: no limit');
+});
+
+test("the preferences form's token: good for its link until it expires; another link's, an altered or a forged one never", () => {
+  const key = randomBytes(32);
+  const now = Date.UTC(2026, 11, 6);
+  const t = prefsFormToken(key, 'LINK-A', 3_600_000, now);
+  assert.equal(prefsFormProblem(key, 'LINK-A', t, now + 3_599_999), undefined);
+  assert.match(prefsFormProblem(key, 'LINK-A', t, now + 3_600_001)!, /too old/);
+  assert.match(prefsFormProblem(key, 'LINK-B', t, now)!, /not valid for this link/);
+  const later = t.replace(/^\d+/, String(now + 86_400_000));
+  assert.match(prefsFormProblem(key, 'LINK-A', later, now)!, /not valid/, 'a longer life cannot be written in');
+  assert.match(prefsFormProblem(randomBytes(32), 'LINK-A', t, now)!, /not valid/, "another server's");
+  for (const bad of ['', 'x', `${now}.short`, `${t} `])
+    assert.match(prefsFormProblem(key, 'LINK-A', bad, now)!, /no good form token/);
 });

@@ -28,8 +28,8 @@ export interface Links {
   archive?: string;
   post?(id: string): string;
   unsubscribe?(token: string): string;
-  /** The member's preferences page for a token of the mail plugin (`mail.preferences`), when the web serves one. */
-  preferences?(token: string): string;
+  /** The member's preferences page for a token of the mail plugin (`mail.preferences`), when the web serves the list's. */
+  preferences?(token: string): string | undefined;
 }
 
 /** A permanent delivery failure: a 5xx at RCPT or DATA, or a parsed DSN. */
