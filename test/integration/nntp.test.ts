@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { world, startDaemon, until, sleep, type Running, cliPost } from '../helpers/daemon.js';
 import { hashPassword } from '../../plugins/nntp/index.js';
 import { requirePeer } from '../peers/require.js';
@@ -108,6 +110,57 @@ class Raw {
     this.sock.destroy();
   }
 }
+
+test('20 nntplib clients POST at once: each article answered 240 once, numbered once, the numbers dense and in commit order; a repeat answered 441', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w).replace('maxClients: 6', 'maxClients: 24'));
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop());
+  const port = await listeningPort(d, 'nntp.t');
+  const CLIENTS = 20;
+  const EACH = 10;
+  const post = (c: number, k: number) => [
+    'post',
+    article(
+      {
+        From: `c${c}@example.org`,
+        Newsgroups: 'peerpost.commons',
+        Subject: `client ${c} article ${k}`,
+        'Message-ID': `<c${c}.${k}@client.example>`,
+      },
+      `from client ${c}\r\n`,
+    ),
+  ];
+  const answers = await Promise.all(
+    Array.from({ length: CLIENTS }, (_, c) =>
+      nntplib(
+        port,
+        Array.from({ length: EACH }, (_, k) => post(c, k)),
+      ),
+    ),
+  );
+  for (const [c, rs] of answers.entries())
+    rs.forEach((r, k) => assert.match(ok(r), new RegExp(`^240.*<c${c}\\.${k}@client\\.example>`)));
+  const r = await nntplib(port, [post(3, 4), ['group', 'peerpost.commons'], ['over', '1-']]);
+  assert.equal(r[0]!.ok, false);
+  assert.match(r[0]!.error!, /441/);
+  const g = ok(r[1]!);
+  assert.deepEqual([g[1], g[2], g[3]], [CLIENTS * EACH, 1, CLIENTS * EACH]);
+  const over = ok(r[2]!) as [number, Record<string, string>][];
+  assert.deepEqual(
+    over.map((o) => o[0]),
+    Array.from({ length: CLIENTS * EACH }, (_, i) => i + 1),
+  );
+  const ids = over.map((o) => o[1]['message-id']);
+  assert.equal(new Set(ids).size, CLIENTS * EACH);
+  // Each client's articles in the order it posted them (a client waits for each 240 before its next POST).
+  for (let c = 0; c < CLIENTS; c++)
+    assert.deepEqual(
+      ids.filter((id) => id!.startsWith(`<c${c}.`)),
+      Array.from({ length: EACH }, (_, k) => `<c${c}.${k}@client.example>`),
+    );
+});
 
 async function listeningPort(d: Running, account: string): Promise<number> {
   const re = new RegExp(`${account.replace('.', '\\.')} is listening: 127\\.0\\.0\\.1:(\\d+)`);
@@ -471,10 +524,21 @@ test('kill -9 the instant a POST is answered 240: after the restart every acknow
     );
     assert.match(await raw.line(), /^240/);
   }
-  d.proc.kill('SIGKILL'); // at once after the last 240: the last articles' numbers may not be stored yet (within 20 ms)
+  d.proc.kill('SIGKILL'); // at once after the last 240
   await d.exited;
   raw.close();
   const want = Array.from({ length: N }, (_, i) => i + 1);
+  // Each number is committed with its post, before the 240: in the store as the daemon left it, before any restart.
+  const db = new Database(join(w.data, 'peerpost.db'), { readonly: true });
+  const rows = db.prepare('SELECT number, post_id FROM nntp_articles ORDER BY number').all() as {
+    number: number;
+    post_id: string;
+  }[];
+  db.close();
+  assert.deepEqual(
+    rows.map((r) => [r.number, r.post_id]),
+    want.map((n) => [n, `k${n - 1}@client.example`]),
+  );
   d = await startDaemon(w.config);
   const port = await listeningPort(d, 'nntp.t');
   const r = await nntplib(port, [
