@@ -200,3 +200,58 @@ test('posts arriving together are committed together, in order; one that cannot 
     ['one', 'three'],
   );
 });
+
+test('inCommit writes a plugin row in the post transaction: committed with the post, rolled back with it, never for a duplicate', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  f.outbox.kick = () => undefined;
+  // The hook numbers each post (as the news server does): the next number, read and taken inside the transaction.
+  const number = (post: { id: string }) => {
+    const n = f.store.kvKeys('test').length + 1;
+    f.store.kvSet('test', `n${String(n).padStart(3, '0')}`, post.id);
+  };
+  const orig = f.store.insertPost.bind(f.store);
+  f.store.insertPost = (post, now) => {
+    if (post.body === 'poison') throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+    return orig(post, now);
+  };
+  const verdicts = await Promise.all(
+    ['one', 'poison', 'three'].map((body, i) =>
+      f.core.ingest('irc.a', line('#commons', 'a', body, { id: `p${i}@x` }), {
+        inCommit: (post, seq) => {
+          assert.equal(f.store.getPostBySeq(seq)?.id, post.id, 'the post is stored when the hook runs');
+          number(post);
+        },
+      }),
+    ),
+  );
+  assert.deepEqual(
+    verdicts.map((v) => v.status),
+    ['accepted', 'tempfail', 'accepted'],
+  );
+  // The batch was rolled back and written again without the poisoned post: one number each, dense, in order.
+  assert.deepEqual(
+    f.store.kvKeys('test').map((k) => f.store.kvGet('test', k)),
+    ['p0@x', 'p2@x'],
+  );
+  const dup = await f.core.ingest('irc.a', line('#commons', 'a', 'one', { id: 'p0@x' }), {
+    inCommit: () => assert.fail('not called for a duplicate'),
+  });
+  assert.equal(dup.status, 'duplicate');
+  // A hook that throws fails its post (a temporary refusal), which is then not stored; the others are.
+  const [bad, good] = await Promise.all([
+    f.core.ingest('irc.a', line('#commons', 'a', 'x', { id: 'bad@x' }), {
+      inCommit: () => {
+        throw new Error('no room for the number');
+      },
+    }),
+    f.core.ingest('irc.a', line('#commons', 'a', 'y', { id: 'good@x' }), { inCommit: number }),
+  ]);
+  assert.equal(bad!.status, 'tempfail');
+  assert.equal(good!.status, 'accepted');
+  assert.equal(f.store.hasPost('bad@x'), false);
+  assert.deepEqual(
+    f.store.kvKeys('test').map((k) => f.store.kvGet('test', k)),
+    ['p0@x', 'p2@x', 'good@x'],
+  );
+});
