@@ -174,18 +174,6 @@ export type IngestVerdict =
   | { status: 'rejected'; reason: string; code: ErrorCode }
   | { status: 'tempfail'; reason: string; code: ErrorCode };
 
-/** What a plugin may ask of ingest() beside the post. */
-export interface IngestOptions {
-  /**
-   * Runs inside the transaction that stores the post, right after it is stored (not for a duplicate or a refused
-   * post): write the account's own rows for the post there (the built-in news server's article number), so that
-   * they are committed with the post, or not at all. Write only to the store in it: when a group commit is rolled
-   * back (another post of it could not be written), its posts are written again one by one and the hook runs again.
-   * Throwing fails this post (tempfail), not the others of its commit.
-   */
-  inCommit?: (post: Post, seq: number) => void;
-}
-
 export type AccountState =
   'starting' | 'connecting' | 'connected' | 'listening' | 'retrying' | 'down' | 'banned' | 'stopped';
 
@@ -338,7 +326,7 @@ export interface PluginContext<C = Record<string, unknown>> {
   /** This account's endpoints in the current config (changes on reload). */
   endpoints(): EndpointView[];
   /** Hand a post to the core. Resolves only after it is committed (or refused). */
-  ingest(post: IncomingPost, opts?: IngestOptions): Promise<IngestVerdict>;
+  ingest(post: IncomingPost): Promise<IngestVerdict>;
   /** Report the account's state for `peerpost status` and the web. */
   setState(state: AccountState, detail?: string): void;
   /** Retry now what waits for this account (all its endpoints, or one target). */

@@ -25,8 +25,9 @@ import { overviewLine, renderArticle } from './article.js';
 import { webFileUrl } from './links.js';
 import { groupProblem, oneLine } from './text.js';
 
-/** At start, the newest posts of each group looked at for one without a number (stored by an older version). */
-const RECOVER_LATEST = 512;
+/** Article numbers of POSTed articles are stored together: after this many ms, or this many articles. */
+const NUMBER_DELAY_MS = 20;
+const NUMBER_BATCH = 256;
 
 const MIGRATIONS = [
   `CREATE TABLE nntp_articles (
@@ -149,20 +150,16 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     groups: ctx.store.prepare('SELECT grp, created FROM nntp_groups WHERE account = ?'),
   };
 
-  /**
-   * The article number of a post in a group: the one it has, or the next one (numbers are never reused). Inside a
-   * transaction (the caller's): the next number is read and taken in one, so numbers stay dense and in order.
-   */
-  const numberIn = (group: string, postId: string, post?: Post): number => {
-    const have = q.numberOf.get(acct, postId, group) as number | undefined;
-    if (have !== undefined) return have;
-    const n = ((q.max.get(acct, group) as number | null) ?? 0) + 1;
-    const p = post ?? ctx.posts.get(postId);
-    q.insert.run(acct, group, n, postId, Date.now(), p ? overviewOf(p, group, n) : null);
-    return n;
-  };
+  /** The article number of a post in a group: the one it has, or the next one (numbers are never reused). */
   const assign = (group: string, postId: string, post?: Post): number =>
-    ctx.store.transaction(() => numberIn(group, postId, post));
+    ctx.store.transaction(() => {
+      const have = q.numberOf.get(acct, postId, group) as number | undefined;
+      if (have !== undefined) return have;
+      const n = ((q.max.get(acct, group) as number | null) ?? 0) + 1;
+      const p = post ?? ctx.posts.get(postId);
+      q.insert.run(acct, group, n, postId, Date.now(), p ? overviewOf(p, group, n) : null);
+      return n;
+    });
   const overviewOf = (post: Post, group: string, n: number) =>
     overviewLine(
       renderArticle(post, {
@@ -185,18 +182,54 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     q.clearOverviews.run(acct);
     ctx.store.set('overviewHost', ctx.node.hostname);
   }
-  /**
-   * Number a post taken by POST or IHAVE and put it in the id map. Called by ingest inside the transaction that
-   * stores the post (IngestOptions.inCommit): the number is committed with the post, before the 240, or not at all.
-   */
-  const numberInCommit = (group: string, postId: string, post?: Post) => {
-    const n = numberIn(group, postId, post);
-    ctx.store.ids.set(postId, group, String(n));
-    return n;
-  };
-  /** The same in a transaction of its own (a post stored without its number: by an older version). */
+  /** Number a post taken by POST and put it in the id map: one transaction (one commit on the POST path). */
   const record = (group: string, postId: string, post?: Post) =>
-    ctx.store.transaction(() => numberInCommit(group, postId, post));
+    ctx.store.transaction(() => {
+      const n = assign(group, postId, post);
+      ctx.store.ids.set(postId, group, String(n));
+      return n;
+    });
+
+  /*
+   * Posts taken by POST get their numbers together, in one transaction, a
+   * moment after their 240s (each post itself is committed before its 240):
+   * within NUMBER_DELAY_MS, or at once when anyone reads the group, so a
+   * reader never misses an article that was acknowledged. A number lost to a
+   * crash is given at the next start.
+   */
+  // The post itself is kept (as committed): its overview line is rendered from it, not read back from the store.
+  let toNumber: { group: string; id: string; post?: Post }[] = [];
+  let numberTimer: NodeJS.Timeout | undefined;
+  const flushNumbers = () => {
+    if (!toNumber.length) return;
+    clearTimeout(numberTimer);
+    numberTimer = undefined;
+    const batch = toNumber;
+    toNumber = [];
+    try {
+      ctx.store.transaction(() => {
+        for (const x of batch) record(x.group, x.id, x.post);
+      });
+    } catch (err) {
+      ctx.log.error(
+        { err },
+        `article numbers could not be stored now (${(err as Error).message}); they are given at the next start`,
+      );
+    }
+  };
+  // Posts of this account as committed (ctx.onPost tells them before ingest's caller resumes): numberSoon takes each.
+  const committed = new Map<string, Post>();
+  ctx.onPost((p) => {
+    if (p.origin.account !== acct) return;
+    if (committed.size >= 4 * NUMBER_BATCH) committed.clear(); // only ever left over by a POST that failed between
+    committed.set(p.id, p);
+  });
+  const numberSoon = (group: string, id: string, post: Post | undefined) => {
+    toNumber.push({ group, id, ...(post ? { post } : {}) });
+    if (toNumber.length >= NUMBER_BATCH) flushNumbers();
+    else numberTimer ??= setTimeout(flushNumbers, NUMBER_DELAY_MS);
+  };
+  ctx.onClose(flushNumbers);
 
   const endpoints = () => ctx.endpoints();
   const known = new Set<string>();
@@ -221,9 +254,9 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
   // Record when each group first appeared (NEWGROUPS).
   for (const e of endpoints()) groupInfo(e, new Map());
 
-  // A post taken by POST that has no number (stored by a version that numbered posts after their commit) gets it now.
+  // A post taken by POST whose number was not yet recorded when the daemon stopped gets it now.
   for (const e of endpoints()) {
-    for (const p of ctx.posts.latest(e.bridge, { limit: RECOVER_LATEST }).reverse())
+    for (const p of ctx.posts.latest(e.bridge, { limit: 2 * NUMBER_BATCH }).reverse())
       if (
         p.origin.account === acct &&
         p.origin.target === e.target &&
@@ -267,16 +300,16 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     if (typeof body !== 'string') return refuse('invalid', body.problem);
     let v;
     try {
-      v = await ctx.ingest(
-        { ...a.post, body, target: e.target, ...(id ? { id } : {}), hops },
-        { inCommit: (post) => numberInCommit(e.target, post.id, post) },
-      );
+      v = await ctx.ingest({ ...a.post, body, target: e.target, ...(id ? { id } : {}), hops });
     } catch (err) {
       ctx.log.error({ err }, `ingest failed: ${(err as Error).message}`);
       return { status: 'tempfail', code: 'store-unavailable', reason: 'the article could not be stored now' };
     }
     switch (v.status) {
       case 'accepted': {
+        const post = committed.get(v.id);
+        committed.delete(v.id);
+        numberSoon(e.target, v.id, post);
         ctx.log.debug(
           { id: v.id, group: e.target, remote: who.remote, user: who.user },
           `article <${v.id}> posted to ${e.target}`,
@@ -297,16 +330,19 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     hostname: ctx.node.hostname,
     fileUrl: (postId, n) => webFileUrl(ctx, postId, n),
     groups: () => {
+      flushNumbers();
       const c = createdMap();
       return endpoints()
         .map((e) => groupInfo(e, c))
         .sort((x, y) => x.name.localeCompare(y.name));
     },
     group: (name) => {
+      flushNumbers();
       const e = endpoints().find((x) => x.target === name);
       return e ? groupInfo(e, createdMap()) : undefined;
     },
     overview: (group, low, high) => {
+      flushNumbers();
       if (!inGroups(group)) return [];
       const rows = q.overview.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as {
         number: number;
@@ -328,21 +364,25 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       return out;
     },
     numbers: (group, low, high) => {
+      flushNumbers();
       return inGroups(group)
         ? (q.numbers.all(acct, group, low, Math.min(high, Number.MAX_SAFE_INTEGER)) as number[])
         : [];
     },
     article: (group, number) => {
+      flushNumbers();
       const id = q.postAt.get(acct, group, number) as string | undefined;
       return id ? ctx.posts.get(id) : undefined;
     },
     byId: (id) => {
+      flushNumbers();
       const groups = new Set(endpoints().map((e) => e.target));
       const row = (q.byId.all(acct, id) as { grp: string; number: number }[]).find((r) => groups.has(r.grp));
       const post = row ? ctx.posts.get(id) : undefined;
       return row && post ? { post, group: row.grp, number: row.number } : undefined;
     },
     newnews: (match, since) => {
+      flushNumbers();
       const groups = new Set(
         endpoints()
           .map((e) => e.target)

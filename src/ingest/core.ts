@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { PeerpostConfig, Style } from '../config/types.js';
 import type { IncomingPost, Post, StoredPost } from '../post.js';
 import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from '../post.js';
-import type { IngestOptions, IngestVerdict } from '../plugin.js';
+import type { IngestVerdict } from '../plugin.js';
 import type { Router, RoutePlan, Route } from './router.js';
 import { tombstoneOf } from '../archive/removal.js';
 import { Store, isTemporaryStoreError, describeStoreError } from '../store.js';
@@ -34,8 +34,6 @@ interface PendingPost {
   deliver: boolean;
   /** From an old archive (`peerpost import`): placed by its date in the archive (Store.insertPost). */
   imported: boolean;
-  /** The plugin's rows for the post, written in its transaction (IngestOptions.inCommit). */
-  inCommit: IngestOptions['inCommit'];
   resolve: (v: IngestVerdict) => void;
 }
 
@@ -152,7 +150,7 @@ export class Core {
    * commit runs as soon as the caller's synchronous code is done (posts it hands
    * over together still share it), not a loop turn later.
    */
-  ingest(account: string, inc: IncomingPost, opts: IngestOptions = {}): Promise<IngestVerdict> {
+  ingest(account: string, inc: IncomingPost): Promise<IngestVerdict> {
     const endpoint = this.router.endpointAt(account, inc.target);
     if (!endpoint)
       return this.done(account, {
@@ -166,16 +164,7 @@ export class Core {
         code: 'receive-only',
         reason: `${endpoint.key} only receives (direction: out); what arrives there is not relayed`,
       });
-    return this.accept(
-      account,
-      endpoint.bridge,
-      inc,
-      endpoint.key,
-      this.router.styleOf(account),
-      true,
-      false,
-      opts.inCommit,
-    );
+    return this.accept(account, endpoint.bridge, inc, endpoint.key, this.router.styleOf(account), true);
   }
 
   /**
@@ -208,13 +197,12 @@ export class Core {
     style: Style | undefined,
     deliver: boolean,
     imported = false,
-    inCommit?: IngestOptions['inCommit'],
   ): Promise<IngestVerdict> {
     const v = this.prepare(account, bridgeName, inc, originEndpoint, style);
     if ('status' in v) return Promise.resolve(v);
     if (!deliver) v.plan = { deliveries: [], digest: [] };
     return new Promise((resolve) => {
-      this.pending.push({ ...v, account, deliver, imported, inCommit, resolve });
+      this.pending.push({ ...v, account, deliver, imported, resolve });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // Idle (no commit in the last IDLE_MS): commit when the code that called us is done (a microtask), not a
@@ -322,7 +310,6 @@ export class Core {
           const { post, plan } = item;
           const seq = this.store.insertPost(post, now, { imported: item.imported });
           if (seq === undefined) return undefined;
-          item.inCommit?.(post, seq);
           if (plan.deliveries.length > 0) started.set(item, this.deliveries.enqueue(post, seq, plan.deliveries, now));
           if (plan.digest.length > 0) this.digests.buffer(post, seq, now);
           return seq;

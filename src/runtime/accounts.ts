@@ -20,7 +20,7 @@ import type {
 import type { Store } from '../store.js';
 import type { Router } from '../ingest/router.js';
 import type { IncomingPost, StoredPost } from '../post.js';
-import type { IngestOptions, IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from '../plugin.js';
+import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from '../plugin.js';
 import { withTimeout } from '../util.js';
 import { ServiceRegistry } from '../services.js';
 import { endpointViews } from './views.js';
@@ -34,7 +34,7 @@ const CLOSE_TIMEOUT_MS = 5_000;
 export interface AccountDeps {
   store: Store;
   router: () => Router;
-  ingest: (account: string, post: IncomingPost, opts?: IngestOptions) => Promise<IngestVerdict>;
+  ingest: (account: string, post: IncomingPost) => Promise<IngestVerdict>;
   wake: (endpoints: string[]) => void;
   hostname: string;
   log: Logger;
@@ -161,7 +161,7 @@ export class AccountRuntime {
       store: pluginStore,
       posts,
       endpoints: () => this.endpoints(),
-      ingest: (post, opts) => this.deps.ingest(account, post, opts),
+      ingest: (post) => this.deps.ingest(account, post),
       setState: (state, detail) => this.setState(state, detail),
       resume: (target) =>
         this.deps.wake(

@@ -199,7 +199,7 @@ export class Daemon {
     return new AccountRuntime(acfg, this.defs.get(acfg.protocol)!, {
       store: this.store,
       router: () => this.router,
-      ingest: (account, post, opts) => this.core.ingest(account, post, opts),
+      ingest: (account, post) => this.core.ingest(account, post),
       wake: (endpoints) => this.outbox.wake(endpoints),
       hostname: this.config.node.hostname,
       log: this.log,
