@@ -7,6 +7,7 @@
  *   node dist/bench/run.js nntp      (or: node dist/bench/nntp.js)
  *   NNTP_BENCH_ARTICLES=20000 node dist/bench/nntp.js   (a smaller, quicker run)
  *   NNTP_BENCH_READS=0 ...                              (POST only)
+ *   NNTP_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' ...  (node flags for the daemon: a profile)
  *
  * For each server, on a fresh group:
  * - POST, one client: POST_ONE_RUNS runs of POST_ONE articles, each answered
@@ -163,7 +164,8 @@ bridges:
   bench:
     endpoints: [nntp.bench/${GROUP}]
 `);
-    const d = await startDaemon(w.config, ['--log-level', 'info']); // the default level, as a user runs it
+    const nodeFlags = (process.env.NNTP_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+    const d = await startDaemon(w.config, ['--log-level', 'info'], { nodeFlags }); // the default level, as a user runs it
     try {
       const line = await d.waitForLog(/nntp\.bench is listening: 127\.0\.0\.1:(\d+)/);
       const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)![1]);

@@ -109,6 +109,57 @@ class Raw {
   }
 }
 
+test('20 nntplib clients POST at once: each article answered 240 once, numbered once, the numbers dense and in commit order; a repeat answered 441', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(config(w).replace('maxClients: 6', 'maxClients: 24'));
+  const d = await startDaemon(w.config);
+  t.after(() => d.stop());
+  const port = await listeningPort(d, 'nntp.t');
+  const CLIENTS = 20;
+  const EACH = 10;
+  const post = (c: number, k: number) => [
+    'post',
+    article(
+      {
+        From: `c${c}@example.org`,
+        Newsgroups: 'peerpost.commons',
+        Subject: `client ${c} article ${k}`,
+        'Message-ID': `<c${c}.${k}@client.example>`,
+      },
+      `from client ${c}\r\n`,
+    ),
+  ];
+  const answers = await Promise.all(
+    Array.from({ length: CLIENTS }, (_, c) =>
+      nntplib(
+        port,
+        Array.from({ length: EACH }, (_, k) => post(c, k)),
+      ),
+    ),
+  );
+  for (const [c, rs] of answers.entries())
+    rs.forEach((r, k) => assert.match(ok(r), new RegExp(`^240.*<c${c}\\.${k}@client\\.example>`)));
+  const r = await nntplib(port, [post(3, 4), ['group', 'peerpost.commons'], ['over', '1-']]);
+  assert.equal(r[0]!.ok, false);
+  assert.match(r[0]!.error!, /441/);
+  const g = ok(r[1]!);
+  assert.deepEqual([g[1], g[2], g[3]], [CLIENTS * EACH, 1, CLIENTS * EACH]);
+  const over = ok(r[2]!) as [number, Record<string, string>][];
+  assert.deepEqual(
+    over.map((o) => o[0]),
+    Array.from({ length: CLIENTS * EACH }, (_, i) => i + 1),
+  );
+  const ids = over.map((o) => o[1]['message-id']);
+  assert.equal(new Set(ids).size, CLIENTS * EACH);
+  // Each client's articles in the order it posted them (a client waits for each 240 before its next POST).
+  for (let c = 0; c < CLIENTS; c++)
+    assert.deepEqual(
+      ids.filter((id) => id!.startsWith(`<c${c}.`)),
+      Array.from({ length: EACH }, (_, k) => `<c${c}.${k}@client.example>`),
+    );
+});
+
 async function listeningPort(d: Running, account: string): Promise<number> {
   const re = new RegExp(`${account.replace('.', '\\.')} is listening: 127\\.0\\.0\\.1:(\\d+)`);
   return Number(re.exec(await d.waitForLog(re))![1]);
