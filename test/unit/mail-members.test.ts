@@ -120,7 +120,7 @@ describe('digests', () => {
       members: s.members,
       log: pino({ level: 'silent' }),
       hostname: 'node.example',
-      options: () => ({ hour: 6, maxPosts: 3, maxBytes: 1_000_000, ...opts }),
+      options: () => ({ hour: 6, timezone: 'UTC', maxPosts: 3, maxBytes: 1_000_000, ...opts }),
       words: () => ({
         name: 'commons',
         address: 'commons@lists.example.org',
@@ -184,6 +184,21 @@ describe('digests', () => {
     assert.equal(nextHour(Date.UTC(2026, 11, 6, 6, 0), 6), Date.UTC(2026, 11, 7, 6, 0));
   });
 
+  test('digest.timezone: the hour is the wall clock of the zone, across the changes of daylight saving time', () => {
+    const berlin = (from: number) => nextHour(from, 6, 'Europe/Berlin');
+    // Winter (UTC+1): 06:00 in Berlin is 05:00 UTC.
+    assert.equal(berlin(Date.UTC(2027, 2, 26, 12)), Date.UTC(2027, 2, 27, 5));
+    // The night clocks go forward (Sunday 28 March 2027, 02:00 → 03:00): 06:00 CEST is 04:00 UTC, 23 hours after.
+    assert.equal(berlin(Date.UTC(2027, 2, 27, 5)), Date.UTC(2027, 2, 28, 4));
+    assert.equal(berlin(Date.UTC(2027, 2, 28, 4)), Date.UTC(2027, 2, 29, 4));
+    // Back in October (Sunday 31 October 2027): 06:00 CET is 05:00 UTC again, 25 hours after.
+    assert.equal(berlin(Date.UTC(2027, 9, 30, 4)), Date.UTC(2027, 9, 31, 5));
+    // New York, the hour of the change itself (2:00 does not exist on 14 March 2027): the hour after the gap.
+    assert.equal(nextHour(Date.UTC(2027, 2, 13, 12), 2, 'America/New_York'), Date.UTC(2027, 2, 14, 7));
+    // Without a zone, UTC as before; just before the hour, the same day.
+    assert.equal(nextHour(Date.UTC(2027, 2, 28, 5, 59), 6), Date.UTC(2027, 2, 28, 6));
+  });
+
   test('a digest closed but not queued (a failure between) is queued later as the same message', () => {
     const k = keeper({}, true);
     for (const n of [1, 2, 3]) k.add(n);
@@ -206,7 +221,7 @@ describe('digests', () => {
       members: new MemberStore(ps, 'mail.lists'),
       log: pino({ level: 'silent' }),
       hostname: 'h',
-      options: () => ({ hour: 6, maxPosts: 3, maxBytes: 10_000 }),
+      options: () => ({ hour: 6, timezone: 'UTC', maxPosts: 3, maxBytes: 10_000 }),
       words: () => undefined,
       enqueue: () => assert.fail('nothing to queue'),
     });
