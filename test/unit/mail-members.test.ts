@@ -9,6 +9,7 @@ import type { Post } from '../../src/plugin.js';
 import { ListStore } from '../../plugins/mail/subscribe.js';
 import { MemberStore, applyChange, parseSetWords, DEFAULT_SETTINGS } from '../../plugins/mail/members.js';
 import { Digests, nextHour, type DigestOptions } from '../../plugins/mail/digest.js';
+import { endpoint } from '../../plugins/mail/schema.js';
 import { plainBody, renderDigest, tableOfContents, digestMessageId } from '../../plugins/mail/digest-render.js';
 import { fill, fillMail, templateProblem, DEFAULT_TEMPLATES } from '../../plugins/mail/templates.js';
 import { memoryPluginStore } from '../helpers/memory-store.js';
@@ -182,6 +183,14 @@ describe('digests', () => {
     k.d.tick(Date.UTC(2027, 0, 1, 6));
     assert.match(k.queued[2]!.raw, /Vol 2, Issue 1/);
     assert.equal(nextHour(Date.UTC(2026, 11, 6, 6, 0), 6), Date.UTC(2026, 11, 7, 6, 0));
+  });
+
+  test('digest.timezone: an IANA name, else an error naming the key', () => {
+    assert.ok(endpoint.safeParse({ digest: { timezone: 'Europe/Berlin' } }).success);
+    const bad = endpoint.safeParse({ digest: { hour: 6, timezone: 'Europe/Berlinn' } });
+    assert.equal(bad.success, false);
+    assert.deepEqual(bad.error!.issues[0]!.path, ['digest', 'timezone']);
+    assert.match(bad.error!.issues[0]!.message, /not an IANA time zone name/);
   });
 
   test('digest.timezone: the hour is the wall clock of the zone, across the changes of daylight saving time', () => {
