@@ -1,6 +1,6 @@
 /**
  * The digests of the lists (issue 16): the posts of a list that has digest members are gathered as they are
- * delivered to it; a digest closes daily at the list's hour (`digest.hour`, UTC), or as soon as it holds
+ * delivered to it; a digest closes daily at the list's hour (`digest.hour`, in `digest.timezone`, UTC by default), or as soon as it holds
  * `digest.maxPosts` posts or `digest.maxBytes` bytes of text, and goes to the list's digest members in the form
  * each chose (MIME or plain), through the sending side's durable queue.
  *
@@ -59,14 +59,16 @@ export const DIGEST_MIGRATION_PART = 'digests';
 
 /** A list's digest options (the endpoint's `digest` block, defaults filled in). */
 export interface DigestOptions {
-  /** Hour of the day (UTC) the open digest is sent. */
+  /** Hour of the day (in timezone) the open digest is sent. */
   hour: number;
+  /** IANA time zone of hour. */
+  timezone: string;
   /** Sent as soon as it holds this many posts. */
   maxPosts: number;
   /** Sent as soon as its posts' text reaches this many bytes. */
   maxBytes: number;
 }
-export const DIGEST_DEFAULTS: DigestOptions = { hour: 6, maxPosts: 100, maxBytes: 100 * 1024 };
+export const DIGEST_DEFAULTS: DigestOptions = { hour: 6, timezone: 'UTC', maxPosts: 100, maxBytes: 100 * 1024 };
 
 /** A closed digest kept this long (with its posts' ids, so a late retry adds nothing again). */
 const KEPT_MS = 30 * 86_400_000;
@@ -88,11 +90,44 @@ export interface DigestDeps {
   enqueue(list: string, recipients: string[], raw: Buffer): void;
 }
 
-/** The first time at hour:00 UTC strictly after `from`. */
-export function nextHour(from: number, hour: number): number {
-  const d = new Date(from);
-  const t = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), hour);
-  return t > from ? t : t + 86_400_000;
+/** The wall clock of a time in a time zone. */
+function wall(t: number, timeZone: string): { y: number; m: number; d: number; h: number; min: number } {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+  }).formatToParts(t);
+  const n = (type: string) => Number(parts.find((p) => p.type === type)!.value);
+  return { y: n('year'), m: n('month'), d: n('day'), h: n('hour'), min: n('minute') };
+}
+
+/** The instant the wall clock of `timeZone` reads y-m-d h:00 (in a DST gap: the hour after it). */
+function instant(y: number, m: number, d: number, h: number, timeZone: string): number {
+  const want = Date.UTC(y, m - 1, d, h);
+  const offset = (t: number) => {
+    const w = wall(t, timeZone);
+    return Date.UTC(w.y, w.m - 1, w.d, w.h, w.min) - want + (want - t);
+  };
+  // The zone's offset at the wall time read as UTC, then at the instant that gives: one of them reads h:00.
+  const t1 = want - offset(want);
+  const t2 = want - offset(t1);
+  for (const t of [t2, t1]) if (wall(t, timeZone).h === h) return t;
+  return Math.max(t1, t2);
+}
+
+/** The first time at hour:00 in the time zone (default UTC) strictly after `from`. */
+export function nextHour(from: number, hour: number, timeZone = 'UTC'): number {
+  const w = wall(from, timeZone);
+  for (let k = 0; k < 3; k++) {
+    const day = new Date(Date.UTC(w.y, w.m - 1, w.d + k));
+    const t = instant(day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate(), hour, timeZone);
+    if (t > from) return t;
+  }
+  return from + 86_400_000;
 }
 
 interface ListRow {
@@ -222,7 +257,8 @@ export class Digests {
     for (const r of this.q.openLists.all(this.d.account) as { list: string; opened_at: number }[]) {
       const o = this.d.options(r.list);
       if (!o) continue;
-      if (now >= nextHour(r.opened_at, o.hour)) this.close(r.list, `the daily digest (${o.hour}:00 UTC)`, now);
+      if (now >= nextHour(r.opened_at, o.hour, o.timezone))
+        this.close(r.list, `the daily digest (${o.hour}:00 ${o.timezone})`, now);
     }
     this.flush(now);
   }

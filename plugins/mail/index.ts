@@ -258,6 +258,7 @@ export default definePlugin<Config>({
       const o = (e.options as EndpointOptions).digest ?? {};
       return {
         hour: o.hour ?? DIGEST_DEFAULTS.hour,
+        timezone: o.timezone ?? DIGEST_DEFAULTS.timezone,
         maxPosts: o.maxPosts ?? DIGEST_DEFAULTS.maxPosts,
         maxBytes: o.maxBytes ?? DIGEST_DEFAULTS.maxBytes,
       };
@@ -359,6 +360,7 @@ export default definePlugin<Config>({
         }
       },
       digestHour: (list) => digestOptions(list)?.hour ?? DIGEST_DEFAULTS.hour,
+      digestZone: (list) => digestOptions(list)?.timezone ?? DIGEST_DEFAULTS.timezone,
     });
     const moderation: Moderation = new Moderation({
       account: ctx.account,

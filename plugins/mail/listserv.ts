@@ -79,6 +79,8 @@ export interface ListServerDeps {
   templates?: (list: string) => Templates | undefined;
   /** A list's digest hour (UTC), to say when digests come. */
   digestHour?: (list: string) => number;
+  /** The IANA time zone of the list's digest hour (default UTC). */
+  digestZone?: (list: string) => string;
 }
 
 const ok = (message: string): Reply => ({ code: 250, message });
@@ -631,7 +633,7 @@ export class ListServer implements Receiver {
     const text = [
       ...(done.length ? ['Your commands:', ...done.map((d) => `  ${d.line}: ${d.result}`), ''] : []),
       `Your settings on ${a.post} (${who}) now:`,
-      ...describeSettings(s, this.d.digestHour?.(e.target)),
+      ...describeSettings(s, this.d.digestHour?.(e.target), this.d.digestZone?.(e.target)),
       '',
       `To change them, write to ${a.request}:`,
       '  set each | set digest [mime|plain] | set nomail [until YYYY-MM-DD] | set ownposts on|off',

@@ -140,12 +140,12 @@ export function parseSetWords(words: readonly string[]): MemberSettingsChange | 
 }
 
 /** The settings in words, one a line (the answer to `set` and `show`, the CLI). */
-export function describeSettings(s: MemberSettings, digestHour?: number): string[] {
+export function describeSettings(s: MemberSettings, digestHour?: number, timeZone = 'UTC'): string[] {
   const mode =
     s.mode === 'each'
       ? 'each       every post, as it comes'
       : s.mode === 'digest'
-        ? `digest     the list's digest${digestHour === undefined ? '' : ` (daily at ${String(digestHour).padStart(2, '0')}:00 UTC, sooner when it is full)`}, ${s.digestFormat === 'mime' ? 'MIME (each post a message of its own)' : 'plain text (RFC 1153)'}`
+        ? `digest     the list's digest${digestHour === undefined ? '' : ` (daily at ${String(digestHour).padStart(2, '0')}:00 ${timeZone}, sooner when it is full)`}, ${s.digestFormat === 'mime' ? 'MIME (each post a message of its own)' : 'plain text (RFC 1153)'}`
         : `nomail     no mail from the list${s.nomailUntil ? ` until ${s.nomailUntil} (then every post again)` : ' (until you change it)'}`;
   return [
     `  delivery:  ${mode}`,

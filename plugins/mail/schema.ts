@@ -110,11 +110,26 @@ export const endpoint = z.strictObject({
     .min(0)
     .max(200 * MB)
     .optional(),
-  /** Digests for the members who chose them: sent daily at `hour` (UTC), or sooner at maxPosts posts or maxBytes bytes of text. */
+  /** Digests for the members who chose them: sent daily at `hour` (in `timezone`, UTC by default), or sooner at maxPosts posts or maxBytes bytes of text. */
   digest: z
     .strictObject({
-      /** Hour of the day (UTC, 0–23) the day's digest goes out. Default 6. */
+      /** Hour of the day (0–23, in `timezone`) the day's digest goes out. Default 6. */
       hour: z.number().int().min(0).max(23).optional(),
+      /** The IANA time zone of `hour` (Europe/Berlin). Default UTC. */
+      timezone: z
+        .string()
+        .refine(
+          (tz) => {
+            try {
+              new Intl.DateTimeFormat('en-US', { timeZone: tz });
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { message: 'not an IANA time zone name (such as UTC or Europe/Berlin)' },
+        )
+        .optional(),
       /** A digest goes out as soon as it holds this many posts. Default 100. */
       maxPosts: z.number().int().min(1).max(10_000).optional(),
       /** A digest goes out as soon as its posts' text reaches this many bytes. Default 102400. */

@@ -9,6 +9,7 @@ import type { Post } from '../../src/plugin.js';
 import { ListStore } from '../../plugins/mail/subscribe.js';
 import { MemberStore, applyChange, parseSetWords, DEFAULT_SETTINGS } from '../../plugins/mail/members.js';
 import { Digests, nextHour, type DigestOptions } from '../../plugins/mail/digest.js';
+import { endpoint } from '../../plugins/mail/schema.js';
 import { plainBody, renderDigest, tableOfContents, digestMessageId } from '../../plugins/mail/digest-render.js';
 import { fill, fillMail, templateProblem, DEFAULT_TEMPLATES } from '../../plugins/mail/templates.js';
 import { memoryPluginStore } from '../helpers/memory-store.js';
@@ -120,7 +121,7 @@ describe('digests', () => {
       members: s.members,
       log: pino({ level: 'silent' }),
       hostname: 'node.example',
-      options: () => ({ hour: 6, maxPosts: 3, maxBytes: 1_000_000, ...opts }),
+      options: () => ({ hour: 6, timezone: 'UTC', maxPosts: 3, maxBytes: 1_000_000, ...opts }),
       words: () => ({
         name: 'commons',
         address: 'commons@lists.example.org',
@@ -182,6 +183,29 @@ describe('digests', () => {
     k.d.tick(Date.UTC(2027, 0, 1, 6));
     assert.match(k.queued[2]!.raw, /Vol 2, Issue 1/);
     assert.equal(nextHour(Date.UTC(2026, 11, 6, 6, 0), 6), Date.UTC(2026, 11, 7, 6, 0));
+  });
+
+  test('digest.timezone: an IANA name, else an error naming the key', () => {
+    assert.ok(endpoint.safeParse({ digest: { timezone: 'Europe/Berlin' } }).success);
+    const bad = endpoint.safeParse({ digest: { hour: 6, timezone: 'Europe/Berlinn' } });
+    assert.equal(bad.success, false);
+    assert.deepEqual(bad.error!.issues[0]!.path, ['digest', 'timezone']);
+    assert.match(bad.error!.issues[0]!.message, /not an IANA time zone name/);
+  });
+
+  test('digest.timezone: the hour is the wall clock of the zone, across the changes of daylight saving time', () => {
+    const berlin = (from: number) => nextHour(from, 6, 'Europe/Berlin');
+    // Winter (UTC+1): 06:00 in Berlin is 05:00 UTC.
+    assert.equal(berlin(Date.UTC(2027, 2, 26, 12)), Date.UTC(2027, 2, 27, 5));
+    // The night clocks go forward (Sunday 28 March 2027, 02:00 → 03:00): 06:00 CEST is 04:00 UTC, 23 hours after.
+    assert.equal(berlin(Date.UTC(2027, 2, 27, 5)), Date.UTC(2027, 2, 28, 4));
+    assert.equal(berlin(Date.UTC(2027, 2, 28, 4)), Date.UTC(2027, 2, 29, 4));
+    // Back in October (Sunday 31 October 2027): 06:00 CET is 05:00 UTC again, 25 hours after.
+    assert.equal(berlin(Date.UTC(2027, 9, 30, 4)), Date.UTC(2027, 9, 31, 5));
+    // New York, the hour of the change itself (2:00 does not exist on 14 March 2027): the hour after the gap.
+    assert.equal(nextHour(Date.UTC(2027, 2, 13, 12), 2, 'America/New_York'), Date.UTC(2027, 2, 14, 7));
+    // Without a zone, UTC as before; just before the hour, the same day.
+    assert.equal(nextHour(Date.UTC(2027, 2, 28, 5, 59), 6), Date.UTC(2027, 2, 28, 6));
   });
 
   test('a digest closed but not queued (a failure between) is queued later as the same message', () => {
@@ -278,7 +302,7 @@ describe('digests', () => {
       members: new MemberStore(ps, 'mail.lists'),
       log: pino({ level: 'silent' }),
       hostname: 'h',
-      options: () => ({ hour: 6, maxPosts: 3, maxBytes: 10_000 }),
+      options: () => ({ hour: 6, timezone: 'UTC', maxPosts: 3, maxBytes: 10_000 }),
       words: () => undefined,
       enqueue: () => assert.fail('nothing to queue'),
     });

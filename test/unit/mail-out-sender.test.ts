@@ -495,3 +495,43 @@ test('waiting(): nothing to say on a store where no mail account has started (no
     h.close();
   }
 });
+
+test('a digest for many members is stored once, whatever the number of transactions; the copy goes with its last row', async (t) => {
+  let clock = 1_000_000;
+  const smtp = scripted((a, n) => (a === 'slow@d1.example.org' && n === 1 ? 'temp' : 'ok'));
+  const c = mailCtx();
+  t.after(() => c.close());
+  const sender = new ListSender(c.ctx, smtpSchema.parse({ recipientsPerTransaction: 50 }), {
+    smtp,
+    now: () => clock,
+  });
+  t.after(() => sender.close());
+  const members = Array.from({ length: 1000 }, (_, i) => `m${i}@d${i % 4}.example.org`);
+  members.push('slow@d1.example.org');
+  const raw = Buffer.from(`Subject: commons Digest, Vol 1, Issue 1\r\n\r\n${'a digest line\r\n'.repeat(5000)}`);
+  sender.queueDigest(LIST, members, raw);
+  const db = c.store.db;
+  const stored = () =>
+    db
+      .prepare(
+        `SELECT (SELECT coalesce(sum(length(raw)), 0) FROM mail_out_queue) + (SELECT coalesce(sum(length(raw)), 0) FROM mail_out_bodies) AS bytes`,
+      )
+      .pluck()
+      .get() as number;
+  const rows = () => db.prepare('SELECT count(*) FROM mail_out_queue').pluck().get() as number;
+  // 1,001 members in batches of at most 50 per domain: 21 transactions, one copy of the message.
+  assert.equal(rows(), 21);
+  assert.equal(stored(), raw.length);
+  await sender.flushQueue();
+  // Everyone has it once, the same message; one recipient waits for a retry, and the copy waits with it.
+  const got = smtp.sent.flatMap((s) => s.to);
+  assert.equal(new Set(got).size, 1000);
+  assert.ok(smtp.sent.every((s) => s.raw === raw.toString()));
+  assert.equal(rows(), 1);
+  assert.equal(stored(), raw.length);
+  clock += 3_600_000;
+  await sender.flushQueue();
+  assert.ok(smtp.sent.some((s) => s.to.includes('slow@d1.example.org')));
+  assert.equal(rows(), 0);
+  assert.equal(stored(), 0, 'the copy is gone with the last row');
+});

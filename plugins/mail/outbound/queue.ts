@@ -46,7 +46,10 @@ export class MailQueue {
     private readonly log: Logger,
     private readonly opts: QueueOptions,
     private readonly bounced: (b: QueueBounce) => void,
-  ) {}
+  ) {
+    // A shared copy left behind by a crash between a row's removal and its copy's.
+    this.st.dropUnusedBodies.run();
+  }
 
   private now(): number {
     return this.opts.now ? this.opts.now() : Date.now();
@@ -59,6 +62,34 @@ export class MailQueue {
     );
     this.kick();
     return id;
+  }
+
+  /**
+   * Store one message once for several batches of recipients (a digest to its members, one row per transaction):
+   * the rows share the one copy, which goes when the last of them is done. Returns the queue row ids.
+   */
+  addShared(
+    kind: string,
+    list: string,
+    batches: readonly { sender: string; recipients: readonly string[] }[],
+    raw: Buffer,
+  ): number[] {
+    if (batches.length === 0) return [];
+    const now = this.now();
+    const body = Number(this.st.insertBody.run(raw, now).lastInsertRowid);
+    const ids = batches.map((b) =>
+      Number(
+        this.st.enqueueShared.run(kind, list, b.sender, JSON.stringify(b.recipients), body, now, now).lastInsertRowid,
+      ),
+    );
+    this.kick();
+    return ids;
+  }
+
+  /** Forget the queue row, and its shared copy when no other row uses it. */
+  private dequeue(row: QueueRow): void {
+    this.st.dequeue.run(row.id);
+    if (row.body !== null) this.st.dropBodyIfUnused.run(row.body, row.body);
   }
 
   length(): number {
@@ -108,6 +139,14 @@ export class MailQueue {
       if (this.closed) return;
       const rows = this.st.due.all(this.now(), BATCH) as QueueRow[];
       if (rows.length === 0) return;
+      // Rows sharing one copy (a digest's batches) read it once per pass, and hold the same Buffer.
+      const bodies = new Map<number, Buffer | undefined>();
+      for (const r of rows)
+        if (r.body !== null) {
+          if (!bodies.has(r.body)) bodies.set(r.body, this.st.body.get(r.body) as Buffer | undefined);
+          const b = bodies.get(r.body);
+          if (b) r.raw = b;
+        }
       await Promise.all(
         rows.map((r) =>
           this.one(r).catch((err: unknown) => {
@@ -130,7 +169,7 @@ export class MailQueue {
   private async one(row: QueueRow): Promise<void> {
     const recipients = JSON.parse(row.recipients) as string[];
     if (this.now() - row.created_at > this.opts.expireMs) {
-      this.st.dequeue.run(row.id);
+      this.dequeue(row);
       this.log.warn(
         { id: row.id, kind: row.kind, list: row.list, recipients, lastError: row.last_error },
         `mail queue: gave up on ${row.kind} mail for list ${row.list} to ${recipients.join(', ')} after ${plural(row.attempts, 'try', 'tries')} (last: ${row.last_error ?? 'none'}); it was dropped`,
@@ -151,7 +190,7 @@ export class MailQueue {
       }
     }
     if (waiting.length === 0) {
-      this.st.dequeue.run(row.id);
+      this.dequeue(row);
       return;
     }
     const delay = this.later(

@@ -44,6 +44,15 @@ export const OUTBOUND_MIGRATIONS: readonly string[] = [
      last_error TEXT
    );
    CREATE INDEX mail_out_queue_due ON mail_out_queue (next_at);`,
+  // One stored copy of a message that goes to many queue rows (a digest: one row per transaction of recipients);
+  // a row with a body has an empty raw of its own. The body goes with the last row that uses it.
+  `CREATE TABLE mail_out_bodies (
+     id INTEGER PRIMARY KEY,
+     raw BLOB NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   ALTER TABLE mail_out_queue ADD COLUMN body INTEGER;
+   CREATE INDEX mail_out_queue_body ON mail_out_queue (body) WHERE body IS NOT NULL;`,
 ];
 
 export type RecipientState = 'pending' | 'sent' | 'bounced';
@@ -62,6 +71,8 @@ export interface QueueRow {
   sender: string;
   recipients: string;
   raw: Buffer;
+  /** The shared copy in mail_out_bodies when raw is empty (digests), else null. */
+  body: number | null;
   created_at: number;
   next_at: number;
   attempts: number;
@@ -86,6 +97,17 @@ export function outboundStatements(store: PluginStore) {
     ),
     enqueue: store.prepare(
       'INSERT INTO mail_out_queue (kind, list, sender, recipients, raw, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    enqueueShared: store.prepare(
+      `INSERT INTO mail_out_queue (kind, list, sender, recipients, raw, body, created_at, next_at) VALUES (?, ?, ?, ?, X'', ?, ?, ?)`,
+    ),
+    insertBody: store.prepare('INSERT INTO mail_out_bodies (raw, created_at) VALUES (?, ?)'),
+    body: store.prepare('SELECT raw FROM mail_out_bodies WHERE id = ?').pluck(),
+    dropBodyIfUnused: store.prepare(
+      'DELETE FROM mail_out_bodies WHERE id = ? AND NOT EXISTS (SELECT 1 FROM mail_out_queue WHERE body = ?)',
+    ),
+    dropUnusedBodies: store.prepare(
+      'DELETE FROM mail_out_bodies WHERE id NOT IN (SELECT body FROM mail_out_queue WHERE body IS NOT NULL)',
     ),
     due: store.prepare('SELECT * FROM mail_out_queue WHERE next_at <= ? ORDER BY next_at, id LIMIT ?'),
     nextDue: store.prepare('SELECT min(next_at) FROM mail_out_queue').pluck(),
