@@ -527,6 +527,7 @@ export default definePlugin<Config>({
           description: e.description,
           settings: members.get(list, address),
           digestHour: digestOptions(list)?.hour ?? DIGEST_DEFAULTS.hour,
+          digestZone: digestOptions(list)?.timezone ?? DIGEST_DEFAULTS.timezone,
           unsubscribeToken: tokenFor(list, address),
         };
       },

@@ -329,8 +329,10 @@ export interface PreferencesInfo {
   listAddress: string;
   description: string;
   settings: MemberSettings;
-  /** The list's digest hour (0–23, UTC), to say when digests come. */
+  /** The list's digest hour (0–23, in digestZone), to say when digests come. */
   digestHour: number;
+  /** The IANA time zone of the digest hour (`digest.timezone`, UTC by default). */
+  digestZone: string;
   /** The member's one-click unsubscribe token (for a link to the `mail.unsubscribe` page). */
   unsubscribeToken: string;
 }

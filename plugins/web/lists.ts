@@ -499,15 +499,15 @@ ${
     if (!s) throw d.fail(503, NO_LISTS, { 'Retry-After': '300' });
     return s;
   };
-  const day = (h: number) => `${String(h).padStart(2, '0')}:00 UTC`;
+  const day = (h: number, zone: string) => `${String(h).padStart(2, '0')}:00 ${zone}`;
   /** The settings in words, as the mailed answer to `show` says them. */
-  const settingsHtml = (s: MemberSettings, digestHour: number) =>
+  const settingsHtml = (s: MemberSettings, digestHour: number, zone: string) =>
     `<dl class="settings">
 <dt>Delivery</dt><dd id="mode">${
       s.mode === 'each'
         ? 'each: every post, as it comes'
         : s.mode === 'digest'
-          ? `digest: the list's digest, daily at ${day(digestHour)} (sooner when it is full)`
+          ? `digest: the list's digest, daily at ${day(digestHour, zone)} (sooner when it is full)`
           : `nomail: no mail from the list ${s.nomailUntil ? `until ${escapeHtml(s.nomailUntil)} (then every post again)` : 'until you change it'}`
     }</dd>
 <dt>Digest form</dt><dd id="digest">${s.digestFormat === 'mime' ? 'mime: each post a message of its own' : 'plain: one text (RFC 1153)'}</dd>
@@ -517,11 +517,11 @@ ${
     `<label><input type="radio" name="${name}" value="${value}"${on ? ' checked' : ''}> ${label}</label>`;
   const option = (value: string, on: boolean, label: string) =>
     `<option value="${value}"${on ? ' selected' : ''}>${label}</option>`;
-  const prefsForm = (l: PublicList, token: string, s: MemberSettings, digestHour: number) =>
+  const prefsForm = (l: PublicList, token: string, s: MemberSettings, digestHour: number, zone: string) =>
     `<form class="prefs" method="post" action="${escapeHtml(base(l))}/prefs">${hidden('t', token)}${hidden('csrf', prefsFormToken(d.prefsFormKey, token, cfg().lists.session))}
 <fieldset><legend>Delivery</legend>
 ${radio('mode', 'each', s.mode === 'each', 'every post, as it comes')}<br>
-${radio('mode', 'digest', s.mode === 'digest', `the digest, daily at ${day(digestHour)}`)}<br>
+${radio('mode', 'digest', s.mode === 'digest', `the digest, daily at ${day(digestHour, zone)}`)}<br>
 ${radio('mode', 'nomail', s.mode === 'nomail', 'no mail')} <label>until <input type="date" name="until" value="${escapeHtml(s.nomailUntil ?? '')}"></label> (empty: until you change it)
 </fieldset>
 <label>Digest form <select name="digest">${option('mime', s.digestFormat === 'mime', 'MIME (each post a message of its own)')}${option('plain', s.digestFormat === 'plain', 'plain text (RFC 1153)')}</select></label><br>
@@ -531,7 +531,14 @@ ${radio('mode', 'nomail', s.mode === 'nomail', 'no mail')} <label>until <input t
   const prefsPage = (
     l: PublicList,
     token: string,
-    p: { address: string; listAddress: string; settings: MemberSettings; digestHour: number; unsubscribeToken: string },
+    p: {
+      address: string;
+      listAddress: string;
+      settings: MemberSettings;
+      digestHour: number;
+      digestZone: string;
+      unsubscribeToken: string;
+    },
     note?: { cls: 'flash' | 'problem'; text: string },
   ) =>
     page({
@@ -539,9 +546,9 @@ ${radio('mode', 'nomail', s.mode === 'nomail', 'no mail')} <label>until <input t
       site: cfg().title,
       body: `<h1>Your settings on ${escapeHtml(l.list)}</h1>
 <p class="who">For <strong>${escapeHtml(p.address)}</strong> on ${escapeHtml(p.listAddress)}.</p>
-${note ? `<p class="${note.cls}">${escapeHtml(note.text)}</p>\n` : ''}${settingsHtml(p.settings, p.digestHour)}
+${note ? `<p class="${note.cls}">${escapeHtml(note.text)}</p>\n` : ''}${settingsHtml(p.settings, p.digestHour, p.digestZone)}
 <h2>Change them</h2>
-${prefsForm(l, token, p.settings, p.digestHour)}
+${prefsForm(l, token, p.settings, p.digestHour, p.digestZone)}
 <p>By mail: write <code>show</code>, <code>set digest</code>, <code>set nomail until 2027-01-10</code>, <code>set each</code> or <code>set ownposts off</code> to ${escapeHtml(l.request)}. To leave the list: <a href="/unsubscribe/${escapeHtml(encodeURIComponent(p.unsubscribeToken))}">unsubscribe</a>.</p>`,
     });
   /**
