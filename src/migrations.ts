@@ -194,6 +194,11 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX posts_by_thread ON posts(thread, placed_at, seq);
    CREATE INDEX posts_live ON posts(bridge, seq) WHERE imported = 0;
    ALTER TABLE tombstones ADD COLUMN placed_at INTEGER;`,
+  // Search's sort:date orders by place as the pages do (src/archive/search.ts): posts_search covers placed_at too, so
+  // a match's place is read from the index, not from its row (where placed_at, added last, sits after the JSON).
+  // Retention finds what has outlived archive.keep by place as well (posts_by_place).
+  `DROP INDEX posts_search;
+   CREATE INDEX posts_search ON posts(seq, bridge, date, placed_at);`,
 ];
 
 /**

@@ -22,7 +22,7 @@ import { z } from 'zod';
 import type { Post, StoredPost, IncomingPost, Attachment, Author, PostKind } from './post.js';
 import type { AddressPolicy, Direction, Shape, Style } from './config/types.js';
 import type { ErrorCode } from './errors.js';
-import type { ArchiveFilter } from './archive/export.js';
+import type { ArchiveFilter, ArchivePageOf, ArchivePosition } from './archive/export.js';
 import type { SearchOptions, SearchPage } from './archive/search.js';
 import type { ParsedQuery } from './archive/query.js';
 import type { RemovalResult, RemovedPost, Tombstone } from './archive/removal.js';
@@ -68,7 +68,14 @@ export {
   type WalkStep,
 } from './archive/thread.js';
 export { exportTo, dateBound, PAGE_SIZE } from './archive/export.js';
-export type { ArchiveFilter, ExportOptions, ExportSource, ExportStats } from './archive/export.js';
+export type {
+  ArchiveFilter,
+  ArchivePageOf,
+  ArchivePosition,
+  ExportOptions,
+  ExportSource,
+  ExportStats,
+} from './archive/export.js';
 export type { RemovalCause, RemovalResult, RemovedPost, Tombstone } from './archive/removal.js';
 export { publicRemoval } from './archive/removal.js';
 export {
@@ -213,8 +220,11 @@ export interface PostReader {
   count(bridge: string): number;
   /** The whole thread the post `id` belongs to (every bridge), oldest first; the root's own post first when held. */
   thread(id: string, limit?: number): StoredPost[];
-  /** One page of the archive for an export (events left out), oldest first, after the seq cursor: see exportTo. */
-  archivePage(filter: ArchiveFilter, afterSeq: number, limit: number): StoredPost[];
+  /**
+   * One page of the archive for an export (events left out), oldest first by place (as the pages and threads show
+   * it), after the position where the previous page ended (undefined: from the first): see exportTo.
+   */
+  archivePage(filter: ArchiveFilter, after: ArchivePosition | undefined, limit: number): ArchivePageOf;
   /** Full-text search of the archive (src/archive/query.ts: the language); throws CodedError 'bad-query'. */
   search(query: string | ParsedQuery, opts?: SearchOptions): SearchPage;
   /**

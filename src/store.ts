@@ -9,7 +9,7 @@ import { mkdirSync, accessSync, constants, statSync, existsSync } from 'node:fs'
 import { join } from 'node:path';
 import { toStored, type Post, type StoredPost, type StoredRow } from './post.js';
 import { threadKeyOf } from './archive/thread.js';
-import { archivePage, type ArchiveFilter } from './archive/export.js';
+import { archivePage, type ArchiveFilter, type ArchivePageOf, type ArchivePosition } from './archive/export.js';
 import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
 
 export { MIGRATIONS };
@@ -364,9 +364,9 @@ export class Store {
     return (this.q.thread.all(threadKeyOf(this.db, id), limit) as StoredRow[]).map(toStored);
   }
 
-  /** One page of an export (src/archive/export.ts): posts matching the filter after `afterSeq`, oldest first. */
-  archivePage(filter: ArchiveFilter, afterSeq: number, limit: number): StoredPost[] {
-    return archivePage(this.db, filter, afterSeq, limit);
+  /** One page of an export (src/archive/export.ts): posts matching the filter after `after`, oldest first by place. */
+  archivePage(filter: ArchiveFilter, after: ArchivePosition | undefined, limit: number): ArchivePageOf {
+    return archivePage(this.db, filter, after, limit);
   }
 
   countPosts(bridge: string): number {

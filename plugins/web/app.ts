@@ -752,7 +752,7 @@ export function createApp(d: AppDeps) {
       only('GET');
       const id = safeDecode(m[1]!).replace(/^<(.*)>$/, '$1');
       // The thread's bridge: its post's, or (a thread whose first post is elsewhere) that of its first reply here.
-      const bridge = d.posts.get(id)?.bridge ?? d.posts.archivePage({ thread: id }, 0, 1)[0]?.bridge;
+      const bridge = d.posts.get(id)?.bridge ?? d.posts.archivePage({ thread: id }, undefined, 1).posts[0]?.bridge;
       const s = bridge !== undefined ? byBridge(bridge) : undefined;
       if (!s) throw new HttpError(404, 'There is no such thread here.');
       return mbox(req, res, s, { bridge: s.bridge, thread: id }, `${s.name}-thread`);

@@ -1,8 +1,11 @@
 /**
- * The archive's export: the posts of a bridge (or of one thread), oldest first, as an mboxrd file (gzip when the
- * name ends in .gz), for `peerpost export` and the web's /b/NAME.mbox.gz and /t/ID.mbox.gz.
+ * The archive's export: the posts of a bridge (or of one thread), oldest first by place (migration 10: a live post
+ * by when it arrived, an imported one by its own date; the order the pages and threads show), as an mboxrd file
+ * (gzip when the name ends in .gz), for `peerpost export` and the web's /b/NAME.mbox.gz and /t/ID.mbox.gz. So an
+ * imported archive exported back reads in its original order, with the live posts after it where they came.
  *
- * Streamed: the store is read in pages by seq (a few hundred posts at a time, each page its own short read, so
+ * Streamed: the store is read in pages by (place, seq), from an index (posts_by_place, posts_by_thread), a few
+ * hundred posts at a time, each page its own short read, so
  * a running daemon writes on undisturbed), each post becomes a message (src/archive/message.ts), and the text
  * goes to the destination through a stream pipeline that waits whenever the destination is slow (backpressure).
  * So memory stays flat however large the bridge: a page and a chunk, never the whole archive.
@@ -27,11 +30,26 @@ export interface ArchiveFilter {
   bridge?: string;
   /** The thread of this post (by its root: src/migrations.ts, migration 4), in every bridge unless `bridge` says one. */
   thread?: string;
-  /** Posts dated at or after this instant (ISO 8601 UTC, as the store keeps `date`). */
+  /** Posts dated (their Date) at or after this instant (ISO 8601 UTC, as the store keeps `date`). */
   since?: string;
   /** Posts dated before this instant. */
   until?: string;
 }
+
+/** Where a page of an export ends: its last post's place (ms) and seq; the next page starts after it. */
+export interface ArchivePosition {
+  at: number;
+  seq: number;
+}
+
+/** A page of an export: its posts, oldest first, and where it ends (undefined for an empty page). */
+export interface ArchivePageOf {
+  posts: StoredPost[];
+  end?: ArchivePosition;
+}
+
+/** Before every place (a place may be negative: a post dated before 1970). */
+const START: ArchivePosition = { at: Number.MIN_SAFE_INTEGER, seq: 0 };
 
 /** Posts in a page: at most this many are read at once. */
 export const PAGE_SIZE = 500;
@@ -46,47 +64,52 @@ function prepare(db: Database.Database) {
      AND (@until IS NULL OR date < @until)`;
   return {
     bridge: db.prepare(
-      `SELECT seq, received_at, data FROM posts WHERE bridge = @bridge AND seq > @after ${dates} ORDER BY seq LIMIT @limit`,
+      `SELECT seq, received_at, data, placed_at FROM posts INDEXED BY posts_by_place
+       WHERE bridge = @bridge AND (placed_at, seq) > (@at, @seq) ${dates} ORDER BY placed_at, seq LIMIT @limit`,
     ),
     thread: db.prepare(
-      `SELECT seq, received_at, data FROM posts WHERE thread = @thread AND seq > @after
-       AND (@bridge IS NULL OR bridge = @bridge) ${dates} ORDER BY seq LIMIT @limit`,
+      `SELECT seq, received_at, data, placed_at FROM posts INDEXED BY posts_by_thread
+       WHERE thread = @thread AND (placed_at, seq) > (@at, @seq)
+       AND (@bridge IS NULL OR bridge = @bridge) ${dates} ORDER BY placed_at, seq LIMIT @limit`,
     ),
   };
 }
 
 /**
- * One page of the archive: up to `limit` posts matching the filter with a seq after `afterSeq`, oldest first.
- * The next page starts after the last seq returned; an empty page is the end.
+ * One page of the archive: up to `limit` posts matching the filter after `after` (undefined: from the first),
+ * oldest first by place. The next page starts after the page's `end`; an empty page is the end.
  */
 export function archivePage(
   db: Database.Database,
   filter: ArchiveFilter,
-  afterSeq: number,
+  after: ArchivePosition | undefined,
   limit: number,
-): StoredPost[] {
+): ArchivePageOf {
   let q = statements.get(db);
   if (!q) statements.set(db, (q = prepare(db)));
   const args = {
     bridge: filter.bridge ?? null,
-    after: afterSeq,
+    at: (after ?? START).at,
+    seq: (after ?? START).seq,
     limit,
     since: filter.since ?? null,
     until: filter.until ?? null,
   };
-  let rows: StoredRow[];
+  type Row = StoredRow & { placed_at: number };
+  let rows: Row[];
   if (filter.thread !== undefined) {
-    rows = q.thread.all({ ...args, thread: threadKeyOf(db, filter.thread) }) as StoredRow[];
+    rows = q.thread.all({ ...args, thread: threadKeyOf(db, filter.thread) }) as Row[];
   } else {
     if (filter.bridge === undefined) throw new Error('an export names a bridge or a thread');
-    rows = q.bridge.all(args) as StoredRow[];
+    rows = q.bridge.all(args) as Row[];
   }
-  return rows.map(toStored);
+  const last = rows[rows.length - 1];
+  return { posts: rows.map(toStored), ...(last ? { end: { at: last.placed_at, seq: last.seq } } : {}) };
 }
 
 /** What an export reads: pages of posts, and a post's subject (a reply without one is "Re: " its root's). */
 export interface ExportSource {
-  page(filter: ArchiveFilter, afterSeq: number, limit: number): StoredPost[];
+  page(filter: ArchiveFilter, after: ArchivePosition | undefined, limit: number): ArchivePageOf;
   subject(id: string): string | undefined;
 }
 
@@ -131,12 +154,12 @@ export function* mboxrdChunks(src: ExportSource, opts: ExportOptions, stats: Exp
     }
     return roots.get(id);
   };
-  let after = 0;
+  let after: ArchivePosition | undefined;
   let chunk = '';
   for (;;) {
-    const page = src.page(opts.filter, after, limit);
-    if (page.length === 0) break;
-    after = page[page.length - 1]!.seq;
+    const { posts: page, end } = src.page(opts.filter, after, limit);
+    if (page.length === 0 || !end) break;
+    after = end;
     for (const p of page) {
       if (opts.accept && !opts.accept(p)) continue;
       const root = rootSubject(p);

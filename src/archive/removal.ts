@@ -43,6 +43,10 @@ export interface RemovalResult {
   already: string[];
 }
 
+/**
+ * What leaves: posts by id, every post of one sender, or (retention) the posts of a bridge placed before an instant
+ * (ms): by their place (migration 10), so an imported 2015 post counts from 2015, not from the day of its import.
+ */
 export type RemovalTarget = { ids: readonly string[] } | { author: string } | { bridge: string; before: number };
 
 export interface RemovalOptions {
@@ -105,8 +109,8 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
     } else {
       rows = db
         .prepare(
-          `SELECT seq, id, bridge, received_at, data, placed_at FROM posts WHERE bridge = ? AND received_at < ?
-           ORDER BY received_at LIMIT ?`,
+          `SELECT seq, id, bridge, received_at, data, placed_at FROM posts INDEXED BY posts_by_place
+           WHERE bridge = ? AND placed_at < ? ORDER BY placed_at, seq LIMIT ?`,
         )
         .all(target.bridge, target.before, limit) as Raw[];
     }

@@ -1,6 +1,8 @@
 /**
  * Retention: a bridge's `archive.keep` (BridgeConfig.archive.keepMs; none = keep for good). A sweep at start and
- * every hour removes the posts stored longer ago than that (by the time this node received them), with tombstones
+ * every hour removes the posts placed longer ago than that (by their place, migration 10: a live post by when this
+ * node received it, an imported one by its own date, so a 2015 post imported today leaves at the next sweep of a
+ * bridge that keeps 2 years), with tombstones
  * of cause `retention`, so a news peer or a resend cannot bring them back. It works in batches of BATCH posts, one
  * transaction each, and yields to the event loop between them: the daemon keeps answering during a large sweep.
  */

@@ -7,10 +7,12 @@
  * The web searches 'public' (unless every bridge it searches shows addresses); the operator's CLI 'full'.
  *
  * Ranking: bm25 with subject weighing 4, author and author_address 2, body and addresses 1; ties newest first (the
- * latest stored); sort:date newest first by the post's date. A query matching more than CANDIDATES posts (and no
- * date or thread filter) ranks its newest CANDIDATES matches first, then the older ones (each part by bm25).
+ * latest stored); sort:date newest first by the post's place (migration 10, placed_at: a live post by when it
+ * arrived, an imported one by its own date), the order every view lists a bridge in, seq breaking ties. before:
+ * and after: bound the post's Date. A query matching more than CANDIDATES posts (and no date or thread filter) ranks
+ * its newest CANDIDATES matches first, then the older ones (each part by bm25).
  * Paging: an opaque cursor (base64url JSON): an offset for relevance (scores shift as the archive grows, so no
- * key would stay put), the last (date, seq) for sort:date.
+ * key would stay put), the last (place, seq) for sort:date.
  * Highlights: src/archive/marks.ts wraps matches in random nonce markers, the text is HTML-escaped, then the
  * markers become <mark>: nothing a post holds can forge a mark or inject markup.
  */
@@ -70,12 +72,14 @@ export const MAX_LIMIT = 100;
 interface Row {
   seq: number;
   score: number;
-  date: string;
+  /** The post's place (sort:date; 0 otherwise). */
+  place: number;
 }
 
 interface Cursor {
   o?: number;
-  d?: string;
+  /** sort:date: the last post's place and seq. */
+  p?: number;
   s?: number;
 }
 
@@ -87,9 +91,16 @@ function decodeCursor(text: string): Cursor {
   try {
     const c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
     if (c && typeof c === 'object') {
-      const { o, d, s } = c as Cursor;
-      if (typeof o === 'number' && Number.isSafeInteger(o) && o >= 0 && d === undefined) return { o };
-      if (typeof d === 'string' && typeof s === 'number' && Number.isSafeInteger(s) && o === undefined) return { d, s };
+      const { o, p, s } = c as Cursor;
+      if (typeof o === 'number' && Number.isSafeInteger(o) && o >= 0 && p === undefined) return { o };
+      if (
+        typeof p === 'number' &&
+        Number.isSafeInteger(p) &&
+        typeof s === 'number' &&
+        Number.isSafeInteger(s) &&
+        o === undefined
+      )
+        return { p, s };
     }
   } catch {
     /* answered below */
@@ -184,8 +195,9 @@ const PUBLIC_COLUMNS = '{subject body author}';
 /** The rows of a page chosen from the index. */
 function prepareOrder(db: Database.Database) {
   const fts = 'archive_fts';
-  // posts_search (migration 8) covers seq, bridge and date: a match's filters are read from a small index, not
-  // from the posts' rows (each holding the post's JSON), which made a common word's query several times slower.
+  // posts_search (migration 8; 11 added placed_at) covers seq, bridge, date and place: a match's filters and its
+  // place are read from a small index, not from the posts' rows (each holding the post's JSON, with placed_at after
+  // it), which made a common word's query several times slower.
   const bridgeOk = `(@bridges IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges)))
       AND (@bridges2 IS NULL OR p.bridge IN (SELECT value FROM json_each(@bridges2)))`;
   const from = `FROM ${fts} CROSS JOIN posts p INDEXED BY posts_search ON p.seq = ${fts}.rowid
@@ -203,7 +215,7 @@ function prepareOrder(db: Database.Database) {
       `WITH top AS (SELECT rowid AS seq, ${BM25} AS score FROM ${fts} WHERE ${fts} MATCH @match
                       AND rowid >= @lo AND rowid < @hi
                     ORDER BY score, rowid DESC LIMIT @k)
-       SELECT top.seq, top.score, '' AS date FROM top CROSS JOIN posts p INDEXED BY posts_search ON p.seq = top.seq
+       SELECT top.seq, top.score, 0 AS place FROM top CROSS JOIN posts p INDEXED BY posts_search ON p.seq = top.seq
        WHERE ${bridgeOk}
        ORDER BY top.score, top.seq DESC LIMIT @limit OFFSET @offset`,
     ),
@@ -222,19 +234,20 @@ function prepareOrder(db: Database.Database) {
       .prepare(`SELECT rowid FROM ${fts} WHERE ${fts} MATCH @match ORDER BY rowid DESC LIMIT 1 OFFSET @n - 1`)
       .pluck(),
     relevance: db.prepare(
-      `SELECT p.seq, ${BM25} AS score, '' AS date ${from}
+      `SELECT p.seq, ${BM25} AS score, 0 AS place ${from}
        ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
     ),
+    /** sort:date: newest first by place, as the bridge pages list (src/store.ts, latest), after the cursor. */
     date: db.prepare(
-      `SELECT p.seq, ${BM25} AS score, coalesce(p.date, '') AS date
-       ${from} AND (@cd IS NULL OR coalesce(p.date, '') < @cd OR (coalesce(p.date, '') = @cd AND p.seq < CAST(@cs AS INTEGER)))
-       ORDER BY date DESC, p.seq DESC LIMIT @limit`,
+      `SELECT p.seq, ${BM25} AS score, p.placed_at AS place
+       ${from} AND (@cp IS NULL OR (p.placed_at, p.seq) < (@cp, @cs))
+       ORDER BY p.placed_at DESC, p.seq DESC LIMIT @limit`,
     ),
   };
 }
 
 /**
- * Two steps: the page's rows are chosen first with only their seq, score and (sort:date) date carried through the
+ * Two steps: the page's rows are chosen first with only their seq, score and (sort:date) place carried through the
  * sort, so a word in half the archive does not make SQLite build a snippet and carry a post's JSON for every match;
  * then the chosen rows' posts are read (one statement) and marked in JavaScript (src/archive/marks.ts), from the post
  * already read rather than by FTS5's snippet(), which would read and tokenize each post again.
@@ -265,7 +278,7 @@ export function searchArchive(
   if (!st) statements.set(db, (st = prepare(db)));
   const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIMIT)));
   const cursor = opts.cursor ? decodeCursor(opts.cursor) : {};
-  if (q.sort === 'date' ? cursor.o !== undefined : cursor.d !== undefined) {
+  if (q.sort === 'date' ? cursor.o !== undefined : cursor.p !== undefined) {
     throw new CodedError('bad-query', 'the cursor is not one this search gave: start the search again without it');
   }
   // Extra bounds (the API's before=/after=) parse as the query language's do.
@@ -291,7 +304,7 @@ export function searchArchive(
     after: after ?? null,
     thread,
     limit: limit + 1,
-    ...(q.sort === 'date' ? { cd: cursor.d ?? null, cs: cursor.s ?? null } : { offset: cursor.o ?? 0 }),
+    ...(q.sort === 'date' ? { cp: cursor.p ?? null, cs: cursor.s ?? null } : { offset: cursor.o ?? 0 }),
   };
   let rows: Row[];
   if (q.sort === 'relevance' && before === undefined && after === undefined && thread === null) {
@@ -345,7 +358,7 @@ export function searchArchive(
     !more || !last
       ? undefined
       : q.sort === 'date'
-        ? encodeCursor({ d: last.date, s: last.seq })
+        ? encodeCursor({ p: last.place, s: last.seq })
         : encodeCursor({ o: (cursor.o ?? 0) + limit });
   return { query: q, hits, next };
 }

@@ -86,7 +86,10 @@ async function run(args: string[]): Promise<number> {
       );
       return EXIT.NOT_FOUND;
     }
-    if (filter.thread !== undefined && store.archivePage({ bridge, thread: filter.thread }, 0, 1).length === 0) {
+    if (
+      filter.thread !== undefined &&
+      store.archivePage({ bridge, thread: filter.thread }, undefined, 1).posts.length === 0
+    ) {
       err(`peerpost export: bridge ${bridge} holds no thread <${filter.thread}> (no post of it, and no reply to it)`);
       return EXIT.NOT_FOUND;
     }

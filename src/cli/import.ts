@@ -74,8 +74,9 @@ function describe(m: Mailbox): string {
   return `${m.path} (${m.format === 'mh' ? 'MH' : 'Maildir'}, ${plural(m.files ?? 0, 'file')})`;
 }
 
-function progressLine(c: ImportCounts, started: number, fraction: number | undefined): string {
-  const s = (performance.now() - started) / 1000;
+/** The progress bar's line on a terminal: counts, rate and (the total known) the share done and the time left. */
+export function progressLine(c: ImportCounts, elapsedMs: number, fraction: number | undefined): string {
+  const s = elapsedMs / 1000;
   const stored = c.imported + c.duplicate;
   const rate = s > 0 ? Math.round(c.read / s) : 0;
   const refused = Object.values(c.refused).reduce((a, b) => a + b, 0);
@@ -224,7 +225,7 @@ async function run(args: string[]): Promise<number> {
           if (now - lastShown < 200) return;
           lastShown = now;
           const fraction = grand ? (before + done) / grand : undefined;
-          process.stderr.write(`\r\x1b[K${progressLine(c, started, fraction)}`);
+          process.stderr.write(`\r\x1b[K${progressLine(c, performance.now() - started, fraction)}`);
         },
       });
       before += s.total ?? 0;

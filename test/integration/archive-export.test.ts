@@ -83,6 +83,37 @@ test('peerpost export: Python reads every message back, with ids, From, Date, Su
     assert.doesNotMatch(JSON.stringify(shown), /alice@example\.org/);
     const none = await cli(['export', '-c', w.config, '-b', 'nosuch', '-o', plain]);
     assert.equal(none.code, 5);
+
+    // --thread, --since and --until choose what is written; a post of another thread on 5 January joins first.
+    const again = Store.open(w.data);
+    again.insertPost(
+      {
+        ...base,
+        id: 'other@example.org',
+        origin: { account: 'mail.l', target: 'commons' },
+        author: { name: 'Carol', address: 'carol@example.org', via: 'mail' },
+        subject: 'Another topic',
+        body: 'elsewhere\n',
+        references: [],
+        date: '2026-01-05T10:00:00.000Z',
+      },
+      3,
+    );
+    again.close();
+    const idsOf = async (...opts: string[]) => {
+      const out = join(w.dir, 'part.mbox');
+      const e = await cli(['export', '-c', w.config, '-b', 'commons', ...opts, '-o', out]);
+      assert.equal(e.code, 0, e.stderr);
+      const read = JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, out], { encoding: 'utf8' }));
+      return (read as { id: string }[]).map((m) => m.id);
+    };
+    assert.deepEqual(await idsOf(), ['<root@example.org>', '<line@test.example>', '<other@example.org>']);
+    assert.deepEqual(await idsOf('--thread', 'line@test.example'), ['<root@example.org>', '<line@test.example>']);
+    assert.deepEqual(await idsOf('--since', '2026-01-03'), ['<line@test.example>', '<other@example.org>']);
+    assert.deepEqual(await idsOf('--until', '2026-01-03'), ['<root@example.org>', '<line@test.example>']);
+    assert.deepEqual(await idsOf('--since', '2026-01-03', '--until', '2026-01-04'), ['<line@test.example>']);
+    const unknownThread = await cli(['export', '-c', w.config, '-b', 'commons', '--thread', 'nosuch@x', '-o', plain]);
+    assert.equal(unknownThread.code, 5, unknownThread.stderr);
   } finally {
     w.cleanup();
   }

@@ -7,6 +7,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { requirePeer } from '../peers/require.js';
@@ -103,4 +104,50 @@ bridges:
   const got = await until(() => w.delivered('a').find((x) => x.id === 'later@example.org'), 'the --deliver import');
   assert.equal(got.subject, 'later');
   assert.equal(w.delivered('a').length, 1);
+});
+
+test('bad input through peerpost import: a corrupt mbox and a Maildir with a binary file are named, the rest is read, exit 0', async (t) => {
+  const w = world();
+  t.after(() => w.cleanup());
+  w.writeConfig(`
+accounts:
+  sink.a: { file: ${w.sink('a')} }
+bridges:
+  commons:
+    endpoints: [sink.a/one]
+`);
+  await runOnce(w.config);
+  // A Maildir as Python's mailbox writes it, then an image dropped into cur/ by mistake.
+  execFileSync('/usr/bin/python3', [
+    '-c',
+    `import mailbox, email.message, sys
+box = mailbox.Maildir(sys.argv[1] + '/md', create=True)
+for i in range(2):
+    m = email.message.EmailMessage()
+    m['From'] = 'Poster <p@example.org>'
+    m['Subject'] = f'maildir {i}'
+    m['Message-ID'] = f'<md{i}@example.org>'
+    m.set_content('fine')
+    box.add(m)
+box.close()`,
+    w.dir,
+  ]);
+  writeFileSync(join(w.dir, 'md', 'cur', '1700000002.png:2,S'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 1, 2]));
+  const mbox = join(w.dir, 'bad.mbox');
+  writeFileSync(
+    mbox,
+    Buffer.concat([
+      Buffer.from('garbage at the start\n\nFrom x Mon Jan  1 10:00:00 2001\n'),
+      Buffer.from([0, 1, 2, 3, 10, 10]),
+      Buffer.from('From y Mon Jan  1 10:00:00 2001\nSubject: ok\nMessage-ID: <ok@example.org>\n\nbody\n'),
+    ]),
+  );
+  const r = await cli(['import', '-c', w.config, '-b', 'commons', '--json', mbox, join(w.dir, 'md')]);
+  assert.equal(r.code, 0, r.stderr);
+  const counts = JSON.parse(r.stdout) as { imported: number; unparsable: { where: string; reason: string }[] };
+  assert.equal(counts.imported, 3, 'the three good messages are in');
+  assert.equal(counts.unparsable.length, 3, 'the text before the first From line, the binary message, the image');
+  assert.equal(counts.unparsable.filter((u) => u.where.includes('bad.mbox')).length, 2);
+  assert.ok(counts.unparsable.some((u) => /1700000002\.png/.test(u.where) && /binary/.test(u.reason)));
+  assert.equal(w.delivered('a').length, 0, 'nothing is delivered without --deliver');
 });

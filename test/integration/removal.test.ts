@@ -5,6 +5,8 @@
  * number, gone from OVER) — and the same article posted again is refused; `peerpost removed` lists it.
  */
 import { before, test } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { world, cli, startDaemon, sleep } from '../helpers/daemon.js';
 import { listeningPort, rawQuery } from '../peers/finger.js';
@@ -116,6 +118,21 @@ bridges:
   assert.equal(again.ok, false, 'the same article posted again is refused');
   assert.equal(again.code, '441');
   assert.equal((await fetch(page)).status, 410, 'and stays gone');
+
+  // An old archive holding it, carried in with `peerpost import`, does not bring it back either.
+  const mbox = join(w.dir, 'old.mbox');
+  writeFileSync(
+    mbox,
+    'From spam@x.example Thu Jan  1 00:00:00 2026\n' +
+      article('spam1@x.example', 'Cheap watches', 'buy cheapwatches now').replace(/\r\n/g, '\n') +
+      '\n',
+  );
+  const imported = await cli(['import', '-c', w.config, '-b', 'commons', '--json', mbox]);
+  assert.equal(imported.code, 0, imported.stderr);
+  const counts = JSON.parse(imported.stdout) as { imported: number; refused: Record<string, number> };
+  assert.equal(counts.imported, 0, 'the import adds nothing');
+  assert.deepEqual(counts.refused, { removed: 1 }, 'and says it was refused as removed');
+  assert.equal((await fetch(page)).status, 410, 'and it stays gone after the import');
 
   const listed = await cli(['removed', '-c', w.config, '--json']);
   assert.equal(listed.code, 0, listed.stderr);

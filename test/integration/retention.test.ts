@@ -2,10 +2,14 @@
  * Retention as an operator meets it: a bridge with `archive: { keep: 1w }`, a store holding a post this node
  * received 30 days ago and one received now; the real daemon starts, its first sweep removes the old post from
  * every view (web 410 with the public words, the API, search, the finger plan) and `peerpost removed` lists it
- * with cause `retention`; the recent post stays. A bridge without `keep` keeps everything.
+ * with cause `retention`; the recent post stays. A bridge without `keep` keeps everything. An old list archive
+ * imported today (`peerpost import`) counts from its posts' own dates: its 2015 post leaves at that first sweep,
+ * its post of yesterday stays.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { world, cli, startDaemon, runOnce, sleep } from '../helpers/daemon.js';
 import { listeningPort, rawQuery } from '../peers/finger.js';
 import { Store } from '../../src/store.js';
@@ -48,6 +52,31 @@ bridges:
   store.insertPost(post('new@x.example', 'commons', 'Newharvest notes'), now);
   store.insertPost(post('ancient@x.example', 'forever', 'Ancientharvest notes'), now - 3000 * DAY);
   store.close();
+  const mbox = join(w.dir, 'old-list.mbox');
+  const yesterday = new Date(now - DAY).toUTCString().replace('GMT', '+0000');
+  writeFileSync(
+    mbox,
+    [
+      'From bob@example.org Thu Mar  5 09:00:00 2015',
+      'From: Bob <bob@example.org>',
+      'Subject: Oldimport minutes',
+      'Date: Thu, 05 Mar 2015 09:00:00 +0000',
+      'Message-ID: <imported-2015@x.example>',
+      '',
+      'Oldimport minutes of 2015.',
+      '',
+      'From bob@example.org Thu Mar  5 09:00:00 2015',
+      'From: Bob <bob@example.org>',
+      'Subject: Freshimport minutes',
+      `Date: ${yesterday}`,
+      'Message-ID: <imported-recent@x.example>',
+      '',
+      'Freshimport minutes of yesterday.',
+      '',
+    ].join('\n'),
+  );
+  const imported = await cli(['import', '-c', w.config, '-b', 'commons', mbox]);
+  assert.equal(imported.code, 0, imported.stderr);
 
   const d = await startDaemon(w.config);
   t.after(() => d.stop('SIGKILL'));
@@ -64,6 +93,8 @@ bridges:
   assert.equal((await fetch(`${web}/api/posts/${encodeURIComponent('old@x.example')}`)).status, 410);
   assert.equal((await page('new@x.example')).status, 200, 'the recent post stays');
   assert.equal((await page('ancient@x.example')).status, 200, 'a bridge without keep keeps everything');
+  assert.equal((await page('imported-2015@x.example')).status, 410, 'an imported 2015 post counts from 2015');
+  assert.equal((await page('imported-recent@x.example')).status, 200, 'an imported post of yesterday stays');
 
   const found = async (q: string) =>
     ((await (await fetch(`${web}/api/search?q=${q}`)).json()) as { results: { id: string }[] }).results.map(
@@ -79,7 +110,10 @@ bridges:
   assert.equal(listed.code, 0, listed.stderr);
   const tombs = JSON.parse(listed.stdout) as { id: string; cause: string; bridge: string }[];
   assert.deepEqual(
-    tombs.map((x) => [x.id, x.cause, x.bridge]),
-    [['old@x.example', 'retention', 'commons']],
+    tombs.map((x) => [x.id, x.cause, x.bridge]).sort(),
+    [
+      ['imported-2015@x.example', 'retention', 'commons'],
+      ['old@x.example', 'retention', 'commons'],
+    ].sort(),
   );
 });
