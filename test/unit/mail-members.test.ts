@@ -11,7 +11,16 @@ import { MemberStore, applyChange, parseSetWords, DEFAULT_SETTINGS } from '../..
 import { Digests, nextHour, type DigestOptions } from '../../plugins/mail/digest.js';
 import { endpoint } from '../../plugins/mail/schema.js';
 import { plainBody, renderDigest, tableOfContents, digestMessageId } from '../../plugins/mail/digest-render.js';
-import { fill, fillMail, templateProblem, DEFAULT_TEMPLATES } from '../../plugins/mail/templates.js';
+import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
+import {
+  fill,
+  fillMail,
+  templateProblem,
+  loadTemplates,
+  DEFAULT_TEMPLATES,
+  TEMPLATE_NAMES,
+} from '../../plugins/mail/templates.js';
 import { memoryPluginStore } from '../helpers/memory-store.js';
 
 const DAY = 86_400_000;
@@ -378,6 +387,15 @@ describe('templates', () => {
       assert.equal(templateProblem(name as keyof typeof DEFAULT_TEMPLATES, text), undefined, name);
     assert.match(templateProblem('footer', 'one\nhi {{nmae}}') ?? '', /^line 2: unknown placeholder \{\{nmae\}\}/);
     assert.match(templateProblem('welcome', 'no subject here') ?? '', /line 1: .*Subject/);
+  });
+  test('config/templates ships the defaults as files to copy beside a config, word for word', () => {
+    const shipped = fileURLToPath(new URL('../../../config/templates', import.meta.url));
+    assert.deepEqual(loadTemplates(shipped, '/'), DEFAULT_TEMPLATES);
+    assert.deepEqual(
+      readdirSync(shipped).sort(),
+      TEMPLATE_NAMES.map((n) => `${n}.txt`).sort(),
+      'one file for each template, so none is the default by absence',
+    );
   });
   test('a line whose placeholders are all empty is left out; a mail template gives its subject', () => {
     assert.equal(fill('a\nlink: {{preferences}}\nb {{list}}', { list: 'commons' }), 'a\nb commons');
