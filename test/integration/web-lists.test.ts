@@ -14,13 +14,16 @@
  * - a member's preferences page: the settings link of a list mail received at aiosmtpd, followed in Chromium,
  *   switched to digest, saved (the CLI agrees, and the owner page shows the mode and sets it back); a GET (a mail
  *   scanner) changes nothing; a list the web does not serve keeps the by-mail words in its footer;
+ * - held posts decided on the owner page (reject with its reason to the sender, discard telling no one, ban), a
+ *   ban pattern added there refusing a web subscription silently; a moderator's session decides held posts but is
+ *   refused a ban or a subscriber change;
  * - security of that page: a forged or altered link, another list's link, the link of an address that has left
  *   (replayed from an old mail), a cross-site POST (no or another form token, a foreign Origin, Sec-Fetch-Site:
  *   cross-site) are refused and change nothing; the refusals read the same, telling nobody who is subscribed.
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { world, cli, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
+import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
 import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
 import { ensureSwaks, swaks, header } from './mail-helpers.js';
 import { launchChromium } from '../peers/chromium.js';
@@ -29,6 +32,7 @@ import type { Browser } from 'playwright-core';
 const D = 'lists.test.example';
 const OWNER = 'owner@example.org';
 const OTHER_OWNER = 'boss@example.org';
+const MOD = 'mod@example.org';
 
 let sink: MaildirSink;
 let w: World;
@@ -135,7 +139,7 @@ bridges:
   commons:
     description: The commons discussion
     endpoints:
-      - { endpoint: mail.test/commons, owners: [${OWNER}] }
+      - { endpoint: mail.test/commons, owners: [${OWNER}], moderators: [${MOD}] }
       - web.local/commons
   other:
     endpoints:
@@ -550,5 +554,86 @@ bridges:
       nomailUntil: null,
       ownPosts: false,
     });
+  });
+
+  test('on the owner page: reject with a reason, discard, ban; a banned pattern; a moderator decides but may not ban', async () => {
+    assert.ok(session, 'logged in by the test before');
+    const { cookie, csrf } = session;
+    const hold = async (from: string, subj: string) => {
+      const s = await swaks(smtpPort, ['--from', from, '--to', `commons@${D}`, '--header', `Subject: ${subj}`]);
+      assert.ok(
+        s.replies.some((x) => /^250 .*held/.test(x)),
+        s.out,
+      );
+    };
+    const heldId = async (subj: string, c = cookie) => {
+      const page = await (await fetch(`${base}/l/commons/owner`, { headers: { cookie: c } })).text();
+      const li = page.split('<li class="held"').find((x) => x.includes(subj));
+      return li ? /name="id" value="(\d+)"/.exec(li)![1]! : undefined;
+    };
+    const act = (fields: Record<string, string>, c = cookie, token = csrf) =>
+      post('/l/commons/owner/act', { csrf: token, ...fields }, { cookie: c });
+    await hold('rej@example.com', 'reject me');
+    await hold('dis@example.com', 'discard me');
+    await hold('spam@example.com', 'ban me');
+
+    // The owner rejects with a reason: the sender is told it.
+    const rej = (await until(() => heldId('reject me'), 'the held post on the page'))!;
+    assert.equal((await act({ do: 'reject', id: rej, reason: 'not for this list' })).status, 303);
+    await until(
+      () => mailTo('rej@example.com').find((m) => /not accepted by the owners: not for this list/.test(bodyOf(m))),
+      'the rejection with its reason',
+      15_000,
+    );
+
+    // A moderator logs in by the mailed link: may discard, may not ban nor manage subscribers.
+    const modLink = await mailedLink('commons', MOD);
+    const r = await post('/l/commons/owner/login', { t: new URL(modLink).searchParams.get('t')! });
+    assert.equal(r.status, 303);
+    const mod = await sessionOf(r, '/l/commons/owner');
+    const modPage = await (await fetch(`${base}/l/commons/owner`, { headers: { cookie: mod.cookie } })).text();
+    assert.match(modPage, /\(moderator\)/);
+    assert.doesNotMatch(modPage, /Discard and ban the sender/, 'no ban button for a moderator');
+    const ban = (await heldId('ban me'))!;
+    const modBan = await act({ do: 'ban', id: ban }, mod.cookie, mod.csrf);
+    assert.equal(modBan.status, 403);
+    assert.equal((await act({ do: 'add', address: 'friend@example.org' }, mod.cookie, mod.csrf)).status, 403);
+    assert.ok(!(await subscribers('commons')).includes('friend@example.org'));
+    const dis = (await heldId('discard me', mod.cookie))!;
+    assert.equal((await act({ do: 'discard', id: dis }, mod.cookie, mod.csrf)).status, 303);
+    assert.equal(await heldId('discard me'), undefined, 'discarded');
+
+    // The owner bans the sender of a held post, and a pattern.
+    assert.equal((await act({ do: 'ban', id: ban })).status, 303);
+    assert.equal((await act({ do: 'ban-pattern', pattern: '*@pests.example' })).status, 303);
+    const page = await (await fetch(`${base}/l/commons/owner`, { headers: { cookie } })).text();
+    assert.equal(await heldId('ban me'), undefined);
+    assert.match(page, /<code>spam@example\.com<\/code> \(this list, by owner@example\.org\)/);
+    assert.match(page, /<code>\*@pests\.example<\/code> \(this list, by owner@example\.org\)/);
+    const bans = await cli(['bans', 'commons', '-c', w.config]);
+    assert.match(bans.stdout, /\*@pests\.example/);
+
+    // A banned address asking to subscribe on the web gets the usual answer, and no mail at all.
+    const ask = (address: string, ip: string) => post('/l/commons/subscribe', { address }, { 'x-forwarded-for': ip });
+    const banned = await ask('eve@pests.example', '198.51.100.70');
+    const fine = await ask('frank@example.com', '198.51.100.71');
+    assert.equal(banned.status, 200);
+    assert.equal(
+      (await banned.text()).replaceAll('eve@pests.example', 'A'),
+      (await fine.text()).replaceAll('frank@example.com', 'A'),
+    );
+    await until(() => mailTo('frank@example.com').find((m) => /^Subject: confirm /m.test(m)), "frank's request");
+    await sleep(1000);
+    assert.deepEqual(mailTo('eve@pests.example'), []);
+    assert.deepEqual(
+      mailTo('dis@example.com').map((m) => header(m, 'Subject')[0]),
+      ['commons: your post waits for approval'],
+      'discard tells no one (the sender had only the notice that the post waits)',
+    );
+    assert.equal(
+      mailTo('spam@example.com').filter((m) => /not accepted/.test(m)).length,
+      0,
+      'a banned sender gets no robot reply',
+    );
   });
 });
