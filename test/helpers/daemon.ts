@@ -134,7 +134,7 @@ export function shebangFlags(bin = BIN): string[] {
 export async function startDaemon(
   config: string,
   extra: string[] = [],
-  opts: { cwd?: string; waitUp?: boolean; viaEnv?: boolean; nodeFlags?: string[] } = {},
+  opts: { cwd?: string; waitUp?: boolean; viaEnv?: boolean; nodeFlags?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Running> {
   const which = opts.viaEnv ? [] : ['-c', config];
   const proc = spawn(
@@ -142,7 +142,7 @@ export async function startDaemon(
     [...(opts.nodeFlags ?? []), BIN, 'start', ...which, '--log-level', 'debug', ...extra],
     {
       cwd: opts.cwd,
-      env: opts.viaEnv ? { ...process.env, PEERPOST_CONFIG: config } : process.env,
+      env: { ...process.env, ...opts.env, ...(opts.viaEnv ? { PEERPOST_CONFIG: config } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -27,7 +27,7 @@
 set -euo pipefail
 
 # The peers (Debian package names). inn2 is installed last, after postfix.
-PEERS=(finger fingerd socat ngircd openssl inspircd atheme-services python3 postfix python3-aiosmtpd swaks chromium inn2 python3-feedparser)
+PEERS=(finger fingerd socat ngircd openssl inspircd atheme-services python3 postfix python3-aiosmtpd swaks chromium inn2 python3-feedparser faketime)
 # The anchors only benchmarks run (bench/archive.ts: public-inbox, with Xapian, side by side with the archive).
 BENCH_PEERS=(public-inbox)
 
