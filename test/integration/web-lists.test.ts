@@ -17,6 +17,7 @@
  * - held posts decided on the owner page (reject with its reason to the sender, discard telling no one, ban), a
  *   ban pattern added there refusing a web subscription silently; a moderator's session decides held posts but is
  *   refused a ban or a subscriber change;
+ * - a subscriber the smarthost refuses (550) shows under the owner page's delivery problems, with a bounce score;
  * - security of that page: a forged or altered link, another list's link, the link of an address that has left
  *   (replayed from an old mail), a cross-site POST (no or another form token, a foreign Origin, Sec-Fetch-Site:
  *   cross-site) are refused and change nothing; the refusals read the same, telling nobody who is subscribed.
@@ -635,5 +636,26 @@ bridges:
       0,
       'a banned sender gets no robot reply',
     );
+  });
+
+  test("the smarthost refuses a subscriber (550): the owner page shows it under delivery problems, with the member's bounce score", async () => {
+    assert.ok(session, 'logged in by the test before');
+    const { cookie } = session;
+    sink.rules({ reject: ['gone@example.org'] });
+    assert.equal((await cli(['subscribers', 'commons', 'add', 'gone@example.org', '-c', w.config])).code, 0);
+    await postAndReceive('commons', 'alice@example.org', 'erin@example.org', 'bounce.1@example.org');
+    const page = await until(
+      async () => {
+        const html = await (await fetch(`${base}/l/commons/owner`, { headers: { cookie } })).text();
+        return /<table class="problems">[\s\S]*gone@example\.org/.test(html) ? html : undefined;
+      },
+      'the problem on the owner page',
+      20_000,
+    );
+    const problems = page.slice(page.indexOf('<table class="problems">'));
+    assert.match(problems, /gone@example\.org<\/td><td>[^<]*User unknown/);
+    const row = page.split('<tr>').find((r) => r.startsWith('<td>gone@example.org</td>'))!;
+    assert.ok(row, 'gone@ is listed among the subscribers');
+    assert.match(row, /<\/td><td>[1-9]\d*( \(last [^)]*\))?<\/td>/, 'with a bounce score above 0');
   });
 });
