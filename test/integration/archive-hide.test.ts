@@ -1,8 +1,8 @@
 /**
  * `archive.addresses: hide` as its users see it: a mail sent to the list by swaks, with the sender's address and
  * another one in the body. No public view — the post's, bridge's and thread's pages, the API without a token, the
- * Atom feed, the web's mbox.gz (read by Python's mailbox module), the finger plan — shows either address, or even
- * its domain (not obfuscated: gone); the subscriber's copy (aiosmtpd as the smarthost) and the article on the
+ * Atom feed, the live stream, the web's mbox.gz of the bridge (read by Python's mailbox module) and of the thread,
+ * the finger plan — shows either address, or even its domain (not obfuscated: gone); the subscriber's copy (aiosmtpd as the smarthost) and the article on the
  * built-in news server (Python's nntplib) keep the real From; the bridge's own token sees the address whole.
  */
 import { test } from 'node:test';
@@ -17,6 +17,7 @@ import { startMaildirSink, freePort } from './mail-send-helpers.js';
 import { ensureSwaks, swaks, header } from './mail-helpers.js';
 import { nntplib } from './nntp-helpers.js';
 import { requirePeer } from '../peers/require.js';
+import { WebSocket } from 'ws';
 
 const D = 'lists.test.example';
 const TOKEN = 'commons-token-0123456789';
@@ -58,6 +59,16 @@ bridges:
   const base = `http://127.0.0.1:${webPort}`;
   const sub = await cli(['subscribers', 'commons', 'add', 'bob@example.net', '-c', w.config]);
   assert.equal(sub.code, 0, sub.stderr);
+
+  // A live page's stream is a public view too.
+  const ws = new WebSocket(`ws://127.0.0.1:${webPort}/api/stream?bridge=commons`);
+  t.after(() => ws.terminate());
+  const heard: string[] = [];
+  ws.on('message', (m) => heard.push(m.toString()));
+  await new Promise((res, rej) => {
+    ws.once('open', res);
+    ws.once('error', rej);
+  });
 
   const s = await swaks(smtpPort, [
     '--from',
@@ -129,6 +140,13 @@ bridges:
   assert.doesNotMatch(searched, LEAKS, 'nor a search result');
 
   // The web's mbox, as a mail reader opens it.
+  const live = await until(() => heard.find((m) => m.includes('Seed swap')), 'the post on the live stream');
+  assert.doesNotMatch(live, LEAKS, 'the live stream');
+  assert.doesNotMatch(
+    gunzipSync(Buffer.from(await (await get(`/t/${encodeURIComponent(ID)}.mbox.gz`)).arrayBuffer())).toString(),
+    LEAKS,
+    "the thread's mbox.gz",
+  );
   const gz = Buffer.from(await (await get('/b/commons.mbox.gz')).arrayBuffer());
   const mbox = join(w.dir, 'web.mbox');
   writeFileSync(mbox, gunzipSync(gz));
