@@ -607,10 +607,12 @@ export interface PluginDefinition<C = any> {
   /**
    * An error message when this endpoint, as a whole, cannot work (a direction or
    * an option that does not fit its target). Called by `peerpost check` and at
-   * every load, so the mistake is reported with its line and column.
+   * every load, so the mistake is reported with its line and column. `where.configDir` is the directory of the
+   * config file, against which relative paths in the endpoint's options (files beside the config) resolve.
    */
   validateEndpoint?(
     endpoint: Pick<EndpointView, 'key' | 'target' | 'bridge' | 'direction' | 'shape' | 'options'>,
+    where?: { configDir: string },
   ): string | undefined;
   /**
    * Why nothing that arrives through this endpoint can ever feed the bridge, whatever its direction allows, in

@@ -62,12 +62,23 @@ import type { Footer } from './outbound/headers.js';
 export type { AttachmentFiles, KeptAttachment, Unsubscribed, UnsubscribeInfo, UnsubscribeRefusal } from './services.js';
 
 /** What an endpoint of this plugin must satisfy, besides its schema. */
-export function endpointProblem(e: Pick<EndpointView, 'key' | 'target' | 'direction' | 'options'>): string | undefined {
+export function endpointProblem(
+  e: Pick<EndpointView, 'key' | 'target' | 'direction' | 'options'>,
+  where?: { configDir: string },
+): string | undefined {
   const p = listNameProblem(e.target);
   if (p) return `endpoint ${e.key}: ${p}`;
   const o = e.options as EndpointOptions;
   if ((o.policy === 'announce' || o.policy === 'moderated') && !(o.owners ?? []).length)
     return `endpoint ${e.key}: policy "${o.policy}" needs owners (only owners post to an announce list, and a moderated list's posts wait for one): add owners: [you@example.org]`;
+  // The list's templates, read as the start reads them, so that `peerpost check` finds a broken one too.
+  if (o.templates && where) {
+    try {
+      loadTemplates(o.templates, where.configDir);
+    } catch (err) {
+      return `endpoint ${e.key}: ${(err as Error).message}`;
+    }
+  }
   return undefined;
 }
 

@@ -727,7 +727,7 @@ class Run {
     };
     let problem: string | undefined;
     try {
-      problem = plugin.validateEndpoint?.(endpoint);
+      problem = plugin.validateEndpoint?.(endpoint, { configDir: dirname(resolve(this.cwd, this.file)) });
     } catch (err) {
       problem = `the ${protocol} plugin could not check the endpoint: ${(err as Error).message}`;
     }

@@ -8,7 +8,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { world, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
+import { world, startDaemon, until, cli, type World, type Running } from '../helpers/daemon.js';
 import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
 import { pySend, rfc822, header } from './mail-helpers.js';
 
@@ -127,9 +127,12 @@ bridges:
     assert.match(bodyOf(welcome), /To get a daily digest instead of each post, write "set digest" to plain-request@/);
   });
 
-  test('an unknown placeholder in a template stops the start, naming the file and line', async () => {
+  test('an unknown placeholder in a template: peerpost check and the start both refuse it, naming the file and line', async () => {
     await daemon.stop();
     writeFileSync(join(w.dir, 'commons-texts', 'goodbye.txt'), 'Subject: Bye\nSee {{homepage}}\n');
+    const checked = await cli(['check', '-c', w.config]);
+    assert.notEqual(checked.code, 0, checked.stdout);
+    assert.match(checked.stderr + checked.stdout, /goodbye\.txt.*line 2: unknown placeholder \{\{homepage\}\}/);
     const d = await startDaemon(w.config, [], { waitUp: false });
     const code = await d.exited;
     assert.notEqual(code, 0);
