@@ -206,7 +206,7 @@ export interface PluginStore {
    */
   migrate(migrations: readonly string[], part?: string): void;
   /** Prepared statements on the plugin's own tables (and read-only use of core tables). */
-  prepare(sql: string): import('better-sqlite3').Statement;
+  prepare(sql: string): import('./sql.js').SqlStatement;
   transaction<T>(fn: () => T): T;
 }
 
