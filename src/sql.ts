@@ -17,3 +17,35 @@ export interface SqlStatement {
   /** Rows become their first column's value. */
   pluck(toggle?: boolean): this;
 }
+
+/** Which SQL a store speaks. */
+export type SqlDialect = 'sqlite' | 'postgres';
+
+/** A connection to the store's database: better-sqlite3's Database has this shape, and so has the PostgreSQL one. */
+export interface SqlDatabase {
+  prepare(sql: string): SqlStatement;
+  /** Run one or more statements without parameters (migrations). */
+  exec(sql: string): unknown;
+  /** fn wrapped in a transaction (a savepoint when nested): committed when it returns, rolled back if it throws. */
+  transaction<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T;
+  readonly inTransaction: boolean;
+  readonly open: boolean;
+  close(): unknown;
+}
+
+/** The dialect of a connection: the PostgreSQL one says so (its `dialect`); better-sqlite3's does not. */
+export function dialectOf(db: SqlDatabase): SqlDialect {
+  return (db as { dialect?: SqlDialect }).dialect ?? 'sqlite';
+}
+
+/** SQLite's index hint (`INDEXED BY name`): the planner of PostgreSQL chooses alone. */
+export function indexedBy(db: SqlDatabase, index: string): string {
+  return dialectOf(db) === 'sqlite' ? `INDEXED BY ${index}` : '';
+}
+
+/** A text field of a JSON column, by a path of keys ('author.address'): SQL NULL when absent. */
+export function jsonField(db: SqlDatabase, column: string, path: string): string {
+  return dialectOf(db) === 'sqlite'
+    ? `json_extract(${column}, '$.${path}')`
+    : `((${column})::jsonb #>> '{${path.split('.').join(',')}}')`;
+}

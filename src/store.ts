@@ -11,6 +11,8 @@ import { toStored, type Post, type StoredPost, type StoredRow } from './post.js'
 import { threadKeyOf } from './archive/thread.js';
 import { archivePage, type ArchiveFilter, type ArchivePageOf, type ArchivePosition } from './archive/export.js';
 import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
+import { indexedBy, type SqlDatabase, type SqlDialect } from './sql.js';
+import { PG_MIGRATIONS, POSTS_LOCK } from './store/pg/schema.js';
 
 export { MIGRATIONS };
 
@@ -137,7 +139,12 @@ const WAL_AUTOCHECKPOINT_PAGES = 4000;
 export const PAGE_CACHE_KIB = 2000;
 
 export class Store {
-  readonly db: Database.Database;
+  /** The connection every statement goes through (SQLite or PostgreSQL: src/sql.ts). */
+  readonly db: SqlDatabase;
+  readonly dialect: SqlDialect;
+  /** The SQLite connection itself (pragmas, integrity checks); undefined on PostgreSQL. */
+  readonly sqlite: Database.Database | undefined;
+  /** The SQLite file, or the PostgreSQL URL without its password. */
   readonly file: string;
 
   private readonly q;
@@ -170,14 +177,33 @@ export class Store {
     }
   }
 
-  private constructor(file: string, opts: StoreOptions) {
+  /**
+   * A store on PostgreSQL (issue 17) over a connection that speaks it (src/store/pg/database.ts); `label` names it in
+   * messages (the URL without its password). Its schema is brought to the newest version (src/store/pg/schema.ts).
+   */
+  static postgres(db: SqlDatabase, label: string): Store {
+    return new Store(label, {}, db);
+  }
+
+  private constructor(file: string, opts: StoreOptions, pg?: SqlDatabase) {
     this.file = file;
-    this.db = new Database(file, {
+    if (pg) {
+      this.dialect = 'postgres';
+      this.db = pg;
+      this.sqlite = undefined;
+      this.migratePostgres();
+      this.q = this.prepareAll();
+      this.tx = <T>(fn: () => T) => pg.transaction(fn)();
+      return;
+    }
+    this.dialect = 'sqlite';
+    const db = new Database(file, {
       readonly: opts.readonly ?? false,
       fileMustExist: opts.create === false,
       timeout: 5000,
     });
-    const db = this.db;
+    this.db = db;
+    this.sqlite = db;
     registerFunctions(db);
     db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     if (!opts.readonly) {
@@ -202,27 +228,69 @@ export class Store {
     this.tx = <T>(fn: () => T) => run(fn) as T;
   }
 
+  /** Apply the PostgreSQL schema's entries not yet applied, each in its transaction (peerpost_schema holds the count). */
+  private migratePostgres(): void {
+    const db = this.db;
+    const exists = db.prepare(`SELECT to_regclass('peerpost_schema') IS NOT NULL`).pluck().get() as boolean;
+    let version = exists ? (db.prepare('SELECT version FROM peerpost_schema').pluck().get() as number) : 0;
+    if (version > PG_MIGRATIONS.length)
+      throw new StoreError(
+        `the store ${this.file} was written by a newer peerpost (schema ${version}, this one knows ${PG_MIGRATIONS.length}); upgrade peerpost`,
+        'SCHEMA',
+      );
+    for (; version < PG_MIGRATIONS.length; version++) {
+      const n = version + 1;
+      db.transaction(() => {
+        db.exec(PG_MIGRATIONS[n - 1]!);
+        db.prepare('UPDATE peerpost_schema SET version = ?').run(n);
+      })();
+    }
+  }
+
   private migrate(from: number): void {
+    const db = this.sqlite!;
     for (let n = from; n < MIGRATIONS.length; n++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[n]!);
-        this.db.pragma(`user_version = ${n + 1}`);
+      db.transaction(() => {
+        db.exec(MIGRATIONS[n]!);
+        db.pragma(`user_version = ${n + 1}`);
       })();
     }
   }
 
   private prepareAll() {
     const db = this.db;
+    const pg = this.dialect === 'postgres';
+    // PostgreSQL: the full-text index's two vectors (src/store/pg/schema.ts), the public one's words weighted as
+    // SQLite's bm25 weighs their columns (subject 4: A, author 2: B, body 1: D).
+    const vector = (w: string) => `setweight(to_tsvector('simple', unaccent(coalesce(CAST(? AS TEXT), ''))), '${w}')`;
     return {
       // seq: the next after every post held or removed (SQLite alone would give a removed newest post's seq again).
-      insertPost: db.prepare(
-        `INSERT OR IGNORE INTO posts (seq, id, bridge, received_at, data, date, placed_at, imported) VALUES (
-           max(coalesce((SELECT max(seq) FROM posts), 0), coalesce((SELECT max(seq) FROM tombstones WHERE seq IS NOT NULL), 0)) + 1,
-           ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      indexPost: db.prepare(
-        'INSERT INTO archive_fts (rowid, subject, body, author, author_address, addresses) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
+      insertPost: pg
+        ? db
+            .prepare(
+              `INSERT INTO posts (seq, id, bridge, received_at, data, date, placed_at, imported) VALUES (
+                 greatest(coalesce((SELECT max(seq) FROM posts), 0), coalesce((SELECT max(seq) FROM tombstones WHERE seq IS NOT NULL), 0)) + 1,
+                 ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT DO NOTHING RETURNING seq`,
+            )
+            .pluck()
+        : db.prepare(
+            `INSERT OR IGNORE INTO posts (seq, id, bridge, received_at, data, date, placed_at, imported) VALUES (
+               max(coalesce((SELECT max(seq) FROM posts), 0), coalesce((SELECT max(seq) FROM tombstones WHERE seq IS NOT NULL), 0)) + 1,
+               ?, ?, ?, ?, ?, ?, ?)`,
+          ),
+      // PostgreSQL: the transactions inserting posts take turns (src/store/pg/schema.ts, POSTS_LOCK), in a statement
+      // of its own before the insert, whose snapshot then sees every post committed before the lock was granted.
+      lockPosts: pg ? db.prepare(`SELECT pg_advisory_xact_lock(${POSTS_LOCK})`) : undefined,
+      indexPost: pg
+        ? db.prepare(
+            `INSERT INTO archive_fts (seq, public, whole)
+             SELECT CAST(? AS BIGINT), v, v || ${vector('B')} || ${vector('D')}
+             FROM (SELECT ${vector('A')} || ${vector('B')} || ${vector('D')} AS v) AS t`,
+          )
+        : db.prepare(
+            'INSERT INTO archive_fts (rowid, subject, body, author, author_address, addresses) VALUES (?, ?, ?, ?, ?, ?)',
+          ),
       insertOutbox: db.prepare('INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (?, ?, ?, ?)'),
       insertDigestLine: db.prepare('INSERT INTO digest_lines (bridge, post_seq, at) VALUES (?, ?, ?)'),
       hasPost: db.prepare('SELECT 1 FROM posts WHERE id = ?').pluck(),
@@ -230,7 +298,7 @@ export class Store {
       postBySeq: db.prepare('SELECT seq, received_at, data, imported FROM posts WHERE seq = ?'),
       // Newest first by place (migration 10), from a position (placed_at, seq) exclusive: posts_by_place.
       latest: db.prepare(
-        `SELECT seq, received_at, data, imported FROM posts INDEXED BY posts_by_place
+        `SELECT seq, received_at, data, imported FROM posts ${indexedBy(db, 'posts_by_place')}
          WHERE bridge = @bridge AND (placed_at, seq) < (@at, @seq) ORDER BY placed_at DESC, seq DESC LIMIT @limit`,
       ),
       // Where a page cursor (a seq) stands: its post's place, or its tombstone's (a removed post's).
@@ -245,7 +313,7 @@ export class Store {
         .prepare('SELECT placed_at FROM posts WHERE bridge = ? AND seq < ? ORDER BY seq DESC LIMIT 1')
         .pluck(),
       since: db.prepare(
-        'SELECT seq, received_at, data, imported FROM posts INDEXED BY posts_live WHERE bridge = ? AND seq > ? AND imported = 0 ORDER BY seq LIMIT ?',
+        `SELECT seq, received_at, data, imported FROM posts ${indexedBy(db, 'posts_live')} WHERE bridge = ? AND seq > ? AND imported = 0 ORDER BY seq LIMIT ?`,
       ),
       countPosts: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
       thread: db.prepare(
@@ -264,7 +332,10 @@ export class Store {
       ),
       kvDelete: db.prepare('DELETE FROM kv WHERE scope = ? AND key = ?'),
       kvKeys: db.prepare(`SELECT key FROM kv WHERE scope = ? AND key >= ? AND key < ? ORDER BY key`).pluck(),
-      idSet: db.prepare('INSERT OR REPLACE INTO native_ids (account, target, native_id, post_id) VALUES (?, ?, ?, ?)'),
+      idSet: db.prepare(
+        `INSERT INTO native_ids (account, target, native_id, post_id) VALUES (?, ?, ?, ?)
+         ON CONFLICT (account, target, native_id) DO UPDATE SET post_id = excluded.post_id`,
+      ),
       idPost: db.prepare('SELECT post_id FROM native_ids WHERE account = ? AND target = ? AND native_id = ?').pluck(),
       idNative: db
         .prepare('SELECT native_id FROM native_ids WHERE post_id = ? AND account = ? AND target = ? LIMIT 1')
@@ -302,7 +373,7 @@ export class Store {
   insertPost(post: Post, now: number, opts: { imported?: boolean } = {}): number | undefined {
     const imported = opts.imported ?? false;
     const insert = () => {
-      const r = this.q.insertPost.run(
+      const row = [
         post.id,
         post.bridge,
         now,
@@ -310,11 +381,23 @@ export class Store {
         post.date ?? null,
         placeOf(post, now, imported),
         imported ? 1 : 0,
-      );
-      if (r.changes === 0) return undefined;
-      const seq = Number(r.lastInsertRowid);
+      ];
+      let seq: number | undefined;
+      if (this.q.lockPosts) {
+        this.q.lockPosts.get();
+        seq = this.q.insertPost.get(...row) as number | undefined;
+        if (seq === undefined) return undefined;
+      } else {
+        const r = this.q.insertPost.run(...row);
+        if (r.changes === 0) return undefined;
+        seq = Number(r.lastInsertRowid);
+      }
       // The archive's search index (migration 9), in the same transaction: found the moment it is accepted.
-      if (post.kind !== 'event') this.q.indexPost.run(seq, ...indexText(post));
+      if (post.kind !== 'event') {
+        const [subject, body, author, authorAddress, addresses] = indexText(post);
+        if (this.q.lockPosts) this.q.indexPost.run(seq, authorAddress, addresses, subject, author, body);
+        else this.q.indexPost.run(seq, subject, body, author, authorAddress, addresses);
+      }
       return seq;
     };
     // The ingest and the digest keeper call this inside their transaction (no savepoint needed); alone, it opens one.
@@ -443,7 +526,8 @@ export class Store {
   outboxStats(): { endpoint: string; pending: number; dead: number; oldest: number | null }[] {
     return this.db
       .prepare(
-        `SELECT endpoint, sum(state = 'pending') AS pending, sum(state = 'dead') AS dead,
+        `SELECT endpoint, sum(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS pending,
+                              sum(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS dead,
                               min(CASE WHEN state = 'pending' THEN created_at END) AS oldest
                             FROM outbox GROUP BY endpoint ORDER BY endpoint`,
       )

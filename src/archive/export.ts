@@ -12,7 +12,7 @@
  *
  * Events (joins, parts, quits, nick changes) are not messages and stay out, as they do from search.
  */
-import type Database from 'better-sqlite3';
+import { indexedBy, jsonField, type SqlDatabase } from '../sql.js';
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
@@ -56,21 +56,21 @@ export const PAGE_SIZE = 500;
 /** Text is handed to the stream in chunks of about this many characters. */
 const CHUNK_CHARS = 64 * 1024;
 
-const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
+const statements = new WeakMap<SqlDatabase, ReturnType<typeof prepare>>();
 
-function prepare(db: Database.Database) {
-  const dates = `AND json_extract(data, '$.kind') IS NOT 'event'
-     AND (@since IS NULL OR date >= @since)
-     AND (@until IS NULL OR date < @until)`;
+function prepare(db: SqlDatabase) {
+  const dates = `AND ${jsonField(db, 'data', 'kind')} IS DISTINCT FROM 'event'
+     AND (CAST(@since AS TEXT) IS NULL OR date >= @since)
+     AND (CAST(@until AS TEXT) IS NULL OR date < @until)`;
   return {
     bridge: db.prepare(
-      `SELECT seq, received_at, data, placed_at FROM posts INDEXED BY posts_by_place
+      `SELECT seq, received_at, data, placed_at FROM posts ${indexedBy(db, 'posts_by_place')}
        WHERE bridge = @bridge AND (placed_at, seq) > (@at, @seq) ${dates} ORDER BY placed_at, seq LIMIT @limit`,
     ),
     thread: db.prepare(
-      `SELECT seq, received_at, data, placed_at FROM posts INDEXED BY posts_by_thread
+      `SELECT seq, received_at, data, placed_at FROM posts ${indexedBy(db, 'posts_by_thread')}
        WHERE thread = @thread AND (placed_at, seq) > (@at, @seq)
-       AND (@bridge IS NULL OR bridge = @bridge) ${dates} ORDER BY placed_at, seq LIMIT @limit`,
+       AND (CAST(@bridge AS TEXT) IS NULL OR bridge = @bridge) ${dates} ORDER BY placed_at, seq LIMIT @limit`,
     ),
   };
 }
@@ -80,7 +80,7 @@ function prepare(db: Database.Database) {
  * oldest first by place. The next page starts after the page's `end`; an empty page is the end.
  */
 export function archivePage(
-  db: Database.Database,
+  db: SqlDatabase,
   filter: ArchiveFilter,
   after: ArchivePosition | undefined,
   limit: number,

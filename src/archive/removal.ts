@@ -8,7 +8,7 @@
  * news account with sendCancels sends a cancel.
  */
 import type { Store } from '../store.js';
-import type Database from 'better-sqlite3';
+import { indexedBy, jsonField, type SqlStatement } from '../sql.js';
 import { bareId, toStored, type StoredPost } from '../post.js';
 
 export type RemovalCause = 'removed' | 'retention' | 'cancel';
@@ -103,13 +103,13 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
       rows = db
         .prepare(
           `SELECT seq, id, bridge, received_at, data, placed_at FROM posts
-           WHERE lower(json_extract(data, '$.author.address')) = lower(?) ORDER BY seq LIMIT ?`,
+           WHERE lower(${jsonField(db, 'data', 'author.address')}) = lower(?) ORDER BY seq LIMIT ?`,
         )
         .all(target.author.trim(), limit) as Raw[];
     } else {
       rows = db
         .prepare(
-          `SELECT seq, id, bridge, received_at, data, placed_at FROM posts INDEXED BY posts_by_place
+          `SELECT seq, id, bridge, received_at, data, placed_at FROM posts ${indexedBy(db, 'posts_by_place')}
            WHERE bridge = ? AND placed_at < ? ORDER BY placed_at, seq LIMIT ?`,
         )
         .all(target.bridge, target.before, limit) as Raw[];
@@ -162,7 +162,7 @@ export function publicRemoval(t: Pick<Tombstone, 'cause' | 'reason'>): string {
 
 /** The tombstone of an id, or undefined. */
 /** tombstoneOf's statement, prepared once per store (the core asks it of every post with an id of its own). */
-const tombstoneQuery = new WeakMap<Store, Database.Statement>();
+const tombstoneQuery = new WeakMap<Store, SqlStatement>();
 
 export function tombstoneOf(store: Store, id: string): Tombstone | undefined {
   let q = tombstoneQuery.get(store);

@@ -17,7 +17,7 @@
  * markers become <mark>: nothing a post holds can forge a mark or inject markup.
  */
 import { randomBytes } from 'node:crypto';
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../sql.js';
 import type { AddressPolicy } from '../config/types.js';
 import { CodedError } from '../errors.js';
 import { toStored, type StoredPost, type StoredRow } from '../post.js';
@@ -177,7 +177,7 @@ function render(marked: string, open: string, close: string, policy: AddressPoli
   return { html, text: whole };
 }
 
-const statements = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
+const statements = new WeakMap<SqlDatabase, ReturnType<typeof prepare>>();
 
 /** bm25 over archive_fts, its columns weighed: subject, body, author, author_address, addresses. */
 const BM25 = 'bm25(archive_fts, 4.0, 1.0, 2.0, 2.0, 1.0)';
@@ -193,7 +193,7 @@ export const CANDIDATES = 10_000;
 const PUBLIC_COLUMNS = '{subject body author}';
 
 /** The rows of a page chosen from the index. */
-function prepareOrder(db: Database.Database) {
+function prepareOrder(db: SqlDatabase) {
   const fts = 'archive_fts';
   // posts_search (migration 8; 11 added placed_at) covers seq, bridge, date and place: a match's filters and its
   // place are read from a small index, not from the posts' rows (each holding the post's JSON, with placed_at after
@@ -252,7 +252,7 @@ function prepareOrder(db: Database.Database) {
  * then the chosen rows' posts are read (one statement) and marked in JavaScript (src/archive/marks.ts), from the post
  * already read rather than by FTS5's snippet(), which would read and tokenize each post again.
  */
-function prepare(db: Database.Database) {
+function prepare(db: SqlDatabase) {
   return {
     order: prepareOrder(db),
     posts: db.prepare(
@@ -268,11 +268,7 @@ function tighter(a: string | undefined, b: string | undefined, pick: (x: string,
 }
 
 /** Run a query (text, or parsed) over the archive. Throws CodedError 'bad-query' for a query or cursor that cannot run. */
-export function searchArchive(
-  db: Database.Database,
-  query: string | ParsedQuery,
-  opts: SearchOptions = {},
-): SearchPage {
+export function searchArchive(db: SqlDatabase, query: string | ParsedQuery, opts: SearchOptions = {}): SearchPage {
   const q = typeof query === 'string' ? parseQuery(query) : query;
   let st = statements.get(db);
   if (!st) statements.set(db, (st = prepare(db)));

@@ -8,7 +8,7 @@
  *  - a cycle (A answers B, B answers A: forged or broken headers) is cut where it closes, that post under the root;
  *  - a thread of ten thousand posts in one chain is built and walked without recursion.
  */
-import type Database from 'better-sqlite3';
+import type { SqlDatabase, SqlStatement } from '../sql.js';
 import type { Post } from '../post.js';
 
 /** What a tree needs of a post. */
@@ -99,13 +99,13 @@ export function* walkThread<P extends Threaded>(root: ThreadTreeNode<P>): Genera
   }
 }
 
-const threadKeys = new WeakMap<Database.Database, Database.Statement>();
+const threadKeys = new WeakMap<SqlDatabase, SqlStatement>();
 
 /**
  * The thread a post belongs to, as the store keeps it (posts.thread, migration 4: the first of its References,
  * else what it answers, else its own id); for an id not held, the id itself (it may be a thread's root).
  */
-export function threadKeyOf(db: Database.Database, id: string): string {
+export function threadKeyOf(db: SqlDatabase, id: string): string {
   let st = threadKeys.get(db);
   if (!st) threadKeys.set(db, (st = db.prepare('SELECT thread FROM posts WHERE id = ?').pluck()));
   return (st.get(id) as string | undefined) ?? id;

@@ -34,7 +34,7 @@
  * same line only when both nodes saw the same minute, author name and text.
  */
 import { createHash } from 'node:crypto';
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from '../sql.js';
 import type { Post } from '../post.js';
 import { placesTag, renderDigest } from './shape.js';
 
@@ -153,7 +153,7 @@ const NODES_KEEP_MS = 30 * 24 * 3600_000;
 export class ShownMemory {
   private readonly q;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(private readonly db: SqlDatabase) {
     this.q = {
       get: db.prepare('SELECT post_id FROM shown WHERE endpoint = ? AND key = ?').pluck(),
       put: db.prepare(

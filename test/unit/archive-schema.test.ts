@@ -60,7 +60,7 @@ test('a store from before the archive gains threads and an index of the posts it
 
     const s = Store.open(dir);
     try {
-      assert.equal(s.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+      assert.equal(s.sqlite!.pragma('user_version', { simple: true }), MIGRATIONS.length);
       assert.deepEqual(matches(s, 'beans'), ['root@x', 'reply@x'], 'existing posts are found, events are not');
       assert.deepEqual(matches(s, 'author:alice'), ['root@x']);
       assert.deepEqual(matches(s, 'subject:garden'), ['root@x']);

@@ -307,7 +307,7 @@ test('a store made before the public index gains it for the posts it holds (migr
     old.close();
     const s = Store.open(dir);
     try {
-      assert.equal(s.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+      assert.equal(s.sqlite!.pragma('user_version', { simple: true }), MIGRATIONS.length);
       for (const q of HIDDEN) assert.deepEqual(found(s, q, 'public'), [], `public: ${q}`);
       for (const q of SHOWN) assert.deepEqual(found(s, q, 'public'), ['bob@t'], `public: ${q}`);
       for (const q of HIDDEN) assert.deepEqual(found(s, q, 'full'), ['bob@t'], `full: ${q}`);

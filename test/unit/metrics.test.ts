@@ -36,7 +36,7 @@ test('the store counts posts per bridge and says whether it can be written', asy
   assert.deepEqual(f.store.countPostsByBridge(), { commons: 2, other: 1 });
   assert.equal(f.store.writable(), true);
   const ro = Store.open(':memory:');
-  ro.db.pragma('query_only = ON');
+  ro.sqlite!.pragma('query_only = ON');
   assert.equal(ro.writable(), false, 'a store that refuses writes is reported, not thrown');
   ro.close();
 });

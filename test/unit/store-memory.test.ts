@@ -25,8 +25,8 @@ const post = (n: number): Post => ({
 
 /** The page cache's bound in KiB, from PRAGMA cache_size (negative: KiB; positive: pages of page_size bytes). */
 const cacheKib = (s: Store): number => {
-  const size = s.db.pragma('cache_size', { simple: true }) as number;
-  return size < 0 ? -size : (size * (s.db.pragma('page_size', { simple: true }) as number)) / 1024;
+  const size = s.sqlite!.pragma('cache_size', { simple: true }) as number;
+  return size < 0 ? -size : (size * (s.sqlite!.pragma('page_size', { simple: true }) as number)) / 1024;
 };
 
 test("a store's page cache is bounded to 2 MiB, for the daemon and for the CLI's read-only store, however large the store", () => {
@@ -39,7 +39,7 @@ test("a store's page cache is bounded to 2 MiB, for the daemon and for the CLI's
     s.transaction(() => {
       for (let n = 0; n < 6000; n++) s.insertPost(post(n), Date.now());
     });
-    s.db.pragma('wal_checkpoint(TRUNCATE)');
+    s.sqlite!.pragma('wal_checkpoint(TRUNCATE)');
     assert.ok(statSync(join(dir, STORE_FILE)).size > 2 * PAGE_CACHE_KIB * 1024, 'the store is larger than the cache');
     assert.equal(cacheKib(s), PAGE_CACHE_KIB);
     s.close();

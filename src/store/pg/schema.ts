@@ -17,6 +17,7 @@
  *   show them; whole: those and the addresses), written by the Store in the post's transaction, removed with the
  *   post (ON DELETE CASCADE). Text is folded with unaccent (SQLite's remove_diacritics) and the 'simple'
  *   configuration (no stemming: SQLite's unicode61 tokenizer does not stem either).
+ * - kv.key compares bytewise (COLLATE "C"), as SQLite compares text: the Store lists a prefix's keys by range.
  */
 
 /** The advisory lock (pg_advisory_xact_lock) that orders the transactions inserting posts. */
@@ -67,7 +68,7 @@ export const PG_MIGRATIONS: readonly string[] = [
    CREATE INDEX native_ids_by_post ON native_ids (post_id, account, target);
    CREATE TABLE kv (
      scope TEXT NOT NULL,
-     key TEXT NOT NULL,
+     key TEXT COLLATE "C" NOT NULL,
      value TEXT NOT NULL,
      PRIMARY KEY (scope, key)
    );
