@@ -72,7 +72,8 @@ export function removePosts(store: Store, target: RemovalTarget, opts: RemovalOp
   const db = store.db;
   const reason = opts.reason.trim();
   if (reason === '') throw new Error('a removal needs a reason');
-  const limit = opts.limit ?? -1;
+  // No limit: the most rows SQL can count (PostgreSQL refuses SQLite's LIMIT -1).
+  const limit = opts.limit ?? Number.MAX_SAFE_INTEGER;
   const result: RemovalResult = { removed: [], blocked: [], already: [] };
   store.transaction(() => {
     let rows: Raw[];
