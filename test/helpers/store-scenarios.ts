@@ -1,0 +1,135 @@
+/**
+ * What the core asks of its store, run on a fresh Store and written down as plain data: the unit test runs it on
+ * SQLite and checks the figures a person would (seqs, order, what a removal leaves); the PostgreSQL integration test
+ * (issue 17) runs it on both and requires the same record. No sockets here: the Store given decides.
+ */
+import type { Post } from '../../src/post.js';
+import type { Store } from '../../src/store.js';
+import { removePosts, tombstoneOf } from '../../src/archive/removal.js';
+
+const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
+
+export function scenarioPost(id: string, over: Partial<Post> = {}): Post {
+  return {
+    id,
+    bridge: 'commons',
+    origin: { account: 'irc.test', target: '#commons' },
+    author: { name: 'alice', address: 'alice@example.org', via: 'irc' },
+    subject: `subject of ${id}`,
+    body: `the body of ${id}, with café and naïve words`,
+    kind: 'message',
+    references: [],
+    hops: 0,
+    date: new Date(T0).toISOString(),
+    attachments: [],
+    ...over,
+  };
+}
+
+const ids = (posts: { id: string }[]) => posts.map((p) => p.id);
+
+/** Run every core operation once, in a fixed order; the record says what each returned. */
+export function storeScenario(store: Store): Record<string, unknown> {
+  const r: Record<string, unknown> = {};
+  // Posts: seqs in order, a duplicate id refused, the stored post read back whole.
+  const seqs = ['a@x', 'b@x', 'c@x'].map((id, i) => store.insertPost(scenarioPost(id), T0 + i));
+  r.seqs = seqs;
+  r.duplicate = store.insertPost(scenarioPost('a@x'), T0 + 10);
+  const a = store.getPost('a@x');
+  r.readBack = a && { seq: a.seq, body: a.body, author: a.author, receivedAt: a.receivedAt };
+  r.has = [store.hasPost('b@x'), store.hasPost('nope@x')];
+  r.bySeq = store.getPostBySeq(2)?.id;
+  // A thread: replies name their root; an imported post placed by its own (earlier) date.
+  store.insertPost(scenarioPost('r1@x', { inReplyTo: 'a@x', references: ['a@x'] }), T0 + 20);
+  store.insertPost(scenarioPost('r2@x', { inReplyTo: 'r1@x', references: ['a@x', 'r1@x'] }), T0 + 21);
+  store.insertPost(scenarioPost('old@x', { date: new Date(T0 - 86_400_000).toISOString() }), T0 + 22, {
+    imported: true,
+  });
+  store.insertPost(scenarioPost('other@x', { bridge: 'elsewhere' }), T0 + 23);
+  r.thread = ids(store.threadPosts('r2@x'));
+  r.latest = ids(store.latestPosts('commons', 3));
+  const page1 = store.latestPosts('commons', 3);
+  r.latestPage2 = ids(store.latestPosts('commons', 3, page1.at(-1)!.seq));
+  r.since = ids(store.postsSince('commons', 1));
+  r.count = store.countPosts('commons');
+  r.byBridge = store.countPostsByBridge();
+  const page = store.archivePage({ bridge: 'commons' }, undefined, 100);
+  r.export = ids(page.posts);
+  // The outbox: order per endpoint, retry, dead, requeue, delivered.
+  const rows = [1, 2, 3].map((seq) => store.addDelivery(seq, 'irc.test/#commons', 'chat', T0));
+  store.addDelivery(1, 'mail.test/list', 'mail', T0);
+  r.queue = store.queue('irc.test/#commons', 10).map((q) => [q.postId, q.attempts, q.state]);
+  store.markRetry(rows[0]!, 1, T0 + 5000, 'connection refused');
+  store.markDead(rows[1]!, 5, 'gave up', T0 + 6000);
+  r.afterRetry = store.listOutbox().map((o) => [o.postId, o.endpoint, o.state, o.attempts, o.nextAt, o.lastError]);
+  r.stats = store.outboxStats();
+  r.pending = store.pendingEndpoints().sort();
+  r.woken = store.wakeEndpoint('irc.test/#commons');
+  r.requeued = store.requeueAllDead();
+  store.markDelivered(rows[2]!);
+  r.dropped = store.dropRow(rows[0]!)?.postId;
+  r.outboxRow = store.outboxRow(rows[1]!)?.state;
+  r.outboxLeft = store.listOutbox().map((o) => [o.postId, o.endpoint, o.state]);
+  // Key-value: JSON values, prefix listing, delete.
+  store.kvSet('irc.test', 'seen:#a', { at: 1, id: 'x' });
+  store.kvSet('irc.test', 'seen:#b', [1, 2]);
+  store.kvSet('irc.test', 'seen:#b', [3]);
+  store.kvSet('irc.test', 'other', 'v');
+  r.kv = [store.kvGet('irc.test', 'seen:#a'), store.kvGet('irc.test', 'seen:#b'), store.kvKeys('irc.test', 'seen:')];
+  store.kvDelete('irc.test', 'seen:#a');
+  r.kvAfter = store.kvKeys('irc.test');
+  // The id map: a native id set twice keeps the newer post.
+  store.setNativeId('nntp.test', 'g', '7', 'a@x');
+  store.setNativeId('nntp.test', 'g', '7', 'b@x');
+  r.ids = [store.postForNative('nntp.test', 'g', '7'), store.nativeForPost('b@x', 'nntp.test', 'g')];
+  // Digest lines and the posts a digest holds.
+  store.addDigestLine('commons', 1, T0 + 1);
+  store.addDigestLine('commons', 2, T0 + 2);
+  const lines = store.digestLines('commons');
+  r.digestLines = lines.map((l) => [l.at, l.post.id]);
+  r.digestSummary = store.digestSummary();
+  store.clearDigestLines('commons', lines[0]!.id);
+  r.digestLeft = store.digestLines('commons').map((l) => l.post.id);
+  const digestSeq = store.insertPost(scenarioPost('digest1@x', { kind: 'digest' }), T0 + 30)!;
+  store.setDigestPosts(digestSeq, [2, 1]);
+  r.digestPosts = ids(store.digestPosts('digest1@x'));
+  // A transaction that throws leaves nothing.
+  try {
+    store.transaction(() => {
+      store.insertPost(scenarioPost('rolled@x'), T0 + 40);
+      throw new Error('no');
+    });
+  } catch {
+    /* expected */
+  }
+  r.rolledBack = store.hasPost('rolled@x');
+  // Removal: the newest post removed; its seq is never given again; its id never comes back.
+  const newest = store.insertPost(scenarioPost('newest@x'), T0 + 50)!;
+  const removed = removePosts(
+    store,
+    { ids: ['newest@x', 'never@x'] },
+    {
+      reason: 'asked',
+      by: 'op',
+      cause: 'removed',
+      now: T0 + 60,
+    },
+  );
+  r.removal = { removed: removed.removed.map((p) => [p.id, p.dropped]), blocked: removed.blocked };
+  r.tombstone = tombstoneOf(store, 'newest@x')?.reason;
+  r.again = store.insertPost(scenarioPost('newest@x'), T0 + 70);
+  r.nextSeq = (store.insertPost(scenarioPost('after@x'), T0 + 80) ?? 0) - newest;
+  r.byAuthor = removePosts(
+    store,
+    { author: 'ALICE@example.org' },
+    {
+      reason: 'gone',
+      by: 'op',
+      cause: 'removed',
+      now: T0 + 90,
+      limit: 2,
+    },
+  ).removed.map((p) => p.id);
+  r.writable = store.writable();
+  return r;
+}
