@@ -9,6 +9,7 @@ import { mkdirSync, accessSync, constants, statSync, existsSync } from 'node:fs'
 import { join } from 'node:path';
 import { toStored, type Post, type StoredPost, type StoredRow } from './post.js';
 import { threadKeyOf } from './archive/thread.js';
+import { termWords } from './archive/marks.js';
 import { archivePage, type ArchiveFilter, type ArchivePageOf, type ArchivePosition } from './archive/export.js';
 import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
 import { indexedBy, type SqlDatabase, type SqlDialect } from './sql.js';
@@ -75,6 +76,15 @@ export interface QueuedDelivery extends OutboxRow {
 }
 
 export const STORE_FILE = 'peerpost.db';
+
+/** The most characters of one text's words the PostgreSQL index takes (a tsvector holds at most 1 MB). */
+const INDEX_WORDS_MAX = 256 * 1024;
+
+/** A text's words for PostgreSQL's index: as SQLite's unicode61 finds and folds them (src/archive/marks.ts). */
+function indexWords(text: string): string {
+  const words = termWords(text).join(' ');
+  return words.length > INDEX_WORDS_MAX ? words.slice(0, words.lastIndexOf(' ', INDEX_WORDS_MAX)) : words;
+}
 
 /** Translate SQLite's failures into what an operator can act on. */
 export function describeStoreError(err: unknown, file: string): StoreError {
@@ -262,7 +272,7 @@ export class Store {
     const pg = this.dialect === 'postgres';
     // PostgreSQL: the full-text index's two vectors (src/store/pg/schema.ts), the public one's words weighted as
     // SQLite's bm25 weighs their columns (subject 4: A, author 2: B, body 1: D).
-    const vector = (w: string) => `setweight(to_tsvector('simple', unaccent(coalesce(CAST(? AS TEXT), ''))), '${w}')`;
+    const vector = (w: string) => `setweight(to_tsvector('simple', CAST(? AS TEXT)), '${w}')`;
     return {
       // seq: the next after every post held or removed (SQLite alone would give a removed newest post's seq again).
       insertPost: pg
@@ -395,8 +405,10 @@ export class Store {
       // The archive's search index (migration 9), in the same transaction: found the moment it is accepted.
       if (post.kind !== 'event') {
         const [subject, body, author, authorAddress, addresses] = indexText(post);
-        if (this.q.lockPosts) this.q.indexPost.run(seq, authorAddress, addresses, subject, author, body);
-        else this.q.indexPost.run(seq, subject, body, author, authorAddress, addresses);
+        if (this.q.lockPosts) {
+          const [s, b, a, aa, ad] = [subject, body, author, authorAddress ?? '', addresses].map(indexWords);
+          this.q.indexPost.run(seq, aa, ad, s, a, b);
+        } else this.q.indexPost.run(seq, subject, body, author, authorAddress, addresses);
       }
       return seq;
     };

@@ -31,6 +31,11 @@ export type SearchSort = 'relevance' | 'date';
 export interface ParsedQuery {
   /** The FTS5 MATCH expression. */
   match: string;
+  /**
+   * The same query as PostgreSQL's tsquery text (the store on PostgreSQL, src/store/pg/schema.ts): each term's folded
+   * words quoted, a phrase's joined by <->, author: and subject: as the weights their columns are indexed with.
+   */
+  tsquery: string;
   bridges: string[];
   /** ISO 8601 UTC instants: date < before, date >= after. */
   before?: string;
@@ -53,6 +58,15 @@ const TOKEN_CHAR = /[\p{L}\p{N}\p{Co}]/u;
 
 function ftsString(text: string): string {
   return `"${text.replace(/"/g, '""')}"`;
+}
+
+/** A term as tsquery text: its words (folded, as the index holds them) quoted, in order, the last a prefix if asked. */
+function tsTerm(words: readonly string[], prefix: boolean, weight: string): string {
+  const quoted = words.map(
+    (w, i) =>
+      `'${w.replace(/\\/g, '\\\\').replace(/'/g, "''")}'${prefix && i === words.length - 1 ? ':*' + weight : weight ? ':' + weight : ''}`,
+  );
+  return quoted.length === 1 ? quoted[0]! : `(${quoted.join(' <-> ')})`;
 }
 
 /** Split a query into raw terms: whitespace separates, a double quote at a term's start (after - or key:) opens a phrase. */
@@ -109,9 +123,11 @@ export function parseQuery(text: string): ParsedQuery {
   const input = text.replace(/\u0000/g, ' ');
   const pos: string[] = [];
   const negs: string[] = [];
+  const tsPos: string[] = [];
+  const tsNegs: string[] = [];
   const terms: string[] = [];
   const highlight: MarkTerm[] = [];
-  const q: ParsedQuery = { match: '', bridges: [], sort: 'relevance', terms, highlight };
+  const q: ParsedQuery = { match: '', tsquery: '', bridges: [], sort: 'relevance', terms, highlight };
   const lexed = lex(input);
   if (lexed.length > MAX_TERMS) throw bad(`the query has ${lexed.length} terms: at most ${MAX_TERMS} are taken`);
   for (const t of lexed) {
@@ -139,13 +155,18 @@ export function parseQuery(text: string): ParsedQuery {
     let expr = prefix ? `${ftsString(value.replace(/\*+$/, ''))}*` : ftsString(value);
     if (key === 'author') expr = `{author author_address}: ${expr}`;
     else if (key === 'subject') expr = `{subject}: ${expr}`;
-    if (t.neg) negs.push(expr);
-    else {
+    const words = termWords(prefix ? value.replace(/\*+$/, '') : value);
+    const ts = tsTerm(words, prefix, key === 'author' ? 'B' : key === 'subject' ? 'A' : '');
+    if (t.neg) {
+      negs.push(expr);
+      tsNegs.push(ts);
+    } else {
+      tsPos.push(ts);
       pos.push(expr);
       terms.push(key ? `${key}:${value}` : value);
       highlight.push({
         ...(key === 'author' || key === 'subject' ? { column: key } : {}),
-        words: termWords(prefix ? value.replace(/\*+$/, '') : value),
+        words,
         prefix,
       });
     }
@@ -158,5 +179,6 @@ export function parseQuery(text: string): ParsedQuery {
     );
   }
   q.match = `(${pos.join(' AND ')})${negs.map((e) => ` NOT ${e}`).join('')}`;
+  q.tsquery = [...tsPos, ...tsNegs.map((e) => `!${e}`)].join(' & ');
   return q;
 }

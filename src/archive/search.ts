@@ -17,7 +17,7 @@
  * markers become <mark>: nothing a post holds can forge a mark or inject markup.
  */
 import { randomBytes } from 'node:crypto';
-import type { SqlDatabase } from '../sql.js';
+import { dialectOf, type SqlDatabase } from '../sql.js';
 import type { AddressPolicy } from '../config/types.js';
 import { CodedError } from '../errors.js';
 import { toStored, type StoredPost, type StoredRow } from '../post.js';
@@ -247,6 +247,44 @@ function prepareOrder(db: SqlDatabase) {
 }
 
 /**
+ * The same choices on PostgreSQL (issue 17; src/store/pg/schema.ts): archive_fts holds a tsvector per index (public,
+ * whole) with subject, author and body weighed as bm25 weighs them here (A 4, B 2, D 1: ts_rank's weights), the
+ * query as tsquery text (ParsedQuery.tsquery). A lower score is better, as with bm25: the rank negated. Every match
+ * is ranked (GIN finds them; no candidate window).
+ */
+function prepareOrderPg(db: SqlDatabase, column: 'public' | 'whole') {
+  const from = `FROM (SELECT to_tsquery('simple', CAST(@tsquery AS TEXT)) AS q) AS query
+    JOIN archive_fts f ON f.${column} @@ query.q
+    JOIN posts p ON p.seq = f.seq
+    WHERE (CAST(@bridges AS TEXT[]) IS NULL OR p.bridge = ANY (CAST(@bridges AS TEXT[])))
+      AND (CAST(@bridges2 AS TEXT[]) IS NULL OR p.bridge = ANY (CAST(@bridges2 AS TEXT[])))
+      AND (CAST(@before AS TEXT) IS NULL OR p.date < @before)
+      AND (CAST(@after AS TEXT) IS NULL OR p.date >= @after)
+      AND (CAST(@thread AS TEXT) IS NULL OR p.thread = @thread)`;
+  const score = `-ts_rank('{1, 0, 2, 4}', f.${column}, query.q)`;
+  return {
+    relevance: db.prepare(
+      `SELECT p.seq, ${score} AS score, 0 AS place ${from} ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
+    ),
+    date: db.prepare(
+      `SELECT p.seq, ${score} AS score, p.placed_at AS place
+       ${from} AND (CAST(@cp AS BIGINT) IS NULL OR (p.placed_at, p.seq) < (@cp, @cs))
+       ORDER BY p.placed_at DESC, p.seq DESC LIMIT @limit`,
+    ),
+  };
+}
+
+function preparePg(db: SqlDatabase) {
+  return {
+    public: prepareOrderPg(db, 'public'),
+    whole: prepareOrderPg(db, 'whole'),
+    posts: db.prepare(`SELECT seq, received_at, data FROM posts WHERE seq = ANY (CAST(@seqs AS BIGINT[]))`),
+  };
+}
+
+const statementsPg = new WeakMap<SqlDatabase, ReturnType<typeof preparePg>>();
+
+/**
  * Two steps: the page's rows are chosen first with only their seq, score and (sort:date) place carried through the
  * sort, so a word in half the archive does not make SQLite build a snippet and carry a post's JSON for every match;
  * then the chosen rows' posts are read (one statement) and marked in JavaScript (src/archive/marks.ts), from the post
@@ -267,41 +305,16 @@ function tighter(a: string | undefined, b: string | undefined, pick: (x: string,
   return pick(a, b) ? a : b;
 }
 
-/** Run a query (text, or parsed) over the archive. Throws CodedError 'bad-query' for a query or cursor that cannot run. */
-export function searchArchive(db: SqlDatabase, query: string | ParsedQuery, opts: SearchOptions = {}): SearchPage {
-  const q = typeof query === 'string' ? parseQuery(query) : query;
-  let st = statements.get(db);
-  if (!st) statements.set(db, (st = prepare(db)));
-  const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIMIT)));
-  const cursor = opts.cursor ? decodeCursor(opts.cursor) : {};
-  if (q.sort === 'date' ? cursor.o !== undefined : cursor.p !== undefined) {
-    throw new CodedError('bad-query', 'the cursor is not one this search gave: start the search again without it');
-  }
-  // Extra bounds (the API's before=/after=) parse as the query language's do.
-  const extra =
-    opts.before || opts.after
-      ? parseQuery(`x ${opts.before ? `before:${opts.before}` : ''} ${opts.after ? `after:${opts.after}` : ''}`)
-      : undefined;
-  const before = tighter(q.before, extra?.before, (x, y) => x < y);
-  const after = tighter(q.after, extra?.after, (x, y) => x > y);
-  const thread = q.thread === undefined ? null : threadKeyOf(db, q.thread);
-  const nonce = randomBytes(8).toString('hex');
-  const open = `\u0002${nonce}[\u0003`;
-  const close = `\u0002${nonce}]\u0003`;
-  const index = opts.index ?? 'full';
-  if (index !== 'full' && index !== 'public') throw new Error(`no search index ${String(index)}`);
-  const order = st.order;
-  const args = {
-    // The public search: every term within the public columns (an inner column filter, author:, narrows it further).
-    match: index === 'public' ? `${PUBLIC_COLUMNS} : (${q.match})` : q.match,
-    bridges: q.bridges.length ? JSON.stringify(q.bridges) : null,
-    bridges2: opts.bridges ? JSON.stringify(opts.bridges) : null,
-    before: before ?? null,
-    after: after ?? null,
-    thread,
-    limit: limit + 1,
-    ...(q.sort === 'date' ? { cp: cursor.p ?? null, cs: cursor.s ?? null } : { offset: cursor.o ?? 0 }),
-  };
+/** The page's rows on SQLite (FTS5): see prepareOrder. */
+function sqliteRows(
+  order: ReturnType<typeof prepareOrder>,
+  q: ParsedQuery,
+  args: Record<string, unknown> & { match: string; bridges: string | null; bridges2: string | null },
+  cursor: Cursor,
+  limit: number,
+  f: { before: string | undefined; after: string | undefined; thread: string | null },
+): Row[] {
+  const { before, after, thread } = f;
   let rows: Row[];
   if (q.sort === 'relevance' && before === undefined && after === undefined && thread === null) {
     const filter = { match: args.match, bridges: args.bridges, bridges2: args.bridges2 };
@@ -329,17 +342,70 @@ export function searchArchive(db: SqlDatabase, query: string | ParsedQuery, opts
   } else {
     rows = order[q.sort]!.all(args) as Row[];
   }
+  return rows;
+}
+
+/** Run a query (text, or parsed) over the archive. Throws CodedError 'bad-query' for a query or cursor that cannot run. */
+export function searchArchive(db: SqlDatabase, query: string | ParsedQuery, opts: SearchOptions = {}): SearchPage {
+  const q = typeof query === 'string' ? parseQuery(query) : query;
+  const pg = dialectOf(db) === 'postgres';
+  const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(opts.limit ?? DEFAULT_LIMIT)));
+  const cursor = opts.cursor ? decodeCursor(opts.cursor) : {};
+  if (q.sort === 'date' ? cursor.o !== undefined : cursor.p !== undefined) {
+    throw new CodedError('bad-query', 'the cursor is not one this search gave: start the search again without it');
+  }
+  // Extra bounds (the API's before=/after=) parse as the query language's do.
+  const extra =
+    opts.before || opts.after
+      ? parseQuery(`x ${opts.before ? `before:${opts.before}` : ''} ${opts.after ? `after:${opts.after}` : ''}`)
+      : undefined;
+  const before = tighter(q.before, extra?.before, (x, y) => x < y);
+  const after = tighter(q.after, extra?.after, (x, y) => x > y);
+  const thread = q.thread === undefined ? null : threadKeyOf(db, q.thread);
+  const nonce = randomBytes(8).toString('hex');
+  const open = `\u0002${nonce}[\u0003`;
+  const close = `\u0002${nonce}]\u0003`;
+  const index = opts.index ?? 'full';
+  if (index !== 'full' && index !== 'public') throw new Error(`no search index ${String(index)}`);
+  const args = {
+    // The public search: every term within the public columns (an inner column filter, author:, narrows it further).
+    match: index === 'public' ? `${PUBLIC_COLUMNS} : (${q.match})` : q.match,
+    bridges: q.bridges.length ? JSON.stringify(q.bridges) : null,
+    bridges2: opts.bridges ? JSON.stringify(opts.bridges) : null,
+    before: before ?? null,
+    after: after ?? null,
+    thread,
+    limit: limit + 1,
+    ...(q.sort === 'date' ? { cp: cursor.p ?? null, cs: cursor.s ?? null } : { offset: cursor.o ?? 0 }),
+  };
+  let rows: Row[];
+  let postsOf: (seqs: number[]) => StoredRow[];
+  if (pg) {
+    let st = statementsPg.get(db);
+    if (!st) statementsPg.set(db, (st = preparePg(db)));
+    const order = index === 'public' ? st.public : st.whole;
+    const { match: _match, ...rest } = args;
+    const pgArgs = {
+      ...rest,
+      tsquery: q.tsquery,
+      bridges: q.bridges.length ? q.bridges : null,
+      bridges2: opts.bridges ?? null,
+    };
+    rows = order[q.sort].all(pgArgs) as Row[];
+    postsOf = (seqs) => st.posts.all({ seqs }) as StoredRow[];
+  } else {
+    let st = statements.get(db);
+    if (!st) statements.set(db, (st = prepare(db)));
+    rows = sqliteRows(st.order, q, args, cursor, limit, { before, after, thread });
+    postsOf = (seqs) => st.posts.all({ seqs: JSON.stringify(seqs) }) as StoredRow[];
+  }
   const more = rows.length > limit;
   if (more) rows.pop();
   const policyOf =
     typeof opts.addresses === 'function'
       ? opts.addresses
       : (): AddressPolicy => (opts.addresses as AddressPolicy) ?? 'show';
-  const stored = new Map(
-    rows.length
-      ? (st.posts.all({ seqs: JSON.stringify(rows.map((r) => r.seq)) }) as StoredRow[]).map((m) => [m.seq, m] as const)
-      : [],
-  );
+  const stored = new Map(rows.length ? postsOf(rows.map((r) => r.seq)).map((m) => [m.seq, m] as const) : []);
   const hits = rows.flatMap((row): SearchHit[] => {
     const m = stored.get(row.seq);
     if (!m) return [];

@@ -15,8 +15,9 @@
  * - A tombstoned id is kept out of posts by a BEFORE INSERT trigger returning NULL (SQLite: raise(IGNORE)).
  * - The search index is archive_fts: two tsvectors per post (public: subject, author's name, body as the public pages
  *   show them; whole: those and the addresses), written by the Store in the post's transaction, removed with the
- *   post (ON DELETE CASCADE). Text is folded with unaccent (SQLite's remove_diacritics) and the 'simple'
- *   configuration (no stemming: SQLite's unicode61 tokenizer does not stem either).
+ *   post (ON DELETE CASCADE). The Store hands PostgreSQL each text's words as SQLite's unicode61 tokenizer finds
+ *   them (runs of letters and digits, case and diacritics folded: src/archive/marks.ts, the same words the query
+ *   side quotes), indexed with the 'simple' configuration (no stemming: unicode61 does not stem either).
  * - kv.key compares bytewise (COLLATE "C"), as SQLite compares text: the Store lists a prefix's keys by range.
  */
 
@@ -25,8 +26,7 @@ export const POSTS_LOCK = 0x70707374; // "ppst"
 
 /** Never edit an entry that has shipped; append a new one. */
 export const PG_MIGRATIONS: readonly string[] = [
-  `CREATE EXTENSION IF NOT EXISTS unaccent;
-   CREATE TABLE peerpost_schema (version INTEGER NOT NULL);
+  `CREATE TABLE peerpost_schema (version INTEGER NOT NULL);
    INSERT INTO peerpost_schema (version) VALUES (0);
    CREATE TABLE posts (
      seq BIGINT PRIMARY KEY,
