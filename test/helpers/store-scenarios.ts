@@ -6,6 +6,7 @@
 import type { Post } from '../../src/post.js';
 import type { Store } from '../../src/store.js';
 import { removePosts, tombstoneOf } from '../../src/archive/removal.js';
+import { searchArchive } from '../../src/archive/search.js';
 
 const T0 = Date.UTC(2026, 11, 1, 12, 0, 0);
 
@@ -32,7 +33,14 @@ const ids = (posts: { id: string }[]) => posts.map((p) => p.id);
 export function storeScenario(store: Store): Record<string, unknown> {
   const r: Record<string, unknown> = {};
   // Posts: seqs in order, a duplicate id refused, the stored post read back whole.
-  const seqs = ['a@x', 'b@x', 'c@x'].map((id, i) => store.insertPost(scenarioPost(id), T0 + i));
+  const bob = {
+    author: { name: 'Bob Builder', address: 'bob@builders.example', via: 'mail' },
+    subject: 'Garden plans',
+    body: 'A meeting about the garden, at the Café Müller.',
+  };
+  const seqs = ['a@x', 'b@x', 'c@x'].map((id, i) =>
+    store.insertPost(scenarioPost(id, id === 'c@x' ? bob : {}), T0 + i),
+  );
   r.seqs = seqs;
   r.duplicate = store.insertPost(scenarioPost('a@x'), T0 + 10);
   const a = store.getPost('a@x');
@@ -55,6 +63,31 @@ export function storeScenario(store: Store): Record<string, unknown> {
   r.byBridge = store.countPostsByBridge();
   const page = store.archivePage({ bridge: 'commons' }, undefined, 100);
   r.export = ids(page.posts);
+  // Search (sort:date: an order both ranking functions agree on): folded words, a phrase, a prefix, columns, NOT.
+  const found = (query: string, index: 'full' | 'public' = 'full') =>
+    ids(searchArchive(store.db, query, { index, limit: 3 }).hits.map((h) => h.post));
+  r.search = {
+    word: found('garden'),
+    folded: found('MULLER cafe'),
+    phrase: found('"the garden"'),
+    phraseOrder: found('"garden the"'),
+    prefix: found('gard*'),
+    subject: found('subject:garden'),
+    notSubject: found('subject:meeting'),
+    author: found('author:bob'),
+    authorAddress: found('author:builders'),
+    address: found('builders'),
+    addressPublic: found('builders', 'public'),
+    authorPublic: found('author:builder', 'public'),
+    notWord: found('body -r1 -r2 -old -other sort:date'),
+    allDate: found('body sort:date'),
+    bridge: found('body bridge:elsewhere'),
+    thread: found('body thread:r2@x sort:date'),
+  };
+  const paged = searchArchive(store.db, 'body sort:date', { limit: 2 });
+  r.searchPage2 = ids(
+    searchArchive(store.db, 'body sort:date', { limit: 2, cursor: paged.next! }).hits.map((h) => h.post),
+  );
   // The outbox: order per endpoint, retry, dead, requeue, delivered.
   const rows = [1, 2, 3].map((seq) => store.addDelivery(seq, 'irc.test/#commons', 'chat', T0));
   store.addDelivery(1, 'mail.test/list', 'mail', T0);
