@@ -69,7 +69,7 @@ export function tokenize(sql: string): Token[] {
       i += m[0].length;
     } else if ((c === 'x' || c === 'X') && sql[i + 1] === "'") {
       m = /^[xX]'([0-9A-Fa-f]*)'/.exec(rest);
-      if (!m) throw new UnsupportedSqlError('a blob literal X\'..\' that is not hexadecimal digits', sql);
+      if (!m) throw new UnsupportedSqlError("a blob literal X'..' that is not hexadecimal digits", sql);
       if (m[1]!.length % 2) throw new UnsupportedSqlError('a blob literal with an odd number of hex digits', sql);
       out.push(tok('blob', `'\\x${m[1]!.toLowerCase()}'::bytea`));
       i += m[0].length;
@@ -306,7 +306,8 @@ export function translateStatement(sql: string, catalog?: Catalog): Translated {
     if (mode === 'ignore') conflict = ' ON CONFLICT DO NOTHING';
     if (mode === 'replace') {
       if (!catalog) throw new UnsupportedSqlError('INSERT OR REPLACE needs the table from the catalog', sql);
-      if (!info) throw new UnsupportedSqlError(`INSERT OR REPLACE into ${table}, a table PostgreSQL does not have`, sql);
+      if (!info)
+        throw new UnsupportedSqlError(`INSERT OR REPLACE into ${table}, a table PostgreSQL does not have`, sql);
       if (!info.primaryKey.length)
         throw new UnsupportedSqlError(`INSERT OR REPLACE into ${table}, which has no primary key`, sql);
       if (info.unique.length)
@@ -417,8 +418,7 @@ function createTable(ts: Token[], sql: string): string {
   let withoutRowid = false;
   if (tail.length) {
     if (tail.length === 2 && isWord(tail[0], 'WITHOUT') && isWord(tail[1], 'ROWID')) withoutRowid = true;
-    else
-      throw new UnsupportedSqlError(`the table option ${tail.map((t) => t.text).join(' ')} has no translation`, sql);
+    else throw new UnsupportedSqlError(`the table option ${tail.map((t) => t.text).join(' ')} has no translation`, sql);
   }
   const defs = splitTop(ts.slice(open + 1, close), (t) => t.text === ',').map(solid);
   const TABLE_CONSTRAINT = ['PRIMARY', 'UNIQUE', 'CHECK', 'FOREIGN', 'CONSTRAINT'];

@@ -97,8 +97,7 @@ function describe(err: unknown): Response {
   const msg = e.message ?? String(err);
   const code = e.code ?? '';
   if (code === 'PG_TIMEOUT') return fail(msg, 'PG_TIMEOUT');
-  if (/^[0-9A-Z]{5}$/.test(code))
-    return fail(msg + (e.detail ? ` (${e.detail})` : ''), code, code);
+  if (/^[0-9A-Z]{5}$/.test(code)) return fail(msg + (e.detail ? ` (${e.detail})` : ''), code, code);
   // No SQLSTATE: the socket (refused, reset, closed) or pg's own "Connection terminated" / timeout.
   if (CONNECTION_CODES.has(code) || /terminated|not queryable|closed|timeout|ECONN/i.test(msg) || dead)
     return fail(msg, 'PG_UNAVAILABLE');
