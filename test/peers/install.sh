@@ -27,7 +27,7 @@
 set -euo pipefail
 
 # The peers (Debian package names). inn2 is installed last, after postfix.
-PEERS=(finger fingerd socat ngircd openssl inspircd atheme-services python3 postfix python3-aiosmtpd swaks chromium inn2 python3-feedparser faketime)
+PEERS=(finger fingerd socat ngircd openssl inspircd atheme-services python3 postfix python3-aiosmtpd swaks chromium inn2 python3-feedparser faketime postgresql-15)
 # The anchors only benchmarks run (bench/archive.ts: public-inbox, with Xapian, side by side with the archive).
 BENCH_PEERS=(public-inbox)
 
@@ -52,6 +52,7 @@ installed() {
   case "$1" in
     python3) python3 -W ignore -c 'import nntplib' 2>/dev/null ;;
     inn2) [ -x /usr/lib/news/bin/innd ] ;;
+    postgresql-15) [ -x /usr/lib/postgresql/15/bin/postgres ] && [ -x /usr/lib/postgresql/15/bin/initdb ] ;;
     public-inbox) perl -MSearch::Xapian -e 1 2>/dev/null ;;
     *) return 0 ;;
   esac

@@ -1,0 +1,28 @@
+/** The messages between PgDatabase (main thread) and its worker (worker.ts). */
+import type { ConnectionOptions } from 'node:tls';
+
+export interface WorkerConfig {
+  url: string;
+  ssl?: boolean | ConnectionOptions;
+  connectTimeoutMs: number;
+  queryTimeoutMs: number;
+  applicationName: string;
+}
+
+/** A request without its id. */
+export type Body =
+  | { op: 'connect' }
+  | { op: 'close' }
+  /** A statement; `name`: a prepared statement of this connection (parsed once per connection). */
+  | { op: 'query'; text: string; values: unknown[]; name?: string; rowMode?: 'array' }
+  /** Several statements, no parameters (simple query protocol). */
+  | { op: 'exec'; text: string }
+  /** Parse the statement now (PREPARE/DEALLOCATE) so that bad SQL fails at prepare time. */
+  | { op: 'check'; text: string }
+  | { op: 'tx'; what: 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to'; depth: number };
+
+export type Request = Body & { id: number };
+
+export type Response =
+  | { ok: true; rows?: unknown[]; rowCount?: number }
+  | { ok: false; error: { message: string; code: string; sqlstate?: string } };
