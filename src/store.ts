@@ -14,6 +14,7 @@ import { archivePage, type ArchiveFilter, type ArchivePageOf, type ArchivePositi
 import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
 import { indexedBy, type SqlDatabase, type SqlDialect } from './sql.js';
 import { PG_MIGRATIONS, POSTS_LOCK } from './store/pg/schema.js';
+import { translateDdl } from './store/pg/dialect.js';
 
 export { MIGRATIONS };
 
@@ -671,7 +672,7 @@ export class Store {
           );
       }
       this.transaction(() => {
-        this.db.exec(sql);
+        this.db.exec(this.dialect === 'postgres' ? translateDdl(sql) : sql);
         this.db
           .prepare('INSERT INTO plugin_migrations (scope, n, applied_at) VALUES (?, ?, ?)')
           .run(scope, n, Date.now());

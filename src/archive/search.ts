@@ -248,7 +248,7 @@ function prepareOrder(db: SqlDatabase) {
 
 /**
  * The same choices on PostgreSQL (issue 17; src/store/pg/schema.ts): archive_fts holds a tsvector per index (public,
- * whole) with subject, author and body weighed as bm25 weighs them here (A 4, B 2, D 1: ts_rank's weights), the
+ * whole) with subject, author and body weighed as bm25 weighs them here (A 4, B 2, D 1: ts_rank's weights 1, 0.5, 0.25), the
  * query as tsquery text (ParsedQuery.tsquery). A lower score is better, as with bm25: the rank negated. Every match
  * is ranked (GIN finds them; no candidate window).
  */
@@ -256,12 +256,12 @@ function prepareOrderPg(db: SqlDatabase, column: 'public' | 'whole') {
   const from = `FROM (SELECT to_tsquery('simple', CAST(@tsquery AS TEXT)) AS q) AS query
     JOIN archive_fts f ON f.${column} @@ query.q
     JOIN posts p ON p.seq = f.seq
-    WHERE (CAST(@bridges AS TEXT[]) IS NULL OR p.bridge = ANY (CAST(@bridges AS TEXT[])))
-      AND (CAST(@bridges2 AS TEXT[]) IS NULL OR p.bridge = ANY (CAST(@bridges2 AS TEXT[])))
+    WHERE (CAST(@bridges AS TEXT) IS NULL OR p.bridge IN (SELECT jsonb_array_elements_text(CAST(@bridges AS JSONB))))
+      AND (CAST(@bridges2 AS TEXT) IS NULL OR p.bridge IN (SELECT jsonb_array_elements_text(CAST(@bridges2 AS JSONB))))
       AND (CAST(@before AS TEXT) IS NULL OR p.date < @before)
       AND (CAST(@after AS TEXT) IS NULL OR p.date >= @after)
       AND (CAST(@thread AS TEXT) IS NULL OR p.thread = @thread)`;
-  const score = `-ts_rank('{1, 0, 2, 4}', f.${column}, query.q)`;
+  const score = `-ts_rank('{0.25, 0, 0.5, 1}', f.${column}, query.q)`;
   return {
     relevance: db.prepare(
       `SELECT p.seq, ${score} AS score, 0 AS place ${from} ORDER BY score, p.seq DESC LIMIT @limit OFFSET @offset`,
@@ -278,7 +278,8 @@ function preparePg(db: SqlDatabase) {
   return {
     public: prepareOrderPg(db, 'public'),
     whole: prepareOrderPg(db, 'whole'),
-    posts: db.prepare(`SELECT seq, received_at, data FROM posts WHERE seq = ANY (CAST(@seqs AS BIGINT[]))`),
+    posts: db.prepare(`SELECT seq, received_at, data FROM posts
+       WHERE seq IN (SELECT CAST(jsonb_array_elements_text(CAST(@seqs AS JSONB)) AS BIGINT))`),
   };
 }
 
@@ -385,14 +386,8 @@ export function searchArchive(db: SqlDatabase, query: string | ParsedQuery, opts
     if (!st) statementsPg.set(db, (st = preparePg(db)));
     const order = index === 'public' ? st.public : st.whole;
     const { match: _match, ...rest } = args;
-    const pgArgs = {
-      ...rest,
-      tsquery: q.tsquery,
-      bridges: q.bridges.length ? q.bridges : null,
-      bridges2: opts.bridges ?? null,
-    };
-    rows = order[q.sort].all(pgArgs) as Row[];
-    postsOf = (seqs) => st.posts.all({ seqs }) as StoredRow[];
+    rows = order[q.sort].all({ ...rest, tsquery: q.tsquery }) as Row[];
+    postsOf = (seqs) => st.posts.all({ seqs: JSON.stringify(seqs) }) as StoredRow[];
   } else {
     let st = statements.get(db);
     if (!st) statements.set(db, (st = prepare(db)));

@@ -193,7 +193,7 @@ function refuseSqliteOnly(ts: readonly Token[], sql: string): void {
         sql,
       );
     if (t.key === 'COLLATE') throw new UnsupportedSqlError("SQLite's collations have no translation", sql);
-    if (t.key === 'IS' && !isWord(next, 'NULL', 'NOT', 'TRUE', 'FALSE'))
+    if (t.key === 'IS' && !isWord(next, 'NULL', 'NOT', 'TRUE', 'FALSE', 'DISTINCT'))
       throw new UnsupportedSqlError("SQLite's IS between two values: write IS NOT DISTINCT FROM for both", sql);
     if (t.key === 'IS' && isWord(next, 'NOT') && !isWord(s[i + 2], 'NULL', 'TRUE', 'FALSE', 'DISTINCT'))
       throw new UnsupportedSqlError("SQLite's IS NOT between two values: write IS DISTINCT FROM", sql);
@@ -229,7 +229,8 @@ function rewriteCommon(ts: Token[]): Token[] {
       let j = i + 1;
       while (ts[j]?.kind === 'space') out.push(ts[j++]!);
       const a = ts[j];
-      if (a?.kind === 'word' && /[A-Z]/.test(a.text)) {
+      // Mixed case only: an all-capitals word after AS is a type (CAST(? AS TEXT)), not a row key.
+      if (a?.kind === 'word' && /[A-Z]/.test(a.text) && /[a-z]/.test(a.text)) {
         out.push(tok('qident', `"${a.text}"`, a.text));
         i = j;
       } else i = j - 1;
