@@ -2,6 +2,7 @@
  * The peerpost command: start, check, post, outbox, status.
  * Output is for people; --json where a program wants to read it.
  */
+import { storeLabel } from './store/open.js';
 import { loadConfigFile } from './config/load.js';
 import { findConfig } from './config/find.js';
 import type { PeerpostConfig } from './config/types.js';
@@ -187,7 +188,7 @@ async function cmdCheck(args: string[]): Promise<number> {
   }
   out(`${file}: OK`);
   out(
-    `node ${config.node.hostname}, data in ${config.node.data}${hasStore(config.node.data) ? '' : ' (no store there yet: peerpost start creates it)'}, ${plural(Object.keys(config.accounts).length, 'account')}, ${plural(bridges.length, 'bridge')}`,
+    `node ${config.node.hostname}, ${config.node.database ? `store ${storeLabel(config.node)}, control socket in ${config.node.data}` : `data in ${config.node.data}${hasStore(config.node.data) ? '' : ' (no store there yet: peerpost start creates it)'}`}, ${plural(Object.keys(config.accounts).length, 'account')}, ${plural(bridges.length, 'bridge')}`,
   );
   for (const a of Object.values(config.accounts)) out(`  account ${a.name} (${a.protocol}, ${styles.get(a.name)})`);
   for (const b of bridges) {

@@ -111,7 +111,12 @@ export function describeStoreError(err: unknown, file: string): StoreError {
 /** Codes after which a write may succeed later: answer the sender "try again later". */
 export function isTemporaryStoreError(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
-  return /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|PROTOCOL)/.test(code);
+  // PostgreSQL's (src/store/pg/database.ts, isTemporaryPgError): unreachable or restarting, out of resources, a
+  // serialization failure or deadlock, a timeout, a read-only standby during a failover.
+  return (
+    /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|PROTOCOL)/.test(code) ||
+    /^PG_(UNAVAILABLE|RESOURCES|FULL|CONFLICT|TIMEOUT|READONLY)$/.test(code)
+  );
 }
 
 export interface StoreOptions {
@@ -149,6 +154,21 @@ const WAL_AUTOCHECKPOINT_PAGES = 4000;
  */
 export const PAGE_CACHE_KIB = 2000;
 
+/** Make the data directory (and its parents) if needed, and check it can be written. Throws StoreError for people. */
+export function prepareDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    if (!statSync(dataDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    accessSync(dataDir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new StoreError(
+      `the data directory ${dataDir} cannot be used: ${e.code === 'ENOTDIR' ? 'a part of its path is a file, not a directory' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'the file system is read-only' : e.message}. Set node.data to a writable directory.`,
+      e.code ?? 'EIO',
+    );
+  }
+}
+
 export class Store {
   /** The connection every statement goes through (SQLite or PostgreSQL: src/sql.ts). */
   readonly db: SqlDatabase;
@@ -166,19 +186,7 @@ export class Store {
   static open(dataDir: string, opts: StoreOptions = {}): Store {
     if (dataDir !== ':memory:' && opts.create === false) {
       if (!existsSync(join(dataDir, STORE_FILE))) throw new NoStoreError(dataDir);
-    } else if (dataDir !== ':memory:') {
-      try {
-        mkdirSync(dataDir, { recursive: true });
-        if (!statSync(dataDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-        accessSync(dataDir, constants.W_OK | constants.X_OK);
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        throw new StoreError(
-          `the data directory ${dataDir} cannot be used: ${e.code === 'ENOTDIR' ? 'a part of its path is a file, not a directory' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'the file system is read-only' : e.message}. Set node.data to a writable directory.`,
-          e.code ?? 'EIO',
-        );
-      }
-    }
+    } else if (dataDir !== ':memory:') prepareDataDir(dataDir);
     const file = dataDir === ':memory:' ? ':memory:' : join(dataDir, STORE_FILE);
     try {
       return new Store(file, opts);

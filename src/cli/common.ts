@@ -3,6 +3,7 @@
  * with usage errors, output for people, finding the config and the store (never creating one).
  * The core commands are in src/cli.ts; the archive's in this folder, one file each, listed in src/cli/index.ts.
  */
+import { openConfiguredStore } from '../store/open.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -85,7 +86,7 @@ export class NoStoreHere extends Error {
 /** The store this config names, which must exist: commands other than start never create one. */
 export function openStore(found: FoundConfig, config: PeerpostConfig): Store {
   try {
-    return Store.open(config.node.data, { durability: config.node.durability, create: false });
+    return openConfiguredStore(config.node, { create: false });
   } catch (e) {
     if (e instanceof NoStoreError) throw new NoStoreHere(found, config);
     throw e;
@@ -94,6 +95,7 @@ export function openStore(found: FoundConfig, config: PeerpostConfig): Store {
 
 /** Open the store to read: read-only when its schema is this peerpost's, else as other commands do (migrated). */
 export function openToRead(found: FoundConfig, config: PeerpostConfig): Store {
+  if (config.node.database) return openStore(found, config); // PostgreSQL: a connection reads as well as it writes
   if (!hasStore(config.node.data)) throw new NoStoreHere(found, config);
   try {
     return Store.open(config.node.data, { readonly: true, create: false });

@@ -472,6 +472,7 @@ class Run {
         data: dataDir(resolve(this.cwd, this.file), node.data),
         maxHops: node.maxHops,
         durability: node.durability,
+        ...(node.database ? { database: node.database } : {}),
       },
       delivery: {
         retryFirstMs: delivery.retry.first,

@@ -39,6 +39,14 @@ export const nodeSchema = block({
   data: z.string().min(1).default('./data'),
   maxHops: int(1, 100, 10),
   durability: z.enum(['process', 'power']).default('process'),
+  /**
+   * PostgreSQL instead of the SQLite file in node.data (issue 17): postgres://USER:${PASSWORD}@HOST:PORT/DB; TLS by
+   * the URL's sslmode (require, verify-ca, verify-full) and sslrootcert. node.data still holds the control socket.
+   */
+  database: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, 'expected a PostgreSQL URL: postgres://USER:PASSWORD@HOST:PORT/DATABASE')
+    .optional(),
 });
 
 export const deliverySchema = block({

@@ -65,6 +65,8 @@ export interface NodeConfig {
   maxHops: number;
   /** 'process': survives a crash of peerpost (SQLite synchronous=NORMAL); 'power': survives power loss (FULL). */
   durability: 'process' | 'power';
+  /** PostgreSQL's URL when the store is there (issue 17; src/store/open.ts); else the SQLite file in data. */
+  database?: string;
 }
 
 export interface DeliveryConfig {

@@ -13,6 +13,7 @@ import type { AccountConfig, PeerpostConfig } from '../config/types.js';
 import { lookupPlugin, type PluginLookup } from '../loader.js';
 import { gapMessage } from '../services.js';
 import type { PluginDefinition } from '../plugin.js';
+import { openConfiguredStore, storeLabel } from '../store/open.js';
 import { Store, StoreError } from '../store.js';
 import type { Router } from '../ingest/router.js';
 import { Outbox, type Resolution } from '../delivery/outbox.js';
@@ -103,7 +104,7 @@ export class Daemon {
     if (!loaded.ok) return EXIT.CONFIG;
     this.config = loaded.config;
     try {
-      this.store = Store.open(this.config.node.data, { durability: this.config.node.durability });
+      this.store = openConfiguredStore(this.config.node);
     } catch (err) {
       this.log.fatal(
         { err: err instanceof StoreError ? undefined : err },
@@ -190,7 +191,7 @@ export class Daemon {
     const bridges = Object.keys(this.config.bridges).length;
     this.log.info(
       { config: this.config.file, data: this.config.node.data, accounts: size, bridges, version: VERSION },
-      `peerpost ${VERSION} is up: ${plural(size, 'account')}, ${plural(bridges, 'bridge')}, data in ${this.config.node.data}`,
+      `peerpost ${VERSION} is up: ${plural(size, 'account')}, ${plural(bridges, 'bridge')}, ${this.config.node.database ? `store ${storeLabel(this.config.node)}` : `data in ${this.config.node.data}`}`,
     );
     return EXIT.OK;
   }
