@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { PluginContext, PluginStore, Post, StoredPost } from '../../src/plugin.js';
-import { isTemporaryPgError, type PgDatabase } from '../../src/store/pg/database.js';
+import { isTemporaryPgError, PgDatabase } from '../../src/store/pg/database.js';
 import { memoryPluginStore } from '../helpers/memory-store.js';
 import { openPg, pgPluginStore, startPostgres, type PgPeer } from '../helpers/pg.js';
 import { ListStore } from '../../plugins/mail/subscribe.js';
@@ -399,5 +399,34 @@ test('a statement past queryTimeoutMs fails as temporary and the connection goes
     assert.notEqual((d.query('SELECT pg_backend_pid() AS pid')[0] as { pid: number }).pid, backend.pid);
   } finally {
     d.close();
+  }
+});
+
+test('connecting to a server that never answers fails within connectTimeoutMs, saying where and what to do', async () => {
+  const { createServer } = await import('node:net');
+  const held: import('node:net').Socket[] = [];
+  const silent = createServer((s) => held.push(s)); // accepts, never speaks
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as { port: number }).port;
+  try {
+    const t = performance.now();
+    assert.throws(
+      () => new PgDatabase(`postgres://pp@127.0.0.1:${port}/pp`, { connectTimeoutMs: 500 }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'PG_UNAVAILABLE');
+        assert.ok(isTemporaryPgError(e));
+        assert.match(
+          e.message,
+          new RegExp(
+            `^cannot connect to PostgreSQL at 127\\.0\\.0\\.1:${port}, database pp as user pp: .*pg_isready -h 127\\.0\\.0\\.1 -p ${port}`,
+          ),
+        );
+        return true;
+      },
+    );
+    assert.ok(performance.now() - t < 2500, `within its bound: ${(performance.now() - t).toFixed(0)} ms`);
+  } finally {
+    held.forEach((s) => s.destroy());
+    silent.close();
   }
 });
