@@ -362,6 +362,18 @@ test('PostgreSQL restarted during use: a call in the gap fails at once with a te
     pg.start();
     assert.equal(lists.add('restart', 'after@example.org', '', 4), true);
     both();
+    // The connection lost in the middle of a transaction, PostgreSQL back before its next statement: that statement
+    // must not run outside the transaction (on a new connection); the transaction fails whole, temporary.
+    assert.throws(
+      () =>
+        store.transaction(() => {
+          lists.add('restart', 'mid1@example.org', '', 5);
+          pg.stop();
+          pg.start();
+          lists.add('restart', 'mid2@example.org', '', 5);
+        }),
+      (e: Error) => isTemporaryPgError(e),
+    );
     assert.deepEqual(
       lists.members('restart').map((m) => m.address),
       ['after@example.org', 'before@example.org', 'tx1@example.org', 'tx2@example.org'],
