@@ -189,3 +189,13 @@ test('migrations: a SQLite trigger becomes a PL/pgSQL function and its trigger; 
   refused(() => translateDdl('CREATE TABLE mail_c (a INTEGER UNIQUE ON CONFLICT REPLACE)'), /ON CONFLICT/);
   refused(() => translateDdl('PRAGMA foreign_keys = ON'), /PRAGMA/);
 });
+
+test('whether a statement gives rows is read from its own words, not from its CTEs or subqueries', () => {
+  const cte = pg(
+    'WITH p AS (INSERT INTO posts (id) VALUES (?), (?) RETURNING seq) INSERT INTO outbox (post_seq) SELECT seq FROM p',
+  );
+  assert.equal(cte.reader, false);
+  assert.equal(pg('WITH x AS (SELECT 1 AS a) SELECT a FROM x').reader, true);
+  assert.equal(pg('DELETE FROM t WHERE id IN (SELECT id FROM u)').reader, false);
+  assert.equal(pg('UPDATE t SET a = 1 RETURNING a').reader, true);
+});

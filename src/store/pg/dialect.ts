@@ -280,7 +280,18 @@ export function translateStatement(sql: string, catalog?: Catalog): Translated {
   refuseSqliteOnly(ts, sql);
 
   const first = s[0]!.key;
-  const hasReturning = s.some((t) => isWord(t, 'RETURNING'));
+  // The statement's own words, outside parentheses (a WITH's CTEs and subqueries are inside them).
+  const depths: number[] = [];
+  let d = 0;
+  for (const t of s) {
+    if (t.text === '(') d++;
+    depths.push(d);
+    if (t.text === ')') d--;
+  }
+  const top = s.filter((_, i) => depths[i] === 0);
+  const hasReturning = top.some((t) => isWord(t, 'RETURNING'));
+  /** The main statement's kind: the first of SELECT/INSERT/... at the top level (after a WITH's CTEs). */
+  const main = top.find((t) => isWord(t, 'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'VALUES', 'REPLACE'))?.key ?? first;
   let conflict = '';
   let returning: string | undefined;
   if (first === 'INSERT' || first === 'REPLACE') {
@@ -329,9 +340,7 @@ export function translateStatement(sql: string, catalog?: Catalog): Translated {
   const p = numberParams(ts, sql);
   let text = join(p.tokens) + conflict;
   if (returning) text += ` RETURNING ${returning}`;
-  const writes = s.some((t) => isWord(t, 'INSERT', 'UPDATE', 'DELETE', 'REPLACE'));
-  const reader =
-    hasReturning || first === 'SELECT' || first === 'VALUES' || (first === 'WITH' && !writes) || first === 'EXPLAIN';
+  const reader = hasReturning || main === 'SELECT' || main === 'VALUES' || first === 'EXPLAIN';
   return { text, positional: p.positional, names: p.names, ...(returning ? { returning } : {}), reader };
 }
 

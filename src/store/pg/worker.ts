@@ -47,7 +47,29 @@ function drop(): void {
   c.end().catch(() => {});
 }
 
+/**
+ * A connection attempt that failed slowly (no answer: a host or network gone, not a refusal) is not tried again
+ * before this time: each attempt blocks the daemon up to connectTimeoutMs, so calls in between fail at once with
+ * the same reason. A refusal (PostgreSQL restarting) is cheap and is tried again at the next call.
+ */
+let retryAt = 0;
+let lastFailure: unknown;
+
 async function connect(): Promise<void> {
+  if (Date.now() < retryAt) throw lastFailure;
+  const started = Date.now();
+  try {
+    await open();
+    retryAt = 0;
+  } catch (err) {
+    lastFailure = err;
+    if (Date.now() - started > Math.min(250, config.connectTimeoutMs / 2))
+      retryAt = Date.now() + config.connectTimeoutMs;
+    throw err;
+  }
+}
+
+async function open(): Promise<void> {
   const c = new pg.Client({
     connectionString: config.url,
     ...(config.ssl !== undefined ? { ssl: config.ssl } : {}),
@@ -65,7 +87,14 @@ async function connect(): Promise<void> {
   c.on('end', () => {
     if (client === c) drop();
   });
-  await c.connect();
+  try {
+    await c.connect();
+  } catch (err) {
+    c.removeAllListeners('error');
+    c.on('error', () => {});
+    void c.end().catch(() => {});
+    throw err;
+  }
   client = c;
   dead = false;
 }
