@@ -115,7 +115,7 @@ export function header(msg: string, name: string): string[] {
 }
 
 /** The messages the smarthost received for an address (any of a transaction's recipients, X-RcptTo). */
-export const mailTo = (sink: MaildirSink, addr: string): string[] =>
+export const messagesTo = (sink: MaildirSink, addr: string): string[] =>
   sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
 
 /**
@@ -182,7 +182,7 @@ export function mailingLists(opts: { waitMs?: number } = {}): MailingLists {
       w.writeConfig(config({ w, port, sinkPort: sink.port }));
       daemon = await startDaemon(w.config);
     },
-    mailTo: (addr) => mailTo(lists.sink, addr),
+    mailTo: (addr) => messagesTo(lists.sink, addr),
     waitMail: (addr, pred, what, timeoutMs = opts.waitMs ?? 15_000) =>
       until(() => lists.mailTo(addr).find(pred), `${what} (mail to ${addr})`, timeoutMs),
     async mail(from, to, subject, body = '', id = `m${++n}.${Date.now()}@example.org`) {
