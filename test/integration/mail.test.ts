@@ -21,9 +21,9 @@ const D = 'lists.test.example';
 const LIST = `commons@${D}`;
 const MAX = 200_000;
 
-/** The list daemon; its smarthost's messages for an address (mailTo). */
+/** The list daemon, its smarthost and the mail the smarthost received for an address (waitMail). */
 const lists = mailingLists();
-const { mailTo, waitMail } = lists;
+const { waitMail } = lists;
 
 async function subscribers(): Promise<string[]> {
   const r = await cli(['subscribers', 'commons', '-c', lists.w.config, '--json']);
