@@ -8,7 +8,7 @@
  * space is freed. Everything it acknowledged before is kept, across a kill -9.
  *
  * Mounting a tmpfs needs root (as here and on CI); not root is a failure that
- * says which command is needed, never a skip.
+ * says the command that runs this test as root, never a skip.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +29,7 @@ import {
   tokenCounts,
 } from '../helpers/e2e.js';
 import { MailPlace } from '../helpers/e2e-places.js';
+import { requireRoot } from '../peers/require.js';
 
 const P = 'K5';
 const SIZE = '6m';
@@ -41,14 +42,14 @@ let mail: MailPlace;
 let node: Node;
 
 before(async () => {
+  requireRoot(
+    'the disk-full test puts the data dir on a small tmpfs it mounts (mount -t tmpfs), which only root can',
+    'as root it also installs the peers that are missing',
+  );
   ensurePeers();
   mnt = mkdtempSync('/tmp/pp-e2e-disk-');
   chmodSync(mnt, 0o755);
   const cmd = ['mount', '-t', 'tmpfs', '-o', `size=${SIZE},mode=0755`, 'tmpfs', mnt];
-  if (process.getuid?.() !== 0)
-    throw new Error(
-      `the disk-full test needs a small tmpfs for the data dir; run the tests as root, or mount one first with:\n  sudo ${cmd.join(' ')}`,
-    );
   execFileSync(cmd[0]!, cmd.slice(1));
   mounted = true;
   net = await IrcNetwork.start('full');

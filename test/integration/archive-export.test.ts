@@ -24,6 +24,31 @@ for m in mailbox.mbox(sys.argv[1]):
 print(json.dumps(out))
 `;
 
+interface Read {
+  id: string;
+  from: string;
+  date: string;
+  subject: string;
+  refs: string | null;
+  body: string;
+}
+
+/** An mbox file as Python's mailbox reads it (mboxrd: one ">" taken off "From " lines). */
+const readMbox = (file: string): Read[] =>
+  JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, file], { encoding: 'utf8' })) as Read[];
+
+type Post = Parameters<Store['insertPost']>[0];
+
+/** A post of bridge commons, as the mail or IRC plugin stores it. */
+const post = (p: Omit<Post, 'bridge' | 'kind' | 'hops' | 'attachments' | 'references'> & Partial<Post>): Post => ({
+  bridge: 'commons',
+  kind: 'message',
+  hops: 0,
+  attachments: [],
+  references: [],
+  ...p,
+});
+
 test('peerpost export: Python reads every message back, with ids, From, Date, Subject, References and "From " lines', async () => {
   requirePeer('python3');
   const w = world();
@@ -32,23 +57,19 @@ test('peerpost export: Python reads every message back, with ids, From, Date, Su
       'accounts:\n  sink.s: { file: ' + w.sink('s') + ' }\nbridges:\n  commons:\n    endpoints: [sink.s/c]\n',
     );
     const s = Store.open(w.data);
-    const base = { bridge: 'commons', kind: 'message' as const, hops: 0, attachments: [] };
     s.insertPost(
-      {
-        ...base,
+      post({
         id: 'root@example.org',
         origin: { account: 'mail.l', target: 'commons' },
         author: { name: 'Alice Exämple', address: 'alice@example.org', via: 'mail' },
         subject: 'Grüße',
         body: 'From the start\n>From quoted\nbye\n',
-        references: [],
         date: '2026-01-02T10:00:00.000Z',
-      },
+      }),
       1,
     );
     s.insertPost(
-      {
-        ...base,
+      post({
         id: 'line@test.example',
         origin: { account: 'irc.l', target: '#commons' },
         author: { name: 'bob', via: 'irc' },
@@ -56,7 +77,7 @@ test('peerpost export: Python reads every message back, with ids, From, Date, Su
         inReplyTo: 'root@example.org',
         references: ['root@example.org'],
         date: '2026-01-03T10:00:00.000Z',
-      },
+      }),
       2,
     );
     s.close();
@@ -66,7 +87,7 @@ test('peerpost export: Python reads every message back, with ids, From, Date, Su
     assert.match(r.stderr, /exported 2 messages of bridge commons/);
     const plain = join(w.dir, 'commons.mbox');
     execFileSync('sh', ['-c', `gzip -dc '${file}' > '${plain}'`]);
-    const got = JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, plain], { encoding: 'utf8' }));
+    const got = readMbox(plain);
     assert.equal(got.length, 2);
     assert.equal(got[0].id, '<root@example.org>');
     assert.equal(got[0].from, 'Alice Exämple <alice@example.org>');
@@ -79,7 +100,7 @@ test('peerpost export: Python reads every message back, with ids, From, Date, Su
 
     const pub = await cli(['export', '-c', w.config, '-b', 'commons', '--public', '-o', plain]);
     assert.equal(pub.code, 0, pub.stderr);
-    const shown = JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, plain], { encoding: 'utf8' }));
+    const shown = readMbox(plain);
     assert.doesNotMatch(JSON.stringify(shown), /alice@example\.org/);
     const none = await cli(['export', '-c', w.config, '-b', 'nosuch', '-o', plain]);
     assert.equal(none.code, 5);
@@ -87,16 +108,14 @@ test('peerpost export: Python reads every message back, with ids, From, Date, Su
     // --thread, --since and --until choose what is written; a post of another thread on 5 January joins first.
     const again = Store.open(w.data);
     again.insertPost(
-      {
-        ...base,
+      post({
         id: 'other@example.org',
         origin: { account: 'mail.l', target: 'commons' },
         author: { name: 'Carol', address: 'carol@example.org', via: 'mail' },
         subject: 'Another topic',
         body: 'elsewhere\n',
-        references: [],
         date: '2026-01-05T10:00:00.000Z',
-      },
+      }),
       3,
     );
     again.close();
@@ -104,8 +123,7 @@ test('peerpost export: Python reads every message back, with ids, From, Date, Su
       const out = join(w.dir, 'part.mbox');
       const e = await cli(['export', '-c', w.config, '-b', 'commons', ...opts, '-o', out]);
       assert.equal(e.code, 0, e.stderr);
-      const read = JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, out], { encoding: 'utf8' }));
-      return (read as { id: string }[]).map((m) => m.id);
+      return readMbox(out).map((m) => m.id);
     };
     assert.deepEqual(await idsOf(), ['<root@example.org>', '<line@test.example>', '<other@example.org>']);
     assert.deepEqual(await idsOf('--thread', 'line@test.example'), ['<root@example.org>', '<line@test.example>']);
@@ -125,19 +143,14 @@ test("the web's /b/NAME.mbox.gz: gzip, read by Python's mailbox, no full address
   w.writeConfig('accounts:\n  web.t: { listen: 127.0.0.1:0 }\nbridges:\n  commons:\n    endpoints: [web.t/commons]\n');
   const s = Store.open(w.data);
   s.insertPost(
-    {
-      bridge: 'commons',
-      kind: 'message',
-      hops: 0,
-      attachments: [],
+    post({
       id: 'root@example.org',
       origin: { account: 'mail.l', target: 'commons' },
       author: { name: 'Alice', address: 'alice@example.org', via: 'mail' },
       subject: 'Hello',
       body: 'From me: write to alice@example.org\n',
-      references: [],
       date: '2026-01-02T10:00:00.000Z',
-    },
+    }),
     1,
   );
   s.close();
@@ -150,7 +163,7 @@ test("the web's /b/NAME.mbox.gz: gzip, read by Python's mailbox, no full address
     assert.match(r.headers.get('content-disposition') ?? '', /filename="commons\.mbox\.gz"/);
     const plain = join(w.dir, 'web.mbox');
     writeFileSync(plain, gunzipSync(Buffer.from(await r.arrayBuffer())));
-    const got = JSON.parse(execFileSync('/usr/bin/python3', ['-c', READ, plain], { encoding: 'utf8' }));
+    const got = readMbox(plain);
     assert.equal(got.length, 1);
     assert.equal(got[0].id, '<root@example.org>');
     assert.equal(got[0].body, 'From me: write to alice@…ample.org\n');

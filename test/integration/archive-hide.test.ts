@@ -14,7 +14,7 @@ import { gunzipSync } from 'node:zlib';
 import { world, cli, startDaemon, until } from '../helpers/daemon.js';
 import { listeningPort, rawQuery } from '../peers/finger.js';
 import { startMaildirSink, freePort } from './mail-send-helpers.js';
-import { ensureSwaks, swaks, header } from './mail-helpers.js';
+import { ensureSwaks, swaks, header, messagesTo } from './mail-helpers.js';
 import { nntplib } from './nntp-helpers.js';
 import { requirePeer } from '../peers/require.js';
 import { WebSocket } from 'ws';
@@ -91,14 +91,7 @@ bridges:
 
   // The subscriber's copy is the message itself: the real From.
   const copy = await until(
-    () =>
-      sink
-        .messages()
-        .find(
-          (m) =>
-            (header(m, 'X-RcptTo')[0] ?? '').split(',').includes('bob@example.net') &&
-            header(m, 'Message-ID')[0] === `<${ID}>`,
-        ),
+    () => messagesTo(sink, 'bob@example.net').find((m) => header(m, 'Message-ID')[0] === `<${ID}>`),
     "bob's copy",
     15_000,
   );

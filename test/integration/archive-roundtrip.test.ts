@@ -11,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requirePeer } from '../peers/require.js';
-import { cli, runOnce, startDaemon, world, type World } from '../helpers/daemon.js';
+import { cli, startDaemon, type World } from '../helpers/daemon.js';
+import { commonsWorld } from '../helpers/commons-world.js';
 
 before(() => requirePeer('python3'));
 
@@ -110,16 +111,6 @@ print(json.dumps(out))
 const read = (path: string, variant: 'mboxo' | 'mboxrd') =>
   JSON.parse(python(READ, path, variant)) as Record<string, Read>;
 
-function commons(w: World): void {
-  w.writeConfig(`
-accounts:
-  sink.a: { file: ${w.sink('a')} }
-bridges:
-  commons:
-    endpoints: [sink.a/one]
-`);
-}
-
 interface Counts {
   read: number;
   imported: number;
@@ -158,16 +149,13 @@ const NORMALISED: Record<string, Partial<Record<Header, string>>> = {
 };
 
 test('an mbox written by Python comes back out of export with the same headers (raw or decoded) and bodies; importing the export adds nothing', async (t) => {
-  const w = world();
-  t.after(() => w.cleanup());
-  commons(w);
+  const w = await commonsWorld(t);
   const mbox = join(w.dir, 'list.mbox');
   python(WRITE, mbox);
   const written = readFileSync(mbox, 'utf8');
   assert.match(written, /\n>From now on/, 'Python quoted the body line (mboxo)');
   assert.match(written, /\nReferences: <r0\.x+@archive\.example\.org>\n <r1\./, 'Python folded References');
   assert.match(written, /\nSubject: =\?utf-8\?/, 'Python encoded the subject');
-  await runOnce(w.config);
 
   const first = await importJson(w, '--mboxo', mbox);
   assert.deepEqual([first.read, first.imported, first.duplicate, first.unparsable], [9, 9, 0, []]);
@@ -229,12 +217,9 @@ box.close()
 const ids = (file: string) => Object.keys(read(file, 'mboxrd'));
 
 test('a removed post imported again is refused (counted as removed), the others are already there, the export leaves it out; also through a running daemon', async (t) => {
-  const w = world();
-  t.after(() => w.cleanup());
-  commons(w);
+  const w = await commonsWorld(t);
   const mbox = join(w.dir, 'list.mbox');
   python(THREE, mbox);
-  await runOnce(w.config);
   assert.equal((await importJson(w, mbox)).imported, 3);
 
   // The daemon is stopped: remove works on the store.
@@ -277,9 +262,7 @@ test('a removed post imported again is refused (counted as removed), the others 
  * Python wrote.)
  */
 test('--mboxo on an mbox from Python keeps ">>From " lines as written; the default mboxrd reading takes one ">" off', async (t) => {
-  const w = world();
-  t.after(() => w.cleanup());
-  commons(w);
+  const w = await commonsWorld(t);
   const write = (id: string) =>
     python(
       `import mailbox, email.message, sys
@@ -295,7 +278,6 @@ box.close()`,
   write('o');
   write('rd');
   assert.match(readFileSync(join(w.dir, 'o.mbox'), 'utf8'), /\n\n>From a\n>From b\n>>From c\n/);
-  await runOnce(w.config);
   assert.equal((await importJson(w, '--mboxo', join(w.dir, 'o.mbox'))).imported, 1);
   assert.equal((await importJson(w, join(w.dir, 'rd.mbox'))).imported, 1);
   const got = read(await exported(w, 'out.mbox'), 'mboxrd');

@@ -7,7 +7,8 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { world, cli, runOnce } from '../helpers/daemon.js';
+import { cli } from '../helpers/daemon.js';
+import { commonsWorld } from '../helpers/commons-world.js';
 import { ensureInn, nntplib, startInn, type OpResult } from './nntp-helpers.js';
 
 const GROUP = 'peerpost.archive';
@@ -43,16 +44,7 @@ test('a newsgroup of INN is imported with its Message-IDs and thread; a second i
   );
   for (const r of results) assert.ok(r.ok, `nntplib: ${r.error}`);
 
-  const w = world();
-  t.after(() => w.cleanup());
-  w.writeConfig(`
-accounts:
-  sink.a: { file: ${w.sink('a')} }
-bridges:
-  commons:
-    endpoints: [sink.a/one]
-`);
-  await runOnce(w.config);
+  const w = await commonsWorld(t);
   const url = `news://127.0.0.1:${inn.port}/${GROUP}`;
   const r = await cli(['import', '-c', w.config, '-b', 'commons', '--json', '--nntp', url]);
   assert.equal(r.code, 0, r.stderr);

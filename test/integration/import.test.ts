@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { requirePeer } from '../peers/require.js';
 import { cli, runOnce, startDaemon, world, until, sleep } from '../helpers/daemon.js';
+import { commonsWorld } from '../helpers/commons-world.js';
 
 before(() => requirePeer('python3'));
 
@@ -107,16 +108,7 @@ bridges:
 });
 
 test('bad input through peerpost import: a corrupt mbox and a Maildir with a binary file are named, the rest is read, exit 0', async (t) => {
-  const w = world();
-  t.after(() => w.cleanup());
-  w.writeConfig(`
-accounts:
-  sink.a: { file: ${w.sink('a')} }
-bridges:
-  commons:
-    endpoints: [sink.a/one]
-`);
-  await runOnce(w.config);
+  const w = await commonsWorld(t);
   // A Maildir as Python's mailbox writes it, then an image dropped into cur/ by mistake.
   execFileSync('/usr/bin/python3', [
     '-c',

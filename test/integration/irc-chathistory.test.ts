@@ -26,13 +26,13 @@ import { requirePeer } from '../peers/require.js';
 
 /** A TCP relay to Ergo whose connections the test can cut, and keep cut. */
 class Cutter {
-  private server!: Server;
+  private server: Server | undefined;
   private readonly pairs = new Set<[Socket, Socket]>();
   private held = false;
   port = 0;
 
   async start(to: number): Promise<void> {
-    this.server = createServer((inbound) => {
+    const server = createServer((inbound) => {
       inbound.on('error', () => {});
       if (this.held) return void inbound.destroy();
       const outbound = connect(to, '127.0.0.1');
@@ -49,8 +49,9 @@ class Cutter {
       inbound.on('close', end);
       outbound.on('close', end);
     });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.server = server;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    this.port = (server.address() as AddressInfo).port;
   }
 
   /** Cut every connection and refuse new ones until release(). */
@@ -66,9 +67,10 @@ class Cutter {
     this.held = false;
   }
 
+  /** Cut and stop listening (nothing to do when start() never ran: a peer missing before it). */
   close(): void {
     this.cut();
-    this.server.close();
+    this.server?.close();
   }
 }
 

@@ -17,34 +17,26 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { simpleParser } from 'mailparser';
 import { Store } from '../../src/store.js';
-import { world, cli, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
-import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
-import { ensureSwaks, swaks, header } from './mail-helpers.js';
+import { until } from '../helpers/daemon.js';
+import { mailingLists, ensureSwaks, swaks, header } from './mail-helpers.js';
 
 const D = 'lists.test.example';
 
-let sink: MaildirSink;
-let w: World;
-let daemon: Running;
-let port: number;
-
-const mailTo = (addr: string) =>
-  sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
+const lists = mailingLists();
+const { mailTo } = lists;
 
 describe('attachments of mail posts on a real list', () => {
   before(async () => {
     ensureSwaks();
-    sink = await startMaildirSink();
-    port = await freePort();
-    w = world();
-    w.writeConfig(`
+    await lists.start(
+      ({ w, port, sinkPort }) => `
 accounts:
   mail.test:
     domain: ${D}
     listen: 127.0.0.1:${port}
     maxSize: 1000000
     limits: { messages: 1000 }
-    smtp: { host: 127.0.0.1, port: ${sink.port}, fromRewrite: never }
+    smtp: { host: 127.0.0.1, port: ${sinkPort}, fromRewrite: never }
   sinkart.a: { file: ${w.sink('a')} }
 bridges:
   commons:
@@ -54,28 +46,21 @@ bridges:
   quiet:
     endpoints:
       - { endpoint: mail.test/quiet, policy: open, attachments: strip }
-`);
-    daemon = await startDaemon(w.config);
-    for (const list of ['commons', 'quiet']) {
-      const r = await cli(['subscribers', list, 'add', 'bob@example.net', '-c', w.config]);
-      assert.equal(r.code, 0, r.stderr);
-    }
+`,
+    );
+    for (const list of ['commons', 'quiet']) await lists.subscribe(list, ['bob@example.net']);
   });
-  after(async () => {
-    await daemon?.stop();
-    await sink?.stop();
-    w?.cleanup();
-  });
+  after(() => lists.stop());
 
   const pdf = randomBytes(40_000);
   const png = randomBytes(1234);
 
   async function post(list: string, id: string) {
-    const f1 = join(w.dir, 'report.pdf');
-    const f2 = join(w.dir, 'cat.png');
+    const f1 = join(lists.w.dir, 'report.pdf');
+    const f2 = join(lists.w.dir, 'cat.png');
     writeFileSync(f1, pdf);
     writeFileSync(f2, png);
-    const r = await swaks(port, [
+    const r = await swaks(lists.port, [
       '--from',
       'alice@example.org',
       '--to',
@@ -127,12 +112,12 @@ bridges:
     assert.ok(m.attachments[1]!.content.equals(png), 'the PNG arrives with the same bytes');
 
     await until(
-      () => w.delivered('a').find((d: { id: string }) => d.id === 'att.1@example.org'),
+      () => lists.w.delivered('a').find((d: { id: string }) => d.id === 'att.1@example.org'),
       'the post on the other side',
       10_000,
     );
     // What every plugin sees of the post: the names, types and sizes (read from the daemon's store, read-only).
-    const store = Store.open(w.data, { readonly: true });
+    const store = Store.open(lists.w.data, { readonly: true });
     try {
       const p = store.getPost('att.1@example.org')!;
       assert.deepEqual(p.attachments, [

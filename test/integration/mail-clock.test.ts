@@ -9,9 +9,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
-import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
-import { pySend, rfc822, header } from './mail-helpers.js';
+import { cli, startDaemon, sleep } from '../helpers/daemon.js';
+import { mailingLists, header } from './mail-helpers.js';
 import { requirePeer } from '../peers/require.js';
 
 const D = 'lists.test.example';
@@ -19,29 +18,10 @@ const LIST = `commons@${D}`;
 const REQUEST = `commons-request@${D}`;
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
-let sink: MaildirSink;
-let w: World;
-let daemon: Running;
-let port: number;
-let n = 0;
-
-const mailTo = (addr: string) =>
-  sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
-const waitMail = (addr: string, pred: (m: string) => boolean, what: string) =>
-  until(() => mailTo(addr).find(pred), `${what} (mail to ${addr})`, 20_000);
+const lists = mailingLists({ waitMs: 20_000 });
+const { mailTo, waitMail, send } = lists;
 const isPost = (m: string, id: string) => header(m, 'Message-ID')[0] === `<${id}>`;
 const isDigest = (m: string) => /^commons Digest, Vol \d+, Issue \d+$/.test(header(m, 'Subject')[0] ?? '');
-
-async function send(from: string, to: string, subject: string, body = '', id = `c${++n}.${Date.now()}@example.org`) {
-  const r = await pySend(
-    port,
-    from,
-    [to],
-    rfc822([`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, `Message-ID: <${id}>`], body),
-  );
-  assert.equal(r.code, 250, JSON.stringify(r));
-  return id;
-}
 
 const day = (t: number) => new Date(t).toISOString().slice(0, 10);
 const TOMORROW = day(Date.now() + 86_400_000);
@@ -50,39 +30,23 @@ describe('members over the calendar: the daily digest, nomail until a day', () =
   before(async () => {
     requirePeer('faketime');
     assert.ok(existsSync(LIBFAKETIME), `${LIBFAKETIME} is missing although faketime is installed`);
-    sink = await startMaildirSink();
-    port = await freePort();
-    w = world();
-    w.writeConfig(`
+    await lists.start(
+      ({ port, sinkPort }) => `
 accounts:
   mail.test:
     domain: ${D}
     listen: 127.0.0.1:${port}
     limits: { messages: 1000 }
-    smtp: { host: 127.0.0.1, port: ${sink.port}, fromRewrite: never }
+    smtp: { host: 127.0.0.1, port: ${sinkPort}, fromRewrite: never }
 bridges:
   commons:
     endpoints:
       - { endpoint: mail.test/commons, policy: open, owners: [owner@example.org], digest: { hour: 6 } }
-`);
-    daemon = await startDaemon(w.config);
-    const add = await cli([
-      'subscribers',
-      'commons',
-      'add',
-      'each@example.org',
-      'dig@example.org',
-      'pause@example.org',
-      '-c',
-      w.config,
-    ]);
-    assert.equal(add.code, 0, add.stderr);
+`,
+    );
+    await lists.subscribe('commons', ['each@example.org', 'dig@example.org', 'pause@example.org']);
   });
-  after(async () => {
-    await daemon?.stop();
-    await sink?.stop();
-    w?.cleanup();
-  });
+  after(() => lists.stop());
 
   test("today: the digest member gets no single copy, the paused one nothing; tomorrow at 06:00 UTC one digest of the day's posts, and the paused member each post again", async () => {
     await send('dig@example.org', REQUEST, 'set digest');
@@ -109,8 +73,8 @@ bridges:
     );
 
     // The next day, half past six UTC: the daemon starts again on that day.
-    await daemon.stop();
-    daemon = await startDaemon(w.config, [], {
+    await lists.daemon.stop();
+    lists.daemon = await startDaemon(lists.w.config, [], {
       env: { LD_PRELOAD: LIBFAKETIME, FAKETIME: `@${TOMORROW} 06:30:00`, TZ: 'UTC', FAKETIME_DONT_RESET: '1' },
     });
     const digest = await waitMail('dig@example.org', isDigest, "the day's digest");
@@ -122,7 +86,7 @@ bridges:
 
     const next = await send('each@example.org', LIST, 'Next day', 'Third.');
     await waitMail('pause@example.org', (m) => isPost(m, next), 'the first post after the pause');
-    const l = await cli(['subscribers', 'commons', 'show', 'pause@example.org', '--json', '-c', w.config], {
+    const l = await cli(['subscribers', 'commons', 'show', 'pause@example.org', '--json', '-c', lists.w.config], {
       env: { LD_PRELOAD: LIBFAKETIME, FAKETIME: `@${TOMORROW} 06:45:00`, TZ: 'UTC' },
     });
     assert.equal(l.code, 0, l.stderr);

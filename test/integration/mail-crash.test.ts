@@ -66,7 +66,7 @@ bridges:
   const pid = Number(
     execFileSync('bash', [SMTP_SINK_SH, 'start', String(smart), dir], {
       encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
+      stdio: ['ignore', 'pipe', 'pipe'], // a failure's message carries the script's stderr
     })
       .trim()
       .split('\n')

@@ -9,35 +9,17 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
-import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
-import { pySend, rfc822, header } from './mail-helpers.js';
+import { cli, startDaemon, sleep } from '../helpers/daemon.js';
+import { mailingLists, header } from './mail-helpers.js';
 
 const D = 'lists.test.example';
 const LIST = `commons@${D}`;
 const REQUEST = `commons-request@${D}`;
 
-let sink: MaildirSink;
-let w: World;
-let daemon: Running;
-let port: number;
-
-const mailTo = (addr: string) =>
-  sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
-const waitMail = (addr: string, pred: (m: string) => boolean, what: string, timeoutMs = 15_000) =>
-  until(() => mailTo(addr).find(pred), `${what} (mail to ${addr})`, timeoutMs);
+const lists = mailingLists();
+const { mailTo, waitMail, send } = lists;
 const isPost = (m: string, id: string) => header(m, 'Message-ID')[0] === `<${id}>`;
 const isDigest = (m: string) => /^commons Digest, Vol \d+, Issue \d+$/.test(header(m, 'Subject')[0] ?? '');
-
-async function send(from: string, to: string, subject: string, body: string, id: string): Promise<void> {
-  const r = await pySend(
-    port,
-    from,
-    [to],
-    rfc822([`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, `Message-ID: <${id}>`], body),
-  );
-  assert.equal(r.code, 250, JSON.stringify(r));
-}
 
 /** The MIME structure of a message as Python's email package reads it. */
 interface Tree {
@@ -68,42 +50,30 @@ print(json.dumps([walk(m)]))
 
 describe('members choose how they get the list', () => {
   before(async () => {
-    sink = await startMaildirSink();
-    port = await freePort();
-    w = world();
-    w.writeConfig(`
+    await lists.start(
+      ({ port, sinkPort }) => `
 accounts:
   mail.test:
     domain: ${D}
     listen: 127.0.0.1:${port}
     limits: { messages: 1000 }
-    smtp: { host: 127.0.0.1, port: ${sink.port}, fromRewrite: never }
+    smtp: { host: 127.0.0.1, port: ${sinkPort}, fromRewrite: never }
 bridges:
   commons:
     description: The commons
     endpoints:
       - { endpoint: mail.test/commons, policy: open, owners: [owner@example.org], digest: { hour: 6, maxPosts: 3 } }
-`);
-    daemon = await startDaemon(w.config);
-    const add = await cli([
-      'subscribers',
-      'commons',
-      'add',
+`,
+    );
+    await lists.subscribe('commons', [
       'each@example.org',
       'dig@example.org',
       'plain@example.net',
       'pause@example.org',
       'me@example.org',
-      '-c',
-      w.config,
     ]);
-    assert.equal(add.code, 0, add.stderr);
   });
-  after(async () => {
-    await daemon?.stop();
-    await sink?.stop();
-    w?.cleanup();
-  });
+  after(() => lists.stop());
 
   test('set by mail to LIST-request@: each member is answered with the new settings', async () => {
     await send('dig@example.org', REQUEST, 'set digest', '', 'set.1@example.org');
@@ -130,22 +100,22 @@ bridges:
     await send('stranger@example.org', REQUEST, 'set digest', '', 'set.5@example.org');
     await waitMail('stranger@example.org', (m) => /not subscribed/.test(m), 'the not-subscribed notice');
     // The owner sees the settings, and may set them.
-    const l = await cli(['subscribers', 'commons', '-c', w.config]);
+    const l = await cli(['subscribers', 'commons', '-c', lists.w.config]);
     assert.match(l.stdout, /dig@example\.org {2}\[digest mime\]/);
     assert.match(l.stdout, /pause@example\.org {2}\[nomail until 2099-01-10\]/);
     assert.match(l.stdout, /me@example\.org {2}\[ownposts off\]/);
-    const s = await cli(['subscribers', 'commons', 'set', 'each@example.org', 'nomail', '-c', w.config]);
+    const s = await cli(['subscribers', 'commons', 'set', 'each@example.org', 'nomail', '-c', lists.w.config]);
     assert.equal(s.code, 0, s.stderr);
     assert.match(s.stdout, /changed/);
-    const back = await cli(['subscribers', 'commons', 'set', 'each@example.org', 'each', '-c', w.config]);
+    const back = await cli(['subscribers', 'commons', 'set', 'each@example.org', 'each', '-c', lists.w.config]);
     assert.match(back.stdout, /delivery: {2}each/);
-    const bad = await cli(['subscribers', 'commons', 'set', 'nobody@example.org', 'digest', '-c', w.config]);
+    const bad = await cli(['subscribers', 'commons', 'set', 'nobody@example.org', 'digest', '-c', lists.w.config]);
     assert.equal(bad.code, 5);
     assert.match(bad.stderr, /not subscribed/);
   });
 
   test('three posts: single copies by mode; one digest per digest member, with the three posts', async () => {
-    const before = sink.messages().length;
+    const before = lists.sink.messages().length;
     await send('me@example.org', LIST, 'Picnic', 'Bring bread.', 'post.1@example.org');
     await send(
       'each@example.org',
@@ -163,7 +133,7 @@ bridges:
     const mime = await waitMail('dig@example.org', isDigest, 'the MIME digest');
     const plain = await waitMail('plain@example.net', isDigest, 'the plain digest');
     await sleep(1500);
-    const since = (a: string) => mailTo(a).filter((m) => sink.messages().indexOf(m) >= before);
+    const since = (a: string) => mailTo(a).filter((m) => lists.sink.messages().indexOf(m) >= before);
 
     // ownposts off: me gets the two others, not their own.
     assert.deepEqual(
@@ -211,8 +181,8 @@ bridges:
   });
 
   test('the digest survives a restart: the next issue is 2, and nothing is sent twice', async () => {
-    await daemon.stop();
-    daemon = await startDaemon(w.config);
+    await lists.daemon.stop();
+    lists.daemon = await startDaemon(lists.w.config);
     const before = mailTo('dig@example.org').filter(isDigest).length;
     for (const n of [4, 5, 6]) await send('each@example.org', LIST, `Post ${n}`, `Text ${n}.`, `post.${n}@example.org`);
     const second = await waitMail(

@@ -5,35 +5,19 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
-import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
-import { ensureSwaks, swaks, pySend, rfc822, header } from './mail-helpers.js';
+import { cli, until, sleep } from '../helpers/daemon.js';
+import { mailingLists, ensureSwaks, swaks, pySend, rfc822, header } from './mail-helpers.js';
 
 const D = 'lists.test.example';
 const OWNER = 'owner@example.org';
 const MOD = 'mod@example.org';
 
-let sink: MaildirSink;
-let w: World;
-let daemon: Running;
-let port: number;
-let n = 0;
-
-const mailTo = (addr: string) =>
-  sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
-const waitMail = (addr: string, pred: (m: string) => boolean, what: string, timeoutMs = 15_000) =>
-  until(() => mailTo(addr).find(pred), `${what} (mail to ${addr})`, timeoutMs);
+const lists = mailingLists();
+const { mailTo, waitMail } = lists;
 
 /** A post to a list from `from`; returns the SMTP reply. */
-async function post(from: string, subject: string, list = 'commons', id = `p${++n}.${Date.now()}@example.org`) {
-  const r = await pySend(
-    port,
-    from,
-    [`${list}@${D}`],
-    rfc822([`From: ${from}`, `To: ${list}@${D}`, `Subject: ${subject}`, `Message-ID: <${id}>`], `Text of ${subject}.`),
-  );
-  return { ...r, id };
-}
+const post = (from: string, subject: string, list = 'commons') =>
+  lists.mail(from, `${list}@${D}`, subject, `Text of ${subject}.`);
 
 /** The notice of a held post to `to`, its id and the address to reply to. */
 async function notice(to: string, subject: string) {
@@ -47,20 +31,11 @@ async function notice(to: string, subject: string) {
 }
 
 /** A mail client's reply to a notice: the decision first, the notice quoted below. */
-function reply(from: string, to: string, first: string, subject = 'Re: commons: post awaits approval') {
-  return pySend(
-    port,
-    from,
-    [to],
-    rfc822(
-      [`From: ${from}`, `To: ${to}`, `Subject: ${subject}`, `Message-ID: <r${++n}.${Date.now()}@example.org>`],
-      `${first}\n\n> A post to commons was held.\n`,
-    ),
-  );
-}
+const reply = (from: string, to: string, first: string, subject = 'Re: commons: post awaits approval') =>
+  lists.mail(from, to, subject, `${first}\n\n> A post to commons was held.\n`);
 
 async function heldIds(list: string): Promise<string[]> {
-  const r = await cli(['held', list, '-c', w.config, '--json']);
+  const r = await cli(['held', list, '-c', lists.w.config, '--json']);
   assert.equal(r.code, 0, r.stderr);
   return (JSON.parse(r.stdout) as { id: number }[]).map((h) => String(h.id));
 }
@@ -71,10 +46,8 @@ const copies = (addr: string, id: string) =>
 describe('moderation by mail', () => {
   before(async () => {
     ensureSwaks();
-    sink = await startMaildirSink();
-    port = await freePort();
-    w = world();
-    w.writeConfig(`
+    await lists.start(
+      ({ w, port, sinkPort }) => `
 accounts:
   mail.test:
     domain: ${D}
@@ -82,7 +55,7 @@ accounts:
     limits: { messages: 1000 }
     subscription: { window: 0s }
     bans: ['/^bot[0-9]+@/']
-    smtp: { host: 127.0.0.1, port: ${sink.port}, fromRewrite: never }
+    smtp: { host: 127.0.0.1, port: ${sinkPort}, fromRewrite: never }
   sinkart.a: { file: ${w.sink('a')} }
 bridges:
   commons:
@@ -92,16 +65,11 @@ bridges:
   other:
     endpoints:
       - { endpoint: mail.test/other, owners: [${OWNER}] }
-`);
-    daemon = await startDaemon(w.config);
-    const r = await cli(['subscribers', 'commons', 'add', 'alice@example.org', 'bob@example.org', '-c', w.config]);
-    assert.equal(r.code, 0, r.stderr);
+`,
+    );
+    await lists.subscribe('commons', ['alice@example.org', 'bob@example.org']);
   });
-  after(async () => {
-    await daemon?.stop();
-    await sink?.stop();
-    w?.cleanup();
-  });
+  after(() => lists.stop());
 
   test('the notice comes from a signed moderate address; a non-owner replying decides nothing; the owner approves by reply and the post reaches every subscriber once', async () => {
     const p = await post('stranger@example.org', 'Approve me');
@@ -121,7 +89,7 @@ bridges:
     await waitMail(OWNER, (m) => new RegExp(`post #${o.id} approved`).test(m), 'the confirmation to the owner');
     for (const a of ['alice@example.org', 'bob@example.org'])
       await waitMail(a, (m) => header(m, 'Message-ID')[0] === `<${p.id}>`, 'the approved post');
-    await until(() => w.delivered('a').find((d) => d.id === p.id), 'the approved post on the bridge');
+    await until(() => lists.w.delivered('a').find((d) => d.id === p.id), 'the approved post on the bridge');
     assert.deepEqual(await heldIds('commons'), []);
 
     // Replayed: the same notice answered again (by the moderator) decides nothing and says who did.
@@ -134,7 +102,7 @@ bridges:
     );
     await sleep(1000);
     for (const a of ['alice@example.org', 'bob@example.org']) assert.equal(copies(a, p.id), 1, `${a} got it once`);
-    assert.equal(w.delivered('a').filter((d) => d.id === p.id).length, 1, 'the bridge got it once');
+    assert.equal(lists.w.delivered('a').filter((d) => d.id === p.id).length, 1, 'the bridge got it once');
   });
 
   test('a moderator rejects by reply: the sender gets the reason', async () => {
@@ -177,7 +145,7 @@ bridges:
     );
     assert.deepEqual(await heldIds('commons'), [o.id]);
     assert.deepEqual(await heldIds('other'), [other.id]);
-    assert.equal(w.delivered('a').filter((d) => /Keep me held/.test(d.subject ?? '')).length, 0);
+    assert.equal(lists.w.delivered('a').filter((d) => /Keep me held/.test(d.subject ?? '')).length, 0);
     // Clean up by reply: discard tells nobody but the owner.
     await reply(OWNER, o.replyTo, 'discard');
     await waitMail(OWNER, (m) => new RegExp(`post #${o.id} discarded`).test(m), 'the discard confirmation');
@@ -199,24 +167,24 @@ bridges:
       (m) => new RegExp(`post #${o.id} discarded`).test(m) && /peerpost bans commons remove/.test(m),
       'the ban confirmation',
     );
-    const list = await cli(['bans', 'commons', '-c', w.config]);
+    const list = await cli(['bans', 'commons', '-c', lists.w.config]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /spammer@example\.net\s+\(added by owner@example\.org/);
     assert.match(list.stdout, /\*@spam\.example\s+\(config: bans of commons\)/);
 
-    const add = await cli(['bans', 'commons', 'add', 'pest@example.com', '-c', w.config]);
+    const add = await cli(['bans', 'commons', 'add', 'pest@example.com', '-c', lists.w.config]);
     assert.equal(add.code, 0, add.stderr);
-    const bad = await cli(['bans', 'commons', 'add', '/([a-z/', '-c', w.config]);
+    const bad = await cli(['bans', 'commons', 'add', '/([a-z/', '-c', lists.w.config]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /not a valid regular expression/);
 
     const banned = ['spammer@example.net', 'anyone@spam.example', 'bot42@example.org', 'pest@example.com'];
-    const before = sink.messages().length;
+    const before = lists.sink.messages().length;
     const had = new Map(banned.map((a) => [a, mailTo(a).length])); // the spammer was told once that the post was held
     for (const a of banned) {
       const p = await post(a, `Banned post from ${a}`);
       assert.equal(p.code, 250, p.message);
-      const j = await swaks(port, [
+      const j = await swaks(lists.port, [
         '--from',
         a,
         '--to',
@@ -227,12 +195,17 @@ bridges:
         'x',
       ]);
       assert.equal(j.last, 221, j.out);
-      const rq = await pySend(port, a, [`commons-request@${D}`], rfc822([`From: ${a}`, 'Subject: subscribe'], ''));
+      const rq = await pySend(
+        lists.port,
+        a,
+        [`commons-request@${D}`],
+        rfc822([`From: ${a}`, 'Subject: subscribe'], ''),
+      );
       assert.equal(rq.code, 250);
     }
     // A marker that does get a reply: once it is here, the banned mail was handled long since.
     await pySend(
-      port,
+      lists.port,
       'marker@example.org',
       [`commons-request@${D}`],
       rfc822(['From: marker@example.org', 'Subject: help'], ''),
@@ -241,29 +214,29 @@ bridges:
     await sleep(1000);
     for (const a of banned) assert.equal(mailTo(a).length, had.get(a), `no robot mail to ${a}`);
     assert.equal(
-      sink
+      lists.sink
         .messages()
         .slice(before)
         .filter((m) => /Banned post from/.test(m)).length,
       0,
       'no banned post reached anyone',
     );
-    assert.equal(w.delivered('a').filter((d) => /Banned post/.test(d.subject ?? '')).length, 0, 'nor the bridge');
+    assert.equal(lists.w.delivered('a').filter((d) => /Banned post/.test(d.subject ?? '')).length, 0, 'nor the bridge');
     assert.deepEqual(await heldIds('commons'), [], 'nor is it held');
-    const subs = await cli(['subscribers', 'commons', '-c', w.config, '--json']);
+    const subs = await cli(['subscribers', 'commons', '-c', lists.w.config, '--json']);
     assert.deepEqual(
       (JSON.parse(subs.stdout) as { address: string }[]).map((s) => s.address),
       ['alice@example.org', 'bob@example.org'],
     );
 
     // Lifted: the address is heard again.
-    const rm = await cli(['bans', 'commons', 'remove', 'pest@example.com', '-c', w.config]);
+    const rm = await cli(['bans', 'commons', 'remove', 'pest@example.com', '-c', lists.w.config]);
     assert.equal(rm.code, 0, rm.stderr);
-    const cfgBan = await cli(['bans', 'commons', 'remove', '*@spam.example', '-c', w.config]);
+    const cfgBan = await cli(['bans', 'commons', 'remove', '*@spam.example', '-c', lists.w.config]);
     assert.equal(cfgBan.code, 5);
     assert.match(cfgBan.stdout, /banned by the config file/);
     await pySend(
-      port,
+      lists.port,
       'pest@example.com',
       [`commons-request@${D}`],
       rfc822(['From: pest@example.com', 'Subject: help'], ''),
@@ -274,7 +247,7 @@ bridges:
   test('`peerpost held ban` shares the decision: a notice answered afterwards is told who decided', async () => {
     await post('late@example.org', 'Decided on the server');
     const o = await notice(OWNER, 'Decided on the server');
-    const r = await cli(['held', 'commons', 'ban', o.id, '-c', w.config]);
+    const r = await cli(['held', 'commons', 'ban', o.id, '-c', lists.w.config]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /banned from commons/);
     await reply(OWNER, o.replyTo, 'approve');

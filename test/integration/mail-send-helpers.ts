@@ -144,7 +144,7 @@ export async function startDumpingSink(): Promise<DumpingSink> {
   const port = await freePort();
   const pid = execSync(`bash ${SMTP_SINK_SH} start ${port} ${dir}`, {
     encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', 'pipe', 'pipe'], // a failure's message carries the script's stderr
   })
     .trim()
     .split('\n')

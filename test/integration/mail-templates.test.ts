@@ -8,35 +8,16 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { world, startDaemon, until, cli, type World, type Running } from '../helpers/daemon.js';
-import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
-import { pySend, rfc822, header } from './mail-helpers.js';
+import { startDaemon, cli } from '../helpers/daemon.js';
+import { mailingLists, header } from './mail-helpers.js';
 
 const D = 'lists.test.example';
 const ALICE = 'alice@example.org';
 
-let sink: MaildirSink;
-let w: World;
-let daemon: Running;
-let port: number;
-let n = 0;
-
-const mailTo = (addr: string) =>
-  sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
-const waitMail = (addr: string, pred: (m: string) => boolean, what: string) =>
-  until(() => mailTo(addr).find(pred), `${what} (mail to ${addr})`, 15_000);
+const lists = mailingLists();
+const { waitMail, send } = lists;
 const subject = (m: string) => header(m, 'Subject')[0] ?? '';
 const bodyOf = (m: string) => m.slice(m.search(/\r?\n\r?\n/)).trim();
-
-async function send(from: string, to: string, subj: string, body = ''): Promise<void> {
-  const r = await pySend(
-    port,
-    from,
-    [to],
-    rfc822([`From: ${from}`, `To: ${to}`, `Subject: ${subj}`, `Message-ID: <t${++n}.${Date.now()}@example.org>`], body),
-  );
-  assert.equal(r.code, 250, JSON.stringify(r));
-}
 
 /** Answer the confirmation request whose subject matches, by replying to its Reply-To; the request. */
 async function confirm(addr: string, pred: (m: string) => boolean, what: string): Promise<string> {
@@ -48,29 +29,27 @@ async function confirm(addr: string, pred: (m: string) => boolean, what: string)
 
 describe("a list's own texts from files beside the config", () => {
   before(async () => {
-    sink = await startMaildirSink();
-    port = await freePort();
-    w = world();
-    const texts = join(w.dir, 'commons-texts');
-    mkdirSync(texts);
-    writeFileSync(
-      join(texts, 'confirm.txt'),
-      'Subject: Please confirm ({{list}})\nYou asked to {{action}} {{post}}; write to {{confirm}}.\nValid for {{expires}}.\n',
-    );
-    writeFileSync(
-      join(texts, 'welcome.txt'),
-      'Subject: Hello from {{list}}\nWelcome aboard, {{address}}! Questions go to {{owner}}.\n',
-    );
-    writeFileSync(join(texts, 'goodbye.txt'), 'Subject: Farewell from {{list}}\nCome back any time: {{join}}\n');
-    writeFileSync(join(texts, 'footer.txt'), '-- \nThis is {{list}} ({{description}}). Leave: {{unsubscribe}}\n');
-    w.writeConfig(`
+    await lists.start(({ w, port, sinkPort }) => {
+      const texts = join(w.dir, 'commons-texts');
+      mkdirSync(texts);
+      writeFileSync(
+        join(texts, 'confirm.txt'),
+        'Subject: Please confirm ({{list}})\nYou asked to {{action}} {{post}}; write to {{confirm}}.\nValid for {{expires}}.\n',
+      );
+      writeFileSync(
+        join(texts, 'welcome.txt'),
+        'Subject: Hello from {{list}}\nWelcome aboard, {{address}}! Questions go to {{owner}}.\n',
+      );
+      writeFileSync(join(texts, 'goodbye.txt'), 'Subject: Farewell from {{list}}\nCome back any time: {{join}}\n');
+      writeFileSync(join(texts, 'footer.txt'), '-- \nThis is {{list}} ({{description}}). Leave: {{unsubscribe}}\n');
+      return `
 accounts:
   mail.test:
     domain: ${D}
     listen: 127.0.0.1:${port}
     limits: { messages: 1000 }
     subscription: { window: 0s }
-    smtp: { host: 127.0.0.1, port: ${sink.port}, fromRewrite: never }
+    smtp: { host: 127.0.0.1, port: ${sinkPort}, fromRewrite: never }
 bridges:
   commons:
     description: The commons
@@ -79,14 +58,10 @@ bridges:
   plain:
     endpoints:
       - { endpoint: mail.test/plain, policy: open, owners: [owner@example.org] }
-`);
-    daemon = await startDaemon(w.config);
+`;
+    });
   });
-  after(async () => {
-    await daemon?.stop();
-    await sink?.stop();
-    w?.cleanup();
-  });
+  after(() => lists.stop());
 
   test('join, post and leave by mail: the confirmation, welcome, footer and goodbye are the files, filled in', async () => {
     await send(ALICE, `commons-join@${D}`, 'subscribe');
@@ -128,12 +103,12 @@ bridges:
   });
 
   test('an unknown placeholder in a template: peerpost check and the start both refuse it, naming the file and line', async () => {
-    await daemon.stop();
-    writeFileSync(join(w.dir, 'commons-texts', 'goodbye.txt'), 'Subject: Bye\nSee {{homepage}}\n');
-    const checked = await cli(['check', '-c', w.config]);
+    await lists.daemon.stop();
+    writeFileSync(join(lists.w.dir, 'commons-texts', 'goodbye.txt'), 'Subject: Bye\nSee {{homepage}}\n');
+    const checked = await cli(['check', '-c', lists.w.config]);
     assert.notEqual(checked.code, 0, checked.stdout);
     assert.match(checked.stderr + checked.stdout, /goodbye\.txt.*line 2: unknown placeholder \{\{homepage\}\}/);
-    const d = await startDaemon(w.config, [], { waitUp: false });
+    const d = await startDaemon(lists.w.config, [], { waitUp: false });
     const code = await d.exited;
     assert.notEqual(code, 0);
     assert.match(d.logs.join('\n'), /goodbye\.txt.*line 2: unknown placeholder \{\{homepage\}\}/);

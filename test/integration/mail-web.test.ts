@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { world, cli, startDaemon, until, type World, type Running } from '../helpers/daemon.js';
 import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
-import { ensureSwaks, swaks, header } from './mail-helpers.js';
+import { ensureSwaks, swaks, header, messagesTo } from './mail-helpers.js';
 import { nntplib } from './nntp-helpers.js';
 
 const D = 'lists.test.example';
@@ -41,8 +41,7 @@ async function eventually<T>(fn: () => Promise<T | undefined>, what: string, tim
   }
 }
 
-const mailTo = (addr: string) =>
-  sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
+const mailTo = (addr: string) => messagesTo(sink, addr);
 
 /** mail, web and news on one bridge; `keep`: the mail plugin's keepAttachments. */
 function writeConfig(keep: string): void {

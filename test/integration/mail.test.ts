@@ -13,33 +13,26 @@ import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { world, cli, runOnce, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
-import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
-import { ensureSwaks, swaks, pySend, rfc822, header } from './mail-helpers.js';
+import { world, cli, runOnce, until, sleep } from '../helpers/daemon.js';
+import { freePort } from './mail-send-helpers.js';
+import { mailingLists, ensureSwaks, swaks, pySend, rfc822, header } from './mail-helpers.js';
 
 const D = 'lists.test.example';
 const LIST = `commons@${D}`;
 const MAX = 200_000;
 
-let sink: MaildirSink;
-let w: World;
-let daemon: Running;
-let port: number;
-
-/** Messages the smarthost received for an address. */
-const mailTo = (addr: string) =>
-  sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
-const waitMail = (addr: string, pred: (m: string) => boolean, what: string, timeoutMs = 15_000) =>
-  until(() => mailTo(addr).find(pred), `${what} (mail to ${addr})`, timeoutMs);
+/** The list daemon, its smarthost and the mail the smarthost received for an address (waitMail). */
+const lists = mailingLists();
+const { waitMail } = lists;
 
 async function subscribers(): Promise<string[]> {
-  const r = await cli(['subscribers', 'commons', '-c', w.config, '--json']);
+  const r = await cli(['subscribers', 'commons', '-c', lists.w.config, '--json']);
   assert.equal(r.code, 0, r.stderr);
   return (JSON.parse(r.stdout) as { address: string }[]).map((s) => s.address);
 }
 
 function spool(name: string, post: object): void {
-  const dir = join(w.dir, 'spool');
+  const dir = join(lists.w.dir, 'spool');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.tmp`), JSON.stringify(post));
   renameSync(join(dir, `${name}.tmp`), join(dir, `${name}.json`));
@@ -48,10 +41,8 @@ function spool(name: string, post: object): void {
 describe('a mailing list on a real smarthost', () => {
   before(async () => {
     ensureSwaks();
-    sink = await startMaildirSink();
-    port = await freePort();
-    w = world();
-    w.writeConfig(`
+    await lists.start(
+      ({ w, port, sinkPort }) => `
 accounts:
   mail.test:
     domain: ${D}
@@ -59,7 +50,7 @@ accounts:
     maxSize: ${MAX}
     limits: { messages: 1000 }
     bounces: { threshold: 2, once: 0s }
-    smtp: { host: 127.0.0.1, port: ${sink.port}, fromRewrite: never }
+    smtp: { host: 127.0.0.1, port: ${sinkPort}, fromRewrite: never }
   sinkart.a: { file: ${w.sink('a')}, spool: ${join(w.dir, 'spool')} }
 bridges:
   commons:
@@ -67,18 +58,14 @@ bridges:
     endpoints:
       - { endpoint: mail.test/commons, owners: [owner@example.org] }
       - sinkart.a/x
-`);
-    daemon = await startDaemon(w.config);
+`,
+    );
   });
-  after(async () => {
-    await daemon?.stop();
-    await sink?.stop();
-    w?.cleanup();
-  });
+  after(() => lists.stop());
 
   test('EHLO offers SIZE, 8BITMIME, SMTPUTF8; no AUTH, and no STARTTLS without a certificate', async () => {
     const r = await pySend(
-      port,
+      lists.port,
       'x@example.org',
       [`commons-request@${D}`],
       rfc822(['From: x@example.org', 'Subject: help'], ''),
@@ -98,7 +85,7 @@ bridges:
   });
 
   test('subscribe (swaks) → confirm by reply (smtplib) → a post reaches every subscriber with the list headers, and the bridge', async () => {
-    const j = await swaks(port, [
+    const j = await swaks(lists.port, [
       '--from',
       'alice@example.org',
       '--to',
@@ -126,7 +113,7 @@ bridges:
 
     // Alice's mail client replies to the confirmation.
     const c = await pySend(
-      port,
+      lists.port,
       'alice@example.org',
       [`commons-confirm+${token}@${D}`],
       rfc822(
@@ -143,14 +130,14 @@ bridges:
     await waitMail('alice@example.org', (m) => /Subject: Welcome to commons/.test(m), 'the welcome');
 
     // An admin adds bob without confirmation, with the daemon running.
-    const add = await cli(['subscribers', 'commons', 'add', 'bob@example.net', '-c', w.config]);
+    const add = await cli(['subscribers', 'commons', 'add', 'bob@example.net', '-c', lists.w.config]);
     assert.equal(add.code, 0, add.stderr);
     assert.match(add.stdout, /added bob@example.net/);
     assert.deepEqual(await subscribers(), ['alice@example.org', 'bob@example.net']);
 
-    const before = sink.transactions().length;
+    const before = lists.sink.transactions().length;
     const p = await pySend(
-      port,
+      lists.port,
       'alice@example.org',
       [LIST],
       rfc822(
@@ -179,7 +166,7 @@ bridges:
       assert.match(parsed.text ?? '', /Bring bread\./);
       assert.equal(parsed.from?.value[0]?.address, 'alice@example.org');
     }
-    const tx = sink
+    const tx = lists.sink
       .transactions()
       .slice(before)
       .filter((t) => t.to.some((a) => a === 'alice@example.org' || a === 'bob@example.net'));
@@ -189,7 +176,7 @@ bridges:
       'each subscriber once, nobody else',
     );
     const a = await until(
-      () => w.delivered('a').find((d) => d.id === 'picnic.1@example.org'),
+      () => lists.w.delivered('a').find((d) => d.id === 'picnic.1@example.org'),
       'the post on the other endpoint',
     );
     assert.equal(a.subject, 'Picnic on Sunday');
@@ -211,8 +198,8 @@ bridges:
   });
 
   test('unsubscribe: leave → confirm by mailing the confirm address (swaks) → no longer subscribed, goodbye', async () => {
-    await cli(['subscribers', 'commons', 'add', 'dan@example.com', '-c', w.config]);
-    const l = await swaks(port, [
+    await cli(['subscribers', 'commons', 'add', 'dan@example.com', '-c', lists.w.config]);
+    const l = await swaks(lists.port, [
       '--from',
       'dan@example.com',
       '--to',
@@ -227,7 +214,7 @@ bridges:
       'the unsubscribe confirmation',
     );
     const token = /^Subject: confirm ([0-9a-f]{24})/m.exec(req)![1]!;
-    const c = await swaks(port, [
+    const c = await swaks(lists.port, [
       '--from',
       'dan@example.com',
       '--to',
@@ -251,7 +238,7 @@ bridges:
       `commons-admin@${D}`,
       `commons%victim.example@${D}`,
     ]) {
-      const r = await swaks(port, ['--from', 'spammer@example.org', '--to', rcpt]);
+      const r = await swaks(lists.port, ['--from', 'spammer@example.org', '--to', rcpt]);
       assert.ok(
         r.replies.some((x) => /^550 /.test(x) && /relays nothing/.test(x)),
         `${rcpt}: ${r.out}`,
@@ -259,7 +246,7 @@ bridges:
       assert.notEqual(r.code, 0);
     }
     const py = await pySend(
-      port,
+      lists.port,
       'spammer@example.org',
       ['victim@example.net'],
       rfc822(['From: spammer@example.org'], 'buy'),
@@ -267,23 +254,23 @@ bridges:
     assert.equal(py.code, 550);
     assert.equal(py.stage, 'rcpt');
     await sleep(300);
-    assert.equal(sink.transactions().filter((t) => t.to.some((a) => /victim/.test(a))).length, 0);
+    assert.equal(lists.sink.transactions().filter((t) => t.to.some((a) => /victim/.test(a))).length, 0);
   });
 
   test('oversize: refused with 552, by the SIZE parameter and by the data itself', async () => {
     const big = 'x'.repeat(76) + '\r\n';
     const body = big.repeat(Math.ceil((MAX + 10_000) / big.length));
     const r = await pySend(
-      port,
+      lists.port,
       'alice@example.org',
       [LIST],
       rfc822(['From: alice@example.org', 'Subject: huge'], body),
     );
     assert.equal(r.code, 552, JSON.stringify(r));
     // swaks does not send SIZE=: the data goes over the limit and is refused after it
-    const file = join(w.dir, 'big.bin');
+    const file = join(lists.w.dir, 'big.bin');
     writeFileSync(file, Buffer.alloc(MAX, 1));
-    const s = await swaks(port, [
+    const s = await swaks(lists.port, [
       '--from',
       'alice@example.org',
       '--to',
@@ -300,7 +287,7 @@ bridges:
   });
 
   test('a non-member is held, the owner told; `peerpost held approve` posts it', async () => {
-    const r = await swaks(port, [
+    const r = await swaks(lists.port, [
       '--from',
       'stranger@example.org',
       '--to',
@@ -318,16 +305,20 @@ bridges:
     );
     const note = await waitMail('owner@example.org', (m) => /awaits approval/.test(m), 'the held notice to the owner');
     const id = /post #(\d+)/.exec(note)![1]!;
-    const list = await cli(['held', '-c', w.config]);
+    const list = await cli(['held', '-c', lists.w.config]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, new RegExp(`#${id}\\s+commons .*from stranger@example.org`));
-    assert.equal(w.delivered('a').filter((d) => d.id === 'stranger.1@example.org').length, 0, 'not posted while held');
+    assert.equal(
+      lists.w.delivered('a').filter((d) => d.id === 'stranger.1@example.org').length,
+      0,
+      'not posted while held',
+    );
 
-    const ok = await cli(['held', 'commons', 'approve', id, '-c', w.config]);
+    const ok = await cli(['held', 'commons', 'approve', id, '-c', lists.w.config]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /approved/);
     await until(
-      () => w.delivered('a').find((d) => d.id === 'stranger.1@example.org'),
+      () => lists.w.delivered('a').find((d) => d.id === 'stranger.1@example.org'),
       'the approved post on the bridge',
     );
     await waitMail(
@@ -335,7 +326,7 @@ bridges:
       (m) => header(m, 'Message-ID')[0] === '<stranger.1@example.org>',
       'the approved post to subscribers',
     );
-    const again = await cli(['held', 'commons', 'approve', id, '-c', w.config]);
+    const again = await cli(['held', 'commons', 'approve', id, '-c', lists.w.config]);
     assert.equal(again.code, 5);
     assert.match(again.stderr, /no held post/);
   });
@@ -343,7 +334,7 @@ bridges:
   test('bad input: each case is taken safely or refused with a clear code; the daemon keeps running', async () => {
     const send = (headers: string[], body: string, raw?: Buffer) =>
       pySend(
-        port,
+        lists.port,
         'alice@example.org',
         [LIST],
         raw ?? rfc822(['From: Alice <alice@example.org>', `To: ${LIST}`, ...headers], body),
@@ -364,7 +355,7 @@ bridges:
     const noId = await send(['Subject: no id here'], 'body without an id');
     assert.equal(noId.code, 250);
     const minted = await until(
-      () => w.delivered('a').find((d) => d.subject === 'no id here'),
+      () => lists.w.delivered('a').find((d) => d.subject === 'no id here'),
       'the post without an id',
     );
     assert.match(minted.id, /@test\.example$/);
@@ -375,7 +366,7 @@ bridges:
     // the same Message-ID again (a resend): 250, posted once
     const dup = await send(['Subject: Picnic on Sunday', 'Message-ID: <picnic.1@example.org>'], 'Bring bread.');
     assert.equal(dup.code, 250);
-    const dupSwaks = await swaks(port, [
+    const dupSwaks = await swaks(lists.port, [
       '--from',
       'alice@example.org',
       '--to',
@@ -389,7 +380,7 @@ bridges:
       dupSwaks.replies.some((r) => /^250 .*already posted <picnic\.1@example\.org>/.test(r)),
       dupSwaks.out,
     );
-    assert.equal(w.delivered('a').filter((d) => d.id === 'picnic.1@example.org').length, 1, 'posted once');
+    assert.equal(lists.w.delivered('a').filter((d) => d.id === 'picnic.1@example.org').length, 1, 'posted once');
     // 8-bit headers, without and with SMTPUTF8
     const latin = await send(
       [],
@@ -401,7 +392,7 @@ bridges:
     );
     assert.equal(latin.code, 250);
     const utf = await pySend(
-      port,
+      lists.port,
       'alice@example.org',
       [LIST],
       Buffer.from(
@@ -411,7 +402,7 @@ bridges:
       { smtpUtf8: true },
     );
     assert.equal(utf.code, 250);
-    const g = await until(() => w.delivered('a').find((d) => d.id === 'utf8.h@example.org'), 'the UTF-8 post');
+    const g = await until(() => lists.w.delivered('a').find((d) => d.id === 'utf8.h@example.org'), 'the UTF-8 post');
     assert.equal(g.subject, 'Grüße');
     // a 100 KB header: refused
     const huge = await send([`X-Huge: ${'h'.repeat(100 * 1024)}`, 'Subject: huge header'], 'x');
@@ -427,10 +418,10 @@ bridges:
       ),
     );
     assert.equal(bare.code, 250);
-    const b = await until(() => w.delivered('a').find((d) => d.id === 'bare@example.org'), 'the bare-ends post');
+    const b = await until(() => lists.w.delivered('a').find((d) => d.id === 'bare@example.org'), 'the bare-ends post');
     assert.equal(b.body, 'one\ntwo\nthree');
     // a subject carrying "\r\nBcc:": the Bcc becomes its own header line, which the list ignores
-    const before = sink.transactions().length;
+    const before = lists.sink.transactions().length;
     const inj = await send(
       [],
       '',
@@ -447,13 +438,13 @@ bridges:
     assert.deepEqual(header(sent, 'Bcc'), []);
     assert.equal(header(sent, 'Subject')[0], '[commons] hi');
     await sleep(500);
-    const rcpts = sink
+    const rcpts = lists.sink
       .transactions()
       .slice(before)
       .flatMap((t) => t.to);
     assert.ok(!rcpts.includes('victim@example.net'), `sent to: ${rcpts.join(', ')}`);
 
-    const st = await cli(['status', '-c', w.config, '--json']);
+    const st = await cli(['status', '-c', lists.w.config, '--json']);
     assert.equal(st.code, 0);
     const acct = (JSON.parse(st.stdout) as { accounts: { name: string; state: string }[] }).accounts.find(
       (x) => x.name === 'mail.test',
@@ -462,7 +453,7 @@ bridges:
   });
 
   test('owner mail is forwarded unchanged to the owners; `peerpost held reject` tells the sender', async () => {
-    const o = await swaks(port, [
+    const o = await swaks(lists.port, [
       '--from',
       'someone@example.net',
       '--to',
@@ -484,7 +475,7 @@ bridges:
     assert.match(fwd, /Who runs this\?/);
     assert.deepEqual(header(fwd, 'From'), ['someone@example.net'], 'forwarded unchanged');
 
-    const h = await swaks(port, [
+    const h = await swaks(lists.port, [
       '--from',
       'pest@example.org',
       '--to',
@@ -499,15 +490,15 @@ bridges:
       h.out,
     );
     const id = /held for the owners of commons \(#(\d+)\)/.exec(h.out)![1]!;
-    const r = await cli(['held', 'commons', 'reject', id, 'off', 'topic', '-c', w.config]);
+    const r = await cli(['held', 'commons', 'reject', id, 'off', 'topic', '-c', lists.w.config]);
     assert.equal(r.code, 0, r.stderr);
     const note = await waitMail('pest@example.org', (m) => /was not accepted/.test(m), 'the rejection notice');
     assert.match(note, /off topic/);
-    assert.doesNotMatch((await cli(['held', '-c', w.config])).stdout, new RegExp(`#${id} `));
+    assert.doesNotMatch((await cli(['held', '-c', lists.w.config])).stdout, new RegExp(`#${id} `));
   });
 
   test('bounces: a DSN to the bounce address and a 5xx from the smarthost raise the score; at the threshold delivery stops, the owner is told', async () => {
-    assert.equal((await cli(['subscribers', 'commons', 'add', 'dead@example.net', '-c', w.config])).code, 0);
+    assert.equal((await cli(['subscribers', 'commons', 'add', 'dead@example.net', '-c', lists.w.config])).code, 0);
     const dsn = rfc822(
       [
         'From: MAILER-DAEMON@mx.example.net (Mail Delivery System)',
@@ -536,11 +527,11 @@ bridges:
         '--B--',
       ].join('\n'),
     );
-    const b = await pySend(port, '', [`commons-bounces@${D}`], dsn);
+    const b = await pySend(lists.port, '', [`commons-bounces@${D}`], dsn);
     assert.equal(b.code, 250, JSON.stringify(b));
     const score = async () =>
       (
-        JSON.parse((await cli(['subscribers', 'commons', '--json', '-c', w.config])).stdout) as {
+        JSON.parse((await cli(['subscribers', 'commons', '--json', '-c', lists.w.config])).stdout) as {
           address: string;
           bounceScore: number;
           delivery: boolean;
@@ -548,10 +539,10 @@ bridges:
       ).find((x) => x.address === 'dead@example.net')!;
     assert.deepEqual(await score().then((x) => [x.bounceScore, x.delivery]), [1, true]);
 
-    sink.rules({ reject: ['dead@example.net'] });
+    lists.sink.rules({ reject: ['dead@example.net'] });
     try {
       const p = await pySend(
-        port,
+        lists.port,
         'alice@example.org',
         [LIST],
         rfc822(
@@ -567,11 +558,11 @@ bridges:
       );
       assert.deepEqual(await score().then((x) => [x.bounceScore, x.delivery]), [2, false]);
       assert.match(
-        (await cli(['subscribers', 'commons', '-c', w.config])).stdout,
+        (await cli(['subscribers', 'commons', '-c', lists.w.config])).stdout,
         /dead@example\.net {2}\[delivery disabled: bounce score 2\]/,
       );
     } finally {
-      sink.rules({});
+      lists.sink.rules({});
     }
   });
 });

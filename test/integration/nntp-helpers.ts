@@ -7,13 +7,21 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './irc-helpers.js';
-import { requirePeer } from '../peers/require.js';
+import { requirePeer, requireRoot } from '../peers/require.js';
 
 const CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
 export const INN2_SH = fileURLToPath(new URL('../../../test/peers/inn2.sh', import.meta.url));
 
-/** inn2 (test/peers/require.ts: installed as root, else a failure with the command). */
+/**
+ * inn2 (test/peers/require.ts: installed as root, else a failure with the command). innd runs only as user and
+ * group news (it checks), which only root can switch to: not root, a failure with the one command that runs the
+ * test as root (which also installs inn2 when it is missing), rather than test/peers/inn2.sh's refusal later.
+ */
 export function ensureInn(): void {
+  requireRoot(
+    "INN's innd runs only as user and group news (it checks), which only root can start it as",
+    'as root it also installs inn2 when it is missing',
+  );
   requirePeer('inn2');
 }
 

@@ -26,7 +26,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
 import { startMaildirSink, freePort, type MaildirSink } from './mail-send-helpers.js';
-import { ensureSwaks, swaks, header } from './mail-helpers.js';
+import { ensureSwaks, swaks, header, messagesTo } from './mail-helpers.js';
 import { launchChromium } from '../peers/chromium.js';
 import type { Browser } from 'playwright-core';
 
@@ -49,8 +49,7 @@ const bodyOf = (m: string) =>
     .slice(m.indexOf('\n\n') + 2)
     .replace(/=\r?\n/g, '')
     .replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
-const mailTo = (addr: string) =>
-  sink.messages().filter((m) => (header(m, 'X-RcptTo')[0] ?? '').split(',').includes(addr));
+const mailTo = (addr: string) => messagesTo(sink, addr);
 const loginLinks = (addr: string) =>
   mailTo(addr)
     .map((m) => /(http:\/\/\S+\/owner\/login\?t=\S+)/.exec(bodyOf(m))?.[1])

@@ -32,7 +32,8 @@ if [ -z "\${u:-}" ]; then echo "No one logged on."; exit 0; fi
 if [ -f "$dir/plans/\$u" ]; then sed 's/\$/\r/' "$dir/plans/\$u"; else printf 'finger: %s: no such user.\r\n' "\$u"; fi
 EOF
     chmod 755 "$dir/finger-prog"
-    if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$dir/finger-prog"; then
+    # As root in.fingerd runs the program as nobody; started by another user, as that user.
+    if [ "$(id -u)" = 0 ] && ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$dir/finger-prog"; then
       echo "user nobody cannot run $dir/finger-prog: every parent dir must be world-executable" >&2; exit 1; fi
     args="$args -p $dir/finger-prog"
   fi

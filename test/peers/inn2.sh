@@ -26,6 +26,10 @@ install)
   ;;
 start)
   port=${2:?port}
+  if [ "$(id -u)" != 0 ]; then
+    echo "inn2.sh: innd runs only as user and group news (it checks), and only root can start it so: run inn2.sh, or the test that uses it, as root (sudo)" >&2
+    exit 1
+  fi
   dir=${3:-$(mktemp -d /tmp/peer-inn2.XXXXXX)}
   shift 3 2>/dev/null || shift $#
   mkdir -p "$dir"/{etc,db,run,log,tmp,spool/{articles,overview,incoming/bad,outgoing,archive}}

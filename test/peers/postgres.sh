@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Adapted from /work/shared/peers/postgres.sh (the project carries its own peer scripts).
 # Start a real PostgreSQL 15 (Debian package: postgresql-15) on 127.0.0.1:<port>: its own
-# cluster in <dir>/data (initdb as the postgres user), its unix socket in <dir>/run, its log
+# cluster in <dir>/data (initdb as the postgres user when started as root, else as the user who
+# starts it: PostgreSQL refuses only root), its unix socket in <dir>/run, its log
 # in <dir>/postgres.log. Trust auth for local and 127.0.0.1 connections (tests only: no
 # passwords). A <dir> that already holds a cluster is started again as it is (a restart on
 # the same port keeps every database).
@@ -12,6 +13,9 @@
 # Install: apt-get install -y --no-install-recommends postgresql-15
 set -euo pipefail
 BIN=/usr/lib/postgresql/15/bin
+# As root the server runs as user postgres; started by another user, as that user.
+if [ "$(id -u)" = 0 ]; then ASPG=(setpriv --reuid=postgres --regid=postgres --init-groups); else ASPG=(); fi
+owned() { if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$@"; fi; }
 cmd=${1:?start|createdb|psql|stop}
 case "$cmd" in
 start)
@@ -19,20 +23,18 @@ start)
   dir=${3:-$(mktemp -d /tmp/peer-postgres.XXXXXX)}
   [ -x "$BIN/postgres" ] || { echo "no $BIN/postgres: apt-get install -y postgresql-15" >&2; exit 1; }
   mkdir -p "$dir/run"; chmod 755 "$dir"
-  chown postgres:postgres "$dir/run"
-  if ! setpriv --reuid=postgres --regid=postgres --init-groups test -x "$dir"; then
+  owned "$dir/run"
+  if ! "${ASPG[@]}" test -x "$dir"; then
     echo "user postgres cannot enter $dir: every parent dir must be world-executable" >&2; exit 1; fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
-    mkdir -p "$dir/data"; chown postgres:postgres "$dir/data"; chmod 700 "$dir/data"
+    mkdir -p "$dir/data"; owned "$dir/data"; chmod 700 "$dir/data"
     # -N: no fsync during initdb (a throwaway cluster); trust: no passwords, loopback only below
-    setpriv --reuid=postgres --regid=postgres --init-groups \
-      "$BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C -N \
+    "${ASPG[@]}" "$BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C -N \
       > "$dir/initdb.log" 2>&1 || { echo "initdb failed:" >&2; cat "$dir/initdb.log" >&2; exit 1; }
   fi
-  touch "$dir/postgres.log"; chown postgres:postgres "$dir/postgres.log"
+  touch "$dir/postgres.log"; owned "$dir/postgres.log"
   # setpriv execs postgres: $! is the postmaster itself
-  nohup setpriv --reuid=postgres --regid=postgres --init-groups \
-    "$BIN/postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 \
+  nohup "${ASPG[@]}" "$BIN/postgres" -D "$dir/data" -p "$port" -c listen_addresses=127.0.0.1 \
       -c unix_socket_directories="$dir/run" -c logging_collector=off \
       -c shared_buffers=32MB -c max_connections=100 \
     >> "$dir/postgres.log" 2>&1 &

@@ -9,6 +9,7 @@
  * installs it. Never a silent skip.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const INSTALL_SH = fileURLToPath(new URL('../../../test/peers/install.sh', import.meta.url));
@@ -55,4 +56,30 @@ export function requirePeer(...peers: string[]): void {
         `(run as root, the tests install them themselves)`,
     );
   for (const p of asked) present.add(p);
+}
+
+/**
+ * The refusal of a test that only root can run (a peer that must run as its own system user), with the one command
+ * that runs this test file (or benchmark) as root; undefined as root. `argv` and `cwd` are this process's (node
+ * --test runs each test file in a process of its own, with the file as argv[1]).
+ */
+export function rootRefusal(
+  why: string,
+  uid: number | undefined,
+  argv: readonly string[],
+  cwd: string,
+  opts: { node?: string; note?: string } = {},
+): string | undefined {
+  if (uid === 0 || uid === undefined) return undefined;
+  const file = argv[1] ? relative(cwd, argv[1]) || argv[1] : '';
+  const command = file
+    ? `sudo ${opts.node ?? 'node'} ${[file, ...argv.slice(2)].join(' ')}`
+    : 'sudo npm test (from the root of the checkout)';
+  return `${why}; this test runs as uid ${uid}. Run it as root${opts.note ? ` (${opts.note})` : ''}:\n  ${command}`;
+}
+
+/** Fail now, with rootRefusal's message, unless we are root. */
+export function requireRoot(why: string, note?: string): void {
+  const refusal = rootRefusal(why, process.getuid?.(), process.argv, process.cwd(), { node: process.execPath, note });
+  if (refusal !== undefined) throw new Error(refusal);
 }
