@@ -230,8 +230,10 @@ function explainVerdict(v: IngestVerdict, bridge: string, offline: boolean): num
       out(`<${v.id}> was not relayed: ${v.reason}`);
       return EXIT.OK;
     case 'rejected':
-    case 'tempfail':
       err(`the post was refused: ${v.reason}`);
+      return verdictExit(v);
+    case 'tempfail':
+      err(`the post was refused for now, nothing was stored: ${v.reason}. Try again later.`);
       return verdictExit(v);
   }
 }
