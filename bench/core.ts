@@ -63,7 +63,7 @@ const CHAT_ACCOUNTS: Record<string, Style> = {
   'irc.tilde': 'chat',
   'irc.rizon': 'chat',
 };
-const FIVE_ENDPOINTS = Object.keys(CHAT_ACCOUNTS).map((a) => `${a}/#commons`);
+export const FIVE_ENDPOINTS = Object.keys(CHAT_ACCOUNTS).map((a) => `${a}/#commons`);
 const ORIGIN_ACCOUNT = 'irc.libera';
 const TARGETS = 4;
 
@@ -102,7 +102,7 @@ function linePool(size: number, target: string): IncomingPost[] {
   return pool;
 }
 
-const POOL = linePool(1024, '#commons');
+export const POOL = linePool(1024, '#commons');
 
 function freshDir(tag: string, base = tmpdir()): string {
   return mkdtempSync(join(base, `peerpost-bench-${tag}-`));
@@ -131,9 +131,11 @@ export async function ingestRun(
   producers = 1,
   tune?: (store: Store) => void,
   base?: string,
+  /** Another store than SQLite in the fresh directory (bench/pg.ts: a fresh PostgreSQL schema). */
+  open?: () => Store,
 ): Promise<number> {
   const dir = freshDir(durability, base);
-  const store = Store.open(dir, { durability });
+  const store = open ? open() : Store.open(dir, { durability });
   try {
     tune?.(store);
     const config = makeConfig(CHAT_ACCOUNTS, { commons: { endpoints: FIVE_ENDPOINTS } });
@@ -156,7 +158,7 @@ export async function ingestRun(
     await Promise.all(Array.from({ length: producers }, producer));
     const elapsed = performance.now() - t0;
     const s = core.stats.get(ORIGIN_ACCOUNT);
-    const outboxRows = store.db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;
+    const outboxRows = Number(store.db.prepare('SELECT count(*) FROM outbox').pluck().get());
     if (s?.accepted !== posts || store.countPosts('commons') !== posts || outboxRows !== posts * TARGETS)
       throw new Error(`ingest run stored the wrong amount: stats ${JSON.stringify(s)}, outbox rows ${outboxRows}`);
     core.close();
@@ -248,9 +250,10 @@ export interface LatencyFigures {
 export async function latencyRun(
   durability: 'process' | 'power' = 'process',
   tune?: (store: Store) => void | (() => void),
+  open?: () => Store,
 ): Promise<LatencyFigures> {
   const dir = freshDir('latency');
-  const store = Store.open(dir, { durability });
+  const store = open ? open() : Store.open(dir, { durability });
   const untune = tune?.(store);
   const accounts: Record<string, Style> = { 'irc.libera': 'chat', 'irc.oftc': 'chat' };
   const config = makeConfig(accounts, { lat: { endpoints: ['irc.libera/#lat', 'irc.oftc/#lat'] } });
