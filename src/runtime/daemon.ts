@@ -103,7 +103,8 @@ export class Daemon {
     if (!loaded.ok) return EXIT.CONFIG;
     this.config = loaded.config;
     try {
-      this.store = Store.open(this.config.node.data, { durability: this.config.node.durability });
+      // deferIndex: the search rows are written a moment after the posts' commits, many in one transaction.
+      this.store = Store.open(this.config.node.data, { durability: this.config.node.durability, deferIndex: true });
     } catch (err) {
       this.log.fatal(
         { err: err instanceof StoreError ? undefined : err },
