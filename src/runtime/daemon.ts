@@ -103,8 +103,13 @@ export class Daemon {
     if (!loaded.ok) return EXIT.CONFIG;
     this.config = loaded.config;
     try {
-      // deferIndex: the search rows are written a moment after the posts' commits, many in one transaction.
-      this.store = Store.open(this.config.node.data, { durability: this.config.node.durability, deferIndex: true });
+      // deferIndex: the search rows are written a moment after the posts' commits, many in one transaction; syncAhead:
+      // the log goes to disk in the background, so that a checkpoint does not stall the commit that starts it.
+      this.store = Store.open(this.config.node.data, {
+        durability: this.config.node.durability,
+        deferIndex: true,
+        syncAhead: true,
+      });
     } catch (err) {
       this.log.fatal(
         { err: err instanceof StoreError ? undefined : err },
