@@ -323,7 +323,7 @@ export class Store {
 
   close(): void {
     if (this.db.open) {
-      this.flushIndex();
+      this.tryFlushIndex(); // what cannot be written now is at the next open
       this.db.close();
     }
     clearTimeout(this.indexTimer);
