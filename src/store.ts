@@ -5,7 +5,7 @@
  * are append-only and numbered by PRAGMA user_version.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, accessSync, constants, statSync, existsSync } from 'node:fs';
+import { mkdirSync, accessSync, constants, statSync, existsSync, openSync, closeSync, fdatasync } from 'node:fs';
 import { join } from 'node:path';
 import { toStored, type Post, type StoredPost, type StoredRow } from './post.js';
 import { threadKeyOf } from './archive/thread.js';
@@ -127,6 +127,21 @@ export interface StoreOptions {
    * otherwise). Only the daemon creates a store; a command that found none was pointed at the wrong place.
    */
   create?: boolean;
+  /**
+   * The daemon's: a post's row in the search index (archive_fts) is written after the post's commit, with those of
+   * the next INDEX_DELAY_MS (or INDEX_BATCH posts), in a transaction of their own (Store.flushIndex); one such
+   * transaction for many posts costs a fraction of a row in each post's own (the POST path of issue 19). Search in
+   * the daemon writes what is waiting first; what a crash left unwritten is written when the store is opened so
+   * again. Without it (commands, tests), the row is written in the post's transaction.
+   */
+  deferIndex?: boolean;
+  /**
+   * The daemon's: after commits, the log (the -wal file) is synced to disk in the background (libuv's thread pool),
+   * at most every SYNC_AHEAD_MS, so that the checkpoint's own fsync of it, on the thread of the commit that crossed
+   * WAL_AUTOCHECKPOINT_PAGES, has little left to write (it stalled every commit ~40 ms every ~400 posts). Syncing more
+   * often only adds durability; the durability setting is kept as it is.
+   */
+  syncAhead?: boolean;
 }
 
 /** There is no store in this data directory (and Store.open was told not to create one). */
@@ -144,6 +159,15 @@ export class NoStoreError extends StoreError {
  * thread checkpointing in the background did as well (max 4 ms) but cost 9 MB.
  */
 const WAL_AUTOCHECKPOINT_PAGES = 4000;
+
+/** syncAhead: the log is synced in the background at most this often. */
+const SYNC_AHEAD_MS = 50;
+
+/** deferIndex: the search index rows of the posts of this many ms are written together, or of this many posts. */
+export const INDEX_DELAY_MS = 50;
+export const INDEX_BATCH = 512;
+/** kv (scope, key) of the highest seq whose post's search row was written by a deferring store (or never needed). */
+const INDEXED_THROUGH = ['store', 'indexedThrough'] as const;
 
 /**
  * SQLite's page cache of the store's connection, in KiB (a negative cache_size). better-sqlite3 builds SQLite with
@@ -181,6 +205,15 @@ export class Store {
   private readonly q;
   /** One transaction wrapper, made once (better-sqlite3 builds four functions per db.transaction() call). */
   private readonly tx: <T>(fn: () => T) => T;
+  /** deferIndex: posts stored whose search row is not written yet, by seq (flushIndex checks each is still there). */
+  private readonly deferIndex: boolean;
+  private readonly unindexed = new Map<number, Post>();
+  private indexTimer: NodeJS.Timeout | undefined;
+  /** syncAhead: the log file, opened to sync it; whether a sync is under way, and when the last one started. */
+  private readonly syncAhead: boolean;
+  private walFd: number | undefined;
+  private syncing = false;
+  private lastSync = 0;
 
   /** Open (creating when needed, unless create: false) the store in the data directory. Throws StoreError with a clear message. */
   static open(dataDir: string, opts: StoreOptions = {}): Store {
@@ -210,6 +243,8 @@ export class Store {
       this.dialect = 'postgres';
       this.db = pg;
       this.sqlite = undefined;
+      this.deferIndex = false;
+      this.syncAhead = false;
       this.migratePostgres();
       this.q = this.prepareAll();
       this.tx = <T>(fn: () => T) => pg.transaction(fn)();
@@ -245,6 +280,9 @@ export class Store {
     this.q = this.prepareAll();
     const run = this.db.transaction((fn: () => unknown) => fn());
     this.tx = <T>(fn: () => T) => run(fn) as T;
+    this.deferIndex = (opts.deferIndex ?? false) && !opts.readonly;
+    this.syncAhead = (opts.syncAhead ?? false) && !opts.readonly && file !== ':memory:';
+    if (this.deferIndex) this.indexLeftOver();
   }
 
   /** Apply the PostgreSQL schema's entries not yet applied, each in its transaction (peerpost_schema holds the count). */
@@ -313,6 +351,7 @@ export class Store {
       insertOutbox: db.prepare('INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (?, ?, ?, ?)'),
       insertDigestLine: db.prepare('INSERT INTO digest_lines (bridge, post_seq, at) VALUES (?, ?, ?)'),
       hasPost: db.prepare('SELECT 1 FROM posts WHERE id = ?').pluck(),
+      idAtSeq: db.prepare('SELECT id FROM posts WHERE seq = ?').pluck(),
       postById: db.prepare('SELECT seq, received_at, data, imported FROM posts WHERE id = ?'),
       postBySeq: db.prepare('SELECT seq, received_at, data, imported FROM posts WHERE seq = ?'),
       // Newest first by place (migration 10), from a position (placed_at, seq) exclusive: posts_by_place.
@@ -375,12 +414,41 @@ export class Store {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.tryFlushIndex(); // what cannot be written now is at the next open
+      this.db.close();
+    }
+    clearTimeout(this.indexTimer);
+    if (this.walFd !== undefined && !this.syncing) closeSync(this.walFd);
+    this.walFd = undefined;
   }
 
   /** Run fn in a transaction (a savepoint when nested); rolled back if it throws. */
   transaction<T>(fn: () => T): T {
-    return this.tx(fn);
+    const r = this.tx(fn);
+    if (this.syncAhead && !this.db.inTransaction) this.syncSoon();
+    return r;
+  }
+
+  /** syncAhead: start a background sync of the log, unless one is under way or one started less than SYNC_AHEAD_MS ago. */
+  private syncSoon(): void {
+    const now = performance.now();
+    if (this.syncing || now - this.lastSync < SYNC_AHEAD_MS) return;
+    if (this.walFd === undefined) {
+      try {
+        this.walFd = openSync(`${this.file}-wal`, 'r');
+      } catch {
+        return; // no log yet
+      }
+    }
+    this.syncing = true;
+    this.lastSync = now;
+    const fd = this.walFd;
+    fdatasync(fd, () => {
+      this.syncing = false;
+      // Closed meanwhile: the descriptor is this sync's to close.
+      if (!this.db.open && this.walFd === undefined) closeSync(fd);
+    });
   }
 
   // ---- posts ----
@@ -411,18 +479,99 @@ export class Store {
         if (r.changes === 0) return undefined;
         seq = Number(r.lastInsertRowid);
       }
-      // The archive's search index (migration 9), in the same transaction: found the moment it is accepted.
+      // The archive's search index (migration 9): in the same transaction, or (deferIndex) a moment later, with others.
       if (post.kind !== 'event') {
-        const [subject, body, author, authorAddress, addresses] = indexText(post);
-        if (this.q.lockPosts) {
-          const [s, b, a, aa, ad] = [subject, body, author, authorAddress ?? '', addresses].map(indexWords);
-          this.q.indexPost.run(seq, aa, ad, s, a, b);
-        } else this.q.indexPost.run(seq, subject, body, author, authorAddress, addresses);
+        if (this.deferIndex) this.indexSoon(seq, post);
+        else this.indexRow(seq, post);
       }
       return seq;
     };
     // The ingest and the digest keeper call this inside their transaction (no savepoint needed); alone, it opens one.
     return this.db.inTransaction ? insert() : this.tx(insert);
+  }
+
+  /** A post's row of the search index (migration 9; on PostgreSQL its two vectors: src/store/pg/schema.ts). */
+  private indexRow(seq: number, post: Post): void {
+    const [subject, body, author, authorAddress, addresses] = indexText(post);
+    if (this.dialect === 'postgres') {
+      const [s, b, a, aa, ad] = [subject, body, author, authorAddress ?? '', addresses].map(indexWords);
+      this.q.indexPost.run(seq, aa, ad, s, a, b);
+    } else this.q.indexPost.run(seq, subject, body, author, authorAddress, addresses);
+  }
+
+  /**
+   * deferIndex: write the search rows of the posts stored since the last time, in one transaction; a post that is
+   * no longer there (removed, or its transaction rolled back: its seq may since be another post's) is passed over.
+   * Called by a timer, by search before it reads, and by close. Never inside a transaction (it waits for the next
+   * turn then). A failure is left for the next call (and, after a crash, for the next open).
+   */
+  flushIndex(): void {
+    if (this.unindexed.size === 0 || !this.db.open) return;
+    clearTimeout(this.indexTimer);
+    this.indexTimer = undefined;
+    if (this.db.inTransaction) {
+      this.indexTimer = setTimeout(() => this.flushIndex(), 0).unref();
+      return;
+    }
+    const batch = [...this.unindexed];
+    this.tx(() => {
+      let through = this.kvGet<number>(...INDEXED_THROUGH) ?? 0;
+      for (const [seq, post] of batch) {
+        if (this.q.idAtSeq.get(seq) === post.id) this.indexRow(seq, post);
+        through = Math.max(through, seq);
+      }
+      this.kvSet(...INDEXED_THROUGH, through);
+    });
+    for (const [seq, post] of batch) if (this.unindexed.get(seq) === post) this.unindexed.delete(seq);
+  }
+
+  /** Posts stored whose search row is not written yet (deferIndex). */
+  get unindexedCount(): number {
+    return this.unindexed.size;
+  }
+
+  private indexSoon(seq: number, post: Post): void {
+    this.unindexed.set(seq, post);
+    if (this.unindexed.size >= INDEX_BATCH) {
+      clearTimeout(this.indexTimer);
+      this.indexTimer = setTimeout(() => this.tryFlushIndex(), 0).unref();
+    } else this.indexTimer ??= setTimeout(() => this.tryFlushIndex(), INDEX_DELAY_MS).unref();
+  }
+
+  private tryFlushIndex(): void {
+    try {
+      this.flushIndex();
+    } catch {
+      // The store cannot be written now (disk full, ...): the ingest says so to senders; the rows wait for the next
+      // post's timer, a search, close, or the next start.
+    }
+  }
+
+  /**
+   * deferIndex, when the store opens: the posts after the last seq a deferring store indexed whose search row is
+   * missing (the daemon was killed before it wrote them) get it. A store that never deferred indexed every post in
+   * its own transaction: the mark starts at its newest post.
+   */
+  private indexLeftOver(): void {
+    const through = this.kvGet<number>(...INDEXED_THROUGH);
+    const newest = (this.db.prepare('SELECT max(seq) FROM posts').pluck().get() as number | null) ?? 0;
+    if (through === undefined) {
+      this.kvSet(...INDEXED_THROUGH, newest);
+      return;
+    }
+    if (through >= newest) return;
+    const has = this.db.prepare('SELECT 1 FROM archive_fts_docsize WHERE id = ?').pluck();
+    this.tx(() => {
+      const rows = this.db.prepare('SELECT seq, data FROM posts WHERE seq > ? ORDER BY seq').all(through) as {
+        seq: number;
+        data: string;
+      }[];
+      for (const r of rows) {
+        const post = JSON.parse(r.data) as Post;
+        if (post.kind !== 'event' && has.get(r.seq) === undefined) this.indexRow(r.seq, post);
+      }
+      this.kvSet(...INDEXED_THROUGH, newest);
+    });
   }
 
   hasPost(id: string): boolean {

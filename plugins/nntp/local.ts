@@ -150,16 +150,20 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     groups: ctx.store.prepare('SELECT grp, created FROM nntp_groups WHERE account = ?'),
   };
 
-  /** The article number of a post in a group: the one it has, or the next one (numbers are never reused). */
+  /**
+   * The article number of a post in a group: the one it has, or the next one (numbers are never reused). `numberIn`
+   * runs inside the caller's transaction (a batch of POSTs: no savepoint for each), `assign` in one of its own.
+   */
+  const numberIn = (group: string, postId: string, post?: Post): number => {
+    const have = q.numberOf.get(acct, postId, group) as number | undefined;
+    if (have !== undefined) return have;
+    const n = ((q.max.get(acct, group) as number | null) ?? 0) + 1;
+    const p = post ?? ctx.posts.get(postId);
+    q.insert.run(acct, group, n, postId, Date.now(), p ? overviewOf(p, group, n) : null);
+    return n;
+  };
   const assign = (group: string, postId: string, post?: Post): number =>
-    ctx.store.transaction(() => {
-      const have = q.numberOf.get(acct, postId, group) as number | undefined;
-      if (have !== undefined) return have;
-      const n = ((q.max.get(acct, group) as number | null) ?? 0) + 1;
-      const p = post ?? ctx.posts.get(postId);
-      q.insert.run(acct, group, n, postId, Date.now(), p ? overviewOf(p, group, n) : null);
-      return n;
-    });
+    ctx.store.transaction(() => numberIn(group, postId, post));
   const overviewOf = (post: Post, group: string, n: number) =>
     overviewLine(
       renderArticle(post, {
@@ -182,13 +186,15 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     q.clearOverviews.run(acct);
     ctx.store.set('overviewHost', ctx.node.hostname);
   }
-  /** Number a post taken by POST and put it in the id map: one transaction (one commit on the POST path). */
+  /** Number a post taken by POST and put it in the id map, inside the caller's transaction. */
+  const recordIn = (group: string, postId: string, post?: Post) => {
+    const n = numberIn(group, postId, post);
+    ctx.store.ids.set(postId, group, String(n));
+    return n;
+  };
+  /** The same in a transaction of its own. */
   const record = (group: string, postId: string, post?: Post) =>
-    ctx.store.transaction(() => {
-      const n = assign(group, postId, post);
-      ctx.store.ids.set(postId, group, String(n));
-      return n;
-    });
+    ctx.store.transaction(() => recordIn(group, postId, post));
 
   /*
    * Posts taken by POST get their numbers together, in one transaction, a
@@ -208,7 +214,7 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     toNumber = [];
     try {
       ctx.store.transaction(() => {
-        for (const x of batch) record(x.group, x.id, x.post);
+        for (const x of batch) recordIn(x.group, x.id, x.post);
       });
     } catch (err) {
       ctx.log.error(

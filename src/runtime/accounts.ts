@@ -79,7 +79,15 @@ export function postReaderFor(store: Store): PostReader {
     count: (bridge) => store.countPosts(bridge),
     thread: (id, limit) => store.threadPosts(id, limit),
     archivePage: (filter, after, limit) => store.archivePage(filter, after, limit),
-    search: (query, opts) => searchArchive(store.db, query, opts),
+    search: (query, opts) => {
+      // The posts stored a moment ago are found too (deferIndex); a store that cannot be written now searches what it has.
+      try {
+        store.flushIndex();
+      } catch {
+        /* the rows wait for the next try */
+      }
+      return searchArchive(store.db, query, opts);
+    },
     removed: (id) => tombstoneOf(store, id),
   };
 }

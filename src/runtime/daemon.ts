@@ -104,7 +104,9 @@ export class Daemon {
     if (!loaded.ok) return EXIT.CONFIG;
     this.config = loaded.config;
     try {
-      this.store = openConfiguredStore(this.config.node);
+      // deferIndex: the search rows are written a moment after the posts' commits, many in one transaction; syncAhead:
+      // the log goes to disk in the background, so that a checkpoint does not stall the commit that starts it (SQLite).
+      this.store = openConfiguredStore(this.config.node, { deferIndex: true, syncAhead: true });
     } catch (err) {
       this.log.fatal(
         { err: err instanceof StoreError ? undefined : err },
