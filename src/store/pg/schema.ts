@@ -1,7 +1,7 @@
 /**
  * The store's schema on PostgreSQL (issue 17): the same tables as the SQLite migrations in src/migrations.ts build, in
  * PostgreSQL's words. The list is append-only like SQLite's; its first entry is the whole schema of SQLite's
- * migration 11, since no PostgreSQL store existed before it. The version applied is kept in peerpost_schema (SQLite
+ * migration 12, since no PostgreSQL store existed before it. The version applied is kept in peerpost_schema (SQLite
  * keeps it in PRAGMA user_version).
  *
  * Where the two differ, and why:
@@ -40,7 +40,6 @@ export const PG_MIGRATIONS: readonly string[] = [
      imported BIGINT NOT NULL DEFAULT 0
    );
    CREATE INDEX posts_by_bridge ON posts (bridge, seq);
-   CREATE INDEX posts_by_age ON posts (bridge, received_at);
    CREATE INDEX posts_by_place ON posts (bridge, placed_at, seq);
    CREATE INDEX posts_by_thread ON posts (thread, placed_at, seq);
    CREATE INDEX posts_live ON posts (bridge, seq) WHERE imported = 0;
