@@ -13,7 +13,7 @@ import { termWords } from './archive/marks.js';
 import { archivePage, type ArchiveFilter, type ArchivePageOf, type ArchivePosition } from './archive/export.js';
 import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
 import { indexedBy, type SqlDatabase, type SqlDialect } from './sql.js';
-import { PG_MIGRATIONS, POSTS_LOCK } from './store/pg/schema.js';
+import { PG_MIGRATIONS } from './store/pg/schema.js';
 import { translateDdl } from './store/pg/dialect.js';
 
 export { MIGRATIONS };
@@ -77,6 +77,9 @@ export interface QueuedDelivery extends OutboxRow {
 }
 
 export const STORE_FILE = 'peerpost.db';
+
+/** PostgreSQL, batch(): how many outbox row numbers are drawn at a time (a group commit of 64 posts to 4 places). */
+const OUTBOX_DRAW = 256;
 
 /** The most characters of one text's words the PostgreSQL index takes (a tsvector holds at most 1 MB). */
 const INDEX_WORDS_MAX = 256 * 1024;
@@ -199,6 +202,10 @@ export class Store {
   readonly dialect: SqlDialect;
   /** The SQLite connection itself (pragmas, integrity checks); undefined on PostgreSQL. */
   readonly sqlite: Database.Database | undefined;
+  /** batch(): under way; outbox rows waiting for its end; row numbers drawn ahead and not used yet. */
+  private batching = false;
+  private waitingRows: { row: number; post_seq: number; endpoint: string; shape: string; at: number }[] = [];
+  private drawn: number[] = [];
   /** The SQLite file, or the PostgreSQL URL without its password. */
   readonly file: string;
 
@@ -323,22 +330,31 @@ export class Store {
     return {
       // seq: the next after every post held or removed (SQLite alone would give a removed newest post's seq again).
       insertPost: pg
-        ? db
-            .prepare(
-              `INSERT INTO posts (seq, id, bridge, received_at, data, date, placed_at, imported) VALUES (
-                 greatest(coalesce((SELECT max(seq) FROM posts), 0), coalesce((SELECT max(seq) FROM tombstones WHERE seq IS NOT NULL), 0)) + 1,
-                 ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT DO NOTHING RETURNING seq`,
-            )
-            .pluck()
+        ? undefined
         : db.prepare(
             `INSERT OR IGNORE INTO posts (seq, id, bridge, received_at, data, date, placed_at, imported) VALUES (
-               max(coalesce((SELECT max(seq) FROM posts), 0), coalesce((SELECT max(seq) FROM tombstones WHERE seq IS NOT NULL), 0)) + 1,
-               ?, ?, ?, ?, ?, ?, ?)`,
+           max(coalesce((SELECT max(seq) FROM posts), 0), coalesce((SELECT max(seq) FROM tombstones WHERE seq IS NOT NULL), 0)) + 1,
+           ?, ?, ?, ?, ?, ?, ?)`,
           ),
-      // PostgreSQL: the transactions inserting posts take turns (src/store/pg/schema.ts, POSTS_LOCK), in a statement
-      // of its own before the insert, whose snapshot then sees every post committed before the lock was granted.
-      lockPosts: pg ? db.prepare(`SELECT pg_advisory_xact_lock(${POSTS_LOCK})`) : undefined,
+      // PostgreSQL: a batch of posts in one round trip (src/store/pg/schema.ts, pp_insert_posts).
+      insertPosts: pg
+        ? db.prepare('SELECT n, seq FROM pp_insert_posts(CAST(? AS JSONB), CAST(? AS BIGINT))')
+        : undefined,
+      // PostgreSQL, batch(): outbox rows numbered ahead, then written in one statement.
+      drawOutboxRows: pg
+        ? db
+            .prepare(
+              `SELECT nextval(pg_get_serial_sequence('outbox', 'row')) AS row FROM generate_series(1, CAST(? AS INTEGER))`,
+            )
+            .pluck()
+        : undefined,
+      insertOutboxRows: pg
+        ? db.prepare(
+            `INSERT INTO outbox (row, post_seq, endpoint, shape, created_at)
+             SELECT r.row, r.post_seq, r.endpoint, r.shape, r.at
+             FROM jsonb_to_recordset(CAST(? AS JSONB)) AS r (row BIGINT, post_seq BIGINT, endpoint TEXT, shape TEXT, at BIGINT)`,
+          )
+        : undefined,
       indexPost: pg
         ? db.prepare(
             `INSERT INTO archive_fts (seq, public, whole)
@@ -470,12 +486,10 @@ export class Store {
         imported ? 1 : 0,
       ];
       let seq: number | undefined;
-      if (this.q.lockPosts) {
-        this.q.lockPosts.get();
-        seq = this.q.insertPost.get(...row) as number | undefined;
-        if (seq === undefined) return undefined;
+      if (this.q.insertPosts) {
+        return this.insertPosts([{ post, imported }], now)[0];
       } else {
-        const r = this.q.insertPost.run(...row);
+        const r = this.q.insertPost!.run(...row);
         if (r.changes === 0) return undefined;
         seq = Number(r.lastInsertRowid);
       }
@@ -574,6 +588,35 @@ export class Store {
     });
   }
 
+  /**
+   * Insert posts in order (the core's group commit): each one's seq, or undefined for one already stored (or given
+   * twice in the batch). On SQLite, insertPost for each; on PostgreSQL, one round trip for the batch.
+   */
+  insertPosts(items: readonly { post: Post; imported?: boolean }[], now: number): (number | undefined)[] {
+    if (!this.q.insertPosts || this.deferIndex) return items.map((i) => this.insertPost(i.post, now, i));
+    const rows = items.map(({ post, imported = false }, n) => {
+      const [s, b, a, aa, ad] = indexText(post);
+      return {
+        n,
+        id: post.id,
+        bridge: post.bridge,
+        data: JSON.stringify(post),
+        date: post.date ?? null,
+        placed_at: placeOf(post, now, imported),
+        imported: imported ? 1 : 0,
+        indexed: post.kind !== 'event',
+        ...(post.kind !== 'event'
+          ? { s: indexWords(s), b: indexWords(b), a: indexWords(a), aa: indexWords(aa ?? ''), ad: indexWords(ad) }
+          : {}),
+      };
+    });
+    const run = () => this.q.insertPosts!.all(JSON.stringify(rows), now) as { n: number; seq: number }[];
+    const got = this.db.inTransaction ? run() : this.tx(run);
+    const seqs: (number | undefined)[] = items.map(() => undefined);
+    for (const r of got) seqs[r.n] = r.seq;
+    return seqs;
+  }
+
   hasPost(id: string): boolean {
     return this.q.hasPost.get(id) !== undefined;
   }
@@ -630,6 +673,42 @@ export class Store {
 
   addDelivery(postSeq: number, endpoint: string, shape: string, now: number): number {
     return Number(this.q.insertOutbox.run(postSeq, endpoint, shape, now).lastInsertRowid);
+  }
+
+  /**
+   * A post's outbox rows, one per route, in order: their row numbers. On PostgreSQL inside batch(), the rows get
+   * numbers drawn ahead from the outbox's sequence and are written together when the batch ends.
+   */
+  addDeliveries(postSeq: number, routes: readonly { endpoint: string; shape: string }[], now: number): number[] {
+    if (!this.batching) return routes.map((r) => this.addDelivery(postSeq, r.endpoint, r.shape, now));
+    if (this.drawn.length < routes.length) {
+      const more = Math.max(OUTBOX_DRAW, routes.length - this.drawn.length);
+      this.drawn.push(...(this.q.drawOutboxRows!.all(more) as number[]));
+    }
+    const rows = this.drawn.splice(0, routes.length);
+    routes.forEach((r, i) =>
+      this.waitingRows.push({ row: rows[i]!, post_seq: postSeq, endpoint: r.endpoint, shape: r.shape, at: now }),
+    );
+    return rows;
+  }
+
+  /**
+   * Run fn (inside a transaction) with the outbox rows it adds written together at its end: on PostgreSQL one
+   * statement for a whole group commit instead of one per post (SQLite: fn as it is). Numbers drawn and not used are
+   * left unused (a gap, never a number given out of order: the drawing happens under the posts lock).
+   */
+  batch<T>(fn: () => T): T {
+    if (this.dialect !== 'postgres' || this.batching) return fn();
+    this.batching = true;
+    try {
+      const r = fn();
+      if (this.waitingRows.length > 0) this.q.insertOutboxRows!.run(JSON.stringify(this.waitingRows));
+      return r;
+    } finally {
+      this.batching = false;
+      this.waitingRows = [];
+      this.drawn = [];
+    }
   }
 
   /** The first `limit` pending rows of an endpoint after `afterRow`, in order, with their posts. */

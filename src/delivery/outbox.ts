@@ -504,7 +504,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 export function outboxQueue(store: Store, outbox?: Pick<Outbox, 'kick'>): DeliveryQueue {
   return {
     enqueue(post, seq, routes, now) {
-      const rows = routes.map((r) => store.addDelivery(seq, r.endpoint.key, r.shape, now));
+      const rows = store.addDeliveries(
+        seq,
+        routes.map((r) => ({ endpoint: r.endpoint.key, shape: r.shape })),
+        now,
+      );
       return () => {
         if (!outbox || rows.length === 0) return;
         // As the store gives it back (the same JSON), and not shared with the post listeners.

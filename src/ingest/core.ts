@@ -306,13 +306,19 @@ export class Core {
     const started = new Map<PendingPost, () => void>();
     const write = (items: PendingPost[]) =>
       this.store.transaction(() =>
-        items.map((item) => {
-          const { post, plan } = item;
-          const seq = this.store.insertPost(post, now, { imported: item.imported });
-          if (seq === undefined) return undefined;
-          if (plan.deliveries.length > 0) started.set(item, this.deliveries.enqueue(post, seq, plan.deliveries, now));
-          if (plan.digest.length > 0) this.digests.buffer(post, seq, now);
-          return seq;
+        this.store.batch(() => {
+          const seqs = this.store.insertPosts(
+            items.map((i) => ({ post: i.post, imported: i.imported })),
+            now,
+          );
+          return items.map((item, k) => {
+            const { post, plan } = item;
+            const seq = seqs[k];
+            if (seq === undefined) return undefined;
+            if (plan.deliveries.length > 0) started.set(item, this.deliveries.enqueue(post, seq, plan.deliveries, now));
+            if (plan.digest.length > 0) this.digests.buffer(post, seq, now);
+            return seq;
+          });
         }),
       );
     let seqs: (number | undefined | Error)[];

@@ -134,5 +134,41 @@ export const PG_MIGRATIONS: readonly string[] = [
      BEGIN
        RAISE EXCEPTION 'a stored post is never rewritten: remove it (its tombstone stays) instead';
      END $$;
-   CREATE TRIGGER posts_fts_update BEFORE UPDATE OF data ON posts FOR EACH ROW EXECUTE FUNCTION pp_posts_never_rewritten();`,
+   CREATE TRIGGER posts_fts_update BEFORE UPDATE OF data ON posts FOR EACH ROW EXECUTE FUNCTION pp_posts_never_rewritten();
+   -- Store.insertPosts: a batch of posts (the core's group commit) in one round trip: the posts lock taken, every
+   -- post not held and not tombstoned (the first of an id given twice) numbered after the highest seq held or
+   -- removed, inserted with its search row; returns (n, seq) of each inserted, n its place in the batch. The lock
+   -- is taken before the statement that reads max(seq): a function's statements each see what committed before them.
+   CREATE FUNCTION pp_insert_posts(items JSONB, received BIGINT) RETURNS TABLE (n BIGINT, seq BIGINT)
+   LANGUAGE plpgsql AS $$
+     DECLARE base BIGINT;
+     BEGIN
+       PERFORM pg_advisory_xact_lock(${POSTS_LOCK});
+       SELECT greatest(coalesce((SELECT max(p.seq) FROM posts p), 0),
+                       coalesce((SELECT max(t.seq) FROM tombstones t WHERE t.seq IS NOT NULL), 0)) INTO base;
+       RETURN QUERY
+       WITH input AS (
+         SELECT * FROM jsonb_to_recordset(items) AS i (n BIGINT, id TEXT, bridge TEXT, data TEXT, date TEXT,
+           placed_at BIGINT, imported BIGINT, indexed BOOLEAN, s TEXT, b TEXT, a TEXT, aa TEXT, ad TEXT)
+       ), fresh AS (
+         SELECT DISTINCT ON (i.id) i.* FROM input i
+         WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = i.id)
+           AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.id = i.id)
+         ORDER BY i.id, i.n
+       ), numbered AS (
+         SELECT f.*, base + row_number() OVER (ORDER BY f.n) AS next FROM fresh f
+       ), stored AS (
+         INSERT INTO posts (seq, id, bridge, received_at, data, date, placed_at, imported)
+         SELECT x.next, x.id, x.bridge, received, x.data, x.date, x.placed_at, x.imported FROM numbered x
+         RETURNING posts.seq
+       ), indexed AS (
+         INSERT INTO archive_fts (seq, public, whole)
+         SELECT x.next, v.v, v.v || setweight(to_tsvector('simple', x.aa), 'B') || setweight(to_tsvector('simple', x.ad), 'D')
+         FROM numbered x CROSS JOIN LATERAL (SELECT setweight(to_tsvector('simple', x.s), 'A') ||
+           setweight(to_tsvector('simple', x.a), 'B') || setweight(to_tsvector('simple', x.b), 'D') AS v) AS v
+         WHERE x.indexed
+       )
+       SELECT x.n, x.next FROM numbered x
+       WHERE x.next IN (SELECT stored.seq FROM stored);
+     END $$;`,
 ];
