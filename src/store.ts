@@ -367,6 +367,11 @@ export class Store {
       insertOutbox: db.prepare('INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (?, ?, ?, ?)'),
       insertDigestLine: db.prepare('INSERT INTO digest_lines (bridge, post_seq, at) VALUES (?, ?, ?)'),
       hasPost: db.prepare('SELECT 1 FROM posts WHERE id = ?').pluck(),
+      seen: db.prepare(
+        `SELECT 1 AS held, NULL AS id, NULL AS bridge, NULL AS reason, NULL AS by, NULL AS at, NULL AS cause
+         FROM posts WHERE id = ?
+         UNION ALL SELECT 0, id, bridge, reason, by, at, cause FROM tombstones WHERE id = ? LIMIT 1`,
+      ),
       idAtSeq: db.prepare('SELECT id FROM posts WHERE seq = ?').pluck(),
       postById: db.prepare('SELECT seq, received_at, data, imported FROM posts WHERE id = ?'),
       postBySeq: db.prepare('SELECT seq, received_at, data, imported FROM posts WHERE seq = ?'),
@@ -615,6 +620,22 @@ export class Store {
     const seqs: (number | undefined)[] = items.map(() => undefined);
     for (const r of got) seqs[r.n] = r.seq;
     return seqs;
+  }
+
+  /**
+   * Is this id held, or removed (its tombstone)? One lookup for both (the ingest asks it of every post that brings
+   * its own id: on PostgreSQL each statement is a round trip).
+   */
+  seen(
+    id: string,
+  ): 'held' | { id: string; bridge: string | null; reason: string; by: string; at: number; cause: string } | undefined {
+    const r = this.q.seen.get(id, id) as
+      | { held: number; id: string; bridge: string | null; reason: string; by: string; at: number; cause: string }
+      | undefined;
+    if (!r) return undefined;
+    if (r.held === 1) return 'held';
+    const { held: _held, ...tombstone } = r;
+    return tombstone;
   }
 
   hasPost(id: string): boolean {

@@ -12,7 +12,6 @@ import type { IncomingPost, Post, StoredPost } from '../post.js';
 import { POST_KINDS, bareId, idProblem, mintId, normaliseBody } from '../post.js';
 import type { IngestVerdict } from '../plugin.js';
 import type { Router, RoutePlan, Route } from './router.js';
-import { tombstoneOf } from '../archive/removal.js';
 import { Store, isTemporaryStoreError, describeStoreError } from '../store.js';
 
 /** A group commit this long after the last one is "idle": it runs at once (a microtask), not a loop turn later. */
@@ -247,9 +246,9 @@ export class Core {
         reason: `the post crossed ${hops} relays (node.maxHops is ${this.config.node.maxHops}): refused as a probable loop`,
       });
     // A freshly minted id (a UUID) cannot be held yet: no lookup (an IRC line's relay latency).
-    if (!minted && this.store.hasPost(id)) return this.count(account, { status: 'duplicate', id });
     if (!minted) {
-      const tomb = tombstoneOf(this.store, id);
+      const tomb = this.store.seen(id);
+      if (tomb === 'held') return this.count(account, { status: 'duplicate', id });
       if (tomb)
         return this.count(account, {
           status: 'rejected',
