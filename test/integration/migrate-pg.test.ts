@@ -154,8 +154,8 @@ test('migrate moves a SQLite store into PostgreSQL: same articles and numbers, s
       m.stdout,
       /moved \d+ rows \(7 posts, \d+ tables of which \d+ plugin tables, 7 posts indexed for search\)/,
     );
-    assert.match(m.stderr, /^ {2}posts: 7 rows$/m);
-    assert.match(m.stderr, /^ {2}nntp_articles: 5 rows$/m);
+    assert.match(m.stderr, /^ {2}posts: 7 rows \([\d.]+m?s\)$/m);
+    assert.match(m.stderr, /^ {2}nntp_articles: 5 rows \([\d.]+m?s\)$/m);
     const line = /^ {2}database: (.+)$/m.exec(m.stdout)?.[1];
     assert.equal(line, `postgres://mig:\${PGPASSWORD}@127.0.0.1:${pg.port}/mig`);
     assert.doesNotMatch(m.stdout + m.stderr, /s3cret/, 'the password is never printed');
