@@ -8,15 +8,24 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { world, startDaemon, until, cli, cliPost, type Running, type World } from '../helpers/daemon.js';
 import { openPg, startPostgres, type PgPeer } from '../helpers/pg.js';
 import { requirePeer } from '../peers/require.js';
+import { scenarioPost } from '../helpers/store-scenarios.js';
+import { Store } from '../../src/store.js';
+import { openConfiguredStore } from '../../src/store/open.js';
+import { pluginStoreFor } from '../../src/runtime/accounts.js';
+import { searchArchive } from '../../src/archive/search.js';
+import { ListStore } from '../../plugins/mail/subscribe.js';
+import { MemberStore } from '../../plugins/mail/members.js';
 
 const CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
+const PG_SCRIPT = fileURLToPath(new URL('../../../test/peers/postgres.sh', import.meta.url));
+const NOW = Date.UTC(2026, 11, 1);
 
 let pg: PgPeer;
 let w: World;
@@ -223,5 +232,87 @@ test('migrate moves a SQLite store into PostgreSQL: same articles and numbers, s
   } finally {
     await d1.stop();
     await d2?.stop();
+  }
+});
+
+test("plugin tables of every shape move whole: a list's members (their trigger works after), BLOBs, an INTEGER PRIMARY KEY and a rowid that go on counting, WITHOUT ROWID, a column ALTER added", async () => {
+  const target = 'mig2';
+  execFileSync('bash', [PG_SCRIPT, 'createdb', String(pg.port), target], { stdio: 'ignore' });
+  const url = `postgres://${target}@127.0.0.1:${pg.port}/${target}`;
+  const w2 = world();
+  try {
+    w2.writeConfig('');
+    const src = Store.open(w2.data);
+    const seq = src.insertPost(
+      scenarioPost('one@x', { subject: 'Members meeting', body: 'the members meet on Friday' }),
+      NOW,
+    )!;
+    const mail = pluginStoreFor(src, 'mail.lists', 'mail');
+    const lists = new ListStore(mail, 'mail.lists');
+    const members = new MemberStore(mail, 'mail.lists');
+    for (const a of ['ann@example.org', 'bo@example.org', 'gone@example.org'])
+      lists.add('commons', a, a.split('@')[0]!, NOW);
+    members.set('commons', 'bo@example.org', { mode: 'digest' }, NOW);
+    members.set('commons', 'gone@example.org', { mode: 'digest', digestFormat: 'plain' }, NOW);
+    const gopher = pluginStoreFor(src, 'gopher.t', 'gopher');
+    gopher.migrate([
+      `CREATE TABLE gopher_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, body BLOB);
+       CREATE TABLE gopher_log (line TEXT NOT NULL, PRIMARY KEY (line)) ;
+       CREATE TABLE gopher_seen (k TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;`,
+      `ALTER TABLE gopher_log ADD COLUMN at INTEGER NOT NULL DEFAULT 0;`,
+    ]);
+    const blob = Buffer.from([0, 1, 2, 255, 0x27, 0x5c]);
+    gopher.prepare('INSERT INTO gopher_items (id, name, body) VALUES (?, ?, ?)').run(41, 'a', blob);
+    gopher.prepare('INSERT INTO gopher_items (name, body) VALUES (?, ?)').run('b', null);
+    gopher.prepare('INSERT INTO gopher_log (line, at) VALUES (?, ?)').run('first', 5);
+    gopher.prepare('INSERT INTO gopher_log (line) VALUES (?)').run('second');
+    gopher.prepare('DELETE FROM gopher_log WHERE line = ?').run('first'); // rowids 2.. only
+    gopher.prepare('INSERT INTO gopher_seen (k, n) VALUES (?, ?)').run('x', 9007199254740993n);
+    src.close();
+
+    const m = await cli(['migrate', '-c', w2.config, '--to', url]);
+    assert.equal(m.code, 0, m.stderr + m.stdout);
+    assert.match(m.stdout, /moved \d+ rows \(1 post,/);
+
+    const dst = openConfiguredStore({ data: w2.data, durability: 'process', database: url }, { create: false });
+    try {
+      assert.equal(dst.getPost('one@x')?.seq, seq);
+      const lists2 = new ListStore(pluginStoreFor(dst, 'mail.lists', 'mail'), 'mail.lists');
+      const members2 = new MemberStore(pluginStoreFor(dst, 'mail.lists', 'mail'), 'mail.lists');
+      assert.deepEqual(lists2.recipients('commons'), ['ann@example.org', 'bo@example.org', 'gone@example.org']);
+      assert.deepEqual(members2.digestRecipients('commons', 'mime'), ['bo@example.org']);
+      assert.deepEqual(members2.digestRecipients('commons', 'plain'), ['gone@example.org']);
+      // The members' trigger came along: a member who leaves takes their settings along, as on SQLite.
+      assert.equal(lists2.remove('commons', 'gone@example.org'), true);
+      assert.deepEqual(members2.digestRecipients('commons', 'plain'), []);
+      // No migration is applied twice (plugin_migrations came along); the rows are as they were.
+      const g = pluginStoreFor(dst, 'gopher.t', 'gopher');
+      g.migrate([`CREATE TABLE gopher_items (never TEXT)`, `ALTER TABLE gopher_log ADD COLUMN at INTEGER`]);
+      const items = g.prepare('SELECT id, name, body FROM gopher_items ORDER BY id').all() as { body: Buffer | null }[];
+      assert.deepEqual(items, [
+        { id: 41, name: 'a', body: blob },
+        { id: 42, name: 'b', body: null },
+      ]);
+      assert.deepEqual(g.prepare('SELECT line, at FROM gopher_log ORDER BY rowid').all(), [{ line: 'second', at: 0 }]);
+      assert.deepEqual(g.prepare('SELECT k, CAST(n AS TEXT) AS n FROM gopher_seen').all(), [
+        { k: 'x', n: '9007199254740993' },
+      ]);
+      // Identities go on counting after what was copied.
+      const r = g.prepare('INSERT INTO gopher_items (name) VALUES (?)').run('c');
+      assert.equal(Number(r.lastInsertRowid), 43);
+      const l = g.prepare('INSERT INTO gopher_log (line) VALUES (?)').run('third');
+      assert.equal(Number(l.lastInsertRowid), 3);
+      // A new post takes the next seq, and is found with the moved one.
+      const next = dst.insertPost(scenarioPost('two@x', { subject: 'Members again', body: 'members' }), NOW + 1);
+      assert.equal(next, seq + 1);
+      assert.deepEqual(
+        searchArchive(dst.db, 'members sort:date').hits.map((h) => h.post.id),
+        ['two@x', 'one@x'],
+      );
+    } finally {
+      dst.close();
+    }
+  } finally {
+    w2.cleanup();
   }
 });
