@@ -4,7 +4,7 @@
  * private PostgreSQL 15 by the CLI, as an operator runs it (`node dist/src/bin.js migrate -c CONFIG --to URL`), each
  * run into an emptied database. Its rows/s (every row written, the search index's rows included) beside the anchor
  * measured in the same run: the same posts rows (without the index) written into the same PostgreSQL with bare async
- * `pg`, 1,000 rows a statement in one transaction — the ceiling for moving the posts table.
+ * `pg`, 100 rows a statement (as migrate writes them) in one transaction — the ceiling for moving the posts table.
  *
  *   npm run bench -- migrate            (POSTS=20000 ROUNDS=3 by default)
  *   POSTS=20000 ROUNDS=5 node dist/bench/migrate.js
@@ -62,7 +62,7 @@ export function fill(data: string): void {
   store.close();
 }
 
-/** The anchor: the posts rows of the SQLite store into PostgreSQL with bare `pg`, 1,000 a statement, one transaction. */
+/** The anchor: the posts rows of the SQLite store into PostgreSQL with bare `pg`, 100 a statement, one transaction. */
 async function bare(url: string, data: string): Promise<number> {
   const store = Store.open(data, { readonly: true, create: false });
   const rows = store
@@ -77,8 +77,8 @@ async function bare(url: string, data: string): Promise<number> {
   );
   const t0 = performance.now();
   await c.query('BEGIN');
-  for (let i = 0; i < rows.length; i += 1000) {
-    const chunk = rows.slice(i, i + 1000);
+  for (let i = 0; i < rows.length; i += 100) {
+    const chunk = rows.slice(i, i + 100);
     const text = `INSERT INTO bare_posts VALUES ${chunk.map((_, k) => `(${Array.from({ length: 8 }, (_, j) => `$${k * 8 + j + 1}`).join(', ')})`).join(', ')}`;
     await c.query(text, chunk.flat());
   }
@@ -115,6 +115,9 @@ export async function run(): Promise<Result[]> {
       rates.push(rows / (ms / 1000));
       anchors.push(await bare(peer.url, data));
     }
+    console.log(
+      `migrate rows/s per run: ${rates.map(Math.round).join(', ')}; bare pg posts rows/s: ${anchors.map(Math.round).join(', ')}`,
+    );
     const ratio = median(rates.map((x, i) => x / anchors[i]!));
     return [
       {
