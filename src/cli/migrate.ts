@@ -113,6 +113,8 @@ interface Plan {
 }
 
 class MigrateError extends Error {}
+/** The target holds something already. */
+class NotEmpty extends MigrateError {}
 
 /** Matches SQLite's columns of a table to PostgreSQL's (those it lets be written: no generated column). */
 function planTable(src: Database.Database, dst: PgDatabase, table: string): Plan {
@@ -384,7 +386,7 @@ function refuseNonEmpty(pg: PgDatabase, label: string): void {
     .filter((n) => !core.has(n));
   if (!full.length && !others.length) return;
   const t = describeTarget(label);
-  throw new MigrateError(
+  throw new NotEmpty(
     `the database ${label} is not empty (${[
       ...(full.length ? [`rows in ${full.join(', ')}`] : []),
       ...(others.length ? [`the tables ${others.slice(0, 8).join(', ')}${others.length > 8 ? '…' : ''}`] : []),
@@ -469,14 +471,12 @@ async function migrate(config: PeerpostConfig, configFile: string, url: string):
     );
     return EXIT.OK;
   } catch (e) {
-    if (e instanceof MigrateError || (e as { code?: string }).code?.startsWith('PG_')) {
-      const copied = dst !== undefined && !(e as Error).message.includes('is not empty');
-      err(
-        `peerpost migrate: ${(e as Error).message}${copied ? `\nNothing was committed: ${label} is as empty as before; correct the cause and run peerpost migrate again.` : ''}`,
-      );
-      return EXIT.FAILED;
-    }
-    throw e;
+    // Whatever failed once the target was open (a row refused, the connection lost, the check): rolled back whole.
+    const copied = dst !== undefined && !(e instanceof NotEmpty);
+    err(
+      `peerpost migrate: ${(e as Error).message}${copied ? `\nNothing was committed: ${label} is as empty as before; correct the cause and run peerpost migrate again.` : ''}`,
+    );
+    return EXIT.FAILED;
   } finally {
     src.close();
     dst?.close();

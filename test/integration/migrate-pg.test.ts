@@ -316,3 +316,53 @@ test("plugin tables of every shape move whole: a list's members (their trigger w
     w2.cleanup();
   }
 });
+
+test('a row PostgreSQL refuses midway: nothing is committed, migrate says which row and table, and runs again once mended', async () => {
+  const target = 'mig3';
+  execFileSync('bash', [PG_SCRIPT, 'createdb', String(pg.port), target], { stdio: 'ignore' });
+  const url = `postgres://${target}@127.0.0.1:${pg.port}/${target}`;
+  const w3 = world();
+  try {
+    w3.writeConfig('');
+    const src = Store.open(w3.data);
+    for (let i = 0; i < 250; i++) src.insertPost(scenarioPost(`p${i}@x`), NOW + i);
+    const g = pluginStoreFor(src, 'gopher.t', 'gopher');
+    g.migrate([`CREATE TABLE gopher_sizes (name TEXT NOT NULL, size INTEGER NOT NULL)`]);
+    for (let i = 0; i < 150; i++) g.prepare('INSERT INTO gopher_sizes (name, size) VALUES (?, ?)').run(`f${i}`, i);
+    // SQLite keeps a text where an INTEGER column was declared; PostgreSQL's BIGINT does not.
+    g.prepare(`UPDATE gopher_sizes SET size = 'big' WHERE name = 'f120'`).run();
+    src.close();
+
+    const bad = await cli(['migrate', '-c', w3.config, '--to', url]);
+    assert.equal(bad.code, 4, bad.stdout);
+    assert.match(
+      bad.stderr,
+      /PostgreSQL refused rows 101–150 of the table gopher_sizes: .*invalid input syntax for type bigint: "big"/,
+    );
+    assert.match(
+      bad.stderr,
+      /Nothing was committed: .* is as empty as before; correct the cause and run peerpost migrate again/,
+    );
+    const db = openPg({ ...pg, url } as PgPeer);
+    try {
+      assert.deepEqual(
+        db.query('SELECT count(*)::int AS n FROM posts'),
+        [{ n: 0 }],
+        'the posts copied before were rolled back',
+      );
+      assert.equal(db.tableExists('gopher_sizes'), false);
+    } finally {
+      db.close();
+    }
+
+    const fix = Store.open(w3.data);
+    fix.db.prepare(`UPDATE gopher_sizes SET size = 0 WHERE name = 'f120'`).run();
+    fix.close();
+    const good = await cli(['migrate', '-c', w3.config, '--to', url]);
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stderr, /^ {2}posts: 250 rows/m);
+    assert.match(good.stderr, /^ {2}gopher_sizes: 150 rows/m);
+  } finally {
+    w3.cleanup();
+  }
+});
