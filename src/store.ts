@@ -511,11 +511,8 @@ export class Store {
 
   /** A post's row of the search index (migration 9; on PostgreSQL its two vectors: src/store/pg/schema.ts). */
   private indexRow(seq: number, post: Post): void {
-    const [subject, body, author, authorAddress, addresses] = indexText(post);
-    if (this.dialect === 'postgres') {
-      const [s, b, a, aa, ad] = [subject, body, author, authorAddress ?? '', addresses].map(indexWords);
-      this.q.indexPost.run(seq, aa, ad, s, a, b);
-    } else this.q.indexPost.run(seq, subject, body, author, authorAddress, addresses);
+    const args = this.indexArgs(post);
+    if (args) this.q.indexPost.run(seq, ...args);
   }
 
   /**
@@ -636,6 +633,47 @@ export class Store {
     if (r.held === 1) return 'held';
     const { held: _held, ...tombstone } = r;
     return tombstone;
+  }
+
+  /** What the search index holds of a post, as indexPost takes it after the seq; undefined for an event (not indexed). */
+  private indexArgs(post: Post): (string | null)[] | undefined {
+    if (post.kind === 'event') return undefined;
+    const [subject, body, author, authorAddress, addresses] = indexText(post);
+    if (this.dialect === 'sqlite') return [subject, body, author, authorAddress, addresses];
+    const [s, b, a, aa, ad] = [subject, body, author, authorAddress ?? '', addresses].map(indexWords);
+    return [aa!, ad!, s!, a!, b!];
+  }
+
+  /**
+   * Write the search index of posts already stored, as insertPost writes it (`peerpost migrate` fills a new
+   * PostgreSQL store's index with it: SQLite's index is contentless and cannot be read back). On PostgreSQL, one
+   * statement for the whole batch.
+   */
+  indexPosts(posts: readonly { seq: number; post: Post }[]): void {
+    const rows = posts.flatMap(({ seq, post }) => {
+      const r = this.indexArgs(post);
+      return r ? [[seq, ...r]] : [];
+    });
+    if (!rows.length) return;
+    if (this.dialect === 'sqlite') {
+      this.transaction(() => rows.forEach((r) => this.q.indexPost.run(...r)));
+      return;
+    }
+    const vector = (col: string, w: string) => `setweight(to_tsvector('simple', ${col}), '${w}')`;
+    const values = rows
+      .map(
+        () =>
+          '(CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))',
+      )
+      .join(', ');
+    this.db
+      .prepare(
+        `INSERT INTO archive_fts (seq, public, whole)
+         SELECT s, v, v || ${vector('aa', 'B')} || ${vector('ad', 'D')}
+         FROM (SELECT s, aa, ad, ${vector('su', 'A')} || ${vector('a', 'B')} || ${vector('b', 'D')} AS v
+               FROM (VALUES ${values}) AS t (s, aa, ad, su, a, b)) AS u`,
+      )
+      .run(...rows.flat());
   }
 
   hasPost(id: string): boolean {

@@ -17,6 +17,7 @@ export const COMMAND_LOADERS: Readonly<Record<string, () => Promise<CliCommand>>
   import: async () => (await import('./import.js')).importCommand,
   search: async () => (await import('./search.js')).searchCommand,
   remove: async () => (await import('./remove.js')).removeCommand,
+  migrate: async () => (await import('./migrate.js')).migrateCommand,
   removed: async () => (await import('./remove.js')).removedCommand,
 };
 
