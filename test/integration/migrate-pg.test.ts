@@ -8,13 +8,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { world, startDaemon, until, cli, cliPost, type Running, type World } from '../helpers/daemon.js';
 import { openPg, startPostgres, type PgPeer } from '../helpers/pg.js';
 import { requirePeer } from '../peers/require.js';
+import { nntplib } from './nntp-helpers.js';
 import { scenarioPost } from '../helpers/store-scenarios.js';
 import { Store } from '../../src/store.js';
 import { openConfiguredStore } from '../../src/store/open.js';
@@ -23,7 +24,6 @@ import { searchArchive } from '../../src/archive/search.js';
 import { ListStore } from '../../plugins/mail/subscribe.js';
 import { MemberStore } from '../../plugins/mail/members.js';
 
-const CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
 const PG_SCRIPT = fileURLToPath(new URL('../../../test/peers/postgres.sh', import.meta.url));
 const NOW = Date.UTC(2026, 11, 1);
 
@@ -41,24 +41,10 @@ after(() => {
 });
 
 /** Operations on one nntplib connection; each result's value (failing the test on an error). */
-function nntp(port: number, ops: (string | number)[][]): Promise<any[]> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('python3', [CLIENT, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => {
-      try {
-        const rs = JSON.parse(out) as { ok: boolean; value?: unknown; error?: string }[];
-        for (const r of rs) assert.ok(r.ok, `nntplib: ${r.error}`);
-        resolve(rs.map((r) => r.value));
-      } catch (e) {
-        reject(new Error(`nntp_client.py exited ${code}: ${err}${out} (${(e as Error).message})`));
-      }
-    });
-    p.stdin.end(JSON.stringify(ops));
-  });
+async function nntp(port: number, ops: (string | number)[][]): Promise<any[]> {
+  const rs = await nntplib(port, ops);
+  for (const r of rs) assert.ok(r.ok, `nntplib: ${r.error}`);
+  return rs.map((r) => r.value);
 }
 
 async function port(d: Running, account: string): Promise<number> {

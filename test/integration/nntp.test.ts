@@ -6,44 +6,15 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { world, startDaemon, until, sleep, type Running, cliPost } from '../helpers/daemon.js';
 import { hashPassword } from '../../plugins/nntp/index.js';
 import { requirePeer } from '../peers/require.js';
+import { nntplib, type OpResult } from './nntp-helpers.js';
 
-const CLIENT = fileURLToPath(new URL('../../../test/peers/nntp_client.py', import.meta.url));
 // Python 3 with nntplib (in the standard library up to 3.12) for test/peers/nntp_client.py.
 before(() => requirePeer('python3'));
 
-type Op = (string | number)[];
-interface OpResult {
-  ok: boolean;
-  value?: any;
-  code?: string;
-  error?: string;
-}
-
-/** Run operations on one nntplib connection; one result per operation. */
-function nntplib(port: number, ops: Op[]): Promise<OpResult[]> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('python3', [CLIENT, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      try {
-        resolve(JSON.parse(out));
-      } catch {
-        reject(new Error(`nntp_client.py exited ${code}: ${err}${out}`));
-      }
-    });
-    p.stdin.end(JSON.stringify(ops));
-  });
-}
 const ok = (r: OpResult) => {
   assert.ok(r.ok, `nntplib: ${r.error}`);
   return r.value;
