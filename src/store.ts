@@ -212,6 +212,12 @@ export class Store {
   private readonly q;
   /** One transaction wrapper, made once (better-sqlite3 builds four functions per db.transaction() call). */
   private readonly tx: <T>(fn: () => T) => T;
+  /**
+   * A transaction that reads before it writes, begun as a writer (SQLite's BEGIN IMMEDIATE, waiting for the lock as
+   * any write does): a deferred one that reads first fails at once with "database is locked" (SQLITE_BUSY, no wait)
+   * when another process (a command beside the daemon) commits between its read and its first write.
+   */
+  private readonly txWrite: <T>(fn: () => T) => T;
   /** deferIndex: posts stored whose search row is not written yet, by seq (flushIndex checks each is still there). */
   private readonly deferIndex: boolean;
   private readonly unindexed = new Map<number, Post>();
@@ -255,6 +261,7 @@ export class Store {
       this.migratePostgres();
       this.q = this.prepareAll();
       this.tx = <T>(fn: () => T) => pg.transaction(fn)();
+      this.txWrite = this.tx;
       return;
     }
     this.dialect = 'sqlite';
@@ -285,8 +292,9 @@ export class Store {
       );
     if (!opts.readonly) this.migrate(version);
     this.q = this.prepareAll();
-    const run = this.db.transaction((fn: () => unknown) => fn());
+    const run = db.transaction((fn: () => unknown) => fn());
     this.tx = <T>(fn: () => T) => run(fn) as T;
+    this.txWrite = <T>(fn: () => T) => run.immediate(fn) as T;
     this.deferIndex = (opts.deferIndex ?? false) && !opts.readonly;
     this.syncAhead = (opts.syncAhead ?? false) && !opts.readonly && file !== ':memory:';
     if (this.deferIndex) this.indexLeftOver();
@@ -530,7 +538,7 @@ export class Store {
       return;
     }
     const batch = [...this.unindexed];
-    this.tx(() => {
+    this.txWrite(() => {
       let through = this.kvGet<number>(...INDEXED_THROUGH) ?? 0;
       for (const [seq, post] of batch) {
         if (this.q.idAtSeq.get(seq) === post.id) this.indexRow(seq, post);
@@ -577,7 +585,7 @@ export class Store {
     }
     if (through >= newest) return;
     const has = this.db.prepare('SELECT 1 FROM archive_fts_docsize WHERE id = ?').pluck();
-    this.tx(() => {
+    this.txWrite(() => {
       const rows = this.db.prepare('SELECT seq, data FROM posts WHERE seq > ? ORDER BY seq').all(through) as {
         seq: number;
         data: string;
