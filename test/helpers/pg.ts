@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,18 +12,9 @@ import type { PluginStore } from '../../src/plugin.js';
 import { PgDatabase, type PgOptions } from '../../src/store/pg/database.js';
 import { translateDdl } from '../../src/store/pg/dialect.js';
 import { requirePeer } from '../peers/require.js';
+import { freePort } from '../peers/finger.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../test/peers/postgres.sh', import.meta.url));
-
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 export interface PgPeer {
   port: number;

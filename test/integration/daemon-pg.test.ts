@@ -8,8 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { world, cli, startDaemon, until, sleep, type World } from '../helpers/daemon.js';
-import { listeningPort } from '../peers/finger.js';
-import { freePort } from '../helpers/pg.js';
+import { freePort, listeningPort } from '../peers/finger.js';
 import { startPostgres, type PgPeer } from '../helpers/pg.js';
 import { nntplib } from './nntp-helpers.js';
 import { requirePeer } from '../peers/require.js';

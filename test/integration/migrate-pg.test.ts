@@ -16,6 +16,7 @@ import { world, startDaemon, until, cli, cliPost, type Running, type World } fro
 import { openPg, startPostgres, type PgPeer } from '../helpers/pg.js';
 import { requirePeer } from '../peers/require.js';
 import { nntplib } from './nntp-helpers.js';
+import { listeningPort } from '../peers/finger.js';
 import { scenarioPost } from '../helpers/store-scenarios.js';
 import { Store } from '../../src/store.js';
 import { openConfiguredStore } from '../../src/store/open.js';
@@ -45,11 +46,6 @@ async function nntp(port: number, ops: (string | number)[][]): Promise<any[]> {
   const rs = await nntplib(port, ops);
   for (const r of rs) assert.ok(r.ok, `nntplib: ${r.error}`);
   return rs.map((r) => r.value);
-}
-
-async function port(d: Running, account: string): Promise<number> {
-  const re = new RegExp(`${account.replace('.', '\\.')} is listening: 127\\.0\\.0\\.1:(\\d+)`);
-  return Number(re.exec(await d.waitForLog(re))![1]);
 }
 
 const config = (database = '') => `${database ? `  database: ${database}\n` : ''}accounts:
@@ -88,8 +84,8 @@ test('migrate moves a SQLite store into PostgreSQL: same articles and numbers, s
   const d1 = await startDaemon(w.config);
   let d2: Running | undefined;
   try {
-    const nntpPort = await port(d1, 'nntp.t');
-    const webPort = await port(d1, 'web.t');
+    const nntpPort = await listeningPort(d1.waitForLog, 'nntp.t');
+    const webPort = await listeningPort(d1.waitForLog, 'web.t');
     const live: string[] = [];
     for (let i = 0; i < 5; i++)
       live.push(
@@ -180,8 +176,8 @@ test('migrate moves a SQLite store into PostgreSQL: same articles and numbers, s
     }
     d2 = await startDaemon(w.config, []);
     assert.match(d2.logs.join('\n'), new RegExp(`postgres://mig@127\\.0\\.0\\.1:${pg.port}/mig`));
-    const nntp2 = await port(d2, 'nntp.t');
-    const web2 = await port(d2, 'web.t');
+    const nntp2 = await listeningPort(d2.waitForLog, 'nntp.t');
+    const web2 = await listeningPort(d2.waitForLog, 'web.t');
     // What waited in the outbox is delivered, once; nothing delivered before comes again.
     await until(() => sinkIds().length >= 7, 'the sink to get the 2 waiting posts');
     assert.deepEqual(
