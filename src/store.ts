@@ -206,6 +206,9 @@ export class Store {
   private batching = false;
   private waitingRows: { row: number; post_seq: number; endpoint: string; shape: string; at: number }[] = [];
   private drawn: number[] = [];
+  /** PostgreSQL: deliveries recorded (landDelivery) and not yet written (flushDelivered). */
+  private landedRows: number[] = [];
+  private landedIds: { account: string; target: string; nativeId: string; postId: string }[] = [];
   /** The SQLite file, or the PostgreSQL URL without its password. */
   readonly file: string;
 
@@ -410,6 +413,19 @@ export class Store {
                         WHERE o.endpoint = ? AND o.state = 'pending' AND o.row > ? ORDER BY o.row LIMIT ?`),
       pendingEndpoints: db.prepare(`SELECT DISTINCT endpoint FROM outbox WHERE state = 'pending'`).pluck(),
       deleteRow: db.prepare('DELETE FROM outbox WHERE row = ?'),
+      // PostgreSQL: delivered rows deleted and native ids set in one statement (markDeliveredMany).
+      landDeliveries: pg
+        ? db.prepare(
+            `WITH gone AS (
+               DELETE FROM outbox WHERE row IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(? AS JSONB)))
+             )
+             INSERT INTO native_ids (account, target, native_id, post_id)
+             SELECT DISTINCT ON (i.a, i.t, i.x) i.a, i.t, i.x, i.p
+             FROM jsonb_to_recordset(CAST(? AS JSONB)) AS i (n BIGINT, a TEXT, t TEXT, x TEXT, p TEXT)
+             ORDER BY i.a, i.t, i.x, i.n DESC
+             ON CONFLICT (account, target, native_id) DO UPDATE SET post_id = excluded.post_id`,
+          )
+        : undefined,
       retryRow: db.prepare('UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE row = ?'),
       killRow: db.prepare(`UPDATE outbox SET state = 'dead', attempts = ?, last_error = ?, dead_at = ? WHERE row = ?`),
       wakeEndpoint: db.prepare(`UPDATE outbox SET next_at = 0 WHERE endpoint = ? AND state = 'pending'`),
@@ -445,6 +461,11 @@ export class Store {
   close(): void {
     if (this.db.open) {
       this.tryFlushIndex(); // what cannot be written now is at the next open
+      try {
+        this.flushDelivered();
+      } catch {
+        // PostgreSQL unreachable: those rows stay pending, and are sent again at the next start (at least once)
+      }
       this.db.close();
     }
     clearTimeout(this.indexTimer);
@@ -780,6 +801,7 @@ export class Store {
 
   /** The first `limit` pending rows of an endpoint after `afterRow`, in order, with their posts. */
   queue(endpoint: string, limit: number, afterRow = 0): QueuedDelivery[] {
+    this.landed();
     return (this.q.head.all(endpoint, afterRow, limit) as (RawOutbox & { data: string })[]).map((r) => ({
       ...toRow(r),
       post: JSON.parse(r.data) as Post,
@@ -787,11 +809,60 @@ export class Store {
   }
 
   pendingEndpoints(): string[] {
+    this.landed();
     return this.q.pendingEndpoints.all() as string[];
   }
 
   markDelivered(row: number): void {
     this.q.deleteRow.run(row);
+  }
+
+  /**
+   * A delivery done: its row goes, and the native id the endpoint gave it (if any) is kept. On SQLite at once, in a
+   * transaction. On PostgreSQL it waits in memory for flushDelivered(), which writes every delivery waiting in one
+   * statement (the outbox calls it on the next turn: a turn's deliveries, across endpoints, cost one round trip
+   * instead of three each). Until then the row is still pending in the database: a crash in between means the post
+   * is sent again at the next start (at least once, as a crash between a delivery and its record always did). The
+   * store writes them first before it reads the outbox or the id map, and when it closes. Returns true when the
+   * delivery waits for flushDelivered().
+   */
+  landDelivery(row: number, id?: { account: string; target: string; nativeId: string; postId: string }): boolean {
+    if (this.dialect === 'postgres') {
+      this.landedRows.push(row);
+      if (id) this.landedIds.push(id);
+      return true;
+    }
+    this.transaction(() => {
+      this.q.deleteRow.run(row);
+      if (id) this.q.idSet.run(id.account, id.target, id.nativeId, id.postId);
+    });
+    return false;
+  }
+
+  /** Deliveries waiting for their write (landDelivery). */
+  get deliveriesWaiting(): number {
+    return this.landedRows.length;
+  }
+
+  /**
+   * Write the deliveries waiting (landDelivery) in one statement, committed by itself. When it fails (PostgreSQL
+   * unreachable) they keep waiting, for the next call, and the error is thrown. Inside a transaction it does nothing
+   * (the transaction may still roll back): they are written at the next call outside one.
+   */
+  flushDelivered(): void {
+    if (this.landedRows.length === 0 && this.landedIds.length === 0) return;
+    if (this.db.inTransaction || !this.db.open) return;
+    const rows = this.landedRows;
+    // Of native ids given twice, the last wins (as setNativeId one after another).
+    const ids = this.landedIds.map((i, n) => ({ n, a: i.account, t: i.target, x: i.nativeId, p: i.postId }));
+    this.q.landDeliveries!.run(JSON.stringify(rows), JSON.stringify(ids));
+    this.landedRows = [];
+    this.landedIds = [];
+  }
+
+  /** Before reading the outbox or the id map: what landDelivery holds is written (a failure is the read's). */
+  private landed(): void {
+    if (this.landedRows.length > 0 || this.landedIds.length > 0) this.flushDelivered();
   }
 
   markRetry(row: number, attempts: number, nextAt: number, reason: string): void {
@@ -810,6 +881,7 @@ export class Store {
   listOutbox(
     filter: { bridge?: string; state?: 'pending' | 'dead'; endpoint?: string; limit?: number } = {},
   ): OutboxRow[] {
+    this.landed();
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.bridge !== undefined) {
@@ -830,6 +902,7 @@ export class Store {
   }
 
   outboxRow(row: number): OutboxRow | undefined {
+    this.landed();
     const r = this.db
       .prepare(
         `SELECT o.*, p.id AS post_id, p.bridge AS bridge FROM outbox o JOIN posts p ON p.seq = o.post_seq WHERE o.row = ?`,
@@ -840,6 +913,7 @@ export class Store {
 
   /** Depth and age of the outbox, per endpoint. */
   outboxStats(): { endpoint: string; pending: number; dead: number; oldest: number | null }[] {
+    this.landed();
     return this.db
       .prepare(
         `SELECT endpoint, sum(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS pending,
@@ -951,10 +1025,12 @@ export class Store {
   }
 
   postForNative(account: string, target: string, nativeId: string): string | undefined {
+    this.landed();
     return this.q.idPost.get(account, target, nativeId) as string | undefined;
   }
 
   nativeForPost(postId: string, account: string, target: string): string | undefined {
+    this.landed();
     return this.q.idNative.get(postId, account, target) as string | undefined;
   }
 

@@ -86,6 +86,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private readonly removed = new Set<number>();
   private stopping = false;
   private sweepTimer?: NodeJS.Timeout;
+  /** PostgreSQL: the next write of the deliveries recorded (landSoon). */
+  private landTimer?: NodeJS.Immediate | NodeJS.Timeout;
   /** Last reason an endpoint is waiting, for status. */
   readonly waiting = new Map<string, { reason: string; since: number }>();
 
@@ -169,16 +171,35 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const w of this.workers.values()) if (w.timer) clearTimeout(w.timer);
-    if (this.inFlight.size === 0 && this.runs.size === 0) return 0;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight, ...this.runs]),
-      new Promise((r) => {
-        timer = setTimeout(r, graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    if (this.inFlight.size > 0 || this.runs.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight, ...this.runs]),
+        new Promise((r) => {
+          timer = setTimeout(r, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    this.landNow();
     return this.inFlight.size;
+  }
+
+  /** The deliveries recorded and not yet written, written now (stop). */
+  private landNow(): void {
+    if (this.landTimer) {
+      clearTimeout(this.landTimer as NodeJS.Timeout);
+      clearImmediate(this.landTimer as NodeJS.Immediate);
+      this.landTimer = undefined;
+    }
+    try {
+      this.store.flushDelivered();
+    } catch (err) {
+      this.log.error(
+        { err, waiting: this.store.deliveriesWaiting },
+        `could not record ${plural(this.store.deliveriesWaiting, 'delivery', 'deliveries')} done in the store: they stay pending and are sent again at the next start`,
+      );
+    }
   }
 
   private schedule(w: Worker, delayMs: number): void {
@@ -438,11 +459,16 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const now = this.now();
     switch (outcome?.result) {
       case 'delivered':
-        this.store.transaction(() => {
-          this.store.markDelivered(row.row);
-          if (outcome.result === 'delivered' && outcome.nativeId !== undefined)
-            this.store.setNativeId(e.account, e.target, outcome.nativeId, row.postId);
-        });
+        // SQLite: written now. PostgreSQL: written with the other deliveries of this turn, on the next (landSoon).
+        if (
+          this.store.landDelivery(
+            row.row,
+            outcome.nativeId !== undefined
+              ? { account: e.account, target: e.target, nativeId: outcome.nativeId, postId: row.postId }
+              : undefined,
+          )
+        )
+          this.landSoon();
         if (behind)
           this.log.warn(
             { endpoint: e.key, post: row.postId, waiting: behind.row.postId },
@@ -483,6 +509,29 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         return now + delay;
       }
     }
+  }
+
+  /**
+   * PostgreSQL: write the deliveries recorded in this turn (across endpoints) on the next, in one statement
+   * (Store.flushDelivered). A failure (PostgreSQL unreachable) keeps them waiting in memory: written by the next
+   * try, a second later, or before the store next reads the outbox; a crash meanwhile sends them again at the next
+   * start (at least once).
+   */
+  private landSoon(delayMs = 0): void {
+    if (this.landTimer) return;
+    const flush = () => {
+      this.landTimer = undefined;
+      try {
+        this.store.flushDelivered();
+      } catch (err) {
+        this.log.error(
+          { err, waiting: this.store.deliveriesWaiting },
+          `could not record ${plural(this.store.deliveriesWaiting, 'delivery', 'deliveries')} done in the store; trying again in 1s (after a crash meanwhile they would be sent again)`,
+        );
+        this.landSoon(1000);
+      }
+    };
+    this.landTimer = delayMs > 0 ? setTimeout(flush, delayMs) : setImmediate(flush);
   }
 
   private kill(row: QueuedDelivery, attempts: number, reason: string, code: ErrorCode): void {

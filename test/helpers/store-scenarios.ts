@@ -103,6 +103,13 @@ export function storeScenario(store: Store): Record<string, unknown> {
   r.dropped = store.dropRow(rows[0]!)?.postId;
   r.outboxRow = store.outboxRow(rows[1]!)?.state;
   r.outboxLeft = store.listOutbox().map((o) => [o.postId, o.endpoint, o.state]);
+  // Deliveries landed as the outbox records them: rows gone, native ids kept (on PostgreSQL written together, before
+  // the outbox or the id map is read again); of a native id given twice, the later post.
+  const landing = [1, 2].map((seq) => store.addDelivery(seq, 'nntp.test/g', 'news', T0));
+  store.landDelivery(landing[0]!, { account: 'nntp.test', target: 'g', nativeId: '8', postId: 'a@x' });
+  store.landDelivery(landing[1]!, { account: 'nntp.test', target: 'g', nativeId: '8', postId: 'c@x' });
+  r.landedLeft = store.listOutbox().map((o) => [o.postId, o.endpoint, o.state]);
+  r.landedId = store.postForNative('nntp.test', 'g', '8');
   // Key-value: JSON values, prefix listing, delete.
   store.kvSet('irc.test', 'seen:#a', { at: 1, id: 'x' });
   store.kvSet('irc.test', 'seen:#b', [1, 2]);
@@ -232,6 +239,11 @@ export const EXPECTED: Record<string, unknown> = {
     ['b@x', IRC, 'pending'],
     ['a@x', 'mail.test/list', 'pending'],
   ],
+  landedLeft: [
+    ['b@x', IRC, 'pending'],
+    ['a@x', 'mail.test/list', 'pending'],
+  ],
+  landedId: 'c@x',
   kv: [{ at: 1, id: 'x' }, [3], ['seen:#a', 'seen:#b']],
   kvAfter: ['other', 'seen:#b'],
   ids: ['b@x', '7'],

@@ -28,6 +28,7 @@
  */
 import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { ConnectionOptions } from 'node:tls';
+import { performance } from 'node:perf_hooks';
 import { StoreError } from '../../store.js';
 import type { SqlRunResult, SqlStatement } from '../../sql.js';
 import { translateStatement, type Catalog, type TableInfo, type Translated } from './dialect.js';
@@ -122,6 +123,8 @@ export class PgDatabase {
   private readonly target: ReturnType<typeof describeTarget>;
   private seq = 0;
   private closed = false;
+  /** Round trips to the worker so far, and the time the main thread spent waiting for them (bench/pg.ts reads it). */
+  readonly stats = { roundTrips: 0, waitMs: 0 };
   private depth = 0;
   private names = 0;
   private readonly statements = new Map<string, { t: Translated; name: string }>();
@@ -173,6 +176,8 @@ export class PgDatabase {
     if (this.closed) throw new PgStoreError('the PostgreSQL store is closed', 'PG_CLOSED');
     const id = ++this.seq;
     Atomics.store(this.flag, 0, 0);
+    const t0 = performance.now();
+    this.stats.roundTrips++;
     this.port.postMessage({ ...req, id });
     const deadline = Date.now() + waitMs;
     for (;;) {
@@ -180,6 +185,7 @@ export class PgDatabase {
       while ((m = receiveMessageOnPort(this.port))) {
         const res = m.message as Response & { id: number };
         if (res.id !== id) continue; // the late answer of a request given up on
+        this.stats.waitMs += performance.now() - t0;
         if (res.ok) return res;
         const code = pgErrorCode(res.error.code, res.error.sqlstate);
         throw new PgStoreError(this.explain(res.error.message, code), code, res.error.sqlstate, res.error.message);
