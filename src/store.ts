@@ -15,6 +15,7 @@ import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.
 import { indexedBy, type SqlDatabase, type SqlDialect } from './sql.js';
 import { PG_MIGRATIONS } from './store/pg/schema.js';
 import { translateDdl } from './store/pg/dialect.js';
+import type { PgStatement } from './store/pg/database.js';
 
 export { MIGRATIONS };
 
@@ -77,9 +78,6 @@ export interface QueuedDelivery extends OutboxRow {
 }
 
 export const STORE_FILE = 'peerpost.db';
-
-/** PostgreSQL, batch(): how many outbox row numbers are drawn at a time (a group commit of 64 posts to 4 places). */
-const OUTBOX_DRAW = 256;
 
 /** The most characters of one text's words the PostgreSQL index takes (a tsvector holds at most 1 MB). */
 const INDEX_WORDS_MAX = 256 * 1024;
@@ -204,8 +202,16 @@ export class Store {
   readonly sqlite: Database.Database | undefined;
   /** batch(): under way; outbox rows waiting for its end; row numbers drawn ahead and not used yet. */
   private batching = false;
-  private waitingRows: { row: number; post_seq: number; endpoint: string; shape: string; at: number }[] = [];
-  private drawn: number[] = [];
+  private waitingRows: {
+    k: number;
+    post_seq: number;
+    endpoint: string;
+    shape: string;
+    at: number;
+    /** Where its row number goes: the array addDeliveries gave back, at i. */
+    out: number[];
+    i: number;
+  }[] = [];
   /** PostgreSQL: deliveries recorded (landDelivery) and not yet written (flushDelivered). */
   private landedRows: number[] = [];
   private landedIds: { account: string; target: string; nativeId: string; postId: string }[] = [];
@@ -351,19 +357,22 @@ export class Store {
       insertPosts: pg
         ? db.prepare('SELECT n, seq FROM pp_insert_posts(CAST(? AS JSONB), CAST(? AS BIGINT))')
         : undefined,
-      // PostgreSQL, batch(): outbox rows numbered ahead, then written in one statement.
-      drawOutboxRows: pg
-        ? db
-            .prepare(
-              `SELECT nextval(pg_get_serial_sequence('outbox', 'row')) AS row FROM generate_series(1, CAST(? AS INTEGER))`,
-            )
-            .pluck()
-        : undefined,
+      // PostgreSQL, batch(): a group commit's outbox rows in one statement, numbered from the outbox's sequence in
+      // their order (k), under the posts lock its posts' insert took: numbered in commit order across processes.
       insertOutboxRows: pg
         ? db.prepare(
-            `INSERT INTO outbox (row, post_seq, endpoint, shape, created_at)
-             SELECT r.row, r.post_seq, r.endpoint, r.shape, r.at
-             FROM jsonb_to_recordset(CAST(? AS JSONB)) AS r (row BIGINT, post_seq BIGINT, endpoint TEXT, shape TEXT, at BIGINT)`,
+            `WITH drawn AS (
+               SELECT nextval(q.s) AS row FROM (SELECT CAST(pg_get_serial_sequence('outbox', 'row') AS REGCLASS) AS s) AS q,
+                 generate_series(1, CAST(? AS INTEGER))
+             ), numbered AS (
+               SELECT d.row, row_number() OVER (ORDER BY d.row) AS k FROM drawn d
+             ), stored AS (
+               INSERT INTO outbox (row, post_seq, endpoint, shape, created_at)
+               SELECT x.row, r.post_seq, r.endpoint, r.shape, r.at
+               FROM jsonb_to_recordset(CAST(? AS JSONB)) AS r (k BIGINT, post_seq BIGINT, endpoint TEXT, shape TEXT, at BIGINT)
+               JOIN numbered x ON x.k = r.k
+             )
+             SELECT k, row FROM numbered`,
           )
         : undefined,
       indexPost: pg
@@ -764,38 +773,54 @@ export class Store {
   }
 
   /**
-   * A post's outbox rows, one per route, in order: their row numbers. On PostgreSQL inside batch(), the rows get
-   * numbers drawn ahead from the outbox's sequence and are written together when the batch ends.
+   * A post's outbox rows, one per route, in order: their row numbers. On PostgreSQL inside batch(), the rows are
+   * written together with the others of the batch, with the transaction's COMMIT (one round trip): the array given
+   * back is filled then (read it after the commit, as outboxQueue does).
    */
   addDeliveries(postSeq: number, routes: readonly { endpoint: string; shape: string }[], now: number): number[] {
     if (!this.batching) return routes.map((r) => this.addDelivery(postSeq, r.endpoint, r.shape, now));
-    if (this.drawn.length < routes.length) {
-      const more = Math.max(OUTBOX_DRAW, routes.length - this.drawn.length);
-      this.drawn.push(...(this.q.drawOutboxRows!.all(more) as number[]));
-    }
-    const rows = this.drawn.splice(0, routes.length);
+    const rows: number[] = [];
     routes.forEach((r, i) =>
-      this.waitingRows.push({ row: rows[i]!, post_seq: postSeq, endpoint: r.endpoint, shape: r.shape, at: now }),
+      this.waitingRows.push({
+        k: this.waitingRows.length + 1,
+        post_seq: postSeq,
+        endpoint: r.endpoint,
+        shape: r.shape,
+        at: now,
+        out: rows,
+        i,
+      }),
     );
     return rows;
   }
 
   /**
    * Run fn (inside a transaction) with the outbox rows it adds written together at its end: on PostgreSQL one
-   * statement for a whole group commit instead of one per post (SQLite: fn as it is). Numbers drawn and not used are
-   * left unused (a gap, never a number given out of order: the drawing happens under the posts lock).
+   * statement for a whole group commit instead of one per post, sent with the COMMIT (SQLite: fn as it is).
    */
   batch<T>(fn: () => T): T {
     if (this.dialect !== 'postgres' || this.batching) return fn();
     this.batching = true;
     try {
       const r = fn();
-      if (this.waitingRows.length > 0) this.q.insertOutboxRows!.run(JSON.stringify(this.waitingRows));
+      const waiting = this.waitingRows;
+      if (waiting.length > 0) {
+        const stmt = this.q.insertOutboxRows!;
+        const args = [waiting.length, JSON.stringify(waiting.map(({ out: _o, i: _i, ...row }) => row))];
+        const fill = (rows: unknown[]) => {
+          for (const x of rows as { k: number; row: number }[]) {
+            const w = waiting[x.k - 1]!;
+            w.out[w.i] = x.row;
+          }
+        };
+        const later = (stmt as Partial<PgStatement>).later;
+        if (this.db.inTransaction && later) later.call(stmt, args, fill);
+        else fill(stmt.all(...args));
+      }
       return r;
     } finally {
       this.batching = false;
       this.waitingRows = [];
-      this.drawn = [];
     }
   }
 

@@ -32,7 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { StoreError } from '../../store.js';
 import type { SqlRunResult, SqlStatement } from '../../sql.js';
 import { translateStatement, type Catalog, type TableInfo, type Translated } from './dialect.js';
-import type { Body, Response, WorkerConfig } from './protocol.js';
+import type { Body, Response, Step, WorkerConfig } from './protocol.js';
 
 export interface PgOptions {
   /** TLS: true, or node's TLS options (ca, cert, key, rejectUnauthorized...). Else as the URL says (sslmode). */
@@ -126,6 +126,10 @@ export class PgDatabase {
   /** Round trips to the worker so far, and the time the main thread spent waiting for them (bench/pg.ts reads it). */
   readonly stats = { roundTrips: 0, waitMs: 0 };
   private depth = 0;
+  /** The outer BEGIN of the transaction under way, not sent yet: it goes with the first statement (one round trip). */
+  private beginWaiting = false;
+  /** Statements whose results can wait (PgStatement.later), sent with the next request, at the latest the COMMIT. */
+  private later: { step: Step; depth: number; done: (r: { rows: unknown[]; rowCount: number }) => void }[] = [];
   private names = 0;
   private readonly statements = new Map<string, { t: Translated; name: string }>();
   private readonly tables = new Map<string, TableInfo | undefined>();
@@ -171,8 +175,33 @@ export class PgDatabase {
     return new PgStoreError(`cannot connect to ${where}: ${err.reason}. ${todo}.`, err.code, err.sqlstate, err.reason);
   }
 
-  /** One request to the worker, waiting for its answer at most `waitMs`. */
+  /**
+   * One request to the worker, with what waits to go before it (the transaction's BEGIN, statements whose results
+   * can wait) in the same round trip; the answer is the request's own.
+   */
   private call(req: Body, waitMs = this.queryMs + 1000 + BRIDGE_SLACK_MS) {
+    if (!this.beginWaiting && this.later.length === 0) return this.send(req, waitMs);
+    const first: Step[] = this.beginWaiting ? [{ op: 'tx', what: 'begin', depth: 1 }] : [];
+    const later = this.later;
+    const steps = [...first, ...later.map((l) => l.step)];
+    const alone = req.op !== 'query' && req.op !== 'exec' && req.op !== 'tx';
+    if (!alone) steps.push(req);
+    // Sent, whatever the answer: a failure is the transaction's (it rolls back), and what waited goes with it.
+    this.beginWaiting = false;
+    this.later = [];
+    const r = this.send({ op: 'many', steps }, waitMs);
+    const results = r.results ?? [];
+    later.forEach((l, i) => {
+      const res = results[first.length + i];
+      l.done({ rows: res?.rows ?? [], rowCount: res?.rowCount ?? 0 });
+    });
+    if (alone) return this.send(req, waitMs);
+    const own = results[results.length - 1];
+    return { ok: true as const, rows: own?.rows ?? [], rowCount: own?.rowCount ?? 0 };
+  }
+
+  /** One request to the worker, waiting for its answer at most `waitMs`. */
+  private send(req: Body, waitMs: number) {
     if (this.closed) throw new PgStoreError('the PostgreSQL store is closed', 'PG_CLOSED');
     const id = ++this.seq;
     Atomics.store(this.flag, 0, 0);
@@ -218,6 +247,17 @@ export class PgDatabase {
       this.statements.set(sql, s);
     }
     return new PgStatement(this, sql, s.t, s.name);
+  }
+
+  /** @internal: a prepared statement to run with the next request of this transaction (PgStatement.later). */
+  runLater(
+    name: string,
+    t: Translated,
+    values: unknown[],
+    done: (r: { rows: unknown[]; rowCount: number }) => void,
+  ): void {
+    if (this.depth === 0) throw new TypeError('PgStatement.later() runs only inside a transaction');
+    this.later.push({ step: { op: 'query', name, text: t.text, values }, depth: this.depth, done });
   }
 
   /** @internal: run a prepared statement. */
@@ -286,20 +326,28 @@ export class PgDatabase {
     return (...args: A): R => {
       const outer = this.depth === 0;
       const level = ++this.depth;
-      try {
-        this.call({ op: 'tx', what: outer ? 'begin' : 'savepoint', depth: level });
-      } catch (err) {
-        this.depth--;
-        throw err;
-      }
+      // The outer BEGIN goes with the transaction's first statement (call): one round trip fewer.
+      if (outer) this.beginWaiting = true;
+      else
+        try {
+          this.call({ op: 'tx', what: 'savepoint', depth: level });
+        } catch (err) {
+          this.depth--;
+          throw err;
+        }
       let result: R;
       try {
         result = fn(...args);
         if (result instanceof Promise) throw new TypeError('Transaction function cannot return a promise');
       } catch (err) {
+        // What waits for this transaction (or savepoint) is dropped with it.
+        this.later = this.later.filter((l) => l.depth < level);
         try {
-          if (outer) this.call({ op: 'tx', what: 'rollback', depth: level });
-          else {
+          if (outer) {
+            if (this.beginWaiting)
+              this.beginWaiting = false; // nothing was sent
+            else this.call({ op: 'tx', what: 'rollback', depth: level });
+          } else {
             this.call({ op: 'tx', what: 'rollback_to', depth: level });
             this.call({ op: 'tx', what: 'release', depth: level });
           }
@@ -311,14 +359,19 @@ export class PgDatabase {
         throw err;
       }
       try {
-        this.call({ op: 'tx', what: outer ? 'commit' : 'release', depth: level });
+        if (outer && this.beginWaiting && this.later.length === 0)
+          this.beginWaiting = false; // nothing to commit
+        else this.call({ op: 'tx', what: outer ? 'commit' : 'release', depth: level });
       } catch (err) {
-        if (outer)
+        if (outer) {
+          this.later = [];
+          this.beginWaiting = false;
           try {
             this.call({ op: 'tx', what: 'rollback', depth: level });
           } catch {
             // as above
           }
+        }
         throw err;
       } finally {
         this.depth--;
@@ -413,6 +466,15 @@ export class PgStatement implements SqlStatement {
 
   get(...params: unknown[]): unknown {
     return this.read(params)[0];
+  }
+
+  /**
+   * Run this statement with the transaction's next request (at the latest its COMMIT), in the same round trip, and
+   * hand its rows to `done` then: for a write whose result is needed only after the commit. Inside a transaction
+   * only; dropped if the transaction (or the savepoint it was given in) rolls back; its failure is the COMMIT's.
+   */
+  later(params: unknown[], done: (rows: unknown[]) => void = () => {}): void {
+    this.db.runLater(this.name, this.t, this.bind(params), (r) => done(r.rows));
   }
 
   all(...params: unknown[]): unknown[] {

@@ -19,10 +19,19 @@ export type Body =
   | { op: 'exec'; text: string }
   /** Parse the statement now (PREPARE/DEALLOCATE) so that bad SQL fails at prepare time. */
   | { op: 'check'; text: string }
-  | { op: 'tx'; what: 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to'; depth: number };
+  | { op: 'tx'; what: 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to'; depth: number }
+  /**
+   * Several requests in one round trip, run one after another; it stops at the first that fails, whose error is the
+   * answer. `results`: the answer of each (a BEGIN sent with the statement that follows it, statements whose
+   * results can wait sent with the COMMIT).
+   */
+  | { op: 'many'; steps: Step[] };
+
+/** A request that may be a step of 'many'. */
+export type Step = Extract<Body, { op: 'query' | 'exec' | 'tx' }>;
 
 export type Request = Body & { id: number };
 
 export type Response =
-  | { ok: true; rows?: unknown[]; rowCount?: number }
+  | { ok: true; rows?: unknown[]; rowCount?: number; results?: { rows?: unknown[]; rowCount?: number }[] }
   | { ok: false; error: { message: string; code: string; sqlstate?: string } };

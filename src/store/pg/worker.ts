@@ -154,6 +154,18 @@ async function handle(req: Request): Promise<Response> {
   }
   const c = client!;
   switch (req.op) {
+    case 'many': {
+      const results: { rows?: unknown[]; rowCount?: number }[] = [];
+      for (const step of req.steps) {
+        const r = await handle(step as Request);
+        if (!r.ok) return r;
+        results.push({
+          ...(r.rows ? { rows: r.rows } : {}),
+          ...(r.rowCount !== undefined ? { rowCount: r.rowCount } : {}),
+        });
+      }
+      return { ok: true, results };
+    }
     case 'connect':
       return { ok: true, rows: [] };
     case 'query': {
