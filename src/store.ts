@@ -422,7 +422,8 @@ export class Store {
                         WHERE o.endpoint = ? AND o.state = 'pending' AND o.row > ? ORDER BY o.row LIMIT ?`),
       pendingEndpoints: db.prepare(`SELECT DISTINCT endpoint FROM outbox WHERE state = 'pending'`).pluck(),
       deleteRow: db.prepare('DELETE FROM outbox WHERE row = ?'),
-      // PostgreSQL: delivered rows deleted and native ids set in one statement (markDeliveredMany).
+      landNoWait: pg ? db.prepare(`SELECT set_config('synchronous_commit', 'off', true)`) : undefined,
+      // PostgreSQL: delivered rows deleted and native ids set in one statement (flushDelivered).
       landDeliveries: pg
         ? db.prepare(
             `WITH gone AS (
@@ -658,6 +659,14 @@ export class Store {
   }
 
   /**
+   * Whether insertPosts itself passes over a post held or removed (PostgreSQL: pp_insert_posts checks both in the
+   * same round trip), so that the ingest need not ask seen() of each post first.
+   */
+  get seenAtInsert(): boolean {
+    return this.q.insertPosts !== undefined && !this.deferIndex;
+  }
+
+  /**
    * Is this id held, or removed (its tombstone)? One lookup for both (the ingest asks it of every post that brings
    * its own id: on PostgreSQL each statement is a round trip).
    */
@@ -880,7 +889,14 @@ export class Store {
     const rows = this.landedRows;
     // Of native ids given twice, the last wins (as setNativeId one after another).
     const ids = this.landedIds.map((i, n) => ({ n, a: i.account, t: i.target, x: i.nativeId, p: i.postId }));
-    this.q.landDeliveries!.run(JSON.stringify(rows), JSON.stringify(ids));
+    // One round trip (BEGIN, the setting, the statement, COMMIT), committed without waiting for the disk
+    // (synchronous_commit off for this transaction alone): losing it in a crash of PostgreSQL or of its machine means
+    // the posts are sent again, which is what a crash before this write means anyway; nobody was acknowledged.
+    const [noWait, land] = [this.q.landNoWait, this.q.landDeliveries] as PgStatement[];
+    this.tx(() => {
+      noWait!.later([]);
+      land!.later([JSON.stringify(rows), JSON.stringify(ids)]);
+    });
     this.landedRows = [];
     this.landedIds = [];
   }

@@ -245,16 +245,12 @@ export class Core {
         code: 'loop',
         reason: `the post crossed ${hops} relays (node.maxHops is ${this.config.node.maxHops}): refused as a probable loop`,
       });
-    // A freshly minted id (a UUID) cannot be held yet: no lookup (an IRC line's relay latency).
-    if (!minted) {
-      const tomb = this.store.seen(id);
-      if (tomb === 'held') return this.count(account, { status: 'duplicate', id });
-      if (tomb)
-        return this.count(account, {
-          status: 'rejected',
-          code: 'removed',
-          reason: `${id} was removed from the archive (${tomb.cause === 'retention' ? 'older than the bridge keeps' : tomb.reason}); it does not come back`,
-        });
+    // A freshly minted id (a UUID) cannot be held yet: no lookup (an IRC line's relay latency). On PostgreSQL the
+    // group commit's insert passes over a post held or removed itself (Store.seenAtInsert): no lookup here (a round
+    // trip per post), the reason is asked only of a post it did not insert (flush).
+    if (!minted && !this.store.seenAtInsert) {
+      const seen = this.seenVerdict(account, id, this.store.seen(id));
+      if (seen) return seen;
     }
     const kind = inc.kind ?? 'message';
     if (!POST_KINDS.includes(kind))
@@ -292,6 +288,18 @@ export class Core {
       attachments: inc.attachments ?? [],
     };
     return { post, plan: this.router.plan(post, originEndpoint, style) };
+  }
+
+  /** The verdict on a post whose id is held (a duplicate) or was removed (its tombstone); undefined when neither. */
+  private seenVerdict(account: string, id: string, tomb: ReturnType<Store['seen']>): IngestVerdict | undefined {
+    if (tomb === 'held') return this.count(account, { status: 'duplicate', id });
+    if (tomb)
+      return this.count(account, {
+        status: 'rejected',
+        code: 'removed',
+        reason: `${id} was removed from the archive (${tomb.cause === 'retention' ? 'older than the bridge keeps' : tomb.reason}); it does not come back`,
+      });
+    return undefined;
   }
 
   /** Commit every post waiting since the last turn in one transaction, then answer each. */
@@ -362,7 +370,18 @@ export class Core {
         return;
       }
       if (seq === undefined) {
-        item.resolve(this.count(account, { status: 'duplicate', id: post.id }));
+        // Not inserted: held already (or given twice in this batch), or removed (seenAtInsert: not asked before).
+        let tomb: ReturnType<Store['seen']> = 'held';
+        if (this.store.seenAtInsert)
+          try {
+            tomb = this.store.seen(post.id) ?? 'held';
+          } catch (err) {
+            // Not stored, and the store cannot say why now: the sender tries again later and hears it then.
+            const e = describeStoreError(err, this.store.file);
+            item.resolve(this.count(account, { status: 'tempfail', code: 'store-unavailable', reason: e.message }));
+            return;
+          }
+        item.resolve(this.seenVerdict(account, post.id, tomb)!);
         return;
       }
       if (this.log.isLevelEnabled('debug'))

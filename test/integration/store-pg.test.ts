@@ -11,6 +11,7 @@ import { pluginStoreFor } from '../../src/runtime/accounts.js';
 import { PgDatabase } from '../../src/store/pg/database.js';
 import { EXPECTED, scenarioPost, storeScenario } from '../helpers/store-scenarios.js';
 import { startPostgres, type PgPeer } from '../helpers/pg.js';
+import { fixture, line, settle } from '../helpers/core-fixture.js';
 
 let pg: PgPeer;
 before(async () => {
@@ -108,4 +109,60 @@ test('two stores on one database (as two processes) number posts in commit order
     one.close();
     two.close();
   }
+});
+
+test('the core on PostgreSQL: a group commit in two round trips, deliveries landed together, duplicates and removed ids answered as on SQLite', async (t) => {
+  const store = openPg();
+  const db = store.db as PgDatabase;
+  const f = fixture(
+    { 'irc.a': 'chat', 'irc.b': 'chat', 'irc.c': 'chat' },
+    {
+      pgcore: { endpoints: ['irc.a/#pg', 'irc.b/#pg', 'irc.c/#pg'] },
+    },
+    {},
+    { store },
+  );
+  t.after(() => f.close());
+  db.exec(`INSERT INTO tombstones (id, bridge, reason, by, at) VALUES ('gone@x', 'pgcore', 'spam', 'op', 1)`);
+  const kick = f.outbox.kick.bind(f.outbox);
+  f.outbox.kick = () => undefined; // the commit's round trips alone
+  const before = db.stats.roundTrips;
+  const verdicts = await Promise.all([
+    f.core.ingest('irc.a', line('#pg', 'alice', 'one', { id: 'one@x' })),
+    f.core.ingest('irc.a', line('#pg', 'alice', 'two', { id: 'two@x' })),
+  ]);
+  // BEGIN with the posts' insert (which passes over a post held or removed: no lookup per post before), then the
+  // outbox rows with the COMMIT.
+  assert.equal(db.stats.roundTrips - before, 2);
+  assert.deepEqual(
+    verdicts.map((v) => v.status),
+    ['accepted', 'accepted'],
+  );
+  // Given twice in one group commit: the first is stored, the second is a duplicate (asked why after the commit).
+  const twice = await Promise.all([
+    f.core.ingest('irc.a', line('#pg', 'alice', 'three', { id: 'three@x' })),
+    f.core.ingest('irc.b', line('#pg', 'bob', 'three', { id: 'three@x' })),
+  ]);
+  assert.deepEqual(twice[1], { status: 'duplicate', id: 'three@x' });
+  assert.deepEqual(await f.core.ingest('irc.b', line('#pg', 'bob', 'again', { id: 'two@x' })), {
+    status: 'duplicate',
+    id: 'two@x',
+  });
+  const removed = await f.core.ingest('irc.b', line('#pg', 'bob', 'back', { id: 'gone@x' }));
+  assert.equal(removed.status, 'rejected');
+  assert.match(removed.status === 'rejected' ? removed.reason : '', /gone@x was removed from the archive \(spam\)/);
+  // Deliveries: each post to the two other endpoints, once; landed (rows deleted) on the next turn, together.
+  f.outbox.kick = kick;
+  f.outbox.kickAll();
+  await settle();
+  assert.deepEqual(f.attempts.map((a) => `${a.endpoint} ${a.post.id}`).sort(), [
+    'irc.b/#pg one@x',
+    'irc.b/#pg three@x',
+    'irc.b/#pg two@x',
+    'irc.c/#pg one@x',
+    'irc.c/#pg three@x',
+    'irc.c/#pg two@x',
+  ]);
+  assert.equal(store.deliveriesWaiting, 0);
+  assert.deepEqual(store.listOutbox({ bridge: 'pgcore' }), []);
 });
