@@ -43,10 +43,10 @@ const FULL_POSTS = 10_000;
 const RUNS = 5;
 const RAM_RUNS = 3; // diagnostic runs on a RAM file system
 const WARMUP_POSTS = 5_000;
-const LATENCY_RATE = 1_000; // posts/s offered
+export const LATENCY_RATE = 1_000; // posts/s offered
 const LATENCY_TICK_MS = 10;
 const LATENCY_SECONDS = 10;
-const LATENCY_WARMUP_SECONDS = 1; // offered but not counted
+export const LATENCY_WARMUP_SECONDS = 1; // offered but not counted
 const TARGET_INGEST = 15_000;
 /** The flags `peerpost start` runs node with (the shebang of src/bin.ts, and npm start). */
 const DAEMON_NODE_FLAGS = shebangFlags();

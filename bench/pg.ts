@@ -2,8 +2,10 @@
  * The store on PostgreSQL (issue 17) beside SQLite, in one run: durable ingest through the real core (64 senders at
  * once, each waiting for its post's commit as SMTP and NNTP clients wait for 250/240; a post to 4 endpoints), the
  * bare `pg` ceiling for the same rows (a post and its 4 outbox rows, every waiting post in one multi-row statement:
- * group commit at its cheapest), and ingest→deliver latency at 1,000 posts/s (bench/core.ts's latency test) on both.
- * Starts its own PostgreSQL 15 (test/peers/postgres.sh) on a free port.
+ * group commit at its cheapest), the same bare `pg` writing the store's own rows into its schema (pp_insert_posts:
+ * search rows, every index; what the schema costs, apart from the worker thread and the core), the round trips per
+ * post and the main thread's wait for them, and ingest→deliver latency at 1,000 posts/s (bench/core.ts's latency
+ * test) on both. Starts its own PostgreSQL 15 (test/peers/postgres.sh) on a free port.
  *
  *   npm run bench -- pg            (or node dist/bench/pg.js)
  *
@@ -15,8 +17,10 @@ import pg from 'pg';
 import { Store } from '../src/store.js';
 import { PgDatabase } from '../src/store/pg/database.js';
 import { startPostgres, type PgPeer } from '../test/helpers/pg.js';
-import { FIVE_ENDPOINTS, POOL, ingestRun, latencyRun } from './core.js';
+import { FIVE_ENDPOINTS, LATENCY_RATE, LATENCY_WARMUP_SECONDS, POOL, ingestRun, latencyRun } from './core.js';
 import { summarise, table, machine, type Result } from './lib/result.js';
+import { termWords } from '../src/archive/marks.js';
+import { indexText } from '../src/migrations.js';
 
 export const title = 'pg: the store on PostgreSQL beside SQLite';
 /** Needs PostgreSQL 15 installed: run when named (`npm run bench -- pg`). */
@@ -26,16 +30,64 @@ const POSTS = Number(process.env.PG_BENCH_POSTS ?? 10_000);
 const RUNS = Number(process.env.PG_BENCH_RUNS ?? 3);
 const SENDERS = 64;
 
+/** The connection of the latest fresh store, whose round trips a run counts. */
+let latest: PgDatabase | undefined;
+
 /** A fresh store on the bench's database: its schema dropped and made again. */
 function freshPgStore(peer: PgPeer): () => Store {
   return () => {
     const db = new PgDatabase(peer.url);
     db.exec('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
-    return Store.postgres(db, 'bench');
+    const store = Store.postgres(db, 'bench');
+    latest = db;
+    return store;
   };
 }
 
-/** The ceiling: bare `pg`, 64 senders, every post waiting at a moment written by one multi-row statement. */
+/** Round trips to PostgreSQL (and the main thread's wait for them) from `from` on, per post. */
+function perPost(from: { roundTrips: number; waitMs: number }, posts: number): { trips: number; waitMs: number } {
+  const s = latest!.stats;
+  return { trips: (s.roundTrips - from.roundTrips) / posts, waitMs: (s.waitMs - from.waitMs) / posts };
+}
+
+/**
+ * 64 senders, each waiting for its post's commit; every post waiting at a moment written by one call of `write`
+ * (one statement: group commit at its cheapest, async `pg`, no worker thread). Returns posts/s.
+ */
+async function groupCommitRun(
+  posts: number,
+  write: (batch: { id: string; now: number; inc: (typeof POOL)[number] }[]) => Promise<void>,
+): Promise<number> {
+  let waiting: { id: string; now: number; inc: (typeof POOL)[number]; done: () => void }[] = [];
+  let flushing = false;
+  const flush = async () => {
+    if (flushing || waiting.length === 0) return;
+    flushing = true;
+    const batch = waiting;
+    waiting = [];
+    await write(batch);
+    flushing = false;
+    for (const b of batch) b.done();
+    void flush();
+  };
+  let next = 0;
+  const t0 = performance.now();
+  const sender = async () => {
+    while (next < posts) {
+      const inc = POOL[next++ & 1023]!;
+      const now = Date.now();
+      const id = `${randomUUID()}@bench.example`;
+      await new Promise<void>((done) => {
+        waiting.push({ id, now, inc, done });
+        setImmediate(() => void flush());
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: SENDERS }, sender));
+  return posts / ((performance.now() - t0) / 1000);
+}
+
+/** The ceiling: bare `pg` into tables of its own (a post, its 4 outbox rows; no search rows, no other index). */
 async function bareRun(peer: PgPeer, posts: number): Promise<number> {
   const c = new pg.Client(peer.url);
   await c.connect();
@@ -47,44 +99,84 @@ async function bareRun(peer: PgPeer, posts: number): Promise<number> {
         post_seq BIGINT NOT NULL REFERENCES bare_posts (seq), endpoint TEXT NOT NULL, shape TEXT NOT NULL,
         created_at BIGINT NOT NULL);`);
     const targets = FIVE_ENDPOINTS.slice(1);
-    let waiting: { id: string; data: string; now: number; done: () => void }[] = [];
-    let flushing = false;
-    const flush = async () => {
-      if (flushing || waiting.length === 0) return;
-      flushing = true;
-      const batch = waiting;
-      waiting = [];
+    const rate = await groupCommitRun(posts, async (batch) => {
       await c.query(
         `WITH p AS (INSERT INTO bare_posts (id, bridge, received_at, data)
            SELECT id, 'commons', at, d FROM unnest($1::text[], $2::bigint[], $3::text[]) AS t (id, at, d)
            RETURNING seq, received_at)
          INSERT INTO bare_outbox (post_seq, endpoint, shape, created_at)
            SELECT p.seq, e, 'stream', p.received_at FROM p CROSS JOIN unnest($4::text[]) AS e`,
-        [batch.map((b) => b.id), batch.map((b) => b.now), batch.map((b) => b.data), targets],
+        [
+          batch.map((b) => b.id),
+          batch.map((b) => b.now),
+          batch.map((b) =>
+            JSON.stringify({ id: b.id, bridge: 'commons', author: b.inc.author, body: b.inc.body, kind: 'message' }),
+          ),
+          targets,
+        ],
       );
-      flushing = false;
-      for (const b of batch) b.done();
-      void flush();
-    };
-    let next = 0;
-    const t0 = performance.now();
-    const sender = async () => {
-      while (next < posts) {
-        const inc = POOL[next++ & 1023]!;
-        const now = Date.now();
-        const id = `${randomUUID()}@bench.example`;
-        const data = JSON.stringify({ id, bridge: 'commons', author: inc.author, body: inc.body, kind: 'message' });
-        await new Promise<void>((done) => {
-          waiting.push({ id, data, now, done });
-          setImmediate(() => void flush());
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: SENDERS }, sender));
-    const elapsed = performance.now() - t0;
+    });
     const n = Number((await c.query('SELECT count(*) AS n FROM bare_outbox')).rows[0].n);
     if (n !== posts * targets.length) throw new Error(`bare run wrote ${n} outbox rows, expected ${posts * 4}`);
-    return posts / (elapsed / 1000);
+    return rate;
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * The store's own writes at their cheapest: bare `pg` (async, no worker thread, one statement a group commit) into
+ * the store's schema, through its pp_insert_posts (posts with every index, search rows, the posts lock) and the same
+ * outbox rows. Between it and the bare ceiling: what the schema costs; between the core and it: the rest.
+ */
+async function storeSqlRun(peer: PgPeer, posts: number): Promise<number> {
+  freshPgStore(peer)().close();
+  const c = new pg.Client(peer.url);
+  await c.connect();
+  try {
+    const targets = FIVE_ENDPOINTS.slice(1);
+    const words = (t: string | null) => termWords(t ?? '').join(' ');
+    const rate = await groupCommitRun(posts, async (batch) => {
+      const items = batch.map((b, n) => {
+        const post = {
+          id: b.id,
+          bridge: 'commons',
+          origin: { account: 'irc.libera', target: b.inc.target },
+          author: b.inc.author,
+          body: b.inc.body,
+          kind: 'message',
+          references: [],
+          hops: 0,
+          date: new Date(b.now).toISOString(),
+          attachments: [],
+        };
+        const [su, bo, a, aa, ad] = indexText(post);
+        return {
+          n,
+          id: b.id,
+          bridge: 'commons',
+          data: JSON.stringify(post),
+          date: post.date,
+          placed_at: b.now,
+          imported: 0,
+          indexed: true,
+          s: words(su),
+          b: words(bo),
+          a: words(a),
+          aa: words(aa),
+          ad: words(ad),
+        };
+      });
+      await c.query(
+        `WITH p AS (SELECT n, seq FROM pp_insert_posts($1::jsonb, $2::bigint))
+         INSERT INTO outbox (post_seq, endpoint, shape, created_at)
+           SELECT p.seq, e, 'stream', $2::bigint FROM p CROSS JOIN unnest($3::text[]) AS e`,
+        [JSON.stringify(items), batch[0]!.now, targets],
+      );
+    });
+    const n = Number((await c.query('SELECT count(*) AS n FROM outbox')).rows[0].n);
+    if (n !== posts * targets.length) throw new Error(`store SQL run wrote ${n} outbox rows, expected ${posts * 4}`);
+    return rate;
   } finally {
     await c.end();
   }
@@ -100,14 +192,36 @@ export async function run(): Promise<Result[]> {
     const onPg: number[] = [];
     const onSqlite: number[] = [];
     const bare: number[] = [];
+    const storeSql: number[] = [];
+    const trips: number[] = [];
+    const waits: number[] = [];
     for (let r = 0; r < RUNS; r++) {
-      progress(`run ${r + 1}/${RUNS}: ${POSTS} posts from ${SENDERS} senders on PostgreSQL, on SQLite, bare pg`);
-      onPg.push(await ingestRun('process', POSTS, SENDERS, undefined, undefined, open));
+      progress(
+        `run ${r + 1}/${RUNS}: ${POSTS} posts from ${SENDERS} senders on PostgreSQL, on SQLite, bare pg, bare pg into the store's schema`,
+      );
+      let from = { roundTrips: 0, waitMs: 0 };
+      onPg.push(
+        await ingestRun(
+          'process',
+          POSTS,
+          SENDERS,
+          (st) => (from = { ...(st.db as PgDatabase).stats }),
+          undefined,
+          open,
+        ),
+      );
+      const p = perPost(from, POSTS);
+      trips.push(p.trips);
+      waits.push(p.waitMs);
       onSqlite.push(await ingestRun('process', POSTS, SENDERS));
       bare.push(await bareRun(peer, POSTS));
+      storeSql.push(await storeSqlRun(peer, POSTS));
     }
     progress(`latency at 1,000 posts/s on PostgreSQL, then on SQLite`);
-    const latPg = await latencyRun('process', undefined, open);
+    let from = { roundTrips: 0, waitMs: 0 };
+    const latPg = await latencyRun('process', (st) => void (from = { ...(st.db as PgDatabase).stats }), open);
+    // Every post offered, the warm-up's included.
+    const latTrips = perPost(from, latPg.offered + LATENCY_WARMUP_SECONDS * LATENCY_RATE);
     const latSqlite = await latencyRun('process');
     const ratios = onPg.map((p, i) => p / bare[i]!);
     return [
@@ -117,8 +231,18 @@ export async function run(): Promise<Result[]> {
       summarise(`durable ingest on SQLite, core, ${SENDERS} senders`, 'posts/s', onSqlite),
       summarise(`bare pg, group commit (multi-row), ${SENDERS} senders`, 'posts/s', bare),
       summarise('PostgreSQL core / bare pg', 'ratio', ratios, { target: { atLeast: 0.6 }, digits: 2 }),
+      summarise(`bare pg into the store's schema (pp_insert_posts, search rows, every index)`, 'posts/s', storeSql),
+      summarise(
+        `PostgreSQL core / bare pg into the store's schema`,
+        'ratio',
+        onPg.map((p, i) => p / storeSql[i]!),
+        { digits: 2 },
+      ),
+      summarise('PostgreSQL ingest: round trips per post', 'trips', trips, { digits: 3 }),
+      summarise('PostgreSQL ingest: main thread waiting per post', 'ms', waits, { digits: 3 }),
       { figure: 'ingest→deliver p50 on PostgreSQL, 1,000 posts/s', value: latPg.p50, unit: 'ms', digits: 2 },
       { figure: 'ingest→deliver p99 on PostgreSQL', value: latPg.p99, unit: 'ms', digits: 2 },
+      { figure: 'latency run on PostgreSQL: round trips per post', value: latTrips.trips, unit: 'trips', digits: 2 },
       { figure: 'ingest→deliver p50 on SQLite', value: latSqlite.p50, unit: 'ms', digits: 2 },
       { figure: 'ingest→deliver p99 on SQLite', value: latSqlite.p99, unit: 'ms', digits: 2 },
     ];
