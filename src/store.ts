@@ -375,6 +375,30 @@ export class Store {
              SELECT k, row FROM numbered`,
           )
         : undefined,
+      // PostgreSQL, ingestPosts: a group commit in one statement, committed by itself: the posts (pp_insert_posts:
+      // the posts lock, search rows) and the outbox rows of those inserted, numbered from the outbox's sequence in
+      // the batch's order (post n, then route i), as batch() numbers them.
+      ingestPosts: pg
+        ? db.prepare(
+            `WITH ins AS (
+               SELECT p.n, p.seq FROM pp_insert_posts(CAST(? AS JSONB), CAST(? AS BIGINT)) AS p
+             ), routed AS (
+               SELECT i.n, i.seq, r.i, r.e, r.s, row_number() OVER (ORDER BY i.n, r.i) AS k
+               FROM ins i JOIN jsonb_to_recordset(CAST(? AS JSONB)) AS r (n BIGINT, i BIGINT, e TEXT, s TEXT) ON r.n = i.n
+             ), drawn AS (
+               SELECT nextval(q.s) AS row FROM (SELECT CAST(pg_get_serial_sequence('outbox', 'row') AS REGCLASS) AS s) AS q,
+                 generate_series(1, (SELECT count(*) FROM routed))
+             ), numbered AS (
+               SELECT d.row, row_number() OVER (ORDER BY d.row) AS k FROM drawn d
+             ), stored AS (
+               INSERT INTO outbox (row, post_seq, endpoint, shape, created_at)
+               SELECT x.row, r.seq, r.e, r.s, CAST(? AS BIGINT) FROM routed r JOIN numbered x ON x.k = r.k
+             )
+             SELECT i.n, i.seq, coalesce((SELECT jsonb_agg(x.row ORDER BY r.k) FROM routed r JOIN numbered x ON x.k = r.k
+                                          WHERE r.n = i.n), CAST('[]' AS JSONB)) AS rows
+             FROM ins i`,
+          )
+        : undefined,
       indexPost: pg
         ? db.prepare(
             `INSERT INTO archive_fts (seq, public, whole)
@@ -635,7 +659,17 @@ export class Store {
    */
   insertPosts(items: readonly { post: Post; imported?: boolean }[], now: number): (number | undefined)[] {
     if (!this.q.insertPosts || this.deferIndex) return items.map((i) => this.insertPost(i.post, now, i));
-    const rows = items.map(({ post, imported = false }, n) => {
+    const rows = this.postRows(items, now);
+    const run = () => this.q.insertPosts!.all(JSON.stringify(rows), now) as { n: number; seq: number }[];
+    const got = this.db.inTransaction ? run() : this.tx(run);
+    const seqs: (number | undefined)[] = items.map(() => undefined);
+    for (const r of got) seqs[r.n] = r.seq;
+    return seqs;
+  }
+
+  /** PostgreSQL: the posts as pp_insert_posts takes them (src/store/pg/schema.ts), their search words folded here. */
+  private postRows(items: readonly { post: Post; imported?: boolean }[], now: number) {
+    return items.map(({ post, imported = false }, n) => {
       const [s, b, a, aa, ad] = indexText(post);
       return {
         n,
@@ -651,11 +685,29 @@ export class Store {
           : {}),
       };
     });
-    const run = () => this.q.insertPosts!.all(JSON.stringify(rows), now) as { n: number; seq: number }[];
-    const got = this.db.inTransaction ? run() : this.tx(run);
-    const seqs: (number | undefined)[] = items.map(() => undefined);
-    for (const r of got) seqs[r.n] = r.seq;
-    return seqs;
+  }
+
+  /**
+   * PostgreSQL, outside a transaction: a group commit in one statement, committed by itself (one round trip): the
+   * posts in order (as insertPosts), and for each one inserted its outbox rows, one per route in order (as
+   * addDeliveries). For each post: its seq and its rows' numbers, or undefined for one held, removed or given twice.
+   * Undefined altogether where it does not apply (SQLite, or inside a transaction): use insertPosts and batch().
+   */
+  ingestPosts(
+    items: readonly { post: Post; imported?: boolean; routes: readonly { endpoint: string; shape: string }[] }[],
+    now: number,
+  ): ({ seq: number; rows: number[] } | undefined)[] | undefined {
+    if (!this.q.ingestPosts || this.deferIndex || this.db.inTransaction) return undefined;
+    const routes = items.flatMap((it, n) => it.routes.map((r, i) => ({ n, i, e: r.endpoint, s: r.shape })));
+    const got = this.q.ingestPosts.all(JSON.stringify(this.postRows(items, now)), now, JSON.stringify(routes), now) as {
+      n: number;
+      seq: number;
+      rows: number[] | string;
+    }[];
+    const out: ({ seq: number; rows: number[] } | undefined)[] = items.map(() => undefined);
+    for (const r of got)
+      out[r.n] = { seq: r.seq, rows: (typeof r.rows === 'string' ? JSON.parse(r.rows) : r.rows) as number[] };
+    return out;
   }
 
   /**

@@ -551,13 +551,16 @@ export class Outbox extends EventEmitter<OutboxEvents> {
  * running), the rows wait in the store for the next start.
  */
 export function outboxQueue(store: Store, outbox?: Pick<Outbox, 'kick'>): DeliveryQueue {
-  return {
+  const queue: DeliveryQueue = {
     enqueue(post, seq, routes, now) {
       const rows = store.addDeliveries(
         seq,
         routes.map((r) => ({ endpoint: r.endpoint.key, shape: r.shape })),
         now,
       );
+      return queue.written!(post, seq, routes, now, rows);
+    },
+    written(post, seq, routes, now, rows) {
       return () => {
         if (!outbox || rows.length === 0) return;
         // As the store gives it back (the same JSON), and not shared with the post listeners.
@@ -582,4 +585,5 @@ export function outboxQueue(store: Store, outbox?: Pick<Outbox, 'kick'>): Delive
       };
     },
   };
+  return queue;
 }

@@ -43,6 +43,11 @@ interface PendingPost {
  */
 export interface DeliveryQueue {
   enqueue(post: Post, seq: number, routes: readonly Route[], now: number): () => void;
+  /**
+   * The same for rows the store wrote already, with the post (Store.ingestPosts: a group commit in one statement on
+   * PostgreSQL): `rows` are their numbers, one per route in order. Absent: the core writes through enqueue.
+   */
+  written?(post: Post, seq: number, routes: readonly Route[], now: number, rows: readonly number[]): () => void;
 }
 
 /** Where a committed chat line bound for a digest goes (the digest keeper: src/digest/keeper.ts). */
@@ -311,7 +316,7 @@ export class Core {
     const now = this.now();
     // What starts the deliveries of each item once committed (the outbox's, from enqueue).
     const started = new Map<PendingPost, () => void>();
-    const write = (items: PendingPost[]) =>
+    const writeTx = (items: PendingPost[]) =>
       this.store.transaction(() =>
         this.store.batch(() => {
           const seqs = this.store.insertPosts(
@@ -328,6 +333,29 @@ export class Core {
           });
         }),
       );
+    // PostgreSQL, no digest line to write: the posts and their outbox rows in one statement, one round trip
+    // (Store.ingestPosts); else in a transaction, the outbox rows written together at its end (Store.batch).
+    const written = this.deliveries.written?.bind(this.deliveries);
+    const inOne = (items: PendingPost[]): (number | undefined)[] | undefined => {
+      if (!written || !this.store.seenAtInsert || items.some((i) => i.plan.digest.length > 0)) return undefined;
+      const got = this.store.ingestPosts(
+        items.map((i) => ({
+          post: i.post,
+          imported: i.imported,
+          routes: i.plan.deliveries.map((r) => ({ endpoint: r.endpoint.key, shape: r.shape })),
+        })),
+        now,
+      );
+      if (!got) return undefined;
+      return items.map((item, k) => {
+        const g = got[k];
+        if (!g) return undefined;
+        if (item.plan.deliveries.length > 0)
+          started.set(item, written(item.post, g.seq, item.plan.deliveries, now, g.rows));
+        return g.seq;
+      });
+    };
+    const write = (items: PendingPost[]) => inOne(items) ?? writeTx(items);
     let seqs: (number | undefined | Error)[];
     try {
       seqs = write(batch);

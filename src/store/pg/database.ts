@@ -7,6 +7,10 @@
  * the answer with receiveMessageOnPort. A statement is thus one round trip (~0.2 ms on loopback), and a
  * transaction's statements run one after another on one connection with nothing else interleaved: exactly what
  * better-sqlite3's transaction(fn) promises, which an async client could not keep without rewriting every caller.
+ * Fewer round trips where nothing waits for them: a transaction's BEGIN goes with its first statement, and a
+ * statement whose result is needed only after the commit (PgStatement.later) goes with the next request, at the
+ * latest the COMMIT (the worker's 'many': several requests in one message). The core's group commit is two round
+ * trips: BEGIN with the posts' insert, then the outbox rows with the COMMIT. `stats` counts them (bench/pg.ts).
  *
  * Its limits, said plainly:
  * - the event loop is blocked while a statement runs, as it is while SQLite reads the disk; a slow query blocks
