@@ -393,10 +393,10 @@ export class Store {
              ), stored AS (
                INSERT INTO outbox (row, post_seq, endpoint, shape, created_at)
                SELECT x.row, r.seq, r.e, r.s, CAST(? AS BIGINT) FROM routed r JOIN numbered x ON x.k = r.k
+             ), listed AS (
+               SELECT r.n, jsonb_agg(x.row ORDER BY r.k) AS rows FROM routed r JOIN numbered x ON x.k = r.k GROUP BY r.n
              )
-             SELECT i.n, i.seq, coalesce((SELECT jsonb_agg(x.row ORDER BY r.k) FROM routed r JOIN numbered x ON x.k = r.k
-                                          WHERE r.n = i.n), CAST('[]' AS JSONB)) AS rows
-             FROM ins i`,
+             SELECT i.n, i.seq, coalesce(l.rows, CAST('[]' AS JSONB)) AS rows FROM ins i LEFT JOIN listed l ON l.n = i.n`,
           )
         : undefined,
       indexPost: pg
