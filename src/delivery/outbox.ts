@@ -531,7 +531,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         this.landSoon(1000);
       }
     };
-    this.landTimer = delayMs > 0 ? setTimeout(flush, delayMs) : setImmediate(flush);
+    // A retry does not keep the process alive (the store writes what waits when it closes, or it is sent again).
+    this.landTimer = delayMs > 0 ? setTimeout(flush, delayMs).unref() : setImmediate(flush);
   }
 
   private kill(row: QueuedDelivery, attempts: number, reason: string, code: ErrorCode): void {
