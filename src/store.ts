@@ -431,9 +431,12 @@ export class Store {
            UNION ALL SELECT placed_at FROM tombstones WHERE seq = @seq AND placed_at IS NOT NULL LIMIT 1`,
         )
         .pluck(),
-      // A cursor whose place is not known (a post removed before migration 10): the place of the post before it.
+      // A cursor whose place is not known (a post removed before migration 10): the place of the post before it, read
+      // from posts_search (seq first, bridge and place beside it: posts_by_bridge is gone, migration 13).
       placeBeforeSeq: db
-        .prepare('SELECT placed_at FROM posts WHERE bridge = ? AND seq < ? ORDER BY seq DESC LIMIT 1')
+        .prepare(
+          `SELECT placed_at FROM posts ${indexedBy(db, 'posts_search')} WHERE bridge = ? AND seq < ? ORDER BY seq DESC LIMIT 1`,
+        )
         .pluck(),
       since: db.prepare(
         `SELECT seq, received_at, data, imported FROM posts ${indexedBy(db, 'posts_live')} WHERE bridge = ? AND seq > ? AND imported = 0 ORDER BY seq LIMIT ?`,

@@ -9,6 +9,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, TLSSocket, type SecureContext } from 'node:tls';
 import { Session, type Backend } from './session.js';
 
+/** The line end put back after each line of a received article. */
+const CRLF = Buffer.from('\r\n');
+
 export const MAX_LINE = 512;
 
 export interface ServerOptions {
@@ -114,8 +117,8 @@ function serve(conn: Socket, secure: boolean, opts: ServerOptions, clients: { n:
               continue;
             }
             if (a_tooBig(article, text.length, opts.maxArticleSize)) continue;
-            const line = text.length && text[0] === 0x2e ? text.subarray(1) : text;
-            article.parts.push(Buffer.from(line), Buffer.from('\r\n'));
+            // Views of what was read, not copies (buf is never written in place: only replaced): joined once at the end.
+            article.parts.push(text.length && text[0] === 0x2e ? text.subarray(1) : text, CRLF);
             continue;
           }
           if (raw.length > MAX_LINE) {

@@ -174,8 +174,12 @@ export function splitArticle(raw: Buffer): ParsedArticle | string {
   return { headers, body };
 }
 
-export const header = (a: ParsedArticle, name: string): string | undefined =>
-  a.headers.find((h) => h.name.toLowerCase() === name.toLowerCase())?.value;
+/** A header field's value by name (any case): the first one. Names of another length are passed over unlowered. */
+export const header = (a: ParsedArticle, name: string): string | undefined => {
+  const n = name.toLowerCase();
+  for (const h of a.headers) if (h.name.length === n.length && h.name.toLowerCase() === n) return h.value;
+  return undefined;
+};
 
 /** A From header to a display name and an address: `Name <a@b>`, `a@b (Name)`, `a@b`. */
 export function parseFrom(value: string): { name: string; address?: string } {

@@ -44,6 +44,30 @@ test('the same id twice is accepted once: one post, one set of deliveries', asyn
   assert.deepEqual(f.attempts.map((a) => a.endpoint).sort(), ['irc.b/#commons', 'web.w/commons']);
 });
 
+test('a post held already is a duplicate whatever else is said of it; the same id twice in one turn is taken once', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  assert.equal(
+    (await f.core.ingest('irc.a', line('#commons', 'alice', 'hi', { id: 'held@example.org' }))).status,
+    'accepted',
+  );
+  // Held: looked up in the commit's transaction, or before any other refusal (an ignored nick, an ignored pattern).
+  const dup = { status: 'duplicate', id: 'held@example.org' };
+  assert.deepEqual(await f.core.ingest('irc.b', line('#commons', 'alice', 'hi', { id: 'held@example.org' })), dup);
+  assert.deepEqual(await f.core.ingest('irc.b', line('#commons', 'SpamBot', 'hi', { id: 'held@example.org' })), dup);
+  assert.deepEqual(await f.core.ingest('irc.b', line('#commons', 'bob', '[off] hi', { id: 'held@example.org' })), dup);
+  // Two in one group commit: the first is taken, the second is its duplicate.
+  const [a, b] = await Promise.all([
+    f.core.ingest('irc.a', line('#commons', 'alice', 'one', { id: 'twice@example.org' })),
+    f.core.ingest('irc.b', line('#commons', 'bob', 'two', { id: 'twice@example.org' })),
+  ]);
+  assert.equal(a.status, 'accepted');
+  assert.deepEqual(b, { status: 'duplicate', id: 'twice@example.org' });
+  assert.equal(f.store.getPost('twice@example.org')!.body, 'one');
+  assert.equal(f.store.countPosts('commons'), 2);
+  assert.deepEqual(f.core.stats.get('irc.b'), { accepted: 0, duplicate: 4, ignored: 0, rejected: 0, tempfail: 0 });
+});
+
 test('loop guard: a post past node.maxHops is refused; at the limit it passes', async (t) => {
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
