@@ -448,6 +448,19 @@ async function cmdStatus(args: string[]): Promise<number> {
   }
   const now = Date.now();
   out(`peerpost ${s.version}, pid ${s.pid}, up ${formatDuration(s.uptimeMs)}; config ${s.config}; data ${s.data}`);
+  if (s.processes) {
+    out(`\nprocesses on the database (${s.processes.length}):`);
+    for (const p of s.processes) {
+      out(
+        `  ${p.host} pid ${p.pid}${p.self ? ' (this one)' : ''}: up since ${new Date(p.started).toISOString()}, last heartbeat ${formatDuration(Math.max(0, now - p.heartbeat))} ago`,
+      );
+      for (const l of p.leases)
+        out(
+          `    holds ${l.name} since ${new Date(l.since).toISOString()} (${formatDuration(Math.max(0, now - l.since))}, epoch ${l.epoch})`,
+        );
+      if (p.leases.length === 0) out('    holds nothing');
+    }
+  }
   out(s.accounts.length ? '\naccounts:' : '\nno accounts configured');
   for (const a of s.accounts) {
     out(
