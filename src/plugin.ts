@@ -411,6 +411,12 @@ export interface PluginContext<C = Record<string, unknown>> {
    * hear the same lines; their digests then take turns at places they may share (src/digest/shown.ts).
    */
   peerNode(target: string, hostname: string): void;
+  /**
+   * Several processes on one PostgreSQL database (src/runtime/leases.ts): whether this process holds the account's
+   * lease now. A listener account runs in every process; what it does outward that must happen once (a finger
+   * follow's polling) it does only while this is true. Always true with one process (SQLite).
+   */
+  holdsLease?(): boolean;
 }
 
 /**

@@ -187,6 +187,7 @@ export class Daemon {
       // closes digests is decided by leases (src/runtime/leases.ts). The first round takes what is free.
       this.leases = new LeaseKeeper({
         db: this.store.db as unknown as LeaseDb,
+        data: this.config.node.data,
         failoverMs: this.failoverMs,
         log: this.log.child({ part: 'leases' }),
         wanted: () => [...Object.keys(this.config.accounts).map(accountLease), DIGESTS_LEASE],
@@ -263,6 +264,7 @@ export class Daemon {
       metrics: () => this.views.metrics(),
       storeWritable: () => this.store.writable(),
       peerNode: (endpoint, hostname) => this.digestsOut.peerNode(endpoint, hostname),
+      holdsLease: (account) => this.leases?.holds(accountLease(account)) ?? true,
     });
   }
 

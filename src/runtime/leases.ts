@@ -18,7 +18,8 @@
  * the deadline itself (not a timer), so that a delivery about to start after a long stall sees the loss at once.
  *
  * On an orderly stop the process hands its leases back (holder = NULL, expired now): the others take them at their
- * next tick instead of waiting a failover.
+ * next tick instead of waiting a failover. A process restarted after a crash on the same host and node.data (one live
+ * daemon per data directory: the control socket refuses a second) expires its dead predecessor's leases at start.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +41,12 @@ export interface HeldLease {
 
 export interface LeaseKeeperOptions {
   db: LeaseDb;
+  /**
+   * node.data: with the host, the slot of this process (one live daemon per data directory: its control socket
+   * refuses a second). A process starting in the slot of a dead one (restarted after kill -9) expires that one's
+   * leases at once instead of waiting a failover.
+   */
+  data: string;
   failoverMs: number;
   log: Logger;
   /** The leases this process wants now (asked at each tick: the config may have been reloaded). */
@@ -94,8 +101,31 @@ export class LeaseKeeper {
     return this.held;
   }
 
-  /** Register, take what is free, and tick on. */
+  /** Register, take back what a dead process in this slot held, take what is free, and tick on. */
   async start(): Promise<void> {
+    try {
+      const gone = this.o.db.query(`DELETE FROM pp_processes WHERE host = $1 AND data = $2 AND id <> $3 RETURNING id`, [
+        this.host,
+        this.o.data,
+        this.id,
+      ]) as { id: string }[];
+      if (gone.length > 0) {
+        const freed = this.o.db.query(
+          `UPDATE pp_leases SET expires = now() WHERE holder = ANY($1::text[]) AND expires > now() RETURNING name`,
+          [gone.map((g) => g.id)],
+        ) as { name: string }[];
+        if (freed.length > 0)
+          this.o.log.info(
+            { leases: freed.map((f) => f.name) },
+            `the previous peerpost on this data directory stopped without handing back ${freed.length === 1 ? 'its lease' : `its ${freed.length} leases`}: taken back now`,
+          );
+      }
+    } catch (err) {
+      this.o.log.warn(
+        { err },
+        `could not look for a previous peerpost on this data directory: ${(err as Error).message}`,
+      );
+    }
     await this.tick();
   }
 
@@ -114,9 +144,9 @@ export class LeaseKeeper {
     const { db, failoverMs } = this.o;
     try {
       db.query(
-        `INSERT INTO pp_processes (id, host, pid) VALUES ($1, $2, $3)
+        `INSERT INTO pp_processes (id, host, pid, data) VALUES ($1, $2, $3, $4)
          ON CONFLICT (id) DO UPDATE SET heartbeat = now()`,
-        [this.id, this.host, this.pid],
+        [this.id, this.host, this.pid, this.o.data],
       );
       db.query(`DELETE FROM pp_processes WHERE heartbeat < now() - $1 * interval '1 millisecond'`, [3 * failoverMs]);
       const wanted = this.o.wanted();

@@ -139,12 +139,9 @@ test('two processes on one database: kill -9 of the IRC holder three times, each
       const killed = Date.now();
       victim.d!.proc.kill('SIGKILL');
       await victim.d!.exited;
-      // Started again at once, as a supervisor would: it runs beside the other and holds nothing until that one dies.
-      restart = startDaemon(victim.w.config).then((d) => {
-        victim.d = d;
-      });
+      const other = procs.find((p) => p !== victim)!;
       const joinsBefore = watcher.lines.filter((l) => l.startsWith(`:${BOT}!`) && / JOIN /.test(l)).length;
-      void until(
+      const takeover = until(
         () => {
           const h = holderPid(db);
           return h !== undefined && h !== pid && h;
@@ -152,6 +149,7 @@ test('two processes on one database: kill -9 of the IRC holder three times, each
         'another process takes the IRC account over',
         30_000,
       ).then(async (to) => {
+        assert.equal(to, other.d!.proc.pid, 'the other process took the IRC account over');
         await watcher.waitFor(
           (() => {
             let n = 0;
@@ -162,6 +160,13 @@ test('two processes on one database: kill -9 of the IRC holder three times, each
         );
         takeovers.push({ ms: Date.now() - killed, from: pid, to });
       });
+      // Started again once the other took over (as a supervisor would, a moment later; at once, it would take its
+      // own leases back, being on the same data directory): it runs beside the other and holds nothing.
+      restart = takeover.then(() =>
+        startDaemon(victim.w.config).then((d) => {
+          victim.d = d;
+        }),
+      );
     }
     const tok = `tok${i}x`;
     // IRC: a person says a line (accepted when a process's bot is in the channel to hear it: checked at the end).

@@ -177,6 +177,7 @@ export const PG_MIGRATIONS: readonly string[] = [
      id TEXT PRIMARY KEY,
      host TEXT NOT NULL,
      pid BIGINT NOT NULL,
+     data TEXT NOT NULL,
      started TIMESTAMPTZ NOT NULL DEFAULT now(),
      heartbeat TIMESTAMPTZ NOT NULL DEFAULT now()
    );
