@@ -77,6 +77,11 @@ export class LeaseKeeper {
   readonly host = hostname();
   readonly pid = process.pid;
   private readonly held = new Map<string, HeldLease>();
+  /**
+   * What each lease's gained/lost callbacks are doing (starting or stopping an account can take seconds): run one
+   * after the other per lease, outside the round, so that a slow start never delays the renewals.
+   */
+  private readonly work = new Map<string, Promise<void>>();
   private timer?: NodeJS.Timeout;
   private deadlineTimer?: NodeJS.Timeout;
   private ticking: Promise<void> = Promise.resolve();
@@ -127,6 +132,7 @@ export class LeaseKeeper {
       );
     }
     await this.tick();
+    await this.settled();
   }
 
   /** One round: heartbeat, renew, take. Rounds never overlap. */
@@ -193,14 +199,7 @@ export class LeaseKeeper {
         for (const t of taken) {
           this.held.set(t.name, { epoch: t.epoch, since: t.since, deadline });
           this.o.log.info({ lease: t.name, epoch: t.epoch }, `this process now holds ${t.name} (epoch ${t.epoch})`);
-          try {
-            await this.o.gained(t.name, t.epoch);
-          } catch (err) {
-            this.o.log.error(
-              { err, lease: t.name },
-              `starting what ${t.name} guards failed: ${(err as Error).message}`,
-            );
-          }
+          this.then(t.name, 'starting', () => this.o.gained(t.name, t.epoch));
         }
         // Tick again right when the nearest lease held elsewhere expires.
         const left = this.held.size < wanted.length ? this.nearestExpiry(free) : undefined;
@@ -259,11 +258,23 @@ export class LeaseKeeper {
 
   private async lose(name: string): Promise<void> {
     if (!this.held.delete(name)) return;
-    try {
-      await this.o.lost(name);
-    } catch (err) {
-      this.o.log.error({ err, lease: name }, `stopping what ${name} guards failed: ${(err as Error).message}`);
-    }
+    this.then(name, 'stopping', () => this.o.lost(name));
+  }
+
+  /** Run a lease's callback after its earlier ones; a failure is logged. */
+  private then(name: string, what: string, fn: () => void | Promise<void>): void {
+    const run = (this.work.get(name) ?? Promise.resolve()).then(fn).catch((err: unknown) => {
+      this.o.log.error({ err, lease: name }, `${what} what ${name} guards failed: ${(err as Error).message}`);
+    });
+    this.work.set(name, run);
+    void run.finally(() => {
+      if (this.work.get(name) === run) this.work.delete(name);
+    });
+  }
+
+  /** Resolves when every gained/lost callback started so far has finished. */
+  async settled(): Promise<void> {
+    while (this.work.size > 0) await Promise.allSettled([...this.work.values()]);
   }
 
   /** Stop ticking and hand the leases back (the caller stopped what they guard). Never throws. */
@@ -272,6 +283,7 @@ export class LeaseKeeper {
     clearTimeout(this.timer);
     clearTimeout(this.deadlineTimer);
     await this.ticking;
+    await this.settled();
     this.held.clear();
     try {
       this.o.db.query(`UPDATE pp_leases SET holder = NULL, expires = now() WHERE holder = $1`, [this.id]);
