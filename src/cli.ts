@@ -21,6 +21,7 @@ import { type Store, type OutboxRow } from './store.js';
 import { Router } from './ingest/router.js';
 import { ingestPipeline } from './ingest/pipeline.js';
 import { VERSION } from './runtime/accounts.js';
+import { processesOf, type LeaseDb } from './runtime/leases.js';
 import { formatDuration, plural } from './util.js';
 import { gapMessage } from './services.js';
 import type {
@@ -416,6 +417,21 @@ async function cmdOutbox(args: string[]): Promise<number> {
 
 type Status = DaemonStatus;
 
+/** Several processes on one PostgreSQL database: each, what it holds and since when (src/runtime/leases.ts). */
+function printProcesses(processes: NonNullable<Status['processes']>, now: number): void {
+  out(`\nprocesses on the database (${processes.length}):`);
+  for (const p of processes) {
+    out(
+      `  ${p.host} pid ${p.pid}${p.self ? ' (this one)' : ''}: up since ${new Date(p.started).toISOString()}, last heartbeat ${formatDuration(Math.max(0, now - p.heartbeat))} ago`,
+    );
+    for (const l of p.leases)
+      out(
+        `    holds ${l.name} since ${new Date(l.since).toISOString()} (${formatDuration(Math.max(0, now - l.since))}, epoch ${l.epoch})`,
+      );
+    if (p.leases.length === 0) out('    holds nothing');
+  }
+}
+
 async function cmdStatus(args: string[]): Promise<number> {
   const { values } = parse(args, { json: { type: 'boolean' } });
   if (values.help) return help('status');
@@ -427,19 +443,26 @@ async function cmdStatus(args: string[]): Promise<number> {
     const store = openStore(found, config); // none: exit 7, not "not running" (this may not be the daemon's config)
     let depth: number;
     let elsewhere: { waiting: QueueWaiting[]; conversations: OpenConversation[] };
+    let processes: Status['processes'];
     try {
       depth = store.outboxStats().reduce((n, x) => n + x.pending, 0);
       elsewhere = await waitingElsewhere(config, store);
+      // Other processes on the same PostgreSQL database may run while this one does not.
+      if (store.dialect === 'postgres')
+        processes = processesOf(store.db as unknown as LeaseDb, config.node.failoverMs ?? 15_000);
     } finally {
       store.close();
     }
     const robot = elsewhere.waiting.reduce((n, w) => n + w.count, 0);
     const lines = elsewhere.conversations.reduce((n, c) => n + c.lines, 0);
-    if (values.json) out(JSON.stringify({ running: false, pending: depth, ...elsewhere }));
-    else
+    if (values.json)
+      out(JSON.stringify({ running: false, pending: depth, ...elsewhere, ...(processes ? { processes } : {}) }));
+    else {
       out(
         `peerpost is not running (no daemon answers in ${config.node.data}, the node.data of ${found.file}); ${depth} deliver${depth === 1 ? 'y waits' : 'ies wait'} in the outbox${robot ? `, ${robot} message${robot === 1 ? '' : 's'} in the accounts' own queues (robot mail)` : ''}${lines ? `, ${lines} line${lines === 1 ? '' : 's'} for a conversation that closes when it runs` : ''}`,
       );
+      if (processes) printProcesses(processes, Date.now());
+    }
     return EXIT.NOT_RUNNING;
   }
   if (values.json) {
@@ -448,6 +471,7 @@ async function cmdStatus(args: string[]): Promise<number> {
   }
   const now = Date.now();
   out(`peerpost ${s.version}, pid ${s.pid}, up ${formatDuration(s.uptimeMs)}; config ${s.config}; data ${s.data}`);
+  if (s.processes) printProcesses(s.processes, now);
   out(s.accounts.length ? '\naccounts:' : '\nno accounts configured');
   for (const a of s.accounts) {
     out(

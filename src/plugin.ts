@@ -318,6 +318,20 @@ export interface DaemonStatus {
   alertAfterMs: number;
   /** Whatever has waited longer than delivery.alertAfter, one sentence each; /healthz is unhealthy while any. */
   late: string[];
+  /**
+   * Several processes on one PostgreSQL database (src/runtime/leases.ts): every live process, what it holds and since
+   * when (times in ms since the epoch). Absent on SQLite (one process).
+   */
+  processes?: {
+    id: string;
+    host: string;
+    pid: number;
+    started: number;
+    heartbeat: number;
+    /** The process answering. */
+    self: boolean;
+    leases: { name: string; epoch: number; since: number; expires: number }[];
+  }[];
 }
 
 export interface PluginContext<C = Record<string, unknown>> {
@@ -397,6 +411,12 @@ export interface PluginContext<C = Record<string, unknown>> {
    * hear the same lines; their digests then take turns at places they may share (src/digest/shown.ts).
    */
   peerNode(target: string, hostname: string): void;
+  /**
+   * Several processes on one PostgreSQL database (src/runtime/leases.ts): whether this process holds the account's
+   * lease now. A listener account runs in every process; what it does outward that must happen once (a finger
+   * follow's polling) it does only while this is true. Always true with one process (SQLite).
+   */
+  holdsLease?(): boolean;
 }
 
 /**
@@ -655,6 +675,14 @@ export interface PluginDefinition<C = any> {
   waiting?(accounts: CommandAccount[]): QueueWaiting[];
   /** Milliseconds start() may take before the account is reported as failed (default 15 s). */
   startTimeoutMs?: number;
+  /**
+   * The plugin's accounts connect out (an IRC network) and must run once: with several peerpost processes on one
+   * PostgreSQL database, an account of this plugin is started only in the process holding its lease
+   * (src/runtime/leases.ts), and moves to another when that one dies. Unset: accounts run in every process
+   * (listeners). Either way, an endpoint's deliveries are made only by the holder of its account's lease. Asked per
+   * account (a news peer connects out, the news server listens).
+   */
+  singleHolder?(config: C): boolean;
   start(ctx: PluginContext<C>): Promise<AccountHandle> | AccountHandle;
 }
 

@@ -271,6 +271,11 @@ export default definePlugin<Config>({
       if (!e || ctx.signal.aborted) return;
       const o = opts(e);
       const interval = o.poll ?? cfg.poll;
+      // Several processes on one database: another one follows (it holds the account's lease); look again soon.
+      if (ctx.holdsLease && !ctx.holdsLease()) {
+        schedule(f, Math.min(interval, 5000));
+        return;
+      }
       f.busy = true;
       try {
         await fetchAndIngest(f, o.timeout ?? cfg.pollTimeout);

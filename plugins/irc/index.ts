@@ -20,6 +20,8 @@ export default definePlugin<IrcConfig>({
   account: accountSchema,
   endpoint: endpointSchema,
   validateTarget: channelProblem,
+  // A connection to a network: with several processes on one database, it runs in the holder of its lease only.
+  singleHolder: () => true,
   uses: [
     {
       service: 'web.links',

@@ -42,6 +42,8 @@ export default definePlugin<Config>({
     // An any-address listener: the reader fills in the host it reaches.
     return `news://${formatAddress(h === '0.0.0.0' || h === '::' ? 'HOST' : h, config.listen.port)}/${target}`;
   },
+  // A peering account (its server: key) connects out and runs once; the built-in server listens in every process.
+  singleHolder: (config) => isServerConfig(config),
   start(ctx: PluginContext<Config>) {
     return isServerConfig(ctx.config)
       ? startPeer(ctx as PluginContext<ServerConfig>)

@@ -70,8 +70,11 @@ export const CORE_TABLES = [
   'plugin_migrations',
 ] as const;
 
-/** Tables of SQLite's core that are not copied as rows: the schema's version, SQLite's search indexes. */
-const NOT_ROWS = new Set(['peerpost_schema', 'archive_fts']);
+/**
+ * Tables of the core that are not copied as rows: the schema's version, SQLite's search indexes, and PostgreSQL's
+ * processes and leases (who runs now: src/runtime/leases.ts).
+ */
+const NOT_ROWS = new Set(['peerpost_schema', 'archive_fts', 'pp_processes', 'pp_leases']);
 
 /**
  * Rows a statement. Not more: PostgreSQL plans a statement of many parameters slowly (20,000 posts rows with bare

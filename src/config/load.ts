@@ -456,6 +456,8 @@ class Run {
     const bridges = await this.bridges(top.bridges, accounts);
     if (accounts?.configs) await this.services(accounts);
 
+    if (node && node.failover < 1000)
+      this.add(['node', 'failover'], 'must be at least 1s (a lease is renewed three times within it)');
     if (delivery) {
       const d = delivery;
       if (d.retry.first <= 0) this.add(['delivery', 'retry', 'first'], 'must be longer than 0');
@@ -472,7 +474,7 @@ class Run {
         data: dataDir(resolve(this.cwd, this.file), node.data),
         maxHops: node.maxHops,
         durability: node.durability,
-        ...(node.database ? { database: node.database } : {}),
+        ...(node.database ? { database: node.database, failoverMs: node.failover } : {}),
       },
       delivery: {
         retryFirstMs: delivery.retry.first,

@@ -47,6 +47,11 @@ export const nodeSchema = block({
     .string()
     .regex(/^postgres(ql)?:\/\/\S+$/, 'expected a PostgreSQL URL: postgres://USER:PASSWORD@HOST:PORT/DATABASE')
     .optional(),
+  /**
+   * Several processes on one PostgreSQL database (src/runtime/leases.ts): how long a process that stopped renewing
+   * its leases (killed, cut off) keeps them before another takes its accounts over. Unused on SQLite.
+   */
+  failover: dur('15s'),
 });
 
 export const deliverySchema = block({

@@ -67,6 +67,8 @@ export interface NodeConfig {
   durability: 'process' | 'power';
   /** PostgreSQL's URL when the store is there (issue 17; src/store/open.ts); else the SQLite file in data. */
   database?: string;
+  /** node.failover in ms (default 15 s): a lease not renewed for this long goes to another process (PostgreSQL only). */
+  failoverMs?: number;
 }
 
 export interface DeliveryConfig {

@@ -90,6 +90,12 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private landTimer?: NodeJS.Immediate | NodeJS.Timeout;
   /** Last reason an endpoint is waiting, for status. */
   readonly waiting = new Map<string, { reason: string; since: number }>();
+  /**
+   * Several processes on one database (src/runtime/leases.ts): whether this process delivers the endpoint now (it
+   * holds the lease of the endpoint's account). Checked when a worker would start and before each row it starts;
+   * unset (SQLite, one process): every endpoint.
+   */
+  gate?: (endpoint: string) => boolean;
 
   constructor(
     private readonly store: Store,
@@ -135,6 +141,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    */
   kick(endpoint: string, fresh?: QueuedDelivery): void {
     if (this.stopping) return;
+    if (this.gate && !this.gate(endpoint)) return;
     let w = this.workers.get(endpoint);
     if (!w) {
       w = { endpoint, running: false, dirty: false, woken: false, empty: false };
@@ -267,6 +274,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         }
         for (const row of rows) {
           if (this.stopping) break outer;
+          if (this.gate && !this.gate(w.endpoint)) break outer; // the lease went to another process
           if (this.removed.has(row.postSeq)) continue; // removed after this batch was read: its row is gone
           const now = this.now();
           if (now - row.createdAt > this.cfg.giveUpAfterMs) {

@@ -36,6 +36,8 @@ export interface KeeperSinks {
 
 export class DigestKeeper implements DigestBuffer {
   private closing = false;
+  /** Whether this process closes conversations (the digests lease; always on SQLite). */
+  private held = true;
   private readonly open = new Map<string, OpenConversation>();
 
   constructor(
@@ -52,6 +54,28 @@ export class DigestKeeper implements DigestBuffer {
     this.router = router;
     this.config = config;
     for (const bridge of this.open.keys()) this.schedule(bridge);
+  }
+
+  /**
+   * Several processes on one database (src/runtime/leases.ts): only the holder of the digests lease closes
+   * conversations (once); the others buffer lines only. Taking the lease picks up every buffered conversation.
+   */
+  setHolder(held: boolean): void {
+    this.held = held;
+    if (!held) for (const d of this.open.values()) clearTimeout(d.timer);
+    else this.refresh();
+  }
+
+  /** The holder's view of the conversations other processes buffered: each is scheduled from what the store holds. */
+  refresh(): void {
+    if (!this.held || this.closing) return;
+    for (const s of this.store.digestSummary()) {
+      const d = this.open.get(s.bridge);
+      if (d && d.n === s.n && d.first === s.first && d.last === s.last) continue;
+      if (d) clearTimeout(d.timer);
+      this.open.set(s.bridge, { n: s.n, first: s.first, last: s.last });
+      this.schedule(s.bridge);
+    }
   }
 
   /** Pick up conversations buffered before a restart. */
@@ -84,7 +108,7 @@ export class DigestKeeper implements DigestBuffer {
 
   private schedule(bridge: string): void {
     const d = this.open.get(bridge);
-    if (!d || this.closing) return;
+    if (!d || this.closing || !this.held) return;
     clearTimeout(d.timer);
     const cfg = this.router.bridge(bridge)?.digest ?? { quietMs: 600_000, maxAgeMs: 7_200_000, maxLines: 100 };
     const due = Math.min(d.last + cfg.quietMs, d.first + cfg.maxAgeMs);
@@ -95,6 +119,7 @@ export class DigestKeeper implements DigestBuffer {
 
   /** Close the bridge's open conversation into one digest post, now. Returns its id, if one was made. */
   closeNow(bridge: string): string | undefined {
+    if (!this.held) return undefined;
     const d = this.open.get(bridge);
     if (d) clearTimeout(d.timer);
     this.open.delete(bridge);

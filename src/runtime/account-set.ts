@@ -10,12 +10,43 @@ import type { AccountRuntime } from './accounts.js';
 
 export class AccountSet {
   private readonly byName = new Map<string, AccountRuntime>();
+  /**
+   * Accounts of the config that may not run in this process now (a single-holder account whose lease another
+   * process holds: src/runtime/leases.ts), with their config, started by take() when the lease comes.
+   */
+  private readonly standby = new Map<string, AccountConfig>();
 
-  /** `make`: a new (not started) runtime for an account of the current config. */
+  /**
+   * `make`: a new (not started) runtime for an account of the current config. `mayRun`: whether the account may run
+   * in this process now (default: every account).
+   */
   constructor(
     private readonly make: (cfg: AccountConfig) => AccountRuntime,
     private readonly log: Pick<Logger, 'error'>,
+    private readonly mayRun: (cfg: AccountConfig) => boolean = () => true,
   ) {}
+
+  /** Accounts waiting for their lease, by name. */
+  standing(): ReadonlyMap<string, AccountConfig> {
+    return this.standby;
+  }
+
+  /** Its lease came: start a standby account. False when there is none of that name. */
+  async take(name: string): Promise<boolean> {
+    const cfg = this.standby.get(name);
+    if (!cfg) return false;
+    await this.start(cfg);
+    return true;
+  }
+
+  /** Its lease went: stop the account, and keep it standby. */
+  async release(name: string): Promise<void> {
+    const rt = this.byName.get(name);
+    if (!rt) return;
+    this.byName.delete(name);
+    this.standby.set(name, rt.cfg);
+    await rt.stop();
+  }
 
   get(name: string): AccountRuntime | undefined {
     return this.byName.get(name);
@@ -31,6 +62,11 @@ export class AccountSet {
 
   /** Start one more account; throws (AccountError) with a message for people when it cannot start. */
   async start(cfg: AccountConfig): Promise<void> {
+    if (!this.mayRun(cfg)) {
+      this.standby.set(cfg.name, cfg);
+      return;
+    }
+    this.standby.delete(cfg.name);
     const rt = this.make(cfg);
     this.byName.set(cfg.name, rt);
     await rt.start();
@@ -43,6 +79,10 @@ export class AccountSet {
 
   /** Stop the accounts the new config removes, or gives to another protocol (before the new router is made). */
   async stopRemoved(next: PeerpostConfig, changes: string[]): Promise<void> {
+    for (const [name, cfg] of [...this.standby]) {
+      const n = next.accounts[name];
+      if (!n || n.protocol !== cfg.protocol) this.standby.delete(name);
+    }
     for (const [name, rt] of [...this.byName]) {
       const n = next.accounts[name];
       if (!n || n.protocol !== rt.cfg.protocol) {
@@ -57,6 +97,10 @@ export class AccountSet {
   async apply(next: PeerpostConfig, changes: string[]): Promise<void> {
     for (const acfg of Object.values(next.accounts)) {
       const rt = this.byName.get(acfg.name);
+      if (!rt && this.standby.has(acfg.name) && !this.mayRun(acfg)) {
+        this.standby.set(acfg.name, acfg); // runs in the process holding its lease
+        continue;
+      }
       if (rt && sameSetting(rt.cfg.settings, acfg.settings)) continue;
       if (rt) {
         const how = rt.handle?.reload

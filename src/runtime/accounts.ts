@@ -49,6 +49,8 @@ export interface AccountDeps {
   storeWritable: () => boolean;
   /** Another peerpost node is at this endpoint. */
   peerNode: (endpoint: string, hostname: string) => void;
+  /** Whether this process holds the account's lease (src/runtime/leases.ts); absent: always. */
+  holdsLease?: (account: string) => boolean;
 }
 
 /** A plugin's slice of the store (ctx.store), for an account of a protocol. */
@@ -216,6 +218,7 @@ export class AccountRuntime {
       peerNode: (target, hostname) => {
         for (const e of this.endpoints()) if (e.target === target) this.deps.peerNode(e.key, hostname);
       },
+      holdsLease: () => this.deps.holdsLease?.(account) ?? true,
     } as PluginContext;
   }
 

@@ -35,6 +35,10 @@ import { RunningViews } from './running.js';
 import { sharedDigests } from './digests.js';
 import type { Removals } from '../archive/removal.js';
 import { removalsFor, startArchive } from './archive.js';
+import { LeaseKeeper, accountLease, processesOf, DIGESTS_LEASE, type LeaseDb } from './leases.js';
+
+/** Several processes on one database: how often a lease holder looks for rows another process queued. */
+const PEER_ROWS_MS = 1000;
 
 import { EXIT } from '../plugin.js';
 export { EXIT };
@@ -69,6 +73,11 @@ export class Daemon {
   private readonly views: RunningViews;
   private readonly startedAt = Date.now();
   private stopping?: Promise<number>;
+  /** Several processes on one PostgreSQL database (src/runtime/leases.ts); undefined on SQLite (one process). */
+  private leases?: LeaseKeeper;
+  private peerTimer?: NodeJS.Timeout;
+  /** The accounts of the config have been started (a lease taken after that starts its account). */
+  private running = false;
   private reloading: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
   private readonly lookup: PluginLookup;
@@ -82,7 +91,11 @@ export class Daemon {
     this.done = new Promise((r) => {
       this.finish = r;
     });
-    this.accounts = new AccountSet((cfg) => this.newAccount(cfg), this.log);
+    this.accounts = new AccountSet(
+      (cfg) => this.newAccount(cfg),
+      this.log,
+      (cfg) => !this.leases || !this.singleHolder(cfg) || this.leases.holds(accountLease(cfg.name)),
+    );
     this.views = new RunningViews(() => ({
       config: this.config,
       store: this.store,
@@ -95,6 +108,11 @@ export class Daemon {
       deliveries: this.deliveries,
       startedAt: this.startedAt,
       log: this.log,
+      ...(this.leases
+        ? {
+            processes: () => processesOf(this.store.db as unknown as LeaseDb, this.failoverMs, this.leases?.id),
+          }
+        : {}),
     }));
   }
 
@@ -164,6 +182,22 @@ export class Daemon {
       log: this.log,
     }));
 
+    if (this.store.dialect === 'postgres') {
+      // Several processes may share the database: who runs which connection account, delivers which endpoints and
+      // closes digests is decided by leases (src/runtime/leases.ts). The first round takes what is free.
+      this.leases = new LeaseKeeper({
+        db: this.store.db as unknown as LeaseDb,
+        data: this.config.node.data,
+        failoverMs: this.failoverMs,
+        log: this.log.child({ part: 'leases' }),
+        wanted: () => [...Object.keys(this.config.accounts).map(accountLease), DIGESTS_LEASE],
+        gained: (name) => this.leaseGained(name),
+        lost: (name) => this.leaseLost(name),
+      });
+      this.outbox.gate = (endpoint) => this.leases?.holds(accountLease(this.accountOf(endpoint))) ?? true;
+      this.keeper.setHolder(false);
+      await this.leases.start();
+    }
     for (const acfg of Object.values(this.config.accounts)) {
       try {
         await this.accounts.start(acfg);
@@ -173,8 +207,22 @@ export class Daemon {
         return EXIT.FAILED;
       }
     }
+    this.running = true;
     this.outbox.start();
     this.keeper.start();
+    if (this.leases) {
+      // Rows another process queued for an endpoint this one delivers: looked for every second.
+      let n = 0;
+      this.peerTimer = setInterval(() => {
+        try {
+          this.outbox.kickAll();
+          if (++n % 5 === 0) this.keeper.refresh();
+        } catch (err) {
+          this.log.debug({ err }, 'looking for rows queued by other processes failed; tried again in a second');
+        }
+      }, PEER_ROWS_MS);
+      this.peerTimer.unref();
+    }
     this.stopArchive = startArchive({
       removals: this.removals,
       outbox: this.outbox,
@@ -216,7 +264,52 @@ export class Daemon {
       metrics: () => this.views.metrics(),
       storeWritable: () => this.store.writable(),
       peerNode: (endpoint, hostname) => this.digestsOut.peerNode(endpoint, hostname),
+      holdsLease: (account) => this.leases?.holds(accountLease(account)) ?? true,
     });
+  }
+
+  /** The account connects out and runs in one process only (PluginDefinition.singleHolder). */
+  private singleHolder(cfg: AccountConfig): boolean {
+    return this.defs.get(cfg.protocol)?.singleHolder?.(cfg.settings) ?? false;
+  }
+
+  private get failoverMs(): number {
+    return this.config.node.failoverMs ?? 15_000;
+  }
+
+  private accountOf(endpoint: string): string {
+    return this.router?.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/'));
+  }
+
+  /** This process took a lease (src/runtime/leases.ts): start what it guards, deliver what waits. */
+  private async leaseGained(name: string): Promise<void> {
+    if (this.stopping) return;
+    if (name === DIGESTS_LEASE) {
+      this.keeper?.setHolder(true);
+      return;
+    }
+    const account = name.slice('account:'.length);
+    if (!this.running) return; // the first round, before the accounts start: start() starts it
+    if (this.accounts.standing().has(account)) {
+      this.log.info({ account }, `taking over account ${account}`);
+      await this.accounts.take(account);
+    }
+    this.outbox.kickAll();
+  }
+
+  /** This process lost a lease (it could not renew in time, or it is stopping): stop what it guards. */
+  private async leaseLost(name: string): Promise<void> {
+    if (name === DIGESTS_LEASE) {
+      this.keeper?.setHolder(false);
+      return;
+    }
+    const account = name.slice('account:'.length);
+    // The outbox's gate stops the endpoints' deliveries at their next row; a connection account stops here.
+    const rt = this.accounts.get(account);
+    if (rt && this.singleHolder(rt.cfg)) {
+      this.log.warn({ account }, `account ${account} stops here: its lease is lost`);
+      await this.accounts.release(account);
+    }
   }
 
   /** An endpoint through the delivery stages (src/delivery/stages.ts), for the outbox. */
@@ -231,6 +324,7 @@ export class Daemon {
   /** Stop accepting, finish deliveries in flight up to the grace time, close accounts in reverse order, close the store. */
   stop(): Promise<number> {
     this.stopping ??= (async () => {
+      clearInterval(this.peerTimer);
       this.stopArchive?.();
       this.core.close();
       this.keeper.close();
@@ -250,6 +344,8 @@ export class Daemon {
 
   private async teardown(): Promise<void> {
     await this.accounts.stopAll();
+    // Handed back once what they guard has stopped: the other processes take them at their next round.
+    await this.leases?.stop();
     if (this.control) await closeControl(this.control, this.config.node.data);
     this.store.close();
   }

@@ -40,6 +40,8 @@ export interface LiveParts {
   deliveries: DeliveryMetrics;
   startedAt: number;
   log: Logger;
+  /** Several processes on one PostgreSQL database: each, and what it holds (src/runtime/leases.ts). */
+  processes?: () => NonNullable<DaemonStatus['processes']>;
 }
 
 export class RunningViews {
@@ -54,7 +56,7 @@ export class RunningViews {
       (protocol) => this.commandAccounts(protocol),
       (protocol, err) => p.log.warn({ err }, waitingFailed(protocol, err)),
     );
-    return buildStatus({
+    const status = buildStatus({
       now: Date.now(),
       pid: process.pid,
       version: VERSION,
@@ -67,6 +69,14 @@ export class RunningViews {
       digests: p.digestLines(),
       ...outside,
     });
+    if (p.processes) {
+      try {
+        status.processes = p.processes();
+      } catch (err) {
+        p.log.warn({ err }, `the processes on the database could not be read: ${(err as Error).message}`);
+      }
+    }
+    return status;
   }
 
   metrics(): DaemonMetrics {

@@ -412,7 +412,7 @@ test('several errors are reported at once, sorted by position', async () => {
       'test.yaml:3:17  bridges.one.endpoints[0]: endpoint "irc.libera" has no target: write account/target, e.g. irc.libera/#commons',
       'test.yaml:8:11  accounts.irc.libera.port: expected a whole number from 1 to 65535, got 0',
       'test.yaml:10:12  node.maxHops: expected a whole number from 1 to 100, got "many"',
-      'test.yaml:11:3  node: unknown key "bogus" (expected one of hostname, data, maxHops, durability, database)',
+      'test.yaml:11:3  node: unknown key "bogus" (expected one of hostname, data, maxHops, durability, database, failover)',
     ],
   );
 });

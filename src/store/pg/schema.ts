@@ -171,4 +171,21 @@ export const PG_MIGRATIONS: readonly string[] = [
        SELECT x.n, x.next FROM numbered x
        WHERE x.next IN (SELECT stored.seq FROM stored);
      END $$;`,
+  // Several processes on one database (src/runtime/leases.ts): each live process, and who holds what. Times are the
+  // database's clock (now()), never a process's.
+  `CREATE TABLE pp_processes (
+     id TEXT PRIMARY KEY,
+     host TEXT NOT NULL,
+     pid BIGINT NOT NULL,
+     data TEXT NOT NULL,
+     started TIMESTAMPTZ NOT NULL DEFAULT now(),
+     heartbeat TIMESTAMPTZ NOT NULL DEFAULT now()
+   );
+   CREATE TABLE pp_leases (
+     name TEXT PRIMARY KEY,
+     holder TEXT,
+     epoch BIGINT NOT NULL DEFAULT 0,
+     since TIMESTAMPTZ NOT NULL DEFAULT now(),
+     expires TIMESTAMPTZ NOT NULL DEFAULT now()
+   );`,
 ];
