@@ -20,7 +20,7 @@ import type { DeliveryTarget, Outcome } from '../plugin.js';
 import type { ErrorCode } from '../errors.js';
 import { stripCommand } from '../ingest/router.js';
 import type { DeliveryQueue } from '../ingest/core.js';
-import type { QueuedDelivery, Store } from '../store.js';
+import type { Fence, QueuedDelivery, Store } from '../store.js';
 import type { DeliveryStage } from './stages.js';
 import { formatDuration, plural } from '../util.js';
 
@@ -96,6 +96,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * unset (SQLite, one process): every endpoint.
    */
   gate?: (endpoint: string) => boolean;
+  /**
+   * Several processes: the fence the endpoint's outbox writes carry (the lease of its account and this process's
+   * epoch of it): the store refuses them once another process holds the lease. Unset (SQLite): no fence.
+   */
+  fence?: (endpoint: string) => Fence;
 
   constructor(
     private readonly store: Store,
@@ -474,6 +479,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
             outcome.nativeId !== undefined
               ? { account: e.account, target: e.target, nativeId: outcome.nativeId, postId: row.postId }
               : undefined,
+            this.fence?.(row.endpoint),
           )
         )
           this.landSoon();
@@ -496,7 +502,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           : w.woken
             ? 0
             : (outcome.delayMs ?? this.backoff(attempt));
-        this.store.markRetry(row.row, attempt, now + delay, outcome.reason);
+        // Refused by the fence (another process holds the lease now): the row stays as it was, for the holder; the
+        // gate stops this endpoint here (the lease is lost).
+        if (!this.store.markRetry(row.row, attempt, now + delay, outcome.reason, this.fence?.(row.endpoint)))
+          return now + delay;
         if (!behind) {
           this.schedule(w, delay);
           this.waiting.set(e.key, { reason: outcome.reason, since: this.waiting.get(e.key)?.since ?? now });
@@ -511,7 +520,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       default: {
         const reason = `the ${e.protocol} plugin returned no outcome (expected delivered, retry or failed)`;
         const delay = behind ? Math.max(0, behind.nextAt - now) : this.backoff(attempt);
-        this.store.markRetry(row.row, attempt, now + delay, reason);
+        if (!this.store.markRetry(row.row, attempt, now + delay, reason, this.fence?.(row.endpoint)))
+          return now + delay;
         if (!behind) this.schedule(w, delay);
         this.log.error({ endpoint: e.key, post: row.postId }, reason);
         return now + delay;
@@ -544,7 +554,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 
   private kill(row: QueuedDelivery, attempts: number, reason: string, code: ErrorCode): void {
-    this.store.markDead(row.row, attempts, reason, this.now());
+    // Refused by the fence: the row stays pending for the lease's holder (the refusal is logged by the leases).
+    if (!this.store.markDead(row.row, attempts, reason, this.now(), this.fence?.(row.endpoint))) return;
     this.emit('dead', row, reason, code);
     this.log.error(
       { endpoint: row.endpoint, post: row.postId, row: row.row, reason, code },
