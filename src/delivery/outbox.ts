@@ -291,7 +291,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
             const reason =
               `gave up after ${formatDuration(now - row.createdAt)} and ${plural(row.attempts, 'attempt')}` +
               (row.lastError ? `; last error: ${row.lastError}` : '');
-            this.kill(row, row.attempts, reason, 'expired');
+            if (!this.kill(row, row.attempts, reason, 'expired')) break outer; // fenced: the lease is another's
             continue;
           }
           if (row.nextAt > now) {
@@ -493,8 +493,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         this.log.debug({ endpoint: e.key, post: row.postId, ms: now - f.started }, 'delivered');
         return true;
       case 'failed':
-        this.kill(row, attempt, outcome.reason, outcome.code);
-        return true;
+        // Refused by the fence: the endpoint stops here (the row is the lease holder's now).
+        return this.kill(row, attempt, outcome.reason, outcome.code) || now;
       case 'retry': {
         // Woken (the account reconnected) while this attempt ran: try again at once.
         const delay = behind
@@ -553,14 +553,16 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.landTimer = delayMs > 0 ? setTimeout(flush, delayMs).unref() : setImmediate(flush);
   }
 
-  private kill(row: QueuedDelivery, attempts: number, reason: string, code: ErrorCode): void {
-    // Refused by the fence: the row stays pending for the lease's holder (the refusal is logged by the leases).
-    if (!this.store.markDead(row.row, attempts, reason, this.now(), this.fence?.(row.endpoint))) return;
+  /** Make the row a dead letter; false when the fence refused it (it stays pending for the lease's holder). */
+  private kill(row: QueuedDelivery, attempts: number, reason: string, code: ErrorCode): boolean {
+    // Refused by the fence: the refusal is logged by the leases, which stop the endpoint (the gate).
+    if (!this.store.markDead(row.row, attempts, reason, this.now(), this.fence?.(row.endpoint))) return false;
     this.emit('dead', row, reason, code);
     this.log.error(
       { endpoint: row.endpoint, post: row.postId, row: row.row, reason, code },
       `delivery of ${row.postId} to ${row.endpoint} failed for good: ${reason}. It is kept as a dead letter: see \`peerpost outbox --dead\`, retry with \`peerpost outbox --retry ${row.row}\``,
     );
+    return true;
   }
 }
 
