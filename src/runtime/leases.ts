@@ -281,12 +281,19 @@ export class LeaseKeeper {
     clearTimeout(this.deadlineTimer);
     if (this.stopped || this.held.size === 0) return;
     const first = Math.min(...[...this.held.values()].map((h) => h.deadline));
-    this.deadlineTimer = setTimeout(
-      () => void this.ticking.then(() => this.expireLocal()).then(() => this.armDeadline()),
-      // + 1 ms: a timer may fire up to a millisecond before performance.now() reaches the deadline (setTimeout rounds
-      // to whole ms); firing early would find nothing expired, and a stopped keeper would not arm again.
-      Math.max(0, first - performance.now()) + 1,
-    );
+    // A timer counts from the event loop's cached clock, which lags performance.now() by the work done since the loop
+    // last woke (the rounds' statements block it): it may fire a few ms before the deadline. Then it waits again for
+    // what is left (a stopped keeper, whose round would not arm it again, too) rather than find nothing expired.
+    const due = () => {
+      const left = first - performance.now();
+      if (left > 0) {
+        this.deadlineTimer = setTimeout(due, Math.ceil(left) + 1);
+        this.deadlineTimer.unref();
+        return;
+      }
+      void this.ticking.then(() => this.expireLocal()).then(() => this.armDeadline());
+    };
+    this.deadlineTimer = setTimeout(due, Math.max(0, Math.ceil(first - performance.now())) + 1);
     this.deadlineTimer.unref();
   }
 

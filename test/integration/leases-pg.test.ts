@@ -166,12 +166,17 @@ test('epoch fencing: a stalled holder whose lease was taken over has its outbox 
   assert.ok(!a.holds(LEASE), 'A stops counting itself the holder at the first refusal');
   await a.settled();
   assert.ok(events.includes(`FA lost ${LEASE}`), JSON.stringify(events));
+  // The fence is checked in the write's own statement: one round trip, as an unfenced write.
+  let trips = dbA.stats.roundTrips;
   assert.equal(storeA.markDead(rows[1]!, 5, 'stale give-up', now, fenceA), false);
+  assert.equal(dbA.stats.roundTrips - trips, 1, 'a fenced dead letter: one round trip');
   assert.equal(
     storeA.landDelivery(rows[2]!, { account: 'sink.f', target: 'x', nativeId: 'n3', postId: 'f3@x' }, fenceA),
     true,
   );
+  trips = dbA.stats.roundTrips;
   storeA.flushDelivered();
+  assert.equal(dbA.stats.roundTrips - trips, 1, 'fenced landings: one round trip');
   assert.equal(storeA.deliveriesWaiting, 0, 'a refused landing is not kept to be tried again');
   assert.deepEqual(before(), unchanged, 'the refused writes changed nothing');
   assert.equal(storeB.postForNative('sink.f', 'x', 'n3'), undefined, 'no native id from a refused landing');

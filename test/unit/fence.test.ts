@@ -136,3 +136,23 @@ test("the outbox's writes carry the endpoint's fence; a refused retry or dead le
     [fenceOf('irc.a/#c')],
   );
 });
+
+test("a stopped keeper's deadline timer that fires before the deadline (setTimeout rounds to whole ms) waits again: the lease is still lost", async () => {
+  // Twenty keepers, deadlines at fractions of a millisecond: a timer set for the fraction left fires up to a
+  // millisecond early for some of them.
+  const ks = Array.from({ length: 20 }, (_, i) => {
+    const x = keeperWith({ 'account:irc.a': 1 });
+    const h = (x.k as unknown as { held: Map<string, HeldLease> }).held.get('account:irc.a')!;
+    h.deadline = performance.now() + 5.5 + i * 0.37;
+    (x.k as unknown as { armDeadline(): void }).armDeadline();
+    // No rounds any more (a frozen process, in the leases tests): only the deadline timer can stop what it guards.
+    (x.k as unknown as { stopped: boolean }).stopped = true;
+    return x;
+  });
+  await new Promise((r) => setTimeout(r, 150));
+  for (const { k, lost } of ks) {
+    await k.settled();
+    assert.equal(k.holds('account:irc.a'), false);
+    assert.deepEqual(lost, ['account:irc.a'], 'what the lease guards was stopped at the deadline');
+  }
+});
