@@ -12,7 +12,7 @@ import { threadKeyOf } from './archive/thread.js';
 import { termWords } from './archive/marks.js';
 import { archivePage, type ArchiveFilter, type ArchivePageOf, type ArchivePosition } from './archive/export.js';
 import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
-import { indexedBy, type SqlDatabase, type SqlDialect } from './sql.js';
+import { indexedBy, type SqlDatabase, type SqlDialect, type SqlStatement } from './sql.js';
 import { PG_MIGRATIONS } from './store/pg/schema.js';
 import { translateDdl } from './store/pg/dialect.js';
 import type { PgStatement } from './store/pg/database.js';
@@ -76,6 +76,24 @@ const toRow = (r: RawOutbox): OutboxRow => ({
 export interface QueuedDelivery extends OutboxRow {
   post: Post;
 }
+
+/**
+ * Several processes on one PostgreSQL database (src/runtime/leases.ts): what an outbox write of a lease holder
+ * carries. The write succeeds only if, in the same statement, pp_leases still shows `holder` holding `lease` at
+ * `epoch` (not expired); otherwise it changes nothing (Store.onFenced is told). Epochs start at 1: a fence of epoch 0
+ * (a lease this process does not hold) is always refused.
+ */
+export interface Fence {
+  lease: string;
+  holder: string;
+  epoch: number;
+}
+
+/** Which outbox write a fence refused. */
+export type FencedWrite = 'delivered' | 'retry' | 'dead';
+
+/** A native id kept with a delivery (landDelivery). */
+type LandedId = { account: string; target: string; nativeId: string; postId: string };
 
 export const STORE_FILE = 'peerpost.db';
 
@@ -161,6 +179,16 @@ export class NoStoreError extends StoreError {
  */
 const WAL_AUTOCHECKPOINT_PAGES = 4000;
 
+/**
+ * A fence's check (Fence), the first CTE of a fenced write; its three parameters come first: lease, holder, epoch.
+ * FOR SHARE: a takeover (an UPDATE of this row) waits for the write's commit, or the write waits for the takeover's
+ * and then finds no row (READ COMMITTED reads the row again after the wait).
+ */
+const FENCE_SQL = `SELECT 1 FROM pp_leases WHERE name = CAST(? AS TEXT) AND holder = CAST(? AS TEXT)
+  AND epoch = CAST(? AS BIGINT) AND expires > now() FOR SHARE`;
+
+const fenceKey = (f: Fence | undefined) => (f ? `${f.lease}\u0000${f.holder}\u0000${f.epoch}` : '');
+
 /** syncAhead: the log is synced in the background at most this often. */
 const SYNC_AHEAD_MS = 50;
 
@@ -212,9 +240,16 @@ export class Store {
     out: number[];
     i: number;
   }[] = [];
-  /** PostgreSQL: deliveries recorded (landDelivery) and not yet written (flushDelivered). */
-  private landedRows: number[] = [];
-  private landedIds: { account: string; target: string; nativeId: string; postId: string }[] = [];
+  /**
+   * PostgreSQL: deliveries recorded (landDelivery) and not yet written (flushDelivered), grouped by their fence (''
+   * for none): one statement per group.
+   */
+  private landing = new Map<string, { fence?: Fence; rows: number[]; ids: LandedId[] }>();
+  /**
+   * PostgreSQL, several processes: an outbox write carrying a fence was refused (another process holds the lease now,
+   * or this one's expired). Nothing was changed: the rows stay for the holder. Called after the refused statement.
+   */
+  onFenced?: (fence: Fence, what: FencedWrite, rows: readonly number[]) => void;
   /** The SQLite file, or the PostgreSQL URL without its password. */
   readonly file: string;
 
@@ -461,6 +496,42 @@ export class Store {
              FROM jsonb_to_recordset(CAST(? AS JSONB)) AS i (n BIGINT, a TEXT, t TEXT, x TEXT, p TEXT)
              ORDER BY i.a, i.t, i.x, i.n DESC
              ON CONFLICT (account, target, native_id) DO UPDATE SET post_id = excluded.post_id`,
+          )
+        : undefined,
+      // PostgreSQL, a lease holder's (Fence): the same writes, done only if the lease row, locked FOR SHARE in the
+      // statement, still names this holder at this epoch, unexpired. The lock makes a takeover's UPDATE of that row
+      // wait for this write's commit (or this write see the takeover and change nothing): never both. The answer
+      // says whether the fence held.
+      landFenced: pg
+        ? db.prepare(
+            `WITH fence AS (${FENCE_SQL}), gone AS (
+               DELETE FROM outbox WHERE row IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(? AS JSONB)))
+                 AND EXISTS (SELECT 1 FROM fence)
+             ), ids AS (
+               INSERT INTO native_ids (account, target, native_id, post_id)
+               SELECT DISTINCT ON (i.a, i.t, i.x) i.a, i.t, i.x, i.p
+               FROM jsonb_to_recordset(CAST(? AS JSONB)) AS i (n BIGINT, a TEXT, t TEXT, x TEXT, p TEXT)
+               WHERE EXISTS (SELECT 1 FROM fence)
+               ORDER BY i.a, i.t, i.x, i.n DESC
+               ON CONFLICT (account, target, native_id) DO UPDATE SET post_id = excluded.post_id
+             )
+             SELECT EXISTS (SELECT 1 FROM fence) AS held`,
+          )
+        : undefined,
+      retryFenced: pg
+        ? db.prepare(
+            `WITH fence AS (${FENCE_SQL}), done AS (
+               UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE row = ? AND EXISTS (SELECT 1 FROM fence)
+             )
+             SELECT EXISTS (SELECT 1 FROM fence) AS held`,
+          )
+        : undefined,
+      killFenced: pg
+        ? db.prepare(
+            `WITH fence AS (${FENCE_SQL}), done AS (
+               UPDATE outbox SET state = 'dead', attempts = ?, last_error = ?, dead_at = ? WHERE row = ? AND EXISTS (SELECT 1 FROM fence)
+             )
+             SELECT EXISTS (SELECT 1 FROM fence) AS held`,
           )
         : undefined,
       retryRow: db.prepare('UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE row = ?'),
@@ -909,16 +980,19 @@ export class Store {
   /**
    * A delivery done: its row goes, and the native id the endpoint gave it (if any) is kept. On SQLite at once, in a
    * transaction. On PostgreSQL it waits in memory for flushDelivered(), which writes every delivery waiting in one
-   * statement (the outbox calls it on the next turn: a turn's deliveries, across endpoints, cost one round trip
-   * instead of three each). Until then the row is still pending in the database: a crash in between means the post
-   * is sent again at the next start (at least once, as a crash between a delivery and its record always did). The
-   * store writes them first before it reads the outbox or the id map, and when it closes. Returns true when the
-   * delivery waits for flushDelivered().
+   * statement per fence (the outbox calls it on the next turn: a turn's deliveries, across endpoints, cost one round
+   * trip instead of three each). Until then the row is still pending in the database: a crash in between means the
+   * post is sent again at the next start (at least once, as a crash between a delivery and its record always did).
+   * The store writes them first before it reads the outbox or the id map, and when it closes. Returns true when the
+   * delivery waits for flushDelivered(). `fence` (PostgreSQL, a lease holder): written only if the lease still holds.
    */
-  landDelivery(row: number, id?: { account: string; target: string; nativeId: string; postId: string }): boolean {
+  landDelivery(row: number, id?: LandedId, fence?: Fence): boolean {
     if (this.dialect === 'postgres') {
-      this.landedRows.push(row);
-      if (id) this.landedIds.push(id);
+      const key = fenceKey(fence);
+      let g = this.landing.get(key);
+      if (!g) this.landing.set(key, (g = { ...(fence ? { fence } : {}), rows: [], ids: [] }));
+      g.rows.push(row);
+      if (id) g.ids.push(id);
       return true;
     }
     this.transaction(() => {
@@ -930,43 +1004,74 @@ export class Store {
 
   /** Deliveries waiting for their write (landDelivery). */
   get deliveriesWaiting(): number {
-    return this.landedRows.length;
+    let n = 0;
+    for (const g of this.landing.values()) n += g.rows.length;
+    return n;
   }
 
   /**
-   * Write the deliveries waiting (landDelivery) in one statement, committed by itself. When it fails (PostgreSQL
-   * unreachable) they keep waiting, for the next call, and the error is thrown. Inside a transaction it does nothing
-   * (the transaction may still roll back): they are written at the next call outside one.
+   * Write the deliveries waiting (landDelivery) in one transaction, committed by itself: one statement per fence, all
+   * in one round trip. When it fails (PostgreSQL unreachable) they keep waiting, for the next call, and the error is
+   * thrown. Inside a transaction it does nothing (the transaction may still roll back): they are written at the next
+   * call outside one. A group whose fence was refused is dropped (its rows stay pending for the lease's holder) and
+   * onFenced is told.
    */
   flushDelivered(): void {
-    if (this.landedRows.length === 0 && this.landedIds.length === 0) return;
+    if (this.landing.size === 0) return;
     if (this.db.inTransaction || !this.db.open) return;
-    const rows = this.landedRows;
-    // Of native ids given twice, the last wins (as setNativeId one after another).
-    const ids = this.landedIds.map((i, n) => ({ n, a: i.account, t: i.target, x: i.nativeId, p: i.postId }));
-    // One round trip (BEGIN, the setting, the statement, COMMIT), committed without waiting for the disk
+    const groups = [...this.landing.values()];
+    const refused: typeof groups = [];
+    // One round trip (BEGIN, the setting, the statements, COMMIT), committed without waiting for the disk
     // (synchronous_commit off for this transaction alone): losing it in a crash of PostgreSQL or of its machine means
     // the posts are sent again, which is what a crash before this write means anyway; nobody was acknowledged.
-    const [noWait, land] = [this.q.landNoWait, this.q.landDeliveries] as PgStatement[];
+    const [noWait, land, fenced] = [this.q.landNoWait, this.q.landDeliveries, this.q.landFenced] as PgStatement[];
     this.tx(() => {
       noWait!.later([]);
-      land!.later([JSON.stringify(rows), JSON.stringify(ids)]);
+      for (const g of groups) {
+        // Of native ids given twice, the last wins (as setNativeId one after another).
+        const ids = JSON.stringify(g.ids.map((i, n) => ({ n, a: i.account, t: i.target, x: i.nativeId, p: i.postId })));
+        const rows = JSON.stringify(g.rows);
+        const f = g.fence;
+        if (!f) land!.later([rows, ids]);
+        else
+          fenced!.later([f.lease, f.holder, f.epoch, rows, ids], (r) => {
+            if (!(r[0] as { held?: boolean } | undefined)?.held) refused.push(g);
+          });
+      }
     });
-    this.landedRows = [];
-    this.landedIds = [];
+    this.landing = new Map();
+    for (const g of refused) this.onFenced?.(g.fence!, 'delivered', g.rows);
   }
 
   /** Before reading the outbox or the id map: what landDelivery holds is written (a failure is the read's). */
   private landed(): void {
-    if (this.landedRows.length > 0 || this.landedIds.length > 0) this.flushDelivered();
+    if (this.landing.size > 0) this.flushDelivered();
   }
 
-  markRetry(row: number, attempts: number, nextAt: number, reason: string): void {
+  /**
+   * A try failed and the row waits until nextAt. `fence` (PostgreSQL, a lease holder): written only if the lease
+   * still holds; false when the fence refused it (nothing changed; onFenced was told).
+   */
+  markRetry(row: number, attempts: number, nextAt: number, reason: string, fence?: Fence): boolean {
+    if (fence && this.q.retryFenced)
+      return this.fenced(fence, 'retry', row, this.q.retryFenced, [attempts, nextAt, reason, row]);
     this.q.retryRow.run(attempts, nextAt, reason, row);
+    return true;
   }
 
-  markDead(row: number, attempts: number, reason: string, now: number): void {
+  /** A row becomes a dead letter. `fence`: as markRetry's. */
+  markDead(row: number, attempts: number, reason: string, now: number, fence?: Fence): boolean {
+    if (fence && this.q.killFenced)
+      return this.fenced(fence, 'dead', row, this.q.killFenced, [attempts, reason, now, row]);
     this.q.killRow.run(attempts, reason, now, row);
+    return true;
+  }
+
+  private fenced(fence: Fence, what: FencedWrite, row: number, stmt: SqlStatement, args: unknown[]): boolean {
+    const r = stmt.get(fence.lease, fence.holder, fence.epoch, ...args) as { held?: boolean } | undefined;
+    if (r?.held) return true;
+    this.onFenced?.(fence, what, [row]);
+    return false;
   }
 
   wakeEndpoint(endpoint: string): number {

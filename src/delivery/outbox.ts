@@ -20,7 +20,7 @@ import type { DeliveryTarget, Outcome } from '../plugin.js';
 import type { ErrorCode } from '../errors.js';
 import { stripCommand } from '../ingest/router.js';
 import type { DeliveryQueue } from '../ingest/core.js';
-import type { QueuedDelivery, Store } from '../store.js';
+import type { Fence, QueuedDelivery, Store } from '../store.js';
 import type { DeliveryStage } from './stages.js';
 import { formatDuration, plural } from '../util.js';
 
@@ -96,6 +96,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * unset (SQLite, one process): every endpoint.
    */
   gate?: (endpoint: string) => boolean;
+  /**
+   * Several processes: the fence the endpoint's outbox writes carry (the lease of its account and this process's
+   * epoch of it): the store refuses them once another process holds the lease. Unset (SQLite): no fence.
+   */
+  fence?: (endpoint: string) => Fence;
 
   constructor(
     private readonly store: Store,
@@ -286,7 +291,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
             const reason =
               `gave up after ${formatDuration(now - row.createdAt)} and ${plural(row.attempts, 'attempt')}` +
               (row.lastError ? `; last error: ${row.lastError}` : '');
-            this.kill(row, row.attempts, reason, 'expired');
+            if (!this.kill(row, row.attempts, reason, 'expired')) break outer; // fenced: the lease is another's
             continue;
           }
           if (row.nextAt > now) {
@@ -474,6 +479,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
             outcome.nativeId !== undefined
               ? { account: e.account, target: e.target, nativeId: outcome.nativeId, postId: row.postId }
               : undefined,
+            this.fence?.(row.endpoint),
           )
         )
           this.landSoon();
@@ -487,8 +493,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         this.log.debug({ endpoint: e.key, post: row.postId, ms: now - f.started }, 'delivered');
         return true;
       case 'failed':
-        this.kill(row, attempt, outcome.reason, outcome.code);
-        return true;
+        // Refused by the fence: the endpoint stops here (the row is the lease holder's now).
+        return this.kill(row, attempt, outcome.reason, outcome.code) || now;
       case 'retry': {
         // Woken (the account reconnected) while this attempt ran: try again at once.
         const delay = behind
@@ -496,7 +502,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           : w.woken
             ? 0
             : (outcome.delayMs ?? this.backoff(attempt));
-        this.store.markRetry(row.row, attempt, now + delay, outcome.reason);
+        // Refused by the fence (another process holds the lease now): the row stays as it was, for the holder; the
+        // gate stops this endpoint here (the lease is lost).
+        if (!this.store.markRetry(row.row, attempt, now + delay, outcome.reason, this.fence?.(row.endpoint)))
+          return now + delay;
         if (!behind) {
           this.schedule(w, delay);
           this.waiting.set(e.key, { reason: outcome.reason, since: this.waiting.get(e.key)?.since ?? now });
@@ -511,7 +520,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       default: {
         const reason = `the ${e.protocol} plugin returned no outcome (expected delivered, retry or failed)`;
         const delay = behind ? Math.max(0, behind.nextAt - now) : this.backoff(attempt);
-        this.store.markRetry(row.row, attempt, now + delay, reason);
+        if (!this.store.markRetry(row.row, attempt, now + delay, reason, this.fence?.(row.endpoint)))
+          return now + delay;
         if (!behind) this.schedule(w, delay);
         this.log.error({ endpoint: e.key, post: row.postId }, reason);
         return now + delay;
@@ -543,13 +553,16 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.landTimer = delayMs > 0 ? setTimeout(flush, delayMs).unref() : setImmediate(flush);
   }
 
-  private kill(row: QueuedDelivery, attempts: number, reason: string, code: ErrorCode): void {
-    this.store.markDead(row.row, attempts, reason, this.now());
+  /** Make the row a dead letter; false when the fence refused it (it stays pending for the lease's holder). */
+  private kill(row: QueuedDelivery, attempts: number, reason: string, code: ErrorCode): boolean {
+    // Refused by the fence: the refusal is logged by the leases, which stop the endpoint (the gate).
+    if (!this.store.markDead(row.row, attempts, reason, this.now(), this.fence?.(row.endpoint))) return false;
     this.emit('dead', row, reason, code);
     this.log.error(
       { endpoint: row.endpoint, post: row.postId, row: row.row, reason, code },
       `delivery of ${row.postId} to ${row.endpoint} failed for good: ${reason}. It is kept as a dead letter: see \`peerpost outbox --dead\`, retry with \`peerpost outbox --retry ${row.row}\``,
     );
+    return true;
   }
 }
 

@@ -195,6 +195,11 @@ export class Daemon {
         lost: (name) => this.leaseLost(name),
       });
       this.outbox.gate = (endpoint) => this.leases?.holds(accountLease(this.accountOf(endpoint))) ?? true;
+      // Epoch fencing: the outbox writes of an endpoint carry its account's lease and this process's epoch of it; a
+      // write the database refuses (another process holds the lease) changes nothing and the lease counts as lost.
+      const leases = this.leases;
+      this.outbox.fence = (endpoint) => leases.fence(accountLease(this.accountOf(endpoint)));
+      this.store.onFenced = (fence, what, rows) => leases.fenced(fence, what, rows);
       this.keeper.setHolder(false);
       await this.leases.start();
     }

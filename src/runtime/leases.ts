@@ -25,6 +25,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import type { Fence, FencedWrite } from '../store.js';
 
 /** The raw PostgreSQL side of the store (PgDatabase.query). */
 export interface LeaseDb {
@@ -100,6 +101,37 @@ export class LeaseKeeper {
   holds(name: string): boolean {
     const h = this.held.get(name);
     return h !== undefined && performance.now() < h.deadline;
+  }
+
+  /**
+   * The fence an outbox write of what this lease guards carries (Store: landDelivery, markRetry, markDead): this
+   * process and the epoch it took the lease at. The database decides (its local deadline aside: a write already under
+   * way when it passes still counts if the database says the lease holds). A lease not held gives epoch 0, which no
+   * holder has: the write is refused.
+   */
+  fence(name: string): Fence {
+    return { lease: name, holder: this.id, epoch: this.held.get(name)?.epoch ?? 0 };
+  }
+
+  /**
+   * The store refused a write carrying this fence: another process holds the lease now (or it expired). The rows stay
+   * for the holder; if this process still counts itself the holder of that epoch, it stops what the lease guards now,
+   * without waiting for its next round.
+   */
+  fenced(fence: Fence, what: FencedWrite, rows: readonly number[]): void {
+    const h = this.held.get(fence.lease);
+    const mine = h !== undefined && h.epoch === fence.epoch;
+    const writes = { delivered: 'delivery', retry: 'retry', dead: 'dead letter' }[what];
+    const n = rows.length === 1 ? `outbox row ${rows[0]}` : `${rows.length} outbox rows`;
+    this.o.log.warn(
+      { lease: fence.lease, epoch: fence.epoch, write: what, rows },
+      `the database refused to record the ${writes} of ${n} under lease ${fence.lease} (epoch ${fence.epoch}): ` +
+        `${fence.epoch === 0 ? 'this process does not hold it' : 'another process holds it now, or it expired'}. ` +
+        `Nothing was changed: the row${rows.length === 1 ? ' stays' : 's stay'} pending for the lease's holder` +
+        (what === 'delivered' ? ', which sends it again (this process had sent it)' : '') +
+        (mine ? `; this process stops what ${fence.lease} guards` : ''),
+    );
+    if (mine) void this.lose(fence.lease);
   }
 
   heldLeases(): ReadonlyMap<string, HeldLease> {
@@ -249,10 +281,19 @@ export class LeaseKeeper {
     clearTimeout(this.deadlineTimer);
     if (this.stopped || this.held.size === 0) return;
     const first = Math.min(...[...this.held.values()].map((h) => h.deadline));
-    this.deadlineTimer = setTimeout(
-      () => void this.ticking.then(() => this.expireLocal()).then(() => this.armDeadline()),
-      Math.max(0, first - performance.now()),
-    );
+    // A timer counts from the event loop's cached clock, which lags performance.now() by the work done since the loop
+    // last woke (the rounds' statements block it): it may fire a few ms before the deadline. Then it waits again for
+    // what is left (a stopped keeper, whose round would not arm it again, too) rather than find nothing expired.
+    const due = () => {
+      const left = first - performance.now();
+      if (left > 0) {
+        this.deadlineTimer = setTimeout(due, Math.ceil(left) + 1);
+        this.deadlineTimer.unref();
+        return;
+      }
+      void this.ticking.then(() => this.expireLocal()).then(() => this.armDeadline());
+    };
+    this.deadlineTimer = setTimeout(due, Math.max(0, Math.ceil(first - performance.now())) + 1);
     this.deadlineTimer.unref();
   }
 

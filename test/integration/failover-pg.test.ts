@@ -1,12 +1,16 @@
 /**
  * Several peerpost processes on one PostgreSQL database (issue 17, src/runtime/leases.ts), as an operator runs them:
  * two `peerpost start` with the same bridges on one database (node.failover 3s), an IRC account (a real ngircd)
- * bridged with the built-in news server and a sink. Posts come from IRC (a person in the channel), from a newsreader
- * (nntplib, to either process's news server) and from `peerpost post`; the process holding the IRC account is
+ * bridged with the built-in news server, a mailing list (its subscribers' mail goes to aiosmtpd, the smarthost) and
+ * a sink. Posts come from IRC (a person in the channel), from a newsreader (nntplib, to either process's news
+ * server), from mail (swaks, to either process's SMTP listener) and from `peerpost post`; the process holding the IRC
+ * account is
  * killed with kill -9 three times, and started again after each kill so that two always run. Each time the other
  * takes the account over (it holds the lease, its bot is back in the channel); in the end every accepted post has
- * reached every place, and nothing is there twice except what the docs allow at a kill: the IRC lines in flight
- * (flood.window posts, plugins/irc/README.md) and a sink delivery written just before the kill and not yet recorded.
+ * reached every place (the channel, the group, the sink, each subscriber's mailbox: IRC lines reach the list in the
+ * bridge's digest, closed after a quiet the test does not wait for), and nothing is there twice except what the docs
+ * allow at a kill: the IRC lines in flight (flood.window posts, plugins/irc/README.md) and a sink or list delivery
+ * written just before the kill and not yet recorded.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +22,8 @@ import { startPostgres, openPg, type PgPeer } from '../helpers/pg.js';
 import type { PgDatabase } from '../../src/store/pg/database.js';
 import { nntplib } from './nntp-helpers.js';
 import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from './irc-helpers.js';
+import { ensureSwaks, swaks, header, messagesTo } from './mail-helpers.js';
+import { ensureAiosmtpd, startMaildirSink, type MaildirSink } from './mail-send-helpers.js';
 import { requirePeer } from '../peers/require.js';
 
 const CHAN = '#commons';
@@ -25,18 +31,25 @@ const BOT = 'ppbot';
 /** Rounds of load (each: an IRC line, a news article, a `peerpost post`); PP_FAILOVER_ROUNDS scales it. */
 const ROUNDS = Number(process.env.PP_FAILOVER_ROUNDS ?? 30);
 const KILLS = 3;
+const D = 'lists.failover.example';
+const SUBSCRIBERS = ['ann@example.org', 'ben@example.net'];
 
 let pg: PgPeer;
 let ircd: Ircd | undefined;
 let ircDir: string;
+let smarthost: MaildirSink;
 before(async () => {
   requirePeer('python3');
   ensureNgircd();
+  ensureSwaks();
+  ensureAiosmtpd();
+  smarthost = await startMaildirSink();
   pg = await startPostgres('lease');
   ircDir = mkdtempSync(join(tmpdir(), 'pp-ircd-'));
   ircd = startIrcd(await freePort(), ircDir, '0');
 });
-after(() => {
+after(async () => {
+  await smarthost?.stop();
   stopIrcd(ircd);
   rmSync(ircDir, { recursive: true, force: true });
   pg?.destroy();
@@ -45,10 +58,11 @@ after(() => {
 interface Proc {
   w: World;
   nntp: number;
+  smtp: number;
   d?: Running;
 }
 
-function configure(w: World, nntp: number, sink: string): void {
+function configure(w: World, nntp: number, smtp: number, sink: string): void {
   w.writeConfig(`  database: ${pg.url}
   failover: 3s
 accounts:
@@ -60,12 +74,17 @@ accounts:
     reconnect: { first: 200ms, max: 1s }
     flood: { burst: 20, interval: 20ms }
   nntp.local: { listen: 127.0.0.1:${nntp}, posting: { allow: loopback } }
+  mail.m:
+    domain: ${D}
+    listen: 127.0.0.1:${smtp}
+    smtp: { host: 127.0.0.1, port: ${smarthost.port}, fromRewrite: never }
   sink.s: { file: ${sink} }
 bridges:
   commons:
     endpoints:
       - irc.net/${CHAN}
       - { endpoint: nntp.local/peerpost.commons, shape: stream }
+      - { endpoint: mail.m/commons, policy: open }
       - sink.s/c
 `);
 }
@@ -89,9 +108,9 @@ test('two processes on one database: kill -9 of the IRC holder three times, each
   for (let i = 0; i < 2; i++) {
     const w = world();
     t.after(() => w.cleanup());
-    const nntp = await freePort();
-    configure(w, nntp, sink);
-    procs.push({ w, nntp });
+    const [nntp, smtp] = [await freePort(), await freePort()];
+    configure(w, nntp, smtp, sink);
+    procs.push({ w, nntp, smtp });
   }
   t.after(async () => {
     for (const p of procs) await p.d?.stop('SIGKILL');
@@ -108,6 +127,8 @@ test('two processes on one database: kill -9 of the IRC holder three times, each
 
   procs[0]!.d = await startDaemon(procs[0]!.w.config);
   await watcher.waitFor((l) => l.startsWith(`:${BOT}!`) && / JOIN /.test(l), 'the bot joins');
+  const sub = await cli(['subscribers', 'commons', 'add', ...SUBSCRIBERS, '-c', procs[0]!.w.config]);
+  assert.equal(sub.code, 0, sub.stderr);
   procs[1]!.d = await startDaemon(procs[1]!.w.config);
   const first = await until(() => holderPid(db), 'a holder of the IRC account');
   assert.equal(first, procs[0]!.d.proc.pid, 'the first process started holds the IRC account');
@@ -123,7 +144,7 @@ test('two processes on one database: kill -9 of the IRC holder three times, each
   );
   assert.match(st.stdout, new RegExp(`pid ${procs[1]!.d.proc.pid} \\(this one\\)`), st.stdout);
 
-  const accepted = new Set<string>(); // ids acknowledged to their senders (NNTP 240, `peerpost post` exit 0)
+  const accepted = new Set<string>(); // ids acknowledged to their senders (NNTP 240, SMTP 250, `peerpost post` exit 0)
   const ircSaid: string[] = []; // tokens said in the channel by the talker
   const takeovers: { ms: number; from: number; to: number }[] = [];
   const killAt = new Set(Array.from({ length: KILLS }, (_, k) => Math.floor(((k + 1) * ROUNDS) / (KILLS + 1))));
@@ -177,6 +198,26 @@ test('two processes on one database: kill -9 of the IRC holder three times, each
     const via = alive[i % alive.length]!;
     const [r] = await nntplib(via.nntp, [['post', article(`news-${tok}`)]]);
     if (r?.ok) accepted.add(`news-${tok}@failover.example`);
+    // Mail: to the list, through the other running process's SMTP listener.
+    const byMail = alive[(i + 1) % alive.length]!;
+    const m = await swaks(byMail.smtp, [
+      '--from',
+      'writer@example.com',
+      '--to',
+      `commons@${D}`,
+      '--header',
+      `Subject: mail-${tok}`,
+      '--header',
+      `Message-Id: <mail-${tok}@failover.example>`,
+      '--body',
+      `Mail ${tok}.`,
+    ]);
+    if (m.replies.some((x) => /^250 .*posted to commons/.test(x))) accepted.add(`mail-${tok}@failover.example`);
+    else
+      assert.ok(
+        m.replies.some((x) => /^4\d\d /.test(x)),
+        `a refusal of a mail is temporary: ${m.out}`,
+      );
     // `peerpost post` (to a running daemon, or straight into the database when its daemon is down).
     const c = await cli([
       'post',
@@ -245,21 +286,47 @@ test('two processes on one database: kill -9 of the IRC holder three times, each
   const seen = new Map<string, number>();
   for (const line of botSaid) {
     // An announced post is a header line `[commons] author: Subject` and its first lines: counted by the header.
-    const m = /: ((?:news|cli)-tok\d+x)$/.exec(line);
+    const m = /: ((?:news|cli|mail)-tok\d+x)$/.exec(line);
     if (m) seen.set(m[1]!, (seen.get(m[1]!) ?? 0) + 1);
   }
   for (const post of stored.values()) {
     if (post.origin.account === 'irc.net') continue;
-    const tok = /(news|cli)-tok\d+x/.exec(post.subject ?? '')![0];
+    const tok = /(news|cli|mail)-tok\d+x/.exec(post.subject ?? '')![0];
     assert.ok(seen.has(tok), `${tok} was said in the channel`);
   }
   const twice = [...seen].filter(([, n]) => n > 1);
+
+  // The list: each subscriber got every post not from IRC by mail, once (but a delivery to the smarthost written
+  // just before a kill and not recorded: at most one per kill).
+  const listPosts = [...stored].filter(([, p]) => p.origin.account !== 'irc.net').map(([id]) => id);
+  assert.ok(
+    listPosts.some((id) => id.startsWith('mail-')),
+    'some posts came by mail',
+  );
+  let mailTwice = 0;
+  for (const addr of SUBSCRIBERS) {
+    await until(
+      () => listPosts.every((id) => messagesTo(smarthost, addr).some((m) => header(m, 'Message-ID')[0] === `<${id}>`)),
+      `every post reaches ${addr}`,
+      30_000,
+    ).catch(() => undefined);
+    const got = new Map<string, number>();
+    for (const m of messagesTo(smarthost, addr)) {
+      const id = (header(m, 'Message-ID')[0] ?? '').replace(/^<|>$/g, '');
+      got.set(id, (got.get(id) ?? 0) + 1);
+    }
+    for (const id of listPosts) assert.ok(got.has(id), `${id} reached ${addr}`);
+    for (const id of got.keys()) assert.ok(stored.has(id), `${addr} got only posts that are stored: ${id}`);
+    const again = [...got].filter(([, n]) => n > 1);
+    mailTwice = Math.max(mailTwice, again.length);
+    assert.ok(again.length <= KILLS, `at most one list delivery per kill is repeated: ${JSON.stringify(again)}`);
+  }
   // flood.window is 8 (plugins/irc/README.md): at most that many posts in flight per kill are said again.
   assert.ok(
     twice.length <= KILLS * 8,
     `IRC lines said twice only for posts in flight at a kill: ${JSON.stringify(twice)}`,
   );
   t.diagnostic(
-    `${stored.size} posts (${fromIrc.length} from IRC, ${accepted.size} by news and CLI); repeated: ${twice.length} in the channel, ${sinkTwice.length} at the sink`,
+    `${stored.size} posts (${fromIrc.length} from IRC, ${accepted.size} by news, mail and CLI); repeated: ${twice.length} in the channel, ${sinkTwice.length} at the sink, ${mailTwice} in a subscriber's mailbox`,
   );
 });
