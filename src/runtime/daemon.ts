@@ -213,6 +213,10 @@ export class Daemon {
       wakeups.listen(OUTBOX_CHANNEL, (payload, pid) => {
         if (!this.running || db.ownBackend(pid)) return; // this process's own rows are kicked at their commit
         this.guarded(() => {
+          this.log.debug(
+            { endpoints: payload || '(all)' },
+            'rows queued by another process: woken at once (NOTIFY) to deliver those of the endpoints held here',
+          );
           if (payload === '') this.outbox.kickAll();
           else for (const e of payload.split('\n')) this.outbox.kick(e);
         });
