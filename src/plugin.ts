@@ -334,6 +334,22 @@ export interface DaemonStatus {
   }[];
 }
 
+/**
+ * How ctx.onPost takes posts. Several peerpost processes may share one PostgreSQL database (issue 17): each commits
+ * the posts its own listeners and accounts take in.
+ */
+export interface PostListenOptions {
+  /**
+   * Also the posts committed by other processes on the same database, merged with this process's own: every post
+   * once, in seq order (the order of the commits), a post of another process a moment after its commit (a NOTIFY
+   * wakes the read; a poll every few seconds and a read after a lost connection to PostgreSQL comes back catch up
+   * on what a wake-up missed). Only while someone listens so is the feed read. With one process (SQLite) the same
+   * as without it. A listener that must see each post once whatever the process (a live view) wants this; one that
+   * acts on a post (deliver it, number it) wants only its own process's posts, the default.
+   */
+  fromOtherProcesses?: boolean;
+}
+
 export interface PluginContext<C = Record<string, unknown>> {
   /** "irc.libera" */
   account: string;
@@ -389,8 +405,12 @@ export interface PluginContext<C = Record<string, unknown>> {
    * Called after commit for every post accepted into the store (every bridge, in
    * commit order: posts from plugins, the CLI and closed digests). Returns a function
    * that stops the calls; they stop by themselves when the account stops.
+   *
+   * By default only the posts this process commits. With `{ fromOtherProcesses: true }` (see PostListenOptions),
+   * also those that other processes on the same PostgreSQL database commit: what a view of the whole archive (the
+   * web's live stream) needs.
    */
-  onPost(fn: (post: StoredPost) => void): () => void;
+  onPost(fn: (post: StoredPost) => void, opts?: PostListenOptions): () => void;
   /**
    * Called after commit for every removal (`peerpost remove`, a bridge's archive.keep, an accepted news cancel),
    * with the posts as they were: forget them in every view and cache (a page, a plan, an article number, stored

@@ -476,6 +476,9 @@ export class Store {
       since: db.prepare(
         `SELECT seq, received_at, data, imported FROM posts ${indexedBy(db, 'posts_live')} WHERE bridge = ? AND seq > ? AND imported = 0 ORDER BY seq LIMIT ?`,
       ),
+      // Every bridge, by seq: the posts other processes commit (PostListeners' feed, several processes on PostgreSQL).
+      after: db.prepare('SELECT seq, received_at, data, imported FROM posts WHERE seq > ? ORDER BY seq LIMIT ?'),
+      newestSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM posts').pluck(),
       countPosts: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
       thread: db.prepare(
         'SELECT seq, received_at, data, imported FROM posts WHERE thread = ? ORDER BY placed_at, seq LIMIT ?',
@@ -881,6 +884,19 @@ export class Store {
   /** Posts of a bridge that arrived after the seq `after`, in arrival order: the live stream's; imported ones left out. */
   postsSince(bridge: string, after: number, limit = 500): StoredPost[] {
     return (this.q.since.all(bridge, after, limit) as StoredRow[]).map(toStored);
+  }
+
+  /**
+   * Posts of every bridge with a seq above `seq`, in seq order (commit order), imported ones included (marked): what
+   * other processes on the same database committed (PostListeners' feed, ctx.onPost's fromOtherProcesses).
+   */
+  postsAfter(seq: number, limit = 500): StoredPost[] {
+    return (this.q.after.all(seq, limit) as StoredRow[]).map(toStored);
+  }
+
+  /** The highest seq held (0 for an empty store). */
+  newestSeq(): number {
+    return this.q.newestSeq.get() as number;
   }
 
   /**

@@ -98,7 +98,9 @@ export default definePlugin<Config>({
       siteUrl: (path) => `${base}${path}`,
       hostname: ctx.node.hostname,
     });
-    ctx.onPost((p) => app.onPost(p));
+    // Every post of the archive, whichever process on the database took it in: the live stream of a browser
+    // connected here shows what arrived through the other processes too, in seq order (plugins/web/README.md).
+    ctx.onPost((p) => app.onPost(p), { fromOtherProcesses: true });
     ctx.onRemoved((r) => app.onRemoved(r));
 
     const server = createServer(

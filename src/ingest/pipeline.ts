@@ -16,6 +16,8 @@ export interface IngestPipeline {
   core: Core;
   /** Call start() to pick up conversations buffered before a restart; close() at shutdown. */
   keeper: DigestKeeper;
+  /** Told of every committed post (ctx.onPost); on PostgreSQL also fed the posts of other processes (feed()). */
+  listeners: PostListeners;
 }
 
 export function ingestPipeline(
@@ -30,5 +32,5 @@ export function ingestPipeline(
   const deliveries = outboxQueue(store, outbox);
   const keeper = new DigestKeeper(store, router, config, { deliveries, listeners }, log.digests, now);
   const core = new Core(store, router, config, { deliveries, digests: keeper, listeners }, log.core, now);
-  return { core, keeper };
+  return { core, keeper, listeners };
 }

@@ -20,7 +20,7 @@ import type {
 import type { Store } from '../store.js';
 import type { Router } from '../ingest/router.js';
 import type { IncomingPost, StoredPost } from '../post.js';
-import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics } from '../plugin.js';
+import type { IngestVerdict, DaemonStatus, BridgeView, DaemonMetrics, PostListenOptions } from '../plugin.js';
 import { withTimeout } from '../util.js';
 import { ServiceRegistry } from '../services.js';
 import { endpointViews } from './views.js';
@@ -43,7 +43,7 @@ export interface AccountDeps {
   bridges: () => BridgeView[];
   secret: (purpose: string) => Buffer;
   services: ServiceRegistry;
-  onPost: (fn: (post: StoredPost) => void) => () => void;
+  onPost: (fn: (post: StoredPost) => void, opts?: PostListenOptions) => () => void;
   removals: Removals;
   metrics: () => DaemonMetrics;
   storeWritable: () => boolean;
@@ -201,8 +201,8 @@ export class AccountRuntime {
           );
         return this.deps.services.get(name);
       },
-      onPost: (fn) => {
-        const off = this.deps.onPost(fn);
+      onPost: (fn, opts) => {
+        const off = this.deps.onPost(fn, opts);
         this.closers.push(off);
         return off;
       },

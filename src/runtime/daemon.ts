@@ -36,9 +36,18 @@ import { sharedDigests } from './digests.js';
 import type { Removals } from '../archive/removal.js';
 import { removalsFor, startArchive } from './archive.js';
 import { LeaseKeeper, accountLease, processesOf, DIGESTS_LEASE, type LeaseDb } from './leases.js';
+import type { PostListeners } from '../ingest/core.js';
+import { PgListener } from '../store/pg/listen.js';
+import { OUTBOX_CHANNEL, POSTS_CHANNEL } from '../store/pg/schema.js';
+import type { PgDatabase } from '../store/pg/database.js';
 
-/** Several processes on one database: how often a lease holder looks for rows another process queued. */
+/**
+ * Several processes on one database: the tick of the slow poll. Rows another process queued and posts it committed
+ * come at once by NOTIFY (src/store/pg/listen.ts); the poll is the safety net: every PEER_POLL_TICKS ticks while
+ * the wake-ups come, every tick while their connection is down.
+ */
 const PEER_ROWS_MS = 1000;
+const PEER_POLL_TICKS = 5;
 
 import { EXIT } from '../plugin.js';
 export { EXIT };
@@ -76,6 +85,10 @@ export class Daemon {
   /** Several processes on one PostgreSQL database (src/runtime/leases.ts); undefined on SQLite (one process). */
   private leases?: LeaseKeeper;
   private peerTimer?: NodeJS.Timeout;
+  /** Told of every committed post (ctx.onPost), and fed those of other processes (PostgreSQL). */
+  private listeners!: PostListeners;
+  /** Several processes on one database: the LISTEN connection that brings the others' rows and posts at once. */
+  private wakeups?: PgListener;
   /** The accounts of the config have been started (a lease taken after that starts its account). */
   private running = false;
   private reloading: Promise<unknown> = Promise.resolve();
@@ -170,7 +183,11 @@ export class Daemon {
       (endpoint) => this.router.endpoint(endpoint)?.account ?? endpoint.slice(0, endpoint.indexOf('/')),
       (account) => this.accounts.get(account),
     );
-    ({ core: this.core, keeper: this.keeper } = ingestPipeline(this.store, this.router, this.config, this.outbox, {
+    ({
+      core: this.core,
+      keeper: this.keeper,
+      listeners: this.listeners,
+    } = ingestPipeline(this.store, this.router, this.config, this.outbox, {
       core: this.log.child({ part: 'core' }),
       digests: this.log.child({ part: 'digests' }),
     }));
@@ -182,6 +199,33 @@ export class Daemon {
       log: this.log,
     }));
 
+    if (this.store.dialect === 'postgres' && this.config.node.database) {
+      // Wake-ups from the other processes (src/store/pg/listen.ts): rows they queued for an endpoint this process
+      // delivers, kicked at once; the posts they commit, to the listeners that asked for them (the feed LISTENs for
+      // posts only while one is there). What a lost connection missed is read when it is back, by seq.
+      const db = this.store.db as unknown as PgDatabase;
+      const wakeups = new PgListener({
+        url: this.config.node.database,
+        log: this.log.child({ part: 'listen' }),
+        reconnected: () => this.peerPoll(),
+      });
+      this.wakeups = wakeups;
+      wakeups.listen(OUTBOX_CHANNEL, (payload, pid) => {
+        if (!this.running || db.ownBackend(pid)) return; // this process's own rows are kicked at their commit
+        this.guarded(() => {
+          this.log.debug(
+            { endpoints: payload || '(all)' },
+            'rows queued by another process: woken at once (NOTIFY) to deliver those of the endpoints held here',
+          );
+          if (payload === '') this.outbox.kickAll();
+          else for (const e of payload.split('\n')) this.outbox.kick(e);
+        });
+      });
+      this.listeners.feed(this.store, (on) => {
+        if (on) wakeups.listen(POSTS_CHANNEL, (payload) => this.listeners.nudge(Number(payload) || undefined));
+        else wakeups.unlisten(POSTS_CHANNEL);
+      });
+    }
     if (this.store.dialect === 'postgres') {
       // Several processes may share the database: who runs which connection account, delivers which endpoints and
       // closes digests is decided by leases (src/runtime/leases.ts). The first round takes what is free.
@@ -216,15 +260,15 @@ export class Daemon {
     this.outbox.start();
     this.keeper.start();
     if (this.leases) {
-      // Rows another process queued for an endpoint this one delivers: looked for every second.
+      // Rows another process queued for an endpoint this one delivers, posts it committed: woken at once by NOTIFY;
+      // looked for every few seconds all the same, and every second while the wake-ups do not come.
+      await this.wakeups?.start();
+      this.peerPoll();
       let n = 0;
       this.peerTimer = setInterval(() => {
-        try {
-          this.outbox.kickAll();
-          if (++n % 5 === 0) this.keeper.refresh();
-        } catch (err) {
-          this.log.debug({ err }, 'looking for rows queued by other processes failed; tried again in a second');
-        }
+        const slow = ++n % PEER_POLL_TICKS === 0;
+        if (slow || !this.wakeups?.connected) this.peerPoll();
+        if (slow) this.guarded(() => this.keeper.refresh());
       }, PEER_ROWS_MS);
       this.peerTimer.unref();
     }
@@ -264,7 +308,7 @@ export class Daemon {
       bridges: () => this.views.bridges(),
       secret: (purpose) => secretFor(this.nodeSecret, purpose),
       services: this.services,
-      onPost: (fn) => this.core.onPost(fn),
+      onPost: (fn, opts) => this.core.onPost(fn, opts),
       removals: this.removals,
       metrics: () => this.views.metrics(),
       storeWritable: () => this.store.writable(),
@@ -347,7 +391,24 @@ export class Daemon {
     return this.stopping;
   }
 
+  /** Look for rows other processes queued and posts they committed (the slow poll; after a lost wake-up connection). */
+  private peerPoll(): void {
+    if (!this.running) return;
+    this.guarded(() => this.outbox.kickAll());
+    this.listeners.nudge();
+  }
+
+  /** A look at the store that may fail while PostgreSQL is away: the next poll tries again. */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.debug({ err }, 'looking for what other processes wrote failed; tried again at the next poll');
+    }
+  }
+
   private async teardown(): Promise<void> {
+    await this.wakeups?.close();
     await this.accounts.stopAll();
     // Handed back once what they guard has stopped: the other processes take them at their next round.
     await this.leases?.stop();

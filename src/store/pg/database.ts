@@ -217,6 +217,7 @@ export class PgDatabase {
       let m;
       while ((m = receiveMessageOnPort(this.port))) {
         const res = m.message as Response & { id: number };
+        if (res.pid && res.pid !== this.pids[0]) this.pids = [res.pid, ...this.pids].slice(0, 4);
         if (res.id !== id) continue; // the late answer of a request given up on
         this.stats.waitMs += performance.now() - t0;
         if (res.ok) return res;
@@ -382,6 +383,17 @@ export class PgDatabase {
       }
       return result;
     };
+  }
+
+  /** The backend pids of this connection, the newest first (a few: it connects again after a loss). */
+  private pids: number[] = [];
+
+  /**
+   * Whether `pid` is (or lately was) the server process of this connection: a NOTIFY this process's own commit
+   * sent, which a listener of the same process hears too (src/store/pg/listen.ts).
+   */
+  ownBackend(pid: number): boolean {
+    return this.pids.includes(pid);
   }
 
   /** End the connection and the worker. */

@@ -32,6 +32,10 @@ export type Step = Extract<Body, { op: 'query' | 'exec' | 'tx' }>;
 
 export type Request = Body & { id: number };
 
-export type Response =
+export type Response = (
   | { ok: true; rows?: unknown[]; rowCount?: number; results?: { rows?: unknown[]; rowCount?: number }[] }
-  | { ok: false; error: { message: string; code: string; sqlstate?: string } };
+  | { ok: false; error: { message: string; code: string; sqlstate?: string } }
+) & {
+  /** The pid of the connection's backend on the server (what a NOTIFY it sent carries). */
+  pid?: number;
+};

@@ -24,6 +24,10 @@
 /** The advisory lock (pg_advisory_xact_lock) that orders the transactions inserting posts. */
 export const POSTS_LOCK = 0x70707374; // "ppst"
 
+/** The channels of the cross-process wake-ups (NOTIFY, in the inserting transaction): new posts, new outbox rows. */
+export const POSTS_CHANNEL = 'pp_posts';
+export const OUTBOX_CHANNEL = 'pp_outbox';
+
 /** Never edit an entry that has shipped; append a new one. */
 export const PG_MIGRATIONS: readonly string[] = [
   `CREATE TABLE peerpost_schema (version INTEGER NOT NULL);
@@ -188,4 +192,28 @@ export const PG_MIGRATIONS: readonly string[] = [
      since TIMESTAMPTZ NOT NULL DEFAULT now(),
      expires TIMESTAMPTZ NOT NULL DEFAULT now()
    );`,
+  // Cross-process wake-ups (src/store/pg/listen.ts): a statement that inserts posts or outbox rows notifies, in its
+  // transaction (sent at the commit, never for a rollback), the processes that LISTEN. One notification per
+  // statement, which on the ingest path is one per commit (Store.ingestPosts, batch()); it carries little: the
+  // newest seq inserted (pp_posts), the endpoints given rows (pp_outbox; empty when too many to name: "look at all").
+  `CREATE FUNCTION pp_notify_posts() RETURNS trigger LANGUAGE plpgsql AS $$
+     DECLARE newest BIGINT;
+     BEGIN
+       SELECT max(f.seq) INTO newest FROM fresh f;
+       IF newest IS NOT NULL THEN PERFORM pg_notify('${POSTS_CHANNEL}', newest::text); END IF;
+       RETURN NULL;
+     END $$;
+   CREATE TRIGGER posts_notify AFTER INSERT ON posts REFERENCING NEW TABLE AS fresh
+     FOR EACH STATEMENT EXECUTE FUNCTION pp_notify_posts();
+   CREATE FUNCTION pp_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+     DECLARE eps TEXT;
+     BEGIN
+       SELECT string_agg(DISTINCT f.endpoint, E'\\n') INTO eps FROM fresh f;
+       IF eps IS NOT NULL THEN
+         PERFORM pg_notify('${OUTBOX_CHANNEL}', CASE WHEN octet_length(eps) > 7000 THEN '' ELSE eps END);
+       END IF;
+       RETURN NULL;
+     END $$;
+   CREATE TRIGGER outbox_notify AFTER INSERT ON outbox REFERENCING NEW TABLE AS fresh
+     FOR EACH STATEMENT EXECUTE FUNCTION pp_notify_outbox();`,
 ];

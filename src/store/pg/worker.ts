@@ -221,7 +221,9 @@ port.on('message', (req: Request) => {
   handle(req)
     .catch((err: unknown) => describe(err))
     .then((res) => {
-      port.postMessage({ ...res, id: req.id });
+      // The backend's pid: a NOTIFY this connection sent comes back to the process with it (PgDatabase.ownBackend).
+      const pid = (client as { processID?: number } | undefined)?.processID;
+      port.postMessage({ ...res, id: req.id, ...(pid ? { pid } : {}) });
       Atomics.store(flag, 0, 1);
       Atomics.notify(flag, 0);
       if (req.op === 'close') port.close();
