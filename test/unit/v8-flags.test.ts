@@ -1,5 +1,5 @@
-// The V8 flags `peerpost start` sets on itself (src/runtime/v8-flags.ts, issue 18): TurboFan off while the daemon
-// starts and back on after, the cold libraries loaded before `--no-lazy`, and node's own flags left to win.
+// The V8 flags `peerpost start` sets on itself (src/runtime/v8-flags.ts, issue 18): TurboFan and Sparkplug off while
+// the daemon starts and back on after, the cold libraries loaded before `--no-lazy`, and node's own flags left to win.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,24 +15,35 @@ test('the cold libraries are loaded before --no-lazy; TurboFan goes off first an
     load: (m: string) => Promise.resolve(calls.push(`load ${m}`)),
     given: ['--max-semi-space-size=2', '--heap-growing-percent=40'],
   };
-  assert.deepEqual(await daemonStarting(hooks), ['--no-turbofan', '--no-lazy']);
-  assert.deepEqual(calls, ['set --no-turbofan', ...COLD_LIBRARIES.map((m) => `load ${m}`), 'set --no-lazy']);
+  assert.deepEqual(await daemonStarting(hooks), ['--no-turbofan', '--no-sparkplug', '--no-lazy']);
+  assert.deepEqual(calls, [
+    'set --no-turbofan',
+    'set --no-sparkplug',
+    ...COLD_LIBRARIES.map((m) => `load ${m}`),
+    'set --no-lazy',
+  ]);
   calls.length = 0;
-  assert.deepEqual(daemonRunning(hooks), ['--turbofan']);
-  assert.deepEqual(calls, ['set --turbofan']);
+  assert.deepEqual(daemonRunning(hooks), ['--turbofan', '--sparkplug']);
+  assert.deepEqual(calls, ['set --turbofan', 'set --sparkplug']);
 });
 
-test("node's own choices win: --no-opt, --jitless, --lite-mode, --lazy are not overridden", async () => {
-  for (const given of [['--no-opt'], ['--jitless'], ['--lite-mode'], ['--turbofan'], ['--max-opt=2']]) {
+test("node's own choices win: --no-opt, --no-sparkplug, --jitless, --lite-mode, --lazy are not overridden", async () => {
+  const cases: [string[], string[]][] = [
+    [['--no-opt'], ['--no-sparkplug', '--no-lazy', '--sparkplug']],
+    [['--turbofan'], ['--no-sparkplug', '--no-lazy', '--sparkplug']],
+    [['--max-opt=2'], ['--no-sparkplug', '--no-lazy', '--sparkplug']],
+    [['--no-sparkplug'], ['--no-turbofan', '--no-lazy', '--turbofan']],
+    [['--jitless'], ['--no-lazy']],
+    [['--lite-mode'], ['--no-lazy']],
+    [['--lazy'], ['--no-turbofan', '--no-sparkplug', '--turbofan', '--sparkplug']],
+  ];
+  for (const [given, expected] of cases) {
     const calls: string[] = [];
     const hooks = { set: (f: string) => calls.push(f), load: () => Promise.resolve(), given };
     await daemonStarting(hooks);
     daemonRunning(hooks);
-    assert.deepEqual(calls, ['--no-lazy'], `given ${given.join(' ')}`);
+    assert.deepEqual(calls, expected, `given ${given.join(' ')}`);
   }
-  const calls: string[] = [];
-  await daemonStarting({ set: (f) => calls.push(f), load: () => Promise.resolve(), given: ['--lazy'] });
-  assert.deepEqual(calls, ['--no-turbofan']);
 });
 
 /** A child node: a hot function while the daemon starts, another after; which V8 optimized (%GetOptimizationStatus). */
@@ -55,7 +66,7 @@ test('in V8 itself: a hot function is not optimized while the daemon starts, and
     encoding: 'utf8',
   });
   const r = JSON.parse(out) as { applied: string[]; starting: boolean; running: boolean };
-  assert.deepEqual(r.applied, ['--no-turbofan', '--no-lazy']);
+  assert.deepEqual(r.applied, ['--no-turbofan', '--no-sparkplug', '--no-lazy']);
   assert.equal(r.starting, false, 'TurboFan optimized code while the daemon was starting');
   assert.equal(r.running, true, 'TurboFan did not come back after the start');
 });
