@@ -10,7 +10,7 @@
  * - `--no-lazy`: the daemon's code is compiled when it is loaded, not when a function first runs, so that the first
  *   line relayed after a start does not wait for the compiler (about 15 ms on the path of one IRC line). The
  *   libraries used only at the start or rarely (COLD_LIBRARIES: the config's parser and schemas, the logger, the
- *   SQLite binding's wrapper) are loaded before the flag is set, and compiled lazily: only what runs (~2 MB less).
+ *   SQLite binding's wrapper) are loaded before the flag is set, and compiled lazily: only what runs (~1.5 MB less).
  *
  * Flags given to node by the person running it win: if `--no-opt`, `--turbofan`, `--sparkplug`, `--jitless`,
  * `--lite-mode` or `--lazy`/`--no-lazy` are among node's own flags (or NODE_OPTIONS), the corresponding change is not made.
