@@ -7,7 +7,8 @@
  *
  * IRC_PACE_LINES (default 30, about 45 s a relay) and IRC_PACE_GAP_MS (1500) change the pace; IRC_PACE_NODE_FLAGS
  * (space-separated) adds node/V8 flags to peerpost's process, to try one. matterbridge:
- * MATTERBRIDGE_BIN, else ../shared/bench/bin/matterbridge.xz beside the checkout (unpacked once, checked against
+ * MATTERBRIDGE_BIN, else shared/bench/bin/matterbridge.xz beside the checkout or beside one of its parent directories
+ * (../shared for a checkout, ../../shared for a git worktree under wt/; unpacked once, checked against
  * matterbridge.sha256 beside it). When neither is there, the bench says so and gives peerpost's figures alone.
  *
  * Each relay runs as its own process, started fresh (the first line after a start counts, as a person's would);
@@ -26,7 +27,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { shebangFlags, sleep } from '../test/helpers/daemon.js';
@@ -38,8 +39,20 @@ export const title = 'irc-pace: IRC → IRC at a person’s pace (a line every 1
 const LINES = Number(process.env.IRC_PACE_LINES) || 30;
 const GAP_MS = Number(process.env.IRC_PACE_GAP_MS) || 1500;
 const BIN = fileURLToPath(new URL('../src/bin.js', import.meta.url));
-/** The checkout's parent: ../shared/bench/bin holds the team's matterbridge build. */
-const SHARED_BIN = fileURLToPath(new URL('../../../shared/bench/bin/', import.meta.url));
+/** The checkout (dist/bench/ is two levels below it). */
+const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** shared/bench/bin beside the checkout or beside the nearest of its parents that has one: the team's matterbridge. */
+export function sharedBenchBin(from = CHECKOUT): string {
+  let dir = resolve(from);
+  for (;;) {
+    const parent = dirname(dir);
+    const bin = join(parent, 'shared', 'bench', 'bin');
+    if (existsSync(join(bin, 'matterbridge.xz'))) return bin;
+    if (parent === dir) return join(dirname(resolve(from)), 'shared', 'bench', 'bin');
+    dir = parent;
+  }
+}
 
 interface Figures {
   p50: number;
@@ -54,10 +67,11 @@ interface Figures {
 function matterbridge(): string | { absent: string } {
   const env = process.env.MATTERBRIDGE_BIN;
   if (env) return existsSync(env) ? env : { absent: `MATTERBRIDGE_BIN=${env} does not exist` };
-  const xz = join(SHARED_BIN, 'matterbridge.xz');
-  const sumFile = join(SHARED_BIN, 'matterbridge.sha256');
+  const shared = sharedBenchBin();
+  const xz = join(shared, 'matterbridge.xz');
+  const sumFile = join(shared, 'matterbridge.sha256');
   if (!existsSync(xz) || !existsSync(sumFile))
-    return { absent: `no matterbridge binary (set MATTERBRIDGE_BIN, or put matterbridge.xz in ${SHARED_BIN})` };
+    return { absent: `no matterbridge binary (set MATTERBRIDGE_BIN, or put matterbridge.xz in ${shared})` };
   const sum = readFileSync(sumFile, 'utf8').slice(0, 64);
   const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'peerpost');
   const bin = join(cache, `matterbridge-${sum.slice(0, 12)}`);

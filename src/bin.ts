@@ -11,13 +11,13 @@
  * The `peerpost` executable (package.json bin). A command of the archive (src/cli/index.ts) is loaded alone, without
  * the rest of the CLI and the daemon's modules; everything else goes through src/cli.ts.
  */
-import { setFlagsFromString } from 'node:v8';
 import { loadCommand } from './cli/index.js';
+import { daemonStarting } from './runtime/v8-flags.js';
 
 const argv = process.argv.slice(2);
-// The daemon compiles its code when it loads it, not when a function first runs: the first line relayed after a
-// start does not wait for the compiler (about 15 ms of lazy compiling on the path of one IRC line; +4 MB).
-if (argv[0] === 'start') setFlagsFromString('--no-lazy');
+// The daemon starts with TurboFan off (back on once it has started) and compiles its own code when it loads it, not
+// when a function first runs (src/runtime/v8-flags.ts).
+if (argv[0] === 'start') await daemonStarting();
 
 async function run(): Promise<number> {
   const command = await loadCommand(argv[0]);

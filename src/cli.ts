@@ -8,6 +8,7 @@ import { findConfig } from './config/find.js';
 import type { PeerpostConfig } from './config/types.js';
 import { lookupPlugin } from './loader.js';
 import { Daemon, EXIT } from './runtime/daemon.js';
+import { daemonRunning } from './runtime/v8-flags.js';
 import { pluginsFor, stylesOf, routerFor, serviceGapsOf } from './runtime/plugins.js';
 import { commandAccounts, findCommand, lazySecret } from './runtime/commands.js';
 import { endpointViews } from './runtime/views.js';
@@ -142,6 +143,7 @@ async function cmdStart(args: string[]): Promise<number> {
   const daemon = new Daemon({ configFile: found.file, log });
   const code = await daemon.start();
   if (code !== EXIT.OK) return code;
+  daemonRunning(); // TurboFan, off while it started, is back for what gets hot (src/runtime/v8-flags.ts)
   return daemon.done;
 }
 

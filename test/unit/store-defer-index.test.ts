@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { INDEX_BATCH, INDEX_DELAY_MS, Store } from '../../src/store.js';
+import { INDEX_BATCH, INDEX_DELAY_MS, SYNC_AHEAD_DELAY_MS, Store } from '../../src/store.js';
 import { searchArchive } from '../../src/archive/search.js';
 import { postReaderFor } from '../../src/runtime/accounts.js';
 import { removePosts } from '../../src/archive/removal.js';
@@ -194,6 +194,27 @@ test('syncAhead: commits go on while the log is synced in the background, and cl
     const r = Store.open(d, { readonly: true, create: false });
     assert.equal(ids.filter((id) => r.hasPost(id)).length, 50);
     assert.equal(found(r, 'fig').length, 20, 'a page of the 50');
+    r.close();
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('syncAhead: the sync starts a moment after the commit, not in its turn (the deliveries go first)', async () => {
+  const d = dir();
+  try {
+    const s = Store.open(d, { deferIndex: true, syncAhead: true });
+    s.transaction(() => s.insertPost(post('plum'), Date.now()));
+    await new Promise((r) => setImmediate(r)); // the turn of the commit, and the deliveries it hands on
+    assert.equal(s.syncsStarted, 0, 'a sync started on the heels of the commit');
+    await sleep(SYNC_AHEAD_DELAY_MS + 40);
+    assert.equal(s.syncsStarted, 1, 'no sync after the commit');
+    s.transaction(() => s.insertPost(post('quince'), Date.now()));
+    s.close(); // a sync waiting for its moment is dropped at the close, which leaves the posts in the store
+    await sleep(SYNC_AHEAD_DELAY_MS + 40);
+    assert.equal(s.syncsStarted, 1);
+    const r = Store.open(d, { readonly: true, create: false });
+    assert.equal(found(r, 'quince').length, 1);
     r.close();
   } finally {
     rmSync(d, { recursive: true, force: true });
