@@ -37,7 +37,7 @@ import type { Removals } from '../archive/removal.js';
 import { removalsFor, startArchive } from './archive.js';
 import { LeaseKeeper, accountLease, processesOf, DIGESTS_LEASE, type LeaseDb } from './leases.js';
 import type { PostListeners } from '../ingest/core.js';
-import { PgListener } from '../store/pg/listen.js';
+import type { PgListener } from '../store/pg/listen.js';
 import { OUTBOX_CHANNEL, POSTS_CHANNEL } from '../store/pg/schema.js';
 import type { PgDatabase } from '../store/pg/database.js';
 
@@ -204,6 +204,8 @@ export class Daemon {
       // delivers, kicked at once; the posts they commit, to the listeners that asked for them (the feed LISTENs for
       // posts only while one is there). What a lost connection missed is read when it is back, by seq.
       const db = this.store.db as unknown as PgDatabase;
+      // Loaded here, not at the top: a daemon on SQLite never loads the pg client (test/integration/daemon-modules).
+      const { PgListener } = await import('../store/pg/listen.js');
       const wakeups = new PgListener({
         url: this.config.node.database,
         log: this.log.child({ part: 'listen' }),
