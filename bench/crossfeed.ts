@@ -19,7 +19,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 import { world, startDaemon, until, sleep, type World, type Running } from '../test/helpers/daemon.js';
-import { startPostgres, openPg } from '../test/helpers/pg.js';
+import { startPostgres, openPg, commonsOnPg } from '../test/helpers/pg.js';
 import { freePort, listeningPort } from '../test/peers/finger.js';
 import { percentile, runWhenMain, type Result } from './lib/result.js';
 
@@ -107,15 +107,7 @@ export async function run(): Promise<Result[]> {
       const w = world();
       worlds.push(w);
       const nntp = await freePort();
-      w.writeConfig(`  database: ${pg.url}
-accounts:
-  nntp.local: { listen: 127.0.0.1:${nntp}, posting: { allow: loopback } }
-  web.w: { listen: 127.0.0.1:0 }
-  sink.s: { file: ${sink} }
-bridges:
-  commons:
-    endpoints: [nntp.local/peerpost.commons, web.w/commons, sink.s/c]
-`);
+      commonsOnPg(w, pg, nntp, sink);
       procs.push({ w, nntp });
     }
     const [A, B] = procs as [(typeof procs)[0], (typeof procs)[0]];

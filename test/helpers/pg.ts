@@ -129,3 +129,19 @@ export function pgPluginStore(db: PgDatabase, account: string, protocol: string)
     transaction: (fn) => db.transaction(fn)(),
   };
 }
+
+/**
+ * One process of a commons on a shared PostgreSQL (crossfeed test and bench): the built-in news server on `nntp`,
+ * the web, and a file sink every process writes to, all on one bridge.
+ */
+export function commonsOnPg(w: { writeConfig(text: string): void }, peer: PgPeer, nntp: number, sink: string): void {
+  w.writeConfig(`  database: ${peer.url}
+accounts:
+  nntp.local: { listen: 127.0.0.1:${nntp}, posting: { allow: loopback } }
+  web.w: { listen: 127.0.0.1:0 }
+  sink.s: { file: ${sink} }
+bridges:
+  commons:
+    endpoints: [nntp.local/peerpost.commons, web.w/commons, sink.s/c]
+`);
+}

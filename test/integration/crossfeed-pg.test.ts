@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { world, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
 import { freePort, listeningPort } from '../peers/finger.js';
-import { startPostgres, openPg, type PgPeer } from '../helpers/pg.js';
+import { startPostgres, openPg, commonsOnPg, type PgPeer } from '../helpers/pg.js';
 import { nntplib } from './nntp-helpers.js';
 import { requirePeer } from '../peers/require.js';
 
@@ -26,17 +26,7 @@ after(() => pg?.destroy());
 const article = (tok: string) =>
   `From: Reader <reader@example.org>\r\nNewsgroups: peerpost.commons\r\nSubject: ${tok}\r\nMessage-ID: <${tok}@crossfeed.example>\r\n\r\nArticle ${tok}.\r\n`;
 
-function configure(w: World, nntp: number, sink: string): void {
-  w.writeConfig(`  database: ${pg.url}
-accounts:
-  nntp.local: { listen: 127.0.0.1:${nntp}, posting: { allow: loopback } }
-  web.w: { listen: 127.0.0.1:0 }
-  sink.s: { file: ${sink} }
-bridges:
-  commons:
-    endpoints: [nntp.local/peerpost.commons, web.w/commons, sink.s/c]
-`);
-}
+const configure = (w: World, nntp: number, sink: string) => commonsOnPg(w, pg, nntp, sink);
 
 interface StreamMsg {
   type: string;
