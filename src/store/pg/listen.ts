@@ -14,6 +14,7 @@
 import pg from 'pg';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
+import { Backoff } from '../../delivery/backoff.js';
 
 export interface PgListenerOptions {
   url: string;
@@ -35,14 +36,15 @@ export class PgListener {
   private readonly handlers = new Map<string, NotifyHandler>();
   private closed = false;
   private timer?: NodeJS.Timeout;
-  private wait: number;
+  /** The reconnection's waits: the project's one backoff policy (src/delivery/backoff.ts). */
+  private readonly backoff: Backoff;
   private lostAt = 0;
   private connecting?: Promise<void>;
   /** Connections made (the first and each after a loss): for tests and status. */
   connects = 0;
 
   constructor(private readonly o: PgListenerOptions) {
-    this.wait = o.backoff?.firstMs ?? 200;
+    this.backoff = new Backoff({ firstMs: o.backoff?.firstMs ?? 200, maxMs: o.backoff?.maxMs ?? 5000 });
   }
 
   /** Whether the connection is up and LISTENs now: wake-ups come. */
@@ -111,7 +113,7 @@ export class PgListener {
     }
     this.client = c;
     this.connects++;
-    this.wait = this.o.backoff?.firstMs ?? 200;
+    this.backoff.succeed();
     if (this.lostAt) {
       this.o.log.info(
         `the wake-up connection to PostgreSQL is back after ${Math.round((Date.now() - this.lostAt) / 100) / 10} s; reading what other processes wrote meanwhile`,
@@ -143,13 +145,13 @@ export class PgListener {
   private retry(err: Error): void {
     if (this.closed || this.timer) return;
     if (!this.lostAt) this.lostAt = Date.now();
-    this.o.log.debug({ err }, `the wake-up connection to PostgreSQL failed; trying again in ${this.wait} ms`);
+    const wait = this.backoff.fail();
+    this.o.log.debug({ err }, `the wake-up connection to PostgreSQL failed; trying again in ${wait} ms`);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.connect();
-    }, this.wait);
+    }, wait);
     this.timer.unref();
-    this.wait = Math.min(this.wait * 2, this.o.backoff?.maxMs ?? 5000);
   }
 
   async close(): Promise<void> {
