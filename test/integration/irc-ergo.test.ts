@@ -19,7 +19,7 @@ import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } 
 import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
-import { ensureErgo, freePort, startErgo, stopErgo, User, type Ircd } from './irc-helpers.js';
+import { connectWhenFree, ensureErgo, freePort, startErgo, stopErgo, User, type Ircd } from './irc-helpers.js';
 
 const CHAN = '#ergo';
 let ergo: Ircd | undefined;
@@ -120,7 +120,8 @@ describe('Ergo (IRCv3 reference server, its own NickServ accounts)', () => {
     await owner.waitFor((l) => l.startsWith('ERROR'), 'the owner quit');
     owner.close();
     // Someone else, logged in to nothing, takes the nick.
-    squat = await new User('relay').connect(ergo.port, '#hold');
+    // Ergo may hold the nick a moment after answering the QUIT: wait until it is free.
+    squat = await connectWhenFree('relay', ergo.port, '#hold');
     olga = await new User('olga').connect(ergo.port, CHAN);
     // olga makes #CAFÉ: Ergo keeps her spelling, and the bridge names it #café.
     await olga.join('#CAFÉ');

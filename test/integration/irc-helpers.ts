@@ -147,6 +147,25 @@ export function stopIrcd(d: Ircd | undefined): void {
   if (d) execFileSync('bash', [NGIRCD_SH, 'stop', String(d.pid)]);
 }
 
+/** The server answered a User's NICK with 433: someone (or a ghost not yet gone) holds it. */
+export class NickInUse extends Error {}
+
+/**
+ * Connect as `nick`, waiting for the server to release it: a server may still hold a nick for a
+ * moment after its last owner's QUIT was answered (Ergo does, with accounts).
+ */
+export async function connectWhenFree(nick: string, port: number, channel: string, timeoutMs = 10_000): Promise<User> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await new User(nick).connect(port, channel);
+    } catch (e) {
+      if (!(e instanceof NickInUse) || Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** A user on a raw socket: every line it received, PINGs answered. */
 export class User {
   readonly lines: string[] = [];
@@ -188,7 +207,11 @@ export class User {
     if (this.password) this.send(`PASS ${this.password}`);
     this.send(`NICK ${this.nick}`);
     this.send(`USER ${this.nick} 0 * :${this.nick}`);
-    await this.waitFor((l) => / 001 /.test(l), 'welcome');
+    const welcome = await this.waitFor((l) => ['001', '433'].includes(l.split(' ')[1] ?? ''), 'welcome');
+    if (welcome.split(' ')[1] === '433') {
+      this.sock.destroy();
+      throw new NickInUse(`${this.nick}: the server says the nick is in use: ${welcome}`);
+    }
     this.send(`JOIN ${channel}`);
     await this.waitFor((l) => / 366 /.test(l), `joined ${channel}`);
     return this;
