@@ -25,7 +25,7 @@ import type { ErrorCode } from './errors.js';
 import type { ArchiveFilter, ArchivePageOf, ArchivePosition } from './archive/export.js';
 import type { SearchOptions, SearchPage } from './archive/search.js';
 import type { ParsedQuery } from './archive/query.js';
-import type { RemovalResult, RemovedPost, Tombstone } from './archive/removal.js';
+import type { RemovalResult, RemovedListenOptions, RemovedPost, Tombstone } from './archive/removal.js';
 import type { ImportItem } from './archive/import.js';
 
 export { z };
@@ -76,7 +76,7 @@ export type {
   ExportSource,
   ExportStats,
 } from './archive/export.js';
-export type { RemovalCause, RemovalResult, RemovedPost, Tombstone } from './archive/removal.js';
+export type { RemovalCause, RemovalResult, RemovedListenOptions, RemovedPost, Tombstone } from './archive/removal.js';
 export { publicRemoval } from './archive/removal.js';
 export {
   MAX_HEADER_BYTES,
@@ -415,8 +415,15 @@ export interface PluginContext<C = Record<string, unknown>> {
    * Called after commit for every removal (`peerpost remove`, a bridge's archive.keep, an accepted news cancel),
    * with the posts as they were: forget them in every view and cache (a page, a plan, an article number, stored
    * attachments). Stops by itself when the account stops.
+   *
+   * By default only the removals this process makes (and, once for the whole node, those `peerpost remove` made with
+   * no daemon to ask): what acts once (a news cancel, a row in the shared database). With
+   * `{ fromOtherProcesses: true }`, also those other processes on the same PostgreSQL database make, a moment after
+   * their commit (the removal log, src/archive/removal-log.ts): what a view held in this process's memory needs (the
+   * web's live stream, a cache of finger plans). A removal by another process carries the post without its text
+   * (no subject, an empty body): the text is kept nowhere once removed. With one process (SQLite) the same as without.
    */
-  onRemoved(fn: (removed: readonly RemovedPost[]) => void): () => void;
+  onRemoved(fn: (removed: readonly RemovedPost[]) => void, opts?: RemovedListenOptions): () => void;
   /**
    * Remove posts from the archive as `peerpost remove` does (a news account honouring a peer's cancel: cause
    * 'cancel'): tombstoned, deleted, their undelivered rows dropped, every account told.

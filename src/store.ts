@@ -1245,8 +1245,9 @@ export class Store {
     this.q.kvSet.run(scope, key, JSON.stringify(value));
   }
 
-  kvDelete(scope: string, key: string): void {
-    this.q.kvDelete.run(scope, key);
+  /** Delete a key; whether it was there (of several processes deleting one key, exactly one gets true). */
+  kvDelete(scope: string, key: string): boolean {
+    return this.q.kvDelete.run(scope, key).changes > 0;
   }
 
   kvKeys(scope: string, prefix = ''): string[] {

@@ -137,8 +137,9 @@ export default definePlugin<Config>({
     };
     const served = () => ctx.endpoints().filter((e) => !isFollow(e));
     const planCache = new Map<string, { seq: number; at: number; text: string }>();
-    // A post removed from the archive leaves the plans at once (a cached plan may hold it).
-    ctx.onRemoved(() => planCache.clear());
+    // A post removed from the archive leaves the plans at once (a cached plan may hold it), whichever process on the
+    // database removed it.
+    ctx.onRemoved(() => planCache.clear(), { fromOtherProcesses: true });
     /** The newest `n` posts of a bridge that belong in a plan (no join/part events). */
     const newest = (bridge: string, n: number): StoredPost[] => {
       const out: StoredPost[] = [];

@@ -101,7 +101,8 @@ export default definePlugin<Config>({
     // Every post of the archive, whichever process on the database took it in: the live stream of a browser
     // connected here shows what arrived through the other processes too, in seq order (plugins/web/README.md).
     ctx.onPost((p) => app.onPost(p), { fromOtherProcesses: true });
-    ctx.onRemoved((r) => app.onRemoved(r));
+    // So are removals: a post another process removed leaves the browsers connected here too.
+    ctx.onRemoved((r) => app.onRemoved(r), { fromOtherProcesses: true });
 
     const server = createServer(
       {

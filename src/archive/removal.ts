@@ -9,7 +9,9 @@
  */
 import type { Store } from '../store.js';
 import { indexedBy, jsonField, type SqlStatement } from '../sql.js';
+import { randomUUID } from 'node:crypto';
 import { bareId, toStored, type StoredPost } from '../post.js';
+import { RemovalLog, type LoggedRemoval } from './removal-log.js';
 
 export type RemovalCause = 'removed' | 'retention' | 'cancel';
 
@@ -192,55 +194,188 @@ export function listTombstones(store: Store, bridge?: string, limit = 1000): Tom
 /** The kv scope where removals made without a daemon wait to be told to its accounts at its next start. */
 const UNTOLD = 'core:removed-untold';
 
+/** The origin of a removal made with no daemon to ask (`peerpost remove` on the store). */
+export const OFFLINE = 'offline';
+
+/** How many log rows one read takes. */
+const FEED_BATCH = 100;
+
+export interface RemovalsOptions {
+  /** `peerpost remove` with no daemon to ask: what the accounts must hear waits in the store (tellUntold). */
+  offline?: boolean;
+  /** A listener threw (`listener`), or the removal log could not be read or claimed (`log`: tried again later). */
+  onError?: (err: unknown, what: 'listener' | 'log') => void;
+  /** Removals made with no daemon to ask, claimed by this process while it runs and told to all its listeners. */
+  onClaimed?: (removed: readonly RemovedPost[]) => void;
+  /** Who removes, in the log (default: a token of this process; OFFLINE when offline). */
+  origin?: string;
+  /** The removal log (default: the store's; a test's fake). */
+  log?: Pick<RemovalLog, 'kept' | 'write' | 'after' | 'newest' | 'prune'>;
+}
+
+export interface RemovedListenOptions {
+  /** Also the removals other processes on the same database make (see PluginContext.onRemoved). */
+  fromOtherProcesses?: boolean;
+}
+
 /**
  * Removals: the transaction, then every running account told (ctx.onRemoved), in order. Without a daemon
  * (`offline`: `peerpost remove` on the store) what the accounts must hear is kept in the store, in the same
  * transaction, and told by the daemon at its next start (tellUntold): the news server's numbers, the mail
  * plugin's files and the news cancels follow then.
+ *
+ * Several processes on one PostgreSQL database: each removal is also written to the removal log
+ * (src/archive/removal-log.ts), and every other process tells it to the listeners that asked for other processes'
+ * removals (a view: the web's stream, finger's plans, the outbox's queue), read from the log on a wake-up (catchUp).
+ * The listeners that act once for the whole node (a news cancel) hear only their own process's removals; those made
+ * offline are taken by the first process to claim them (the untold row is deleted by exactly one), at once when a
+ * process runs, else at the next start.
  */
 export class Removals {
   private readonly listeners = new Set<(removed: readonly RemovedPost[]) => void>();
+  /** Listeners that also take other processes' removals. */
+  private readonly wide = new Set<(removed: readonly RemovedPost[]) => void>();
+  readonly log: Pick<RemovalLog, 'kept' | 'write' | 'after' | 'newest' | 'prune'>;
+  /** The log row read last (undefined: not reading the log). */
+  private cursor: number | undefined;
+  private nudged = false;
+  private failedAt = 0;
+
+  private readonly offline: boolean;
+  private readonly onError: (err: unknown, what: 'listener' | 'log') => void;
+  private readonly onClaimed: (removed: readonly RemovedPost[]) => void;
+  /** Who removes, in the log: this process (a daemon's own token), or OFFLINE. */
+  readonly origin: string;
+
   constructor(
     private readonly store: Store,
-    private readonly onError: (err: unknown) => void = () => {},
-    private readonly offline = false,
-  ) {}
+    opts: RemovalsOptions = {},
+  ) {
+    this.offline = opts.offline ?? false;
+    this.onError = opts.onError ?? (() => {});
+    this.onClaimed = opts.onClaimed ?? (() => {});
+    this.origin = opts.origin ?? (this.offline ? OFFLINE : `process ${randomUUID()}`);
+    this.log = opts.log ?? new RemovalLog(store);
+  }
 
   remove(target: RemovalTarget, opts: RemovalOptions): RemovalResult {
     const r = this.store.transaction(() => {
       const r = removePosts(this.store, target, opts);
       if (this.offline) for (const p of r.removed) this.store.kvSet(UNTOLD, p.id, p);
+      this.log.write(this.origin, r.removed, opts.now);
       return r;
     });
     if (r.removed.length > 0 && !this.offline) this.tell(r.removed);
     return r;
   }
 
-  /** Tell the accounts of the removals made while no daemon ran; returns how many. */
+  /** Tell the accounts of the removals made while no daemon ran (each claimed by one process); returns how many. */
   tellUntold(): number {
-    const keys = this.store.kvKeys(UNTOLD);
-    if (keys.length === 0) return 0;
-    const removed = keys
-      .map((k) => this.store.kvGet(UNTOLD, k) as RemovedPost | undefined)
-      .filter((p): p is RemovedPost => p !== undefined);
-    this.tell(removed);
-    this.store.transaction(() => {
-      for (const k of keys) this.store.kvDelete(UNTOLD, k);
-    });
+    const removed = this.claim(this.store.kvKeys(UNTOLD));
+    if (removed.length > 0) this.tell(removed);
     return removed.length;
   }
 
-  onRemoved(fn: (removed: readonly RemovedPost[]) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+  /** Take the untold removals of these ids: each is deleted by exactly one process, which tells it. */
+  private claim(ids: readonly string[]): RemovedPost[] {
+    if (ids.length === 0) return [];
+    return this.store.transaction(() => {
+      const out: RemovedPost[] = [];
+      for (const id of ids) {
+        const p = this.store.kvGet(UNTOLD, id) as RemovedPost | undefined;
+        if (p !== undefined && this.store.kvDelete(UNTOLD, id)) out.push(p);
+      }
+      return out;
+    });
+  }
+
+  onRemoved(fn: (removed: readonly RemovedPost[]) => void, opts: RemovedListenOptions = {}): () => void {
+    const set = opts.fromOtherProcesses ? this.wide : this.listeners;
+    const entry = (r: readonly RemovedPost[]) => fn(r);
+    set.add(entry);
+    return () => set.delete(entry);
+  }
+
+  /** Read the log from now on (a daemon on PostgreSQL): what is in it already is not news. */
+  startFeed(): void {
+    if (!this.log.kept || this.cursor !== undefined) return;
+    try {
+      this.cursor = this.log.newest();
+    } catch (err) {
+      this.cursor = 0;
+      this.onError(err, 'log');
+    }
+  }
+
+  stopFeed(): void {
+    this.cursor = undefined;
+  }
+
+  /** A removal was logged elsewhere (a NOTIFY with its number, the slow poll, a reconnect): read the log soon. */
+  nudge(n?: number): void {
+    if (this.cursor === undefined || (n !== undefined && n <= this.cursor) || this.nudged) return;
+    this.nudged = true;
+    setImmediate(() => {
+      this.nudged = false;
+      this.catchUp();
+    });
+  }
+
+  /** Tell what the other processes removed after the cursor, in the log's order. */
+  catchUp(): void {
+    for (;;) {
+      const from = this.cursor;
+      if (from === undefined) return;
+      let rows: LoggedRemoval[];
+      try {
+        rows = this.log.after(from, FEED_BATCH);
+      } catch (err) {
+        if (Date.now() - this.failedAt > 10_000) {
+          this.failedAt = Date.now();
+          this.onError(
+            new Error(
+              `the removals of other processes could not be read after row ${from} (${(err as Error).message}); read at the next wake-up or poll`,
+              { cause: err },
+            ),
+            'log',
+          );
+        }
+        return;
+      }
+      for (const row of rows) {
+        if (this.cursor === undefined) return;
+        this.cursor = row.n;
+        if (row.origin === this.origin) continue; // told at its commit
+        this.call(this.wide, row.removed);
+        // Made with no daemon to ask: the node-wide listeners (a news cancel) hear it here if this process claims it.
+        if (row.origin === OFFLINE) {
+          let mine: RemovedPost[] = [];
+          try {
+            mine = this.claim(row.removed.map((r) => r.id));
+          } catch (err) {
+            this.onError(err, 'log'); // left untold: the next start tells it
+          }
+          if (mine.length > 0) {
+            this.call(this.listeners, mine);
+            this.onClaimed(mine);
+          }
+        }
+      }
+      if (rows.length < FEED_BATCH) return;
+    }
   }
 
   private tell(removed: readonly RemovedPost[]): void {
-    for (const fn of this.listeners) {
+    this.call(this.listeners, removed);
+    this.call(this.wide, removed);
+  }
+
+  private call(set: ReadonlySet<(removed: readonly RemovedPost[]) => void>, removed: readonly RemovedPost[]): void {
+    for (const fn of set) {
       try {
         fn(removed);
       } catch (err) {
-        this.onError(err);
+        this.onError(err, 'listener');
       }
     }
   }

@@ -74,7 +74,7 @@ async function runRemove(args: string[]): Promise<number> {
   if (!live) {
     const store = openStore(found, config);
     try {
-      answer = removeRequest(new Removals(store, undefined, true), req);
+      answer = removeRequest(new Removals(store, { offline: true }), req);
     } finally {
       store.close();
     }
@@ -96,7 +96,9 @@ async function runRemove(args: string[]): Promise<number> {
       out(`no post of ${values.author} is held here; nothing was removed`);
     else if (!live && n > 0)
       out(
-        'peerpost is not running: the store is changed; the accounts hear of it when peerpost starts (news cancels are sent then)',
+        config.node.database
+          ? 'no peerpost process answered here: the store is changed; the processes running on this database hear of it within seconds (one of them sends the news cancels), or, if none runs, when peerpost starts'
+          : 'peerpost is not running: the store is changed; the accounts hear of it when peerpost starts (news cancels are sent then)',
       );
   }
   return (answer.removed?.length ?? 0) + (answer.blocked?.length ?? 0) > 0 || (answer.already?.length ?? 0) > 0

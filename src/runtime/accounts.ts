@@ -206,8 +206,8 @@ export class AccountRuntime {
         this.closers.push(off);
         return off;
       },
-      onRemoved: (fn) => {
-        const off = this.deps.removals.onRemoved(fn);
+      onRemoved: (fn, opts) => {
+        const off = this.deps.removals.onRemoved(fn, opts);
         this.closers.push(off);
         return off;
       },

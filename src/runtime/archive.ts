@@ -12,9 +12,17 @@ import { Retention } from '../archive/retention.js';
 
 /** The removals of a store; an account failing to forget a removed post is logged, never stops the others. */
 export function removalsFor(store: Store, log: Logger): Removals {
-  return new Removals(store, (err) =>
-    log.error({ err }, `an account failed to forget a removed post: ${(err as Error).message}`),
-  );
+  return new Removals(store, {
+    onError: (err, what) =>
+      what === 'log'
+        ? log.warn({ err }, (err as Error).message)
+        : log.error({ err }, `an account failed to forget a removed post: ${(err as Error).message}`),
+    onClaimed: (removed) =>
+      log.info(
+        { removed: removed.map((r) => r.id) },
+        `${removed.length} post${removed.length === 1 ? '' : 's'} removed with no daemon to ask (peerpost remove on another machine): told here, once for the node (news cancels, the news overview)`,
+      ),
+  });
 }
 
 /** Start the archive's upkeep once the accounts run; returns what stops it. */
@@ -25,7 +33,8 @@ export function startArchive(deps: {
   log: Logger;
 }): () => void {
   const { removals, outbox, log } = deps;
-  removals.onRemoved((removed) => outbox.forget(removed.map((r) => r.post.seq)));
+  // Rows this process may hold in memory, whichever process removed their post (the database dropped them already).
+  removals.onRemoved((removed) => outbox.forget(removed.map((r) => r.post.seq)), { fromOtherProcesses: true });
   const retention = new Retention({
     removals,
     bridges: () => Object.entries(deps.config().bridges).map(([name, b]) => ({ name, keepMs: b.archive.keepMs })),

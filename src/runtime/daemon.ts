@@ -38,7 +38,7 @@ import { removalsFor, startArchive } from './archive.js';
 import { LeaseKeeper, accountLease, processesOf, DIGESTS_LEASE, type LeaseDb } from './leases.js';
 import type { PostListeners } from '../ingest/core.js';
 import type { PgListener } from '../store/pg/listen.js';
-import { OUTBOX_CHANNEL, POSTS_CHANNEL } from '../store/pg/schema.js';
+import { OUTBOX_CHANNEL, POSTS_CHANNEL, REMOVALS_CHANNEL } from '../store/pg/schema.js';
 import type { PgDatabase } from '../store/pg/database.js';
 
 /**
@@ -48,6 +48,8 @@ import type { PgDatabase } from '../store/pg/database.js';
  */
 const PEER_ROWS_MS = 1000;
 const PEER_POLL_TICKS = 5;
+/** The removal log's old rows are dropped every this many ticks (an hour). */
+const PRUNE_TICKS = 3600;
 
 import { EXIT } from '../plugin.js';
 export { EXIT };
@@ -223,6 +225,9 @@ export class Daemon {
           else for (const e of payload.split('\n')) this.outbox.kick(e);
         });
       });
+      // Removals by the other processes: the views here forget those posts too (src/archive/removal-log.ts).
+      this.removals.startFeed();
+      wakeups.listen(REMOVALS_CHANNEL, (payload) => this.removals.nudge(Number(payload) || undefined));
       this.listeners.feed(this.store, (on) => {
         if (on) wakeups.listen(POSTS_CHANNEL, (payload) => this.listeners.nudge(Number(payload) || undefined));
         else wakeups.unlisten(POSTS_CHANNEL);
@@ -271,6 +276,7 @@ export class Daemon {
         const slow = ++n % PEER_POLL_TICKS === 0;
         if (slow || !this.wakeups?.connected) this.peerPoll();
         if (slow) this.guarded(() => this.keeper.refresh());
+        if (n % PRUNE_TICKS === 0) this.guarded(() => this.removals.log.prune(Date.now()));
       }, PEER_ROWS_MS);
       this.peerTimer.unref();
     }
@@ -398,6 +404,7 @@ export class Daemon {
     if (!this.running) return;
     this.guarded(() => this.outbox.kickAll());
     this.listeners.nudge();
+    this.removals.nudge();
   }
 
   /** A look at the store that may fail while PostgreSQL is away: the next poll tries again. */

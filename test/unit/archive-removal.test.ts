@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixture, line } from '../helpers/core-fixture.js';
 import { Removals, listTombstones, tombstoneOf, type RemovedPost } from '../../src/archive/removal.js';
+import { withoutText, type LoggedRemoval } from '../../src/archive/removal-log.js';
 import { Retention } from '../../src/archive/retention.js';
 import type { Post } from '../../src/post.js';
 
@@ -160,7 +161,7 @@ test('a removal without a daemon is kept for the accounts, and told once at the 
   const f = fixture(accounts, bridges);
   t.after(() => f.close());
   await f.core.ingest('mail.l', mail('<spam@x.example>', 'spammer', 'cheapwatches'));
-  const offline = new Removals(f.store, undefined, true);
+  const offline = new Removals(f.store, { offline: true });
   const heardOffline: string[] = [];
   offline.onRemoved((r) => heardOffline.push(...r.map((x) => x.id)));
   offline.remove({ ids: ['spam@x.example'] }, { reason: 'spam', by: 'admin', cause: 'removed', now: 1 });
@@ -189,4 +190,100 @@ test('a removed newest post’s seq is never given again (stream cursors stay tr
   new Removals(f.store).remove({ ids: ['b@x.example'] }, { reason: 'x', by: 'a', cause: 'removed', now: 1 });
   const c = await f.core.ingest('mail.l', mail('<c@x.example>', 'alice', 'three'));
   assert.equal((c as { seq: number }).seq, bSeq + 1);
+});
+
+/** The removal log of a PostgreSQL database shared by "processes" (Removals on one store), kept in memory. */
+function sharedLog() {
+  const rows: LoggedRemoval[] = [];
+  return {
+    rows,
+    kept: true,
+    write(origin: string, removed: readonly RemovedPost[]) {
+      if (removed.length > 0) rows.push({ n: rows.length + 1, origin, removed: removed.map(withoutText) });
+    },
+    after: (n: number, limit: number) => rows.filter((r) => r.n > n).slice(0, limit),
+    newest: () => rows.length,
+    prune: () => 0,
+  };
+}
+
+test('several processes: a removal reaches the views of the others (from the log, without its text), the once-listeners only in its own', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  for (const [id, body] of [
+    ['<a@x.example>', 'one'],
+    ['<b@x.example>', 'two'],
+    ['<c@x.example>', 'three'],
+  ] as const)
+    await f.core.ingest('mail.l', mail(id, 'alice', body));
+  const log = sharedLog();
+  const claimed: string[] = [];
+  const proc = (name: string) => {
+    const r = new Removals(f.store, { log, origin: name, onClaimed: (x) => claimed.push(`${name}:${x[0]!.id}`) });
+    const views: RemovedPost[] = [];
+    const once: string[] = [];
+    r.onRemoved((x) => views.push(...x), { fromOtherProcesses: true });
+    r.onRemoved((x) => once.push(...x.map((p) => p.id)));
+    r.startFeed();
+    return { r, views, once };
+  };
+  const A = proc('A');
+  const B = proc('B');
+  const C = proc('C');
+  A.r.remove({ ids: ['a@x.example'] }, { reason: 'spam', by: 'admin', cause: 'removed', now: 1 });
+  assert.deepEqual(A.once, ['a@x.example'], "the removing process's once-listener hears it");
+  assert.equal(A.views[0]!.post.body, 'one', 'its views get the post as it was');
+  for (const P of [A, B, C]) P.r.catchUp();
+  assert.deepEqual(A.views.length, 1, 'A does not hear its own removal again from the log');
+  for (const P of [B, C]) {
+    assert.deepEqual(
+      P.views.map((x) => [x.id, x.reason, x.post.seq, x.post.body, x.post.subject]),
+      [['a@x.example', 'spam', A.views[0]!.post.seq, '', undefined]],
+      'the other processes’ views hear it, with the seq and reason but not the text',
+    );
+    assert.deepEqual(P.once, [], 'their once-listeners (a news cancel) do not');
+  }
+
+  // Offline (peerpost remove with no daemon to ask): each running process's views hear it; one claims it for the node.
+  new Removals(f.store, { offline: true, log }).remove(
+    { ids: ['b@x.example'] },
+    { reason: 'asked', by: 'admin', cause: 'removed', now: 2 },
+  );
+  for (const P of [B, A, C]) P.r.catchUp();
+  for (const P of [A, B, C]) assert.equal(P.views.at(-1)!.id, 'b@x.example');
+  assert.deepEqual(claimed, ['B:b@x.example'], 'the first to read it claims it, once');
+  assert.deepEqual(B.once, ['b@x.example']);
+  assert.deepEqual([...A.once, ...C.once], ['a@x.example']);
+  const D = proc('D');
+  assert.equal(D.r.tellUntold(), 0, 'nothing left for the next start');
+  D.r.catchUp();
+  assert.deepEqual(D.views, [], 'a process started later reads the log from its start');
+
+  // The rows are read in batches, each once, however many there are.
+  for (let i = 0; i < 250; i++)
+    log.rows.push({ n: log.rows.length + 1, origin: 'A', removed: [withoutText(A.views[0]!)] });
+  B.r.nudge();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(B.views.length, 2 + 250, 'every row read once');
+  assert.equal(
+    log.rows.some((r) => r.removed.some((p) => p.post.body !== '')),
+    false,
+    'the log holds no text',
+  );
+});
+
+test('on SQLite (one process) there is no removal log: every listener hears the removal once', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  await f.core.ingest('mail.l', mail('<a@x.example>', 'alice', 'one'));
+  const r = new Removals(f.store);
+  const heard: string[] = [];
+  r.onRemoved((x) => heard.push(`view ${x[0]!.id}`), { fromOtherProcesses: true });
+  r.onRemoved((x) => heard.push(`once ${x[0]!.id}`));
+  r.startFeed();
+  assert.equal(r.log.kept, false);
+  r.remove({ ids: ['a@x.example'] }, { reason: 'x', by: 'a', cause: 'removed', now: 1 });
+  r.catchUp();
+  assert.deepEqual(heard, ['once a@x.example', 'view a@x.example']);
+  assert.equal(f.store.db.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'pp_removals'`).pluck().get(), 0);
 });

@@ -27,6 +27,8 @@ export const POSTS_LOCK = 0x70707374; // "ppst"
 /** The channels of the cross-process wake-ups (NOTIFY, in the inserting transaction): new posts, new outbox rows. */
 export const POSTS_CHANNEL = 'pp_posts';
 export const OUTBOX_CHANNEL = 'pp_outbox';
+/** The channel of the removal log's rows (src/archive/removal-log.ts): a post removed by another process. */
+export const REMOVALS_CHANNEL = 'pp_removed';
 
 /** Never edit an entry that has shipped; append a new one. */
 export const PG_MIGRATIONS: readonly string[] = [
@@ -216,4 +218,23 @@ export const PG_MIGRATIONS: readonly string[] = [
      END $$;
    CREATE TRIGGER outbox_notify AFTER INSERT ON outbox REFERENCING NEW TABLE AS fresh
      FOR EACH STATEMENT EXECUTE FUNCTION pp_notify_outbox();`,
+  // The removal log (src/archive/removal-log.ts): what one process removed, for the others' views to forget it. A
+  // row per removal (a JSON array of the posts, without their text), numbered in commit order (the writer holds
+  // REMOVALS_LOCK); its insert NOTIFYs pp_removed with its number at the commit.
+  `CREATE TABLE pp_removals (
+     n BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     at BIGINT NOT NULL,
+     origin TEXT NOT NULL,
+     removed TEXT NOT NULL
+   );
+   CREATE INDEX pp_removals_by_age ON pp_removals (at);
+   CREATE FUNCTION pp_notify_removals() RETURNS trigger LANGUAGE plpgsql AS $$
+     DECLARE newest BIGINT;
+     BEGIN
+       SELECT max(f.n) INTO newest FROM fresh f;
+       IF newest IS NOT NULL THEN PERFORM pg_notify('${REMOVALS_CHANNEL}', newest::text); END IF;
+       RETURN NULL;
+     END $$;
+   CREATE TRIGGER removals_notify AFTER INSERT ON pp_removals REFERENCING NEW TABLE AS fresh
+     FOR EACH STATEMENT EXECUTE FUNCTION pp_notify_removals();`,
 ];
