@@ -187,6 +187,37 @@ const WAL_AUTOCHECKPOINT_PAGES = 4000;
 const FENCE_SQL = `SELECT 1 FROM pp_leases WHERE name = CAST(? AS TEXT) AND holder = CAST(? AS TEXT)
   AND epoch = CAST(? AS BIGINT) AND expires > now() FOR SHARE`;
 
+/**
+ * The outbox's writes of an outcome (a delivery landed, a retry, a dead letter), each written once: `when` is the
+ * condition they are made under, `TRUE` for anyone's, FENCE_HOLDS for a lease holder's (fencedSql).
+ */
+const FENCE_HOLDS = 'EXISTS (SELECT 1 FROM fence)';
+const outcomeSql = {
+  /** PostgreSQL: the delivered rows (a JSON array of row numbers). */
+  gone: (when: string) =>
+    `DELETE FROM outbox WHERE row IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(? AS JSONB))) AND ${when}`,
+  /** PostgreSQL: their native ids (a JSON array); of one given twice, the last wins (as setNativeId one after another). */
+  ids: (when: string) =>
+    `INSERT INTO native_ids (account, target, native_id, post_id)
+     SELECT DISTINCT ON (i.a, i.t, i.x) i.a, i.t, i.x, i.p
+     FROM jsonb_to_recordset(CAST(? AS JSONB)) AS i (n BIGINT, a TEXT, t TEXT, x TEXT, p TEXT)
+     WHERE ${when}
+     ORDER BY i.a, i.t, i.x, i.n DESC
+     ON CONFLICT (account, target, native_id) DO UPDATE SET post_id = excluded.post_id`,
+  retry: (when: string) => `UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE row = ? AND ${when}`,
+  dead: (when: string) =>
+    `UPDATE outbox SET state = 'dead', attempts = ?, last_error = ?, dead_at = ? WHERE row = ? AND ${when}`,
+};
+
+/**
+ * PostgreSQL, a lease holder's (Fence) writes: done only if the lease row, locked FOR SHARE in the statement, still
+ * names this holder at this epoch, unexpired. The lock makes a takeover's UPDATE of that row wait for this write's
+ * commit (or this write see the takeover and change nothing): never both. The answer says whether the fence held.
+ */
+const fencedSql = (...writes: string[]) =>
+  `WITH fence AS (${FENCE_SQL}), ${writes.map((w, i) => `w${i} AS (${w})`).join(', ')}
+   SELECT ${FENCE_HOLDS} AS held`;
+
 const fenceKey = (f: Fence | undefined) => (f ? `${f.lease}\u0000${f.holder}\u0000${f.epoch}` : '');
 
 /** syncAhead: the log is synced in the background at most this often. */
@@ -499,55 +530,14 @@ export class Store {
       landNoWait: pg ? db.prepare(`SELECT set_config('synchronous_commit', 'off', true)`) : undefined,
       // PostgreSQL: delivered rows deleted and native ids set in one statement (flushDelivered).
       landDeliveries: pg
-        ? db.prepare(
-            `WITH gone AS (
-               DELETE FROM outbox WHERE row IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(? AS JSONB)))
-             )
-             INSERT INTO native_ids (account, target, native_id, post_id)
-             SELECT DISTINCT ON (i.a, i.t, i.x) i.a, i.t, i.x, i.p
-             FROM jsonb_to_recordset(CAST(? AS JSONB)) AS i (n BIGINT, a TEXT, t TEXT, x TEXT, p TEXT)
-             ORDER BY i.a, i.t, i.x, i.n DESC
-             ON CONFLICT (account, target, native_id) DO UPDATE SET post_id = excluded.post_id`,
-          )
+        ? db.prepare(`WITH gone AS (${outcomeSql.gone('TRUE')}) ${outcomeSql.ids('TRUE')}`)
         : undefined,
-      // PostgreSQL, a lease holder's (Fence): the same writes, done only if the lease row, locked FOR SHARE in the
-      // statement, still names this holder at this epoch, unexpired. The lock makes a takeover's UPDATE of that row
-      // wait for this write's commit (or this write see the takeover and change nothing): never both. The answer
-      // says whether the fence held.
-      landFenced: pg
-        ? db.prepare(
-            `WITH fence AS (${FENCE_SQL}), gone AS (
-               DELETE FROM outbox WHERE row IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(? AS JSONB)))
-                 AND EXISTS (SELECT 1 FROM fence)
-             ), ids AS (
-               INSERT INTO native_ids (account, target, native_id, post_id)
-               SELECT DISTINCT ON (i.a, i.t, i.x) i.a, i.t, i.x, i.p
-               FROM jsonb_to_recordset(CAST(? AS JSONB)) AS i (n BIGINT, a TEXT, t TEXT, x TEXT, p TEXT)
-               WHERE EXISTS (SELECT 1 FROM fence)
-               ORDER BY i.a, i.t, i.x, i.n DESC
-               ON CONFLICT (account, target, native_id) DO UPDATE SET post_id = excluded.post_id
-             )
-             SELECT EXISTS (SELECT 1 FROM fence) AS held`,
-          )
-        : undefined,
-      retryFenced: pg
-        ? db.prepare(
-            `WITH fence AS (${FENCE_SQL}), done AS (
-               UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE row = ? AND EXISTS (SELECT 1 FROM fence)
-             )
-             SELECT EXISTS (SELECT 1 FROM fence) AS held`,
-          )
-        : undefined,
-      killFenced: pg
-        ? db.prepare(
-            `WITH fence AS (${FENCE_SQL}), done AS (
-               UPDATE outbox SET state = 'dead', attempts = ?, last_error = ?, dead_at = ? WHERE row = ? AND EXISTS (SELECT 1 FROM fence)
-             )
-             SELECT EXISTS (SELECT 1 FROM fence) AS held`,
-          )
-        : undefined,
-      retryRow: db.prepare('UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE row = ?'),
-      killRow: db.prepare(`UPDATE outbox SET state = 'dead', attempts = ?, last_error = ?, dead_at = ? WHERE row = ?`),
+      // PostgreSQL, a lease holder's (Fence): the same writes, fenced.
+      landFenced: pg ? db.prepare(fencedSql(outcomeSql.gone(FENCE_HOLDS), outcomeSql.ids(FENCE_HOLDS))) : undefined,
+      retryFenced: pg ? db.prepare(fencedSql(outcomeSql.retry(FENCE_HOLDS))) : undefined,
+      killFenced: pg ? db.prepare(fencedSql(outcomeSql.dead(FENCE_HOLDS))) : undefined,
+      retryRow: db.prepare(outcomeSql.retry('TRUE')),
+      killRow: db.prepare(outcomeSql.dead('TRUE')),
       wakeEndpoint: db.prepare(`UPDATE outbox SET next_at = 0 WHERE endpoint = ? AND state = 'pending'`),
       kvGet: db.prepare('SELECT value FROM kv WHERE scope = ? AND key = ?').pluck(),
       kvSet: db.prepare(

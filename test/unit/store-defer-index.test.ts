@@ -204,9 +204,12 @@ test('syncAhead: the sync starts a moment after the commit, not in its turn (the
   const d = dir();
   try {
     const s = Store.open(d, { deferIndex: true, syncAhead: true });
+    const committed = performance.now();
     s.transaction(() => s.insertPost(post('plum'), Date.now()));
     await new Promise((r) => setImmediate(r)); // the turn of the commit, and the deliveries it hands on
-    assert.equal(s.syncsStarted, 0, 'a sync started on the heels of the commit');
+    // On a loaded machine this turn may itself take longer than the delay; only then may the sync have started.
+    if (performance.now() - committed < SYNC_AHEAD_DELAY_MS)
+      assert.equal(s.syncsStarted, 0, 'a sync started on the heels of the commit');
     await sleep(SYNC_AHEAD_DELAY_MS + 40);
     assert.equal(s.syncsStarted, 1, 'no sync after the commit');
     s.transaction(() => s.insertPost(post('quince'), Date.now()));
