@@ -53,7 +53,7 @@ import { mayPost, Tokens, type Grant } from './tokens.js';
 import { apiIndex } from './api-index.js';
 import { ATOM_TYPE, atomFeed, uuidUrn } from './atom.js';
 import { threadPage } from './thread.js';
-import { BadSearch, searchLimit, searchPage, webSearch, type SearchParams } from './search.js';
+import { BadSearch, searchLimit, searchPage, searchParams, webSearch } from './search.js';
 import { createListPages } from './lists.js';
 import type { OwnerAuth } from './owners.js';
 
@@ -1063,22 +1063,6 @@ export function createApp(d: AppDeps) {
       await stream.close();
       wss.close();
     },
-  };
-}
-
-/** The parameters of /search and /api/search. */
-function searchParams(url: URL): SearchParams {
-  const g = (k: string) => url.searchParams.get(k) ?? undefined;
-  const bridge = g('bridge');
-  const before = g('before');
-  const after = g('after');
-  const cursor = g('cursor');
-  return {
-    q: g('q') ?? '',
-    ...(bridge ? { bridge } : {}),
-    ...(before ? { before } : {}),
-    ...(after ? { after } : {}),
-    ...(cursor ? { cursor } : {}),
   };
 }
 
