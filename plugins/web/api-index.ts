@@ -1,6 +1,6 @@
 /**
  * GET /api: what the API offers, one entry a route, so that a client (or a person with curl) finds the rest
- * from the root. Kept next to the routes in app.ts; plugins/web/README.md has the same table with the answers.
+ * from the root. Kept next to the routes in api.ts; plugins/web/README.md has the same table with the answers.
  */
 export interface ApiRoute {
   method: 'GET' | 'POST';

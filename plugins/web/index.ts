@@ -15,7 +15,8 @@
  */
 import { createServer } from 'node:http';
 import { definePlugin, delivered, formatAddress, reloadPlan, type PluginContext } from '../../src/plugin.js';
-import { createApp, fileLink } from './app.js';
+import { createApp } from './app.js';
+import { fileLink } from './site.js';
 import { account, endpoint, targetProblem, type Config } from './schema.js';
 import { Tokens } from './tokens.js';
 import { OwnerAuth } from './owners.js';

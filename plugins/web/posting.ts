@@ -1,8 +1,11 @@
 /**
- * Posting from the web (the API and the stream): what a request may carry, and
+ * Posting from the web (the API and the stream): what a request may carry, the
+ * post itself (the token's and the endpoint's checks, then the ingest), and
  * how an ingest verdict is answered.
  */
-import { bareId, idProblem, type IngestVerdict } from '../../src/plugin.js';
+import { bareId, idProblem, type ErrorCode, type IngestVerdict } from '../../src/plugin.js';
+import type { AppDeps, Served } from './site.js';
+import { mayPost, type Grant } from './tokens.js';
 
 export interface PostInput {
   body: string;
@@ -78,4 +81,44 @@ export function verdictAnswer(
         body: { status: 'tempfail', code: v.code, error: `${v.reason}; nothing was kept, try again later` },
       };
   }
+}
+
+/** Post `input` with `grant` to the bridge `s`: refused (403) when the token or the endpoint may not, else ingested. */
+export async function webPost(
+  d: Pick<AppDeps, 'ingest' | 'log' | 'postUrl'>,
+  grant: Grant,
+  s: Served,
+  input: PostInput,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  if (!mayPost(grant, s.bridge))
+    return {
+      status: 403,
+      body: {
+        status: 'rejected',
+        code: 'not-allowed' satisfies ErrorCode,
+        error: `the token "${grant.name}" may not post to bridge ${s.bridge}`,
+      },
+    };
+  if (s.endpoint.direction === 'out')
+    return {
+      status: 403,
+      body: {
+        status: 'rejected',
+        code: 'receive-only' satisfies ErrorCode,
+        error: `${s.endpoint.key} only receives (direction: out): posting there is off`,
+      },
+    };
+  const v = await d.ingest({
+    target: s.name,
+    author: { name: input.from ?? grant.name, via: 'web' },
+    body: input.body,
+    kind: 'message',
+    ...(input.subject ? { subject: input.subject } : {}),
+    ...(input.inReplyTo ? { inReplyTo: input.inReplyTo } : {}),
+    ...(input.references ? { references: input.references } : {}),
+    ...(input.id ? { id: input.id } : {}),
+  });
+  if (v.status === 'accepted')
+    d.log.info({ id: v.id, bridge: s.bridge, token: grant.name }, `posted from the web to ${s.bridge}`);
+  return verdictAnswer(v, d.postUrl);
 }

@@ -82,6 +82,22 @@ export function webSearch(
   }
 }
 
+/** The parameters of /search and /api/search. */
+export function searchParams(url: URL): SearchParams {
+  const g = (k: string) => url.searchParams.get(k) ?? undefined;
+  const bridge = g('bridge');
+  const before = g('before');
+  const after = g('after');
+  const cursor = g('cursor');
+  return {
+    q: g('q') ?? '',
+    ...(bridge ? { bridge } : {}),
+    ...(before ? { before } : {}),
+    ...(after ? { after } : {}),
+    ...(cursor ? { cursor } : {}),
+  };
+}
+
 /** The limit= of the API: 1..100. */
 export function searchLimit(text: string | null): number | undefined {
   if (text === null || text === '') return undefined;
