@@ -58,14 +58,18 @@ test('the next digest of a channel is a reply to the previous one', async (t) =>
 });
 
 test('a conversation closes after the quiet time', async (t) => {
-  const f = fixture(accounts, bridges({ quietMs: 40 }));
+  const f = fixture(accounts, bridges({ quietMs: 300 }));
   t.after(() => f.close());
+  const said = performance.now();
   await f.core.ingest('irc.a', line('#commons', 'alice', 'anyone?'));
   await settle();
-  assert.equal(f.attempts.filter((a) => a.endpoint === 'mail.l/commons').length, 0, 'still open');
-  await new Promise((r) => setTimeout(r, 120));
+  const digests = () => f.attempts.filter((a) => a.endpoint === 'mail.l/commons').length;
+  // Only a machine too loaded to get here within the quiet time may have closed it already.
+  if (performance.now() - said < 300) assert.equal(digests(), 0, 'still open');
+  for (let i = 0; i < 100 && digests() === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(performance.now() - said >= 300, 'not closed before the quiet time');
   await settle();
-  assert.equal(f.attempts.filter((a) => a.endpoint === 'mail.l/commons').length, 1);
+  assert.equal(digests(), 1, 'closed once');
 });
 
 test('buffered lines live in the store: a restart loses none and closes the conversation', async (t) => {
