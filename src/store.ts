@@ -13,7 +13,7 @@ import { termWords } from './archive/marks.js';
 import { archivePage, type ArchiveFilter, type ArchivePageOf, type ArchivePosition } from './archive/export.js';
 import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
 import { indexedBy, type SqlDatabase, type SqlDialect, type SqlStatement } from './sql.js';
-import { PG_MIGRATIONS } from './store/pg/schema.js';
+import { OUTBOX_CHANNEL, PG_MIGRATIONS } from './store/pg/schema.js';
 import { translateDdl } from './store/pg/dialect.js';
 import type { PgStatement } from './store/pg/database.js';
 
@@ -1170,13 +1170,20 @@ export class Store {
     }
   }
 
-  /** Put a dead (or waiting) row back in line, to be tried at once. Returns false when there is no such row. */
+  /**
+   * Put a dead (or waiting) row back in line, to be tried at once. Returns false when there is no such row.
+   * PostgreSQL: the process that delivers its endpoint (maybe another) is woken at the commit (NOTIFY pp_outbox, as
+   * for a new row), not at its next poll.
+   */
   requeue(row: number): boolean {
-    return (
-      this.db
-        .prepare(`UPDATE outbox SET state = 'pending', attempts = 0, next_at = 0, dead_at = NULL WHERE row = ?`)
-        .run(row).changes > 0
-    );
+    const put = `UPDATE outbox SET state = 'pending', attempts = 0, next_at = 0, dead_at = NULL WHERE row = ?`;
+    if (this.dialect === 'postgres')
+      return (
+        this.db
+          .prepare(`WITH put AS (${put} RETURNING endpoint) SELECT pg_notify('${OUTBOX_CHANNEL}', endpoint) FROM put`)
+          .all(row).length > 0
+      );
+    return this.db.prepare(put).run(row).changes > 0;
   }
 
   /** Requeue every dead row (of one bridge); returns the endpoints touched. */

@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { world, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
+import { world, startDaemon, until, sleep, cli, type World, type Running } from '../helpers/daemon.js';
 import { freePort, listeningPort } from '../peers/finger.js';
 import { startPostgres, openPg, commonsOnPg, type PgPeer } from '../helpers/pg.js';
 import { nntplib } from './nntp-helpers.js';
@@ -138,4 +138,58 @@ test('an article posted to process A is on process B’s live stream once, in or
   assert.equal(closedAt, undefined, 'the stream client stayed connected through the restart');
   assert.equal(A.d.proc.exitCode, null);
   assert.equal(B.d.proc.exitCode, null);
+});
+
+test('an operator’s retry through process A wakes process B, which delivers the row, at once (not at its next poll)', async (t) => {
+  const sinkWorld = world();
+  t.after(() => sinkWorld.cleanup());
+  const sink = sinkWorld.sink('s');
+  const procs: { w: World; nntp: number; d?: Running }[] = [];
+  for (let i = 0; i < 2; i++) {
+    const w = world();
+    t.after(() => w.cleanup());
+    const nntp = await freePort();
+    // The sink answers "retry in 10 minutes" once per row: the row waits, as after a failed try.
+    w.writeConfig(`  database: ${pg.url}
+accounts:
+  nntp.local: { listen: 127.0.0.1:${nntp}, posting: { allow: loopback } }
+  sink.s: { file: ${sink}, retryTimes: 1, retryDelayMs: 600000 }
+bridges:
+  commons:
+    endpoints: [nntp.local/peerpost.commons, sink.s/c]
+`);
+    procs.push({ w, nntp });
+  }
+  t.after(async () => {
+    for (const p of procs) await p.d?.stop('SIGKILL');
+  });
+  const [A, B] = procs as [(typeof procs)[0], (typeof procs)[0]];
+  B.d = await startDaemon(B.w.config); // B takes the sink's lease
+  A.d = await startDaemon(A.w.config);
+  const [r] = await nntplib(A.nntp, [['post', article('waits')]]);
+  assert.ok(r!.ok, r!.error);
+  type Row = { row: number; endpoint: string; lastError: string | null; nextAt: number };
+  const waiting = async () => {
+    const o = await cli(['outbox', '-c', A.w.config, '--json']);
+    assert.equal(o.code, 0, o.stderr);
+    return (JSON.parse(o.stdout) as { rows: Row[] }).rows.find((x) => x.endpoint === 'sink.s/c' && x.lastError);
+  };
+  let row: Row | undefined;
+  await until(async () => (row = await waiting()) !== undefined, 'B tried the row and it waits', 15_000);
+  assert.match(row!.lastError!, /sink asked to retry/);
+  assert.ok(row!.nextAt > Date.now() + 60_000, 'it waits minutes');
+  const woken = () => B.d!.logs.filter((l) => /woken at once \(NOTIFY\)/.test(l) && /sink\.s\/c/.test(l)).length;
+  const before = woken();
+
+  // The operator asks A (its control socket); A does not deliver the sink's endpoint, B does.
+  const asked = Date.now();
+  const retried = await cli(['outbox', '-c', A.w.config, '--retry', String(row!.row)]);
+  assert.equal(retried.code, 0, retried.stderr);
+  await until(() => sinkWorld.delivered('s').length === 1, 'B delivered the row', 10_000);
+  assert.ok(woken() > before, "B was woken by the retry's NOTIFY, not found by its poll");
+  assert.ok(Date.now() - asked < 10_000);
+  assert.deepEqual(
+    sinkWorld.delivered('s').map((x) => x.id),
+    ['waits@crossfeed.example'],
+  );
 });
