@@ -19,6 +19,10 @@
  *   them (runs of letters and digits, case and diacritics folded: src/archive/marks.ts, the same words the query
  *   side quotes), indexed with the 'simple' configuration (no stemming: unicode61 does not stem either).
  * - kv.key compares bytewise (COLLATE "C"), as SQLite compares text: the Store lists a prefix's keys by range.
+ * - outbox.post_seq has no foreign key since entry 4: the same check (the post there, locked FOR KEY SHARE until the
+ *   commit; a post not deleted while a row names it) is made once a statement by triggers, not by a query per row.
+ * - The search rows stay in the posts' statement, unlike the daemon's SQLite store (deferIndex): written a moment
+ *   later in a statement of their own they cost PostgreSQL as much work, plus that statement (bench/pg-levers.ts).
  */
 
 /** The advisory lock (pg_advisory_xact_lock) that orders the transactions inserting posts. */
