@@ -222,10 +222,10 @@ export const PG_MIGRATIONS: readonly string[] = [
    CREATE TRIGGER outbox_notify AFTER INSERT ON outbox REFERENCING NEW TABLE AS fresh
      FOR EACH STATEMENT EXECUTE FUNCTION pp_notify_outbox();`,
   // Ingest (issue 17), three things the ingest wrote for little (bench/pg-levers.ts measures each, variants in turn).
-  // 1. outbox.post_seq names a post, checked once a statement instead of once a row. The foreign key
-  // ran a query per outbox row (4 a post on the bench's ingest: 256 a group commit of 64), each locking its post FOR
-  // KEY SHARE; the same check made once for a statement's rows (in the trigger that already reads them, outbox_notify)
-  // took 4-6% off each group commit's time (bench/RESULTS.md, pg). What the foreign key promised still holds, as it
+  // 1. outbox.post_seq names a post, checked once a statement instead of once a row. The foreign key ran a query per
+  // outbox row (4 a post on the bench's ingest: 256 a group commit of 64), each locking its post FOR KEY SHARE; the
+  // same check made once for a statement's rows (in the trigger that already reads them, outbox_notify) took 4-13%
+  // off a group commit's time. What the foreign key promised still holds, as it
   // held: an outbox row is refused (SQLSTATE 23503) unless its post is there, and its post is locked FOR KEY SHARE
   // until its commit (a removal deleting the post meanwhile waits for that commit); a post is not deleted while an
   // outbox row names it (23503: the removal drops the post's rows first, src/archive/removal.ts). Nothing updates
@@ -234,7 +234,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   // count reads posts_by_place (bridge first) or the table, the place before a seq walks posts_pkey back (EXPLAINed).
   // 3. posts.thread is written by pp_insert_posts from the post's JSON parsed once (the generated column parsed it
   // twice, and the thread is never changed: a post is never rewritten); the same expression, so the same threads.
-  // Each took 4-6% off a group commit's time on a quiet machine (bench/RESULTS.md, pg-levers).
+  // Each took 4-6% off a group commit's time on a quiet machine; the three, 9.6% through the core (README, bench/RESULTS.md).
   `ALTER TABLE outbox DROP CONSTRAINT outbox_post_seq_fkey;
    CREATE OR REPLACE FUNCTION pp_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
      DECLARE eps TEXT; named BIGINT[]; held BIGINT;
