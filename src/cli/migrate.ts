@@ -132,11 +132,16 @@ function planTable(src: Database.Database, dst: PgDatabase, table: string): Plan
   ).map((r) => r.name);
   const info = src.prepare(`PRAGMA table_xinfo(${q(table)})`).all() as { name: string; hidden: number }[];
   const sqliteCols = new Map(info.filter((c) => c.hidden === 0).map((c) => [c.name.toLowerCase(), c.name]));
+  // SQLite's generated columns (hidden 2: virtual, 3: stored) are read too, for a column PostgreSQL has plain: posts.thread,
+  // which pp_insert_posts writes there (schema entry 5), copied as SQLite computed it (the same expression).
+  const generated = new Map(
+    info.filter((c) => c.hidden === 2 || c.hidden === 3).map((c) => [c.name.toLowerCase(), c.name]),
+  );
   const sql = (src.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).pluck().get(table) ??
     '') as string;
   const rowidTable = !/\bWITHOUT\s+ROWID\b/i.test(sql);
   const select = pgCols.map((c) => {
-    const s = sqliteCols.get(c);
+    const s = sqliteCols.get(c) ?? generated.get(c);
     if (s !== undefined) return q(s);
     if (c === 'rowid' && rowidTable) return 'rowid';
     throw new MigrateError(

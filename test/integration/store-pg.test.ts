@@ -6,9 +6,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import pgClient from 'pg';
 import { Store } from '../../src/store.js';
 import { pluginStoreFor } from '../../src/runtime/accounts.js';
 import { PgDatabase } from '../../src/store/pg/database.js';
+import { PG_MIGRATIONS } from '../../src/store/pg/schema.js';
 import { EXPECTED, scenarioPost, storeScenario } from '../helpers/store-scenarios.js';
 import { startPostgres, type PgPeer } from '../helpers/pg.js';
 import { fixture, line, settle } from '../helpers/core-fixture.js';
@@ -108,6 +110,120 @@ test('two stores on one database (as two processes) number posts in commit order
   } finally {
     one.close();
     two.close();
+  }
+});
+
+test("an outbox row names a post (schema entry 5: checked once a statement): refused for a missing post, a post named by one is not deleted, and a removal racing a new row waits for that row's commit", async () => {
+  const store = openPg();
+  const c1 = new pgClient.Client(pg.url);
+  const c2 = new pgClient.Client(pg.url);
+  await c1.connect();
+  await c2.connect();
+  const code = (e: unknown) => (e as { code?: string }).code;
+  try {
+    assert.equal(
+      store.db.prepare(`SELECT count(*) FROM pg_constraint WHERE conname = 'outbox_post_seq_fkey'`).pluck().get(),
+      0,
+      'the row-by-row foreign key is gone',
+    );
+    const seq = store.insertPost(scenarioPost('fk1@x', { bridge: 'fk' }), Date.now())!;
+    const none = seq + 1000;
+    // A statement naming a missing post among others is refused whole (SQLSTATE 23503), as the foreign key refused it.
+    assert.throws(
+      () => store.addDelivery(none, 'irc.test/#fk', 'stream', Date.now()),
+      (e) => {
+        assert.equal(code(e), 'PG_CONSTRAINT_FOREIGNKEY');
+        return true;
+      },
+    );
+    await assert.rejects(
+      c1.query(
+        `INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES ($1, 'a', 'stream', 0), ($2, 'b', 'stream', 0)`,
+        [seq, none],
+      ),
+      (e) => code(e) === '23503',
+    );
+    assert.equal(store.db.prepare('SELECT count(*) FROM outbox WHERE post_seq = ?').pluck().get(seq), 0);
+    // A post an outbox row names is not deleted; once its rows are gone, it is.
+    const row = store.addDelivery(seq, 'irc.test/#fk', 'stream', Date.now());
+    await assert.rejects(c1.query('DELETE FROM posts WHERE seq = $1', [seq]), (e) => code(e) === '23503');
+    // A row written while a removal deletes its post: the removal waits for that row's commit, then is refused.
+    await c1.query('DELETE FROM outbox WHERE row = $1', [row]);
+    await c1.query('BEGIN');
+    await c1.query(`INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES ($1, 'a', 'stream', 0)`, [seq]);
+    let settled = false;
+    const removal = c2
+      .query('DELETE FROM posts WHERE seq = $1', [seq])
+      .finally(() => (settled = true))
+      .then(
+        () => 'deleted',
+        (e: unknown) => code(e),
+      );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(settled, false, 'the removal waits for the commit of the row naming the post');
+    await c1.query('COMMIT');
+    assert.equal(await removal, '23503');
+    // The other way round: a row naming a post a removal has deleted (not committed yet) waits, then is refused.
+    await c2.query('BEGIN');
+    await c2.query('DELETE FROM outbox WHERE post_seq = $1', [seq]);
+    await c2.query('DELETE FROM posts WHERE seq = $1', [seq]);
+    settled = false;
+    const late = c1
+      .query(`INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES ($1, 'a', 'stream', 0)`, [seq])
+      .finally(() => (settled = true))
+      .then(
+        () => 'inserted',
+        (e: unknown) => code(e),
+      );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(settled, false, 'the row waits for the removal');
+    await c2.query('COMMIT');
+    assert.equal(await late, '23503');
+    assert.equal(store.getPost('fk1@x'), undefined);
+  } finally {
+    await c1.end();
+    await c2.end();
+    store.close();
+  }
+});
+
+test('a database at schema 4 moves to entry 5 at the next open: its outbox rows kept, the check by statement in place of the foreign key', async () => {
+  const admin = new pgClient.Client(pg.url);
+  await admin.connect();
+  await admin.query('CREATE SCHEMA v4');
+  const url = `${pg.url}?options=${encodeURIComponent('-c search_path=v4')}`;
+  const old = new PgDatabase(url);
+  try {
+    old.transaction(() => {
+      for (const entry of PG_MIGRATIONS.slice(0, 4)) old.exec(entry);
+      old.exec('UPDATE peerpost_schema SET version = 4');
+    })();
+    old.exec(`SELECT * FROM pp_insert_posts('[{"n":0,"id":"old@x","bridge":"b","data":"{}","placed_at":0,"imported":0,"indexed":false}]', 0);
+              INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (1, 'irc.test/#b', 'stream', 0)`);
+    assert.equal(
+      old.prepare(`SELECT count(*) FROM pg_constraint WHERE conname = 'outbox_post_seq_fkey'`).pluck().get(),
+      1,
+    );
+  } finally {
+    old.close();
+  }
+  const store = Store.postgres(new PgDatabase(url), 'v4');
+  try {
+    assert.equal(store.db.prepare('SELECT version FROM peerpost_schema').pluck().get(), PG_MIGRATIONS.length);
+    assert.equal(
+      store.db.prepare(`SELECT count(*) FROM pg_constraint WHERE conname = 'outbox_post_seq_fkey'`).pluck().get(),
+      0,
+    );
+    assert.deepEqual(
+      store.queue('irc.test/#b', 10).map((r) => r.postId),
+      ['old@x'],
+    );
+    assert.throws(() => store.db.prepare('DELETE FROM posts WHERE seq = 1').run(), /outbox_post_seq_fkey/);
+    assert.throws(() => store.addDelivery(2, 'irc.test/#b', 'stream', 0), /outbox_post_seq_fkey/);
+  } finally {
+    store.close();
+    await admin.query('DROP SCHEMA v4 CASCADE');
+    await admin.end();
   }
 });
 

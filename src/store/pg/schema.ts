@@ -7,7 +7,8 @@
  * Where the two differ, and why:
  * - Integers are BIGINT: SQLite's INTEGER is 64-bit (times are ms since the epoch), PostgreSQL's is 32.
  * - posts.data stays TEXT (the post's JSON as SQLite holds it, byte for byte: a post is never rewritten); the thread
- *   column is computed from it (STORED: PostgreSQL has no virtual generated columns).
+ *   column is computed from it (STORED: PostgreSQL has no virtual generated columns; since entry 5 written by
+ *   pp_insert_posts with the same expression, the JSON parsed once).
  * - A post's seq is the next after every post held or removed, as on SQLite, and posts are numbered in the order
  *   their transactions commit: every transaction that inserts posts first takes the advisory lock POSTS_LOCK
  *   (several processes share the database; a sequence would let a later-committing transaction hold a lower seq,
@@ -19,6 +20,10 @@
  *   them (runs of letters and digits, case and diacritics folded: src/archive/marks.ts, the same words the query
  *   side quotes), indexed with the 'simple' configuration (no stemming: unicode61 does not stem either).
  * - kv.key compares bytewise (COLLATE "C"), as SQLite compares text: the Store lists a prefix's keys by range.
+ * - outbox.post_seq has no foreign key since entry 5: the same check (the post there, locked FOR KEY SHARE until the
+ *   commit; a post not deleted while a row names it) is made once a statement by triggers, not by a query per row.
+ * - The search rows stay in the posts' statement, unlike the daemon's SQLite store (deferIndex): written a moment
+ *   later in a statement of their own they cost PostgreSQL as much work, plus that statement (bench/pg-levers.ts).
  */
 
 /** The advisory lock (pg_advisory_xact_lock) that orders the transactions inserting posts. */
@@ -237,4 +242,82 @@ export const PG_MIGRATIONS: readonly string[] = [
      END $$;
    CREATE TRIGGER removals_notify AFTER INSERT ON pp_removals REFERENCING NEW TABLE AS fresh
      FOR EACH STATEMENT EXECUTE FUNCTION pp_notify_removals();`,
+  // Ingest (issue 17), three things the ingest wrote for little (bench/pg-levers.ts measures each, variants in turn).
+  // 1. outbox.post_seq names a post, checked once a statement instead of once a row. The foreign key ran a query per
+  // outbox row (4 a post on the bench's ingest: 256 a group commit of 64), each locking its post FOR KEY SHARE; the
+  // same check made once for a statement's rows (in the trigger that already reads them, outbox_notify) took 4-13%
+  // off a group commit's time. What the foreign key promised still holds, as it
+  // held: an outbox row is refused (SQLSTATE 23503) unless its post is there, and its post is locked FOR KEY SHARE
+  // until its commit (a removal deleting the post meanwhile waits for that commit); a post is not deleted while an
+  // outbox row names it (23503: the removal drops the post's rows first, src/archive/removal.ts). Nothing updates
+  // posts.seq or outbox.post_seq (a post is never rewritten).
+  // 2. posts_by_bridge is dropped, as SQLite dropped it (migration 13): posts_live serves the live stream, a bridge's
+  // count reads posts_by_place (bridge first) or the table, the place before a seq walks posts_pkey back (EXPLAINed).
+  // 3. posts.thread is written by pp_insert_posts from the post's JSON parsed once (the generated column parsed it
+  // twice, and the thread is never changed: a post is never rewritten); the same expression, so the same threads.
+  // Each took 4-6% off a group commit's time on a quiet machine; the three, 9.6% through the core (README, bench/RESULTS.md).
+  `ALTER TABLE outbox DROP CONSTRAINT outbox_post_seq_fkey;
+   CREATE OR REPLACE FUNCTION pp_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+     DECLARE eps TEXT; named BIGINT[]; held BIGINT;
+     BEGIN
+       SELECT array_agg(DISTINCT f.post_seq) INTO named FROM fresh f;
+       SELECT count(*) INTO held FROM (SELECT 1 FROM posts p WHERE p.seq = ANY (named) FOR KEY SHARE OF p) AS l;
+       IF held < coalesce(cardinality(named), 0) THEN
+         RAISE EXCEPTION 'insert or update on table "outbox" violates foreign key constraint "outbox_post_seq_fkey"'
+           USING ERRCODE = 'foreign_key_violation', DETAIL = 'an outbox row names a post that is not in posts';
+       END IF;
+       SELECT string_agg(DISTINCT f.endpoint, E'\\n') INTO eps FROM fresh f;
+       IF eps IS NOT NULL THEN
+         PERFORM pg_notify('${OUTBOX_CHANNEL}', CASE WHEN octet_length(eps) > 7000 THEN '' ELSE eps END);
+       END IF;
+       RETURN NULL;
+     END $$;
+   CREATE FUNCTION pp_posts_unsent() RETURNS trigger LANGUAGE plpgsql AS $$
+     DECLARE gone_seqs BIGINT[];
+     BEGIN
+       SELECT array_agg(g.seq) INTO gone_seqs FROM gone g;
+       IF EXISTS (SELECT 1 FROM outbox o WHERE o.post_seq = ANY (gone_seqs)) THEN
+         RAISE EXCEPTION 'update or delete on table "posts" violates foreign key constraint "outbox_post_seq_fkey" on table "outbox"'
+           USING ERRCODE = 'foreign_key_violation', DETAIL = 'an outbox row still names the post';
+       END IF;
+       RETURN NULL;
+     END $$;
+   CREATE TRIGGER posts_unsent AFTER DELETE ON posts REFERENCING OLD TABLE AS gone
+     FOR EACH STATEMENT EXECUTE FUNCTION pp_posts_unsent();
+   DROP INDEX posts_by_bridge;
+   ALTER TABLE posts ALTER COLUMN thread DROP EXPRESSION;
+   CREATE OR REPLACE FUNCTION pp_insert_posts(items JSONB, received BIGINT) RETURNS TABLE (n BIGINT, seq BIGINT)
+   LANGUAGE plpgsql AS $$
+     DECLARE base BIGINT;
+     BEGIN
+       PERFORM pg_advisory_xact_lock(${POSTS_LOCK});
+       SELECT greatest(coalesce((SELECT max(p.seq) FROM posts p), 0),
+                       coalesce((SELECT max(t.seq) FROM tombstones t WHERE t.seq IS NOT NULL), 0)) INTO base;
+       RETURN QUERY
+       WITH input AS (
+         SELECT * FROM jsonb_to_recordset(items) AS i (n BIGINT, id TEXT, bridge TEXT, data TEXT, date TEXT,
+           placed_at BIGINT, imported BIGINT, indexed BOOLEAN, s TEXT, b TEXT, a TEXT, aa TEXT, ad TEXT)
+       ), fresh AS (
+         SELECT DISTINCT ON (i.id) i.* FROM input i
+         WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = i.id)
+           AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.id = i.id)
+         ORDER BY i.id, i.n
+       ), numbered AS (
+         SELECT f.*, base + row_number() OVER (ORDER BY f.n) AS next FROM fresh f
+       ), stored AS (
+         INSERT INTO posts (seq, id, bridge, received_at, data, date, placed_at, imported, thread)
+         SELECT x.next, x.id, x.bridge, received, x.data, x.date, x.placed_at, x.imported,
+           coalesce(j.j -> 'references' ->> 0, j.j ->> 'inReplyTo', x.id)
+         FROM numbered x CROSS JOIN LATERAL (SELECT CAST(x.data AS JSONB) AS j) AS j
+         RETURNING posts.seq
+       ), indexed AS (
+         INSERT INTO archive_fts (seq, public, whole)
+         SELECT x.next, v.v, v.v || setweight(to_tsvector('simple', x.aa), 'B') || setweight(to_tsvector('simple', x.ad), 'D')
+         FROM numbered x CROSS JOIN LATERAL (SELECT setweight(to_tsvector('simple', x.s), 'A') ||
+           setweight(to_tsvector('simple', x.a), 'B') || setweight(to_tsvector('simple', x.b), 'D') AS v) AS v
+         WHERE x.indexed
+       )
+       SELECT x.n, x.next FROM numbered x
+       WHERE x.next IN (SELECT stored.seq FROM stored);
+     END $$;`,
 ];
