@@ -12,7 +12,8 @@ import type { PeerpostConfig } from '../config/types.js';
 import type { Post } from '../post.js';
 import { mintId } from '../post.js';
 import type { Router } from '../ingest/router.js';
-import type { DeliveryQueue, DigestBuffer, PostListeners } from '../ingest/core.js';
+import type { DeliveryQueue, DigestBuffer } from '../ingest/core.js';
+import type { PostListeners } from '../ingest/post-listeners.js';
 import type { Store } from '../store.js';
 import { renderDigest, participantsLabel } from './shape.js';
 

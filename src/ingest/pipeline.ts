@@ -9,7 +9,8 @@ import type { PeerpostConfig } from '../config/types.js';
 import type { Store } from '../store.js';
 import { outboxQueue, type Outbox } from '../delivery/outbox.js';
 import { DigestKeeper } from '../digest/keeper.js';
-import { Core, PostListeners } from './core.js';
+import { Core } from './core.js';
+import { PostListeners } from './post-listeners.js';
 import type { Router } from './router.js';
 
 export interface IngestPipeline {

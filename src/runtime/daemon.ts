@@ -36,7 +36,7 @@ import { sharedDigests } from './digests.js';
 import type { Removals } from '../archive/removal.js';
 import { removalsFor, startArchive } from './archive.js';
 import { LeaseKeeper, accountLease, processesOf, DIGESTS_LEASE, type LeaseDb } from './leases.js';
-import type { PostListeners } from '../ingest/core.js';
+import type { PostListeners } from '../ingest/post-listeners.js';
 import type { PgListener } from '../store/pg/listen.js';
 import { OUTBOX_CHANNEL, POSTS_CHANNEL, REMOVALS_CHANNEL } from '../store/pg/schema.js';
 import type { PgDatabase } from '../store/pg/database.js';

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { PostListeners, type PostFeedSource } from '../../src/ingest/core.js';
+import { PostListeners, type PostFeedSource } from '../../src/ingest/post-listeners.js';
 import type { Post, StoredPost } from '../../src/post.js';
 
 const log = pino({ level: 'silent' });

@@ -1,0 +1,187 @@
+/**
+ * The post listeners (ctx.onPost): told of every committed post, in commit order, and (several processes on one
+ * PostgreSQL database) of the posts other processes commit, merged in seq order, each once.
+ */
+import type { Logger } from 'pino';
+import type { Post, StoredPost } from '../post.js';
+import type { PostListenOptions } from '../plugin.js';
+
+/**
+ * Where posts committed by other processes are read (several processes on one PostgreSQL database): the Store.
+ * Posts are numbered in the order their transactions commit (src/store/pg/schema.ts), so "after seq N" misses none.
+ */
+export interface PostFeedSource {
+  /** Posts with a seq above `seq`, every bridge, in seq order, at most `limit` (imported ones included, marked). */
+  postsAfter(seq: number, limit: number): StoredPost[];
+  /** The highest seq held now (0 when none). */
+  newestSeq(): number;
+}
+
+/** How many posts of other processes one read takes. */
+const FEED_BATCH = 200;
+
+/**
+ * The listeners told of every committed post, in commit order (ctx.onPost): ingested posts and closed digests.
+ *
+ * Several processes on one database (feed(): PostgreSQL), a listener added with fromOtherProcesses is also told the
+ * posts other processes commit, merged with this process's own in seq order, each once. `cursor` is the seq up to
+ * which those listeners have been told. Before a post of this process is told, what others committed below its seq
+ * is read and told first (catchUp): the seq numbers commit order, so everything below a committed seq is committed.
+ * A wake-up (nudge: a NOTIFY, the slow poll, a reconnect) reads what is above the cursor; every post of this process
+ * is already at or below it then (the store's calls are synchronous: a commit and its telling run in one turn), so
+ * what the read finds was committed elsewhere. The feed runs only while such a listener is there.
+ */
+export class PostListeners {
+  private readonly fns = new Set<(post: StoredPost) => void>();
+  /** Listeners that also take the posts of other processes. */
+  private readonly wide = new Set<(post: StoredPost) => void>();
+  private source?: PostFeedSource;
+  /** While wide listeners are there (feed running): the seq up to which they have been told. */
+  private cursor: number | undefined;
+  /** Seqs of this process told above the cursor when a catch-up read failed: not told again when it comes. */
+  private readonly told = new Set<number>();
+  private active?: (on: boolean) => void;
+  private nudged = false;
+  private failedAt = 0;
+
+  constructor(private readonly log: Logger) {}
+
+  /** Call fn after commit for every accepted post, in commit order. Returns the way to stop. */
+  add(fn: (post: StoredPost) => void, opts: PostListenOptions = {}): () => void {
+    const entry = (p: StoredPost) => fn(p);
+    const set = opts.fromOtherProcesses ? this.wide : this.fns;
+    set.add(entry);
+    if (set === this.wide && this.wide.size === 1) this.startFeed();
+    return () => {
+      if (!set.delete(entry)) return;
+      if (set === this.wide && this.wide.size === 0) this.stopFeed();
+    };
+  }
+
+  /**
+   * Several processes on one database: where the posts of the others are read, and what to call when the feed
+   * starts or stops (the daemon LISTENs for new posts only while it runs). Without it (SQLite, one process), a
+   * wide listener is an ordinary one.
+   */
+  feed(source: PostFeedSource, active?: (on: boolean) => void): void {
+    this.source = source;
+    this.active = active;
+    if (this.wide.size > 0) this.startFeed();
+  }
+
+  /** Whether the feed runs (a listener takes the posts of other processes). */
+  get feeding(): boolean {
+    return this.cursor !== undefined;
+  }
+
+  private startFeed(): void {
+    if (!this.source || this.cursor !== undefined) return;
+    // What is committed already is not news: a listener that wants the past reads the store (the web stream's replay).
+    try {
+      this.cursor = this.source.newestSeq();
+    } catch (err) {
+      this.cursor = 0;
+      this.log.warn(
+        { err },
+        `the feed of other processes' posts could not read where the store is: ${(err as Error).message}`,
+      );
+    }
+    this.active?.(true);
+  }
+
+  private stopFeed(): void {
+    if (this.cursor === undefined) return;
+    this.cursor = undefined;
+    this.told.clear();
+    this.active?.(false);
+  }
+
+  /** A post was committed as `seq` at `at`: tell every listener (one that throws does not stop the others). */
+  tell(post: Post, seq: number, at: number, imported = false): void {
+    if (this.cursor !== undefined) this.catchUp(seq - 1);
+    if (this.fns.size === 0 && this.wide.size === 0) return;
+    const stored: StoredPost = {
+      ...post,
+      seq,
+      receivedAt: new Date(at).toISOString(),
+      ...(imported ? { imported: true as const } : {}),
+    };
+    for (const fn of this.fns) this.call(fn, stored);
+    for (const fn of this.wide) this.call(fn, stored);
+    this.advance(seq);
+  }
+
+  /** A post of this process committed and not told (an imported archive's): the feed passes over it. */
+  passed(seq: number): void {
+    if (this.cursor === undefined) return;
+    this.catchUp(seq - 1);
+    this.advance(seq);
+  }
+
+  private advance(seq: number): void {
+    if (this.cursor === undefined) return;
+    if (this.cursor >= seq - 1) this.cursor = Math.max(this.cursor, seq);
+    else this.told.add(seq); // the read below it failed: what it finds later is told then, this one not again
+  }
+
+  /**
+   * New posts committed elsewhere (a NOTIFY carrying `seq`, the slow poll, a reconnect): read them soon (one read
+   * for many wake-ups in one turn).
+   */
+  nudge(seq?: number): void {
+    if (this.cursor === undefined || (seq !== undefined && seq <= this.cursor) || this.nudged) return;
+    this.nudged = true;
+    setImmediate(() => {
+      this.nudged = false;
+      this.catchUp(Infinity);
+    });
+  }
+
+  /** Tell the wide listeners the posts of other processes above the cursor, up to `upTo`, in seq order. */
+  catchUp(upTo: number): void {
+    for (;;) {
+      const from = this.cursor;
+      if (from === undefined || !this.source || upTo <= from) return;
+      const limit = Math.min(FEED_BATCH, upTo - from);
+      let batch: StoredPost[];
+      try {
+        batch = this.source.postsAfter(from, limit);
+      } catch (err) {
+        if (Date.now() - this.failedAt > 10_000) {
+          this.failedAt = Date.now();
+          this.log.warn(
+            { err },
+            `the posts of other processes could not be read after seq ${from} (${(err as Error).message}); they are read at the next wake-up or poll, from there`,
+          );
+        }
+        return;
+      }
+      let done = batch.length < limit;
+      for (const p of batch) {
+        if (p.seq > upTo) {
+          done = true;
+          break;
+        }
+        if (this.cursor === undefined) return; // the last wide listener left
+        this.cursor = p.seq;
+        if (this.told.delete(p.seq)) continue;
+        for (const fn of this.wide) this.call(fn, p);
+      }
+      if (done) {
+        // Everything up to upTo is read (seqs are in commit order; one of this process's already told is below now).
+        if (this.cursor === undefined) return;
+        if (upTo !== Infinity) this.cursor = Math.max(this.cursor, upTo);
+        for (const s of this.told) if (s <= this.cursor) this.told.delete(s);
+        return;
+      }
+    }
+  }
+
+  private call(fn: (post: StoredPost) => void, p: StoredPost): void {
+    try {
+      fn(p);
+    } catch (err) {
+      this.log.error({ err, post: p.id }, `a post listener failed: ${(err as Error).message}`);
+    }
+  }
+}
