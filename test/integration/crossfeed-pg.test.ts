@@ -90,7 +90,19 @@ test('an article posted to process A is on process B’s live stream once, in or
   await sleep(3000);
   const restarted = Date.now();
   pg.start();
-  await until(async () => (await post(`after${acked.length}`)).ok, 'an article taken after the restart', 20_000);
+  let last: Awaited<ReturnType<typeof post>> | undefined;
+  try {
+    await until(
+      async () => (last = await post(`after${acked.length}`)).ok,
+      'an article taken after the restart',
+      20_000,
+    );
+  } catch (err) {
+    const logs = A.d.logs.filter((l) => !/"level":20/.test(l)).slice(-12);
+    throw new Error(
+      `${(err as Error).message}; the last answer: ${JSON.stringify(last)}; A's log:\n${logs.join('\n')}`,
+    );
+  }
   for (let i = 0; i < 3; i++) assert.ok((await post(`later${i}`)).ok);
   const back = await B.d.waitForLog(/the wake-up connection to PostgreSQL is back/, 20_000);
   assert.ok((JSON.parse(back) as { time: number }).time > restarted, "B's wake-up connection came back");
