@@ -101,6 +101,7 @@ test('an article posted to process A is on process B’s live stream once, in or
     const logs = A.d.logs.filter((l) => !/"level":20/.test(l)).slice(-12);
     throw new Error(
       `${(err as Error).message}; the last answer: ${JSON.stringify(last)}; A's log:\n${logs.join('\n')}`,
+      { cause: err },
     );
   }
   for (let i = 0; i < 3; i++) assert.ok((await post(`later${i}`)).ok);
