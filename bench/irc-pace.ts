@@ -6,7 +6,10 @@
  *   node dist/bench/run.js irc-pace      (also run by `npm run bench -- irc`)
  *
  * IRC_PACE_LINES (default 30, about 45 s a relay) and IRC_PACE_GAP_MS (1500) change the pace; IRC_PACE_NODE_FLAGS
- * (space-separated) adds node/V8 flags to peerpost's process, to try one. matterbridge:
+ * (space-separated) adds node/V8 flags to peerpost's process, to try one. IRC_PACE_WARM=N (a diagnostic, default 0)
+ * first has each relay carry N lines 20 ms apart, not measured, so that the measured lines find its code hot (peerpost
+ * then with a flood bucket of N + 5 lines, so that they do not queue; the measured lines find it full either way).
+ * matterbridge:
  * MATTERBRIDGE_BIN, else shared/bench/bin/matterbridge.xz beside the checkout or beside one of its parent directories
  * (../shared for a checkout, ../../shared for a git worktree under wt/; unpacked once, checked against
  * matterbridge.sha256 beside it). When neither is there, the bench says so and gives peerpost's figures alone.
@@ -38,6 +41,7 @@ export const title = 'irc-pace: IRC → IRC at a person’s pace (a line every 1
 
 const LINES = Number(process.env.IRC_PACE_LINES) || 30;
 const GAP_MS = Number(process.env.IRC_PACE_GAP_MS) || 1500;
+const WARM = Number(process.env.IRC_PACE_WARM) || 0;
 const BIN = fileURLToPath(new URL('../src/bin.js', import.meta.url));
 /** The checkout (dist/bench/ is two levels below it). */
 const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
@@ -121,6 +125,21 @@ async function measure(name: string, port: number, argv: string[], bot: string, 
     });
     await joined(rx, '#b');
     await sleep(2000); // both settled, as a person finds them
+    if (WARM > 0) {
+      // Diagnostic: the relay's code made hot first (WARM lines 20 ms apart), then the measured lines at the pace.
+      progress(`warming: ${WARM} lines, one every 20 ms`);
+      for (let i = 0; i < WARM; i++) {
+        tx.send(`PRIVMSG #a :warm${tag}-${i} the quick brown fox`);
+        await sleep(20);
+      }
+      // Until the relay has been quiet for 3 s (matterbridge drops what its own flood control holds back).
+      for (let n = -1, end = Date.now() + 90_000; n !== rx.lines.length && Date.now() < end;) {
+        n = rx.lines.length;
+        await sleep(3000);
+      }
+      const warmed = rx.lines.filter((l) => l.includes(` PRIVMSG #b :`) && l.includes(`warm${tag}-`)).length;
+      seen.push(`${name}: ${warmed} of the ${WARM} warm-up lines relayed`);
+    }
     progress(`${LINES} lines, one every ${GAP_MS} ms`);
     const sentAt = new Map<number, number>();
     const took: number[] = [];
@@ -182,7 +201,7 @@ export async function run(): Promise<Result[]> {
     writeFileSync(
       join(dir, 'pp.yaml'),
       `node: { hostname: bench.local, data: ${join(dir, 'ppdata')} }\naccounts:\n` +
-        `  irc.local: { host: 127.0.0.1, port: ${port}, tls: false, nick: ppbot }\nbridges:\n  ab:\n    endpoints:\n` +
+        `  irc.local: { host: 127.0.0.1, port: ${port}, tls: false, nick: ppbot${WARM ? `, flood: { burst: ${WARM + 5} }` : ''} }\nbridges:\n  ab:\n    endpoints:\n` +
         `      - { endpoint: irc.local/#a, direction: in }\n      - { endpoint: irc.local/#b, direction: out }\n`,
     );
     // As the executable runs it (with the node flags of its first line), at the default log level.
@@ -192,7 +211,7 @@ export async function run(): Promise<Result[]> {
     const mbNote = mbFig
       ? (f: (x: Figures) => number, d = 2) => `matterbridge in the same run: ${f(mbFig).toFixed(d)}`
       : () => 'matterbridge: not run (no binary)';
-    const how = `${LINES} lines ${GAP_MS} ms apart, #a → #b on one ngircd (penalties off), both relays with their default settings, each started fresh${extra.length ? `; peerpost with ${extra.join(' ')}` : ''}; ${seen.join('; ')}`;
+    const how = `${LINES} lines ${GAP_MS} ms apart, #a → #b on one ngircd (penalties off), both relays with their default settings, each started fresh${extra.length ? `; peerpost with ${extra.join(' ')}` : ''}${WARM ? `; each relay first made hot with ${WARM} lines 20 ms apart, not measured (peerpost's flood burst ${WARM + 5}; "the first line" is then the first measured)` : ''}; ${seen.join('; ')}`;
     const results: Result[] = [
       {
         figure: `latency at a person's pace (a line every ${GAP_MS / 1000} s), p50`,
