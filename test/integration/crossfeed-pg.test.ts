@@ -7,7 +7,7 @@
  * through): every article arrives all the same, once, on B's stream and at the sink, and the stream client stayed
  * connected throughout.
  */
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { world, startDaemon, until, sleep, cli, type World, type Running } from '../helpers/daemon.js';
@@ -33,25 +33,44 @@ interface StreamMsg {
   post?: { id: string; seq: number };
 }
 
-test('an article posted to process A is on process B’s live stream once, in order, and delivered by B at once; a PostgreSQL restart loses nothing', async (t) => {
+interface Proc {
+  w: World;
+  nntp: number;
+  d: Running;
+}
+
+/**
+ * Two processes on the database, each with its own news server, configured alike; B starts first, so it takes the
+ * sink's lease (the endpoint it delivers), and A starts beside it.
+ */
+async function twoProcesses(
+  t: TestContext,
+  configure: (w: World, nntp: number, sink: string) => void,
+): Promise<{ A: Proc; B: Proc; sinkWorld: World }> {
   const sinkWorld = world();
   t.after(() => sinkWorld.cleanup());
   const sink = sinkWorld.sink('s');
-  const procs: { w: World; nntp: number; d?: Running }[] = [];
+  const made: { w: World; nntp: number }[] = [];
   for (let i = 0; i < 2; i++) {
     const w = world();
     t.after(() => w.cleanup());
     const nntp = await freePort();
     configure(w, nntp, sink);
-    procs.push({ w, nntp });
+    made.push({ w, nntp });
   }
+  const running: Running[] = [];
   t.after(async () => {
-    for (const p of procs) await p.d?.stop('SIGKILL');
+    for (const d of running) await d.stop('SIGKILL');
   });
-  const [A, B] = procs as [(typeof procs)[0], (typeof procs)[0]];
-  // B starts first: it takes the sink's lease (the endpoint it delivers); A starts beside it.
-  B.d = await startDaemon(B.w.config);
-  A.d = await startDaemon(A.w.config);
+  const B = { ...made[1]!, d: await startDaemon(made[1]!.w.config) };
+  running.push(B.d);
+  const A = { ...made[0]!, d: await startDaemon(made[0]!.w.config) };
+  running.push(A.d);
+  return { A, B, sinkWorld };
+}
+
+test('an article posted to process A is on process B’s live stream once, in order, and delivered by B at once; a PostgreSQL restart loses nothing', async (t) => {
+  const { A, B, sinkWorld } = await twoProcesses(t, configure);
   const db = openPg(pg);
   t.after(() => db.close());
   const holder = db.query(`SELECT holder FROM pp_leases WHERE name = 'account:sink.s'`) as { holder: string }[];
@@ -154,15 +173,8 @@ test('an article posted to process A is on process B’s live stream once, in or
 });
 
 test('an operator’s retry through process A wakes process B, which delivers the row, at once (not at its next poll)', async (t) => {
-  const sinkWorld = world();
-  t.after(() => sinkWorld.cleanup());
-  const sink = sinkWorld.sink('s');
-  const procs: { w: World; nntp: number; d?: Running }[] = [];
-  for (let i = 0; i < 2; i++) {
-    const w = world();
-    t.after(() => w.cleanup());
-    const nntp = await freePort();
-    // The sink answers "retry in 10 minutes" once per row: the row waits, as after a failed try.
+  // The sink answers "retry in 10 minutes" once per row: the row waits, as after a failed try.
+  const { A, B, sinkWorld } = await twoProcesses(t, (w, nntp, sink) =>
     w.writeConfig(`  database: ${pg.url}
 accounts:
   nntp.local: { listen: 127.0.0.1:${nntp}, posting: { allow: loopback } }
@@ -170,15 +182,8 @@ accounts:
 bridges:
   commons:
     endpoints: [nntp.local/peerpost.commons, sink.s/c]
-`);
-    procs.push({ w, nntp });
-  }
-  t.after(async () => {
-    for (const p of procs) await p.d?.stop('SIGKILL');
-  });
-  const [A, B] = procs as [(typeof procs)[0], (typeof procs)[0]];
-  B.d = await startDaemon(B.w.config); // B takes the sink's lease
-  A.d = await startDaemon(A.w.config);
+`),
+  );
   const [r] = await nntplib(A.nntp, [['post', article('waits')]]);
   assert.ok(r!.ok, r!.error);
   type Row = { row: number; endpoint: string; lastError: string | null; nextAt: number };
@@ -191,7 +196,7 @@ bridges:
   await until(async () => (row = await waiting()) !== undefined, 'B tried the row and it waits', 15_000);
   assert.match(row!.lastError!, /sink asked to retry/);
   assert.ok(row!.nextAt > Date.now() + 60_000, 'it waits minutes');
-  const woken = () => B.d!.logs.filter((l) => /woken at once \(NOTIFY\)/.test(l) && /sink\.s\/c/.test(l)).length;
+  const woken = () => B.d.logs.filter((l) => /woken at once \(NOTIFY\)/.test(l) && /sink\.s\/c/.test(l)).length;
   const before = woken();
 
   // The operator asks A (its control socket); A does not deliver the sink's endpoint, B does.
