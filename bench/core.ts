@@ -104,6 +104,22 @@ function linePool(size: number, target: string): IncomingPost[] {
 
 export const POOL = linePool(1024, '#commons');
 
+/** The post the core would store for a line of the pool, as the bare runs write it (bridge commons, from IRC). */
+export function poolPost(inc: IncomingPost, id: string, now: number): Post {
+  return {
+    id,
+    bridge: 'commons',
+    origin: { account: ORIGIN_ACCOUNT, target: inc.target },
+    author: inc.author,
+    body: inc.body,
+    kind: 'message',
+    references: [],
+    hops: 0,
+    date: new Date(now).toISOString(),
+    attachments: [],
+  };
+}
+
 function freshDir(tag: string, base = tmpdir()): string {
   return mkdtempSync(join(base, `peerpost-bench-${tag}-`));
 }
@@ -200,19 +216,7 @@ export function bareRun(posts: number, base?: string): number {
       const inc = pool[i & 1023]!;
       const now = Date.now();
       const id = `${randomUUID()}@test.example`;
-      const post: Post = {
-        id,
-        bridge: 'commons',
-        origin: { account: ORIGIN_ACCOUNT, target: inc.target },
-        author: inc.author,
-        body: inc.body,
-        kind: 'message',
-        references: [],
-        hops: 0,
-        date: new Date(now).toISOString(),
-        attachments: [],
-      };
-      write(id, JSON.stringify(post), now);
+      write(id, JSON.stringify(poolPost(inc, id, now)), now);
     }
     const elapsed = performance.now() - t0;
     const n = db.prepare('SELECT count(*) FROM outbox').pluck().get() as number;

@@ -17,7 +17,7 @@ import { Store } from '../src/store.js';
 import { PgDatabase } from '../src/store/pg/database.js';
 import { PG_MIGRATIONS } from '../src/store/pg/schema.js';
 import { startPostgres, type PgPeer } from '../test/helpers/pg.js';
-import { FIVE_ENDPOINTS, POOL } from './core.js';
+import { FIVE_ENDPOINTS, POOL, poolPost } from './core.js';
 import { summarise, table, machine, type Result } from './lib/result.js';
 import { termWords } from '../src/archive/marks.js';
 import { indexText } from '../src/migrations.js';
@@ -89,18 +89,7 @@ function items(inline: boolean): Item[] {
     const inc = POOL[(n * 7 + Math.floor(Math.random() * 1024)) & 1023]!;
     const now = Date.now();
     const id = `${randomUUID()}@bench.example`;
-    const post = {
-      id,
-      bridge: 'commons',
-      origin: { account: 'irc.libera', target: inc.target },
-      author: inc.author,
-      body: inc.body,
-      kind: 'message',
-      references: [],
-      hops: 0,
-      date: new Date(now).toISOString(),
-      attachments: [],
-    };
+    const post = poolPost(inc, id, now);
     const [s, b, a, aa, ad] = indexText(post);
     return {
       n,
