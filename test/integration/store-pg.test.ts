@@ -120,6 +120,17 @@ test("an outbox row names a post (schema entry 5: checked once a statement): ref
   await c1.connect();
   await c2.connect();
   const code = (e: unknown) => (e as { code?: string }).code;
+  /** A statement that may wait for another transaction: whether it has settled yet, and how (`ok`, or its SQLSTATE). */
+  const blocking = (q: Promise<unknown>, ok: string) => {
+    const w: { settled: boolean; outcome?: Promise<string | undefined> } = { settled: false };
+    w.outcome = q
+      .finally(() => (w.settled = true))
+      .then(
+        () => ok,
+        (e: unknown) => code(e),
+      );
+    return w as { settled: boolean; outcome: Promise<string | undefined> };
+  };
   try {
     assert.equal(
       store.db.prepare(`SELECT count(*) FROM pg_constraint WHERE conname = 'outbox_post_seq_fkey'`).pluck().get(),
@@ -151,34 +162,23 @@ test("an outbox row names a post (schema entry 5: checked once a statement): ref
     await c1.query('DELETE FROM outbox WHERE row = $1', [row]);
     await c1.query('BEGIN');
     await c1.query(`INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES ($1, 'a', 'stream', 0)`, [seq]);
-    let settled = false;
-    const removal = c2
-      .query('DELETE FROM posts WHERE seq = $1', [seq])
-      .finally(() => (settled = true))
-      .then(
-        () => 'deleted',
-        (e: unknown) => code(e),
-      );
+    const removal = blocking(c2.query('DELETE FROM posts WHERE seq = $1', [seq]), 'deleted');
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(settled, false, 'the removal waits for the commit of the row naming the post');
+    assert.equal(removal.settled, false, 'the removal waits for the commit of the row naming the post');
     await c1.query('COMMIT');
-    assert.equal(await removal, '23503');
+    assert.equal(await removal.outcome, '23503');
     // The other way round: a row naming a post a removal has deleted (not committed yet) waits, then is refused.
     await c2.query('BEGIN');
     await c2.query('DELETE FROM outbox WHERE post_seq = $1', [seq]);
     await c2.query('DELETE FROM posts WHERE seq = $1', [seq]);
-    settled = false;
-    const late = c1
-      .query(`INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES ($1, 'a', 'stream', 0)`, [seq])
-      .finally(() => (settled = true))
-      .then(
-        () => 'inserted',
-        (e: unknown) => code(e),
-      );
+    const late = blocking(
+      c1.query(`INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES ($1, 'a', 'stream', 0)`, [seq]),
+      'inserted',
+    );
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(settled, false, 'the row waits for the removal');
+    assert.equal(late.settled, false, 'the row waits for the removal');
     await c2.query('COMMIT');
-    assert.equal(await late, '23503');
+    assert.equal(await late.outcome, '23503');
     assert.equal(store.getPost('fk1@x'), undefined);
   } finally {
     await c1.end();
