@@ -383,6 +383,44 @@ test('PostgreSQL restarted during use: a call in the gap fails at once with a te
   }
 });
 
+test("the connection lost inside a transaction, its ROLLBACK racing the socket's end: the next statement outside a transaction connects again and runs", () => {
+  // PostgreSQL ends the backend (as a restart does) during a transaction's statement; the transaction rolls back at
+  // once, so its ROLLBACK may reach the worker before or after the socket's end. Either way the transaction is over:
+  // a statement after it must not be refused as "lost inside a transaction" (it was, for good, until some later
+  // transaction failed: a daemon whose writes run outside transactions stayed refused).
+  const d = openPg(pg, { queryTimeoutMs: 2000 });
+  const other = openPg(pg);
+  try {
+    const one = d.prepare('SELECT 1 AS x').pluck();
+    const pid = d.prepare('SELECT pg_backend_pid() AS p').pluck();
+    for (let round = 0; round < 25; round++) {
+      const backend = pid.get() as number;
+      assert.throws(
+        () =>
+          d.transaction(() => {
+            one.get();
+            if (round % 2) other.query('SELECT pg_terminate_backend($1::int)', [backend]);
+            else d.query('SELECT pg_terminate_backend(pg_backend_pid())');
+            one.get();
+          })(),
+        (e: Error) => isTemporaryPgError(e),
+      );
+      let last: unknown;
+      let ok = false;
+      for (let attempt = 0; attempt < 3 && !ok; attempt++)
+        try {
+          ok = one.get() === 1;
+        } catch (err) {
+          last = err;
+        }
+      assert.ok(ok, `round ${round}: a statement after the rolled-back transaction ran (${String(last)})`);
+    }
+  } finally {
+    d.close();
+    other.close();
+  }
+});
+
 test('a statement past queryTimeoutMs fails as temporary and the connection goes on; a silent server is given up on too', () => {
   const d = openPg(pg, { queryTimeoutMs: 500 });
   try {

@@ -23,7 +23,7 @@
  *   catches an error inside transaction(fn) and goes on gets PG_TX_ABORTED on its next statement.
  * - after a lost connection (PostgreSQL restarted, failover), the next call connects again; a connection lost
  *   inside a transaction fails every call until that transaction's ROLLBACK (transaction(fn) does it), never
- *   letting the rest of a transaction run outside it.
+ *   letting the rest of a transaction run outside it; a call made outside any transaction connects again.
  *
  * SQL: prepare() takes the SQLite SQL the project writes and translates it (dialect.ts); a statement is parsed by
  * PostgreSQL at prepare time (bad SQL fails there, as on SQLite), cached by its text, and then runs as a named
@@ -211,7 +211,7 @@ export class PgDatabase {
     Atomics.store(this.flag, 0, 0);
     const t0 = performance.now();
     this.stats.roundTrips++;
-    this.port.postMessage({ ...req, id });
+    this.port.postMessage({ ...req, id, ...(this.depth === 0 ? { outside: true } : {}) });
     const deadline = Date.now() + waitMs;
     for (;;) {
       let m;

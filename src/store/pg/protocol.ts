@@ -30,7 +30,11 @@ export type Body =
 /** A request that may be a step of 'many'. */
 export type Step = Extract<Body, { op: 'query' | 'exec' | 'tx' }>;
 
-export type Request = Body & { id: number };
+/**
+ * `outside`: the main thread has no transaction open (depth 0), so a transaction lost with its connection is over
+ * (worker.ts forgets it; else its statements would be refused until a ROLLBACK that never comes).
+ */
+export type Request = Body & { id: number; outside?: boolean };
 
 export type Response = (
   | { ok: true; rows?: unknown[]; rowCount?: number; results?: { rows?: unknown[]; rowCount?: number }[] }

@@ -145,6 +145,8 @@ async function handle(req: Request): Promise<Response> {
     lostInTx = false;
     return { ok: true };
   }
+  // A request sent outside any transaction (the main thread's depth 0): whatever transaction was lost is over.
+  if (req.outside) lostInTx = false;
   if (lostInTx)
     return fail('the connection to PostgreSQL was lost inside a transaction; it is rolled back', 'PG_UNAVAILABLE');
   if (dead || !client) {
@@ -209,8 +211,13 @@ async function handle(req: Request): Promise<Response> {
         await query(c, { text: sql });
         if (req.what === 'begin') inTx = true;
       } finally {
-        // A COMMIT or ROLLBACK ends the transaction whether it succeeded or not (PostgreSQL rolls back a failed COMMIT).
-        if (req.what === 'commit' || req.what === 'rollback') inTx = false;
+        // A COMMIT or ROLLBACK ends the transaction whether it succeeded or not (PostgreSQL rolls back a failed COMMIT),
+        // and so the main thread's: a loss noticed while it ran (the socket's end racing a ROLLBACK sent after a
+        // statement failed) has nothing left to refuse.
+        if (req.what === 'commit' || req.what === 'rollback') {
+          inTx = false;
+          lostInTx = false;
+        }
       }
       return { ok: true };
     }
