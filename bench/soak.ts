@@ -223,6 +223,16 @@ function procStatus(pid: number): { rssMb: number; hwmMb: number } {
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
 }
 
+/** CPU seconds the process has used (user + system), from /proc/PID/stat (clock ticks of 1/100 s on Linux). */
+function procCpuS(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15: utime, stime
+}
+
+/** The machine's 1-minute load average: how much else ran beside the daemon. */
+const load1 = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+
 const fileMb = (f: string) => (existsSync(f) ? statSync(f).size / 1048576 : 0);
 
 /** The sample values of /metrics we read, by metric name (labels summed). */
@@ -368,8 +378,11 @@ export async function run(): Promise<Result[]> {
     };
     writeFileSync(node.config, stringify(cfg));
 
-    const flags = shebangFlags().join(' ');
-    running = await startDaemon(node.config, ['--log-level', 'info'], { nodeFlags: shebangFlags() });
+    // SOAK_NODE_FLAGS: more node flags for the daemon, after the executable's (e.g. "--cpu-prof --cpu-prof-dir=DIR
+    // --cpu-prof-interval=5000" for a profile of the whole run, written when the daemon stops).
+    const nodeFlags = [...shebangFlags(), ...(process.env.SOAK_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
+    const flags = nodeFlags.join(' ');
+    running = await startDaemon(node.config, ['--log-level', 'info'], { nodeFlags });
     node.running = running;
     const pid = running.proc.pid!;
     await running.waitForLog(/first look at peerpost\.commons/, 30_000);
@@ -594,9 +607,18 @@ export async function run(): Promise<Result[]> {
     };
     const rows: Row[] = [];
     const db = join(node.data, 'peerpost.db');
+    let cpuBefore = procCpuS(pid);
+    let sentBefore = 0;
     const sample = () => {
       scanMail(false);
       const p = procStatus(pid);
+      // The daemon's CPU per post sent in this window: a cost growing with the store shows here, the machine's
+      // other work does not (it shows in load1 and in the latencies).
+      const cpu = procCpuS(pid);
+      const sentNow = Object.values(count).reduce((s, x) => s + x, 0);
+      const cpuMsPerPost = sentNow > sentBefore ? ((cpu - cpuBefore) * 1000) / (sentNow - sentBefore) : NaN;
+      cpuBefore = cpu;
+      sentBefore = sentNow;
       // The largest outbox depth the 2 s polls saw in this window (a burst's peak, not one instant).
       const polled = outboxSeries.filter(([t]) => t > secs() - o.sampleS).map(([, d]) => d);
       const windowOutbox = polled.length ? Math.max(...polled) : NaN;
@@ -628,11 +650,13 @@ export async function run(): Promise<Result[]> {
         web_p99_ms: p99('web'),
         mail_p99_ms: p99('mail'),
         arrivals: KINDS.reduce((n, k) => n + lat[k].length, 0),
-        sent: Object.values(count).reduce((s, x) => s + x, 0),
+        sent: sentNow,
+        cpu_ms_per_post: cpuMsPerPost,
+        load1: load1(),
       });
       const r = rows[rows.length - 1]!;
       log(
-        `t=${r.t_s}s rss=${r.rss_mb!.toFixed(1)} heap=${r.heap_used_mb!.toFixed(1)} ext=${r.external_mb!.toFixed(1)} fds=${r.fds} lag99=${r.lag_p99_ms!.toFixed(1)}ms outbox=${r.outbox_max} wal=${r.wal_mb!.toFixed(1)} p99 irc/web/mail=${r.irc_p99_ms!.toFixed(0)}/${r.web_p99_ms!.toFixed(0)}/${r.mail_p99_ms!.toFixed(0)}ms sent=${r.sent}`,
+        `t=${r.t_s}s rss=${r.rss_mb!.toFixed(1)} heap=${r.heap_used_mb!.toFixed(1)} ext=${r.external_mb!.toFixed(1)} fds=${r.fds} lag99=${r.lag_p99_ms!.toFixed(1)}ms outbox=${r.outbox_max} wal=${r.wal_mb!.toFixed(1)} p99 irc/web/mail=${r.irc_p99_ms!.toFixed(0)}/${r.web_p99_ms!.toFixed(0)}/${r.mail_p99_ms!.toFixed(0)}ms cpu/post=${r.cpu_ms_per_post!.toFixed(2)}ms load=${r.load1} sent=${r.sent}`,
       );
       // The daemon's log lines are kept by the helper; keep the last few only.
       if (running!.logs.length > 2000) running!.logs.splice(0, running!.logs.length - 500);
@@ -786,6 +810,8 @@ export async function run(): Promise<Result[]> {
           { column: 'web_p99_ms', label: 'ingest → WebSocket p99 (ms)' },
           { column: 'mail_p99_ms', label: 'ingest → smtp-sink (1,000 subscribers) p99 (ms)' },
           { column: 'vmhwm_mb', label: 'VmHWM, peak RSS (MB)' },
+          { column: 'cpu_ms_per_post', label: 'daemon CPU per post sent (ms)' },
+          { column: 'load1', label: 'machine load average (1 min)' },
         ],
         { warmupS: o.warmupS, bursts },
       ),
@@ -903,6 +929,16 @@ export async function run(): Promise<Result[]> {
         unit: 'ms',
         value: lag[1],
         note: `first half ${lag[0].toFixed(1)} ms`,
+      },
+      {
+        figure: "the daemon's CPU per post sent, median of the 10 s windows of the second half",
+        unit: 'ms',
+        value: halves('cpu_ms_per_post')[1],
+        note: `first half ${halves('cpu_ms_per_post')[0].toFixed(2)} ms; slope after warm-up ${per10('cpu_ms_per_post').toFixed(3)} ms per 10 min (a cost growing with the store would show here); machine load average, median ${halves(
+          'load1',
+        )
+          .map((x) => x.toFixed(1))
+          .join(' / ')} (first / second half)`,
       },
       {
         figure: 'posts sent (acknowledged)',
