@@ -5,7 +5,7 @@
  * are append-only and numbered by PRAGMA user_version.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, accessSync, constants, statSync, existsSync, openSync, closeSync, fdatasync } from 'node:fs';
+import { mkdirSync, accessSync, constants, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { toStored, type Post, type StoredPost, type StoredRow } from './post.js';
 import { threadKeyOf } from './archive/thread.js';
@@ -16,6 +16,8 @@ import { indexedBy, type SqlDatabase, type SqlDialect, type SqlStatement } from 
 import { OUTBOX_CHANNEL, PG_MIGRATIONS } from './store/pg/schema.js';
 import { translateDdl } from './store/pg/dialect.js';
 import type { PgStatement } from './store/pg/database.js';
+import { DeferredIndex } from './store/deferred-index.js';
+import { WalSync } from './store/wal-sync.js';
 
 export { MIGRATIONS };
 
@@ -220,21 +222,6 @@ const fencedSql = (...writes: string[]) =>
 
 const fenceKey = (f: Fence | undefined) => (f ? `${f.lease}\u0000${f.holder}\u0000${f.epoch}` : '');
 
-/** syncAhead: the log is synced in the background at most this often. */
-const SYNC_AHEAD_MS = 50;
-/**
- * syncAhead: the sync starts this long after the commit that asks for it, not on its heels: the commit's deliveries
- * (an IRC line written to its socket, the server relaying it) do not share the machine with the sync and the journal
- * write it sets off. At a line every 1.5 s, syncing at once cost the line ~0.3 ms at p50 (issue 18, README).
- */
-export const SYNC_AHEAD_DELAY_MS = 10;
-
-/** deferIndex: the search index rows of the posts of this many ms are written together, or of this many posts. */
-export const INDEX_DELAY_MS = 50;
-export const INDEX_BATCH = 512;
-/** kv (scope, key) of the highest seq whose post's search row was written by a deferring store (or never needed). */
-const INDEXED_THROUGH = ['store', 'indexedThrough'] as const;
-
 /**
  * SQLite's page cache of the store's connection, in KiB (a negative cache_size). better-sqlite3 builds SQLite with
  * 16 MiB, a cache that fills as the store grows: a daemon's RSS rose by ~9 MB between 6,000 and 60,000 posts
@@ -299,18 +286,10 @@ export class Store {
    * when another process (a command beside the daemon) commits between its read and its first write.
    */
   private readonly txWrite: <T>(fn: () => T) => T;
-  /** deferIndex: posts stored whose search row is not written yet, by seq (flushIndex checks each is still there). */
-  private readonly deferIndex: boolean;
-  private readonly unindexed = new Map<number, Post>();
-  private indexTimer: NodeJS.Timeout | undefined;
-  /** syncAhead: the log file, opened to sync it; whether a sync is under way, and when the last one started. */
-  private readonly syncAhead: boolean;
-  private walFd: number | undefined;
-  private syncing = false;
-  private lastSync = 0;
-  private syncTimer: NodeJS.Timeout | undefined;
-  /** syncAhead: background syncs of the log started so far. */
-  syncsStarted = 0;
+  /** deferIndex: the search rows written a moment after the commit (src/store/deferred-index.ts). */
+  private readonly deferred: DeferredIndex | undefined;
+  /** syncAhead: the log synced in the background after commits (src/store/wal-sync.ts). */
+  private readonly walSync: WalSync | undefined;
 
   /** Open (creating when needed, unless create: false) the store in the data directory. Throws StoreError with a clear message. */
   static open(dataDir: string, opts: StoreOptions = {}): Store {
@@ -340,8 +319,8 @@ export class Store {
       this.dialect = 'postgres';
       this.db = pg;
       this.sqlite = undefined;
-      this.deferIndex = false;
-      this.syncAhead = false;
+      this.deferred = undefined;
+      this.walSync = undefined;
       this.migratePostgres();
       this.q = this.prepareAll();
       this.tx = <T>(fn: () => T) => pg.transaction(fn)();
@@ -379,9 +358,20 @@ export class Store {
     const run = db.transaction((fn: () => unknown) => fn());
     this.tx = <T>(fn: () => T) => run(fn) as T;
     this.txWrite = <T>(fn: () => T) => run.immediate(fn) as T;
-    this.deferIndex = (opts.deferIndex ?? false) && !opts.readonly;
-    this.syncAhead = (opts.syncAhead ?? false) && !opts.readonly && file !== ':memory:';
-    if (this.deferIndex) this.indexLeftOver();
+    this.deferred =
+      opts.deferIndex && !opts.readonly
+        ? new DeferredIndex({
+            db,
+            txWrite: this.txWrite,
+            kvGet: <T>(scope: string, key: string) => this.kvGet<T>(scope, key),
+            kvSet: (scope, key, value) => this.kvSet(scope, key, value),
+            idAtSeq: (seq) => this.q.idAtSeq.get(seq) as string | undefined,
+            indexRow: (seq, post) => this.indexRow(seq, post),
+          })
+        : undefined;
+    this.walSync =
+      opts.syncAhead && !opts.readonly && file !== ':memory:' ? new WalSync(`${file}-wal`, () => db.open) : undefined;
+    this.deferred?.catchUp();
   }
 
   /** Apply the PostgreSQL schema's entries not yet applied, each in its transaction (peerpost_schema holds the count). */
@@ -570,7 +560,7 @@ export class Store {
 
   close(): void {
     if (this.db.open) {
-      this.tryFlushIndex(); // what cannot be written now is at the next open
+      this.deferred?.tryFlush(); // what cannot be written now is at the next open
       try {
         this.flushDelivered();
       } catch {
@@ -578,44 +568,20 @@ export class Store {
       }
       this.db.close();
     }
-    clearTimeout(this.indexTimer);
-    clearTimeout(this.syncTimer);
-    this.syncTimer = undefined;
-    if (this.walFd !== undefined && !this.syncing) closeSync(this.walFd);
-    this.walFd = undefined;
+    this.deferred?.stop();
+    this.walSync?.close();
   }
 
   /** Run fn in a transaction (a savepoint when nested); rolled back if it throws. */
   transaction<T>(fn: () => T): T {
     const r = this.tx(fn);
-    if (this.syncAhead && !this.db.inTransaction)
-      this.syncTimer ??= setTimeout(() => {
-        this.syncTimer = undefined;
-        if (this.db.open) this.syncSoon();
-      }, SYNC_AHEAD_DELAY_MS).unref();
+    if (this.walSync && !this.db.inTransaction) this.walSync.afterCommit();
     return r;
   }
 
-  /** syncAhead: start a background sync of the log, unless one is under way or one started less than SYNC_AHEAD_MS ago. */
-  private syncSoon(): void {
-    const now = performance.now();
-    if (this.syncing || now - this.lastSync < SYNC_AHEAD_MS) return;
-    if (this.walFd === undefined) {
-      try {
-        this.walFd = openSync(`${this.file}-wal`, 'r');
-      } catch {
-        return; // no log yet
-      }
-    }
-    this.syncing = true;
-    this.syncsStarted++;
-    this.lastSync = now;
-    const fd = this.walFd;
-    fdatasync(fd, () => {
-      this.syncing = false;
-      // Closed meanwhile: the descriptor is this sync's to close.
-      if (!this.db.open && this.walFd === undefined) closeSync(fd);
-    });
+  /** syncAhead: background syncs of the log started so far. */
+  get syncsStarted(): number {
+    return this.walSync?.started ?? 0;
   }
 
   // ---- posts ----
@@ -646,7 +612,7 @@ export class Store {
       }
       // The archive's search index (migration 9): in the same transaction, or (deferIndex) a moment later, with others.
       if (post.kind !== 'event') {
-        if (this.deferIndex) this.indexSoon(seq, post);
+        if (this.deferred) this.deferred.add(seq, post);
         else this.indexRow(seq, post);
       }
       return seq;
@@ -662,78 +628,16 @@ export class Store {
   }
 
   /**
-   * deferIndex: write the search rows of the posts stored since the last time, in one transaction; a post that is
-   * no longer there (removed, or its transaction rolled back: its seq may since be another post's) is passed over.
-   * Called by a timer, by search before it reads, and by close. Never inside a transaction (it waits for the next
-   * turn then). A failure is left for the next call (and, after a crash, for the next open).
+   * deferIndex: write the search rows of the posts stored since the last time (DeferredIndex.flush): search calls it
+   * before it reads.
    */
   flushIndex(): void {
-    if (this.unindexed.size === 0 || !this.db.open) return;
-    clearTimeout(this.indexTimer);
-    this.indexTimer = undefined;
-    if (this.db.inTransaction) {
-      this.indexTimer = setTimeout(() => this.flushIndex(), 0).unref();
-      return;
-    }
-    const batch = [...this.unindexed];
-    this.txWrite(() => {
-      let through = this.kvGet<number>(...INDEXED_THROUGH) ?? 0;
-      for (const [seq, post] of batch) {
-        if (this.q.idAtSeq.get(seq) === post.id) this.indexRow(seq, post);
-        through = Math.max(through, seq);
-      }
-      this.kvSet(...INDEXED_THROUGH, through);
-    });
-    for (const [seq, post] of batch) if (this.unindexed.get(seq) === post) this.unindexed.delete(seq);
+    this.deferred?.flush();
   }
 
   /** Posts stored whose search row is not written yet (deferIndex). */
   get unindexedCount(): number {
-    return this.unindexed.size;
-  }
-
-  private indexSoon(seq: number, post: Post): void {
-    this.unindexed.set(seq, post);
-    if (this.unindexed.size >= INDEX_BATCH) {
-      clearTimeout(this.indexTimer);
-      this.indexTimer = setTimeout(() => this.tryFlushIndex(), 0).unref();
-    } else this.indexTimer ??= setTimeout(() => this.tryFlushIndex(), INDEX_DELAY_MS).unref();
-  }
-
-  private tryFlushIndex(): void {
-    try {
-      this.flushIndex();
-    } catch {
-      // The store cannot be written now (disk full, ...): the ingest says so to senders; the rows wait for the next
-      // post's timer, a search, close, or the next start.
-    }
-  }
-
-  /**
-   * deferIndex, when the store opens: the posts after the last seq a deferring store indexed whose search row is
-   * missing (the daemon was killed before it wrote them) get it. A store that never deferred indexed every post in
-   * its own transaction: the mark starts at its newest post.
-   */
-  private indexLeftOver(): void {
-    const through = this.kvGet<number>(...INDEXED_THROUGH);
-    const newest = (this.db.prepare('SELECT max(seq) FROM posts').pluck().get() as number | null) ?? 0;
-    if (through === undefined) {
-      this.kvSet(...INDEXED_THROUGH, newest);
-      return;
-    }
-    if (through >= newest) return;
-    const has = this.db.prepare('SELECT 1 FROM archive_fts_docsize WHERE id = ?').pluck();
-    this.txWrite(() => {
-      const rows = this.db.prepare('SELECT seq, data FROM posts WHERE seq > ? ORDER BY seq').all(through) as {
-        seq: number;
-        data: string;
-      }[];
-      for (const r of rows) {
-        const post = JSON.parse(r.data) as Post;
-        if (post.kind !== 'event' && has.get(r.seq) === undefined) this.indexRow(r.seq, post);
-      }
-      this.kvSet(...INDEXED_THROUGH, newest);
-    });
+    return this.deferred?.size ?? 0;
   }
 
   /**
@@ -741,7 +645,7 @@ export class Store {
    * twice in the batch). On SQLite, insertPost for each; on PostgreSQL, one round trip for the batch.
    */
   insertPosts(items: readonly { post: Post; imported?: boolean }[], now: number): (number | undefined)[] {
-    if (!this.q.insertPosts || this.deferIndex) return items.map((i) => this.insertPost(i.post, now, i));
+    if (!this.q.insertPosts || this.deferred) return items.map((i) => this.insertPost(i.post, now, i));
     const rows = this.postRows(items, now);
     const run = () => this.q.insertPosts!.all(JSON.stringify(rows), now) as { n: number; seq: number }[];
     const got = this.db.inTransaction ? run() : this.tx(run);
@@ -780,7 +684,7 @@ export class Store {
     items: readonly { post: Post; imported?: boolean; routes: readonly { endpoint: string; shape: string }[] }[],
     now: number,
   ): ({ seq: number; rows: number[] } | undefined)[] | undefined {
-    if (!this.q.ingestPosts || this.deferIndex || this.db.inTransaction) return undefined;
+    if (!this.q.ingestPosts || this.deferred || this.db.inTransaction) return undefined;
     const routes = items.flatMap((it, n) => it.routes.map((r, i) => ({ n, i, e: r.endpoint, s: r.shape })));
     const got = this.q.ingestPosts.all(JSON.stringify(this.postRows(items, now)), now, JSON.stringify(routes), now) as {
       n: number;
@@ -798,7 +702,7 @@ export class Store {
    * same round trip), so that the ingest need not ask seen() of each post first.
    */
   get seenAtInsert(): boolean {
-    return this.q.insertPosts !== undefined && !this.deferIndex;
+    return this.q.insertPosts !== undefined && !this.deferred;
   }
 
   /**

@@ -12,6 +12,7 @@ import { indexedBy, jsonField, type SqlStatement } from '../sql.js';
 import { randomUUID } from 'node:crypto';
 import { bareId, toStored, type StoredPost } from '../post.js';
 import { RemovalLog, type LoggedRemoval } from './removal-log.js';
+import { FeedCursor } from '../store/feed-cursor.js';
 
 export type RemovalCause = 'removed' | 'retention' | 'cancel';
 
@@ -236,10 +237,8 @@ export class Removals {
   /** Listeners that also take other processes' removals. */
   private readonly wide = new Set<(removed: readonly RemovedPost[]) => void>();
   readonly log: Pick<RemovalLog, 'kept' | 'write' | 'after' | 'newest' | 'prune'>;
-  /** The log row read last (undefined: not reading the log). */
-  private cursor: number | undefined;
-  private nudged = false;
-  private failedAt = 0;
+  /** The log row read last (off: not reading the log; src/store/feed-cursor.ts). */
+  private readonly cursor = new FeedCursor(() => this.catchUp());
 
   private readonly offline: boolean;
   private readonly onError: (err: unknown, what: 'listener' | 'log') => void;
@@ -298,53 +297,45 @@ export class Removals {
 
   /** Read the log from now on (a daemon on PostgreSQL): what is in it already is not news. */
   startFeed(): void {
-    if (!this.log.kept || this.cursor !== undefined) return;
-    try {
-      this.cursor = this.log.newest();
-    } catch (err) {
-      this.cursor = 0;
-      this.onError(err, 'log');
-    }
+    if (!this.log.kept) return;
+    this.cursor.start(
+      () => this.log.newest(),
+      (err) => this.onError(err, 'log'),
+    );
   }
 
   stopFeed(): void {
-    this.cursor = undefined;
+    this.cursor.stop();
   }
 
   /** A removal was logged elsewhere (a NOTIFY with its number, the slow poll, a reconnect): read the log soon. */
   nudge(n?: number): void {
-    if (this.cursor === undefined || (n !== undefined && n <= this.cursor) || this.nudged) return;
-    this.nudged = true;
-    setImmediate(() => {
-      this.nudged = false;
-      this.catchUp();
-    });
+    this.cursor.nudge(n);
   }
 
   /** Tell what the other processes removed after the cursor, in the log's order. */
   catchUp(): void {
     for (;;) {
-      const from = this.cursor;
+      const from = this.cursor.at;
       if (from === undefined) return;
       let rows: LoggedRemoval[];
       try {
         rows = this.log.after(from, FEED_BATCH);
       } catch (err) {
-        if (Date.now() - this.failedAt > 10_000) {
-          this.failedAt = Date.now();
+        this.cursor.failed(() =>
           this.onError(
             new Error(
               `the removals of other processes could not be read after row ${from} (${(err as Error).message}); read at the next wake-up or poll`,
               { cause: err },
             ),
             'log',
-          );
-        }
+          ),
+        );
         return;
       }
       for (const row of rows) {
-        if (this.cursor === undefined) return;
-        this.cursor = row.n;
+        if (!this.cursor.on) return;
+        this.cursor.at = row.n;
         if (row.origin === this.origin) continue; // told at its commit
         this.call(this.wide, row.removed);
         // Made with no daemon to ask: the node-wide listeners (a news cancel) hear it here if this process claims it.

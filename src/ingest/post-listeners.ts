@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Post, StoredPost } from '../post.js';
 import type { PostListenOptions } from '../plugin.js';
+import { FeedCursor } from '../store/feed-cursor.js';
 
 /**
  * Where posts committed by other processes are read (several processes on one PostgreSQL database): the Store.
@@ -36,13 +37,11 @@ export class PostListeners {
   /** Listeners that also take the posts of other processes. */
   private readonly wide = new Set<(post: StoredPost) => void>();
   private source?: PostFeedSource;
-  /** While wide listeners are there (feed running): the seq up to which they have been told. */
-  private cursor: number | undefined;
+  /** While wide listeners are there (feed running): the seq up to which they have been told (src/store/feed-cursor.ts). */
+  private readonly cursor = new FeedCursor(() => this.catchUp(Infinity));
   /** Seqs of this process told above the cursor when a catch-up read failed: not told again when it comes. */
   private readonly told = new Set<number>();
   private active?: (on: boolean) => void;
-  private nudged = false;
-  private failedAt = 0;
 
   constructor(private readonly log: Logger) {}
 
@@ -71,34 +70,33 @@ export class PostListeners {
 
   /** Whether the feed runs (a listener takes the posts of other processes). */
   get feeding(): boolean {
-    return this.cursor !== undefined;
+    return this.cursor.on;
   }
 
   private startFeed(): void {
-    if (!this.source || this.cursor !== undefined) return;
+    const source = this.source;
+    if (!source) return;
     // What is committed already is not news: a listener that wants the past reads the store (the web stream's replay).
-    try {
-      this.cursor = this.source.newestSeq();
-    } catch (err) {
-      this.cursor = 0;
-      this.log.warn(
-        { err },
-        `the feed of other processes' posts could not read where the store is: ${(err as Error).message}`,
-      );
-    }
-    this.active?.(true);
+    const started = this.cursor.start(
+      () => source.newestSeq(),
+      (err) =>
+        this.log.warn(
+          { err },
+          `the feed of other processes' posts could not read where the store is: ${(err as Error).message}`,
+        ),
+    );
+    if (started) this.active?.(true);
   }
 
   private stopFeed(): void {
-    if (this.cursor === undefined) return;
-    this.cursor = undefined;
+    if (!this.cursor.stop()) return;
     this.told.clear();
     this.active?.(false);
   }
 
   /** A post was committed as `seq` at `at`: tell every listener (one that throws does not stop the others). */
   tell(post: Post, seq: number, at: number, imported = false): void {
-    if (this.cursor !== undefined) this.catchUp(seq - 1);
+    if (this.cursor.on) this.catchUp(seq - 1);
     if (this.fns.size === 0 && this.wide.size === 0) return;
     const stored: StoredPost = {
       ...post,
@@ -113,14 +111,15 @@ export class PostListeners {
 
   /** A post of this process committed and not told (an imported archive's): the feed passes over it. */
   passed(seq: number): void {
-    if (this.cursor === undefined) return;
+    if (!this.cursor.on) return;
     this.catchUp(seq - 1);
     this.advance(seq);
   }
 
   private advance(seq: number): void {
-    if (this.cursor === undefined) return;
-    if (this.cursor >= seq - 1) this.cursor = Math.max(this.cursor, seq);
+    const at = this.cursor.at;
+    if (at === undefined) return;
+    if (at >= seq - 1) this.cursor.at = Math.max(at, seq);
     else this.told.add(seq); // the read below it failed: what it finds later is told then, this one not again
   }
 
@@ -129,31 +128,25 @@ export class PostListeners {
    * for many wake-ups in one turn).
    */
   nudge(seq?: number): void {
-    if (this.cursor === undefined || (seq !== undefined && seq <= this.cursor) || this.nudged) return;
-    this.nudged = true;
-    setImmediate(() => {
-      this.nudged = false;
-      this.catchUp(Infinity);
-    });
+    this.cursor.nudge(seq);
   }
 
   /** Tell the wide listeners the posts of other processes above the cursor, up to `upTo`, in seq order. */
   catchUp(upTo: number): void {
     for (;;) {
-      const from = this.cursor;
+      const from = this.cursor.at;
       if (from === undefined || !this.source || upTo <= from) return;
       const limit = Math.min(FEED_BATCH, upTo - from);
       let batch: StoredPost[];
       try {
         batch = this.source.postsAfter(from, limit);
       } catch (err) {
-        if (Date.now() - this.failedAt > 10_000) {
-          this.failedAt = Date.now();
+        this.cursor.failed(() =>
           this.log.warn(
             { err },
             `the posts of other processes could not be read after seq ${from} (${(err as Error).message}); they are read at the next wake-up or poll, from there`,
-          );
-        }
+          ),
+        );
         return;
       }
       let done = batch.length < limit;
@@ -162,16 +155,18 @@ export class PostListeners {
           done = true;
           break;
         }
-        if (this.cursor === undefined) return; // the last wide listener left
-        this.cursor = p.seq;
+        if (!this.cursor.on) return; // the last wide listener left
+        this.cursor.at = p.seq;
         if (this.told.delete(p.seq)) continue;
         for (const fn of this.wide) this.call(fn, p);
       }
       if (done) {
         // Everything up to upTo is read (seqs are in commit order; one of this process's already told is below now).
-        if (this.cursor === undefined) return;
-        if (upTo !== Infinity) this.cursor = Math.max(this.cursor, upTo);
-        for (const s of this.told) if (s <= this.cursor) this.told.delete(s);
+        const at = this.cursor.at;
+        if (at === undefined) return;
+        const through = upTo !== Infinity ? Math.max(at, upTo) : at;
+        this.cursor.at = through;
+        for (const s of this.told) if (s <= through) this.told.delete(s);
         return;
       }
     }
