@@ -18,6 +18,7 @@ import { translateDdl } from './store/pg/dialect.js';
 import type { PgStatement } from './store/pg/database.js';
 import { DeferredIndex } from './store/deferred-index.js';
 import { WalSync } from './store/wal-sync.js';
+import { PostCounts } from './store/post-counts.js';
 
 export { MIGRATIONS };
 
@@ -288,6 +289,8 @@ export class Store {
   private readonly txWrite: <T>(fn: () => T) => T;
   /** deferIndex: the search rows written a moment after the commit (src/store/deferred-index.ts). */
   private readonly deferred: DeferredIndex | undefined;
+  /** Posts kept per bridge, brought up to date rather than counted again (src/store/post-counts.ts). */
+  readonly postCounts: PostCounts;
   /** syncAhead: the log synced in the background after commits (src/store/wal-sync.ts). */
   private readonly walSync: WalSync | undefined;
 
@@ -322,6 +325,7 @@ export class Store {
       this.deferred = undefined;
       this.walSync = undefined;
       this.migratePostgres();
+      this.postCounts = new PostCounts(pg, undefined);
       this.q = this.prepareAll();
       this.tx = <T>(fn: () => T) => pg.transaction(fn)();
       this.txWrite = this.tx;
@@ -372,6 +376,7 @@ export class Store {
     this.walSync =
       opts.syncAhead && !opts.readonly && file !== ':memory:' ? new WalSync(`${file}-wal`, () => db.open) : undefined;
     this.deferred?.catchUp();
+    this.postCounts = new PostCounts(db, opts.readonly ? undefined : db);
   }
 
   /** Apply the PostgreSQL schema's entries not yet applied, each in its transaction (peerpost_schema holds the count). */
@@ -1053,11 +1058,7 @@ export class Store {
 
   /** Posts kept, per bridge. */
   countPostsByBridge(): Record<string, number> {
-    const rows = this.db.prepare('SELECT bridge, count(*) AS n FROM posts GROUP BY bridge').all() as {
-      bridge: string;
-      n: number;
-    }[];
-    return Object.fromEntries(rows.map((r) => [r.bridge, r.n]));
+    return this.postCounts.get();
   }
 
   /** Can the store take a write right now (disk full, read-only, locked)? */
