@@ -19,6 +19,17 @@ import type { PgStatement } from './store/pg/database.js';
 import { DeferredIndex } from './store/deferred-index.js';
 import { WalSync } from './store/wal-sync.js';
 import { PostCounts } from './store/post-counts.js';
+import {
+  FENCE_HOLDS,
+  Landing,
+  fencedSql,
+  outcomeSql,
+  type Fence,
+  type FencedWrite,
+  type LandedId,
+} from './store/outcomes.js';
+
+export type { Fence, FencedWrite } from './store/outcomes.js';
 
 export { MIGRATIONS };
 
@@ -79,24 +90,6 @@ const toRow = (r: RawOutbox): OutboxRow => ({
 export interface QueuedDelivery extends OutboxRow {
   post: Post;
 }
-
-/**
- * Several processes on one PostgreSQL database (src/runtime/leases.ts): what an outbox write of a lease holder
- * carries. The write succeeds only if, in the same statement, pp_leases still shows `holder` holding `lease` at
- * `epoch` (not expired); otherwise it changes nothing (Store.onFenced is told). Epochs start at 1: a fence of epoch 0
- * (a lease this process does not hold) is always refused.
- */
-export interface Fence {
-  lease: string;
-  holder: string;
-  epoch: number;
-}
-
-/** Which outbox write a fence refused. */
-export type FencedWrite = 'delivered' | 'retry' | 'dead';
-
-/** A native id kept with a delivery (landDelivery). */
-type LandedId = { account: string; target: string; nativeId: string; postId: string };
 
 export const STORE_FILE = 'peerpost.db';
 
@@ -183,47 +176,6 @@ export class NoStoreError extends StoreError {
 const WAL_AUTOCHECKPOINT_PAGES = 4000;
 
 /**
- * A fence's check (Fence), the first CTE of a fenced write; its three parameters come first: lease, holder, epoch.
- * FOR SHARE: a takeover (an UPDATE of this row) waits for the write's commit, or the write waits for the takeover's
- * and then finds no row (READ COMMITTED reads the row again after the wait).
- */
-const FENCE_SQL = `SELECT 1 FROM pp_leases WHERE name = CAST(? AS TEXT) AND holder = CAST(? AS TEXT)
-  AND epoch = CAST(? AS BIGINT) AND expires > now() FOR SHARE`;
-
-/**
- * The outbox's writes of an outcome (a delivery landed, a retry, a dead letter), each written once: `when` is the
- * condition they are made under, `TRUE` for anyone's, FENCE_HOLDS for a lease holder's (fencedSql).
- */
-const FENCE_HOLDS = 'EXISTS (SELECT 1 FROM fence)';
-const outcomeSql = {
-  /** PostgreSQL: the delivered rows (a JSON array of row numbers). */
-  gone: (when: string) =>
-    `DELETE FROM outbox WHERE row IN (SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST(? AS JSONB))) AND ${when}`,
-  /** PostgreSQL: their native ids (a JSON array); of one given twice, the last wins (as setNativeId one after another). */
-  ids: (when: string) =>
-    `INSERT INTO native_ids (account, target, native_id, post_id)
-     SELECT DISTINCT ON (i.a, i.t, i.x) i.a, i.t, i.x, i.p
-     FROM jsonb_to_recordset(CAST(? AS JSONB)) AS i (n BIGINT, a TEXT, t TEXT, x TEXT, p TEXT)
-     WHERE ${when}
-     ORDER BY i.a, i.t, i.x, i.n DESC
-     ON CONFLICT (account, target, native_id) DO UPDATE SET post_id = excluded.post_id`,
-  retry: (when: string) => `UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE row = ? AND ${when}`,
-  dead: (when: string) =>
-    `UPDATE outbox SET state = 'dead', attempts = ?, last_error = ?, dead_at = ? WHERE row = ? AND ${when}`,
-};
-
-/**
- * PostgreSQL, a lease holder's (Fence) writes: done only if the lease row, locked FOR SHARE in the statement, still
- * names this holder at this epoch, unexpired. The lock makes a takeover's UPDATE of that row wait for this write's
- * commit (or this write see the takeover and change nothing): never both. The answer says whether the fence held.
- */
-const fencedSql = (...writes: string[]) =>
-  `WITH fence AS (${FENCE_SQL}), ${writes.map((w, i) => `w${i} AS (${w})`).join(', ')}
-   SELECT ${FENCE_HOLDS} AS held`;
-
-const fenceKey = (f: Fence | undefined) => (f ? `${f.lease}\u0000${f.holder}\u0000${f.epoch}` : '');
-
-/**
  * SQLite's page cache of the store's connection, in KiB (a negative cache_size). better-sqlite3 builds SQLite with
  * 16 MiB, a cache that fills as the store grows: a daemon's RSS rose by ~9 MB between 6,000 and 60,000 posts
  * received by mail (issue 19), and in the 30-minute soak it was a third of the RSS slope. 2 MiB is SQLite's own
@@ -265,11 +217,8 @@ export class Store {
     out: number[];
     i: number;
   }[] = [];
-  /**
-   * PostgreSQL: deliveries recorded (landDelivery) and not yet written (flushDelivered), grouped by their fence (''
-   * for none): one statement per group.
-   */
-  private landing = new Map<string, { fence?: Fence; rows: number[]; ids: LandedId[] }>();
+  /** PostgreSQL: deliveries recorded (landDelivery) and not yet written (flushDelivered), by fence. */
+  private readonly landing = new Landing();
   /**
    * PostgreSQL, several processes: an outbox write carrying a fence was refused (another process holds the lease now,
    * or this one's expired). Nothing was changed: the rows stay for the holder. Called after the refused statement.
@@ -919,11 +868,7 @@ export class Store {
    */
   landDelivery(row: number, id?: LandedId, fence?: Fence): boolean {
     if (this.dialect === 'postgres') {
-      const key = fenceKey(fence);
-      let g = this.landing.get(key);
-      if (!g) this.landing.set(key, (g = { ...(fence ? { fence } : {}), rows: [], ids: [] }));
-      g.rows.push(row);
-      if (id) g.ids.push(id);
+      this.landing.add(row, id, fence);
       return true;
     }
     this.transaction(() => {
@@ -935,9 +880,7 @@ export class Store {
 
   /** Deliveries waiting for their write (landDelivery). */
   get deliveriesWaiting(): number {
-    let n = 0;
-    for (const g of this.landing.values()) n += g.rows.length;
-    return n;
+    return this.landing.size;
   }
 
   /**
@@ -948,9 +891,9 @@ export class Store {
    * onFenced is told.
    */
   flushDelivered(): void {
-    if (this.landing.size === 0) return;
+    if (this.landing.empty) return;
     if (this.db.inTransaction || !this.db.open) return;
-    const groups = [...this.landing.values()];
+    const groups = this.landing.waiting();
     const refused: typeof groups = [];
     // One round trip (BEGIN, the setting, the statements, COMMIT), committed without waiting for the disk
     // (synchronous_commit off for this transaction alone): losing it in a crash of PostgreSQL or of its machine means
@@ -970,13 +913,13 @@ export class Store {
           });
       }
     });
-    this.landing = new Map();
+    this.landing.taken();
     for (const g of refused) this.onFenced?.(g.fence!, 'delivered', g.rows);
   }
 
   /** Before reading the outbox or the id map: what landDelivery holds is written (a failure is the read's). */
   private landed(): void {
-    if (this.landing.size > 0) this.flushDelivered();
+    if (!this.landing.empty) this.flushDelivered();
   }
 
   /**
