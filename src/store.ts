@@ -777,7 +777,12 @@ export class Store {
     return archivePage(this.db, filter, after, limit);
   }
 
+  /**
+   * Posts kept in a bridge (the web's archive pages, finger's plans): on SQLite from the counts kept up to date
+   * (PostCounts), not counted over the bridge at every page view; on PostgreSQL counted.
+   */
   countPosts(bridge: string): number {
+    if (this.dialect === 'sqlite') return this.postCounts.of(bridge);
     return this.q.countPosts.get(bridge) as number;
   }
 

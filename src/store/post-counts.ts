@@ -1,8 +1,8 @@
 /**
- * Posts kept per bridge (the web's /metrics, `peerpost status`) without counting the whole archive at every call.
- * `SELECT bridge, count(*) FROM posts GROUP BY bridge` reads every post's index entry: 5.6 ms at 100,000 posts, half
- * a second at ten million, on the daemon's one thread, at every scrape of /metrics (issue 19: a daemon that runs for
- * months). On SQLite the counts are kept from the last full count and brought up to date by counting only the posts
+ * Posts kept per bridge (the web's /metrics, its archive pages and finger's plans) without counting the archive at
+ * every call. `SELECT bridge, count(*) FROM posts GROUP BY bridge` reads every post's index entry: 5.6 ms at 100,000
+ * posts, half a second at ten million, on the daemon's one thread, at every scrape of /metrics, every view of a
+ * bridge's page, every finger query (issue 19: a daemon that runs for months). On SQLite the counts are kept from the last full count and brought up to date by counting only the posts
  * stored since (seq above the highest counted). A full count again when that could be wrong:
  * - a post was deleted by this connection (a removal, retention): a temporary trigger on this connection says so;
  * - another connection committed (`peerpost import` or `remove` in another process): PRAGMA data_version changes;
@@ -43,8 +43,17 @@ export class PostCounts {
 
   /** Posts kept, per bridge. */
   get(): Record<string, number> {
+    return Object.fromEntries(this.current());
+  }
+
+  /** Posts kept in one bridge. */
+  of(bridge: string): number {
+    return this.current().get(bridge) ?? 0;
+  }
+
+  private current(): Map<string, number> {
     const sqlite = this.sqlite;
-    if (!sqlite || this.db.inTransaction) return Object.fromEntries(this.full().byBridge);
+    if (!sqlite || this.db.inTransaction) return this.full().byBridge;
     const version = sqlite.pragma('data_version', { simple: true }) as number;
     let c = this.counted;
     if (!c || this.deleted || c.version !== version) {
@@ -60,7 +69,7 @@ export class PostCounts {
         c.through = Math.max(c.through, r.top);
       }
     }
-    return Object.fromEntries(c.byBridge);
+    return c.byBridge;
   }
 
   private full(): { through: number; byBridge: Map<string, number> } {
