@@ -23,6 +23,7 @@ import { nntpServers } from './server.js';
 import type { Backend, GroupInfo, Received } from './session.js';
 import { overviewLine, renderArticle } from './article.js';
 import { webFileUrl } from './links.js';
+import { GroupCounts } from './group-counts.js';
 import { groupProblem, oneLine } from './text.js';
 
 /** Article numbers of POSTed articles are stored together: after this many ms, or this many articles. */
@@ -119,6 +120,10 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       `SELECT COUNT(*) FILTER (WHERE removed = 0) AS n, MIN(number) FILTER (WHERE removed = 0) AS lo, MAX(number) AS hi
        FROM nntp_articles WHERE account = ? AND grp = ?`,
     ),
+    statsSince: ctx.store.prepare(
+      `SELECT COUNT(*) FILTER (WHERE removed = 0) AS n, MIN(number) FILTER (WHERE removed = 0) AS lo, MAX(number) AS hi
+       FROM nntp_articles WHERE account = ? AND grp = ? AND number > ?`,
+    ),
     max: ctx.store.prepare('SELECT MAX(number) FROM nntp_articles WHERE account = ? AND grp = ?').pluck(),
     numberOf: ctx.store
       .prepare('SELECT number FROM nntp_articles WHERE account = ? AND post_id = ? AND grp = ?')
@@ -176,11 +181,13 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
     );
   // A post removed from the archive: ARTICLE by its Message-ID answers 430 and by its number 423 (the post is
   // gone from the store); here it leaves OVER/XOVER, LISTGROUP and the group's count, and keeps its number.
-  ctx.onRemoved((removed) =>
+  const counts = new GroupCounts(acct, q.stats, q.statsSince);
+  ctx.onRemoved((removed) => {
     ctx.store.transaction(() => {
       for (const r of removed) q.markRemoved.run(acct, r.id);
-    }),
-  );
+    });
+    counts.forget();
+  });
   // Overview lines hold the hostname (Xref): rendered again after it changed.
   if (ctx.store.get<string>('overviewHost') !== ctx.node.hostname) {
     q.clearOverviews.run(acct);
@@ -244,13 +251,13 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
       q.addGroup.run(acct, e.target, Date.now());
       known.add(e.target);
     }
-    const s = q.stats.get(acct, e.target) as { n: number; lo: number | null; hi: number | null };
+    const s = counts.marks(e.target);
     return {
       name: e.target,
       description: e.description,
-      count: s.n,
-      low: s.lo ?? 1,
-      high: s.hi ?? 0,
+      count: s.count,
+      low: s.low ?? 1,
+      high: s.high ?? 0,
       postable: e.direction !== 'out' && cfg.posting.allow !== 'none',
       created: created.get(e.target) ?? Date.now(),
     };
