@@ -48,6 +48,7 @@ import { Worker } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
@@ -807,8 +808,11 @@ export async function run(): Promise<Result[]> {
 
     // Write the CSV and the plot.
     const stamp = new Date(t0).toISOString().slice(0, 10);
-    const base = join(OUT_DIR, `soak-${stamp}-${o.smoke ? 'smoke' : `${o.minutes}min`}`);
-    mkdirSync(OUT_DIR, { recursive: true });
+    // --no-write (bench/run.ts: leave the checkout alone): the CSV and the plot go to the temporary directory.
+    const outDir = process.argv.includes('--no-write') ? join(tmpdir(), 'peerpost-soak') : OUT_DIR;
+    const shown = outDir === OUT_DIR ? 'bench/soak' : outDir;
+    const base = join(outDir, `soak-${stamp}-${o.smoke ? 'smoke' : `${o.minutes}min`}`);
+    mkdirSync(outDir, { recursive: true });
     const columns = Object.keys(rows[0] ?? {});
     writeFileSync(`${base}.csv`, toCsv(columns, rows));
     writeFileSync(
@@ -912,7 +916,7 @@ export async function run(): Promise<Result[]> {
           ' ',
         )}; refused ${refused.length}${refused.length ? ` (${refused.slice(0, 3).join('; ')})` : ''}; most sends in flight at once ${behind}; drained ${drainS.toFixed(0)} s after the load stopped`,
       `finger: ${fingerOk} queries answered, ${fingerFailed} failed`,
-      `CSV and plot: bench/soak/${base.slice(OUT_DIR.length + 1)}.csv, .svg`,
+      `CSV and plot: ${shown}/${base.slice(outDir.length + 1)}.csv, .svg`,
     ];
     const counted = [
       ...tallies.map(
