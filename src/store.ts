@@ -463,7 +463,6 @@ export class Store {
       // Every bridge, by seq: the posts other processes commit (PostListeners' feed, several processes on PostgreSQL).
       after: db.prepare('SELECT seq, received_at, data, imported FROM posts WHERE seq > ? ORDER BY seq LIMIT ?'),
       newestSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM posts').pluck(),
-      countPosts: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
       thread: db.prepare(
         'SELECT seq, received_at, data, imported FROM posts WHERE thread = ? ORDER BY placed_at, seq LIMIT ?',
       ),
@@ -782,8 +781,7 @@ export class Store {
    * (PostCounts), not counted over the bridge at every page view; on PostgreSQL counted.
    */
   countPosts(bridge: string): number {
-    if (this.dialect === 'sqlite') return this.postCounts.of(bridge);
-    return this.q.countPosts.get(bridge) as number;
+    return this.postCounts.of(bridge);
   }
 
   // ---- outbox ----

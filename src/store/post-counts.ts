@@ -10,7 +10,7 @@
  * On PostgreSQL (several processes insert at once, their seqs commit out of order) every call counts.
  */
 import type Database from 'better-sqlite3';
-import type { SqlDatabase } from '../sql.js';
+import type { SqlDatabase, SqlStatement } from '../sql.js';
 
 interface Counted {
   /** The highest seq counted. */
@@ -26,11 +26,30 @@ export class PostCounts {
   /** Full counts made (for tests: an update should not make one). */
   fullCounts = 0;
 
+  private readonly q: {
+    /** Every bridge's count, and the highest seq counted. */
+    all: SqlStatement;
+    /** One bridge's count. */
+    one: SqlStatement;
+    /** The same as `all` over the posts after a seq (SQLite only: NOT INDEXED). */
+    since: SqlStatement | undefined;
+  };
+
   /** sqlite: this connection, writable (the temporary trigger); undefined on PostgreSQL or a read-only store. */
   constructor(
     private readonly db: SqlDatabase,
     private readonly sqlite: Database.Database | undefined,
   ) {
+    this.q = {
+      all: db.prepare('SELECT bridge, count(*) AS n, max(seq) AS top FROM posts GROUP BY bridge'),
+      one: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
+      // NOT INDEXED: by seq (the rowid) from the last counted, not along posts_by_place (sorted by bridge) past all.
+      since: sqlite
+        ? db.prepare(
+            'SELECT bridge, count(*) AS n, max(seq) AS top FROM posts NOT INDEXED WHERE seq > ? GROUP BY bridge',
+          )
+        : undefined,
+    };
     if (!sqlite) return;
     sqlite.function('pp_posts_deleted', () => {
       this.deleted = true;
@@ -48,22 +67,24 @@ export class PostCounts {
 
   /** Posts kept in one bridge. */
   of(bridge: string): number {
+    if (!this.keeps()) return this.q.one.get(bridge) as number;
     return this.current().get(bridge) ?? 0;
   }
 
+  /** Whether counts can be kept now: SQLite, writable, no transaction of this connection open. */
+  private keeps(): boolean {
+    return this.sqlite !== undefined && !this.db.inTransaction;
+  }
+
   private current(): Map<string, number> {
-    const sqlite = this.sqlite;
-    if (!sqlite || this.db.inTransaction) return this.full().byBridge;
-    const version = sqlite.pragma('data_version', { simple: true }) as number;
+    if (!this.keeps()) return this.full().byBridge;
+    const version = this.sqlite!.pragma('data_version', { simple: true }) as number;
     let c = this.counted;
     if (!c || this.deleted || c.version !== version) {
       this.deleted = false;
       c = this.counted = { ...this.full(), version };
     } else {
-      const rows = this.db
-        // NOT INDEXED: by seq (the rowid) from the last counted, not along posts_by_place (sorted by bridge) past all.
-        .prepare('SELECT bridge, count(*) AS n, max(seq) AS top FROM posts NOT INDEXED WHERE seq > ? GROUP BY bridge')
-        .all(c.through) as { bridge: string; n: number; top: number }[];
+      const rows = this.q.since!.all(c.through) as { bridge: string; n: number; top: number }[];
       for (const r of rows) {
         c.byBridge.set(r.bridge, (c.byBridge.get(r.bridge) ?? 0) + r.n);
         c.through = Math.max(c.through, r.top);
@@ -74,11 +95,7 @@ export class PostCounts {
 
   private full(): { through: number; byBridge: Map<string, number> } {
     this.fullCounts++;
-    const rows = this.db.prepare('SELECT bridge, count(*) AS n, max(seq) AS top FROM posts GROUP BY bridge').all() as {
-      bridge: string;
-      n: number;
-      top: number;
-    }[];
+    const rows = this.q.all.all() as { bridge: string; n: number; top: number }[];
     return {
       through: rows.reduce((m, r) => Math.max(m, r.top), 0),
       byBridge: new Map(rows.map((r) => [r.bridge, r.n])),
