@@ -28,7 +28,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { world, startDaemon } from '../test/helpers/daemon.js';
 import { ensureInn, startInn } from '../test/integration/nntp-helpers.js';
-import { runWhenMain, summarise, type Result } from './lib/result.js';
+import { median, runWhenMain, summarise, type Result } from './lib/result.js';
 
 export const title = 'nntp: built-in news server vs INN 2.7, same client (Python nntplib)';
 
@@ -96,11 +96,9 @@ async function fill(
     for (const s of servers) out.get(s.name)!.push(summarise(figure(s.name), 'articles/s', samples.get(s.name)!));
     // Each turn beside the other server's of the same moment: the ratio a busy or noisy machine sways least.
     const [ours, theirs] = servers.map((s) => samples.get(s.name)!);
-    const ratios = ours!.map((x, i) => x / theirs![i]!).sort((a, b) => a - b);
-    const mid = ratios.length >> 1;
-    const median = ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
+    const ratios = ours!.map((x, i) => x / theirs![i]!);
     out.get(servers[0]!.name)!.at(-1)!.note =
-      `turn by turn against ${servers[1]!.name}'s next to it: ${median.toFixed(2)}x, median of ${ratios.length} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}x)`;
+      `turn by turn against ${servers[1]!.name}'s next to it: ${median(ratios).toFixed(2)}x, median of ${ratios.length} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}x)`;
   }
   return out;
 }

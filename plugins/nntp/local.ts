@@ -26,6 +26,10 @@ import { webFileUrl } from './links.js';
 import { GroupCounts } from './group-counts.js';
 import { groupProblem, oneLine } from './text.js';
 
+/** A group's count, lowest live number and highest number given (GROUP, LIST ACTIVE; plugins/nntp/group-counts.ts). */
+const GROUP_MARKS = `SELECT COUNT(*) FILTER (WHERE removed = 0) AS n, MIN(number) FILTER (WHERE removed = 0) AS lo,
+  MAX(number) AS hi FROM nntp_articles WHERE account = ? AND grp = ?`;
+
 /** Article numbers of POSTed articles are stored together: after this many ms, or this many articles. */
 const NUMBER_DELAY_MS = 20;
 const NUMBER_BATCH = 256;
@@ -116,14 +120,9 @@ export async function startLocal(ctx: PluginContext<ListenConfig>): Promise<Acco
   }
   const acct = ctx.account;
   const q = {
-    stats: ctx.store.prepare(
-      `SELECT COUNT(*) FILTER (WHERE removed = 0) AS n, MIN(number) FILTER (WHERE removed = 0) AS lo, MAX(number) AS hi
-       FROM nntp_articles WHERE account = ? AND grp = ?`,
-    ),
-    statsSince: ctx.store.prepare(
-      `SELECT COUNT(*) FILTER (WHERE removed = 0) AS n, MIN(number) FILTER (WHERE removed = 0) AS lo, MAX(number) AS hi
-       FROM nntp_articles WHERE account = ? AND grp = ? AND number > ?`,
-    ),
+    stats: ctx.store.prepare(GROUP_MARKS),
+    // The same over the articles numbered after one (GroupCounts brings its marks up to date with it).
+    statsSince: ctx.store.prepare(`${GROUP_MARKS} AND number > ?`),
     max: ctx.store.prepare('SELECT MAX(number) FROM nntp_articles WHERE account = ? AND grp = ?').pluck(),
     numberOf: ctx.store
       .prepare('SELECT number FROM nntp_articles WHERE account = ? AND post_id = ? AND grp = ?')
