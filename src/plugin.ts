@@ -27,6 +27,8 @@ import type { SearchOptions, SearchPage } from './archive/search.js';
 import type { ParsedQuery } from './archive/query.js';
 import type { RemovalResult, RemovedListenOptions, RemovedPost, Tombstone } from './archive/removal.js';
 import type { ImportItem } from './archive/import.js';
+import type { DaemonMetrics, DaemonStatus, QueueWaiting } from './plugin/status.js';
+import type { CommandAccount, PluginCommand } from './plugin/commands.js';
 
 export { z };
 export type { Logger, Post, StoredPost, IncomingPost, Attachment, Author, PostKind, Direction, Shape, Style };
@@ -234,106 +236,6 @@ export interface PostReader {
   removed(id: string): Tombstone | undefined;
 }
 
-export interface IngestCounts {
-  accepted: number;
-  duplicate: number;
-  ignored: number;
-  rejected: number;
-  tempfail: number;
-}
-
-export interface AccountStatus {
-  name: string;
-  protocol: string;
-  state: AccountState;
-  /** ms since the epoch when the state began. */
-  since: number;
-  detail: string | null;
-  lastError: { message: string; at: number } | null;
-  endpoints: string[];
-  delivered: number;
-  ingested: IngestCounts | null;
-}
-
-export interface EndpointQueueStatus {
-  endpoint: string;
-  pending: number;
-  dead: number;
-  /** created_at (ms) of the oldest pending row. */
-  oldest: number | null;
-  /** Why deliveries to it wait, and since when. */
-  waiting: { reason: string; since: number } | null;
-}
-
-/**
- * Messages an account keeps in a queue of its own, outside the outbox (the mail plugin's robot mail), as its
- * plugin's `waiting()` reports them. Shown by `peerpost outbox`, `peerpost status`, the web's /status and /metrics;
- * one older than delivery.alertAfter makes /healthz unhealthy.
- */
-export interface QueueWaiting {
-  /** "mail.lists" */
-  account: string;
-  /** Metric-safe ([a-z_]+): "robot_mail" gives peerpost_robot_mail_waiting and peerpost_robot_mail_oldest_seconds. */
-  name: string;
-  /** What waits, for what: "robot mail waiting for the smarthost". */
-  what: string;
-  count: number;
-  /** ms since the epoch: when the oldest one was queued. */
-  oldest: number | null;
-  /** The reason the last try failed, if one did. */
-  lastError: string | null;
-  /** ms since the epoch: the next try, if one is due. */
-  nextAt: number | null;
-}
-
-/** A bridge's conversation that holds lines and has not closed into a digest yet. */
-export interface OpenConversation {
-  bridge: string;
-  lines: number;
-  /** Where its lines were said: "#commons", "peerpost post". */
-  places: string[];
-  /** ms since the epoch: its first and last line. */
-  first: number;
-  last: number;
-  /** ms since the epoch: when it closes at the latest, min(last + digest.quiet, first + digest.maxAge). */
-  closesBy: number;
-}
-
-/** What `peerpost status` shows; also given to plugins (the web's health page). */
-export interface DaemonStatus {
-  pid: number;
-  version: string;
-  uptimeMs: number;
-  config: string;
-  data: string;
-  accounts: AccountStatus[];
-  outbox: EndpointQueueStatus[];
-  /** Lines waiting in each bridge's open conversation. */
-  digests: Record<string, number>;
-  /** The same conversations: where their lines come from and when each closes at the latest. */
-  conversations: OpenConversation[];
-  /** What accounts hold in queues of their own (robot mail), one entry per account and queue. */
-  waiting: QueueWaiting[];
-  /** delivery.alertAfter, in ms. */
-  alertAfterMs: number;
-  /** Whatever has waited longer than delivery.alertAfter, one sentence each; /healthz is unhealthy while any. */
-  late: string[];
-  /**
-   * Several processes on one PostgreSQL database (src/runtime/leases.ts): every live process, what it holds and since
-   * when (times in ms since the epoch). Absent on SQLite (one process).
-   */
-  processes?: {
-    id: string;
-    host: string;
-    pid: number;
-    started: number;
-    heartbeat: number;
-    /** The process answering. */
-    self: boolean;
-    leases: { name: string; epoch: number; since: number; expires: number }[];
-  }[];
-}
-
 /**
  * How ctx.onPost takes posts. Several peerpost processes may share one PostgreSQL database (issue 17): each commits
  * the posts its own listeners and accounts take in.
@@ -471,108 +373,6 @@ export type ServiceName = keyof Services & string;
  */
 export type ServiceUse =
   { service: ServiceName; optional?: false } | { service: ServiceName; optional: true; without: string };
-
-/** A latency histogram: counts per bucket (not cumulative); bucket i holds values <= bounds[i], the last one the rest. */
-export interface Histogram {
-  /** Upper bounds in seconds, ascending; +Inf is implied after the last. */
-  bounds: number[];
-  /** length bounds.length + 1. */
-  counts: number[];
-  /** Seconds. */
-  sum: number;
-  count: number;
-}
-
-export interface AccountMetrics {
-  protocol: string;
-  state: AccountState;
-  /** Posts in, by verdict. */
-  ingested: IngestCounts;
-  /** Deliveries that succeeded. */
-  delivered: number;
-  /** Delivery attempts that answered retry (or threw, or timed out). */
-  retried: number;
-  /** Deliveries that became dead letters. */
-  failed: number;
-  /** From the post's arrival in the store to its delivery, per delivery. */
-  deliveryLatency: Histogram;
-}
-
-export interface DaemonMetrics {
-  uptimeSeconds: number;
-  accounts: Record<string, AccountMetrics>;
-  outbox: { endpoint: string; pending: number; dead: number; oldestAgeSeconds: number | null }[];
-  /** Queues of the accounts' own (robot mail): depth and the oldest one's age. */
-  waiting: { account: string; name: string; count: number; oldestAgeSeconds: number | null }[];
-  posts: { total: number; byBridge: Record<string, number> };
-}
-
-/** An account of a plugin as a plugin command sees it (inside the daemon, or from the CLI against the store). */
-export interface CommandAccount {
-  /** "mail.lists" */
-  account: string;
-  /** The validated account block. */
-  config: Readonly<Record<string, unknown>>;
-  /** The same slice of the store as ctx.store; the plugin's migrations run in start(), so a command run offline may need to apply them itself. */
-  store: PluginStore;
-  posts: PostReader;
-  endpoints(): EndpointView[];
-  secret(purpose: string): Buffer;
-  node: { hostname: string; version: string };
-  /** Only inside the running daemon: what start() returned for this account. */
-  handle?: AccountHandle;
-  /** Only inside the running daemon. */
-  ingest?: (post: IncomingPost) => Promise<IngestVerdict>;
-}
-
-export interface CommandEnv {
-  /** True inside the running daemon. */
-  running: boolean;
-  /** The CLI's working directory: resolve file arguments against it. */
-  cwd: string;
-  /** --json was given. */
-  json: boolean;
-  /** Every account of this plugin's protocol in the config. */
-  accounts: CommandAccount[];
-}
-
-/** What a command prints and its exit code (see EXIT in the README: 0 ok, 2 usage, 5 not found, 6 refused). */
-export interface CommandResult {
-  exit: number;
-  stdout?: string;
-  stderr?: string;
-}
-
-/** `peerpost NAME ...`: a command a plugin adds to the CLI. */
-export interface PluginCommand {
-  /** "subscribers" */
-  name: string;
-  /** One line for `peerpost --help`. */
-  summary: string;
-  /** "peerpost subscribers LIST [list|add|remove ADDR…|import FILE]" (shown by --help and on usage errors). */
-  usage: string;
-  /**
-   * true: needs the running daemon (exit 3 with a clear message otherwise; 7 when there is not even a store).
-   * false (default): runs inside the daemon when it runs, else in the CLI process against the store.
-   */
-  needsDaemon?: boolean;
-  run(args: string[], env: CommandEnv): Promise<CommandResult>;
-}
-
-/**
- * Exit codes of the peerpost command. NO_STORE: no daemon answers and there is no store where the
- * config's node.data points (only `start` creates one), so the command changed nothing.
- */
-export const EXIT = {
-  OK: 0,
-  CONFIG: 1,
-  USAGE: 2,
-  NOT_RUNNING: 3,
-  FAILED: 4,
-  NOT_FOUND: 5,
-  REFUSED: 6,
-  NO_STORE: 7,
-} as const;
 
 export interface AccountHandle {
   deliver(post: Post, to: DeliveryTarget): Promise<Outcome>;
@@ -719,3 +519,21 @@ export function definePlugin<C>(def: PluginDefinition<C>): PluginDefinition<C> {
 
 /** "1 line", "3 lines": a count and its noun, for every text a person reads. */
 export { plural } from './util.js';
+export type {
+  AccountMetrics,
+  AccountStatus,
+  DaemonMetrics,
+  DaemonStatus,
+  EndpointQueueStatus,
+  Histogram,
+  IngestCounts,
+  OpenConversation,
+  QueueWaiting,
+} from './plugin/status.js';
+export {
+  EXIT,
+  type CommandAccount,
+  type CommandEnv,
+  type CommandResult,
+  type PluginCommand,
+} from './plugin/commands.js';
