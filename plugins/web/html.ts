@@ -34,6 +34,10 @@ export function bodyHtml(body: string): string {
 }
 
 /** "2026-11-27 14:02 UTC" */
+/** A hidden field of a form. */
+export const hidden = (name: string, value: string) =>
+  `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`;
+
 export function shortTime(iso: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
