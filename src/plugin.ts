@@ -528,6 +528,7 @@ export type {
   Histogram,
   IngestCounts,
   OpenConversation,
+  ProcessView,
   QueueWaiting,
 } from './plugin/status.js';
 export {

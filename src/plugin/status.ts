@@ -92,16 +92,20 @@ export interface DaemonStatus {
    * Several processes on one PostgreSQL database (src/runtime/leases.ts): every live process, what it holds and since
    * when (times in ms since the epoch). Absent on SQLite (one process).
    */
-  processes?: {
-    id: string;
-    host: string;
-    pid: number;
-    started: number;
-    heartbeat: number;
-    /** The process answering. */
-    self: boolean;
-    leases: { name: string; epoch: number; since: number; expires: number }[];
-  }[];
+  processes?: ProcessView[];
+}
+
+/** A peerpost process on a shared PostgreSQL database, as `peerpost status` shows it (src/runtime/leases.ts). */
+export interface ProcessView {
+  id: string;
+  host: string;
+  pid: number;
+  /** ms since the epoch. */
+  started: number;
+  heartbeat: number;
+  /** The process answering. */
+  self: boolean;
+  leases: { name: string; epoch: number; since: number; expires: number }[];
 }
 
 /** A latency histogram: counts per bucket (not cumulative); bucket i holds values <= bounds[i], the last one the rest. */

@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Fence, FencedWrite } from '../store.js';
+import type { ProcessView } from '../plugin/status.js';
 
 /** The raw PostgreSQL side of the store (PgDatabase.query). */
 export interface LeaseDb {
@@ -58,17 +59,7 @@ export interface LeaseKeeperOptions {
   lost: (name: string) => void | Promise<void>;
 }
 
-/** A process as `peerpost status` shows it. */
-export interface ProcessView {
-  id: string;
-  host: string;
-  pid: number;
-  /** ms since the epoch. */
-  started: number;
-  heartbeat: number;
-  self: boolean;
-  leases: { name: string; epoch: number; since: number; expires: number }[];
-}
+export type { ProcessView };
 
 /** Ms to ms-since-epoch as float8: PostgreSQL's bigint comes back as a string. */
 const MS = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
