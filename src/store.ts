@@ -395,27 +395,23 @@ export class Store {
           )
         : undefined,
       // PostgreSQL, ingestPosts: a group commit in one statement, committed by itself: the posts (pp_insert_posts:
-      // the posts lock, search rows) and the outbox rows of those inserted, numbered from the outbox's sequence in
-      // the batch's order (post n, then route i), as batch() numbers them.
+      // the posts lock, search rows) and the outbox rows of those inserted, in the batch's order (post n, then route
+      // i): an INSERT … SELECT … ORDER BY draws each row's number (the outbox's identity) as it inserts the sorted
+      // rows, so the numbers follow that order, as batch() numbers them. One row back per outbox row (a post without
+      // routes: one row, its number null), flat: the core groups them (a jsonb_agg of each post's numbers, and
+      // drawing the numbers apart first, made the statement 1.16x slower: bench/RESULTS.md, issue 17).
       ingestPosts: pg
         ? db.prepare(
             `WITH ins AS (
                SELECT p.n, p.seq FROM pp_insert_posts(CAST(? AS JSONB), CAST(? AS BIGINT)) AS p
-             ), routed AS (
-               SELECT i.n, i.seq, r.i, r.e, r.s, row_number() OVER (ORDER BY i.n, r.i) AS k
-               FROM ins i JOIN jsonb_to_recordset(CAST(? AS JSONB)) AS r (n BIGINT, i BIGINT, e TEXT, s TEXT) ON r.n = i.n
-             ), drawn AS (
-               SELECT nextval(q.s) AS row FROM (SELECT CAST(pg_get_serial_sequence('outbox', 'row') AS REGCLASS) AS s) AS q,
-                 generate_series(1, (SELECT count(*) FROM routed))
-             ), numbered AS (
-               SELECT d.row, row_number() OVER (ORDER BY d.row) AS k FROM drawn d
+             ), routes AS (
+               SELECT * FROM jsonb_to_recordset(CAST(? AS JSONB)) AS r (n BIGINT, i BIGINT, e TEXT, s TEXT)
              ), stored AS (
-               INSERT INTO outbox (row, post_seq, endpoint, shape, created_at)
-               SELECT x.row, r.seq, r.e, r.s, CAST(? AS BIGINT) FROM routed r JOIN numbered x ON x.k = r.k
-             ), listed AS (
-               SELECT r.n, jsonb_agg(x.row ORDER BY r.k) AS rows FROM routed r JOIN numbered x ON x.k = r.k GROUP BY r.n
+               INSERT INTO outbox (post_seq, endpoint, shape, created_at)
+               SELECT i.seq, r.e, r.s, CAST(? AS BIGINT) FROM ins i JOIN routes r ON r.n = i.n ORDER BY i.n, r.i
+               RETURNING row, post_seq
              )
-             SELECT i.n, i.seq, coalesce(l.rows, CAST('[]' AS JSONB)) AS rows FROM ins i LEFT JOIN listed l ON l.n = i.n`,
+             SELECT i.n, i.seq, s.row FROM ins i LEFT JOIN stored s ON s.post_seq = i.seq ORDER BY i.n, s.row`,
           )
         : undefined,
       indexPost: pg
@@ -642,11 +638,13 @@ export class Store {
     const got = this.q.ingestPosts.all(JSON.stringify(this.postRows(items, now)), now, JSON.stringify(routes), now) as {
       n: number;
       seq: number;
-      rows: number[] | string;
+      row: number | null;
     }[];
     const out: ({ seq: number; rows: number[] } | undefined)[] = items.map(() => undefined);
-    for (const r of got)
-      out[r.n] = { seq: r.seq, rows: (typeof r.rows === 'string' ? JSON.parse(r.rows) : r.rows) as number[] };
+    for (const r of got) {
+      const o = (out[r.n] ??= { seq: r.seq, rows: [] });
+      if (r.row !== null) o.rows.push(r.row);
+    }
     return out;
   }
 

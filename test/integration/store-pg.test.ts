@@ -291,3 +291,46 @@ test('the core on PostgreSQL: a group commit in one round trip, deliveries lande
   assert.ok(rows.every((r) => Number.isInteger(r) && r > 0));
   assert.deepEqual(store.listOutbox({ bridge: 'pgcore' }), []);
 });
+
+test("a group commit's outbox rows are numbered in the batch's order, post by post and route by route; a post held already gets none", () => {
+  const store = openPg();
+  try {
+    store.transaction(() => store.insertPost(scenarioPost('held@order', { bridge: 'order' }), Date.now()));
+    const routes = (...eps: string[]) => eps.map((endpoint) => ({ endpoint, shape: 'stream' }));
+    const now = Date.now();
+    // Routes given in an order that is not the endpoints' sort order, and a post with none in the middle.
+    const got = store.ingestPosts(
+      [
+        { post: scenarioPost('a@order', { bridge: 'order' }), routes: routes('irc.z/#o', 'irc.a/#o', 'irc.m/#o') },
+        { post: scenarioPost('held@order', { bridge: 'order' }), routes: routes('irc.a/#o') },
+        { post: scenarioPost('b@order', { bridge: 'order' }), routes: [] },
+        { post: scenarioPost('c@order', { bridge: 'order' }), routes: routes('irc.m/#o', 'irc.z/#o') },
+      ],
+      now,
+    )!;
+    assert.equal(got[1], undefined, 'the post held already is passed over, with no outbox row');
+    assert.deepEqual(got[2]?.rows, []);
+    const rows = [got[0]!, got[3]!].flatMap((g) => g.rows);
+    assert.equal(rows.length, 5);
+    for (let i = 1; i < rows.length; i++)
+      assert.ok(rows[i]! > rows[i - 1]!, `row numbers rise in the batch's order: ${rows}`);
+    // Each number names the route given at its place.
+    const db = store.db as PgDatabase;
+    const named = (row: number) =>
+      (db
+        .prepare('SELECT p.id, o.endpoint FROM outbox o JOIN posts p ON p.seq = o.post_seq WHERE o.row = ?')
+        .get(row) as {
+        id: string;
+        endpoint: string;
+      }) ?? {};
+    assert.deepEqual(
+      rows.map((r) => {
+        const n = named(r);
+        return `${n.id} ${n.endpoint}`;
+      }),
+      ['a@order irc.z/#o', 'a@order irc.a/#o', 'a@order irc.m/#o', 'c@order irc.m/#o', 'c@order irc.z/#o'],
+    );
+  } finally {
+    store.close();
+  }
+});
