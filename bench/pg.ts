@@ -19,8 +19,8 @@ import { PgDatabase } from '../src/store/pg/database.js';
 import { startPostgres, type PgPeer } from '../test/helpers/pg.js';
 import { FIVE_ENDPOINTS, LATENCY_RATE, LATENCY_WARMUP_SECONDS, POOL, ingestRun, latencyRun } from './core.js';
 import { summarise, table, machine, type Result } from './lib/result.js';
-import { termWords } from '../src/archive/marks.js';
-import { indexText } from '../src/migrations.js';
+import { searchFields } from '../src/store/pg/tsvector.js';
+import type { Post } from '../src/post.js';
 
 export const title = 'pg: the store on PostgreSQL beside SQLite';
 /** Needs PostgreSQL 15 installed: run when named (`npm run bench -- pg`). */
@@ -135,7 +135,6 @@ async function storeSqlRun(peer: PgPeer, posts: number): Promise<number> {
   await c.connect();
   try {
     const targets = FIVE_ENDPOINTS.slice(1);
-    const words = (t: string | null) => termWords(t ?? '').join(' ');
     const rate = await groupCommitRun(posts, async (batch) => {
       const items = batch.map((b, n) => {
         const post = {
@@ -150,7 +149,6 @@ async function storeSqlRun(peer: PgPeer, posts: number): Promise<number> {
           date: new Date(b.now).toISOString(),
           attachments: [],
         };
-        const [su, bo, a, aa, ad] = indexText(post);
         return {
           n,
           id: b.id,
@@ -160,11 +158,7 @@ async function storeSqlRun(peer: PgPeer, posts: number): Promise<number> {
           placed_at: b.now,
           imported: 0,
           indexed: true,
-          s: words(su),
-          b: words(bo),
-          a: words(a),
-          aa: words(aa),
-          ad: words(ad),
+          ...searchFields(post as Post)!,
         };
       });
       await c.query(

@@ -9,7 +9,6 @@ import { mkdirSync, accessSync, constants, statSync, existsSync } from 'node:fs'
 import { join } from 'node:path';
 import { toStored, type Post, type StoredPost, type StoredRow } from './post.js';
 import { threadKeyOf } from './archive/thread.js';
-import { termWords } from './archive/marks.js';
 import { archivePage, type ArchiveFilter, type ArchivePageOf, type ArchivePosition } from './archive/export.js';
 import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
 import { indexedBy, type SqlDatabase, type SqlDialect, type SqlStatement } from './sql.js';
@@ -18,6 +17,7 @@ import { translateDdl } from './store/pg/dialect.js';
 import type { PgStatement } from './store/pg/database.js';
 import { DeferredIndex } from './store/deferred-index.js';
 import { WalSync } from './store/wal-sync.js';
+import { searchFields } from './store/pg/tsvector.js';
 import { PostCounts } from './store/post-counts.js';
 import {
   FENCE_HOLDS,
@@ -92,15 +92,6 @@ export interface QueuedDelivery extends OutboxRow {
 }
 
 export const STORE_FILE = 'peerpost.db';
-
-/** The most characters of one text's words the PostgreSQL index takes (a tsvector holds at most 1 MB). */
-const INDEX_WORDS_MAX = 256 * 1024;
-
-/** A text's words for PostgreSQL's index: as SQLite's unicode61 finds and folds them (src/archive/marks.ts). */
-function indexWords(text: string): string {
-  const words = termWords(text).join(' ');
-  return words.length > INDEX_WORDS_MAX ? words.slice(0, words.lastIndexOf(' ', INDEX_WORDS_MAX)) : words;
-}
 
 /** Translate SQLite's failures into what an operator can act on. */
 export function describeStoreError(err: unknown, file: string): StoreError {
@@ -360,9 +351,9 @@ export class Store {
   private prepareAll() {
     const db = this.db;
     const pg = this.dialect === 'postgres';
-    // PostgreSQL: the full-text index's two vectors (src/store/pg/schema.ts), the public one's words weighted as
-    // SQLite's bm25 weighs their columns (subject 4: A, author 2: B, body 1: D).
-    const vector = (w: string) => `setweight(to_tsvector('simple', CAST(? AS TEXT)), '${w}')`;
+    // PostgreSQL: the full-text index's two vectors (src/store/pg/schema.ts), each field's words given as tsvector
+    // text, weighted (src/store/pg/tsvector.ts).
+    const vector = 'CAST(CAST(? AS TEXT) AS TSVECTOR)';
     return {
       // seq: the next after every post held or removed (SQLite alone would give a removed newest post's seq again).
       insertPost: pg
@@ -417,8 +408,8 @@ export class Store {
       indexPost: pg
         ? db.prepare(
             `INSERT INTO archive_fts (seq, public, whole)
-             SELECT CAST(? AS BIGINT), v, v || ${vector('B')} || ${vector('D')}
-             FROM (SELECT ${vector('A')} || ${vector('B')} || ${vector('D')} AS v) AS t`,
+             SELECT CAST(? AS BIGINT), v, v || ${vector} || ${vector}
+             FROM (SELECT ${vector} || ${vector} || ${vector} AS v) AS t`,
           )
         : db.prepare(
             'INSERT INTO archive_fts (rowid, subject, body, author, author_address, addresses) VALUES (?, ?, ?, ?, ?, ?)',
@@ -603,10 +594,9 @@ export class Store {
     return seqs;
   }
 
-  /** PostgreSQL: the posts as pp_insert_posts takes them (src/store/pg/schema.ts), their search words folded here. */
+  /** PostgreSQL: the posts as pp_insert_posts takes them (src/store/pg/schema.ts), their search vectors written here. */
   private postRows(items: readonly { post: Post; imported?: boolean }[], now: number) {
     return items.map(({ post, imported = false }, n) => {
-      const [s, b, a, aa, ad] = indexText(post);
       return {
         n,
         id: post.id,
@@ -616,9 +606,7 @@ export class Store {
         placed_at: placeOf(post, now, imported),
         imported: imported ? 1 : 0,
         indexed: post.kind !== 'event',
-        ...(post.kind !== 'event'
-          ? { s: indexWords(s), b: indexWords(b), a: indexWords(a), aa: indexWords(aa ?? ''), ad: indexWords(ad) }
-          : {}),
+        ...searchFields(post),
       };
     });
   }
@@ -675,10 +663,9 @@ export class Store {
   /** What the search index holds of a post, as indexPost takes it after the seq; undefined for an event (not indexed). */
   private indexArgs(post: Post): (string | null)[] | undefined {
     if (post.kind === 'event') return undefined;
-    const [subject, body, author, authorAddress, addresses] = indexText(post);
-    if (this.dialect === 'sqlite') return [subject, body, author, authorAddress, addresses];
-    const [s, b, a, aa, ad] = [subject, body, author, authorAddress ?? '', addresses].map(indexWords);
-    return [aa!, ad!, s!, a!, b!];
+    if (this.dialect === 'sqlite') return indexText(post);
+    const { s, b, a, aa, ad } = searchFields(post)!;
+    return [aa, ad, s, a, b];
   }
 
   /**
@@ -696,7 +683,7 @@ export class Store {
       this.transaction(() => rows.forEach((r) => this.q.indexPost.run(...r)));
       return;
     }
-    const vector = (col: string, w: string) => `setweight(to_tsvector('simple', ${col}), '${w}')`;
+    const vector = (col: string) => `CAST(${col} AS TSVECTOR)`;
     const values = rows
       .map(
         () =>
@@ -706,8 +693,8 @@ export class Store {
     this.db
       .prepare(
         `INSERT INTO archive_fts (seq, public, whole)
-         SELECT s, v, v || ${vector('aa', 'B')} || ${vector('ad', 'D')}
-         FROM (SELECT s, aa, ad, ${vector('su', 'A')} || ${vector('a', 'B')} || ${vector('b', 'D')} AS v
+         SELECT s, v, v || ${vector('aa')} || ${vector('ad')}
+         FROM (SELECT s, aa, ad, ${vector('su')} || ${vector('a')} || ${vector('b')} AS v
                FROM (VALUES ${values}) AS t (s, aa, ad, su, a, b)) AS u`,
       )
       .run(...rows.flat());

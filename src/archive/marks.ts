@@ -37,6 +37,12 @@ const TOKEN = /[\p{L}\p{N}\p{Co}][\p{L}\p{N}\p{Co}\p{M}]*/gu;
 const NON_ASCII = /[^\u0000-\u007f]/;
 const MARKS = /\p{M}/gu;
 
+/**
+ * The longest word the search index holds, in UTF-8 bytes: PostgreSQL's tsvector holds none longer (it leaves such a
+ * word out: src/store/pg/tsvector.ts), and a query is refused one (src/archive/query.ts), on either store alike.
+ */
+export const WORD_BYTES_MAX = 2046;
+
 /** A word as the index keeps it: lower case, diacritics removed. */
 export function fold(word: string): string {
   const lower = word.toLowerCase();

@@ -19,7 +19,7 @@
  */
 import { CodedError } from '../errors.js';
 import { bareId } from '../post.js';
-import { termWords, type MarkTerm } from './marks.js';
+import { WORD_BYTES_MAX, termWords, type MarkTerm } from './marks.js';
 
 /** The longest query taken, in UTF-8 octets. */
 export const MAX_QUERY_OCTETS = 10 * 1024;
@@ -156,6 +156,10 @@ export function parseQuery(text: string): ParsedQuery {
     if (key === 'author') expr = `{author author_address}: ${expr}`;
     else if (key === 'subject') expr = `{subject}: ${expr}`;
     const words = termWords(prefix ? value.replace(/\*+$/, '') : value);
+    if (words.some((w) => Buffer.byteLength(w, 'utf8') > WORD_BYTES_MAX))
+      throw bad(
+        `the query has a word of more than ${WORD_BYTES_MAX} bytes; no word that long is searched for: leave it out`,
+      );
     const ts = tsTerm(words, prefix, key === 'author' ? 'B' : key === 'subject' ? 'A' : '');
     if (t.neg) {
       negs.push(expr);

@@ -249,11 +249,11 @@ function prepareOrder(db: SqlDatabase) {
 /**
  * The same choices on PostgreSQL (issue 17; src/store/pg/schema.ts): archive_fts holds a tsvector per index (public,
  * whole) with subject, author and body weighed as bm25 weighs them here (A 4, B 2, D 1: ts_rank's weights 1, 0.5, 0.25), the
- * query as tsquery text (ParsedQuery.tsquery). A lower score is better, as with bm25: the rank negated. Every match
+ * query as tsquery text (ParsedQuery.tsquery), read as written (its words folded as the index's: src/store/pg/tsvector.ts). A lower score is better, as with bm25: the rank negated. Every match
  * is ranked (GIN finds them; no candidate window).
  */
 function prepareOrderPg(db: SqlDatabase, column: 'public' | 'whole') {
-  const from = `FROM (SELECT to_tsquery('simple', CAST(@tsquery AS TEXT)) AS q) AS query
+  const from = `FROM (SELECT CAST(CAST(@tsquery AS TEXT) AS TSQUERY) AS q) AS query
     JOIN archive_fts f ON f.${column} @@ query.q
     JOIN posts p ON p.seq = f.seq
     WHERE (CAST(@bridges AS TEXT) IS NULL OR p.bridge IN (SELECT jsonb_array_elements_text(CAST(@bridges AS JSONB))))
