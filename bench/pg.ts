@@ -157,6 +157,7 @@ async function storeSqlRun(peer: PgPeer, posts: number): Promise<number> {
           date: post.date,
           placed_at: b.now,
           imported: 0,
+          thread: b.id,
           indexed: true,
           ...searchFields(post as Post)!,
         };

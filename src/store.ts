@@ -605,6 +605,9 @@ export class Store {
         date: post.date ?? null,
         placed_at: placeOf(post, now, imported),
         imported: imported ? 1 : 0,
+        // posts.thread (pp_insert_posts computes it so when it is not given: the first of its References, else what
+        // it answers, else its own id; SQLite's migration 4 column likewise).
+        thread: post.references?.[0] ?? post.inReplyTo ?? post.id,
         indexed: post.kind !== 'event',
         ...searchFields(post),
       };

@@ -334,3 +334,55 @@ test("a group commit's outbox rows are numbered in the batch's order, post by po
     store.close();
   }
 });
+
+test("a post's thread is the first of its References, else what it answers, else its own id, given by the Store or (from an earlier version's process) read from its JSON", () => {
+  const store = openPg();
+  try {
+    const now = Date.now();
+    store.insertPosts(
+      [
+        { post: scenarioPost('root@thr', { bridge: 'thr' }) },
+        { post: scenarioPost('answer@thr', { bridge: 'thr', inReplyTo: 'root@thr' }) },
+        {
+          post: scenarioPost('deep@thr', {
+            bridge: 'thr',
+            inReplyTo: 'answer@thr',
+            references: ['root@thr', 'answer@thr'],
+          }),
+        },
+      ],
+      now,
+    );
+    const db = store.db as PgDatabase;
+    // As a process of an earlier version sends it: no thread given.
+    const old = { ...scenarioPost('old@thr', { bridge: 'thr', inReplyTo: 'deep@thr' }), references: [] };
+    db.prepare('SELECT n, seq FROM pp_insert_posts(CAST(? AS JSONB), CAST(? AS BIGINT))').all(
+      JSON.stringify([
+        {
+          n: 0,
+          id: old.id,
+          bridge: 'thr',
+          data: JSON.stringify(old),
+          date: old.date,
+          placed_at: now,
+          imported: 0,
+          indexed: false,
+        },
+      ]),
+      now,
+    );
+    const rows = db
+      .prepare(
+        `SELECT id, thread, coalesce(CAST(data AS JSONB) -> 'references' ->> 0, CAST(data AS JSONB) ->> 'inReplyTo', id) AS from_json
+         FROM posts WHERE bridge = 'thr' ORDER BY seq`,
+      )
+      .all() as { id: string; thread: string; from_json: string }[];
+    assert.deepEqual(
+      rows.map((r) => `${r.id} ${r.thread}`),
+      ['root@thr root@thr', 'answer@thr root@thr', 'deep@thr root@thr', 'old@thr deep@thr'],
+    );
+    for (const r of rows) assert.equal(r.thread, r.from_json, r.id);
+  } finally {
+    store.close();
+  }
+});

@@ -327,6 +327,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   // database's locale. The query is read as written too (src/archive/search.ts). Rows written before keep the
   // vectors to_tsvector made: the same words under LC_CTYPE C (what test/peers/postgres.sh runs), nearly the same
   // under another (there its parser splits a word at a character it does not call a letter, such as ²).
+  // And the post's thread comes with it, computed by the Store as the expression below computes it, which then
+  // parses no post's JSON (it still does for a post that comes without one, from a process of an earlier version).
   `CREATE OR REPLACE FUNCTION pp_insert_posts(items JSONB, received BIGINT) RETURNS TABLE (n BIGINT, seq BIGINT)
    LANGUAGE plpgsql AS $$
      DECLARE base BIGINT;
@@ -337,8 +339,8 @@ export const PG_MIGRATIONS: readonly string[] = [
        RETURN QUERY
        WITH input AS (
          SELECT * FROM jsonb_to_recordset(items) AS i (n BIGINT, id TEXT, bridge TEXT, data TEXT, date TEXT,
-           placed_at BIGINT, imported BIGINT, indexed BOOLEAN, s TSVECTOR, b TSVECTOR, a TSVECTOR, aa TSVECTOR,
-           ad TSVECTOR)
+           placed_at BIGINT, imported BIGINT, thread TEXT, indexed BOOLEAN, s TSVECTOR, b TSVECTOR, a TSVECTOR,
+           aa TSVECTOR, ad TSVECTOR)
        ), fresh AS (
          SELECT DISTINCT ON (i.id) i.* FROM input i
          WHERE NOT EXISTS (SELECT 1 FROM posts p WHERE p.id = i.id)
@@ -349,8 +351,8 @@ export const PG_MIGRATIONS: readonly string[] = [
        ), stored AS (
          INSERT INTO posts (seq, id, bridge, received_at, data, date, placed_at, imported, thread)
          SELECT x.next, x.id, x.bridge, received, x.data, x.date, x.placed_at, x.imported,
-           coalesce(j.j -> 'references' ->> 0, j.j ->> 'inReplyTo', x.id)
-         FROM numbered x CROSS JOIN LATERAL (SELECT CAST(x.data AS JSONB) AS j) AS j
+           coalesce(x.thread, CAST(x.data AS JSONB) -> 'references' ->> 0, CAST(x.data AS JSONB) ->> 'inReplyTo', x.id)
+         FROM numbered x
          RETURNING posts.seq
        ), indexed AS (
          INSERT INTO archive_fts (seq, public, whole)
