@@ -265,7 +265,7 @@ export class Store {
       this.deferred = undefined;
       this.walSync = undefined;
       this.migratePostgres();
-      this.postCounts = new PostCounts(pg, undefined);
+      this.postCounts = new PostCounts(pg, undefined, true);
       this.q = this.prepareAll();
       this.tx = <T>(fn: () => T) => pg.transaction(fn)();
       this.txWrite = this.tx;
@@ -766,7 +766,7 @@ export class Store {
 
   /**
    * Posts kept in a bridge (the web's archive pages, finger's plans): on SQLite from the counts kept up to date
-   * (PostCounts), not counted over the bridge at every page view; on PostgreSQL counted.
+   * (PostCounts), not counted over the bridge at every page view; on PostgreSQL kept by the database (pp_post_counts).
    */
   countPosts(bridge: string): number {
     return this.postCounts.of(bridge);

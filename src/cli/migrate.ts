@@ -72,10 +72,17 @@ export const CORE_TABLES = [
 
 /**
  * Tables of the core that are not copied as rows: the schema's version, SQLite's search indexes, and PostgreSQL's
- * processes and leases (who runs now: src/runtime/leases.ts) and removal log (what the running processes tell each
- * other: src/archive/removal-log.ts).
+ * processes and leases (who runs now: src/runtime/leases.ts), removal log (what the running processes tell each
+ * other: src/archive/removal-log.ts) and posts per bridge (kept by triggers as the posts are copied).
  */
-const NOT_ROWS = new Set(['peerpost_schema', 'archive_fts', 'pp_processes', 'pp_leases', 'pp_removals']);
+const NOT_ROWS = new Set([
+  'peerpost_schema',
+  'archive_fts',
+  'pp_processes',
+  'pp_leases',
+  'pp_removals',
+  'pp_post_counts',
+]);
 
 /**
  * Rows a statement. Not more: PostgreSQL plans a statement of many parameters slowly (20,000 posts rows with bare

@@ -7,7 +7,8 @@
  * - a post was deleted by this connection (a removal, retention): a temporary trigger on this connection says so;
  * - another connection committed (`peerpost import` or `remove` in another process): PRAGMA data_version changes;
  * - a transaction of this connection is open (its rows may still roll back): counted, not kept.
- * On PostgreSQL (several processes insert at once, their seqs commit out of order) every call counts.
+ * On PostgreSQL (several processes insert at once, their seqs commit out of order) the database keeps the counts
+ * itself, by triggers (pp_post_counts, src/store/pg/schema.ts): each call reads them. A read-only SQLite store counts.
  */
 import type Database from 'better-sqlite3';
 import type { SqlDatabase, SqlStatement } from '../sql.js';
@@ -35,14 +36,22 @@ export class PostCounts {
     since: SqlStatement | undefined;
   };
 
-  /** sqlite: this connection, writable (the temporary trigger); undefined on PostgreSQL or a read-only store. */
+  /**
+   * sqlite: this connection, writable (the temporary trigger); undefined on PostgreSQL or a read-only store.
+   * postgres: the database keeps the counts (pp_post_counts).
+   */
   constructor(
     private readonly db: SqlDatabase,
     private readonly sqlite: Database.Database | undefined,
+    postgres = false,
   ) {
     this.q = {
-      all: db.prepare('SELECT bridge, count(*) AS n, max(seq) AS top FROM posts GROUP BY bridge'),
-      one: db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
+      all: postgres
+        ? db.prepare('SELECT bridge, n, 0 AS top FROM pp_post_counts WHERE n > 0')
+        : db.prepare('SELECT bridge, count(*) AS n, max(seq) AS top FROM posts GROUP BY bridge'),
+      one: postgres
+        ? db.prepare('SELECT coalesce((SELECT n FROM pp_post_counts WHERE bridge = ?), 0)').pluck()
+        : db.prepare('SELECT count(*) FROM posts WHERE bridge = ?').pluck(),
       // NOT INDEXED: by seq (the rowid) from the last counted, not along posts_by_place (sorted by bridge) past all.
       since: sqlite
         ? db.prepare(

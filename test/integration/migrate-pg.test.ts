@@ -156,10 +156,13 @@ test('migrate moves a SQLite store into PostgreSQL: same articles and numbers, s
     // written by pp_insert_posts; the store scenario checks the threads of replies).
     const lite = new Database(sqliteFile, { readonly: true });
     const threadsBefore = lite.prepare('SELECT id, thread FROM posts ORDER BY seq').all();
+    // And the posts per bridge (on PostgreSQL kept by triggers as the posts were copied: schema entry 7).
+    const countsBefore = lite.prepare('SELECT bridge, count(*) AS n FROM posts GROUP BY bridge ORDER BY bridge').all();
     lite.close();
     const threads = openPg(pg);
     try {
       assert.deepEqual(threads.query('SELECT id, thread FROM posts ORDER BY seq'), threadsBefore);
+      assert.deepEqual(threads.query('SELECT bridge, n FROM pp_post_counts WHERE n > 0 ORDER BY bridge'), countsBefore);
     } finally {
       threads.close();
     }

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pgClient from 'pg';
 import { Store } from '../../src/store.js';
+import { removePosts } from '../../src/archive/removal.js';
 import { pluginStoreFor } from '../../src/runtime/accounts.js';
 import { PgDatabase } from '../../src/store/pg/database.js';
 import { PG_MIGRATIONS } from '../../src/store/pg/schema.js';
@@ -384,5 +385,63 @@ test("a post's thread is the first of its References, else what it answers, else
     for (const r of rows) assert.equal(r.thread, r.from_json, r.id);
   } finally {
     store.close();
+  }
+});
+
+test('posts per bridge on PostgreSQL: kept by the database through inserts, a removal, a rollback and a second process, without counting the archive', () => {
+  const one = openPg();
+  const two = openPg();
+  const db = one.db as PgDatabase;
+  // The truth, and what the store says (every bridge, and each one alone), for the bridges of this test.
+  const mine = (r: Record<string, number>) =>
+    Object.fromEntries(Object.entries(r).filter(([b]) => b.startsWith('cnt-')));
+  const truth = () =>
+    mine(
+      Object.fromEntries(
+        (
+          db.prepare('SELECT bridge, count(*) AS n FROM posts GROUP BY bridge').all() as { bridge: string; n: number }[]
+        ).map((r) => [r.bridge, Number(r.n)]),
+      ),
+    );
+  const counts = (s: Store) => {
+    const all = mine(s.countPostsByBridge());
+    for (const [b, n] of Object.entries(all)) assert.equal(s.countPosts(b), n, `countPosts(${b})`);
+    return all;
+  };
+  try {
+    const ids: string[] = [];
+    const now = Date.now();
+    one.insertPosts(
+      Array.from({ length: 12 }, (_, i) => {
+        const p = scenarioPost(`cnt${i}@pg`, { bridge: i % 3 ? 'cnt-a' : 'cnt-b' });
+        ids.push(p.id);
+        return { post: p };
+      }),
+      now,
+    );
+    assert.deepEqual(counts(one), { 'cnt-a': 8, 'cnt-b': 4 });
+    // Another process's insert and removal are seen by the first at once.
+    two.insertPosts([{ post: scenarioPost('cnt-two@pg', { bridge: 'cnt-a' }) }], now);
+    assert.deepEqual(counts(one), { 'cnt-a': 9, 'cnt-b': 4 });
+    removePosts(two, { ids: [ids[0]!, ids[3]!, ids[1]!] }, { reason: 'test', by: 'test', cause: 'removed', now });
+    assert.deepEqual(counts(one), { 'cnt-a': 8, 'cnt-b': 2 });
+    assert.deepEqual(counts(one), truth());
+    // Rolled back: not counted.
+    assert.throws(() =>
+      one.transaction(() => {
+        one.insertPosts([{ post: scenarioPost('cnt-gone@pg', { bridge: 'cnt-c' }) }], now);
+        assert.deepEqual(counts(one), { 'cnt-a': 8, 'cnt-b': 2, 'cnt-c': 1 });
+        throw new Error('roll back');
+      }),
+    );
+    assert.deepEqual(counts(one), { 'cnt-a': 8, 'cnt-b': 2 });
+    assert.equal(one.countPosts('cnt-c'), 0);
+    // Every post of a bridge removed: the bridge is not listed (as a count over the posts would not list it).
+    removePosts(one, { ids: [ids[6]!, ids[9]!] }, { reason: 'test', by: 'test', cause: 'removed', now });
+    assert.deepEqual(counts(one), { 'cnt-a': 8 });
+    assert.deepEqual(counts(two), truth());
+  } finally {
+    one.close();
+    two.close();
   }
 });

@@ -16,10 +16,11 @@ test('redactUrl: the password becomes ${PGPASSWORD}, in the userinfo or as a par
   assert.equal(redactUrl('not a url s3cret'), '(an unreadable URL)');
 });
 
-test('every table of the PostgreSQL schema is copied by migrate, but the schema version, the search index, the processes and leases and the removal log', () => {
+test('every table of the PostgreSQL schema is copied by migrate, but the schema version, the search index, the processes and leases, the removal log and the posts per bridge', () => {
   const tables = [...PG_MIGRATIONS.join('\n').matchAll(/CREATE TABLE (\w+)/g)].map((m) => m[1]!);
   // pp_processes and pp_leases (src/runtime/leases.ts) hold who runs now, pp_removals what the running processes tell
-  // each other (src/archive/removal-log.ts): nothing of an SQLite store to copy.
-  const runtime = ['peerpost_schema', 'archive_fts', 'pp_processes', 'pp_leases', 'pp_removals'];
+  // each other (src/archive/removal-log.ts): nothing of an SQLite store to copy. pp_post_counts is kept by triggers
+  // as the posts are copied.
+  const runtime = ['peerpost_schema', 'archive_fts', 'pp_processes', 'pp_leases', 'pp_removals', 'pp_post_counts'];
   assert.deepEqual(tables.filter((t) => !runtime.includes(t)).sort(), [...CORE_TABLES].sort());
 });
