@@ -1,11 +1,12 @@
 /**
  * The store on PostgreSQL (issue 17) beside SQLite, in one run: durable ingest through the real core (64 senders at
  * once, each waiting for its post's commit as SMTP and NNTP clients wait for 250/240; a post to 4 endpoints), the
- * bare `pg` ceiling for the same rows (a post and its 4 outbox rows, every waiting post in one multi-row statement:
- * group commit at its cheapest), the same bare `pg` writing the store's own rows into its schema (pp_insert_posts:
- * search rows, every index; what the schema costs, apart from the worker thread and the core), the round trips per
- * post and the main thread's wait for them, and ingest→deliver latency at 1,000 posts/s (bench/core.ts's latency
- * test) on both. Starts its own PostgreSQL 15 (test/peers/postgres.sh) on a free port.
+ * bare `pg` ceiling for the same rows (bare `pg`, async, no worker thread, no core, writing the rows the core writes
+ * into the store's schema, every waiting post in one statement: pp_insert_posts with search rows and every index,
+ * and the outbox rows), the same bare `pg` writing a post and its 4 outbox rows alone into two plain tables (no
+ * search rows, no other index: between the two, what the schema costs), the round trips per post and the main
+ * thread's wait for them, and ingest→deliver latency at 1,000 posts/s (bench/core.ts's latency test) on both.
+ * Starts its own PostgreSQL 15 (test/peers/postgres.sh) on a free port.
  *
  *   npm run bench -- pg            (or node dist/bench/pg.js)
  *
@@ -87,7 +88,7 @@ async function groupCommitRun(
   return posts / ((performance.now() - t0) / 1000);
 }
 
-/** The ceiling: bare `pg` into tables of its own (a post, its 4 outbox rows; no search rows, no other index). */
+/** Bare `pg` into tables of its own, a post and its 4 outbox rows alone (no search rows, no other index). */
 async function bareRun(peer: PgPeer, posts: number): Promise<number> {
   const c = new pg.Client(peer.url);
   await c.connect();
@@ -125,9 +126,10 @@ async function bareRun(peer: PgPeer, posts: number): Promise<number> {
 }
 
 /**
- * The store's own writes at their cheapest: bare `pg` (async, no worker thread, one statement a group commit) into
+ * The ceiling: the store's own writes at their cheapest, bare `pg` (async, no worker thread, one statement a group commit) into
  * the store's schema, through its pp_insert_posts (posts with every index, search rows, the posts lock) and the same
- * outbox rows. Between it and the bare ceiling: what the schema costs; between the core and it: the rest.
+ * outbox rows. Between it and the posts and outbox rows alone: what the schema costs; between the core and it: the
+ * worker thread, the synchronous bridge and the core.
  */
 async function storeSqlRun(peer: PgPeer, posts: number): Promise<number> {
   freshPgStore(peer)().close();
@@ -224,15 +226,26 @@ export async function run(): Promise<Result[]> {
         target: { atLeast: 5000 },
       }),
       summarise(`durable ingest on SQLite, core, ${SENDERS} senders`, 'posts/s', onSqlite),
-      summarise(`bare pg, group commit (multi-row), ${SENDERS} senders`, 'posts/s', bare),
-      summarise('PostgreSQL core / bare pg', 'ratio', ratios, { target: { atLeast: 0.6 }, digits: 2 }),
-      summarise(`bare pg into the store's schema (pp_insert_posts, search rows, every index)`, 'posts/s', storeSql),
+      // Issue 17's ceiling is "bare pg inserts of the same rows": the rows the core writes (posts, their search rows,
+      // their outbox rows) into the tables that hold them, by bare pg (README, "PostgreSQL"). The other bare run writes
+      // fewer rows into plainer tables: between the two is what the schema costs (bench/pg-levers.ts, part by part).
       summarise(
-        `PostgreSQL core / bare pg into the store's schema`,
+        `bare pg, the same rows: the store's schema (pp_insert_posts, search rows, every index)`,
+        'posts/s',
+        storeSql,
+      ),
+      summarise(
+        `PostgreSQL core / bare pg, the same rows`,
         'ratio',
         onPg.map((p, i) => p / storeSql[i]!),
-        { digits: 2 },
+        { target: { atLeast: 0.6 }, digits: 2 },
       ),
+      summarise(
+        `bare pg, posts and outbox rows alone (no search rows, two indexes), ${SENDERS} senders`,
+        'posts/s',
+        bare,
+      ),
+      summarise('PostgreSQL core / bare pg, posts and outbox rows alone', 'ratio', ratios, { digits: 2 }),
       summarise('PostgreSQL ingest: round trips per post', 'trips', trips, { digits: 3 }),
       summarise('PostgreSQL ingest: main thread waiting per post', 'ms', waits, { digits: 3 }),
       { figure: 'ingest→deliver p50 on PostgreSQL, 1,000 posts/s', value: latPg.p50, unit: 'ms', digits: 2 },
