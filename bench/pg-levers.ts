@@ -20,7 +20,7 @@ import { startPostgres, type PgPeer } from '../test/helpers/pg.js';
 import { FIVE_ENDPOINTS, POOL, poolPost } from './core.js';
 import { summarise, table, machine, type Result } from './lib/result.js';
 import { termWords } from '../src/archive/marks.js';
-import { searchFields } from '../src/store/pg/tsvector.js';
+import { postRow } from '../src/store/pg/post-rows.js';
 import { indexText } from '../src/migrations.js';
 
 export const title = 'pg-levers: what each part of the PostgreSQL schema costs the ingest';
@@ -104,26 +104,23 @@ const VARIANTS: Variant[] = [
 
 type Item = Record<string, unknown> & { s?: string };
 
-/** A group commit's posts as pp_insert_posts takes them (as the Store's postRows makes them). */
+/**
+ * A group commit's posts as pp_insert_posts takes them (the Store's rows: src/store/pg/post-rows.ts); `parsed`: the
+ * search fields as plain words (entries 1-5); `thread` false: none given.
+ */
 function items(inline: boolean, parsed: boolean, thread: boolean): Item[] {
   const words = (t: string | null | undefined) => termWords(t ?? '').join(' ');
   return Array.from({ length: BATCH }, (_, n) => {
     const inc = POOL[(n * 7 + Math.floor(Math.random() * 1024)) & 1023]!;
     const now = Date.now();
-    const id = `${randomUUID()}@bench.example`;
-    const post = poolPost(inc, id, now);
+    const post = poolPost(inc, `${randomUUID()}@bench.example`, now);
+    const { thread: given, ...row } = postRow(post, n, now);
     const [s, b, a, aa, ad] = indexText(post);
     return {
-      n,
-      id,
-      bridge: 'commons',
-      data: JSON.stringify(post),
-      date: post.date,
-      placed_at: now,
-      imported: 0,
-      ...(thread ? { thread: post.references[0] ?? post.inReplyTo ?? post.id } : {}),
+      ...row,
+      ...(thread ? { thread: given } : {}),
       indexed: inline,
-      ...(parsed ? { s: words(s), b: words(b), a: words(a), aa: words(aa), ad: words(ad) } : searchFields(post)!),
+      ...(parsed ? { s: words(s), b: words(b), a: words(a), aa: words(aa), ad: words(ad) } : {}),
     };
   });
 }

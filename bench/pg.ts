@@ -18,10 +18,9 @@ import pg from 'pg';
 import { Store } from '../src/store.js';
 import { PgDatabase } from '../src/store/pg/database.js';
 import { startPostgres, type PgPeer } from '../test/helpers/pg.js';
-import { FIVE_ENDPOINTS, LATENCY_RATE, LATENCY_WARMUP_SECONDS, POOL, ingestRun, latencyRun } from './core.js';
+import { FIVE_ENDPOINTS, LATENCY_RATE, LATENCY_WARMUP_SECONDS, POOL, ingestRun, latencyRun, poolPost } from './core.js';
 import { summarise, table, machine, type Result } from './lib/result.js';
-import { searchFields } from '../src/store/pg/tsvector.js';
-import type { Post } from '../src/post.js';
+import { postRow } from '../src/store/pg/post-rows.js';
 
 export const title = 'pg: the store on PostgreSQL beside SQLite';
 /** Needs PostgreSQL 15 installed: run when named (`npm run bench -- pg`). */
@@ -138,32 +137,7 @@ async function storeSqlRun(peer: PgPeer, posts: number): Promise<number> {
   try {
     const targets = FIVE_ENDPOINTS.slice(1);
     const rate = await groupCommitRun(posts, async (batch) => {
-      const items = batch.map((b, n) => {
-        const post = {
-          id: b.id,
-          bridge: 'commons',
-          origin: { account: 'irc.libera', target: b.inc.target },
-          author: b.inc.author,
-          body: b.inc.body,
-          kind: 'message',
-          references: [],
-          hops: 0,
-          date: new Date(b.now).toISOString(),
-          attachments: [],
-        };
-        return {
-          n,
-          id: b.id,
-          bridge: 'commons',
-          data: JSON.stringify(post),
-          date: post.date,
-          placed_at: b.now,
-          imported: 0,
-          thread: b.id,
-          indexed: true,
-          ...searchFields(post as Post)!,
-        };
-      });
+      const items = batch.map((b, n) => postRow(poolPost(b.inc, b.id, b.now), n, b.now));
       await c.query(
         `WITH p AS (SELECT n, seq FROM pp_insert_posts($1::jsonb, $2::bigint))
          INSERT INTO outbox (post_seq, endpoint, shape, created_at)

@@ -18,6 +18,7 @@ import type { PgStatement } from './store/pg/database.js';
 import { DeferredIndex } from './store/deferred-index.js';
 import { WalSync } from './store/wal-sync.js';
 import { searchFields } from './store/pg/tsvector.js';
+import { postRow } from './store/pg/post-rows.js';
 import { PostCounts } from './store/post-counts.js';
 import {
   FENCE_HOLDS,
@@ -351,9 +352,6 @@ export class Store {
   private prepareAll() {
     const db = this.db;
     const pg = this.dialect === 'postgres';
-    // PostgreSQL: the full-text index's two vectors (src/store/pg/schema.ts), each field's words given as tsvector
-    // text, weighted (src/store/pg/tsvector.ts).
-    const vector = 'CAST(CAST(? AS TEXT) AS TSVECTOR)';
     return {
       // seq: the next after every post held or removed (SQLite alone would give a removed newest post's seq again).
       insertPost: pg
@@ -405,15 +403,23 @@ export class Store {
              SELECT i.n, i.seq, s.row FROM ins i LEFT JOIN stored s ON s.post_seq = i.seq ORDER BY i.n, s.row`,
           )
         : undefined,
+      // SQLite: a post's row of the search index. PostgreSQL writes them with the posts (pp_insert_posts) or, for
+      // posts stored already, by indexPosts.
       indexPost: pg
-        ? db.prepare(
-            `INSERT INTO archive_fts (seq, public, whole)
-             SELECT CAST(? AS BIGINT), v, v || ${vector} || ${vector}
-             FROM (SELECT ${vector} || ${vector} || ${vector} AS v) AS t`,
-          )
+        ? undefined
         : db.prepare(
             'INSERT INTO archive_fts (rowid, subject, body, author, author_address, addresses) VALUES (?, ?, ?, ?, ?, ?)',
           ),
+      // PostgreSQL, indexPosts: the search rows of posts stored already, each field's tsvector text as
+      // pp_insert_posts takes it (src/store/pg/tsvector.ts): public = s || a || b, whole = public || aa || ad.
+      indexPosts: pg
+        ? db.prepare(
+            `INSERT INTO archive_fts (seq, public, whole)
+             SELECT x.seq, x.s || x.a || x.b, x.s || x.a || x.b || x.aa || x.ad
+             FROM jsonb_to_recordset(CAST(? AS JSONB))
+               AS x (seq BIGINT, s TSVECTOR, b TSVECTOR, a TSVECTOR, aa TSVECTOR, ad TSVECTOR)`,
+          )
+        : undefined,
       insertOutbox: db.prepare('INSERT INTO outbox (post_seq, endpoint, shape, created_at) VALUES (?, ?, ?, ?)'),
       insertDigestLine: db.prepare('INSERT INTO digest_lines (bridge, post_seq, at) VALUES (?, ?, ?)'),
       hasPost: db.prepare('SELECT 1 FROM posts WHERE id = ?').pluck(),
@@ -563,8 +569,7 @@ export class Store {
 
   /** A post's row of the search index (migration 9; on PostgreSQL its two vectors: src/store/pg/schema.ts). */
   private indexRow(seq: number, post: Post): void {
-    const args = this.indexArgs(post);
-    if (args) this.q.indexPost.run(seq, ...args);
+    if (post.kind !== 'event') this.q.indexPost!.run(seq, ...indexText(post));
   }
 
   /**
@@ -594,24 +599,9 @@ export class Store {
     return seqs;
   }
 
-  /** PostgreSQL: the posts as pp_insert_posts takes them (src/store/pg/schema.ts), their search vectors written here. */
+  /** PostgreSQL: the posts as pp_insert_posts takes them (src/store/pg/post-rows.ts). */
   private postRows(items: readonly { post: Post; imported?: boolean }[], now: number) {
-    return items.map(({ post, imported = false }, n) => {
-      return {
-        n,
-        id: post.id,
-        bridge: post.bridge,
-        data: JSON.stringify(post),
-        date: post.date ?? null,
-        placed_at: placeOf(post, now, imported),
-        imported: imported ? 1 : 0,
-        // posts.thread (pp_insert_posts computes it so when it is not given: the first of its References, else what
-        // it answers, else its own id; SQLite's migration 4 column likewise).
-        thread: post.references?.[0] ?? post.inReplyTo ?? post.id,
-        indexed: post.kind !== 'event',
-        ...searchFields(post),
-      };
-    });
+    return items.map(({ post, imported }, n) => postRow(post, n, now, imported));
   }
 
   /**
@@ -663,44 +653,19 @@ export class Store {
     return tombstone;
   }
 
-  /** What the search index holds of a post, as indexPost takes it after the seq; undefined for an event (not indexed). */
-  private indexArgs(post: Post): (string | null)[] | undefined {
-    if (post.kind === 'event') return undefined;
-    if (this.dialect === 'sqlite') return indexText(post);
-    const { s, b, a, aa, ad } = searchFields(post)!;
-    return [aa, ad, s, a, b];
-  }
-
   /**
    * Write the search index of posts already stored, as insertPost writes it (`peerpost migrate` fills a new
    * PostgreSQL store's index with it: SQLite's index is contentless and cannot be read back). On PostgreSQL, one
    * statement for the whole batch.
    */
   indexPosts(posts: readonly { seq: number; post: Post }[]): void {
-    const rows = posts.flatMap(({ seq, post }) => {
-      const r = this.indexArgs(post);
-      return r ? [[seq, ...r]] : [];
-    });
-    if (!rows.length) return;
-    if (this.dialect === 'sqlite') {
-      this.transaction(() => rows.forEach((r) => this.q.indexPost.run(...r)));
+    const indexed = posts.filter(({ post }) => post.kind !== 'event');
+    if (!indexed.length) return;
+    if (this.q.indexPosts) {
+      this.q.indexPosts.run(JSON.stringify(indexed.map(({ seq, post }) => ({ seq, ...searchFields(post) }))));
       return;
     }
-    const vector = (col: string) => `CAST(${col} AS TSVECTOR)`;
-    const values = rows
-      .map(
-        () =>
-          '(CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))',
-      )
-      .join(', ');
-    this.db
-      .prepare(
-        `INSERT INTO archive_fts (seq, public, whole)
-         SELECT s, v, v || ${vector('aa')} || ${vector('ad')}
-         FROM (SELECT s, aa, ad, ${vector('su')} || ${vector('a')} || ${vector('b')} AS v
-               FROM (VALUES ${values}) AS t (s, aa, ad, su, a, b)) AS u`,
-      )
-      .run(...rows.flat());
+    this.transaction(() => indexed.forEach(({ seq, post }) => this.indexRow(seq, post)));
   }
 
   hasPost(id: string): boolean {
