@@ -453,18 +453,28 @@ export class Store {
     now: number,
   ): ({ seq: number; rows: number[] } | undefined)[] | undefined {
     if (!this.q.ingestPosts || this.deferred || this.db.inTransaction) return undefined;
+    return ingested(items.length, this.q.ingestPosts.all(...this.ingestParams(items, now)) as IngestRow[]);
+  }
+
+  /**
+   * As ingestPosts, on PostgreSQL's ingest lane (src/store/pg/lane.ts): the same statement on a second connection,
+   * and the daemon's thread goes on while it runs. Undefined where it does not apply (SQLite): use ingestPosts.
+   */
+  ingestPostsAsync(
+    items: readonly { post: Post; imported?: boolean; routes: readonly { endpoint: string; shape: string }[] }[],
+    now: number,
+  ): Promise<({ seq: number; rows: number[] } | undefined)[]> | undefined {
+    const s = this.q.ingestPosts as { allAsync?(...params: unknown[]): Promise<unknown[]> } | undefined;
+    if (!s?.allAsync || this.deferred) return undefined;
+    return s.allAsync(...this.ingestParams(items, now)).then((got) => ingested(items.length, got as IngestRow[]));
+  }
+
+  private ingestParams(
+    items: readonly { post: Post; imported?: boolean; routes: readonly { endpoint: string; shape: string }[] }[],
+    now: number,
+  ): unknown[] {
     const routes = items.flatMap((it, n) => it.routes.map((r, i) => ({ n, i, e: r.endpoint, s: r.shape })));
-    const got = this.q.ingestPosts.all(JSON.stringify(this.postRows(items, now)), now, JSON.stringify(routes), now) as {
-      n: number;
-      seq: number;
-      row: number | null;
-    }[];
-    const out: ({ seq: number; rows: number[] } | undefined)[] = items.map(() => undefined);
-    for (const r of got) {
-      const o = (out[r.n] ??= { seq: r.seq, rows: [] });
-      if (r.row !== null) o.rows.push(r.row);
-    }
-    return out;
+    return [JSON.stringify(this.postRows(items, now)), now, JSON.stringify(routes), now];
   }
 
   /**
@@ -931,4 +941,17 @@ export class Store {
       });
     });
   }
+}
+
+/** A row of the ingestPosts statement: post n stored as seq, one of its outbox rows (null: a post without routes). */
+type IngestRow = { n: number; seq: number; row: number | null };
+
+/** ingestPosts's rows grouped by post: each one's seq and outbox rows, undefined for a post not inserted. */
+function ingested(count: number, got: readonly IngestRow[]): ({ seq: number; rows: number[] } | undefined)[] {
+  const out: ({ seq: number; rows: number[] } | undefined)[] = Array.from({ length: count }, () => undefined);
+  for (const r of got) {
+    const o = (out[r.n] ??= { seq: r.seq, rows: [] });
+    if (r.row !== null) o.rows.push(r.row);
+  }
+  return out;
 }

@@ -72,6 +72,14 @@ interface Worker {
   empty: boolean;
   /** Rows handed over by kick(), for the next run. */
   handed?: QueuedDelivery[];
+  /**
+   * The highest row number this worker has read from the store. A row handed over with a number not above it was
+   * read already: committed on PostgreSQL's ingest lane, it can be in the store (and found by a read) before the
+   * core hands it over; it is not handed again (an endpoint's rows are numbered in commit order, under the posts
+   * lock, so a read that found a later row found it too). PostgreSQL only: its row numbers are never used again
+   * (SQLite's can be, once the outbox is empty; and there a row is handed over in the turn of its commit).
+   */
+  read: number;
 }
 
 const BATCH = 64;
@@ -149,7 +157,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     if (this.gate && !this.gate(endpoint)) return;
     let w = this.workers.get(endpoint);
     if (!w) {
-      w = { endpoint, running: false, dirty: false, woken: false, empty: false };
+      w = { endpoint, running: false, dirty: false, woken: false, empty: false, read: 0 };
       this.workers.set(endpoint, w);
     }
     if (w.running) {
@@ -161,7 +169,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       clearTimeout(w.timer);
       w.timer = undefined;
     }
-    if (fresh && w.empty && fresh.endpoint === endpoint) w.handed = [fresh];
+    if (fresh && w.empty && fresh.endpoint === endpoint && fresh.row > w.read) w.handed = [fresh];
     w.empty = false;
     const run = this.run(w);
     this.runs.add(run);
@@ -257,6 +265,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           // Rows in flight are still pending in the store: ask only for those after the last one started.
           rows = this.store.queue(w.endpoint, BATCH, flights.at(-1)?.row.row ?? 0);
           fromHand = false;
+          if (rows.length > 0 && this.store.dialect === 'postgres') w.read = Math.max(w.read, rows.at(-1)!.row);
         }
         if (rows.length === 0) {
           if (flights.length > 0) {

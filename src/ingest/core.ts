@@ -39,6 +39,16 @@ interface PendingPost {
   resolve: (v: IngestVerdict) => void;
 }
 
+/** What writing a post gave: its seq; undefined when held already; a verdict (held or removed); the error. */
+type Written = number | undefined | IngestVerdict | Error;
+
+/** A pending post as Store.ingestPosts takes it. */
+const ingestItem = (i: PendingPost) => ({
+  post: i.post,
+  imported: i.imported,
+  routes: i.plan.deliveries.map((r) => ({ endpoint: r.endpoint.key, shape: r.shape })),
+});
+
 /**
  * Where a committed post's deliveries go (the outbox: src/delivery/outbox.ts, outboxQueue). `enqueue` runs inside the
  * commit's transaction and writes one row per route; what it returns is called once the transaction has committed
@@ -74,6 +84,8 @@ export class Core {
   /** Posts checked and routed, waiting for the next group commit. */
   private readonly pending: PendingPost[] = [];
   private flushScheduled = false;
+  /** A group commit on PostgreSQL's ingest lane, until it is answered (flushOnLane). */
+  private inFlight?: Promise<void>;
   /** performance.now() of the last group commit. */
   private lastFlush = -Infinity;
   /** Per origin account. */
@@ -113,6 +125,14 @@ export class Core {
   /** Refuse new posts from now on (shutdown): senders are told to try later. */
   close(): void {
     this.closing = true;
+  }
+
+  /** Once every post taken is committed and answered (none waiting, no group commit under way): before a shutdown. */
+  async idle(): Promise<void> {
+    while (this.inFlight || this.pending.length > 0) {
+      if (this.inFlight) await this.inFlight;
+      else await new Promise((r) => setImmediate(r));
+    }
   }
 
   /**
@@ -294,73 +314,130 @@ export class Core {
   /** Commit every post waiting since the last turn in one transaction, then answer each. */
   private flush(): void {
     this.flushScheduled = false;
+    // A group commit on PostgreSQL's ingest lane is under way: what waits is committed at its end, after it.
+    if (this.inFlight) return;
     this.lastFlush = performance.now();
     const batch = this.pending.splice(0, this.pending.length);
     if (batch.length === 0) return;
     const now = this.now();
+    if (this.flushOnLane(batch, now)) return;
     // What starts the deliveries of each item once committed (the outbox's, from enqueue).
     const started = new Map<PendingPost, () => void>();
-    // Each item's seq; undefined when it is held already; a verdict when `check` found it held or removed.
-    const writeTx = (items: PendingPost[]) =>
-      this.store.transaction(() =>
-        this.store.batch(() => {
-          const refused = items.map((i) => (i.check ? this.heldVerdict(i.post.id) : undefined));
-          const fresh = items.filter((_, k) => refused[k] === undefined);
-          const inserted = this.store.insertPosts(
-            fresh.map((i) => ({ post: i.post, imported: i.imported })),
-            now,
-          );
-          let f = 0;
-          return items.map((item, k): number | undefined | IngestVerdict => {
-            if (refused[k]) return refused[k];
-            const { post, plan } = item;
-            const seq = inserted[f++];
-            if (seq === undefined) return undefined;
-            if (plan.deliveries.length > 0) started.set(item, this.deliveries.enqueue(post, seq, plan.deliveries, now));
-            if (plan.digest.length > 0) this.digests.buffer(post, seq, now);
-            return seq;
-          });
-        }),
-      );
-    // PostgreSQL, no digest line to write: the posts and their outbox rows in one statement, one round trip
-    // (Store.ingestPosts); else in a transaction, the outbox rows written together at its end (Store.batch).
-    const written = this.deliveries.written?.bind(this.deliveries);
-    const inOne = (items: PendingPost[]): (number | undefined)[] | undefined => {
-      if (!written || !this.store.seenAtInsert || items.some((i) => i.plan.digest.length > 0)) return undefined;
-      const got = this.store.ingestPosts(
-        items.map((i) => ({
-          post: i.post,
-          imported: i.imported,
-          routes: i.plan.deliveries.map((r) => ({ endpoint: r.endpoint.key, shape: r.shape })),
-        })),
-        now,
-      );
-      if (!got) return undefined;
-      return items.map((item, k) => {
-        const g = got[k];
-        if (!g) return undefined;
-        if (item.plan.deliveries.length > 0)
-          started.set(item, written(item.post, g.seq, item.plan.deliveries, now, g.rows));
-        return g.seq;
-      });
-    };
-    const write = (items: PendingPost[]) => inOne(items) ?? writeTx(items);
-    let seqs: (number | undefined | IngestVerdict | Error)[];
+    let seqs: Written[];
     try {
-      seqs = write(batch);
+      seqs = this.write(batch, now, started);
     } catch (err) {
       started.clear(); // rolled back
-      // One by one, so that one post that cannot be written does not take the others with it.
-      if (batch.length === 1) seqs = [err as Error];
-      else
-        seqs = batch.map((item) => {
-          try {
-            return write([item])[0];
-          } catch (e) {
-            return e as Error;
-          }
-        });
+      seqs = this.oneByOne(batch, now, started, err as Error);
     }
+    this.settle(batch, seqs, started, now);
+  }
+
+  /**
+   * PostgreSQL, no digest line to write: the batch committed on the store's ingest lane (Store.ingestPostsAsync),
+   * while this thread goes on taking posts; they wait in `pending` and go in the next batch, sent when this one is
+   * answered (one at a time: posts are committed, answered and told in their order). False where it does not apply.
+   */
+  private flushOnLane(batch: PendingPost[], now: number): boolean {
+    const written = this.deliveries.written?.bind(this.deliveries);
+    if (!written || !this.store.seenAtInsert || batch.some((i) => i.plan.digest.length > 0)) return false;
+    const sent = this.store.ingestPostsAsync(batch.map(ingestItem), now);
+    if (!sent) return false;
+    // Posts committed meanwhile by this process's other connection (a digest) are told in seq order with these.
+    const release = this.listeners.hold();
+    // Told in the same turn as answered, as after a commit on the main connection: the release comes right after.
+    const answer = (seqs: () => Written[], started: Map<PendingPost, () => void>) => {
+      try {
+        this.settle(batch, seqs(), started, now);
+      } finally {
+        release();
+      }
+    };
+    this.inFlight = sent
+      .then(
+        (got) => {
+          const started = new Map<PendingPost, () => void>();
+          answer(() => this.startWritten(batch, got, now, started, written), started);
+        },
+        (err: unknown) => {
+          // Not committed (the statement is one transaction): one by one on the main connection, so that one post
+          // that cannot be written does not take the others with it, and a lost connection is told as on SQLite.
+          const started = new Map<PendingPost, () => void>();
+          answer(() => this.oneByOne(batch, now, started, err as Error), started);
+        },
+      )
+      .catch((err: unknown) => this.log.error({ err }, `answering a group commit failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.inFlight = undefined;
+        if (this.pending.length > 0) this.flush();
+      });
+    return true;
+  }
+
+  /** Each post's seq from ingestPosts's answer, its deliveries' start kept in `started`. */
+  private startWritten(
+    items: PendingPost[],
+    got: ({ seq: number; rows: number[] } | undefined)[],
+    now: number,
+    started: Map<PendingPost, () => void>,
+    written: NonNullable<DeliveryQueue['written']>,
+  ): (number | undefined)[] {
+    return items.map((item, k) => {
+      const g = got[k];
+      if (!g) return undefined;
+      if (item.plan.deliveries.length > 0)
+        started.set(item, written(item.post, g.seq, item.plan.deliveries, now, g.rows));
+      return g.seq;
+    });
+  }
+
+  /**
+   * Write a batch on the main connection. PostgreSQL, no digest line to write: the posts and their outbox rows in
+   * one statement, one round trip (Store.ingestPosts); else in a transaction, the outbox rows written together at its
+   * end (Store.batch).
+   */
+  private write(items: PendingPost[], now: number, started: Map<PendingPost, () => void>): Written[] {
+    const written = this.deliveries.written?.bind(this.deliveries);
+    if (written && this.store.seenAtInsert && !items.some((i) => i.plan.digest.length > 0)) {
+      const got = this.store.ingestPosts(items.map(ingestItem), now);
+      if (got) return this.startWritten(items, got, now, started, written);
+    }
+    return this.store.transaction(() =>
+      this.store.batch(() => {
+        const refused = items.map((i) => (i.check ? this.heldVerdict(i.post.id) : undefined));
+        const fresh = items.filter((_, k) => refused[k] === undefined);
+        const inserted = this.store.insertPosts(
+          fresh.map((i) => ({ post: i.post, imported: i.imported })),
+          now,
+        );
+        let f = 0;
+        return items.map((item, k): Written => {
+          if (refused[k]) return refused[k];
+          const { post, plan } = item;
+          const seq = inserted[f++];
+          if (seq === undefined) return undefined;
+          if (plan.deliveries.length > 0) started.set(item, this.deliveries.enqueue(post, seq, plan.deliveries, now));
+          if (plan.digest.length > 0) this.digests.buffer(post, seq, now);
+          return seq;
+        });
+      }),
+    );
+  }
+
+  /** A batch whose commit failed (`err`), written again one post at a time: one that cannot be written fails alone. */
+  private oneByOne(batch: PendingPost[], now: number, started: Map<PendingPost, () => void>, err: Error): Written[] {
+    if (batch.length === 1) return [err];
+    return batch.map((item) => {
+      try {
+        return this.write([item], now, started)[0];
+      } catch (e) {
+        return e as Error;
+      }
+    });
+  }
+
+  /** Answer each post of a batch written (its seq, or why not), tell the listeners, start its deliveries. */
+  private settle(batch: PendingPost[], seqs: Written[], started: Map<PendingPost, () => void>, now: number): void {
     const touched: string[] = [];
     batch.forEach((item, i) => {
       const seq = seqs[i];

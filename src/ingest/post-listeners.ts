@@ -94,10 +94,42 @@ export class PostListeners {
     this.active?.(false);
   }
 
+  /**
+   * Hold the telling until the returned function is called: the core's group commit on PostgreSQL's ingest lane
+   * (src/store/pg/lane.ts) commits on a second connection while this thread goes on, and a post committed meanwhile
+   * on the first (a digest closing) may come before or after its posts in seq. What is told while held is told at
+   * the release, in seq order, the commit order; the core's posts of that commit with it.
+   */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holds > 0) return;
+      const waiting = this.waiting.sort((a, b) => a.seq - b.seq);
+      this.waiting = [];
+      for (const w of waiting) {
+        if (w.post) this.tell(w.post, w.seq, w.at, w.imported);
+        else this.passed(w.seq);
+      }
+    };
+  }
+
+  private holds = 0;
+  private waiting: { post?: Post; seq: number; at: number; imported: boolean }[] = [];
+
   /** A post was committed as `seq` at `at`: tell every listener (one that throws does not stop the others). */
   tell(post: Post, seq: number, at: number, imported = false): void {
+    if (this.holds > 0) {
+      this.waiting.push({ post, seq, at, imported });
+      return;
+    }
     if (this.cursor.on) this.catchUp(seq - 1);
     if (this.fns.size === 0 && this.wide.size === 0) return;
+    // Read by the feed already (committed on the ingest lane, found by a read before its answer came): the wide
+    // listeners have it.
+    const fed = this.cursor.at !== undefined && this.cursor.at >= seq;
     const stored: StoredPost = {
       ...post,
       seq,
@@ -105,12 +137,16 @@ export class PostListeners {
       ...(imported ? { imported: true as const } : {}),
     };
     for (const fn of this.fns) this.call(fn, stored);
-    for (const fn of this.wide) this.call(fn, stored);
+    if (!fed) for (const fn of this.wide) this.call(fn, stored);
     this.advance(seq);
   }
 
   /** A post of this process committed and not told (an imported archive's): the feed passes over it. */
   passed(seq: number): void {
+    if (this.holds > 0) {
+      this.waiting.push({ seq, at: 0, imported: false });
+      return;
+    }
     if (!this.cursor.on) return;
     this.catchUp(seq - 1);
     this.advance(seq);

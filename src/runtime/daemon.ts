@@ -384,6 +384,8 @@ export class Daemon {
       clearInterval(this.peerTimer);
       this.stopArchive?.();
       this.core.close();
+      // A group commit under way (PostgreSQL's ingest lane) is answered before anything stops.
+      await this.core.idle();
       this.keeper.close();
       this.stopDigests?.();
       const left = await this.outbox.stop(this.config.delivery.shutdownGraceMs);

@@ -156,6 +156,7 @@ export function fixture(
     clock,
     async close() {
       core.close();
+      await core.idle();
       keeper.close();
       await outbox.stop(100);
       store.close();

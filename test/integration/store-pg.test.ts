@@ -11,7 +11,7 @@ import { Store } from '../../src/store.js';
 import { removePosts } from '../../src/archive/removal.js';
 import { pluginStoreFor } from '../../src/runtime/accounts.js';
 import { PgDatabase } from '../../src/store/pg/database.js';
-import { PG_MIGRATIONS } from '../../src/store/pg/schema.js';
+import { PG_MIGRATIONS, POSTS_LOCK } from '../../src/store/pg/schema.js';
 import { EXPECTED, scenarioPost, storeScenario } from '../helpers/store-scenarios.js';
 import { startPostgres, type PgPeer } from '../helpers/pg.js';
 import { fixture, line, settle } from '../helpers/core-fixture.js';
@@ -243,14 +243,15 @@ test('the core on PostgreSQL: a group commit in one round trip, deliveries lande
   db.exec(`INSERT INTO tombstones (id, bridge, reason, by, at) VALUES ('gone@x', 'pgcore', 'spam', 'op', 1)`);
   const kick = f.outbox.kick.bind(f.outbox);
   f.outbox.kick = () => undefined; // the commit's round trips alone
-  const before = db.stats.roundTrips;
+  const before = { ...db.stats };
   const verdicts = await Promise.all([
     f.core.ingest('irc.a', line('#pg', 'alice', 'one', { id: 'one@x' })),
     f.core.ingest('irc.a', line('#pg', 'alice', 'two', { id: 'two@x' })),
   ]);
-  // One statement, committed by itself: the posts (passed over when held or removed: no lookup per post before) and
-  // their outbox rows.
-  assert.equal(db.stats.roundTrips - before, 1);
+  // One statement, committed by itself on the ingest lane (the daemon's thread not waiting for it; its connection
+  // none): the posts (passed over when held or removed: no lookup per post before) and their outbox rows.
+  assert.equal(db.stats.laneTrips - before.laneTrips, 1);
+  assert.equal(db.stats.roundTrips - before.roundTrips, 0);
   assert.deepEqual(
     verdicts.map((v) => v.status),
     ['accepted', 'accepted'],
@@ -291,6 +292,119 @@ test('the core on PostgreSQL: a group commit in one round trip, deliveries lande
   assert.equal(rows.length, 2);
   assert.ok(rows.every((r) => Number.isInteger(r) && r > 0));
   assert.deepEqual(store.listOutbox({ bridge: 'pgcore' }), []);
+});
+
+/** Until `check` holds (every 20 ms, at most 5 s). */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (const end = Date.now() + 5000; !(await check());) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test("the core's group commit on the ingest lane: the daemon's thread goes on while PostgreSQL commits; posts taken meanwhile go in the next commit; answered, told and delivered in order", async (t) => {
+  const store = openPg();
+  const db = store.db as PgDatabase;
+  const f = fixture(
+    { 'irc.a': 'chat', 'irc.b': 'chat' },
+    { lane: { endpoints: ['irc.a/#l', 'irc.b/#l'] } },
+    {},
+    { store },
+  );
+  t.after(() => f.close());
+  const told: number[] = [];
+  f.core.onPost((p) => told.push(p.seq));
+  // Another session holds the posts lock: the lane's statement waits for it.
+  const other = new pgClient.Client(pg.url);
+  await other.connect();
+  t.after(() => other.end());
+  await other.query('BEGIN');
+  await other.query('SELECT pg_advisory_xact_lock($1)', [POSTS_LOCK]);
+  const waitingOnLock = async () =>
+    Number(
+      (await other.query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows[0].n,
+    ) === 1;
+  const before = { ...db.stats };
+  let answered = 0;
+  const take = (id: string) => {
+    const v = f.core.ingest('irc.a', line('#l', 'alice', `said ${id}`, { id: `${id}@lane` }));
+    void v.then(() => answered++);
+    return v;
+  };
+  const first = ['f1', 'f2', 'f3'].map(take);
+  await until('the lane waits for the posts lock', waitingOnLock);
+  // Meanwhile the daemon's thread goes on: timers run, the store answers on its own connection, posts are taken.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(store.countPosts('lane'), 0);
+  const second = ['s1', 's2'].map(take);
+  await settle();
+  assert.equal(answered, 0, 'no post is answered before its commit');
+  assert.equal(db.stats.laneTrips - before.laneTrips, 1, 'one commit under way at a time');
+  await other.query('COMMIT');
+  const verdicts = await Promise.all([...first, ...second]);
+  assert.deepEqual(
+    verdicts.map((v) => v.status),
+    ['accepted', 'accepted', 'accepted', 'accepted', 'accepted'],
+  );
+  const seqs = verdicts.map((v) => (v.status === 'accepted' ? v.seq : 0));
+  assert.deepEqual(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+    'numbered in the order taken',
+  );
+  assert.deepEqual(told, seqs, 'the listeners told each once, in commit order');
+  assert.equal(
+    db.stats.laneTrips - before.laneTrips,
+    2,
+    'two commits: the one under way, then the posts taken meanwhile',
+  );
+  await settle();
+  assert.deepEqual(
+    f.attempts.map((a) => `${a.endpoint} ${a.post.id}`),
+    ['f1', 'f2', 'f3', 's1', 's2'].map((id) => `irc.b/#l ${id}@lane`),
+  );
+  // Both connections' backends are this process's own (a NOTIFY the lane's commit sends is not taken for another
+  // process's: src/runtime/daemon.ts).
+  const pids = (
+    await other.query(
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'peerpost'`,
+    )
+  ).rows.map((r: { pid: number }) => r.pid);
+  assert.equal(pids.length, 2);
+  assert.ok(pids.every((pid) => db.ownBackend(pid)));
+});
+
+test('a group commit on the ingest lane that fails (the posts lock held past the query timeout) is tried again post by post on the main connection; each sender told to try later, nothing stored', async (t) => {
+  const store = Store.postgres(new PgDatabase(pg.url, { queryTimeoutMs: 300 }), pg.url);
+  const f = fixture(
+    { 'irc.a': 'chat', 'irc.b': 'chat' },
+    { late: { endpoints: ['irc.a/#t', 'irc.b/#t'] } },
+    {},
+    { store },
+  );
+  t.after(() => f.close());
+  const other = new pgClient.Client(pg.url);
+  await other.connect();
+  t.after(() => other.end());
+  await other.query('BEGIN');
+  await other.query('SELECT pg_advisory_xact_lock($1)', [POSTS_LOCK]);
+  const verdicts = await Promise.all(
+    ['t1', 't2'].map((id) => f.core.ingest('irc.a', line('#t', 'alice', `said ${id}`, { id: `${id}@late` }))),
+  );
+  await other.query('COMMIT');
+  for (const v of verdicts) {
+    assert.equal(v.status, 'tempfail');
+    assert.match(v.status === 'tempfail' ? v.reason : '', /lock timeout|took too long/i);
+  }
+  assert.equal(store.countPosts('late'), 0);
+  // The lock gone, the same posts go in.
+  const again = await Promise.all(
+    ['t1', 't2'].map((id) => f.core.ingest('irc.a', line('#t', 'alice', `said ${id}`, { id: `${id}@late` }))),
+  );
+  assert.deepEqual(
+    again.map((v) => v.status),
+    ['accepted', 'accepted'],
+  );
 });
 
 test("a group commit's outbox rows are numbered in the batch's order, post by post and route by route; a post held already gets none", () => {

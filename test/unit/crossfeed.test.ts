@@ -203,3 +203,54 @@ test('without a feed (SQLite, one process) a listener with the option is an ordi
   assert.equal(db.reads, 0);
   assert.equal(l.feeding, false);
 });
+
+test("held (a group commit on PostgreSQL's ingest lane under way): what is told meanwhile waits, then every listener is told in seq order, a post read by the feed meanwhile not twice", async () => {
+  const db = database(2);
+  const l = new PostListeners(log);
+  l.feed(db.source);
+  const wide: number[] = [];
+  const own: number[] = [];
+  l.add((p) => own.push(p.seq));
+  l.add((p) => wide.push(p.seq), { fromOtherProcesses: true });
+  await tick();
+  const release = l.hold();
+  // The lane commits 3 and 4 (answered later); the main connection commits a digest, 5, and tells it at once.
+  const three = db.commitLocal();
+  const four = db.commitLocal();
+  const five = db.commitLocal();
+  tellLocal(l, five);
+  assert.deepEqual([own, wide], [[], []], 'nothing told before the commit before it is answered');
+  // Another process commits 6; its wake-up reads the feed: 3, 4 (this process's, committed, not answered yet) and
+  // 5 and 6 reach the wide listener, read from the store.
+  db.commit();
+  l.nudge();
+  await tick();
+  await tick();
+  assert.deepEqual(wide, [3, 4, 5, 6]);
+  // The lane's answer: its posts told, then the release tells what waited; all in seq order, none twice.
+  tellLocal(l, four);
+  tellLocal(l, three);
+  assert.deepEqual(own, [], 'still held');
+  release();
+  release(); // once is enough
+  assert.deepEqual(own, [3, 4, 5]);
+  assert.deepEqual(wide, [3, 4, 5, 6]);
+  // Not held any more: told at once.
+  const seven = db.commitLocal();
+  tellLocal(l, seven);
+  assert.deepEqual(own, [3, 4, 5, 7]);
+  assert.deepEqual(wide, [3, 4, 5, 6, 7]);
+});
+
+test('held without a feed (one process): the posts told meanwhile come in seq order at the release; a post passed over (imported) keeps its place', () => {
+  const l = new PostListeners(log);
+  const own: number[] = [];
+  l.add((p) => own.push(p.seq));
+  const release = l.hold();
+  tellLocal(l, post(12));
+  l.passed(11);
+  tellLocal(l, post(10));
+  assert.deepEqual(own, []);
+  release();
+  assert.deepEqual(own, [10, 12]);
+});

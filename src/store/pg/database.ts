@@ -37,6 +37,7 @@ import { StoreError } from '../../store.js';
 import type { SqlRunResult, SqlStatement } from '../../sql.js';
 import { translateStatement, type Catalog, type TableInfo, type Translated } from './dialect.js';
 import type { Body, Response, Step, WorkerConfig } from './protocol.js';
+import { PgLane } from './lane.js';
 
 export interface PgOptions {
   /** TLS: true, or node's TLS options (ca, cert, key, rejectUnauthorized...). Else as the URL says (sslmode). */
@@ -127,8 +128,14 @@ export class PgDatabase {
   private readonly target: ReturnType<typeof describeTarget>;
   private seq = 0;
   private closed = false;
-  /** Round trips to the worker so far, and the time the main thread spent waiting for them (bench/pg.ts reads it). */
-  readonly stats = { roundTrips: 0, waitMs: 0 };
+  /**
+   * Round trips to the worker so far, and the time the main thread spent waiting for them; `laneTrips`: requests on
+   * the ingest lane (lane.ts), which the main thread does not wait for (bench/pg.ts reads them).
+   */
+  readonly stats = { roundTrips: 0, waitMs: 0, laneTrips: 0 };
+  private readonly config: WorkerConfig;
+  /** The ingest lane: a second connection for the core's group commit, started at its first use. */
+  private lane?: PgLane;
   private depth = 0;
   /** The outer BEGIN of the transaction under way, not sent yet: it goes with the first statement (one round trip). */
   private beginWaiting = false;
@@ -149,13 +156,13 @@ export class PgDatabase {
     this.flag = new Int32Array(sab);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const config: WorkerConfig = {
+    const config: WorkerConfig = (this.config = {
       url,
       connectTimeoutMs: this.connectMs,
       queryTimeoutMs: this.queryMs,
       applicationName: opts.applicationName ?? 'peerpost',
       ...(opts.ssl !== undefined ? { ssl: opts.ssl } : {}),
-    };
+    });
     this.worker = new Worker(WORKER_URL, { workerData: { port: port2, flag: sab, config }, transferList: [port2] });
     this.worker.unref();
     try {
@@ -217,12 +224,11 @@ export class PgDatabase {
       let m;
       while ((m = receiveMessageOnPort(this.port))) {
         const res = m.message as Response & { id: number };
-        if (res.pid && res.pid !== this.pids[0]) this.pids = [res.pid, ...this.pids].slice(0, 4);
+        this.ownPid(res.pid);
         if (res.id !== id) continue; // the late answer of a request given up on
         this.stats.waitMs += performance.now() - t0;
         if (res.ok) return res;
-        const code = pgErrorCode(res.error.code, res.error.sqlstate);
-        throw new PgStoreError(this.explain(res.error.message, code), code, res.error.sqlstate, res.error.message);
+        throw this.failure(res.error);
       }
       const left = deadline - Date.now();
       if (left <= 0)
@@ -233,6 +239,16 @@ export class PgDatabase {
       Atomics.wait(this.flag, 0, 0, left);
       Atomics.store(this.flag, 0, 0);
     }
+  }
+
+  /** A backend pid of this process's connections (either): its NOTIFYs are its own (ownBackend). */
+  private ownPid(pid: number | undefined): void {
+    if (pid && !this.pids.includes(pid)) this.pids = [pid, ...this.pids].slice(0, 6);
+  }
+
+  private failure(error: { message: string; code: string; sqlstate?: string }): PgStoreError {
+    const code = pgErrorCode(error.code, error.sqlstate);
+    return new PgStoreError(this.explain(error.message, code), code, error.sqlstate, error.message);
   }
 
   private explain(message: string, code: string): string {
@@ -269,6 +285,21 @@ export class PgDatabase {
   runStatement(name: string, t: Translated, values: unknown[], array: boolean): { rows: unknown[]; rowCount: number } {
     const r = this.call({ op: 'query', name, text: t.text, values, ...(array ? { rowMode: 'array' as const } : {}) });
     return { rows: r.rows ?? [], rowCount: r.rowCount ?? 0 };
+  }
+
+  /**
+   * @internal: run a prepared statement on the ingest lane (lane.ts), its own connection, committed by itself: the
+   * main thread goes on meanwhile. Never inside a transaction of this connection (it would not be part of it).
+   */
+  runStatementAsync(name: string, t: Translated, values: unknown[]): Promise<{ rows: unknown[]; rowCount: number }> {
+    if (this.closed) return Promise.reject(new PgStoreError('the PostgreSQL store is closed', 'PG_CLOSED'));
+    this.lane ??= new PgLane(WORKER_URL, this.config, this.queryMs + 1000 + BRIDGE_SLACK_MS);
+    this.stats.laneTrips++;
+    return this.lane.send({ op: 'query', name, text: t.text, values }).then((res) => {
+      this.ownPid(res.pid);
+      if (!res.ok) throw this.failure(res.error);
+      return { rows: res.rows ?? [], rowCount: res.rowCount ?? 0 };
+    });
   }
 
   /** PostgreSQL SQL as it is, one statement or several (no parameters). The catalog is read again after it. */
@@ -385,7 +416,7 @@ export class PgDatabase {
     };
   }
 
-  /** The backend pids of this connection, the newest first (a few: it connects again after a loss). */
+  /** The backend pids of this connection and the lane's, the newest first (a few: they connect again after a loss). */
   private pids: number[] = [];
 
   /**
@@ -405,6 +436,7 @@ export class PgDatabase {
       // closing anyway
     }
     this.closed = true;
+    this.lane?.close();
     void this.worker.terminate();
   }
 
@@ -495,6 +527,15 @@ export class PgStatement implements SqlStatement {
 
   all(...params: unknown[]): unknown[] {
     return this.read(params);
+  }
+
+  /**
+   * As all(), on the ingest lane (PgDatabase.runStatementAsync): a statement committed by itself, which the main
+   * thread does not wait for. Never inside a transaction. No bytea in its rows (they are not made Buffers again).
+   */
+  async allAsync(...params: unknown[]): Promise<unknown[]> {
+    if (!this.t.reader) throw new TypeError('This statement does not return data. Use run() instead');
+    return (await this.db.runStatementAsync(this.name, this.t, this.bind(params))).rows;
   }
 
   pluck(toggle = true): this {
