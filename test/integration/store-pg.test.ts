@@ -374,6 +374,38 @@ test("the core's group commit on the ingest lane: the daemon's thread goes on wh
   assert.ok(pids.every((pid) => db.ownBackend(pid)));
 });
 
+test('a row committed on the ingest lane and read by the outbox before the core hands it over (a kick from elsewhere in between) is delivered once', async (t) => {
+  const store = openPg();
+  const f = fixture(
+    { 'irc.a': 'chat', 'irc.b': 'chat' },
+    { once: { endpoints: ['irc.a/#o', 'irc.b/#o'] } },
+    {},
+    { store },
+  );
+  t.after(() => f.close());
+  assert.equal((await f.core.ingest('irc.a', line('#o', 'alice', 'first', { id: 'first@once' }))).status, 'accepted');
+  await settle();
+  // The worker of irc.b/#o is idle and knows nothing waits. A commit lands (as on the lane, not handed over yet) ...
+  const got = store.ingestPosts(
+    [{ post: scenarioPost('second@once', { bridge: 'once' }), routes: [{ endpoint: 'irc.b/#o', shape: 'stream' }] }],
+    Date.now(),
+  )!;
+  assert.equal(got[0]?.rows.length, 1);
+  const [fresh] = store.queue('irc.b/#o', 1, 0);
+  assert.equal(fresh?.postId, 'second@once');
+  // ... a kick from elsewhere (another process's NOTIFY, the slow poll) reads it and delivers it ...
+  f.outbox.kick('irc.b/#o');
+  await settle();
+  // ... and then the core's answer hands the same row over.
+  f.outbox.kick('irc.b/#o', fresh);
+  await settle();
+  assert.deepEqual(
+    f.attempts.map((a) => `${a.endpoint} ${a.post.id}`),
+    ['irc.b/#o first@once', 'irc.b/#o second@once'],
+  );
+  assert.deepEqual(store.listOutbox({ bridge: 'once' }), []);
+});
+
 test('a group commit on the ingest lane that fails (the posts lock held past the query timeout) is tried again post by post on the main connection; each sender told to try later, nothing stored', async (t) => {
   const store = Store.postgres(new PgDatabase(pg.url, { queryTimeoutMs: 300 }), pg.url);
   const f = fixture(
