@@ -456,6 +456,12 @@ export class Store {
     return ingested(items.length, this.q.ingestPosts.all(...this.ingestParams(items, now)) as IngestRow[]);
   }
 
+  /** Whether ingestPostsAsync applies (PostgreSQL). */
+  get laneAvailable(): boolean {
+    const s = this.q.ingestPosts as { allAsync?: unknown } | undefined;
+    return typeof s?.allAsync === 'function' && !this.deferred;
+  }
+
   /**
    * As ingestPosts, on PostgreSQL's ingest lane (src/store/pg/lane.ts): the same statement on a second connection,
    * and the daemon's thread goes on while it runs. Undefined where it does not apply (SQLite): use ingestPosts.

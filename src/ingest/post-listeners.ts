@@ -95,25 +95,36 @@ export class PostListeners {
   }
 
   /**
-   * Hold the telling until the returned function is called: the core's group commit on PostgreSQL's ingest lane
-   * (src/store/pg/lane.ts) commits on a second connection while this thread goes on, and a post committed meanwhile
-   * on the first (a digest closing) may come before or after its posts in seq. What is told while held is told at
-   * the release, in seq order, the commit order; the core's posts of that commit with it.
+   * Hold the telling until the returned function is called: the core's group commits on PostgreSQL's ingest lane
+   * (src/store/pg/lane.ts) commit on a second connection while this thread goes on, and a post committed meanwhile
+   * on the first (a digest closing) may come before or after theirs in seq. What is told while held is told at the
+   * release, in seq order, the commit order; the core's posts of that commit with it. Released while another hold
+   * remains (a second group commit under way), only what is at or below `upTo` is told: the core gives the highest
+   * seq its group commits were given so far, all of them answered (they are, in order).
    */
-  hold(): () => void {
+  hold(): (upTo?: number) => void {
     this.holds++;
     let released = false;
-    return () => {
+    return (upTo) => {
       if (released) return;
       released = true;
-      if (--this.holds > 0) return;
-      const waiting = this.waiting.sort((a, b) => a.seq - b.seq);
-      this.waiting = [];
-      for (const w of waiting) {
-        if (w.post) this.tell(w.post, w.seq, w.at, w.imported);
-        else this.passed(w.seq);
-      }
+      const last = --this.holds === 0;
+      if (!last && upTo === undefined) return;
+      const told = this.waiting.filter((w) => last || w.seq <= upTo!).sort((a, b) => a.seq - b.seq);
+      this.waiting = last ? [] : this.waiting.filter((w) => w.seq > upTo!);
+      for (const w of told) this.flushOne(w);
     };
+  }
+
+  private flushOne(w: { post?: Post; seq: number; at: number; imported: boolean }): void {
+    const holds = this.holds;
+    this.holds = 0; // told now, not held again
+    try {
+      if (w.post) this.tell(w.post, w.seq, w.at, w.imported);
+      else this.passed(w.seq);
+    } finally {
+      this.holds = holds;
+    }
   }
 
   private holds = 0;

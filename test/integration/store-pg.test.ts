@@ -7,6 +7,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pgClient from 'pg';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Store } from '../../src/store.js';
 import { removePosts } from '../../src/archive/removal.js';
 import { pluginStoreFor } from '../../src/runtime/accounts.js';
@@ -339,12 +341,15 @@ test("the core's group commit on the ingest lane: the daemon's thread goes on wh
   const second = ['s1', 's2'].map(take);
   await settle();
   assert.equal(answered, 0, 'no post is answered before its commit');
-  assert.equal(db.stats.laneTrips - before.laneTrips, 1, 'one commit under way at a time');
+  assert.equal(db.stats.laneTrips - before.laneTrips, 2, 'a second group commit queued behind the first');
+  const third = ['t1'].map(take);
+  await settle();
+  assert.equal(db.stats.laneTrips - before.laneTrips, 2, 'two under way at most: the third waits');
   await other.query('COMMIT');
-  const verdicts = await Promise.all([...first, ...second]);
+  const verdicts = await Promise.all([...first, ...second, ...third]);
   assert.deepEqual(
     verdicts.map((v) => v.status),
-    ['accepted', 'accepted', 'accepted', 'accepted', 'accepted'],
+    ['accepted', 'accepted', 'accepted', 'accepted', 'accepted', 'accepted'],
   );
   const seqs = verdicts.map((v) => (v.status === 'accepted' ? v.seq : 0));
   assert.deepEqual(
@@ -353,15 +358,11 @@ test("the core's group commit on the ingest lane: the daemon's thread goes on wh
     'numbered in the order taken',
   );
   assert.deepEqual(told, seqs, 'the listeners told each once, in commit order');
-  assert.equal(
-    db.stats.laneTrips - before.laneTrips,
-    2,
-    'two commits: the one under way, then the posts taken meanwhile',
-  );
+  assert.equal(db.stats.laneTrips - before.laneTrips, 3, 'three group commits');
   await settle();
   assert.deepEqual(
     f.attempts.map((a) => `${a.endpoint} ${a.post.id}`),
-    ['f1', 'f2', 'f3', 's1', 's2'].map((id) => `irc.b/#l ${id}@lane`),
+    ['f1', 'f2', 'f3', 's1', 's2', 't1'].map((id) => `irc.b/#l ${id}@lane`),
   );
   // Both connections' backends are this process's own (a NOTIFY the lane's commit sends is not taken for another
   // process's: src/runtime/daemon.ts).
@@ -372,6 +373,72 @@ test("the core's group commit on the ingest lane: the daemon's thread goes on wh
   ).rows.map((r: { pid: number }) => r.pid);
   assert.equal(pids.length, 2);
   assert.ok(pids.every((pid) => db.ownBackend(pid)));
+});
+
+/** Another process holding the posts lock for `ms` (its own, so that it lets go while this one's thread waits). */
+function lockHolder(ms: number): Promise<{ done: Promise<void> }> {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const script = `const pg = require('pg'); (async () => { const c = new pg.Client(${JSON.stringify(pg.url)});
+    await c.connect(); await c.query('BEGIN'); await c.query('SELECT pg_advisory_xact_lock(${POSTS_LOCK})');
+    console.log('locked'); await new Promise((r) => setTimeout(r, ${ms})); await c.query('COMMIT'); await c.end(); })()`;
+  const child = spawn(process.execPath, ['-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const done = new Promise<void>((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`the lock holder exited ${code}`)))),
+  );
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('locked')) resolve({ done });
+    });
+    done.catch(reject);
+  });
+}
+
+test('a digest closed on the main connection while group commits wait on the ingest lane: the listeners are told every post in seq order', async (t) => {
+  const store = openPg();
+  const f = fixture(
+    { 'irc.a': 'chat', 'irc.b': 'chat', 'mail.l': 'article' },
+    { quick: { endpoints: ['irc.a/#q', 'irc.b/#q'] }, talk: { endpoints: ['irc.a/#d', 'mail.l/talk'] } },
+    {},
+    { store },
+  );
+  t.after(() => f.close());
+  assert.equal((await f.core.ingest('irc.a', line('#d', 'alice', 'a line for the digest'))).status, 'accepted');
+  const told: { seq: number; kind: string }[] = [];
+  f.core.onPost((p) => told.push({ seq: p.seq, kind: p.kind }));
+  const watcher = new pgClient.Client(pg.url);
+  await watcher.connect();
+  t.after(() => watcher.end());
+  const holder = await lockHolder(400);
+  const posts = ['q1', 'q2'].map((id) => f.core.ingest('irc.a', line('#q', 'alice', id, { id: `${id}@quick` })));
+  await until(
+    'the lane waits for the posts lock',
+    async () =>
+      Number(
+        (await watcher.query(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows[0]
+          .n,
+      ) === 1,
+  );
+  // The digest's commit waits behind the lane's for the lock (this thread blocked meanwhile) and gets the higher
+  // seq; it is told at once here, before the lane's answer is read.
+  const digestId = f.keeper.closeNow('talk');
+  assert.ok(digestId);
+  await holder.done;
+  const verdicts = await Promise.all(posts);
+  await settle();
+  const seqs = verdicts.map((v) => (v.status === 'accepted' ? v.seq : 0));
+  assert.deepEqual(
+    told.map((p) => p.kind),
+    ['message', 'message', 'digest'],
+  );
+  assert.deepEqual(
+    told.map((p) => p.seq),
+    [...told.map((p) => p.seq)].sort((a, b) => a - b),
+    'in seq order',
+  );
+  assert.deepEqual(
+    told.slice(0, 2).map((p) => p.seq),
+    seqs,
+  );
 });
 
 test('a row committed on the ingest lane and read by the outbox before the core hands it over (a kick from elsewhere in between) is delivered once', async (t) => {

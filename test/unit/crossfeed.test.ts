@@ -254,3 +254,24 @@ test('held without a feed (one process): the posts told meanwhile come in seq or
   release();
   assert.deepEqual(own, [10, 12]);
 });
+
+test('two group commits under way: the first answered tells what is at or below its highest seq, the rest waits for the second', () => {
+  const l = new PostListeners(log);
+  const own: number[] = [];
+  l.add((p) => own.push(p.seq));
+  const first = l.hold();
+  const second = l.hold();
+  // A digest committed on the main connection while both wait: seq 5, between them.
+  tellLocal(l, post(5));
+  // The first is answered: 3 and 4.
+  tellLocal(l, post(3));
+  tellLocal(l, post(4));
+  first(4);
+  assert.deepEqual(own, [3, 4], 'the first commit told at its answer; the digest above it waits');
+  // The second is answered: 6 and 7.
+  tellLocal(l, post(7));
+  tellLocal(l, post(6));
+  assert.deepEqual(own, [3, 4]);
+  second(7);
+  assert.deepEqual(own, [3, 4, 5, 6, 7]);
+});
