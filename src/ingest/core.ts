@@ -337,7 +337,7 @@ export class Core {
     const batch = this.pending.splice(0, this.pending.length);
     if (batch.length === 0) return;
     const now = this.now();
-    if (this.laneable(batch) && this.store.laneAvailable) {
+    if (this.store.laneAvailable && this.laneable(batch)) {
       // The lane idle and many posts: two group commits, the second queued on the connection behind the first, so
       // that PostgreSQL goes on with it while this thread answers the first and takes the next posts.
       if (this.lane.flying === 0 && batch.length >= 2 * LANE_SPLIT_MIN) {
