@@ -18,7 +18,9 @@
  *   default 10 s: the statement fails, SQLSTATE 57014, a temporary error), and the worker's own timer a second
  *   later (no answer at all: the connection is dropped). The main thread never waits more than queryTimeoutMs +
  *   3 s; then it throws a temporary error (PG_TIMEOUT) and the late answer is discarded when it comes.
- * - one connection: statements never run in parallel (neither do SQLite's in one process).
+ * - one connection for the store's statements: they never run in parallel (neither do SQLite's in one process).
+ *   The core's group commit is the exception: one statement committed by itself, on a second connection (the
+ *   ingest lane, lane.ts; PgStatement.allAsync), which the main thread does not wait for.
  * - a failed statement inside a transaction aborts it (PostgreSQL's rule; SQLite's keeps going): code that
  *   catches an error inside transaction(fn) and goes on gets PG_TX_ABORTED on its next statement.
  * - after a lost connection (PostgreSQL restarted, failover), the next call connects again; a connection lost
