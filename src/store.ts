@@ -456,10 +456,14 @@ export class Store {
     return ingested(items.length, this.q.ingestPosts.all(...this.ingestParams(items, now)) as IngestRow[]);
   }
 
-  /** Whether ingestPostsAsync applies (PostgreSQL). */
-  get laneAvailable(): boolean {
+  /**
+   * Whether ingestPostsAsync applies (PostgreSQL) and its lane is connected. Asked first, the lane starts in the
+   * background (src/store/pg/lane.ts) and the answer is no until it is connected: use ingestPosts meanwhile.
+   */
+  laneReady(): boolean {
     const s = this.q.ingestPosts as { allAsync?: unknown } | undefined;
-    return typeof s?.allAsync === 'function' && !this.deferred;
+    if (typeof s?.allAsync !== 'function' || this.deferred) return false;
+    return (this.db as unknown as { laneReady(): boolean }).laneReady();
   }
 
   /**

@@ -136,8 +136,10 @@ export class PgDatabase {
    */
   readonly stats = { roundTrips: 0, waitMs: 0, laneTrips: 0 };
   private readonly config: WorkerConfig;
-  /** The ingest lane: a second connection for the core's group commit, started at its first use. */
+  /** The ingest lane: a second connection for the core's group commit, started when first asked for (laneReady). */
   private lane?: PgLane;
+  /** The lane's connection: being made, or made. */
+  private laneState: 'off' | 'connecting' | 'up' = 'off';
   private depth = 0;
   /** The outer BEGIN of the transaction under way, not sent yet: it goes with the first statement (one round trip). */
   private beginWaiting = false;
@@ -287,6 +289,23 @@ export class PgDatabase {
   runStatement(name: string, t: Translated, values: unknown[], array: boolean): { rows: unknown[]; rowCount: number } {
     const r = this.call({ op: 'query', name, text: t.text, values, ...(array ? { rowMode: 'array' as const } : {}) });
     return { rows: r.rows ?? [], rowCount: r.rowCount ?? 0 };
+  }
+
+  /**
+   * Whether the ingest lane (lane.ts) is connected and can take a statement now. The first time it is asked, it is
+   * started in the background (a worker thread and a connection: tens of milliseconds that no post waits for), and
+   * again after an attempt that failed; meanwhile the answer is no.
+   */
+  laneReady(): boolean {
+    if (this.closed) return false;
+    if (this.laneState !== 'off') return this.laneState === 'up';
+    this.lane ??= new PgLane(WORKER_URL, this.config, this.queryMs + 1000 + BRIDGE_SLACK_MS);
+    this.laneState = 'connecting';
+    void this.lane.send({ op: 'connect' }).then((res) => {
+      this.ownPid(res.pid);
+      this.laneState = res.ok && !this.closed ? 'up' : 'off';
+    });
+    return false;
   }
 
   /**

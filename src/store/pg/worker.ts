@@ -54,6 +54,8 @@ function drop(): void {
  */
 let retryAt = 0;
 let lastFailure: unknown;
+/** The connection attempt under way, if any. */
+let connecting: Promise<void> | undefined;
 
 async function connect(): Promise<void> {
   if (Date.now() < retryAt) throw lastFailure;
@@ -152,7 +154,12 @@ async function handle(req: Request): Promise<Response> {
   if (dead || !client) {
     if (req.op === 'tx' && (req.what === 'rollback' || req.what === 'rollback_to' || req.what === 'release'))
       return { ok: true }; // nothing to roll back on a new connection
-    await connect();
+    // One attempt for the requests that find the connection gone together (the ingest lane sends a second before
+    // the first is answered): they then go on one connection, in the order they came.
+    connecting ??= connect().finally(() => {
+      connecting = undefined;
+    });
+    await connecting;
   }
   const c = client!;
   switch (req.op) {
