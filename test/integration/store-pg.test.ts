@@ -296,6 +296,20 @@ test('the core on PostgreSQL: a group commit in one round trip, deliveries lande
   assert.deepEqual(store.listOutbox({ bridge: 'pgcore' }), []);
 });
 
+/** The core on `store` with one bridge of two IRC channels (irc.a and irc.b), and the seqs its listeners are told. */
+function chatCore(t: { after(fn: () => unknown): void }, store: Store, bridge: string, channel: string) {
+  const f = fixture(
+    { 'irc.a': 'chat', 'irc.b': 'chat' },
+    { [bridge]: { endpoints: [`irc.a/${channel}`, `irc.b/${channel}`] } },
+    {},
+    { store },
+  );
+  t.after(() => f.close());
+  const told: number[] = [];
+  f.core.onPost((p) => told.push(p.seq));
+  return { store, db: store.db as PgDatabase, f, told };
+}
+
 /** Until `check` holds (every 20 ms, at most 5 s). */
 async function until(what: string, check: () => Promise<boolean>): Promise<void> {
   for (const end = Date.now() + 5000; !(await check());) {
@@ -305,17 +319,7 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
 }
 
 test("the core's group commits on the ingest lane: many posts at once go there, two commits under way, the daemon's thread going on meanwhile; a few stay on the store's connection; answered, told and delivered in order", async (t) => {
-  const store = openPg();
-  const db = store.db as PgDatabase;
-  const f = fixture(
-    { 'irc.a': 'chat', 'irc.b': 'chat' },
-    { lane: { endpoints: ['irc.a/#l', 'irc.b/#l'] } },
-    {},
-    { store },
-  );
-  t.after(() => f.close());
-  const told: number[] = [];
-  f.core.onPost((p) => told.push(p.seq));
+  const { store, db, f, told } = chatCore(t, openPg(), 'lane', '#l');
   // Another session holds the posts lock: the lane's statements wait for it.
   const other = new pgClient.Client(pg.url);
   await other.connect();
@@ -485,17 +489,12 @@ test('a row committed on the ingest lane and read by the outbox before the core 
 });
 
 test("group commits that fail on the ingest lane (the posts lock held past the query timeout) are written again post by post on the store's connection once none is under way: every post stored once, answered in order", async (t) => {
-  const store = Store.postgres(new PgDatabase(pg.url, { queryTimeoutMs: 1000 }), pg.url);
-  const db = store.db as PgDatabase;
-  const f = fixture(
-    { 'irc.a': 'chat', 'irc.b': 'chat' },
-    { late: { endpoints: ['irc.a/#t', 'irc.b/#t'] } },
-    {},
-    { store },
+  const { store, db, f, told } = chatCore(
+    t,
+    Store.postgres(new PgDatabase(pg.url, { queryTimeoutMs: 1000 }), pg.url),
+    'late',
+    '#t',
   );
-  t.after(() => f.close());
-  const told: number[] = [];
-  f.core.onPost((p) => told.push(p.seq));
   // Held 2.2 s: both of the lane's statements give up waiting (1 s each, one after the other); the posts written
   // again one by one wait much less than that for what is left of it.
   await until('the ingest lane is up', async () => store.laneReady());
