@@ -461,9 +461,13 @@ export class Store {
    * background (src/store/pg/lane.ts) and the answer is no until it is connected: use ingestPosts meanwhile.
    */
   laneReady(): boolean {
-    const s = this.q.ingestPosts as { allAsync?: unknown } | undefined;
-    if (typeof s?.allAsync !== 'function' || this.deferred) return false;
-    return (this.db as unknown as { laneReady(): boolean }).laneReady();
+    return this.laneStatement() !== undefined && (this.db as unknown as { laneReady(): boolean }).laneReady();
+  }
+
+  /** The ingestPosts statement where it can run on the ingest lane (PostgreSQL's, PgStatement.allAsync). */
+  private laneStatement(): { allAsync(...params: unknown[]): Promise<unknown[]> } | undefined {
+    const s = this.q.ingestPosts as { allAsync?(...params: unknown[]): Promise<unknown[]> } | undefined;
+    return s?.allAsync && !this.deferred ? (s as { allAsync(...params: unknown[]): Promise<unknown[]> }) : undefined;
   }
 
   /**
@@ -474,8 +478,8 @@ export class Store {
     items: readonly { post: Post; imported?: boolean; routes: readonly { endpoint: string; shape: string }[] }[],
     now: number,
   ): Promise<({ seq: number; rows: number[] } | undefined)[]> | undefined {
-    const s = this.q.ingestPosts as { allAsync?(...params: unknown[]): Promise<unknown[]> } | undefined;
-    if (!s?.allAsync || this.deferred) return undefined;
+    const s = this.laneStatement();
+    if (!s) return undefined;
     return s.allAsync(...this.ingestParams(items, now)).then((got) => ingested(items.length, got as IngestRow[]));
   }
 

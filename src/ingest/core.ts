@@ -369,7 +369,10 @@ export class Core {
     this.settle(batch, seqs, started, now);
   }
 
-  /** Whether a batch can be committed on the ingest lane: PostgreSQL's one statement, no digest line to write. */
+  /**
+   * Whether a batch can be one statement (Store.ingestPosts, on the ingest lane or the store's connection): PostgreSQL,
+   * its outbox rows written with the posts, no digest line to write.
+   */
   private laneable(batch: readonly PendingPost[]): boolean {
     return (
       this.deliveries.written !== undefined && this.store.seenAtInsert && !batch.some((i) => i.plan.digest.length > 0)
@@ -450,10 +453,9 @@ export class Core {
    * end (Store.batch).
    */
   private write(items: PendingPost[], now: number, started: Map<PendingPost, () => void>): Written[] {
-    const written = this.deliveries.written?.bind(this.deliveries);
-    if (written && this.store.seenAtInsert && !items.some((i) => i.plan.digest.length > 0)) {
+    if (this.laneable(items)) {
       const got = this.store.ingestPosts(items.map(ingestItem), now);
-      if (got) return this.startWritten(items, got, now, started, written);
+      if (got) return this.startWritten(items, got, now, started, this.deliveries.written!.bind(this.deliveries));
     }
     return this.store.transaction(() =>
       this.store.batch(() => {

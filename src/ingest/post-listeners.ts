@@ -42,6 +42,9 @@ export class PostListeners {
   /** Seqs of this process told above the cursor when a catch-up read failed: not told again when it comes. */
   private readonly told = new Set<number>();
   private active?: (on: boolean) => void;
+  /** Holds under way (hold), and what was told meanwhile, told at their release. */
+  private holds = 0;
+  private waiting: { post?: Post; seq: number; at: number; imported: boolean }[] = [];
 
   constructor(private readonly log: Logger) {}
 
@@ -112,30 +115,20 @@ export class PostListeners {
       if (!last && upTo === undefined) return;
       const told = this.waiting.filter((w) => last || w.seq <= upTo!).sort((a, b) => a.seq - b.seq);
       this.waiting = last ? [] : this.waiting.filter((w) => w.seq > upTo!);
-      for (const w of told) this.flushOne(w);
+      for (const w of told) {
+        if (w.post) this.tellNow(w.post, w.seq, w.at, w.imported);
+        else this.passedNow(w.seq);
+      }
     };
   }
 
-  private flushOne(w: { post?: Post; seq: number; at: number; imported: boolean }): void {
-    const holds = this.holds;
-    this.holds = 0; // told now, not held again
-    try {
-      if (w.post) this.tell(w.post, w.seq, w.at, w.imported);
-      else this.passed(w.seq);
-    } finally {
-      this.holds = holds;
-    }
-  }
-
-  private holds = 0;
-  private waiting: { post?: Post; seq: number; at: number; imported: boolean }[] = [];
-
   /** A post was committed as `seq` at `at`: tell every listener (one that throws does not stop the others). */
   tell(post: Post, seq: number, at: number, imported = false): void {
-    if (this.holds > 0) {
-      this.waiting.push({ post, seq, at, imported });
-      return;
-    }
+    if (this.holds > 0) this.waiting.push({ post, seq, at, imported });
+    else this.tellNow(post, seq, at, imported);
+  }
+
+  private tellNow(post: Post, seq: number, at: number, imported: boolean): void {
     if (this.cursor.on) this.catchUp(seq - 1);
     if (this.fns.size === 0 && this.wide.size === 0) return;
     // Read by the feed already (committed on the ingest lane, found by a read before its answer came): the wide
@@ -154,10 +147,11 @@ export class PostListeners {
 
   /** A post of this process committed and not told (an imported archive's): the feed passes over it. */
   passed(seq: number): void {
-    if (this.holds > 0) {
-      this.waiting.push({ seq, at: 0, imported: false });
-      return;
-    }
+    if (this.holds > 0) this.waiting.push({ seq, at: 0, imported: false });
+    else this.passedNow(seq);
+  }
+
+  private passedNow(seq: number): void {
     if (!this.cursor.on) return;
     this.catchUp(seq - 1);
     this.advance(seq);

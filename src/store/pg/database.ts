@@ -291,6 +291,11 @@ export class PgDatabase {
     return { rows: r.rows ?? [], rowCount: r.rowCount ?? 0 };
   }
 
+  /** The ingest lane, made at its first use (its worker and connection start with its first request). */
+  private theLane(): PgLane {
+    return (this.lane ??= new PgLane(WORKER_URL, this.config, this.queryMs + 1000 + BRIDGE_SLACK_MS));
+  }
+
   /**
    * Whether the ingest lane (lane.ts) is connected and can take a statement now. The first time it is asked, it is
    * started in the background (a worker thread and a connection: tens of milliseconds that no post waits for), and
@@ -299,12 +304,13 @@ export class PgDatabase {
   laneReady(): boolean {
     if (this.closed) return false;
     if (this.laneState !== 'off') return this.laneState === 'up';
-    this.lane ??= new PgLane(WORKER_URL, this.config, this.queryMs + 1000 + BRIDGE_SLACK_MS);
     this.laneState = 'connecting';
-    void this.lane.send({ op: 'connect' }).then((res) => {
-      this.ownPid(res.pid);
-      this.laneState = res.ok && !this.closed ? 'up' : 'off';
-    });
+    void this.theLane()
+      .send({ op: 'connect' })
+      .then((res) => {
+        this.ownPid(res.pid);
+        this.laneState = res.ok && !this.closed ? 'up' : 'off';
+      });
     return false;
   }
 
@@ -314,13 +320,14 @@ export class PgDatabase {
    */
   runStatementAsync(name: string, t: Translated, values: unknown[]): Promise<{ rows: unknown[]; rowCount: number }> {
     if (this.closed) return Promise.reject(new PgStoreError('the PostgreSQL store is closed', 'PG_CLOSED'));
-    this.lane ??= new PgLane(WORKER_URL, this.config, this.queryMs + 1000 + BRIDGE_SLACK_MS);
     this.stats.laneTrips++;
-    return this.lane.send({ op: 'query', name, text: t.text, values }).then((res) => {
-      this.ownPid(res.pid);
-      if (!res.ok) throw this.failure(res.error);
-      return { rows: res.rows ?? [], rowCount: res.rowCount ?? 0 };
-    });
+    return this.theLane()
+      .send({ op: 'query', name, text: t.text, values })
+      .then((res) => {
+        this.ownPid(res.pid);
+        if (!res.ok) throw this.failure(res.error);
+        return { rows: res.rows ?? [], rowCount: res.rowCount ?? 0 };
+      });
   }
 
   /** PostgreSQL SQL as it is, one statement or several (no parameters). The catalog is read again after it. */
