@@ -156,6 +156,11 @@ export interface DeliveryTarget {
   written?: () => void;
 }
 
+/**
+ * Where a post is said first (AccountHandle.sayFirst): a DeliveryTarget before its outbox row exists, the first try.
+ */
+export type FirstTarget = Omit<DeliveryTarget, 'row' | 'attempt' | 'written'>;
+
 export type Outcome =
   | { result: 'delivered'; nativeId?: string }
   | { result: 'retry'; reason: string; delayMs?: number }
@@ -386,6 +391,18 @@ export interface AccountHandle {
    * costs a round trip that several posts can share (IRC: one PING after many lines).
    */
   readonly deliveryWindow?: number;
+  /**
+   * Say a chat line first, before its commit (optional; docs/design.md, "Said first"). The core calls it for a
+   * `volatile` post (IncomingPost.volatile: its place neither waits for an acknowledgement nor can give it again)
+   * that is alone in its commit, for each of its `stream` deliveries to a chat endpoint of this account whose
+   * outbox holds nothing else. Synchronous: write the post's lines now only if that needs no waiting (connected, in
+   * the channel, flood control has room now, nothing else queued), and answer true; else do nothing and answer
+   * false. Either way the delivery follows the commit as usual (`deliver`, the same post id and target): after a
+   * true it only confirms what was written (it must not say the post again), and says it again only where the
+   * plugin would have said unconfirmed lines again (a lost connection). Called again for the same post and target
+   * (a commit that failed and was tried again), answer true without writing anything.
+   */
+  sayFirst?(post: Post, to: FirstTarget): boolean;
   /**
    * Apply a changed account block without a restart. Return 'restart' (or leave
    * reload out) to have the core stop and start the account instead. The block is

@@ -66,6 +66,14 @@ export interface IncomingPost {
   hops?: number;
   date?: string | Date;
   attachments?: Attachment[];
+  /**
+   * Nothing can give this post again: its place waits for no acknowledgement and cannot be asked for it after a
+   * crash (an IRC line on a server without chathistory). Its chat deliveries may then be said before its commit
+   * (AccountHandle.sayFirst): a crash before the commit loses it from the archive either way, and the commit would
+   * only delay the line. When the core says it first and mints its id, it sets `id` here, so that handing the same
+   * object again (after a tempfail) keeps the post's id and it is not said twice.
+   */
+  volatile?: boolean;
 }
 
 /** The longest Message-ID NNTP accepts (RFC 3977 section 3.6), so it is the longest we accept anywhere. */

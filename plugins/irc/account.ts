@@ -26,6 +26,7 @@ import {
   type PluginContext,
   type Post,
   type DeliveryTarget,
+  type FirstTarget,
   type Outcome,
   type TargetKey,
 } from '../../src/plugin.js';
@@ -583,6 +584,11 @@ export class IrcAccount {
   /** Bridge → IRC: a post's lines, confirmed by the server (deliver.ts). */
   deliver(post: Post, to: DeliveryTarget): Promise<Outcome> {
     return this.out.deliver(post, to);
+  }
+
+  /** A post said before its commit, when it can be at once (deliver.ts, sayFirst). */
+  sayFirst(post: Post, to: FirstTarget): boolean {
+    return this.out.sayFirst(post, to);
   }
 
   /** Posts of one channel in flight at once (flood.window): written, waiting for their confirmation. */

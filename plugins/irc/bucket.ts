@@ -52,6 +52,14 @@ export class TokenBucket {
     return this.queue.length;
   }
 
+  /** Take `n` tokens now if they are there and no one waits (a post said first): true when taken. */
+  takeNow(n = 1): boolean {
+    this.refill();
+    if (this.queue.length > 0 || this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+
   /** Resolves when a line may be sent; rejects when `signal` aborts first. */
   take(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(new Error('aborted'));

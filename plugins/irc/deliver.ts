@@ -6,13 +6,26 @@
  * a connection lost before the confirmation sends the unconfirmed lines again,
  * and a post cut short (flood control, a disconnect) goes on from its first
  * unconfirmed line on the next try (progress.ts).
+ *
+ * Said first (sayFirst, docs/design.md): a line nothing can give again is written before its commit when it can be
+ * at once; the delivery that follows the commit then only waits for the server's confirmation of those lines.
  */
-import { delivered, retry, failed, plural, type Post, type DeliveryTarget, type Outcome } from '../../src/plugin.js';
+import {
+  delivered,
+  retry,
+  failed,
+  plural,
+  type Post,
+  type DeliveryTarget,
+  type FirstTarget,
+  type Outcome,
+} from '../../src/plugin.js';
+import type { Client } from 'irc-framework';
 import type { IrcAccount } from './account.js';
 import type { Channel } from './channel.js';
-import { refusalText, type Confirmation, type Refusal } from './confirm.js';
+import { refusalText, type Confirmation, type Delivery, type Refusal } from './confirm.js';
 import { Progress, type RowProgress } from './progress.js';
-import { ID_TAG, eventsOut, type EventsMode } from './relay.js';
+import { ID_TAG, eventsOut, type EventsMode, type Said } from './relay.js';
 import { escapeTag, fallbackLines, postLines, relayLines, saidOf, tagDenied } from './render.js';
 import { channelProblem } from './schema.js';
 import { secs, textBudget } from './text.js';
@@ -27,6 +40,103 @@ export class Outgoing {
 
   /** Rows being sent now: a try the outbox gave up on (delivery.timeout) may still be writing. */
   private readonly sending = new Set<number>();
+
+  /** Posts said first (sayFirst), by post id and target, until their delivery after the commit takes them. */
+  private readonly firstSaid = new Map<string, FirstSaid>();
+
+  /**
+   * Say a post first, before its commit (AccountHandle.sayFirst): only what needs no waiting — connected and in the
+   * channel, ordinary lines (not RELAYMSG), not shown there already, every line's token in the flood bucket now
+   * with no one waiting for one. The lines are written and their confirmation asked for at once; deliverRow, after
+   * the commit, waits for it instead of writing them.
+   */
+  sayFirst(post: Post, to: FirstTarget): boolean {
+    const key = firstKey(post.id, to.target);
+    if (this.firstSaid.has(key)) return true; // handed again after a commit that failed: said already
+    const a = this.account;
+    if (post.kind === 'event' || channelProblem(to.target)) return false;
+    const c = a.channel(to.target);
+    const live = a.live();
+    if (!c || !live || !c.joined || c.problem !== undefined) return false;
+    const { client, confirmer } = live;
+    const plan = this.plan(post, to, c, textBudget({ nick: client.user.nick, ...a.self }, c.name), undefined);
+    if (plan.relay || plan.nick !== undefined || plan.lines.length === 0) return false;
+    const said = saidOf(post);
+    if (c.shows(said) || !a.bucket.takeNow(plan.lines.length)) return false;
+    const tag = this.idTag(client, post);
+    const d = confirmer.begin(c.name);
+    for (const text of plan.lines) {
+      confirmer.line(d);
+      void a.write(client, `${tag}PRIVMSG ${c.name} :${text}`);
+    }
+    // Kept until the delivery takes it; a commit that failed for good leaves it to this timer.
+    const timer = setTimeout(() => this.firstSaid.delete(key), FIRST_KEPT_MS);
+    timer.unref();
+    this.firstSaid.set(key, { lines: plan.lines.length, plan, said, d, answer: confirmer.end(d), timer });
+    a.ctx.log.trace({ target: c.name, post: post.id }, `said in ${c.name} before its commit`);
+    return true;
+  }
+
+  /**
+   * The delivery of a post said first: its lines are written; wait for the server's confirmation of them as for
+   * any try (delivered, or what deliverRow answers for a refusal or a lost confirmation: the lines are sent again).
+   */
+  private async finishFirst(post: Post, to: DeliveryTarget, f: FirstSaid, began: number): Promise<Outcome> {
+    to.written?.();
+    const r = await this.within(f.answer, began, () => this.progress.set(to.row, { id: post.id, sent: f.lines }));
+    const c = this.account.channel(to.target);
+    if (!r.ok) {
+      if ('refused' in r && c) return this.refused(post, c, f.plan, r, 0, f.lines, to.row);
+      return retry(
+        `${'lost' in r ? r.lost : refusalText(r.refused)}; the ${f.lines === 1 ? 'line is' : `${f.lines} lines are`} sent again on the next try`,
+      );
+    }
+    this.account.ctx.log.debug(
+      { target: to.target, post: post.id, lines: f.lines, first: true },
+      `the server took the lines (confirmed by ${f.d.by === 'echo' ? 'their echo' : 'a PING'}; said before the commit)`,
+    );
+    if (c?.linesTaken()) {
+      this.account.ctx.log.info({ channel: c.name }, `${c.name} takes our lines again`);
+      this.account.reportState();
+    }
+    c?.said(f.said);
+    return delivered();
+  }
+
+  /**
+   * A confirmation, waited for until the outbox's delivery.timeout is near (a second before it). One that comes
+   * later still counts the lines as said (`late`, when it is ok), so that the next try does not say them again.
+   */
+  private async within(answer: Promise<Confirmation>, began: number, late: () => void): Promise<Confirmation> {
+    const left = Math.max(1_000, began + this.account.ctx.deliveryTimeoutMs() - 1_000 - Date.now());
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([
+      answer,
+      new Promise<Confirmation>((res) => {
+        timer = setTimeout(
+          () => res({ ok: false, lost: `the server did not confirm the lines within ${secs(left)} (lag)` }),
+          left,
+        );
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!r.ok && 'lost' in r && !this.account.stopping)
+      void answer.then((l) => {
+        if (l.ok) late();
+      });
+    return r;
+  }
+
+  /** Where the server takes client-only tags, every line carries the post id, so another relay can tell. */
+  private idTag(client: Client, post: Post): string {
+    const tagsOk =
+      this.account.cfg.relays.tags &&
+      client.network.cap.isEnabled('message-tags') &&
+      !tagDenied(
+        (client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? [],
+      );
+    return tagsOk ? `@${ID_TAG}=${escapeTag(post.id)} ` : '';
+  }
 
   async deliver(post: Post, to: DeliveryTarget): Promise<Outcome> {
     // Never two tries of one row at once: the second could repeat lines the first is still writing.
@@ -52,6 +162,13 @@ export class Outgoing {
 
   private async deliverRow(post: Post, to: DeliveryTarget): Promise<Outcome> {
     const began = Date.now();
+    const key = firstKey(post.id, to.target);
+    const first = this.firstSaid.get(key);
+    if (first) {
+      this.firstSaid.delete(key);
+      clearTimeout(first.timer);
+      return this.finishFirst(post, to, first, began);
+    }
     if (channelProblem(to.target)) return failed(`${to.target} is not an IRC channel`, 'bad-target');
     if (post.kind === 'event' && !eventsOut((to.options.events as EventsMode | undefined) ?? this.account.cfg.events)) {
       this.account.ctx.log.trace(
@@ -105,41 +222,16 @@ export class Outgoing {
         return delivered();
       }
     }
-    // Where the server takes client-only tags, every line carries the post id, so another relay can tell.
-    const tagsOk =
-      this.account.cfg.relays.tags &&
-      client.network.cap.isEnabled('message-tags') &&
-      !tagDenied(
-        (client.network as unknown as { options?: { CLIENTTAGDENY?: string[] } }).options?.CLIENTTAGDENY ?? [],
-      );
-    const tag = tagsOk ? `@${ID_TAG}=${escapeTag(post.id)} ` : '';
+    const tag = this.idTag(client, post);
     const deadline = Date.now() + this.account.cfg.flood.maxWait;
     // Begun before the first line: a refusal can come back while later lines are still being written.
     const d = confirmer.begin(c.name);
     try {
       /** Wait for the server to have handled what this try wrote: a PING after it, answered. */
-      const confirm = async (): Promise<Confirmation> => {
-        const answer = confirmer.end(d);
+      const confirm = (): Promise<Confirmation> => {
+        const upTo = sent;
         // Answer the outbox before its delivery.timeout; a late confirmation still counts the lines as said.
-        const left = Math.max(1_000, began + this.account.ctx.deliveryTimeoutMs() - 1_000 - Date.now());
-        let timer: NodeJS.Timeout | undefined;
-        const r = await Promise.race([
-          answer,
-          new Promise<Confirmation>((res) => {
-            timer = setTimeout(
-              () => res({ ok: false, lost: `the server did not confirm the lines within ${secs(left)} (lag)` }),
-              left,
-            );
-          }),
-        ]);
-        clearTimeout(timer);
-        if (!r.ok && 'lost' in r && !this.account.stopping) {
-          const upTo = sent;
-          void answer.then((late) => {
-            if (late.ok) mark(upTo);
-          });
-        }
-        return r;
+        return this.within(confirmer.end(d), began, () => mark(upTo));
       };
       /** Stop this try: what the server confirmed counts, the rest is sent on the next. */
       const stop = async (why: string, delayMs?: number): Promise<Outcome> => {
@@ -215,7 +307,7 @@ export class Outgoing {
    * some of its lines were shown — the rest of its relay lines with the prefix (`said`: the relay lines shown).
    * An earlier try decides (the store's progress), so that no line is said twice in two ways.
    */
-  private plan(post: Post, to: DeliveryTarget, c: Channel, budget: number, prior: RowProgress | undefined): Plan {
+  private plan(post: Post, to: FirstTarget, c: Channel, budget: number, prior: RowProgress | undefined): Plan {
     const a = this.account;
     const client = a.client!;
     const link = this.webLink(post);
@@ -281,6 +373,21 @@ export class Outgoing {
       `${why}${start > 0 ? ` (${start} of ${plural(total, 'line')} ${start === 1 ? 'was' : 'were'} said before)` : ''}`,
     );
   }
+}
+
+/** How long a post said first waits for its delivery (after its commit, within milliseconds; a commit that failed: never). */
+const FIRST_KEPT_MS = 120_000;
+
+const firstKey = (id: string, target: string) => `${id}\n${target}`;
+
+/** A post said first (Outgoing.sayFirst), until its delivery takes it. */
+interface FirstSaid {
+  lines: number;
+  plan: Plan;
+  said: Said;
+  d: Delivery;
+  answer: Promise<Confirmation>;
+  timer: NodeJS.Timeout;
 }
 
 /** How a post is said in a channel (Outgoing.plan). */

@@ -78,8 +78,11 @@ export class Incoming {
         return;
       }
     }
+    // With chathistory the line is known by its msgid: the same post live or replayed after a restart. Without, nothing
+    // can give it again (IRC waits for no acknowledgement): it may be said in the bridge's channels before its commit.
     const id = a.history.postId(r.target, ev);
     if (id !== undefined) r.id = id;
+    else if (!a.history.enabled()) r.volatile = true;
     return this.ingest(r);
   }
 

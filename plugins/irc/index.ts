@@ -40,6 +40,7 @@ export default definePlugin<IrcConfig>({
     account.start();
     return {
       deliver: (post, to) => account.deliver(post, to),
+      sayFirst: (post, to) => account.sayFirst(post, to),
       get deliveryWindow() {
         return account.window;
       },

@@ -16,9 +16,9 @@ import type { Logger } from 'pino';
 import type { DeliveryConfig, EndpointConfig } from '../config/types.js';
 import { backoffDelay } from './backoff.js';
 import type { Post } from '../post.js';
-import type { DeliveryTarget, Outcome } from '../plugin.js';
+import type { DeliveryTarget, FirstTarget, Outcome } from '../plugin.js';
 import type { ErrorCode } from '../errors.js';
-import { stripCommand } from '../ingest/router.js';
+import { stripCommand, type Route } from '../ingest/router.js';
 import type { DeliveryQueue } from '../ingest/core.js';
 import type { Fence, QueuedDelivery, Store } from '../store.js';
 import type { DeliveryStage } from './stages.js';
@@ -32,6 +32,11 @@ export type Resolution =
       deliver: (post: Post, to: DeliveryTarget) => Promise<Outcome>;
       /** How many rows of the endpoint may be in flight at once (AccountHandle.deliveryWindow); 1 when unset. */
       window?: number;
+      /**
+       * Say a post first, before its commit (AccountHandle.sayFirst), where the stages would hand it straight to the
+       * plugin: a chat endpoint, no turn to take with other nodes. Absent: never said first here.
+       */
+      first?: (post: Post, to: FirstTarget) => boolean;
     }
   /** Held back by a delivery stage (delivery/stages.ts): which one, and why. */
   | { ready: false; reason: string; stage?: DeliveryStage };
@@ -174,6 +179,44 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const run = this.run(w);
     this.runs.add(run);
     void run.finally(() => this.runs.delete(run));
+  }
+
+  /**
+   * Before a volatile post's commit (the core's `first`): each `stream` route whose endpoint has nothing else to
+   * deliver (its worker idle, the store holding no row of it: the post is next there anyway) and whose stages hand
+   * it straight to a plugin that can say it now says it first. Its row, once committed, is delivered as usual: the
+   * plugin then only confirms. True when at least one endpoint said it. Never with several processes (a gate).
+   */
+  first(post: Post, routes: readonly Route[]): boolean {
+    if (this.stopping || this.gate) return false;
+    let said = false;
+    for (const r of routes) {
+      if (r.shape !== 'stream') continue;
+      const e = r.endpoint;
+      const w = this.workers.get(e.key);
+      if (!w || w.running || !w.empty || w.timer || w.handed) continue;
+      const res = this.resolve(e.key);
+      if (!res.ready || !res.first) continue;
+      try {
+        if (
+          res.first(post, {
+            endpoint: e.key,
+            target: e.target,
+            bridge: e.bridge,
+            shape: r.shape,
+            announceLines: e.announceLines,
+            options: e.options,
+          })
+        )
+          said = true;
+      } catch (err) {
+        this.log.warn(
+          { err, endpoint: e.key, post: post.id },
+          `saying ${post.id} first in ${e.key} failed: ${(err as Error).message}; it is delivered after its commit`,
+        );
+      }
+    }
+    return said;
   }
 
   /** Retry now whatever waits on these endpoints (after a reconnect, an operator's retry). */
@@ -581,8 +624,14 @@ export class Outbox extends EventEmitter<OutboxEvents> {
  * worker need not read it back: a relayed line's latency). Without an outbox (`peerpost post` with no daemon
  * running), the rows wait in the store for the next start.
  */
-export function outboxQueue(store: Store, outbox?: Pick<Outbox, 'kick'>): DeliveryQueue {
+export function outboxQueue(
+  store: Store,
+  outbox?: Pick<Outbox, 'kick'> & Partial<Pick<Outbox, 'first'>>,
+): DeliveryQueue {
   const queue: DeliveryQueue = {
+    first(post, routes) {
+      return outbox?.first?.(post, routes) ?? false;
+    },
     enqueue(post, seq, routes, now) {
       const rows = store.addDeliveries(
         seq,

@@ -17,7 +17,7 @@
  * so a unit test drives each stage with fakes.
  */
 import type { EndpointConfig } from '../config/types.js';
-import type { AccountHandle, AccountState, DeliveryTarget, Outcome } from '../plugin.js';
+import type { AccountHandle, AccountState, DeliveryTarget, FirstTarget, Outcome } from '../plugin.js';
 import type { Post } from '../post.js';
 import type { Router } from '../ingest/router.js';
 import type { SharedDeliveries } from '../digest/shown.js';
@@ -49,7 +49,7 @@ export interface DeliveryDeps {
   /** An account of the config by name, running or not (undefined when it has not been made). */
   account: (name: string) => AccountView | undefined;
   /** The shared-place memory (src/digest/shown.ts). */
-  digestsOut: Pick<SharedDeliveries, 'deliver'>;
+  digestsOut: Pick<SharedDeliveries, 'deliver' | 'straight'>;
 }
 
 export type Deliver = (post: Post, to: DeliveryTarget) => Promise<Outcome>;
@@ -101,6 +101,26 @@ export const sharedPlaceStage = {
   },
 } as const;
 
+/**
+ * Before a commit (the outbox's `first`): a chat endpoint whose plugin can say a post first, where stage 3 would hand
+ * the post straight to the plugin (no turn to take with other nodes). Undefined where a post is never said first.
+ */
+export const firstStage = {
+  name: 'shared place',
+  run(
+    e: EndpointConfig,
+    handle: AccountHandle,
+    d: DeliveryDeps,
+  ): ((post: Post, to: FirstTarget) => boolean) | undefined {
+    if (!handle.sayFirst || d.router().styleOf(e.account) !== 'chat') return undefined;
+    return (post, to) => {
+      const origin = d.router().endpointAt(post.origin.account, post.origin.target)?.key;
+      const originShared = d.account(post.origin.account)?.handle?.refresh !== undefined;
+      return d.digestsOut.straight(post, { chat: true, origin, originShared }) && handle.sayFirst!(post, to);
+    };
+  },
+} as const;
+
 /** 4. The plugin sends it: the account's deliver, and how many rows of the endpoint may be in flight at once. */
 export const pluginStage = {
   name: 'plugin',
@@ -119,10 +139,12 @@ export function deliveryPipeline(key: string, d: DeliveryDeps): Resolution {
   const handle = accountStage.run(endpoint, d);
   if (handle instanceof Held) return { ready: false, stage: handle.stage, reason: handle.reason };
   const plugin = pluginStage.run(handle);
+  const first = firstStage.run(endpoint, handle, d);
   return {
     ready: true,
     endpoint,
     window: plugin.window,
     deliver: sharedPlaceStage.run(endpoint, handle, d, plugin.deliver),
+    ...(first ? { first } : {}),
   };
 }

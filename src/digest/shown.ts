@@ -350,6 +350,26 @@ export class SharedDeliveries {
     return !this.abort.signal.aborted;
   }
 
+  /**
+   * Whether a post's first try goes straight to the plugin here (no digest to shorten, no turn to take with other
+   * nodes): where it does, it may be said before its commit (the outbox's `first`).
+   */
+  straight(post: Post, place: Pick<SharedPlace, 'chat' | 'origin' | 'originShared'>): boolean {
+    return post.kind !== 'digest' && !(place.chat && this.sharedOrigin(place));
+  }
+
+  /**
+   * A post read from a place other nodes read too (a shared group) reaches each of them. The origin counts as shared
+   * when its account can look at it again (a news peer) or other nodes are known there (their articles or digests
+   * read there).
+   */
+  private sharedOrigin(place: Pick<SharedPlace, 'origin' | 'originShared'>): boolean {
+    return (
+      place.origin !== undefined &&
+      (place.originShared === true || this.d.memory.nodes(place.origin, this.d.now()).length > 0)
+    );
+  }
+
   async deliver(post: Post, place: SharedPlace): Promise<import('../plugin.js').Outcome> {
     const stopping = { result: 'retry', reason: 'peerpost is stopping; the post waits in the outbox' } as const;
     const self = this.d.hostname();
@@ -357,16 +377,13 @@ export class SharedDeliveries {
     const digest = post.kind === 'digest' ? this.linesOfDigest(post, own) : undefined;
     const lines = digest?.lines;
     if (!lines) {
-      // A post read from a place other nodes read too (a shared group) reaches each of them: in a chat place
-      // they share, the first in turn says it, and the others' relay memory then sees it said (IRC: "already
-      // said here by node_one"). Waits once, on the first attempt. The origin counts as shared when its account
-      // can look at it again (a news peer) or other nodes are known there (their articles or digests read
-      // there); the nodes whose turn comes first are those heard in this chat place (their relay's real name):
-      // a node that is not here will not say it here.
-      const shared = place.origin && (place.originShared || this.d.memory.nodes(place.origin, this.d.now()).length > 0);
+      // A post read from a place other nodes read too (a shared group, sharedOrigin) reaches each of them: in a chat
+      // place they share, the first in turn says it, and the others' relay memory then sees it said (IRC: "already
+      // said here by node_one"). Waits once, on the first attempt. The nodes whose turn comes first are those
+      // heard in this chat place (their relay's real name): a node that is not here will not say it here.
       if (
         place.chat &&
-        shared &&
+        this.sharedOrigin(place) &&
         (place.attempt ?? 1) === 1 &&
         !(await this.turn(post, place.endpoint, this.d.now(), 'a post from a shared place'))
       )

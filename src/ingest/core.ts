@@ -73,6 +73,11 @@ export interface DeliveryQueue {
    * PostgreSQL): `rows` are their numbers, one per route in order. Absent: the core writes through enqueue.
    */
   written?(post: Post, seq: number, routes: readonly Route[], now: number, rows: readonly number[]): () => void;
+  /**
+   * Before the commit (a volatile post alone in it): have each chat endpoint that can say it now say it first
+   * (AccountHandle.sayFirst). True when at least one did. Absent: nothing is said before the commit.
+   */
+  first?(post: Post, routes: readonly Route[]): boolean;
 }
 
 /** Where a committed chat line bound for a digest goes (the digest keeper: src/digest/keeper.ts). */
@@ -214,6 +219,19 @@ export class Core {
     const v = this.prepare(account, bridgeName, inc, originEndpoint, style);
     if ('status' in v) return Promise.resolve(v);
     if (!deliver) v.plan = { deliveries: [], digest: [] };
+    // Said first (docs/design.md): a post nothing can give again, alone in its commit (none waiting or under way),
+    // is said in the chat places that can say it now before the commit, which would only delay the line.
+    if (
+      inc.volatile &&
+      deliver &&
+      !imported &&
+      v.plan.deliveries.length > 0 &&
+      this.pending.length === 0 &&
+      this.lane.flying === 0 &&
+      this.deliveries.first?.(v.post, v.plan.deliveries) &&
+      (inc.id === undefined || inc.id.trim() === '')
+    )
+      inc.id = v.post.id; // handed again after a tempfail, it is the same post: not said twice
     return new Promise((resolve) => {
       this.pending.push({ ...v, account, deliver, imported, resolve });
       if (!this.flushScheduled) {

@@ -25,7 +25,7 @@ export function ingestPipeline(
   store: Store,
   router: Router,
   config: PeerpostConfig,
-  outbox: Pick<Outbox, 'kick'> | undefined,
+  outbox: (Pick<Outbox, 'kick'> & Partial<Pick<Outbox, 'first'>>) | undefined,
   log: { core: Logger; digests: Logger },
   now: () => number = Date.now,
 ): IngestPipeline {

@@ -11,7 +11,7 @@ import { Outbox } from '../../src/delivery/outbox.js';
 import type { Core } from '../../src/ingest/core.js';
 import { ingestPipeline } from '../../src/ingest/pipeline.js';
 import type { DigestKeeper } from '../../src/digest/keeper.js';
-import type { DeliveryTarget, Outcome } from '../../src/plugin.js';
+import type { DeliveryTarget, FirstTarget, Outcome } from '../../src/plugin.js';
 import type { Post } from '../../src/post.js';
 
 export interface EndpointSpec {
@@ -102,6 +102,8 @@ export interface Fixture {
   deliverers: Map<string, DeliverFn>;
   /** Set per endpoint: its delivery window (AccountHandle.deliveryWindow); default 1. */
   windows: Map<string, number>;
+  /** Set per endpoint: its AccountHandle.sayFirst (a post said before its commit); default none. */
+  firsts: Map<string, (post: Post, to: FirstTarget) => boolean>;
   clock: { now: number };
   close(): Promise<void>;
 }
@@ -120,6 +122,7 @@ export function fixture(
   const attempts: Fixture['attempts'] = [];
   const deliverers = new Map<string, DeliverFn>();
   const windows = new Map<string, number>();
+  const firsts = new Map<string, (post: Post, to: FirstTarget) => boolean>();
   const clock = opts.clock ?? { now: Date.UTC(2026, 10, 27, 14, 0, 0) };
   const now = () => clock.now;
   const outbox = new Outbox(
@@ -132,6 +135,7 @@ export function fixture(
         ready: true,
         endpoint,
         window: windows.get(key),
+        ...(firsts.has(key) ? { first: (post: Post, to: FirstTarget) => firsts.get(key)!(post, to) } : {}),
         deliver: async (post, to) => {
           attempts.push({ endpoint: key, post, to });
           const fn = deliverers.get(key);
@@ -153,6 +157,7 @@ export function fixture(
     attempts,
     deliverers,
     windows,
+    firsts,
     clock,
     async close() {
       core.close();

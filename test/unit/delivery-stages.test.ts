@@ -96,6 +96,7 @@ function deps(o: { endpoints: string[]; styles: Record<string, Style>; accounts:
         places.push({ post: p, place });
         return place.deliver(p);
       },
+      straight: () => true,
     },
   };
   return { d, places, byKey };
@@ -289,6 +290,7 @@ test("with the real outbox: a stopped account's rows wait, the log names the sta
             viaMemory.push(place.endpoint);
             return place.deliver(p);
           },
+          straight: () => true,
         },
       }),
     log,
