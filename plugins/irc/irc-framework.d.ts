@@ -38,6 +38,8 @@ declare module 'irc-framework' {
       name?: string;
       cap: { isEnabled(cap: string): boolean; available: Map<string, string> };
       supports(feature: string): unknown;
+      /** A STATUSMSG target ("@#chan"): the channel and the prefix; null for any other target. */
+      extractTargetGroup(target: string): { target: string; target_group: string } | null;
     };
     readonly connected: boolean;
     connect(options?: ClientOptions): void;
@@ -50,6 +52,27 @@ declare module 'irc-framework' {
     requestCap(cap: string | string[]): void;
     caseCompare(a: string, b: string): boolean;
     caseLower(a: string): string;
+    /** Add middleware: `raw` sees every parsed line before the command handler (not calling next() stops it there). */
+    use(fn: (client: Client, raw: Middleware<RawArgs>, parsed: Middleware<unknown[]>) => void): this;
+    /** Restart the wait for any line from the server before the connection counts as dead (ping_timeout). */
+    resetPingTimeoutTimer(): void;
+  }
+
+  /** A line as irc-framework's parser gives it (IrcMessage). */
+  export interface IrcMessage {
+    tags: Record<string, string | true | undefined>;
+    prefix?: string;
+    nick?: string;
+    ident?: string;
+    hostname?: string;
+    command: string;
+    params: string[];
+  }
+
+  type RawArgs = [command: string, message: IrcMessage, line: string, client: Client];
+
+  export interface Middleware<A extends unknown[]> {
+    use(fn: (...args: [...A, next: (err?: Error) => void]) => void): void;
   }
 
   const irc: { Client: typeof Client };
