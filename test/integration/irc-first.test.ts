@@ -6,9 +6,9 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
-import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from './irc-helpers.js';
+import { ngircdInTmp, stopIrcd, User, type Ircd } from './irc-helpers.js';
 
 let ircd: Ircd | undefined;
 let dir: string;
@@ -38,11 +38,9 @@ async function start(): Promise<Running> {
 
 describe('said first: IRC lines relayed before their commit (ngircd)', () => {
   before(async () => {
-    ensureNgircd();
-    dir = mkdtempSync('/tmp/pp-ngircd-');
-    chmodSync(dir, 0o755);
-    const port = await freePort();
-    ircd = startIrcd(port, dir, '0');
+    ircd = await ngircdInTmp('0');
+    dir = ircd.dir;
+    const port = ircd.port;
     alice = await new User('alice').connect(port, '#a');
     bob = await new User('bob').connect(port, '#b');
     w = world();

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { requirePeer } from '../peers/require.js';
@@ -141,6 +141,17 @@ export function startIrcd(
   const pid = Number(out.trim().split('\n').pop());
   assert.ok(pid > 0, `ngircd.sh printed no pid: ${out}`);
   return { pid, port, dir };
+}
+
+/**
+ * ngircd (installed if missing, as ensureNgircd) on a free port, in a fresh directory under /tmp readable by ngircd,
+ * which drops to nobody. The caller stops it (stopIrcd) and removes `dir`.
+ */
+export async function ngircdInTmp(penalties: 'default' | '0' = '0'): Promise<Ircd> {
+  ensureNgircd();
+  const dir = mkdtempSync('/tmp/pp-ngircd-');
+  chmodSync(dir, 0o755);
+  return startIrcd(await freePort(), dir, penalties);
 }
 
 export function stopIrcd(d: Ircd | undefined): void {

@@ -7,9 +7,9 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { world, startDaemon, type World, type Running } from '../helpers/daemon.js';
-import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from './irc-helpers.js';
+import { ngircdInTmp, stopIrcd, User, type Ircd } from './irc-helpers.js';
 
 let ircd: Ircd | undefined;
 let dir: string;
@@ -21,11 +21,9 @@ let watch: User;
 
 describe('a taken nick, with NickServ credentials', () => {
   before(async () => {
-    ensureNgircd();
-    dir = mkdtempSync('/tmp/pp-ngircd-');
-    chmodSync(dir, 0o755);
-    const port = await freePort();
-    ircd = startIrcd(port, dir, '0');
+    ircd = await ngircdInTmp('0');
+    dir = ircd.dir;
+    const port = ircd.port;
     squat = await new User('keeper').connect(port, '#nick');
     squat.send('NICK relay');
     await squat.waitFor((l) => / NICK :?relay$/.test(l), 'the squatter holds relay');

@@ -6,9 +6,9 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { world, cli, startDaemon, until, sleep, type World, type Running } from '../helpers/daemon.js';
-import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from './irc-helpers.js';
+import { ngircdInTmp, stopIrcd, User, type Ircd } from './irc-helpers.js';
 import { nickColour } from '../../plugins/irc/text.js';
 
 let ircd: Ircd | undefined;
@@ -22,11 +22,9 @@ let watch: User; // sits in every channel
 
 describe('events, the loop guard between two nodes, prefix decorations', () => {
   before(async () => {
-    ensureNgircd();
-    dir = mkdtempSync('/tmp/pp-ngircd-');
-    chmodSync(dir, 0o755);
-    const port = await freePort();
-    ircd = startIrcd(port, dir, '0');
+    ircd = await ngircdInTmp('0');
+    dir = ircd.dir;
+    const port = ircd.port;
     watch = await new User('watch').connect(port, '#ev');
     for (const c of ['#evout', '#evoff', '#both', '#deco']) await watch.join(c);
     wa = world();
