@@ -98,6 +98,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   /** Posts removed from the archive (src/archive/removal.ts) whose rows a worker may hold in memory: not delivered. */
   private readonly removed = new Set<number>();
   private stopping = false;
+  /** start() ran: every endpoint with rows in the store then has a worker (kickAll). */
+  private started = false;
   private sweepTimer?: NodeJS.Timeout;
   /** PostgreSQL: the next write of the deliveries recorded (landSoon). */
   private landTimer?: NodeJS.Immediate | NodeJS.Timeout;
@@ -138,6 +140,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   start(): void {
     this.stopping = false;
     this.kickAll();
+    this.started = true;
     this.sweepTimer = setInterval(() => this.kickAll(), SWEEP_MS);
     this.sweepTimer.unref();
   }
@@ -194,7 +197,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       if (r.shape !== 'stream') continue;
       const e = r.endpoint;
       const w = this.workers.get(e.key);
-      if (!w || w.running || !w.empty || w.timer || w.handed) continue;
+      // No worker yet: the store held no row of the endpoint at start() (kickAll made one for each that had) and
+      // nothing was kicked there since.
+      if (w ? w.running || !w.empty || w.timer || w.handed : !this.started) continue;
       const res = this.resolve(e.key);
       if (!res.ready || !res.first) continue;
       try {

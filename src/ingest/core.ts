@@ -94,6 +94,11 @@ export interface CommitSinks {
   digests: DigestBuffer;
   /** Shared with the digest keeper, whose digests are committed posts too; the core makes its own when absent. */
   listeners?: PostListeners;
+  /**
+   * Where a post said first is written ahead (src/ingest/journal.ts: the daemon's, in the data directory), so that a
+   * crash before its commit does not leave it in a few places only. Absent: nothing is said before its commit.
+   */
+  journal?: { note(post: Post): void };
 }
 
 export class Core {
@@ -119,6 +124,7 @@ export class Core {
   private readonly digests: DigestBuffer;
   /** Told of every post after it is committed (ctx.onPost). */
   private readonly listeners: PostListeners;
+  private readonly journal: CommitSinks['journal'];
 
   constructor(
     private readonly store: Store,
@@ -131,6 +137,7 @@ export class Core {
     this.deliveries = sinks.deliveries;
     this.digests = sinks.digests;
     this.listeners = sinks.listeners ?? new PostListeners(log);
+    this.journal = sinks.journal;
   }
 
   /** Call fn after commit for every accepted post, in commit order. Returns the way to stop. */
@@ -220,18 +227,23 @@ export class Core {
     if ('status' in v) return Promise.resolve(v);
     if (!deliver) v.plan = { deliveries: [], digest: [] };
     // Said first (docs/design.md): a post nothing can give again, alone in its commit (none waiting or under way),
-    // is said in the chat places that can say it now before the commit, which would only delay the line.
+    // is said in the chat places that can say it now before the commit, which would only delay the line. Written
+    // ahead first (the journal), so that a crash before the commit does not leave it in those places only.
     if (
       inc.volatile &&
+      this.journal &&
+      this.config.node.durability !== 'power' &&
       deliver &&
       !imported &&
       v.plan.deliveries.length > 0 &&
       this.pending.length === 0 &&
       this.lane.flying === 0 &&
-      this.deliveries.first?.(v.post, v.plan.deliveries) &&
-      (inc.id === undefined || inc.id.trim() === '')
-    )
-      inc.id = v.post.id; // handed again after a tempfail, it is the same post: not said twice
+      this.deliveries.first
+    ) {
+      this.journal.note(v.post);
+      if (this.deliveries.first(v.post, v.plan.deliveries) && (inc.id === undefined || inc.id.trim() === ''))
+        inc.id = v.post.id; // handed again after a tempfail, it is the same post: not said twice
+    }
     return new Promise((resolve) => {
       this.pending.push({ ...v, account, deliver, imported, resolve });
       if (!this.flushScheduled) {

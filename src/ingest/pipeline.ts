@@ -9,7 +9,7 @@ import type { PeerpostConfig } from '../config/types.js';
 import type { Store } from '../store.js';
 import { outboxQueue, type Outbox } from '../delivery/outbox.js';
 import { DigestKeeper } from '../digest/keeper.js';
-import { Core } from './core.js';
+import { Core, type CommitSinks } from './core.js';
 import { PostListeners } from './post-listeners.js';
 import type { Router } from './router.js';
 
@@ -28,10 +28,18 @@ export function ingestPipeline(
   outbox: (Pick<Outbox, 'kick'> & Partial<Pick<Outbox, 'first'>>) | undefined,
   log: { core: Logger; digests: Logger },
   now: () => number = Date.now,
+  journal?: CommitSinks['journal'],
 ): IngestPipeline {
   const listeners = new PostListeners(log.core);
   const deliveries = outboxQueue(store, outbox);
   const keeper = new DigestKeeper(store, router, config, { deliveries, listeners }, log.digests, now);
-  const core = new Core(store, router, config, { deliveries, digests: keeper, listeners }, log.core, now);
+  const core = new Core(
+    store,
+    router,
+    config,
+    { deliveries, digests: keeper, listeners, ...(journal ? { journal } : {}) },
+    log.core,
+    now,
+  );
   return { core, keeper, listeners };
 }

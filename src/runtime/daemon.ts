@@ -27,6 +27,8 @@ import { AccountSet } from './account-set.js';
 import { DeliveryMetrics } from './metrics.js';
 import { serveControl, closeControl } from './control.js';
 import { plural } from '../util.js';
+import { FirstJournal } from '../ingest/journal.js';
+import { join } from 'node:path';
 import { installSignals } from './signals.js';
 import { pluginsFor, routerFor, serviceGapsOf } from './plugins.js';
 import { nodeSecret, secretFor } from './commands.js';
@@ -66,6 +68,8 @@ export class Daemon {
   private router!: Router;
   private outbox!: Outbox;
   private core!: Core;
+  /** Posts said before their commit, written ahead (src/ingest/journal.ts). */
+  private journal!: FirstJournal;
   /** Closes each bridge's conversation into a digest (src/digest/keeper.ts). */
   private keeper!: DigestKeeper;
   /** Digests sent through the memory of what each place shows (src/digest/shown.ts). */
@@ -148,6 +152,7 @@ export class Daemon {
       return EXIT.FAILED;
     }
     this.removals = removalsFor(this.store, this.log);
+    this.journal = new FirstJournal(join(this.config.node.data, 'said-first.jsonl'));
     try {
       this.control = await serveControl(this.config.node.data, (req) =>
         answerRequest(req, {
@@ -189,10 +194,18 @@ export class Daemon {
       core: this.core,
       keeper: this.keeper,
       listeners: this.listeners,
-    } = ingestPipeline(this.store, this.router, this.config, this.outbox, {
-      core: this.log.child({ part: 'core' }),
-      digests: this.log.child({ part: 'digests' }),
-    }));
+    } = ingestPipeline(
+      this.store,
+      this.router,
+      this.config,
+      this.outbox,
+      {
+        core: this.log.child({ part: 'core' }),
+        digests: this.log.child({ part: 'digests' }),
+      },
+      Date.now,
+      this.journal,
+    ));
     ({ deliveries: this.digestsOut, stop: this.stopDigests } = sharedDigests({
       store: this.store,
       router: () => this.router,
@@ -254,6 +267,7 @@ export class Daemon {
       this.keeper.setHolder(false);
       await this.leases.start();
     }
+    await this.recoverSaidFirst();
     for (const acfg of Object.values(this.config.accounts)) {
       try {
         await this.accounts.start(acfg);
@@ -424,7 +438,37 @@ export class Daemon {
     // Handed back once what they guard has stopped: the other processes take them at their next round.
     await this.leases?.stop();
     if (this.control) await closeControl(this.control, this.config.node.data);
+    this.journal?.close();
     this.store.close();
+  }
+
+  /**
+   * Posts said first whose commit the end of the last run cut off (src/ingest/journal.ts): ingested again with their
+   * ids, so that they reach every place of their bridges and the archive; then the journal is emptied.
+   */
+  private async recoverSaidFirst(): Promise<void> {
+    const lost = this.journal.read().filter((p) => this.store.seen(p.id) === undefined);
+    for (const p of lost) {
+      const v = await this.core.ingest(p.origin.account, {
+        target: p.origin.target,
+        author: p.author,
+        body: p.body,
+        id: p.id,
+        kind: p.kind,
+        date: p.date,
+        hops: p.hops,
+        references: p.references,
+        attachments: p.attachments,
+        ...(p.subject !== undefined ? { subject: p.subject } : {}),
+        ...(p.inReplyTo !== undefined ? { inReplyTo: p.inReplyTo } : {}),
+      });
+      const why = v.status === 'rejected' || v.status === 'tempfail' || v.status === 'ignored' ? `: ${v.reason}` : '';
+      this.log.warn(
+        { post: p.id, origin: `${p.origin.account}/${p.origin.target}`, verdict: v.status },
+        `${p.id}, said in a chat place before its commit when peerpost last stopped, was not stored; ingested again now (${v.status}${why}): it goes to every place of its bridge (a channel that showed it may show it twice)`,
+      );
+    }
+    this.journal.clear();
   }
 
   /** Load the config file; its errors, if any, are logged under `headline`. */

@@ -104,6 +104,8 @@ export interface Fixture {
   windows: Map<string, number>;
   /** Set per endpoint: its AccountHandle.sayFirst (a post said before its commit); default none. */
   firsts: Map<string, (post: Post, to: FirstTarget) => boolean>;
+  /** The posts written ahead before being said first (the core's journal), in order. */
+  noted: Post[];
   clock: { now: number };
   close(): Promise<void>;
 }
@@ -146,7 +148,10 @@ export function fixture(
     silent,
     now,
   );
-  const { core, keeper } = ingestPipeline(store, router, config, outbox, { core: silent, digests: silent }, now);
+  const noted: Post[] = [];
+  const { core, keeper } = ingestPipeline(store, router, config, outbox, { core: silent, digests: silent }, now, {
+    note: (p) => noted.push(p),
+  });
   return {
     config,
     store,
@@ -158,6 +163,7 @@ export function fixture(
     deliverers,
     windows,
     firsts,
+    noted,
     clock,
     async close() {
       core.close();

@@ -10,6 +10,10 @@ import { fixture, settle, line } from '../helpers/core-fixture.js';
 import type { Post } from '../../src/post.js';
 import type { FirstTarget, IncomingPost } from '../../src/plugin.js';
 import { TokenBucket } from '../../plugins/irc/bucket.js';
+import { FirstJournal } from '../../src/ingest/journal.js';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const accounts = { 'irc.a': 'chat', 'irc.b': 'chat', 'sink.s': 'article' } as const;
 const bridges = { commons: { endpoints: ['irc.a/#c', 'irc.b/#c', { key: 'sink.s/x', shape: 'stream' as const }] } };
@@ -19,6 +23,10 @@ function withFirst(can: () => boolean = () => true) {
   const f = fixture(accounts, bridges);
   const asked: { post: Post; to: FirstTarget; said: boolean }[] = [];
   f.firsts.set('irc.b/#c', (post, to) => {
+    assert.ok(
+      f.noted.some((p) => p.id === post.id),
+      'written ahead (the journal) before any place is told',
+    );
     const said = can();
     asked.push({ post, to, said });
     return said;
@@ -91,6 +99,37 @@ test('not said first: a post something can give again, a post not alone in its c
   assert.equal(f.store.listOutbox().length, 0);
 });
 
+test('the first line after a start is said first where the store held nothing for the endpoint', async (t) => {
+  const { f, asked } = withFirst();
+  t.after(() => f.close());
+  await f.core.ingest('irc.a', volatile('before start'));
+  assert.equal(asked.length, 0, 'before the outbox started nothing is known of irc.b/#c: not said first');
+  await settle();
+  f.outbox.start();
+  await f.core.ingest('irc.a', volatile('after start'));
+  assert.deepEqual(
+    asked.map((a) => a.post.body),
+    ['after start'],
+  );
+  await settle();
+  assert.deepEqual(
+    f.attempts.filter((a) => a.endpoint === 'irc.b/#c').map((a) => a.post.body),
+    ['before start', 'after start'],
+  );
+});
+
+test('at a start, an endpoint with rows in the store: the next line waits behind them', async (t) => {
+  const { f, asked } = withFirst();
+  t.after(() => f.close());
+  // Rows left from before (no outbox running: they wait in the store), then the outbox starts.
+  f.deliverers.set('irc.b/#c', () => ({ result: 'retry', reason: 'not in #c yet' }));
+  await f.core.ingest('irc.a', line('#c', 'alice', 'left over'));
+  await settle();
+  f.outbox.start();
+  await f.core.ingest('irc.a', volatile('next'));
+  assert.equal(asked.length, 0, 'irc.b/#c has a row waiting: not said first');
+});
+
 test('an endpoint that cannot say it now: delivered after the commit as before, the id left to the core', async (t) => {
   const { f, asked } = withFirst(() => false);
   t.after(() => f.close());
@@ -135,4 +174,44 @@ test('the flood bucket takes tokens now only when they are there and no one wait
   assert.equal(b.takeNow(), false, 'a token, but someone waits for it first');
   b.close();
   await waiting.catch(() => undefined);
+});
+
+test('the journal: posts written ahead are read back in order, a torn last line left out, emptied when asked', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-journal-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'said-first.jsonl');
+  const j = new FirstJournal(path);
+  assert.deepEqual(j.read(), [], 'no file yet: nothing');
+  const post = (id: string): Post => ({
+    id,
+    bridge: 'commons',
+    origin: { account: 'irc.a', target: '#c' },
+    author: { name: 'alice', via: 'irc' },
+    body: `line ${id}`,
+    kind: 'message',
+    references: [],
+    hops: 0,
+    date: '2026-12-07T15:00:00.000Z',
+    attachments: [],
+  });
+  j.note(post('a@x'));
+  j.note(post('b@x'));
+  j.close();
+  appendFileSync(path, '{"id":"c@x","orig'); // killed in the middle of a write
+  assert.deepEqual(
+    new FirstJournal(path).read().map((p) => [p.id, p.body]),
+    [
+      ['a@x', 'line a@x'],
+      ['b@x', 'line b@x'],
+    ],
+  );
+  new FirstJournal(path).clear();
+  assert.equal(readFileSync(path, 'utf8'), '');
+  // Past 64 KB, the next post empties it first (those before it are committed).
+  const k = new FirstJournal(path);
+  for (let i = 0; i < 400; i++) k.note({ ...post(`p${i}@x`), body: 'x'.repeat(200) });
+  k.close();
+  const left = new FirstJournal(path).read();
+  assert.ok(left.length > 0 && left.length < 400, `emptied on the way: ${left.length} left`);
+  assert.equal(left.at(-1)!.id, 'p399@x', 'the last post is there');
 });
