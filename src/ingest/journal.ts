@@ -19,17 +19,23 @@ export class FirstJournal {
 
   constructor(readonly path: string) {}
 
-  /** Before the post is said anywhere. */
-  note(post: Post): void {
+  /** Open the file to append (the daemon at its start: the first post said first does not wait for it). */
+  open(): number {
     if (this.fd === undefined) {
       this.fd = openSync(this.path, 'a', 0o600);
       this.size = fstatSync(this.fd).size;
     }
+    return this.fd;
+  }
+
+  /** Before the post is said anywhere. */
+  note(post: Post): void {
+    const fd = this.open();
     if (this.size > MAX_BYTES) {
-      ftruncateSync(this.fd, 0); // opened to append: the next write goes at the start
+      ftruncateSync(fd, 0); // opened to append: the next write goes at the start
       this.size = 0;
     }
-    this.size += writeSync(this.fd, `${JSON.stringify(post)}\n`);
+    this.size += writeSync(fd, `${JSON.stringify(post)}\n`);
   }
 
   /** The posts written ahead since the file was last emptied, oldest first (a line cut short by a crash left out). */
@@ -54,23 +60,10 @@ export class FirstJournal {
     return posts;
   }
 
-  /** Empty the file (its posts are in the store). */
+  /** Empty the file (its posts are in the store), and keep it open to append. */
   clear(): void {
-    if (this.fd !== undefined) {
-      ftruncateSync(this.fd, 0);
-      this.size = 0;
-      return;
-    }
-    try {
-      const fd = openSync(this.path, 'r+');
-      try {
-        ftruncateSync(fd, 0);
-      } finally {
-        closeSync(fd);
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    ftruncateSync(this.open(), 0);
+    this.size = 0;
   }
 
   close(): void {
