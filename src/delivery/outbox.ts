@@ -203,17 +203,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       const res = this.resolve(e.key);
       if (!res.ready || !res.first) continue;
       try {
-        if (
-          res.first(post, {
-            endpoint: e.key,
-            target: e.target,
-            bridge: e.bridge,
-            shape: r.shape,
-            announceLines: e.announceLines,
-            options: e.options,
-          })
-        )
-          said = true;
+        if (res.first(post, targetOf(e, r.shape))) said = true;
       } catch (err) {
         this.log.warn(
           { err, endpoint: e.key, post: post.id },
@@ -430,13 +420,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     let markWritten!: () => void;
     const written = new Promise<void>((r) => (markWritten = r));
     const target: DeliveryTarget = {
+      ...targetOf(e, row.shape as DeliveryTarget['shape']),
       row: row.row,
-      endpoint: e.key,
-      target: e.target,
-      bridge: e.bridge,
-      shape: row.shape as DeliveryTarget['shape'],
-      announceLines: e.announceLines,
-      options: e.options,
       attempt,
       written: () => markWritten(),
     };
@@ -621,6 +606,18 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     );
     return true;
   }
+}
+
+/** Where a post goes at an endpoint, as the plugin is told it (its row and try added for a delivery). */
+function targetOf(e: EndpointConfig, shape: DeliveryTarget['shape']): FirstTarget {
+  return {
+    endpoint: e.key,
+    target: e.target,
+    bridge: e.bridge,
+    shape,
+    announceLines: e.announceLines,
+    options: e.options,
+  };
 }
 
 /**
