@@ -14,6 +14,11 @@
  * (../shared for a checkout, ../../shared for a git worktree under wt/; unpacked once, checked against
  * matterbridge.sha256 beside it). When neither is there, the bench says so and gives peerpost's figures alone.
  *
+ * Then, in the same run, two floors (bench/lib/floor-relay.ts; IRC_PACE_FLOORS=0 leaves them out): node alone (a socket
+ * and a regular expression, nothing stored) and the libraries peerpost stands on with nothing of peerpost
+ * (irc-framework relaying each line, better-sqlite3 storing it): what node itself costs a line, and the least memory
+ * a relay on peerpost's stack can take; they carry the same lines, timed the same way.
+ *
  * Each relay runs as its own process, started fresh (the first line after a start counts, as a person's would);
  * its peak RSS is its VmHWM from /proc just before it is stopped. Prints figures; asserts nothing about time.
  */
@@ -42,7 +47,9 @@ export const title = 'irc-pace: IRC → IRC at a person’s pace (a line every 1
 const LINES = Number(process.env.IRC_PACE_LINES) || 30;
 const GAP_MS = Number(process.env.IRC_PACE_GAP_MS) || 1500;
 const WARM = Number(process.env.IRC_PACE_WARM) || 0;
+const FLOORS = process.env.IRC_PACE_FLOORS !== '0';
 const BIN = fileURLToPath(new URL('../src/bin.js', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./lib/floor-relay.js', import.meta.url));
 /** The checkout (dist/bench/ is two levels below it). */
 const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -208,6 +215,26 @@ export async function run(): Promise<Result[]> {
     const extra = (process.env.IRC_PACE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
     const ppArgv = [process.execPath, ...shebangFlags(), ...extra, BIN, 'start', '-c', join(dir, 'pp.yaml')];
     const pp = await measure('peerpost', port, ppArgv, 'ppbot', seen);
+    const floors: { name: string; fig: Figures }[] = [];
+    if (FLOORS && !WARM) {
+      const lib = join(dir, 'floor');
+      mkdirSync(lib);
+      const fl = (mode: string, nick: string, ...rest: string[]) => [
+        process.execPath,
+        ...shebangFlags(),
+        FLOOR,
+        mode,
+        String(port),
+        nick,
+        ...rest,
+      ];
+      floors.push({ name: 'node alone', fig: await measure('node alone', port, fl('node', 'fnbot'), 'fnbot', seen) });
+      floors.push({
+        name: 'irc-framework + better-sqlite3',
+        fig: await measure('irc-framework + better-sqlite3', port, fl('library', 'flbot', lib), 'flbot', seen),
+      });
+    }
+    const ppNote = (f: (x: Figures) => number, d = 2) => `peerpost in the same run: ${f(pp).toFixed(d)}`;
     const mbNote = mbFig
       ? (f: (x: Figures) => number, d = 2) => `matterbridge in the same run: ${f(mbFig).toFixed(d)}`
       : () => 'matterbridge: not run (no binary)';
@@ -254,6 +281,29 @@ export async function run(): Promise<Result[]> {
         anchor: mbNote((x) => x.rssMb, 1),
       },
     ];
+    for (const { name, fig } of floors)
+      results.push(
+        {
+          figure: `the floor, ${name}: p50`,
+          value: fig.p50,
+          unit: 'ms',
+          digits: 2,
+          anchor: ppNote((x) => x.p50),
+          ...(name === 'node alone'
+            ? {
+                note: "the floors (bench/lib/floor-relay.ts): the same lines through a relay of node alone (a socket and a regular expression) and one of irc-framework and better-sqlite3 with nothing of peerpost, each started fresh with the node flags of peerpost's executable",
+              }
+            : {}),
+        },
+        { figure: `the floor, ${name}: p99`, value: fig.p99, unit: 'ms', digits: 2, anchor: ppNote((x) => x.p99) },
+        {
+          figure: `the floor, ${name}: peak RSS (VmHWM)`,
+          value: fig.rssMb,
+          unit: 'MB',
+          digits: 1,
+          anchor: ppNote((x) => x.rssMb, 1),
+        },
+      );
     return results;
   } finally {
     stopIrcd(ircd);
