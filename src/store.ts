@@ -5,7 +5,7 @@
  * are append-only and numbered by PRAGMA user_version.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, accessSync, constants, statSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { toStored, type Post, type StoredPost, type StoredRow } from './post.js';
 import { threadKeyOf } from './archive/thread.js';
@@ -22,102 +22,16 @@ import { postRow } from './store/pg/post-rows.js';
 import { prepareStatements, type StoreStatements } from './store/statements.js';
 import { PostCounts } from './store/post-counts.js';
 import { Landing, type Fence, type FencedWrite, type LandedId } from './store/outcomes.js';
+import { NoStoreError, StoreError, describeStoreError, prepareDataDir } from './store/errors.js';
+import { toRow, type OutboxRow, type QueuedDelivery, type RawOutbox } from './store/outbox-row.js';
 
 export type { Fence, FencedWrite } from './store/outcomes.js';
+export { StoreError, NoStoreError, describeStoreError, isTemporaryStoreError, prepareDataDir } from './store/errors.js';
+export type { OutboxRow, QueuedDelivery } from './store/outbox-row.js';
 
 export { MIGRATIONS };
 
-export class StoreError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface OutboxRow {
-  row: number;
-  postSeq: number;
-  postId: string;
-  bridge: string;
-  endpoint: string;
-  shape: string;
-  state: 'pending' | 'dead';
-  attempts: number;
-  nextAt: number;
-  createdAt: number;
-  lastError: string | null;
-  deadAt: number | null;
-}
-
-interface RawOutbox {
-  row: number;
-  post_seq: number;
-  post_id: string;
-  bridge: string;
-  endpoint: string;
-  shape: string;
-  state: 'pending' | 'dead';
-  attempts: number;
-  next_at: number;
-  created_at: number;
-  last_error: string | null;
-  dead_at: number | null;
-}
-
-const toRow = (r: RawOutbox): OutboxRow => ({
-  row: r.row,
-  postSeq: r.post_seq,
-  postId: r.post_id,
-  bridge: r.bridge,
-  endpoint: r.endpoint,
-  shape: r.shape,
-  state: r.state,
-  attempts: r.attempts,
-  nextAt: r.next_at,
-  createdAt: r.created_at,
-  lastError: r.last_error,
-  deadAt: r.dead_at,
-});
-
-export interface QueuedDelivery extends OutboxRow {
-  post: Post;
-}
-
 export const STORE_FILE = 'peerpost.db';
-
-/** Translate SQLite's failures into what an operator can act on. */
-export function describeStoreError(err: unknown, file: string): StoreError {
-  const e = err as { code?: string; message?: string };
-  const code = e.code ?? 'UNKNOWN';
-  const msg = e.message ?? String(err);
-  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
-    return new StoreError(
-      `the store ${file} is damaged or is not a peerpost database (${msg}). Nothing was changed. Restore it from a backup, or move it aside to start with an empty store.`,
-      code,
-    );
-  if (code === 'SQLITE_FULL')
-    return new StoreError(`the disk holding ${file} is full: nothing more can be stored until space is freed`, code);
-  if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'EACCES' || code === 'EROFS')
-    return new StoreError(
-      `the store ${file} cannot be written (${msg}): check the permissions of the data directory`,
-      code,
-    );
-  if (code === 'SQLITE_BUSY') return new StoreError(`the store ${file} is locked by another process (${msg})`, code);
-  return new StoreError(`the store ${file} failed: ${msg}`, code);
-}
-
-/** Codes after which a write may succeed later: answer the sender "try again later". */
-export function isTemporaryStoreError(err: unknown): boolean {
-  const code = (err as { code?: string }).code ?? '';
-  // PostgreSQL's (src/store/pg/database.ts, isTemporaryPgError): unreachable or restarting, out of resources, a
-  // serialization failure or deadlock, a timeout, a read-only standby during a failover.
-  return (
-    /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|PROTOCOL)/.test(code) ||
-    /^PG_(UNAVAILABLE|RESOURCES|FULL|CONFLICT|TIMEOUT|READONLY)$/.test(code)
-  );
-}
 
 export interface StoreOptions {
   durability?: 'process' | 'power';
@@ -144,13 +58,6 @@ export interface StoreOptions {
   syncAhead?: boolean;
 }
 
-/** There is no store in this data directory (and Store.open was told not to create one). */
-export class NoStoreError extends StoreError {
-  constructor(readonly dataDir: string) {
-    super(`there is no peerpost store in ${dataDir}`, 'NOSTORE');
-  }
-}
-
 /**
  * WAL pages after which a commit checkpoints (copies the log into the database
  * and fsyncs it). SQLite's default of 1,000 stalls a busy daemon every ~100 posts
@@ -168,21 +75,6 @@ const WAL_AUTOCHECKPOINT_PAGES = 4000;
  * No figure of the benches moved beyond their noise with it (bench/RESULTS.md, mail-receive).
  */
 export const PAGE_CACHE_KIB = 2000;
-
-/** Make the data directory (and its parents) if needed, and check it can be written. Throws StoreError for people. */
-export function prepareDataDir(dataDir: string): void {
-  try {
-    mkdirSync(dataDir, { recursive: true });
-    if (!statSync(dataDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    accessSync(dataDir, constants.W_OK | constants.X_OK);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new StoreError(
-      `the data directory ${dataDir} cannot be used: ${e.code === 'ENOTDIR' ? 'a part of its path is a file, not a directory' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'the file system is read-only' : e.message}. Set node.data to a writable directory.`,
-      e.code ?? 'EIO',
-    );
-  }
-}
 
 export class Store {
   /** The connection every statement goes through (SQLite or PostgreSQL: src/sql.ts). */
