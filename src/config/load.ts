@@ -11,8 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { z } from 'zod';
+import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { shippedDefinitions, type PluginLookup } from '../loader.js';
 import { gapMessage, serviceGaps } from '../services.js';
 import type { PluginDefinition } from '../plugin.js';
@@ -39,14 +38,13 @@ import {
   flowCommentTrap,
   formatConfigError,
   formatPath,
-  humanizeIssues,
-  nearest,
-  objectKeys,
   showValue,
   trailingComment,
   type Path,
   type PathSeg,
 } from './format.js';
+
+import { Report, isObj, pk, type YNode } from './report.js';
 
 export { formatConfigError };
 
@@ -113,21 +111,6 @@ export async function parseConfig(source: string, file: string, opts: LoadOption
 
 // ---------------------------------------------------------------------------
 
-type YNode = { range?: [number, number, number] | null };
-interface Loc {
-  node: unknown;
-  key?: unknown;
-}
-/** syntax: a YAML error; always: kept even after a syntax error; schema: may be a consequence of one. */
-type Kind = 'syntax' | 'always' | 'schema';
-/** offset: where the error points; end: where the node it is about ends. */
-interface Pending {
-  offset: number | undefined;
-  end?: number | undefined;
-  kind: Kind;
-  error: ConfigError;
-}
-
 /** What the accounts pass tells the endpoints. */
 interface Accounts {
   /** undefined when some account is invalid. */
@@ -139,20 +122,11 @@ interface Accounts {
 /** Endpoint keys already in some bridge (normalized) -> where. */
 type Claimed = Map<string, { bridge: string; line: number }>;
 
-const pk = (p: Path) => JSON.stringify(p);
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
 /** One load: the source, its positions, and the problems found so far. */
 class Run {
-  private readonly lc = new LineCounter();
   private doc!: Document;
-  private readonly pending: Pending[] = [];
-  /** Where the value at each path came from: its node and, in a mapping, its key node. */
-  private readonly locs = new Map<string, Loc>();
-  /** Paths whose value had ${...} substituted, with the text as written (to name it instead of showing a secret). */
-  private readonly fromEnv = new Map<string, string>();
-  /** Paths whose substitution failed; errors about their (broken) value would only be noise. */
-  private readonly poisoned = new Set<string>();
+  /** The problems found, where each value came from (report.ts). */
+  private readonly report: Report;
   private visits = 0;
   /** The plugin of each valid account, once the accounts are read (for the comment trap's hint). */
   private pluginOf = new Map<string, PluginDefinition>();
@@ -166,10 +140,11 @@ class Run {
   ) {
     this.env = opts.env ?? process.env;
     this.cwd = opts.cwd ?? process.cwd();
+    this.report = new Report(file);
   }
 
   async run(): Promise<LoadResult> {
-    this.doc = parseDocument(this.source, { lineCounter: this.lc, prettyErrors: false, uniqueKeys: true });
+    this.doc = parseDocument(this.source, { lineCounter: this.report.lc, prettyErrors: false, uniqueKeys: true });
     const at = new Set<number>();
     const traps: { error: ConfigError; trap: NonNullable<ReturnType<typeof flowCommentTrap>> }[] = [];
     for (const e of [...this.doc.errors, ...this.doc.warnings]) {
@@ -180,143 +155,29 @@ class Run {
         e.code === 'MULTIPLE_DOCS'
           ? 'a config file holds one YAML document: remove the second "---" and what follows, or merge them'
           : e.message;
-      const error = this.at(e.pos[0], '', message);
+      const error = this.report.at(e.pos[0], '', message);
       if (/^Flow (map|sequence)/.test(e.message)) {
-        const trap = flowCommentTrap(this.source, this.lc.lineStarts, this.lc.linePos(e.pos[0]).line);
+        const trap = flowCommentTrap(this.source, this.report.lc.lineStarts, this.report.lc.linePos(e.pos[0]).line);
         if (trap) traps.push({ error, trap });
       }
-      this.pending.push({ offset: e.pos[0], kind: e.code === 'TAG_RESOLVE_FAILED' ? 'always' : 'syntax', error });
+      this.report.pending.push({
+        offset: e.pos[0],
+        kind: e.code === 'TAG_RESOLVE_FAILED' ? 'always' : 'syntax',
+        error,
+      });
     }
-    this.locs.set(pk([]), { node: this.doc.contents });
+    this.report.locs.set(pk([]), { node: this.doc.contents });
     const raw = this.toValue(this.doc.contents, []);
     const config = await this.check(raw);
     // Named once the plugins are known: what to write depends on what the account's plugin takes as a target.
     for (const { error, trap } of traps)
       error.message += ` (line ${trap.line}: " #${trap.word}" after a space was read as a YAML comment, with the rest of the line: ${this.commentFix(trap.account, trap.word)})`;
-    const errors = this.finish();
+    const errors = this.report.finish();
     if (errors.length === 0 && !config)
       errors.push(
-        this.at(undefined, '', 'the config was not accepted, yet no error was found: this is a bug in peerpost'),
+        this.report.at(undefined, '', 'the config was not accepted, yet no error was found: this is a bug in peerpost'),
       );
     return errors.length === 0 && config ? { ok: true, config: deepFreeze(config) } : { ok: false, errors };
-  }
-
-  // -------------------------------------------------------------------------
-  // Errors and positions
-
-  private at(offset: number | undefined, path: string, message: string, expected?: string): ConfigError {
-    const pos = offset === undefined ? { line: 0, col: 0 } : this.lc.linePos(offset);
-    return { file: this.file, line: pos.line, col: pos.col, path, message, ...(expected ? { expected } : {}) };
-  }
-
-  /** [start, end] of the node for `path` (or of its key), or of the nearest ancestor that has a position. */
-  private spanOf(path: Path, key = false): [number, number] | undefined {
-    for (let n = path.length; n >= 0; n--) {
-      const loc = this.locs.get(pk(path.slice(0, n)));
-      if (!loc) continue;
-      const k = (loc.key as YNode | undefined)?.range;
-      const v = loc.node as YNode | null | undefined;
-      if (key && n === path.length && k) return [k[0], k[1]];
-      // An empty value (`accounts:`) has a zero-width node at the end of the line: the key reads better.
-      const empty = isScalar(v) && v.value === null && v.range && v.range[0] === v.range[1];
-      if (v?.range && !(empty && k)) return [v.range[0], v.range[2]];
-      if (k) return [k[0], k[1]];
-    }
-    return undefined;
-  }
-
-  /** Record a problem about the value at `at` (or its key); `shown` is the path printed. */
-  private add(
-    at: Path,
-    message: string,
-    o: { shown?: Path; key?: boolean; expected?: string | undefined; kind?: Kind } = {},
-  ): void {
-    const kind = o.kind ?? 'schema';
-    if (kind === 'schema') {
-      for (let n = at.length; n > 0; n--) if (this.poisoned.has(pk(at.slice(0, n)))) return;
-    }
-    const [offset, end] = this.spanOf(at, o.key) ?? [undefined, undefined];
-    this.pending.push({ offset, end, kind, error: this.at(offset, formatPath(o.shown ?? at), message, o.expected) });
-  }
-
-  /**
-   * All errors, sorted. A schema error about a node that reaches a YAML syntax
-   * error (a mapping "missing" a key the broken line held, a key misread after
-   * it) is likely its echo: those are dropped, and show up on the next run if real.
-   */
-  private finish(): ConfigError[] {
-    const syntax = this.pending.filter((p) => p.kind === 'syntax').map((p) => p.offset ?? 0);
-    const cut = syntax.length ? Math.min(...syntax) : Infinity;
-    return this.pending
-      .filter((p) => p.kind !== 'schema' || (p.end ?? p.offset ?? 0) < cut)
-      .map((p) => p.error)
-      .sort((a, b) => a.line - b.line || a.col - b.col);
-  }
-
-  /** "got ..." for a value, without showing what came from the environment (it may be a secret). */
-  private show(path: Path, v: unknown): string {
-    const src = this.fromEnv.get(pk(path));
-    if (src === undefined) return showValue(v);
-    const kind = typeof v === 'string' ? 'text' : typeof v === 'number' ? 'a number' : showValue(v);
-    return `${kind} (from ${JSON.stringify(src)})`;
-  }
-
-  /** Validate with a zod schema, reporting its issues at their nodes under `base`. */
-  private async validate<T>(
-    schema: z.ZodType<T>,
-    value: unknown,
-    base: Path,
-    extraRootKeys?: readonly string[],
-  ): Promise<T | undefined> {
-    let r: z.ZodSafeParseResult<T>;
-    try {
-      r = await schema.safeParseAsync(value);
-    } catch (err) {
-      this.add(base, `could not be checked: ${(err as Error).message}`);
-      return undefined;
-    }
-    if (r.success) return r.data;
-    const problems = humanizeIssues(r.error.issues as never, {
-      schema,
-      value,
-      ...(extraRootKeys ? { extraRootKeys } : {}),
-      show: (p, v) => this.show([...base, ...p], v),
-    });
-    for (const p of problems)
-      this.add([...base, ...p.at], p.message, { shown: [...base, ...p.path], key: !!p.key, expected: p.expected });
-    return undefined;
-  }
-
-  /**
-   * Validate with a plugin's schema. Unknown keys are errors everywhere, even
-   * where a plugin used z.object() (which drops them silently) instead of
-   * z.strictObject(): keys it would drop are reported here.
-   */
-  private async validatePlugin<T>(schema: z.ZodType<T>, value: unknown, base: Path, extraRootKeys?: readonly string[]) {
-    const def = (schema as { _zod?: { def?: { type?: string; catchall?: unknown } } })._zod?.def;
-    const known = objectKeys(schema);
-    if (def?.type === 'object' && def.catchall === undefined && known && isObj(value)) {
-      const unknown = Object.keys(value).filter((k) => !known.includes(k));
-      this.unknownKeys(
-        unknown,
-        base,
-        [...known, ...(extraRootKeys ?? [])],
-        known.length ? `one of ${known.join(', ')}` : 'no keys here',
-      );
-    }
-    return this.validate(schema, value, base, extraRootKeys);
-  }
-
-  /** `unknown key "x" (did you mean "y"?)` at each key, else what is allowed. */
-  private unknownKeys(keys: readonly string[], base: Path, known: readonly string[], expected: string): void {
-    for (const k of keys) {
-      const near = nearest(k, known);
-      this.add([...base, k], `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`, {
-        shown: base,
-        key: true,
-        ...(near ? {} : { expected }),
-      });
-    }
   }
 
   // -------------------------------------------------------------------------
@@ -325,7 +186,7 @@ class Run {
   private toValue(node: unknown, path: PathSeg[], aliasDepth = 0): unknown {
     if (++this.visits > MAX_NODES) {
       if (this.visits === MAX_NODES + 1)
-        this.add(path, `the file expands to more than ${MAX_NODES} values (aliases?)`, { kind: 'always' });
+        this.report.add(path, `the file expands to more than ${MAX_NODES} values (aliases?)`, { kind: 'always' });
       return null;
     }
     if (node === null || node === undefined) return null;
@@ -339,7 +200,7 @@ class Run {
       if (v !== null && typeof v === 'object') {
         // !!binary and the like
         const tag = (node.tag ?? 'tagged').replace('tag:yaml.org,2002:', '!!');
-        this.add(path, `a ${tag} value has no use in a peerpost config`, { kind: 'always' });
+        this.report.add(path, `a ${tag} value has no use in a peerpost config`, { kind: 'always' });
         return null;
       }
       return v;
@@ -350,19 +211,23 @@ class Run {
       for (const pair of node.items) {
         const keyNode = pair.key as YNode | null;
         if (!isScalar(pair.key) || pair.key.value === null || typeof pair.key.value === 'object') {
-          this.locs.set(pk([...path, '?']), { node: null, key: keyNode });
-          this.add([...path, '?'], 'a key must be plain text, like name:', { key: true, kind: 'always', shown: path });
+          this.report.locs.set(pk([...path, '?']), { node: null, key: keyNode });
+          this.report.add([...path, '?'], 'a key must be plain text, like name:', {
+            key: true,
+            kind: 'always',
+            shown: path,
+          });
           continue;
         }
         const k = String(pair.key.value);
         const first = seen.get(k) as YNode | undefined;
         if (first) {
-          const line = first.range ? this.lc.linePos(first.range[0]).line : 0;
+          const line = first.range ? this.report.lc.linePos(first.range[0]).line : 0;
           const off = keyNode?.range?.[0];
-          this.pending.push({
+          this.report.pending.push({
             offset: off,
             kind: 'always',
-            error: this.at(
+            error: this.report.at(
               off,
               formatPath(path),
               `duplicate key "${k}" (first at line ${line}): remove one, or merge them`,
@@ -372,7 +237,7 @@ class Run {
         }
         seen.set(k, keyNode);
         const p = [...path, k];
-        this.locs.set(pk(p), { node: pair.value, key: pair.key });
+        this.report.locs.set(pk(p), { node: pair.value, key: pair.key });
         // defineProperty: a key named __proto__ stays a plain key
         Object.defineProperty(out, k, {
           value: this.toValue(pair.value, p, aliasDepth),
@@ -385,7 +250,7 @@ class Run {
     }
     if (isSeq(node)) {
       return node.items.map((item, i) => {
-        this.locs.set(pk([...path, i]), { node: item });
+        this.report.locs.set(pk([...path, i]), { node: item });
         return this.toValue(item, [...path, i], aliasDepth);
       });
     }
@@ -405,8 +270,8 @@ class Run {
       used = true;
       const ref = inner === undefined ? undefined : /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(inner);
       if (!ref) {
-        this.poisoned.add(pk(path));
-        this.add(path, `${JSON.stringify(m === '${' ? s : m)} is not a valid substitution`, {
+        this.report.poisoned.add(pk(path));
+        this.report.add(path, `${JSON.stringify(m === '${' ? s : m)} is not a valid substitution`, {
           kind: 'always',
           expected: '${NAME} or ${NAME:-default}; write $${ for a literal ${',
         });
@@ -416,8 +281,8 @@ class Run {
       const v = this.env[name!];
       if (def !== undefined && (v === undefined || v === '')) return def;
       if (v === undefined) {
-        this.poisoned.add(pk(path));
-        this.add(
+        this.report.poisoned.add(pk(path));
+        this.report.add(
           path,
           `environment variable ${name} is not set (used in ${formatPath(path)}): set it in peerpost's environment (export ${name}=…; under systemd, Environment=${name}=… in a drop-in)`,
           {
@@ -430,7 +295,7 @@ class Run {
       return v;
     });
     if (!used) return out;
-    this.fromEnv.set(pk(path), s);
+    this.report.fromEnv.set(pk(path), s);
     if (plain && out.trim() !== '') {
       const d = parseDocument(out);
       const v = isScalar(d.contents) ? d.contents.value : undefined;
@@ -445,26 +310,26 @@ class Run {
   private async check(raw: unknown): Promise<PeerpostConfig | undefined> {
     const top = raw ?? {}; // an empty file (or only comments) is all defaults
     if (!isObj(top)) {
-      this.add([], `the file must be a mapping of keys (${TOP_KEYS.join(', ')}), got ${showValue(top)}`);
+      this.report.add([], `the file must be a mapping of keys (${TOP_KEYS.join(', ')}), got ${showValue(top)}`);
       return undefined;
     }
-    await this.validate(topKeysSchema, top, []);
-    const node = await this.validate(nodeSchema, top.node, ['node']);
-    const delivery = await this.validate(deliverySchema, top.delivery, ['delivery']);
+    await this.report.validate(topKeysSchema, top, []);
+    const node = await this.report.validate(nodeSchema, top.node, ['node']);
+    const delivery = await this.report.validate(deliverySchema, top.delivery, ['delivery']);
     const plugins = await this.plugins(top.plugins);
     const accounts = await this.accounts(top.accounts, plugins);
     const bridges = await this.bridges(top.bridges, accounts);
     if (accounts?.configs) await this.services(accounts);
 
     if (node && node.failover < 1000)
-      this.add(['node', 'failover'], 'must be at least 1s (a lease is renewed three times within it)');
+      this.report.add(['node', 'failover'], 'must be at least 1s (a lease is renewed three times within it)');
     if (delivery) {
       const d = delivery;
-      if (d.retry.first <= 0) this.add(['delivery', 'retry', 'first'], 'must be longer than 0');
-      if (d.timeout <= 0) this.add(['delivery', 'timeout'], 'must be longer than 0');
-      if (d.alertAfter <= 0) this.add(['delivery', 'alertAfter'], 'must be longer than 0');
+      if (d.retry.first <= 0) this.report.add(['delivery', 'retry', 'first'], 'must be longer than 0');
+      if (d.timeout <= 0) this.report.add(['delivery', 'timeout'], 'must be longer than 0');
+      if (d.alertAfter <= 0) this.report.add(['delivery', 'alertAfter'], 'must be longer than 0');
       if (d.retry.max < d.retry.first)
-        this.add(['delivery', 'retry', 'max'], 'must not be shorter than delivery.retry.first');
+        this.report.add(['delivery', 'retry', 'max'], 'must not be shorter than delivery.retry.first');
     }
     if (!node || !delivery || !plugins || !accounts?.configs || !bridges) return undefined;
     return {
@@ -492,13 +357,13 @@ class Run {
 
   /** protocol -> module; paths are resolved against the config file's directory. */
   private async plugins(raw: unknown): Promise<Record<string, string> | undefined> {
-    const map = await this.validate(pluginsSchema, raw, ['plugins']);
+    const map = await this.report.validate(pluginsSchema, raw, ['plugins']);
     if (!map) return undefined;
     const base = dirname(resolve(this.cwd, this.file));
     const out: Record<string, string> = {};
     for (const [protocol, spec] of Object.entries(map)) {
       if (!PROTOCOL_NAME.test(protocol)) {
-        this.add(['plugins', protocol], `"${protocol}" is not a protocol name`, {
+        this.report.add(['plugins', protocol], `"${protocol}" is not a protocol name`, {
           key: true,
           expected: 'lowercase letters, digits and hyphens, starting with a letter',
         });
@@ -509,7 +374,7 @@ class Run {
   }
 
   private async accounts(raw: unknown, modules: Record<string, string> | undefined): Promise<Accounts | undefined> {
-    const map = await this.validate(accountsSchema, raw, ['accounts']);
+    const map = await this.report.validate(accountsSchema, raw, ['accounts']);
     if (!map) return undefined;
     const configs: Record<string, AccountConfig> = {};
     const declared = new Set(Object.keys(map).filter((n) => ACCOUNT_NAME.test(n)));
@@ -519,7 +384,7 @@ class Run {
     for (const [name, blk] of Object.entries(map)) {
       const path = ['accounts', name];
       if (!ACCOUNT_NAME.test(name)) {
-        this.add(path, `account name "${name}" is not protocol.instance`, {
+        this.report.add(path, `account name "${name}" is not protocol.instance`, {
           key: true,
           expected: 'e.g. irc.libera or nntp.local: a lowercase protocol, a dot, then letters, digits, "_" or "-"',
         });
@@ -530,12 +395,12 @@ class Run {
       if (!lookups.has(protocol)) lookups.set(protocol, this.lookup(protocol, modules?.[protocol]));
       const plugin = await lookups.get(protocol)!;
       if (typeof plugin === 'string') {
-        this.add(path, plugin, { key: true });
+        this.report.add(path, plugin, { key: true });
         ok = false;
         continue;
       }
       pluginOf.set(name, plugin);
-      const settings = await this.validatePlugin(plugin.account, blk ?? {}, path);
+      const settings = await this.report.validatePlugin(plugin.account, blk ?? {}, path);
       if (settings === undefined) {
         ok = false;
         continue;
@@ -556,7 +421,7 @@ class Run {
     const list = [...accounts.pluginOf].map(([name, def]) => ({ name, def }));
     if (!serviceGaps(list).some((g) => !g.optional)) return;
     for (const g of serviceGaps(list, await shippedDefinitions(this.opts.lookup)))
-      if (!g.optional) this.add(['accounts', g.account], gapMessage(g), { key: true });
+      if (!g.optional) this.report.add(['accounts', g.account], gapMessage(g), { key: true });
   }
 
   private async lookup(protocol: string, module: string | undefined): Promise<PluginDefinition | string> {
@@ -571,7 +436,7 @@ class Run {
     raw: unknown,
     accounts: Accounts | undefined,
   ): Promise<Record<string, BridgeConfig> | undefined> {
-    const map = await this.validate(bridgesSchema, raw, ['bridges']);
+    const map = await this.report.validate(bridgesSchema, raw, ['bridges']);
     if (!map) return undefined;
     const out: Record<string, BridgeConfig> = {};
     const claimed: Claimed = new Map();
@@ -579,7 +444,7 @@ class Run {
     for (const [name, blk] of Object.entries(map)) {
       const path = ['bridges', name];
       if (!BRIDGE_NAME.test(name)) {
-        this.add(
+        this.report.add(
           path,
           `bridge name "${name}" may hold only letters, digits, ".", "_" and "-", and must start with a letter or digit`,
           { key: true },
@@ -587,12 +452,12 @@ class Run {
         ok = false;
       }
       if (blk !== null && !isObj(blk)) {
-        this.add(path, `expected a mapping with endpoints:, got ${showValue(blk)}`);
+        this.report.add(path, `expected a mapping with endpoints:, got ${showValue(blk)}`);
         ok = false;
         continue;
       }
       const b = blk ?? {};
-      const core = await this.validate(bridgeSchema, b, path);
+      const core = await this.report.validate(bridgeSchema, b, path);
       const endpoints = await this.endpoints(name, b.endpoints, accounts, claimed);
       if (!core || !endpoints) {
         ok = false;
@@ -628,13 +493,13 @@ class Run {
     const path = ['bridges', bridge, 'endpoints'];
     const example = 'a list of account/target, e.g. - irc.libera/#commons';
     if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) {
-      this.add(raw === undefined ? path.slice(0, -1) : path, `bridge "${bridge}" has no endpoints`, {
+      this.report.add(raw === undefined ? path.slice(0, -1) : path, `bridge "${bridge}" has no endpoints`, {
         expected: `endpoints: ${example}`,
       });
       return undefined;
     }
     if (!Array.isArray(raw)) {
-      this.add(path, `expected ${example}, got ${showValue(raw)}`);
+      this.report.add(path, `expected ${example}, got ${showValue(raw)}`);
       return undefined;
     }
     const out: EndpointConfig[] = [];
@@ -667,9 +532,12 @@ class Run {
       specPath = [...path, 'endpoint'];
       const corePart = Object.fromEntries(Object.entries(item).filter(([k]) => ENDPOINT_KEYS.includes(k)));
       extra = Object.fromEntries(Object.entries(item).filter(([k]) => !ENDPOINT_KEYS.includes(k)));
-      core = await this.validate(endpointSchema, corePart, path);
+      core = await this.report.validate(endpointSchema, corePart, path);
     } else {
-      this.add(path, `expected "account/target" or a mapping with endpoint: account/target, got ${showValue(item)}`);
+      this.report.add(
+        path,
+        `expected "account/target" or a mapping with endpoint: account/target, got ${showValue(item)}`,
+      );
       return undefined;
     }
     if (typeof spec !== 'string') return undefined; // reported by the schema above
@@ -681,9 +549,9 @@ class Run {
     // Keys beyond the core ones belong to the plugin's endpoint schema.
     let options: Record<string, unknown> | undefined = {};
     if (plugin?.endpoint) {
-      options = await this.validatePlugin(plugin.endpoint, extra, path, ENDPOINT_KEYS);
+      options = await this.report.validatePlugin(plugin.endpoint, extra, path, ENDPOINT_KEYS);
     } else if (plugin && Object.keys(extra).length) {
-      this.unknownKeys(
+      this.report.unknownKeys(
         Object.keys(extra),
         path,
         ENDPOINT_KEYS,
@@ -699,14 +567,14 @@ class Run {
     try {
       norm = `${account}/${plugin?.targetKey ? plugin.targetKey(target.target) : target.target}`;
     } catch (err) {
-      this.add(specPath, `the ${protocol} plugin could not read the target: ${(err as Error).message}`);
+      this.report.add(specPath, `the ${protocol} plugin could not read the target: ${(err as Error).message}`);
       return undefined;
     }
     const first = claimed.get(norm);
-    const offset = this.spanOf(specPath)?.[0];
-    const line = offset === undefined ? 0 : this.lc.linePos(offset).line;
+    const offset = this.report.spanOf(specPath)?.[0];
+    const line = offset === undefined ? 0 : this.report.lc.linePos(offset).line;
     if (first) {
-      this.add(
+      this.report.add(
         specPath,
         first.bridge === bridge
           ? `endpoint "${key}" is listed twice in this bridge (first at line ${first.line})`
@@ -735,7 +603,7 @@ class Run {
       problem = `the ${protocol} plugin could not check the endpoint: ${(err as Error).message}`;
     }
     if (problem) {
-      this.add(path, problem);
+      this.report.add(path, problem);
       return undefined;
     }
     return endpoint;
@@ -758,23 +626,23 @@ class Run {
     const target = slash < 0 ? '' : spec.slice(slash + 1);
     const plugin = accounts?.pluginOf.get(account);
     if (account === '') {
-      this.add(path, `endpoint "${spec}" has no account: write account/target, e.g. irc.libera/#commons`);
+      this.report.add(path, `endpoint "${spec}" has no account: write account/target, e.g. irc.libera/#commons`);
       return undefined;
     }
     if (target === '') {
       const eg = plugin ? `${account}/${plugin.style === 'chat' ? '#commons' : 'commons'}` : 'irc.libera/#commons';
       let msg = `endpoint "${spec}" has no target: write account/target, e.g. ${eg}`;
       // THE COMMENT TRAP: `- irc.libera #commons` is "irc.libera" and a YAML comment.
-      const node = this.locs.get(pk(path))?.node;
+      const node = this.report.locs.get(pk(path))?.node;
       const comment = isScalar(node) && node.range ? trailingComment(this.source, node.range[1]) : undefined;
       if (comment)
         msg += ` (" #${comment}" after a space was read as a YAML comment: ${this.commentFix(account, comment)})`;
-      this.add(path, msg);
+      this.report.add(path, msg);
       return undefined;
     }
     if (accounts && !accounts.declared.has(account)) {
       const names = [...accounts.declared];
-      this.add(
+      this.report.add(
         path,
         `endpoint "${spec}": no account "${account}" (${names.length ? `accounts: ${names.join(', ')}` : 'no accounts are configured'})`,
       );
@@ -787,7 +655,7 @@ class Run {
       problem = `the ${plugin?.protocol} plugin could not check the target: ${(err as Error).message}`;
     }
     if (problem) {
-      this.add(path, `endpoint "${spec}": ${problem}`);
+      this.report.add(path, `endpoint "${spec}": ${problem}`);
       return undefined;
     }
     return { account, protocol: account.slice(0, account.indexOf('.')), target, plugin };
