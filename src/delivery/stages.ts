@@ -20,7 +20,7 @@ import type { EndpointConfig } from '../config/types.js';
 import type { AccountHandle, AccountState, DeliveryTarget, FirstTarget, Outcome } from '../plugin.js';
 import type { Post } from '../post.js';
 import type { Router } from '../ingest/router.js';
-import type { SharedDeliveries } from '../digest/shown.js';
+import type { SharedDeliveries, SharedPlace } from '../digest/shown.js';
 import type { Resolution } from './outbox.js';
 
 /** The stages' names, in the order a post passes them. */
@@ -78,6 +78,14 @@ export const accountStage = {
   },
 } as const;
 
+/** Where a post came from, as the shared-place memory asks it: its endpoint, and whether that place is shared. */
+function originOf(post: Post, d: DeliveryDeps): Pick<SharedPlace, 'origin' | 'originShared'> {
+  return {
+    origin: d.router().endpointAt(post.origin.account, post.origin.target)?.key,
+    originShared: d.account(post.origin.account)?.handle?.refresh !== undefined,
+  };
+}
+
 /**
  * 3. A digest, or any post to a chat place, goes through the shared-place memory, which then calls `next` (or
  * sends nothing, when the place shows all of a digest already); anything else goes to `next` directly.
@@ -91,8 +99,7 @@ export const sharedPlaceStage = {
       return d.digestsOut.deliver(post, {
         endpoint: e.key,
         chat,
-        origin: d.router().endpointAt(post.origin.account, post.origin.target)?.key,
-        originShared: d.account(post.origin.account)?.handle?.refresh !== undefined,
+        ...originOf(post, d),
         attempt: to.attempt,
         deliver: (p: Post) => next(p, to),
         ...(handle.refresh ? { refresh: () => handle.refresh!(e.target) } : {}),
@@ -113,11 +120,8 @@ export const firstStage = {
     d: DeliveryDeps,
   ): ((post: Post, to: FirstTarget) => boolean) | undefined {
     if (!handle.sayFirst || d.router().styleOf(e.account) !== 'chat') return undefined;
-    return (post, to) => {
-      const origin = d.router().endpointAt(post.origin.account, post.origin.target)?.key;
-      const originShared = d.account(post.origin.account)?.handle?.refresh !== undefined;
-      return d.digestsOut.straight(post, { chat: true, origin, originShared }) && handle.sayFirst!(post, to);
-    };
+    return (post, to) =>
+      d.digestsOut.straight(post, { chat: true, ...originOf(post, d) }) && handle.sayFirst!(post, to);
   },
 } as const;
 
