@@ -12,8 +12,6 @@ import { threadKeyOf } from './archive/thread.js';
 import { archivePage, type ArchiveFilter, type ArchivePageOf, type ArchivePosition } from './archive/export.js';
 import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
 import type { SqlDatabase, SqlDialect, SqlStatement } from './sql.js';
-import { OUTBOX_CHANNEL, PG_MIGRATIONS } from './store/pg/schema.js';
-import { translateDdl } from './store/pg/dialect.js';
 import type { PgStatement } from './store/pg/database.js';
 import { DeferredIndex } from './store/deferred-index.js';
 import { WalSync } from './store/wal-sync.js';
@@ -24,6 +22,15 @@ import { PostCounts } from './store/post-counts.js';
 import { Landing, type Fence, type FencedWrite, type LandedId } from './store/outcomes.js';
 import { NoStoreError, StoreError, describeStoreError, prepareDataDir } from './store/errors.js';
 import { toRow, type OutboxRow, type QueuedDelivery, type RawOutbox } from './store/outbox-row.js';
+import { migratePlugin, migratePostgres, migrateSqlite } from './store/migrate.js';
+import {
+  listOutbox,
+  outboxRow,
+  outboxStats,
+  requeue,
+  type OutboxFilter,
+  type OutboxStat,
+} from './store/outbox-view.js';
 
 export type { Fence, FencedWrite } from './store/outcomes.js';
 export { StoreError, NoStoreError, describeStoreError, isTemporaryStoreError, prepareDataDir } from './store/errors.js';
@@ -150,7 +157,7 @@ export class Store {
       this.sqlite = undefined;
       this.deferred = undefined;
       this.walSync = undefined;
-      this.migratePostgres();
+      migratePostgres(pg, file);
       this.postCounts = new PostCounts(pg, undefined, true);
       this.q = prepareStatements(pg, true);
       this.tx = <T>(fn: () => T) => pg.transaction(fn)();
@@ -183,7 +190,7 @@ export class Store {
         `the store ${file} was written by a newer peerpost (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade peerpost`,
         'SCHEMA',
       );
-    if (!opts.readonly) this.migrate(version);
+    if (!opts.readonly) migrateSqlite(db, version);
     this.q = prepareStatements(this.db, false);
     const run = db.transaction((fn: () => unknown) => fn());
     this.tx = <T>(fn: () => T) => run(fn) as T;
@@ -203,35 +210,6 @@ export class Store {
       opts.syncAhead && !opts.readonly && file !== ':memory:' ? new WalSync(`${file}-wal`, () => db.open) : undefined;
     this.deferred?.catchUp();
     this.postCounts = new PostCounts(db, opts.readonly ? undefined : db);
-  }
-
-  /** Apply the PostgreSQL schema's entries not yet applied, each in its transaction (peerpost_schema holds the count). */
-  private migratePostgres(): void {
-    const db = this.db;
-    const exists = db.prepare(`SELECT to_regclass('peerpost_schema') IS NOT NULL`).pluck().get() as boolean;
-    let version = exists ? (db.prepare('SELECT version FROM peerpost_schema').pluck().get() as number) : 0;
-    if (version > PG_MIGRATIONS.length)
-      throw new StoreError(
-        `the store ${this.file} was written by a newer peerpost (schema ${version}, this one knows ${PG_MIGRATIONS.length}); upgrade peerpost`,
-        'SCHEMA',
-      );
-    for (; version < PG_MIGRATIONS.length; version++) {
-      const n = version + 1;
-      db.transaction(() => {
-        db.exec(PG_MIGRATIONS[n - 1]!);
-        db.prepare('UPDATE peerpost_schema SET version = ?').run(n);
-      })();
-    }
-  }
-
-  private migrate(from: number): void {
-    const db = this.sqlite!;
-    for (let n = from; n < MIGRATIONS.length; n++) {
-      db.transaction(() => {
-        db.exec(MIGRATIONS[n]!);
-        db.pragma(`user_version = ${n + 1}`);
-      })();
-    }
   }
 
   close(): void {
@@ -662,53 +640,6 @@ export class Store {
     return this.q.wakeEndpoint.run(endpoint).changes;
   }
 
-  /** Rows for `peerpost outbox`, oldest first. */
-  listOutbox(
-    filter: { bridge?: string; state?: 'pending' | 'dead'; endpoint?: string; limit?: number } = {},
-  ): OutboxRow[] {
-    this.landed();
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.bridge !== undefined) {
-      where.push('p.bridge = ?');
-      args.push(filter.bridge);
-    }
-    if (filter.state !== undefined) {
-      where.push('o.state = ?');
-      args.push(filter.state);
-    }
-    if (filter.endpoint !== undefined) {
-      where.push('o.endpoint = ?');
-      args.push(filter.endpoint);
-    }
-    const sql = `SELECT o.*, p.id AS post_id, p.bridge AS bridge FROM outbox o JOIN posts p ON p.seq = o.post_seq
-                 ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY o.row LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, filter.limit ?? 1000) as RawOutbox[]).map(toRow);
-  }
-
-  outboxRow(row: number): OutboxRow | undefined {
-    this.landed();
-    const r = this.db
-      .prepare(
-        `SELECT o.*, p.id AS post_id, p.bridge AS bridge FROM outbox o JOIN posts p ON p.seq = o.post_seq WHERE o.row = ?`,
-      )
-      .get(row) as RawOutbox | undefined;
-    return r && toRow(r);
-  }
-
-  /** Depth and age of the outbox, per endpoint. */
-  outboxStats(): { endpoint: string; pending: number; dead: number; oldest: number | null }[] {
-    this.landed();
-    return this.db
-      .prepare(
-        `SELECT endpoint, sum(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS pending,
-                              sum(CASE WHEN state = 'dead' THEN 1 ELSE 0 END) AS dead,
-                              min(CASE WHEN state = 'pending' THEN created_at END) AS oldest
-                            FROM outbox GROUP BY endpoint ORDER BY endpoint`,
-      )
-      .all() as { endpoint: string; pending: number; dead: number; oldest: number | null }[];
-  }
-
   /** Posts kept, per bridge. */
   countPostsByBridge(): Record<string, number> {
     return this.postCounts.get();
@@ -728,20 +659,32 @@ export class Store {
     }
   }
 
+  // ---- the outbox as `peerpost outbox` shows and mends it (src/store/outbox-view.ts) ----
+
+  /** Rows for `peerpost outbox`, oldest first. */
+  listOutbox(filter: OutboxFilter = {}): OutboxRow[] {
+    this.landed();
+    return listOutbox(this.db, filter);
+  }
+
+  outboxRow(row: number): OutboxRow | undefined {
+    this.landed();
+    return outboxRow(this.db, row);
+  }
+
+  /** Depth and age of the outbox, per endpoint. */
+  outboxStats(): OutboxStat[] {
+    this.landed();
+    return outboxStats(this.db);
+  }
+
   /**
    * Put a dead (or waiting) row back in line, to be tried at once. Returns false when there is no such row.
    * PostgreSQL: the process that delivers its endpoint (maybe another) is woken at the commit (NOTIFY pp_outbox, as
    * for a new row), not at its next poll.
    */
   requeue(row: number): boolean {
-    const put = `UPDATE outbox SET state = 'pending', attempts = 0, next_at = 0, dead_at = NULL WHERE row = ?`;
-    if (this.dialect === 'postgres')
-      return (
-        this.db
-          .prepare(`WITH put AS (${put} RETURNING endpoint) SELECT pg_notify('${OUTBOX_CHANNEL}', endpoint) FROM put`)
-          .all(row).length > 0
-      );
-    return this.db.prepare(put).run(row).changes > 0;
+    return requeue(this.db, this.dialect, row);
   }
 
   /** Requeue every dead row (of one bridge); returns the endpoints touched. */
@@ -823,29 +766,9 @@ export class Store {
     return this.q.idNative.get(postId, account, target) as string | undefined;
   }
 
-  /** Apply a plugin's own migrations once each, in order. */
+  /** Apply a plugin's own migrations once each, in order (src/store/migrate.ts). */
   migratePlugin(scope: string, tablePrefix: string, migrations: readonly string[]): void {
-    const applied = new Set(
-      this.db.prepare('SELECT n FROM plugin_migrations WHERE scope = ?').pluck().all(scope) as number[],
-    );
-    migrations.forEach((sql, n) => {
-      if (applied.has(n)) return;
-      for (const m of sql.matchAll(
-        /\bCREATE\s+(?:TEMP(?:ORARY)?\s+)?(?:UNIQUE\s+|VIRTUAL\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?["`]?(\w+)/gi,
-      )) {
-        if (!m[1]!.startsWith(tablePrefix))
-          throw new StoreError(
-            `migration ${n} of ${scope} creates "${m[1]}": plugin tables must be named ${tablePrefix}...`,
-            'SCHEMA',
-          );
-      }
-      this.transaction(() => {
-        this.db.exec(this.dialect === 'postgres' ? translateDdl(sql) : sql);
-        this.db
-          .prepare('INSERT INTO plugin_migrations (scope, n, applied_at) VALUES (?, ?, ?)')
-          .run(scope, n, Date.now());
-      });
-    });
+    migratePlugin(this.db, this.dialect, (fn) => this.transaction(fn), scope, tablePrefix, migrations);
   }
 }
 
