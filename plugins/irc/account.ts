@@ -18,7 +18,8 @@
  * - Out: deliver.ts (a post's lines, render.ts; flood control, bucket.ts;
  *   confirmed by the server, confirm.ts).
  */
-import irc, { type Client } from 'irc-framework';
+import { createRequire } from 'node:module';
+import type { Client } from 'irc-framework';
 import {
   Backoff,
   formatAddress,
@@ -42,6 +43,12 @@ import { History } from './replay.js';
 import { secs } from './text.js';
 import { caseFold } from './casemap.js';
 import { CONNECTION_KEYS, type IrcConfig } from './schema.js';
+
+/**
+ * irc-framework's Client, from its own module rather than the package's index: the index also loads the library's
+ * transport (and with it a SOCKS client and iconv-lite), which peerpost replaces (transport.ts).
+ */
+const IrcClient = createRequire(import.meta.url)('irc-framework/src/client.js') as typeof Client;
 
 /** How long a connection may take from the TCP connect to the server's welcome (001). */
 const REGISTRATION_TIMEOUT = 60_000;
@@ -249,7 +256,7 @@ export class IrcAccount {
       this.reconnectTimer = this.later(() => this.connect(), wait);
       return;
     }
-    const client = new irc.Client();
+    const client = new IrcClient();
     this.conn = client;
     this.relaymsg.connecting(client);
     this.confirmer?.close('the connection was replaced');

@@ -1,42 +1,29 @@
 /**
- * irc-framework's TCP/TLS transport with three changes:
- * - each line from the server is decoded as UTF-8 when it is valid UTF-8 and as
- *   latin-1 otherwise (irc-framework decodes everything as UTF-8, turning latin-1
- *   text into U+FFFD); lines are split exactly as irc-framework 4.x does it;
+ * The TCP/TLS connection irc-framework's Client talks through (its `transport` option): the events and methods its
+ * Connection uses (connect, writeLine, close, disposeSocket, setEncoding; 'open', 'line', 'close', 'debug', 'extra'),
+ * written here rather than taken from irc-framework's own (transports/net.js), with these differences:
+ * - each line from the server is decoded as UTF-8 when it is valid UTF-8 and as latin-1 otherwise (irc-framework
+ *   decodes everything as UTF-8, turning latin-1 text into U+FFFD); lines are split as irc-framework 4.x splits them;
  * - no Nagle: a relayed line goes out at once;
- * - a pinned certificate fingerprint (`tlsFingerprint`) is checked before a byte
- *   is sent; a mismatch closes the connection with an error saying so;
- * - a CA (`tlsCa`, PEM) to verify the server with: irc-framework 4.x passes the
- *   client certificate to tls.connect but not `ca`, so a TLS connection is made
- *   here (the same options as irc-framework's, plus `ca`).
+ * - a pinned certificate fingerprint (`tlsFingerprint`) is checked before a byte is sent; a mismatch closes the
+ *   connection with an error saying so;
+ * - a CA (`tlsCa`, PEM) to verify the server with (irc-framework 4.x passes the client certificate to tls.connect,
+ *   not `ca`);
+ * - no SOCKS proxy and no other encoding than UTF-8 (the config offers neither): irc-framework's transport loads a
+ *   SOCKS client and iconv-lite at its start, and node's TLS is loaded only for an account that uses TLS (issue 18:
+ *   the daemon's memory with one IRC account, ~2 MB less than with irc-framework's transport).
  */
+import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import { TLSSocket, connect as tlsConnect } from 'node:tls';
-import type { Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { decodeLenient } from './text.js';
 
 const require = createRequire(import.meta.url);
 
-interface NetTransportBase {
-  options: Record<string, unknown>;
-  state: number;
-  requested_disconnect: boolean;
-  connect(): void;
-  disposeSocket(): void;
-  setEncoding(encoding: string): boolean;
-  getAddressFamily(addr: unknown): string | undefined;
-  _onSocketCreate(options: Record<string, unknown>, socket: Socket): void;
-  incoming_buffer: Buffer;
-  last_socket_error: Error | null;
-  socket: (Socket & { socket?: Socket }) | null;
-  onSocketRawConnected(): void;
-  onSocketFullyConnected(): void;
-  emit(event: string, ...args: unknown[]): boolean;
-}
-type NetTransportClass = new (options: unknown) => NetTransportBase;
-
-// The transport module is not a public export of irc-framework (no "exports" map in 4.x, so it resolves).
-const NetTransport = require('irc-framework/src/transports/net.js') as NetTransportClass;
+/** node:tls, loaded at the first TLS connection. */
+let tlsModule: typeof import('node:tls') | undefined;
+const tls = (): typeof import('node:tls') => (tlsModule ??= require('node:tls') as typeof import('node:tls'));
 
 /** "ab:CD:…" or "abcd…" → "AB:CD:…"; undefined when it is not 32 bytes of hex. */
 export function normalFingerprint(fp: string): string | undefined {
@@ -51,66 +38,169 @@ export const CA_OPTION = 'peerpost_tls_ca';
 /** The client option that carries the pin to the transport. */
 export const FINGERPRINT_OPTION = 'peerpost_tls_fingerprint';
 
-/** irc-framework's "connecting" socket state. */
-const SOCK_CONNECTING = 1;
+/** The socket's states, as irc-framework's Connection knows them. */
+const DISCONNECTED = 0;
+const CONNECTING = 1;
+const CONNECTED = 2;
 
-export class IrcTransport extends NetTransport {
-  override connect(): void {
+/** The client options the transport reads (irc-framework passes the Client's whole options object). */
+interface TransportOptions {
+  host?: unknown;
+  port?: unknown;
+  tls?: unknown;
+  ssl?: unknown;
+  rejectUnauthorized?: unknown;
+  client_certificate?: { private_key?: string; certificate?: string };
+  ping_interval?: unknown;
+  ping_timeout?: unknown;
+  [CA_OPTION]?: unknown;
+  [FINGERPRINT_OPTION]?: unknown;
+  [key: string]: unknown;
+}
+
+export class IrcTransport extends EventEmitter {
+  readonly options: TransportOptions;
+  socket: Socket | null = null;
+  state = DISCONNECTED;
+  requested_disconnect = false;
+  last_socket_error: Error | null = null;
+  encoding = 'utf8';
+  private incoming: Buffer = Buffer.alloc(0);
+  private unbind: (() => void)[] = [];
+
+  constructor(options?: TransportOptions) {
+    super();
+    this.options = options ?? {};
+  }
+
+  isConnected(): boolean {
+    return this.state === CONNECTED;
+  }
+
+  private debugOut(out: string): void {
+    this.emit('debug', `IrcTransport ${out}`);
+  }
+
+  connect(): void {
     const o = this.options;
-    const ca = o[CA_OPTION];
-    if (!o.tls || typeof ca !== 'string' || o.socks) return super.connect();
-    // irc-framework's own TLS connect (transports/net.js), with `ca`.
     const host = String(o.host);
+    const secure = Boolean(o.tls || o.ssl);
+    const port = Number(o.port) || (secure ? 6697 : 6667);
     this.disposeSocket();
     this.requested_disconnect = false;
-    this.incoming_buffer = Buffer.from('');
-    if (typeof o.encoding !== 'string' || !this.setEncoding(o.encoding)) this.setEncoding('utf8');
-    this.state = SOCK_CONNECTING;
-    const cc = o.client_certificate as { private_key?: string; certificate?: string } | undefined;
-    const socket = tlsConnect({
-      ...(this.getAddressFamily(host) ? {} : { servername: host }),
-      host,
-      port: Number(o.port) || 6697,
-      ca,
-      rejectUnauthorized: o.rejectUnauthorized !== false,
-      ...(cc?.private_key ? { key: cc.private_key } : {}),
-      ...(cc?.certificate ? { cert: cc.certificate } : {}),
-    });
+    this.incoming = Buffer.alloc(0);
+    this.state = CONNECTING;
+    this.debugOut(`connecting to ${host}:${port}${secure ? ' (TLS)' : ''}`);
+    let socket: Socket;
+    if (secure) {
+      const cc = o.client_certificate;
+      const ca = o[CA_OPTION];
+      socket = tls().connect({
+        ...(isIP(host) ? {} : { servername: host }),
+        host,
+        port,
+        ...(typeof ca === 'string' ? { ca } : {}),
+        rejectUnauthorized: o.rejectUnauthorized !== false,
+        ...(cc?.private_key ? { key: cc.private_key } : {}),
+        ...(cc?.certificate ? { cert: cc.certificate } : {}),
+      });
+    } else socket = netConnect({ host, port });
     this.socket = socket;
-    this._onSocketCreate(o, socket);
+    const interval = Number(o.ping_interval);
+    const timeout = Number(o.ping_timeout);
+    if (interval > 0 && timeout > 0) socket.setTimeout((interval + timeout) * 1000);
+    this.on_(socket, 'connect', () => this.rawConnected());
+    if (secure) this.on_(socket, 'secureConnect', () => this.fullyConnected());
+    this.on_(socket, 'close', () => {
+      this.debugOut('closed');
+      this.state = DISCONNECTED;
+      this.emit('close', this.last_socket_error ?? false);
+    });
+    this.on_(socket, 'error', (err: Error) => {
+      this.debugOut(`error: ${err.message}`);
+      this.last_socket_error = err;
+    });
+    this.on_(socket, 'data', (data: Buffer) => this.data(data));
+    this.on_(socket, 'timeout', () => {
+      this.debugOut('no data within the ping timeout');
+      this.close(true);
+    });
   }
 
-  override onSocketRawConnected(): void {
-    (this.socket?.socket ?? this.socket)?.setNoDelay(true);
-    super.onSocketRawConnected();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the socket's listeners, each with its own arguments
+  private on_(socket: Socket, event: string, fn: (...args: any[]) => void): void {
+    socket.on(event, fn);
+    this.unbind.push(() => socket.off(event, fn));
   }
 
-  override onSocketFullyConnected(): void {
+  /** TCP is up (before the TLS handshake, with TLS). */
+  private rawConnected(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    socket.setNoDelay(true);
+    this.state = CONNECTED;
+    this.emit('extra', 'raw socket connected', socket);
+    if (!this.options.tls && !this.options.ssl) this.fullyConnected();
+  }
+
+  /** Ready for the IRC registration: TCP up, and with TLS the handshake done and the pin (if any) matched. */
+  private fullyConnected(): void {
     const pin = this.options[FINGERPRINT_OPTION];
-    if (typeof pin === 'string' && this.socket instanceof TLSSocket) {
-      const got = this.socket.getPeerCertificate()?.fingerprint256 ?? '';
+    const socket = this.socket;
+    if (typeof pin === 'string' && socket && tlsModule && socket instanceof tlsModule.TLSSocket) {
+      const got = (socket as TLSSocket).getPeerCertificate()?.fingerprint256 ?? '';
       if (normalFingerprint(got) !== normalFingerprint(pin)) {
         this.last_socket_error = new Error(
           `the server's certificate has the SHA-256 fingerprint ${got || '(none)'}, not the pinned tlsFingerprint`,
         );
-        this.socket.destroy();
+        socket.destroy();
         return;
       }
     }
-    super.onSocketFullyConnected();
+    this.last_socket_error = null;
+    this.emit('open');
   }
 
-  onSocketData(data: Buffer): void {
-    this.incoming_buffer = this.incoming_buffer.length ? Buffer.concat([this.incoming_buffer, data]) : data;
+  /** What the server sent: one 'line' event a line (LF-ended, the CR left for irc-framework's parser to drop). */
+  private data(data: Buffer): void {
+    let buf = this.incoming.length ? Buffer.concat([this.incoming, data]) : data;
     let start = 0;
     for (;;) {
-      const end = this.incoming_buffer.indexOf(0x0a, start) + 1;
-      if (end === 0) {
-        this.incoming_buffer = this.incoming_buffer.subarray(start);
-        break;
-      }
-      this.emit('line', decodeLenient(this.incoming_buffer.subarray(start, end)));
+      const end = buf.indexOf(0x0a, start) + 1;
+      if (end === 0) break;
+      this.emit('line', decodeLenient(buf.subarray(start, end)));
       start = end;
     }
+    buf = buf.subarray(start);
+    this.incoming = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
+  }
+
+  writeLine(line: string, cb?: (err?: Error | null) => void): boolean | undefined {
+    if (this.socket && this.isConnected()) return this.socket.write(`${line}\r\n`, cb);
+    this.debugOut('writeLine() called when not connected');
+    if (cb) process.nextTick(cb);
+    return undefined;
+  }
+
+  disposeSocket(): void {
+    if (this.socket && this.state !== DISCONNECTED) this.socket.destroy();
+    if (this.socket) {
+      for (const u of this.unbind) u();
+      this.unbind = [];
+      this.socket = null;
+    }
+  }
+
+  close(force?: boolean): void {
+    if (!this.socket) return;
+    if (this.state === CONNECTING || force) this.socket.destroy();
+    else if (this.state === CONNECTED) this.socket.end();
+  }
+
+  /** Only UTF-8 (the config offers no other encoding; a line that is not valid UTF-8 is read as latin-1). */
+  setEncoding(encoding: string): boolean {
+    const utf8 = /^utf-?8$/i.test(encoding);
+    if (utf8) this.encoding = 'utf8';
+    return utf8;
   }
 }

@@ -67,6 +67,13 @@ test('an IRC-only daemon loads the IRC plugin and none of the others, nor their 
     assert.deepEqual([...plugins], ['irc'], 'plugins loaded');
     for (const other of ['pg', 'mailparser', 'nodemailer', 'smtp-server', 'ws', 'pino-pretty', 'playwright-core'])
       assert.ok(!packages.has(other), `${other} was loaded by an IRC-only daemon (${[...packages].join(' ')})`);
+    // peerpost's own transport (plugins/irc/transport.ts): irc-framework's, with its SOCKS client and iconv-lite, stays out.
+    for (const lib of ['socks', 'ip-address', 'smart-buffer', 'iconv-lite'])
+      assert.ok(!packages.has(lib), `${lib} (irc-framework's transport) was loaded (${[...packages].join(' ')})`);
+    assert.ok(
+      !urls.some((u) => u.endsWith('/irc-framework/src/transports/net.js')),
+      "irc-framework's own transport was loaded",
+    );
   } finally {
     tx.close();
     rx.close();
