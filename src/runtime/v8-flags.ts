@@ -11,9 +11,20 @@
  *   line relayed after a start does not wait for the compiler (about 15 ms on the path of one IRC line). The
  *   libraries used only at the start or rarely (COLD_LIBRARIES: the config's parser and schemas, the logger, the
  *   SQLite binding's wrapper) are loaded before the flag is set, and compiled lazily: only what runs (~1.5 MB less).
+ * - Once it runs, TurboFan waits for code that is really hot: a function is optimized after ten times the bytecode
+ *   V8 would run before (`--interrupt-budget`, HOT_BUDGET), and a small function no sooner than another
+ *   (`--max-bytecode-size-for-early-opt=0`). With V8's own thresholds, small helpers of node's own modules that any
+ *   start calls many times (its argument checks) were often optimized within a second of it, and that one TurboFan
+ *   compile paged in ~3.5 MB of node's executable (TurboFan's own code). Measured (2026-12-07, one IRC account):
+ *   peak RSS in bench/irc-pace 65.8 MB against 69.4–70.6 with V8's thresholds; after 1,000 lines 20 ms apart 68.6
+ *   against 75.0 (V8's thresholds: 18 functions optimized by then, none with these). The price: hot code is
+ *   optimized later, a line 20 ms apart (bench/irc, 3 × 1,000 lines) p50 1.32 ms against 1.19–1.20, p99 2.8–3.7
+ *   against 3.5–4.2. At a person's pace nothing gets that hot.
  *
  * Flags given to node by the person running it win: if `--no-opt`, `--turbofan`, `--sparkplug`, `--jitless`,
- * `--lite-mode` or `--lazy`/`--no-lazy` are among node's own flags (or NODE_OPTIONS), the corresponding change is not made.
+ * `--lite-mode`, `--lazy`/`--no-lazy`, `--interrupt-budget` or `--max-bytecode-size-for-early-opt` are among node's
+ * own flags (or NODE_OPTIONS), the corresponding change is not made (with a choice about TurboFan, neither threshold
+ * is changed).
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -63,11 +74,26 @@ export async function daemonStarting(hooks: FlagHooks = {}): Promise<string[]> {
   return applied;
 }
 
-/** Once the daemon has started: TurboFan and Sparkplug back on (unless node was given a choice about them). */
+/** V8's `--interrupt-budget` (Node 20: 66 KB of bytecode run between two looks at a function), ten times over. */
+export const HOT_BUDGET = 10 * 67584;
+
+/** The thresholds TurboFan waits for once the daemon runs (unless node was given a choice about them or TurboFan). */
+const HOT_FLAGS: [string, string][] = [
+  ['interrupt-budget', `--interrupt-budget=${HOT_BUDGET}`],
+  ['max-bytecode-size-for-early-opt', '--max-bytecode-size-for-early-opt=0'],
+];
+
+/** Once the daemon has started: TurboFan (for hot code) and Sparkplug back on (unless node was given a choice about them). */
 export function daemonRunning(hooks: FlagHooks = {}): string[] {
   const set = hooks.set ?? setFlagsFromString;
   const given = hooks.given ?? givenFlags();
   const applied: string[] = [];
+  if (!mentions(given, OPT_NAMES))
+    for (const [name, flag] of HOT_FLAGS)
+      if (!mentions(given, [name])) {
+        set(flag);
+        applied.push(flag);
+      }
   for (const [names, flag] of COMPILERS)
     if (!mentions(given, names)) {
       set(`--${flag}`);
