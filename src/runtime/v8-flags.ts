@@ -17,9 +17,9 @@
  *   start calls many times (its argument checks) were often optimized within a second of it, and that one TurboFan
  *   compile paged in ~3.5 MB of node's executable (TurboFan's own code). Measured (2026-12-07, one IRC account):
  *   peak RSS in bench/irc-pace 65.8 MB against 69.4–70.6 with V8's thresholds; after 1,000 lines 20 ms apart 68.6
- *   against 75.0 (V8's thresholds: 18 functions optimized by then, none with these). The price: hot code is
- *   optimized later, a line 20 ms apart (bench/irc, 3 × 1,000 lines) p50 1.32 ms against 1.19–1.20, p99 2.8–3.7
- *   against 3.5–4.2. At a person's pace nothing gets that hot.
+ *   against 75.0 (V8's thresholds: 18 functions optimized by then, none with these). Hot code is optimized later:
+ *   a line 20 ms apart (bench/irc, 3 × 1,000 lines; 4 runs) p50 1.32, 1.32, 1.20, 1.22 ms against 1.19, 1.20 with
+ *   V8's thresholds, p99 2.3–3.7 against 3.5–4.2. At a person's pace nothing gets that hot.
  *
  * Flags given to node by the person running it win: if `--no-opt`, `--turbofan`, `--sparkplug`, `--jitless`,
  * `--lite-mode`, `--lazy`/`--no-lazy`, `--interrupt-budget` or `--max-bytecode-size-for-early-opt` are among node's
