@@ -12,14 +12,14 @@ import { threadKeyOf } from './archive/thread.js';
 import { archivePage, type ArchiveFilter, type ArchivePageOf, type ArchivePosition } from './archive/export.js';
 import { MIGRATIONS, indexText, placeOf, registerFunctions } from './migrations.js';
 import type { SqlDatabase, SqlDialect, SqlStatement } from './sql.js';
-import type { PgStatement } from './store/pg/database.js';
 import { DeferredIndex } from './store/deferred-index.js';
 import { WalSync } from './store/wal-sync.js';
 import { searchFields } from './store/pg/tsvector.js';
 import { postRow } from './store/pg/post-rows.js';
 import { prepareStatements, type StoreStatements } from './store/statements.js';
 import { PostCounts } from './store/post-counts.js';
-import { Landing, type Fence, type FencedWrite, type LandedId } from './store/outcomes.js';
+import type { Fence, FencedWrite, LandedId } from './store/outcomes.js';
+import { PgOutboxWrites } from './store/pg-outbox.js';
 import { NoStoreError, StoreError, describeStoreError, prepareDataDir } from './store/errors.js';
 import { toRow, type OutboxRow, type QueuedDelivery, type RawOutbox } from './store/outbox-row.js';
 import { migratePlugin, migratePostgres, migrateSqlite } from './store/migrate.js';
@@ -89,20 +89,8 @@ export class Store {
   readonly dialect: SqlDialect;
   /** The SQLite connection itself (pragmas, integrity checks); undefined on PostgreSQL. */
   readonly sqlite: Database.Database | undefined;
-  /** batch(): under way; outbox rows waiting for its end; row numbers drawn ahead and not used yet. */
-  private batching = false;
-  private waitingRows: {
-    k: number;
-    post_seq: number;
-    endpoint: string;
-    shape: string;
-    at: number;
-    /** Where its row number goes: the array addDeliveries gave back, at i. */
-    out: number[];
-    i: number;
-  }[] = [];
-  /** PostgreSQL: deliveries recorded (landDelivery) and not yet written (flushDelivered), by fence. */
-  private readonly landing = new Landing();
+  /** PostgreSQL: the outbox rows of a batch and the deliveries done, written together (src/store/pg-outbox.ts). */
+  private readonly pgOut: PgOutboxWrites | undefined;
   /**
    * PostgreSQL, several processes: an outbox write carrying a fence was refused (another process holds the lease now,
    * or this one's expired). Nothing was changed: the rows stay for the holder. Called after the refused statement.
@@ -162,9 +150,11 @@ export class Store {
       this.q = prepareStatements(pg, true);
       this.tx = <T>(fn: () => T) => pg.transaction(fn)();
       this.txWrite = this.tx;
+      this.pgOut = new PgOutboxWrites(pg, this.q, this.tx, (fence, what, rows) => this.onFenced?.(fence, what, rows));
       return;
     }
     this.dialect = 'sqlite';
+    this.pgOut = undefined;
     const db = new Database(file, {
       readonly: opts.readonly ?? false,
       fileMustExist: opts.create === false,
@@ -481,20 +471,9 @@ export class Store {
    * back is filled then (read it after the commit, as outboxQueue does).
    */
   addDeliveries(postSeq: number, routes: readonly { endpoint: string; shape: string }[], now: number): number[] {
-    if (!this.batching) return routes.map((r) => this.addDelivery(postSeq, r.endpoint, r.shape, now));
-    const rows: number[] = [];
-    routes.forEach((r, i) =>
-      this.waitingRows.push({
-        k: this.waitingRows.length + 1,
-        post_seq: postSeq,
-        endpoint: r.endpoint,
-        shape: r.shape,
-        at: now,
-        out: rows,
-        i,
-      }),
+    return (
+      this.pgOut?.add(postSeq, routes, now) ?? routes.map((r) => this.addDelivery(postSeq, r.endpoint, r.shape, now))
     );
-    return rows;
   }
 
   /**
@@ -502,29 +481,7 @@ export class Store {
    * statement for a whole group commit instead of one per post, sent with the COMMIT (SQLite: fn as it is).
    */
   batch<T>(fn: () => T): T {
-    if (this.dialect !== 'postgres' || this.batching) return fn();
-    this.batching = true;
-    try {
-      const r = fn();
-      const waiting = this.waitingRows;
-      if (waiting.length > 0) {
-        const stmt = this.q.insertOutboxRows!;
-        const args = [waiting.length, JSON.stringify(waiting.map(({ out: _o, i: _i, ...row }) => row))];
-        const fill = (rows: unknown[]) => {
-          for (const x of rows as { k: number; row: number }[]) {
-            const w = waiting[x.k - 1]!;
-            w.out[w.i] = x.row;
-          }
-        };
-        const later = (stmt as Partial<PgStatement>).later;
-        if (this.db.inTransaction && later) later.call(stmt, args, fill);
-        else fill(stmt.all(...args));
-      }
-      return r;
-    } finally {
-      this.batching = false;
-      this.waitingRows = [];
-    }
+    return this.pgOut ? this.pgOut.batch(fn) : fn();
   }
 
   /** The first `limit` pending rows of an endpoint after `afterRow`, in order, with their posts. */
@@ -555,8 +512,8 @@ export class Store {
    * delivery waits for flushDelivered(). `fence` (PostgreSQL, a lease holder): written only if the lease still holds.
    */
   landDelivery(row: number, id?: LandedId, fence?: Fence): boolean {
-    if (this.dialect === 'postgres') {
-      this.landing.add(row, id, fence);
+    if (this.pgOut) {
+      this.pgOut.land(row, id, fence);
       return true;
     }
     this.transaction(() => {
@@ -568,7 +525,7 @@ export class Store {
 
   /** Deliveries waiting for their write (landDelivery). */
   get deliveriesWaiting(): number {
-    return this.landing.size;
+    return this.pgOut?.waiting ?? 0;
   }
 
   /**
@@ -579,35 +536,12 @@ export class Store {
    * onFenced is told.
    */
   flushDelivered(): void {
-    if (this.landing.empty) return;
-    if (this.db.inTransaction || !this.db.open) return;
-    const groups = this.landing.waiting();
-    const refused: typeof groups = [];
-    // One round trip (BEGIN, the setting, the statements, COMMIT), committed without waiting for the disk
-    // (synchronous_commit off for this transaction alone): losing it in a crash of PostgreSQL or of its machine means
-    // the posts are sent again, which is what a crash before this write means anyway; nobody was acknowledged.
-    const [noWait, land, fenced] = [this.q.landNoWait, this.q.landDeliveries, this.q.landFenced] as PgStatement[];
-    this.tx(() => {
-      noWait!.later([]);
-      for (const g of groups) {
-        // Of native ids given twice, the last wins (as setNativeId one after another).
-        const ids = JSON.stringify(g.ids.map((i, n) => ({ n, a: i.account, t: i.target, x: i.nativeId, p: i.postId })));
-        const rows = JSON.stringify(g.rows);
-        const f = g.fence;
-        if (!f) land!.later([rows, ids]);
-        else
-          fenced!.later([f.lease, f.holder, f.epoch, rows, ids], (r) => {
-            if (!(r[0] as { held?: boolean } | undefined)?.held) refused.push(g);
-          });
-      }
-    });
-    this.landing.taken();
-    for (const g of refused) this.onFenced?.(g.fence!, 'delivered', g.rows);
+    this.pgOut?.flush();
   }
 
   /** Before reading the outbox or the id map: what landDelivery holds is written (a failure is the read's). */
   private landed(): void {
-    if (!this.landing.empty) this.flushDelivered();
+    if (this.pgOut?.waiting) this.flushDelivered();
   }
 
   /**
