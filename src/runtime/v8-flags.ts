@@ -55,21 +55,23 @@ const COMPILERS: [string[], string][] = [
   [SPARKPLUG_NAMES, 'sparkplug'],
 ];
 
+/** A flag set, and kept in the list of those applied. */
+const applier = (set: (flag: string) => void, applied: string[]) => (flag: string) => {
+  set(flag);
+  applied.push(flag);
+};
+
 /** Before the daemon's modules are loaded: TurboFan and Sparkplug off, the cold libraries loaded lazily, then `--no-lazy`. */
 export async function daemonStarting(hooks: FlagHooks = {}): Promise<string[]> {
   const set = hooks.set ?? setFlagsFromString;
   const load = hooks.load ?? ((m: string) => import(m));
   const given = hooks.given ?? givenFlags();
   const applied: string[] = [];
-  for (const [names, flag] of COMPILERS)
-    if (!mentions(given, names)) {
-      set(`--no-${flag}`);
-      applied.push(`--no-${flag}`);
-    }
+  const apply = applier(set, applied);
+  for (const [names, flag] of COMPILERS) if (!mentions(given, names)) apply(`--no-${flag}`);
   if (!mentions(given, ['lazy'])) {
     for (const m of COLD_LIBRARIES) await load(m);
-    set('--no-lazy');
-    applied.push('--no-lazy');
+    apply('--no-lazy');
   }
   return applied;
 }
@@ -88,16 +90,8 @@ export function daemonRunning(hooks: FlagHooks = {}): string[] {
   const set = hooks.set ?? setFlagsFromString;
   const given = hooks.given ?? givenFlags();
   const applied: string[] = [];
-  if (!mentions(given, OPT_NAMES))
-    for (const [name, flag] of HOT_FLAGS)
-      if (!mentions(given, [name])) {
-        set(flag);
-        applied.push(flag);
-      }
-  for (const [names, flag] of COMPILERS)
-    if (!mentions(given, names)) {
-      set(`--${flag}`);
-      applied.push(`--${flag}`);
-    }
+  const apply = applier(set, applied);
+  if (!mentions(given, OPT_NAMES)) for (const [name, flag] of HOT_FLAGS) if (!mentions(given, [name])) apply(flag);
+  for (const [names, flag] of COMPILERS) if (!mentions(given, names)) apply(`--${flag}`);
   return applied;
 }
