@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import irc, { type IrcMessage } from 'irc-framework';
-import { chatLine } from '../../plugins/irc/incoming.js';
+import { atMostEvery, chatLine, PING_RESET_MS } from '../../plugins/irc/incoming.js';
 
 type Emitted = { type: string; ev: Record<string, unknown> };
 
@@ -62,4 +62,21 @@ test('left to the handler: a line of a batch, any other CTCP, a line with no tex
     ':alice!~a@h PRIVMSG #c :\x01',
   ])
     assert.equal(both(line).ours, undefined, line);
+});
+
+test('a person’s lines restart the ping timeout at most once every PING_RESET_MS, the first at once', () => {
+  let t = 0;
+  let restarts = 0;
+  const alive = atMostEvery(
+    PING_RESET_MS,
+    () => restarts++,
+    () => t,
+  );
+  alive();
+  assert.equal(restarts, 1, 'the first line restarts it');
+  for (t = 1; t < PING_RESET_MS; t += 1500) alive();
+  assert.equal(restarts, 1, 'lines 1.5 s apart within the window do not');
+  t = PING_RESET_MS;
+  alive();
+  assert.equal(restarts, 2, 'the first line once the window has passed does');
 });
