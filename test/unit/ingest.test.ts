@@ -224,3 +224,17 @@ test('posts arriving together are committed together, in order; one that cannot 
     ['one', 'three'],
   );
 });
+
+test('a node.hostname that makes the minted ids unusable refuses the posts, and a reload to a good one mends it', async (t) => {
+  const f = fixture(accounts, bridges);
+  t.after(() => f.close());
+  const good = f.config.node.hostname;
+  f.config.node.hostname = `${'h'.repeat(240)}.example`; // a UUID and "@" with it: over 250 octets
+  const refused = await f.core.ingest('irc.a', line('#commons', 'alice', 'hello'));
+  assert.equal(refused.status, 'rejected');
+  if (refused.status === 'rejected') assert.match(refused.reason, /longer than 250 octets/);
+  f.config.node.hostname = good;
+  const v = await f.core.ingest('irc.a', line('#commons', 'alice', 'hello again'));
+  assert.equal(v.status, 'accepted');
+  if (v.status === 'accepted') assert.match(v.id, /^[0-9a-f-]{36}@test\.example$/);
+});
