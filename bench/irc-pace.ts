@@ -21,6 +21,12 @@
  *
  * Each relay runs as its own process, started fresh (the first line after a start counts, as a person's would);
  * its peak RSS is its VmHWM from /proc just before it is stopped. Prints figures; asserts nothing about time.
+ *
+ * IRC_PACE_TRACE=1 (a diagnostic) says where each line's time goes in the relays written in node (peerpost, the
+ * floors): each is started with bench/lib/pace-trace.js preloaded, which stamps when the line reaches its JavaScript,
+ * when it begins writing the relayed line and when that write returns, on the clock the bench stamps its sends and
+ * receipts with; the bench prints the medians of the four parts (the hop to the relay, the relay's own time, the
+ * write, the hop back).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -40,7 +46,8 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { shebangFlags, sleep } from '../test/helpers/daemon.js';
 import { ensureNgircd, freePort, startIrcd, stopIrcd, User, type Ircd } from '../test/integration/irc-helpers.js';
-import { percentile, runWhenMain, type Result } from './lib/result.js';
+import type { Stamps } from './lib/pace-trace.js';
+import { median, percentile, runWhenMain, type Result } from './lib/result.js';
 
 export const title = 'irc-pace: IRC → IRC at a person’s pace (a line every 1.5 s), peerpost and matterbridge';
 
@@ -48,6 +55,8 @@ const LINES = Number(process.env.IRC_PACE_LINES) || 30;
 const GAP_MS = Number(process.env.IRC_PACE_GAP_MS) || 1500;
 const WARM = Number(process.env.IRC_PACE_WARM) || 0;
 const FLOORS = process.env.IRC_PACE_FLOORS !== '0';
+const TRACE = process.env.IRC_PACE_TRACE === '1';
+const TRACER = fileURLToPath(new URL('./lib/pace-trace.js', import.meta.url));
 const BIN = fileURLToPath(new URL('../src/bin.js', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./lib/floor-relay.js', import.meta.url));
 /** The checkout (dist/bench/ is two levels below it). */
@@ -72,6 +81,38 @@ interface Figures {
   first: number;
   rssMb: number;
   lost: number;
+  /** IRC_PACE_TRACE: medians of the parts of a line's time (ms). */
+  parts?: Parts;
+}
+
+/** A line's time in four parts (IRC_PACE_TRACE), medians over the lines, in ms. */
+export interface Parts {
+  /** From the bench's write in #a to the line in the relay's JavaScript: the server, the relay waking up. */
+  hopIn: number;
+  /** The relay's own time: from there to its write of the relayed line. */
+  own: number;
+  /** That write (net.Socket#write: node's stream and the system call). */
+  write: number;
+  /** From the write's return to the line read by the bench in #b. */
+  hopOut: number;
+}
+
+/** The four parts of each line stamped both by the bench (sent, received) and by the relay (pace-trace.ts). */
+export function splitTimes(
+  bench: Map<string, { sent: number; received?: number }>,
+  relay: Record<string, Stamps>,
+): Parts | undefined {
+  const parts: number[][] = [[], [], [], []];
+  for (const [key, b] of bench) {
+    const r = relay[key];
+    if (!r || b.received === undefined) continue;
+    [r.data - b.sent, r.write - r.data, r.written - r.write, b.received - r.written].forEach((x, i) =>
+      parts[i]!.push(x),
+    );
+  }
+  if (parts[0]!.length === 0) return undefined;
+  const [hopIn, own, write, hopOut] = parts.map((xs) => median(xs)) as [number, number, number, number];
+  return { hopIn, own, write, hopOut };
 }
 
 /** matterbridge's binary: MATTERBRIDGE_BIN, else the shared one unpacked into the cache; a reason when there is none. */
@@ -110,19 +151,36 @@ async function stop(p: ChildProcess): Promise<void> {
   if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 }
 
-/** One relay (a child process, started fresh) carrying LINES lines from #a to #b: the figures the users saw. */
-async function measure(name: string, port: number, argv: string[], bot: string, seen: string[]): Promise<Figures> {
+/** CLOCK_MONOTONIC in ms: the clock pace-trace.ts stamps with in the relay. */
+const monotonic = () => Number(process.hrtime.bigint()) / 1e6;
+
+/**
+ * One relay (a child process, started fresh) carrying LINES lines from #a to #b: the figures the users saw. `trace`
+ * (IRC_PACE_TRACE, a relay in node): the file pace-trace.ts writes its stamps to, preloaded into the relay.
+ */
+async function measure(
+  name: string,
+  port: number,
+  argv: string[],
+  bot: string,
+  seen: string[],
+  trace?: string,
+): Promise<Figures> {
   const progress = (s: string) => process.stderr.write(`  irc-pace: ${name}: ${s}\n`);
   const tag = `${name.slice(0, 2)}${Date.now() % 100_000}`;
   const tx = new User(`tx${tag}`);
   const rx = new User(`rx${tag}`);
   const log: string[] = [];
   let relay: ChildProcess | undefined;
+  let figures: Figures;
+  const stamped = new Map<string, { sent: number; received?: number }>();
   try {
     // The users first, so that they see the relay join.
     await tx.connect(port, '#a');
     await rx.connect(port, '#b');
-    relay = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const traced = trace ? [argv[0]!, '--import', TRACER, ...argv.slice(1)] : argv;
+    const env = trace ? { ...process.env, PACE_TRACE_OUT: trace, PACE_TRACE_RE: `(${tag}-\\d+)\\b` } : process.env;
+    relay = spawn(traced[0]!, traced.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
     relay.stdout!.on('data', (d: Buffer) => log.push(d.toString('utf8')));
     relay.stderr!.on('data', (d: Buffer) => log.push(d.toString('utf8')));
     const joined = (u: User, chan: string) =>
@@ -154,13 +212,17 @@ async function measure(name: string, port: number, argv: string[], bot: string, 
     const re = new RegExp(` PRIVMSG #b :.*${tag}-(\\d+)\\b`);
     rx.onLine = (l) => {
       const t = performance.now();
+      const received = monotonic();
       const m = re.exec(l);
       const t0 = m ? sentAt.get(Number(m[1])) : undefined;
       if (t0 === undefined) return;
       if (Number(m![1]) === 0) first = t - t0;
+      const s = stamped.get(`${tag}-${m![1]}`);
+      if (s) s.received = received;
       took.push(t - t0);
     };
     for (let i = 0; i < LINES; i++) {
+      stamped.set(`${tag}-${i}`, { sent: monotonic() });
       sentAt.set(i, performance.now());
       tx.send(`PRIVMSG #a :${tag}-${i} the quick brown fox`);
       await sleep(GAP_MS);
@@ -170,7 +232,7 @@ async function measure(name: string, port: number, argv: string[], bot: string, 
     const rssMb = peakRssMb(relay.pid!);
     took.sort((x, y) => x - y);
     seen.push(`${name}: ${took.length} of ${LINES} lines arrived`);
-    return {
+    figures = {
       p50: percentile(took, 50),
       p99: percentile(took, 99),
       max: took.at(-1) ?? NaN,
@@ -183,6 +245,15 @@ async function measure(name: string, port: number, argv: string[], bot: string, 
     rx.close();
     if (relay) await stop(relay);
   }
+  if (trace) {
+    // Written by the relay as it exited.
+    const parts = existsSync(trace)
+      ? splitTimes(stamped, JSON.parse(readFileSync(trace, 'utf8')) as Record<string, Stamps>)
+      : undefined;
+    if (parts) figures.parts = parts;
+    else seen.push(`${name}: no trace (${trace} not written or no line in it)`);
+  }
+  return figures;
 }
 
 export async function run(): Promise<Result[]> {
@@ -214,7 +285,8 @@ export async function run(): Promise<Result[]> {
     // As the executable runs it (with the node flags of its first line), at the default log level.
     const extra = (process.env.IRC_PACE_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
     const ppArgv = [process.execPath, ...shebangFlags(), ...extra, BIN, 'start', '-c', join(dir, 'pp.yaml')];
-    const pp = await measure('peerpost', port, ppArgv, 'ppbot', seen);
+    const traceFile = (who: string) => (TRACE ? join(dir, `trace-${who}.json`) : undefined);
+    const pp = await measure('peerpost', port, ppArgv, 'ppbot', seen, traceFile('peerpost'));
     const floors: { name: string; fig: Figures }[] = [];
     if (FLOORS && !WARM) {
       const lib = join(dir, 'floor');
@@ -228,10 +300,20 @@ export async function run(): Promise<Result[]> {
         nick,
         ...rest,
       ];
-      floors.push({ name: 'node alone', fig: await measure('node alone', port, fl('node', 'fnbot'), 'fnbot', seen) });
+      floors.push({
+        name: 'node alone',
+        fig: await measure('node alone', port, fl('node', 'fnbot'), 'fnbot', seen, traceFile('node')),
+      });
       floors.push({
         name: 'irc-framework + better-sqlite3',
-        fig: await measure('irc-framework + better-sqlite3', port, fl('library', 'flbot', lib), 'flbot', seen),
+        fig: await measure(
+          'irc-framework + better-sqlite3',
+          port,
+          fl('library', 'flbot', lib),
+          'flbot',
+          seen,
+          traceFile('library'),
+        ),
       });
     }
     const ppNote = (f: (x: Figures) => number, d = 2) => `peerpost in the same run: ${f(pp).toFixed(d)}`;
@@ -304,6 +386,23 @@ export async function run(): Promise<Result[]> {
           anchor: ppNote((x) => x.rssMb, 1),
         },
       );
+    // IRC_PACE_TRACE: where each relay's time goes, one row each (its own time), the four parts in its note.
+    for (const [name, fig] of [['peerpost', pp] as const, ...floors.map((f) => [f.name, f.fig] as const)]) {
+      const p = fig.parts;
+      if (!p) continue;
+      const parts = `hop to it ${p.hopIn.toFixed(2)}, its own ${p.own.toFixed(2)}, its write ${p.write.toFixed(2)}, hop back ${p.hopOut.toFixed(2)} ms (medians)`;
+      results.push({
+        figure: `${name}: its own time for a line (trace, p50)`,
+        value: p.own,
+        unit: 'ms',
+        digits: 2,
+        anchor: parts,
+        note:
+          name === 'peerpost'
+            ? `${parts}. IRC_PACE_TRACE (bench/lib/pace-trace.ts preloaded into each relay in node): a line split on one clock into the hop to the relay (the server, the relay waking up, to its socket's data event), its own time (to its write of the relayed line), that write, and the hop back to the receiver`
+            : parts,
+      });
+    }
     return results;
   } finally {
     stopIrcd(ircd);
