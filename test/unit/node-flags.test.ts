@@ -22,6 +22,18 @@ test('npm start and the systemd unit run node with the flags of the executable',
   );
 });
 
+test('the large pages the systemd unit offers (commented out) are a NODE_OPTIONS this node takes', () => {
+  const unit = readFileSync(`${ROOT}contrib/peerpost.service`, 'utf8');
+  const m = /^#Environment=NODE_OPTIONS=(\S+)$/m.exec(unit);
+  assert.ok(m, 'the unit offers NODE_OPTIONS for large pages');
+  assert.equal(m[1], '--use-largepages=silent');
+  const out = execFileSync(process.execPath, ['-p', 'process.execArgv.length'], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: m[1] },
+  });
+  assert.equal(out.trim(), '0', 'taken from NODE_OPTIONS, node starts');
+});
+
 /** A child node: ~20 MB live, and objects that survive a few scavenges (promoted), then die; its largest heap. */
 const CHURN = `
 const live = Array.from({ length: 200000 }, (_, i) => ({ i, s: 'x'.repeat(60) + i }));
