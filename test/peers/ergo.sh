@@ -44,14 +44,16 @@ find_bin() {
     fi
     if [ -x "$shared/ergo" ]; then echo "$shared/ergo"; return 0; fi
     if [ -f "$shared/ergo.xz" ] && [ -f "$shared/ergo.sha256" ]; then
-        local sum cache
+        local sum cache tmp
         sum=$(cut -c1-64 "$shared/ergo.sha256")
         cache="$CACHE_ROOT/ergo-shared-${sum:0:12}"
         if [ ! -x "$cache/ergo" ]; then
-            mkdir -p "$cache" && xz -dc "$shared/ergo.xz" >"$cache/ergo.tmp" \
-              && echo "$sum  $cache/ergo.tmp" | sha256sum -c --quiet - \
-              && chmod 755 "$cache/ergo.tmp" && mv "$cache/ergo.tmp" "$cache/ergo" \
-              || { echo "ergo.sh: could not unpack $shared/ergo.xz (checked against ergo.sha256)" >&2; return 1; }
+            # Test files run in parallel, and each may be the first here: each unpacks to a file of its own, and the
+            # rename puts a whole, checked binary in place (the same one, whoever renames last).
+            mkdir -p "$cache" && tmp=$(mktemp "$cache/ergo.XXXXXX") && xz -dc "$shared/ergo.xz" >"$tmp" \
+              && echo "$sum  $tmp" | sha256sum -c --quiet - \
+              && chmod 755 "$tmp" && mv -f "$tmp" "$cache/ergo" \
+              || { rm -f "${tmp:-}"; echo "ergo.sh: could not unpack $shared/ergo.xz (checked against ergo.sha256)" >&2; return 1; }
         fi
         echo "$cache/ergo"; return 0
     fi
