@@ -427,9 +427,8 @@ bridges:
     // Whether Ergo reads the bot's MONITOR before or after the quit, it answers that mon is offline (731).
     holder.close();
     await una.waitFor((l) => /^:mon_!\S+ NICK :?mon$/.test(l), 'the bot takes mon', 10_000);
-    assert.ok(
-      md.logs.some((l) => /mon is free \(MONITOR\)/.test(l)),
-      'taken because MONITOR said it was free',
-    );
+    // Taken because MONITOR said it was free. The daemon logs it before it writes NICK, but this process may read
+    // Ergo's NICK before the daemon's log line (two pipes, one event loop): wait for the line, do not just look.
+    await md.waitForLog(/mon is free \(MONITOR\)/, 5_000);
   });
 });
